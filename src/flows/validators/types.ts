@@ -1,0 +1,44 @@
+/** The kinds of value an IVR step or an agent capture can collect (CONTRACT §3). */
+export type FieldKind = 'digits' | 'card-number' | 'expiry' | 'security-code' | 'date' | 'routing-number';
+
+/** Lower-case card brands as shown in masked forms (CONTRACT §5). */
+export type CardBrand = 'visa' | 'mastercard' | 'amex' | 'discover' | 'jcb' | 'diners' | 'unionpay' | 'maestro';
+
+export interface ValidationContext {
+  /** The clock for expiry and date checks; compared in UTC. */
+  now: Date;
+  /** The call's card brand, which decides the security-code length. */
+  cardBrand?: CardBrand;
+  /** Bounds for the `digits` kind only. */
+  minLength?: number;
+  maxLength?: number;
+}
+
+/**
+ * Why a value was refused. A fixed code, never the value or any part of it, so it is safe to
+ * log, to put in an audit entry or to send to an agent.
+ */
+export type ValidationReason =
+  | 'not-digits'
+  | 'length'
+  | 'luhn'
+  | 'brand'
+  | 'month'
+  | 'past'
+  | 'future'
+  | 'calendar'
+  | 'checksum';
+
+export type ValidationResult = { valid: true; brand?: CardBrand } | { valid: false; reason: ValidationReason };
+
+export const VALID: ValidationResult = Object.freeze({ valid: true });
+
+export function invalid(reason: ValidationReason): ValidationResult {
+  return { valid: false, reason };
+}
+
+const DIGITS_ONLY = /^[0-9]*$/;
+
+export function isDigits(value: string): boolean {
+  return DIGITS_ONLY.test(value);
+}
