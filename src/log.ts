@@ -1,0 +1,57 @@
+/**
+ * The pino logger. Redaction is fixed here, when the logger is built: every path that can carry
+ * a caller's value or number is censored, whatever a call site passes. Call sites still log
+ * fixed messages with data in fields, and never pass captured values at all; redaction is the
+ * second line of defence.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'Digits',
+  '*.Digits',
+  'From',
+  '*.From',
+  'Caller',
+  '*.Caller',
+  'To',
+  '*.To',
+  'Called',
+  '*.Called',
+  'digits',
+  '*.digits',
+  'value',
+  '*.value',
+  'phone',
+  '*.phone',
+  'req.headers.authorization',
+  'req.headers["x-twilio-signature"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-twilio-signature"]',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'tonewall' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
+        err: pino.stdSerializers.err,
+      },
+    },
+    destination,
+  );
+}
+
+/** Media stream URLs carry single-use tokens and subject routes carry phone numbers: neither belongs in a log. */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (!url) return url;
+  return url
+    .replace(/^(\/media\/)[^/?]+/, '$1[token]')
+    .replace(/^(\/v1\/subjects\/)[^/?]+/, '$1[subject]')
+    .replace(/\?.*$/, '?[query]');
+}
+
+export type { Logger };

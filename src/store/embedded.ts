@@ -1,0 +1,222 @@
+/**
+ * The embedded store: in-process maps with TTLs, an EventEmitter for pub/sub. For a single
+ * instance only (the service logs this at start). Same interface and contract suite as Redis.
+ */
+import { EventEmitter } from 'node:events';
+import type { MessageHandler, Store, StoreOp } from './types';
+
+type Entry =
+  | { type: 'string'; value: string; expiresAt: number }
+  | { type: 'set'; value: Set<string>; expiresAt: number }
+  | { type: 'list'; value: string[]; expiresAt: number };
+
+const SWEEP_INTERVAL_MS = 5_000;
+
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded' as const;
+  private readonly data = new Map<string, Entry>();
+  private readonly bus = new EventEmitter();
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.bus.setMaxListeners(0);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  private live(key: string): Entry | undefined {
+    const e = this.data.get(key);
+    if (!e) return undefined;
+    if (e.expiresAt <= this.now()) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private sweep(): void {
+    const t = this.now();
+    for (const [k, e] of this.data) if (e.expiresAt <= t) this.data.delete(k);
+  }
+
+  private deadline(ttlSeconds: number): number {
+    if (!(ttlSeconds > 0)) throw new Error('store writes need a positive TTL');
+    return this.now() + ttlSeconds * 1000;
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
+
+  private typed<T extends Entry['type']>(key: string, type: T): Extract<Entry, { type: T }> | undefined {
+    const e = this.live(key);
+    if (e && e.type !== type) throw new Error(`WRONGTYPE key holds a ${e.type}`);
+    return e as Extract<Entry, { type: T }> | undefined;
+  }
+
+  async get(key: string) {
+    this.check();
+    return this.typed(key, 'string')?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number) {
+    this.check();
+    this.apply({ op: 'set', key, value, ttlSeconds });
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number) {
+    this.check();
+    if (this.live(key)) return false;
+    this.apply({ op: 'set', key, value, ttlSeconds });
+    return true;
+  }
+
+  async take(key: string) {
+    this.check();
+    const v = this.typed(key, 'string')?.value ?? null;
+    this.data.delete(key);
+    return v;
+  }
+
+  async del(...keys: string[]) {
+    this.check();
+    let n = 0;
+    for (const k of keys) if (this.live(k) && this.data.delete(k)) n++;
+    return n;
+  }
+
+  async expire(key: string, ttlSeconds: number) {
+    this.check();
+    this.apply({ op: 'expire', key, ttlSeconds });
+  }
+
+  async ttl(key: string) {
+    this.check();
+    const e = this.live(key);
+    if (!e) return -2;
+    return Math.ceil((e.expiresAt - this.now()) / 1000);
+  }
+
+  async incr(key: string, ttlSeconds: number) {
+    this.check();
+    const e = this.typed(key, 'string');
+    const n = (e ? Number.parseInt(e.value, 10) || 0 : 0) + 1;
+    this.data.set(key, { type: 'string', value: String(n), expiresAt: e ? e.expiresAt : this.deadline(ttlSeconds) });
+    return n;
+  }
+
+  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number) {
+    this.check();
+    const cur = this.typed(key, 'string')?.value ?? null;
+    const next = fn(cur);
+    if (next === undefined) return cur;
+    this.apply({ op: 'set', key, value: next, ttlSeconds });
+    return next;
+  }
+
+  async sadd(key: string, member: string, ttlSeconds: number) {
+    this.check();
+    this.apply({ op: 'sadd', key, member, ttlSeconds });
+  }
+
+  async srem(key: string, member: string) {
+    this.check();
+    this.apply({ op: 'srem', key, member });
+  }
+
+  async smembers(key: string) {
+    this.check();
+    return [...(this.typed(key, 'set')?.value ?? [])];
+  }
+
+  async rpush(key: string, value: string, ttlSeconds: number) {
+    this.check();
+    this.apply({ op: 'rpush', key, value, ttlSeconds });
+    return this.typed(key, 'list')!.value.length;
+  }
+
+  async lrange(key: string, start: number, stop: number) {
+    this.check();
+    const list = this.typed(key, 'list')?.value ?? [];
+    const end = stop < 0 ? list.length + stop + 1 : stop + 1;
+    return list.slice(start < 0 ? Math.max(0, list.length + start) : start, end);
+  }
+
+  async multi(ops: StoreOp[]) {
+    this.check();
+    // validate every op first so the batch is all or nothing
+    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    for (const op of ops) this.apply(op);
+  }
+
+  private apply(op: StoreOp): void {
+    switch (op.op) {
+      case 'set':
+        this.data.set(op.key, { type: 'string', value: op.value, expiresAt: this.deadline(op.ttlSeconds) });
+        return;
+      case 'del':
+        this.data.delete(op.key);
+        return;
+      case 'expire': {
+        const e = this.live(op.key);
+        if (e) e.expiresAt = this.deadline(op.ttlSeconds);
+        return;
+      }
+      case 'sadd': {
+        const e = this.typed(op.key, 'set');
+        if (e) {
+          e.value.add(op.member);
+          e.expiresAt = Math.max(e.expiresAt, this.deadline(op.ttlSeconds));
+        } else this.data.set(op.key, { type: 'set', value: new Set([op.member]), expiresAt: this.deadline(op.ttlSeconds) });
+        return;
+      }
+      case 'srem': {
+        const e = this.typed(op.key, 'set');
+        if (e) {
+          e.value.delete(op.member);
+          if (e.value.size === 0) this.data.delete(op.key);
+        }
+        return;
+      }
+      case 'rpush': {
+        const e = this.typed(op.key, 'list');
+        if (e) {
+          e.value.push(op.value);
+          e.expiresAt = Math.max(e.expiresAt, this.deadline(op.ttlSeconds));
+        } else this.data.set(op.key, { type: 'list', value: [op.value], expiresAt: this.deadline(op.ttlSeconds) });
+        return;
+      }
+    }
+  }
+
+  async publish(channel: string, message: string) {
+    this.check();
+    // asynchronous like Redis: a publisher never runs its subscribers on its own stack
+    setImmediate(() => this.bus.emit(channel, message));
+  }
+
+  async subscribe(channel: string, handler: MessageHandler) {
+    this.check();
+    this.bus.on(channel, handler);
+    return async () => {
+      this.bus.off(channel, handler);
+    };
+  }
+
+  async ping() {
+    this.check();
+  }
+
+  /** every live key, for tests and the privacy scan */
+  keys(): string[] {
+    this.sweep();
+    return [...this.data.keys()];
+  }
+
+  async close() {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.bus.removeAllListeners();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Every store key and channel is built here, so the layout is in one place and a prefix can
+ * isolate deployments (or tests) sharing one Redis. No key holds a plain captured value or a
+ * full caller number: subjects are indexed by an HMAC of the number.
+ */
+export interface Keys {
+  call(callSid: string): string;
+  callIndex(): string;
+  webhookReplay(digest: string): string;
+  streamToken(token: string): string;
+  stream(callSid: string): string;
+  vault(token: string): string;
+  audit(callSid: string): string;
+  offer(callSid: string): string;
+  offers(): string;
+  capture(callSid: string, captureId: string): string;
+  captureLock(callSid: string): string;
+  subject(subjectHash: string): string;
+  delivery(callSid: string, processor: string): string;
+  deliveries(): string;
+  erasure(subjectHash: string): string;
+  channel(name: string): string;
+  instanceChannel(instanceId: string): string;
+  prefix: string;
+}
+
+export function makeKeys(prefix = 'tw:'): Keys {
+  const k = (...parts: string[]) => prefix + parts.join(':');
+  return Object.freeze({
+    prefix,
+    call: (callSid: string) => k('call', callSid),
+    callIndex: () => k('calls'),
+    webhookReplay: (digest: string) => k('replay', digest),
+    streamToken: (token: string) => k('stoken', token),
+    stream: (callSid: string) => k('stream', callSid),
+    vault: (token: string) => k('vault', token),
+    audit: (callSid: string) => k('audit', callSid),
+    offer: (callSid: string) => k('offer', callSid),
+    offers: () => k('offers'),
+    capture: (callSid: string, captureId: string) => k('capture', callSid, captureId),
+    captureLock: (callSid: string) => k('capturelock', callSid),
+    subject: (subjectHash: string) => k('subject', subjectHash),
+    delivery: (callSid: string, processor: string) => k('delivery', callSid, processor),
+    deliveries: () => k('deliveries'),
+    erasure: (subjectHash: string) => k('erasure', subjectHash),
+    channel: (name: string) => k('ch', name),
+    instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * The one state interface the service uses. Two implementations pass one contract suite
+ * (test/unit/store/contract.ts): Redis for any number of instances, embedded for one.
+ * Values are strings; callers serialise. Every write carries a TTL: nothing lives forever.
+ */
+export type StoreOp =
+  | { op: 'set'; key: string; value: string; ttlSeconds: number }
+  | { op: 'del'; key: string }
+  | { op: 'sadd'; key: string; member: string; ttlSeconds: number }
+  | { op: 'srem'; key: string; member: string }
+  | { op: 'rpush'; key: string; value: string; ttlSeconds: number }
+  | { op: 'expire'; key: string; ttlSeconds: number };
+
+export type MessageHandler = (message: string) => void;
+
+export interface Store {
+  readonly kind: 'redis' | 'embedded';
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** SET NX: true when this call created the key (single-use tokens, first-accept-wins, replay guards) */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** GET and DEL in one atomic step: a single-use token can be taken once */
+  take(key: string): Promise<string | null>;
+  del(...keys: string[]): Promise<number>;
+  expire(key: string, ttlSeconds: number): Promise<void>;
+  /** seconds left; -2 absent, -1 no TTL (which the contract suite proves never happens) */
+  ttl(key: string): Promise<number>;
+  incr(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Read-modify-write of one key, atomic against every other writer (WATCH/MULTI in Redis).
+   * `fn` gets the current value (null if absent) and returns the new value, or undefined to leave it.
+   */
+  update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number): Promise<string | null>;
+  sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
+  srem(key: string, member: string): Promise<void>;
+  smembers(key: string): Promise<string[]>;
+  rpush(key: string, value: string, ttlSeconds: number): Promise<number>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
+  /** writes that belong together, applied all or nothing */
+  multi(ops: StoreOp[]): Promise<void>;
+  publish(channel: string, message: string): Promise<void>;
+  /** resolves once the subscription is live; returns the unsubscribe function */
+  subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,161 @@
+/**
+ * One contract suite, run against both store implementations. Redis is a real redis-server.
+ */
+import { EmbeddedStore, RedisStore, makeKeys, type Store } from '../../../src/store';
+import { redisUrl, scanRedis, uniquePrefix } from '../../support/redis';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Maker = () => Promise<{ store: Store; prefix: string; done: () => Promise<void> }>;
+
+const makers: [string, Maker][] = [
+  [
+    'embedded',
+    async () => {
+      const store = new EmbeddedStore();
+      return { store, prefix: 'c:', done: () => store.close() };
+    },
+  ],
+  [
+    'redis',
+    async () => {
+      const store = new RedisStore(redisUrl());
+      await store.connect();
+      return { store, prefix: uniquePrefix('contract'), done: () => store.close() };
+    },
+  ],
+];
+
+describe.each(makers)('store contract: %s', (name, make) => {
+  let store: Store;
+  let prefix: string;
+  let done: () => Promise<void>;
+  beforeEach(async () => {
+    ({ store, prefix, done } = await make());
+  });
+  afterEach(async () => {
+    if (name === 'redis') {
+      const keys = await scanRedis(prefix);
+      // a scan of Redis after every test finds no key without a TTL
+      expect(keys.filter((k) => k.ttl < 0)).toEqual([]);
+    }
+    await done();
+  });
+  const k = (s: string) => prefix + s;
+
+  test('set, get, del and ttl', async () => {
+    expect(await store.get(k('a'))).toBeNull();
+    await store.set(k('a'), 'one', 60);
+    expect(await store.get(k('a'))).toBe('one');
+    const ttl = await store.ttl(k('a'));
+    expect(ttl).toBeGreaterThan(50);
+    expect(ttl).toBeLessThanOrEqual(60);
+    expect(await store.del(k('a'), k('missing'))).toBe(1);
+    expect(await store.get(k('a'))).toBeNull();
+    expect(await store.ttl(k('a'))).toBe(-2);
+  });
+
+  test('values expire after their TTL', async () => {
+    await store.set(k('short'), 'x', 1);
+    await store.sadd(k('sshort'), 'm', 1);
+    await store.rpush(k('lshort'), 'v', 1);
+    await sleep(1150);
+    expect(await store.get(k('short'))).toBeNull();
+    expect(await store.smembers(k('sshort'))).toEqual([]);
+    expect(await store.lrange(k('lshort'), 0, -1)).toEqual([]);
+  });
+
+  test('setIfAbsent is first-writer-wins, also under concurrency', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.setIfAbsent(k('nx'), `w${i}`, 60)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true);
+    expect(await store.get(k('nx'))).toBe(`w${winner}`);
+  });
+
+  test('take returns a value once', async () => {
+    await store.set(k('tok'), 'payload', 60);
+    const taken = await Promise.all([store.take(k('tok')), store.take(k('tok')), store.take(k('tok'))]);
+    expect(taken.filter((t) => t === 'payload')).toHaveLength(1);
+    expect(await store.take(k('tok'))).toBeNull();
+  });
+
+  test('incr counts and keeps its TTL', async () => {
+    expect(await store.incr(k('n'), 60)).toBe(1);
+    expect(await store.incr(k('n'), 60)).toBe(2);
+    expect(await store.ttl(k('n'))).toBeGreaterThan(0);
+  });
+
+  test('update is atomic read-modify-write under concurrency', async () => {
+    await store.set(k('counter'), '0', 60);
+    await Promise.all(
+      Array.from({ length: 15 }, () => store.update(k('counter'), (cur) => String(Number(cur) + 1), 60)),
+    );
+    expect(await store.get(k('counter'))).toBe('15');
+    // returning undefined leaves the value alone
+    expect(await store.update(k('counter'), () => undefined, 60)).toBe('15');
+    expect(await store.update(k('absent'), (cur) => (cur === null ? 'created' : 'x'), 60)).toBe('created');
+  });
+
+  test('sets and lists', async () => {
+    await store.sadd(k('s'), 'a', 60);
+    await store.sadd(k('s'), 'b', 60);
+    await store.sadd(k('s'), 'a', 60);
+    expect((await store.smembers(k('s'))).sort()).toEqual(['a', 'b']);
+    await store.srem(k('s'), 'a');
+    expect(await store.smembers(k('s'))).toEqual(['b']);
+    expect(await store.rpush(k('l'), 'x', 60)).toBe(1);
+    expect(await store.rpush(k('l'), 'y', 60)).toBe(2);
+    expect(await store.lrange(k('l'), 0, -1)).toEqual(['x', 'y']);
+    expect(await store.lrange(k('l'), -1, -1)).toEqual(['y']);
+    expect(await store.ttl(k('l'))).toBeGreaterThan(0);
+  });
+
+  test('a collection TTL only grows', async () => {
+    await store.sadd(k('grow'), 'a', 100);
+    await store.sadd(k('grow'), 'b', 10);
+    expect(await store.ttl(k('grow'))).toBeGreaterThan(90);
+  });
+
+  test('multi applies related writes together', async () => {
+    await store.set(k('old'), 'x', 60);
+    await store.multi([
+      { op: 'set', key: k('m1'), value: '1', ttlSeconds: 60 },
+      { op: 'sadd', key: k('ms'), member: 'm', ttlSeconds: 60 },
+      { op: 'rpush', key: k('ml'), value: 'v', ttlSeconds: 60 },
+      { op: 'del', key: k('old') },
+      { op: 'expire', key: k('m1'), ttlSeconds: 30 },
+    ]);
+    expect(await store.get(k('m1'))).toBe('1');
+    expect(await store.ttl(k('m1'))).toBeLessThanOrEqual(30);
+    expect(await store.smembers(k('ms'))).toEqual(['m']);
+    expect(await store.lrange(k('ml'), 0, -1)).toEqual(['v']);
+    expect(await store.get(k('old'))).toBeNull();
+  });
+
+  test('writes without a TTL are refused', async () => {
+    await expect(store.set(k('forever'), 'x', 0)).rejects.toThrow();
+    expect(await store.get(k('forever'))).toBeNull();
+  });
+
+  test('pub/sub delivers to every subscriber until unsubscribed', async () => {
+    const ch = makeKeys(prefix).channel('test');
+    const a: string[] = [];
+    const b: string[] = [];
+    const unA = await store.subscribe(ch, (m) => a.push(m));
+    const unB = await store.subscribe(ch, (m) => b.push(m));
+    await store.publish(ch, 'one');
+    for (let i = 0; i < 50 && (a.length < 1 || b.length < 1); i++) await sleep(10);
+    expect(a).toEqual(['one']);
+    expect(b).toEqual(['one']);
+    await unA();
+    await store.publish(ch, 'two');
+    for (let i = 0; i < 50 && b.length < 2; i++) await sleep(10);
+    expect(a).toEqual(['one']);
+    expect(b).toEqual(['one', 'two']);
+    await unB();
+  });
+
+  test('ping answers', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
