@@ -1,0 +1,73 @@
+/**
+ * Agent, supervisor and admin bearer tokens: HS256 JWTs signed with AGENT_JWT_SECRET, verified
+ * with fast-jwt (the verifier behind @fastify/jwt) and their claims parsed with zod. The per-call
+ * rule (CONTRACT §5) lives in `canSee`.
+ */
+import { createSigner, createVerifier } from 'fast-jwt';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { Errors } from '../errors';
+import type { CallSession } from '../calls/session';
+
+export const ROLES = ['agent', 'supervisor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(128),
+  endpoint: z.string().min(1).max(256).regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/),
+  role: z.enum(ROLES),
+  exp: z.number().int(),
+});
+
+export type Principal = z.infer<typeof claimsSchema>;
+
+export class TokenAuth {
+  private readonly verifier: (token: string) => unknown;
+  private readonly signer: (payload: Record<string, unknown>) => string;
+
+  constructor(secret: string) {
+    this.verifier = createVerifier({ key: secret, algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
+    this.signer = createSigner({ key: secret, algorithm: 'HS256' });
+  }
+
+  /** verifies a raw token; throws 401 on anything wrong (signature, expiry, claims) */
+  verify(token: string): Principal {
+    let payload: unknown;
+    try {
+      payload = this.verifier(token);
+    } catch {
+      throw Errors.unauthorized();
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw Errors.unauthorized({ detail: 'token claims are invalid' });
+    return claims.data;
+  }
+
+  /** reads `Authorization: Bearer <jwt>` */
+  fromRequest(request: FastifyRequest): Principal {
+    const header = request.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!m) throw Errors.unauthorized();
+    return this.verify(m[1]);
+  }
+
+  sign(claims: { sub: string; endpoint: string; role: Role }, ttlSeconds = 8 * 3600): string {
+    return this.signer({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
+  }
+}
+
+export function requireRole(p: Principal, ...roles: Role[]): void {
+  if (!roles.includes(p.role)) throw Errors.forbidden();
+}
+
+/**
+ * An agent sees a call offered to them (offered to every connected agent when the flow names no
+ * endpoint), a call assigned to them (accepted by them), or a call whose flow hands off to their
+ * endpoint. Supervisors and admins see every call.
+ */
+export function canSee(p: Principal, call: CallSession): boolean {
+  if (p.role !== 'agent') return true;
+  if (call.handoff.agentSub) return call.handoff.agentSub === p.sub;
+  if (call.handoff.to) return call.handoff.to === p.endpoint;
+  return call.handoff.mode === 'bridge' && call.state === 'offered';
+}

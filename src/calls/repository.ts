@@ -1,0 +1,92 @@
+/**
+ * Call sessions in the store: one JSON record per call, an index of live calls and a subject
+ * index (by HMAC of the caller's number) written together in one MULTI, each with a TTL.
+ */
+import type { Keys, Store } from '../store';
+import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
+
+export class CallRepository {
+  constructor(
+    private readonly store: Store,
+    private readonly keys: Keys,
+  ) {}
+
+  async get(callSid: string): Promise<CallSession | null> {
+    const raw = await this.store.get(this.keys.call(callSid));
+    return raw ? (JSON.parse(raw) as CallSession) : null;
+  }
+
+  /** creates the record unless it exists (a retried first webhook); returns the stored one */
+  async create(session: CallSession): Promise<{ session: CallSession; created: boolean }> {
+    const created = await this.store.setIfAbsent(this.keys.call(session.callSid), JSON.stringify(session), CALL_TTL_SECONDS);
+    if (!created) return { session: (await this.get(session.callSid))!, created: false };
+    await this.store.multi([
+      { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+      { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+    ]);
+    return { session, created: true };
+  }
+
+  async save(session: CallSession): Promise<void> {
+    session.updatedAt = Date.now();
+    await this.store.set(this.keys.call(session.callSid), JSON.stringify(session), this.ttlFor(session));
+  }
+
+  /** atomic read-modify-write; `fn` returns false to leave the record as it is */
+  async update(callSid: string, fn: (s: CallSession) => void | false): Promise<CallSession | null> {
+    let result: CallSession | null = null;
+    await this.store.update(
+      this.keys.call(callSid),
+      (raw) => {
+        if (!raw) {
+          result = null;
+          return undefined;
+        }
+        const s = JSON.parse(raw) as CallSession;
+        if (fn(s) === false) {
+          result = s;
+          return undefined;
+        }
+        s.updatedAt = Date.now();
+        result = s;
+        return JSON.stringify(s);
+      },
+      CALL_TTL_SECONDS,
+    );
+    const s = result as CallSession | null;
+    if (s && s.state === 'ended') await this.store.expire(this.keys.call(callSid), ENDED_CALL_TTL_SECONDS);
+    return s;
+  }
+
+  private ttlFor(s: CallSession): number {
+    return s.state === 'ended' ? ENDED_CALL_TTL_SECONDS : CALL_TTL_SECONDS;
+  }
+
+  async listSids(): Promise<string[]> {
+    return this.store.smembers(this.keys.callIndex());
+  }
+
+  async list(): Promise<CallSession[]> {
+    const sids = await this.listSids();
+    const out: CallSession[] = [];
+    for (const sid of sids) {
+      const s = await this.get(sid);
+      if (s) out.push(s);
+      else await this.store.srem(this.keys.callIndex(), sid);
+    }
+    return out;
+  }
+
+  async sidsForSubject(subject: string): Promise<string[]> {
+    return this.store.smembers(this.keys.subject(subject));
+  }
+
+  /** removes the record and its index entries (erasure) */
+  async remove(session: Pick<CallSession, 'callSid' | 'subject'>): Promise<void> {
+    await this.store.multi([
+      { op: 'del', key: this.keys.call(session.callSid) },
+      { op: 'srem', key: this.keys.callIndex(), member: session.callSid },
+      { op: 'srem', key: this.keys.subject(session.subject), member: session.callSid },
+    ]);
+  }
+}

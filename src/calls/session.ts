@@ -1,0 +1,56 @@
+/**
+ * The call session: everything the service keeps about a call, in the store as JSON. It holds
+ * masked views, vault tokens and an HMAC of the caller's number, never a plain value or a full
+ * number.
+ */
+import type { CardBrand, FieldKind } from '../flows/validators';
+
+export type CallState = 'ivr' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
+export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'failed';
+
+export interface FieldState {
+  kind: FieldKind;
+  /** masked view (CONTRACT §5) */
+  masked: string;
+  last4?: string;
+  brand?: CardBrand;
+  valid: boolean;
+  /** why it failed: 'luhn', 'length', 'attempts-exhausted', 'recording-pause-failed', ... */
+  reason?: string;
+  /** opaque vault token of the encrypted value (only when valid) */
+  token?: string;
+  source: 'ivr' | 'capture';
+  at: number;
+}
+
+export interface CallSession {
+  callSid: string;
+  accountSid: string;
+  flowId: string;
+  /** the Twilio number called (ours, not personal data) */
+  to: string;
+  /** the caller's number masked to its last 4 digits */
+  fromMasked: string;
+  /** HMAC-SHA256 of the caller's E.164 number: the subject index key (privacy/) */
+  subject: string;
+  /** vault token of the caller's number, encrypted, for processors and subject access */
+  fromToken?: string;
+  state: CallState;
+  step: number;
+  attempt: number;
+  recording: { sid?: string; status: RecordingStatus; pauseFailed?: boolean };
+  fields: Record<string, FieldState>;
+  cardBrand?: CardBrand;
+  handoff: { mode: 'bridge' | 'dial'; to?: string; agentSub?: string; agentEndpoint?: string; agentCallSid?: string };
+  /** the instance holding this call's media bridge (bridge mode) */
+  instanceId?: string;
+  capture?: { id: string; name: string; kind: FieldKind; status: 'capturing' | 'completed' | 'failed' | 'cancelled' };
+  createdAt: number;
+  updatedAt: number;
+  endedAt?: number;
+}
+
+/** how long a call record lives: long enough for the longest call and for agents to read it after */
+export const CALL_TTL_SECONDS = 4 * 60 * 60;
+/** once a call ended, its record stays readable (state "ended") this long */
+export const ENDED_CALL_TTL_SECONDS = 15 * 60;
