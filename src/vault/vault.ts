@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import type { VaultBackend } from './backend';
+import { open, seal } from './envelope';
+import { VaultErrors } from './errors';
+import type { KeyRing } from './keyring';
+
+export type { VaultBackend } from './backend';
+
+/** Token text: a fixed prefix so a token is recognisable in a record, then 192 random bits. */
+const TOKEN_PREFIX = 'vt_';
+const TOKEN_RANDOM_BYTES = 24;
+const TOKEN = /^vt_[A-Za-z0-9_-]{32}$/;
+
+export const DEFAULT_VAULT_KEY_PREFIX = 'tw:vault:';
+
+export interface VaultOptions {
+  keys: KeyRing;
+  /** VAULT_TTL_SECONDS: a captured value is gone this long after it was put. */
+  ttlSeconds: number;
+  backend: VaultBackend;
+  keyPrefix?: string;
+}
+
+/**
+ * The associated data for one field of one call. JSON keeps the two parts apart, so the pair
+ * (`CA1`, `a:b`) can never equal (`CA1:a`, `b`).
+ */
+export function fieldAd(callSid: string, field: string): string {
+  return JSON.stringify(['tw-vault-field', callSid, field]);
+}
+
+export function isVaultToken(value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value);
+}
+
+/**
+ * Captured values, encrypted at rest under the key ring and handed around as opaque tokens.
+ * The plain value leaves only through `get`, which the processor delivery uses.
+ */
+export class Vault {
+  readonly #keys: KeyRing;
+  readonly #ttlSeconds: number;
+  readonly #backend: VaultBackend;
+  readonly #keyPrefix: string;
+
+  constructor(opts: VaultOptions) {
+    if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds < 1) {
+      throw VaultErrors.optionsInvalid('ttlSeconds must be a positive whole number');
+    }
+    this.#keys = opts.keys;
+    this.#ttlSeconds = opts.ttlSeconds;
+    this.#backend = opts.backend;
+    this.#keyPrefix = opts.keyPrefix ?? DEFAULT_VAULT_KEY_PREFIX;
+    Object.freeze(this);
+  }
+
+  get ttlSeconds(): number {
+    return this.#ttlSeconds;
+  }
+
+  /** Encrypt and store `plain` for this call's field; returns an opaque random token. */
+  async put(callSid: string, field: string, plain: string): Promise<string> {
+    const token = TOKEN_PREFIX + randomBytes(TOKEN_RANDOM_BYTES).toString('base64url');
+    const envelope = Vault.seal(this.#keys, fieldAd(callSid, field), plain);
+    await this.#backend.set(this.#storeKey(token), envelope, this.#ttlSeconds);
+    return token;
+  }
+
+  /**
+   * The plain value, or null once it has expired or been erased. Throws a coded error when the
+   * envelope was tampered with, belongs to another call or field, or names an unknown key.
+   */
+  async get(callSid: string, field: string, token: string): Promise<string | null> {
+    const envelope = await this.#backend.get(this.#storeKey(token));
+    if (envelope === null) return null;
+    return Vault.open(this.#keys, fieldAd(callSid, field), envelope);
+  }
+
+  async erase(token: string): Promise<void> {
+    await this.#backend.del(this.#storeKey(token));
+  }
+
+  static seal(keys: KeyRing, ad: string, plain: string): string {
+    return seal(keys, ad, plain);
+  }
+
+  static open(keys: KeyRing, ad: string, envelope: string): string {
+    return open(keys, ad, envelope);
+  }
+
+  #storeKey(token: string): string {
+    // Only tokens this class minted name a key: nothing else can steer reads into the store.
+    if (!isVaultToken(token)) throw VaultErrors.tokenInvalid();
+    return this.#keyPrefix + token;
+  }
+
+  /** Logs and JSON never show the keys or the backend. */
+  toJSON(): { ttlSeconds: number; keys: ReturnType<KeyRing['toJSON']> } {
+    return { ttlSeconds: this.#ttlSeconds, keys: this.#keys.toJSON() };
+  }
+}
