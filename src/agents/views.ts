@@ -1,0 +1,18 @@
+import type { CallSession } from '../calls/session';
+import { publicFields } from '../flows/runner';
+
+/** The call as an agent may see it (CONTRACT §5): masked caller, masked fields, no tokens. */
+export function callView(s: CallSession) {
+  return {
+    callSid: s.callSid,
+    from: s.fromMasked,
+    state: s.state,
+    flow: s.flowId,
+    recording: { status: s.recording.status, ...(s.recording.pauseFailed ? { pauseFailed: true } : {}) },
+    fields: publicFields(s),
+    capture: s.capture ?? null,
+    handoff: { mode: s.handoff.mode, ...(s.handoff.agentSub ? { agent: s.handoff.agentSub } : {}) },
+    createdAt: new Date(s.createdAt).toISOString(),
+    ...(s.endedAt ? { endedAt: new Date(s.endedAt).toISOString() } : {}),
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * buildApp(config) assembles the whole service from its parts; server.ts only does process
+ * things (listen, signals). Tests build the real app with a private store prefix and read its
+ * real log stream.
+ */
+import formbody from '@fastify/formbody';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { hkdfSync, createHmac } from 'node:crypto';
+import type { DestinationStream } from 'pino';
+import { TokenAuth } from './agents/auth';
+import { agentRoutes } from './agents/routes';
+import { AuditTrail, auditRoutes } from './audit';
+import { CallRepository } from './calls/repository';
+import type { Config } from './config';
+import { isTonewallError } from './errors';
+import { EventBus } from './events';
+import { loadFlows, type FlowRegistry } from './flows/load';
+import { FlowRunner } from './flows/runner';
+import { createLogger, type Logger } from './log';
+import { StreamTokens } from './media/tokens';
+import { createMetrics, type Metrics } from './ops/metrics';
+import { opsRoutes } from './ops/routes';
+import { RecordingController } from './recording/controller';
+import { createStore, makeKeys, type Keys, type Store } from './store';
+import { ReplayGuard } from './twilio/replay';
+import { createTwilioClient, type TwilioClient } from './twilio/rest';
+import { twilioRoutes } from './twilio/routes';
+import { parseKeyRing, Vault } from './vault';
+
+/** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
+ * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
+ * 1 MB message the contract says must be survived. */
+export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+export interface BuildOptions {
+  /** where log lines go (tests read this stream); stdout by default */
+  logStream?: DestinationStream;
+  /** a store to use instead of the one REDIS_URL names */
+  store?: Store;
+  /** key prefix isolating this app's keys in a shared Redis (tests) */
+  keyPrefix?: string;
+  now?: () => Date;
+}
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  store: Store;
+  keys: Keys;
+  metrics: Metrics;
+  flows: FlowRegistry;
+  calls: CallRepository;
+  vault: Vault;
+  audit: AuditTrail;
+  events: EventBus;
+  twilio: TwilioClient;
+  recording: RecordingController;
+  tokens: StreamTokens;
+  runner: FlowRunner;
+  auth: TokenAuth;
+  subjectHash: (e164: string) => string;
+  draining: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+function derive(secret: string, label: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const log = createLogger(config.logLevel, opts.logStream);
+  const flows = loadFlows(config.flowsDir);
+  const keyRing = parseKeyRing(config.vaultKeys);
+  const store = opts.store ?? (await createStore(config.redisUrl, log));
+  const keys = makeKeys(opts.keyPrefix ?? 'tw:');
+  const metrics = createMetrics();
+  const calls = new CallRepository(store, keys);
+  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:' });
+  const audit = new AuditTrail(store, keys);
+  const events = new EventBus(store, keys);
+  const twilioClient = createTwilioClient(config.twilio);
+  const recording = new RecordingController({
+    client: twilioClient,
+    publicUrl: config.publicUrl,
+    audit,
+    log,
+    metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
+  });
+  const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
+  const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
+  const subjectHash = (e164: string) => createHmac('sha256', subjectKey).update(e164).digest('hex');
+  const runner = new FlowRunner({
+    flows,
+    calls,
+    vault,
+    recording,
+    audit,
+    events,
+    tokens,
+    metrics,
+    publicUrl: config.publicUrl,
+    instanceId: config.instanceId,
+    subjectHash,
+    now: opts.now,
+  });
+  const auth = new TokenAuth(config.agentJwtSecret);
+  const services: Services = {
+    config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,
+    draining: false,
+  };
+
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: false, bodyLimit: 64 * 1024, trustProxy: false });
+  app.decorate('services', services);
+  await app.register(formbody);
+  await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (isTonewallError(err)) {
+      if (err.statusCode >= 500) req.log.error({ err: { code: err.code, message: err.message } }, 'request failed');
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: 'TW_ERR_REQUEST_INVALID', message: err.message });
+    req.log.error({ err: { message: err.message } }, 'unexpected error');
+    return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
+  });
+
+  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
+  const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
+  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  await app.register(agentRoutes({ auth, calls }));
+  await app.register(auditRoutes({ auth, calls, audit }));
+
+  app.addHook('onClose', async () => {
+    if (!opts.store) await store.close();
+  });
+  log.info({ flows: flows.size, store: store.kind, instanceId: config.instanceId }, 'tonewall built');
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,87 @@
+/**
+ * The flow engine: a pure function of (flow, session, input) → (session', verbs, effect). It
+ * never performs I/O; the webhook edge (twilio/ivr-routes.ts) carries out the effect it asks for
+ * (pause or resume the recording, and await Twilio's answer), then calls it again with the
+ * outcome, until it has TwiML to return. Plain values it validates leave it only as `vaultWrites`
+ * for the edge to encrypt; the session it returns holds masked views only.
+ */
+import type { CallSession } from '../calls/session';
+import type { Flow } from './schema';
+import { isCollect } from './schema';
+import { askField, receiveDigits, failFields } from './steps/collect';
+import { handoffVerbs } from './steps/handoff';
+import { sayVerb } from './steps/say';
+import type { EngineResult, Verb } from './verbs';
+
+export type { Verb, EngineResult, Effect, VaultWrite } from './verbs';
+
+export type EngineInput =
+  | { kind: 'start' }
+  | { kind: 'resume' }
+  | { kind: 'digits'; step: number; attempt: number; digits: string }
+  | { kind: 'recording'; op: 'pause' | 'resume'; ok: boolean };
+
+export interface EngineContext {
+  now: Date;
+}
+
+/** the step about to be asked needs the recording paused first */
+const needsPause = (s: CallSession) => s.recording.status === 'in-progress';
+
+export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
+  const s: CallSession = structuredClone(session);
+  const out: EngineResult = { session: s, verbs: [], vaultWrites: [] };
+
+  switch (input.kind) {
+    case 'start':
+      s.step = 0;
+      s.attempt = 1;
+      break;
+    case 'resume':
+      if (s.state !== 'ivr') return out;
+      break;
+    case 'digits': {
+      const step = flow.steps[s.step];
+      if (s.state !== 'ivr' || !step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt) {
+        // stale or out-of-order: ask the current step again, changing nothing
+        return proceed(flow, s, out);
+      }
+      receiveDigits(step, s, input.digits, ctx.now, out);
+      break;
+    }
+    case 'recording':
+      if (input.op === 'pause') {
+        if (input.ok) s.recording.status = 'paused';
+        else {
+          // fail closed: no sensitive field is asked for while the recording may be running
+          s.recording.pauseFailed = true;
+          failFields(flow, s, 'recording-pause-failed', ctx.now);
+          s.step = flow.steps.length;
+        }
+      } else if (input.ok) s.recording.status = 'in-progress';
+      else s.recording.status = 'paused'; // a failed resume leaves it paused: nothing leaks, the call goes on
+      break;
+  }
+  return proceed(flow, s, out);
+}
+
+function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
+  const verbs: Verb[] = out.verbs;
+  while (s.step < flow.steps.length) {
+    const step = flow.steps[s.step];
+    if (!isCollect(step)) {
+      if (s.recording.status === 'paused' && !s.recording.pauseFailed) return { ...out, effect: { kind: 'resume-recording' } };
+      verbs.push(sayVerb(step.say));
+      s.step++;
+      continue;
+    }
+    if (step.sensitive && needsPause(s)) return { ...out, effect: { kind: 'pause-recording' } };
+    if (!step.sensitive && s.recording.status === 'paused') return { ...out, effect: { kind: 'resume-recording' } };
+    verbs.push(askField(step, s));
+    return out;
+  }
+  if (s.recording.status === 'paused') return { ...out, effect: { kind: 'resume-recording' } };
+  s.state = 'handoff';
+  verbs.push(...handoffVerbs(flow));
+  return out;
+}

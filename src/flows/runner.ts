@@ -1,0 +1,174 @@
+/**
+ * Runs a call through its flow at the webhook edge: calls the pure engine, carries out the
+ * effects it asks for (recording pause/resume, awaiting Twilio), encrypts valid values into the
+ * vault, saves the session, performs the handoff, and renders TwiML.
+ */
+import type { Logger } from 'pino';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
+import type { EventBus } from '../events';
+import type { StreamTokens } from '../media/tokens';
+import type { Metrics } from '../ops/metrics';
+import type { AuditSink, RecordingController } from '../recording/controller';
+import { renderVerbs } from '../twilio/twiml';
+import { maskPhone } from '../vault/mask';
+import type { Vault } from '../vault';
+import { advance, type EngineInput, type Verb } from './engine';
+import type { FlowRegistry } from './load';
+import type { Flow } from './schema';
+import { isCollect } from './schema';
+
+export interface RunnerDeps {
+  flows: FlowRegistry;
+  calls: CallRepository;
+  vault: Vault;
+  recording: RecordingController;
+  audit: AuditSink;
+  events: EventBus;
+  tokens: StreamTokens;
+  metrics: Metrics;
+  publicUrl: string;
+  instanceId: string;
+  subjectHash: (e164: string) => string;
+  now?: () => Date;
+  /** called after every saved session change (processor delivery watches for complete fields) */
+  onSessionChanged?: (s: CallSession) => void;
+}
+
+/** the caller's number is kept in the vault under this field name, never in the session */
+export const FROM_FIELD = '__from';
+
+export class FlowRunner {
+  constructor(private readonly d: RunnerDeps) {}
+
+  private now(): Date {
+    return this.d.now?.() ?? new Date();
+  }
+
+  /** the first webhook of a call: start its session (and recording) and return its first TwiML */
+  async start(flow: Flow, p: { callSid: string; accountSid: string; from: string; to: string }, log: Logger): Promise<string> {
+    const t = this.now().getTime();
+    const fresh: CallSession = {
+      callSid: p.callSid,
+      accountSid: p.accountSid,
+      flowId: flow.id,
+      to: p.to,
+      fromMasked: maskPhone(p.from),
+      subject: this.d.subjectHash(p.from),
+      state: 'ivr',
+      step: 0,
+      attempt: 1,
+      recording: { status: 'none' },
+      fields: {},
+      handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}) },
+      createdAt: t,
+      updatedAt: t,
+    };
+    const { session, created } = await this.d.calls.create(fresh);
+    if (!created) {
+      // the same call's first webhook again, with other parameters: re-ask where it stands
+      return this.run(flow, session, { kind: 'resume' }, log);
+    }
+    this.d.metrics.callsStarted.inc();
+    this.d.metrics.callsActive.inc();
+    await this.d.audit.append(p.callSid, { type: 'call.started', flowId: flow.id });
+    if (p.from) session.fromToken = await this.d.vault.put(p.callSid, FROM_FIELD, p.from);
+    if (flow.record) {
+      const rec = await this.d.recording.start(p.callSid);
+      session.recording = rec.ok ? { sid: rec.recordingSid, status: 'in-progress' } : { status: 'failed' };
+    }
+    return this.run(flow, session, { kind: 'start' }, log);
+  }
+
+  /** a <Gather> answered */
+  async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger): Promise<string> {
+    const flow = this.flowOf(session);
+    return this.run(flow, session, { kind: 'digits', step, attempt, digits }, log);
+  }
+
+  flowOf(session: CallSession): Flow {
+    const flow = this.d.flows.byId(session.flowId);
+    if (!flow) throw new Error('the flow of this call is no longer loaded');
+    return flow;
+  }
+
+  private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger): Promise<string> {
+    const verbs: Verb[] = [];
+    const before = new Set(Object.keys(session.fields));
+    let res = advance(flow, input, session, { now: this.now() });
+    for (let guard = 0; ; guard++) {
+      if (guard > 2 * flow.steps.length + 8) throw new Error('flow engine did not settle');
+      for (const w of res.vaultWrites) {
+        const field = res.session.fields[w.field];
+        if (field) field.token = await this.d.vault.put(res.session.callSid, w.field, w.value);
+      }
+      verbs.push(...res.verbs);
+      if (!res.effect) break;
+      const s = res.session;
+      if (res.effect.kind === 'pause-recording') {
+        const outcome = await this.d.recording.pause(s.callSid, s.recording.sid);
+        res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
+      } else {
+        const outcome = await this.d.recording.resume(s.callSid, s.recording.sid);
+        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok }, s, { now: this.now() });
+      }
+    }
+    const s = res.session;
+    await this.recordFieldOutcomes(flow, s, before);
+    const handoff = verbs.find((v) => v.verb === 'handoff');
+    let streamUrl: string | undefined;
+    if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);
+    await this.d.calls.save(s);
+    this.d.onSessionChanged?.(s);
+    if (handoff && session.state === 'ivr') await this.announceHandoff(s);
+    return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl });
+  }
+
+  private async recordFieldOutcomes(flow: Flow, s: CallSession, before: Set<string>): Promise<void> {
+    for (const step of flow.steps) {
+      if (!isCollect(step) || before.has(step.collect)) continue;
+      const f = s.fields[step.collect];
+      if (!f) continue;
+      this.d.metrics.fieldsCollected.inc({ kind: f.kind, outcome: f.valid ? 'valid' : 'failed' });
+      await this.d.audit.append(s.callSid, {
+        type: f.valid ? 'field.collected' : 'field.failed',
+        field: step.collect,
+        kind: f.kind,
+        reason: f.reason,
+      });
+    }
+  }
+
+  private async prepareHandoff(flow: Flow, s: CallSession, log: Logger): Promise<string | undefined> {
+    if (flow.handoff.mode === 'dial') {
+      s.state = 'dialed';
+      return undefined;
+    }
+    s.instanceId = this.d.instanceId;
+    s.state = flow.handoff.to ? 'bridging' : 'offered';
+    const { url } = await this.d.tokens.issue({ callSid: s.callSid, leg: 'caller', instanceId: this.d.instanceId });
+    log.info({ state: s.state }, 'bridge handoff prepared');
+    return url;
+  }
+
+  private async announceHandoff(s: CallSession): Promise<void> {
+    await this.d.audit.append(s.callSid, { type: 'handoff', mode: s.handoff.mode, state: s.state });
+    if (s.state === 'offered') await this.d.events.publish({ type: 'handoff.offered', callSid: s.callSid, from: s.fromMasked, fields: publicFields(s) });
+  }
+}
+
+/** the masked field views an agent may see */
+export function publicFields(s: CallSession) {
+  const out: Record<string, { kind: string; masked: string; last4?: string; brand?: string; valid: boolean; reason?: string }> = {};
+  for (const [name, f] of Object.entries(s.fields)) {
+    out[name] = {
+      kind: f.kind,
+      masked: f.masked,
+      ...(f.last4 ? { last4: f.last4 } : {}),
+      ...(f.brand ? { brand: f.brand } : {}),
+      valid: f.valid,
+      ...(f.reason ? { reason: f.reason } : {}),
+    };
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+/**
+ * A `collect` step: ask with <Gather>, validate what comes back by the field's kind, keep only a
+ * masked view on the session, hand the plain value to the edge for the vault, ask again on bad
+ * input until `attempts` is used up, then mark the field failed and go on.
+ */
+import type { CallSession } from '../../calls/session';
+import { maskField } from '../../vault/mask';
+import { maxLengthFor, validate } from '../validators';
+import type { CollectStep, Flow } from '../schema';
+import { isCollect } from '../schema';
+import type { EngineResult, Verb } from '../verbs';
+
+const FIXED_LENGTH_KINDS = new Set(['expiry', 'security-code', 'date', 'routing-number']);
+export const RETRY_PREFIX = 'Sorry, that was not valid.';
+
+export function askField(step: CollectStep, s: CallSession): Verb {
+  const maxLength = maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength });
+  const retry = s.attempt > 1;
+  return {
+    verb: 'gather',
+    field: step.collect,
+    step: s.step,
+    attempt: s.attempt,
+    prompt: retry ? step.retryPrompt ?? `${RETRY_PREFIX} ${step.prompt}` : step.prompt,
+    // fixed-length kinds end by themselves; '#' still ends any entry early
+    numDigits: FIXED_LENGTH_KINDS.has(step.kind) ? maxLength : undefined,
+    timeoutSeconds: step.timeoutSeconds,
+  };
+}
+
+export function receiveDigits(step: CollectStep, s: CallSession, raw: string, now: Date, out: EngineResult): void {
+  const digits = raw.replace(/#$/, '');
+  const result = /^\d+$/.test(digits)
+    ? validate(step.kind, digits, { now, cardBrand: s.cardBrand, minLength: step.minLength, maxLength: step.maxLength })
+    : ({ valid: false, reason: digits.length === 0 ? 'no-input' : 'not-digits' } as const);
+  if (result.valid) {
+    s.fields[step.collect] = { ...maskField(step.kind, digits, result), source: 'ivr', at: now.getTime() };
+    if (step.kind === 'card-number' && result.brand) s.cardBrand = result.brand;
+    out.vaultWrites.push({ field: step.collect, value: digits });
+    s.step++;
+    s.attempt = 1;
+    return;
+  }
+  if (s.attempt >= step.attempts) {
+    s.fields[step.collect] = {
+      kind: step.kind,
+      // a failed value shows no digit at all, not even a card's last 4
+      masked: '*'.repeat(/^\d+$/.test(digits) ? digits.length : 0),
+      valid: false,
+      reason: result.reason === 'no-input' ? 'no-input' : `attempts-exhausted:${result.reason}`,
+      source: 'ivr',
+      at: now.getTime(),
+    };
+    s.step++;
+    s.attempt = 1;
+    return;
+  }
+  s.attempt++;
+}
+
+/** every sensitive field from the current step on is failed with `reason` (fail closed) */
+export function failFields(flow: Flow, s: CallSession, reason: string, now: Date): void {
+  for (const step of flow.steps.slice(s.step)) {
+    if (isCollect(step) && step.sensitive && !s.fields[step.collect]) {
+      s.fields[step.collect] = { kind: step.kind, masked: '', valid: false, reason, source: 'ivr', at: now.getTime() };
+    }
+  }
+}

@@ -1,0 +1,3 @@
+import type { Verb } from '../verbs';
+
+export const sayVerb = (text: string): Verb => ({ verb: 'say', text });

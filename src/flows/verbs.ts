@@ -1,0 +1,32 @@
+import type { CallSession } from '../calls/session';
+import type { Handoff } from './schema';
+
+/** What the caller is to hear or do next, before it is rendered as TwiML (twilio/twiml.ts). */
+export type Verb =
+  | { verb: 'say'; text: string }
+  | {
+      verb: 'gather';
+      field: string;
+      step: number;
+      attempt: number;
+      prompt: string;
+      numDigits?: number;
+      timeoutSeconds: number;
+    }
+  | { verb: 'handoff'; handoff: Handoff }
+  | { verb: 'hangup' };
+
+export type Effect = { kind: 'pause-recording' } | { kind: 'resume-recording' };
+
+/** a valid plain value the edge must encrypt into the vault, then forget */
+export interface VaultWrite {
+  field: string;
+  value: string;
+}
+
+export interface EngineResult {
+  session: CallSession;
+  verbs: Verb[];
+  vaultWrites: VaultWrite[];
+  effect?: Effect;
+}

@@ -1,0 +1,61 @@
+/**
+ * Single-use media stream URLs. Twilio strips query strings from stream URLs, so the
+ * unguessable part is a path segment: /media/<token>. The token is issued with the TwiML,
+ * names the call, the leg and the instance that must relay it, and is taken (GETDEL) by the
+ * first handshake that presents it: a reused or unknown token is refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Keys, Store } from '../store';
+
+/** Twilio opens the stream within seconds of our TwiML; the token need not outlive that by much */
+export const STREAM_TOKEN_TTL_SECONDS = 10 * 60;
+const TOKEN_BYTES = 24;
+
+export const streamGrant = z.object({
+  callSid: z.string(),
+  leg: z.enum(['caller', 'agent']),
+  instanceId: z.string(),
+  /** agent leg: the caller's CallSid this leg bridges to */
+  bridgeCallSid: z.string().optional(),
+  agentSub: z.string().optional(),
+  issuedAt: z.number(),
+});
+export type StreamGrant = z.infer<typeof streamGrant>;
+
+export class StreamTokens {
+  constructor(
+    private readonly store: Store,
+    private readonly keys: Keys,
+    private readonly mediaPublicUrl: string,
+  ) {}
+
+  /** the wss:// (or ws://) origin of this instance's media endpoint */
+  get origin(): string {
+    return this.mediaPublicUrl.replace(/^http/, 'ws');
+  }
+
+  async issue(grant: Omit<StreamGrant, 'issuedAt'>): Promise<{ token: string; url: string }> {
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    await this.store.set(this.keys.streamToken(token), JSON.stringify({ ...grant, issuedAt: Date.now() }), STREAM_TOKEN_TTL_SECONDS);
+    return { token, url: `${this.origin}/media/${token}` };
+  }
+
+  /** takes the token once; null when unknown, expired or already used */
+  async take(token: string): Promise<StreamGrant | null> {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return null;
+    const raw = await this.store.take(this.keys.streamToken(token));
+    if (!raw) return null;
+    const parsed = streamGrant.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  }
+
+  /** peeks without taking (the handshake is validated before the token is consumed) */
+  async peek(token: string): Promise<StreamGrant | null> {
+    if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return null;
+    const raw = await this.store.get(this.keys.streamToken(token));
+    if (!raw) return null;
+    const parsed = streamGrant.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  }
+}

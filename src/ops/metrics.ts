@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics, one registry per app (tests build several apps in one process). Labels are
+ * fixed vocabularies (route, outcome, reason): never a number, a SID or a value.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tonewall_process_' });
+  const m = {
+    registry,
+    webhookLatency: new Histogram({
+      name: 'tonewall_webhook_duration_seconds',
+      help: 'Time to answer a Twilio webhook',
+      labelNames: ['route', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    signaturesRejected: new Counter({
+      name: 'tonewall_signatures_rejected_total',
+      help: 'Twilio requests refused for a missing or wrong signature',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    replays: new Counter({ name: 'tonewall_webhook_replays_total', help: 'Webhooks answered from the replay cache', registers: [registry] }),
+    safeFallbacks: new Counter({
+      name: 'tonewall_safe_fallbacks_total',
+      help: 'Webhooks answered with the safe apology TwiML because a step could not be served',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    callsStarted: new Counter({ name: 'tonewall_calls_started_total', help: 'Calls that reached a flow', registers: [registry] }),
+    callsActive: new Gauge({ name: 'tonewall_calls_active', help: 'Calls in progress seen by this instance', registers: [registry] }),
+    callsEnded: new Counter({ name: 'tonewall_calls_ended_total', help: 'Calls ended', labelNames: ['status'] as const, registers: [registry] }),
+    fieldsCollected: new Counter({
+      name: 'tonewall_fields_total',
+      help: 'IVR fields by outcome',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [registry],
+    }),
+    recordingPauses: new Counter({ name: 'tonewall_recording_pauses_total', help: 'Recording pause requests by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    recordingPauseFailures: new Counter({ name: 'tonewall_recording_pause_failures_total', help: 'Recording pauses Twilio did not acknowledge', registers: [registry] }),
+    streams: new Gauge({ name: 'tonewall_streams_active', help: 'Media streams open on this instance', labelNames: ['leg'] as const, registers: [registry] }),
+    streamsTotal: new Counter({ name: 'tonewall_streams_total', help: 'Media streams accepted', labelNames: ['leg'] as const, registers: [registry] }),
+    streamsRefused: new Counter({ name: 'tonewall_streams_refused_total', help: 'Media stream handshakes refused', labelNames: ['reason'] as const, registers: [registry] }),
+    framesIn: new Counter({ name: 'tonewall_frames_in_total', help: 'Media frames received', labelNames: ['leg'] as const, registers: [registry] }),
+    framesOut: new Counter({ name: 'tonewall_frames_out_total', help: 'Media frames sent', labelNames: ['leg'] as const, registers: [registry] }),
+    framesDropped: new Counter({ name: 'tonewall_frames_dropped_total', help: 'Media messages dropped', labelNames: ['reason'] as const, registers: [registry] }),
+    tonesMasked: new Counter({ name: 'tonewall_tones_masked_total', help: 'DTMF tones replaced by the flat tone', registers: [registry] }),
+    dtmfEvents: new Counter({ name: 'tonewall_dtmf_events_total', help: 'Twilio dtmf events received', registers: [registry] }),
+    bridgeSetup: new Histogram({
+      name: 'tonewall_bridge_setup_seconds',
+      help: 'From the agent call request to both legs relaying',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    captures: new Counter({ name: 'tonewall_captures_total', help: 'Mid-call captures by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

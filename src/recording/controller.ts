@@ -1,0 +1,128 @@
+/**
+ * Recording control over Twilio's REST API. A pause is only as good as Twilio's acknowledgement:
+ * `pause` resolves ok only on Twilio's 2xx (or its 404: no recording is active, so nothing can
+ * be recorded) within PAUSE_ACK_TIMEOUT_MS; anything else is a failure and the caller of
+ * `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
+ * audit trail with Twilio's answer.
+ */
+import type { Logger } from 'pino';
+import type { TwilioClient } from '../twilio/rest';
+import { restStatus } from '../twilio/rest';
+
+/** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
+export const PAUSE_ACK_TIMEOUT_MS = 3_000;
+const CURRENT = 'Twilio.CURRENT';
+
+export interface AuditSink {
+  append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void>;
+}
+
+export interface RecordingOutcome {
+  ok: boolean;
+  /** Twilio's HTTP status, or 'timeout' / 'network' */
+  twilioStatus: string;
+  recordingSid?: string;
+  /** true when Twilio said no recording is active (404) */
+  absent?: boolean;
+}
+
+export interface RecordingMetrics {
+  pauseFailures: { inc(): void };
+  pauses: { inc(labels: { outcome: string }): void };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(Object.assign(new Error('timeout'), { timeout: true })), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+const describe = (e: unknown): string => {
+  if ((e as { timeout?: boolean })?.timeout) return 'timeout';
+  const status = restStatus(e);
+  return status ? String(status) : 'network';
+};
+
+export class RecordingController {
+  constructor(
+    private readonly deps: {
+      client: TwilioClient;
+      publicUrl: string;
+      audit: AuditSink;
+      log: Logger;
+      metrics?: RecordingMetrics;
+      pauseTimeoutMs?: number;
+    },
+  ) {}
+
+  async start(callSid: string): Promise<RecordingOutcome> {
+    try {
+      const rec = await withTimeout(
+        this.deps.client.calls(callSid).recordings.create({
+          recordingChannels: 'dual',
+          recordingStatusCallback: `${this.deps.publicUrl}/twilio/recording-status`,
+          recordingStatusCallbackEvent: ['in-progress', 'completed', 'absent'],
+        }),
+        PAUSE_ACK_TIMEOUT_MS,
+      );
+      await this.deps.audit.append(callSid, { type: 'recording.started', recordingSid: rec.sid, twilioStatus: '201' });
+      return { ok: true, twilioStatus: '201', recordingSid: rec.sid };
+    } catch (e) {
+      const twilioStatus = describe(e);
+      this.deps.log.warn({ twilioStatus }, 'recording could not be started');
+      await this.deps.audit.append(callSid, { type: 'recording.start-failed', twilioStatus });
+      return { ok: false, twilioStatus };
+    }
+  }
+
+  async pause(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
+    const outcome = await this.update(callSid, recordingSid, 'paused', this.deps.pauseTimeoutMs ?? PAUSE_ACK_TIMEOUT_MS);
+    this.deps.metrics?.pauses.inc({ outcome: outcome.ok ? 'ok' : 'failed' });
+    if (!outcome.ok) {
+      this.deps.metrics?.pauseFailures.inc();
+      this.deps.log.warn({ twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
+    }
+    await this.deps.audit.append(callSid, {
+      type: outcome.ok ? 'recording.paused' : 'recording.pause-failed',
+      recordingSid: outcome.recordingSid,
+      twilioStatus: outcome.twilioStatus,
+      absent: outcome.absent,
+    });
+    return outcome;
+  }
+
+  async resume(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
+    const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
+    if (!outcome.ok) this.deps.log.warn({ twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
+    await this.deps.audit.append(callSid, {
+      type: outcome.ok ? 'recording.resumed' : 'recording.resume-failed',
+      recordingSid: outcome.recordingSid,
+      twilioStatus: outcome.twilioStatus,
+      absent: outcome.absent,
+    });
+    return outcome;
+  }
+
+  private async update(callSid: string, recordingSid: string | undefined, status: 'paused' | 'in-progress', timeoutMs: number): Promise<RecordingOutcome> {
+    const sid = recordingSid ?? CURRENT;
+    try {
+      const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };
+      const rec = await withTimeout(this.deps.client.calls(callSid).recordings(sid).update(params), timeoutMs);
+      return { ok: true, twilioStatus: '200', recordingSid: rec.sid };
+    } catch (e) {
+      const twilioStatus = describe(e);
+      if (twilioStatus === '404') return { ok: true, twilioStatus, absent: true, recordingSid };
+      return { ok: false, twilioStatus, recordingSid };
+    }
+  }
+}

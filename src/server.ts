@@ -1,0 +1,53 @@
+/**
+ * The process: read the configuration, build the app, listen, and stop cleanly on SIGTERM or
+ * SIGINT (stop taking new calls, end media streams, finish in-flight requests, exit within 10 s).
+ */
+import 'dotenv/config';
+import { buildApp } from './app';
+import { ConfigError, loadConfig, type Config } from './config';
+
+/** the contract's bound on a graceful stop */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tonewall: configuration error: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    app = await buildApp(config);
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    process.stderr.write(`tonewall: cannot start: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}\n`);
+    process.exit(1);
+  }
+  await app.listen({ port: config.port, host: config.host });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.services.draining = true;
+    app.log.info({ signal }, 'shutting down: no new calls, closing streams');
+    const deadline = setTimeout(() => {
+      app.log.error('shutdown deadline passed: exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

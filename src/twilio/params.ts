@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Twilio's form parameters: every value a string. Parsed, never cast. */
+export const formParams = z.record(z.string(), z.string());
+
+const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`));
+
+export const voiceParams = z
+  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), From: z.string().max(256).default(''), To: z.string().max(256).default('') })
+  .passthrough();
+
+export const gatherParams = z
+  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), Digits: z.string().max(64).default(''), To: z.string().max(256).default('') })
+  .passthrough();
+
+export const statusParams = z
+  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) })
+  .passthrough();
+
+export const recordingStatusParams = z
+  .object({
+    CallSid: sid('CA'),
+    AccountSid: sid('AC'),
+    RecordingSid: z.string().max(64).optional(),
+    RecordingStatus: z.string().max(32).optional(),
+  })
+  .passthrough();
+
+export const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);

@@ -1,0 +1,164 @@
+/**
+ * The Twilio-facing HTTP edge (CONTRACT §2). Every route: signature first (missing 400, wrong
+ * 403, nothing else runs), then the replay guard, then the handler. Whatever fails inside a
+ * voice route, the caller hears the safe apology TwiML: never a 5xx, never dead air.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { CallRepository } from '../calls/repository';
+import type { Config } from '../config';
+import type { EventBus } from '../events';
+import type { FlowRunner } from '../flows/runner';
+import type { FlowRegistry } from '../flows/load';
+import type { Metrics } from '../ops/metrics';
+import type { AuditSink } from '../recording/controller';
+import { formParams, gatherParams, recordingStatusParams, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
+import type { ReplayGuard, StoredAnswer } from './replay';
+import { checkSignature, signedUrl } from './signature';
+import { emptyTwiml, notInServiceTwiml, safeTwiml } from './twiml';
+
+export interface TwilioRouteDeps {
+  config: Config;
+  flows: FlowRegistry;
+  runner: FlowRunner;
+  calls: CallRepository;
+  replay: ReplayGuard;
+  metrics: Metrics;
+  audit: AuditSink;
+  events: EventBus;
+  log: Logger;
+  onCallEnded?: (callSid: string) => Promise<void>;
+}
+
+type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
+
+const XML = 'text/xml';
+
+export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler) => {
+      app.post(path, async (req, reply) => {
+        const started = process.hrtime.bigint();
+        const answer = await serve(req, name, kind, handler);
+        d.metrics.webhookLatency.observe({ route: name, outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+        return send(reply, answer);
+      });
+    };
+
+    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler): Promise<StoredAnswer> => {
+      const parsed = formParams.safeParse(req.body ?? {});
+      const params = parsed.success ? parsed.data : {};
+      const signature = req.headers['x-twilio-signature'];
+      const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
+      if (!verdict.ok) {
+        d.metrics.signaturesRejected.inc({ reason: verdict.reason });
+        req.log.warn({ route: name, reason: verdict.reason }, 'twilio signature refused');
+        return { status: verdict.status, contentType: 'text/plain', body: verdict.reason === 'missing' ? 'missing signature' : 'invalid signature' };
+      }
+      const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;
+      const log = d.log.child({ callSid, route: name });
+      const fallback = (): StoredAnswer =>
+        kind === 'voice'
+          ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
+          : { status: 204, contentType: 'text/plain', body: '' };
+      let digest: string | undefined;
+      try {
+        digest = d.replay.digest(signedUrl(d.config.publicUrl, req.url), params, signature as string);
+        const claim = await d.replay.claim(digest);
+        if (!claim.first) {
+          d.metrics.replays.inc();
+          log.info('webhook replay answered from the first response');
+          return claim.answer ?? fallback();
+        }
+      } catch (err) {
+        d.metrics.safeFallbacks.inc({ reason: 'store' });
+        log.error({ err: errSummary(err) }, 'webhook replay guard unavailable: safe answer');
+        return fallback();
+      }
+      let answer: StoredAnswer;
+      try {
+        const body = await handler(params, log, req);
+        answer = kind === 'voice' ? { status: 200, contentType: XML, body } : { status: 204, contentType: 'text/plain', body: '' };
+      } catch (err) {
+        d.metrics.safeFallbacks.inc({ reason: 'step' });
+        log.error({ err: errSummary(err) }, 'webhook step failed: safe answer');
+        await d.replay.release(digest).catch(() => undefined);
+        return fallback();
+      }
+      await d.replay.remember(digest, answer).catch((err) => log.warn({ err: errSummary(err) }, 'webhook answer not remembered'));
+      return answer;
+    };
+
+    route('/twilio/voice', 'voice', 'voice', async (raw, log) => {
+      const p = voiceParams.parse(raw);
+      const flow = d.flows.byNumber(p.To);
+      if (!flow) {
+        log.info('call to a number with no flow');
+        return notInServiceTwiml();
+      }
+      return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
+    });
+
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const step = Number.parseInt(req.params.step, 10);
+      const attempt = Number.parseInt(req.params.attempt, 10);
+      const answer = await serve(req, 'gather', 'voice', async (raw, log) => {
+        const p = gatherParams.parse(raw);
+        const session = await d.calls.get(p.CallSid);
+        if (!session) throw new Error('gather for an unknown call');
+        return d.runner.digits(session, step, attempt, p.Digits, log);
+      });
+      d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+      return send(reply, answer);
+    });
+
+    route('/twilio/dial-status', 'dial-status', 'voice', async () => {
+      // the <Dial> to the agent ended: nothing more to say
+      return emptyTwiml();
+    });
+
+    route('/twilio/status', 'status', 'callback', async (raw, log) => {
+      const p = statusParams.parse(raw);
+      if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
+      const ended = await d.calls.update(p.CallSid, (s) => {
+        if (s.state === 'ended') return false;
+        s.state = 'ended';
+        s.endedAt = Date.now();
+      });
+      if (ended) {
+        d.metrics.callsEnded.inc({ status: p.CallStatus });
+        d.metrics.callsActive.dec();
+        await d.audit.append(p.CallSid, { type: 'call.ended', twilioStatus: p.CallStatus });
+        await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
+        await d.onCallEnded?.(p.CallSid);
+        log.info({ status: p.CallStatus }, 'call ended');
+      }
+      return '';
+    });
+
+    route('/twilio/recording-status', 'recording-status', 'callback', async (raw, log) => {
+      const p = recordingStatusParams.parse(raw);
+      const status = p.RecordingStatus;
+      if (status === 'completed' || status === 'absent' || status === 'failed') {
+        await d.calls.update(p.CallSid, (s) => {
+          if (p.RecordingSid && s.recording.sid && s.recording.sid !== p.RecordingSid) return false;
+          s.recording.status = status === 'completed' ? 'stopped' : 'failed';
+        });
+      }
+      await d.audit.append(p.CallSid, { type: 'recording.status', recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' });
+      log.info({ recordingStatus: status }, 'recording status');
+      return '';
+    });
+  };
+}
+
+function send(reply: FastifyReply, a: StoredAnswer): FastifyReply {
+  return reply.code(a.status).type(a.contentType).send(a.body);
+}
+
+/** an error's code and message only: fixed texts, never a request's values */
+export function errSummary(err: unknown): { code?: string; message: string } {
+  const e = err as { code?: string; message?: string };
+  return { code: e?.code, message: String(e?.message ?? err).slice(0, 200) };
+}

@@ -1,0 +1,106 @@
+/**
+ * Verbs → TwiML with the `twilio` package's VoiceResponse; never hand-built XML.
+ */
+import twilio from 'twilio';
+import type { Flow } from '../flows/schema';
+import type { Verb } from '../flows/verbs';
+
+type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
+type SayAttributes = Parameters<VoiceResponse['say']>[0];
+
+export interface RenderContext {
+  publicUrl: string;
+  flow?: Flow;
+  /** bridge mode: the single-use wss URL of the caller's media stream */
+  streamUrl?: string;
+}
+
+function sayAttrs(flow?: Flow): SayAttributes {
+  const a: Record<string, string> = {};
+  if (flow?.language) a.language = flow.language;
+  if (flow?.voice) a.voice = flow.voice;
+  return a as SayAttributes;
+}
+
+export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
+  const r = new twilio.twiml.VoiceResponse();
+  const attrs = sayAttrs(ctx.flow);
+  for (const v of verbs) {
+    switch (v.verb) {
+      case 'say':
+        r.say(attrs, v.text);
+        break;
+      case 'gather': {
+        const g = r.gather({
+          input: ['dtmf'],
+          finishOnKey: '#',
+          ...(v.numDigits ? { numDigits: v.numDigits } : {}),
+          timeout: v.timeoutSeconds,
+          actionOnEmptyResult: true,
+          method: 'POST',
+          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}`,
+        });
+        g.say(attrs, v.prompt);
+        break;
+      }
+      case 'handoff':
+        renderHandoff(r, v.handoff, ctx);
+        break;
+      case 'hangup':
+        r.hangup();
+        break;
+    }
+  }
+  return r.toString();
+}
+
+function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['handoff'], ctx: RenderContext): void {
+  if (h.mode === 'bridge') {
+    if (!ctx.streamUrl) throw new Error('bridge handoff without a stream URL');
+    const stream = r.connect().stream({ url: ctx.streamUrl });
+    stream.parameter({ name: 'leg', value: 'caller' });
+    return;
+  }
+  const to = h.to ?? 'queue:agents';
+  if (to.startsWith('queue:')) {
+    r.enqueue(to.slice('queue:'.length));
+    return;
+  }
+  const dial = r.dial({ action: `${ctx.publicUrl}/twilio/dial-status`, method: 'POST' });
+  if (to.startsWith('client:')) dial.client(to.slice('client:'.length));
+  else if (to.startsWith('sip:')) dial.sip(to);
+  else dial.number(to);
+}
+
+export const APOLOGY = "We're sorry, we can't complete your request right now.";
+
+/**
+ * What the caller hears when a step cannot be served (store down, flow error): a short apology,
+ * then the flow's dial handoff if it has a fixed endpoint, else a clean hangup. Never dead air.
+ */
+export function safeTwiml(flow?: Flow): string {
+  const r = new twilio.twiml.VoiceResponse();
+  const h = flow?.handoff;
+  if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
+    r.say(sayAttrs(flow), `${APOLOGY} Connecting you to an agent.`);
+    const dial = r.dial();
+    if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
+    else if (h.to.startsWith('sip:')) dial.sip(h.to);
+    else dial.number(h.to);
+    return r.toString();
+  }
+  r.say(sayAttrs(flow), `${APOLOGY} Please call again later. Goodbye.`);
+  r.hangup();
+  return r.toString();
+}
+
+export function notInServiceTwiml(): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.say('The number you have called is not in service. Goodbye.');
+  r.hangup();
+  return r.toString();
+}
+
+export function emptyTwiml(): string {
+  return new twilio.twiml.VoiceResponse().toString();
+}
