@@ -1,0 +1,67 @@
+/**
+ * The audit trail's PII guard. Audit entries are kept for 30 days after every captured value
+ * and call record is gone (CONTRACT §7), so nothing in them may identify a caller or carry a
+ * value. Card numbers, phone numbers, account numbers, dates of birth and security codes of 4
+ * digits are all runs of digits: an entry that holds a run of 4 or more digits is refused,
+ * unless its key is known to carry an identifier the service made (a Twilio sid, a capture id,
+ * a timestamp) or the whole value is a Twilio sid.
+ */
+import { TonewallError } from '../errors';
+
+/** Keys whose values are identifiers or times the service or Twilio minted, never caller data. */
+export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
+  'at',
+  'seq',
+  'recordingSid',
+  'twilioStatus',
+  'captureId',
+  'receiptId',
+  'processor',
+  'requestId',
+  'instanceId',
+]);
+
+/** Set by the trail itself; an entry passed to `append` may not carry them. */
+export const AUDIT_RESERVED_KEYS: ReadonlySet<string> = new Set(['seq', 'at', 'prev', 'hash']);
+
+const TWILIO_SID = /^(CA|RE|MZ|AC)[0-9a-f]{32}$/;
+/** 4 digits is the shortest personal value a flow collects (a security code, a PIN, a year). */
+const DIGIT_RUN = /[0-9]{4,}/;
+/** Digits split by spaces or dashes ('555 123 45 67') are still a number: cap the total too. */
+const MAX_DIGITS_TOTAL = 6;
+/** An integer with this many digits could be a card, account or phone number. */
+const MAX_SAFE_NUMBER = 1_000_000;
+/** Times and durations are large numbers by nature: `startedAt`, `durationMs`. */
+const TIME_KEY = /(At|Ms|Seconds)$/;
+const KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MAX_STRING_CHARS = 512;
+
+export type AuditValue = string | number | boolean | undefined;
+
+export const AuditErrors = {
+  /** the message names the key only, never the value */
+  personalData: (key: string) =>
+    new TonewallError('TW_ERR_AUDIT_PERSONAL_DATA', `audit entry refused: "${key}" looks like personal data`, 500),
+  invalid: (detail: string) => new TonewallError('TW_ERR_AUDIT_ENTRY_INVALID', `audit entry refused: ${detail}`, 500),
+} as const;
+
+/** Throws unless every member of `data` is safe to keep in the trail. */
+export function assertNoPersonalData(data: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(data)) {
+    if (!KEY.test(key) || DIGIT_RUN.test(key)) throw AuditErrors.invalid('a key must be a short name without digits runs');
+    if (AUDIT_RESERVED_KEYS.has(key)) throw AuditErrors.invalid(`"${key}" is set by the trail`);
+    if (value === undefined || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw AuditErrors.invalid(`"${key}" is not a finite number`);
+      if (Math.abs(value) >= MAX_SAFE_NUMBER && !AUDIT_DIGIT_KEYS.has(key) && !TIME_KEY.test(key)) {
+        throw AuditErrors.personalData(key);
+      }
+      continue;
+    }
+    if (typeof value !== 'string') throw AuditErrors.invalid(`"${key}" must be a string, number or boolean`);
+    if (value.length > MAX_STRING_CHARS) throw AuditErrors.invalid(`"${key}" is too long`);
+    if (AUDIT_DIGIT_KEYS.has(key) || TWILIO_SID.test(value)) continue;
+    const digits = value.replace(/[^0-9]/g, '').length;
+    if (DIGIT_RUN.test(value) || digits > MAX_DIGITS_TOTAL) throw AuditErrors.personalData(key);
+  }
+}
