@@ -1,0 +1,345 @@
+import type { Call, Next } from './call';
+import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
+import { newSid } from './ids';
+import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
+import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVerb } from './twiml';
+
+/**
+ * Runs a call's TwiML the way Twilio does: fetch a document, execute its verbs in order,
+ * follow Gather/Redirect/Dial/Connect actions, end the call when a document runs out.
+ */
+
+/** Twilio speaks prompts in real time; the emulator only yields so tests stay fast. */
+const PROMPT_YIELD_MS = 1;
+/** upper bound on a <Pause>: recorded with its real length, waited for only this long */
+const PAUSE_MAX_MS = 5;
+
+type VerbOutcome = Next | 'continue' | 'end';
+
+const ABORTED = Symbol('aborted');
+
+export async function driveCall(ctx: EmulatorContext, call: Call, first: Next): Promise<void> {
+  let next: Next | null = first;
+  let docUrl: string | undefined;
+  try {
+    while (!call.finished) {
+      next = call.takeRedirect() ?? next;
+      if (!next) break;
+      const signal = call.beginRun();
+      const current: Next = next;
+      next = null;
+      const loaded = await loadDocument(ctx, call, current, signal);
+      if (call.finished) return;
+      if (signal.aborted) continue;
+      if ('error' in loaded) {
+        call.record({ verb: 'ApplicationError', reason: loaded.error, url: loaded.url, status: loaded.status });
+        break;
+      }
+      if (current.kind === 'fetch') docUrl = current.url;
+      const outcome = await execute(ctx, call, loaded.verbs, docUrl, signal);
+      if (outcome === 'end' || outcome === 'continue') {
+        if (!signal.aborted) break;
+      } else {
+        next = outcome;
+      }
+    }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    ctx.logger.warn({ callSid: call.sid, err: reason }, 'call ended by application error');
+    if (!call.finished) call.record({ verb: 'ApplicationError', reason });
+  }
+  if (!call.finished) await call.finish('completed');
+}
+
+type Loaded = { verbs: TwimlVerb[] } | { error: string; url?: string; status?: number };
+
+async function loadDocument(ctx: EmulatorContext, call: Call, next: Next, signal: AbortSignal): Promise<Loaded> {
+  if (next.kind === 'twiml') return parseOrError(next.twiml);
+  const params = { ...call.webhookParams(), ...next.extra };
+  const res = await deliverWebhook(ctx, call.sid, next.purpose, next.url, next.method, params, signal);
+  if (res.status < 200 || res.status >= 300) {
+    const error = res.status === 0 ? 'no HTTP answer (11200)' : `HTTP ${res.status} (11200)`;
+    return { error, url: next.url, status: res.status };
+  }
+  const parsed = parseOrError(res.body);
+  return 'error' in parsed ? { ...parsed, url: next.url, status: res.status } : parsed;
+}
+
+function parseOrError(twiml: string): Loaded {
+  try {
+    return { verbs: parseTwiml(twiml) };
+  } catch (err) {
+    if (err instanceof TwimlError) return { error: `invalid TwiML (12100): ${err.message}` };
+    throw err;
+  }
+}
+
+async function execute(
+  ctx: EmulatorContext,
+  call: Call,
+  verbs: TwimlVerb[],
+  docUrl: string | undefined,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
+  for (const verb of verbs) {
+    if (signal.aborted || call.finished) return 'end';
+    if (call.status === 'ringing' && verb.verb !== 'Reject') {
+      // Any verb but a leading <Reject> answers the call.
+      call.setStatus('in-progress');
+      void call.postStatus('answered');
+    }
+    const outcome = await executeVerb(ctx, call, verb, docUrl, signal);
+    if (outcome !== 'continue') return outcome;
+  }
+  return 'end';
+}
+
+async function executeVerb(
+  ctx: EmulatorContext,
+  call: Call,
+  verb: TwimlVerb,
+  docUrl: string | undefined,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
+  switch (verb.verb) {
+    case 'Say':
+    case 'Play':
+    case 'Pause':
+      await playPrompt(call, verb, signal);
+      return 'continue';
+    case 'Gather':
+      return gather(call, verb, docUrl, signal);
+    case 'Redirect':
+      call.record({ verb: 'Redirect', url: verb.url });
+      return { kind: 'fetch', url: resolveUrl(verb.url, docUrl), method: verb.method, purpose: 'redirect' };
+    case 'Hangup':
+      call.record({ verb: 'Hangup' });
+      return 'end';
+    case 'Reject':
+      call.record({ verb: 'Reject', reason: verb.reason });
+      await call.finish(verb.reason === 'busy' ? 'busy' : 'no-answer');
+      return 'end';
+    case 'Dial':
+      call.record({ verb: 'Dial', target: verb.target, targetKind: verb.targetKind });
+      if (!verb.action) return 'continue';
+      return {
+        kind: 'fetch',
+        url: resolveUrl(verb.action, docUrl),
+        method: verb.method,
+        purpose: 'dial-action',
+        extra: { DialCallStatus: 'completed', DialCallSid: newSid('CA'), DialCallDuration: '0' },
+      };
+    case 'Enqueue':
+      // The caller waits in the queue until the call is redirected or hung up.
+      call.record({ verb: 'Enqueue', name: verb.name });
+      await untilAborted(signal);
+      return 'end';
+    case 'Connect':
+      return connect(ctx, call, verb, docUrl, signal);
+    case 'Start':
+      if (!verb.stream) {
+        call.record({ verb: 'Unsupported', name: 'Start' });
+        return 'continue';
+      }
+      call.record({ verb: 'Start/Stream', url: verb.stream.url, parameters: verb.stream.parameters });
+      await openLeg(ctx, call, verb.stream, 'start');
+      return 'continue';
+    case 'Stop':
+      call.record({ verb: 'Stop/Stream', name: verb.streamName });
+      await Promise.all(call.legs.filter((leg) => leg !== call.leg).map((leg) => leg.stop()));
+      return 'continue';
+    case 'Leave':
+      call.record({ verb: 'Leave' });
+      return 'continue';
+    case 'Unsupported':
+      call.record({ verb: 'Unsupported', name: verb.name });
+      return 'continue';
+  }
+}
+
+async function playPrompt(call: Call, verb: PromptVerb, signal: AbortSignal): Promise<void> {
+  switch (verb.verb) {
+    case 'Say':
+      call.record({ verb: 'Say', text: verb.text, voice: verb.voice, language: verb.language });
+      await abortableSleep(PROMPT_YIELD_MS, signal);
+      return;
+    case 'Play':
+      call.record({ verb: 'Play', url: verb.url, digits: verb.digits });
+      await abortableSleep(PROMPT_YIELD_MS, signal);
+      return;
+    case 'Pause':
+      call.record({ verb: 'Pause', length: verb.length });
+      await abortableSleep(Math.min(verb.length * 1000, PAUSE_MAX_MS), signal);
+      return;
+  }
+}
+
+async function gather(
+  call: Call,
+  verb: Extract<TwimlVerb, { verb: 'Gather' }>,
+  docUrl: string | undefined,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
+  // Twilio's default action is the document's own URL.
+  const action = resolveUrl(verb.action ?? docUrl ?? '', docUrl);
+  const prompt: string[] = [];
+  for (const p of verb.prompts) {
+    await playPrompt(call, p, signal);
+    if (p.verb === 'Say') prompt.push(p.text);
+  }
+  if (signal.aborted) return 'end';
+
+  const handler = call.handlers.onGather;
+  const request = {
+    action,
+    numDigits: verb.numDigits,
+    finishOnKey: verb.finishOnKey,
+    timeout: verb.timeout,
+    prompt,
+    index: call.gathers.length,
+  };
+  const answer = handler ? await raceAbort(Promise.resolve(handler(request)), signal) : null;
+  if (answer === ABORTED) return 'end';
+
+  const { digits, finishedOnKey } = keyedDigits(answer ?? '', verb.finishOnKey, verb.numDigits);
+  call.recordGather(digits, action);
+  call.record({
+    verb: 'Gather',
+    action,
+    numDigits: verb.numDigits,
+    finishOnKey: verb.finishOnKey,
+    timeout: verb.timeout,
+    prompt,
+    result: digits ? 'input' : 'timeout',
+    digitCount: digits.length,
+  });
+  if (!digits && !verb.actionOnEmptyResult) return 'continue';
+  return {
+    kind: 'fetch',
+    url: action,
+    method: verb.method,
+    purpose: 'gather-action',
+    extra: { Digits: digits, FinishedOnKey: finishedOnKey, msg: 'Gather End' },
+  };
+}
+
+/** What Twilio would submit for the keys pressed: up to finishOnKey or numDigits. */
+export function keyedDigits(
+  keys: string,
+  finishOnKey: string,
+  numDigits?: number,
+): { digits: string; finishedOnKey: string } {
+  let digits = '';
+  for (const key of keys) {
+    if (finishOnKey && key === finishOnKey) return { digits, finishedOnKey: key };
+    digits += key;
+    if (numDigits !== undefined && digits.length >= numDigits) break;
+  }
+  return { digits, finishedOnKey: '' };
+}
+
+async function connect(
+  ctx: EmulatorContext,
+  call: Call,
+  verb: Extract<TwimlVerb, { verb: 'Connect' }>,
+  docUrl: string | undefined,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
+  if (!verb.stream) {
+    call.record({ verb: 'Unsupported', name: `Connect/${verb.other ?? ''}` });
+    return 'continue';
+  }
+  call.record({ verb: 'Connect/Stream', url: verb.stream.url, parameters: verb.stream.parameters });
+  const leg = await openLeg(ctx, call, verb.stream, 'connect');
+  if (leg) {
+    const onStream = call.handlers.onStream;
+    if (onStream) {
+      Promise.resolve()
+        .then(() => onStream(leg))
+        .catch((err: unknown) => ctx.logger.error({ callSid: call.sid, err }, 'onStream handler failed'));
+    }
+    const outcome = await raceAbort(leg.closed, signal);
+    if (outcome === ABORTED) {
+      // Redirected or hung up: Twilio sends `stop` and closes the socket.
+      await leg.stop();
+      return 'end';
+    }
+  }
+  // The stream ended from the service's side (or never opened): Twilio goes on.
+  if (verb.action) {
+    return { kind: 'fetch', url: resolveUrl(verb.action, docUrl), method: verb.method, purpose: 'connect-action' };
+  }
+  return 'continue';
+}
+
+async function openLeg(
+  ctx: EmulatorContext,
+  call: Call,
+  stream: StreamNoun,
+  kind: 'connect' | 'start',
+): Promise<MediaLeg | null> {
+  const streamSid = newSid('MZ');
+  const tracks =
+    stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
+  try {
+    const leg = await connectStream(stream.url, {
+      accountSid: ctx.accountSid,
+      authToken: ctx.authToken,
+      callSid: call.sid,
+      streamSid,
+      parameters: stream.parameters,
+      tracks,
+      onCallerFrame: (frame) => call.captureCallerAudio(frame),
+      onServiceAudio: (bytes) => call.captureServiceAudio(bytes),
+      onClose: ({ code, reason, by }) =>
+        ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
+    });
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: true });
+    call.addLeg(leg, kind);
+    if (call.finished) {
+      await leg.stop();
+      return null;
+    }
+    return leg;
+  } catch (err) {
+    const httpStatus = err instanceof StreamRefusedError ? err.status : undefined;
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: false, httpStatus });
+    ctx.logger.warn({ callSid: call.sid, url: stream.url, httpStatus }, 'media stream did not open');
+    return null;
+  }
+}
+
+function resolveUrl(url: string, base: string | undefined): string {
+  // An absolute URL is requested (and signed) exactly as written.
+  if (/^https?:\/\//i.test(url)) return url;
+  try {
+    return new URL(url, base).toString();
+  } catch {
+    throw new TwimlError(`cannot resolve URL "${url}"`);
+  }
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

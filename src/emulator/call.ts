@@ -1,0 +1,375 @@
+import { deliverWebhook, type EmulatorContext } from './context';
+import { newSid, rfc2822 } from './ids';
+import type { MediaLeg } from './media-client';
+import { AudioCapture, Recording, type PauseBehavior, type RecordingOptions, type RecordingStatus } from './recording';
+import type { RecordingState } from './timeline';
+import type { TranscriptEntry } from './twiml';
+
+export interface GatherRequest {
+  action: string;
+  numDigits?: number;
+  finishOnKey?: string;
+  timeout?: number;
+  /** the Say texts inside the Gather */
+  prompt: string[];
+  /** 0-based count of Gathers this call has reached */
+  index: number;
+}
+
+export interface CallHandlers {
+  /** answers each <Gather>: the keys pressed (a trailing '#' included if pressed), or null for no input */
+  onGather?: (g: GatherRequest) => string | null | Promise<string | null>;
+  /** called with each live media leg the call opens */
+  onStream?: (leg: MediaLeg) => void | Promise<void>;
+}
+
+export interface EmulatedCall {
+  sid: string;
+  from: string;
+  to: string;
+  direction: 'inbound' | 'outbound-api';
+  status: string;
+  transcript: TranscriptEntry[];
+  gathers: { digits: string; recordingStatus: string }[];
+  /** μ-law the recording captured so far */
+  readonly recordingAudio: Uint8Array;
+  readonly recordingStatus: RecordingState;
+  /** the latest <Connect><Stream> leg */
+  leg?: MediaLeg;
+  /** resolves with the first <Connect><Stream> leg */
+  legReady: Promise<MediaLeg>;
+  /** what the far end does at a Gather or a stream; tests may set these on outbound calls */
+  handlers: CallHandlers;
+  recordings: Recording[];
+  /** resolves once the call ended and its status callback was delivered */
+  ended: Promise<void>;
+  /** the caller hangs up */
+  hangup(): Promise<void>;
+}
+
+export type Next =
+  | { kind: 'fetch'; url: string; method: string; purpose: 'voice' | 'gather-action' | 'redirect' | 'dial-action' | 'connect-action' | 'enqueue-action'; extra?: Record<string, string> }
+  | { kind: 'twiml'; twiml: string };
+
+export interface StatusCallbackConfig {
+  url: string;
+  method: string;
+  /** StatusCallbackEvent: initiated, ringing, answered, completed */
+  events: string[];
+}
+
+export interface CallInit {
+  from: string;
+  to: string;
+  direction: 'inbound' | 'outbound-api';
+  statusCallback?: StatusCallbackConfig;
+  handlers?: CallHandlers;
+}
+
+/** ended statuses as Twilio reports them */
+const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+/** One emulated call: its state, recording and callbacks. The call driver runs its TwiML. */
+export class Call implements EmulatedCall {
+  readonly sid = newSid('CA');
+  readonly from: string;
+  readonly to: string;
+  readonly direction: 'inbound' | 'outbound-api';
+  status = 'queued';
+  transcript: TranscriptEntry[] = [];
+  gathers: { digits: string; recordingStatus: string }[] = [];
+  leg?: MediaLeg;
+  legReady: Promise<MediaLeg>;
+  handlers: CallHandlers;
+  recordings: Recording[] = [];
+  /** every stream the call opened (Connect and Start) */
+  legs: MediaLeg[] = [];
+  ended: Promise<void>;
+  readonly dateCreated = new Date();
+  startTime?: Date;
+  endTime?: Date;
+  readonly statusCallback?: StatusCallbackConfig;
+
+  private readonly capture = new AudioCapture();
+  private run = new AbortController();
+  private pendingRedirect: Next | null = null;
+  private finishing = false;
+  private resolveEnded!: () => void;
+  private resolveLeg!: (leg: MediaLeg) => void;
+  private callbackSequence = 0;
+
+  constructor(
+    private readonly ctx: EmulatorContext,
+    init: CallInit,
+  ) {
+    this.from = init.from;
+    this.to = init.to;
+    this.direction = init.direction;
+    this.statusCallback = init.statusCallback;
+    this.handlers = { ...init.handlers };
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+    this.legReady = new Promise((resolve) => {
+      this.resolveLeg = resolve;
+    });
+  }
+
+  get finished(): boolean {
+    return this.finishing;
+  }
+
+  get recordingAudio(): Uint8Array {
+    return this.capture.bytes;
+  }
+
+  get currentRecording(): Recording | undefined {
+    for (let i = this.recordings.length - 1; i >= 0; i--) {
+      if (this.recordings[i].active) return this.recordings[i];
+    }
+    return undefined;
+  }
+
+  get recordingStatus(): RecordingState {
+    const last = this.currentRecording ?? this.recordings[this.recordings.length - 1];
+    return last?.status ?? 'none';
+  }
+
+  /** Twilio's "answered" state: recordings and redirects are allowed */
+  get live(): boolean {
+    return !this.finishing && (this.status === 'in-progress' || this.status === 'ringing');
+  }
+
+  setStatus(status: string): void {
+    this.status = status;
+    if (status === 'in-progress' && !this.startTime) this.startTime = new Date();
+    this.ctx.timeline.add({ type: 'call-status', callSid: this.sid, status });
+  }
+
+  record(entry: TranscriptEntry): void {
+    this.transcript.push(entry);
+    this.ctx.timeline.add({ type: 'twiml-verb', callSid: this.sid, entry });
+  }
+
+  /** the parameters Twilio sends with every webhook about this call */
+  webhookParams(): Record<string, string> {
+    const params: Record<string, string> = {
+      AccountSid: this.ctx.accountSid,
+      ApiVersion: '2010-04-01',
+      CallSid: this.sid,
+      CallStatus: this.status,
+      Direction: this.direction,
+      From: this.from,
+      To: this.to,
+      Caller: this.from,
+      Called: this.to,
+    };
+    for (const [prefix, number] of [
+      ['From', this.from],
+      ['Caller', this.from],
+      ['To', this.to],
+      ['Called', this.to],
+    ] as const) {
+      params[`${prefix}Country`] = countryOf(number);
+      params[`${prefix}State`] = '';
+      params[`${prefix}City`] = '';
+      params[`${prefix}Zip`] = '';
+    }
+    return params;
+  }
+
+  // ---- TwiML run control (used by the call driver and the REST "modify call") ----
+
+  /** starts a new TwiML run; the signal aborts on redirect or hangup */
+  beginRun(): AbortSignal {
+    this.run = new AbortController();
+    return this.run.signal;
+  }
+
+  /** Twilio's "modify call" with new TwiML or Url: the current verb stops at once */
+  redirect(next: Next): void {
+    this.pendingRedirect = next;
+    this.run.abort();
+  }
+
+  takeRedirect(): Next | null {
+    const next = this.pendingRedirect;
+    this.pendingRedirect = null;
+    return next;
+  }
+
+  /** a Gather answer: the digits stay on the call, the timeline only counts them */
+  recordGather(digits: string, action: string): void {
+    const recordingStatus = this.recordingStatus;
+    this.gathers.push({ digits, recordingStatus });
+    this.ctx.timeline.add({
+      type: 'gather',
+      callSid: this.sid,
+      digits: `${digits.length} digits`,
+      recordingStatus,
+      action,
+    });
+  }
+
+  addLeg(leg: MediaLeg, kind: 'connect' | 'start'): void {
+    this.legs.push(leg);
+    if (kind === 'connect') {
+      this.leg = leg;
+      this.resolveLeg(leg);
+    }
+  }
+
+  // ---- recording ----
+
+  startRecording(opts: RecordingOptions): Recording {
+    const rec = new Recording(this.sid, opts);
+    this.recordings.push(rec);
+    this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status: 'in-progress' });
+    void this.postRecordingCallback(rec, 'in-progress');
+    return rec;
+  }
+
+  updateRecording(rec: Recording, status: RecordingStatus, pauseBehavior?: PauseBehavior): Promise<void> {
+    if (rec.status === status) return Promise.resolve();
+    rec.setStatus(status, pauseBehavior);
+    this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status });
+    const event = status === 'stopped' ? 'completed' : status;
+    return this.postRecordingCallback(rec, event);
+  }
+
+  /** the caller's audio on its stream */
+  captureCallerAudio(frame: Uint8Array): void {
+    this.captureAudio(frame);
+  }
+
+  /** the service's audio to this leg (a bridged call's far end, as the recording hears it) */
+  captureServiceAudio(bytes: Uint8Array): void {
+    this.captureAudio(bytes);
+  }
+
+  private captureAudio(bytes: Uint8Array): void {
+    const rec = this.currentRecording;
+    if (!rec) return;
+    if (rec.status === 'in-progress') {
+      this.capture.append(bytes);
+      rec.capturedBytes += bytes.length;
+    } else if (rec.status === 'paused' && rec.pauseBehavior === 'silence') {
+      this.capture.appendSilence(bytes.length);
+      rec.capturedBytes += bytes.length;
+    }
+  }
+
+  private async postRecordingCallback(rec: Recording, event: string): Promise<void> {
+    const url = rec.opts.statusCallback;
+    if (!url || !rec.opts.statusCallbackEvents.includes(event)) return;
+    const params: Record<string, string> = {
+      AccountSid: this.ctx.accountSid,
+      CallSid: this.sid,
+      RecordingSid: rec.sid,
+      RecordingUrl: `${this.ctx.baseUrl()}/2010-04-01/Accounts/${this.ctx.accountSid}/Recordings/${rec.sid}`,
+      RecordingStatus: event,
+      RecordingChannels: rec.opts.channels === 'dual' ? '2' : '1',
+      RecordingStartTime: rfc2822(rec.dateCreated),
+      RecordingSource: 'StartCallRecordingAPI',
+      RecordingTrack: rec.opts.track,
+    };
+    if (event === 'completed') {
+      params.RecordingDuration = String(rec.durationSeconds());
+      params.ErrorCode = '0';
+    }
+    await deliverWebhook(this.ctx, this.sid, 'recording-status-callback', url, rec.opts.statusCallbackMethod, params);
+  }
+
+  // ---- ending ----
+
+  hangup(): Promise<void> {
+    return this.finish('completed');
+  }
+
+  /**
+   * Ends the call: stops its streams (`stop` then close), completes its recordings and
+   * posts the status callback. `silent` skips the callbacks (emulator shutdown).
+   */
+  async finish(status: string, opts: { silent?: boolean } = {}): Promise<void> {
+    if (this.finishing) return this.ended;
+    if (!FINAL_STATUSES.has(status)) throw new Error(`not a final call status: ${status}`);
+    this.finishing = true;
+    this.endTime = new Date();
+    this.setStatus(status);
+    this.run.abort();
+    await Promise.all(this.legs.map((leg) => leg.stop()));
+    for (const rec of this.recordings.filter((r) => r.active)) {
+      const done = this.updateRecording(rec, 'stopped');
+      if (!opts.silent) await done;
+    }
+    if (!opts.silent) await this.postStatus('completed');
+    this.resolveEnded();
+  }
+
+  durationSeconds(): number {
+    if (!this.startTime) return 0;
+    return Math.round(((this.endTime ?? new Date()).getTime() - this.startTime.getTime()) / 1000);
+  }
+
+  /** posts a call-progress status callback if the event is subscribed */
+  async postStatus(event: 'initiated' | 'ringing' | 'answered' | 'completed'): Promise<void> {
+    const cb = this.statusCallback;
+    if (!cb || (event !== 'completed' && !cb.events.includes(event))) return;
+    const params: Record<string, string> = {
+      ...this.webhookParams(),
+      CallbackSource: 'call-progress-events',
+      SequenceNumber: String(this.callbackSequence++),
+      Timestamp: rfc2822(new Date()),
+    };
+    if (event === 'completed') {
+      params.CallDuration = String(this.durationSeconds());
+      params.Duration = String(Math.ceil(this.durationSeconds() / 60));
+    }
+    await deliverWebhook(this.ctx, this.sid, 'status-callback', cb.url, cb.method, params);
+  }
+
+  toJson(): Record<string, unknown> {
+    const acc = this.ctx.accountSid;
+    const uri = `/2010-04-01/Accounts/${acc}/Calls/${this.sid}`;
+    return {
+      account_sid: acc,
+      annotation: null,
+      answered_by: null,
+      api_version: '2010-04-01',
+      caller_name: null,
+      date_created: rfc2822(this.dateCreated),
+      date_updated: rfc2822(new Date()),
+      direction: this.direction,
+      duration: this.endTime ? String(this.durationSeconds()) : null,
+      end_time: this.endTime ? rfc2822(this.endTime) : null,
+      forwarded_from: null,
+      from: this.from,
+      from_formatted: this.from,
+      group_sid: null,
+      parent_call_sid: null,
+      phone_number_sid: null,
+      price: null,
+      price_unit: 'USD',
+      queue_time: '0',
+      sid: this.sid,
+      start_time: this.startTime ? rfc2822(this.startTime) : null,
+      status: this.status,
+      subresource_uris: {
+        recordings: `${uri}/Recordings.json`,
+        notifications: `${uri}/Notifications.json`,
+        events: `${uri}/Events.json`,
+        streams: `${uri}/Streams.json`,
+      },
+      to: this.to,
+      to_formatted: this.to,
+      trunk_sid: null,
+      uri: `${uri}.json`,
+    };
+  }
+}
+
+function countryOf(number: string): string {
+  if (number.startsWith('+1')) return 'US';
+  if (number.startsWith('+44')) return 'GB';
+  return '';
+}

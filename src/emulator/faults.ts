@@ -1,0 +1,38 @@
+/** One injectable REST fault. */
+export interface FaultSpec {
+  /** answer with this HTTP status (Twilio error JSON) instead of doing the work */
+  status?: number;
+  /** wait this long before answering (and, without `status`, before doing the work) */
+  delayMs?: number;
+  /** apply to this many requests, then clear itself; unset = until the test clears it */
+  times?: number;
+}
+
+/** Mutable fault injection; tests set and clear these while the emulator runs. */
+export interface Faults {
+  /** a recording update with Status=paused */
+  recordingPause?: FaultSpec;
+  /** a recording update with Status=in-progress */
+  recordingResume?: FaultSpec;
+  /** POST …/Recordings.json */
+  recordingsCreate?: FaultSpec;
+  /** POST …/Calls.json */
+  callsCreate?: FaultSpec;
+  /** POST …/Calls/{CA}.json */
+  callsUpdate?: FaultSpec;
+  /** outbound calls created over REST are not answered: they end with this status */
+  outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
+}
+
+export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingsCreate' | 'callsCreate' | 'callsUpdate';
+
+/** Returns the fault to apply to this request (if any), counting down `times`. */
+export function takeFault(faults: Faults, name: RestFaultName): FaultSpec | undefined {
+  const fault = faults[name];
+  if (!fault) return undefined;
+  if (fault.times !== undefined) {
+    if (fault.times <= 1) delete faults[name];
+    else faults[name] = { ...fault, times: fault.times - 1 };
+  }
+  return fault;
+}

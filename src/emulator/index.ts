@@ -1,0 +1,96 @@
+import pino from 'pino';
+import type { Call, EmulatedCall } from './call';
+import type { EmulatorContext } from './context';
+import { placeInboundCall, type CallRegistry, type PlaceCallOptions } from './dialer';
+import type { Faults } from './faults';
+import { NumberBook, type IncomingNumber } from './numbers';
+import { buildRestServer } from './rest';
+import { Timeline, type RecordingState, type TimelineEntry } from './timeline';
+import { WebhookSender, type SignedRequestOptions, type WebhookResponse } from './webhook';
+
+export type { CallHandlers, EmulatedCall, GatherRequest } from './call';
+export type { PlaceCallOptions } from './dialer';
+export type { Faults, FaultSpec } from './faults';
+export { connectStream, StreamRefusedError, FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from './media-client';
+export type { ConnectStreamOptions, MediaLeg } from './media-client';
+export type { IncomingNumber } from './numbers';
+export type { RecordingState, TimelineEntry, WebhookPurpose } from './timeline';
+export type { TranscriptEntry } from './twiml';
+export { parseTwiml, TwimlError } from './twiml';
+export type { SignedRequestOptions, WebhookResponse } from './webhook';
+
+export interface EmulatorOptions {
+  accountSid: string;
+  authToken: string;
+  /** 0 (default) = a free port */
+  port?: number;
+  /** default 127.0.0.1 */
+  host?: string;
+  logger?: pino.Logger;
+}
+
+export interface TwilioEmulator {
+  /** e.g. http://127.0.0.1:41234: the service's TWILIO_API_BASE_URL */
+  baseUrl: string;
+  timeline: TimelineEntry[];
+  faults: Faults;
+  placeCall(opts: PlaceCallOptions): Promise<EmulatedCall>;
+  calls: Map<string, EmulatedCall>;
+  onOutboundCall(handler: (call: EmulatedCall) => void): void;
+  incomingNumbers: Map<string, IncomingNumber>;
+  addIncomingNumber(phoneNumber: string): string;
+  timelineFor(callSid: string): TimelineEntry[];
+  recordingStatusAt(callSid: string, t: number): RecordingState;
+  /** ms on the timeline's clock, for comparing with entries' `t` */
+  now(): number;
+  /** POST (or GET) signed as Twilio signs it; `signature: null` omits the header */
+  signedPost(url: string, params: Record<string, string>, opts?: SignedRequestOptions): Promise<WebhookResponse>;
+  /** the X-Twilio-Signature Twilio would send for this URL and these params */
+  signature(url: string, params: Record<string, string>): string;
+  close(): Promise<void>;
+}
+
+export async function startTwilioEmulator(opts: EmulatorOptions): Promise<TwilioEmulator> {
+  const closing = new AbortController();
+  const timeline = new Timeline();
+  const webhooks = new WebhookSender(opts.authToken);
+  let baseUrl = '';
+  const ctx: EmulatorContext = {
+    accountSid: opts.accountSid,
+    authToken: opts.authToken,
+    timeline,
+    webhooks,
+    logger: (opts.logger ?? pino({ level: 'silent' })).child({ component: 'twilio-emulator' }),
+    faults: {},
+    closing: closing.signal,
+    baseUrl: () => baseUrl,
+  };
+  const calls = new Map<string, Call>();
+  const reg: CallRegistry = { calls, numbers: new NumberBook(), outboundHandlers: [] };
+
+  const app = buildRestServer(ctx, reg);
+  baseUrl = await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' });
+
+  return {
+    baseUrl,
+    timeline: timeline.entries,
+    faults: ctx.faults,
+    calls,
+    incomingNumbers: reg.numbers.bySid,
+    placeCall: async (callOpts) => placeInboundCall(ctx, reg, callOpts),
+    onOutboundCall: (handler) => {
+      reg.outboundHandlers.push(handler);
+    },
+    addIncomingNumber: (phoneNumber) => reg.numbers.add(phoneNumber),
+    timelineFor: (callSid) => timeline.forCall(callSid),
+    recordingStatusAt: (callSid, t) => timeline.recordingStatusAt(callSid, t),
+    now: () => timeline.now(),
+    signedPost: (url, params, signOpts) => webhooks.send(url, params, signOpts),
+    signature: (url, params) => webhooks.signature(url, params),
+    close: async () => {
+      closing.abort();
+      await Promise.all([...calls.values()].map((call) => call.finish('completed', { silent: true })));
+      await app.close();
+    },
+  };
+}

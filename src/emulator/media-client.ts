@@ -1,0 +1,374 @@
+import { performance } from 'node:perf_hooks';
+import twilio from 'twilio';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { newSid } from './ids';
+
+/** Twilio Media Streams carry 20 ms of 8 kHz μ-law per media message: 160 bytes. */
+export const FRAME_BYTES = 160;
+export const FRAME_MS = 20;
+const MULAW_BYTES_PER_MS = 8;
+/** μ-law silence (0xFF encodes a zero sample); pads the last frame of sendAudio. */
+export const MULAW_SILENCE = 0xff;
+/** how many frames the non-realtime sender sends before yielding to the event loop */
+const FRAMES_PER_YIELD = 8;
+
+export interface MediaLeg {
+  callSid: string;
+  streamSid: string;
+  url: string;
+  parameters: Record<string, string>;
+  /** resolves once `start` was sent */
+  opened: Promise<void>;
+  sendAudio(mulaw: Uint8Array, opts?: { realtime?: boolean }): Promise<void>;
+  sendFrame(payload160: Uint8Array): void;
+  sendDtmf(digit: string): void;
+  sendRaw(text: string | Buffer): void;
+  /** μ-law the service sent to this leg, concatenated */
+  readonly received: Uint8Array;
+  readonly receivedFrames: number;
+  /** names of the marks echoed back to the service, in order */
+  marks: string[];
+  /** the service's `clear` messages */
+  clears: number;
+  /** invalid messages from the service, one reason each */
+  errors: string[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** who closed the socket first, once closed */
+  readonly closedBy: 'emulator' | 'service' | undefined;
+  readonly isOpen: boolean;
+  stop(): Promise<void>;
+}
+
+export interface ConnectStreamOptions {
+  accountSid: string;
+  authToken: string;
+  callSid?: string;
+  streamSid?: string;
+  parameters?: Record<string, string>;
+  tracks?: string[];
+  /** override the handshake signature; null omits the header */
+  signature?: string | null;
+  /** every frame the caller sends, after it went on the wire (recording capture) */
+  onCallerFrame?: (frame: Uint8Array) => void;
+  /** every media payload the service sent (recording capture of a bridged call) */
+  onServiceAudio?: (bytes: Uint8Array) => void;
+  onClose?: (info: { code: number; reason: string; by: 'emulator' | 'service' }) => void;
+}
+
+/** The handshake was answered with an HTTP status instead of an upgrade. */
+export class StreamRefusedError extends Error {
+  constructor(readonly status: number, readonly url: string) {
+    super(`stream handshake refused with HTTP ${status}`);
+    this.name = 'StreamRefusedError';
+  }
+}
+
+const serviceMessage = z.discriminatedUnion('event', [
+  z.object({
+    event: z.literal('media'),
+    streamSid: z.string(),
+    media: z.object({ payload: z.string() }),
+  }),
+  z.object({ event: z.literal('mark'), streamSid: z.string(), mark: z.object({ name: z.string() }) }),
+  z.object({ event: z.literal('clear'), streamSid: z.string() }),
+]);
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const DTMF_DIGIT = /^[0-9*#A-D]$/;
+
+class Leg implements MediaLeg {
+  readonly callSid: string;
+  readonly streamSid: string;
+  readonly parameters: Record<string, string>;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  marks: string[] = [];
+  clears = 0;
+  errors: string[] = [];
+  private receivedChunks: Uint8Array[] = [];
+  private receivedCache: Uint8Array | null = null;
+  private frameCount = 0;
+  private sequence = 0;
+  private chunk = 0;
+  private sendQueue: Promise<void> = Promise.resolve();
+  private playoutEndMs = 0;
+  private pendingMarks: { name: string; timer: NodeJS.Timeout }[] = [];
+  private closer: 'emulator' | 'service' | undefined;
+  private stopSent = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly url: string,
+    private readonly opts: ConnectStreamOptions,
+    opened: Promise<void>,
+  ) {
+    this.callSid = opts.callSid ?? newSid('CA');
+    this.streamSid = opts.streamSid ?? newSid('MZ');
+    this.parameters = { ...opts.parameters };
+    this.opened = opened;
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closer ??= 'service';
+        for (const m of this.pendingMarks) clearTimeout(m.timer);
+        this.pendingMarks = [];
+        const info = { code, reason: reason.toString() };
+        opts.onClose?.({ ...info, by: this.closer });
+        resolve(info);
+      });
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+  }
+
+  get received(): Uint8Array {
+    this.receivedCache ??= concat(this.receivedChunks);
+    return this.receivedCache;
+  }
+
+  get receivedFrames(): number {
+    return this.frameCount;
+  }
+
+  get closedBy(): 'emulator' | 'service' | undefined {
+    return this.closer;
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  sendStartMessages(): void {
+    this.sendJson({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+    this.sendJson({
+      event: 'start',
+      sequenceNumber: this.nextSequence(),
+      start: {
+        accountSid: this.opts.accountSid,
+        streamSid: this.streamSid,
+        callSid: this.callSid,
+        tracks: this.opts.tracks ?? ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: this.parameters,
+      },
+      streamSid: this.streamSid,
+    });
+  }
+
+  sendFrame(payload: Uint8Array): void {
+    if (!this.isOpen || this.stopSent) return;
+    this.chunk += 1;
+    this.sendJson({
+      event: 'media',
+      sequenceNumber: this.nextSequence(),
+      media: {
+        track: 'inbound',
+        chunk: String(this.chunk),
+        timestamp: String((this.chunk - 1) * FRAME_MS),
+        payload: Buffer.from(payload).toString('base64'),
+      },
+      streamSid: this.streamSid,
+    });
+    this.opts.onCallerFrame?.(payload);
+  }
+
+  sendAudio(mulaw: Uint8Array, opts: { realtime?: boolean } = {}): Promise<void> {
+    const run = this.sendQueue.then(() => this.sendFrames(mulaw, opts.realtime ?? false));
+    this.sendQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendFrames(mulaw: Uint8Array, realtime: boolean): Promise<void> {
+    const frames = Math.ceil(mulaw.length / FRAME_BYTES);
+    const startMs = performance.now();
+    for (let i = 0; i < frames; i++) {
+      if (!this.isOpen || this.stopSent) return;
+      const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+      frame.set(mulaw.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+      if (realtime) {
+        // Absolute schedule so timer jitter does not accumulate into drift.
+        const due = startMs + i * FRAME_MS - performance.now();
+        if (due > 0) await sleep(due);
+      } else if (i > 0 && i % FRAMES_PER_YIELD === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      this.sendFrame(frame);
+    }
+  }
+
+  sendDtmf(digit: string): void {
+    if (!DTMF_DIGIT.test(digit)) throw new RangeError(`not a DTMF digit: ${digit}`);
+    if (!this.isOpen || this.stopSent) return;
+    this.sendJson({
+      event: 'dtmf',
+      streamSid: this.streamSid,
+      sequenceNumber: this.nextSequence(),
+      dtmf: { track: 'inbound_track', digit },
+    });
+  }
+
+  sendRaw(text: string | Buffer): void {
+    if (this.isOpen) this.ws.send(text);
+  }
+
+  async stop(): Promise<void> {
+    if (this.isOpen && !this.stopSent) {
+      this.stopSent = true;
+      this.sendJson({
+        event: 'stop',
+        sequenceNumber: this.nextSequence(),
+        streamSid: this.streamSid,
+        stop: { accountSid: this.opts.accountSid, callSid: this.callSid },
+      });
+      this.closer ??= 'emulator';
+      this.ws.close(1000, 'stop');
+    } else if (this.ws.readyState === WebSocket.CONNECTING) {
+      this.closer ??= 'emulator';
+      this.ws.terminate();
+    }
+    if (this.ws.readyState !== WebSocket.CLOSED) await this.closed;
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.errors.push('binary frame');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(rawToString(data));
+    } catch {
+      this.errors.push('not JSON');
+      return;
+    }
+    const parsed = serviceMessage.safeParse(json);
+    if (!parsed.success) {
+      this.errors.push(`invalid message: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.streamSid !== this.streamSid) {
+      this.errors.push(`${msg.event} for unknown streamSid`);
+      return;
+    }
+    switch (msg.event) {
+      case 'media':
+        this.onMedia(msg.media.payload);
+        break;
+      case 'mark':
+        this.onMark(msg.mark.name);
+        break;
+      case 'clear':
+        this.onClear();
+        break;
+    }
+  }
+
+  private onMedia(payload: string): void {
+    if (!payload || !BASE64.test(payload) || payload.length % 4 !== 0) {
+      this.errors.push('media payload is not base64');
+      return;
+    }
+    const bytes = new Uint8Array(Buffer.from(payload, 'base64'));
+    this.receivedChunks.push(bytes);
+    this.receivedCache = null;
+    this.frameCount += 1;
+    // Twilio plays the service's audio out in real time; marks come back when it has been played.
+    const now = performance.now();
+    this.playoutEndMs = Math.max(now, this.playoutEndMs) + bytes.length / MULAW_BYTES_PER_MS;
+    this.opts.onServiceAudio?.(bytes);
+  }
+
+  private onMark(name: string): void {
+    const delay = Math.max(0, this.playoutEndMs - performance.now());
+    const entry = {
+      name,
+      timer: setTimeout(() => {
+        this.pendingMarks = this.pendingMarks.filter((m) => m !== entry);
+        this.echoMark(name);
+      }, delay),
+    };
+    this.pendingMarks.push(entry);
+  }
+
+  /** Twilio drops the unplayed audio and returns every pending mark at once. */
+  private onClear(): void {
+    this.clears += 1;
+    this.playoutEndMs = performance.now();
+    const pending = this.pendingMarks;
+    this.pendingMarks = [];
+    for (const m of pending) {
+      clearTimeout(m.timer);
+      this.echoMark(m.name);
+    }
+  }
+
+  private echoMark(name: string): void {
+    if (!this.isOpen || this.stopSent) return;
+    this.marks.push(name);
+    this.sendJson({ event: 'mark', sequenceNumber: this.nextSequence(), streamSid: this.streamSid, mark: { name } });
+  }
+
+  private nextSequence(): string {
+    this.sequence += 1;
+    return String(this.sequence);
+  }
+
+  private sendJson(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+}
+
+/**
+ * Opens a Media Streams WebSocket the way Twilio does (signed handshake, then `connected`
+ * and `start`). Resolves once `start` is sent; rejects with StreamRefusedError when the
+ * service answers the handshake with an HTTP status.
+ */
+export function connectStream(url: string, opts: ConnectStreamOptions): Promise<MediaLeg> {
+  const signature =
+    opts.signature === undefined ? twilio.getExpectedTwilioSignature(opts.authToken, url, {}) : opts.signature;
+  const headers: Record<string, string> = {};
+  if (signature !== null) headers['X-Twilio-Signature'] = signature;
+  const ws = new WebSocket(url, { headers });
+
+  return new Promise<MediaLeg>((resolve, reject) => {
+    let settle: () => void = () => undefined;
+    const opened = new Promise<void>((r) => {
+      settle = r;
+    });
+    const leg = new Leg(ws, url, opts, opened);
+    ws.once('unexpected-response', (req, res) => {
+      res.resume();
+      req.destroy();
+      reject(new StreamRefusedError(res.statusCode ?? 0, url));
+    });
+    ws.on('error', (err) => {
+      // After an unexpected response the request was destroyed on purpose.
+      reject(err);
+    });
+    ws.once('open', () => {
+      leg.sendStartMessages();
+      settle();
+      resolve(leg);
+    });
+  });
+}
+
+function rawToString(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

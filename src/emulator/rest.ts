@@ -1,0 +1,291 @@
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Call } from './call';
+import { abortableSleep, type EmulatorContext } from './context';
+import { startOutboundCall, type CallRegistry } from './dialer';
+import { takeFault, type RestFaultName } from './faults';
+import type { PauseBehavior, Recording, RecordingStatus } from './recording';
+
+/**
+ * The fake of Twilio's 2010-04-01 REST API: the Calls, Recordings and IncomingPhoneNumbers
+ * resources the service uses, with Twilio's Basic auth, form bodies and error JSON.
+ */
+
+type Params = Record<string, string | string[] | undefined>;
+
+interface AccountParams {
+  ac: string;
+}
+
+const API = '/2010-04-01/Accounts/:ac';
+const CURRENT_RECORDING = 'Twilio.CURRENT';
+
+export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): FastifyInstance {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  void app.register(formbody);
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!authorized(ctx, req.headers.authorization)) {
+      void reply.header('WWW-Authenticate', 'Basic realm="Twilio API"');
+      return sendError(reply, 401, 20003, 'Authenticate');
+    }
+    const ac = (req.params as Partial<AccountParams>).ac;
+    if (ac !== undefined && ac !== ctx.accountSid) {
+      return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const params = flatParams(req.method === 'GET' ? (req.query as Params) : (req.body as Params));
+    const callSid = /\/Calls\/(CA[0-9a-f]{32})/.exec(req.url)?.[1];
+    ctx.timeline.add({ type: 'rest', callSid, method: req.method, path: pathOf(req), params, status: reply.statusCode });
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`));
+
+  /** answers the request itself when a fault applies; true when it did */
+  async function fault(name: RestFaultName, reply: FastifyReply): Promise<boolean> {
+    const f = takeFault(ctx.faults, name);
+    if (!f) return false;
+    if (f.delayMs) await abortableSleep(f.delayMs, ctx.closing);
+    if (!f.status) return false;
+    sendError(reply, f.status, 20000 + f.status, 'Injected fault');
+    return true;
+  }
+
+  function findCall(req: FastifyRequest, reply: FastifyReply, sid: string | undefined): Call | undefined {
+    const call = sid ? reg.calls.get(sid) : undefined;
+    if (!call) sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    return call;
+  }
+
+  // ---- Calls ----
+
+  app.post<{ Params: AccountParams }>(`${API}/Calls.json`, async (req, reply) => {
+    if (await fault('callsCreate', reply)) return reply;
+    const body = (req.body ?? {}) as Params;
+    const to = first(body.To);
+    const from = first(body.From);
+    const url = first(body.Url);
+    const twiml = first(body.Twiml);
+    if (!to) return sendError(reply, 400, 21201, "No 'To' number is specified");
+    if (!from) return sendError(reply, 400, 21603, "A 'From' phone number is required.");
+    if (!url && !twiml) return sendError(reply, 400, 21205, 'Url parameter is required.');
+    const statusUrl = first(body.StatusCallback);
+    const call = startOutboundCall(ctx, reg, {
+      to,
+      from,
+      url,
+      twiml,
+      method: (first(body.Method) ?? 'POST').toUpperCase(),
+      statusCallback: statusUrl
+        ? {
+            url: statusUrl,
+            method: (first(body.StatusCallbackMethod) ?? 'POST').toUpperCase(),
+            events: words(body.StatusCallbackEvent, ['completed']),
+          }
+        : undefined,
+    });
+    return reply.code(201).send(call.toJson());
+  });
+
+  app.get<{ Params: AccountParams }>(`${API}/Calls.json`, async (req) => {
+    const calls = [...reg.calls.values()].map((c) => c.toJson());
+    return listPage('calls', calls, pathOf(req));
+  });
+
+  app.get<{ Params: AccountParams & { callFile: string } }>(`${API}/Calls/:callFile`, async (req, reply) => {
+    const call = findCall(req, reply, jsonSid(req.params.callFile));
+    return call ? call.toJson() : reply;
+  });
+
+  app.post<{ Params: AccountParams & { callFile: string } }>(`${API}/Calls/:callFile`, async (req, reply) => {
+    const call = findCall(req, reply, jsonSid(req.params.callFile));
+    if (!call) return reply;
+    if (await fault('callsUpdate', reply)) return reply;
+    const body = (req.body ?? {}) as Params;
+    const status = first(body.Status);
+    const twiml = first(body.Twiml);
+    const url = first(body.Url);
+    if (status) {
+      if (status !== 'completed' && status !== 'canceled') {
+        return sendError(reply, 400, 20001, `Invalid Status: ${status}`);
+      }
+      const answered = call.status === 'in-progress' || (call.direction === 'inbound' && call.status === 'ringing');
+      if (!call.finished && (status === 'completed' || !answered)) {
+        void call.finish(answered ? 'completed' : 'canceled');
+      }
+      return call.toJson();
+    }
+    if (twiml !== undefined || url !== undefined) {
+      if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot redirect.');
+      call.redirect(
+        twiml !== undefined
+          ? { kind: 'twiml', twiml }
+          : { kind: 'fetch', url: url ?? '', method: (first(body.Method) ?? 'POST').toUpperCase(), purpose: 'redirect' },
+      );
+    }
+    return call.toJson();
+  });
+
+  // ---- Recordings ----
+
+  app.post<{ Params: AccountParams & { ca: string } }>(`${API}/Calls/:ca/Recordings.json`, async (req, reply) => {
+    const call = findCall(req, reply, req.params.ca);
+    if (!call) return reply;
+    if (await fault('recordingsCreate', reply)) return reply;
+    if (!call.live) return sendError(reply, 400, 21220, 'Requested resource is not eligible for recording');
+    const body = (req.body ?? {}) as Params;
+    const channels = first(body.RecordingChannels) ?? 'mono';
+    if (channels !== 'mono' && channels !== 'dual') {
+      return sendError(reply, 400, 20001, `Invalid RecordingChannels: ${channels}`);
+    }
+    const rec = call.startRecording({
+      channels,
+      statusCallback: first(body.RecordingStatusCallback),
+      statusCallbackMethod: first(body.RecordingStatusCallbackMethod)?.toUpperCase() === 'GET' ? 'GET' : 'POST',
+      statusCallbackEvents: words(body.RecordingStatusCallbackEvent, ['completed']),
+      trim: first(body.Trim) ?? 'do-not-trim',
+      track: first(body.RecordingTrack) ?? 'both',
+    });
+    return reply.code(201).send(rec.toJson(ctx.accountSid));
+  });
+
+  app.get<{ Params: AccountParams & { ca: string } }>(`${API}/Calls/:ca/Recordings.json`, async (req, reply) => {
+    const call = findCall(req, reply, req.params.ca);
+    if (!call) return reply;
+    return listPage('recordings', call.recordings.map((r) => r.toJson(ctx.accountSid)), pathOf(req));
+  });
+
+  function findRecording(call: Call, recFile: string, activeOnly: boolean): Recording | undefined {
+    const sid = recFile.endsWith('.json') ? recFile.slice(0, -'.json'.length) : undefined;
+    if (sid === CURRENT_RECORDING) return call.currentRecording;
+    const rec = call.recordings.find((r) => r.sid === sid);
+    return rec && (!activeOnly || rec.active) ? rec : undefined;
+  }
+
+  app.get<{ Params: AccountParams & { ca: string; recFile: string } }>(
+    `${API}/Calls/:ca/Recordings/:recFile`,
+    async (req, reply) => {
+      const call = findCall(req, reply, req.params.ca);
+      if (!call) return reply;
+      const rec = findRecording(call, req.params.recFile, false);
+      if (!rec) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+      return rec.toJson(ctx.accountSid);
+    },
+  );
+
+  app.post<{ Params: AccountParams & { ca: string; recFile: string } }>(
+    `${API}/Calls/:ca/Recordings/:recFile`,
+    async (req, reply) => {
+      const call = findCall(req, reply, req.params.ca);
+      if (!call) return reply;
+      const body = (req.body ?? {}) as Params;
+      const status = first(body.Status);
+      if (status !== 'paused' && status !== 'in-progress' && status !== 'stopped') {
+        return sendError(reply, 400, 20001, `Invalid Status: ${status ?? ''}`);
+      }
+      const notFound = (): FastifyReply =>
+        sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+      if (!findRecording(call, req.params.recFile, true)) return notFound();
+      const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : undefined;
+      if (faultName && (await fault(faultName, reply))) return reply;
+      // Look again: the call may have ended while a fault delayed the answer.
+      const rec = findRecording(call, req.params.recFile, true);
+      if (!rec) return notFound();
+      const behavior = first(body.PauseBehavior);
+      const pauseBehavior: PauseBehavior | undefined =
+        behavior === 'skip' || behavior === 'silence' ? behavior : status === 'paused' ? 'silence' : undefined;
+      void call.updateRecording(rec, status as RecordingStatus, pauseBehavior);
+      return rec.toJson(ctx.accountSid);
+    },
+  );
+
+  // ---- IncomingPhoneNumbers ----
+
+  app.get<{ Params: AccountParams }>(`${API}/IncomingPhoneNumbers.json`, async (req) => {
+    const q = (req.query ?? {}) as Params;
+    const phoneNumber = first(q.PhoneNumber);
+    const friendlyName = first(q.FriendlyName);
+    const numbers = [...reg.numbers.bySid.values()].filter(
+      (n) => (!phoneNumber || n.phoneNumber === phoneNumber) && (!friendlyName || n.phoneNumber === friendlyName),
+    );
+    return listPage('incoming_phone_numbers', numbers.map((n) => reg.numbers.toJson(n, ctx.accountSid)), pathOf(req));
+  });
+
+  app.get<{ Params: AccountParams & { pnFile: string } }>(`${API}/IncomingPhoneNumbers/:pnFile`, async (req, reply) => {
+    const n = reg.numbers.bySid.get(jsonSid(req.params.pnFile) ?? '');
+    if (!n) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    return reg.numbers.toJson(n, ctx.accountSid);
+  });
+
+  app.post<{ Params: AccountParams & { pnFile: string } }>(`${API}/IncomingPhoneNumbers/:pnFile`, async (req, reply) => {
+    const n = reg.numbers.bySid.get(jsonSid(req.params.pnFile) ?? '');
+    if (!n) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    const body = (req.body ?? {}) as Params;
+    const set = (key: string): string | undefined => first(body[key]);
+    n.voiceUrl = set('VoiceUrl') ?? n.voiceUrl;
+    n.voiceMethod = set('VoiceMethod')?.toUpperCase() ?? n.voiceMethod;
+    n.statusCallback = set('StatusCallback') ?? n.statusCallback;
+    n.statusCallbackMethod = set('StatusCallbackMethod')?.toUpperCase() ?? n.statusCallbackMethod;
+    return reg.numbers.toJson(n, ctx.accountSid);
+  });
+
+  return app;
+}
+
+function authorized(ctx: EmulatorContext, header: string | undefined): boolean {
+  if (!header?.startsWith('Basic ')) return false;
+  const decoded = Buffer.from(header.slice('Basic '.length), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 && decoded.slice(0, colon) === ctx.accountSid && decoded.slice(colon + 1) === ctx.authToken;
+}
+
+/** Twilio's error JSON */
+function sendError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json')
+    .send({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+}
+
+function listPage(key: string, items: unknown[], uri: string): Record<string, unknown> {
+  return {
+    [key]: items,
+    end: Math.max(0, items.length - 1),
+    first_page_uri: `${uri}?PageSize=50&Page=0`,
+    next_page_uri: null,
+    page: 0,
+    page_size: 50,
+    previous_page_uri: null,
+    start: 0,
+    uri,
+  };
+}
+
+function pathOf(req: FastifyRequest): string {
+  const q = req.url.indexOf('?');
+  return q < 0 ? req.url : req.url.slice(0, q);
+}
+
+function jsonSid(file: string): string | undefined {
+  return file.endsWith('.json') ? file.slice(0, -'.json'.length) : undefined;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** a multi-valued param: repeated keys (twilio-node) or one space-separated value */
+function words(v: string | string[] | undefined, fallback: string[]): string[] {
+  if (v === undefined) return fallback;
+  const list = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
+  return list.length ? list : fallback;
+}
+
+function flatParams(p: Params | undefined | null): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (!p || typeof p !== 'object') return out;
+  for (const [k, v] of Object.entries(p)) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -1,0 +1,133 @@
+import { performance } from 'node:perf_hooks';
+import type { TranscriptEntry } from './twiml';
+
+/** What a webhook the emulator sent was for. */
+export type WebhookPurpose =
+  | 'voice'
+  | 'gather-action'
+  | 'redirect'
+  | 'dial-action'
+  | 'connect-action'
+  | 'enqueue-action'
+  | 'status-callback'
+  | 'recording-status-callback';
+
+export type RecordingState = 'none' | 'in-progress' | 'paused' | 'stopped';
+
+interface Base {
+  /** ms since the emulator started (performance.now based) */
+  t: number;
+  callSid?: string;
+}
+
+export interface RestEntry extends Base {
+  type: 'rest';
+  method: string;
+  path: string;
+  /** form params (or query params for GET), values kept */
+  params: Record<string, string | string[]>;
+  status: number;
+}
+
+export interface WebhookEntry extends Base {
+  type: 'webhook';
+  callSid: string;
+  purpose: WebhookPurpose;
+  method: string;
+  url: string;
+  /** HTTP status; 0 when no answer came (connection refused, timeout) */
+  status: number;
+  bodyLength: number;
+  error?: string;
+}
+
+export interface TwimlVerbEntry extends Base {
+  type: 'twiml-verb';
+  callSid: string;
+  entry: TranscriptEntry;
+}
+
+export interface RecordingEntry extends Base {
+  type: 'recording';
+  callSid: string;
+  recordingSid: string;
+  status: Exclude<RecordingState, 'none'>;
+}
+
+export interface GatherEntry extends Base {
+  type: 'gather';
+  callSid: string;
+  /** `'<count> digits'`: the digits themselves stay on the call object only */
+  digits: string;
+  recordingStatus: RecordingState;
+  action: string;
+}
+
+export interface StreamOpenEntry extends Base {
+  type: 'stream-open';
+  callSid: string;
+  streamSid: string;
+  url: string;
+  /** false when the service refused the handshake */
+  accepted: boolean;
+  httpStatus?: number;
+}
+
+export interface StreamCloseEntry extends Base {
+  type: 'stream-close';
+  callSid: string;
+  streamSid: string;
+  code: number;
+  reason: string;
+  /** who closed the socket first */
+  by: 'emulator' | 'service';
+}
+
+export interface CallStatusEntry extends Base {
+  type: 'call-status';
+  callSid: string;
+  status: string;
+}
+
+export type TimelineEntry =
+  | RestEntry
+  | WebhookEntry
+  | TwimlVerbEntry
+  | RecordingEntry
+  | GatherEntry
+  | StreamOpenEntry
+  | StreamCloseEntry
+  | CallStatusEntry;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type NewTimelineEntry = DistributiveOmit<TimelineEntry, 't'>;
+
+/** Everything the emulator saw or did, in order. */
+export class Timeline {
+  readonly entries: TimelineEntry[] = [];
+  private readonly origin = performance.now();
+
+  now(): number {
+    return performance.now() - this.origin;
+  }
+
+  add(entry: NewTimelineEntry): TimelineEntry {
+    const full = { ...entry, t: this.now() } as TimelineEntry;
+    this.entries.push(full);
+    return full;
+  }
+
+  forCall(callSid: string): TimelineEntry[] {
+    return this.entries.filter((e) => e.callSid === callSid);
+  }
+
+  /** The call's recording state at time `t` (ms on this timeline). */
+  recordingStatusAt(callSid: string, t: number): RecordingState {
+    let state: RecordingState = 'none';
+    for (const e of this.entries) {
+      if (e.t > t) break;
+      if (e.type === 'recording' && e.callSid === callSid) state = e.status;
+    }
+    return state;
+  }
+}

@@ -1,0 +1,216 @@
+import { childElements, ownText, parseXml, XmlParseError, type XmlElement } from './xml';
+
+/**
+ * TwiML as the emulator runs it: the XML parsed into typed verbs with Twilio's defaults
+ * applied, and the transcript entries a call records as it executes them.
+ */
+
+export interface StreamNoun {
+  url: string;
+  name?: string;
+  track?: string;
+  statusCallback?: string;
+  parameters: Record<string, string>;
+}
+
+export type PromptVerb =
+  | { verb: 'Say'; text: string; voice?: string; language?: string; loop: number }
+  | { verb: 'Play'; url: string; digits?: string; loop: number }
+  | { verb: 'Pause'; length: number };
+
+export type TwimlVerb =
+  | PromptVerb
+  | {
+      verb: 'Gather';
+      action?: string;
+      method: string;
+      input: string;
+      numDigits?: number;
+      finishOnKey: string;
+      timeout: number;
+      actionOnEmptyResult: boolean;
+      prompts: PromptVerb[];
+    }
+  | { verb: 'Redirect'; url: string; method: string }
+  | { verb: 'Hangup' }
+  | { verb: 'Reject'; reason: string }
+  | { verb: 'Dial'; target: string; targetKind: DialTargetKind; action?: string; method: string }
+  | { verb: 'Enqueue'; name: string; action?: string; method: string }
+  | { verb: 'Connect'; action?: string; method: string; stream?: StreamNoun; other?: string }
+  | { verb: 'Start'; stream?: StreamNoun }
+  | { verb: 'Stop'; streamName?: string }
+  | { verb: 'Leave' }
+  | { verb: 'Unsupported'; name: string };
+
+export type DialTargetKind = 'Number' | 'Client' | 'Sip' | 'Queue' | 'Conference' | 'text';
+
+/** One line of a call's transcript: what the caller experienced, verb by verb. */
+export type TranscriptEntry =
+  | { verb: 'Say'; text: string; voice?: string; language?: string }
+  | { verb: 'Play'; url: string; digits?: string }
+  | { verb: 'Pause'; length: number }
+  | {
+      verb: 'Gather';
+      action: string;
+      numDigits?: number;
+      finishOnKey: string;
+      timeout: number;
+      prompt: string[];
+      /** 'input' when the caller keyed something, 'timeout' otherwise; the digits are in call.gathers */
+      result: 'input' | 'timeout';
+      digitCount: number;
+    }
+  | { verb: 'Redirect'; url: string }
+  | { verb: 'Hangup' }
+  | { verb: 'Reject'; reason: string }
+  | { verb: 'Dial'; target: string; targetKind: DialTargetKind }
+  | { verb: 'Enqueue'; name: string }
+  | { verb: 'Connect/Stream'; url: string; parameters: Record<string, string> }
+  | { verb: 'Start/Stream'; url: string; parameters: Record<string, string> }
+  | { verb: 'Stop/Stream'; name?: string }
+  | { verb: 'Leave' }
+  | { verb: 'Unsupported'; name: string }
+  | { verb: 'ApplicationError'; reason: string; url?: string; status?: number };
+
+export class TwimlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TwimlError';
+  }
+}
+
+const DEFAULT_GATHER_TIMEOUT_S = 5; // Twilio's documented <Gather timeout> default
+const DEFAULT_PAUSE_S = 1; // Twilio's documented <Pause length> default
+
+export function parseTwiml(xml: string): TwimlVerb[] {
+  let root: XmlElement;
+  try {
+    root = parseXml(xml);
+  } catch (err) {
+    if (err instanceof XmlParseError) throw new TwimlError(`invalid XML: ${err.message}`);
+    throw err;
+  }
+  if (root.name !== 'Response') throw new TwimlError(`root element is <${root.name}>, not <Response>`);
+  return childElements(root).map(toVerb);
+}
+
+function toVerb(el: XmlElement): TwimlVerb {
+  const a = el.attrs;
+  switch (el.name) {
+    case 'Say':
+    case 'Play':
+    case 'Pause':
+      return toPrompt(el);
+    case 'Gather':
+      return {
+        verb: 'Gather',
+        action: a.action,
+        method: methodOf(a.method),
+        input: a.input ?? 'dtmf',
+        numDigits: optionalInt(a.numDigits, 'Gather numDigits'),
+        finishOnKey: a.finishOnKey ?? '#',
+        timeout: optionalInt(a.timeout, 'Gather timeout') ?? DEFAULT_GATHER_TIMEOUT_S,
+        actionOnEmptyResult: a.actionOnEmptyResult === 'true',
+        prompts: childElements(el).map((child) => {
+          if (!['Say', 'Play', 'Pause'].includes(child.name)) {
+            throw new TwimlError(`<${child.name}> is not allowed inside <Gather>`);
+          }
+          return toPrompt(child);
+        }),
+      };
+    case 'Redirect': {
+      const url = ownText(el);
+      if (!url) throw new TwimlError('<Redirect> without a URL');
+      return { verb: 'Redirect', url, method: methodOf(a.method) };
+    }
+    case 'Hangup':
+      return { verb: 'Hangup' };
+    case 'Reject':
+      return { verb: 'Reject', reason: a.reason ?? 'rejected' };
+    case 'Dial': {
+      const noun = childElements(el)[0];
+      const kind = (noun?.name ?? 'text') as DialTargetKind;
+      if (noun && !['Number', 'Client', 'Sip', 'Queue', 'Conference'].includes(noun.name)) {
+        throw new TwimlError(`<${noun.name}> is not allowed inside <Dial>`);
+      }
+      const target = noun ? ownText(noun) || childElements(noun).map(ownText).join('') : ownText(el);
+      return { verb: 'Dial', target, targetKind: kind, action: a.action, method: methodOf(a.method) };
+    }
+    case 'Enqueue':
+      return { verb: 'Enqueue', name: ownText(el), action: a.action, method: methodOf(a.method) };
+    case 'Connect': {
+      const noun = childElements(el)[0];
+      return {
+        verb: 'Connect',
+        action: a.action,
+        method: methodOf(a.method),
+        stream: noun?.name === 'Stream' ? toStream(noun) : undefined,
+        other: noun && noun.name !== 'Stream' ? noun.name : undefined,
+      };
+    }
+    case 'Start': {
+      const noun = childElements(el)[0];
+      return { verb: 'Start', stream: noun?.name === 'Stream' ? toStream(noun) : undefined };
+    }
+    case 'Stop': {
+      const noun = childElements(el)[0];
+      return { verb: 'Stop', streamName: noun?.attrs.name };
+    }
+    case 'Leave':
+      return { verb: 'Leave' };
+    default:
+      return { verb: 'Unsupported', name: el.name };
+  }
+}
+
+function toPrompt(el: XmlElement): PromptVerb {
+  const a = el.attrs;
+  const loop = optionalInt(a.loop, `${el.name} loop`) ?? 1;
+  switch (el.name) {
+    case 'Say':
+      return { verb: 'Say', text: ownText(el), voice: a.voice, language: a.language, loop };
+    case 'Play':
+      return { verb: 'Play', url: ownText(el), digits: a.digits, loop };
+    default:
+      return { verb: 'Pause', length: optionalInt(a.length, 'Pause length') ?? DEFAULT_PAUSE_S };
+  }
+}
+
+function toStream(el: XmlElement): StreamNoun {
+  const url = el.attrs.url;
+  if (!url) throw new TwimlError('<Stream> without url');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TwimlError(`<Stream url> is not an absolute URL: ${url}`);
+  }
+  if (parsed.protocol !== 'wss:' && parsed.protocol !== 'ws:') {
+    throw new TwimlError(`<Stream url> must be ws(s)://, got ${parsed.protocol}`);
+  }
+  const parameters: Record<string, string> = {};
+  for (const p of childElements(el)) {
+    if (p.name !== 'Parameter') throw new TwimlError(`<${p.name}> is not allowed inside <Stream>`);
+    if (!p.attrs.name) throw new TwimlError('<Parameter> without name');
+    parameters[p.attrs.name] = p.attrs.value ?? '';
+  }
+  return {
+    url,
+    name: el.attrs.name,
+    track: el.attrs.track,
+    statusCallback: el.attrs.statusCallback,
+    parameters,
+  };
+}
+
+function methodOf(raw: string | undefined): string {
+  const m = (raw ?? 'POST').toUpperCase();
+  if (m !== 'POST' && m !== 'GET') throw new TwimlError(`method must be GET or POST, got ${raw}`);
+  return m;
+}
+
+function optionalInt(raw: string | undefined, what: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new TwimlError(`${what} is not a whole number: ${raw}`);
+  return Number(raw);
+}

@@ -1,0 +1,70 @@
+import twilio from 'twilio';
+import { idempotencyToken } from './ids';
+
+/** Twilio gives up on a webhook after 15 s (its documented default timeout). */
+export const WEBHOOK_TIMEOUT_MS = 15_000;
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface SignedRequestOptions {
+  /** override the signature; null omits the X-Twilio-Signature header */
+  signature?: string | null;
+  method?: 'POST' | 'GET';
+  /** extra headers, e.g. a fixed I-Twilio-Idempotency-Token to imitate a Twilio retry */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Sends webhooks the way Twilio does: form-encoded, signed with the account's auth token. */
+export class WebhookSender {
+  constructor(
+    private readonly authToken: string,
+    private readonly timeoutMs = WEBHOOK_TIMEOUT_MS,
+  ) {}
+
+  /** X-Twilio-Signature for `url` (exactly as requested, query included) and the form params. */
+  signature(url: string, params: Record<string, string>): string {
+    return twilio.getExpectedTwilioSignature(this.authToken, url, params);
+  }
+
+  async send(url: string, params: Record<string, string>, opts: SignedRequestOptions = {}): Promise<WebhookResponse> {
+    const method = opts.method ?? 'POST';
+    // Twilio puts GET webhook params in the query string and signs the resulting URL alone.
+    const target = method === 'GET' ? appendQuery(url, params) : url;
+    const signed = method === 'GET' ? {} : params;
+    const headers: Record<string, string> = {
+      'User-Agent': 'TwilioProxy/1.1',
+      Accept: '*/*',
+      'I-Twilio-Idempotency-Token': idempotencyToken(),
+      ...opts.headers,
+    };
+    if (method === 'POST') headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    const signature = opts.signature === undefined ? this.signature(target, signed) : opts.signature;
+    if (signature !== null) headers['X-Twilio-Signature'] = signature;
+
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const res = await fetch(target, {
+      method,
+      headers,
+      body: method === 'POST' ? new URLSearchParams(params).toString() : undefined,
+      signal,
+    });
+    const body = await res.text();
+    const outHeaders: Record<string, string> = {};
+    res.headers.forEach((value, key) => {
+      outHeaders[key] = value;
+    });
+    return { status: res.status, body, headers: outHeaders };
+  }
+}
+
+function appendQuery(url: string, params: Record<string, string>): string {
+  const qs = new URLSearchParams(params).toString();
+  if (!qs) return url;
+  return url + (url.includes('?') ? '&' : '?') + qs;
+}

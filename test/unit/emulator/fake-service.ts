@@ -1,0 +1,158 @@
+import formbody from '@fastify/formbody';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyRequest } from 'fastify';
+import twilio from 'twilio';
+import type WebSocket from 'ws';
+
+/**
+ * A tiny stand-in for the real service: answers TwiML per path, validates every
+ * webhook's and every stream handshake's X-Twilio-Signature the way the service must.
+ */
+
+export interface ReceivedRequest {
+  path: string;
+  url: string;
+  method: string;
+  params: Record<string, string>;
+  signature?: string;
+  valid: boolean;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ReceivedStream {
+  path: string;
+  socket: WebSocket;
+  messages: Record<string, unknown>[];
+  raw: string[];
+  closed: Promise<void>;
+}
+
+export type Route = (params: Record<string, string>) => string | { status: number; body: string };
+
+export interface FakeService {
+  origin: string;
+  wsOrigin: string;
+  requests: ReceivedRequest[];
+  streams: ReceivedStream[];
+  streamHandshakes: { path: string; valid: boolean }[];
+  routes: Map<string, Route>;
+  /** resolves with the next stream that connects */
+  nextStream(): Promise<ReceivedStream>;
+  /** resolves when a request for `path` has arrived */
+  waitForRequest(path: string): Promise<ReceivedRequest>;
+  close(): Promise<void>;
+}
+
+export async function startFakeService(authToken: string, routes: Record<string, Route> = {}): Promise<FakeService> {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  await app.register(formbody);
+  await app.register(websocket);
+  const requests: ReceivedRequest[] = [];
+  const streams: ReceivedStream[] = [];
+  const streamHandshakes: { path: string; valid: boolean }[] = [];
+  const routeMap = new Map(Object.entries(routes));
+  const streamWaiters: ((s: ReceivedStream) => void)[] = [];
+  const requestWaiters: { path: string; resolve: (r: ReceivedRequest) => void }[] = [];
+  let origin = '';
+
+  const signatureOf = (req: FastifyRequest): string | undefined => {
+    const h = req.headers['x-twilio-signature'];
+    return Array.isArray(h) ? h[0] : h;
+  };
+
+  app.register(async (scope) => {
+    scope.addHook('preValidation', async (req, reply) => {
+      const url = origin.replace(/^http/, 'ws') + req.url;
+      const sig = signatureOf(req);
+      const valid = !!sig && twilio.validateRequest(authToken, sig, url, {});
+      streamHandshakes.push({ path: req.url, valid });
+      if (!sig) return reply.code(400).send('missing signature');
+      if (!valid) return reply.code(403).send('bad signature');
+    });
+    scope.get('/streams/*', { websocket: true }, (socket, req) => {
+      let closedResolve!: () => void;
+      const stream: ReceivedStream = {
+        path: req.url,
+        socket,
+        messages: [],
+        raw: [],
+        closed: new Promise((r) => {
+          closedResolve = r;
+        }),
+      };
+      socket.on('message', (data: Buffer) => {
+        const text = data.toString();
+        stream.raw.push(text);
+        stream.messages.push(JSON.parse(text) as Record<string, unknown>);
+      });
+      socket.on('close', () => closedResolve());
+      streams.push(stream);
+      streamWaiters.shift()?.(stream);
+    });
+  });
+
+  const handle = async (req: FastifyRequest): Promise<{ status: number; body: string }> => {
+    const params = (req.method === 'GET' ? req.query : req.body ?? {}) as Record<string, string>;
+    const url = origin + req.url;
+    const sig = signatureOf(req);
+    const signedParams = req.method === 'GET' ? {} : params;
+    const received: ReceivedRequest = {
+      path: req.url.split('?')[0],
+      url,
+      method: req.method,
+      params,
+      signature: sig,
+      valid: !!sig && twilio.validateRequest(authToken, sig, url, signedParams),
+      headers: req.headers,
+    };
+    requests.push(received);
+    for (const w of requestWaiters.filter((x) => x.path === received.path)) {
+      requestWaiters.splice(requestWaiters.indexOf(w), 1);
+      w.resolve(received);
+    }
+    if (!sig) return { status: 400, body: '' };
+    if (!received.valid) return { status: 403, body: '' };
+    const route = routeMap.get(received.path);
+    if (!route) return { status: 200, body: '' };
+    const out = route(params);
+    return typeof out === 'string' ? { status: 200, body: out } : out;
+  };
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/*',
+    handler: async (req, reply) => {
+      const { status, body } = await handle(req);
+      return reply.code(status).type('text/xml').send(body);
+    },
+  });
+
+  origin = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    origin,
+    wsOrigin: origin.replace(/^http/, 'ws'),
+    requests,
+    streams,
+    streamHandshakes,
+    routes: routeMap,
+    nextStream: () => new Promise((resolve) => streamWaiters.push(resolve)),
+    waitForRequest: (path) => {
+      const seen = requests.find((r) => r.path === path);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => requestWaiters.push({ path, resolve }));
+    },
+    close: () => app.close(),
+  };
+}
+
+/** polls until `predicate` holds (or fails the test after `ms`) */
+export async function eventually(predicate: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+export const AUTH_TOKEN = 'emulator-test-auth-token';
