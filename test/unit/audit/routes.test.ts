@@ -1,6 +1,7 @@
 import { TokenAuth } from '../../../src/agents/auth';
 import { AuditTrail, auditRoutes } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
+import type { CallSession } from '../../../src/calls/session';
 import type { RedisStore } from '../../../src/store';
 import { makeSession, newCallSid, redisFixture } from '../processors/fixtures';
 import { type TinyApp, tinyApp } from './app-helper';
@@ -29,7 +30,7 @@ describe('GET /v1/calls/:callSid/audit', () => {
     await store.close();
   });
 
-  async function callWithTrail(handoff: Parameters<typeof makeSession>[0]['handoff'] = { mode: 'bridge', agentSub: 'alice' }) {
+  async function callWithTrail(handoff: CallSession['handoff'] = { mode: 'bridge', agentSub: 'alice' }) {
     const s = makeSession({ handoff, state: 'bridged' });
     await calls.create(s);
     await audit.append(s.callSid, { type: 'call.started' });
