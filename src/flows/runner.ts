@@ -75,7 +75,10 @@ export class FlowRunner {
     if (p.from) session.fromToken = await this.d.vault.put(p.callSid, FROM_FIELD, p.from);
     if (flow.record) {
       const rec = await this.d.recording.start(p.callSid);
-      session.recording = rec.ok ? { sid: rec.recordingSid, status: 'in-progress' } : { status: 'failed' };
+      // Twilio refused (4xx/5xx): nothing records. No answer (timeout, network): it may be
+      // recording anyway, so treat it as running and let the pause (via Twilio.CURRENT) decide.
+      const unknown = rec.twilioStatus === 'timeout' || rec.twilioStatus === 'network';
+      session.recording = rec.ok ? { sid: rec.recordingSid, status: 'in-progress' } : { status: unknown ? 'in-progress' : 'failed' };
     }
     return this.run(flow, session, { kind: 'start' }, log);
   }

@@ -1,0 +1,128 @@
+/**
+ * Builds the real service against the project's Twilio emulator and a real Redis (a private
+ * key prefix per harness), listening on a real port, with its log stream captured so that tests
+ * can read every line the service wrote.
+ */
+import type { FastifyInstance } from 'fastify';
+import net from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { buildApp, type BuildOptions } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { startTwilioEmulator, type TwilioEmulator } from '../../src/emulator';
+import { RedisStore } from '../../src/store';
+import { generateKeyRingText } from '../../src/vault';
+import { redisUrl, scanRedis, uniquePrefix } from './redis';
+
+export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
+export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
+export const JWT_SECRET = 'test-agent-jwt-secret-0123456789abcdef-xyz';
+export const PAYMENTS_NUMBER = '+15005550006';
+export const SUPPORT_NUMBER = '+15005550007';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** every log line the app wrote, as text and parsed */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) this.lines.push(l);
+    cb();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  /** use Redis (default) or the embedded store */
+  store?: 'redis' | 'embedded';
+  /** share an emulator between two service instances */
+  emulator?: TwilioEmulator;
+  keyPrefix?: string;
+  flowsDir?: string;
+  build?: Partial<BuildOptions>;
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  config: Config;
+  emulator: TwilioEmulator;
+  logs: LogCapture;
+  url: string;
+  keyPrefix: string;
+  redisStore?: RedisStore;
+  voiceUrl: string;
+  statusUrl: string;
+  scan(): ReturnType<typeof scanRedis>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const emulator = opts.emulator ?? (await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const keyPrefix = opts.keyPrefix ?? uniquePrefix('app');
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: url,
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    TWILIO_API_BASE_URL: emulator.baseUrl,
+    VAULT_KEYS: generateKeyRingText('k1'),
+    AGENT_JWT_SECRET: JWT_SECRET,
+    FLOWS_DIR: opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
+    PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
+    LOG_LEVEL: 'debug',
+    ...(opts.store === 'embedded' ? {} : { REDIS_URL: redisUrl() }),
+    ...opts.env,
+  });
+  const logs = new LogCapture();
+  let redisStore: RedisStore | undefined;
+  if (opts.store !== 'embedded') {
+    redisStore = new RedisStore(config.redisUrl!);
+    await redisStore.connect();
+  }
+  const app = await buildApp(config, { logStream: logs, keyPrefix, store: redisStore, ...opts.build });
+  await app.listen({ port, host: '127.0.0.1' });
+  return {
+    app,
+    config,
+    emulator,
+    logs,
+    url,
+    keyPrefix,
+    redisStore,
+    voiceUrl: `${url}/twilio/voice`,
+    statusUrl: `${url}/twilio/status`,
+    scan: () => scanRedis(keyPrefix),
+    close: async () => {
+      await app.close();
+      await redisStore?.close();
+      if (!opts.emulator) await emulator.close();
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
