@@ -1,0 +1,150 @@
+/**
+ * Issue 3 acceptance: the payments flow end to end through the Twilio emulator, real HTTP and
+ * a real Redis. Every sensitive <Gather> is answered while the emulator's recording is paused;
+ * failures fail closed; nothing captured reaches Redis or the log stream in plain text.
+ */
+import { currentExpiry } from '../support/values';
+import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { TokenAuth } from '../../src/agents/auth';
+
+const CALLER = '+15551234567';
+const ACCOUNT = '73920584';
+const CARD = '4111111111111111';
+const CVV = '123';
+
+function answers(values: string[]) {
+  let i = 0;
+  return () => values[i++] ?? null;
+}
+
+describe('secure IVR capture', () => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    token = new TokenAuth(h.config.agentJwtSecret).sign({ sub: 'sup', endpoint: 'client:sup', role: 'supervisor' });
+  });
+  afterAll(async () => h.close());
+
+  const getCall = async (sid: string) => {
+    const r = await fetch(`${h.url}/v1/calls/${sid}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+
+  test('payments flow: sensitive gathers answered while paused, resumed before handoff, masked handoff', async () => {
+    const expiry = currentExpiry(1);
+    const call = await h.emulator.placeCall({
+      from: CALLER,
+      to: PAYMENTS_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: answers([`${ACCOUNT}#`, `${CARD}#`, expiry, `${CVV}#`]),
+    });
+    await waitFor(() => call.transcript.some((t: any) => t.verb === 'Connect/Stream' || t.verb === 'Connect'), 'the bridge handoff', 10000);
+
+    // every gather was answered while the recording was paused
+    expect(call.gathers).toHaveLength(4);
+    for (const g of call.gathers) expect(g.recordingStatus).toBe('paused');
+    const timeline = h.emulator.timelineFor(call.sid);
+    // the recording's changes while the call was live (it stops when the call ends)
+    const recs = timeline.filter((e: any) => e.type === 'recording' && e.status !== 'stopped').map((e: any) => e.status);
+    expect(recs[0]).toBe('in-progress');
+    expect(recs).toContain('paused');
+    // resumed after the last sensitive field, before the handoff TwiML was fetched
+    expect(recs[recs.length - 1]).toBe('in-progress');
+    const firstGather = timeline.findIndex((e: any) => e.type === 'gather');
+    const firstPause = timeline.findIndex((e: any) => e.type === 'recording' && e.status === 'paused');
+    expect(firstPause).toBeGreaterThanOrEqual(0);
+    expect(firstPause).toBeLessThan(firstGather);
+
+    const { status, body } = await getCall(call.sid);
+    expect(status).toBe(200);
+    expect(body.fields.card).toEqual({ kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true });
+    expect(body.fields.account).toMatchObject({ kind: 'digits', masked: '********', valid: true });
+    expect(body.fields.expiry).toMatchObject({ kind: 'expiry', masked: '****', valid: true });
+    expect(body.fields.cvv).toMatchObject({ kind: 'security-code', masked: '***', valid: true });
+    expect(body.from).toBe('+*******4567');
+
+    await call.hangup();
+    await call.ended;
+    await waitFor(async () => (await getCall(call.sid)).body.state === 'ended', 'the call to end');
+
+    // nothing keyed, nor the full caller number, anywhere in Redis or the logs
+    const keys = await h.scan();
+    expect(keys.length).toBeGreaterThan(0);
+    const everything = keys.map((k) => `${k.key} ${k.content}`).join('\n');
+    for (const secret of [CARD, ACCOUNT, expiry, CALLER, CALLER.slice(1)]) {
+      expect(everything).not.toContain(secret);
+      expect(h.logs.text).not.toContain(secret);
+    }
+    expect(keys.filter((k) => k.ttl < 0)).toEqual([]);
+    // the security code is 3 digits: look for it only as a whole JSON value
+    expect(h.logs.text).not.toMatch(new RegExp(`"${CVV}"`));
+    expect(everything).not.toMatch(new RegExp(`"${CVV}"`));
+  });
+
+  test('a Luhn-failing card is asked again; after the attempts the field fails and the flow goes on', async () => {
+    const call = await h.emulator.placeCall({
+      from: '+15550001111',
+      to: PAYMENTS_NUMBER,
+      voiceUrl: h.voiceUrl,
+      onGather: answers(['12345678#', '4111111111111112#', '4111111111111113#', '4111111111111114#', currentExpiry(2), '123#']),
+    });
+    await waitFor(() => call.gathers.length >= 6, 'six gathers', 10000);
+    const prompts = call.transcript.filter((t: any) => t.verb === 'Gather');
+    expect(prompts.length).toBeGreaterThanOrEqual(6);
+    const { body } = await getCall(call.sid);
+    expect(body.fields.card.valid).toBe(false);
+    expect(body.fields.card.reason).toMatch(/attempts-exhausted/);
+    expect(body.fields.card.masked).not.toMatch(/\d/);
+    expect(body.fields.expiry.valid).toBe(true);
+    await call.hangup();
+  });
+
+  for (const fault of [{ status: 500 }, { delayMs: 4000 }]) {
+    test(`recording pause fails (${JSON.stringify(fault)}): no sensitive gather, fields failed, caller reaches handoff`, async () => {
+      h.emulator.faults.recordingPause = fault;
+      try {
+        const call = await h.emulator.placeCall({ from: '+15550002222', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['12345678#']) });
+        await waitFor(() => call.transcript.some((t: any) => /Connect/.test(t.verb)), 'the handoff', 15000);
+        expect(call.gathers).toHaveLength(0);
+        expect(call.transcript.filter((t: any) => t.verb === 'Gather')).toHaveLength(0);
+        const { body } = await getCall(call.sid);
+        for (const f of ['account', 'card', 'expiry', 'cvv']) {
+          expect(body.fields[f]).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+        }
+        expect(body.recording.pauseFailed).toBe(true);
+        await call.hangup();
+      } finally {
+        delete h.emulator.faults.recordingPause;
+      }
+    }, 30000);
+  }
+
+  test('50 simultaneous calls each end with their own masked fields', async () => {
+    const cards = ['4111111111111111', '5555555555554444', '378282246310005', '6011111111111117', '3566002020360505'];
+    const brands = ['visa', 'mastercard', 'amex', 'discover', 'jcb'];
+    const calls = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => {
+        const card = cards[i % cards.length];
+        const cvv = brands[i % cards.length] === 'amex' ? '1234#' : '123#';
+        return h.emulator.placeCall({
+          from: `+1555300${String(i).padStart(4, '0')}`,
+          to: PAYMENTS_NUMBER,
+          voiceUrl: h.voiceUrl,
+          onGather: answers([`${String(10000000 + i)}#`, `${card}#`, currentExpiry(1 + (i % 12)), cvv]),
+        });
+      }),
+    );
+    await Promise.all(calls.map((c) => waitFor(() => c.transcript.some((t: any) => /Connect/.test(t.verb)), `handoff of ${c.sid}`, 30000)));
+    for (const [i, c] of calls.entries()) {
+      const { body } = await getCall(c.sid);
+      const card = cards[i % cards.length];
+      expect(body.fields.card).toMatchObject({ valid: true, last4: card.slice(-4), brand: brands[i % cards.length], masked: '*'.repeat(card.length - 4) + card.slice(-4) });
+      expect(body.fields.account).toMatchObject({ valid: true, masked: '********' });
+      expect(body.fields.cvv.valid).toBe(true);
+      expect(body.from).toBe(`+*******${String(i).padStart(4, '0')}`);
+    }
+    await Promise.all(calls.map((c) => c.hangup()));
+  }, 60000);
+});
