@@ -1,0 +1,157 @@
+/**
+ * Issue 2 acceptance at the webhook edge: signatures (missing 400, wrong 403, no side effect;
+ * checked against PUBLIC_URL whatever the Host header says), replays, unknown numbers, and a
+ * Redis outage mid-call answered with safe TwiML within a second.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, freePort, startHarness, waitFor, type Harness } from '../support/harness';
+import { uniquePrefix } from '../support/redis';
+
+const sid = (c: string) => 'CA' + c.repeat(32);
+
+function voiceParams(callSid: string, to = SUPPORT_NUMBER) {
+  return { AccountSid: ACCOUNT_SID, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'ringing', Direction: 'inbound', From: '+15557654321', To: to };
+}
+
+describe('signed webhooks', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  const routes = ['/twilio/voice', '/twilio/status', '/twilio/recording-status', '/twilio/gather/1/1', '/twilio/dial-status'];
+
+  test.each(routes)('%s: unsigned → 400, wrongly signed → 403, no state change and no REST call', async (path) => {
+    const callSid = sid('1');
+    const params = { ...voiceParams(callSid), CallStatus: 'completed', Digits: '4111111111111111', RecordingSid: 'RE' + '1'.repeat(32), RecordingStatus: 'completed' };
+    const restBefore = h.emulator.timeline.filter((e) => e.type === 'rest').length;
+    const keysBefore = (await h.scan()).length;
+    const unsigned = await h.emulator.signedPost(`${h.url}${path}`, params, { signature: null });
+    expect(unsigned.status).toBe(400);
+    expect(unsigned.body).not.toContain('<Response');
+    const wrong = await h.emulator.signedPost(`${h.url}${path}`, params, { signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body).not.toContain('<Response');
+    // signed for another URL (the Host header's): refused too
+    const otherUrl = await h.emulator.signedPost(`${h.url}${path}`, params, { signature: h.emulator.signature(`http://evil.example${path}`, params) });
+    expect(otherUrl.status).toBe(403);
+    expect(h.emulator.timeline.filter((e) => e.type === 'rest').length).toBe(restBefore);
+    expect((await h.scan()).length).toBe(keysBefore);
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toMatch(/tonewall_signatures_rejected_total\{reason="missing"\} [1-9]/);
+    expect(metrics).toMatch(/tonewall_signatures_rejected_total\{reason="invalid"\} [1-9]/);
+  });
+
+  test('signed for PUBLIC_URL while the Host header says something else → accepted', async () => {
+    const params = voiceParams(sid('2'));
+    const signature = h.emulator.signature(`${h.url}/twilio/voice`, params);
+    const r = await fetch(`${h.url}/twilio/voice`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/text\/xml/);
+    expect(await r.text()).toContain('<Gather');
+  });
+
+  test('a replayed webhook gets the same TwiML and causes nothing twice', async () => {
+    const params = voiceParams(sid('3'), PAYMENTS_NUMBER);
+    const first = await h.emulator.signedPost(h.voiceUrl, params);
+    expect(first.status).toBe(200);
+    const restAfterFirst = h.emulator.timeline.filter((e) => e.type === 'rest').length;
+    const auditAfterFirst = await h.app.services.audit.list(params.CallSid);
+    const [again, third] = await Promise.all([h.emulator.signedPost(h.voiceUrl, params), h.emulator.signedPost(h.voiceUrl, params)]);
+    expect(again.body).toBe(first.body);
+    expect(third.body).toBe(first.body);
+    // no second recording started, no second pause, no second audit entry
+    expect(h.emulator.timeline.filter((e) => e.type === 'rest').length).toBe(restAfterFirst);
+    expect(await h.app.services.audit.list(params.CallSid)).toHaveLength(auditAfterFirst.length);
+    // a replayed gather answer does not count as another attempt
+    const gather = { ...params, Digits: '4111111111111112' };
+    const g1 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '12345678' });
+    const g2 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '12345678' });
+    expect(g2.body).toBe(g1.body);
+    const session = await h.app.services.calls.get(params.CallSid);
+    expect(session?.step).toBe(2);
+  });
+
+  test('an unknown number hears "not in service" and a hangup', async () => {
+    const r = await h.emulator.signedPost(h.voiceUrl, voiceParams(sid('4'), '+15559999999'));
+    expect(r.status).toBe(200);
+    expect(r.body).toMatch(/not in service/);
+    expect(r.body).toContain('<Hangup/>');
+    expect(await h.app.services.calls.get(sid('4'))).toBeNull();
+  });
+
+  test('health, readiness and metrics', async () => {
+    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', store: 'redis' });
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');
+    expect(metrics).toContain('tonewall_calls_active');
+  });
+});
+
+describe('Redis outage during a call', () => {
+  let redis: ChildProcess | undefined;
+  let port: number;
+  const startRedis = async () => {
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const { default: Redis } = await import('ioredis');
+    await waitFor(async () => {
+      const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        return (await c.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        c.disconnect();
+      }
+    }, 'redis to start');
+  };
+  const stopRedis = async () => {
+    const r = redis!;
+    const exited = new Promise((res) => r.once('exit', res));
+    r.kill('SIGKILL');
+    await exited;
+  };
+  afterAll(async () => {
+    if (redis && redis.exitCode === null) await stopRedis();
+  });
+
+  test('the next webhook gets safe TwiML within 1 s, /readyz turns 503, both recover', async () => {
+    port = await freePort();
+    await startRedis();
+    const h = await startHarness({ env: { REDIS_URL: `redis://127.0.0.1:${port}` }, keyPrefix: uniquePrefix('outage') });
+    try {
+      const params = voiceParams(sid('5'));
+      const first = await h.emulator.signedPost(h.voiceUrl, params);
+      expect(first.body).toContain('<Gather');
+      await stopRedis();
+
+      const t0 = Date.now();
+      const during = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
+      const elapsed = Date.now() - t0;
+      expect(during.status).toBe(200);
+      expect(elapsed).toBeLessThan(1000);
+      expect(during.body).toMatch(/sorry/i);
+      // the support flow dials its agent: the caller is handed off, not left in dead air
+      expect(during.body).toMatch(/<Dial|<Hangup/);
+      expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
+
+      await startRedis();
+      await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'readiness to recover', 10000);
+      const after = await h.emulator.signedPost(h.voiceUrl, voiceParams(sid('6')));
+      expect(after.status).toBe(200);
+      expect(after.body).toContain('<Gather');
+    } finally {
+      await h.close();
+    }
+  }, 30000);
+});
