@@ -252,12 +252,6 @@ async function connect(
   call.record({ verb: 'Connect/Stream', url: verb.stream.url, parameters: verb.stream.parameters });
   const leg = await openLeg(ctx, call, verb.stream, 'connect');
   if (leg) {
-    const onStream = call.handlers.onStream;
-    if (onStream) {
-      Promise.resolve()
-        .then(() => onStream(leg))
-        .catch((err: unknown) => ctx.logger.error({ callSid: call.sid, err }, 'onStream handler failed'));
-    }
     const outcome = await raceAbort(leg.closed, signal);
     if (outcome === ABORTED) {
       // Redirected or hung up: Twilio sends `stop` and closes the socket.
@@ -296,6 +290,7 @@ async function openLeg(
     });
     ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: true });
     call.addLeg(leg, kind);
+    if (kind === 'connect') handOver(ctx, call, leg);
     if (call.finished) {
       await leg.stop();
       return null;
@@ -306,6 +301,18 @@ async function openLeg(
     ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: false, httpStatus });
     ctx.logger.warn({ callSid: call.sid, url: stream.url, httpStatus }, 'media stream did not open');
     return null;
+  }
+}
+
+/** gives the test its live leg, synchronously so it has it before legReady's waiters run */
+function handOver(ctx: EmulatorContext, call: Call, leg: MediaLeg): void {
+  const onStream = call.handlers.onStream;
+  if (!onStream) return;
+  const fail = (err: unknown): void => ctx.logger.error({ callSid: call.sid, err }, 'onStream handler failed');
+  try {
+    Promise.resolve(onStream(leg)).catch(fail);
+  } catch (err) {
+    fail(err);
   }
 }
 

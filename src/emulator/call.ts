@@ -233,8 +233,10 @@ export class Call implements EmulatedCall {
     if (rec.status === status) return Promise.resolve();
     rec.setStatus(status, pauseBehavior);
     this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status });
-    const event = status === 'stopped' ? 'completed' : status;
-    return this.postRecordingCallback(rec, event);
+    // Twilio's events are in-progress (once, at start), completed and absent; a resume sends none.
+    if (status === 'stopped') return this.postRecordingCallback(rec, 'completed');
+    if (status === 'paused') return this.postRecordingCallback(rec, 'paused');
+    return Promise.resolve();
   }
 
   /** the caller's audio on its stream */

@@ -24,6 +24,8 @@ export interface ReceivedStream {
   socket: WebSocket;
   messages: Record<string, unknown>[];
   raw: string[];
+  /** messages that were not JSON */
+  invalid: number;
   closed: Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startFakeService(authToken: string, routes: Record<string,
         socket,
         messages: [],
         raw: [],
+        invalid: 0,
         closed: new Promise((r) => {
           closedResolve = r;
         }),
@@ -83,7 +86,11 @@ export async function startFakeService(authToken: string, routes: Record<string,
       socket.on('message', (data: Buffer) => {
         const text = data.toString();
         stream.raw.push(text);
-        stream.messages.push(JSON.parse(text) as Record<string, unknown>);
+        try {
+          stream.messages.push(JSON.parse(text) as Record<string, unknown>);
+        } catch {
+          stream.invalid += 1;
+        }
       });
       socket.on('close', () => closedResolve());
       streams.push(stream);
@@ -156,3 +163,30 @@ export async function eventually(predicate: () => boolean, ms = 3000): Promise<v
 
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 export const AUTH_TOKEN = 'emulator-test-auth-token';
+
+export const BASIC_AUTH = 'Basic ' + Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64');
+
+export type RestCall = (
+  method: 'GET' | 'POST',
+  path: string,
+  params?: Record<string, string | string[]>,
+  auth?: string,
+) => Promise<{ status: number; json: Record<string, unknown> }>;
+
+/** a minimal REST client for the emulator's API, paths relative to the account */
+export function twilioRest(baseUrl: string): RestCall {
+  const api = `${baseUrl}/2010-04-01/Accounts/${ACCOUNT_SID}`;
+  return async (method, path, params = {}, auth = BASIC_AUTH) => {
+    const body = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) for (const item of [v].flat()) body.append(k, item);
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: {
+        Authorization: auth,
+        ...(method === 'POST' ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body: method === 'POST' ? body.toString() : undefined,
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+}

@@ -1,0 +1,251 @@
+import {
+  connectStream,
+  StreamRefusedError,
+  startTwilioEmulator,
+  type EmulatedCall,
+  type MediaLeg,
+  type TwilioEmulator,
+} from '../../../src/emulator';
+import {
+  ACCOUNT_SID,
+  AUTH_TOKEN,
+  eventually,
+  startFakeService,
+  twilioRest,
+  type FakeService,
+  type ReceivedStream,
+  type RestCall,
+} from './fake-service';
+
+const media = (s: ReceivedStream): Record<string, unknown>[] => s.messages.filter((m) => m.event === 'media');
+
+describe('media streams: the emulator speaks Twilio Media Streams', () => {
+  let emulator: TwilioEmulator;
+  let service: FakeService;
+  let rest: RestCall;
+
+  beforeEach(async () => {
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    service = await startFakeService(AUTH_TOKEN);
+    rest = twilioRest(emulator.baseUrl);
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await service.close();
+  });
+
+  it('Calls.json with inline <Connect><Stream> opens a signed stream; frames flow both ways; Status=completed ends it', async () => {
+    const streamUrl = `${service.wsOrigin}/streams/one-time-token`;
+    const outbound = new Promise<EmulatedCall>((resolve) => emulator.onOutboundCall(resolve));
+    const serviceSide = service.nextStream();
+    const created = await rest('POST', '/Calls.json', {
+      To: 'client:alice',
+      From: '+15005550006',
+      Twiml: `<Response><Connect><Stream url="${streamUrl}"><Parameter name="leg" value="agent"/></Stream></Connect></Response>`,
+      StatusCallback: `${service.origin}/twilio/status`,
+      StatusCallbackEvent: ['initiated', 'answered', 'completed'],
+    });
+    expect(created.status).toBe(201);
+    const call = await outbound;
+    expect(call.sid).toBe(created.json.sid);
+    expect(call.direction).toBe('outbound-api');
+
+    const stream = await serviceSide;
+    const leg = await call.legReady;
+    expect(service.streamHandshakes).toEqual([{ path: '/streams/one-time-token', valid: true }]);
+    expect(leg.streamSid).toMatch(/^MZ[0-9a-f]{32}$/);
+    expect(leg.parameters).toEqual({ leg: 'agent' });
+
+    await eventually(() => stream.messages.length >= 2);
+    expect(stream.messages[0]).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+    expect(stream.messages[1]).toEqual({
+      event: 'start',
+      sequenceNumber: '1',
+      start: {
+        accountSid: ACCOUNT_SID,
+        streamSid: leg.streamSid,
+        callSid: call.sid,
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: { leg: 'agent' },
+      },
+      streamSid: leg.streamSid,
+    });
+
+    // caller → service: 400 bytes become three 160-byte frames, the last padded with 0xFF
+    const audio = new Uint8Array(400).map((_, i) => i % 256);
+    await leg.sendAudio(audio);
+    leg.sendDtmf('5');
+    await eventually(() => stream.messages.length >= 6);
+    const frames = media(stream);
+    expect(frames).toHaveLength(3);
+    expect(frames[0]).toEqual({
+      event: 'media',
+      sequenceNumber: '2',
+      media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.from(audio.subarray(0, 160)).toString('base64') },
+      streamSid: leg.streamSid,
+    });
+    expect(frames.map((f) => (f.media as { timestamp: string }).timestamp)).toEqual(['0', '20', '40']);
+    const last = Buffer.from((frames[2].media as { payload: string }).payload, 'base64');
+    expect(last).toHaveLength(160);
+    expect([...last.subarray(80)].every((b) => b === 0xff)).toBe(true);
+    expect(stream.messages[5]).toEqual({
+      event: 'dtmf',
+      streamSid: leg.streamSid,
+      sequenceNumber: '5',
+      dtmf: { track: 'inbound_track', digit: '5' },
+    });
+
+    // service → caller: media, then a mark that comes back once the audio has played (2 frames = 40 ms)
+    const back = new Uint8Array(320).fill(0x55);
+    const sentAt = Date.now();
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.from(back).toString('base64') } }));
+    stream.socket.send(JSON.stringify({ event: 'mark', streamSid: leg.streamSid, mark: { name: 'greeting-done' } }));
+    stream.socket.send('not json');
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: 'MZwrong', media: { payload: 'AAAA' } }));
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: '***' } }));
+    await eventually(() => leg.marks.length === 1);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(30);
+    expect(leg.received).toEqual(back);
+    expect(leg.receivedFrames).toBe(1);
+    expect(leg.errors).toHaveLength(3);
+    await eventually(() => stream.messages.some((m) => m.event === 'mark'));
+    expect(stream.messages.find((m) => m.event === 'mark')).toEqual({
+      event: 'mark',
+      sequenceNumber: '6',
+      streamSid: leg.streamSid,
+      mark: { name: 'greeting-done' },
+    });
+
+    // modify call: Status=completed ends it — stop on the stream, then a signed status callback
+    const ended = await rest('POST', `/Calls/${call.sid}.json`, { Status: 'completed' });
+    expect(ended.json).toMatchObject({ status: 'completed' });
+    await call.ended;
+    await stream.closed;
+    expect(stream.messages[stream.messages.length - 1]).toEqual({
+      event: 'stop',
+      sequenceNumber: '7',
+      streamSid: leg.streamSid,
+      stop: { accountSid: ACCOUNT_SID, callSid: call.sid },
+    });
+    const statuses = service.requests.filter((r) => r.path === '/twilio/status');
+    expect(statuses.map((r) => [r.valid, r.params.CallStatus])).toEqual([
+      [true, 'initiated'],
+      [true, 'in-progress'],
+      [true, 'completed'],
+    ]);
+    expect(statuses[2].params).toMatchObject({ CallSid: call.sid, Direction: 'outbound-api', To: 'client:alice' });
+    const types = emulator.timelineFor(call.sid).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['stream-open', 'stream-close', 'call-status', 'twiml-verb']));
+    expect(emulator.timelineFor(call.sid).find((e) => e.type === 'stream-close')).toMatchObject({ by: 'emulator', code: 1000 });
+  });
+
+  it('records the call audio while in-progress, skips it while paused with skip, silences it with silence', async () => {
+    service.routes.set(
+      '/voice',
+      () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/caller"/></Connect></Response>`,
+    );
+    const serviceSide = service.nextStream();
+    let legFromHandler: MediaLeg | undefined;
+    const call = await emulator.placeCall({
+      from: '+15551234567',
+      to: '+15005550006',
+      voiceUrl: `${service.origin}/voice`,
+      onStream: (l) => {
+        legFromHandler = l;
+      },
+    });
+    const leg = await call.legReady;
+    const stream = await serviceSide;
+    expect(legFromHandler).toBe(leg);
+    const path = `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`;
+    const frame = (v: number): Uint8Array => new Uint8Array(160).fill(v);
+
+    leg.sendFrame(frame(1)); // no recording yet
+    await rest('POST', `/Calls/${call.sid}/Recordings.json`);
+    leg.sendFrame(frame(2));
+    await rest('POST', path, { Status: 'paused', PauseBehavior: 'skip' });
+    leg.sendFrame(frame(3));
+    await rest('POST', path, { Status: 'in-progress' });
+    leg.sendFrame(frame(4));
+    // the service's audio to a bridged leg is recorded too
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.from(frame(5)).toString('base64') } }));
+    await eventually(() => leg.receivedFrames === 1);
+    await rest('POST', path, { Status: 'paused', PauseBehavior: 'silence' });
+    leg.sendFrame(frame(6));
+
+    const rec = call.recordingAudio;
+    expect(rec).toHaveLength(160 * 4);
+    expect([rec[0], rec[160], rec[320], rec[480]]).toEqual([2, 4, 5, 0xff]);
+    expect(call.recordingStatus).toBe('paused');
+    await call.hangup();
+    expect(call.recordingStatus).toBe('stopped');
+    await stream.closed;
+    expect(stream.messages[stream.messages.length - 1]).toMatchObject({ event: 'stop' });
+  });
+
+  it('goes on with the next verb when the service closes the stream', async () => {
+    service.routes.set(
+      '/voice',
+      () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/x"/></Connect><Say>after the stream</Say></Response>`,
+    );
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const stream = await serviceSide;
+    stream.socket.close(1000, 'done');
+    await call.ended;
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Say']);
+    expect(emulator.timelineFor(call.sid).find((e) => e.type === 'stream-close')).toMatchObject({ by: 'service' });
+  });
+
+  it('a REST redirect during a stream stops the stream and runs the new TwiML', async () => {
+    service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/y"/></Connect></Response>`);
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const stream = await serviceSide;
+    await call.legReady;
+    await rest('POST', `/Calls/${call.sid}.json`, { Twiml: '<Response><Say>redirected</Say><Hangup/></Response>' });
+    await call.ended;
+    await stream.closed;
+    expect(stream.messages.map((m) => m.event)).toEqual(['connected', 'start', 'stop']);
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Say', 'Hangup']);
+  });
+
+  it('connectStream rejects with the handshake status when the service refuses the stream', async () => {
+    const url = `${service.wsOrigin}/streams/raw`;
+    const opts = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN };
+    await expect(connectStream(url, { ...opts, signature: null })).rejects.toMatchObject({ status: 400 });
+    const forged = connectStream(url, { ...opts, signature: 'forged' });
+    await expect(forged).rejects.toBeInstanceOf(StreamRefusedError);
+    await expect(forged).rejects.toMatchObject({ status: 403 });
+
+    const leg = await connectStream(url, opts);
+    await leg.opened;
+    leg.sendRaw('{"event":"garbage"');
+    await leg.stop();
+    const closed = await leg.closed;
+    expect(closed.code).toBe(1000);
+  });
+
+  it('paces frames 20 ms apart in realtime mode, and a clear returns pending marks at once', async () => {
+    const serviceSide = service.nextStream();
+    const leg = await connectStream(`${service.wsOrigin}/streams/pace`, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    const stream = await serviceSide;
+    const t0 = Date.now();
+    await leg.sendAudio(new Uint8Array(160 * 6), { realtime: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(95);
+
+    // 1 s of audio queued, then a mark, then clear: the mark comes back without waiting
+    stream.socket.send(
+      JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.alloc(8000, 0x11).toString('base64') } }),
+    );
+    stream.socket.send(JSON.stringify({ event: 'mark', streamSid: leg.streamSid, mark: { name: 'm1' } }));
+    stream.socket.send(JSON.stringify({ event: 'clear', streamSid: leg.streamSid }));
+    const cleared = Date.now();
+    await eventually(() => leg.marks.length === 1);
+    expect(Date.now() - cleared).toBeLessThan(500);
+    expect(leg.clears).toBe(1);
+    await leg.stop();
+  });
+});

@@ -1,0 +1,199 @@
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../src/emulator';
+import {
+  ACCOUNT_SID,
+  AUTH_TOKEN,
+  eventually,
+  startFakeService,
+  twilioRest,
+  type FakeService,
+  type RestCall,
+} from './fake-service';
+
+describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
+  let emulator: TwilioEmulator;
+  let service: FakeService;
+  let rest: RestCall;
+
+  beforeEach(async () => {
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    service = await startFakeService(AUTH_TOKEN);
+    rest = twilioRest(emulator.baseUrl);
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await service.close();
+  });
+
+  /** an inbound call parked in a queue, so it stays live */
+  async function liveCall(): Promise<EmulatedCall> {
+    service.routes.set('/voice', () => '<Response><Enqueue>hold</Enqueue></Response>');
+    const call = await emulator.placeCall({ from: '+15551230000', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    await eventually(() => call.status === 'in-progress');
+    return call;
+  }
+
+  it('answers 401 with Twilio error JSON to bad credentials', async () => {
+    const wrong = 'Basic ' + Buffer.from(`${ACCOUNT_SID}:nope`).toString('base64');
+    for (const auth of [wrong, '']) {
+      const res = await rest('GET', '/Calls.json', {}, auth);
+      expect(res.status).toBe(401);
+      expect(res.json).toEqual({
+        code: 20003,
+        message: 'Authenticate',
+        more_info: 'https://www.twilio.com/docs/errors/20003',
+        status: 401,
+      });
+    }
+    const rec = emulator.timeline.find((e) => e.type === 'rest');
+    expect(rec).toMatchObject({ type: 'rest', method: 'GET', status: 401 });
+  });
+
+  it('answers 404 (code 20404) for an unknown call', async () => {
+    const sid = 'CA' + '0'.repeat(32);
+    for (const [method, path] of [
+      ['GET', `/Calls/${sid}.json`],
+      ['POST', `/Calls/${sid}.json`],
+      ['POST', `/Calls/${sid}/Recordings.json`],
+    ] as const) {
+      const res = await rest(method, path, { Status: 'completed' });
+      expect(res.status).toBe(404);
+      expect(res.json).toMatchObject({ code: 20404, status: 404 });
+    }
+  });
+
+  it('validates Calls.json and honours the callsCreate fault', async () => {
+    expect((await rest('POST', '/Calls.json', { From: '+1', Twiml: '<Response/>' })).json).toMatchObject({ code: 21201 });
+    expect((await rest('POST', '/Calls.json', { To: '+1', From: '+2' })).json).toMatchObject({ code: 21205 });
+    emulator.faults.callsCreate = { status: 503, times: 1 };
+    const failed = await rest('POST', '/Calls.json', { To: '+1', From: '+2', Twiml: '<Response/>' });
+    expect(failed.status).toBe(503);
+    expect(emulator.faults.callsCreate).toBeUndefined();
+    const ok = await rest('POST', '/Calls.json', { To: 'client:alice', From: '+15005550006', Twiml: '<Response><Hangup/></Response>' });
+    expect(ok.status).toBe(201);
+    expect(ok.json).toMatchObject({ to: 'client:alice', direction: 'outbound-api', status: 'queued', account_sid: ACCOUNT_SID });
+    expect(ok.json.sid).toMatch(/^CA[0-9a-f]{32}$/);
+  });
+
+  it('starts, pauses, resumes and stops a recording, and answers 404 with none active', async () => {
+    const call = await liveCall();
+    const none = await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused' });
+    expect(none.status).toBe(404);
+    expect(none.json).toMatchObject({ code: 20404 });
+
+    const started = await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
+      RecordingChannels: 'dual',
+      RecordingStatusCallback: `${service.origin}/recording-status`,
+      RecordingStatusCallbackEvent: ['in-progress', 'completed'],
+    });
+    expect(started.status).toBe(201);
+    expect(started.json).toMatchObject({ status: 'in-progress', call_sid: call.sid, channels: 2, source: 'StartCallRecordingAPI' });
+    const reSid = started.json.sid as string;
+    expect(reSid).toMatch(/^RE[0-9a-f]{32}$/);
+    expect(call.recordingStatus).toBe('in-progress');
+
+    const paused = await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused', PauseBehavior: 'skip' });
+    expect(paused.status).toBe(200);
+    expect(paused.json).toMatchObject({ sid: reSid, status: 'paused' });
+    expect(call.recordingStatus).toBe('paused');
+
+    const fetched = await rest('GET', `/Calls/${call.sid}/Recordings/${reSid}.json`);
+    expect(fetched.json).toMatchObject({ status: 'paused' });
+
+    const resumed = await rest('POST', `/Calls/${call.sid}/Recordings/${reSid}.json`, { Status: 'in-progress' });
+    expect(resumed.json).toMatchObject({ status: 'in-progress' });
+
+    const stopped = await rest('POST', `/Calls/${call.sid}/Recordings/${reSid}.json`, { Status: 'stopped' });
+    expect(stopped.json).toMatchObject({ status: 'stopped' });
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${reSid}.json`, { Status: 'paused' })).status).toBe(404);
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`)).status).toBe(404);
+
+    const states = emulator.timelineFor(call.sid).flatMap((e) => (e.type === 'recording' ? [e.status] : []));
+    expect(states).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+    const pausedAt = emulator.timelineFor(call.sid).find((e) => e.type === 'recording' && e.status === 'paused')!.t;
+    expect(emulator.recordingStatusAt(call.sid, pausedAt)).toBe('paused');
+    expect(emulator.recordingStatusAt(call.sid, pausedAt - 0.0001)).toBe('in-progress');
+    expect(emulator.recordingStatusAt(call.sid, 0)).toBe('none');
+
+    // RecordingStatusCallbackEvent in-progress and completed arrive signed.
+    await eventually(() => service.requests.filter((r) => r.path === '/recording-status').length === 2);
+    const callbacks = service.requests.filter((r) => r.path === '/recording-status');
+    expect(callbacks.map((r) => [r.valid, r.params.RecordingStatus])).toEqual([
+      [true, 'in-progress'],
+      [true, 'completed'],
+    ]);
+    expect(callbacks[1].params).toMatchObject({ RecordingSid: reSid, CallSid: call.sid, AccountSid: ACCOUNT_SID });
+
+    const restEntry = emulator.timelineFor(call.sid).find((e) => e.type === 'rest' && e.params.PauseBehavior === 'skip');
+    expect(restEntry).toMatchObject({ method: 'POST', status: 200, params: { Status: 'paused', PauseBehavior: 'skip' } });
+  });
+
+  it('injects recording pause/resume faults: error status, and delay', async () => {
+    const call = await liveCall();
+    await rest('POST', `/Calls/${call.sid}/Recordings.json`);
+
+    emulator.faults.recordingPause = { status: 500 };
+    const failed = await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused' });
+    expect(failed.status).toBe(500);
+    expect(failed.json).toMatchObject({ code: 20500, status: 500 });
+    expect(call.recordingStatus).toBe('in-progress');
+    delete emulator.faults.recordingPause;
+
+    emulator.faults.recordingPause = { delayMs: 200 };
+    const t0 = Date.now();
+    const slow = await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(slow.json).toMatchObject({ status: 'paused' });
+
+    emulator.faults.recordingResume = { status: 503, times: 1 };
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'in-progress' })).status).toBe(503);
+    expect(call.recordingStatus).toBe('paused');
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'in-progress' })).status).toBe(200);
+    expect(call.recordingStatus).toBe('in-progress');
+  });
+
+  it('refuses to record a call that has ended', async () => {
+    const call = await liveCall();
+    await call.hangup();
+    const res = await rest('POST', `/Calls/${call.sid}/Recordings.json`);
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ code: 21220 });
+  });
+
+  it('lists, fetches and updates IncomingPhoneNumbers', async () => {
+    const sid = emulator.addIncomingNumber('+15005550006');
+    emulator.addIncomingNumber('+15005550007');
+    const list = await rest('GET', '/IncomingPhoneNumbers.json?PhoneNumber=%2B15005550006');
+    expect(list.json.incoming_phone_numbers).toEqual([expect.objectContaining({ sid, phone_number: '+15005550006' })]);
+
+    const updated = await rest('POST', `/IncomingPhoneNumbers/${sid}.json`, {
+      VoiceUrl: 'https://ivr.example.com/twilio/voice',
+      VoiceMethod: 'POST',
+      StatusCallback: 'https://ivr.example.com/twilio/status',
+    });
+    expect(updated.json).toMatchObject({
+      voice_url: 'https://ivr.example.com/twilio/voice',
+      voice_method: 'POST',
+      status_callback: 'https://ivr.example.com/twilio/status',
+    });
+    expect(emulator.incomingNumbers.get(sid)).toMatchObject({ voiceUrl: 'https://ivr.example.com/twilio/voice' });
+    expect((await rest('GET', `/IncomingPhoneNumbers/${sid}.json`)).json).toMatchObject({ sid });
+    expect((await rest('GET', `/IncomingPhoneNumbers/PN${'0'.repeat(32)}.json`)).status).toBe(404);
+  });
+
+  it('redirects a live call to new TwiML (modify call)', async () => {
+    const call = await liveCall();
+    service.routes.set('/redirected', () => '<Response><Say>moved</Say></Response>');
+    const res = await rest('POST', `/Calls/${call.sid}.json`, { Url: `${service.origin}/redirected` });
+    expect(res.status).toBe(200);
+    await call.ended;
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Enqueue', 'Say']);
+    const redirected = service.requests.find((r) => r.path === '/redirected');
+    expect(redirected).toMatchObject({ valid: true, params: expect.objectContaining({ CallStatus: 'in-progress' }) });
+
+    // An ended call cannot be redirected.
+    const late = await rest('POST', `/Calls/${call.sid}.json`, { Twiml: '<Response/>' });
+    expect(late.status).toBe(400);
+    expect(late.json).toMatchObject({ code: 21220 });
+  });
+});

@@ -1,0 +1,93 @@
+import { keyedDigits } from '../../../src/emulator/call-driver';
+import { parseTwiml, TwimlError } from '../../../src/emulator/twiml';
+import { parseXml, XmlParseError } from '../../../src/emulator/xml';
+
+describe('TwiML parsing', () => {
+  it('parses the verbs the service writes, with Twilio defaults', () => {
+    const verbs = parseTwiml(`<?xml version="1.0" encoding="UTF-8"?>
+<!-- a comment -->
+<Response>
+  <Say language="en-US">Card &lt;number&gt; &#x2014; &#35; &apos;hash&apos;</Say>
+  <Gather input="dtmf" finishOnKey="#" action="https://ivr.example.com/twilio/gather/abc?x=1&amp;y=2">
+    <Say><![CDATA[Key <in> your card]]></Say>
+    <Play>https://example.com/beep.wav</Play>
+  </Gather>
+  <Redirect method="GET">/twilio/next</Redirect>
+  <Dial><Sip>sip:alice@example.com</Sip></Dial>
+  <Connect action="/after"><Stream url="wss://ivr.example.com/media/t0k3n"><Parameter name="callSid" value="CA1"/></Stream></Connect>
+  <Hangup/>
+</Response>`);
+    expect(verbs).toEqual([
+      { verb: 'Say', text: "Card <number> \u2014 # 'hash'", voice: undefined, language: 'en-US', loop: 1 },
+      {
+        verb: 'Gather',
+        action: 'https://ivr.example.com/twilio/gather/abc?x=1&y=2',
+        method: 'POST',
+        input: 'dtmf',
+        numDigits: undefined,
+        finishOnKey: '#',
+        timeout: 5,
+        actionOnEmptyResult: false,
+        prompts: [
+          { verb: 'Say', text: 'Key <in> your card', voice: undefined, language: undefined, loop: 1 },
+          { verb: 'Play', url: 'https://example.com/beep.wav', digits: undefined, loop: 1 },
+        ],
+      },
+      { verb: 'Redirect', url: '/twilio/next', method: 'GET' },
+      { verb: 'Dial', target: 'sip:alice@example.com', targetKind: 'Sip', action: undefined, method: 'POST' },
+      {
+        verb: 'Connect',
+        action: '/after',
+        method: 'POST',
+        stream: {
+          url: 'wss://ivr.example.com/media/t0k3n',
+          name: undefined,
+          track: undefined,
+          statusCallback: undefined,
+          parameters: { callSid: 'CA1' },
+        },
+        other: undefined,
+      },
+      { verb: 'Hangup' },
+    ]);
+  });
+
+  it('rejects what Twilio would reject', () => {
+    const bad = [
+      '<Response><Say>unclosed</Response>',
+      '<Speak/>',
+      '<Response><Gather><Dial>1</Dial></Gather></Response>',
+      '<Response><Connect><Stream url="https://not-ws"/></Connect></Response>',
+      '<Response><Gather numDigits="four"/></Response>',
+      '<Response><Say>&nbsp;</Say></Response>',
+      '<Response a="1" a="2"/>',
+      '<Response/><Response/>',
+    ];
+    for (const xml of bad) expect(() => parseTwiml(xml)).toThrow(TwimlError);
+  });
+
+  it('reports XML errors with their offset', () => {
+    expect(() => parseXml('<a><b></a>')).toThrow(XmlParseError);
+    expect(parseXml("<a x='1' y = \"2\">t<b/>u</a>")).toEqual({
+      kind: 'element',
+      name: 'a',
+      attrs: { x: '1', y: '2' },
+      children: [
+        { kind: 'text', text: 't' },
+        { kind: 'element', name: 'b', attrs: {}, children: [] },
+        { kind: 'text', text: 'u' },
+      ],
+    });
+  });
+});
+
+describe('Gather key handling', () => {
+  it('submits digits up to finishOnKey or numDigits, as Twilio does', () => {
+    expect(keyedDigits('4111#', '#')).toEqual({ digits: '4111', finishedOnKey: '#' });
+    expect(keyedDigits('12#34', '#')).toEqual({ digits: '12', finishedOnKey: '#' });
+    expect(keyedDigits('123456', '#', 4)).toEqual({ digits: '1234', finishedOnKey: '' });
+    expect(keyedDigits('#', '#')).toEqual({ digits: '', finishedOnKey: '#' });
+    expect(keyedDigits('12#', '')).toEqual({ digits: '12#', finishedOnKey: '' });
+    expect(keyedDigits('', '#')).toEqual({ digits: '', finishedOnKey: '' });
+  });
+});
