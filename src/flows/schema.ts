@@ -26,6 +26,19 @@ const collectStep = z
     path: ['minLength'],
   });
 
+type StepOut = z.infer<typeof sayStep> | z.infer<typeof collectStep>;
+
+/** a step is a `collect` or a `say`: pick its schema by its key so errors name the real field */
+const step = z.unknown().transform((v, ctx): StepOut => {
+  const schema = v !== null && typeof v === 'object' && 'collect' in v ? collectStep : sayStep;
+  const r = schema.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: issue.path } as z.IssueData);
+    return z.NEVER;
+  }
+  return r.data;
+});
+
 const handoff = z
   .object({
     mode: z.enum(['bridge', 'dial']),
@@ -44,7 +57,7 @@ export const flowSchema = z
     record: z.boolean().default(false),
     language: z.string().min(2).max(16).optional(),
     voice: z.string().min(1).max(64).optional(),
-    steps: z.array(z.union([sayStep, collectStep])).default([]),
+    steps: z.array(step).default([]),
     handoff: handoff.default({ mode: 'dial' }),
   })
   .strict()

@@ -1,0 +1,86 @@
+/**
+ * The process itself: a missing or malformed required variable stops it with one line naming
+ * the variable and exit code 1; with a valid environment it answers /healthz.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { freePort, waitFor } from '../../support/harness';
+import { generateKeyRingText } from '../../../src/vault';
+
+const root = path.join(__dirname, '../../..');
+const tsx = path.join(root, 'node_modules/.bin/tsx');
+
+const valid = () => ({
+  TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
+  TWILIO_AUTH_TOKEN: 'x'.repeat(32),
+  VAULT_KEYS: generateKeyRingText('k1'),
+  AGENT_JWT_SECRET: 'j'.repeat(40),
+  FLOWS_DIR: path.join(root, 'config/flows'),
+  PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
+  LOG_LEVEL: 'warn',
+});
+
+function run(env: Record<string, string>, cwd = root): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    // a clean environment: no .env and nothing inherited that could fill a gap
+    const child = spawn(tsx, ['src/server.ts'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('process start', () => {
+  test.each(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'VAULT_KEYS', 'AGENT_JWT_SECRET'])('%s missing → one line naming it, exit 1', async (name) => {
+    const env: Record<string, string> = valid();
+    delete env[name];
+    const { code, stderr } = await run(env);
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(name);
+  }, 20000);
+
+  test.each([
+    ['TWILIO_ACCOUNT_SID', 'not-a-sid'],
+    ['PORT', 'eighty'],
+    ['PUBLIC_URL', 'ivr.example.com'],
+    ['MASK_LOOKAHEAD_MS', '7'],
+    ['VAULT_KEYS', 'k1:short'],
+  ])('%s malformed → one line naming it, exit 1', async (name, value) => {
+    const { code, stderr } = await run({ ...valid(), [name]: value });
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(name);
+    if (name === 'VAULT_KEYS') expect(stderr).not.toContain('short');
+  }, 20000);
+
+  test('an invalid flow file stops the service with the file, path and reason', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/tw-flows-');
+    writeFileSync(path.join(dir, 'bad.yaml'), 'id: bad\nnumbers: ["+15005550006"]\nsteps:\n  - collect: card\n    kind: card-numbr\n    prompt: x\n');
+    const { code, stderr } = await run({ ...valid(), FLOWS_DIR: dir });
+    expect(code).toBe(1);
+    expect(stderr).toContain('bad.yaml');
+    expect(stderr).toContain('steps.0.kind');
+  }, 20000);
+
+  test('with a valid environment it answers /healthz and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(tsx, ['src/server.ts'], { cwd: root, env: { PATH: process.env.PATH ?? '', ...valid(), PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+    try {
+      await waitFor(async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+        } catch {
+          return false;
+        }
+      }, '/healthz', 15000);
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30000);
+});
