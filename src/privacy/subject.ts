@@ -1,0 +1,23 @@
+/**
+ * A data subject (a caller) is indexed by an HMAC of their E.164 number, never the number: the
+ * store can find a caller's calls for access and erasure without holding who they are. The key
+ * is derived by the app from AGENT_JWT_SECRET and passed in.
+ */
+import { createHmac } from 'node:crypto';
+
+export const E164 = /^\+[1-9][0-9]{6,14}$/;
+
+export function isE164(value: unknown): value is string {
+  return typeof value === 'string' && E164.test(value);
+}
+
+export function subjectHash(secret: string, e164: string): string {
+  return createHmac('sha256', secret).update(e164, 'utf8').digest('hex');
+}
+
+/**
+ * The vault field name the caller's number is sealed under (`vault.put(callSid,
+ * CALLER_VAULT_FIELD, from)` → `session.fromToken`). Flow field names start with a letter, so
+ * this can never be a collected field's name.
+ */
+export const CALLER_VAULT_FIELD = '$from';

@@ -1,0 +1,391 @@
+/**
+ * Delivery of a call's captured values to each processor (CONTRACT §6): the one place plain
+ * values leave the service.
+ *
+ * - Exactly once per call and processor. A delivery is a small record in the store
+ *   (`keys.delivery`, indexed in `keys.deliveries()`), created with SET NX when the processor's
+ *   fields are all present and valid; once delivered the record stays (no values in it) so the
+ *   delivery is never made again. Every try carries the same `Idempotency-Key`, so a processor
+ *   also recognises a repeat after a crash between its answer and our record update.
+ * - Never twice at once. Each try first takes a lease (SET NX with expiry); every change to the
+ *   record (tries counted, next try time, delivered, failed) is made while holding it. A lease
+ *   of a crashed instance expires and another instance's poll takes the delivery over.
+ * - Restart-safe. Pending state lives in the store only; `start()` polls the index and resumes.
+ * - Values are read from the vault at send time and held only for the request. No log line,
+ *   error or record carries a value or the caller's number: logs name the processor, the HTTP
+ *   status, the try and a fixed reason.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/trail';
+import type { CallRepository } from '../calls/repository';
+import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import { isTonewallError } from '../errors';
+import { CALLER_VAULT_FIELD } from '../privacy/subject';
+import type { Keys, Store } from '../store';
+import type { Vault } from '../vault';
+import type { ProcessorConfig } from './config';
+import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, REQUEST_TIMEOUT_MS } from './http';
+
+/** longer than one try can take (REQUEST_TIMEOUT_MS plus a few store round trips), so a live holder never loses it */
+export const DELIVERY_LEASE_SECONDS = Math.ceil((REQUEST_TIMEOUT_MS * 3) / 1000);
+/** how often the index is scanned for deliveries due here or abandoned by a crashed instance */
+export const DEFAULT_POLL_MS = 2_000;
+
+/**
+ * PROPOSED for src/store/keys.ts (`deliveryLease(callSid, processor)`): the lease of one
+ * delivery's current try. Built from `keys.prefix` until the key module has it.
+ */
+export function deliveryLeaseKey(keys: Keys, callSid: string, processor: string): string {
+  return `${keys.prefix}deliverylease:${callSid}:${processor}`;
+}
+
+export interface DeliveryResult {
+  ok: boolean;
+  status?: number;
+  body?: unknown;
+  attempts: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** what the store holds about one delivery: no value, no number, no subject */
+export interface DeliveryRecord {
+  v: 1;
+  callSid: string;
+  processor: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** epoch ms of the next try (pending) */
+  nextAt: number;
+  createdAt: number;
+  updatedAt: number;
+  httpStatus?: number;
+  reason?: string;
+}
+
+export interface ProcessorDeliveryDeps {
+  store: Store;
+  keys: Keys;
+  vault: Vault;
+  calls: CallRepository;
+  processors: readonly ProcessorConfig[];
+  log: Logger;
+  onResult: (callSid: string, processor: string, result: DeliveryResult) => void;
+  backoff?: Backoff;
+  fetchImpl?: typeof fetch;
+  /** optional: `processor.delivered` / `processor.failed` entries on the call's trail */
+  audit?: AuditTrail;
+  pollMs?: number;
+}
+
+/** stable per call and processor, and opaque: it names neither */
+export function idempotencyKey(callSid: string, processor: string): string {
+  return createHash('sha256').update(`tonewall:delivery\0${callSid}\0${processor}`).digest('hex');
+}
+
+export function deliveryIndexMember(callSid: string, processor: string): string {
+  return JSON.stringify([callSid, processor]);
+}
+
+function parseMember(m: string): [string, string] | null {
+  try {
+    const v: unknown = JSON.parse(m);
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? [v[0], v[1]] : null;
+  } catch {
+    return null;
+  }
+}
+
+function parseRecord(raw: string | null): DeliveryRecord | null {
+  if (raw === null) return null;
+  try {
+    const r = JSON.parse(raw) as DeliveryRecord;
+    return r && r.v === 1 ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** true when every field the processor takes is captured, valid and in the vault */
+export function readyFor(session: CallSession, processor: ProcessorConfig): boolean {
+  return processor.fields.every((name) => {
+    const f = session.fields[name];
+    return f !== undefined && f.valid === true && typeof f.token === 'string';
+  });
+}
+
+/** The TTL of delivery records: at least the vault's, and as long as the call record can ask again. */
+export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
+  return Math.max(vault.ttlSeconds, CALL_TTL_SECONDS);
+}
+
+/**
+ * Removes every delivery of a call (erasure): the configured processors' and any other the
+ * index names. Returns how many were still pending.
+ */
+export async function cancelDeliveries(store: Store, keys: Keys, callSid: string, processorNames: readonly string[]): Promise<number> {
+  const names = new Set(processorNames);
+  for (const m of await store.smembers(keys.deliveries())) {
+    const p = parseMember(m);
+    if (p && p[0] === callSid) names.add(p[1]);
+  }
+  let pending = 0;
+  for (const name of names) {
+    const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
+    if (rec?.status === 'pending') pending++;
+    await store.multi([
+      { op: 'del', key: keys.delivery(callSid, name) },
+      { op: 'del', key: deliveryLeaseKey(keys, callSid, name) },
+      { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
+    ]);
+  }
+  return pending;
+}
+
+export class ProcessorDelivery {
+  private readonly backoff: Backoff;
+  private readonly byName: ReadonlyMap<string, ProcessorConfig>;
+  private readonly fetchImpl: typeof fetch;
+  private readonly ttlSeconds: number;
+  private readonly pollMs: number;
+  /** this instance's lease token */
+  private readonly owner = randomUUID();
+  private started = false;
+  private poller?: NodeJS.Timeout;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: ProcessorDeliveryDeps) {
+    this.backoff = checkBackoff(deps.backoff ?? DEFAULT_BACKOFF);
+    this.byName = new Map(deps.processors.map((p) => [p.name, p]));
+    this.fetchImpl = deps.fetchImpl ?? fetch;
+    this.ttlSeconds = deliveryTtlSeconds(deps.vault);
+    this.pollMs = deps.pollMs ?? DEFAULT_POLL_MS;
+  }
+
+  /**
+   * Call after every change to a call's fields. Queues a delivery for each processor whose
+   * fields are now complete and valid and that has none yet; sends at once when started.
+   */
+  async onCallUpdated(session: CallSession): Promise<void> {
+    for (const p of this.deps.processors) {
+      if (!readyFor(session, p)) continue;
+      if (await this.enqueue(session.callSid, p.name)) this.schedule(session.callSid, p.name, Date.now());
+    }
+  }
+
+  /** Resumes the pending deliveries the store holds and keeps polling for ones due here. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.poll();
+    this.poller = setInterval(() => {
+      this.poll().catch((e) => this.deps.log.warn({ code: errorCode(e) }, 'processor delivery poll failed'));
+    }, this.pollMs);
+    this.poller.unref();
+  }
+
+  /** Stops scheduling and waits for tries in flight; pending deliveries stay in the store. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  private async enqueue(callSid: string, processor: string): Promise<boolean> {
+    const key = this.deps.keys.delivery(callSid, processor);
+    if ((await this.deps.store.get(key)) !== null) return false;
+    // index first: an index entry without a record is dropped by the next poll, while a record
+    // without an index entry would never be resumed after a crash
+    await this.deps.store.sadd(this.deps.keys.deliveries(), deliveryIndexMember(callSid, processor), this.ttlSeconds);
+    const now = Date.now();
+    const rec: DeliveryRecord = { v: 1, callSid, processor, status: 'pending', attempts: 0, nextAt: now, createdAt: now, updatedAt: now };
+    const created = await this.deps.store.setIfAbsent(key, JSON.stringify(rec), this.ttlSeconds);
+    if (created) this.deps.log.info({ callSid, processor }, 'processor delivery queued');
+    return created;
+  }
+
+  private async poll(): Promise<void> {
+    const { store, keys } = this.deps;
+    for (const m of await store.smembers(keys.deliveries())) {
+      const p = parseMember(m);
+      if (!p) {
+        await store.srem(keys.deliveries(), m);
+        continue;
+      }
+      const [callSid, processor] = p;
+      const id = m;
+      if (this.inflight.has(id) || this.timers.has(id) || !this.byName.has(processor)) continue;
+      const rec = parseRecord(await store.get(keys.delivery(callSid, processor)));
+      if (!rec || rec.status !== 'pending') {
+        await store.srem(keys.deliveries(), m);
+        continue;
+      }
+      this.schedule(callSid, processor, rec.nextAt);
+    }
+  }
+
+  private schedule(callSid: string, processor: string, atMs: number): void {
+    if (!this.started) return;
+    const id = deliveryIndexMember(callSid, processor);
+    const old = this.timers.get(id);
+    if (old) clearTimeout(old);
+    const t = setTimeout(() => {
+      this.timers.delete(id);
+      this.run(callSid, processor);
+    }, Math.max(0, atMs - Date.now()));
+    t.unref();
+    this.timers.set(id, t);
+  }
+
+  private run(callSid: string, processor: string): void {
+    const id = deliveryIndexMember(callSid, processor);
+    if (this.inflight.has(id)) return;
+    const p = this.attempt(callSid, processor)
+      .catch((e) => this.deps.log.error({ callSid, processor, code: errorCode(e) }, 'processor delivery try failed to run'))
+      .finally(() => this.inflight.delete(id));
+    this.inflight.set(id, p);
+  }
+
+  private async attempt(callSid: string, name: string): Promise<void> {
+    const processor = this.byName.get(name);
+    if (!processor) return;
+    const { store, keys } = this.deps;
+    const lease = deliveryLeaseKey(keys, callSid, name);
+    // another instance is trying it now: its outcome reschedules it, or its lease expires and a poll takes over
+    if (!(await store.setIfAbsent(lease, this.owner, DELIVERY_LEASE_SECONDS))) return;
+    try {
+      await this.attemptLeased(callSid, processor);
+    } finally {
+      // the lease outlives any try by a wide margin, so it is still ours to release
+      await store.del(lease);
+    }
+  }
+
+  private async attemptLeased(callSid: string, processor: ProcessorConfig): Promise<void> {
+    const { store, keys, log } = this.deps;
+    const rec = parseRecord(await store.get(keys.delivery(callSid, processor.name)));
+    if (!rec || rec.status !== 'pending') {
+      await store.srem(keys.deliveries(), deliveryIndexMember(callSid, processor.name));
+      return;
+    }
+    if (rec.nextAt > Date.now()) return this.schedule(callSid, processor.name, rec.nextAt);
+
+    const session = await this.deps.calls.get(callSid);
+    if (!session) {
+      // expired or erased: nothing to send, nobody to tell
+      await cancelDeliveries(store, keys, callSid, [processor.name]);
+      log.warn({ callSid, processor: processor.name }, 'processor delivery dropped: the call is gone');
+      return;
+    }
+
+    const attempts = rec.attempts + 1;
+    let outcome: Awaited<ReturnType<typeof postSigned>>;
+    {
+      let body: string | null;
+      try {
+        body = await this.requestBody(session, processor);
+      } catch (e) {
+        return this.finish(rec, 'failed', { reason: 'vault-error', code: errorCode(e) });
+      }
+      if (body === null) return this.finish(rec, 'failed', { reason: 'values-gone' });
+      // count the try before it leaves: a crash mid-request still uses one up
+      if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }))) return;
+      outcome = await postSigned(this.fetchImpl, processor.url, body, processor.secret, idempotencyKey(callSid, processor.name));
+      body = null;
+    }
+
+    if (outcome.ok) {
+      log.info({ callSid, processor: processor.name, status: outcome.status, attempt: attempts }, 'processor delivery accepted');
+      return this.finish({ ...rec, attempts }, 'delivered', { httpStatus: outcome.status, answer: outcome.body });
+    }
+    if (attempts >= this.backoff.maxAttempts) {
+      return this.finish({ ...rec, attempts }, 'failed', { httpStatus: outcome.status, reason: outcome.reason, answer: outcome.body });
+    }
+    const delay = backoffDelay(attempts, this.backoff);
+    log.warn(
+      { callSid, processor: processor.name, status: outcome.status, reason: outcome.reason, attempt: attempts, retryInMs: delay },
+      'processor delivery failed: will retry',
+    );
+    const nextAt = Date.now() + delay;
+    if (await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason })) {
+      this.schedule(callSid, processor.name, nextAt);
+    }
+  }
+
+  /** `{callSid, subject, fields}`, or null when a value is no longer in the vault */
+  private async requestBody(session: CallSession, processor: ProcessorConfig): Promise<string | null> {
+    const { vault, log } = this.deps;
+    const fields: Record<string, string> = {};
+    for (const name of processor.fields) {
+      const f = session.fields[name];
+      if (!f?.valid || !f.token) return null;
+      const value = await vault.get(session.callSid, name, f.token);
+      if (value === null) return null;
+      fields[name] = value;
+    }
+    let subject: string | null = null;
+    if (session.fromToken) {
+      subject = await vault.get(session.callSid, CALLER_VAULT_FIELD, session.fromToken);
+      if (subject === null) log.warn({ callSid: session.callSid, processor: processor.name }, 'caller number no longer in the vault: subject sent as null');
+    }
+    return JSON.stringify({ callSid: session.callSid, subject, fields });
+  }
+
+  /** writes the record unless it was removed meanwhile (erasure); true when written */
+  private async write(rec: DeliveryRecord): Promise<boolean> {
+    let written = false;
+    await this.deps.store.update(
+      this.deps.keys.delivery(rec.callSid, rec.processor),
+      (cur) => {
+        if (cur === null) return undefined;
+        written = true;
+        return JSON.stringify(rec);
+      },
+      this.ttlSeconds,
+    );
+    return written;
+  }
+
+  private async finish(
+    rec: DeliveryRecord,
+    status: 'delivered' | 'failed',
+    info: { httpStatus?: number; reason?: string; code?: string; answer?: unknown },
+  ): Promise<void> {
+    const { store, keys, log } = this.deps;
+    const done: DeliveryRecord = { ...rec, status, updatedAt: Date.now(), httpStatus: info.httpStatus, reason: info.reason };
+    await this.write(done);
+    await store.srem(keys.deliveries(), deliveryIndexMember(rec.callSid, rec.processor));
+    if (status === 'failed') {
+      log.error(
+        { callSid: rec.callSid, processor: rec.processor, status: info.httpStatus, reason: info.reason, code: info.code, attempts: rec.attempts },
+        'processor delivery failed: giving up',
+      );
+    }
+    if (this.deps.audit) {
+      await this.deps.audit
+        .append(rec.callSid, { type: `processor.${status}`, processor: rec.processor, httpStatus: info.httpStatus, reason: info.reason, attempts: rec.attempts })
+        .catch((e) => log.warn({ callSid: rec.callSid, code: errorCode(e) }, 'audit append failed'));
+    }
+    try {
+      this.deps.onResult(rec.callSid, rec.processor, {
+        ok: status === 'delivered',
+        ...(info.httpStatus !== undefined ? { status: info.httpStatus } : {}),
+        ...(info.answer !== undefined ? { body: info.answer } : {}),
+        attempts: rec.attempts,
+      });
+    } catch (e) {
+      log.error({ callSid: rec.callSid, processor: rec.processor, code: errorCode(e) }, 'processor result handler threw');
+    }
+  }
+}
+
+/** a coded error's code, or the error's class name: never its message, which could hold anything */
+function errorCode(e: unknown): string {
+  if (isTonewallError(e)) return e.code;
+  return e instanceof Error ? e.name : 'unknown';
+}

@@ -1,0 +1,90 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadProcessors, ProcessorsConfigError } from '../../../src/processors';
+
+const dir = mkdtempSync(join(tmpdir(), 'tw-proc-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const env = { GATEWAY_SECRET: 's3cret-text', CRM_SECRET: 'crm' };
+
+const good = `
+processors:
+  - name: gateway
+    url: https://gateway.internal/v1/charge
+    secretEnv: GATEWAY_SECRET
+    fields: [card, expiry, cvv]
+    eraseUrl: https://gateway.internal/v1/erase
+  - name: crm
+    url: http://crm.internal/hook
+    secretEnv: CRM_SECRET
+    fields: [account]
+`;
+
+function errorOf(fn: () => unknown): ProcessorsConfigError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProcessorsConfigError);
+    return e as ProcessorsConfigError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('loadProcessors', () => {
+  test('parses a valid file and resolves each secret', () => {
+    const ps = loadProcessors(file('good.yaml', good), env);
+    expect(ps.map((p) => [p.name, p.url, p.fields, p.eraseUrl])).toEqual([
+      ['gateway', 'https://gateway.internal/v1/charge', ['card', 'expiry', 'cvv'], 'https://gateway.internal/v1/erase'],
+      ['crm', 'http://crm.internal/hook', ['account'], undefined],
+    ]);
+    expect(ps[0].secret).toBe('s3cret-text');
+    // the secret never serialises
+    expect(JSON.stringify(ps)).not.toContain('s3cret');
+    expect(Object.isFrozen(ps[0])).toBe(true);
+  });
+
+  test('the example file in config/ is valid', () => {
+    const ps = loadProcessors(join(__dirname, '../../../config/processors.example.yaml'), env);
+    expect(ps.map((p) => p.name)).toEqual(['gateway', 'crm']);
+  });
+
+  test('an absent or empty file means no processors', () => {
+    expect(loadProcessors(join(dir, 'missing.yaml'), env)).toEqual([]);
+    expect(loadProcessors(file('empty.yaml', '# nothing\n'), env)).toEqual([]);
+    expect(loadProcessors(file('none.yaml', 'processors: []\n'), env)).toEqual([]);
+  });
+
+  test.each([
+    ['bad url', good.replace('https://gateway.internal/v1/charge', 'not a url'), 'processors.0.url'],
+    ['ftp url', good.replace('https://gateway.internal/v1/charge', 'ftp://x/y'), 'processors.0.url'],
+    ['no fields', good.replace('[card, expiry, cvv]', '[]'), 'processors.0.fields'],
+    ['unknown key', good.replace('eraseUrl:', 'erase_url:'), 'processors.0'],
+    ['duplicate name', good.replace('name: crm', 'name: gateway'), 'processors.1.name'],
+    ['bad secretEnv', good.replace('secretEnv: CRM_SECRET', 'secretEnv: crm-secret'), 'processors.1.secretEnv'],
+    ['top level', 'gateways: []\n', ''],
+  ])('an invalid file (%s) names the file, the path and the reason', (_n, text, path) => {
+    const p = file(`bad-${Math.random()}.yaml`, text);
+    const e = errorOf(() => loadProcessors(p, env));
+    expect(e.file).toBe(p);
+    expect(e.path).toBe(path);
+    expect(e.message.startsWith(p)).toBe(true);
+    expect(e.reason.length).toBeGreaterThan(0);
+  });
+
+  test('invalid YAML names the file', () => {
+    const p = file('broken.yaml', 'processors: [\n  - name: x\n');
+    expect(errorOf(() => loadProcessors(p, env)).message).toContain(p);
+  });
+
+  test('a secretEnv naming an unset variable names it, never another secret', () => {
+    const e = errorOf(() => loadProcessors(file('unset.yaml', good), { GATEWAY_SECRET: 's3cret-text' }));
+    expect(e.message).toContain('CRM_SECRET is not set');
+    expect(e.path).toBe('processors.1.secretEnv');
+    expect(e.message).not.toContain('s3cret');
+    expect(errorOf(() => loadProcessors(file('blank.yaml', good), { ...env, GATEWAY_SECRET: '' })).message).toContain('GATEWAY_SECRET');
+  });
+});

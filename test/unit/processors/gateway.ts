@@ -1,0 +1,59 @@
+/** A real node:http server playing a processor: records every request, answers as told. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+export interface Gateway {
+  url: string;
+  received: Received[];
+  /** decides the answer to the n-th request (1-based) to a path */
+  answer: (n: number, req: Received) => { status: number; body?: unknown; delayMs?: number };
+  close(): Promise<void>;
+}
+
+export async function startGateway(): Promise<Gateway> {
+  const counts = new Map<string, number>();
+  const gw: Gateway = {
+    url: '',
+    received: [],
+    answer: () => ({ status: 200, body: { ok: true } }),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rec: Received = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      gw.received.push(rec);
+      const n = (counts.get(rec.path) ?? 0) + 1;
+      counts.set(rec.path, n);
+      const a = gw.answer(n, rec);
+      const send = () => {
+        res.writeHead(a.status, { 'content-type': 'application/json' });
+        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+      };
+      if (a.delayMs) setTimeout(send, a.delayMs);
+      else send();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  gw.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return gw;
+}
+
+export async function waitFor(cond: () => boolean, ms = 15_000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
