@@ -1,0 +1,127 @@
+/**
+ * The caller→agent DSP path used by the media bridge: DTMF detection, key tracking, and
+ * look-ahead masking with a flat tone. One CallerPath per caller stream; pure and synchronous,
+ * no allocation per frame.
+ */
+import { DtmfDetector, keyIndex } from './detector';
+import { Masker, MAX_CHUNK_SAMPLES, MAX_LOOKAHEAD_SAMPLES } from './masker';
+import { SAMPLE_RATE_HZ } from './levels';
+import { SCREEN_BLOCK_SAMPLES } from './screen';
+import { KeyTracker, type KeyPress } from './tracker';
+
+export { FLAT_TONE_DBM0, FLAT_TONE_HZ } from './flat-tone';
+export type { KeyPress, KeySource } from './tracker';
+export { encodeMulaw, MULAW_DECODE, MULAW_SILENCE } from './mulaw';
+
+export interface CallerPathOptions {
+  /** 0 < lookaheadMs ≤ 200, a multiple of 5 ms (MASK_LOOKAHEAD_MS) */
+  lookaheadMs: number;
+}
+
+/**
+ * How far before the first 10 ms block that holds a tone the mask starts: the block hop
+ * (2.5 ms) covers a clean onset; the rest covers up to three blocks that a weak or noisy
+ * tone straight after speech may fail (B3, B4, B6), plus a 2 ms guard.
+ */
+export const MASK_BACK_SAMPLES = SCREEN_BLOCK_SAMPLES + 16;
+/** How far past the end of the last block that holds a tone the mask runs (plus the fade-out) */
+export const MASK_FORWARD_SAMPLES = SCREEN_BLOCK_SAMPLES / 2 + 16;
+/** An event without an in-band tone: a 100 ms flat-tone burst (CONTRACT.md §4) */
+export const EVENT_BURST_SAMPLES = 800;
+
+export interface CallerPathStats {
+  tonesMasked: number;
+  samplesReplaced: number;
+  samplesProcessed: number;
+  keysReported: number;
+}
+
+export class CallerPath {
+  private readonly detector = new DtmfDetector();
+  private readonly tracker = new KeyTracker();
+  private readonly masker: Masker;
+  /** the look-ahead (= added delay) in samples */
+  readonly lookaheadSamples: number;
+  private processed = 0;
+
+  constructor(opts: CallerPathOptions) {
+    const ms = opts.lookaheadMs;
+    if (!(Number.isFinite(ms) && ms > 0 && ms <= 200 && ms % 5 === 0)) {
+      throw new RangeError('lookaheadMs must be a multiple of 5 in (0, 200]');
+    }
+    this.lookaheadSamples = (ms * SAMPLE_RATE_HZ) / 1000;
+    if (this.lookaheadSamples > MAX_LOOKAHEAD_SAMPLES) throw new RangeError('lookaheadMs too large');
+    this.masker = new Masker(this.lookaheadSamples);
+  }
+
+  /**
+   * One frame of caller audio: input.length μ-law bytes in (160 = 20 ms from Twilio; any n > 0
+   * works), the same number of bytes written to `out`: the audio for the agent, delayed by the
+   * look-ahead, with tones replaced. `replaced` (optional, for tests and diagnostics) receives
+   * 1 for each output byte the flat tone replaced. Returns the number of key presses waiting.
+   */
+  process(input: Uint8Array, out: Uint8Array, replaced?: Uint8Array): number {
+    const n = input.length;
+    if (out.length < n) throw new RangeError('out is shorter than input');
+    for (let off = 0; off < n; off += MAX_CHUNK_SAMPLES) {
+      const c = Math.min(MAX_CHUNK_SAMPLES, n - off);
+      this.chunk(input, off, c, out, replaced);
+    }
+    return this.tracker.pending;
+  }
+
+  private chunk(input: Uint8Array, off: number, n: number, out: Uint8Array, replaced?: Uint8Array): void {
+    const det = this.detector;
+    const masker = this.masker;
+    masker.write(input, off, n);
+    det.feed(input, off, n);
+    for (let i = 0; i < det.netCount; i++) {
+      const start = det.netStarts[i];
+      masker.mark(start - MASK_BACK_SAMPLES, start + SCREEN_BLOCK_SAMPLES + MASK_FORWARD_SAMPLES);
+    }
+    for (let i = 0; i < det.decisionCount; i++) this.tracker.decide(det.decisions[i], det.decisionEnds[i]);
+    masker.emit(out, off, n, replaced);
+    this.processed += n;
+  }
+
+  /** A Twilio `dtmf` event (out-of-band), positioned at the current input position */
+  dtmfEvent(digit: string): void {
+    const key = keyIndex(digit);
+    if (key < 0 || digit.length !== 1) return;
+    const pos = this.masker.position;
+    if (this.tracker.event(key, pos) && !this.tracker.isSounding(key)) {
+      this.masker.mark(pos, pos + EVENT_BURST_SAMPLES);
+    }
+  }
+
+  /** Key presses confirmed since the last call (array and objects reused by the next call) */
+  takeKeys(): readonly KeyPress[] {
+    return this.tracker.take();
+  }
+
+  /** Blanket masking: the flat tone replaces all audio while on */
+  setBlanket(on: boolean): void {
+    this.masker.setBlanket(on);
+  }
+
+  get stats(): CallerPathStats {
+    return {
+      tonesMasked: this.masker.tonesMasked,
+      samplesReplaced: this.masker.samplesReplaced,
+      samplesProcessed: this.processed,
+      keysReported: this.tracker.reported,
+    };
+  }
+
+  /** Diagnostics: how often the exact analysis ran, and marks that came too late to mask a start */
+  get diagnostics(): { screenPasses: number; analyses: number; lateMarks: number } {
+    return { screenPasses: this.detector.screenPasses, analyses: this.detector.analyses, lateMarks: this.masker.lateMarks };
+  }
+
+  reset(): void {
+    this.detector.reset();
+    this.tracker.reset();
+    this.masker.reset();
+    this.processed = 0;
+  }
+}

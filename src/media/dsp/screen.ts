@@ -1,0 +1,239 @@
+/**
+ * Stage 1 of detection: a cheap, streaming screen that runs on every sample.
+ *
+ * Every SUB_BLOCK_SAMPLES (2.5 ms) it runs one Goertzel per screen bin over the new samples and
+ * rotates the result to a phase referenced to the absolute sample index, so the complex
+ * values of consecutive sub-blocks add up to the DFT of any longer block. A screen block is
+ * SCREEN_BLOCK_SUBS sub-blocks (10 ms) and is evaluated every sub-block (hop 2.5 ms): the cost
+ * of the overlap is one complex add per bin, not another Goertzel.
+ *
+ * The screen only decides whether the exact analysis (analyzer.ts) is worth running; its
+ * thresholds are loose on purpose (it must never miss what the masking net must catch) and
+ * cheap energy gating skips the Goertzels in silence.
+ */
+import { dbm0ToPower, SAMPLE_RATE_HZ } from './levels';
+
+/** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
+export const SUB_BLOCK_SAMPLES = 20;
+/** 10 ms screen blocks: the shortest fragment the masking net must catch (B5) */
+export const SCREEN_BLOCK_SUBS = 4;
+export const SCREEN_BLOCK_SAMPLES = SUB_BLOCK_SAMPLES * SCREEN_BLOCK_SUBS;
+
+/**
+ * Screen bins (Hz, integers so the phase table is exact). Low group: the four DTMF rows; the
+ * 10 ms rectangular window (100 Hz bins) loses ≤ 3.2 dB anywhere from 697-5% to 941+5%.
+ * High group: the four columns plus in-between and edge bins, because the columns are up to
+ * 156 Hz apart and a tone 5% off (1715 Hz) would otherwise lose 13.6 dB.
+ * Dial tone bins (350, 440) let the energy ratio ignore a dial tone under a key (A13).
+ */
+export const LOW_BINS_HZ = [697, 770, 852, 941] as const;
+export const HIGH_BINS_HZ = [1149, 1209, 1272, 1336, 1406, 1477, 1555, 1633, 1715] as const;
+export const DIAL_BINS_HZ = [350, 440] as const;
+const ALL_BINS = [...LOW_BINS_HZ, ...HIGH_BINS_HZ, ...DIAL_BINS_HZ];
+export const NUM_BINS = ALL_BINS.length; // 15: five-way unrolled Goertzel loops below
+const N_LOW = LOW_BINS_HZ.length;
+const N_HIGH = HIGH_BINS_HZ.length;
+const DIAL0 = N_LOW + N_HIGH;
+
+/**
+ * Thresholds of the screen, all in dB and deliberately below the masking net's limits
+ * (-50 dBm0 per tone, ±12 dB twist, 10 ms fragments, S/N 6 dB) so that the exact stage decides.
+ */
+/** Sub-blocks quieter than this (mean power) skip the Goertzels: a -50 dBm0 tone pair is -47 dBm0 */
+const GATE_DBM0 = -62;
+/** Mean power of a screen block below which nothing is looked at */
+const BLOCK_MIN_DBM0 = -57;
+/** Per-tone power at the best bin: -50 dBm0, minus bin loss (3.2 dB), minus a 10 ms fragment covering 3/4 of the block (2.5 dB), minus margin */
+const TONE_MIN_DBM0 = -60;
+/** |low - high| at the best bins: the net's 12 dB plus bin loss and margin */
+const MAX_TWIST_DB = 18;
+/** (best low + best high) / (block power - dial tone power): a key with S/N 6 dB, 5% off and covering 3/4 of the block still scores ≥ 0.4 */
+const MIN_TONE_RATIO = 0.3;
+
+const PHASE_TABLE_SIZE = SAMPLE_RATE_HZ; // integer Hz bins: ω·n mod 2π = 2π·((f·n) mod 8000)/8000
+
+const COS_TABLE = new Float64Array(PHASE_TABLE_SIZE);
+const SIN_TABLE = new Float64Array(PHASE_TABLE_SIZE);
+for (let i = 0; i < PHASE_TABLE_SIZE; i++) {
+  COS_TABLE[i] = Math.cos((2 * Math.PI * i) / PHASE_TABLE_SIZE);
+  SIN_TABLE[i] = Math.sin((2 * Math.PI * i) / PHASE_TABLE_SIZE);
+}
+
+const FREQ = Int32Array.from(ALL_BINS);
+const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
+const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
+const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
+
+const HISTORY_SUBS = 8; // ring of sub-block results (power of two)
+
+/** What the screen says about the block that ended with the last sub-block */
+export interface ScreenResult {
+  pass: boolean;
+  /** index into LOW_BINS_HZ / HIGH_BINS_HZ of the strongest bin */
+  lowBin: number;
+  highBin: number;
+  /** tone power estimates at those bins (amplitude²/2) */
+  lowPower: number;
+  highPower: number;
+  /** mean power of the block */
+  blockPower: number;
+}
+
+export class ToneScreen {
+  private readonly re = new Float64Array(HISTORY_SUBS * NUM_BINS);
+  private readonly im = new Float64Array(HISTORY_SUBS * NUM_BINS);
+  private readonly energy = new Float64Array(HISTORY_SUBS);
+  private readonly st = new Float64Array(NUM_BINS * 2);
+  private readonly gateEnergy = dbm0ToPower(GATE_DBM0) * SUB_BLOCK_SAMPLES;
+  private readonly blockMin = dbm0ToPower(BLOCK_MIN_DBM0);
+  private readonly toneMin = dbm0ToPower(TONE_MIN_DBM0);
+  private readonly maxTwist = Math.pow(10, MAX_TWIST_DB / 10);
+  private readonly norm = 2 / (SCREEN_BLOCK_SAMPLES * SCREEN_BLOCK_SAMPLES);
+  private subCount = 0;
+  /** (absolute index of a sub-block's last sample) mod 8000 */
+  private phaseIndex = SUB_BLOCK_SAMPLES - 1;
+  readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0 };
+
+  reset(): void {
+    this.re.fill(0);
+    this.im.fill(0);
+    this.energy.fill(0);
+    this.subCount = 0;
+    this.phaseIndex = SUB_BLOCK_SAMPLES - 1;
+    this.result.pass = false;
+  }
+
+  /** Number of sub-blocks seen so far; the block is complete once this reaches SCREEN_BLOCK_SUBS */
+  get subBlocks(): number {
+    return this.subCount;
+  }
+
+  /**
+   * Consume one sub-block x[start, start+SUB_BLOCK_SAMPLES) (it must directly follow the
+   * previous one in the stream) and evaluate the screen block that ends with it.
+   */
+  push(x: Float32Array, start: number): ScreenResult {
+    const slot = (this.subCount & (HISTORY_SUBS - 1)) * NUM_BINS;
+    const end = start + SUB_BLOCK_SAMPLES;
+    let e = 0;
+    for (let i = start; i < end; i++) e += x[i] * x[i];
+    this.energy[this.subCount & (HISTORY_SUBS - 1)] = e;
+    if (e < this.gateEnergy) {
+      for (let k = 0; k < NUM_BINS; k++) {
+        this.re[slot + k] = 0;
+        this.im[slot + k] = 0;
+      }
+    } else {
+      this.goertzel(x, start, end);
+      this.finish(slot);
+    }
+    this.subCount++;
+    this.phaseIndex = (this.phaseIndex + SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE;
+    return this.evaluate();
+  }
+
+  private goertzel(x: Float32Array, start: number, end: number): void {
+    const st = this.st;
+    for (let k = 0; k < NUM_BINS; k += 5) {
+      const c0 = COEFF[k];
+      const c1 = COEFF[k + 1];
+      const c2 = COEFF[k + 2];
+      const c3 = COEFF[k + 3];
+      const c4 = COEFF[k + 4];
+      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0, e1 = 0, e2 = 0, f1 = 0, f2 = 0;
+      for (let i = start; i < end; i++) {
+        const v = x[i];
+        const a0 = v + c0 * a1 - a2;
+        a2 = a1;
+        a1 = a0;
+        const b0 = v + c1 * b1 - b2;
+        b2 = b1;
+        b1 = b0;
+        const d0 = v + c2 * d1 - d2;
+        d2 = d1;
+        d1 = d0;
+        const e0 = v + c3 * e1 - e2;
+        e2 = e1;
+        e1 = e0;
+        const f0 = v + c4 * f1 - f2;
+        f2 = f1;
+        f1 = f0;
+      }
+      const o = 2 * k;
+      st[o] = a1; st[o + 1] = a2;
+      st[o + 2] = b1; st[o + 3] = b2;
+      st[o + 4] = d1; st[o + 5] = d2;
+      st[o + 6] = e1; st[o + 7] = e2;
+      st[o + 8] = f1; st[o + 9] = f2;
+    }
+  }
+
+  /** Goertzel states → DFT values with the phase referenced to absolute sample 0 */
+  private finish(slot: number): void {
+    const st = this.st;
+    const m = this.phaseIndex;
+    for (let k = 0; k < NUM_BINS; k++) {
+      const s1 = st[2 * k];
+      const s2 = st[2 * k + 1];
+      // y = s1 - e^{-jω}s2 = X_local·e^{jω(S-1)}; X_global = y·e^{-jω·m}, m = last sample index
+      const yr = s1 - COS_W[k] * s2;
+      const yi = SIN_W[k] * s2;
+      const p = (FREQ[k] * m) % PHASE_TABLE_SIZE;
+      const c = COS_TABLE[p];
+      const s = SIN_TABLE[p];
+      this.re[slot + k] = yr * c + yi * s;
+      this.im[slot + k] = yi * c - yr * s;
+    }
+  }
+
+  private binPower(k: number): number {
+    let r = 0;
+    let i = 0;
+    for (let j = 0; j < SCREEN_BLOCK_SUBS; j++) {
+      const slot = ((this.subCount - 1 - j) & (HISTORY_SUBS - 1)) * NUM_BINS + k;
+      r += this.re[slot];
+      i += this.im[slot];
+    }
+    return (r * r + i * i) * this.norm;
+  }
+
+  private evaluate(): ScreenResult {
+    const res = this.result;
+    res.pass = false;
+    if (this.subCount < SCREEN_BLOCK_SUBS) return res;
+    let e = 0;
+    for (let j = 0; j < SCREEN_BLOCK_SUBS; j++) e += this.energy[(this.subCount - 1 - j) & (HISTORY_SUBS - 1)];
+    const mean = e / SCREEN_BLOCK_SAMPLES;
+    res.blockPower = mean;
+    if (mean < this.blockMin) return res;
+    let lo = 0;
+    let loP = -1;
+    for (let k = 0; k < N_LOW; k++) {
+      const p = this.binPower(k);
+      if (p > loP) {
+        loP = p;
+        lo = k;
+      }
+    }
+    if (loP < this.toneMin) return res;
+    let hi = 0;
+    let hiP = -1;
+    for (let k = 0; k < N_HIGH; k++) {
+      const p = this.binPower(N_LOW + k);
+      if (p > hiP) {
+        hiP = p;
+        hi = k;
+      }
+    }
+    res.lowBin = lo;
+    res.highBin = hi;
+    res.lowPower = loP;
+    res.highPower = hiP;
+    if (hiP < this.toneMin) return res;
+    if (loP > hiP * this.maxTwist || hiP > loP * this.maxTwist) return res;
+    const dial = this.binPower(DIAL0) + this.binPower(DIAL0 + 1);
+    const rest = Math.max(mean - dial, 0.05 * mean);
+    res.pass = loP + hiP >= MIN_TONE_RATIO * rest;
+    return res;
+  }
+}
