@@ -275,8 +275,10 @@ async function openLeg(
   const streamSid = newSid('MZ');
   const tracks =
     stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
+  // Twilio drops a query string from a stream URL; only <Parameter>s carry data.
+  const url = stream.url.split('?')[0];
   try {
-    const leg = await connectStream(stream.url, {
+    const leg = await connectStream(url, {
       accountSid: ctx.accountSid,
       authToken: ctx.authToken,
       callSid: call.sid,
@@ -288,7 +290,7 @@ async function openLeg(
       onClose: ({ code, reason, by }) =>
         ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
     });
-    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: true });
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: true });
     call.addLeg(leg, kind);
     if (kind === 'connect') handOver(ctx, call, leg);
     if (call.finished) {
@@ -298,8 +300,8 @@ async function openLeg(
     return leg;
   } catch (err) {
     const httpStatus = err instanceof StreamRefusedError ? err.status : undefined;
-    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url: stream.url, accepted: false, httpStatus });
-    ctx.logger.warn({ callSid: call.sid, url: stream.url, httpStatus }, 'media stream did not open');
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: false, httpStatus });
+    ctx.logger.warn({ callSid: call.sid, url, httpStatus }, 'media stream did not open');
     return null;
   }
 }

@@ -10,6 +10,8 @@ export const FRAME_MS = 20;
 const MULAW_BYTES_PER_MS = 8;
 /** μ-law silence (0xFF encodes a zero sample); pads the last frame of sendAudio. */
 export const MULAW_SILENCE = 0xff;
+/** how long `stop()` waits for the service's close frame before dropping the socket */
+const CLOSE_GRACE_MS = 2_000;
 /** how many frames the non-realtime sender sends before yielding to the event loop */
 const FRAMES_PER_YIELD = 8;
 
@@ -221,6 +223,8 @@ class Leg implements MediaLeg {
       });
       this.closer ??= 'emulator';
       this.ws.close(1000, 'stop');
+      // A service that never answers the close handshake must not hold the call open.
+      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
     } else if (this.ws.readyState === WebSocket.CONNECTING) {
       this.closer ??= 'emulator';
       this.ws.terminate();

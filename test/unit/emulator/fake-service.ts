@@ -68,6 +68,8 @@ export async function startFakeService(authToken: string, routes: Record<string,
       const sig = signatureOf(req);
       const valid = !!sig && twilio.validateRequest(authToken, sig, url, {});
       streamHandshakes.push({ path: req.url, valid });
+      // a stream the service no longer knows (an unknown or reused token)
+      if (req.url.startsWith('/streams/refused')) return reply.code(404).send('unknown stream');
       if (!sig) return reply.code(400).send('missing signature');
       if (!valid) return reply.code(403).send('bad signature');
     });

@@ -212,6 +212,29 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Say', 'Hangup']);
   });
 
+  it('strips a query string from the stream URL, and goes on when the stream is refused', async () => {
+    service.routes.set(
+      '/voice',
+      () => `<Response>
+  <Connect><Stream url="${service.wsOrigin}/streams/q?secret=1"/></Connect>
+  <Connect><Stream url="${service.wsOrigin}/streams/refused"/></Connect>
+  <Say>still here</Say>
+</Response>`,
+    );
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const stream = await serviceSide;
+    expect(stream.path).toBe('/streams/q');
+    stream.socket.close();
+    await call.ended;
+    const opens = emulator.timelineFor(call.sid).filter((e) => e.type === 'stream-open');
+    expect(opens).toEqual([
+      expect.objectContaining({ accepted: true, url: `${service.wsOrigin}/streams/q` }),
+      expect.objectContaining({ accepted: false, httpStatus: 404 }),
+    ]);
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Connect/Stream', 'Say']);
+  });
+
   it('connectStream rejects with the handshake status when the service refuses the stream', async () => {
     const url = `${service.wsOrigin}/streams/raw`;
     const opts = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN };

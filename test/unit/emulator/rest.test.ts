@@ -181,6 +181,27 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect((await rest('GET', `/IncomingPhoneNumbers/PN${'0'.repeat(32)}.json`)).status).toBe(404);
   });
 
+  it('outbound calls can be left unanswered (outboundCallOutcome) and call updates can fail (callsUpdate)', async () => {
+    emulator.faults.outboundCallOutcome = 'busy';
+    const created = await rest('POST', '/Calls.json', {
+      To: 'client:bob',
+      From: '+15005550006',
+      Url: `${service.origin}/never`,
+      StatusCallback: `${service.origin}/status`,
+    });
+    const call = emulator.calls.get(created.json.sid as string)!;
+    await call.ended;
+    expect(call.status).toBe('busy');
+    expect(service.requests.map((r) => [r.path, r.params.CallStatus])).toEqual([['/status', 'busy']]);
+    delete emulator.faults.outboundCallOutcome;
+
+    const live = await liveCall();
+    emulator.faults.callsUpdate = { status: 500, times: 1 };
+    expect((await rest('POST', `/Calls/${live.sid}.json`, { Status: 'completed' })).status).toBe(500);
+    expect(live.status).toBe('in-progress');
+    expect((await rest('POST', `/Calls/${live.sid}.json`, { Status: 'completed' })).json).toMatchObject({ status: 'completed' });
+  });
+
   it('redirects a live call to new TwiML (modify call)', async () => {
     const call = await liveCall();
     service.routes.set('/redirected', () => '<Response><Say>moved</Say></Response>');

@@ -1,0 +1,70 @@
+import twilio from 'twilio';
+import RequestClient from 'twilio/lib/base/RequestClient';
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../src/emulator';
+import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, type FakeService } from './fake-service';
+
+/** the official client, re-pointed at the emulator: what the service does */
+class Rebased extends RequestClient {
+  constructor(private readonly base: string) {
+    super({ timeout: 5000 });
+  }
+  override request<T>(opts: RequestClient.RequestOptions<T>) {
+    return super.request<T>({ ...opts, uri: opts.uri.replace('https://api.twilio.com', this.base) });
+  }
+}
+
+describe('the twilio package talks to the emulator as to Twilio', () => {
+  let emulator: TwilioEmulator;
+  let service: FakeService;
+  let client: ReturnType<typeof twilio>;
+
+  beforeEach(async () => {
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    service = await startFakeService(AUTH_TOKEN);
+    client = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: new Rebased(emulator.baseUrl) });
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await service.close();
+  });
+
+  it('creates, records, pauses and ends calls; lists and updates numbers', async () => {
+    const outbound = new Promise<EmulatedCall>((resolve) => emulator.onOutboundCall(resolve));
+    const created = await client.calls.create({
+      to: 'client:alice',
+      from: '+15005550006',
+      twiml: '<Response><Enqueue>hold</Enqueue></Response>',
+      statusCallback: `${service.origin}/status`,
+      statusCallbackEvent: ['answered', 'completed'],
+    });
+    expect(created.sid).toMatch(/^CA/);
+    const call = await outbound;
+    await eventually(() => call.status === 'in-progress');
+
+    const rec = await client.calls(call.sid).recordings.create({ recordingChannels: 'dual', recordingStatusCallbackEvent: ['in-progress', 'completed'] });
+    expect(rec.status).toBe('in-progress');
+    const paused = await client.calls(call.sid).recordings('Twilio.CURRENT').update({ status: 'paused', pauseBehavior: 'skip' });
+    expect(paused.status).toBe('paused');
+    await expect(client.calls(call.sid).recordings('RE' + '0'.repeat(32)).update({ status: 'in-progress' })).rejects.toMatchObject({
+      status: 404,
+      code: 20404,
+    });
+    const fetched = await client.calls(call.sid).fetch();
+    expect(fetched.status).toBe('in-progress');
+
+    const done = await client.calls(call.sid).update({ status: 'completed' });
+    expect(done.status).toBe('completed');
+    await call.ended;
+    expect(service.requests.filter((r) => r.path === '/status').map((r) => r.params.CallStatus)).toEqual(['in-progress', 'completed']);
+
+    const pn = emulator.addIncomingNumber('+15005550006');
+    const [number] = await client.incomingPhoneNumbers.list({ phoneNumber: '+15005550006' });
+    expect(number.sid).toBe(pn);
+    const updated = await client.incomingPhoneNumbers(pn).update({ voiceUrl: `${service.origin}/voice`, voiceMethod: 'POST' });
+    expect(updated.voiceUrl).toBe(`${service.origin}/voice`);
+
+    const bad = twilio(ACCOUNT_SID, 'wrong', { httpClient: new Rebased(emulator.baseUrl) });
+    await expect(bad.calls(call.sid).fetch()).rejects.toMatchObject({ status: 401, code: 20003 });
+  });
+});
