@@ -1,0 +1,158 @@
+/**
+ * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their number
+ * (`subjectHash`), never by the number itself.
+ *
+ * Erasure removes, for each of the caller's calls: every vault value (fields and the caller's
+ * number), pending and past deliveries, the call record and its index entries, and the call's
+ * offer and capture records; then it forwards the erasure to each processor's `eraseUrl`. The
+ * audit trail stays (it has no personal data and is kept for assessors) and records the
+ * erasure. The receipt is returned, not stored: a stored receipt would name the caller.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/trail';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
+import { Errors, isTonewallError } from '../errors';
+import type { ProcessorConfig } from '../processors/config';
+import { cancelDeliveries } from '../processors/delivery';
+import { type ErasureOutcome, forwardErasure } from '../processors/erase';
+import type { Backoff } from '../processors/http';
+import type { Keys, Store, StoreOp } from '../store';
+import { isVaultToken, type MaskedField, maskPhone, type Vault } from '../vault';
+import { isE164, subjectHash } from './subject';
+
+/** an erasure of one subject at a time; long enough for forwarding with all its retries */
+const ERASURE_LOCK_SECONDS = 5 * 60;
+
+export interface SubjectCall {
+  callSid: string;
+  createdAt: string;
+  state: CallSession['state'];
+  fields: Record<string, MaskedField>;
+}
+
+export interface AccessReport {
+  subject: string;
+  calls: SubjectCall[];
+}
+
+export interface ErasureReceipt {
+  receiptId: string;
+  subject: string;
+  erasedAt: string;
+  calls: number;
+  values: number;
+  deliveriesCancelled: number;
+  processors: { name: string; status: ErasureOutcome['status']; httpStatus?: number }[];
+}
+
+export interface PrivacyServiceDeps {
+  calls: CallRepository;
+  vault: Vault;
+  audit: AuditTrail;
+  store: Store;
+  keys: Keys;
+  processors: readonly ProcessorConfig[];
+  subjectSecret: string;
+  log: Logger;
+  /** retry schedule for `eraseUrl` requests (default: as deliveries) */
+  erasureBackoff?: Backoff;
+  fetchImpl?: typeof fetch;
+}
+
+export class PrivacyService {
+  constructor(private readonly deps: PrivacyServiceDeps) {}
+
+  /** Everything held about the caller, masked. Each call's trail records the access. */
+  async access(phone: string): Promise<AccessReport> {
+    const subject = this.subjectOf(phone);
+    const calls: SubjectCall[] = [];
+    for (const sid of await this.deps.calls.sidsForSubject(subject)) {
+      const s = await this.deps.calls.get(sid);
+      if (!s || s.subject !== subject) continue;
+      calls.push({ callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) });
+      await this.deps.audit.append(s.callSid, { type: 'subject.accessed' });
+    }
+    calls.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return { subject: maskPhone(phone), calls };
+  }
+
+  async erase(phone: string): Promise<ErasureReceipt> {
+    const { store, keys, log } = this.deps;
+    const subject = this.subjectOf(phone);
+    const lock = keys.erasure(subject);
+    if (!(await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS))) {
+      throw Errors.conflict({ detail: 'an erasure of this caller is already running' });
+    }
+    const receiptId = randomUUID();
+    let calls = 0;
+    let values = 0;
+    let deliveriesCancelled = 0;
+    try {
+      for (const sid of await this.deps.calls.sidsForSubject(subject)) {
+        const erased = await this.eraseCall(sid, subject, receiptId);
+        if (erased.found) calls++;
+        values += erased.values;
+        deliveriesCancelled += erased.deliveriesCancelled;
+      }
+      await store.del(keys.subject(subject));
+    } finally {
+      await store.del(lock);
+    }
+    const outcomes = await forwardErasure(this.deps.processors, phone, receiptId, {
+      backoff: this.deps.erasureBackoff,
+      fetchImpl: this.deps.fetchImpl,
+      log,
+    });
+    const receipt: ErasureReceipt = {
+      receiptId,
+      subject: maskPhone(phone),
+      erasedAt: new Date().toISOString(),
+      calls,
+      values,
+      deliveriesCancelled,
+      processors: outcomes.map((o) => ({ name: o.name, status: o.status, ...(o.httpStatus !== undefined ? { httpStatus: o.httpStatus } : {}) })),
+    };
+    log.info({ receiptId, calls, values, deliveriesCancelled }, 'subject erased');
+    return receipt;
+  }
+
+  private subjectOf(phone: string): string {
+    if (!isE164(phone)) throw Errors.badRequest({ detail: 'the subject must be an E.164 number' });
+    return subjectHash(this.deps.subjectSecret, phone);
+  }
+
+  private async eraseCall(callSid: string, subject: string, receiptId: string): Promise<{ found: boolean; values: number; deliveriesCancelled: number }> {
+    const { calls, vault, store, keys, processors, audit, log } = this.deps;
+    const s = await calls.get(callSid);
+    // an index entry for another subject's call would be a bug elsewhere: never erase someone else
+    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0 };
+    const tokens = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
+    for (const t of tokens) await vault.erase(t);
+    const deliveriesCancelled = await cancelDeliveries(store, keys, callSid, processors.map((p) => p.name));
+    const ops: StoreOp[] = [
+      { op: 'del', key: keys.offer(callSid) },
+      { op: 'srem', key: keys.offers(), member: callSid },
+      { op: 'del', key: keys.captureLock(callSid) },
+    ];
+    if (s?.capture) ops.push({ op: 'del', key: keys.capture(callSid, s.capture.id) });
+    await store.multi(ops);
+    await calls.remove({ callSid, subject });
+    try {
+      await audit.append(callSid, { type: 'subject.erased', receiptId });
+    } catch (e) {
+      // the erasure itself is done; a missing trail entry must not undo or hide it
+      log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
+    }
+    return { found: s !== null, values: tokens.length, deliveriesCancelled };
+  }
+}
+
+function maskedFields(s: CallSession): Record<string, MaskedField> {
+  const out: Record<string, MaskedField> = {};
+  for (const [name, f] of Object.entries(s.fields)) {
+    out[name] = { kind: f.kind, masked: f.masked, ...(f.last4 ? { last4: f.last4 } : {}), ...(f.brand ? { brand: f.brand } : {}), valid: f.valid };
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+import { TokenAuth } from '../../../src/agents/auth';
+import { AuditTrail } from '../../../src/audit';
+import { CallRepository } from '../../../src/calls/repository';
+import { CALLER_VAULT_FIELD, PrivacyService, privacyRoutes, subjectHash } from '../../../src/privacy';
+import type { RedisStore } from '../../../src/store';
+import { type TinyApp, tinyApp } from '../audit/app-helper';
+import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
+
+const SECRET = 'y'.repeat(40);
+const SUBJECT_SECRET = 'subject-secret';
+const PHONE = '+15551234567';
+const ENCODED = encodeURIComponent(PHONE);
+
+describe('/v1/subjects/:phone', () => {
+  let store: RedisStore;
+  let app: TinyApp;
+  let calls: CallRepository;
+  const auth = new TokenAuth(SECRET);
+  const bearer = (role: 'agent' | 'supervisor' | 'admin') => ({ authorization: `Bearer ${auth.sign({ sub: 'u1', endpoint: 'client:u1', role })}` });
+
+  beforeEach(async () => {
+    const f = await redisFixture('privacyroutes');
+    store = f.store;
+    calls = new CallRepository(store, f.keys);
+    const privacy = new PrivacyService({
+      calls,
+      vault: f.vault,
+      audit: new AuditTrail(store, f.keys),
+      store,
+      keys: f.keys,
+      processors: [],
+      subjectSecret: SUBJECT_SECRET,
+      log: captureLog().log,
+    });
+    app = await tinyApp(privacyRoutes({ auth, privacy }));
+    const s = makeSession({ subject: subjectHash(SUBJECT_SECRET, PHONE) });
+    s.fromToken = await f.vault.put(s.callSid, CALLER_VAULT_FIELD, PHONE);
+    s.fields.account = field('digits', await f.vault.put(s.callSid, 'account', '12345678'), { masked: '********' });
+    await calls.create(s);
+  });
+  afterEach(async () => {
+    await app.close();
+    await store.close();
+  });
+
+  test('an admin reads, then erases, a caller', async () => {
+    const got = await app.request({ method: 'GET', url: `/v1/subjects/${ENCODED}`, headers: bearer('admin') });
+    expect(got.statusCode).toBe(200);
+    expect(got.json().subject).toBe('+*******4567');
+    expect(got.json().calls).toHaveLength(1);
+    expect(JSON.stringify(got.json())).not.toContain('12345678');
+
+    const del = await app.request({ method: 'DELETE', url: `/v1/subjects/${ENCODED}`, headers: bearer('admin') });
+    expect(del.statusCode).toBe(200);
+    expect(del.json()).toMatchObject({ subject: '+*******4567', calls: 1, values: 2, deliveriesCancelled: 0, processors: [] });
+
+    const after = await app.request({ method: 'GET', url: `/v1/subjects/${ENCODED}`, headers: bearer('admin') });
+    expect(after.json().calls).toEqual([]);
+  });
+
+  test('no token 401; agents and supervisors 403, before the number is even looked at', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      expect((await app.request({ method, url: `/v1/subjects/${ENCODED}` })).statusCode).toBe(401);
+      for (const role of ['agent', 'supervisor'] as const) {
+        const res = await app.request({ method, url: `/v1/subjects/${ENCODED}`, headers: bearer(role) });
+        expect(res.statusCode).toBe(403);
+        expect(res.json().error).toBe('TW_ERR_AUTH_FORBIDDEN');
+        expect((await app.request({ method, url: `/v1/subjects/not-a-number`, headers: bearer(role) })).statusCode).toBe(403);
+      }
+    }
+    // nothing was erased by the refused requests
+    const got = await app.request({ method: 'GET', url: `/v1/subjects/${ENCODED}`, headers: bearer('admin') });
+    expect(got.json().calls).toHaveLength(1);
+  });
+
+  test.each(['15551234567', '%2B0123456789', '%2B12', 'abc', '%2B1555123456789012', '%2B1555%20123'])('an invalid number (%s) answers 400', async (p) => {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await app.request({ method, url: `/v1/subjects/${p}`, headers: bearer('admin') });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toBe('TW_ERR_REQUEST_INVALID');
+    }
+  });
+});

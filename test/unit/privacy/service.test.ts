@@ -1,0 +1,195 @@
+/**
+ * Subject access and erasure against a real Redis and a real HTTP processor: after erasing a
+ * caller with two calls, a scan of Redis finds none of their values, their number, their vault
+ * tokens, their call records or their subject hash; only their audit trails, which record it.
+ */
+import { AuditTrail } from '../../../src/audit';
+import { CallRepository } from '../../../src/calls/repository';
+import type { CallSession } from '../../../src/calls/session';
+import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
+import { parseProcessors, ProcessorDelivery, type ProcessorConfig, verifySignature } from '../../../src/processors';
+import type { Keys, RedisStore } from '../../../src/store';
+import type { Vault } from '../../../src/vault';
+import { scanRedis } from '../../support/redis';
+import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
+import { type Gateway, startGateway } from '../processors/gateway';
+
+const SUBJECT_SECRET = 'subject-secret-derived-from-agent-jwt-secret';
+const PHONE = '+15551234567';
+const OTHER_PHONE = '+447700900123';
+const CARDS = ['4111111111111111', '5555555555554444'];
+const EXPIRY = '1230';
+const CVV = '737';
+
+describe('PrivacyService', () => {
+  let store: RedisStore;
+  let keys: Keys;
+  let prefix: string;
+  let vault: Vault;
+  let calls: CallRepository;
+  let audit: AuditTrail;
+  let gw: Gateway;
+  let processors: ProcessorConfig[];
+  let logged: ReturnType<typeof captureLog>;
+  let privacy: PrivacyService;
+
+  beforeEach(async () => {
+    ({ store, keys, prefix, vault } = await redisFixture('privacy'));
+    calls = new CallRepository(store, keys);
+    audit = new AuditTrail(store, keys);
+    gw = await startGateway();
+    processors = parseProcessors(
+      'p.yaml',
+      `processors:
+  - { name: gateway, url: "${gw.url}/charge", secretEnv: GW, fields: [card, expiry, cvv], eraseUrl: "${gw.url}/erase" }
+  - { name: crm, url: "${gw.url}/crm", secretEnv: CRM, fields: [account] }
+`,
+      { GW: 'gw-secret', CRM: 'crm-secret' },
+    );
+    logged = captureLog();
+    privacy = new PrivacyService({
+      calls,
+      vault,
+      audit,
+      store,
+      keys,
+      processors,
+      subjectSecret: SUBJECT_SECRET,
+      log: logged.log,
+      erasureBackoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 },
+    });
+  });
+  afterEach(async () => {
+    await gw.close();
+    expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
+    await store.close();
+  });
+
+  async function callFrom(phone: string, card: string, createdAt: number): Promise<CallSession> {
+    const s = makeSession({ subject: subjectHash(SUBJECT_SECRET, phone), fromMasked: '+*******' + phone.slice(-4), createdAt, state: 'bridged' });
+    s.fromToken = await vault.put(s.callSid, CALLER_VAULT_FIELD, phone);
+    s.fields.card = field('card-number', await vault.put(s.callSid, 'card', card), { masked: '************' + card.slice(-4), last4: card.slice(-4), brand: 'visa' });
+    s.fields.expiry = field('expiry', await vault.put(s.callSid, 'expiry', EXPIRY));
+    s.fields.cvv = field('security-code', await vault.put(s.callSid, 'cvv', CVV), { masked: '***' });
+    s.capture = { id: 'cap1', name: 'cvv', kind: 'security-code', status: 'completed' };
+    await calls.create(s);
+    await audit.append(s.callSid, { type: 'capture.completed', captureId: 'cap1' });
+    return s;
+  }
+
+  test('access shows the caller\'s calls masked, and nothing of anyone else', async () => {
+    const a = await callFrom(PHONE, CARDS[0], Date.now() - 60_000);
+    const b = await callFrom(PHONE, CARDS[1], Date.now());
+    await callFrom(OTHER_PHONE, CARDS[0], Date.now());
+    const report = await privacy.access(PHONE);
+    expect(report.subject).toBe('+*******4567');
+    expect(report.calls.map((c) => c.callSid)).toEqual([a.callSid, b.callSid]);
+    expect(report.calls[0]).toEqual({
+      callSid: a.callSid,
+      createdAt: new Date(a.createdAt).toISOString(),
+      state: 'bridged',
+      fields: {
+        card: { kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true },
+        expiry: { kind: 'expiry', masked: '****', valid: true },
+        cvv: { kind: 'security-code', masked: '***', valid: true },
+      },
+    });
+    const text = JSON.stringify(report);
+    for (const secret of [CARDS[0], CARDS[1], PHONE, a.fromToken!, a.fields.card.token!]) expect(text).not.toContain(secret);
+    expect((await audit.list(a.callSid)).map((e) => e.type)).toEqual(['capture.completed', 'subject.accessed']);
+    expect(await privacy.access('+15550000000')).toEqual({ subject: '+*******0000', calls: [] });
+    await expect(privacy.access('15551234567')).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  test('erasure after two calls from one number leaves nothing that names the caller', async () => {
+    const a = await callFrom(PHONE, CARDS[0], Date.now() - 60_000);
+    const b = await callFrom(PHONE, CARDS[1], Date.now());
+    const other = await callFrom(OTHER_PHONE, CARDS[0], Date.now());
+    // both calls have a delivery still pending (nothing is sending them)
+    const delivery = new ProcessorDelivery({ store, keys, vault, calls, processors, log: logged.log, onResult: () => undefined });
+    for (const s of [a, b, other]) await delivery.onCallUpdated(s);
+    const hash = subjectHash(SUBJECT_SECRET, PHONE);
+    // the scan below can fail: before the erasure the store does name them
+    const before = (await scanRedis(prefix)).map((k) => `${k.key}\n${k.content}`).join('\n');
+    for (const f of [hash, a.callSid, b.callSid, a.fromToken!, b.fields.card.token!]) expect(before).toContain(f);
+
+    const receipt = await privacy.erase(PHONE);
+    expect(receipt).toEqual({
+      receiptId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      subject: '+*******4567',
+      erasedAt: expect.any(String),
+      calls: 2,
+      values: 8,
+      deliveriesCancelled: 2,
+      processors: [
+        { name: 'gateway', status: 'forwarded', httpStatus: 200 },
+        { name: 'crm', status: 'no-erase-url' },
+      ],
+    });
+
+    // the processor's eraseUrl got one signed request naming the caller and the receipt
+    const erase = gw.received.filter((r) => r.path === '/erase');
+    expect(erase).toHaveLength(1);
+    expect(JSON.parse(erase[0].body)).toEqual({ subject: PHONE, receiptId: receipt.receiptId });
+    expect(verifySignature(erase[0].headers['x-tonewall-signature'] as string, erase[0].body, 'gw-secret', 60)).toBe(true);
+    expect(erase[0].headers['idempotency-key']).toMatch(/^[0-9a-f]{64}$/);
+
+    // a scan of Redis: nothing of theirs, except audit trails that record the erasure
+    const scan = await scanRedis(prefix);
+    const forbidden = [PHONE, PHONE.slice(1), CARDS[0], CARDS[1], hash];
+    for (const s of [a, b]) forbidden.push(s.fromToken!, ...Object.values(s.fields).map((f) => f.token!));
+    for (const { key, content } of scan) {
+      for (const f of forbidden) expect(`${key}\n${content}`).not.toContain(f);
+      for (const s of [a, b]) {
+        if (key === keys.audit(s.callSid)) continue;
+        expect(`${key}\n${content}`).not.toContain(s.callSid);
+      }
+    }
+    for (const s of [a, b]) {
+      expect(await calls.get(s.callSid)).toBeNull();
+      for (const f of Object.values(s.fields)) expect(await vault.get(s.callSid, 'x', f.token!)).toBeNull();
+      const trail = await audit.verify(s.callSid);
+      expect(trail.verified).toBe(true);
+      expect(trail.entries.at(-1)).toMatchObject({ type: 'subject.erased', receiptId: receipt.receiptId });
+    }
+    expect(await store.get(keys.erasure(hash))).toBeNull();
+
+    // someone else's call and values are untouched
+    expect(await calls.get(other.callSid)).not.toBeNull();
+    expect(await vault.get(other.callSid, 'card', other.fields.card.token!)).toBe(CARDS[0]);
+    expect(await store.get(keys.delivery(other.callSid, 'gateway'))).not.toBeNull();
+
+    // access then shows nothing; the log holds no number or value
+    expect(await privacy.access(PHONE)).toEqual({ subject: '+*******4567', calls: [] });
+    const log = logged.lines.join('');
+    for (const f of [PHONE, PHONE.slice(1), CARDS[0], CARDS[1]]) expect(log).not.toContain(f);
+  });
+
+  test('an eraseUrl that keeps failing is retried and reported as failed', async () => {
+    gw.answer = () => ({ status: 500 });
+    await callFrom(PHONE, CARDS[0], Date.now());
+    const receipt = await privacy.erase(PHONE);
+    expect(receipt.calls).toBe(1);
+    expect(receipt.processors).toEqual([
+      { name: 'gateway', status: 'failed', httpStatus: 500 },
+      { name: 'crm', status: 'no-erase-url' },
+    ]);
+    expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(5);
+  });
+
+  test('a caller with nothing stored still gets a receipt and the erasure is still forwarded', async () => {
+    const receipt = await privacy.erase(PHONE);
+    expect(receipt).toMatchObject({ calls: 0, values: 0, deliveriesCancelled: 0 });
+    expect(receipt.processors[0]).toEqual({ name: 'gateway', status: 'forwarded', httpStatus: 200 });
+  });
+
+  test('two erasures of one caller at once: the second is refused with 409', async () => {
+    await callFrom(PHONE, CARDS[0], Date.now());
+    gw.answer = () => ({ status: 200, delayMs: 200 });
+    const [first, second] = await Promise.allSettled([privacy.erase(PHONE), privacy.erase(PHONE)]);
+    const outcomes = [first, second].map((r) => r.status);
+    expect(outcomes.sort()).toEqual(['fulfilled', 'rejected']);
+    const rejected = [first, second].find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ statusCode: 409 });
+  });
+});
