@@ -11,6 +11,7 @@ import type { MessageHandler, Store, StoreOp } from './types';
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
 const UPDATE_MAX_ATTEMPTS = 20;
+const UPDATE_POOL_SIZE = 16;
 
 function connection(url: string): Redis {
   return new Redis(url, {
@@ -85,10 +86,11 @@ export class RedisStore implements Store {
   }
 
   async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number) {
-    // optimistic concurrency on a dedicated connection: WATCH is per connection
+    // optimistic concurrency: WATCH is per connection, so each update borrows a dedicated
+    // connection from a small pool (opening one per update would cost a TCP handshake each)
     return this.run(async () => {
-      const conn = this.client.duplicate({ enableOfflineQueue: true });
-      conn.on('error', () => undefined);
+      const conn = this.borrow();
+      let healthy = true;
       try {
         for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
           await conn.watch(key);
@@ -102,10 +104,31 @@ export class RedisStore implements Store {
           if (res) return next;
         }
         throw Errors.conflict({ detail: 'too many concurrent updates' });
+      } catch (e) {
+        healthy = false;
+        throw e;
       } finally {
-        conn.disconnect();
+        this.giveBack(conn, healthy);
       }
     });
+  }
+
+  private readonly idle: Redis[] = [];
+
+  private borrow(): Redis {
+    const conn = this.idle.pop();
+    if (conn) return conn;
+    const fresh = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+    fresh.on('error', () => undefined);
+    return fresh;
+  }
+
+  private giveBack(conn: Redis, healthy: boolean): void {
+    if (healthy && this.idle.length < UPDATE_POOL_SIZE && conn.status === 'ready') this.idle.push(conn);
+    else {
+      // a connection left mid-WATCH or broken is not reused
+      conn.disconnect();
+    }
   }
 
   async sadd(key: string, member: string, ttlSeconds: number) {
@@ -205,6 +228,7 @@ export class RedisStore implements Store {
   }
 
   async close() {
+    for (const c of this.idle.splice(0)) c.disconnect();
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
