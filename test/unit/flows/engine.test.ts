@@ -1,0 +1,130 @@
+/**
+ * The flow engine is a pure function: (flow, session, input) → (session', verbs, effect).
+ * These tests run it without HTTP, Twilio or a store.
+ */
+import type { CallSession } from '../../../src/calls/session';
+import { advance, type EngineResult } from '../../../src/flows/engine';
+import { parseFlow } from '../../../src/flows/load';
+
+const flow = parseFlow(
+  'test.yaml',
+  `
+id: t
+numbers: ["+15005550006"]
+record: true
+steps:
+  - say: hello
+  - collect: card
+    kind: card-number
+    prompt: card please
+    attempts: 2
+  - collect: cvv
+    kind: security-code
+    prompt: code please
+  - say: thanks
+  - collect: ref
+    kind: digits
+    sensitive: false
+    minLength: 2
+    maxLength: 4
+    prompt: reference
+handoff:
+  mode: dial
+  to: "client:alice"
+`,
+);
+
+const now = new Date('2026-11-29T12:00:00Z');
+const session = (): CallSession => ({
+  callSid: 'CA' + '0'.repeat(32),
+  accountSid: 'AC' + '0'.repeat(32),
+  flowId: 't',
+  to: '+15005550006',
+  fromMasked: '+*******4567',
+  subject: 'x',
+  state: 'ivr',
+  step: 0,
+  attempt: 1,
+  recording: { sid: 'RE' + '0'.repeat(32), status: 'in-progress' },
+  fields: {},
+  handoff: { mode: 'dial', to: 'client:alice' },
+  createdAt: 0,
+  updatedAt: 0,
+});
+
+const run = (r: EngineResult, input: Parameters<typeof advance>[1]) => advance(flow, input, r.session, { now });
+
+describe('flow engine', () => {
+  test('asks for a pause before the first sensitive field, and only gathers once paused', () => {
+    const r1 = advance(flow, { kind: 'start' }, session(), { now });
+    expect(r1.verbs).toEqual([{ verb: 'say', text: 'hello' }]);
+    expect(r1.effect).toEqual({ kind: 'pause-recording' });
+    const r2 = run(r1, { kind: 'recording', op: 'pause', ok: true });
+    expect(r2.session.recording.status).toBe('paused');
+    expect(r2.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card', step: 1, attempt: 1 })]);
+  });
+
+  test('a valid card is masked on the session and handed out only as a vault write', () => {
+    let r = advance(flow, { kind: 'start' }, session(), { now });
+    r = run(r, { kind: 'recording', op: 'pause', ok: true });
+    r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111#' });
+    expect(r.session.fields.card).toMatchObject({ masked: '************1111', last4: '1111', brand: 'visa', valid: true });
+    expect(JSON.stringify(r.session)).not.toContain('4111111111111111');
+    expect(r.vaultWrites).toEqual([{ field: 'card', value: '4111111111111111' }]);
+    // still paused: the next field is sensitive too, so no resume in between
+    expect(r.effect).toBeUndefined();
+    expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv', numDigits: 3 })]);
+  });
+
+  test('resumes after the last consecutive sensitive field, before anything else is said', () => {
+    let r = advance(flow, { kind: 'start' }, session(), { now });
+    r = run(r, { kind: 'recording', op: 'pause', ok: true });
+    r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111' });
+    r = run(r, { kind: 'digits', step: 2, attempt: 1, digits: '123' });
+    expect(r.effect).toEqual({ kind: 'resume-recording' });
+    expect(r.verbs).toEqual([]);
+    r = run(r, { kind: 'recording', op: 'resume', ok: true });
+    expect(r.verbs.map((v) => v.verb)).toEqual(['say', 'gather']);
+    expect(r.session.recording.status).toBe('in-progress');
+  });
+
+  test('an invalid card is asked again, then failed after `attempts`, and the flow goes on', () => {
+    let r = advance(flow, { kind: 'start' }, session(), { now });
+    r = run(r, { kind: 'recording', op: 'pause', ok: true });
+    r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111112' });
+    expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card', attempt: 2, prompt: expect.stringMatching(/^Sorry/) })]);
+    expect(r.vaultWrites).toEqual([]);
+    r = run(r, { kind: 'digits', step: 1, attempt: 2, digits: '4111111111111113' });
+    expect(r.session.fields.card).toMatchObject({ valid: false, reason: 'attempts-exhausted:luhn' });
+    expect(r.session.fields.card.masked).not.toMatch(/\d/);
+    expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
+  });
+
+  test('a failed pause fails closed: every sensitive field failed, straight to handoff, no gather', () => {
+    let r = advance(flow, { kind: 'start' }, session(), { now });
+    r = run(r, { kind: 'recording', op: 'pause', ok: false });
+    expect(r.verbs.some((v) => v.verb === 'gather')).toBe(false);
+    expect(r.verbs[r.verbs.length - 1]).toMatchObject({ verb: 'handoff' });
+    expect(r.session.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+    expect(r.session.fields.cvv).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+    expect(r.session.fields.ref).toBeUndefined();
+    expect(r.session.state).toBe('handoff');
+  });
+
+  test('a stale or replayed gather answer changes nothing and re-asks the current step', () => {
+    let r = advance(flow, { kind: 'start' }, session(), { now });
+    r = run(r, { kind: 'recording', op: 'pause', ok: true });
+    const stale = run(r, { kind: 'digits', step: 1, attempt: 7, digits: '4111111111111111' });
+    expect(stale.session.fields).toEqual({});
+    expect(stale.vaultWrites).toEqual([]);
+    expect(stale.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card', attempt: 1 })]);
+  });
+
+  test('without a recording nothing is paused', () => {
+    const s = session();
+    s.recording = { status: 'none' };
+    const r = advance(flow, { kind: 'start' }, s, { now });
+    expect(r.effect).toBeUndefined();
+    expect(r.verbs.map((v) => v.verb)).toEqual(['say', 'gather']);
+  });
+});
