@@ -19,6 +19,8 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
   'processor',
   'requestId',
   'instanceId',
+  // operator-chosen names from config files, not caller data
+  'flowId',
 ]);
 
 /** Set by the trail itself; an entry passed to `append` may not carry them. */

@@ -54,7 +54,8 @@ export interface PrivacyServiceDeps {
   store: Store;
   keys: Keys;
   processors: readonly ProcessorConfig[];
-  subjectSecret: string;
+  /** the key of the subject index: the same key the app's session code hashes callers with */
+  subjectSecret: string | Buffer;
   log: Logger;
   /** retry schedule for `eraseUrl` requests (default: as deliveries) */
   erasureBackoff?: Backoff;

@@ -11,13 +11,15 @@ export function isE164(value: unknown): value is string {
   return typeof value === 'string' && E164.test(value);
 }
 
-export function subjectHash(secret: string, e164: string): string {
+/** `secret`: the app's subject key (text, or the raw bytes it derives from AGENT_JWT_SECRET) */
+export function subjectHash(secret: string | Buffer, e164: string): string {
   return createHmac('sha256', secret).update(e164, 'utf8').digest('hex');
 }
 
 /**
  * The vault field name the caller's number is sealed under (`vault.put(callSid,
  * CALLER_VAULT_FIELD, from)` → `session.fromToken`). Flow field names start with a letter, so
- * this can never be a collected field's name.
+ * this can never be a collected field's name. Must equal flows/runner.ts FROM_FIELD (a test
+ * holds them together); kept here so processors/ and privacy/ need not import the flow runner.
  */
-export const CALLER_VAULT_FIELD = '$from';
+export const CALLER_VAULT_FIELD = '__from';

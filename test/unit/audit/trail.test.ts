@@ -141,6 +141,7 @@ describe('AuditTrail on Redis', () => {
       httpStatus: 503,
       tones: 16,
       ok: false,
+      flowId: 'payments-2024',
     });
     expect((await trail.verify(CALL)).verified).toBe(true);
   });
