@@ -103,12 +103,12 @@ class Leg implements MediaLeg {
     private readonly ws: WebSocket,
     readonly url: string,
     private readonly opts: ConnectStreamOptions,
-    opened: Promise<void>,
   ) {
     this.callSid = opts.callSid ?? newSid('CA');
     this.streamSid = opts.streamSid ?? newSid('MZ');
     this.parameters = { ...opts.parameters };
-    this.opened = opened;
+    // Legs exist only once the socket is open; `start` goes out right after construction.
+    this.opened = Promise.resolve();
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closer ??= 'service';
@@ -335,23 +335,17 @@ export function connectStream(url: string, opts: ConnectStreamOptions): Promise<
   const ws = new WebSocket(url, { headers });
 
   return new Promise<MediaLeg>((resolve, reject) => {
-    let settle: () => void = () => undefined;
-    const opened = new Promise<void>((r) => {
-      settle = r;
-    });
-    const leg = new Leg(ws, url, opts, opened);
     ws.once('unexpected-response', (req, res) => {
       res.resume();
       req.destroy();
       reject(new StreamRefusedError(res.statusCode ?? 0, url));
     });
-    ws.on('error', (err) => {
-      // After an unexpected response the request was destroyed on purpose.
-      reject(err);
-    });
+    // Before 'open' an error means no stream (refused, unreachable); once settled it is moot.
+    ws.on('error', (err) => reject(err));
     ws.once('open', () => {
+      // The leg attaches its listeners here, so a refused handshake never looks like a stream.
+      const leg = new Leg(ws, url, opts);
       leg.sendStartMessages();
-      settle();
       resolve(leg);
     });
   });

@@ -1,5 +1,6 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Call } from './call';
 import { abortableSleep, type EmulatorContext } from './context';
 import { startOutboundCall, type CallRegistry } from './dialer';
@@ -12,6 +13,17 @@ import type { PauseBehavior, Recording, RecordingStatus } from './recording';
  */
 
 type Params = Record<string, string | string[] | undefined>;
+
+const accountParam = z.object({ ac: z.string().optional() });
+
+/** form (or query) parameters; a repeated key arrives as an array */
+const formParams = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
+
+/** the request's form body (query for GET), parsed; anything else counts as no params */
+function paramsOf(req: FastifyRequest): Params {
+  const parsed = formParams.safeParse(req.method === 'GET' ? req.query : req.body);
+  return parsed.success ? parsed.data : {};
+}
 
 interface AccountParams {
   ac: string;
@@ -29,14 +41,14 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       void reply.header('WWW-Authenticate', 'Basic realm="Twilio API"');
       return sendError(reply, 401, 20003, 'Authenticate');
     }
-    const ac = (req.params as Partial<AccountParams>).ac;
+    const ac = accountParam.safeParse(req.params).data?.ac;
     if (ac !== undefined && ac !== ctx.accountSid) {
       return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
     }
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    const params = flatParams(req.method === 'GET' ? (req.query as Params) : (req.body as Params));
+    const params = flatParams(paramsOf(req));
     const callSid = /\/Calls\/(CA[0-9a-f]{32})/.exec(req.url)?.[1];
     ctx.timeline.add({ type: 'rest', callSid, method: req.method, path: pathOf(req), params, status: reply.statusCode });
   });
@@ -63,7 +75,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
 
   app.post<{ Params: AccountParams }>(`${API}/Calls.json`, async (req, reply) => {
     if (await fault('callsCreate', reply)) return reply;
-    const body = (req.body ?? {}) as Params;
+    const body = paramsOf(req);
     const to = first(body.To);
     const from = first(body.From);
     const url = first(body.Url);
@@ -103,7 +115,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     const call = findCall(req, reply, jsonSid(req.params.callFile));
     if (!call) return reply;
     if (await fault('callsUpdate', reply)) return reply;
-    const body = (req.body ?? {}) as Params;
+    const body = paramsOf(req);
     const status = first(body.Status);
     const twiml = first(body.Twiml);
     const url = first(body.Url);
@@ -135,7 +147,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (!call) return reply;
     if (await fault('recordingsCreate', reply)) return reply;
     if (!call.live) return sendError(reply, 400, 21220, 'Requested resource is not eligible for recording');
-    const body = (req.body ?? {}) as Params;
+    const body = paramsOf(req);
     const channels = first(body.RecordingChannels) ?? 'mono';
     if (channels !== 'mono' && channels !== 'dual') {
       return sendError(reply, 400, 20001, `Invalid RecordingChannels: ${channels}`);
@@ -180,7 +192,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     async (req, reply) => {
       const call = findCall(req, reply, req.params.ca);
       if (!call) return reply;
-      const body = (req.body ?? {}) as Params;
+      const body = paramsOf(req);
       const status = first(body.Status);
       if (status !== 'paused' && status !== 'in-progress' && status !== 'stopped') {
         return sendError(reply, 400, 20001, `Invalid Status: ${status ?? ''}`);
@@ -204,7 +216,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
   // ---- IncomingPhoneNumbers ----
 
   app.get<{ Params: AccountParams }>(`${API}/IncomingPhoneNumbers.json`, async (req) => {
-    const q = (req.query ?? {}) as Params;
+    const q = paramsOf(req);
     const phoneNumber = first(q.PhoneNumber);
     const friendlyName = first(q.FriendlyName);
     const numbers = [...reg.numbers.bySid.values()].filter(
@@ -222,7 +234,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
   app.post<{ Params: AccountParams & { pnFile: string } }>(`${API}/IncomingPhoneNumbers/:pnFile`, async (req, reply) => {
     const n = reg.numbers.bySid.get(jsonSid(req.params.pnFile) ?? '');
     if (!n) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-    const body = (req.body ?? {}) as Params;
+    const body = paramsOf(req);
     const set = (key: string): string | undefined => first(body[key]);
     n.voiceUrl = set('VoiceUrl') ?? n.voiceUrl;
     n.voiceMethod = set('VoiceMethod')?.toUpperCase() ?? n.voiceMethod;
@@ -283,9 +295,8 @@ function words(v: string | string[] | undefined, fallback: string[]): string[] {
   return list.length ? list : fallback;
 }
 
-function flatParams(p: Params | undefined | null): Record<string, string | string[]> {
+function flatParams(p: Params): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  if (!p || typeof p !== 'object') return out;
   for (const [k, v] of Object.entries(p)) if (v !== undefined) out[k] = v;
   return out;
 }

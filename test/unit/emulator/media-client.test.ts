@@ -233,6 +233,8 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
       expect.objectContaining({ accepted: false, httpStatus: 404 }),
     ]);
     expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Connect/Stream', 'Say']);
+    // the refused handshake never became a stream, so only the first one closed
+    expect(emulator.timelineFor(call.sid).filter((e) => e.type === 'stream-close')).toHaveLength(1);
   });
 
   it('connectStream rejects with the handshake status when the service refuses the stream', async () => {
