@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { hkdfSync, createHmac } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { TokenAuth } from './agents/auth';
-import { agentRoutes } from './agents/routes';
+import { agentDocs, agents } from './agents';
 import { AuditTrail, auditRoutes } from './audit';
 import { CallRepository } from './calls/repository';
 import type { Config } from './config';
@@ -119,6 +119,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('services', services);
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
+  // OpenAPI at /docs: before every route, so swagger sees the agent API registered below
+  await app.register(agentDocs);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isTonewallError(err)) {
@@ -134,7 +136,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
-  await app.register(agentRoutes({ auth, calls }));
+  await app.register(
+    agents({
+      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
+      bridges: () => undefined,
+      sendCommand: (instanceId, command) => store.publish(keys.instanceChannel(instanceId), JSON.stringify(command)),
+    }),
+  );
   await app.register(auditRoutes({ auth, calls, audit }));
 
   app.addHook('onClose', async () => {

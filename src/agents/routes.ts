@@ -4,35 +4,58 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
-import { Errors } from '../errors';
-import { canSee, type Principal, type TokenAuth } from './auth';
+import { type AgentActions, visibleCall } from './actions';
+import { canSee, type TokenAuth } from './auth';
+import { schemas } from './schemas';
 import { callView } from './views';
+
+export { visibleCall } from './actions';
 
 export interface AgentRouteDeps {
   auth: TokenAuth;
   calls: CallRepository;
+  actions: AgentActions;
 }
 
-export async function visibleCall(d: AgentRouteDeps, p: Principal, callSid: string): Promise<CallSession> {
-  const s = /^CA[0-9a-fA-F]{32}$/.test(callSid) ? await d.calls.get(callSid) : null;
-  if (!s || !canSee(p, s)) throw Errors.callNotFound();
-  return s;
-}
+type CallParams = { Params: { callSid: string } };
+type CaptureParams = { Params: { callSid: string; captureId: string } };
 
 export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
   return async (app) => {
     const principal = (req: FastifyRequest) => d.auth.fromRequest(req);
+    // bodies and params are parsed in the handlers, after 401 and 404 (see schemas.ts)
+    const opts = <S>(schema: S) => ({ schema, attachValidation: true });
 
-    app.get('/v1/calls', async (req) => {
+    app.get('/v1/calls', opts(schemas.listCalls), async (req) => {
       const p = principal(req);
       const calls = (await d.calls.list()).filter((s) => canSee(p, s)).sort((a, b) => a.createdAt - b.createdAt);
       return { calls: calls.map(callView) };
     });
 
-    app.get<{ Params: { callSid: string } }>('/v1/calls/:callSid', async (req) => {
+    app.get<CallParams>('/v1/calls/:callSid', opts(schemas.getCall), async (req) => {
       const p = principal(req);
-      return callView(await visibleCall(d, p, req.params.callSid));
+      return callView(await visibleCall(d.calls, p, req.params.callSid));
+    });
+
+    app.post<CallParams>('/v1/calls/:callSid/accept', opts(schemas.accept), async (req) => {
+      const p = principal(req);
+      return d.actions.accept(p, req.params.callSid);
+    });
+
+    app.post<CallParams>('/v1/calls/:callSid/captures', opts(schemas.startCapture), async (req, reply) => {
+      const p = principal(req);
+      const started = await d.actions.startCapture(p, req.params.callSid, req.body);
+      return reply.code(201).send(started);
+    });
+
+    app.get<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.getCapture), async (req) => {
+      const p = principal(req);
+      return d.actions.getCapture(p, req.params.callSid, req.params.captureId);
+    });
+
+    app.delete<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.cancelCapture), async (req) => {
+      const p = principal(req);
+      return d.actions.cancelCapture(p, req.params.callSid, req.params.captureId);
     });
   };
 }

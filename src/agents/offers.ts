@@ -1,0 +1,38 @@
+/**
+ * Taking an offered call (CONTRACT §5): the first accept wins, atomically across instances (SET
+ * NX on the call's offer key), then the session names the agent and the instance holding the
+ * caller's bridge is told to dial the agent's endpoint (`dial-agent`). Nothing is published: the
+ * bridge announces `call.bridged` once the agent's audio is up.
+ */
+import type { CallRepository } from '../calls/repository';
+import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import { Errors } from '../errors';
+import type { Keys, Store } from '../store';
+import type { Principal } from './auth';
+
+export interface OfferDeps {
+  store: Store;
+  keys: Keys;
+  calls: CallRepository;
+  audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
+  /** sends `{type:'dial-agent', callSid, endpoint, agentSub}` to the instance holding the bridge */
+  sendCommand(instanceId: string, command: { type: string; callSid: string; [k: string]: unknown }): Promise<void>;
+}
+
+export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSession): Promise<CallSession> {
+  if (session.state !== 'offered' || session.handoff.mode !== 'bridge' || session.handoff.to || session.handoff.agentSub || !session.instanceId) {
+    throw Errors.conflict({ detail: 'the call is not offered' });
+  }
+  const won = await d.store.setIfAbsent(d.keys.offer(session.callSid), p.sub, CALL_TTL_SECONDS);
+  if (!won) throw Errors.conflict({ detail: 'the call was already accepted' });
+  const updated = await d.calls.update(session.callSid, (s) => {
+    if (s.state !== 'offered' || s.handoff.agentSub) return false;
+    s.handoff.agentSub = p.sub;
+    s.handoff.agentEndpoint = p.endpoint;
+    s.state = 'bridging';
+  });
+  if (!updated || updated.handoff.agentSub !== p.sub) throw Errors.conflict({ detail: 'the call is not offered' });
+  await d.audit.append(session.callSid, { type: 'agent.accepted', role: p.role });
+  await d.sendCommand(updated.instanceId ?? session.instanceId, { type: 'dial-agent', callSid: session.callSid, endpoint: p.endpoint, agentSub: p.sub });
+  return updated;
+}

@@ -1,0 +1,138 @@
+/**
+ * The agent panel: one self-contained page (inline script and style, no external asset). Every
+ * string it shows is set through textContent, so nothing a call carries can become markup. It
+ * holds the token in memory only.
+ */
+export const PANEL_STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1d21}
+header{background:#1b2b44;color:#fff;padding:10px 16px;display:flex;gap:12px;align-items:center}
+header h1{font-size:16px;margin:0 12px 0 0}
+main{display:grid;grid-template-columns:1fr 1fr;gap:16px;padding:16px}
+section{background:#fff;border-radius:6px;padding:12px;box-shadow:0 1px 2px #0002}
+h2{font-size:14px;margin:0 0 8px}
+table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:4px 6px;border-bottom:1px solid #e3e5e8;font-size:13px}
+.masked{font-family:ui-monospace,monospace;letter-spacing:1px}
+#log{font-family:ui-monospace,monospace;font-size:12px;max-height:260px;overflow:auto;margin:0;padding:0;list-style:none}
+#log li{border-bottom:1px solid #eee;padding:2px 0}
+.err{color:#b00020}.ok{color:#0a7a32}
+.wide{grid-column:1/3}
+label{margin-right:10px}input,select,button{font:inherit}
+`;
+
+export const PANEL_SCRIPT = `
+(function () {
+  'use strict';
+  var token = null, ws = null, calls = {}, selected = null, capture = null;
+  var $ = function (id) { return document.getElementById(id); };
+  function text(el, s) { el.textContent = s == null ? '' : String(s); return el; }
+  function el(tag, s, cls) { var e = document.createElement(tag); if (s != null) text(e, s); if (cls) e.className = cls; return e; }
+  function status(s, bad) { var e = text($('status'), s); e.className = bad ? 'err' : 'ok'; }
+  function log(s) { var li = el('li', new Date().toLocaleTimeString() + ' ' + s); var l = $('log'); l.insertBefore(li, l.firstChild); while (l.children.length > 200) l.removeChild(l.lastChild); }
+  function api(method, path, body) {
+    return fetch(path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + token }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; }); });
+  }
+  function refresh() {
+    return api('GET', '/v1/calls').then(function (r) {
+      if (r.status === 401) { status('token refused', true); return; }
+      calls = {};
+      (r.body.calls || []).forEach(function (c) { calls[c.callSid] = c; });
+      render();
+    });
+  }
+  function fieldsText(c) {
+    return Object.keys(c.fields || {}).map(function (n) { var f = c.fields[n]; return n + ': ' + f.masked + (f.brand ? ' ' + f.brand : '') + (f.valid ? '' : ' (invalid)'); }).join(', ');
+  }
+  function render() {
+    var body = $('calls'); while (body.firstChild) body.removeChild(body.firstChild);
+    Object.keys(calls).forEach(function (sid) {
+      var c = calls[sid], tr = document.createElement('tr');
+      tr.setAttribute('data-call', sid);
+      tr.appendChild(el('td', sid.slice(0, 10) + '…'));
+      tr.appendChild(el('td', c.from, 'masked'));
+      tr.appendChild(el('td', c.state, 'state'));
+      tr.appendChild(el('td', fieldsText(c), 'masked'));
+      var td = el('td');
+      if (c.state === 'offered') { var a = el('button', 'Accept', 'accept'); a.onclick = function () { accept(sid); }; td.appendChild(a); }
+      var s = el('button', 'Select', 'select'); s.onclick = function () { select(sid); }; td.appendChild(s);
+      tr.appendChild(td); body.appendChild(tr);
+    });
+    text($('selected'), selected ? selected : 'no call selected');
+    $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged';
+    $('capture-cancel').disabled = !capture || capture.status !== 'capturing';
+    if (capture) {
+      text($('capture-status'), capture.status + (capture.reason ? ' (' + capture.reason + ')' : ''));
+      text($('capture-entered'), capture.entered);
+      text($('capture-masked'), capture.masked);
+      text($('capture-brand'), capture.brand || '');
+      text($('capture-valid'), capture.valid === undefined ? '' : capture.valid ? 'valid' : 'invalid');
+    }
+  }
+  function send(m) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }
+  function accept(sid) { selected = sid; send({ type: 'handoff.accept', callSid: sid }); log('accept ' + sid); render(); }
+  function select(sid) { selected = sid; render(); }
+  function onEvent(e) {
+    if (!e || typeof e.type !== 'string') return;
+    var sid = typeof e.callSid === 'string' ? e.callSid : '';
+    var line = e.type + ' ' + sid;
+    if (e.type === 'error') { line += ': ' + e.message; status(e.message, true); }
+    if (e.type === 'capture.progress') line += ' ' + e.entered + ' ' + e.masked;
+    if (e.type === 'capture.completed' || e.type === 'capture.failed') line += ' ' + (e.masked || '') + ' ' + (e.reason || '');
+    log(line);
+    if (e.type.indexOf('capture.') === 0 && sid === selected) {
+      if (e.type === 'capture.started') capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
+      if (!capture || capture.id !== e.captureId) capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
+      if (e.type === 'capture.progress') { capture.entered = e.entered; capture.masked = e.masked; }
+      if (e.type === 'capture.completed') { capture.status = 'completed'; capture.masked = e.masked; capture.brand = e.brand; capture.valid = e.valid; capture.entered = e.entered; }
+      if (e.type === 'capture.failed') { capture.status = e.reason === 'cancelled' ? 'cancelled' : 'failed'; capture.reason = e.reason; capture.masked = e.masked; capture.valid = e.valid; }
+    }
+    if (e.type === 'handoff.offered' || e.type === 'call.bridged' || e.type === 'call.ended' || e.type === 'capture.completed' || e.type === 'capture.failed') refresh();
+    else render();
+  }
+  function connect() {
+    ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/agent/ws');
+    ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
+    ws.onmessage = function (m) { var e; try { e = JSON.parse(m.data); } catch (x) { return; } onEvent(e); };
+    ws.onclose = function (c) { status(c.code === 4401 ? 'signed out: token refused' : 'disconnected', true); $('connection').textContent = 'offline'; };
+    $('connection').textContent = 'live';
+  }
+  $('signin').onclick = function () {
+    token = $('token').value.trim(); $('token').value = '';
+    if (!token) return;
+    api('GET', '/v1/calls').then(function (r) {
+      if (r.status !== 200) { status('token refused', true); return; }
+      status('signed in', false); connect(); refresh();
+    });
+  };
+  $('capture-start').onclick = function () {
+    if (!selected) return;
+    capture = null;
+    send({ type: 'capture.start', callSid: selected, name: $('capture-name').value.trim(), kind: $('capture-kind').value, blanket: $('capture-blanket').checked });
+  };
+  $('capture-cancel').onclick = function () { if (capture && selected) send({ type: 'capture.cancel', callSid: selected, captureId: capture.id }); };
+  $('refresh').onclick = refresh;
+  render();
+})();
+`;
+
+export const PANEL_BODY = `
+<header><h1>tonewall agent</h1>
+<input id="token" type="password" placeholder="paste your token" autocomplete="off" size="40">
+<button id="signin">Sign in</button><span id="status"></span><span id="connection"></span></header>
+<main>
+<section><h2>Calls <button id="refresh">Refresh</button></h2>
+<table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
+<section><h2>Secure capture: <span id="selected"></span></h2>
+<p><label>Field <input id="capture-name" value="card" size="12"></label>
+<label>Kind <select id="capture-kind"><option>card-number</option><option>expiry</option><option>security-code</option><option>digits</option><option>date</option><option>routing-number</option></select></label>
+<label><input id="capture-blanket" type="checkbox"> blanket tone</label></p>
+<p><button id="capture-start">Start capture</button> <button id="capture-cancel">Cancel</button></p>
+<table><tbody>
+<tr><th>status</th><td id="capture-status"></td></tr>
+<tr><th>entered</th><td id="capture-entered"></td></tr>
+<tr><th>value</th><td id="capture-masked" class="masked"></td></tr>
+<tr><th>brand</th><td id="capture-brand"></td></tr>
+<tr><th>check</th><td id="capture-valid"></td></tr>
+</tbody></table></section>
+<section class="wide"><h2>Events</h2><ul id="log"></ul></section>
+</main>`;

@@ -1,0 +1,103 @@
+/**
+ * OpenAPI descriptions of the agent API (served at /docs). Routes attach them with
+ * `attachValidation: true`: the handlers parse with zod themselves, after authentication and
+ * the per-call rule, so a foreign call is 404 whatever its body (CONTRACT §5).
+ */
+const error = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+const field = {
+  type: 'object',
+  properties: {
+    kind: { type: 'string' },
+    masked: { type: 'string', description: "one '*' per hidden digit; a card keeps its last 4" },
+    last4: { type: 'string' },
+    brand: { type: 'string' },
+    valid: { type: 'boolean' },
+    reason: { type: 'string' },
+  },
+} as const;
+
+export const callSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    callSid: { type: 'string' },
+    from: { type: 'string', description: 'the caller number masked to its last 4 digits' },
+    state: { type: 'string', enum: ['ivr', 'handoff', 'offered', 'bridging', 'bridged', 'dialed', 'ended'] },
+    recording: { type: 'object', additionalProperties: true },
+    fields: { type: 'object', additionalProperties: field },
+    capture: { type: ['object', 'null'], additionalProperties: true },
+  },
+} as const;
+
+const captureSchema = {
+  type: 'object',
+  properties: {
+    captureId: { type: 'string' },
+    callSid: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    status: { type: 'string', enum: ['capturing', 'completed', 'failed', 'cancelled'] },
+    entered: { type: 'integer' },
+    masked: { type: 'string' },
+    valid: { type: 'boolean' },
+    brand: { type: 'string' },
+    last4: { type: 'string' },
+    reason: { type: 'string' },
+  },
+} as const;
+
+const callParams = {
+  type: 'object',
+  required: ['callSid'],
+  properties: { callSid: { type: 'string', pattern: '^CA[0-9a-fA-F]{32}$' } },
+} as const;
+
+const captureParams = {
+  type: 'object',
+  required: ['callSid', 'captureId'],
+  properties: { callSid: { type: 'string' }, captureId: { type: 'string' } },
+} as const;
+
+const common = { tags: ['agents'], security: [{ bearer: [] }] };
+const denied = { 401: { description: 'missing or invalid token', ...error }, 404: { description: 'no such call, or not visible to this token', ...error } };
+
+export const schemas = {
+  listCalls: { ...common, summary: 'Calls visible to the token, masked', response: { 200: { type: 'object', properties: { calls: { type: 'array', items: callSchema } } }, 401: denied[401] } },
+  getCall: { ...common, summary: 'One call, masked', params: callParams, response: { 200: callSchema, ...denied } },
+  accept: {
+    ...common,
+    summary: 'Take an offered call: the service dials the token endpoint and bridges it; the first accept wins',
+    params: callParams,
+    response: { 200: callSchema, ...denied, 409: { description: 'not offered, or already accepted', ...error } },
+  },
+  startCapture: {
+    ...common,
+    summary: 'Start a secure capture on a bridged call (the recording is paused first)',
+    params: callParams,
+    body: {
+      type: 'object',
+      required: ['name', 'kind'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' },
+        kind: { type: 'string', enum: ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number'] },
+        blanket: { type: 'boolean', description: 'one continuous flat tone to the agent for the whole capture' },
+        minLength: { type: 'integer', description: 'digits kind only' },
+        maxLength: { type: 'integer', description: 'digits kind only' },
+      },
+    },
+    response: {
+      201: { type: 'object', properties: { captureId: { type: 'string' } } },
+      400: error,
+      ...denied,
+      409: { description: 'a capture is running, or the call is not bridged', ...error },
+      503: { description: '{"error":"recording-pause-failed"}: the recording could not be paused; no capture was started', ...error },
+    },
+  },
+  getCapture: { ...common, summary: 'A capture, masked', params: captureParams, response: { 200: captureSchema, ...denied } },
+  cancelCapture: { ...common, summary: 'Cancel a capture; the recording resumes', params: captureParams, response: { 200: captureSchema, ...denied } },
+};

@@ -1,0 +1,34 @@
+/**
+ * The agent WebSocket protocol (CONTRACT §5): client messages parsed with zod, and the event
+ * types the server forwards from the event bus.
+ */
+import { z } from 'zod';
+import { captureRequestSchema } from '../captures';
+
+export const authMessage = z.object({ type: z.literal('auth'), token: z.string().min(1).max(4096) }).strict();
+
+const callSid = z.string().min(1).max(64);
+
+export const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('handoff.accept'), callSid }).strict(),
+  captureRequestSchema.extend({ type: z.literal('capture.start'), callSid }).strict(),
+  z.object({ type: z.literal('capture.cancel'), callSid, captureId: z.string().min(1).max(64) }).strict(),
+]);
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+/** the bus events agents are shown; anything else on the bus stays between instances */
+export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'handoff.offered',
+  'call.bridged',
+  'capture.started',
+  'capture.progress',
+  'capture.completed',
+  'capture.failed',
+  'processor.result',
+  'call.ended',
+]);
+
+/** close code for a socket that did not authenticate (4000 + HTTP 401) */
+export const CLOSE_UNAUTHORIZED = 4401;
+/** CONTRACT §5: the `auth` message must come this soon after the socket opens */
+export const AUTH_TIMEOUT_MS = 5_000;

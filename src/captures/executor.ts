@@ -1,0 +1,313 @@
+/**
+ * The capture state machine, run on the instance that holds the call's media bridge
+ * (CONTRACT §5, DESIGN "Capture mid-call"):
+ *
+ *   lock → pause the recording and await Twilio → (blanket on) → listen to the bridge's key
+ *   presses, publishing masked progress → end on '#', the kind's maximum length, IDLE_MS after
+ *   the last key, or a hard timeout → validate → vault → masked field on the session → resume
+ *   the recording → capture.completed / capture.failed.
+ *
+ * Keys are only listened to after Twilio acknowledged the pause, so no key of the value can
+ * reach the recording. The plain value lives in the collector for the life of the capture and
+ * goes nowhere but the validator and the vault.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
+import type { CallEvent } from '../events';
+import { maxLengthFor, validate, type FieldKind } from '../flows/validators';
+import { maskField, maskProgress } from '../vault/mask';
+import { DigitCollector } from './collector';
+import type { CaptureRecords } from './records';
+import type { CancelResult, CaptureRecord, CaptureRequest, CaptureStatus, StartResult } from './types';
+
+/** CONTRACT §5: a capture ends this long after the last key */
+export const IDLE_MS = 5_000;
+/** a capture nobody keys into ends this long after it started, so the recording is not left paused */
+export const FIRST_KEY_MS = 30_000;
+/** no capture runs longer than this, whatever is keyed (19 digits at a slow pace fit easily) */
+export const MAX_CAPTURE_MS = 120_000;
+
+/** what the capture needs of a media bridge (src/media): merged key presses and blanket masking */
+export interface KeyPress {
+  digit: string;
+  source?: string;
+  atSample?: number;
+}
+export interface CaptureBridge {
+  on(event: 'key', listener: (key: KeyPress) => void): unknown;
+  off(event: 'key', listener: (key: KeyPress) => void): unknown;
+  setBlanket(on: boolean): void;
+}
+export type BridgeLookup = (callSid: string) => CaptureBridge | undefined;
+
+export interface ExecutorDeps {
+  calls: CallRepository;
+  records: CaptureRecords;
+  recording: {
+    pause(callSid: string, recordingSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    resume(callSid: string, recordingSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+  };
+  vault: { put(callSid: string, field: string, plain: string): Promise<string> };
+  audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
+  events: { publish(event: CallEvent): Promise<void> };
+  metrics: { inc(labels: { outcome: string }): void };
+  bridges: BridgeLookup;
+  log: Logger;
+  instanceId: string;
+  now?: () => Date;
+  timings?: { idleMs?: number; firstKeyMs?: number; maxMs?: number };
+}
+
+interface Running {
+  record: CaptureRecord;
+  collector: DigitCollector;
+  bridge: CaptureBridge;
+  onKey: (key: KeyPress) => void;
+  recordingSid?: string;
+  minLength?: number;
+  maxLength?: number;
+  cardBrand?: CallSession['cardBrand'];
+  idle?: NodeJS.Timeout;
+  hard: NodeJS.Timeout;
+  /** store writes and events of one capture happen in key order */
+  chain: Promise<void>;
+  ending: boolean;
+}
+
+type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
+
+export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
+
+export class CaptureExecutor {
+  private readonly running = new Map<string, Running>();
+  private readonly idleMs: number;
+  private readonly firstKeyMs: number;
+  private readonly maxMs: number;
+
+  constructor(private readonly d: ExecutorDeps) {
+    this.idleMs = d.timings?.idleMs ?? IDLE_MS;
+    this.firstKeyMs = d.timings?.firstKeyMs ?? FIRST_KEY_MS;
+    this.maxMs = d.timings?.maxMs ?? MAX_CAPTURE_MS;
+  }
+
+  private now(): Date {
+    return this.d.now ? this.d.now() : new Date();
+  }
+
+  async start(callSid: string, req: CaptureRequest, captureId = newCaptureId()): Promise<StartResult> {
+    const log = this.d.log.child({ callSid, captureId });
+    const session = await this.d.calls.get(callSid);
+    if (!session) return { ok: false, error: 'call-not-found' };
+    const bridge = this.d.bridges(callSid);
+    if (session.state !== 'bridged' || !bridge) return { ok: false, error: 'not-bridged' };
+    const lockSeconds = Math.ceil(this.maxMs / 1000) + 30;
+    if (this.running.has(callSid) || !(await this.d.records.lock(callSid, captureId, lockSeconds))) {
+      return { ok: false, error: 'capture-running' };
+    }
+    let pause: { ok: boolean; twilioStatus: string };
+    try {
+      pause = await this.d.recording.pause(callSid, session.recording.sid);
+    } catch (e) {
+      await this.d.records.unlock(callSid);
+      throw e;
+    }
+    if (!pause.ok) {
+      await this.d.records.unlock(callSid);
+      this.d.metrics.inc({ outcome: 'recording-pause-failed' });
+      await this.d.audit.append(callSid, { type: 'capture.refused', captureId, reason: 'recording-pause-failed', twilioStatus: pause.twilioStatus });
+      log.warn({ twilioStatus: pause.twilioStatus }, 'capture refused: the recording could not be paused');
+      return { ok: false, error: 'recording-pause-failed' };
+    }
+
+    const record: CaptureRecord = {
+      captureId,
+      callSid,
+      name: req.name,
+      kind: req.kind,
+      blanket: req.blanket === true,
+      status: 'capturing',
+      entered: 0,
+      masked: '',
+      startedAt: this.now().getTime(),
+    };
+    const maxLength = maxLengthFor(req.kind, { cardBrand: session.cardBrand, maxLength: req.maxLength });
+    const run: Running = {
+      record,
+      collector: new DigitCollector(maxLength),
+      bridge,
+      onKey: (key) => this.onKey(callSid, key),
+      recordingSid: session.recording.sid,
+      minLength: req.minLength,
+      maxLength: req.maxLength,
+      cardBrand: session.cardBrand,
+      hard: setTimeout(() => this.end(callSid, { status: 'failed', reason: 'timeout' }), this.maxMs),
+      chain: Promise.resolve(),
+      ending: false,
+    };
+    run.idle = setTimeout(() => this.end(callSid, { status: 'failed', reason: 'no-input' }), this.firstKeyMs);
+    this.running.set(callSid, run);
+    await this.d.records.save(record);
+    await this.d.calls.update(callSid, (s) => {
+      s.capture = { id: captureId, name: req.name, kind: req.kind, status: 'capturing' };
+      s.recording.status = 'paused';
+    });
+    await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId });
+    await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
+    if (record.blanket) bridge.setBlanket(true);
+    // only now, with Twilio's pause acknowledged, are key presses taken
+    bridge.on('key', run.onKey);
+    log.info({ kind: req.kind, blanket: record.blanket }, 'capture started');
+    return { ok: true, captureId };
+  }
+
+  async cancel(callSid: string, captureId: string): Promise<CancelResult> {
+    const run = this.running.get(callSid);
+    if (!run || run.record.captureId !== captureId) return { ok: false, error: 'capture-not-found' };
+    await this.end(callSid, { status: 'cancelled' });
+    return { ok: true };
+  }
+
+  /** the call ended or the bridge went away: end its capture, if any */
+  async abort(callSid: string, reason = 'call-ended'): Promise<void> {
+    if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason });
+  }
+
+  isRunning(callSid: string): boolean {
+    return this.running.has(callSid);
+  }
+
+  /** ends every capture this instance runs (shutdown): recordings are resumed */
+  async close(): Promise<void> {
+    await Promise.all([...this.running.keys()].map((sid) => this.end(sid, { status: 'failed', reason: 'shutdown' })));
+  }
+
+  private onKey(callSid: string, key: KeyPress): void {
+    const run = this.running.get(callSid);
+    if (!run || run.ending) return;
+    const outcome = run.collector.push(key.digit);
+    if (outcome === 'ignored') return;
+    if (outcome === 'finish') {
+      void this.end(callSid, { status: 'finish' });
+      return;
+    }
+    clearTimeout(run.idle);
+    run.idle = setTimeout(() => this.end(callSid, { status: 'finish' }), this.idleMs);
+    const entered = run.collector.entered;
+    const masked = maskProgress(run.collector.digits);
+    run.record.entered = entered;
+    run.record.masked = masked;
+    const snapshot = { ...run.record };
+    run.chain = run.chain
+      .then(async () => {
+        await this.d.records.save(snapshot);
+        await this.d.events.publish({ type: 'capture.progress', callSid, captureId: snapshot.captureId, entered, masked });
+      })
+      .catch((e: unknown) => this.d.log.error({ callSid, err: { message: (e as Error).message } }, 'capture progress not published'));
+    if (outcome === 'full') void this.end(callSid, { status: 'finish' });
+  }
+
+  private async end(callSid: string, ending: Ending): Promise<void> {
+    const run = this.running.get(callSid);
+    if (!run || run.ending) return;
+    run.ending = true;
+    clearTimeout(run.idle);
+    clearTimeout(run.hard);
+    run.bridge.off('key', run.onKey);
+    if (run.record.blanket) run.bridge.setBlanket(false);
+    await run.chain;
+    const log = this.d.log.child({ callSid, captureId: run.record.captureId });
+    try {
+      await this.settle(run, ending);
+    } catch (e) {
+      log.error({ err: { message: (e as Error).message } }, 'capture could not be settled');
+      run.record.status = 'failed';
+      run.record.reason = 'internal';
+    } finally {
+      run.collector.wipe();
+      const resume = await this.d.recording.resume(callSid, run.recordingSid).catch(() => ({ ok: false, twilioStatus: 'network' }));
+      await this.d.calls
+        .update(callSid, (s) => {
+          if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
+          if (resume.ok) s.recording.status = 'in-progress';
+        })
+        .catch(() => undefined);
+      run.record.endedAt = this.now().getTime();
+      await this.d.records.save(run.record).catch(() => undefined);
+      await this.d.records.unlock(callSid).catch(() => undefined);
+      this.running.delete(callSid);
+    }
+    await this.announce(run.record);
+    log.info({ status: run.record.status, reason: run.record.reason, entered: run.record.entered }, 'capture ended');
+  }
+
+  /** validate, vault and keep the masked field; sets the record's outcome */
+  private async settle(run: Running, ending: Ending): Promise<void> {
+    const r = run.record;
+    const digits = run.collector.digits;
+    if (ending.status === 'cancelled') {
+      r.status = 'cancelled';
+      r.reason = 'cancelled';
+      return;
+    }
+    if (ending.status === 'failed' && digits.length === 0) {
+      r.status = 'failed';
+      r.reason = ending.reason;
+      return;
+    }
+    if (ending.status === 'failed' && ending.reason !== 'no-input' && ending.reason !== 'timeout') {
+      r.status = 'failed';
+      r.reason = ending.reason;
+      return;
+    }
+    const kind: FieldKind = r.kind;
+    const now = this.now();
+    const result = digits.length
+      ? validate(kind, digits, { now, cardBrand: run.cardBrand, minLength: run.minLength, maxLength: run.maxLength })
+      : ({ valid: false, reason: 'length' } as const);
+    const view = maskField(kind, digits, result);
+    r.masked = view.masked;
+    r.valid = view.valid;
+    if (view.brand) r.brand = view.brand;
+    if (view.last4) r.last4 = view.last4;
+    const token = result.valid ? await this.d.vault.put(r.callSid, r.name, digits) : undefined;
+    await this.d.calls.update(r.callSid, (s) => {
+      s.fields[r.name] = {
+        ...view,
+        ...(result.valid ? {} : { reason: result.reason }),
+        ...(token ? { token } : {}),
+        source: 'capture',
+        at: now.getTime(),
+      };
+      if (kind === 'card-number' && result.valid && result.brand) s.cardBrand = result.brand;
+    });
+    if (result.valid) {
+      r.status = 'completed';
+    } else {
+      r.status = 'failed';
+      r.reason = result.reason;
+    }
+  }
+
+  private async announce(r: CaptureRecord): Promise<void> {
+    const outcome: Record<CaptureStatus, string> = { capturing: 'failed', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
+    this.d.metrics.inc({ outcome: r.status === 'failed' && r.valid === false ? 'invalid' : outcome[r.status] });
+    await this.d.audit
+      .append(r.callSid, {
+        type: `capture.${r.status}`,
+        captureId: r.captureId,
+        kind: r.kind,
+        entered: r.entered,
+        valid: r.valid,
+        reason: r.reason,
+      })
+      .catch((e: unknown) => this.d.log.error({ callSid: r.callSid, err: { message: (e as Error).message } }, 'capture audit failed'));
+    const base = { callSid: r.callSid, captureId: r.captureId, name: r.name, kind: r.kind, entered: r.entered, masked: r.masked };
+    if (r.status === 'completed') {
+      await this.d.events.publish({ type: 'capture.completed', ...base, valid: true, ...(r.brand ? { brand: r.brand } : {}), ...(r.last4 ? { last4: r.last4 } : {}) });
+    } else {
+      await this.d.events.publish({ type: 'capture.failed', ...base, reason: r.reason ?? r.status, ...(r.valid !== undefined ? { valid: r.valid } : {}) });
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Capture records and the one-capture-per-call lock in the store, each with a TTL. Any instance
+ * reads a record (GET …/captures/:id); only the instance running the capture writes it.
+ */
+import type { Keys, Store } from '../store';
+import type { CaptureRecord } from './types';
+
+/** a record stays readable this long after its capture started (agents read results after) */
+export const CAPTURE_RECORD_TTL_SECONDS = 60 * 60;
+
+export class CaptureRecords {
+  constructor(
+    private readonly store: Store,
+    private readonly keys: Keys,
+  ) {}
+
+  async get(callSid: string, captureId: string): Promise<CaptureRecord | null> {
+    const raw = await this.store.get(this.keys.capture(callSid, captureId));
+    return raw ? (JSON.parse(raw) as CaptureRecord) : null;
+  }
+
+  async save(r: CaptureRecord): Promise<void> {
+    await this.store.set(this.keys.capture(r.callSid, r.captureId), JSON.stringify(r), CAPTURE_RECORD_TTL_SECONDS);
+  }
+
+  /** SET NX of the call's capture lock: false when a capture is already running */
+  async lock(callSid: string, captureId: string, ttlSeconds: number): Promise<boolean> {
+    return this.store.setIfAbsent(this.keys.captureLock(callSid), captureId, ttlSeconds);
+  }
+
+  async unlock(callSid: string): Promise<void> {
+    await this.store.del(this.keys.captureLock(callSid));
+  }
+}
