@@ -1,3 +1,15 @@
+/**
+ * The project's own Twilio emulator, for integration tests and `npm run demo`.
+ *
+ * It speaks Twilio's real protocol so the service cannot tell it from Twilio: signed
+ * form-encoded webhooks (voice, actions, status and recording callbacks), TwiML execution,
+ * the 2010-04-01 REST resources the service uses (Basic auth, Twilio's error JSON), and
+ * Media Streams over a signed WebSocket handshake. Everything it does lands in `timeline`.
+ *
+ *   const twilio = await startTwilioEmulator({ accountSid, authToken });
+ *   const call = await twilio.placeCall({ from, to, voiceUrl, onGather: () => '4111#' });
+ *   await call.ended;
+ */
 import pino from 'pino';
 import type { Call, EmulatedCall } from './call';
 import type { EmulatorContext } from './context';
