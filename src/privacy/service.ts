@@ -15,7 +15,7 @@ import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import { Errors, isTonewallError } from '../errors';
 import type { ProcessorConfig } from '../processors/config';
-import { cancelDeliveries } from '../processors/delivery';
+import { cancelDeliveries } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
 import type { Backoff } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
@@ -57,7 +57,7 @@ export interface PrivacyServiceDeps {
   /** the key of the subject index: the same key the app's session code hashes callers with */
   subjectSecret: string | Buffer;
   log: Logger;
-  /** retry schedule for `eraseUrl` requests (default: as deliveries) */
+  /** retry schedule for `eraseUrl` requests (default ERASURE_BACKOFF: 5 tries from 0.5 s) */
   erasureBackoff?: Backoff;
   fetchImpl?: typeof fetch;
 }

@@ -15,53 +15,39 @@
  *   error or record carries a value or the caller's number: logs name the processor, the HTTP
  *   status, the try and a fixed reason.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
-import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import type { CallSession } from '../calls/session';
 import { isTonewallError } from '../errors';
 import { CALLER_VAULT_FIELD } from '../privacy/subject';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, REQUEST_TIMEOUT_MS } from './http';
+import {
+  cancelDeliveries,
+  deliveryIndexMember,
+  deliveryLeaseKey,
+  type DeliveryRecord,
+  deliveryTtlSeconds,
+  idempotencyKey,
+  parseMember,
+  parseRecord,
+  readyFor,
+} from './records';
 
 /** longer than one try can take (REQUEST_TIMEOUT_MS plus a few store round trips), so a live holder never loses it */
 export const DELIVERY_LEASE_SECONDS = Math.ceil((REQUEST_TIMEOUT_MS * 3) / 1000);
 /** how often the index is scanned for deliveries due here or abandoned by a crashed instance */
 export const DEFAULT_POLL_MS = 2_000;
 
-/**
- * PROPOSED for src/store/keys.ts (`deliveryLease(callSid, processor)`): the lease of one
- * delivery's current try. Built from `keys.prefix` until the key module has it.
- */
-export function deliveryLeaseKey(keys: Keys, callSid: string, processor: string): string {
-  return `${keys.prefix}deliverylease:${callSid}:${processor}`;
-}
-
 export interface DeliveryResult {
   ok: boolean;
   status?: number;
   body?: unknown;
   attempts: number;
-}
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
-
-/** what the store holds about one delivery: no value, no number, no subject */
-export interface DeliveryRecord {
-  v: 1;
-  callSid: string;
-  processor: string;
-  status: DeliveryStatus;
-  attempts: number;
-  /** epoch ms of the next try (pending) */
-  nextAt: number;
-  createdAt: number;
-  updatedAt: number;
-  httpStatus?: number;
-  reason?: string;
 }
 
 export interface ProcessorDeliveryDeps {
@@ -77,70 +63,6 @@ export interface ProcessorDeliveryDeps {
   /** optional: `processor.delivered` / `processor.failed` entries on the call's trail */
   audit?: AuditTrail;
   pollMs?: number;
-}
-
-/** stable per call and processor, and opaque: it names neither */
-export function idempotencyKey(callSid: string, processor: string): string {
-  return createHash('sha256').update(`tonewall:delivery\0${callSid}\0${processor}`).digest('hex');
-}
-
-export function deliveryIndexMember(callSid: string, processor: string): string {
-  return JSON.stringify([callSid, processor]);
-}
-
-function parseMember(m: string): [string, string] | null {
-  try {
-    const v: unknown = JSON.parse(m);
-    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? [v[0], v[1]] : null;
-  } catch {
-    return null;
-  }
-}
-
-function parseRecord(raw: string | null): DeliveryRecord | null {
-  if (raw === null) return null;
-  try {
-    const r = JSON.parse(raw) as DeliveryRecord;
-    return r && r.v === 1 ? r : null;
-  } catch {
-    return null;
-  }
-}
-
-/** true when every field the processor takes is captured, valid and in the vault */
-export function readyFor(session: CallSession, processor: ProcessorConfig): boolean {
-  return processor.fields.every((name) => {
-    const f = session.fields[name];
-    return f !== undefined && f.valid === true && typeof f.token === 'string';
-  });
-}
-
-/** The TTL of delivery records: at least the vault's, and as long as the call record can ask again. */
-export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
-  return Math.max(vault.ttlSeconds, CALL_TTL_SECONDS);
-}
-
-/**
- * Removes every delivery of a call (erasure): the configured processors' and any other the
- * index names. Returns how many were still pending.
- */
-export async function cancelDeliveries(store: Store, keys: Keys, callSid: string, processorNames: readonly string[]): Promise<number> {
-  const names = new Set(processorNames);
-  for (const m of await store.smembers(keys.deliveries())) {
-    const p = parseMember(m);
-    if (p && p[0] === callSid) names.add(p[1]);
-  }
-  let pending = 0;
-  for (const name of names) {
-    const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
-    if (rec?.status === 'pending') pending++;
-    await store.multi([
-      { op: 'del', key: keys.delivery(callSid, name) },
-      { op: 'del', key: deliveryLeaseKey(keys, callSid, name) },
-      { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
-    ]);
-  }
-  return pending;
 }
 
 export class ProcessorDelivery {

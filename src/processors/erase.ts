@@ -6,7 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProcessorConfig } from './config';
-import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, sleep } from './http';
+import { type Backoff, backoffDelay, checkBackoff, postSigned, sleep } from './http';
+
+/**
+ * The same schedule as a delivery (0.5 s, ×2, ±20%, 5 tries) but capped early: an erasure is
+ * forwarded while the admin's DELETE waits for its receipt, so the last pause is about 4 s.
+ */
+export const ERASURE_BACKOFF: Readonly<Backoff> = Object.freeze({ baseMs: 500, maxMs: 4_000, maxAttempts: 5 });
 
 export interface ErasureOutcome {
   name: string;
@@ -32,7 +38,7 @@ export async function forwardErasure(
   receiptId: string,
   opts: ForwardErasureOptions = {},
 ): Promise<ErasureOutcome[]> {
-  const backoff = checkBackoff(opts.backoff ?? DEFAULT_BACKOFF);
+  const backoff = checkBackoff(opts.backoff ?? ERASURE_BACKOFF);
   const fetchImpl = opts.fetchImpl ?? fetch;
   const body = JSON.stringify({ subject: phone, receiptId });
   return Promise.all(

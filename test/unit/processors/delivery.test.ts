@@ -3,6 +3,7 @@
  * signed, retried with backoff, resumed after a restart, never sent by two instances at once,
  * and no value in any log line or stored record.
  */
+import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CALLER_VAULT_FIELD } from '../../../src/privacy/subject';
@@ -272,5 +273,18 @@ describe('ProcessorDelivery', () => {
     await waitFor(() => results.length === 1);
     expect(results[0].result).toEqual({ ok: false, attempts: 0 });
     expect(gw.received).toHaveLength(0);
+  });
+
+  test('with an audit trail, the outcome is recorded on the call without any value', async () => {
+    const audit = new AuditTrail(store, keys);
+    gw.answer = (n) => (n === 1 ? { status: 500 } : { status: 200, body: {} });
+    const d = delivery({ audit, backoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 } });
+    await d.start();
+    const s = await paymentCall(['card', 'expiry', 'cvv']);
+    await d.onCallUpdated(s);
+    await waitFor(() => results.length === 1);
+    const trail = await audit.verify(s.callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => [e.type, e.processor, e.httpStatus, e.attempts])).toEqual([['processor.delivered', 'gateway', 200, 2]]);
   });
 });

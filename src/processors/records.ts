@@ -1,0 +1,100 @@
+/**
+ * A delivery's state in the store: one small record per call and processor (`keys.delivery`),
+ * an index of the pending ones (`keys.deliveries()`) and a lease per try. No record holds a
+ * value, the caller's number or the subject hash.
+ */
+import { createHash } from 'node:crypto';
+import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import type { Keys, Store } from '../store';
+import type { Vault } from '../vault';
+import type { ProcessorConfig } from './config';
+
+/**
+ * PROPOSED for src/store/keys.ts (`deliveryLease(callSid, processor)`): the lease of one
+ * delivery's current try. Built from `keys.prefix` until the key module has it.
+ */
+export function deliveryLeaseKey(keys: Keys, callSid: string, processor: string): string {
+  return `${keys.prefix}deliverylease:${callSid}:${processor}`;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** what the store holds about one delivery: no value, no number, no subject */
+export interface DeliveryRecord {
+  v: 1;
+  callSid: string;
+  processor: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** epoch ms of the next try (pending) */
+  nextAt: number;
+  createdAt: number;
+  updatedAt: number;
+  httpStatus?: number;
+  reason?: string;
+}
+
+/** stable per call and processor, and opaque: it names neither */
+export function idempotencyKey(callSid: string, processor: string): string {
+  return createHash('sha256').update(`tonewall:delivery\0${callSid}\0${processor}`).digest('hex');
+}
+
+export function deliveryIndexMember(callSid: string, processor: string): string {
+  return JSON.stringify([callSid, processor]);
+}
+
+export function parseMember(m: string): [string, string] | null {
+  try {
+    const v: unknown = JSON.parse(m);
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? [v[0], v[1]] : null;
+  } catch {
+    return null;
+  }
+}
+
+export function parseRecord(raw: string | null): DeliveryRecord | null {
+  if (raw === null) return null;
+  try {
+    const r = JSON.parse(raw) as DeliveryRecord;
+    return r && r.v === 1 ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** true when every field the processor takes is captured, valid and in the vault */
+export function readyFor(session: CallSession, processor: ProcessorConfig): boolean {
+  return processor.fields.every((name) => {
+    const f = session.fields[name];
+    return f !== undefined && f.valid === true && typeof f.token === 'string';
+  });
+}
+
+/** The TTL of delivery records: at least the vault's, and as long as the call record can ask again. */
+export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
+  return Math.max(vault.ttlSeconds, CALL_TTL_SECONDS);
+}
+
+/**
+ * Removes every delivery of a call (erasure): the configured processors' and any other the
+ * index names. Returns how many were still pending.
+ */
+export async function cancelDeliveries(store: Store, keys: Keys, callSid: string, processorNames: readonly string[]): Promise<number> {
+  const names = new Set(processorNames);
+  for (const m of await store.smembers(keys.deliveries())) {
+    const p = parseMember(m);
+    if (p && p[0] === callSid) names.add(p[1]);
+  }
+  let pending = 0;
+  for (const name of names) {
+    const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
+    if (rec?.status === 'pending') pending++;
+    await store.multi([
+      { op: 'del', key: keys.delivery(callSid, name) },
+      { op: 'del', key: deliveryLeaseKey(keys, callSid, name) },
+      { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
+    ]);
+  }
+  return pending;
+}
+
