@@ -14,7 +14,7 @@ import type { ProcessorConfig } from './config';
  * delivery's current try. Built from `keys.prefix` until the key module has it.
  */
 export function deliveryLeaseKey(keys: Keys, callSid: string, processor: string): string {
-  return `${keys.prefix}deliverylease:${callSid}:${processor}`;
+  return keys.deliveryLease(callSid, processor);
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';

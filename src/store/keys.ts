@@ -17,6 +17,7 @@ export interface Keys {
   captureLock(callSid: string): string;
   subject(subjectHash: string): string;
   delivery(callSid: string, processor: string): string;
+  deliveryLease(callSid: string, processor: string): string;
   deliveries(): string;
   erasure(subjectHash: string): string;
   channel(name: string): string;
@@ -41,6 +42,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     captureLock: (callSid: string) => k('capturelock', callSid),
     subject: (subjectHash: string) => k('subject', subjectHash),
     delivery: (callSid: string, processor: string) => k('delivery', callSid, processor),
+    deliveryLease: (callSid: string, processor: string) => k('lease', callSid, processor),
     deliveries: () => k('deliveries'),
     erasure: (subjectHash: string) => k('erasure', subjectHash),
     channel: (name: string) => k('ch', name),

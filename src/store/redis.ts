@@ -5,7 +5,7 @@
  * Pub/sub uses its own connection, as Redis requires.
  */
 import Redis, { type ChainableCommander } from 'ioredis';
-import { Errors } from '../errors';
+import { Errors, isTonewallError } from '../errors';
 import type { MessageHandler, Store, StoreOp } from './types';
 
 const COMMAND_TIMEOUT_MS = 500;
@@ -46,7 +46,8 @@ export class RedisStore implements Store {
     try {
       return await fn();
     } catch (cause) {
-      if (cause instanceof Error && /WRONGTYPE|ERR /.test(cause.message)) throw cause;
+      // a command Redis refused, or our own coded error (an update conflict), is not an outage
+      if (isTonewallError(cause) || (cause instanceof Error && /WRONGTYPE|ERR /.test(cause.message))) throw cause;
       throw Errors.storeUnavailable({ cause });
     }
   }
