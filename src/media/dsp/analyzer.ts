@@ -9,16 +9,18 @@
  * noise stays in the residual, and a tone that fills only part of the window leaves (1 - f)
  * of its energy unexplained, which is what makes the duration rules of the tracker sharp.
  */
-import { goertzelPower } from './goertzel';
 import { SAMPLE_RATE_HZ } from './levels';
 
 export const MAX_WINDOW_SAMPLES = 256;
 
 /** Frequency search: ±SEARCH_STEPS·step around the hint */
 const SEARCH_STEPS = 4;
+const GRID = 2 * SEARCH_STEPS + 1; // a multiple of 3
 const DIAL_LOW_HZ = 350;
 const DIAL_HIGH_HZ = 440;
-const NBASIS = 8;
+const MAX_FREQS = 4;
+const MAX_BASIS = 2 * MAX_FREQS;
+const TWO_PI_OVER_FS = (2 * Math.PI) / SAMPLE_RATE_HZ;
 
 export interface ToneFit {
   lowHz: number;
@@ -35,30 +37,28 @@ export interface ToneFit {
 export class ToneAnalyzer {
   private readonly x = new Float64Array(MAX_WINDOW_SAMPLES);
   private readonly xw = new Float64Array(MAX_WINDOW_SAMPLES);
-  private readonly hann = new Map<number, Float64Array>();
-  private readonly gram = new Float64Array(NBASIS * NBASIS);
-  private readonly rhs = new Float64Array(NBASIS);
-  private readonly theta = new Float64Array(NBASIS);
-  private readonly basisCos = new Float64Array(4);
-  private readonly basisSin = new Float64Array(4);
-  private readonly rotCos = new Float64Array(4);
-  private readonly rotSin = new Float64Array(4);
-  private readonly phi = new Float64Array(NBASIS);
+  private readonly hann: Float64Array[] = [];
+  private readonly gram = new Float64Array(MAX_BASIS * MAX_BASIS);
+  private readonly rhs = new Float64Array(MAX_BASIS);
+  private readonly theta = new Float64Array(MAX_BASIS);
+  private readonly omega = new Float64Array(MAX_FREQS);
+  private readonly gridPower = new Float64Array(GRID);
   readonly fit: ToneFit = { lowHz: 0, highHz: 0, lowAmp: 0, highAmp: 0, residualRatio: 1, power: 0 };
 
   private window(n: number): Float64Array {
-    let w = this.hann.get(n);
+    let w = this.hann[n];
     if (!w) {
       w = new Float64Array(n);
       for (let i = 0; i < n; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n);
-      this.hann.set(n, w);
+      this.hann[n] = w;
     }
     return w;
   }
 
   /**
    * Analyse ring[(start + i) & mask], i = 0..n-1, looking for a low tone near lowHint and a
-   * high tone near highHint (searched ±SEARCH_STEPS·stepHz). Fills and returns `fit`.
+   * high tone near highHint (searched ±SEARCH_STEPS·stepHz). With `dial`, the 350 + 440 Hz
+   * dial tone is fitted too (and so not counted as residual). Fills and returns `fit`.
    */
   analyze(
     ring: Float32Array,
@@ -68,6 +68,7 @@ export class ToneAnalyzer {
     lowHint: number,
     highHint: number,
     stepHz: number,
+    dial = false,
   ): ToneFit {
     const x = this.x;
     const xw = this.xw;
@@ -83,12 +84,18 @@ export class ToneAnalyzer {
     fit.power = e / n;
     fit.lowHz = this.peak(n, lowHint, stepHz);
     fit.highHz = this.peak(n, highHint, stepHz);
-    this.leastSquares(n, fit.lowHz, fit.highHz);
+    const om = this.omega;
+    om[0] = TWO_PI_OVER_FS * fit.lowHz;
+    om[1] = TWO_PI_OVER_FS * fit.highHz;
+    om[2] = TWO_PI_OVER_FS * DIAL_LOW_HZ;
+    om[3] = TWO_PI_OVER_FS * DIAL_HIGH_HZ;
+    const nf = dial ? 4 : 2;
+    this.leastSquares(n, nf);
     const t = this.theta;
     fit.lowAmp = Math.hypot(t[0], t[1]);
     fit.highAmp = Math.hypot(t[2], t[3]);
     let explained = 0;
-    for (let i = 0; i < NBASIS; i++) explained += t[i] * this.rhs[i];
+    for (let i = 0; i < 2 * nf; i++) explained += t[i] * this.rhs[i];
     const residual = Math.max(e - explained, 0);
     const keyEnergy = ((fit.lowAmp * fit.lowAmp + fit.highAmp * fit.highAmp) * n) / 2;
     fit.residualRatio = residual + keyEnergy > 0 ? residual / (residual + keyEnergy) : 1;
@@ -97,80 +104,116 @@ export class ToneAnalyzer {
 
   /** Frequency of the largest Hann-windowed bin on the grid around `hint`, interpolated */
   private peak(n: number, hint: number, step: number): number {
-    let best = -1;
-    let bestP = -1;
-    let pPrev = 0;
-    let pNext = 0;
-    let prev = 0;
-    const twoPiOverFs = (2 * Math.PI) / SAMPLE_RATE_HZ;
-    for (let j = -SEARCH_STEPS; j <= SEARCH_STEPS; j++) {
-      const p = goertzelPower(this.xw, 0, n, 2 * Math.cos(twoPiOverFs * (hint + j * step)));
-      if (p > bestP) {
-        bestP = p;
-        best = j;
-        pPrev = prev;
-        pNext = -1;
-      } else if (j === best + 1) {
-        pNext = p;
+    const xw = this.xw;
+    const pw = this.gridPower;
+    // three Goertzels per pass: one alone is latency-bound, three fill the pipeline
+    for (let j = 0; j < GRID; j += 3) {
+      const c0 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j - SEARCH_STEPS) * step));
+      const c1 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 1 - SEARCH_STEPS) * step));
+      const c2 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 2 - SEARCH_STEPS) * step));
+      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
+      for (let i = 0; i < n; i++) {
+        const v = xw[i];
+        const a0 = v + c0 * a1 - a2;
+        a2 = a1;
+        a1 = a0;
+        const b0 = v + c1 * b1 - b2;
+        b2 = b1;
+        b1 = b0;
+        const d0 = v + c2 * d1 - d2;
+        d2 = d1;
+        d1 = d0;
       }
-      prev = p;
+      pw[j] = a1 * a1 + a2 * a2 - c0 * a1 * a2;
+      pw[j + 1] = b1 * b1 + b2 * b2 - c1 * b1 * b2;
+      pw[j + 2] = d1 * d1 + d2 * d2 - c2 * d1 * d2;
     }
-    let f = hint + best * step;
-    if (best > -SEARCH_STEPS && best < SEARCH_STEPS && pNext >= 0 && pPrev > 0 && pNext > 0) {
+    let best = 0;
+    for (let j = 1; j < GRID; j++) if (pw[j] > pw[best]) best = j;
+    let f = hint + (best - SEARCH_STEPS) * step;
+    if (best > 0 && best < GRID - 1 && pw[best - 1] > 0 && pw[best + 1] > 0) {
       // parabola through the log powers (a Hann main lobe is close to a Gaussian)
-      const a = Math.log(pPrev);
-      const b = Math.log(bestP);
-      const c = Math.log(pNext);
+      const a = Math.log(pw[best - 1]);
+      const b = Math.log(pw[best]);
+      const c = Math.log(pw[best + 1]);
       const den = a - 2 * b + c;
       if (den < 0) f += (0.5 * (a - c) * step) / den;
     }
     return f;
   }
 
-  /** Least squares over x[0, n) with cos/sin at lowHz, highHz, 350, 440 Hz */
-  private leastSquares(n: number, lowHz: number, highHz: number): void {
+  /**
+   * Least squares over x[0, n) with cos/sin bases at the first nf frequencies of `omega`.
+   * The right-hand side is one Goertzel per frequency; the Gram matrix is exact in closed form
+   * (sums of cosines over a rectangular window are Dirichlet kernels), so the cost is
+   * O(n·nf), not O(n·nf²).
+   */
+  private leastSquares(n: number, nf: number): void {
+    const m = 2 * nf;
     const g = this.gram;
     const r = this.rhs;
-    g.fill(0);
-    r.fill(0);
-    const freqs0 = lowHz;
-    const twoPiOverFs = (2 * Math.PI) / SAMPLE_RATE_HZ;
-    const bc = this.basisCos;
-    const bs = this.basisSin;
-    const rc = this.rotCos;
-    const rs = this.rotSin;
-    for (let k = 0; k < 4; k++) {
-      const f = k === 0 ? freqs0 : k === 1 ? highHz : k === 2 ? DIAL_LOW_HZ : DIAL_HIGH_HZ;
-      rc[k] = Math.cos(twoPiOverFs * f);
-      rs[k] = Math.sin(twoPiOverFs * f);
-      bc[k] = 1;
-      bs[k] = 0;
-    }
-    const phi = this.phi;
+    const om = this.omega;
     const x = this.x;
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < 4; k++) {
-        phi[2 * k] = bc[k];
-        phi[2 * k + 1] = bs[k];
-        const c = bc[k] * rc[k] - bs[k] * rs[k];
-        bs[k] = bs[k] * rc[k] + bc[k] * rs[k];
-        bc[k] = c;
+    for (let k = 0; k < nf; k++) {
+      const w = om[k];
+      const cw = Math.cos(w);
+      const sw = Math.sin(w);
+      const coeff = 2 * cw;
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = 0; i < n; i++) {
+        const s0 = x[i] + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
       }
-      const v = x[i];
-      for (let a = 0; a < NBASIS; a++) {
-        const pa = phi[a];
-        r[a] += pa * v;
-        const row = a * NBASIS;
-        for (let b = a; b < NBASIS; b++) g[row + b] += pa * phi[b];
+      // y = s1 - e^{-jω}s2 = Σ x_i e^{jω(n-1-i)}; X = y·e^{-jω(n-1)} = Σ x_i e^{-jωi}
+      const yr = s1 - cw * s2;
+      const yi = sw * s2;
+      const ph = w * (n - 1);
+      const c = Math.cos(ph);
+      const s = Math.sin(ph);
+      const xr = yr * c + yi * s;
+      const xi = yi * c - yr * s;
+      r[2 * k] = xr; // Σ x cos(ωi)
+      r[2 * k + 1] = -xi; // Σ x sin(ωi)
+      for (let l = 0; l <= k; l++) {
+        const dr = dirichletRe(om[k] - om[l], n);
+        const di = dirichletIm(om[k] - om[l], n);
+        const sr = dirichletRe(om[k] + om[l], n);
+        const si = dirichletIm(om[k] + om[l], n);
+        // a = ω_k·i, b = ω_l·i
+        const cc = 0.5 * (dr + sr); // Σ cos a cos b
+        const ss = 0.5 * (dr - sr); // Σ sin a sin b
+        const sc = 0.5 * (si + di); // Σ sin a cos b
+        const cs = 0.5 * (si - di); // Σ cos a sin b
+        g[2 * k * m + 2 * l] = cc;
+        g[2 * k * m + 2 * l + 1] = cs;
+        g[(2 * k + 1) * m + 2 * l] = sc;
+        g[(2 * k + 1) * m + 2 * l + 1] = ss;
+        g[2 * l * m + 2 * k] = cc;
+        g[(2 * l + 1) * m + 2 * k] = cs;
+        g[2 * l * m + 2 * k + 1] = sc;
+        g[(2 * l + 1) * m + 2 * k + 1] = ss;
       }
     }
     // tiny diagonal loading keeps the solve stable when sin(ω·0..n) is nearly degenerate
-    for (let a = 0; a < NBASIS; a++) {
-      for (let b = 0; b < a; b++) g[a * NBASIS + b] = g[b * NBASIS + a];
-      g[a * NBASIS + a] += 1e-9 * n;
-    }
-    choleskySolve(g, r, this.theta, NBASIS);
+    for (let a = 0; a < m; a++) g[a * m + a] += 1e-9 * n;
+    choleskySolve(g, r, this.theta, m);
   }
+}
+
+/** Σ_{i<n} cos(θi) */
+function dirichletRe(theta: number, n: number): number {
+  const h = Math.sin(theta / 2);
+  if (Math.abs(h) < 1e-12) return n;
+  return (Math.cos((theta * (n - 1)) / 2) * Math.sin((n * theta) / 2)) / h;
+}
+
+/** Σ_{i<n} sin(θi) */
+function dirichletIm(theta: number, n: number): number {
+  const h = Math.sin(theta / 2);
+  if (Math.abs(h) < 1e-12) return 0;
+  return (Math.sin((theta * (n - 1)) / 2) * Math.sin((n * theta) / 2)) / h;
 }
 
 /** Solve G·θ = r for symmetric positive definite G (overwritten with its factor) */

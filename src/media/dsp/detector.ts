@@ -42,11 +42,19 @@ const NET_MIN_DBM0 = -53;
 /** ±12 dB twist plus margin for the estimate on a 10 ms window */
 const NET_MAX_TWIST_DB = 15;
 /**
- * Unexplained share of the window. S/N 6 dB leaves 0.2; a tone filling 3/4 of the window
- * leaves 0.25; espeak-ng speech and sox chords almost never go below 0.5 (measured on the
- * committed corpus, see test/unit/media/dsp/speech.test.ts).
+ * Unexplained share of the 10 ms window. A clean tone leaves ~0; a 10 ms fragment, which fills
+ * ≥ 7/8 of one of the windows at 2.5 ms hops, ≤ 0.13: one window this clean is enough
+ * (STRONG). S/N 6 dB leaves 0.2-0.3, as does a tone straight after speech; so does some
+ * speech (espeak-ng corpus: minimum 0.21, a few hundred windows per two minutes below 0.4).
+ * A WEAK window therefore needs a second one at the next hop with the same frequencies
+ * (speech harmonics move by 10-40 Hz per 2.5 ms, a tone's estimate by a few Hz) and a 20 ms
+ * window that is also mostly the tone pair.
  */
-const NET_MAX_RESIDUAL = 0.4;
+const NET_STRONG_RESIDUAL = 0.15;
+const NET_WEAK_RESIDUAL = 0.42;
+const NET_WEAK_MAX_DRIFT_HZ = 15;
+const NET_WEAK_RUN = 2;
+const NET_WEAK_LONG_RESIDUAL = 0.4;
 /** Frequency grid of the net's search: hints are screen bins ≤ 45 Hz from any tone in band */
 const NET_STEP_HZ = 12;
 
@@ -84,6 +92,16 @@ export class DtmfDetector {
   private subFill = 0;
   private readonly screen = new ToneScreen();
   private readonly analyzer = new ToneAnalyzer();
+  private readonly longAnalyzer = new ToneAnalyzer();
+  /** the net's last frequency estimates: hints for the reporter */
+  private netLowHz: number = ROW_HZ[0];
+  private netHighHz: number = COL_HZ[0];
+  /** run of consecutive WEAK windows with consistent frequencies */
+  private weakRun = 0;
+  private weakStart = 0;
+  private weakConfirmed = false;
+  /** the last screen pass saw a dial tone: the exact stage fits it too */
+  private dial = false;
   private readonly netMinAmp = dbm0ToPeak(NET_MIN_DBM0);
   private readonly reportMinAmp = dbm0ToPeak(REPORT_MIN_DBM0);
   /** samples consumed */
@@ -91,8 +109,9 @@ export class DtmfDetector {
   /** end (absolute sample index) of the last net block that held a tone; -Infinity if none */
   lastNetEnd = -Infinity;
 
-  /** Net hits found by the last feed(): start of each 10 ms block that holds a tone */
+  /** Net hits found by the last feed(): [start, end) of audio that holds a tone */
   readonly netStarts = new Float64Array(64);
+  readonly netEnds = new Float64Array(64);
   netCount = 0;
   /** Reporter decisions made during the last feed(): key index or NO_KEY, and the window end */
   readonly decisions = new Int8Array(64);
@@ -111,6 +130,9 @@ export class DtmfDetector {
     this.lastNetEnd = -Infinity;
     this.netCount = 0;
     this.decisionCount = 0;
+    this.weakRun = 0;
+    this.weakConfirmed = false;
+    this.dial = false;
     this.screenPasses = 0;
     this.analyses = 0;
   }
@@ -152,11 +174,12 @@ export class DtmfDetector {
         LOW_BINS_HZ[s.lowBin],
         HIGH_BINS_HZ[s.highBin],
         NET_STEP_HZ,
+        s.dial,
       );
-      if (this.netHit(fit)) {
-        this.lastNetEnd = end;
-        if (this.netCount < this.netStarts.length) this.netStarts[this.netCount++] = end - SCREEN_BLOCK_SAMPLES;
-      }
+      this.dial = s.dial;
+      this.net(fit, end);
+    } else {
+      this.weakRun = 0;
     }
     if (end % REPORT_HOP_SAMPLES === 0 && end >= REPORT_WINDOW_SAMPLES) {
       const key = end - this.lastNetEnd <= REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2 ? this.report(end) : NO_KEY;
@@ -167,22 +190,78 @@ export class DtmfDetector {
     }
   }
 
-  private netHit(f: ToneFit): boolean {
+  /** The masking net's verdict on the 10 ms block ending at `end` */
+  private net(f: ToneFit, end: number): void {
+    const start = end - SCREEN_BLOCK_SAMPLES;
+    if (!this.netShape(f)) {
+      this.weakRun = 0;
+      return;
+    }
+    if (f.residualRatio <= NET_STRONG_RESIDUAL) {
+      this.weakRun = 0;
+      this.hit(start, end, f);
+      return;
+    }
+    if (
+      this.weakRun > 0 &&
+      Math.abs(f.lowHz - this.netLowHz) <= NET_WEAK_MAX_DRIFT_HZ &&
+      Math.abs(f.highHz - this.netHighHz) <= NET_WEAK_MAX_DRIFT_HZ
+    ) {
+      this.weakRun++;
+    } else {
+      this.weakRun = 1;
+      this.weakStart = start;
+      this.weakConfirmed = false;
+    }
+    this.netLowHz = f.lowHz;
+    this.netHighHz = f.highHz;
+    if (this.weakRun < NET_WEAK_RUN) return;
+    if (!this.weakConfirmed) {
+      // the whole run so far (≥ 12.5 ms), not a fixed window: right after an onset a fixed
+      // 20 ms window would still be half noise or speech
+      const n = Math.min(end - this.weakStart, REPORT_WINDOW_SAMPLES);
+      this.analyses++;
+      const g = this.longAnalyzer.analyze(
+        this.ring,
+        RING_MASK,
+        end - n,
+        n,
+        f.lowHz,
+        f.highHz,
+        REPORT_STEP_HZ,
+        this.dial,
+      );
+      if (g.residualRatio > NET_WEAK_LONG_RESIDUAL) return;
+      this.weakConfirmed = true;
+    }
+    this.hit(this.weakStart, end, f);
+  }
+
+  private hit(start: number, end: number, f: ToneFit): void {
+    this.lastNetEnd = end;
+    this.netLowHz = f.lowHz;
+    this.netHighHz = f.highHz;
+    if (this.netCount < this.netStarts.length) {
+      this.netStarts[this.netCount] = start;
+      this.netEnds[this.netCount++] = end;
+    }
+  }
+
+  private netShape(f: ToneFit): boolean {
     if (f.lowHz < NET_LOW_MIN_HZ || f.lowHz > NET_LOW_MAX_HZ) return false;
     if (f.highHz < NET_HIGH_MIN_HZ || f.highHz > NET_HIGH_MAX_HZ) return false;
     if (f.lowAmp < this.netMinAmp || f.highAmp < this.netMinAmp) return false;
     if (Math.abs(20 * Math.log10(f.lowAmp / f.highAmp)) > NET_MAX_TWIST_DB) return false;
-    return f.residualRatio <= NET_MAX_RESIDUAL;
+    return f.residualRatio <= NET_WEAK_RESIDUAL;
   }
 
   /** The strict decision on the window ending at `end` */
   private report(end: number): number {
     // hints: the nominal row/column nearest to what the net last saw
-    const a = this.analyzer.fit;
-    const row = nearest(ROW_HZ, a.lowHz);
-    const col = nearest(COL_HZ, a.highHz);
+    const row = nearest(ROW_HZ, this.netLowHz);
+    const col = nearest(COL_HZ, this.netHighHz);
     this.analyses++;
-    const f = this.analyzer.analyze(
+    const f = this.longAnalyzer.analyze(
       this.ring,
       RING_MASK,
       end - REPORT_WINDOW_SAMPLES,
@@ -190,6 +269,7 @@ export class DtmfDetector {
       ROW_HZ[row],
       COL_HZ[col],
       REPORT_STEP_HZ,
+      this.dial,
     );
     return this.strictKey(f);
   }

@@ -76,8 +76,7 @@ export class CallerPath {
     masker.write(input, off, n);
     det.feed(input, off, n);
     for (let i = 0; i < det.netCount; i++) {
-      const start = det.netStarts[i];
-      masker.mark(start - MASK_BACK_SAMPLES, start + SCREEN_BLOCK_SAMPLES + MASK_FORWARD_SAMPLES);
+      masker.mark(det.netStarts[i] - MASK_BACK_SAMPLES, det.netEnds[i] + MASK_FORWARD_SAMPLES);
     }
     for (let i = 0; i < det.decisionCount; i++) this.tracker.decide(det.decisions[i], det.decisionEnds[i]);
     masker.emit(out, off, n, replaced);

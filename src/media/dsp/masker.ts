@@ -5,12 +5,12 @@
  *
  * The look-ahead is what makes "zero unmasked tone samples" possible: a tone is usually
  * recognised 10-15 ms after it starts, but its first sample is still in the delay line, so
- * markTone() can reach back and mask it before it is emitted.
+ * mark() can reach back and mask it before it is emitted.
  *
- * Masked stretches are kept as one flag per sample in a ring (written when the detector marks
- * them, or when a sample arrives while a mark reaches into the future); the emitter adds the
- * fades. A fade never lets input through: during fade-in and fade-out the output is the flat
- * tone at reduced level, so replacement always covers at least the marked samples.
+ * Masked stretches are a short queue of [start, end) intervals in input sample indices (marks
+ * arrive in time order, overlapping ones merge); the emitter adds the fades. A fade never lets
+ * input through: during fade-in and fade-out the output is the flat tone at reduced level, so
+ * the replaced stretch always covers at least the marked samples.
  */
 import { FADE_SAMPLES, FADE_TABLE } from './flat-tone';
 import { MULAW_SILENCE } from './mulaw';
@@ -20,16 +20,20 @@ const RING = 2048;
 const RING_MASK = RING - 1;
 export const MAX_LOOKAHEAD_SAMPLES = 1600;
 export const MAX_CHUNK_SAMPLES = 160;
+/** Pending mask intervals (power of two); marks closer than the look-ahead merge, so few are ever pending */
+const QUEUE = 64;
+const QUEUE_MASK = QUEUE - 1;
 
 export class Masker {
   private readonly bytes = new Uint8Array(RING);
-  private readonly flags = new Uint8Array(RING);
+  private readonly qStart = new Float64Array(QUEUE);
+  private readonly qEnd = new Float64Array(QUEUE);
+  private qHead = 0;
+  private qTail = 0;
   /** samples written (input position) */
   private written = 0;
   /** samples emitted (output position minus look-ahead) */
   private emitted: number;
-  /** marks reaching past `written` */
-  private maskUntil = 0;
   private level = 0;
   private replacing = false;
   private blanket = false;
@@ -46,10 +50,9 @@ export class Masker {
 
   reset(): void {
     this.bytes.fill(MULAW_SILENCE);
-    this.flags.fill(0);
+    this.qHead = this.qTail = 0;
     this.written = 0;
     this.emitted = -this.lookahead;
-    this.maskUntil = 0;
     this.level = 0;
     this.replacing = false;
     this.blanket = false;
@@ -69,15 +72,13 @@ export class Masker {
 
   /** Append input[off, off+n), n ≤ MAX_CHUNK_SAMPLES */
   write(input: Uint8Array, off: number, n: number): void {
-    let w = this.written;
-    const until = this.maskUntil;
-    for (let i = 0; i < n; i++) {
-      const j = w & RING_MASK;
-      this.bytes[j] = input[off + i];
-      this.flags[j] = w < until ? 1 : 0;
-      w++;
+    const bytes = this.bytes;
+    let j = this.written & RING_MASK;
+    for (let i = off; i < off + n; i++) {
+      bytes[j] = input[i];
+      j = (j + 1) & RING_MASK;
     }
-    this.written = w;
+    this.written += n;
   }
 
   /** Replace input samples [start, end) (absolute indices; end may lie in the future) */
@@ -86,10 +87,23 @@ export class Masker {
       if (end > this.emitted) this.lateMarks++;
       start = this.emitted;
     }
-    if (start < 0) start = 0;
-    const stop = Math.min(end, this.written);
-    for (let i = start; i < stop; i++) this.flags[i & RING_MASK] = 1;
-    if (end > this.maskUntil) this.maskUntil = end;
+    if (end <= start) return;
+    if (this.qTail !== this.qHead) {
+      const last = (this.qTail - 1) & QUEUE_MASK;
+      if (start <= this.qEnd[last]) {
+        if (end > this.qEnd[last]) this.qEnd[last] = end;
+        if (start < this.qStart[last]) this.qStart[last] = start;
+        return;
+      }
+      if (((this.qTail + 1) & QUEUE_MASK) === this.qHead) {
+        // full (cannot happen with marks in time order): widen the last one rather than drop a mark
+        this.qEnd[last] = Math.max(this.qEnd[last], end);
+        return;
+      }
+    }
+    this.qStart[this.qTail] = start;
+    this.qEnd[this.qTail] = end;
+    this.qTail = (this.qTail + 1) & QUEUE_MASK;
   }
 
   /**
@@ -98,12 +112,31 @@ export class Masker {
    */
   emit(out: Uint8Array, outOff: number, n: number, replaced?: Uint8Array): void {
     let e = this.emitted;
+    const stop = e + n;
+    // fast path: nothing masked or fading anywhere in this stretch
+    if (
+      !this.blanket &&
+      this.level === 0 &&
+      e >= 0 &&
+      (this.qHead === this.qTail || this.qStart[this.qHead] >= stop)
+    ) {
+      const bytes = this.bytes;
+      let j = e & RING_MASK;
+      for (let i = outOff; i < outOff + n; i++) {
+        out[i] = bytes[j];
+        j = (j + 1) & RING_MASK;
+      }
+      if (replaced) replaced.fill(0, outOff, outOff + n);
+      this.emitted = stop;
+      this.replacing = false;
+      return;
+    }
     let level = this.level;
     let replacing = this.replacing;
     const blanket = this.blanket;
     for (let i = 0; i < n; i++, e++) {
-      const j = e & RING_MASK;
-      const masked = blanket || (e >= 0 && this.flags[j] === 1);
+      while (this.qHead !== this.qTail && this.qEnd[this.qHead] <= e) this.qHead = (this.qHead + 1) & QUEUE_MASK;
+      const masked = blanket || (this.qHead !== this.qTail && e >= this.qStart[this.qHead]);
       let r: boolean;
       if (masked) {
         if (level < FADE_SAMPLES) level++;
@@ -119,7 +152,7 @@ export class Masker {
         this.samplesReplaced++;
         if (!replacing) this.tonesMasked++;
       } else {
-        out[outOff + i] = e >= 0 ? this.bytes[j] : MULAW_SILENCE;
+        out[outOff + i] = e >= 0 ? this.bytes[e & RING_MASK] : MULAW_SILENCE;
       }
       replacing = r;
       if (replaced) replaced[outOff + i] = r ? 1 : 0;

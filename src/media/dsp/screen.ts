@@ -48,7 +48,9 @@ const TONE_MIN_DBM0 = -60;
 /** |low - high| at the best bins: the net's 12 dB plus bin loss and margin */
 const MAX_TWIST_DB = 18;
 /** (best low + best high) / (block power - dial tone power): a key with S/N 6 dB, 5% off and covering 3/4 of the block still scores ≥ 0.4 */
-const MIN_TONE_RATIO = 0.3;
+const MIN_TONE_RATIO = 0.5;
+/** Share of the block above which the exact stage fits the dial tone too */
+const DIAL_SHARE = 0.03;
 
 const PHASE_TABLE_SIZE = SAMPLE_RATE_HZ; // integer Hz bins: ω·n mod 2π = 2π·((f·n) mod 8000)/8000
 
@@ -77,6 +79,10 @@ export interface ScreenResult {
   highPower: number;
   /** mean power of the block */
   blockPower: number;
+  /** (low + high) / (block power - dial tone power) */
+  ratio: number;
+  /** a dial tone carries a noticeable share of the block (set when `pass`) */
+  dial: boolean;
 }
 
 export class ToneScreen {
@@ -92,7 +98,7 @@ export class ToneScreen {
   private subCount = 0;
   /** (absolute index of a sub-block's last sample) mod 8000 */
   private phaseIndex = SUB_BLOCK_SAMPLES - 1;
-  readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0 };
+  readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
 
   reset(): void {
     this.re.fill(0);
@@ -186,30 +192,34 @@ export class ToneScreen {
     }
   }
 
-  private binPower(k: number): number {
-    let r = 0;
-    let i = 0;
-    for (let j = 0; j < SCREEN_BLOCK_SUBS; j++) {
-      const slot = ((this.subCount - 1 - j) & (HISTORY_SUBS - 1)) * NUM_BINS + k;
-      r += this.re[slot];
-      i += this.im[slot];
-    }
+  /** Block DFT power of bin k: the sum of the last SCREEN_BLOCK_SUBS sub-block values (slots s0..s3) */
+  private binPower(k: number, s0: number, s1: number, s2: number, s3: number): number {
+    const re = this.re;
+    const im = this.im;
+    const r = re[s0 + k] + re[s1 + k] + re[s2 + k] + re[s3 + k];
+    const i = im[s0 + k] + im[s1 + k] + im[s2 + k] + im[s3 + k];
     return (r * r + i * i) * this.norm;
   }
 
   private evaluate(): ScreenResult {
     const res = this.result;
     res.pass = false;
-    if (this.subCount < SCREEN_BLOCK_SUBS) return res;
-    let e = 0;
-    for (let j = 0; j < SCREEN_BLOCK_SUBS; j++) e += this.energy[(this.subCount - 1 - j) & (HISTORY_SUBS - 1)];
-    const mean = e / SCREEN_BLOCK_SAMPLES;
+    const c = this.subCount;
+    if (c < SCREEN_BLOCK_SUBS) return res;
+    const H = HISTORY_SUBS - 1;
+    const mean =
+      (this.energy[(c - 1) & H] + this.energy[(c - 2) & H] + this.energy[(c - 3) & H] + this.energy[(c - 4) & H]) /
+      SCREEN_BLOCK_SAMPLES;
     res.blockPower = mean;
     if (mean < this.blockMin) return res;
+    const s0 = ((c - 1) & H) * NUM_BINS;
+    const s1 = ((c - 2) & H) * NUM_BINS;
+    const s2 = ((c - 3) & H) * NUM_BINS;
+    const s3 = ((c - 4) & H) * NUM_BINS;
     let lo = 0;
     let loP = -1;
     for (let k = 0; k < N_LOW; k++) {
-      const p = this.binPower(k);
+      const p = this.binPower(k, s0, s1, s2, s3);
       if (p > loP) {
         loP = p;
         lo = k;
@@ -218,11 +228,11 @@ export class ToneScreen {
     if (loP < this.toneMin) return res;
     let hi = 0;
     let hiP = -1;
-    for (let k = 0; k < N_HIGH; k++) {
-      const p = this.binPower(N_LOW + k);
+    for (let k = N_LOW; k < N_LOW + N_HIGH; k++) {
+      const p = this.binPower(k, s0, s1, s2, s3);
       if (p > hiP) {
         hiP = p;
-        hi = k;
+        hi = k - N_LOW;
       }
     }
     res.lowBin = lo;
@@ -231,9 +241,13 @@ export class ToneScreen {
     res.highPower = hiP;
     if (hiP < this.toneMin) return res;
     if (loP > hiP * this.maxTwist || hiP > loP * this.maxTwist) return res;
-    const dial = this.binPower(DIAL0) + this.binPower(DIAL0 + 1);
+    const tones = loP + hiP;
+    // a dial tone under the pair (A13) is not counted against it
+    const dial = this.binPower(DIAL0, s0, s1, s2, s3) + this.binPower(DIAL0 + 1, s0, s1, s2, s3);
     const rest = Math.max(mean - dial, 0.05 * mean);
-    res.pass = loP + hiP >= MIN_TONE_RATIO * rest;
+    res.ratio = tones / rest;
+    res.pass = res.ratio >= MIN_TONE_RATIO;
+    res.dial = dial > DIAL_SHARE * mean;
     return res;
   }
 }
