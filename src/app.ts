@@ -18,6 +18,7 @@ import { EventBus } from './events';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './flows/runner';
 import { createLogger, type Logger } from './log';
+import { BridgeRegistry, CommandBus, mediaRoutes } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
@@ -61,6 +62,10 @@ export interface Services {
   auth: TokenAuth;
   subjectHash: (e164: string) => string;
   draining: boolean;
+  /** instance commands (dial-agent, captures) published to the instance holding a bridge */
+  commands: CommandBus;
+  /** the media bridges this instance holds, by the caller's CallSid */
+  bridges: BridgeRegistry;
 }
 
 declare module 'fastify' {
@@ -110,9 +115,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     now: opts.now,
   });
   const auth = new TokenAuth(config.agentJwtSecret);
+  const commands = new CommandBus(store, keys, config.instanceId, log);
+  const bridges = new BridgeRegistry({
+    instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
+    log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
+  });
   const services: Services = {
     config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,
     draining: false,
+    commands,
+    bridges,
   };
 
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
@@ -144,6 +156,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit }));
+  await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
+  await bridges.start();
 
   app.addHook('onClose', async () => {
     if (!opts.store) await store.close();

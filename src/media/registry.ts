@@ -1,0 +1,291 @@
+/**
+ * The bridges this instance holds, and their lifecycle:
+ * - the caller's stream starts → a Bridge (caller on hold); with the flow's `handoff.to` the
+ *   agent leg is dialled at once, otherwise a `dial-agent` command (sent by whoever accepted the
+ *   offer, to this instance's channel) dials it;
+ * - the agent leg is a REST call whose TwiML streams back here with a single-use token;
+ * - its stream starts → bridged (session state, `call.bridged` event, audit, setup time);
+ * - either side ends (stream stop/close, or the `call.ended` event of the caller's call) → the
+ *   other call is completed over REST and every trace (map entry, pending token, session
+ *   state) is cleaned up.
+ */
+import { performance } from 'node:perf_hooks';
+import twilio from 'twilio';
+import type { AuditTrail } from '../audit';
+import type { CallRepository } from '../calls/repository';
+import type { EventBus } from '../events';
+import type { Logger } from '../log';
+import type { Metrics } from '../ops/metrics';
+import type { Keys, Store } from '../store';
+import type { TwilioClient } from '../twilio/rest';
+import { Bridge } from './bridge';
+import type { CommandBus, InstanceCommand } from './commands';
+import type { MediaStream } from './stream';
+import type { StreamGrant, StreamTokens } from './tokens';
+
+export interface RegistryDeps {
+  instanceId: string;
+  publicUrl: string;
+  maskLookaheadMs: number;
+  log: Logger;
+  store: Store;
+  keys: Keys;
+  calls: CallRepository;
+  audit: AuditTrail;
+  events: EventBus;
+  twilio: TwilioClient;
+  tokens: StreamTokens;
+  metrics: Metrics;
+  commands: CommandBus;
+}
+
+/** a dial-agent command that arrived before the caller's stream: kept this long */
+const PENDING_DIAL_MS = 30_000;
+
+export class BridgeRegistry {
+  private readonly bridges = new Map<string, Bridge>();
+  /** agent CallSid → caller CallSid */
+  private readonly byAgentCall = new Map<string, string>();
+  private readonly pendingDials = new Map<string, { endpoint: string; agentSub?: string; at: number }>();
+  private unsubscribeEvents: (() => Promise<void>) | null = null;
+  private shuttingDown = false;
+
+  constructor(private readonly d: RegistryDeps) {}
+
+  get(callSid: string): Bridge | undefined {
+    return this.bridges.get(callSid);
+  }
+
+  get size(): number {
+    return this.bridges.size;
+  }
+
+  async start(): Promise<void> {
+    this.d.commands.register('dial-agent', (cmd) => this.onDialCommand(cmd));
+    await this.d.commands.start();
+    this.unsubscribeEvents = await this.d.events.subscribe((e) => {
+      if (e.type !== 'call.ended') return;
+      const callerSid = this.bridges.has(e.callSid) ? e.callSid : this.byAgentCall.get(e.callSid);
+      if (!callerSid) return;
+      const side = callerSid === e.callSid ? 'caller' : 'agent';
+      void this.end(callerSid, side, 'call-ended');
+    });
+  }
+
+  /** a caller stream was accepted: the bridge exists from its `start` */
+  attachCaller(grant: StreamGrant, stream: MediaStream): void {
+    const callSid = grant.callSid;
+    let bridge: Bridge | undefined;
+    stream.attach({
+      onStart: (msg) => {
+        if (msg.start.callSid !== callSid || this.bridges.has(callSid) || this.shuttingDown) {
+          stream.log.warn('caller stream start does not match its grant: closing');
+          stream.close(1008, 'refused');
+          return;
+        }
+        bridge = new Bridge(callSid, stream, this.d.maskLookaheadMs, this.d.metrics);
+        this.bridges.set(callSid, bridge);
+        stream.log.info('caller stream started: on hold');
+        void this.onCallerStarted(bridge);
+      },
+      onMedia: (msg) => bridge?.callerFrame(msg.media.payload),
+      onDtmf: (digit) => bridge?.callerDtmf(digit),
+      onStop: () => {
+        if (bridge) void this.end(callSid, 'caller', 'stream-stop');
+      },
+      onClose: () => {
+        if (bridge) void this.end(callSid, 'caller', 'stream-closed');
+      },
+    });
+  }
+
+  /** an agent stream was accepted: it joins the bridge named by its grant */
+  attachAgent(grant: StreamGrant, stream: MediaStream): void {
+    const callerSid = grant.bridgeCallSid;
+    const bridge = callerSid ? this.bridges.get(callerSid) : undefined;
+    if (!bridge || bridge.state === 'ended' || this.shuttingDown) {
+      stream.log.warn('agent stream for no live bridge: closing');
+      // the agent's call has nothing after <Connect>: Twilio hangs it up once the stream closes
+      stream.close(1000, 'no bridge');
+      return;
+    }
+    stream.attach({
+      onStart: (msg) => {
+        if (bridge.state === 'ended' || bridge.agent) {
+          stream.close(1008, 'refused');
+          return;
+        }
+        bridge.agentCallSid ??= msg.start.callSid;
+        this.byAgentCall.set(msg.start.callSid, bridge.callSid);
+        void this.onAgentStarted(bridge, stream);
+      },
+      onMedia: (msg) => bridge.agentFrame(msg.media.payload),
+      onDtmf: () => undefined,
+      onStop: () => void this.end(bridge.callSid, 'agent', 'stream-stop'),
+      onClose: () => void this.end(bridge.callSid, 'agent', 'stream-closed'),
+    });
+  }
+
+  /**
+   * Dials the agent for a bridge on this instance: an agent stream token, then the REST call
+   * whose TwiML streams back here.
+   */
+  async startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void> {
+    const bridge = this.bridges.get(callSid);
+    if (!bridge) throw new Error('no bridge for this call on this instance');
+    if (bridge.state !== 'holding') return;
+    bridge.state = 'dialing';
+    bridge.agentSub = agentSub;
+    const log = this.d.log.child({ callSid });
+    const session = await this.d.calls.get(callSid);
+    if (!session) {
+      log.warn('no session for a bridge: ending it');
+      await this.end(callSid, 'caller', 'no-session');
+      return;
+    }
+    const { token, url } = await this.d.tokens.issue({
+      callSid,
+      leg: 'agent',
+      instanceId: this.d.instanceId,
+      bridgeCallSid: callSid,
+      ...(agentSub ? { agentSub } : {}),
+    });
+    bridge.agentToken = token;
+    const response = new twilio.twiml.VoiceResponse();
+    response.connect().stream({ url }).parameter({ name: 'leg', value: 'agent' });
+    bridge.dialedAt = performance.now();
+    try {
+      const call = await this.d.twilio.calls.create({
+        to: endpoint,
+        from: session.to,
+        twiml: response.toString(),
+        statusCallback: `${this.d.publicUrl}/twilio/status`,
+      });
+      if ((bridge.state as string) === 'ended') {
+        await this.completeCall(call.sid);
+        return;
+      }
+      bridge.agentCallSid = call.sid;
+      this.byAgentCall.set(call.sid, callSid);
+      await this.d.calls.update(callSid, (s) => {
+        if (s.state === 'ended') return false;
+        s.handoff.agentEndpoint = endpoint;
+        s.handoff.agentCallSid = call.sid;
+        if (agentSub) s.handoff.agentSub = agentSub;
+      });
+      await this.d.audit.append(callSid, { type: 'bridge.agent-dialed' });
+      log.info({ agentCallSid: call.sid }, 'agent leg dialled');
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'agent call could not be created');
+      await this.d.audit.append(callSid, { type: 'bridge.agent-dial-failed' });
+      await this.end(callSid, 'agent', 'dial-failed');
+    }
+  }
+
+  /** ends a bridge: the other call over REST, then every trace of it */
+  async end(callSid: string, endedBy: 'caller' | 'agent', reason: string): Promise<void> {
+    const bridge = this.bridges.get(callSid);
+    if (!bridge || !bridge.markEnded(reason)) return;
+    const log = this.d.log.child({ callSid });
+    log.info({ endedBy, reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge ended');
+    bridge.caller.close();
+    bridge.agent?.close();
+    this.forget(bridge);
+    if (!this.shuttingDown) {
+      if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
+      if (endedBy === 'agent') await this.completeCall(callSid);
+    }
+    await this.cleanup(bridge, reason);
+  }
+
+  /** app shutdown: close every stream (sending nothing more) and clean state, without REST calls */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await Promise.all([...this.bridges.keys()].map((sid) => this.end(sid, 'caller', 'shutdown')));
+    this.unsubscribeEvents?.().catch(() => undefined);
+    this.unsubscribeEvents = null;
+    await this.d.commands.stop().catch(() => undefined);
+  }
+
+  private async onCallerStarted(bridge: Bridge): Promise<void> {
+    const callSid = bridge.callSid;
+    try {
+      const session = await this.d.calls.get(callSid);
+      if (!session || session.state === 'ended') {
+        await this.end(callSid, 'caller', 'no-session');
+        return;
+      }
+      const pending = this.pendingDials.get(callSid);
+      this.pendingDials.delete(callSid);
+      if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
+      else if (pending && performance.now() - pending.at < PENDING_DIAL_MS) await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub);
+    } catch (err) {
+      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridge start failed');
+      await this.end(callSid, 'caller', 'start-failed');
+    }
+  }
+
+  private async onAgentStarted(bridge: Bridge, agent: MediaStream): Promise<void> {
+    const callSid = bridge.callSid;
+    bridge.agentToken = undefined;
+    bridge.connectAgent(agent);
+    if (bridge.dialedAt) this.d.metrics.bridgeSetup.observe((performance.now() - bridge.dialedAt) / 1000);
+    try {
+      await this.d.calls.update(callSid, (s) => {
+        if (s.state === 'ended') return false;
+        s.state = 'bridged';
+        if (bridge.agentCallSid) s.handoff.agentCallSid = bridge.agentCallSid;
+      });
+      await this.d.audit.append(callSid, { type: 'call.bridged' });
+      await this.d.events.publish({ type: 'call.bridged', callSid, ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
+      this.d.log.info({ callSid }, 'call bridged');
+    } catch (err) {
+      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridged state not recorded');
+    }
+  }
+
+  private onDialCommand(cmd: InstanceCommand): Promise<void> | void {
+    const endpoint = typeof cmd.endpoint === 'string' ? cmd.endpoint : undefined;
+    const agentSub = typeof cmd.agentSub === 'string' ? cmd.agentSub : undefined;
+    if (!endpoint) {
+      this.d.log.warn({ callSid: cmd.callSid }, 'dial-agent without an endpoint: dropped');
+      return;
+    }
+    if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub);
+    // the caller's stream has not started yet: dial when it does
+    this.pendingDials.set(cmd.callSid, { endpoint, agentSub, at: performance.now() });
+    setTimeout(() => this.pendingDials.delete(cmd.callSid), PENDING_DIAL_MS).unref();
+  }
+
+  private forget(bridge: Bridge): void {
+    this.bridges.delete(bridge.callSid);
+    if (bridge.agentCallSid) this.byAgentCall.delete(bridge.agentCallSid);
+    bridge.removeAllListeners('key');
+  }
+
+  private async cleanup(bridge: Bridge, reason: string): Promise<void> {
+    const callSid = bridge.callSid;
+    try {
+      if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
+      let endedNow = false;
+      await this.d.calls.update(callSid, (s) => {
+        if (s.state === 'ended') return false;
+        s.state = 'ended';
+        s.endedAt = Date.now();
+        endedNow = true;
+      });
+      await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
+      if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+    } catch (err) {
+      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridge cleanup failed');
+    }
+  }
+
+  private async completeCall(callSid: string): Promise<void> {
+    try {
+      await this.d.twilio.calls(callSid).update({ status: 'completed' });
+    } catch (err) {
+      this.d.log.warn({ callSid, err: { message: (err as Error).message } }, 'could not end the other call');
+    }
+  }
+}

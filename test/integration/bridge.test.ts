@@ -1,0 +1,361 @@
+/**
+ * Bridge mode end to end: the real app on a real port with Redis, the Twilio emulator placing the
+ * caller's call and answering the agent's, real Media Streams WebSockets. The agent's audio is
+ * judged by an independent decoder (multimon-ng, via sox), the decoder being proven on the
+ * caller's own audio in the same test.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import twilio from 'twilio';
+import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../src/emulator';
+import { encodeMulaw } from '../../src/media/dsp/mulaw';
+import { ACCOUNT_SID, AUTH_TOKEN, startHarness, sleep, waitFor, type Harness } from '../support/harness';
+
+const FS = 8000;
+const FRAME = 160;
+const LOOKAHEAD_MS = 40;
+const L = (LOOKAHEAD_MS * FS) / 1000;
+const KEYS = '0123456789*#ABCD';
+const LOW = [697, 770, 852, 941];
+const HIGH = [1209, 1336, 1477, 1633];
+const BRIDGE_NUMBER = '+15005550123';
+
+// ---- signals ----
+
+/** peak of a sine at -10 dBm0 on the 16-bit μ-law scale (full-scale sine = +3.14 dBm0) */
+const PEAK_M10 = 32124 * Math.pow(10, (-10 - 3.14) / 20);
+
+function keyTone(digit: string, samples: number): Uint8Array {
+  const i = KEYS.indexOf(digit);
+  const row = [1, 2, 3, 'A', 4, 5, 6, 'B', 7, 8, 9, 'C', '*', 0, '#', 'D'].map(String).indexOf(digit);
+  if (i < 0 || row < 0) throw new Error(digit);
+  const [lo, hi] = [LOW[Math.floor(row / 4)], HIGH[row % 4]];
+  const out = new Uint8Array(samples);
+  for (let n = 0; n < samples; n++) {
+    out[n] = encodeMulaw(PEAK_M10 * (Math.sin((2 * Math.PI * lo * n) / FS) + Math.sin((2 * Math.PI * hi * n) / FS)));
+  }
+  return out;
+}
+
+const silence = (samples: number) => new Uint8Array(samples).fill(0xff);
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function speech(seconds: number): Uint8Array {
+  const fixture = path.join(__dirname, '../fixtures/speech/corpus-2min.ulaw');
+  if (fs.existsSync(fixture)) return new Uint8Array(fs.readFileSync(fixture).subarray(FS * 5, FS * (5 + seconds)));
+  // no fixture: a voiced, vibrato, amplitude-modulated harmonic signal (not a tone pair)
+  const out = new Uint8Array(FS * seconds);
+  let phase = 0;
+  for (let n = 0; n < out.length; n++) {
+    const f0 = 130 + 20 * Math.sin((2 * Math.PI * 3 * n) / FS);
+    phase += (2 * Math.PI * f0) / FS;
+    let v = 0;
+    for (let h = 1; h <= 12; h++) v += Math.sin(h * phase) / h;
+    out[n] = encodeMulaw(3000 * v * (0.6 + 0.4 * Math.sin((2 * Math.PI * 4 * n) / FS)));
+  }
+  return out;
+}
+
+/** Goertzel power of x[start, start+n) at f, normalised */
+function power(x: Uint8Array, start: number, n: number, f: number): number {
+  const c = 2 * Math.cos((2 * Math.PI * f) / FS);
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = start; i < start + n; i++) {
+    const s0 = decode(x[i]) + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return (s1 * s1 + s2 * s2 - c * s1 * s2) / (n * n);
+}
+
+function decode(code: number): number {
+  const u = ~code & 0xff;
+  let t = ((u & 0x0f) << 3) + 0x84;
+  t <<= (u & 0x70) >> 4;
+  return u & 0x80 ? 0x84 - t : t - 0x84;
+}
+
+// ---- the independent decoder ----
+
+function requireTools(): void {
+  for (const tool of ['multimon-ng', 'sox']) {
+    const r = spawnSync('sh', ['-c', `command -v ${tool}`]);
+    if (r.status !== 0) throw new Error(`${tool} is not installed: apt-get install multimon-ng sox (.ci/run installs both)`);
+  }
+}
+
+/** the keys multimon-ng hears in 8 kHz μ-law */
+function multimon(mulaw: Uint8Array): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-mm-'));
+  try {
+    const ul = path.join(dir, 'a.ul');
+    const raw = path.join(dir, 'a.raw');
+    fs.writeFileSync(ul, mulaw);
+    execFileSync('sox', ['-t', 'ul', '-r', '8000', '-c', '1', ul, '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-r', '22050', raw]);
+    const out = execFileSync('multimon-ng', ['-q', '-t', 'raw', '-a', 'DTMF', raw], { encoding: 'utf8' });
+    return [...out.matchAll(/DTMF:\s*([0-9*#A-D])/g)].map((m) => m[1]).join('');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- harness ----
+
+let h: Harness;
+let flowsDir: string;
+
+beforeAll(async () => {
+  requireTools();
+  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-flows-'));
+  fs.writeFileSync(
+    path.join(flowsDir, 'bridge.yaml'),
+    `id: bridge-test\nnumbers: ["${BRIDGE_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
+  );
+  h = await startHarness({ flowsDir, env: { MASK_LOOKAHEAD_MS: String(LOOKAHEAD_MS) } });
+});
+
+afterAll(async () => {
+  await h?.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+async function metricsText(): Promise<string> {
+  const res = await fetch(`${h.url}/metrics`);
+  return res.text();
+}
+
+function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+interface Bridged {
+  call: EmulatedCall;
+  agentCall: EmulatedCall;
+  caller: MediaLeg;
+  agent: MediaLeg;
+}
+
+async function placeBridgedCall(): Promise<Bridged> {
+  let agentCall: EmulatedCall | undefined;
+  h.emulator.onOutboundCall((c) => {
+    agentCall ??= c;
+  });
+  const call = await h.emulator.placeCall({ from: '+15551234567', to: BRIDGE_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+  const caller = await call.legReady;
+  const outbound = await waitFor(() => agentCall, 'the agent call');
+  const agent = await outbound.legReady;
+  await waitFor(() => h.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged');
+  return { call, agentCall: outbound, caller, agent };
+}
+
+// ---- handshake ----
+
+describe('media stream handshake', () => {
+  const sign = (url: string) => twilio.getExpectedTwilioSignature(AUTH_TOKEN, url, {});
+
+  async function refusal(url: string, signature: string | null): Promise<number> {
+    try {
+      const leg = await connectStream(url, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, signature });
+      await leg.stop();
+      return 101;
+    } catch (e) {
+      if (e instanceof StreamRefusedError) return e.status;
+      throw e;
+    }
+  }
+
+  it('refuses an unsigned (400) or wrongly signed (403) handshake without taking the token', async () => {
+    const { token, url } = await h.app.services.tokens.issue({ callSid: 'CA' + 'f'.repeat(32), leg: 'caller', instanceId: h.config.instanceId });
+    expect(url).toBe(`${h.url.replace(/^http/, 'ws')}/media/${token}`);
+    expect(await refusal(url, null)).toBe(400);
+    expect(await refusal(url, 'bm90IGEgc2lnbmF0dXJl')).toBe(403);
+    // signed for another URL
+    expect(await refusal(url, sign(url + 'x'))).toBe(403);
+    expect(await h.app.services.tokens.peek(token)).not.toBeNull();
+    const text = await metricsText();
+    expect(metricValue(text, 'tonewall_streams_refused_total', '{reason="signature-missing"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'tonewall_streams_refused_total', '{reason="signature-invalid"}')).toBeGreaterThanOrEqual(2);
+    expect(h.app.services.bridges.size).toBe(0);
+  });
+
+  it('refuses an unknown token and a reused one', async () => {
+    const unknown = `${h.url.replace(/^http/, 'ws')}/media/${'x'.repeat(32)}`;
+    expect(await refusal(unknown, sign(unknown))).toBe(404);
+    const { url } = await h.app.services.tokens.issue({ callSid: 'CA' + 'e'.repeat(32), leg: 'caller', instanceId: h.config.instanceId });
+    expect(await refusal(url, sign(url))).toBe(101);
+    expect(await refusal(url, sign(url))).toBe(404);
+    await waitFor(() => h.app.services.bridges.size === 0, 'no bridge left');
+  });
+});
+
+// ---- bridged call ----
+
+describe('bridged call', () => {
+  it('dials the agent, relays both ways, and the caller hears the hold sound before', async () => {
+    const b = await placeBridgedCall();
+    const create = h.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
+    expect(create && create.type === 'rest' && create.params.To).toBe('client:alice');
+    expect(create && create.type === 'rest' && String(create.params.Twiml)).toMatch(/<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/>/);
+    const session = await h.app.services.calls.get(b.call.sid);
+    expect(session?.state).toBe('bridged');
+    expect(session?.handoff.agentCallSid).toBe(b.agentCall.sid);
+
+    // agent → caller: unchanged
+    const fromAgent = speech(1);
+    const before = b.caller.received.length;
+    await b.agent.sendAudio(fromAgent);
+    await waitFor(() => b.caller.received.length >= before + fromAgent.length, 'agent audio at the caller');
+    const got = b.caller.received;
+    expect(Buffer.from(got.subarray(got.length - fromAgent.length)).equals(Buffer.from(fromAgent))).toBe(true);
+
+    await b.call.hangup();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+
+  it('masks every key (in-band, events, both) with the same flat tone; speech arrives byte-exact, delayed by the look-ahead', async () => {
+    const b = await placeBridgedCall();
+    const framesIn0 = b.agent.receivedFrames;
+    expect(framesIn0).toBe(0);
+    const TONE = 480; // 60 ms
+    const GAP = 800; // 100 ms
+    const KEY_SPAN = TONE + GAP; // 8 frames: every key starts at the same phase of the flat tone
+    const sent: Uint8Array[] = [];
+    const send = async (bytes: Uint8Array) => {
+      expect(bytes.length % FRAME).toBe(0);
+      sent.push(bytes);
+      await b.caller.sendAudio(bytes);
+    };
+    const lead = silence(1600);
+    await send(lead);
+
+    // 1. in-band
+    const inbandAt = 1600;
+    for (const k of KEYS) await send(concat([keyTone(k, TONE), silence(GAP)]));
+    // 2. dtmf events only, each after 200 ms of silence
+    const eventsAt = inbandAt + KEYS.length * KEY_SPAN;
+    for (const k of KEYS) {
+      await send(silence(1600));
+      b.caller.sendDtmf(k);
+    }
+    await send(silence(1600));
+    // 3. both: the tone, then its event
+    const bothAt = eventsAt + KEYS.length * 1600 + 1600;
+    for (const k of KEYS) {
+      await send(keyTone(k, TONE));
+      b.caller.sendDtmf(k);
+      await send(silence(GAP + 800));
+    }
+    // 4. speech, then enough silence to flush the look-ahead
+    const speechAt = bothAt + KEYS.length * (TONE + GAP + 800);
+    const talk = speech(3);
+    await send(talk);
+    await send(silence(1600));
+    const S = concat(sent);
+    await waitFor(() => b.agent.received.length >= S.length, 'all caller audio at the agent', 10_000);
+    const R = b.agent.received;
+
+    // the decoder is proven on what the caller sent: 16 in-band keys, then 16 more (both)
+    expect(multimon(S)).toBe(KEYS + KEYS);
+    // and hears nothing in what the agent got
+    expect(multimon(R)).toBe('');
+
+    // exactly the look-ahead of delay: the first L bytes are the pipeline's initial silence
+    expect(R.subarray(0, L).every((x) => x === 0xff)).toBe(true);
+    expect(Buffer.from(R.subarray(L + speechAt, L + speechAt + talk.length)).equals(Buffer.from(talk))).toBe(true);
+    // outside the keys everything is the input, delayed
+    expect(Buffer.from(R.subarray(L, L + inbandAt - 240)).equals(Buffer.from(S.subarray(0, inbandAt - 240)))).toBe(true);
+
+    // every in-band key is masked by the same bytes from before its onset to past its end (same
+    // timing → byte-identical stretch; how far the fade-out runs after the tone is the masker's)
+    const win = (at: number) => Buffer.from(R.subarray(L + at - 160, L + at + TONE + 40));
+    const inband = KEYS.split('').map((_, i) => win(inbandAt + i * KEY_SPAN));
+    for (const w of inband) expect(w.equals(inband[0])).toBe(true);
+    const both = KEYS.split('').map((_, i) => win(bothAt + i * (TONE + GAP + 800)));
+    for (const w of both) expect(w.equals(inband[0])).toBe(true);
+    // and that stretch is the flat tone, not a key: 2000 Hz dominates every DTMF frequency
+    const mid = L + inbandAt + 80;
+    const flat = power(R, mid, 320, 2000);
+    for (const f of [...LOW, ...HIGH]) expect(power(R, mid, 320, f)).toBeLessThan(flat / 100);
+
+    // an event with no tone becomes a flat-tone burst (100 ms) at its position: the same burst for every key
+    const bursts = KEYS.split('').map((_, i) => Buffer.from(R.subarray(L + eventsAt + (i + 1) * 1600 - 80, L + eventsAt + (i + 1) * 1600 + 880)));
+    for (const w of bursts) expect(w.equals(bursts[0])).toBe(true);
+    const eventMid = L + eventsAt + 1600 + 400;
+    expect(power(R, eventMid, 320, 2000)).toBeGreaterThan(1e5);
+
+    const text = await metricsText();
+    expect(metricValue(text, 'tonewall_tones_masked_total')).toBeGreaterThanOrEqual(48);
+    expect(metricValue(text, 'tonewall_dtmf_events_total')).toBeGreaterThanOrEqual(32);
+    await b.call.hangup();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+
+  it('drops and counts malformed messages and keeps relaying', async () => {
+    const b = await placeBridgedCall();
+    const before = await metricsText();
+    const frame = Buffer.from(speech(1).subarray(0, FRAME));
+    const media = (seq: string, payload: string) =>
+      JSON.stringify({ event: 'media', sequenceNumber: seq, streamSid: b.caller.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '0', payload } });
+    b.caller.sendRaw('{not json');
+    b.caller.sendRaw(media('100000', '!!!not base64!!!'));
+    b.caller.sendRaw(media('100001', Buffer.alloc(100).toString('base64')));
+    b.caller.sendRaw(JSON.stringify({ event: 'party', streamSid: b.caller.streamSid }));
+    b.caller.sendRaw(Buffer.from(JSON.stringify({ event: 'media', payload: 'A'.repeat(1024 * 1024) })).toString());
+    b.caller.sendRaw(media('1', frame.toString('base64'))); // out of order: `start` was 1
+    const n0 = b.agent.receivedFrames;
+    await b.caller.sendAudio(silence(FRAME * 10));
+    await waitFor(() => b.agent.receivedFrames >= n0 + 10, 'relaying goes on');
+    expect(b.caller.isOpen && b.agent.isOpen).toBe(true);
+    const after = await metricsText();
+    const delta = (reason: string) =>
+      metricValue(after, 'tonewall_frames_dropped_total', `{reason="${reason}"}`) - metricValue(before, 'tonewall_frames_dropped_total', `{reason="${reason}"}`);
+    expect(delta('json')).toBe(1);
+    expect(delta('base64')).toBe(1);
+    expect(delta('frame-size')).toBe(1);
+    expect(delta('unknown-event')).toBe(1);
+    expect(delta('oversized')).toBe(1);
+    expect(delta('sequence')).toBe(1);
+    const health = await fetch(`${h.url}/healthz`);
+    expect(health.status).toBe(200);
+    await b.call.hangup();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+
+  it('ends the agent call over REST when the caller hangs up, and cleans up', async () => {
+    const b = await placeBridgedCall();
+    await b.call.hangup();
+    await waitFor(() => b.agentCall.status === 'completed', 'agent call completed');
+    const rest = h.emulator.timeline.find(
+      (e) => e.type === 'rest' && e.method === 'POST' && e.path.endsWith(`/Calls/${b.agentCall.sid}.json`) && e.params.Status === 'completed',
+    );
+    expect(rest).toBeDefined();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+    await waitFor(async () => (await h.app.services.calls.get(b.call.sid))?.state === 'ended', 'session ended');
+    const keys = await h.scan();
+    expect(keys.filter((k) => k.key.includes(':stoken:') && k.content.includes(b.call.sid))).toEqual([]);
+  });
+
+  it('ends the caller call over REST when the agent hangs up', async () => {
+    const b = await placeBridgedCall();
+    await b.agentCall.hangup();
+    await waitFor(() => b.call.status === 'completed', 'caller call completed');
+    const rest = h.emulator.timeline.find(
+      (e) => e.type === 'rest' && e.method === 'POST' && e.path.endsWith(`/Calls/${b.call.sid}.json`) && e.params.Status === 'completed',
+    );
+    expect(rest).toBeDefined();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+});
