@@ -5,7 +5,7 @@
 #
 # Defaults: test/fixtures/speech/corpus-2min.ulaw, 2 minutes, seed 1 (the committed fixture).
 # The benchmark makes a 60-minute one under bench/results/ (gitignored) with the same script.
-# Output: raw G.711 μ-law, 8 kHz, mono. About 85% speech from espeak-ng (several voices,
+# Output: raw G.711 μ-law, 8 kHz, mono, plus OUT-without-.ulaw.segments.txt (what is where). About 85% speech from espeak-ng (several voices,
 # languages, speeds and pitches, at levels from -6 to -24 dB below full scale, with pauses)
 # and 15% music-like material synthesised by sox (plucked chords, organ-like chords with
 # harmonics, arpeggios), band-limited like a phone line (200-3400 Hz).
@@ -22,7 +22,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 TARGET_SAMPLES=$((MINUTES * 60 * 8000))
 
-VOICES=(en-us en-gb "en-us+f3" "en-gb+m3" "en+f2" de fr es it nl pt "en-us+m7" "en+f4" pl sv)
+VOICES=(en-us en-gb "en-us+f3" "en-gb+m3" "en+f2" de fr es it nl pt "en-us+m7" "en+f4" pl sv "en-us+klatt" "en+croak" "en-gb+f5" "en-us+m2" hi ru "en+whisper")
 TEXTS=(
   "Thank you for calling. Please hold while I transfer you to the next available agent."
   "Could you confirm the first line of your address and the postcode, please?"
@@ -44,12 +44,21 @@ TEXTS=(
   "Peter Piper picked a peck of pickled peppers; how many pickled peppers did he pick?"
   "Your call is important to us. Please stay on the line."
   "One moment please, I'm just pulling up your account details on the system now."
+  "Right, so the total comes to four hundred and ninety nine dollars, including tax and shipping."
+  "Wow, that's amazing. Honestly I never thought I'd hear back so quickly, thanks so much!"
+  "No, no, no. The other one, the blue one, next to the window. Yes, that one."
+  "Nine nine nine, one one one, eight eight eight. Hello? Hello? Can you hear me?"
+  "Ich rufe wegen meiner Kreditkarte an, die Zahlung wurde zweimal abgebucht."
+  "Je ne comprends pas pourquoi le montant est différent de celui de la facture."
+  "La tarjeta termina en cuatro cinco seis siete, y vence en diciembre."
+  "Aaaaah, oooooh, eeeee, iiiii, uuuuu. La la la la la, do re mi fa so la ti do."
+  "Yes. Yes. Okay. Uh-huh. Right. Sure. Mm-hmm. Fine. Great. Bye bye now."
 )
 NOTES=(C3 D3 E3 F3 G3 A3 B3 C4 D4 E4 F4 G4 A4 B4 C5 D5 E5)
 
-rand() { # deterministic: rand N → 0..N-1
-  SEED=$(( (SEED * 1103515245 + 12345) % 2147483648 ))
-  echo $(( (SEED / 65536) % $1 ))
+RANDOM=$SEED # bash's generator is deterministic once seeded
+rand() { # rand N → 0..N-1 (sets R; no subshell, so the sequence advances)
+  R=$(( RANDOM % $1 ))
 }
 
 i=0
@@ -58,27 +67,35 @@ LIST="$WORK/list.txt"
 : > "$LIST"
 while [ "$total" -lt "$TARGET_SAMPLES" ]; do
   f="$WORK/seg$i.wav"
-  if [ "$(rand 100)" -lt 15 ]; then
+  rand 100
+  if [ "$R" -lt 15 ]; then
     # music-like: a chord or an arpeggio, plucked or organ-like (sines with harmonics)
-    a=${NOTES[$(rand ${#NOTES[@]})]}; b=${NOTES[$(rand ${#NOTES[@]})]}; c=${NOTES[$(rand ${#NOTES[@]})]}
-    dur=$((2 + $(rand 4)))
-    case $(rand 3) in
+    rand ${#NOTES[@]}; a=${NOTES[$R]}; rand ${#NOTES[@]}; b=${NOTES[$R]}; rand ${#NOTES[@]}; c=${NOTES[$R]}
+    rand 4; dur=$((2 + R))
+    rand 3
+    kind=music
+    what="chord $a $b $c style $R"
+    case $R in
       0) sox -n -r 8000 -c 1 "$f" synth "$dur" pluck "$a" pluck "$b" pluck "$c" remix - fade 0.05 "$dur" 0.3 ;;
       1) sox -n -r 8000 -c 1 "$f" synth "$dur" square "$a" sawtooth "$b" triangle "$c" remix - tremolo 5 30 fade 0.1 "$dur" 0.5 ;;
       *) sox -n -r 8000 -c 1 "$f" synth 0.4 pluck "$a" : synth 0.4 pluck "$b" : synth 0.4 pluck "$c" : synth 0.4 pluck "$b" : synth 0.8 pluck "$a" ;;
     esac
   else
-    v=${VOICES[$(rand ${#VOICES[@]})]}
-    t=${TEXTS[$(rand ${#TEXTS[@]})]}
-    s=$((120 + $(rand 100)))
-    p=$((25 + $(rand 50)))
+    rand ${#VOICES[@]}; v=${VOICES[$R]}
+    rand ${#TEXTS[@]}; t=${TEXTS[$R]}
+    rand ${#TEXTS[@]}; t="$t ${TEXTS[$R]}"
+    rand 110; s=$((110 + R))
+    rand 80; p=$((10 + R))
+    kind=speech
+    what="voice $v speed $s pitch $p"
     espeak-ng -v "$v" -s "$s" -p "$p" -w "$WORK/raw$i.wav" "$t" 2>/dev/null
     sox "$WORK/raw$i.wav" -r 8000 -c 1 "$f"
   fi
-  g=$((6 + $(rand 19)))
-  pause=$(( $(rand 8) ))
+  rand 19; g=$((6 + R))
+  rand 8; pause=$R
   sox "$f" -r 8000 -c 1 -b 16 "$WORK/n$i.wav" sinc 200-3400 gain -n -"$g" pad 0 0."$pause"
   n=$(soxi -s "$WORK/n$i.wav")
+  echo "$total $((total + n)) $kind $what" >> "$WORK/labels.txt"
   total=$((total + n))
   echo "$WORK/n$i.wav" >> "$LIST"
   i=$((i + 1))
@@ -88,4 +105,6 @@ mkdir -p "$(dirname "$OUT")"
 # shellcheck disable=SC2046
 sox $(cat "$LIST") -r 8000 -c 1 -e mu-law -t raw "$WORK/all.ulaw"
 head -c "$TARGET_SAMPLES" "$WORK/all.ulaw" > "$OUT"
+# segment map: first sample, end sample, speech|music, what made it
+cp "$WORK/labels.txt" "${OUT%.ulaw}.segments.txt"
 echo "wrote $OUT: $(( $(stat -c %s "$OUT") / 8000 )) s from $i segments"

@@ -43,6 +43,14 @@ export class ToneAnalyzer {
   private readonly theta = new Float64Array(MAX_BASIS);
   private readonly omega = new Float64Array(MAX_FREQS);
   private readonly gridPower = new Float64Array(GRID);
+  /** grid power at the low / high peak of the last analyze() */
+  lowPeakPower = 0;
+  highPeakPower = 0;
+  private lastPeakPower = 0;
+  private readonly rc = new Float64Array(MAX_FREQS);
+  private readonly rs = new Float64Array(MAX_FREQS);
+  private readonly bc = new Float64Array(MAX_FREQS);
+  private readonly bs = new Float64Array(MAX_FREQS);
   readonly fit: ToneFit = { lowHz: 0, highHz: 0, lowAmp: 0, highAmp: 0, residualRatio: 1, power: 0 };
 
   private window(n: number): Float64Array {
@@ -83,7 +91,9 @@ export class ToneAnalyzer {
     const fit = this.fit;
     fit.power = e / n;
     fit.lowHz = this.peak(n, lowHint, stepHz);
+    this.lowPeakPower = this.lastPeakPower;
     fit.highHz = this.peak(n, highHint, stepHz);
+    this.highPeakPower = this.lastPeakPower;
     const om = this.omega;
     om[0] = TWO_PI_OVER_FS * fit.lowHz;
     om[1] = TWO_PI_OVER_FS * fit.highHz;
@@ -100,6 +110,54 @@ export class ToneAnalyzer {
     const keyEnergy = ((fit.lowAmp * fit.lowAmp + fit.highAmp * fit.highAmp) * n) / 2;
     fit.residualRatio = residual + keyEnergy > 0 ? residual / (residual + keyEnergy) : 1;
     return fit;
+  }
+
+  /**
+   * Spectral tilt of what the last analyze() left unexplained: Σ(Δr)² / Σr² of the residual
+   * r = x - fit. White noise gives 2; speech, whose other harmonics and formants sit mostly
+   * below 1 kHz, gives well under 1.
+   */
+  residualTilt(n: number, nf: number): number {
+    const om = this.omega;
+    const t = this.theta;
+    const x = this.x;
+    let e = 0;
+    let d = 0;
+    let prev = 0;
+    for (let k = 0; k < nf; k++) {
+      this.rc[k] = Math.cos(om[k]);
+      this.rs[k] = Math.sin(om[k]);
+      this.bc[k] = 1;
+      this.bs[k] = 0;
+    }
+    for (let i = 0; i < n; i++) {
+      let v = x[i];
+      for (let k = 0; k < nf; k++) {
+        const c = this.bc[k];
+        const s = this.bs[k];
+        v -= t[2 * k] * c + t[2 * k + 1] * s;
+        this.bc[k] = c * this.rc[k] - s * this.rs[k];
+        this.bs[k] = s * this.rc[k] + c * this.rs[k];
+      }
+      e += v * v;
+      if (i > 0) d += (v - prev) * (v - prev);
+      prev = v;
+    }
+    return e > 0 ? d / e : 0;
+  }
+
+  /** Hann-windowed power at `freqHz` over the window of the last analyze() (same scale as the grid) */
+  windowedPower(freqHz: number, n: number): number {
+    const xw = this.xw;
+    const c = 2 * Math.cos(TWO_PI_OVER_FS * freqHz);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const s0 = xw[i] + c * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    return s1 * s1 + s2 * s2 - c * s1 * s2;
   }
 
   /** Frequency of the largest Hann-windowed bin on the grid around `hint`, interpolated */
@@ -130,6 +188,7 @@ export class ToneAnalyzer {
     }
     let best = 0;
     for (let j = 1; j < GRID; j++) if (pw[j] > pw[best]) best = j;
+    this.lastPeakPower = pw[best];
     let f = hint + (best - SEARCH_STEPS) * step;
     if (best > 0 && best < GRID - 1 && pw[best - 1] > 0 && pw[best + 1] > 0) {
       // parabola through the log powers (a Hann main lobe is close to a Gaussian)

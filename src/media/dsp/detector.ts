@@ -16,7 +16,7 @@
  * only when the screen sees something tone-like.
  */
 import { MAX_WINDOW_SAMPLES, ToneAnalyzer, type ToneFit } from './analyzer';
-import { dbm0ToPeak } from './levels';
+import { dbm0ToPeak, SAMPLE_RATE_HZ } from './levels';
 import { MULAW_DECODE_F32 } from './mulaw';
 import { HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
 
@@ -50,11 +50,27 @@ const NET_MAX_TWIST_DB = 15;
  * (speech harmonics move by 10-40 Hz per 2.5 ms, a tone's estimate by a few Hz) and a 20 ms
  * window that is also mostly the tone pair.
  */
-const NET_STRONG_RESIDUAL = 0.15;
+const NET_STRONG_RESIDUAL = 0.085;
+const NET_STRONG_PAIR_RESIDUAL = 0.3;
+/** a fragment covering (80 - r) and (60 + r) samples of two windows leaves ≈ r/80 + (20 - r)/80 */
+const NET_STRONG_PAIR_SUM = 0.5;
 const NET_WEAK_RESIDUAL = 0.42;
 const NET_WEAK_MAX_DRIFT_HZ = 15;
 const NET_WEAK_RUN = 2;
-const NET_WEAK_LONG_RESIDUAL = 0.4;
+const NET_WEAK_LONG_RESIDUAL = 0.3;
+/** Another peak this close to the weaker tone (-6 dB) makes a WEAK run a voice, not a tone in noise */
+const NET_OTHER_PEAK_SHARE = 0.125;
+/** Energy at a neighbouring harmonic this close to the weaker tone (-12 dB) makes it a voice */
+const NET_HARMONIC_SHARE = 0.063;
+const MAX_HARMONIC = 8;
+const HARMONIC_RATIO_TOLERANCE = 0.012;
+const VOICE_F0_MIN_HZ = 70;
+const VOICE_F0_MAX_HZ = 450;
+const PROBE_FIRST_HZ = 250;
+const PROBE_LAST_HZ = 3350;
+const PROBE_STEP_HZ = 100;
+/** with a dial tone present, probes below this would only find the dial tone */
+const DIAL_PROBE_MIN_HZ = 560;
 /** Frequency grid of the net's search: hints are screen bins ≤ 45 Hz from any tone in band */
 const NET_STEP_HZ = 12;
 
@@ -100,6 +116,9 @@ export class DtmfDetector {
   private weakRun = 0;
   private weakStart = 0;
   private weakConfirmed = false;
+  /** the previous window was a STRONG candidate (for the two-window rule) */
+  private pairCandidate = false;
+  private pairResidual = 0;
   /** the last screen pass saw a dial tone: the exact stage fits it too */
   private dial = false;
   private readonly netMinAmp = dbm0ToPeak(NET_MIN_DBM0);
@@ -132,6 +151,7 @@ export class DtmfDetector {
     this.decisionCount = 0;
     this.weakRun = 0;
     this.weakConfirmed = false;
+    this.pairCandidate = false;
     this.dial = false;
     this.screenPasses = 0;
     this.analyses = 0;
@@ -195,18 +215,28 @@ export class DtmfDetector {
     const start = end - SCREEN_BLOCK_SAMPLES;
     if (!this.netShape(f)) {
       this.weakRun = 0;
+      this.pairCandidate = false;
       return;
     }
-    if (f.residualRatio <= NET_STRONG_RESIDUAL) {
-      this.weakRun = 0;
-      this.hit(start, end, f);
-      return;
-    }
-    if (
-      this.weakRun > 0 &&
+    const consistent =
       Math.abs(f.lowHz - this.netLowHz) <= NET_WEAK_MAX_DRIFT_HZ &&
-      Math.abs(f.highHz - this.netHighHz) <= NET_WEAK_MAX_DRIFT_HZ
-    ) {
+      Math.abs(f.highHz - this.netHighHz) <= NET_WEAK_MAX_DRIFT_HZ;
+    // STRONG: one window nearly all tone pair, or two consecutive ones mostly (a 10 ms fragment
+    // that straddles two windows)
+    if (f.residualRatio <= NET_STRONG_PAIR_RESIDUAL && !this.otherPeak(this.analyzer, SCREEN_BLOCK_SAMPLES)) {
+      const single = f.residualRatio <= NET_STRONG_RESIDUAL;
+      const pair = this.pairCandidate && consistent && this.pairResidual + f.residualRatio <= NET_STRONG_PAIR_SUM;
+      this.pairCandidate = true;
+      this.pairResidual = f.residualRatio;
+      if (single || pair) {
+        this.weakRun = 0;
+        this.hit(pair ? start - SUB_BLOCK_SAMPLES : start, end, f);
+        return;
+      }
+    } else {
+      this.pairCandidate = false;
+    }
+    if (this.weakRun > 0 && consistent) {
       this.weakRun++;
     } else {
       this.weakRun = 1;
@@ -217,24 +247,62 @@ export class DtmfDetector {
     this.netHighHz = f.highHz;
     if (this.weakRun < NET_WEAK_RUN) return;
     if (!this.weakConfirmed) {
-      // the whole run so far (≥ 12.5 ms), not a fixed window: right after an onset a fixed
-      // 20 ms window would still be half noise or speech
-      const n = Math.min(end - this.weakStart, REPORT_WINDOW_SAMPLES);
+      // a full 20 ms window: long enough to resolve a voice's neighbouring harmonics
+      const n = REPORT_WINDOW_SAMPLES;
+      if (end - n < 0) return;
       this.analyses++;
-      const g = this.longAnalyzer.analyze(
-        this.ring,
-        RING_MASK,
-        end - n,
-        n,
-        f.lowHz,
-        f.highHz,
-        REPORT_STEP_HZ,
-        this.dial,
-      );
+      const g = this.longAnalyzer.analyze(this.ring, RING_MASK, end - n, n, f.lowHz, f.highHz, REPORT_STEP_HZ, this.dial);
       if (g.residualRatio > NET_WEAK_LONG_RESIDUAL) return;
+      if (this.otherPeak(this.longAnalyzer, n) || this.harmonicVoice(this.longAnalyzer, n)) return;
       this.weakConfirmed = true;
+      // the long window is mostly tone: the tone may have begun anywhere in it
+      if (end - n < this.weakStart) this.weakStart = end - n;
     }
     this.hit(this.weakStart, end, f);
+  }
+
+  /**
+   * A voice whose harmonics h·F0 and m·F0 fall in the two bands looks like a tone pair, but
+   * has energy at the neighbouring harmonics too. If f2/f1 is close to m/h (small integers,
+   * F0 in the voice range), look there; a tone pair in noise has only noise (≈ -20 dB).
+   */
+  private harmonicVoice(a: ToneAnalyzer, n: number): boolean {
+    const f = a.fit;
+    const ref = Math.min(a.lowPeakPower, a.highPeakPower) * NET_HARMONIC_SHARE;
+    const ratio = f.highHz / f.lowHz;
+    for (let h = 1; h <= MAX_HARMONIC; h++) {
+      const m = Math.round(ratio * h);
+      if (m <= h || Math.abs(ratio - m / h) > HARMONIC_RATIO_TOLERANCE * ratio) continue;
+      const f0 = f.lowHz / h;
+      if (f0 < VOICE_F0_MIN_HZ) break;
+      if (f0 > VOICE_F0_MAX_HZ) continue;
+      for (const k of [h - 1, h + 1, m - 1, m + 1]) {
+        const p = k * f0;
+        if (k < 1 || k === h || k === m || p < PROBE_FIRST_HZ || p > PROBE_LAST_HZ) continue;
+        if (this.dial && p < DIAL_PROBE_MIN_HZ) continue;
+        if (a.windowedPower(p, n) > ref) return true;
+      }
+      return false;
+    }
+    return false;
+  }
+
+  /**
+   * Is there another spectral peak in the last analysis by `a`, outside the pair's main lobes,
+   * within NET_OTHER_PEAK_DB of the weaker tone? A tone pair in white noise at S/N 6 dB has
+   * only noise there (≈ -18 dB at n = 100, the largest of ~25 probes ≈ -13 dB); a voice that
+   * happens to have two strong harmonics in the DTMF bands has more harmonics and formants.
+   */
+  private otherPeak(a: ToneAnalyzer, n: number): boolean {
+    const f = a.fit;
+    const ref = Math.min(a.lowPeakPower, a.highPeakPower) * NET_OTHER_PEAK_SHARE;
+    const lobe = (2 * SAMPLE_RATE_HZ) / n + 10;
+    for (let p = PROBE_FIRST_HZ; p <= PROBE_LAST_HZ; p += PROBE_STEP_HZ) {
+      if (Math.abs(p - f.lowHz) < lobe || Math.abs(p - f.highHz) < lobe) continue;
+      if (this.dial && p < DIAL_PROBE_MIN_HZ) continue;
+      if (a.windowedPower(p, n) > ref) return true;
+    }
+    return false;
   }
 
   private hit(start: number, end: number, f: ToneFit): void {
