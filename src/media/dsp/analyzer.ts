@@ -16,6 +16,9 @@ export const MAX_WINDOW_SAMPLES = 256;
 /** Frequency search: ±SEARCH_STEPS·step around the hint */
 const SEARCH_STEPS = 4;
 const GRID = 2 * SEARCH_STEPS + 1; // a multiple of 3
+/** refinement: ±REFINE_STEPS steps of step/REFINE_DIVISOR (grid of 9, a multiple of 3) */
+const REFINE_STEPS = 4;
+const REFINE_DIVISOR = 3;
 const DIAL_LOW_HZ = 350;
 const DIAL_HIGH_HZ = 440;
 const MAX_FREQS = 4;
@@ -101,6 +104,14 @@ export class ToneAnalyzer {
     om[3] = TWO_PI_OVER_FS * DIAL_HIGH_HZ;
     const nf = dial ? 4 : 2;
     this.leastSquares(n, nf);
+    // Tones closer than the Hann main lobe (988 and 1149 Hz on 10 ms: 161 Hz) pull each
+    // other's estimates; one round of re-estimating each tone with the other one's fit
+    // subtracted removes the pull.
+    this.refine(n, 0, stepHz);
+    this.refine(n, 1, stepHz);
+    fit.lowHz = om[0] / TWO_PI_OVER_FS;
+    fit.highHz = om[1] / TWO_PI_OVER_FS;
+    this.leastSquares(n, nf);
     const t = this.theta;
     fit.lowAmp = Math.hypot(t[0], t[1]);
     fit.highAmp = Math.hypot(t[2], t[3]);
@@ -146,6 +157,34 @@ export class ToneAnalyzer {
     return e > 0 ? d / e : 0;
   }
 
+  /**
+   * Re-estimate tone `k` (0 low, 1 high) on x minus the fitted other key tone (and dial tone),
+   * searching ±REFINE_STEPS·step/REFINE_DIVISOR around the current estimate.
+   */
+  private refine(n: number, k: number, stepHz: number): void {
+    const om = this.omega;
+    const t = this.theta;
+    const other = 1 - k;
+    const w = this.window(n);
+    const xw = this.xw;
+    const x = this.x;
+    const rc = Math.cos(om[other]);
+    const rs = Math.sin(om[other]);
+    const a = t[2 * other];
+    const b = t[2 * other + 1];
+    let c = 1;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      xw[i] = (x[i] - a * c - b * s) * w[i];
+      const c2 = c * rc - s * rs;
+      s = s * rc + c * rs;
+      c = c2;
+    }
+    const f = om[k] / TWO_PI_OVER_FS;
+    const g = this.peakAround(n, f, stepHz / REFINE_DIVISOR, REFINE_STEPS);
+    om[k] = TWO_PI_OVER_FS * g;
+  }
+
   /** Hann-windowed power at `freqHz` over the window of the last analyze() (same scale as the grid) */
   windowedPower(freqHz: number, n: number): number {
     const xw = this.xw;
@@ -162,13 +201,18 @@ export class ToneAnalyzer {
 
   /** Frequency of the largest Hann-windowed bin on the grid around `hint`, interpolated */
   private peak(n: number, hint: number, step: number): number {
+    return this.peakAround(n, hint, step, SEARCH_STEPS);
+  }
+
+  private peakAround(n: number, hint: number, step: number, steps: number): number {
     const xw = this.xw;
     const pw = this.gridPower;
+    const grid = 2 * steps + 1;
     // three Goertzels per pass: one alone is latency-bound, three fill the pipeline
-    for (let j = 0; j < GRID; j += 3) {
-      const c0 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j - SEARCH_STEPS) * step));
-      const c1 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 1 - SEARCH_STEPS) * step));
-      const c2 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 2 - SEARCH_STEPS) * step));
+    for (let j = 0; j < grid; j += 3) {
+      const c0 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j - steps) * step));
+      const c1 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 1 - steps) * step));
+      const c2 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 2 - steps) * step));
       let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
       for (let i = 0; i < n; i++) {
         const v = xw[i];
@@ -187,10 +231,10 @@ export class ToneAnalyzer {
       pw[j + 2] = d1 * d1 + d2 * d2 - c2 * d1 * d2;
     }
     let best = 0;
-    for (let j = 1; j < GRID; j++) if (pw[j] > pw[best]) best = j;
+    for (let j = 1; j < grid; j++) if (pw[j] > pw[best]) best = j;
     this.lastPeakPower = pw[best];
-    let f = hint + (best - SEARCH_STEPS) * step;
-    if (best > 0 && best < GRID - 1 && pw[best - 1] > 0 && pw[best + 1] > 0) {
+    let f = hint + (best - steps) * step;
+    if (best > 0 && best < grid - 1 && pw[best - 1] > 0 && pw[best + 1] > 0) {
       // parabola through the log powers (a Hann main lobe is close to a Gaussian)
       const a = Math.log(pw[best - 1]);
       const b = Math.log(pw[best]);

@@ -31,12 +31,14 @@ export function keyIndex(digit: string): number {
 }
 
 // ---- the masking net (DESIGN.md B1-B6: ±5%, ±12 dB twist, -50 dBm0, S/N 6 dB, 10 ms) ----
-/** 697 Hz - 5% = 662, 941 + 5% = 988; searched with a little margin */
-const NET_LOW_MIN_HZ = 650;
-const NET_LOW_MAX_HZ = 1000;
-/** 1209 Hz - 5% = 1149, 1633 + 5% = 1715 */
-const NET_HIGH_MIN_HZ = 1130;
-const NET_HIGH_MAX_HZ = 1750;
+/**
+ * 697 Hz - 5% = 662, 941 + 5% = 988; 1209 Hz - 5% = 1149, 1633 + 5% = 1715. The margins
+ * cover the estimate's error on 10 ms windows when the pair is only 161 Hz apart (988/1149).
+ */
+const NET_LOW_MIN_HZ = 630;
+const NET_LOW_MAX_HZ = 1030;
+const NET_HIGH_MIN_HZ = 1100;
+const NET_HIGH_MAX_HZ = 1780;
 /** -50 dBm0 per tone, minus 3 dB for a fragment that fills 3/4 of the block */
 const NET_MIN_DBM0 = -53;
 /** ±12 dB twist plus margin for the estimate on a 10 ms window */
@@ -71,8 +73,8 @@ const PROBE_LAST_HZ = 3350;
 const PROBE_STEP_HZ = 100;
 /** with a dial tone present, probes below this would only find the dial tone */
 const DIAL_PROBE_MIN_HZ = 560;
-/** Frequency grid of the net's search: hints are screen bins ≤ 45 Hz from any tone in band */
-const NET_STEP_HZ = 12;
+/** Frequency grid of the net's search (±60 Hz): hints are screen bins ≤ 47 Hz from any tone in band */
+const NET_STEP_HZ = 15;
 
 // ---- the reporting detector (Q.24 / AT&T) ----
 /** Analysis window of the reporter: 20 ms, evaluated every REPORT_HOP_SAMPLES */

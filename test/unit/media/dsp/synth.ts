@@ -186,3 +186,101 @@ export function speechCorpus(): Uint8Array {
 export function speechFixturePath(): string {
   return FIXTURE;
 }
+
+export interface Burst {
+  digit: string;
+  durMs: number;
+  opts?: ToneOpts;
+  /** extra signal added over the whole slot (noise, dial tone, speech) */
+  slotSignal?: (slotLen: number) => Float64Array;
+}
+
+export interface Layout {
+  bytes: Uint8Array;
+  /** input sample index where each burst starts */
+  onsets: number[];
+  /** burst lengths in samples */
+  lengths: number[];
+  /** slot boundaries: burst i lives in [slotStarts[i], slotStarts[i] + slotLen) */
+  slotStarts: number[];
+  slotLen: number;
+}
+
+/**
+ * One burst per slot, each starting `lead` ms into its slot plus a phase offset across the
+ * 20 ms frame (phases cycle through `phases`, in samples), so one CallerPath run covers all
+ * keys × phases of a condition.
+ */
+export function layout(bursts: Burst[], o: { slotMs?: number; leadMs?: number; phases?: number[] } = {}): Layout {
+  const slotLen = ms(o.slotMs ?? 300);
+  const lead = ms(o.leadMs ?? 100);
+  const phases = o.phases ?? PHASES;
+  const t = new Timeline(slotLen * bursts.length + ms(300));
+  const onsets: number[] = [];
+  const lengths: number[] = [];
+  const slotStarts: number[] = [];
+  bursts.forEach((b, i) => {
+    const slot = i * slotLen;
+    const on = slot + lead + phases[i % phases.length];
+    const n = ms(b.durMs);
+    if (b.slotSignal) t.add(b.slotSignal(slotLen), slot);
+    t.add(dtmf(b.digit, n, b.opts), on);
+    onsets.push(on);
+    lengths.push(n);
+    slotStarts.push(slot);
+  });
+  return { bytes: t.mulaw(), onsets, lengths, slotStarts, slotLen };
+}
+
+/** Onset phases across the 20 ms frame (samples) */
+export const PHASES = [0, 20, 40, 60, 80, 100, 120, 140, 7, 93, 159];
+
+/** Every key at every phase (16 × PHASES) */
+export function everyKey(durMs: number, opts?: ToneOpts, slotSignal?: Burst['slotSignal']): Burst[] {
+  const out: Burst[] = [];
+  for (let p = 0; p < PHASES.length; p++) for (const d of ALL_KEYS) out.push({ digit: d, durMs, opts, slotSignal });
+  return out;
+}
+
+/** Keys reported inside each slot */
+export function keysBySlot(l: Layout, keys: ReportedKey[]): ReportedKey[][] {
+  const by: ReportedKey[][] = l.slotStarts.map(() => []);
+  for (const k of keys) {
+    // the onset estimate (or event position) says which slot the press belongs to
+    const j = Math.min(Math.max(Math.floor(k.atSample / l.slotLen), 0), by.length - 1);
+    by[j].push(k);
+  }
+  return by;
+}
+
+export interface LeakReport {
+  /** tone samples whose delayed output was not replaced */
+  leaked: number;
+  /** longest run of such samples */
+  maxRun: number;
+  /** bursts with any leaked sample */
+  burstsLeaking: number;
+}
+
+/** C2: every input tone sample i must come out replaced at i + look-ahead */
+export function leaks(l: Layout, replaced: Uint8Array, lookahead: number): LeakReport {
+  let leaked = 0;
+  let maxRun = 0;
+  let burstsLeaking = 0;
+  l.onsets.forEach((on, b) => {
+    let run = 0;
+    let any = false;
+    for (let i = on; i < on + l.lengths[b]; i++) {
+      if (replaced[i + lookahead] !== 1) {
+        leaked++;
+        run++;
+        any = true;
+        if (run > maxRun) maxRun = run;
+      } else {
+        run = 0;
+      }
+    }
+    if (any) burstsLeaking++;
+  });
+  return { leaked, maxRun, burstsLeaking };
+}

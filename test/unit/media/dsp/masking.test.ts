@@ -1,0 +1,109 @@
+/**
+ * DSP acceptance, rows B and C (DESIGN.md): what the masker must remove and how removal is
+ * judged. C2 is checked sample by sample: every input sample that belongs to a tone must come
+ * out replaced, exactly look-ahead samples later.
+ */
+import {
+  ALL_KEYS,
+  dbm0ToPower,
+  everyKey,
+  fromMulaw,
+  layout,
+  leaks,
+  ms,
+  noise,
+  rng,
+  run,
+  speechCorpus,
+  type Burst,
+  type ToneOpts,
+} from './synth';
+
+const LOOKAHEAD = 320;
+
+function masked(bursts: Burst[], o: { slotMs?: number; lookaheadMs?: number } = {}) {
+  const l = layout(bursts, { slotMs: o.slotMs });
+  const r = run(l.bytes, { lookaheadMs: o.lookaheadMs ?? 40 });
+  return leaks(l, r.replaced, ((o.lookaheadMs ?? 40) * 8000) / 1000);
+}
+
+function expectAllMasked(bursts: Burst[], o: { slotMs?: number; lookaheadMs?: number } = {}): void {
+  const rep = masked(bursts, o);
+  expect(rep).toEqual({ leaked: 0, maxRun: 0, burstsLeaking: 0 });
+}
+
+describe('B1: offsets up to ±5%: all masked (C2: zero unmasked tone samples)', () => {
+  const cases: [string, ToneOpts][] = [];
+  for (const off of [0.015, -0.015, 0.035, -0.035, 0.05, -0.05]) {
+    cases.push([`both ${off}`, { lowOffset: off, highOffset: off }]);
+    cases.push([`low ${off}, high ${-off}`, { lowOffset: off, highOffset: -off }]);
+    cases.push([`low only ${off}`, { lowOffset: off }]);
+    cases.push([`high only ${off}`, { highOffset: off }]);
+  }
+  it.each(cases)('%s', (_n, opts) => expectAllMasked(everyKey(50, opts)));
+});
+
+describe('B2: twist up to ±12 dB: all masked', () => {
+  it.each([12, 10, 8, 4, -4, -8, -10, -12])('twist %i dB', (tw) => expectAllMasked(everyKey(50, { twistDb: tw })));
+});
+
+describe('B3: levels down to -50 dBm0: all masked', () => {
+  it.each([-3, -20, -36, -40, -45, -50])('%i dBm0 per tone', (lvl) => expectAllMasked(everyKey(50, { levelDbm0: lvl })));
+});
+
+describe('B4: white noise down to S/N 6 dB: all masked', () => {
+  it.each([15, 10, 6])('S/N %i dB', (snr) => {
+    const r0 = rng(40 + snr);
+    const p = (2 * dbm0ToPower(-10)) / Math.pow(10, snr / 10);
+    expectAllMasked(everyKey(50, {}, (n) => noise(n, p, r0)));
+  });
+});
+
+describe('B5: fragments from 10 ms to 2 s: all masked', () => {
+  it.each([10, 12, 15, 20, 23, 30, 40, 100])('%i ms', (dur) => expectAllMasked(everyKey(dur)));
+  it('2 s', () => {
+    const bursts: Burst[] = ALL_KEYS.map((d) => ({ digit: d, durMs: 2000 }));
+    expectAllMasked(bursts, { slotMs: 2400 });
+  });
+});
+
+describe('B6: tones straight after speech: all masked', () => {
+  it('16 keys × 11 phases, each right after a stretch of the speech corpus', () => {
+    const corpus = fromMulaw(speechCorpus());
+    const r0 = rng(6);
+    const lead = ms(100);
+    const bursts = everyKey(50).map((b) => ({
+      ...b,
+      slotSignal: (n: number) => {
+        // speech fills the slot up to the tone's onset (lead + phase ≥ lead): take active speech
+        const x = new Float64Array(n);
+        let off = 0;
+        for (let tries = 0; tries < 50; tries++) {
+          off = Math.floor(r0() * (corpus.length - n));
+          let e = 0;
+          for (let i = off + lead - ms(10); i < off + lead; i++) e += corpus[i] * corpus[i];
+          if (e / ms(10) > dbm0ToPower(-30)) break;
+        }
+        for (let i = 0; i < lead; i++) x[i] = corpus[off + i];
+        return x;
+      },
+    }));
+    // speech runs up to the slot's lead; phases put the onset 0-20 ms later, so also check
+    // the hardest case: onset exactly where the speech stops
+    expectAllMasked(bursts);
+    const tight = bursts.map((b) => ({ ...b }));
+    const l = layout(tight, { phases: [0] });
+    const r = run(l.bytes);
+    expect(leaks(l, r.replaced, LOOKAHEAD)).toEqual({ leaked: 0, maxRun: 0, burstsLeaking: 0 });
+  });
+});
+
+describe('E1: with a 20 ms look-ahead (the goal: zero leak at 20)', () => {
+  it.each<[string, Burst[]]>([
+    ['nominal', everyKey(50)],
+    ['±5% offsets', everyKey(50, { lowOffset: 0.05, highOffset: -0.05 })],
+    ['twist 12 dB', everyKey(50, { twistDb: 12 })],
+    ['-50 dBm0', everyKey(50, { levelDbm0: -50 })],
+    ['10 ms fragments', everyKey(10)],
+  ])('%s: all masked', (_n, bursts) => expectAllMasked(bursts, { lookaheadMs: 20 }));
+});
