@@ -1,0 +1,114 @@
+/**
+ * Issue 6 through the whole app: an IVR call's fields reach the processor that lists them,
+ * once, signed, and its answer reaches agents as processor.result; a caller's erasure removes
+ * every value and record of their calls, is forwarded signed to the processor, and leaves only
+ * the PII-free audit trails.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { TokenAuth } from '../../src/agents/auth';
+import type { CallEvent } from '../../src/events';
+import { verifySignature } from '../../src/processors';
+import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { currentExpiry } from '../support/values';
+import { startGateway, type Gateway } from '../unit/processors/gateway';
+
+const CALLER = '+15557773333';
+const SECRET = 'gateway-secret-text';
+const CARDS = ['4111111111111111', '5555555555554444'];
+
+describe('processors and privacy through the app', () => {
+  let h: Harness;
+  let gw: Gateway;
+  let admin: string;
+  let agent: string;
+  const events: CallEvent[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    gw.answer = (_n, req) => (req.path === '/charge' ? { status: 200, body: { approved: true, reference: 'ch_1' } } : { status: 202, body: {} });
+    const dir = mkdtempSync('/tmp/tw-proc-');
+    const file = path.join(dir, 'processors.yaml');
+    writeFileSync(file, `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n    eraseUrl: ${gw.url}/erase\n`);
+    h = await startHarness({ env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET } });
+    await h.app.services.events.subscribe((e) => events.push(e));
+    const auth = new TokenAuth(h.config.agentJwtSecret);
+    admin = auth.sign({ sub: 'dpo', endpoint: 'client:dpo', role: 'admin' });
+    agent = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' });
+  });
+  afterAll(async () => {
+    await h.close();
+    await gw.close();
+  });
+
+  async function payByPhone(card: string, expiry: string) {
+    const answers = ['73920584#', `${card}#`, expiry, '123#'];
+    const call = await h.emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather: () => answers.shift() ?? null });
+    await waitFor(() => call.transcript.some((t) => t.verb === 'Connect/Stream'), 'handoff', 10000);
+    return call;
+  }
+
+  test('fields reach the processor once, signed; the answer reaches agents; erasure removes everything', async () => {
+    const expiries = [currentExpiry(3), currentExpiry(4)];
+    const c1 = await payByPhone(CARDS[0], expiries[0]);
+    await waitFor(() => gw.received.filter((r) => r.path === '/charge').length >= 1, 'delivery of call 1', 10000);
+    const c2 = await payByPhone(CARDS[1], expiries[1]);
+    await waitFor(() => gw.received.filter((r) => r.path === '/charge').length >= 2, 'delivery of call 2', 10000);
+
+    const charges = gw.received.filter((r) => r.path === '/charge');
+    expect(charges).toHaveLength(2);
+    for (const [i, r] of charges.entries()) {
+      expect(verifySignature(String(r.headers['x-tonewall-signature']), r.body, SECRET, 300)).toBe(true);
+      const body = JSON.parse(r.body);
+      expect(body.callSid).toBe([c1, c2][i].sid);
+      expect(body.subject).toBe(CALLER);
+      // exactly the listed fields: not the account number
+      expect(body.fields).toEqual({ card: CARDS[i], expiry: expiries[i], cvv: '123' });
+      expect(r.headers['idempotency-key']).toBeTruthy();
+    }
+    await waitFor(() => events.filter((e) => e.type === 'processor.result').length >= 2, 'processor.result events');
+    const result = events.find((e) => e.type === 'processor.result' && e.callSid === c1.sid)!;
+    expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true } });
+    // no value in any event
+    const eventText = JSON.stringify(events);
+    for (const v of [...CARDS, CALLER]) expect(eventText).not.toContain(v);
+    // nothing sent twice, even after a while
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gw.received.filter((r) => r.path === '/charge')).toHaveLength(2);
+
+    const subjectUrl = `${h.url}/v1/subjects/${encodeURIComponent(CALLER)}`;
+    expect((await fetch(subjectUrl, { headers: { authorization: `Bearer ${agent}` } })).status).toBe(403);
+    expect((await fetch(subjectUrl, { method: 'DELETE', headers: { authorization: `Bearer ${agent}` } })).status).toBe(403);
+    expect((await fetch(subjectUrl)).status).toBe(401);
+    const access = (await (await fetch(subjectUrl, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
+    expect(access.calls).toHaveLength(2);
+    expect(JSON.stringify(access)).not.toContain(CARDS[0]);
+
+    const erased = await fetch(subjectUrl, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    expect(erased.status).toBe(200);
+    const receipt = (await erased.json()) as any;
+    expect(receipt.calls).toBe(2);
+    expect(receipt.values).toBeGreaterThanOrEqual(8);
+    expect(receipt.processors).toEqual([expect.objectContaining({ name: 'gateway', status: 'forwarded' })]);
+    const erase = gw.received.find((r) => r.path === '/erase')!;
+    expect(verifySignature(String(erase.headers['x-tonewall-signature']), erase.body, SECRET, 300)).toBe(true);
+    expect(JSON.parse(erase.body).subject).toBe(CALLER);
+
+    const after = (await (await fetch(subjectUrl, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
+    expect(after.calls).toEqual([]);
+    expect((await fetch(`${h.url}/v1/calls/${c1.sid}`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(404);
+
+    const keys = await h.scan();
+    const text = keys.map((k) => `${k.key} ${k.content}`).join('\n');
+    for (const v of [...CARDS, ...expiries, '73920584', CALLER, CALLER.slice(1)]) expect(text).not.toContain(v);
+    const subject = h.app.services.subjectHash(CALLER);
+    expect(text).not.toContain(subject);
+    // only audit trails (and replay answers, which hold TwiML prompts) name the calls now
+    const naming = keys.filter((k) => k.key.includes(c1.sid) || k.content.includes(c1.sid)).map((k) => k.key);
+    expect(naming.every((k) => k.includes(':audit:') || k.includes(':replay:'))).toBe(true);
+    const trail = await h.app.services.audit.verify(c1.sid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.some((e) => e.type === 'subject.erased')).toBe(true);
+    for (const c of [c1, c2]) await c.hangup().catch(() => undefined);
+  }, 60000);
+});
