@@ -6,7 +6,7 @@
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { hkdfSync, createHmac } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { TokenAuth } from './agents/auth';
 import { agentDocs, agents } from './agents';
@@ -28,6 +28,8 @@ import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { twilioRoutes } from './twilio/routes';
 import { parseKeyRing, Vault } from './vault';
+import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
+import { PrivacyService, privacyRoutes, subjectHash as hashSubject } from './privacy';
 
 /** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
  * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
@@ -62,6 +64,10 @@ export interface Services {
   auth: TokenAuth;
   subjectHash: (e164: string) => string;
   draining: boolean;
+  processors: ProcessorConfig[];
+  /** signed delivery of complete fields to downstream processors; call onCallUpdated after a session change */
+  delivery: ProcessorDelivery;
+  privacy: PrivacyService;
   /** instance commands (dial-agent, captures) published to the instance holding a bridge */
   commands: CommandBus;
   /** the media bridges this instance holds, by the caller's CallSid */
@@ -99,7 +105,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
-  const subjectHash = (e164: string) => createHmac('sha256', subjectKey).update(e164).digest('hex');
+  const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
+  const processors = loadProcessors(config.processorsFile, config.secrets);
+  const delivery = new ProcessorDelivery({
+    store, keys, vault, calls, processors, log, audit,
+    onResult: (callSid, processor, result) => {
+      void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
+    },
+  });
+  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
     calls,
@@ -113,6 +127,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     instanceId: config.instanceId,
     subjectHash,
     now: opts.now,
+    onSessionChanged: (session) => {
+      delivery.onCallUpdated(session).catch((err) => log.warn({ err: { message: (err as Error).message } }, 'processor delivery not queued'));
+    },
   });
   const auth = new TokenAuth(config.agentJwtSecret);
   const commands = new CommandBus(store, keys, config.instanceId, log);
@@ -123,6 +140,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const services: Services = {
     config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,
     draining: false,
+    processors,
+    delivery,
+    privacy,
     commands,
     bridges,
   };
@@ -151,15 +171,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(
     agents({
       instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
-      bridges: () => undefined,
-      sendCommand: (instanceId, command) => store.publish(keys.instanceChannel(instanceId), JSON.stringify(command)),
+      bridges: (callSid) => bridges.get(callSid),
+      sendCommand: (instanceId, command) => commands.send(instanceId, command),
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit }));
+  await app.register(privacyRoutes({ auth, privacy }));
   await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
   await bridges.start();
 
+  await delivery.start();
   app.addHook('onClose', async () => {
+    await delivery.stop();
     if (!opts.store) await store.close();
   });
   log.info({ flows: flows.size, store: store.kind, instanceId: config.instanceId }, 'tonewall built');
