@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
+import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import twilio from 'twilio';
@@ -44,10 +45,36 @@ async function cannon(url: string, signFor: string) {
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }
 
-export async function runWebhookBench(): Promise<Record<string, number | string>> {
-  const redis = await benchRedis();
+/** the two servers run in a child process, so the load generator does not share their event loop */
+async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = fork(__filename, ['--serve', kind, redisUrl], { execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m) => resolve(String(m)));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function startServer(kind: 'service' | 'bare', redisUrl: string): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  if (kind === 'bare') {
+    const bare = Fastify();
+    await bare.register(formbody);
+    const twiml = new twilio.twiml.VoiceResponse();
+    twiml.say('Welcome.');
+    const body = twiml.toString();
+    bare.post('/twilio/voice', async (_req, reply) => reply.type('text/xml').send(body));
+    await bare.listen({ port, host: '127.0.0.1' });
+    return url;
+  }
   const config = loadConfig({
     PORT: String(port),
     PUBLIC_URL: url,
@@ -57,24 +84,22 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
     VAULT_KEYS: generateKeyRingText('bench'),
     AGENT_JWT_SECRET: 'bench-secret-0123456789abcdef0123456789',
     FLOWS_DIR: path.join(__dirname, 'flows'),
-    REDIS_URL: redis.url,
+    PROCESSORS_FILE: path.join(__dirname, 'no-processors.yaml'),
+    REDIS_URL: redisUrl,
     LOG_LEVEL: 'warn',
   });
   const app = await buildApp(config, { logStream: new Writable({ write: (_c, _e, cb) => cb() }), keyPrefix: `twbench:${Date.now()}:` });
   await app.listen({ port, host: '127.0.0.1' });
+  return url;
+}
 
-  const barePort = await freePort();
-  const bare = Fastify();
-  await bare.register(formbody);
-  const twiml = new twilio.twiml.VoiceResponse();
-  twiml.say('Welcome.');
-  const body = twiml.toString();
-  bare.post('/twilio/voice', async (_req, reply) => reply.type('text/xml').send(body));
-  await bare.listen({ port: barePort, host: '127.0.0.1' });
-
+export async function runWebhookBench(): Promise<Record<string, number | string>> {
+  const redis = await benchRedis();
   try {
-    const service = await cannon(`${url}/twilio/voice`, `${url}/twilio/voice`);
-    const baseline = await cannon(`http://127.0.0.1:${barePort}/twilio/voice`, `http://127.0.0.1:${barePort}/twilio/voice`);
+    const svc = await serve('service', redis.url);
+    const service = await cannon(`${svc.url}/twilio/voice`, `${svc.url}/twilio/voice`).finally(() => svc.stop());
+    const bare = await serve('bare', redis.url);
+    const baseline = await cannon(`${bare.url}/twilio/voice`, `${bare.url}/twilio/voice`).finally(() => bare.stop());
     return {
       'webhook: service req/s': Math.round(service.rps),
       'webhook: service p50 ms': service.p50,
@@ -86,13 +111,14 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: ratio service/bare': Number((service.rps / baseline.rps).toFixed(3)),
     };
   } finally {
-    await app.close();
-    await bare.close();
     await redis.stop();
   }
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === '--serve') {
+  process.on('SIGTERM', () => process.exit(0));
+  startServer(process.argv[3] as 'service' | 'bare', process.argv[4]).then((url) => process.send?.(url));
+} else if (require.main === module) {
   runWebhookBench().then(
     (r) => {
       for (const [k, v] of Object.entries(r)) process.stdout.write(`${k.padEnd(34)} ${v}\n`);
