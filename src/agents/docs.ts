@@ -3,8 +3,20 @@
  * tagged routes (the agent API) are documented.
  */
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import type { FastifySwaggerUiOptions } from '@fastify/swagger-ui';
+import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+
+/**
+ * @fastify/swagger-ui is loaded through Node's own loader: its @fastify/static pulls an ESM-only
+ * dependency (content-disposition 3) that Node 20 requires natively but jest's CommonJS module
+ * registry cannot, and every test builds the real app.
+ */
+const nativeRequire = process.getBuiltinModule('node:module').createRequire(__filename);
+const swaggerUi = (): FastifyPluginAsync<FastifySwaggerUiOptions> => {
+  const m = nativeRequire('@fastify/swagger-ui') as { default?: FastifyPluginAsync<FastifySwaggerUiOptions> } & FastifyPluginAsync<FastifySwaggerUiOptions>;
+  return m.default ?? m;
+};
 
 /** not encapsulated (fastify-plugin), so swagger sees the routes registered after it at the root */
 export const agentDocs = fp(async (app) => {
@@ -21,5 +33,5 @@ export const agentDocs = fp(async (app) => {
       tags: [{ name: 'agents', description: 'calls, offers and secure captures' }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi(), { routePrefix: '/docs' });
 });
