@@ -4,7 +4,7 @@
  * failures fail closed; nothing captured reaches Redis or the log stream in plain text.
  */
 import { currentExpiry } from '../support/values';
-import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { TokenAuth } from '../../src/agents/auth';
 
 const CALLER = '+15551234567';
@@ -81,6 +81,24 @@ describe('secure IVR capture', () => {
     // the security code is 3 digits: look for it only as a whole JSON value
     expect(h.logs.text).not.toMatch(new RegExp(`"${CVV}"`));
     expect(everything).not.toMatch(new RegExp(`"${CVV}"`));
+  });
+
+  test('dial handoff: the caller is put through with <Dial>, and only the agent it dials sees the masked call', async () => {
+    const call = await h.emulator.placeCall({ from: '+15550004444', to: SUPPORT_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['14021985']) });
+    await waitFor(() => call.transcript.some((t: any) => t.verb === 'Dial'), 'the dial', 10000);
+    const dial = call.transcript.find((t: any) => t.verb === 'Dial') as any;
+    expect(dial).toMatchObject({ targetKind: 'Client', target: 'alice' });
+    expect(call.gathers[0].recordingStatus).toBe('paused');
+    const auth = new TokenAuth(h.config.agentJwtSecret);
+    const alice = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' });
+    const bob = auth.sign({ sub: 'bob', endpoint: 'client:bob', role: 'agent' });
+    const asAlice = await fetch(`${h.url}/v1/calls/${call.sid}`, { headers: { authorization: `Bearer ${alice}` } });
+    expect(asAlice.status).toBe(200);
+    expect(await asAlice.json()).toMatchObject({ state: 'dialed', fields: { dob: { kind: 'date', masked: '********', valid: true } } });
+    expect((await fetch(`${h.url}/v1/calls/${call.sid}`, { headers: { authorization: `Bearer ${bob}` } })).status).toBe(404);
+    expect((await fetch(`${h.url}/v1/calls/${call.sid}`)).status).toBe(401);
+    expect((await fetch(`${h.url}/v1/calls/${call.sid}`, { headers: { authorization: 'Bearer not.a.jwt' } })).status).toBe(401);
+    await call.hangup();
   });
 
   test('a Luhn-failing card is asked again; after the attempts the field fails and the flow goes on', async () => {
