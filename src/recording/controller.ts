@@ -79,7 +79,7 @@ export class RecordingController {
       return { ok: true, twilioStatus: '201', recordingSid: rec.sid };
     } catch (e) {
       const twilioStatus = describe(e);
-      this.deps.log.warn({ twilioStatus }, 'recording could not be started');
+      this.deps.log.warn({ callSid, twilioStatus }, 'recording could not be started');
       await this.deps.audit.append(callSid, { type: 'recording.start-failed', twilioStatus });
       return { ok: false, twilioStatus };
     }
@@ -90,7 +90,7 @@ export class RecordingController {
     this.deps.metrics?.pauses.inc({ outcome: outcome.ok ? 'ok' : 'failed' });
     if (!outcome.ok) {
       this.deps.metrics?.pauseFailures.inc();
-      this.deps.log.warn({ twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
+      this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
     }
     await this.deps.audit.append(callSid, {
       type: outcome.ok ? 'recording.paused' : 'recording.pause-failed',
@@ -103,7 +103,7 @@ export class RecordingController {
 
   async resume(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
-    if (!outcome.ok) this.deps.log.warn({ twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
+    if (!outcome.ok) this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
     await this.deps.audit.append(callSid, {
       type: outcome.ok ? 'recording.resumed' : 'recording.resume-failed',
       recordingSid: outcome.recordingSid,
