@@ -1,0 +1,32 @@
+import { TokenAuth } from '../../../src/agents/auth';
+import { jwtSecret, mintToken, parseTtl } from '../../../src/cli/token';
+
+const SECRET = 'cli-test-secret-0123456789abcdef-xyz';
+
+describe('npm run token', () => {
+  it('prints a token the service accepts, with the given claims and ttl', () => {
+    const tok = mintToken(['--sub', 'alice', '--endpoint', 'client:alice', '--role', 'supervisor', '--ttl', '30m'], { AGENT_JWT_SECRET: SECRET });
+    const p = new TokenAuth(SECRET).verify(tok);
+    expect(p).toMatchObject({ sub: 'alice', endpoint: 'client:alice', role: 'supervisor' });
+    expect(p.exp - Date.now() / 1000).toBeGreaterThan(29 * 60);
+    expect(p.exp - Date.now() / 1000).toBeLessThanOrEqual(30 * 60);
+    expect(() => new TokenAuth(SECRET + 'x').verify(tok)).toThrow();
+  });
+
+  it('defaults to an agent for 8 hours', () => {
+    const p = new TokenAuth(SECRET).verify(mintToken(['--sub', 'bob', '--endpoint', '+15551230000'], { AGENT_JWT_SECRET: SECRET }));
+    expect(p.role).toBe('agent');
+    expect(Math.round((p.exp - Date.now() / 1000) / 3600)).toBe(8);
+  });
+
+  it('refuses a missing or short secret, a bad role, endpoint or ttl', () => {
+    expect(() => jwtSecret({})).toThrow('AGENT_JWT_SECRET is required');
+    expect(() => jwtSecret({ AGENT_JWT_SECRET: 'short' })).toThrow('at least 32');
+    expect(() => mintToken(['--sub', 'a', '--endpoint', 'client:a', '--role', 'root'], { AGENT_JWT_SECRET: SECRET })).toThrow('--role');
+    expect(() => mintToken(['--sub', 'a', '--endpoint', 'nowhere'], { AGENT_JWT_SECRET: SECRET })).toThrow();
+    expect(() => mintToken(['--endpoint', 'client:a'], { AGENT_JWT_SECRET: SECRET })).toThrow('--sub');
+    expect(() => parseTtl('8 hours')).toThrow('--ttl');
+    expect(parseTtl('2d')).toBe(172800);
+    expect(parseTtl('90')).toBe(90);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The capture state machine on its own: a fake bridge (an EventEmitter), the embedded store, a
+ * recording controller that records what it was asked, and short timeouts.
+ */
+import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import { CallRepository } from '../../../src/calls/repository';
+import type { CallSession } from '../../../src/calls/session';
+import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/captures';
+import type { CallEvent } from '../../../src/events';
+import { EmbeddedStore, makeKeys } from '../../../src/store';
+import { DigitCollector } from '../../../src/captures/collector';
+
+const SID = 'CA' + '1'.repeat(32);
+
+class FakeBridge extends EventEmitter<{ key: [KeyPress] }> {
+  blanket: boolean[] = [];
+  setBlanket(on: boolean): void {
+    this.blanket.push(on);
+  }
+  press(keys: string): void {
+    for (const digit of keys) this.emit('key', { digit, source: 'inband', atSample: 0 });
+  }
+}
+
+function session(over: Partial<CallSession> = {}): CallSession {
+  return {
+    callSid: SID, accountSid: 'AC' + '0'.repeat(32), flowId: 'f', to: '+15005550006', fromMasked: '+*******4567', subject: 'x',
+    state: 'bridged', step: 0, attempt: 0, recording: { sid: 'RE' + '2'.repeat(32), status: 'in-progress' }, fields: {},
+    handoff: { mode: 'bridge', agentSub: 'alice' }, instanceId: 'i1', createdAt: Date.now(), updatedAt: Date.now(), ...over,
+  };
+}
+
+async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {}) {
+  const store = new EmbeddedStore();
+  const keys = makeKeys('t:');
+  const calls = new CallRepository(store, keys);
+  await calls.create(session(opts.s));
+  const bridge = new FakeBridge();
+  const log: string[] = [];
+  const events: CallEvent[] = [];
+  const outcomes: string[] = [];
+  const vaulted: Record<string, string> = {};
+  const records = new CaptureRecords(store, keys);
+  const ex = new CaptureExecutor({
+    calls,
+    records,
+    recording: {
+      pause: async () => {
+        log.push(`pause:${bridge.listenerCount('key')}`);
+        return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
+      },
+      resume: async () => {
+        log.push(`resume:${bridge.listenerCount('key')}`);
+        return { ok: true, twilioStatus: '200' };
+      },
+    },
+    vault: { put: async (_c, field, plain) => ((vaulted[field] = plain), `tok_${field}`) },
+    audit: { append: async (_c, e) => void log.push(`audit:${e.type}`) },
+    events: { publish: async (e) => void events.push(e) },
+    metrics: { inc: ({ outcome }) => void outcomes.push(outcome) },
+    bridges: (sid) => (sid === SID ? bridge : undefined),
+    log: pino({ level: 'silent' }),
+    instanceId: 'i1',
+    timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
+  });
+  const settled = (type: string) => new Promise<CallEvent>((resolve) => {
+    const t = setInterval(() => {
+      const e = events.find((x) => x.type === type);
+      if (e) {
+        clearInterval(t);
+        resolve(e);
+      }
+    }, 5);
+  });
+  return { store, keys, calls, bridge, log, events, outcomes, vaulted, records, ex, settled };
+}
+
+describe('DigitCollector', () => {
+  it('takes digits up to the maximum, finishes on #, ignores other keys', () => {
+    const c = new DigitCollector(3);
+    expect(['1', '*', 'A', '2', '3', '4'].map((k) => c.push(k))).toEqual(['digit', 'ignored', 'ignored', 'digit', 'full', 'ignored']);
+    expect(c.push('#')).toBe('finish');
+    expect(c.entered).toBe(3);
+    c.wipe();
+    expect(c.digits).toBe('');
+  });
+});
+
+describe('CaptureExecutor', () => {
+  it('listens for keys only after the pause, resumes after, vaults the value and keeps it masked', async () => {
+    const t = await setup();
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    expect(r.ok).toBe(true);
+    expect(t.log[0]).toBe('pause:0');
+    expect(t.bridge.listenerCount('key')).toBe(1);
+    t.bridge.press('4111111111111111#');
+    const done = await t.settled('capture.completed');
+    expect(done).toMatchObject({ masked: '************1111', brand: 'visa', last4: '1111', valid: true, entered: 16 });
+    expect(t.log).toContain('resume:0');
+    expect(t.vaulted.card).toBe('4111111111111111');
+    const s = await t.calls.get(SID);
+    expect(s?.fields.card).toMatchObject({ masked: '************1111', token: 'tok_card', source: 'capture', valid: true });
+    expect(s?.cardBrand).toBe('visa');
+    expect(s?.capture?.status).toBe('completed');
+    expect(t.events.filter((e) => e.type === 'capture.progress').map((e) => e.masked)).toEqual(Array.from({ length: 16 }, (_, i) => '*'.repeat(i + 1)));
+    expect(JSON.stringify(t.events)).not.toMatch(/41111/);
+    expect(JSON.stringify(await t.store.get(t.keys.capture(SID, (r as { captureId: string }).captureId)))).not.toMatch(/41111/);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect(t.outcomes).toEqual(['completed']);
+  });
+
+  it('ends at the maximum length: a security code is 4 digits when the card is amex', async () => {
+    const t = await setup({ s: { cardBrand: 'amex' } });
+    await t.ex.start(SID, { name: 'cvv', kind: 'security-code' });
+    t.bridge.press('1234');
+    expect(await t.settled('capture.completed')).toMatchObject({ masked: '****', entered: 4 });
+  });
+
+  it('ends IDLE after the last key, and fails with no-input when nothing is keyed', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'exp', kind: 'expiry' });
+    t.bridge.press('12');
+    const failed = await t.settled('capture.failed');
+    expect(failed).toMatchObject({ reason: 'length', masked: '**', valid: false });
+    const u = await setup();
+    await u.ex.start(SID, { name: 'exp', kind: 'expiry' });
+    expect(await u.settled('capture.failed')).toMatchObject({ reason: 'no-input', entered: 0 });
+    expect(u.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
+  });
+
+  it('refuses when the pause fails, leaving no state; one capture at a time; blanket on and off', async () => {
+    const t = await setup({ pauseOk: false });
+    expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
+    expect(t.bridge.listenerCount('key')).toBe(0);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect((await t.calls.get(SID))?.capture).toBeUndefined();
+    expect(t.events).toEqual([]);
+
+    const u = await setup();
+    const r = await u.ex.start(SID, { name: 'card', kind: 'card-number', blanket: true });
+    expect(u.bridge.blanket).toEqual([true]);
+    expect(await u.ex.start(SID, { name: 'cvv', kind: 'security-code' })).toEqual({ ok: false, error: 'capture-running' });
+    expect(await u.ex.cancel(SID, (r as { captureId: string }).captureId)).toEqual({ ok: true });
+    expect(u.bridge.blanket).toEqual([true, false]);
+    expect(await u.settled('capture.failed')).toMatchObject({ reason: 'cancelled' });
+    expect((await u.records.get(SID, (r as { captureId: string }).captureId))?.status).toBe('cancelled');
+  });
+
+  it('refuses a call that is not bridged here', async () => {
+    const t = await setup({ s: { state: 'offered' } });
+    expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'not-bridged' });
+    expect(t.log).toEqual([]);
+  });
+});
