@@ -99,6 +99,21 @@ const REPORT_MAX_REVERSE_TWIST_DB = 5;
 const REPORT_MAX_RESIDUAL = 0.1;
 const REPORT_STEP_HZ = 10;
 
+// ---- where a masked stretch starts and ends ----
+/**
+ * How far before a 10 ms block that holds a tone the mask starts when the onset cannot be
+ * seen: the block hop (2.5 ms) covers a clean onset; the rest covers blocks that a weak or
+ * noisy tone straight after speech may fail (B3, B4, B6), plus a 2 ms guard.
+ */
+export const MASK_BACK_SAMPLES = SCREEN_BLOCK_SAMPLES + 16;
+/** How far past the end of the last block that holds a tone the mask runs when the end cannot be seen */
+export const MASK_FORWARD_SAMPLES = SCREEN_BLOCK_SAMPLES / 2 + 16;
+/** "Quiet": |x| ≤ 24 on the 16-bit scale (-65 dBm0 peak) for 1 ms; digital silence is 0 */
+const QUIET_AMPLITUDE = 24;
+const QUIET_RUN_SAMPLES = 8;
+/** Guard around a tone whose onset or end is seen: 2 ms */
+const EDGE_GUARD_SAMPLES = 16;
+
 /** Size of the analysis history (power of two) */
 const RING_SAMPLES = 1024;
 const RING_MASK = RING_SAMPLES - 1;
@@ -121,6 +136,12 @@ export class DtmfDetector {
   /** the previous window was a STRONG candidate (for the two-window rule) */
   private pairCandidate = false;
   private pairResidual = 0;
+  /** tail watch: after a hit, look for the quiet run that ends the tone */
+  private tailOpen = false;
+  private tailScan = 0;
+  private tailQuiet = 0;
+  /** end of the last tone whose end was seen (first quiet sample), -Infinity if none */
+  private toneEnd = -Infinity;
   /** the last screen pass saw a dial tone: the exact stage fits it too */
   private dial = false;
   private readonly netMinAmp = dbm0ToPeak(NET_MIN_DBM0);
@@ -130,10 +151,17 @@ export class DtmfDetector {
   /** end (absolute sample index) of the last net block that held a tone; -Infinity if none */
   lastNetEnd = -Infinity;
 
-  /** Net hits found by the last feed(): [start, end) of audio that holds a tone */
+  /**
+   * Net hits found by the last feed(): [start, end) of audio to replace. In silence the start
+   * is the tone's first sample (minus a guard) and the end is trimmed to its last one (see
+   * trims), so the masked stretch depends on the timing alone, never on the key (C3).
+   */
   readonly netStarts = new Float64Array(64);
   readonly netEnds = new Float64Array(64);
   netCount = 0;
+  /** Tone ends seen in the last feed(): cut the current masked stretch back to these */
+  readonly trims = new Float64Array(64);
+  trimCount = 0;
   /** Reporter decisions made during the last feed(): key index or NO_KEY, and the window end */
   readonly decisions = new Int8Array(64);
   readonly decisionEnds = new Float64Array(64);
@@ -154,6 +182,9 @@ export class DtmfDetector {
     this.weakRun = 0;
     this.weakConfirmed = false;
     this.pairCandidate = false;
+    this.tailOpen = false;
+    this.toneEnd = -Infinity;
+    this.trimCount = 0;
     this.dial = false;
     this.screenPasses = 0;
     this.analyses = 0;
@@ -162,6 +193,7 @@ export class DtmfDetector {
   /** Decode and analyse input[off, off+n). n ≤ 160·8 keeps the result queues from overflowing. */
   feed(input: Uint8Array, off: number, n: number): void {
     this.netCount = 0;
+    this.trimCount = 0;
     this.decisionCount = 0;
     const ring = this.ring;
     const sub = this.sub;
@@ -203,6 +235,7 @@ export class DtmfDetector {
     } else {
       this.weakRun = 0;
     }
+    if (this.tailOpen) this.watchTail(end);
     if (end % REPORT_HOP_SAMPLES === 0 && end >= REPORT_WINDOW_SAMPLES) {
       const key = end - this.lastNetEnd <= REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2 ? this.report(end) : NO_KEY;
       if (this.decisionCount < this.decisions.length) {
@@ -311,10 +344,66 @@ export class DtmfDetector {
     this.lastNetEnd = end;
     this.netLowHz = f.lowHz;
     this.netHighHz = f.highHz;
-    if (this.netCount < this.netStarts.length) {
-      this.netStarts[this.netCount] = start;
-      this.netEnds[this.netCount++] = end;
+    let markStart = start - MASK_BACK_SAMPLES;
+    let markEnd = end + MASK_FORWARD_SAMPLES;
+    const onset = this.quietBefore(end, markStart - QUIET_RUN_SAMPLES);
+    if (onset >= 0) markStart = Math.max(markStart, onset - EDGE_GUARD_SAMPLES);
+    if (start < this.toneEnd) {
+      // a late window of a tone whose end has been seen
+      markEnd = this.toneEnd + EDGE_GUARD_SAMPLES;
+    } else if (!this.tailOpen) {
+      this.tailOpen = true;
+      this.tailScan = end - SCREEN_BLOCK_SAMPLES / 2;
+      this.tailQuiet = 0;
     }
+    if (this.netCount < this.netStarts.length) {
+      this.netStarts[this.netCount] = markStart;
+      this.netEnds[this.netCount++] = markEnd;
+    }
+  }
+
+  /**
+   * The first sample after the latest run of QUIET_RUN_SAMPLES quiet samples in [from, end),
+   * or -1. A tone pair never stays that quiet for 1 ms, so in silence this is the onset.
+   */
+  private quietBefore(end: number, from: number): number {
+    const ring = this.ring;
+    const lo = Math.max(from, this.position - RING_SAMPLES + 1, 0);
+    let run = 0;
+    let tone = false; // quiet samples after the tone (a fragment ending inside the block) do not count
+    for (let i = end - 1; i >= lo; i--) {
+      const v = ring[i & RING_MASK];
+      if (v <= QUIET_AMPLITUDE && v >= -QUIET_AMPLITUDE) {
+        if (tone && ++run === QUIET_RUN_SAMPLES) return i + QUIET_RUN_SAMPLES;
+      } else {
+        tone = true;
+        run = 0;
+      }
+    }
+    return -1;
+  }
+
+  /** After a hit: the first quiet run after the tone is its end; the mask is cut back to it */
+  private watchTail(end: number): void {
+    const ring = this.ring;
+    let run = this.tailQuiet;
+    for (let i = this.tailScan; i < end; i++) {
+      const v = ring[i & RING_MASK];
+      if (v <= QUIET_AMPLITUDE && v >= -QUIET_AMPLITUDE) {
+        if (++run === QUIET_RUN_SAMPLES) {
+          this.toneEnd = i + 1 - QUIET_RUN_SAMPLES;
+          this.tailOpen = false;
+          if (this.trimCount < this.trims.length) this.trims[this.trimCount++] = this.toneEnd + EDGE_GUARD_SAMPLES;
+          return;
+        }
+      } else {
+        run = 0;
+      }
+    }
+    this.tailScan = end;
+    this.tailQuiet = run;
+    // past the conservative end: nothing left to trim
+    if (end > this.lastNetEnd + MASK_FORWARD_SAMPLES) this.tailOpen = false;
   }
 
   private netShape(f: ToneFit): boolean {

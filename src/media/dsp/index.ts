@@ -6,7 +6,6 @@
 import { DtmfDetector, keyIndex } from './detector';
 import { Masker, MAX_CHUNK_SAMPLES, MAX_LOOKAHEAD_SAMPLES } from './masker';
 import { SAMPLE_RATE_HZ } from './levels';
-import { SCREEN_BLOCK_SAMPLES } from './screen';
 import { KeyTracker, type KeyPress } from './tracker';
 
 export { FLAT_TONE_DBM0, FLAT_TONE_HZ } from './flat-tone';
@@ -18,14 +17,6 @@ export interface CallerPathOptions {
   lookaheadMs: number;
 }
 
-/**
- * How far before the first 10 ms block that holds a tone the mask starts: the block hop
- * (2.5 ms) covers a clean onset; the rest covers up to three blocks that a weak or noisy
- * tone straight after speech may fail (B3, B4, B6), plus a 2 ms guard.
- */
-export const MASK_BACK_SAMPLES = SCREEN_BLOCK_SAMPLES + 16;
-/** How far past the end of the last block that holds a tone the mask runs (plus the fade-out) */
-export const MASK_FORWARD_SAMPLES = SCREEN_BLOCK_SAMPLES / 2 + 16;
 /** An event without an in-band tone: a 100 ms flat-tone burst (CONTRACT.md §4) */
 export const EVENT_BURST_SAMPLES = 800;
 
@@ -75,9 +66,8 @@ export class CallerPath {
     const masker = this.masker;
     masker.write(input, off, n);
     det.feed(input, off, n);
-    for (let i = 0; i < det.netCount; i++) {
-      masker.mark(det.netStarts[i] - MASK_BACK_SAMPLES, det.netEnds[i] + MASK_FORWARD_SAMPLES);
-    }
+    for (let i = 0; i < det.netCount; i++) masker.mark(det.netStarts[i], det.netEnds[i], true);
+    for (let i = 0; i < det.trimCount; i++) masker.trimEnd(det.trims[i]);
     for (let i = 0; i < det.decisionCount; i++) this.tracker.decide(det.decisions[i], det.decisionEnds[i]);
     masker.emit(out, off, n, replaced);
     this.processed += n;
@@ -89,7 +79,7 @@ export class CallerPath {
     if (key < 0 || digit.length !== 1) return;
     const pos = this.masker.position;
     if (this.tracker.event(key, pos) && !this.tracker.isSounding(key)) {
-      this.masker.mark(pos, pos + EVENT_BURST_SAMPLES);
+      this.masker.mark(pos, pos + EVENT_BURST_SAMPLES, false);
     }
   }
 

@@ -28,6 +28,8 @@ export class Masker {
   private readonly bytes = new Uint8Array(RING);
   private readonly qStart = new Float64Array(QUEUE);
   private readonly qEnd = new Float64Array(QUEUE);
+  /** 1 when every mark merged into the interval was a tone's (so a seen tone end may cut it) */
+  private readonly qTrim = new Uint8Array(QUEUE);
   private qHead = 0;
   private qTail = 0;
   /** samples written (input position) */
@@ -81,8 +83,12 @@ export class Masker {
     this.written += n;
   }
 
-  /** Replace input samples [start, end) (absolute indices; end may lie in the future) */
-  mark(start: number, end: number): void {
+  /**
+   * Replace input samples [start, end) (absolute indices; end may lie in the future).
+   * `trimmable`: a tone's conservative mark that trimEnd() may cut back once the tone's end is
+   * seen; event bursts are not.
+   */
+  mark(start: number, end: number, trimmable: boolean): void {
     if (start < this.emitted) {
       if (end > this.emitted) this.lateMarks++;
       start = this.emitted;
@@ -93,17 +99,28 @@ export class Masker {
       if (start <= this.qEnd[last]) {
         if (end > this.qEnd[last]) this.qEnd[last] = end;
         if (start < this.qStart[last]) this.qStart[last] = start;
+        if (!trimmable) this.qTrim[last] = 0;
         return;
       }
       if (((this.qTail + 1) & QUEUE_MASK) === this.qHead) {
         // full (cannot happen with marks in time order): widen the last one rather than drop a mark
         this.qEnd[last] = Math.max(this.qEnd[last], end);
+        this.qTrim[last] = 0;
         return;
       }
     }
     this.qStart[this.qTail] = start;
     this.qEnd[this.qTail] = end;
+    this.qTrim[this.qTail] = trimmable ? 1 : 0;
     this.qTail = (this.qTail + 1) & QUEUE_MASK;
+  }
+
+  /** The tone behind the latest mark ended: replace only up to `end` (never un-mask emitted or event audio) */
+  trimEnd(end: number): void {
+    if (this.qTail === this.qHead) return;
+    const last = (this.qTail - 1) & QUEUE_MASK;
+    if (this.qTrim[last] !== 1 || end >= this.qEnd[last]) return;
+    this.qEnd[last] = Math.max(end, this.qStart[last], this.emitted);
   }
 
   /**
