@@ -1,0 +1,117 @@
+/**
+ * The agent panel in headless Chromium (Debian's chromium via playwright-core) against the real
+ * service and the emulator: sign in with a pasted token, see the offer, accept it, start a card
+ * capture, watch masked progress and the result. The page must only ever hold masked values.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startHarness, waitFor, type Harness } from '../support/harness';
+import { agentSide, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(__dirname, '../artifacts');
+
+let h: Harness;
+let flowsDir: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
+  flowsDir = makeFlowsDir();
+  h = await startHarness({ flowsDir });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+async function pageText(page: Page): Promise<string> {
+  return page.evaluate(() => document.documentElement.outerHTML + '\n' + document.body.innerText);
+}
+
+it('signs in, accepts an offer, runs a capture and shows only masked values', async () => {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  const res = await page.goto(`${h.url}/agent`);
+  expect(res?.status()).toBe(200);
+  expect(res?.headers()['content-security-policy']).toMatch(/default-src 'none'/);
+
+  // a refused token says so
+  await page.fill('#token', 'not-a-token');
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'token refused');
+
+  await page.fill('#token', token(h, 'alice'));
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'signed in');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const row = `tr[data-call="${call.sid}"]`;
+  await page.waitForSelector(`${row} button.accept`, { timeout: 10_000 });
+  expect(await page.textContent(`${row} td.masked`)).toBe('+*******4567');
+  await page.click(`${row} button.accept`);
+  await agentSide(h, call.sid);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
+
+  await page.fill('#capture-name', 'card');
+  await page.selectOption('#capture-kind', 'card-number');
+  await page.check('#capture-blanket');
+  await page.click('#capture-start');
+  await page.waitForFunction(() => document.getElementById('capture-status')?.textContent === 'capturing');
+  await waitFor(() => h.emulator.timelineFor(call.sid).some((e) => e.type === 'recording' && e.status === 'paused'), 'recording paused');
+
+  const seen = new Set<string>();
+  const watch = setInterval(() => {
+    void page.textContent('#capture-masked').then((t) => t && seen.add(t)).catch(() => undefined);
+  }, 10);
+  await caller.sendAudio(keyed('4111111111111111#'));
+  await page.waitForFunction(() => document.getElementById('capture-status')?.textContent === 'completed', undefined, { timeout: 10_000 });
+  clearInterval(watch);
+
+  expect(await page.textContent('#capture-masked')).toBe('************1111');
+  expect(await page.textContent('#capture-brand')).toBe('visa');
+  expect(await page.textContent('#capture-valid')).toBe('valid');
+  expect(await page.textContent('#capture-entered')).toBe('16');
+  for (const t of seen) expect(t).toMatch(/^(\**|\*{12}1111)$/);
+  await page.waitForFunction((sel) => /card: \*{12}1111 visa/.test(document.querySelector(sel)?.textContent ?? ''), row);
+
+  const text = await pageText(page);
+  expect(text).not.toMatch(/4111111|411111111111|5551234567/);
+  expect(text).toContain('************1111');
+  // the token was cleared from the input once used
+  expect(await page.inputValue('#token')).toBe('');
+
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'panel.png'), fullPage: true });
+  expect(problems.filter((p) => !/401|Unauthorized/.test(p))).toEqual([]);
+  await call.hangup();
+  await page.close();
+});
+
+it('shows a hostile string as text, never as markup', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', token(h, 'sue', 'supervisor'));
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  await page.waitForTimeout(100);
+  const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
+  await h.app.services.events.publish({ type: 'capture.failed', callSid: 'CA' + 'd'.repeat(32), captureId: 'cap_x', reason: hostile, masked: hostile });
+  await page.waitForFunction(() => (document.getElementById('log')?.textContent ?? '').includes('capture.failed'));
+  expect(await page.textContent('#log')).toContain(hostile);
+  expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+  expect(await page.evaluate(() => document.querySelectorAll('body img, body script:not(:last-of-type)').length)).toBe(0);
+  await page.close();
+});
