@@ -148,3 +148,19 @@ describe('the per-call rule', () => {
     bobSock.close();
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents the agent API at /docs', async () => {
+    const ui = await fetch(`${h.url}/docs`, { redirect: 'follow' });
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toMatch(/swagger/i);
+    const spec = (await (await fetch(`${h.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/v1/calls', '/v1/calls/{callSid}', '/v1/calls/{callSid}/accept', '/v1/calls/{callSid}/captures', '/v1/calls/{callSid}/captures/{captureId}']),
+    );
+    expect(Object.keys(spec.paths['/v1/calls/{callSid}/captures'].post as object)).toEqual(expect.arrayContaining(['requestBody', 'responses']));
+    // only the agent API: no Twilio webhook in the document
+    expect(Object.keys(spec.paths).some((p) => p.startsWith('/twilio'))).toBe(false);
+  });
+});
