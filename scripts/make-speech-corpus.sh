@@ -93,7 +93,7 @@ while [ "$total" -lt "$TARGET_SAMPLES" ]; do
   fi
   rand 19; g=$((6 + R))
   rand 8; pause=$R
-  sox "$f" -r 8000 -c 1 -b 16 "$WORK/n$i.wav" sinc 200-3400 gain -n -"$g" pad 0 0."$pause"
+  sox -V1 "$f" -r 8000 -c 1 -b 16 "$WORK/n$i.wav" sinc 200-3400 gain -n -"$g" pad 0 0."$pause"
   n=$(soxi -s "$WORK/n$i.wav")
   echo "$total $((total + n)) $kind $what" >> "$WORK/labels.txt"
   total=$((total + n))
