@@ -236,6 +236,7 @@ export class BridgeRegistry {
         s.state = 'bridged';
         if (bridge.agentCallSid) s.handoff.agentCallSid = bridge.agentCallSid;
       });
+      if (bridge.state !== 'bridged') return; // ended while the session was being written
       await this.d.audit.append(callSid, { type: 'call.bridged' });
       await this.d.events.publish({ type: 'call.bridged', callSid, ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
       this.d.log.info({ callSid }, 'call bridged');

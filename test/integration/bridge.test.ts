@@ -21,6 +21,7 @@ const KEYS = '0123456789*#ABCD';
 const LOW = [697, 770, 852, 941];
 const HIGH = [1209, 1336, 1477, 1633];
 const BRIDGE_NUMBER = '+15005550123';
+const OFFER_NUMBER = '+15005550124';
 
 // ---- signals ----
 
@@ -123,6 +124,7 @@ beforeAll(async () => {
     path.join(flowsDir, 'bridge.yaml'),
     `id: bridge-test\nnumbers: ["${BRIDGE_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
   );
+  fs.writeFileSync(path.join(flowsDir, 'offer.yaml'), `id: offer-test\nnumbers: ["${OFFER_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n`);
   h = await startHarness({ flowsDir, env: { MASK_LOOKAHEAD_MS: String(LOOKAHEAD_MS) } });
 });
 
@@ -158,6 +160,7 @@ async function placeBridgedCall(): Promise<Bridged> {
   const outbound = await waitFor(() => agentCall, 'the agent call');
   const agent = await outbound.legReady;
   await waitFor(() => h.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged');
+  await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'bridged', 'session bridged');
   return { call, agentCall: outbound, caller, agent };
 }
 
@@ -279,8 +282,8 @@ describe('bridged call', () => {
     expect(Buffer.from(R.subarray(L, L + inbandAt - 240)).equals(Buffer.from(S.subarray(0, inbandAt - 240)))).toBe(true);
 
     // every in-band key is masked by the same bytes from before its onset to past its end (same
-    // timing → byte-identical stretch; how far the fade-out runs after the tone is the masker's)
-    const win = (at: number) => Buffer.from(R.subarray(L + at - 160, L + at + TONE + 40));
+    // timing → byte-identical stretch; how far the fades reach beyond that is the masker's choice)
+    const win = (at: number) => Buffer.from(R.subarray(L + at - 32, L + at + TONE + 40));
     const inband = KEYS.split('').map((_, i) => win(inbandAt + i * KEY_SPAN));
     for (const w of inband) expect(w.equals(inband[0])).toBe(true);
     const both = KEYS.split('').map((_, i) => win(bothAt + i * (TONE + GAP + 800)));
@@ -352,10 +355,64 @@ describe('bridged call', () => {
     const b = await placeBridgedCall();
     await b.agentCall.hangup();
     await waitFor(() => b.call.status === 'completed', 'caller call completed');
+    await b.call.ended;
     const rest = h.emulator.timeline.find(
       (e) => e.type === 'rest' && e.method === 'POST' && e.path.endsWith(`/Calls/${b.call.sid}.json`) && e.params.Status === 'completed',
     );
     expect(rest).toBeDefined();
     await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+
+  it('holds an offered call until a dial-agent command reaches this instance', async () => {
+    let agentCall: EmulatedCall | undefined;
+    h.emulator.onOutboundCall((c) => {
+      if (c.to === 'client:bob') agentCall = c;
+    });
+    const call = await h.emulator.placeCall({ from: '+15551234567', to: OFFER_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+    const caller = await call.legReady;
+    await waitFor(() => h.app.services.bridges.get(call.sid), 'bridge');
+    expect((await h.app.services.calls.get(call.sid))?.state).toBe('offered');
+    await caller.sendAudio(silence(FRAME * 10));
+    await waitFor(() => caller.receivedFrames >= 10, 'hold sound');
+    expect(caller.received.some((x) => x !== 0xff)).toBe(true);
+    await sleep(100);
+    expect(agentCall).toBeUndefined();
+    await h.app.services.commands.send(h.config.instanceId, { type: 'dial-agent', callSid: call.sid, endpoint: 'client:bob', agentSub: 'bob' });
+    const outbound = await waitFor(() => agentCall, 'the agent call');
+    const agent = await outbound.legReady;
+    await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'bridged', 'session bridged');
+    const session = await h.app.services.calls.get(call.sid);
+    expect(session?.state).toBe('bridged');
+    expect(session?.handoff).toMatchObject({ agentSub: 'bob', agentEndpoint: 'client:bob', agentCallSid: outbound.sid });
+    // the caller's audio now reaches the agent
+    await caller.sendAudio(silence(FRAME * 5));
+    await waitFor(() => agent.receivedFrames >= 5, 'caller audio at the agent');
+    await call.hangup();
+    await outbound.ended;
+  });
+});
+
+describe('shutdown', () => {
+  it('app.close() ends every stream cleanly and promptly', async () => {
+    const h2 = await startHarness({ flowsDir, store: 'embedded' });
+    try {
+      let agentCall: EmulatedCall | undefined;
+      h2.emulator.onOutboundCall((c) => {
+        agentCall = c;
+      });
+      const call = await h2.emulator.placeCall({ from: '+15551234567', to: BRIDGE_NUMBER, voiceUrl: h2.voiceUrl, statusCallback: h2.statusUrl });
+      const caller = await call.legReady;
+      const agent = await (await waitFor(() => agentCall, 'agent call')).legReady;
+      await waitFor(() => h2.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged');
+      const t0 = Date.now();
+      await h2.app.close();
+      expect(Date.now() - t0).toBeLessThan(3000);
+      await Promise.all([caller.closed, agent.closed]);
+      expect(caller.closedBy).toBe('service');
+      expect(agent.closedBy).toBe('service');
+      expect(h2.app.services.bridges.size).toBe(0);
+    } finally {
+      await h2.emulator.close();
+    }
   });
 });
