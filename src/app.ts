@@ -173,6 +173,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
+      onSessionChanged: (session) => {
+        delivery.onCallUpdated(session).catch((err) => log.warn({ err: { message: (err as Error).message } }, 'processor delivery not queued'));
+      },
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit }));

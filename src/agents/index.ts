@@ -32,6 +32,8 @@ export interface AgentsDeps {
   metrics: { captures: { inc(labels: { outcome: string }): void } };
   bridges: BridgeLookup;
   sendCommand: OfferDeps['sendCommand'];
+  /** told of the session once a capture stored a field (processor delivery) */
+  onSessionChanged?: ExecutorDeps['onSessionChanged'];
   /** tests shorten the capture timeouts */
   captureTimings?: ExecutorDeps['timings'];
 }
@@ -51,6 +53,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       log: d.log,
       instanceId: d.instanceId,
       timings: d.captureTimings,
+      onSessionChanged: d.onSessionChanged,
     });
     const rpc = new CaptureRpc(d.store, d.keys, d.instanceId, d.log);
     const captures = new CaptureService({ instanceId: d.instanceId, executor, rpc, records });

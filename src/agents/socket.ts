@@ -36,8 +36,11 @@ function send(socket: WebSocket, message: Record<string, unknown>): void {
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
 }
 
-/** an agent may see an offer of a call with no handoff.to only while it is offered (canSee) */
-function visible(p: Principal, event: CallEvent, session: CallSession | null): boolean {
+/**
+ * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
+ * it is offered (canSee); an event for a call whose record is gone goes to supervisors only.
+ */
+function visible(p: Principal, session: CallSession | null): boolean {
   if (!session) return p.role !== 'agent';
   return canSee(p, session);
 }
@@ -51,7 +54,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       const session = await d.calls.get(event.callSid).catch(() => null);
       const text = JSON.stringify(event);
       for (const c of clients) {
-        if (visible(c.principal, event, session) && c.socket.readyState === c.socket.OPEN) c.socket.send(text);
+        if (visible(c.principal, session) && c.socket.readyState === c.socket.OPEN) c.socket.send(text);
       }
     };
     const unsubscribe = await d.events.subscribe((e) => void fanOut(e));

@@ -58,6 +58,8 @@ export interface ExecutorDeps {
   instanceId: string;
   now?: () => Date;
   timings?: { idleMs?: number; firstKeyMs?: number; maxMs?: number };
+  /** told of the session once a captured field is stored (processor delivery) */
+  onSessionChanged?: (session: CallSession) => void;
 }
 
 interface Running {
@@ -272,7 +274,7 @@ export class CaptureExecutor {
     if (view.brand) r.brand = view.brand;
     if (view.last4) r.last4 = view.last4;
     const token = result.valid ? await this.d.vault.put(r.callSid, r.name, digits) : undefined;
-    await this.d.calls.update(r.callSid, (s) => {
+    const updated = await this.d.calls.update(r.callSid, (s) => {
       s.fields[r.name] = {
         ...view,
         ...(result.valid ? {} : { reason: result.reason }),
@@ -282,6 +284,7 @@ export class CaptureExecutor {
       };
       if (kind === 'card-number' && result.valid && result.brand) s.cardBrand = result.brand;
     });
+    if (updated && result.valid) this.d.onSessionChanged?.(updated);
     if (result.valid) {
       r.status = 'completed';
     } else {

@@ -8,7 +8,7 @@ import type { CaptureExecutor } from './executor';
 import { newCaptureId } from './executor';
 import type { CaptureRecords } from './records';
 import type { CaptureRpc } from './rpc';
-import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
+import { cancelResultSchema, startResultSchema, type CancelResult, type CaptureRecord, type CaptureRequest, type StartResult } from './types';
 
 export class CaptureService {
   constructor(
@@ -32,15 +32,15 @@ export class CaptureService {
     if (session.state !== 'bridged' || !session.instanceId) return { ok: false, error: 'not-bridged' };
     const captureId = newCaptureId();
     if (session.instanceId === this.d.instanceId) return this.d.executor.start(session.callSid, request, captureId);
-    const r = await this.d.rpc.call(session.instanceId, { op: 'start', callSid: session.callSid, captureId, request });
-    return r.ok === true ? { ok: true, captureId } : { ok: false, error: (r.error as never) ?? 'instance-unreachable' };
+    const r = startResultSchema.safeParse(await this.d.rpc.call(session.instanceId, { op: 'start', callSid: session.callSid, captureId, request }));
+    return r.success ? r.data : { ok: false, error: 'instance-unreachable' };
   }
 
   async cancel(session: CallSession, captureId: string): Promise<CancelResult> {
     if (!session.instanceId) return { ok: false, error: 'capture-not-found' };
     if (session.instanceId === this.d.instanceId) return this.d.executor.cancel(session.callSid, captureId);
-    const r = await this.d.rpc.call(session.instanceId, { op: 'cancel', callSid: session.callSid, captureId });
-    return r.ok === true ? { ok: true } : { ok: false, error: (r.error as never) ?? 'instance-unreachable' };
+    const r = cancelResultSchema.safeParse(await this.d.rpc.call(session.instanceId, { op: 'cancel', callSid: session.callSid, captureId }));
+    return r.success ? r.data : { ok: false, error: 'instance-unreachable' };
   }
 
   get(callSid: string, captureId: string): Promise<CaptureRecord | null> {

@@ -38,11 +38,21 @@ export const captureRequestSchema = z
 
 export type CaptureRequest = z.infer<typeof captureRequestSchema>;
 
-/** why a capture could not start: each maps to one HTTP status in the agent API */
-export type StartRefusal = 'capture-running' | 'recording-pause-failed' | 'not-bridged' | 'call-not-found' | 'instance-unreachable';
-
-export type StartResult = { ok: true; captureId: string } | { ok: false; error: StartRefusal };
-export type CancelResult = { ok: true } | { ok: false; error: 'capture-not-found' | 'instance-unreachable' };
+/**
+ * A capture's answer across instances, parsed like any other input. A refusal maps to one HTTP
+ * status in the agent API (409 running / not bridged, 503 pause failed, 504 unreachable).
+ */
+export const startResultSchema = z.union([
+  z.object({ ok: z.literal(true), captureId: z.string().min(1).max(64) }),
+  z.object({ ok: z.literal(false), error: z.enum(['capture-running', 'recording-pause-failed', 'not-bridged', 'call-not-found', 'instance-unreachable']) }),
+]);
+export const cancelResultSchema = z.union([
+  z.object({ ok: z.literal(true) }),
+  z.object({ ok: z.literal(false), error: z.enum(['capture-not-found', 'instance-unreachable']) }),
+]);
+export type StartRefusal = Extract<z.infer<typeof startResultSchema>, { ok: false }>['error'];
+export type StartResult = z.infer<typeof startResultSchema>;
+export type CancelResult = z.infer<typeof cancelResultSchema>;
 
 /** the agent-facing view of a capture (GET /v1/calls/:callSid/captures/:captureId) */
 export function captureView(r: CaptureRecord) {
