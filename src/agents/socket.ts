@@ -51,13 +51,17 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
 
     const fanOut = async (event: CallEvent) => {
       if (!AGENT_EVENT_TYPES.has(event.type) || clients.size === 0) return;
-      const session = await d.calls.get(event.callSid).catch(() => null);
+      const session = await d.calls.get(event.callSid);
       const text = JSON.stringify(event);
       for (const c of clients) {
         if (visible(c.principal, session) && c.socket.readyState === c.socket.OPEN) c.socket.send(text);
       }
     };
-    const unsubscribe = await d.events.subscribe((e) => void fanOut(e));
+    // one event at a time, so every socket sees a call's events in the order they were published
+    let queue = Promise.resolve();
+    const unsubscribe = await d.events.subscribe((e) => {
+      queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: { message: (err as Error).message } }, 'agent event fan-out failed'));
+    });
     app.addHook('onClose', async () => {
       await unsubscribe();
       for (const c of clients) c.socket.close(1001, 'shutting down');

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../src/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { AgentSocket, agentSide, api, DTMF_FREQUENCIES, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, power, silence, TONE_SAMPLES, token } from '../unit/agents/fixtures';
 
 const CARD = '4111111111111111';
 
@@ -156,6 +156,35 @@ describe('capture over REST', () => {
     expect((await api(h, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' })).status).toBe(409);
     expect((await api(h, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'pin' })).status).toBe(400);
     await call.hangup();
+  });
+});
+
+describe('blanket masking', () => {
+  it('plays one continuous flat tone to the agent for the whole capture, gaps between keys included', async () => {
+    const live = await bridgedCall();
+    const LOOKAHEAD = (h.config.maskLookaheadMs * 8000) / 1000;
+    const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code', blanket: true });
+    expect(started.status).toBe(201);
+    const a0 = live.agent.received.length;
+    await live.caller.sendAudio(keyed('123'));
+    await waitFor(async () => {
+      const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${(started.body as { captureId: string }).captureId}`, alice);
+      return (r.body as { status: string }).status === 'completed';
+    }, 'capture completed');
+    const R = live.agent.received;
+    // the silent gap after the first key, as the agent hears it: the flat tone, not silence
+    const gap = a0 + LOOKAHEAD + TONE_SAMPLES + 80;
+    const flat = power(R, gap, 400, 2000);
+    expect(flat).toBeGreaterThan(1e5);
+    for (const f of DTMF_FREQUENCIES) expect(power(R, gap, 400, f)).toBeLessThan(flat / 100);
+    expect(multimon(R)).toBe('');
+    // once the capture ended the blanket is off: silence passes as silence again
+    const before = live.agent.received.length;
+    await live.caller.sendAudio(silence(8000));
+    await waitFor(() => live.agent.received.length >= before + 8000, 'audio after the capture');
+    const tail = live.agent.received.subarray(before + 4000, before + 8000);
+    expect(power(tail, 0, tail.length, 2000)).toBeLessThan(flat / 1000);
+    await live.call.hangup();
   });
 });
 

@@ -190,3 +190,26 @@ export class AgentSocket {
     this.ws.close();
   }
 }
+
+/** μ-law code → 16-bit linear (G.711) */
+function ulaw(code: number): number {
+  const u = ~code & 0xff;
+  let t = ((u & 0x0f) << 3) + 0x84;
+  t <<= (u & 0x70) >> 4;
+  return u & 0x80 ? 0x84 - t : t - 0x84;
+}
+
+/** Goertzel power of x[start, start+n) at f Hz, normalised by n² */
+export function power(x: Uint8Array, start: number, n: number, f: number): number {
+  const c = 2 * Math.cos((2 * Math.PI * f) / FS);
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = start; i < start + n; i++) {
+    const s0 = ulaw(x[i]) + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return (s1 * s1 + s2 * s2 - c * s1 * s2) / (n * n);
+}
+
+export const DTMF_FREQUENCIES = [...LOW, ...HIGH];
