@@ -234,6 +234,7 @@ export class DtmfDetector {
       this.net(fit, end);
     } else {
       this.weakRun = 0;
+      this.pairCandidate = false;
     }
     if (this.tailOpen) this.watchTail(end);
     if (end % REPORT_HOP_SAMPLES === 0 && end >= REPORT_WINDOW_SAMPLES) {
