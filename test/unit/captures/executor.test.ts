@@ -152,4 +152,26 @@ describe('CaptureExecutor', () => {
     expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'not-bridged' });
     expect(t.log).toEqual([]);
   });
+  it('fails an entry that does not validate, keeping only its masked form', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('4111111111111112#');
+    const failed = await t.settled('capture.failed');
+    expect(failed).toMatchObject({ reason: 'luhn', valid: false, entered: 16 });
+    expect(t.vaulted).toEqual({});
+    expect((await t.calls.get(SID))?.fields.card).toMatchObject({ valid: false, reason: 'luhn', source: 'capture' });
+    expect((await t.calls.get(SID))?.fields.card.token).toBeUndefined();
+    expect(t.outcomes).toEqual(['invalid']);
+  });
+
+  it('ends with the call: failed call-ended, listener gone, recording resumed', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('41');
+    await t.ex.abort(SID, 'call-ended');
+    expect(await t.settled('capture.failed')).toMatchObject({ reason: 'call-ended' });
+    expect(t.bridge.listenerCount('key')).toBe(0);
+    expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
+    expect(t.ex.isRunning(SID)).toBe(false);
+  });
 });
