@@ -32,6 +32,9 @@ export class MediaStream {
   private stopped = false;
   private listener: StreamListener | null = null;
   private readonly pending: WebSocket.RawData[] = [];
+  // label children resolved once: a labelled inc() per frame would hash the labels every time
+  private readonly framesIn: { inc(): void };
+  private readonly framesOut: { inc(): void };
 
   constructor(
     private readonly ws: WebSocket,
@@ -42,6 +45,8 @@ export class MediaStream {
   ) {
     metrics.streams.inc({ leg });
     metrics.streamsTotal.inc({ leg });
+    this.framesIn = metrics.framesIn.labels({ leg });
+    this.framesOut = metrics.framesOut.labels({ leg });
     ws.on('message', (data, isBinary) => {
       this.touch();
       if (isBinary) return this.drop('binary');
@@ -72,7 +77,7 @@ export class MediaStream {
       return false;
     }
     this.ws.send(`{"event":"media","streamSid":"${this.streamSid}","media":{"payload":"${payload}"}}`);
-    this.metrics.framesOut.inc({ leg: this.leg });
+    this.framesOut.inc();
     return true;
   }
 
@@ -116,7 +121,7 @@ export class MediaStream {
         return;
       case 'media':
         if (msg.streamSid !== this.streamSid) return this.drop('stream-sid');
-        this.metrics.framesIn.inc({ leg: this.leg });
+        this.framesIn.inc();
         listener.onMedia(msg);
         return;
       case 'dtmf':
