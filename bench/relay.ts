@@ -139,14 +139,18 @@ async function serve(kind: Kind): Promise<void> {
 // ------------------------------------------------------------------ driver side (this process)
 
 function request<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const on = (m: { cmd: string }) => {
       if (m.cmd !== reply) return;
       child.off('message', on);
+      child.off('exit', gone);
       resolve(m as T);
     };
+    const gone = (code: number | null) => reject(new Error(`relay server exited (${code}) before answering ${reply}`));
     child.on('message', on);
-    child.send(msg);
+    child.once('exit', gone);
+    if (child.connected) child.send(msg);
+    else gone(child.exitCode);
   });
 }
 

@@ -50,7 +50,7 @@ export class MediaStream {
     ws.on('message', (data, isBinary) => {
       this.touch();
       if (isBinary) return this.drop('binary');
-      if (this.listener) this.handle(data);
+      if (this.listener) this.safeHandle(data);
       else if (this.pending.length < 64) this.pending.push(data);
       else this.drop('backlog');
     });
@@ -62,7 +62,7 @@ export class MediaStream {
   /** starts delivering messages (those that arrived before are delivered first, in order) */
   attach(listener: StreamListener): void {
     this.listener = listener;
-    for (const data of this.pending.splice(0)) this.handle(data);
+    for (const data of this.pending.splice(0)) this.safeHandle(data);
   }
 
   get isOpen(): boolean {
@@ -103,6 +103,16 @@ export class MediaStream {
     }
   }
 
+  /** a failure handling one message drops that message; it never takes the process down */
+  private safeHandle(data: WebSocket.RawData): void {
+    try {
+      this.handle(data);
+    } catch (err) {
+      this.drop('error');
+      this.log.error({ leg: this.leg, err: { message: (err as Error).message } }, 'media message handling failed');
+    }
+  }
+
   private handle(data: WebSocket.RawData): void {
     if (this.closed) return;
     const text = rawLength(data) > 16 * 1024 ? null : rawToString(data);
@@ -138,7 +148,7 @@ export class MediaStream {
     }
   }
 
-  private drop(reason: DropReason | 'stream-sid' | 'backlog' | 'backpressure'): void {
+  private drop(reason: DropReason | 'stream-sid' | 'backlog' | 'backpressure' | 'error'): void {
     this.metrics.framesDropped.inc({ reason });
   }
 
