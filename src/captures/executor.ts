@@ -123,20 +123,37 @@ export class CaptureExecutor {
       return { ok: false, error: 'recording-pause-failed' };
     }
 
-    const record: CaptureRecord = {
-      captureId,
-      callSid,
-      name: req.name,
-      kind: req.kind,
-      blanket: req.blanket === true,
-      status: 'capturing',
-      entered: 0,
-      masked: '',
-      startedAt: this.now().getTime(),
-    };
+    try {
+      this.begin(callSid, req, captureId, session, bridge);
+      await this.announceStart(callSid, req, captureId);
+    } catch (e) {
+      // never leave the recording paused or the lock held behind a half-started capture
+      if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
+      else {
+        await this.d.records.unlock(callSid).catch(() => undefined);
+        await this.d.recording.resume(callSid, session.recording.sid).catch(() => undefined);
+      }
+      throw e;
+    }
+    log.info({ kind: req.kind, blanket: req.blanket === true }, 'capture started');
+    return { ok: true, captureId };
+  }
+
+  /** the capture exists from here: timers armed, running on this instance */
+  private begin(callSid: string, req: CaptureRequest, captureId: string, session: CallSession, bridge: CaptureBridge): void {
     const maxLength = maxLengthFor(req.kind, { cardBrand: session.cardBrand, maxLength: req.maxLength });
     const run: Running = {
-      record,
+      record: {
+        captureId,
+        callSid,
+        name: req.name,
+        kind: req.kind,
+        blanket: req.blanket === true,
+        status: 'capturing',
+        entered: 0,
+        masked: '',
+        startedAt: this.now().getTime(),
+      },
       collector: new DigitCollector(maxLength),
       bridge,
       onKey: (key) => this.onKey(callSid, key),
@@ -144,12 +161,18 @@ export class CaptureExecutor {
       minLength: req.minLength,
       maxLength: req.maxLength,
       cardBrand: session.cardBrand,
-      hard: setTimeout(() => this.end(callSid, { status: 'failed', reason: 'timeout' }), this.maxMs),
+      hard: setTimeout(() => this.finish(callSid, { status: 'failed', reason: 'timeout' }), this.maxMs),
       chain: Promise.resolve(),
       ending: false,
     };
-    run.idle = setTimeout(() => this.end(callSid, { status: 'failed', reason: 'no-input' }), this.firstKeyMs);
+    run.idle = setTimeout(() => this.finish(callSid, { status: 'failed', reason: 'no-input' }), this.firstKeyMs);
     this.running.set(callSid, run);
+  }
+
+  /** record, session, audit and event; then blanket and key presses */
+  private async announceStart(callSid: string, req: CaptureRequest, captureId: string): Promise<void> {
+    const run = this.running.get(callSid)!;
+    const record = run.record;
     await this.d.records.save(record);
     await this.d.calls.update(callSid, (s) => {
       s.capture = { id: captureId, name: req.name, kind: req.kind, status: 'capturing' };
@@ -157,11 +180,14 @@ export class CaptureExecutor {
     });
     await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId });
     await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
-    if (record.blanket) bridge.setBlanket(true);
+    if (record.blanket) run.bridge.setBlanket(true);
     // only now, with Twilio's pause acknowledged, are key presses taken
-    bridge.on('key', run.onKey);
-    log.info({ kind: req.kind, blanket: record.blanket }, 'capture started');
-    return { ok: true, captureId };
+    run.bridge.on('key', run.onKey);
+  }
+
+  /** ends a capture from a timer or a key: failures are logged, never unhandled */
+  private finish(callSid: string, ending: Ending): void {
+    this.end(callSid, ending).catch((e: unknown) => this.d.log.error({ callSid, err: { message: (e as Error).message } }, 'capture did not end cleanly'));
   }
 
   async cancel(callSid: string, captureId: string): Promise<CancelResult> {
@@ -191,11 +217,11 @@ export class CaptureExecutor {
     const outcome = run.collector.push(key.digit);
     if (outcome === 'ignored') return;
     if (outcome === 'finish') {
-      void this.end(callSid, { status: 'finish' });
+      this.finish(callSid, { status: 'finish' });
       return;
     }
     clearTimeout(run.idle);
-    run.idle = setTimeout(() => this.end(callSid, { status: 'finish' }), this.idleMs);
+    run.idle = setTimeout(() => this.finish(callSid, { status: 'finish' }), this.idleMs);
     const entered = run.collector.entered;
     const masked = maskProgress(run.collector.digits);
     run.record.entered = entered;
@@ -207,7 +233,7 @@ export class CaptureExecutor {
         await this.d.events.publish({ type: 'capture.progress', callSid, captureId: snapshot.captureId, entered, masked });
       })
       .catch((e: unknown) => this.d.log.error({ callSid, err: { message: (e as Error).message } }, 'capture progress not published'));
-    if (outcome === 'full') void this.end(callSid, { status: 'finish' });
+    if (outcome === 'full') this.finish(callSid, { status: 'finish' });
   }
 
   private async end(callSid: string, ending: Ending): Promise<void> {
