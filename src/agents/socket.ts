@@ -29,6 +29,9 @@ interface Client {
   principal: Principal;
 }
 
+/** client messages are a few hundred bytes; anything far larger is answered as malformed, unread */
+const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -86,7 +89,10 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     app.get('/agent/ws', { websocket: true }, (socket) => {
       let client: Client | null = null;
       let expiry: NodeJS.Timeout | undefined;
-      const authTimer = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'unauthorized'), d.authTimeoutMs ?? AUTH_TIMEOUT_MS);
+      const authTimer = setTimeout(() => {
+        d.log.info({ reason: 'auth-timeout' }, 'agent socket refused');
+        socket.close(CLOSE_UNAUTHORIZED, 'unauthorized');
+      }, d.authTimeoutMs ?? AUTH_TIMEOUT_MS);
 
       socket.on('close', () => {
         clearTimeout(authTimer);
@@ -95,9 +101,10 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       });
 
       socket.on('message', (data, isBinary) => {
+        const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
         let json: unknown;
         try {
-          json = isBinary ? undefined : JSON.parse(data.toString());
+          json = isBinary || size > MAX_CLIENT_MESSAGE_BYTES ? undefined : JSON.parse(data.toString());
         } catch {
           json = undefined;
         }
@@ -109,9 +116,11 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
             if (!auth.success) throw new Error('no auth message');
             principal = d.auth.verify(auth.data.token);
           } catch {
+            d.log.info({ reason: auth.success ? 'token' : 'no-auth-message' }, 'agent socket refused');
             socket.close(CLOSE_UNAUTHORIZED, 'unauthorized');
             return;
           }
+          d.log.info({ agent: principal.sub, role: principal.role }, 'agent socket authenticated');
           client = { socket, principal };
           clients.add(client);
           // the token's expiry ends the session it opened

@@ -102,6 +102,8 @@ export const PANEL_SCRIPT = `
     api('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { status('token refused', true); return; }
       status('signed in', false); connect(); refresh();
+      // an offer another agent took disappears without an event to this one: re-read now and then
+      setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
     });
   };
   $('capture-start').onclick = function () {
