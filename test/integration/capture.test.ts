@@ -44,6 +44,9 @@ async function bridgedCall(sock?: AgentSocket): Promise<Live> {
     expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
   }
   const { agentCall, agent } = await agentSide(h, call.sid);
+  // a second of the caller's audio while recording: the recording is not empty
+  await caller.sendAudio(silence(8000));
+  await waitFor(() => call.recordingAudio.length >= 8000, 'recorded audio');
   return { call, caller, agentCall, agent };
 }
 
@@ -56,7 +59,11 @@ async function keyCard(live: Live): Promise<{ firstKeyAt: number }> {
   const firstKeyAt = h.emulator.now();
   expect(paused.t).toBeLessThan(firstKeyAt);
   expect(h.emulator.recordingStatusAt(live.call.sid, firstKeyAt)).toBe('paused');
-  await live.caller.sendAudio(keyed(CARD + '#'));
+  const recorded = live.call.recordingAudio.length;
+  const audio = keyed(CARD + '#');
+  await live.caller.sendAudio(audio);
+  // none of the keyed stretch reached the recording (only its trailing silence, after the resume)
+  expect(live.call.recordingAudio.length - recorded).toBeLessThan(audio.length - 16 * 1280);
   return { firstKeyAt };
 }
 
@@ -67,6 +74,7 @@ function assertNothingLeaked(live: Live, firstKeyAt: number): void {
   expect(h.emulator.recordingStatusAt(live.call.sid, h.emulator.now())).toBe('in-progress');
   expect(live.agent.received.length).toBeGreaterThan(16 * 1280);
   expect(multimon(live.agent.received)).toBe('');
+  expect(live.call.recordingAudio.length).toBeGreaterThanOrEqual(8000);
   expect(multimon(live.call.recordingAudio)).toBe('');
 }
 
