@@ -46,6 +46,7 @@ export class ToneAnalyzer {
   private readonly theta = new Float64Array(MAX_BASIS);
   private readonly omega = new Float64Array(MAX_FREQS);
   private readonly gridPower = new Float64Array(GRID);
+  private readonly probes = new Float64Array(64);
   /** grid power at the low / high peak of the last analyze() */
   lowPeakPower = 0;
   highPeakPower = 0;
@@ -183,6 +184,44 @@ export class ToneAnalyzer {
     const f = om[k] / TWO_PI_OVER_FS;
     const g = this.peakAround(n, f, stepHz / REFINE_DIVISOR, REFINE_STEPS);
     om[k] = TWO_PI_OVER_FS * g;
+  }
+
+  /**
+   * Is any of the probe frequencies (first + k·step ≤ last, skipping ±lobe around the fitted
+   * tones and everything below `floorHz`) above `ref` in Hann-windowed power? Three probes
+   * per pass over the window.
+   */
+  anyPeakAbove(n: number, first: number, last: number, step: number, lobe: number, floorHz: number, ref: number): boolean {
+    const f = this.fit;
+    const probes = this.probes;
+    let m = 0;
+    for (let p = first; p <= last; p += step) {
+      if (p < floorHz || Math.abs(p - f.lowHz) < lobe || Math.abs(p - f.highHz) < lobe) continue;
+      probes[m++] = p;
+    }
+    const xw = this.xw;
+    for (let j = 0; j < m; j += 3) {
+      const c0 = 2 * Math.cos(TWO_PI_OVER_FS * probes[j]);
+      const c1 = j + 1 < m ? 2 * Math.cos(TWO_PI_OVER_FS * probes[j + 1]) : c0;
+      const c2 = j + 2 < m ? 2 * Math.cos(TWO_PI_OVER_FS * probes[j + 2]) : c0;
+      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
+      for (let i = 0; i < n; i++) {
+        const v = xw[i];
+        const a0 = v + c0 * a1 - a2;
+        a2 = a1;
+        a1 = a0;
+        const b0 = v + c1 * b1 - b2;
+        b2 = b1;
+        b1 = b0;
+        const d0 = v + c2 * d1 - d2;
+        d2 = d1;
+        d1 = d0;
+      }
+      if (a1 * a1 + a2 * a2 - c0 * a1 * a2 > ref) return true;
+      if (b1 * b1 + b2 * b2 - c1 * b1 * b2 > ref) return true;
+      if (d1 * d1 + d2 * d2 - c2 * d1 * d2 > ref) return true;
+    }
+    return false;
   }
 
   /** Hann-windowed power at `freqHz` over the window of the last analyze() (same scale as the grid) */

@@ -330,16 +330,12 @@ export class DtmfDetector {
    * happens to have two strong harmonics in the DTMF bands has more harmonics and formants.
    */
   private otherPeak(a: ToneAnalyzer, n: number): boolean {
-    const f = a.fit;
     const ref = Math.min(a.lowPeakPower, a.highPeakPower) * NET_OTHER_PEAK_SHARE;
     const lobe = (2 * SAMPLE_RATE_HZ) / n + 10;
-    for (let p = PROBE_FIRST_HZ; p <= PROBE_LAST_HZ; p += PROBE_STEP_HZ) {
-      if (Math.abs(p - f.lowHz) < lobe || Math.abs(p - f.highHz) < lobe) continue;
-      if (this.dial && p < DIAL_PROBE_MIN_HZ) continue;
-      if (a.windowedPower(p, n) > ref) return true;
-    }
-    return false;
+    const floor = this.dial ? DIAL_PROBE_MIN_HZ : 0;
+    return a.anyPeakAbove(n, PROBE_FIRST_HZ, PROBE_LAST_HZ, PROBE_STEP_HZ, lobe, floor, ref);
   }
+
 
   private hit(start: number, end: number, f: ToneFit): void {
     this.lastNetEnd = end;

@@ -52,6 +52,12 @@ const MAX_TWIST_DB = 18;
  * long score ≥ 0.74 in their best window; espeak-ng speech passes on ~0.5% of hops at 0.6.
  */
 const MIN_TONE_RATIO = 0.6;
+/**
+ * Below this ratio the next hop is not evaluated: in silence a window's ratio grows by at most
+ * ~0.25 per 2.5 ms hop, so nothing that could pass is skipped; after speech a pass may come one
+ * hop later, which the mask's back extension covers.
+ */
+const SKIP_BELOW = 0.25;
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
@@ -65,6 +71,8 @@ for (let i = 0; i < PHASE_TABLE_SIZE; i++) {
 }
 
 const FREQ = Int32Array.from(ALL_BINS);
+/** phase advance per sub-block, in table steps */
+const STEP_PHASE = Int32Array.from(ALL_BINS, (f) => (f * SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE);
 const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
@@ -99,8 +107,9 @@ export class ToneScreen {
   private readonly maxTwist = Math.pow(10, MAX_TWIST_DB / 10);
   private readonly norm = 2 / (SCREEN_BLOCK_SAMPLES * SCREEN_BLOCK_SAMPLES);
   private subCount = 0;
-  /** (absolute index of a sub-block's last sample) mod 8000 */
-  private phaseIndex = SUB_BLOCK_SAMPLES - 1;
+  /** per bin: (f · absolute index of the current sub-block's last sample) mod 8000 */
+  private readonly phase = Int32Array.from(FREQ, (f) => (f * (SUB_BLOCK_SAMPLES - 1)) % PHASE_TABLE_SIZE);
+  private skipNext = false;
   readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
 
   reset(): void {
@@ -108,7 +117,8 @@ export class ToneScreen {
     this.im.fill(0);
     this.energy.fill(0);
     this.subCount = 0;
-    this.phaseIndex = SUB_BLOCK_SAMPLES - 1;
+    for (let k = 0; k < NUM_BINS; k++) this.phase[k] = (FREQ[k] * (SUB_BLOCK_SAMPLES - 1)) % PHASE_TABLE_SIZE;
+    this.skipNext = false;
     this.result.pass = false;
   }
 
@@ -122,11 +132,12 @@ export class ToneScreen {
    * previous one in the stream) and evaluate the screen block that ends with it.
    */
   push(x: Float32Array, start: number): ScreenResult {
-    const slot = (this.subCount & (HISTORY_SUBS - 1)) * NUM_BINS;
+    const h = this.subCount & (HISTORY_SUBS - 1);
+    const slot = h * NUM_BINS;
     const end = start + SUB_BLOCK_SAMPLES;
     let e = 0;
     for (let i = start; i < end; i++) e += x[i] * x[i];
-    this.energy[this.subCount & (HISTORY_SUBS - 1)] = e;
+    this.energy[h] = e;
     if (e < this.gateEnergy) {
       for (let k = 0; k < NUM_BINS; k++) {
         this.re[slot + k] = 0;
@@ -137,8 +148,23 @@ export class ToneScreen {
       this.finish(slot);
     }
     this.subCount++;
-    this.phaseIndex = (this.phaseIndex + SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE;
-    return this.evaluate();
+    const ph = this.phase;
+    for (let k = 0; k < NUM_BINS; k++) {
+      let p = ph[k] + STEP_PHASE[k];
+      if (p >= PHASE_TABLE_SIZE) p -= PHASE_TABLE_SIZE;
+      ph[k] = p;
+    }
+    // far from passing (ratio < 1/4 of the threshold... see SKIP_BELOW): the next hop cannot pass
+    // either unless the signal changes a lot in 2.5 ms, so it is skipped (every other hop in speech)
+    if (this.skipNext) {
+      this.skipNext = false;
+      this.result.pass = false;
+      this.result.ratio = 0;
+      return this.result;
+    }
+    const r = this.evaluate();
+    this.skipNext = r.ratio < SKIP_BELOW;
+    return r;
   }
 
   private goertzel(x: Float32Array, start: number, end: number): void {
@@ -180,14 +206,14 @@ export class ToneScreen {
   /** Goertzel states → DFT values with the phase referenced to absolute sample 0 */
   private finish(slot: number): void {
     const st = this.st;
-    const m = this.phaseIndex;
+    const ph = this.phase;
     for (let k = 0; k < NUM_BINS; k++) {
       const s1 = st[2 * k];
       const s2 = st[2 * k + 1];
       // y = s1 - e^{-jω}s2 = X_local·e^{jω(S-1)}; X_global = y·e^{-jω·m}, m = last sample index
       const yr = s1 - COS_W[k] * s2;
       const yi = SIN_W[k] * s2;
-      const p = (FREQ[k] * m) % PHASE_TABLE_SIZE;
+      const p = ph[k];
       const c = COS_TABLE[p];
       const s = SIN_TABLE[p];
       this.re[slot + k] = yr * c + yi * s;
@@ -207,6 +233,7 @@ export class ToneScreen {
   private evaluate(): ScreenResult {
     const res = this.result;
     res.pass = false;
+    res.ratio = 0;
     const c = this.subCount;
     if (c < SCREEN_BLOCK_SUBS) return res;
     const H = HISTORY_SUBS - 1;
