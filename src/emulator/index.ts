@@ -28,6 +28,7 @@ export type { ConnectStreamOptions, MediaLeg } from './media-client';
 export type { IncomingNumber } from './numbers';
 export type { RecordingState, TimelineEntry, WebhookPurpose } from './timeline';
 export type { TranscriptEntry } from './twiml';
+export { keyTone, keyTones, type KeypadOptions } from './keypad';
 export { parseTwiml, TwimlError } from './twiml';
 export type { SignedRequestOptions, WebhookResponse } from './webhook';
 
