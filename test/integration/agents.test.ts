@@ -70,6 +70,13 @@ describe('authentication', () => {
     expect((await wrongFirst.closed).code).toBe(4401);
   }, 15_000);
 
+  it('closes an authenticated socket with 4401 when its token expires', async () => {
+    const short = h.app.services.auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 2);
+    const s = await AgentSocket.open(h, short);
+    expect(s.isOpen).toBe(true);
+    expect((await s.closed).code).toBe(4401);
+  });
+
   it('answers a malformed client message with an error event and keeps the connection', async () => {
     const s = await AgentSocket.open(h, alice);
     s.send('{not json');
