@@ -1,0 +1,300 @@
+/**
+ * The masking net: decides, every 2.5 ms, whether the last 10 ms hold a tone the masker must
+ * remove, and which stretch of audio to replace. Deliberately much wider than the reporting
+ * detector (DESIGN.md B1-B6: ±5% off frequency, ±12 dB twist, -50 dBm0, S/N 6 dB, fragments
+ * from 10 ms, tones straight after speech), yet it must leave speech alone (D2 ≤ 0.1%).
+ *
+ * A 10 ms window that the exact fit (analyzer.ts) explains almost entirely is a hit on its own
+ * (STRONG), as are two consecutive mostly-explained ones (a 10 ms fragment straddling two
+ * windows). Windows that only half fit (WEAK: noise at S/N 6 dB, or a voice) need the same
+ * frequencies at the next hop and a 20 ms window that is mostly the pair with no other
+ * spectral peak and no neighbouring harmonics of a voice.
+ *
+ * Where to mask: in silence, from the tone's first sample and to its last one (found as the
+ * quiet runs around it), each plus a 2 ms guard, so the stretch depends on timing alone, not on
+ * the key (C3). Otherwise conservatively from MASK_BACK_SAMPLES before the first hit to
+ * MASK_FORWARD_SAMPLES after the last.
+ */
+import type { ToneAnalyzer, ToneFit } from './analyzer';
+import { dbm0ToPeak, SAMPLE_RATE_HZ } from './levels';
+import { SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES } from './screen';
+
+/**
+ * 697 Hz - 5% = 662, 941 + 5% = 988; 1209 Hz - 5% = 1149, 1633 + 5% = 1715. The margins
+ * cover the estimate's error on 10 ms windows when the pair is only 161 Hz apart (988/1149).
+ */
+const NET_LOW_MIN_HZ = 630;
+const NET_LOW_MAX_HZ = 1030;
+const NET_HIGH_MIN_HZ = 1100;
+const NET_HIGH_MAX_HZ = 1780;
+/** -50 dBm0 per tone, minus 3 dB for a fragment that fills 3/4 of the block */
+const NET_MIN_DBM0 = -53;
+/** ±12 dB twist plus margin for the estimate on a 10 ms window */
+const NET_MAX_TWIST_DB = 15;
+/**
+ * Unexplained share of a 10 ms window (analyzer.ts residualRatio). A clean tone leaves ~0.01;
+ * a window that a tone fills to a fraction f leaves ≈ 1 - f. Measured on the espeak-ng corpus:
+ * single speech windows reach 0.10-0.15, so STRONG alone needs ≤ 0.085 (f ≥ 0.92); a 10 ms
+ * fragment straddling two windows leaves ≈ r/80 + (20 - r)/80 plus fit error (≤ 0.47 seen
+ * for 988 + 1149 Hz, the closest pair).
+ */
+const NET_STRONG_RESIDUAL = 0.085;
+const NET_STRONG_PAIR_RESIDUAL = 0.3;
+const NET_STRONG_PAIR_SUM = 0.5;
+/** S/N 6 dB leaves 0.2-0.35 */
+const NET_WEAK_RESIDUAL = 0.42;
+/** consecutive windows of one tone agree within a few Hz; speech harmonics move 10-40 Hz per 2.5 ms */
+const NET_MAX_DRIFT_HZ = 15;
+const NET_WEAK_RUN = 2;
+/** S/N 6 dB over 20 ms leaves ≤ 0.25 (a 10 ms fragment is never WEAK-only in silence) */
+const NET_WEAK_LONG_RESIDUAL = 0.3;
+/** Another peak within 9 dB of the weaker tone: a voice, not a tone in noise (noise peaks ≈ -13 dB) */
+const NET_OTHER_PEAK_SHARE = 0.125;
+const PROBE_FIRST_HZ = 250;
+const PROBE_LAST_HZ = 3350;
+const PROBE_STEP_HZ = 100;
+/** with a dial tone present, probes below this would only find the dial tone */
+const DIAL_PROBE_MIN_HZ = 560;
+/** Energy at a neighbouring harmonic within 12 dB of the weaker tone: a voice */
+const NET_HARMONIC_SHARE = 0.063;
+const MAX_HARMONIC = 8;
+const HARMONIC_RATIO_TOLERANCE = 0.012;
+const VOICE_F0_MIN_HZ = 70;
+const VOICE_F0_MAX_HZ = 450;
+/** Length of the WEAK confirmation window: 20 ms resolves a voice's neighbouring harmonics */
+const LONG_WINDOW_SAMPLES = 160;
+const LONG_STEP_HZ = 10;
+
+/**
+ * How far before a 10 ms block that holds a tone the mask starts when the onset cannot be
+ * seen: the block hop (2.5 ms) covers a clean onset; the rest covers blocks that a weak or
+ * noisy tone straight after speech may fail (B3, B4, B6), plus a 2 ms guard.
+ */
+export const MASK_BACK_SAMPLES = SCREEN_BLOCK_SAMPLES + 16;
+/** How far past the end of the last block that holds a tone the mask runs when the end cannot be seen */
+export const MASK_FORWARD_SAMPLES = SCREEN_BLOCK_SAMPLES / 2 + 16;
+/** "Quiet": |x| ≤ 24 on the 16-bit scale (-65 dBm0 peak) for 1 ms; digital silence is 0 */
+const QUIET_AMPLITUDE = 24;
+const QUIET_RUN_SAMPLES = 8;
+/** Guard around a tone whose onset or end is seen: 2 ms */
+const EDGE_GUARD_SAMPLES = 16;
+
+/** Where the net found tones: filled by verdict()/watch(), emptied by the detector per feed() */
+export interface NetOutput {
+  netStarts: Float64Array;
+  netEnds: Float64Array;
+  netCount: number;
+  trims: Float64Array;
+  trimCount: number;
+}
+
+export class MaskingNet {
+  private readonly netMinAmp = dbm0ToPeak(NET_MIN_DBM0);
+  /** last frequency estimates (also the reporter's hints) */
+  lowHz = 697;
+  highHz = 1209;
+  /** end of the last 10 ms block that held a tone; -Infinity if none */
+  lastEnd = -Infinity;
+  /** exact-stage analyses run by the net (for the bench) */
+  analyses = 0;
+  private weakRun = 0;
+  private weakStart = 0;
+  private weakConfirmed = false;
+  private pairCandidate = false;
+  private pairResidual = 0;
+  private tailOpen = false;
+  private tailScan = 0;
+  private tailQuiet = 0;
+  /** end of the last tone whose end was seen (first quiet sample), -Infinity if none */
+  private toneEnd = -Infinity;
+
+  constructor(
+    private readonly ring: Float32Array,
+    private readonly ringMask: number,
+    private readonly short: ToneAnalyzer,
+    private readonly long: ToneAnalyzer,
+    private readonly out: NetOutput,
+  ) {}
+
+  reset(): void {
+    this.lowHz = 697;
+    this.highHz = 1209;
+    this.lastEnd = -Infinity;
+    this.analyses = 0;
+    this.weakRun = 0;
+    this.weakConfirmed = false;
+    this.pairCandidate = false;
+    this.tailOpen = false;
+    this.toneEnd = -Infinity;
+  }
+
+  /** The screen did not pass the block ending now: no run continues across it */
+  miss(): void {
+    this.weakRun = 0;
+    this.pairCandidate = false;
+  }
+
+  /** Verdict on the 10 ms block ending at `end`, fitted by the short analyser into `f` */
+  verdict(f: ToneFit, end: number, dial: boolean): void {
+    const start = end - SCREEN_BLOCK_SAMPLES;
+    if (!this.shape(f)) {
+      this.miss();
+      return;
+    }
+    const consistent = Math.abs(f.lowHz - this.lowHz) <= NET_MAX_DRIFT_HZ && Math.abs(f.highHz - this.highHz) <= NET_MAX_DRIFT_HZ;
+    if (f.residualRatio <= NET_STRONG_PAIR_RESIDUAL && !this.otherPeak(this.short, SCREEN_BLOCK_SAMPLES, dial)) {
+      const single = f.residualRatio <= NET_STRONG_RESIDUAL;
+      const pair = this.pairCandidate && consistent && this.pairResidual + f.residualRatio <= NET_STRONG_PAIR_SUM;
+      this.pairCandidate = true;
+      this.pairResidual = f.residualRatio;
+      if (single || pair) {
+        this.weakRun = 0;
+        this.hit(pair ? start - SUB_BLOCK_SAMPLES : start, end, f);
+        return;
+      }
+    } else {
+      this.pairCandidate = false;
+    }
+    if (this.weakRun > 0 && consistent) {
+      this.weakRun++;
+    } else {
+      this.weakRun = 1;
+      this.weakStart = start;
+      this.weakConfirmed = false;
+    }
+    this.lowHz = f.lowHz;
+    this.highHz = f.highHz;
+    if (this.weakRun < NET_WEAK_RUN) return;
+    if (!this.weakConfirmed) {
+      const n = LONG_WINDOW_SAMPLES;
+      if (end - n < 0) return;
+      this.analyses++;
+      const g = this.long.analyze(this.ring, this.ringMask, end - n, n, f.lowHz, f.highHz, LONG_STEP_HZ, dial);
+      if (g.residualRatio > NET_WEAK_LONG_RESIDUAL) return;
+      if (this.otherPeak(this.long, n, dial) || this.harmonicVoice(this.long, n, dial)) return;
+      this.weakConfirmed = true;
+      // the long window is mostly tone: the tone may have begun anywhere in it
+      if (end - n < this.weakStart) this.weakStart = end - n;
+    }
+    this.hit(this.weakStart, end, f);
+  }
+
+  /** After a hit: the first quiet run after the tone is its end; the mask is cut back to it */
+  watch(end: number, position: number): void {
+    if (!this.tailOpen) return;
+    const ring = this.ring;
+    const mask = this.ringMask;
+    let run = this.tailQuiet;
+    for (let i = this.tailScan; i < end; i++) {
+      const v = ring[i & mask];
+      if (v <= QUIET_AMPLITUDE && v >= -QUIET_AMPLITUDE) {
+        if (++run === QUIET_RUN_SAMPLES) {
+          this.toneEnd = i + 1 - QUIET_RUN_SAMPLES;
+          this.tailOpen = false;
+          const o = this.out;
+          if (o.trimCount < o.trims.length) o.trims[o.trimCount++] = this.toneEnd + EDGE_GUARD_SAMPLES;
+          return;
+        }
+      } else {
+        run = 0;
+      }
+    }
+    this.tailScan = end;
+    this.tailQuiet = run;
+    // past the conservative end: nothing left to trim
+    if (position > this.lastEnd + MASK_FORWARD_SAMPLES) this.tailOpen = false;
+  }
+
+  private shape(f: ToneFit): boolean {
+    if (f.lowHz < NET_LOW_MIN_HZ || f.lowHz > NET_LOW_MAX_HZ) return false;
+    if (f.highHz < NET_HIGH_MIN_HZ || f.highHz > NET_HIGH_MAX_HZ) return false;
+    if (f.lowAmp < this.netMinAmp || f.highAmp < this.netMinAmp) return false;
+    if (Math.abs(20 * Math.log10(f.lowAmp / f.highAmp)) > NET_MAX_TWIST_DB) return false;
+    return f.residualRatio <= NET_WEAK_RESIDUAL;
+  }
+
+  /**
+   * Is there another spectral peak in the last analysis by `a`, outside the pair's main lobes,
+   * within 9 dB of the weaker tone? A tone pair in white noise at S/N 6 dB has only noise there
+   * (≈ -18 dB, the largest of ~25 probes ≈ -13 dB); a voice that happens to have two strong
+   * harmonics in the DTMF bands has more harmonics and formants.
+   */
+  private otherPeak(a: ToneAnalyzer, n: number, dial: boolean): boolean {
+    const ref = Math.min(a.lowPeakPower, a.highPeakPower) * NET_OTHER_PEAK_SHARE;
+    const lobe = (2 * SAMPLE_RATE_HZ) / n + 10;
+    return a.anyPeakAbove(n, PROBE_FIRST_HZ, PROBE_LAST_HZ, PROBE_STEP_HZ, lobe, dial ? DIAL_PROBE_MIN_HZ : 0, ref);
+  }
+
+  /**
+   * A voice whose harmonics h·F0 and m·F0 fall in the two bands looks like a tone pair but
+   * has energy at the neighbouring harmonics too. If f2/f1 is close to m/h (small integers,
+   * F0 in the voice range), look there; a tone pair in noise has only noise (≈ -20 dB).
+   */
+  private harmonicVoice(a: ToneAnalyzer, n: number, dial: boolean): boolean {
+    const f = a.fit;
+    const ref = Math.min(a.lowPeakPower, a.highPeakPower) * NET_HARMONIC_SHARE;
+    const ratio = f.highHz / f.lowHz;
+    for (let h = 1; h <= MAX_HARMONIC; h++) {
+      const m = Math.round(ratio * h);
+      if (m <= h || Math.abs(ratio - m / h) > HARMONIC_RATIO_TOLERANCE * ratio) continue;
+      const f0 = f.lowHz / h;
+      if (f0 < VOICE_F0_MIN_HZ) break;
+      if (f0 > VOICE_F0_MAX_HZ) continue;
+      for (let j = 0; j < 4; j++) {
+        const k = j === 0 ? h - 1 : j === 1 ? h + 1 : j === 2 ? m - 1 : m + 1;
+        const p = k * f0;
+        if (k < 1 || k === h || k === m || p < PROBE_FIRST_HZ || p > PROBE_LAST_HZ) continue;
+        if (dial && p < DIAL_PROBE_MIN_HZ) continue;
+        if (a.windowedPower(p, n) > ref) return true;
+      }
+      return false;
+    }
+    return false;
+  }
+
+  private hit(start: number, end: number, f: ToneFit): void {
+    this.lastEnd = end;
+    this.lowHz = f.lowHz;
+    this.highHz = f.highHz;
+    let markStart = start - MASK_BACK_SAMPLES;
+    let markEnd = end + MASK_FORWARD_SAMPLES;
+    const onset = this.quietBefore(end, markStart - QUIET_RUN_SAMPLES);
+    if (onset >= 0) markStart = Math.max(markStart, onset - EDGE_GUARD_SAMPLES);
+    if (start < this.toneEnd) {
+      // a late window of a tone whose end has been seen
+      markEnd = this.toneEnd + EDGE_GUARD_SAMPLES;
+    } else if (!this.tailOpen) {
+      this.tailOpen = true;
+      this.tailScan = end - SCREEN_BLOCK_SAMPLES / 2;
+      this.tailQuiet = 0;
+    }
+    const o = this.out;
+    if (o.netCount < o.netStarts.length) {
+      o.netStarts[o.netCount] = markStart;
+      o.netEnds[o.netCount++] = markEnd;
+    }
+  }
+
+  /**
+   * The first sample after the latest run of QUIET_RUN_SAMPLES quiet samples in [from, end)
+   * that precedes the tone, or -1. A tone pair never stays that quiet for 1 ms, so in silence
+   * this is the onset.
+   */
+  private quietBefore(end: number, from: number): number {
+    const ring = this.ring;
+    const mask = this.ringMask;
+    const lo = Math.max(from, end - mask, 0);
+    let run = 0;
+    let tone = false; // quiet samples after the tone (a fragment ending inside the block) do not count
+    for (let i = end - 1; i >= lo; i--) {
+      const v = ring[i & mask];
+      if (v <= QUIET_AMPLITUDE && v >= -QUIET_AMPLITUDE) {
+        if (tone && ++run === QUIET_RUN_SAMPLES) return i + QUIET_RUN_SAMPLES;
+      } else {
+        tone = true;
+        run = 0;
+      }
+    }
+    return -1;
+  }
+}
