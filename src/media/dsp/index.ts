@@ -58,6 +58,7 @@ export class CallerPath {
       const c = Math.min(MAX_CHUNK_SAMPLES, n - off);
       this.chunk(input, off, c, out, replaced);
     }
+    this.updateStats();
     return this.tracker.pending;
   }
 
@@ -81,6 +82,7 @@ export class CallerPath {
     if (this.tracker.event(key, pos) && !this.tracker.isSounding(key)) {
       this.masker.mark(pos, pos + EVENT_BURST_SAMPLES, false);
     }
+    this.updateStats();
   }
 
   /** Key presses confirmed since the last call (array and objects reused by the next call) */
@@ -93,13 +95,15 @@ export class CallerPath {
     this.masker.setBlanket(on);
   }
 
-  get stats(): CallerPathStats {
-    return {
-      tonesMasked: this.masker.tonesMasked,
-      samplesReplaced: this.masker.samplesReplaced,
-      samplesProcessed: this.processed,
-      keysReported: this.tracker.reported,
-    };
+  /** Counters for metrics (one object, updated in place by every call) */
+  readonly stats: CallerPathStats = { tonesMasked: 0, samplesReplaced: 0, samplesProcessed: 0, keysReported: 0 };
+
+  private updateStats(): void {
+    const s = this.stats;
+    s.tonesMasked = this.masker.tonesMasked;
+    s.samplesReplaced = this.masker.samplesReplaced;
+    s.samplesProcessed = this.processed;
+    s.keysReported = this.tracker.reported;
   }
 
   /** Diagnostics: how often the exact analysis ran, and marks that came too late to mask a start */
@@ -112,5 +116,6 @@ export class CallerPath {
     this.tracker.reset();
     this.masker.reset();
     this.processed = 0;
+    this.updateStats();
   }
 }
