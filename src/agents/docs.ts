@@ -3,20 +3,8 @@
  * tagged routes (the agent API) are documented.
  */
 import swagger from '@fastify/swagger';
-import type { FastifySwaggerUiOptions } from '@fastify/swagger-ui';
-import type { FastifyPluginAsync } from 'fastify';
+import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
-
-/**
- * @fastify/swagger-ui is loaded through Node's own loader: its @fastify/static pulls an ESM-only
- * dependency (content-disposition 3) that Node 20 requires natively but jest's CommonJS module
- * registry cannot, and every test builds the real app.
- */
-const nativeRequire = process.getBuiltinModule('node:module').createRequire(__filename);
-const swaggerUi = (): FastifyPluginAsync<FastifySwaggerUiOptions> => {
-  const m = nativeRequire('@fastify/swagger-ui') as { default?: FastifyPluginAsync<FastifySwaggerUiOptions> } & FastifyPluginAsync<FastifySwaggerUiOptions>;
-  return m.default ?? m;
-};
 
 /** not encapsulated (fastify-plugin), so swagger sees the routes registered after it at the root */
 export const agentDocs = fp(async (app) => {
@@ -33,5 +21,6 @@ export const agentDocs = fp(async (app) => {
       tags: [{ name: 'agents', description: 'calls, offers and secure captures' }],
     },
   });
-  await app.register(swaggerUi(), { routePrefix: '/docs' });
+  // pinned at 5.2.3: later versions pull an ESM-only content-disposition that jest cannot load
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 });
