@@ -105,14 +105,16 @@ export class ToneAnalyzer {
     om[3] = TWO_PI_OVER_FS * DIAL_HIGH_HZ;
     const nf = dial ? 4 : 2;
     this.leastSquares(n, nf);
-    // Tones closer than the Hann main lobe (988 and 1149 Hz on 10 ms: 161 Hz) pull each
-    // other's estimates; one round of re-estimating each tone with the other one's fit
-    // subtracted removes the pull.
-    this.refine(n, 0, stepHz);
-    this.refine(n, 1, stepHz);
-    fit.lowHz = om[0] / TWO_PI_OVER_FS;
-    fit.highHz = om[1] / TWO_PI_OVER_FS;
-    this.leastSquares(n, nf);
+    if (fit.highHz - fit.lowHz < (3 * SAMPLE_RATE_HZ) / n) {
+      // Tones closer than 1.5 Hann main lobes (988 and 1149 Hz on 10 ms: 161 Hz) pull each
+      // other's estimates; one round of re-estimating each tone with the other one's fit
+      // subtracted removes the pull.
+      this.refine(n, 0, stepHz);
+      this.refine(n, 1, stepHz);
+      fit.lowHz = om[0] / TWO_PI_OVER_FS;
+      fit.highHz = om[1] / TWO_PI_OVER_FS;
+      this.leastSquares(n, nf);
+    }
     const t = this.theta;
     fit.lowAmp = Math.hypot(t[0], t[1]);
     fit.highAmp = Math.hypot(t[2], t[3]);

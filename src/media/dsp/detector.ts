@@ -64,7 +64,9 @@ const RING_MASK = RING_SAMPLES - 1;
 /** One detector for one stream: feed it μ-law, read what it found after each call. */
 export class DtmfDetector implements NetOutput {
   readonly ring = new Float32Array(RING_SAMPLES);
-  private readonly sub = new Float32Array(SUB_BLOCK_SAMPLES);
+  private readonly sub = new Float64Array(SUB_BLOCK_SAMPLES);
+  /** sub-blocks since the last reporter decision */
+  private hopPhase = 0;
   private subFill = 0;
   private readonly screen = new ToneScreen();
   private readonly analyzer = new ToneAnalyzer();
@@ -110,6 +112,7 @@ export class DtmfDetector implements NetOutput {
     this.trimCount = 0;
     this.decisionCount = 0;
     this.dial = false;
+    this.hopPhase = 0;
     this.screenPasses = 0;
     this.reports = 0;
   }
@@ -158,8 +161,9 @@ export class DtmfDetector implements NetOutput {
     } else {
       this.net.miss();
     }
-    this.net.watch(end, end);
-    if (end % REPORT_HOP_SAMPLES === 0 && end >= REPORT_WINDOW_SAMPLES) {
+    if (this.net.tailOpen) this.net.watch(end, end);
+    if (++this.hopPhase === REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES) this.hopPhase = 0;
+    if (this.hopPhase === 0 && end >= REPORT_WINDOW_SAMPLES) {
       // the strict detector looks only where the net has just seen a tone
       const key = end - this.net.lastEnd <= REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2 ? this.report(end) : NO_KEY;
       if (this.decisionCount < this.decisions.length) {

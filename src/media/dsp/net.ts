@@ -102,7 +102,8 @@ export class MaskingNet {
   private weakConfirmed = false;
   private pairCandidate = false;
   private pairResidual = 0;
-  private tailOpen = false;
+  /** watching for the end of a tone (watch() has work to do) */
+  tailOpen = false;
   private tailScan = 0;
   private tailQuiet = 0;
   /** end of the last tone whose end was seen (first quiet sample), -Infinity if none */
@@ -181,7 +182,6 @@ export class MaskingNet {
 
   /** After a hit: the first quiet run after the tone is its end; the mask is cut back to it */
   watch(end: number, position: number): void {
-    if (!this.tailOpen) return;
     const ring = this.ring;
     const mask = this.ringMask;
     let run = this.tailQuiet;

@@ -131,7 +131,7 @@ export class ToneScreen {
    * Consume one sub-block x[start, start+SUB_BLOCK_SAMPLES) (it must directly follow the
    * previous one in the stream) and evaluate the screen block that ends with it.
    */
-  push(x: Float32Array, start: number): ScreenResult {
+  push(x: Float64Array | Float32Array, start: number): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
     const slot = h * NUM_BINS;
     const end = start + SUB_BLOCK_SAMPLES;
@@ -167,7 +167,7 @@ export class ToneScreen {
     return r;
   }
 
-  private goertzel(x: Float32Array, start: number, end: number): void {
+  private goertzel(x: Float64Array | Float32Array, start: number, end: number): void {
     const st = this.st;
     for (let k = 0; k < NUM_BINS; k += 5) {
       const c0 = COEFF[k];
