@@ -7,29 +7,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp } from '../app';
 import { loadConfig } from '../config';
 import { startTwilioEmulator, type TimelineEntry } from '../emulator';
 import { generateKeyRingText } from '../vault';
+import { freePort } from './free-port';
 
 const CALLER = '+15551234567';
 const PAYMENTS_NUMBER = '+15005550006';
 // Visa's published test number: never a real card
 const DEMO_CARD = '4111111111111111';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function expiryNextYear(): string {
   const d = new Date();

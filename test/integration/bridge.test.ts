@@ -4,13 +4,12 @@
  * judged by an independent decoder (multimon-ng, via sox), the decoder being proven on the
  * caller's own audio in the same test.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import twilio from 'twilio';
 import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../src/emulator';
-import { encodeMulaw } from '../../src/media/dsp/mulaw';
+import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, sleep, waitFor, type Harness } from '../support/harness';
 
 const FS = 8000;
@@ -23,102 +22,13 @@ const HIGH = [1209, 1336, 1477, 1633];
 const BRIDGE_NUMBER = '+15005550123';
 const OFFER_NUMBER = '+15005550124';
 
-// ---- signals ----
-
-/** peak of a sine at -10 dBm0 on the 16-bit μ-law scale (full-scale sine = +3.14 dBm0) */
-const PEAK_M10 = 32124 * Math.pow(10, (-10 - 3.14) / 20);
-
-function keyTone(digit: string, samples: number): Uint8Array {
-  const i = KEYS.indexOf(digit);
-  const row = [1, 2, 3, 'A', 4, 5, 6, 'B', 7, 8, 9, 'C', '*', 0, '#', 'D'].map(String).indexOf(digit);
-  if (i < 0 || row < 0) throw new Error(digit);
-  const [lo, hi] = [LOW[Math.floor(row / 4)], HIGH[row % 4]];
-  const out = new Uint8Array(samples);
-  for (let n = 0; n < samples; n++) {
-    out[n] = encodeMulaw(PEAK_M10 * (Math.sin((2 * Math.PI * lo * n) / FS) + Math.sin((2 * Math.PI * hi * n) / FS)));
-  }
-  return out;
-}
-
-const silence = (samples: number) => new Uint8Array(samples).fill(0xff);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function speech(seconds: number): Uint8Array {
-  const fixture = path.join(__dirname, '../fixtures/speech/corpus-2min.ulaw');
-  if (fs.existsSync(fixture)) return new Uint8Array(fs.readFileSync(fixture).subarray(FS * 5, FS * (5 + seconds)));
-  // no fixture: a voiced, vibrato, amplitude-modulated harmonic signal (not a tone pair)
-  const out = new Uint8Array(FS * seconds);
-  let phase = 0;
-  for (let n = 0; n < out.length; n++) {
-    const f0 = 130 + 20 * Math.sin((2 * Math.PI * 3 * n) / FS);
-    phase += (2 * Math.PI * f0) / FS;
-    let v = 0;
-    for (let h = 1; h <= 12; h++) v += Math.sin(h * phase) / h;
-    out[n] = encodeMulaw(3000 * v * (0.6 + 0.4 * Math.sin((2 * Math.PI * 4 * n) / FS)));
-  }
-  return out;
-}
-
-/** Goertzel power of x[start, start+n) at f, normalised */
-function power(x: Uint8Array, start: number, n: number, f: number): number {
-  const c = 2 * Math.cos((2 * Math.PI * f) / FS);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = start; i < start + n; i++) {
-    const s0 = decode(x[i]) + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return (s1 * s1 + s2 * s2 - c * s1 * s2) / (n * n);
-}
-
-function decode(code: number): number {
-  const u = ~code & 0xff;
-  let t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-}
-
-// ---- the independent decoder ----
-
-function requireTools(): void {
-  for (const tool of ['multimon-ng', 'sox']) {
-    const r = spawnSync('sh', ['-c', `command -v ${tool}`]);
-    if (r.status !== 0) throw new Error(`${tool} is not installed: apt-get install multimon-ng sox (.ci/run installs both)`);
-  }
-}
-
-/** the keys multimon-ng hears in 8 kHz μ-law */
-function multimon(mulaw: Uint8Array): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-mm-'));
-  try {
-    const ul = path.join(dir, 'a.ul');
-    const raw = path.join(dir, 'a.raw');
-    fs.writeFileSync(ul, mulaw);
-    execFileSync('sox', ['-t', 'ul', '-r', '8000', '-c', '1', ul, '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-r', '22050', raw]);
-    const out = execFileSync('multimon-ng', ['-q', '-t', 'raw', '-a', 'DTMF', raw], { encoding: 'utf8' });
-    return [...out.matchAll(/DTMF:\s*([0-9*#A-D])/g)].map((m) => m[1]).join('');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 // ---- harness ----
 
 let h: Harness;
 let flowsDir: string;
 
 beforeAll(async () => {
-  requireTools();
+  multimon(silence(160)); // fails now, clearly, when the decoder is missing
   flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-flows-'));
   fs.writeFileSync(
     path.join(flowsDir, 'bridge.yaml'),

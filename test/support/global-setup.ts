@@ -4,17 +4,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { freePort } from '../../src/cli/free-port';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function waitForPort(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;

@@ -4,7 +4,6 @@
  * can read every line the service wrote.
  */
 import type { FastifyInstance } from 'fastify';
-import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type BuildOptions } from '../../src/app';
@@ -13,6 +12,8 @@ import { startTwilioEmulator, type TwilioEmulator } from '../../src/emulator';
 import { RedisStore } from '../../src/store';
 import { generateKeyRingText } from '../../src/vault';
 import { redisUrl, scanRedis, uniquePrefix } from './redis';
+import { freePort } from '../../src/cli/free-port';
+export { freePort };
 
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
@@ -20,16 +21,6 @@ export const JWT_SECRET = 'test-agent-jwt-secret-0123456789abcdef-xyz';
 export const PAYMENTS_NUMBER = '+15005550006';
 export const SUPPORT_NUMBER = '+15005550007';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** every log line the app wrote, as text and parsed */
 export class LogCapture extends Writable {

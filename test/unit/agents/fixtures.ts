@@ -3,13 +3,13 @@
  * assigned bridge call, synthesized in-band DTMF, the independent decoder (multimon-ng via
  * sox), and an agent WebSocket client that records every event it receives.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { EmulatedCall, MediaLeg } from '../../../src/emulator';
-import { encodeMulaw } from '../../../src/media/dsp/mulaw';
+import { concat, keyTone, silence } from '../../support/audio';
+export { DTMF_FREQUENCIES, multimon, power, silence } from '../../support/audio';
 import { waitFor, type Harness } from '../../support/harness';
 
 export const OFFER_NUMBER = '+15005550124';
@@ -29,58 +29,16 @@ export function makeFlowsDir(): string {
 
 // ---- signals ----
 
-const FS = 8000;
-/** peak of a sine at -10 dBm0 on the 16-bit μ-law scale (full-scale sine = +3.14 dBm0) */
-const PEAK_M10 = 32124 * Math.pow(10, (-10 - 3.14) / 20);
-const PAD = ['1', '2', '3', 'A', '4', '5', '6', 'B', '7', '8', '9', 'C', '*', '0', '#', 'D'];
-const LOW = [697, 770, 852, 941];
-const HIGH = [1209, 1336, 1477, 1633];
 /** 80 ms on, 80 ms off: well inside ITU-T Q.24, whole 20 ms frames */
 export const TONE_SAMPLES = 640;
 export const GAP_SAMPLES = 640;
 
-export const silence = (samples: number) => new Uint8Array(samples).fill(0xff);
-
-export function keyTone(key: string, samples = TONE_SAMPLES): Uint8Array {
-  const i = PAD.indexOf(key);
-  if (i < 0) throw new Error(`no such key: ${key}`);
-  const lo = LOW[Math.floor(i / 4)];
-  const hi = HIGH[i % 4];
-  const out = new Uint8Array(samples);
-  for (let n = 0; n < samples; n++) out[n] = encodeMulaw(PEAK_M10 * (Math.sin((2 * Math.PI * lo * n) / FS) + Math.sin((2 * Math.PI * hi * n) / FS)));
-  return out;
-}
-
 /** the keys as in-band tones, with silence between and after */
 export function keyed(keys: string): Uint8Array {
   const parts: Uint8Array[] = [];
-  for (const k of keys) parts.push(keyTone(k), silence(GAP_SAMPLES));
+  for (const k of keys) parts.push(keyTone(k, TONE_SAMPLES), silence(GAP_SAMPLES));
   parts.push(silence(1600));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** the keys multimon-ng hears in 8 kHz μ-law; throws clearly when the decoder is missing */
-export function multimon(mulaw: Uint8Array): string {
-  for (const tool of ['multimon-ng', 'sox']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed: apt-get install multimon-ng sox`);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-mm-'));
-  try {
-    const ul = path.join(dir, 'a.ul');
-    const raw = path.join(dir, 'a.raw');
-    fs.writeFileSync(ul, mulaw);
-    execFileSync('sox', ['-t', 'ul', '-r', '8000', '-c', '1', ul, '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-r', '22050', raw]);
-    const out = execFileSync('multimon-ng', ['-q', '-t', 'raw', '-a', 'DTMF', raw], { encoding: 'utf8' });
-    return [...out.matchAll(/DTMF:\s*([0-9*#A-D])/g)].map((m) => m[1]).join('');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return concat(parts);
 }
 
 // ---- tokens and HTTP ----
@@ -191,25 +149,4 @@ export class AgentSocket {
   }
 }
 
-/** μ-law code → 16-bit linear (G.711) */
-function ulaw(code: number): number {
-  const u = ~code & 0xff;
-  let t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-}
 
-/** Goertzel power of x[start, start+n) at f Hz, normalised by n² */
-export function power(x: Uint8Array, start: number, n: number, f: number): number {
-  const c = 2 * Math.cos((2 * Math.PI * f) / FS);
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = start; i < start + n; i++) {
-    const s0 = ulaw(x[i]) + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return (s1 * s1 + s2 * s2 - c * s1 * s2) / (n * n);
-}
-
-export const DTMF_FREQUENCIES = [...LOW, ...HIGH];
