@@ -14,7 +14,7 @@
 import { dbm0ToPower, SAMPLE_RATE_HZ } from './levels';
 
 /** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
-export const SUB_BLOCK_SAMPLES = 20;
+export const SUB_BLOCK_SAMPLES = 20; // a multiple of 4 (unrolled energy loop)
 /** 10 ms screen blocks: the shortest fragment the masking net must catch (B5) */
 export const SCREEN_BLOCK_SUBS = 4;
 export const SCREEN_BLOCK_SAMPLES = SUB_BLOCK_SAMPLES * SCREEN_BLOCK_SUBS;
@@ -136,7 +136,13 @@ export class ToneScreen {
     const slot = h * NUM_BINS;
     const end = start + SUB_BLOCK_SAMPLES;
     let e = 0;
-    for (let i = start; i < end; i++) e += x[i] * x[i];
+    for (let i = start; i < end; i += 4) {
+      const a = x[i];
+      const b = x[i + 1];
+      const c = x[i + 2];
+      const d = x[i + 3];
+      e += a * a + b * b + (c * c + d * d);
+    }
     this.energy[h] = e;
     if (e < this.gateEnergy) {
       for (let k = 0; k < NUM_BINS; k++) {
@@ -148,12 +154,7 @@ export class ToneScreen {
       this.finish(slot);
     }
     this.subCount++;
-    const ph = this.phase;
-    for (let k = 0; k < NUM_BINS; k++) {
-      let p = ph[k] + STEP_PHASE[k];
-      if (p >= PHASE_TABLE_SIZE) p -= PHASE_TABLE_SIZE;
-      ph[k] = p;
-    }
+    this.advancePhase();
     // far from passing (ratio < 1/4 of the threshold... see SKIP_BELOW): the next hop cannot pass
     // either unless the signal changes a lot in 2.5 ms, so it is skipped (every other hop in speech)
     if (this.skipNext) {
@@ -200,6 +201,15 @@ export class ToneScreen {
       st[o + 4] = d1; st[o + 5] = d2;
       st[o + 6] = e1; st[o + 7] = e2;
       st[o + 8] = f1; st[o + 9] = f2;
+    }
+  }
+
+  private advancePhase(): void {
+    const ph = this.phase;
+    for (let k = 0; k < NUM_BINS; k++) {
+      let p = ph[k] + STEP_PHASE[k];
+      if (p >= PHASE_TABLE_SIZE) p -= PHASE_TABLE_SIZE;
+      ph[k] = p;
     }
   }
 
