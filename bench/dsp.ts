@@ -10,10 +10,11 @@
  * this single-threaded process, measured after a warm-up pass.
  */
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CallerPath } from '../src/media/dsp';
-import { COL_HZ, KEYS, ROW_HZ } from '../src/media/dsp/detector';
+import { COL_HZ, ROW_HZ } from '../src/media/dsp/detector';
 import { dbm0ToPeak } from '../src/media/dsp/levels';
 import { encodeMulaw } from '../src/media/dsp/mulaw';
 
@@ -126,10 +127,14 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
   const denseRun = pass(dense, false);
   const expectedDense = Math.floor(dense.length / 1280);
 
+  const rtfSpeech = rtf(c.bytes, 3);
+  const rtfDense = rtf(dense, 3);
   const result: Record<string, number | string> = {
     'corpus': `${c.source} (${(hours * 60).toFixed(1)} min: speech ${(speech.seconds / 60).toFixed(1)} min, music ${(music.seconds / 60).toFixed(1)} min)`,
-    'rtf speech (x real time, 1 core)': Math.round(rtf(c.bytes, 3)),
-    'rtf tone-dense (x real time, 1 core)': Math.round(rtf(dense, 3)),
+    'rtf speech (x real time, 1 core)': Math.round(rtfSpeech),
+    'cost speech (ns per sample)': Number((1e9 / (rtfSpeech * FS)).toFixed(1)),
+    'rtf tone-dense (x real time, 1 core)': Math.round(rtfDense),
+    'cpu': `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} while measuring`,
     'talk-off false keys / hour (all)': Number((judged.keys.length / hours).toFixed(2)),
     'talk-off false keys / hour (speech)': Number((speech.keys / Math.max(speech.seconds / 3600, 1e-9)).toFixed(2)),
     'talk-off false keys / hour (music)': Number((music.keys / Math.max(music.seconds / 3600, 1e-9)).toFixed(2)),
@@ -149,7 +154,6 @@ if (require.main === module) {
       const w = Math.max(...Object.keys(r).map((k) => k.length));
       // eslint-disable-next-line no-console
       for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
-      void KEYS;
     })
     .catch((e: unknown) => {
       // eslint-disable-next-line no-console

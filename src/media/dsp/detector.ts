@@ -57,6 +57,14 @@ const REPORT_MAX_REVERSE_TWIST_DB = 5;
 const REPORT_MAX_RESIDUAL = 0.1;
 const REPORT_STEP_HZ = 10;
 
+// Local copies of imported constants and tables used per sample or per sub-block: a bundler's
+// CommonJS interop (tsx, esbuild) turns imported bindings into getter calls.
+const DECODE = MULAW_DECODE_F32;
+const SUB = SUB_BLOCK_SAMPLES;
+const BLOCK = SCREEN_BLOCK_SAMPLES;
+const SUBS_PER_REPORT_HOP = REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES;
+const REPORT_GATE_SAMPLES = REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2;
+
 /** Size of the analysis history (power of two) */
 const RING_SAMPLES = 1024;
 const RING_MASK = RING_SAMPLES - 1;
@@ -127,11 +135,11 @@ export class DtmfDetector implements NetOutput {
     let pos = this.position;
     let fill = this.subFill;
     for (let i = off; i < off + n; i++) {
-      const v = MULAW_DECODE_F32[input[i]];
+      const v = DECODE[input[i]];
       ring[pos & RING_MASK] = v;
       sub[fill++] = v;
       pos++;
-      if (fill === SUB_BLOCK_SAMPLES) {
+      if (fill === SUB) {
         fill = 0;
         this.position = pos;
         this.subBlock();
@@ -149,8 +157,8 @@ export class DtmfDetector implements NetOutput {
       const fit = this.analyzer.analyze(
         this.ring,
         RING_MASK,
-        end - SCREEN_BLOCK_SAMPLES,
-        SCREEN_BLOCK_SAMPLES,
+        end - BLOCK,
+        BLOCK,
         LOW_BINS_HZ[s.lowBin],
         HIGH_BINS_HZ[s.highBin],
         NET_STEP_HZ,
@@ -162,10 +170,10 @@ export class DtmfDetector implements NetOutput {
       this.net.miss();
     }
     if (this.net.tailOpen) this.net.watch(end, end);
-    if (++this.hopPhase === REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES) this.hopPhase = 0;
+    if (++this.hopPhase === SUBS_PER_REPORT_HOP) this.hopPhase = 0;
     if (this.hopPhase === 0 && end >= REPORT_WINDOW_SAMPLES) {
       // the strict detector looks only where the net has just seen a tone
-      const key = end - this.net.lastEnd <= REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2 ? this.report(end) : NO_KEY;
+      const key = end - this.net.lastEnd <= REPORT_GATE_SAMPLES ? this.report(end) : NO_KEY;
       if (this.decisionCount < this.decisions.length) {
         this.decisions[this.decisionCount] = key;
         this.decisionEnds[this.decisionCount++] = end;

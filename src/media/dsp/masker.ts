@@ -15,6 +15,10 @@
 import { FADE_SAMPLES, FADE_TABLE } from './flat-tone';
 import { MULAW_SILENCE } from './mulaw';
 
+const FADE = FADE_TABLE; // local: bundlers turn imported bindings into getters
+const FADE_LEN = FADE_SAMPLES;
+const SILENCE = MULAW_SILENCE;
+
 /** Ring size (power of two) ≥ the largest look-ahead (200 ms) + one chunk (20 ms) */
 const RING = 2048;
 const RING_MASK = RING - 1;
@@ -156,7 +160,7 @@ export class Masker {
       const masked = blanket || (this.qHead !== this.qTail && e >= this.qStart[this.qHead]);
       let r: boolean;
       if (masked) {
-        if (level < FADE_SAMPLES) level++;
+        if (level < FADE_LEN) level++;
         r = true;
       } else if (level > 0) {
         level--;
@@ -165,11 +169,11 @@ export class Masker {
         r = false;
       }
       if (r) {
-        out[outOff + i] = FADE_TABLE[level * 4 + (e & 3)];
+        out[outOff + i] = FADE[level * 4 + (e & 3)];
         this.samplesReplaced++;
         if (!replacing) this.tonesMasked++;
       } else {
-        out[outOff + i] = e >= 0 ? this.bytes[e & RING_MASK] : MULAW_SILENCE;
+        out[outOff + i] = e >= 0 ? this.bytes[e & RING_MASK] : SILENCE;
       }
       replacing = r;
       if (replaced) replaced[outOff + i] = r ? 1 : 0;

@@ -13,7 +13,11 @@
  * Events: a tone and an event for the same digit within MERGE_WINDOW_SAMPLES (150 ms) of each
  * other are one press; whichever comes first is reported, the second only marks it 'both'.
  */
-import { KEYS, NO_KEY, REPORT_HOP_SAMPLES, REPORT_WINDOW_SAMPLES } from './detector';
+import { KEYS, NO_KEY as NONE, REPORT_HOP_SAMPLES, REPORT_WINDOW_SAMPLES } from './detector';
+
+/** local copies (bundlers turn imported bindings into getters) */
+const NO_KEY = NONE;
+const WINDOW = REPORT_WINDOW_SAMPLES;
 
 export type KeySource = 'inband' | 'event' | 'both';
 
@@ -112,7 +116,7 @@ export class KeyTracker {
       this.candKey = key;
       this.candPasses = 1;
       this.candMisses = 0;
-      this.candOnset = end - REPORT_WINDOW_SAMPLES;
+      this.candOnset = end - WINDOW;
     }
     if (this.candPasses >= CONFIRM_PASSES) {
       if (this.activeKey !== NO_KEY) this.release();
