@@ -13,11 +13,14 @@ import { SAMPLE_RATE_HZ } from './levels';
 
 export const MAX_WINDOW_SAMPLES = 256;
 
-/** Frequency search: ±SEARCH_STEPS·step around the hint */
-const SEARCH_STEPS = 4;
-const GRID = 2 * SEARCH_STEPS + 1; // a multiple of 3
-/** refinement: ±REFINE_STEPS steps of step/REFINE_DIVISOR (grid of 9, a multiple of 3) */
-const REFINE_STEPS = 4;
+/**
+ * Frequency search: SEARCH_POINTS grid points `step` apart, centred on the hint (±2.5 steps),
+ * then a parabola through the log powers around the best. A multiple of 3 (three Goertzels per
+ * pass); steps of up to 0.3 Hann bins keep the interpolation error under 1 Hz.
+ */
+const SEARCH_POINTS = 6;
+const GRID = SEARCH_POINTS;
+/** refinement: SEARCH_POINTS points of step/REFINE_DIVISOR */
 const REFINE_DIVISOR = 3;
 const DIAL_LOW_HZ = 350;
 const DIAL_HIGH_HZ = 440;
@@ -69,7 +72,7 @@ export class ToneAnalyzer {
 
   /**
    * Analyse ring[(start + i) & mask], i = 0..n-1, looking for a low tone near lowHint and a
-   * high tone near highHint (searched ±SEARCH_STEPS·stepHz). With `dial`, the 350 + 440 Hz
+   * high tone near highHint (searched ±2.5·stepHz). With `dial`, the 350 + 440 Hz
    * dial tone is fitted too (and so not counted as residual). Fills and returns `fit`.
    */
   analyze(
@@ -162,7 +165,7 @@ export class ToneAnalyzer {
 
   /**
    * Re-estimate tone `k` (0 low, 1 high) on x minus the fitted other key tone (and dial tone),
-   * searching ±REFINE_STEPS·step/REFINE_DIVISOR around the current estimate.
+   * searching ±2.5·step/REFINE_DIVISOR around the current estimate.
    */
   private refine(n: number, k: number, stepHz: number): void {
     const om = this.omega;
@@ -184,7 +187,7 @@ export class ToneAnalyzer {
       c = c2;
     }
     const f = om[k] / TWO_PI_OVER_FS;
-    const g = this.peakAround(n, f, stepHz / REFINE_DIVISOR, REFINE_STEPS);
+    const g = this.peakAround(n, f, stepHz / REFINE_DIVISOR);
     om[k] = TWO_PI_OVER_FS * g;
   }
 
@@ -242,13 +245,14 @@ export class ToneAnalyzer {
 
   /** Frequency of the largest Hann-windowed bin on the grid around `hint`, interpolated */
   private peak(n: number, hint: number, step: number): number {
-    return this.peakAround(n, hint, step, SEARCH_STEPS);
+    return this.peakAround(n, hint, step);
   }
 
-  private peakAround(n: number, hint: number, step: number, steps: number): number {
+  private peakAround(n: number, hint: number, step: number): number {
     const xw = this.xw;
     const pw = this.gridPower;
-    const grid = 2 * steps + 1;
+    const grid = GRID;
+    const steps = (GRID - 1) / 2;
     // three Goertzels per pass: one alone is latency-bound, three fill the pipeline
     for (let j = 0; j < grid; j += 3) {
       const c0 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j - steps) * step));

@@ -21,8 +21,8 @@ import { MULAW_DECODE_F32 } from './mulaw';
 import { MaskingNet, type NetOutput } from './net';
 import { HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
 
-/** Frequency grid of the net's first look (±60 Hz): screen bins are ≤ 47 Hz from any tone in band */
-const NET_STEP_HZ = 15;
+/** Frequency grid of the net's first look (±75 Hz): screen bins are ≤ 47 Hz from any tone in band */
+const NET_STEP_HZ = 30;
 
 export const ROW_HZ = [697, 770, 852, 941] as const;
 export const COL_HZ = [1209, 1336, 1477, 1633] as const;
@@ -55,7 +55,8 @@ const REPORT_MAX_REVERSE_TWIST_DB = 5;
  * confirms on the third pass).
  */
 const REPORT_MAX_RESIDUAL = 0.1;
-const REPORT_STEP_HZ = 10;
+/** ±45 Hz around the nominal frequency: covers the 2.5% + 1 Hz acceptance (1633 Hz: 42 Hz) */
+const REPORT_STEP_HZ = 18;
 
 // Local copies of imported constants and tables used per sample or per sub-block: a bundler's
 // CommonJS interop (tsx, esbuild) turns imported bindings into getter calls.

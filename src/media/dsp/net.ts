@@ -63,7 +63,8 @@ const VOICE_F0_MIN_HZ = 70;
 const VOICE_F0_MAX_HZ = 450;
 /** Length of the WEAK confirmation window: 20 ms resolves a voice's neighbouring harmonics */
 const LONG_WINDOW_SAMPLES = 160;
-const LONG_STEP_HZ = 10;
+/** ±30 Hz around the short window's estimate */
+const LONG_STEP_HZ = 12;
 
 /**
  * How far before a 10 ms block that holds a tone the mask starts when the onset cannot be
