@@ -58,6 +58,16 @@ const MIN_TONE_RATIO = 0.6;
  * hop later, which the mask's back extension covers.
  */
 const SKIP_BELOW = 0.25;
+/**
+ * Below this (at speech levels), the next LONG_SKIP_HOPS evaluations are skipped, and the
+ * sub-blocks that only they would have used are never transformed (3 of every 7 in such
+ * speech). A tone starting right after is first evaluated ≤ 17.5 ms later, on a block wholly
+ * inside it; the mask's back extension (net.ts) still reaches its onset.
+ */
+const LONG_SKIP_BELOW = 0.03;
+/** ... and only at speech levels: quiet noise (a -50 dBm0 key in it must be seen at once) never long-skips */
+const LONG_SKIP_MIN_DBM0 = -40;
+const LONG_SKIP_HOPS = 6;
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
@@ -71,8 +81,6 @@ for (let i = 0; i < PHASE_TABLE_SIZE; i++) {
 }
 
 const FREQ = Int32Array.from(ALL_BINS);
-/** phase advance per sub-block, in table steps */
-const STEP_PHASE = Int32Array.from(ALL_BINS, (f) => (f * SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE);
 const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
@@ -103,22 +111,30 @@ export class ToneScreen {
   private readonly st = new Float64Array(NUM_BINS * 2);
   private readonly gateEnergy = dbm0ToPower(GATE_DBM0) * SUB_BLOCK_SAMPLES;
   private readonly blockMin = dbm0ToPower(BLOCK_MIN_DBM0);
+  private readonly longSkipMin = dbm0ToPower(LONG_SKIP_MIN_DBM0);
   private readonly toneMin = dbm0ToPower(TONE_MIN_DBM0);
   private readonly maxTwist = Math.pow(10, MAX_TWIST_DB / 10);
   private readonly norm = 2 / (SCREEN_BLOCK_SAMPLES * SCREEN_BLOCK_SAMPLES);
   private subCount = 0;
-  /** per bin: (f · absolute index of the current sub-block's last sample) mod 8000 */
-  private readonly phase = Int32Array.from(FREQ, (f) => (f * (SUB_BLOCK_SAMPLES - 1)) % PHASE_TABLE_SIZE);
-  private skipNext = false;
+  /** the last HISTORY_SUBS sub-blocks' samples: Goertzels run only for blocks that are evaluated */
+  private readonly samples = new Float64Array(HISTORY_SUBS * SUB_BLOCK_SAMPLES);
+  /** per slot: bins computed (or gated to zero) */
+  private readonly ready = new Uint8Array(HISTORY_SUBS);
+  /** per slot: (absolute index of the sub-block's last sample) mod 8000 */
+  private readonly phaseBase = new Int32Array(HISTORY_SUBS);
+  private nextPhaseBase = SUB_BLOCK_SAMPLES - 1;
+  /** evaluations still to skip */
+  private skip = 0;
   readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
 
   reset(): void {
     this.re.fill(0);
     this.im.fill(0);
     this.energy.fill(0);
+    this.ready.fill(0);
     this.subCount = 0;
-    for (let k = 0; k < NUM_BINS; k++) this.phase[k] = (FREQ[k] * (SUB_BLOCK_SAMPLES - 1)) % PHASE_TABLE_SIZE;
-    this.skipNext = false;
+    this.nextPhaseBase = SUB_BLOCK_SAMPLES - 1;
+    this.skip = 0;
     this.result.pass = false;
   }
 
@@ -129,43 +145,55 @@ export class ToneScreen {
 
   /**
    * Consume one sub-block x[start, start+SUB_BLOCK_SAMPLES) (it must directly follow the
-   * previous one in the stream) and evaluate the screen block that ends with it.
+   * previous one in the stream) and evaluate the screen block that ends with it, unless the
+   * last evaluation was far from passing (SKIP_BELOW, LONG_SKIP_BELOW): then report no pass.
    */
   push(x: Float64Array | Float32Array, start: number): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
-    const slot = h * NUM_BINS;
-    const end = start + SUB_BLOCK_SAMPLES;
+    const base = h * SUB_BLOCK_SAMPLES;
+    const buf = this.samples;
     let e = 0;
-    for (let i = start; i < end; i += 4) {
-      const a = x[i];
-      const b = x[i + 1];
-      const c = x[i + 2];
-      const d = x[i + 3];
+    for (let i = 0; i < SUB_BLOCK_SAMPLES; i += 4) {
+      const a = x[start + i];
+      const b = x[start + i + 1];
+      const c = x[start + i + 2];
+      const d = x[start + i + 3];
+      buf[base + i] = a;
+      buf[base + i + 1] = b;
+      buf[base + i + 2] = c;
+      buf[base + i + 3] = d;
       e += a * a + b * b + (c * c + d * d);
     }
     this.energy[h] = e;
-    if (e < this.gateEnergy) {
-      for (let k = 0; k < NUM_BINS; k++) {
-        this.re[slot + k] = 0;
-        this.im[slot + k] = 0;
-      }
-    } else {
-      this.goertzel(x, start, end);
-      this.finish(slot);
-    }
+    this.ready[h] = 0;
+    this.phaseBase[h] = this.nextPhaseBase;
+    this.nextPhaseBase = (this.nextPhaseBase + SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE;
     this.subCount++;
-    this.advancePhase();
-    // far from passing (ratio < 1/4 of the threshold... see SKIP_BELOW): the next hop cannot pass
-    // either unless the signal changes a lot in 2.5 ms, so it is skipped (every other hop in speech)
-    if (this.skipNext) {
-      this.skipNext = false;
+    if (this.skip > 0) {
+      this.skip--;
       this.result.pass = false;
       this.result.ratio = 0;
       return this.result;
     }
     const r = this.evaluate();
-    this.skipNext = r.ratio < SKIP_BELOW;
+    this.skip = r.ratio < LONG_SKIP_BELOW && r.blockPower >= this.longSkipMin ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
     return r;
+  }
+
+  /** Make sure slot h has its bins (Goertzel, or zeros when the sub-block is below the gate) */
+  private compute(h: number): void {
+    if (this.ready[h] === 1) return;
+    this.ready[h] = 1;
+    const slot = h * NUM_BINS;
+    if (this.energy[h] < this.gateEnergy) {
+      for (let k = 0; k < NUM_BINS; k++) {
+        this.re[slot + k] = 0;
+        this.im[slot + k] = 0;
+      }
+      return;
+    }
+    this.goertzel(this.samples, h * SUB_BLOCK_SAMPLES, (h + 1) * SUB_BLOCK_SAMPLES);
+    this.finish(slot, this.phaseBase[h]);
   }
 
   private goertzel(x: Float64Array | Float32Array, start: number, end: number): void {
@@ -204,26 +232,16 @@ export class ToneScreen {
     }
   }
 
-  private advancePhase(): void {
-    const ph = this.phase;
-    for (let k = 0; k < NUM_BINS; k++) {
-      let p = ph[k] + STEP_PHASE[k];
-      if (p >= PHASE_TABLE_SIZE) p -= PHASE_TABLE_SIZE;
-      ph[k] = p;
-    }
-  }
-
   /** Goertzel states → DFT values with the phase referenced to absolute sample 0 */
-  private finish(slot: number): void {
+  private finish(slot: number, m: number): void {
     const st = this.st;
-    const ph = this.phase;
     for (let k = 0; k < NUM_BINS; k++) {
       const s1 = st[2 * k];
       const s2 = st[2 * k + 1];
       // y = s1 - e^{-jω}s2 = X_local·e^{jω(S-1)}; X_global = y·e^{-jω·m}, m = last sample index
       const yr = s1 - COS_W[k] * s2;
       const yi = SIN_W[k] * s2;
-      const p = ph[k];
+      const p = (FREQ[k] * m) % PHASE_TABLE_SIZE;
       const c = COS_TABLE[p];
       const s = SIN_TABLE[p];
       this.re[slot + k] = yr * c + yi * s;
@@ -252,6 +270,10 @@ export class ToneScreen {
       SCREEN_BLOCK_SAMPLES;
     res.blockPower = mean;
     if (mean < this.blockMin) return res;
+    this.compute((c - 1) & H);
+    this.compute((c - 2) & H);
+    this.compute((c - 3) & H);
+    this.compute((c - 4) & H);
     const s0 = ((c - 1) & H) * NUM_BINS;
     const s1 = ((c - 2) & H) * NUM_BINS;
     const s2 = ((c - 3) & H) * NUM_BINS;
