@@ -11,9 +11,9 @@
  * holds a look-ahead so a tone found late is still removed from its first sample, and
  * everything is synchronous, allocation-free per frame, and free of clocks and I/O.
  *
- * Two stages: screen.ts (15 Goertzel bins on every 2.5 ms sub-block, cheap) gates
- * analyzer.ts (frequency estimate + least-squares fit of the tone pair, exact), which runs
- * only when the screen sees something tone-like.
+ * Two stages: screen.ts (15 Goertzel bins per 2.5 ms sub-block, cheap) gates analyzer.ts
+ * (frequency estimate + least-squares fit of the tone pair, exact), which runs only when the
+ * screen sees something tone-like (about 5 times per second of speech).
  */
 import { MAX_WINDOW_SAMPLES, ToneAnalyzer, type ToneFit } from './analyzer';
 import { dbm0ToPeak } from './levels';

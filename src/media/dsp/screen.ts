@@ -1,15 +1,17 @@
 /**
- * Stage 1 of detection: a cheap, streaming screen that runs on every sample.
+ * Stage 1 of detection: a cheap, streaming screen over every sample.
  *
- * Every SUB_BLOCK_SAMPLES (2.5 ms) it runs one Goertzel per screen bin over the new samples and
- * rotates the result to a phase referenced to the absolute sample index, so the complex
- * values of consecutive sub-blocks add up to the DFT of any longer block. A screen block is
- * SCREEN_BLOCK_SUBS sub-blocks (10 ms) and is evaluated every sub-block (hop 2.5 ms): the cost
- * of the overlap is one complex add per bin, not another Goertzel.
+ * Per SUB_BLOCK_SAMPLES (2.5 ms) sub-block it runs one Goertzel per screen bin and rotates the
+ * result to a phase referenced to the absolute sample index, so the complex values of
+ * consecutive sub-blocks add up to the DFT of any longer block. A screen block is
+ * SCREEN_BLOCK_SUBS sub-blocks (10 ms), evaluated at 2.5 ms hops: the overlap costs one complex
+ * add per bin, not another Goertzel.
  *
  * The screen only decides whether the exact analysis (analyzer.ts) is worth running; its
- * thresholds are loose on purpose (it must never miss what the masking net must catch) and
- * cheap energy gating skips the Goertzels in silence.
+ * thresholds are loose on purpose (it must never miss what the masking net must catch). Where
+ * it cannot pass it saves work: sub-blocks in silence are never transformed (energy gate),
+ * hops far from passing are skipped, and transforms are computed lazily, only for blocks that
+ * are evaluated.
  */
 import { dbm0ToPower, SAMPLE_RATE_HZ } from './levels';
 
