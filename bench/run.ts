@@ -1,36 +1,24 @@
 /**
  * `npm run bench`: every benchmark in one run, one table, and bench/results/latest.json.
- * The DSP and webhook benchmarks are other modules' files: each is run when present, so a
- * checkout without one still benchmarks the rest.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runDspBench } from './dsp';
 import { runRelayBench } from './relay';
+import { runWebhookBench } from './webhook';
 
 type Bench = () => Promise<Record<string, number | string>>;
 
-function optional(file: string, exportName: string): Bench | null {
-  const full = path.join(__dirname, `${file}.ts`);
-  if (!fs.existsSync(full)) return null;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(full) as Record<string, unknown>;
-  const fn = mod[exportName];
-  return typeof fn === 'function' ? (fn as Bench) : null;
-}
-
 async function main(): Promise<void> {
-  const benches: [string, Bench | null][] = [
-    ['dsp', optional('dsp', 'runDspBench')],
+  const only = process.argv.slice(2);
+  const benches = ([
+    ['dsp', runDspBench],
     ['relay', runRelayBench],
-    ['webhook', optional('webhook', 'runWebhookBench')],
-  ];
+    ['webhook', runWebhookBench],
+  ] as [string, Bench][]).filter(([name]) => only.length === 0 || only.includes(name));
   const results: Record<string, Record<string, number | string>> = {};
   for (const [name, bench] of benches) {
-    if (!bench) {
-      process.stdout.write(`${name}: not present, skipped\n`);
-      continue;
-    }
     const t0 = Date.now();
     process.stdout.write(`${name}: running...\n`);
     try {
