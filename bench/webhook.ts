@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
+import Redis from 'ioredis';
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -42,7 +43,25 @@ async function cannon(url: string, signFor: string) {
       },
     ],
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return { rps: result.requests.average, total: result.requests.total, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+/** commands Redis has run so far (INFO commandstats: a script's own commands count too) */
+async function redisCommands(url: string): Promise<{ commands: number; scripts: number }> {
+  const r = new Redis(url);
+  try {
+    const info = await r.info('commandstats');
+    let commands = 0;
+    let scripts = 0;
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (m[1] === 'info') continue;
+      commands += Number(m[2]);
+      if (m[1] === 'evalsha' || m[1] === 'eval') scripts += Number(m[2]);
+    }
+    return { commands, scripts };
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** the two servers run in a child process, so the load generator does not share their event loop */
@@ -97,7 +116,9 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
   const redis = await benchRedis();
   try {
     const svc = await serve('service', redis.url);
+    const before = await redisCommands(redis.url);
     const service = await cannon(`${svc.url}/twilio/voice`, `${svc.url}/twilio/voice`).finally(() => svc.stop());
+    const after = await redisCommands(redis.url);
     const bare = await serve('bare', redis.url);
     const baseline = await cannon(`${bare.url}/twilio/voice`, `${bare.url}/twilio/voice`).finally(() => bare.stop());
     return {
@@ -105,6 +126,8 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: service p50 ms': service.p50,
       'webhook: service p99 ms': service.p99,
       'webhook: service non-2xx': service.non2xx,
+      'webhook: redis commands per call': Number(((after.commands - before.commands) / service.total).toFixed(1)),
+      'webhook: redis scripts per call': Number(((after.scripts - before.scripts) / service.total).toFixed(1)),
       'webhook: bare fastify req/s': Math.round(baseline.rps),
       'webhook: bare fastify p50 ms': baseline.p50,
       'webhook: bare fastify p99 ms': baseline.p99,

@@ -2,15 +2,17 @@
  * The per-call audit trail (DESIGN "State"): append-only, each entry hash-chained to the one
  * before, no personal data, kept 30 days for assessors (it outlives the call and any erasure).
  *
- * Storage: one key per call holding the whole JSON array, appended with `store.update` (WATCH/
- * MULTI in Redis). The chain needs the previous entry's hash at the moment of appending, so the
- * read of the tail and the write of the new entry must be one atomic step; a Redis list plus
- * RPUSH cannot give that without a script, an optimistic update of one key can. A call's trail
- * is a few dozen small entries, so rewriting the array is cheap. Appends from one process are
- * queued per call (no self-contention); appends from other instances that collide are retried
- * with a short jittered pause.
+ * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
+ * The chain needs the previous entry's hash at the moment of appending, so the read of the tail
+ * and the write of the new entry must be one atomic step: the write lands only if the trail is
+ * still the one the entry was chained to. A call's trail is a few dozen small entries, so
+ * rewriting the array is cheap. The first try is chained to this process's last write of the
+ * trail (none for a new call), so an append is usually one round trip; a refusal carries the
+ * trail as stored, and the retry chains to that. Appends from one process are queued per call
+ * (no self-contention); appends from other instances that collide are retried, pausing briefly
+ * after the first few refusals.
  */
-import { Errors, TonewallError, isTonewallError } from '../errors';
+import { Errors } from '../errors';
 import type { Keys, Store } from '../store';
 import { canonicalJson, sha256Hex } from './canonical';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
@@ -18,9 +20,15 @@ import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 export const AUDIT_TTL_SECONDS = 30 * 24 * 60 * 60;
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** cross-instance collisions on one call's trail are rare; a few retries absorb bursts */
-const APPEND_MAX_TRIES = 10;
-const APPEND_RETRY_BASE_MS = 5;
+/**
+ * Cross-instance collisions on one call's trail are rare, and every refusal means another
+ * instance's append landed; pausing only after a few refusals still absorbs bursts.
+ */
+const APPEND_MAX_TRIES = 30;
+const APPEND_RETRIES_WITHOUT_PAUSE = 3;
+const APPEND_RETRY_BASE_MS = 2;
+/** trails of recent calls this process wrote last, as first guesses (a few KB each) */
+const LAST_WRITTEN_MAX = 1024;
 
 export interface AuditEntry {
   seq: number;
@@ -39,6 +47,8 @@ export class AuditTrail {
   private readonly ttlSeconds: number;
   /** per-call tail of this process's pending appends */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** per call, the trail as this process last wrote it: a guess, checked by compare-and-set */
+  private readonly lastWritten = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -80,27 +90,33 @@ export class AuditTrail {
   }
 
   private async appendWithRetry(callSid: string, type: string, data: Record<string, AuditValue>, at: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.update(
-          this.keys.audit(callSid),
-          (current) => {
-            const entries = current ? parseEntries(current) : [];
-            // a trail that no longer parses is evidence: never overwrite it
-            if (!entries) throw AuditErrors.invalid('the stored trail is unreadable');
-            const last = entries[entries.length - 1];
-            entries.push(sealEntry({ seq: entries.length + 1, at, type, prev: last ? last.hash : GENESIS_HASH, ...data }));
-            return JSON.stringify(entries);
-          },
-          this.ttlSeconds,
-        );
+    const key = this.keys.audit(callSid);
+    let current = this.lastWritten.get(callSid) ?? null;
+    for (let attempt = 1; attempt <= APPEND_MAX_TRIES; attempt++) {
+      const entries = current === null ? [] : parseEntries(current);
+      // a trail that no longer parses is evidence: never overwrite it
+      if (!entries) throw AuditErrors.invalid('the stored trail is unreadable');
+      const last = entries[entries.length - 1];
+      entries.push(sealEntry({ seq: entries.length + 1, at, type, prev: last ? last.hash : GENESIS_HASH, ...data }));
+      const next = JSON.stringify(entries);
+      const res = await this.store.compareAndSet(key, current, next, this.ttlSeconds);
+      if (res.ok) {
+        this.remember(callSid, next);
         return;
-      } catch (e) {
-        if (!isConflict(e) || attempt >= APPEND_MAX_TRIES) throw e;
-        const pause = APPEND_RETRY_BASE_MS * attempt * (0.5 + Math.random());
-        await new Promise((r) => setTimeout(r, pause));
+      }
+      current = res.current;
+      if (attempt >= APPEND_RETRIES_WITHOUT_PAUSE) {
+        await new Promise((r) => setTimeout(r, APPEND_RETRY_BASE_MS * attempt * (0.5 + Math.random())));
       }
     }
+    this.lastWritten.delete(callSid);
+    throw Errors.conflict({ detail: 'too many concurrent audit appends' });
+  }
+
+  private remember(callSid: string, trail: string): void {
+    this.lastWritten.delete(callSid);
+    this.lastWritten.set(callSid, trail);
+    if (this.lastWritten.size > LAST_WRITTEN_MAX) this.lastWritten.delete(this.lastWritten.keys().next().value as string);
   }
 }
 
@@ -131,15 +147,4 @@ function parseEntries(raw: string): AuditEntry[] | null {
   } catch {
     return null;
   }
-}
-
-/**
- * A lost optimistic-update race. RedisStore wraps the conflict it throws after its own retries
- * in a store-unavailable error, so look at the cause too.
- */
-function isConflict(e: unknown): boolean {
-  if (!isTonewallError(e)) return false;
-  if (e.code === 'TW_ERR_CONFLICT') return true;
-  const cause = (e as TonewallError & { cause?: unknown }).cause;
-  return e.code === Errors.storeUnavailable().code && isTonewallError(cause) && cause.code === 'TW_ERR_CONFLICT';
 }

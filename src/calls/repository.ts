@@ -1,8 +1,8 @@
 /**
  * Call sessions in the store: one JSON record per call, an index of live calls and a subject
- * index (by HMAC of the caller's number) written together in one MULTI, each with a TTL.
+ * index (by HMAC of the caller's number) written together in one atomic step, each with a TTL.
  */
-import type { Keys, Store } from '../store';
+import type { Keys, Store, StoreOp } from '../store';
 import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
 
 export class CallRepository {
@@ -16,14 +16,18 @@ export class CallRepository {
     return raw ? (JSON.parse(raw) as CallSession) : null;
   }
 
-  /** creates the record unless it exists (a retried first webhook); returns the stored one */
-  async create(session: CallSession): Promise<{ session: CallSession; created: boolean }> {
-    const created = await this.store.setIfAbsent(this.keys.call(session.callSid), JSON.stringify(session), CALL_TTL_SECONDS);
-    if (!created) return { session: (await this.get(session.callSid))!, created: false };
-    await this.store.multi([
+  /**
+   * Creates the record and its index entries unless it exists (a retried first webhook), then
+   * returns the stored one. `also`: writes that belong to the new record (its vault envelopes),
+   * made with it or not at all.
+   */
+  async create(session: CallSession, also: StoreOp[] = []): Promise<{ session: CallSession; created: boolean }> {
+    const res = await this.store.createWith(this.keys.call(session.callSid), JSON.stringify(session), CALL_TTL_SECONDS, [
       { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
       { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+      ...also,
     ]);
+    if (!res.created) return { session: JSON.parse(res.current) as CallSession, created: false };
     return { session, created: true };
   }
 

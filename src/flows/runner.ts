@@ -64,7 +64,10 @@ export class FlowRunner {
       createdAt: t,
       updatedAt: t,
     };
-    const { session, created } = await this.d.calls.create(fresh);
+    // the caller's number goes into the vault with the record that names its token, or not at all
+    const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
+    if (from) fresh.fromToken = from.token;
+    const { session, created } = await this.d.calls.create(fresh, from ? [{ op: 'set', ...from.write }] : []);
     if (!created) {
       // the same call's first webhook again, with other parameters: re-ask where it stands
       return this.run(flow, session, { kind: 'resume' }, log);
@@ -72,7 +75,6 @@ export class FlowRunner {
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
     await this.d.audit.append(p.callSid, { type: 'call.started', flowId: flow.id });
-    if (p.from) session.fromToken = await this.d.vault.put(p.callSid, FROM_FIELD, p.from);
     if (flow.record) {
       const rec = await this.d.recording.start(p.callSid);
       // Twilio refused (4xx/5xx): nothing records. No answer (timeout, network): it may be

@@ -72,6 +72,26 @@ export class EmbeddedStore implements Store {
     return true;
   }
 
+  async createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]) {
+    this.check();
+    const current = this.typed(key, 'string');
+    if (current) return { created: false as const, current: current.value };
+    this.deadline(ttlSeconds);
+    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    this.apply({ op: 'set', key, value, ttlSeconds });
+    for (const op of ops) this.apply(op);
+    return { created: true as const };
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, ttlSeconds: number) {
+    this.check();
+    this.deadline(ttlSeconds);
+    const current = this.typed(key, 'string')?.value ?? null;
+    if (current !== expected) return { ok: false as const, current };
+    this.apply({ op: 'set', key, value: next, ttlSeconds });
+    return { ok: true as const };
+  }
+
   async take(key: string) {
     this.check();
     const v = this.typed(key, 'string')?.value ?? null;

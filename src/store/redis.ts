@@ -4,14 +4,23 @@
  * hanging; the error is thrown, never swallowed, and the edge decides what the caller hears.
  * Pub/sub uses its own connection, as Redis requires.
  */
-import Redis, { type ChainableCommander } from 'ioredis';
+import Redis from 'ioredis';
 import { Errors, isTonewallError } from '../errors';
+import { COMPARE_AND_SET_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
 import type { MessageHandler, Store, StoreOp } from './types';
 
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
 const UPDATE_MAX_ATTEMPTS = 20;
-const UPDATE_POOL_SIZE = 16;
+
+type ScriptReply = [0 | 1, string?];
+
+/** the scripts of ./scripts, as ioredis exposes them after defineCommand */
+interface Scripts {
+  twMulti(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  twCreateWith(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<ScriptReply>;
+  twCompareAndSet(key: string, hasExpected: '0' | '1', expected: string, next: string, ttlSeconds: number): Promise<ScriptReply>;
+}
 
 function connection(url: string): Redis {
   return new Redis(url, {
@@ -28,6 +37,7 @@ function connection(url: string): Redis {
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis;
+  private readonly scripts: Scripts;
   private subscriber?: Redis;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
 
@@ -36,6 +46,10 @@ export class RedisStore implements Store {
     this.client.on('error', () => {
       /* surfaced through failing commands and /readyz; an unhandled 'error' would crash */
     });
+    this.client.defineCommand('twMulti', { lua: MULTI_LUA });
+    this.client.defineCommand('twCreateWith', { lua: CREATE_WITH_LUA });
+    this.client.defineCommand('twCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
+    this.scripts = this.client as unknown as Scripts;
   }
 
   async connect(): Promise<void> {
@@ -64,6 +78,25 @@ export class RedisStore implements Store {
     return (await this.run(() => this.client.set(key, value, 'EX', ttlSeconds, 'NX'))) === 'OK';
   }
 
+  async createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]) {
+    return this.run(async () => {
+      if (!validTtl(ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+      const { keys, args } = encodeOps(ops);
+      const [created, current] = await this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args);
+      return created === 1 ? { created: true as const } : { created: false as const, current: current ?? '' };
+    });
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string, ttlSeconds: number) {
+    return this.run(() => this.cas(key, expected, next, ttlSeconds));
+  }
+
+  private async cas(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }> {
+    if (!validTtl(ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+    const [ok, current] = await this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds);
+    return ok === 1 ? { ok: true } : { ok: false, current: current ?? null };
+  }
+
   take(key: string) {
     return this.run(() => this.client.getdel(key));
   }
@@ -87,49 +120,19 @@ export class RedisStore implements Store {
   }
 
   async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number) {
-    // optimistic concurrency: WATCH is per connection, so each update borrows a dedicated
-    // connection from a small pool (opening one per update would cost a TCP handshake each)
+    // optimistic concurrency: GET, then compare-and-set; a refusal carries the value that won,
+    // so a retry needs no second read
     return this.run(async () => {
-      const conn = this.borrow();
-      let healthy = true;
-      try {
-        for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
-          await conn.watch(key);
-          const cur = await conn.get(key);
-          const next = fn(cur);
-          if (next === undefined) {
-            await conn.unwatch();
-            return cur;
-          }
-          const res = await conn.multi().set(key, next, 'EX', ttlSeconds).exec();
-          if (res) return next;
-        }
-        throw Errors.conflict({ detail: 'too many concurrent updates' });
-      } catch (e) {
-        healthy = false;
-        throw e;
-      } finally {
-        this.giveBack(conn, healthy);
+      let cur = await this.client.get(key);
+      for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
+        const next = fn(cur);
+        if (next === undefined) return cur;
+        const res = await this.cas(key, cur, next, ttlSeconds);
+        if (res.ok) return next;
+        cur = res.current;
       }
+      throw Errors.conflict({ detail: 'too many concurrent updates' });
     });
-  }
-
-  private readonly idle: Redis[] = [];
-
-  private borrow(): Redis {
-    const conn = this.idle.pop();
-    if (conn) return conn;
-    const fresh = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: false });
-    fresh.on('error', () => undefined);
-    return fresh;
-  }
-
-  private giveBack(conn: Redis, healthy: boolean): void {
-    if (healthy && this.idle.length < UPDATE_POOL_SIZE && conn.status === 'ready') this.idle.push(conn);
-    else {
-      // a connection left mid-WATCH or broken is not reused
-      conn.disconnect();
-    }
   }
 
   async sadd(key: string, member: string, ttlSeconds: number) {
@@ -145,7 +148,9 @@ export class RedisStore implements Store {
   }
 
   async rpush(key: string, value: string, ttlSeconds: number) {
-    const res = await this.run(() => this.chain(this.client.multi(), [{ op: 'rpush', key, value, ttlSeconds }]).exec());
+    const res = await this.run(() => this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec());
+    const failed = res?.find(([err]) => err);
+    if (failed) throw failed[0];
     return Number(res?.[0]?.[1]);
   }
 
@@ -153,38 +158,12 @@ export class RedisStore implements Store {
     return this.run(() => this.client.lrange(key, start, stop));
   }
 
-  private chain(m: ChainableCommander, ops: StoreOp[]): ChainableCommander {
-    for (const op of ops) {
-      switch (op.op) {
-        case 'set':
-          m.set(op.key, op.value, 'EX', op.ttlSeconds);
-          break;
-        case 'del':
-          m.del(op.key);
-          break;
-        case 'expire':
-          m.expire(op.key, op.ttlSeconds);
-          break;
-        case 'sadd':
-          // a collection's TTL only ever grows: NX sets it on creation, GT extends it
-          m.sadd(op.key, op.member).expire(op.key, op.ttlSeconds, 'NX').expire(op.key, op.ttlSeconds, 'GT');
-          break;
-        case 'srem':
-          m.srem(op.key, op.member);
-          break;
-        case 'rpush':
-          m.rpush(op.key, op.value).expire(op.key, op.ttlSeconds, 'NX').expire(op.key, op.ttlSeconds, 'GT');
-          break;
-      }
-    }
-    return m;
-  }
-
   async multi(ops: StoreOp[]) {
     if (ops.length === 0) return;
-    const res = await this.run(() => this.chain(this.client.multi(), ops).exec());
-    const failed = res?.find(([err]) => err);
-    if (failed) throw failed[0];
+    await this.run(() => {
+      const { keys, args } = encodeOps(ops);
+      return this.scripts.twMulti(keys.length, ...keys, ...args);
+    });
   }
 
   async publish(channel: string, message: string) {
@@ -229,7 +208,6 @@ export class RedisStore implements Store {
   }
 
   async close() {
-    for (const c of this.idle.splice(0)) c.disconnect();
     this.client.disconnect();
     this.subscriber?.disconnect();
   }

@@ -19,6 +19,17 @@ export interface Store {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** SET NX: true when this call created the key (single-use tokens, first-accept-wins, replay guards) */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * SET NX of a new record together with the writes that belong to it (its index entries, its
+   * encrypted fields): `ops` are applied only if this call created `key`, in the same atomic
+   * step, so a retried creation writes nothing. Otherwise returns the value already there.
+   */
+  createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]): Promise<{ created: true } | { created: false; current: string }>;
+  /**
+   * Compare-and-set: writes `next` only if `key` still holds `expected` (null: absent). A
+   * refusal returns what the key holds now, so the caller can retry without another read.
+   */
+  compareAndSet(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }>;
   /** GET and DEL in one atomic step: a single-use token can be taken once */
   take(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<number>;

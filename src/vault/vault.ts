@@ -60,10 +60,19 @@ export class Vault {
 
   /** Encrypt and store `plain` for this call's field; returns an opaque random token. */
   async put(callSid: string, field: string, plain: string): Promise<string> {
+    const { token, write } = this.prepare(callSid, field, plain);
+    await this.#backend.set(write.key, write.value, write.ttlSeconds);
+    return token;
+  }
+
+  /**
+   * `put` without the store write: the token and the envelope's write, for a caller that makes
+   * it atomically with the record that names the token. Only the envelope leaves, never `plain`.
+   */
+  prepare(callSid: string, field: string, plain: string): { token: string; write: { key: string; value: string; ttlSeconds: number } } {
     const token = TOKEN_PREFIX + randomBytes(TOKEN_RANDOM_BYTES).toString('base64url');
     const envelope = Vault.seal(this.#keys, fieldAd(callSid, field), plain);
-    await this.#backend.set(this.#storeKey(token), envelope, this.#ttlSeconds);
-    return token;
+    return { token, write: { key: this.#storeKey(token), value: envelope, ttlSeconds: this.#ttlSeconds } };
   }
 
   /**

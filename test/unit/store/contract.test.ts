@@ -132,6 +132,65 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.get(k('old'))).toBeNull();
   });
 
+  test('createWith writes the record and its related writes only when it creates the record', async () => {
+    await store.sadd(k('cw-index'), 'old', 100);
+    await store.set(k('cw-doomed'), 'x', 60);
+    const ops = [
+      { op: 'sadd' as const, key: k('cw-index'), member: 'r1', ttlSeconds: 10 },
+      { op: 'set' as const, key: k('cw-envelope'), value: 'sealed', ttlSeconds: 60 },
+      { op: 'del' as const, key: k('cw-doomed') },
+    ];
+    expect(await store.createWith(k('cw'), 'first', 60, ops)).toEqual({ created: true });
+    expect(await store.get(k('cw'))).toBe('first');
+    expect((await store.smembers(k('cw-index'))).sort()).toEqual(['old', 'r1']);
+    // the index's TTL only grew
+    expect(await store.ttl(k('cw-index'))).toBeGreaterThan(90);
+    expect(await store.get(k('cw-envelope'))).toBe('sealed');
+    expect(await store.get(k('cw-doomed'))).toBeNull();
+
+    // a second creation returns the stored value and writes nothing
+    const again = await store.createWith(k('cw'), 'second', 60, [{ op: 'set', key: k('cw-other'), value: 'y', ttlSeconds: 60 }]);
+    expect(again).toEqual({ created: false, current: 'first' });
+    expect(await store.get(k('cw'))).toBe('first');
+    expect(await store.get(k('cw-other'))).toBeNull();
+  });
+
+  test('createWith has one winner under concurrency, and refuses a related write without a TTL', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.createWith(k('cwn'), `w${i}`, 60, [{ op: 'sadd', key: k('cwn-index'), member: `m${i}`, ttlSeconds: 60 }])),
+    );
+    const winners = results.filter((r) => r.created);
+    expect(winners).toHaveLength(1);
+    const stored = await store.get(k('cwn'));
+    expect(results.filter((r) => !r.created)).toEqual(Array(9).fill({ created: false, current: stored }));
+    expect(await store.smembers(k('cwn-index'))).toEqual([`m${stored!.slice(1)}`]);
+
+    await expect(store.createWith(k('cw-bad'), 'x', 60, [{ op: 'set', key: k('cw-bad-2'), value: 'y', ttlSeconds: 0 }])).rejects.toThrow();
+    expect(await store.get(k('cw-bad'))).toBeNull();
+    expect(await store.get(k('cw-bad-2'))).toBeNull();
+  });
+
+  test('compareAndSet writes only over the expected value, and a refusal returns the current one', async () => {
+    expect(await store.compareAndSet(k('cas'), 'nope', 'x', 60)).toEqual({ ok: false, current: null });
+    expect(await store.get(k('cas'))).toBeNull();
+    expect(await store.compareAndSet(k('cas'), null, 'one', 60)).toEqual({ ok: true });
+    expect(await store.ttl(k('cas'))).toBeGreaterThan(50);
+    expect(await store.compareAndSet(k('cas'), null, 'two', 60)).toEqual({ ok: false, current: 'one' });
+    expect(await store.compareAndSet(k('cas'), 'on', 'two', 60)).toEqual({ ok: false, current: 'one' });
+    expect(await store.compareAndSet(k('cas'), 'one', 'two', 60)).toEqual({ ok: true });
+    expect(await store.get(k('cas'))).toBe('two');
+    await expect(store.compareAndSet(k('cas'), 'two', 'three', 0)).rejects.toThrow();
+    expect(await store.get(k('cas'))).toBe('two');
+  });
+
+  test('compareAndSet lets exactly one of several writers of the same value win', async () => {
+    await store.set(k('casn'), '0', 60);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.compareAndSet(k('casn'), '0', `w${i}`, 60)));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    const winner = results.findIndex((r) => r.ok);
+    expect(await store.get(k('casn'))).toBe(`w${winner}`);
+  });
+
   test('writes without a TTL are refused', async () => {
     await expect(store.set(k('forever'), 'x', 0)).rejects.toThrow();
     expect(await store.get(k('forever'))).toBeNull();

@@ -1,0 +1,93 @@
+/**
+ * Lua scripts the Redis store registers with ioredis `defineCommand` (sent as EVALSHA). A
+ * script runs atomically in one round trip, where a WATCH/GET/MULTI/EXEC update took three
+ * and a connection of its own.
+ *
+ * StoreOps travel as one KEYS entry and three ARGV slots each: the op's name and up to two
+ * arguments (member or value, then TTL). TTLs are checked before a script is sent: a script
+ * that failed half-way would not roll back its first writes.
+ */
+import type { StoreOp } from './types';
+
+const APPLY_OPS = `
+local function grow(k, ttl)
+  -- a collection's TTL only ever grows (EXPIRE NX + EXPIRE GT in one test)
+  if redis.call('TTL', k) < tonumber(ttl) then redis.call('EXPIRE', k, ttl) end
+end
+local function apply(keyFrom, argFrom)
+  local a = argFrom
+  for i = keyFrom, #KEYS do
+    local k, op, x, y = KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2]
+    if op == 'set' then redis.call('SET', k, x, 'EX', y)
+    elseif op == 'del' then redis.call('DEL', k)
+    elseif op == 'expire' then redis.call('EXPIRE', k, y)
+    elseif op == 'sadd' then redis.call('SADD', k, x); grow(k, y)
+    elseif op == 'srem' then redis.call('SREM', k, x)
+    elseif op == 'rpush' then redis.call('RPUSH', k, x); grow(k, y)
+    else error('ERR unknown store op') end
+    a = a + 3
+  end
+end
+`;
+
+/** KEYS: the ops' keys. ARGV: the ops. */
+export const MULTI_LUA = `${APPLY_OPS}
+apply(1, 1)
+return 1
+`;
+
+/** KEYS[1] the record, then the ops' keys. ARGV: the record's value and TTL, then the ops. */
+export const CREATE_WITH_LUA = `${APPLY_OPS}
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  return {0, redis.call('GET', KEYS[1])}
+end
+apply(2, 3)
+return {1}
+`;
+
+/** KEYS[1]. ARGV: '1' and the expected value, or '0' and '' for "absent"; the new value; its TTL. */
+export const COMPARE_AND_SET_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if (ARGV[1] == '0' and cur) or (ARGV[1] == '1' and cur ~= ARGV[2]) then
+  if cur then return {0, cur} end
+  return {0}
+end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+return {1}
+`;
+
+/** a TTL Redis would take, checked before anything is written */
+export function validTtl(ttlSeconds: number): boolean {
+  return Number.isInteger(ttlSeconds) && ttlSeconds > 0;
+}
+
+/** the ops' keys and their ARGV slots */
+export function encodeOps(ops: StoreOp[]): { keys: string[]; args: (string | number)[] } {
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const op of ops) {
+    if ('ttlSeconds' in op && !validTtl(op.ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+    keys.push(op.key);
+    switch (op.op) {
+      case 'set':
+        args.push('set', op.value, op.ttlSeconds);
+        break;
+      case 'del':
+        args.push('del', '', '');
+        break;
+      case 'expire':
+        args.push('expire', '', op.ttlSeconds);
+        break;
+      case 'sadd':
+        args.push('sadd', op.member, op.ttlSeconds);
+        break;
+      case 'srem':
+        args.push('srem', op.member, '');
+        break;
+      case 'rpush':
+        args.push('rpush', op.value, op.ttlSeconds);
+        break;
+    }
+  }
+  return { keys, args };
+}
