@@ -65,7 +65,7 @@ async function redisCommands(url: string): Promise<{ commands: number; scripts: 
 }
 
 /** the two servers run in a child process, so the load generator does not share their event loop */
-async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url: string; cpu: () => Promise<number>; stop: () => Promise<void> }> {
   const child = fork(__filename, ['--serve', kind, redisUrl], { execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve(String(m)));
@@ -73,6 +73,13 @@ async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url:
   });
   return {
     url,
+    // the server process's CPU time (user + system, µs): per request, it is less at the mercy
+    // of other load on the machine than req/s
+    cpu: () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (m) => resolve(Number(m)));
+        child.send('cpu');
+      }),
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -112,25 +119,36 @@ async function startServer(kind: 'service' | 'bare', redisUrl: string): Promise<
   return url;
 }
 
+/** autocannon against one server, with the server's CPU time over the run; stops the server */
+async function load(server: Awaited<ReturnType<typeof serve>>) {
+  try {
+    const cpuBefore = await server.cpu();
+    const result = await cannon(`${server.url}/twilio/voice`, `${server.url}/twilio/voice`);
+    return { ...result, cpuUs: (await server.cpu()) - cpuBefore };
+  } finally {
+    await server.stop();
+  }
+}
+
 export async function runWebhookBench(): Promise<Record<string, number | string>> {
   const redis = await benchRedis();
   try {
-    const svc = await serve('service', redis.url);
     const before = await redisCommands(redis.url);
-    const service = await cannon(`${svc.url}/twilio/voice`, `${svc.url}/twilio/voice`).finally(() => svc.stop());
+    const service = await load(await serve('service', redis.url));
     const after = await redisCommands(redis.url);
-    const bare = await serve('bare', redis.url);
-    const baseline = await cannon(`${bare.url}/twilio/voice`, `${bare.url}/twilio/voice`).finally(() => bare.stop());
+    const baseline = await load(await serve('bare', redis.url));
     return {
       'webhook: service req/s': Math.round(service.rps),
       'webhook: service p50 ms': service.p50,
       'webhook: service p99 ms': service.p99,
       'webhook: service non-2xx': service.non2xx,
+      'webhook: service CPU µs per call': Math.round(service.cpuUs / service.total),
       'webhook: redis commands per call': Number(((after.commands - before.commands) / service.total).toFixed(1)),
       'webhook: redis scripts per call': Number(((after.scripts - before.scripts) / service.total).toFixed(1)),
       'webhook: bare fastify req/s': Math.round(baseline.rps),
       'webhook: bare fastify p50 ms': baseline.p50,
       'webhook: bare fastify p99 ms': baseline.p99,
+      'webhook: bare fastify CPU µs per call': Math.round(baseline.cpuUs / baseline.total),
       'webhook: ratio service/bare': Number((service.rps / baseline.rps).toFixed(3)),
     };
   } finally {
@@ -140,6 +158,12 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
 
 if (require.main === module && process.argv[2] === '--serve') {
   process.on('SIGTERM', () => process.exit(0));
+  process.on('message', (m) => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.(String(u.user + u.system));
+    }
+  });
   startServer(process.argv[3] as 'service' | 'bare', process.argv[4]).then((url) => process.send?.(url));
 } else if (require.main === module) {
   runWebhookBench().then(

@@ -67,7 +67,19 @@ export class FlowRunner {
     // the caller's number goes into the vault with the record that names its token, or not at all
     const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
     if (from) fresh.fromToken = from.token;
-    const { session, created } = await this.d.calls.create(fresh, from ? [{ op: 'set', ...from.write }] : []);
+    const also = from ? [{ op: 'set' as const, ...from.write }] : [];
+    // Most flows open with words and a first prompt: nothing to record, pause, encrypt or hand
+    // off. Then the engine runs first and the record is created as it stands after that first
+    // step, with no second write of the session.
+    const first = flow.record ? undefined : advance(flow, { kind: 'start' }, fresh, { now: this.now() });
+    const plain =
+      first !== undefined &&
+      first.session.state === 'ivr' &&
+      !first.effect &&
+      first.vaultWrites.length === 0 &&
+      Object.keys(first.session.fields).length === 0 &&
+      !first.verbs.some((v) => v.verb === 'handoff');
+    const { session, created } = await this.d.calls.create(plain ? first.session : fresh, also);
     if (!created) {
       // the same call's first webhook again, with other parameters: re-ask where it stands
       return this.run(flow, session, { kind: 'resume' }, log);
@@ -75,6 +87,10 @@ export class FlowRunner {
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
     await this.d.audit.append(p.callSid, { type: 'call.started', flowId: flow.id });
+    if (plain) {
+      this.d.onSessionChanged?.(session);
+      return renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow });
+    }
     if (flow.record) {
       const rec = await this.d.recording.start(p.callSid);
       // Twilio refused (4xx/5xx): nothing records. No answer (timeout, network): it may be

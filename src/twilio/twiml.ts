@@ -22,7 +22,28 @@ function sayAttrs(flow?: Flow): SayAttributes {
   return a as SayAttributes;
 }
 
+/**
+ * Rendered documents by their verbs and context. Verbs hold flow text, step numbers and the
+ * handoff target only (never a caller's value), so the first TwiML of every call to one flow is
+ * the same document; VoiceResponse (xmlbuilder) was ~5% of a /voice's CPU. A bridge handoff
+ * carries a single-use stream URL and is never cached.
+ */
+const RENDERED_MAX = 256;
+const rendered = new Map<string, string>();
+
 export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
+  if (ctx.streamUrl) return build(verbs, ctx);
+  const key = JSON.stringify([ctx.publicUrl, ctx.flow?.language, ctx.flow?.voice, verbs]);
+  let xml = rendered.get(key);
+  if (xml === undefined) {
+    xml = build(verbs, ctx);
+    if (rendered.size >= RENDERED_MAX) rendered.delete(rendered.keys().next().value as string);
+    rendered.set(key, xml);
+  }
+  return xml;
+}
+
+function build(verbs: Verb[], ctx: RenderContext): string {
   const r = new twilio.twiml.VoiceResponse();
   const attrs = sayAttrs(ctx.flow);
   for (const v of verbs) {
