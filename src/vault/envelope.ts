@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { decodeB64urlStrict, encodeB64url } from './base64url';
 import { VaultErrors } from './errors';
 import type { KeyRing } from './keyring';
+import { randomBytesPooled } from './random';
 
 const ENVELOPE_VERSION = 'v1';
 const CIPHER = 'aes-256-gcm';
@@ -21,7 +22,7 @@ function aad(keyId: string, ad: string): Buffer {
 /** Encrypt `plain` with the ring's primary key: `v1.<keyId>.<b64url nonce>.<b64url ct+tag>`. */
 export function seal(keys: KeyRing, ad: string, plain: string): string {
   const { id, key } = keys.primary;
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = randomBytesPooled(NONCE_BYTES);
   const cipher = createCipheriv(CIPHER, key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad(id, ad));
   const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);

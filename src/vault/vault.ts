@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { VaultBackend } from './backend';
 import { open, seal } from './envelope';
 import { VaultErrors } from './errors';
 import type { KeyRing } from './keyring';
+import { randomBytesPooled } from './random';
 
 export type { VaultBackend } from './backend';
 
@@ -70,7 +70,7 @@ export class Vault {
    * it atomically with the record that names the token. Only the envelope leaves, never `plain`.
    */
   prepare(callSid: string, field: string, plain: string): { token: string; write: { key: string; value: string; ttlSeconds: number } } {
-    const token = TOKEN_PREFIX + randomBytes(TOKEN_RANDOM_BYTES).toString('base64url');
+    const token = TOKEN_PREFIX + randomBytesPooled(TOKEN_RANDOM_BYTES).toString('base64url');
     const envelope = Vault.seal(this.#keys, fieldAd(callSid, field), plain);
     return { token, write: { key: this.#storeKey(token), value: envelope, ttlSeconds: this.#ttlSeconds } };
   }
