@@ -28,10 +28,11 @@ export class ReplayGuard {
   ) {}
 
   digest(url: string, params: Record<string, string>, signature: string): string {
-    const h = createHmac('sha256', this.secret);
-    h.update(url).update('\n').update(signature).update('\n');
-    for (const k of Object.keys(params).sort()) h.update(k).update('=').update(params[k]).update('\n');
-    return h.digest('hex');
+    // the same bytes as one update per piece, in one call into the hash (a call per piece was
+    // most of this function's cost)
+    let text = url + '\n' + signature + '\n';
+    for (const k of Object.keys(params).sort()) text += k + '=' + params[k] + '\n';
+    return createHmac('sha256', this.secret).update(text).digest('hex');
   }
 
   /** 'first' when this request should run; otherwise the first request's answer */
