@@ -80,6 +80,8 @@ export type Parsed = { ok: true; msg: TwilioMessage } | { ok: false; reason: Dro
 /** text of one WebSocket message → a typed Twilio message, or why it was dropped */
 export function parseTwilioMessage(text: string): Parsed {
   if (text.length > MAX_MESSAGE_BYTES) return { ok: false, reason: 'oversized' };
+  const scanned = scanTwilioMedia(text);
+  if (scanned) return { ok: true, msg: scanned };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -130,9 +132,107 @@ function mediaFastPath(j: Record<string, unknown>): Parsed | null {
 
 /** null when `payload` is the base64 of exactly one 160-byte frame */
 export function checkFramePayload(payload: string): 'base64' | 'frame-size' | null {
-  if (FRAME_BASE64.test(payload)) return null;
+  if (isCanonicalFrame(payload) || FRAME_BASE64.test(payload)) return null;
   if (payload.length === 0 || payload.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) return 'base64';
   return 'frame-size';
+}
+
+/** scratch for isCanonicalFrame (synchronous use only) */
+const scratch = Buffer.alloc(FRAME_BYTES + 3);
+
+/**
+ * true when `payload` is the canonical base64 of one frame, as Twilio sends it: decoding and
+ * re-encoding gives it back. Natively that is ~3× cheaper than FRAME_BASE64 (a 216-symbol regex,
+ * ~0.5 µs, the dearest check per frame); every canonical payload matches FRAME_BASE64, and
+ * a payload that is not canonical is still tested against it, so what is accepted is unchanged.
+ */
+function isCanonicalFrame(payload: string): boolean {
+  if (payload.length !== 216) return false;
+  // decoding skips characters outside the alphabet: re-encoding and comparing catches them
+  if (scratch.write(payload, 'base64') !== FRAME_BYTES) return false;
+  return scratch.toString('base64', 0, FRAME_BYTES) === payload;
+}
+
+/**
+ * The media message exactly as Twilio writes it (keys in Twilio's order, no whitespace, no escapes):
+ *   {"event":"media","sequenceNumber":"4","media":{"track":"inbound","chunk":"3","timestamp":"40",
+ *    "payload":"<216 base64>"},"streamSid":"MZ…"}
+ * read without JSON.parse (~0.9 µs, the dearest step per frame after the DSP). Every field is held
+ * to a character set in which JSON has no escapes, so what this accepts JSON.parse would read to
+ * the same values, and those pass mediaFastPath; anything else (another order, other keys,
+ * escapes, a bad value) returns null and takes the general path, which decides how to drop it.
+ */
+const MEDIA_HEAD = '{"event":"media","sequenceNumber":"';
+const MEDIA_TRACK = '","media":{"track":"';
+const MEDIA_CHUNK = '","chunk":"';
+const MEDIA_TIMESTAMP = '","timestamp":"';
+const MEDIA_PAYLOAD = '","payload":"';
+const MEDIA_SID = '"},"streamSid":"';
+const MEDIA_TAIL = '"}';
+
+export function scanTwilioMedia(text: string): MediaMessage | null {
+  if (!text.startsWith(MEDIA_HEAD)) return null;
+  let at = MEDIA_HEAD.length;
+  let end = text.indexOf('"', at);
+  if (end < 0 || !isDigits(text, at, end, 15)) return null;
+  const sequenceNumber = text.slice(at, end);
+  if (!text.startsWith(MEDIA_TRACK, end)) return null;
+  at = end + MEDIA_TRACK.length;
+  end = text.indexOf('"', at);
+  if (end < 0 || !isTrack(text, at, end)) return null;
+  const track = text.slice(at, end);
+  if (!text.startsWith(MEDIA_CHUNK, end)) return null;
+  at = end + MEDIA_CHUNK.length;
+  end = text.indexOf('"', at);
+  if (end < 0 || !isDigits(text, at, end, 16)) return null;
+  const chunk = text.slice(at, end);
+  if (!text.startsWith(MEDIA_TIMESTAMP, end)) return null;
+  at = end + MEDIA_TIMESTAMP.length;
+  end = text.indexOf('"', at);
+  if (end < 0 || !isDigits(text, at, end, 16)) return null;
+  const timestamp = text.slice(at, end);
+  if (!text.startsWith(MEDIA_PAYLOAD, end)) return null;
+  at = end + MEDIA_PAYLOAD.length;
+  end = at + 216;
+  if (text.charCodeAt(end) !== 34 /* " */) return null;
+  const payload = text.slice(at, end);
+  if (!isCanonicalFrame(payload)) return null;
+  if (!text.startsWith(MEDIA_SID, end)) return null;
+  at = end + MEDIA_SID.length;
+  end = text.length - MEDIA_TAIL.length;
+  if (!text.endsWith(MEDIA_TAIL) || !isSid(text, at, end)) return null;
+  const streamSid = text.slice(at, end);
+  return { event: 'media', streamSid, media: { payload, track, chunk, timestamp }, sequenceNumber };
+}
+
+/** 1..max ASCII digits in text[from, to) */
+function isDigits(text: string, from: number, to: number, max: number): boolean {
+  if (to <= from || to - from > max) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** 0..32 of [a-z_] in text[from, to) (Twilio's track names: inbound, outbound) */
+function isTrack(text: string, from: number, to: number): boolean {
+  if (to - from > 32) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || c === 95)) return false;
+  }
+  return true;
+}
+
+/** 1..64 of [A-Za-z0-9] in text[from, to) (a Twilio SID) */
+function isSid(text: string, from: number, to: number): boolean {
+  if (to <= from || to - from > 64) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122))) return false;
+  }
+  return true;
 }
 
 /**

@@ -14,6 +14,12 @@ export type Leg = 'caller' | 'agent';
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** a peer this far behind (~25 s of audio) is not reading: drop rather than queue without bound */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** frames are counted locally and added to the Prometheus counters once a second of audio per
+ * stream (and at close): a labelled inc() hashes its labels, even on a cached child */
+const FRAME_COUNT_FLUSH = 50;
+const MEDIA_TAIL = Buffer.from('"}}');
+/** sent as text frames, as Twilio requires, though handed to ws as bytes */
+const TEXT = { binary: false } as const;
 
 export interface StreamListener {
   onStart(msg: StartMessage): void;
@@ -32,9 +38,12 @@ export class MediaStream {
   private stopped = false;
   private listener: StreamListener | null = null;
   private readonly pending: WebSocket.RawData[] = [];
-  // label children resolved once: a labelled inc() per frame would hash the labels every time
-  private readonly framesIn: { inc(): void };
-  private readonly framesOut: { inc(): void };
+  private readonly framesIn: { inc(n: number): void };
+  private readonly framesOut: { inc(n: number): void };
+  private framesInPending = 0;
+  private framesOutPending = 0;
+  /** `{"event":"media","streamSid":"…","media":{"payload":"`, made once `start` gave the streamSid */
+  private mediaHead: Buffer | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -76,8 +85,18 @@ export class MediaStream {
       this.drop('backpressure');
       return false;
     }
-    this.ws.send(`{"event":"media","streamSid":"${this.streamSid}","media":{"payload":"${payload}"}}`);
-    this.framesOut.inc();
+    // the message as bytes, built by copying: a template string is a rope that ws flattens and
+    // the socket encodes again, which cost more than the bare relay's JSON.stringify. A new
+    // buffer each time (from Node's pool): ws may queue it by reference until the socket drains.
+    this.mediaHead ??= Buffer.from(`{"event":"media","streamSid":${JSON.stringify(this.streamSid)},"media":{"payload":"`);
+    const head = this.mediaHead;
+    const bytes = Buffer.byteLength(payload);
+    const msg = Buffer.allocUnsafe(head.length + bytes + MEDIA_TAIL.length);
+    head.copy(msg, 0);
+    msg.write(payload, head.length);
+    MEDIA_TAIL.copy(msg, head.length + bytes);
+    this.ws.send(msg, TEXT);
+    if (++this.framesOutPending === FRAME_COUNT_FLUSH) this.flushFrameCounts();
     return true;
   }
 
@@ -131,7 +150,7 @@ export class MediaStream {
         return;
       case 'media':
         if (msg.streamSid !== this.streamSid) return this.drop('stream-sid');
-        this.framesIn.inc();
+        if (++this.framesInPending === FRAME_COUNT_FLUSH) this.flushFrameCounts();
         listener.onMedia(msg);
         return;
       case 'dtmf':
@@ -152,6 +171,13 @@ export class MediaStream {
     this.metrics.framesDropped.inc({ reason });
   }
 
+  private flushFrameCounts(): void {
+    if (this.framesInPending > 0) this.framesIn.inc(this.framesInPending);
+    if (this.framesOutPending > 0) this.framesOut.inc(this.framesOutPending);
+    this.framesInPending = 0;
+    this.framesOutPending = 0;
+  }
+
   private touch(): void {
     if (this.closed) return;
     // refresh() keeps one timer per stream instead of allocating one per frame
@@ -168,6 +194,7 @@ export class MediaStream {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.flushFrameCounts();
     this.metrics.streams.dec({ leg: this.leg });
   }
 

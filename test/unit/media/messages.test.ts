@@ -1,4 +1,4 @@
-import { checkFramePayload, MAX_MESSAGE_BYTES, parseTwilioMessage, SequenceGuard } from '../../../src/media/messages';
+import { checkFramePayload, MAX_MESSAGE_BYTES, parseTwilioMessage, scanTwilioMedia, SequenceGuard } from '../../../src/media/messages';
 
 const SID = 'MZ' + '0'.repeat(32);
 const frame = Buffer.alloc(160, 0xff).toString('base64');
@@ -54,11 +54,57 @@ describe('parseTwilioMessage', () => {
   });
 });
 
+describe('scanTwilioMedia (the media fast path without JSON.parse)', () => {
+  const speech = Buffer.from(Array.from({ length: 160 }, (_, i) => (0x80 + Math.round(20 * Math.sin(i / 7)) + (i % 13)) & 0xff)).toString('base64');
+  // the layout Twilio writes: keys in this order, no whitespace
+  const twilio = (seq: string, payload: string, sid = SID, track = 'inbound') =>
+    `{"event":"media","sequenceNumber":"${seq}","media":{"track":"${track}","chunk":"7","timestamp":"140","payload":"${payload}"},"streamSid":"${sid}"}`;
+
+  it('reads what JSON.parse reads, for messages as Twilio writes them', () => {
+    for (const [seq, payload, track] of [['1', frame, 'inbound'], ['123456789012345', speech, 'outbound'], ['42', speech, '']]) {
+      const text = twilio(seq, payload, SID, track);
+      const scanned = scanTwilioMedia(text);
+      expect(scanned).not.toBeNull();
+      expect(scanned).toEqual(JSON.parse(text));
+      expect(parseTwilioMessage(text)).toEqual({ ok: true, msg: scanned });
+    }
+  });
+
+  it.each([
+    ['another key order', media(frame)],
+    ['whitespace', twilio('1', frame).replace('"media",', '"media", ')],
+    ['an escaped streamSid', twilio('1', frame, 'MZ\\u0041bc')],
+    ['a quote in the streamSid', twilio('1', frame, 'MZ"x')],
+    ['a 16-digit sequence number', twilio('1234567890123456', frame)],
+    ['an empty sequence number', twilio('', frame)],
+    ['a track with capitals', twilio('1', frame, SID, 'Inbound')],
+    ['a payload outside the alphabet', twilio('1', '!!!!' + frame.slice(4))],
+    ['a short payload', twilio('1', Buffer.alloc(100).toString('base64'))],
+    ['a non-canonical payload', twilio('1', frame.slice(0, 213) + 'B==')],
+    ['trailing bytes', twilio('1', frame) + ' '],
+    ['an extra key', twilio('1', frame).replace('"streamSid"', '"x":"1","streamSid"')],
+  ])('leaves %s to the general path', (_, text) => {
+    expect(scanTwilioMedia(text)).toBeNull();
+  });
+
+  it('leaves the verdict on what it declines to the general path', () => {
+    expect(parseTwilioMessage(twilio('1', '!!!!' + frame.slice(4)))).toEqual({ ok: false, reason: 'base64' });
+    expect(parseTwilioMessage(twilio('1', Buffer.alloc(100).toString('base64')))).toEqual({ ok: false, reason: 'frame-size' });
+    expect(parseTwilioMessage(twilio('1234567890123456', frame))).toEqual({ ok: false, reason: 'schema' });
+    expect(parseTwilioMessage(twilio('1', frame).slice(0, -1))).toEqual({ ok: false, reason: 'json' });
+    // non-canonical base64 (the last symbol carries stray bits): accepted as before, by the regex
+    const loose = twilio('1', frame.slice(0, 213) + 'B==');
+    expect(parseTwilioMessage(loose)).toMatchObject({ ok: true });
+  });
+});
+
 describe('checkFramePayload', () => {
   it('accepts exactly one 160-byte frame', () => {
     expect(checkFramePayload(frame)).toBeNull();
     expect(checkFramePayload(Buffer.alloc(159).toString('base64'))).toBe('frame-size');
     expect(checkFramePayload(frame.slice(0, -2) + '=A')).toBe('base64');
+    expect(checkFramePayload(frame.slice(0, 213) + 'B==')).toBeNull();
+    expect(checkFramePayload(frame.slice(0, 100) + '*' + frame.slice(101))).toBe('base64');
   });
 });
 
