@@ -5,9 +5,14 @@
  * stringify, no DSP). Each server runs in its own child process so that its CPU time is its own;
  * this process plays Twilio (both legs of every call) and times every frame.
  *
- * Reported: server CPU µs per relayed frame, p50/p99 added latency (caller→agent: transport +
- * MASK_LOOKAHEAD_MS), late frames (a frame that took longer than one frame period, 20 ms, to cross),
- * and memory per bridged call.
+ * Reported: server CPU µs per relayed frame (and its user/system split), p50/p99 added latency
+ * (caller→agent: transport + MASK_LOOKAHEAD_MS), late frames (a frame that took longer than one
+ * frame period, 20 ms, to cross), memory per bridged call, and the driver's own load (event-loop
+ * utilisation, how late its send ticks ran) and the servers' involuntary context switches, so that
+ * a run disturbed by the driver or by other work on the machine shows as such.
+ *
+ * RELAY_BENCH_REPEAT=n runs bare and tonewall alternately n times per call count and reports the
+ * median of each: on a shared machine a single pair of runs can differ by 30% from load alone.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +29,7 @@ const WARMUP_MS = 1500;
 const CALL_COUNTS = (process.env.RELAY_BENCH_CALLS ?? '50,200').split(',').map(Number);
 /** calls are spread over this many start offsets inside the 20 ms period, as real streams are */
 const PHASES = 5;
+const REPEAT = Math.max(1, Number(process.env.RELAY_BENCH_REPEAT ?? 1));
 
 type Kind = 'tonewall' | 'bare';
 
@@ -118,6 +124,7 @@ async function serve(kind: Kind): Promise<void> {
     bridged = () => [...pairs.values()].filter((p) => p.callerSid && p.agentSid).length;
   }
   let cpu0 = process.cpuUsage();
+  let ivcs0 = 0;
   process.on('message', async (m: { cmd: string; n?: number }) => {
     if (m.cmd === 'issue') send({ cmd: 'issued', urls: await issue(m.n!) });
     else if (m.cmd === 'bridged') send({ cmd: 'bridged', n: bridged() });
@@ -127,10 +134,12 @@ async function serve(kind: Kind): Promise<void> {
       send({ cmd: 'mem', bytes: u.heapUsed + u.external + u.arrayBuffers });
     } else if (m.cmd === 'cpu-start') {
       cpu0 = process.cpuUsage();
+      ivcs0 = process.resourceUsage().involuntaryContextSwitches;
       send({ cmd: 'cpu-started' });
     } else if (m.cmd === 'cpu-stop') {
       const d = process.cpuUsage(cpu0);
-      send({ cmd: 'cpu', us: d.user + d.system });
+      const r = process.resourceUsage();
+      send({ cmd: 'cpu', us: d.user + d.system, user: d.user, sys: d.system, ivcs: r.involuntaryContextSwitches - ivcs0 });
     } else if (m.cmd === 'exit') process.exit(0);
   });
   send({ cmd: 'ready', port });
@@ -199,6 +208,14 @@ function pct(sorted: Float64Array, p: number): number {
 
 interface RunResult {
   cpuUsPerFrame: number;
+  userUsPerFrame: number;
+  sysUsPerFrame: number;
+  /** the server was preempted this many times while measured: other work wanted its core */
+  serverPreempted: number;
+  /** share of the measured time the driver's event loop was busy */
+  driverElu: number;
+  /** the latest a driver send tick ran after its due time, ms */
+  driverMaxLagMs: number;
   p50: number;
   p99: number;
   transportP99: number;
@@ -257,6 +274,7 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
   const t0 = performance.now();
   let chunk = 0;
   let stop = false;
+  let maxLag = 0;
   const groups = Array.from({ length: PHASES }, (_, g) => pairs.filter((_, i) => i % PHASES === g));
   const loops = groups.map(async (group, g) => {
     for (let k = 0; !stop; k++) {
@@ -264,6 +282,7 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const now = performance.now();
+      if (measuring && now - due > maxLag) maxLag = now - due;
       for (const { caller, agent } of group) {
         caller.inflight.push(now);
         agent.inflight.push(now);
@@ -275,9 +294,11 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   await request(child, { cmd: 'cpu-start' }, 'cpu-started');
   measuring = true;
+  const elu0 = performance.eventLoopUtilization();
   await new Promise((r) => setTimeout(r, MEASURE_MS));
   measuring = false;
-  const { us } = await request<{ us: number }>(child, { cmd: 'cpu-stop' }, 'cpu');
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  const { us, user, sys, ivcs } = await request<{ us: number; user: number; sys: number; ivcs: number }>(child, { cmd: 'cpu-stop' }, 'cpu');
   stop = true;
   await Promise.all(loops);
   for (const { caller, agent } of pairs) {
@@ -294,6 +315,11 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
   for (let i = 0; i < nLat; i++) if (transport[i] > FRAME_MS) late++;
   return {
     cpuUsPerFrame: us / Math.max(1, relayed),
+    userUsPerFrame: user / Math.max(1, relayed),
+    sysUsPerFrame: sys / Math.max(1, relayed),
+    serverPreempted: ivcs,
+    driverElu: elu,
+    driverMaxLagMs: maxLag,
     p50: pct(agentward, 50),
     p99: pct(agentward, 99),
     transportP99: pct(sorted, 99),
@@ -306,12 +332,26 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
 export async function runRelayBench(): Promise<Record<string, number | string>> {
   const out: Record<string, number | string> = {};
   for (const n of CALL_COUNTS) {
-    const bare = await runOne('bare', n);
-    const tw = await runOne('tonewall', n);
+    const bares: RunResult[] = [];
+    const tws: RunResult[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      bares.push(await runOne('bare', n));
+      tws.push(await runOne('tonewall', n));
+    }
+    // the run with the median CPU per frame stands for each kind (its other numbers come with it)
+    const median = (rs: RunResult[]) => [...rs].sort((a, b) => a.cpuUsPerFrame - b.cpuUsPerFrame)[(rs.length - 1) >> 1];
+    const bare = median(bares);
+    const tw = median(tws);
     const r = (x: number) => Math.round(x * 100) / 100;
+    if (REPEAT > 1) {
+      out[`relay.${n}.cpu_us_per_frame_runs`] = tws.map((x) => r(x.cpuUsPerFrame)).join(' ');
+      out[`relay.${n}.bare_cpu_us_per_frame_runs`] = bares.map((x) => r(x.cpuUsPerFrame)).join(' ');
+    }
     out[`relay.${n}.cpu_us_per_frame`] = r(tw.cpuUsPerFrame);
     out[`relay.${n}.bare_cpu_us_per_frame`] = r(bare.cpuUsPerFrame);
     out[`relay.${n}.cpu_ratio_vs_bare`] = r(tw.cpuUsPerFrame / bare.cpuUsPerFrame);
+    out[`relay.${n}.user_sys_us_per_frame`] = `${r(tw.userUsPerFrame)} + ${r(tw.sysUsPerFrame)}`;
+    out[`relay.${n}.bare_user_sys_us_per_frame`] = `${r(bare.userUsPerFrame)} + ${r(bare.sysUsPerFrame)}`;
     out[`relay.${n}.added_latency_p50_ms`] = r(tw.p50);
     out[`relay.${n}.added_latency_p99_ms`] = r(tw.p99);
     out[`relay.${n}.transport_p99_ms`] = r(tw.transportP99);
@@ -322,6 +362,10 @@ export async function runRelayBench(): Promise<Record<string, number | string>> 
     out[`relay.${n}.frames_relayed`] = tw.frames;
     out[`relay.${n}.memory_kb_per_call`] = r(tw.memPerCallKB);
     out[`relay.${n}.bare_memory_kb_per_call`] = r(bare.memPerCallKB);
+    out[`relay.${n}.server_preempted`] = tw.serverPreempted;
+    out[`relay.${n}.bare_server_preempted`] = bare.serverPreempted;
+    out[`relay.${n}.driver_elu`] = `${r(tw.driverElu)} (bare ${r(bare.driverElu)})`;
+    out[`relay.${n}.driver_max_lag_ms`] = `${r(tw.driverMaxLagMs)} (bare ${r(bare.driverMaxLagMs)})`;
   }
   return out;
 }
