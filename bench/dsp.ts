@@ -8,6 +8,13 @@
  * The corpus is made by scripts/make-speech-corpus.sh (espeak-ng + sox) under bench/results/
  * (gitignored) and reused by later runs. RTF = audio seconds / CPU seconds (user + system) of
  * this single-threaded process, measured after a warm-up pass.
+ *
+ * The "many calls" rows measure what the relay sees: BENCH_DSP_CALLS (200) CallerPaths fed
+ * round-robin one 20 ms speech frame each, so every frame starts with the instance's state
+ * out of L1/L2, optionally with BENCH_DSP_TRAFFIC_KB (256) KB of unrelated memory traffic
+ * (one read-modify-write per 64-byte line of a separate buffer) between frames, as the relay's
+ * sockets, JSON and Redis work cause. Reported as µs of CallerPath.process per frame
+ * (the traffic itself is timed separately and subtracted).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -104,6 +111,48 @@ function rtf(bytes: Uint8Array, reps: number): number {
   return best;
 }
 
+/** Touch one byte per cache line of `buf`: evicts about buf.length bytes of other data */
+function churn(buf: Uint8Array): number {
+  let acc = 0;
+  for (let i = 0; i < buf.length; i += 64) acc += buf[i]++;
+  return acc;
+}
+
+/**
+ * µs per 160-sample frame with `calls` CallerPaths fed round-robin from different offsets of
+ * `bytes` (each call its own stretch of speech), `trafficBytes` of churn between frames.
+ */
+function manyCalls(bytes: Uint8Array, calls: number, trafficBytes: number, frames: number): number {
+  const paths = Array.from({ length: calls }, () => new CallerPath({ lookaheadMs: 40 }));
+  const offsets = Array.from({ length: calls }, (_, i) => Math.floor((i * (bytes.length - FRAME)) / calls / FRAME) * FRAME);
+  const out = new Uint8Array(FRAME);
+  const traffic = new Uint8Array(Math.max(trafficBytes, 64));
+  let sink = 0;
+  const run = (n: number, withPaths: boolean): number => {
+    const t0 = process.hrtime.bigint();
+    for (let f = 0; f < n; f++) {
+      const c = f % calls;
+      if (withPaths) {
+        let p = offsets[c];
+        if (p + FRAME > bytes.length) p = 0;
+        sink += paths[c].process(bytes.subarray(p, p + FRAME), out);
+        offsets[c] = p + FRAME;
+      }
+      if (trafficBytes > 0) sink += churn(traffic);
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3;
+  };
+  run(Math.min(frames, calls * 250), true); // warm up the JIT, fill every instance's history
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const both = run(frames, true);
+    const trafficOnly = trafficBytes > 0 ? run(frames, false) : 0;
+    best = Math.min(best, (both - trafficOnly) / frames);
+  }
+  if (sink === -1) process.stdout.write(''); // keep the work observable
+  return best;
+}
+
 export async function runDspBench(): Promise<Record<string, number | string>> {
   const minutes = Math.max(30, Number(process.env.BENCH_DSP_MINUTES ?? 60));
   const c = corpus(minutes);
@@ -129,11 +178,20 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
 
   const rtfSpeech = rtf(c.bytes, 3);
   const rtfDense = rtf(dense, 3);
+  const calls = Math.max(1, Number(process.env.BENCH_DSP_CALLS ?? 200));
+  const trafficKb = Math.max(0, Number(process.env.BENCH_DSP_TRAFFIC_KB ?? 256));
+  const frames = calls * 500;
+  const oneCall = manyCalls(c.bytes, 1, 0, frames);
+  const manyWarm = manyCalls(c.bytes, calls, 0, frames);
+  const manyCold = manyCalls(c.bytes, calls, trafficKb * 1024, frames);
   const result: Record<string, number | string> = {
     'corpus': `${c.source} (${(hours * 60).toFixed(1)} min: speech ${(speech.seconds / 60).toFixed(1)} min, music ${(music.seconds / 60).toFixed(1)} min)`,
     'rtf speech (x real time, 1 core)': Math.round(rtfSpeech),
     'cost speech (ns per sample)': Number((1e9 / (rtfSpeech * FS)).toFixed(1)),
     'rtf tone-dense (x real time, 1 core)': Math.round(rtfDense),
+    'speech µs / frame, 1 call': Number(oneCall.toFixed(2)),
+    [`speech µs / frame, ${calls} calls round-robin`]: Number(manyWarm.toFixed(2)),
+    [`speech µs / frame, ${calls} calls + ${trafficKb} KB traffic between frames`]: Number(manyCold.toFixed(2)),
     'cpu': `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} while measuring`,
     'talk-off false keys / hour (all)': Number((judged.keys.length / hours).toFixed(2)),
     'talk-off false keys / hour (speech)': Number((speech.keys / Math.max(speech.seconds / 3600, 1e-9)).toFixed(2)),
