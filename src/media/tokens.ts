@@ -43,17 +43,17 @@ export class StreamTokens {
 
   /** takes the token once; null when unknown, expired or already used */
   async take(token: string): Promise<StreamGrant | null> {
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return null;
-    const raw = await this.store.take(this.keys.streamToken(token));
-    if (!raw) return null;
-    const parsed = streamGrant.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
+    return this.read(token, (key) => this.store.take(key));
   }
 
   /** peeks without taking (the handshake is validated before the token is consumed) */
   async peek(token: string): Promise<StreamGrant | null> {
+    return this.read(token, (key) => this.store.get(key));
+  }
+
+  private async read(token: string, fetch: (key: string) => Promise<string | null>): Promise<StreamGrant | null> {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(token)) return null;
-    const raw = await this.store.get(this.keys.streamToken(token));
+    const raw = await fetch(this.keys.streamToken(token));
     if (!raw) return null;
     const parsed = streamGrant.safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data : null;

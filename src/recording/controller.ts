@@ -92,25 +92,20 @@ export class RecordingController {
       this.deps.metrics?.pauseFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
     }
-    await this.deps.audit.append(callSid, {
-      type: outcome.ok ? 'recording.paused' : 'recording.pause-failed',
-      recordingSid: outcome.recordingSid,
-      twilioStatus: outcome.twilioStatus,
-      absent: outcome.absent,
-    });
+    await this.audit(callSid, outcome.ok ? 'recording.paused' : 'recording.pause-failed', outcome);
     return outcome;
   }
 
   async resume(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
     if (!outcome.ok) this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
-    await this.deps.audit.append(callSid, {
-      type: outcome.ok ? 'recording.resumed' : 'recording.resume-failed',
-      recordingSid: outcome.recordingSid,
-      twilioStatus: outcome.twilioStatus,
-      absent: outcome.absent,
-    });
+    await this.audit(callSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
     return outcome;
+  }
+
+  /** every pause and resume goes into the call's audit trail with Twilio's answer */
+  private audit(callSid: string, type: string, o: RecordingOutcome): Promise<void> {
+    return this.deps.audit.append(callSid, { type, recordingSid: o.recordingSid, twilioStatus: o.twilioStatus, absent: o.absent });
   }
 
   private async update(callSid: string, recordingSid: string | undefined, status: 'paused' | 'in-progress', timeoutMs: number): Promise<RecordingOutcome> {
