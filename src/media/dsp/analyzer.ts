@@ -40,34 +40,53 @@ export interface ToneFit {
   power: number;
 }
 
+/**
+ * Shared scratch for every ToneAnalyzer (of every stream). Each of these is fully written by an
+ * analyze() call before it is read, and is read only by that call and by the queries on the
+ * same analyzer that directly follow it (anyPeakAbove, windowedPower, residualTilt); nothing in
+ * them carries over from one analyze() to the next. DSP processing is synchronous and
+ * single-threaded (one CallerPath.process() runs to completion before any other starts), so
+ * one set serves all instances: with hundreds of calls the analysis touches the same few KB,
+ * which stay in cache, instead of ~5 KB per analyzer that must be fetched again for every frame.
+ * `owner` is the analyzer whose analyze() last filled them; a query on any other one throws.
+ */
+const X = new Float64Array(MAX_WINDOW_SAMPLES);
+const XW = new Float64Array(MAX_WINDOW_SAMPLES);
+const GRAM = new Float64Array(MAX_BASIS * MAX_BASIS);
+const RHS = new Float64Array(MAX_BASIS);
+const THETA = new Float64Array(MAX_BASIS);
+const OMEGA = new Float64Array(MAX_FREQS);
+const GRID_POWER = new Float64Array(GRID);
+const PROBES = new Float64Array(64);
+const RC = new Float64Array(MAX_FREQS);
+const RS = new Float64Array(MAX_FREQS);
+const BC = new Float64Array(MAX_FREQS);
+const BS = new Float64Array(MAX_FREQS);
+let owner: ToneAnalyzer | null = null;
+
+/** Hann windows by length, computed once and shared (read-only) */
+const HANN: Float64Array[] = [];
+
+function hannWindow(n: number): Float64Array {
+  let w = HANN[n];
+  if (!w) {
+    w = new Float64Array(n);
+    for (let i = 0; i < n; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n);
+    HANN[n] = w;
+  }
+  return w;
+}
+
 export class ToneAnalyzer {
-  private readonly x = new Float64Array(MAX_WINDOW_SAMPLES);
-  private readonly xw = new Float64Array(MAX_WINDOW_SAMPLES);
-  private readonly hann: Float64Array[] = [];
-  private readonly gram = new Float64Array(MAX_BASIS * MAX_BASIS);
-  private readonly rhs = new Float64Array(MAX_BASIS);
-  private readonly theta = new Float64Array(MAX_BASIS);
-  private readonly omega = new Float64Array(MAX_FREQS);
-  private readonly gridPower = new Float64Array(GRID);
-  private readonly probes = new Float64Array(64);
   /** grid power at the low / high peak of the last analyze() */
   lowPeakPower = 0;
   highPeakPower = 0;
   private lastPeakPower = 0;
-  private readonly rc = new Float64Array(MAX_FREQS);
-  private readonly rs = new Float64Array(MAX_FREQS);
-  private readonly bc = new Float64Array(MAX_FREQS);
-  private readonly bs = new Float64Array(MAX_FREQS);
   readonly fit: ToneFit = { lowHz: 0, highHz: 0, lowAmp: 0, highAmp: 0, residualRatio: 1, power: 0 };
 
-  private window(n: number): Float64Array {
-    let w = this.hann[n];
-    if (!w) {
-      w = new Float64Array(n);
-      for (let i = 0; i < n; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n);
-      this.hann[n] = w;
-    }
-    return w;
+  /** The shared scratch holds this analyzer's last analyze() (see X above) */
+  private own(): void {
+    if (owner !== this) throw new Error('ToneAnalyzer: query after another analyzer ran analyze()');
   }
 
   /**
@@ -85,9 +104,10 @@ export class ToneAnalyzer {
     stepHz: number,
     dial = false,
   ): ToneFit {
-    const x = this.x;
-    const xw = this.xw;
-    const w = this.window(n);
+    const x = X;
+    const xw = XW;
+    const w = hannWindow(n);
+    owner = this;
     let e = 0;
     for (let i = 0; i < n; i++) {
       const v = ring[(start + i) & mask];
@@ -101,7 +121,7 @@ export class ToneAnalyzer {
     this.lowPeakPower = this.lastPeakPower;
     fit.highHz = this.peak(n, highHint, stepHz);
     this.highPeakPower = this.lastPeakPower;
-    const om = this.omega;
+    const om = OMEGA;
     om[0] = TWO_PI_OVER_FS * fit.lowHz;
     om[1] = TWO_PI_OVER_FS * fit.highHz;
     om[2] = TWO_PI_OVER_FS * DIAL_LOW_HZ;
@@ -118,11 +138,11 @@ export class ToneAnalyzer {
       fit.highHz = om[1] / TWO_PI_OVER_FS;
       this.leastSquares(n, nf);
     }
-    const t = this.theta;
+    const t = THETA;
     fit.lowAmp = Math.hypot(t[0], t[1]);
     fit.highAmp = Math.hypot(t[2], t[3]);
     let explained = 0;
-    for (let i = 0; i < 2 * nf; i++) explained += t[i] * this.rhs[i];
+    for (let i = 0; i < 2 * nf; i++) explained += t[i] * RHS[i];
     const residual = Math.max(e - explained, 0);
     const keyEnergy = ((fit.lowAmp * fit.lowAmp + fit.highAmp * fit.highAmp) * n) / 2;
     fit.residualRatio = residual + keyEnergy > 0 ? residual / (residual + keyEnergy) : 1;
@@ -132,29 +152,30 @@ export class ToneAnalyzer {
   /**
    * Spectral tilt of what the last analyze() left unexplained: Σ(Δr)² / Σr² of the residual
    * r = x - fit. White noise gives 2; speech, whose other harmonics and formants sit mostly
-   * below 1 kHz, gives well under 1.
+   * below 1 kHz, gives well under 1. `nf` must not exceed the last analyze()'s (2, or 4 with dial).
    */
   residualTilt(n: number, nf: number): number {
-    const om = this.omega;
-    const t = this.theta;
-    const x = this.x;
+    this.own();
+    const om = OMEGA;
+    const t = THETA;
+    const x = X;
     let e = 0;
     let d = 0;
     let prev = 0;
     for (let k = 0; k < nf; k++) {
-      this.rc[k] = Math.cos(om[k]);
-      this.rs[k] = Math.sin(om[k]);
-      this.bc[k] = 1;
-      this.bs[k] = 0;
+      RC[k] = Math.cos(om[k]);
+      RS[k] = Math.sin(om[k]);
+      BC[k] = 1;
+      BS[k] = 0;
     }
     for (let i = 0; i < n; i++) {
       let v = x[i];
       for (let k = 0; k < nf; k++) {
-        const c = this.bc[k];
-        const s = this.bs[k];
+        const c = BC[k];
+        const s = BS[k];
         v -= t[2 * k] * c + t[2 * k + 1] * s;
-        this.bc[k] = c * this.rc[k] - s * this.rs[k];
-        this.bs[k] = s * this.rc[k] + c * this.rs[k];
+        BC[k] = c * RC[k] - s * RS[k];
+        BS[k] = s * RC[k] + c * RS[k];
       }
       e += v * v;
       if (i > 0) d += (v - prev) * (v - prev);
@@ -168,12 +189,12 @@ export class ToneAnalyzer {
    * searching ±2.5·step/REFINE_DIVISOR around the current estimate.
    */
   private refine(n: number, k: number, stepHz: number): void {
-    const om = this.omega;
-    const t = this.theta;
+    const om = OMEGA;
+    const t = THETA;
     const other = 1 - k;
-    const w = this.window(n);
-    const xw = this.xw;
-    const x = this.x;
+    const w = hannWindow(n);
+    const xw = XW;
+    const x = X;
     const rc = Math.cos(om[other]);
     const rs = Math.sin(om[other]);
     const a = t[2 * other];
@@ -197,14 +218,15 @@ export class ToneAnalyzer {
    * per pass over the window.
    */
   anyPeakAbove(n: number, first: number, last: number, step: number, lobe: number, floorHz: number, ref: number): boolean {
+    this.own();
     const f = this.fit;
-    const probes = this.probes;
+    const probes = PROBES;
     let m = 0;
     for (let p = first; p <= last; p += step) {
       if (p < floorHz || Math.abs(p - f.lowHz) < lobe || Math.abs(p - f.highHz) < lobe) continue;
       probes[m++] = p;
     }
-    const xw = this.xw;
+    const xw = XW;
     for (let j = 0; j < m; j += 3) {
       const c0 = 2 * Math.cos(TWO_PI_OVER_FS * probes[j]);
       const c1 = j + 1 < m ? 2 * Math.cos(TWO_PI_OVER_FS * probes[j + 1]) : c0;
@@ -231,7 +253,8 @@ export class ToneAnalyzer {
 
   /** Hann-windowed power at `freqHz` over the window of the last analyze() (same scale as the grid) */
   windowedPower(freqHz: number, n: number): number {
-    const xw = this.xw;
+    this.own();
+    const xw = XW;
     const c = 2 * Math.cos(TWO_PI_OVER_FS * freqHz);
     let s1 = 0;
     let s2 = 0;
@@ -249,8 +272,8 @@ export class ToneAnalyzer {
   }
 
   private peakAround(n: number, hint: number, step: number): number {
-    const xw = this.xw;
-    const pw = this.gridPower;
+    const xw = XW;
+    const pw = GRID_POWER;
     const grid = GRID;
     const steps = (GRID - 1) / 2;
     // three Goertzels per pass: one alone is latency-bound, three fill the pipeline
@@ -298,10 +321,10 @@ export class ToneAnalyzer {
    */
   private leastSquares(n: number, nf: number): void {
     const m = 2 * nf;
-    const g = this.gram;
-    const r = this.rhs;
-    const om = this.omega;
-    const x = this.x;
+    const g = GRAM;
+    const r = RHS;
+    const om = OMEGA;
+    const x = X;
     for (let k = 0; k < nf; k++) {
       const w = om[k];
       const cw = Math.cos(w);
@@ -346,7 +369,7 @@ export class ToneAnalyzer {
     }
     // tiny diagonal loading keeps the solve stable when sin(ω·0..n) is nearly degenerate
     for (let a = 0; a < m; a++) g[a * m + a] += 1e-9 * n;
-    choleskySolve(g, r, this.theta, m);
+    choleskySolve(g, r, THETA, m);
   }
 }
 

@@ -87,7 +87,19 @@ const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) 
 const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 
-const HISTORY_SUBS = 8; // ring of sub-block results (power of two)
+/**
+ * Ring of sub-block results (power of two). A block is the last SCREEN_BLOCK_SUBS sub-blocks
+ * and push() overwrites the slot of the one just before them, so SCREEN_BLOCK_SUBS slots hold
+ * all that evaluate() ever reads.
+ */
+const HISTORY_SUBS = SCREEN_BLOCK_SUBS;
+
+/**
+ * Goertzel states of the sub-block being transformed: written by goertzel() and read at once by
+ * finish(), never carried between calls. Processing is synchronous and single-threaded, so one
+ * array serves every ToneScreen (one cache-hot scratch instead of one per stream).
+ */
+const ST = new Float64Array(NUM_BINS * 2);
 
 /** What the screen says about the block that ended with the last sub-block */
 export interface ScreenResult {
@@ -110,7 +122,6 @@ export class ToneScreen {
   private readonly re = new Float64Array(HISTORY_SUBS * NUM_BINS);
   private readonly im = new Float64Array(HISTORY_SUBS * NUM_BINS);
   private readonly energy = new Float64Array(HISTORY_SUBS);
-  private readonly st = new Float64Array(NUM_BINS * 2);
   private readonly gateEnergy = dbm0ToPower(GATE_DBM0) * SUB_BLOCK_SAMPLES;
   private readonly blockMin = dbm0ToPower(BLOCK_MIN_DBM0);
   private readonly longSkipMin = dbm0ToPower(LONG_SKIP_MIN_DBM0);
@@ -199,7 +210,7 @@ export class ToneScreen {
   }
 
   private goertzel(x: Float64Array | Float32Array, start: number, end: number): void {
-    const st = this.st;
+    const st = ST;
     for (let k = 0; k < NUM_BINS; k += 5) {
       const c0 = COEFF[k];
       const c1 = COEFF[k + 1];
@@ -236,7 +247,7 @@ export class ToneScreen {
 
   /** Goertzel states → DFT values with the phase referenced to absolute sample 0 */
   private finish(slot: number, m: number): void {
-    const st = this.st;
+    const st = ST;
     for (let k = 0; k < NUM_BINS; k++) {
       const s1 = st[2 * k];
       const s2 = st[2 * k + 1];
