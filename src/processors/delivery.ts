@@ -25,6 +25,7 @@ import { CALLER_VAULT_FIELD } from '../privacy/subject';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
+import { scrubAnswer } from './scrub';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, REQUEST_TIMEOUT_MS } from './http';
 import {
   cancelDeliveries,
@@ -208,17 +209,21 @@ export class ProcessorDelivery {
     const attempts = rec.attempts + 1;
     let outcome: Awaited<ReturnType<typeof postSigned>>;
     {
-      let body: string | null;
+      let request: { body: string; sent: string[] } | null;
       try {
-        body = await this.requestBody(session, processor);
+        request = await this.requestBody(session, processor);
       } catch (e) {
         return this.finish(rec, 'failed', { reason: 'vault-error', code: errorCode(e) });
       }
-      if (body === null) return this.finish(rec, 'failed', { reason: 'values-gone' });
+      if (request === null) return this.finish(rec, 'failed', { reason: 'values-gone' });
+      let body: string | null = request.body;
       // count the try before it leaves: a crash mid-request still uses one up
       if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }))) return;
       outcome = await postSigned(this.fetchImpl, processor.url, body, processor.secret, idempotencyKey(callSid, processor.name));
       body = null;
+      // the answer goes to the agent: nothing that was sent may come back in it
+      if (outcome.body !== undefined) outcome = { ...outcome, body: scrubAnswer(outcome.body, request.sent) };
+      request = null;
     }
 
     if (outcome.ok) {
@@ -240,7 +245,8 @@ export class ProcessorDelivery {
   }
 
   /** `{callSid, subject, fields}`, or null when a value is no longer in the vault */
-  private async requestBody(session: CallSession, processor: ProcessorConfig): Promise<string | null> {
+  /** the request body and the plain values in it (in memory only for this try) */
+  private async requestBody(session: CallSession, processor: ProcessorConfig): Promise<{ body: string; sent: string[] } | null> {
     const { vault, log } = this.deps;
     const fields: Record<string, string> = {};
     for (const name of processor.fields) {
@@ -255,7 +261,8 @@ export class ProcessorDelivery {
       subject = await vault.get(session.callSid, CALLER_VAULT_FIELD, session.fromToken);
       if (subject === null) log.warn({ callSid: session.callSid, processor: processor.name }, 'caller number no longer in the vault: subject sent as null');
     }
-    return JSON.stringify({ callSid: session.callSid, subject, fields });
+    const sent = [...Object.values(fields), ...(subject ? [subject, subject.replace(/^\+/, '')] : [])];
+    return { body: JSON.stringify({ callSid: session.callSid, subject, fields }), sent };
   }
 
   /** writes the record unless it was removed meanwhile (erasure); true when written */

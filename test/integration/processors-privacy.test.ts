@@ -26,7 +26,11 @@ describe('processors and privacy through the app', () => {
 
   beforeAll(async () => {
     gw = await startGateway();
-    gw.answer = (_n, req) => (req.path === '/charge' ? { status: 200, body: { approved: true, reference: 'ch_1' } } : { status: 202, body: {} });
+    // a careless gateway that echoes what it was sent: the agent must still see none of it
+    gw.answer = (_n, req) =>
+      req.path === '/charge'
+        ? { status: 200, body: { approved: true, reference: 'ch_1', echo: { card: JSON.parse(req.body).fields.card, subject: JSON.parse(req.body).subject } } }
+        : { status: 202, body: {} };
     const dir = mkdtempSync('/tmp/tw-proc-');
     const file = path.join(dir, 'processors.yaml');
     writeFileSync(file, `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n    eraseUrl: ${gw.url}/erase\n`);
@@ -68,7 +72,7 @@ describe('processors and privacy through the app', () => {
     }
     await waitFor(() => events.filter((e) => e.type === 'processor.result').length >= 2, 'processor.result events');
     const result = events.find((e) => e.type === 'processor.result' && e.callSid === c1.sid)!;
-    expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true } });
+    expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true, echo: { card: '*'.repeat(16), subject: '*'.repeat(12) } } });
     // no value in any event
     const eventText = JSON.stringify(events);
     for (const v of [...CARDS, CALLER]) expect(eventText).not.toContain(v);
