@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
+import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import type { EventBus } from '../events';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../ops/metrics';
@@ -67,7 +67,9 @@ export class FlowRunner {
     // the caller's number goes into the vault with the record that names its token, or not at all
     const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
     if (from) fresh.fromToken = from.token;
-    const also = from ? [{ op: 'set' as const, ...from.write }] : [];
+    // it lives as long as the call record that names it (processors and subject access need it
+    // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values
+    const also = from ? [{ op: 'set' as const, ...from.write, ttlSeconds: Math.max(from.write.ttlSeconds, CALL_TTL_SECONDS) }] : [];
     // Most flows open with words and a first prompt: nothing to record, pause, encrypt or hand
     // off. Then the engine runs first and the record is created as it stands after that first
     // step, with no second write of the session.

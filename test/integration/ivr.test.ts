@@ -6,6 +6,7 @@
 import { currentExpiry, holdsValue } from '../support/values';
 import { PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { TokenAuth } from '../../src/agents/auth';
+import { CALL_TTL_SECONDS } from '../../src/calls/session';
 
 const CALLER = '+15551234567';
 const ACCOUNT = '73920584';
@@ -56,6 +57,14 @@ describe('secure IVR capture', () => {
     const firstPause = timeline.findIndex((e: any) => e.type === 'recording' && e.status === 'paused');
     expect(firstPause).toBeGreaterThanOrEqual(0);
     expect(firstPause).toBeLessThan(firstGather);
+
+    // the caller's number is vaulted for as long as the call record, captured values for VAULT_TTL_SECONDS
+    const session = (await h.app.services.calls.get(call.sid))!;
+    const keyOf = h.app.services.keys;
+    expect(await h.redisStore!.ttl(keyOf.vault(session.fromToken!))).toBeGreaterThan(CALL_TTL_SECONDS - 60);
+    const cardTtl = await h.redisStore!.ttl(keyOf.vault(session.fields.card.token!));
+    expect(cardTtl).toBeGreaterThan(0);
+    expect(cardTtl).toBeLessThanOrEqual(h.config.vaultTtlSeconds);
 
     const { status, body } = await getCall(call.sid);
     expect(status).toBe(200);
