@@ -44,6 +44,8 @@ export interface BuildOptions {
   /** key prefix isolating this app's keys in a shared Redis (tests) */
   keyPrefix?: string;
   now?: () => Date;
+  /** how long a caller waits on hold for an agent (bridge mode); tests shorten it */
+  holdTimeoutMs?: number;
 }
 
 export interface Services {
@@ -136,6 +138,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
     log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
+    holdTimeoutMs: opts.holdTimeoutMs,
   });
   const services: Services = {
     config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,

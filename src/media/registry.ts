@@ -37,16 +37,25 @@ export interface RegistryDeps {
   tokens: StreamTokens;
   metrics: Metrics;
   commands: CommandBus;
+  /** how long a caller waits on hold for an agent before hearing an apology; default HOLD_TIMEOUT_MS */
+  holdTimeoutMs?: number;
 }
 
 /** a dial-agent command that arrived before the caller's stream: kept this long */
 const PENDING_DIAL_MS = 30_000;
+/**
+ * A caller on hold whom no agent accepts, or whose agent never answers, is not left there: after
+ * this long they hear an apology and the call ends cleanly (no dead air, no endless hold music).
+ */
+export const HOLD_TIMEOUT_MS = 3 * 60_000;
+export const NO_AGENT_APOLOGY = "We're sorry, no agent is available to take your call right now. Please call again later. Goodbye.";
 
 export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
   /** agent CallSid → caller CallSid */
   private readonly byAgentCall = new Map<string, string>();
   private readonly pendingDials = new Map<string, { endpoint: string; agentSub?: string; at: number }>();
+  private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
 
@@ -85,6 +94,7 @@ export class BridgeRegistry {
         }
         bridge = new Bridge(callSid, stream, this.d.maskLookaheadMs, this.d.metrics);
         this.bridges.set(callSid, bridge);
+        this.holdTimers.set(callSid, setTimeout(() => void this.noAgent(callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
         stream.log.info('caller stream started: on hold');
         void this.onCallerStarted(bridge);
       },
@@ -227,6 +237,7 @@ export class BridgeRegistry {
 
   private async onAgentStarted(bridge: Bridge, agent: MediaStream): Promise<void> {
     const callSid = bridge.callSid;
+    this.clearHold(callSid);
     bridge.agentToken = undefined;
     bridge.connectAgent(agent);
     if (bridge.dialedAt) this.d.metrics.bridgeSetup.observe((performance.now() - bridge.dialedAt) / 1000);
@@ -258,7 +269,35 @@ export class BridgeRegistry {
     setTimeout(() => this.pendingDials.delete(cmd.callSid), PENDING_DIAL_MS).unref();
   }
 
+  private clearHold(callSid: string): void {
+    const t = this.holdTimers.get(callSid);
+    if (t) clearTimeout(t);
+    this.holdTimers.delete(callSid);
+  }
+
+  /** the hold ran out with no agent on the line: apologise to the caller, end the bridge */
+  private async noAgent(callSid: string): Promise<void> {
+    this.holdTimers.delete(callSid);
+    const bridge = this.bridges.get(callSid);
+    if (!bridge || bridge.state === 'bridged' || bridge.state === 'ended') return;
+    const log = this.d.log.child({ callSid });
+    log.warn({ state: bridge.state }, 'no agent took the call in time: apologising and ending it');
+    this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch(() => undefined);
+    const response = new twilio.twiml.VoiceResponse();
+    response.say(NO_AGENT_APOLOGY);
+    response.hangup();
+    try {
+      // new TwiML for the caller's live call: the stream ends and the apology plays
+      await this.d.twilio.calls(callSid).update({ twiml: response.toString() });
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'could not redirect the caller to the apology');
+    }
+    // the agent's call, if one was dialled and never answered, is completed by end()
+    await this.end(callSid, 'caller', 'no-agent');
+  }
+
   private forget(bridge: Bridge): void {
+    this.clearHold(bridge.callSid);
     this.bridges.delete(bridge.callSid);
     if (bridge.agentCallSid) this.byAgentCall.delete(bridge.agentCallSid);
     bridge.removeAllListeners('key');
