@@ -73,7 +73,6 @@ const RING_MASK = RING_SAMPLES - 1;
 /** One detector for one stream: feed it μ-law, read what it found after each call. */
 export class DtmfDetector implements NetOutput {
   readonly ring = new Float32Array(RING_SAMPLES);
-  private readonly sub = new Float64Array(SUB_BLOCK_SAMPLES);
   /** sub-blocks since the last reporter decision */
   private hopPhase = 0;
   private subFill = 0;
@@ -132,18 +131,22 @@ export class DtmfDetector implements NetOutput {
     this.trimCount = 0;
     this.decisionCount = 0;
     const ring = this.ring;
-    const sub = this.sub;
+    const screen = this.screen;
+    // the sub-block is written straight into the screen's history slot (ToneScreen.commit)
+    const sub = screen.input;
+    let base = screen.inputBase;
     let pos = this.position;
     let fill = this.subFill;
     for (let i = off; i < off + n; i++) {
       const v = DECODE[input[i]];
       ring[pos & RING_MASK] = v;
-      sub[fill++] = v;
+      sub[base + fill++] = v;
       pos++;
       if (fill === SUB) {
         fill = 0;
         this.position = pos;
         this.subBlock();
+        base = screen.inputBase;
       }
     }
     this.position = pos;
@@ -152,7 +155,7 @@ export class DtmfDetector implements NetOutput {
 
   private subBlock(): void {
     const end = this.position;
-    const s = this.screen.push(this.sub, 0);
+    const s = this.screen.commit();
     if (s.pass) {
       this.screenPasses++;
       const fit = this.analyzer.analyze(

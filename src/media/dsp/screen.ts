@@ -157,24 +157,40 @@ export class ToneScreen {
   }
 
   /**
+   * Where the caller writes the next sub-block's SUB_BLOCK_SAMPLES samples before commit():
+   * input[inputBase, inputBase+SUB_BLOCK_SAMPLES) (no copy of the sub-block per push)
+   */
+  get input(): Float64Array {
+    return this.samples;
+  }
+
+  get inputBase(): number {
+    return (this.subCount & (HISTORY_SUBS - 1)) * SUB_BLOCK_SAMPLES;
+  }
+
+  /**
    * Consume one sub-block x[start, start+SUB_BLOCK_SAMPLES) (it must directly follow the
    * previous one in the stream) and evaluate the screen block that ends with it, unless the
    * last evaluation was far from passing (SKIP_BELOW, LONG_SKIP_BELOW): then report no pass.
    */
   push(x: Float64Array | Float32Array, start: number): ScreenResult {
+    const base = this.inputBase;
+    const buf = this.samples;
+    for (let i = 0; i < SUB_BLOCK_SAMPLES; i++) buf[base + i] = x[start + i];
+    return this.commit();
+  }
+
+  /** push() of the sub-block already written at input[inputBase, inputBase+SUB_BLOCK_SAMPLES) */
+  commit(): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
     const base = h * SUB_BLOCK_SAMPLES;
     const buf = this.samples;
     let e = 0;
     for (let i = 0; i < SUB_BLOCK_SAMPLES; i += 4) {
-      const a = x[start + i];
-      const b = x[start + i + 1];
-      const c = x[start + i + 2];
-      const d = x[start + i + 3];
-      buf[base + i] = a;
-      buf[base + i + 1] = b;
-      buf[base + i + 2] = c;
-      buf[base + i + 3] = d;
+      const a = buf[base + i];
+      const b = buf[base + i + 1];
+      const c = buf[base + i + 2];
+      const d = buf[base + i + 3];
       e += a * a + b * b + (c * c + d * d);
     }
     this.energy[h] = e;
