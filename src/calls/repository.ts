@@ -72,13 +72,11 @@ export class CallRepository {
 
   async list(): Promise<CallSession[]> {
     const sids = await this.listSids();
-    const out: CallSession[] = [];
-    for (const sid of sids) {
-      const s = await this.get(sid);
-      if (s) out.push(s);
-      else await this.store.srem(this.keys.callIndex(), sid);
-    }
-    return out;
+    // issued together so Redis auto-pipelining sends them in one round trip, not one per call
+    const sessions = await Promise.all(sids.map((sid) => this.get(sid)));
+    const stale = sids.filter((_, i) => sessions[i] === null);
+    if (stale.length > 0) await this.store.multi(stale.map((member) => ({ op: 'srem' as const, key: this.keys.callIndex(), member })));
+    return sessions.filter((s): s is CallSession => s !== null);
   }
 
   async sidsForSubject(subject: string): Promise<string[]> {
