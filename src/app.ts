@@ -12,12 +12,13 @@ import { TokenAuth } from './agents/auth';
 import { agentDocs, agents } from './agents';
 import { AuditTrail, auditRoutes } from './audit';
 import { CallRepository } from './calls/repository';
+import type { CallSession } from './calls/session';
 import type { Config } from './config';
 import { isTonewallError } from './errors';
 import { EventBus } from './events';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './flows/runner';
-import { createLogger, type Logger } from './log';
+import { createLogger, type Logger, errFields } from './log';
 import { BridgeRegistry, CommandBus, mediaRoutes } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
@@ -115,6 +116,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
     },
   });
+  /** every saved session change (IVR step or capture) may complete a processor's fields */
+  const queueDelivery = (session: CallSession) => {
+    delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));
+  };
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
@@ -129,9 +134,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     instanceId: config.instanceId,
     subjectHash,
     now: opts.now,
-    onSessionChanged: (session) => {
-      delivery.onCallUpdated(session).catch((err) => log.warn({ err: { message: (err as Error).message } }, 'processor delivery not queued'));
-    },
+    onSessionChanged: queueDelivery,
   });
   const auth = new TokenAuth(config.agentJwtSecret);
   const commands = new CommandBus(store, keys, config.instanceId, log);
@@ -159,12 +162,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isTonewallError(err)) {
-      if (err.statusCode >= 500) req.log.error({ err: { code: err.code, message: err.message } }, 'request failed');
+      if (err.statusCode >= 500) req.log.error({ err: errFields(err) }, 'request failed');
       return reply.code(err.statusCode).send({ error: err.code, message: err.message });
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) return reply.code(status).send({ error: 'TW_ERR_REQUEST_INVALID', message: err.message });
-    req.log.error({ err: { message: err.message } }, 'unexpected error');
+    req.log.error({ err: errFields(err) }, 'unexpected error');
     return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
   });
 
@@ -176,9 +179,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
-      onSessionChanged: (session) => {
-        delivery.onCallUpdated(session).catch((err) => log.warn({ err: { message: (err as Error).message } }, 'processor delivery not queued'));
-      },
+      onSessionChanged: queueDelivery,
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit }));

@@ -54,4 +54,13 @@ export function redactUrl(url: string | undefined): string | undefined {
     .replace(/\?.*$/, '?[query]');
 }
 
+/**
+ * An error as a log field: its code and the first 200 characters of its message, never the
+ * error object (whose other properties may hold a request or a response body).
+ */
+export function errFields(err: unknown): { code?: string; message: string } {
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  return { ...(typeof e?.code === 'string' ? { code: e.code } : {}), message: String(e?.message ?? err).slice(0, 200) };
+}
+
 export type { Logger };

@@ -14,6 +14,7 @@ import { isTonewallError } from '../errors';
 import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from './auth';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
+import { errFields } from '../log';
 
 export interface AgentSocketDeps {
   auth: TokenAuth;
@@ -63,7 +64,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     // one event at a time, so every socket sees a call's events in the order they were published
     let queue = Promise.resolve();
     const unsubscribe = await d.events.subscribe((e) => {
-      queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: { message: (err as Error).message } }, 'agent event fan-out failed'));
+      queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: errFields(err) }, 'agent event fan-out failed'));
     });
     app.addHook('onClose', async () => {
       await unsubscribe();
@@ -136,7 +137,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         serve(current, parsed.data).catch((e: unknown) => {
           const message = isTonewallError(e) ? e.message : 'internal error';
           const code = isTonewallError(e) ? e.code : 'TW_ERR_INTERNAL';
-          if (!isTonewallError(e)) d.log.error({ err: { message: (e as Error).message } }, 'agent socket message failed');
+          if (!isTonewallError(e)) d.log.error({ err: errFields(e) }, 'agent socket message failed');
           send(socket, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });
         });
       });

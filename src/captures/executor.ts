@@ -21,6 +21,7 @@ import { maskField, maskProgress } from '../vault/mask';
 import { DigitCollector } from './collector';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, CaptureStatus, StartResult } from './types';
+import { errFields } from '../log';
 
 /** CONTRACT §5: a capture ends this long after the last key */
 export const IDLE_MS = 5_000;
@@ -187,7 +188,7 @@ export class CaptureExecutor {
 
   /** ends a capture from a timer or a key: failures are logged, never unhandled */
   private finish(callSid: string, ending: Ending): void {
-    this.end(callSid, ending).catch((e: unknown) => this.d.log.error({ callSid, err: { message: (e as Error).message } }, 'capture did not end cleanly'));
+    this.end(callSid, ending).catch((e: unknown) => this.d.log.error({ callSid, err: errFields(e) }, 'capture did not end cleanly'));
   }
 
   async cancel(callSid: string, captureId: string): Promise<CancelResult> {
@@ -232,7 +233,7 @@ export class CaptureExecutor {
         await this.d.records.save(snapshot);
         await this.d.events.publish({ type: 'capture.progress', callSid, captureId: snapshot.captureId, entered, masked });
       })
-      .catch((e: unknown) => this.d.log.error({ callSid, err: { message: (e as Error).message } }, 'capture progress not published'));
+      .catch((e: unknown) => this.d.log.error({ callSid, err: errFields(e) }, 'capture progress not published'));
     if (outcome === 'full') this.finish(callSid, { status: 'finish' });
   }
 
@@ -249,7 +250,7 @@ export class CaptureExecutor {
     try {
       await this.settle(run, ending);
     } catch (e) {
-      log.error({ err: { message: (e as Error).message } }, 'capture could not be settled');
+      log.error({ err: errFields(e) }, 'capture could not be settled');
       run.record.status = 'failed';
       run.record.reason = 'internal';
     } finally {
@@ -331,7 +332,7 @@ export class CaptureExecutor {
         valid: r.valid,
         reason: r.reason,
       })
-      .catch((e: unknown) => this.d.log.error({ callSid: r.callSid, err: { message: (e as Error).message } }, 'capture audit failed'));
+      .catch((e: unknown) => this.d.log.error({ callSid: r.callSid, err: errFields(e) }, 'capture audit failed'));
     const base = { callSid: r.callSid, captureId: r.captureId, name: r.name, kind: r.kind, entered: r.entered, masked: r.masked };
     if (r.status === 'completed') {
       await this.d.events.publish({ type: 'capture.completed', ...base, valid: true, ...(r.brand ? { brand: r.brand } : {}), ...(r.last4 ? { last4: r.last4 } : {}) });

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Keys, Store } from '../store';
 import { captureRequestSchema, type CancelResult, type StartResult } from './types';
+import { errFields } from '../log';
 
 /** the pause alone may take Twilio up to PAUSE_ACK_TIMEOUT_MS (3 s); leave room for the store */
 export const RPC_TIMEOUT_MS = 6_000;
@@ -102,7 +103,7 @@ export class CaptureRpc {
     try {
       result = req.op === 'start' ? await handler.start(req.callSid, req) : await handler.cancel(req.callSid, req.captureId);
     } catch (e) {
-      this.log.error({ callSid: req.callSid, err: { message: (e as Error).message } }, 'capture command failed');
+      this.log.error({ callSid: req.callSid, err: errFields(e) }, 'capture command failed');
       result = { ok: false, error: 'instance-unreachable' };
     }
     await this.store.publish(this.replies(req.replyTo), JSON.stringify({ id: req.id, result }));

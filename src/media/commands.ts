@@ -5,7 +5,7 @@
  * its type (media registers `dial-agent`; captures register theirs).
  */
 import { z } from 'zod';
-import type { Logger } from '../log';
+import { errFields, type Logger } from '../log';
 import type { Keys, Store } from '../store';
 
 export const instanceCommand = z.object({ type: z.string().min(1).max(64), callSid: z.string().min(1).max(64) }).passthrough();
@@ -66,7 +66,7 @@ export class CommandBus {
     Promise.resolve()
       .then(() => handler(parsed.data))
       .catch((err: unknown) =>
-        this.log.error({ command: parsed.data.type, callSid: parsed.data.callSid, err: { message: (err as Error).message } }, 'instance command failed'),
+        this.log.error({ command: parsed.data.type, callSid: parsed.data.callSid, err: errFields(err) }, 'instance command failed'),
       );
   }
 }

@@ -14,7 +14,7 @@ import twilio from 'twilio';
 import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';
 import type { EventBus } from '../events';
-import type { Logger } from '../log';
+import { errFields, type Logger } from '../log';
 import type { Metrics } from '../ops/metrics';
 import type { Keys, Store } from '../store';
 import type { TwilioClient } from '../twilio/rest';
@@ -186,7 +186,7 @@ export class BridgeRegistry {
       await this.d.audit.append(callSid, { type: 'bridge.agent-dialed' });
       log.info({ agentCallSid: call.sid }, 'agent leg dialled');
     } catch (err) {
-      log.error({ err: { message: (err as Error).message } }, 'agent call could not be created');
+      log.error({ err: errFields(err) }, 'agent call could not be created');
       await this.d.audit.append(callSid, { type: 'bridge.agent-dial-failed' });
       await this.end(callSid, 'agent', 'dial-failed');
     }
@@ -230,7 +230,7 @@ export class BridgeRegistry {
       if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
       else if (pending && performance.now() - pending.at < PENDING_DIAL_MS) await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub);
     } catch (err) {
-      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridge start failed');
+      this.d.log.error({ callSid, err: errFields(err) }, 'bridge start failed');
       await this.end(callSid, 'caller', 'start-failed');
     }
   }
@@ -252,7 +252,7 @@ export class BridgeRegistry {
       await this.d.events.publish({ type: 'call.bridged', callSid, ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
       this.d.log.info({ callSid }, 'call bridged');
     } catch (err) {
-      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridged state not recorded');
+      this.d.log.error({ callSid, err: errFields(err) }, 'bridged state not recorded');
     }
   }
 
@@ -290,7 +290,7 @@ export class BridgeRegistry {
       // new TwiML for the caller's live call: the stream ends and the apology plays
       await this.d.twilio.calls(callSid).update({ twiml: response.toString() });
     } catch (err) {
-      log.warn({ err: { message: (err as Error).message } }, 'could not redirect the caller to the apology');
+      log.warn({ err: errFields(err) }, 'could not redirect the caller to the apology');
     }
     // the agent's call, if one was dialled and never answered, is completed by end()
     await this.end(callSid, 'caller', 'no-agent');
@@ -317,7 +317,7 @@ export class BridgeRegistry {
       await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
       if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     } catch (err) {
-      this.d.log.error({ callSid, err: { message: (err as Error).message } }, 'bridge cleanup failed');
+      this.d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
     }
   }
 
@@ -325,7 +325,7 @@ export class BridgeRegistry {
     try {
       await this.d.twilio.calls(callSid).update({ status: 'completed' });
     } catch (err) {
-      this.d.log.warn({ callSid, err: { message: (err as Error).message } }, 'could not end the other call');
+      this.d.log.warn({ callSid, err: errFields(err) }, 'could not end the other call');
     }
   }
 }

@@ -4,7 +4,7 @@
  * streamSid. It knows nothing of bridges: it hands typed messages to its listener.
  */
 import type WebSocket from 'ws';
-import type { Logger } from '../log';
+import { errFields, type Logger } from '../log';
 import type { Metrics } from '../ops/metrics';
 import { parseTwilioMessage, SequenceGuard, type DropReason, type MediaMessage, type StartMessage } from './messages';
 
@@ -64,7 +64,7 @@ export class MediaStream {
       else this.drop('backlog');
     });
     ws.on('close', (code) => this.onSocketClose(code));
-    ws.on('error', (err) => log.warn({ err: { message: err.message } }, 'media socket error'));
+    ws.on('error', (err) => log.warn({ err: errFields(err) }, 'media socket error'));
     this.touch();
   }
 
@@ -128,7 +128,7 @@ export class MediaStream {
       this.handle(data);
     } catch (err) {
       this.drop('error');
-      this.log.error({ leg: this.leg, err: { message: (err as Error).message } }, 'media message handling failed');
+      this.log.error({ leg: this.leg, err: errFields(err) }, 'media message handling failed');
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { errFields } from '../log';
 import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
 import type { EventBus } from '../events';
@@ -72,7 +73,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         }
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'store' });
-        log.error({ err: errSummary(err) }, 'webhook replay guard unavailable: safe answer');
+        log.error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
         return fallback();
       }
       let answer: StoredAnswer;
@@ -81,11 +82,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         answer = kind === 'voice' ? { status: 200, contentType: XML, body } : { status: 204, contentType: 'text/plain', body: '' };
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
-        log.error({ err: errSummary(err) }, 'webhook step failed: safe answer');
+        log.error({ err: errFields(err) }, 'webhook step failed: safe answer');
         await d.replay.release(digest).catch(() => undefined);
         return fallback();
       }
-      await d.replay.remember(digest, answer).catch((err) => log.warn({ err: errSummary(err) }, 'webhook answer not remembered'));
+      await d.replay.remember(digest, answer).catch((err) => log.warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
     };
 
@@ -155,10 +156,4 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
 
 function send(reply: FastifyReply, a: StoredAnswer): FastifyReply {
   return reply.code(a.status).type(a.contentType).send(a.body);
-}
-
-/** an error's code and message only: fixed texts, never a request's values */
-export function errSummary(err: unknown): { code?: string; message: string } {
-  const e = err as { code?: string; message?: string };
-  return { code: e?.code, message: String(e?.message ?? err).slice(0, 200) };
 }
