@@ -9,6 +9,7 @@
  * noise stays in the residual, and a tone that fills only part of the window leaves (1 - f)
  * of its energy unexplained, which is what makes the duration rules of the tracker sharp.
  */
+import { goertzelPower, goertzelPower3 } from './goertzel';
 import { SAMPLE_RATE_HZ } from './levels';
 
 export const MAX_WINDOW_SAMPLES = 256;
@@ -58,6 +59,7 @@ const THETA = new Float64Array(MAX_BASIS);
 const OMEGA = new Float64Array(MAX_FREQS);
 const GRID_POWER = new Float64Array(GRID);
 const PROBES = new Float64Array(64);
+const TRIPLE = new Float64Array(3);
 const RC = new Float64Array(MAX_FREQS);
 const RS = new Float64Array(MAX_FREQS);
 const BC = new Float64Array(MAX_FREQS);
@@ -231,22 +233,8 @@ export class ToneAnalyzer {
       const c0 = 2 * Math.cos(TWO_PI_OVER_FS * probes[j]);
       const c1 = j + 1 < m ? 2 * Math.cos(TWO_PI_OVER_FS * probes[j + 1]) : c0;
       const c2 = j + 2 < m ? 2 * Math.cos(TWO_PI_OVER_FS * probes[j + 2]) : c0;
-      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
-      for (let i = 0; i < n; i++) {
-        const v = xw[i];
-        const a0 = v + c0 * a1 - a2;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v + c1 * b1 - b2;
-        b2 = b1;
-        b1 = b0;
-        const d0 = v + c2 * d1 - d2;
-        d2 = d1;
-        d1 = d0;
-      }
-      if (a1 * a1 + a2 * a2 - c0 * a1 * a2 > ref) return true;
-      if (b1 * b1 + b2 * b2 - c1 * b1 * b2 > ref) return true;
-      if (d1 * d1 + d2 * d2 - c2 * d1 * d2 > ref) return true;
+      goertzelPower3(xw, n, c0, c1, c2, TRIPLE, 0);
+      if (TRIPLE[0] > ref || TRIPLE[1] > ref || TRIPLE[2] > ref) return true;
     }
     return false;
   }
@@ -254,16 +242,7 @@ export class ToneAnalyzer {
   /** Hann-windowed power at `freqHz` over the window of the last analyze() (same scale as the grid) */
   windowedPower(freqHz: number, n: number): number {
     this.own();
-    const xw = XW;
-    const c = 2 * Math.cos(TWO_PI_OVER_FS * freqHz);
-    let s1 = 0;
-    let s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const s0 = xw[i] + c * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-    }
-    return s1 * s1 + s2 * s2 - c * s1 * s2;
+    return goertzelPower(XW, 0, n, 2 * Math.cos(TWO_PI_OVER_FS * freqHz));
   }
 
   /** Frequency of the largest Hann-windowed bin on the grid around `hint`, interpolated */
@@ -281,22 +260,7 @@ export class ToneAnalyzer {
       const c0 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j - steps) * step));
       const c1 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 1 - steps) * step));
       const c2 = 2 * Math.cos(TWO_PI_OVER_FS * (hint + (j + 2 - steps) * step));
-      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
-      for (let i = 0; i < n; i++) {
-        const v = xw[i];
-        const a0 = v + c0 * a1 - a2;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v + c1 * b1 - b2;
-        b2 = b1;
-        b1 = b0;
-        const d0 = v + c2 * d1 - d2;
-        d2 = d1;
-        d1 = d0;
-      }
-      pw[j] = a1 * a1 + a2 * a2 - c0 * a1 * a2;
-      pw[j + 1] = b1 * b1 + b2 * b2 - c1 * b1 * b2;
-      pw[j + 2] = d1 * d1 + d2 * d2 - c2 * d1 * d2;
+      goertzelPower3(xw, n, c0, c1, c2, pw, j);
     }
     let best = 0;
     for (let j = 1; j < grid; j++) if (pw[j] > pw[best]) best = j;

@@ -56,3 +56,26 @@ export function goertzelComplex(
   out[0] = yr * c - yi * s;
   out[1] = yr * s + yi * c;
 }
+
+/**
+ * Three Goertzel powers of x[0, n) in one pass, written to out[o], out[o+1], out[o+2]: one
+ * Goertzel alone is bound by its dependency chain, three interleaved fill the pipeline.
+ */
+export function goertzelPower3(x: Float64Array, n: number, c0: number, c1: number, c2: number, out: Float64Array, o: number): void {
+  let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const a0 = v + c0 * a1 - a2;
+    a2 = a1;
+    a1 = a0;
+    const b0 = v + c1 * b1 - b2;
+    b2 = b1;
+    b1 = b0;
+    const d0 = v + c2 * d1 - d2;
+    d2 = d1;
+    d1 = d0;
+  }
+  out[o] = a1 * a1 + a2 * a2 - c0 * a1 * a2;
+  out[o + 1] = b1 * b1 + b2 * b2 - c1 * b1 * b2;
+  out[o + 2] = d1 * d1 + d2 * d2 - c2 * d1 * d2;
+}
