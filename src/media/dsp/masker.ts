@@ -19,9 +19,6 @@ const FADE = FADE_TABLE; // local: bundlers turn imported bindings into getters
 const FADE_LEN = FADE_SAMPLES;
 const SILENCE = MULAW_SILENCE;
 
-/** Ring size (power of two) ≥ the largest look-ahead (200 ms) + one chunk (20 ms) */
-const RING = 2048;
-const RING_MASK = RING - 1;
 export const MAX_LOOKAHEAD_SAMPLES = 1600;
 export const MAX_CHUNK_SAMPLES = 160;
 /** Pending mask intervals (power of two); marks closer than the look-ahead merge, so few are ever pending */
@@ -29,7 +26,15 @@ const QUEUE = 64;
 const QUEUE_MASK = QUEUE - 1;
 
 export class Masker {
-  private readonly bytes = new Uint8Array(RING);
+  /**
+   * The delay line: line[i] is input sample emitted + i, for i < fill (= written - emitted).
+   * emit() always reads from line[0] and then shifts the rest down, so the common frame moves
+   * by three native copies (set, set, copyWithin) instead of two loops of byte stores.
+   */
+  private readonly line = new Uint8Array(MAX_LOOKAHEAD_SAMPLES + MAX_CHUNK_SAMPLES);
+  /** line[0, MAX_CHUNK_SAMPLES): made once, so the fast path copies a whole frame without allocating */
+  private readonly head = this.line.subarray(0, MAX_CHUNK_SAMPLES);
+  private fill = 0;
   private readonly qStart = new Float64Array(QUEUE);
   private readonly qEnd = new Float64Array(QUEUE);
   /** 1 when every mark merged into the interval was a tone's (so a seen tone end may cut it) */
@@ -52,10 +57,13 @@ export class Masker {
   constructor(readonly lookahead: number) {
     if (!(lookahead > 0 && lookahead <= MAX_LOOKAHEAD_SAMPLES)) throw new RangeError('lookahead out of range');
     this.emitted = -lookahead;
+    this.line.fill(SILENCE, 0, lookahead);
+    this.fill = lookahead;
   }
 
   reset(): void {
-    this.bytes.fill(MULAW_SILENCE);
+    this.line.fill(SILENCE, 0, this.lookahead);
+    this.fill = this.lookahead;
     this.qHead = this.qTail = 0;
     this.written = 0;
     this.emitted = -this.lookahead;
@@ -76,14 +84,17 @@ export class Masker {
     this.blanket = on;
   }
 
-  /** Append input[off, off+n), n ≤ MAX_CHUNK_SAMPLES */
+  /** Append input[off, off+n), n ≤ MAX_CHUNK_SAMPLES; each write is followed by emit() of n */
   write(input: Uint8Array, off: number, n: number): void {
-    const bytes = this.bytes;
-    let j = this.written & RING_MASK;
-    for (let i = off; i < off + n; i++) {
-      bytes[j] = input[i];
-      j = (j + 1) & RING_MASK;
+    const line = this.line;
+    const fill = this.fill;
+    if (fill + n > line.length) throw new RangeError('Masker.write: more than one chunk ahead of emit()');
+    if (off === 0 && n === input.length) {
+      line.set(input, fill);
+    } else {
+      for (let i = 0; i < n; i++) line[fill + i] = input[off + i];
     }
+    this.fill = fill + n;
     this.written += n;
   }
 
@@ -138,18 +149,18 @@ export class Masker {
     if (
       !this.blanket &&
       this.level === 0 &&
-      e >= 0 &&
       (this.qHead === this.qTail || this.qStart[this.qHead] >= stop)
     ) {
-      const bytes = this.bytes;
-      let j = e & RING_MASK;
-      for (let i = outOff; i < outOff + n; i++) {
-        out[i] = bytes[j];
-        j = (j + 1) & RING_MASK;
+      if (n === MAX_CHUNK_SAMPLES) {
+        out.set(this.head, outOff);
+      } else {
+        const line = this.line;
+        for (let i = 0; i < n; i++) out[outOff + i] = line[i];
       }
       if (replaced) replaced.fill(0, outOff, outOff + n);
       this.emitted = stop;
       this.replacing = false;
+      this.shift(n);
       return;
     }
     let level = this.level;
@@ -173,7 +184,7 @@ export class Masker {
         this.samplesReplaced++;
         if (!replacing) this.tonesMasked++;
       } else {
-        out[outOff + i] = e >= 0 ? this.bytes[e & RING_MASK] : SILENCE;
+        out[outOff + i] = this.line[i];
       }
       replacing = r;
       if (replaced) replaced[outOff + i] = r ? 1 : 0;
@@ -181,5 +192,12 @@ export class Masker {
     this.emitted = e;
     this.level = level;
     this.replacing = replacing;
+    this.shift(n);
+  }
+
+  /** Drop the n emitted samples from the front of the line */
+  private shift(n: number): void {
+    this.line.copyWithin(0, n, this.fill);
+    this.fill -= n;
   }
 }

@@ -1,11 +1,11 @@
 /**
  * Stage 1 of detection: a cheap, streaming screen over every sample.
  *
- * Per SUB_BLOCK_SAMPLES (2.5 ms) sub-block it runs one Goertzel per screen bin and rotates the
- * result to a phase referenced to the absolute sample index, so the complex values of
- * consecutive sub-blocks add up to the DFT of any longer block. A screen block is
- * SCREEN_BLOCK_SUBS sub-blocks (10 ms), evaluated at 2.5 ms hops: the overlap costs one complex
- * add per bin, not another Goertzel.
+ * Per SUB_BLOCK_SAMPLES (2.5 ms) sub-block it runs one Goertzel per screen bin and keeps the
+ * complex value referenced to the sub-block's last sample; a screen block's DFT is the sum of its
+ * SCREEN_BLOCK_SUBS (10 ms) sub-blocks' values, each turned by the fixed phase step between
+ * them (Horner, three complex multiplies per bin). Blocks are evaluated at 2.5 ms hops, so the
+ * overlap costs those multiplies, not another Goertzel.
  *
  * The screen only decides whether the exact analysis (analyzer.ts) is worth running; its
  * thresholds are loose on purpose (it must never miss what the masking net must catch). Where
@@ -73,19 +73,12 @@ const LONG_SKIP_HOPS = 6;
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
-const PHASE_TABLE_SIZE = SAMPLE_RATE_HZ; // integer Hz bins: ω·n mod 2π = 2π·((f·n) mod 8000)/8000
-
-const COS_TABLE = new Float64Array(PHASE_TABLE_SIZE);
-const SIN_TABLE = new Float64Array(PHASE_TABLE_SIZE);
-for (let i = 0; i < PHASE_TABLE_SIZE; i++) {
-  COS_TABLE[i] = Math.cos((2 * Math.PI * i) / PHASE_TABLE_SIZE);
-  SIN_TABLE[i] = Math.sin((2 * Math.PI * i) / PHASE_TABLE_SIZE);
-}
-
-const FREQ = Int32Array.from(ALL_BINS);
 const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
 const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
+/** e^{+jω·SUB_BLOCK_SAMPLES}: the phase step from one sub-block's reference sample to the next one's */
+const HOP_RE = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f * SUB_BLOCK_SAMPLES) / SAMPLE_RATE_HZ));
+const HOP_IM = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f * SUB_BLOCK_SAMPLES) / SAMPLE_RATE_HZ));
 
 /**
  * Ring of sub-block results (power of two). A block is the last SCREEN_BLOCK_SUBS sub-blocks
@@ -133,9 +126,6 @@ export class ToneScreen {
   private readonly samples = new Float64Array(HISTORY_SUBS * SUB_BLOCK_SAMPLES);
   /** per slot: bins computed (or gated to zero) */
   private readonly ready = new Uint8Array(HISTORY_SUBS);
-  /** per slot: (absolute index of the sub-block's last sample) mod 8000 */
-  private readonly phaseBase = new Int32Array(HISTORY_SUBS);
-  private nextPhaseBase = SUB_BLOCK_SAMPLES - 1;
   /** evaluations still to skip */
   private skip = 0;
   readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
@@ -146,7 +136,6 @@ export class ToneScreen {
     this.energy.fill(0);
     this.ready.fill(0);
     this.subCount = 0;
-    this.nextPhaseBase = SUB_BLOCK_SAMPLES - 1;
     this.skip = 0;
     this.result.pass = false;
   }
@@ -195,8 +184,6 @@ export class ToneScreen {
     }
     this.energy[h] = e;
     this.ready[h] = 0;
-    this.phaseBase[h] = this.nextPhaseBase;
-    this.nextPhaseBase = (this.nextPhaseBase + SUB_BLOCK_SAMPLES) % PHASE_TABLE_SIZE;
     this.subCount++;
     if (this.skip > 0) {
       this.skip--;
@@ -222,7 +209,7 @@ export class ToneScreen {
       return;
     }
     this.goertzel(this.samples, h * SUB_BLOCK_SAMPLES, (h + 1) * SUB_BLOCK_SAMPLES);
-    this.finish(slot, this.phaseBase[h]);
+    this.finish(slot);
   }
 
   private goertzel(x: Float64Array | Float32Array, start: number, end: number): void {
@@ -261,30 +248,38 @@ export class ToneScreen {
     }
   }
 
-  /** Goertzel states → DFT values with the phase referenced to absolute sample 0 */
-  private finish(slot: number, m: number): void {
+  /** Goertzel states → DFT values referenced to the sub-block's last sample: y = s1 - e^{-jω}·s2 */
+  private finish(slot: number): void {
     const st = ST;
     for (let k = 0; k < NUM_BINS; k++) {
       const s1 = st[2 * k];
       const s2 = st[2 * k + 1];
-      // y = s1 - e^{-jω}s2 = X_local·e^{jω(S-1)}; X_global = y·e^{-jω·m}, m = last sample index
-      const yr = s1 - COS_W[k] * s2;
-      const yi = SIN_W[k] * s2;
-      const p = (FREQ[k] * m) % PHASE_TABLE_SIZE;
-      const c = COS_TABLE[p];
-      const s = SIN_TABLE[p];
-      this.re[slot + k] = yr * c + yi * s;
-      this.im[slot + k] = yi * c - yr * s;
+      this.re[slot + k] = s1 - COS_W[k] * s2;
+      this.im[slot + k] = SIN_W[k] * s2;
     }
   }
 
-  /** Block DFT power of bin k: the sum of the last SCREEN_BLOCK_SUBS sub-block values (slots s0..s3) */
+  /**
+   * Block DFT power of bin k from its sub-blocks' values, oldest (slot s3) to newest (s0):
+   * y3·W³ + y2·W² + y1·W + y0 with W = e^{jω·SUB_BLOCK_SAMPLES}, referenced to the newest
+   * sub-block's last sample (the reference does not change the power).
+   */
   private binPower(k: number, s0: number, s1: number, s2: number, s3: number): number {
     const re = this.re;
     const im = this.im;
-    const r = re[s0 + k] + re[s1 + k] + re[s2 + k] + re[s3 + k];
-    const i = im[s0 + k] + im[s1 + k] + im[s2 + k] + im[s3 + k];
-    return (r * r + i * i) * this.norm;
+    const wr = HOP_RE[k];
+    const wi = HOP_IM[k];
+    let r = re[s3 + k];
+    let i = im[s3 + k];
+    let t = r * wr - i * wi + re[s2 + k];
+    i = r * wi + i * wr + im[s2 + k];
+    r = t;
+    t = r * wr - i * wi + re[s1 + k];
+    i = r * wi + i * wr + im[s1 + k];
+    r = t;
+    t = r * wr - i * wi + re[s0 + k];
+    i = r * wi + i * wr + im[s0 + k];
+    return (t * t + i * i) * this.norm;
   }
 
   private evaluate(): ScreenResult {
