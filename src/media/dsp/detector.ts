@@ -76,6 +76,8 @@ export class DtmfDetector implements NetOutput {
   /** sub-blocks since the last reporter decision */
   private hopPhase = 0;
   private subFill = 0;
+  /** sum of squares of the sub-block's samples so far */
+  private subEnergy = 0;
   private readonly screen = new ToneScreen();
   private readonly analyzer = new ToneAnalyzer();
   private readonly longAnalyzer = new ToneAnalyzer();
@@ -113,6 +115,7 @@ export class DtmfDetector implements NetOutput {
   reset(): void {
     this.ring.fill(0);
     this.subFill = 0;
+    this.subEnergy = 0;
     this.screen.reset();
     this.net.reset();
     this.position = 0;
@@ -132,30 +135,40 @@ export class DtmfDetector implements NetOutput {
     this.decisionCount = 0;
     const ring = this.ring;
     const screen = this.screen;
-    // the sub-block is written straight into the screen's history slot (ToneScreen.commit)
+    // the sub-block is written straight into the screen's history slot (ToneScreen.commit),
+    // one sub-block (or what is left of the input) per inner loop
     const sub = screen.input;
-    let base = screen.inputBase;
     let pos = this.position;
     let fill = this.subFill;
-    for (let i = off; i < off + n; i++) {
-      const v = DECODE[input[i]];
-      ring[pos & RING_MASK] = v;
-      sub[base + fill++] = v;
-      pos++;
+    let e = this.subEnergy;
+    const end = off + n;
+    let i = off;
+    while (i < end) {
+      const take = Math.min(end - i, SUB - fill);
+      const stop = i + take;
+      let j = screen.inputBase + fill;
+      for (; i < stop; i++) {
+        const v = DECODE[input[i]];
+        ring[pos++ & RING_MASK] = v;
+        sub[j++] = v;
+        e += v * v;
+      }
+      fill += take;
       if (fill === SUB) {
-        fill = 0;
         this.position = pos;
-        this.subBlock();
-        base = screen.inputBase;
+        this.subBlock(e);
+        fill = 0;
+        e = 0;
       }
     }
     this.position = pos;
     this.subFill = fill;
+    this.subEnergy = e;
   }
 
-  private subBlock(): void {
+  private subBlock(energy: number): void {
     const end = this.position;
-    const s = this.screen.commit();
+    const s = this.screen.commit(energy);
     if (s.pass) {
       this.screenPasses++;
       const fit = this.analyzer.analyze(

@@ -165,23 +165,21 @@ export class ToneScreen {
   push(x: Float64Array | Float32Array, start: number): ScreenResult {
     const base = this.inputBase;
     const buf = this.samples;
-    for (let i = 0; i < SUB_BLOCK_SAMPLES; i++) buf[base + i] = x[start + i];
-    return this.commit();
+    let e = 0;
+    for (let i = 0; i < SUB_BLOCK_SAMPLES; i++) {
+      const v = x[start + i];
+      buf[base + i] = v;
+      e += v * v;
+    }
+    return this.commit(e);
   }
 
-  /** push() of the sub-block already written at input[inputBase, inputBase+SUB_BLOCK_SAMPLES) */
-  commit(): ScreenResult {
+  /**
+   * push() of the sub-block already written at input[inputBase, inputBase+SUB_BLOCK_SAMPLES),
+   * whose energy (sum of squares) the caller summed while writing it
+   */
+  commit(e: number): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
-    const base = h * SUB_BLOCK_SAMPLES;
-    const buf = this.samples;
-    let e = 0;
-    for (let i = 0; i < SUB_BLOCK_SAMPLES; i += 4) {
-      const a = buf[base + i];
-      const b = buf[base + i + 1];
-      const c = buf[base + i + 2];
-      const d = buf[base + i + 3];
-      e += a * a + b * b + (c * c + d * d);
-    }
     this.energy[h] = e;
     this.ready[h] = 0;
     this.subCount++;
