@@ -221,19 +221,19 @@ export class ToneScreen {
       let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0, e1 = 0, e2 = 0, f1 = 0, f2 = 0;
       for (let i = start; i < end; i++) {
         const v = x[i];
-        const a0 = v + c0 * a1 - a2;
+        const a0 = v - a2 + c0 * a1;
         a2 = a1;
         a1 = a0;
-        const b0 = v + c1 * b1 - b2;
+        const b0 = v - b2 + c1 * b1;
         b2 = b1;
         b1 = b0;
-        const d0 = v + c2 * d1 - d2;
+        const d0 = v - d2 + c2 * d1;
         d2 = d1;
         d1 = d0;
-        const e0 = v + c3 * e1 - e2;
+        const e0 = v - e2 + c3 * e1;
         e2 = e1;
         e1 = e0;
-        const f0 = v + c4 * f1 - f2;
+        const f0 = v - f2 + c4 * f1;
         f2 = f1;
         f1 = f0;
       }
