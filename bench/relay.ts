@@ -13,6 +13,7 @@
  *
  * RELAY_BENCH_REPEAT=n runs bare and tonewall alternately n times per call count and reports the
  * median of each: on a shared machine a single pair of runs can differ by 30% from load alone.
+ * RELAY_PROF=<dir> writes a V8 CPU profile of each server process to <dir>/<kind>/.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -225,7 +226,8 @@ interface RunResult {
 }
 
 async function runOne(kind: Kind, calls: number): Promise<RunResult> {
-  const child = fork(__filename, ['--relay-server', kind], { execArgv: [...process.execArgv, '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const prof = process.env.RELAY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RELAY_PROF}/${kind}`] : [];
+  const child = fork(__filename, ['--relay-server', kind], { execArgv: [...process.execArgv, '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
   const mem0 = (await request<{ bytes: number }>(child, { cmd: 'mem' }, 'mem')).bytes;
   const { urls } = await request<{ urls: { caller: string; agent: string }[] }>(child, { cmd: 'issue', n: calls }, 'issued');
