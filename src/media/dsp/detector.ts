@@ -78,6 +78,8 @@ export class DtmfDetector implements NetOutput {
   private subFill = 0;
   /** sum of squares of the sub-block's samples so far */
   private subEnergy = 0;
+  /** the samples of a sub-block that a feed() left unfinished */
+  private readonly partial = new Float32Array(SUB_BLOCK_SAMPLES);
   private readonly screen = new ToneScreen();
   private readonly analyzer = new ToneAnalyzer();
   private readonly longAnalyzer = new ToneAnalyzer();
@@ -135,18 +137,20 @@ export class DtmfDetector implements NetOutput {
     this.decisionCount = 0;
     const ring = this.ring;
     const screen = this.screen;
-    // the sub-block is written straight into the screen's history slot (ToneScreen.commit),
-    // one sub-block (or what is left of the input) per inner loop
+    // the sub-block is written straight into the screen's input (ToneScreen.commit), one
+    // sub-block (or what is left of the input) per inner loop
     const sub = screen.input;
     let pos = this.position;
     let fill = this.subFill;
     let e = this.subEnergy;
+    // the screens share one input: a sub-block left half-written by the last call comes back
+    if (fill > 0) for (let k = 0; k < fill; k++) sub[k] = this.partial[k];
     const end = off + n;
     let i = off;
     while (i < end) {
       const take = Math.min(end - i, SUB - fill);
       const stop = i + take;
-      let j = screen.inputBase + fill;
+      let j = fill;
       for (; i < stop; i++) {
         const v = DECODE[input[i]];
         ring[pos++ & RING_MASK] = v;
@@ -161,6 +165,7 @@ export class DtmfDetector implements NetOutput {
         e = 0;
       }
     }
+    if (fill > 0) for (let k = 0; k < fill; k++) this.partial[k] = sub[k];
     this.position = pos;
     this.subFill = fill;
     this.subEnergy = e;

@@ -10,13 +10,15 @@
  * The screen only decides whether the exact analysis (analyzer.ts) is worth running; its
  * thresholds are loose on purpose (it must never miss what the masking net must catch). Where
  * it cannot pass it saves work: sub-blocks in silence are never transformed (energy gate),
- * hops far from passing are skipped, and transforms are computed lazily, only for blocks that
- * are evaluated.
+ * hops far from passing are skipped, and a sub-block that no evaluation will use (inside a long
+ * skip) is never transformed. The transform itself is the Goertzel bank of bank.ts (WebAssembly
+ * SIMD, single precision).
  */
+import { GoertzelBank } from './bank';
 import { dbm0ToPower, SAMPLE_RATE_HZ } from './levels';
 
 /** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
-export const SUB_BLOCK_SAMPLES = 20; // a multiple of 4 (unrolled energy loop)
+export const SUB_BLOCK_SAMPLES = 20;
 /** 10 ms screen blocks: the shortest fragment the masking net must catch (B5) */
 export const SCREEN_BLOCK_SUBS = 4;
 export const SCREEN_BLOCK_SAMPLES = SUB_BLOCK_SAMPLES * SCREEN_BLOCK_SUBS;
@@ -32,7 +34,7 @@ export const LOW_BINS_HZ = [697, 770, 852, 941] as const;
 export const HIGH_BINS_HZ = [1149, 1209, 1272, 1336, 1406, 1477, 1555, 1633, 1715] as const;
 export const DIAL_BINS_HZ = [350, 440] as const;
 const ALL_BINS = [...LOW_BINS_HZ, ...HIGH_BINS_HZ, ...DIAL_BINS_HZ];
-export const NUM_BINS = ALL_BINS.length; // 15: five-way unrolled Goertzel loops below
+export const NUM_BINS = ALL_BINS.length; // 15 of the bank's 16
 const N_LOW = LOW_BINS_HZ.length;
 const N_HIGH = HIGH_BINS_HZ.length;
 const DIAL0 = N_LOW + N_HIGH;
@@ -88,11 +90,12 @@ const HOP_IM = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f * SU
 const HISTORY_SUBS = SCREEN_BLOCK_SUBS;
 
 /**
- * Goertzel states of the sub-block being transformed: written by goertzel() and read at once by
- * finish(), never carried between calls. Processing is synchronous and single-threaded, so one
- * array serves every ToneScreen (one cache-hot scratch instead of one per stream).
+ * The bank that transforms each sub-block: its input is where the caller writes the sub-block
+ * (ToneScreen.input). Processing is synchronous and single-threaded, so one bank serves every
+ * ToneScreen: a sub-block is written and committed before any other screen runs (a caller that
+ * leaves a sub-block half-written between calls keeps its part itself: detector.ts).
  */
-const ST = new Float64Array(NUM_BINS * 2);
+const BANK = new GoertzelBank(COEFF);
 
 /** What the screen says about the block that ended with the last sub-block */
 export interface ScreenResult {
@@ -122,10 +125,6 @@ export class ToneScreen {
   private readonly maxTwist = Math.pow(10, MAX_TWIST_DB / 10);
   private readonly norm = 2 / (SCREEN_BLOCK_SAMPLES * SCREEN_BLOCK_SAMPLES);
   private subCount = 0;
-  /** the last HISTORY_SUBS sub-blocks' samples: Goertzels run only for blocks that are evaluated */
-  private readonly samples = new Float64Array(HISTORY_SUBS * SUB_BLOCK_SAMPLES);
-  /** per slot: bins computed (or gated to zero) */
-  private readonly ready = new Uint8Array(HISTORY_SUBS);
   /** evaluations still to skip */
   private skip = 0;
   readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
@@ -134,7 +133,6 @@ export class ToneScreen {
     this.re.fill(0);
     this.im.fill(0);
     this.energy.fill(0);
-    this.ready.fill(0);
     this.subCount = 0;
     this.skip = 0;
     this.result.pass = false;
@@ -146,15 +144,11 @@ export class ToneScreen {
   }
 
   /**
-   * Where the caller writes the next sub-block's SUB_BLOCK_SAMPLES samples before commit():
-   * input[inputBase, inputBase+SUB_BLOCK_SAMPLES) (no copy of the sub-block per push)
+   * Where the caller writes the next sub-block's SUB_BLOCK_SAMPLES samples, at
+   * input[0, SUB_BLOCK_SAMPLES), before commit(): shared by every screen (see BANK)
    */
-  get input(): Float64Array {
-    return this.samples;
-  }
-
-  get inputBase(): number {
-    return (this.subCount & (HISTORY_SUBS - 1)) * SUB_BLOCK_SAMPLES;
+  get input(): Float32Array {
+    return BANK.input;
   }
 
   /**
@@ -163,26 +157,26 @@ export class ToneScreen {
    * last evaluation was far from passing (SKIP_BELOW, LONG_SKIP_BELOW): then report no pass.
    */
   push(x: Float64Array | Float32Array, start: number): ScreenResult {
-    const base = this.inputBase;
-    const buf = this.samples;
+    const buf = BANK.input;
     let e = 0;
     for (let i = 0; i < SUB_BLOCK_SAMPLES; i++) {
       const v = x[start + i];
-      buf[base + i] = v;
+      buf[i] = v;
       e += v * v;
     }
     return this.commit(e);
   }
 
   /**
-   * push() of the sub-block already written at input[inputBase, inputBase+SUB_BLOCK_SAMPLES),
-   * whose energy (sum of squares) the caller summed while writing it
+   * push() of the sub-block already written at input[0, SUB_BLOCK_SAMPLES), whose energy (sum
+   * of squares) the caller summed while writing it
    */
   commit(e: number): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
     this.energy[h] = e;
-    this.ready[h] = 0;
     this.subCount++;
+    // the next evaluation is `skip` hops away and reads the last SCREEN_BLOCK_SUBS sub-blocks
+    if (this.skip < SCREEN_BLOCK_SUBS) this.transform(h * NUM_BINS, e);
     if (this.skip > 0) {
       this.skip--;
       this.result.pass = false;
@@ -194,66 +188,26 @@ export class ToneScreen {
     return r;
   }
 
-  /** Make sure slot h has its bins (Goertzel, or zeros when the sub-block is below the gate) */
-  private compute(h: number): void {
-    if (this.ready[h] === 1) return;
-    this.ready[h] = 1;
-    const slot = h * NUM_BINS;
-    if (this.energy[h] < this.gateEnergy) {
+  /** The sub-block's bins into `slot`: the bank, or zeros when the sub-block is below the gate */
+  private transform(slot: number, e: number): void {
+    if (e < this.gateEnergy) {
       for (let k = 0; k < NUM_BINS; k++) {
         this.re[slot + k] = 0;
         this.im[slot + k] = 0;
       }
       return;
     }
-    this.goertzel(this.samples, h * SUB_BLOCK_SAMPLES, (h + 1) * SUB_BLOCK_SAMPLES);
+    BANK.run(SUB_BLOCK_SAMPLES);
     this.finish(slot);
-  }
-
-  private goertzel(x: Float64Array | Float32Array, start: number, end: number): void {
-    const st = ST;
-    for (let k = 0; k < NUM_BINS; k += 5) {
-      const c0 = COEFF[k];
-      const c1 = COEFF[k + 1];
-      const c2 = COEFF[k + 2];
-      const c3 = COEFF[k + 3];
-      const c4 = COEFF[k + 4];
-      let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0, e1 = 0, e2 = 0, f1 = 0, f2 = 0;
-      for (let i = start; i < end; i++) {
-        const v = x[i];
-        const a0 = v - a2 + c0 * a1;
-        a2 = a1;
-        a1 = a0;
-        const b0 = v - b2 + c1 * b1;
-        b2 = b1;
-        b1 = b0;
-        const d0 = v - d2 + c2 * d1;
-        d2 = d1;
-        d1 = d0;
-        const e0 = v - e2 + c3 * e1;
-        e2 = e1;
-        e1 = e0;
-        const f0 = v - f2 + c4 * f1;
-        f2 = f1;
-        f1 = f0;
-      }
-      const o = 2 * k;
-      st[o] = a1; st[o + 1] = a2;
-      st[o + 2] = b1; st[o + 3] = b2;
-      st[o + 4] = d1; st[o + 5] = d2;
-      st[o + 6] = e1; st[o + 7] = e2;
-      st[o + 8] = f1; st[o + 9] = f2;
-    }
   }
 
   /** Goertzel states → DFT values referenced to the sub-block's last sample: y = s1 - e^{-jω}·s2 */
   private finish(slot: number): void {
-    const st = ST;
+    const s1 = BANK.s1;
+    const s2 = BANK.s2;
     for (let k = 0; k < NUM_BINS; k++) {
-      const s1 = st[2 * k];
-      const s2 = st[2 * k + 1];
-      this.re[slot + k] = s1 - COS_W[k] * s2;
-      this.im[slot + k] = SIN_W[k] * s2;
+      this.re[slot + k] = s1[k] - COS_W[k] * s2[k];
+      this.im[slot + k] = SIN_W[k] * s2[k];
     }
   }
 
@@ -292,10 +246,6 @@ export class ToneScreen {
       SCREEN_BLOCK_SAMPLES;
     res.blockPower = mean;
     if (mean < this.blockMin) return res;
-    this.compute((c - 1) & H);
-    this.compute((c - 2) & H);
-    this.compute((c - 3) & H);
-    this.compute((c - 4) & H);
     const s0 = ((c - 1) & H) * NUM_BINS;
     const s1 = ((c - 2) & H) * NUM_BINS;
     const s2 = ((c - 3) & H) * NUM_BINS;
