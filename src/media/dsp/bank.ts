@@ -1,26 +1,39 @@
 /**
- * A bank of 16 Goertzel recurrences run together over one block of samples, in single
- * precision: the screen's (screen.ts) per-sub-block transform. The work is done by a small
- * WebAssembly SIMD module (bank.wat: why, and how it is built); goertzelBankF32 below is the
- * same computation in TypeScript, used where WebAssembly SIMD is unavailable and as the
- * reference the module is tested against (bit for bit: every f32 step is rounded with
- * Math.fround, as the f32x4 instructions round).
+ * The screen's filter bank (screen.ts): 16 Goertzel bins per sub-block, kept per screen for the
+ * last four sub-blocks, and the block powers over them, in single precision. A small
+ * WebAssembly SIMD module does the work (bank.wat: why, and how it is built); the class below
+ * holds its memory, hands each screen a history region in it, and runs the same computation in
+ * TypeScript where WebAssembly SIMD is unavailable. The TypeScript version is also what the
+ * module is tested against, bit for bit: every f32 step is rounded with Math.fround, in the
+ * module's order.
  */
 import { BANK_WASM_BASE64 } from './bank-wasm';
+import { SAMPLE_RATE_HZ } from './levels';
 
 export const BANK_BINS = 16;
-/** The most samples one run() takes */
-export const BANK_MAX_SAMPLES = 4096;
+/** The most samples one transform() takes */
+export const BANK_MAX_SAMPLES = 1024;
+/** Sub-block slots per screen region */
+export const BANK_SLOTS = 4;
 
-// byte offsets in the module's memory (bank.wat)
+// byte offsets in the memory (bank.wat)
 const COEFF_AT = 0;
-const S1_AT = 64;
-const S2_AT = 128;
-const INPUT_AT = 256;
+const COS_AT = 64;
+const SIN_AT = 128;
+const HOP_RE_AT = 192;
+const HOP_IM_AT = 256;
+const POWERS_AT = 320;
+const INPUT_AT = 512;
+const REGIONS_AT = 8192;
+const SLOT_BYTES = 2 * 4 * BANK_BINS;
+const REGION_BYTES = BANK_SLOTS * SLOT_BYTES;
+const PAGE_BYTES = 65536;
 
 interface BankExports {
   memory: WebAssembly.Memory;
-  bank(n: number): void;
+  transform(slot: number, n: number): void;
+  zero(slot: number): void;
+  power(s0: number, s1: number, s2: number, s3: number): void;
 }
 
 function instantiate(): BankExports | null {
@@ -33,28 +46,36 @@ function instantiate(): BankExports | null {
   }
 }
 
-export class GoertzelBank {
-  /** write the samples here (f32), then run(n) */
-  readonly input: Float32Array;
-  /** s[n-1] and s[n-2] of each bin after run() */
-  readonly s1: Float32Array;
-  readonly s2: Float32Array;
-  private readonly coeff: Float32Array;
+export class FilterBank {
+  /** where the sub-block's samples go before transform(); valid until the next alloc() */
+  input!: Float32Array;
+  /** block powers (|DFT|², unnormalised) of the 16 bins after power(); valid until the next alloc() */
+  powers!: Float32Array;
+  private f32!: Float32Array;
   private readonly wasm: BankExports | null;
+  /** the TypeScript version's memory */
+  private buffer: ArrayBuffer | null = null;
+  private nextRegion = REGIONS_AT;
+  private readonly free: number[] = [];
 
   /**
-   * `coefficients`: 2·cos(ω) of up to 16 bins (unused bins run with 0). `useWasm: false` runs
-   * the TypeScript version (tests).
+   * `binsHz`: up to 16 bin frequencies (unused bins stay 0); `hopSamples`: the sub-block length,
+   * the phase step between slots. `useWasm: false` runs the TypeScript version (tests).
    */
-  constructor(coefficients: ArrayLike<number>, useWasm = true) {
-    if (coefficients.length > BANK_BINS) throw new RangeError(`at most ${BANK_BINS} bins`);
+  constructor(binsHz: readonly number[], hopSamples: number, useWasm = true) {
+    if (binsHz.length > BANK_BINS) throw new RangeError(`at most ${BANK_BINS} bins`);
     this.wasm = useWasm ? instantiate() : null;
-    const buffer = this.wasm ? this.wasm.memory.buffer : new ArrayBuffer(INPUT_AT + 4 * BANK_MAX_SAMPLES);
-    this.coeff = new Float32Array(buffer, COEFF_AT, BANK_BINS);
-    this.s1 = new Float32Array(buffer, S1_AT, BANK_BINS);
-    this.s2 = new Float32Array(buffer, S2_AT, BANK_BINS);
-    this.input = new Float32Array(buffer, INPUT_AT, BANK_MAX_SAMPLES);
-    for (let k = 0; k < coefficients.length; k++) this.coeff[k] = coefficients[k];
+    if (!this.wasm) this.buffer = new ArrayBuffer(PAGE_BYTES);
+    this.views();
+    const f = this.f32;
+    binsHz.forEach((hz, k) => {
+      const w = (2 * Math.PI * hz) / SAMPLE_RATE_HZ;
+      f[COEFF_AT / 4 + k] = 2 * Math.cos(w);
+      f[COS_AT / 4 + k] = Math.cos(w);
+      f[SIN_AT / 4 + k] = Math.sin(w);
+      f[HOP_RE_AT / 4 + k] = Math.cos(w * hopSamples);
+      f[HOP_IM_AT / 4 + k] = Math.sin(w * hopSamples);
+    });
   }
 
   /** true when the WebAssembly module does the work */
@@ -62,29 +83,95 @@ export class GoertzelBank {
     return this.wasm !== null;
   }
 
-  /** The 16 recurrences over input[0, n) */
-  run(n: number): void {
-    if (this.wasm) this.wasm.bank(n);
-    else goertzelBankF32(this.input, n, this.coeff, this.s1, this.s2);
-  }
-}
-
-/**
- * s[i] = (x[i] - s[i-2]) + c·s[i-1] for each coefficient c, from zero state, every step
- * rounded to single precision; writes s[n-1] to s1 and s[n-2] to s2.
- */
-export function goertzelBankF32(x: Float32Array, n: number, coeff: Float32Array, s1: Float32Array, s2: Float32Array): void {
-  const f = Math.fround;
-  for (let k = 0; k < coeff.length; k++) {
-    const c = coeff[k];
-    let a = 0;
-    let b = 0;
-    for (let i = 0; i < n; i++) {
-      const t = f(f(x[i] - b) + f(c * a));
-      b = a;
-      a = t;
+  /** A history region of BANK_SLOTS slots (byte offset); give it back with release() */
+  alloc(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const region = this.nextRegion;
+    this.nextRegion += REGION_BYTES;
+    const size = this.wasm ? this.wasm.memory.buffer.byteLength : this.buffer!.byteLength;
+    if (this.nextRegion > size) {
+      const pages = Math.ceil((this.nextRegion - size) / PAGE_BYTES) + 1;
+      if (this.wasm) {
+        this.wasm.memory.grow(pages);
+      } else {
+        const bigger = new ArrayBuffer(size + pages * PAGE_BYTES);
+        new Uint8Array(bigger).set(new Uint8Array(this.buffer!));
+        this.buffer = bigger;
+      }
+      this.views();
     }
-    s1[k] = a;
-    s2[k] = b;
+    return region;
+  }
+
+  release(region: number): void {
+    this.free.push(region);
+  }
+
+  /** Byte offset of slot h (0..BANK_SLOTS-1) of a region */
+  slot(region: number, h: number): number {
+    return region + h * SLOT_BYTES;
+  }
+
+  /** The bins of input[0, n) into `slot` */
+  transform(slot: number, n: number): void {
+    if (this.wasm) this.wasm.transform(slot, n);
+    else this.transformTs(slot, n);
+  }
+
+  /** No bins in `slot` (a sub-block below the energy gate) */
+  zero(slot: number): void {
+    if (this.wasm) this.wasm.zero(slot);
+    else this.f32.fill(0, slot / 4, (slot + SLOT_BYTES) / 4);
+  }
+
+  /** The block powers of the four slots, newest (s0) to oldest (s3), into `powers` */
+  power(s0: number, s1: number, s2: number, s3: number): void {
+    if (this.wasm) this.wasm.power(s0, s1, s2, s3);
+    else this.powerTs(s0, s1, s2, s3);
+  }
+
+  private views(): void {
+    const buffer = this.wasm ? this.wasm.memory.buffer : this.buffer!;
+    this.f32 = new Float32Array(buffer);
+    this.input = new Float32Array(buffer, INPUT_AT, BANK_MAX_SAMPLES);
+    this.powers = new Float32Array(buffer, POWERS_AT, BANK_BINS);
+  }
+
+  private transformTs(slot: number, n: number): void {
+    const f = Math.fround;
+    const m = this.f32;
+    const x = INPUT_AT / 4;
+    const o = slot / 4;
+    for (let k = 0; k < BANK_BINS; k++) {
+      const c = m[COEFF_AT / 4 + k];
+      let a = 0;
+      let b = 0;
+      for (let i = 0; i < n; i++) {
+        const t = f(f(m[x + i] - b) + f(c * a));
+        b = a;
+        a = t;
+      }
+      m[o + k] = f(a - f(m[COS_AT / 4 + k] * b));
+      m[o + BANK_BINS + k] = f(m[SIN_AT / 4 + k] * b);
+    }
+  }
+
+  private powerTs(s0: number, s1: number, s2: number, s3: number): void {
+    const f = Math.fround;
+    const m = this.f32;
+    const slots = [s2 / 4, s1 / 4, s0 / 4];
+    for (let k = 0; k < BANK_BINS; k++) {
+      const wr = m[HOP_RE_AT / 4 + k];
+      const wi = m[HOP_IM_AT / 4 + k];
+      let r = m[s3 / 4 + k];
+      let i = m[s3 / 4 + BANK_BINS + k];
+      for (const o of slots) {
+        const t = f(f(f(r * wr) - f(i * wi)) + m[o + k]);
+        i = f(f(f(r * wi) + f(i * wr)) + m[o + BANK_BINS + k]);
+        r = t;
+      }
+      m[POWERS_AT / 4 + k] = f(f(r * r) + f(i * i));
+    }
   }
 }

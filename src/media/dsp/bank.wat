@@ -1,27 +1,32 @@
-;; The screen's Goertzel bank (screen.ts): 16 bins over one sub-block, four bins per SIMD lane
-;; group (f32x4), so one pass over the samples runs all 16 recurrences at once.
+;; The screen's filter bank (screen.ts): 16 Goertzel bins per sub-block, and the 16 block
+;; powers of the last four sub-blocks, four bins per SIMD lane group (f32x4).
 ;;
-;; Why WebAssembly: the bank is the one loop of the DSP that runs on nearly every sample, and a
-;; Goertzel recurrence is a dependency chain (each step needs the previous one). Scalar JavaScript
-;; can only interleave a few chains (registers run out), ~0.6-0.8 ns per bin and sample; four
-;; f32x4 chains run the 16 bins in ~0.25 ns per sample and bin-group. Single precision is plenty
-;; for a loose screen over 20 samples; the exact stage (analyzer.ts) stays in double precision.
+;; Why WebAssembly: the bank runs on nearly every sample, and a Goertzel recurrence is a
+;; dependency chain (each step needs the previous one). Scalar JavaScript interleaves only a few
+;; chains before registers run out (~0.7 ns per bin and sample); four f32x4 chains run all 16
+;; bins in about the time of one. Single precision is plenty for a loose screen over 20-80
+;; samples; the exact stage (analyzer.ts) stays in double precision.
 ;;
 ;; Built into bank-wasm.ts by scripts/build-wasm.ts (npm run build:wasm); a unit test checks the
-;; committed bytes against this file and the results against the plain TypeScript version
-;; (bank.ts, goertzelBankF32) bit for bit.
+;; committed bytes against this file and the results against the TypeScript version in bank.ts
+;; bit for bit.
 ;;
-;; Memory layout (bytes), shared by every caller (processing is synchronous):
-;;   0    coefficients 2·cos(ω) of the 16 bins, f32
-;;   64   s[n-1] of the 16 bins after bank(), f32
-;;   128  s[n-2] of the 16 bins after bank(), f32
-;;   256  the samples, f32 (up to 4096 of them)
+;; Memory (bytes): constants written by bank.ts, then the shared input, then one history region
+;; per screen (bank.ts hands them out; the memory grows when they run out).
+;;   0     2·cos(ω) of the 16 bins            (f32 ×16)
+;;   64    cos(ω)                             (f32 ×16)
+;;   128   sin(ω)                             (f32 ×16)
+;;   192   cos(ω·hop), 256 sin(ω·hop): the phase step between sub-blocks (f32 ×16 each)
+;;   320   block powers, written by power()   (f32 ×16)
+;;   512   the sub-block's samples            (f32, up to 1024)
+;;   8192  history regions: a slot is re (f32 ×16) then im (f32 ×16), 128 bytes
 (module
   (memory (export "memory") 1)
 
-  ;; bank(n): the 16 Goertzel recurrences s[i] = (x[i] - s[i-2]) + c·s[i-1] over the n samples
-  ;; at byte 256, from zero state; writes s[n-1] and s[n-2].
-  (func (export "bank") (param $n i32)
+  ;; transform(slot, n): the bins of the n samples at byte 512 into the slot at byte `slot`:
+  ;; y = s[n-1] - e^{-jω}·s[n-2], the DFT referenced to the last sample, where
+  ;; s[i] = (x[i] - s[i-2]) + 2cos(ω)·s[i-1] from zero state
+  (func (export "transform") (param $slot i32) (param $n i32)
     (local $p i32) (local $end i32) (local $x v128) (local $t v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) ;; s[i-1]
@@ -30,8 +35,8 @@
     (local.set $c1 (v128.load offset=16 (i32.const 0)))
     (local.set $c2 (v128.load offset=32 (i32.const 0)))
     (local.set $c3 (v128.load offset=48 (i32.const 0)))
-    (local.set $p (i32.const 256))
-    (local.set $end (i32.add (i32.const 256) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $p (i32.const 512))
+    (local.set $end (i32.add (i32.const 512) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $sample
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
@@ -50,12 +55,57 @@
         (local.set $a3 (local.get $t))
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $sample)))
-    (v128.store offset=64 (i32.const 0) (local.get $a0))
-    (v128.store offset=80 (i32.const 0) (local.get $a1))
-    (v128.store offset=96 (i32.const 0) (local.get $a2))
-    (v128.store offset=112 (i32.const 0) (local.get $a3))
-    (v128.store offset=128 (i32.const 0) (local.get $b0))
-    (v128.store offset=144 (i32.const 0) (local.get $b1))
-    (v128.store offset=160 (i32.const 0) (local.get $b2))
-    (v128.store offset=176 (i32.const 0) (local.get $b3)))
+    ;; re = s1 - cos(ω)·s2, im = sin(ω)·s2
+    (v128.store offset=0 (local.get $slot) (f32x4.sub (local.get $a0) (f32x4.mul (v128.load offset=64 (i32.const 0)) (local.get $b0))))
+    (v128.store offset=16 (local.get $slot) (f32x4.sub (local.get $a1) (f32x4.mul (v128.load offset=80 (i32.const 0)) (local.get $b1))))
+    (v128.store offset=32 (local.get $slot) (f32x4.sub (local.get $a2) (f32x4.mul (v128.load offset=96 (i32.const 0)) (local.get $b2))))
+    (v128.store offset=48 (local.get $slot) (f32x4.sub (local.get $a3) (f32x4.mul (v128.load offset=112 (i32.const 0)) (local.get $b3))))
+    (v128.store offset=64 (local.get $slot) (f32x4.mul (v128.load offset=128 (i32.const 0)) (local.get $b0)))
+    (v128.store offset=80 (local.get $slot) (f32x4.mul (v128.load offset=144 (i32.const 0)) (local.get $b1)))
+    (v128.store offset=96 (local.get $slot) (f32x4.mul (v128.load offset=160 (i32.const 0)) (local.get $b2)))
+    (v128.store offset=112 (local.get $slot) (f32x4.mul (v128.load offset=176 (i32.const 0)) (local.get $b3))))
+
+  ;; zero(slot): a sub-block below the energy gate has no bins
+  (func (export "zero") (param $slot i32)
+    (v128.store offset=0 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=16 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=32 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=48 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=64 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=80 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=96 (local.get $slot) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=112 (local.get $slot) (v128.const i32x4 0 0 0 0)))
+
+  ;; group(g, s0, s1, s2, s3): |y3·W³ + y2·W² + y1·W + y0|² for the four bins of group g
+  ;; (byte offset 16·g), slots from the newest (s0) to the oldest (s3), W = e^{jω·hop}
+  (func $group (param $g i32) (param $s0 i32) (param $s1 i32) (param $s2 i32) (param $s3 i32)
+    (local $wr v128) (local $wi v128) (local $r v128) (local $i v128) (local $t v128)
+    (local.set $wr (v128.load offset=192 (local.get $g)))
+    (local.set $wi (v128.load offset=256 (local.get $g)))
+    (local.set $r (v128.load offset=0 (i32.add (local.get $s3) (local.get $g))))
+    (local.set $i (v128.load offset=64 (i32.add (local.get $s3) (local.get $g))))
+    ;; (r, i) ← (r, i)·W + y, for y of s2, s1, s0
+    (local.set $t (f32x4.add (f32x4.sub (f32x4.mul (local.get $r) (local.get $wr)) (f32x4.mul (local.get $i) (local.get $wi)))
+                             (v128.load offset=0 (i32.add (local.get $s2) (local.get $g)))))
+    (local.set $i (f32x4.add (f32x4.add (f32x4.mul (local.get $r) (local.get $wi)) (f32x4.mul (local.get $i) (local.get $wr)))
+                             (v128.load offset=64 (i32.add (local.get $s2) (local.get $g)))))
+    (local.set $r (local.get $t))
+    (local.set $t (f32x4.add (f32x4.sub (f32x4.mul (local.get $r) (local.get $wr)) (f32x4.mul (local.get $i) (local.get $wi)))
+                             (v128.load offset=0 (i32.add (local.get $s1) (local.get $g)))))
+    (local.set $i (f32x4.add (f32x4.add (f32x4.mul (local.get $r) (local.get $wi)) (f32x4.mul (local.get $i) (local.get $wr)))
+                             (v128.load offset=64 (i32.add (local.get $s1) (local.get $g)))))
+    (local.set $r (local.get $t))
+    (local.set $t (f32x4.add (f32x4.sub (f32x4.mul (local.get $r) (local.get $wr)) (f32x4.mul (local.get $i) (local.get $wi)))
+                             (v128.load offset=0 (i32.add (local.get $s0) (local.get $g)))))
+    (local.set $i (f32x4.add (f32x4.add (f32x4.mul (local.get $r) (local.get $wi)) (f32x4.mul (local.get $i) (local.get $wr)))
+                             (v128.load offset=64 (i32.add (local.get $s0) (local.get $g)))))
+    (v128.store offset=320 (local.get $g)
+      (f32x4.add (f32x4.mul (local.get $t) (local.get $t)) (f32x4.mul (local.get $i) (local.get $i)))))
+
+  ;; power(s0, s1, s2, s3): the block power of all 16 bins (unnormalised) into byte 320
+  (func (export "power") (param $s0 i32) (param $s1 i32) (param $s2 i32) (param $s3 i32)
+    (call $group (i32.const 0) (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3))
+    (call $group (i32.const 16) (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3))
+    (call $group (i32.const 32) (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3))
+    (call $group (i32.const 48) (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
 )

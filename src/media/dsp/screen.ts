@@ -14,8 +14,8 @@
  * skip) is never transformed. The transform itself is the Goertzel bank of bank.ts (WebAssembly
  * SIMD, single precision).
  */
-import { GoertzelBank } from './bank';
-import { dbm0ToPower, SAMPLE_RATE_HZ } from './levels';
+import { FilterBank } from './bank';
+import { dbm0ToPower } from './levels';
 
 /** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
 export const SUB_BLOCK_SAMPLES = 20;
@@ -75,13 +75,6 @@ const LONG_SKIP_HOPS = 6;
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
-const COEFF = Float64Array.from(ALL_BINS, (f) => 2 * Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
-const COS_W = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f) / SAMPLE_RATE_HZ));
-const SIN_W = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f) / SAMPLE_RATE_HZ));
-/** e^{+jω·SUB_BLOCK_SAMPLES}: the phase step from one sub-block's reference sample to the next one's */
-const HOP_RE = Float64Array.from(ALL_BINS, (f) => Math.cos((2 * Math.PI * f * SUB_BLOCK_SAMPLES) / SAMPLE_RATE_HZ));
-const HOP_IM = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f * SUB_BLOCK_SAMPLES) / SAMPLE_RATE_HZ));
-
 /**
  * Ring of sub-block results (power of two). A block is the last SCREEN_BLOCK_SUBS sub-blocks
  * and push() overwrites the slot of the one just before them, so SCREEN_BLOCK_SUBS slots hold
@@ -90,12 +83,15 @@ const HOP_IM = Float64Array.from(ALL_BINS, (f) => Math.sin((2 * Math.PI * f * SU
 const HISTORY_SUBS = SCREEN_BLOCK_SUBS;
 
 /**
- * The bank that transforms each sub-block: its input is where the caller writes the sub-block
- * (ToneScreen.input). Processing is synchronous and single-threaded, so one bank serves every
- * ToneScreen: a sub-block is written and committed before any other screen runs (a caller that
- * leaves a sub-block half-written between calls keeps its part itself: detector.ts).
+ * The filter bank: each screen's last HISTORY_SUBS sub-blocks' bins live in a region of its
+ * memory, and its input is where the caller writes the sub-block (ToneScreen.input).
+ * Processing is synchronous and single-threaded, so one bank serves every ToneScreen: a
+ * sub-block is written and committed before any other screen runs (a caller that leaves a
+ * sub-block half-written between calls keeps its part itself: detector.ts).
  */
-const BANK = new GoertzelBank(COEFF);
+const BANK = new FilterBank(ALL_BINS, SUB_BLOCK_SAMPLES);
+/** A screen's region goes back to the bank when the screen is collected */
+const REGIONS = new FinalizationRegistry<number>((region) => BANK.release(region));
 
 /** What the screen says about the block that ended with the last sub-block */
 export interface ScreenResult {
@@ -115,8 +111,9 @@ export interface ScreenResult {
 }
 
 export class ToneScreen {
-  private readonly re = new Float64Array(HISTORY_SUBS * NUM_BINS);
-  private readonly im = new Float64Array(HISTORY_SUBS * NUM_BINS);
+  /** this screen's history region in the bank, and the byte offset of each of its slots */
+  private readonly region = BANK.alloc();
+  private readonly slots = Int32Array.from({ length: HISTORY_SUBS }, (_, h) => BANK.slot(this.region, h));
   private readonly energy = new Float64Array(HISTORY_SUBS);
   private readonly gateEnergy = dbm0ToPower(GATE_DBM0) * SUB_BLOCK_SAMPLES;
   private readonly blockMin = dbm0ToPower(BLOCK_MIN_DBM0);
@@ -129,9 +126,13 @@ export class ToneScreen {
   private skip = 0;
   readonly result: ScreenResult = { pass: false, lowBin: 0, highBin: 0, lowPower: 0, highPower: 0, blockPower: 0, ratio: 0, dial: false };
 
+  constructor() {
+    REGIONS.register(this, this.region);
+    for (const slot of this.slots) BANK.zero(slot);
+  }
+
   reset(): void {
-    this.re.fill(0);
-    this.im.fill(0);
+    for (const slot of this.slots) BANK.zero(slot);
     this.energy.fill(0);
     this.subCount = 0;
     this.skip = 0;
@@ -176,7 +177,10 @@ export class ToneScreen {
     this.energy[h] = e;
     this.subCount++;
     // the next evaluation is `skip` hops away and reads the last SCREEN_BLOCK_SUBS sub-blocks
-    if (this.skip < SCREEN_BLOCK_SUBS) this.transform(h * NUM_BINS, e);
+    if (this.skip < SCREEN_BLOCK_SUBS) {
+      if (e < this.gateEnergy) BANK.zero(this.slots[h]);
+      else BANK.transform(this.slots[h], SUB_BLOCK_SAMPLES);
+    }
     if (this.skip > 0) {
       this.skip--;
       this.result.pass = false;
@@ -186,52 +190,6 @@ export class ToneScreen {
     const r = this.evaluate();
     this.skip = r.ratio < LONG_SKIP_BELOW && r.blockPower >= this.longSkipMin ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
     return r;
-  }
-
-  /** The sub-block's bins into `slot`: the bank, or zeros when the sub-block is below the gate */
-  private transform(slot: number, e: number): void {
-    if (e < this.gateEnergy) {
-      for (let k = 0; k < NUM_BINS; k++) {
-        this.re[slot + k] = 0;
-        this.im[slot + k] = 0;
-      }
-      return;
-    }
-    BANK.run(SUB_BLOCK_SAMPLES);
-    this.finish(slot);
-  }
-
-  /** Goertzel states → DFT values referenced to the sub-block's last sample: y = s1 - e^{-jω}·s2 */
-  private finish(slot: number): void {
-    const s1 = BANK.s1;
-    const s2 = BANK.s2;
-    for (let k = 0; k < NUM_BINS; k++) {
-      this.re[slot + k] = s1[k] - COS_W[k] * s2[k];
-      this.im[slot + k] = SIN_W[k] * s2[k];
-    }
-  }
-
-  /**
-   * Block DFT power of bin k from its sub-blocks' values, oldest (slot s3) to newest (s0):
-   * y3·W³ + y2·W² + y1·W + y0 with W = e^{jω·SUB_BLOCK_SAMPLES}, referenced to the newest
-   * sub-block's last sample (the reference does not change the power).
-   */
-  private binPower(k: number, s0: number, s1: number, s2: number, s3: number): number {
-    const re = this.re;
-    const im = this.im;
-    const wr = HOP_RE[k];
-    const wi = HOP_IM[k];
-    let r = re[s3 + k];
-    let i = im[s3 + k];
-    let t = r * wr - i * wi + re[s2 + k];
-    i = r * wi + i * wr + im[s2 + k];
-    r = t;
-    t = r * wr - i * wi + re[s1 + k];
-    i = r * wi + i * wr + im[s1 + k];
-    r = t;
-    t = r * wr - i * wi + re[s0 + k];
-    i = r * wi + i * wr + im[s0 + k];
-    return (t * t + i * i) * this.norm;
   }
 
   private evaluate(): ScreenResult {
@@ -246,14 +204,14 @@ export class ToneScreen {
       SCREEN_BLOCK_SAMPLES;
     res.blockPower = mean;
     if (mean < this.blockMin) return res;
-    const s0 = ((c - 1) & H) * NUM_BINS;
-    const s1 = ((c - 2) & H) * NUM_BINS;
-    const s2 = ((c - 3) & H) * NUM_BINS;
-    const s3 = ((c - 4) & H) * NUM_BINS;
+    const sl = this.slots;
+    BANK.power(sl[(c - 1) & H], sl[(c - 2) & H], sl[(c - 3) & H], sl[(c - 4) & H]);
+    const pw = BANK.powers;
+    const norm = this.norm;
     let lo = 0;
     let loP = -1;
     for (let k = 0; k < N_LOW; k++) {
-      const p = this.binPower(k, s0, s1, s2, s3);
+      const p = pw[k] * norm;
       if (p > loP) {
         loP = p;
         lo = k;
@@ -263,7 +221,7 @@ export class ToneScreen {
     let hi = 0;
     let hiP = -1;
     for (let k = N_LOW; k < N_LOW + N_HIGH; k++) {
-      const p = this.binPower(k, s0, s1, s2, s3);
+      const p = pw[k] * norm;
       if (p > hiP) {
         hiP = p;
         hi = k - N_LOW;
@@ -277,7 +235,7 @@ export class ToneScreen {
     if (loP > hiP * this.maxTwist || hiP > loP * this.maxTwist) return res;
     const tones = loP + hiP;
     // a dial tone under the pair (A13) is not counted against it
-    const dial = this.binPower(DIAL0, s0, s1, s2, s3) + this.binPower(DIAL0 + 1, s0, s1, s2, s3);
+    const dial = (pw[DIAL0] + pw[DIAL0 + 1]) * norm;
     const rest = Math.max(mean - dial, 0.05 * mean);
     res.ratio = tones / rest;
     res.pass = res.ratio >= MIN_TONE_RATIO;
