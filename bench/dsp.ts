@@ -102,13 +102,14 @@ function pass(bytes: Uint8Array, keepReplaced: boolean): PassResult {
 }
 
 /**
- * Real-time factor over `reps` passes of up to two minutes each, spread over the material:
+ * Real-time factor over `reps` passes of up to a minute each, spread over the material:
  * { best, median }. Short passes let a machine shared with other work show its unloaded speed
  * (best) next to its typical one (median); both are printed.
  */
 function rtf(bytes: Uint8Array, reps: number): { best: number; median: number } {
-  const slice = Math.min(bytes.length, FS * 120);
-  pass(bytes.subarray(0, Math.min(bytes.length, FS * 60)), false); // warm up the JIT
+  const slice = Math.min(bytes.length, FS * 60);
+  // warm up: V8 optimises the JavaScript and tiers the WebAssembly up from its baseline compiler
+  for (let i = 0; i < 5; i++) pass(bytes.subarray(0, Math.min(bytes.length, FS * 60)), false);
   const rates: number[] = [];
   for (let r = 0; r < reps; r++) {
     const start = Math.floor(((bytes.length - slice) * r) / Math.max(reps - 1, 1) / FRAME) * FRAME;
@@ -184,7 +185,7 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
   const denseRun = pass(dense, false);
   const expectedDense = Math.floor(dense.length / 1280);
 
-  const rtfSpeech = rtf(c.bytes, 15);
+  const rtfSpeech = rtf(c.bytes, 30);
   const rtfDense = rtf(dense, 5);
   const calls = Math.max(1, Number(process.env.BENCH_DSP_CALLS ?? 200));
   const trafficKb = Math.max(0, Number(process.env.BENCH_DSP_TRAFFIC_KB ?? 256));
@@ -194,7 +195,7 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
   const manyCold = manyCalls(c.bytes, calls, trafficKb * 1024, frames);
   const result: Record<string, number | string> = {
     'corpus': `${c.source} (${(hours * 60).toFixed(1)} min: speech ${(speech.seconds / 60).toFixed(1)} min, music ${(music.seconds / 60).toFixed(1)} min)`,
-    'rtf speech (x real time, 1 core), best of 15 two-minute passes': Math.round(rtfSpeech.best),
+    'rtf speech (x real time, 1 core), best of 30 one-minute passes': Math.round(rtfSpeech.best),
     'rtf speech, median pass': Math.round(rtfSpeech.median),
     'cost speech (ns per sample), best / median': `${(1e9 / (rtfSpeech.best * FS)).toFixed(1)} / ${(1e9 / (rtfSpeech.median * FS)).toFixed(1)}`,
     'rtf tone-dense (x real time, 1 core), best / median': `${Math.round(rtfDense.best)} / ${Math.round(rtfDense.median)}`,
