@@ -1,6 +1,7 @@
 /**
- * The screen's filter bank (screen.ts): 16 Goertzel bins per sub-block, kept per screen for the
- * last four sub-blocks, and the block powers over them, in single precision. A small
+ * The screen's filter bank (screen.ts): μ-law frames decoded into samples and sub-block
+ * energies, 16 Goertzel bins per sub-block, kept per screen for the last four sub-blocks, and
+ * the block powers over them, in single precision. A small
  * WebAssembly SIMD module does the work (bank.wat: why, and how it is built); the class below
  * holds its memory, hands each screen a history region in it, and runs the same computation in
  * TypeScript where WebAssembly SIMD is unavailable. The TypeScript version is also what the
@@ -9,10 +10,13 @@
  */
 import { BANK_WASM_BASE64 } from './bank-wasm';
 import { SAMPLE_RATE_HZ } from './levels';
+import { MULAW_DECODE } from './mulaw';
 
 export const BANK_BINS = 16;
-/** The most samples one transform() takes */
+/** The most samples the input holds (decode() and transform()) */
 export const BANK_MAX_SAMPLES = 1024;
+/** The most sub-block energies one decode() reports */
+export const BANK_MAX_ENERGIES = 8;
 /** Sub-block slots per screen region */
 export const BANK_SLOTS = 4;
 
@@ -23,7 +27,10 @@ const SIN_AT = 128;
 const HOP_RE_AT = 192;
 const HOP_IM_AT = 256;
 const POWERS_AT = 320;
+const ENERGY_AT = 384;
 const INPUT_AT = 512;
+const BYTES_AT = 4608;
+const TABLE_AT = 5632;
 const REGIONS_AT = 8192;
 const SLOT_BYTES = 2 * 4 * BANK_BINS;
 const REGION_BYTES = BANK_SLOTS * SLOT_BYTES;
@@ -31,7 +38,8 @@ const PAGE_BYTES = 65536;
 
 interface BankExports {
   memory: WebAssembly.Memory;
-  transform(slot: number, n: number): void;
+  decode(n: number, sub: number): void;
+  transform(slot: number, at: number, n: number): void;
   zero(slot: number): void;
   power(s0: number, s1: number, s2: number, s3: number): void;
 }
@@ -51,6 +59,11 @@ export class FilterBank {
   input!: Float32Array;
   /** block powers (|DFT|², unnormalised) of the 16 bins after power(); valid until the next alloc() */
   powers!: Float32Array;
+  /** sub-block energies after decode(); valid until the next alloc() */
+  energies!: Float64Array;
+  private bytes!: Uint8Array;
+  /** input[0, decodedLength): made when the frame length changes, so a frame is copied out natively */
+  private decodedView: Float32Array | null = null;
   private f32!: Float32Array;
   private readonly wasm: BankExports | null;
   /** the TypeScript version's memory */
@@ -76,6 +89,7 @@ export class FilterBank {
       f[HOP_RE_AT / 4 + k] = Math.cos(w * hopSamples);
       f[HOP_IM_AT / 4 + k] = Math.sin(w * hopSamples);
     });
+    for (let b = 0; b < 256; b++) f[TABLE_AT / 4 + b] = MULAW_DECODE[b];
   }
 
   /** true when the WebAssembly module does the work */
@@ -113,10 +127,32 @@ export class FilterBank {
     return region + h * SLOT_BYTES;
   }
 
-  /** The bins of input[0, n) into `slot` */
-  transform(slot: number, n: number): void {
-    if (this.wasm) this.wasm.transform(slot, n);
-    else this.transformTs(slot, n);
+  /**
+   * μ-law input[off, off+n) (n ≤ BANK_MAX_SAMPLES) decoded into input[0, n), and the energy
+   * (sum of squares) of each whole run of `sub` samples into energies (at most BANK_MAX_ENERGIES)
+   */
+  decode(input: Uint8Array, off: number, n: number, sub: number): void {
+    if (n > BANK_MAX_SAMPLES || Math.floor(n / sub) > BANK_MAX_ENERGIES) throw new RangeError('FilterBank.decode: frame too long');
+    if (off === 0 && n === input.length) this.bytes.set(input);
+    else for (let i = 0; i < n; i++) this.bytes[i] = input[off + i];
+    if (this.wasm) this.wasm.decode(n, sub);
+    else this.decodeTs(n, sub);
+  }
+
+  /** input[0, n) as one view (the same object while n stays the same) */
+  decoded(n: number): Float32Array {
+    let v = this.decodedView;
+    if (v === null || v.length !== n || v.buffer !== this.input.buffer) {
+      v = this.input.subarray(0, n);
+      this.decodedView = v;
+    }
+    return v;
+  }
+
+  /** The bins of input[at, at+n) into `slot` */
+  transform(slot: number, at: number, n: number): void {
+    if (this.wasm) this.wasm.transform(slot, at, n);
+    else this.transformTs(slot, at, n);
   }
 
   /** No bins in `slot` (a sub-block below the energy gate) */
@@ -136,12 +172,33 @@ export class FilterBank {
     this.f32 = new Float32Array(buffer);
     this.input = new Float32Array(buffer, INPUT_AT, BANK_MAX_SAMPLES);
     this.powers = new Float32Array(buffer, POWERS_AT, BANK_BINS);
+    this.energies = new Float64Array(buffer, ENERGY_AT, BANK_MAX_ENERGIES);
+    this.bytes = new Uint8Array(buffer, BYTES_AT, BANK_MAX_SAMPLES);
+    this.decodedView = null;
   }
 
-  private transformTs(slot: number, n: number): void {
-    const f = Math.fround;
+  private decodeTs(n: number, sub: number): void {
     const m = this.f32;
     const x = INPUT_AT / 4;
+    let e = 0;
+    let k = 0;
+    let out = 0;
+    for (let i = 0; i < n; i++) {
+      const v = m[TABLE_AT / 4 + this.bytes[i]];
+      m[x + i] = v;
+      e += v * v;
+      if (++k === sub) {
+        this.energies[out++] = e;
+        e = 0;
+        k = 0;
+      }
+    }
+  }
+
+  private transformTs(slot: number, at: number, n: number): void {
+    const f = Math.fround;
+    const m = this.f32;
+    const x = INPUT_AT / 4 + at;
     const o = slot / 4;
     for (let k = 0; k < BANK_BINS; k++) {
       const c = m[COEFF_AT / 4 + k];

@@ -1,6 +1,10 @@
 ;; The screen's filter bank (screen.ts): 16 Goertzel bins per sub-block, and the 16 block
 ;; powers of the last four sub-blocks, four bins per SIMD lane group (f32x4).
 ;;
+;; decode() turns a frame of μ-law bytes into those samples and their sub-block energies, so the
+;; one per-sample loop left in JavaScript (detector.ts) runs only for frames that do not start
+;; on a sub-block.
+;;
 ;; Why WebAssembly: the bank runs on nearly every sample, and a Goertzel recurrence is a
 ;; dependency chain (each step needs the previous one). Scalar JavaScript interleaves only a few
 ;; chains before registers run out (~0.7 ns per bin and sample); four f32x4 chains run all 16
@@ -18,15 +22,39 @@
 ;;   128   sin(ω)                             (f32 ×16)
 ;;   192   cos(ω·hop), 256 sin(ω·hop): the phase step between sub-blocks (f32 ×16 each)
 ;;   320   block powers, written by power()   (f32 ×16)
-;;   512   the sub-block's samples            (f32, up to 1024)
+;;   384   sub-block energies, written by decode() (f64 ×8)
+;;   512   the samples                        (f32, up to 1024)
+;;   4608  μ-law bytes for decode()          (u8, up to 1024)
+;;   5632  the μ-law decoding table          (f32 ×256)
 ;;   8192  history regions: a slot is re (f32 ×16) then im (f32 ×16), 128 bytes
 (module
   (memory (export "memory") 1)
 
-  ;; transform(slot, n): the bins of the n samples at byte 512 into the slot at byte `slot`:
-  ;; y = s[n-1] - e^{-jω}·s[n-2], the DFT referenced to the last sample, where
+  ;; decode(n, sub): the n μ-law bytes at byte 4608 as samples at byte 512, and the energy (sum
+  ;; of squares, f64) of each whole run of `sub` samples at byte 384
+  (func (export "decode") (param $n i32) (param $sub i32)
+    (local $i i32) (local $k i32) (local $e f64) (local $v f32) (local $out i32)
+    (local.set $out (i32.const 384))
+    (block $done
+      (loop $sample
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $v (f32.load offset=5632 (i32.shl (i32.load8_u offset=4608 (local.get $i)) (i32.const 2))))
+        (f32.store offset=512 (i32.shl (local.get $i) (i32.const 2)) (local.get $v))
+        (local.set $e (f64.add (local.get $e) (f64.mul (f64.promote_f32 (local.get $v)) (f64.promote_f32 (local.get $v)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (if (i32.eq (local.get $k) (local.get $sub))
+          (then
+            (f64.store (local.get $out) (local.get $e))
+            (local.set $out (i32.add (local.get $out) (i32.const 8)))
+            (local.set $e (f64.const 0))
+            (local.set $k (i32.const 0))))
+        (br $sample))))
+
+  ;; transform(slot, at, n): the bins of the n samples from sample `at` of byte 512 into the slot
+  ;; at byte `slot`: y = s[n-1] - e^{-jω}·s[n-2], the DFT referenced to the last sample, where
   ;; s[i] = (x[i] - s[i-2]) + 2cos(ω)·s[i-1] from zero state
-  (func (export "transform") (param $slot i32) (param $n i32)
+  (func (export "transform") (param $slot i32) (param $at i32) (param $n i32)
     (local $p i32) (local $end i32) (local $x v128) (local $t v128)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) ;; s[i-1]
@@ -35,8 +63,8 @@
     (local.set $c1 (v128.load offset=16 (i32.const 0)))
     (local.set $c2 (v128.load offset=32 (i32.const 0)))
     (local.set $c3 (v128.load offset=48 (i32.const 0)))
-    (local.set $p (i32.const 512))
-    (local.set $end (i32.add (i32.const 512) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $p (i32.add (i32.const 512) (i32.shl (local.get $at) (i32.const 2))))
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $sample
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))

@@ -19,7 +19,7 @@ import { MAX_WINDOW_SAMPLES, ToneAnalyzer, type ToneFit } from './analyzer';
 import { dbm0ToPeak } from './levels';
 import { MULAW_DECODE_F32 } from './mulaw';
 import { MaskingNet, type NetOutput } from './net';
-import { HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
+import { FRAME_SUBS, HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
 
 /** Frequency grid of the net's first look (±75 Hz): screen bins are ≤ 47 Hz from any tone in band */
 const NET_STEP_HZ = 30;
@@ -66,13 +66,18 @@ const BLOCK = SCREEN_BLOCK_SAMPLES;
 const SUBS_PER_REPORT_HOP = REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES;
 const REPORT_GATE_SAMPLES = REPORT_WINDOW_SAMPLES - SCREEN_BLOCK_SAMPLES / 2;
 
-/** Size of the analysis history (power of two) */
-const RING_SAMPLES = 1024;
+/**
+ * Size of the analysis history (power of two), read as ring[i & RING_MASK]. A decoded frame is
+ * copied in whole at its position and may run past the end into RING_OVERHANG, which is then
+ * copied to the start (two native copies instead of a loop).
+ */
+const RING_SAMPLES = 2048;
 const RING_MASK = RING_SAMPLES - 1;
+const RING_OVERHANG = FRAME_SUBS * SUB_BLOCK_SAMPLES;
 
 /** One detector for one stream: feed it μ-law, read what it found after each call. */
 export class DtmfDetector implements NetOutput {
-  readonly ring = new Float32Array(RING_SAMPLES);
+  readonly ring = new Float32Array(RING_SAMPLES + RING_OVERHANG);
   /** sub-blocks since the last reporter decision */
   private hopPhase = 0;
   private subFill = 0;
@@ -137,6 +142,10 @@ export class DtmfDetector implements NetOutput {
     this.decisionCount = 0;
     const ring = this.ring;
     const screen = this.screen;
+    if (this.subFill === 0 && n % SUB === 0 && n <= FRAME_SUBS * SUB) {
+      this.feedFrame(input, off, n);
+      return;
+    }
     // the sub-block is written straight into the screen's input (ToneScreen.commit), one
     // sub-block (or what is left of the input) per inner loop
     const sub = screen.input;
@@ -171,9 +180,25 @@ export class DtmfDetector implements NetOutput {
     this.subEnergy = e;
   }
 
-  private subBlock(energy: number): void {
+  /** A frame of whole sub-blocks from a sub-block boundary: decoded in one call, copied natively */
+  private feedFrame(input: Uint8Array, off: number, n: number): void {
+    const screen = this.screen;
+    const ring = this.ring;
+    screen.decodeFrame(input, off, n);
+    const pos = this.position;
+    const p = pos & RING_MASK;
+    ring.set(screen.decodedFrame(n), p);
+    if (p + n > RING_SAMPLES) ring.copyWithin(0, RING_SAMPLES, p + n);
+    const subs = n / SUB;
+    for (let k = 0; k < subs; k++) {
+      this.position = pos + (k + 1) * SUB;
+      this.subBlock(screen.frameEnergy(k), k * SUB);
+    }
+  }
+
+  private subBlock(energy: number, at = 0): void {
     const end = this.position;
-    const s = this.screen.commit(energy);
+    const s = this.screen.commit(energy, at);
     if (s.pass) {
       this.screenPasses++;
       const fit = this.analyzer.analyze(

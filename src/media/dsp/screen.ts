@@ -14,7 +14,7 @@
  * skip) is never transformed. The transform itself is the Goertzel bank of bank.ts (WebAssembly
  * SIMD, single precision).
  */
-import { FilterBank } from './bank';
+import { BANK_MAX_ENERGIES, FilterBank } from './bank';
 import { dbm0ToPower } from './levels';
 
 /** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
@@ -22,6 +22,8 @@ export const SUB_BLOCK_SAMPLES = 20;
 /** 10 ms screen blocks: the shortest fragment the masking net must catch (B5) */
 export const SCREEN_BLOCK_SUBS = 4;
 export const SCREEN_BLOCK_SAMPLES = SUB_BLOCK_SAMPLES * SCREEN_BLOCK_SUBS;
+/** The most sub-blocks decodeFrame() takes at once: a 20 ms frame */
+export const FRAME_SUBS = BANK_MAX_ENERGIES;
 
 /**
  * Screen bins (Hz, integers so the phase table is exact). Low group: the four DTMF rows; the
@@ -169,17 +171,35 @@ export class ToneScreen {
   }
 
   /**
-   * push() of the sub-block already written at input[0, SUB_BLOCK_SAMPLES), whose energy (sum
-   * of squares) the caller summed while writing it
+   * A frame of μ-law input[off, off+n) (n a multiple of SUB_BLOCK_SAMPLES, at most
+   * FRAME_SUBS of them) decoded at once: the samples are decodedFrame(n), sub-block k is
+   * input[k·SUB_BLOCK_SAMPLES, ...) with energy frameEnergy(k); commit each in turn with
+   * commit(frameEnergy(k), k·SUB_BLOCK_SAMPLES).
    */
-  commit(e: number): ScreenResult {
+  decodeFrame(input: Uint8Array, off: number, n: number): void {
+    BANK.decode(input, off, n, SUB_BLOCK_SAMPLES);
+  }
+
+  decodedFrame(n: number): Float32Array {
+    return BANK.decoded(n);
+  }
+
+  frameEnergy(k: number): number {
+    return BANK.energies[k];
+  }
+
+  /**
+   * push() of the sub-block already written at input[at, at+SUB_BLOCK_SAMPLES), whose energy
+   * (sum of squares) the caller summed while writing it
+   */
+  commit(e: number, at = 0): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
     this.energy[h] = e;
     this.subCount++;
     // the next evaluation is `skip` hops away and reads the last SCREEN_BLOCK_SUBS sub-blocks
     if (this.skip < SCREEN_BLOCK_SUBS) {
       if (e < this.gateEnergy) BANK.zero(this.slots[h]);
-      else BANK.transform(this.slots[h], SUB_BLOCK_SAMPLES);
+      else BANK.transform(this.slots[h], at, SUB_BLOCK_SAMPLES);
     }
     if (this.skip > 0) {
       this.skip--;

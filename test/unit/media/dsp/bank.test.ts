@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { compileWat, renderModule, WAT_FILE } from '../../../../scripts/build-wasm';
 import { BANK_WASM_BASE64 } from '../../../../src/media/dsp/bank-wasm';
 import { BANK_BINS, FilterBank } from '../../../../src/media/dsp/bank';
+import { MULAW_DECODE } from '../../../../src/media/dsp/mulaw';
 import { goertzelComplex } from '../../../../src/media/dsp/goertzel';
 import { DIAL_BINS_HZ, HIGH_BINS_HZ, LOW_BINS_HZ } from '../../../../src/media/dsp/screen';
 
@@ -17,7 +18,7 @@ function fill(bank: FilterBank, region: number, x: Float64Array): number[] {
   const slots = [0, 1, 2, 3].map((h) => bank.slot(region, h));
   for (let j = 0; j < 4; j++) {
     for (let i = 0; i < HOP; i++) bank.input[i] = x[j * HOP + i];
-    bank.transform(slots[3 - j], HOP); // oldest sub-block first, into slot 3
+    bank.transform(slots[3 - j], 0, HOP); // oldest sub-block first, into slot 3
   }
   return slots;
 }
@@ -62,6 +63,37 @@ describe('filter bank (WebAssembly SIMD)', () => {
       ts.power(st[0], st[1], st[2], st[3]);
       expect(Array.from(wasm.powers)).toEqual(Array.from(ts.powers));
     }
+  });
+
+  it('decodes μ-law frames like the TypeScript version and MULAW_DECODE, with each sub-block’s energy', () => {
+    const wasm = new FilterBank(BINS, HOP);
+    const ts = new FilterBank(BINS, HOP, false);
+    const rnd = rng(9);
+    for (const n of [20, 40, 160]) {
+      const frame = Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
+      wasm.decode(frame, 0, n, HOP);
+      ts.decode(frame, 0, n, HOP);
+      expect(Array.from(wasm.decoded(n))).toEqual(Array.from(frame, (b) => MULAW_DECODE[b]));
+      expect(Array.from(ts.decoded(n))).toEqual(Array.from(wasm.decoded(n)));
+      for (let k = 0; k < n / HOP; k++) {
+        let e = 0;
+        for (let i = k * HOP; i < (k + 1) * HOP; i++) e += MULAW_DECODE[frame[i]] ** 2;
+        expect(wasm.energies[k]).toBe(e);
+        expect(ts.energies[k]).toBe(e);
+      }
+      // the last sub-block, transformed where it lies, and again after moving it to the start
+      const a = wasm.slot(wasm.alloc(), 0);
+      const b = wasm.slot(wasm.alloc(), 0);
+      wasm.transform(a, n - HOP, HOP);
+      wasm.input.copyWithin(0, n - HOP, n);
+      wasm.transform(b, 0, HOP);
+      wasm.power(a, a, a, a);
+      const inPlace = Array.from(wasm.powers);
+      wasm.power(b, b, b, b);
+      expect(Array.from(wasm.powers)).toEqual(inPlace);
+      expect(Math.max(...inPlace)).toBeGreaterThan(0);
+    }
+    expect(() => wasm.decode(new Uint8Array(2000), 0, 2000, HOP)).toThrow(RangeError);
   });
 
   it('block powers equal a double-precision DFT of the 80 samples, to single precision', () => {
