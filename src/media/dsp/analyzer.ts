@@ -64,6 +64,8 @@ const RC = new Float64Array(MAX_FREQS);
 const RS = new Float64Array(MAX_FREQS);
 const BC = new Float64Array(MAX_FREQS);
 const BS = new Float64Array(MAX_FREQS);
+const DIFF = new Float64Array(2);
+const SUM = new Float64Array(2);
 let owner: ToneAnalyzer | null = null;
 
 /** Hann windows by length, computed once and shared (read-only) */
@@ -312,10 +314,12 @@ export class ToneAnalyzer {
       r[2 * k] = xr; // Σ x cos(ωi)
       r[2 * k + 1] = -xi; // Σ x sin(ωi)
       for (let l = 0; l <= k; l++) {
-        const dr = dirichletRe(om[k] - om[l], n);
-        const di = dirichletIm(om[k] - om[l], n);
-        const sr = dirichletRe(om[k] + om[l], n);
-        const si = dirichletIm(om[k] + om[l], n);
+        dirichlet(om[k] - om[l], n, DIFF);
+        dirichlet(om[k] + om[l], n, SUM);
+        const dr = DIFF[0];
+        const di = DIFF[1];
+        const sr = SUM[0];
+        const si = SUM[1];
         // a = ω_k·i, b = ω_l·i
         const cc = 0.5 * (dr + sr); // Σ cos a cos b
         const ss = 0.5 * (dr - sr); // Σ sin a sin b
@@ -337,18 +341,18 @@ export class ToneAnalyzer {
   }
 }
 
-/** Σ_{i<n} cos(θi) */
-function dirichletRe(theta: number, n: number): number {
+/** Σ_{i<n} cos(θi) and Σ_{i<n} sin(θi) into out[0], out[1] (the three sines and cosines shared) */
+function dirichlet(theta: number, n: number, out: Float64Array): void {
   const h = Math.sin(theta / 2);
-  if (Math.abs(h) < 1e-12) return n;
-  return (Math.cos((theta * (n - 1)) / 2) * Math.sin((n * theta) / 2)) / h;
-}
-
-/** Σ_{i<n} sin(θi) */
-function dirichletIm(theta: number, n: number): number {
-  const h = Math.sin(theta / 2);
-  if (Math.abs(h) < 1e-12) return 0;
-  return (Math.sin((theta * (n - 1)) / 2) * Math.sin((n * theta) / 2)) / h;
+  if (Math.abs(h) < 1e-12) {
+    out[0] = n;
+    out[1] = 0;
+    return;
+  }
+  const half = (theta * (n - 1)) / 2;
+  const k = Math.sin((n * theta) / 2);
+  out[0] = (Math.cos(half) * k) / h;
+  out[1] = (Math.sin(half) * k) / h;
 }
 
 /** Solve G·θ = r for symmetric positive definite G (overwritten with its factor) */
