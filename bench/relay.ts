@@ -13,7 +13,7 @@
  *
  * RELAY_BENCH_REPEAT=n runs bare and tonewall alternately n times per call count and reports the
  * median of each: on a shared machine a single pair of runs can differ by 30% from load alone.
- * RELAY_PROF=<dir> writes a V8 CPU profile of each server process to <dir>/<kind>/.
+ * RELAY_PROF=<dir> writes a V8 CPU profile of each server's measured window to <dir>/<kind>/.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -126,6 +126,7 @@ async function serve(kind: Kind): Promise<void> {
   }
   let cpu0 = process.cpuUsage();
   let ivcs0 = 0;
+  const profiler = process.env.RELAY_PROF ? await measuredWindowProfiler(`${process.env.RELAY_PROF}/${kind}`) : null;
   process.on('message', async (m: { cmd: string; n?: number }) => {
     if (m.cmd === 'issue') send({ cmd: 'issued', urls: await issue(m.n!) });
     else if (m.cmd === 'bridged') send({ cmd: 'bridged', n: bridged() });
@@ -134,16 +135,38 @@ async function serve(kind: Kind): Promise<void> {
       const u = process.memoryUsage();
       send({ cmd: 'mem', bytes: u.heapUsed + u.external + u.arrayBuffers });
     } else if (m.cmd === 'cpu-start') {
+      await profiler?.start();
       cpu0 = process.cpuUsage();
       ivcs0 = process.resourceUsage().involuntaryContextSwitches;
       send({ cmd: 'cpu-started' });
     } else if (m.cmd === 'cpu-stop') {
       const d = process.cpuUsage(cpu0);
+      await profiler?.stop();
       const r = process.resourceUsage();
       send({ cmd: 'cpu', us: d.user + d.system, user: d.user, sys: d.system, ivcs: r.involuntaryContextSwitches - ivcs0 });
     } else if (m.cmd === 'exit') process.exit(0);
   });
   send({ cmd: 'ready', port });
+}
+
+/** A V8 CPU profile of the measured window only (RELAY_PROF), written as <dir>/<n>.cpuprofile */
+async function measuredWindowProfiler(dir: string): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  let n = 0;
+  return {
+    start: async () => {
+      await session.post('Profiler.start');
+    },
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(`${dir}/${++n}.cpuprofile`, JSON.stringify(profile));
+    },
+  };
 }
 
 // ------------------------------------------------------------------ driver side (this process)
@@ -226,8 +249,7 @@ interface RunResult {
 }
 
 async function runOne(kind: Kind, calls: number): Promise<RunResult> {
-  const prof = process.env.RELAY_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RELAY_PROF}/${kind}`] : [];
-  const child = fork(__filename, ['--relay-server', kind], { execArgv: [...process.execArgv, '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, ['--relay-server', kind], { execArgv: [...process.execArgv, '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
   const mem0 = (await request<{ bytes: number }>(child, { cmd: 'mem' }, 'mem')).bytes;
   const { urls } = await request<{ urls: { caller: string; agent: string }[] }>(child, { cmd: 'issue', n: calls }, 'issued');
