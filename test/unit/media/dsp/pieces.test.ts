@@ -7,7 +7,7 @@ import { DtmfDetector, keyIndex, NO_KEY } from '../../../../src/media/dsp/detect
 import { FADE_SAMPLES, flatToneByte } from '../../../../src/media/dsp/flat-tone';
 import { Masker } from '../../../../src/media/dsp/masker';
 import { CONFIRM_PASSES, KeyTracker, RELEASE_MISSES } from '../../../../src/media/dsp/tracker';
-import { ALL_KEYS, dtmf, ms, run, Timeline } from './synth';
+import { ALL_KEYS, dtmf, ms, noise, rng, run, Timeline } from './synth';
 
 describe('KeyTracker', () => {
   const k5 = keyIndex('5');
@@ -181,5 +181,62 @@ describe('CallerPath: blanket, counters, reset', () => {
     const again = run(bytes, { path: p });
     expect(again.keys.map((k) => k.digit)).toEqual(['1']);
     expect(again.replaced.filter((f) => f === 1).length).toBeLessThan(ms(150));
+  });
+});
+
+describe('CallerPath: many streams share one filter bank', () => {
+  /** Two seconds of keys with speech-like noise in between, different per seed */
+  function signal(seed: number): Uint8Array {
+    const r = rng(seed);
+    const t = new Timeline(ms(2000));
+    for (let at = ms(40); at < ms(1900); at += ms(150)) t.add(dtmf(ALL_KEYS[Math.floor(r() * 16)], ms(50 + r() * 40)), at);
+    t.add(noise(ms(2000), 2e4, r), 0);
+    return t.mulaw();
+  }
+
+  /** Output bytes, replaced flags and keys of `bytes` fed in chunks of the given sizes (cycled) */
+  function feeder(bytes: Uint8Array, sizes: number[]) {
+    const path = new CallerPath({ lookaheadMs: 40 });
+    const out = new Uint8Array(bytes.length);
+    const flags = new Uint8Array(bytes.length);
+    const keys: string[] = [];
+    let at = 0;
+    let i = 0;
+    return {
+      done: () => at >= bytes.length,
+      /** feeds the next chunk */
+      step(): void {
+        const n = Math.min(sizes[i++ % sizes.length], bytes.length - at);
+        const o = new Uint8Array(n);
+        const f = new Uint8Array(n);
+        if (path.process(bytes.subarray(at, at + n), o, f) > 0) for (const k of path.takeKeys()) keys.push(`${k.digit}@${k.atSample}`);
+        out.set(o, at);
+        flags.set(f, at);
+        at += n;
+      },
+      result: () => ({ out, flags, keys }),
+    };
+  }
+
+  it('gives each stream what it gets alone, whatever the chunking and however the streams interleave', () => {
+    const a = signal(1);
+    const b = signal(2);
+    const odd = [7, 33, 160, 1, 99, 20, 13];
+    // alone: all of a, then all of b
+    const aAlone = feeder(a, odd);
+    while (!aAlone.done()) aAlone.step();
+    const bAlone = feeder(b, [160]);
+    while (!bAlone.done()) bAlone.step();
+    // interleaved: a's odd chunks (which leave sub-blocks half-written) between b's frames
+    const aMixed = feeder(a, odd);
+    const bMixed = feeder(b, [160]);
+    while (!aMixed.done() || !bMixed.done()) {
+      if (!aMixed.done()) aMixed.step();
+      if (!bMixed.done()) bMixed.step();
+    }
+    expect(aAlone.result().keys.length).toBeGreaterThan(8);
+    expect(bAlone.result().keys.length).toBeGreaterThan(8);
+    expect(aMixed.result()).toEqual(aAlone.result());
+    expect(bMixed.result()).toEqual(bAlone.result());
   });
 });
