@@ -142,7 +142,8 @@ export class FilterBank {
   /** input[0, n) as one view (the same object while n stays the same) */
   decoded(n: number): Float32Array {
     let v = this.decodedView;
-    if (v === null || v.length !== n || v.buffer !== this.input.buffer) {
+    // views() drops it when the memory grows
+    if (v === null || v.length !== n) {
       v = this.input.subarray(0, n);
       this.decodedView = v;
     }
