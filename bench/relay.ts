@@ -14,12 +14,14 @@
  * RELAY_BENCH_REPEAT=n runs bare and tonewall alternately n times per call count and reports the
  * median of each: on a shared machine a single pair of runs can differ by 30% from load alone.
  * RELAY_PROF=<dir> writes a V8 CPU profile of each server's measured window to <dir>/<kind>/.
+ * tonewall runs as built for production (dist/, rebuilt first: support.ts productionBuild).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import twilio from 'twilio';
 import WebSocket, { WebSocketServer } from 'ws';
+import { fromBuild, productionBuild } from './support';
 
 const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 const AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
@@ -42,9 +44,9 @@ async function serve(kind: Kind): Promise<void> {
   let issue: (n: number) => Promise<{ caller: string; agent: string }[]>;
   let bridged: () => number = () => 0;
   if (kind === 'tonewall') {
-    const { buildApp } = await import('../src/app');
-    const { loadConfig } = await import('../src/config');
-    const { generateKeyRingText } = await import('../src/vault');
+    const { buildApp } = fromBuild<typeof import('../src/app')>('src/app');
+    const { loadConfig } = fromBuild<typeof import('../src/config')>('src/config');
+    const { generateKeyRingText } = fromBuild<typeof import('../src/vault')>('src/vault');
     const path = await import('node:path');
     const config = loadConfig({
       PORT: '0',
@@ -354,6 +356,7 @@ async function runOne(kind: Kind, calls: number): Promise<RunResult> {
 }
 
 export async function runRelayBench(): Promise<Record<string, number | string>> {
+  productionBuild();
   const out: Record<string, number | string> = {};
   for (const n of CALL_COUNTS) {
     const bares: RunResult[] = [];

@@ -2,7 +2,7 @@
  * Signed `POST /twilio/voice` throughput and latency with autocannon against the Redis store,
  * next to a bare Fastify route (form body parsing, static TwiML) measured in the same run.
  * Every request is a new call (its own CallSid, signed as Twilio signs it), so the replay cache
- * answers none of them.
+ * answers none of them. The service runs as built for production (dist/, rebuilt first).
  */
 import autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
@@ -12,10 +12,7 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import twilio from 'twilio';
-import { buildApp } from '../src/app';
-import { loadConfig } from '../src/config';
-import { generateKeyRingText } from '../src/vault';
-import { benchRedis, freePort } from './support';
+import { benchRedis, freePort, fromBuild, productionBuild } from './support';
 
 const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 8);
 const CONNECTIONS = 32;
@@ -101,6 +98,9 @@ async function startServer(kind: 'service' | 'bare', redisUrl: string): Promise<
     await bare.listen({ port, host: '127.0.0.1' });
     return url;
   }
+  const { buildApp } = fromBuild<typeof import('../src/app')>('src/app');
+  const { loadConfig } = fromBuild<typeof import('../src/config')>('src/config');
+  const { generateKeyRingText } = fromBuild<typeof import('../src/vault')>('src/vault');
   const config = loadConfig({
     PORT: String(port),
     PUBLIC_URL: url,
@@ -131,6 +131,7 @@ async function load(server: Awaited<ReturnType<typeof serve>>) {
 }
 
 export async function runWebhookBench(): Promise<Record<string, number | string>> {
+  productionBuild();
   const redis = await benchRedis();
   try {
     const before = await redisCommands(redis.url);
