@@ -14,7 +14,7 @@
  * skip) is never transformed. The transform itself is the Goertzel bank of bank.ts (WebAssembly
  * SIMD, single precision).
  */
-import { BANK_MAX_ENERGIES, FilterBank } from './bank';
+import { BANK_MAX_ENERGIES, BANK_SLOTS, FilterBank } from './bank';
 import { dbm0ToPower } from './levels';
 
 /** 2.5 ms: the hop of the masking net; 160-sample frames hold exactly 8 */
@@ -83,6 +83,7 @@ const DIAL_SHARE = 0.03;
  * all that evaluate() ever reads.
  */
 const HISTORY_SUBS = SCREEN_BLOCK_SUBS;
+if (HISTORY_SUBS !== BANK_SLOTS) throw new Error('a screen block must be the bank region’s BANK_SLOTS sub-blocks');
 
 /**
  * The filter bank: each screen's last HISTORY_SUBS sub-blocks' bins live in a region of its
