@@ -62,8 +62,8 @@ export class FilterBank {
   /** sub-block energies after decode(); valid until the next alloc() */
   energies!: Float64Array;
   private bytes!: Uint8Array;
-  /** input[0, decodedLength): made when the frame length changes, so a frame is copied out natively */
-  private decodedView: Float32Array | null = null;
+  /** decoded(n)'s views by length; views() drops them when the memory grows */
+  private decodedViews: Float32Array[] = [];
   private f32!: Float32Array;
   private readonly wasm: BankExports | null;
   /** the TypeScript version's memory */
@@ -139,15 +139,9 @@ export class FilterBank {
     else this.decodeTs(n, sub);
   }
 
-  /** input[0, n) as one view (the same object while n stays the same) */
+  /** input[0, n) as one view, made once per length (no allocation per frame) */
   decoded(n: number): Float32Array {
-    let v = this.decodedView;
-    // views() drops it when the memory grows
-    if (v === null || v.length !== n) {
-      v = this.input.subarray(0, n);
-      this.decodedView = v;
-    }
-    return v;
+    return (this.decodedViews[n] ??= this.input.subarray(0, n));
   }
 
   /** The bins of input[at, at+n) into `slot` */
@@ -175,7 +169,7 @@ export class FilterBank {
     this.powers = new Float32Array(buffer, POWERS_AT, BANK_BINS);
     this.energies = new Float64Array(buffer, ENERGY_AT, BANK_MAX_ENERGIES);
     this.bytes = new Uint8Array(buffer, BYTES_AT, BANK_MAX_SAMPLES);
-    this.decodedView = null;
+    this.decodedViews = [];
   }
 
   private decodeTs(n: number, sub: number): void {

@@ -17,7 +17,6 @@
  */
 import { MAX_WINDOW_SAMPLES, ToneAnalyzer, type ToneFit } from './analyzer';
 import { dbm0ToPeak } from './levels';
-import { MULAW_DECODE_F32 } from './mulaw';
 import { MaskingNet, type NetOutput } from './net';
 import { FRAME_SUBS, HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
 
@@ -60,7 +59,6 @@ const REPORT_STEP_HZ = 18;
 
 // Local copies of imported constants and tables used per sample or per sub-block: a bundler's
 // CommonJS interop (tsx, esbuild) turns imported bindings into getter calls.
-const DECODE = MULAW_DECODE_F32;
 const SUB = SUB_BLOCK_SAMPLES;
 const BLOCK = SCREEN_BLOCK_SAMPLES;
 const SUBS_PER_REPORT_HOP = REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES;
@@ -80,18 +78,16 @@ export class DtmfDetector implements NetOutput {
   readonly ring = new Float32Array(RING_SAMPLES + RING_OVERHANG);
   /** sub-blocks since the last reporter decision */
   private hopPhase = 0;
-  private subFill = 0;
-  /** sum of squares of the sub-block's samples so far */
-  private subEnergy = 0;
-  /** the samples of a sub-block that a feed() left unfinished */
-  private readonly partial = new Float32Array(SUB_BLOCK_SAMPLES);
+  /** the μ-law bytes of a sub-block that a feed() left unfinished */
+  private readonly pending = new Uint8Array(SUB_BLOCK_SAMPLES);
+  private pendingCount = 0;
   private readonly screen = new ToneScreen();
   private readonly analyzer = new ToneAnalyzer();
   private readonly longAnalyzer = new ToneAnalyzer();
   /** the last screen pass saw a dial tone: the exact stage fits it too */
   private dial = false;
   private readonly reportMinAmp = dbm0ToPeak(REPORT_MIN_DBM0);
-  /** samples consumed */
+  /** samples analysed (those of whole sub-blocks; the rest of a feed() waits in pending) */
   position = 0;
 
   /**
@@ -121,8 +117,7 @@ export class DtmfDetector implements NetOutput {
 
   reset(): void {
     this.ring.fill(0);
-    this.subFill = 0;
-    this.subEnergy = 0;
+    this.pendingCount = 0;
     this.screen.reset();
     this.net.reset();
     this.position = 0;
@@ -135,52 +130,34 @@ export class DtmfDetector implements NetOutput {
     this.reports = 0;
   }
 
-  /** Decode and analyse input[off, off+n). n ≤ 160·8 keeps the result queues from overflowing. */
+  /**
+   * Analyse input[off, off+n) (n ≤ 160·8 keeps the result queues from overflowing). Whole
+   * sub-blocks go to the bank a frame at a time; the bytes of a sub-block that the input leaves
+   * unfinished wait here until the next feed() completes it, so the result does not depend on
+   * how the stream is cut into frames.
+   */
   feed(input: Uint8Array, off: number, n: number): void {
     this.netCount = 0;
     this.trimCount = 0;
     this.decisionCount = 0;
-    const ring = this.ring;
-    const screen = this.screen;
-    if (this.subFill === 0 && n % SUB === 0 && n <= FRAME_SUBS * SUB) {
-      this.feedFrame(input, off, n);
-      return;
-    }
-    // the sub-block is written straight into the screen's input (ToneScreen.commit), one
-    // sub-block (or what is left of the input) per inner loop
-    const sub = screen.input;
-    let pos = this.position;
-    let fill = this.subFill;
-    let e = this.subEnergy;
-    // the screens share one input: a sub-block left half-written by the last call comes back
-    if (fill > 0) for (let k = 0; k < fill; k++) sub[k] = this.partial[k];
     const end = off + n;
     let i = off;
-    while (i < end) {
-      const take = Math.min(end - i, SUB - fill);
-      const stop = i + take;
-      let j = fill;
-      for (; i < stop; i++) {
-        const v = DECODE[input[i]];
-        ring[pos++ & RING_MASK] = v;
-        sub[j++] = v;
-        e += v * v;
-      }
-      fill += take;
-      if (fill === SUB) {
-        this.position = pos;
-        this.subBlock(e);
-        fill = 0;
-        e = 0;
-      }
+    if (this.pendingCount > 0) {
+      const take = Math.min(SUB - this.pendingCount, n);
+      for (let k = 0; k < take; k++) this.pending[this.pendingCount++] = input[i++];
+      if (this.pendingCount < SUB) return;
+      this.pendingCount = 0;
+      this.feedFrame(this.pending, 0, SUB);
     }
-    if (fill > 0) for (let k = 0; k < fill; k++) this.partial[k] = sub[k];
-    this.position = pos;
-    this.subFill = fill;
-    this.subEnergy = e;
+    while (end - i >= SUB) {
+      const m = Math.min(FRAME_SUBS * SUB, end - i - ((end - i) % SUB));
+      this.feedFrame(input, i, m);
+      i += m;
+    }
+    while (i < end) this.pending[this.pendingCount++] = input[i++];
   }
 
-  /** A frame of whole sub-blocks from a sub-block boundary: decoded in one call, copied natively */
+  /** Whole sub-blocks input[off, off+n): decoded in one call, copied into the ring natively */
   private feedFrame(input: Uint8Array, off: number, n: number): void {
     const screen = this.screen;
     const ring = this.ring;
@@ -196,7 +173,7 @@ export class DtmfDetector implements NetOutput {
     }
   }
 
-  private subBlock(energy: number, at = 0): void {
+  private subBlock(energy: number, at: number): void {
     const end = this.position;
     const s = this.screen.commit(energy, at);
     if (s.pass) {

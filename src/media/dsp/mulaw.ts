@@ -29,9 +29,6 @@ export const MULAW_DECODE: Int16Array = (() => {
   return table;
 })();
 
-/** code → linear as float, for the analysis path (saves a conversion per sample) */
-export const MULAW_DECODE_F32: Float32Array = Float32Array.from(MULAW_DECODE);
-
 /** 16-bit linear (any number; rounded and clipped) → μ-law code */
 export function encodeMulaw(linear: number): number {
   let v = Math.round(linear);

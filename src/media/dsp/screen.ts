@@ -26,7 +26,7 @@ export const SCREEN_BLOCK_SAMPLES = SUB_BLOCK_SAMPLES * SCREEN_BLOCK_SUBS;
 export const FRAME_SUBS = BANK_MAX_ENERGIES;
 
 /**
- * Screen bins (Hz, integers so the phase table is exact). Low group: the four DTMF rows; the
+ * Screen bins (Hz). Low group: the four DTMF rows; the
  * 10 ms rectangular window (100 Hz bins) loses ≤ 3.2 dB anywhere from 697-5% to 941+5%.
  * High group: the four columns plus in-between and edge bins, because the columns are up to
  * 156 Hz apart and a tone 5% off (1715 Hz) would otherwise lose 13.6 dB.
@@ -36,7 +36,6 @@ export const LOW_BINS_HZ = [697, 770, 852, 941] as const;
 export const HIGH_BINS_HZ = [1149, 1209, 1272, 1336, 1406, 1477, 1555, 1633, 1715] as const;
 export const DIAL_BINS_HZ = [350, 440] as const;
 const ALL_BINS = [...LOW_BINS_HZ, ...HIGH_BINS_HZ, ...DIAL_BINS_HZ];
-export const NUM_BINS = ALL_BINS.length; // 15 of the bank's 16
 const N_LOW = LOW_BINS_HZ.length;
 const N_HIGH = HIGH_BINS_HZ.length;
 const DIAL0 = N_LOW + N_HIGH;
@@ -79,7 +78,7 @@ const DIAL_SHARE = 0.03;
 
 /**
  * Ring of sub-block results (power of two). A block is the last SCREEN_BLOCK_SUBS sub-blocks
- * and push() overwrites the slot of the one just before them, so SCREEN_BLOCK_SUBS slots hold
+ * and commit() overwrites the slot of the one just before them, so SCREEN_BLOCK_SUBS slots hold
  * all that evaluate() ever reads.
  */
 const HISTORY_SUBS = SCREEN_BLOCK_SUBS;
@@ -87,10 +86,10 @@ if (HISTORY_SUBS !== BANK_SLOTS) throw new Error('a screen block must be the ban
 
 /**
  * The filter bank: each screen's last HISTORY_SUBS sub-blocks' bins live in a region of its
- * memory, and its input is where the caller writes the sub-block (ToneScreen.input).
- * Processing is synchronous and single-threaded, so one bank serves every ToneScreen: a
- * sub-block is written and committed before any other screen runs (a caller that leaves a
- * sub-block half-written between calls keeps its part itself: detector.ts).
+ * memory, and a decoded frame waits in its input. Processing is synchronous and
+ * single-threaded, so one bank serves every ToneScreen: a frame is decoded and its sub-blocks
+ * committed before any other screen runs (bytes of an unfinished sub-block wait in the
+ * detector, never in the bank).
  */
 const BANK = new FilterBank(ALL_BINS, SUB_BLOCK_SAMPLES);
 /** A screen's region goes back to the bank when the screen is collected */
@@ -142,35 +141,6 @@ export class ToneScreen {
     this.result.pass = false;
   }
 
-  /** Number of sub-blocks seen so far; the block is complete once this reaches SCREEN_BLOCK_SUBS */
-  get subBlocks(): number {
-    return this.subCount;
-  }
-
-  /**
-   * Where the caller writes the next sub-block's SUB_BLOCK_SAMPLES samples, at
-   * input[0, SUB_BLOCK_SAMPLES), before commit(): shared by every screen (see BANK)
-   */
-  get input(): Float32Array {
-    return BANK.input;
-  }
-
-  /**
-   * Consume one sub-block x[start, start+SUB_BLOCK_SAMPLES) (it must directly follow the
-   * previous one in the stream) and evaluate the screen block that ends with it, unless the
-   * last evaluation was far from passing (SKIP_BELOW, LONG_SKIP_BELOW): then report no pass.
-   */
-  push(x: Float64Array | Float32Array, start: number): ScreenResult {
-    const buf = BANK.input;
-    let e = 0;
-    for (let i = 0; i < SUB_BLOCK_SAMPLES; i++) {
-      const v = x[start + i];
-      buf[i] = v;
-      e += v * v;
-    }
-    return this.commit(e);
-  }
-
   /**
    * A frame of μ-law input[off, off+n) (n a multiple of SUB_BLOCK_SAMPLES, at most
    * FRAME_SUBS of them) decoded at once: the samples are decodedFrame(n), sub-block k is
@@ -190,10 +160,12 @@ export class ToneScreen {
   }
 
   /**
-   * push() of the sub-block already written at input[at, at+SUB_BLOCK_SAMPLES), whose energy
-   * (sum of squares) the caller summed while writing it
+   * Consume the sub-block at decodedFrame()[at, at+SUB_BLOCK_SAMPLES) with energy `e` (it must
+   * directly follow the previous one in the stream) and evaluate the screen block that ends
+   * with it, unless the last evaluation was far from passing (SKIP_BELOW, LONG_SKIP_BELOW):
+   * then report no pass.
    */
-  commit(e: number, at = 0): ScreenResult {
+  commit(e: number, at: number): ScreenResult {
     const h = this.subCount & (HISTORY_SUBS - 1);
     this.energy[h] = e;
     this.subCount++;
