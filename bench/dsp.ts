@@ -109,7 +109,7 @@ function pass(bytes: Uint8Array, keepReplaced: boolean): PassResult {
 function rtf(bytes: Uint8Array, reps: number): { best: number; median: number } {
   const slice = Math.min(bytes.length, FS * 60);
   // warm up: V8 optimises the JavaScript and tiers the WebAssembly up from its baseline compiler
-  for (let i = 0; i < 5; i++) pass(bytes.subarray(0, Math.min(bytes.length, FS * 60)), false);
+  for (let i = 0; i < 5; i++) pass(bytes.subarray(0, slice), false);
   const rates: number[] = [];
   for (let r = 0; r < reps; r++) {
     const start = Math.floor(((bytes.length - slice) * r) / Math.max(reps - 1, 1) / FRAME) * FRAME;

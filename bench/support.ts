@@ -10,7 +10,7 @@ let built = false;
 /**
  * The servers the benchmarks measure run the production build (dist/, what `npm start` runs),
  * rebuilt here so it matches src/. Not the tsx-transpiled sources: tsx turns every imported
- * binding into a getter call, which cost the relay ~10% more CPU per frame than the build does.
+ * binding into a getter call, work that production does not do.
  */
 export function productionBuild(): void {
   if (built) return;

@@ -1,8 +1,8 @@
 /**
  * The screen's filter bank (screen.ts): μ-law frames decoded into samples and sub-block
  * energies, 16 Goertzel bins per sub-block, kept per screen for the last four sub-blocks, and
- * the block powers over them, in single precision. A small
- * WebAssembly SIMD module does the work (bank.wat: why, and how it is built); the class below
+ * the block powers over them, in single precision. A small WebAssembly SIMD module does the
+ * work (bank.wat: why, and how it is built); the class below
  * holds its memory, hands each screen a history region in it, and runs the same computation in
  * TypeScript where WebAssembly SIMD is unavailable. The TypeScript version is also what the
  * module is tested against, bit for bit: every f32 step is rounded with Math.fround, in the
@@ -55,7 +55,7 @@ function instantiate(): BankExports | null {
 }
 
 export class FilterBank {
-  /** where the sub-block's samples go before transform(); valid until the next alloc() */
+  /** the samples transform() reads: decode() writes a frame here; valid until the next alloc() */
   input!: Float32Array;
   /** block powers (|DFT|², unnormalised) of the 16 bins after power(); valid until the next alloc() */
   powers!: Float32Array;
