@@ -3,25 +3,13 @@
  * masked views, vault tokens and an HMAC of the caller's number, never a plain value or a full
  * number.
  */
-import type { CardBrand, FieldKind } from '../flows/validators';
+import type { CardBrand, FieldKind, FieldState } from '../fields';
+
+export type { FieldState } from '../fields';
 
 export type CallState = 'ivr' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
 export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'failed';
 
-export interface FieldState {
-  kind: FieldKind;
-  /** masked view (CONTRACT §5) */
-  masked: string;
-  last4?: string;
-  brand?: CardBrand;
-  valid: boolean;
-  /** why it failed: 'luhn', 'length', 'attempts-exhausted', 'recording-pause-failed', ... */
-  reason?: string;
-  /** opaque vault token of the encrypted value (only when valid) */
-  token?: string;
-  source: 'ivr' | 'capture';
-  at: number;
-}
 
 export interface CallSession {
   callSid: string;

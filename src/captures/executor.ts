@@ -16,8 +16,7 @@ import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { CallEvent } from '../events';
-import { maxLengthFor, validate, type FieldKind } from '../flows/validators';
-import { maskField, maskProgress } from '../vault/mask';
+import { fieldState, maskProgress, maxLengthFor, validate, writeField, type FieldInput } from '../fields';
 import { DigitCollector } from './collector';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, CaptureStatus, StartResult } from './types';
@@ -223,6 +222,11 @@ export class CaptureExecutor {
     }
     clearTimeout(run.idle);
     run.idle = setTimeout(() => this.finish(callSid, { status: 'finish' }), this.idleMs);
+    if (run.record.blanket) {
+      // a blanket hides how many keys were pressed and when: no progress leaves this instance
+      if (outcome === 'full') this.finish(callSid, { status: 'finish' });
+      return;
+    }
     const entered = run.collector.entered;
     const masked = maskProgress(run.collector.digits);
     run.record.entered = entered;
@@ -268,10 +272,13 @@ export class CaptureExecutor {
       this.running.delete(callSid);
     }
     await this.announce(run.record);
-    log.info({ status: run.record.status, reason: run.record.reason, entered: run.record.entered }, 'capture ended');
+    log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
   }
 
-  /** validate, vault and keep the masked field; sets the record's outcome */
+  /**
+   * validate, vault and keep the masked field (written the way the IVR writes one); sets the
+   * record's outcome. A failed value shows no digit; under a blanket not even how many were keyed.
+   */
   private async settle(run: Running, ending: Ending): Promise<void> {
     const r = run.record;
     const digits = run.collector.digits;
@@ -280,37 +287,24 @@ export class CaptureExecutor {
       r.reason = 'cancelled';
       return;
     }
-    if (ending.status === 'failed' && digits.length === 0) {
+    if (ending.status === 'failed' && (digits.length === 0 || (ending.reason !== 'no-input' && ending.reason !== 'timeout'))) {
       r.status = 'failed';
       r.reason = ending.reason;
       return;
     }
-    if (ending.status === 'failed' && ending.reason !== 'no-input' && ending.reason !== 'timeout') {
-      r.status = 'failed';
-      r.reason = ending.reason;
-      return;
-    }
-    const kind: FieldKind = r.kind;
     const now = this.now();
     const result = digits.length
-      ? validate(kind, digits, { now, cardBrand: run.cardBrand, minLength: run.minLength, maxLength: run.maxLength })
+      ? validate(r.kind, digits, { now, cardBrand: run.cardBrand, minLength: run.minLength, maxLength: run.maxLength })
       : ({ valid: false, reason: 'length' } as const);
-    const view = maskField(kind, digits, result);
-    r.masked = view.masked;
-    r.valid = view.valid;
-    if (view.brand) r.brand = view.brand;
-    if (view.last4) r.last4 = view.last4;
     const token = result.valid ? await this.d.vault.put(r.callSid, r.name, digits) : undefined;
-    const updated = await this.d.calls.update(r.callSid, (s) => {
-      s.fields[r.name] = {
-        ...view,
-        ...(result.valid ? {} : { reason: result.reason }),
-        ...(token ? { token } : {}),
-        source: 'capture',
-        at: now.getTime(),
-      };
-      if (kind === 'card-number' && result.valid && result.brand) s.cardBrand = result.brand;
-    });
+    const input: FieldInput = result.valid || !r.blanket ? { kind: r.kind, digits, result, token } : { kind: r.kind, failed: result.reason };
+    const field = fieldState(input, { source: 'capture', at: now.getTime() });
+    r.masked = field.masked;
+    r.valid = field.valid;
+    if (field.brand) r.brand = field.brand;
+    if (field.last4) r.last4 = field.last4;
+    if (r.blanket) r.entered = result.valid ? digits.length : 0;
+    const updated = await this.d.calls.update(r.callSid, (s) => (writeField(s, r.name, field) ? undefined : false));
     if (updated && result.valid) this.d.onSessionChanged?.(updated);
     if (result.valid) {
       r.status = 'completed';
@@ -328,7 +322,7 @@ export class CaptureExecutor {
         type: `capture.${r.status}`,
         captureId: r.captureId,
         kind: r.kind,
-        entered: r.entered,
+        ...(r.blanket ? {} : { entered: r.entered }),
         valid: r.valid,
         reason: r.reason,
       })

@@ -3,7 +3,7 @@
  * commands see it. A record holds counts and masked views only, never a digit of the value.
  */
 import { z } from 'zod';
-import { FIELD_KINDS, type CardBrand, type FieldKind } from '../flows/validators';
+import { FIELD_KINDS, type CardBrand, type FieldKind } from '../fields';
 
 export type CaptureStatus = 'capturing' | 'completed' | 'failed' | 'cancelled';
 

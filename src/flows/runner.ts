@@ -11,7 +11,7 @@ import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../ops/metrics';
 import type { AuditSink, RecordingController } from '../recording/controller';
 import { renderVerbs } from '../twilio/twiml';
-import { maskPhone } from '../vault/mask';
+import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
 import { advance, type EngineInput, type Verb } from './engine';
 import type { FlowRegistry } from './load';

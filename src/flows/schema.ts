@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number'] as const;
+import { FIELD_KINDS } from '../fields';
 
 const sayStep = z.object({ say: z.string().min(1).max(4000) }).strict();
 

@@ -43,6 +43,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly inFrame = Buffer.alloc(FRAME_BYTES);
   private readonly outFrame = Buffer.alloc(FRAME_BYTES);
   private tonesMasked = 0;
+  private blanket = false;
+  /** tones masked outside a blanket: what metrics, logs and the audit trail may count */
+  private tonesReported = 0;
 
   constructor(
     readonly callSid: string,
@@ -62,7 +65,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (keys > 0) this.emitKeys();
     const masked = this.path.stats.tonesMasked;
     if (masked !== this.tonesMasked) {
-      this.metrics.tonesMasked.inc(masked - this.tonesMasked);
+      // under a blanket the count and timing of key presses are hidden from /metrics too
+      if (!this.blanket) {
+        this.metrics.tonesMasked.inc(masked - this.tonesMasked);
+        this.tonesReported += masked - this.tonesMasked;
+      }
       this.tonesMasked = masked;
     }
     if (this.state === 'bridged') this.agent!.sendMedia(this.outFrame.toString('base64'));
@@ -76,12 +83,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
   callerDtmf(digit: string): void {
     if (this.state === 'ended') return;
-    this.metrics.dtmfEvents.inc();
+    if (!this.blanket) this.metrics.dtmfEvents.inc();
     this.path.dtmfEvent(digit);
   }
 
   /** blanket masking (a capture's choice): the agent hears one continuous flat tone while on */
   setBlanket(on: boolean): void {
+    this.blanket = on;
     this.path.setBlanket(on);
   }
 
@@ -95,7 +103,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   }
 
   get tonesMaskedTotal(): number {
-    return this.tonesMasked;
+    return this.tonesReported;
   }
 
   markEnded(reason: string): boolean {

@@ -19,7 +19,8 @@ import { cancelDeliveries } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
 import type { Backoff } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
-import { isVaultToken, type MaskedField, maskPhone, type Vault } from '../vault';
+import { type MaskedField, maskPhone } from '../fields';
+import { isVaultToken, type Vault } from '../vault';
 import { isE164, subjectHash } from './subject';
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */

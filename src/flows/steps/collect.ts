@@ -4,8 +4,7 @@
  * input until `attempts` is used up, then mark the field failed and go on.
  */
 import type { CallSession } from '../../calls/session';
-import { maskField } from '../../vault/mask';
-import { maxLengthFor, validate } from '../validators';
+import { fieldState, maxLengthFor, validate, writeField } from '../../fields';
 import type { CollectStep, Flow } from '../schema';
 import { isCollect } from '../schema';
 import type { EngineResult, Verb } from '../verbs';
@@ -33,24 +32,17 @@ export function receiveDigits(step: CollectStep, s: CallSession, raw: string, no
   const result = /^\d+$/.test(digits)
     ? validate(step.kind, digits, { now, cardBrand: s.cardBrand, minLength: step.minLength, maxLength: step.maxLength })
     : ({ valid: false, reason: digits.length === 0 ? 'no-input' : 'not-digits' } as const);
+  const meta = { source: 'ivr' as const, at: now.getTime() };
   if (result.valid) {
-    s.fields[step.collect] = { ...maskField(step.kind, digits, result), source: 'ivr', at: now.getTime() };
-    if (step.kind === 'card-number' && result.brand) s.cardBrand = result.brand;
+    writeField(s, step.collect, fieldState({ kind: step.kind, digits, result }, meta));
     out.vaultWrites.push({ field: step.collect, value: digits });
     s.step++;
     s.attempt = 1;
     return;
   }
   if (s.attempt >= step.attempts) {
-    s.fields[step.collect] = {
-      kind: step.kind,
-      // a failed value shows no digit at all, not even a card's last 4
-      masked: '*'.repeat(/^\d+$/.test(digits) ? digits.length : 0),
-      valid: false,
-      reason: result.reason === 'no-input' ? 'no-input' : `attempts-exhausted:${result.reason}`,
-      source: 'ivr',
-      at: now.getTime(),
-    };
+    const reason = result.reason === 'no-input' ? 'no-input' : `attempts-exhausted:${result.reason}`;
+    writeField(s, step.collect, fieldState({ kind: step.kind, failed: reason, digits: /^\d+$/.test(digits) ? digits : '' }, meta));
     s.step++;
     s.attempt = 1;
     return;
@@ -62,7 +54,7 @@ export function receiveDigits(step: CollectStep, s: CallSession, raw: string, no
 export function failFields(flow: Flow, s: CallSession, reason: string, now: Date): void {
   for (const step of flow.steps.slice(s.step)) {
     if (isCollect(step) && step.sensitive && !s.fields[step.collect]) {
-      s.fields[step.collect] = { kind: step.kind, masked: '', valid: false, reason, source: 'ivr', at: now.getTime() };
+      writeField(s, step.collect, fieldState({ kind: step.kind, failed: reason }, { source: 'ivr', at: now.getTime() }));
     }
   }
 }

@@ -164,6 +164,56 @@ describe('CaptureExecutor', () => {
     expect(t.outcomes).toEqual(['invalid']);
   });
 
+  it('shows no digit of a failed card: all *, no last4, no brand, in the event, the record and the field', async () => {
+    const t = await setup();
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    // the last four keys (1737) are what an agent could steer into being the security code
+    t.bridge.press('4111111111111737#');
+    const failed = await t.settled('capture.failed');
+    expect(failed).toMatchObject({ masked: '*'.repeat(16), valid: false });
+    expect(failed).not.toHaveProperty('last4');
+    expect(failed).not.toHaveProperty('brand');
+    const record = await t.records.get(SID, (r as { captureId: string }).captureId);
+    const field = (await t.calls.get(SID))?.fields.card;
+    expect(record).toMatchObject({ masked: '*'.repeat(16), valid: false, status: 'failed' });
+    expect(field).toEqual(expect.objectContaining({ masked: '*'.repeat(16), valid: false }));
+    for (const seen of [failed, record, field]) {
+      expect(JSON.stringify(seen)).not.toMatch(/1737|visa/);
+    }
+  });
+
+  it('never lets a failed capture overwrite a field that was valid', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('4111111111111111#');
+    await t.settled('capture.completed');
+    t.events.length = 0;
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('4111111111111112#');
+    await t.settled('capture.failed');
+    const s = await t.calls.get(SID);
+    expect(s?.fields.card).toMatchObject({ masked: '************1111', valid: true, token: 'tok_card' });
+    expect(s?.cardBrand).toBe('visa');
+  });
+
+  it('under a blanket, publishes no progress per key and keeps the count out of every result', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'card', kind: 'card-number', blanket: true });
+    t.bridge.press('4111111111111111#');
+    const done = await t.settled('capture.completed');
+    expect(t.events.map((e) => e.type)).toEqual(['capture.started', 'capture.completed']);
+    expect(done).toMatchObject({ masked: '************1111', valid: true });
+
+    const u = await setup();
+    const r = await u.ex.start(SID, { name: 'exp', kind: 'expiry', blanket: true });
+    u.bridge.press('12');
+    const failed = await u.settled('capture.failed');
+    expect(u.events.map((e) => e.type)).toEqual(['capture.started', 'capture.failed']);
+    expect(failed).toMatchObject({ masked: '', entered: 0, valid: false });
+    expect(await u.records.get(SID, (r as { captureId: string }).captureId)).toMatchObject({ masked: '', entered: 0 });
+    expect((await u.calls.get(SID))?.fields.exp).toMatchObject({ masked: '', valid: false });
+  });
+
   it('ends with the call: failed call-ended, listener gone, recording resumed', async () => {
     const t = await setup();
     await t.ex.start(SID, { name: 'card', kind: 'card-number' });

@@ -6,24 +6,12 @@ import { ROUTING_NUMBER_LENGTH, validateRoutingNumber } from './routing-number';
 import { securityCodeLength, validateSecurityCode } from './security-code';
 import type { CardBrand, FieldKind, ValidationContext, ValidationResult } from './types';
 
+export { FIELD_KINDS, isFieldKind } from '../kinds';
 export type { CardBrand, FieldKind, ValidationContext, ValidationReason, ValidationResult } from './types';
 export { cardBrand, CARD_MIN_LENGTH, CARD_MAX_LENGTH } from './card-number';
 export { luhnValid, luhnCheckDigit } from './luhn';
 export { abaChecksumValid } from './routing-number';
 export { securityCodeLength } from './security-code';
-
-export const FIELD_KINDS: readonly FieldKind[] = Object.freeze([
-  'digits',
-  'card-number',
-  'expiry',
-  'security-code',
-  'date',
-  'routing-number',
-]);
-
-export function isFieldKind(value: unknown): value is FieldKind {
-  return typeof value === 'string' && (FIELD_KINDS as readonly string[]).includes(value);
-}
 
 /** Validate a complete value of `kind`. The result never carries the value, only a fixed code. */
 export function validate(kind: FieldKind, digits: string, ctx: ValidationContext): ValidationResult {

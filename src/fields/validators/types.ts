@@ -1,5 +1,4 @@
-/** The kinds of value an IVR step or an agent capture can collect (CONTRACT §3). */
-export type FieldKind = 'digits' | 'card-number' | 'expiry' | 'security-code' | 'date' | 'routing-number';
+export type { FieldKind } from '../kinds';
 
 /** Lower-case card brands as shown in masked forms (CONTRACT §5). */
 export type CardBrand = 'visa' | 'mastercard' | 'amex' | 'discover' | 'jcb' | 'diners' | 'unionpay' | 'maestro';

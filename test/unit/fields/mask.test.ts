@@ -1,6 +1,5 @@
 import fc from 'fast-check';
-import { maskField, maskPhone, maskProgress, maskValue } from '../../../src/vault';
-import { validate } from '../../../src/flows/validators';
+import { maskField, maskPhone, maskProgress, maskValue, validate } from '../../../src/fields';
 
 describe('maskValue', () => {
   it('shows a card as one * per hidden digit, its last 4 and its brand', () => {

@@ -1,4 +1,4 @@
-import { type CardBrand, type FieldKind, type ValidationResult, CARD_MIN_LENGTH, cardBrand } from '../flows/validators';
+import { type CardBrand, type FieldKind, type ValidationResult, CARD_MIN_LENGTH, cardBrand } from './validators';
 
 /** A field as agents, APIs and logs may see it (CONTRACT §5). */
 export interface MaskedField {
@@ -37,10 +37,15 @@ export function maskValue(
   };
 }
 
-/** The masked view of a validated value, as the call record and the agent API show it. */
+/**
+ * The masked view of a validated value, as the call record and the agent API show it. A value
+ * that failed validation shows no digit at all, whatever its kind: a card's "last 4" of a failed
+ * entry are just the last keys pressed, which an agent could steer the caller into making the
+ * security code.
+ */
 export function maskField(kind: FieldKind, digits: string, result: ValidationResult): MaskedField {
-  const brand = result.valid ? result.brand : undefined;
-  return { kind, ...maskValue(kind, digits, brand), valid: result.valid };
+  if (!result.valid) return { kind, masked: maskProgress(digits), valid: false };
+  return { kind, ...maskValue(kind, digits, result.brand), valid: true };
 }
 
 /** A value still being keyed: one '*' per digit and nothing else, whatever the kind. */

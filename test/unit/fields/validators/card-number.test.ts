@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { cardBrand, luhnCheckDigit, luhnValid, validate, type CardBrand } from '../../../../src/flows/validators';
+import { cardBrand, luhnCheckDigit, luhnValid, validate, type CardBrand } from '../../../../src/fields';
 
 const ctx = { now: new Date('2025-06-15T12:00:00Z') };
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FIELD_KINDS, isFieldKind, maxLengthFor, validate, type FieldKind } from '../../../../src/flows/validators';
+import { FIELD_KINDS, isFieldKind, maxLengthFor, validate, type FieldKind } from '../../../../src/fields';
 
 const now = new Date('2025-06-15T12:00:00Z');
 
