@@ -137,6 +137,21 @@ async function executeVerb(
     case 'Connect':
       return connect(ctx, call, verb, docUrl, signal);
     case 'Start':
+      if (verb.recording) {
+        const r = verb.recording;
+        call.record({ verb: 'Start/Recording', channels: r.channels, track: r.track });
+        call.startRecording({
+          channels: r.channels,
+          statusCallback: r.statusCallback ? resolveUrl(r.statusCallback, docUrl) : undefined,
+          statusCallbackMethod: r.statusCallbackMethod,
+          statusCallbackEvents: r.statusCallbackEvents,
+          trim: r.trim,
+          track: r.track,
+          source: 'StartCallRecordingTwiML',
+          name: r.name,
+        });
+        return 'continue';
+      }
       if (!verb.stream) {
         call.record({ verb: 'Unsupported', name: 'Start' });
         return 'continue';
@@ -145,6 +160,12 @@ async function executeVerb(
       await openLeg(ctx, call, verb.stream, 'start');
       return 'continue';
     case 'Stop':
+      if (verb.recordingName !== undefined) {
+        call.record({ verb: 'Stop/Recording', name: verb.recordingName });
+        const rec = call.recordings.find((r) => r.active && r.opts.name === verb.recordingName);
+        if (rec) await call.updateRecording(rec, 'stopped');
+        return 'continue';
+      }
       call.record({ verb: 'Stop/Stream', name: verb.streamName });
       await Promise.all(call.legs.filter((leg) => leg !== call.leg).map((leg) => leg.stop()));
       return 'continue';
@@ -285,8 +306,9 @@ async function openLeg(
       streamSid,
       parameters: stream.parameters,
       tracks,
-      onCallerFrame: (frame) => call.captureCallerAudio(frame),
-      onServiceAudio: (bytes) => call.captureServiceAudio(bytes),
+      onCallerFrame: (frame) => call.captureAudio('inbound', frame),
+      onServiceAudio: (bytes) => call.captureAudio('outbound', bytes),
+      onDtmf: (digit) => call.captureKey(digit),
       onClose: ({ code, reason, by }) =>
         ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
     });

@@ -1,7 +1,8 @@
 import { deliverWebhook, type EmulatorContext } from './context';
 import { newSid, rfc2822 } from './ids';
 import type { MediaLeg } from './media-client';
-import { AudioCapture, Recording, type PauseBehavior, type RecordingOptions, type RecordingStatus } from './recording';
+import { keyTone } from './keypad';
+import { Recording, type PauseBehavior, type RecordingOptions, type RecordingStatus, type Track } from './recording';
 import type { RecordingState } from './timeline';
 import type { TranscriptEntry } from './twiml';
 
@@ -31,7 +32,7 @@ export interface EmulatedCall {
   status: string;
   transcript: TranscriptEntry[];
   gathers: { digits: string; recordingStatus: string }[];
-  /** μ-law the recording captured so far */
+  /** everything every recording of this call holds, each mixed to one channel, one after another */
   readonly recordingAudio: Uint8Array;
   readonly recordingStatus: RecordingState;
   /** the latest <Connect><Stream> leg */
@@ -66,6 +67,9 @@ export interface CallInit {
   handlers?: CallHandlers;
 }
 
+/** how long a key that arrived as an event sounds in a recording: a typical key press */
+const DTMF_EVENT_TONE_MS = 100;
+
 /** ended statuses as Twilio reports them */
 const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
@@ -90,7 +94,6 @@ export class Call implements EmulatedCall {
   endTime?: Date;
   readonly statusCallback?: StatusCallbackConfig;
 
-  private readonly capture = new AudioCapture();
   private run = new AbortController();
   private pendingRedirect: Next | null = null;
   private finishing = false;
@@ -120,7 +123,14 @@ export class Call implements EmulatedCall {
   }
 
   get recordingAudio(): Uint8Array {
-    return this.capture.bytes;
+    const parts = this.recordings.map((r) => r.mixed);
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 
   get currentRecording(): Recording | undefined {
@@ -135,9 +145,13 @@ export class Call implements EmulatedCall {
     return last?.status ?? 'none';
   }
 
-  /** Twilio's "answered" state: recordings and redirects are allowed */
+  /**
+   * Twilio's "answered" state, the only one in which it takes real-time operations (a
+   * recording, a redirect): an inbound call is `ringing` while its first webhook is answered,
+   * and Twilio refuses them then with error 21220.
+   */
   get live(): boolean {
-    return !this.finishing && (this.status === 'in-progress' || this.status === 'ringing');
+    return !this.finishing && this.status === 'in-progress';
   }
 
   setStatus(status: string): void {
@@ -239,26 +253,22 @@ export class Call implements EmulatedCall {
     return Promise.resolve();
   }
 
-  /** the caller's audio on its stream */
-  captureCallerAudio(frame: Uint8Array): void {
-    this.captureAudio(frame);
+  /**
+   * Audio on one of the call's tracks: inbound is the party's own (their voice and keys, as
+   * their stream carries it), outbound what Twilio plays to them (a stream's audio from the
+   * service). Every active recording of the call hears it.
+   */
+  captureAudio(track: Track, bytes: Uint8Array): void {
+    for (const rec of this.recordings) if (rec.active) rec.capture(track, bytes);
   }
 
-  /** the service's audio to this leg (a bridged call's far end, as the recording hears it) */
-  captureServiceAudio(bytes: Uint8Array): void {
-    this.captureAudio(bytes);
-  }
-
-  private captureAudio(bytes: Uint8Array): void {
-    const rec = this.currentRecording;
-    if (!rec) return;
-    if (rec.status === 'in-progress') {
-      this.capture.append(bytes);
-      rec.capturedBytes += bytes.length;
-    } else if (rec.status === 'paused' && rec.pauseBehavior === 'silence') {
-      this.capture.appendSilence(bytes.length);
-      rec.capturedBytes += bytes.length;
-    }
+  /**
+   * A key the party pressed that reached Twilio out of band (RFC 4733): the stream carries a
+   * `dtmf` event, and Twilio's recording holds the key as the tone it stands for (the
+   * emulator takes the stricter view, so a test cannot pass because an event went unrecorded).
+   */
+  captureKey(digit: string): void {
+    this.captureAudio('inbound', keyTone(digit, DTMF_EVENT_TONE_MS));
   }
 
   private async postRecordingCallback(rec: Recording, event: string): Promise<void> {
@@ -272,7 +282,7 @@ export class Call implements EmulatedCall {
       RecordingStatus: event,
       RecordingChannels: rec.opts.channels === 'dual' ? '2' : '1',
       RecordingStartTime: rfc2822(rec.dateCreated),
-      RecordingSource: 'StartCallRecordingAPI',
+      RecordingSource: rec.opts.source,
       RecordingTrack: rec.opts.track,
     };
     if (event === 'completed') {

@@ -55,6 +55,8 @@ export interface ConnectStreamOptions {
   onCallerFrame?: (frame: Uint8Array) => void;
   /** every media payload the service sent (recording capture of a bridged call) */
   onServiceAudio?: (bytes: Uint8Array) => void;
+  /** every key the caller pressed that went out as a `dtmf` event (recording capture) */
+  onDtmf?: (digit: string) => void;
   onClose?: (info: { code: number; reason: string; by: 'emulator' | 'service' }) => void;
 }
 
@@ -206,6 +208,7 @@ class Leg implements MediaLeg {
       sequenceNumber: this.nextSequence(),
       dtmf: { track: 'inbound_track', digit },
     });
+    this.opts.onDtmf?.(digit);
   }
 
   sendRaw(text: string | Buffer): void {

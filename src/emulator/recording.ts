@@ -1,8 +1,17 @@
+import { encodeMulaw, MULAW_DECODE } from '../media/dsp/mulaw';
 import { newSid, rfc2822 } from './ids';
 import { MULAW_SILENCE } from './media-client';
 
 export type RecordingStatus = 'in-progress' | 'paused' | 'stopped';
 export type PauseBehavior = 'skip' | 'silence';
+/** how the recording was started: over REST, or by <Start><Recording> in the call's TwiML */
+export type RecordingSource = 'StartCallRecordingAPI' | 'StartCallRecordingTwiML';
+/**
+ * Twilio's two audio tracks of a call: inbound is what Twilio receives from the party on the
+ * line (their voice, the keys they press); outbound is what Twilio plays into the call (<Say>,
+ * <Play>, the far end of a <Dial>, and the audio a bidirectional <Connect><Stream> sends).
+ */
+export type Track = 'inbound' | 'outbound';
 
 export interface RecordingOptions {
   channels: 'mono' | 'dual';
@@ -11,10 +20,19 @@ export interface RecordingOptions {
   /** RecordingStatusCallbackEvent; Twilio's default is `completed` only */
   statusCallbackEvents: string[];
   trim: string;
+  /** RecordingTrack: inbound, outbound or both (Twilio's default) */
   track: string;
+  source: RecordingSource;
+  /** <Recording name>, which <Stop><Recording name> refers to */
+  name?: string;
 }
 
-/** One call recording started over REST (Twilio's "StartCallRecordingAPI" source). */
+/**
+ * One call recording. It keeps each track as Twilio does before it mixes them: a dual-channel
+ * recording's first channel is the inbound track, its second the outbound track; a mono one
+ * is the two mixed. Paused with PauseBehavior=skip, neither track takes anything; with
+ * `silence`, both take silence.
+ */
 export class Recording {
   readonly sid = newSid('RE');
   readonly dateCreated = new Date();
@@ -23,6 +41,7 @@ export class Recording {
   pauseBehavior: PauseBehavior = 'silence';
   /** audio frames accounted to this recording (for RecordingDuration) */
   capturedBytes = 0;
+  private readonly tracks: Record<Track, AudioCapture> = { inbound: new AudioCapture(), outbound: new AudioCapture() };
 
   constructor(
     readonly callSid: string,
@@ -43,6 +62,35 @@ export class Recording {
     return Math.round(this.capturedBytes / 8000);
   }
 
+  records(track: Track): boolean {
+    return this.opts.track === 'both' || this.opts.track === track;
+  }
+
+  /** audio on one track of the call, as this recording hears it now */
+  capture(track: Track, bytes: Uint8Array): void {
+    if (!this.records(track)) return;
+    if (this.status === 'in-progress') {
+      this.tracks[track].append(bytes);
+      if (track === 'inbound' || !this.records('inbound')) this.capturedBytes += bytes.length;
+    } else if (this.status === 'paused' && this.pauseBehavior === 'silence') {
+      this.tracks[track].appendSilence(bytes.length);
+      if (track === 'inbound' || !this.records('inbound')) this.capturedBytes += bytes.length;
+    }
+  }
+
+  /** the file's channels: [inbound, outbound] when dual, the mix of the recorded tracks when mono */
+  channels(): Uint8Array[] {
+    const inbound = this.tracks.inbound.bytes;
+    const outbound = this.tracks.outbound.bytes;
+    if (this.opts.channels === 'dual' && this.opts.track === 'both') return [inbound, outbound];
+    return [mix(inbound, outbound)];
+  }
+
+  /** everything this recording holds, mixed to one channel */
+  get mixed(): Uint8Array {
+    return mix(this.tracks.inbound.bytes, this.tracks.outbound.bytes);
+  }
+
   toJson(accountSid: string): Record<string, unknown> {
     return {
       account_sid: accountSid,
@@ -58,7 +106,7 @@ export class Recording {
       price: null,
       price_unit: 'USD',
       status: this.status,
-      source: 'StartCallRecordingAPI',
+      source: this.opts.source,
       error_code: null,
       encryption_details: null,
       track: this.opts.track,
@@ -94,4 +142,16 @@ export class AudioCapture {
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
+}
+
+/** two μ-law tracks summed sample by sample from their common start (clipped), as one channel */
+function mix(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(Math.max(a.length, b.length));
+  for (let i = 0; i < out.length; i++) {
+    const v = (i < a.length ? MULAW_DECODE[a[i]] : 0) + (i < b.length ? MULAW_DECODE[b[i]] : 0);
+    out[i] = encodeMulaw(Math.max(-32124, Math.min(32124, v)));
+  }
+  return out;
 }

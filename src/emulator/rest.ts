@@ -159,6 +159,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       statusCallbackEvents: words(body.RecordingStatusCallbackEvent, ['completed']),
       trim: first(body.Trim) ?? 'do-not-trim',
       track: first(body.RecordingTrack) ?? 'both',
+      source: 'StartCallRecordingAPI',
     });
     return reply.code(201).send(rec.toJson(ctx.accountSid));
   });

@@ -13,6 +13,18 @@ export interface StreamNoun {
   parameters: Record<string, string>;
 }
 
+/** <Start><Recording>, with Twilio's defaults applied */
+export interface RecordingNoun {
+  channels: 'mono' | 'dual';
+  track: 'inbound' | 'outbound' | 'both';
+  trim: string;
+  statusCallback?: string;
+  statusCallbackMethod: 'POST' | 'GET';
+  /** recordingStatusCallbackEvent, space-separated in TwiML; Twilio's default is `completed` */
+  statusCallbackEvents: string[];
+  name?: string;
+}
+
 export type PromptVerb =
   | { verb: 'Say'; text: string; voice?: string; language?: string; loop: number }
   | { verb: 'Play'; url: string; digits?: string; loop: number }
@@ -37,8 +49,8 @@ export type TwimlVerb =
   | { verb: 'Dial'; target: string; targetKind: DialTargetKind; action?: string; method: string }
   | { verb: 'Enqueue'; name: string; action?: string; method: string }
   | { verb: 'Connect'; action?: string; method: string; stream?: StreamNoun; other?: string }
-  | { verb: 'Start'; stream?: StreamNoun }
-  | { verb: 'Stop'; streamName?: string }
+  | { verb: 'Start'; stream?: StreamNoun; recording?: RecordingNoun }
+  | { verb: 'Stop'; streamName?: string; recordingName?: string }
   | { verb: 'Leave' }
   | { verb: 'Unsupported'; name: string };
 
@@ -67,7 +79,9 @@ export type TranscriptEntry =
   | { verb: 'Enqueue'; name: string }
   | { verb: 'Connect/Stream'; url: string; parameters: Record<string, string> }
   | { verb: 'Start/Stream'; url: string; parameters: Record<string, string> }
+  | { verb: 'Start/Recording'; channels: string; track: string }
   | { verb: 'Stop/Stream'; name?: string }
+  | { verb: 'Stop/Recording'; name: string }
   | { verb: 'Leave' }
   | { verb: 'Unsupported'; name: string }
   | { verb: 'ApplicationError'; reason: string; url?: string; status?: number };
@@ -150,10 +164,16 @@ function toVerb(el: XmlElement): TwimlVerb {
     }
     case 'Start': {
       const noun = childElements(el)[0];
+      if (noun?.name === 'Recording') return { verb: 'Start', recording: toRecording(noun) };
       return { verb: 'Start', stream: noun?.name === 'Stream' ? toStream(noun) : undefined };
     }
     case 'Stop': {
       const noun = childElements(el)[0];
+      if (noun?.name === 'Recording') {
+        // only a recording started with a name can be stopped from TwiML
+        if (!noun.attrs.name) throw new TwimlError('<Stop><Recording> without name');
+        return { verb: 'Stop', recordingName: noun.attrs.name };
+      }
       return { verb: 'Stop', streamName: noun?.attrs.name };
     }
     case 'Leave':
@@ -200,6 +220,30 @@ function toStream(el: XmlElement): StreamNoun {
     track: el.attrs.track,
     statusCallback: el.attrs.statusCallback,
     parameters,
+  };
+}
+
+function toRecording(el: XmlElement): RecordingNoun {
+  const a = el.attrs;
+  if (childElements(el).length > 0) throw new TwimlError('<Recording> takes no nested elements');
+  const channels = a.channels ?? 'mono';
+  if (channels !== 'mono' && channels !== 'dual') throw new TwimlError(`<Recording channels> must be mono or dual, got ${channels}`);
+  const track = a.track ?? 'both';
+  if (track !== 'inbound' && track !== 'outbound' && track !== 'both') {
+    throw new TwimlError(`<Recording track> must be inbound, outbound or both, got ${track}`);
+  }
+  const events = (a.recordingStatusCallbackEvent ?? 'completed').split(/\s+/).filter(Boolean);
+  for (const e of events) {
+    if (!['in-progress', 'completed', 'absent'].includes(e)) throw new TwimlError(`<Recording recordingStatusCallbackEvent> has an unknown event: ${e}`);
+  }
+  return {
+    channels,
+    track,
+    trim: a.trim ?? 'do-not-trim',
+    statusCallback: a.recordingStatusCallback,
+    statusCallbackMethod: methodOf(a.recordingStatusCallbackMethod) as 'POST' | 'GET',
+    statusCallbackEvents: events,
+    name: a.name,
   };
 }
 

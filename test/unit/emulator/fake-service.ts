@@ -29,7 +29,8 @@ export interface ReceivedStream {
   closed: Promise<void>;
 }
 
-export type Route = (params: Record<string, string>) => string | { status: number; body: string };
+type RouteAnswer = string | { status: number; body: string };
+export type Route = (params: Record<string, string>) => RouteAnswer | Promise<RouteAnswer>;
 
 export interface FakeService {
   origin: string;
@@ -123,7 +124,7 @@ export async function startFakeService(authToken: string, routes: Record<string,
     if (!received.valid) return { status: 403, body: '' };
     const route = routeMap.get(received.path);
     if (!route) return { status: 200, body: '' };
-    const out = route(params);
+    const out = await route(params);
     return typeof out === 'string' ? { status: 200, body: out } : out;
   };
 

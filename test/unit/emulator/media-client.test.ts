@@ -1,3 +1,5 @@
+import { multimon } from '../../support/audio';
+import { keyTones } from '../../../src/emulator';
 import {
   connectStream,
   StreamRefusedError,
@@ -163,7 +165,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     const frame = (v: number): Uint8Array => new Uint8Array(160).fill(v);
 
     leg.sendFrame(frame(1)); // no recording yet
-    await rest('POST', `/Calls/${call.sid}/Recordings.json`);
+    await rest('POST', `/Calls/${call.sid}/Recordings.json`, { RecordingChannels: 'dual' });
     leg.sendFrame(frame(2));
     await rest('POST', path, { Status: 'paused', PauseBehavior: 'skip' });
     leg.sendFrame(frame(3));
@@ -175,14 +177,44 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     await rest('POST', path, { Status: 'paused', PauseBehavior: 'silence' });
     leg.sendFrame(frame(6));
 
-    const rec = call.recordingAudio;
-    expect(rec).toHaveLength(160 * 4);
-    expect([rec[0], rec[160], rec[320], rec[480]]).toEqual([2, 4, 5, 0xff]);
+    // dual channel: the caller's own audio (inbound) first, what the service played to them second
+    const [inbound, outbound] = call.recordings[0].channels();
+    expect(inbound).toHaveLength(160 * 3);
+    expect([inbound[0], inbound[160], inbound[320]]).toEqual([2, 4, 0xff]);
+    expect(outbound).toHaveLength(160);
+    expect(outbound[0]).toBe(5);
+    expect(call.recordingAudio).toHaveLength(160 * 3);
     expect(call.recordingStatus).toBe('paused');
     await call.hangup();
     expect(call.recordingStatus).toBe('stopped');
     await stream.closed;
     expect(stream.messages[stream.messages.length - 1]).toMatchObject({ event: 'stop' });
+  });
+
+  it('records what a bidirectional stream plays into the call (outbound channel) and a dtmf event as its tone (inbound)', async () => {
+    service.routes.set(
+      '/voice',
+      () => `<Response><Start><Recording channels="dual"/></Start><Connect><Stream url="${service.wsOrigin}/streams/r"/></Connect></Response>`,
+    );
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const leg = await call.legReady;
+    const stream = await serviceSide;
+    expect(call.recordings).toHaveLength(1);
+    leg.sendFrame(new Uint8Array(160).fill(0xff));
+    leg.sendDtmf('5');
+    const played = keyTones('9');
+    for (let i = 0; i < played.length; i += 160) {
+      const frame = new Uint8Array(160).fill(0xff);
+      frame.set(played.subarray(i, i + 160));
+      stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.from(frame).toString('base64') } }));
+    }
+    await eventually(() => leg.receivedFrames === Math.ceil(played.length / 160));
+    const [inbound, outbound] = call.recordings[0].channels();
+    expect(multimon(inbound)).toBe('5');
+    expect(multimon(outbound)).toBe('9');
+    expect(multimon(call.recordingAudio)).toMatch(/^(59|95)$/);
+    await call.hangup();
   });
 
   it('goes on with the next verb when the service closes the stream', async () => {

@@ -160,6 +160,33 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(res.json).toMatchObject({ code: 21220 });
   });
 
+  it('refuses a recording and a redirect with 21220 while an inbound call is still ringing (its first webhook unanswered)', async () => {
+    let answered!: () => void;
+    const answer = new Promise<void>((resolve) => (answered = resolve));
+    let during: { recording: { status: number; json: unknown }; redirect: { status: number; json: unknown } } | undefined;
+    let callSid = '';
+    service.routes.set('/voice', async (params) => {
+      callSid = params.CallSid;
+      expect(params.CallStatus).toBe('ringing');
+      during = {
+        recording: await rest('POST', `/Calls/${params.CallSid}/Recordings.json`, { RecordingChannels: 'dual' }),
+        redirect: await rest('POST', `/Calls/${params.CallSid}.json`, { Twiml: '<Response><Hangup/></Response>' }),
+      };
+      answered();
+      return '<Response><Start><Recording channels="dual"/></Start><Enqueue>hold</Enqueue></Response>';
+    });
+    const call = await emulator.placeCall({ from: '+15551230000', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    await answer;
+    expect(during?.recording).toMatchObject({ status: 400, json: { code: 21220 } });
+    expect(during?.redirect).toMatchObject({ status: 400, json: { code: 21220 } });
+    // once the TwiML runs the call is answered: <Start><Recording> started one, and REST works
+    await eventually(() => call.status === 'in-progress' && call.recordings.length === 1);
+    expect(call.sid).toBe(callSid);
+    expect(call.recordings[0].toJson(ACCOUNT_SID)).toMatchObject({ source: 'StartCallRecordingTwiML', channels: 2, status: 'in-progress' });
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'stopped' })).status).toBe(200);
+    expect(call.recordingStatus).toBe('stopped');
+  });
+
   it('lists, fetches and updates IncomingPhoneNumbers', async () => {
     const sid = emulator.addIncomingNumber('+15005550006');
     emulator.addIncomingNumber('+15005550007');

@@ -52,6 +52,25 @@ describe('TwiML parsing', () => {
     ]);
   });
 
+  it('parses <Start><Recording> with Twilio defaults and <Stop><Recording name>', () => {
+    expect(parseTwiml('<Response><Start><Recording/></Start></Response>')).toEqual([
+      { verb: 'Start', recording: { channels: 'mono', track: 'both', trim: 'do-not-trim', statusCallback: undefined, statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], name: undefined } },
+    ]);
+    const [start, stop] = parseTwiml(
+      '<Response><Start><Recording name="r1" channels="dual" recordingStatusCallback="https://x.example/rs?leg=agent&amp;call=CA1" recordingStatusCallbackEvent="in-progress completed absent"/></Start><Stop><Recording name="r1"/></Stop></Response>',
+    );
+    expect(start).toMatchObject({ recording: { channels: 'dual', statusCallback: 'https://x.example/rs?leg=agent&call=CA1', statusCallbackEvents: ['in-progress', 'completed', 'absent'], name: 'r1' } });
+    expect(stop).toEqual({ verb: 'Stop', recordingName: 'r1' });
+    for (const xml of [
+      '<Response><Start><Recording channels="stereo"/></Start></Response>',
+      '<Response><Start><Recording track="sideways"/></Start></Response>',
+      '<Response><Start><Recording recordingStatusCallbackEvent="paused"/></Start></Response>',
+      '<Response><Stop><Recording/></Stop></Response>',
+    ]) {
+      expect(() => parseTwiml(xml)).toThrow(TwimlError);
+    }
+  });
+
   it('rejects what Twilio would reject', () => {
     const bad = [
       '<Response><Say>unclosed</Response>',
