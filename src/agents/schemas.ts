@@ -27,7 +27,15 @@ export const callSchema = {
     callSid: { type: 'string' },
     from: { type: 'string', description: 'the caller number masked to its last 4 digits' },
     state: { type: 'string', enum: ['ivr', 'handoff', 'offered', 'bridging', 'bridged', 'dialed', 'ended'] },
-    recording: { type: 'object', additionalProperties: true },
+    recording: { type: 'object', additionalProperties: true, description: "the caller's call recording" },
+    recordings: {
+      type: 'array',
+      description: "every recording of the call: the caller's (stopped at a bridge handoff) and, in bridge mode, the agent's (what the agent heard, masked)",
+      items: {
+        type: 'object',
+        properties: { leg: { type: 'string', enum: ['caller', 'agent'] }, sid: { type: 'string' }, status: { type: 'string' } },
+      },
+    },
     fields: { type: 'object', additionalProperties: field },
     capture: { type: ['object', 'null'], additionalProperties: true },
   },

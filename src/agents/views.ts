@@ -9,6 +9,10 @@ export function callView(s: CallSession) {
     state: s.state,
     flow: s.flowId,
     recording: { status: s.recording.status, ...(s.recording.pauseFailed ? { pauseFailed: true } : {}) },
+    recordings: [
+      { leg: 'caller' as const, ...(s.recording.sid ? { sid: s.recording.sid } : {}), status: s.recording.status },
+      ...(s.agentRecording ? [{ leg: 'agent' as const, ...(s.agentRecording.sid ? { sid: s.agentRecording.sid } : {}), status: s.agentRecording.status }] : []),
+    ],
     fields: publicFields(s),
     capture: s.capture ?? null,
     handoff: { mode: s.handoff.mode, ...(s.handoff.agentSub ? { agent: s.handoff.agentSub } : {}) },

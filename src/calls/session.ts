@@ -26,10 +26,24 @@ export interface CallSession {
   state: CallState;
   step: number;
   attempt: number;
-  recording: { sid?: string; status: RecordingStatus; pauseFailed?: boolean };
+  /**
+   * The caller's call recording, started by <Start><Recording> in the first document that asks
+   * for nothing sensitive, paused around sensitive fields, stopped at a bridge handoff.
+   */
+  recording: { sid?: string; status: RecordingStatus; pauseFailed?: boolean; stopFailed?: boolean };
+  /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
+  agentRecording?: { sid?: string; status: RecordingStatus };
   fields: Record<string, FieldState>;
   cardBrand?: CardBrand;
-  handoff: { mode: 'bridge' | 'dial'; to?: string; agentSub?: string; agentEndpoint?: string; agentCallSid?: string };
+  handoff: {
+    mode: 'bridge' | 'dial';
+    to?: string;
+    agentSub?: string;
+    agentEndpoint?: string;
+    agentCallSid?: string;
+    /** record the agent's call in bridge mode (the flow's `record`) */
+    record?: boolean;
+  };
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;
   capture?: { id: string; name: string; kind: FieldKind; status: 'capturing' | 'completed' | 'failed' | 'cancelled' };

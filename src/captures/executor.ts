@@ -46,8 +46,9 @@ export interface ExecutorDeps {
   calls: CallRepository;
   records: CaptureRecords;
   recording: {
-    pause(callSid: string, recordingSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
-    resume(callSid: string, recordingSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /** the recording of call `callSid`; audited on `auditCallSid` */
+    pause(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    resume(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
   };
   vault: { put(callSid: string, field: string, plain: string): Promise<string> };
   audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
@@ -67,7 +68,8 @@ interface Running {
   collector: DigitCollector;
   bridge: CaptureBridge;
   onKey: (key: KeyPress) => void;
-  recordingSid?: string;
+  /** the recording a capture pauses: the agent's call's, which is what records a bridge */
+  recorded: RecordedCall;
   minLength?: number;
   maxLength?: number;
   cardBrand?: CallSession['cardBrand'];
@@ -79,6 +81,21 @@ interface Running {
 }
 
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
+
+interface RecordedCall {
+  callSid: string;
+  recordingSid?: string;
+}
+
+/**
+ * In a bridge the caller's own recording was stopped before the bridge (it would hold every key
+ * in the clear); the agent's call records the masked audio, and that recording is the one a
+ * capture pauses, so that not even the flat tones of the value are kept.
+ */
+function recordedCall(s: CallSession): RecordedCall {
+  if (s.handoff.agentCallSid) return { callSid: s.handoff.agentCallSid, recordingSid: s.agentRecording?.sid };
+  return { callSid: s.callSid, recordingSid: s.recording.sid };
+}
 
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
@@ -108,9 +125,10 @@ export class CaptureExecutor {
     if (this.running.has(callSid) || !(await this.d.records.lock(callSid, captureId, lockSeconds))) {
       return { ok: false, error: 'capture-running' };
     }
+    const recorded = recordedCall(session);
     let pause: { ok: boolean; twilioStatus: string };
     try {
-      pause = await this.d.recording.pause(callSid, session.recording.sid);
+      pause = await this.d.recording.pause(recorded.callSid, recorded.recordingSid, callSid);
     } catch (e) {
       await this.d.records.unlock(callSid);
       throw e;
@@ -131,7 +149,7 @@ export class CaptureExecutor {
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
       else {
         await this.d.records.unlock(callSid).catch(() => undefined);
-        await this.d.recording.resume(callSid, session.recording.sid).catch(() => undefined);
+        await this.d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch(() => undefined);
       }
       throw e;
     }
@@ -157,7 +175,7 @@ export class CaptureExecutor {
       collector: new DigitCollector(maxLength),
       bridge,
       onKey: (key) => this.onKey(callSid, key),
-      recordingSid: session.recording.sid,
+      recorded: recordedCall(session),
       minLength: req.minLength,
       maxLength: req.maxLength,
       cardBrand: session.cardBrand,
@@ -176,7 +194,7 @@ export class CaptureExecutor {
     await this.d.records.save(record);
     await this.d.calls.update(callSid, (s) => {
       s.capture = { id: captureId, name: req.name, kind: req.kind, status: 'capturing' };
-      s.recording.status = 'paused';
+      if (s.agentRecording) s.agentRecording.status = 'paused';
     });
     await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId });
     await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
@@ -259,11 +277,11 @@ export class CaptureExecutor {
       run.record.reason = 'internal';
     } finally {
       run.collector.wipe();
-      const resume = await this.d.recording.resume(callSid, run.recordingSid).catch(() => ({ ok: false, twilioStatus: 'network' }));
+      const resume = await this.d.recording.resume(run.recorded.callSid, run.recorded.recordingSid, callSid).catch(() => ({ ok: false, twilioStatus: 'network' }));
       await this.d.calls
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
-          if (resume.ok) s.recording.status = 'in-progress';
+          if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
         })
         .catch(() => undefined);
       run.record.endedAt = this.now().getTime();

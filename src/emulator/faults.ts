@@ -14,6 +14,8 @@ export interface Faults {
   recordingPause?: FaultSpec;
   /** a recording update with Status=in-progress */
   recordingResume?: FaultSpec;
+  /** a recording update with Status=stopped */
+  recordingStop?: FaultSpec;
   /** POST …/Recordings.json */
   recordingsCreate?: FaultSpec;
   /** POST …/Calls.json */
@@ -24,7 +26,7 @@ export interface Faults {
   outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
 }
 
-export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingsCreate' | 'callsCreate' | 'callsUpdate';
+export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'callsCreate' | 'callsUpdate';
 
 /** Returns the fault to apply to this request (if any), counting down `times`. */
 export function takeFault(faults: Faults, name: RestFaultName): FaultSpec | undefined {

@@ -201,7 +201,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       const notFound = (): FastifyReply =>
         sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
       if (!findRecording(call, req.params.recFile, true)) return notFound();
-      const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : undefined;
+      const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : 'recordingStop';
       if (faultName && (await fault(faultName, reply))) return reply;
       // Look again: the call may have ended while a fault delayed the answer.
       const rec = findRecording(call, req.params.recFile, true);

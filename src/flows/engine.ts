@@ -9,7 +9,7 @@ import type { CallSession } from '../calls/session';
 import type { Flow } from './schema';
 import { isCollect } from './schema';
 import { askField, receiveDigits, failFields } from './steps/collect';
-import { handoffVerbs } from './steps/handoff';
+import { handoffVerbs, refusedHandoffVerbs } from './steps/handoff';
 import { sayVerb } from './steps/say';
 import type { EngineResult, Verb } from './verbs';
 
@@ -19,7 +19,7 @@ export type EngineInput =
   | { kind: 'start' }
   | { kind: 'resume' }
   | { kind: 'digits'; step: number; attempt: number; digits: string }
-  | { kind: 'recording'; op: 'pause' | 'resume'; ok: boolean };
+  | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean };
 
 export interface EngineContext {
   now: Date;
@@ -58,11 +58,30 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
           failFields(flow, s, 'recording-pause-failed', ctx.now);
           s.step = flow.steps.length;
         }
+      } else if (input.op === 'stop') {
+        if (input.ok) s.recording.status = 'stopped';
+        else s.recording.stopFailed = true;
       } else if (input.ok) s.recording.status = 'in-progress';
       else s.recording.status = 'paused'; // a failed resume leaves it paused: nothing leaks, the call goes on
       break;
   }
-  return proceed(flow, s, out);
+  return startRecordingIfDue(flow, s, proceed(flow, s, out));
+}
+
+/**
+ * A recorded flow starts its recording with <Start><Recording> in the first document that asks
+ * for nothing sensitive: Twilio takes no REST recording while an inbound call still rings
+ * (error 21220), and a document that asks for a sensitive field must never run while a
+ * recording does. A bridge handoff starts none: the agent's call is recorded instead, after
+ * masking.
+ */
+function startRecordingIfDue(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
+  if (!flow.record || s.recording.status !== 'none' || out.effect || (s.state !== 'ivr' && s.state !== 'handoff')) return out;
+  if (out.verbs.some((v) => (v.verb === 'gather' && v.sensitive) || (v.verb === 'handoff' && v.handoff.mode === 'bridge'))) return out;
+  if (out.verbs.length === 0) return out;
+  s.recording.status = 'in-progress';
+  out.verbs.unshift({ verb: 'start-recording' });
+  return out;
 }
 
 function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
@@ -80,8 +99,19 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     verbs.push(askField(step, s));
     return out;
   }
-  if (s.recording.status === 'paused') return { ...out, effect: { kind: 'resume-recording' } };
+  const recording = s.recording.status === 'in-progress' || s.recording.status === 'paused';
+  if (flow.handoff.mode === 'bridge' && recording && !s.recording.stopFailed) {
+    // the caller's recording ends before the bridge: in bridge mode the agent's call is
+    // recorded instead, with the caller's keys already masked
+    return { ...out, effect: { kind: 'stop-recording' } };
+  }
+  if (s.recording.status === 'paused' && flow.handoff.mode !== 'bridge') return { ...out, effect: { kind: 'resume-recording' } };
   s.state = 'handoff';
+  if (s.recording.stopFailed) {
+    // fail closed: a recording that may still run must not hear the caller keying in the bridge
+    verbs.push(...refusedHandoffVerbs());
+    return out;
+  }
   verbs.push(...handoffVerbs(flow));
   return out;
 }

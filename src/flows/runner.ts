@@ -60,7 +60,7 @@ export class FlowRunner {
       attempt: 1,
       recording: { status: 'none' },
       fields: {},
-      handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}) },
+      handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}), ...(flow.record ? { record: true } : {}) },
       createdAt: t,
       updatedAt: t,
     };
@@ -70,12 +70,11 @@ export class FlowRunner {
     // it lives as long as the call record that names it (processors and subject access need it
     // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values
     const also = from ? [{ op: 'set' as const, ...from.write, ttlSeconds: Math.max(from.write.ttlSeconds, CALL_TTL_SECONDS) }] : [];
-    // Most flows open with words and a first prompt: nothing to record, pause, encrypt or hand
-    // off. Then the engine runs first and the record is created as it stands after that first
-    // step, with no second write of the session.
-    const first = flow.record ? undefined : advance(flow, { kind: 'start' }, fresh, { now: this.now() });
+    // Most flows open with words and a first prompt (the recording, if any, starts in that
+    // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
+    // the record is created as it stands after that first step, with no second write.
+    const first = advance(flow, { kind: 'start' }, fresh, { now: this.now() });
     const plain =
-      first !== undefined &&
       first.session.state === 'ivr' &&
       !first.effect &&
       first.vaultWrites.length === 0 &&
@@ -92,13 +91,6 @@ export class FlowRunner {
     if (plain) {
       this.d.onSessionChanged?.(session);
       return renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow });
-    }
-    if (flow.record) {
-      const rec = await this.d.recording.start(p.callSid);
-      // Twilio refused (4xx/5xx): nothing records. No answer (timeout, network): it may be
-      // recording anyway, so treat it as running and let the pause (via Twilio.CURRENT) decide.
-      const unknown = rec.twilioStatus === 'timeout' || rec.twilioStatus === 'network';
-      session.recording = rec.ok ? { sid: rec.recordingSid, status: 'in-progress' } : { status: unknown ? 'in-progress' : 'failed' };
     }
     return this.run(flow, session, { kind: 'start' }, log);
   }
@@ -131,6 +123,9 @@ export class FlowRunner {
       if (res.effect.kind === 'pause-recording') {
         const outcome = await this.d.recording.pause(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
+      } else if (res.effect.kind === 'stop-recording') {
+        const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
+        res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
         const outcome = await this.d.recording.resume(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok }, s, { now: this.now() });
@@ -141,7 +136,14 @@ export class FlowRunner {
     const handoff = verbs.find((v) => v.verb === 'handoff');
     let streamUrl: string | undefined;
     if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);
-    await this.d.calls.save(s);
+    if (s.recording.status === 'none') await this.d.calls.save(s);
+    else {
+      // A recording's status callback (its SID, its end) may have landed while this webhook
+      // ran: what Twilio said of the recording wins over this request's copy.
+      await this.d.calls.update(s.callSid, (stored) => {
+        Object.assign(stored, s, { recording: { ...s.recording, ...twilioOwned(stored.recording) } });
+      });
+    }
     this.d.onSessionChanged?.(s);
     if (handoff && session.state === 'ivr') await this.announceHandoff(s);
     return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl });
@@ -178,6 +180,11 @@ export class FlowRunner {
     await this.d.audit.append(s.callSid, { type: 'handoff', mode: s.handoff.mode, state: s.state });
     if (s.state === 'offered') await this.d.events.publish({ type: 'handoff.offered', callSid: s.callSid, from: s.fromMasked, fields: publicFields(s) });
   }
+}
+
+/** what only Twilio's recording callbacks know: the SID, and that the recording ended */
+function twilioOwned(r: CallSession['recording']): Partial<CallSession['recording']> {
+  return { ...(r.sid ? { sid: r.sid } : {}), ...(r.status === 'stopped' || r.status === 'failed' ? { status: r.status } : {}) };
 }
 
 /** the masked field views an agent may see */

@@ -12,11 +12,15 @@ export type Verb =
       prompt: string;
       numDigits?: number;
       timeoutSeconds: number;
+      /** asks for a value that no recording may hold */
+      sensitive: boolean;
     }
+  /** <Start><Recording>: the call's recording begins with this document */
+  | { verb: 'start-recording' }
   | { verb: 'handoff'; handoff: Handoff }
   | { verb: 'hangup' };
 
-export type Effect = { kind: 'pause-recording' } | { kind: 'resume-recording' };
+export type Effect = { kind: 'pause-recording' } | { kind: 'resume-recording' } | { kind: 'stop-recording' };
 
 /** a valid plain value the edge must encrypt into the vault, then forget */
 export interface VaultWrite {

@@ -18,6 +18,7 @@ import { errFields, type Logger } from '../log';
 import type { Metrics } from '../ops/metrics';
 import type { Keys, Store } from '../store';
 import type { TwilioClient } from '../twilio/rest';
+import { startRecording } from '../twilio/twiml';
 import { Bridge } from './bridge';
 import type { CommandBus, InstanceCommand } from './commands';
 import type { MediaStream } from './stream';
@@ -162,6 +163,12 @@ export class BridgeRegistry {
     });
     bridge.agentToken = token;
     const response = new twilio.twiml.VoiceResponse();
+    if (session.handoff.record) {
+      // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
+      // other the audio this service sends them, where every key the caller presses is already
+      // a flat tone. (The caller's own recording was stopped before the bridge.)
+      startRecording(response, `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`);
+    }
     response.connect().stream({ url }).parameter({ name: 'leg', value: 'agent' });
     bridge.dialedAt = performance.now();
     try {

@@ -1,5 +1,6 @@
 /**
- * Recording control over Twilio's REST API. A pause is only as good as Twilio's acknowledgement:
+ * Recording control over Twilio's REST API (recordings start in TwiML, with <Start><Recording>,
+ * since Twilio refuses a REST start while an inbound call rings). A pause is only as good as Twilio's acknowledgement:
  * `pause` resolves ok only on Twilio's 2xx (or its 404: no recording is active, so nothing can
  * be recorded) within PAUSE_ACK_TIMEOUT_MS; anything else is a failure and the caller of
  * `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
@@ -65,50 +66,52 @@ export class RecordingController {
     },
   ) {}
 
-  async start(callSid: string): Promise<RecordingOutcome> {
-    try {
-      const rec = await withTimeout(
-        this.deps.client.calls(callSid).recordings.create({
-          recordingChannels: 'dual',
-          recordingStatusCallback: `${this.deps.publicUrl}/twilio/recording-status`,
-          recordingStatusCallbackEvent: ['in-progress', 'completed', 'absent'],
-        }),
-        PAUSE_ACK_TIMEOUT_MS,
-      );
-      await this.deps.audit.append(callSid, { type: 'recording.started', recordingSid: rec.sid, twilioStatus: '201' });
-      return { ok: true, twilioStatus: '201', recordingSid: rec.sid };
-    } catch (e) {
-      const twilioStatus = describe(e);
-      this.deps.log.warn({ callSid, twilioStatus }, 'recording could not be started');
-      await this.deps.audit.append(callSid, { type: 'recording.start-failed', twilioStatus });
-      return { ok: false, twilioStatus };
-    }
-  }
-
-  async pause(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
+  /** `auditCallSid`: whose audit trail records it (a bridge's agent call is audited on the caller's call) */
+  async pause(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'paused', this.deps.pauseTimeoutMs ?? PAUSE_ACK_TIMEOUT_MS);
     this.deps.metrics?.pauses.inc({ outcome: outcome.ok ? 'ok' : 'failed' });
     if (!outcome.ok) {
       this.deps.metrics?.pauseFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
     }
-    await this.audit(callSid, outcome.ok ? 'recording.paused' : 'recording.pause-failed', outcome);
+    await this.audit(auditCallSid, outcome.ok ? 'recording.paused' : 'recording.pause-failed', outcome);
     return outcome;
   }
 
-  async resume(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
+  async resume(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
     if (!outcome.ok) this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
-    await this.audit(callSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
+    await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
     return outcome;
   }
 
-  /** every pause and resume goes into the call's audit trail with Twilio's answer */
+  /**
+   * Ends the recording for good (a bridge handoff: from then on the agent's call is recorded,
+   * after masking). Should Twilio refuse or not answer, the recording is paused with skip
+   * instead, and never resumed; ok when either took. Not ok means it may still be recording.
+   */
+  async stop(callSid: string, recordingSid?: string): Promise<RecordingOutcome> {
+    const stopped = await this.update(callSid, recordingSid, 'stopped', PAUSE_ACK_TIMEOUT_MS);
+    if (stopped.ok) {
+      await this.audit(callSid, 'recording.stopped', stopped);
+      return stopped;
+    }
+    this.deps.log.warn({ callSid, twilioStatus: stopped.twilioStatus }, 'recording stop failed: pausing it for good instead');
+    const paused = await this.update(callSid, recordingSid, 'paused', this.deps.pauseTimeoutMs ?? PAUSE_ACK_TIMEOUT_MS);
+    if (!paused.ok) {
+      this.deps.metrics?.pauseFailures.inc();
+      this.deps.log.warn({ callSid, twilioStatus: paused.twilioStatus }, 'recording could be neither stopped nor paused');
+    }
+    await this.audit(callSid, paused.ok ? 'recording.held-paused' : 'recording.stop-failed', paused);
+    return paused;
+  }
+
+  /** every pause, resume and stop goes into the call's audit trail with Twilio's answer */
   private audit(callSid: string, type: string, o: RecordingOutcome): Promise<void> {
     return this.deps.audit.append(callSid, { type, recordingSid: o.recordingSid, twilioStatus: o.twilioStatus, absent: o.absent });
   }
 
-  private async update(callSid: string, recordingSid: string | undefined, status: 'paused' | 'in-progress', timeoutMs: number): Promise<RecordingOutcome> {
+  private async update(callSid: string, recordingSid: string | undefined, status: 'paused' | 'in-progress' | 'stopped', timeoutMs: number): Promise<RecordingOutcome> {
     const sid = recordingSid ?? CURRENT;
     try {
       const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };

@@ -26,4 +26,14 @@ export const recordingStatusParams = z
   })
   .passthrough();
 
+/**
+ * The query the service puts on the recording status callbacks it asks for: which call's
+ * recording (the caller's own, or the agent's call of the caller's bridge) and, for the
+ * agent's, the caller's CallSid that names the session. Signed with the rest of the URL.
+ */
+export const recordingStatusQuery = z.object({
+  leg: z.enum(['caller', 'agent']).default('caller'),
+  call: sid('CA').optional(),
+});
+
 export const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);

@@ -13,7 +13,8 @@ import type { FlowRunner } from '../flows/runner';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../ops/metrics';
 import type { AuditSink } from '../recording/controller';
-import { formParams, gatherParams, recordingStatusParams, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
+import type { CallSession, RecordingStatus } from '../calls/session';
+import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml } from './twiml';
@@ -138,20 +139,38 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return '';
     });
 
-    route('/twilio/recording-status', 'recording-status', 'callback', async (raw, log) => {
+    route('/twilio/recording-status', 'recording-status', 'callback', async (raw, log, req) => {
       const p = recordingStatusParams.parse(raw);
+      const q = recordingStatusQuery.parse(req.query ?? {});
       const status = p.RecordingStatus;
-      if (status === 'completed' || status === 'absent' || status === 'failed') {
-        await d.calls.update(p.CallSid, (s) => {
-          if (p.RecordingSid && s.recording.sid && s.recording.sid !== p.RecordingSid) return false;
-          s.recording.status = status === 'completed' ? 'stopped' : 'failed';
-        });
-      }
-      await d.audit.append(p.CallSid, { type: 'recording.status', recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' });
-      log.info({ recordingStatus: status }, 'recording status');
+      // the caller's call names its own session; the agent's call names the caller's
+      const callSid = q.leg === 'agent' ? q.call : p.CallSid;
+      if (!callSid) throw new Error('agent recording status without the bridged call');
+      await d.calls.update(callSid, (s) => {
+        if (q.leg === 'agent' && s.handoff.agentCallSid && s.handoff.agentCallSid !== p.CallSid) return false;
+        return applyRecordingStatus(s, q.leg, p.RecordingSid, status) ? undefined : false;
+      });
+      await d.audit.append(callSid, { type: 'recording.status', leg: q.leg, recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' });
+      log.info({ leg: q.leg, recordingStatus: status }, 'recording status');
       return '';
     });
   };
+}
+
+/**
+ * What a recording status callback changes on the call: `in-progress` names the recording
+ * (its SID comes only from Twilio, as recordings start in TwiML), `completed` and `absent` end
+ * it. A callback for another recording than the one the call knows changes nothing.
+ */
+function applyRecordingStatus(s: CallSession, leg: 'caller' | 'agent', recordingSid: string | undefined, status: string | undefined): boolean {
+  const rec = leg === 'agent' ? (s.agentRecording ??= { status: 'none' }) : s.recording;
+  if (recordingSid && rec.sid && rec.sid !== recordingSid) return false;
+  const next: RecordingStatus | undefined =
+    status === 'in-progress' ? (rec.status === 'none' ? 'in-progress' : rec.status) : status === 'completed' ? 'stopped' : status === 'absent' || status === 'failed' ? 'failed' : undefined;
+  if (!next) return false;
+  if (recordingSid) rec.sid = recordingSid;
+  rec.status = next;
+  return true;
 }
 
 function send(reply: FastifyReply, a: StoredAnswer): FastifyReply {

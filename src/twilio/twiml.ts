@@ -64,6 +64,9 @@ function build(verbs: Verb[], ctx: RenderContext): string {
         g.say(attrs, v.prompt);
         break;
       }
+      case 'start-recording':
+        startRecording(r, `${ctx.publicUrl}/twilio/recording-status`);
+        break;
       case 'handoff':
         renderHandoff(r, v.handoff, ctx);
         break;
@@ -73,6 +76,19 @@ function build(verbs: Verb[], ctx: RenderContext): string {
     }
   }
   return r.toString();
+}
+
+/**
+ * <Start><Recording>: dual channel (the party on one, what Twilio plays them on the other), with
+ * the callbacks that give the service the recording's SID and tell it when the recording ended
+ * or never began.
+ */
+export function startRecording(r: VoiceResponse, statusCallbackUrl: string): void {
+  r.start().recording({
+    channels: 'dual',
+    recordingStatusCallback: statusCallbackUrl,
+    recordingStatusCallbackEvent: ['in-progress', 'completed', 'absent'],
+  });
 }
 
 function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['handoff'], ctx: RenderContext): void {

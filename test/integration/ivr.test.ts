@@ -39,24 +39,31 @@ describe('secure IVR capture', () => {
       to: PAYMENTS_NUMBER,
       voiceUrl: h.voiceUrl,
       statusCallback: h.statusUrl,
-      onGather: answers([`${ACCOUNT}#`, `${CARD}#`, expiry, `${CVV}#`]),
+      onGather: answers(['1#', `${ACCOUNT}#`, `${CARD}#`, expiry, `${CVV}#`]),
     });
     await waitFor(() => call.transcript.some((t: any) => t.verb === 'Connect/Stream' || t.verb === 'Connect'), 'the bridge handoff', 10000);
 
-    // every gather was answered while the recording was paused
-    expect(call.gathers).toHaveLength(4);
-    for (const g of call.gathers) expect(g.recordingStatus).toBe('paused');
+    // the recording began with the first document (menu: nothing sensitive) by <Start><Recording>,
+    // never over REST while the call was ringing
+    expect(call.transcript[0]).toMatchObject({ verb: 'Start/Recording', channels: 'dual' });
+    expect(call.recordings).toHaveLength(1);
+    expect(call.recordings[0].toJson(h.config.twilio.accountSid)).toMatchObject({ source: 'StartCallRecordingTwiML', channels: 2 });
     const timeline = h.emulator.timelineFor(call.sid);
-    // the recording's changes while the call was live (it stops when the call ends)
-    const recs = timeline.filter((e: any) => e.type === 'recording' && e.status !== 'stopped').map((e: any) => e.status);
-    expect(recs[0]).toBe('in-progress');
-    expect(recs).toContain('paused');
-    // resumed after the last sensitive field, before the handoff TwiML was fetched
-    expect(recs[recs.length - 1]).toBe('in-progress');
-    const firstGather = timeline.findIndex((e: any) => e.type === 'gather');
-    const firstPause = timeline.findIndex((e: any) => e.type === 'recording' && e.status === 'paused');
-    expect(firstPause).toBeGreaterThanOrEqual(0);
-    expect(firstPause).toBeLessThan(firstGather);
+    expect(timeline.filter((e: any) => e.type === 'rest' && e.method === 'POST' && /Recordings\.json$/.test(e.path))).toEqual([]);
+    // the menu was answered while recording, every sensitive gather while paused
+    expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused', 'paused', 'paused']);
+    const recs = timeline.filter((e: any) => e.type === 'recording').map((e: any) => e.status);
+    // started, paused before the account, resumed for the closing words, stopped before the bridge
+    expect(recs).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+    const firstSensitive = timeline.filter((e: any) => e.type === 'gather')[1];
+    const firstPause = timeline.find((e: any) => e.type === 'recording' && e.status === 'paused')!;
+    expect(firstPause.t).toBeLessThan(firstSensitive.t);
+    const stopped = timeline.find((e: any) => e.type === 'recording' && e.status === 'stopped')!;
+    const bridge = timeline.find((e: any) => e.type === 'twiml-verb' && e.entry.verb === 'Connect/Stream')!;
+    expect(stopped.t).toBeLessThan(bridge.t);
+    // the recording's SID came back with Twilio's in-progress callback and is on the call
+    await waitFor(async () => (await getCall(call.sid)).body.recordings?.[0]?.sid, 'the recording SID on the call');
+    expect((await getCall(call.sid)).body.recordings).toEqual([{ leg: 'caller', sid: call.recordings[0].sid, status: 'stopped' }]);
 
     // the caller's number is vaulted for as long as the call record, captured values for VAULT_TTL_SECONDS
     const session = (await h.app.services.calls.get(call.sid))!;
@@ -70,6 +77,7 @@ describe('secure IVR capture', () => {
     expect(status).toBe(200);
     expect(body.fields.card).toEqual({ kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true });
     expect(body.fields.account).toMatchObject({ kind: 'digits', masked: '********', valid: true });
+    expect(body.fields.menu).toMatchObject({ kind: 'digits', masked: '*', valid: true });
     expect(body.fields.expiry).toMatchObject({ kind: 'expiry', masked: '****', valid: true });
     expect(body.fields.cvv).toMatchObject({ kind: 'security-code', masked: '***', valid: true });
     expect(body.from).toBe('+*******4567');
@@ -92,12 +100,17 @@ describe('secure IVR capture', () => {
     expect(everything).not.toMatch(new RegExp(`"${CVV}"`));
   });
 
-  test('dial handoff: the caller is put through with <Dial>, and only the agent it dials sees the masked call', async () => {
+  test('dial handoff: a flow whose first step is sensitive records from after that step; only the dialled agent sees the masked call', async () => {
     const call = await h.emulator.placeCall({ from: '+15550004444', to: SUPPORT_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['14021985']) });
     await waitFor(() => call.transcript.some((t: any) => t.verb === 'Dial'), 'the dial', 10000);
     const dial = call.transcript.find((t: any) => t.verb === 'Dial') as any;
     expect(dial).toMatchObject({ targetKind: 'Client', target: 'alice' });
-    expect(call.gathers[0].recordingStatus).toBe('paused');
+    // the date of birth was keyed with nothing recording; the recording starts with the handoff
+    expect(call.gathers[0].recordingStatus).toBe('none');
+    const verbs = call.transcript.map((t: any) => t.verb);
+    expect(verbs.indexOf('Start/Recording')).toBeGreaterThan(verbs.indexOf('Gather'));
+    expect(verbs.indexOf('Start/Recording')).toBeLessThan(verbs.indexOf('Dial'));
+    expect(call.recordingStatus).toBe('in-progress');
     const auth = new TokenAuth(h.config.agentJwtSecret);
     const alice = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' });
     const bob = auth.sign({ sub: 'bob', endpoint: 'client:bob', role: 'agent' });
@@ -115,15 +128,17 @@ describe('secure IVR capture', () => {
       from: '+15550001111',
       to: PAYMENTS_NUMBER,
       voiceUrl: h.voiceUrl,
-      onGather: answers(['12345678#', '4111111111111112#', '4111111111111113#', '4111111111111114#', currentExpiry(2), '123#']),
+      onGather: answers(['1#', '12345678#', '4111111111111112#', '4111111111111113#', '4111111111111114#', currentExpiry(2), '123#']),
     });
-    await waitFor(() => call.gathers.length >= 6, 'six gathers', 10000);
+    await waitFor(() => call.gathers.length >= 7, 'seven gathers', 10000);
     const prompts = call.transcript.filter((t: any) => t.verb === 'Gather');
-    expect(prompts.length).toBeGreaterThanOrEqual(6);
+    expect(prompts.length).toBeGreaterThanOrEqual(7);
     const { body } = await getCall(call.sid);
     expect(body.fields.card.valid).toBe(false);
     expect(body.fields.card.reason).toMatch(/attempts-exhausted/);
     expect(body.fields.card.masked).not.toMatch(/\d/);
+    expect(body.fields.card).not.toHaveProperty('last4');
+    expect(body.fields.card).not.toHaveProperty('brand');
     expect(body.fields.expiry.valid).toBe(true);
     await call.hangup();
   });
@@ -132,10 +147,11 @@ describe('secure IVR capture', () => {
     test(`recording pause fails (${JSON.stringify(fault)}): no sensitive gather, fields failed, caller reaches handoff`, async () => {
       h.emulator.faults.recordingPause = fault;
       try {
-        const call = await h.emulator.placeCall({ from: '+15550002222', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['12345678#']) });
+        const call = await h.emulator.placeCall({ from: '+15550002222', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['1#', '12345678#']) });
         await waitFor(() => call.transcript.some((t: any) => /Connect/.test(t.verb)), 'the handoff', 15000);
-        expect(call.gathers).toHaveLength(0);
-        expect(call.transcript.filter((t: any) => t.verb === 'Gather')).toHaveLength(0);
+        // only the menu was asked: no sensitive gather after the refused pause
+        expect(call.gathers).toHaveLength(1);
+        expect((call.transcript.filter((t: any) => t.verb === 'Gather') as any[]).map((g) => g.prompt[0])).toEqual(['To pay a bill, press 1, then hash.']);
         const { body } = await getCall(call.sid);
         for (const f of ['account', 'card', 'expiry', 'cvv']) {
           expect(body.fields[f]).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
@@ -148,6 +164,50 @@ describe('secure IVR capture', () => {
     }, 30000);
   }
 
+  test('the recording cannot be stopped before the bridge: it is paused for good instead, and the bridge goes ahead', async () => {
+    h.emulator.faults.recordingStop = { status: 500 };
+    try {
+      const call = await h.emulator.placeCall({ from: '+15550005555', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['1#', '12345678#', `${CARD}#`, currentExpiry(1), `${CVV}#`]) });
+      await waitFor(() => call.transcript.some((t: any) => t.verb === 'Connect/Stream'), 'the bridge handoff', 10000);
+      const recs = h.emulator.timelineFor(call.sid).filter((e: any) => e.type === 'recording').map((e: any) => e.status);
+      expect(recs).toEqual(['in-progress', 'paused', 'in-progress', 'paused']);
+      expect(call.recordingStatus).toBe('paused');
+      const audit = (await h.app.services.audit.verify(call.sid)).entries;
+      expect(audit.map((e: any) => e.type)).toContain('recording.held-paused');
+      await call.hangup();
+    } finally {
+      delete h.emulator.faults.recordingStop;
+    }
+  });
+
+  test('the recording can be neither stopped nor paused before the bridge: the caller hears an apology, no bridge (fail closed)', async () => {
+    const call = await h.emulator.placeCall({
+      from: '+15550006666',
+      to: PAYMENTS_NUMBER,
+      voiceUrl: h.voiceUrl,
+      onGather: async (g) => {
+        // the IVR goes through; the recording breaks down before the handoff
+        if (g.index === 4) {
+          h.emulator.faults.recordingStop = { status: 500 };
+          h.emulator.faults.recordingPause = { status: 503 };
+        }
+        return ['1#', '12345678#', `${CARD}#`, currentExpiry(1), `${CVV}#`][g.index] ?? null;
+      },
+    });
+    try {
+      await call.ended;
+      const verbs = call.transcript.map((t: any) => t.verb);
+      expect(verbs).not.toContain('Connect/Stream');
+      expect(call.transcript.slice(-2)).toEqual([expect.objectContaining({ verb: 'Say', text: expect.stringMatching(/can't connect you/) }), { verb: 'Hangup' }]);
+      const audit = (await h.app.services.audit.verify(call.sid)).entries;
+      expect(audit.map((e: any) => e.type)).toContain('recording.stop-failed');
+      expect(h.app.services.bridges.size).toBe(0);
+    } finally {
+      delete h.emulator.faults.recordingStop;
+      delete h.emulator.faults.recordingPause;
+    }
+  });
+
   test('50 simultaneous calls each end with their own masked fields', async () => {
     const cards = ['4111111111111111', '5555555555554444', '378282246310005', '6011111111111117', '3566002020360505'];
     const brands = ['visa', 'mastercard', 'amex', 'discover', 'jcb'];
@@ -159,7 +219,7 @@ describe('secure IVR capture', () => {
           from: `+1555300${String(i).padStart(4, '0')}`,
           to: PAYMENTS_NUMBER,
           voiceUrl: h.voiceUrl,
-          onGather: answers([`${String(10000000 + i)}#`, `${card}#`, currentExpiry(1 + (i % 12)), cvv]),
+          onGather: answers(['1#', `${String(10000000 + i)}#`, `${card}#`, currentExpiry(1 + (i % 12)), cvv]),
         });
       }),
     );

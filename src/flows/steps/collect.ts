@@ -24,6 +24,7 @@ export function askField(step: CollectStep, s: CallSession): Verb {
     // fixed-length kinds end by themselves; '#' still ends any entry early
     numDigits: FIXED_LENGTH_KINDS.has(step.kind) ? maxLength : undefined,
     timeoutSeconds: step.timeoutSeconds,
+    sensitive: step.sensitive,
   };
 }
 
