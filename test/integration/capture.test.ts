@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../src/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
+import { holdsValue } from '../support/values';
 import { AgentSocket, agentSide, api, DTMF_FREQUENCIES, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, power, silence, TONE_SAMPLES, token } from '../unit/agents/fixtures';
 
 const CARD = '4111111111111111';
@@ -44,9 +45,9 @@ async function bridgedCall(sock?: AgentSocket): Promise<Live> {
     expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
   }
   const { agentCall, agent } = await agentSide(h, call.sid);
-  // a second of the caller's audio while recording: the recording is not empty
+  // a second of the caller's audio, relayed to the agent, whose call is what records the bridge
   await caller.sendAudio(silence(8000));
-  await waitFor(() => call.recordingAudio.length >= 8000, 'recorded audio');
+  await waitFor(() => agentCall.recordingAudio.length >= 8000, 'recorded audio');
   return { call, caller, agentCall, agent };
 }
 
@@ -55,27 +56,30 @@ const recordingEntries = (callSid: string) =>
 
 /** keys the card at the caller, checking the recording was paused before the first key */
 async function keyCard(live: Live): Promise<{ firstKeyAt: number }> {
-  const paused = await waitFor(() => recordingEntries(live.call.sid).find((e) => e.status === 'paused'), 'recording paused');
+  const paused = await waitFor(() => recordingEntries(live.agentCall.sid).find((e) => e.status === 'paused'), 'recording paused');
   const firstKeyAt = h.emulator.now();
   expect(paused.t).toBeLessThan(firstKeyAt);
-  expect(h.emulator.recordingStatusAt(live.call.sid, firstKeyAt)).toBe('paused');
-  const recorded = live.call.recordingAudio.length;
+  expect(h.emulator.recordingStatusAt(live.agentCall.sid, firstKeyAt)).toBe('paused');
+  const recorded = live.agentCall.recordingAudio.length;
   const audio = keyed(CARD + '#');
   await live.caller.sendAudio(audio);
   // none of the keyed stretch reached the recording (only its trailing silence, after the resume)
-  expect(live.call.recordingAudio.length - recorded).toBeLessThan(audio.length - 16 * 1280);
+  expect(live.agentCall.recordingAudio.length - recorded).toBeLessThan(audio.length - 16 * 1280);
   return { firstKeyAt };
 }
 
 /** the recording resumed after the capture; neither the agent nor the recording can decode a key */
 function assertNothingLeaked(live: Live, firstKeyAt: number): void {
-  const resumed = recordingEntries(live.call.sid).find((e) => e.status === 'in-progress' && e.t > firstKeyAt);
+  const resumed = recordingEntries(live.agentCall.sid).find((e) => e.status === 'in-progress' && e.t > firstKeyAt);
   expect(resumed).toBeDefined();
-  expect(h.emulator.recordingStatusAt(live.call.sid, h.emulator.now())).toBe('in-progress');
+  expect(h.emulator.recordingStatusAt(live.agentCall.sid, h.emulator.now())).toBe('in-progress');
   expect(live.agent.received.length).toBeGreaterThan(16 * 1280);
   expect(multimon(live.agent.received)).toBe('');
-  expect(live.call.recordingAudio.length).toBeGreaterThanOrEqual(8000);
-  expect(multimon(live.call.recordingAudio)).toBe('');
+  // the caller's own call never recorded (its flow starts no recording before a bridge)
+  expect(live.call.recordings).toEqual([]);
+  expect(live.agentCall.recordingAudio.length).toBeGreaterThanOrEqual(8000);
+  for (const channel of live.agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
+  expect(multimon(live.agentCall.recordingAudio)).toBe('');
 }
 
 async function assertNoValueAnywhere(): Promise<void> {
@@ -108,12 +112,16 @@ describe('capture over REST', () => {
     const call = (await api(h, 'GET', `/v1/calls/${live.call.sid}`, alice)).body as { fields: Record<string, unknown>; capture: unknown; recording: unknown };
     expect(call.fields.card).toMatchObject({ kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true });
     expect(call.capture).toMatchObject({ id: captureId, status: 'completed' });
-    expect(call.recording).toMatchObject({ status: 'in-progress' });
+    expect(call.recording).toMatchObject({ status: 'none' });
+    expect((call as unknown as { recordings: unknown }).recordings).toEqual([
+      { leg: 'caller', status: 'none' },
+      { leg: 'agent', sid: live.agentCall.recordings[0].sid, status: 'in-progress' },
+    ]);
     // the value is in the vault, under the field's token, and nowhere else
     const session = await h.app.services.calls.get(live.call.sid);
     expect(await h.app.services.vault.get(live.call.sid, 'card', session!.fields.card.token!)).toBe(CARD);
 
-    await waitFor(() => recordingEntries(live.call.sid).some((e) => e.status === 'in-progress' && e.t > firstKeyAt), 'recording resumed');
+    await waitFor(() => recordingEntries(live.agentCall.sid).some((e) => e.status === 'in-progress' && e.t > firstKeyAt), 'recording resumed');
     assertNothingLeaked(live, firstKeyAt);
     await assertNoValueAnywhere();
     const audit = (await api(h, 'GET', `/v1/calls/${live.call.sid}/audit`, token(h, 'sue', 'supervisor'))).body as { entries: { type: string }[] };
@@ -153,7 +161,7 @@ describe('capture over REST', () => {
     const cancelled = await api(h, 'DELETE', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', entered: 0 });
-    expect(recordingEntries(live.call.sid).some((e) => e.status === 'in-progress' && e.t > pausedAt)).toBe(true);
+    expect(recordingEntries(live.agentCall.sid).some((e) => e.status === 'in-progress' && e.t > pausedAt)).toBe(true);
     const third = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
     expect(third.status).toBe(201);
     await live.call.hangup();
@@ -167,6 +175,41 @@ describe('capture over REST', () => {
   });
 });
 
+describe('a failed capture shows nothing', () => {
+  it('a card that fails Luhn: all *, no last4 and no brand in the result, the call, the events, the store, the audit and the logs', async () => {
+    const sock = await AgentSocket.open(h, alice);
+    const live = await bridgedCall(sock);
+    const BAD = '4111111111111737';
+    const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+    expect(started.status).toBe(201);
+    const { captureId } = started.body as { captureId: string };
+    await live.caller.sendAudio(keyed(`${BAD}#`));
+    const failed = await sock.next((e) => e.type === 'capture.failed' && e.captureId === captureId, 'capture.failed');
+    const result = (await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice)).body as Record<string, unknown>;
+    const field = ((await api(h, 'GET', `/v1/calls/${live.call.sid}`, alice)).body as { fields: Record<string, Record<string, unknown>> }).fields.card;
+    for (const seen of [failed, result, field]) {
+      expect(seen).toMatchObject({ masked: '*'.repeat(16), valid: false });
+      expect(seen).not.toHaveProperty('last4');
+      expect(seen).not.toHaveProperty('brand');
+    }
+    const audit = (await api(h, 'GET', `/v1/calls/${live.call.sid}/audit`, token(h, 'sue', 'supervisor'))).body as { entries: unknown[] };
+    const keys = await h.scan();
+    const texts = [JSON.stringify(sock.events), JSON.stringify(audit), h.logs.text, ...keys.map((k) => k.content)];
+    for (const text of texts) {
+      expect(holdsValue(text, BAD)).toBe(false);
+      expect(holdsValue(text, '1737')).toBe(false);
+    }
+    expect(JSON.stringify(sock.events.filter((e) => e.callSid === live.call.sid))).not.toMatch(/visa/);
+    await live.call.hangup();
+    sock.close();
+  });
+});
+
+const tonesMasked = async (): Promise<string> => {
+  const text = await (await fetch(`${h.url}/metrics`)).text();
+  return text.split('\n').filter((l) => /^tonewall_(tones_masked|dtmf_events)_total /.test(l)).join('|');
+};
+
 describe('blanket masking', () => {
   it('plays one continuous flat tone to the agent for the whole capture, gaps between keys included', async () => {
     const live = await bridgedCall();
@@ -174,11 +217,14 @@ describe('blanket masking', () => {
     const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code', blanket: true });
     expect(started.status).toBe(201);
     const a0 = live.agent.received.length;
+    const tonesBefore = await tonesMasked();
     await live.caller.sendAudio(keyed('123'));
     await waitFor(async () => {
       const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${(started.body as { captureId: string }).captureId}`, alice);
       return (r.body as { status: string }).status === 'completed';
     }, 'capture completed');
+    // the keys under the blanket are counted nowhere: /metrics does not move
+    expect(await tonesMasked()).toBe(tonesBefore);
     const R = live.agent.received;
     // the silent gap after the first key, as the agent hears it: the flat tone, not silence
     const gap = a0 + LOOKAHEAD + TONE_SAMPLES + 80;
@@ -217,7 +263,7 @@ describe('capture over the WebSocket', () => {
     for (const text of sock.raw) expect(text).not.toMatch(/4111111|111111111/);
     for (const e of sock.events) expect(typeof e.callSid).toBe('string');
 
-    await waitFor(() => recordingEntries(live.call.sid).some((e) => e.status === 'in-progress' && e.t > firstKeyAt), 'recording resumed');
+    await waitFor(() => recordingEntries(live.agentCall.sid).some((e) => e.status === 'in-progress' && e.t > firstKeyAt), 'recording resumed');
     assertNothingLeaked(live, firstKeyAt);
     await assertNoValueAnywhere();
 

@@ -62,7 +62,7 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
   await page.waitForSelector(`${row} button.accept`, { timeout: 10_000 });
   expect(await page.textContent(`${row} td.masked`)).toBe('+*******4567');
   await page.click(`${row} button.accept`);
-  await agentSide(h, call.sid);
+  const { agentCall } = await agentSide(h, call.sid);
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
 
   await page.fill('#capture-name', 'card');
@@ -70,7 +70,8 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
   await page.check('#capture-blanket');
   await page.click('#capture-start');
   await page.waitForFunction(() => document.getElementById('capture-status')?.textContent === 'capturing');
-  await waitFor(() => h.emulator.timelineFor(call.sid).some((e) => e.type === 'recording' && e.status === 'paused'), 'recording paused');
+  // the agent's call is what records a bridge: paused before the first key
+  await waitFor(() => h.emulator.timelineFor(agentCall.sid).some((e) => e.type === 'recording' && e.status === 'paused'), 'recording paused');
 
   const seen = new Set<string>();
   const watch = setInterval(() => {

@@ -46,7 +46,7 @@ describe('processors and privacy through the app', () => {
   });
 
   async function payByPhone(card: string, expiry: string) {
-    const answers = ['73920584#', `${card}#`, expiry, '123#'];
+    const answers = ['1#', '73920584#', `${card}#`, expiry, '123#'];
     const call = await h.emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather: () => answers.shift() ?? null });
     await waitFor(() => call.transcript.some((t) => t.verb === 'Connect/Stream'), 'handoff', 10000);
     return call;

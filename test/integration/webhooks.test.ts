@@ -70,8 +70,9 @@ describe('signed webhooks', () => {
     expect(await h.app.services.audit.list(params.CallSid)).toHaveLength(auditAfterFirst.length);
     // a replayed gather answer does not count as another attempt
     const gather = { ...params, Digits: '4111111111111112' };
-    const g1 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '12345678' });
-    const g2 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '12345678' });
+    // step 1 is the menu: '1' is a valid choice and moves the call on to step 2
+    const g1 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '1' });
+    const g2 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '1' });
     expect(g2.body).toBe(g1.body);
     const session = await h.app.services.calls.get(params.CallSid);
     expect(session?.step).toBe(2);
