@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the whole system on embedded defaults. Generated secrets, the embedded store,
  * the sample flows and the project's own Twilio emulator; one simulated caller goes through the
- * payments flow (account, card, expiry, security code) while the recording is paused, and the
+ * payments flow (a recorded menu, then account, card, expiry, security code while the recording
+ * is paused), and the
  * demo prints the conversation, the recording timeline and the agent's masked handoff. When the
  * bridge is available it goes on into bridge mode (see demo-bridge.ts).
  */
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   say(`tonewall demo: service on ${publicUrl} (embedded store), Twilio emulator on ${emulator.baseUrl}`);
   say();
 
-  const answers = [`73920584#`, `${DEMO_CARD}#`, expiryNextYear(), '123#'];
+  const answers = ['1#', `73920584#`, `${DEMO_CARD}#`, expiryNextYear(), '123#'];
   say(`caller ${CALLER} dials ${PAYMENTS_NUMBER} (the payments flow)`);
   const call = await emulator.placeCall({
     from: CALLER,
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     if (t.verb === 'Say') say(`  Say      "${t.text}"`);
     else if (t.verb === 'Gather') say(`  Gather   ${t.prompt.join(' ')} [${t.result}, ${t.digitCount} keys]`);
     else if (t.verb === 'Connect/Stream') say(`  Connect  <Stream> (bridge mode, DTMF masking)`);
+    else if (t.verb === 'Start/Recording') say(`  Start    <Recording channels="${t.channels}"> (the recording begins)`);
     else say(`  ${t.verb}`);
   }
   say();
@@ -104,7 +106,9 @@ async function main(): Promise<void> {
     const line = describeEntry(e);
     if (line) say(`  ${String(Math.round(e.t)).padStart(6)} ms  ${line}`);
   }
-  const paused = call.gathers.every((g) => g.recordingStatus === 'paused');
+  // the menu is not sensitive (and is recorded); every other Gather asks for a sensitive value
+  const sensitive = call.gathers.slice(1);
+  const paused = sensitive.length > 0 && sensitive.every((g) => g.recordingStatus === 'paused');
   say();
   say(`every sensitive Gather answered while the recording was paused: ${paused ? 'yes' : 'NO'}`);
 
