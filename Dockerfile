@@ -4,9 +4,10 @@
 # of them has one; `prepare` would run tsc, which is not there), and copies dist/ in. No
 # compiler, test tooling or npm cache reaches the final image.
 #
-# The image runs the current Node LTS (24). Development and CI run Node 20, the floor of
-# package.json's engines (">=20"); test/unit/runtime/engines.test.ts checks that every package
-# in package-lock.json accepts both, and that NODE_MAJOR below satisfies engines.
+# The image runs Node 24, an LTS line (supported until April 2028). Development and CI run
+# Node 20, the floor of package.json's engines (">=20"); test/unit/runtime/engines.test.ts
+# checks that every package in package-lock.json accepts Node 20, that every production
+# package accepts NODE_MAJOR below, and that engines accepts it too.
 ARG NODE_MAJOR=24
 
 FROM node:${NODE_MAJOR}-bookworm-slim AS build
