@@ -21,6 +21,7 @@ export const agentDocs = fp(async (app) => {
       tags: [{ name: 'agents', description: 'calls, offers and secure captures' }],
     },
   });
-  // pinned at 5.2.3: later versions pull an ESM-only content-disposition that jest cannot load
+  // pinned at 6.1.0 in package.json: 6.1.1 and later pull @fastify/static 10 and content-disposition 3,
+  // which requires Node 22 (and is ESM-only); test/unit/runtime/engines.test.ts fails on such a bump
   await app.register(swaggerUi, { routePrefix: '/docs' });
 });

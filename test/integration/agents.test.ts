@@ -44,17 +44,6 @@ const routes = (sid: string, captureId = 'cap_x') =>
   ] as const;
 
 describe('authentication', () => {
-  it('answers 401 without a token or with a bad one, on every route', async () => {
-    const forged = alice.slice(0, -4) + (alice.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-    for (const tok of [null, 'not-a-jwt', forged]) {
-      expect((await api(h, 'GET', '/v1/calls', tok)).status).toBe(401);
-      for (const [method, p] of routes(someSid)) {
-        const r = await api(h, method, p, tok, method === 'POST' ? { name: 'card', kind: 'card-number' } : undefined);
-        expect([method, p, r.status]).toEqual([method, p, 401]);
-      }
-    }
-  });
-
   it('closes a socket with 4401 when no auth message comes within 5 s, or a bad token comes', async () => {
     const silent = await AgentSocket.open(h);
     const t0 = Date.now();
@@ -155,21 +144,5 @@ describe('the per-call rule', () => {
     await call.hangup();
     aliceSock.close();
     bobSock.close();
-  });
-});
-
-describe('OpenAPI', () => {
-  it('documents the agent API at /docs', async () => {
-    const ui = await fetch(`${h.url}/docs`, { redirect: 'follow' });
-    expect(ui.status).toBe(200);
-    expect(await ui.text()).toMatch(/swagger/i);
-    const spec = (await (await fetch(`${h.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
-    expect(spec.openapi).toMatch(/^3\./);
-    expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/v1/calls', '/v1/calls/{callSid}', '/v1/calls/{callSid}/accept', '/v1/calls/{callSid}/captures', '/v1/calls/{callSid}/captures/{captureId}']),
-    );
-    expect(Object.keys(spec.paths['/v1/calls/{callSid}/captures'].post as object)).toEqual(expect.arrayContaining(['requestBody', 'responses']));
-    // only the agent API: no Twilio webhook in the document
-    expect(Object.keys(spec.paths).some((p) => p.startsWith('/twilio'))).toBe(false);
   });
 });

@@ -85,16 +85,6 @@ describe('signed webhooks', () => {
     expect(r.body).toContain('<Hangup/>');
     expect(await h.app.services.calls.get(sid('4'))).toBeNull();
   });
-
-  test('health, readiness and metrics', async () => {
-    expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${h.url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', store: 'redis' });
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
-    expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');
-    expect(metrics).toContain('tonewall_calls_active');
-  });
 });
 
 describe('Redis outage during a call', () => {

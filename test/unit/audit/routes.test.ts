@@ -4,7 +4,7 @@ import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import type { RedisStore } from '../../../src/store';
 import { makeSession, newCallSid, redisFixture } from '../processors/fixtures';
-import { type TinyApp, tinyApp } from './app-helper';
+import { type TinyApp, tinyApp } from '../../support/tiny-app';
 
 const SECRET = 'x'.repeat(40);
 

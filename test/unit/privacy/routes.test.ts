@@ -3,7 +3,7 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import { CALLER_VAULT_FIELD, PrivacyService, privacyRoutes, subjectHash } from '../../../src/privacy';
 import type { RedisStore } from '../../../src/store';
-import { type TinyApp, tinyApp } from '../audit/app-helper';
+import { type TinyApp, tinyApp } from '../../support/tiny-app';
 import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
 
 const SECRET = 'y'.repeat(40);

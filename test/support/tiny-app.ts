@@ -1,10 +1,10 @@
 /**
  * A tiny Fastify app for route-plugin tests: the plugin under test with real dependencies and
- * an error handler rendering coded errors as the real app does ({error: code, message}),
- * listening on a real port (Fastify's inject pulls an ESM-only module jest cannot load here).
+ * an error handler rendering coded errors as the real app does ({error: code, message}).
+ * Requests go through Fastify's inject(): no port is opened, the route's answer is the point.
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { isTonewallError } from '../../../src/errors';
+import { isTonewallError } from '../../src/errors';
 
 export interface TinyApp {
   app: FastifyInstance;
@@ -20,13 +20,12 @@ export async function tinyApp(...plugins: FastifyPluginAsync[]): Promise<TinyApp
     return reply.status(status).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
   });
   for (const p of plugins) await app.register(p);
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.ready();
   return {
     app,
     async request({ method, url, headers }) {
-      const res = await fetch(base + url, { method, headers });
-      const text = await res.text();
-      return { statusCode: res.status, json: () => JSON.parse(text) };
+      const res = await app.inject({ method: method as 'GET', url, headers });
+      return { statusCode: res.statusCode, json: () => res.json() };
     },
     close: () => app.close(),
   };

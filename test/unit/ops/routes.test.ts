@@ -1,0 +1,31 @@
+/** Health, readiness and metrics (CONTRACT §8) on the real app, through inject(). */
+import twilio from 'twilio';
+import { buildInjectedApp, type InjectedApp } from '../../support/app';
+import { ACCOUNT_SID, AUTH_TOKEN } from '../../support/harness';
+
+let t: InjectedApp;
+beforeAll(async () => {
+  t = await buildInjectedApp();
+});
+afterAll(async () => t?.close());
+
+test('health, readiness and metrics', async () => {
+  // one signed webhook (a number with no flow: no state, no REST call), so its latency is observed
+  const params = { AccountSid: ACCOUNT_SID, CallSid: 'CA' + 'e'.repeat(32), CallStatus: 'ringing', From: '+15557654321', To: '+15559999999' };
+  const signature = twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${t.app.services.config.publicUrl}/twilio/voice`, params);
+  const voice = await t.inject({
+    method: 'POST',
+    url: '/twilio/voice',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    payload: new URLSearchParams(params).toString(),
+  });
+  expect(voice.body).toMatch(/not in service/);
+
+  expect((await t.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  const ready = await t.inject({ method: 'GET', url: '/readyz' });
+  expect(ready.statusCode).toBe(200);
+  expect(ready.json()).toMatchObject({ status: 'ready', store: 'redis' });
+  const metrics = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+  expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');
+  expect(metrics).toContain('tonewall_calls_active');
+});
