@@ -75,6 +75,8 @@ export interface Services {
   commands: CommandBus;
   /** the media bridges this instance holds, by the caller's CallSid */
   bridges: BridgeRegistry;
+  /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
+  replay: ReplayGuard;
 }
 
 declare module 'fastify' {
@@ -107,6 +109,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
+  const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
@@ -151,6 +154,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     privacy,
     commands,
     bridges,
+    replay,
   };
 
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
@@ -172,7 +176,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
-  const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
   await app.register(
     agents({
