@@ -97,7 +97,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
   const calls = new CallRepository(store, keys);
-  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:' });
+  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:', callIndexKey: keys.vaultIndex });
   const audit = new AuditTrail(store, keys);
   const events = new EventBus(store, keys);
   const twilioClient = createTwilioClient(config.twilio);
@@ -123,7 +123,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const queueDelivery = (session: CallSession) => {
     delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));
   };
-  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, subjectSecret: subjectKey, log });
+  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
     calls,
