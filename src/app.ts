@@ -24,7 +24,7 @@ import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
 import { RecordingController } from './recording/controller';
-import { createStore, makeKeys, type Keys, type Store } from './store';
+import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { twilioRoutes } from './twilio/routes';
@@ -109,6 +109,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
+  // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
+  const signer = new MessageSigner(
+    config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
+  );
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
@@ -140,7 +144,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onSessionChanged: queueDelivery,
   });
   const auth = new TokenAuth(config.agentJwtSecret);
-  const commands = new CommandBus(store, keys, config.instanceId, log);
+  const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
     log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
@@ -179,7 +183,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
   await app.register(
     agents({
-      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
+      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics, signer,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
       onSessionChanged: queueDelivery,
@@ -195,6 +199,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await delivery.stop();
     if (!opts.store) await store.close();
   });
-  log.info({ flows: flows.size, store: store.kind, instanceId: config.instanceId }, 'tonewall built');
+  log.info(
+    { flows: flows.size, store: store.kind, instanceId: config.instanceId, instanceMessageKey: config.instanceMessageKeys ? 'configured' : 'derived' },
+    'tonewall built',
+  );
   return app as unknown as FastifyInstance;
 }
