@@ -99,7 +99,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const calls = new CallRepository(store, keys);
   const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:', callIndexKey: keys.vaultIndex });
   const audit = new AuditTrail(store, keys);
-  const events = new EventBus(store, keys);
+  // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
+  const signer = new MessageSigner(
+    config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
+  );
+  const events = new EventBus(store, keys, signer, (reason) => log.warn({ reason }, 'call event refused: not signed by an instance'));
   const twilioClient = createTwilioClient(config.twilio);
   const recording = new RecordingController({
     client: twilioClient,
@@ -109,10 +113,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
-  // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
-  const signer = new MessageSigner(
-    config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
-  );
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);

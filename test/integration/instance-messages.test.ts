@@ -1,7 +1,8 @@
 /**
  * Issue 11 item 5: Redis is a trust boundary. A `dial-agent` command published on an instance's
  * channel by anyone but an instance of the deployment (unsigned, or signed with another key)
- * must not put the caller through anywhere; the genuine accept still does.
+ * must not put the caller through anywhere; the genuine accept still does. Nor may a forged
+ * `call.ended` event tear a bridge down.
  */
 import fs from 'node:fs';
 import { MessageSigner } from '../../src/store';
@@ -45,5 +46,12 @@ it('a forged dial-agent on Redis bridges the caller nowhere', async () => {
   const { agentCall } = await agentSide(h, call.sid);
   expect(agentCall.to).toBe('client:alice');
   expect(dialled).toEqual(['client:alice']);
+
+  // a forged call.ended (events are signed too) neither ends the bridge nor anything else
+  const events = keys.channel('events');
+  await h.redisStore!.publish(events, JSON.stringify({ type: 'call.ended', callSid: call.sid, status: 'completed' }));
+  await sleep(300);
+  expect(h.app.services.bridges.get(call.sid)).toBeDefined();
+  expect(h.logs.text).toContain('call event refused: not signed by an instance');
   await call.hangup();
 });
