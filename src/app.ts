@@ -24,7 +24,7 @@ import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
 import { RecordingController } from './recording/controller';
-import { createStore, makeKeys, type Keys, type Store } from './store';
+import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { twilioRoutes } from './twilio/routes';
@@ -75,6 +75,8 @@ export interface Services {
   commands: CommandBus;
   /** the media bridges this instance holds, by the caller's CallSid */
   bridges: BridgeRegistry;
+  /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
+  replay: ReplayGuard;
 }
 
 declare module 'fastify' {
@@ -95,9 +97,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
   const calls = new CallRepository(store, keys);
-  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:' });
+  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:', callIndexKey: keys.vaultIndex });
   const audit = new AuditTrail(store, keys);
-  const events = new EventBus(store, keys);
+  // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
+  const signer = new MessageSigner(
+    config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
+  );
+  const events = new EventBus(store, keys, signer, (reason) => log.warn({ reason }, 'call event refused: not signed by an instance'));
   const twilioClient = createTwilioClient(config.twilio);
   const recording = new RecordingController({
     client: twilioClient,
@@ -107,6 +113,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
+  const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
@@ -120,7 +127,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const queueDelivery = (session: CallSession) => {
     delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));
   };
-  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, subjectSecret: subjectKey, log });
+  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
     calls,
@@ -137,7 +144,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onSessionChanged: queueDelivery,
   });
   const auth = new TokenAuth(config.agentJwtSecret);
-  const commands = new CommandBus(store, keys, config.instanceId, log);
+  const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
     log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
@@ -151,6 +158,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     privacy,
     commands,
     bridges,
+    replay,
   };
 
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
@@ -172,11 +180,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
-  const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
   await app.register(
     agents({
-      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
+      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics, signer,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
       onSessionChanged: queueDelivery,
@@ -192,6 +199,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await delivery.stop();
     if (!opts.store) await store.close();
   });
-  log.info({ flows: flows.size, store: store.kind, instanceId: config.instanceId }, 'tonewall built');
+  log.info(
+    { flows: flows.size, store: store.kind, instanceId: config.instanceId, instanceMessageKey: config.instanceMessageKeys ? 'configured' : 'derived' },
+    'tonewall built',
+  );
   return app as unknown as FastifyInstance;
 }

@@ -28,6 +28,12 @@ const schema = z.object({
   VAULT_KEYS: z.string({ required_error: 'VAULT_KEYS is required' }).min(1, 'VAULT_KEYS is required'),
   VAULT_TTL_SECONDS: z.coerce.number().int().min(1).max(86400 * 7).default(900),
   AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(32, 'AGENT_JWT_SECRET must be at least 32 characters'),
+  // optional: unset, the key is derived from AGENT_JWT_SECRET (app.ts), which every instance shares
+  INSTANCE_MESSAGE_KEY: z
+    .string()
+    .transform((v) => v.split(',').map((k) => k.trim()))
+    .refine((ks) => ks.every((k) => k.length >= 32), 'INSTANCE_MESSAGE_KEY: every key must be at least 32 characters (comma-separated, the first signs)')
+    .optional(),
   FLOWS_DIR: z.string().min(1).default('config/flows'),
   PROCESSORS_FILE: z.string().min(1).default('config/processors.yaml'),
   MASK_LOOKAHEAD_MS: z.coerce
@@ -49,6 +55,11 @@ export interface Config {
   readonly vaultKeys: string;
   readonly vaultTtlSeconds: number;
   readonly agentJwtSecret: string;
+  /**
+   * Keys that sign messages between instances (store/signed-messages.ts): the first signs, all
+   * verify. Unset: one key derived from AGENT_JWT_SECRET.
+   */
+  readonly instanceMessageKeys?: readonly string[];
   readonly flowsDir: string;
   readonly processorsFile: string;
   readonly maskLookaheadMs: number;
@@ -88,6 +99,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     vaultKeys: e.VAULT_KEYS,
     vaultTtlSeconds: e.VAULT_TTL_SECONDS,
     agentJwtSecret: e.AGENT_JWT_SECRET,
+    ...(e.INSTANCE_MESSAGE_KEY ? { instanceMessageKeys: Object.freeze(e.INSTANCE_MESSAGE_KEY) } : {}),
     flowsDir: e.FLOWS_DIR,
     processorsFile: e.PROCESSORS_FILE,
     maskLookaheadMs: e.MASK_LOOKAHEAD_MS,

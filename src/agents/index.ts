@@ -8,7 +8,7 @@ import type { CallRepository } from '../calls/repository';
 import { CaptureExecutor, CaptureRecords, CaptureRpc, CaptureService, type BridgeLookup } from '../captures';
 import type { ExecutorDeps } from '../captures/executor';
 import type { EventBus } from '../events';
-import type { Keys, Store } from '../store';
+import type { Keys, MessageSigner, Store } from '../store';
 import { AgentActions } from './actions';
 import type { TokenAuth } from './auth';
 import type { OfferDeps } from './offers';
@@ -32,6 +32,8 @@ export interface AgentsDeps {
   metrics: { captures: { inc(labels: { outcome: string }): void } };
   bridges: BridgeLookup;
   sendCommand: OfferDeps['sendCommand'];
+  /** signs and checks capture requests and replies between instances */
+  signer: MessageSigner;
   /** told of the session once a capture stored a field (processor delivery) */
   onSessionChanged?: ExecutorDeps['onSessionChanged'];
   /** tests shorten the capture timeouts */
@@ -55,7 +57,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       timings: d.captureTimings,
       onSessionChanged: d.onSessionChanged,
     });
-    const rpc = new CaptureRpc(d.store, d.keys, d.instanceId, d.log);
+    const rpc = new CaptureRpc(d.store, d.keys, d.instanceId, d.log, d.signer);
     const captures = new CaptureService({ instanceId: d.instanceId, executor, rpc, records });
     await captures.listen();
     // a capture ends with its call (the bridge's listeners are gone by then)

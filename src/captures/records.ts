@@ -19,8 +19,17 @@ export class CaptureRecords {
     return raw ? (JSON.parse(raw) as CaptureRecord) : null;
   }
 
+  /** the record and its entry in the call's capture index (erasure removes every record the index names) */
   async save(r: CaptureRecord): Promise<void> {
-    await this.store.set(this.keys.capture(r.callSid, r.captureId), JSON.stringify(r), CAPTURE_RECORD_TTL_SECONDS);
+    await this.store.multi([
+      { op: 'set', key: this.keys.capture(r.callSid, r.captureId), value: JSON.stringify(r), ttlSeconds: CAPTURE_RECORD_TTL_SECONDS },
+      { op: 'sadd', key: this.keys.captures(r.callSid), member: r.captureId, ttlSeconds: CAPTURE_RECORD_TTL_SECONDS },
+    ]);
+  }
+
+  /** every capture id the call has had (those whose records may still be in the store) */
+  async idsOf(callSid: string): Promise<string[]> {
+    return this.store.smembers(this.keys.captures(callSid));
   }
 
   /** SET NX of the call's capture lock: false when a capture is already running */

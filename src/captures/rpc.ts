@@ -4,11 +4,15 @@
  * cancelled) comes back so the agent API can answer 201 / 409 / 503. Each instance listens on
  * its own request channel and its own reply channel; a correlation id pairs them, and a request
  * nobody answers in time is refused as 'instance-unreachable'.
+ *
+ * Requests and replies are signed (store/signed-messages.ts); an unsigned, forged, moved or
+ * replayed one is dropped, so nobody who merely reaches Redis can start or cancel a capture
+ * or answer for an instance.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Keys, Store } from '../store';
+import type { Keys, MessageSigner, Store } from '../store';
 import { captureRequestSchema, type CancelResult, type StartResult } from './types';
 import { errFields } from '../log';
 
@@ -38,6 +42,7 @@ export class CaptureRpc {
     private readonly keys: Keys,
     private readonly instanceId: string,
     private readonly log: Logger,
+    private readonly signer: MessageSigner,
     private readonly timeoutMs = RPC_TIMEOUT_MS,
   ) {}
 
@@ -49,9 +54,11 @@ export class CaptureRpc {
   }
 
   async listen(handler: RpcHandler): Promise<void> {
+    const requests = this.requests(this.instanceId);
+    const replies = this.replies(this.instanceId);
     this.unsubscribe.push(
-      await this.store.subscribe(this.requests(this.instanceId), (raw) => void this.serve(raw, handler)),
-      await this.store.subscribe(this.replies(this.instanceId), (raw) => this.onReply(raw)),
+      await this.store.subscribe(requests, (raw) => void this.serve(this.open(requests, raw), handler)),
+      await this.store.subscribe(replies, (raw) => this.onReply(this.open(replies, raw))),
     );
   }
 
@@ -73,17 +80,24 @@ export class CaptureRpc {
       }, this.timeoutMs);
       this.pending.set(id, { resolve, timer });
     });
-    await this.store.publish(this.requests(instanceId), JSON.stringify({ ...body, id, replyTo: this.instanceId }));
+    const channel = this.requests(instanceId);
+    await this.store.publish(channel, this.signer.sign(channel, { ...body, id, replyTo: this.instanceId }));
     return answer;
   }
 
-  private onReply(raw: string): void {
-    let parsed: z.infer<typeof replySchema>;
-    try {
-      parsed = replySchema.parse(JSON.parse(raw));
-    } catch {
-      return;
-    }
+  /** the payload of a message signed by an instance for `channel`, else undefined (dropped) */
+  private open(channel: string, raw: string): unknown {
+    const v = this.signer.verify(channel, raw);
+    if (v.ok) return v.payload;
+    this.log.warn({ reason: v.reason }, 'capture message refused: not signed by an instance');
+    return undefined;
+  }
+
+  private onReply(payload: unknown): void {
+    if (payload === undefined) return;
+    const r = replySchema.safeParse(payload);
+    if (!r.success) return;
+    const parsed = r.data;
     const p = this.pending.get(parsed.id);
     if (!p) return;
     clearTimeout(p.timer);
@@ -91,14 +105,14 @@ export class CaptureRpc {
     p.resolve(parsed.result);
   }
 
-  private async serve(raw: string, handler: RpcHandler): Promise<void> {
-    let req: RpcRequest;
-    try {
-      req = requestSchema.parse(JSON.parse(raw));
-    } catch {
+  private async serve(payload: unknown, handler: RpcHandler): Promise<void> {
+    if (payload === undefined) return;
+    const parsed = requestSchema.safeParse(payload);
+    if (!parsed.success) {
       this.log.warn('malformed capture command dropped');
       return;
     }
+    const req: RpcRequest = parsed.data;
     let result: StartResult | CancelResult;
     try {
       result = req.op === 'start' ? await handler.start(req.callSid, req) : await handler.cancel(req.callSid, req.captureId);
@@ -106,6 +120,7 @@ export class CaptureRpc {
       this.log.error({ callSid: req.callSid, err: errFields(e) }, 'capture command failed');
       result = { ok: false, error: 'instance-unreachable' };
     }
-    await this.store.publish(this.replies(req.replyTo), JSON.stringify({ id: req.id, result }));
+    const replies = this.replies(req.replyTo);
+    await this.store.publish(replies, this.signer.sign(replies, { id: req.id, result }));
   }
 }

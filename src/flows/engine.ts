@@ -38,11 +38,15 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       s.attempt = 1;
       break;
     case 'resume':
-      if (s.state !== 'ivr') return out;
+      if (s.state !== 'ivr') return noop(session);
       break;
     case 'digits': {
+      // A call past the IVR (offered, bridged, ended...) takes no more keypad input: a stale or
+      // replayed gather must not run the flow on, which would hand the call off a second time
+      // and take it away from the agents it was offered to.
+      if (s.state !== 'ivr') return noop(session);
       const step = flow.steps[s.step];
-      if (s.state !== 'ivr' || !step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt) {
+      if (!step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt) {
         // stale or out-of-order: ask the current step again, changing nothing
         return proceed(flow, s, out);
       }
@@ -82,6 +86,11 @@ function startRecordingIfDue(flow: Flow, s: CallSession, out: EngineResult): Eng
   s.recording.status = 'in-progress';
   out.verbs.unshift({ verb: 'start-recording' });
   return out;
+}
+
+/** nothing changes: the session as it was given, no verbs, no effect, no vault write */
+function noop(session: CallSession): EngineResult {
+  return { session, verbs: [], vaultWrites: [], noop: true };
 }
 
 function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {

@@ -111,6 +111,9 @@ export class FlowRunner {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
     let res = advance(flow, input, session, { now: this.now() });
+    // input for a call no longer in the IVR: answer harmlessly and write nothing (a save here
+    // would overwrite what an agent changed since the session was read)
+    if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow });
     for (let guard = 0; ; guard++) {
       if (guard > 2 * flow.steps.length + 8) throw new Error('flow engine did not settle');
       for (const w of res.vaultWrites) {

@@ -33,4 +33,9 @@ export interface EngineResult {
   verbs: Verb[];
   vaultWrites: VaultWrite[];
   effect?: Effect;
+  /**
+   * The input changed nothing (a gather answer or a resume for a call no longer in the IVR):
+   * the edge saves nothing, hands off nothing and answers with `verbs` (none) as they are.
+   */
+  noop?: true;
 }

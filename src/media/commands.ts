@@ -3,10 +3,14 @@
  * instance; the bridge lives where the caller's stream landed (session.instanceId). A command is
  * published on that instance's store channel and handled there by the handler registered for
  * its type (media registers `dial-agent`; captures register theirs).
+ *
+ * Commands are signed (store/signed-messages.ts) and an unsigned, forged, moved or replayed one
+ * is refused: a `dial-agent` published by anyone who can reach Redis must not put a caller
+ * through to an endpoint of their choosing.
  */
 import { z } from 'zod';
 import { errFields, type Logger } from '../log';
-import type { Keys, Store } from '../store';
+import type { Keys, MessageSigner, Store } from '../store';
 
 export const instanceCommand = z.object({ type: z.string().min(1).max(64), callSid: z.string().min(1).max(64) }).passthrough();
 export type InstanceCommand = z.infer<typeof instanceCommand>;
@@ -21,6 +25,7 @@ export class CommandBus {
     private readonly keys: Keys,
     private readonly instanceId: string,
     private readonly log: Logger,
+    private readonly signer: MessageSigner,
   ) {}
 
   /** one handler per command type on this instance */
@@ -31,12 +36,14 @@ export class CommandBus {
 
   /** publishes a command to the instance that must run it (this one included) */
   async send(instanceId: string, command: InstanceCommand): Promise<void> {
-    await this.store.publish(this.keys.instanceChannel(instanceId), JSON.stringify(command));
+    const channel = this.keys.instanceChannel(instanceId);
+    await this.store.publish(channel, this.signer.sign(channel, command));
   }
 
   async start(): Promise<void> {
     if (this.unsubscribe) return;
-    this.unsubscribe = await this.store.subscribe(this.keys.instanceChannel(this.instanceId), (raw) => this.dispatch(raw));
+    const channel = this.keys.instanceChannel(this.instanceId);
+    this.unsubscribe = await this.store.subscribe(channel, (raw) => this.dispatch(channel, raw));
   }
 
   async stop(): Promise<void> {
@@ -45,15 +52,13 @@ export class CommandBus {
     if (unsubscribe) await unsubscribe();
   }
 
-  private dispatch(raw: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      this.log.warn('instance command is not JSON: dropped');
+  private dispatch(channel: string, raw: string): void {
+    const verified = this.signer.verify(channel, raw);
+    if (!verified.ok) {
+      this.log.warn({ reason: verified.reason }, 'instance command refused: not signed by an instance');
       return;
     }
-    const parsed = instanceCommand.safeParse(json);
+    const parsed = instanceCommand.safeParse(verified.payload);
     if (!parsed.success) {
       this.log.warn('instance command is malformed: dropped');
       return;

@@ -2,9 +2,11 @@
  * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their number
  * (`subjectHash`), never by the number itself.
  *
- * Erasure removes, for each of the caller's calls: every vault value (fields and the caller's
- * number), pending and past deliveries, the call record and its index entries, and the call's
- * offer and capture records; then it forwards the erasure to each processor's `eraseUrl`. The
+ * Erasure removes, for each of the caller's calls: every vault value (the fields and the
+ * caller's number the record names, and every value the vault's call index names, such as one a
+ * second capture of a field replaced), pending and past deliveries, the call record and its
+ * index entries, the call's offer, every capture record it had, and the webhook answers the
+ * replay guard remembers for it; then it forwards the erasure to each processor's `eraseUrl`. The
  * audit trail stays (it has no personal data and is kept for assessors) and records the
  * erasure. The receipt is returned, not stored: a stored receipt would name the caller.
  */
@@ -55,6 +57,8 @@ export interface PrivacyServiceDeps {
   store: Store;
   keys: Keys;
   processors: readonly ProcessorConfig[];
+  /** the webhook answers remembered per call (twilio/replay.ts) */
+  replay: { forget(callSid: string): Promise<void> };
   /** the key of the subject index: the same key the app's session code hashes callers with */
   subjectSecret: string | Buffer;
   log: Logger;
@@ -126,20 +130,26 @@ export class PrivacyService {
   }
 
   private async eraseCall(callSid: string, subject: string, receiptId: string): Promise<{ found: boolean; values: number; deliveriesCancelled: number }> {
-    const { calls, vault, store, keys, processors, audit, log } = this.deps;
+    const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
     if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0 };
-    const tokens = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
-    for (const t of tokens) await vault.erase(t);
+    const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
+    for (const t of named) await vault.erase(t);
+    // values the record no longer names (a field captured again) are found by the vault's call index
+    const tokens = new Set([...named, ...(await vault.eraseCall(callSid))]);
     const deliveriesCancelled = await cancelDeliveries(store, keys, callSid, processors.map((p) => p.name));
+    const captureIds = new Set(await store.smembers(keys.captures(callSid)));
+    if (s?.capture) captureIds.add(s.capture.id);
     const ops: StoreOp[] = [
       { op: 'del', key: keys.offer(callSid) },
       { op: 'srem', key: keys.offers(), member: callSid },
       { op: 'del', key: keys.captureLock(callSid) },
+      ...[...captureIds].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })),
+      { op: 'del', key: keys.captures(callSid) },
     ];
-    if (s?.capture) ops.push({ op: 'del', key: keys.capture(callSid, s.capture.id) });
     await store.multi(ops);
+    await replay.forget(callSid);
     await calls.remove({ callSid, subject });
     try {
       await audit.append(callSid, { type: 'subject.erased', receiptId });
@@ -147,7 +157,7 @@ export class PrivacyService {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
-    return { found: s !== null, values: tokens.length, deliveriesCancelled };
+    return { found: s !== null, values: tokens.size, deliveriesCancelled };
   }
 }
 

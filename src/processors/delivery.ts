@@ -25,7 +25,7 @@ import { CALLER_VAULT_FIELD } from '../privacy/subject';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
-import { scrubAnswer } from './scrub';
+import { type ProcessorSummary, summarizeAnswer } from './summary';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, REQUEST_TIMEOUT_MS } from './http';
 import {
   cancelDeliveries,
@@ -47,7 +47,8 @@ export const DEFAULT_POLL_MS = 2_000;
 export interface DeliveryResult {
   ok: boolean;
   status?: number;
-  body?: unknown;
+  /** the processor's answer as an allow-listed summary (summary.ts), never its text */
+  body?: ProcessorSummary;
   attempts: number;
 }
 
@@ -207,7 +208,7 @@ export class ProcessorDelivery {
     }
 
     const attempts = rec.attempts + 1;
-    let outcome: Awaited<ReturnType<typeof postSigned>>;
+    let outcome: { ok: boolean; status?: number; reason?: 'http' | 'network' | 'timeout'; body?: ProcessorSummary };
     {
       let request: { body: string; sent: string[] } | null;
       try {
@@ -219,11 +220,17 @@ export class ProcessorDelivery {
       let body: string | null = request.body;
       // count the try before it leaves: a crash mid-request still uses one up
       if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }))) return;
-      outcome = await postSigned(this.fetchImpl, processor.url, body, processor.secret, idempotencyKey(callSid, processor.name));
+      const answered = await postSigned(this.fetchImpl, processor.url, body, processor.secret, idempotencyKey(callSid, processor.name));
       body = null;
-      // the answer goes to the agent: nothing that was sent may come back in it
-      if (outcome.body !== undefined) outcome = { ...outcome, body: scrubAnswer(outcome.body, request.sent) };
+      // the answer goes to the agent as an allow-listed summary only: no free text, nothing sent
+      const summary = summarizeAnswer(answered.body, request.sent);
       request = null;
+      outcome = {
+        ok: answered.ok,
+        ...(answered.status !== undefined ? { status: answered.status } : {}),
+        ...(answered.ok ? {} : { reason: answered.reason }),
+        ...(summary ? { body: summary } : {}),
+      };
     }
 
     if (outcome.ok) {
@@ -283,7 +290,7 @@ export class ProcessorDelivery {
   private async finish(
     rec: DeliveryRecord,
     status: 'delivered' | 'failed',
-    info: { httpStatus?: number; reason?: string; code?: string; answer?: unknown },
+    info: { httpStatus?: number; reason?: string; code?: string; answer?: ProcessorSummary },
   ): Promise<void> {
     const { store, keys, log } = this.deps;
     const done: DeliveryRecord = { ...rec, status, updatedAt: Date.now(), httpStatus: info.httpStatus, reason: info.reason };

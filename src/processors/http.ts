@@ -21,8 +21,12 @@ export const MIN_ATTEMPTS = 5;
 const JITTER = 0.2;
 /** a processor that has not answered in this long is treated as a failed try */
 export const REQUEST_TIMEOUT_MS = 10_000;
-/** answers larger than this are not read: the agent is shown a summary, not a document */
-const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * Answers larger than this are not read: the agent is shown a summary (summary.ts), not a
+ * document. The cap holds while the answer streams in, so a processor that sends without end
+ * costs this much memory and no more.
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024;
 
 export function checkBackoff(b: Backoff): Backoff {
   if (!(b.baseMs > 0) || !(b.maxMs >= b.baseMs)) throw new Error('processor backoff: need 0 < baseMs <= maxMs');
@@ -71,11 +75,36 @@ export async function postSigned(
   return { ok: false, status: res.status, body: answer, reason: 'http' };
 }
 
+/** the answer's JSON, or undefined when it is empty, too large or not JSON; never more than MAX_ANSWER_BYTES read */
 async function readAnswer(res: Response): Promise<unknown> {
+  const body = res.body;
+  if (!body) return undefined;
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > MAX_ANSWER_BYTES) {
+    await body.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    const text = await res.text();
-    if (text.length === 0 || text.length > MAX_ANSWER_BYTES) return undefined;
-    return JSON.parse(text) as unknown;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_ANSWER_BYTES) {
+        // stop reading and close the connection: the rest is never fetched
+        await reader.cancel().catch(() => undefined);
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
   } catch {
     return undefined;
   }

@@ -4,3 +4,4 @@ export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
 export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';
 export { type DeliveryRecord, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor } from './records';
 export { forwardErasure, type ErasureOutcome, ERASURE_BACKOFF } from './erase';
+export { summarizeAnswer, type ProcessorSummary } from './summary';

@@ -19,3 +19,4 @@ export async function createStore(redisUrl: string | undefined, log: Logger): Pr
   log.info({ store: 'redis' }, 'connected to redis');
   return store;
 }
+export { MessageSigner, MESSAGE_MAX_AGE_MS } from './signed-messages';

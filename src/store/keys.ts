@@ -10,10 +10,14 @@ export interface Keys {
   streamToken(token: string): string;
   stream(callSid: string): string;
   vault(token: string): string;
+  /** every vault token minted for one call, the replaced ones included (erasure finds them here) */
+  vaultIndex(callSid: string): string;
   audit(callSid: string): string;
   offer(callSid: string): string;
   offers(): string;
   capture(callSid: string, captureId: string): string;
+  /** every capture id a call has had (erasure removes each record) */
+  captures(callSid: string): string;
   captureLock(callSid: string): string;
   subject(subjectHash: string): string;
   delivery(callSid: string, processor: string): string;
@@ -35,10 +39,12 @@ export function makeKeys(prefix = 'tw:'): Keys {
     streamToken: (token: string) => k('stoken', token),
     stream: (callSid: string) => k('stream', callSid),
     vault: (token: string) => k('vault', token),
+    vaultIndex: (callSid: string) => k('vaultidx', callSid),
     audit: (callSid: string) => k('audit', callSid),
     offer: (callSid: string) => k('offer', callSid),
     offers: () => k('offers'),
     capture: (callSid: string, captureId: string) => k('capture', callSid, captureId),
+    captures: (callSid: string) => k('captures', callSid),
     captureLock: (callSid: string) => k('capturelock', callSid),
     subject: (subjectHash: string) => k('subject', subjectHash),
     delivery: (callSid: string, processor: string) => k('delivery', callSid, processor),

@@ -15,7 +15,8 @@ import type { Metrics } from '../ops/metrics';
 import type { AuditSink } from '../recording/controller';
 import type { CallSession, RecordingStatus } from '../calls/session';
 import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
-import type { ReplayGuard, StoredAnswer } from './replay';
+import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
+import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml } from './twiml';
 
@@ -38,16 +39,16 @@ const XML = 'text/xml';
 
 export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler) => {
+    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name)) => {
       app.post(path, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler);
+        const answer = await serve(req, name, kind, handler, identify);
         d.metrics.webhookLatency.observe({ route: name, outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
         return send(reply, answer);
       });
     };
 
-    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler): Promise<StoredAnswer> => {
+    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify): Promise<StoredAnswer> => {
       const parsed = formParams.safeParse(req.body ?? {});
       const params = parsed.success ? parsed.data : {};
       const signature = req.headers['x-twilio-signature'];
@@ -63,10 +64,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         kind === 'voice'
           ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
           : { status: 204, contentType: 'text/plain', body: '' };
-      let digest: string | undefined;
+      // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
+      const identity: ReplayIdentity | null = identify(params, signature as string);
       try {
-        digest = d.replay.digest(signedUrl(d.config.publicUrl, req.url), params, signature as string);
-        const claim = await d.replay.claim(digest);
+        const claim = identity ? await d.replay.claim(identity) : { first: true as const };
         if (!claim.first) {
           d.metrics.replays.inc();
           log.info('webhook replay answered from the first response');
@@ -84,10 +85,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log.error({ err: errFields(err) }, 'webhook step failed: safe answer');
-        await d.replay.release(digest).catch(() => undefined);
+        if (identity) await d.replay.release(identity).catch(() => undefined);
         return fallback();
       }
-      await d.replay.remember(digest, answer).catch((err) => log.warn({ err: errFields(err) }, 'webhook answer not remembered'));
+      if (identity) await d.replay.remember(identity, answer).catch((err) => log.warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
     };
 
@@ -99,7 +100,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return notInServiceTwiml();
       }
       return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
-    });
+    }, voiceIdentity);
 
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', async (req, reply) => {
       const started = process.hrtime.bigint();
@@ -110,7 +111,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         const session = await d.calls.get(p.CallSid);
         if (!session) throw new Error('gather for an unknown call');
         return d.runner.digits(session, step, attempt, p.Digits, log);
-      });
+      }, gatherIdentity(String(step), String(attempt)));
       d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
       return send(reply, answer);
     });

@@ -7,3 +7,12 @@ export interface VaultBackend {
   get(key: string): Promise<string | null>;
   del(key: string): Promise<unknown>;
 }
+
+/**
+ * A backend that can also keep the per-call index of tokens (`VaultOptions.callIndexKey`): the
+ * envelope and its index entry are written in one atomic step.
+ */
+export interface IndexedVaultBackend extends VaultBackend {
+  multi(ops: Array<{ op: 'set'; key: string; value: string; ttlSeconds: number } | { op: 'sadd'; key: string; member: string; ttlSeconds: number } | { op: 'del'; key: string }>): Promise<void>;
+  smembers(key: string): Promise<string[]>;
+}

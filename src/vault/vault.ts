@@ -1,10 +1,10 @@
-import type { VaultBackend } from './backend';
+import type { IndexedVaultBackend, VaultBackend } from './backend';
 import { open, seal } from './envelope';
 import { VaultErrors } from './errors';
 import type { KeyRing } from './keyring';
 import { randomBytesPooled } from './random';
 
-export type { VaultBackend } from './backend';
+export type { IndexedVaultBackend, VaultBackend } from './backend';
 
 /** Token text: a fixed prefix so a token is recognisable in a record, then 192 random bits. */
 const TOKEN_PREFIX = 'vt_';
@@ -19,6 +19,13 @@ export interface VaultOptions {
   ttlSeconds: number;
   backend: VaultBackend;
   keyPrefix?: string;
+  /**
+   * The store key of a call's token index. When set, `put` records every token it mints for the
+   * call there (the backend must be an IndexedVaultBackend), so that an erasure finds values the
+   * call record no longer names: a field captured again replaces its token on the record, but
+   * the old value lives on in the vault until its TTL.
+   */
+  callIndexKey?: (callSid: string) => string;
 }
 
 /**
@@ -42,6 +49,7 @@ export class Vault {
   readonly #ttlSeconds: number;
   readonly #backend: VaultBackend;
   readonly #keyPrefix: string;
+  readonly #callIndexKey?: (callSid: string) => string;
 
   constructor(opts: VaultOptions) {
     if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds < 1) {
@@ -51,6 +59,13 @@ export class Vault {
     this.#ttlSeconds = opts.ttlSeconds;
     this.#backend = opts.backend;
     this.#keyPrefix = opts.keyPrefix ?? DEFAULT_VAULT_KEY_PREFIX;
+    if (opts.callIndexKey) {
+      const b = opts.backend as Partial<IndexedVaultBackend>;
+      if (typeof b.multi !== 'function' || typeof b.smembers !== 'function') {
+        throw VaultErrors.optionsInvalid('callIndexKey needs a backend with multi and smembers');
+      }
+      this.#callIndexKey = opts.callIndexKey;
+    }
     Object.freeze(this);
   }
 
@@ -61,8 +76,28 @@ export class Vault {
   /** Encrypt and store `plain` for this call's field; returns an opaque random token. */
   async put(callSid: string, field: string, plain: string): Promise<string> {
     const { token, write } = this.prepare(callSid, field, plain);
-    await this.#backend.set(write.key, write.value, write.ttlSeconds);
+    if (this.#callIndexKey) {
+      await (this.#backend as IndexedVaultBackend).multi([
+        { op: 'set', ...write },
+        { op: 'sadd', key: this.#callIndexKey(callSid), member: token, ttlSeconds: write.ttlSeconds },
+      ]);
+    } else {
+      await this.#backend.set(write.key, write.value, write.ttlSeconds);
+    }
     return token;
+  }
+
+  /**
+   * Erases every value `put` stored for the call (the call's token index) and the index itself.
+   * Returns the tokens it erased (empty without a `callIndexKey`).
+   */
+  async eraseCall(callSid: string): Promise<string[]> {
+    if (!this.#callIndexKey) return [];
+    const backend = this.#backend as IndexedVaultBackend;
+    const index = this.#callIndexKey(callSid);
+    const tokens = (await backend.smembers(index)).filter(isVaultToken);
+    await backend.multi([...tokens.map((t) => ({ op: 'del' as const, key: this.#storeKey(t) })), { op: 'del', key: index }]);
+    return tokens;
   }
 
   /**

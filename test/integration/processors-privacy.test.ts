@@ -72,7 +72,9 @@ describe('processors and privacy through the app', () => {
     }
     await waitFor(() => events.filter((e) => e.type === 'processor.result').length >= 2, 'processor.result events');
     const result = events.find((e) => e.type === 'processor.result' && e.callSid === c1.sid)!;
-    expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true, echo: { card: '*'.repeat(16), subject: '*'.repeat(12) } } });
+    // the gateway echoes what it was sent: agents get the allow-listed summary only (issue 11 item 2)
+    expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true } });
+    expect(result.result).toEqual({ approved: true, reference: 'ch_1' });
     // no value in any event
     const eventText = JSON.stringify(events);
     for (const v of [...CARDS, CALLER]) expect(eventText).not.toContain(v);

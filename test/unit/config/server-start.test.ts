@@ -47,12 +47,13 @@ describe('process start', () => {
     ['PUBLIC_URL', 'ivr.example.com'],
     ['MASK_LOOKAHEAD_MS', '7'],
     ['VAULT_KEYS', 'k1:short'],
+    ['INSTANCE_MESSAGE_KEY', 'short'],
   ])('%s malformed → one line naming it, exit 1', async (name, value) => {
     const { code, stderr } = await run({ ...valid(), [name]: value });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(name);
-    if (name === 'VAULT_KEYS') expect(stderr).not.toContain('short');
+    if (name === 'VAULT_KEYS' || name === 'INSTANCE_MESSAGE_KEY') expect(stderr).not.toContain('short');
   }, 20000);
 
   test('an invalid flow file stops the service with the file, path and reason', async () => {

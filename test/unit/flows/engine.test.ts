@@ -120,6 +120,31 @@ describe('flow engine', () => {
     expect(stale.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card', attempt: 1 })]);
   });
 
+  test.each(['handoff', 'offered', 'bridging', 'bridged', 'dialed', 'ended'] as const)(
+    'a gather answer or a resume for a call that is %s changes nothing and says nothing',
+    (state) => {
+      // the call was handed off mid-flow (a failed pause), then a stale gather of step 1 arrives
+      // with valid digits, and one that matches where the session stands
+      const s = session();
+      s.state = state;
+      s.step = 1;
+      const before = structuredClone(s);
+      for (const input of [
+        { kind: 'digits' as const, step: 1, attempt: 1, digits: '4111111111111111' },
+        { kind: 'digits' as const, step: 4, attempt: 3, digits: '12' },
+        { kind: 'resume' as const },
+      ]) {
+        const r = advance(flow, input, s, { now });
+        expect(r.noop).toBe(true);
+        expect(r.session).toEqual(before);
+        expect(r.verbs).toEqual([]);
+        expect(r.vaultWrites).toEqual([]);
+        expect(r.effect).toBeUndefined();
+      }
+      expect(s).toEqual(before);
+    },
+  );
+
   test('without a recording nothing is paused', () => {
     const s = session();
     s.recording = { status: 'none' };

@@ -1,14 +1,16 @@
 import pino from 'pino';
 import { CommandBus } from '../../../src/media/commands';
-import { EmbeddedStore, makeKeys } from '../../../src/store';
+import { EmbeddedStore, makeKeys, MessageSigner, MESSAGE_MAX_AGE_MS } from '../../../src/store';
+
+const KEY = Buffer.alloc(32, 5);
 
 describe('CommandBus', () => {
   it('delivers a command to the handler for its type on the named instance only', async () => {
     const store = new EmbeddedStore();
     const keys = makeKeys('t:');
     const log = pino({ level: 'silent' });
-    const a = new CommandBus(store, keys, 'a', log);
-    const b = new CommandBus(store, keys, 'b', log);
+    const a = new CommandBus(store, keys, 'a', log, new MessageSigner([KEY]));
+    const b = new CommandBus(store, keys, 'b', log, new MessageSigner([KEY]));
     const gotA: unknown[] = [];
     const gotB: unknown[] = [];
     a.register('dial-agent', (c) => void gotA.push(c));
@@ -24,6 +26,60 @@ describe('CommandBus', () => {
     expect(gotB).toEqual([{ type: 'dial-agent', callSid: 'CA1', endpoint: 'client:alice' }]);
     await a.stop();
     await b.stop();
+    await store.close();
+  });
+
+  it('refuses a dial-agent that no instance signed: unsigned, wrong key, moved, stale or replayed', async () => {
+    const store = new EmbeddedStore();
+    const keys = makeKeys('t:');
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const b = new CommandBus(store, keys, 'b', log, new MessageSigner([KEY]));
+    const got: unknown[] = [];
+    b.register('dial-agent', (c) => void got.push(c));
+    await b.start();
+    const forged = { type: 'dial-agent', callSid: 'CA1', endpoint: '+15559990000' };
+    const channel = keys.instanceChannel('b');
+    await store.publish(channel, JSON.stringify(forged));
+    await store.publish(channel, new MessageSigner([Buffer.alloc(32, 6)]).sign(channel, forged));
+    await store.publish(channel, new MessageSigner([KEY]).sign(keys.instanceChannel('a'), forged));
+    await store.publish(channel, new MessageSigner([KEY], { now: () => Date.now() - MESSAGE_MAX_AGE_MS - 1_000 }).sign(channel, forged));
+    // a genuine one, captured off the channel and published again
+    const captured: string[] = [];
+    await store.subscribe(channel, (raw) => void captured.push(raw));
+    const a = new CommandBus(store, keys, 'a', log, new MessageSigner([KEY]));
+    await a.send('b', { type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' });
+    await new Promise((r) => setTimeout(r, 20));
+    await store.publish(channel, captured.find((raw) => raw.includes('CA2'))!);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([{ type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' }]);
+    const reasons = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'instance command refused: not signed by an instance').map((l) => l.reason);
+    expect(reasons).toEqual(['unsigned', 'bad-signature', 'bad-signature', 'stale', 'replayed']);
+    // the refusal names no endpoint
+    expect(lines.join('\n')).not.toContain('+15559990000');
+    await b.stop();
+    await store.close();
+  });
+
+  it('verifies with every key of the ring and signs with the first (rotation one instance at a time)', async () => {
+    const store = new EmbeddedStore();
+    const keys = makeKeys('t:');
+    const log = pino({ level: 'silent' });
+    const next = Buffer.alloc(32, 7);
+    const old = new CommandBus(store, keys, 'a', log, new MessageSigner([KEY]));
+    const rotating = new CommandBus(store, keys, 'b', log, new MessageSigner([next, KEY]));
+    const got: string[] = [];
+    old.register('ping', (c) => void got.push(`a ${c.callSid}`));
+    rotating.register('ping', (c) => void got.push(`b ${c.callSid}`));
+    await old.start();
+    await rotating.start();
+    await old.send('b', { type: 'ping', callSid: 'CA1' });
+    await rotating.send('a', { type: 'ping', callSid: 'CA2' });
+    await new Promise((r) => setTimeout(r, 20));
+    // b accepts a's old key; a does not know b's new key yet
+    expect(got).toEqual(['b CA1']);
+    await old.stop();
+    await rotating.stop();
     await store.close();
   });
 });

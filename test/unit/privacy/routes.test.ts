@@ -3,6 +3,7 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import { CALLER_VAULT_FIELD, PrivacyService, privacyRoutes, subjectHash } from '../../../src/privacy';
 import type { RedisStore } from '../../../src/store';
+import { ReplayGuard } from '../../../src/twilio/replay';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';
 import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
 
@@ -29,6 +30,7 @@ describe('/v1/subjects/:phone', () => {
       store,
       keys: f.keys,
       processors: [],
+      replay: new ReplayGuard(store, f.keys, Buffer.alloc(32, 1)),
       subjectSecret: SUBJECT_SECRET,
       log: captureLog().log,
     });

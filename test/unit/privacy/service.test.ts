@@ -10,6 +10,8 @@ import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/pr
 import { parseProcessors, ProcessorDelivery, type ProcessorConfig, verifySignature } from '../../../src/processors';
 import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
+import { CaptureRecords } from '../../../src/captures/records';
+import { ReplayGuard } from '../../../src/twilio/replay';
 import { scanRedis } from '../../support/redis';
 import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
 import { type Gateway, startGateway } from '../processors/gateway';
@@ -32,6 +34,7 @@ describe('PrivacyService', () => {
   let processors: ProcessorConfig[];
   let logged: ReturnType<typeof captureLog>;
   let privacy: PrivacyService;
+  let replay: ReplayGuard;
 
   beforeEach(async () => {
     ({ store, keys, prefix, vault } = await redisFixture('privacy'));
@@ -47,6 +50,7 @@ describe('PrivacyService', () => {
       { GW: 'gw-secret', CRM: 'crm-secret' },
     );
     logged = captureLog();
+    replay = new ReplayGuard(store, keys, Buffer.alloc(32, 7));
     privacy = new PrivacyService({
       calls,
       vault,
@@ -54,6 +58,7 @@ describe('PrivacyService', () => {
       store,
       keys,
       processors,
+      replay,
       subjectSecret: SUBJECT_SECRET,
       log: logged.log,
       erasureBackoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 },
@@ -191,5 +196,40 @@ describe('PrivacyService', () => {
     expect(outcomes.sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = [first, second].find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ statusCode: 409 });
+  });
+  test('erasure also removes values a second capture replaced, every capture record and the remembered webhook answers', async () => {
+    const a = await callFrom(PHONE, CARDS[0], Date.now());
+    // the agent captured the card again: the record names the new token only, the old value is still in the vault
+    const replaced = a.fields.card.token!;
+    a.fields.card = field('card-number', await vault.put(a.callSid, 'card', CARDS[1]), { masked: '************4444', last4: '4444', brand: 'mastercard' });
+    a.capture = { id: 'cap2', name: 'card', kind: 'card-number', status: 'completed' };
+    await calls.save(a);
+    // two capture records: the one the record names and an earlier one
+    const records = new CaptureRecords(store, keys);
+    for (const captureId of ['cap1', 'cap2']) {
+      await records.save({ callSid: a.callSid, captureId, name: 'card', kind: 'card-number', status: 'completed', entered: 16, masked: '*'.repeat(16), startedAt: 0, blanket: false });
+    }
+    // answers the replay guard remembers for the call's webhooks (TwiML that names the call)
+    const voice = { callSid: a.callSid, parts: ['voice'] };
+    expect(await replay.claim(voice)).toEqual({ first: true });
+    await replay.remember(voice, { status: 200, contentType: 'text/xml', body: `<Response><Parameter name="callSid" value="${a.callSid}"/></Response>` });
+    await replay.remember({ callSid: a.callSid, parts: ['gather', '1', '1'] }, { status: 200, contentType: 'text/xml', body: '<Response/>' });
+    expect(await vault.get(a.callSid, 'card', replaced)).toBe(CARDS[0]);
+    expect(await store.get(replay.recordKey(a.callSid))).not.toBeNull();
+
+    const receipt = await privacy.erase(PHONE);
+    expect(receipt).toMatchObject({ calls: 1, values: 5 });
+
+    expect(await vault.get(a.callSid, 'card', replaced)).toBeNull();
+    for (const captureId of ['cap1', 'cap2']) expect(await records.get(a.callSid, captureId)).toBeNull();
+    expect(await store.get(replay.recordKey(a.callSid))).toBeNull();
+    // a replay of the call's first webhook is no longer answered from memory
+    expect(await replay.claim(voice)).toEqual({ first: true });
+    await replay.forget(a.callSid);
+    const scan = await scanRedis(prefix);
+    for (const { key, content } of scan) {
+      if (key === keys.audit(a.callSid)) continue;
+      for (const f of [a.callSid, replaced, CARDS[0], CARDS[1], PHONE]) expect(`${key}\n${content}`).not.toContain(f);
+    }
   });
 });

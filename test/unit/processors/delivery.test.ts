@@ -127,7 +127,7 @@ describe('ProcessorDelivery', () => {
     expect(verifySignature(crm[0].headers['x-tonewall-signature'] as string, crm[0].body, 'crm secret', 60)).toBe(true);
 
     const gwResult = results.find((r) => r.processor === 'gateway')!;
-    expect(gwResult).toEqual({ callSid: s.callSid, processor: 'gateway', result: { ok: true, status: 200, body: { approved: true, path: '/charge' }, attempts: 1 } });
+    expect(gwResult).toEqual({ callSid: s.callSid, processor: 'gateway', result: { ok: true, status: 200, body: { approved: true }, attempts: 1 } });
 
     // delivered is remembered: a later update, an instance restart, never resend
     await d.onCallUpdated(s);
@@ -160,7 +160,7 @@ describe('ProcessorDelivery', () => {
       expect(g).toBeGreaterThanOrEqual(nominal[i] * 0.8 - 5);
       expect(g).toBeLessThanOrEqual(nominal[i] * 1.2 + 150);
     });
-    expect(results[0].result).toEqual({ ok: true, status: 201, body: { id: 'ch_1' }, attempts: 4 });
+    expect(results[0].result).toEqual({ ok: true, status: 201, body: { reference: 'ch_1' }, attempts: 4 });
     await sleep(300);
     expect(charges()).toHaveLength(4);
 
@@ -221,6 +221,23 @@ describe('ProcessorDelivery', () => {
     expect(results).toHaveLength(1);
   });
 
+  test('the agent is told an allow-listed summary of the answer, never its text (issue 11 item 2)', async () => {
+    // everything a careless processor might say about what it was sent, in every slot
+    const raw =
+      '{"approved": false, "status": "declined", "code": "05", "reference": "ch_9xYz", "message": "cvv 737 does not match",' +
+      ' "card": "4111 1111 1111 1111", "masked": "411111******1111", "phone": "(555) 123-4567", "ref": 4111111111111111111,' +
+      ' "detail": {"reference": "555-123-4567"}}';
+    gw.answer = () => ({ status: 200, raw });
+    const d = delivery();
+    await d.start();
+    await d.onCallUpdated(await paymentCall(['card', 'expiry', 'cvv']));
+    await waitFor(() => results.some((r) => r.processor === 'gateway'));
+    const got = results.find((r) => r.processor === 'gateway')!.result;
+    expect(got).toEqual({ ok: true, status: 200, body: { approved: false, status: 'declined', code: '05', reference: 'ch_9xYz' }, attempts: 1 });
+    const text = JSON.stringify(results);
+    for (const leak of ['737', '4111', '411111', '555', '1234567']) expect(text).not.toContain(leak);
+  });
+
   test('a processor that never answers 2xx gets maxAttempts tries, then the agent is told it failed', async () => {
     gw.answer = () => ({ status: 502, body: { error: 'down' } });
     const d = delivery({ backoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 } });
@@ -228,7 +245,7 @@ describe('ProcessorDelivery', () => {
     const s = await paymentCall(['card', 'expiry', 'cvv']);
     await d.onCallUpdated(s);
     await waitFor(() => results.length === 1);
-    expect(results[0].result).toEqual({ ok: false, status: 502, body: { error: 'down' }, attempts: 5 });
+    expect(results[0].result).toEqual({ ok: false, status: 502, attempts: 5 });
     await sleep(300);
     expect(charges()).toHaveLength(5);
     expect(JSON.parse((await store.get(keys.delivery(s.callSid, 'gateway')))!)).toMatchObject({ status: 'failed', attempts: 5 });

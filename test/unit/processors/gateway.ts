@@ -13,7 +13,7 @@ export interface Gateway {
   url: string;
   received: Received[];
   /** decides the answer to the n-th request (1-based) to a path */
-  answer: (n: number, req: Received) => { status: number; body?: unknown; delayMs?: number };
+  answer: (n: number, req: Received) => { status: number; body?: unknown; delayMs?: number; /** sent as is instead of JSON of `body` */ raw?: string };
   close(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ export async function startGateway(): Promise<Gateway> {
       const a = gw.answer(n, rec);
       const send = () => {
         res.writeHead(a.status, { 'content-type': 'application/json' });
-        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+        res.end(a.raw ?? (a.body === undefined ? '' : JSON.stringify(a.body)));
       };
       if (a.delayMs) setTimeout(send, a.delayMs);
       else send();

@@ -1,0 +1,41 @@
+/**
+ * What a webhook means, for the replay guard (replay.ts): its call and what makes it unique on
+ * that call. Only a well-formed CallSid names a call; a request without one gets no identity
+ * and its handler refuses it before anything happens.
+ */
+import type { ReplayIdentity } from './replay';
+
+export type Identify = (params: Record<string, string>, signature: string) => ReplayIdentity | null;
+
+const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+
+function callSidOf(params: Record<string, string>): string | null {
+  const sid = params.CallSid;
+  return typeof sid === 'string' && CALL_SID.test(sid) ? sid : null;
+}
+
+/** a call's first webhook: once per call, whatever else it carries */
+export const voiceIdentity: Identify = (params) => {
+  const callSid = callSidOf(params);
+  return callSid ? { callSid, parts: ['voice'] } : null;
+};
+
+/** a <Gather> action: once per (call, step, attempt), the path segments the service wrote into its own TwiML */
+export const gatherIdentity =
+  (step: string, attempt: string): Identify =>
+  (params) => {
+    const callSid = callSidOf(params);
+    return callSid ? { callSid, parts: ['gather', step, attempt] } : null;
+  };
+
+/**
+ * A status or recording callback: Twilio sends several per call, each signed differently; every
+ * copy of one (a retry, a resend, the same bytes cut at other parameter boundaries) shares its
+ * signature.
+ */
+export const callbackIdentity =
+  (route: string): Identify =>
+  (params, signature) => {
+    const callSid = callSidOf(params);
+    return callSid ? { callSid, parts: [route, signature] } : null;
+  };
