@@ -107,7 +107,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
-  const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
+  // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
+  if (!config.subjectKey) log.warn({ variable: 'SUBJECT_KEY' }, 'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure');
+  const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
   const delivery = new ProcessorDelivery({
@@ -136,7 +138,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     now: opts.now,
     onSessionChanged: queueDelivery,
   });
-  const auth = new TokenAuth(config.agentJwtSecret);
+  const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const commands = new CommandBus(store, keys, config.instanceId, log);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
