@@ -10,7 +10,7 @@ import { hkdfSync } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { TokenAuth } from './agents/auth';
 import { agentDocs, agents } from './agents';
-import { AuditTrail, auditRoutes } from './audit';
+import { AuditKey, AuditTrail, auditRoutes } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
@@ -83,7 +83,7 @@ declare module 'fastify' {
   }
 }
 
-function derive(secret: string, label: string): Buffer {
+function derive(secret: string | Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
 }
 
@@ -96,7 +96,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics();
   const calls = new CallRepository(store, keys);
   const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:' });
-  const audit = new AuditTrail(store, keys);
+  // a key held only in the environment: a store writer cannot re-seal the trail (issue 11)
+  if (!config.auditKey) log.warn({ variable: 'AUDIT_KEY' }, 'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; rotating that key makes older trails report a key change');
+  const auditKey = new AuditKey(config.auditKey ? derive(config.auditKey, 'tonewall audit v1') : derive(keyRing.primary.key.export(), 'tonewall audit v1'));
+  const audit = new AuditTrail(store, keys, { key: auditKey, ttlSeconds: config.auditRetentionDays * 86400 });
   const events = new EventBus(store, keys);
   const twilioClient = createTwilioClient(config.twilio);
   const recording = new RecordingController({
@@ -184,7 +187,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       onSessionChanged: queueDelivery,
     }),
   );
-  await app.register(auditRoutes({ auth, calls, audit }));
+  await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));
   await app.register(privacyRoutes({ auth, privacy }));
   await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
   await bridges.start();

@@ -11,6 +11,8 @@ export interface Keys {
   stream(callSid: string): string;
   vault(token: string): string;
   audit(callSid: string): string;
+  /** the calls whose audit trails began on a day (YYYY-MM-DD), for the export */
+  auditDay(day: string): string;
   offer(callSid: string): string;
   offers(): string;
   capture(callSid: string, captureId: string): string;
@@ -36,6 +38,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     stream: (callSid: string) => k('stream', callSid),
     vault: (token: string) => k('vault', token),
     audit: (callSid: string) => k('audit', callSid),
+    auditDay: (day: string) => k('audit', 'day', day),
     offer: (callSid: string) => k('offer', callSid),
     offers: () => k('offers'),
     capture: (callSid: string, captureId: string) => k('capture', callSid, captureId),

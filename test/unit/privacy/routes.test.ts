@@ -5,6 +5,7 @@ import { CALLER_VAULT_FIELD, PrivacyService, privacyRoutes, subjectHash } from '
 import type { RedisStore } from '../../../src/store';
 import { type TinyApp, tinyApp } from '../audit/app-helper';
 import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
+import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SECRET = 'y'.repeat(40);
 const SUBJECT_SECRET = 'subject-secret';
@@ -25,7 +26,7 @@ describe('/v1/subjects/:phone', () => {
     const privacy = new PrivacyService({
       calls,
       vault: f.vault,
-      audit: new AuditTrail(store, f.keys),
+      audit: new AuditTrail(store, f.keys, { key: TEST_AUDIT_KEY }),
       store,
       keys: f.keys,
       processors: [],
