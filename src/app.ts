@@ -23,6 +23,7 @@ import { BridgeRegistry, CommandBus, mediaRoutes } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
+import { registerRateLimit } from './ops/rate-limit';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
@@ -37,6 +38,16 @@ import { PrivacyService, privacyRoutes, subjectHash as hashSubject } from './pri
  * 1 MB message the contract says must be survived. */
 export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Slow clients (issue 11: a trickled body held a connection 130 s). Webhook and API bodies are
+ * at most 64 KB, so a whole request gets 15 s; Node checks every second, so a request ends
+ * within about 16 s. An idle connection closes after 60 s. Upgraded sockets (media, agents)
+ * are out of both: ws clears the socket timeout on upgrade.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+export const CONNECTION_TIMEOUT_MS = 60_000;
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+
 export interface BuildOptions {
   /** where log lines go (tests read this stream); stdout by default */
   logStream?: DestinationStream;
@@ -47,6 +58,10 @@ export interface BuildOptions {
   now?: () => Date;
   /** how long a caller waits on hold for an agent (bridge mode); tests shorten it */
   holdTimeoutMs?: number;
+  /** the bound on unauthenticated agent sockets (agents/socket.ts MAX_PENDING_SOCKETS); tests lower it */
+  maxPendingAgentSockets?: number;
+  /** REQUEST_TIMEOUT_MS unless a test shortens it */
+  requestTimeoutMs?: number;
 }
 
 export interface Services {
@@ -158,7 +173,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bridges,
   };
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.trustProxy,
+    requestTimeout,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, requestTimeout) },
+  });
   app.decorate('services', services);
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
@@ -179,12 +202,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
       instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
       onSessionChanged: queueDelivery,
+      maxPendingSockets: opts.maxPendingAgentSockets,
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));

@@ -79,6 +79,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     AUDIT_KEY: AUDIT_KEY,
     // a free port of its own, so harnesses in parallel never collide (see metricsUrl)
     METRICS_PORT: '0',
+    // tests poll the API every 20 ms; test/integration/limits.test.ts sets its own small limit
+    RATE_LIMIT_MAX: '100000',
     FLOWS_DIR: opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
     PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
     LOG_LEVEL: 'debug',
