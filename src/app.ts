@@ -24,6 +24,8 @@ import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
 import { registerRateLimit } from './ops/rate-limit';
+import { registerAccessLog, registerSecurityHeaders } from './ops/access-log';
+import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
@@ -90,6 +92,8 @@ export interface Services {
   commands: CommandBus;
   /** the media bridges this instance holds, by the caller's CallSid */
   bridges: BridgeRegistry;
+  /** /metrics on METRICS_PORT: server.ts (and the test harness) start it after app.listen */
+  metricsServer: MetricsServer;
 }
 
 declare module 'fastify' {
@@ -171,6 +175,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     privacy,
     commands,
     bridges,
+    metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: config.metrics.port }),
   };
 
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
@@ -183,6 +188,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, requestTimeout) },
   });
   app.decorate('services', services);
+  await registerSecurityHeaders(app);
+  registerAccessLog(app);
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
   // OpenAPI at /docs: before every route, so swagger sees the agent API registered below
@@ -199,7 +206,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
   });
 
-  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
+  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
@@ -219,6 +226,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await delivery.start();
   app.addHook('onClose', async () => {
+    await services.metricsServer.close();
     await delivery.stop();
     if (!opts.store) await store.close();
   });

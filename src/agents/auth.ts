@@ -34,6 +34,13 @@ export interface TokenAuthOptions {
 
 export type Principal = z.infer<typeof claimsSchema>;
 
+/** who made a request, once its token verified: for the access log (ops/access-log.ts) */
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+export function principalOf(request: FastifyRequest): Principal | undefined {
+  return principals.get(request);
+}
+
 export class TokenAuth {
   private readonly verifier: (token: string) => unknown;
   private readonly signer: (payload: Record<string, unknown>) => string;
@@ -73,7 +80,9 @@ export class TokenAuth {
     const header = request.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m) throw Errors.unauthorized();
-    return this.verify(m[1]);
+    const p = this.verify(m[1]);
+    principals.set(request, p);
+    return p;
   }
 
   sign(claims: { sub: string; endpoint: string; role: Role }, ttlSeconds = 8 * 3600): string {

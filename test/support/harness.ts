@@ -53,6 +53,8 @@ export interface Harness {
   emulator: TwilioEmulator;
   logs: LogCapture;
   url: string;
+  /** where /metrics answers: its own port (METRICS_PORT), not the public one */
+  metricsUrl: string;
   keyPrefix: string;
   redisStore?: RedisStore;
   voiceUrl: string;
@@ -95,7 +97,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }
   const app = await buildApp(config, { logStream: logs, keyPrefix, store: redisStore, ...opts.build });
   await app.listen({ port, host: '127.0.0.1' });
+  const metricsUrl = `${await app.services.metricsServer.listen()}/metrics`;
   return {
+    metricsUrl,
     app,
     config,
     emulator,
