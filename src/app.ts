@@ -10,7 +10,7 @@ import { hkdfSync } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { TokenAuth } from './agents/auth';
 import { agentDocs, agents } from './agents';
-import { AuditTrail, auditRoutes } from './audit';
+import { AuditKey, AuditTrail, auditRoutes } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
@@ -23,6 +23,9 @@ import { BridgeRegistry, CommandBus, mediaRoutes } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './ops/metrics';
 import { opsRoutes } from './ops/routes';
+import { registerRateLimit } from './ops/rate-limit';
+import { registerAccessLog, registerSecurityHeaders } from './ops/access-log';
+import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
@@ -37,6 +40,16 @@ import { PrivacyService, privacyRoutes, subjectHash as hashSubject } from './pri
  * 1 MB message the contract says must be survived. */
 export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Slow clients (issue 11: a trickled body held a connection 130 s). Webhook and API bodies are
+ * at most 64 KB, so a whole request gets 15 s; Node checks every second, so a request ends
+ * within about 16 s. An idle connection closes after 60 s. Upgraded sockets (media, agents)
+ * are out of both: ws clears the socket timeout on upgrade.
+ */
+export const REQUEST_TIMEOUT_MS = 15_000;
+export const CONNECTION_TIMEOUT_MS = 60_000;
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+
 export interface BuildOptions {
   /** where log lines go (tests read this stream); stdout by default */
   logStream?: DestinationStream;
@@ -47,6 +60,10 @@ export interface BuildOptions {
   now?: () => Date;
   /** how long a caller waits on hold for an agent (bridge mode); tests shorten it */
   holdTimeoutMs?: number;
+  /** the bound on unauthenticated agent sockets (agents/socket.ts MAX_PENDING_SOCKETS); tests lower it */
+  maxPendingAgentSockets?: number;
+  /** REQUEST_TIMEOUT_MS unless a test shortens it */
+  requestTimeoutMs?: number;
 }
 
 export interface Services {
@@ -77,6 +94,8 @@ export interface Services {
   bridges: BridgeRegistry;
   /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
   replay: ReplayGuard;
+  /** /metrics on METRICS_PORT: server.ts (and the test harness) start it after app.listen */
+  metricsServer: MetricsServer;
 }
 
 declare module 'fastify' {
@@ -85,7 +104,7 @@ declare module 'fastify' {
   }
 }
 
-function derive(secret: string, label: string): Buffer {
+function derive(secret: string | Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
 }
 
@@ -98,7 +117,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics();
   const calls = new CallRepository(store, keys);
   const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:', callIndexKey: keys.vaultIndex });
-  const audit = new AuditTrail(store, keys);
+  // a key held only in the environment: a store writer cannot re-seal the trail (issue 11)
+  if (!config.auditKey) log.warn({ variable: 'AUDIT_KEY' }, 'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; rotating that key makes older trails report a key change');
+  const auditKey = new AuditKey(config.auditKey ? derive(config.auditKey, 'tonewall audit v1') : derive(keyRing.primary.key.export(), 'tonewall audit v1'));
+  const audit = new AuditTrail(store, keys, { key: auditKey, ttlSeconds: config.auditRetentionDays * 86400 });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(
     config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
@@ -114,7 +136,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
-  const subjectKey = derive(config.agentJwtSecret, 'tonewall subject index v1');
+  // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
+  if (!config.subjectKey) log.warn({ variable: 'SUBJECT_KEY' }, 'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure');
+  const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
   const delivery = new ProcessorDelivery({
@@ -143,7 +167,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     now: opts.now,
     onSessionChanged: queueDelivery,
   });
-  const auth = new TokenAuth(config.agentJwtSecret);
+  const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
@@ -159,10 +183,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     commands,
     bridges,
     replay,
+    metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: config.metrics.port }),
   };
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.trustProxy,
+    requestTimeout,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, requestTimeout) },
+  });
   app.decorate('services', services);
+  await registerSecurityHeaders(app);
+  registerAccessLog(app);
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
   // OpenAPI at /docs: before every route, so swagger sees the agent API registered below
@@ -179,23 +214,26 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
   });
 
-  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining }));
+  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
   await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
       instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics, signer,
       bridges: (callSid) => bridges.get(callSid),
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
       onSessionChanged: queueDelivery,
+      maxPendingSockets: opts.maxPendingAgentSockets,
     }),
   );
-  await app.register(auditRoutes({ auth, calls, audit }));
+  await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));
   await app.register(privacyRoutes({ auth, privacy }));
   await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
   await bridges.start();
 
   await delivery.start();
   app.addHook('onClose', async () => {
+    await services.metricsServer.close();
     await delivery.stop();
     if (!opts.store) await store.close();
   });

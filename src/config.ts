@@ -3,6 +3,7 @@
  * this one file, parsed once with zod, then frozen. A bad or missing required value stops the
  * process with one line naming the variable (see server.ts).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const url = (name: string) =>
@@ -10,6 +11,33 @@ const url = (name: string) =>
     .string({ required_error: `${name} is required` })
     .url(`${name} must be an absolute URL`)
     .transform((u) => u.replace(/\/+$/, ''));
+
+/** a key the service holds only in its environment: long enough to be a key, not a password */
+const secret = (name: string) => z.string().min(32, `${name} must be at least 32 characters`);
+
+/** what TRUST_PROXY may name: addresses and ranges the proxy connects from, never "everyone" */
+function isProxyAddress(t: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(t)) return true;
+  const [ip, bits, extra] = t.split('/');
+  if (extra !== undefined || isIP(ip) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(ip) === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+/**
+ * Variables that hold this service's own secrets: a processor's `secretEnv` may not name one, or
+ * the service would hand its own key to a downstream party as an HMAC key.
+ */
+export const CORE_SECRET_VARIABLES: readonly string[] = Object.freeze([
+  'TWILIO_AUTH_TOKEN',
+  'AGENT_JWT_SECRET',
+  'VAULT_KEYS',
+  'SUBJECT_KEY',
+  'AUDIT_KEY',
+  'METRICS_TOKEN',
+  'REDIS_URL',
+]);
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -43,6 +71,32 @@ const schema = z.object({
     .default(40),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INSTANCE_ID: z.string().min(1).optional(),
+  // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
+  SUBJECT_KEY: secret('SUBJECT_KEY').optional(),
+  AUDIT_KEY: secret('AUDIT_KEY').optional(),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+  AGENT_JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(12 * 3600),
+  AGENT_JWT_AUDIENCE: z.string().min(1).max(256).optional(),
+  AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  METRICS_HOST: z.string().min(1).optional(),
+  METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
+  TRUST_PROXY: z
+    .string()
+    .refine((v) => v.split(',').every((t) => isProxyAddress(t.trim())), 'TRUST_PROXY must be a comma-separated list of IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)')
+    .optional(),
+  RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
+}).superRefine((e, ctx) => {
+  // a key shared with another purpose is only as safe as that purpose's weakest holder
+  const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
+  for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN'] as const) {
+    const v = e[name];
+    if (v === undefined) continue;
+    for (const [other, text] of Object.entries(others)) {
+      if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
+    }
+  }
+  if (e.SUBJECT_KEY !== undefined && e.SUBJECT_KEY === e.AUDIT_KEY) ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
 });
 
 export interface Config {
@@ -65,6 +119,18 @@ export interface Config {
   readonly maskLookaheadMs: number;
   readonly logLevel: string;
   readonly instanceId: string;
+  /** HMAC key of the caller-number index; unset: derived from AGENT_JWT_SECRET as before (the app warns) */
+  readonly subjectKey?: string;
+  /** HMAC key of audit entries; unset: derived from the first VAULT_KEYS key (the app warns) */
+  readonly auditKey?: string;
+  readonly auditRetentionDays: number;
+  readonly jwt: { readonly maxLifetimeSeconds: number; readonly audience?: string; readonly issuer?: string };
+  /** /metrics listens here (0: a free port); on the public port only behind METRICS_TOKEN */
+  readonly metrics: { readonly port: number; readonly host: string; readonly token?: string };
+  /** addresses whose X-Forwarded-For is believed; false: the peer address is the client */
+  readonly trustProxy: string | false;
+  /** requests per minute per client IP on the agent API, panel and admin routes */
+  readonly rateLimitMax: number;
   /** every process-scoped secret the environment holds, by name, for processors' `secretEnv` */
   readonly secrets: Readonly<Record<string, string>>;
 }
@@ -105,6 +171,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maskLookaheadMs: e.MASK_LOOKAHEAD_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `i-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    subjectKey: e.SUBJECT_KEY,
+    auditKey: e.AUDIT_KEY,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),
+    metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),
+    trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY.split(',').map((t) => t.trim()).join(',') : false,
+    rateLimitMax: e.RATE_LIMIT_MAX,
     secrets: Object.freeze({ ...clean }),
   });
 }

@@ -36,6 +36,7 @@ export const Errors = {
   badRequest: make('TW_ERR_REQUEST_INVALID', 'invalid request', 400),
   conflict: make('TW_ERR_CONFLICT', 'conflict', 409),
   timeout: make('TW_ERR_TIMEOUT', 'timed out', 504),
+  rateLimited: make('TW_ERR_RATE_LIMITED', 'too many requests', 429),
 } as const;
 
 export function isTonewallError(e: unknown): e is TonewallError {

@@ -29,6 +29,13 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await app.listen({ port: config.port, host: config.host });
+  try {
+    const metricsUrl = await app.services.metricsServer.listen();
+    app.log.info({ metricsUrl }, 'metrics listening');
+  } catch (e) {
+    process.stderr.write(`tonewall: cannot start: METRICS_PORT ${config.metrics.port}: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

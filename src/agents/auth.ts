@@ -17,17 +17,47 @@ const claimsSchema = z.object({
   endpoint: z.string().min(1).max(256).regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/),
   role: z.enum(ROLES),
   exp: z.number().int(),
+  iat: z.number().int().optional(),
 });
 
+/** a stolen token is good for at most this long unless configured otherwise (CONTRACT §5 `exp`) */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
+
+export interface TokenAuthOptions {
+  /** a token whose exp lies further than this past its iat (or past now, without iat) is refused */
+  maxLifetimeSeconds?: number;
+  /** when set, the token's `aud` must name it */
+  audience?: string;
+  /** when set, the token's `iss` must equal it */
+  issuer?: string;
+}
+
 export type Principal = z.infer<typeof claimsSchema>;
+
+/** who made a request, once its token verified: for the access log (ops/access-log.ts) */
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+export function principalOf(request: FastifyRequest): Principal | undefined {
+  return principals.get(request);
+}
 
 export class TokenAuth {
   private readonly verifier: (token: string) => unknown;
   private readonly signer: (payload: Record<string, unknown>) => string;
 
-  constructor(secret: string) {
-    this.verifier = createVerifier({ key: secret, algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
-    this.signer = createSigner({ key: secret, algorithm: 'HS256' });
+  private readonly maxLifetimeSeconds: number;
+
+  constructor(secret: string, opts: TokenAuthOptions = {}) {
+    this.maxLifetimeSeconds = opts.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+    const required = ['sub', 'exp', ...(opts.audience ? ['aud'] : []), ...(opts.issuer ? ['iss'] : [])];
+    this.verifier = createVerifier({
+      key: secret,
+      algorithms: ['HS256'],
+      requiredClaims: required,
+      ...(opts.audience ? { allowedAud: opts.audience } : {}),
+      ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
+    });
+    this.signer = createSigner({ key: secret, algorithm: 'HS256', ...(opts.audience ? { aud: opts.audience } : {}), ...(opts.issuer ? { iss: opts.issuer } : {}) });
   }
 
   /** verifies a raw token; throws 401 on anything wrong (signature, expiry, claims) */
@@ -40,6 +70,8 @@ export class TokenAuth {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw Errors.unauthorized({ detail: 'token claims are invalid' });
+    const issued = claims.data.iat ?? Math.floor(Date.now() / 1000);
+    if (claims.data.exp - issued > this.maxLifetimeSeconds) throw Errors.unauthorized({ detail: 'token lifetime exceeds the maximum' });
     return claims.data;
   }
 
@@ -48,7 +80,9 @@ export class TokenAuth {
     const header = request.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!m) throw Errors.unauthorized();
-    return this.verify(m[1]);
+    const p = this.verify(m[1]);
+    principals.set(request, p);
+    return p;
   }
 
   sign(claims: { sub: string; endpoint: string; role: Role }, ttlSeconds = 8 * 3600): string {

@@ -38,6 +38,8 @@ export interface AgentsDeps {
   onSessionChanged?: ExecutorDeps['onSessionChanged'];
   /** tests shorten the capture timeouts */
   captureTimings?: ExecutorDeps['timings'];
+  /** tests lower the bound on unauthenticated agent sockets */
+  maxPendingSockets?: number;
 }
 
 export function agents(d: AgentsDeps): FastifyPluginAsync {
@@ -71,7 +73,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
 
     const actions = new AgentActions({ store: d.store, keys: d.keys, calls: d.calls, audit: d.audit, sendCommand: d.sendCommand, captures });
     await app.register(agentRoutes({ auth: d.auth, calls: d.calls, actions }));
-    await app.register(agentSocket({ auth: d.auth, calls: d.calls, events: d.events, actions, log: d.log }));
+    await app.register(agentSocket({ auth: d.auth, calls: d.calls, events: d.events, actions, log: d.log, maxPendingSockets: d.maxPendingSockets }));
     await app.register(panelRoutes());
   };
 }

@@ -23,6 +23,8 @@ export interface AgentSocketDeps {
   actions: AgentActions;
   log: Logger;
   authTimeoutMs?: number;
+  /** sockets that have not authenticated yet, at most, on this instance (tests lower it) */
+  maxPendingSockets?: number;
 }
 
 interface Client {
@@ -32,6 +34,45 @@ interface Client {
 
 /** client messages are a few hundred bytes; anything far larger is answered as malformed, unread */
 const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+
+/**
+ * What ws buffers for one message. Before auth a socket is anyone's: its message may not exceed
+ * an auth message's size class (issue 11: 20 sockets once held 81 MB of 4 MB messages), and ws
+ * ends the socket (1009) at the frame header of anything larger. An authenticated agent's
+ * oversized message is still answered as malformed up to the larger bound.
+ */
+export const PREAUTH_MAX_PAYLOAD_BYTES = MAX_CLIENT_MESSAGE_BYTES;
+export const AUTHENTICATED_MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/**
+ * Sockets still waiting for their auth message, per instance. Each lives at most the auth
+ * timeout and buffers at most PREAUTH_MAX_PAYLOAD_BYTES, so this bounds what strangers can hold
+ * (about 4 MB); agents authenticate within a second of connecting, so a reconnect storm of a
+ * large floor fits.
+ */
+export const MAX_PENDING_SOCKETS = 256;
+
+/** RFC 6455 1013 "try again later": the instance holds too many unauthenticated sockets */
+const CLOSE_TRY_AGAIN = 1013;
+
+/**
+ * ws fixes maxPayload for the whole server (media streams need megabytes to drop an oversized
+ * frame without closing); this socket's receiver gets its own bound. `_receiver._maxPayload` is
+ * ws's own field (ws 8); if a ws upgrade renames it, this returns false and the socket is
+ * refused rather than served unbounded (test/integration/agent-limits.test.ts holds it).
+ */
+function limitMessageSize(socket: WebSocket, bytes: number): boolean {
+  const receiver = (socket as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') return false;
+  receiver._maxPayload = bytes;
+  return true;
+}
+
+/** ends a socket at once: the close frame says why, then no waiting 30 s for the peer's reply */
+function refuse(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  socket.terminate();
+}
 
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -52,6 +93,8 @@ function visible(p: Principal, session: CallSession | null): boolean {
 export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
   return async (app) => {
     const clients = new Set<Client>();
+    const maxPending = d.maxPendingSockets ?? MAX_PENDING_SOCKETS;
+    let pending = 0;
 
     const fanOut = async (event: CallEvent) => {
       if (!AGENT_EVENT_TYPES.has(event.type) || clients.size === 0) return;
@@ -87,15 +130,32 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       }
     };
 
-    app.get('/agent/ws', { websocket: true }, (socket) => {
+    app.get('/agent/ws', { websocket: true }, (socket, request) => {
+      if (pending >= maxPending) {
+        request.log.warn({ reason: 'pending-limit', ip: request.ip }, 'agent socket refused');
+        refuse(socket, CLOSE_TRY_AGAIN, 'try again later');
+        return;
+      }
+      if (!limitMessageSize(socket, PREAUTH_MAX_PAYLOAD_BYTES)) {
+        request.log.error({ reason: 'message-limit' }, 'agent socket refused');
+        refuse(socket, 1011, 'internal error');
+        return;
+      }
+      pending++;
+      let isPending = true;
+      const settle = () => {
+        if (isPending) pending--;
+        isPending = false;
+      };
       let client: Client | null = null;
       let expiry: NodeJS.Timeout | undefined;
       const authTimer = setTimeout(() => {
-        d.log.info({ reason: 'auth-timeout' }, 'agent socket refused');
-        socket.close(CLOSE_UNAUTHORIZED, 'unauthorized');
+        d.log.info({ reason: 'auth-timeout', ip: request.ip }, 'agent socket refused');
+        refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
       }, d.authTimeoutMs ?? AUTH_TIMEOUT_MS);
 
       socket.on('close', () => {
+        settle();
         clearTimeout(authTimer);
         clearTimeout(expiry);
         if (client) clients.delete(client);
@@ -117,11 +177,13 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
             if (!auth.success) throw new Error('no auth message');
             principal = d.auth.verify(auth.data.token);
           } catch {
-            d.log.info({ reason: auth.success ? 'token' : 'no-auth-message' }, 'agent socket refused');
-            socket.close(CLOSE_UNAUTHORIZED, 'unauthorized');
+            d.log.info({ reason: auth.success ? 'token' : 'no-auth-message', ip: request.ip }, 'agent socket refused');
+            refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
             return;
           }
-          d.log.info({ agent: principal.sub, role: principal.role }, 'agent socket authenticated');
+          settle();
+          limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
+          d.log.info({ agent: principal.sub, role: principal.role, ip: request.ip }, 'agent socket authenticated');
           client = { socket, principal };
           clients.add(client);
           // the token's expiry ends the session it opened

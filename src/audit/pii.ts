@@ -24,7 +24,7 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 /** Set by the trail itself; an entry passed to `append` may not carry them. */
-export const AUDIT_RESERVED_KEYS: ReadonlySet<string> = new Set(['seq', 'at', 'prev', 'hash']);
+export const AUDIT_RESERVED_KEYS: ReadonlySet<string> = new Set(['seq', 'at', 'kid', 'prev', 'hash']);
 
 const TWILIO_SID = /^(CA|RE|MZ|AC)[0-9a-f]{32}$/;
 /** 4 digits is the shortest personal value a flow collects (a security code, a PIN, a year). */

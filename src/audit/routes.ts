@@ -1,6 +1,10 @@
 /**
  * `GET /v1/calls/:callSid/audit` (CONTRACT §5): a supervisor's (or admin's) view of one call's
- * PII-free audit trail and whether its hash chain holds.
+ * PII-free audit trail, whether its chain holds and, when not, the first entry that breaks it.
+ *
+ * `GET /v1/audit/export` (admin, issue 11): every trail that began in a range of days, as
+ * NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`. Kept outside the store,
+ * the export is what shows a trail cut short or deleted by someone who can write Redis.
  *
  * Order of checks: token (401), then whether the token may see the call (404, before anything
  * else can leak that the call exists), then role (403). The trail outlives the call record (it
@@ -8,6 +12,7 @@
  * admin still reads it when the record is gone; an agent never can.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { type TokenAuth, canSee, requireRole } from '../agents/auth';
 import type { CallRepository } from '../calls/repository';
@@ -16,7 +21,18 @@ import type { AuditTrail } from './trail';
 
 const params = z.object({ callSid: z.string().regex(/^[A-Za-z0-9]{2,64}$/) });
 
-export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audit: AuditTrail }): FastifyPluginAsync {
+const DAY_MS = 86_400_000;
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day as YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'a day as YYYY-MM-DD');
+const exportQuery = z.object({ from: day.optional(), to: day.optional() }).strict();
+
+function* days(from: string, to: string): Generator<string> {
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += DAY_MS) yield new Date(t).toISOString().slice(0, 10);
+}
+
+export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audit: AuditTrail; retentionDays: number; now?: () => Date }): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/calls/:callSid/audit', async (request) => {
       const principal = deps.auth.fromRequest(request);
@@ -27,9 +43,31 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const visible = call ? canSee(principal, call) : principal.role !== 'agent';
       if (!visible) throw Errors.callNotFound();
       requireRole(principal, 'supervisor', 'admin');
-      const { entries, verified } = await deps.audit.verify(callSid);
-      if (!call && entries.length === 0) throw Errors.callNotFound();
-      return { entries, verified };
+      const result = await deps.audit.verify(callSid);
+      if (!call && result.entries.length === 0) throw Errors.callNotFound();
+      return result;
+    });
+
+    app.get('/v1/audit/export', async (request, reply) => {
+      const principal = deps.auth.fromRequest(request);
+      requireRole(principal, 'admin');
+      const q = exportQuery.safeParse(request.query ?? {});
+      if (!q.success) throw Errors.badRequest({ detail: `export query: ${q.error.issues[0].message}` });
+      const today = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
+      const earliest = new Date(Date.parse(`${today}T00:00:00Z`) - deps.retentionDays * DAY_MS).toISOString().slice(0, 10);
+      const from = q.data.from && q.data.from > earliest ? q.data.from : earliest;
+      const to = q.data.to && q.data.to < today ? q.data.to : today;
+      request.log.info({ admin: principal.sub, from, to }, 'audit export');
+      const audit = deps.audit;
+      async function* lines(): AsyncGenerator<string> {
+        for (const d of days(from, to)) {
+          for (const callSid of await audit.callsOn(d)) {
+            const { entries, verified } = await audit.verify(callSid);
+            for (const entry of entries) yield JSON.stringify({ callSid, verified, entry }) + '\n';
+          }
+        }
+      }
+      return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(Readable.from(lines()));
     });
   };
 }

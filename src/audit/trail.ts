@@ -1,6 +1,14 @@
 /**
- * The per-call audit trail (DESIGN "State"): append-only, each entry hash-chained to the one
- * before, no personal data, kept 30 days for assessors (it outlives the call and any erasure).
+ * The per-call audit trail (DESIGN "State"): append-only, each entry chained to the one before,
+ * no personal data, kept AUDIT_RETENTION_DAYS (400 by default: PCI DSS 10.5.1 asks for 12
+ * months) for assessors; it outlives the call and any erasure.
+ *
+ * Tamper evidence against someone who can write the store (issue 11): each entry's `hash` is an
+ * HMAC-SHA256, keyed with AUDIT_KEY (held only in the environment), over the call's sid and the
+ * entry's canonical JSON, `prev` included. Rewriting an entry, re-chaining the rest, or moving an
+ * entry to another call's trail needs the key; `kid` names the key that sealed an entry, so a
+ * key change reads as one, not as tampering. What a store writer can still do is cut the tail or
+ * delete a whole trail: only the export (routes.ts), kept in a SIEM, shows that.
  *
  * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
  * The chain needs the previous entry's hash at the moment of appending, so the read of the tail
@@ -14,10 +22,13 @@
  */
 import { Errors } from '../errors';
 import type { Keys, Store } from '../store';
-import { canonicalJson, sha256Hex } from './canonical';
+import { createHmac } from 'node:crypto';
+import { canonicalJson } from './canonical';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 
-export const AUDIT_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** the default retention: 400 days, a margin over PCI DSS's 12 months */
+export const AUDIT_RETENTION_DAYS = 400;
+export const AUDIT_TTL_SECONDS = AUDIT_RETENTION_DAYS * 24 * 60 * 60;
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
@@ -34,6 +45,7 @@ export interface AuditEntry {
   seq: number;
   at: string;
   type: string;
+  kid: string;
   prev: string;
   hash: string;
   [k: string]: string | number | boolean;
@@ -43,6 +55,32 @@ export type AuditInput = { type: string; [k: string]: AuditValue };
 
 const TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 
+/** where a trail stops holding, and why: the first entry (by position, from 1) that fails */
+export interface BrokenLink {
+  seq: number;
+  reason: 'unreadable' | 'sequence' | 'link' | 'key' | 'mac';
+}
+
+export interface Verification {
+  entries: AuditEntry[];
+  verified: boolean;
+  brokenAt?: BrokenLink;
+}
+
+/** The MAC key of the trail; `kid` is a short public name for it, stored in every entry. */
+export class AuditKey {
+  readonly kid: string;
+  readonly #key: Buffer;
+  constructor(key: Buffer) {
+    if (key.length < 32) throw AuditErrors.invalid('the audit key must be at least 32 bytes');
+    this.#key = Buffer.from(key);
+    this.kid = createHmac('sha256', this.#key).update('tonewall audit key id').digest('hex').slice(0, 16);
+    Object.freeze(this);
+  }
+  mac(callSid: string, fields: Record<string, unknown>): string {
+    return createHmac('sha256', this.#key).update(`${callSid}\n${canonicalJson(fields)}`, 'utf8').digest('hex');
+  }
+}
 export class AuditTrail {
   private readonly ttlSeconds: number;
   /** per-call tail of this process's pending appends */
@@ -50,11 +88,14 @@ export class AuditTrail {
   /** per call, the trail as this process last wrote it: a guess, checked by compare-and-set */
   private readonly lastWritten = new Map<string, string>();
 
+  private readonly key: AuditKey;
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-    opts: { ttlSeconds?: number } = {},
+    opts: { key: AuditKey; ttlSeconds?: number },
   ) {
+    this.key = opts.key;
     this.ttlSeconds = opts.ttlSeconds ?? AUDIT_TTL_SECONDS;
     if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) throw AuditErrors.invalid('ttlSeconds must be a positive whole number');
   }
@@ -80,13 +121,19 @@ export class AuditTrail {
     return raw ? parseEntries(raw) ?? [] : [];
   }
 
-  /** The entries and whether every link of the chain and every entry's own hash hold. */
-  async verify(callSid: string): Promise<{ entries: AuditEntry[]; verified: boolean }> {
+  /** The entries, whether every link and every entry's MAC hold, and if not the first that fails. */
+  async verify(callSid: string): Promise<Verification> {
     const raw = await this.store.get(this.keys.audit(callSid));
     if (raw === null) return { entries: [], verified: true };
     const entries = parseEntries(raw);
-    if (!entries) return { entries: [], verified: false };
-    return { entries, verified: verifyChain(entries) };
+    if (!entries) return { entries: [], verified: false, brokenAt: { seq: 1, reason: 'unreadable' } };
+    const brokenAt = verifyChain(this.key, callSid, entries);
+    return brokenAt ? { entries, verified: false, brokenAt } : { entries, verified: true };
+  }
+
+  /** The calls whose trails began on `day` (YYYY-MM-DD, UTC), for the export. */
+  async callsOn(day: string): Promise<string[]> {
+    return (await this.store.smembers(this.keys.auditDay(day))).sort();
   }
 
   private async appendWithRetry(callSid: string, type: string, data: Record<string, AuditValue>, at: string): Promise<void> {
@@ -97,11 +144,13 @@ export class AuditTrail {
       // a trail that no longer parses is evidence: never overwrite it
       if (!entries) throw AuditErrors.invalid('the stored trail is unreadable');
       const last = entries[entries.length - 1];
-      entries.push(sealEntry({ seq: entries.length + 1, at, type, prev: last ? last.hash : GENESIS_HASH, ...data }));
+      entries.push(sealEntry(this.key, callSid, { seq: entries.length + 1, at, type, kid: this.key.kid, prev: last ? last.hash : GENESIS_HASH, ...data }));
       const next = JSON.stringify(entries);
       const res = await this.store.compareAndSet(key, current, next, this.ttlSeconds);
       if (res.ok) {
         this.remember(callSid, next);
+        // the export finds trails by the day they began; the index lives as long as the trail
+        await this.store.sadd(this.keys.auditDay(entries[0].at.slice(0, 10)), callSid, this.ttlSeconds);
         return;
       }
       current = res.current;
@@ -120,22 +169,33 @@ export class AuditTrail {
   }
 }
 
-/** The stored entry: every member of `fields` plus `hash` over their canonical JSON. */
-export function sealEntry(fields: Record<string, AuditValue>): AuditEntry {
+/** The stored entry: every member of `fields` plus `hash`, the HMAC of the call and their canonical JSON. */
+export function sealEntry(key: AuditKey, callSid: string, fields: Record<string, AuditValue>): AuditEntry {
   const clean: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) clean[k] = v;
-  return { ...clean, hash: sha256Hex(canonicalJson(clean)) } as AuditEntry;
+  return { ...clean, hash: key.mac(callSid, clean) } as AuditEntry;
 }
 
-export function verifyChain(entries: AuditEntry[]): boolean {
+/** The first entry of `callSid`'s trail that does not hold, or null when all do. */
+export function verifyChain(key: AuditKey, callSid: string, entries: AuditEntry[]): BrokenLink | null {
   let prev = GENESIS_HASH;
   for (let i = 0; i < entries.length; i++) {
+    const seq = i + 1;
     const { hash, ...rest } = entries[i];
-    if (rest.seq !== i + 1 || rest.prev !== prev) return false;
-    if (typeof hash !== 'string' || sha256Hex(canonicalJson(rest)) !== hash) return false;
+    if (rest.seq !== seq) return { seq, reason: 'sequence' };
+    if (rest.prev !== prev) return { seq, reason: 'link' };
+    if (rest.kid !== key.kid) return { seq, reason: 'key' };
+    if (typeof hash !== 'string' || !safeEqualHex(key.mac(callSid, rest), hash)) return { seq, reason: 'mac' };
     prev = hash;
   }
-  return true;
+  return null;
+}
+
+function safeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
 }
 
 function parseEntries(raw: string): AuditEntry[] | null {

@@ -6,7 +6,7 @@
  */
 import 'dotenv/config';
 import { parseArgs } from 'node:util';
-import { ROLES, TokenAuth, type Role } from '../agents/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, ROLES, TokenAuth, type Role } from '../agents/auth';
 import { ConfigError, loadConfig } from '../config';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -42,8 +42,12 @@ export function mintToken(argv: string[], env: Record<string, string | undefined
   if (!values.sub) throw new Error('--sub is required (the agent id)');
   if (!values.endpoint) throw new Error('--endpoint is required (client:alice, sip:…, +1…)');
   if (!(ROLES as readonly string[]).includes(values.role!)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
-  const auth = new TokenAuth(jwtSecret(env));
-  const tok = auth.sign({ sub: values.sub, endpoint: values.endpoint, role: values.role as Role }, parseTtl(values.ttl!));
+  const maxLifetimeSeconds = env.AGENT_JWT_MAX_LIFETIME_SECONDS ? Number(env.AGENT_JWT_MAX_LIFETIME_SECONDS) : DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  const ttl = parseTtl(values.ttl!);
+  if (ttl > maxLifetimeSeconds) throw new Error(`--ttl is longer than the service accepts (${maxLifetimeSeconds} s, AGENT_JWT_MAX_LIFETIME_SECONDS)`);
+  // the same audience and issuer the service checks, when the deployment names them
+  const auth = new TokenAuth(jwtSecret(env), { maxLifetimeSeconds, audience: env.AGENT_JWT_AUDIENCE || undefined, issuer: env.AGENT_JWT_ISSUER || undefined });
+  const tok = auth.sign({ sub: values.sub, endpoint: values.endpoint, role: values.role as Role }, ttl);
   auth.verify(tok); // the claims must be ones the service accepts (endpoint format, sub length)
   return tok;
 }

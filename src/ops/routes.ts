@@ -1,10 +1,25 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { Errors } from '../errors';
 import type { FlowRegistry } from '../flows/load';
 import type { Store } from '../store';
 import type { Metrics } from './metrics';
 
-/** /healthz: the process is alive. /readyz: the store answers and the flows are loaded. /metrics: Prometheus text. */
-export function opsRoutes(d: { store: Store; flows: FlowRegistry; metrics: Metrics; isDraining: () => boolean }): FastifyPluginAsync {
+/** the bearer token, compared in constant time */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!m) return false;
+  const got = Buffer.from(m[1], 'utf8');
+  const want = Buffer.from(token, 'utf8');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * /healthz: the process is alive. /readyz: the store answers and the flows are loaded.
+ * /metrics (Prometheus text) on this port only with METRICS_TOKEN set and presented as a bearer
+ * token; otherwise it lives on METRICS_PORT (metrics-server.ts).
+ */
+export function opsRoutes(d: { store: Store; flows: FlowRegistry; metrics: Metrics; isDraining: () => boolean; metricsToken?: string }): FastifyPluginAsync {
   return async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
@@ -19,8 +34,12 @@ export function opsRoutes(d: { store: Store; flows: FlowRegistry; metrics: Metri
       }
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', store: d.store.kind, checks });
     });
-    app.get('/metrics', async (_req, reply) => {
-      return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
-    });
+    const token = d.metricsToken;
+    if (token) {
+      app.get('/metrics', async (req, reply) => {
+        if (!bearerMatches(req.headers.authorization, token)) throw Errors.unauthorized();
+        return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+      });
+    }
   };
 }

@@ -7,25 +7,48 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { CORE_SECRET_VARIABLES } from '../config';
 
 const httpUrl = z
   .string()
   .url('must be an absolute URL')
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
 
+/** a URL whose host is this machine: plain http to it crosses no network (a sidecar, a test gateway) */
+function isLoopback(u: string): boolean {
+  let host: string;
+  try {
+    host = new URL(u).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 const processorSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a name: letters, digits, _ or -, starting with a letter'),
     url: httpUrl,
-    secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)'),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)')
+      .refine((n) => !CORE_SECRET_VARIABLES.includes(n), (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` })),
     // the same rule as a flow's `collect` field names
     fields: z
       .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -'))
       .min(1, 'at least one field'),
     eraseUrl: httpUrl.optional(),
+    // plain http to another host only when the file says so (local testing); loopback never leaves the machine
+    allowInsecure: z.boolean().default(false),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (!p.allowInsecure) {
+      for (const key of ['url', 'eraseUrl'] as const) {
+        const u = p[key];
+        if (u !== undefined && !/^https:\/\//i.test(u) && !isLoopback(u)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be an https URL (set allowInsecure: true only for local testing)' });
+      }
+    }
     const seen = new Set<string>();
     p.fields.forEach((f, i) => {
       if (seen.has(f)) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `duplicate field ${f}` });
@@ -50,6 +73,8 @@ export interface ProcessorConfig {
   readonly secretEnv: string;
   readonly fields: readonly string[];
   readonly eraseUrl?: string;
+  /** the file allowed plain http for this processor (local testing) */
+  readonly allowInsecure: boolean;
   /** the HMAC key: the text of `secretEnv`, as it is. Not enumerable, so it never reaches a log or JSON. */
   readonly secret: string;
 }
@@ -97,7 +122,7 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
     if (secret === undefined || secret === '') {
       throw new ProcessorsConfigError(file, `processors.${i}.secretEnv`, `${p.secretEnv} is not set`);
     }
-    const cfg = { name: p.name, url: p.url, secretEnv: p.secretEnv, fields: Object.freeze([...p.fields]), ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}) };
+    const cfg = { name: p.name, url: p.url, secretEnv: p.secretEnv, fields: Object.freeze([...p.fields]), allowInsecure: p.allowInsecure, ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}) };
     Object.defineProperty(cfg, 'secret', { value: secret, enumerable: false });
     return Object.freeze(cfg) as ProcessorConfig;
   });

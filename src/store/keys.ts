@@ -13,6 +13,8 @@ export interface Keys {
   /** every vault token minted for one call, the replaced ones included (erasure finds them here) */
   vaultIndex(callSid: string): string;
   audit(callSid: string): string;
+  /** the calls whose audit trails began on a day (YYYY-MM-DD), for the export */
+  auditDay(day: string): string;
   offer(callSid: string): string;
   offers(): string;
   capture(callSid: string, captureId: string): string;
@@ -41,6 +43,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     vault: (token: string) => k('vault', token),
     vaultIndex: (callSid: string) => k('vaultidx', callSid),
     audit: (callSid: string) => k('audit', callSid),
+    auditDay: (day: string) => k('audit', 'day', day),
     offer: (callSid: string) => k('offer', callSid),
     offers: () => k('offers'),
     capture: (callSid: string, captureId: string) => k('capture', callSid, captureId),

@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 async function metricsText(): Promise<string> {
-  const res = await fetch(`${h.url}/metrics`);
+  const res = await fetch(h.metricsUrl);
   return res.text();
 }
 

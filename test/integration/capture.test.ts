@@ -88,7 +88,7 @@ async function assertNoValueAnywhere(): Promise<void> {
   const keys = await h.scan();
   for (const k of keys) expect(k.content).not.toContain('411111111111');
   for (const k of keys) expect(k.ttl).toBeGreaterThan(0);
-  const metrics = await (await fetch(`${h.url}/metrics`)).text();
+  const metrics = await (await fetch(h.metricsUrl)).text();
   expect(metrics).not.toContain('411111');
 }
 

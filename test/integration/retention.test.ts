@@ -1,7 +1,7 @@
 /**
  * Retention (issue 6): every record has a TTL, so nothing about a call outlives it. On Redis a
  * scan after a whole call (IVR, vault, bridge, delivery state, audit) finds every key with a TTL
- * no longer than the audit trail's 30 days; on the embedded store, whose clock can be moved,
+ * no longer than the audit trail's retention (400 days by default); on the embedded store, whose clock can be moved,
  * moving past the longest TTL leaves nothing at all.
  */
 import { AUDIT_TTL_SECONDS } from '../../src/audit';

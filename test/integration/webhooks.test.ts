@@ -38,7 +38,7 @@ describe('signed webhooks', () => {
     expect(otherUrl.status).toBe(403);
     expect(h.emulator.timeline.filter((e) => e.type === 'rest').length).toBe(restBefore);
     expect((await h.scan()).length).toBe(keysBefore);
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    const metrics = await (await fetch(h.metricsUrl)).text();
     expect(metrics).toMatch(/tonewall_signatures_rejected_total\{reason="missing"\} [1-9]/);
     expect(metrics).toMatch(/tonewall_signatures_rejected_total\{reason="invalid"\} [1-9]/);
   });

@@ -18,6 +18,8 @@ export { freePort };
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const JWT_SECRET = 'test-agent-jwt-secret-0123456789abcdef-xyz';
+export const SUBJECT_KEY = 'test-subject-key-0123456789abcdef-0123456789';
+export const AUDIT_KEY = 'test-audit-key-0123456789abcdef-0123456789ab';
 export const PAYMENTS_NUMBER = '+15005550006';
 export const SUPPORT_NUMBER = '+15005550007';
 
@@ -51,6 +53,8 @@ export interface Harness {
   emulator: TwilioEmulator;
   logs: LogCapture;
   url: string;
+  /** where /metrics answers: its own port (METRICS_PORT), not the public one */
+  metricsUrl: string;
   keyPrefix: string;
   redisStore?: RedisStore;
   voiceUrl: string;
@@ -73,6 +77,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     TWILIO_API_BASE_URL: emulator.baseUrl,
     VAULT_KEYS: generateKeyRingText('k1'),
     AGENT_JWT_SECRET: JWT_SECRET,
+    SUBJECT_KEY: SUBJECT_KEY,
+    AUDIT_KEY: AUDIT_KEY,
+    // a free port of its own, so harnesses in parallel never collide (see metricsUrl)
+    METRICS_PORT: '0',
+    // tests poll the API every 20 ms; test/integration/limits.test.ts sets its own small limit
+    RATE_LIMIT_MAX: '100000',
     FLOWS_DIR: opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
     PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
     LOG_LEVEL: 'debug',
@@ -87,7 +97,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }
   const app = await buildApp(config, { logStream: logs, keyPrefix, store: redisStore, ...opts.build });
   await app.listen({ port, host: '127.0.0.1' });
+  const metricsUrl = `${await app.services.metricsServer.listen()}/metrics`;
   return {
+    metricsUrl,
     app,
     config,
     emulator,

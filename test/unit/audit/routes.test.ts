@@ -2,9 +2,10 @@ import { TokenAuth } from '../../../src/agents/auth';
 import { AuditTrail, auditRoutes } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import type { RedisStore } from '../../../src/store';
+import type { Keys, RedisStore } from '../../../src/store';
 import { makeSession, newCallSid, redisFixture } from '../processors/fixtures';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';
+import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SECRET = 'x'.repeat(40);
 
@@ -13,6 +14,7 @@ describe('GET /v1/calls/:callSid/audit', () => {
   let app: TinyApp;
   let audit: AuditTrail;
   let calls: CallRepository;
+  let keys: Keys;
   const auth = new TokenAuth(SECRET);
   const bearer = (role: 'agent' | 'supervisor' | 'admin', sub = 'alice', endpoint = 'client:alice') => ({
     authorization: `Bearer ${auth.sign({ sub, endpoint, role })}`,
@@ -21,9 +23,10 @@ describe('GET /v1/calls/:callSid/audit', () => {
   beforeEach(async () => {
     const f = await redisFixture('auditroutes');
     store = f.store;
+    keys = f.keys;
     calls = new CallRepository(store, f.keys);
-    audit = new AuditTrail(store, f.keys);
-    app = await tinyApp(auditRoutes({ auth, calls, audit }));
+    audit = new AuditTrail(store, f.keys, { key: TEST_AUDIT_KEY });
+    app = await tinyApp(auditRoutes({ auth, calls, audit, retentionDays: 400 }));
   });
   afterEach(async () => {
     await app.close();
@@ -81,5 +84,56 @@ describe('GET /v1/calls/:callSid/audit', () => {
     expect(sup.statusCode).toBe(200);
     expect(sup.json().entries).toHaveLength(3);
     expect((await app.request({ method: 'GET', url: `/v1/calls/${sid}/audit`, headers: bearer('agent') })).statusCode).toBe(404);
+  });
+
+  test('a trail edited in the store answers verified: false and names the first broken entry', async () => {
+    const sid = await callWithTrail();
+    await audit.append(sid, { type: 'capture.completed', captureId: 'c1', valid: true });
+    const stored = JSON.parse((await store.get(keys.audit(sid)))!) as Record<string, unknown>[];
+    stored[1].captureId = 'c2';
+    await store.set(keys.audit(sid), JSON.stringify(stored), 600);
+    const res = await app.request({ method: 'GET', url: `/v1/calls/${sid}/audit`, headers: bearer('supervisor', 'sam', 'client:sam') });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ verified: false, brokenAt: { seq: 2, reason: 'mac' } });
+  });
+
+  describe('GET /v1/audit/export', () => {
+    const exportUrl = (query = '') => {
+      const { port } = app.app.server.address() as { port: number };
+      return `http://127.0.0.1:${port}/v1/audit/export${query}`;
+    };
+
+    test('admin: NDJSON, one line per entry of every trail in range, each with its call and chain state', async () => {
+      const a = await callWithTrail();
+      const b = await callWithTrail();
+      const stored = JSON.parse((await store.get(keys.audit(b)))!) as Record<string, unknown>[];
+      stored[0].type = 'call.forged';
+      await store.set(keys.audit(b), JSON.stringify(stored), 600);
+      const res = await fetch(exportUrl(), { headers: bearer('admin', 'root', 'client:root') });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { callSid: string; verified: boolean; entry: { seq: number; type: string } });
+      const mine = lines.filter((l) => l.callSid === a || l.callSid === b);
+      expect(mine.filter((l) => l.callSid === a).map((l) => [l.entry.seq, l.entry.type, l.verified])).toEqual([
+        [1, 'call.started', true],
+        [2, 'capture.started', true],
+      ]);
+      expect(mine.filter((l) => l.callSid === b).every((l) => l.verified === false)).toBe(true);
+    });
+
+    test('a range of days is honoured; before today nothing of today shows', async () => {
+      const a = await callWithTrail();
+      const res = await fetch(exportUrl('?from=2020-01-01&to=2020-01-02'), { headers: bearer('admin', 'root', 'client:root') });
+      expect(res.status).toBe(200);
+      expect(await res.text()).not.toContain(a);
+      expect((await fetch(exportUrl('?from=yesterday'), { headers: bearer('admin', 'root', 'client:root') })).status).toBe(400);
+    });
+
+    test('supervisors and agents get 403, no token 401', async () => {
+      expect((await fetch(exportUrl())).status).toBe(401);
+      for (const role of ['agent', 'supervisor'] as const) {
+        expect((await fetch(exportUrl(), { headers: bearer(role, 'sam', 'client:sam') })).status).toBe(403);
+      }
+    });
   });
 });

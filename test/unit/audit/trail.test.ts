@@ -1,8 +1,9 @@
 import Redis from 'ioredis';
-import { AuditTrail, GENESIS_HASH, canonicalJson } from '../../../src/audit';
+import { AuditKey, AuditTrail, GENESIS_HASH, canonicalJson } from '../../../src/audit';
 import { sha256Hex } from '../../../src/audit/canonical';
 import { EmbeddedStore, RedisStore, makeKeys, type Keys } from '../../../src/store';
 import { redisUrl, scanRedis, uniquePrefix } from '../../support/redis';
+import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const CALL = 'CA0123456789abcdef0123456789abcdef';
 const RECORDING = 'RE0123456789abcdef0123456789abcdef';
@@ -19,7 +20,7 @@ describe('AuditTrail on Redis', () => {
     await store.connect();
     prefix = uniquePrefix('audit');
     keys = makeKeys(prefix);
-    trail = new AuditTrail(store, keys);
+    trail = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
     raw = new Redis(redisUrl());
   });
   afterEach(async () => {
@@ -45,8 +46,11 @@ describe('AuditTrail on Redis', () => {
     expect('note' in entries[2]).toBe(false);
     for (const e of entries) {
       expect(new Date(e.at).toISOString()).toBe(e.at);
+      expect(e.kid).toBe(TEST_AUDIT_KEY.kid);
       const { hash, ...rest } = e;
-      expect(hash).toBe(sha256Hex(canonicalJson(rest)));
+      // keyed: a plain hash of the entry is not what seals it
+      expect(hash).toBe(TEST_AUDIT_KEY.mac(CALL, rest));
+      expect(hash).not.toBe(sha256Hex(canonicalJson(rest)));
     }
     expect(await trail.list(CALL)).toEqual(entries);
     expect(await trail.verify('CAffffffffffffffffffffffffffffffff')).toEqual({ entries: [], verified: true });
@@ -60,7 +64,33 @@ describe('AuditTrail on Redis', () => {
     await raw.set(keys.audit(CALL), JSON.stringify(stored), 'KEEPTTL');
     const after = await trail.verify(CALL);
     expect(after.verified).toBe(false);
+    expect(after.brokenAt).toEqual({ seq: 2, reason: 'mac' });
     expect(after.entries[1].count).toBe(99);
+  });
+
+  test('a store writer who edits an entry and re-chains every later one with plain hashes is caught at the edit', async () => {
+    for (let i = 0; i < 4; i++) await trail.append(CALL, { type: 'tones.masked', count: i });
+    const stored = JSON.parse((await raw.get(keys.audit(CALL)))!) as Record<string, unknown>[];
+    stored[1].count = 42;
+    // recompute every hash from the edited entry on, as the unkeyed chain allowed
+    for (let i = 1; i < stored.length; i++) {
+      const { hash: _h, ...rest } = stored[i];
+      void _h;
+      rest.prev = stored[i - 1].hash;
+      stored[i] = { ...rest, hash: sha256Hex(canonicalJson(rest)) };
+    }
+    await raw.set(keys.audit(CALL), JSON.stringify(stored), 'KEEPTTL');
+    expect(await trail.verify(CALL)).toMatchObject({ verified: false, brokenAt: { seq: 2, reason: 'mac' } });
+  });
+
+  test("an entry moved from another call's trail, or sealed with another key, does not verify", async () => {
+    const OTHER = 'CAffffffffffffffffffffffffffffff00';
+    await trail.append(CALL, { type: 'call.started' });
+    await trail.append(OTHER, { type: 'call.started' });
+    await raw.set(keys.audit(CALL), (await raw.get(keys.audit(OTHER)))!, 'KEEPTTL');
+    expect(await trail.verify(CALL)).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'mac' } });
+    const rotated = new AuditTrail(store, keys, { key: new AuditKey(Buffer.alloc(32, 9)) });
+    expect(await rotated.verify(OTHER)).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'key' } });
   });
 
   test('re-hashing an edited entry still breaks the link to the next one', async () => {
@@ -79,9 +109,9 @@ describe('AuditTrail on Redis', () => {
     const stored = JSON.parse((await raw.get(keys.audit(CALL)))!) as unknown[];
     stored.splice(1, 1);
     await raw.set(keys.audit(CALL), JSON.stringify(stored), 'KEEPTTL');
-    expect((await trail.verify(CALL)).verified).toBe(false);
+    expect(await trail.verify(CALL)).toMatchObject({ verified: false, brokenAt: { seq: 2, reason: 'sequence' } });
     await raw.set(keys.audit(CALL), '{not json', 'KEEPTTL');
-    expect(await trail.verify(CALL)).toEqual({ entries: [], verified: false });
+    expect(await trail.verify(CALL)).toEqual({ entries: [], verified: false, brokenAt: { seq: 1, reason: 'unreadable' } });
   });
 
   test('concurrent appends from several instances keep one valid chain', async () => {
@@ -93,7 +123,7 @@ describe('AuditTrail on Redis', () => {
       }),
     );
     try {
-      const trails = [trail, ...others.map((s) => new AuditTrail(s, keys))];
+      const trails = [trail, ...others.map((s) => new AuditTrail(s, keys, { key: TEST_AUDIT_KEY }))];
       const N = 40;
       await Promise.all(Array.from({ length: N }, (_, i) => trails[i % trails.length].append(CALL, { type: 'tones.masked', n: i })));
       const { entries, verified } = await trail.verify(CALL);
@@ -146,12 +176,15 @@ describe('AuditTrail on Redis', () => {
     expect((await trail.verify(CALL)).verified).toBe(true);
   });
 
-  test('the trail carries a TTL (30 days by default) refreshed by each append', async () => {
+  test('the trail and its day index carry a TTL (400 days by default) refreshed by each append', async () => {
     await trail.append(CALL, { type: 'call.started' });
     const ttl = await raw.ttl(keys.audit(CALL));
-    expect(ttl).toBeGreaterThan(30 * 24 * 3600 - 10);
-    expect(ttl).toBeLessThanOrEqual(30 * 24 * 3600);
-    const short = new AuditTrail(store, keys, { ttlSeconds: 120 });
+    expect(ttl).toBeGreaterThan(400 * 24 * 3600 - 10);
+    expect(ttl).toBeLessThanOrEqual(400 * 24 * 3600);
+    const day = new Date().toISOString().slice(0, 10);
+    expect(await trail.callsOn(day)).toEqual([CALL]);
+    expect(await raw.ttl(keys.auditDay(day))).toBeGreaterThan(400 * 24 * 3600 - 10);
+    const short = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY, ttlSeconds: 120 });
     await short.append(CALL, { type: 'call.ended' });
     expect(await raw.ttl(keys.audit(CALL))).toBeLessThanOrEqual(120);
   });
@@ -160,7 +193,7 @@ describe('AuditTrail on Redis', () => {
 test('AuditTrail works the same on the embedded store', async () => {
   const store = new EmbeddedStore();
   const keys = makeKeys('e:');
-  const trail = new AuditTrail(store, keys);
+  const trail = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
   await Promise.all(Array.from({ length: 10 }, (_, i) => trail.append(CALL, { type: 'tones.masked', n: i })));
   const { entries, verified } = await trail.verify(CALL);
   expect(verified).toBe(true);

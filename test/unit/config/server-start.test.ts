@@ -18,6 +18,8 @@ const valid = () => ({
   FLOWS_DIR: path.join(root, 'config/flows'),
   PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
   LOG_LEVEL: 'warn',
+  // a free port: a fixed one may be taken on a shared machine
+  METRICS_PORT: '0',
 });
 
 function run(env: Record<string, string>, cwd = root): Promise<{ code: number | null; stderr: string }> {
@@ -66,9 +68,14 @@ describe('process start', () => {
     expect(stderr).toContain('steps.0.kind');
   }, 20000);
 
-  test('with a valid environment it answers /healthz and stops on SIGTERM', async () => {
+  test('with a valid environment it answers /healthz, serves /metrics on METRICS_PORT only, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(tsx, ['src/server.ts'], { cwd: root, env: { PATH: process.env.PATH ?? '', ...valid(), PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+    const metricsPort = await freePort();
+    const child = spawn(tsx, ['src/server.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', ...valid(), PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(metricsPort) },
+      stdio: 'ignore',
+    });
     try {
       await waitFor(async () => {
         try {
@@ -77,6 +84,16 @@ describe('process start', () => {
           return false;
         }
       }, '/healthz', 15000);
+      const metrics = await waitFor(async () => {
+        try {
+          return await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        } catch {
+          return null;
+        }
+      }, 'the metrics port', 15000);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('tonewall_calls_active');
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
       const exited = new Promise<number | null>((r) => child.once('exit', r));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

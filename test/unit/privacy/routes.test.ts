@@ -6,6 +6,7 @@ import type { RedisStore } from '../../../src/store';
 import { ReplayGuard } from '../../../src/twilio/replay';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';
 import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
+import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SECRET = 'y'.repeat(40);
 const SUBJECT_SECRET = 'subject-secret';
@@ -26,7 +27,7 @@ describe('/v1/subjects/:phone', () => {
     const privacy = new PrivacyService({
       calls,
       vault: f.vault,
-      audit: new AuditTrail(store, f.keys),
+      audit: new AuditTrail(store, f.keys, { key: TEST_AUDIT_KEY }),
       store,
       keys: f.keys,
       processors: [],

@@ -19,7 +19,7 @@ processors:
     fields: [card, expiry, cvv]
     eraseUrl: https://gateway.internal/v1/erase
   - name: crm
-    url: http://crm.internal/hook
+    url: https://crm.internal/hook
     secretEnv: CRM_SECRET
     fields: [account]
 `;
@@ -39,7 +39,7 @@ describe('loadProcessors', () => {
     const ps = loadProcessors(file('good.yaml', good), env);
     expect(ps.map((p) => [p.name, p.url, p.fields, p.eraseUrl])).toEqual([
       ['gateway', 'https://gateway.internal/v1/charge', ['card', 'expiry', 'cvv'], 'https://gateway.internal/v1/erase'],
-      ['crm', 'http://crm.internal/hook', ['account'], undefined],
+      ['crm', 'https://crm.internal/hook', ['account'], undefined],
     ]);
     expect(ps[0].secret).toBe('s3cret-text');
     // the secret never serialises
@@ -66,6 +66,11 @@ describe('loadProcessors', () => {
     ['duplicate name', good.replace('name: crm', 'name: gateway'), 'processors.1.name'],
     ['bad secretEnv', good.replace('secretEnv: CRM_SECRET', 'secretEnv: crm-secret'), 'processors.1.secretEnv'],
     ['top level', 'gateways: []\n', ''],
+    ['plain http to another host', good.replace('https://crm.internal/hook', 'http://crm.internal/hook'), 'processors.1.url'],
+    ['plain http eraseUrl', good.replace('https://gateway.internal/v1/erase', 'http://gateway.internal/v1/erase'), 'processors.0.eraseUrl'],
+    ...['TWILIO_AUTH_TOKEN', 'AGENT_JWT_SECRET', 'VAULT_KEYS', 'SUBJECT_KEY', 'AUDIT_KEY', 'REDIS_URL'].map(
+      (core) => [`secretEnv ${core}`, good.replace('secretEnv: CRM_SECRET', `secretEnv: ${core}`), 'processors.1.secretEnv'] as [string, string, string],
+    ),
   ])('an invalid file (%s) names the file, the path and the reason', (_n, text, path) => {
     const p = file(`bad-${Math.random()}.yaml`, text);
     const e = errorOf(() => loadProcessors(p, env));
@@ -73,6 +78,23 @@ describe('loadProcessors', () => {
     expect(e.path).toBe(path);
     expect(e.message.startsWith(p)).toBe(true);
     expect(e.reason.length).toBeGreaterThan(0);
+  });
+
+  test('plain http only to this machine or with an explicit allowInsecure', () => {
+    const insecure = good.replace('https://crm.internal/hook', 'http://crm.internal/hook');
+    expect(errorOf(() => loadProcessors(file('insecure.yaml', insecure), env)).reason).toContain('https');
+    const allowed = loadProcessors(file('allowed.yaml', insecure.replace('secretEnv: CRM_SECRET', 'secretEnv: CRM_SECRET\n    allowInsecure: true')), env);
+    expect(allowed[1]).toMatchObject({ url: 'http://crm.internal/hook', allowInsecure: true });
+    expect(allowed[0].allowInsecure).toBe(false);
+    for (const local of ['http://127.0.0.1:8080/hook', 'http://localhost:8080/hook', 'http://[::1]:8080/hook']) {
+      expect(loadProcessors(file(`local-${Math.random()}.yaml`, good.replace('https://crm.internal/hook', local)), env)[1].url).toBe(local);
+    }
+  });
+
+  test('a secretEnv naming a core secret is refused, and the reason never holds its text', () => {
+    const e = errorOf(() => loadProcessors(file('core.yaml', good.replace('secretEnv: CRM_SECRET', 'secretEnv: AGENT_JWT_SECRET')), { ...env, AGENT_JWT_SECRET: 'the-jwt-secret-text-0123456789abcdef' }));
+    expect(e.reason).toContain('AGENT_JWT_SECRET');
+    expect(e.message).not.toContain('the-jwt-secret-text');
   });
 
   test('invalid YAML names the file', () => {

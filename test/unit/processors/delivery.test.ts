@@ -20,6 +20,7 @@ import type { Vault } from '../../../src/vault';
 import { redisUrl, scanRedis } from '../../support/redis';
 import { captureLog, field, makeSession, redisFixture } from './fixtures';
 import { type Gateway, startGateway, waitFor } from './gateway';
+import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const PAN = '4111111111111111';
 const EXPIRY = '1230';
@@ -293,7 +294,7 @@ describe('ProcessorDelivery', () => {
   });
 
   test('with an audit trail, the outcome is recorded on the call without any value', async () => {
-    const audit = new AuditTrail(store, keys);
+    const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
     gw.answer = (n) => (n === 1 ? { status: 500 } : { status: 200, body: {} });
     const d = delivery({ audit, backoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 } });
     await d.start();

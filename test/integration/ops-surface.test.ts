@@ -1,0 +1,121 @@
+/**
+ * Issue 11 item 6: /metrics off the public port (or behind a bearer token), security headers on
+ * every response, and the client IP (from a trusted proxy only) on agent and admin log lines.
+ */
+import { createHmac } from 'node:crypto';
+import { startHarness, type Harness } from '../support/harness';
+import { token } from '../unit/agents/fixtures';
+
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef-0123456789';
+
+interface LogLine {
+  msg: string;
+  ip?: string;
+  url?: string;
+  agent?: string;
+  statusCode?: number;
+}
+const lines = (h: Harness) => h.logs.lines.map((l) => JSON.parse(l) as LogLine);
+
+describe('metrics', () => {
+  test('by default /metrics answers on its own port, not the public one', async () => {
+    const h = await startHarness({ store: 'embedded' });
+    try {
+      expect(new URL(h.metricsUrl).port).not.toBe(new URL(h.url).port);
+      const res = await fetch(h.metricsUrl);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('tonewall_webhook_duration_seconds');
+      expect((await fetch(`${h.url}/metrics`)).status).toBe(404);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('with METRICS_TOKEN the public port serves it to that bearer token only', async () => {
+    const h = await startHarness({ store: 'embedded', env: { METRICS_TOKEN } });
+    try {
+      expect((await fetch(`${h.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
+      const ok = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('tonewall_calls_active');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('security headers', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ store: 'embedded' });
+  });
+  afterAll(async () => h?.close());
+
+  test('every response carries them: probes, API answers and errors, webhooks, unknown paths', async () => {
+    const signed = (url: string, params: Record<string, string>) => {
+      const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+      return createHmac('sha1', h.config.twilio.authToken).update(data).digest('base64');
+    };
+    const params = { CallSid: 'CA' + 'b'.repeat(32), CallStatus: 'completed' };
+    const responses = [
+      await fetch(`${h.url}/healthz`),
+      await fetch(`${h.url}/v1/calls`),
+      await fetch(`${h.url}/v1/calls`, { headers: { authorization: `Bearer ${token(h, 'alice')}` } }),
+      await fetch(`${h.url}/twilio/status`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=x' }),
+      await fetch(`${h.url}/twilio/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signed(`${h.url}/twilio/status`, params) },
+        body: new URLSearchParams(params).toString(),
+      }),
+      await fetch(`${h.url}/no/such/path`),
+    ];
+    expect(responses.map((r) => r.status)).toEqual([200, 401, 200, 400, expect.any(Number), 404]);
+    for (const r of responses) {
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(r.headers.get('strict-transport-security')).toContain('max-age=');
+      expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
+  test("the panel keeps its own, stricter policy", async () => {
+    const res = await fetch(`${h.url}/agent`);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('client IP on agent and admin requests', () => {
+  test('behind a trusted proxy the forwarded address is logged, with who asked', async () => {
+    const h = await startHarness({ store: 'embedded', env: { TRUST_PROXY: '127.0.0.1' } });
+    try {
+      await fetch(`${h.url}/v1/calls`, { headers: { authorization: `Bearer ${token(h, 'alice')}`, 'x-forwarded-for': '203.0.113.7' } });
+      await fetch(`${h.url}/v1/subjects/%2B15551234567`, { headers: { authorization: `Bearer ${token(h, 'root', 'admin')}`, 'x-forwarded-for': '198.51.100.9' } });
+      const access = lines(h).filter((l) => l.msg === 'agent request');
+      expect(access).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ ip: '203.0.113.7', agent: 'alice', url: '/v1/calls', statusCode: 200 }),
+          expect.objectContaining({ ip: '198.51.100.9', agent: 'root', url: '/v1/subjects/[subject]', statusCode: 200 }),
+        ]),
+      );
+      // the admin's subject never reaches the log
+      expect(h.logs.text).not.toContain('5551234567');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('without TRUST_PROXY a forwarded address is not believed', async () => {
+    const h = await startHarness({ store: 'embedded' });
+    try {
+      await fetch(`${h.url}/v1/calls`, { headers: { authorization: `Bearer ${token(h, 'alice')}`, 'x-forwarded-for': '203.0.113.7' } });
+      const access = lines(h).filter((l) => l.msg === 'agent request');
+      expect(access).toEqual([expect.objectContaining({ ip: '127.0.0.1', agent: 'alice' })]);
+      expect(h.logs.text).not.toContain('203.0.113.7');
+    } finally {
+      await h.close();
+    }
+  });
+});

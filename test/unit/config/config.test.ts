@@ -1,0 +1,97 @@
+/**
+ * Issue 11 item 7 (and the variables items 3, 4 and 6 add): the configuration refuses weak
+ * setups, and the caller index has a key of its own, so rotating AGENT_JWT_SECRET keeps
+ * stored callers findable for access and erasure.
+ */
+import path from 'node:path';
+import { buildApp } from '../../../src/app';
+import { ConfigError, loadConfig } from '../../../src/config';
+import { generateKeyRingText } from '../../../src/vault';
+import { LogCapture } from '../../support/harness';
+
+const root = path.join(__dirname, '../../..');
+const base = {
+  TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
+  TWILIO_AUTH_TOKEN: 't'.repeat(32),
+  VAULT_KEYS: generateKeyRingText('k1'),
+  AGENT_JWT_SECRET: 'j'.repeat(40),
+  FLOWS_DIR: path.join(root, 'config/flows'),
+  PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
+  LOG_LEVEL: 'warn',
+};
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig: issue 11 variables', () => {
+  test('defaults: 12 h tokens, 400-day audit retention, metrics off the public port, no trusted proxy', () => {
+    const c = loadConfig(base);
+    expect(c.jwt).toEqual({ maxLifetimeSeconds: 43200, audience: undefined, issuer: undefined });
+    expect(c.auditRetentionDays).toBe(400);
+    expect(c.metrics.port).not.toBe(c.port);
+    expect(c.metrics.token).toBeUndefined();
+    expect(c.trustProxy).toBe(false);
+    expect(c.rateLimitMax).toBeGreaterThan(0);
+  });
+
+  test.each([
+    ['SUBJECT_KEY', 'short'],
+    ['AUDIT_KEY', 'short'],
+    ['METRICS_TOKEN', 'short'],
+    ['SUBJECT_KEY', 'j'.repeat(40)],
+    ['AUDIT_KEY', 't'.repeat(32)],
+    ['AUDIT_RETENTION_DAYS', '0'],
+    ['AGENT_JWT_MAX_LIFETIME_SECONDS', '5'],
+    ['TRUST_PROXY', 'true'],
+    ['TRUST_PROXY', '10.0.0.0/99'],
+    ['TRUST_PROXY', '*'],
+  ])('%s=%s is refused, naming the variable', (name, value) => {
+    const e = refusal({ [name]: value });
+    expect(e.variable).toBe(name);
+    expect(e.message).toContain(name);
+    // the refusal never repeats a secret's text
+    expect(e.message).not.toContain('j'.repeat(40));
+    expect(e.message).not.toContain('t'.repeat(32));
+  });
+
+  test('SUBJECT_KEY and AUDIT_KEY must differ', () => {
+    expect(refusal({ SUBJECT_KEY: 's'.repeat(32), AUDIT_KEY: 's'.repeat(32) }).variable).toBe('AUDIT_KEY');
+  });
+
+  test('TRUST_PROXY takes addresses, ranges and the proxy-addr names', () => {
+    expect(loadConfig({ ...base, TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,loopback' }).trustProxy).toBe('127.0.0.1,10.0.0.0/8,::1,loopback');
+  });
+});
+
+describe('SUBJECT_KEY', () => {
+  const subjectHashWith = async (env: Record<string, string>) => {
+    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: new LogCapture() });
+    try {
+      return app.services.subjectHash('+15551234567');
+    } finally {
+      await app.close();
+    }
+  };
+
+  test('with SUBJECT_KEY set, rotating AGENT_JWT_SECRET leaves the caller index unchanged', async () => {
+    const subjectKey = 's'.repeat(40);
+    const before = await subjectHashWith({ SUBJECT_KEY: subjectKey });
+    const after = await subjectHashWith({ SUBJECT_KEY: subjectKey, AGENT_JWT_SECRET: 'rotated-'.repeat(6) });
+    expect(after).toBe(before);
+    expect(await subjectHashWith({ SUBJECT_KEY: 'another-subject-key-0123456789abcdef' })).not.toBe(before);
+  });
+
+  test('unset, the legacy derivation is kept and a warning says why to set it', async () => {
+    const logs = new LogCapture();
+    const app = await buildApp(loadConfig(base), { logStream: logs });
+    await app.close();
+    expect(logs.lines.map((l) => JSON.parse(l) as { level: number; variable?: string }).some((l) => l.level === 40 && l.variable === 'SUBJECT_KEY')).toBe(true);
+  });
+});
