@@ -19,8 +19,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await b?.close();
+  // a owns the emulator and closes it first; b then stops with no call left to end
   await a?.close();
+  await b?.close();
   fs.rmSync(flowsDir, { recursive: true, force: true });
 });
 

@@ -8,7 +8,7 @@ import { isTonewallError } from '../../src/errors';
 
 export interface TinyApp {
   app: FastifyInstance;
-  request(opts: { method: string; url: string; headers?: Record<string, string> }): Promise<{ statusCode: number; json(): any }>;
+  request(opts: { method: string; url: string; headers?: Record<string, string> }): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json(): any }>;
   close(): Promise<void>;
 }
 
@@ -25,7 +25,7 @@ export async function tinyApp(...plugins: FastifyPluginAsync[]): Promise<TinyApp
     app,
     async request({ method, url, headers }) {
       const res = await app.inject({ method: method as 'GET', url, headers });
-      return { statusCode: res.statusCode, json: () => res.json() };
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, json: () => res.json() };
     },
     close: () => app.close(),
   };

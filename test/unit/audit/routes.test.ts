@@ -98,10 +98,7 @@ describe('GET /v1/calls/:callSid/audit', () => {
   });
 
   describe('GET /v1/audit/export', () => {
-    const exportUrl = (query = '') => {
-      const { port } = app.app.server.address() as { port: number };
-      return `http://127.0.0.1:${port}/v1/audit/export${query}`;
-    };
+    const exportAs = (headers: Record<string, string> = {}, query = '') => app.request({ method: 'GET', url: `/v1/audit/export${query}`, headers });
 
     test('admin: NDJSON, one line per entry of every trail in range, each with its call and chain state', async () => {
       const a = await callWithTrail();
@@ -109,10 +106,10 @@ describe('GET /v1/calls/:callSid/audit', () => {
       const stored = JSON.parse((await store.get(keys.audit(b)))!) as Record<string, unknown>[];
       stored[0].type = 'call.forged';
       await store.set(keys.audit(b), JSON.stringify(stored), 600);
-      const res = await fetch(exportUrl(), { headers: bearer('admin', 'root', 'client:root') });
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
-      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { callSid: string; verified: boolean; entry: { seq: number; type: string } });
+      const res = await exportAs(bearer('admin', 'root', 'client:root'));
+      expect(res.statusCode).toBe(200);
+      expect(String(res.headers['content-type'])).toContain('application/x-ndjson');
+      const lines = res.body.trim().split('\n').map((l: string) => JSON.parse(l) as { callSid: string; verified: boolean; entry: { seq: number; type: string } });
       const mine = lines.filter((l) => l.callSid === a || l.callSid === b);
       expect(mine.filter((l) => l.callSid === a).map((l) => [l.entry.seq, l.entry.type, l.verified])).toEqual([
         [1, 'call.started', true],
@@ -123,16 +120,16 @@ describe('GET /v1/calls/:callSid/audit', () => {
 
     test('a range of days is honoured; before today nothing of today shows', async () => {
       const a = await callWithTrail();
-      const res = await fetch(exportUrl('?from=2020-01-01&to=2020-01-02'), { headers: bearer('admin', 'root', 'client:root') });
-      expect(res.status).toBe(200);
-      expect(await res.text()).not.toContain(a);
-      expect((await fetch(exportUrl('?from=yesterday'), { headers: bearer('admin', 'root', 'client:root') })).status).toBe(400);
+      const res = await exportAs(bearer('admin', 'root', 'client:root'), '?from=2020-01-01&to=2020-01-02');
+      expect(res.statusCode).toBe(200);
+      expect(res.body).not.toContain(a);
+      expect((await exportAs(bearer('admin', 'root', 'client:root'), '?from=yesterday')).statusCode).toBe(400);
     });
 
     test('supervisors and agents get 403, no token 401', async () => {
-      expect((await fetch(exportUrl())).status).toBe(401);
+      expect((await exportAs()).statusCode).toBe(401);
       for (const role of ['agent', 'supervisor'] as const) {
-        expect((await fetch(exportUrl(), { headers: bearer(role, 'sam', 'client:sam') })).status).toBe(403);
+        expect((await exportAs(bearer(role, 'sam', 'client:sam'))).statusCode).toBe(403);
       }
     });
   });

@@ -3,9 +3,11 @@ import twilio from 'twilio';
 import { buildInjectedApp, type InjectedApp } from '../../support/app';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../../support/harness';
 
+const METRICS_TOKEN = 'm'.repeat(40);
 let t: InjectedApp;
 beforeAll(async () => {
-  t = await buildInjectedApp();
+  // /metrics answers on the public port only with METRICS_TOKEN set, and only to that token
+  t = await buildInjectedApp({ METRICS_TOKEN });
 });
 afterAll(async () => t?.close());
 
@@ -25,7 +27,8 @@ test('health, readiness and metrics', async () => {
   const ready = await t.inject({ method: 'GET', url: '/readyz' });
   expect(ready.statusCode).toBe(200);
   expect(ready.json()).toMatchObject({ status: 'ready', store: 'redis' });
-  const metrics = (await t.inject({ method: 'GET', url: '/metrics' })).body;
+  expect((await t.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+  const metrics = (await t.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).body;
   expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');
   expect(metrics).toContain('tonewall_calls_active');
 });
