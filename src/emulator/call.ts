@@ -1,6 +1,6 @@
 import { deliverWebhook, type EmulatorContext } from './context';
 import { newSid, rfc2822 } from './ids';
-import type { MediaLeg } from './media-client';
+import { concat, type MediaLeg } from './media-client';
 import { keyTone } from './keypad';
 import { Recording, type PauseBehavior, type RecordingOptions, type RecordingStatus, type Track } from './recording';
 import type { RecordingState } from './timeline';
@@ -123,14 +123,7 @@ export class Call implements EmulatedCall {
   }
 
   get recordingAudio(): Uint8Array {
-    const parts = this.recordings.map((r) => r.mixed);
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concat(this.recordings.map((r) => r.mixed));
   }
 
   get currentRecording(): Recording | undefined {

@@ -360,7 +360,8 @@ function rawToString(data: WebSocket.RawData): string {
   return data.toString('utf8');
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
+/** chunks of μ-law, one after another */
+export function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let offset = 0;
   for (const c of chunks) {
