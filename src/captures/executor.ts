@@ -50,7 +50,7 @@ export interface ExecutorDeps {
     pause(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
     resume(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
   };
-  vault: { put(callSid: string, field: string, plain: string): Promise<string> };
+  vault: { put(callSid: string, field: string, plain: string): Promise<string>; erase(token: string): Promise<void> };
   audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
   events: { publish(event: CallEvent): Promise<void> };
   metrics: { inc(labels: { outcome: string }): void };
@@ -322,7 +322,15 @@ export class CaptureExecutor {
     if (field.brand) r.brand = field.brand;
     if (field.last4) r.last4 = field.last4;
     if (r.blanket) r.entered = result.valid ? digits.length : 0;
-    const updated = await this.d.calls.update(r.callSid, (s) => (writeField(s, r.name, field) ? undefined : false));
+    let replaced: string | undefined;
+    const updated = await this.d.calls.update(r.callSid, (s) => {
+      replaced = undefined;
+      const before = s.fields[r.name]?.token;
+      if (!writeField(s, r.name, field)) return false;
+      replaced = before !== token ? before : undefined;
+    });
+    // a value captured again replaces the old one: the old one goes from the vault now, not at its TTL
+    if (replaced) await this.d.vault.erase(replaced);
     if (updated && result.valid) this.d.onSessionChanged?.(updated);
     if (result.valid) {
       r.status = 'completed';

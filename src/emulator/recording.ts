@@ -39,8 +39,6 @@ export class Recording {
   dateUpdated = this.dateCreated;
   status: RecordingStatus = 'in-progress';
   pauseBehavior: PauseBehavior = 'silence';
-  /** audio frames accounted to this recording (for RecordingDuration) */
-  capturedBytes = 0;
   private readonly tracks: Record<Track, AudioCapture> = { inbound: new AudioCapture(), outbound: new AudioCapture() };
 
   constructor(
@@ -59,7 +57,8 @@ export class Recording {
   }
 
   durationSeconds(): number {
-    return Math.round(this.capturedBytes / 8000);
+    // the recording is as long as its longer track (8000 μ-law bytes a second)
+    return Math.round(Math.max(this.tracks.inbound.length, this.tracks.outbound.length) / 8000);
   }
 
   records(track: Track): boolean {
@@ -69,13 +68,8 @@ export class Recording {
   /** audio on one track of the call, as this recording hears it now */
   capture(track: Track, bytes: Uint8Array): void {
     if (!this.records(track)) return;
-    if (this.status === 'in-progress') {
-      this.tracks[track].append(bytes);
-      if (track === 'inbound' || !this.records('inbound')) this.capturedBytes += bytes.length;
-    } else if (this.status === 'paused' && this.pauseBehavior === 'silence') {
-      this.tracks[track].appendSilence(bytes.length);
-      if (track === 'inbound' || !this.records('inbound')) this.capturedBytes += bytes.length;
-    }
+    if (this.status === 'in-progress') this.tracks[track].append(bytes);
+    else if (this.status === 'paused' && this.pauseBehavior === 'silence') this.tracks[track].appendSilence(bytes.length);
   }
 
   /** the file's channels: [inbound, outbound] when dual, the mix of the recorded tracks when mono */
@@ -122,6 +116,10 @@ export class AudioCapture {
 
   get bytes(): Uint8Array {
     return this.buf.slice(0, this.len);
+  }
+
+  get length(): number {
+    return this.len;
   }
 
   append(chunk: Uint8Array): void {

@@ -88,6 +88,11 @@ function startRecordingIfDue(flow: Flow, s: CallSession, out: EngineResult): Eng
   return out;
 }
 
+/** from `step` on the flow asks for nothing more and ends in a bridge handoff */
+function onlyWordsToBridge(flow: Flow, step: number): boolean {
+  return flow.handoff.mode === 'bridge' && !flow.steps.slice(step).some(isCollect);
+}
+
 /** nothing changes: the session as it was given, no verbs, no effect, no vault write */
 function noop(session: CallSession): EngineResult {
   return { session, verbs: [], vaultWrites: [], noop: true };
@@ -98,7 +103,11 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
   while (s.step < flow.steps.length) {
     const step = flow.steps[s.step];
     if (!isCollect(step)) {
-      if (s.recording.status === 'paused' && !s.recording.pauseFailed) return { ...out, effect: { kind: 'resume-recording' } };
+      // resumed for the words that follow the sensitive fields, unless only words and a bridge
+      // follow: that recording is stopped before the bridge anyway (one REST call, not two)
+      if (s.recording.status === 'paused' && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
+        return { ...out, effect: { kind: 'resume-recording' } };
+      }
       verbs.push(sayVerb(step.say));
       s.step++;
       continue;

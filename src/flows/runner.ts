@@ -139,14 +139,7 @@ export class FlowRunner {
     const handoff = verbs.find((v) => v.verb === 'handoff');
     let streamUrl: string | undefined;
     if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);
-    if (s.recording.status === 'none') await this.d.calls.save(s);
-    else {
-      // A recording's status callback (its SID, its end) may have landed while this webhook
-      // ran: what Twilio said of the recording wins over this request's copy.
-      await this.d.calls.update(s.callSid, (stored) => {
-        Object.assign(stored, s, { recording: { ...s.recording, ...twilioOwned(stored.recording) } });
-      });
-    }
+    await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s));
     this.d.onSessionChanged?.(s);
     if (handoff && session.state === 'ivr') await this.announceHandoff(s);
     return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl });
@@ -185,9 +178,16 @@ export class FlowRunner {
   }
 }
 
-/** what only Twilio's recording callbacks know: the SID, and that the recording ended */
-function twilioOwned(r: CallSession['recording']): Partial<CallSession['recording']> {
-  return { ...(r.sid ? { sid: r.sid } : {}), ...(r.status === 'stopped' || r.status === 'failed' ? { status: r.status } : {}) };
+/**
+ * This webhook's session written over the stored one, but for what others own and may have
+ * changed while the webhook ran: the recording's SID and end as Twilio's callbacks reported
+ * them, and the end of the call (a status callback). A plain overwrite lost both.
+ */
+export function settleInto(stored: CallSession, s: CallSession): void {
+  const r = stored.recording;
+  const fromTwilio = { ...(r.sid ? { sid: r.sid } : {}), ...(r.status === 'stopped' || r.status === 'failed' ? { status: r.status } : {}) };
+  const ended = stored.state === 'ended' ? { state: stored.state, endedAt: stored.endedAt } : {};
+  Object.assign(stored, s, { recording: { ...s.recording, ...fromTwilio } }, ended);
 }
 
 /** the masked field views an agent may see */

@@ -12,6 +12,7 @@ import {
   keyed,
   makeFlowsDir,
   OFFER_NUMBER,
+  agentRoutes as routes,
   placeCall,
   token,
 } from '../unit/agents/fixtures';
@@ -34,14 +35,6 @@ afterAll(async () => {
 });
 
 const someSid = 'CA' + 'a'.repeat(32);
-const routes = (sid: string, captureId = 'cap_x') =>
-  [
-    ['GET', `/v1/calls/${sid}`],
-    ['POST', `/v1/calls/${sid}/accept`],
-    ['POST', `/v1/calls/${sid}/captures`],
-    ['GET', `/v1/calls/${sid}/captures/${captureId}`],
-    ['DELETE', `/v1/calls/${sid}/captures/${captureId}`],
-  ] as const;
 
 describe('authentication', () => {
   it('closes a socket with 4401 when no auth message comes within 5 s, or a bad token comes', async () => {

@@ -32,7 +32,7 @@ describe('secure IVR capture', () => {
     return { status: r.status, body: (await r.json()) as any };
   };
 
-  test('payments flow: sensitive gathers answered while paused, resumed before handoff, masked handoff', async () => {
+  test('payments flow: recorded menu, sensitive gathers answered while paused, stopped before the bridge, masked handoff', async () => {
     const expiry = currentExpiry(1);
     const call = await h.emulator.placeCall({
       from: CALLER,
@@ -53,8 +53,9 @@ describe('secure IVR capture', () => {
     // the menu was answered while recording, every sensitive gather while paused
     expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused', 'paused', 'paused']);
     const recs = timeline.filter((e: any) => e.type === 'recording').map((e: any) => e.status);
-    // started, paused before the account, resumed for the closing words, stopped before the bridge
-    expect(recs).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+    // started, paused before the account, stopped before the bridge (not resumed for the closing
+    // words first: only words and the bridge follow the last sensitive field)
+    expect(recs).toEqual(['in-progress', 'paused', 'stopped']);
     const firstSensitive = timeline.filter((e: any) => e.type === 'gather')[1];
     const firstPause = timeline.find((e: any) => e.type === 'recording' && e.status === 'paused')!;
     expect(firstPause.t).toBeLessThan(firstSensitive.t);
@@ -170,7 +171,7 @@ describe('secure IVR capture', () => {
       const call = await h.emulator.placeCall({ from: '+15550005555', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['1#', '12345678#', `${CARD}#`, currentExpiry(1), `${CVV}#`]) });
       await waitFor(() => call.transcript.some((t: any) => t.verb === 'Connect/Stream'), 'the bridge handoff', 10000);
       const recs = h.emulator.timelineFor(call.sid).filter((e: any) => e.type === 'recording').map((e: any) => e.status);
-      expect(recs).toEqual(['in-progress', 'paused', 'in-progress', 'paused']);
+      expect(recs).toEqual(['in-progress', 'paused']);
       expect(call.recordingStatus).toBe('paused');
       const audit = (await h.app.services.audit.verify(call.sid)).entries;
       expect(audit.map((e: any) => e.type)).toContain('recording.held-paused');
@@ -201,7 +202,8 @@ describe('secure IVR capture', () => {
       expect(call.transcript.slice(-2)).toEqual([expect.objectContaining({ verb: 'Say', text: expect.stringMatching(/can't connect you/) }), { verb: 'Hangup' }]);
       const audit = (await h.app.services.audit.verify(call.sid)).entries;
       expect(audit.map((e: any) => e.type)).toContain('recording.stop-failed');
-      expect(h.app.services.bridges.size).toBe(0);
+      expect(h.app.services.bridges.get(call.sid)).toBeUndefined();
+      expect(h.emulator.timelineFor(call.sid).filter((e: any) => e.type === 'stream-open')).toEqual([]);
     } finally {
       delete h.emulator.faults.recordingStop;
       delete h.emulator.faults.recordingPause;

@@ -43,6 +43,16 @@ export function keyed(keys: string): Uint8Array {
 
 // ---- tokens and HTTP ----
 
+/** every agent API route about one call (each answers 401 without a token, 404 for a call not the agent's) */
+export const agentRoutes = (sid: string, captureId = 'cap_x') =>
+  [
+    ['GET', `/v1/calls/${sid}`],
+    ['POST', `/v1/calls/${sid}/accept`],
+    ['POST', `/v1/calls/${sid}/captures`],
+    ['GET', `/v1/calls/${sid}/captures/${captureId}`],
+    ['DELETE', `/v1/calls/${sid}/captures/${captureId}`],
+  ] as const;
+
 export function token(h: Harness, sub: string, role: 'agent' | 'supervisor' | 'admin' = 'agent', endpoint = `client:${sub}`): string {
   return h.app.services.auth.sign({ sub, endpoint, role });
 }

@@ -1,5 +1,6 @@
 /** The agent API's authentication (CONTRACT §5) on the real app, through inject(). */
 import { buildInjectedApp, type InjectedApp } from '../../support/app';
+import { agentRoutes as routes } from './fixtures';
 
 let t: InjectedApp;
 let alice: string;
@@ -10,14 +11,6 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 const someSid = 'CA' + 'a'.repeat(32);
-const routes = (sid: string, captureId = 'cap_x') =>
-  [
-    ['GET', `/v1/calls/${sid}`],
-    ['POST', `/v1/calls/${sid}/accept`],
-    ['POST', `/v1/calls/${sid}/captures`],
-    ['GET', `/v1/calls/${sid}/captures/${captureId}`],
-    ['DELETE', `/v1/calls/${sid}/captures/${captureId}`],
-  ] as const;
 
 async function api(method: 'GET' | 'POST' | 'DELETE', url: string, tok: string | null, body?: unknown) {
   return t.inject({ method, url, headers: tok ? { authorization: `Bearer ${tok}` } : {}, ...(body !== undefined ? { payload: body as object } : {}) });

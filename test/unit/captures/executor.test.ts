@@ -41,6 +41,8 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {})
   const events: CallEvent[] = [];
   const outcomes: string[] = [];
   const vaulted: Record<string, string> = {};
+  const erased: string[] = [];
+  let minted = 0;
   const records = new CaptureRecords(store, keys);
   const ex = new CaptureExecutor({
     calls,
@@ -55,7 +57,11 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {})
         return { ok: true, twilioStatus: '200' };
       },
     },
-    vault: { put: async (_c, field, plain) => ((vaulted[field] = plain), `tok_${field}`) },
+    // the first token of a field is tok_<field>, later ones tok_<field>_<n>
+    vault: {
+      put: async (_c, field, plain) => ((vaulted[field] = plain), ++minted === 1 ? `tok_${field}` : `tok_${field}_${minted}`),
+      erase: async (t) => void erased.push(t),
+    },
     audit: { append: async (_c, e) => void log.push(`audit:${e.type}`) },
     events: { publish: async (e) => void events.push(e) },
     metrics: { inc: ({ outcome }) => void outcomes.push(outcome) },
@@ -73,7 +79,7 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {})
       }
     }, 5);
   });
-  return { store, keys, calls, bridge, log, events, outcomes, vaulted, records, ex, settled };
+  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled };
 }
 
 describe('DigitCollector', () => {
@@ -194,6 +200,20 @@ describe('CaptureExecutor', () => {
     const s = await t.calls.get(SID);
     expect(s?.fields.card).toMatchObject({ masked: '************1111', valid: true, token: 'tok_card' });
     expect(s?.cardBrand).toBe('visa');
+    expect(t.erased).toEqual([]);
+  });
+
+  it('erases the value a second valid capture of the field replaced, at once', async () => {
+    const t = await setup();
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('4111111111111111#');
+    await t.settled('capture.completed');
+    t.events.length = 0;
+    await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('5555555555554444#');
+    await t.settled('capture.completed');
+    expect((await t.calls.get(SID))?.fields.card).toMatchObject({ last4: '4444', token: 'tok_card_2' });
+    expect(t.erased).toEqual(['tok_card']);
   });
 
   it('under a blanket, publishes no progress per key and keeps the count out of every result', async () => {
