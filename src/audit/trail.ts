@@ -22,7 +22,7 @@
  */
 import { Errors } from '../errors';
 import type { Keys, Store } from '../store';
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 
@@ -149,8 +149,9 @@ export class AuditTrail {
       const res = await this.store.compareAndSet(key, current, next, this.ttlSeconds);
       if (res.ok) {
         this.remember(callSid, next);
-        // the export finds trails by the day they began; the index lives as long as the trail
-        await this.store.sadd(this.keys.auditDay(entries[0].at.slice(0, 10)), callSid, this.ttlSeconds);
+        // the export finds trails by the day they began: indexed once, by the append that began
+        // the trail (the compare-and-set makes that one writer), and kept as long as the trail
+        if (entries.length === 1) await this.store.sadd(this.keys.auditDay(entries[0].at.slice(0, 10)), callSid, this.ttlSeconds);
         return;
       }
       current = res.current;
@@ -192,10 +193,7 @@ export function verifyChain(key: AuditKey, callSid: string, entries: AuditEntry[
 }
 
 function safeEqualHex(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return d === 0;
+  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 function parseEntries(raw: string): AuditEntry[] | null {
