@@ -196,6 +196,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, requestTimeout) },
   });
   app.decorate('services', services);
+  // Shutting down, every answer ends its connection. server.close() ends only the connections
+  // idle at the moment it is called: a webhook answered after that (a Twilio callback in flight
+  // when the media streams were closed) kept its keep-alive connection, and so the close itself,
+  // open for the keep-alive timeout (72 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (closing || services.draining) reply.header('connection', 'close');
+    return payload;
+  });
   await registerSecurityHeaders(app);
   registerAccessLog(app);
   await app.register(formbody);

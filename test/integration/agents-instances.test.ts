@@ -19,9 +19,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // a owns the emulator and closes it first; b then stops with no call left to end
-  await a?.close();
   await b?.close();
+  await a?.close();
   fs.rmSync(flowsDir, { recursive: true, force: true });
 });
 

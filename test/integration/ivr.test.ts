@@ -111,7 +111,11 @@ describe('secure IVR capture', () => {
     const verbs = call.transcript.map((t: any) => t.verb);
     expect(verbs.indexOf('Start/Recording')).toBeGreaterThan(verbs.indexOf('Gather'));
     expect(verbs.indexOf('Start/Recording')).toBeLessThan(verbs.indexOf('Dial'));
-    expect(call.recordingStatus).toBe('in-progress');
+    // (the emulated <Dial> ends at once, and the call with it: the recording's start is on the timeline)
+    const started = h.emulator.timelineFor(call.sid).find((e: any) => e.type === 'recording' && e.status === 'in-progress') as any;
+    const gathered = h.emulator.timelineFor(call.sid).find((e: any) => e.type === 'gather') as any;
+    expect(started.t).toBeGreaterThan(gathered.t);
+    expect(call.recordings[0].toJson(h.config.twilio.accountSid)).toMatchObject({ source: 'StartCallRecordingTwiML' });
     const auth = new TokenAuth(h.config.agentJwtSecret);
     const alice = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' });
     const bob = auth.sign({ sub: 'bob', endpoint: 'client:bob', role: 'agent' });

@@ -111,12 +111,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     statusUrl: `${url}/twilio/status`,
     scan: () => scanRedis(keyPrefix),
     close: async () => {
-      // Twilio first: its calls end silently (no callbacks) before the service stops, so no
-      // callback or stream of a call ending races the service's own close (a connection that
-      // arrived during close held the HTTP server open until Node's 60 s headers timeout)
-      if (!opts.emulator) await emulator.close();
+      // the service first, as in production: closing its streams ends the emulator's calls,
+      // whose last callbacks arrive while the service is closing (test/integration/shutdown)
       await app.close();
       await redisStore?.close();
+      if (!opts.emulator) await emulator.close();
     },
   };
 }
