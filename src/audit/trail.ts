@@ -21,7 +21,7 @@
  * after the first few refusals.
  */
 import { Errors } from '../errors';
-import type { Keys, Store } from '../store';
+import { RecentValues, type Keys, type Store } from '../store';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
@@ -86,7 +86,7 @@ export class AuditTrail {
   /** per-call tail of this process's pending appends */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** per call, the trail as this process last wrote it: a guess, checked by compare-and-set */
-  private readonly lastWritten = new Map<string, string>();
+  private readonly lastWritten = new RecentValues(LAST_WRITTEN_MAX);
 
   private readonly key: AuditKey;
 
@@ -138,7 +138,7 @@ export class AuditTrail {
 
   private async appendWithRetry(callSid: string, type: string, data: Record<string, AuditValue>, at: string): Promise<void> {
     const key = this.keys.audit(callSid);
-    let current = this.lastWritten.get(callSid) ?? null;
+    let current = this.lastWritten.guess(callSid) ?? null;
     for (let attempt = 1; attempt <= APPEND_MAX_TRIES; attempt++) {
       const entries = current === null ? [] : parseEntries(current);
       // a trail that no longer parses is evidence: never overwrite it
@@ -148,7 +148,7 @@ export class AuditTrail {
       const next = JSON.stringify(entries);
       const res = await this.store.compareAndSet(key, current, next, this.ttlSeconds);
       if (res.ok) {
-        this.remember(callSid, next);
+        this.lastWritten.remember(callSid, next);
         // the export finds trails by the day they began: indexed once, by the append that began
         // the trail (the compare-and-set makes that one writer), and kept as long as the trail
         if (entries.length === 1) await this.store.sadd(this.keys.auditDay(entries[0].at.slice(0, 10)), callSid, this.ttlSeconds);
@@ -159,15 +159,10 @@ export class AuditTrail {
         await new Promise((r) => setTimeout(r, APPEND_RETRY_BASE_MS * attempt * (0.5 + Math.random())));
       }
     }
-    this.lastWritten.delete(callSid);
+    this.lastWritten.forget(callSid);
     throw Errors.conflict({ detail: 'too many concurrent audit appends' });
   }
 
-  private remember(callSid: string, trail: string): void {
-    this.lastWritten.delete(callSid);
-    this.lastWritten.set(callSid, trail);
-    if (this.lastWritten.size > LAST_WRITTEN_MAX) this.lastWritten.delete(this.lastWritten.keys().next().value as string);
-  }
 }
 
 /** The stored entry: every member of `fields` plus `hash`, the HMAC of the call and their canonical JSON. */

@@ -126,7 +126,8 @@ export class EmbeddedStore implements Store {
     return n;
   }
 
-  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number) {
+  /** in one process every update is atomic already: a guess is not needed, and not used */
+  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, _opts?: { guess?: string | null }) {
     this.check();
     const cur = this.typed(key, 'string')?.value ?? null;
     const next = fn(cur);

@@ -122,14 +122,22 @@ export class RedisStore implements Store {
     return Number(res?.[0]?.[1]);
   }
 
-  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number) {
-    // optimistic concurrency: GET, then compare-and-set; a refusal carries the value that won,
-    // so a retry needs no second read
+  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts: { guess?: string | null } = {}) {
+    // optimistic concurrency: GET (or the caller's guess), then compare-and-set; a refusal
+    // carries the value that won, so a retry needs no second read
     return this.run(async () => {
-      let cur = await this.client.get(key);
+      let guessed = opts.guess !== undefined;
+      let cur = guessed ? (opts.guess as string | null) : await this.client.get(key);
       for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
         const next = fn(cur);
-        if (next === undefined) return cur;
+        if (next === undefined) {
+          // "nothing to write" must be true of what the key holds, not of a guess
+          if (!guessed) return cur;
+          guessed = false;
+          cur = await this.client.get(key);
+          continue;
+        }
+        guessed = false;
         const res = await this.cas(key, cur, next, ttlSeconds);
         if (res.ok) return next;
         cur = res.current;

@@ -38,10 +38,13 @@ export interface Store {
   ttl(key: string): Promise<number>;
   incr(key: string, ttlSeconds: number): Promise<number>;
   /**
-   * Read-modify-write of one key, atomic against every other writer (WATCH/MULTI in Redis).
-   * `fn` gets the current value (null if absent) and returns the new value, or undefined to leave it.
+   * Read-modify-write of one key, atomic against every other writer (compare-and-set in Redis).
+   * `fn` gets the current value (null if absent) and returns the new value, or undefined to leave
+   * it; the result is the value the key holds after. `guess`: what the caller believes the key
+   * holds (store/recent.ts), tried first without a read; a wrong guess costs one retry, and a
+   * guess that would leave the key as it is is checked by a read before it is believed.
    */
-  update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number): Promise<string | null>;
+  update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts?: { guess?: string | null }): Promise<string | null>;
   sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
   srem(key: string, member: string): Promise<void>;
   smembers(key: string): Promise<string[]>;

@@ -20,7 +20,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { CALL_TTL_SECONDS } from '../calls/session';
-import type { Keys, Store } from '../store';
+import { RecentValues, type Keys, type Store } from '../store';
 
 /** as long as the call record: refreshed with every webhook of the call, like the record itself */
 export const REPLAY_TTL_SECONDS = CALL_TTL_SECONDS;
@@ -48,6 +48,12 @@ export interface ReplayIdentity {
 export type Claim = { first: true } | { first: false; answer: StoredAnswer | null };
 
 export class ReplayGuard {
+  /**
+   * Each call's record as this process last wrote it: claim and remember go straight to
+   * compare-and-set (a call's first webhook finds no record), one round trip each, not two.
+   */
+  private readonly recent = new RecentValues();
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
@@ -69,17 +75,11 @@ export class ReplayGuard {
     const key = this.recordKey(id.callSid);
     const entry = this.entry(id);
     let seen: AnswersRecord[string] | undefined;
-    await this.store.update(
-      key,
-      (cur) => {
-        const all = parseRecord(cur);
-        seen = all[entry];
-        if (seen !== undefined) return undefined;
-        all[entry] = PENDING;
-        return JSON.stringify(all);
-      },
-      REPLAY_TTL_SECONDS,
-    );
+    await this.write(key, (all) => {
+      seen = all[entry];
+      if (seen !== undefined) return false;
+      all[entry] = PENDING;
+    });
     if (seen === undefined) return { first: true };
     for (let waited = 0; waited <= WAIT_MAX_MS; waited += WAIT_STEP_MS) {
       if (seen === undefined) return { first: false, answer: null };
@@ -92,35 +92,39 @@ export class ReplayGuard {
 
   async remember(id: ReplayIdentity, answer: StoredAnswer): Promise<void> {
     const entry = this.entry(id);
-    await this.store.update(
-      this.recordKey(id.callSid),
-      (cur) => {
-        const all = parseRecord(cur);
-        all[entry] = answer;
-        return JSON.stringify(all);
-      },
-      REPLAY_TTL_SECONDS,
-    );
+    await this.write(this.recordKey(id.callSid), (all) => {
+      all[entry] = answer;
+    });
   }
 
   /** the first request failed before answering: let a retry run it afresh */
   async release(id: ReplayIdentity): Promise<void> {
     const entry = this.entry(id);
-    await this.store.update(
-      this.recordKey(id.callSid),
-      (cur) => {
-        const all = parseRecord(cur);
-        if (!(entry in all)) return undefined;
-        delete all[entry];
-        return JSON.stringify(all);
-      },
-      REPLAY_TTL_SECONDS,
-    );
+    await this.write(this.recordKey(id.callSid), (all) => {
+      if (!(entry in all)) return false;
+      delete all[entry];
+    });
   }
 
   /** erasure: every remembered answer of the call */
   async forget(callSid: string): Promise<void> {
-    await this.store.del(this.recordKey(callSid));
+    const key = this.recordKey(callSid);
+    this.recent.forget(key);
+    await this.store.del(key);
+  }
+
+  /** read-modify-write of a call's record (`change` returns false to leave it), from the last known value */
+  private async write(key: string, change: (all: AnswersRecord) => void | false): Promise<void> {
+    const stored = await this.store.update(
+      key,
+      (cur) => {
+        const all = parseRecord(cur);
+        return change(all) === false ? undefined : JSON.stringify(all);
+      },
+      REPLAY_TTL_SECONDS,
+      { guess: this.recent.guess(key) ?? null },
+    );
+    this.recent.remember(key, stored);
   }
 }
 

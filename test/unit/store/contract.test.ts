@@ -96,6 +96,26 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.update(k('absent'), (cur) => (cur === null ? 'created' : 'x'), 60)).toBe('created');
   });
 
+  test('update with a guess: a right one writes, a wrong one is corrected, and "no change" is never believed on a guess', async () => {
+    await store.set(k('g'), 'a', 60);
+    const seen: (string | null)[] = [];
+    const append = (cur: string | null) => (seen.push(cur), `${cur ?? ''}+`);
+    expect(await store.update(k('g'), append, 60, { guess: 'a' })).toBe('a+');
+    // a stale guess: the write lands on what the key really holds
+    expect(await store.update(k('g'), append, 60, { guess: 'a' })).toBe('a++');
+    expect(await store.get(k('g'))).toBe('a++');
+    // a guess of "absent" for a key that exists, with a function that would change nothing on it
+    const same: (string | null)[] = [];
+    const onlyIfAbsent = (cur: string | null) => (same.push(cur), cur === null ? 'created' : undefined);
+    expect(await store.update(k('g'), onlyIfAbsent, 60, { guess: 'a++' })).toBe('a++');
+    expect(await store.update(k('g'), onlyIfAbsent, 60, { guess: null })).toBe('a++');
+    expect(await store.get(k('g'))).toBe('a++');
+    expect(same[same.length - 1]).toBe('a++');
+    // a wrong guess on which the function would leave the key alone: the real value decides
+    expect(await store.update(k('g'), (cur) => (cur === 'stale' ? undefined : 'fixed'), 60, { guess: 'stale' })).toBe('fixed');
+    expect(await store.get(k('g'))).toBe('fixed');
+  });
+
   test('sets and lists', async () => {
     await store.sadd(k('s'), 'a', 60);
     await store.sadd(k('s'), 'b', 60);
