@@ -6,6 +6,13 @@ import type { Keys, Store, StoreOp } from '../store';
 import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
 
 export class CallRepository {
+  /**
+   * The stored JSON each session object was read from: an update based on a session this
+   * process read goes straight to compare-and-set with it (store.update's guess), with no
+   * second read; if the record changed meanwhile, the compare-and-set says so and it is retried.
+   */
+  private readonly readFrom = new WeakMap<CallSession, string>();
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
@@ -13,7 +20,7 @@ export class CallRepository {
 
   async get(callSid: string): Promise<CallSession | null> {
     const raw = await this.store.get(this.keys.call(callSid));
-    return raw ? (JSON.parse(raw) as CallSession) : null;
+    return raw ? this.parsed(raw) : null;
   }
 
   /**
@@ -27,7 +34,8 @@ export class CallRepository {
       { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
       ...also,
     ]);
-    if (!res.created) return { session: JSON.parse(res.current) as CallSession, created: false };
+    if (!res.created) return { session: this.parsed(res.current), created: false };
+    this.readFrom.set(session, JSON.stringify(session));
     return { session, created: true };
   }
 
@@ -36,8 +44,17 @@ export class CallRepository {
     await this.store.set(this.keys.call(session.callSid), JSON.stringify(session), this.ttlFor(session));
   }
 
-  /** atomic read-modify-write; `fn` returns false to leave the record as it is */
-  async update(callSid: string, fn: (s: CallSession) => void | false): Promise<CallSession | null> {
+  private parsed(raw: string): CallSession {
+    const s = JSON.parse(raw) as CallSession;
+    this.readFrom.set(s, raw);
+    return s;
+  }
+
+  /**
+   * Atomic read-modify-write; `fn` returns false to leave the record as it is. `basis`: a
+   * session this repository returned, whose stored form is taken as the likely current value.
+   */
+  async update(callSid: string, fn: (s: CallSession) => void | false, opts: { basis?: CallSession } = {}): Promise<CallSession | null> {
     let result: CallSession | null = null;
     await this.store.update(
       this.keys.call(callSid),
@@ -56,6 +73,7 @@ export class CallRepository {
         return JSON.stringify(s);
       },
       CALL_TTL_SECONDS,
+      opts.basis && this.readFrom.has(opts.basis) ? { guess: this.readFrom.get(opts.basis) } : {},
     );
     const s = result as CallSession | null;
     if (s && s.state === 'ended') await this.store.expire(this.keys.call(callSid), ENDED_CALL_TTL_SECONDS);

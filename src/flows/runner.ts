@@ -139,7 +139,7 @@ export class FlowRunner {
     const handoff = verbs.find((v) => v.verb === 'handoff');
     let streamUrl: string | undefined;
     if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);
-    await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s));
+    await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis: session });
     this.d.onSessionChanged?.(s);
     if (handoff && session.state === 'ivr') await this.announceHandoff(s);
     return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl });
