@@ -1,10 +1,10 @@
 /**
- * The audit trail's PII guard. Audit entries are kept for 30 days after every captured value
- * and call record is gone (CONTRACT §7), so nothing in them may identify a caller or carry a
- * value. Card numbers, phone numbers, account numbers, dates of birth and security codes of 4
- * digits are all runs of digits: an entry that holds a run of 4 or more digits is refused,
- * unless its key is known to carry an identifier the service made (a Twilio sid, a capture id,
- * a timestamp) or the whole value is a Twilio sid.
+ * The audit trail's PII guard. Audit entries are kept AUDIT_RETENTION_DAYS (400 by default),
+ * long after every captured value and call record is gone (CONTRACT §7), so nothing in them may
+ * identify a caller or carry a value. Card numbers, phone numbers, account numbers, dates of
+ * birth and security codes of 4 digits are all runs of digits: an entry that holds a run of 4 or
+ * more digits is refused, unless its key is known to carry an identifier the service made (a
+ * Twilio sid, a capture id, a timestamp) or the whole value is a Twilio sid.
  */
 import { TonewallError } from '../errors';
 

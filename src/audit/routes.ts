@@ -2,7 +2,7 @@
  * `GET /v1/calls/:callSid/audit` (CONTRACT §5): a supervisor's (or admin's) view of one call's
  * PII-free audit trail, whether its chain holds and, when not, the first entry that breaks it.
  *
- * `GET /v1/audit/export` (admin, issue 11): every trail that began in a range of days, as
+ * `GET /v1/audit/export` (admin, issue 11; CONTRACT §7): every trail that began in a range of days, as
  * NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`. Kept outside the store,
  * the export is what shows a trail cut short or deleted by someone who can write Redis.
  *

@@ -1,7 +1,7 @@
 /**
  * The flow engine: a pure function of (flow, session, input) → (session', verbs, effect). It
- * never performs I/O; the webhook edge (twilio/ivr-routes.ts) carries out the effect it asks for
- * (pause or resume the recording, and await Twilio's answer), then calls it again with the
+ * never performs I/O; the flow runner at the Twilio edge carries out the effect it asks for
+ * (pause, resume or stop the recording, and await Twilio's answer), then calls it again with the
  * outcome, until it has TwiML to return. Plain values it validates leave it only as `vaultWrites`
  * for the edge to encrypt; the session it returns holds masked views only.
  */

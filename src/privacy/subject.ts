@@ -1,7 +1,7 @@
 /**
  * A data subject (a caller) is indexed by an HMAC of their E.164 number, never the number: the
- * store can find a caller's calls for access and erasure without holding who they are. The key
- * is derived by the app from AGENT_JWT_SECRET and passed in.
+ * store can find a caller's calls for access and erasure without holding who they are. The app
+ * derives the key from SUBJECT_KEY (from AGENT_JWT_SECRET when that is unset) and passes it in.
  */
 import { createHmac } from 'node:crypto';
 
@@ -11,7 +11,7 @@ export function isE164(value: unknown): value is string {
   return typeof value === 'string' && E164.test(value);
 }
 
-/** `secret`: the app's subject key (text, or the raw bytes it derives from AGENT_JWT_SECRET) */
+/** `secret`: the app's subject key (the bytes app.ts derives from SUBJECT_KEY or AGENT_JWT_SECRET) */
 export function subjectHash(secret: string | Buffer, e164: string): string {
   return createHmac('sha256', secret).update(e164, 'utf8').digest('hex');
 }

@@ -9,8 +9,9 @@ import type { ProcessorConfig } from './config';
 import { type Backoff, backoffDelay, checkBackoff, postSigned, sleep } from './http';
 
 /**
- * The same schedule as a delivery (0.5 s, ×2, ±20%, 5 tries) but capped early: an erasure is
- * forwarded while the admin's DELETE waits for its receipt, so the last pause is about 4 s.
+ * A delivery's schedule (0.5 s, ×2, ±20%) cut short: 5 tries (the contract's minimum, where a
+ * delivery makes 8) and no pause over 4 s, as an erasure is forwarded while the admin's DELETE
+ * waits for its receipt.
  */
 export const ERASURE_BACKOFF: Readonly<Backoff> = Object.freeze({ baseMs: 500, maxMs: 4_000, maxAttempts: 5 });
 

@@ -10,8 +10,7 @@ import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
 
 /**
- * PROPOSED for src/store/keys.ts (`deliveryLease(callSid, processor)`): the lease of one
- * delivery's current try. Built from `keys.prefix` until the key module has it.
+ * The lease of one delivery's current try (`keys.deliveryLease`).
  */
 export function deliveryLeaseKey(keys: Keys, callSid: string, processor: string): string {
   return keys.deliveryLease(callSid, processor);

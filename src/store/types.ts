@@ -1,6 +1,6 @@
 /**
  * The one state interface the service uses. Two implementations pass one contract suite
- * (test/unit/store/contract.ts): Redis for any number of instances, embedded for one.
+ * (the store contract tests, contract.test.ts): Redis for any number of instances, embedded for one.
  * Values are strings; callers serialise. Every write carries a TTL: nothing lives forever.
  */
 export type StoreOp =

@@ -17,7 +17,7 @@ export interface CallerPathOptions {
   lookaheadMs: number;
 }
 
-/** An event without an in-band tone: a 100 ms flat-tone burst (CONTRACT.md §4) */
+/** An event without an in-band tone: a 100 ms flat-tone burst (CONTRACT §4) */
 export const EVENT_BURST_SAMPLES = 800;
 
 export interface CallerPathStats {

@@ -1,6 +1,6 @@
 /**
  * Key tracker: turns per-window decisions of the reporting detector into key presses, one per
- * tone, and merges Twilio's out-of-band `dtmf` events with them (CONTRACT.md §4).
+ * tone, and merges Twilio's out-of-band `dtmf` events with them (CONTRACT §4).
  *
  * In-band, per decision (every REPORT_HOP_SAMPLES = 5 ms, 20 ms windows):
  * - a key is confirmed on its CONFIRM_PASSES-th passing window (a tone must fill ≥ 90% of a
@@ -34,7 +34,7 @@ export const CONFIRM_PASSES = 3;
 const CANDIDATE_MISSES = 1;
 /** Windows without the key that end a press: 10 × 5 ms, between a lost frame (≤ 8) and a 40 ms pause (≥ 11) */
 export const RELEASE_MISSES = 10;
-/** 150 ms at 8 kHz (CONTRACT.md §4) */
+/** 150 ms at 8 kHz (CONTRACT §4) */
 export const MERGE_WINDOW_SAMPLES = 1200;
 
 const HISTORY = 16;
