@@ -35,6 +35,11 @@ export const Errors = {
   forbidden: make('TW_ERR_AUTH_FORBIDDEN', 'this role may not use this route', 403),
   badRequest: make('TW_ERR_REQUEST_INVALID', 'invalid request', 400),
   conflict: make('TW_ERR_CONFLICT', 'conflict', 409),
+  paymentOpen: make('TW_ERR_PAYMENT_OPEN', 'a payment session is already open on this call', 409),
+  paymentNotFound: make('TW_ERR_PAYMENT_NOT_FOUND', 'payment session not found', 404),
+  paymentEnded: make('TW_ERR_PAYMENT_ENDED', 'the payment session has ended', 409),
+  paymentUnknownField: make('TW_ERR_PAYMENT_UNKNOWN_FIELD', 'the payment session has no such field', 400),
+  paymentIncomplete: make('TW_ERR_PAYMENT_INCOMPLETE', 'fields still to gather', 409),
   timeout: make('TW_ERR_TIMEOUT', 'timed out', 504),
   rateLimited: make('TW_ERR_RATE_LIMITED', 'too many requests', 429),
 } as const;

@@ -3,9 +3,12 @@
  * loads the call and applies the per-call rule first (404 for a call the token may not see),
  * then does its own checks.
  */
+import type { ZodType, ZodTypeDef } from 'zod';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import { captureRequestSchema, captureView, type CaptureService } from '../captures';
+import { PaymentRefused, paymentRequestSchema, paymentUpdateSchema, type PaymentSessions, type PaymentView } from '../captures/payments';
+import type { StartResult } from '../captures/types';
 import { Errors, TonewallError } from '../errors';
 import { canSee, type Principal } from './auth';
 import { acceptOffer, type OfferDeps } from './offers';
@@ -14,6 +17,49 @@ import { callView } from './views';
 export interface AgentActionDeps extends OfferDeps {
   calls: CallRepository;
   captures: CaptureService;
+  payments: PaymentSessions;
+}
+
+type StartRefusal = Extract<StartResult, { ok: false }>['error'];
+
+function startRefused(reason: StartRefusal): Error {
+  switch (reason) {
+    case 'capture-running':
+      return Errors.captureRunning();
+    case 'recording-pause-failed':
+      return new PauseFailedError();
+    case 'not-bridged':
+      return Errors.notBridged();
+    case 'call-not-found':
+      return Errors.callNotFound();
+    default:
+      return Errors.timeout({ detail: 'the instance holding the call did not answer' });
+  }
+}
+
+function paymentRefused(e: unknown): unknown {
+  if (!(e instanceof PaymentRefused)) return e;
+  switch (e.reason) {
+    case 'payment-open':
+      return Errors.paymentOpen();
+    case 'payment-not-found':
+      return Errors.paymentNotFound();
+    case 'payment-ended':
+      return Errors.paymentEnded();
+    case 'unknown-field':
+      return Errors.paymentUnknownField();
+    case 'payment-incomplete':
+      // field names only: they are the flow's or the agent's words, never a value
+      return Errors.paymentIncomplete({ detail: (e.required ?? []).join(', ') });
+    default:
+      return startRefused(e.reason);
+  }
+}
+
+function parsed<T>(schema: ZodType<T, ZodTypeDef, unknown>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw Errors.badRequest({ detail: r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
+  return r.data;
 }
 
 const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
@@ -41,22 +87,9 @@ export class AgentActions {
 
   async startCapture(p: Principal, callSid: unknown, body: unknown): Promise<{ captureId: string }> {
     const s = await visibleCall(this.d.calls, p, callSid);
-    const parsed = captureRequestSchema.safeParse(body);
-    if (!parsed.success) throw Errors.badRequest({ detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
-    const r = await this.d.captures.start(s, parsed.data);
+    const r = await this.d.captures.start(s, parsed(captureRequestSchema, body));
     if (r.ok) return { captureId: r.captureId };
-    switch (r.error) {
-      case 'capture-running':
-        throw Errors.captureRunning();
-      case 'recording-pause-failed':
-        throw new PauseFailedError();
-      case 'not-bridged':
-        throw Errors.notBridged();
-      case 'call-not-found':
-        throw Errors.callNotFound();
-      default:
-        throw Errors.timeout({ detail: 'the instance holding the call did not answer' });
-    }
+    throw startRefused(r.error);
   }
 
   async getCapture(p: Principal, callSid: unknown, captureId: unknown) {
@@ -76,5 +109,30 @@ export class AgentActions {
     }
     const after = await this.d.captures.get(s.callSid, record.captureId);
     return captureView(after ?? record);
+  }
+
+  async startPayment(p: Principal, callSid: unknown, body: unknown): Promise<PaymentView> {
+    const s = await visibleCall(this.d.calls, p, callSid);
+    const request = parsed(paymentRequestSchema, body ?? {});
+    if (s.state !== 'bridged') throw Errors.notBridged();
+    return this.d.payments.create(s, request).catch((e: unknown) => {
+      throw paymentRefused(e);
+    });
+  }
+
+  async getPayment(p: Principal, callSid: unknown, paymentId: unknown): Promise<PaymentView> {
+    const s = await visibleCall(this.d.calls, p, callSid);
+    return this.d.payments.get(s, String(paymentId)).catch((e: unknown) => {
+      throw paymentRefused(e);
+    });
+  }
+
+  /** Twilio's Payments update: `{capture: field}` asks for a field (again), `{status}` completes or cancels */
+  async updatePayment(p: Principal, callSid: unknown, paymentId: unknown, body: unknown): Promise<PaymentView> {
+    const s = await visibleCall(this.d.calls, p, callSid);
+    const update = parsed(paymentUpdateSchema, body);
+    return this.d.payments.update(s, String(paymentId), update).catch((e: unknown) => {
+      throw paymentRefused(e);
+    });
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import { CaptureExecutor, CaptureRecords, CaptureRpc, CaptureService, type BridgeLookup } from '../captures';
 import type { ExecutorDeps } from '../captures/executor';
+import { PaymentSessions } from '../captures/payments';
 import type { EventBus } from '../events';
 import type { Keys, MessageSigner, Store } from '../store';
 import { AgentActions } from './actions';
@@ -71,7 +72,15 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       await captures.close();
     });
 
-    const actions = new AgentActions({ store: d.store, keys: d.keys, calls: d.calls, audit: d.audit, sendCommand: d.sendCommand, captures });
+    const payments = new PaymentSessions({
+      calls: d.calls,
+      captures,
+      vault: d.vault,
+      audit: d.audit,
+      publish: (view) => d.events.publish({ type: 'payment.updated', callSid: view.callSid, payment: view }),
+      onCompleted: (session) => d.onSessionChanged?.(session),
+    });
+    const actions = new AgentActions({ store: d.store, keys: d.keys, calls: d.calls, audit: d.audit, sendCommand: d.sendCommand, captures, payments });
     await app.register(agentRoutes({ auth: d.auth, calls: d.calls, actions }));
     await app.register(agentSocket({ auth: d.auth, calls: d.calls, events: d.events, actions, log: d.log, maxPendingSockets: d.maxPendingSockets }));
     await app.register(panelRoutes());

@@ -19,6 +19,7 @@ export interface AgentRouteDeps {
 
 type CallParams = { Params: { callSid: string } };
 type CaptureParams = { Params: { callSid: string; captureId: string } };
+type PaymentParams = { Params: { callSid: string; paymentId: string } };
 
 export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
   return async (app) => {
@@ -56,6 +57,22 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
     app.delete<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.cancelCapture), async (req) => {
       const p = principal(req);
       return d.actions.cancelCapture(p, req.params.callSid, req.params.captureId);
+    });
+
+    // agent-assisted payments: Twilio's Payments subresource on tonewall's captures (captures/payments.ts)
+    app.post<CallParams>('/v1/calls/:callSid/payments', opts(schemas.startPayment), async (req, reply) => {
+      const p = principal(req);
+      return reply.code(201).send(await d.actions.startPayment(p, req.params.callSid, req.body));
+    });
+
+    app.get<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.getPayment), async (req) => {
+      const p = principal(req);
+      return d.actions.getPayment(p, req.params.callSid, req.params.paymentId);
+    });
+
+    app.post<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.updatePayment), async (req) => {
+      const p = principal(req);
+      return d.actions.updatePayment(p, req.params.callSid, req.params.paymentId, req.body);
     });
   };
 }

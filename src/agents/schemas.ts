@@ -58,6 +58,40 @@ const captureSchema = {
   },
 } as const;
 
+const paymentField = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'capturing', 'valid', 'invalid'] },
+    masked: { type: 'string' },
+    last4: { type: 'string' },
+    brand: { type: 'string' },
+    reason: { type: 'string' },
+    captureId: { type: 'string' },
+  },
+} as const;
+
+const paymentSchema = {
+  type: 'object',
+  properties: {
+    paymentId: { type: 'string' },
+    callSid: { type: 'string' },
+    status: { type: 'string', enum: ['open', 'completed', 'cancelled'] },
+    capturing: { type: ['string', 'null'], description: 'the field being keyed now' },
+    required: { type: 'array', items: { type: 'string' }, description: "fields still to gather (Twilio's Required)" },
+    fields: { type: 'array', items: paymentField },
+    createdAt: { type: 'string' },
+    endedAt: { type: 'string' },
+  },
+} as const;
+
+const paymentParams = {
+  type: 'object',
+  required: ['callSid', 'paymentId'],
+  properties: { callSid: { type: 'string' }, paymentId: { type: 'string' } },
+} as const;
+
 const callParams = {
   type: 'object',
   required: ['callSid'],
@@ -108,4 +142,41 @@ export const schemas = {
   },
   getCapture: { ...common, summary: 'A capture, masked', params: captureParams, response: { 200: captureSchema, ...denied } },
   cancelCapture: { ...common, summary: 'Cancel a capture; the recording resumes', params: captureParams, response: { 200: captureSchema, ...denied } },
+  startPayment: {
+    ...common,
+    summary: "Open an agent-assisted payment session on a bridged call (Twilio's Payments create): the fields to gather, one at a time",
+    params: callParams,
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        fields: {
+          type: 'array',
+          items: { type: 'object', required: ['name', 'kind'], properties: { name: { type: 'string' }, kind: { type: 'string' } } },
+          description: 'default: card (card-number), expiry (expiry), cvv (security-code)',
+        },
+        postalCode: { type: 'boolean', description: 'also gather a postal code (postal) with the default fields' },
+        blanket: { type: 'boolean', description: 'every capture of the session plays one continuous flat tone to the agent' },
+      },
+    },
+    response: { 201: paymentSchema, 400: error, ...denied, 409: { description: 'a payment session is open, or the call is not bridged', ...error } },
+  },
+  getPayment: { ...common, summary: 'A payment session: each field masked, with its status', params: paymentParams, response: { 200: paymentSchema, ...denied } },
+  updatePayment: {
+    ...common,
+    summary: "Twilio's Payments update: {capture: field} asks the caller for that field (again); {status: complete|cancel} ends the session",
+    params: paymentParams,
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { capture: { type: 'string' }, status: { type: 'string', enum: ['complete', 'cancel'] } },
+    },
+    response: {
+      200: paymentSchema,
+      400: error,
+      ...denied,
+      409: { description: 'a capture is running, the session ended, or (complete) fields are still to gather', ...error },
+      503: { description: '{"error":"recording-pause-failed"}: the recording could not be paused', ...error },
+    },
+  },
 };

@@ -25,6 +25,7 @@ export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set([
   'capture.completed',
   'capture.failed',
   'processor.result',
+  'payment.updated',
   'call.ended',
 ]);
 

@@ -15,6 +15,7 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
   'recordingSid',
   'twilioStatus',
   'captureId',
+  'paymentId',
   'receiptId',
   'processor',
   'requestId',

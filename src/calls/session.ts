@@ -47,8 +47,23 @@ export interface CallSession {
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;
   capture?: { id: string; name: string; kind: FieldKind; status: 'capturing' | 'completed' | 'failed' | 'cancelled' };
+  /** the call's agent-assisted payment session (captures/payments.ts), if one was started */
+  payment?: PaymentSession;
   createdAt: number;
   updatedAt: number;
+  endedAt?: number;
+}
+
+/**
+ * Twilio's Payments subresource on tonewall's captures: the fields an agent gathers one by one
+ * and completes (or cancels) together. Field statuses live in the capture records.
+ */
+export interface PaymentSession {
+  id: string;
+  status: 'open' | 'completed' | 'cancelled';
+  blanket: boolean;
+  fields: Array<{ name: string; kind: FieldKind; captureId?: string }>;
+  createdAt: number;
   endedAt?: number;
 }
 

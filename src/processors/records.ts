@@ -63,6 +63,8 @@ export function parseRecord(raw: string | null): DeliveryRecord | null {
 
 /** true when every field the processor takes is captured, valid and in the vault */
 export function readyFor(session: CallSession, processor: ProcessorConfig): boolean {
+  // an agent's payment session sends its values on completion only, as Twilio's does
+  if (session.payment?.status === 'open') return false;
   return processor.fields.every((name) => {
     const f = session.fields[name];
     return f !== undefined && f.valid === true && typeof f.token === 'string';

@@ -116,3 +116,47 @@ it('shows a hostile string as text, never as markup', async () => {
   expect(await page.evaluate(() => document.querySelectorAll('body img, body script:not(:last-of-type)').length)).toBe(0);
   await page.close();
 });
+
+it('runs an agent-assisted payment: asks for each field, shows its masked status, completes', async () => {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', token(h, 'alice'));
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const row = `tr[data-call="${call.sid}"]`;
+  await page.waitForSelector(`${row} button.accept`, { timeout: 10_000 });
+  await page.click(`${row} button.accept`);
+  await agentSide(h, call.sid);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
+
+  await page.click('#payment-start');
+  await page.waitForSelector('tr[data-field="card"] button.ask');
+  expect(await page.isDisabled('#payment-complete')).toBe(true);
+  const status = (field: string) => page.textContent(`tr[data-field="${field}"] td.field-status`);
+  for (const [field, keys] of [
+    ['card', '4111111111111111#'],
+    ['expiry', '1230'],
+    ['cvv', '123'],
+  ] as const) {
+    await page.click(`tr[data-field="${field}"] button.ask`);
+    await page.waitForFunction((f) => document.querySelector(`tr[data-field="${f}"] td.field-status`)?.textContent === 'capturing', field);
+    await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+    await caller.sendAudio(keyed(keys));
+    await page.waitForFunction((f) => document.querySelector(`tr[data-field="${f}"] td.field-status`)?.textContent === 'valid', field, { timeout: 10_000 });
+  }
+  expect(await status('card')).toBe('valid');
+  expect(await page.textContent('tr[data-field="card"] td.masked')).toBe('************1111 visa');
+  await page.waitForFunction(() => !(document.getElementById('payment-complete') as HTMLButtonElement).disabled);
+  await page.click('#payment-complete');
+  await page.waitForFunction(() => (document.getElementById('payment-status')?.textContent ?? '').startsWith('completed'));
+  const text = await pageText(page);
+  expect(text).not.toMatch(/4111111|1230|5551234567/);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'panel-payment.png'), fullPage: true });
+  expect(problems).toEqual([]);
+  await call.hangup();
+  await page.close();
+});

@@ -22,7 +22,7 @@ label{margin-right:10px}input,select,button{font:inherit}
 export const PANEL_SCRIPT = `
 (function () {
   'use strict';
-  var token = null, ws = null, calls = {}, selected = null, capture = null;
+  var token = null, ws = null, calls = {}, selected = null, capture = null, payment = null;
   var $ = function (id) { return document.getElementById(id); };
   function text(el, s) { el.textContent = s == null ? '' : String(s); return el; }
   function el(tag, s, cls) { var e = document.createElement(tag); if (s != null) text(e, s); if (cls) e.className = cls; return e; }
@@ -60,6 +60,7 @@ export const PANEL_SCRIPT = `
     text($('selected'), selected ? selected : 'no call selected');
     $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged';
     $('capture-cancel').disabled = !capture || capture.status !== 'capturing';
+    renderPayment();
     if (capture) {
       text($('capture-status'), capture.status + (capture.reason ? ' (' + capture.reason + ')' : ''));
       text($('capture-entered'), capture.entered);
@@ -68,9 +69,35 @@ export const PANEL_SCRIPT = `
       text($('capture-valid'), capture.valid === undefined ? '' : capture.valid ? 'valid' : 'invalid');
     }
   }
+  function renderPayment() {
+    var open = payment && payment.callSid === selected && payment.status === 'open';
+    $('payment-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || !!open;
+    $('payment-complete').disabled = !open || payment.required.length > 0 || !!payment.capturing;
+    $('payment-cancel').disabled = !open;
+    var body = $('payment-fields'); while (body.firstChild) body.removeChild(body.firstChild);
+    var shown = payment && payment.callSid === selected ? payment : null;
+    text($('payment-status'), shown ? shown.status + (shown.required.length ? ' (to gather: ' + shown.required.join(', ') + ')' : '') : '');
+    if (!shown) return;
+    shown.fields.forEach(function (f) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-field', f.name);
+      tr.appendChild(el('td', f.name)); tr.appendChild(el('td', f.kind));
+      tr.appendChild(el('td', f.status, 'field-status'));
+      tr.appendChild(el('td', (f.masked || '') + (f.brand ? ' ' + f.brand : '') + (f.reason ? ' (' + f.reason + ')' : ''), 'masked'));
+      var td = el('td');
+      if (open) { var b = el('button', f.status === 'pending' ? 'Ask' : 'Ask again', 'ask'); b.disabled = !!shown.capturing; b.onclick = function () { updatePayment({ capture: f.name }); }; td.appendChild(b); }
+      tr.appendChild(td); body.appendChild(tr);
+    });
+  }
+  function showPayment(r) {
+    if (r.status >= 400) { status((r.body && (r.body.message || r.body.error)) || 'payment refused', true); return; }
+    payment = r.body; render();
+  }
+  function updatePayment(body) { if (payment) api('POST', '/v1/calls/' + payment.callSid + '/payments/' + payment.paymentId, body).then(showPayment); }
+  function rereadPayment() { if (payment && payment.status === 'open') api('GET', '/v1/calls/' + payment.callSid + '/payments/' + payment.paymentId).then(showPayment); }
   function send(m) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }
   function accept(sid) { selected = sid; send({ type: 'handoff.accept', callSid: sid }); log('accept ' + sid); render(); }
-  function select(sid) { selected = sid; render(); }
+  function select(sid) { selected = sid; if (payment && payment.callSid !== sid) payment = null; render(); }
   function onEvent(e) {
     if (!e || typeof e.type !== 'string') return;
     var sid = typeof e.callSid === 'string' ? e.callSid : '';
@@ -79,6 +106,8 @@ export const PANEL_SCRIPT = `
     if (e.type === 'capture.progress') line += ' ' + e.entered + ' ' + e.masked;
     if (e.type === 'capture.completed' || e.type === 'capture.failed') line += ' ' + (e.masked || '') + ' ' + (e.reason || '');
     log(line);
+    if (e.type === 'payment.updated' && sid === selected && e.payment) payment = e.payment;
+    if ((e.type === 'capture.completed' || e.type === 'capture.failed') && payment && payment.callSid === sid) rereadPayment();
     if (e.type.indexOf('capture.') === 0 && sid === selected) {
       if (e.type === 'capture.started') capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
       if (!capture || capture.id !== e.captureId) capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
@@ -112,6 +141,11 @@ export const PANEL_SCRIPT = `
     send({ type: 'capture.start', callSid: selected, name: $('capture-name').value.trim(), kind: $('capture-kind').value, blanket: $('capture-blanket').checked });
   };
   $('capture-cancel').onclick = function () { if (capture && selected) send({ type: 'capture.cancel', callSid: selected, captureId: capture.id }); };
+  $('payment-start').onclick = function () {
+    if (selected) api('POST', '/v1/calls/' + selected + '/payments', { postalCode: $('payment-postal').checked, blanket: $('capture-blanket').checked }).then(showPayment);
+  };
+  $('payment-complete').onclick = function () { updatePayment({ status: 'complete' }); };
+  $('payment-cancel').onclick = function () { updatePayment({ status: 'cancel' }); };
   $('refresh').onclick = refresh;
   render();
 })();
@@ -136,5 +170,9 @@ export const PANEL_BODY = `
 <tr><th>brand</th><td id="capture-brand"></td></tr>
 <tr><th>check</th><td id="capture-valid"></td></tr>
 </tbody></table></section>
+<section class="wide"><h2>Payment <span id="payment-status"></span></h2>
+<p><button id="payment-start">Start payment</button> <label><input id="payment-postal" type="checkbox"> postal code</label>
+<button id="payment-complete">Complete</button> <button id="payment-cancel">Cancel payment</button></p>
+<table><thead><tr><th>field</th><th>kind</th><th>status</th><th>value</th><th></th></tr></thead><tbody id="payment-fields"></tbody></table></section>
 <section class="wide"><h2>Events</h2><ul id="log"></ul></section>
 </main>`;

@@ -51,6 +51,9 @@ export const agentRoutes = (sid: string, captureId = 'cap_x') =>
     ['POST', `/v1/calls/${sid}/captures`],
     ['GET', `/v1/calls/${sid}/captures/${captureId}`],
     ['DELETE', `/v1/calls/${sid}/captures/${captureId}`],
+    ['POST', `/v1/calls/${sid}/payments`],
+    ['GET', `/v1/calls/${sid}/payments/PK0`],
+    ['POST', `/v1/calls/${sid}/payments/PK0`],
   ] as const;
 
 export function token(h: Harness, sub: string, role: 'agent' | 'supervisor' | 'admin' = 'agent', endpoint = `client:${sub}`): string {
