@@ -7,7 +7,7 @@ import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import { captureRequestSchema, captureView, type CaptureService } from '../captures';
 import { Errors, TonewallError } from '../errors';
-import { canSee, type Principal } from './auth';
+import { canSee, type Principal } from '../auth/tokens';
 import { acceptOffer, type OfferDeps } from './offers';
 import { callView } from './views';
 

@@ -10,13 +10,15 @@ import type { ExecutorDeps } from '../captures/executor';
 import type { EventBus } from '../events';
 import type { Keys, MessageSigner, Store } from '../store';
 import { AgentActions } from './actions';
-import type { TokenAuth } from './auth';
+import type { TokenAuth } from '../auth/tokens';
 import type { OfferDeps } from './offers';
 import { panelRoutes } from './panel';
 import { agentRoutes } from './routes';
 import { agentSocket } from './socket';
 
 export { agentDocs } from './docs';
+export { auditRoutes } from './audit-routes';
+export { privacyRoutes } from './privacy-routes';
 
 export interface AgentsDeps {
   instanceId: string;

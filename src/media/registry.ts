@@ -15,7 +15,7 @@ import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';
 import type { EventBus } from '../events';
 import { errFields, type Logger } from '../log';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
 import type { TwilioClient } from '../twilio/rest';
 import { startRecording } from '../twilio/twiml';
