@@ -32,6 +32,7 @@ import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
+import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
@@ -172,7 +173,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
-    log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
+    log, store, keys, calls, audit, events, twilio: twilioClient, twiml: bridgeTwiml, tokens, metrics, commands,
     holdTimeoutMs: opts.holdTimeoutMs,
   });
   const services: Services = {
