@@ -17,6 +17,7 @@ import { agentRoutes } from './routes';
 import { agentSocket } from './socket';
 
 export { agentDocs } from './docs';
+// the audit trail's and privacy's HTTP routes live at this edge: audit/ (base) and privacy/ (domain) hold no HTTP
 export { auditRoutes } from './audit-routes';
 export { privacyRoutes } from './privacy-routes';
 
