@@ -1,4 +1,4 @@
-// ESLint 9 flat config: typescript-eslint's recommended rules, the import layers (DESIGN: base →
+// ESLint 9 flat config: typescript-eslint's recommended rules, the import layers (issue 12: base →
 // domain → edges → app.ts → server.ts, tools/ above all) enforced with eslint-plugin-boundaries,
 // and eslint-config-prettier last so no rule fights the formatter.
 import js from '@eslint/js';
