@@ -5,8 +5,8 @@
 # compiler, test tooling or npm cache reaches the final image.
 #
 # The image runs Node 24, an LTS line (supported until April 2028). Development and CI run
-# Node 20, the floor of package.json's engines (">=20"); test/unit/runtime/engines.test.ts
-# checks that every package in package-lock.json accepts Node 20, that every production
+# Node 20, from the floor of package.json's engines (">=20.19"); test/unit/runtime/engines.test.ts
+# checks that every package in package-lock.json accepts Node 20.19, that every production
 # package accepts NODE_MAJOR below, and that engines accepts it too.
 ARG NODE_MAJOR=24
 

@@ -401,6 +401,7 @@ if (process.argv[2] === '--relay-server') {
   void serve(process.argv[3] as Kind);
 } else if (require.main === module) {
   runRelayBench().then((r) => {
+    // eslint-disable-next-line no-console
     console.table(r);
   });
 }

@@ -8,20 +8,20 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { hkdfSync } from 'node:crypto';
 import type { DestinationStream } from 'pino';
-import { TokenAuth } from './agents/auth';
-import { agentDocs, agents } from './agents';
-import { AuditKey, AuditTrail, auditRoutes } from './audit';
+import { TokenAuth } from './auth/tokens';
+import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
+import { AuditKey, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
 import { isTonewallError } from './errors';
 import { EventBus } from './events';
 import { loadFlows, type FlowRegistry } from './flows/load';
-import { FlowRunner } from './flows/runner';
+import { FlowRunner } from './twilio/runner';
 import { createLogger, type Logger, errFields } from './log';
-import { BridgeRegistry, CommandBus, mediaRoutes } from './media';
+import { BridgeRegistry, CommandBus } from './media';
 import { StreamTokens } from './media/tokens';
-import { createMetrics, type Metrics } from './ops/metrics';
+import { createMetrics, type Metrics } from './metrics';
 import { opsRoutes } from './ops/routes';
 import { registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog, registerSecurityHeaders } from './ops/access-log';
@@ -30,10 +30,12 @@ import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
+import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
+import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
-import { PrivacyService, privacyRoutes, subjectHash as hashSubject } from './privacy';
+import { PrivacyService, subjectHash as hashSubject } from './privacy';
 
 /** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
  * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
@@ -171,7 +173,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
-    log, store, keys, calls, audit, events, twilio: twilioClient, tokens, metrics, commands,
+    log, store, keys, calls, audit, events, twilio: twilioClient, twiml: bridgeTwiml, tokens, metrics, commands,
     holdTimeoutMs: opts.holdTimeoutMs,
   });
   const services: Services = {

@@ -10,7 +10,7 @@ import { captureRequestSchema, captureView, type CaptureService } from '../captu
 import { PaymentRefused, paymentRequestSchema, paymentUpdateSchema, type PaymentSessions, type PaymentView } from '../captures/payments';
 import type { StartResult } from '../captures/types';
 import { Errors, TonewallError } from '../errors';
-import { canSee, type Principal } from './auth';
+import { canSee, type Principal } from '../auth/tokens';
 import { acceptOffer, type OfferDeps } from './offers';
 import { callView } from './views';
 

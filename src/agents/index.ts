@@ -11,13 +11,16 @@ import { PaymentSessions } from '../captures/payments';
 import type { EventBus } from '../events';
 import type { Keys, MessageSigner, Store } from '../store';
 import { AgentActions } from './actions';
-import type { TokenAuth } from './auth';
+import type { TokenAuth } from '../auth/tokens';
 import type { OfferDeps } from './offers';
 import { panelRoutes } from './panel';
 import { agentRoutes } from './routes';
 import { agentSocket } from './socket';
 
 export { agentDocs } from './docs';
+// the audit trail's and privacy's HTTP routes live at this edge: audit/ (base) and privacy/ (domain) hold no HTTP
+export { auditRoutes } from './audit-routes';
+export { privacyRoutes } from './privacy-routes';
 
 export interface AgentsDeps {
   instanceId: string;

@@ -8,7 +8,7 @@ import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import { Errors } from '../errors';
 import type { Keys, Store } from '../store';
-import type { Principal } from './auth';
+import type { Principal } from '../auth/tokens';
 
 export interface OfferDeps {
   store: Store;

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { CallRepository } from '../calls/repository';
 import { type AgentActions, visibleCall } from './actions';
-import { canSee, type TokenAuth } from './auth';
+import { canSee, type TokenAuth } from '../auth/tokens';
 import { schemas } from './schemas';
 import { callView } from './views';
 

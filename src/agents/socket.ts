@@ -12,7 +12,7 @@ import type { CallSession } from '../calls/session';
 import type { CallEvent, EventBus } from '../events';
 import { isTonewallError } from '../errors';
 import type { AgentActions } from './actions';
-import { canSee, type Principal, type TokenAuth } from './auth';
+import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
 

@@ -1,5 +1,5 @@
 import type { CallSession } from '../calls/session';
-import { publicFields } from '../flows/runner';
+import { publicFields } from '../calls/public-fields';
 
 /** The call as an agent may see it (CONTRACT §5): masked caller, masked fields, no tokens. */
 export function callView(s: CallSession) {

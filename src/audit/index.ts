@@ -1,4 +1,3 @@
 export { AuditKey, AuditTrail, AUDIT_RETENTION_DAYS, AUDIT_TTL_SECONDS, GENESIS_HASH, type AuditEntry, type AuditInput, type BrokenLink, type Verification, sealEntry, verifyChain } from './trail';
 export { AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
-export { auditRoutes } from './routes';
 export { canonicalJson } from './canonical';

@@ -6,7 +6,7 @@
  */
 import 'dotenv/config';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, ROLES, TokenAuth, type Role } from '../agents/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, ROLES, TokenAuth, type Role } from '../auth/tokens';
 import { ConfigError, loadConfig } from '../config';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -8,7 +8,7 @@
  * is BridgeRegistry's.
  */
 import { EventEmitter } from 'node:events';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../metrics';
 import { CallerPath, type KeySource } from './dsp';
 import { HoldPlayer } from './hold';
 import { FRAME_BYTES } from './messages';

@@ -10,19 +10,29 @@
  *   state) is cleaned up.
  */
 import { performance } from 'node:perf_hooks';
-import twilio from 'twilio';
 import type { AuditTrail } from '../audit';
+import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
 import type { EventBus } from '../events';
 import { errFields, type Logger } from '../log';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
-import type { TwilioClient } from '../twilio/rest';
-import { startRecording } from '../twilio/twiml';
 import { Bridge } from './bridge';
 import type { CommandBus, InstanceCommand } from './commands';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
+
+/**
+ * TwiML for the calls the registry places or redirects. It is built at the Twilio edge
+ * (twilio/twiml.ts `bridgeTwiml`) and handed in, so media/ needs neither the edge nor the
+ * `twilio` package.
+ */
+export interface BridgeTwiml {
+  /** the agent leg: its media streams to `streamUrl` (leg=agent); recorded first when `recordingStatusUrl` is given */
+  agentLeg(streamUrl: string, recordingStatusUrl?: string): string;
+  /** `words` said, then the call hung up */
+  sayAndHangUp(words: string): string;
+}
 
 export interface RegistryDeps {
   instanceId: string;
@@ -34,7 +44,8 @@ export interface RegistryDeps {
   calls: CallRepository;
   audit: AuditTrail;
   events: EventBus;
-  twilio: TwilioClient;
+  twilio: CallControl;
+  twiml: BridgeTwiml;
   tokens: StreamTokens;
   metrics: Metrics;
   commands: CommandBus;
@@ -162,20 +173,19 @@ export class BridgeRegistry {
       ...(agentSub ? { agentSub } : {}),
     });
     bridge.agentToken = token;
-    const response = new twilio.twiml.VoiceResponse();
-    if (session.handoff.record) {
-      // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
-      // other the audio this service sends them, where every key the caller presses is already
-      // a flat tone. (The caller's own recording was stopped before the bridge.)
-      startRecording(response, `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`);
-    }
-    response.connect().stream({ url }).parameter({ name: 'leg', value: 'agent' });
+    // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
+    // other the audio this service sends them, where every key the caller presses is already
+    // a flat tone. (The caller's own recording was stopped before the bridge.)
+    const recordingStatusUrl = session.handoff.record
+      ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`
+      : undefined;
+    const agentTwiml = this.d.twiml.agentLeg(url, recordingStatusUrl);
     bridge.dialedAt = performance.now();
     try {
       const call = await this.d.twilio.calls.create({
         to: endpoint,
         from: session.to,
-        twiml: response.toString(),
+        twiml: agentTwiml,
         statusCallback: `${this.d.publicUrl}/twilio/status`,
       });
       if ((bridge.state as string) === 'ended') {
@@ -290,12 +300,9 @@ export class BridgeRegistry {
     const log = this.d.log.child({ callSid });
     log.warn({ state: bridge.state }, 'no agent took the call in time: apologising and ending it');
     this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch(() => undefined);
-    const response = new twilio.twiml.VoiceResponse();
-    response.say(NO_AGENT_APOLOGY);
-    response.hangup();
     try {
       // new TwiML for the caller's live call: the stream ends and the apology plays
-      await this.d.twilio.calls(callSid).update({ twiml: response.toString() });
+      await this.d.twilio.calls(callSid).update({ twiml: this.d.twiml.sayAndHangUp(NO_AGENT_APOLOGY) });
     } catch (err) {
       log.warn({ err: errFields(err) }, 'could not redirect the caller to the apology');
     }

@@ -5,7 +5,7 @@
  */
 import type WebSocket from 'ws';
 import { errFields, type Logger } from '../log';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../metrics';
 import { parseTwilioMessage, SequenceGuard, type DropReason, type MediaMessage, type StartMessage } from './messages';
 
 export type Leg = 'caller' | 'agent';

@@ -5,7 +5,7 @@
  */
 import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
-import { principalOf } from '../agents/auth';
+import { principalOf } from '../auth/tokens';
 import { redactUrl } from '../log';
 import { isRateLimited } from './rate-limit';
 

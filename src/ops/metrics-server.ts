@@ -5,7 +5,7 @@
  * (ops/routes.ts). server.ts starts this listener after the public one; tests start it the same way.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../metrics';
 
 export class MetricsServer {
   private server?: FastifyInstance;

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Errors } from '../errors';
 import type { FlowRegistry } from '../flows/load';
 import type { Store } from '../store';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../metrics';
 
 /** the bearer token, compared in constant time */
 function bearerMatches(header: string | undefined, token: string): boolean {

@@ -16,10 +16,4 @@ export function subjectHash(secret: string | Buffer, e164: string): string {
   return createHmac('sha256', secret).update(e164, 'utf8').digest('hex');
 }
 
-/**
- * The vault field name the caller's number is sealed under (`vault.put(callSid,
- * CALLER_VAULT_FIELD, from)` → `session.fromToken`). Flow field names start with a letter, so
- * this can never be a collected field's name. Must equal flows/runner.ts FROM_FIELD (a test
- * holds them together); kept here so processors/ and privacy/ need not import the flow runner.
- */
-export const CALLER_VAULT_FIELD = '__from';
+export { CALLER_VAULT_FIELD } from '../calls/session';

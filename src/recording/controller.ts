@@ -7,8 +7,7 @@
  * audit trail with Twilio's answer.
  */
 import type { Logger } from 'pino';
-import type { TwilioClient } from '../twilio/rest';
-import { restStatus } from '../twilio/rest';
+import { type CallControl, restStatus } from '../calls/control';
 
 /** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
 export const PAUSE_ACK_TIMEOUT_MS = 3_000;
@@ -57,7 +56,7 @@ const describe = (e: unknown): string => {
 export class RecordingController {
   constructor(
     private readonly deps: {
-      client: TwilioClient;
+      client: CallControl;
       publicUrl: string;
       audit: AuditSink;
       log: Logger;

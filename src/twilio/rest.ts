@@ -31,9 +31,3 @@ export function createTwilioClient(opts: { accountSid: string; authToken: string
     httpClient: new RebasedRequestClient(opts.apiBaseUrl.replace(/\/+$/, ''), opts.timeoutMs ?? REST_TIMEOUT_MS),
   });
 }
-
-/** the HTTP status of a failed REST call, when Twilio answered at all */
-export function restStatus(e: unknown): number | undefined {
-  const s = (e as { status?: unknown })?.status;
-  return typeof s === 'number' ? s : undefined;
-}

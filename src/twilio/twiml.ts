@@ -4,6 +4,7 @@
 import twilio from 'twilio';
 import type { Flow } from '../flows/schema';
 import type { Verb } from '../flows/verbs';
+import type { BridgeTwiml } from '../media/registry';
 
 type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
 type SayAttributes = Parameters<VoiceResponse['say']>[0];
@@ -141,3 +142,19 @@ export function notInServiceTwiml(): string {
 export function emptyTwiml(): string {
   return new twilio.twiml.VoiceResponse().toString();
 }
+
+/** the TwiML the bridge registry (media/) sends when it dials the agent leg or ends a caller's hold */
+export const bridgeTwiml: BridgeTwiml = {
+  agentLeg(streamUrl, recordingStatusUrl) {
+    const r = new twilio.twiml.VoiceResponse();
+    if (recordingStatusUrl) startRecording(r, recordingStatusUrl);
+    r.connect().stream({ url: streamUrl }).parameter({ name: 'leg', value: 'agent' });
+    return r.toString();
+  },
+  sayAndHangUp(words) {
+    const r = new twilio.twiml.VoiceResponse();
+    r.say(words);
+    r.hangup();
+    return r.toString();
+  },
+};

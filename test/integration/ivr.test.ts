@@ -5,7 +5,7 @@
  */
 import { currentExpiry, holdsValue } from '../support/values';
 import { PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
-import { TokenAuth } from '../../src/agents/auth';
+import { TokenAuth } from '../../src/auth/tokens';
 import { CALL_TTL_SECONDS } from '../../src/calls/session';
 
 const CALLER = '+15551234567';

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TokenAuth } from '../../src/agents/auth';
+import { TokenAuth } from '../../src/auth/tokens';
 import type { CallEvent } from '../../src/events';
 import { verifySignature } from '../../src/processors';
 import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';

@@ -111,6 +111,7 @@ export class ToneAnalyzer {
     const x = X;
     const xw = XW;
     const w = hannWindow(n);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the module's scratch buffers record which analyzer filled them (see `owner`)
     owner = this;
     let e = 0;
     for (let i = 0; i < n; i++) {

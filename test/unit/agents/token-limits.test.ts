@@ -3,7 +3,7 @@
  * deployment names them, its audience and issuer must match.
  */
 import { createSigner } from 'fast-jwt';
-import { TokenAuth } from '../../../src/agents/auth';
+import { TokenAuth } from '../../../src/auth/tokens';
 
 const SECRET = 'token-limits-secret-0123456789abcdef-xyz';
 const claims = { sub: 'alice', endpoint: 'client:alice', role: 'agent' };

@@ -1,4 +1,4 @@
-import { TokenAuth } from '../../../src/agents/auth';
+import { TokenAuth } from '../../../src/auth/tokens';
 import { jwtSecret, mintToken, parseTtl } from '../../../src/cli/token';
 
 const SECRET = 'cli-test-secret-0123456789abcdef-xyz';

@@ -6,7 +6,7 @@
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CALLER_VAULT_FIELD } from '../../../src/privacy/subject';
+import { CALLER_VAULT_FIELD } from '../../../src/calls/session';
 import {
   type DeliveryResult,
   idempotencyKey,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { TonewallError } from '../../../src/errors';
 import { KeyRing, generateKeyRingText, parseKeyRing } from '../../../src/vault';
 
@@ -73,7 +74,7 @@ describe('parseKeyRing', () => {
   it('never shows key bytes when printed or serialised', () => {
     const key = randomBytes(32);
     const ring = parseKeyRing(`k1:${key.toString('base64')}`);
-    const shown = JSON.stringify(ring) + String(ring) + require('node:util').inspect(ring, { depth: 5 });
+    const shown = JSON.stringify(ring) + String(ring) + inspect(ring, { depth: 5 });
     expect(shown).not.toContain(key.toString('base64'));
     expect(shown).not.toContain(key.toString('hex'));
     expect(JSON.parse(JSON.stringify(ring))).toEqual({ ids: ['k1'], primary: 'k1' });

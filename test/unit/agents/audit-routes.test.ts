@@ -1,5 +1,6 @@
-import { TokenAuth } from '../../../src/agents/auth';
-import { AuditTrail, auditRoutes } from '../../../src/audit';
+import { TokenAuth } from '../../../src/auth/tokens';
+import { auditRoutes } from '../../../src/agents/audit-routes';
+import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import type { Keys, RedisStore } from '../../../src/store';

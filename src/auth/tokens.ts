@@ -7,7 +7,6 @@ import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Errors } from '../errors';
-import type { CallSession } from '../calls/session';
 
 export const ROLES = ['agent', 'supervisor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -95,11 +94,20 @@ export function requireRole(p: Principal, ...roles: Role[]): void {
 }
 
 /**
+ * What `canSee` reads of a call. auth/ sits below calls/ (base layer), so it names the few
+ * fields it needs instead of importing CallSession; a CallSession is one.
+ */
+export interface VisibleCall {
+  state: string;
+  handoff: { mode: string; to?: string; agentSub?: string };
+}
+
+/**
  * An agent sees a call offered to them (offered to every connected agent when the flow names no
  * endpoint), a call assigned to them (accepted by them), or a call whose flow hands off to their
  * endpoint. Supervisors and admins see every call.
  */
-export function canSee(p: Principal, call: CallSession): boolean {
+export function canSee(p: Principal, call: VisibleCall): boolean {
   if (p.role !== 'agent') return true;
   if (call.handoff.agentSub) return call.handoff.agentSub === p.sub;
   if (call.handoff.to) return call.handoff.to === p.endpoint;

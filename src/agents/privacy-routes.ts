@@ -4,10 +4,10 @@
  * nothing about the input is judged for a caller who may not use the route.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { type TokenAuth, requireRole } from '../agents/auth';
+import { type TokenAuth, requireRole } from '../auth/tokens';
 import { Errors } from '../errors';
-import type { PrivacyService } from './service';
-import { isE164 } from './subject';
+import type { PrivacyService } from '../privacy/service';
+import { isE164 } from '../privacy/subject';
 
 function phoneParam(params: unknown): string {
   const phone = (params as { phone?: unknown } | undefined)?.phone;

@@ -3,7 +3,7 @@
  * wrote while it ran (the recording's SID and end, the end of the call).
  */
 import type { CallSession } from '../../../src/calls/session';
-import { settleInto } from '../../../src/flows/runner';
+import { settleInto } from '../../../src/twilio/runner';
 
 function session(over: Partial<CallSession> = {}): CallSession {
   return {

@@ -14,10 +14,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { type TokenAuth, canSee, requireRole } from '../agents/auth';
+import { type TokenAuth, canSee, requireRole } from '../auth/tokens';
 import type { CallRepository } from '../calls/repository';
 import { Errors } from '../errors';
-import type { AuditTrail } from './trail';
+import type { AuditTrail } from '../audit/trail';
 
 const params = z.object({ callSid: z.string().regex(/^[A-Za-z0-9]{2,64}$/) });
 

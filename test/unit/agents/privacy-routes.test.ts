@@ -1,7 +1,8 @@
-import { TokenAuth } from '../../../src/agents/auth';
+import { TokenAuth } from '../../../src/auth/tokens';
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
-import { CALLER_VAULT_FIELD, PrivacyService, privacyRoutes, subjectHash } from '../../../src/privacy';
+import { privacyRoutes } from '../../../src/agents/privacy-routes';
+import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
 import type { RedisStore } from '../../../src/store';
 import { ReplayGuard } from '../../../src/twilio/replay';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';

@@ -7,11 +7,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import type { Metrics } from '../ops/metrics';
-import { checkSignature } from '../twilio/signature';
-import type { BridgeRegistry } from './registry';
-import { DEFAULT_IDLE_TIMEOUT_MS, MediaStream } from './stream';
-import type { StreamGrant, StreamTokens } from './tokens';
+import type { Metrics } from '../metrics';
+import { checkSignature } from './signature';
+import type { BridgeRegistry } from '../media/registry';
+import { DEFAULT_IDLE_TIMEOUT_MS, MediaStream } from '../media/stream';
+import type { StreamGrant, StreamTokens } from '../media/tokens';
 
 export interface MediaRouteDeps {
   config: Config;

@@ -1,22 +1,24 @@
 /**
- * Runs a call through its flow at the webhook edge: calls the pure engine, carries out the
+ * Runs a call through its flow at the Twilio webhook edge (it lives in twilio/, not flows/, so
+ * that flows/ stays pure: engine, steps, schema, load): calls the pure engine, carries out the
  * effects it asks for (recording pause/resume, awaiting Twilio), encrypts valid values into the
  * vault, saves the session, performs the handoff, and renders TwiML.
  */
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
+import { publicFields } from '../calls/public-fields';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import type { EventBus } from '../events';
 import type { StreamTokens } from '../media/tokens';
-import type { Metrics } from '../ops/metrics';
+import type { Metrics } from '../metrics';
 import type { AuditSink, RecordingController } from '../recording/controller';
-import { renderVerbs } from '../twilio/twiml';
+import { renderVerbs } from './twiml';
 import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
-import { advance, type EngineInput, type Verb } from './engine';
-import type { FlowRegistry } from './load';
-import type { Flow } from './schema';
-import { isCollect } from './schema';
+import { advance, type EngineInput, type Verb } from '../flows/engine';
+import type { FlowRegistry } from '../flows/load';
+import type { Flow } from '../flows/schema';
+import { isCollect } from '../flows/schema';
 
 export interface RunnerDeps {
   flows: FlowRegistry;
@@ -188,20 +190,4 @@ export function settleInto(stored: CallSession, s: CallSession): void {
   const fromTwilio = { ...(r.sid ? { sid: r.sid } : {}), ...(r.status === 'stopped' || r.status === 'failed' ? { status: r.status } : {}) };
   const ended = stored.state === 'ended' ? { state: stored.state, endedAt: stored.endedAt } : {};
   Object.assign(stored, s, { recording: { ...s.recording, ...fromTwilio } }, ended);
-}
-
-/** the masked field views an agent may see */
-export function publicFields(s: CallSession) {
-  const out: Record<string, { kind: string; masked: string; last4?: string; brand?: string; valid: boolean; reason?: string }> = {};
-  for (const [name, f] of Object.entries(s.fields)) {
-    out[name] = {
-      kind: f.kind,
-      masked: f.masked,
-      ...(f.last4 ? { last4: f.last4 } : {}),
-      ...(f.brand ? { brand: f.brand } : {}),
-      valid: f.valid,
-      ...(f.reason ? { reason: f.reason } : {}),
-    };
-  }
-  return out;
 }
