@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
-import type { EventBus } from '../events';
+import type { EventBus, MaskedFieldView } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../ops/metrics';
 import type { AuditSink, RecordingController } from '../recording/controller';
@@ -192,7 +192,7 @@ export function settleInto(stored: CallSession, s: CallSession): void {
 
 /** the masked field views an agent may see */
 export function publicFields(s: CallSession) {
-  const out: Record<string, { kind: string; masked: string; last4?: string; brand?: string; valid: boolean; reason?: string }> = {};
+  const out: Record<string, MaskedFieldView> = {};
   for (const [name, f] of Object.entries(s.fields)) {
     out[name] = {
       kind: f.kind,

@@ -48,7 +48,7 @@ it('a forged dial-agent on Redis bridges the caller nowhere', async () => {
   expect(dialled).toEqual(['client:alice']);
 
   // a forged call.ended (events are signed too) neither ends the bridge nor anything else
-  const events = keys.channel('events');
+  const events = keys.eventsChannel();
   await h.redisStore!.publish(events, JSON.stringify({ type: 'call.ended', callSid: call.sid, status: 'completed' }));
   await sleep(300);
   expect(h.app.services.bridges.get(call.sid)).toBeDefined();
