@@ -22,14 +22,17 @@ const captureId = z.string().min(1).max(64);
 const fieldName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: a letter, then letters, digits, _ or -');
 export const fieldKind = z.enum(WIRE_FIELD_KINDS);
 export const cardBrand = z.enum(WIRE_CARD_BRANDS);
-/** a value's masked form: '*' per hidden digit, then at most the last 4 (a card's) */
-const masked = z.string().regex(/^\*{0,32}[0-9]{0,4}$/, 'a masked form');
+/**
+ * a value's masked form: '*' per hidden digit, then at most the last 4 (a card's). As long as
+ * what a caller keyed into a failed IVR field (one '*' per key), within reason.
+ */
+const masked = z.string().max(1024).regex(/^\**[0-9]{0,4}$/, 'a masked form');
 /** a caller number masked (fields/mask.ts maskPhone): '+', '*' per hidden digit, at most 4 shown */
 const maskedPhone = z.string().regex(/^\+?\*{0,16}[A-Za-z0-9]{0,4}$/, 'a masked caller number');
 const last4 = z.string().regex(/^[0-9]{4}$/);
 /** a failure or status code ('timeout', 'luhn', 'recording-pause-failed'): text, bounded */
 const reason = z.string().min(1).max(256);
-const count = z.number().int().nonnegative().max(64);
+const count = z.number().int().nonnegative().max(1024);
 
 /** the body of `POST /v1/calls/:callSid/captures`, of the `capture.start` client message and of a capture request */
 export const captureRequest = z

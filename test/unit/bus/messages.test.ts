@@ -43,6 +43,11 @@ describe('bus messages', () => {
     for (const e of refused) expect(callEvent.safeParse(e).success).toBe(false);
   });
 
+  it('takes a failed IVR field however many keys the caller pressed (one * each)', () => {
+    const fields = { account: { kind: 'digits', masked: '*'.repeat(100), valid: false, reason: 'length' } };
+    expect(callEvent.safeParse({ type: 'handoff.offered', callSid: SID, from: '*****mous', fields }).success).toBe(true);
+  });
+
   it('knows the field kinds fields/ knows', () => {
     for (const kind of FIELD_KINDS) expect(callEvent.safeParse({ type: 'capture.started', callSid: SID, captureId: 'c', name: 'f', kind, blanket: true }).success).toBe(true);
   });
