@@ -15,11 +15,12 @@ import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
 import { isTonewallError } from './errors';
-import { EventBus } from './events';
+import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './twilio/runner';
 import { createLogger, type Logger, errFields } from './log';
-import { BridgeRegistry, CommandBus } from './media';
+import { LiveCalls } from './live-calls';
+import { BridgeRegistry } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './metrics';
 import { opsRoutes } from './ops/routes';
@@ -90,10 +91,14 @@ export interface Services {
   /** signed delivery of complete fields to downstream processors; call onCallUpdated after a session change */
   delivery: ProcessorDelivery;
   privacy: PrivacyService;
-  /** instance commands (dial-agent, captures) published to the instance holding a bridge */
+  /** instance commands (dial-agent) published to the instance holding a bridge */
   commands: CommandBus;
+  /** requests to another instance that wait for its answer (captures) */
+  rpc: InstanceRpc;
   /** the media bridges this instance holds, by the caller's CallSid */
   bridges: BridgeRegistry;
+  /** bridges and captures on this instance, started and stopped together */
+  live: LiveCalls;
   /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
   replay: ReplayGuard;
   /** /metrics on METRICS_PORT: server.ts (and the test harness) start it after app.listen */
@@ -127,7 +132,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const signer = new MessageSigner(
     config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
   );
-  const events = new EventBus(store, keys, signer, (reason) => log.warn({ reason }, 'call event refused: not signed by an instance'));
+  // what arrives on the bus and does not verify or parse is dropped, logged and counted
+  const onDropped: OnDropped = (bus, reason) => metrics.busDropped.inc({ bus, reason });
+  const bus = { store, keys, signer, log, onDropped };
+  const events = new EventBus(bus);
+  const commands = new CommandBus(bus, config.instanceId);
+  const rpc = new InstanceRpc(bus, config.instanceId);
   const twilioClient = createTwilioClient(config.twilio);
   const recording = new RecordingController({
     client: twilioClient,
@@ -170,11 +180,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onSessionChanged: queueDelivery,
   });
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
-  const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
     log, store, keys, calls, audit, events, twilio: twilioClient, twiml: bridgeTwiml, tokens, metrics, commands,
     holdTimeoutMs: opts.holdTimeoutMs,
+  });
+  const live = new LiveCalls({
+    instanceId: config.instanceId, log, store, keys, calls, events, commands, rpc, bridges, audit, recording, vault,
+    captureMetrics: metrics.captures,
+    onSessionChanged: queueDelivery,
   });
   const services: Services = {
     config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,
@@ -183,7 +197,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     delivery,
     privacy,
     commands,
+    rpc,
     bridges,
+    live,
     replay,
     metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: config.metrics.port }),
   };
@@ -233,17 +249,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
-      instanceId: config.instanceId, auth, store, keys, calls, events, log, audit, recording, vault, metrics, signer,
-      bridges: (callSid) => bridges.get(callSid),
+      auth, store, keys, calls, events, log, audit,
+      captures: live.captures,
+      payments: live.payments,
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
-      onSessionChanged: queueDelivery,
       maxPendingSockets: opts.maxPendingAgentSockets,
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));
   await app.register(privacyRoutes({ auth, privacy }));
   await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
-  await bridges.start();
+  // bridges and captures stop before the server closes: captures resume their recordings,
+  // then the streams close without another REST call
+  await live.start();
+  app.addHook('preClose', () => live.stop());
 
   await delivery.start();
   app.addHook('onClose', async () => {

@@ -42,6 +42,11 @@ export const Errors = {
   paymentIncomplete: make('TW_ERR_PAYMENT_INCOMPLETE', 'fields still to gather', 409),
   timeout: make('TW_ERR_TIMEOUT', 'timed out', 504),
   rateLimited: make('TW_ERR_RATE_LIMITED', 'too many requests', 429),
+  busMessageInvalid: make('TW_ERR_BUS_MESSAGE_INVALID', 'a message for other instances does not fit its schema'),
+  busTimeout: make('TW_ERR_BUS_TIMEOUT', 'the instance asked did not answer in time', 504),
+  busRemoteFailed: make('TW_ERR_BUS_REMOTE_FAILED', 'the instance asked failed to answer', 502),
+  busReplyInvalid: make('TW_ERR_BUS_REPLY_INVALID', 'the instance asked answered with a malformed reply', 502),
+  busClosed: make('TW_ERR_BUS_CLOSED', 'the bus closed before the instance asked answered', 503),
 } as const;
 
 export function isTonewallError(e: unknown): e is TonewallError {

@@ -55,6 +55,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     captures: new Counter({ name: 'tonewall_captures_total', help: 'Mid-call captures by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    busDropped: new Counter({
+      name: 'tonewall_bus_dropped_total',
+      help: 'Messages between instances dropped on receipt: not signed by an instance, malformed, or unhandled',
+      labelNames: ['bus', 'reason'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

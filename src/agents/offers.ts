@@ -4,6 +4,7 @@
  * caller's bridge is told to dial the agent's endpoint (`dial-agent`). Nothing is published: the
  * bridge announces `call.bridged` once the agent's audio is up.
  */
+import type { InstanceCommand } from '../bus';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import { Errors } from '../errors';
@@ -15,8 +16,8 @@ export interface OfferDeps {
   keys: Keys;
   calls: CallRepository;
   audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
-  /** sends `{type:'dial-agent', callSid, endpoint, agentSub}` to the instance holding the bridge */
-  sendCommand(instanceId: string, command: { type: string; callSid: string; [k: string]: unknown }): Promise<void>;
+  /** sends `dial-agent` to the instance holding the bridge */
+  sendCommand(instanceId: string, command: InstanceCommand): Promise<void>;
 }
 
 export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSession): Promise<CallSession> {

@@ -1,8 +1,10 @@
 /**
  * The agent WebSocket protocol (CONTRACT §5): client messages parsed with zod, and the event
- * types the server forwards from the event bus.
+ * types the server forwards from the event bus. The server's events are the union `agentEvent`
+ * of bus/messages.ts (the bus's call events and `error`).
  */
 import { z } from 'zod';
+import type { CallEventType } from '../bus';
 import { captureRequestSchema } from '../captures';
 
 export const authMessage = z.object({ type: z.literal('auth'), token: z.string().min(1).max(4096) }).strict();
@@ -17,7 +19,7 @@ export const clientMessage = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof clientMessage>;
 
 /** the bus events agents are shown; anything else on the bus stays between instances */
-export const AGENT_EVENT_TYPES: ReadonlySet<string> = new Set([
+export const AGENT_EVENT_TYPES: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'handoff.offered',
   'call.bridged',
   'capture.started',

@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
-import type { CallEvent, EventBus } from '../events';
+import type { AgentEvent, CallEvent, EventBus } from '../bus';
 import { isTonewallError } from '../errors';
 import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
@@ -77,7 +77,8 @@ function refuse(socket: WebSocket, code: number, reason: string): void {
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function send(socket: WebSocket, message: Record<string, unknown>): void {
+/** every server event is one of the union (bus/messages.ts agentEvent) */
+function send(socket: WebSocket, message: AgentEvent): void {
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
 }
 
@@ -99,7 +100,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     const fanOut = async (event: CallEvent) => {
       if (!AGENT_EVENT_TYPES.has(event.type) || clients.size === 0) return;
       const session = await d.calls.get(event.callSid);
-      const text = JSON.stringify(event);
+      const text = JSON.stringify(event satisfies AgentEvent);
       for (const c of clients) {
         if (visible(c.principal, session) && c.socket.readyState === c.socket.OPEN) c.socket.send(text);
       }

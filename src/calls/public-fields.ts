@@ -1,8 +1,9 @@
+import type { MaskedFieldView } from '../bus';
 import type { CallSession } from './session';
 
 /** the masked field views an agent may see */
 export function publicFields(s: CallSession) {
-  const out: Record<string, { kind: string; masked: string; last4?: string; brand?: string; valid: boolean; reason?: string }> = {};
+  const out: Record<string, MaskedFieldView> = {};
   for (const [name, f] of Object.entries(s.fields)) {
     out[name] = {
       kind: f.kind,

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
-import type { CallEvent } from '../events';
+import type { CallEvent } from '../bus';
 import { fieldState, maskProgress, maxLengthFor, validate, writeField, type FieldInput } from '../fields';
 import { DigitCollector } from './collector';
 import type { CaptureRecords } from './records';

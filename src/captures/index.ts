@@ -1,5 +1,4 @@
 export { CaptureExecutor, IDLE_MS, type BridgeLookup, type CaptureBridge, type KeyPress } from './executor';
 export { CaptureRecords } from './records';
-export { CaptureRpc } from './rpc';
 export { CaptureService } from './service';
 export { captureRequestSchema, captureView, type CaptureRecord, type CaptureRequest, type StartResult } from './types';

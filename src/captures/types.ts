@@ -2,8 +2,9 @@
  * What a mid-call capture is, as the store, the agent API and the instances that route capture
  * commands see it. A record holds counts and masked views only, never a digit of the value.
  */
-import { z } from 'zod';
-import { FIELD_KINDS, type CardBrand, type FieldKind } from '../fields';
+import type { z } from 'zod';
+import type { captureRequest, cancelResult, startResult, WIRE_CARD_BRANDS, WIRE_FIELD_KINDS } from '../bus/messages';
+import type { CardBrand, FieldKind } from '../fields';
 
 export type CaptureStatus = 'capturing' | 'completed' | 'failed' | 'cancelled';
 
@@ -25,34 +26,27 @@ export interface CaptureRecord {
   endedAt?: number;
 }
 
-/** the body of `POST /v1/calls/:callSid/captures` and of the `capture.start` client message */
-export const captureRequestSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: a letter, then letters, digits, _ or -'),
-    kind: z.enum(FIELD_KINDS as unknown as [FieldKind, ...FieldKind[]]),
-    blanket: z.boolean().optional(),
-    minLength: z.number().int().min(1).max(32).optional(),
-    maxLength: z.number().int().min(1).max(32).optional(),
-  })
-  .strict();
+/**
+ * The capture request and a capture's answers cross instances, so their schemas are the wire
+ * schemas of bus/messages.ts; the field kinds and card brands the bus knows must be the ones
+ * fields/ knows (a compile error here otherwise).
+ */
+export { captureRequest as captureRequestSchema, startResult as startResultSchema, cancelResult as cancelResultSchema } from '../bus/messages';
 
-export type CaptureRequest = z.infer<typeof captureRequestSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const kindsAgree: Same<FieldKind, (typeof WIRE_FIELD_KINDS)[number]> = true;
+const brandsAgree: Same<CardBrand, (typeof WIRE_CARD_BRANDS)[number]> = true;
+void kindsAgree;
+void brandsAgree;
 
+export type CaptureRequest = z.infer<typeof captureRequest>;
 /**
  * A capture's answer across instances, parsed like any other input. A refusal maps to one HTTP
  * status in the agent API (409 running / not bridged, 503 pause failed, 504 unreachable).
  */
-export const startResultSchema = z.union([
-  z.object({ ok: z.literal(true), captureId: z.string().min(1).max(64) }),
-  z.object({ ok: z.literal(false), error: z.enum(['capture-running', 'recording-pause-failed', 'not-bridged', 'call-not-found', 'instance-unreachable']) }),
-]);
-export const cancelResultSchema = z.union([
-  z.object({ ok: z.literal(true) }),
-  z.object({ ok: z.literal(false), error: z.enum(['capture-not-found', 'instance-unreachable']) }),
-]);
-export type StartRefusal = Extract<z.infer<typeof startResultSchema>, { ok: false }>['error'];
-export type StartResult = z.infer<typeof startResultSchema>;
-export type CancelResult = z.infer<typeof cancelResultSchema>;
+export type StartRefusal = Extract<z.infer<typeof startResult>, { ok: false }>['error'];
+export type StartResult = z.infer<typeof startResult>;
+export type CancelResult = z.infer<typeof cancelResult>;
 
 /** the agent-facing view of a capture (GET /v1/calls/:callSid/captures/:captureId) */
 export function captureView(r: CaptureRecord) {

@@ -13,12 +13,11 @@ import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
-import type { EventBus } from '../events';
+import type { CommandBus, CommandOf, EventBus } from '../bus';
 import { errFields, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
 import { Bridge } from './bridge';
-import type { CommandBus, InstanceCommand } from './commands';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
 
@@ -83,7 +82,6 @@ export class BridgeRegistry {
 
   async start(): Promise<void> {
     this.d.commands.register('dial-agent', (cmd) => this.onDialCommand(cmd));
-    await this.d.commands.start();
     this.unsubscribeEvents = await this.d.events.subscribe((e) => {
       if (e.type !== 'call.ended') return;
       const callerSid = this.bridges.has(e.callSid) ? e.callSid : this.byAgentCall.get(e.callSid);
@@ -231,7 +229,6 @@ export class BridgeRegistry {
     await Promise.all([...this.bridges.keys()].map((sid) => this.end(sid, 'caller', 'shutdown')));
     this.unsubscribeEvents?.().catch(() => undefined);
     this.unsubscribeEvents = null;
-    await this.d.commands.stop().catch(() => undefined);
   }
 
   private async onCallerStarted(bridge: Bridge): Promise<void> {
@@ -273,13 +270,8 @@ export class BridgeRegistry {
     }
   }
 
-  private onDialCommand(cmd: InstanceCommand): Promise<void> | void {
-    const endpoint = typeof cmd.endpoint === 'string' ? cmd.endpoint : undefined;
-    const agentSub = typeof cmd.agentSub === 'string' ? cmd.agentSub : undefined;
-    if (!endpoint) {
-      this.d.log.warn({ callSid: cmd.callSid }, 'dial-agent without an endpoint: dropped');
-      return;
-    }
+  private onDialCommand(cmd: CommandOf<'dial-agent'>): Promise<void> | void {
+    const { endpoint, agentSub } = cmd;
     if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub);
     // the caller's stream has not started yet: dial when it does
     this.pendingDials.set(cmd.callSid, { endpoint, agentSub, at: performance.now() });

@@ -1,5 +1,5 @@
 /**
- * Every store key and channel is built here, so the layout is in one place and a prefix can
+ * Every store key and pub/sub channel is built here (no channel name is made anywhere else), so the layout is in one place and a prefix can
  * isolate deployments (or tests) sharing one Redis. No key holds a plain captured value or a
  * full caller number: subjects are indexed by an HMAC of the number.
  */
@@ -26,8 +26,13 @@ export interface Keys {
   deliveryLease(callSid: string, processor: string): string;
   deliveries(): string;
   erasure(subjectHash: string): string;
-  channel(name: string): string;
+  /** call events, to every instance (bus/events.ts) */
+  eventsChannel(): string;
+  /** commands for one instance (bus/commands.ts) */
   instanceChannel(instanceId: string): string;
+  /** requests one instance is asked to answer, and the replies to its own (bus/rpc.ts) */
+  requestChannel(instanceId: string): string;
+  replyChannel(instanceId: string): string;
   prefix: string;
 }
 
@@ -54,7 +59,9 @@ export function makeKeys(prefix = 'tw:'): Keys {
     deliveryLease: (callSid: string, processor: string) => k('lease', callSid, processor),
     deliveries: () => k('deliveries'),
     erasure: (subjectHash: string) => k('erasure', subjectHash),
-    channel: (name: string) => k('ch', name),
+    eventsChannel: () => k('ch', 'events'),
     instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),
+    requestChannel: (instanceId: string) => k('ch', 'request', instanceId),
+    replyChannel: (instanceId: string) => k('ch', 'reply', instanceId),
   });
 }

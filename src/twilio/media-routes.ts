@@ -60,11 +60,5 @@ export function mediaRoutes(d: MediaRouteDeps) {
         else d.bridges.attachAgent(grant, stream);
       },
     );
-
-    // stop relaying before the websocket plugin closes the sockets: nothing more is sent and no
-    // REST call is made for a bridge the shutdown ends
-    app.addHook('preClose', async () => {
-      await d.bridges.shutdown();
-    });
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { errFields } from '../log';
 import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
-import type { EventBus } from '../events';
+import type { EventBus } from '../bus';
 import type { FlowRunner } from './runner';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import { publicFields } from '../calls/public-fields';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
-import type { EventBus } from '../events';
+import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditSink, RecordingController } from '../recording/controller';

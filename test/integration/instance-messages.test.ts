@@ -40,6 +40,10 @@ it('a forged dial-agent on Redis bridges the caller nowhere', async () => {
   expect(session?.handoff.agentCallSid).toBeUndefined();
   expect(h.logs.text).toContain('instance command refused: not signed by an instance');
   expect(h.logs.text).not.toContain('+15559990000');
+  // and counted, by the reason, on /metrics
+  const text = await h.app.services.metrics.registry.metrics();
+  expect(text).toContain('tonewall_bus_dropped_total{bus="commands",reason="unsigned"} 1');
+  expect(text).toContain('tonewall_bus_dropped_total{bus="commands",reason="bad-signature"} 1');
 
   // the same bridge is put through by the accept of an agent, signed by the instance
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, token(h, 'alice'))).status).toBe(200);
@@ -48,7 +52,7 @@ it('a forged dial-agent on Redis bridges the caller nowhere', async () => {
   expect(dialled).toEqual(['client:alice']);
 
   // a forged call.ended (events are signed too) neither ends the bridge nor anything else
-  const events = keys.channel('events');
+  const events = keys.eventsChannel();
   await h.redisStore!.publish(events, JSON.stringify({ type: 'call.ended', callSid: call.sid, status: 'completed' }));
   await sleep(300);
   expect(h.app.services.bridges.get(call.sid)).toBeDefined();

@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TokenAuth } from '../../src/auth/tokens';
-import type { CallEvent } from '../../src/events';
+import type { CallEvent } from '../../src/bus';
 import { verifySignature } from '../../src/processors';
 import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
@@ -71,7 +71,7 @@ describe('processors and privacy through the app', () => {
       expect(r.headers['idempotency-key']).toBeTruthy();
     }
     await waitFor(() => events.filter((e) => e.type === 'processor.result').length >= 2, 'processor.result events');
-    const result = events.find((e) => e.type === 'processor.result' && e.callSid === c1.sid)!;
+    const result = events.find((e): e is Extract<CallEvent, { type: 'processor.result' }> => e.type === 'processor.result' && e.callSid === c1.sid)!;
     // the gateway echoes what it was sent: agents get the allow-listed summary only (issue 11 item 2)
     expect(result).toMatchObject({ processor: 'gateway', ok: true, result: { approved: true } });
     expect(result.result).toEqual({ approved: true, reference: 'ch_1' });

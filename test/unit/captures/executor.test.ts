@@ -7,7 +7,7 @@ import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/captures';
-import type { CallEvent } from '../../../src/events';
+import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
 

@@ -217,7 +217,7 @@ describe.each(makers)('store contract: %s', (name, make) => {
   });
 
   test('pub/sub delivers to every subscriber until unsubscribed', async () => {
-    const ch = makeKeys(prefix).channel('test');
+    const ch = makeKeys(prefix).eventsChannel();
     const a: string[] = [];
     const b: string[] = [];
     const unA = await store.subscribe(ch, (m) => a.push(m));

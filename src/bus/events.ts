@@ -2,21 +2,19 @@
  * Call events crossing instances through the store's pub/sub: what agents are shown
  * (handoff.offered, call.bridged, capture.*, processor.result, call.ended) and what instances
  * tell each other (a call ended: captures and bridges on it stop). Events carry masked views and
- * SIDs only, never a value or a full caller number.
+ * SIDs only, never a value or a full caller number; the schemas (bus/messages.ts) hold them to
+ * that on publish and on receipt.
  *
  * Events are signed like every message between instances (store/signed-messages.ts): a
  * `call.ended` forged on Redis would otherwise end a capture or a bridge, and a forged
  * `capture.completed` or `processor.result` would tell an agent a payment went through. One
- * store subscription per bus verifies each message once and hands it to every local handler.
+ * store subscription per bus verifies and parses each message once and hands it to every local
+ * handler; what fails either is dropped and counted.
  */
-import type { Keys, MessageSigner, Store } from './store';
+import { callEvent, type CallEvent } from './messages';
+import { checked, receive, reportDrop, type BusDeps } from './receive';
 
-export interface CallEvent {
-  type: string;
-  callSid: string;
-  [k: string]: unknown;
-}
-
+export type { CallEvent } from './messages';
 export type CallEventHandler = (event: CallEvent) => void;
 
 export class EventBus {
@@ -24,23 +22,19 @@ export class EventBus {
   private readonly handlers = new Set<CallEventHandler>();
   private subscription: Promise<() => Promise<void>> | null = null;
 
-  constructor(
-    private readonly store: Store,
-    keys: Keys,
-    private readonly signer: MessageSigner,
-    private readonly onRefused: (reason: string) => void = () => undefined,
-  ) {
-    this.channel = keys.channel('events');
+  constructor(private readonly d: BusDeps) {
+    this.channel = d.keys.eventsChannel();
   }
 
+  /** an event that does not fit its schema (a value where a masked form belongs) is refused here, before it leaves */
   async publish(event: CallEvent): Promise<void> {
-    await this.store.publish(this.channel, this.signer.sign(this.channel, event));
+    await this.d.store.publish(this.channel, this.d.signer.sign(this.channel, checked(callEvent, event)));
   }
 
   /** resolves once events reach `handler`; returns its unsubscribe function */
   async subscribe(handler: CallEventHandler): Promise<() => Promise<void>> {
     this.handlers.add(handler);
-    this.subscription ??= this.store.subscribe(this.channel, (raw) => this.dispatch(raw));
+    this.subscription ??= this.d.store.subscribe(this.channel, (raw) => this.dispatch(raw));
     try {
       await this.subscription;
     } catch (e) {
@@ -57,14 +51,11 @@ export class EventBus {
   }
 
   private dispatch(raw: string): void {
-    const v = this.signer.verify(this.channel, raw);
-    if (!v.ok) {
-      this.onRefused(v.reason);
+    const r = receive(this.d.signer, this.channel, raw, callEvent);
+    if (!r.ok) {
+      reportDrop(this.d, 'events', r.reason);
       return;
     }
-    const e = v.payload;
-    if (e && typeof e === 'object' && typeof (e as CallEvent).type === 'string' && typeof (e as CallEvent).callSid === 'string') {
-      for (const h of [...this.handlers]) h(e as CallEvent);
-    }
+    for (const h of [...this.handlers]) h(r.message);
   }
 }

@@ -1,0 +1,168 @@
+/**
+ * Asking another instance and waiting for its answer, over the store's pub/sub: a capture asked
+ * for on any instance runs on the instance holding the call's bridge, and its answer (started,
+ * refused, cancelled) comes back so the agent API can answer 201 / 409 / 503. Each instance
+ * listens on its own request channel and its own reply channel; a correlation id pairs them.
+ * The operations and their request and reply schemas are `instanceRequests` (bus/messages.ts):
+ * a request is typed by its operation on send, and both request and reply are parsed on receipt.
+ *
+ * `request()` resolves with the parsed reply or rejects with a coded error: TW_ERR_BUS_TIMEOUT
+ * (no answer in time), TW_ERR_BUS_REMOTE_FAILED (the handler there failed, or there is none),
+ * TW_ERR_BUS_REPLY_INVALID (an answer that does not fit the operation's reply schema),
+ * TW_ERR_BUS_CLOSED (this instance shut down while waiting).
+ *
+ * Requests and replies are signed (store/signed-messages.ts); an unsigned, forged, moved or
+ * replayed one is dropped and counted, so nobody who merely reaches Redis can start or cancel a
+ * capture or answer for an instance.
+ */
+import { randomBytes } from 'node:crypto';
+import { z, type ZodTypeAny } from 'zod';
+import { Errors, isTonewallError, type TonewallError } from '../errors';
+import { errFields } from '../log';
+import { instanceRequests, REQUEST_OPS, type ReplyOf, type RequestOf, type RequestOp } from './messages';
+import { checked, receive, reportDrop, type BusDeps } from './receive';
+
+/** a capture's pause alone may take Twilio up to PAUSE_ACK_TIMEOUT_MS (3 s); leave room for the store */
+export const REQUEST_TIMEOUT_MS = 6_000;
+
+const id = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/);
+const requestEnvelope = z.object({ id, replyTo: z.string().min(1).max(128), op: z.enum(REQUEST_OPS), body: z.unknown() });
+const replyEnvelope = z.discriminatedUnion('ok', [
+  z.object({ id, ok: z.literal(true), reply: z.unknown() }),
+  /** the far side's failure, as a fixed word: its reason stays in its own log */
+  z.object({ id, ok: z.literal(false), error: z.enum(['failed', 'unhandled']) }),
+]);
+
+const UNANSWERED = new Set(['TW_ERR_BUS_TIMEOUT', 'TW_ERR_BUS_REMOTE_FAILED', 'TW_ERR_BUS_REPLY_INVALID', 'TW_ERR_BUS_CLOSED']);
+
+/** the request went out and no usable answer came back (as opposed to a store outage sending it) */
+export function isUnanswered(e: unknown): boolean {
+  return isTonewallError(e) && UNANSWERED.has(e.code);
+}
+
+export type RequestHandler<O extends RequestOp> = (request: RequestOf<O>) => Promise<ReplyOf<O>>;
+
+interface Pending {
+  op: RequestOp;
+  resolve: (reply: unknown) => void;
+  reject: (e: TonewallError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class InstanceRpc {
+  private readonly handlers = new Map<RequestOp, (request: unknown) => Promise<unknown>>();
+  private readonly pending = new Map<string, Pending>();
+  private unsubscribe: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly d: BusDeps,
+    private readonly instanceId: string,
+    private readonly timeoutMs = REQUEST_TIMEOUT_MS,
+  ) {}
+
+  /** one handler per operation on this instance; it answers requests once `start()` resolved */
+  serve<O extends RequestOp>(op: O, handler: RequestHandler<O>): void {
+    if (this.handlers.has(op)) throw new Error(`request handler already registered: ${op}`);
+    this.handlers.set(op, handler as (request: unknown) => Promise<unknown>);
+  }
+
+  /** listens for requests to this instance and for the replies to its own */
+  async start(): Promise<void> {
+    if (this.unsubscribe.length) return;
+    const requests = this.d.keys.requestChannel(this.instanceId);
+    const replies = this.d.keys.replyChannel(this.instanceId);
+    this.unsubscribe.push(
+      await this.d.store.subscribe(requests, (raw) => void this.serveOne(requests, raw)),
+      await this.d.store.subscribe(replies, (raw) => this.onReply(replies, raw)),
+    );
+  }
+
+  /** stops listening; requests still waiting reject with TW_ERR_BUS_CLOSED */
+  async close(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) await u().catch(() => undefined);
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.reject(Errors.busClosed({ detail: p.op }));
+    }
+  }
+
+  /** asks `instanceId` (this one included) and waits at most `timeoutMs` for its parsed answer */
+  async request<O extends RequestOp>(instanceId: string, op: O, body: RequestOf<O>, opts: { timeoutMs?: number } = {}): Promise<ReplyOf<O>> {
+    const message = { id: randomBytes(12).toString('base64url'), replyTo: this.instanceId, op, body: checked(instanceRequests[op].request, body) };
+    const answer = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(message.id);
+        reject(Errors.busTimeout({ detail: op }));
+      }, opts.timeoutMs ?? this.timeoutMs);
+      this.pending.set(message.id, { op, resolve, reject, timer });
+    });
+    const channel = this.d.keys.requestChannel(instanceId);
+    try {
+      await this.d.store.publish(channel, this.d.signer.sign(channel, message));
+    } catch (e) {
+      const p = this.pending.get(message.id);
+      if (p) clearTimeout(p.timer);
+      this.pending.delete(message.id);
+      answer.catch(() => undefined);
+      throw e;
+    }
+    return (await answer) as ReplyOf<O>;
+  }
+
+  private onReply(channel: string, raw: string): void {
+    const r = receive(this.d.signer, channel, raw, replyEnvelope);
+    if (!r.ok) {
+      reportDrop(this.d, 'replies', r.reason);
+      return;
+    }
+    const p = this.pending.get(r.message.id);
+    if (!p) return; // answered after its timeout
+    clearTimeout(p.timer);
+    this.pending.delete(r.message.id);
+    if (!r.message.ok) {
+      p.reject(Errors.busRemoteFailed({ detail: `${p.op}: ${r.message.error}` }));
+      return;
+    }
+    const reply = instanceRequests[p.op].reply.safeParse(r.message.reply);
+    if (reply.success) {
+      p.resolve(reply.data);
+    } else {
+      reportDrop(this.d, 'replies', 'invalid');
+      p.reject(Errors.busReplyInvalid({ detail: p.op }));
+    }
+  }
+
+  private async serveOne(channel: string, raw: string): Promise<void> {
+    const r = receive(this.d.signer, channel, raw, requestEnvelope);
+    if (!r.ok) {
+      reportDrop(this.d, 'requests', r.reason);
+      return;
+    }
+    const { id: requestId, replyTo, op } = r.message;
+    const body = instanceRequests[op].request.safeParse(r.message.body);
+    if (!body.success) {
+      // no reply: a request this instance cannot read is one it cannot trust to answer
+      reportDrop(this.d, 'requests', 'invalid');
+      return;
+    }
+    const handler = this.handlers.get(op);
+    let reply: z.infer<typeof replyEnvelope>;
+    if (!handler) {
+      reportDrop(this.d, 'requests', 'unhandled');
+      reply = { id: requestId, ok: false, error: 'unhandled' };
+    } else {
+      try {
+        const schema: ZodTypeAny = instanceRequests[op].reply;
+        reply = { id: requestId, ok: true, reply: checked(schema, await handler(body.data)) };
+      } catch (e) {
+        this.d.log.error({ op, err: errFields(e) }, 'instance request failed');
+        reply = { id: requestId, ok: false, error: 'failed' };
+      }
+    }
+    const replies = this.d.keys.replyChannel(replyTo);
+    await this.d.store
+      .publish(replies, this.d.signer.sign(replies, reply))
+      .catch((e: unknown) => this.d.log.error({ op, err: errFields(e) }, 'instance reply not published'));
+  }
+}

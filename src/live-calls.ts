@@ -1,0 +1,97 @@
+/**
+ * What this instance holds of live calls, started and stopped in one place: the media bridges,
+ * the captures that run on them (records, executor, service), the bus endpoints through which
+ * other instances reach both (`dial-agent` commands, `capture.*` requests), and the end of a
+ * call ending both. buildApp builds it; the agent API and socket only use its capture service.
+ */
+import type { CommandBus, EventBus, InstanceRpc } from './bus';
+import type { CallRepository } from './calls/repository';
+import { CaptureExecutor, CaptureRecords, CaptureService } from './captures';
+import type { ExecutorDeps } from './captures/executor';
+import { PaymentSessions } from './captures/payments';
+import type { Logger } from './log';
+import type { BridgeRegistry } from './media';
+import type { Keys, Store } from './store';
+
+export interface LiveCallsDeps {
+  instanceId: string;
+  log: Logger;
+  store: Store;
+  keys: Keys;
+  calls: CallRepository;
+  events: EventBus;
+  commands: CommandBus;
+  rpc: InstanceRpc;
+  bridges: BridgeRegistry;
+  audit: ExecutorDeps['audit'];
+  recording: ExecutorDeps['recording'];
+  vault: ExecutorDeps['vault'];
+  /** captures by outcome */
+  captureMetrics: ExecutorDeps['metrics'];
+  /** told of the session once a capture stored a field (processor delivery) */
+  onSessionChanged?: ExecutorDeps['onSessionChanged'];
+  /** tests shorten the capture timeouts */
+  captureTimings?: ExecutorDeps['timings'];
+}
+
+export class LiveCalls {
+  readonly captures: CaptureService;
+  /** agent-assisted payments: several captures of one call, completed or cancelled together */
+  readonly payments: PaymentSessions;
+  private readonly executor: CaptureExecutor;
+  private unsubscribe: (() => Promise<void>) | null = null;
+
+  constructor(private readonly d: LiveCallsDeps) {
+    const records = new CaptureRecords(d.store, d.keys);
+    this.executor = new CaptureExecutor({
+      calls: d.calls,
+      records,
+      recording: d.recording,
+      vault: d.vault,
+      audit: d.audit,
+      events: d.events,
+      metrics: d.captureMetrics,
+      bridges: (callSid) => d.bridges.get(callSid),
+      log: d.log,
+      instanceId: d.instanceId,
+      timings: d.captureTimings,
+      onSessionChanged: d.onSessionChanged,
+    });
+    this.captures = new CaptureService({ instanceId: d.instanceId, executor: this.executor, rpc: d.rpc, records });
+    this.payments = new PaymentSessions({
+      calls: d.calls,
+      captures: this.captures,
+      vault: d.vault,
+      audit: d.audit,
+      publish: (view) => d.events.publish({ type: 'payment.updated', callSid: view.callSid, payment: view }),
+      onCompleted: (session) => d.onSessionChanged?.(session),
+    });
+  }
+
+  /** handlers first, then the subscriptions that feed them */
+  async start(): Promise<void> {
+    this.captures.serve();
+    await this.d.bridges.start();
+    // a capture ends with its call (the bridge's listeners are gone by then)
+    this.unsubscribe = await this.d.events.subscribe((e) => {
+      if (e.type === 'call.ended' && this.executor.isRunning(e.callSid)) void this.executor.abort(e.callSid, 'call-ended');
+    });
+    await this.d.commands.start();
+    await this.d.rpc.start();
+  }
+
+  /**
+   * Shutdown: captures end first, so each recording is resumed while its call is still up; then
+   * the bridges close their streams (sending nothing more, no REST call); then nothing more is
+   * taken from the bus.
+   */
+  async stop(): Promise<void> {
+    await this.captures.close();
+    await this.d.bridges.shutdown();
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = null;
+    await unsubscribe?.().catch(() => undefined);
+    await this.d.commands.stop().catch(() => undefined);
+    await this.d.rpc.close();
+  }
+}
