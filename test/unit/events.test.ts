@@ -3,7 +3,12 @@ import { EventBus } from '../../src/events';
 import { EmbeddedStore, makeKeys, MessageSigner } from '../../src/store';
 
 const KEY = Buffer.alloc(32, 4);
-const settle = () => new Promise((r) => setTimeout(r, 20));
+// delivery is asynchronous (setImmediate, like Redis): on fake timers, everything already
+// published has been delivered once the clock moves on, so an absence below is proven, not hoped for
+const settle = () => jest.advanceTimersByTimeAsync(20);
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
 
 describe('EventBus', () => {
   it('hands each signed event to every handler once and refuses the rest', async () => {

@@ -3,11 +3,17 @@ import pino from 'pino';
 import { CaptureRpc } from '../../../src/captures';
 import { EmbeddedStore, makeKeys, MessageSigner } from '../../../src/store';
 
+// delivery is asynchronous (setImmediate, like Redis): on fake timers, everything already
+// published has been delivered once the clock moves on, so an absence below is proven, not hoped for
+const settle = () => jest.advanceTimersByTimeAsync(20);
+
 const SID = 'CA' + '3'.repeat(32);
 const log = pino({ level: 'silent' });
 const KEY = Buffer.alloc(32, 9);
 /** each instance has its own signer (its own memory of nonces), all with the deployment's key */
 const signer = () => new MessageSigner([KEY]);
+
+afterEach(() => jest.useRealTimers());
 
 describe('CaptureRpc', () => {
   it('runs a start and a cancel on the named instance and brings the answer back', async () => {
@@ -43,6 +49,7 @@ describe('CaptureRpc', () => {
   });
 
   it('drops requests and replies not signed by an instance: nothing runs, the caller times out', async () => {
+    jest.useFakeTimers();
     const store = new EmbeddedStore();
     const keys = makeKeys('r:');
     const seen: string[] = [];
@@ -63,16 +70,16 @@ describe('CaptureRpc', () => {
     const replies: string[] = [];
     await store.subscribe(keys.channel('capture-reply:B'), (raw) => void replies.push(raw));
     const pending = b.call('nobody', { op: 'cancel', callSid: SID, captureId: 'cap_1' });
-    await new Promise((r) => setTimeout(r, 20));
+    await jest.advanceTimersByTimeAsync(150);
     expect(await pending).toEqual({ ok: false, error: 'instance-unreachable' });
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(seen).toEqual([]);
     expect(replies).toEqual([]);
     // a signed request runs once; the same bytes again are a replay
     const signed = signer().sign(channel, start);
     await store.publish(channel, signed);
     await store.publish(channel, signed);
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(seen).toEqual([`start ${SID}`]);
     await a.close();
     await b.close();

@@ -2,7 +2,14 @@ import pino from 'pino';
 import { CommandBus } from '../../../src/media/commands';
 import { EmbeddedStore, makeKeys, MessageSigner, MESSAGE_MAX_AGE_MS } from '../../../src/store';
 
+// delivery is asynchronous (setImmediate, like Redis): on fake timers, everything already
+// published has been delivered once the clock moves on, so an absence below is proven, not hoped for
+const settle = () => jest.advanceTimersByTimeAsync(20);
+
 const KEY = Buffer.alloc(32, 5);
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
 
 describe('CommandBus', () => {
   it('delivers a command to the handler for its type on the named instance only', async () => {
@@ -21,7 +28,7 @@ describe('CommandBus', () => {
     await a.send('b', { type: 'dial-agent', callSid: 'CA1', endpoint: 'client:alice' });
     await store.publish(keys.instanceChannel('b'), 'not json');
     await store.publish(keys.instanceChannel('b'), JSON.stringify({ type: 'nobody-handles-this', callSid: 'CA1' }));
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(gotA).toEqual([]);
     expect(gotB).toEqual([{ type: 'dial-agent', callSid: 'CA1', endpoint: 'client:alice' }]);
     await a.stop();
@@ -49,9 +56,9 @@ describe('CommandBus', () => {
     await store.subscribe(channel, (raw) => void captured.push(raw));
     const a = new CommandBus(store, keys, 'a', log, new MessageSigner([KEY]));
     await a.send('b', { type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' });
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     await store.publish(channel, captured.find((raw) => raw.includes('CA2'))!);
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     expect(got).toEqual([{ type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' }]);
     const reasons = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'instance command refused: not signed by an instance').map((l) => l.reason);
     expect(reasons).toEqual(['unsigned', 'bad-signature', 'bad-signature', 'stale', 'replayed']);
@@ -75,7 +82,7 @@ describe('CommandBus', () => {
     await rotating.start();
     await old.send('b', { type: 'ping', callSid: 'CA1' });
     await rotating.send('a', { type: 'ping', callSid: 'CA2' });
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
     // b accepts a's old key; a does not know b's new key yet
     expect(got).toEqual(['b CA1']);
     await old.stop();
