@@ -33,8 +33,7 @@ const elements = [
   // the composition root: app.ts and what it builds to start and stop live calls together
   { type: 'app', mode: 'full', pattern: 'src/{app,live-calls}.ts' },
   { type: 'server', mode: 'full', pattern: 'src/server.ts' },
-  // src/emulator and src/cli are moving to tools/ (a parallel change); until then they are tools
-  { type: 'tools', partialMatch: false, pattern: ['tools/**', 'scripts/**', 'src/emulator/**', 'src/cli/**'] },
+  { type: 'tools', partialMatch: false, pattern: ['tools/**', 'scripts/**'] },
   { type: 'tests', partialMatch: false, pattern: ['test/**', 'bench/**'] },
 ];
 
@@ -81,7 +80,7 @@ export default tseslint.config(
   },
   {
     // command-line tools talk to a person on stdout
-    files: ['tools/**/*.ts', 'src/cli/**/*.ts', 'src/emulator/**/*.ts'],
+    files: ['tools/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -18,13 +18,17 @@ async function main(): Promise<void> {
     ['webhook', runWebhookBench],
   ] as [string, Bench][]).filter(([name]) => only.length === 0 || only.includes(name));
   const results: Record<string, Record<string, number | string>> = {};
+  const failed: string[] = [];
   for (const [name, bench] of benches) {
     const t0 = Date.now();
     process.stdout.write(`${name}: running...\n`);
     try {
       results[name] = await bench();
     } catch (err) {
-      results[name] = { error: (err as Error).message };
+      // the table and latest.json still say which benchmark failed; the exit code tells CI
+      failed.push(name);
+      results[name] = { error: err instanceof Error ? err.message : String(err) };
+      process.stderr.write(`${name}: failed\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     }
     process.stdout.write(`${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   }
@@ -38,7 +42,8 @@ async function main(): Promise<void> {
   const machine = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', platform: `${os.platform()} ${os.arch()}` };
   fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), machine, results }, null, 2) + '\n');
   process.stdout.write(`\nwrote ${path.relative(process.cwd(), out)}\n`);
-  process.exit(0);
+  if (failed.length > 0) process.stderr.write(`\nfailed: ${failed.join(', ')}\n`);
+  process.exit(failed.length > 0 ? 1 : 0);
 }
 
 void main();

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '../src/cli/free-port';
+import { freePort } from '../tools/free-port';
 export { freePort };
 
 const ROOT = path.resolve(__dirname, '..');

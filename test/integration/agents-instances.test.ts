@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 let a: Harness;
 let b: Harness;

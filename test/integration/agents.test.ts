@@ -15,7 +15,7 @@ import {
   agentRoutes as routes,
   placeCall,
   token,
-} from '../unit/agents/fixtures';
+} from '../support/agents';
 
 let h: Harness;
 let flowsDir: string;

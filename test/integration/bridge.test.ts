@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import twilio from 'twilio';
-import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../src/emulator';
+import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../tools/emulator';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, sleep, waitFor, type Harness } from '../support/harness';
 

@@ -4,10 +4,10 @@
  * by an independent decoder (multimon-ng), over REST and over the agent WebSocket.
  */
 import fs from 'node:fs';
-import type { EmulatedCall, MediaLeg } from '../../src/emulator';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
 import { holdsValue } from '../support/values';
-import { AgentSocket, agentSide, api, DTMF_FREQUENCIES, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, power, silence, TONE_SAMPLES, token } from '../unit/agents/fixtures';
+import { AgentSocket, agentSide, api, DTMF_FREQUENCIES, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, power, silence, TONE_SAMPLES, token } from '../support/agents';
 
 const CARD = '4111111111111111';
 

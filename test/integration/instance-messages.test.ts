@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { MessageSigner } from '../../src/store';
 import { startHarness, sleep, type Harness } from '../support/harness';
-import { agentSide, api, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { agentSide, api, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 let h: Harness;
 let flowsDir: string;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { startHarness, type Harness } from '../support/harness';
-import { AgentSocket, api, token } from '../unit/agents/fixtures';
+import { AgentSocket, api, token } from '../support/agents';
 
 const wsUrl = (h: Harness) => h.url.replace(/^http/, 'ws') + '/agent/ws';
 

@@ -4,7 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { startHarness, type Harness } from '../support/harness';
-import { token } from '../unit/agents/fixtures';
+import { token } from '../support/agents';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef-0123456789';
 

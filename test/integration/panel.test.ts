@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { agentSide, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '../artifacts');

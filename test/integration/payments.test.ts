@@ -9,9 +9,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { EmulatedCall, MediaLeg } from '../../src/emulator';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { AgentSocket, agentSide, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CARD = '4111111111111111';
 const BAD_CARD = '4111111111111112';

@@ -11,7 +11,7 @@ import type { CallEvent } from '../../src/bus';
 import { verifySignature } from '../../src/processors';
 import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
-import { startGateway, type Gateway } from '../unit/processors/gateway';
+import { startGateway, type Gateway } from '../support/gateway';
 
 const CALLER = '+15557773333';
 const SECRET = 'gateway-secret-text';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { concat, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../unit/agents/fixtures';
+import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CARD = '4111111111111111';
 

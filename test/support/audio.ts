@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { multimonKeys } from '../../src/cli/audio-files';
-import { keyTone as padTone } from '../../src/emulator/keypad';
+import { multimonKeys } from '../../tools/cli/audio-files';
+import { keyTone as padTone } from '../../tools/emulator/keypad';
 import { MULAW_DECODE } from '../../src/media/dsp/mulaw';
 
 export const FS = 8000;

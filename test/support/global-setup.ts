@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { freePort } from '../../src/cli/free-port';
+import { freePort } from './free-port';
 
 
 async function waitForPort(port: number, ms: number): Promise<void> {

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type BuildOptions } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
-import { startTwilioEmulator, type TwilioEmulator } from '../../src/emulator';
+import { startTwilioEmulator, type TwilioEmulator } from '../../tools/emulator';
 import { RedisStore } from '../../src/store';
 import { generateKeyRingText } from '../../src/vault';
 import { redisUrl, scanRedis, uniquePrefix } from './redis';
-import { freePort } from '../../src/cli/free-port';
+import { freePort } from './free-port';
 export { freePort };
 
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);

@@ -2,8 +2,11 @@ import pino from 'pino';
 import { CommandBus, type BusDeps } from '../../../src/bus';
 import { EmbeddedStore, makeKeys, MessageSigner, MESSAGE_MAX_AGE_MS } from '../../../src/store';
 
+// delivery is asynchronous (setImmediate, like Redis): on fake timers, everything already
+// published has been delivered once the clock moves on, so an absence below is proven, not hoped for
+const settle = () => jest.advanceTimersByTimeAsync(20);
+
 const KEY = Buffer.alloc(32, 5);
-const settle = () => new Promise((r) => setTimeout(r, 20));
 
 function deps(store: EmbeddedStore, opts: { key?: Buffer[]; lines?: string[]; dropped?: string[] } = {}): BusDeps {
   return {
@@ -14,6 +17,9 @@ function deps(store: EmbeddedStore, opts: { key?: Buffer[]; lines?: string[]; dr
     onDropped: (bus, reason) => void opts.dropped?.push(`${bus} ${reason}`),
   };
 }
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
 
 describe('CommandBus', () => {
   it('delivers a command to the handler for its type on the named instance only; drops and counts what does not parse', async () => {

@@ -1,6 +1,6 @@
 import { forwardErasure, parseProcessors, verifySignature } from '../../../src/processors';
-import { captureLog } from './fixtures';
-import { type Gateway, startGateway } from './gateway';
+import { captureLog } from '../../support/fixtures';
+import { type Gateway, startGateway } from '../../support/gateway';
 
 const PHONE = '+15551234567';
 

@@ -20,7 +20,7 @@ import {
   Timeline,
   type Burst,
   type ToneOpts,
-} from './synth';
+} from '../../../support/synth';
 
 /** Per slot: the digits reported there */
 function reportedPerSlot(bursts: Burst[], o: { slotMs?: number } = {}): { digits: string[]; expected: string[] } {

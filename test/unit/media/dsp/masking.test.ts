@@ -17,7 +17,7 @@ import {
   speechCorpus,
   type Burst,
   type ToneOpts,
-} from './synth';
+} from '../../../support/synth';
 
 const LOOKAHEAD = 320;
 

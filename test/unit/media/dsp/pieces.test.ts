@@ -7,7 +7,7 @@ import { DtmfDetector, keyIndex, NO_KEY } from '../../../../src/media/dsp/detect
 import { FADE_SAMPLES, flatToneByte } from '../../../../src/media/dsp/flat-tone';
 import { Masker } from '../../../../src/media/dsp/masker';
 import { CONFIRM_PASSES, KeyTracker, RELEASE_MISSES } from '../../../../src/media/dsp/tracker';
-import { ALL_KEYS, dtmf, ms, noise, rng, run, Timeline } from './synth';
+import { ALL_KEYS, dtmf, ms, noise, rng, run, Timeline } from '../../../support/synth';
 
 describe('KeyTracker', () => {
   const k5 = keyIndex('5');

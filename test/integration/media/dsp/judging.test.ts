@@ -9,7 +9,7 @@ import { goertzelComplex } from '../../../../src/media/dsp/goertzel';
 import { peakToDbm0 } from '../../../../src/media/dsp/levels';
 import { MULAW_DECODE } from '../../../../src/media/dsp/mulaw';
 import { wideDecoder } from '../../../support/decoders';
-import { ALL_KEYS, dtmf, fromMulaw, layout, everyKey, ms, run, speechCorpus, Timeline, toMulaw } from './synth';
+import { ALL_KEYS, dtmf, fromMulaw, layout, everyKey, ms, run, speechCorpus, Timeline, toMulaw } from '../../../support/synth';
 
 const L = 320;
 

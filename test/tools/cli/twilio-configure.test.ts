@@ -1,5 +1,5 @@
-import { configureNumber } from '../../../src/cli/twilio-configure';
-import { startTwilioEmulator, type TwilioEmulator } from '../../../src/emulator';
+import { configureNumber } from '../../../tools/cli/twilio-configure';
+import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../../support/harness';
 
 describe('npm run twilio:configure', () => {

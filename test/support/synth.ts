@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CallerPath, type KeyPress } from '../../../../src/media/dsp';
-import { COL_HZ, KEYS, ROW_HZ } from '../../../../src/media/dsp/detector';
-import { dbm0ToPeak, dbm0ToPower } from '../../../../src/media/dsp/levels';
-import { encodeMulaw, MULAW_DECODE } from '../../../../src/media/dsp/mulaw';
+import { CallerPath, type KeyPress } from '../../src/media/dsp';
+import { COL_HZ, KEYS, ROW_HZ } from '../../src/media/dsp/detector';
+import { dbm0ToPeak, dbm0ToPower } from '../../src/media/dsp/levels';
+import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 
 export const FS = 8000;
 export const FRAME = 160;
@@ -177,7 +177,7 @@ export function run(bytes: Uint8Array, o: RunOpts = {}): RunResult {
   return { out, replaced, keys, path };
 }
 
-const FIXTURE = join(__dirname, '../../../fixtures/speech/corpus-2min.ulaw');
+const FIXTURE = join(__dirname, '../fixtures/speech/corpus-2min.ulaw');
 
 export function speechCorpus(): Uint8Array {
   return new Uint8Array(readFileSync(FIXTURE));

@@ -1,5 +1,5 @@
 import { TokenAuth } from '../../../src/auth/tokens';
-import { jwtSecret, mintToken, parseTtl } from '../../../src/cli/token';
+import { jwtSecret, mintToken, parseTtl } from '../../../tools/cli/token';
 
 const SECRET = 'cli-test-secret-0123456789abcdef-xyz';
 

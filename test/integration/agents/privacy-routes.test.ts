@@ -6,7 +6,7 @@ import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/pr
 import type { RedisStore } from '../../../src/store';
 import { ReplayGuard } from '../../../src/twilio/replay';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';
-import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
+import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SECRET = 'y'.repeat(40);

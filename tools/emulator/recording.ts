@@ -1,4 +1,4 @@
-import { encodeMulaw, MULAW_DECODE } from '../media/dsp/mulaw';
+import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 import { newSid, rfc2822 } from './ids';
 import { MULAW_SILENCE } from './media-client';
 

@@ -6,8 +6,8 @@
  */
 import 'dotenv/config';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, ROLES, TokenAuth, type Role } from '../auth/tokens';
-import { ConfigError, loadConfig } from '../config';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, ROLES, TokenAuth, type Role } from '../../src/auth/tokens';
+import { ConfigError, loadConfig } from '../../src/config';
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

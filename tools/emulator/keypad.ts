@@ -2,7 +2,7 @@
  * The emulated caller's keypad: in-band DTMF as a phone sends it (ITU-T Q.23 frequency pairs),
  * 8 kHz μ-law. Used by the demo and the tests to key digits into a media stream.
  */
-import { encodeMulaw } from '../media/dsp/mulaw';
+import { encodeMulaw } from '../../src/media/dsp/mulaw';
 
 const SAMPLE_RATE_HZ = 8000;
 const KEYS = '123A456B789C*0#D';

@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import type { CallSession, FieldState } from '../../../src/calls/session';
-import { RedisStore, makeKeys, type Keys } from '../../../src/store';
-import { Vault, generateKeyRingText, parseKeyRing } from '../../../src/vault';
-import { redisUrl, uniquePrefix } from '../../support/redis';
+import type { CallSession, FieldState } from '../../src/calls/session';
+import { RedisStore, makeKeys, type Keys } from '../../src/store';
+import { Vault, generateKeyRingText, parseKeyRing } from '../../src/vault';
+import { redisUrl, uniquePrefix } from './redis';
 
 export const newCallSid = () => 'CA' + randomBytes(16).toString('hex');
 

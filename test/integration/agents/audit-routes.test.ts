@@ -4,7 +4,7 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import type { Keys, RedisStore } from '../../../src/store';
-import { makeSession, newCallSid, redisFixture } from '../processors/fixtures';
+import { makeSession, newCallSid, redisFixture } from '../../support/fixtures';
 import { type TinyApp, tinyApp } from '../../support/tiny-app';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 

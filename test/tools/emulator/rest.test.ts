@@ -1,4 +1,4 @@
-import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../src/emulator';
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
 import {
   ACCOUNT_SID,
   AUTH_TOKEN,

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient';
-import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../src/emulator';
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, type FakeService } from './fake-service';
 
 /** the official client, re-pointed at the emulator: what the service does */

@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import type { EmulatedCall, MediaLeg } from '../../../src/emulator';
-import { concat, keyTone, silence } from '../../support/audio';
-export { DTMF_FREQUENCIES, multimon, power, silence } from '../../support/audio';
-import { waitFor, type Harness } from '../../support/harness';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import { concat, keyTone, silence } from './audio';
+export { DTMF_FREQUENCIES, multimon, power, silence } from './audio';
+import { waitFor, type Harness } from './harness';
 
 export const OFFER_NUMBER = '+15005550124';
 export const ALICE_NUMBER = '+15005550125';

@@ -1,6 +1,6 @@
-import { keyedDigits } from '../../../src/emulator/call-driver';
-import { parseTwiml, TwimlError } from '../../../src/emulator/twiml';
-import { parseXml, XmlParseError } from '../../../src/emulator/xml';
+import { keyedDigits } from '../../../tools/emulator/call-driver';
+import { parseTwiml, TwimlError } from '../../../tools/emulator/twiml';
+import { parseXml, XmlParseError } from '../../../tools/emulator/xml';
 
 describe('TwiML parsing', () => {
   it('parses the verbs the service writes, with Twilio defaults', () => {

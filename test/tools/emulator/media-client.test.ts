@@ -1,5 +1,5 @@
 import { multimon } from '../../support/audio';
-import { keyTones } from '../../../src/emulator';
+import { keyTones } from '../../../tools/emulator';
 import {
   connectStream,
   StreamRefusedError,
@@ -7,7 +7,7 @@ import {
   type EmulatedCall,
   type MediaLeg,
   type TwilioEmulator,
-} from '../../../src/emulator';
+} from '../../../tools/emulator';
 import {
   ACCOUNT_SID,
   AUTH_TOKEN,

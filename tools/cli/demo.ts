@@ -10,11 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { buildApp } from '../app';
-import { loadConfig } from '../config';
+import { buildApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
 import { startTwilioEmulator, type TimelineEntry } from '../emulator';
-import { generateKeyRingText } from '../vault';
-import { freePort } from './free-port';
+import { generateKeyRingText } from '../../src/vault';
+import { freePort } from '../free-port';
 
 const CALLER = '+15551234567';
 const PAYMENTS_NUMBER = '+15005550006';

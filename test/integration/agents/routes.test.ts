@@ -1,6 +1,6 @@
 /** The agent API's authentication (CONTRACT §5) on the real app, through inject(). */
 import { buildInjectedApp, type InjectedApp } from '../../support/app';
-import { agentRoutes as routes } from './fixtures';
+import { agentRoutes as routes } from '../../support/agents';
 
 let t: InjectedApp;
 let alice: string;

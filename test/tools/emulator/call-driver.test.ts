@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { startTwilioEmulator, type TwilioEmulator } from '../../../src/emulator';
+import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN, startFakeService, type FakeService } from './fake-service';
 
 const CALLER = '+15551234567';

@@ -13,8 +13,8 @@ import type { Vault } from '../../../src/vault';
 import { CaptureRecords } from '../../../src/captures/records';
 import { ReplayGuard } from '../../../src/twilio/replay';
 import { scanRedis } from '../../support/redis';
-import { captureLog, field, makeSession, redisFixture } from '../processors/fixtures';
-import { type Gateway, startGateway } from '../processors/gateway';
+import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
+import { type Gateway, startGateway } from '../../support/gateway';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SUBJECT_SECRET = 'subject-secret-derived-from-agent-jwt-secret';

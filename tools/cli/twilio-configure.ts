@@ -4,7 +4,7 @@
  */
 import 'dotenv/config';
 import { parseArgs } from 'node:util';
-import { createTwilioClient } from '../twilio/rest';
+import { createTwilioClient } from '../../src/twilio/rest';
 
 export async function configureNumber(opts: {
   accountSid: string;

@@ -18,8 +18,8 @@ import {
 import { RedisStore, type Keys } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { redisUrl, scanRedis } from '../../support/redis';
-import { captureLog, field, makeSession, redisFixture } from './fixtures';
-import { type Gateway, startGateway, waitFor } from './gateway';
+import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
+import { type Gateway, startGateway, waitFor } from '../../support/gateway';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const PAN = '4111111111111111';

@@ -1,0 +1,231 @@
+/**
+ * The recording controller on its own, with an in-memory REST client in Twilio's shape
+ * (`calls(sid).recordings(sid).update(params)`) whose answers each test scripts. A pause counts
+ * only when Twilio acknowledged it; everything else fails closed.
+ */
+import pino from 'pino';
+import RestException from 'twilio/lib/base/RestException';
+import type { CallSession } from '../../../src/calls/session';
+import { advance } from '../../../src/flows/engine';
+import { parseFlow } from '../../../src/flows/load';
+import { PAUSE_ACK_TIMEOUT_MS, RecordingController, type AuditSink } from '../../../src/recording/controller';
+import type { TwilioClient } from '../../../src/twilio/rest';
+
+type Status = 'paused' | 'in-progress' | 'stopped';
+type Answer = 'ok' | number | 'network' | 'never';
+
+interface Update {
+  callSid: string;
+  recordingSid: string;
+  params: { status: Status; pauseBehavior?: string };
+}
+
+const CALL = 'CA' + '1'.repeat(32);
+const REC = 'RE' + '2'.repeat(32);
+
+/** Twilio's REST surface as far as the controller uses it; answers per requested status */
+function fakeTwilio(answers: Partial<Record<Status, Answer>>) {
+  const updates: Update[] = [];
+  const client = {
+    calls: (callSid: string) => ({
+      recordings: (recordingSid: string) => ({
+        update(params: Update['params']): Promise<{ sid: string; status: string }> {
+          updates.push({ callSid, recordingSid, params });
+          const a = answers[params.status] ?? 'ok';
+          if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
+          if (a === 'never') return new Promise(() => undefined);
+          if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+          return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code: 20001, message: 'refused' }) }));
+        },
+      }),
+    }),
+  };
+  return { client: client as unknown as TwilioClient, updates };
+}
+
+function setup(answers: Partial<Record<Status, Answer>>, pauseTimeoutMs?: number) {
+  const twilio = fakeTwilio(answers);
+  const audit: { callSid: string; type: string; [k: string]: unknown }[] = [];
+  const sink: AuditSink = { append: async (callSid, entry) => void audit.push({ callSid, ...entry }) };
+  const counts = { pauseFailures: 0, pauses: [] as string[] };
+  const metrics = { pauseFailures: { inc: () => void counts.pauseFailures++ }, pauses: { inc: (l: { outcome: string }) => void counts.pauses.push(l.outcome) } };
+  const controller = new RecordingController({ client: twilio.client, publicUrl: 'https://ivr.example.com', audit: sink, log: pino({ level: 'silent' }), metrics, pauseTimeoutMs });
+  return { controller, updates: twilio.updates, audit, counts };
+}
+
+describe('pause', () => {
+  test("acknowledged by Twilio: ok, with pauseBehavior skip, audited with Twilio's answer", async () => {
+    const { controller, updates, audit, counts } = setup({ paused: 'ok' });
+    const o = await controller.pause(CALL, REC);
+    expect(o).toEqual({ ok: true, twilioStatus: '200', recordingSid: REC });
+    expect(updates).toEqual([{ callSid: CALL, recordingSid: REC, params: { status: 'paused', pauseBehavior: 'skip' } }]);
+    expect(audit).toEqual([expect.objectContaining({ callSid: CALL, type: 'recording.paused', twilioStatus: '200', recordingSid: REC })]);
+    expect(counts).toEqual({ pauseFailures: 0, pauses: ['ok'] });
+  });
+
+  test("without a known recording SID it pauses Twilio's current recording", async () => {
+    const { controller, updates } = setup({});
+    expect((await controller.pause(CALL)).recordingSid).toBe(REC);
+    expect(updates[0].recordingSid).toBe('Twilio.CURRENT');
+  });
+
+  test.each([
+    [500, '500'],
+    [400, '400'],
+    ['network', 'network'],
+  ] as const)('refused or unreachable (%s): not ok, counted and audited as a failure', async (answer, twilioStatus) => {
+    const { controller, audit, counts } = setup({ paused: answer });
+    const o = await controller.pause(CALL, REC);
+    expect(o).toMatchObject({ ok: false, twilioStatus });
+    expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
+    expect(counts).toEqual({ pauseFailures: 1, pauses: ['failed'] });
+  });
+
+  test('not acknowledged within the timeout: not ok (timeout), though Twilio might still pause it later', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, audit } = setup({ paused: 'never' });
+      const pending = controller.pause(CALL, REC);
+      let settled = false;
+      void pending.then(() => (settled = true));
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS - 1);
+      expect(settled).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(await pending).toMatchObject({ ok: false, twilioStatus: 'timeout' });
+      expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('the configured pause timeout replaces the default', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller } = setup({ paused: 'never' }, 100);
+      const pending = controller.pause(CALL, REC);
+      await jest.advanceTimersByTimeAsync(100);
+      expect(await pending).toMatchObject({ ok: false, twilioStatus: 'timeout' });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('404 (no recording is active, so nothing can be recorded): ok and marked absent', async () => {
+    const { controller, counts } = setup({ paused: 404 });
+    expect(await controller.pause(CALL, REC)).toEqual({ ok: true, twilioStatus: '404', absent: true, recordingSid: REC });
+    expect(counts.pauseFailures).toBe(0);
+  });
+
+  test("a bridge's agent call is paused on its own SID and audited on the caller's call", async () => {
+    const agentCall = 'CA' + '3'.repeat(32);
+    const { controller, updates, audit } = setup({});
+    await controller.pause(agentCall, REC, CALL);
+    expect(updates[0].callSid).toBe(agentCall);
+    expect(audit[0].callSid).toBe(CALL);
+  });
+});
+
+describe('the flow, fed what the controller answered, asks for no sensitive field unless the pause took', () => {
+  const flow = parseFlow(
+    'pay.yaml',
+    `
+id: pay
+numbers: ["+15005550006"]
+record: true
+steps:
+  - collect: card
+    kind: card-number
+    prompt: card please
+handoff:
+  mode: dial
+  to: "client:alice"
+`,
+  );
+  const session = (): CallSession => ({
+    callSid: CALL,
+    accountSid: 'AC' + '0'.repeat(32),
+    flowId: 'pay',
+    to: '+15005550006',
+    fromMasked: '+*******4567',
+    subject: 'x',
+    state: 'ivr',
+    step: 0,
+    attempt: 1,
+    recording: { sid: REC, status: 'in-progress' },
+    fields: {},
+    handoff: { mode: 'dial', to: 'client:alice' },
+    createdAt: 0,
+    updatedAt: 0,
+  });
+
+  // what the IVR does with a pause effect (src/flows/runner.ts): pause, then advance with its outcome
+  async function afterPause(answer: Answer) {
+    const { controller } = setup({ paused: answer });
+    const now = new Date('2026-12-01T12:00:00Z');
+    const r1 = advance(flow, { kind: 'start' }, session(), { now });
+    expect(r1.effect).toEqual({ kind: 'pause-recording' });
+    const outcome = await controller.pause(CALL, REC);
+    return advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, r1.session, { now });
+  }
+
+  test('acknowledged: paused, and the card is asked for', async () => {
+    const r = await afterPause('ok');
+    expect(r.session.recording.status).toBe('paused');
+    expect(r.verbs).toContainEqual(expect.objectContaining({ verb: 'gather', field: 'card' }));
+  });
+
+  test.each([[503], ['network']] as const)('refused (%s): not paused, and the card is never asked for', async (answer) => {
+    const r = await afterPause(answer);
+    expect(r.session.recording.status).not.toBe('paused');
+    expect(r.verbs.filter((v) => v.verb === 'gather')).toEqual([]);
+    expect(r.session.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+  });
+});
+
+describe('resume', () => {
+  test('acknowledged: ok, status in-progress requested, audited', async () => {
+    const { controller, updates, audit } = setup({});
+    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: true });
+    expect(updates.map((u) => u.params)).toEqual([{ status: 'in-progress' }]);
+    expect(audit.map((a) => a.type)).toEqual(['recording.resumed']);
+  });
+
+  test('refused: not ok and audited as a failure; no pause metric moves', async () => {
+    const { controller, audit, counts } = setup({ 'in-progress': 500 });
+    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '500' });
+    expect(audit.map((a) => a.type)).toEqual(['recording.resume-failed']);
+    expect(counts).toEqual({ pauseFailures: 0, pauses: [] });
+  });
+});
+
+describe('stop', () => {
+  test('acknowledged: stopped, one REST call, audited', async () => {
+    const { controller, updates, audit } = setup({});
+    expect(await controller.stop(CALL, REC)).toMatchObject({ ok: true, twilioStatus: '200' });
+    expect(updates.map((u) => u.params)).toEqual([{ status: 'stopped' }]);
+    expect(audit.map((a) => a.type)).toEqual(['recording.stopped']);
+  });
+
+  test('refused: falls back to a pause with skip, which is ok when it takes', async () => {
+    const { controller, updates, audit, counts } = setup({ stopped: 500 });
+    expect(await controller.stop(CALL, REC)).toMatchObject({ ok: true, twilioStatus: '200' });
+    expect(updates.map((u) => u.params)).toEqual([{ status: 'stopped' }, { status: 'paused', pauseBehavior: 'skip' }]);
+    expect(audit.map((a) => a.type)).toEqual(['recording.held-paused']);
+    expect(counts.pauseFailures).toBe(0);
+  });
+
+  test('not answered, then the fallback pause refused: not ok, counted, audited as stop-failed', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates, audit, counts } = setup({ stopped: 'never', paused: 500 });
+      const pending = controller.stop(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      expect(await pending).toMatchObject({ ok: false, twilioStatus: '500' });
+      expect(updates.map((u) => u.params.status)).toEqual(['stopped', 'paused']);
+      expect(audit.map((a) => a.type)).toEqual(['recording.stop-failed']);
+      expect(counts.pauseFailures).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The replay guard on its own, over the embedded store (the same Store contract as Redis; the
+ * guard on real Redis is covered by test/integration/replay.test.ts). A duplicate's wait for the
+ * first request's answer runs on fake timers: the test steps through it instead of sleeping.
+ */
+import { EmbeddedStore, makeKeys } from '../../../src/store';
+import { REPLAY_TTL_SECONDS, ReplayGuard, type StoredAnswer } from '../../../src/twilio/replay';
+
+const CALL = 'CA' + 'c'.repeat(32);
+const voice = { callSid: CALL, parts: ['voice'] };
+const gather = { callSid: CALL, parts: ['gather', '1', '1'] };
+const answer: StoredAnswer = { status: 200, contentType: 'text/xml', body: '<Response/>' };
+
+let store: EmbeddedStore;
+let guard: ReplayGuard;
+beforeEach(() => {
+  store = new EmbeddedStore();
+  guard = new ReplayGuard(store, makeKeys('tw:'), Buffer.alloc(32, 9));
+});
+afterEach(async () => {
+  jest.useRealTimers();
+  await store.close();
+});
+
+describe('replay guard', () => {
+  test('the first request runs; a copy after it answered gets that answer and runs nothing', async () => {
+    expect(await guard.claim(voice)).toEqual({ first: true });
+    await guard.remember(voice, answer);
+    expect(await guard.claim(voice)).toEqual({ first: false, answer });
+  });
+
+  test('identities of one call are independent: a gather is not a replay of the voice webhook', async () => {
+    expect(await guard.claim(voice)).toEqual({ first: true });
+    expect(await guard.claim(gather)).toEqual({ first: true });
+  });
+
+  test("one record per call, named by an HMAC (not the CallSid), with the call record's TTL", async () => {
+    await guard.claim(voice);
+    const key = guard.recordKey(CALL);
+    expect(key).not.toContain(CALL);
+    expect(key).not.toContain('c'.repeat(32));
+    expect(await store.ttl(key)).toBeGreaterThan(REPLAY_TTL_SECONDS - 5);
+    const other = new ReplayGuard(store, makeKeys('tw:'), Buffer.alloc(32, 8));
+    expect(other.recordKey(CALL)).not.toBe(key);
+  });
+
+  test('a copy that arrives while the first still runs waits for its answer', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    await guard.claim(voice);
+    let settled = false;
+    const copy = guard.claim(voice).then((c) => ((settled = true), c));
+    await jest.advanceTimersByTimeAsync(500);
+    expect(settled).toBe(false);
+    await guard.remember(voice, answer);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(await copy).toEqual({ first: false, answer });
+  });
+
+  test('a copy of a request that never answers gives up after its wait with no answer', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    await guard.claim(voice);
+    let settled = false;
+    const copy = guard.claim(voice).then((c) => ((settled = true), c));
+    await jest.advanceTimersByTimeAsync(9_900);
+    expect(settled).toBe(false);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(await copy).toEqual({ first: false, answer: null });
+  });
+
+  test('release lets a retry run afresh; forget erases every answer of the call', async () => {
+    await guard.claim(voice);
+    await guard.release(voice);
+    expect(await guard.claim(voice)).toEqual({ first: true });
+    await guard.remember(voice, answer);
+    await guard.forget(CALL);
+    expect(await store.get(guard.recordKey(CALL))).toBeNull();
+    expect(await guard.claim(voice)).toEqual({ first: true });
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Verbs → TwiML, on their own: the documents Twilio receives, attribute by attribute.
+ */
+import { parseFlow } from '../../../src/flows/load';
+import type { Verb } from '../../../src/flows/verbs';
+import { APOLOGY, emptyTwiml, notInServiceTwiml, renderVerbs, safeTwiml } from '../../../src/twilio/twiml';
+
+const PUBLIC = 'https://ivr.example.com';
+const HEAD = '<?xml version="1.0" encoding="UTF-8"?>';
+const flowWith = (extra: string, handoff = 'mode: dial\n  to: "sip:agent@example.com"') =>
+  parseFlow('f.yaml', `id: f\nnumbers: ["+15005550006"]\n${extra}steps: []\nhandoff:\n  ${handoff}\n`);
+
+describe('renderVerbs', () => {
+  test("say, start-recording and gather: the flow's voice on every Say, a dual-channel recording with its callbacks, a DTMF gather posting to its own step and attempt", () => {
+    const flow = flowWith('language: en-GB\nvoice: Polly.Amy\n');
+    const verbs: Verb[] = [
+      { verb: 'say', text: 'a < b & "c"' },
+      { verb: 'start-recording' },
+      { verb: 'gather', field: 'card', step: 1, attempt: 2, prompt: 'card please', numDigits: 16, timeoutSeconds: 7, sensitive: true },
+    ];
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, flow })).toBe(
+      HEAD +
+        '<Response><Say language="en-GB" voice="Polly.Amy">a &lt; b &amp; "c"</Say>' +
+        `<Start><Recording channels="dual" recordingStatusCallback="${PUBLIC}/twilio/recording-status" recordingStatusCallbackEvent="in-progress completed absent"/></Start>` +
+        `<Gather input="dtmf" finishOnKey="#" numDigits="16" timeout="7" actionOnEmptyResult="true" method="POST" action="${PUBLIC}/twilio/gather/1/2">` +
+        '<Say language="en-GB" voice="Polly.Amy">card please</Say></Gather></Response>',
+    );
+  });
+
+  test('a gather without a fixed length has no numDigits (# ends it)', () => {
+    const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompt: 'ref', timeoutSeconds: 5, sensitive: false }], { publicUrl: PUBLIC });
+    expect(xml).toContain('<Gather input="dtmf" finishOnKey="#" timeout="5"');
+    expect(xml).not.toContain('numDigits');
+  });
+
+  test('bridge handoff: <Connect><Stream> to the single-use URL, marked as the caller leg', () => {
+    const verbs: Verb[] = [{ verb: 'handoff', handoff: { mode: 'bridge' } }];
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
+      HEAD + '<Response><Connect><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>',
+    );
+    // never served from the cache: the next call gets its own URL
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/two' })).toContain('url="wss://ivr.example.com/media/two"');
+  });
+
+  test('a bridge handoff without a stream URL is refused, not rendered without one', () => {
+    expect(() => renderVerbs([{ verb: 'handoff', handoff: { mode: 'bridge' } }], { publicUrl: PUBLIC })).toThrow('bridge handoff without a stream URL');
+  });
+
+  test.each([
+    ['client:alice', '<Client>alice</Client>'],
+    ['sip:agent@example.com', '<Sip>sip:agent@example.com</Sip>'],
+    ['+15005550001', '<Number>+15005550001</Number>'],
+  ])('dial handoff to %s: a <Dial> reporting to /twilio/dial-status', (to, noun) => {
+    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to } }, { verb: 'hangup' }], { publicUrl: PUBLIC })).toBe(
+      HEAD + `<Response><Dial action="${PUBLIC}/twilio/dial-status" method="POST">${noun}</Dial><Hangup/></Response>`,
+    );
+  });
+
+  test('a queue, or no target at all, enqueues (the default queue is agents)', () => {
+    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to: 'queue:billing' } }], { publicUrl: PUBLIC })).toBe(HEAD + '<Response><Enqueue>billing</Enqueue></Response>');
+    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial' } }], { publicUrl: PUBLIC })).toBe(HEAD + '<Response><Enqueue>agents</Enqueue></Response>');
+  });
+
+  test('the same verbs under another public URL or voice are rendered afresh, not taken from the cache', () => {
+    const verbs: Verb[] = [{ verb: 'gather', field: 'card', step: 0, attempt: 1, prompt: 'p', timeoutSeconds: 5, sensitive: true }];
+    expect(renderVerbs(verbs, { publicUrl: 'https://a.example.com' })).toContain('action="https://a.example.com/twilio/gather/0/1"');
+    expect(renderVerbs(verbs, { publicUrl: 'https://b.example.com' })).toContain('action="https://b.example.com/twilio/gather/0/1"');
+    expect(renderVerbs(verbs, { publicUrl: 'https://b.example.com', flow: flowWith('voice: Polly.Brian\n') })).toContain('voice="Polly.Brian"');
+  });
+});
+
+describe('safe TwiML: what the caller hears when a step cannot be served', () => {
+  test('with a fixed dial target: the apology, then that target', () => {
+    expect(safeTwiml(flowWith('language: en-GB\n'))).toBe(
+      HEAD + `<Response><Say language="en-GB">${APOLOGY} Connecting you to an agent.</Say><Dial><Sip>sip:agent@example.com</Sip></Dial></Response>`,
+    );
+    expect(safeTwiml(flowWith('', 'mode: dial\n  to: "client:bob"'))).toContain('<Dial><Client>bob</Client></Dial>');
+  });
+
+  test.each([
+    ['no flow', undefined],
+    ['a queue', flowWith('', 'mode: dial\n  to: "queue:agents"')],
+    ['a bridge', flowWith('', 'mode: bridge')],
+  ])('with %s: the apology and a clean hangup, never dead air', (_name, flow) => {
+    const xml = safeTwiml(flow);
+    expect(xml).toContain(`${APOLOGY} Please call again later. Goodbye.</Say><Hangup/></Response>`);
+    expect(xml).not.toContain('<Dial');
+    expect(xml).not.toContain('<Enqueue');
+  });
+
+  test('not in service, and the empty answer', () => {
+    expect(notInServiceTwiml()).toBe(HEAD + '<Response><Say>The number you have called is not in service. Goodbye.</Say><Hangup/></Response>');
+    expect(emptyTwiml()).toBe(HEAD + '<Response/>');
+  });
+});
