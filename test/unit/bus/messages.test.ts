@@ -13,11 +13,33 @@ const events: AgentEvent[] = [
   { type: 'capture.completed', ...capture, valid: true, brand: 'visa', last4: '1111' },
   { type: 'capture.failed', ...capture, masked: '****', reason: 'luhn', valid: false },
   { type: 'processor.result', callSid: SID, processor: 'gateway', ok: true, status: 200, result: { approved: true, reference: 'ch_1' }, attempts: 1 },
+  {
+    type: 'payment.updated',
+    callSid: SID,
+    payment: {
+      paymentId: 'PK' + 'a'.repeat(32),
+      callSid: SID,
+      status: 'open',
+      capturing: 'cvv',
+      required: ['cvv'],
+      fields: [
+        { name: 'card', kind: 'card-number', status: 'valid', masked: '************1111', last4: '1111', brand: 'visa', captureId: 'cap_1' },
+        { name: 'cvv', kind: 'security-code', status: 'capturing', masked: '**', captureId: 'cap_2' },
+      ],
+      createdAt: '2026-12-04T16:00:00.000Z',
+    },
+  },
   { type: 'call.ended', callSid: SID, status: 'completed' },
   { type: 'error', callSid: null, message: 'malformed message' },
 ];
 
 describe('bus messages', () => {
+  it('a payment field view holds masked forms only', () => {
+    const e = events.find((x) => x.type === 'payment.updated') as Extract<AgentEvent, { type: 'payment.updated' }>;
+    const leaked = { ...e, payment: { ...e.payment, fields: [{ ...e.payment.fields[0], masked: '4111111111111111' }] } };
+    expect(callEvent.safeParse(leaked).success).toBe(false);
+  });
+
   it.each(events.map((e) => [e.type, e] as const))('%s parses as itself', (_type, e) => {
     expect(agentEvent.parse(e)).toEqual(e);
   });
