@@ -3,10 +3,12 @@
  */
 import twilio from 'twilio';
 import type { Flow } from '../flows/schema';
-import type { Verb } from '../flows/verbs';
+import type { PromptPart, Verb } from '../flows/verbs';
 
 type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
 type SayAttributes = Parameters<VoiceResponse['say']>[0];
+/** what <Say> and <Play> can go into: the response itself or a <Gather> */
+type Speaker = Pick<VoiceResponse, 'say' | 'play'>;
 
 export interface RenderContext {
   publicUrl: string;
@@ -15,11 +17,18 @@ export interface RenderContext {
   streamUrl?: string;
 }
 
-function sayAttrs(flow?: Flow): SayAttributes {
+function sayAttrs(flow?: Flow, own?: { language?: string; voice?: string }): SayAttributes {
   const a: Record<string, string> = {};
-  if (flow?.language) a.language = flow.language;
-  if (flow?.voice) a.voice = flow.voice;
+  const language = own?.language ?? flow?.language;
+  const voice = own?.voice ?? flow?.voice;
+  if (language) a.language = language;
+  if (voice) a.voice = voice;
   return a as SayAttributes;
+}
+
+function speak(to: Speaker, p: PromptPart, flow?: Flow): void {
+  if ('play' in p) to.play(p.play);
+  else to.say(sayAttrs(flow, p), p.say);
 }
 
 /**
@@ -45,11 +54,13 @@ export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
 
 function build(verbs: Verb[], ctx: RenderContext): string {
   const r = new twilio.twiml.VoiceResponse();
-  const attrs = sayAttrs(ctx.flow);
   for (const v of verbs) {
     switch (v.verb) {
       case 'say':
-        r.say(attrs, v.text);
+        r.say(sayAttrs(ctx.flow, v), v.text);
+        break;
+      case 'play':
+        r.play(v.url);
         break;
       case 'gather': {
         const g = r.gather({
@@ -59,9 +70,9 @@ function build(verbs: Verb[], ctx: RenderContext): string {
           timeout: v.timeoutSeconds,
           actionOnEmptyResult: true,
           method: 'POST',
-          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}`,
+          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}`,
         });
-        g.say(attrs, v.prompt);
+        for (const p of v.prompts) speak(g, p, ctx.flow);
         break;
       }
       case 'start-recording':
