@@ -11,8 +11,21 @@ const sayStep = z.object({ say: z.string().min(1).max(4000), language: sayLangua
 
 const playStep = z.object({ play: promptEntrySchema.innerType().shape.play.unwrap() }).strict();
 
-/** a plain string (said in the step's language) or a list of prompt entries (prompts.ts) */
-const prompt = z.union([z.string().min(1).max(4000), z.array(promptEntrySchema).min(1).max(50)]);
+const promptText = z.string().min(1).max(4000);
+const promptList = z.array(promptEntrySchema).min(1).max(50);
+
+/**
+ * A plain string (said in the step's language) or a list of prompt entries (prompts.ts), told
+ * apart by type rather than by a union, so an error names the entry and key at fault.
+ */
+const prompt = z.unknown().transform((v, ctx): z.infer<typeof promptText> | z.infer<typeof promptList> => {
+  const r = typeof v === 'string' ? promptText.safeParse(v) : promptList.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: issue.path } as z.IssueData);
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 const collectStep = z
   .object({
@@ -41,7 +54,8 @@ const collectStep = z
       ctx.addIssue({ code: 'custom', message: 'minLength must not exceed maxLength', path: ['minLength'] });
     }
     if (s.validCardTypes && s.kind !== 'card-number') ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });
-    if (typeof s.prompt === 'string') return;
+    // a prompt that failed its own parse is already reported (and is no list to check)
+    if (!Array.isArray(s.prompt)) return;
     if (s.retryPrompt !== undefined) ctx.addIssue({ code: 'custom', path: ['retryPrompt'], message: 'retryPrompt goes with a plain-string prompt; use prompt entries with attempt or errorType' });
     checkEntries(s.prompt, s, ctx);
   });
