@@ -1,4 +1,4 @@
-import type { Call, Next } from './call';
+import type { Call, HeardEntry, Next } from './call';
 import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid } from './ids';
 import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
@@ -205,9 +205,12 @@ async function gather(
   // Twilio's default action is the document's own URL.
   const action = resolveUrl(verb.action ?? docUrl ?? '', docUrl);
   const prompt: string[] = [];
+  const heard: HeardEntry[] = [];
   for (const p of verb.prompts) {
     await playPrompt(call, p, docUrl, signal);
     if (p.verb === 'Say') prompt.push(p.text);
+    const entry = call.transcript[call.transcript.length - 1];
+    if (entry && (entry.verb === 'Say' || entry.verb === 'Play')) heard.push(entry);
   }
   if (signal.aborted) return 'end';
 
@@ -218,6 +221,7 @@ async function gather(
     finishOnKey: verb.finishOnKey,
     timeout: verb.timeout,
     prompt,
+    heard,
     index: call.gathers.length,
   };
   const answer = handler ? await raceAbort(Promise.resolve(handler(request)), signal) : null;

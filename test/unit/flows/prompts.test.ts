@@ -5,6 +5,8 @@
 import { parseFlow } from '../../../src/flows/load';
 import { errorTypeFor, promptEntrySchema, selectPrompt, type PromptEntry } from '../../../src/flows/prompts';
 import { isCollect, type CollectStep } from '../../../src/flows/schema';
+import { parseTwiml } from '../../../src/emulator/twiml';
+import { renderVerbs } from '../../../src/twilio/twiml';
 
 const entries = (list: unknown[]): PromptEntry[] => list.map((e) => promptEntrySchema.parse(e));
 
@@ -151,5 +153,41 @@ describe('flow schema: prompts, languages, card types, matching inputs', () => {
     expect(s.requireMatchingInputs).toBe(true);
     const p = collectOf(flowWith('  - collect: zip\n    kind: postal-code\n    minLength: 5\n    maxLength: 5\n    prompt:\n      - say: zip\n      - say: five digits\n        errorType: invalid-postal-code\n'));
     expect(p).toMatchObject({ kind: 'postal-code', sensitive: true, minLength: 5, maxLength: 5, requireMatchingInputs: false });
+  });
+});
+
+describe('rendering prompts as TwiML', () => {
+  it('renders each part inside the <Gather> (Say with its language and voice, else the flow’s; Play), and the second entry of a pair to its own action', () => {
+    const flow = parseFlow('t.yaml', flowWith('  - say: hi\n', 'language: es-MX\nvoice: Polly.Mia\n'));
+    const xml = renderVerbs(
+      [
+        { verb: 'say', text: 'Hello', language: 'en-US', voice: 'Polly.Joanna' },
+        { verb: 'play', url: 'https://prompts.example.com/jingle.mp3' },
+        {
+          verb: 'gather',
+          field: 'a',
+          step: 2,
+          attempt: 1,
+          confirm: true,
+          prompts: [{ play: 'https://prompts.example.com/beep.mp3' }, { say: 'Otra vez.' }],
+          timeoutSeconds: 10,
+          sensitive: true,
+        },
+      ],
+      { publicUrl: 'https://ivr.example.com', flow },
+    );
+    // what Twilio (the emulator, which refuses what Twilio refuses) makes of it
+    expect(parseTwiml(xml)).toEqual([
+      { verb: 'Say', text: 'Hello', language: 'en-US', voice: 'Polly.Joanna', loop: 1 },
+      { verb: 'Play', url: 'https://prompts.example.com/jingle.mp3', digits: undefined, loop: 1 },
+      expect.objectContaining({
+        verb: 'Gather',
+        action: 'https://ivr.example.com/twilio/gather/2/1/confirm',
+        prompts: [
+          { verb: 'Play', url: 'https://prompts.example.com/beep.mp3', digits: undefined, loop: 1 },
+          { verb: 'Say', text: 'Otra vez.', language: 'es-MX', voice: 'Polly.Mia', loop: 1 },
+        ],
+      }),
+    ]);
   });
 });
