@@ -131,7 +131,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
   s.state = 'handoff';
   if (s.recording.stopFailed) {
     // fail closed: a recording that may still run must not hear the caller keying in the bridge
-    verbs.push(...refusedHandoffVerbs());
+    verbs.push(...refusedHandoffVerbs(flow));
     return out;
   }
   verbs.push(...handoffVerbs(flow));

@@ -8,7 +8,11 @@ import type { ErrorType } from './prompts';
 interface Messages {
   errors: Record<ErrorType, string>;
   confirm: string;
+  /** the service's own words, said in the flow's language (twilio/twiml.ts, steps/handoff.ts) */
+  system: Record<SystemMessage, string>;
 }
+
+export type SystemMessage = 'apology-connecting' | 'apology-goodbye' | 'handoff-refused';
 
 const EN: Messages = {
   errors: {
@@ -22,6 +26,11 @@ const EN: Messages = {
     'input-matching-failed': 'Sorry, the two entries did not match.',
   },
   confirm: 'Please key it in again to confirm, then press hash.',
+  system: {
+    'apology-connecting': "We're sorry, we can't complete your request right now. Connecting you to an agent.",
+    'apology-goodbye': "We're sorry, we can't complete your request right now. Please call again later. Goodbye.",
+    'handoff-refused': "We're sorry, we can't connect you to an agent right now. Please call again later. Goodbye.",
+  },
 };
 
 const ES: Messages = {
@@ -36,6 +45,11 @@ const ES: Messages = {
     'input-matching-failed': 'Lo siento, los dos números no coinciden.',
   },
   confirm: 'Por favor, márquelo otra vez para confirmar y pulse almohadilla.',
+  system: {
+    'apology-connecting': 'Lo sentimos, no podemos completar su solicitud en este momento. Le comunicamos con un agente.',
+    'apology-goodbye': 'Lo sentimos, no podemos completar su solicitud en este momento. Por favor, llame más tarde. Adiós.',
+    'handoff-refused': 'Lo sentimos, no podemos comunicarle con un agente en este momento. Por favor, llame más tarde. Adiós.',
+  },
 };
 
 const BY_LANGUAGE: Record<string, Messages> = { en: EN, es: ES };
@@ -46,3 +60,4 @@ function messages(language?: string): Messages {
 
 export const defaultErrorMessage = (error: ErrorType, language?: string): string => messages(language).errors[error];
 export const defaultConfirm = (language?: string): string => messages(language).confirm;
+export const systemMessage = (key: SystemMessage, language?: string): string => messages(language).system[key];

@@ -2,6 +2,7 @@
  * Verbs → TwiML with the `twilio` package's VoiceResponse; never hand-built XML.
  */
 import twilio from 'twilio';
+import { systemMessage } from '../flows/prompt-defaults';
 import type { Flow } from '../flows/schema';
 import type { PromptPart, Verb } from '../flows/verbs';
 
@@ -123,21 +124,22 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
 export const APOLOGY = "We're sorry, we can't complete your request right now.";
 
 /**
- * What the caller hears when a step cannot be served (store down, flow error): a short apology,
- * then the flow's dial handoff if it has a fixed endpoint, else a clean hangup. Never dead air.
+ * What the caller hears when a step cannot be served (store down, flow error): a short apology
+ * in the flow's language, then the flow's dial handoff if it has a fixed endpoint, else a clean
+ * hangup. Never dead air.
  */
 export function safeTwiml(flow?: Flow): string {
   const r = new twilio.twiml.VoiceResponse();
   const h = flow?.handoff;
   if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
-    r.say(sayAttrs(flow), `${APOLOGY} Connecting you to an agent.`);
+    r.say(sayAttrs(flow), systemMessage('apology-connecting', flow.language));
     const dial = r.dial();
     if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
     else if (h.to.startsWith('sip:')) dial.sip(h.to);
     else dial.number(h.to);
     return r.toString();
   }
-  r.say(sayAttrs(flow), `${APOLOGY} Please call again later. Goodbye.`);
+  r.say(sayAttrs(flow), systemMessage('apology-goodbye', flow?.language));
   r.hangup();
   return r.toString();
 }

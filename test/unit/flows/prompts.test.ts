@@ -6,7 +6,7 @@ import { parseFlow } from '../../../src/flows/load';
 import { errorTypeFor, promptEntrySchema, selectPrompt, type PromptEntry } from '../../../src/flows/prompts';
 import { isCollect, type CollectStep } from '../../../src/flows/schema';
 import { parseTwiml } from '../../../src/emulator/twiml';
-import { renderVerbs } from '../../../src/twilio/twiml';
+import { APOLOGY, renderVerbs, safeTwiml } from '../../../src/twilio/twiml';
 
 const entries = (list: unknown[]): PromptEntry[] => list.map((e) => promptEntrySchema.parse(e));
 
@@ -189,5 +189,13 @@ describe('rendering prompts as TwiML', () => {
         ],
       }),
     ]);
+  });
+});
+
+describe("the service's own words in the flow's language", () => {
+  it('apologises in Spanish for a Spanish flow and in English otherwise', () => {
+    const es = parseFlow('es.yaml', flowWith('  - say: hola\n', 'language: es-MX\nvoice: Polly.Mia\n'));
+    expect(parseTwiml(safeTwiml(es))[0]).toEqual({ verb: 'Say', text: expect.stringMatching(/^Lo sentimos, no podemos completar su solicitud/), language: 'es-MX', voice: 'Polly.Mia', loop: 1 });
+    expect(parseTwiml(safeTwiml())[0]).toMatchObject({ verb: 'Say', text: `${APOLOGY} Please call again later. Goodbye.` });
   });
 });
