@@ -69,7 +69,7 @@ export const sayLanguage = z.string().regex(/^[a-z]{2,3}(-[A-Za-z]{2,4})?$/, 'a 
 export const sayVoice = z.string().regex(/^(man|woman|alice|Polly\.[A-Za-z]+(-[A-Za-z]+)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$/, 'man, woman, alice, Polly.<Name> or Google.<voice>');
 
 /** <Play> URLs: https only, so what a caller hears cannot be swapped on the way */
-const playUrl = z
+export const playUrl = z
   .string()
   .max(2048)
   .refine((u) => {

@@ -5,11 +5,11 @@
 import { z } from 'zod';
 
 import { CARD_BRANDS, FIELD_KINDS } from '../fields';
-import { MAX_ATTEMPTS, errorTypesOf, promptEntrySchema, sayLanguage, sayVoice, uncoveredAttempts, type PromptEntry } from './prompts';
+import { MAX_ATTEMPTS, errorTypesOf, playUrl, promptEntrySchema, sayLanguage, sayVoice, uncoveredAttempts, type PromptEntry } from './prompts';
 
 const sayStep = z.object({ say: z.string().min(1).max(4000), language: sayLanguage.optional(), voice: sayVoice.optional() }).strict();
 
-const playStep = z.object({ play: promptEntrySchema.innerType().shape.play.unwrap() }).strict();
+const playStep = z.object({ play: playUrl }).strict();
 
 const promptText = z.string().min(1).max(4000);
 const promptList = z.array(promptEntrySchema).min(1).max(50);
