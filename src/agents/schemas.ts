@@ -3,6 +3,8 @@
  * `attachValidation: true`: the handlers parse with zod themselves, after authentication and
  * the per-call rule, so a foreign call is 404 whatever its body (CONTRACT §5).
  */
+import { FIELD_KINDS } from '../fields';
+
 const error = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' } },
@@ -126,10 +128,10 @@ export const schemas = {
       additionalProperties: false,
       properties: {
         name: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$' },
-        kind: { type: 'string', enum: ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number'] },
+        kind: { type: 'string', enum: [...FIELD_KINDS] },
         blanket: { type: 'boolean', description: 'one continuous flat tone to the agent for the whole capture' },
-        minLength: { type: 'integer', description: 'digits kind only' },
-        maxLength: { type: 'integer', description: 'digits kind only' },
+        minLength: { type: 'integer', description: 'digits and postal-code kinds only' },
+        maxLength: { type: 'integer', description: 'digits and postal-code kinds only' },
       },
     },
     response: {

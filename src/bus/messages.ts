@@ -13,7 +13,7 @@
 import { z } from 'zod';
 
 /** CONTRACT §3: the kinds of value a flow or a capture collects */
-export const WIRE_FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number'] as const;
+export const WIRE_FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number', 'postal-code'] as const;
 /** CONTRACT §5: a card's brand, lower-case */
 export const WIRE_CARD_BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'jcb', 'diners', 'unionpay', 'maestro'] as const;
 

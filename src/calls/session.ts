@@ -4,6 +4,7 @@
  * number.
  */
 import type { CardBrand, FieldKind, FieldState } from '../fields';
+import type { ErrorType } from '../flows/prompts';
 
 export type { FieldState } from '../fields';
 
@@ -26,6 +27,13 @@ export interface CallSession {
   state: CallState;
   step: number;
   attempt: number;
+  /** why the current step is being asked again (a Twilio errorType), for its error prompt */
+  lastError?: ErrorType;
+  /**
+   * The first entry of a requireMatchingInputs step, awaiting the second: encrypted in the
+   * vault under the step's field (token), never on the session in plain.
+   */
+  pendingMatch?: { step: number; token: string };
   /**
    * The caller's call recording, started by <Start><Recording> in the first document that asks
    * for nothing sensitive, paused around sensitive fields, stopped at a bridge handoff.

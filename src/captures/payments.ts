@@ -125,7 +125,7 @@ export class PaymentSessions {
   }
 
   async create(session: CallSession, request: PaymentRequest): Promise<PaymentView> {
-    const fields = request.fields ?? [...DEFAULT_FIELDS, ...(request.postalCode && isFieldKind('postal-code') ? [{ name: 'postal', kind: 'postal-code' }] : [])];
+    const fields = request.fields ?? [...DEFAULT_FIELDS, ...(request.postalCode ? [{ name: 'postal', kind: 'postal-code' as const }] : [])];
     const payment: PaymentSession = {
       id: newPaymentId(),
       status: 'open',

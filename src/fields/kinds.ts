@@ -1,5 +1,5 @@
 /** The kinds of value an IVR step or an agent capture can collect (CONTRACT §3). */
-export const FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number'] as const;
+export const FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number', 'postal-code'] as const;
 
 export type FieldKind = (typeof FIELD_KINDS)[number];
 

@@ -8,9 +8,9 @@
 import type { CallSession } from '../calls/session';
 import type { Flow } from './schema';
 import { isCollect } from './schema';
-import { askField, receiveDigits, failFields } from './steps/collect';
+import { askField, awaitingMatch, receiveDigits, failFields } from './steps/collect';
 import { handoffVerbs, refusedHandoffVerbs } from './steps/handoff';
-import { sayVerb } from './steps/say';
+import { playVerb, sayVerb } from './steps/say';
 import type { EngineResult, Verb } from './verbs';
 
 export type { Verb, EngineResult, Effect, VaultWrite } from './verbs';
@@ -18,7 +18,11 @@ export type { Verb, EngineResult, Effect, VaultWrite } from './verbs';
 export type EngineInput =
   | { kind: 'start' }
   | { kind: 'resume' }
-  | { kind: 'digits'; step: number; attempt: number; digits: string }
+  /**
+   * A <Gather> answered. `confirm`: the answer to the second entry of a requireMatchingInputs
+   * pair, with `first`, the first entry as the edge read it back from the vault (null: gone).
+   */
+  | { kind: 'digits'; step: number; attempt: number; digits: string; confirm?: boolean; first?: string | null }
   | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean };
 
 export interface EngineContext {
@@ -46,11 +50,11 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       // and take it away from the agents it was offered to.
       if (s.state !== 'ivr') return noop(session);
       const step = flow.steps[s.step];
-      if (!step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt) {
+      if (!step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt || Boolean(input.confirm) !== awaitingMatch(s)) {
         // stale or out-of-order: ask the current step again, changing nothing
         return proceed(flow, s, out);
       }
-      receiveDigits(step, s, input.digits, ctx.now, out);
+      receiveDigits(step, s, { digits: input.digits, first: input.first }, ctx.now, out);
       break;
     }
     case 'recording':
@@ -108,13 +112,13 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
       if (s.recording.status === 'paused' && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
         return { ...out, effect: { kind: 'resume-recording' } };
       }
-      verbs.push(sayVerb(step.say));
+      verbs.push('play' in step ? playVerb(step.play) : sayVerb(step));
       s.step++;
       continue;
     }
     if (step.sensitive && needsPause(s)) return { ...out, effect: { kind: 'pause-recording' } };
     if (!step.sensitive && s.recording.status === 'paused') return { ...out, effect: { kind: 'resume-recording' } };
-    verbs.push(askField(step, s));
+    verbs.push(askField(step, s, flow));
     return out;
   }
   const recording = s.recording.status === 'in-progress' || s.recording.status === 'paused';
@@ -127,7 +131,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
   s.state = 'handoff';
   if (s.recording.stopFailed) {
     // fail closed: a recording that may still run must not hear the caller keying in the bridge
-    verbs.push(...refusedHandoffVerbs());
+    verbs.push(...refusedHandoffVerbs(flow));
     return out;
   }
   verbs.push(...handoffVerbs(flow));

@@ -4,34 +4,92 @@
  */
 import { z } from 'zod';
 
-import { FIELD_KINDS } from '../fields';
+import { CARD_BRANDS, FIELD_KINDS } from '../fields';
+import { MAX_ATTEMPTS, errorTypesOf, playUrl, promptEntrySchema, sayLanguage, sayVoice, uncoveredAttempts, type PromptEntry } from './prompts';
 
-const sayStep = z.object({ say: z.string().min(1).max(4000) }).strict();
+const sayStep = z.object({ say: z.string().min(1).max(4000), language: sayLanguage.optional(), voice: sayVoice.optional() }).strict();
+
+const playStep = z.object({ play: playUrl }).strict();
+
+const promptText = z.string().min(1).max(4000);
+const promptList = z.array(promptEntrySchema).min(1).max(50);
+
+/**
+ * A plain string (said in the step's language) or a list of prompt entries (prompts.ts), told
+ * apart by type rather than by a union, so an error names the entry and key at fault.
+ */
+const prompt = z.unknown().transform((v, ctx): z.infer<typeof promptText> | z.infer<typeof promptList> => {
+  const r = typeof v === 'string' ? promptText.safeParse(v) : promptList.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: issue.path } as z.IssueData);
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 const collectStep = z
   .object({
     collect: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -'),
     kind: z.enum(FIELD_KINDS),
-    prompt: z.string().min(1).max(4000),
+    prompt,
+    /** with a plain-string prompt only: said instead of the error message and prompt on every retry */
     retryPrompt: z.string().min(1).max(4000).optional(),
+    language: sayLanguage.optional(),
+    voice: sayVoice.optional(),
     minLength: z.number().int().min(1).max(64).optional(),
     maxLength: z.number().int().min(1).max(64).optional(),
-    attempts: z.number().int().min(1).max(10).default(3),
+    attempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(3),
     sensitive: z.boolean().default(true),
     timeoutSeconds: z.number().int().min(1).max(60).default(10),
+    /** card-number only: the brands taken; a valid card of another brand is refused as invalid-card-type */
+    validCardTypes: z
+      .preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.enum(CARD_BRANDS)).min(1))
+      .optional(),
+    /** the caller keys the value twice; a mismatch is input-matching-failed and costs one attempt */
+    requireMatchingInputs: z.boolean().default(false),
   })
   .strict()
-  .refine((s) => s.minLength === undefined || s.maxLength === undefined || s.minLength <= s.maxLength, {
-    message: 'minLength must not exceed maxLength',
-    path: ['minLength'],
+  .superRefine((s, ctx) => {
+    if (s.minLength !== undefined && s.maxLength !== undefined && s.minLength > s.maxLength) {
+      ctx.addIssue({ code: 'custom', message: 'minLength must not exceed maxLength', path: ['minLength'] });
+    }
+    if (s.validCardTypes && s.kind !== 'card-number') ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });
+    // a prompt that failed its own parse is already reported (and is no list to check)
+    if (!Array.isArray(s.prompt)) return;
+    if (s.retryPrompt !== undefined) ctx.addIssue({ code: 'custom', path: ['retryPrompt'], message: 'retryPrompt goes with a plain-string prompt; use prompt entries with attempt or errorType' });
+    checkEntries(s.prompt, s, ctx);
   });
 
-type StepOut = z.infer<typeof sayStep> | z.infer<typeof collectStep>;
+/** entries that could never be said are mistakes: refuse them at start, not on a live call */
+function checkEntries(entries: PromptEntry[], s: { kind: (typeof FIELD_KINDS)[number]; attempts: number; requireMatchingInputs: boolean }, ctx: z.RefinementCtx): void {
+  const reported = errorTypesOf(s.kind, s.requireMatchingInputs);
+  entries.forEach((e, i) => {
+    for (const t of e.errorType ?? []) {
+      if (!reported.includes(t)) {
+        const why = t === 'input-matching-failed' ? 'only a step with requireMatchingInputs: true reports it' : `kind ${s.kind} never reports it`;
+        ctx.addIssue({ code: 'custom', path: ['prompt', i, 'errorType'], message: `errorType ${t} can never be said here: ${why}` });
+      }
+    }
+    for (const a of e.attempt ?? []) {
+      if (a > s.attempts) ctx.addIssue({ code: 'custom', path: ['prompt', i, 'attempt'], message: `attempt ${a} is beyond the step's attempts (${s.attempts})` });
+    }
+    if (e.requireMatchingInputs && !s.requireMatchingInputs) {
+      ctx.addIssue({ code: 'custom', path: ['prompt', i, 'requireMatchingInputs'], message: 'a requireMatchingInputs entry needs requireMatchingInputs: true on the step' });
+    }
+  });
+  const missing = uncoveredAttempts(entries, s.attempts);
+  if (missing.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['prompt'], message: `no entry asks for attempt ${missing.join(', ')}: add one without errorType and attempt, or one for each attempt` });
+  }
+}
 
-/** a step is a `collect` or a `say`: pick its schema by its key so errors name the real field */
+type StepOut = z.infer<typeof sayStep> | z.infer<typeof playStep> | z.infer<typeof collectStep>;
+
+/** a step is a `collect`, a `play` or a `say`: pick its schema by its key so errors name the real field */
 const step = z.unknown().transform((v, ctx): StepOut => {
-  const schema = v !== null && typeof v === 'object' && 'collect' in v ? collectStep : sayStep;
-  const r = schema.safeParse(v);
+  const isObject = v !== null && typeof v === 'object';
+  const schema = isObject && 'collect' in v ? collectStep : isObject && 'play' in v ? playStep : sayStep;
+  const r = (schema as z.ZodType<StepOut>).safeParse(v);
   if (!r.success) {
     for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: issue.path } as z.IssueData);
     return z.NEVER;
@@ -55,8 +113,8 @@ export const flowSchema = z
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     numbers: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number')).min(1),
     record: z.boolean().default(false),
-    language: z.string().min(2).max(16).optional(),
-    voice: z.string().min(1).max(64).optional(),
+    language: sayLanguage.optional(),
+    voice: sayVoice.optional(),
     steps: z.array(step).default([]),
     handoff: handoff.default({ mode: 'dial' }),
   })
@@ -75,6 +133,7 @@ export type Flow = z.infer<typeof flowSchema>;
 export type FlowStep = Flow['steps'][number];
 export type CollectStep = Extract<FlowStep, { collect: string }>;
 export type SayStep = Extract<FlowStep, { say: string }>;
+export type PlayStep = Extract<FlowStep, { play: string }>;
 export type Handoff = Flow['handoff'];
 
 export const isCollect = (s: FlowStep): s is CollectStep => 'collect' in s;

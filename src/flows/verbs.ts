@@ -1,15 +1,23 @@
 import type { CallSession } from '../calls/session';
+import type { PromptPart } from './prompts';
 import type { Handoff } from './schema';
+
+export type { PromptPart } from './prompts';
 
 /** What the caller is to hear or do next, before it is rendered as TwiML (twilio/twiml.ts). */
 export type Verb =
-  | { verb: 'say'; text: string }
+  /** language and voice: the step's; absent, the flow's */
+  | { verb: 'say'; text: string; language?: string; voice?: string }
+  | { verb: 'play'; url: string }
   | {
       verb: 'gather';
       field: string;
       step: number;
       attempt: number;
-      prompt: string;
+      /** what is said and played inside the <Gather>, in order */
+      prompts: PromptPart[];
+      /** the second entry of a requireMatchingInputs pair (its own action URL) */
+      confirm?: true;
       numDigits?: number;
       timeoutSeconds: number;
       /** asks for a value that no recording may hold */
@@ -22,16 +30,23 @@ export type Verb =
 
 export type Effect = { kind: 'pause-recording' } | { kind: 'resume-recording' } | { kind: 'stop-recording' };
 
-/** a valid plain value the edge must encrypt into the vault, then forget */
+/**
+ * A valid plain value the edge must encrypt into the vault, then forget. `pending`: the first
+ * entry of a requireMatchingInputs pair, whose token goes to `session.pendingMatch`, not to a
+ * field.
+ */
 export interface VaultWrite {
   field: string;
   value: string;
+  pending?: true;
 }
 
 export interface EngineResult {
   session: CallSession;
   verbs: Verb[];
   vaultWrites: VaultWrite[];
+  /** vault tokens the edge must erase (a first entry that the second did not match) */
+  vaultErases?: string[];
   effect?: Effect;
   /**
    * The input changed nothing (a gather answer or a resume for a call no longer in the IVR):

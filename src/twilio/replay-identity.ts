@@ -20,12 +20,15 @@ export const voiceIdentity: Identify = (params) => {
   return callSid ? { callSid, parts: ['voice'] } : null;
 };
 
-/** a <Gather> action: once per (call, step, attempt), the path segments the service wrote into its own TwiML */
+/**
+ * A <Gather> action: once per (call, step, attempt), the path segments the service wrote into
+ * its own TwiML; the second entry of a requireMatchingInputs pair (`/confirm`) is another.
+ */
 export const gatherIdentity =
-  (step: string, attempt: string): Identify =>
+  (step: string, attempt: string, confirm = false): Identify =>
   (params) => {
     const callSid = callSidOf(params);
-    return callSid ? { callSid, parts: ['gather', step, attempt] } : null;
+    return callSid ? { callSid, parts: confirm ? ['gather', step, attempt, 'confirm'] : ['gather', step, attempt] } : null;
   };
 
 /**

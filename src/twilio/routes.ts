@@ -102,7 +102,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
     }, voiceIdentity);
 
-    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', async (req, reply) => {
+    // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
+    const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
       const started = process.hrtime.bigint();
       const step = Number.parseInt(req.params.step, 10);
       const attempt = Number.parseInt(req.params.attempt, 10);
@@ -110,11 +111,13 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         const p = gatherParams.parse(raw);
         const session = await d.calls.get(p.CallSid);
         if (!session) throw new Error('gather for an unknown call');
-        return d.runner.digits(session, step, attempt, p.Digits, log);
-      }, gatherIdentity(String(step), String(attempt)));
+        return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+      }, gatherIdentity(String(step), String(attempt), confirm));
       d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
       return send(reply, answer);
-    });
+    };
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', gatherRoute(false));
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', gatherRoute(true));
 
     route('/twilio/dial-status', 'dial-status', 'voice', async () => {
       // the <Dial> to the agent ended: nothing more to say

@@ -17,6 +17,7 @@ import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
 import { advance, type EngineInput, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
+import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 
@@ -97,10 +98,11 @@ export class FlowRunner {
     return this.run(flow, session, { kind: 'start' }, log);
   }
 
-  /** a <Gather> answered */
-  async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger): Promise<string> {
+  /** a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair */
+  async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger, confirm = false): Promise<string> {
     const flow = this.flowOf(session);
-    return this.run(flow, session, { kind: 'digits', step, attempt, digits }, log);
+    const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
+    return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log);
   }
 
   flowOf(session: CallSession): Flow {
@@ -118,10 +120,7 @@ export class FlowRunner {
     if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow });
     for (let guard = 0; ; guard++) {
       if (guard > 2 * flow.steps.length + 8) throw new Error('flow engine did not settle');
-      for (const w of res.vaultWrites) {
-        const field = res.session.fields[w.field];
-        if (field) field.token = await this.d.vault.put(res.session.callSid, w.field, w.value);
-      }
+      await applyVaultOps(this.d.vault, res);
       verbs.push(...res.verbs);
       if (!res.effect) break;
       const s = res.session;

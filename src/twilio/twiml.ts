@@ -2,12 +2,15 @@
  * Verbs → TwiML with the `twilio` package's VoiceResponse; never hand-built XML.
  */
 import twilio from 'twilio';
+import { systemMessage } from '../flows/prompt-defaults';
 import type { Flow } from '../flows/schema';
-import type { Verb } from '../flows/verbs';
+import type { PromptPart, Verb } from '../flows/verbs';
 import type { BridgeTwiml } from '../media/registry';
 
 type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
 type SayAttributes = Parameters<VoiceResponse['say']>[0];
+/** what <Say> and <Play> can go into: the response itself or a <Gather> */
+type Speaker = Pick<VoiceResponse, 'say' | 'play'>;
 
 export interface RenderContext {
   publicUrl: string;
@@ -16,11 +19,18 @@ export interface RenderContext {
   streamUrl?: string;
 }
 
-function sayAttrs(flow?: Flow): SayAttributes {
+function sayAttrs(flow?: Flow, own?: { language?: string; voice?: string }): SayAttributes {
   const a: Record<string, string> = {};
-  if (flow?.language) a.language = flow.language;
-  if (flow?.voice) a.voice = flow.voice;
+  const language = own?.language ?? flow?.language;
+  const voice = own?.voice ?? flow?.voice;
+  if (language) a.language = language;
+  if (voice) a.voice = voice;
   return a as SayAttributes;
+}
+
+function speak(to: Speaker, p: PromptPart, flow?: Flow): void {
+  if ('play' in p) to.play(p.play);
+  else to.say(sayAttrs(flow, p), p.say);
 }
 
 /**
@@ -46,11 +56,13 @@ export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
 
 function build(verbs: Verb[], ctx: RenderContext): string {
   const r = new twilio.twiml.VoiceResponse();
-  const attrs = sayAttrs(ctx.flow);
   for (const v of verbs) {
     switch (v.verb) {
       case 'say':
-        r.say(attrs, v.text);
+        r.say(sayAttrs(ctx.flow, v), v.text);
+        break;
+      case 'play':
+        r.play(v.url);
         break;
       case 'gather': {
         const g = r.gather({
@@ -60,9 +72,9 @@ function build(verbs: Verb[], ctx: RenderContext): string {
           timeout: v.timeoutSeconds,
           actionOnEmptyResult: true,
           method: 'POST',
-          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}`,
+          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}`,
         });
-        g.say(attrs, v.prompt);
+        for (const p of v.prompts) speak(g, p, ctx.flow);
         break;
       }
       case 'start-recording':
@@ -113,21 +125,22 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
 export const APOLOGY = "We're sorry, we can't complete your request right now.";
 
 /**
- * What the caller hears when a step cannot be served (store down, flow error): a short apology,
- * then the flow's dial handoff if it has a fixed endpoint, else a clean hangup. Never dead air.
+ * What the caller hears when a step cannot be served (store down, flow error): a short apology
+ * in the flow's language, then the flow's dial handoff if it has a fixed endpoint, else a clean
+ * hangup. Never dead air.
  */
 export function safeTwiml(flow?: Flow): string {
   const r = new twilio.twiml.VoiceResponse();
   const h = flow?.handoff;
   if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
-    r.say(sayAttrs(flow), `${APOLOGY} Connecting you to an agent.`);
+    r.say(sayAttrs(flow), systemMessage('apology-connecting', flow.language));
     const dial = r.dial();
     if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
     else if (h.to.startsWith('sip:')) dial.sip(h.to);
     else dial.number(h.to);
     return r.toString();
   }
-  r.say(sayAttrs(flow), `${APOLOGY} Please call again later. Goodbye.`);
+  r.say(sayAttrs(flow), systemMessage('apology-goodbye', flow?.language));
   r.hangup();
   return r.toString();
 }

@@ -1,4 +1,4 @@
-import type { Call, Next } from './call';
+import type { Call, HeardEntry, Next } from './call';
 import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid } from './ids';
 import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
@@ -105,7 +105,7 @@ async function executeVerb(
     case 'Say':
     case 'Play':
     case 'Pause':
-      await playPrompt(call, verb, signal);
+      await playPrompt(call, verb, docUrl, signal);
       return 'continue';
     case 'Gather':
       return gather(call, verb, docUrl, signal);
@@ -178,14 +178,15 @@ async function executeVerb(
   }
 }
 
-async function playPrompt(call: Call, verb: PromptVerb, signal: AbortSignal): Promise<void> {
+async function playPrompt(call: Call, verb: PromptVerb, docUrl: string | undefined, signal: AbortSignal): Promise<void> {
   switch (verb.verb) {
     case 'Say':
       call.record({ verb: 'Say', text: verb.text, voice: verb.voice, language: verb.language });
       await abortableSleep(PROMPT_YIELD_MS, signal);
       return;
     case 'Play':
-      call.record({ verb: 'Play', url: verb.url, digits: verb.digits });
+      // the URL Twilio fetches: relative ones resolved against the document's
+      call.record({ verb: 'Play', url: verb.url ? resolveUrl(verb.url, docUrl) : '', digits: verb.digits });
       await abortableSleep(PROMPT_YIELD_MS, signal);
       return;
     case 'Pause':
@@ -204,9 +205,12 @@ async function gather(
   // Twilio's default action is the document's own URL.
   const action = resolveUrl(verb.action ?? docUrl ?? '', docUrl);
   const prompt: string[] = [];
+  const heard: HeardEntry[] = [];
   for (const p of verb.prompts) {
-    await playPrompt(call, p, signal);
+    await playPrompt(call, p, docUrl, signal);
     if (p.verb === 'Say') prompt.push(p.text);
+    const entry = call.transcript[call.transcript.length - 1];
+    if (entry && (entry.verb === 'Say' || entry.verb === 'Play')) heard.push(entry);
   }
   if (signal.aborted) return 'end';
 
@@ -217,6 +221,7 @@ async function gather(
     finishOnKey: verb.finishOnKey,
     timeout: verb.timeout,
     prompt,
+    heard,
     index: call.gathers.length,
   };
   const answer = handler ? await raceAbort(Promise.resolve(handler(request)), signal) : null;

@@ -6,6 +6,8 @@ import { Recording, type PauseBehavior, type RecordingOptions, type RecordingSta
 import type { RecordingState } from './timeline';
 import type { TranscriptEntry } from './twiml';
 
+export type HeardEntry = Extract<TranscriptEntry, { verb: 'Say' | 'Play' }>;
+
 export interface GatherRequest {
   action: string;
   numDigits?: number;
@@ -13,6 +15,8 @@ export interface GatherRequest {
   timeout?: number;
   /** the Say texts inside the Gather */
   prompt: string[];
+  /** what the caller heard inside the Gather, in order: each <Say> with its language and voice, each <Play> URL */
+  heard: HeardEntry[];
   /** 0-based count of Gathers this call has reached */
   index: number;
 }

@@ -20,7 +20,7 @@ import { buildRestServer } from './rest';
 import { Timeline, type RecordingState, type TimelineEntry } from './timeline';
 import { WebhookSender, type SignedRequestOptions, type WebhookResponse } from './webhook';
 
-export type { CallHandlers, EmulatedCall, GatherRequest } from './call';
+export type { CallHandlers, EmulatedCall, GatherRequest, HeardEntry } from './call';
 export type { PlaceCallOptions } from './dialer';
 export type { Faults, FaultSpec } from './faults';
 export { connectStream, StreamRefusedError, FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from './media-client';

@@ -183,13 +183,47 @@ function toVerb(el: XmlElement): TwimlVerb {
   }
 }
 
+/**
+ * <Say language>: Twilio's ids are a lower-case language and a region (`en-US`, `es-MX`; the
+ * basic voices also take `en`, `en-gb`, `es`). Anything else (`english`, `es_ES`) is refused.
+ */
+const SAY_LANGUAGE = /^[a-z]{2,3}(-[A-Za-z]{2,4})?$/;
+/** <Say voice>: the basic voices, Amazon Polly (`Polly.Lupe`, `Polly.Lupe-Neural`) and Google (`Google.es-US-Neural2-A`) */
+const SAY_VOICE = /^(man|woman|alice|Polly\.[A-Za-z]+(-[A-Za-z]+)?|Google\.([a-z]{2,3}-[A-Z]{2})-[A-Za-z0-9-]+)$/;
+/** <Play digits>: DTMF keys and `w` (a half-second wait) */
+const PLAY_DIGITS = /^[0-9*#wW]+$/;
+
+function checkSay(a: Record<string, string>): void {
+  if (a.language !== undefined && !SAY_LANGUAGE.test(a.language)) throw new TwimlError(`<Say language> is not a language Twilio speaks: ${a.language}`);
+  if (a.voice === undefined) return;
+  const voice = SAY_VOICE.exec(a.voice);
+  if (!voice) throw new TwimlError(`<Say voice> is not a Twilio voice: ${a.voice}`);
+  // a Google voice names its own locale; Twilio fails a <Say> whose language is another
+  const googleLocale = voice[3];
+  if (googleLocale && a.language !== undefined && googleLocale.toLowerCase() !== a.language.toLowerCase()) {
+    throw new TwimlError(`<Say voice="${a.voice}"> does not speak language ${a.language}`);
+  }
+}
+
+/** <Play>: an absolute http(s) URL or one relative to the document; none only with `digits` */
+function checkPlay(url: string, digits: string | undefined): void {
+  if (digits !== undefined && !PLAY_DIGITS.test(digits)) throw new TwimlError(`<Play digits> holds a key Twilio cannot play: ${digits}`);
+  if (!url) {
+    if (digits === undefined) throw new TwimlError('<Play> without a URL');
+    return;
+  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !/^https?:\/\//i.test(url)) throw new TwimlError(`<Play> URL must be http(s): ${url}`);
+}
+
 function toPrompt(el: XmlElement): PromptVerb {
   const a = el.attrs;
   const loop = optionalInt(a.loop, `${el.name} loop`) ?? 1;
   switch (el.name) {
     case 'Say':
+      checkSay(a);
       return { verb: 'Say', text: ownText(el), voice: a.voice, language: a.language, loop };
     case 'Play':
+      checkPlay(ownText(el), a.digits);
       return { verb: 'Play', url: ownText(el), digits: a.digits, loop };
     default:
       return { verb: 'Pause', length: optionalInt(a.length, 'Pause length') ?? DEFAULT_PAUSE_S };

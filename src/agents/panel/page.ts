@@ -160,7 +160,7 @@ export const PANEL_BODY = `
 <table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
 <section><h2>Secure capture: <span id="selected"></span></h2>
 <p><label>Field <input id="capture-name" value="card" size="12"></label>
-<label>Kind <select id="capture-kind"><option>card-number</option><option>expiry</option><option>security-code</option><option>digits</option><option>date</option><option>routing-number</option></select></label>
+<label>Kind <select id="capture-kind"><option>card-number</option><option>expiry</option><option>security-code</option><option>digits</option><option>date</option><option>routing-number</option><option>postal-code</option></select></label>
 <label><input id="capture-blanket" type="checkbox"> blanket tone</label></p>
 <p><button id="capture-start">Start capture</button> <button id="capture-cancel">Cancel</button></p>
 <table><tbody>

@@ -2,16 +2,19 @@ import { CARD_MAX_LENGTH, validateCardNumber } from './card-number';
 import { DATE_LENGTH, validateDate } from './date';
 import { DIGITS_DEFAULT_MAX_LENGTH, validateDigits } from './digits';
 import { EXPIRY_LENGTH, validateExpiry } from './expiry';
+import { POSTAL_CODE_DEFAULT_MAX_LENGTH, validatePostalCode } from './postal-code';
 import { ROUTING_NUMBER_LENGTH, validateRoutingNumber } from './routing-number';
 import { securityCodeLength, validateSecurityCode } from './security-code';
 import type { CardBrand, FieldKind, ValidationContext, ValidationResult } from './types';
 
 export { FIELD_KINDS, isFieldKind } from '../kinds';
+export { CARD_BRANDS } from './types';
 export type { CardBrand, FieldKind, ValidationContext, ValidationReason, ValidationResult } from './types';
 export { cardBrand, CARD_MIN_LENGTH, CARD_MAX_LENGTH } from './card-number';
 export { luhnValid, luhnCheckDigit } from './luhn';
 export { abaChecksumValid } from './routing-number';
 export { securityCodeLength } from './security-code';
+export { POSTAL_CODE_DEFAULT_MIN_LENGTH, POSTAL_CODE_DEFAULT_MAX_LENGTH } from './postal-code';
 
 /** Validate a complete value of `kind`. The result never carries the value, only a fixed code. */
 export function validate(kind: FieldKind, digits: string, ctx: ValidationContext): ValidationResult {
@@ -19,7 +22,7 @@ export function validate(kind: FieldKind, digits: string, ctx: ValidationContext
     case 'digits':
       return validateDigits(digits, ctx.minLength, ctx.maxLength);
     case 'card-number':
-      return validateCardNumber(digits);
+      return acceptedBrand(validateCardNumber(digits), ctx.validCardTypes);
     case 'expiry':
       return validateExpiry(digits, ctx.now);
     case 'security-code':
@@ -28,7 +31,15 @@ export function validate(kind: FieldKind, digits: string, ctx: ValidationContext
       return validateDate(digits, ctx.now);
     case 'routing-number':
       return validateRoutingNumber(digits);
+    case 'postal-code':
+      return validatePostalCode(digits, ctx.minLength, ctx.maxLength);
   }
+}
+
+/** a valid card of a brand the step does not take fails as `card-type` (Twilio's invalid-card-type) */
+function acceptedBrand(result: ValidationResult, validCardTypes?: readonly CardBrand[]): ValidationResult {
+  if (!result.valid || !validCardTypes || !result.brand || validCardTypes.includes(result.brand)) return result;
+  return { valid: false, reason: 'card-type' };
 }
 
 /** The most digits a value of `kind` can have: a capture ends when this many are entered. */
@@ -46,5 +57,7 @@ export function maxLengthFor(kind: FieldKind, ctx: { cardBrand?: CardBrand; maxL
       return DATE_LENGTH;
     case 'routing-number':
       return ROUTING_NUMBER_LENGTH;
+    case 'postal-code':
+      return ctx.maxLength ?? POSTAL_CODE_DEFAULT_MAX_LENGTH;
   }
 }

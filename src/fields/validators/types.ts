@@ -1,16 +1,19 @@
 export type { FieldKind } from '../kinds';
 
 /** Lower-case card brands as shown in masked forms (CONTRACT §5). */
-export type CardBrand = 'visa' | 'mastercard' | 'amex' | 'discover' | 'jcb' | 'diners' | 'unionpay' | 'maestro';
+export const CARD_BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'jcb', 'diners', 'unionpay', 'maestro'] as const;
+export type CardBrand = (typeof CARD_BRANDS)[number];
 
 export interface ValidationContext {
   /** The clock for expiry and date checks; compared in UTC. */
   now: Date;
   /** The call's card brand, which decides the security-code length. */
   cardBrand?: CardBrand;
-  /** Bounds for the `digits` kind only. */
+  /** Bounds for the `digits` and `postal-code` kinds only. */
   minLength?: number;
   maxLength?: number;
+  /** card-number only: the brands accepted; a valid number of any other brand fails with `card-type` */
+  validCardTypes?: readonly CardBrand[];
 }
 
 /**
@@ -22,6 +25,7 @@ export type ValidationReason =
   | 'length'
   | 'luhn'
   | 'brand'
+  | 'card-type'
   | 'month'
   | 'past'
   | 'future'

@@ -1,26 +1,39 @@
 /**
  * A `collect` step: ask with <Gather>, validate what comes back by the field's kind, keep only a
  * masked view on the session, hand the plain value to the edge for the vault, ask again on bad
- * input until `attempts` is used up, then mark the field failed and go on.
+ * input (with the prompt for that attempt and error) until `attempts` is used up, then mark the
+ * field failed and go on. A requireMatchingInputs step asks twice: the first entry waits in the
+ * vault (session.pendingMatch holds its token) and becomes the field's value if the second
+ * matches it.
  */
 import type { CallSession } from '../../calls/session';
-import { fieldState, maxLengthFor, validate, writeField } from '../../fields';
+import { fieldState, maxLengthFor, validate, writeField, type FieldState, type ValidationResult } from '../../fields';
+import { errorTypeFor, selectPrompt, type ErrorType, type PromptPart } from '../prompts';
 import type { CollectStep, Flow } from '../schema';
 import { isCollect } from '../schema';
 import type { EngineResult, Verb } from '../verbs';
 
 const FIXED_LENGTH_KINDS = new Set(['expiry', 'security-code', 'date', 'routing-number']);
-export const RETRY_PREFIX = 'Sorry, that was not valid.';
 
-export function askField(step: CollectStep, s: CallSession): Verb {
+/** what a Gather answered: the keys, and for the second entry of a pair the first, from the vault (null: gone) */
+export interface Keyed {
+  digits: string;
+  first?: string | null;
+}
+
+/** the step is waiting for the second entry of a matching pair */
+export const awaitingMatch = (s: CallSession): boolean => s.pendingMatch?.step === s.step;
+
+export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>): Verb {
   const maxLength = maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength });
-  const retry = s.attempt > 1;
+  const confirm = awaitingMatch(s);
   return {
     verb: 'gather',
     field: step.collect,
     step: s.step,
     attempt: s.attempt,
-    prompt: retry ? step.retryPrompt ?? `${RETRY_PREFIX} ${step.prompt}` : step.prompt,
+    prompts: promptsFor(step, s, flow, confirm),
+    ...(confirm ? { confirm: true as const } : {}),
     // fixed-length kinds end by themselves; '#' still ends any entry early
     numDigits: FIXED_LENGTH_KINDS.has(step.kind) ? maxLength : undefined,
     timeoutSeconds: step.timeoutSeconds,
@@ -28,27 +41,73 @@ export function askField(step: CollectStep, s: CallSession): Verb {
   };
 }
 
-export function receiveDigits(step: CollectStep, s: CallSession, raw: string, now: Date, out: EngineResult): void {
-  const digits = raw.replace(/#$/, '');
-  const result = /^\d+$/.test(digits)
-    ? validate(step.kind, digits, { now, cardBrand: s.cardBrand, minLength: step.minLength, maxLength: step.maxLength })
-    : ({ valid: false, reason: digits.length === 0 ? 'no-input' : 'not-digits' } as const);
+function promptsFor(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>, confirm: boolean): PromptPart[] {
+  const language = step.language ?? flow.language;
+  const voice = step.voice ?? flow.voice;
+  const error = !confirm && s.attempt > 1 ? s.lastError ?? 'invalid' : undefined;
+  const c = { attempt: s.attempt, error, confirm, language, voice };
+  if (typeof step.prompt !== 'string') return selectPrompt(step.prompt, c);
+  if (error && step.retryPrompt) return [{ say: step.retryPrompt, ...(language ? { language } : {}), ...(voice ? { voice } : {}) }];
+  return selectPrompt([{ say: step.prompt }], c);
+}
+
+function check(step: CollectStep, s: CallSession, digits: string, now: Date): ValidationResult | { valid: false; reason: 'no-input' | 'not-digits' } {
+  if (!/^\d+$/.test(digits)) return { valid: false, reason: digits.length === 0 ? 'no-input' : 'not-digits' };
+  return validate(step.kind, digits, { now, cardBrand: s.cardBrand, minLength: step.minLength, maxLength: step.maxLength, validCardTypes: step.validCardTypes });
+}
+
+export function receiveDigits(step: CollectStep, s: CallSession, keyed: Keyed, now: Date, out: EngineResult): void {
+  const digits = keyed.digits.replace(/#$/, '');
   const meta = { source: 'ivr' as const, at: now.getTime() };
+  if (awaitingMatch(s)) {
+    const pending = s.pendingMatch!;
+    s.pendingMatch = undefined; // assigned, not deleted: the session is merged over the stored one
+    const result = check(step, s, digits, now);
+    if (result.valid && keyed.first != null && digits === keyed.first) {
+      // the value is already in the vault, sealed for this field: its token becomes the field's
+      complete(step, s, fieldState({ kind: step.kind, digits, result, token: pending.token }, meta));
+      return;
+    }
+    (out.vaultErases ??= []).push(pending.token);
+    const error: ErrorType = digits.length === 0 ? 'timeout' : 'input-matching-failed';
+    retryOrFail(step, s, error, digits, meta);
+    return;
+  }
+  const result = check(step, s, digits, now);
+  if (result.valid && step.requireMatchingInputs) {
+    out.vaultWrites.push({ field: step.collect, value: digits, pending: true });
+    s.pendingMatch = { step: s.step, token: '' }; // the edge fills in the token it got from the vault
+    return;
+  }
   if (result.valid) {
-    writeField(s, step.collect, fieldState({ kind: step.kind, digits, result }, meta));
     out.vaultWrites.push({ field: step.collect, value: digits });
-    s.step++;
-    s.attempt = 1;
+    complete(step, s, fieldState({ kind: step.kind, digits, result }, meta));
     return;
   }
-  if (s.attempt >= step.attempts) {
-    const reason = result.reason === 'no-input' ? 'no-input' : `attempts-exhausted:${result.reason}`;
-    writeField(s, step.collect, fieldState({ kind: step.kind, failed: reason, digits: /^\d+$/.test(digits) ? digits : '' }, meta));
-    s.step++;
-    s.attempt = 1;
+  retryOrFail(step, s, errorTypeFor(step.kind, result.reason), digits, meta, result.reason);
+}
+
+function complete(step: CollectStep, s: CallSession, field: FieldState): void {
+  writeField(s, step.collect, field);
+  nextStep(s);
+}
+
+function nextStep(s: CallSession): void {
+  s.step++;
+  s.attempt = 1;
+  s.lastError = undefined;
+}
+
+/** another attempt with `error`'s prompt, or, when none is left, the field failed for `reason` */
+function retryOrFail(step: CollectStep, s: CallSession, error: ErrorType, digits: string, meta: { source: 'ivr'; at: number }, reason: string = error): void {
+  if (s.attempt < step.attempts) {
+    s.attempt++;
+    s.lastError = error;
     return;
   }
-  s.attempt++;
+  const failed = reason === 'no-input' || error === 'timeout' ? 'no-input' : `attempts-exhausted:${reason}`;
+  writeField(s, step.collect, fieldState({ kind: step.kind, failed, digits: /^\d+$/.test(digits) ? digits : '' }, meta));
+  nextStep(s);
 }
 
 /** every sensitive field from the current step on is failed with `reason` (fail closed) */

@@ -1,11 +1,13 @@
+import { systemMessage } from '../prompt-defaults';
 import type { Flow } from '../schema';
 import type { Verb } from '../verbs';
 
 /** what a caller hears when the bridge cannot be made safely (the recording could not be stopped) */
-export const HANDOFF_REFUSED = "We're sorry, we can't connect you to an agent right now. Please call again later. Goodbye.";
+export const HANDOFF_REFUSED = systemMessage('handoff-refused');
 
-export function refusedHandoffVerbs(): Verb[] {
-  return [{ verb: 'say', text: HANDOFF_REFUSED }, { verb: 'hangup' }];
+/** in the flow's language */
+export function refusedHandoffVerbs(flow: Pick<Flow, 'language'>): Verb[] {
+  return [{ verb: 'say', text: systemMessage('handoff-refused', flow.language) }, { verb: 'hangup' }];
 }
 
 /** The end of the IVR: bridge (media relay with masking) or dial (plain <Dial>/<Enqueue>). */

@@ -80,6 +80,7 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
         timeout: 7,
         numDigits: undefined,
         prompt: ['Key in your account number, then press hash.'],
+        heard: [{ verb: 'Say', text: 'Key in your account number, then press hash.', voice: undefined, language: undefined }],
         index: 0,
       },
     ]);

@@ -85,6 +85,26 @@ describe('TwiML parsing', () => {
     for (const xml of bad) expect(() => parseTwiml(xml)).toThrow(TwimlError);
   });
 
+  it('takes <Say language/voice> as Twilio names them and <Play> inside <Gather>; refuses what Twilio cannot speak or fetch', () => {
+    const [say, gather] = parseTwiml(
+      '<Response><Say language="es-MX" voice="Polly.Mia-Neural">Hola</Say><Gather><Play>/audio/card.mp3</Play><Say voice="Google.es-ES-Standard-A" language="es-ES">Tarjeta</Say><Play digits="ww1"/></Gather></Response>',
+    );
+    expect(say).toEqual({ verb: 'Say', text: 'Hola', voice: 'Polly.Mia-Neural', language: 'es-MX', loop: 1 });
+    expect(gather).toMatchObject({ prompts: [{ verb: 'Play', url: '/audio/card.mp3' }, { verb: 'Say', language: 'es-ES' }, { verb: 'Play', url: '', digits: 'ww1' }] });
+    for (const ok of ['en', 'en-gb', 'en-US', 'fr-CA', 'cmn-CN']) expect(() => parseTwiml(`<Response><Say language="${ok}">x</Say></Response>`)).not.toThrow();
+    for (const xml of [
+      '<Response><Say language="spanish">x</Say></Response>',
+      '<Response><Say language="es_ES">x</Say></Response>',
+      '<Response><Say voice="Siri">x</Say></Response>',
+      '<Response><Say voice="Google.es-ES-Standard-A" language="en-US">x</Say></Response>',
+      '<Response><Play/></Response>',
+      '<Response><Play>ftp://example.com/a.mp3</Play></Response>',
+      '<Response><Gather><Play digits="12x"/></Gather></Response>',
+    ]) {
+      expect(() => parseTwiml(xml)).toThrow(TwimlError);
+    }
+  });
+
   it('reports XML errors with their offset', () => {
     expect(() => parseXml('<a><b></a>')).toThrow(XmlParseError);
     expect(parseXml("<a x='1' y = \"2\">t<b/>u</a>")).toEqual({

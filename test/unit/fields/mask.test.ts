@@ -29,6 +29,7 @@ describe('maskValue', () => {
     ['date', '01011990'],
     ['routing-number', '021000021'],
     ['digits', '12345678'],
+    ['postal-code', '94105'],
   ] as const)('shows %s as all *', (kind, digits) => {
     expect(maskValue(kind, digits)).toEqual({ masked: '*'.repeat(digits.length) });
   });
@@ -36,7 +37,7 @@ describe('maskValue', () => {
   it('never shows more than the last 4 digits of any value', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number' as const),
+        fc.constantFrom('digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number', 'postal-code' as const),
         fc.string({ unit: fc.constantFrom(...'0123456789'), maxLength: 19 }),
         (kind, digits) => {
           const { masked, last4 } = maskValue(kind, digits);

@@ -16,7 +16,7 @@ describe('renderVerbs', () => {
     const verbs: Verb[] = [
       { verb: 'say', text: 'a < b & "c"' },
       { verb: 'start-recording' },
-      { verb: 'gather', field: 'card', step: 1, attempt: 2, prompt: 'card please', numDigits: 16, timeoutSeconds: 7, sensitive: true },
+      { verb: 'gather', field: 'card', step: 1, attempt: 2, prompts: [{ say: 'card please' }], numDigits: 16, timeoutSeconds: 7, sensitive: true },
     ];
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, flow })).toBe(
       HEAD +
@@ -28,7 +28,7 @@ describe('renderVerbs', () => {
   });
 
   test('a gather without a fixed length has no numDigits (# ends it)', () => {
-    const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompt: 'ref', timeoutSeconds: 5, sensitive: false }], { publicUrl: PUBLIC });
+    const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompts: [{ say: 'ref' }], timeoutSeconds: 5, sensitive: false }], { publicUrl: PUBLIC });
     expect(xml).toContain('<Gather input="dtmf" finishOnKey="#" timeout="5"');
     expect(xml).not.toContain('numDigits');
   });
@@ -62,7 +62,7 @@ describe('renderVerbs', () => {
   });
 
   test('the same verbs under another public URL or voice are rendered afresh, not taken from the cache', () => {
-    const verbs: Verb[] = [{ verb: 'gather', field: 'card', step: 0, attempt: 1, prompt: 'p', timeoutSeconds: 5, sensitive: true }];
+    const verbs: Verb[] = [{ verb: 'gather', field: 'card', step: 0, attempt: 1, prompts: [{ say: 'p' }], timeoutSeconds: 5, sensitive: true }];
     expect(renderVerbs(verbs, { publicUrl: 'https://a.example.com' })).toContain('action="https://a.example.com/twilio/gather/0/1"');
     expect(renderVerbs(verbs, { publicUrl: 'https://b.example.com' })).toContain('action="https://b.example.com/twilio/gather/0/1"');
     expect(renderVerbs(verbs, { publicUrl: 'https://b.example.com', flow: flowWith('voice: Polly.Brian\n') })).toContain('voice="Polly.Brian"');

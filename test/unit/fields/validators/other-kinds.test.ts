@@ -148,6 +148,30 @@ describe('digits', () => {
   });
 });
 
+describe('postal-code', () => {
+  it('takes digits only, 3..10 by default, or the bounds given', () => {
+    expect(validate('postal-code', '94105', { now })).toEqual({ valid: true });
+    expect(validate('postal-code', '123', { now })).toEqual({ valid: true });
+    expect(validate('postal-code', '12', { now })).toEqual({ valid: false, reason: 'length' });
+    expect(validate('postal-code', '1'.repeat(11), { now })).toEqual({ valid: false, reason: 'length' });
+    expect(validate('postal-code', '9410', { now, minLength: 5, maxLength: 5 })).toEqual({ valid: false, reason: 'length' });
+    expect(validate('postal-code', '941051', { now, minLength: 5, maxLength: 5 })).toEqual({ valid: false, reason: 'length' });
+    expect(validate('postal-code', '28013', { now, minLength: 5, maxLength: 5 })).toEqual({ valid: true });
+    expect(validate('postal-code', '9410*', { now })).toEqual({ valid: false, reason: 'not-digits' });
+  });
+});
+
+describe('validCardTypes', () => {
+  it('refuses a valid card of a brand the step does not take as card-type, and keeps other reasons', () => {
+    const visaOnly = { now, validCardTypes: ['visa', 'mastercard'] as const };
+    expect(validate('card-number', '4111111111111111', visaOnly)).toEqual({ valid: true, brand: 'visa' });
+    expect(validate('card-number', '5555555555554444', visaOnly)).toEqual({ valid: true, brand: 'mastercard' });
+    expect(validate('card-number', '378282246310005', visaOnly)).toEqual({ valid: false, reason: 'card-type' });
+    expect(validate('card-number', '378282246310006', visaOnly)).toEqual({ valid: false, reason: 'luhn' });
+    expect(validate('card-number', '378282246310005', { now })).toEqual({ valid: true, brand: 'amex' });
+  });
+});
+
 describe('maxLengthFor', () => {
   it.each([
     ['card-number', {}, 19],
@@ -159,6 +183,8 @@ describe('maxLengthFor', () => {
     ['routing-number', {}, 9],
     ['digits', {}, 32],
     ['digits', { maxLength: 10 }, 10],
+    ['postal-code', {}, 10],
+    ['postal-code', { maxLength: 5 }, 5],
   ] as const)('%s %j -> %d', (kind, ctx, n) => {
     expect(maxLengthFor(kind, ctx)).toBe(n);
   });
@@ -166,7 +192,8 @@ describe('maxLengthFor', () => {
 
 describe('every kind', () => {
   it('knows its kinds', () => {
-    expect(FIELD_KINDS).toHaveLength(6);
+    expect(FIELD_KINDS).toHaveLength(7);
+    expect(isFieldKind('postal-code')).toBe(true);
     expect(isFieldKind('card-number')).toBe(true);
     expect(isFieldKind('cvv')).toBe(false);
     expect(isFieldKind(undefined)).toBe(false);
