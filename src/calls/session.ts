@@ -3,8 +3,7 @@
  * masked views, vault tokens and an HMAC of the caller's number, never a plain value or a full
  * number.
  */
-import type { CardBrand, FieldKind, FieldState } from '../fields';
-import type { ErrorType } from '../flows/prompts';
+import type { CardBrand, ErrorType, FieldKind, FieldState } from '../fields';
 
 export type { FieldState } from '../fields';
 

@@ -12,43 +12,13 @@
  * its default message (prompt-defaults.ts) in the step's language.
  */
 import { z } from 'zod';
-import type { FieldKind, ValidationReason } from '../fields';
-import { defaultConfirm, defaultErrorMessage } from './prompt-defaults';
+import { ERROR_TYPES, type ErrorType, type FieldKind } from '../fields';
 
-/** Twilio's errorType names, plus `invalid` for kinds <Pay> has no name for (digits, date, routing number) */
-export const ERROR_TYPES = [
-  'timeout',
-  'invalid',
-  'invalid-card-number',
-  'invalid-card-type',
-  'invalid-date',
-  'invalid-security-code',
-  'invalid-postal-code',
-  'input-matching-failed',
-] as const;
-export type ErrorType = (typeof ERROR_TYPES)[number];
+export { ERROR_TYPES, errorTypeFor, type ErrorType } from '../fields';
+import { defaultConfirm, defaultErrorMessage } from './prompt-defaults';
 
 /** the most `attempts` a step may have (flows/schema.ts), and so the highest `attempt` an entry may name */
 export const MAX_ATTEMPTS = 10;
-
-/** the error type a refused value of `kind` reports; `no-input` (nothing keyed) is a timeout */
-export function errorTypeFor(kind: FieldKind, reason: ValidationReason | 'no-input'): ErrorType {
-  if (reason === 'no-input') return 'timeout';
-  switch (kind) {
-    case 'card-number':
-      return reason === 'card-type' || reason === 'brand' ? 'invalid-card-type' : 'invalid-card-number';
-    case 'expiry':
-      return 'invalid-date';
-    case 'security-code':
-      return 'invalid-security-code';
-    case 'postal-code':
-      return 'invalid-postal-code';
-    case 'digits':
-    case 'date':
-    case 'routing-number':
-      return 'invalid';
-  }
-}
 
 /** the error types a step of `kind` can report, so an entry for one it never reports is refused at start */
 export function errorTypesOf(kind: FieldKind, requireMatchingInputs: boolean): ErrorType[] {
