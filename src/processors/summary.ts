@@ -23,6 +23,11 @@ export interface ProcessorSummary {
   status?: string;
   code?: string;
   reference?: string;
+  /** twilio-generic-pay tokenize only: the gateway's token for the card (generic-pay.ts), as <Pay>'s PaymentToken */
+  token?: string;
+  /** twilio-generic-pay only: from the call's own masked card field, never from the answer */
+  last4?: string;
+  brand?: string;
 }
 
 /** where processors put each allowed item, first match wins */
