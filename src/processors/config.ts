@@ -1,8 +1,9 @@
 /**
  * `PROCESSORS_FILE` (CONTRACT §6): the downstream processors captured values go to, parsed once
  * at start with zod. An absent file means no processors; a file that does not validate stops
- * the service with the file, the path inside it and the reason; a `secretEnv` that names an
- * unset variable stops it naming that variable (never its text).
+ * the service with the file, the path inside it and the reason; a `secretEnv` (or, for
+ * `protocol: twilio-generic-pay`, a `usernameEnv`/`passwordEnv`) that names an unset variable
+ * stops it naming that variable (never its text).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';

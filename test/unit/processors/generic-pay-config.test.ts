@@ -49,7 +49,7 @@ processors:
 `;
   const [vault, legacy] = parseProcessors('p.yaml', text, env);
   expect(vault).toMatchObject({ connector: { method: 'tokenize', tokenType: 'reusable' }, eraseUrl: 'https://g.example/erase', secret: 'erase-secret-text' });
-  expect(vault.connector).not.toHaveProperty('amount');
+  expect(vault).not.toHaveProperty('connector.amount');
   // the default protocol is tonewall's
   expect(legacy).toMatchObject({ protocol: 'tonewall', secret: 'gw' });
 });
