@@ -61,8 +61,14 @@ export type MaskedFieldView = z.infer<typeof maskedField>;
 export const processorSummary = z.object({
   approved: z.boolean().optional(),
   status: z.string().max(32).optional(),
-  code: z.string().max(6).optional(),
+  /** an approval or decline code: 6 characters in tonewall's protocol, a word such as card_declined from a Generic Pay Connector */
+  code: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
   reference: z.string().max(64).optional(),
+  /** a Generic Pay Connector's token for the card (Twilio's PaymentToken): not card data */
+  token: z.string().max(128).optional(),
+  /** from the call's own masked card, never from the processor */
+  last4: last4.optional(),
+  brand: cardBrand.optional(),
 });
 
 /** an agent-assisted payment session as agents see it (captures/payments.ts PaymentView) */

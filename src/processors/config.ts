@@ -1,8 +1,9 @@
 /**
  * `PROCESSORS_FILE` (CONTRACT §6): the downstream processors captured values go to, parsed once
  * at start with zod. An absent file means no processors; a file that does not validate stops
- * the service with the file, the path inside it and the reason; a `secretEnv` that names an
- * unset variable stops it naming that variable (never its text).
+ * the service with the file, the path inside it and the reason; a `secretEnv` (or, for
+ * `protocol: twilio-generic-pay`, a `usernameEnv`/`passwordEnv`) that names an unset variable
+ * stops it naming that variable (never its text).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -25,21 +26,45 @@ function isLoopback(u: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+export const PROCESSOR_PROTOCOLS = ['tonewall', 'twilio-generic-pay'] as const;
+export type ProcessorProtocol = (typeof PROCESSOR_PROTOCOLS)[number];
+
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)')
+  .refine((n) => !CORE_SECRET_VARIABLES.includes(n), (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }));
+
+// the same rule as a flow's `collect` field names
+const fieldName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -');
+
 const processorSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a name: letters, digits, _ or -, starting with a letter'),
     url: httpUrl,
-    secretEnv: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)')
-      .refine((n) => !CORE_SECRET_VARIABLES.includes(n), (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` })),
-    // the same rule as a flow's `collect` field names
-    fields: z
-      .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -'))
-      .min(1, 'at least one field'),
+    /** how the values are sent: tonewall's signed JSON (CONTRACT §6) or Twilio's Generic Pay Connector request */
+    protocol: z.enum(PROCESSOR_PROTOCOLS).default('tonewall'),
+    secretEnv: envName.optional(),
+    fields: z.array(fieldName).min(1, 'at least one field'),
     eraseUrl: httpUrl.optional(),
     // plain http to another host only when the file says so (local testing); loopback never leaves the machine
     allowInsecure: z.boolean().default(false),
+    // twilio-generic-pay only (generic-pay.ts)
+    usernameEnv: envName.optional(),
+    passwordEnv: envName.optional(),
+    method: z.enum(['charge', 'tokenize']).optional(),
+    amount: z
+      .string({ invalid_type_error: 'a decimal string such as "10.00" (quote it, so YAML keeps it as written)' })
+      .regex(/^(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?$/, 'a decimal string such as "10.00"')
+      .refine((a) => Number(a) > 0, 'must be more than 0 (a charge of nothing is a tokenize)')
+      .optional(),
+    currency: z.string().regex(/^[A-Za-z]{3}$/, 'an ISO 4217 currency code such as USD').optional(),
+    tokenType: z.enum(['reusable', 'one-time']).optional(),
+    description: z.string().min(1).max(255).optional(),
+    parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a parameter name'), z.string().max(255)).optional(),
+    connectorFields: z
+      .object({ cardnumber: fieldName.optional(), expiry: fieldName.optional(), cvv: fieldName.optional(), postal_code: fieldName.optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -54,7 +79,46 @@ const processorSchema = z
       if (seen.has(f)) ctx.addIssue({ code: 'custom', path: ['fields', i], message: `duplicate field ${f}` });
       seen.add(f);
     });
+    if (p.protocol === 'tonewall') checkTonewall(p, ctx);
+    else checkGenericPay(p, ctx);
   });
+
+type ParsedProcessor = z.infer<typeof processorSchema>;
+
+const GENERIC_PAY_ONLY = ['usernameEnv', 'passwordEnv', 'method', 'amount', 'currency', 'tokenType', 'description', 'parameters', 'connectorFields'] as const;
+
+function checkTonewall(p: ParsedProcessor, ctx: z.RefinementCtx): void {
+  if (p.secretEnv === undefined) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'Required' });
+  for (const key of GENERIC_PAY_ONLY) {
+    if (p[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only for protocol: twilio-generic-pay' });
+  }
+}
+
+function checkGenericPay(p: ParsedProcessor, ctx: z.RefinementCtx): void {
+  const need = (key: 'usernameEnv' | 'passwordEnv' | 'method', why: string) => {
+    if (p[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `Required (${why})` });
+  };
+  need('usernameEnv', 'the HTTP Basic user name, as in the connector settings on Twilio');
+  need('passwordEnv', 'the HTTP Basic password, as in the connector settings on Twilio');
+  need('method', 'charge or tokenize');
+  // erasure requests are tonewall's own (the connector has none): signed with secretEnv
+  if (p.eraseUrl !== undefined && p.secretEnv === undefined) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'Required with eraseUrl: erasure requests are signed with it' });
+  if (p.method === 'charge') {
+    if (p.amount === undefined) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'Required for method: charge' });
+    if (p.tokenType !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenType'], message: 'only for method: tokenize' });
+  } else if (p.method === 'tokenize') {
+    for (const key of ['amount', 'currency'] as const) {
+      if (p[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only for method: charge (a tokenize moves no money)' });
+    }
+  }
+  const mapped = new Set<string>();
+  for (const [role, name] of Object.entries(p.connectorFields ?? {})) {
+    if (name === undefined) continue;
+    if (!p.fields.includes(name)) ctx.addIssue({ code: 'custom', path: ['connectorFields', role], message: `${name} is not in fields` });
+    if (mapped.has(name)) ctx.addIssue({ code: 'custom', path: ['connectorFields', role], message: `${name} is mapped twice` });
+    mapped.add(name);
+  }
+}
 
 const fileSchema = z
   .object({ processors: z.array(processorSchema).default([]) })
@@ -67,17 +131,54 @@ const fileSchema = z
     });
   });
 
-export interface ProcessorConfig {
+interface ProcessorCommon {
   readonly name: string;
   readonly url: string;
-  readonly secretEnv: string;
   readonly fields: readonly string[];
   readonly eraseUrl?: string;
   /** the file allowed plain http for this processor (local testing) */
   readonly allowInsecure: boolean;
+}
+
+/** CONTRACT §6: `{callSid, subject, fields}` signed with X-Tonewall-Signature */
+export interface TonewallProcessorConfig extends ProcessorCommon {
+  readonly protocol: 'tonewall';
+  readonly secretEnv: string;
   /** the HMAC key: the text of `secretEnv`, as it is. Not enumerable, so it never reaches a log or JSON. */
   readonly secret: string;
 }
+
+/** what a twilio-generic-pay processor sends besides the card (generic-pay.ts) */
+export interface GenericPaySettings {
+  readonly method: 'charge' | 'tokenize';
+  /** charge only: a decimal string in the currency's major unit, as <Pay chargeAmount> */
+  readonly amount?: string;
+  /** charge only: ISO 4217, upper case; USD when the file names none, as <Pay currency> */
+  readonly currency?: string;
+  /** tokenize only: reusable unless the file says one-time, as <Pay tokenType> */
+  readonly tokenType?: 'reusable' | 'one-time';
+  readonly description?: string;
+  /** sent as the request's `parameters`, as <Pay>'s <Parameter> nouns */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** which of `fields` fills which connector field; a role not named here is found by field kind */
+  readonly connectorFields: Readonly<{ cardnumber?: string; expiry?: string; cvv?: string; postal_code?: string }>;
+}
+
+/** Twilio's Generic Pay Connector request, with HTTP Basic auth (generic-pay.ts) */
+export interface GenericPayProcessorConfig extends ProcessorCommon {
+  readonly protocol: 'twilio-generic-pay';
+  readonly usernameEnv: string;
+  readonly passwordEnv: string;
+  readonly connector: GenericPaySettings;
+  /** only with eraseUrl: erasure requests are tonewall's own, signed */
+  readonly secretEnv?: string;
+  readonly secret?: string;
+  /** HTTP Basic credentials: the texts of usernameEnv and passwordEnv. Not enumerable. */
+  readonly username: string;
+  readonly password: string;
+}
+
+export type ProcessorConfig = TonewallProcessorConfig | GenericPayProcessorConfig;
 
 export class ProcessorsConfigError extends Error {
   readonly code = 'TW_ERR_PROCESSORS_INVALID';
@@ -118,12 +219,38 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
     throw new ProcessorsConfigError(file, issue.path.join('.'), issue.message);
   }
   return parsed.data.processors.map((p, i) => {
-    const secret = env[p.secretEnv];
-    if (secret === undefined || secret === '') {
-      throw new ProcessorsConfigError(file, `processors.${i}.secretEnv`, `${p.secretEnv} is not set`);
+    const hidden: Record<string, string> = {};
+    const secretOf = (key: 'secretEnv' | 'usernameEnv' | 'passwordEnv', as: string) => {
+      const variable = p[key];
+      if (variable === undefined) return;
+      const text = env[variable];
+      if (text === undefined || text === '') throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} is not set`);
+      hidden[as] = text;
+    };
+    secretOf('secretEnv', 'secret');
+    const common = { name: p.name, url: p.url, fields: Object.freeze([...p.fields]), allowInsecure: p.allowInsecure, ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}) };
+    let cfg: Record<string, unknown>;
+    if (p.protocol === 'tonewall') {
+      cfg = { ...common, protocol: p.protocol, secretEnv: p.secretEnv };
+    } else {
+      secretOf('usernameEnv', 'username');
+      secretOf('passwordEnv', 'password');
+      // RFC 7617: the user-id of Basic auth cannot hold a colon
+      if (hidden.username.includes(':')) throw new ProcessorsConfigError(file, `processors.${i}.usernameEnv`, `${p.usernameEnv} holds a ':', which HTTP Basic user names cannot`);
+      cfg = { ...common, protocol: p.protocol, usernameEnv: p.usernameEnv, passwordEnv: p.passwordEnv, ...(p.secretEnv ? { secretEnv: p.secretEnv } : {}), connector: genericPaySettings(p) };
     }
-    const cfg = { name: p.name, url: p.url, secretEnv: p.secretEnv, fields: Object.freeze([...p.fields]), allowInsecure: p.allowInsecure, ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}) };
-    Object.defineProperty(cfg, 'secret', { value: secret, enumerable: false });
-    return Object.freeze(cfg) as ProcessorConfig;
+    for (const [k, v] of Object.entries(hidden)) Object.defineProperty(cfg, k, { value: v, enumerable: false });
+    return Object.freeze(cfg) as unknown as ProcessorConfig;
+  });
+}
+
+function genericPaySettings(p: ParsedProcessor): GenericPaySettings {
+  const method = p.method ?? 'charge';
+  return Object.freeze({
+    method,
+    ...(method === 'charge' ? { amount: p.amount, currency: (p.currency ?? 'USD').toUpperCase() } : { tokenType: p.tokenType ?? 'reusable' }),
+    ...(p.description !== undefined ? { description: p.description } : {}),
+    ...(p.parameters !== undefined ? { parameters: Object.freeze({ ...p.parameters }) } : {}),
+    connectorFields: Object.freeze({ ...(p.connectorFields ?? {}) }),
   });
 }

@@ -5,8 +5,9 @@
  * - Exactly once per call and processor. A delivery is a small record in the store
  *   (`keys.delivery`, indexed in `keys.deliveries()`), created with SET NX when the processor's
  *   fields are all present and valid; once delivered the record stays (no values in it) so the
- *   delivery is never made again. Every try carries the same `Idempotency-Key`, so a processor
- *   also recognises a repeat after a crash between its answer and our record update.
+ *   delivery is never made again. Every try carries the same `Idempotency-Key` (and, to a
+ *   twilio-generic-pay processor, the same `transaction_id`), so a processor also recognises a
+ *   repeat after a crash between its answer and our record update.
  * - Never twice at once. Each try first takes a lease (SET NX with expiry); every change to the
  *   record (tries counted, next try time, delivered, failed) is made while holding it. A lease
  *   of a crashed instance expires and another instance's poll takes the delivery over.
@@ -19,20 +20,20 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
-import { CALLER_VAULT_FIELD, type CallSession } from '../calls/session';
+import type { CallSession } from '../calls/session';
 import { isTonewallError } from '../errors';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
-import { type ProcessorSummary, summarizeAnswer } from './summary';
-import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, postSigned, REQUEST_TIMEOUT_MS } from './http';
+import type { ProcessorSummary } from './summary';
+import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS } from './http';
+import { type NotPrepared, type PreparedTry, prepareTry, type TryOutcome } from './requests';
 import {
   cancelDeliveries,
   deliveryIndexMember,
   deliveryLeaseKey,
   type DeliveryRecord,
   deliveryTtlSeconds,
-  idempotencyKey,
   parseMember,
   parseRecord,
   readyFor,
@@ -207,36 +208,26 @@ export class ProcessorDelivery {
     }
 
     const attempts = rec.attempts + 1;
-    let outcome: { ok: boolean; status?: number; reason?: 'http' | 'network' | 'timeout'; body?: ProcessorSummary };
+    let outcome: TryOutcome;
     {
-      let request: { body: string; sent: string[] } | null;
+      // the plain values live in this block only, for this one try (requests.ts)
+      let prepared: PreparedTry | NotPrepared;
       try {
-        request = await this.requestBody(session, processor);
+        prepared = await prepareTry(this.deps, session, processor);
       } catch (e) {
         return this.finish(rec, 'failed', { reason: 'vault-error', code: errorCode(e) });
       }
-      if (request === null) return this.finish(rec, 'failed', { reason: 'values-gone' });
-      let body: string | null = request.body;
+      if ('failed' in prepared) return this.finish(rec, 'failed', { reason: prepared.failed });
       // count the try before it leaves: a crash mid-request still uses one up
       if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }))) return;
-      const answered = await postSigned(this.fetchImpl, processor.url, body, processor.secret, idempotencyKey(callSid, processor.name));
-      body = null;
-      // the answer goes to the agent as an allow-listed summary only: no free text, nothing sent
-      const summary = summarizeAnswer(answered.body, request.sent);
-      request = null;
-      outcome = {
-        ok: answered.ok,
-        ...(answered.status !== undefined ? { status: answered.status } : {}),
-        ...(answered.ok ? {} : { reason: answered.reason }),
-        ...(summary ? { body: summary } : {}),
-      };
+      outcome = await prepared.send(this.fetchImpl);
     }
 
     if (outcome.ok) {
       log.info({ callSid, processor: processor.name, status: outcome.status, attempt: attempts }, 'processor delivery accepted');
       return this.finish({ ...rec, attempts }, 'delivered', { httpStatus: outcome.status, answer: outcome.body });
     }
-    if (attempts >= this.backoff.maxAttempts) {
+    if (outcome.final || attempts >= this.backoff.maxAttempts) {
       return this.finish({ ...rec, attempts }, 'failed', { httpStatus: outcome.status, reason: outcome.reason, answer: outcome.body });
     }
     const delay = backoffDelay(attempts, this.backoff);
@@ -248,27 +239,6 @@ export class ProcessorDelivery {
     if (await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason })) {
       this.schedule(callSid, processor.name, nextAt);
     }
-  }
-
-  /** `{callSid, subject, fields}`, or null when a value is no longer in the vault */
-  /** the request body and the plain values in it (in memory only for this try) */
-  private async requestBody(session: CallSession, processor: ProcessorConfig): Promise<{ body: string; sent: string[] } | null> {
-    const { vault, log } = this.deps;
-    const fields: Record<string, string> = {};
-    for (const name of processor.fields) {
-      const f = session.fields[name];
-      if (!f?.valid || !f.token) return null;
-      const value = await vault.get(session.callSid, name, f.token);
-      if (value === null) return null;
-      fields[name] = value;
-    }
-    let subject: string | null = null;
-    if (session.fromToken) {
-      subject = await vault.get(session.callSid, CALLER_VAULT_FIELD, session.fromToken);
-      if (subject === null) log.warn({ callSid: session.callSid, processor: processor.name }, 'caller number no longer in the vault: subject sent as null');
-    }
-    const sent = [...Object.values(fields), ...(subject ? [subject, subject.replace(/^\+/, '')] : [])];
-    return { body: JSON.stringify({ callSid: session.callSid, subject, fields }), sent };
   }
 
   /** writes the record unless it was removed meanwhile (erasure); true when written */

@@ -44,10 +44,12 @@ export async function forwardErasure(
   const body = JSON.stringify({ subject: phone, receiptId });
   return Promise.all(
     processors.map(async (p): Promise<ErasureOutcome> => {
-      if (!p.eraseUrl) return { name: p.name, status: 'no-erase-url' };
+      // a twilio-generic-pay processor has a secret exactly when it has an eraseUrl (config.ts)
+      const secret = p.secret;
+      if (!p.eraseUrl || secret === undefined) return { name: p.name, status: 'no-erase-url' };
       let httpStatus: number | undefined;
       for (let attempt = 1; attempt <= backoff.maxAttempts; attempt++) {
-        const out = await postSigned(fetchImpl, p.eraseUrl, body, p.secret, erasureIdempotencyKey(receiptId, p.name));
+        const out = await postSigned(fetchImpl, p.eraseUrl, body, secret, erasureIdempotencyKey(receiptId, p.name));
         httpStatus = out.status;
         if (out.ok) {
           opts.log?.info({ processor: p.name, receiptId, status: out.status, attempt }, 'erasure forwarded');

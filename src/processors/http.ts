@@ -1,5 +1,6 @@
 /**
- * The one way a request leaves for a processor: a signed JSON POST with an Idempotency-Key, and
+ * The one way a request leaves for a processor: a JSON POST, signed with an Idempotency-Key
+ * (tonewall) or with HTTP Basic auth (Twilio's Generic Pay Connector), and
  * the retry schedule deliveries and erasures share. Outcomes carry the HTTP status and the
  * parsed answer, never the request body; failures are reduced to a fixed reason so no error
  * text (which could echo a URL or a body) travels further.
@@ -53,15 +54,21 @@ export async function postSigned(
   secret: string,
   idempotencyKey: string,
 ): Promise<PostOutcome> {
+  return postJson(fetchImpl, url, body, { [SIGNATURE_HEADER]: signatureHeader(body, secret), 'Idempotency-Key': idempotencyKey });
+}
+
+/** the Generic Pay Connector's way in: HTTP Basic with the credentials set on the connector (generic-pay.ts) */
+export function basicAuthorization(username: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${username}:${password}`, 'utf8').toString('base64');
+}
+
+/** A JSON POST with `headers` besides the content type; never follows a redirect, gives up after REQUEST_TIMEOUT_MS. */
+export async function postJson(fetchImpl: typeof fetch, url: string, body: string, headers: Record<string, string>): Promise<PostOutcome> {
   let res: Response;
   try {
     res = await fetchImpl(url, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [SIGNATURE_HEADER]: signatureHeader(body, secret),
-        'Idempotency-Key': idempotencyKey,
-      },
+      headers: { 'content-type': 'application/json', ...headers },
       body,
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),

@@ -1,4 +1,12 @@
-export { loadProcessors, parseProcessors, ProcessorsConfigError, type ProcessorConfig } from './config';
+export {
+  loadProcessors,
+  parseProcessors,
+  ProcessorsConfigError,
+  type ProcessorConfig,
+  type TonewallProcessorConfig,
+  type GenericPayProcessorConfig,
+  type GenericPaySettings,
+} from './config';
 export { signatureHeader, verifySignature, SIGNATURE_HEADER, DEFAULT_TOLERANCE_SECONDS } from './sign';
 export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
 export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';

@@ -16,6 +16,7 @@
  * Anything else in the answer is dropped without a trace; an answer with nothing allowed gives
  * no summary.
  */
+import type { CardBrand } from '../fields';
 import { scrubAnswer } from './scrub';
 
 export interface ProcessorSummary {
@@ -23,6 +24,11 @@ export interface ProcessorSummary {
   status?: string;
   code?: string;
   reference?: string;
+  /** twilio-generic-pay tokenize only: the gateway's token for the card (generic-pay.ts), as <Pay>'s PaymentToken */
+  token?: string;
+  /** twilio-generic-pay only: from the call's own masked card field, never from the answer */
+  last4?: string;
+  brand?: CardBrand;
 }
 
 /** where processors put each allowed item, first match wins */

@@ -9,7 +9,7 @@ const file = (name: string, text: string) => {
   writeFileSync(p, text);
   return p;
 };
-const env = { GATEWAY_SECRET: 's3cret-text', CRM_SECRET: 'crm' };
+const env = { GATEWAY_SECRET: 's3cret-text', CRM_SECRET: 'crm', CARD_GATEWAY_USER: 'u', CARD_GATEWAY_PASSWORD: 'p' };
 
 const good = `
 processors:
@@ -49,7 +49,7 @@ describe('loadProcessors', () => {
 
   test('the example file in config/ is valid', () => {
     const ps = loadProcessors(join(__dirname, '../../../config/processors.example.yaml'), env);
-    expect(ps.map((p) => p.name)).toEqual(['gateway', 'crm']);
+    expect(ps.map((p) => [p.name, p.protocol])).toEqual([['gateway', 'tonewall'], ['crm', 'tonewall'], ['card-gateway', 'twilio-generic-pay']]);
   });
 
   test('an absent or empty file means no processors', () => {
