@@ -34,6 +34,7 @@ import { twilioRoutes } from './twilio/routes';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
 import { PrivacyService, privacyRoutes, subjectHash as hashSubject } from './privacy';
+import { DropinService } from './dropin/service';
 
 /** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
  * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
@@ -64,6 +65,8 @@ export interface BuildOptions {
   maxPendingAgentSockets?: number;
   /** REQUEST_TIMEOUT_MS unless a test shortens it */
   requestTimeoutMs?: number;
+  /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */
+  dropinPollMs?: number;
 }
 
 export interface Services {
@@ -141,9 +144,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
+  // a drop-in capture's last webhook waits for the processors' first answer (dropin/service.ts)
+  let dropin: DropinService | undefined;
   const delivery = new ProcessorDelivery({
     store, keys, vault, calls, processors, log, audit,
     onResult: (callSid, processor, result) => {
+      dropin?.onProcessorResult(callSid, processor, result);
       void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
     },
   });
@@ -151,6 +157,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const queueDelivery = (session: CallSession) => {
     delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));
   };
+  dropin = new DropinService({
+    calls, recording, audit, twilio: twilioClient, processors, secret: config.capture.resultSecret, log,
+    onSessionChanged: queueDelivery,
+    pollMs: opts.dropinPollMs,
+  });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
@@ -166,7 +177,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     subjectHash,
     now: opts.now,
     onSessionChanged: queueDelivery,
+    dropin,
   });
+  const dropinEnded = (callSid: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined));
+  dropin.setEndedHandler(dropinEnded);
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const commands = new CommandBus(store, keys, config.instanceId, log, signer);
   const bridges = new BridgeRegistry({
@@ -227,7 +241,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
-  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }));
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
@@ -245,6 +259,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await delivery.start();
   app.addHook('onClose', async () => {
+    dropin.close();
     await services.metricsServer.close();
     await delivery.stop();
     if (!opts.store) await store.close();
