@@ -223,6 +223,8 @@ async function gather(
   if (answer === ABORTED) return 'end';
 
   const { digits, finishedOnKey } = keyedDigits(answer ?? '', verb.finishOnKey, verb.numDigits);
+  // the keys are sounds on the call: every recording running (not paused) hears each one Twilio took
+  for (const key of digits + finishedOnKey) call.captureKey(key);
   call.recordGather(digits, action);
   call.record({
     verb: 'Gather',
