@@ -67,6 +67,8 @@ export interface BuildOptions {
   requestTimeoutMs?: number;
   /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */
   dropinPollMs?: number;
+  /** drop-in captures: the bound on waiting for a processor's answer (dropin/service.ts PROCESSOR_WAIT_MS) */
+  dropinProcessorWaitMs?: number;
 }
 
 export interface Services {
@@ -161,6 +163,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     calls, recording, audit, twilio: twilioClient, processors, secret: config.capture.resultSecret, log,
     onSessionChanged: queueDelivery,
     pollMs: opts.dropinPollMs,
+    processorWaitMs: opts.dropinProcessorWaitMs,
   });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({

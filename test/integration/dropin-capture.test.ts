@@ -58,6 +58,9 @@ class ShopApp {
   record = false;
   returnUrl = '';
 
+  /** the gateway's HTTP status for a charge */
+  chargeStatus = 200;
+  charges = 0;
   /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
   ownGather = false;
 
@@ -96,6 +99,11 @@ class ShopApp {
       else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/card-capture?return=${encodeURIComponent(this.returnUrl)}`);
       return reply.type('text/xml').send(xml(r));
     });
+    this.app.post('/charge', async (_req, reply) => {
+      this.charges++;
+      // an answer with more than may be shown: only the allow-listed summary travels on
+      return reply.code(this.chargeStatus).send({ status: 'approved', code: 'A1B2', reference: 'ch_42', note: `card ${CARD} ok` });
+    });
     this.app.post('/paid', async (req, reply) => {
       const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
       if (fromTwilio && !signed(req)) return reply.code(403).send();
@@ -118,10 +126,21 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
   // the shop's origin goes on tonewall's allow-list, so its port is chosen first
   const shopPort = await freePort();
+  // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
+  const processorsFile = path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`);
+  fs.writeFileSync(
+    processorsFile,
+    `processors:\n  - name: gateway\n    url: http://127.0.0.1:${shopPort}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
+  );
   h = await startHarness({
     flowsDir,
-    env: { CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`, CAPTURE_RESULT_SECRET: SECRET },
-    build: { dropinPollMs: 100 },
+    env: {
+      CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`,
+      CAPTURE_RESULT_SECRET: SECRET,
+      PROCESSORS_FILE: processorsFile,
+      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
+    },
+    build: { dropinPollMs: 100, dropinProcessorWaitMs: 2_000 },
   });
   shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort);
   await shop.start();
@@ -131,12 +150,14 @@ afterAll(async () => {
   await h?.close();
   await shop?.app.close();
   fs.rmSync(flowsDir, { recursive: true, force: true });
+  fs.rmSync(path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`), { force: true });
 });
 
 beforeEach(() => {
   shop.returned = [];
   shop.record = false;
   shop.ownGather = false;
+  shop.chargeStatus = 200;
   shop.returnUrl = `${shop.url}/paid?order=42`;
   h.emulator.faults.recordingPause = undefined;
 });
@@ -208,7 +229,11 @@ it('the app says hello, tonewall captures card, expiry and cvv, the app gets Res
     expiry_valid: 'true',
     cvv_masked: '***',
     cvv_valid: 'true',
+    processor_gateway_status: 'approved',
+    processor_gateway_code: 'A1B2',
+    processor_gateway_reference: 'ch_42',
   });
+  expect(r.processor_gateway_note).toBeUndefined();
   for (const f of ['card', 'expiry', 'cvv']) expect(r[`${f}_token`]).toMatch(/^\S{20,}$/);
   // the tokens name the values in the vault
   expect(await h.app.services.vault.get(c.sid, 'card', r.card_token)).toBe(CARD);
@@ -268,6 +293,16 @@ it('the pause of the app\'s recording fails: recording-pause-failed, and no sens
   expect(c.gathers).toHaveLength(0);
   expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
   expect(await auditTypes(c.sid)).toEqual(expect.arrayContaining(['recording.pause-failed', 'dropin.returned']));
+});
+
+it('the processor does not answer well in time: processor-error', async () => {
+  shop.chargeStatus = 500;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  const r = verified(shop.returned[0]);
+  expect(r).toMatchObject({ Result: 'processor-error', card_valid: 'true' });
+  expect(Object.keys(r).some((k) => k.startsWith('processor_'))).toBe(false);
+  expect(shop.charges).toBeGreaterThanOrEqual(1);
 });
 
 it('star ends the capture at any prompt: caller-interrupted, and the next prompt is not asked', async () => {
