@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import twilio from 'twilio';
 import { z } from 'zod';
+import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
 import { allowedReturnUrl } from '../dropin/return-urls';
 import { dropinFlow } from '../dropin/outcome';
@@ -30,6 +31,7 @@ export interface CaptureRouteDeps {
   runner: FlowRunner;
   dropin: DropinService;
   audit: AuditSink;
+  calls: CallRepository;
 }
 
 const captureQuery = z.object({ return: z.string().optional() }).passthrough();
@@ -64,13 +66,19 @@ export function captureHandler(d: CaptureRouteDeps) {
     const returnUrl = allowedReturnUrl(q.success ? q.data.return : undefined, d.config.capture.returnUrls);
     if (!returnUrl) return refuse('return-url-not-allowed');
     if (!d.dropin.configured) return refuse('no-result-secret');
+    // one capture per call: a call tonewall already holds (an earlier capture, or a call to one
+    // of its own numbers) would resume that session, not start this one
+    if (await d.calls.get(p.CallSid)) return refuse('call-already-known');
     log.info({ flowId: flow.id }, 'drop-in capture started');
-    return d.runner.start(
+    const twiml = await d.runner.start(
       dropinFlow(flow),
       { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
       log,
       // the app's recording, if any, is addressed as Twilio.CURRENT: assume one runs until Twilio says not
       { dropin: { returnUrl: returnUrl.toString() }, recording: { status: 'in-progress' } },
     );
+    // from its first prompt on, a caller who hangs up is noticed (service.ts)
+    d.dropin.watch(p.CallSid);
+    return twiml;
   };
 }

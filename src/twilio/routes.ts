@@ -121,7 +121,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     });
 
     if (d.dropin) {
-      const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit });
+      const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit, calls: d.calls });
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;

@@ -38,6 +38,14 @@ steps:
     kind: security-code
     prompt: "Key in the security code."
 `;
+const OTHER_FLOW = `
+id: other-capture
+numbers: ["+15005550152"]
+steps:
+  - collect: account
+    kind: digits
+    prompt: "Key in your account number."
+`;
 
 /** what the shop's return URL received */
 interface Returned {
@@ -124,6 +132,7 @@ let flowsDir: string;
 beforeAll(async () => {
   flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-'));
   fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
+  fs.writeFileSync(path.join(flowsDir, 'other-capture.yaml'), OTHER_FLOW);
   // the shop's origin goes on tonewall's allow-list, so its port is chosen first
   const shopPort = await freePort();
   // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
@@ -345,6 +354,18 @@ it('a look-alike host and another path on the allowed origin are refused too', a
     expect(c.gathers).toHaveLength(0);
   }
   expect(shop.returned).toHaveLength(0);
+});
+
+it('a call tonewall already holds is not captured again: apology, audited', async () => {
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  // the same call redirected here again, to another flow (a Twilio retry of the first is answered as the first)
+  const url = `${h.url}/twilio/capture/other-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+  const res = await h.emulator.signedPost(url, { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' });
+  expect(res.body).toContain('<Hangup/>');
+  expect(res.body).not.toContain('<Gather');
+  expect(await auditTypes(c.sid)).toContain('dropin.refused');
 });
 
 it('an unknown flow id gets the apology', async () => {
