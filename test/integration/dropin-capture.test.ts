@@ -314,7 +314,8 @@ it('the processor does not answer well in time: processor-error', async () => {
   expect(shop.charges).toBeGreaterThanOrEqual(1);
 });
 
-it('star ends the capture at any prompt: caller-interrupted, and the next prompt is not asked', async () => {
+it('star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app\'s recording resumes', async () => {
+  shop.record = true;
   const c = await call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
   await c.ended;
   const r = verified(shop.returned[0]);
@@ -322,6 +323,11 @@ it('star ends the capture at any prompt: caller-interrupted, and the next prompt
   expect(r.card_valid).toBe('true');
   expect(r.expiry_masked).toBeUndefined();
   expect(says(c)).not.toContain('Key in the security code.');
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused']);
+  const types = await auditTypes(c.sid);
+  expect(types.indexOf('recording.resumed')).toBeGreaterThan(types.indexOf('recording.paused'));
+  expect(types.indexOf('dropin.returned')).toBeGreaterThan(types.indexOf('recording.resumed'));
+  expect(wideDecode(c.recordingAudio)).toBe('');
 });
 
 it('three bad cards: too-many-failed-attempts, and expiry is never asked', async () => {
