@@ -17,7 +17,7 @@ import tseslint from 'typescript-eslint';
  */
 const BASE_FOLDERS = ['store', 'fields', 'vault', 'audit', 'auth', 'bus'];
 const BASE_FILES = ['config', 'log', 'errors', 'metrics'];
-const DOMAIN = ['calls', 'flows', 'recording', 'media', 'captures', 'processors', 'privacy'];
+const DOMAIN = ['calls', 'flows', 'recording', 'media', 'captures', 'processors', 'privacy', 'dropin'];
 const EDGES = ['twilio', 'agents', 'ops'];
 
 const domainType = (d) => `domain:${d}`;

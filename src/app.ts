@@ -37,6 +37,7 @@ import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
+import { DropinService } from './dropin/service';
 
 /** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
  * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
@@ -67,6 +68,10 @@ export interface BuildOptions {
   maxPendingAgentSockets?: number;
   /** REQUEST_TIMEOUT_MS unless a test shortens it */
   requestTimeoutMs?: number;
+  /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */
+  dropinPollMs?: number;
+  /** drop-in captures: the bound on waiting for a processor's answer (dropin/service.ts PROCESSOR_WAIT_MS) */
+  dropinProcessorWaitMs?: number;
 }
 
 export interface Services {
@@ -153,16 +158,24 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
-  const delivery = new ProcessorDelivery({
-    store, keys, vault, calls, processors, log, audit,
-    onResult: (callSid, processor, result) => {
-      void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
-    },
-  });
   /** every saved session change (IVR step or capture) may complete a processor's fields */
   const queueDelivery = (session: CallSession) => {
     delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));
   };
+  // a drop-in capture's last webhook waits for the processors' first answer (dropin/service.ts)
+  const dropin = new DropinService({
+    calls, recording, audit, twilio: twilioClient, processors, secret: config.capture.resultSecret, log,
+    onSessionChanged: queueDelivery,
+    pollMs: opts.dropinPollMs,
+    processorWaitMs: opts.dropinProcessorWaitMs,
+  });
+  const delivery = new ProcessorDelivery({
+    store, keys, vault, calls, processors, log, audit,
+    onResult: (callSid, processor, result) => {
+      dropin.onProcessorResult(callSid, processor, result);
+      void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
+    },
+  });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
   const runner = new FlowRunner({
     flows,
@@ -178,7 +191,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     subjectHash,
     now: opts.now,
     onSessionChanged: queueDelivery,
+    dropin,
   });
+  const dropinEnded = (callSid: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined));
+  dropin.setEndedHandler(dropinEnded);
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
@@ -245,7 +261,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
-  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }));
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
@@ -266,6 +282,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await delivery.start();
   app.addHook('onClose', async () => {
+    dropin.close();
     await services.metricsServer.close();
     await delivery.stop();
     if (!opts.store) await store.close();

@@ -37,7 +37,24 @@ export const CORE_SECRET_VARIABLES: readonly string[] = Object.freeze([
   'AUDIT_KEY',
   'METRICS_TOKEN',
   'REDIS_URL',
+  'CAPTURE_RESULT_SECRET',
 ]);
+
+/** hosts a capture's return URL may reach over plain http: this machine only (tests, a local app) */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** one CAPTURE_RETURN_URLS entry: an https origin or URL prefix (http for loopback only), no query or fragment */
+export function returnUrlEntryProblem(entry: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(entry);
+  } catch {
+    return `"${entry}" is not an absolute URL`;
+  }
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname))) return `"${entry}" must be https (http only for localhost)`;
+  if (u.username || u.password || u.search || u.hash) return `"${entry}" must hold no credentials, query or fragment`;
+  return undefined;
+}
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -86,10 +103,22 @@ const schema = z.object({
     .refine((v) => v.split(',').every((t) => isProxyAddress(t.trim())), 'TRUST_PROXY must be a comma-separated list of IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)')
     .optional(),
   RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  // issue 13: drop-in capture (twilio/capture-route.ts): where a capture may return, and the key that signs its result
+  CAPTURE_RETURN_URLS: z
+    .string()
+    .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u.length > 0))
+    .superRefine((us, ctx) => {
+      for (const u of us) {
+        const problem = returnUrlEntryProblem(u);
+        if (problem) ctx.addIssue({ code: 'custom', message: `CAPTURE_RETURN_URLS: ${problem}` });
+      }
+    })
+    .optional(),
+  CAPTURE_RESULT_SECRET: secret('CAPTURE_RESULT_SECRET').optional(),
 }).superRefine((e, ctx) => {
   // a key shared with another purpose is only as safe as that purpose's weakest holder
   const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
-  for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN'] as const) {
+  for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
     const v = e[name];
     if (v === undefined) continue;
     for (const [other, text] of Object.entries(others)) {
@@ -131,6 +160,12 @@ export interface Config {
   readonly trustProxy: string | false;
   /** requests per minute per client IP on the agent API, panel and admin routes */
   readonly rateLimitMax: number;
+  /**
+   * Drop-in capture (issue 13): the URL prefixes a capture may return the call to (an entry
+   * without a path allows its whole origin), and the HMAC key of the result. Without a secret
+   * the capture route refuses every call.
+   */
+  readonly capture: { readonly returnUrls: readonly string[]; readonly resultSecret?: string };
   /** every process-scoped secret the environment holds, by name, for processors' `secretEnv` */
   readonly secrets: Readonly<Record<string, string>>;
 }
@@ -178,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),
     trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY.split(',').map((t) => t.trim()).join(',') : false,
     rateLimitMax: e.RATE_LIMIT_MAX,
+    capture: Object.freeze({ returnUrls: Object.freeze(e.CAPTURE_RETURN_URLS ?? []), resultSecret: e.CAPTURE_RESULT_SECRET }),
     secrets: Object.freeze({ ...clean }),
   });
 }

@@ -13,11 +13,16 @@ export interface CallControl {
   calls: {
     (callSid: string): {
       update(params: { twiml: string } | { status: 'completed' }): Promise<unknown>;
+      /** the call's state now (dropin/ watches for a caller who hung up mid-capture) */
+      fetch(): Promise<{ status: string }>;
       recordings(recordingSid: string): { update(params: RecordingUpdate): Promise<{ sid: string }> };
     };
     create(params: { to: string; from: string; twiml: string; statusCallback: string }): Promise<{ sid: string }>;
   };
 }
+
+/** Twilio's CallStatus values after which a call is over */
+export const TERMINAL_CALL_STATUSES: ReadonlySet<string> = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 
 /** the HTTP status of a failed REST call, when Twilio answered at all */
 export function restStatus(e: unknown): number | undefined {

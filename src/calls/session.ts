@@ -7,7 +7,7 @@ import type { CardBrand, ErrorType, FieldKind, FieldState } from '../fields';
 
 export type { FieldState } from '../fields';
 
-export type CallState = 'ivr' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
+export type CallState = 'ivr' | 'returned' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
 export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'failed';
 
 
@@ -56,6 +56,12 @@ export interface CallSession {
   capture?: { id: string; name: string; kind: FieldKind; status: 'capturing' | 'completed' | 'failed' | 'cancelled' };
   /** the call's agent-assisted payment session (captures/payments.ts), if one was started */
   payment?: PaymentSession;
+  /**
+   * A drop-in capture (issue 13, dropin/): another app's call, redirected here for the flow's
+   * fields, then back to `returnUrl` (allow-listed) with the signed `result`. Its state stays
+   * `ivr` while it captures.
+   */
+  dropin?: { returnUrl: string; result?: string };
   createdAt: number;
   updatedAt: number;
   endedAt?: number;

@@ -36,4 +36,4 @@ export const recordingStatusQuery = z.object({
   call: sid('CA').optional(),
 });
 
-export const TERMINAL_CALL_STATUSES = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+export { TERMINAL_CALL_STATUSES } from '../calls/control';

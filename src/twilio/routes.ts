@@ -19,6 +19,8 @@ import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml } from './twiml';
+import { captureHandler, captureIdentity } from './capture-route';
+import type { DropinService } from '../dropin/service';
 
 export interface TwilioRouteDeps {
   config: Config;
@@ -31,6 +33,8 @@ export interface TwilioRouteDeps {
   events: EventBus;
   log: Logger;
   onCallEnded?: (callSid: string) => Promise<void>;
+  /** drop-in captures (issue 13): POST /twilio/capture/:flowId */
+  dropin?: DropinService;
 }
 
 type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
@@ -118,6 +122,17 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     };
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', gatherRoute(true));
+
+    if (d.dropin) {
+      const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit, calls: d.calls });
+      app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', async (req, reply) => {
+        const started = process.hrtime.bigint();
+        const flowId = req.params.flowId;
+        const answer = await serve(req, 'capture', 'voice', (raw, log) => capture(flowId, raw, req.query, log), captureIdentity(flowId));
+        d.metrics.webhookLatency.observe({ route: 'capture', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
+        return send(reply, answer);
+      });
+    }
 
     route('/twilio/dial-status', 'dial-status', 'voice', async () => {
       // the <Dial> to the agent ended: nothing more to say

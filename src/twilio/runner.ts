@@ -15,6 +15,8 @@ import type { AuditSink, RecordingController } from '../recording/controller';
 import { renderVerbs } from './twiml';
 import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
+import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
+import type { DropinService } from '../dropin/service';
 import { advance, type EngineInput, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
@@ -36,6 +38,8 @@ export interface RunnerDeps {
   now?: () => Date;
   /** called after every saved session change (processor delivery watches for complete fields) */
   onSessionChanged?: (s: CallSession) => void;
+  /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
+  dropin?: DropinService;
 }
 
 /** the caller's number is kept in the vault under this field name, never in the session */
@@ -49,7 +53,13 @@ export class FlowRunner {
   }
 
   /** the first webhook of a call: start its session (and recording) and return its first TwiML */
-  async start(flow: Flow, p: { callSid: string; accountSid: string; from: string; to: string }, log: Logger): Promise<string> {
+  async start(
+    flow: Flow,
+    p: { callSid: string; accountSid: string; from: string; to: string },
+    log: Logger,
+    /** a drop-in capture's own session data (dropin/) */
+    extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {},
+  ): Promise<string> {
     const t = this.now().getTime();
     const fresh: CallSession = {
       callSid: p.callSid,
@@ -66,6 +76,7 @@ export class FlowRunner {
       handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}), ...(flow.record ? { record: true } : {}) },
       createdAt: t,
       updatedAt: t,
+      ...extra,
     };
     // the caller's number goes into the vault with the record that names its token, or not at all
     const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
@@ -101,6 +112,9 @@ export class FlowRunner {
   /** a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair */
   async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger, confirm = false): Promise<string> {
     const flow = this.flowOf(session);
+    if (session.dropin && this.d.dropin && session.state === 'ivr' && digits.includes(INTERRUPT_KEY)) {
+      return this.d.dropin.end(flow, structuredClone(session), 'caller-interrupted', (s) => this.save(session, s), log);
+    }
     const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
     return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log);
   }
@@ -108,7 +122,11 @@ export class FlowRunner {
   flowOf(session: CallSession): Flow {
     const flow = this.d.flows.byId(session.flowId);
     if (!flow) throw new Error('the flow of this call is no longer loaded');
-    return flow;
+    return session.dropin ? dropinFlow(flow) : flow;
+  }
+
+  private async save(basis: CallSession, s: CallSession): Promise<void> {
+    await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis });
   }
 
   private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger): Promise<string> {
@@ -127,6 +145,8 @@ export class FlowRunner {
       if (res.effect.kind === 'pause-recording') {
         const outcome = await this.d.recording.pause(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
+        // a drop-in capture pauses the app's recording as Twilio.CURRENT: none in progress, none to resume
+        if (s.dropin && outcome.absent) res.session.recording.status = 'none';
       } else if (res.effect.kind === 'stop-recording') {
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
@@ -137,6 +157,11 @@ export class FlowRunner {
     }
     const s = res.session;
     await this.recordFieldOutcomes(flow, s, before);
+    if (s.dropin && this.d.dropin) {
+      const ended = endOfCapture(flow, s, verbs, before);
+      if (ended) return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
+      this.d.dropin.watch(s.callSid);
+    }
     const handoff = verbs.find((v) => v.verb === 'handoff');
     let streamUrl: string | undefined;
     if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);

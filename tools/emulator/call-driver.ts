@@ -2,6 +2,7 @@ import type { Call, HeardEntry, Next } from './call';
 import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid } from './ids';
 import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
+import { keyTones } from './keypad';
 import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVerb } from './twiml';
 
 /**
@@ -228,6 +229,10 @@ async function gather(
   if (answer === ABORTED) return 'end';
 
   const { digits, finishedOnKey } = keyedDigits(answer ?? '', verb.finishOnKey, verb.numDigits);
+  // the keys are sounds on the call, pressed one after another: every recording running (not
+  // paused) hears each key Twilio took
+  const keys = digits + finishedOnKey;
+  if (keys) call.captureAudio('inbound', keyTones(keys, { toneMs: 100, gapMs: 100 }));
   call.recordGather(digits, action);
   call.record({
     verb: 'Gather',

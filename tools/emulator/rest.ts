@@ -200,10 +200,14 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       }
       const notFound = (): FastifyReply =>
         sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+      // Twilio takes real-time operations only on a call in progress (21220), a ringing or ended
+      // one included; on a live call, Twilio.CURRENT with no recording running is a 404
+      if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
       if (!findRecording(call, req.params.recFile, true)) return notFound();
       const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : 'recordingStop';
       if (faultName && (await fault(faultName, reply))) return reply;
       // Look again: the call may have ended while a fault delayed the answer.
+      if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
       const rec = findRecording(call, req.params.recFile, true);
       if (!rec) return notFound();
       const behavior = first(body.PauseBehavior);

@@ -160,6 +160,24 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(res.json).toMatchObject({ code: 21220 });
   });
 
+  it('refuses a recording update (Twilio.CURRENT or by SID) with 21220 once the call has ended, and while it rings', async () => {
+    let ringing: { status: number; json: unknown } | undefined;
+    service.routes.set('/voice', async (params) => {
+      ringing = await rest('POST', `/Calls/${params.CallSid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused' });
+      return '<Response><Start><Recording channels="dual"/></Start><Enqueue>hold</Enqueue></Response>';
+    });
+    const call = await emulator.placeCall({ from: '+15551230000', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    await eventually(() => call.recordings.length === 1);
+    expect(ringing).toMatchObject({ status: 400, json: { code: 21220 } });
+    const sid = call.recordings[0].sid;
+    await call.hangup();
+    for (const rec of ['Twilio.CURRENT', sid]) {
+      const res = await rest('POST', `/Calls/${call.sid}/Recordings/${rec}.json`, { Status: 'paused' });
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ code: 21220 });
+    }
+  });
+
   it('refuses a recording and a redirect with 21220 while an inbound call is still ringing (its first webhook unanswered)', async () => {
     let answered!: () => void;
     const answer = new Promise<void>((resolve) => (answered = resolve));

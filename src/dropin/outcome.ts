@@ -1,0 +1,71 @@
+/**
+ * What a drop-in capture hands back (issue 13, like Twilio's <Pay>): one `Result` and, per field
+ * of the flow, its masked view, validity and vault token. Pure: the service (service.ts) decides
+ * when a capture ends and carries the result back.
+ */
+import type { CallSession } from '../calls/session';
+import type { Verb } from '../flows/verbs';
+import type { Flow } from '../flows/schema';
+import { isCollect } from '../flows/schema';
+import type { ProcessorSummary } from '../processors/summary';
+
+export const CAPTURE_RESULTS = ['success', 'too-many-failed-attempts', 'caller-interrupted', 'caller-hung-up', 'recording-pause-failed', 'processor-error'] as const;
+export type CaptureResult = (typeof CAPTURE_RESULTS)[number];
+
+/** the key that ends a capture at any prompt, as `*` cancels Twilio's <Pay> */
+export const INTERRUPT_KEY = '*';
+
+/**
+ * A capture runs the flow's steps, recorded by the app's own recording (if any), and never hands
+ * off: the flow as the engine sees it records nothing itself and ends in a plain "dial" handoff
+ * that the service replaces with the return.
+ */
+export function dropinFlow(flow: Flow): Flow {
+  return { ...flow, record: false, handoff: { mode: 'dial' } };
+}
+
+/**
+ * Whether this webhook's step ends the capture, and how: the recording could not be paused, a
+ * field used up its attempts (the next one is not asked, as <Pay> stops), or the flow reached its
+ * end. undefined: the capture goes on with `verbs`.
+ */
+export function endOfCapture(flow: Flow, s: CallSession, verbs: readonly Verb[], before: ReadonlySet<string>): CaptureResult | undefined {
+  if (s.recording.pauseFailed) return 'recording-pause-failed';
+  for (const step of flow.steps) {
+    if (!isCollect(step) || before.has(step.collect)) continue;
+    const f = s.fields[step.collect];
+    if (f && !f.valid) return 'too-many-failed-attempts';
+  }
+  return verbs.some((v) => v.verb === 'handoff') ? 'success' : undefined;
+}
+
+/**
+ * The result's parameters: never a value, only what an agent may see (masked, last4, brand,
+ * valid, the failure reason) and the vault token that names the value for a processor.
+ */
+export function resultParams(
+  flow: Flow,
+  s: CallSession,
+  result: CaptureResult,
+  processors: ReadonlyArray<{ name: string; summary?: ProcessorSummary }> = [],
+): Record<string, string> {
+  const out: Record<string, string> = { CallSid: s.callSid, Result: result };
+  for (const step of flow.steps) {
+    if (!isCollect(step)) continue;
+    const f = s.fields[step.collect];
+    if (!f) continue;
+    const n = step.collect;
+    out[`${n}_masked`] = f.masked;
+    out[`${n}_valid`] = String(f.valid);
+    if (f.last4) out[`${n}_last4`] = f.last4;
+    if (f.brand) out[`${n}_brand`] = f.brand;
+    if (f.valid && f.token) out[`${n}_token`] = f.token;
+    if (f.reason) out[`${n}_reason`] = f.reason;
+  }
+  for (const p of processors) {
+    for (const [k, v] of Object.entries(p.summary ?? {})) {
+      if (v !== undefined) out[`processor_${p.name}_${k}`] = String(v);
+    }
+  }
+  return out;
+}

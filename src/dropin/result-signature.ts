@@ -1,0 +1,78 @@
+/**
+ * The signed result of a drop-in capture. Twilio fetches the return URL itself, so no header
+ * can carry a signature: it travels as the query parameter `TonewallSignature`, in the
+ * processors' scheme (`t=<unix seconds>,v1=<hex HMAC-SHA256>`, processors/sign.ts), keyed with
+ * CAPTURE_RESULT_SECRET, over `<t>.<canonical parameters>`. A result POSTed server to server
+ * (the caller hung up: there is no call to redirect) carries the same value in the
+ * `X-Tonewall-Signature` header, over the form body's parameters.
+ *
+ * Canonical parameters: every parameter but the signature, sorted by name (then value, for a
+ * repeated name), each `encodeURIComponent(name)=encodeURIComponent(value)`, joined with `&`.
+ *
+ * How the app verifies it, on the request Twilio makes to the return URL:
+ *
+ *   const query = Object.fromEntries(new URL(req.url, 'https://x').searchParams);
+ *   const { TonewallSignature, ...params } = query;
+ *   verifyCaptureResult(params, TonewallSignature, process.env.CAPTURE_RESULT_SECRET)
+ *
+ * and checks that `params.CallSid` is the CallSid of the request Twilio signed. The query's
+ * parameters are all signed, those the app put in its return URL included (Studio's
+ * `FlowEvent=return`). Refuse a `t` older than your tolerance (300 s by default).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const RESULT_SIGNATURE_PARAM = 'TonewallSignature';
+export const RESULT_SIGNATURE_HEADER = 'X-Tonewall-Signature';
+export const DEFAULT_RESULT_TOLERANCE_SECONDS = 300;
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export function canonicalParams(params: Record<string, string>): string {
+  return Object.entries(params)
+    .filter(([k]) => k !== RESULT_SIGNATURE_PARAM)
+    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
+}
+
+function mac(secret: string, t: number | string, params: Record<string, string>): string {
+  return createHmac('sha256', secret).update(`${t}.${canonicalParams(params)}`, 'utf8').digest('hex');
+}
+
+export function signResult(params: Record<string, string>, secret: string, t: number = nowSeconds()): string {
+  return `t=${t},v1=${mac(secret, t, params)}`;
+}
+
+export function verifyCaptureResult(
+  params: Record<string, string>,
+  signature: string | undefined | null,
+  secret: string,
+  opts: { toleranceSeconds?: number; now?: number } = {},
+): boolean {
+  if (typeof signature !== 'string' || signature.length > 1024) return false;
+  let t: string | undefined;
+  const sigs: string[] = [];
+  for (const part of signature.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const k = part.slice(0, eq).trim();
+    const v = part.slice(eq + 1).trim();
+    if (k === 't') t = v;
+    else if (k === 'v1') sigs.push(v);
+  }
+  if (t === undefined || !/^[0-9]{1,12}$/.test(t) || sigs.length === 0) return false;
+  if (Math.abs((opts.now ?? nowSeconds()) - Number(t)) > (opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS)) return false;
+  const expected = Buffer.from(mac(secret, t, params), 'hex');
+  return sigs.some((s) => /^[0-9a-f]{64}$/.test(s) && timingSafeEqual(Buffer.from(s, 'hex'), expected));
+}
+
+/** the return URL with the result's parameters added to its own query, and the signature over all of them */
+export function signedReturnUrl(returnUrl: string, result: Record<string, string>, secret: string, t?: number): string {
+  const u = new URL(returnUrl);
+  for (const [k, v] of Object.entries(result)) u.searchParams.set(k, v);
+  u.searchParams.delete(RESULT_SIGNATURE_PARAM);
+  const all: Record<string, string> = {};
+  for (const [k, v] of u.searchParams) all[k] = v;
+  u.searchParams.set(RESULT_SIGNATURE_PARAM, signResult(all, secret, t));
+  return u.toString();
+}

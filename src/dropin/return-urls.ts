@@ -1,0 +1,30 @@
+/**
+ * Where a drop-in capture may send the call back (CAPTURE_RETURN_URLS). The `return` query
+ * parameter is chosen by whoever writes the <Redirect>, so it is only followed when it falls
+ * under an allowed entry: same scheme, host and port, and (for an entry with a path) under that
+ * path at a segment boundary. URLs are compared parsed, never as strings, so
+ * `https://pay.example.com.evil.net` does not pass for `https://pay.example.com`.
+ */
+import { returnUrlEntryProblem } from '../config';
+
+/** a Twilio <Redirect> URL is bounded; a longer `return` is refused rather than truncated */
+export const MAX_RETURN_URL_LENGTH = 2048;
+
+export function allowedReturnUrl(candidate: unknown, allowList: readonly string[]): URL | undefined {
+  if (typeof candidate !== 'string' || candidate.length === 0 || candidate.length > MAX_RETURN_URL_LENGTH) return undefined;
+  let u: URL;
+  try {
+    u = new URL(candidate);
+  } catch {
+    return undefined;
+  }
+  // the same scheme rule as the list itself: https, or http to this machine; no credentials
+  if (returnUrlEntryProblem(u.origin) !== undefined || u.username || u.password || u.hash) return undefined;
+  for (const entry of allowList) {
+    const a = new URL(entry);
+    if (a.origin !== u.origin) continue;
+    const prefix = a.pathname === '/' ? '/' : a.pathname.replace(/\/+$/, '');
+    if (prefix === '/' || u.pathname === prefix || u.pathname.startsWith(prefix + '/')) return u;
+  }
+  return undefined;
+}

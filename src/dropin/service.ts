@@ -1,0 +1,230 @@
+/**
+ * Drop-in capture (issue 13): the end of a capture another app redirected here. The flow runner
+ * runs its steps (recording paused and fail-closed, values into the vault); this service
+ * decides nothing about them, it carries the result back:
+ *
+ * - the call is live: resume the app's recording if this capture paused it, save, wait (bounded)
+ *   for the processors that take these fields, and answer with a <Redirect> to the return URL
+ *   carrying the signed result (result-signature.ts);
+ * - the caller hung up (no further webhook comes from a Gather the caller left, and the call's
+ *   status callback belongs to the app, so Twilio's call resource is polled while a capture runs,
+ *   and tonewall's own status route reports too): the result `caller-hung-up` is POSTed to the
+ *   return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery.
+ */
+import twilio from 'twilio';
+import type { Logger } from 'pino';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
+import type { Flow } from '../flows/schema';
+import { errFields } from '../log';
+import type { ProcessorConfig } from '../processors/config';
+import type { DeliveryResult } from '../processors/delivery';
+import { backoffDelay, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from '../processors/http';
+import { readyFor } from '../processors/records';
+import type { AuditSink, RecordingController } from '../recording/controller';
+import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
+import { resultParams, type CaptureResult } from './outcome';
+import { RESULT_SIGNATURE_HEADER, signedReturnUrl, signResult } from './result-signature';
+
+/**
+ * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
+ * 15 s; the pause and resume before it are bounded by 3 s each (recording/controller.ts).
+ */
+export const PROCESSOR_WAIT_MS = 8_000;
+/** how often Twilio's call resource is read while a capture waits on the caller */
+export const HANGUP_POLL_MS = 5_000;
+
+export interface DropinDeps {
+  calls: CallRepository;
+  recording: RecordingController;
+  audit: AuditSink;
+  twilio: CallControl;
+  processors: readonly ProcessorConfig[];
+  secret?: string;
+  log: Logger;
+  onSessionChanged?: (s: CallSession) => void;
+  processorWaitMs?: number;
+  pollMs?: number;
+  backoff?: Backoff;
+  fetchImpl?: typeof fetch;
+}
+
+type Save = (s: CallSession) => Promise<void>;
+
+export class DropinService {
+  private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
+  private readonly watched = new Map<string, NodeJS.Timeout>();
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly d: DropinDeps) {}
+
+  get configured(): boolean {
+    return typeof this.d.secret === 'string';
+  }
+
+  /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
+  async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
+    const dropin = s.dropin;
+    if (!dropin) throw new Error('not a drop-in capture');
+    this.unwatch(s.callSid);
+    if (s.recording.status === 'paused') {
+      const resumed = await this.d.recording.resume(s.callSid, s.recording.sid);
+      if (resumed.ok) s.recording.status = 'in-progress';
+    }
+    s.state = 'returned';
+    dropin.result = result;
+    const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
+    await save(s);
+    this.d.onSessionChanged?.(s);
+    const answers = await Promise.all(waits);
+    if (answers.some((a) => !a.result?.ok)) {
+      result = 'processor-error';
+      await this.d.calls.update(s.callSid, (stored) => {
+        if (stored.dropin) stored.dropin.result = result;
+      });
+    }
+    const processors = answers.map((a) => ({ name: a.name, summary: a.result?.ok ? a.result.body : undefined }));
+    await this.d.audit.append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result });
+    log.info({ result }, 'drop-in capture returned to the app');
+    const params = resultParams(flow, s, result, processors);
+    const r = new twilio.twiml.VoiceResponse();
+    r.redirect({ method: 'POST' }, signedReturnUrl(dropin.returnUrl, params, this.secret()));
+    return r.toString();
+  }
+
+  /** a capture still waiting on the caller: read the call's status now and then, until it returns */
+  watch(callSid: string): void {
+    if (this.closed || this.watched.has(callSid)) return;
+    const t = setInterval(() => {
+      this.poll(callSid).catch((err) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in call status poll failed'));
+    }, this.d.pollMs ?? HANGUP_POLL_MS);
+    t.unref();
+    this.watched.set(callSid, t);
+  }
+
+  /** the call ended (its status callback, or a poll): a capture still running reports `caller-hung-up` */
+  async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
+    this.unwatch(callSid);
+    let ended: CallSession | undefined;
+    await this.d.calls.update(callSid, (stored) => {
+      if (!stored.dropin || stored.dropin.result) return false;
+      stored.dropin.result = 'caller-hung-up';
+      if (stored.state !== 'ended') {
+        stored.state = 'ended';
+        stored.endedAt = Date.now();
+      }
+      ended = structuredClone(stored);
+    });
+    if (!ended?.dropin) return;
+    const flow = flowOf(ended);
+    if (!flow) return;
+    await this.d.audit.append(callSid, { type: 'dropin.returned', flowId: flow.id, result: 'caller-hung-up' });
+    this.d.log.info({ callSid, result: 'caller-hung-up' }, 'drop-in capture ended by the caller: posting the result');
+    this.post(ended.dropin.returnUrl, resultParams(flow, ended, 'caller-hung-up'), callSid, 1);
+  }
+
+  /** the delivery's answer for one processor (app.ts wires ProcessorDelivery's onResult here) */
+  onProcessorResult(callSid: string, processor: string, result: DeliveryResult): void {
+    const key = `${callSid}:${processor}`;
+    const w = this.waiters.get(key);
+    if (w) {
+      this.waiters.delete(key);
+      w(result);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.watched.values()) clearInterval(t);
+    this.watched.clear();
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
+  }
+
+  private onPoll?: (callSid: string) => Promise<void>;
+
+  /** set by the app: what a poll that finds the call ended calls */
+  setEndedHandler(handler: (callSid: string) => Promise<void>): void {
+    this.onPoll = handler;
+  }
+
+  private async poll(callSid: string): Promise<void> {
+    const s = await this.d.calls.get(callSid);
+    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') return this.unwatch(callSid);
+    const call = await this.d.twilio.calls(callSid).fetch();
+    if (TERMINAL_CALL_STATUSES.has(call.status)) await this.onPoll?.(callSid);
+  }
+
+  private unwatch(callSid: string): void {
+    const t = this.watched.get(callSid);
+    if (t) clearInterval(t);
+    this.watched.delete(callSid);
+  }
+
+  private secret(): string {
+    if (this.d.secret === undefined) throw new Error('CAPTURE_RESULT_SECRET is not set');
+    return this.d.secret;
+  }
+
+  /** one promise per processor that takes this flow's fields: its first answer, or none within the bound */
+  private awaitProcessors(flow: Flow, s: CallSession): Promise<{ name: string; result?: DeliveryResult }>[] {
+    const names = new Set(flow.steps.flatMap((st) => ('collect' in st ? [st.collect] : [])));
+    return this.d.processors
+      .filter((p) => p.fields.every((f) => names.has(f)) && readyFor(s, p))
+      .map(
+        (p) =>
+          new Promise((resolve) => {
+            const key = `${s.callSid}:${p.name}`;
+            const timer = setTimeout(() => {
+              this.waiters.delete(key);
+              resolve({ name: p.name });
+            }, this.d.processorWaitMs ?? PROCESSOR_WAIT_MS);
+            this.waiters.set(key, (result) => {
+              clearTimeout(timer);
+              resolve({ name: p.name, result });
+            });
+          }),
+      );
+  }
+
+  /** the result POSTed server to server, form-encoded and signed, retried like a processor delivery */
+  private post(url: string, params: Record<string, string>, callSid: string, attempt: number): void {
+    if (this.closed) return;
+    const backoff = this.d.backoff ?? DEFAULT_BACKOFF;
+    const body = new URLSearchParams(params).toString();
+    const fetchImpl = this.d.fetchImpl ?? fetch;
+    void fetchImpl(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', [RESULT_SIGNATURE_HEADER]: signResult(params, this.secret()) },
+      body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    })
+      .then(async (res) => {
+        await res.body?.cancel().catch(() => undefined);
+        return res.status >= 200 && res.status < 300 ? undefined : `http ${res.status}`;
+      })
+      .catch(() => 'network')
+      .then(async (failure) => {
+        if (!failure) {
+          this.d.log.info({ callSid, attempt }, 'drop-in result delivered to the app');
+          return;
+        }
+        if (attempt >= backoff.maxAttempts || this.closed) {
+          this.d.log.error({ callSid, attempt, reason: failure }, 'drop-in result not delivered: giving up');
+          await this.d.audit.append(callSid, { type: 'dropin.result-undelivered', attempts: attempt }).catch(() => undefined);
+          return;
+        }
+        const delay = backoffDelay(attempt, backoff);
+        this.d.log.warn({ callSid, attempt, reason: failure, retryInMs: delay }, 'drop-in result delivery failed: will retry');
+        const t = setTimeout(() => {
+          this.retries.delete(t);
+          this.post(url, params, callSid, attempt + 1);
+        }, delay);
+        t.unref();
+        this.retries.add(t);
+      });
+  }
+}
+

@@ -1,0 +1,84 @@
+/**
+ * `POST /twilio/capture/:flowId?return=<url>` (issue 13): secure capture as a step of another
+ * app's call, as Twilio's <Pay> is. The app answers a call with
+ * `<Redirect method="POST">{PUBLIC_URL}/twilio/capture/{flowId}?return=…</Redirect>`; Twilio
+ * signs that request over the full URL, query included, so it passes the same signature check
+ * and replay guard as every webhook (routes.ts) before this handler runs.
+ *
+ * Refused with an apology and a hangup, audited, and nothing captured: an unknown flow, a return
+ * URL not under CAPTURE_RETURN_URLS, or no CAPTURE_RESULT_SECRET to sign the result with.
+ * Otherwise the flow runner runs the flow's steps with the app's recording (Twilio.CURRENT)
+ * paused around sensitive fields, and dropin/service.ts returns the call with the result.
+ */
+import type { Logger } from 'pino';
+import twilio from 'twilio';
+import { z } from 'zod';
+import type { CallRepository } from '../calls/repository';
+import type { Config } from '../config';
+import { allowedReturnUrl } from '../dropin/return-urls';
+import { dropinFlow } from '../dropin/outcome';
+import type { DropinService } from '../dropin/service';
+import type { FlowRegistry } from '../flows/load';
+import type { FlowRunner } from './runner';
+import type { AuditSink } from '../recording/controller';
+import { voiceParams } from './params';
+import type { Identify } from './replay-identity';
+import { APOLOGY } from './twiml';
+
+export interface CaptureRouteDeps {
+  config: Config;
+  flows: FlowRegistry;
+  runner: FlowRunner;
+  dropin: DropinService;
+  audit: AuditSink;
+  calls: CallRepository;
+}
+
+const captureQuery = z.object({ return: z.string().optional() }).passthrough();
+const FLOW_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** once per call and flow: a Twilio retry (or a replayed request) gets the first answer */
+export const captureIdentity =
+  (flowId: string): Identify =>
+  (params) => {
+    const sid = params.CallSid;
+    return typeof sid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(sid) ? { callSid: sid, parts: ['capture', flowId] } : null;
+  };
+
+export function refusedCaptureTwiml(): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.say(`${APOLOGY} Goodbye.`);
+  r.hangup();
+  return r.toString();
+}
+
+export function captureHandler(d: CaptureRouteDeps) {
+  return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger): Promise<string> => {
+    const p = voiceParams.parse(raw);
+    const refuse = async (reason: string): Promise<string> => {
+      await d.audit.append(p.CallSid, { type: 'dropin.refused', reason });
+      log.warn({ reason }, 'drop-in capture refused');
+      return refusedCaptureTwiml();
+    };
+    const flow = FLOW_ID.test(flowId) ? d.flows.byId(flowId) : undefined;
+    if (!flow) return refuse('unknown-flow');
+    const q = captureQuery.safeParse(query ?? {});
+    const returnUrl = allowedReturnUrl(q.success ? q.data.return : undefined, d.config.capture.returnUrls);
+    if (!returnUrl) return refuse('return-url-not-allowed');
+    if (!d.dropin.configured) return refuse('no-result-secret');
+    // one capture per call: a call tonewall already holds (an earlier capture, or a call to one
+    // of its own numbers) would resume that session, not start this one
+    if (await d.calls.get(p.CallSid)) return refuse('call-already-known');
+    log.info({ flowId: flow.id }, 'drop-in capture started');
+    const twiml = await d.runner.start(
+      dropinFlow(flow),
+      { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
+      log,
+      // the app's recording, if any, is addressed as Twilio.CURRENT: assume one runs until Twilio says not
+      { dropin: { returnUrl: returnUrl.toString() }, recording: { status: 'in-progress' } },
+    );
+    // from its first prompt on, a caller who hangs up is noticed (service.ts)
+    d.dropin.watch(p.CallSid);
+    return twiml;
+  };
+}

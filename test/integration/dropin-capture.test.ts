@@ -1,0 +1,405 @@
+/**
+ * Issue 13: secure capture as a step of someone else's app. A small app of its own (another
+ * host, its own webhooks, every Twilio request to it checked with the twilio package) answers
+ * the call, says hello, redirects it to tonewall's capture route and gets it back with a signed
+ * result; all of it on the project's Twilio emulator, with a real Redis, reading the real logs.
+ */
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import twilio from 'twilio';
+import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
+import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
+import { createTwilioClient } from '../../src/twilio/rest';
+import { wideDecode } from '../support/decoders';
+import { ACCOUNT_SID, AUTH_TOKEN, freePort, startHarness, waitFor, type Harness } from '../support/harness';
+import { currentExpiry, holdsValue } from '../support/values';
+
+const SECRET = 'capture-result-secret-0123456789abcdef';
+const CARD = '4111111111111111';
+const BAD_CARD = '4111111111111112';
+const EXPIRY = currentExpiry(14);
+const CVV = '737';
+const CALLER = '+15551239876';
+const SHOP_NUMBER = '+15005550150';
+const FLOW = `
+id: card-capture
+numbers: ["+15005550151"]
+steps:
+  - collect: card
+    kind: card-number
+    prompt: "Key in your card number, then press hash."
+  - collect: expiry
+    kind: expiry
+    prompt: "Key in the expiry date as four digits."
+  - collect: cvv
+    kind: security-code
+    prompt: "Key in the security code."
+`;
+const OTHER_FLOW = `
+id: other-capture
+numbers: ["+15005550152"]
+steps:
+  - collect: account
+    kind: digits
+    prompt: "Key in your account number."
+`;
+
+/** what the shop's return URL received */
+interface Returned {
+  query: Record<string, string>;
+  body: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  /** Twilio signed it (a redirect), or not (tonewall's server-to-server POST) */
+  fromTwilio: boolean;
+}
+
+/** The customer's own IVR: another host, its own paths, checking every Twilio signature. */
+class ShopApp {
+  app: FastifyInstance = Fastify({ logger: false });
+  url = '';
+  returned: Returned[] = [];
+  refusedSignatures = 0;
+  /** start a recording over REST (as the app's own policy) before handing the call to tonewall */
+  record = false;
+  returnUrl = '';
+
+  /** the gateway's HTTP status for a charge */
+  chargeStatus = 200;
+  charges = 0;
+  /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
+  ownGather = false;
+
+  constructor(
+    private readonly tonewall: string,
+    private readonly emulatorUrl: string,
+    private readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const port = this.port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.returnUrl = `${this.url}/paid?order=42`;
+    const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: this.emulatorUrl });
+    await this.app.register(formbody);
+    const signed = (req: { url: string; headers: Record<string, unknown>; body: unknown }): boolean => {
+      const sig = req.headers['x-twilio-signature'];
+      const ok = typeof sig === 'string' && twilio.validateRequest(AUTH_TOKEN, sig, this.url + req.url, (req.body ?? {}) as Record<string, string>);
+      if (!ok) this.refusedSignatures++;
+      return ok;
+    };
+    const xml = (r: InstanceType<typeof twilio.twiml.VoiceResponse>) => r.toString();
+    this.app.post('/voice', async (req, reply) => {
+      if (!signed(req)) return reply.code(403).send();
+      const r = new twilio.twiml.VoiceResponse();
+      r.say('Hello from Example Shop.');
+      r.redirect({ method: 'POST' }, `${this.url}/pay`);
+      return reply.type('text/xml').send(xml(r));
+    });
+    this.app.post('/pay', async (req, reply) => {
+      if (!signed(req)) return reply.code(403).send();
+      const body = req.body as Record<string, string>;
+      if (this.record) await rest.calls(body.CallSid).recordings.create({ recordingChannels: 'dual' });
+      const r = new twilio.twiml.VoiceResponse();
+      if (this.ownGather) r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
+      else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/card-capture?return=${encodeURIComponent(this.returnUrl)}`);
+      return reply.type('text/xml').send(xml(r));
+    });
+    this.app.post('/charge', async (_req, reply) => {
+      this.charges++;
+      // an answer with more than may be shown: only the allow-listed summary travels on
+      return reply.code(this.chargeStatus).send({ status: 'approved', code: 'A1B2', reference: 'ch_42', note: `card ${CARD} ok` });
+    });
+    this.app.post('/paid', async (req, reply) => {
+      const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
+      if (fromTwilio && !signed(req)) return reply.code(403).send();
+      this.returned.push({ query: { ...(req.query as Record<string, string>) }, body: { ...(req.body as Record<string, string>) }, headers: req.headers, fromTwilio });
+      const r = new twilio.twiml.VoiceResponse();
+      r.say('Thank you for your payment.');
+      r.hangup();
+      return reply.type('text/xml').send(xml(r));
+    });
+    await this.app.listen({ port, host: '127.0.0.1' });
+  }
+}
+
+let h: Harness;
+let shop: ShopApp;
+let flowsDir: string;
+
+beforeAll(async () => {
+  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-'));
+  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
+  fs.writeFileSync(path.join(flowsDir, 'other-capture.yaml'), OTHER_FLOW);
+  // the shop's origin goes on tonewall's allow-list, so its port is chosen first
+  const shopPort = await freePort();
+  // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
+  const processorsFile = path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`);
+  fs.writeFileSync(
+    processorsFile,
+    `processors:\n  - name: gateway\n    url: http://127.0.0.1:${shopPort}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
+  );
+  h = await startHarness({
+    flowsDir,
+    env: {
+      CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`,
+      CAPTURE_RESULT_SECRET: SECRET,
+      PROCESSORS_FILE: processorsFile,
+      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
+    },
+    build: { dropinPollMs: 100, dropinProcessorWaitMs: 2_000 },
+  });
+  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort);
+  await shop.start();
+});
+
+afterAll(async () => {
+  await h?.close();
+  await shop?.app.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+  fs.rmSync(path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`), { force: true });
+});
+
+beforeEach(() => {
+  shop.returned = [];
+  shop.record = false;
+  shop.ownGather = false;
+  shop.chargeStatus = 200;
+  shop.returnUrl = `${shop.url}/paid?order=42`;
+  h.emulator.faults.recordingPause = undefined;
+});
+
+/** keys for each prompt, by the words in it */
+function keypad(keys: { card?: string[]; expiry?: string; cvv?: string }): (g: GatherRequest) => string | null {
+  const cards = [...(keys.card ?? [])];
+  return (g) => {
+    const p = g.prompt.join(' ');
+    if (p.includes('card number')) return cards.shift() ?? null;
+    if (p.includes('expiry')) return keys.expiry ?? null;
+    if (p.includes('security code')) return keys.cvv ?? null;
+    return null;
+  };
+}
+
+async function call(onGather: (g: GatherRequest) => string | null | Promise<string | null>): Promise<EmulatedCall> {
+  return h.emulator.placeCall({ from: CALLER, to: SHOP_NUMBER, voiceUrl: `${shop.url}/voice`, onGather });
+}
+
+function says(c: EmulatedCall): string[] {
+  // a Gather's prompts are in the transcript as Says of their own too
+  return c.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
+}
+
+/** the result as the app reads it: every query parameter but the signature, checked */
+function verified(r: Returned): Record<string, string> {
+  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = r.query;
+  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
+  return params;
+}
+
+function expectNoValueAnywhere(text: string, values: string[]): void {
+  for (const v of values) expect(holdsValue(text, v)).toBe(false);
+}
+
+async function auditTypes(callSid: string): Promise<string[]> {
+  return (await h.app.services.audit.list(callSid)).map((e) => String((e as { type?: unknown }).type));
+}
+
+it('the route is a Twilio webhook: unsigned 400, wrongly signed 403, nothing runs', async () => {
+  const url = `${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+  const params = { CallSid: 'CA' + 'f'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' };
+  expect((await h.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
+  expect((await h.emulator.signedPost(url, params, { signature: 'bm9wZQ==' })).status).toBe(403);
+  // signed for the URL without its query: the query is part of what Twilio signs
+  const bare = h.emulator.signature(`${h.url}/twilio/capture/card-capture`, params);
+  expect((await h.emulator.signedPost(url, params, { signature: bare })).status).toBe(403);
+  expect(await h.app.services.calls.get(params.CallSid)).toBeNull();
+});
+
+it('the app says hello, tonewall captures card, expiry and cvv, the app gets Result=success with masked fields and tokens, signed', async () => {
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(shop.refusedSignatures).toBe(0);
+  expect(shop.returned).toHaveLength(1);
+  const back = shop.returned[0];
+  expect(back.fromTwilio).toBe(true);
+  const r = verified(back);
+  expect(r).toMatchObject({
+    order: '42',
+    CallSid: c.sid,
+    Result: 'success',
+    card_masked: '************1111',
+    card_last4: '1111',
+    card_brand: 'visa',
+    card_valid: 'true',
+    expiry_masked: '****',
+    expiry_valid: 'true',
+    cvv_masked: '***',
+    cvv_valid: 'true',
+    processor_gateway_status: 'approved',
+    processor_gateway_code: 'A1B2',
+    processor_gateway_reference: 'ch_42',
+  });
+  expect(r.processor_gateway_note).toBeUndefined();
+  for (const f of ['card', 'expiry', 'cvv']) expect(r[`${f}_token`]).toMatch(/^\S{20,}$/);
+  // the tokens name the values in the vault
+  expect(await h.app.services.vault.get(c.sid, 'card', r.card_token)).toBe(CARD);
+  // a result altered on the way does not verify
+  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = back.query;
+  expect(verifyCaptureResult({ ...params, Result: 'success', card_last4: '4242' }, sig, SECRET)).toBe(false);
+  expect(verifyCaptureResult(params, sig, 'another-secret-0123456789abcdefghij')).toBe(false);
+
+  expect(says(c)).toEqual([
+    'Hello from Example Shop.',
+    'Key in your card number, then press hash.',
+    'Key in the expiry date as four digits.',
+    'Key in the security code.',
+    'Thank you for your payment.',
+  ]);
+  // no recording ran: the pause found none (audited) and the capture went on
+  const types = await auditTypes(c.sid);
+  expect(types).toEqual(expect.arrayContaining(['recording.paused', 'dropin.returned']));
+  const paused = (await h.app.services.audit.list(c.sid)).find((e) => (e as { type?: string }).type === 'recording.paused') as { absent?: boolean };
+  expect(paused.absent).toBe(true);
+
+  // no value and no full caller number in the return URL, the logs or Redis
+  const everywhere = [JSON.stringify(back.query), h.logs.text, (await h.scan()).map((k) => k.key + ' ' + k.content).join('\n')];
+  for (const text of everywhere) expectNoValueAnywhere(text, [CARD, EXPIRY, CVV, CALLER, CALLER.slice(1)]);
+});
+
+it('a recording the app started over REST before the redirect is paused for every key and resumed after: it holds no key', async () => {
+  shop.record = true;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  expect(c.recordings).toHaveLength(1);
+  expect(c.recordings[0].toJson(ACCOUNT_SID)).toMatchObject({ source: 'StartCallRecordingAPI' });
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused', 'paused']);
+  const types = await auditTypes(c.sid);
+  expect(types).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
+  // no key (the control below shows the decoder hears keys the same recording takes unpaused)
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it('control: the same keys at a Gather of the app itself, recorded, are heard by the decoder', async () => {
+  shop.record = true;
+  shop.ownGather = true;
+  const c = await call(keypad({ card: [`${CARD}#`] }));
+  await c.ended;
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress']);
+  expect(wideDecode(c.recordingAudio)).toBe(`${CARD}#`);
+});
+
+it('the pause of the app\'s recording fails: recording-pause-failed, and no sensitive prompt is asked', async () => {
+  shop.record = true;
+  h.emulator.faults.recordingPause = { status: 500 };
+  const c = await call(keypad({}));
+  await c.ended;
+  // pause refused: fail closed, no sensitive prompt was asked, the app is told
+  expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
+  expect(c.gathers).toHaveLength(0);
+  expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
+  expect(await auditTypes(c.sid)).toEqual(expect.arrayContaining(['recording.pause-failed', 'dropin.returned']));
+});
+
+it('the processor does not answer well in time: processor-error', async () => {
+  shop.chargeStatus = 500;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  const r = verified(shop.returned[0]);
+  expect(r).toMatchObject({ Result: 'processor-error', card_valid: 'true' });
+  expect(Object.keys(r).some((k) => k.startsWith('processor_'))).toBe(false);
+  expect(shop.charges).toBeGreaterThanOrEqual(1);
+});
+
+it('star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app\'s recording resumes', async () => {
+  shop.record = true;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
+  await c.ended;
+  const r = verified(shop.returned[0]);
+  expect(r.Result).toBe('caller-interrupted');
+  expect(r.card_valid).toBe('true');
+  expect(r.expiry_masked).toBeUndefined();
+  expect(says(c)).not.toContain('Key in the security code.');
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused']);
+  const types = await auditTypes(c.sid);
+  expect(types.indexOf('recording.resumed')).toBeGreaterThan(types.indexOf('recording.paused'));
+  expect(types.indexOf('dropin.returned')).toBeGreaterThan(types.indexOf('recording.resumed'));
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it('three bad cards: too-many-failed-attempts, and expiry is never asked', async () => {
+  const c = await call(keypad({ card: [`${BAD_CARD}#`, `${BAD_CARD}#`, `${BAD_CARD}#`] }));
+  await c.ended;
+  const r = verified(shop.returned[0]);
+  expect(r).toMatchObject({ Result: 'too-many-failed-attempts', card_valid: 'false', card_reason: 'attempts-exhausted:luhn' });
+  expect(r.card_token).toBeUndefined();
+  expect(c.gathers).toHaveLength(3);
+  expect(h.logs.text.includes(BAD_CARD)).toBe(false);
+});
+
+it('a return URL not on the allow-list is refused: an apology and a hangup, audited, nothing captured', async () => {
+  shop.returnUrl = 'https://evil.example.net/paid';
+  const c = await call(keypad({ card: [`${CARD}#`] }));
+  await c.ended;
+  expect(c.gathers).toHaveLength(0);
+  expect(shop.returned).toHaveLength(0);
+  expect(says(c)).toEqual(['Hello from Example Shop.', "We're sorry, we can't complete your request right now. Goodbye."]);
+  expect(c.transcript.at(-1)).toMatchObject({ verb: 'Hangup' });
+  expect(await auditTypes(c.sid)).toContain('dropin.refused');
+  expect(await h.app.services.calls.get(c.sid)).toBeNull();
+});
+
+it('a look-alike host and another path on the allowed origin are refused too', async () => {
+  for (const bad of [`${shop.url}/paidx`, `${shop.url.replace('127.0.0.1', '127.0.0.1.nip.io')}/paid`, `${shop.url}/other`]) {
+    shop.returnUrl = bad;
+    const c = await call(keypad({ card: [`${CARD}#`] }));
+    await c.ended;
+    expect(c.gathers).toHaveLength(0);
+  }
+  expect(shop.returned).toHaveLength(0);
+});
+
+it('a call tonewall already holds is not captured again: apology, audited', async () => {
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  // the same call redirected here again, to another flow (a Twilio retry of the first is answered as the first)
+  const url = `${h.url}/twilio/capture/other-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+  const res = await h.emulator.signedPost(url, { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' });
+  expect(res.body).toContain('<Hangup/>');
+  expect(res.body).not.toContain('<Gather');
+  expect(await auditTypes(c.sid)).toContain('dropin.refused');
+});
+
+it('an unknown flow id gets the apology', async () => {
+  const url = `${h.url}/twilio/capture/no-such-flow?return=${encodeURIComponent(shop.returnUrl)}`;
+  const params = { CallSid: 'CA' + 'e'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' };
+  const res = await h.emulator.signedPost(url, params);
+  expect(res.status).toBe(200);
+  expect(res.body).toContain('<Hangup/>');
+  expect(res.body).not.toContain('<Gather');
+});
+
+it('the caller hangs up in a prompt: caller-hung-up is POSTed server to server, signed in X-Tonewall-Signature', async () => {
+  let c: EmulatedCall | undefined = undefined;
+  c = await call(async (g) => {
+    if (g.prompt.join(' ').includes('expiry')) {
+      void c!.hangup();
+      return null;
+    }
+    return `${CARD}#`;
+  });
+  await c.ended;
+  const back = await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
+  expect(back.fromTwilio).toBe(false);
+  expect(back.query).toEqual({ order: '42' });
+  const sig = back.headers[RESULT_SIGNATURE_HEADER.toLowerCase()];
+  expect(typeof sig).toBe('string');
+  expect(verifyCaptureResult(back.body, sig as string, SECRET)).toBe(true);
+  expect(back.body).toMatchObject({ CallSid: c.sid, Result: 'caller-hung-up', card_valid: 'true', card_last4: '1111' });
+  expect(await auditTypes(c.sid)).toContain('dropin.returned');
+  expectNoValueAnywhere(h.logs.text, [CARD, CALLER]);
+});
