@@ -28,6 +28,7 @@ import { registerAccessLog, registerSecurityHeaders } from './ops/access-log';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
+import { FirstWebhook } from './twilio/first-webhook';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { twilioRoutes } from './twilio/routes';
@@ -227,7 +228,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
-  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log }));
+  const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
+  await app.register(twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, metrics, audit, events, log }));
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
