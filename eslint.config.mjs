@@ -16,7 +16,7 @@ import tseslint from 'typescript-eslint';
  *   each other.
  */
 const BASE_FOLDERS = ['store', 'fields', 'vault', 'audit', 'auth', 'bus'];
-const BASE_FILES = ['config', 'log', 'errors', 'metrics'];
+const BASE_FILES = ['config', 'log', 'errors', 'metrics', 'security-headers'];
 const DOMAIN = ['calls', 'flows', 'recording', 'media', 'captures', 'processors', 'privacy', 'dropin'];
 const EDGES = ['twilio', 'agents', 'ops'];
 

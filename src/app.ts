@@ -25,10 +25,12 @@ import { StreamTokens } from './media/tokens';
 import { createMetrics, type Metrics } from './metrics';
 import { opsRoutes } from './ops/routes';
 import { registerRateLimit } from './ops/rate-limit';
-import { registerAccessLog, registerSecurityHeaders } from './ops/access-log';
+import { registerAccessLog } from './ops/access-log';
+import { registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
+import { FirstWebhook } from './twilio/first-webhook';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { mediaRoutes } from './twilio/media-routes';
@@ -261,7 +263,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
-  await app.register(twilioRoutes({ config, flows, runner, calls, replay, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }));
+  const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
+  await app.register(twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }));
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({

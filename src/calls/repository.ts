@@ -2,7 +2,7 @@
  * Call sessions in the store: one JSON record per call, an index of live calls and a subject
  * index (by HMAC of the caller's number) written together in one atomic step, each with a TTL.
  */
-import type { Keys, Store, StoreOp } from '../store';
+import type { Keys, Store, StoreOp, StoreRecord } from '../store';
 import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
 
 export class CallRepository {
@@ -29,14 +29,30 @@ export class CallRepository {
    * made with it or not at all.
    */
   async create(session: CallSession, also: StoreOp[] = []): Promise<{ session: CallSession; created: boolean }> {
-    const res = await this.store.createWith(this.keys.call(session.callSid), JSON.stringify(session), CALL_TTL_SECONDS, [
-      { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
-      { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
-      ...also,
-    ]);
+    const { record, ops } = this.creation(session, also);
+    const res = await this.store.createWith(record.key, record.value, record.ttlSeconds, ops);
     if (!res.created) return { session: this.parsed(res.current), created: false };
-    this.readFrom.set(session, JSON.stringify(session));
+    this.created(session, record);
     return { session, created: true };
+  }
+
+  /**
+   * What `create` writes, for a caller that creates the record together with other new records
+   * (store.createAll: a call's first webhook in one round trip); `created` once it was written.
+   */
+  creation(session: CallSession, also: StoreOp[] = []): { record: StoreRecord; ops: StoreOp[] } {
+    return {
+      record: { key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds: CALL_TTL_SECONDS },
+      ops: [
+        { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+        { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+        ...also,
+      ],
+    };
+  }
+
+  created(session: CallSession, record: StoreRecord): void {
+    this.readFrom.set(session, record.value);
   }
 
   async save(session: CallSession): Promise<void> {

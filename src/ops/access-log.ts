@@ -1,39 +1,11 @@
 /**
- * Security headers on every response, and one access-log line per agent, supervisor or admin
- * request with the client's IP (issue 11). The IP is the peer's address, or, when the peer is a
+ * One access-log line per agent, supervisor or admin request with the client's IP (issue 11). The IP is the peer's address, or, when the peer is a
  * TRUST_PROXY address, the one it forwarded (X-Forwarded-For): never a header anyone can set.
  */
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import { principalOf } from '../auth/tokens';
 import { redactUrl } from '../log';
 import { isRateLimited } from './rate-limit';
-
-/**
- * The default policy: API answers are JSON, TwiML and NDJSON, so nothing may run or load beyond
- * the OpenAPI page's own files (/docs; its components set inline styles). The agent panel sends
- * a stricter policy of its own (agents/panel). HSTS tells browsers to keep to https when
- * PUBLIC_URL is https; over plain http (local testing) browsers ignore it.
- */
-const CSP_DIRECTIVES = {
-  defaultSrc: ["'self'"],
-  scriptSrc: ["'self'"],
-  styleSrc: ["'self'", "'unsafe-inline'"],
-  imgSrc: ["'self'", 'data:'],
-  objectSrc: ["'none'"],
-  baseUri: ["'none'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-  upgradeInsecureRequests: null,
-};
-
-export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
-    referrerPolicy: { policy: 'no-referrer' },
-  });
-}
 
 /** people's requests (the agent API, panel, admin routes): who, from where, what, and the outcome */
 export function registerAccessLog(app: FastifyInstance): void {

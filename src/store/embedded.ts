@@ -3,7 +3,7 @@
  * instance only (the service logs this at start). Same interface and contract suite as Redis.
  */
 import { EventEmitter } from 'node:events';
-import type { MessageHandler, Store, StoreOp } from './types';
+import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
 
 type Entry =
   | { type: 'string'; value: string; expiresAt: number }
@@ -79,6 +79,17 @@ export class EmbeddedStore implements Store {
     this.deadline(ttlSeconds);
     for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
     this.apply({ op: 'set', key, value, ttlSeconds });
+    for (const op of ops) this.apply(op);
+    return { created: true as const };
+  }
+
+  async createAll(records: StoreRecord[], ops: StoreOp[]) {
+    this.check();
+    if (records.length === 0) throw new Error('createAll needs a record');
+    if (records.some((r) => this.live(r.key))) return { created: false as const, current: records.map((r) => this.typed(r.key, 'string')?.value ?? null) };
+    for (const r of records) this.deadline(r.ttlSeconds);
+    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    for (const r of records) this.apply({ op: 'set', ...r });
     for (const op of ops) this.apply(op);
     return { created: true as const };
   }

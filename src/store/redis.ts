@@ -6,8 +6,8 @@
  */
 import Redis from 'ioredis';
 import { Errors, isTonewallError } from '../errors';
-import { COMPARE_AND_SET_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
-import type { MessageHandler, Store, StoreOp } from './types';
+import { COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
+import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
 
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -19,6 +19,7 @@ type ScriptReply = [0 | 1, string?];
 interface Scripts {
   twMulti(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   twCreateWith(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<ScriptReply>;
+  twCreateAll(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, ...(string | null)[]]>;
   twCompareAndSet(key: string, hasExpected: '0' | '1', expected: string, next: string, ttlSeconds: number): Promise<ScriptReply>;
 }
 
@@ -51,6 +52,7 @@ export class RedisStore implements Store {
     });
     this.client.defineCommand('twMulti', { lua: MULTI_LUA });
     this.client.defineCommand('twCreateWith', { lua: CREATE_WITH_LUA });
+    this.client.defineCommand('twCreateAll', { lua: CREATE_ALL_LUA });
     this.client.defineCommand('twCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
     this.scripts = this.client as unknown as Scripts;
   }
@@ -87,6 +89,18 @@ export class RedisStore implements Store {
       const { keys, args } = encodeOps(ops);
       const [created, current] = await this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args);
       return created === 1 ? { created: true as const } : { created: false as const, current: current ?? '' };
+    });
+  }
+
+  async createAll(records: StoreRecord[], ops: StoreOp[]) {
+    return this.run(async () => {
+      if (records.length === 0) throw new Error('ERR createAll needs a record');
+      if (!records.every((r) => validTtl(r.ttlSeconds))) throw new Error('ERR store writes need a positive whole-second TTL');
+      const { keys, args } = encodeOps(ops);
+      const values: (string | number)[] = [];
+      for (const r of records) values.push(r.value, r.ttlSeconds);
+      const [created, ...current] = await this.scripts.twCreateAll(records.length + keys.length, ...records.map((r) => r.key), ...keys, records.length, ...values, ...args);
+      return created === 1 ? { created: true as const } : { created: false as const, current: records.map((_, i) => current[i] ?? null) };
     });
   }
 

@@ -45,6 +45,24 @@ apply(2, 3)
 return {1}
 `;
 
+/**
+ * KEYS: the n records, then the ops' keys. ARGV: n, each record's value and TTL, then the ops.
+ * One EXISTS over the records decides; only a refusal reads them.
+ */
+export const CREATE_ALL_LUA = `${APPLY_OPS}
+local n = tonumber(ARGV[1])
+local records = {}
+for i = 1, n do records[i] = KEYS[i] end
+if redis.call('EXISTS', unpack(records)) > 0 then
+  local out = {0}
+  for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i]) end
+  return out
+end
+for i = 1, n do redis.call('SET', KEYS[i], ARGV[2 * i], 'EX', ARGV[2 * i + 1]) end
+apply(n + 1, 2 * n + 2)
+return {1}
+`;
+
 /** KEYS[1]. ARGV: '1' and the expected value, or '0' and '' for "absent"; the new value; its TTL. */
 export const COMPARE_AND_SET_LUA = `
 local cur = redis.call('GET', KEYS[1])

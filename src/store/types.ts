@@ -11,6 +11,13 @@ export type StoreOp =
   | { op: 'rpush'; key: string; value: string; ttlSeconds: number }
   | { op: 'expire'; key: string; ttlSeconds: number };
 
+/** a string record a write creates: its key, value and TTL */
+export interface StoreRecord {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 export type MessageHandler = (message: string) => void;
 
 export interface Store {
@@ -25,6 +32,12 @@ export interface Store {
    * step, so a retried creation writes nothing. Otherwise returns the value already there.
    */
   createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]): Promise<{ created: true } | { created: false; current: string }>;
+  /**
+   * createWith for several new records at once: all of them and `ops` in one atomic step, or,
+   * if any of the keys exists, nothing at all; the refusal returns what each key holds (null:
+   * absent), in the order of `records`.
+   */
+  createAll(records: StoreRecord[], ops: StoreOp[]): Promise<{ created: true } | { created: false; current: (string | null)[] }>;
   /**
    * Compare-and-set: writes `next` only if `key` still holds `expected` (null: absent). A
    * refusal returns what the key holds now, so the caller can retry without another read.

@@ -17,10 +17,10 @@
  * The first request claims its identity (atomic read-modify-write) and stores its answer; a
  * duplicate that arrives while the first is still running waits for that answer.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CALL_TTL_SECONDS } from '../calls/session';
-import { RecentValues, type Keys, type Store } from '../store';
+import { RecentValues, type Keys, type Store, type StoreRecord } from '../store';
 
 /** as long as the call record: refreshed with every webhook of the call, like the record itself */
 export const REPLAY_TTL_SECONDS = CALL_TTL_SECONDS;
@@ -54,11 +54,16 @@ export class ReplayGuard {
    */
   private readonly recent = new RecentValues();
 
+  /** the secret as a key object: an HMAC from it skips importing the key, a third of its cost */
+  private readonly secret: KeyObject;
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-    private readonly secret: Buffer,
-  ) {}
+    secret: Buffer,
+  ) {
+    this.secret = createSecretKey(secret);
+  }
 
   /** the store key holding every answer of one call */
   recordKey(callSid: string): string {
@@ -88,6 +93,19 @@ export class ReplayGuard {
       seen = parseRecord(await this.store.get(key))[entry];
     }
     return { first: false, answer: null };
+  }
+
+  /**
+   * The record of a call whose first request is answered already: claim and remember in one
+   * write, for a caller that creates it together with the call's other new records
+   * (store.createAll: a call's first webhook in one round trip); `written` once it was.
+   */
+  answeredRecord(id: ReplayIdentity, answer: StoredAnswer): StoreRecord {
+    return { key: this.recordKey(id.callSid), value: JSON.stringify({ [this.entry(id)]: answer }), ttlSeconds: REPLAY_TTL_SECONDS };
+  }
+
+  written(record: StoreRecord): void {
+    this.recent.remember(record.key, record.value);
   }
 
   async remember(id: ReplayIdentity, answer: StoredAnswer): Promise<void> {

@@ -17,8 +17,10 @@ import type { CallSession, RecordingStatus } from '../calls/session';
 import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
 import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
+import type { FirstWebhook } from './first-webhook';
+import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
-import { emptyTwiml, notInServiceTwiml, safeTwiml } from './twiml';
+import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
 import { captureHandler, captureIdentity } from './capture-route';
 import type { DropinService } from '../dropin/service';
 
@@ -28,6 +30,8 @@ export interface TwilioRouteDeps {
   runner: FlowRunner;
   calls: CallRepository;
   replay: ReplayGuard;
+  /** a call's first webhook in one store round trip when its flow opens plainly */
+  firstWebhook: FirstWebhook;
   metrics: Metrics;
   audit: AuditSink;
   events: EventBus;
@@ -38,21 +42,34 @@ export interface TwilioRouteDeps {
 }
 
 type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
+/** answers the request before the replay guard and the handler, or null to let them run */
+type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
 
-const XML = 'text/xml';
+const XML = TWIML_CONTENT_TYPE;
+/**
+ * Twilio's webhooks get the security headers from a set computed once (ops/access-log.ts), not
+ * from @fastify/helmet's middleware rebuilt for every request: the same headers, made once.
+ */
+const ROUTE_OPTIONS = { helmet: false as const };
 
 export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name)) => {
-      app.post(path, async (req, reply) => {
+    const securityHeaders = await fixedSecurityHeaders();
+    app.addHook('onRequest', (_req, reply, done) => {
+      reply.headers(securityHeaders);
+      done();
+    });
+
+    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name), early?: Early) => {
+      app.post(path, ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler, identify);
+        const answer = await serve(req, name, kind, handler, identify, early);
         d.metrics.webhookLatency.observe({ route: name, outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
         return send(reply, answer);
       });
     };
 
-    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify): Promise<StoredAnswer> => {
+    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify, early?: Early): Promise<StoredAnswer> => {
       const parsed = formParams.safeParse(req.body ?? {});
       const params = parsed.success ? parsed.data : {};
       const signature = req.headers['x-twilio-signature'];
@@ -63,7 +80,9 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return { status: verdict.status, contentType: 'text/plain', body: verdict.reason === 'missing' ? 'missing signature' : 'invalid signature' };
       }
       const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;
-      const log = d.log.child({ callSid, route: name });
+      // the call's child logger, made when something is logged (most first webhooks log nothing)
+      let callLog: Logger | undefined;
+      const log = () => (callLog ??= d.log.child({ callSid, route: name }));
       const fallback = (): StoredAnswer =>
         kind === 'voice'
           ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
@@ -71,28 +90,30 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
       const identity: ReplayIdentity | null = identify(params, signature as string);
       try {
+        const answered = identity && early ? await early(params, identity) : null;
+        if (answered) return answered;
         const claim = identity ? await d.replay.claim(identity) : { first: true as const };
         if (!claim.first) {
           d.metrics.replays.inc();
-          log.info('webhook replay answered from the first response');
+          log().info('webhook replay answered from the first response');
           return claim.answer ?? fallback();
         }
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'store' });
-        log.error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
+        log().error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
         return fallback();
       }
       let answer: StoredAnswer;
       try {
-        const body = await handler(params, log, req);
+        const body = await handler(params, log(), req);
         answer = kind === 'voice' ? { status: 200, contentType: XML, body } : { status: 204, contentType: 'text/plain', body: '' };
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
-        log.error({ err: errFields(err) }, 'webhook step failed: safe answer');
+        log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
         if (identity) await d.replay.release(identity).catch(() => undefined);
         return fallback();
       }
-      if (identity) await d.replay.remember(identity, answer).catch((err) => log.warn({ err: errFields(err) }, 'webhook answer not remembered'));
+      if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
     };
 
@@ -104,7 +125,13 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return notInServiceTwiml();
       }
       return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
-    }, voiceIdentity);
+    }, voiceIdentity, async (raw, identity) => {
+      // a new call to a flow that opens plainly: answered, and remembered, as it is created
+      const p = voiceParams.safeParse(raw);
+      const flow = p.success ? d.flows.byNumber(p.data.To) : undefined;
+      if (!p.success || !flow) return null;
+      return d.firstWebhook.answer(identity, flow, { callSid: p.data.CallSid, accountSid: p.data.AccountSid, from: p.data.From, to: p.data.To });
+    });
 
     // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
     const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
@@ -120,12 +147,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
       return send(reply, answer);
     };
-    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', gatherRoute(false));
-    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', gatherRoute(true));
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
 
     if (d.dropin) {
       const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit, calls: d.calls });
-      app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', async (req, reply) => {
+      app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
         const answer = await serve(req, 'capture', 'voice', (raw, log) => capture(flowId, raw, req.query, log), captureIdentity(flowId));

@@ -11,7 +11,9 @@ import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
+import type { AuditInput } from '../audit';
 import type { AuditSink, RecordingController } from '../recording/controller';
+import type { StoreOp } from '../store';
 import { renderVerbs } from './twiml';
 import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
@@ -45,6 +47,28 @@ export interface RunnerDeps {
 /** the caller's number is kept in the vault under this field name, never in the session */
 export const FROM_FIELD = '__from';
 
+/** what a call's first webhook says about it */
+export interface CallStart {
+  callSid: string;
+  accountSid: string;
+  from: string;
+  to: string;
+}
+
+export interface Opening {
+  /** the session to create: as it stands after the first step when `twiml` is set, else fresh */
+  session: CallSession;
+  /** the encrypted caller's number, written with the session or not at all */
+  also: StoreOp[];
+  /** the first TwiML, when the first step asks for nothing but the record (no pause, value or handoff) */
+  twiml?: string;
+}
+
+/** the audit entry that begins a call's trail */
+export function callStartedEntry(flow: Flow): AuditInput {
+  return { type: 'call.started', flowId: flow.id };
+}
+
 export class FlowRunner {
   constructor(private readonly d: RunnerDeps) {}
 
@@ -55,11 +79,33 @@ export class FlowRunner {
   /** the first webhook of a call: start its session (and recording) and return its first TwiML */
   async start(
     flow: Flow,
-    p: { callSid: string; accountSid: string; from: string; to: string },
+    p: CallStart,
     log: Logger,
     /** a drop-in capture's own session data (dropin/) */
     extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {},
   ): Promise<string> {
+    const opening = this.opening(flow, p, extra);
+    const { session, created } = await this.d.calls.create(opening.session, opening.also);
+    if (!created) {
+      // the same call's first webhook again, with other parameters: re-ask where it stands
+      return this.run(flow, session, { kind: 'resume' }, log);
+    }
+    this.d.metrics.callsStarted.inc();
+    this.d.metrics.callsActive.inc();
+    await this.d.audit.append(p.callSid, callStartedEntry(flow));
+    if (opening.twiml !== undefined) {
+      this.d.onSessionChanged?.(session);
+      return opening.twiml;
+    }
+    return this.run(flow, session, { kind: 'start' }, log);
+  }
+
+  /**
+   * A call's new session, the vault write of the caller's number that belongs to it and, when
+   * the flow opens plainly, the first TwiML. Pure but for the envelope's encryption: nothing is
+   * written (start, or twilio/first-webhook.ts, writes it).
+   */
+  opening(flow: Flow, p: CallStart, extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {}): Opening {
     const t = this.now().getTime();
     const fresh: CallSession = {
       callSid: p.callSid,
@@ -94,19 +140,15 @@ export class FlowRunner {
       first.vaultWrites.length === 0 &&
       Object.keys(first.session.fields).length === 0 &&
       !first.verbs.some((v) => v.verb === 'handoff');
-    const { session, created } = await this.d.calls.create(plain ? first.session : fresh, also);
-    if (!created) {
-      // the same call's first webhook again, with other parameters: re-ask where it stands
-      return this.run(flow, session, { kind: 'resume' }, log);
-    }
+    if (!plain) return { session: fresh, also };
+    return { session: first.session, also, twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow }) };
+  }
+
+  /** a plain opening (`twiml` set) was written by twilio/first-webhook.ts: what start does after creating it */
+  openedPlainly(session: CallSession): void {
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
-    await this.d.audit.append(p.callSid, { type: 'call.started', flowId: flow.id });
-    if (plain) {
-      this.d.onSessionChanged?.(session);
-      return renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow });
-    }
-    return this.run(flow, session, { kind: 'start' }, log);
+    this.d.onSessionChanged?.(session);
   }
 
   /** a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair */

@@ -122,6 +122,9 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
   else dial.number(to);
 }
 
+/** the Content-Type of every TwiML answer */
+export const TWIML_CONTENT_TYPE = 'text/xml';
+
 export const APOLOGY = "We're sorry, we can't complete your request right now.";
 
 /**

@@ -190,6 +190,64 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.get(k('cw-bad-2'))).toBeNull();
   });
 
+  test('createAll creates every record and the related writes together, or nothing when any record exists', async () => {
+    await store.sadd(k('ca-index'), 'old', 100);
+    const records = [
+      { key: k('ca-1'), value: 'one', ttlSeconds: 60 },
+      { key: k('ca-2'), value: 'two', ttlSeconds: 30 },
+    ];
+    const ops = [{ op: 'sadd' as const, key: k('ca-index'), member: 'r1', ttlSeconds: 10 }];
+    expect(await store.createAll(records, ops)).toEqual({ created: true });
+    expect(await store.get(k('ca-1'))).toBe('one');
+    expect(await store.get(k('ca-2'))).toBe('two');
+    expect(await store.ttl(k('ca-1'))).toBeGreaterThan(50);
+    expect(await store.ttl(k('ca-2'))).toBeLessThanOrEqual(30);
+    expect((await store.smembers(k('ca-index'))).sort()).toEqual(['old', 'r1']);
+    expect(await store.ttl(k('ca-index'))).toBeGreaterThan(90);
+
+    // one existing record (not the first) refuses them all: the refusal says what each holds
+    const again = await store.createAll(
+      [
+        { key: k('ca-new'), value: 'x', ttlSeconds: 60 },
+        { key: k('ca-2'), value: 'y', ttlSeconds: 60 },
+      ],
+      [{ op: 'set', key: k('ca-other'), value: 'z', ttlSeconds: 60 }],
+    );
+    expect(again).toEqual({ created: false, current: [null, 'two'] });
+    expect(await store.get(k('ca-new'))).toBeNull();
+    expect(await store.get(k('ca-2'))).toBe('two');
+    expect(await store.get(k('ca-other'))).toBeNull();
+  });
+
+  test('createAll has one winner under concurrency, and refuses a write without a TTL', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.createAll(
+          [
+            { key: k(`can-${i}`), value: `own${i}`, ttlSeconds: 60 },
+            { key: k('can-shared'), value: `w${i}`, ttlSeconds: 60 },
+          ],
+          [{ op: 'sadd', key: k('can-index'), member: `m${i}`, ttlSeconds: 60 }],
+        ),
+      ),
+    );
+    const winner = results.findIndex((r) => r.created);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(await store.get(k('can-shared'))).toBe(`w${winner}`);
+    expect(await store.smembers(k('can-index'))).toEqual([`m${winner}`]);
+    for (let i = 0; i < 10; i++) {
+      if (i === winner) continue;
+      expect(results[i]).toEqual({ created: false, current: [null, `w${winner}`] });
+      expect(await store.get(k(`can-${i}`))).toBeNull();
+    }
+
+    await expect(store.createAll([{ key: k('ca-bad'), value: 'x', ttlSeconds: 60 }, { key: k('ca-bad-2'), value: 'y', ttlSeconds: 0 }], [])).rejects.toThrow();
+    await expect(store.createAll([{ key: k('ca-bad'), value: 'x', ttlSeconds: 60 }], [{ op: 'set', key: k('ca-bad-3'), value: 'y', ttlSeconds: 0 }])).rejects.toThrow();
+    expect(await store.get(k('ca-bad'))).toBeNull();
+    expect(await store.get(k('ca-bad-2'))).toBeNull();
+    expect(await store.get(k('ca-bad-3'))).toBeNull();
+  });
+
   test('compareAndSet writes only over the expected value, and a refusal returns the current one', async () => {
     expect(await store.compareAndSet(k('cas'), 'nope', 'x', 60)).toEqual({ ok: false, current: null });
     expect(await store.get(k('cas'))).toBeNull();

@@ -1,0 +1,95 @@
+/**
+ * Issue 12 (webhook speed): a new call's first webhook is one store write, the session with its
+ * indexes and encrypted number, the audit trail with `call.started` and the replay memory of
+ * the answer, all at once; when any of those records exists already it takes the general path.
+ */
+import { ACCOUNT_SID, SUPPORT_NUMBER, startHarness, type Harness } from '../support/harness';
+import type { RedisStore } from '../../src/store';
+
+const sid = (c: string) => 'CA' + c.repeat(32);
+const CALLER = '+15557654321';
+
+function voiceParams(callSid: string) {
+  return { AccountSid: ACCOUNT_SID, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'ringing', Direction: 'inbound', From: CALLER, To: SUPPORT_NUMBER };
+}
+
+/** the store's writes and the reads a webhook would make, counted while `fn` runs */
+async function storeCalls(store: RedisStore, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const methods = ['createAll', 'createWith', 'compareAndSet', 'update', 'multi', 'sadd', 'set', 'get', 'setIfAbsent', 'rpush', 'expire'] as const;
+  const spies = methods.map((m) => jest.spyOn(store, m));
+  try {
+    await fn();
+    return Object.fromEntries(methods.map((m, i) => [m, spies[i].mock.calls.length]).filter(([, n]) => n !== 0));
+  } finally {
+    for (const s of spies) s.mockRestore();
+  }
+}
+
+describe('a call\'s first webhook', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  test('is one store write holding the session, its indexes and number, the audit trail and the replay memory', async () => {
+    const callSid = sid('7');
+    let body = '';
+    const calls = await storeCalls(h.redisStore!, async () => {
+      const r = await h.emulator.signedPost(h.voiceUrl, voiceParams(callSid));
+      expect(r.status).toBe(200);
+      body = r.body;
+    });
+    expect(body).toContain('<Gather');
+    expect(calls).toEqual({ createAll: 1 });
+
+    const { calls: repo, audit, vault, subjectHash } = h.app.services;
+    const session = await repo.get(callSid);
+    expect(session).toMatchObject({ callSid, state: 'ivr', step: 1, attempt: 1, fromMasked: expect.stringMatching(/4321$/) });
+    expect(JSON.stringify(session)).not.toContain(CALLER);
+    expect(await vault.get(callSid, '__from', session!.fromToken!)).toBe(CALLER);
+    expect(await repo.listSids()).toContain(callSid);
+    expect(await repo.sidsForSubject(subjectHash(CALLER))).toEqual([callSid]);
+    const trail = await audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started']);
+    expect(await audit.callsOn(trail.entries[0].at.slice(0, 10))).toContain(callSid);
+    const metrics = await (await fetch(h.metricsUrl)).text();
+    expect(metrics).toMatch(/tonewall_calls_started_total [1-9]/);
+
+    // a retry (other parameters, same call) is answered from the replay memory, changing nothing
+    const keysBefore = (await h.scan()).length;
+    const again = await h.emulator.signedPost(h.voiceUrl, { ...voiceParams(callSid), CallStatus: 'in-progress' });
+    expect(again.body).toBe(body);
+    expect(await repo.get(callSid)).toEqual(session);
+    expect((await audit.list(callSid)).length).toBe(1);
+    expect((await h.scan()).length).toBe(keysBefore);
+
+    // the next append chains to the trail the first write created
+    await audit.append(callSid, { type: 'test.marker' });
+    expect((await audit.verify(callSid)).verified).toBe(true);
+  });
+
+  test('takes the general path when one of its records exists (a trail outlives an erased call) and chains to it', async () => {
+    const callSid = sid('8');
+    await h.app.services.audit.append(callSid, { type: 'test.earlier' });
+    const envelopes = async () => (await h.scan()).filter((k) => k.key.startsWith(`${h.keyPrefix}vault:`)).map((k) => k.key);
+    const envelopesBefore = await envelopes();
+    const calls = await storeCalls(h.redisStore!, async () => {
+      const r = await h.emulator.signedPost(h.voiceUrl, voiceParams(callSid));
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('<Gather');
+    });
+    // refused as a whole, then the replay claim, the session's creation and the append
+    expect(calls.createAll).toBe(1);
+    expect(calls.createWith).toBe(1);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['test.earlier', 'call.started']);
+    expect((await h.app.services.calls.get(callSid))?.state).toBe('ivr');
+    // nothing of the refused write was left: one new vault envelope, the one the session names
+    const session = await h.app.services.calls.get(callSid);
+    const added = (await envelopes()).filter((k) => !envelopesBefore.includes(k));
+    expect(added).toEqual([`${h.keyPrefix}vault:${session!.fromToken}`]);
+  });
+});
