@@ -254,7 +254,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isTonewallError(err)) {
       if (err.statusCode >= 500) req.log.error({ err: errFields(err) }, 'request failed');
-      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+      // the contract's name for an error where it has one (CONTRACT §5), else the catalogue's code
+      return reply.code(err.statusCode).send({ error: err.wireCode ?? err.code, message: err.message });
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) return reply.code(status).send({ error: 'TW_ERR_REQUEST_INVALID', message: err.message });

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { AgentEvent, CallEvent, EventBus } from '../bus';
-import { isTonewallError } from '../errors';
+import { AgentErrors, isTonewallError } from '../errors';
 import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
@@ -175,7 +175,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           const auth = authMessage.safeParse(json);
           let principal: Principal;
           try {
-            if (!auth.success) throw new Error('no auth message');
+            if (!auth.success) throw AgentErrors.authMessageMissing();
             principal = d.auth.verify(auth.data.token);
           } catch {
             d.log.info({ reason: auth.success ? 'token' : 'no-auth-message', ip: request.ip }, 'agent socket refused');

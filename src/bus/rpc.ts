@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z, type ZodTypeAny } from 'zod';
-import { Errors, isTonewallError, type TonewallError } from '../errors';
+import { BusErrors, Errors, isTonewallError, type TonewallError } from '../errors';
 import { errFields } from '../log';
 import { instanceRequests, REQUEST_OPS, type ReplyOf, type RequestOf, type RequestOp } from './messages';
 import { checked, receive, reportDrop, type BusDeps } from './receive';
@@ -62,7 +62,7 @@ export class InstanceRpc {
 
   /** one handler per operation on this instance; it answers requests once `start()` resolved */
   serve<O extends RequestOp>(op: O, handler: RequestHandler<O>): void {
-    if (this.handlers.has(op)) throw new Error(`request handler already registered: ${op}`);
+    if (this.handlers.has(op)) throw BusErrors.handlerDuplicate(`request ${op}`);
     this.handlers.set(op, handler as (request: unknown) => Promise<unknown>);
   }
 

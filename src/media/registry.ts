@@ -20,6 +20,7 @@ import type { Keys, Store } from '../store';
 import { Bridge } from './bridge';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
+import { MediaErrors } from '../errors';
 
 /**
  * TwiML for the calls the registry places or redirects. It is built at the Twilio edge
@@ -152,7 +153,7 @@ export class BridgeRegistry {
    */
   async startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
-    if (!bridge) throw new Error('no bridge for this call on this instance');
+    if (!bridge) throw MediaErrors.noBridge();
     if (bridge.state !== 'holding') return;
     bridge.state = 'dialing';
     bridge.agentSub = agentSub;

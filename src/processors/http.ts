@@ -6,6 +6,7 @@
  * text (which could echo a URL or a body) travels further.
  */
 import { signatureHeader, SIGNATURE_HEADER } from './sign';
+import { ProcessorErrors } from '../errors';
 
 export interface Backoff {
   /** first pause after a failed try (CONTRACT §6: about 0.5 s) */
@@ -30,9 +31,9 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 export const MAX_ANSWER_BYTES = 16 * 1024;
 
 export function checkBackoff(b: Backoff): Backoff {
-  if (!(b.baseMs > 0) || !(b.maxMs >= b.baseMs)) throw new Error('processor backoff: need 0 < baseMs <= maxMs');
+  if (!(b.baseMs > 0) || !(b.maxMs >= b.baseMs)) throw ProcessorErrors.backoffInvalid('need 0 < baseMs <= maxMs');
   if (!Number.isInteger(b.maxAttempts) || b.maxAttempts < MIN_ATTEMPTS) {
-    throw new Error(`processor backoff: maxAttempts must be a whole number >= ${MIN_ATTEMPTS}`);
+    throw ProcessorErrors.backoffInvalid(`maxAttempts must be a whole number >= ${MIN_ATTEMPTS}`);
   }
   return Object.freeze({ ...b });
 }
