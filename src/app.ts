@@ -175,7 +175,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     store, keys, vault, calls, processors, log, audit,
     onResult: (callSid, processor, result) => {
       dropin.onProcessorResult(callSid, processor, result);
-      void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
+      void events
+        .publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts })
+        .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });

@@ -79,7 +79,8 @@ export class InstanceRpc {
 
   /** stops listening; requests still waiting reject with TW_ERR_BUS_CLOSED */
   async close(): Promise<void> {
-    for (const u of this.unsubscribe.splice(0)) await u().catch(() => undefined);
+    // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
+    for (const u of this.unsubscribe.splice(0)) await u().catch((e: unknown) => this.d.log.debug({ err: errFields(e) }, 'bus unsubscribe failed on close'));
     for (const [key, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(key);
@@ -104,6 +105,7 @@ export class InstanceRpc {
       const p = this.pending.get(message.id);
       if (p) clearTimeout(p.timer);
       this.pending.delete(message.id);
+      // the caller gets the publish error below; nobody waits on this answer, so its rejection is no failure of its own
       answer.catch(() => undefined);
       throw e;
     }

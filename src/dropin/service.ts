@@ -203,6 +203,7 @@ export class DropinService {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
       .then(async (res) => {
+        // only the status matters; a body that cannot be cancelled is already gone
         await res.body?.cancel().catch(() => undefined);
         return res.status >= 200 && res.status < 300 ? undefined : `http ${res.status}`;
       })
@@ -214,7 +215,9 @@ export class DropinService {
         }
         if (attempt >= backoff.maxAttempts || this.closed) {
           this.d.log.error({ callSid, attempt, reason: failure }, 'drop-in result not delivered: giving up');
-          await this.d.audit.append(callSid, { type: 'dropin.result-undelivered', attempts: attempt }).catch(() => undefined);
+          await this.d.audit
+            .append(callSid, { type: 'dropin.result-undelivered', attempts: attempt })
+            .catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in audit entry not written'));
           return;
         }
         const delay = backoffDelay(attempt, backoff);

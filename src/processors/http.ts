@@ -89,6 +89,7 @@ async function readAnswer(res: Response): Promise<unknown> {
   if (!body) return undefined;
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > MAX_ANSWER_BYTES) {
+    // not read at all: a body that cannot be cancelled is already gone, and the answer is refused either way
     await body.cancel().catch(() => undefined);
     return undefined;
   }
@@ -102,6 +103,7 @@ async function readAnswer(res: Response): Promise<unknown> {
       size += value.byteLength;
       if (size > MAX_ANSWER_BYTES) {
         // stop reading and close the connection: the rest is never fetched
+        // as above: the answer is refused whether or not the cancel lands
         await reader.cancel().catch(() => undefined);
         return undefined;
       }

@@ -198,6 +198,7 @@ export class RedisStore implements Store {
   private async subscriberConnection(): Promise<Redis> {
     if (!this.subscriber) {
       const sub = connection(this.url);
+      // as the client's: surfaced through failing subscribes and /readyz; an unhandled 'error' would crash
       sub.on('error', () => undefined);
       sub.on('message', (channel: string, message: string) => {
         for (const h of this.handlers.get(channel) ?? []) h(message);
@@ -223,6 +224,8 @@ export class RedisStore implements Store {
       s.delete(handler);
       if (s.size === 0) {
         this.handlers.delete(channel);
+        // the handler is gone, so nothing more is delivered to it; a channel left subscribed goes
+        // with the subscriber connection, and the store has no logger of its own to note it in
         await sub.unsubscribe(channel).catch(() => undefined);
       }
     };

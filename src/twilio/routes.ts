@@ -111,7 +111,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
-        if (identity) await d.replay.release(identity).catch(() => undefined);
+        if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
         return fallback();
       }
       if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
