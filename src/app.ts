@@ -14,7 +14,7 @@ import { AuditKey, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
-import { isTonewallError } from './errors';
+import { isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './twilio/runner';
@@ -260,9 +260,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       return reply.code(err.statusCode).send({ error: err.wireCode ?? err.code, message: err.message });
     }
     const status = (err as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: 'TW_ERR_REQUEST_INVALID', message: err.message });
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: RequestErrors.invalid.code, message: err.message });
     req.log.error({ err: errFields(err) }, 'unexpected error');
-    return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
+    return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));

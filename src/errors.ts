@@ -102,4 +102,4 @@ export const CATALOGUE_CODES: readonly string[] = Object.freeze([
 ]);
 
 /** Codes older than the TW_ERR_<AREA>_<WHAT> rule that clients match on; no code joins this list. */
-export const LEGACY_CODES: readonly string[] = Object.freeze(['TW_ERR_CONFLICT', 'TW_ERR_TIMEOUT']);
+export const LEGACY_CODES: readonly string[] = Object.freeze(['TW_ERR_CONFLICT', 'TW_ERR_INTERNAL', 'TW_ERR_TIMEOUT']);

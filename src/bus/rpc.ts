@@ -33,7 +33,7 @@ const replyEnvelope = z.discriminatedUnion('ok', [
   z.object({ id, ok: z.literal(false), error: z.enum(['failed', 'unhandled']) }),
 ]);
 
-const UNANSWERED = new Set(['TW_ERR_BUS_TIMEOUT', 'TW_ERR_BUS_REMOTE_FAILED', 'TW_ERR_BUS_REPLY_INVALID', 'TW_ERR_BUS_CLOSED']);
+const UNANSWERED = new Set([BusErrors.timeout.code, BusErrors.remoteFailed.code, BusErrors.replyInvalid.code, BusErrors.closed.code]);
 
 /** the request went out and no usable answer came back (as opposed to a store outage sending it) */
 export function isUnanswered(e: unknown): boolean {
