@@ -43,7 +43,6 @@ const MAX_STRING_CHARS = 512;
 
 export type AuditValue = string | number | boolean | undefined;
 
-
 /** Throws unless every member of `data` is safe to keep in the trail. */
 export function assertNoPersonalData(data: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(data)) {
