@@ -9,13 +9,14 @@ import tseslint from 'typescript-eslint';
 /**
  * The layers, bottom up. A file may import from its own folder and from layers below it, never
  * from one above or beside it; `src/` never imports `tools/`.
- * - base: storage, field kinds, vault, audit trail, token auth, the bus, and the root modules.
+ * - base: storage, field kinds, vault, audit trail, token auth, the bus, the error catalogue's
+ *   area files (errors/), and the root modules.
  * - domain: ordered; a domain folder may import the domain folders listed before it, so the
  *   domain has no folder cycles by construction.
  * - edges: Twilio webhooks and media streams, the agents' API and panel, ops. They do not import
  *   each other.
  */
-const BASE_FOLDERS = ['store', 'fields', 'vault', 'audit', 'auth', 'bus'];
+const BASE_FOLDERS = ['store', 'fields', 'vault', 'audit', 'auth', 'bus', 'errors'];
 const BASE_FILES = ['config', 'log', 'errors', 'metrics', 'security-headers'];
 const DOMAIN = ['calls', 'flows', 'recording', 'media', 'captures', 'processors', 'privacy', 'dropin'];
 const EDGES = ['twilio', 'agents', 'ops'];

@@ -14,7 +14,7 @@ import { AuditKey, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
 import type { Config } from './config';
-import { isTonewallError } from './errors';
+import { isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './twilio/runner';
@@ -175,7 +175,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     store, keys, vault, calls, processors, log, audit,
     onResult: (callSid, processor, result) => {
       dropin.onProcessorResult(callSid, processor, result);
-      void events.publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts }).catch(() => undefined);
+      void events
+        .publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts })
+        .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
@@ -254,12 +256,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isTonewallError(err)) {
       if (err.statusCode >= 500) req.log.error({ err: errFields(err) }, 'request failed');
-      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+      // the contract's name for an error where it has one (CONTRACT §5), else the catalogue's code
+      return reply.code(err.statusCode).send({ error: err.wireCode ?? err.code, message: err.message });
     }
     const status = (err as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: 'TW_ERR_REQUEST_INVALID', message: err.message });
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: RequestErrors.invalid.code, message: err.message });
     req.log.error({ err: errFields(err) }, 'unexpected error');
-    return reply.code(500).send({ error: 'TW_ERR_INTERNAL', message: 'internal error' });
+    return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ConfigError } from './errors';
 
 const url = (name: string) =>
   z
@@ -170,12 +171,7 @@ export interface Config {
   readonly secrets: Readonly<Record<string, string>>;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'TW_ERR_CONFIG_INVALID';
-  constructor(readonly variable: string, message: string) {
-    super(message);
-  }
-}
+export { ConfigError };
 
 /** Parses an environment (process.env in production; a plain object in tests). Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

@@ -1,54 +1,105 @@
 /**
- * One catalogue of coded errors (TW_ERR_<AREA>_<WHAT>). Messages are fixed text: no error message
- * ever carries a captured value or a caller number.
+ * One catalogue of coded errors (TW_ERR_<AREA>_<WHAT>), one file per area in errors/, all
+ * re-exported here. Messages are fixed text: no error message ever carries a captured value or a
+ * caller number. The catalogue is base level: it imports nothing but its own files.
  */
-export class TonewallError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly statusCode = 500,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'TonewallError';
-  }
-}
+import { AgentErrors } from './errors/agents';
+import { AuditErrors } from './errors/audit';
+import { AuthErrors } from './errors/auth';
+import { BusErrors } from './errors/bus';
+import { CallErrors } from './errors/calls';
+import { CaptureErrors } from './errors/captures';
+import { ConfigError } from './errors/config';
+import { DropinErrors } from './errors/dropin';
+import { FlowErrors } from './errors/flows';
+import { MediaErrors } from './errors/media';
+import { PaymentErrors, PaymentRefused } from './errors/payments';
+import { ProcessorErrors, ProcessorsConfigError } from './errors/processors';
+import { RecordingErrors } from './errors/recording';
+import { RequestErrors } from './errors/request';
+import { StoreErrors } from './errors/store';
+import { TwilioErrors } from './errors/twilio';
+import { VaultErrors } from './errors/vault';
 
-const make =
-  (code: string, message: string, statusCode = 500) =>
-  (options?: { cause?: unknown; detail?: string }) =>
-    new TonewallError(code, options?.detail ? `${message}: ${options.detail}` : message, statusCode, options);
+export { TonewallError, isTonewallError, type Coded, type ErrorExtras, type TonewallErrorOptions } from './errors/base';
+export {
+  AgentErrors,
+  AuditErrors,
+  AuthErrors,
+  BusErrors,
+  CallErrors,
+  CaptureErrors,
+  ConfigError,
+  DropinErrors,
+  FlowErrors,
+  MediaErrors,
+  PaymentErrors,
+  PaymentRefused,
+  ProcessorErrors,
+  ProcessorsConfigError,
+  RecordingErrors,
+  RequestErrors,
+  StoreErrors,
+  TwilioErrors,
+  VaultErrors,
+};
 
+/** The short names the code used before the catalogue was split by area; same entries, same codes. */
 export const Errors = {
-  storeUnavailable: make('TW_ERR_STORE_UNAVAILABLE', 'the store is unreachable', 503),
-  flowInvalid: make('TW_ERR_FLOW_INVALID', 'flow file is invalid'),
-  flowNotFound: make('TW_ERR_FLOW_NOT_FOUND', 'no flow for this number', 404),
-  callNotFound: make('TW_ERR_CALL_NOT_FOUND', 'call not found', 404),
-  recordingPauseFailed: make('TW_ERR_RECORDING_PAUSE_FAILED', 'the recording could not be paused', 503),
-  recordingResumeFailed: make('TW_ERR_RECORDING_RESUME_FAILED', 'the recording could not be resumed', 502),
-  twilioRest: make('TW_ERR_TWILIO_REST', 'a Twilio REST request failed', 502),
-  vaultTampered: make('TW_ERR_VAULT_TAMPERED', 'a vault value failed authentication', 500),
-  captureRunning: make('TW_ERR_CAPTURE_RUNNING', 'a capture is already running on this call', 409),
-  captureNotFound: make('TW_ERR_CAPTURE_NOT_FOUND', 'capture not found', 404),
-  notBridged: make('TW_ERR_CALL_NOT_BRIDGED', 'the call is not bridged', 409),
-  unauthorized: make('TW_ERR_AUTH_UNAUTHORIZED', 'missing or invalid token', 401),
-  forbidden: make('TW_ERR_AUTH_FORBIDDEN', 'this role may not use this route', 403),
-  badRequest: make('TW_ERR_REQUEST_INVALID', 'invalid request', 400),
-  conflict: make('TW_ERR_CONFLICT', 'conflict', 409),
-  paymentOpen: make('TW_ERR_PAYMENT_OPEN', 'a payment session is already open on this call', 409),
-  paymentNotFound: make('TW_ERR_PAYMENT_NOT_FOUND', 'payment session not found', 404),
-  paymentEnded: make('TW_ERR_PAYMENT_ENDED', 'the payment session has ended', 409),
-  paymentUnknownField: make('TW_ERR_PAYMENT_UNKNOWN_FIELD', 'the payment session has no such field', 400),
-  paymentIncomplete: make('TW_ERR_PAYMENT_INCOMPLETE', 'fields still to gather', 409),
-  timeout: make('TW_ERR_TIMEOUT', 'timed out', 504),
-  rateLimited: make('TW_ERR_RATE_LIMITED', 'too many requests', 429),
-  busMessageInvalid: make('TW_ERR_BUS_MESSAGE_INVALID', 'a message for other instances does not fit its schema'),
-  busTimeout: make('TW_ERR_BUS_TIMEOUT', 'the instance asked did not answer in time', 504),
-  busRemoteFailed: make('TW_ERR_BUS_REMOTE_FAILED', 'the instance asked failed to answer', 502),
-  busReplyInvalid: make('TW_ERR_BUS_REPLY_INVALID', 'the instance asked answered with a malformed reply', 502),
-  busClosed: make('TW_ERR_BUS_CLOSED', 'the bus closed before the instance asked answered', 503),
+  storeUnavailable: StoreErrors.unavailable,
+  flowInvalid: FlowErrors.invalid,
+  flowNotFound: FlowErrors.notFound,
+  callNotFound: CallErrors.notFound,
+  recordingPauseFailed: RecordingErrors.pauseFailed,
+  recordingResumeFailed: RecordingErrors.resumeFailed,
+  twilioRest: TwilioErrors.rest,
+  vaultTampered: VaultErrors.tampered,
+  captureRunning: CaptureErrors.running,
+  captureNotFound: CaptureErrors.notFound,
+  notBridged: CallErrors.notBridged,
+  unauthorized: AuthErrors.unauthorized,
+  forbidden: AuthErrors.forbidden,
+  badRequest: RequestErrors.invalid,
+  conflict: RequestErrors.conflict,
+  paymentOpen: PaymentErrors.open,
+  paymentNotFound: PaymentErrors.notFound,
+  paymentEnded: PaymentErrors.ended,
+  paymentUnknownField: PaymentErrors.unknownField,
+  paymentIncomplete: PaymentErrors.incomplete,
+  timeout: RequestErrors.timeout,
+  rateLimited: RequestErrors.rateLimited,
+  busMessageInvalid: BusErrors.messageInvalid,
+  busTimeout: BusErrors.timeout,
+  busRemoteFailed: BusErrors.remoteFailed,
+  busReplyInvalid: BusErrors.replyInvalid,
+  busClosed: BusErrors.closed,
 } as const;
 
-export function isTonewallError(e: unknown): e is TonewallError {
-  return e instanceof TonewallError;
-}
+const AREAS = [
+  AgentErrors,
+  AuditErrors,
+  AuthErrors,
+  BusErrors,
+  CallErrors,
+  CaptureErrors,
+  DropinErrors,
+  FlowErrors,
+  MediaErrors,
+  PaymentErrors,
+  ProcessorErrors,
+  RecordingErrors,
+  RequestErrors,
+  StoreErrors,
+  TwilioErrors,
+  VaultErrors,
+];
+const CLASSES = [ConfigError, PaymentRefused, ProcessorsConfigError];
+
+/** Every code in the catalogue, one entry per catalogue entry (a duplicate code shows as two). */
+export const CATALOGUE_CODES: readonly string[] = Object.freeze([
+  ...AREAS.flatMap((area) => Object.values(area).map((entry) => entry.code)),
+  ...CLASSES.map((c) => c.code),
+]);
+
+/** Codes older than the TW_ERR_<AREA>_<WHAT> rule that clients match on; no code joins this list. */
+export const LEGACY_CODES: readonly string[] = Object.freeze(['TW_ERR_CONFLICT', 'TW_ERR_INTERNAL', 'TW_ERR_TIMEOUT']);

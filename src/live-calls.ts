@@ -9,7 +9,7 @@ import type { CallRepository } from './calls/repository';
 import { CaptureExecutor, CaptureRecords, CaptureService } from './captures';
 import type { ExecutorDeps } from './captures/executor';
 import { PaymentSessions } from './captures/payments';
-import type { Logger } from './log';
+import { errFields, type Logger } from './log';
 import type { BridgeRegistry } from './media';
 import type { Keys, Store } from './store';
 
@@ -90,8 +90,9 @@ export class LiveCalls {
     await this.d.bridges.shutdown();
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = null;
-    await unsubscribe?.().catch(() => undefined);
-    await this.d.commands.stop().catch(() => undefined);
+    // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
+    await unsubscribe?.().catch((err: unknown) => this.d.log.debug({ err: errFields(err) }, 'agent events unsubscribe failed on shutdown'));
+    await this.d.commands.stop().catch((err: unknown) => this.d.log.debug({ err: errFields(err) }, 'bus commands not stopped on shutdown'));
     await this.d.rpc.close();
   }
 }

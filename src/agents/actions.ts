@@ -9,7 +9,7 @@ import type { CallSession } from '../calls/session';
 import { captureRequestSchema, captureView, type CaptureService } from '../captures';
 import { PaymentRefused, paymentRequestSchema, paymentUpdateSchema, type PaymentSessions, type PaymentView } from '../captures/payments';
 import type { StartResult } from '../captures/types';
-import { Errors, TonewallError } from '../errors';
+import { AgentErrors, Errors } from '../errors';
 import { canSee, type Principal } from '../auth/tokens';
 import { acceptOffer, type OfferDeps } from './offers';
 import { callView } from './views';
@@ -27,7 +27,7 @@ function startRefused(reason: StartRefusal): Error {
     case 'capture-running':
       return Errors.captureRunning();
     case 'recording-pause-failed':
-      return new PauseFailedError();
+      return AgentErrors.capturePauseFailed();
     case 'not-bridged':
       return Errors.notBridged();
     case 'call-not-found':
@@ -68,13 +68,6 @@ export async function visibleCall(calls: CallRepository, p: Principal, callSid: 
   const s = typeof callSid === 'string' && CALL_SID.test(callSid) ? await calls.get(callSid) : null;
   if (!s || !canSee(p, s)) throw Errors.callNotFound();
   return s;
-}
-
-/** 503 with the contract's body, not the error catalogue's code (CONTRACT §5) */
-export class PauseFailedError extends TonewallError {
-  constructor() {
-    super('recording-pause-failed', 'the recording could not be paused', 503);
-  }
 }
 
 export class AgentActions {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { AgentEvent, CallEvent, EventBus } from '../bus';
-import { isTonewallError } from '../errors';
+import { AgentErrors, isTonewallError, RequestErrors } from '../errors';
 import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
@@ -175,7 +175,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           const auth = authMessage.safeParse(json);
           let principal: Principal;
           try {
-            if (!auth.success) throw new Error('no auth message');
+            if (!auth.success) throw AgentErrors.authMessageMissing();
             principal = d.auth.verify(auth.data.token);
           } catch {
             d.log.info({ reason: auth.success ? 'token' : 'no-auth-message', ip: request.ip }, 'agent socket refused');
@@ -199,7 +199,8 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         }
         serve(current, parsed.data).catch((e: unknown) => {
           const message = isTonewallError(e) ? e.message : 'internal error';
-          const code = isTonewallError(e) ? e.code : 'TW_ERR_INTERNAL';
+          // the contract's name where it has one, as the HTTP API answers (app.ts)
+          const code = isTonewallError(e) ? (e.wireCode ?? e.code) : RequestErrors.internal.code;
           if (!isTonewallError(e)) d.log.error({ err: errFields(e) }, 'agent socket message failed');
           send(socket, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });
         });

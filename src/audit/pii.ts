@@ -6,7 +6,9 @@
  * more digits is refused, unless its key is known to carry an identifier the service made (a
  * Twilio sid, a capture id, a timestamp) or the whole value is a Twilio sid.
  */
-import { TonewallError } from '../errors';
+import { AuditErrors } from '../errors';
+
+export { AuditErrors };
 
 /** Keys whose values are identifiers or times the service or Twilio minted, never caller data. */
 export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
@@ -40,13 +42,6 @@ const KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MAX_STRING_CHARS = 512;
 
 export type AuditValue = string | number | boolean | undefined;
-
-export const AuditErrors = {
-  /** the message names the key only, never the value */
-  personalData: (key: string) =>
-    new TonewallError('TW_ERR_AUDIT_PERSONAL_DATA', `audit entry refused: "${key}" looks like personal data`, 500),
-  invalid: (detail: string) => new TonewallError('TW_ERR_AUDIT_ENTRY_INVALID', `audit entry refused: ${detail}`, 500),
-} as const;
 
 /** Throws unless every member of `data` is safe to keep in the trail. */
 export function assertNoPersonalData(data: Record<string, unknown>): void {

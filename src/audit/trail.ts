@@ -106,6 +106,7 @@ export class AuditTrail {
     const { type, data } = checked(entry);
     const at = new Date().toISOString();
     const prior = this.queues.get(callSid) ?? Promise.resolve();
+    // the prior append's failure is its own caller's (it awaits it); this one runs after it either way
     const run = prior.catch(() => undefined).then(() => this.appendWithRetry(callSid, type, data, at));
     this.queues.set(callSid, run);
     try {

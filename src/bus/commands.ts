@@ -12,6 +12,7 @@
 import { errFields } from '../log';
 import { instanceCommand, type InstanceCommand, type InstanceCommandType } from './messages';
 import { checked, receive, reportDrop, type BusDeps } from './receive';
+import { BusErrors } from '../errors';
 
 export type { InstanceCommand } from './messages';
 export type CommandOf<T extends InstanceCommandType> = Extract<InstanceCommand, { type: T }>;
@@ -28,7 +29,7 @@ export class CommandBus {
 
   /** one handler per command type on this instance */
   register<T extends InstanceCommandType>(type: T, handler: CommandHandler<T>): void {
-    if (this.handlers.has(type)) throw new Error(`command handler already registered: ${type}`);
+    if (this.handlers.has(type)) throw BusErrors.handlerDuplicate(`command ${type}`);
     this.handlers.set(type, handler as unknown as CommandHandler);
   }
 

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z, type ZodTypeAny } from 'zod';
-import { Errors, isTonewallError, type TonewallError } from '../errors';
+import { BusErrors, Errors, isTonewallError, type TonewallError } from '../errors';
 import { errFields } from '../log';
 import { instanceRequests, REQUEST_OPS, type ReplyOf, type RequestOf, type RequestOp } from './messages';
 import { checked, receive, reportDrop, type BusDeps } from './receive';
@@ -33,7 +33,7 @@ const replyEnvelope = z.discriminatedUnion('ok', [
   z.object({ id, ok: z.literal(false), error: z.enum(['failed', 'unhandled']) }),
 ]);
 
-const UNANSWERED = new Set(['TW_ERR_BUS_TIMEOUT', 'TW_ERR_BUS_REMOTE_FAILED', 'TW_ERR_BUS_REPLY_INVALID', 'TW_ERR_BUS_CLOSED']);
+const UNANSWERED = new Set([BusErrors.timeout.code, BusErrors.remoteFailed.code, BusErrors.replyInvalid.code, BusErrors.closed.code]);
 
 /** the request went out and no usable answer came back (as opposed to a store outage sending it) */
 export function isUnanswered(e: unknown): boolean {
@@ -62,7 +62,7 @@ export class InstanceRpc {
 
   /** one handler per operation on this instance; it answers requests once `start()` resolved */
   serve<O extends RequestOp>(op: O, handler: RequestHandler<O>): void {
-    if (this.handlers.has(op)) throw new Error(`request handler already registered: ${op}`);
+    if (this.handlers.has(op)) throw BusErrors.handlerDuplicate(`request ${op}`);
     this.handlers.set(op, handler as (request: unknown) => Promise<unknown>);
   }
 
@@ -79,7 +79,8 @@ export class InstanceRpc {
 
   /** stops listening; requests still waiting reject with TW_ERR_BUS_CLOSED */
   async close(): Promise<void> {
-    for (const u of this.unsubscribe.splice(0)) await u().catch(() => undefined);
+    // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
+    for (const u of this.unsubscribe.splice(0)) await u().catch((e: unknown) => this.d.log.debug({ err: errFields(e) }, 'bus unsubscribe failed on close'));
     for (const [key, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(key);
@@ -104,6 +105,7 @@ export class InstanceRpc {
       const p = this.pending.get(message.id);
       if (p) clearTimeout(p.timer);
       this.pending.delete(message.id);
+      // the caller gets the publish error below; nobody waits on this answer, so its rejection is no failure of its own
       answer.catch(() => undefined);
       throw e;
     }

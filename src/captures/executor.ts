@@ -148,8 +148,10 @@ export class CaptureExecutor {
       // never leave the recording paused or the lock held behind a half-started capture
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
       else {
-        await this.d.records.unlock(callSid).catch(() => undefined);
-        await this.d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch(() => undefined);
+        await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
+        await this.d.recording
+          .resume(recorded.callSid, recorded.recordingSid, callSid)
+          .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a failed capture start did not complete'));
       }
       throw e;
     }
@@ -277,16 +279,19 @@ export class CaptureExecutor {
       run.record.reason = 'internal';
     } finally {
       run.collector.wipe();
-      const resume = await this.d.recording.resume(run.recorded.callSid, run.recorded.recordingSid, callSid).catch(() => ({ ok: false, twilioStatus: 'network' }));
+      const resume = await this.d.recording.resume(run.recorded.callSid, run.recorded.recordingSid, callSid).catch((err: unknown) => {
+        log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
+        return { ok: false, twilioStatus: 'network' };
+      });
       await this.d.calls
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
           if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
         })
-        .catch(() => undefined);
+        .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       run.record.endedAt = this.now().getTime();
-      await this.d.records.save(run.record).catch(() => undefined);
-      await this.d.records.unlock(callSid).catch(() => undefined);
+      await this.d.records.save(run.record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
+      await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
       this.running.delete(callSid);
     }
     await this.announce(run.record);

@@ -17,6 +17,7 @@ import type { CallRepository } from '../calls/repository';
 import type { CallSession, PaymentSession } from '../calls/session';
 import { z } from 'zod';
 import { isFieldKind, type CardBrand, type FieldKind } from '../fields';
+import { PaymentRefused as CataloguePaymentRefused } from '../errors';
 import type { CaptureService } from './service';
 import type { CaptureRecord, StartResult } from './types';
 
@@ -86,14 +87,8 @@ export type PaymentRefusal =
   | 'payment-incomplete'
   | Extract<StartResult, { ok: false }>['error'];
 
-export class PaymentRefused extends Error {
-  constructor(
-    readonly reason: PaymentRefusal,
-    readonly required?: string[],
-  ) {
-    super(reason);
-  }
-}
+/** the catalogue's refusal (errors/payments.ts), its reason typed by what the sessions refuse */
+export class PaymentRefused extends CataloguePaymentRefused<PaymentRefusal> {}
 
 const DEFAULT_FIELDS: ReadonlyArray<{ name: string; kind: FieldKind }> = [
   { name: 'card', kind: 'card-number' },

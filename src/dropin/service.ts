@@ -25,6 +25,7 @@ import type { AuditSink, RecordingController } from '../recording/controller';
 import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SIGNATURE_HEADER, signedReturnUrl, signResult } from './result-signature';
+import { DropinErrors } from '../errors';
 
 /**
  * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
@@ -66,7 +67,7 @@ export class DropinService {
   /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
   async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
     const dropin = s.dropin;
-    if (!dropin) throw new Error('not a drop-in capture');
+    if (!dropin) throw DropinErrors.notDropin();
     this.unwatch(s.callSid);
     if (s.recording.status === 'paused') {
       const resumed = await this.d.recording.resume(s.callSid, s.recording.sid);
@@ -163,7 +164,7 @@ export class DropinService {
   }
 
   private secret(): string {
-    if (this.d.secret === undefined) throw new Error('CAPTURE_RESULT_SECRET is not set');
+    if (this.d.secret === undefined) throw DropinErrors.secretMissing();
     return this.d.secret;
   }
 
@@ -202,6 +203,7 @@ export class DropinService {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
       .then(async (res) => {
+        // only the status matters; a body that cannot be cancelled is already gone
         await res.body?.cancel().catch(() => undefined);
         return res.status >= 200 && res.status < 300 ? undefined : `http ${res.status}`;
       })
@@ -213,7 +215,9 @@ export class DropinService {
         }
         if (attempt >= backoff.maxAttempts || this.closed) {
           this.d.log.error({ callSid, attempt, reason: failure }, 'drop-in result not delivered: giving up');
-          await this.d.audit.append(callSid, { type: 'dropin.result-undelivered', attempts: attempt }).catch(() => undefined);
+          await this.d.audit
+            .append(callSid, { type: 'dropin.result-undelivered', attempts: attempt })
+            .catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in audit entry not written'));
           return;
         }
         const delay = backoffDelay(attempt, backoff);

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { TonewallError } from '../errors';
+import { FlowErrors, TonewallError } from '../errors';
 import { flowSchema, type Flow } from './schema';
 
 export class FlowRegistry {
@@ -37,7 +37,7 @@ export class FlowRegistry {
 }
 
 function invalid(file: string, where: string, reason: string): TonewallError {
-  return new TonewallError('TW_ERR_FLOW_INVALID', `flow file ${file} is invalid at ${where || '(root)'}: ${reason}`);
+  return new TonewallError(FlowErrors.invalid.code, `flow file ${file} is invalid at ${where || '(root)'}: ${reason}`);
 }
 
 export function parseFlow(file: string, text: string): Flow {
@@ -60,7 +60,7 @@ export function loadFlows(dir: string): FlowRegistry {
   try {
     files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
   } catch (e) {
-    throw new TonewallError('TW_ERR_FLOW_INVALID', `flows directory ${dir} cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new TonewallError(FlowErrors.invalid.code, `flows directory ${dir} cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const flows: Flow[] = [];
   const ids = new Map<string, string>();

@@ -20,6 +20,7 @@ import type { Keys, Store } from '../store';
 import { Bridge } from './bridge';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
+import { MediaErrors } from '../errors';
 
 /**
  * TwiML for the calls the registry places or redirects. It is built at the Twilio edge
@@ -152,7 +153,7 @@ export class BridgeRegistry {
    */
   async startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
-    if (!bridge) throw new Error('no bridge for this call on this instance');
+    if (!bridge) throw MediaErrors.noBridge();
     if (bridge.state !== 'holding') return;
     bridge.state = 'dialing';
     bridge.agentSub = agentSub;
@@ -227,7 +228,8 @@ export class BridgeRegistry {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     await Promise.all([...this.bridges.keys()].map((sid) => this.end(sid, 'caller', 'shutdown')));
-    this.unsubscribeEvents?.().catch(() => undefined);
+    // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
+    this.unsubscribeEvents?.().catch((err: unknown) => this.d.log.debug({ err: errFields(err) }, 'bridge events unsubscribe failed on shutdown'));
     this.unsubscribeEvents = null;
   }
 
@@ -291,7 +293,7 @@ export class BridgeRegistry {
     if (!bridge || bridge.state === 'bridged' || bridge.state === 'ended') return;
     const log = this.d.log.child({ callSid });
     log.warn({ state: bridge.state }, 'no agent took the call in time: apologising and ending it');
-    this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch(() => undefined);
+    this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch((err: unknown) => log.warn({ err: errFields(err) }, 'bridge audit entry not written'));
     try {
       // new TwiML for the caller's live call: the stream ends and the apology plays
       await this.d.twilio.calls(callSid).update({ twiml: this.d.twiml.sayAndHangUp(NO_AGENT_APOLOGY) });

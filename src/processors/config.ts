@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CORE_SECRET_VARIABLES } from '../config';
+import { ProcessorsConfigError } from '../errors';
 
 const httpUrl = z
   .string()
@@ -180,17 +181,7 @@ export interface GenericPayProcessorConfig extends ProcessorCommon {
 
 export type ProcessorConfig = TonewallProcessorConfig | GenericPayProcessorConfig;
 
-export class ProcessorsConfigError extends Error {
-  readonly code = 'TW_ERR_PROCESSORS_INVALID';
-  constructor(
-    readonly file: string,
-    readonly path: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${path ? path + ': ' : ''}${reason}`);
-    this.name = 'ProcessorsConfigError';
-  }
-}
+export { ProcessorsConfigError };
 
 /** Reads and validates the processors file; `env` supplies the secrets named by `secretEnv`. */
 export function loadProcessors(file: string, env: Record<string, string | undefined>): ProcessorConfig[] {

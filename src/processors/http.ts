@@ -6,6 +6,7 @@
  * text (which could echo a URL or a body) travels further.
  */
 import { signatureHeader, SIGNATURE_HEADER } from './sign';
+import { ProcessorErrors } from '../errors';
 
 export interface Backoff {
   /** first pause after a failed try (CONTRACT §6: about 0.5 s) */
@@ -30,9 +31,9 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 export const MAX_ANSWER_BYTES = 16 * 1024;
 
 export function checkBackoff(b: Backoff): Backoff {
-  if (!(b.baseMs > 0) || !(b.maxMs >= b.baseMs)) throw new Error('processor backoff: need 0 < baseMs <= maxMs');
+  if (!(b.baseMs > 0) || !(b.maxMs >= b.baseMs)) throw ProcessorErrors.backoffInvalid('need 0 < baseMs <= maxMs');
   if (!Number.isInteger(b.maxAttempts) || b.maxAttempts < MIN_ATTEMPTS) {
-    throw new Error(`processor backoff: maxAttempts must be a whole number >= ${MIN_ATTEMPTS}`);
+    throw ProcessorErrors.backoffInvalid(`maxAttempts must be a whole number >= ${MIN_ATTEMPTS}`);
   }
   return Object.freeze({ ...b });
 }
@@ -88,6 +89,7 @@ async function readAnswer(res: Response): Promise<unknown> {
   if (!body) return undefined;
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > MAX_ANSWER_BYTES) {
+    // not read at all: a body that cannot be cancelled is already gone, and the answer is refused either way
     await body.cancel().catch(() => undefined);
     return undefined;
   }
@@ -101,6 +103,7 @@ async function readAnswer(res: Response): Promise<unknown> {
       size += value.byteLength;
       if (size > MAX_ANSWER_BYTES) {
         // stop reading and close the connection: the rest is never fetched
+        // as above: the answer is refused whether or not the cancel lands
         await reader.cancel().catch(() => undefined);
         return undefined;
       }

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
+import { isTonewallError, RecordingErrors } from '../errors';
 
 /** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
 export const PAUSE_ACK_TIMEOUT_MS = 3_000;
@@ -33,7 +34,7 @@ export interface RecordingMetrics {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(Object.assign(new Error('timeout'), { timeout: true })), ms);
+    const t = setTimeout(() => reject(RecordingErrors.timeout()), ms);
     p.then(
       (v) => {
         clearTimeout(t);
@@ -48,7 +49,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 const describe = (e: unknown): string => {
-  if ((e as { timeout?: boolean })?.timeout) return 'timeout';
+  if (isTonewallError(e) && e.code === RecordingErrors.timeout.code) return 'timeout';
   const status = restStatus(e);
   return status ? String(status) : 'network';
 };

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
+import { StoreErrors } from '../errors';
 
 type Entry =
   | { type: 'string'; value: string; expiresAt: number }
@@ -41,17 +42,17 @@ export class EmbeddedStore implements Store {
   }
 
   private deadline(ttlSeconds: number): number {
-    if (!(ttlSeconds > 0)) throw new Error('store writes need a positive TTL');
+    if (!(ttlSeconds > 0)) throw StoreErrors.ttlInvalid();
     return this.now() + ttlSeconds * 1000;
   }
 
   private check(): void {
-    if (this.closed) throw new Error('store is closed');
+    if (this.closed) throw StoreErrors.closed();
   }
 
   private typed<T extends Entry['type']>(key: string, type: T): Extract<Entry, { type: T }> | undefined {
     const e = this.live(key);
-    if (e && e.type !== type) throw new Error(`WRONGTYPE key holds a ${e.type}`);
+    if (e && e.type !== type) throw StoreErrors.wrongType({ detail: `WRONGTYPE key holds a ${e.type}` });
     return e as Extract<Entry, { type: T }> | undefined;
   }
 
@@ -85,7 +86,7 @@ export class EmbeddedStore implements Store {
 
   async createAll(records: StoreRecord[], ops: StoreOp[]) {
     this.check();
-    if (records.length === 0) throw new Error('createAll needs a record');
+    if (records.length === 0) throw StoreErrors.recordMissing();
     if (records.some((r) => this.live(r.key))) return { created: false as const, current: records.map((r) => this.typed(r.key, 'string')?.value ?? null) };
     for (const r of records) this.deadline(r.ttlSeconds);
     for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);

@@ -5,7 +5,7 @@
  * Pub/sub uses its own connection, as Redis requires.
  */
 import Redis from 'ioredis';
-import { Errors, isTonewallError } from '../errors';
+import { Errors, isTonewallError, StoreErrors } from '../errors';
 import { COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
 import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
 
@@ -85,7 +85,7 @@ export class RedisStore implements Store {
 
   async createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]) {
     return this.run(async () => {
-      if (!validTtl(ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+      if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
       const { keys, args } = encodeOps(ops);
       const [created, current] = await this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args);
       return created === 1 ? { created: true as const } : { created: false as const, current: current ?? '' };
@@ -94,8 +94,8 @@ export class RedisStore implements Store {
 
   async createAll(records: StoreRecord[], ops: StoreOp[]) {
     return this.run(async () => {
-      if (records.length === 0) throw new Error('ERR createAll needs a record');
-      if (!records.every((r) => validTtl(r.ttlSeconds))) throw new Error('ERR store writes need a positive whole-second TTL');
+      if (records.length === 0) throw StoreErrors.recordMissing();
+      if (!records.every((r) => validTtl(r.ttlSeconds))) throw StoreErrors.ttlInvalid();
       const { keys, args } = encodeOps(ops);
       const values: (string | number)[] = [];
       for (const r of records) values.push(r.value, r.ttlSeconds);
@@ -109,7 +109,7 @@ export class RedisStore implements Store {
   }
 
   private async cas(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }> {
-    if (!validTtl(ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+    if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
     const [ok, current] = await this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds);
     return ok === 1 ? { ok: true } : { ok: false, current: current ?? null };
   }
@@ -198,6 +198,7 @@ export class RedisStore implements Store {
   private async subscriberConnection(): Promise<Redis> {
     if (!this.subscriber) {
       const sub = connection(this.url);
+      // as the client's: surfaced through failing subscribes and /readyz; an unhandled 'error' would crash
       sub.on('error', () => undefined);
       sub.on('message', (channel: string, message: string) => {
         for (const h of this.handlers.get(channel) ?? []) h(message);
@@ -223,6 +224,8 @@ export class RedisStore implements Store {
       s.delete(handler);
       if (s.size === 0) {
         this.handlers.delete(channel);
+        // the handler is gone, so nothing more is delivered to it; a channel left subscribed goes
+        // with the subscriber connection, and the store has no logger of its own to note it in
         await sub.unsubscribe(channel).catch(() => undefined);
       }
     };

@@ -8,6 +8,7 @@
  * that failed half-way would not roll back its first writes.
  */
 import type { StoreOp } from './types';
+import { StoreErrors } from '../errors';
 
 const APPLY_OPS = `
 local function grow(k, ttl)
@@ -84,7 +85,7 @@ export function encodeOps(ops: StoreOp[]): { keys: string[]; args: (string | num
   const keys: string[] = [];
   const args: (string | number)[] = [];
   for (const op of ops) {
-    if ('ttlSeconds' in op && !validTtl(op.ttlSeconds)) throw new Error('ERR store writes need a positive whole-second TTL');
+    if ('ttlSeconds' in op && !validTtl(op.ttlSeconds)) throw StoreErrors.ttlInvalid();
     keys.push(op.key);
     switch (op.op) {
       case 'set':

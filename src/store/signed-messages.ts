@@ -13,6 +13,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { BusErrors } from '../errors';
 
 /** a message older (or further in the future) than this is refused: clocks of instances agree to well within it */
 export const MESSAGE_MAX_AGE_MS = 30_000;
@@ -38,7 +39,7 @@ export class MessageSigner {
   readonly #seen = new Map<string, number>();
 
   constructor(keys: readonly Buffer[], opts: { now?: () => number } = {}) {
-    if (keys.length === 0 || keys.some((k) => k.length < 32)) throw new Error('instance message keys: at least one key of 32 bytes or more');
+    if (keys.length === 0 || keys.some((k) => k.length < 32)) throw BusErrors.keysInvalid();
     this.#keys = keys;
     this.#now = opts.now ?? Date.now;
   }

@@ -23,6 +23,7 @@ import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
 import { captureHandler, captureIdentity } from './capture-route';
 import type { DropinService } from '../dropin/service';
+import { TwilioErrors } from '../errors';
 
 export interface TwilioRouteDeps {
   config: Config;
@@ -110,7 +111,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
-        if (identity) await d.replay.release(identity).catch(() => undefined);
+        if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
         return fallback();
       }
       if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
@@ -141,7 +142,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const answer = await serve(req, 'gather', 'voice', async (raw, log) => {
         const p = gatherParams.parse(raw);
         const session = await d.calls.get(p.CallSid);
-        if (!session) throw new Error('gather for an unknown call');
+        if (!session) throw TwilioErrors.gatherUnknownCall();
         return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
       }, gatherIdentity(String(step), String(attempt), confirm));
       d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -191,7 +192,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const status = p.RecordingStatus;
       // the caller's call names its own session; the agent's call names the caller's
       const callSid = q.leg === 'agent' ? q.call : p.CallSid;
-      if (!callSid) throw new Error('agent recording status without the bridged call');
+      if (!callSid) throw TwilioErrors.recordingCallMissing();
       await d.calls.update(callSid, (s) => {
         if (q.leg === 'agent' && s.handoff.agentCallSid && s.handoff.agentCallSid !== p.CallSid) return false;
         return applyRecordingStatus(s, q.leg, p.RecordingSid, status) ? undefined : false;

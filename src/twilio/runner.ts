@@ -24,6 +24,7 @@ import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
+import { FlowErrors } from '../errors';
 
 export interface RunnerDeps {
   flows: FlowRegistry;
@@ -163,7 +164,7 @@ export class FlowRunner {
 
   flowOf(session: CallSession): Flow {
     const flow = this.d.flows.byId(session.flowId);
-    if (!flow) throw new Error('the flow of this call is no longer loaded');
+    if (!flow) throw FlowErrors.notLoaded();
     return session.dropin ? dropinFlow(flow) : flow;
   }
 
@@ -179,7 +180,7 @@ export class FlowRunner {
     // would overwrite what an agent changed since the session was read)
     if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow });
     for (let guard = 0; ; guard++) {
-      if (guard > 2 * flow.steps.length + 8) throw new Error('flow engine did not settle');
+      if (guard > 2 * flow.steps.length + 8) throw FlowErrors.unsettled();
       await applyVaultOps(this.d.vault, res);
       verbs.push(...res.verbs);
       if (!res.effect) break;

@@ -6,6 +6,7 @@ import { systemMessage } from '../flows/prompt-defaults';
 import type { Flow } from '../flows/schema';
 import type { PromptPart, Verb } from '../flows/verbs';
 import type { BridgeTwiml } from '../media/registry';
+import { TwilioErrors } from '../errors';
 
 type VoiceResponse = InstanceType<typeof twilio.twiml.VoiceResponse>;
 type SayAttributes = Parameters<VoiceResponse['say']>[0];
@@ -106,7 +107,7 @@ export function startRecording(r: VoiceResponse, statusCallbackUrl: string): voi
 
 function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['handoff'], ctx: RenderContext): void {
   if (h.mode === 'bridge') {
-    if (!ctx.streamUrl) throw new Error('bridge handoff without a stream URL');
+    if (!ctx.streamUrl) throw TwilioErrors.streamUrlMissing();
     const stream = r.connect().stream({ url: ctx.streamUrl });
     stream.parameter({ name: 'leg', value: 'caller' });
     return;

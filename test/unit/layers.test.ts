@@ -58,12 +58,14 @@ const forbidden: Array<[string, Case]> = [
   ['an edge imports another edge', { file: 'src/ops/probe.ts', source: imports('agents', '../agents') }],
   ['the app imports tools', { file: 'src/app.ts', source: imports('parseTtl', toolFrom('src')) }],
   ['an edge imports the app', { file: 'src/twilio/probe.ts', source: imports('buildApp', '../app') }],
+  ['an error catalogue file imports the domain', { file: 'src/errors/probe.ts', source: imports('CALL_TTL_SECONDS', '../calls/session') }],
 ];
 
 const allowed: Array<[string, Case]> = [
   ['privacy/ imports processors/', { file: 'src/privacy/probe.ts', source: imports('loadProcessors', '../processors') }],
   ['the Twilio edge imports media/', { file: 'src/twilio/probe.ts', source: imports('BridgeRegistry', '../media') }],
   ['an edge imports auth/ (base)', { file: 'src/ops/probe.ts', source: imports('requireRole', '../auth/tokens') }],
+  ['an error catalogue file imports its base', { file: 'src/errors/probe.ts', source: imports('coded', './base') }],
   ['server.ts imports the app', { file: 'src/server.ts', source: imports('buildApp', './app') }],
   ['a test imports the app', { file: 'test/unit/probe.test.ts', source: imports('buildApp', '../../src/app') }],
 ];

@@ -3,6 +3,7 @@
  * recording controller that records what it was asked, and short timeouts.
  */
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
@@ -10,6 +11,8 @@ import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/cap
 import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
+import { StoreErrors } from '../../../src/errors';
+import { createLogger, type Logger } from '../../../src/log';
 
 const SID = 'CA' + '1'.repeat(32);
 
@@ -31,7 +34,19 @@ function session(over: Partial<CallSession> = {}): CallSession {
   };
 }
 
-async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {}) {
+/** the service's own logger (its redaction included), writing to lines the test reads */
+function logStream(): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      raw.push(String(chunk));
+      cb();
+    },
+  });
+  return { log: createLogger('debug', sink), lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>), text: () => raw.join('') };
+}
+
+async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resumeFails?: Error; log?: Logger } = {}) {
   const store = new EmbeddedStore();
   const keys = makeKeys('t:');
   const calls = new CallRepository(store, keys);
@@ -54,6 +69,7 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {})
       },
       resume: async () => {
         log.push(`resume:${bridge.listenerCount('key')}`);
+        if (opts.resumeFails) throw opts.resumeFails;
         return { ok: true, twilioStatus: '200' };
       },
     },
@@ -66,7 +82,7 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession> } = {})
     events: { publish: async (e) => void events.push(e) },
     metrics: { inc: ({ outcome }) => void outcomes.push(outcome) },
     bridges: (sid) => (sid === SID ? bridge : undefined),
-    log: pino({ level: 'silent' }),
+    log: opts.log ?? pino({ level: 'silent' }),
     instanceId: 'i1',
     timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
   });
@@ -243,5 +259,20 @@ describe('CaptureExecutor', () => {
     expect(t.bridge.listenerCount('key')).toBe(0);
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
     expect(t.ex.isRunning(SID)).toBe(false);
+  });
+
+  it('logs a resume that failed after the capture (its audit write refused) instead of dropping it, and still ends the capture', async () => {
+    const out = logStream();
+    // the recording controller's resume throws only when its audit entry cannot be written
+    const t = await setup({ resumeFails: StoreErrors.unavailable(), log: out.log });
+    expect((await t.ex.start(SID, { name: 'card', kind: 'card-number' })).ok).toBe(true);
+    t.bridge.press('4111111111111111#');
+    await t.settled('capture.completed');
+    const warned = out.lines().filter((l) => l.msg === 'recording resume after the capture did not complete');
+    expect(warned).toEqual([expect.objectContaining({ level: 40, callSid: SID, err: expect.objectContaining({ code: 'TW_ERR_STORE_UNAVAILABLE', message: 'the store is unreachable' }) })]);
+    expect(t.ex.isRunning(SID)).toBe(false);
+    expect(await t.records.get(SID, (await t.calls.get(SID))!.capture!.id)).toMatchObject({ status: 'completed' });
+    // the log says what failed, never what was keyed (the call sid, all ones, aside)
+    expect(out.text().split(SID).join('')).not.toMatch(/4111|1111/);
   });
 });

@@ -1,0 +1,8 @@
+import { coded } from './base';
+
+export const AgentErrors = {
+  /** 503 with the contract's body, `{error:"recording-pause-failed"}`, not the catalogue's code (CONTRACT §5) */
+  capturePauseFailed: coded('TW_ERR_AGENT_CAPTURE_PAUSE_FAILED', 'the recording could not be paused', 503, 'recording-pause-failed'),
+  /** an agent socket's first message was not `{type:"auth", token}` */
+  authMessageMissing: coded('TW_ERR_AGENT_AUTH_MESSAGE_MISSING', 'no auth message', 401),
+} as const;

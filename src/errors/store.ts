@@ -1,0 +1,12 @@
+import { coded } from './base';
+
+/** The shared store (Redis, or the embedded store that passes the same contract tests). */
+export const StoreErrors = {
+  unavailable: coded('TW_ERR_STORE_UNAVAILABLE', 'the store is unreachable', 503),
+  /** a write without a TTL would outlive its call (STYLE rule 10): a programming error, not an outage */
+  ttlInvalid: coded('TW_ERR_STORE_TTL_INVALID', 'store writes need a positive whole-second TTL'),
+  recordMissing: coded('TW_ERR_STORE_RECORD_MISSING', 'createAll needs a record'),
+  /** the embedded store's answer to what Redis refuses with WRONGTYPE */
+  wrongType: coded('TW_ERR_STORE_WRONG_TYPE', 'the key holds another type'),
+  closed: coded('TW_ERR_STORE_CLOSED', 'the store is closed', 503),
+} as const;
