@@ -58,7 +58,7 @@ function toneDense(seconds: number): Uint8Array {
   const n = seconds * FS;
   const out = new Uint8Array(n);
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
   let key = 0;
   let amp = 0;
   for (let i = 0; i < n; i++) {
@@ -175,7 +175,8 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
     const end = Math.min(s.end, c.bytes.length);
     if (end <= s.start) continue;
     k.seconds += (end - s.start) / FS;
-    for (let i = s.start + judged.path.lookaheadSamples; i < end + judged.path.lookaheadSamples && i < judged.replaced.length; i++) k.replaced += judged.replaced[i];
+    for (let i = s.start + judged.path.lookaheadSamples; i < end + judged.path.lookaheadSamples && i < judged.replaced.length; i++)
+      k.replaced += judged.replaced[i];
     k.keys += judged.keys.filter((kp) => kp.at >= s.start && kp.at < end).length;
   }
   const speech = byKind.speech ?? { seconds: 0, keys: 0, replaced: 0 };
@@ -194,7 +195,7 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
   const manyWarm = manyCalls(c.bytes, calls, 0, frames);
   const manyCold = manyCalls(c.bytes, calls, trafficKb * 1024, frames);
   const result: Record<string, number | string> = {
-    'corpus': `${c.source} (${(hours * 60).toFixed(1)} min: speech ${(speech.seconds / 60).toFixed(1)} min, music ${(music.seconds / 60).toFixed(1)} min)`,
+    corpus: `${c.source} (${(hours * 60).toFixed(1)} min: speech ${(speech.seconds / 60).toFixed(1)} min, music ${(music.seconds / 60).toFixed(1)} min)`,
     'rtf speech (x real time, 1 core), best of 30 one-minute passes': Math.round(rtfSpeech.best),
     'rtf speech, median pass': Math.round(rtfSpeech.median),
     'cost speech (ns per sample), best / median': `${(1e9 / (rtfSpeech.best * FS)).toFixed(1)} / ${(1e9 / (rtfSpeech.median * FS)).toFixed(1)}`,
@@ -202,7 +203,7 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
     'speech µs / frame, 1 call': Number(oneCall.toFixed(2)),
     [`speech µs / frame, ${calls} calls round-robin`]: Number(manyWarm.toFixed(2)),
     [`speech µs / frame, ${calls} calls + ${trafficKb} KB traffic between frames`]: Number(manyCold.toFixed(2)),
-    'cpu': `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} while measuring`,
+    cpu: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} while measuring`,
     'talk-off false keys / hour (all)': Number((judged.keys.length / hours).toFixed(2)),
     'talk-off false keys / hour (speech)': Number((speech.keys / Math.max(speech.seconds / 3600, 1e-9)).toFixed(2)),
     'talk-off false keys / hour (music)': Number((music.keys / Math.max(music.seconds / 3600, 1e-9)).toFixed(2)),

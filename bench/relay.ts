@@ -75,9 +75,21 @@ async function serve(kind: Kind): Promise<void> {
         const callSid = `CA${String(++seq).padStart(32, '0')}`;
         const now = Date.now();
         await s.calls.create({
-          callSid, accountSid: ACCOUNT_SID, flowId: 'bench', to: '+15005550006', fromMasked: '+*******0000', subject: 'x',
-          state: 'offered', step: 0, attempt: 0, recording: { status: 'none' }, fields: {}, handoff: { mode: 'bridge' },
-          instanceId: config.instanceId, createdAt: now, updatedAt: now,
+          callSid,
+          accountSid: ACCOUNT_SID,
+          flowId: 'bench',
+          to: '+15005550006',
+          fromMasked: '+*******0000',
+          subject: 'x',
+          state: 'offered',
+          step: 0,
+          attempt: 0,
+          recording: { status: 'none' },
+          fields: {},
+          handoff: { mode: 'bridge' },
+          instanceId: config.instanceId,
+          createdAt: now,
+          updatedAt: now,
         });
         const caller = await s.tokens.issue({ callSid, leg: 'caller', instanceId: config.instanceId });
         const agent = await s.tokens.issue({ callSid, leg: 'agent', instanceId: config.instanceId, bridgeCallSid: callSid });
@@ -215,7 +227,14 @@ async function openLeg(url: string, kind: Kind, callSid: string, leg: 'caller' |
       event: 'start',
       sequenceNumber: String(++l.seq),
       streamSid,
-      start: { accountSid: ACCOUNT_SID, streamSid, callSid, tracks: ['inbound'], customParameters: { leg }, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+      start: {
+        accountSid: ACCOUNT_SID,
+        streamSid,
+        callSid,
+        tracks: ['inbound'],
+        customParameters: { leg },
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
     }),
   );
   return l;

@@ -12,11 +12,13 @@ type Bench = () => Promise<Record<string, number | string>>;
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  const benches = ([
-    ['dsp', runDspBench],
-    ['relay', runRelayBench],
-    ['webhook', runWebhookBench],
-  ] as [string, Bench][]).filter(([name]) => only.length === 0 || only.includes(name));
+  const benches = (
+    [
+      ['dsp', runDspBench],
+      ['relay', runRelayBench],
+      ['webhook', runWebhookBench],
+    ] as [string, Bench][]
+  ).filter(([name]) => only.length === 0 || only.includes(name));
   const results: Record<string, Record<string, number | string>> = {};
   const failed: string[] = [];
   for (const [name, bench] of benches) {

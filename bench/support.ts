@@ -25,7 +25,6 @@ export function fromBuild<T>(modulePath: string): T {
   return require(path.join(ROOT, 'dist', modulePath)) as T;
 }
 
-
 /** REDIS_URL, or a private redis-server on a free port for the length of the benchmark */
 export async function benchRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };

@@ -33,14 +33,24 @@ async function cannon(url: string, signFor: string) {
           const params = { AccountSid: ACCOUNT_SID, CallSid: callSid, From: '+15551230000', To: '+15005550099', CallStatus: 'ringing', Direction: 'inbound' };
           return {
             ...req,
-            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, signFor, params) },
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, signFor, params),
+            },
             body: new URLSearchParams(params).toString(),
           };
         },
       },
     ],
   });
-  return { rps: result.requests.average, total: result.requests.total, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  return {
+    rps: result.requests.average,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
 }
 
 /** commands Redis has run so far (INFO commandstats: a script's own commands count too) */
@@ -63,7 +73,10 @@ async function redisCommands(url: string): Promise<{ commands: number; scripts: 
 
 /** the two servers run in a child process, so the load generator does not share their event loop */
 async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url: string; cpu: () => Promise<number>; stop: () => Promise<void> }> {
-  const child = fork(__filename, ['--serve', kind, redisUrl], { execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, ['--serve', kind, redisUrl], {
+    execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve(String(m)));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));

@@ -130,9 +130,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
   const calls = new CallRepository(store, keys);
-  const vault = new Vault({ keys: keyRing, ttlSeconds: config.vaultTtlSeconds, backend: store, keyPrefix: keys.prefix + 'vault:', callIndexKey: keys.vaultIndex });
+  const vault = new Vault({
+    keys: keyRing,
+    ttlSeconds: config.vaultTtlSeconds,
+    backend: store,
+    keyPrefix: keys.prefix + 'vault:',
+    callIndexKey: keys.vaultIndex,
+  });
   // a key held only in the environment: a store writer cannot re-seal the trail (issue 11)
-  if (!config.auditKey) log.warn({ variable: 'AUDIT_KEY' }, 'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; rotating that key makes older trails report a key change');
+  if (!config.auditKey)
+    log.warn(
+      { variable: 'AUDIT_KEY' },
+      'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; rotating that key makes older trails report a key change',
+    );
   const auditKey = new AuditKey(config.auditKey ? derive(config.auditKey, 'tonewall audit v1') : derive(keyRing.primary.key.export(), 'tonewall audit v1'));
   const audit = new AuditTrail(store, keys, { key: auditKey, ttlSeconds: config.auditRetentionDays * 86400 });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
@@ -156,7 +166,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
-  if (!config.subjectKey) log.warn({ variable: 'SUBJECT_KEY' }, 'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure');
+  if (!config.subjectKey)
+    log.warn(
+      { variable: 'SUBJECT_KEY' },
+      'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure',
+    );
   const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
@@ -166,13 +180,25 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   // a drop-in capture's last webhook waits for the processors' first answer (dropin/service.ts)
   const dropin = new DropinService({
-    calls, recording, audit, twilio: twilioClient, processors, secret: config.capture.resultSecret, log,
+    calls,
+    recording,
+    audit,
+    twilio: twilioClient,
+    processors,
+    secret: config.capture.resultSecret,
+    log,
     onSessionChanged: queueDelivery,
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
   });
   const delivery = new ProcessorDelivery({
-    store, keys, vault, calls, processors, log, audit,
+    store,
+    keys,
+    vault,
+    calls,
+    processors,
+    log,
+    audit,
     onResult: (callSid, processor, result) => {
       dropin.onProcessorResult(callSid, processor, result);
       void events
@@ -201,17 +227,55 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   dropin.setEndedHandler(dropinEnded);
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const bridges = new BridgeRegistry({
-    instanceId: config.instanceId, publicUrl: config.publicUrl, maskLookaheadMs: config.maskLookaheadMs,
-    log, store, keys, calls, audit, events, twilio: twilioClient, twiml: bridgeTwiml, tokens, metrics, commands,
+    instanceId: config.instanceId,
+    publicUrl: config.publicUrl,
+    maskLookaheadMs: config.maskLookaheadMs,
+    log,
+    store,
+    keys,
+    calls,
+    audit,
+    events,
+    twilio: twilioClient,
+    twiml: bridgeTwiml,
+    tokens,
+    metrics,
+    commands,
     holdTimeoutMs: opts.holdTimeoutMs,
   });
   const live = new LiveCalls({
-    instanceId: config.instanceId, log, store, keys, calls, events, commands, rpc, bridges, audit, recording, vault,
+    instanceId: config.instanceId,
+    log,
+    store,
+    keys,
+    calls,
+    events,
+    commands,
+    rpc,
+    bridges,
+    audit,
+    recording,
+    vault,
     captureMetrics: metrics.captures,
     onSessionChanged: queueDelivery,
   });
   const services: Services = {
-    config, log, store, keys, metrics, flows, calls, vault, audit, events, twilio: twilioClient, recording, tokens, runner, auth, subjectHash,
+    config,
+    log,
+    store,
+    keys,
+    metrics,
+    flows,
+    calls,
+    vault,
+    audit,
+    events,
+    twilio: twilioClient,
+    recording,
+    tokens,
+    runner,
+    auth,
+    subjectHash,
     draining: false,
     processors,
     delivery,
@@ -271,7 +335,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({
-      auth, store, keys, calls, events, log, audit,
+      auth,
+      store,
+      keys,
+      calls,
+      events,
+      log,
+      audit,
       captures: live.captures,
       payments: live.payments,
       sendCommand: (instanceId, command) => commands.send(instanceId, command),

@@ -57,77 +57,98 @@ export function returnUrlEntryProblem(entry: string): string | undefined {
   return undefined;
 }
 
-const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PUBLIC_URL: url('PUBLIC_URL').optional(),
-  TWILIO_ACCOUNT_SID: z
-    .string({ required_error: 'TWILIO_ACCOUNT_SID is required' })
-    .regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits'),
-  TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(16, 'TWILIO_AUTH_TOKEN is too short'),
-  TWILIO_API_BASE_URL: url('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
-  MEDIA_PUBLIC_URL: url('MEDIA_PUBLIC_URL').optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
-    .optional(),
-  VAULT_KEYS: z.string({ required_error: 'VAULT_KEYS is required' }).min(1, 'VAULT_KEYS is required'),
-  VAULT_TTL_SECONDS: z.coerce.number().int().min(1).max(86400 * 7).default(900),
-  AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(32, 'AGENT_JWT_SECRET must be at least 32 characters'),
-  // optional: unset, the key is derived from AGENT_JWT_SECRET (app.ts), which every instance shares
-  INSTANCE_MESSAGE_KEY: z
-    .string()
-    .transform((v) => v.split(',').map((k) => k.trim()))
-    .refine((ks) => ks.every((k) => k.length >= 32), 'INSTANCE_MESSAGE_KEY: every key must be at least 32 characters (comma-separated, the first signs)')
-    .optional(),
-  FLOWS_DIR: z.string().min(1).default('config/flows'),
-  PROCESSORS_FILE: z.string().min(1).default('config/processors.yaml'),
-  MASK_LOOKAHEAD_MS: z.coerce
-    .number()
-    .int()
-    .refine((v) => v >= 20 && v <= 200 && v % 5 === 0, 'MASK_LOOKAHEAD_MS must be a multiple of 5 from 20 to 200')
-    .default(40),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  INSTANCE_ID: z.string().min(1).optional(),
-  // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
-  SUBJECT_KEY: secret('SUBJECT_KEY').optional(),
-  AUDIT_KEY: secret('AUDIT_KEY').optional(),
-  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
-  AGENT_JWT_MAX_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(12 * 3600),
-  AGENT_JWT_AUDIENCE: z.string().min(1).max(256).optional(),
-  AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  METRICS_HOST: z.string().min(1).optional(),
-  METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
-  TRUST_PROXY: z
-    .string()
-    .refine((v) => v.split(',').every((t) => isProxyAddress(t.trim())), 'TRUST_PROXY must be a comma-separated list of IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)')
-    .optional(),
-  RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
-  // issue 13: drop-in capture (twilio/capture-route.ts): where a capture may return, and the key that signs its result
-  CAPTURE_RETURN_URLS: z
-    .string()
-    .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u.length > 0))
-    .superRefine((us, ctx) => {
-      for (const u of us) {
-        const problem = returnUrlEntryProblem(u);
-        if (problem) ctx.addIssue({ code: 'custom', message: `CAPTURE_RETURN_URLS: ${problem}` });
+const schema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: url('PUBLIC_URL').optional(),
+    TWILIO_ACCOUNT_SID: z
+      .string({ required_error: 'TWILIO_ACCOUNT_SID is required' })
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits'),
+    TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(16, 'TWILIO_AUTH_TOKEN is too short'),
+    TWILIO_API_BASE_URL: url('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
+    MEDIA_PUBLIC_URL: url('MEDIA_PUBLIC_URL').optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
+      .optional(),
+    VAULT_KEYS: z.string({ required_error: 'VAULT_KEYS is required' }).min(1, 'VAULT_KEYS is required'),
+    VAULT_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(86400 * 7)
+      .default(900),
+    AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(32, 'AGENT_JWT_SECRET must be at least 32 characters'),
+    // optional: unset, the key is derived from AGENT_JWT_SECRET (app.ts), which every instance shares
+    INSTANCE_MESSAGE_KEY: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()))
+      .refine((ks) => ks.every((k) => k.length >= 32), 'INSTANCE_MESSAGE_KEY: every key must be at least 32 characters (comma-separated, the first signs)')
+      .optional(),
+    FLOWS_DIR: z.string().min(1).default('config/flows'),
+    PROCESSORS_FILE: z.string().min(1).default('config/processors.yaml'),
+    MASK_LOOKAHEAD_MS: z.coerce
+      .number()
+      .int()
+      .refine((v) => v >= 20 && v <= 200 && v % 5 === 0, 'MASK_LOOKAHEAD_MS must be a multiple of 5 from 20 to 200')
+      .default(40),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    INSTANCE_ID: z.string().min(1).optional(),
+    // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
+    SUBJECT_KEY: secret('SUBJECT_KEY').optional(),
+    AUDIT_KEY: secret('AUDIT_KEY').optional(),
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+    AGENT_JWT_MAX_LIFETIME_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86400)
+      .default(12 * 3600),
+    AGENT_JWT_AUDIENCE: z.string().min(1).max(256).optional(),
+    AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().min(1).optional(),
+    METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
+    TRUST_PROXY: z
+      .string()
+      .refine(
+        (v) => v.split(',').every((t) => isProxyAddress(t.trim())),
+        'TRUST_PROXY must be a comma-separated list of IP addresses or CIDR ranges (or loopback, linklocal, uniquelocal)',
+      )
+      .optional(),
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    // issue 13: drop-in capture (twilio/capture-route.ts): where a capture may return, and the key that signs its result
+    CAPTURE_RETURN_URLS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u.length > 0),
+      )
+      .superRefine((us, ctx) => {
+        for (const u of us) {
+          const problem = returnUrlEntryProblem(u);
+          if (problem) ctx.addIssue({ code: 'custom', message: `CAPTURE_RETURN_URLS: ${problem}` });
+        }
+      })
+      .optional(),
+    CAPTURE_RESULT_SECRET: secret('CAPTURE_RESULT_SECRET').optional(),
+  })
+  .superRefine((e, ctx) => {
+    // a key shared with another purpose is only as safe as that purpose's weakest holder
+    const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
+    for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
+      const v = e[name];
+      if (v === undefined) continue;
+      for (const [other, text] of Object.entries(others)) {
+        if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
       }
-    })
-    .optional(),
-  CAPTURE_RESULT_SECRET: secret('CAPTURE_RESULT_SECRET').optional(),
-}).superRefine((e, ctx) => {
-  // a key shared with another purpose is only as safe as that purpose's weakest holder
-  const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
-  for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
-    const v = e[name];
-    if (v === undefined) continue;
-    for (const [other, text] of Object.entries(others)) {
-      if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
     }
-  }
-  if (e.SUBJECT_KEY !== undefined && e.SUBJECT_KEY === e.AUDIT_KEY) ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
-});
+    if (e.SUBJECT_KEY !== undefined && e.SUBJECT_KEY === e.AUDIT_KEY)
+      ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
+  });
 
 export interface Config {
   readonly port: number;
@@ -207,7 +228,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),
     metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),
-    trustProxy: e.TRUST_PROXY ? e.TRUST_PROXY.split(',').map((t) => t.trim()).join(',') : false,
+    trustProxy: e.TRUST_PROXY
+      ? e.TRUST_PROXY.split(',')
+          .map((t) => t.trim())
+          .join(',')
+      : false,
     rateLimitMax: e.RATE_LIMIT_MAX,
     capture: Object.freeze({ returnUrls: Object.freeze(e.CAPTURE_RETURN_URLS ?? []), resultSecret: e.CAPTURE_RESULT_SECRET }),
     secrets: Object.freeze({ ...clean }),

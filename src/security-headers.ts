@@ -54,4 +54,3 @@ export async function fixedSecurityHeaders(): Promise<Readonly<Record<string, st
   for (const [name, value] of Object.entries(secured)) if (without[name] === undefined && typeof value === 'string') headers[name] = value;
   return Object.freeze(headers);
 }
-

@@ -40,7 +40,15 @@ export interface AgentsDeps {
 
 export function agents(d: AgentsDeps): FastifyPluginAsync {
   return async (app) => {
-    const actions = new AgentActions({ store: d.store, keys: d.keys, calls: d.calls, audit: d.audit, sendCommand: d.sendCommand, captures: d.captures, payments: d.payments });
+    const actions = new AgentActions({
+      store: d.store,
+      keys: d.keys,
+      calls: d.calls,
+      audit: d.audit,
+      sendCommand: d.sendCommand,
+      captures: d.captures,
+      payments: d.payments,
+    });
     await app.register(agentRoutes({ auth: d.auth, calls: d.calls, actions }));
     await app.register(agentSocket({ auth: d.auth, calls: d.calls, events: d.events, actions, log: d.log, maxPendingSockets: d.maxPendingSockets }));
     await app.register(panelRoutes());

@@ -110,7 +110,11 @@ const common = { tags: ['agents'], security: [{ bearer: [] }] };
 const denied = { 401: { description: 'missing or invalid token', ...error }, 404: { description: 'no such call, or not visible to this token', ...error } };
 
 export const schemas = {
-  listCalls: { ...common, summary: 'Calls visible to the token, masked', response: { 200: { type: 'object', properties: { calls: { type: 'array', items: callSchema } } }, 401: denied[401] } },
+  listCalls: {
+    ...common,
+    summary: 'Calls visible to the token, masked',
+    response: { 200: { type: 'object', properties: { calls: { type: 'array', items: callSchema } } }, 401: denied[401] },
+  },
   getCall: { ...common, summary: 'One call, masked', params: callParams, response: { 200: callSchema, ...denied } },
   accept: {
     ...common,
@@ -163,7 +167,12 @@ export const schemas = {
     },
     response: { 201: paymentSchema, 400: error, ...denied, 409: { description: 'a payment session is open, or the call is not bridged', ...error } },
   },
-  getPayment: { ...common, summary: 'A payment session: each field masked, with its status', params: paymentParams, response: { 200: paymentSchema, ...denied } },
+  getPayment: {
+    ...common,
+    summary: 'A payment session: each field masked, with its status',
+    params: paymentParams,
+    response: { 200: paymentSchema, ...denied },
+  },
   updatePayment: {
     ...common,
     summary: "Twilio's Payments update: {capture: field} asks the caller for that field (again); {status: complete|cancel} ends the session",

@@ -1,3 +1,15 @@
-export { AuditKey, AuditTrail, AUDIT_RETENTION_DAYS, AUDIT_TTL_SECONDS, GENESIS_HASH, type AuditEntry, type AuditInput, type BrokenLink, type Verification, sealEntry, verifyChain } from './trail';
+export {
+  AuditKey,
+  AuditTrail,
+  AUDIT_RETENTION_DAYS,
+  AUDIT_TTL_SECONDS,
+  GENESIS_HASH,
+  type AuditEntry,
+  type AuditInput,
+  type BrokenLink,
+  type Verification,
+  sealEntry,
+  verifyChain,
+} from './trail';
 export { AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
 export { canonicalJson } from './canonical';

@@ -79,7 +79,9 @@ export class AuditKey {
     Object.freeze(this);
   }
   mac(callSid: string, fields: Record<string, unknown>): string {
-    return createHmac('sha256', this.#key).update(`${callSid}\n${canonicalJson(fields)}`, 'utf8').digest('hex');
+    return createHmac('sha256', this.#key)
+      .update(`${callSid}\n${canonicalJson(fields)}`, 'utf8')
+      .digest('hex');
   }
 }
 export class AuditTrail {
@@ -140,7 +142,7 @@ export class AuditTrail {
 
   async list(callSid: string): Promise<AuditEntry[]> {
     const raw = await this.store.get(this.keys.audit(callSid));
-    return raw ? parseEntries(raw) ?? [] : [];
+    return raw ? (parseEntries(raw) ?? []) : [];
   }
 
   /** The entries, whether every link and every entry's MAC hold, and if not the first that fails. */
@@ -184,7 +186,6 @@ export class AuditTrail {
     this.lastWritten.forget(callSid);
     throw Errors.conflict({ detail: 'too many concurrent audit appends' });
   }
-
 }
 
 /** an entry's type and data, refused (nothing stored) when the type is malformed or the data could be personal */

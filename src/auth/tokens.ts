@@ -13,7 +13,11 @@ export type Role = (typeof ROLES)[number];
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(128),
-  endpoint: z.string().min(1).max(256).regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/),
+  endpoint: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/),
   role: z.enum(ROLES),
   exp: z.number().int(),
   iat: z.number().int().optional(),
@@ -56,7 +60,12 @@ export class TokenAuth {
       ...(opts.audience ? { allowedAud: opts.audience } : {}),
       ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
     });
-    this.signer = createSigner({ key: secret, algorithm: 'HS256', ...(opts.audience ? { aud: opts.audience } : {}), ...(opts.issuer ? { iss: opts.issuer } : {}) });
+    this.signer = createSigner({
+      key: secret,
+      algorithm: 'HS256',
+      ...(opts.audience ? { aud: opts.audience } : {}),
+      ...(opts.issuer ? { iss: opts.issuer } : {}),
+    });
   }
 
   /** verifies a raw token; throws 401 on anything wrong (signature, expiry, claims) */

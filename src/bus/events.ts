@@ -46,7 +46,9 @@ export class EventBus {
       if (!this.handlers.delete(handler) || this.handlers.size > 0 || !this.subscription) return;
       const sub = this.subscription;
       this.subscription = null;
-      await (await sub)();
+      await (
+        await sub
+      )();
     };
   }
 

@@ -26,7 +26,10 @@ export const cardBrand = z.enum(WIRE_CARD_BRANDS);
  * a value's masked form: '*' per hidden digit, then at most the last 4 (a card's). As long as
  * what a caller keyed into a failed IVR field (one '*' per key), within reason.
  */
-const masked = z.string().max(1024).regex(/^\**[0-9]{0,4}$/, 'a masked form');
+const masked = z
+  .string()
+  .max(1024)
+  .regex(/^\**[0-9]{0,4}$/, 'a masked form');
 /** a caller number masked (fields/mask.ts maskPhone): '+', '*' per hidden digit, at most 4 shown */
 const maskedPhone = z.string().regex(/^\+?\*{0,16}[A-Za-z0-9]{0,4}$/, 'a masked caller number');
 const last4 = z.string().regex(/^[0-9]{4}$/);
@@ -62,7 +65,10 @@ export const processorSummary = z.object({
   approved: z.boolean().optional(),
   status: z.string().max(32).optional(),
   /** an approval or decline code: 6 characters in tonewall's protocol, a word such as card_declined from a Generic Pay Connector */
-  code: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  code: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
   reference: z.string().max(64).optional(),
   /** a Generic Pay Connector's token for the card (Twilio's PaymentToken): not card data */
   token: z.string().max(128).optional(),
@@ -147,7 +153,10 @@ export const startResult = z.union([
   z.object({ ok: z.literal(true), captureId }),
   z.object({ ok: z.literal(false), error: z.enum(['capture-running', 'recording-pause-failed', 'not-bridged', 'call-not-found', 'instance-unreachable']) }),
 ]);
-export const cancelResult = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), error: z.enum(['capture-not-found', 'instance-unreachable']) })]);
+export const cancelResult = z.union([
+  z.object({ ok: z.literal(true) }),
+  z.object({ ok: z.literal(false), error: z.enum(['capture-not-found', 'instance-unreachable']) }),
+]);
 
 /**
  * What an instance can be asked, and what it answers (bus/rpc.ts): each operation names the

@@ -10,7 +10,6 @@ export type { FieldState } from '../fields';
 export type CallState = 'ivr' | 'returned' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
 export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'failed';
 
-
 export interface CallSession {
   callSid: string;
   accountSid: string;

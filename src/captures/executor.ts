@@ -360,7 +360,13 @@ export class CaptureExecutor {
       .catch((e: unknown) => this.d.log.error({ callSid: r.callSid, err: errFields(e) }, 'capture audit failed'));
     const base = { callSid: r.callSid, captureId: r.captureId, name: r.name, kind: r.kind, entered: r.entered, masked: r.masked };
     if (r.status === 'completed') {
-      await this.d.events.publish({ type: 'capture.completed', ...base, valid: true, ...(r.brand ? { brand: r.brand } : {}), ...(r.last4 ? { last4: r.last4 } : {}) });
+      await this.d.events.publish({
+        type: 'capture.completed',
+        ...base,
+        valid: true,
+        ...(r.brand ? { brand: r.brand } : {}),
+        ...(r.last4 ? { last4: r.last4 } : {}),
+      });
     } else {
       await this.d.events.publish({ type: 'capture.failed', ...base, reason: r.reason ?? r.status, ...(r.valid !== undefined ? { valid: r.valid } : {}) });
     }

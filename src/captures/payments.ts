@@ -80,12 +80,7 @@ export interface PaymentView {
 }
 
 export type PaymentRefusal =
-  | 'payment-open'
-  | 'payment-not-found'
-  | 'payment-ended'
-  | 'unknown-field'
-  | 'payment-incomplete'
-  | Extract<StartResult, { ok: false }>['error'];
+  'payment-open' | 'payment-not-found' | 'payment-ended' | 'unknown-field' | 'payment-incomplete' | Extract<StartResult, { ok: false }>['error'];
 
 /** the catalogue's refusal (errors/payments.ts), its reason typed by what the sessions refuse */
 export class PaymentRefused extends CataloguePaymentRefused<PaymentRefusal> {}

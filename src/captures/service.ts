@@ -12,9 +12,7 @@ import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 
 export class CaptureService {
-  constructor(
-    private readonly d: { instanceId: string; executor: CaptureExecutor; rpc: InstanceRpc; records: CaptureRecords },
-  ) {}
+  constructor(private readonly d: { instanceId: string; executor: CaptureExecutor; rpc: InstanceRpc; records: CaptureRecords }) {}
 
   /** answers capture requests addressed to this instance (the rpc starts listening with the app) */
   serve(): void {
@@ -33,23 +31,19 @@ export class CaptureService {
     if (session.instanceId === this.d.instanceId) return this.d.executor.start(session.callSid, request, captureId);
     // whatever kept the other instance from answering (silence, a failure there, a bad reply), the agent hears one thing;
     // a store outage sending the request is thrown as before
-    return this.d.rpc
-      .request(session.instanceId, 'capture.start', { callSid: session.callSid, captureId, request })
-      .catch((e: unknown): StartResult => {
-        if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
-        throw e;
-      });
+    return this.d.rpc.request(session.instanceId, 'capture.start', { callSid: session.callSid, captureId, request }).catch((e: unknown): StartResult => {
+      if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
+      throw e;
+    });
   }
 
   async cancel(session: CallSession, captureId: string): Promise<CancelResult> {
     if (!session.instanceId) return { ok: false, error: 'capture-not-found' };
     if (session.instanceId === this.d.instanceId) return this.d.executor.cancel(session.callSid, captureId);
-    return this.d.rpc
-      .request(session.instanceId, 'capture.cancel', { callSid: session.callSid, captureId })
-      .catch((e: unknown): CancelResult => {
-        if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
-        throw e;
-      });
+    return this.d.rpc.request(session.instanceId, 'capture.cancel', { callSid: session.callSid, captureId }).catch((e: unknown): CancelResult => {
+      if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
+      throw e;
+    });
   }
 
   get(callSid: string, captureId: string): Promise<CaptureRecord | null> {

@@ -9,7 +9,14 @@ import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 import type { ProcessorSummary } from '../processors/summary';
 
-export const CAPTURE_RESULTS = ['success', 'too-many-failed-attempts', 'caller-interrupted', 'caller-hung-up', 'recording-pause-failed', 'processor-error'] as const;
+export const CAPTURE_RESULTS = [
+  'success',
+  'too-many-failed-attempts',
+  'caller-interrupted',
+  'caller-hung-up',
+  'recording-pause-failed',
+  'processor-error',
+] as const;
 export type CaptureResult = (typeof CAPTURE_RESULTS)[number];
 
 /** the key that ends a capture at any prompt, as `*` cancels Twilio's <Pay> */

@@ -36,7 +36,9 @@ export function canonicalParams(params: Record<string, string>): string {
 }
 
 function mac(secret: string, t: number | string, params: Record<string, string>): string {
-  return createHmac('sha256', secret).update(`${t}.${canonicalParams(params)}`, 'utf8').digest('hex');
+  return createHmac('sha256', secret)
+    .update(`${t}.${canonicalParams(params)}`, 'utf8')
+    .digest('hex');
 }
 
 export function signResult(params: Record<string, string>, secret: string, t: number = nowSeconds()): string {

@@ -37,4 +37,3 @@ export function errorTypeFor(kind: FieldKind, reason: ValidationReason | 'no-inp
       return 'invalid';
   }
 }
-

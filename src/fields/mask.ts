@@ -19,11 +19,7 @@ const VISIBLE_TAIL = 4;
  * shorter, still-growing entry, a sliding last 4 would reveal every digit in turn; use
  * `maskProgress` for values still being keyed.
  */
-export function maskValue(
-  kind: FieldKind,
-  digits: string,
-  brand?: CardBrand,
-): { masked: string; last4?: string; brand?: CardBrand } {
+export function maskValue(kind: FieldKind, digits: string, brand?: CardBrand): { masked: string; last4?: string; brand?: CardBrand } {
   if (kind !== 'card-number') return { masked: '*'.repeat(digits.length) };
   const shownBrand = brand ?? cardBrand(digits);
   if (digits.length < CARD_MIN_LENGTH) {

@@ -58,7 +58,9 @@ export function parseFlow(file: string, text: string): Flow {
 export function loadFlows(dir: string): FlowRegistry {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+    files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
   } catch (e) {
     throw new TonewallError(FlowErrors.invalid.code, `flows directory ${dir} cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }

@@ -23,7 +23,15 @@ export const MAX_ATTEMPTS = 10;
 /** the error types a step of `kind` can report, so an entry for one it never reports is refused at start */
 export function errorTypesOf(kind: FieldKind, requireMatchingInputs: boolean): ErrorType[] {
   const own: ErrorType[] =
-    kind === 'card-number' ? ['invalid-card-number', 'invalid-card-type'] : kind === 'expiry' ? ['invalid-date'] : kind === 'security-code' ? ['invalid-security-code'] : kind === 'postal-code' ? ['invalid-postal-code'] : [];
+    kind === 'card-number'
+      ? ['invalid-card-number', 'invalid-card-type']
+      : kind === 'expiry'
+        ? ['invalid-date']
+        : kind === 'security-code'
+          ? ['invalid-security-code']
+          : kind === 'postal-code'
+            ? ['invalid-postal-code']
+            : [];
   return ['timeout', 'invalid', ...own, ...(requireMatchingInputs ? (['input-matching-failed'] as const) : [])];
 }
 
@@ -36,7 +44,9 @@ const attemptNumber = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test
 /** <Say language>: a language tag as Twilio lists them (en-US, es-MX, fr-CA, en-gb for the basic voices) */
 export const sayLanguage = z.string().regex(/^[a-z]{2,3}(-[A-Za-z]{2,4})?$/, 'a language tag such as en-US or es-MX');
 /** <Say voice>: man, woman, alice, or a provider voice (Polly.Lupe, Polly.Lupe-Neural, Google.es-US-Neural2-A) */
-export const sayVoice = z.string().regex(/^(man|woman|alice|Polly\.[A-Za-z]+(-[A-Za-z]+)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$/, 'man, woman, alice, Polly.<Name> or Google.<voice>');
+export const sayVoice = z
+  .string()
+  .regex(/^(man|woman|alice|Polly\.[A-Za-z]+(-[A-Za-z]+)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$/, 'man, woman, alice, Polly.<Name> or Google.<voice>');
 
 /** <Play> URLs: https only, so what a caller hears cannot be swapped on the way */
 export const playUrl = z
@@ -66,7 +76,8 @@ export const promptEntrySchema = z
     if (e.play !== undefined && (e.language !== undefined || e.voice !== undefined)) {
       ctx.addIssue({ code: 'custom', path: [e.language !== undefined ? 'language' : 'voice'], message: 'language and voice apply to say, not play' });
     }
-    if (e.requireMatchingInputs && e.errorType) ctx.addIssue({ code: 'custom', path: ['errorType'], message: 'a requireMatchingInputs entry asks again; it has no errorType' });
+    if (e.requireMatchingInputs && e.errorType)
+      ctx.addIssue({ code: 'custom', path: ['errorType'], message: 'a requireMatchingInputs entry asks again; it has no errorType' });
   });
 
 export type PromptEntry = z.infer<typeof promptEntrySchema>;

@@ -42,9 +42,7 @@ const collectStep = z
     sensitive: z.boolean().default(true),
     timeoutSeconds: z.number().int().min(1).max(60).default(10),
     /** card-number only: the brands taken; a valid card of another brand is refused as invalid-card-type */
-    validCardTypes: z
-      .preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.enum(CARD_BRANDS)).min(1))
-      .optional(),
+    validCardTypes: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.enum(CARD_BRANDS)).min(1)).optional(),
     /** the caller keys the value twice; a mismatch is input-matching-failed and costs one attempt */
     requireMatchingInputs: z.boolean().default(false),
   })
@@ -53,15 +51,25 @@ const collectStep = z
     if (s.minLength !== undefined && s.maxLength !== undefined && s.minLength > s.maxLength) {
       ctx.addIssue({ code: 'custom', message: 'minLength must not exceed maxLength', path: ['minLength'] });
     }
-    if (s.validCardTypes && s.kind !== 'card-number') ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });
+    if (s.validCardTypes && s.kind !== 'card-number')
+      ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });
     // a prompt that failed its own parse is already reported (and is no list to check)
     if (!Array.isArray(s.prompt)) return;
-    if (s.retryPrompt !== undefined) ctx.addIssue({ code: 'custom', path: ['retryPrompt'], message: 'retryPrompt goes with a plain-string prompt; use prompt entries with attempt or errorType' });
+    if (s.retryPrompt !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retryPrompt'],
+        message: 'retryPrompt goes with a plain-string prompt; use prompt entries with attempt or errorType',
+      });
     checkEntries(s.prompt, s, ctx);
   });
 
 /** entries that could never be said are mistakes: refuse them at start, not on a live call */
-function checkEntries(entries: PromptEntry[], s: { kind: (typeof FIELD_KINDS)[number]; attempts: number; requireMatchingInputs: boolean }, ctx: z.RefinementCtx): void {
+function checkEntries(
+  entries: PromptEntry[],
+  s: { kind: (typeof FIELD_KINDS)[number]; attempts: number; requireMatchingInputs: boolean },
+  ctx: z.RefinementCtx,
+): void {
   const reported = errorTypesOf(s.kind, s.requireMatchingInputs);
   entries.forEach((e, i) => {
     for (const t of e.errorType ?? []) {
@@ -71,15 +79,24 @@ function checkEntries(entries: PromptEntry[], s: { kind: (typeof FIELD_KINDS)[nu
       }
     }
     for (const a of e.attempt ?? []) {
-      if (a > s.attempts) ctx.addIssue({ code: 'custom', path: ['prompt', i, 'attempt'], message: `attempt ${a} is beyond the step's attempts (${s.attempts})` });
+      if (a > s.attempts)
+        ctx.addIssue({ code: 'custom', path: ['prompt', i, 'attempt'], message: `attempt ${a} is beyond the step's attempts (${s.attempts})` });
     }
     if (e.requireMatchingInputs && !s.requireMatchingInputs) {
-      ctx.addIssue({ code: 'custom', path: ['prompt', i, 'requireMatchingInputs'], message: 'a requireMatchingInputs entry needs requireMatchingInputs: true on the step' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prompt', i, 'requireMatchingInputs'],
+        message: 'a requireMatchingInputs entry needs requireMatchingInputs: true on the step',
+      });
     }
   });
   const missing = uncoveredAttempts(entries, s.attempts);
   if (missing.length > 0) {
-    ctx.addIssue({ code: 'custom', path: ['prompt'], message: `no entry asks for attempt ${missing.join(', ')}: add one without errorType and attempt, or one for each attempt` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prompt'],
+      message: `no entry asks for attempt ${missing.join(', ')}: add one without errorType and attempt, or one for each attempt`,
+    });
   }
 }
 

@@ -175,9 +175,7 @@ export class BridgeRegistry {
     // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
     // other the audio this service sends them, where every key the caller presses is already
     // a flat tone. (The caller's own recording was stopped before the bridge.)
-    const recordingStatusUrl = session.handoff.record
-      ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`
-      : undefined;
+    const recordingStatusUrl = session.handoff.record ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}` : undefined;
     const agentTwiml = this.d.twiml.agentLeg(url, recordingStatusUrl);
     bridge.dialedAt = performance.now();
     try {

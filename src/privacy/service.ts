@@ -138,7 +138,12 @@ export class PrivacyService {
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index
     const tokens = new Set([...named, ...(await vault.eraseCall(callSid))]);
-    const deliveriesCancelled = await cancelDeliveries(store, keys, callSid, processors.map((p) => p.name));
+    const deliveriesCancelled = await cancelDeliveries(
+      store,
+      keys,
+      callSid,
+      processors.map((p) => p.name),
+    );
     const captureIds = new Set(await store.smembers(keys.captures(callSid)));
     if (s?.capture) captureIds.add(s.capture.id);
     const ops: StoreOp[] = [

@@ -33,7 +33,10 @@ export type ProcessorProtocol = (typeof PROCESSOR_PROTOCOLS)[number];
 const envName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'an environment variable name (A-Z, 0-9, _)')
-  .refine((n) => !CORE_SECRET_VARIABLES.includes(n), (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }));
+  .refine(
+    (n) => !CORE_SECRET_VARIABLES.includes(n),
+    (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }),
+  );
 
 // the same rule as a flow's `collect` field names
 const fieldName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -');
@@ -58,7 +61,10 @@ const processorSchema = z
       .regex(/^(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?$/, 'a decimal string such as "10.00"')
       .refine((a) => Number(a) > 0, 'must be more than 0 (a charge of nothing is a tokenize)')
       .optional(),
-    currency: z.string().regex(/^[A-Za-z]{3}$/, 'an ISO 4217 currency code such as USD').optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 currency code such as USD')
+      .optional(),
     tokenType: z.enum(['reusable', 'one-time']).optional(),
     description: z.string().min(1).max(255).optional(),
     parameters: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a parameter name'), z.string().max(255)).optional(),
@@ -72,7 +78,8 @@ const processorSchema = z
     if (!p.allowInsecure) {
       for (const key of ['url', 'eraseUrl'] as const) {
         const u = p[key];
-        if (u !== undefined && !/^https:\/\//i.test(u) && !isLoopback(u)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be an https URL (set allowInsecure: true only for local testing)' });
+        if (u !== undefined && !/^https:\/\//i.test(u) && !isLoopback(u))
+          ctx.addIssue({ code: 'custom', path: [key], message: 'must be an https URL (set allowInsecure: true only for local testing)' });
       }
     }
     const seen = new Set<string>();
@@ -103,7 +110,8 @@ function checkGenericPay(p: ParsedProcessor, ctx: z.RefinementCtx): void {
   need('passwordEnv', 'the HTTP Basic password, as in the connector settings on Twilio');
   need('method', 'charge or tokenize');
   // erasure requests are tonewall's own (the connector has none): signed with secretEnv
-  if (p.eraseUrl !== undefined && p.secretEnv === undefined) ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'Required with eraseUrl: erasure requests are signed with it' });
+  if (p.eraseUrl !== undefined && p.secretEnv === undefined)
+    ctx.addIssue({ code: 'custom', path: ['secretEnv'], message: 'Required with eraseUrl: erasure requests are signed with it' });
   if (p.method === 'charge') {
     if (p.amount === undefined) ctx.addIssue({ code: 'custom', path: ['amount'], message: 'Required for method: charge' });
     if (p.tokenType !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenType'], message: 'only for method: tokenize' });
@@ -219,7 +227,13 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
       hidden[as] = text;
     };
     secretOf('secretEnv', 'secret');
-    const common = { name: p.name, url: p.url, fields: Object.freeze([...p.fields]), allowInsecure: p.allowInsecure, ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}) };
+    const common = {
+      name: p.name,
+      url: p.url,
+      fields: Object.freeze([...p.fields]),
+      allowInsecure: p.allowInsecure,
+      ...(p.eraseUrl ? { eraseUrl: p.eraseUrl } : {}),
+    };
     let cfg: Record<string, unknown>;
     if (p.protocol === 'tonewall') {
       cfg = { ...common, protocol: p.protocol, secretEnv: p.secretEnv };
@@ -227,8 +241,16 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
       secretOf('usernameEnv', 'username');
       secretOf('passwordEnv', 'password');
       // RFC 7617: the user-id of Basic auth cannot hold a colon
-      if (hidden.username.includes(':')) throw new ProcessorsConfigError(file, `processors.${i}.usernameEnv`, `${p.usernameEnv} holds a ':', which HTTP Basic user names cannot`);
-      cfg = { ...common, protocol: p.protocol, usernameEnv: p.usernameEnv, passwordEnv: p.passwordEnv, ...(p.secretEnv ? { secretEnv: p.secretEnv } : {}), connector: genericPaySettings(p) };
+      if (hidden.username.includes(':'))
+        throw new ProcessorsConfigError(file, `processors.${i}.usernameEnv`, `${p.usernameEnv} holds a ':', which HTTP Basic user names cannot`);
+      cfg = {
+        ...common,
+        protocol: p.protocol,
+        usernameEnv: p.usernameEnv,
+        passwordEnv: p.passwordEnv,
+        ...(p.secretEnv ? { secretEnv: p.secretEnv } : {}),
+        connector: genericPaySettings(p),
+      };
     }
     for (const [k, v] of Object.entries(hidden)) Object.defineProperty(cfg, k, { value: v, enumerable: false });
     return Object.freeze(cfg) as unknown as ProcessorConfig;

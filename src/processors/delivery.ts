@@ -158,10 +158,13 @@ export class ProcessorDelivery {
     const id = deliveryIndexMember(callSid, processor);
     const old = this.timers.get(id);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      this.run(callSid, processor);
-    }, Math.max(0, atMs - Date.now()));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(id);
+        this.run(callSid, processor);
+      },
+      Math.max(0, atMs - Date.now()),
+    );
     t.unref();
     this.timers.set(id, t);
   }
@@ -273,7 +276,13 @@ export class ProcessorDelivery {
     }
     if (this.deps.audit) {
       await this.deps.audit
-        .append(rec.callSid, { type: `processor.${status}`, processor: rec.processor, httpStatus: info.httpStatus, reason: info.reason, attempts: rec.attempts })
+        .append(rec.callSid, {
+          type: `processor.${status}`,
+          processor: rec.processor,
+          httpStatus: info.httpStatus,
+          reason: info.reason,
+          attempts: rec.attempts,
+        })
         .catch((e) => log.warn({ callSid: rec.callSid, code: errorCode(e) }, 'audit append failed'));
     }
     try {

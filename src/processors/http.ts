@@ -44,17 +44,9 @@ export function backoffDelay(attempt: number, b: Backoff, random: () => number =
   return Math.round(nominal * (1 - JITTER + 2 * JITTER * random()));
 }
 
-export type PostOutcome =
-  | { ok: true; status: number; body?: unknown }
-  | { ok: false; status?: number; body?: unknown; reason: 'http' | 'network' | 'timeout' };
+export type PostOutcome = { ok: true; status: number; body?: unknown } | { ok: false; status?: number; body?: unknown; reason: 'http' | 'network' | 'timeout' };
 
-export async function postSigned(
-  fetchImpl: typeof fetch,
-  url: string,
-  body: string,
-  secret: string,
-  idempotencyKey: string,
-): Promise<PostOutcome> {
+export async function postSigned(fetchImpl: typeof fetch, url: string, body: string, secret: string, idempotencyKey: string): Promise<PostOutcome> {
   return postJson(fetchImpl, url, body, { [SIGNATURE_HEADER]: signatureHeader(body, secret), 'Idempotency-Key': idempotencyKey });
 }
 

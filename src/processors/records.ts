@@ -98,4 +98,3 @@ export async function cancelDeliveries(store: Store, keys: Keys, callSid: string
   }
   return pending;
 }
-

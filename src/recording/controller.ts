@@ -111,7 +111,12 @@ export class RecordingController {
     return this.deps.audit.append(callSid, { type, recordingSid: o.recordingSid, twilioStatus: o.twilioStatus, absent: o.absent });
   }
 
-  private async update(callSid: string, recordingSid: string | undefined, status: 'paused' | 'in-progress' | 'stopped', timeoutMs: number): Promise<RecordingOutcome> {
+  private async update(
+    callSid: string,
+    recordingSid: string | undefined,
+    status: 'paused' | 'in-progress' | 'stopped',
+    timeoutMs: number,
+  ): Promise<RecordingOutcome> {
     const sid = recordingSid ?? CURRENT;
     try {
       const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };

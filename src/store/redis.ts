@@ -99,7 +99,14 @@ export class RedisStore implements Store {
       const { keys, args } = encodeOps(ops);
       const values: (string | number)[] = [];
       for (const r of records) values.push(r.value, r.ttlSeconds);
-      const [created, ...current] = await this.scripts.twCreateAll(records.length + keys.length, ...records.map((r) => r.key), ...keys, records.length, ...values, ...args);
+      const [created, ...current] = await this.scripts.twCreateAll(
+        records.length + keys.length,
+        ...records.map((r) => r.key),
+        ...keys,
+        records.length,
+        ...values,
+        ...args,
+      );
       return created === 1 ? { created: true as const } : { created: false as const, current: records.map((_, i) => current[i] ?? null) };
     });
   }

@@ -13,9 +13,7 @@ export const gatherParams = z
   .object({ CallSid: sid('CA'), AccountSid: sid('AC'), Digits: z.string().max(64).default(''), To: z.string().max(256).default('') })
   .passthrough();
 
-export const statusParams = z
-  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) })
-  .passthrough();
+export const statusParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) }).passthrough();
 
 export const recordingStatusParams = z
   .object({

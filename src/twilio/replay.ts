@@ -67,7 +67,11 @@ export class ReplayGuard {
 
   /** the store key holding every answer of one call */
   recordKey(callSid: string): string {
-    return this.keys.webhookReplay(createHmac('sha256', this.secret).update('call\n' + callSid).digest('hex'));
+    return this.keys.webhookReplay(
+      createHmac('sha256', this.secret)
+        .update('call\n' + callSid)
+        .digest('hex'),
+    );
   }
 
   /** the entry of one request within its call's record (parts are path segments or Twilio values, JSON keeps them apart) */

@@ -70,7 +70,14 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       });
     };
 
-    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify, early?: Early): Promise<StoredAnswer> => {
+    const serve = async (
+      req: FastifyRequest,
+      name: string,
+      kind: 'voice' | 'callback',
+      handler: Handler,
+      identify: Identify,
+      early?: Early,
+    ): Promise<StoredAnswer> => {
       const parsed = formParams.safeParse(req.body ?? {});
       const params = parsed.success ? parsed.data : {};
       const signature = req.headers['x-twilio-signature'];
@@ -118,33 +125,46 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return answer;
     };
 
-    route('/twilio/voice', 'voice', 'voice', async (raw, log) => {
-      const p = voiceParams.parse(raw);
-      const flow = d.flows.byNumber(p.To);
-      if (!flow) {
-        log.info('call to a number with no flow');
-        return notInServiceTwiml();
-      }
-      return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
-    }, voiceIdentity, async (raw, identity) => {
-      // a new call to a flow that opens plainly: answered, and remembered, as it is created
-      const p = voiceParams.safeParse(raw);
-      const flow = p.success ? d.flows.byNumber(p.data.To) : undefined;
-      if (!p.success || !flow) return null;
-      return d.firstWebhook.answer(identity, flow, { callSid: p.data.CallSid, accountSid: p.data.AccountSid, from: p.data.From, to: p.data.To });
-    });
+    route(
+      '/twilio/voice',
+      'voice',
+      'voice',
+      async (raw, log) => {
+        const p = voiceParams.parse(raw);
+        const flow = d.flows.byNumber(p.To);
+        if (!flow) {
+          log.info('call to a number with no flow');
+          return notInServiceTwiml();
+        }
+        return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
+      },
+      voiceIdentity,
+      async (raw, identity) => {
+        // a new call to a flow that opens plainly: answered, and remembered, as it is created
+        const p = voiceParams.safeParse(raw);
+        const flow = p.success ? d.flows.byNumber(p.data.To) : undefined;
+        if (!p.success || !flow) return null;
+        return d.firstWebhook.answer(identity, flow, { callSid: p.data.CallSid, accountSid: p.data.AccountSid, from: p.data.From, to: p.data.To });
+      },
+    );
 
     // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
     const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
       const started = process.hrtime.bigint();
       const step = Number.parseInt(req.params.step, 10);
       const attempt = Number.parseInt(req.params.attempt, 10);
-      const answer = await serve(req, 'gather', 'voice', async (raw, log) => {
-        const p = gatherParams.parse(raw);
-        const session = await d.calls.get(p.CallSid);
-        if (!session) throw TwilioErrors.gatherUnknownCall();
-        return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
-      }, gatherIdentity(String(step), String(attempt), confirm));
+      const answer = await serve(
+        req,
+        'gather',
+        'voice',
+        async (raw, log) => {
+          const p = gatherParams.parse(raw);
+          const session = await d.calls.get(p.CallSid);
+          if (!session) throw TwilioErrors.gatherUnknownCall();
+          return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+        },
+        gatherIdentity(String(step), String(attempt), confirm),
+      );
       d.metrics.webhookLatency.observe({ route: 'gather', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
       return send(reply, answer);
     };
@@ -213,7 +233,15 @@ function applyRecordingStatus(s: CallSession, leg: 'caller' | 'agent', recording
   const rec = leg === 'agent' ? (s.agentRecording ??= { status: 'none' }) : s.recording;
   if (recordingSid && rec.sid && rec.sid !== recordingSid) return false;
   const next: RecordingStatus | undefined =
-    status === 'in-progress' ? (rec.status === 'none' ? 'in-progress' : rec.status) : status === 'completed' ? 'stopped' : status === 'absent' || status === 'failed' ? 'failed' : undefined;
+    status === 'in-progress'
+      ? rec.status === 'none'
+        ? 'in-progress'
+        : rec.status
+      : status === 'completed'
+        ? 'stopped'
+        : status === 'absent' || status === 'failed'
+          ? 'failed'
+          : undefined;
   if (!next) return false;
   if (recordingSid) rec.sid = recordingSid;
   rec.status = next;

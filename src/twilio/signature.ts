@@ -7,12 +7,7 @@ import twilio from 'twilio';
 
 export type SignatureVerdict = { ok: true } | { ok: false; status: 400 | 403; reason: 'missing' | 'invalid' };
 
-export function checkSignature(
-  authToken: string,
-  header: string | string[] | undefined,
-  url: string,
-  params: Record<string, string>,
-): SignatureVerdict {
+export function checkSignature(authToken: string, header: string | string[] | undefined, url: string, params: Record<string, string>): SignatureVerdict {
   if (typeof header !== 'string' || header.length === 0) return { ok: false, status: 400, reason: 'missing' };
   return twilio.validateRequest(authToken, header, url, params) ? { ok: true } : { ok: false, status: 403, reason: 'invalid' };
 }

@@ -13,6 +13,12 @@ export interface VaultBackend {
  * envelope and its index entry are written in one atomic step.
  */
 export interface IndexedVaultBackend extends VaultBackend {
-  multi(ops: Array<{ op: 'set'; key: string; value: string; ttlSeconds: number } | { op: 'sadd'; key: string; member: string; ttlSeconds: number } | { op: 'del'; key: string }>): Promise<void>;
+  multi(
+    ops: Array<
+      | { op: 'set'; key: string; value: string; ttlSeconds: number }
+      | { op: 'sadd'; key: string; member: string; ttlSeconds: number }
+      | { op: 'del'; key: string }
+    >,
+  ): Promise<void>;
   smembers(key: string): Promise<string[]>;
 }

@@ -4,18 +4,7 @@
  */
 import fs from 'node:fs';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
-import {
-  AgentSocket,
-  ALICE_NUMBER,
-  agentSide,
-  api,
-  keyed,
-  makeFlowsDir,
-  OFFER_NUMBER,
-  agentRoutes as routes,
-  placeCall,
-  token,
-} from '../support/agents';
+import { AgentSocket, ALICE_NUMBER, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, agentRoutes as routes, placeCall, token } from '../support/agents';
 
 let h: Harness;
 let flowsDir: string;
@@ -110,7 +99,9 @@ describe('the per-call rule', () => {
     await call.hangup();
     await aliceSock.next((e) => e.type === 'call.ended' && e.callSid === call.sid, 'call.ended at alice');
     await sleep(200);
-    expect(aliceSock.events.map((e) => e.type)).toEqual(expect.arrayContaining(['call.bridged', 'capture.started', 'capture.progress', 'capture.completed', 'call.ended']));
+    expect(aliceSock.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['call.bridged', 'capture.started', 'capture.progress', 'capture.completed', 'call.ended']),
+    );
     // bob heard nothing of alice's call but his own errors
     expect(bobSock.events.filter((e) => e.type !== 'error')).toEqual([]);
     aliceSock.close();

@@ -19,7 +19,10 @@ let flowsDir: string;
 beforeAll(async () => {
   flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-hold-'));
   fs.writeFileSync(path.join(flowsDir, 'offer.yaml'), `id: offer\nnumbers: ["${OFFER_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n`);
-  fs.writeFileSync(path.join(flowsDir, 'assigned.yaml'), `id: assigned\nnumbers: ["${ASSIGNED_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`);
+  fs.writeFileSync(
+    path.join(flowsDir, 'assigned.yaml'),
+    `id: assigned\nnumbers: ["${ASSIGNED_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
+  );
   h = await startHarness({ flowsDir, build: { holdTimeoutMs: HOLD_MS } });
 });
 afterAll(async () => {

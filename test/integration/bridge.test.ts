@@ -121,7 +121,9 @@ describe('bridged call', () => {
     const b = await placeBridgedCall();
     const create = h.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
     expect(create && create.type === 'rest' && create.params.To).toBe('client:alice');
-    expect(create && create.type === 'rest' && String(create.params.Twiml)).toMatch(/<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/>/);
+    expect(create && create.type === 'rest' && String(create.params.Twiml)).toMatch(
+      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/>/,
+    );
     const session = await h.app.services.calls.get(b.call.sid);
     expect(session?.state).toBe('bridged');
     expect(session?.handoff.agentCallSid).toBe(b.agentCall.sid);
@@ -234,7 +236,8 @@ describe('bridged call', () => {
     expect(b.caller.isOpen && b.agent.isOpen).toBe(true);
     const after = await metricsText();
     const delta = (reason: string) =>
-      metricValue(after, 'tonewall_frames_dropped_total', `{reason="${reason}"}`) - metricValue(before, 'tonewall_frames_dropped_total', `{reason="${reason}"}`);
+      metricValue(after, 'tonewall_frames_dropped_total', `{reason="${reason}"}`) -
+      metricValue(before, 'tonewall_frames_dropped_total', `{reason="${reason}"}`);
     expect(delta('json')).toBe(1);
     expect(delta('base64')).toBe(1);
     expect(delta('frame-size')).toBe(1);

@@ -7,7 +7,21 @@ import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
 import { holdsValue } from '../support/values';
-import { AgentSocket, agentSide, api, DTMF_FREQUENCIES, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, power, silence, TONE_SAMPLES, token } from '../support/agents';
+import {
+  AgentSocket,
+  agentSide,
+  api,
+  DTMF_FREQUENCIES,
+  keyed,
+  makeFlowsDir,
+  multimon,
+  OFFER_NUMBER,
+  placeCall,
+  power,
+  silence,
+  TONE_SAMPLES,
+  token,
+} from '../support/agents';
 
 const CARD = '4111111111111111';
 
@@ -103,10 +117,14 @@ describe('capture over REST', () => {
     expect(capturing.body).toMatchObject({ status: 'capturing', entered: 0 });
 
     const { firstKeyAt } = await keyCard(live);
-    const done = await waitFor(async () => {
-      const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice);
-      return (r.body as { status: string }).status !== 'capturing' ? r.body : null;
-    }, 'capture done', 10_000);
+    const done = await waitFor(
+      async () => {
+        const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice);
+        return (r.body as { status: string }).status !== 'capturing' ? r.body : null;
+      },
+      'capture done',
+      10_000,
+    );
     expect(done).toMatchObject({ status: 'completed', entered: 16, masked: '************1111', valid: true, brand: 'visa', last4: '1111' });
 
     const call = (await api(h, 'GET', `/v1/calls/${live.call.sid}`, alice)).body as { fields: Record<string, unknown>; capture: unknown; recording: unknown };
@@ -207,7 +225,10 @@ describe('a failed capture shows nothing', () => {
 
 const tonesMasked = async (): Promise<string> => {
   const text = await (await fetch(`${h.url}/metrics`)).text();
-  return text.split('\n').filter((l) => /^tonewall_(tones_masked|dtmf_events)_total /.test(l)).join('|');
+  return text
+    .split('\n')
+    .filter((l) => /^tonewall_(tones_masked|dtmf_events)_total /.test(l))
+    .join('|');
 };
 
 describe('blanket masking', () => {

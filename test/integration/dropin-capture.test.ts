@@ -103,7 +103,8 @@ class ShopApp {
       const body = req.body as Record<string, string>;
       if (this.record) await rest.calls(body.CallSid).recordings.create({ recordingChannels: 'dual' });
       const r = new twilio.twiml.VoiceResponse();
-      if (this.ownGather) r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
+      if (this.ownGather)
+        r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
       else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/card-capture?return=${encodeURIComponent(this.returnUrl)}`);
       return reply.type('text/xml').send(xml(r));
     });
@@ -115,7 +116,12 @@ class ShopApp {
     this.app.post('/paid', async (req, reply) => {
       const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
       if (fromTwilio && !signed(req)) return reply.code(403).send();
-      this.returned.push({ query: { ...(req.query as Record<string, string>) }, body: { ...(req.body as Record<string, string>) }, headers: req.headers, fromTwilio });
+      this.returned.push({
+        query: { ...(req.query as Record<string, string>) },
+        body: { ...(req.body as Record<string, string>) },
+        headers: req.headers,
+        fromTwilio,
+      });
       const r = new twilio.twiml.VoiceResponse();
       r.say('Thank you for your payment.');
       r.hangup();
@@ -292,7 +298,7 @@ it('control: the same keys at a Gather of the app itself, recorded, are heard by
   expect(wideDecode(c.recordingAudio)).toBe(`${CARD}#`);
 });
 
-it('the pause of the app\'s recording fails: recording-pause-failed, and no sensitive prompt is asked', async () => {
+it("the pause of the app's recording fails: recording-pause-failed, and no sensitive prompt is asked", async () => {
   shop.record = true;
   h.emulator.faults.recordingPause = { status: 500 };
   const c = await call(keypad({}));
@@ -314,7 +320,7 @@ it('the processor does not answer well in time: processor-error', async () => {
   expect(shop.charges).toBeGreaterThanOrEqual(1);
 });
 
-it('star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app\'s recording resumes', async () => {
+it("star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app's recording resumes", async () => {
   shop.record = true;
   const c = await call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
   await c.ended;

@@ -25,7 +25,7 @@ async function storeCalls(store: RedisStore, fn: () => Promise<unknown>): Promis
   }
 }
 
-describe('a call\'s first webhook', () => {
+describe("a call's first webhook", () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();

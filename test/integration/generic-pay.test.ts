@@ -142,9 +142,21 @@ describe('a twilio-generic-pay processor through the app', () => {
     expect(tokenizes[0].answer).toEqual({ token_id: expect.stringMatching(/^tok_gw\d$/), error_code: null, error_message: null });
     const [charged, tokenized] = ['charger', 'vaulter'].map((p) => resultsFor(approved.sid).find((e) => e.processor === p)!);
     expect(charged).toMatchObject({ ok: true, status: 200, attempts: 2 });
-    expect(charged.result).toEqual({ approved: true, status: 'charged', reference: (charges[1].answer as { charge_id: string }).charge_id, last4: '1111', brand: 'visa' });
+    expect(charged.result).toEqual({
+      approved: true,
+      status: 'charged',
+      reference: (charges[1].answer as { charge_id: string }).charge_id,
+      last4: '1111',
+      brand: 'visa',
+    });
     expect(tokenized).toMatchObject({ ok: true, status: 200, attempts: 1 });
-    expect(tokenized.result).toEqual({ approved: true, status: 'tokenized', token: (tokenizes[0].answer as { token_id: string }).token_id, last4: '1111', brand: 'visa' });
+    expect(tokenized.result).toEqual({
+      approved: true,
+      status: 'tokenized',
+      token: (tokenizes[0].answer as { token_id: string }).token_id,
+      last4: '1111',
+      brand: 'visa',
+    });
 
     const declined = await pay(DECLINED_CARD, expiry);
     await waitFor(() => resultsFor(declined.sid).length === 2, 'both results of the declined call', 20000);

@@ -172,9 +172,17 @@ describe('secure IVR capture', () => {
   test('the recording cannot be stopped before the bridge: it is paused for good instead, and the bridge goes ahead', async () => {
     h.emulator.faults.recordingStop = { status: 500 };
     try {
-      const call = await h.emulator.placeCall({ from: '+15550005555', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather: answers(['1#', '12345678#', `${CARD}#`, currentExpiry(1), `${CVV}#`]) });
+      const call = await h.emulator.placeCall({
+        from: '+15550005555',
+        to: PAYMENTS_NUMBER,
+        voiceUrl: h.voiceUrl,
+        onGather: answers(['1#', '12345678#', `${CARD}#`, currentExpiry(1), `${CVV}#`]),
+      });
       await waitFor(() => call.transcript.some((t: any) => t.verb === 'Connect/Stream'), 'the bridge handoff', 10000);
-      const recs = h.emulator.timelineFor(call.sid).filter((e: any) => e.type === 'recording').map((e: any) => e.status);
+      const recs = h.emulator
+        .timelineFor(call.sid)
+        .filter((e: any) => e.type === 'recording')
+        .map((e: any) => e.status);
       expect(recs).toEqual(['in-progress', 'paused']);
       expect(call.recordingStatus).toBe('paused');
       const audit = (await h.app.services.audit.verify(call.sid)).entries;
@@ -203,7 +211,10 @@ describe('secure IVR capture', () => {
       await call.ended;
       const verbs = call.transcript.map((t: any) => t.verb);
       expect(verbs).not.toContain('Connect/Stream');
-      expect(call.transcript.slice(-2)).toEqual([expect.objectContaining({ verb: 'Say', text: expect.stringMatching(/can't connect you/) }), { verb: 'Hangup' }]);
+      expect(call.transcript.slice(-2)).toEqual([
+        expect.objectContaining({ verb: 'Say', text: expect.stringMatching(/can't connect you/) }),
+        { verb: 'Hangup' },
+      ]);
       const audit = (await h.app.services.audit.verify(call.sid)).entries;
       expect(audit.map((e: any) => e.type)).toContain('recording.stop-failed');
       expect(h.app.services.bridges.get(call.sid)).toBeUndefined();
@@ -233,7 +244,12 @@ describe('secure IVR capture', () => {
     for (const [i, c] of calls.entries()) {
       const { body } = await getCall(c.sid);
       const card = cards[i % cards.length];
-      expect(body.fields.card).toMatchObject({ valid: true, last4: card.slice(-4), brand: brands[i % cards.length], masked: '*'.repeat(card.length - 4) + card.slice(-4) });
+      expect(body.fields.card).toMatchObject({
+        valid: true,
+        last4: card.slice(-4),
+        brand: brands[i % cards.length],
+        masked: '*'.repeat(card.length - 4) + card.slice(-4),
+      });
       expect(body.fields.account).toMatchObject({ valid: true, masked: '********' });
       expect(body.fields.cvv.valid).toBe(true);
       expect(body.from).toBe(`+*******${String(i).padStart(4, '0')}`);

@@ -51,7 +51,8 @@ async function rawWsClient(h: Harness): Promise<{ socket: net.Socket; closed: Pr
 function textFrame(text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
   const mask = randomBytes(4);
-  const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const header =
+    payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
   return Buffer.concat([header, mask, masked]);
 }
@@ -147,7 +148,11 @@ describe('rate limits', () => {
       expect((await fetch(`${h.url}/agent`)).status).toBe(429);
       // unsigned webhooks are refused for their signature (400), never for their rate
       for (let i = 0; i < 10; i++) {
-        const res = await fetch(`${h.url}/twilio/status`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=CA1' });
+        const res = await fetch(`${h.url}/twilio/status`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'CallSid=CA1',
+        });
         expect(res.status).toBe(400);
       }
       expect((await fetch(`${h.url}/healthz`)).status).toBe(200);

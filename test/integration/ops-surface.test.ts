@@ -54,7 +54,12 @@ describe('security headers', () => {
 
   test('every response carries them: probes, API answers and errors, webhooks, unknown paths', async () => {
     const signed = (url: string, params: Record<string, string>) => {
-      const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+      const data =
+        url +
+        Object.keys(params)
+          .sort()
+          .map((k) => k + params[k])
+          .join('');
       return createHmac('sha1', h.config.twilio.authToken).update(data).digest('base64');
     };
     const params = { CallSid: 'CA' + 'b'.repeat(32), CallStatus: 'completed' };
@@ -80,7 +85,7 @@ describe('security headers', () => {
     }
   });
 
-  test("the panel keeps its own, stricter policy", async () => {
+  test('the panel keeps its own, stricter policy', async () => {
     const res = await fetch(`${h.url}/agent`);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -92,7 +97,9 @@ describe('client IP on agent and admin requests', () => {
     const h = await startHarness({ store: 'embedded', env: { TRUST_PROXY: '127.0.0.1' } });
     try {
       await fetch(`${h.url}/v1/calls`, { headers: { authorization: `Bearer ${token(h, 'alice')}`, 'x-forwarded-for': '203.0.113.7' } });
-      await fetch(`${h.url}/v1/subjects/%2B15551234567`, { headers: { authorization: `Bearer ${token(h, 'root', 'admin')}`, 'x-forwarded-for': '198.51.100.9' } });
+      await fetch(`${h.url}/v1/subjects/%2B15551234567`, {
+        headers: { authorization: `Bearer ${token(h, 'root', 'admin')}`, 'x-forwarded-for': '198.51.100.9' },
+      });
       const access = lines(h).filter((l) => l.msg === 'agent request');
       expect(access).toEqual(
         expect.arrayContaining([

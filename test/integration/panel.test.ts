@@ -75,7 +75,10 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
 
   const seen = new Set<string>();
   const watch = setInterval(() => {
-    void page.textContent('#capture-masked').then((t) => t && seen.add(t)).catch(() => undefined);
+    void page
+      .textContent('#capture-masked')
+      .then((t) => t && seen.add(t))
+      .catch(() => undefined);
   }, 10);
   await caller.sendAudio(keyed('4111111111111111#'));
   await page.waitForFunction(() => document.getElementById('capture-status')?.textContent === 'completed', undefined, { timeout: 10_000 });
@@ -110,7 +113,16 @@ it('shows a hostile string as text, never as markup', async () => {
   await page.waitForTimeout(100);
   const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
   // a masked form is held to '*' and 4 digits by the bus; a reason is free text, so it carries the markup
-  await h.app.services.events.publish({ type: 'capture.failed', callSid: 'CA' + 'd'.repeat(32), captureId: 'cap_x', name: 'card', kind: 'card-number', entered: 0, masked: '', reason: hostile });
+  await h.app.services.events.publish({
+    type: 'capture.failed',
+    callSid: 'CA' + 'd'.repeat(32),
+    captureId: 'cap_x',
+    name: 'card',
+    kind: 'card-number',
+    entered: 0,
+    masked: '',
+    reason: hostile,
+  });
   await page.waitForFunction(() => (document.getElementById('log')?.textContent ?? '').includes('capture.failed'));
   expect(await page.textContent('#log')).toContain(hostile);
   expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();

@@ -98,10 +98,14 @@ async function gather(live: Live, id: string, field: string, keys: string): Prom
     'recording paused',
   );
   await live.caller.sendAudio(keyed(keys));
-  return waitFor(async () => {
-    const f = (await view(live, id)).fields.find((x) => x.name === field)!;
-    return f.status === 'valid' || f.status === 'invalid' ? f : null;
-  }, `${field} settled`, 10_000);
+  return waitFor(
+    async () => {
+      const f = (await view(live, id)).fields.find((x) => x.name === field)!;
+      return f.status === 'valid' || f.status === 'invalid' ? f : null;
+    },
+    `${field} settled`,
+    10_000,
+  );
 }
 
 describe('an agent-assisted payment', () => {

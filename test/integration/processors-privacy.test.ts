@@ -33,7 +33,10 @@ describe('processors and privacy through the app', () => {
         : { status: 202, body: {} };
     const dir = mkdtempSync('/tmp/tw-proc-');
     const file = path.join(dir, 'processors.yaml');
-    writeFileSync(file, `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n    eraseUrl: ${gw.url}/erase\n`);
+    writeFileSync(
+      file,
+      `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n    eraseUrl: ${gw.url}/erase\n`,
+    );
     h = await startHarness({ env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET } });
     await h.app.services.events.subscribe((e) => events.push(e));
     const auth = new TokenAuth(h.config.agentJwtSecret);
@@ -47,7 +50,13 @@ describe('processors and privacy through the app', () => {
 
   async function payByPhone(card: string, expiry: string) {
     const answers = ['1#', '73920584#', `${card}#`, expiry, '123#'];
-    const call = await h.emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather: () => answers.shift() ?? null });
+    const call = await h.emulator.placeCall({
+      from: CALLER,
+      to: PAYMENTS_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: () => answers.shift() ?? null,
+    });
     await waitFor(() => call.transcript.some((t) => t.verb === 'Connect/Stream'), 'handoff', 10000);
     return call;
   }

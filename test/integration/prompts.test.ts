@@ -65,7 +65,10 @@ describe('prompts by step, error and attempt; languages', () => {
       ['Sorry, that is not an account number.', 'Your account number is the six to ten digit number at the top of your bill. Key it in, then press hash.'],
       ['Key in your card number, then press hash.'],
       // a valid Diners card: Luhn holds, the brand is not in validCardTypes
-      ['Sorry, we take Visa, Mastercard, American Express, Discover and JCB cards only.', 'Key in the long number across the front of your card, then press hash.'],
+      [
+        'Sorry, we take Visa, Mastercard, American Express, Discover and JCB cards only.',
+        'Key in the long number across the front of your card, then press hash.',
+      ],
       ['Key in the expiry date as four digits: two for the month, two for the year.'],
       ['Key in the security code from the back of your card, then press hash.'],
     ]);
@@ -95,7 +98,12 @@ describe('prompts by step, error and attempt; languages', () => {
     const opening = call.transcript.filter((t) => t.verb === 'Say').slice(0, 2);
     expect(opening).toEqual([
       { verb: 'Say', text: 'For English, please call five zero zero, five five five, zero zero zero six.', language: 'en-US', voice: 'Polly.Joanna' },
-      { verb: 'Say', text: 'Gracias por llamar a Example Co. Esta llamada se graba, pero nunca mientras marca sus datos.', language: 'es-MX', voice: 'Polly.Mia' },
+      {
+        verb: 'Say',
+        text: 'Gracias por llamar a Example Co. Esta llamada se graba, pero nunca mientras marca sus datos.',
+        language: 'es-MX',
+        voice: 'Polly.Mia',
+      },
     ]);
     expect(c.heard.map(said)).toEqual([
       ['Marque su número de cuenta y pulse almohadilla.'],
@@ -144,7 +152,10 @@ describe('prompts by step, error and attempt; languages', () => {
       ['Para confirmar, marque otra vez su número de cuenta y pulse almohadilla.'],
     ]);
     // the second entry of each pair went to its own action URL; the mismatch used attempt 1, the match was attempt 2
-    const actions = h.emulator.timelineFor(call.sid).filter((e: any) => e.type === 'gather').map((e: any) => new URL(e.action).pathname);
+    const actions = h.emulator
+      .timelineFor(call.sid)
+      .filter((e: any) => e.type === 'gather')
+      .map((e: any) => new URL(e.action).pathname);
     expect(actions.slice(0, 4)).toEqual(['/twilio/gather/2/1', '/twilio/gather/2/1/confirm', '/twilio/gather/2/2', '/twilio/gather/2/2/confirm']);
     const session = (await h.app.services.calls.get(call.sid))!;
     expect(session.pendingMatch).toBeUndefined();

@@ -79,14 +79,14 @@ describe('replay guard by meaning', () => {
     expect((await h.scan()).length).toBe(keysBefore);
   });
 
-  test('a call\'s replay memory lives as long as its call record', async () => {
+  test("a call's replay memory lives as long as its call record", async () => {
     const callSid = sid('d');
     await offeredCall(callSid);
     expect(REPLAY_TTL_SECONDS).toBeGreaterThanOrEqual(CALL_TTL_SECONDS);
     const { store, keys } = h.app.services;
     const replayKey = (h.app.services as unknown as { replay: { recordKey(c: string): string } }).replay.recordKey(callSid);
     expect(replayKey).not.toContain(callSid);
-    expect(await store.ttl(replayKey)).toBeGreaterThan(await store.ttl(keys.call(callSid)) - 5);
+    expect(await store.ttl(replayKey)).toBeGreaterThan((await store.ttl(keys.call(callSid))) - 5);
     // a voice webhook resent later with other parameters is still answered from memory
     const first = await h.emulator.signedPost(h.voiceUrl, params(callSid, { CallStatus: 'ringing' }));
     const resent = await h.emulator.signedPost(h.voiceUrl, params(callSid, { CallStatus: 'ringing', From: '+15550000000' }));

@@ -11,7 +11,13 @@ import { currentExpiry } from '../support/values';
 
 async function payAndHangUp(h: Harness) {
   const answers = ['73920584#', '4111111111111111#', currentExpiry(2), '123#'];
-  const call = await h.emulator.placeCall({ from: '+15559990000', to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather: () => answers.shift() ?? null });
+  const call = await h.emulator.placeCall({
+    from: '+15559990000',
+    to: PAYMENTS_NUMBER,
+    voiceUrl: h.voiceUrl,
+    statusCallback: h.statusUrl,
+    onGather: () => answers.shift() ?? null,
+  });
   await call.legReady;
   await call.hangup();
   await call.ended;

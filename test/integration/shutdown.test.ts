@@ -20,11 +20,15 @@ it('a webhook answered during the close carries Connection: close and its connec
 
     const agent = new http.Agent({ keepAlive: true });
     const answered = new Promise<{ status: number; connection?: string; socketClosed: Promise<void> }>((resolve, reject) => {
-      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } }, (res) => {
-        res.resume();
-        const socketClosed = new Promise<void>((done) => req.socket!.once('close', () => done()));
-        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socketClosed });
-      });
+      const req = http.request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature } },
+        (res) => {
+          res.resume();
+          const socketClosed = new Promise<void>((done) => req.socket!.once('close', () => done()));
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socketClosed });
+        },
+      );
       req.on('error', reject);
       req.end(new URLSearchParams(params).toString());
     });

@@ -24,7 +24,13 @@ describe('signed webhooks', () => {
 
   test.each(routes)('%s: unsigned → 400, wrongly signed → 403, no state change and no REST call', async (path) => {
     const callSid = sid('1');
-    const params = { ...voiceParams(callSid), CallStatus: 'completed', Digits: '4111111111111111', RecordingSid: 'RE' + '1'.repeat(32), RecordingStatus: 'completed' };
+    const params = {
+      ...voiceParams(callSid),
+      CallStatus: 'completed',
+      Digits: '4111111111111111',
+      RecordingSid: 'RE' + '1'.repeat(32),
+      RecordingStatus: 'completed',
+    };
     const restBefore = h.emulator.timeline.filter((e) => e.type === 'rest').length;
     const keysBefore = (await h.scan()).length;
     const unsigned = await h.emulator.signedPost(`${h.url}${path}`, params, { signature: null });
@@ -48,7 +54,12 @@ describe('signed webhooks', () => {
     const signature = h.emulator.signature(`${h.url}/twilio/voice`, params);
     const r = await fetch(`${h.url}/twilio/voice`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': signature,
+        host: 'attacker.example',
+        'x-forwarded-host': 'attacker.example',
+      },
       body: new URLSearchParams(params).toString(),
     });
     expect(r.status).toBe(200);

@@ -95,10 +95,14 @@ export async function placeCall(h: Harness, to: string, state: 'offered' | 'brid
 
 /** once the service dialled the agent: the agent's emulated call and its media leg, bridged */
 export async function agentSide(h: Harness, callSid: string, holder: Harness = h): Promise<{ agentCall: EmulatedCall; agent: MediaLeg }> {
-  const session = await waitFor(async () => {
-    const s = await h.app.services.calls.get(callSid);
-    return s?.state === 'bridged' && s.handoff.agentCallSid ? s : null;
-  }, 'bridged', 10_000);
+  const session = await waitFor(
+    async () => {
+      const s = await h.app.services.calls.get(callSid);
+      return s?.state === 'bridged' && s.handoff.agentCallSid ? s : null;
+    },
+    'bridged',
+    10_000,
+  );
   const agentCall = await waitFor(() => holder.emulator.calls.get(session.handoff.agentCallSid!), 'the agent call');
   const agent = await agentCall.legReady;
   return { agentCall, agent };
@@ -161,5 +165,3 @@ export class AgentSocket {
     this.ws.close();
   }
 }
-
-

@@ -24,7 +24,8 @@ export function wideDecoder(x: Float64Array): string {
   const minAmp = 32124 * Math.pow(10, (-50 - 3.14) / 20);
   for (let b = 0; b + N <= x.length; b += N) {
     const p = freqs.map((f) => {
-      let s1 = 0, s2 = 0;
+      let s1 = 0,
+        s2 = 0;
       const c = 2 * Math.cos((2 * Math.PI * f) / 8000);
       for (let i = b; i < b + N; i++) {
         const s0 = x[i] + c * s1 - s2;
@@ -50,7 +51,6 @@ export function wideDecoder(x: Float64Array): string {
   }
   return out.join('');
 }
-
 
 /** the keys the wide decoder hears in 8 kHz μ-law */
 export function wideDecode(mulaw: Uint8Array): string {

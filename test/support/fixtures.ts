@@ -39,7 +39,13 @@ export async function redisFixture(name: string): Promise<{ store: RedisStore; k
   await store.connect();
   const prefix = uniquePrefix(name);
   const keys = makeKeys(prefix);
-  const vault = new Vault({ keys: parseKeyRing(generateKeyRingText('k1')), ttlSeconds: 900, backend: store, keyPrefix: keys.vault(''), callIndexKey: keys.vaultIndex });
+  const vault = new Vault({
+    keys: parseKeyRing(generateKeyRingText('k1')),
+    ttlSeconds: 900,
+    backend: store,
+    keyPrefix: keys.vault(''),
+    callIndexKey: keys.vaultIndex,
+  });
   return { store, keys, prefix, vault };
 }
 

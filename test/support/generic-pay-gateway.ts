@@ -23,14 +23,21 @@ const requestSchema = z
     expiry_year: digits(2, 2),
     postal_code: z.string().min(1).max(16).optional(),
     description: z.string().optional(),
-    amount: z.string().regex(/^[0-9]+(\.[0-9]+)?$/).optional(),
-    currency_code: z.string().regex(/^[A-Z]{3}$/).optional(),
+    amount: z
+      .string()
+      .regex(/^[0-9]+(\.[0-9]+)?$/)
+      .optional(),
+    currency_code: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .optional(),
     token_type: z.enum(['reusable', 'one-time']).optional(),
     parameters: z.record(z.string()).optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.method === 'charge' && (r.amount === undefined || r.currency_code === undefined)) ctx.addIssue({ code: 'custom', message: 'a charge needs amount and currency_code' });
+    if (r.method === 'charge' && (r.amount === undefined || r.currency_code === undefined))
+      ctx.addIssue({ code: 'custom', message: 'a charge needs amount and currency_code' });
     if (r.method === 'tokenize' && r.token_type === undefined) ctx.addIssue({ code: 'custom', message: 'a tokenize needs token_type' });
   });
 

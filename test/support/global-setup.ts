@@ -6,7 +6,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { freePort } from './free-port';
 
-
 async function waitForPort(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {

@@ -23,7 +23,6 @@ export const AUDIT_KEY = 'test-audit-key-0123456789abcdef-0123456789ab';
 export const PAYMENTS_NUMBER = '+15005550006';
 export const SUPPORT_NUMBER = '+15005550007';
 
-
 /** every log line the app wrote, as text and parsed */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];

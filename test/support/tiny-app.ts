@@ -8,7 +8,11 @@ import { isTonewallError } from '../../src/errors';
 
 export interface TinyApp {
   app: FastifyInstance;
-  request(opts: { method: string; url: string; headers?: Record<string, string> }): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json(): any }>;
+  request(opts: {
+    method: string;
+    url: string;
+    headers?: Record<string, string>;
+  }): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json(): any }>;
   close(): Promise<void>;
 }
 

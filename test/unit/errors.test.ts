@@ -34,7 +34,9 @@ describe('the error catalogue', () => {
   it('holds every area', () => {
     // a floor, so an area dropped from the list in errors.ts is noticed
     expect(CATALOGUE_CODES.length).toBeGreaterThanOrEqual(50);
-    expect(CATALOGUE_CODES).toEqual(expect.arrayContaining(['TW_ERR_STORE_TTL_INVALID', 'TW_ERR_CONFIG_INVALID', 'TW_ERR_PAYMENT_REFUSED', 'TW_ERR_VAULT_TAMPERED']));
+    expect(CATALOGUE_CODES).toEqual(
+      expect.arrayContaining(['TW_ERR_STORE_TTL_INVALID', 'TW_ERR_CONFIG_INVALID', 'TW_ERR_PAYMENT_REFUSED', 'TW_ERR_VAULT_TAMPERED']),
+    );
   });
 
   it('names every code TW_ERR_<AREA>_<WHAT>, but for the three legacy codes clients match on', () => {
@@ -96,7 +98,10 @@ describe('the error catalogue', () => {
     const config = new ConfigError('PORT', 'PORT: expected a number');
     expect(config).toBeInstanceOf(TonewallError);
     expect(config).toMatchObject({ code: 'TW_ERR_CONFIG_INVALID', variable: 'PORT' });
-    expect(new ProcessorsConfigError('p.yaml', 'processors.0.url', 'not https')).toMatchObject({ code: 'TW_ERR_PROCESSORS_INVALID', message: 'p.yaml: processors.0.url: not https' });
+    expect(new ProcessorsConfigError('p.yaml', 'processors.0.url', 'not https')).toMatchObject({
+      code: 'TW_ERR_PROCESSORS_INVALID',
+      message: 'p.yaml: processors.0.url: not https',
+    });
     expect(new PaymentRefused('payment-ended')).toMatchObject({ code: 'TW_ERR_PAYMENT_REFUSED', reason: 'payment-ended' });
   });
 });

@@ -43,7 +43,11 @@ function lint(cases: Case[]): Outcome[] {
 
 /** a tools module (the token CLI's library functions) */
 const TOOL = 'tools/cli/token.ts';
-const toolFrom = (dir: string): string => './' + relative(join(ROOT, dir), join(ROOT, TOOL)).replace(/\.ts$/, '').replace(/^\.\/(\.\.)/, '$1');
+const toolFrom = (dir: string): string =>
+  './' +
+  relative(join(ROOT, dir), join(ROOT, TOOL))
+    .replace(/\.ts$/, '')
+    .replace(/^\.\/(\.\.)/, '$1');
 
 const imports = (name: string, from: string): string => `import { ${name} } from '${from}';\nexport const probe = ${name};\n`;
 
@@ -71,7 +75,11 @@ const allowed: Array<[string, Case]> = [
 ];
 
 describe('import layers (eslint.config.mjs)', () => {
-  const all = [...forbidden, ...allowed, ['a file outside every layer', { file: 'src/newfolder/probe.ts', source: 'export const probe = 1;\n' }] as [string, Case]];
+  const all = [
+    ...forbidden,
+    ...allowed,
+    ['a file outside every layer', { file: 'src/newfolder/probe.ts', source: 'export const probe = 1;\n' }] as [string, Case],
+  ];
   let outcomes: Outcome[];
 
   beforeAll(() => {

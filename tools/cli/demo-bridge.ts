@@ -103,7 +103,9 @@ export async function runBridgeDemo({ app, emulator, call, publicUrl, say, recor
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'caller.wav'), mulawWav(callerAudio));
   writeFileSync(path.join(out, 'agent.wav'), mulawWav(agentAudio));
-  const pngs = spectrogram(path.join(out, 'caller.wav'), path.join(out, 'caller.png'), 'caller (what was keyed)') && spectrogram(path.join(out, 'agent.wav'), path.join(out, 'agent.png'), 'agent (what tonewall relayed)');
+  const pngs =
+    spectrogram(path.join(out, 'caller.wav'), path.join(out, 'caller.png'), 'caller (what was keyed)') &&
+    spectrogram(path.join(out, 'agent.wav'), path.join(out, 'agent.png'), 'agent (what tonewall relayed)');
   say();
   say(`wrote demo-out/caller.wav and demo-out/agent.wav${pngs ? ', and their spectrograms caller.png and agent.png' : ' (install sox for spectrograms)'}`);
   const callerKeys = multimonKeys(callerAudio);
@@ -125,7 +127,10 @@ export async function runBridgeDemo({ app, emulator, call, publicUrl, say, recor
   say();
   say('independent decoder (multimon-ng) on every recording, every channel:');
   let recordings = 0;
-  for (const [who, c] of [['caller', call], ['agent', agentCall]] as const) {
+  for (const [who, c] of [
+    ['caller', call],
+    ['agent', agentCall],
+  ] as const) {
     for (const rec of c?.recordings ?? []) {
       const channels = rec.channels();
       const counts = channels.map((ch) => multimonKeys(ch));
@@ -135,7 +140,9 @@ export async function runBridgeDemo({ app, emulator, call, publicUrl, say, recor
       // the caller's own keys are on its inbound channel: only the non-sensitive menu's may be there
       const allowed = who === 'caller' ? [recordedKeys, ''] : ['', ''];
       const shown = (k: string, i: number) => (k.length > 0 && k === allowed[i] ? ` (${k}: the non-sensitive menu)` : '');
-      say(`  ${who}'s call, recording ${rec.sid}: ${counts.map((k, i) => `${names[i]} ${k!.length} keys${shown(k!, i)} (${channels[i].length / 8000} s)`).join(', ')}`);
+      say(
+        `  ${who}'s call, recording ${rec.sid}: ${counts.map((k, i) => `${names[i]} ${k!.length} keys${shown(k!, i)} (${channels[i].length / 8000} s)`).join(', ')}`,
+      );
       ok = ok && counts.every((k, i) => k === allowed[i]);
     }
   }

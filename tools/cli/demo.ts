@@ -21,7 +21,6 @@ const PAYMENTS_NUMBER = '+15005550006';
 // Visa's published test number: never a real card
 const DEMO_CARD = '4111111111111111';
 
-
 function expiryNextYear(): string {
   const d = new Date();
   return String(d.getUTCMonth() + 1).padStart(2, '0') + String((d.getUTCFullYear() + 1) % 100).padStart(2, '0');

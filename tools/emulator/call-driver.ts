@@ -75,13 +75,7 @@ function parseOrError(twiml: string): Loaded {
   }
 }
 
-async function execute(
-  ctx: EmulatorContext,
-  call: Call,
-  verbs: TwimlVerb[],
-  docUrl: string | undefined,
-  signal: AbortSignal,
-): Promise<VerbOutcome> {
+async function execute(ctx: EmulatorContext, call: Call, verbs: TwimlVerb[], docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
   for (const verb of verbs) {
     if (signal.aborted || call.finished) return 'end';
     if (call.status === 'ringing' && verb.verb !== 'Reject') {
@@ -95,13 +89,7 @@ async function execute(
   return 'end';
 }
 
-async function executeVerb(
-  ctx: EmulatorContext,
-  call: Call,
-  verb: TwimlVerb,
-  docUrl: string | undefined,
-  signal: AbortSignal,
-): Promise<VerbOutcome> {
+async function executeVerb(ctx: EmulatorContext, call: Call, verb: TwimlVerb, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
   switch (verb.verb) {
     case 'Say':
     case 'Play':
@@ -197,12 +185,7 @@ async function playPrompt(call: Call, verb: PromptVerb, docUrl: string | undefin
   }
 }
 
-async function gather(
-  call: Call,
-  verb: Extract<TwimlVerb, { verb: 'Gather' }>,
-  docUrl: string | undefined,
-  signal: AbortSignal,
-): Promise<VerbOutcome> {
+async function gather(call: Call, verb: Extract<TwimlVerb, { verb: 'Gather' }>, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
   // Twilio's default action is the document's own URL.
   const action = resolveUrl(verb.action ?? docUrl ?? '', docUrl);
   const prompt: string[] = [];
@@ -255,11 +238,7 @@ async function gather(
 }
 
 /** What Twilio would submit for the keys pressed: up to finishOnKey or numDigits. */
-export function keyedDigits(
-  keys: string,
-  finishOnKey: string,
-  numDigits?: number,
-): { digits: string; finishedOnKey: string } {
+export function keyedDigits(keys: string, finishOnKey: string, numDigits?: number): { digits: string; finishedOnKey: string } {
   let digits = '';
   for (const key of keys) {
     if (finishOnKey && key === finishOnKey) return { digits, finishedOnKey: key };
@@ -297,15 +276,9 @@ async function connect(
   return 'continue';
 }
 
-async function openLeg(
-  ctx: EmulatorContext,
-  call: Call,
-  stream: StreamNoun,
-  kind: 'connect' | 'start',
-): Promise<MediaLeg | null> {
+async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kind: 'connect' | 'start'): Promise<MediaLeg | null> {
   const streamSid = newSid('MZ');
-  const tracks =
-    stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
+  const tracks = stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
   // Twilio drops a query string from a stream URL; only <Parameter>s carry data.
   const url = stream.url.split('?')[0];
   try {
@@ -319,8 +292,7 @@ async function openLeg(
       onCallerFrame: (frame) => call.captureAudio('inbound', frame),
       onServiceAudio: (bytes) => call.captureAudio('outbound', bytes),
       onDtmf: (digit) => call.captureKey(digit),
-      onClose: ({ code, reason, by }) =>
-        ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
+      onClose: ({ code, reason, by }) => ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
     });
     ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: true });
     call.addLeg(leg, kind);

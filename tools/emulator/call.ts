@@ -53,7 +53,13 @@ export interface EmulatedCall {
 }
 
 export type Next =
-  | { kind: 'fetch'; url: string; method: string; purpose: 'voice' | 'gather-action' | 'redirect' | 'dial-action' | 'connect-action' | 'enqueue-action'; extra?: Record<string, string> }
+  | {
+      kind: 'fetch';
+      url: string;
+      method: string;
+      purpose: 'voice' | 'gather-action' | 'redirect' | 'dial-action' | 'connect-action' | 'enqueue-action';
+      extra?: Record<string, string>;
+    }
   | { kind: 'twiml'; twiml: string };
 
 export interface StatusCallbackConfig {

@@ -39,9 +39,7 @@ export function placeInboundCall(ctx: EmulatorContext, reg: CallRegistry, opts: 
     from: opts.from,
     to: opts.to,
     direction: 'inbound',
-    statusCallback: statusUrl
-      ? { url: statusUrl, method: number?.statusCallbackMethod ?? 'POST', events: ['completed'] }
-      : undefined,
+    statusCallback: statusUrl ? { url: statusUrl, method: number?.statusCallbackMethod ?? 'POST', events: ['completed'] } : undefined,
     handlers: { onGather: opts.onGather, onStream: opts.onStream },
   });
   reg.calls.set(call.sid, call);
@@ -64,9 +62,7 @@ export function startOutboundCall(ctx: EmulatorContext, reg: CallRegistry, init:
     }
   }
   setImmediate(() => {
-    answerOutbound(ctx, call, init).catch((err: unknown) =>
-      ctx.logger.error({ callSid: call.sid, err }, 'outbound call failed'),
-    );
+    answerOutbound(ctx, call, init).catch((err: unknown) => ctx.logger.error({ callSid: call.sid, err }, 'outbound call failed'));
   });
   return call;
 }

@@ -62,7 +62,10 @@ export interface ConnectStreamOptions {
 
 /** The handshake was answered with an HTTP status instead of an upgrade. */
 export class StreamRefusedError extends Error {
-  constructor(readonly status: number, readonly url: string) {
+  constructor(
+    readonly status: number,
+    readonly url: string,
+  ) {
     super(`stream handshake refused with HTTP ${status}`);
     this.name = 'StreamRefusedError';
   }
@@ -331,8 +334,7 @@ class Leg implements MediaLeg {
  * service answers the handshake with an HTTP status.
  */
 export function connectStream(url: string, opts: ConnectStreamOptions): Promise<MediaLeg> {
-  const signature =
-    opts.signature === undefined ? twilio.getExpectedTwilioSignature(opts.authToken, url, {}) : opts.signature;
+  const signature = opts.signature === undefined ? twilio.getExpectedTwilioSignature(opts.authToken, url, {}) : opts.signature;
   const headers: Record<string, string> = {};
   if (signature !== null) headers['X-Twilio-Signature'] = signature;
   const ws = new WebSocket(url, { headers });

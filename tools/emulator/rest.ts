@@ -167,7 +167,11 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
   app.get<{ Params: AccountParams & { ca: string } }>(`${API}/Calls/:ca/Recordings.json`, async (req, reply) => {
     const call = findCall(req, reply, req.params.ca);
     if (!call) return reply;
-    return listPage('recordings', call.recordings.map((r) => r.toJson(ctx.accountSid)), pathOf(req));
+    return listPage(
+      'recordings',
+      call.recordings.map((r) => r.toJson(ctx.accountSid)),
+      pathOf(req),
+    );
   });
 
   function findRecording(call: Call, recFile: string, activeOnly: boolean): Recording | undefined {
@@ -177,46 +181,38 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     return rec && (!activeOnly || rec.active) ? rec : undefined;
   }
 
-  app.get<{ Params: AccountParams & { ca: string; recFile: string } }>(
-    `${API}/Calls/:ca/Recordings/:recFile`,
-    async (req, reply) => {
-      const call = findCall(req, reply, req.params.ca);
-      if (!call) return reply;
-      const rec = findRecording(call, req.params.recFile, false);
-      if (!rec) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-      return rec.toJson(ctx.accountSid);
-    },
-  );
+  app.get<{ Params: AccountParams & { ca: string; recFile: string } }>(`${API}/Calls/:ca/Recordings/:recFile`, async (req, reply) => {
+    const call = findCall(req, reply, req.params.ca);
+    if (!call) return reply;
+    const rec = findRecording(call, req.params.recFile, false);
+    if (!rec) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    return rec.toJson(ctx.accountSid);
+  });
 
-  app.post<{ Params: AccountParams & { ca: string; recFile: string } }>(
-    `${API}/Calls/:ca/Recordings/:recFile`,
-    async (req, reply) => {
-      const call = findCall(req, reply, req.params.ca);
-      if (!call) return reply;
-      const body = paramsOf(req);
-      const status = first(body.Status);
-      if (status !== 'paused' && status !== 'in-progress' && status !== 'stopped') {
-        return sendError(reply, 400, 20001, `Invalid Status: ${status ?? ''}`);
-      }
-      const notFound = (): FastifyReply =>
-        sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-      // Twilio takes real-time operations only on a call in progress (21220), a ringing or ended
-      // one included; on a live call, Twilio.CURRENT with no recording running is a 404
-      if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
-      if (!findRecording(call, req.params.recFile, true)) return notFound();
-      const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : 'recordingStop';
-      if (faultName && (await fault(faultName, reply))) return reply;
-      // Look again: the call may have ended while a fault delayed the answer.
-      if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
-      const rec = findRecording(call, req.params.recFile, true);
-      if (!rec) return notFound();
-      const behavior = first(body.PauseBehavior);
-      const pauseBehavior: PauseBehavior | undefined =
-        behavior === 'skip' || behavior === 'silence' ? behavior : status === 'paused' ? 'silence' : undefined;
-      void call.updateRecording(rec, status as RecordingStatus, pauseBehavior);
-      return rec.toJson(ctx.accountSid);
-    },
-  );
+  app.post<{ Params: AccountParams & { ca: string; recFile: string } }>(`${API}/Calls/:ca/Recordings/:recFile`, async (req, reply) => {
+    const call = findCall(req, reply, req.params.ca);
+    if (!call) return reply;
+    const body = paramsOf(req);
+    const status = first(body.Status);
+    if (status !== 'paused' && status !== 'in-progress' && status !== 'stopped') {
+      return sendError(reply, 400, 20001, `Invalid Status: ${status ?? ''}`);
+    }
+    const notFound = (): FastifyReply => sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    // Twilio takes real-time operations only on a call in progress (21220), a ringing or ended
+    // one included; on a live call, Twilio.CURRENT with no recording running is a 404
+    if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
+    if (!findRecording(call, req.params.recFile, true)) return notFound();
+    const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : 'recordingStop';
+    if (faultName && (await fault(faultName, reply))) return reply;
+    // Look again: the call may have ended while a fault delayed the answer.
+    if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
+    const rec = findRecording(call, req.params.recFile, true);
+    if (!rec) return notFound();
+    const behavior = first(body.PauseBehavior);
+    const pauseBehavior: PauseBehavior | undefined = behavior === 'skip' || behavior === 'silence' ? behavior : status === 'paused' ? 'silence' : undefined;
+    void call.updateRecording(rec, status as RecordingStatus, pauseBehavior);
+    return rec.toJson(ctx.accountSid);
+  });
 
   // ---- IncomingPhoneNumbers ----
 
@@ -227,7 +223,11 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     const numbers = [...reg.numbers.bySid.values()].filter(
       (n) => (!phoneNumber || n.phoneNumber === phoneNumber) && (!friendlyName || n.phoneNumber === friendlyName),
     );
-    return listPage('incoming_phone_numbers', numbers.map((n) => reg.numbers.toJson(n, ctx.accountSid)), pathOf(req));
+    return listPage(
+      'incoming_phone_numbers',
+      numbers.map((n) => reg.numbers.toJson(n, ctx.accountSid)),
+      pathOf(req),
+    );
   });
 
   app.get<{ Params: AccountParams & { pnFile: string } }>(`${API}/IncomingPhoneNumbers/:pnFile`, async (req, reply) => {

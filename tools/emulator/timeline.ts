@@ -3,14 +3,7 @@ import type { TranscriptEntry } from './twiml';
 
 /** What a webhook the emulator sent was for. */
 export type WebhookPurpose =
-  | 'voice'
-  | 'gather-action'
-  | 'redirect'
-  | 'dial-action'
-  | 'connect-action'
-  | 'enqueue-action'
-  | 'status-callback'
-  | 'recording-status-callback';
+  'voice' | 'gather-action' | 'redirect' | 'dial-action' | 'connect-action' | 'enqueue-action' | 'status-callback' | 'recording-status-callback';
 
 export type RecordingState = 'none' | 'in-progress' | 'paused' | 'stopped';
 
@@ -89,15 +82,7 @@ export interface CallStatusEntry extends Base {
   status: string;
 }
 
-export type TimelineEntry =
-  | RestEntry
-  | WebhookEntry
-  | TwimlVerbEntry
-  | RecordingEntry
-  | GatherEntry
-  | StreamOpenEntry
-  | StreamCloseEntry
-  | CallStatusEntry;
+export type TimelineEntry = RestEntry | WebhookEntry | TwimlVerbEntry | RecordingEntry | GatherEntry | StreamOpenEntry | StreamCloseEntry | CallStatusEntry;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type NewTimelineEntry = DistributiveOmit<TimelineEntry, 't'>;

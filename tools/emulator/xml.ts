@@ -19,7 +19,10 @@ export interface XmlText {
 export type XmlNode = XmlElement | XmlText;
 
 export class XmlParseError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at offset ${offset}`);
     this.name = 'XmlParseError';
   }

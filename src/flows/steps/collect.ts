@@ -44,7 +44,7 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
 function promptsFor(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>, confirm: boolean): PromptPart[] {
   const language = step.language ?? flow.language;
   const voice = step.voice ?? flow.voice;
-  const error = !confirm && s.attempt > 1 ? s.lastError ?? 'invalid' : undefined;
+  const error = !confirm && s.attempt > 1 ? (s.lastError ?? 'invalid') : undefined;
   const c = { attempt: s.attempt, error, confirm, language, voice };
   if (typeof step.prompt !== 'string') return selectPrompt(step.prompt, c);
   if (error && step.retryPrompt) return [{ say: step.retryPrompt, ...(language ? { language } : {}), ...(voice ? { voice } : {}) }];
@@ -53,7 +53,13 @@ function promptsFor(step: CollectStep, s: CallSession, flow: Pick<Flow, 'languag
 
 function check(step: CollectStep, s: CallSession, digits: string, now: Date): ValidationResult | { valid: false; reason: 'no-input' | 'not-digits' } {
   if (!/^\d+$/.test(digits)) return { valid: false, reason: digits.length === 0 ? 'no-input' : 'not-digits' };
-  return validate(step.kind, digits, { now, cardBrand: s.cardBrand, minLength: step.minLength, maxLength: step.maxLength, validCardTypes: step.validCardTypes });
+  return validate(step.kind, digits, {
+    now,
+    cardBrand: s.cardBrand,
+    minLength: step.minLength,
+    maxLength: step.maxLength,
+    validCardTypes: step.validCardTypes,
+  });
 }
 
 export function receiveDigits(step: CollectStep, s: CallSession, keyed: Keyed, now: Date, out: EngineResult): void {

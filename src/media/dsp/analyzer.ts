@@ -98,16 +98,7 @@ export class ToneAnalyzer {
    * high tone near highHint (searched ±2.5·stepHz). With `dial`, the 350 + 440 Hz
    * dial tone is fitted too (and so not counted as residual). Fills and returns `fit`.
    */
-  analyze(
-    ring: Float32Array,
-    mask: number,
-    start: number,
-    n: number,
-    lowHint: number,
-    highHint: number,
-    stepHz: number,
-    dial = false,
-  ): ToneFit {
+  analyze(ring: Float32Array, mask: number, start: number, n: number, lowHint: number, highHint: number, stepHz: number, dial = false): ToneFit {
     const x = X;
     const xw = XW;
     const w = hannWindow(n);

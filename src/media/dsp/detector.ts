@@ -178,16 +178,7 @@ export class DtmfDetector implements NetOutput {
     const s = this.screen.commit(energy, at);
     if (s.pass) {
       this.screenPasses++;
-      const fit = this.analyzer.analyze(
-        this.ring,
-        RING_MASK,
-        end - BLOCK,
-        BLOCK,
-        LOW_BINS_HZ[s.lowBin],
-        HIGH_BINS_HZ[s.highBin],
-        NET_STEP_HZ,
-        s.dial,
-      );
+      const fit = this.analyzer.analyze(this.ring, RING_MASK, end - BLOCK, BLOCK, LOW_BINS_HZ[s.lowBin], HIGH_BINS_HZ[s.highBin], NET_STEP_HZ, s.dial);
       this.dial = s.dial;
       this.net.verdict(fit, end, s.dial);
     } else {

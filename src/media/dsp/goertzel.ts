@@ -27,14 +27,7 @@ export function goertzelPower(x: ArrayLike<number>, start: number, n: number, co
  * X(f) = Σ x[start+m]·e^{-jωm}, m = 0..n-1, phase referenced to the first sample.
  * Writes re, im to out[0], out[1].
  */
-export function goertzelComplex(
-  x: ArrayLike<number>,
-  start: number,
-  n: number,
-  freqHz: number,
-  out: Float64Array,
-  sampleRate = SAMPLE_RATE_HZ,
-): void {
+export function goertzelComplex(x: ArrayLike<number>, start: number, n: number, freqHz: number, out: Float64Array, sampleRate = SAMPLE_RATE_HZ): void {
   const w = (2 * Math.PI * freqHz) / sampleRate;
   const cw = Math.cos(w);
   const sw = Math.sin(w);
@@ -62,7 +55,12 @@ export function goertzelComplex(
  * Goertzel alone is bound by its dependency chain, three interleaved fill the pipeline.
  */
 export function goertzelPower3(x: Float64Array, n: number, c0: number, c1: number, c2: number, out: Float64Array, o: number): void {
-  let a1 = 0, a2 = 0, b1 = 0, b2 = 0, d1 = 0, d2 = 0;
+  let a1 = 0,
+    a2 = 0,
+    b1 = 0,
+    b2 = 0,
+    d1 = 0,
+    d2 = 0;
   for (let i = 0; i < n; i++) {
     const v = x[i];
     const a0 = v + c0 * a1 - a2;

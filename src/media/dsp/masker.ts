@@ -146,11 +146,7 @@ export class Masker {
     let e = this.emitted;
     const stop = e + n;
     // fast path: nothing masked or fading anywhere in this stretch
-    if (
-      !this.blanket &&
-      this.level === 0 &&
-      (this.qHead === this.qTail || this.qStart[this.qHead] >= stop)
-    ) {
+    if (!this.blanket && this.level === 0 && (this.qHead === this.qTail || this.qStart[this.qHead] >= stop)) {
       if (n === MAX_CHUNK_SAMPLES) {
         out.set(this.head, outOff);
       } else {

@@ -192,9 +192,7 @@ export class ToneScreen {
     const c = this.subCount;
     if (c < SCREEN_BLOCK_SUBS) return res;
     const H = HISTORY_SUBS - 1;
-    const mean =
-      (this.energy[(c - 1) & H] + this.energy[(c - 2) & H] + this.energy[(c - 3) & H] + this.energy[(c - 4) & H]) /
-      SCREEN_BLOCK_SAMPLES;
+    const mean = (this.energy[(c - 1) & H] + this.energy[(c - 2) & H] + this.energy[(c - 3) & H] + this.energy[(c - 4) & H]) / SCREEN_BLOCK_SAMPLES;
     res.blockPower = mean;
     if (mean < this.blockMin) return res;
     const sl = this.slots;

@@ -110,7 +110,10 @@ describe('GET /v1/calls/:callSid/audit', () => {
       const res = await exportAs(bearer('admin', 'root', 'client:root'));
       expect(res.statusCode).toBe(200);
       expect(String(res.headers['content-type'])).toContain('application/x-ndjson');
-      const lines = res.body.trim().split('\n').map((l: string) => JSON.parse(l) as { callSid: string; verified: boolean; entry: { seq: number; type: string } });
+      const lines = res.body
+        .trim()
+        .split('\n')
+        .map((l: string) => JSON.parse(l) as { callSid: string; verified: boolean; entry: { seq: number; type: string } });
       const mine = lines.filter((l) => l.callSid === a || l.callSid === b);
       expect(mine.filter((l) => l.callSid === a).map((l) => [l.entry.seq, l.entry.type, l.verified])).toEqual([
         [1, 'call.started', true],

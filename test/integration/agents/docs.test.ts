@@ -19,7 +19,13 @@ describe('OpenAPI', () => {
     const spec = (await t.inject({ method: 'GET', url: '/docs/json' })).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/v1/calls', '/v1/calls/{callSid}', '/v1/calls/{callSid}/accept', '/v1/calls/{callSid}/captures', '/v1/calls/{callSid}/captures/{captureId}']),
+      expect.arrayContaining([
+        '/v1/calls',
+        '/v1/calls/{callSid}',
+        '/v1/calls/{callSid}/accept',
+        '/v1/calls/{callSid}/captures',
+        '/v1/calls/{callSid}/captures/{captureId}',
+      ]),
     );
     expect(Object.keys(spec.paths['/v1/calls/{callSid}/captures'].post as object)).toEqual(expect.arrayContaining(['requestBody', 'responses']));
     // only the agent API: no Twilio webhook in the document

@@ -16,8 +16,20 @@ beforeAll(async () => {
 afterAll(async () => store.close());
 
 const fresh = (callSid: string): CallSession => ({
-  callSid, accountSid: 'AC' + '0'.repeat(32), flowId: 'f', to: '+15005550006', fromMasked: '+*******4567', subject: 's',
-  state: 'ivr', step: 0, attempt: 1, recording: { status: 'none' }, fields: {}, handoff: { mode: 'bridge' }, createdAt: 1, updatedAt: 1,
+  callSid,
+  accountSid: 'AC' + '0'.repeat(32),
+  flowId: 'f',
+  to: '+15005550006',
+  fromMasked: '+*******4567',
+  subject: 's',
+  state: 'ivr',
+  step: 0,
+  attempt: 1,
+  recording: { status: 'none' },
+  fields: {},
+  handoff: { mode: 'bridge' },
+  createdAt: 1,
+  updatedAt: 1,
 });
 
 it('an update on the basis of a stale read still sees, and keeps, what changed since', async () => {

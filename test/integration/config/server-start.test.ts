@@ -33,15 +33,19 @@ function run(env: Record<string, string>, cwd = root): Promise<{ code: number | 
 }
 
 describe('process start', () => {
-  test.each(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'VAULT_KEYS', 'AGENT_JWT_SECRET'])('%s missing → one line naming it, exit 1', async (name) => {
-    const env: Record<string, string> = valid();
-    delete env[name];
-    const { code, stderr } = await run(env);
-    expect(code).toBe(1);
-    const lines = stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(name);
-  }, 20000);
+  test.each(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'VAULT_KEYS', 'AGENT_JWT_SECRET'])(
+    '%s missing → one line naming it, exit 1',
+    async (name) => {
+      const env: Record<string, string> = valid();
+      delete env[name];
+      const { code, stderr } = await run(env);
+      expect(code).toBe(1);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(name);
+    },
+    20000,
+  );
 
   test.each([
     ['TWILIO_ACCOUNT_SID', 'not-a-sid'],
@@ -50,13 +54,17 @@ describe('process start', () => {
     ['MASK_LOOKAHEAD_MS', '7'],
     ['VAULT_KEYS', 'k1:short'],
     ['INSTANCE_MESSAGE_KEY', 'short'],
-  ])('%s malformed → one line naming it, exit 1', async (name, value) => {
-    const { code, stderr } = await run({ ...valid(), [name]: value });
-    expect(code).toBe(1);
-    expect(stderr.trim().split('\n')).toHaveLength(1);
-    expect(stderr).toContain(name);
-    if (name === 'VAULT_KEYS' || name === 'INSTANCE_MESSAGE_KEY') expect(stderr).not.toContain('short');
-  }, 20000);
+  ])(
+    '%s malformed → one line naming it, exit 1',
+    async (name, value) => {
+      const { code, stderr } = await run({ ...valid(), [name]: value });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toContain(name);
+      if (name === 'VAULT_KEYS' || name === 'INSTANCE_MESSAGE_KEY') expect(stderr).not.toContain('short');
+    },
+    20000,
+  );
 
   test('an invalid flow file stops the service with the file, path and reason', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
@@ -77,20 +85,28 @@ describe('process start', () => {
       stdio: 'ignore',
     });
     try {
-      await waitFor(async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-        } catch {
-          return false;
-        }
-      }, '/healthz', 15000);
-      const metrics = await waitFor(async () => {
-        try {
-          return await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
-        } catch {
-          return null;
-        }
-      }, 'the metrics port', 15000);
+      await waitFor(
+        async () => {
+          try {
+            return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        '/healthz',
+        15000,
+      );
+      const metrics = await waitFor(
+        async () => {
+          try {
+            return await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+          } catch {
+            return null;
+          }
+        },
+        'the metrics port',
+        15000,
+      );
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toContain('tonewall_calls_active');
       expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);

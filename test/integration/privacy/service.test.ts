@@ -74,7 +74,11 @@ describe('PrivacyService', () => {
   async function callFrom(phone: string, card: string, createdAt: number): Promise<CallSession> {
     const s = makeSession({ subject: subjectHash(SUBJECT_SECRET, phone), fromMasked: '+*******' + phone.slice(-4), createdAt, state: 'bridged' });
     s.fromToken = await vault.put(s.callSid, CALLER_VAULT_FIELD, phone);
-    s.fields.card = field('card-number', await vault.put(s.callSid, 'card', card), { masked: '************' + card.slice(-4), last4: card.slice(-4), brand: 'visa' });
+    s.fields.card = field('card-number', await vault.put(s.callSid, 'card', card), {
+      masked: '************' + card.slice(-4),
+      last4: card.slice(-4),
+      brand: 'visa',
+    });
     s.fields.expiry = field('expiry', await vault.put(s.callSid, 'expiry', EXPIRY));
     s.fields.cvv = field('security-code', await vault.put(s.callSid, 'cvv', CVV), { masked: '***' });
     s.capture = { id: 'cap1', name: 'cvv', kind: 'security-code', status: 'completed' };
@@ -83,7 +87,7 @@ describe('PrivacyService', () => {
     return s;
   }
 
-  test('access shows the caller\'s calls masked, and nothing of anyone else', async () => {
+  test("access shows the caller's calls masked, and nothing of anyone else", async () => {
     const a = await callFrom(PHONE, CARDS[0], Date.now() - 60_000);
     const b = await callFrom(PHONE, CARDS[1], Date.now());
     await callFrom(OTHER_PHONE, CARDS[0], Date.now());
@@ -209,7 +213,17 @@ describe('PrivacyService', () => {
     // two capture records: the one the record names and an earlier one
     const records = new CaptureRecords(store, keys);
     for (const captureId of ['cap1', 'cap2']) {
-      await records.save({ callSid: a.callSid, captureId, name: 'card', kind: 'card-number', status: 'completed', entered: 16, masked: '*'.repeat(16), startedAt: 0, blanket: false });
+      await records.save({
+        callSid: a.callSid,
+        captureId,
+        name: 'card',
+        kind: 'card-number',
+        status: 'completed',
+        entered: 16,
+        masked: '*'.repeat(16),
+        startedAt: 0,
+        blanket: false,
+      });
     }
     // answers the replay guard remembers for the call's webhooks (TwiML that names the call)
     const voice = { callSid: a.callSid, parts: ['voice'] };

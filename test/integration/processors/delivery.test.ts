@@ -7,14 +7,7 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CALLER_VAULT_FIELD } from '../../../src/calls/session';
-import {
-  type DeliveryResult,
-  idempotencyKey,
-  parseProcessors,
-  ProcessorDelivery,
-  type ProcessorConfig,
-  verifySignature,
-} from '../../../src/processors';
+import { type DeliveryResult, idempotencyKey, parseProcessors, ProcessorDelivery, type ProcessorConfig, verifySignature } from '../../../src/processors';
 import { RedisStore, type Keys } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { redisUrl, scanRedis } from '../../support/redis';

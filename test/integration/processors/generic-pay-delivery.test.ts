@@ -54,7 +54,8 @@ describe('ProcessorDelivery with protocol: twilio-generic-pay', () => {
   async function call(kinds: Record<string, CallSession['fields'][string]['kind']>): Promise<CallSession> {
     const s = makeSession();
     const values: Record<string, string> = { card: PAN, expiry: EXPIRY, cvv: CVV };
-    for (const [name, kind] of Object.entries(kinds)) s.fields[name] = field(kind, await vault.put(s.callSid, name, values[name]), { last4: '1111', brand: 'visa' });
+    for (const [name, kind] of Object.entries(kinds))
+      s.fields[name] = field(kind, await vault.put(s.callSid, name, values[name]), { last4: '1111', brand: 'visa' });
     await calls.create(s);
     return s;
   }
@@ -67,7 +68,12 @@ describe('ProcessorDelivery with protocol: twilio-generic-pay', () => {
     expect(gw.received).toHaveLength(3);
     expect(new Set(gw.received.map((r) => JSON.parse(r.body).transaction_id)).size).toBe(1);
     for (const r of gw.received) expect(r.headers.authorization).toBe('Basic ' + Buffer.from('user:password').toString('base64'));
-    expect(results[0]).toEqual({ ok: true, status: 200, attempts: 3, body: { approved: true, status: 'charged', reference: 'ch_9', last4: '1111', brand: 'visa' } });
+    expect(results[0]).toEqual({
+      ok: true,
+      status: 200,
+      attempts: 3,
+      body: { approved: true, status: 'charged', reference: 'ch_9', last4: '1111', brand: 'visa' },
+    });
     for (const v of [PAN, `"${EXPIRY}"`, `"${CVV}"`, 'password']) expect(logText()).not.toContain(v);
   });
 

@@ -87,9 +87,7 @@ describe.each(makers)('store contract: %s', (name, make) => {
 
   test('update is atomic read-modify-write under concurrency', async () => {
     await store.set(k('counter'), '0', 60);
-    await Promise.all(
-      Array.from({ length: 15 }, () => store.update(k('counter'), (cur) => String(Number(cur) + 1), 60)),
-    );
+    await Promise.all(Array.from({ length: 15 }, () => store.update(k('counter'), (cur) => String(Number(cur) + 1), 60)));
     expect(await store.get(k('counter'))).toBe('15');
     // returning undefined leaves the value alone
     expect(await store.update(k('counter'), () => undefined, 60)).toBe('15');
@@ -241,8 +239,18 @@ describe.each(makers)('store contract: %s', (name, make) => {
       expect(await store.get(k(`can-${i}`))).toBeNull();
     }
 
-    await expect(store.createAll([{ key: k('ca-bad'), value: 'x', ttlSeconds: 60 }, { key: k('ca-bad-2'), value: 'y', ttlSeconds: 0 }], [])).rejects.toThrow();
-    await expect(store.createAll([{ key: k('ca-bad'), value: 'x', ttlSeconds: 60 }], [{ op: 'set', key: k('ca-bad-3'), value: 'y', ttlSeconds: 0 }])).rejects.toThrow();
+    await expect(
+      store.createAll(
+        [
+          { key: k('ca-bad'), value: 'x', ttlSeconds: 60 },
+          { key: k('ca-bad-2'), value: 'y', ttlSeconds: 0 },
+        ],
+        [],
+      ),
+    ).rejects.toThrow();
+    await expect(
+      store.createAll([{ key: k('ca-bad'), value: 'x', ttlSeconds: 60 }], [{ op: 'set', key: k('ca-bad-3'), value: 'y', ttlSeconds: 0 }]),
+    ).rejects.toThrow();
     expect(await store.get(k('ca-bad'))).toBeNull();
     expect(await store.get(k('ca-bad-2'))).toBeNull();
     expect(await store.get(k('ca-bad-3'))).toBeNull();

@@ -29,7 +29,9 @@ describe('npm run token', () => {
     expect(parseTtl('2d')).toBe(172800);
     // longer than the service accepts (12 h unless AGENT_JWT_MAX_LIFETIME_SECONDS says otherwise)
     expect(() => mintToken(['--sub', 'a', '--endpoint', 'client:a', '--ttl', '2d'], { AGENT_JWT_SECRET: SECRET })).toThrow('--ttl is longer');
-    expect(() => mintToken(['--sub', 'a', '--endpoint', 'client:a', '--ttl', '2d'], { AGENT_JWT_SECRET: SECRET, AGENT_JWT_MAX_LIFETIME_SECONDS: '172800' })).not.toThrow();
+    expect(() =>
+      mintToken(['--sub', 'a', '--endpoint', 'client:a', '--ttl', '2d'], { AGENT_JWT_SECRET: SECRET, AGENT_JWT_MAX_LIFETIME_SECONDS: '172800' }),
+    ).not.toThrow();
     expect(parseTtl('90')).toBe(90);
   });
 });

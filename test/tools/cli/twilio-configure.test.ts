@@ -11,7 +11,13 @@ describe('npm run twilio:configure', () => {
 
   test("points the number's Voice URL and status callback at the service", async () => {
     const sid = emulator.addIncomingNumber('+15005550006');
-    const r = await configureNumber({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: emulator.baseUrl, number: '+15005550006', publicUrl: 'https://ivr.example.com/' });
+    const r = await configureNumber({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      apiBaseUrl: emulator.baseUrl,
+      number: '+15005550006',
+      publicUrl: 'https://ivr.example.com/',
+    });
     expect(r.sid).toBe(sid);
     const n = emulator.incomingNumbers.get(sid)!;
     expect(n.voiceUrl).toBe('https://ivr.example.com/twilio/voice');
@@ -19,7 +25,17 @@ describe('npm run twilio:configure', () => {
   });
 
   test('an unknown number or bad credentials fail clearly', async () => {
-    await expect(configureNumber({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: emulator.baseUrl, number: '+15009999999', publicUrl: 'https://x.example' })).rejects.toThrow(/no incoming phone number/);
-    await expect(configureNumber({ accountSid: ACCOUNT_SID, authToken: 'wrong-token-000000000000', apiBaseUrl: emulator.baseUrl, number: '+15005550006', publicUrl: 'https://x.example' })).rejects.toThrow();
+    await expect(
+      configureNumber({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: emulator.baseUrl, number: '+15009999999', publicUrl: 'https://x.example' }),
+    ).rejects.toThrow(/no incoming phone number/);
+    await expect(
+      configureNumber({
+        accountSid: ACCOUNT_SID,
+        authToken: 'wrong-token-000000000000',
+        apiBaseUrl: emulator.baseUrl,
+        number: '+15005550006',
+        publicUrl: 'https://x.example',
+      }),
+    ).rejects.toThrow();
   });
 });

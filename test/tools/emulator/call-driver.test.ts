@@ -47,12 +47,7 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     });
     await call.ended;
 
-    expect(service.requests.map((r) => r.path)).toEqual([
-      '/twilio/voice',
-      '/twilio/gather',
-      '/twilio/next',
-      '/twilio/status',
-    ]);
+    expect(service.requests.map((r) => r.path)).toEqual(['/twilio/voice', '/twilio/gather', '/twilio/next', '/twilio/status']);
     expect(service.requests.every((r) => r.valid)).toBe(true);
 
     const [voice, gatherAction, , status] = service.requests;
@@ -135,9 +130,7 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     service.routes.set('/voice', () => ({ status: 500, body: 'boom' }));
     const call = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice` });
     await call.ended;
-    expect(call.transcript).toEqual([
-      { verb: 'ApplicationError', reason: 'HTTP 500 (11200)', url: `${service.origin}/voice`, status: 500 },
-    ]);
+    expect(call.transcript).toEqual([{ verb: 'ApplicationError', reason: 'HTTP 500 (11200)', url: `${service.origin}/voice`, status: 500 }]);
     expect(call.status).toBe('completed');
   });
 
@@ -149,13 +142,8 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
   });
 
   it('records Dial, Enqueue and Reject', async () => {
-    service.routes.set(
-      '/voice',
-      () => '<Response><Dial action="/after-dial"><Client>alice</Client></Dial></Response>',
-    );
-    service.routes.set('/after-dial', (p) =>
-      p.DialCallStatus === 'completed' ? '<Response><Enqueue>support</Enqueue></Response>' : '<Response/>',
-    );
+    service.routes.set('/voice', () => '<Response><Dial action="/after-dial"><Client>alice</Client></Dial></Response>');
+    service.routes.set('/after-dial', (p) => (p.DialCallStatus === 'completed' ? '<Response><Enqueue>support</Enqueue></Response>' : '<Response/>'));
     const call = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice` });
     await waitFor(() => call.transcript.some((e) => e.verb === 'Enqueue'));
     expect(call.status).toBe('in-progress');

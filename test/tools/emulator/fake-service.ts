@@ -102,7 +102,7 @@ export async function startFakeService(authToken: string, routes: Record<string,
   });
 
   const handle = async (req: FastifyRequest): Promise<{ status: number; body: string }> => {
-    const params = (req.method === 'GET' ? req.query : req.body ?? {}) as Record<string, string>;
+    const params = (req.method === 'GET' ? req.query : (req.body ?? {})) as Record<string, string>;
     const url = origin + req.url;
     const sig = signatureOf(req);
     const signedParams = req.method === 'GET' ? {} : params;

@@ -1,23 +1,7 @@
 import { multimon } from '../../support/audio';
 import { keyTones } from '../../../tools/emulator';
-import {
-  connectStream,
-  StreamRefusedError,
-  startTwilioEmulator,
-  type EmulatedCall,
-  type MediaLeg,
-  type TwilioEmulator,
-} from '../../../tools/emulator';
-import {
-  ACCOUNT_SID,
-  AUTH_TOKEN,
-  eventually,
-  startFakeService,
-  twilioRest,
-  type FakeService,
-  type ReceivedStream,
-  type RestCall,
-} from './fake-service';
+import { connectStream, StreamRefusedError, startTwilioEmulator, type EmulatedCall, type MediaLeg, type TwilioEmulator } from '../../../tools/emulator';
+import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, twilioRest, type FakeService, type ReceivedStream, type RestCall } from './fake-service';
 
 const media = (s: ReceivedStream): Record<string, unknown>[] => s.messages.filter((m) => m.event === 'media');
 
@@ -144,10 +128,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   });
 
   it('records the call audio while in-progress, skips it while paused with skip, silences it with silence', async () => {
-    service.routes.set(
-      '/voice',
-      () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/caller"/></Connect></Response>`,
-    );
+    service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/caller"/></Connect></Response>`);
     const serviceSide = service.nextStream();
     let legFromHandler: MediaLeg | undefined;
     const call = await emulator.placeCall({
@@ -218,10 +199,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   });
 
   it('goes on with the next verb when the service closes the stream', async () => {
-    service.routes.set(
-      '/voice',
-      () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/x"/></Connect><Say>after the stream</Say></Response>`,
-    );
+    service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/x"/></Connect><Say>after the stream</Say></Response>`);
     const serviceSide = service.nextStream();
     const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
     const stream = await serviceSide;
@@ -294,9 +272,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(95);
 
     // 1 s of audio queued, then a mark, then clear: the mark comes back without waiting
-    stream.socket.send(
-      JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.alloc(8000, 0x11).toString('base64') } }),
-    );
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.alloc(8000, 0x11).toString('base64') } }));
     stream.socket.send(JSON.stringify({ event: 'mark', streamSid: leg.streamSid, mark: { name: 'm1' } }));
     stream.socket.send(JSON.stringify({ event: 'clear', streamSid: leg.streamSid }));
     const cleared = Date.now();

@@ -1,13 +1,5 @@
 import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
-import {
-  ACCOUNT_SID,
-  AUTH_TOKEN,
-  eventually,
-  startFakeService,
-  twilioRest,
-  type FakeService,
-  type RestCall,
-} from './fake-service';
+import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, twilioRest, type FakeService, type RestCall } from './fake-service';
 
 describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
   let emulator: TwilioEmulator;

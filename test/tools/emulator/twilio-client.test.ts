@@ -46,7 +46,12 @@ describe('the twilio package talks to the emulator as to Twilio', () => {
     expect(rec.status).toBe('in-progress');
     const paused = await client.calls(call.sid).recordings('Twilio.CURRENT').update({ status: 'paused', pauseBehavior: 'skip' });
     expect(paused.status).toBe('paused');
-    await expect(client.calls(call.sid).recordings('RE' + '0'.repeat(32)).update({ status: 'in-progress' })).rejects.toMatchObject({
+    await expect(
+      client
+        .calls(call.sid)
+        .recordings('RE' + '0'.repeat(32))
+        .update({ status: 'in-progress' }),
+    ).rejects.toMatchObject({
       status: 404,
       code: 20404,
     });

@@ -54,12 +54,30 @@ describe('TwiML parsing', () => {
 
   it('parses <Start><Recording> with Twilio defaults and <Stop><Recording name>', () => {
     expect(parseTwiml('<Response><Start><Recording/></Start></Response>')).toEqual([
-      { verb: 'Start', recording: { channels: 'mono', track: 'both', trim: 'do-not-trim', statusCallback: undefined, statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], name: undefined } },
+      {
+        verb: 'Start',
+        recording: {
+          channels: 'mono',
+          track: 'both',
+          trim: 'do-not-trim',
+          statusCallback: undefined,
+          statusCallbackMethod: 'POST',
+          statusCallbackEvents: ['completed'],
+          name: undefined,
+        },
+      },
     ]);
     const [start, stop] = parseTwiml(
       '<Response><Start><Recording name="r1" channels="dual" recordingStatusCallback="https://x.example/rs?leg=agent&amp;call=CA1" recordingStatusCallbackEvent="in-progress completed absent"/></Start><Stop><Recording name="r1"/></Stop></Response>',
     );
-    expect(start).toMatchObject({ recording: { channels: 'dual', statusCallback: 'https://x.example/rs?leg=agent&call=CA1', statusCallbackEvents: ['in-progress', 'completed', 'absent'], name: 'r1' } });
+    expect(start).toMatchObject({
+      recording: {
+        channels: 'dual',
+        statusCallback: 'https://x.example/rs?leg=agent&call=CA1',
+        statusCallbackEvents: ['in-progress', 'completed', 'absent'],
+        name: 'r1',
+      },
+    });
     expect(stop).toEqual({ verb: 'Stop', recordingName: 'r1' });
     for (const xml of [
       '<Response><Start><Recording channels="stereo"/></Start></Response>',
@@ -90,7 +108,13 @@ describe('TwiML parsing', () => {
       '<Response><Say language="es-MX" voice="Polly.Mia-Neural">Hola</Say><Gather><Play>/audio/card.mp3</Play><Say voice="Google.es-ES-Standard-A" language="es-ES">Tarjeta</Say><Play digits="ww1"/></Gather></Response>',
     );
     expect(say).toEqual({ verb: 'Say', text: 'Hola', voice: 'Polly.Mia-Neural', language: 'es-MX', loop: 1 });
-    expect(gather).toMatchObject({ prompts: [{ verb: 'Play', url: '/audio/card.mp3' }, { verb: 'Say', language: 'es-ES' }, { verb: 'Play', url: '', digits: 'ww1' }] });
+    expect(gather).toMatchObject({
+      prompts: [
+        { verb: 'Play', url: '/audio/card.mp3' },
+        { verb: 'Say', language: 'es-ES' },
+        { verb: 'Play', url: '', digits: 'ww1' },
+      ],
+    });
     for (const ok of ['en', 'en-gb', 'en-US', 'fr-CA', 'cmn-CN']) expect(() => parseTwiml(`<Response><Say language="${ok}">x</Say></Response>`)).not.toThrow();
     for (const xml of [
       '<Response><Say language="spanish">x</Say></Response>',
@@ -107,7 +131,7 @@ describe('TwiML parsing', () => {
 
   it('reports XML errors with their offset', () => {
     expect(() => parseXml('<a><b></a>')).toThrow(XmlParseError);
-    expect(parseXml("<a x='1' y = \"2\">t<b/>u</a>")).toEqual({
+    expect(parseXml('<a x=\'1\' y = "2">t<b/>u</a>')).toEqual({
       kind: 'element',
       name: 'a',
       attrs: { x: '1', y: '2' },

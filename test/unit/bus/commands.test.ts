@@ -83,10 +83,16 @@ describe('CommandBus', () => {
     const a = new CommandBus(deps(store), 'a');
     await a.send('b', { type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' });
     await settle();
-    await store.publish(channel, captured.find((raw) => raw.includes('CA2'))!);
+    await store.publish(
+      channel,
+      captured.find((raw) => raw.includes('CA2'))!,
+    );
     await settle();
     expect(got).toEqual([{ type: 'dial-agent', callSid: 'CA2', endpoint: 'client:alice' }]);
-    const reasons = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'instance command refused: not signed by an instance').map((l) => l.reason);
+    const reasons = lines
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'instance command refused: not signed by an instance')
+      .map((l) => l.reason);
     expect(reasons).toEqual(['unsigned', 'bad-signature', 'bad-signature', 'stale', 'replayed']);
     expect(dropped).toEqual(['commands unsigned', 'commands bad-signature', 'commands bad-signature', 'commands stale', 'commands replayed']);
     // the refusal names no endpoint

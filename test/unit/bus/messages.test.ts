@@ -6,7 +6,12 @@ const SID = 'CA' + '2'.repeat(32);
 const capture = { callSid: SID, captureId: 'cap_1', name: 'card', kind: 'card-number', entered: 16, masked: '************1111' } as const;
 
 const events: AgentEvent[] = [
-  { type: 'handoff.offered', callSid: SID, from: '+*******4567', fields: { card: { kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true } } },
+  {
+    type: 'handoff.offered',
+    callSid: SID,
+    from: '+*******4567',
+    fields: { card: { kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true } },
+  },
   { type: 'call.bridged', callSid: SID, agentSub: 'alice' },
   { type: 'capture.started', callSid: SID, captureId: 'cap_1', name: 'card', kind: 'card-number', blanket: false },
   { type: 'capture.progress', callSid: SID, captureId: 'cap_1', entered: 3, masked: '***' },
@@ -71,7 +76,8 @@ describe('bus messages', () => {
   });
 
   it('knows the field kinds fields/ knows', () => {
-    for (const kind of FIELD_KINDS) expect(callEvent.safeParse({ type: 'capture.started', callSid: SID, captureId: 'c', name: 'f', kind, blanket: true }).success).toBe(true);
+    for (const kind of FIELD_KINDS)
+      expect(callEvent.safeParse({ type: 'capture.started', callSid: SID, captureId: 'c', name: 'f', kind, blanket: true }).success).toBe(true);
   });
 
   it('instance commands: dial-agent needs an endpoint; unknown commands are refused', () => {

@@ -28,9 +28,22 @@ class FakeBridge extends EventEmitter<{ key: [KeyPress] }> {
 
 function session(over: Partial<CallSession> = {}): CallSession {
   return {
-    callSid: SID, accountSid: 'AC' + '0'.repeat(32), flowId: 'f', to: '+15005550006', fromMasked: '+*******4567', subject: 'x',
-    state: 'bridged', step: 0, attempt: 0, recording: { sid: 'RE' + '2'.repeat(32), status: 'in-progress' }, fields: {},
-    handoff: { mode: 'bridge', agentSub: 'alice' }, instanceId: 'i1', createdAt: Date.now(), updatedAt: Date.now(), ...over,
+    callSid: SID,
+    accountSid: 'AC' + '0'.repeat(32),
+    flowId: 'f',
+    to: '+15005550006',
+    fromMasked: '+*******4567',
+    subject: 'x',
+    state: 'bridged',
+    step: 0,
+    attempt: 0,
+    recording: { sid: 'RE' + '2'.repeat(32), status: 'in-progress' },
+    fields: {},
+    handoff: { mode: 'bridge', agentSub: 'alice' },
+    instanceId: 'i1',
+    createdAt: Date.now(),
+    updatedAt: Date.now(),
+    ...over,
   };
 }
 
@@ -86,15 +99,16 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resume
     instanceId: 'i1',
     timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
   });
-  const settled = (type: string) => new Promise<CallEvent>((resolve) => {
-    const t = setInterval(() => {
-      const e = events.find((x) => x.type === type);
-      if (e) {
-        clearInterval(t);
-        resolve(e);
-      }
-    }, 5);
-  });
+  const settled = (type: string) =>
+    new Promise<CallEvent>((resolve) => {
+      const t = setInterval(() => {
+        const e = events.find((x) => x.type === type);
+        if (e) {
+          clearInterval(t);
+          resolve(e);
+        }
+      }, 5);
+    });
   return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled };
 }
 
@@ -269,7 +283,13 @@ describe('CaptureExecutor', () => {
     t.bridge.press('4111111111111111#');
     await t.settled('capture.completed');
     const warned = out.lines().filter((l) => l.msg === 'recording resume after the capture did not complete');
-    expect(warned).toEqual([expect.objectContaining({ level: 40, callSid: SID, err: expect.objectContaining({ code: 'TW_ERR_STORE_UNAVAILABLE', message: 'the store is unreachable' }) })]);
+    expect(warned).toEqual([
+      expect.objectContaining({
+        level: 40,
+        callSid: SID,
+        err: expect.objectContaining({ code: 'TW_ERR_STORE_UNAVAILABLE', message: 'the store is unreachable' }),
+      }),
+    ]);
     expect(t.ex.isRunning(SID)).toBe(false);
     expect(await t.records.get(SID, (await t.calls.get(SID))!.capture!.id)).toMatchObject({ status: 'completed' });
     // the log says what failed, never what was keyed (the call sid, all ones, aside)

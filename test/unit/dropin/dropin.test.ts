@@ -45,7 +45,9 @@ describe('CAPTURE_RETURN_URLS and CAPTURE_RESULT_SECRET', () => {
 
   test('the secret is a key of its own: long enough, not another secret, not a processor key', () => {
     expect(() => loadConfig({ ...base, CAPTURE_RESULT_SECRET: 'short' })).toThrow(/CAPTURE_RESULT_SECRET/);
-    expect(() => loadConfig({ ...base, CAPTURE_RESULT_SECRET: base.AGENT_JWT_SECRET })).toThrow(/CAPTURE_RESULT_SECRET must not be the same text as AGENT_JWT_SECRET/);
+    expect(() => loadConfig({ ...base, CAPTURE_RESULT_SECRET: base.AGENT_JWT_SECRET })).toThrow(
+      /CAPTURE_RESULT_SECRET must not be the same text as AGENT_JWT_SECRET/,
+    );
   });
 });
 
@@ -96,7 +98,7 @@ describe('the signed result', () => {
     expect(verifyCaptureResult(params, 't=1800000000,v1=zz', SECRET, { now })).toBe(false);
   });
 
-  test('in the return URL: the app\'s own query kept and signed with the result', () => {
+  test("in the return URL: the app's own query kept and signed with the result", () => {
     const url = new URL(signedReturnUrl('https://studio.example.org/v1/Flows/FW1?FlowEvent=return', params, SECRET, now));
     const q = Object.fromEntries(url.searchParams);
     const { [RESULT_SIGNATURE_PARAM]: sig, ...rest } = q;

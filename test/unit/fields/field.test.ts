@@ -11,7 +11,13 @@ describe('fieldState', () => {
   it('shows a valid card as its masked form, last 4 and brand, with its vault token', () => {
     const digits = '4111111111111111';
     expect(fieldState({ kind: 'card-number', digits, result: validate('card-number', digits, { now }), token: 'tok' }, meta)).toEqual({
-      kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true, token: 'tok', ...meta,
+      kind: 'card-number',
+      masked: '************1111',
+      last4: '1111',
+      brand: 'visa',
+      valid: true,
+      token: 'tok',
+      ...meta,
     });
   });
 
@@ -27,7 +33,11 @@ describe('fieldState', () => {
   });
 
   it('shows a failure with no value (a refused pause) as empty', () => {
-    expect(fieldState({ kind: 'card-number', failed: 'recording-pause-failed' }, meta)).toMatchObject({ masked: '', valid: false, reason: 'recording-pause-failed' });
+    expect(fieldState({ kind: 'card-number', failed: 'recording-pause-failed' }, meta)).toMatchObject({
+      masked: '',
+      valid: false,
+      reason: 'recording-pause-failed',
+    });
   });
 });
 
@@ -43,7 +53,13 @@ describe('writeField', () => {
     expect(holder.cardBrand).toBe('amex');
     // a failed field may be replaced, by a failure or by a valid value
     expect(writeField(holder, 'cvv', fieldState({ kind: 'security-code', failed: 'no-input' }, meta))).toBe(true);
-    expect(writeField(holder, 'cvv', fieldState({ kind: 'security-code', digits: '1234', result: validate('security-code', '1234', { now, cardBrand: 'amex' }) }, meta))).toBe(true);
+    expect(
+      writeField(
+        holder,
+        'cvv',
+        fieldState({ kind: 'security-code', digits: '1234', result: validate('security-code', '1234', { now, cardBrand: 'amex' }) }, meta),
+      ),
+    ).toBe(true);
     expect(holder.fields.cvv).toMatchObject({ valid: true, masked: '****' });
   });
 });

@@ -93,7 +93,12 @@ describe('flow engine', () => {
     r = run(r, { kind: 'recording', op: 'pause', ok: true });
     r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111112' });
     expect(r.verbs).toEqual([
-      expect.objectContaining({ verb: 'gather', field: 'card', attempt: 2, prompts: [{ say: 'Sorry, that card number is not valid.' }, { say: 'card please' }] }),
+      expect.objectContaining({
+        verb: 'gather',
+        field: 'card',
+        attempt: 2,
+        prompts: [{ say: 'Sorry, that card number is not valid.' }, { say: 'card please' }],
+      }),
     ]);
     expect(r.vaultWrites).toEqual([]);
     r = run(r, { kind: 'digits', step: 1, attempt: 2, digits: '4111111111111113' });

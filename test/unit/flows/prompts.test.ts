@@ -63,14 +63,19 @@ describe('prompt selection', () => {
       { say: 'Lo siento, no aceptamos ese tipo de tarjeta.', language: 'es-MX', voice: 'Polly.Mia' },
       { say: 'Marque su tarjeta.', language: 'es-MX', voice: 'Polly.Mia' },
     ]);
-    expect(selectPrompt(plain, { attempt: 2, error: 'timeout', confirm: false, language: 'fr-FR' })[0]).toEqual({ say: "Sorry, I didn't hear anything.", language: 'fr-FR' });
+    expect(selectPrompt(plain, { attempt: 2, error: 'timeout', confirm: false, language: 'fr-FR' })[0]).toEqual({
+      say: "Sorry, I didn't hear anything.",
+      language: 'fr-FR',
+    });
   });
 
   it('asks the second entry of a pair with the requireMatchingInputs entries, or a default', () => {
     const pair = entries([{ say: 'Account number.' }, { say: 'Again, to confirm.', requireMatchingInputs: true }]);
     expect(selectPrompt(pair, { attempt: 1, confirm: true })).toEqual([{ say: 'Again, to confirm.' }]);
     expect(selectPrompt(pair, { attempt: 1, confirm: false })).toEqual([{ say: 'Account number.' }]);
-    expect(selectPrompt(entries([{ say: 'Account number.' }]), { attempt: 2, confirm: true })).toEqual([{ say: 'Please key it in again to confirm, then press hash.' }]);
+    expect(selectPrompt(entries([{ say: 'Account number.' }]), { attempt: 2, confirm: true })).toEqual([
+      { say: 'Please key it in again to confirm, then press hash.' },
+    ]);
   });
 
   it("an entry's own language and voice win over the step's", () => {
@@ -105,33 +110,75 @@ describe('flow schema: prompts, languages, card types, matching inputs', () => {
     );
     expect(s.validCardTypes).toEqual(['visa', 'mastercard']);
     expect(s.language).toBe('es-MX');
-    expect(s.prompt).toEqual([{ say: 'Tarjeta' }, { say: 'Otra vez', attempt: [2, 3] }, { play: 'https://prompts.example.com/x.mp3', errorType: ['timeout', 'invalid-card-number'] }]);
+    expect(s.prompt).toEqual([
+      { say: 'Tarjeta' },
+      { say: 'Otra vez', attempt: [2, 3] },
+      { play: 'https://prompts.example.com/x.mp3', errorType: ['timeout', 'invalid-card-number'] },
+    ]);
   });
 
   it('takes play and say steps with their own language and voice', () => {
-    const flow = parseFlow('t.yaml', flowWith('  - say: Hello\n    language: en-GB\n    voice: Polly.Amy\n  - play: https://prompts.example.com/jingle.mp3\n', 'language: es-MX\n'));
+    const flow = parseFlow(
+      't.yaml',
+      flowWith('  - say: Hello\n    language: en-GB\n    voice: Polly.Amy\n  - play: https://prompts.example.com/jingle.mp3\n', 'language: es-MX\n'),
+    );
     expect(flow.steps).toEqual([{ say: 'Hello', language: 'en-GB', voice: 'Polly.Amy' }, { play: 'https://prompts.example.com/jingle.mp3' }]);
     expect(flow.language).toBe('es-MX');
   });
 
   it.each([
     ['a play URL that is not https', '    prompt:\n      - play: http://prompts.example.com/x.mp3\n', 'steps.0.prompt.0.play', /https/],
-    ['an entry with both say and play', '    prompt:\n      - say: a\n        play: https://prompts.example.com/x.mp3\n', 'steps.0.prompt.0', /exactly one of say or play/],
+    [
+      'an entry with both say and play',
+      '    prompt:\n      - say: a\n        play: https://prompts.example.com/x.mp3\n',
+      'steps.0.prompt.0',
+      /exactly one of say or play/,
+    ],
     ['an entry with neither', '    prompt:\n      - attempt: 1\n', 'steps.0.prompt.0', /exactly one of say or play/],
-    ['an unknown errorType', '    prompt:\n      - say: a\n      - say: b\n        errorType: invalid-card\n', 'steps.0.prompt.1.errorType.0', /Invalid enum value/],
-    ['an errorType the kind never reports', '    prompt:\n      - say: a\n      - say: b\n        errorType: invalid-date\n', 'steps.0.prompt.1.errorType', /never reports/],
-    ['input-matching-failed without requireMatchingInputs', '    prompt:\n      - say: a\n      - say: b\n        errorType: input-matching-failed\n', 'steps.0.prompt.1.errorType', /requireMatchingInputs/],
-    ['an attempt beyond attempts', '    attempts: 2\n    prompt:\n      - say: a\n      - say: b\n        attempt: 3\n', 'steps.0.prompt.1.attempt', /beyond the step's attempts \(2\)/],
+    [
+      'an unknown errorType',
+      '    prompt:\n      - say: a\n      - say: b\n        errorType: invalid-card\n',
+      'steps.0.prompt.1.errorType.0',
+      /Invalid enum value/,
+    ],
+    [
+      'an errorType the kind never reports',
+      '    prompt:\n      - say: a\n      - say: b\n        errorType: invalid-date\n',
+      'steps.0.prompt.1.errorType',
+      /never reports/,
+    ],
+    [
+      'input-matching-failed without requireMatchingInputs',
+      '    prompt:\n      - say: a\n      - say: b\n        errorType: input-matching-failed\n',
+      'steps.0.prompt.1.errorType',
+      /requireMatchingInputs/,
+    ],
+    [
+      'an attempt beyond attempts',
+      '    attempts: 2\n    prompt:\n      - say: a\n      - say: b\n        attempt: 3\n',
+      'steps.0.prompt.1.attempt',
+      /beyond the step's attempts \(2\)/,
+    ],
     ['an attempt of 0', '    prompt:\n      - say: a\n        attempt: 0\n', 'steps.0.prompt.0.attempt.0', /greater than or equal to 1/],
     ['an attempt no entry asks for', '    prompt:\n      - say: a\n        attempt: [1, 3]\n', 'steps.0.prompt', /no entry asks for attempt 2/],
     ['only error entries', '    prompt:\n      - say: a\n        errorType: timeout\n', 'steps.0.prompt', /no entry asks for attempt 1, 2, 3/],
-    ['a confirm entry on a step without requireMatchingInputs', '    prompt:\n      - say: a\n      - say: b\n        requireMatchingInputs: true\n', 'steps.0.prompt.1.requireMatchingInputs', /needs requireMatchingInputs: true on the step/],
+    [
+      'a confirm entry on a step without requireMatchingInputs',
+      '    prompt:\n      - say: a\n      - say: b\n        requireMatchingInputs: true\n',
+      'steps.0.prompt.1.requireMatchingInputs',
+      /needs requireMatchingInputs: true on the step/,
+    ],
     ['retryPrompt with entries', '    retryPrompt: again\n    prompt:\n      - say: a\n', 'steps.0.retryPrompt', /plain-string prompt/],
     ['validCardTypes on another kind', '    validCardTypes: [visa]\n    prompt: a\n', 'steps.0.validCardTypes', /card-number only/, 'expiry'],
     ['an unknown brand', '    validCardTypes: [visa, diners-club]\n    prompt: a\n', 'steps.0.validCardTypes.1', /Invalid enum value/],
     ['a language that is not a tag', '    language: spanish\n    prompt: a\n', 'steps.0.language', /language tag/],
     ['a voice Twilio does not have', '    prompt:\n      - say: a\n        voice: Siri\n', 'steps.0.prompt.0.voice', /Polly/],
-    ['language on a play entry', '    prompt:\n      - say: a\n      - play: https://prompts.example.com/x.mp3\n        language: en-US\n', 'steps.0.prompt.1.language', /apply to say, not play/],
+    [
+      'language on a play entry',
+      '    prompt:\n      - say: a\n      - play: https://prompts.example.com/x.mp3\n        language: en-US\n',
+      'steps.0.prompt.1.language',
+      /apply to say, not play/,
+    ],
     ['an unknown key on an entry', '    prompt:\n      - say: a\n        for: payment-card-number\n', 'steps.0.prompt.0', /Unrecognized key/],
   ])('refuses %s, naming the file, the path and the reason', (_what, stepYaml, where, reason, kind = 'card-number') => {
     const yaml = flowWith(`  - collect: c\n    kind: ${kind}\n${stepYaml}`);
@@ -148,10 +195,16 @@ describe('flow schema: prompts, languages, card types, matching inputs', () => {
 
   it('takes requireMatchingInputs with its confirm and mismatch entries, and a postal code with bounds', () => {
     const s = collectOf(
-      flowWith('  - collect: a\n    kind: digits\n    requireMatchingInputs: true\n    prompt:\n      - say: a\n      - say: again\n        requireMatchingInputs: true\n      - say: no match\n        errorType: input-matching-failed\n'),
+      flowWith(
+        '  - collect: a\n    kind: digits\n    requireMatchingInputs: true\n    prompt:\n      - say: a\n      - say: again\n        requireMatchingInputs: true\n      - say: no match\n        errorType: input-matching-failed\n',
+      ),
     );
     expect(s.requireMatchingInputs).toBe(true);
-    const p = collectOf(flowWith('  - collect: zip\n    kind: postal-code\n    minLength: 5\n    maxLength: 5\n    prompt:\n      - say: zip\n      - say: five digits\n        errorType: invalid-postal-code\n'));
+    const p = collectOf(
+      flowWith(
+        '  - collect: zip\n    kind: postal-code\n    minLength: 5\n    maxLength: 5\n    prompt:\n      - say: zip\n      - say: five digits\n        errorType: invalid-postal-code\n',
+      ),
+    );
     expect(p).toMatchObject({ kind: 'postal-code', sensitive: true, minLength: 5, maxLength: 5, requireMatchingInputs: false });
   });
 });
@@ -195,7 +248,13 @@ describe('rendering prompts as TwiML', () => {
 describe("the service's own words in the flow's language", () => {
   it('apologises in Spanish for a Spanish flow and in English otherwise', () => {
     const es = parseFlow('es.yaml', flowWith('  - say: hola\n', 'language: es-MX\nvoice: Polly.Mia\n'));
-    expect(parseTwiml(safeTwiml(es))[0]).toEqual({ verb: 'Say', text: expect.stringMatching(/^Lo sentimos, no podemos completar su solicitud/), language: 'es-MX', voice: 'Polly.Mia', loop: 1 });
+    expect(parseTwiml(safeTwiml(es))[0]).toEqual({
+      verb: 'Say',
+      text: expect.stringMatching(/^Lo sentimos, no podemos completar su solicitud/),
+      language: 'es-MX',
+      voice: 'Polly.Mia',
+      loop: 1,
+    });
     expect(parseTwiml(safeTwiml())[0]).toMatchObject({ verb: 'Say', text: `${APOLOGY} Please call again later. Goodbye.` });
   });
 });

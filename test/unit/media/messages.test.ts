@@ -12,7 +12,14 @@ describe('parseTwilioMessage', () => {
         event: 'start',
         sequenceNumber: '1',
         streamSid: SID,
-        start: { accountSid: 'AC1', streamSid: SID, callSid: 'CA1', tracks: ['inbound'], customParameters: { leg: 'caller' }, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } },
+        start: {
+          accountSid: 'AC1',
+          streamSid: SID,
+          callSid: 'CA1',
+          tracks: ['inbound'],
+          customParameters: { leg: 'caller' },
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        },
       }),
     );
     expect(start.ok && start.msg.event === 'start' && start.msg.start.customParameters).toEqual({ leg: 'caller' });
@@ -22,7 +29,9 @@ describe('parseTwilioMessage', () => {
     const d = parseTwilioMessage(JSON.stringify({ event: 'dtmf', streamSid: SID, sequenceNumber: '4', dtmf: { track: 'inbound_track', digit: '#' } }));
     expect(d.ok && d.msg.event === 'dtmf' && d.msg.dtmf.digit).toBe('#');
     expect(parseTwilioMessage(JSON.stringify({ event: 'mark', streamSid: SID, sequenceNumber: '5', mark: { name: 'x' } }))).toMatchObject({ ok: true });
-    expect(parseTwilioMessage(JSON.stringify({ event: 'stop', streamSid: SID, sequenceNumber: '6', stop: { accountSid: 'AC1', callSid: 'CA1' } }))).toMatchObject({ ok: true });
+    expect(
+      parseTwilioMessage(JSON.stringify({ event: 'stop', streamSid: SID, sequenceNumber: '6', stop: { accountSid: 'AC1', callSid: 'CA1' } })),
+    ).toMatchObject({ ok: true });
   });
 
   it.each([
@@ -61,7 +70,11 @@ describe('scanTwilioMedia (the media fast path without JSON.parse)', () => {
     `{"event":"media","sequenceNumber":"${seq}","media":{"track":"${track}","chunk":"7","timestamp":"140","payload":"${payload}"},"streamSid":"${sid}"}`;
 
   it('reads what JSON.parse reads, for messages as Twilio writes them', () => {
-    for (const [seq, payload, track] of [['1', frame, 'inbound'], ['123456789012345', speech, 'outbound'], ['42', speech, '']]) {
+    for (const [seq, payload, track] of [
+      ['1', frame, 'inbound'],
+      ['123456789012345', speech, 'outbound'],
+      ['42', speech, ''],
+    ]) {
       const text = twilio(seq, payload, SID, track);
       const scanned = scanTwilioMedia(text);
       expect(scanned).not.toBeNull();

@@ -49,7 +49,11 @@ describe('loadProcessors', () => {
 
   test('the example file in config/ is valid', () => {
     const ps = loadProcessors(join(__dirname, '../../../config/processors.example.yaml'), env);
-    expect(ps.map((p) => [p.name, p.protocol])).toEqual([['gateway', 'tonewall'], ['crm', 'tonewall'], ['card-gateway', 'twilio-generic-pay']]);
+    expect(ps.map((p) => [p.name, p.protocol])).toEqual([
+      ['gateway', 'tonewall'],
+      ['crm', 'tonewall'],
+      ['card-gateway', 'twilio-generic-pay'],
+    ]);
   });
 
   test('an absent or empty file means no processors', () => {
@@ -92,7 +96,12 @@ describe('loadProcessors', () => {
   });
 
   test('a secretEnv naming a core secret is refused, and the reason never holds its text', () => {
-    const e = errorOf(() => loadProcessors(file('core.yaml', good.replace('secretEnv: CRM_SECRET', 'secretEnv: AGENT_JWT_SECRET')), { ...env, AGENT_JWT_SECRET: 'the-jwt-secret-text-0123456789abcdef' }));
+    const e = errorOf(() =>
+      loadProcessors(file('core.yaml', good.replace('secretEnv: CRM_SECRET', 'secretEnv: AGENT_JWT_SECRET')), {
+        ...env,
+        AGENT_JWT_SECRET: 'the-jwt-secret-text-0123456789abcdef',
+      }),
+    );
     expect(e.reason).toContain('AGENT_JWT_SECRET');
     expect(e.message).not.toContain('the-jwt-secret-text');
   });

@@ -69,7 +69,11 @@ test.each([
   ['one field mapped twice', charge.replace('{ postal_code: zip }', '{ postal_code: zip, cvv: zip }'), 'processors.0.connectorFields.postal_code'],
   ['eraseUrl without secretEnv', charge + '    eraseUrl: https://gateway.example/erase\n', 'processors.0.secretEnv'],
   ['a core secret as password', charge.replace('passwordEnv: PAY_PASSWORD', 'passwordEnv: VAULT_KEYS'), 'processors.0.passwordEnv'],
-  ['connector settings on a tonewall processor', `processors:\n  - { name: x, url: "https://x.example", secretEnv: GW, fields: [card], method: charge }\n`, 'processors.0.method'],
+  [
+    'connector settings on a tonewall processor',
+    `processors:\n  - { name: x, url: "https://x.example", secretEnv: GW, fields: [card], method: charge }\n`,
+    'processors.0.method',
+  ],
   ['a tonewall processor without secretEnv', `processors:\n  - { name: x, url: "https://x.example", fields: [card] }\n`, 'processors.0.secretEnv'],
   ['an unknown protocol', charge.replace('protocol: twilio-generic-pay', 'protocol: stripe'), 'processors.0.protocol'],
 ])('refuses %s, naming where', (_n, text, path) => {

@@ -36,7 +36,14 @@ describe('resolveRoles', () => {
 });
 
 describe('connectorRequest', () => {
-  const charge: GenericPaySettings = { method: 'charge', amount: '10.00', currency: 'USD', description: 'Bill', parameters: { merchant: 'm1' }, connectorFields: {} };
+  const charge: GenericPaySettings = {
+    method: 'charge',
+    amount: '10.00',
+    currency: 'USD',
+    description: 'Bill',
+    parameters: { merchant: 'm1' },
+    connectorFields: {},
+  };
   const tokenize: GenericPaySettings = { method: 'tokenize', tokenType: 'reusable', connectorFields: {} };
 
   test('a charge carries amount and currency_code, the expiry split as keyed', () => {
@@ -102,13 +109,19 @@ describe('readConnectorAnswer', () => {
       summary: { approved: false, status: 'declined', code: '51' },
     });
     for (const code of ['737', 'cvv 737', '5551234567', 'x'.repeat(40)]) {
-      expect(readConnectorAnswer({ charge_id: null, error_code: code }, 'charge', sent)).toEqual({ kind: 'declined', summary: { approved: false, status: 'declined' } });
+      expect(readConnectorAnswer({ charge_id: null, error_code: code }, 'charge', sent)).toEqual({
+        kind: 'declined',
+        summary: { approved: false, status: 'declined' },
+      });
     }
   });
 
   test('an id that holds a sent value or a card-length run of digits is not shown, but still approves', () => {
     for (const id of [`tok_${PAN}`, '4000-0566-5566-5556', 'pay_1230x', '5105105105105100']) {
-      expect(readConnectorAnswer({ token_id: id, error_code: null }, 'tokenize', sent)).toEqual({ kind: 'approved', summary: { approved: true, status: 'tokenized' } });
+      expect(readConnectorAnswer({ token_id: id, error_code: null }, 'tokenize', sent)).toEqual({
+        kind: 'approved',
+        summary: { approved: true, status: 'tokenized' },
+      });
     }
   });
 

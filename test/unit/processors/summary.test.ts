@@ -12,7 +12,9 @@ const DIGITS_OF = (s: string) => s.replace(/\D/g, '');
 
 describe('summarizeAnswer', () => {
   test('keeps approved, a status word, a short code and a reference', () => {
-    expect(summarizeAnswer({ approved: true, status: 'Approved', code: 'A1B2C3', reference: 'ch_3NqXz2eZvKYlo2C1', amount: 12.5, message: 'thanks' }, SENT)).toEqual({
+    expect(
+      summarizeAnswer({ approved: true, status: 'Approved', code: 'A1B2C3', reference: 'ch_3NqXz2eZvKYlo2C1', amount: 12.5, message: 'thanks' }, SENT),
+    ).toEqual({
       approved: true,
       status: 'approved',
       code: 'A1B2C3',

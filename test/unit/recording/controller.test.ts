@@ -48,8 +48,18 @@ function setup(answers: Partial<Record<Status, Answer>>, pauseTimeoutMs?: number
   const audit: { callSid: string; type: string; [k: string]: unknown }[] = [];
   const sink: AuditSink = { append: async (callSid, entry) => void audit.push({ callSid, ...entry }) };
   const counts = { pauseFailures: 0, pauses: [] as string[] };
-  const metrics = { pauseFailures: { inc: () => void counts.pauseFailures++ }, pauses: { inc: (l: { outcome: string }) => void counts.pauses.push(l.outcome) } };
-  const controller = new RecordingController({ client: twilio.client, publicUrl: 'https://ivr.example.com', audit: sink, log: pino({ level: 'silent' }), metrics, pauseTimeoutMs });
+  const metrics = {
+    pauseFailures: { inc: () => void counts.pauseFailures++ },
+    pauses: { inc: (l: { outcome: string }) => void counts.pauses.push(l.outcome) },
+  };
+  const controller = new RecordingController({
+    client: twilio.client,
+    publicUrl: 'https://ivr.example.com',
+    audit: sink,
+    log: pino({ level: 'silent' }),
+    metrics,
+    pauseTimeoutMs,
+  });
   return { controller, updates: twilio.updates, audit, counts };
 }
 

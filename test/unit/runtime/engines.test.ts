@@ -69,7 +69,12 @@ describe('supported Node versions', () => {
     expect(major).toBeGreaterThan(semver.major(floor));
     const image = `${major}.0.0`;
     expect(semver.satisfies(image, pkg.engines.node)).toBe(true);
-    expect(excluding(image, installed.filter(([, e]) => !e.dev))).toEqual([]);
+    expect(
+      excluding(
+        image,
+        installed.filter(([, e]) => !e.dev),
+      ),
+    ).toEqual([]);
   });
 
   test('the check can fail: a package requiring node >=22 is reported', () => {

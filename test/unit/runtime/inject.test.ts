@@ -12,7 +12,14 @@ describe('inject()', () => {
     app = Fastify({ logger: false });
     app.all('/echo/*', async (request, reply) => {
       reply.header('set-cookie', ['a=1; Path=/; HttpOnly', 'b=two%20words']);
-      return { method: request.method, url: request.url, cookie: request.headers.cookie ?? null, auth: request.headers.authorization ?? null, host: request.headers.host, body: request.body ?? null };
+      return {
+        method: request.method,
+        url: request.url,
+        cookie: request.headers.cookie ?? null,
+        auth: request.headers.authorization ?? null,
+        host: request.headers.host,
+        body: request.body ?? null,
+      };
     });
     await app.ready();
   });

@@ -7,8 +7,21 @@ import { settleInto } from '../../../src/twilio/runner';
 
 function session(over: Partial<CallSession> = {}): CallSession {
   return {
-    callSid: 'CA' + '1'.repeat(32), accountSid: 'AC' + '0'.repeat(32), flowId: 'f', to: '+15005550006', fromMasked: '+*******4567', subject: 'x',
-    state: 'ivr', step: 1, attempt: 1, recording: { status: 'in-progress' }, fields: {}, handoff: { mode: 'bridge' }, createdAt: 1, updatedAt: 1, ...over,
+    callSid: 'CA' + '1'.repeat(32),
+    accountSid: 'AC' + '0'.repeat(32),
+    flowId: 'f',
+    to: '+15005550006',
+    fromMasked: '+*******4567',
+    subject: 'x',
+    state: 'ivr',
+    step: 1,
+    attempt: 1,
+    recording: { status: 'in-progress' },
+    fields: {},
+    handoff: { mode: 'bridge' },
+    createdAt: 1,
+    updatedAt: 1,
+    ...over,
   };
 }
 

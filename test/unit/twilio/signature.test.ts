@@ -11,7 +11,12 @@ const URL = 'https://ivr.example.com/twilio/voice';
 const params = { CallSid: 'CA' + 'a'.repeat(32), AccountSid: 'AC' + 'b'.repeat(32), From: '+15551234567', To: '+15005550006' };
 
 function sign(token: string, url: string, p: Record<string, string>): string {
-  const data = url + Object.keys(p).sort().map((k) => k + p[k]).join('');
+  const data =
+    url +
+    Object.keys(p)
+      .sort()
+      .map((k) => k + p[k])
+      .join('');
   return createHmac('sha1', token).update(data).digest('base64');
 }
 
@@ -48,7 +53,9 @@ describe('checkSignature', () => {
 });
 
 describe('signedUrl', () => {
-  test("is the configured public origin and the path and query as received, whatever Host said", () => {
-    expect(signedUrl('https://ivr.example.com', '/twilio/recording-status?leg=agent&call=CA1')).toBe('https://ivr.example.com/twilio/recording-status?leg=agent&call=CA1');
+  test('is the configured public origin and the path and query as received, whatever Host said', () => {
+    expect(signedUrl('https://ivr.example.com', '/twilio/recording-status?leg=agent&call=CA1')).toBe(
+      'https://ivr.example.com/twilio/recording-status?leg=agent&call=CA1',
+    );
   });
 });

@@ -28,7 +28,9 @@ describe('renderVerbs', () => {
   });
 
   test('a gather without a fixed length has no numDigits (# ends it)', () => {
-    const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompts: [{ say: 'ref' }], timeoutSeconds: 5, sensitive: false }], { publicUrl: PUBLIC });
+    const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompts: [{ say: 'ref' }], timeoutSeconds: 5, sensitive: false }], {
+      publicUrl: PUBLIC,
+    });
     expect(xml).toContain('<Gather input="dtmf" finishOnKey="#" timeout="5"');
     expect(xml).not.toContain('numDigits');
   });
@@ -57,7 +59,9 @@ describe('renderVerbs', () => {
   });
 
   test('a queue, or no target at all, enqueues (the default queue is agents)', () => {
-    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to: 'queue:billing' } }], { publicUrl: PUBLIC })).toBe(HEAD + '<Response><Enqueue>billing</Enqueue></Response>');
+    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to: 'queue:billing' } }], { publicUrl: PUBLIC })).toBe(
+      HEAD + '<Response><Enqueue>billing</Enqueue></Response>',
+    );
     expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial' } }], { publicUrl: PUBLIC })).toBe(HEAD + '<Response><Enqueue>agents</Enqueue></Response>');
   });
 

@@ -254,9 +254,7 @@ describe('Vault.seal / Vault.open', () => {
   it('refuses a truncated tag or a swapped body', () => {
     const [v, id, nonce, body] = Vault.seal(ring, AD, PAN).split('.');
     const bytes = Buffer.from(body, 'base64url');
-    expect(openError([v, id, nonce, bytes.subarray(0, bytes.length - 4).toString('base64url')].join('.')).code).toBe(
-      'TW_ERR_VAULT_TAMPERED',
-    );
+    expect(openError([v, id, nonce, bytes.subarray(0, bytes.length - 4).toString('base64url')].join('.')).code).toBe('TW_ERR_VAULT_TAMPERED');
     const other = Vault.seal(ring, AD, '5555555555554444').split('.')[3];
     expect(openError([v, id, nonce, other].join('.')).code).toBe('TW_ERR_VAULT_TAMPERED');
   });

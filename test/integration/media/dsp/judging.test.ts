@@ -20,7 +20,10 @@ function notch(x: Float64Array, f: number, r = 0.98): Float64Array {
   const a1 = -2 * r * Math.cos(w);
   const a2 = r * r;
   const y = new Float64Array(x.length);
-  let x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+  let x1 = 0,
+    x2 = 0,
+    y1 = 0,
+    y2 = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i] + b1 * x1 + x2 - a1 * y1 - a2 * y2;
     x2 = x1;
@@ -42,7 +45,11 @@ function multimon(ulaw: Uint8Array, notchFlatTone = false): string {
   tool('sox');
   tool('multimon-ng');
   const effects = notchFlatTone ? ['bandreject', String(FLAT_TONE_HZ), '100'] : [];
-  const pcm = spawnSync('sox', ['-t', 'raw', '-r', '8000', '-e', 'mu-law', '-b', '8', '-c', '1', '-', '-t', 'raw', '-r', '22050', '-e', 'signed', '-b', '16', '-c', '1', '-', ...effects], { input: ulaw, maxBuffer: 1 << 28 });
+  const pcm = spawnSync(
+    'sox',
+    ['-t', 'raw', '-r', '8000', '-e', 'mu-law', '-b', '8', '-c', '1', '-', '-t', 'raw', '-r', '22050', '-e', 'signed', '-b', '16', '-c', '1', '-', ...effects],
+    { input: ulaw, maxBuffer: 1 << 28 },
+  );
   if (pcm.status !== 0) throw new Error(`sox failed: ${pcm.stderr.toString()}`);
   const mm = spawnSync('multimon-ng', ['-q', '-t', 'raw', '-a', 'DTMF', '-'], { input: pcm.stdout, maxBuffer: 1 << 28 });
   if (mm.status !== 0) throw new Error(`multimon-ng failed: ${mm.stderr.toString()}`);

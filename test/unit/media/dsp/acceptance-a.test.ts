@@ -130,7 +130,11 @@ describe('A10/A11: pauses and breaks', () => {
           t.add(dtmf(d, ms(50)), on);
           t.add(dtmf(d, ms(50), { lowPhase: 1, highPhase: 2 }), on + ms(50 + gapMs));
         }
-        out.push(run(t.mulaw()).keys.map((k) => k.digit).join(''));
+        out.push(
+          run(t.mulaw())
+            .keys.map((k) => k.digit)
+            .join(''),
+        );
       }
     }
     return out;

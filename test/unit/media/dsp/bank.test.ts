@@ -10,7 +10,7 @@ const BINS = [...LOW_BINS_HZ, ...HIGH_BINS_HZ, ...DIAL_BINS_HZ];
 const HOP = 20;
 
 function rng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  return () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
 }
 
 /** Writes four sub-blocks of x into the bank's slots of `region` (slot 0 = newest) */
