@@ -175,8 +175,11 @@ export class PaymentSessions {
 
   /** ends the running capture and erases every value the session gathered */
   private async cancel(session: CallSession, payment: PaymentSession): Promise<PaymentView> {
+    const running = await this.records(session.callSid, payment);
+    for (const r of running.values()) if (r.status === 'capturing') await this.d.captures.cancel(session, r.captureId);
+    // read again once every capture has ended: one that completed while it was being cancelled
+    // wrote its value, and that value goes too
     const records = await this.records(session.callSid, payment);
-    for (const r of records.values()) if (r.status === 'capturing') await this.d.captures.cancel(session, r.captureId);
     const gathered = new Set(payment.fields.filter((f) => records.get(f.name)?.status === 'completed').map((f) => f.name));
     const erased: string[] = [];
     const updated = await this.end(session, payment, 'cancelled', (s) => {
