@@ -19,13 +19,11 @@
  * parameters are all signed, those the app put in its return URL included (Studio's
  * `FlowEvent=return`). Refuse a `t` older than your tolerance (300 s by default).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { signatureHeader, verifySignature } from '../processors/sign';
 
 export const RESULT_SIGNATURE_PARAM = 'TonewallSignature';
 export const RESULT_SIGNATURE_HEADER = 'X-Tonewall-Signature';
 export const DEFAULT_RESULT_TOLERANCE_SECONDS = 300;
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export function canonicalParams(params: Record<string, string>): string {
   return Object.entries(params)
@@ -35,14 +33,9 @@ export function canonicalParams(params: Record<string, string>): string {
     .join('&');
 }
 
-function mac(secret: string, t: number | string, params: Record<string, string>): string {
-  return createHmac('sha256', secret)
-    .update(`${t}.${canonicalParams(params)}`, 'utf8')
-    .digest('hex');
-}
-
-export function signResult(params: Record<string, string>, secret: string, t: number = nowSeconds()): string {
-  return `t=${t},v1=${mac(secret, t, params)}`;
+/** the processors' signature (processors/sign.ts) over the canonical parameters */
+export function signResult(params: Record<string, string>, secret: string, t?: number): string {
+  return signatureHeader(canonicalParams(params), secret, t);
 }
 
 export function verifyCaptureResult(
@@ -51,23 +44,8 @@ export function verifyCaptureResult(
   secret: string,
   opts: { toleranceSeconds?: number; now?: number } = {},
 ): boolean {
-  if (typeof signature !== 'string' || signature.length > 1024) return false;
-  let t: string | undefined;
-  const sigs: string[] = [];
-  for (const part of signature.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const k = part.slice(0, eq).trim();
-    const v = part.slice(eq + 1).trim();
-    if (k === 't') t = v;
-    else if (k === 'v1') sigs.push(v);
-  }
-  if (t === undefined || !/^[0-9]{1,12}$/.test(t) || sigs.length === 0) return false;
-  if (Math.abs((opts.now ?? nowSeconds()) - Number(t)) > (opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS)) return false;
-  const expected = Buffer.from(mac(secret, t, params), 'hex');
-  return sigs.some((s) => /^[0-9a-f]{64}$/.test(s) && timingSafeEqual(Buffer.from(s, 'hex'), expected));
+  return verifySignature(signature, canonicalParams(params), secret, opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS, opts.now);
 }
-
 /** the return URL with the result's parameters added to its own query, and the signature over all of them */
 export function signedReturnUrl(returnUrl: string, result: Record<string, string>, secret: string, t?: number): string {
   const u = new URL(returnUrl);
