@@ -46,6 +46,7 @@ export function verifyCaptureResult(
 ): boolean {
   return verifySignature(signature, canonicalParams(params), secret, opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS, opts.now);
 }
+
 /** the return URL with the result's parameters added to its own query, and the signature over all of them */
 export function signedReturnUrl(returnUrl: string, result: Record<string, string>, secret: string, t?: number): string {
   const u = new URL(returnUrl);
