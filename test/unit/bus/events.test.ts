@@ -9,7 +9,12 @@ import { EmbeddedStore, makeKeys, MessageSigner } from '../../../src/store';
 
 const KEY = Buffer.alloc(32, 4);
 const SID = 'CA' + '1'.repeat(32);
-const settle = () => new Promise((r) => setTimeout(r, 20));
+// delivery is asynchronous (setImmediate, like Redis): on fake timers everything published has been
+// delivered once the clock moves on, so an absence below is proven, not hoped for
+const settle = () => jest.advanceTimersByTimeAsync(20);
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
 
 function deps(store: EmbeddedStore, dropped: string[] = [], lines: string[] = []): BusDeps {
   return {
