@@ -74,7 +74,8 @@ export interface PaymentSession {
   id: string;
   status: 'open' | 'completed' | 'cancelled';
   blanket: boolean;
-  fields: Array<{ name: string; kind: FieldKind; captureId?: string }>;
+  /** `starting`: a capture of the field is being started (captures/payments.ts) */
+  fields: Array<{ name: string; kind: FieldKind; captureId?: string; starting?: true }>;
   createdAt: number;
   endedAt?: number;
 }

@@ -78,6 +78,8 @@ interface Running {
   /** store writes and events of one capture happen in key order */
   chain: Promise<void>;
   ending: boolean;
+  /** the end under way: a second end (a cancel as the caller pressed '#') waits for it, so its caller sees the final record */
+  ended?: Promise<void>;
 }
 
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
@@ -261,9 +263,14 @@ export class CaptureExecutor {
     if (outcome === 'full') this.finish(callSid, { status: 'finish' });
   }
 
-  private async end(callSid: string, ending: Ending): Promise<void> {
+  private end(callSid: string, ending: Ending): Promise<void> {
     const run = this.running.get(callSid);
-    if (!run || run.ending) return;
+    if (!run) return Promise.resolve();
+    run.ended ??= this.endRun(callSid, run, ending);
+    return run.ended;
+  }
+
+  private async endRun(callSid: string, run: Running, ending: Ending): Promise<void> {
     run.ending = true;
     clearTimeout(run.idle);
     clearTimeout(run.hard);

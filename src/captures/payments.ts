@@ -150,18 +150,56 @@ export class PaymentSessions {
     return update.status === 'complete' ? this.complete(session, payment) : this.cancel(session, payment);
   }
 
-  /** asks the caller for one field (again, if it was gathered before): a capture on the bridge */
+  /**
+   * asks the caller for one field (again, if it was gathered before): a capture on the bridge.
+   * The field is reserved on the call first, so a complete or cancel under way either sees it
+   * (and refuses, or ends it) or ended the session before it starts (and it is not started).
+   */
   private async capture(session: CallSession, payment: PaymentSession, name: string): Promise<PaymentView> {
     const field = payment.fields.find((f) => f.name === name);
     if (!field) throw new PaymentRefused('unknown-field');
-    const started = await this.d.captures.start(session, { name: field.name, kind: field.kind, ...(payment.blanket ? { blanket: true } : {}) });
-    if (!started.ok) throw new PaymentRefused(started.error);
-    const updated = await this.d.calls.update(session.callSid, (s) => {
-      const f = s.payment?.id === payment.id ? s.payment.fields.find((x) => x.name === name) : undefined;
-      if (!f) return false;
-      f.captureId = started.captureId;
+    await this.mark(session.callSid, payment.id, name, (f) => {
+      if (f.starting) throw new PaymentRefused('capture-running');
+      f.starting = true;
     });
-    return this.announce(updated ?? session, updated?.payment ?? payment);
+    const started = await this.d.captures
+      .start(session, { name: field.name, kind: field.kind, ...(payment.blanket ? { blanket: true } : {}) })
+      .catch(async (e: unknown) => {
+        await this.mark(session.callSid, payment.id, name, (f) => delete f.starting).catch(() => undefined);
+        throw e;
+      });
+    if (!started.ok) {
+      await this.mark(session.callSid, payment.id, name, (f) => delete f.starting);
+      throw new PaymentRefused(started.error);
+    }
+    try {
+      const updated = await this.mark(session.callSid, payment.id, name, (f) => {
+        delete f.starting;
+        f.captureId = started.captureId;
+      });
+      return this.announce(updated, updated.payment ?? payment);
+    } catch (e) {
+      // the session ended while the capture started: it must not gather for an ended session
+      await this.d.captures.cancel(session, started.captureId);
+      throw e;
+    }
+  }
+
+  /** changes one field of the open session `paymentId` on the call; refused once the session ended */
+  private async mark(callSid: string, paymentId: string, name: string, change: (f: PaymentSession['fields'][number]) => void): Promise<CallSession> {
+    let refusal: PaymentRefusal | undefined;
+    const updated = await this.d.calls.update(callSid, (s) => {
+      refusal = undefined;
+      const f = s.payment?.id === paymentId ? s.payment.fields.find((x) => x.name === name) : undefined;
+      if (!f || s.payment?.status !== 'open') {
+        refusal = 'payment-ended';
+        return false;
+      }
+      change(f);
+    });
+    if (!updated) throw new PaymentRefused('call-not-found');
+    if (refusal) throw new PaymentRefused(refusal);
+    return updated;
   }
 
   private async complete(session: CallSession, payment: PaymentSession): Promise<PaymentView> {
@@ -175,37 +213,45 @@ export class PaymentSessions {
 
   /** ends the running capture and erases every value the session gathered */
   private async cancel(session: CallSession, payment: PaymentSession): Promise<PaymentView> {
-    const running = await this.records(session.callSid, payment);
+    // end the session first: a capture being started now sees it ended and cancels itself
+    const ended = await this.end(session, payment, 'cancelled');
+    const running = await this.records(session.callSid, ended.payment ?? payment);
+    // a cancel waits for a capture that was ending anyway, so its value is written by now
     for (const r of running.values()) if (r.status === 'capturing') await this.d.captures.cancel(session, r.captureId);
-    // read again once every capture has ended: one that completed while it was being cancelled
-    // wrote its value, and that value goes too
-    const records = await this.records(session.callSid, payment);
-    const gathered = new Set(payment.fields.filter((f) => records.get(f.name)?.status === 'completed').map((f) => f.name));
+    // every value a capture wrote into one of the session's fields since it opened, whatever
+    // became of the field's latest capture (a failed re-ask keeps the earlier valid value)
+    const names = new Set(payment.fields.map((f) => f.name));
     const erased: string[] = [];
-    const updated = await this.end(session, payment, 'cancelled', (s) => {
+    const updated = await this.d.calls.update(session.callSid, (s) => {
       erased.length = 0;
-      for (const name of gathered) {
-        const token = s.fields[name]?.token;
-        if (token) erased.push(token);
+      let changed = false;
+      for (const name of names) {
+        const f = s.fields[name];
+        if (!f || f.source !== 'capture' || f.at < payment.createdAt) continue;
+        if (f.token) erased.push(f.token);
         delete s.fields[name];
+        changed = true;
       }
+      if (!changed) return false;
     });
     for (const token of erased) await this.d.vault.erase(token);
-    await this.d.audit.append(session.callSid, { type: 'payment.cancelled', paymentId: payment.id, erased: gathered.size });
-    return this.announce(updated, updated.payment ?? payment);
+    await this.d.audit.append(session.callSid, { type: 'payment.cancelled', paymentId: payment.id, erased: erased.length });
+    return this.announce(updated ?? ended, (updated ?? ended).payment ?? payment);
   }
 
-  private async end(session: CallSession, payment: PaymentSession, status: 'completed' | 'cancelled', also?: (s: CallSession) => void): Promise<CallSession> {
-    let lost = false;
+  private async end(session: CallSession, payment: PaymentSession, status: 'completed' | 'cancelled'): Promise<CallSession> {
+    let refusal: PaymentRefusal | undefined;
     const updated = await this.d.calls.update(session.callSid, (s) => {
-      lost = s.payment?.id !== payment.id || s.payment.status !== 'open';
-      if (lost || !s.payment) return false;
+      refusal = undefined;
+      if (s.payment?.id !== payment.id || s.payment.status !== 'open') refusal = 'payment-ended';
+      // a complete waits for a field being asked for; a cancel ends it (cancel, above)
+      else if (status === 'completed' && s.payment.fields.some((f) => f.starting)) refusal = 'capture-running';
+      if (refusal || !s.payment) return false;
       s.payment.status = status;
       s.payment.endedAt = this.now();
-      also?.(s);
     });
     if (!updated) throw new PaymentRefused('call-not-found');
-    if (lost) throw new PaymentRefused('payment-ended');
+    if (refusal) throw new PaymentRefused(refusal);
     return updated;
   }
 

@@ -63,8 +63,10 @@ export function parseRecord(raw: string | null): DeliveryRecord | null {
 
 /** true when every field the processor takes is captured, valid and in the vault */
 export function readyFor(session: CallSession, processor: ProcessorConfig): boolean {
-  // an agent's payment session sends its values on completion only, as Twilio's does
-  if (session.payment?.status === 'open') return false;
+  // once an agent runs a payment session on the call, its values go on completion only, as
+  // Twilio's do: not while it is open, and not after it was cancelled (a capture that ended as
+  // the cancel came in may still write a value, which the cancel then erases)
+  if (session.payment && session.payment.status !== 'completed') return false;
   return processor.fields.every((name) => {
     const f = session.fields[name];
     return f !== undefined && f.valid === true && typeof f.token === 'string';

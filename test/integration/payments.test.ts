@@ -170,6 +170,10 @@ describe('an agent-assisted payment', () => {
     await gather(live, p.paymentId, 'card', CARD + '#');
     const token0 = (await h.app.services.calls.get(live.call.sid))!.fields.card.token!;
     expect(await h.app.services.vault.get(live.call.sid, 'card', token0)).toBe(CARD);
+    // asked again, the caller keys a bad card: the field keeps the valid one (a failed value never
+    // replaces a valid one), and the cancel must erase that one all the same
+    expect(await gather(live, p.paymentId, 'card', BAD_CARD + '#')).toMatchObject({ status: 'invalid' });
+    expect((await h.app.services.calls.get(live.call.sid))!.fields.card).toMatchObject({ valid: true, token: token0 });
 
     // a capture running when the session is cancelled ends too, and the recording resumes
     expect((await api(h, 'POST', paymentUrl(live, p.paymentId), alice, { capture: 'expiry' })).status).toBe(200);
