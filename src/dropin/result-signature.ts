@@ -25,6 +25,9 @@ export const RESULT_SIGNATURE_PARAM = 'TonewallSignature';
 export const RESULT_SIGNATURE_HEADER = 'X-Tonewall-Signature';
 export const DEFAULT_RESULT_TOLERANCE_SECONDS = 300;
 
+/** a result's own names: an app's return URL may not bring its own values for these */
+const RESULT_NAME = /^(Result|CallSid|TonewallSignature)$|_(masked|valid|last4|brand|token|reason)$|^processor_/;
+
 export function canonicalParams(params: Record<string, string>): string {
   return Object.entries(params)
     .filter(([k]) => k !== RESULT_SIGNATURE_PARAM)
@@ -38,22 +41,46 @@ export function signResult(params: Record<string, string>, secret: string, t?: n
   return signatureHeader(canonicalParams(params), secret, t);
 }
 
+/**
+ * Checks a result. Pass the request's parameters as `URLSearchParams` (the query, or a form
+ * body) where you can: a name given twice is then refused, so a value put in front of a signed
+ * one (`Result=success&…`), which some frameworks read first, cannot ride on its signature.
+ */
 export function verifyCaptureResult(
-  params: Record<string, string>,
+  params: Record<string, string> | URLSearchParams,
   signature: string | undefined | null,
   secret: string,
   opts: { toleranceSeconds?: number; now?: number } = {},
 ): boolean {
-  return verifySignature(signature, canonicalParams(params), secret, opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS, opts.now);
+  let record: Record<string, string>;
+  if (params instanceof URLSearchParams) {
+    record = {};
+    for (const [k, v] of params) {
+      if (Object.prototype.hasOwnProperty.call(record, k)) return false;
+      record[k] = v;
+    }
+  } else {
+    record = params;
+  }
+  return verifySignature(signature, canonicalParams(record), secret, opts.toleranceSeconds ?? DEFAULT_RESULT_TOLERANCE_SECONDS, opts.now);
 }
 
-/** the return URL with the result's parameters added to its own query, and the signature over all of them */
+/**
+ * What a result carries: the return URL's own query parameters (each once; none that a result
+ * sets or could set), then the result's. Signed whole, and sent whole, so the app reads exactly
+ * what was signed.
+ */
+export function returnParams(returnUrl: string, result: Record<string, string>): Record<string, string> {
+  const all: Record<string, string> = {};
+  for (const [k, v] of new URL(returnUrl).searchParams) if (!RESULT_NAME.test(k)) all[k] = v;
+  return Object.assign(all, result);
+}
+
+/** the return URL with the result's parameters (returnParams) as its query, and the signature over them */
 export function signedReturnUrl(returnUrl: string, result: Record<string, string>, secret: string, t?: number): string {
   const u = new URL(returnUrl);
-  for (const [k, v] of Object.entries(result)) u.searchParams.set(k, v);
-  u.searchParams.delete(RESULT_SIGNATURE_PARAM);
-  const all: Record<string, string> = {};
-  for (const [k, v] of u.searchParams) all[k] = v;
+  const all = returnParams(returnUrl, result);
+  u.search = new URLSearchParams(all).toString();
   u.searchParams.set(RESULT_SIGNATURE_PARAM, signResult(all, secret, t));
   return u.toString();
 }

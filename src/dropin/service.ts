@@ -24,7 +24,7 @@ import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController } from '../recording/controller';
 import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import { resultParams, type CaptureResult } from './outcome';
-import { RESULT_SIGNATURE_HEADER, signedReturnUrl, signResult } from './result-signature';
+import { RESULT_SIGNATURE_HEADER, returnParams, signedReturnUrl, signResult } from './result-signature';
 import { DropinErrors } from '../errors';
 
 /**
@@ -193,6 +193,8 @@ export class DropinService {
   private post(url: string, params: Record<string, string>, callSid: string, attempt: number): void {
     if (this.closed) return;
     const backoff = this.d.backoff ?? DEFAULT_BACKOFF;
+    // the body carries the same set a redirect's query would (the return URL's own parameters too)
+    params = returnParams(url, params);
     const body = new URLSearchParams(params).toString();
     const fetchImpl = this.d.fetchImpl ?? fetch;
     void fetchImpl(url, {

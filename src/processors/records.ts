@@ -67,6 +67,9 @@ export function readyFor(session: CallSession, processor: ProcessorConfig): bool
   // Twilio's do: not while it is open, and not after it was cancelled (a capture that ended as
   // the cancel came in may still write a value, which the cancel then erases)
   if (session.payment && session.payment.status !== 'completed') return false;
+  // a drop-in capture's values go once it returned with success: not from an earlier step's save
+  // (a later field may still fail, or the caller press '*' or hang up), as <Pay> charges at its end
+  if (session.dropin && session.dropin.result !== 'success') return false;
   return processor.fields.every((name) => {
     const f = session.fields[name];
     return f !== undefined && f.valid === true && typeof f.token === 'string';

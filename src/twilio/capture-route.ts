@@ -23,7 +23,8 @@ import type { FlowRunner } from './runner';
 import type { AuditSink } from '../recording/controller';
 import { voiceParams } from './params';
 import type { Identify } from './replay-identity';
-import { APOLOGY } from './twiml';
+import type { ReplayIdentity, StoredAnswer } from './replay';
+import { APOLOGY, TWIML_CONTENT_TYPE } from './twiml';
 
 export interface CaptureRouteDeps {
   config: Config;
@@ -43,6 +44,21 @@ export const captureIdentity =
   (params) => {
     const sid = params.CallSid;
     return typeof sid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(sid) ? { callSid: sid, parts: ['capture', flowId] } : null;
+  };
+
+/**
+ * Before the replay guard: a capture redirected here on a call whose capture already returned is
+ * a second capture, not a retry of the first (a retry comes before the first one's end), so it is
+ * refused rather than answered from the first capture's remembered answers. One capture per call.
+ */
+export const captureAgain =
+  (calls: CallRepository, audit: AuditSink, log: Logger) =>
+  async (_params: Record<string, string>, identity: ReplayIdentity): Promise<StoredAnswer | null> => {
+    const s = await calls.get(identity.callSid);
+    if (!s?.dropin?.result) return null;
+    await audit.append(identity.callSid, { type: 'dropin.refused', reason: 'capture-already-returned' });
+    log.child({ callSid: identity.callSid }).warn({ reason: 'capture-already-returned' }, 'drop-in capture refused');
+    return { status: 200, contentType: TWIML_CONTENT_TYPE, body: refusedCaptureTwiml() };
   };
 
 export function refusedCaptureTwiml(): string {
@@ -69,10 +85,16 @@ export function captureHandler(d: CaptureRouteDeps) {
     // one capture per call: a call tonewall already holds (an earlier capture, or a call to one
     // of its own numbers) would resume that session, not start this one
     if (await d.calls.get(p.CallSid)) return refuse('call-already-known');
-    log.info({ flowId: flow.id }, 'drop-in capture started');
+    const outbound = typeof raw.Direction === 'string' && raw.Direction.startsWith('outbound');
+    log.info({ flowId: flow.id, outbound }, 'drop-in capture started');
     const twiml = await d.runner.start(
       dropinFlow(flow),
-      { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
+      // the party keying is the caller of an inbound call and the called party of an outbound
+      // one (an app that dialled its customer): that number is the subject, masked and sealed,
+      // and the business's own number is the one kept as `to`
+      outbound
+        ? { callSid: p.CallSid, accountSid: p.AccountSid, from: p.To, to: p.From }
+        : { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
       log,
       // the app's recording, if any, is addressed as Twilio.CURRENT: assume one runs until Twilio says not
       { dropin: { returnUrl: returnUrl.toString() }, recording: { status: 'in-progress' } },

@@ -21,7 +21,7 @@ import type { FirstWebhook } from './first-webhook';
 import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
-import { captureHandler, captureIdentity } from './capture-route';
+import { captureAgain, captureHandler, captureIdentity } from './capture-route';
 import type { DropinService } from '../dropin/service';
 import { TwilioErrors } from '../errors';
 
@@ -176,7 +176,14 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
-        const answer = await serve(req, 'capture', 'voice', (raw, log) => capture(flowId, raw, req.query, log), captureIdentity(flowId));
+        const answer = await serve(
+          req,
+          'capture',
+          'voice',
+          (raw, log) => capture(flowId, raw, req.query, log),
+          captureIdentity(flowId),
+          captureAgain(d.calls, d.audit, d.log),
+        );
         d.metrics.webhookLatency.observe({ route: 'capture', outcome: String(answer.status) }, Number(process.hrtime.bigint() - started) / 1e9);
         return send(reply, answer);
       });

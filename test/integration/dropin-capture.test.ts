@@ -378,6 +378,17 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
   expect(res.body).toContain('<Hangup/>');
   expect(res.body).not.toContain('<Gather');
   expect(await auditTypes(c.sid)).toContain('dropin.refused');
+  // and to the same flow: a second capture, not a replay: refused, not answered with the first
+  // capture's remembered answers (which would end with its old signed result)
+  const again = await h.emulator.signedPost(`${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
+    CallSid: c.sid,
+    AccountSid: ACCOUNT_SID,
+    From: CALLER,
+    To: SHOP_NUMBER,
+    CallStatus: 'in-progress',
+  });
+  expect(again.body).toContain('<Hangup/>');
+  expect(again.body).not.toContain('<Gather');
 });
 
 it('an unknown flow id gets the apology', async () => {

@@ -74,6 +74,10 @@ describe('allowedReturnUrl', () => {
     undefined,
     ['https://studio.example.org'],
     'https://studio.example.org/' + 'a'.repeat(3000),
+    // encoded separators a decoding proxy would turn into a path outside the allowed prefix
+    'https://shop.example.com/ivr/return/..%2F..%2Fadmin',
+    'https://shop.example.com/ivr/return/%5c..%5cadmin',
+    'https://shop.example.com/ivr/return/%2e%2e/admin',
   ])('refuses %s', (u) => expect(allowedReturnUrl(u, list)).toBeUndefined());
 });
 
@@ -106,5 +110,32 @@ describe('the signed result', () => {
     expect(verifyCaptureResult(rest, sig, SECRET, { now })).toBe(true);
     const { FlowEvent: _dropped, ...withoutAppQuery } = rest;
     expect(verifyCaptureResult(withoutAppQuery, sig, SECRET, { now })).toBe(false);
+  });
+
+  test('a name given twice is refused, so a value put in front of a signed one cannot ride on its signature', () => {
+    const url = new URL(signedReturnUrl('https://shop.example.com/ivr/return?order=42', { ...params, Result: 'caller-interrupted' }, SECRET, now));
+    const sig = url.searchParams.get(RESULT_SIGNATURE_PARAM);
+    url.searchParams.delete(RESULT_SIGNATURE_PARAM);
+    expect(verifyCaptureResult(url.searchParams, sig, SECRET, { now })).toBe(true);
+    const smuggled = new URLSearchParams('Result=success&' + url.searchParams.toString());
+    expect(smuggled.get('Result')).toBe('success');
+    expect(verifyCaptureResult(smuggled, sig, SECRET, { now })).toBe(false);
+  });
+
+  test("the app's return URL cannot bring result values of its own, nor a parameter twice", () => {
+    const url = new URL(
+      signedReturnUrl(
+        'https://shop.example.com/ivr/return?order=1&order=2&card_token=vt_planted&Result=success',
+        { CallSid: params.CallSid, Result: 'too-many-failed-attempts', card_masked: '****' },
+        SECRET,
+        now,
+      ),
+    );
+    expect(url.searchParams.getAll('order')).toEqual(['2']);
+    expect(url.searchParams.get('card_token')).toBeNull();
+    expect(url.searchParams.getAll('Result')).toEqual(['too-many-failed-attempts']);
+    const sig = url.searchParams.get(RESULT_SIGNATURE_PARAM);
+    url.searchParams.delete(RESULT_SIGNATURE_PARAM);
+    expect(verifyCaptureResult(url.searchParams, sig, SECRET, { now })).toBe(true);
   });
 });
