@@ -11,9 +11,10 @@
  *
  * How the app verifies it, on the request Twilio makes to the return URL:
  *
- *   const query = Object.fromEntries(new URL(req.url, 'https://x').searchParams);
- *   const { TonewallSignature, ...params } = query;
- *   verifyCaptureResult(params, TonewallSignature, process.env.CAPTURE_RESULT_SECRET)
+ *   const q = new URL(req.url, 'https://x').searchParams;
+ *   const signature = q.get('TonewallSignature');
+ *   q.delete('TonewallSignature');
+ *   verifyCaptureResult(q, signature, process.env.CAPTURE_RESULT_SECRET)
  *
  * and checks that `params.CallSid` is the CallSid of the request Twilio signed. The query's
  * parameters are all signed, those the app put in its return URL included (Studio's
