@@ -26,15 +26,21 @@ import type { ProcessorSummary } from './summary';
 
 export type ConnectorRole = 'cardnumber' | 'expiry' | 'cvv' | 'postal_code';
 
-/** the kind a field must have to fill each connector field; postal_code has no kind of its own */
+/** the kinds a field may have to fill each connector field (a postal code kept as plain digits, named, too) */
+const KINDS_OF_ROLE: Readonly<Record<ConnectorRole, readonly FieldKind[]>> = {
+  cardnumber: ['card-number'],
+  expiry: ['expiry'],
+  cvv: ['security-code'],
+  postal_code: ['postal-code', 'digits'],
+};
+/** the kind a role is found by when the file does not name its field (a digits field is not assumed to be a postal code) */
 const KIND_OF_ROLE: Readonly<Record<ConnectorRole, FieldKind>> = {
   cardnumber: 'card-number',
   expiry: 'expiry',
   cvv: 'security-code',
-  postal_code: 'digits',
+  postal_code: 'postal-code',
 };
-/** roles found by kind when the file does not name their field (a digits field is not assumed to be a postal code) */
-const ROLES_BY_KIND: readonly ConnectorRole[] = ['cardnumber', 'expiry', 'cvv'];
+const ROLES_BY_KIND: readonly ConnectorRole[] = ['cardnumber', 'expiry', 'cvv', 'postal_code'];
 const REQUIRED_ROLES: readonly ConnectorRole[] = ['cardnumber', 'expiry'];
 
 export type RoleMap = Partial<Record<ConnectorRole, string>>;
@@ -52,10 +58,11 @@ export function resolveRoles(
 ): RoleMap | null {
   const roles: RoleMap = {};
   const taken = new Set<string>();
-  for (const role of Object.keys(KIND_OF_ROLE) as ConnectorRole[]) {
+  for (const role of Object.keys(KINDS_OF_ROLE) as ConnectorRole[]) {
     const name = named[role];
     if (name === undefined) continue;
-    if (states[name]?.kind !== KIND_OF_ROLE[role]) return null;
+    const kind = states[name]?.kind;
+    if (kind === undefined || !KINDS_OF_ROLE[role].includes(kind)) return null;
     roles[role] = name;
     taken.add(name);
   }

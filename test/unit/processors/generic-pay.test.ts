@@ -19,6 +19,12 @@ describe('resolveRoles', () => {
     expect(resolveRoles(['card', 'exp', 'zip'], states, { postal_code: 'zip' })).toEqual({ cardnumber: 'card', expiry: 'exp', postal_code: 'zip' });
   });
 
+  test('a postal-code field is the postal code, found by kind or named', () => {
+    const states = kinds({ ...CARD, postal: 'postal-code' });
+    expect(resolveRoles(['card', 'exp', 'postal'], states, {})).toEqual({ cardnumber: 'card', expiry: 'exp', postal_code: 'postal' });
+    expect(resolveRoles(['card', 'exp', 'postal'], states, { postal_code: 'postal' })).toEqual({ cardnumber: 'card', expiry: 'exp', postal_code: 'postal' });
+  });
+
   test('a named field wins over kind, and settles which of two cards is sent', () => {
     const states = kinds({ ...CARD, card2: 'card-number' });
     expect(resolveRoles(['card', 'card2', 'exp'], states, {})).toBeNull();
