@@ -197,11 +197,16 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     route('/twilio/status', 'status', 'callback', async (raw, log) => {
       const p = statusParams.parse(raw);
       if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
+      let sealed: string | undefined;
       const ended = await d.calls.update(p.CallSid, (s) => {
         if (s.state === 'ended') return false;
         s.state = 'ended';
         s.endedAt = Date.now();
+        // the first entry of a matching pair, sealed while its second was awaited: gone with the call
+        sealed = s.pendingMatch?.token;
+        s.pendingMatch = undefined;
       });
+      if (sealed) await d.runner.forgetSealed(sealed);
       if (ended) {
         d.metrics.callsEnded.inc({ status: p.CallStatus });
         d.metrics.callsActive.dec();

@@ -156,10 +156,20 @@ export class FlowRunner {
   async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger, confirm = false): Promise<string> {
     const flow = this.flowOf(session);
     if (session.dropin && this.d.dropin && session.state === 'ivr' && digits.includes(INTERRUPT_KEY)) {
-      return this.d.dropin.end(flow, structuredClone(session), 'caller-interrupted', (s) => this.save(session, s), log);
+      const s = structuredClone(session);
+      // the first entry of a matching pair waits sealed for a second that will not come now
+      const sealed = s.pendingMatch?.token;
+      s.pendingMatch = undefined;
+      if (sealed) await this.forgetSealed(sealed);
+      return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
     return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log);
+  }
+
+  /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */
+  async forgetSealed(token: string): Promise<void> {
+    await this.d.vault.erase(token);
   }
 
   flowOf(session: CallSession): Flow {

@@ -180,6 +180,27 @@ describe('prompts by step, error and attempt; languages', () => {
     await call.hangup();
   });
 
+  test('requireMatchingInputs: a caller who hangs up between the two entries leaves nothing sealed in the vault', async () => {
+    let sealed: string | undefined;
+    const c = caller([`${ACCOUNT}#`], async (g) => {
+      if (g.index !== 1) return;
+      sealed = (await h.app.services.calls.get(call.sid))!.pendingMatch!.token;
+      expect(await h.redisStore!.get(h.app.services.keys.vault(sealed))).toMatch(/^v1\./);
+      void call.hangup();
+    });
+    const call = await h.emulator.placeCall({
+      from: '+15550007006',
+      to: SPANISH_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: c.onGather,
+    });
+    await waitFor(() => sealed, 'the confirm prompt', 15000);
+    await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'ended', 'the call ended', 15000);
+    expect(await h.redisStore!.get(h.app.services.keys.vault(sealed!))).toBeNull();
+    expect((await h.app.services.calls.get(call.sid))!.pendingMatch).toBeUndefined();
+  });
+
   test('a flow file with a bad prompt entry stops the service at start, naming the file, the path and the reason', async () => {
     const dir = mkdtempSync('/tmp/tw-prompt-flows-');
     writeFileSync(
