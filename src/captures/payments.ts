@@ -165,6 +165,8 @@ export class PaymentSessions {
     const started = await this.d.captures
       .start(session, { name: field.name, kind: field.kind, ...(payment.blanket ? { blanket: true } : {}) })
       .catch(async (e: unknown) => {
+        // the start's own failure is what the agent is told; if the store fails again here the
+        // field stays reserved, which holds off a complete but never a cancel
         await this.mark(session.callSid, payment.id, name, (f) => delete f.starting).catch(() => undefined);
         throw e;
       });
