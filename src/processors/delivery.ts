@@ -31,6 +31,7 @@ import { type NotPrepared, type PreparedTry, prepareTry, type TryOutcome } from 
 import {
   cancelDeliveries,
   deliveryIndexMember,
+  deliveryRound,
   deliveryLeaseKey,
   type DeliveryRecord,
   deliveryTtlSeconds,
@@ -95,7 +96,7 @@ export class ProcessorDelivery {
   async onCallUpdated(session: CallSession): Promise<void> {
     for (const p of this.deps.processors) {
       if (!readyFor(session, p)) continue;
-      if (await this.enqueue(session.callSid, p.name)) this.schedule(session.callSid, p.name, Date.now());
+      if (await this.enqueue(session.callSid, p.name, deliveryRound(session))) this.schedule(session.callSid, p.name, Date.now());
     }
   }
 
@@ -120,15 +121,31 @@ export class ProcessorDelivery {
     await Promise.allSettled([...this.inflight.values()]);
   }
 
-  private async enqueue(callSid: string, processor: string): Promise<boolean> {
+  private async enqueue(callSid: string, processor: string, round: string | undefined): Promise<boolean> {
     const key = this.deps.keys.delivery(callSid, processor);
-    if ((await this.deps.store.get(key)) !== null) return false;
+    const existing = await this.deps.store.get(key);
+    // one delivery per round: the call's own values once, and each completed payment session once
+    if (existing !== null && parseRecord(existing)?.round === round) return false;
     // index first: an index entry without a record is dropped by the next poll, while a record
     // without an index entry would never be resumed after a crash
     await this.deps.store.sadd(this.deps.keys.deliveries(), deliveryIndexMember(callSid, processor), this.ttlSeconds);
     const now = Date.now();
-    const rec: DeliveryRecord = { v: 1, callSid, processor, status: 'pending', attempts: 0, nextAt: now, createdAt: now, updatedAt: now };
-    const created = await this.deps.store.setIfAbsent(key, JSON.stringify(rec), this.ttlSeconds);
+    const rec: DeliveryRecord = {
+      v: 1,
+      callSid,
+      processor,
+      status: 'pending',
+      attempts: 0,
+      nextAt: now,
+      createdAt: now,
+      updatedAt: now,
+      ...(round ? { round } : {}),
+    };
+    // a new round replaces the record of the one before, only if it is still the one read
+    const created =
+      existing === null
+        ? await this.deps.store.setIfAbsent(key, JSON.stringify(rec), this.ttlSeconds)
+        : (await this.deps.store.compareAndSet(key, existing, JSON.stringify(rec), this.ttlSeconds)).ok;
     if (created) this.deps.log.info({ callSid, processor }, 'processor delivery queued');
     return created;
   }
@@ -209,6 +226,10 @@ export class ProcessorDelivery {
       log.warn({ callSid, processor: processor.name }, 'processor delivery dropped: the call is gone');
       return;
     }
+
+    // the call's values now belong to another round (a new payment session opened, or completed,
+    // since this delivery was queued): these are not the values it was for
+    if (rec.round !== deliveryRound(session)) return this.finish(rec, 'failed', { reason: 'superseded' });
 
     const attempts = rec.attempts + 1;
     let outcome: TryOutcome;

@@ -101,11 +101,13 @@ export function connectorRequest(settings: GenericPaySettings, transactionId: st
 }
 
 /**
- * Stable per call and processor, shaped like Twilio's transaction ids (a UUID: RFC 9562
+ * Stable per call, processor and round (records.ts deliveryRound), shaped like Twilio's transaction ids (a UUID: RFC 9562
  * version 8, the bits taken from a SHA-256 of the pair), and naming neither.
  */
-export function transactionId(callSid: string, processor: string): string {
-  const h = createHash('sha256').update(`tonewall:generic-pay\0${callSid}\0${processor}`).digest();
+export function transactionId(callSid: string, processor: string, round?: string): string {
+  const h = createHash('sha256')
+    .update(`tonewall:generic-pay\0${callSid}\0${processor}${round ? `\0${round}` : ''}`)
+    .digest();
   h[6] = (h[6] & 0x0f) | 0x80;
   h[8] = (h[8] & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

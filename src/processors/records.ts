@@ -31,11 +31,24 @@ export interface DeliveryRecord {
   updatedAt: number;
   httpStatus?: number;
   reason?: string;
+  /** the agent's payment session these values are (captures/payments.ts); absent: the call's own */
+  round?: string;
 }
 
-/** stable per call and processor, and opaque: it names neither */
-export function idempotencyKey(callSid: string, processor: string): string {
-  return createHash('sha256').update(`tonewall:delivery\0${callSid}\0${processor}`).digest('hex');
+/**
+ * Which values of the call a delivery sends: a completed payment session's (its id), or, with no
+ * payment, the call's own (undefined). A new completed payment is a new delivery: "declined, try
+ * another card" reaches the processor again, under keys of its own.
+ */
+export function deliveryRound(session: Pick<CallSession, 'payment'>): string | undefined {
+  return session.payment?.status === 'completed' ? session.payment.id : undefined;
+}
+
+/** stable per call, processor and round, and opaque: it names none of them */
+export function idempotencyKey(callSid: string, processor: string, round?: string): string {
+  return createHash('sha256')
+    .update(`tonewall:delivery\0${callSid}\0${processor}${round ? `\0${round}` : ''}`)
+    .digest('hex');
 }
 
 export function deliveryIndexMember(callSid: string, processor: string): string {

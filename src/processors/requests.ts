@@ -10,7 +10,7 @@ import type { Vault } from '../vault';
 import type { GenericPayProcessorConfig, ProcessorConfig, TonewallProcessorConfig } from './config';
 import { type CardValues, connectorRequest, readConnectorAnswer, resolveRoles, transactionId } from './generic-pay';
 import { basicAuthorization, postJson, postSigned } from './http';
-import { idempotencyKey } from './records';
+import { deliveryRound, idempotencyKey } from './records';
 import { type ProcessorSummary, summarizeAnswer } from './summary';
 
 export interface TryOutcome {
@@ -62,7 +62,13 @@ async function prepareTonewall({ vault, log }: TryDeps, session: CallSession, pr
   const body = JSON.stringify({ callSid: session.callSid, subject, fields });
   return {
     async send(fetchImpl) {
-      const answered = await postSigned(fetchImpl, processor.url, body, processor.secret, idempotencyKey(session.callSid, processor.name));
+      const answered = await postSigned(
+        fetchImpl,
+        processor.url,
+        body,
+        processor.secret,
+        idempotencyKey(session.callSid, processor.name, deliveryRound(session)),
+      );
       // the answer goes to the agent as an allow-listed summary only: no free text, nothing sent
       const summary = summarizeAnswer(answered.body, sent);
       return {
@@ -85,7 +91,7 @@ async function prepareGenericPay({ vault }: TryDeps, session: CallSession, proce
     if (value === null) return { failed: 'values-gone' };
     card[role] = value;
   }
-  const txn = transactionId(session.callSid, processor.name);
+  const txn = transactionId(session.callSid, processor.name, deliveryRound(session));
   const body = JSON.stringify(connectorRequest(processor.connector, txn, card as CardValues));
   const sent = Object.values(card).filter((v): v is string => typeof v === 'string');
   const cardField = session.fields[roles.cardnumber!];

@@ -15,6 +15,7 @@ import { AgentSocket, agentSide, api, keyed, makeFlowsDir, multimon, OFFER_NUMBE
 
 const CARD = '4111111111111111';
 const BAD_CARD = '4111111111111112';
+const OTHER_CARD = '5555555555554444';
 
 let h: Harness;
 let flowsDir: string;
@@ -22,6 +23,7 @@ let dir: string;
 let server: http.Server;
 let alice: string;
 const received: string[] = [];
+const idempotencyKeys: string[] = [];
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -29,6 +31,7 @@ beforeAll(async () => {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       received.push(body);
+      idempotencyKeys.push(String(req.headers['idempotency-key']));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ approved: true, reference: 'ch_pay' }));
     });
   });
@@ -151,11 +154,24 @@ describe('an agent-assisted payment', () => {
 
     // an ended session takes no more updates
     expect((await api(h, 'POST', paymentUrl(live, p.paymentId), alice, { capture: 'card' })).status).toBe(409);
+
+    // "declined, try another card": a second session on the call is a new delivery, with keys of its own
+    const second = (await api(h, 'POST', `/v1/calls/${live.call.sid}/payments`, alice, {})).body as PaymentView;
+    expect(await gather(live, second.paymentId, 'card', OTHER_CARD + '#')).toMatchObject({ status: 'valid', brand: 'mastercard' });
+    expect(await gather(live, second.paymentId, 'expiry', '1231')).toMatchObject({ status: 'valid' });
+    expect(await gather(live, second.paymentId, 'cvv', '456')).toMatchObject({ status: 'valid' });
+    await sleep(600);
+    expect(received).toHaveLength(1);
+    expect((await api(h, 'POST', paymentUrl(live, second.paymentId), alice, { status: 'complete' })).status).toBe(200);
+    await sock.next((e) => e.type === 'processor.result' && e.callSid === live.call.sid && e !== result, 'the second processor.result', 15_000);
+    expect(received).toHaveLength(2);
+    expect(JSON.parse(received[1]).fields).toEqual({ card: OTHER_CARD, expiry: '1231', cvv: '456' });
+    expect(idempotencyKeys[1]).not.toBe(idempotencyKeys[0]);
     // what the agent heard and every recording of the agent's call hold no key
     expect(multimon(live.agent.received)).toBe('');
     for (const channel of live.agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
-    for (const text of sock.raw) for (const v of [CARD, BAD_CARD, '1230', '"123"']) expect(text).not.toContain(v);
-    for (const v of [CARD, BAD_CARD, '41111111']) expect(h.logs.text).not.toContain(v);
+    for (const text of sock.raw) for (const v of [CARD, BAD_CARD, OTHER_CARD, '1230', '"123"']) expect(text).not.toContain(v);
+    for (const v of [CARD, BAD_CARD, OTHER_CARD, '41111111', '55555555']) expect(h.logs.text).not.toContain(v);
     const audit = (await api(h, 'GET', `/v1/calls/${live.call.sid}/audit`, token(h, 'sue', 'supervisor'))).body as { entries: { type: string }[] };
     expect(audit.entries.map((e) => e.type)).toEqual(expect.arrayContaining(['payment.created', 'payment.completed']));
     sock.close();

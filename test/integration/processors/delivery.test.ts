@@ -137,6 +137,24 @@ describe('ProcessorDelivery', () => {
     expect(await store.ttl(keys.delivery(s.callSid, 'gateway'))).toBeGreaterThanOrEqual(vault.ttlSeconds);
   });
 
+  test('a payment session is a round of its own: a retry whose values were replaced by another session gives up (superseded)', async () => {
+    const d = delivery();
+    await d.start();
+    const s = await paymentCall(['card', 'expiry', 'cvv']);
+    const payment = (id: string, status: 'open' | 'completed') => ({ id, status, blanket: false, fields: [], createdAt: 0 });
+    const done = (await calls.update(s.callSid, (x) => void (x.payment = payment('PK1', 'completed'))))!;
+    gw.answer = () => ({ status: 503, body: {} });
+    await d.onCallUpdated(done);
+    await waitFor(() => charges().length === 1);
+    expect(charges()[0].headers['idempotency-key']).toBe(idempotencyKey(s.callSid, 'gateway', 'PK1'));
+    // the agent opens another session before the retry: the call's values are no longer PK1's
+    await calls.update(s.callSid, (x) => void (x.payment = payment('PK2', 'open')));
+    await waitFor(() => results.some((r) => r.processor === 'gateway'), 5000);
+    expect(results.find((r) => r.processor === 'gateway')!.result).toMatchObject({ ok: false });
+    expect(charges()).toHaveLength(1);
+    expect(JSON.parse((await store.get(keys.delivery(s.callSid, 'gateway')))!)).toMatchObject({ status: 'failed', reason: 'superseded', round: 'PK1' });
+  });
+
   test('fails 3 times then succeeds: retried after ~0.5 s, 1 s, 2 s with one Idempotency-Key, delivered once', async () => {
     gw.answer = (n) => (n <= 3 ? { status: 503, body: { error: 'busy' } } : { status: 201, body: { id: 'ch_1' } });
     const d = delivery(); // the default backoff: 500 ms base
