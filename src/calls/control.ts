@@ -15,7 +15,10 @@ export interface CallControl {
       update(params: { twiml: string } | { status: 'completed' }): Promise<unknown>;
       /** the call's state now (dropin/ watches for a caller who hung up mid-capture) */
       fetch(): Promise<{ status: string }>;
-      recordings(recordingSid: string): { update(params: RecordingUpdate): Promise<{ sid: string }> };
+      recordings: ((recordingSid: string) => { update(params: RecordingUpdate): Promise<{ sid: string }> }) & {
+        /** the call's recordings (a drop-in finds the one the app runs; test fakes may leave it out) */
+        list?(): Promise<Array<{ sid: string; status: string }>>;
+      };
     };
     create(params: { to: string; from: string; twiml: string; statusCallback: string }): Promise<{ sid: string }>;
   };

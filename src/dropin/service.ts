@@ -64,6 +64,32 @@ export class DropinService {
     return typeof this.d.secret === 'string';
   }
 
+  /**
+   * The recording the app runs on the call, as the capture starts: the one in progress (then it
+   * is paused and resumed by its SID), none (nothing to pause), or, when the list cannot be read
+   * or several run, `Twilio.CURRENT` as the one to pause, which fails closed if Twilio refuses.
+   * A recording the app paused itself is left alone: never resumed by this capture.
+   */
+  async appRecording(callSid: string, log: Logger): Promise<CallSession['recording']> {
+    const recordings = this.d.twilio.calls(callSid).recordings;
+    let found: CallSession['recording'] = { status: 'in-progress' };
+    let seen = 'unknown';
+    if (recordings.list) {
+      try {
+        const running = (await recordings.list()).filter((r) => r.status === 'in-progress');
+        seen = running.length === 0 ? 'none' : running.length === 1 ? 'one' : 'several';
+        if (running.length === 1) found = { sid: running[0].sid, status: 'in-progress' };
+        if (running.length === 0) found = { status: 'none' };
+        if (running.length > 1) log.warn({ recordings: running.length }, 'several recordings run on the call: the current one is paused');
+      } catch (err) {
+        log.warn({ err: errFields(err) }, "the call's recordings could not be listed: the current one is paused");
+      }
+    }
+    // for the assessor: which recording the capture pauses, or that none was running
+    await this.d.audit.append(callSid, { type: 'dropin.recording', running: seen, ...(found.sid ? { recordingSid: found.sid } : {}) });
+    return found;
+  }
+
   /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
   async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
     const dropin = s.dropin;

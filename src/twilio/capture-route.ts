@@ -96,8 +96,8 @@ export function captureHandler(d: CaptureRouteDeps) {
         ? { callSid: p.CallSid, accountSid: p.AccountSid, from: p.To, to: p.From }
         : { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
       log,
-      // the app's recording, if any, is addressed as Twilio.CURRENT: assume one runs until Twilio says not
-      { dropin: { returnUrl: returnUrl.toString() }, recording: { status: 'in-progress' } },
+      // the app's recording: the one in progress, paused by its SID before any sensitive prompt
+      { dropin: { returnUrl: returnUrl.toString() }, recording: await d.dropin.appRecording(p.CallSid, log) },
     );
     // from its first prompt on, a caller who hangs up is noticed (service.ts)
     d.dropin.watch(p.CallSid);

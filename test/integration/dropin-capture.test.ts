@@ -64,6 +64,8 @@ class ShopApp {
   refusedSignatures = 0;
   /** start a recording over REST (as the app's own policy) before handing the call to tonewall */
   record = false;
+  /** pause that recording itself before the redirect (as an app does before a <Pay>) */
+  pauseOwn = false;
   returnUrl = '';
 
   /** the gateway's HTTP status for a charge */
@@ -101,7 +103,10 @@ class ShopApp {
     this.app.post('/pay', async (req, reply) => {
       if (!signed(req)) return reply.code(403).send();
       const body = req.body as Record<string, string>;
-      if (this.record) await rest.calls(body.CallSid).recordings.create({ recordingChannels: 'dual' });
+      if (this.record) {
+        const rec = await rest.calls(body.CallSid).recordings.create({ recordingChannels: 'dual' });
+        if (this.pauseOwn) await rest.calls(body.CallSid).recordings(rec.sid).update({ status: 'paused', pauseBehavior: 'skip' });
+      }
       const r = new twilio.twiml.VoiceResponse();
       if (this.ownGather)
         r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
@@ -171,6 +176,7 @@ afterAll(async () => {
 beforeEach(() => {
   shop.returned = [];
   shop.record = false;
+  shop.pauseOwn = false;
   shop.ownGather = false;
   shop.chargeStatus = 200;
   shop.returnUrl = `${shop.url}/paid?order=42`;
@@ -264,11 +270,12 @@ it('the app says hello, tonewall captures card, expiry and cvv, the app gets Res
     'Key in the security code.',
     'Thank you for your payment.',
   ]);
-  // no recording ran: the pause found none (audited) and the capture went on
+  // no recording ran: the capture found none (audited), paused nothing, and went on
   const types = await auditTypes(c.sid);
-  expect(types).toEqual(expect.arrayContaining(['recording.paused', 'dropin.returned']));
-  const paused = (await h.app.services.audit.list(c.sid)).find((e) => (e as { type?: string }).type === 'recording.paused') as { absent?: boolean };
-  expect(paused.absent).toBe(true);
+  expect(types).toEqual(expect.arrayContaining(['dropin.recording', 'dropin.returned']));
+  expect(types).not.toContain('recording.paused');
+  const found = (await h.app.services.audit.list(c.sid)).find((e) => (e as { type?: string }).type === 'dropin.recording') as { running?: string };
+  expect(found.running).toBe('none');
 
   // no value and no full caller number in the return URL, the logs or Redis
   const everywhere = [JSON.stringify(back.query), h.logs.text, (await h.scan()).map((k) => k.key + ' ' + k.content).join('\n')];
@@ -286,6 +293,21 @@ it('a recording the app started over REST before the redirect is paused for ever
   const types = await auditTypes(c.sid);
   expect(types).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
   // no key (the control below shows the decoder hears keys the same recording takes unpaused)
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it('a recording the app paused itself before the redirect is left paused: the capture never resumes it', async () => {
+  shop.record = true;
+  shop.pauseOwn = true;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  const timeline = h.emulator
+    .timelineFor(c.sid)
+    .filter((e) => e.type === 'recording')
+    .map((e) => (e as { status: string }).status);
+  expect(timeline.filter((st) => st === 'in-progress')).toHaveLength(1); // its start only
+  expect(await auditTypes(c.sid)).not.toContain('recording.resumed');
   expect(wideDecode(c.recordingAudio)).toBe('');
 });
 
