@@ -188,6 +188,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     secret: config.capture.resultSecret,
     log,
     onSessionChanged: queueDelivery,
+    onLeft: () => metrics.callsActive.dec(),
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
   });

@@ -44,6 +44,8 @@ export interface DropinDeps {
   secret?: string;
   log: Logger;
   onSessionChanged?: (s: CallSession) => void;
+  /** the call leaves tonewall's hands (returned to the app, or hung up): the active-calls gauge */
+  onLeft?: () => void;
   processorWaitMs?: number;
   pollMs?: number;
   backoff?: Backoff;
@@ -103,6 +105,7 @@ export class DropinService {
     dropin.result = result;
     const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
     await save(s);
+    this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
     const answers = await Promise.all(waits);
     if (answers.some((a) => !a.result?.ok)) {
@@ -134,16 +137,20 @@ export class DropinService {
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
     this.unwatch(callSid);
     let ended: CallSession | undefined;
+    // ended here, not by tonewall's own status route (which counts the call out itself)
+    let endedHere = false;
     await this.d.calls.update(callSid, (stored) => {
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'caller-hung-up';
-      if (stored.state !== 'ended') {
+      endedHere = stored.state !== 'ended';
+      if (endedHere) {
         stored.state = 'ended';
         stored.endedAt = Date.now();
       }
       ended = structuredClone(stored);
     });
     if (!ended?.dropin) return;
+    if (endedHere) this.d.onLeft?.();
     const flow = flowOf(ended);
     if (!flow) return;
     await this.d.audit.append(callSid, { type: 'dropin.returned', flowId: flow.id, result: 'caller-hung-up' });

@@ -198,8 +198,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const p = statusParams.parse(raw);
       if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
       let sealed: string | undefined;
+      // a drop-in capture already returned to its app left the active calls when it returned
+      let returned = false;
       const ended = await d.calls.update(p.CallSid, (s) => {
         if (s.state === 'ended') return false;
+        returned = s.state === 'returned';
         s.state = 'ended';
         s.endedAt = Date.now();
         // the first entry of a matching pair, sealed while its second was awaited: gone with the call
@@ -209,7 +212,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       if (sealed) await d.runner.forgetSealed(sealed);
       if (ended) {
         d.metrics.callsEnded.inc({ status: p.CallStatus });
-        d.metrics.callsActive.dec();
+        if (!returned) d.metrics.callsActive.dec();
         await d.audit.append(p.CallSid, { type: 'call.ended', twilioStatus: p.CallStatus });
         await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
         await d.onCallEnded?.(p.CallSid);

@@ -215,6 +215,12 @@ function expectNoValueAnywhere(text: string, values: string[]): void {
   for (const v of values) expect(holdsValue(text, v)).toBe(false);
 }
 
+/** tonewall_calls_active as /metrics shows it */
+async function activeCalls(): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  return Number(/^tonewall_calls_active (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 async function auditTypes(callSid: string): Promise<string[]> {
   return (await h.app.services.audit.list(callSid)).map((e) => String((e as { type?: unknown }).type));
 }
@@ -231,8 +237,11 @@ it('the route is a Twilio webhook: unsigned 400, wrongly signed 403, nothing run
 });
 
 it('the app says hello, tonewall captures card, expiry and cvv, the app gets Result=success with masked fields and tokens, signed', async () => {
+  const activeBefore = await activeCalls();
   const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
+  // the call left tonewall when it returned to the app: it is no longer counted as active
+  expect(await activeCalls()).toBe(activeBefore);
   expect(shop.refusedSignatures).toBe(0);
   expect(shop.returned).toHaveLength(1);
   const back = shop.returned[0];
