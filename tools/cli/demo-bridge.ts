@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { keyTones, type EmulatedCall, type MediaLeg, type TwilioEmulator } from '../emulator';
 import { multimonKeys, mulawWav, spectrogram } from './audio-files';
+import { DEMO_CARD } from './demo-values';
 
 interface DemoContext {
   app: FastifyInstance;
@@ -20,9 +21,6 @@ interface DemoContext {
   /** the keys the caller pressed for non-sensitive prompts while the recording ran (the menu's): the caller's recording may hold these, and nothing else */
   recordedKeys: string;
 }
-
-// Visa's published test number: never a real card
-const DEMO_CARD = '4111111111111111';
 
 async function until<T>(fn: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;

@@ -15,11 +15,10 @@ import { loadConfig } from '../../src/config';
 import { startTwilioEmulator, type TimelineEntry } from '../emulator';
 import { generateKeyRingText } from '../../src/vault';
 import { freePort } from '../free-port';
+import { DEMO_CARD } from './demo-values';
 
 const CALLER = '+15551234567';
 const PAYMENTS_NUMBER = '+15005550006';
-// Visa's published test number: never a real card
-const DEMO_CARD = '4111111111111111';
 
 function expiryNextYear(): string {
   const d = new Date();
