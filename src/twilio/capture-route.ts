@@ -83,7 +83,10 @@ export function captureHandler(d: CaptureRouteDeps) {
     if (!returnUrl) return refuse('return-url-not-allowed');
     if (!d.dropin.configured) return refuse('no-result-secret');
     // one capture per call: a call tonewall already holds (an earlier capture, or a call to one
-    // of its own numbers) would resume that session, not start this one
+    // of its own numbers) would resume that session, not start this one. (captureAgain, before the
+    // replay guard, covers the one case the guard would answer wrongly: the same flow again after
+    // its capture returned; this check is behind the guard, so a replay of a refusal is answered
+    // as the first one was and audited once.)
     if (await d.calls.get(p.CallSid)) return refuse('call-already-known');
     const outbound = typeof raw.Direction === 'string' && raw.Direction.startsWith('outbound');
     log.info({ flowId: flow.id, outbound }, 'drop-in capture started');
