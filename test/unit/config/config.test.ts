@@ -3,22 +3,12 @@
  * setups, and the caller index has a key of its own, so rotating AGENT_JWT_SECRET keeps
  * stored callers findable for access and erasure.
  */
-import path from 'node:path';
 import { buildApp } from '../../../src/app';
 import { ConfigError, loadConfig } from '../../../src/config';
-import { generateKeyRingText } from '../../../src/vault';
+import { minimalEnv } from '../../support/env';
 import { LogCapture } from '../../support/harness';
 
-const root = path.join(__dirname, '../../..');
-const base = {
-  TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
-  TWILIO_AUTH_TOKEN: 't'.repeat(32),
-  VAULT_KEYS: generateKeyRingText('k1'),
-  AGENT_JWT_SECRET: 'j'.repeat(40),
-  FLOWS_DIR: path.join(root, 'config/flows'),
-  PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
-  LOG_LEVEL: 'warn',
-};
+const base = { ...minimalEnv(), LOG_LEVEL: 'warn' };
 
 function refusal(env: Record<string, string>): ConfigError {
   try {

@@ -2,21 +2,12 @@
  * Drop-in capture's pure parts: the return URL allow-list (CAPTURE_RETURN_URLS, parsed in
  * config.ts), the result's signature in the query string, and what a result holds.
  */
-import path from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config';
 import { allowedReturnUrl } from '../../../src/dropin/return-urls';
 import { canonicalParams, RESULT_SIGNATURE_PARAM, signedReturnUrl, signResult, verifyCaptureResult } from '../../../src/dropin/result-signature';
-import { generateKeyRingText } from '../../../src/vault';
+import { minimalEnv } from '../../support/env';
 
-const root = path.join(__dirname, '../../..');
-const base = {
-  TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
-  TWILIO_AUTH_TOKEN: 't'.repeat(32),
-  VAULT_KEYS: generateKeyRingText('k1'),
-  AGENT_JWT_SECRET: 'j'.repeat(40),
-  FLOWS_DIR: path.join(root, 'config/flows'),
-  PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
-};
+const base = { ...minimalEnv() };
 const SECRET = 's'.repeat(40);
 
 describe('CAPTURE_RETURN_URLS and CAPTURE_RESULT_SECRET', () => {

@@ -1,0 +1,16 @@
+import path from 'node:path';
+import { generateKeyRingText } from '../../src/vault';
+
+const root = path.join(__dirname, '../..');
+
+/** the least environment loadConfig takes: the sample flows, no processors (tests add what they check) */
+export function minimalEnv(): Record<string, string> {
+  return {
+    TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
+    TWILIO_AUTH_TOKEN: 't'.repeat(32),
+    VAULT_KEYS: generateKeyRingText('k1'),
+    AGENT_JWT_SECRET: 'j'.repeat(40),
+    FLOWS_DIR: path.join(root, 'config/flows'),
+    PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
+  };
+}
