@@ -240,7 +240,17 @@ describe('secure IVR capture', () => {
         });
       }),
     );
-    await Promise.all(calls.map((c) => waitFor(() => c.transcript.some((t: any) => /Connect/.test(t.verb)), `handoff of ${c.sid}`, 30000)));
+    // a call that misses its handoff says what it heard and what the service logged of it
+    const handedOff = (c: (typeof calls)[number]) =>
+      waitFor(() => c.transcript.some((t: any) => /Connect/.test(t.verb)), `handoff of ${c.sid}`, 45000).catch((e: Error) => {
+        const heard = c.transcript.map((t: any) => t.verb).join(' > ');
+        const logged = h.logs.lines
+          .map((l) => JSON.parse(l) as { callSid?: string; level?: number; msg?: string; err?: unknown })
+          .filter((l) => l.callSid === c.sid && Number(l.level) >= 40)
+          .map((l) => `${l.msg}${l.err ? ` (${JSON.stringify(l.err)})` : ''}`);
+        throw new Error(`${e.message}; heard: ${heard}; service warnings: ${logged.join(' | ') || 'none'}`);
+      });
+    await Promise.all(calls.map(handedOff));
     for (const [i, c] of calls.entries()) {
       const { body } = await getCall(c.sid);
       const card = cards[i % cards.length];
@@ -255,5 +265,5 @@ describe('secure IVR capture', () => {
       expect(body.from).toBe(`+*******${String(i).padStart(4, '0')}`);
     }
     await Promise.all(calls.map((c) => c.hangup()));
-  }, 60000);
+  }, 90000);
 });
