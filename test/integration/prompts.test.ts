@@ -197,7 +197,8 @@ describe('prompts by step, error and attempt; languages', () => {
     });
     await waitFor(() => sealed, 'the confirm prompt', 15000);
     await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'ended', 'the call ended', 15000);
-    expect(await h.redisStore!.get(h.app.services.keys.vault(sealed!))).toBeNull();
+    // erased once the call's end is written (the erase follows that write)
+    await waitFor(async () => (await h.redisStore!.get(h.app.services.keys.vault(sealed!))) === null, 'the sealed entry erased', 5000);
     expect((await h.app.services.calls.get(call.sid))!.pendingMatch).toBeUndefined();
   });
 
