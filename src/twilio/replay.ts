@@ -27,6 +27,7 @@ export const REPLAY_TTL_SECONDS = CALL_TTL_SECONDS;
 const PENDING = 'pending';
 const WAIT_STEP_MS = 50;
 const WAIT_MAX_MS = 10_000;
+const SHARED_ENTRIES_MAX = 1024;
 
 export interface StoredAnswer {
   status: number;
@@ -54,6 +55,9 @@ export class ReplayGuard {
    */
   private readonly recent = new RecentValues();
 
+  /** entry names of the parts every call shares (the flows' steps and attempts; bounded all the same) */
+  private readonly entries = new Map<string, string>();
+
   /** the secret as a key object: an HMAC from it skips importing the key, a third of its cost */
   private readonly secret: KeyObject;
 
@@ -76,7 +80,14 @@ export class ReplayGuard {
 
   /** the entry of one request within its call's record (parts are path segments or Twilio values, JSON keeps them apart) */
   private entry(id: ReplayIdentity): string {
-    return createHmac('sha256', this.secret).update(JSON.stringify(id.parts)).digest('hex');
+    const parts = JSON.stringify(id.parts);
+    let entry = this.entries.get(parts);
+    if (entry === undefined) {
+      entry = createHmac('sha256', this.secret).update(parts).digest('hex');
+      // a first webhook's or a gather's parts are the same for every call: one HMAC each, kept
+      if ((id.parts[0] === 'voice' || id.parts[0] === 'gather') && this.entries.size < SHARED_ENTRIES_MAX) this.entries.set(parts, entry);
+    }
+    return entry;
   }
 
   /** 'first' when this request should run; otherwise the first request's answer (null: unknown) */

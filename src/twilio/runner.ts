@@ -65,6 +65,35 @@ export interface Opening {
   twiml?: string;
 }
 
+/** what the engine's first step makes of a fresh call, when it asks for nothing but the record */
+interface PlainOpening {
+  state: Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'>;
+  twiml: string;
+}
+
+/** a new call's state, before its first step */
+function freshState(flow: Flow): Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'> {
+  return {
+    state: 'ivr',
+    step: 0,
+    attempt: 1,
+    recording: { status: 'none' },
+    fields: {},
+    handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}), ...(flow.record ? { record: true } : {}) },
+  };
+}
+
+const STATE_KEYS = new Set(['state', 'step', 'attempt', 'recording', 'fields', 'handoff']);
+
+function onlyStateChanged(before: CallSession, after: CallSession): boolean {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const k of keys) if (!STATE_KEYS.has(k) && before[k as keyof CallSession] !== after[k as keyof CallSession]) return false;
+  return true;
+}
+
+/** who called, for working out a flow's opening once: the engine never reads it */
+const ANONYMOUS_CALL = { callSid: '', accountSid: '', to: '', fromMasked: '', subject: '', createdAt: 0, updatedAt: 0 } as const;
+
 /** the audit entry that begins a call's trail */
 export function callStartedEntry(flow: Flow): AuditInput {
   return { type: 'call.started', flowId: flow.id };
@@ -115,12 +144,7 @@ export class FlowRunner {
       to: p.to,
       fromMasked: maskPhone(p.from),
       subject: this.d.subjectHash(p.from),
-      state: 'ivr',
-      step: 0,
-      attempt: 1,
-      recording: { status: 'none' },
-      fields: {},
-      handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}), ...(flow.record ? { record: true } : {}) },
+      ...freshState(flow),
       createdAt: t,
       updatedAt: t,
       ...extra,
@@ -134,6 +158,28 @@ export class FlowRunner {
     // Most flows open with words and a first prompt (the recording, if any, starts in that
     // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
     // the record is created as it stands after that first step, with no second write.
+    const first = extra.dropin || extra.recording ? this.plainOpening(flow, fresh) : this.plainOpenings(flow);
+    if (!first) return { session: fresh, also };
+    return { session: { ...fresh, ...structuredClone(first.state) }, also, twiml: first.twiml };
+  }
+
+  /**
+   * A flow's plain opening depends on the flow alone (the engine's first step reads the call's
+   * state, never who called): worked out once per loaded flow, not per call.
+   */
+  private readonly openings = new WeakMap<Flow, PlainOpening | null>();
+
+  private plainOpenings(flow: Flow): PlainOpening | null {
+    let known = this.openings.get(flow);
+    if (known === undefined) {
+      known = this.plainOpening(flow, { ...ANONYMOUS_CALL, flowId: flow.id, ...freshState(flow) });
+      this.openings.set(flow, known);
+    }
+    return known;
+  }
+
+  /** the engine's first step for this fresh session, when it asks for nothing but the record */
+  private plainOpening(flow: Flow, fresh: CallSession): PlainOpening | null {
     const first = advance(flow, { kind: 'start' }, fresh, { now: this.now() });
     const plain =
       first.session.state === 'ivr' &&
@@ -141,8 +187,11 @@ export class FlowRunner {
       first.vaultWrites.length === 0 &&
       Object.keys(first.session.fields).length === 0 &&
       !first.verbs.some((v) => v.verb === 'handoff');
-    if (!plain) return { session: fresh, also };
-    return { session: first.session, also, twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow }) };
+    // the engine's first step changes only the call's state; were it ever to touch anything
+    // else (who called, when), the opening would be the caller's own: not shared, not kept
+    if (!plain || !onlyStateChanged(fresh, first.session)) return null;
+    const { state, step, attempt, recording, fields, handoff } = first.session;
+    return { state: { state, step, attempt, recording, fields, handoff }, twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow }) };
   }
 
   /** a plain opening (`twiml` set) was written by twilio/first-webhook.ts: what start does after creating it */

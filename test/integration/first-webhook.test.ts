@@ -92,4 +92,42 @@ describe("a call's first webhook", () => {
     const added = (await envelopes()).filter((k) => !envelopesBefore.includes(k));
     expect(added).toEqual([`${h.keyPrefix}vault:${session!.fromToken}`]);
   });
+
+  test("Fastify's request lines keep their reqId for a webhook where they print (info and below)", async () => {
+    // the harness logs at debug: the webhook's request gets its own child logger
+    const callSid = sid('9');
+    const from = h.logs.lines.length;
+    expect((await h.emulator.signedPost(h.voiceUrl, voiceParams(callSid))).status).toBe(200);
+    const lines = h.logs.lines.slice(from).map((l) => JSON.parse(l) as { msg?: string; reqId?: string; req?: { url?: string } });
+    const incoming = lines.find((l) => l.msg === 'incoming request' && l.req?.url === '/twilio/voice');
+    expect(incoming?.reqId).toEqual(expect.any(String));
+    expect(lines.find((l) => l.msg === 'request completed' && l.reqId === incoming?.reqId)).toBeDefined();
+  });
+});
+
+describe("a call's first webhook, logging at warn", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { LOG_LEVEL: 'warn' } });
+  });
+  afterAll(async () => h.close());
+
+  test('makes no request child logger, and a refused signature is still logged, with its route', async () => {
+    const child = jest.spyOn(Object.getPrototypeOf(h.app.log), 'child');
+    try {
+      expect((await h.emulator.signedPost(h.voiceUrl, voiceParams(sid('a')))).status).toBe(200);
+      expect(child).not.toHaveBeenCalled();
+    } finally {
+      child.mockRestore();
+    }
+    const r = await fetch(h.voiceUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' },
+      body: 'CallSid=CA1',
+    });
+    expect(r.status).toBe(403);
+    expect(h.logs.lines.map((l) => JSON.parse(l) as { msg?: string; route?: string }).find((l) => l.msg === 'twilio signature refused')).toMatchObject({
+      route: 'voice',
+    });
+  });
 });

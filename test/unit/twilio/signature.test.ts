@@ -52,6 +52,36 @@ describe('checkSignature', () => {
   });
 });
 
+describe('checkSignature: the URL Twilio signed', () => {
+  // Twilio's signing of a URL with a port is inconsistent (the twilio package checks both
+  // forms); the service checks its own URL exactly first, then the package's variants
+  const withPort = 'https://ivr.example.com:8443/twilio/voice';
+  const withoutPort = 'https://ivr.example.com/twilio/voice';
+
+  test('exactly ours: accepted', () => {
+    expect(checkSignature(TOKEN, sign(TOKEN, withPort, params), withPort, params)).toEqual({ ok: true });
+  });
+
+  test('ours without its port: accepted, as the twilio package accepts it', () => {
+    expect(checkSignature(TOKEN, sign(TOKEN, withoutPort, params), withPort, params)).toEqual({ ok: true });
+  });
+
+  test('ours with the default port added: accepted', () => {
+    expect(checkSignature(TOKEN, sign(TOKEN, 'https://ivr.example.com:443/twilio/voice', params), withoutPort, params)).toEqual({ ok: true });
+  });
+
+  test('another host, path or port: refused', () => {
+    expect(checkSignature(TOKEN, sign(TOKEN, 'https://other.example.com/twilio/voice', params), withoutPort, params)).toMatchObject({ ok: false, status: 403 });
+    expect(checkSignature(TOKEN, sign(TOKEN, 'https://ivr.example.com/twilio/status', params), withoutPort, params)).toMatchObject({ ok: false, status: 403 });
+    expect(checkSignature(TOKEN, sign(TOKEN, 'https://ivr.example.com:9443/twilio/voice', params), withPort, params)).toMatchObject({ ok: false, status: 403 });
+  });
+
+  test('a signature of another length is refused, not compared out of bounds', () => {
+    expect(checkSignature(TOKEN, sign(TOKEN, withPort, params).slice(0, 10), withPort, params)).toMatchObject({ ok: false, status: 403 });
+    expect(checkSignature(TOKEN, sign(TOKEN, withPort, params) + 'AAAA', withPort, params)).toMatchObject({ ok: false, status: 403 });
+  });
+});
+
 describe('signedUrl', () => {
   test('is the configured public origin and the path and query as received, whatever Host said', () => {
     expect(signedUrl('https://ivr.example.com', '/twilio/recording-status?leg=agent&call=CA1')).toBe(

@@ -1,0 +1,70 @@
+/**
+ * A call's opening (FlowRunner.opening): the engine's first step, worked out once per loaded
+ * flow and shared by every call to it. Each call must still get its own session, exactly as the
+ * engine makes it for that call, and nothing one call does may reach the next.
+ */
+import path from 'node:path';
+import { FlowRunner, type RunnerDeps } from '../../../src/twilio/runner';
+import { loadFlows } from '../../../src/flows/load';
+import { Vault, generateKeyRingText, parseKeyRing, type VaultBackend } from '../../../src/vault';
+import type { Flow } from '../../../src/flows/schema';
+
+const flows = loadFlows(path.join(__dirname, '../../../config/flows'));
+// opening() seals the caller's number but writes nothing: a backend that is never called
+const backend = new Proxy({}, { get: () => () => Promise.reject(new Error('opening wrote to the vault')) }) as VaultBackend;
+const vault = new Vault({ keys: parseKeyRing(generateKeyRingText('k1')), ttlSeconds: 900, backend });
+const runner = new FlowRunner({
+  flows,
+  vault,
+  publicUrl: 'https://ivr.example.com',
+  subjectHash: (n: string) => `subject-of-${n.slice(-4)}`,
+} as unknown as RunnerDeps);
+
+const call = (n: number) => ({
+  callSid: 'CA' + String(n).padStart(32, '0'),
+  accountSid: 'AC' + 'b'.repeat(32),
+  from: `+1555000${String(n).padStart(4, '0')}`,
+  to: '+15005550006',
+});
+const allFlows: Flow[] = flows.all();
+
+describe("a flow's opening, shared by its calls", () => {
+  test('there are flows that open plainly (else this proves nothing)', () => {
+    expect(allFlows.filter((f) => runner.opening(f, call(1)).twiml !== undefined).length).toBeGreaterThan(0);
+  });
+
+  test.each(allFlows.map((f) => [f.id, f] as const))('%s: the shared opening is what the engine makes for this very call', (_id, flow) => {
+    const c = call(7);
+    const shared = runner.opening(flow, c);
+    // a drop-in's own recording state takes the per-call path: the same engine, nothing kept
+    const own = runner.opening(flow, c, { recording: { status: 'none' } });
+    expect(shared.twiml).toBe(own.twiml);
+    const strip = (s: typeof shared.session) => ({ ...s, fromToken: undefined, createdAt: undefined, updatedAt: undefined });
+    expect(strip(shared.session)).toEqual(strip(own.session));
+    expect(shared.session).toMatchObject({ callSid: c.callSid, fromMasked: expect.stringMatching(/0007$/), subject: 'subject-of-0007' });
+    expect(JSON.stringify(shared.session)).not.toContain(c.from);
+  });
+
+  test("one call's session changed in place does not reach the next call's", () => {
+    const flow = allFlows.find((f) => runner.opening(f, call(1)).twiml !== undefined)!;
+    const first = runner.opening(flow, call(1)).session;
+    const pristine = JSON.stringify({ ...runner.opening(flow, call(2)).session, createdAt: 0, updatedAt: 0, fromToken: '' });
+    first.step = 99;
+    first.attempt = 3;
+    first.state = 'ended';
+    first.recording.status = 'paused';
+    first.fields.card = { status: 'valid', masked: '************1111' } as never;
+    first.handoff.agentSub = 'alice';
+    const next = runner.opening(flow, call(2)).session;
+    expect(JSON.stringify({ ...next, createdAt: 0, updatedAt: 0, fromToken: '' })).toBe(pristine);
+  });
+
+  test('each call has its own sealed number under its own token', () => {
+    const flow = allFlows[0];
+    const a = runner.opening(flow, call(1));
+    const b = runner.opening(flow, call(2));
+    expect(a.session.fromToken).not.toBe(b.session.fromToken);
+    expect(a.also[0]).toMatchObject({ op: 'set' });
+    expect(JSON.stringify(a.also)).not.toContain(call(1).from);
+  });
+});
