@@ -4,7 +4,7 @@
  * identify a caller or carry a value. Card numbers, phone numbers, account numbers, dates of
  * birth and security codes of 4 digits are all runs of digits: an entry that holds a run of 4 or
  * more digits is refused, unless its key is known to carry an identifier the service made (a
- * Twilio sid, a capture id, a timestamp) or the whole value is a Twilio sid.
+ * Twilio sid, a capture id, a timestamp) or the whole value is a Twilio sid (or a list of them).
  */
 import { AuditErrors } from '../errors';
 
@@ -29,7 +29,8 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
 /** Set by the trail itself; an entry passed to `append` may not carry them. */
 export const AUDIT_RESERVED_KEYS: ReadonlySet<string> = new Set(['seq', 'at', 'kid', 'prev', 'hash']);
 
-const TWILIO_SID = /^(CA|RE|MZ|AC)[0-9a-f]{32}$/;
+/** one Twilio sid, or several joined by commas (the recordings a drop-in capture pauses) */
+const TWILIO_SIDS = /^(CA|RE|MZ|AC)[0-9a-f]{32}(,(CA|RE|MZ|AC)[0-9a-f]{32})*$/;
 /** 4 digits is the shortest personal value a flow collects (a security code, a PIN, a year). */
 const DIGIT_RUN = /[0-9]{4,}/;
 /** Digits split by spaces or dashes ('555 123 45 67') are still a number: cap the total too. */
@@ -58,7 +59,7 @@ export function assertNoPersonalData(data: Record<string, unknown>): void {
     }
     if (typeof value !== 'string') throw AuditErrors.invalid(`"${key}" must be a string, number or boolean`);
     if (value.length > MAX_STRING_CHARS) throw AuditErrors.invalid(`"${key}" is too long`);
-    if (AUDIT_DIGIT_KEYS.has(key) || TWILIO_SID.test(value)) continue;
+    if (AUDIT_DIGIT_KEYS.has(key) || TWILIO_SIDS.test(value)) continue;
     const digits = value.replace(/[^0-9]/g, '').length;
     if (DIGIT_RUN.test(value) || digits > MAX_DIGITS_TOTAL) throw AuditErrors.personalData(key);
   }

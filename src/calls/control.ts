@@ -16,8 +16,8 @@ export interface CallControl {
       /** the call's state now (dropin/ watches for a caller who hung up mid-capture) */
       fetch(): Promise<{ status: string }>;
       recordings: ((recordingSid: string) => { update(params: RecordingUpdate): Promise<{ sid: string }> }) & {
-        /** the call's recordings (a drop-in finds the one the app runs; test fakes may leave it out) */
-        list?(): Promise<Array<{ sid: string; status: string }>>;
+        /** the call's recordings, each with its status (a drop-in finds every one the app runs) */
+        list(): Promise<Array<{ sid: string; status: string }>>;
       };
     };
     create(params: { to: string; from: string; twiml: string; statusCallback: string }): Promise<{ sid: string }>;

@@ -34,9 +34,13 @@ export interface CallSession {
   pendingMatch?: { step: number; token: string };
   /**
    * The caller's call recording, started by <Start><Recording> in the first document that asks
-   * for nothing sensitive, paused around sensitive fields, stopped at a bridge handoff.
+   * for nothing sensitive, paused around sensitive fields, stopped at a bridge handoff. A drop-in
+   * capture's is the app's: `sids` names every recording the app had in progress as the capture
+   * began (Twilio allows several on one call), each paused and resumed by its SID, `status` all
+   * of them together (`sid` too when there is one); `unlisted`: the call's recordings could not
+   * be listed, so no pause can cover them all and the first one fails (closed).
    */
-  recording: { sid?: string; status: RecordingStatus; pauseFailed?: boolean; stopFailed?: boolean };
+  recording: { sid?: string; sids?: string[]; unlisted?: boolean; status: RecordingStatus; pauseFailed?: boolean; stopFailed?: boolean };
   /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
   agentRecording?: { sid?: string; status: RecordingStatus };
   fields: Record<string, FieldState>;

@@ -3,7 +3,7 @@
  * runs its steps (recording paused and fail-closed, values into the vault); this service
  * decides nothing about them, it carries the result back:
  *
- * - the call is live: resume the app's recording if this capture paused it, save, wait (bounded)
+ * - the call is live: resume the app's recordings if this capture paused them, save, wait (bounded)
  *   for the processors that take these fields, and answer with a <Redirect> to the return URL
  *   carrying the signed result (result-signature.ts);
  * - the caller hung up (no further webhook comes from a Gather the caller left, and the call's
@@ -21,7 +21,7 @@ import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
 import { backoffDelay, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
-import type { AuditSink, RecordingController } from '../recording/controller';
+import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SIGNATURE_HEADER, returnParams, signedReturnUrl, signResult } from './result-signature';
@@ -67,29 +67,55 @@ export class DropinService {
   }
 
   /**
-   * The recording the app runs on the call, as the capture starts: the one in progress (then it
-   * is paused and resumed by its SID), none (nothing to pause), or, when the list cannot be read
-   * or several run, `Twilio.CURRENT` as the one to pause, which fails closed if Twilio refuses.
-   * A recording the app paused itself is left alone: never resumed by this capture.
+   * The app's recordings on the call as the capture starts, from Twilio's list of them: every one
+   * in progress is paused by its SID before a sensitive prompt and resumed after (Twilio allows
+   * several on one call, and `Twilio.CURRENT` names only one of them); none in progress, nothing
+   * to pause. A recording the app paused itself is left alone: never resumed by this capture.
+   * When the list cannot be read, what runs is unknown: the capture asks nothing sensitive
+   * (`unlisted`: its first pause fails closed) and touches no recording.
    */
   async appRecording(callSid: string, log: Logger): Promise<CallSession['recording']> {
-    const recordings = this.d.twilio.calls(callSid).recordings;
-    let found: CallSession['recording'] = { status: 'in-progress' };
-    let seen = 'unknown';
-    if (recordings.list) {
-      try {
-        const running = (await recordings.list()).filter((r) => r.status === 'in-progress');
-        seen = running.length === 0 ? 'none' : running.length === 1 ? 'one' : 'several';
-        if (running.length === 1) found = { sid: running[0].sid, status: 'in-progress' };
-        if (running.length === 0) found = { status: 'none' };
-        if (running.length > 1) log.warn({ recordings: running.length }, 'several recordings run on the call: the current one is paused');
-      } catch (err) {
-        log.warn({ err: errFields(err) }, "the call's recordings could not be listed: the current one is paused");
-      }
+    let running: string[];
+    try {
+      const listed = await this.d.twilio.calls(callSid).recordings.list();
+      running = listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
+    } catch (err) {
+      log.warn({ err: errFields(err) }, "the call's recordings could not be listed: no sensitive field will be asked");
+      await this.d.audit.append(callSid, { type: 'dropin.recording', running: 'unknown' });
+      return { status: 'in-progress', unlisted: true };
     }
-    // for the assessor: which recording the capture pauses, or that none was running
-    await this.d.audit.append(callSid, { type: 'dropin.recording', running: seen, ...(found.sid ? { recordingSid: found.sid } : {}) });
-    return found;
+    const seen = running.length === 0 ? 'none' : running.length === 1 ? 'one' : 'several';
+    if (running.length > 1) log.info({ recordings: running.length }, 'several recordings run on the call: each is paused');
+    // for the assessor: which recordings the capture pauses (Twilio's SIDs, not personal data), or that none was running
+    await this.d.audit.append(callSid, {
+      type: 'dropin.recording',
+      running: seen,
+      ...(running.length > 0 ? { recordingSids: running.join(',') } : {}),
+      ...(running.length === 1 ? { recordingSid: running[0] } : {}),
+    });
+    if (running.length === 0) return { status: 'none' };
+    return { ...(running.length === 1 ? { sid: running[0] } : {}), sids: running, status: 'in-progress' };
+  }
+
+  /**
+   * Pauses the app's recordings (each one appRecording found in progress), all or none: a pause
+   * that fails resumes those already paused, and the outcome is that failure (fail closed).
+   */
+  async pauseApp(s: CallSession, log: Logger): Promise<RecordingOutcome> {
+    const r = s.recording;
+    if (r.unlisted) {
+      log.warn({ reason: 'recordings-not-listed' }, 'recording pause failed: sensitive input is refused');
+      await this.d.audit.append(s.callSid, { type: 'recording.pause-failed', reason: 'recordings-not-listed' });
+      return { ok: false, twilioStatus: 'unlisted' };
+    }
+    // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
+    return r.sids ? this.d.recording.pauseEach(s.callSid, r.sids) : this.d.recording.pause(s.callSid, r.sid);
+  }
+
+  /** resumes each recording pauseApp paused (none the app paused itself); ok when every one was */
+  resumeApp(s: CallSession): Promise<RecordingOutcome> {
+    const r = s.recording;
+    return r.sids ? this.d.recording.resumeEach(s.callSid, r.sids) : this.d.recording.resume(s.callSid, r.sid);
   }
 
   /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
@@ -98,7 +124,7 @@ export class DropinService {
     if (!dropin) throw DropinErrors.notDropin();
     this.unwatch(s.callSid);
     if (s.recording.status === 'paused') {
-      const resumed = await this.d.recording.resume(s.callSid, s.recording.sid);
+      const resumed = await this.resumeApp(s);
       if (resumed.ok) s.recording.status = 'in-progress';
     }
     s.state = 'returned';

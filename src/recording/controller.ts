@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
 import { isTonewallError, RecordingErrors } from '../errors';
+import { errFields } from '../log';
 
 /** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
 export const PAUSE_ACK_TIMEOUT_MS = 3_000;
@@ -20,7 +21,7 @@ export interface AuditSink {
 
 export interface RecordingOutcome {
   ok: boolean;
-  /** Twilio's HTTP status, or 'timeout' / 'network' */
+  /** Twilio's HTTP status, or 'timeout' / 'network' ('unlisted': a drop-in that could not list the app's recordings asked Twilio nothing) */
   twilioStatus: string;
   recordingSid?: string;
   /** true when Twilio said no recording is active (404) */
@@ -83,6 +84,55 @@ export class RecordingController {
     if (!outcome.ok) this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
     await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
     return outcome;
+  }
+
+  /**
+   * Pauses every recording named (Twilio allows several on one call: a drop-in capture pauses each
+   * the app runs), all or none. One after another, so that the first failure stops the rest and
+   * a webhook waits at most one pause's bound beyond a round trip each; at that failure the ones
+   * already paused are resumed (best effort) and the failure is the answer: the caller of
+   * `pauseEach` must not ask for the sensitive field. ok and `absent` when none was active.
+   */
+  async pauseEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
+    const paused: string[] = [];
+    let inHand: string | undefined;
+    try {
+      for (const sid of recordingSids) {
+        inHand = sid;
+        const outcome = await this.pause(callSid, sid);
+        inHand = undefined;
+        if (!outcome.ok) {
+          await this.undoPauses(callSid, paused);
+          return outcome;
+        }
+        if (!outcome.absent) paused.push(sid);
+      }
+    } catch (err) {
+      // an audit write failed, perhaps after Twilio paused the recording in hand: that one is
+      // resumed too (resuming one that runs changes nothing), so none is left paused behind it
+      await this.undoPauses(callSid, inHand ? [...paused, inHand] : paused);
+      throw err;
+    }
+    return paused.length > 0 ? { ok: true, twilioStatus: '200' } : { ok: true, twilioStatus: '404', absent: true };
+  }
+
+  /** resumes every recording named, each tried; ok only when all were (one that failed stays paused) */
+  async resumeEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
+    let failed: RecordingOutcome | undefined;
+    for (const sid of recordingSids) {
+      const outcome = await this.resume(callSid, sid);
+      if (!outcome.ok) failed ??= outcome;
+    }
+    return failed ?? { ok: true, twilioStatus: '200' };
+  }
+
+  /** the pauses of a pauseEach that failed, undone so the recordings are as they were found */
+  private async undoPauses(callSid: string, recordingSids: readonly string[]): Promise<void> {
+    for (const sid of recordingSids) {
+      await this.resume(callSid, sid).catch((err: unknown) =>
+        this.deps.log.warn({ callSid, recordingSid: sid, err: errFields(err) }, 'recording resume after a failed pause did not complete'),
+      );
+    }
   }
 
   /**

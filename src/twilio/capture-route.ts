@@ -7,8 +7,9 @@
  *
  * Refused with an apology and a hangup, audited, and nothing captured: an unknown flow, a return
  * URL not under CAPTURE_RETURN_URLS, or no CAPTURE_RESULT_SECRET to sign the result with.
- * Otherwise the flow runner runs the flow's steps with the app's recording (Twilio.CURRENT)
- * paused around sensitive fields, and dropin/service.ts returns the call with the result.
+ * Otherwise the flow runner runs the flow's steps with every recording the app runs on the call
+ * paused (each by its SID) around sensitive fields, and dropin/service.ts returns the call with
+ * the result.
  */
 import type { Logger } from 'pino';
 import twilio from 'twilio';
@@ -99,7 +100,7 @@ export function captureHandler(d: CaptureRouteDeps) {
         ? { callSid: p.CallSid, accountSid: p.AccountSid, from: p.To, to: p.From }
         : { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To },
       log,
-      // the app's recording: the one in progress, paused by its SID before any sensitive prompt
+      // the app's recordings: each one in progress, paused by its SID before any sensitive prompt
       { dropin: { returnUrl: returnUrl.toString() }, recording: await d.dropin.appRecording(p.CallSid, log) },
     );
     // from its first prompt on, a caller who hangs up is noticed (service.ts)

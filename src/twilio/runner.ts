@@ -244,16 +244,18 @@ export class FlowRunner {
       verbs.push(...res.verbs);
       if (!res.effect) break;
       const s = res.session;
+      // a drop-in capture pauses and resumes the app's recordings, every one it found running
+      const dropin = s.dropin ? this.d.dropin : undefined;
       if (res.effect.kind === 'pause-recording') {
-        const outcome = await this.d.recording.pause(s.callSid, s.recording.sid);
+        const outcome = dropin ? await dropin.pauseApp(s, log) : await this.d.recording.pause(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
-        // a drop-in capture pauses the app's recording as Twilio.CURRENT: none in progress, none to resume
-        if (s.dropin && outcome.absent) res.session.recording.status = 'none';
+        // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
+        if (dropin && outcome.absent) res.session.recording.status = 'none';
       } else if (res.effect.kind === 'stop-recording') {
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
-        const outcome = await this.d.recording.resume(s.callSid, s.recording.sid);
+        const outcome = dropin ? await dropin.resumeApp(s) : await this.d.recording.resume(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok }, s, { now: this.now() });
       }
     }

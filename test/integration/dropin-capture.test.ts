@@ -62,8 +62,13 @@ class ShopApp {
   url = '';
   returned: Returned[] = [];
   refusedSignatures = 0;
-  /** start a recording over REST (as the app's own policy) before handing the call to tonewall */
-  record = false;
+  /**
+   * how many recordings to start over REST (the app's own policy: a dual-channel one, then a
+   * mono compliance one) before handing the call to tonewall
+   */
+  recordings = 0;
+  /** the call's recordings as the app lists them when the call comes back to it */
+  atReturn: { sid: string; status: string }[] = [];
   /** pause that recording itself before the redirect (as an app does before a <Pay>) */
   pauseOwn = false;
   returnUrl = '';
@@ -103,9 +108,9 @@ class ShopApp {
     this.app.post('/pay', async (req, reply) => {
       if (!signed(req)) return reply.code(403).send();
       const body = req.body as Record<string, string>;
-      if (this.record) {
-        const rec = await rest.calls(body.CallSid).recordings.create({ recordingChannels: 'dual' });
-        if (this.pauseOwn) await rest.calls(body.CallSid).recordings(rec.sid).update({ status: 'paused', pauseBehavior: 'skip' });
+      for (let i = 0; i < this.recordings; i++) {
+        const rec = await rest.calls(body.CallSid).recordings.create({ recordingChannels: i === 0 ? 'dual' : 'mono' });
+        if (this.pauseOwn && i === 0) await rest.calls(body.CallSid).recordings(rec.sid).update({ status: 'paused', pauseBehavior: 'skip' });
       }
       const r = new twilio.twiml.VoiceResponse();
       if (this.ownGather)
@@ -121,6 +126,10 @@ class ShopApp {
     this.app.post('/paid', async (req, reply) => {
       const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
       if (fromTwilio && !signed(req)) return reply.code(403).send();
+      if (fromTwilio && this.recordings > 0) {
+        const listed = await rest.calls((req.body as Record<string, string>).CallSid).recordings.list();
+        this.atReturn = listed.map((r) => ({ sid: r.sid, status: r.status }));
+      }
       this.returned.push({
         query: { ...(req.query as Record<string, string>) },
         body: { ...(req.body as Record<string, string>) },
@@ -175,12 +184,14 @@ afterAll(async () => {
 
 beforeEach(() => {
   shop.returned = [];
-  shop.record = false;
+  shop.recordings = 0;
+  shop.atReturn = [];
   shop.pauseOwn = false;
   shop.ownGather = false;
   shop.chargeStatus = 200;
   shop.returnUrl = `${shop.url}/paid?order=42`;
   h.emulator.faults.recordingPause = undefined;
+  h.emulator.faults.recordingsList = undefined;
 });
 
 /** keys for each prompt, by the words in it */
@@ -223,6 +234,22 @@ async function activeCalls(): Promise<number> {
 
 async function auditTypes(callSid: string): Promise<string[]> {
   return (await h.app.services.audit.list(callSid)).map((e) => String((e as { type?: unknown }).type));
+}
+
+/** the capture's account of the app's recordings (the `dropin.recording` audit entry) */
+async function foundRecordings(callSid: string): Promise<Record<string, unknown>> {
+  const entries = (await h.app.services.audit.list(callSid)) as unknown as Record<string, unknown>[];
+  return entries.find((e) => e.type === 'dropin.recording') ?? {};
+}
+
+/** one recording's states on the emulator's timeline, in order (its start, pauses, resumes, stop) */
+function statesOf(c: EmulatedCall, recordingSid: string): string[] {
+  return h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'recording' && e.recordingSid === recordingSid ? [e.status] : []));
+}
+
+/** one recording's state at each Gather the call answered */
+function atGathers(c: EmulatedCall, recordingSid: string): string[] {
+  return h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'gather' ? [h.emulator.recordingStatusAt(c.sid, e.t, recordingSid)] : []));
 }
 
 it('the route is a Twilio webhook: unsigned 400, wrongly signed 403, nothing runs', async () => {
@@ -292,7 +319,7 @@ it('the app says hello, tonewall captures card, expiry and cvv, the app gets Res
 });
 
 it('a recording the app started over REST before the redirect is paused for every key and resumed after: it holds no key', async () => {
-  shop.record = true;
+  shop.recordings = 1;
   const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
@@ -306,7 +333,7 @@ it('a recording the app started over REST before the redirect is paused for ever
 });
 
 it('a recording the app paused itself before the redirect is left paused: the capture never resumes it', async () => {
-  shop.record = true;
+  shop.recordings = 1;
   shop.pauseOwn = true;
   const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
@@ -321,7 +348,7 @@ it('a recording the app paused itself before the redirect is left paused: the ca
 });
 
 it('control: the same keys at a Gather of the app itself, recorded, are heard by the decoder', async () => {
-  shop.record = true;
+  shop.recordings = 1;
   shop.ownGather = true;
   const c = await call(keypad({ card: [`${CARD}#`] }));
   await c.ended;
@@ -330,7 +357,7 @@ it('control: the same keys at a Gather of the app itself, recorded, are heard by
 });
 
 it("the pause of the app's recording fails: recording-pause-failed, and no sensitive prompt is asked", async () => {
-  shop.record = true;
+  shop.recordings = 1;
   h.emulator.faults.recordingPause = { status: 500 };
   const c = await call(keypad({}));
   await c.ended;
@@ -338,6 +365,95 @@ it("the pause of the app's recording fails: recording-pause-failed, and no sensi
   expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
   expect(c.gathers).toHaveLength(0);
   expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
+  expect(await auditTypes(c.sid)).toEqual(expect.arrayContaining(['recording.pause-failed', 'dropin.returned']));
+});
+
+it('two recordings the app started over REST are each paused by its SID for every key and each resumed after: neither holds a key', async () => {
+  shop.recordings = 2;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  expect(c.recordings).toHaveLength(2);
+  const sids = c.recordings.map((r) => r.sid);
+  for (const sid of sids) {
+    expect(atGathers(c, sid)).toEqual(['paused', 'paused', 'paused']);
+    expect(statesOf(c, sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  }
+  // as the app finds them when the call comes back: both recording again
+  expect(shop.atReturn).toHaveLength(2);
+  expect(shop.atReturn).toEqual(expect.arrayContaining(sids.map((sid) => ({ sid, status: 'in-progress' }))));
+  // neither recording holds a key of the card (the control test shows the decoder hears them)
+  for (const rec of c.recordings) {
+    expect(wideDecode(rec.mixed)).toBe('');
+    for (const channel of rec.channels()) expect(wideDecode(channel)).toBe('');
+  }
+  // for the assessor: several found, both named (recording SIDs, not personal data)
+  const found = await foundRecordings(c.sid);
+  expect(found.running).toBe('several');
+  expect(String(found.recordingSids).split(',').sort()).toEqual([...sids].sort());
+  const entries = (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
+  expectNoValueAnywhere(JSON.stringify(entries) + h.logs.text, [CARD, EXPIRY, CVV, CALLER, CALLER.slice(1)]);
+  for (const type of ['recording.paused', 'recording.resumed']) {
+    expect(
+      entries
+        .filter((e) => e.type === type)
+        .map((e) => e.recordingSid)
+        .sort(),
+    ).toEqual([...sids].sort());
+  }
+});
+
+it('of two recordings, the one the app paused itself stays paused: only the other is paused and resumed by the capture', async () => {
+  shop.recordings = 2;
+  shop.pauseOwn = true; // the first
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  const [own, running] = c.recordings;
+  expect(statesOf(c, own.sid)).toEqual(['in-progress', 'paused', 'stopped']);
+  expect(statesOf(c, running.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(shop.atReturn).toEqual(
+    expect.arrayContaining([
+      { sid: own.sid, status: 'paused' },
+      { sid: running.sid, status: 'in-progress' },
+    ]),
+  );
+  expect(await foundRecordings(c.sid)).toMatchObject({ running: 'one', recordingSids: running.sid });
+  for (const rec of c.recordings) expect(wideDecode(rec.mixed)).toBe('');
+});
+
+it('the second of two pauses fails: recording-pause-failed, no sensitive prompt, and the recording it paused is resumed', async () => {
+  shop.recordings = 2;
+  h.emulator.faults.recordingPause = { status: 500, after: 1 };
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
+  expect(c.gathers).toHaveLength(0);
+  expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
+  // the one paused first is resumed, the one whose pause failed never left in-progress
+  const paused = c.recordings.filter((r) => statesOf(c, r.sid).includes('paused'));
+  expect(paused).toHaveLength(1);
+  const other = c.recordings.find((r) => r !== paused[0])!;
+  expect(statesOf(c, paused[0].sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(statesOf(c, other.sid)).toEqual(['in-progress', 'stopped']);
+  // the app's recordings are as it left them when the call comes back
+  expect(shop.atReturn).toEqual(expect.arrayContaining(c.recordings.map((r) => ({ sid: r.sid, status: 'in-progress' }))));
+  const types = await auditTypes(c.sid);
+  expect(types.indexOf('recording.pause-failed')).toBeGreaterThan(types.indexOf('recording.paused'));
+  expect(types.indexOf('recording.resumed')).toBeGreaterThan(types.indexOf('recording.pause-failed'));
+  expect(types.indexOf('dropin.returned')).toBeGreaterThan(types.indexOf('recording.resumed'));
+});
+
+it("the call's recordings cannot be listed: the capture cannot know it paused them all, so it fails closed and pauses none", async () => {
+  shop.recordings = 2;
+  h.emulator.faults.recordingsList = { status: 503, times: 1 };
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
+  expect(c.gathers).toHaveLength(0);
+  expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
+  for (const rec of c.recordings) expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'stopped']);
+  expect((await foundRecordings(c.sid)).running).toBe('unknown');
   expect(await auditTypes(c.sid)).toEqual(expect.arrayContaining(['recording.pause-failed', 'dropin.returned']));
 });
 
@@ -352,7 +468,7 @@ it('the processor does not answer well in time: processor-error', async () => {
 });
 
 it("star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app's recording resumes", async () => {
-  shop.record = true;
+  shop.recordings = 1;
   const c = await call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
   await c.ended;
   const r = verified(shop.returned[0]);

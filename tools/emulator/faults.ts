@@ -6,6 +6,11 @@ export interface FaultSpec {
   delayMs?: number;
   /** apply to this many requests, then clear itself; unset = until the test clears it */
   times?: number;
+  /**
+   * let this many matching requests through first (the second of two pauses fails: `after: 1`),
+   * whichever recording each names, so a test need not know the order they come in
+   */
+  after?: number;
 }
 
 /** Mutable fault injection; tests set and clear these while the emulator runs. */
@@ -18,6 +23,8 @@ export interface Faults {
   recordingStop?: FaultSpec;
   /** POST …/Recordings.json */
   recordingsCreate?: FaultSpec;
+  /** GET …/Calls/{CA}/Recordings.json (the call's recordings, listed) */
+  recordingsList?: FaultSpec;
   /** POST …/Calls.json */
   callsCreate?: FaultSpec;
   /** POST …/Calls/{CA}.json */
@@ -26,12 +33,16 @@ export interface Faults {
   outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
 }
 
-export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'callsCreate' | 'callsUpdate';
+export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'recordingsList' | 'callsCreate' | 'callsUpdate';
 
-/** Returns the fault to apply to this request (if any), counting down `times`. */
+/** Returns the fault to apply to this request (if any), counting down `after`, then `times`. */
 export function takeFault(faults: Faults, name: RestFaultName): FaultSpec | undefined {
   const fault = faults[name];
   if (!fault) return undefined;
+  if (fault.after !== undefined && fault.after > 0) {
+    faults[name] = { ...fault, after: fault.after - 1 };
+    return undefined;
+  }
   if (fault.times !== undefined) {
     if (fault.times <= 1) delete faults[name];
     else faults[name] = { ...fault, times: fault.times - 1 };

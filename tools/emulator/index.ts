@@ -53,7 +53,8 @@ export interface TwilioEmulator {
   incomingNumbers: Map<string, IncomingNumber>;
   addIncomingNumber(phoneNumber: string): string;
   timelineFor(callSid: string): TimelineEntry[];
-  recordingStatusAt(callSid: string, t: number): RecordingState;
+  /** the call's recording state at `t`, or one recording's (`recordingSid`) */
+  recordingStatusAt(callSid: string, t: number, recordingSid?: string): RecordingState;
   /** ms on the timeline's clock, for comparing with entries' `t` */
   now(): number;
   /** POST (or GET) signed as Twilio signs it; `signature: null` omits the header */
@@ -96,7 +97,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     },
     addIncomingNumber: (phoneNumber) => reg.numbers.add(phoneNumber),
     timelineFor: (callSid) => timeline.forCall(callSid),
-    recordingStatusAt: (callSid, t) => timeline.recordingStatusAt(callSid, t),
+    recordingStatusAt: (callSid, t, recordingSid) => timeline.recordingStatusAt(callSid, t, recordingSid),
     now: () => timeline.now(),
     signedPost: (url, params, signOpts) => webhooks.send(url, params, signOpts),
     signature: (url, params) => webhooks.signature(url, params),

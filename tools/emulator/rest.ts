@@ -167,6 +167,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
   app.get<{ Params: AccountParams & { ca: string } }>(`${API}/Calls/:ca/Recordings.json`, async (req, reply) => {
     const call = findCall(req, reply, req.params.ca);
     if (!call) return reply;
+    if (await fault('recordingsList', reply)) return reply;
+    // every recording of the call, each with its own SID and status (several may run at once)
     return listPage(
       'recordings',
       call.recordings.map((r) => r.toJson(ctx.accountSid)),

@@ -106,12 +106,15 @@ export class Timeline {
     return this.entries.filter((e) => e.callSid === callSid);
   }
 
-  /** The call's recording state at time `t` (ms on this timeline). */
-  recordingStatusAt(callSid: string, t: number): RecordingState {
+  /**
+   * The call's recording state at time `t` (ms on this timeline): of its latest change, or, with
+   * `recordingSid`, of that recording alone (a call may hold several at once).
+   */
+  recordingStatusAt(callSid: string, t: number, recordingSid?: string): RecordingState {
     let state: RecordingState = 'none';
     for (const e of this.entries) {
       if (e.t > t) break;
-      if (e.type === 'recording' && e.callSid === callSid) state = e.status;
+      if (e.type === 'recording' && e.callSid === callSid && (recordingSid === undefined || e.recordingSid === recordingSid)) state = e.status;
     }
     return state;
   }

@@ -145,6 +145,9 @@ describe('AuditTrail on Redis', () => {
       { account: 12345678 },
       { cvv: '1234' },
       { callSid: 'CA0123456789abcdef0123456789abcdeX' },
+      // a list of sids is accepted only when every member is one
+      { recordingSids: `${RECORDING},4111111111111111` },
+      { recordingSids: `${RECORDING}, ${RECORDING}` },
     ];
     for (const data of refused) {
       await expect(trail.append(CALL, { type: 'capture.completed', ...data })).rejects.toMatchObject({ code: 'TW_ERR_AUDIT_PERSONAL_DATA' });
@@ -172,6 +175,8 @@ describe('AuditTrail on Redis', () => {
       tones: 16,
       ok: false,
       flowId: 'payments-2024',
+      // the recordings a drop-in capture pauses
+      recordingSids: `${RECORDING},REffffffffffffffffffffffffffffffff`,
     });
     expect((await trail.verify(CALL)).verified).toBe(true);
   });

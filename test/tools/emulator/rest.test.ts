@@ -1,4 +1,5 @@
 import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
+import { wideDecode } from '../../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, twilioRest, type FakeService, type RestCall } from './fake-service';
 
 describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
@@ -142,6 +143,42 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(call.recordingStatus).toBe('paused');
     expect((await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'in-progress' })).status).toBe(200);
     expect(call.recordingStatus).toBe('in-progress');
+  });
+
+  it('holds several REST-started recordings on one call: each its own SID and status, listed, each hearing Gather keys unless paused', async () => {
+    service.routes.set('/voice', () => '<Response><Enqueue>hold</Enqueue></Response>');
+    service.routes.set('/keys', () => '<Response><Gather input="dtmf" finishOnKey="#" action="/done"><Say>Keys please.</Say></Gather></Response>');
+    service.routes.set('/done', () => '<Response><Hangup/></Response>');
+    const call = await emulator.placeCall({ from: '+15551230000', to: '+15005550006', voiceUrl: `${service.origin}/voice`, onGather: () => '159#' });
+    await eventually(() => call.status === 'in-progress');
+    // a dual-channel recording and a compliance one, as an app may run both
+    const a = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, { RecordingChannels: 'dual' })).json.sid as string;
+    const b = (await rest('POST', `/Calls/${call.sid}/Recordings.json`)).json.sid as string;
+    expect(a).not.toBe(b);
+
+    // the second of two pauses fails (`after: 1`), whichever recording it names
+    emulator.faults.recordingPause = { status: 500, after: 1, times: 1 };
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${a}.json`, { Status: 'paused', PauseBehavior: 'skip' })).status).toBe(200);
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${b}.json`, { Status: 'paused', PauseBehavior: 'skip' })).status).toBe(500);
+    expect(emulator.faults.recordingPause).toBeUndefined();
+
+    const listed = await rest('GET', `/Calls/${call.sid}/Recordings.json`);
+    expect((listed.json.recordings as { sid: string; status: string }[]).map((r) => [r.sid, r.status])).toEqual([
+      [a, 'paused'],
+      [b, 'in-progress'],
+    ]);
+    emulator.faults.recordingsList = { status: 503, times: 1 };
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings.json`)).status).toBe(503);
+
+    // keys at a Gather: the recording running holds them, the paused one (skip) holds nothing
+    await rest('POST', `/Calls/${call.sid}.json`, { Url: `${service.origin}/keys` });
+    await call.ended;
+    const byId = new Map(call.recordings.map((r) => [r.sid, r]));
+    expect(wideDecode(byId.get(b)!.mixed)).toBe('159#');
+    expect(wideDecode(byId.get(a)!.mixed)).toBe('');
+    const gatheredAt = emulator.timelineFor(call.sid).find((e) => e.type === 'gather')!.t;
+    expect(emulator.recordingStatusAt(call.sid, gatheredAt, a)).toBe('paused');
+    expect(emulator.recordingStatusAt(call.sid, gatheredAt, b)).toBe('in-progress');
   });
 
   it('refuses to record a call that has ended', async () => {

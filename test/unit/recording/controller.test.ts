@@ -23,15 +23,19 @@ interface Update {
 const CALL = 'CA' + '1'.repeat(32);
 const REC = 'RE' + '2'.repeat(32);
 
+/** an answer for every recording, or one per recording SID (unnamed: 'ok') */
+type Answers = Partial<Record<Status, Answer | Record<string, Answer>>>;
+
 /** Twilio's REST surface as far as the controller uses it; answers per requested status */
-function fakeTwilio(answers: Partial<Record<Status, Answer>>) {
+function fakeTwilio(answers: Answers) {
   const updates: Update[] = [];
   const client = {
     calls: (callSid: string) => ({
       recordings: (recordingSid: string) => ({
         update(params: Update['params']): Promise<{ sid: string; status: string }> {
           updates.push({ callSid, recordingSid, params });
-          const a = answers[params.status] ?? 'ok';
+          const given = answers[params.status] ?? 'ok';
+          const a = typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
           if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
           if (a === 'never') return new Promise(() => undefined);
           if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
@@ -43,10 +47,17 @@ function fakeTwilio(answers: Partial<Record<Status, Answer>>) {
   return { client: client as unknown as TwilioClient, updates };
 }
 
-function setup(answers: Partial<Record<Status, Answer>>, pauseTimeoutMs?: number) {
+function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean } = {}) {
+  const logLines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
   const twilio = fakeTwilio(answers);
   const audit: { callSid: string; type: string; [k: string]: unknown }[] = [];
-  const sink: AuditSink = { append: async (callSid, entry) => void audit.push({ callSid, ...entry }) };
+  const sink: AuditSink = {
+    append: async (callSid, entry) => {
+      if (opts.auditFails?.(entry.type)) throw new Error('store down');
+      audit.push({ callSid, ...entry });
+    },
+  };
   const counts = { pauseFailures: 0, pauses: [] as string[] };
   const metrics = {
     pauseFailures: { inc: () => void counts.pauseFailures++ },
@@ -56,11 +67,11 @@ function setup(answers: Partial<Record<Status, Answer>>, pauseTimeoutMs?: number
     client: twilio.client,
     publicUrl: 'https://ivr.example.com',
     audit: sink,
-    log: pino({ level: 'silent' }),
+    log,
     metrics,
     pauseTimeoutMs,
   });
-  return { controller, updates: twilio.updates, audit, counts };
+  return { controller, updates: twilio.updates, audit, counts, logLines };
 }
 
 describe('pause', () => {
@@ -205,6 +216,83 @@ describe('resume', () => {
     expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '500' });
     expect(audit.map((a) => a.type)).toEqual(['recording.resume-failed']);
     expect(counts).toEqual({ pauseFailures: 0, pauses: [] });
+  });
+});
+
+describe('pauseEach and resumeEach: several recordings on one call, each by its SID', () => {
+  const A = 'RE' + 'a'.repeat(32);
+  const B = 'RE' + 'b'.repeat(32);
+  const C = 'RE' + 'c'.repeat(32);
+  const requests = (updates: Update[]) => updates.map((u) => [u.recordingSid, u.params.status]);
+
+  test('every one acknowledged: ok, each paused by its SID with skip, one after another, each audited', async () => {
+    const { controller, updates, audit } = setup({});
+    expect(await controller.pauseEach(CALL, [A, B])).toEqual({ ok: true, twilioStatus: '200' });
+    expect(updates).toEqual([A, B].map((recordingSid) => ({ callSid: CALL, recordingSid, params: { status: 'paused', pauseBehavior: 'skip' } })));
+    expect(audit.map((a) => [a.type, a.recordingSid])).toEqual([
+      ['recording.paused', A],
+      ['recording.paused', B],
+    ]);
+  });
+
+  test('the second refused: that failure is the answer, the third is never tried, the first is resumed', async () => {
+    const { controller, updates, audit, counts } = setup({ paused: { [B]: 500 } });
+    expect(await controller.pauseEach(CALL, [A, B, C])).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: B });
+    expect(requests(updates)).toEqual([
+      [A, 'paused'],
+      [B, 'paused'],
+      [A, 'in-progress'],
+    ]);
+    expect(audit.map((a) => a.type)).toEqual(['recording.paused', 'recording.pause-failed', 'recording.resumed']);
+    expect(counts.pauseFailures).toBe(1);
+  });
+
+  test('the undoing resume refused too: still the pause failure, the resume failure audited and logged', async () => {
+    const { controller, audit } = setup({ paused: { [B]: 503 }, 'in-progress': 500 });
+    expect(await controller.pauseEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '503' });
+    expect(audit.map((a) => a.type)).toEqual(['recording.paused', 'recording.pause-failed', 'recording.resume-failed']);
+  });
+
+  test('an audit write fails after Twilio acknowledged the second pause: the error is thrown, and both pauses are undone', async () => {
+    let pauses = 0;
+    const { controller, updates } = setup({}, undefined, { auditFails: (type) => type === 'recording.paused' && ++pauses === 2 });
+    await expect(controller.pauseEach(CALL, [A, B, C])).rejects.toThrow('store down');
+    expect(requests(updates)).toEqual([
+      [A, 'paused'],
+      [B, 'paused'],
+      [A, 'in-progress'],
+      [B, 'in-progress'],
+    ]);
+  });
+
+  test('an undoing resume whose audit write fails is logged, and the others are still resumed', async () => {
+    const { controller, updates, logLines } = setup({ paused: { [C]: 500 } }, undefined, { auditFails: (type) => type === 'recording.resumed' });
+    expect(await controller.pauseEach(CALL, [A, B, C])).toMatchObject({ ok: false, recordingSid: C });
+    expect(requests(updates).slice(3)).toEqual([
+      [A, 'in-progress'],
+      [B, 'in-progress'],
+    ]);
+    const undone = logLines.filter((l) => l.msg === 'recording resume after a failed pause did not complete');
+    expect(undone.map((l) => [l.recordingSid, l.err])).toEqual([
+      [A, expect.objectContaining({ message: 'store down' })],
+      [B, expect.objectContaining({ message: 'store down' })],
+    ]);
+  });
+
+  test('none active any more (404 for each): ok and absent', async () => {
+    const { controller } = setup({ paused: 404 });
+    expect(await controller.pauseEach(CALL, [A, B])).toEqual({ ok: true, twilioStatus: '404', absent: true });
+  });
+
+  test('resumeEach tries every one; ok only when all were resumed', async () => {
+    const all = setup({});
+    expect(await all.controller.resumeEach(CALL, [A, B])).toEqual({ ok: true, twilioStatus: '200' });
+    const partly = setup({ 'in-progress': { [A]: 500 } });
+    expect(await partly.controller.resumeEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A });
+    expect(requests(partly.updates)).toEqual([
+      [A, 'in-progress'],
+      [B, 'in-progress'],
+    ]);
   });
 });
 
