@@ -6,7 +6,7 @@
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { hkdfSync } from 'node:crypto';
+import { createSecretKey, hkdfSync } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
@@ -172,7 +172,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure',
     );
   const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
-  const subjectHash = (e164: string) => hashSubject(subjectKey, e164);
+  const subjectKeyObject = createSecretKey(subjectKey);
+  const subjectHash = (e164: string) => hashSubject(subjectKeyObject, e164);
   const processors = loadProcessors(config.processorsFile, config.secrets);
   /** every saved session change (IVR step or capture) may complete a processor's fields */
   const queueDelivery = (session: CallSession) => {
@@ -207,7 +208,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKey, log });
+  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKeyObject, log });
   const runner = new FlowRunner({
     flows,
     calls,

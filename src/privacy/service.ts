@@ -10,7 +10,7 @@
  * audit trail stays (it has no personal data and is kept for assessors) and records the
  * erasure. The receipt is returned, not stored: a stored receipt would name the caller.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
@@ -60,7 +60,7 @@ export interface PrivacyServiceDeps {
   /** the webhook answers remembered per call (twilio/replay.ts) */
   replay: { forget(callSid: string): Promise<void> };
   /** the key of the subject index: the same key the app's session code hashes callers with */
-  subjectSecret: string | Buffer;
+  subjectSecret: string | Buffer | KeyObject;
   log: Logger;
   /** retry schedule for `eraseUrl` requests (default ERASURE_BACKOFF: 5 tries from 0.5 s) */
   erasureBackoff?: Backoff;

@@ -2,25 +2,35 @@
  * What this process last wrote to some keys: a guess of their current value, so that a
  * read-modify-write can go straight to compare-and-set (one round trip) instead of reading
  * first. A wrong guess (another instance wrote since) costs only the retry compare-and-set
- * answers with; the guess never decides anything on its own. Bounded: the oldest are forgotten.
+ * answers with; the guess never decides anything on its own.
+ *
+ * Bounded in two generations: the newest `max` keys are kept, and the `max` before them until
+ * the newest fill up again. Forgetting the oldest one key at a time from one Map cost a scan:
+ * V8's Map leaves a hole for each deleted entry, and finding the oldest skipped them all.
  */
 export class RecentValues {
-  private readonly values = new Map<string, string | null>();
+  private current = new Map<string, string | null>();
+  private previous = new Map<string, string | null>();
 
   constructor(private readonly max = 1024) {}
 
   /** the value last seen for `key`; undefined when nothing is known (read it) */
   guess(key: string): string | null | undefined {
-    return this.values.get(key);
+    const v = this.current.get(key);
+    return v !== undefined || this.current.has(key) ? v : this.previous.get(key);
   }
 
   remember(key: string, value: string | null): void {
-    this.values.delete(key);
-    this.values.set(key, value);
-    if (this.values.size > this.max) this.values.delete(this.values.keys().next().value as string);
+    this.previous.delete(key);
+    this.current.set(key, value);
+    if (this.current.size >= this.max) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
   }
 
   forget(key: string): void {
-    this.values.delete(key);
+    this.current.delete(key);
+    this.previous.delete(key);
   }
 }
