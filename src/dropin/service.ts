@@ -87,12 +87,18 @@ export class DropinService {
     const seen = running.length === 0 ? 'none' : running.length === 1 ? 'one' : 'several';
     if (running.length > 1) log.info({ recordings: running.length }, 'several recordings run on the call: each is paused');
     // for the assessor: which recordings the capture pauses (Twilio's SIDs, not personal data), or that none was running
-    await this.d.audit.append(callSid, {
-      type: 'dropin.recording',
-      running: seen,
-      ...(running.length > 0 ? { recordingSids: running.join(',') } : {}),
-      ...(running.length === 1 ? { recordingSid: running[0] } : {}),
-    });
+    // an audit value holds at most AUDIT_SIDS_PER_ENTRY SIDs: a call running more gets an entry per group
+    const groups = running.length === 0 ? [[]] : chunks(running, AUDIT_SIDS_PER_ENTRY);
+    for (const [i, group] of groups.entries()) {
+      await this.d.audit.append(callSid, {
+        type: 'dropin.recording',
+        running: seen,
+        ...(running.length > 1 ? { recordings: running.length } : {}),
+        ...(groups.length > 1 ? { part: i + 1, parts: groups.length } : {}),
+        ...(group.length > 0 ? { recordingSids: group.join(',') } : {}),
+        ...(running.length === 1 ? { recordingSid: running[0] } : {}),
+      });
+    }
     if (running.length === 0) return { status: 'none' };
     return { ...(running.length === 1 ? { sid: running[0] } : {}), sids: running, status: 'in-progress' };
   }
@@ -291,4 +297,13 @@ export class DropinService {
         this.retries.add(t);
       });
   }
+}
+
+/** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */
+const AUDIT_SIDS_PER_ENTRY = 14;
+
+function chunks<T>(all: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size));
+  return out;
 }

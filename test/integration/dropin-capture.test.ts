@@ -403,6 +403,26 @@ it('two recordings the app started over REST are each paused by its SID for ever
   }
 });
 
+it('sixteen recordings: each paused and resumed, and the audit names them all in entries that fit the trail', async () => {
+  shop.recordings = 16;
+  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  expect(c.recordings).toHaveLength(16);
+  for (const rec of c.recordings) {
+    expect(atGathers(c, rec.sid)).toEqual(['paused', 'paused', 'paused']);
+    expect(wideDecode(rec.mixed)).toBe('');
+  }
+  const entries = ((await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[]).filter((e) => e.type === 'dropin.recording');
+  expect(entries.map((e) => [e.running, e.recordings, e.part, e.parts])).toEqual([
+    ['several', 16, 1, 2],
+    ['several', 16, 2, 2],
+  ]);
+  const named = entries.flatMap((e) => String(e.recordingSids).split(','));
+  expect(named.sort()).toEqual(c.recordings.map((r) => r.sid).sort());
+  expect((await h.app.services.audit.verify(c.sid)).verified).toBe(true);
+});
+
 it('of two recordings, the one the app paused itself stays paused: only the other is paused and resumed by the capture', async () => {
   shop.recordings = 2;
   shop.pauseOwn = true; // the first
