@@ -13,7 +13,7 @@ import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
 import { AuditKey, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import type { CallSession } from './calls/session';
-import type { Config } from './config';
+import { plainTextOrigins, type Config } from './config';
 import { isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowRegistry } from './flows/load';
@@ -165,6 +165,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
+  for (const variable of plainTextOrigins(config))
+    log.warn(
+      { variable },
+      `${variable} is plain http to another host: callers' keys would cross the network unencrypted, and Twilio refuses <Gather> over http on a PCI Mode account (13337)`,
+    );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
   if (!config.subjectKey)
     log.warn(

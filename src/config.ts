@@ -194,6 +194,21 @@ export interface Config {
 
 export { ConfigError };
 
+/**
+ * The origins Twilio reaches in plain text: PUBLIC_URL or MEDIA_PUBLIC_URL over http (or ws) to a
+ * host other than this machine. The keys a caller presses cross the network in them (<Gather>
+ * actions carry Digits, media streams carry the audio), PCI DSS asks for strong cryptography
+ * there, and Twilio refuses a <Gather> with an http action on a PCI Mode account (error 13337).
+ * Allowed, as the contract allows them (a test rig, a private network), but said at start.
+ */
+export function plainTextOrigins(config: Pick<Config, 'publicUrl' | 'mediaPublicUrl'>): ('PUBLIC_URL' | 'MEDIA_PUBLIC_URL')[] {
+  const plain = (origin: string) => {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'ws:') && !LOOPBACK_HOSTS.has(u.hostname);
+  };
+  return [...(plain(config.publicUrl) ? (['PUBLIC_URL'] as const) : []), ...(plain(config.mediaPublicUrl) ? (['MEDIA_PUBLIC_URL'] as const) : [])];
+}
+
 /** Parses an environment (process.env in production; a plain object in tests). Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const clean: Record<string, string> = {};

@@ -85,3 +85,26 @@ describe('SUBJECT_KEY', () => {
     expect(logs.lines.map((l) => JSON.parse(l) as { level: number; variable?: string }).some((l) => l.level === 40 && l.variable === 'SUBJECT_KEY')).toBe(true);
   });
 });
+
+describe('an origin Twilio reaches in plain text', () => {
+  const warned = async (env: Record<string, string>) => {
+    const logs = new LogCapture();
+    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: logs });
+    await app.close();
+    return logs.lines
+      .map((l) => JSON.parse(l) as { level: number; variable?: string; msg?: string })
+      .filter((l) => l.level === 40 && /plain http/.test(l.msg ?? ''))
+      .map((l) => l.variable);
+  };
+
+  test('http to another host is said at start, for each variable', async () => {
+    expect(await warned({ PUBLIC_URL: 'http://ivr.example.com' })).toEqual(['PUBLIC_URL', 'MEDIA_PUBLIC_URL']);
+    expect(await warned({ PUBLIC_URL: 'https://ivr.example.com', MEDIA_PUBLIC_URL: 'http://10.0.0.7:3000' })).toEqual(['MEDIA_PUBLIC_URL']);
+  });
+
+  test('https, or http to this machine (development, the tests), says nothing', async () => {
+    expect(await warned({ PUBLIC_URL: 'https://ivr.example.com' })).toEqual([]);
+    expect(await warned({ PUBLIC_URL: 'http://127.0.0.1:3000' })).toEqual([]);
+    expect(await warned({})).toEqual([]);
+  });
+});
