@@ -245,6 +245,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     events,
     twilio: twilioClient,
     twiml: bridgeTwiml,
+    flows,
     tokens,
     metrics,
     commands,

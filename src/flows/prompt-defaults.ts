@@ -8,11 +8,15 @@ import type { ErrorType } from './prompts';
 interface Messages {
   errors: Record<ErrorType, string>;
   confirm: string;
-  /** the service's own words, said in the flow's language (twilio/twiml.ts, steps/handoff.ts) */
+  /**
+   * the service's own words, said in the call's flow's language and voice: apologies
+   * (twilio/twiml.ts, steps/handoff.ts), the end of a hold (media/registry.ts), a refused drop-in
+   * capture (twilio/capture-route.ts)
+   */
   system: Record<SystemMessage, string>;
 }
 
-export type SystemMessage = 'apology-connecting' | 'apology-goodbye' | 'handoff-refused';
+export type SystemMessage = 'apology-connecting' | 'apology-goodbye' | 'handoff-refused' | 'no-agent' | 'capture-refused' | 'not-in-service';
 
 const EN: Messages = {
   errors: {
@@ -30,6 +34,9 @@ const EN: Messages = {
     'apology-connecting': "We're sorry, we can't complete your request right now. Connecting you to an agent.",
     'apology-goodbye': "We're sorry, we can't complete your request right now. Please call again later. Goodbye.",
     'handoff-refused': "We're sorry, we can't connect you to an agent right now. Please call again later. Goodbye.",
+    'no-agent': "We're sorry, no agent is available to take your call right now. Please call again later. Goodbye.",
+    'capture-refused': "We're sorry, we can't complete your request right now. Goodbye.",
+    'not-in-service': 'The number you have called is not in service. Goodbye.',
   },
 };
 
@@ -49,6 +56,9 @@ const ES: Messages = {
     'apology-connecting': 'Lo sentimos, no podemos completar su solicitud en este momento. Le comunicamos con un agente.',
     'apology-goodbye': 'Lo sentimos, no podemos completar su solicitud en este momento. Por favor, llame más tarde. Adiós.',
     'handoff-refused': 'Lo sentimos, no podemos comunicarle con un agente en este momento. Por favor, llame más tarde. Adiós.',
+    'no-agent': 'Lo sentimos, en este momento no hay ningún agente disponible para atender su llamada. Por favor, llame más tarde. Adiós.',
+    'capture-refused': 'Lo sentimos, no podemos completar su solicitud en este momento. Adiós.',
+    'not-in-service': 'El número que usted marcó no está en servicio. Adiós.',
   },
 };
 

@@ -14,6 +14,9 @@ import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
+import type { FlowRegistry } from '../flows/load';
+import type { SystemMessage } from '../flows/prompt-defaults';
+import type { Flow } from '../flows/schema';
 import { errFields, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
@@ -30,8 +33,8 @@ import { MediaErrors } from '../errors';
 export interface BridgeTwiml {
   /** the agent leg: its media streams to `streamUrl` (leg=agent); recorded first when `recordingStatusUrl` is given */
   agentLeg(streamUrl: string, recordingStatusUrl?: string): string;
-  /** `words` said, then the call hung up */
-  sayAndHangUp(words: string): string;
+  /** one of the service's own messages said in the flow's language and voice (English without a flow), then the call hung up */
+  sayAndHangUp(message: SystemMessage, flow?: Flow): string;
 }
 
 export interface RegistryDeps {
@@ -46,6 +49,8 @@ export interface RegistryDeps {
   events: EventBus;
   twilio: CallControl;
   twiml: BridgeTwiml;
+  /** the loaded flows: a call's flow (its session's flowId) gives what the caller is told its language and voice */
+  flows: Pick<FlowRegistry, 'byId'>;
   tokens: StreamTokens;
   metrics: Metrics;
   commands: CommandBus;
@@ -60,7 +65,6 @@ const PENDING_DIAL_MS = 30_000;
  * this long they hear an apology and the call ends cleanly (no dead air, no endless hold music).
  */
 export const HOLD_TIMEOUT_MS = 3 * 60_000;
-export const NO_AGENT_APOLOGY = "We're sorry, no agent is available to take your call right now. Please call again later. Goodbye.";
 
 export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
@@ -293,13 +297,29 @@ export class BridgeRegistry {
     log.warn({ state: bridge.state }, 'no agent took the call in time: apologising and ending it');
     this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch((err: unknown) => log.warn({ err: errFields(err) }, 'bridge audit entry not written'));
     try {
-      // new TwiML for the caller's live call: the stream ends and the apology plays
-      await this.d.twilio.calls(callSid).update({ twiml: this.d.twiml.sayAndHangUp(NO_AGENT_APOLOGY) });
+      // new TwiML for the caller's live call: the stream ends and the apology plays, in the flow's language
+      const flow = await this.flowOf(callSid, log);
+      await this.d.twilio.calls(callSid).update({ twiml: this.d.twiml.sayAndHangUp('no-agent', flow) });
     } catch (err) {
       log.warn({ err: errFields(err) }, 'could not redirect the caller to the apology');
     }
     // the agent's call, if one was dialled and never answered, is completed by end()
     await this.end(callSid, 'caller', 'no-agent');
+  }
+
+  /**
+   * The call's flow, for the language and voice of what the caller is told. Without it (the
+   * session unreadable or gone, the flow no longer loaded) the caller still hears the apology,
+   * in English: an unreadable store is logged, not allowed to leave them on hold.
+   */
+  private async flowOf(callSid: string, log: Logger): Promise<Flow | undefined> {
+    try {
+      const session = await this.d.calls.get(callSid);
+      return session ? this.d.flows.byId(session.flowId) : undefined;
+    } catch (err) {
+      log.warn({ err: errFields(err) }, 'session unreadable: the apology is said in English');
+      return undefined;
+    }
   }
 
   private forget(bridge: Bridge): void {

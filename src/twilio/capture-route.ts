@@ -12,7 +12,6 @@
  * the result.
  */
 import type { Logger } from 'pino';
-import twilio from 'twilio';
 import { z } from 'zod';
 import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
@@ -20,12 +19,13 @@ import { allowedReturnUrl } from '../dropin/return-urls';
 import { dropinFlow } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
 import type { FlowRegistry } from '../flows/load';
+import type { Flow } from '../flows/schema';
 import type { FlowRunner } from './runner';
 import type { AuditSink } from '../recording/controller';
 import { voiceParams } from './params';
 import type { Identify } from './replay-identity';
 import type { ReplayIdentity, StoredAnswer } from './replay';
-import { APOLOGY, TWIML_CONTENT_TYPE } from './twiml';
+import { sayAndHangUpTwiml, TWIML_CONTENT_TYPE } from './twiml';
 
 export interface CaptureRouteDeps {
   config: Config;
@@ -51,33 +51,35 @@ export const captureIdentity =
  * Before the replay guard: a capture redirected here on a call whose capture already returned is
  * a second capture, not a retry of the first (a retry comes before the first one's end), so it is
  * refused rather than answered from the first capture's remembered answers. One capture per call.
+ * `flow`: the flow the app redirected to, whose language and voice the refusal is said in.
  */
 export const captureAgain =
-  (calls: CallRepository, audit: AuditSink, log: Logger) =>
+  (calls: CallRepository, audit: AuditSink, log: Logger, flow?: Flow) =>
   async (_params: Record<string, string>, identity: ReplayIdentity): Promise<StoredAnswer | null> => {
     const s = await calls.get(identity.callSid);
     if (!s?.dropin?.result) return null;
     await audit.append(identity.callSid, { type: 'dropin.refused', reason: 'capture-already-returned' });
     log.child({ callSid: identity.callSid }).warn({ reason: 'capture-already-returned' }, 'drop-in capture refused');
-    return { status: 200, contentType: TWIML_CONTENT_TYPE, body: refusedCaptureTwiml() };
+    return { status: 200, contentType: TWIML_CONTENT_TYPE, body: refusedCaptureTwiml(flow) };
   };
 
-export function refusedCaptureTwiml(): string {
-  const r = new twilio.twiml.VoiceResponse();
-  r.say(`${APOLOGY} Goodbye.`);
-  r.hangup();
-  return r.toString();
+/**
+ * The refusal: an apology and a hangup, in the language and voice of the flow the app asked for
+ * (the one it chose for this caller); English for a flow id no flow has.
+ */
+export function refusedCaptureTwiml(flow?: Flow): string {
+  return sayAndHangUpTwiml('capture-refused', flow);
 }
 
 export function captureHandler(d: CaptureRouteDeps) {
   return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger): Promise<string> => {
     const p = voiceParams.parse(raw);
+    const flow = FLOW_ID.test(flowId) ? d.flows.byId(flowId) : undefined;
     const refuse = async (reason: string): Promise<string> => {
       await d.audit.append(p.CallSid, { type: 'dropin.refused', reason });
       log.warn({ reason }, 'drop-in capture refused');
-      return refusedCaptureTwiml();
+      return refusedCaptureTwiml(flow);
     };
-    const flow = FLOW_ID.test(flowId) ? d.flows.byId(flowId) : undefined;
     if (!flow) return refuse('unknown-flow');
     const q = captureQuery.safeParse(query ?? {});
     const returnUrl = allowedReturnUrl(q.success ? q.data.return : undefined, d.config.capture.returnUrls);

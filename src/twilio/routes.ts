@@ -195,7 +195,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           'voice',
           (raw, log) => capture(flowId, raw, req.query, log),
           captureIdentity(flowId),
-          captureAgain(d.calls, d.audit, d.log),
+          captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
         );
         observeLatency('capture', answer.status, started);
         return send(reply, answer);

@@ -2,7 +2,7 @@
  * Verbs → TwiML with the `twilio` package's VoiceResponse; never hand-built XML.
  */
 import twilio from 'twilio';
-import { systemMessage } from '../flows/prompt-defaults';
+import { systemMessage, type SystemMessage } from '../flows/prompt-defaults';
 import type { Flow } from '../flows/schema';
 import type { PromptPart, Verb } from '../flows/verbs';
 import type { BridgeTwiml } from '../media/registry';
@@ -129,31 +129,48 @@ export const TWIML_CONTENT_TYPE = 'text/xml';
 export const APOLOGY = "We're sorry, we can't complete your request right now.";
 
 /**
+ * One of the service's own messages (flows/prompt-defaults.ts), in the words of the call's flow's
+ * language and said in its language and voice, as the flow's own steps are; English with
+ * Twilio's default voice when there is no flow.
+ */
+function saySystem(r: VoiceResponse, message: SystemMessage, flow?: Flow): void {
+  r.say(sayAttrs(flow), systemMessage(message, flow?.language));
+}
+
+/** one of the service's own messages, then a clean hangup */
+export function sayAndHangUpTwiml(message: SystemMessage, flow?: Flow): string {
+  const r = new twilio.twiml.VoiceResponse();
+  saySystem(r, message, flow);
+  r.hangup();
+  return r.toString();
+}
+
+/**
  * What the caller hears when a step cannot be served (store down, flow error): a short apology
  * in the flow's language, then the flow's dial handoff if it has a fixed endpoint, else a clean
  * hangup. Never dead air.
  */
 export function safeTwiml(flow?: Flow): string {
-  const r = new twilio.twiml.VoiceResponse();
   const h = flow?.handoff;
   if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
-    r.say(sayAttrs(flow), systemMessage('apology-connecting', flow.language));
+    const r = new twilio.twiml.VoiceResponse();
+    saySystem(r, 'apology-connecting', flow);
     const dial = r.dial();
     if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
     else if (h.to.startsWith('sip:')) dial.sip(h.to);
     else dial.number(h.to);
     return r.toString();
   }
-  r.say(sayAttrs(flow), systemMessage('apology-goodbye', flow?.language));
-  r.hangup();
-  return r.toString();
+  return sayAndHangUpTwiml('apology-goodbye', flow);
 }
 
+/**
+ * A call to a number no flow claims: English, in Twilio's default voice. No flow means no
+ * language anyone chose for this number, and the number itself does not say which one its
+ * callers speak (the Spanish sample flow is on a +1 number).
+ */
 export function notInServiceTwiml(): string {
-  const r = new twilio.twiml.VoiceResponse();
-  r.say('The number you have called is not in service. Goodbye.');
-  r.hangup();
-  return r.toString();
+  return sayAndHangUpTwiml('not-in-service');
 }
 
 export function emptyTwiml(): string {
@@ -168,10 +185,5 @@ export const bridgeTwiml: BridgeTwiml = {
     r.connect().stream({ url: streamUrl }).parameter({ name: 'leg', value: 'agent' });
     return r.toString();
   },
-  sayAndHangUp(words) {
-    const r = new twilio.twiml.VoiceResponse();
-    r.say(words);
-    r.hangup();
-    return r.toString();
-  },
+  sayAndHangUp: sayAndHangUpTwiml,
 };

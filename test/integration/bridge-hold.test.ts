@@ -1,17 +1,25 @@
 /**
  * A caller on hold is never left there: when no agent takes an offered call, or the dialled
  * agent never answers, the hold runs out, the caller hears an apology over Twilio's modify-call
- * REST API, the call ends cleanly and the session and audit say why.
+ * REST API, in the flow's language and voice, the call ends cleanly and the session and audit
+ * say why.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NO_AGENT_APOLOGY } from '../../src/media/registry';
+import type { GatherRequest, TranscriptEntry } from '../../tools/emulator';
+import { systemMessage } from '../../src/flows/prompt-defaults';
 import { startHarness, waitFor, type Harness } from '../support/harness';
+import { currentExpiry } from '../support/values';
 
 const OFFER_NUMBER = '+15005550131';
 const ASSIGNED_NUMBER = '+15005550132';
+/** config/flows/payments-es.yaml's number: the sample Spanish flow (es-MX, Polly.Mia), a bridge nobody is dialled for */
+const SPANISH_NUMBER = '+15005550008';
 const HOLD_MS = 600;
+const NO_AGENT_APOLOGY = systemMessage('no-agent');
+/** what the Spanish flow asks, in order: the account twice, the card, its expiry and code, the postal code */
+const SPANISH_KEYS = ['73920584#', '73920584#', '378282246310005#', currentExpiry(1), '1234#', '28013#'];
 
 let h: Harness;
 let flowsDir: string;
@@ -23,6 +31,7 @@ beforeAll(async () => {
     path.join(flowsDir, 'assigned.yaml'),
     `id: assigned\nnumbers: ["${ASSIGNED_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
   );
+  fs.copyFileSync(path.join(__dirname, '../../config/flows/payments-es.yaml'), path.join(flowsDir, 'payments-es.yaml'));
   h = await startHarness({ flowsDir, build: { holdTimeoutMs: HOLD_MS } });
 });
 afterAll(async () => {
@@ -30,14 +39,18 @@ afterAll(async () => {
   fs.rmSync(flowsDir, { recursive: true, force: true });
 });
 
-async function holdRunsOut(to: string) {
-  const call = await h.emulator.placeCall({ from: '+15553334444', to, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+/** the last thing the caller heard before the hangup */
+function apology(transcript: TranscriptEntry[]): TranscriptEntry | undefined {
+  const end = transcript.findIndex((t) => t.verb === 'Hangup');
+  return end > 0 ? transcript[end - 1] : undefined;
+}
+
+async function holdRunsOut(to: string, onGather?: (g: GatherRequest) => string | null) {
+  const call = await h.emulator.placeCall({ from: '+15553334444', to, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather });
   await call.legReady;
   const t0 = Date.now();
   await call.ended;
   const held = Date.now() - t0;
-  const said = call.transcript.filter((t) => t.verb === 'Say').map((t) => (t as { text: string }).text);
-  expect(said).toContain(NO_AGENT_APOLOGY);
   expect(call.transcript.some((t) => t.verb === 'Hangup')).toBe(true);
   expect(held).toBeGreaterThanOrEqual(HOLD_MS - 100);
   await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'ended', 'the session to end');
@@ -48,7 +61,21 @@ async function holdRunsOut(to: string) {
 }
 
 test('an offered call nobody accepts: apology, clean end', async () => {
-  await holdRunsOut(OFFER_NUMBER);
+  const call = await holdRunsOut(OFFER_NUMBER);
+  // a flow with no language: English, in Twilio's default voice
+  expect(apology(call.transcript)).toEqual({ verb: 'Say', text: NO_AGENT_APOLOGY });
+});
+
+test("the Spanish flow: the hold runs out and the apology is in Spanish, in the flow's language and voice", async () => {
+  const call = await holdRunsOut(SPANISH_NUMBER, (g) => SPANISH_KEYS[g.index] ?? null);
+  expect(call.gathers).toHaveLength(SPANISH_KEYS.length);
+  expect(apology(call.transcript)).toEqual({
+    verb: 'Say',
+    text: 'Lo sentimos, en este momento no hay ningún agente disponible para atender su llamada. Por favor, llame más tarde. Adiós.',
+    language: 'es-MX',
+    voice: 'Polly.Mia',
+  });
+  expect(call.transcript.some((t) => t.verb === 'Say' && t.text === NO_AGENT_APOLOGY)).toBe(false);
 });
 
 test('a dialled agent who never answers: the caller hears the apology', async () => {
@@ -56,7 +83,8 @@ test('a dialled agent who never answers: the caller hears the apology', async ()
   let agentSid: string | undefined;
   h.emulator.onOutboundCall((c) => (agentSid ??= c.sid));
   try {
-    await holdRunsOut(ASSIGNED_NUMBER);
+    const call = await holdRunsOut(ASSIGNED_NUMBER);
+    expect(apology(call.transcript)).toEqual({ verb: 'Say', text: NO_AGENT_APOLOGY });
   } finally {
     delete h.emulator.faults.outboundCallOutcome;
   }

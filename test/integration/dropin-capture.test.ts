@@ -47,6 +47,18 @@ steps:
     prompt: "Key in your account number."
 `;
 
+/** the capture flow in Spanish (es-MX, the voice of the Spanish sample flow) */
+const SPANISH_FLOW = `
+id: card-capture-es
+numbers: ["+15005550153"]
+language: es-MX
+voice: Polly.Mia
+steps:
+  - collect: card
+    kind: card-number
+    prompt: "Marque el número de su tarjeta y pulse almohadilla."
+`;
+
 /** what the shop's return URL received */
 interface Returned {
   query: Record<string, string>;
@@ -78,6 +90,8 @@ class ShopApp {
   charges = 0;
   /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
   ownGather = false;
+  /** the tonewall flow the shop redirects its callers to */
+  captureFlow = 'card-capture';
 
   constructor(
     private readonly tonewall: string,
@@ -115,7 +129,7 @@ class ShopApp {
       const r = new twilio.twiml.VoiceResponse();
       if (this.ownGather)
         r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
-      else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/card-capture?return=${encodeURIComponent(this.returnUrl)}`);
+      else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
       return reply.type('text/xml').send(xml(r));
     });
     this.app.post('/charge', async (_req, reply) => {
@@ -153,6 +167,7 @@ beforeAll(async () => {
   flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-'));
   fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
   fs.writeFileSync(path.join(flowsDir, 'other-capture.yaml'), OTHER_FLOW);
+  fs.writeFileSync(path.join(flowsDir, 'card-capture-es.yaml'), SPANISH_FLOW);
   // the shop's origin goes on tonewall's allow-list, so its port is chosen first
   const shopPort = await freePort();
   // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
@@ -188,6 +203,7 @@ beforeEach(() => {
   shop.atReturn = [];
   shop.pauseOwn = false;
   shop.ownGather = false;
+  shop.captureFlow = 'card-capture';
   shop.chargeStatus = 200;
   shop.returnUrl = `${shop.url}/paid?order=42`;
   h.emulator.faults.recordingPause = undefined;
@@ -523,6 +539,22 @@ it('a return URL not on the allow-list is refused: an apology and a hangup, audi
   expect(c.transcript.at(-1)).toMatchObject({ verb: 'Hangup' });
   expect(await auditTypes(c.sid)).toContain('dropin.refused');
   expect(await h.app.services.calls.get(c.sid)).toBeNull();
+});
+
+it('a refusal is said in the language and voice of the flow the app asked for', async () => {
+  shop.captureFlow = 'card-capture-es';
+  shop.returnUrl = 'https://evil.example.net/paid';
+  const c = await call(keypad({ card: [`${CARD}#`] }));
+  await c.ended;
+  expect(c.gathers).toHaveLength(0);
+  expect(c.transcript.filter((t) => t.verb === 'Say').at(-1)).toEqual({
+    verb: 'Say',
+    text: 'Lo sentimos, no podemos completar su solicitud en este momento. Adiós.',
+    language: 'es-MX',
+    voice: 'Polly.Mia',
+  });
+  expect(c.transcript.at(-1)).toMatchObject({ verb: 'Hangup' });
+  expect(await auditTypes(c.sid)).toContain('dropin.refused');
 });
 
 it('a look-alike host and another path on the allowed origin are refused too', async () => {

@@ -4,6 +4,7 @@
  * Redis outage mid-call answered with safe TwiML within a second.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, freePort, startHarness, waitFor, type Harness } from '../support/harness';
 import { uniquePrefix } from '../support/redis';
 
@@ -101,21 +102,29 @@ describe('signed webhooks', () => {
 describe('Redis outage during a call', () => {
   let redis: ChildProcess | undefined;
   let port: number;
+  /**
+   * PING over a plain socket, not an ioredis client: a client refused before redis-server
+   * listens has its socket closed already, so its disconnect() starts ioredis's 2 s
+   * disconnectTimeout timer that no 'close' event clears, and that timer held the jest worker
+   * past the end of the run ("A worker process has failed to exit gracefully").
+   */
+  const pong = () =>
+    new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.setTimeout(1000, () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', () => resolve(false));
+      s.once('data', (d) => {
+        s.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
+      s.write('PING\r\n');
+    });
   const startRedis = async () => {
     redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const { default: Redis } = await import('ioredis');
-    await waitFor(async () => {
-      const c = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        return (await c.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        c.disconnect();
-      }
-    }, 'redis to start');
+    await waitFor(pong, 'redis to start');
   };
   const stopRedis = async () => {
     const r = redis!;

@@ -3,7 +3,10 @@
  */
 import { parseFlow } from '../../../src/flows/load';
 import type { Verb } from '../../../src/flows/verbs';
-import { APOLOGY, emptyTwiml, notInServiceTwiml, renderVerbs, safeTwiml } from '../../../src/twilio/twiml';
+import { pino } from 'pino';
+import { captureAgain, refusedCaptureTwiml } from '../../../src/twilio/capture-route';
+import type { CallRepository } from '../../../src/calls/repository';
+import { APOLOGY, bridgeTwiml, emptyTwiml, notInServiceTwiml, renderVerbs, safeTwiml } from '../../../src/twilio/twiml';
 
 const PUBLIC = 'https://ivr.example.com';
 const HEAD = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -92,8 +95,37 @@ describe('safe TwiML: what the caller hears when a step cannot be served', () =>
     expect(xml).not.toContain('<Enqueue');
   });
 
-  test('not in service, and the empty answer', () => {
+  test('not in service (no flow, so English in the default voice), and the empty answer', () => {
     expect(notInServiceTwiml()).toBe(HEAD + '<Response><Say>The number you have called is not in service. Goodbye.</Say><Hangup/></Response>');
     expect(emptyTwiml()).toBe(HEAD + '<Response/>');
+  });
+});
+
+describe("the service's own words outside a flow's steps: in the flow's language and voice", () => {
+  const spanish = flowWith('language: es-MX\nvoice: Polly.Mia\n', 'mode: bridge');
+  const SAY_ES = '<Say language="es-MX" voice="Polly.Mia">';
+
+  test('a hold that runs out (media/registry.ts): the no-agent apology, then a hangup', () => {
+    expect(bridgeTwiml.sayAndHangUp('no-agent', spanish)).toBe(
+      HEAD +
+        `<Response>${SAY_ES}Lo sentimos, en este momento no hay ningún agente disponible para atender su llamada. Por favor, llame más tarde. Adiós.</Say><Hangup/></Response>`,
+    );
+    expect(bridgeTwiml.sayAndHangUp('no-agent')).toBe(
+      HEAD + "<Response><Say>We're sorry, no agent is available to take your call right now. Please call again later. Goodbye.</Say><Hangup/></Response>",
+    );
+  });
+
+  const REFUSED_ES = `<Response>${SAY_ES}Lo sentimos, no podemos completar su solicitud en este momento. Adiós.</Say><Hangup/></Response>`;
+
+  test('a refused drop-in capture: in the language of the flow asked for; English for an unknown flow', () => {
+    expect(refusedCaptureTwiml(spanish)).toBe(HEAD + REFUSED_ES);
+    expect(refusedCaptureTwiml()).toBe(HEAD + `<Response><Say>${APOLOGY} Goodbye.</Say><Hangup/></Response>`);
+  });
+
+  test('a second capture on a call whose capture returned: refused in the flow asked for', async () => {
+    const calls = { get: async () => ({ dropin: { result: 'success' } }) } as unknown as CallRepository;
+    const audit = { append: async () => undefined };
+    const answer = await captureAgain(calls, audit, pino({ level: 'silent' }), spanish)({}, { callSid: 'CA' + '0'.repeat(32), parts: ['capture', 'f'] });
+    expect(answer).toEqual({ status: 200, contentType: 'text/xml', body: HEAD + REFUSED_ES });
   });
 });
