@@ -246,7 +246,8 @@ describe('ProcessorDelivery', () => {
     await waitFor(() => results.some((r) => r.processor === 'gateway'));
     const got = results.find((r) => r.processor === 'gateway')!.result;
     expect(got).toEqual({ ok: true, status: 200, body: { approved: false, status: 'declined', code: '05', reference: 'ch_9xYz' }, attempts: 1 });
-    const text = JSON.stringify(results);
+    // the call SID is random hex and may hold any of these digits by chance: only what the agent is told of the answer is searched
+    const text = JSON.stringify(results.map((r) => r.result));
     for (const leak of ['737', '4111', '411111', '555', '1234567']) expect(text).not.toContain(leak);
   });
 
