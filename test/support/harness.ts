@@ -44,6 +44,13 @@ export interface HarnessOptions {
   keyPrefix?: string;
   flowsDir?: string;
   build?: Partial<BuildOptions>;
+  /**
+   * Run as operators do: PUBLIC_URL is this https origin, served by a TLS-terminating proxy (the
+   * emulator's `origins`) in front of the service's http port. Only with the harness's own emulator.
+   */
+  publicUrl?: string;
+  /** the emulated account's PCI Mode (Twilio refuses a <Gather> over http: 13337) */
+  pciMode?: boolean;
 }
 
 export interface Harness {
@@ -63,14 +70,23 @@ export interface Harness {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const emulator = opts.emulator ?? (await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  if (opts.emulator && (opts.publicUrl || opts.pciMode)) throw new Error('publicUrl and pciMode take the harness its own emulator');
+  const emulator =
+    opts.emulator ??
+    (await startTwilioEmulator({
+      accountSid: ACCOUNT_SID,
+      authToken: AUTH_TOKEN,
+      pciMode: opts.pciMode,
+      origins: opts.publicUrl ? { [opts.publicUrl]: url } : undefined,
+    }));
+  const publicUrl = opts.publicUrl ?? url;
   const keyPrefix = opts.keyPrefix ?? uniquePrefix('app');
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_URL: url,
+    PUBLIC_URL: publicUrl,
     TWILIO_ACCOUNT_SID: ACCOUNT_SID,
     TWILIO_AUTH_TOKEN: AUTH_TOKEN,
     TWILIO_API_BASE_URL: emulator.baseUrl,
@@ -106,8 +122,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     url,
     keyPrefix,
     redisStore,
-    voiceUrl: `${url}/twilio/voice`,
-    statusUrl: `${url}/twilio/status`,
+    // what Twilio is given: the public origin
+    voiceUrl: `${publicUrl}/twilio/voice`,
+    statusUrl: `${publicUrl}/twilio/status`,
     scan: () => scanRedis(keyPrefix),
     close: async () => {
       // the service first, as in production: closing its streams ends the emulator's calls,

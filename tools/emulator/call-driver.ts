@@ -97,7 +97,7 @@ async function executeVerb(ctx: EmulatorContext, call: Call, verb: TwimlVerb, do
       await playPrompt(call, verb, docUrl, signal);
       return 'continue';
     case 'Gather':
-      return gather(call, verb, docUrl, signal);
+      return gather(ctx, call, verb, docUrl, signal);
     case 'Redirect':
       call.record({ verb: 'Redirect', url: verb.url });
       return { kind: 'fetch', url: resolveUrl(verb.url, docUrl), method: verb.method, purpose: 'redirect' };
@@ -185,9 +185,19 @@ async function playPrompt(call: Call, verb: PromptVerb, docUrl: string | undefin
   }
 }
 
-async function gather(call: Call, verb: Extract<TwimlVerb, { verb: 'Gather' }>, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
+async function gather(
+  ctx: EmulatorContext,
+  call: Call,
+  verb: Extract<TwimlVerb, { verb: 'Gather' }>,
+  docUrl: string | undefined,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
   // Twilio's default action is the document's own URL.
   const action = resolveUrl(verb.action ?? docUrl ?? '', docUrl);
+  // PCI Mode: the keys would cross the network in the clear; Twilio refuses before it asks
+  if (ctx.pciMode && !action.toLowerCase().startsWith('https://')) {
+    throw new TwimlError('Gather: callback must be over HTTPS when using gather with PCI compliance (13337)');
+  }
   const prompt: string[] = [];
   const heard: HeardEntry[] = [];
   for (const p of verb.prompts) {
@@ -283,6 +293,7 @@ async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kin
   const url = stream.url.split('?')[0];
   try {
     const leg = await connectStream(url, {
+      reach: ctx.reach,
       accountSid: ctx.accountSid,
       authToken: ctx.authToken,
       callSid: call.sid,

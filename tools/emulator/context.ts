@@ -13,6 +13,10 @@ export interface EmulatorContext {
   readonly faults: Faults;
   /** aborted when the emulator closes: ends every wait */
   readonly closing: AbortSignal;
+  /** the account's PCI Mode: a <Gather> whose action is not https ends the call (error 13337) */
+  readonly pciMode: boolean;
+  /** where a URL the TwiML names is requested (origins.ts) */
+  readonly reach: (url: string) => string;
   /** the REST origin, known once the server listens */
   baseUrl(): string;
 }

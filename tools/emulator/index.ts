@@ -18,7 +18,8 @@ import type { Faults } from './faults';
 import { NumberBook, type IncomingNumber } from './numbers';
 import { buildRestServer } from './rest';
 import { Timeline, type RecordingState, type TimelineEntry } from './timeline';
-import { WebhookSender, type SignedRequestOptions, type WebhookResponse } from './webhook';
+import { originMap } from './origins';
+import { WEBHOOK_TIMEOUT_MS, WebhookSender, type SignedRequestOptions, type WebhookResponse } from './webhook';
 
 export type { CallHandlers, EmulatedCall, GatherRequest, HeardEntry } from './call';
 export type { PlaceCallOptions } from './dialer';
@@ -39,6 +40,14 @@ export interface EmulatorOptions {
   port?: number;
   /** default 127.0.0.1 */
   host?: string;
+  /**
+   * The account's PCI Mode (Twilio Console, Voice settings): Twilio refuses a <Gather> whose
+   * action is not https (error 13337, "Gather: callback must be over HTTPS when using gather
+   * with PCI compliance"); the call ends with an application error before any key is taken.
+   */
+  pciMode?: boolean;
+  /** public https origins and the local http origins their TLS-terminating proxy serves (origins.ts) */
+  origins?: Record<string, string>;
   logger?: pino.Logger;
 }
 
@@ -67,7 +76,8 @@ export interface TwilioEmulator {
 export async function startTwilioEmulator(opts: EmulatorOptions): Promise<TwilioEmulator> {
   const closing = new AbortController();
   const timeline = new Timeline();
-  const webhooks = new WebhookSender(opts.authToken);
+  const reach = originMap(opts.origins);
+  const webhooks = new WebhookSender(opts.authToken, WEBHOOK_TIMEOUT_MS, reach);
   let baseUrl = '';
   const ctx: EmulatorContext = {
     accountSid: opts.accountSid,
@@ -76,6 +86,8 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     webhooks,
     logger: (opts.logger ?? pino({ level: 'silent' })).child({ component: 'twilio-emulator' }),
     faults: {},
+    pciMode: opts.pciMode ?? false,
+    reach,
     closing: closing.signal,
     baseUrl: () => baseUrl,
   };

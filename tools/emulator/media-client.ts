@@ -51,6 +51,8 @@ export interface ConnectStreamOptions {
   tracks?: string[];
   /** override the handshake signature; null omits the header */
   signature?: string | null;
+  /** where the signed URL is connected to: itself, or the local origin behind its proxy (origins.ts) */
+  reach?: (url: string) => string;
   /** every frame the caller sends, after it went on the wire (recording capture) */
   onCallerFrame?: (frame: Uint8Array) => void;
   /** every media payload the service sent (recording capture of a bridged call) */
@@ -337,7 +339,7 @@ export function connectStream(url: string, opts: ConnectStreamOptions): Promise<
   const signature = opts.signature === undefined ? twilio.getExpectedTwilioSignature(opts.authToken, url, {}) : opts.signature;
   const headers: Record<string, string> = {};
   if (signature !== null) headers['X-Twilio-Signature'] = signature;
-  const ws = new WebSocket(url, { headers });
+  const ws = new WebSocket(opts.reach ? opts.reach(url) : url, { headers });
 
   return new Promise<MediaLeg>((resolve, reject) => {
     ws.once('unexpected-response', (req, res) => {

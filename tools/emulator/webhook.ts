@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import { idempotencyToken } from './ids';
+import type { Reach } from './origins';
 
 /** Twilio gives up on a webhook after 15 s (its documented default timeout). */
 export const WEBHOOK_TIMEOUT_MS = 15_000;
@@ -24,6 +25,8 @@ export class WebhookSender {
   constructor(
     private readonly authToken: string,
     private readonly timeoutMs = WEBHOOK_TIMEOUT_MS,
+    /** where a URL is requested: itself, or the local origin behind its TLS-terminating proxy (origins.ts) */
+    private readonly reach: Reach = (url) => url,
   ) {}
 
   /** X-Twilio-Signature for `url` (exactly as requested, query included) and the form params. */
@@ -48,7 +51,8 @@ export class WebhookSender {
 
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const res = await fetch(target, {
+    // signed as the URL Twilio requests; sent where that URL's proxy would hand it
+    const res = await fetch(this.reach(target), {
       method,
       headers,
       body: method === 'POST' ? new URLSearchParams(params).toString() : undefined,

@@ -46,7 +46,12 @@ export interface FakeService {
   close(): Promise<void>;
 }
 
-export async function startFakeService(authToken: string, routes: Record<string, Route> = {}): Promise<FakeService> {
+export async function startFakeService(
+  authToken: string,
+  routes: Record<string, Route> = {},
+  /** the https origin Twilio is given, when a TLS-terminating proxy stands in front (signatures are over it) */
+  opts: { publicOrigin?: string } = {},
+): Promise<FakeService> {
   const app = Fastify({ logger: false, forceCloseConnections: true });
   await app.register(formbody);
   await app.register(websocket);
@@ -65,7 +70,7 @@ export async function startFakeService(authToken: string, routes: Record<string,
 
   app.register(async (scope) => {
     scope.addHook('preValidation', async (req, reply) => {
-      const url = origin.replace(/^http/, 'ws') + req.url;
+      const url = (opts.publicOrigin ?? origin).replace(/^http/, 'ws') + req.url;
       const sig = signatureOf(req);
       const valid = !!sig && twilio.validateRequest(authToken, sig, url, {});
       streamHandshakes.push({ path: req.url, valid });
@@ -103,7 +108,7 @@ export async function startFakeService(authToken: string, routes: Record<string,
 
   const handle = async (req: FastifyRequest): Promise<{ status: number; body: string }> => {
     const params = (req.method === 'GET' ? req.query : (req.body ?? {})) as Record<string, string>;
-    const url = origin + req.url;
+    const url = (opts.publicOrigin ?? origin) + req.url;
     const sig = signatureOf(req);
     const signedParams = req.method === 'GET' ? {} : params;
     const received: ReceivedRequest = {
