@@ -140,10 +140,12 @@ export class ResultDelivery {
       return;
     }
     if (rec.nextAt > Date.now()) return this.due.at(callSid, rec.nextAt);
+    // read before the try is counted: without it there is no try to count (the run fails, logged)
+    const secret = this.d.secret();
     const attempt = rec.attempts + 1;
     // count the try before it leaves: a stop mid-request still uses one up
     if (!(await this.write({ ...rec, attempts: attempt, updatedAt: Date.now() }))) return;
-    const outcome = await this.send(rec.url, rec.params);
+    const outcome = await this.send(rec.url, rec.params, secret);
     if (outcome.ok) {
       log.info({ callSid, attempt, status: outcome.status }, 'drop-in result delivered to the app');
       return this.finish(rec, attempt, 'delivered');
@@ -164,14 +166,14 @@ export class ResultDelivery {
   }
 
   /** the result, form-encoded and signed over the body's parameters (the return URL's own query included) */
-  private async send(url: string, result: Record<string, string>): Promise<TryOutcome> {
+  private async send(url: string, result: Record<string, string>, secret: string): Promise<TryOutcome> {
     // the body carries the same set a redirect's query would
     const params = returnParams(url, result);
     let res: Response;
     try {
       res = await (this.d.fetchImpl ?? fetch)(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', [RESULT_SIGNATURE_HEADER]: signResult(params, this.d.secret()) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', [RESULT_SIGNATURE_HEADER]: signResult(params, secret) },
         body: new URLSearchParams(params).toString(),
         redirect: 'error',
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
