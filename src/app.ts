@@ -37,7 +37,7 @@ import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
-import { loadProcessors, ProcessorDelivery, type ProcessorConfig } from './processors';
+import { loadProcessors, ProcessorDelivery, type Backoff, type ProcessorConfig } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 
@@ -74,6 +74,8 @@ export interface BuildOptions {
   dropinPollMs?: number;
   /** drop-in captures: the bound on waiting for a processor's answer (dropin/service.ts PROCESSOR_WAIT_MS) */
   dropinProcessorWaitMs?: number;
+  /** drop-in captures: the retries of a result POSTed to the app (processors/http.ts DEFAULT_BACKOFF) */
+  dropinBackoff?: Backoff;
 }
 
 export interface Services {
@@ -186,6 +188,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   // a drop-in capture's last webhook waits for the processors' first answer (dropin/service.ts)
   const dropin = new DropinService({
+    store,
+    keys,
     calls,
     recording,
     audit,
@@ -197,6 +201,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onLeft: () => metrics.callsActive.dec(),
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
+    backoff: opts.dropinBackoff,
   });
   const delivery = new ProcessorDelivery({
     store,
@@ -365,8 +370,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preClose', () => live.stop());
 
   await delivery.start();
+  // hang-up watches and result POSTs left in the store by a stopped instance are taken up here
+  await dropin.start();
   app.addHook('onClose', async () => {
-    dropin.close();
+    await dropin.close();
     await services.metricsServer.close();
     await delivery.stop();
     if (!opts.store) await store.close();

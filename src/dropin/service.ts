@@ -8,8 +8,10 @@
  *   carrying the signed result (result-signature.ts);
  * - the caller hung up (no further webhook comes from a Gather the caller left, and the call's
  *   status callback belongs to the app, so Twilio's call resource is polled while a capture runs,
- *   and tonewall's own status route reports too): the result `caller-hung-up` is POSTed to the
- *   return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery.
+ *   hangup-watch.ts, and tonewall's own status route reports too): the result `caller-hung-up` is
+ *   POSTed to the return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery
+ *   (result-delivery.ts). Both live in the store, not in one instance: any instance polls a
+ *   watched call and retries a pending POST, and an instance that stops leaves them to the others.
  */
 import twilio from 'twilio';
 import type { Logger } from 'pino';
@@ -19,12 +21,15 @@ import type { Flow } from '../flows/schema';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
-import { backoffDelay, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from '../processors/http';
+import type { Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
-import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
+import type { CallControl } from '../calls/control';
+import type { Keys, Store } from '../store';
+import { HangupWatch } from './hangup-watch';
 import { resultParams, type CaptureResult } from './outcome';
-import { RESULT_SIGNATURE_HEADER, returnParams, signedReturnUrl, signResult } from './result-signature';
+import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
+import { signedReturnUrl } from './result-signature';
 import { DropinErrors } from '../errors';
 
 /**
@@ -36,6 +41,9 @@ export const PROCESSOR_WAIT_MS = 8_000;
 export const HANGUP_POLL_MS = 5_000;
 
 export interface DropinDeps {
+  /** where the hang-up watches and the pending result POSTs live, shared by every instance */
+  store: Store;
+  keys: Keys;
   calls: CallRepository;
   recording: RecordingController;
   audit: AuditSink;
@@ -47,7 +55,9 @@ export interface DropinDeps {
   /** the call leaves tonewall's hands (returned to the app, or hung up): the active-calls gauge */
   onLeft?: () => void;
   processorWaitMs?: number;
+  /** HANGUP_POLL_MS unless a test shortens it; result POSTs are scanned for at least as often */
   pollMs?: number;
+  /** the result POST's retries (processors/http.ts DEFAULT_BACKOFF unless a test shortens them) */
   backoff?: Backoff;
   fetchImpl?: typeof fetch;
 }
@@ -56,11 +66,33 @@ type Save = (s: CallSession) => Promise<void>;
 
 export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
-  private readonly watched = new Map<string, NodeJS.Timeout>();
-  private readonly retries = new Set<NodeJS.Timeout>();
-  private closed = false;
+  private readonly hangups: HangupWatch;
+  private readonly results: ResultDelivery;
 
-  constructor(private readonly d: DropinDeps) {}
+  constructor(private readonly d: DropinDeps) {
+    const pollMs = d.pollMs ?? HANGUP_POLL_MS;
+    this.hangups = new HangupWatch({
+      store: d.store,
+      keys: d.keys,
+      calls: d.calls,
+      twilio: d.twilio,
+      log: d.log,
+      pollMs,
+      onEnded: async (callSid) => {
+        await this.onPoll?.(callSid);
+      },
+    });
+    this.results = new ResultDelivery({
+      store: d.store,
+      keys: d.keys,
+      audit: d.audit,
+      log: d.log,
+      secret: () => this.secret(),
+      backoff: d.backoff,
+      fetchImpl: d.fetchImpl,
+      scanMs: Math.min(pollMs, RESULT_SCAN_MS),
+    });
+  }
 
   get configured(): boolean {
     return typeof this.d.secret === 'string';
@@ -155,25 +187,32 @@ export class DropinService {
     return r.toString();
   }
 
-  /** a capture still waiting on the caller: read the call's status now and then, until it returns */
-  watch(callSid: string): void {
-    if (this.closed || this.watched.has(callSid)) return;
-    const t = setInterval(() => {
-      this.poll(callSid).catch((err) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in call status poll failed'));
-    }, this.d.pollMs ?? HANGUP_POLL_MS);
-    t.unref();
-    this.watched.set(callSid, t);
+  /**
+   * A capture waiting on the caller: its call's status is read now and then, by whichever
+   * instance claims each read, until it returns or the call ends. Written to the store before
+   * the webhook is answered, so an instance that stops right after leaves it to the others.
+   */
+  async watch(callSid: string): Promise<void> {
+    await this.hangups.add(callSid);
   }
 
-  /** the call ended (its status callback, or a poll): a capture still running reports `caller-hung-up` */
+  /**
+   * The call ended (its status callback, or a poll): a capture still running reports
+   * `caller-hung-up`. Called again for the same call (the status callback after a poll, or a
+   * watch whose instance stopped before the report was queued), it queues the report if it is
+   * not yet, never a second one.
+   */
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
-    this.unwatch(callSid);
     let ended: CallSession | undefined;
+    // the result set now, not by an earlier call whose report may still need queuing
+    let resultSet = false;
     // ended here, not by tonewall's own status route (which counts the call out itself)
     let endedHere = false;
     await this.d.calls.update(callSid, (stored) => {
+      if (stored.dropin?.result === 'caller-hung-up') ended = structuredClone(stored);
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'caller-hung-up';
+      resultSet = true;
       endedHere = stored.state !== 'ended';
       if (endedHere) {
         stored.state = 'ended';
@@ -181,13 +220,20 @@ export class DropinService {
       }
       ended = structuredClone(stored);
     });
-    if (!ended?.dropin) return;
-    if (endedHere) this.d.onLeft?.();
-    const flow = flowOf(ended);
-    if (!flow) return;
-    await this.d.audit.append(callSid, { type: 'dropin.returned', flowId: flow.id, result: 'caller-hung-up' });
-    this.d.log.info({ callSid, result: 'caller-hung-up' }, 'drop-in capture ended by the caller: posting the result');
-    this.post(ended.dropin.returnUrl, resultParams(flow, ended, 'caller-hung-up'), callSid, 1);
+    if (ended?.dropin) {
+      if (endedHere) this.d.onLeft?.();
+      const flow = flowOf(ended);
+      if (flow) await this.report(flow, ended, ended.dropin.returnUrl, resultSet);
+    }
+    await this.hangups.remove(callSid);
+  }
+
+  /** takes up the watches and pending result POSTs in the store, those a stopped instance left too */
+  async start(): Promise<void> {
+    // an instance without CAPTURE_RESULT_SECRET serves no capture and could sign no result
+    if (!this.configured) return;
+    await this.hangups.start();
+    await this.results.start();
   }
 
   /** the delivery's answer for one processor (app.ts wires ProcessorDelivery's onResult here) */
@@ -200,12 +246,9 @@ export class DropinService {
     }
   }
 
-  close(): void {
-    this.closed = true;
-    for (const t of this.watched.values()) clearInterval(t);
-    this.watched.clear();
-    for (const t of this.retries) clearTimeout(t);
-    this.retries.clear();
+  /** stops the timers and waits for the polls and tries in flight; what is left stays in the store for the other instances */
+  async close(): Promise<void> {
+    await Promise.all([this.hangups.stop(), this.results.stop()]);
   }
 
   private onPoll?: (callSid: string) => Promise<void>;
@@ -215,17 +258,17 @@ export class DropinService {
     this.onPoll = handler;
   }
 
-  private async poll(callSid: string): Promise<void> {
-    const s = await this.d.calls.get(callSid);
-    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') return this.unwatch(callSid);
-    const call = await this.d.twilio.calls(callSid).fetch();
-    if (TERMINAL_CALL_STATUSES.has(call.status)) await this.onPoll?.(callSid);
+  /** the capture returned: no more polls (a removal that fails is logged; the next poll sees the return and removes it) */
+  private unwatch(callSid: string): void {
+    this.hangups.remove(callSid).catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in watch not removed'));
   }
 
-  private unwatch(callSid: string): void {
-    const t = this.watched.get(callSid);
-    if (t) clearInterval(t);
-    this.watched.delete(callSid);
+  /** the `caller-hung-up` result, queued for its POST to the return URL (once per call, result-delivery.ts) */
+  private async report(flow: Flow, ended: CallSession, returnUrl: string, resultSet: boolean): Promise<void> {
+    const callSid = ended.callSid;
+    if (resultSet) await this.d.audit.append(callSid, { type: 'dropin.returned', flowId: flow.id, result: 'caller-hung-up' });
+    const queued = await this.results.enqueue(callSid, returnUrl, resultParams(flow, ended, 'caller-hung-up'));
+    if (queued) this.d.log.info({ callSid, result: 'caller-hung-up' }, 'drop-in capture ended by the caller: posting the result');
   }
 
   private secret(): string {
@@ -252,50 +295,6 @@ export class DropinService {
             });
           }),
       );
-  }
-
-  /** the result POSTed server to server, form-encoded and signed, retried like a processor delivery */
-  private post(url: string, params: Record<string, string>, callSid: string, attempt: number): void {
-    if (this.closed) return;
-    const backoff = this.d.backoff ?? DEFAULT_BACKOFF;
-    // the body carries the same set a redirect's query would (the return URL's own parameters too)
-    params = returnParams(url, params);
-    const body = new URLSearchParams(params).toString();
-    const fetchImpl = this.d.fetchImpl ?? fetch;
-    void fetchImpl(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', [RESULT_SIGNATURE_HEADER]: signResult(params, this.secret()) },
-      body,
-      redirect: 'error',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    })
-      .then(async (res) => {
-        // only the status matters; a body that cannot be cancelled is already gone
-        await res.body?.cancel().catch(() => undefined);
-        return res.status >= 200 && res.status < 300 ? undefined : `http ${res.status}`;
-      })
-      .catch(() => 'network')
-      .then(async (failure) => {
-        if (!failure) {
-          this.d.log.info({ callSid, attempt }, 'drop-in result delivered to the app');
-          return;
-        }
-        if (attempt >= backoff.maxAttempts || this.closed) {
-          this.d.log.error({ callSid, attempt, reason: failure }, 'drop-in result not delivered: giving up');
-          await this.d.audit
-            .append(callSid, { type: 'dropin.result-undelivered', attempts: attempt })
-            .catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'drop-in audit entry not written'));
-          return;
-        }
-        const delay = backoffDelay(attempt, backoff);
-        this.d.log.warn({ callSid, attempt, reason: failure, retryInMs: delay }, 'drop-in result delivery failed: will retry');
-        const t = setTimeout(() => {
-          this.retries.delete(t);
-          this.post(url, params, callSid, attempt + 1);
-        }, delay);
-        t.unref();
-        this.retries.add(t);
-      });
   }
 }
 

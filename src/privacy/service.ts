@@ -152,6 +152,11 @@ export class PrivacyService {
       { op: 'del', key: keys.captureLock(callSid) },
       ...[...captureIds].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })),
       { op: 'del', key: keys.captures(callSid) },
+      // a drop-in capture's hang-up watch, and its result POST (masked views and vault tokens) if still pending
+      { op: 'del', key: keys.dropinWatch(callSid) },
+      { op: 'srem', key: keys.dropinWatches(), member: callSid },
+      { op: 'del', key: keys.dropinResult(callSid) },
+      { op: 'srem', key: keys.dropinResults(), member: callSid },
     ];
     await store.multi(ops);
     await replay.forget(callSid);

@@ -26,6 +26,15 @@ export interface Keys {
   deliveryLease(callSid: string, processor: string): string;
   deliveries(): string;
   erasure(subjectHash: string): string;
+  /** a drop-in capture waiting on its caller: when its call's status is next read (dropin/hangup-watch.ts) */
+  dropinWatch(callSid: string): string;
+  /** the calls whose drop-in capture waits on the caller, scanned by every instance */
+  dropinWatches(): string;
+  /** a drop-in result POSTed server to server to the app's return URL (dropin/result-delivery.ts) */
+  dropinResult(callSid: string): string;
+  dropinResultLease(callSid: string): string;
+  /** the drop-in results still to be delivered */
+  dropinResults(): string;
   /** call events, to every instance (bus/events.ts) */
   eventsChannel(): string;
   /** commands for one instance (bus/commands.ts) */
@@ -59,6 +68,11 @@ export function makeKeys(prefix = 'tw:'): Keys {
     deliveryLease: (callSid: string, processor: string) => k('lease', callSid, processor),
     deliveries: () => k('deliveries'),
     erasure: (subjectHash: string) => k('erasure', subjectHash),
+    dropinWatch: (callSid: string) => k('dropin', 'watch', callSid),
+    dropinWatches: () => k('dropin', 'watches'),
+    dropinResult: (callSid: string) => k('dropin', 'result', callSid),
+    dropinResultLease: (callSid: string) => k('dropin', 'lease', callSid),
+    dropinResults: () => k('dropin', 'results'),
     eventsChannel: () => k('ch', 'events'),
     instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),
     requestChannel: (instanceId: string) => k('ch', 'request', instanceId),

@@ -105,8 +105,8 @@ export function captureHandler(d: CaptureRouteDeps) {
       // the app's recordings: each one in progress, paused by its SID before any sensitive prompt
       { dropin: { returnUrl: returnUrl.toString() }, recording: await d.dropin.appRecording(p.CallSid, log) },
     );
-    // from its first prompt on, a caller who hangs up is noticed (service.ts)
-    d.dropin.watch(p.CallSid);
+    // from its first prompt on, a caller who hangs up is noticed (service.ts), by any instance
+    await d.dropin.watch(p.CallSid);
     return twiml;
   };
 }

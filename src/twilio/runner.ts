@@ -264,7 +264,7 @@ export class FlowRunner {
     if (s.dropin && this.d.dropin) {
       const ended = endOfCapture(flow, s, verbs, before);
       if (ended) return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
-      this.d.dropin.watch(s.callSid);
+      await this.d.dropin.watch(s.callSid);
     }
     const handoff = verbs.find((v) => v.verb === 'handoff');
     let streamUrl: string | undefined;

@@ -12,6 +12,8 @@ import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { CaptureRecords } from '../../../src/captures/records';
 import { ReplayGuard } from '../../../src/twilio/replay';
+import { HangupWatch } from '../../../src/dropin/hangup-watch';
+import { ResultDelivery } from '../../../src/dropin/result-delivery';
 import { scanRedis } from '../../support/redis';
 import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
 import { type Gateway, startGateway } from '../../support/gateway';
@@ -247,6 +249,31 @@ describe('PrivacyService', () => {
       // audit trails (and their day index) are kept for assessors by design (CONTRACT §7)
       if (key === keys.audit(a.callSid) || key.startsWith(keys.auditDay(''))) continue;
       for (const f of [a.callSid, replaced, CARDS[0], CARDS[1], PHONE]) expect(`${key}\n${content}`).not.toContain(f);
+    }
+  });
+
+  test("erasure removes a drop-in capture's hang-up watch and its result POST still pending (masked views and tokens)", async () => {
+    const a = await callFrom(PHONE, CARDS[0], Date.now());
+    const other = await callFrom(OTHER_PHONE, CARDS[1], Date.now());
+    // neither is started: the watch and the delivery wait in the store, as a stopped instance leaves them
+    const watch = new HangupWatch({ store, keys, calls, twilio: {} as never, log: logged.log, pollMs: 5_000, onEnded: async () => undefined });
+    const results = new ResultDelivery({ store, keys, audit, log: logged.log, secret: () => 'result-secret' });
+    for (const s of [a, other]) {
+      await watch.add(s.callSid);
+      const params = { CallSid: s.callSid, Result: 'caller-hung-up', card_masked: s.fields.card.masked, card_token: s.fields.card.token! };
+      expect(await results.enqueue(s.callSid, 'https://shop.example.com/paid', params)).toBe(true);
+    }
+
+    await privacy.erase(PHONE);
+
+    expect(await store.get(keys.dropinWatch(a.callSid))).toBeNull();
+    expect(await store.get(keys.dropinResult(a.callSid))).toBeNull();
+    expect(await store.smembers(keys.dropinWatches())).toEqual([other.callSid]);
+    expect(await store.smembers(keys.dropinResults())).toEqual([other.callSid]);
+    expect(await store.get(keys.dropinResult(other.callSid))).toContain(other.fields.card.token!);
+    for (const { key, content } of await scanRedis(prefix)) {
+      if (key === keys.audit(a.callSid) || key.startsWith(keys.auditDay(''))) continue;
+      for (const f of [a.callSid, a.fields.card.token!]) expect(`${key}\n${content}`).not.toContain(f);
     }
   });
 });

@@ -1,0 +1,221 @@
+/**
+ * A drop-in result POSTed server to server to the app's return URL (the caller hung up: there is
+ * no call to redirect), delivered as processors/delivery.ts delivers to a processor:
+ *
+ * - Exactly once per call. A delivery is a record in the store (`keys.dropinResult`), created
+ *   with its index entry (`keys.dropinResults()`) only if the call has none; once delivered, or
+ *   given up, the record stays without its parameters, so a second report of the same hang-up
+ *   (the status callback after a poll, a watch a stopped instance left) is not made.
+ * - Never twice at once. Each try takes a lease (`keys.dropinResultLease`, SET NX with expiry)
+ *   and makes every change to the record while holding it.
+ * - Restart-safe. Pending deliveries live in the store only: any instance's scan takes up one a
+ *   stopped instance left, at its next try's time, with the tries it used counted.
+ * - No value in it: the parameters are the result's (outcome.ts resultParams: masked views,
+ *   validity, last4, brand, failure reasons and vault tokens), signed at send time. Logs name the
+ *   call, the try and a fixed reason, never the URL or a parameter.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { CALL_TTL_SECONDS } from '../calls/session';
+import { errFields } from '../log';
+import { DELIVERY_LEASE_SECONDS } from '../processors/delivery';
+import { backoffDelay, checkBackoff, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from '../processors/http';
+import type { AuditSink } from '../recording/controller';
+import type { Keys, Store } from '../store';
+import { DueWork } from './due-work';
+import { RESULT_SIGNATURE_HEADER, returnParams, signResult } from './result-signature';
+
+/**
+ * A pending record outlives its tries by far (minutes with the default backoff); a finished one
+ * stays as long as the call's record could report the hang-up again.
+ */
+export const RESULT_TTL_SECONDS = CALL_TTL_SECONDS;
+/** how often this instance scans for deliveries left by a stopped instance */
+export const RESULT_SCAN_MS = 2_000;
+
+const resultRecord = z.object({
+  v: z.literal(1),
+  callSid: z.string(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  /** the app's return URL and the result's parameters: pending records only */
+  url: z.string().optional(),
+  params: z.record(z.string(), z.string()).optional(),
+  attempts: z.number(),
+  /** epoch ms of the next try (pending) */
+  nextAt: z.number(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  reason: z.string().optional(),
+});
+type ResultRecord = z.infer<typeof resultRecord>;
+
+type TryOutcome = { ok: true; status: number } | { ok: false; reason: string; err?: unknown };
+
+export interface ResultDeliveryDeps {
+  store: Store;
+  keys: Keys;
+  audit: AuditSink;
+  log: Logger;
+  /** CAPTURE_RESULT_SECRET, read at send time */
+  secret: () => string;
+  backoff?: Backoff;
+  fetchImpl?: typeof fetch;
+  scanMs?: number;
+}
+
+export class ResultDelivery {
+  private readonly backoff: Backoff;
+  private readonly due: DueWork;
+  /** this instance's lease token */
+  private readonly owner = randomUUID();
+  private scanner?: NodeJS.Timeout;
+
+  constructor(private readonly d: ResultDeliveryDeps) {
+    this.backoff = checkBackoff(d.backoff ?? DEFAULT_BACKOFF);
+    this.due = new DueWork(
+      (callSid) => this.attempt(callSid),
+      (callSid, err) => d.log.warn({ callSid, err: errFields(err) }, 'drop-in result try failed to run'),
+    );
+  }
+
+  /** queues the result's POST; false when the call's result was queued before (it is never sent twice) */
+  async enqueue(callSid: string, url: string, params: Record<string, string>): Promise<boolean> {
+    const { store, keys } = this.d;
+    const now = Date.now();
+    const rec: ResultRecord = { v: 1, callSid, status: 'pending', url, params, attempts: 0, nextAt: now, createdAt: now, updatedAt: now };
+    const index = { op: 'sadd' as const, key: keys.dropinResults(), member: callSid, ttlSeconds: RESULT_TTL_SECONDS };
+    const res = await store.createWith(keys.dropinResult(callSid), JSON.stringify(rec), RESULT_TTL_SECONDS, [index]);
+    if (res.created) this.due.at(callSid, now);
+    return res.created;
+  }
+
+  /** takes up the pending deliveries in the store (those a stopped instance left too) and keeps scanning */
+  async start(): Promise<void> {
+    if (this.due.started) return;
+    this.due.start();
+    await this.scan();
+    this.scanner = setInterval(() => {
+      this.scan().catch((err) => this.d.log.warn({ err: errFields(err) }, 'drop-in result scan failed'));
+    }, this.d.scanMs ?? RESULT_SCAN_MS);
+    this.scanner.unref();
+  }
+
+  /** stops scheduling and waits for tries in flight; pending deliveries stay in the store */
+  async stop(): Promise<void> {
+    if (this.scanner) clearInterval(this.scanner);
+    this.scanner = undefined;
+    await this.due.stop();
+  }
+
+  private async scan(): Promise<void> {
+    const { store, keys } = this.d;
+    for (const callSid of await store.smembers(keys.dropinResults())) {
+      if (this.due.holds(callSid)) continue;
+      const rec = parseResult(await store.get(keys.dropinResult(callSid)));
+      if (rec?.status === 'pending') this.due.at(callSid, rec.nextAt);
+      else await store.srem(keys.dropinResults(), callSid);
+    }
+  }
+
+  private async attempt(callSid: string): Promise<void> {
+    const { store, keys } = this.d;
+    const lease = keys.dropinResultLease(callSid);
+    // another instance is trying it now: its outcome reschedules it, or its lease expires and a scan takes over
+    if (!(await store.setIfAbsent(lease, this.owner, DELIVERY_LEASE_SECONDS))) return;
+    try {
+      await this.attemptLeased(callSid);
+    } finally {
+      // the lease outlives any try by a wide margin (three request timeouts), so it is still ours
+      await store.del(lease);
+    }
+  }
+
+  private async attemptLeased(callSid: string): Promise<void> {
+    const { store, keys, log } = this.d;
+    const rec = parseResult(await store.get(keys.dropinResult(callSid)));
+    if (rec?.status !== 'pending' || rec.url === undefined || rec.params === undefined) {
+      // delivered or given up meanwhile, or erased
+      await store.srem(keys.dropinResults(), callSid);
+      return;
+    }
+    if (rec.nextAt > Date.now()) return this.due.at(callSid, rec.nextAt);
+    // read before the try is counted: without it there is no try to count (the run fails, logged)
+    const secret = this.d.secret();
+    const attempt = rec.attempts + 1;
+    // count the try before it leaves: a stop mid-request still uses one up
+    if (!(await this.write({ ...rec, attempts: attempt, updatedAt: Date.now() }))) return;
+    const outcome = await this.send(rec.url, rec.params, secret);
+    if (outcome.ok) {
+      log.info({ callSid, attempt, status: outcome.status }, 'drop-in result delivered to the app');
+      return this.finish(rec, attempt, 'delivered');
+    }
+    const err = outcome.err === undefined ? {} : { err: errFields(outcome.err) };
+    if (attempt >= this.backoff.maxAttempts) {
+      log.error({ callSid, attempt, reason: outcome.reason, ...err }, 'drop-in result not delivered: giving up');
+      await this.finish(rec, attempt, 'failed', outcome.reason);
+      await this.d.audit
+        .append(callSid, { type: 'dropin.result-undelivered', attempts: attempt })
+        .catch((e: unknown) => log.warn({ callSid, err: errFields(e) }, 'drop-in audit entry not written'));
+      return;
+    }
+    const delay = backoffDelay(attempt, this.backoff);
+    log.warn({ callSid, attempt, reason: outcome.reason, retryInMs: delay, ...err }, 'drop-in result delivery failed: will retry');
+    const nextAt = Date.now() + delay;
+    if (await this.write({ ...rec, attempts: attempt, nextAt, updatedAt: Date.now(), reason: outcome.reason })) this.due.at(callSid, nextAt);
+  }
+
+  /** the result, form-encoded and signed over the body's parameters (the return URL's own query included) */
+  private async send(url: string, result: Record<string, string>, secret: string): Promise<TryOutcome> {
+    // the body carries the same set a redirect's query would
+    const params = returnParams(url, result);
+    let res: Response;
+    try {
+      res = await (this.d.fetchImpl ?? fetch)(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', [RESULT_SIGNATURE_HEADER]: signResult(params, secret) },
+        body: new URLSearchParams(params).toString(),
+        redirect: 'error',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'network', err };
+    }
+    // only the status matters; a body that cannot be cancelled is already gone
+    await res.body?.cancel().catch(() => undefined);
+    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status } : { ok: false, reason: `http ${res.status}` };
+  }
+
+  /** writes the record unless it was removed meanwhile (erasure); true when written */
+  private async write(rec: ResultRecord): Promise<boolean> {
+    let written = false;
+    await this.d.store.update(
+      this.d.keys.dropinResult(rec.callSid),
+      (cur) => {
+        if (cur === null) return undefined;
+        written = true;
+        return JSON.stringify(rec);
+      },
+      RESULT_TTL_SECONDS,
+    );
+    return written;
+  }
+
+  /** done: the record keeps only that it was (so it is never sent again), not what it carried */
+  private async finish(rec: ResultRecord, attempts: number, status: 'delivered' | 'failed', reason?: string): Promise<void> {
+    const { url: _url, params: _params, reason: _lastFailure, ...kept } = rec;
+    await this.write({ ...kept, status, attempts, updatedAt: Date.now(), ...(reason ? { reason } : {}) });
+    await this.d.store.srem(this.d.keys.dropinResults(), rec.callSid);
+  }
+}
+
+function parseResult(raw: string | null): ResultRecord | null {
+  if (raw === null) return null;
+  try {
+    const parsed = resultRecord.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    // not JSON: not a record this code wrote
+    return null;
+  }
+}
