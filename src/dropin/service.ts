@@ -19,6 +19,7 @@ import type { Flow } from '../flows/schema';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
+import type { ProcessorSummary } from '../processors/summary';
 import { backoffDelay, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
@@ -124,10 +125,17 @@ export class DropinService {
     return r.sids ? this.d.recording.resumeEach(s.callSid, r.sids) : this.d.recording.resume(s.callSid, r.sid);
   }
 
-  /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
+  /**
+   * The capture ended while the call is live: the TwiML that returns it, with the signed result.
+   * What fails before the save throws (the edge answers it). Once the save is done the capture
+   * has returned as stored: a failure after it (the processors' answer, the audit entry, the
+   * store) is logged and the app still gets its result, `processor-error` when no processor's
+   * answer can be confirmed.
+   */
   async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
     const dropin = s.dropin;
     if (!dropin) throw DropinErrors.notDropin();
+    const secret = this.secret();
     this.unwatch(s.callSid);
     if (s.recording.status === 'paused') {
       const resumed = await this.resumeApp(s);
@@ -139,20 +147,27 @@ export class DropinService {
     await save(s);
     this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
-    const answers = await Promise.all(waits);
-    if (answers.some((a) => !a.result?.ok)) {
+    let processors: { name: string; summary?: ProcessorSummary }[] = [];
+    try {
+      const answers = await Promise.all(waits);
+      if (answers.some((a) => !a.result?.ok)) result = 'processor-error';
+      processors = answers.map((a) => ({ name: a.name, summary: a.result?.ok ? a.result.body : undefined }));
+    } catch (err) {
+      log.error({ err: errFields(err) }, "drop-in capture: the processors' answer could not be read");
       result = 'processor-error';
-      await this.d.calls.update(s.callSid, (stored) => {
-        if (stored.dropin) stored.dropin.result = result;
-      });
     }
-    const processors = answers.map((a) => ({ name: a.name, summary: a.result?.ok ? a.result.body : undefined }));
-    await this.d.audit.append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result });
+    if (result === 'processor-error') {
+      await this.d.calls
+        .update(s.callSid, (stored) => {
+          if (stored.dropin) stored.dropin.result = 'processor-error';
+        })
+        .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in capture: processor-error not saved on the call'));
+    }
+    await this.d.audit
+      .append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result })
+      .catch((err: unknown) => log.error({ err: errFields(err), result }, 'drop-in audit entry not written'));
     log.info({ result }, 'drop-in capture returned to the app');
-    const params = resultParams(flow, s, result, processors);
-    const r = new twilio.twiml.VoiceResponse();
-    r.redirect({ method: 'POST' }, signedReturnUrl(dropin.returnUrl, params, this.secret()));
-    return r.toString();
+    return redirectTwiml(signedReturnUrl(dropin.returnUrl, resultParams(flow, s, result, processors), secret));
   }
 
   /** a capture still waiting on the caller: read the call's status now and then, until it returns */
@@ -297,6 +312,12 @@ export class DropinService {
         this.retries.add(t);
       });
   }
+}
+
+function redirectTwiml(url: string): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.redirect({ method: 'POST' }, url);
+  return r.toString();
 }
 
 /** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */
