@@ -9,7 +9,10 @@
  * - the caller hung up (no further webhook comes from a Gather the caller left, and the call's
  *   status callback belongs to the app, so Twilio's call resource is polled while a capture runs,
  *   and tonewall's own status route reports too): the result `caller-hung-up` is POSTed to the
- *   return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery.
+ *   return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery;
+ * - a step failed (an exception, the store unreachable): the call goes back all the same, with
+ *   `Result=internal-error` as Twilio's <Pay> does, its recordings resumed first
+ *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts).
  */
 import twilio from 'twilio';
 import type { Logger } from 'pino';
@@ -59,6 +62,12 @@ export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
   private readonly watched = new Map<string, NodeJS.Timeout>();
   private readonly retries = new Set<NodeJS.Timeout>();
+  /**
+   * The app's recordings this process paused for a capture and has not resumed, by call: what a
+   * step that fails after its own pause (before any TwiML could carry the SIDs) must resume.
+   * Gone when they are resumed, the capture returns or ends, or a poll finds it over.
+   */
+  private readonly held = new Map<string, readonly string[]>();
   private closed = false;
 
   constructor(private readonly d: DropinDeps) {}
@@ -116,21 +125,27 @@ export class DropinService {
       return { ok: false, twilioStatus: 'unlisted' };
     }
     // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
-    return r.sids ? this.d.recording.pauseEach(s.callSid, r.sids) : this.d.recording.pause(s.callSid, r.sid);
+    const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
+    const sids = r.sids ?? (r.sid ? [r.sid] : []);
+    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.set(s.callSid, sids);
+    return outcome;
   }
 
   /** resumes each recording pauseApp paused (none the app paused itself); ok when every one was */
-  resumeApp(s: CallSession): Promise<RecordingOutcome> {
+  async resumeApp(s: CallSession): Promise<RecordingOutcome> {
     const r = s.recording;
-    return r.sids ? this.d.recording.resumeEach(s.callSid, r.sids) : this.d.recording.resume(s.callSid, r.sid);
+    const outcome = r.sids ? await this.d.recording.resumeEach(s.callSid, r.sids) : await this.d.recording.resume(s.callSid, r.sid);
+    // one that failed stays paused: a failure after this still resumes it
+    if (outcome.ok) this.held.delete(s.callSid);
+    return outcome;
   }
 
   /**
    * The capture ended while the call is live: the TwiML that returns it, with the signed result.
-   * What fails before the save throws (the edge answers it). Once the save is done the capture
-   * has returned as stored: a failure after it (the processors' answer, the audit entry, the
-   * store) is logged and the app still gets its result, `processor-error` when no processor's
-   * answer can be confirmed.
+   * What fails before the save throws (the edge then returns the call with `internal-error`,
+   * returnAfterFailure). Once the save is done the capture has returned as stored: a failure
+   * after it (the processors' answer, the audit entry, the store) is logged and the app still
+   * gets its result, `processor-error` when no processor's answer can be confirmed.
    */
   async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
     const dropin = s.dropin;
@@ -145,6 +160,7 @@ export class DropinService {
     dropin.result = result;
     const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
     await save(s);
+    this.held.delete(s.callSid);
     this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
     let processors: { name: string; summary?: ProcessorSummary }[] = [];
@@ -170,6 +186,59 @@ export class DropinService {
     return redirectTwiml(signedReturnUrl(dropin.returnUrl, resultParams(flow, s, result, processors), secret));
   }
 
+  /**
+   * A step of a capture failed (the capture route or a gather threw, or the store could not be
+   * reached): the call goes back to the app with `Result=internal-error` and no field, as Twilio's
+   * <Pay> answers an internal error, never hung up. It works from what the request carries, as
+   * the store may be what failed: `returnUrl` (allow-listed by the caller of this) and `paused`,
+   * the recordings the capture held paused (a gather's action query). Each of those, and each this
+   * process paused since, is resumed first, by its SID, all at once (each bounded by
+   * PAUSE_ACK_TIMEOUT_MS); a resume that fails is logged and audited where the store allows, and
+   * never holds the call back. The session is marked returned and `dropin.returned` audited where
+   * the store allows. `flowId`: the capture's flow when the request names it (the capture route).
+   */
+  async returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, flowId?: string): Promise<string> {
+    const secret = this.secret();
+    this.unwatch(callSid);
+    const sids = [...new Set([...paused, ...(this.held.get(callSid) ?? [])])];
+    this.held.delete(callSid);
+    const resumed = await Promise.all(
+      sids.map((sid) =>
+        this.d.recording.resume(callSid, sid).then(
+          (o) => o.ok,
+          (err: unknown) => {
+            // Twilio's answer came (the controller asks it first); its audit entry did not
+            log.error({ err: errFields(err), recordingSid: sid }, 'recording resume after a failed step not confirmed');
+            return false;
+          },
+        ),
+      ),
+    );
+    let flow = flowId;
+    let returnedHere = false;
+    try {
+      await this.d.calls.update(callSid, (stored) => {
+        flow ??= stored.flowId;
+        if (!stored.dropin || stored.dropin.result) return false;
+        stored.dropin.result = 'internal-error';
+        if (stored.recording.status === 'paused' && resumed.every(Boolean)) stored.recording.status = 'in-progress';
+        if (stored.state === 'ivr') {
+          stored.state = 'returned';
+          returnedHere = true;
+        }
+      });
+    } catch (err) {
+      log.error({ err: errFields(err) }, 'drop-in capture: internal-error not saved on the call');
+    }
+    // counted out of the active calls where the record says it left; else the call's end does it
+    if (returnedHere) this.d.onLeft?.();
+    await this.d.audit
+      .append(callSid, { type: 'dropin.returned', ...(flow ? { flowId: flow } : {}), result: 'internal-error' })
+      .catch((err: unknown) => log.error({ err: errFields(err), result: 'internal-error' }, 'drop-in audit entry not written'));
+    log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
+    return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
+  }
+
   /** a capture still waiting on the caller: read the call's status now and then, until it returns */
   watch(callSid: string): void {
     if (this.closed || this.watched.has(callSid)) return;
@@ -183,6 +252,8 @@ export class DropinService {
   /** the call ended (its status callback, or a poll): a capture still running reports `caller-hung-up` */
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
     this.unwatch(callSid);
+    // no call, nothing to resume: Twilio ends a call's recordings with it
+    this.held.delete(callSid);
     let ended: CallSession | undefined;
     // ended here, not by tonewall's own status route (which counts the call out itself)
     let endedHere = false;
@@ -221,6 +292,7 @@ export class DropinService {
     this.watched.clear();
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
+    this.held.clear();
   }
 
   private onPoll?: (callSid: string) => Promise<void>;
@@ -232,7 +304,11 @@ export class DropinService {
 
   private async poll(callSid: string): Promise<void> {
     const s = await this.d.calls.get(callSid);
-    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') return this.unwatch(callSid);
+    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') {
+      // over (perhaps on another instance): nothing of it is held here any more
+      this.held.delete(callSid);
+      return this.unwatch(callSid);
+    }
     const call = await this.d.twilio.calls(callSid).fetch();
     if (TERMINAL_CALL_STATUSES.has(call.status)) await this.onPoll?.(callSid);
   }
