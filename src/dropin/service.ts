@@ -27,6 +27,7 @@ import { backoffDelay, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS, type Backoff } from 
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
+import { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SIGNATURE_HEADER, returnParams, signedReturnUrl, signResult } from './result-signature';
 import { DropinErrors } from '../errors';
@@ -62,12 +63,8 @@ export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
   private readonly watched = new Map<string, NodeJS.Timeout>();
   private readonly retries = new Set<NodeJS.Timeout>();
-  /**
-   * The app's recordings this process paused for a capture and has not resumed, by call: what a
-   * step that fails after its own pause (before any TwiML could carry the SIDs) must resume.
-   * Gone when they are resumed, the capture returns or ends, or a poll finds it over.
-   */
-  private readonly held = new Map<string, readonly string[]>();
+  /** the app's recordings this process paused and has not resumed, for a step that fails after its pause */
+  private readonly held = new HeldPauses();
   private closed = false;
 
   constructor(private readonly d: DropinDeps) {}
@@ -127,7 +124,7 @@ export class DropinService {
     // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
     const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
     const sids = r.sids ?? (r.sid ? [r.sid] : []);
-    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.set(s.callSid, sids);
+    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.hold(s.callSid, sids);
     return outcome;
   }
 
@@ -136,7 +133,7 @@ export class DropinService {
     const r = s.recording;
     const outcome = r.sids ? await this.d.recording.resumeEach(s.callSid, r.sids) : await this.d.recording.resume(s.callSid, r.sid);
     // one that failed stays paused: a failure after this still resumes it
-    if (outcome.ok) this.held.delete(s.callSid);
+    if (outcome.ok) this.held.forget(s.callSid);
     return outcome;
   }
 
@@ -160,7 +157,7 @@ export class DropinService {
     dropin.result = result;
     const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
     await save(s);
-    this.held.delete(s.callSid);
+    this.held.forget(s.callSid);
     this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
     let processors: { name: string; summary?: ProcessorSummary }[] = [];
@@ -200,8 +197,8 @@ export class DropinService {
   async returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, flowId?: string): Promise<string> {
     const secret = this.secret();
     this.unwatch(callSid);
-    const sids = [...new Set([...paused, ...(this.held.get(callSid) ?? [])])];
-    this.held.delete(callSid);
+    const sids = [...new Set([...paused, ...this.held.of(callSid)])];
+    this.held.forget(callSid);
     const resumed = await Promise.all(
       sids.map((sid) =>
         this.d.recording.resume(callSid, sid).then(
@@ -253,7 +250,7 @@ export class DropinService {
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
     this.unwatch(callSid);
     // no call, nothing to resume: Twilio ends a call's recordings with it
-    this.held.delete(callSid);
+    this.held.forget(callSid);
     let ended: CallSession | undefined;
     // ended here, not by tonewall's own status route (which counts the call out itself)
     let endedHere = false;
@@ -304,11 +301,7 @@ export class DropinService {
 
   private async poll(callSid: string): Promise<void> {
     const s = await this.d.calls.get(callSid);
-    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') {
-      // over (perhaps on another instance): nothing of it is held here any more
-      this.held.delete(callSid);
-      return this.unwatch(callSid);
-    }
+    if (!s?.dropin || s.dropin.result || s.state !== 'ivr') return this.unwatch(callSid);
     const call = await this.d.twilio.calls(callSid).fetch();
     if (TERMINAL_CALL_STATUSES.has(call.status)) await this.onPoll?.(callSid);
   }
