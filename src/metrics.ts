@@ -25,7 +25,7 @@ export function createMetrics() {
     replays: new Counter({ name: 'tonewall_webhook_replays_total', help: 'Webhooks answered from the replay cache', registers: [registry] }),
     safeFallbacks: new Counter({
       name: 'tonewall_safe_fallbacks_total',
-      help: 'Webhooks answered with the safe apology TwiML because a step could not be served',
+      help: 'Webhooks whose step could not be served: answered with the safe apology TwiML (a drop-in capture: returned to its app with internal-error)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -16,6 +16,9 @@ export const CAPTURE_RESULTS = [
   'caller-hung-up',
   'recording-pause-failed',
   'processor-error',
+  // a step failed (an exception, the store unreachable): the call goes back all the same, as
+  // Twilio's <Pay> answers `internal-error` (service.ts returnAfterFailure)
+  'internal-error',
 ] as const;
 export type CaptureResult = (typeof CAPTURE_RESULTS)[number];
 

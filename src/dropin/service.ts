@@ -11,7 +11,10 @@
  *   hangup-watch.ts, and tonewall's own status route reports too): the result `caller-hung-up` is
  *   POSTed to the return URL, signed in `X-Tonewall-Signature`, retried like a processor delivery
  *   (result-delivery.ts). Both live in the store, not in one instance: any instance polls a
- *   watched call and retries a pending POST, and an instance that stops leaves them to the others.
+ *   watched call and retries a pending POST, and an instance that stops leaves them to the others;
+ * - a step failed (an exception, the store unreachable): the call goes back all the same, with
+ *   `Result=internal-error` as Twilio's <Pay> does, its recordings resumed first
+ *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts).
  */
 import twilio from 'twilio';
 import type { Logger } from 'pino';
@@ -21,12 +24,14 @@ import type { Flow } from '../flows/schema';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
+import type { ProcessorSummary } from '../processors/summary';
 import type { Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import type { CallControl } from '../calls/control';
 import type { Keys, Store } from '../store';
 import { HangupWatch } from './hangup-watch';
+import { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { signedReturnUrl } from './result-signature';
@@ -68,6 +73,8 @@ export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
   private readonly hangups: HangupWatch;
   private readonly results: ResultDelivery;
+  /** the app's recordings this process paused and has not resumed, for a step that fails after its pause */
+  private readonly held = new HeldPauses();
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
@@ -147,19 +154,32 @@ export class DropinService {
       return { ok: false, twilioStatus: 'unlisted' };
     }
     // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
-    return r.sids ? this.d.recording.pauseEach(s.callSid, r.sids) : this.d.recording.pause(s.callSid, r.sid);
+    const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
+    const sids = r.sids ?? (r.sid ? [r.sid] : []);
+    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.hold(s.callSid, sids);
+    return outcome;
   }
 
   /** resumes each recording pauseApp paused (none the app paused itself); ok when every one was */
-  resumeApp(s: CallSession): Promise<RecordingOutcome> {
+  async resumeApp(s: CallSession): Promise<RecordingOutcome> {
     const r = s.recording;
-    return r.sids ? this.d.recording.resumeEach(s.callSid, r.sids) : this.d.recording.resume(s.callSid, r.sid);
+    const outcome = r.sids ? await this.d.recording.resumeEach(s.callSid, r.sids) : await this.d.recording.resume(s.callSid, r.sid);
+    // one that failed stays paused: a failure after this still resumes it
+    if (outcome.ok) this.held.forget(s.callSid);
+    return outcome;
   }
 
-  /** the capture ended while the call is live: the TwiML that returns it, with the signed result */
+  /**
+   * The capture ended while the call is live: the TwiML that returns it, with the signed result.
+   * What fails before the save throws (the edge then returns the call with `internal-error`,
+   * returnAfterFailure). Once the save is done the capture has returned as stored: a failure
+   * after it (the processors' answer, the audit entry, the store) is logged and the app still
+   * gets its result, `processor-error` when no processor's answer can be confirmed.
+   */
   async end(flow: Flow, s: CallSession, result: CaptureResult, save: Save, log: Logger): Promise<string> {
     const dropin = s.dropin;
     if (!dropin) throw DropinErrors.notDropin();
+    const secret = this.secret();
     this.unwatch(s.callSid);
     if (s.recording.status === 'paused') {
       const resumed = await this.resumeApp(s);
@@ -169,22 +189,83 @@ export class DropinService {
     dropin.result = result;
     const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
     await save(s);
+    this.held.forget(s.callSid);
     this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
-    const answers = await Promise.all(waits);
-    if (answers.some((a) => !a.result?.ok)) {
+    let processors: { name: string; summary?: ProcessorSummary }[] = [];
+    try {
+      const answers = await Promise.all(waits);
+      if (answers.some((a) => !a.result?.ok)) result = 'processor-error';
+      processors = answers.map((a) => ({ name: a.name, summary: a.result?.ok ? a.result.body : undefined }));
+    } catch (err) {
+      log.error({ err: errFields(err) }, "drop-in capture: the processors' answer could not be read");
       result = 'processor-error';
-      await this.d.calls.update(s.callSid, (stored) => {
-        if (stored.dropin) stored.dropin.result = result;
-      });
     }
-    const processors = answers.map((a) => ({ name: a.name, summary: a.result?.ok ? a.result.body : undefined }));
-    await this.d.audit.append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result });
+    if (result === 'processor-error') {
+      await this.d.calls
+        .update(s.callSid, (stored) => {
+          if (stored.dropin) stored.dropin.result = 'processor-error';
+        })
+        .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in capture: processor-error not saved on the call'));
+    }
+    await this.d.audit
+      .append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result })
+      .catch((err: unknown) => log.error({ err: errFields(err), result }, 'drop-in audit entry not written'));
     log.info({ result }, 'drop-in capture returned to the app');
-    const params = resultParams(flow, s, result, processors);
-    const r = new twilio.twiml.VoiceResponse();
-    r.redirect({ method: 'POST' }, signedReturnUrl(dropin.returnUrl, params, this.secret()));
-    return r.toString();
+    return redirectTwiml(signedReturnUrl(dropin.returnUrl, resultParams(flow, s, result, processors), secret));
+  }
+
+  /**
+   * A step of a capture failed (the capture route or a gather threw, or the store could not be
+   * reached): the call goes back to the app with `Result=internal-error` and no field, as Twilio's
+   * <Pay> answers an internal error, never hung up. It works from what the request carries, as
+   * the store may be what failed: `returnUrl` (allow-listed by the caller of this) and `paused`,
+   * the recordings the capture held paused (a gather's action query). Each of those, and each this
+   * process paused since, is resumed first, by its SID, all at once (each bounded by
+   * PAUSE_ACK_TIMEOUT_MS); a resume that fails is logged and audited where the store allows, and
+   * never holds the call back. The session is marked returned and `dropin.returned` audited where
+   * the store allows. `flowId`: the capture's flow when the request names it (the capture route).
+   */
+  async returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, flowId?: string): Promise<string> {
+    const secret = this.secret();
+    this.unwatch(callSid);
+    const sids = [...new Set([...paused, ...this.held.of(callSid)])];
+    this.held.forget(callSid);
+    const resumed = await Promise.all(
+      sids.map((sid) =>
+        this.d.recording.resume(callSid, sid).then(
+          (o) => o.ok,
+          (err: unknown) => {
+            // Twilio's answer came (the controller asks it first); its audit entry did not
+            log.error({ err: errFields(err), recordingSid: sid }, 'recording resume after a failed step not confirmed');
+            return false;
+          },
+        ),
+      ),
+    );
+    let flow = flowId;
+    let returnedHere = false;
+    try {
+      await this.d.calls.update(callSid, (stored) => {
+        flow ??= stored.flowId;
+        if (!stored.dropin || stored.dropin.result) return false;
+        stored.dropin.result = 'internal-error';
+        if (stored.recording.status === 'paused' && resumed.every(Boolean)) stored.recording.status = 'in-progress';
+        if (stored.state === 'ivr') {
+          stored.state = 'returned';
+          returnedHere = true;
+        }
+      });
+    } catch (err) {
+      log.error({ err: errFields(err) }, 'drop-in capture: internal-error not saved on the call');
+    }
+    // counted out of the active calls where the record says it left; else the call's end does it
+    if (returnedHere) this.d.onLeft?.();
+    await this.d.audit
+      .append(callSid, { type: 'dropin.returned', ...(flow ? { flowId: flow } : {}), result: 'internal-error' })
+      .catch((err: unknown) => log.error({ err: errFields(err), result: 'internal-error' }, 'drop-in audit entry not written'));
+    log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
+    return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
   }
 
   /**
@@ -203,6 +284,8 @@ export class DropinService {
    * not yet, never a second one.
    */
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
+    // no call, nothing to resume: Twilio ends a call's recordings with it
+    this.held.forget(callSid);
     let ended: CallSession | undefined;
     // the result set now, not by an earlier call whose report may still need queuing
     let resultSet = false;
@@ -248,6 +331,7 @@ export class DropinService {
 
   /** stops the timers and waits for the polls and tries in flight; what is left stays in the store for the other instances */
   async close(): Promise<void> {
+    this.held.clear();
     await Promise.all([this.hangups.stop(), this.results.stop()]);
   }
 
@@ -296,6 +380,12 @@ export class DropinService {
           }),
       );
   }
+}
+
+function redirectTwiml(url: string): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.redirect({ method: 'POST' }, url);
+  return r.toString();
 }
 
 /** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */

@@ -3,4 +3,6 @@ import { coded } from './base';
 export const DropinErrors = {
   notDropin: coded('TW_ERR_DROPIN_CALL_NOT_DROPIN', 'not a drop-in capture'),
   secretMissing: coded('TW_ERR_DROPIN_SECRET_MISSING', 'CAPTURE_RESULT_SECRET is not set'),
+  /** a gather action's query can carry only what a recording's SID is, and a bounded number of them */
+  actionSids: coded('TW_ERR_DROPIN_ACTION_SIDS', 'the paused recordings cannot be carried in a gather action'),
 } as const;

@@ -9,7 +9,7 @@
  * URL not under CAPTURE_RETURN_URLS, or no CAPTURE_RESULT_SECRET to sign the result with.
  * Otherwise the flow runner runs the flow's steps with every recording the app runs on the call
  * paused (each by its SID) around sensitive fields, and dropin/service.ts returns the call with
- * the result.
+ * the result; a step that fails returns it with `internal-error` (dropin-rescue.ts).
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -38,6 +38,17 @@ export interface CaptureRouteDeps {
 
 const captureQuery = z.object({ return: z.string().optional() }).passthrough();
 const FLOW_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** the flow a capture URL names, if one is loaded */
+export function captureFlow(flows: FlowRegistry, flowId: string): Flow | undefined {
+  return FLOW_ID.test(flowId) ? flows.byId(flowId) : undefined;
+}
+
+/** the capture URL's `return`, if it is under CAPTURE_RETURN_URLS */
+export function captureReturn(query: unknown, config: Config): URL | undefined {
+  const q = captureQuery.safeParse(query ?? {});
+  return allowedReturnUrl(q.success ? q.data.return : undefined, config.capture.returnUrls);
+}
 
 /** once per call and flow: a Twilio retry (or a replayed request) gets the first answer */
 export const captureIdentity =
@@ -74,15 +85,14 @@ export function refusedCaptureTwiml(flow?: Flow): string {
 export function captureHandler(d: CaptureRouteDeps) {
   return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger): Promise<string> => {
     const p = voiceParams.parse(raw);
-    const flow = FLOW_ID.test(flowId) ? d.flows.byId(flowId) : undefined;
+    const flow = captureFlow(d.flows, flowId);
     const refuse = async (reason: string): Promise<string> => {
       await d.audit.append(p.CallSid, { type: 'dropin.refused', reason });
       log.warn({ reason }, 'drop-in capture refused');
       return refusedCaptureTwiml(flow);
     };
     if (!flow) return refuse('unknown-flow');
-    const q = captureQuery.safeParse(query ?? {});
-    const returnUrl = allowedReturnUrl(q.success ? q.data.return : undefined, d.config.capture.returnUrls);
+    const returnUrl = captureReturn(query, d.config);
     if (!returnUrl) return refuse('return-url-not-allowed');
     if (!d.dropin.configured) return refuse('no-result-secret');
     // one capture per call: a call tonewall already holds (an earlier capture, or a call to one

@@ -1,7 +1,9 @@
 /**
  * The Twilio-facing HTTP edge (CONTRACT §2). Every route: signature first (missing 400, wrong
  * 403, nothing else runs), then the replay guard, then the handler. Whatever fails inside a
- * voice route, the caller hears the safe apology TwiML: never a 5xx, never dead air.
+ * voice route, the caller hears the safe apology TwiML: never a 5xx, never dead air. A drop-in
+ * capture's call is not the service's to end: it goes back to its app with `internal-error`
+ * instead (dropin-rescue.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -22,6 +24,7 @@ import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
+import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
 import type { DropinService } from '../dropin/service';
 import { TwilioErrors } from '../errors';
 
@@ -45,6 +48,16 @@ export interface TwilioRouteDeps {
 type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
 /** answers the request before the replay guard and the handler, or null to let them run */
 type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
+
+/**
+ * How a route tells its requests apart (the replay guard), what may answer before it, and what a
+ * failure answers when the safe apology is not the answer (a drop-in capture's call).
+ */
+interface Serving {
+  identify: Identify;
+  early?: Early;
+  rescue?: Rescue;
+}
 
 const XML = TWIML_CONTENT_TYPE;
 /**
@@ -78,20 +91,14 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name), early?: Early) => {
       app.post(path, ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler, identify, early);
+        const answer = await serve(req, name, kind, handler, { identify, early });
         observeLatency(name, answer.status, started);
         return send(reply, answer);
       });
     };
 
-    const serve = async (
-      req: FastifyRequest,
-      name: string,
-      kind: 'voice' | 'callback',
-      handler: Handler,
-      identify: Identify,
-      early?: Early,
-    ): Promise<StoredAnswer> => {
+    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
+      const { identify, early, rescue } = how;
       const params = formParams(req.body);
       const signature = req.headers['x-twilio-signature'];
       const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
@@ -108,6 +115,17 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         kind === 'voice'
           ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
           : { status: 204, contentType: 'text/plain', body: '' };
+      // a drop-in capture's call goes back to its app instead of the apology; never a second failure
+      const rescued = async (): Promise<StoredAnswer | undefined> => {
+        if (!rescue) return undefined;
+        try {
+          const body = await rescue(params, req.query, log());
+          return body === undefined ? undefined : { status: 200, contentType: XML, body };
+        } catch (err) {
+          log().error({ err: errFields(err) }, 'drop-in return after a failure failed: safe answer');
+          return undefined;
+        }
+      };
       // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
       const identity: ReplayIdentity | null = identify(params, signature as string);
       try {
@@ -122,7 +140,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'store' });
         log().error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
-        return fallback();
+        // nothing remembers this answer (the store failed): a retry is rescued afresh, to the same result
+        return (await rescued()) ?? fallback();
       }
       let answer: StoredAnswer;
       try {
@@ -131,8 +150,13 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
-        if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
-        return fallback();
+        const back = await rescued();
+        // the call went back to its app: a retry gets that answer, never the step run afresh
+        if (back) answer = back;
+        else {
+          if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
+          return fallback();
+        }
       }
       if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
@@ -161,6 +185,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       },
     );
 
+    const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit } : undefined;
+    // a drop-in capture's gather (its action's query says so) that fails goes back to its app
+    const dropinGather = rescueDeps ? gatherRescue(rescueDeps) : undefined;
+
     // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
     const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
       const started = process.hrtime.bigint();
@@ -176,7 +204,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           if (!session) throw TwilioErrors.gatherUnknownCall();
           return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
         },
-        gatherIdentity(String(step), String(attempt), confirm),
+        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather },
       );
       observeLatency('gather', answer.status, started);
       return send(reply, answer);
@@ -184,19 +212,16 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
 
-    if (d.dropin) {
+    if (d.dropin && rescueDeps) {
       const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit, calls: d.calls });
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
-        const answer = await serve(
-          req,
-          'capture',
-          'voice',
-          (raw, log) => capture(flowId, raw, req.query, log),
-          captureIdentity(flowId),
-          captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
-        );
+        const answer = await serve(req, 'capture', 'voice', (raw, log) => capture(flowId, raw, req.query, log), {
+          identify: captureIdentity(flowId),
+          early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
+          rescue: captureRescue(rescueDeps, flowId),
+        });
         observeLatency('capture', answer.status, started);
         return send(reply, answer);
       });

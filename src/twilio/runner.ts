@@ -17,6 +17,7 @@ import type { StoreOp } from '../store';
 import { renderVerbs } from './twiml';
 import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
+import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
 import { advance, type EngineInput, type Verb } from '../flows/engine';
@@ -191,7 +192,10 @@ export class FlowRunner {
     // else (who called, when), the opening would be the caller's own: not shared, not kept
     if (!plain || !onlyStateChanged(fresh, first.session)) return null;
     const { state, step, attempt, recording, fields, handoff } = first.session;
-    return { state: { state, step, attempt, recording, fields, handoff }, twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow }) };
+    return {
+      state: { state, step, attempt, recording, fields, handoff },
+      twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(first.session) }),
+    };
   }
 
   /** a plain opening (`twiml` set) was written by twilio/first-webhook.ts: what start does after creating it */
@@ -237,7 +241,7 @@ export class FlowRunner {
     let res = advance(flow, input, session, { now: this.now() });
     // input for a call no longer in the IVR: answer harmlessly and write nothing (a save here
     // would overwrite what an agent changed since the session was read)
-    if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow });
+    if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(res.session) });
     for (let guard = 0; ; guard++) {
       if (guard > 2 * flow.steps.length + 8) throw FlowErrors.unsettled();
       await applyVaultOps(this.d.vault, res);
@@ -272,7 +276,8 @@ export class FlowRunner {
     await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis: session });
     this.d.onSessionChanged?.(s);
     if (handoff && session.state === 'ivr') await this.announceHandoff(s);
-    return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl });
+    // a drop-in capture's gathers carry what a failed one needs to return the call (dropin/action-query.ts)
+    return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, actionQuery: actionQueryOf(s) });
   }
 
   private async recordFieldOutcomes(flow: Flow, s: CallSession, before: Set<string>): Promise<void> {

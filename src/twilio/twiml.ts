@@ -18,6 +18,11 @@ export interface RenderContext {
   flow?: Flow;
   /** bridge mode: the single-use wss URL of the caller's media stream */
   streamUrl?: string;
+  /**
+   * a drop-in capture's query on its <Gather> actions (dropin/action-query.ts): what a gather
+   * that fails needs to return the call to the app without the store. Plain calls have none.
+   */
+  actionQuery?: string;
 }
 
 function sayAttrs(flow?: Flow, own?: { language?: string; voice?: string }): SayAttributes {
@@ -38,13 +43,14 @@ function speak(to: Speaker, p: PromptPart, flow?: Flow): void {
  * Rendered documents by their verbs and context. Verbs hold flow text, step numbers and the
  * handoff target only (never a caller's value), so the first TwiML of every call to one flow is
  * the same document; VoiceResponse (xmlbuilder) was ~5% of a /voice's CPU. A bridge handoff
- * carries a single-use stream URL and is never cached.
+ * carries a single-use stream URL, and a drop-in capture's actions a query of its own call's:
+ * neither is cached.
  */
 const RENDERED_MAX = 256;
 const rendered = new Map<string, string>();
 
 export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
-  if (ctx.streamUrl) return build(verbs, ctx);
+  if (ctx.streamUrl || ctx.actionQuery) return build(verbs, ctx);
   const key = JSON.stringify([ctx.publicUrl, ctx.flow?.language, ctx.flow?.voice, verbs]);
   let xml = rendered.get(key);
   if (xml === undefined) {
@@ -73,7 +79,7 @@ function build(verbs: Verb[], ctx: RenderContext): string {
           timeout: v.timeoutSeconds,
           actionOnEmptyResult: true,
           method: 'POST',
-          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}`,
+          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
         });
         for (const p of v.prompts) speak(g, p, ctx.flow);
         break;

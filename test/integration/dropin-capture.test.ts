@@ -4,17 +4,14 @@
  * the call, says hello, redirects it to tonewall's capture route and gets it back with a signed
  * result; all of it on the project's Twilio emulator, with a real Redis, reading the real logs.
  */
-import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import twilio from 'twilio';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
-import { createTwilioClient } from '../../src/twilio/rest';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, freePort, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, freePort, startHarness, waitFor, type Harness } from '../support/harness';
+import { ShopApp, type Returned } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
 
 const SECRET = 'capture-result-secret-0123456789abcdef';
@@ -59,106 +56,6 @@ steps:
     prompt: "Marque el número de su tarjeta y pulse almohadilla."
 `;
 
-/** what the shop's return URL received */
-interface Returned {
-  query: Record<string, string>;
-  body: Record<string, string>;
-  headers: Record<string, string | string[] | undefined>;
-  /** Twilio signed it (a redirect), or not (tonewall's server-to-server POST) */
-  fromTwilio: boolean;
-}
-
-/** The customer's own IVR: another host, its own paths, checking every Twilio signature. */
-class ShopApp {
-  app: FastifyInstance = Fastify({ logger: false });
-  url = '';
-  returned: Returned[] = [];
-  refusedSignatures = 0;
-  /**
-   * how many recordings to start over REST (the app's own policy: a dual-channel one, then a
-   * mono compliance one) before handing the call to tonewall
-   */
-  recordings = 0;
-  /** the call's recordings as the app lists them when the call comes back to it */
-  atReturn: { sid: string; status: string }[] = [];
-  /** pause that recording itself before the redirect (as an app does before a <Pay>) */
-  pauseOwn = false;
-  returnUrl = '';
-
-  /** the gateway's HTTP status for a charge */
-  chargeStatus = 200;
-  charges = 0;
-  /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
-  ownGather = false;
-  /** the tonewall flow the shop redirects its callers to */
-  captureFlow = 'card-capture';
-
-  constructor(
-    private readonly tonewall: string,
-    private readonly emulatorUrl: string,
-    private readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const port = this.port;
-    this.url = `http://127.0.0.1:${port}`;
-    this.returnUrl = `${this.url}/paid?order=42`;
-    const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: this.emulatorUrl });
-    await this.app.register(formbody);
-    const signed = (req: { url: string; headers: Record<string, unknown>; body: unknown }): boolean => {
-      const sig = req.headers['x-twilio-signature'];
-      const ok = typeof sig === 'string' && twilio.validateRequest(AUTH_TOKEN, sig, this.url + req.url, (req.body ?? {}) as Record<string, string>);
-      if (!ok) this.refusedSignatures++;
-      return ok;
-    };
-    const xml = (r: InstanceType<typeof twilio.twiml.VoiceResponse>) => r.toString();
-    this.app.post('/voice', async (req, reply) => {
-      if (!signed(req)) return reply.code(403).send();
-      const r = new twilio.twiml.VoiceResponse();
-      r.say('Hello from Example Shop.');
-      r.redirect({ method: 'POST' }, `${this.url}/pay`);
-      return reply.type('text/xml').send(xml(r));
-    });
-    this.app.post('/pay', async (req, reply) => {
-      if (!signed(req)) return reply.code(403).send();
-      const body = req.body as Record<string, string>;
-      for (let i = 0; i < this.recordings; i++) {
-        const rec = await rest.calls(body.CallSid).recordings.create({ recordingChannels: i === 0 ? 'dual' : 'mono' });
-        if (this.pauseOwn && i === 0) await rest.calls(body.CallSid).recordings(rec.sid).update({ status: 'paused', pauseBehavior: 'skip' });
-      }
-      const r = new twilio.twiml.VoiceResponse();
-      if (this.ownGather)
-        r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
-      else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
-      return reply.type('text/xml').send(xml(r));
-    });
-    this.app.post('/charge', async (_req, reply) => {
-      this.charges++;
-      // an answer with more than may be shown: only the allow-listed summary travels on
-      return reply.code(this.chargeStatus).send({ status: 'approved', code: 'A1B2', reference: 'ch_42', note: `card ${CARD} ok` });
-    });
-    this.app.post('/paid', async (req, reply) => {
-      const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
-      if (fromTwilio && !signed(req)) return reply.code(403).send();
-      if (fromTwilio && this.recordings > 0) {
-        const listed = await rest.calls((req.body as Record<string, string>).CallSid).recordings.list();
-        this.atReturn = listed.map((r) => ({ sid: r.sid, status: r.status }));
-      }
-      this.returned.push({
-        query: { ...(req.query as Record<string, string>) },
-        body: { ...(req.body as Record<string, string>) },
-        headers: req.headers,
-        fromTwilio,
-      });
-      const r = new twilio.twiml.VoiceResponse();
-      r.say('Thank you for your payment.');
-      r.hangup();
-      return reply.type('text/xml').send(xml(r));
-    });
-    await this.app.listen({ port, host: '127.0.0.1' });
-  }
-}
-
 let h: Harness;
 let shop: ShopApp;
 let flowsDir: string;
@@ -186,7 +83,7 @@ beforeAll(async () => {
     },
     build: { dropinPollMs: 100, dropinProcessorWaitMs: 2_000 },
   });
-  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort);
+  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
   await shop.start();
 });
 

@@ -1,0 +1,420 @@
+/**
+ * Issue 13, when a step fails: a drop-in capture's call is the app's, so a step that cannot be
+ * served returns it to the app with `Result=internal-error` (as Twilio's <Pay> does), its
+ * recordings resumed first, instead of the apology and hangup a plain call gets. The store is a
+ * private redis-server each test may stop (or whose records it may spoil), the Twilio side the
+ * project's emulator, the app the shop of test/support/shop-app.ts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
+import { encodeActionQuery } from '../../src/dropin/action-query';
+import { RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
+import { makeKeys } from '../../src/store';
+import { ACCOUNT_SID, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { uniquePrefix } from '../support/redis';
+import { ShopApp, type Returned } from '../support/shop-app';
+import { currentExpiry, holdsValue } from '../support/values';
+
+const SECRET = 'capture-result-secret-0123456789abcdef';
+const CARD = '4111111111111111';
+const EXPIRY = currentExpiry(14);
+const CVV = '737';
+const CALLER = '+15551239876';
+const SHOP_NUMBER = '+15005550150';
+const FLOW = `
+id: card-capture
+numbers: ["+15005550151"]
+steps:
+  - collect: card
+    kind: card-number
+    prompt: "Key in your card number, then press hash."
+  - collect: expiry
+    kind: expiry
+    prompt: "Key in the expiry date as four digits."
+  - collect: cvv
+    kind: security-code
+    prompt: "Key in the security code."
+`;
+const HELLO = 'Hello from Example Shop.';
+const THANKS = 'Thank you for your payment.';
+const CARD_PROMPT = 'Key in your card number, then press hash.';
+
+/** the private redis-server (PING over a plain socket: see test/integration/webhooks.test.ts) */
+let redis: ChildProcess | undefined;
+let redisPort: number;
+const pong = () =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(redisPort, '127.0.0.1');
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    s.write('PING\r\n');
+  });
+async function startRedis(): Promise<void> {
+  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor(pong, 'redis to start');
+}
+/** killed by a signal, a process has a signalCode and no exitCode */
+const redisDown = () => !redis || redis.exitCode !== null || redis.signalCode !== null;
+async function stopRedis(): Promise<void> {
+  const r = redis!;
+  if (redisDown()) return;
+  const exited = new Promise((res) => r.once('exit', res));
+  r.kill('SIGKILL');
+  await exited;
+}
+
+let h: Harness;
+let shop: ShopApp;
+let flowsDir: string;
+const keys = () => makeKeys(h.keyPrefix);
+const processorsFile = path.join(os.tmpdir(), `tw-dropin-failure-processors-${process.pid}.yaml`);
+
+beforeAll(async () => {
+  redisPort = await freePort();
+  await startRedis();
+  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-failure-'));
+  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
+  const shopPort = await freePort();
+  fs.writeFileSync(
+    processorsFile,
+    `processors:\n  - name: gateway\n    url: http://127.0.0.1:${shopPort}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
+  );
+  h = await startHarness({
+    flowsDir,
+    keyPrefix: uniquePrefix('dropin-failure'),
+    env: {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`,
+      CAPTURE_RESULT_SECRET: SECRET,
+      PROCESSORS_FILE: processorsFile,
+      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
+    },
+    build: { dropinPollMs: 100, dropinProcessorWaitMs: 1_000 },
+  });
+  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
+  await shop.start();
+}, 30_000);
+
+afterAll(async () => {
+  if (redisDown()) await startRedis();
+  await h?.close();
+  await shop?.app.close();
+  await stopRedis();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+  fs.rmSync(processorsFile, { force: true });
+});
+
+beforeEach(() => {
+  shop.returned = [];
+  shop.recordings = 0;
+  shop.atReturn = [];
+  shop.onPay = undefined;
+  shop.onCharge = undefined;
+  shop.returnUrl = `${shop.url}/paid?order=42`;
+  h.emulator.faults.recordingPause = undefined;
+  h.emulator.faults.recordingResume = undefined;
+});
+
+afterEach(async () => {
+  // a test that stopped the store: it comes back (empty) and the service is ready again
+  if (redisDown()) await startRedis();
+  await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'the service to be ready again', 10_000);
+});
+
+function call(onGather: (g: GatherRequest) => string | null | Promise<string | null>): Promise<EmulatedCall> {
+  return h.emulator.placeCall({ from: CALLER, to: SHOP_NUMBER, voiceUrl: `${shop.url}/voice`, onGather });
+}
+
+/** keys for each prompt, by the words in it; `at` runs first at the prompt it names */
+function keypad(at?: { prompt: string; run: (g: GatherRequest) => Promise<void> }): (g: GatherRequest) => Promise<string | null> {
+  return async (g) => {
+    const p = g.prompt.join(' ');
+    if (at && p.includes(at.prompt)) await at.run(g);
+    if (p.includes('card number')) return `${CARD}#`;
+    if (p.includes('expiry')) return EXPIRY;
+    if (p.includes('security code')) return CVV;
+    return null;
+  };
+}
+
+function says(c: EmulatedCall): string[] {
+  return c.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
+}
+
+/** the result as the app reads it, its signature checked */
+function verified(r: Returned): Record<string, string> {
+  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = r.query;
+  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
+  return params;
+}
+
+/** the query of a TwiML <Redirect>'s URL, with its target */
+function redirectIn(twiml: string): { target: string; query: Record<string, string> } | undefined {
+  const m = /<Redirect method="POST">([^<]+)<\/Redirect>/.exec(twiml);
+  if (!m) return undefined;
+  const u = new URL(m[1].replace(/&amp;/g, '&'));
+  return { target: u.origin + u.pathname, query: Object.fromEntries(u.searchParams) };
+}
+
+function statesOf(c: EmulatedCall, recordingSid: string): string[] {
+  return h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'recording' && e.recordingSid === recordingSid ? [e.status] : []));
+}
+
+/** a gather action request as Twilio sends it again (a retry) */
+function gatherParams(c: EmulatedCall, digits: string): Record<string, string> {
+  return { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', Digits: digits };
+}
+
+async function metric(name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+async function auditOf(callSid: string): Promise<Record<string, unknown>[]> {
+  return (await h.app.services.audit.list(callSid)) as unknown as Record<string, unknown>[];
+}
+
+/** the app got the call back exactly once, from Twilio, with internal-error and nothing else of the capture */
+function expectInternalError(c: EmulatedCall): void {
+  expect(shop.returned).toHaveLength(1);
+  expect(shop.returned[0].fromTwilio).toBe(true);
+  expect(verified(shop.returned[0])).toEqual({ order: '42', CallSid: c.sid, Result: 'internal-error' });
+  // nothing hung up by tonewall: no apology, the app's own words last
+  expect(says(c)).not.toContain("We're sorry, we can't complete your request right now. Goodbye.");
+  expect(says(c).at(-1)).toBe(THANKS);
+}
+
+it("a gather's step throws (the call's audit trail is unreadable): the app gets internal-error, signed; its recording is resumed; a Twilio retry gets the same answer", async () => {
+  shop.recordings = 1;
+  const fallbacksBefore = await metric('tonewall_safe_fallbacks_total', '{reason="step"}');
+  const activeBefore = await metric('tonewall_calls_active');
+  let action = '';
+  let c: EmulatedCall | undefined = undefined;
+  c = await call(
+    keypad({
+      prompt: 'card number',
+      run: async (g) => {
+        action = g.action;
+        // a trail that no longer parses is evidence: the service never overwrites it, every append throws
+        await h.redisStore!.set(keys().audit(c!.sid), 'not a trail', 600);
+      },
+    }),
+  );
+  await c.ended;
+  expectInternalError(c);
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, THANKS]);
+  // the recording the capture paused runs again when the call is back with the app
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(shop.atReturn).toEqual([{ sid: rec.sid, status: 'in-progress' }]);
+  // the store took the rest: the call is marked returned, and no longer counted as active
+  expect(await h.app.services.calls.get(c.sid)).toMatchObject({ state: 'returned', dropin: { result: 'internal-error' } });
+  expect(await metric('tonewall_calls_active')).toBe(activeBefore);
+  expect(await metric('tonewall_safe_fallbacks_total', '{reason="step"}')).toBe(fallbacksBefore + 1);
+  const lines = h.logs.lines.filter((l) => l.includes(c!.sid));
+  expect(lines.some((l) => l.includes('webhook step failed') && l.includes('TW_ERR_AUDIT_ENTRY_INVALID'))).toBe(true);
+  expect(lines.some((l) => l.includes('recording resume after a failed step not confirmed'))).toBe(true);
+  expect(holdsValue(h.logs.text, CARD)).toBe(false);
+
+  // a retry, a second later (a fresh signature would differ in t): the first answer, nothing run again
+  const timeline = statesOf(c, rec.sid);
+  await sleep(1_100);
+  const retry = await h.emulator.signedPost(action, gatherParams(c, CARD));
+  expect(redirectIn(retry.body)).toEqual({ target: `${shop.url}/paid`, query: shop.returned[0].query });
+  expect(statesOf(c, rec.sid)).toEqual(timeline);
+  expect(h.logs.lines.some((l) => l.includes(c!.sid) && l.includes('webhook replay answered from the first response'))).toBe(true);
+});
+
+it("the call's record is gone at a gather (evicted): back to the app from the action's query alone, the resume and the return audited", async () => {
+  shop.recordings = 1;
+  let c: EmulatedCall | undefined = undefined;
+  c = await call(keypad({ prompt: 'expiry', run: async () => void (await h.redisStore!.del(keys().call(c!.sid))) }));
+  await c.ended;
+  expectInternalError(c);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  const entries = await auditOf(c.sid);
+  expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual([rec.sid]);
+  expect(entries.at(-1)).toMatchObject({ type: 'dropin.returned', result: 'internal-error' });
+  expect((await h.app.services.audit.verify(c.sid)).verified).toBe(true);
+});
+
+it('Redis down from a gather onward (no session readable): back to the app with internal-error, each recording resumed by its SID; a retry too', async () => {
+  shop.recordings = 2;
+  let action = '';
+  const c = await call(
+    keypad({
+      prompt: 'card number',
+      run: async (g) => {
+        action = g.action;
+        await stopRedis();
+      },
+    }),
+  );
+  await c.ended;
+  expectInternalError(c);
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, THANKS]);
+  expect(c.recordings).toHaveLength(2);
+  for (const rec of c.recordings) expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(shop.atReturn).toEqual(expect.arrayContaining(c.recordings.map((r) => ({ sid: r.sid, status: 'in-progress' }))));
+  expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes('webhook replay guard unavailable'))).toBe(true);
+
+  // Twilio retries while the store is still down: nothing remembered the answer, the same result is worked out again
+  const retry = redirectIn((await h.emulator.signedPost(action, gatherParams(c, CARD))).body);
+  expect(retry?.target).toBe(`${shop.url}/paid`);
+  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = retry!.query;
+  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
+  expect(params).toEqual({ order: '42', CallSid: c.sid, Result: 'internal-error' });
+  // the hang-up watch let go: no caller-hung-up for a call the app has back
+  await sleep(400);
+  expect(shop.returned).toHaveLength(1);
+});
+
+it("Twilio's retry of a gather lands on another instance, nothing of the capture in its memory, the store down: the action's query alone names the recordings to resume", async () => {
+  shop.recordings = 2;
+  // a second instance behind the same Redis and key prefix, as behind a load balancer
+  const other = await startHarness({
+    emulator: h.emulator,
+    flowsDir,
+    keyPrefix: h.keyPrefix,
+    env: {
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      CAPTURE_RETURN_URLS: `${shop.url}/paid`,
+      CAPTURE_RESULT_SECRET: SECRET,
+      PROCESSORS_FILE: processorsFile,
+      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
+    },
+  });
+  try {
+    let there: ReturnType<typeof redirectIn>;
+    let during: string[] = [];
+    let c: EmulatedCall | undefined = undefined;
+    c = await call(async (g) => {
+      if (!g.prompt.join(' ').includes('card number')) return null;
+      await stopRedis();
+      const url = g.action.replace(h.url, other.url);
+      there = redirectIn((await h.emulator.signedPost(url, gatherParams(c!, CARD))).body);
+      during = c!.recordings.map((r) => h.emulator.recordingStatusAt(c!.sid, h.emulator.now(), r.sid));
+      return `${CARD}#`;
+    });
+    await c.ended;
+    expect(there?.target).toBe(`${shop.url}/paid`);
+    expect(there?.query.Result).toBe('internal-error');
+    // resumed by the other instance, from the query, while the call still waited at the prompt
+    expect(during).toEqual(['in-progress', 'in-progress']);
+    expect(other.logs.lines.some((l) => l.includes('drop-in capture returned to the app after a failed step') && l.includes('"recordings":2'))).toBe(true);
+    expectInternalError(c);
+  } finally {
+    if (redisDown()) await startRedis();
+    await other.close();
+  }
+});
+
+it('the store stops mid-step (the last gather, while the recording is resumed): the capture cannot be saved, the app gets internal-error', async () => {
+  shop.recordings = 1;
+  h.emulator.faults.recordingResume = { delayMs: 1_000, times: 1 };
+  const c = await call(
+    keypad({
+      prompt: 'security code',
+      run: async () => {
+        // once the resume request is in (its fault taken), the store goes
+        void waitFor(() => h.emulator.faults.recordingResume === undefined, 'the resume request').then(stopRedis);
+      },
+    }),
+  );
+  await c.ended;
+  expectInternalError(c);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid).at(-2)).toBe('in-progress');
+  expect(shop.atReturn).toEqual([{ sid: rec.sid, status: 'in-progress' }]);
+});
+
+it("the capture route fails after pausing the app's recording (its call record spoiled mid-step): the recording it paused is resumed, the return audited with the flow", async () => {
+  shop.recordings = 1;
+  h.emulator.faults.recordingPause = { delayMs: 800, times: 1 };
+  const c = await call(keypad());
+  // while Twilio takes the pause, the record the capture route created stops parsing
+  await waitFor(() => h.emulator.faults.recordingPause === undefined, 'the pause request');
+  await h.redisStore!.set(keys().call(c.sid), '{"spoiled', 600);
+  await c.ended;
+  expectInternalError(c);
+  expect(c.gathers).toHaveLength(0);
+  expect(says(c)).toEqual([HELLO, THANKS]);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  const entries = await auditOf(c.sid);
+  expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
+  expect(entries.at(-1)).toMatchObject({ type: 'dropin.returned', flowId: 'card-capture', result: 'internal-error' });
+});
+
+it('Redis down as the app redirects the call: straight back with internal-error, nothing asked, nothing paused', async () => {
+  shop.recordings = 1;
+  shop.onPay = async () => {
+    shop.onPay = undefined;
+    await stopRedis();
+  };
+  const c = await call(keypad());
+  await c.ended;
+  expectInternalError(c);
+  expect(c.gathers).toHaveLength(0);
+  expect(statesOf(c, c.recordings[0].sid)).toEqual(['in-progress', 'stopped']);
+});
+
+it("a return URL in a gather's query that is not allow-listed is refused: the apology, never a redirect to it", async () => {
+  // signed as Twilio signs (whoever holds the auth token could); a call the store does not know, so the step fails
+  const post = (callSid: string, returnUrl: string) =>
+    h.emulator.signedPost(`${h.url}/twilio/gather/1/1?${encodeActionQuery({ returnUrl, paused: [] })}`, {
+      CallSid: callSid,
+      AccountSid: ACCOUNT_SID,
+      From: CALLER,
+      To: SHOP_NUMBER,
+      CallStatus: 'in-progress',
+      Digits: CARD,
+    });
+  const tampered = ['https://evil.example.net/paid', `${shop.url}/other`, `${shop.url.replace('127.0.0.1', '127.0.0.1.nip.io')}/paid`];
+  for (const [i, returnUrl] of tampered.entries()) {
+    const callSid = 'CA' + String(i).repeat(32);
+    const res = await post(callSid, returnUrl);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('<Hangup/>');
+    expect(res.body).not.toContain('<Redirect');
+    expect(res.body).not.toContain('evil');
+    expect((await auditOf(callSid)).map((e) => e.type)).toContain('dropin.refused');
+  }
+  // control: the same request with the app's own return URL goes back to it
+  const back = redirectIn((await post('CA' + '9'.repeat(32), shop.returnUrl)).body);
+  expect(back?.target).toBe(`${shop.url}/paid`);
+  expect(back?.query.Result).toBe('internal-error');
+});
+
+it("the store goes while the processor is charged (after the capture's save): the app still gets its result, processor-error", async () => {
+  shop.recordings = 1;
+  // once: a delivery retrying later must not stop the store the next test runs on
+  shop.onCharge = async () => {
+    shop.onCharge = undefined;
+    await stopRedis();
+  };
+  const c = await call(keypad());
+  await c.ended;
+  expect(shop.returned).toHaveLength(1);
+  const r = verified(shop.returned[0]);
+  // the delivery could not record the gateway's answer: it is not confirmed
+  expect(r).toMatchObject({ order: '42', CallSid: c.sid, Result: 'processor-error', card_valid: 'true', cvv_valid: 'true' });
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, 'Key in the expiry date as four digits.', 'Key in the security code.', THANKS]);
+  expect(statesOf(c, c.recordings[0].sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  const lines = h.logs.lines.filter((l) => l.includes(c.sid));
+  expect(lines.some((l) => l.includes('drop-in capture: processor-error not saved on the call'))).toBe(true);
+  expect(lines.some((l) => l.includes('drop-in audit entry not written'))).toBe(true);
+});
