@@ -17,9 +17,10 @@ import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
 import type { CallSession, RecordingStatus } from '../calls/session';
 import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
-import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
+import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
 import type { FirstWebhook } from './first-webhook';
+import type { WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
@@ -36,6 +37,8 @@ export interface TwilioRouteDeps {
   replay: ReplayGuard;
   /** a call's first webhook in one store round trip when its flow opens plainly */
   firstWebhook: FirstWebhook;
+  /** a later webhook's step in one store write with its answer, its call read by the replay claim */
+  webhookWrite: WebhookWrite;
   metrics: Metrics;
   audit: AuditSink;
   events: EventBus;
@@ -45,18 +48,31 @@ export interface TwilioRouteDeps {
   dropin?: DropinService;
 }
 
-type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
+/**
+ * The request's body, or its whole answer when the handler remembered it itself, in the one
+ * write that made the step's changes (webhook-write.ts); `claimed`: the request's identity and
+ * what its claim read (the route's `reads`, in order; empty without an identity).
+ */
+type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest, claimed: Claimed) => Promise<string | { remembered: StoredAnswer }>;
+interface Claimed {
+  identity: ReplayIdentity | null;
+  reads: (string | null)[];
+}
 /** answers the request before the replay guard and the handler, or null to let them run */
 type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
+/** the keys the replay claim reads for the handler, with the claim itself (one round trip) */
+type Reads = (identity: ReplayIdentity) => string[];
 
 /**
- * How a route tells its requests apart (the replay guard), what may answer before it, and what a
- * failure answers when the safe apology is not the answer (a drop-in capture's call).
+ * How a route tells its requests apart (the replay guard), what may answer before it, what a
+ * failure answers when the safe apology is not the answer (a drop-in capture's call), and what
+ * the claim reads for the handler.
  */
 interface Serving {
   identify: Identify;
   early?: Early;
   rescue?: Rescue;
+  reads?: Reads;
 }
 
 const XML = TWIML_CONTENT_TYPE;
@@ -88,17 +104,25 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       child.observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
 
-    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name), early?: Early) => {
+    const route = (
+      path: string,
+      name: string,
+      kind: 'voice' | 'callback',
+      handler: Handler,
+      identify: Identify = callbackIdentity(name),
+      early?: Early,
+      reads?: Reads,
+    ) => {
       app.post(path, ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler, { identify, early });
+        const answer = await serve(req, name, kind, handler, { identify, early, reads });
         observeLatency(name, answer.status, started);
         return send(reply, answer);
       });
     };
 
     const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
-      const { identify, early, rescue } = how;
+      const { identify, early, rescue, reads } = how;
       const params = formParams(req.body);
       const signature = req.headers['x-twilio-signature'];
       const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
@@ -128,10 +152,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       };
       // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
       const identity: ReplayIdentity | null = identify(params, signature as string);
+      let claim: Claim;
       try {
         const answered = identity && early ? await early(params, identity) : null;
         if (answered) return answered;
-        const claim = identity ? await d.replay.claim(identity) : { first: true as const };
+        claim = identity ? await d.replay.claim(identity, reads?.(identity)) : { first: true };
         if (!claim.first) {
           d.metrics.replays.inc();
           log().info('webhook replay answered from the first response');
@@ -144,9 +169,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return (await rescued()) ?? fallback();
       }
       let answer: StoredAnswer;
+      let remembered = false;
       try {
-        const body = await handler(params, log(), req);
-        answer = kind === 'voice' ? { status: 200, contentType: XML, body } : { status: 204, contentType: 'text/plain', body: '' };
+        const out = await handler(params, log(), req, { identity, reads: claim.reads ?? [] });
+        if (typeof out === 'string')
+          answer = kind === 'voice' ? { status: 200, contentType: XML, body: out } : { status: 204, contentType: 'text/plain', body: '' };
+        else [answer, remembered] = [out.remembered, true];
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
@@ -158,7 +186,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           return fallback();
         }
       }
-      if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
+      if (identity && !remembered)
+        await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
     };
 
@@ -198,13 +227,21 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         req,
         'gather',
         'voice',
-        async (raw, log) => {
+        async (raw, log, _req, { identity, reads }) => {
           const p = gatherParams.parse(raw);
-          const session = await d.calls.get(p.CallSid);
-          if (!session) throw TwilioErrors.gatherUnknownCall();
-          return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+          if (!identity) {
+            const session = await d.calls.get(p.CallSid);
+            if (!session) throw TwilioErrors.gatherUnknownCall();
+            return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+          }
+          // the claim read the call: the step's writes and its answer go in one write (webhook-write.ts)
+          const read = d.webhookWrite.read(p.CallSid, reads);
+          if (!read.session) throw TwilioErrors.gatherUnknownCall();
+          const writes = d.webhookWrite.deferred(read, identity);
+          const body = await d.runner.digits(d.calls.fromStored(read.session), step, attempt, p.Digits, log, confirm, writes);
+          return writes.answer ? { remembered: writes.answer } : body;
         },
-        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather },
+        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather, reads: (identity) => d.webhookWrite.reads(identity.callSid) },
       );
       observeLatency('gather', answer.status, started);
       return send(reply, answer);
