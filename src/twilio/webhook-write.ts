@@ -62,9 +62,35 @@ export class WebhookWrite {
     return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid)];
   }
 
-  /** what the claim read of `reads(callSid)` */
-  read(callSid: string, reads: (string | null)[]): ReadCall {
-    return { callSid, session: reads[0] ?? null, trail: reads[1] ?? null };
+  /** the call as the claim read it (`reads`, by key), reading here what the claim did not (a request without an identity) */
+  async load(callSid: string, reads: ReadonlyMap<string, string | null>): Promise<ReadCall> {
+    const [session, trail] = await Promise.all(this.reads(callSid).map((k) => (reads.has(k) ? (reads.get(k) ?? null) : this.d.store.get(k))));
+    return { callSid, session, trail };
+  }
+
+  /**
+   * A status callback's change to its call, its audit entries and its answer (204, remembered
+   * for `identity`) in one write; `change` gets the call as stored (a fresh copy for each try),
+   * changes it in place and says whether it did (`changed`), which entries follow it and which
+   * vault values go with it (`forget`: their tokens).
+   */
+  async callback(
+    callSid: string,
+    identity: ReplayIdentity | null,
+    reads: ReadonlyMap<string, string | null>,
+    change: (stored: CallSession | null) => { changed?: boolean; audit?: AuditInput[]; forget?: string[] },
+  ): Promise<{ remembered: StoredAnswer } | ''> {
+    const answer: StoredAnswer = { status: 204, contentType: 'text/plain', body: '' };
+    const remember = identity ? [this.d.replay.rememberOp(identity, answer)] : [];
+    await this.commit(await this.load(callSid, reads), (stored) => {
+      const c = change(stored);
+      return {
+        session: c.changed && stored ? stored : undefined,
+        audit: (c.audit ?? []).map((e) => this.d.audit.prepare(e)),
+        ops: [...(c.forget ?? []).map((t) => this.d.vault.eraseOp(t)), ...remember],
+      };
+    });
+    return identity ? { remembered: answer } : '';
   }
 
   /**

@@ -12,6 +12,7 @@ import Redis from 'ioredis';
 import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { redisUrl } from '../support/redis';
 import { Errors } from '../../src/errors';
+import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
 
 const sid = (c: string) => 'CA' + c.repeat(32);
 /** a valid date of birth for the support flow's one question */
@@ -223,6 +224,94 @@ describe('a gather in two store round trips', () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+describe('status callbacks in two store round trips', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  async function dialedCall(callSid: string): Promise<void> {
+    await h.emulator.signedPost(h.voiceUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'ringing' }));
+    expect((await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toContain('<Dial');
+  }
+
+  test("a call's end is the claim and one write with its entry and answer, then the event and the drop-in check; a replay changes nothing", async () => {
+    const callSid = sid('8');
+    await dialedCall(callSid);
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }));
+    });
+    expect(r.status).toBe(204);
+    // then the event; what follows it is the drop-in service's own check of every ended call
+    // (dropin/service.ts callEnded). Before: the claim, the session's read, compare-and-set and
+    // TTL, and the append came before the event, and the remember after the check
+    expect(named(sent).slice(0, 3)).toEqual(['script', 'script', 'publish']);
+    const session = await h.app.services.calls.get(callSid);
+    expect(session).toMatchObject({ state: 'ended', fields: { dob: { valid: true } } });
+    expect(session?.endedAt).toEqual(expect.any(Number));
+    expect(await h.app.services.store.ttl(h.app.services.keys.call(callSid))).toBeLessThanOrEqual(ENDED_CALL_TTL_SECONDS);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started', 'field.collected', 'handoff', 'call.ended']);
+
+    const replayed = await roundTrips(h, callSid, async () => {
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+    });
+    expect(replayed).toHaveLength(1);
+    expect(await h.app.services.calls.get(callSid)).toEqual(session);
+    expect(await h.app.services.audit.list(callSid)).toHaveLength(4);
+  });
+
+  test('concurrent copies of a status callback end the call once', async () => {
+    const callSid = sid('9');
+    await dialedCall(callSid);
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))),
+    );
+    for (const a of answers) expect(a.status).toBe(204);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.filter((e) => e.type === 'call.ended')).toHaveLength(1);
+  });
+
+  test("a recording's status is the claim and one write: the recording named on the session, the entry on the trail", async () => {
+    const callSid = sid('a');
+    await dialedCall(callSid);
+    const recordingSid = 'RE' + 'a'.repeat(32);
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(
+        `${h.url}/twilio/recording-status`,
+        params(callSid, SUPPORT_NUMBER, { RecordingSid: recordingSid, RecordingStatus: 'in-progress' }),
+      );
+    });
+    expect(r.status).toBe(204);
+    expect(named(sent)).toEqual(['script', 'script']);
+    expect((await h.app.services.calls.get(callSid))?.recording).toMatchObject({ sid: recordingSid, status: 'in-progress' });
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started', 'field.collected', 'handoff', 'recording.status']);
+  });
+
+  test('a store failure at the write answers 204 and writes nothing; the retry ends the call', async () => {
+    const callSid = sid('b');
+    await dialedCall(callSid);
+    const write = jest.spyOn(h.app.services.store, 'compareAndSetAll').mockRejectedValueOnce(Errors.storeUnavailable());
+    try {
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+      expect((await h.app.services.calls.get(callSid))?.state).toBe('dialed');
+      expect((await h.app.services.audit.list(callSid)).map((e) => e.type)).not.toContain('call.ended');
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+    } finally {
+      write.mockRestore();
+    }
+    expect((await h.app.services.calls.get(callSid))?.state).toBe('ended');
+    expect((await h.app.services.audit.verify(callSid)).entries.filter((e) => e.type === 'call.ended')).toHaveLength(1);
   });
 });
 
