@@ -3,6 +3,13 @@
  * next to a bare Fastify route (form body parsing, static TwiML) measured in the same run.
  * Every request is a new call (its own CallSid, signed as Twilio signs it), so the replay cache
  * answers none of them. The service runs as built for production (dist/, rebuilt first).
+ *
+ * Then the webhook after the first: signed `POST /twilio/gather/1/1` answering the bench flow's
+ * one question (bench/flows/bench.yaml: valid digits, so the field is sealed into the vault,
+ * audited, and the call dialled), each request for a call of its own that `/twilio/voice`
+ * created first, unmeasured. Calls are created and answered in batches smaller than what the
+ * service remembers of its recent writes (store/recent.ts), so each gather finds its call as a
+ * webhook a few seconds after the call's first would on a real instance.
  */
 import autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
@@ -18,6 +25,27 @@ const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 8);
 const CONNECTIONS = 32;
 const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
 const AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
+const NUMBER = '+15005550099';
+/** gathers measured in all; each answers a call of its own */
+const GATHER_CALLS = Number(process.env.BENCH_GATHER_CALLS ?? 8000);
+/**
+ * Calls created, then answered, at a time. A batch's calls are all the keys it writes, fewer
+ * than the newest 1024 the service always remembers per kind of record (store/recent.ts
+ * RecentValues, audit/trail.ts LAST_WRITTEN_MAX): no gather pays for a memory that a bench's
+ * burst of new calls flushed and a real instance's few calls a second would not.
+ */
+const GATHER_BATCH = 800;
+/** valid for the bench flow's account field (digits, 6 to 10) */
+const GATHER_DIGITS = '12345678';
+
+const voiceParams = (callSid: string) => ({
+  AccountSid: ACCOUNT_SID,
+  CallSid: callSid,
+  From: '+15551230000',
+  To: NUMBER,
+  CallStatus: 'ringing',
+  Direction: 'inbound',
+});
 
 async function cannon(url: string, signFor: string) {
   let n = 0;
@@ -30,7 +58,7 @@ async function cannon(url: string, signFor: string) {
         method: 'POST',
         setupRequest: (req) => {
           const callSid = 'CA' + (n++).toString(16).padStart(32, '0');
-          const params = { AccountSid: ACCOUNT_SID, CallSid: callSid, From: '+15551230000', To: '+15005550099', CallStatus: 'ringing', Direction: 'inbound' };
+          const params = voiceParams(callSid);
           return {
             ...req,
             headers: {
@@ -53,6 +81,57 @@ async function cannon(url: string, signFor: string) {
   };
 }
 
+/**
+ * `amount` signed requests, the n-th made by `paramsFor(n)`: its URL path and form parameters.
+ * Every answer's body must match `expect` (a valid gather is answered with the flow's <Dial>, a
+ * new call with its <Gather>); the others are counted. Latencies go into `latencies` (ms).
+ */
+async function cannonEach(
+  origin: string,
+  amount: number,
+  paramsFor: (n: number) => { path: string; params: Record<string, string> },
+  expect: RegExp,
+  latencies: number[] = [],
+) {
+  let n = 0;
+  let unexpected = 0;
+  // from the start to the last answer: autocannon itself ends a run of `amount` at its next
+  // one-second tick, which would count a wait for that tick as the service's time
+  const started = process.hrtime.bigint();
+  let last = started;
+  const result = await autocannon({
+    url: origin,
+    connections: CONNECTIONS,
+    amount,
+    setupClient: (client) =>
+      client.on('response', (_status: number, _bytes: number, ms: number) => {
+        latencies.push(ms);
+        last = process.hrtime.bigint();
+      }),
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          const { path: p, params } = paramsFor(n++);
+          return {
+            ...req,
+            path: p,
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, origin + p, params),
+            },
+            body: new URLSearchParams(params).toString(),
+          };
+        },
+        onResponse: (_status, body) => {
+          if (!expect.test(body)) unexpected++;
+        },
+      },
+    ],
+  });
+  return { total: result.requests.total, seconds: Number(last - started) / 1e9, non2xx: result.non2xx, errors: result.errors, unexpected };
+}
+
 /** commands Redis has run so far (INFO commandstats: a script's own commands count too) */
 async function redisCommands(url: string): Promise<{ commands: number; scripts: number }> {
   const r = new Redis(url);
@@ -71,8 +150,23 @@ async function redisCommands(url: string): Promise<{ commands: number; scripts: 
   }
 }
 
+/**
+ * Round trips, the client's view: what the service's Redis client sent, one command or one
+ * script (EVALSHA) each, a MULTI…EXEC block once. Redis's own counts cannot say it: INFO
+ * commandstats and total_commands_processed both count the commands a script runs inside it,
+ * and nothing on the server tells those from commands a client sent. The scripts the client
+ * sent are checked against Redis's count of EVALSHA and EVAL (`scripts` both ways).
+ */
+interface ClientCounts {
+  roundTrips: number;
+  scripts: number;
+}
+
 /** the two servers run in a child process, so the load generator does not share their event loop */
-async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url: string; cpu: () => Promise<number>; stop: () => Promise<void> }> {
+async function serve(
+  kind: 'service' | 'bare',
+  redisUrl: string,
+): Promise<{ url: string; cpu: () => Promise<number>; sent: () => Promise<ClientCounts>; stop: () => Promise<void> }> {
   const child = fork(__filename, ['--serve', kind, redisUrl], {
     execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -89,6 +183,11 @@ async function serve(kind: 'service' | 'bare', redisUrl: string): Promise<{ url:
       new Promise<number>((resolve) => {
         child.once('message', (m) => resolve(Number(m)));
         child.send('cpu');
+      }),
+    sent: () =>
+      new Promise<ClientCounts>((resolve) => {
+        child.once('message', (m) => resolve(JSON.parse(String(m)) as ClientCounts));
+        child.send('sent');
       }),
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
@@ -128,19 +227,96 @@ async function startServer(kind: 'service' | 'bare', redisUrl: string): Promise<
     LOG_LEVEL: 'warn',
   });
   const app = await buildApp(config, { logStream: new Writable({ write: (_c, _e, cb) => cb() }), keyPrefix: `twbench:${Date.now()}:` });
+  countSent((app.services.store as unknown as { client: Redis }).client);
   await app.listen({ port, host: '127.0.0.1' });
   return url;
 }
 
-/** autocannon against one server, with the server's CPU time over the run; stops the server */
+/** what the service's client sent so far (ClientCounts) */
+const sent: ClientCounts = { roundTrips: 0, scripts: 0 };
+
+/**
+ * Counts what `client` sends: every command passes through Redis#sendCommand once, whether
+ * alone, auto-pipelined with other requests' commands, or queued in a MULTI (ioredis 5).
+ */
+function countSent(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  let inMulti = false;
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    const name = command.name.toLowerCase();
+    if (name === 'multi') inMulti = true;
+    else if (name === 'exec' || name === 'discard') inMulti = false;
+    if (!inMulti) sent.roundTrips++;
+    if (name === 'evalsha' || name === 'eval') sent.scripts++;
+    return (send as (...a: unknown[]) => unknown)(command, ...rest);
+  }) as Redis['sendCommand'];
+}
+
+/** autocannon against one server, with the server's CPU time and Redis round trips over the run; stops the server */
 async function load(server: Awaited<ReturnType<typeof serve>>) {
   try {
     const cpuBefore = await server.cpu();
+    const sentBefore = await server.sent();
     const result = await cannon(`${server.url}/twilio/voice`, `${server.url}/twilio/voice`);
-    return { ...result, cpuUs: (await server.cpu()) - cpuBefore };
+    const roundTrips = (await server.sent()).roundTrips - sentBefore.roundTrips;
+    return { ...result, cpuUs: (await server.cpu()) - cpuBefore, roundTrips };
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * Gathers, each for a call of its own: per batch, GATHER_BATCH calls (and two per connection
+ * more, as autocannon may build a request it never sends) created through /twilio/voice
+ * unmeasured, then one gather for each measured: the server's CPU, Redis's command counts and
+ * the client's round trips only over the gathers. Stops the server.
+ */
+async function loadGathers(server: Awaited<ReturnType<typeof serve>>, redisUrl: string) {
+  const gatherSid = (n: number) => 'CA' + 'f' + n.toString(16).padStart(31, '0');
+  const latencies: number[] = [];
+  const sum = { total: 0, seconds: 0, non2xx: 0, unexpected: 0, cpuUs: 0, commands: 0, scripts: 0, roundTrips: 0, clientScripts: 0 };
+  try {
+    // the first batch warms the service up, unmeasured: the figures are of the GATHER_CALLS after it
+    for (let first = 0; first < GATHER_BATCH + GATHER_CALLS; first += GATHER_BATCH) {
+      const measured = first >= GATHER_BATCH;
+      const amount = measured ? Math.min(GATHER_BATCH, GATHER_BATCH + GATHER_CALLS - first) : GATHER_BATCH;
+      const made = amount + 2 * CONNECTIONS;
+      const setup = await cannonEach(server.url, made, (i) => ({ path: '/twilio/voice', params: voiceParams(gatherSid(first + i)) }), /<Gather/);
+      sum.unexpected += setup.non2xx + setup.errors + setup.unexpected + Math.max(0, made - setup.total);
+      const cpu0 = await server.cpu();
+      const redis0 = await redisCommands(redisUrl);
+      const sent0 = await server.sent();
+      const r = await cannonEach(
+        server.url,
+        amount,
+        (i) => ({
+          path: '/twilio/gather/1/1',
+          // past the calls made for this batch: an unknown call, answered otherwise, counted
+          params: { ...voiceParams(gatherSid(first + Math.min(i, made))), CallStatus: 'in-progress', Digits: GATHER_DIGITS },
+        }),
+        /<Dial/,
+        measured ? latencies : [],
+      );
+      const sent1 = await server.sent();
+      const redis1 = await redisCommands(redisUrl);
+      const cpu1 = await server.cpu();
+      sum.unexpected += r.non2xx + r.errors + r.unexpected;
+      if (!measured) continue;
+      sum.cpuUs += cpu1 - cpu0;
+      sum.total += r.total;
+      sum.seconds += r.seconds;
+      sum.non2xx += r.non2xx;
+      sum.commands += redis1.commands - redis0.commands;
+      sum.scripts += redis1.scripts - redis0.scripts;
+      sum.roundTrips += sent1.roundTrips - sent0.roundTrips;
+      sum.clientScripts += sent1.scripts - sent0.scripts;
+    }
+  } finally {
+    await server.stop();
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+  return { ...sum, p50: Number(pct(50).toFixed(1)), p99: Number(pct(99).toFixed(1)) };
 }
 
 export async function runWebhookBench(): Promise<Record<string, number | string>> {
@@ -150,7 +326,9 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
     const before = await redisCommands(redis.url);
     const service = await load(await serve('service', redis.url));
     const after = await redisCommands(redis.url);
+    const gathers = await loadGathers(await serve('service', redis.url), redis.url);
     const baseline = await load(await serve('bare', redis.url));
+    const perGather = (n: number) => Number((n / gathers.total).toFixed(2));
     return {
       'webhook: service req/s': Math.round(service.rps),
       'webhook: service p50 ms': service.p50,
@@ -159,11 +337,25 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: service CPU µs per call': Math.round(service.cpuUs / service.total),
       'webhook: redis commands per call': Number(((after.commands - before.commands) / service.total).toFixed(1)),
       'webhook: redis scripts per call': Number(((after.scripts - before.scripts) / service.total).toFixed(1)),
+      'webhook: redis round trips per call': Number((service.roundTrips / service.total).toFixed(2)),
       'webhook: bare fastify req/s': Math.round(baseline.rps),
       'webhook: bare fastify p50 ms': baseline.p50,
       'webhook: bare fastify p99 ms': baseline.p99,
       'webhook: bare fastify CPU µs per call': Math.round(baseline.cpuUs / baseline.total),
       'webhook: ratio service/bare': Number((service.rps / baseline.rps).toFixed(3)),
+      'gather: service req/s': Math.round(gathers.total / gathers.seconds),
+      'gather: service p50 ms': gathers.p50,
+      'gather: service p99 ms': gathers.p99,
+      'gather: service non-2xx': gathers.non2xx,
+      // a new call not answered with its <Gather>, or a gather not with the flow's <Dial> (a
+      // replay, an unknown call, the safe apology): then the figures are not of valid gathers
+      'gather: answers not as expected': gathers.unexpected,
+      'gather: service CPU µs per gather': Math.round(gathers.cpuUs / gathers.total),
+      'gather: redis commands per gather': perGather(gathers.commands),
+      'gather: redis scripts per gather': perGather(gathers.scripts),
+      'gather: redis round trips per gather': perGather(gathers.roundTrips),
+      // equal to the scripts line unless something else ran scripts on this Redis meanwhile
+      'gather: scripts the client sent': perGather(gathers.clientScripts),
     };
   } finally {
     await redis.stop();
@@ -176,13 +368,13 @@ if (require.main === module && process.argv[2] === '--serve') {
     if (m === 'cpu') {
       const u = process.cpuUsage();
       process.send?.(String(u.user + u.system));
-    }
+    } else if (m === 'sent') process.send?.(JSON.stringify(sent));
   });
   startServer(process.argv[3] as 'service' | 'bare', process.argv[4]).then((url) => process.send?.(url));
 } else if (require.main === module) {
   runWebhookBench().then(
     (r) => {
-      for (const [k, v] of Object.entries(r)) process.stdout.write(`${k.padEnd(34)} ${v}\n`);
+      for (const [k, v] of Object.entries(r)) process.stdout.write(`${k.padEnd(38)} ${v}\n`);
     },
     (e) => {
       process.stderr.write(`${(e as Error).stack}\n`);

@@ -31,6 +31,7 @@ import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
 import { FirstWebhook } from './twilio/first-webhook';
+import { WebhookWrite } from './twilio/webhook-write';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient, type TwilioClient } from './twilio/rest';
 import { mediaRoutes } from './twilio/media-routes';
@@ -344,7 +345,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
   const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
-  await app.register(twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }));
+  const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens });
+  await app.register(
+    twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, webhookWrite, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }),
+  );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(
     agents({

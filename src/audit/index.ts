@@ -6,6 +6,7 @@ export {
   GENESIS_HASH,
   type AuditEntry,
   type AuditInput,
+  type PreparedEntry,
   type BrokenLink,
   type Verification,
   sealEntry,

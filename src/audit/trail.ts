@@ -21,7 +21,7 @@
  * after the first few refusals.
  */
 import { Errors } from '../errors';
-import { RecentValues, type Keys, type Store, type StoreOp, type StoreRecord } from '../store';
+import { RecentValues, type CasRecord, type Keys, type Store, type StoreOp, type StoreRecord } from '../store';
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
@@ -52,6 +52,13 @@ export interface AuditEntry {
 }
 
 export type AuditInput = { type: string; [k: string]: AuditValue };
+
+/** an entry checked and timed when it happened, to be chained later (AuditTrail.prepare, chain) */
+export interface PreparedEntry {
+  type: string;
+  data: Record<string, AuditValue>;
+  at: string;
+}
 
 const TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 
@@ -105,11 +112,10 @@ export class AuditTrail {
 
   /** Appends one entry. Throws (and stores nothing) if the entry could carry personal data. */
   async append(callSid: string, entry: AuditInput): Promise<void> {
-    const { type, data } = checked(entry);
-    const at = new Date().toISOString();
+    const prepared = this.prepare(entry);
     const prior = this.queues.get(callSid) ?? Promise.resolve();
     // the prior append's failure is its own caller's (it awaits it); this one runs after it either way
-    const run = prior.catch(() => undefined).then(() => this.appendWithRetry(callSid, type, data, at));
+    const run = prior.catch(() => undefined).then(() => this.appendWithRetry(callSid, prepared));
     this.queues.set(callSid, run);
     try {
       await run;
@@ -140,6 +146,56 @@ export class AuditTrail {
     this.lastWritten.remember(callSid, record.value);
   }
 
+  /** An entry as `append` checks it (throwing for personal data), timed now, for `chain`. */
+  prepare(entry: AuditInput): PreparedEntry {
+    const { type, data } = checked(entry);
+    return { type, data, at: new Date().toISOString() };
+  }
+
+  /** the store key of a call's trail, for a caller that reads it with other keys (`latest`) */
+  trailKey(callSid: string): string {
+    return this.keys.audit(callSid);
+  }
+
+  /**
+   * The trail as a caller read it, or as this process last wrote it when that is longer: a
+   * trail only grows, so the longer is the newer (an append this process made since the read).
+   */
+  latest(callSid: string, read: string | null): string | null {
+    const mine = this.lastWritten.guess(callSid);
+    return read !== null && typeof mine === 'string' && mine.length > read.length ? mine : read;
+  }
+
+  /**
+   * `entries` chained onto the trail `stored` (null: none yet) as a compare-and-set, for a caller
+   * that makes it within its own atomic write (store.compareAndSetAll), with the day index entry
+   * of a trail they begin. It lands only over `stored`, so the chain cannot fork: a refusal
+   * returns the trail as it is, and the caller chains onto that again (as `append` retries).
+   * Throws when the stored trail is unreadable (evidence, never overwritten). `written` once it landed.
+   */
+  chain(callSid: string, stored: string | null, entries: PreparedEntry[]): { record: CasRecord; ops: StoreOp[] } {
+    const trail = stored === null ? [] : parseEntries(stored);
+    if (!trail) throw AuditErrors.invalid('the stored trail is unreadable');
+    for (const e of entries) {
+      const last = trail[trail.length - 1];
+      trail.push(
+        sealEntry(this.key, callSid, { seq: trail.length + 1, at: e.at, type: e.type, kid: this.key.kid, prev: last ? last.hash : GENESIS_HASH, ...e.data }),
+      );
+    }
+    // the export finds trails by the day they began: indexed once, by the write that began the
+    // trail (the compare-and-set makes that one writer), and kept as long as the trail
+    const ops: StoreOp[] =
+      stored === null && trail.length > 0
+        ? [{ op: 'sadd', key: this.keys.auditDay(trail[0].at.slice(0, 10)), member: callSid, ttlSeconds: this.ttlSeconds }]
+        : [];
+    return { record: { key: this.keys.audit(callSid), expected: stored, next: JSON.stringify(trail), ttlSeconds: this.ttlSeconds }, ops };
+  }
+
+  /** a trail `chain` described was written: the next append chains to it without a read */
+  written(callSid: string, record: CasRecord): void {
+    this.lastWritten.remember(callSid, record.next);
+  }
+
   async list(callSid: string): Promise<AuditEntry[]> {
     const raw = await this.store.get(this.keys.audit(callSid));
     return raw ? (parseEntries(raw) ?? []) : [];
@@ -160,22 +216,14 @@ export class AuditTrail {
     return (await this.store.smembers(this.keys.auditDay(day))).sort();
   }
 
-  private async appendWithRetry(callSid: string, type: string, data: Record<string, AuditValue>, at: string): Promise<void> {
-    const key = this.keys.audit(callSid);
+  private async appendWithRetry(callSid: string, entry: PreparedEntry): Promise<void> {
     let current = this.lastWritten.guess(callSid) ?? null;
     for (let attempt = 1; attempt <= APPEND_MAX_TRIES; attempt++) {
-      const entries = current === null ? [] : parseEntries(current);
-      // a trail that no longer parses is evidence: never overwrite it
-      if (!entries) throw AuditErrors.invalid('the stored trail is unreadable');
-      const last = entries[entries.length - 1];
-      entries.push(sealEntry(this.key, callSid, { seq: entries.length + 1, at, type, kid: this.key.kid, prev: last ? last.hash : GENESIS_HASH, ...data }));
-      const next = JSON.stringify(entries);
-      const res = await this.store.compareAndSet(key, current, next, this.ttlSeconds);
+      const { record, ops } = this.chain(callSid, current, [entry]);
+      const res = await this.store.compareAndSet(record.key, current, record.next, this.ttlSeconds);
       if (res.ok) {
-        this.lastWritten.remember(callSid, next);
-        // the export finds trails by the day they began: indexed once, by the append that began
-        // the trail (the compare-and-set makes that one writer), and kept as long as the trail
-        if (entries.length === 1) await this.store.sadd(this.keys.auditDay(entries[0].at.slice(0, 10)), callSid, this.ttlSeconds);
+        this.written(callSid, record);
+        if (ops.length > 0) await this.store.multi(ops);
         return;
       }
       current = res.current;

@@ -2,7 +2,7 @@
  * Call sessions in the store: one JSON record per call, an index of live calls and a subject
  * index (by HMAC of the caller's number) written together in one atomic step, each with a TTL.
  */
-import type { Keys, Store, StoreOp, StoreRecord } from '../store';
+import type { CasRecord, Keys, Store, StoreOp, StoreRecord } from '../store';
 import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
 
 export class CallRepository {
@@ -58,6 +58,29 @@ export class CallRepository {
   async save(session: CallSession): Promise<void> {
     session.updatedAt = Date.now();
     await this.store.set(this.keys.call(session.callSid), JSON.stringify(session), this.ttlFor(session));
+  }
+
+  /** the store key of a call's record, for a caller that reads it with other keys (`fromStored`) */
+  recordKey(callSid: string): string {
+    return this.keys.call(callSid);
+  }
+
+  /** a session as a caller read it with other keys (a webhook's replay claim), known as read from `raw` like one `get` returned */
+  fromStored(raw: string): CallSession {
+    return this.parsed(raw);
+  }
+
+  /**
+   * What `update` writes when its change turned the stored record `raw` into `changed`
+   * (undefined: left as it is), for a caller that makes it within its own atomic write
+   * (store.compareAndSetAll): the compare-and-set over `raw`, and an ended call's shorter TTL
+   * (which `update` sets after its write, changed or not).
+   */
+  writeOf(raw: string, stored: CallSession, changed: CallSession | undefined): { record?: CasRecord; ops: StoreOp[] } {
+    const key = this.keys.call(stored.callSid);
+    if (!changed) return { ops: stored.state === 'ended' ? [{ op: 'expire', key, ttlSeconds: ENDED_CALL_TTL_SECONDS }] : [] };
+    changed.updatedAt = Date.now();
+    return { record: { key, expected: raw, next: JSON.stringify(changed), ttlSeconds: this.ttlFor(changed) }, ops: [] };
   }
 
   private parsed(raw: string): CallSession {

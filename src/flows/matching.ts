@@ -5,23 +5,40 @@
  * webhook to compare. Between the two webhooks the first entry exists only as a vault envelope.
  */
 import type { CallSession } from '../calls/session';
-import type { Vault } from '../vault';
+import type { Vault, VaultWriteOp } from '../vault';
 import type { EngineResult } from './verbs';
 import { isCollect, type Flow } from './schema';
 
 /** seals the result's vault writes (tokens onto their fields, or onto pendingMatch) and erases what it drops */
 export async function applyVaultOps(vault: Vault, res: EngineResult): Promise<void> {
-  const s = res.session;
-  for (const w of res.vaultWrites) {
-    const token = await vault.put(s.callSid, w.field, w.value);
-    if (w.pending) {
-      if (s.pendingMatch) s.pendingMatch.token = token;
-      continue;
-    }
-    const field = s.fields[w.field];
-    if (field) field.token = token;
-  }
+  for (const w of res.vaultWrites) placeToken(res, w, await vault.put(res.session.callSid, w.field, w.value));
   for (const token of res.vaultErases ?? []) await vault.erase(token);
+}
+
+/**
+ * applyVaultOps as the writes it would make, for a caller that makes them in one atomic write
+ * with the session naming the tokens: the tokens are on the session when it returns.
+ */
+export function vaultOpsOf(vault: Vault, res: EngineResult): VaultWriteOp[] {
+  const ops: VaultWriteOp[] = [];
+  for (const w of res.vaultWrites) {
+    const put = vault.putOps(res.session.callSid, w.field, w.value);
+    placeToken(res, w, put.token);
+    ops.push(...put.ops);
+  }
+  for (const token of res.vaultErases ?? []) ops.push(vault.eraseOp(token));
+  return ops;
+}
+
+/** a sealed value's token onto its field, or onto pendingMatch */
+function placeToken(res: EngineResult, w: EngineResult['vaultWrites'][number], token: string): void {
+  const s = res.session;
+  if (w.pending) {
+    if (s.pendingMatch) s.pendingMatch.token = token;
+    return;
+  }
+  const field = s.fields[w.field];
+  if (field) field.token = token;
 }
 
 /** the first entry of the pair the call's current step awaits the second of; null when there is none or it expired */

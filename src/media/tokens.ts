@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Keys, Store } from '../store';
+import type { Keys, Store, StoreOp } from '../store';
 
 /** Twilio opens the stream within seconds of our TwiML; the token need not outlive that by much */
 export const STREAM_TOKEN_TTL_SECONDS = 10 * 60;
@@ -36,9 +36,21 @@ export class StreamTokens {
   }
 
   async issue(grant: Omit<StreamGrant, 'issuedAt'>): Promise<{ token: string; url: string }> {
+    const { token, url, op } = this.prepare(grant);
+    await this.store.set(op.key, op.value, op.ttlSeconds);
+    return { token, url };
+  }
+
+  /** `issue` as the write it makes, for a caller that makes it in its own atomic write before answering with the URL */
+  prepare(grant: Omit<StreamGrant, 'issuedAt'>): { token: string; url: string; op: Extract<StoreOp, { op: 'set' }> } {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    await this.store.set(this.keys.streamToken(token), JSON.stringify({ ...grant, issuedAt: Date.now() }), STREAM_TOKEN_TTL_SECONDS);
-    return { token, url: `${this.origin}/media/${token}` };
+    const op = {
+      op: 'set' as const,
+      key: this.keys.streamToken(token),
+      value: JSON.stringify({ ...grant, issuedAt: Date.now() }),
+      ttlSeconds: STREAM_TOKEN_TTL_SECONDS,
+    };
+    return { token, url: `${this.origin}/media/${token}`, op };
   }
 
   /** takes the token once; null when unknown, expired or already used */

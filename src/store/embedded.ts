@@ -3,8 +3,9 @@
  * instance only (the service logs this at start). Same interface and contract suite as Redis.
  */
 import { EventEmitter } from 'node:events';
-import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
+import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord } from './types';
 import { StoreErrors } from '../errors';
+import { checkJsonValue } from './json-field';
 
 type Entry =
   | { type: 'string'; value: string; expiresAt: number }
@@ -77,8 +78,7 @@ export class EmbeddedStore implements Store {
     this.check();
     const current = this.typed(key, 'string');
     if (current) return { created: false as const, current: current.value };
-    this.deadline(ttlSeconds);
-    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    this.validate([{ ttlSeconds }], ops);
     this.apply({ op: 'set', key, value, ttlSeconds });
     for (const op of ops) this.apply(op);
     return { created: true as const };
@@ -88,8 +88,7 @@ export class EmbeddedStore implements Store {
     this.check();
     if (records.length === 0) throw StoreErrors.recordMissing();
     if (records.some((r) => this.live(r.key))) return { created: false as const, current: records.map((r) => this.typed(r.key, 'string')?.value ?? null) };
-    for (const r of records) this.deadline(r.ttlSeconds);
-    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    this.validate(records, ops);
     for (const r of records) this.apply({ op: 'set', ...r });
     for (const op of ops) this.apply(op);
     return { created: true as const };
@@ -102,6 +101,28 @@ export class EmbeddedStore implements Store {
     if (current !== expected) return { ok: false as const, current };
     this.apply({ op: 'set', key, value: next, ttlSeconds });
     return { ok: true as const };
+  }
+
+  async compareAndSetAll(records: CasRecord[], ops: StoreOp[]) {
+    this.check();
+    if (records.length === 0) throw StoreErrors.recordMissing();
+    this.validate(records, ops);
+    const current = records.map((r) => this.typed(r.key, 'string')?.value ?? null);
+    if (records.some((r, i) => current[i] !== r.expected)) return { ok: false as const, current };
+    for (const r of records) this.apply({ op: 'set', key: r.key, value: r.next, ttlSeconds: r.ttlSeconds });
+    for (const op of ops) this.apply(op);
+    return { ok: true as const };
+  }
+
+  async claimField(key: string, field: string, value: string, ttlSeconds: number, readKeys: string[] = []) {
+    this.check();
+    this.deadline(ttlSeconds);
+    checkJsonValue(value);
+    const record = jsonObject(this.typed(key, 'string')?.value ?? null);
+    const held = Object.hasOwn(record, field) ? JSON.stringify(record[field]) : undefined;
+    if (held === undefined) this.apply({ op: 'jsonSet', key, field, value, ttlSeconds });
+    const reads = readKeys.map((k) => this.typed(k, 'string')?.value ?? null);
+    return held === undefined ? { claimed: true as const, reads } : { claimed: false as const, held, reads };
   }
 
   async take(key: string) {
@@ -178,9 +199,17 @@ export class EmbeddedStore implements Store {
 
   async multi(ops: StoreOp[]) {
     this.check();
-    // validate every op first so the batch is all or nothing
-    for (const op of ops) if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+    this.validate([], ops);
     for (const op of ops) this.apply(op);
+  }
+
+  /** every TTL and JSON value checked before anything is written, so that a batch is all or nothing */
+  private validate(records: { ttlSeconds: number }[], ops: StoreOp[]): void {
+    for (const r of records) this.deadline(r.ttlSeconds);
+    for (const op of ops) {
+      if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
+      if (op.op === 'jsonSet') checkJsonValue(op.value);
+    }
   }
 
   private apply(op: StoreOp): void {
@@ -220,6 +249,21 @@ export class EmbeddedStore implements Store {
         } else this.data.set(op.key, { type: 'list', value: [op.value], expiresAt: this.deadline(op.ttlSeconds) });
         return;
       }
+      case 'jsonSet': {
+        const record = jsonObject(this.typed(op.key, 'string')?.value ?? null);
+        record[op.field] = JSON.parse(op.value);
+        this.data.set(op.key, { type: 'string', value: JSON.stringify(record), expiresAt: this.deadline(op.ttlSeconds) });
+        return;
+      }
+      case 'jsonDel': {
+        const e = this.typed(op.key, 'string');
+        const record = jsonObject(e?.value ?? null);
+        if (e && Object.hasOwn(record, op.field)) {
+          delete record[op.field];
+          e.value = JSON.stringify(record);
+        }
+        return;
+      }
     }
   }
 
@@ -251,5 +295,16 @@ export class EmbeddedStore implements Store {
     this.closed = true;
     clearInterval(this.sweeper);
     this.bus.removeAllListeners();
+  }
+}
+
+/** a JSON-object record's fields; absent, unreadable or not an object: none (as Redis's scripts take it) */
+function jsonObject(raw: string | null): Record<string, unknown> {
+  if (raw === null) return {};
+  try {
+    const v: unknown = JSON.parse(raw);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

@@ -3,7 +3,7 @@ import { EmbeddedStore } from './embedded';
 import { RedisStore } from './redis';
 import type { Store } from './types';
 
-export type { Store, StoreOp, StoreRecord } from './types';
+export type { CasRecord, Store, StoreOp, StoreRecord } from './types';
 export { makeKeys, type Keys } from './keys';
 export { EmbeddedStore } from './embedded';
 export { RedisStore } from './redis';

@@ -6,8 +6,9 @@
  */
 import Redis from 'ioredis';
 import { Errors, isTonewallError, StoreErrors } from '../errors';
-import { COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
-import type { MessageHandler, Store, StoreOp, StoreRecord } from './types';
+import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
+import { checkJsonValue } from './json-field';
+import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord } from './types';
 
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -21,6 +22,8 @@ interface Scripts {
   twCreateWith(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<ScriptReply>;
   twCreateAll(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, ...(string | null)[]]>;
   twCompareAndSet(key: string, hasExpected: '0' | '1', expected: string, next: string, ttlSeconds: number): Promise<ScriptReply>;
+  twCompareAndSetAll(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, ...(string | null)[]]>;
+  twClaimField(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, string | null, ...(string | null)[]]>;
 }
 
 function connection(url: string, opts: { autoPipelining?: boolean } = {}): Redis {
@@ -54,6 +57,8 @@ export class RedisStore implements Store {
     this.client.defineCommand('twCreateWith', { lua: CREATE_WITH_LUA });
     this.client.defineCommand('twCreateAll', { lua: CREATE_ALL_LUA });
     this.client.defineCommand('twCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
+    this.client.defineCommand('twCompareAndSetAll', { lua: COMPARE_AND_SET_ALL_LUA });
+    this.client.defineCommand('twClaimField', { lua: CLAIM_FIELD_LUA });
     this.scripts = this.client as unknown as Scripts;
   }
 
@@ -119,6 +124,35 @@ export class RedisStore implements Store {
     if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
     const [ok, current] = await this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds);
     return ok === 1 ? { ok: true } : { ok: false, current: current ?? null };
+  }
+
+  async compareAndSetAll(records: CasRecord[], ops: StoreOp[]) {
+    return this.run(async () => {
+      if (records.length === 0) throw StoreErrors.recordMissing();
+      if (!records.every((r) => validTtl(r.ttlSeconds))) throw StoreErrors.ttlInvalid();
+      const { keys, args } = encodeOps(ops);
+      const values: (string | number)[] = [];
+      for (const r of records) values.push(r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds);
+      const [ok, ...current] = await this.scripts.twCompareAndSetAll(
+        records.length + keys.length,
+        ...records.map((r) => r.key),
+        ...keys,
+        records.length,
+        ...values,
+        ...args,
+      );
+      return ok === 1 ? { ok: true as const } : { ok: false as const, current: records.map((_, i) => current[i] ?? null) };
+    });
+  }
+
+  async claimField(key: string, field: string, value: string, ttlSeconds: number, readKeys: string[] = []) {
+    return this.run(async () => {
+      if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
+      checkJsonValue(value);
+      const [claimed, held, ...read] = await this.scripts.twClaimField(1 + readKeys.length, key, ...readKeys, field, value, ttlSeconds);
+      const reads = readKeys.map((_, i) => read[i] ?? null);
+      return claimed === 1 ? { claimed: true as const, reads } : { claimed: false as const, held: held ?? 'null', reads };
+    });
   }
 
   take(key: string) {

@@ -9,7 +9,24 @@ export type StoreOp =
   | { op: 'sadd'; key: string; member: string; ttlSeconds: number }
   | { op: 'srem'; key: string; member: string }
   | { op: 'rpush'; key: string; value: string; ttlSeconds: number }
-  | { op: 'expire'; key: string; ttlSeconds: number };
+  | { op: 'expire'; key: string; ttlSeconds: number }
+  /**
+   * One field of a JSON-object record set to `value` (JSON text), the record's TTL refreshed;
+   * an absent or unreadable record is taken as an empty object. Redis reads and writes the
+   * record with Lua's cjson, which refuses the escape of a lone surrogate (`"\ud800"`): values
+   * must be well-formed text. Keeps a record that several writers add to free of lost updates.
+   */
+  | { op: 'jsonSet'; key: string; field: string; value: string; ttlSeconds: number }
+  /** one field of a JSON-object record removed; the record keeps its TTL (nothing when absent) */
+  | { op: 'jsonDel'; key: string; field: string };
+
+/** a compare-and-set of one string record: `next` written only while `key` holds `expected` (null: absent) */
+export interface CasRecord {
+  key: string;
+  expected: string | null;
+  next: string;
+  ttlSeconds: number;
+}
 
 /** a string record a write creates: its key, value and TTL */
 export interface StoreRecord {
@@ -43,6 +60,27 @@ export interface Store {
    * refusal returns what the key holds now, so the caller can retry without another read.
    */
   compareAndSet(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }>;
+  /**
+   * compareAndSet over several records together with the writes that belong to them: when every
+   * record still holds its `expected` value, each gets its `next` and `ops` are applied, in one
+   * atomic step; otherwise nothing is written and the refusal returns what each record holds,
+   * in the order of `records`, so the caller can retry without another read.
+   */
+  compareAndSetAll(records: CasRecord[], ops: StoreOp[]): Promise<{ ok: true } | { ok: false; current: (string | null)[] }>;
+  /**
+   * The first claim on one field of a JSON-object record, and a read of related keys, in one
+   * atomic step: a field not yet in the record (absent or unreadable: an empty object) is set to
+   * `value` (JSON text, well-formed as for jsonSet) and the record's TTL refreshed; a field
+   * already there is left as it is and returned (`held`, JSON text). Either way `reads` holds
+   * what each of `readKeys` held at that moment (null: absent).
+   */
+  claimField(
+    key: string,
+    field: string,
+    value: string,
+    ttlSeconds: number,
+    readKeys?: string[],
+  ): Promise<{ claimed: true; reads: (string | null)[] } | { claimed: false; held: string; reads: (string | null)[] }>;
   /** GET and DEL in one atomic step: a single-use token can be taken once */
   take(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<number>;

@@ -39,7 +39,6 @@ export class FirstWebhook {
     const { opening, answer, replay, session, trail } = planned;
     const res = await this.d.store.createAll([replay, session.record, trail.record], [...session.ops, ...trail.ops]);
     if (!res.created) return null;
-    this.d.replay.written(replay);
     this.d.calls.created(opening.session, session.record);
     this.d.audit.opened(call.callSid, trail.record);
     this.d.runner.openedPlainly(opening.session);

@@ -10,21 +10,25 @@
  * - a gather action: (CallSid, step, attempt), the path segments the service wrote itself;
  * - a callback: (CallSid, route, signature), which every byte-shuffled copy shares.
  *
- * The answers of one call live in one record (`keys.webhookReplay(hmac(CallSid))`), refreshed
- * to the call record's TTL at every webhook of the call, so replay memory lasts as long as the
- * call record does and an erasure removes all of it at once (`forget`). The record is named by
- * an HMAC of the CallSid under a service secret, so the store does not name the call in plain.
- * The first request claims its identity (atomic read-modify-write) and stores its answer; a
- * duplicate that arrives while the first is still running waits for that answer.
+ * The answers of one call live in one record (`keys.webhookReplay(hmac(CallSid))`), a JSON
+ * object of entries, refreshed to the call record's TTL at every webhook of the call, so replay
+ * memory lasts as long as the call record does and an erasure removes all of it at once
+ * (`forget`). The record is named by an HMAC of the CallSid under a service secret, so the store
+ * does not name the call in plain. The first request claims its entry in the store
+ * (store.claimField: one round trip, which can read the call's other records with it) and
+ * stores its answer there (`remember`, or `rememberOp` within the handler's own atomic write);
+ * a duplicate that arrives while the first is still running waits for that answer. Each write
+ * changes only its own entry, so webhooks of one call never overwrite each other's.
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CALL_TTL_SECONDS } from '../calls/session';
-import { RecentValues, type Keys, type Store, type StoreRecord } from '../store';
+import type { Keys, Store, StoreOp, StoreRecord } from '../store';
 
 /** as long as the call record: refreshed with every webhook of the call, like the record itself */
 export const REPLAY_TTL_SECONDS = CALL_TTL_SECONDS;
 const PENDING = 'pending';
+const PENDING_JSON = JSON.stringify(PENDING);
 const WAIT_STEP_MS = 50;
 const WAIT_MAX_MS = 10_000;
 const SHARED_ENTRIES_MAX = 1024;
@@ -46,15 +50,10 @@ export interface ReplayIdentity {
   parts: readonly string[];
 }
 
-export type Claim = { first: true } | { first: false; answer: StoredAnswer | null };
+/** `reads`, when the claim was asked to read keys: what each held as it claimed (the call's state as its handler starts) */
+export type Claim = { first: true; reads?: (string | null)[] } | { first: false; answer: StoredAnswer | null };
 
 export class ReplayGuard {
-  /**
-   * Each call's record as this process last wrote it: claim and remember go straight to
-   * compare-and-set (a call's first webhook finds no record), one round trip each, not two.
-   */
-  private readonly recent = new RecentValues();
-
   /** entry names of the parts every call shares (the flows' steps and attempts; bounded all the same) */
   private readonly entries = new Map<string, string>();
 
@@ -90,17 +89,16 @@ export class ReplayGuard {
     return entry;
   }
 
-  /** 'first' when this request should run; otherwise the first request's answer (null: unknown) */
-  async claim(id: ReplayIdentity): Promise<Claim> {
+  /**
+   * 'first' when this request should run, with what each of `readKeys` held as it claimed;
+   * otherwise the first request's answer (null: unknown)
+   */
+  async claim(id: ReplayIdentity, readKeys: string[] = []): Promise<Claim> {
     const key = this.recordKey(id.callSid);
     const entry = this.entry(id);
-    let seen: AnswersRecord[string] | undefined;
-    await this.write(key, (all) => {
-      seen = all[entry];
-      if (seen !== undefined) return false;
-      all[entry] = PENDING;
-    });
-    if (seen === undefined) return { first: true };
+    const res = await this.store.claimField(key, entry, PENDING_JSON, REPLAY_TTL_SECONDS, readKeys);
+    if (res.claimed) return readKeys.length > 0 ? { first: true, reads: res.reads } : { first: true };
+    let seen = parseEntry(res.held);
     for (let waited = 0; waited <= WAIT_MAX_MS; waited += WAIT_STEP_MS) {
       if (seen === undefined) return { first: false, answer: null };
       if (seen !== PENDING) return { first: false, answer: seen };
@@ -113,51 +111,49 @@ export class ReplayGuard {
   /**
    * The record of a call whose first request is answered already: claim and remember in one
    * write, for a caller that creates it together with the call's other new records
-   * (store.createAll: a call's first webhook in one round trip); `written` once it was.
+   * (store.createAll: a call's first webhook in one round trip).
    */
   answeredRecord(id: ReplayIdentity, answer: StoredAnswer): StoreRecord {
-    return { key: this.recordKey(id.callSid), value: JSON.stringify({ [this.entry(id)]: answer }), ttlSeconds: REPLAY_TTL_SECONDS };
+    return { key: this.recordKey(id.callSid), value: JSON.stringify({ [this.entry(id)]: storable(answer) }), ttlSeconds: REPLAY_TTL_SECONDS };
   }
 
-  written(record: StoreRecord): void {
-    this.recent.remember(record.key, record.value);
+  /** `remember` as a write, for a handler that makes it within its own atomic write (store.compareAndSetAll) */
+  rememberOp(id: ReplayIdentity, answer: StoredAnswer): StoreOp {
+    return { op: 'jsonSet', key: this.recordKey(id.callSid), field: this.entry(id), value: JSON.stringify(storable(answer)), ttlSeconds: REPLAY_TTL_SECONDS };
   }
 
   async remember(id: ReplayIdentity, answer: StoredAnswer): Promise<void> {
-    const entry = this.entry(id);
-    await this.write(this.recordKey(id.callSid), (all) => {
-      all[entry] = answer;
-    });
+    await this.store.multi([this.rememberOp(id, answer)]);
   }
 
   /** the first request failed before answering: let a retry run it afresh */
   async release(id: ReplayIdentity): Promise<void> {
-    const entry = this.entry(id);
-    await this.write(this.recordKey(id.callSid), (all) => {
-      if (!(entry in all)) return false;
-      delete all[entry];
-    });
+    await this.store.multi([{ op: 'jsonDel', key: this.recordKey(id.callSid), field: this.entry(id) }]);
   }
 
   /** erasure: every remembered answer of the call */
   async forget(callSid: string): Promise<void> {
-    const key = this.recordKey(callSid);
-    this.recent.forget(key);
-    await this.store.del(key);
+    await this.store.del(this.recordKey(callSid));
   }
+}
 
-  /** read-modify-write of a call's record (`change` returns false to leave it), from the last known value */
-  private async write(key: string, change: (all: AnswersRecord) => void | false): Promise<void> {
-    const stored = await this.store.update(
-      key,
-      (cur) => {
-        const all = parseRecord(cur);
-        return change(all) === false ? undefined : JSON.stringify(all);
-      },
-      REPLAY_TTL_SECONDS,
-      { guess: this.recent.guess(key) ?? null },
-    );
-    this.recent.remember(key, stored);
+/**
+ * The answer with any lone surrogate in its body as U+FFFD: the bytes Twilio receives are the
+ * same (UTF-8 cannot carry a lone surrogate, so Node sends U+FFFD for one), and the store's JSON
+ * records take only well-formed text (store/json-field.ts).
+ */
+function storable(a: StoredAnswer): StoredAnswer {
+  return { ...a, body: a.body.replace(LONE_SURROGATE, '\uFFFD') };
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** one entry as the store holds it (JSON text): pending, an answer, or undefined when it is neither */
+function parseEntry(held: string): AnswersRecord[string] | undefined {
+  try {
+    const r = answersRecord.safeParse({ entry: JSON.parse(held) });
+    return r.success ? r.data.entry : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -17,9 +17,10 @@ import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
 import type { CallSession, RecordingStatus } from '../calls/session';
 import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
-import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
+import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
 import type { FirstWebhook } from './first-webhook';
+import type { WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
@@ -36,6 +37,8 @@ export interface TwilioRouteDeps {
   replay: ReplayGuard;
   /** a call's first webhook in one store round trip when its flow opens plainly */
   firstWebhook: FirstWebhook;
+  /** a later webhook's step in one store write with its answer, its call read by the replay claim */
+  webhookWrite: WebhookWrite;
   metrics: Metrics;
   audit: AuditSink;
   events: EventBus;
@@ -45,18 +48,31 @@ export interface TwilioRouteDeps {
   dropin?: DropinService;
 }
 
-type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest) => Promise<string>;
+/**
+ * The request's body, or its whole answer when the handler remembered it itself, in the one
+ * write that made the step's changes (webhook-write.ts); `claimed`: the request's identity and
+ * what its claim read, by key (the route's `reads`; none without an identity).
+ */
+type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest, claimed: Claimed) => Promise<string | { remembered: StoredAnswer }>;
+interface Claimed {
+  identity: ReplayIdentity | null;
+  reads: ReadonlyMap<string, string | null>;
+}
 /** answers the request before the replay guard and the handler, or null to let them run */
 type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
+/** the keys the replay claim reads for the handler, with the claim itself (one round trip) */
+type Reads = (identity: ReplayIdentity, req: FastifyRequest) => string[];
 
 /**
- * How a route tells its requests apart (the replay guard), what may answer before it, and what a
- * failure answers when the safe apology is not the answer (a drop-in capture's call).
+ * How a route tells its requests apart (the replay guard), what may answer before it, what a
+ * failure answers when the safe apology is not the answer (a drop-in capture's call), and what
+ * the claim reads for the handler.
  */
 interface Serving {
   identify: Identify;
   early?: Early;
   rescue?: Rescue;
+  reads?: Reads;
 }
 
 const XML = TWIML_CONTENT_TYPE;
@@ -88,17 +104,25 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       child.observe(Number(process.hrtime.bigint() - started) / 1e9);
     };
 
-    const route = (path: string, name: string, kind: 'voice' | 'callback', handler: Handler, identify: Identify = callbackIdentity(name), early?: Early) => {
+    const route = (
+      path: string,
+      name: string,
+      kind: 'voice' | 'callback',
+      handler: Handler,
+      identify: Identify = callbackIdentity(name),
+      early?: Early,
+      reads?: Reads,
+    ) => {
       app.post(path, ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler, { identify, early });
+        const answer = await serve(req, name, kind, handler, { identify, early, reads });
         observeLatency(name, answer.status, started);
         return send(reply, answer);
       });
     };
 
     const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
-      const { identify, early, rescue } = how;
+      const { identify, early, rescue, reads } = how;
       const params = formParams(req.body);
       const signature = req.headers['x-twilio-signature'];
       const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
@@ -128,10 +152,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       };
       // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
       const identity: ReplayIdentity | null = identify(params, signature as string);
+      let claim: Claim;
+      const readKeys = identity && reads ? reads(identity, req) : [];
       try {
         const answered = identity && early ? await early(params, identity) : null;
         if (answered) return answered;
-        const claim = identity ? await d.replay.claim(identity) : { first: true as const };
+        claim = identity ? await d.replay.claim(identity, readKeys) : { first: true };
         if (!claim.first) {
           d.metrics.replays.inc();
           log().info('webhook replay answered from the first response');
@@ -144,9 +170,13 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return (await rescued()) ?? fallback();
       }
       let answer: StoredAnswer;
+      let remembered = false;
       try {
-        const body = await handler(params, log(), req);
-        answer = kind === 'voice' ? { status: 200, contentType: XML, body } : { status: 204, contentType: 'text/plain', body: '' };
+        const read = claim.reads ?? [];
+        const out = await handler(params, log(), req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])) });
+        if (typeof out === 'string')
+          answer = kind === 'voice' ? { status: 200, contentType: XML, body: out } : { status: 204, contentType: 'text/plain', body: '' };
+        else [answer, remembered] = [out.remembered, true];
       } catch (err) {
         d.metrics.safeFallbacks.inc({ reason: 'step' });
         log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
@@ -158,7 +188,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           return fallback();
         }
       }
-      if (identity) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
+      if (identity && !remembered)
+        await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
       return answer;
     };
 
@@ -198,13 +229,18 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         req,
         'gather',
         'voice',
-        async (raw, log) => {
+        async (raw, log, _req, { identity, reads }) => {
           const p = gatherParams.parse(raw);
-          const session = await d.calls.get(p.CallSid);
-          if (!session) throw TwilioErrors.gatherUnknownCall();
-          return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+          // the claim read the call: the step's writes and its answer go in one write (webhook-write.ts)
+          const read = await d.webhookWrite.load(p.CallSid, reads);
+          if (!read.session) throw TwilioErrors.gatherUnknownCall();
+          const session = d.calls.fromStored(read.session);
+          if (!identity) return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+          const writes = d.webhookWrite.deferred(read, identity);
+          const body = await d.runner.digits(session, step, attempt, p.Digits, log, confirm, writes);
+          return writes.answer ? { remembered: writes.answer } : body;
         },
-        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather },
+        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather, reads: (identity) => d.webhookWrite.reads(identity.callSid) },
       );
       observeLatency('gather', answer.status, started);
       return send(reply, answer);
@@ -232,49 +268,80 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return emptyTwiml();
     });
 
-    route('/twilio/status', 'status', 'callback', async (raw, log) => {
-      const p = statusParams.parse(raw);
-      if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
-      let sealed: string | undefined;
-      // a drop-in capture already returned to its app left the active calls when it returned
-      let returned = false;
-      const ended = await d.calls.update(p.CallSid, (s) => {
-        if (s.state === 'ended') return false;
-        returned = s.state === 'returned';
-        s.state = 'ended';
-        s.endedAt = Date.now();
-        // the first entry of a matching pair, sealed while its second was awaited: gone with the call
-        sealed = s.pendingMatch?.token;
-        s.pendingMatch = undefined;
-      });
-      if (sealed) await d.runner.forgetSealed(sealed);
-      if (ended) {
-        d.metrics.callsEnded.inc({ status: p.CallStatus });
-        if (!returned) d.metrics.callsActive.dec();
-        await d.audit.append(p.CallSid, { type: 'call.ended', twilioStatus: p.CallStatus });
-        await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
-        await d.onCallEnded?.(p.CallSid);
-        log.info({ status: p.CallStatus }, 'call ended');
-      }
-      return '';
-    });
+    route(
+      '/twilio/status',
+      'status',
+      'callback',
+      async (raw, log, _req, { identity, reads }) => {
+        const p = statusParams.parse(raw);
+        if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
+        let ended = false;
+        // a drop-in capture already returned to its app left the active calls when it returned
+        let returned = false;
+        const answer = await d.webhookWrite.callback(p.CallSid, identity, reads, (s) => {
+          ended = s !== null;
+          returned = false;
+          if (!s) return {};
+          const audit = [{ type: 'call.ended', twilioStatus: p.CallStatus }];
+          if (s.state === 'ended') return { audit };
+          returned = s.state === 'returned';
+          s.state = 'ended';
+          s.endedAt = Date.now();
+          // the first entry of a matching pair, sealed while its second was awaited: gone with the call
+          const sealed = s.pendingMatch?.token;
+          s.pendingMatch = undefined;
+          return { changed: true, audit, forget: sealed ? [sealed] : [] };
+        });
+        if (ended) {
+          d.metrics.callsEnded.inc({ status: p.CallStatus });
+          if (!returned) d.metrics.callsActive.dec();
+          await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
+          await d.onCallEnded?.(p.CallSid);
+          log.info({ status: p.CallStatus }, 'call ended');
+        }
+        return answer;
+      },
+      undefined,
+      undefined,
+      // the claim reads the call it ends: its change, entry and answer go in one write (webhook-write.ts)
+      (identity, req) => (TERMINAL_CALL_STATUSES.has(formParams(req.body).CallStatus ?? '') ? d.webhookWrite.reads(identity.callSid) : []),
+    );
 
-    route('/twilio/recording-status', 'recording-status', 'callback', async (raw, log, req) => {
-      const p = recordingStatusParams.parse(raw);
-      const q = recordingStatusQuery.parse(req.query ?? {});
-      const status = p.RecordingStatus;
-      // the caller's call names its own session; the agent's call names the caller's
-      const callSid = q.leg === 'agent' ? q.call : p.CallSid;
-      if (!callSid) throw TwilioErrors.recordingCallMissing();
-      await d.calls.update(callSid, (s) => {
-        if (q.leg === 'agent' && s.handoff.agentCallSid && s.handoff.agentCallSid !== p.CallSid) return false;
-        return applyRecordingStatus(s, q.leg, p.RecordingSid, status) ? undefined : false;
-      });
-      await d.audit.append(callSid, { type: 'recording.status', leg: q.leg, recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' });
-      log.info({ leg: q.leg, recordingStatus: status }, 'recording status');
-      return '';
-    });
+    route(
+      '/twilio/recording-status',
+      'recording-status',
+      'callback',
+      async (raw, log, req, { identity, reads }) => {
+        const p = recordingStatusParams.parse(raw);
+        const q = recordingStatusQuery.parse(req.query ?? {});
+        const status = p.RecordingStatus;
+        const callSid = recordingCall(q, p.CallSid);
+        if (!callSid) throw TwilioErrors.recordingCallMissing();
+        const answer = await d.webhookWrite.callback(callSid, identity, reads, (s) => ({
+          changed:
+            !!s &&
+            !(q.leg === 'agent' && s.handoff.agentCallSid && s.handoff.agentCallSid !== p.CallSid) &&
+            applyRecordingStatus(s, q.leg, p.RecordingSid, status),
+          audit: [{ type: 'recording.status', leg: q.leg, recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' }],
+        }));
+        log.info({ leg: q.leg, recordingStatus: status }, 'recording status');
+        return answer;
+      },
+      undefined,
+      undefined,
+      // the claim reads the call the recording belongs to (webhook-write.ts)
+      (identity, req) => {
+        const q = recordingStatusQuery.safeParse(req.query ?? {});
+        const callSid = q.success ? recordingCall(q.data, identity.callSid) : undefined;
+        return callSid ? d.webhookWrite.reads(callSid) : [];
+      },
+    );
   };
+}
+
+/** the call whose session a recording status callback changes: the caller's own, or for the agent's leg the caller's it bridges to */
+function recordingCall(q: { leg: 'caller' | 'agent'; call?: string }, callSid: string): string | undefined {
+  return q.leg === 'agent' ? q.call : callSid;
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Vault } from '../vault';
 import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
-import { advance, type EngineInput, type Verb } from '../flows/engine';
+import { advance, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
@@ -44,6 +44,23 @@ export interface RunnerDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
   dropin?: DropinService;
+}
+
+/**
+ * Where a webhook's step writes. By default each write is made as the step comes to it (the
+ * vault's envelopes, each audit entry, the session); a webhook whose replay claim read its call
+ * defers them all to one atomic write with its answer (twilio/webhook-write.ts). Not for a
+ * drop-in capture's session, which its service saves (dropin/).
+ */
+export interface StepWrites {
+  /** seals the engine's plain values into the vault (tokens onto the session) and erases what it drops */
+  seal(res: EngineResult): Promise<void>;
+  /** an audit entry of the step */
+  audit(callSid: string, entry: AuditInput): Promise<void>;
+  /** a single-use stream URL for the caller's leg of a bridge */
+  streamUrl(grant: Parameters<StreamTokens['issue']>[0]): Promise<string>;
+  /** the session `s` settled over the stored one (`basis`: as read), answered with `twiml`; then the entries `after` */
+  save(basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void>;
 }
 
 /** the caller's number is kept in the vault under this field name, never in the session */
@@ -101,7 +118,20 @@ export function callStartedEntry(flow: Flow): AuditInput {
 }
 
 export class FlowRunner {
-  constructor(private readonly d: RunnerDeps) {}
+  /** each write as the step comes to it */
+  private readonly immediate: StepWrites;
+
+  constructor(private readonly d: RunnerDeps) {
+    this.immediate = {
+      seal: (res) => applyVaultOps(d.vault, res),
+      audit: (callSid, entry) => d.audit.append(callSid, entry),
+      streamUrl: async (grant) => (await d.tokens.issue(grant)).url,
+      save: async (basis, s, _twiml, after) => {
+        await this.save(basis, s);
+        for (const entry of after) await d.audit.append(s.callSid, entry);
+      },
+    };
+  }
 
   private now(): Date {
     return this.d.now?.() ?? new Date();
@@ -119,7 +149,7 @@ export class FlowRunner {
     const { session, created } = await this.d.calls.create(opening.session, opening.also);
     if (!created) {
       // the same call's first webhook again, with other parameters: re-ask where it stands
-      return this.run(flow, session, { kind: 'resume' }, log);
+      return this.run(flow, session, { kind: 'resume' }, log, this.immediate);
     }
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
@@ -128,7 +158,7 @@ export class FlowRunner {
       this.d.onSessionChanged?.(session);
       return opening.twiml;
     }
-    return this.run(flow, session, { kind: 'start' }, log);
+    return this.run(flow, session, { kind: 'start' }, log, this.immediate);
   }
 
   /**
@@ -205,8 +235,19 @@ export class FlowRunner {
     this.d.onSessionChanged?.(session);
   }
 
-  /** a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair */
-  async digits(session: CallSession, step: number, attempt: number, digits: string, log: Logger, confirm = false): Promise<string> {
+  /**
+   * a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair. `writes`:
+   * where the step writes (each write as it comes, unless the caller defers them)
+   */
+  async digits(
+    session: CallSession,
+    step: number,
+    attempt: number,
+    digits: string,
+    log: Logger,
+    confirm = false,
+    writes: StepWrites = this.immediate,
+  ): Promise<string> {
     const flow = this.flowOf(session);
     if (session.dropin && this.d.dropin && session.state === 'ivr' && digits.includes(INTERRUPT_KEY)) {
       const s = structuredClone(session);
@@ -217,7 +258,7 @@ export class FlowRunner {
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
-    return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log);
+    return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log, session.dropin ? this.immediate : writes);
   }
 
   /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */
@@ -235,7 +276,7 @@ export class FlowRunner {
     await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis });
   }
 
-  private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger): Promise<string> {
+  private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
     let res = advance(flow, input, session, { now: this.now() });
@@ -244,7 +285,7 @@ export class FlowRunner {
     if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(res.session) });
     for (let guard = 0; ; guard++) {
       if (guard > 2 * flow.steps.length + 8) throw FlowErrors.unsettled();
-      await applyVaultOps(this.d.vault, res);
+      await writes.seal(res);
       verbs.push(...res.verbs);
       if (!res.effect) break;
       const s = res.session;
@@ -264,29 +305,31 @@ export class FlowRunner {
       }
     }
     const s = res.session;
-    await this.recordFieldOutcomes(flow, s, before);
+    await this.recordFieldOutcomes(flow, s, before, writes);
     if (s.dropin && this.d.dropin) {
       const ended = endOfCapture(flow, s, verbs, before);
       if (ended) return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
       await this.d.dropin.watch(s.callSid);
     }
-    const handoff = verbs.find((v) => v.verb === 'handoff');
-    let streamUrl: string | undefined;
-    if (handoff && session.state === 'ivr') streamUrl = await this.prepareHandoff(flow, s, log);
-    await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis: session });
-    this.d.onSessionChanged?.(s);
-    if (handoff && session.state === 'ivr') await this.announceHandoff(s);
+    const handedOff = session.state === 'ivr' && verbs.some((v) => v.verb === 'handoff');
+    const streamUrl = handedOff ? await this.prepareHandoff(flow, s, log, writes) : undefined;
     // a drop-in capture's gathers carry what a failed one needs to return the call (dropin/action-query.ts)
-    return renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, actionQuery: actionQueryOf(s) });
+    const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, actionQuery: actionQueryOf(s) });
+    // the handoff's entry follows the save that hands the call off, as the offer does
+    await writes.save(session, s, twiml, handedOff ? [{ type: 'handoff', mode: s.handoff.mode, state: s.state }] : []);
+    this.d.onSessionChanged?.(s);
+    if (handedOff && s.state === 'offered')
+      await this.d.events.publish({ type: 'handoff.offered', callSid: s.callSid, from: s.fromMasked, fields: publicFields(s) });
+    return twiml;
   }
 
-  private async recordFieldOutcomes(flow: Flow, s: CallSession, before: Set<string>): Promise<void> {
+  private async recordFieldOutcomes(flow: Flow, s: CallSession, before: Set<string>, writes: StepWrites): Promise<void> {
     for (const step of flow.steps) {
       if (!isCollect(step) || before.has(step.collect)) continue;
       const f = s.fields[step.collect];
       if (!f) continue;
       this.d.metrics.fieldsCollected.inc({ kind: f.kind, outcome: f.valid ? 'valid' : 'failed' });
-      await this.d.audit.append(s.callSid, {
+      await writes.audit(s.callSid, {
         type: f.valid ? 'field.collected' : 'field.failed',
         field: step.collect,
         kind: f.kind,
@@ -295,21 +338,16 @@ export class FlowRunner {
     }
   }
 
-  private async prepareHandoff(flow: Flow, s: CallSession, log: Logger): Promise<string | undefined> {
+  private async prepareHandoff(flow: Flow, s: CallSession, log: Logger, writes: StepWrites): Promise<string | undefined> {
     if (flow.handoff.mode === 'dial') {
       s.state = 'dialed';
       return undefined;
     }
     s.instanceId = this.d.instanceId;
     s.state = flow.handoff.to ? 'bridging' : 'offered';
-    const { url } = await this.d.tokens.issue({ callSid: s.callSid, leg: 'caller', instanceId: this.d.instanceId });
+    const url = await writes.streamUrl({ callSid: s.callSid, leg: 'caller', instanceId: this.d.instanceId });
     log.info({ state: s.state }, 'bridge handoff prepared');
     return url;
-  }
-
-  private async announceHandoff(s: CallSession): Promise<void> {
-    await this.d.audit.append(s.callSid, { type: 'handoff', mode: s.handoff.mode, state: s.state });
-    if (s.state === 'offered') await this.d.events.publish({ type: 'handoff.offered', callSid: s.callSid, from: s.fromMasked, fields: publicFields(s) });
   }
 }
 

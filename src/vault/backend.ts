@@ -8,17 +8,15 @@ export interface VaultBackend {
   del(key: string): Promise<unknown>;
 }
 
+/** one write of the vault's: an envelope, its entry in the call's token index, an erasure (the store's StoreOp shapes) */
+export type VaultWriteOp =
+  { op: 'set'; key: string; value: string; ttlSeconds: number } | { op: 'sadd'; key: string; member: string; ttlSeconds: number } | { op: 'del'; key: string };
+
 /**
  * A backend that can also keep the per-call index of tokens (`VaultOptions.callIndexKey`): the
  * envelope and its index entry are written in one atomic step.
  */
 export interface IndexedVaultBackend extends VaultBackend {
-  multi(
-    ops: Array<
-      | { op: 'set'; key: string; value: string; ttlSeconds: number }
-      | { op: 'sadd'; key: string; member: string; ttlSeconds: number }
-      | { op: 'del'; key: string }
-    >,
-  ): Promise<void>;
+  multi(ops: VaultWriteOp[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
 }

@@ -1,4 +1,4 @@
-export type { VaultBackend } from './backend';
+export type { VaultBackend, VaultWriteOp } from './backend';
 export { VaultErrors } from './errors';
 export { KeyRing, type VaultKey, VAULT_KEY_BYTES, parseKeyRing, generateKeyRingText } from './keyring';
 export { NONCE_BYTES, TAG_BYTES } from './envelope';

@@ -1,10 +1,10 @@
-import type { IndexedVaultBackend, VaultBackend } from './backend';
+import type { IndexedVaultBackend, VaultBackend, VaultWriteOp } from './backend';
 import { open, seal } from './envelope';
 import { VaultErrors } from './errors';
 import type { KeyRing } from './keyring';
 import { randomBytesPooled } from './random';
 
-export type { IndexedVaultBackend, VaultBackend } from './backend';
+export type { IndexedVaultBackend, VaultBackend, VaultWriteOp } from './backend';
 
 /** Token text: a fixed prefix so a token is recognisable in a record, then 192 random bits. */
 const TOKEN_PREFIX = 'vt_';
@@ -77,14 +77,25 @@ export class Vault {
   async put(callSid: string, field: string, plain: string): Promise<string> {
     const { token, write } = this.prepare(callSid, field, plain);
     if (this.#callIndexKey) {
-      await (this.#backend as IndexedVaultBackend).multi([
-        { op: 'set', ...write },
-        { op: 'sadd', key: this.#callIndexKey(callSid), member: token, ttlSeconds: write.ttlSeconds },
-      ]);
+      await (this.#backend as IndexedVaultBackend).multi([{ op: 'set', ...write }, this.indexOp(callSid, token, write.ttlSeconds)]);
     } else {
       await this.#backend.set(write.key, write.value, write.ttlSeconds);
     }
     return token;
+  }
+
+  /**
+   * `put` as the writes it makes (the envelope and, with a `callIndexKey`, the token's index
+   * entry), for a caller that makes them in its own atomic write with the record naming the
+   * token. Only the envelope leaves, never `plain`.
+   */
+  putOps(callSid: string, field: string, plain: string): { token: string; ops: VaultWriteOp[] } {
+    const { token, write } = this.prepare(callSid, field, plain);
+    return { token, ops: [{ op: 'set', ...write }, ...(this.#callIndexKey ? [this.indexOp(callSid, token, write.ttlSeconds)] : [])] };
+  }
+
+  private indexOp(callSid: string, token: string, ttlSeconds: number): VaultWriteOp {
+    return { op: 'sadd', key: this.#callIndexKey!(callSid), member: token, ttlSeconds };
   }
 
   /**
@@ -122,6 +133,11 @@ export class Vault {
 
   async erase(token: string): Promise<void> {
     await this.#backend.del(this.#storeKey(token));
+  }
+
+  /** `erase` as a write, for a caller's own atomic write */
+  eraseOp(token: string): VaultWriteOp {
+    return { op: 'del', key: this.#storeKey(token) };
   }
 
   static seal(keys: KeyRing, ad: string, plain: string): string {

@@ -277,6 +277,157 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.get(k('casn'))).toBe(`w${winner}`);
   });
 
+  test('jsonSet and jsonDel change one field of a JSON-object record, whatever else its other writers added', async () => {
+    const rec = k('json');
+    await store.multi([{ op: 'jsonSet', key: rec, field: 'a', value: '"pending"', ttlSeconds: 30 }]);
+    expect(JSON.parse((await store.get(rec))!)).toEqual({ a: 'pending' });
+    expect(await store.ttl(rec)).toBeLessThanOrEqual(30);
+    // text beyond ASCII, quotes, slashes and control characters come back as they went in
+    const answer = { status: 200, contentType: 'text/xml', body: '<Say language="de-DE">Grüß Gott 😀 / \\ "x"\n\u0001</Say>' };
+    await store.multi([
+      { op: 'jsonSet', key: rec, field: 'b', value: JSON.stringify(answer), ttlSeconds: 60 },
+      { op: 'jsonSet', key: rec, field: 'a', value: '{"n":1}', ttlSeconds: 60 },
+    ]);
+    expect(JSON.parse((await store.get(rec))!)).toEqual({ a: { n: 1 }, b: answer });
+    expect(await store.ttl(rec)).toBeGreaterThan(50);
+    await store.multi([
+      { op: 'jsonDel', key: rec, field: 'a' },
+      { op: 'jsonDel', key: rec, field: 'missing' },
+      { op: 'jsonDel', key: k('json-absent'), field: 'a' },
+    ]);
+    expect(JSON.parse((await store.get(rec))!)).toEqual({ b: answer });
+    expect(await store.ttl(rec)).toBeGreaterThan(50);
+    expect(await store.get(k('json-absent'))).toBeNull();
+    // a record that is not a JSON object is taken as an empty one
+    for (const junk of ['not json', '[1,2]', '"text"']) {
+      await store.set(k('json-junk'), junk, 60);
+      await store.multi([{ op: 'jsonSet', key: k('json-junk'), field: 'f', value: 'true', ttlSeconds: 60 }]);
+      expect(JSON.parse((await store.get(k('json-junk')))!)).toEqual({ f: true });
+    }
+  });
+
+  test('a jsonSet value that is not JSON, or escapes a lone surrogate, is refused with nothing of its batch written', async () => {
+    for (const value of ['{not json', JSON.stringify({ body: 'x\ud800' })]) {
+      await expect(
+        store.multi([
+          { op: 'set', key: k('jv-other'), value: 'x', ttlSeconds: 60 },
+          { op: 'jsonSet', key: k('jv'), field: 'f', value, ttlSeconds: 60 },
+        ]),
+      ).rejects.toThrow(/JSON/);
+      await expect(store.claimField(k('jv'), 'f', value, 60)).rejects.toThrow(/JSON/);
+    }
+    expect(await store.get(k('jv-other'))).toBeNull();
+    expect(await store.get(k('jv'))).toBeNull();
+    // an escaped backslash before "ud800" is text, not an escape
+    await store.multi([{ op: 'jsonSet', key: k('jv'), field: 'f', value: JSON.stringify('\\ud800'), ttlSeconds: 60 }]);
+    expect(JSON.parse((await store.get(k('jv')))!)).toEqual({ f: '\\ud800' });
+  });
+
+  test('claimField claims a field once, returns what the field held to every later claim, and reads other keys with it', async () => {
+    const rec = k('claim');
+    await store.set(k('claim-read'), 'session', 60);
+    expect(await store.claimField(rec, 'g1', '"pending"', 30, [k('claim-read'), k('claim-absent')])).toEqual({ claimed: true, reads: ['session', null] });
+    expect(await store.ttl(rec)).toBeGreaterThan(20);
+    expect(await store.ttl(rec)).toBeLessThanOrEqual(30);
+    expect(await store.claimField(rec, 'g1', '"other"', 60, [k('claim-read')])).toEqual({ claimed: false, held: '"pending"', reads: ['session'] });
+    // a refused claim writes nothing, not even the TTL
+    expect(await store.ttl(rec)).toBeLessThanOrEqual(30);
+    await store.multi([{ op: 'jsonSet', key: rec, field: 'g1', value: '{"status":200,"body":"<Response/>"}', ttlSeconds: 60 }]);
+    const refused = await store.claimField(rec, 'g1', '"pending"', 60);
+    expect(refused.claimed).toBe(false);
+    expect(!refused.claimed && JSON.parse(refused.held)).toEqual({ status: 200, body: '<Response/>' });
+    expect(refused.reads).toEqual([]);
+    // another field of the same record is a claim of its own
+    expect(await store.claimField(rec, 'g2', '"pending"', 60)).toEqual({ claimed: true, reads: [] });
+    expect(JSON.parse((await store.get(rec))!)).toEqual({ g1: { status: 200, body: '<Response/>' }, g2: 'pending' });
+    // an unreadable record holds no claim
+    await store.set(k('claim-junk'), '{"broken', 60);
+    expect((await store.claimField(k('claim-junk'), 'g1', '"pending"', 60)).claimed).toBe(true);
+    await expect(store.claimField(k('claim-ttl'), 'g1', '"pending"', 0)).rejects.toThrow();
+    expect(await store.get(k('claim-ttl'))).toBeNull();
+  });
+
+  test('claimField has one winner under concurrency', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claimField(k('claimn'), 'f', JSON.stringify(`w${i}`), 60)));
+    const winner = results.findIndex((r) => r.claimed);
+    expect(results.filter((r) => r.claimed)).toHaveLength(1);
+    for (const [i, r] of results.entries()) if (i !== winner) expect(r).toEqual({ claimed: false, held: JSON.stringify(`w${winner}`), reads: [] });
+  });
+
+  test('compareAndSetAll writes every record and the related writes only while every record holds its expected value', async () => {
+    await store.set(k('cas-a'), 'a0', 60);
+    const ops = [
+      { op: 'set' as const, key: k('cas-envelope'), value: 'sealed', ttlSeconds: 60 },
+      { op: 'jsonSet' as const, key: k('cas-json'), field: 'f', value: '"answer"', ttlSeconds: 60 },
+    ];
+    // one record (the absent one, expected present) differs: nothing is written, and the refusal says what each holds
+    const refused = await store.compareAndSetAll(
+      [
+        { key: k('cas-a'), expected: 'a0', next: 'a1', ttlSeconds: 60 },
+        { key: k('cas-b'), expected: 'b0', next: 'b1', ttlSeconds: 60 },
+      ],
+      ops,
+    );
+    expect(refused).toEqual({ ok: false, current: ['a0', null] });
+    expect(await store.get(k('cas-a'))).toBe('a0');
+    expect(await store.get(k('cas-b'))).toBeNull();
+    expect(await store.get(k('cas-envelope'))).toBeNull();
+    expect(await store.get(k('cas-json'))).toBeNull();
+
+    const done = await store.compareAndSetAll(
+      [
+        { key: k('cas-a'), expected: 'a0', next: 'a1', ttlSeconds: 30 },
+        { key: k('cas-b'), expected: null, next: 'b1', ttlSeconds: 60 },
+      ],
+      ops,
+    );
+    expect(done).toEqual({ ok: true });
+    expect(await store.get(k('cas-a'))).toBe('a1');
+    expect(await store.ttl(k('cas-a'))).toBeLessThanOrEqual(30);
+    expect(await store.get(k('cas-b'))).toBe('b1');
+    expect(await store.get(k('cas-envelope'))).toBe('sealed');
+    expect(JSON.parse((await store.get(k('cas-json')))!)).toEqual({ f: 'answer' });
+
+    // a stale expectation on either record refuses the whole write
+    expect(await store.compareAndSetAll([{ key: k('cas-b'), expected: 'b0', next: 'b2', ttlSeconds: 60 }], [{ op: 'del', key: k('cas-a') }])).toEqual({
+      ok: false,
+      current: ['b1'],
+    });
+    expect(await store.get(k('cas-a'))).toBe('a1');
+
+    // a TTL or JSON value the store would refuse: refused before anything is written
+    await expect(store.compareAndSetAll([{ key: k('cas-a'), expected: 'a1', next: 'a2', ttlSeconds: 0 }], [])).rejects.toThrow();
+    await expect(
+      store.compareAndSetAll(
+        [{ key: k('cas-a'), expected: 'a1', next: 'a2', ttlSeconds: 60 }],
+        [{ op: 'jsonSet', key: k('cas-json'), field: 'f', value: '{bad', ttlSeconds: 60 }],
+      ),
+    ).rejects.toThrow();
+    await expect(store.compareAndSetAll([], [{ op: 'del', key: k('cas-a') }])).rejects.toThrow();
+    expect(await store.get(k('cas-a'))).toBe('a1');
+  });
+
+  test('compareAndSetAll lets exactly one of several writers over the same values win', async () => {
+    await store.set(k('casa-1'), '0', 60);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.compareAndSetAll(
+          [
+            { key: k('casa-1'), expected: '0', next: `w${i}`, ttlSeconds: 60 },
+            { key: k('casa-2'), expected: null, next: `w${i}`, ttlSeconds: 60 },
+          ],
+          [{ op: 'sadd', key: k('casa-index'), member: `m${i}`, ttlSeconds: 60 }],
+        ),
+      ),
+    );
+    const winner = results.findIndex((r) => r.ok);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(await store.get(k('casa-1'))).toBe(`w${winner}`);
+    expect(await store.get(k('casa-2'))).toBe(`w${winner}`);
+    expect(await store.smembers(k('casa-index'))).toEqual([`m${winner}`]);
+    for (const [i, r] of results.entries()) if (i !== winner) expect(r).toEqual({ ok: false, current: [`w${winner}`, `w${winner}`] });
+  });
+
   test('writes without a TTL are refused', async () => {
     await expect(store.set(k('forever'), 'x', 0)).rejects.toThrow();
     expect(await store.get(k('forever'))).toBeNull();

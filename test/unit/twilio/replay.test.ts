@@ -76,4 +76,27 @@ describe('replay guard', () => {
     expect(await store.get(guard.recordKey(CALL))).toBeNull();
     expect(await guard.claim(voice)).toEqual({ first: true });
   });
+
+  test('a claim reads the keys it is given with it; a copy gets no reads, only the answer', async () => {
+    await store.set('tw:call:x', 'session', 60);
+    expect(await guard.claim(gather, ['tw:call:x', 'tw:absent'])).toEqual({ first: true, reads: ['session', null] });
+    await guard.remember(gather, answer);
+    expect(await guard.claim(gather, ['tw:call:x'])).toEqual({ first: false, answer });
+  });
+
+  test('answers of one call remembered by two instances at once both stay: each writes only its own entry', async () => {
+    const other = new ReplayGuard(store, makeKeys('tw:'), Buffer.alloc(32, 9));
+    await guard.claim(voice);
+    await other.claim(gather);
+    await Promise.all([guard.remember(voice, answer), other.remember(gather, { ...answer, body: '<Response><Dial/></Response>' })]);
+    expect(await guard.claim(voice)).toEqual({ first: false, answer });
+    expect(await guard.claim(gather)).toEqual({ first: false, answer: { ...answer, body: '<Response><Dial/></Response>' } });
+  });
+
+  test('a lone surrogate in an answer is remembered as U+FFFD, the character Twilio receives for it', async () => {
+    await guard.claim(gather);
+    await guard.remember(gather, { ...answer, body: '<Say>a\ud800b</Say>' });
+    expect(await guard.claim(gather)).toEqual({ first: false, answer: { ...answer, body: '<Say>a\ufffdb</Say>' } });
+    expect(Buffer.from('a\ud800b').equals(Buffer.from('a\ufffdb'))).toBe(true);
+  });
 });

@@ -1,0 +1,183 @@
+/**
+ * A webhook after a call's first in two store round trips. Its replay claim reads the call's
+ * session and audit trail with it (ReplayGuard.claim, `reads`); whatever the step then writes
+ * goes into one atomic write with its answer (store.compareAndSetAll): the session by
+ * compare-and-set over the one the claim read, the audit entries chained onto the trail by
+ * compare-and-set, the vault's envelopes, a stream token, and the replay memory of the answer.
+ * The general path took a round trip for each: the claim, the read, every vault write, every
+ * audit append, the save and the remember (seven for a gather that collects a field and hands off).
+ *
+ * What the general path guarantees holds: the answer is remembered only with the writes that
+ * produced it (together or not at all), so a replay gets it only once the step has landed, and a
+ * copy arriving meanwhile waits on the claim; the trail cannot fork, as it is compared; and a
+ * refusal (another writer changed the session or the trail since the claim) re-settles this
+ * webhook's session onto the stored one (runner.ts settleInto) and re-chains its entries, as
+ * `calls.update` and `audit.append` do.
+ */
+import { Errors } from '../errors';
+import type { AuditInput, AuditTrail, PreparedEntry } from '../audit';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
+import type { StreamTokens } from '../media/tokens';
+import type { CasRecord, Store, StoreOp } from '../store';
+import type { Vault } from '../vault';
+import { vaultOpsOf } from '../flows/matching';
+import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
+import { settleInto, type StepWrites } from './runner';
+import { TWIML_CONTENT_TYPE } from './twiml';
+
+/**
+ * Refusals mean another writer's change landed between the claim and this write (an agent, a
+ * status callback, another instance): rare, so a few tries, pausing after the first ones, as
+ * the audit trail's appends do.
+ */
+const WRITE_MAX_TRIES = 30;
+const WRITE_RETRIES_WITHOUT_PAUSE = 3;
+const WRITE_RETRY_BASE_MS = 2;
+
+export interface WebhookWriteDeps {
+  store: Store;
+  calls: CallRepository;
+  audit: AuditTrail;
+  replay: ReplayGuard;
+  vault: Vault;
+  tokens: StreamTokens;
+}
+
+/** the call as a webhook's claim read it: its session record and audit trail (null: absent) */
+export interface ReadCall {
+  callSid: string;
+  session: string | null;
+  trail: string | null;
+}
+
+/** what a webhook writes over the call as stored (a fresh copy for each try): the session changed (undefined: left), audit entries, other writes */
+export type CallChange = (stored: CallSession | null) => { session?: CallSession; audit: PreparedEntry[]; ops: StoreOp[] };
+
+export class WebhookWrite {
+  constructor(private readonly d: WebhookWriteDeps) {}
+
+  /** the keys a webhook's replay claim reads for it: the call's session and audit trail */
+  reads(callSid: string): string[] {
+    return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid)];
+  }
+
+  /** the call as the claim read it (`reads`, by key), reading here what the claim did not (a request without an identity) */
+  async load(callSid: string, reads: ReadonlyMap<string, string | null>): Promise<ReadCall> {
+    const [session, trail] = await Promise.all(this.reads(callSid).map((k) => (reads.has(k) ? (reads.get(k) ?? null) : this.d.store.get(k))));
+    return { callSid, session, trail };
+  }
+
+  /**
+   * A status callback's change to its call, its audit entries and its answer (204, remembered
+   * for `identity`) in one write; `change` gets the call as stored (a fresh copy for each try),
+   * changes it in place and says whether it did (`changed`), which entries follow it and which
+   * vault values go with it (`forget`: their tokens).
+   */
+  async callback(
+    callSid: string,
+    identity: ReplayIdentity | null,
+    reads: ReadonlyMap<string, string | null>,
+    change: (stored: CallSession | null) => { changed?: boolean; audit?: AuditInput[]; forget?: string[] },
+  ): Promise<{ remembered: StoredAnswer } | ''> {
+    const answer: StoredAnswer = { status: 204, contentType: 'text/plain', body: '' };
+    const remember = identity ? [this.d.replay.rememberOp(identity, answer)] : [];
+    await this.commit(await this.load(callSid, reads), (stored) => {
+      const c = change(stored);
+      return {
+        session: c.changed && stored ? stored : undefined,
+        audit: (c.audit ?? []).map((e) => this.d.audit.prepare(e)),
+        ops: [...(c.forget ?? []).map((t) => this.d.vault.eraseOp(t)), ...remember],
+      };
+    });
+    return identity ? { remembered: answer } : '';
+  }
+
+  /**
+   * The step's writes for the runner to defer (runner.ts StepWrites), remembering `identity`'s
+   * answer with them when it saves; `answer` is set once they landed.
+   */
+  deferred(read: ReadCall, identity: ReplayIdentity): DeferredStep {
+    return new DeferredStep(this, this.d, read, identity);
+  }
+
+  /** The change written in one atomic step, retried over what a refusal returns. */
+  async commit(read: ReadCall, change: CallChange): Promise<void> {
+    const { callSid } = read;
+    let session = read.session;
+    // the trail as read, unless this process appended since (a recording paused mid-step)
+    let trail = this.d.audit.latest(callSid, read.trail);
+    for (let attempt = 1; attempt <= WRITE_MAX_TRIES; attempt++) {
+      const stored = session === null ? null : this.d.calls.fromStored(session);
+      const step = change(stored);
+      const records: CasRecord[] = [];
+      const ops: StoreOp[] = [];
+      const saved = stored && session !== null ? this.d.calls.writeOf(session, stored, step.session) : { ops: [] };
+      if (saved.record) records.push(saved.record);
+      ops.push(...saved.ops);
+      const chained = step.audit.length > 0 ? this.d.audit.chain(callSid, trail, step.audit) : undefined;
+      if (chained) {
+        records.push(chained.record);
+        ops.push(...chained.ops);
+      }
+      ops.push(...step.ops);
+      if (records.length === 0) {
+        await this.d.store.multi(ops);
+        return;
+      }
+      const res = await this.d.store.compareAndSetAll(records, ops);
+      if (res.ok) {
+        if (chained) this.d.audit.written(callSid, chained.record);
+        return;
+      }
+      let i = 0;
+      if (saved.record) session = res.current[i++];
+      if (chained) trail = res.current[i++];
+      if (attempt >= WRITE_RETRIES_WITHOUT_PAUSE) {
+        await new Promise((r) => setTimeout(r, WRITE_RETRY_BASE_MS * attempt * (0.5 + Math.random())));
+      }
+    }
+    throw Errors.conflict({ detail: 'too many concurrent webhook writes' });
+  }
+}
+
+/** A step's writes kept for its save, which makes them all, with the answer remembered, in one write. */
+export class DeferredStep implements StepWrites {
+  private readonly ops: StoreOp[] = [];
+  private readonly entries: PreparedEntry[] = [];
+  /** the answer, remembered with the step's writes; unset until they landed (a step that saves nothing, e.g. a stale gather) */
+  answer?: StoredAnswer;
+
+  constructor(
+    private readonly write: WebhookWrite,
+    private readonly d: WebhookWriteDeps,
+    private readonly read: ReadCall,
+    private readonly identity: ReplayIdentity,
+  ) {}
+
+  async seal(res: Parameters<StepWrites['seal']>[0]): Promise<void> {
+    this.ops.push(...vaultOpsOf(this.d.vault, res));
+  }
+
+  async audit(_callSid: string, entry: AuditInput): Promise<void> {
+    this.entries.push(this.d.audit.prepare(entry));
+  }
+
+  async streamUrl(grant: Parameters<StepWrites['streamUrl']>[0]): Promise<string> {
+    const { url, op } = this.d.tokens.prepare(grant);
+    this.ops.push(op);
+    return url;
+  }
+
+  async save(_basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void> {
+    const answer: StoredAnswer = { status: 200, contentType: TWIML_CONTENT_TYPE, body: twiml };
+    const audit = [...this.entries, ...after.map((e) => this.d.audit.prepare(e))];
+    const ops = [...this.ops, this.d.replay.rememberOp(this.identity, answer)];
+    await this.write.commit(this.read, (stored) => {
+      // a record gone since the claim (an erasure) is not written again, as `calls.update` leaves it
+      if (stored) settleInto(stored, s);
+      return { session: stored ?? undefined, audit, ops };
+    });
+    this.answer = answer;
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * Fewer store round trips on the webhooks after a call's first (twilio/webhook-write.ts): a
+ * gather's replay claim reads the call, and the step's writes (session, vault, audit entries,
+ * stream token) land in one atomic write with its remembered answer. Round trips are counted as
+ * Redis sees them (MONITOR), and every guarantee of the general path is held to: a replay gets
+ * the first answer and runs nothing, concurrent copies apply the step once, a store failure
+ * answers the safe TwiML and writes nothing, and the audit chain verifies after the write.
+ */
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { redisUrl } from '../support/redis';
+import { Errors } from '../../src/errors';
+import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
+
+const sid = (c: string) => 'CA' + c.repeat(32);
+/** a valid date of birth for the support flow's one question */
+const DOB = '01011990';
+
+function params(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AccountSid: ACCOUNT_SID,
+    ApiVersion: '2010-04-01',
+    CallSid: callSid,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    From: '+15557654321',
+    To: to,
+    ...extra,
+  };
+}
+
+/**
+ * The commands this app's client sent Redis for one call while `fn` ran, as Redis ran them
+ * (MONITOR): top level only, each a round trip; the commands a script runs inside it are
+ * reported with the source "lua" and left out. A call's commands name its CallSid (its session
+ * and trail keys) or its replay record.
+ */
+async function roundTrips(h: Harness, callSid: string, fn: () => Promise<unknown>): Promise<string[][]> {
+  const replayKey = h.app.services.replay.recordKey(callSid);
+  // monitor() opens a connection of its own: both are closed after
+  const base = new Redis(redisUrl());
+  const monitor = await base.monitor();
+  const seen: { args: string[]; source: string }[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
+  try {
+    await fn();
+    // MONITOR reports commands in the order Redis ran them: once this one shows, so have the call's
+    const marker = `marker-${randomBytes(6).toString('hex')}`;
+    const client = new Redis(redisUrl());
+    await client.echo(marker);
+    client.disconnect();
+    await waitFor(() => seen.some((c) => c.args[0]?.toLowerCase() === 'echo' && c.args[1] === marker), 'the MONITOR marker');
+  } finally {
+    monitor.disconnect();
+    base.disconnect();
+  }
+  return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(callSid) || a === replayKey)).map((c) => c.args);
+}
+
+/** a command's name, a script's as `script` (EVALSHA, or EVAL the first time a script runs on a connection) */
+const named = (commands: string[][]) => commands.map((c) => (/^eval(sha)?$/i.test(c[0]) ? 'script' : c[0].toLowerCase()));
+
+describe('a gather in two store round trips', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  const gatherUrl = () => `${h.url}/twilio/gather/1/1`;
+
+  async function newCall(callSid: string, to = SUPPORT_NUMBER): Promise<void> {
+    const r = await h.emulator.signedPost(h.voiceUrl, params(callSid, to, { CallStatus: 'ringing' }));
+    expect(r.body).toContain('/twilio/gather/1/1');
+  }
+
+  async function trailTypes(callSid: string): Promise<string[]> {
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    return trail.entries.map((e) => e.type);
+  }
+
+  /** the vault's envelopes of captured values for the call, by its token index (the caller's number is not in it) */
+  const vaultTokens = (callSid: string) => h.app.services.store.smembers(h.app.services.keys.vaultIndex(callSid));
+
+  test('is two commands (the claim reading the call, the write with its answer); its replay is one and changes nothing', async () => {
+    const callSid = sid('1');
+    await newCall(callSid);
+    let first = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      first = await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }));
+    });
+    expect(first.status).toBe(200);
+    expect(first.body).toContain('<Dial');
+    expect(named(sent)).toEqual(['script', 'script']);
+
+    const { calls, vault, audit } = h.app.services;
+    const session = await calls.get(callSid);
+    expect(session).toMatchObject({ state: 'dialed', fields: { dob: { valid: true } } });
+    expect(await vault.get(callSid, 'dob', session!.fields.dob.token!)).toBe(DOB);
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    // the value only as an envelope: no key holds it in plain
+    expect((await h.scan()).filter((k) => k.content.includes(DOB))).toEqual([]);
+
+    const keysBefore = await h.scan();
+    let again = { status: 0, body: '' };
+    const replayed = await roundTrips(h, callSid, async () => {
+      // a resend with the parameters cut otherwise, and other digits: the same request by meaning
+      again = await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: '02021990', CalledCity: 'Springfield' }));
+    });
+    expect(again.body).toBe(first.body);
+    expect(replayed).toHaveLength(1);
+    expect(await calls.get(callSid)).toEqual(session);
+    expect((await audit.list(callSid)).length).toBe(3);
+    expect(await h.scan()).toEqual(keysBefore);
+  });
+
+  test('concurrent copies of one gather apply its step once, and every copy gets its answer', async () => {
+    const callSid = sid('2');
+    await newCall(callSid);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }))));
+    expect(answers[0].body).toContain('<Dial');
+    for (const a of answers) expect(a.body).toBe(answers[0].body);
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    // one date of birth sealed
+    expect(await vaultTokens(callSid)).toHaveLength(1);
+    expect((await h.app.services.calls.get(callSid))?.state).toBe('dialed');
+  });
+
+  test('a store failure at the write answers the safe TwiML, writes nothing of the step, and lets the retry run it', async () => {
+    const callSid = sid('3');
+    await newCall(callSid);
+    const before = await h.app.services.calls.get(callSid);
+    const store = h.app.services.store;
+    const write = jest.spyOn(store, 'compareAndSetAll').mockRejectedValueOnce(Errors.storeUnavailable());
+    try {
+      const during = await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }));
+      expect(during.status).toBe(200);
+      expect(during.body).toMatch(/sorry/i);
+      expect(during.body).toMatch(/<Dial|<Hangup/);
+      expect(await h.app.services.calls.get(callSid)).toEqual(before);
+      expect(await trailTypes(callSid)).toEqual(['call.started']);
+      expect(await vaultTokens(callSid)).toEqual([]);
+
+      // Twilio's retry: the claim was released, so the step runs now, once
+      const retry = await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }));
+      expect(retry.body).toContain('<Dial');
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect(await vaultTokens(callSid)).toHaveLength(1);
+  });
+
+  test("a write refused because another instance changed the call meanwhile lands on that instance's change: nothing lost, the chain verifies", async () => {
+    const callSid = sid('4');
+    await newCall(callSid);
+    const other = await startHarness({ keyPrefix: h.keyPrefix, emulator: h.emulator });
+    const store = h.app.services.store;
+    const real = store.compareAndSetAll.bind(store);
+    const recordingSid = 'RE' + '4'.repeat(32);
+    let raced = false;
+    let answered = '';
+    const write = jest.spyOn(store, 'compareAndSetAll').mockImplementation(async (records, ops) => {
+      if (!raced) {
+        raced = true;
+        // between this webhook's claim and its write: another instance appends and saves
+        await other.app.services.audit.append(callSid, { type: 'recording.status', leg: 'caller', recordingSid, twilioStatus: 'in-progress' });
+        await other.app.services.calls.update(callSid, (s) => {
+          s.recording.sid = recordingSid;
+        });
+      }
+      return real(records, ops);
+    });
+    try {
+      answered = (await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body;
+      expect(answered).toContain('<Dial');
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+      await other.close();
+    }
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'recording.status', 'field.collected', 'handoff']);
+    const session = await h.app.services.calls.get(callSid);
+    expect(session).toMatchObject({ state: 'dialed', recording: { sid: recordingSid }, fields: { dob: { valid: true } } });
+    // the answer was remembered with the write that landed
+    expect((await h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toBe(answered);
+  });
+
+  test('a recording paused mid-step (its entry appended at once) costs the write no refusal', async () => {
+    const callSid = sid('5');
+    await newCall(callSid, PAYMENTS_NUMBER);
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      // the menu: the next field is sensitive, so the recording is paused before it is asked
+      r = await h.emulator.signedPost(gatherUrl(), params(callSid, PAYMENTS_NUMBER, { Digits: '1' }));
+    });
+    expect(r.body).toContain('/twilio/gather/2/1');
+    // the claim, the controller's append of the pause, the write: no second try of the write
+    expect(sent).toHaveLength(3);
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'recording.paused', 'field.collected']);
+    expect((await h.app.services.calls.get(callSid))?.recording.status).toBe('paused');
+  });
+
+  test('a bridge handoff writes its stream token with the step', async () => {
+    const r = await startHarness({ flowsDir: path.join(__dirname, '../fixtures/flows-replay') });
+    try {
+      const callSid = sid('6');
+      const number = '+15005550098';
+      const voice = await r.emulator.signedPost(r.voiceUrl, params(callSid, number, { CallStatus: 'ringing' }));
+      const action = /action="([^"]+)"/.exec(voice.body)![1];
+      let body = '';
+      const sent = await roundTrips(r, callSid, async () => {
+        body = (await r.emulator.signedPost(action, params(callSid, number, { Digits: '12345678' }))).body;
+      });
+      // the claim, the write, and the offer to the agents (pub/sub)
+      expect(named(sent)).toEqual(['script', 'script', 'publish']);
+      const token = /\/media\/([A-Za-z0-9_-]+)/.exec(body)?.[1];
+      expect(await r.app.services.tokens.peek(token!)).toMatchObject({ callSid, leg: 'caller' });
+      expect((await r.app.services.calls.get(callSid))?.state).toBe('offered');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('status callbacks in two store round trips', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  async function dialedCall(callSid: string): Promise<void> {
+    await h.emulator.signedPost(h.voiceUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'ringing' }));
+    expect((await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toContain('<Dial');
+  }
+
+  test("a call's end is the claim and one write with its entry and answer, then the event and the drop-in check; a replay changes nothing", async () => {
+    const callSid = sid('8');
+    await dialedCall(callSid);
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }));
+    });
+    expect(r.status).toBe(204);
+    // then the event; what follows it is the drop-in service's own check of every ended call
+    // (dropin/service.ts callEnded). Before: the claim, the session's read, compare-and-set and
+    // TTL, and the append came before the event, and the remember after the check
+    expect(named(sent).slice(0, 3)).toEqual(['script', 'script', 'publish']);
+    const session = await h.app.services.calls.get(callSid);
+    expect(session).toMatchObject({ state: 'ended', fields: { dob: { valid: true } } });
+    expect(session?.endedAt).toEqual(expect.any(Number));
+    expect(await h.app.services.store.ttl(h.app.services.keys.call(callSid))).toBeLessThanOrEqual(ENDED_CALL_TTL_SECONDS);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started', 'field.collected', 'handoff', 'call.ended']);
+
+    const replayed = await roundTrips(h, callSid, async () => {
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+    });
+    expect(replayed).toHaveLength(1);
+    expect(await h.app.services.calls.get(callSid)).toEqual(session);
+    expect(await h.app.services.audit.list(callSid)).toHaveLength(4);
+  });
+
+  test('concurrent copies of a status callback end the call once', async () => {
+    const callSid = sid('9');
+    await dialedCall(callSid);
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))),
+    );
+    for (const a of answers) expect(a.status).toBe(204);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.filter((e) => e.type === 'call.ended')).toHaveLength(1);
+  });
+
+  test("a recording's status is the claim and one write: the recording named on the session, the entry on the trail", async () => {
+    const callSid = sid('a');
+    await dialedCall(callSid);
+    const recordingSid = 'RE' + 'a'.repeat(32);
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(
+        `${h.url}/twilio/recording-status`,
+        params(callSid, SUPPORT_NUMBER, { RecordingSid: recordingSid, RecordingStatus: 'in-progress' }),
+      );
+    });
+    expect(r.status).toBe(204);
+    expect(named(sent)).toEqual(['script', 'script']);
+    expect((await h.app.services.calls.get(callSid))?.recording).toMatchObject({ sid: recordingSid, status: 'in-progress' });
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started', 'field.collected', 'handoff', 'recording.status']);
+  });
+
+  test('a store failure at the write answers 204 and writes nothing; the retry ends the call', async () => {
+    const callSid = sid('b');
+    await dialedCall(callSid);
+    const write = jest.spyOn(h.app.services.store, 'compareAndSetAll').mockRejectedValueOnce(Errors.storeUnavailable());
+    try {
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+      expect((await h.app.services.calls.get(callSid))?.state).toBe('dialed');
+      expect((await h.app.services.audit.list(callSid)).map((e) => e.type)).not.toContain('call.ended');
+      expect((await h.emulator.signedPost(h.statusUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'completed' }))).status).toBe(204);
+    } finally {
+      write.mockRestore();
+    }
+    expect((await h.app.services.calls.get(callSid))?.state).toBe('ended');
+    expect((await h.app.services.audit.verify(callSid)).entries.filter((e) => e.type === 'call.ended')).toHaveLength(1);
+  });
+});
+
+describe('a gather on the embedded store', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ store: 'embedded' });
+  });
+  afterAll(async () => h.close());
+
+  test('is answered, applied once for concurrent copies, replayed from memory, and its trail verifies', async () => {
+    const callSid = sid('7');
+    await h.emulator.signedPost(h.voiceUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'ringing' }));
+    const url = `${h.url}/twilio/gather/1/1`;
+    const answers = await Promise.all(Array.from({ length: 3 }, () => h.emulator.signedPost(url, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))));
+    expect(answers[0].body).toContain('<Dial');
+    for (const a of answers) expect(a.body).toBe(answers[0].body);
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => e.type)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect((await h.emulator.signedPost(url, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toBe(answers[0].body);
+  });
+});
