@@ -43,6 +43,7 @@ export interface TwilioRouteDeps {
   audit: AuditSink;
   events: EventBus;
   log: Logger;
+  /** a drop-in capture's call ended (its hang-up watch and result: dropin/service.ts); no other call's end calls it */
   onCallEnded?: (callSid: string) => Promise<void>;
   /** drop-in captures (issue 13): POST /twilio/capture/:flowId */
   dropin?: DropinService;
@@ -278,9 +279,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         let ended = false;
         // a drop-in capture already returned to its app left the active calls when it returned
         let returned = false;
+        // only a drop-in capture's call has a hang-up watch or a result to report (dropin/)
+        let dropin = false;
         const answer = await d.webhookWrite.callback(p.CallSid, identity, reads, (s) => {
           ended = s !== null;
           returned = false;
+          dropin = Boolean(s?.dropin);
           if (!s) return {};
           const audit = [{ type: 'call.ended', twilioStatus: p.CallStatus }];
           if (s.state === 'ended') return { audit };
@@ -296,7 +300,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           d.metrics.callsEnded.inc({ status: p.CallStatus });
           if (!returned) d.metrics.callsActive.dec();
           await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
-          await d.onCallEnded?.(p.CallSid);
+          if (dropin) await d.onCallEnded?.(p.CallSid);
           log.info({ status: p.CallStatus }, 'call ended');
         }
         return answer;
