@@ -9,6 +9,7 @@ export class DueWork {
   /** came due while its last run was still going: run again once that ends */
   private readonly again = new Set<string>();
   private active = false;
+  private scanner?: NodeJS.Timeout;
 
   constructor(
     private readonly run: (id: string) => Promise<void>,
@@ -16,12 +17,16 @@ export class DueWork {
     private readonly failed: (id: string, err: unknown) => void,
   ) {}
 
-  start(): void {
+  /**
+   * Takes up what the store holds (`scan` schedules it with `at`), then scans again every
+   * `everyMs` for work other instances left or queued; once only, however often it is called.
+   */
+  async start(scan: () => Promise<void>, everyMs: number, scanFailed: (err: unknown) => void): Promise<void> {
+    if (this.active) return;
     this.active = true;
-  }
-
-  get started(): boolean {
-    return this.active;
+    await scan();
+    this.scanner = setInterval(() => scan().catch(scanFailed), everyMs);
+    this.scanner.unref();
   }
 
   /** scheduled or running here: a scan leaves it alone */
@@ -53,6 +58,8 @@ export class DueWork {
   /** stops every timer and waits for the runs in flight; what they leave is in the store */
   async stop(): Promise<void> {
     this.active = false;
+    if (this.scanner) clearInterval(this.scanner);
+    this.scanner = undefined;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.again.clear();

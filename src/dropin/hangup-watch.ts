@@ -46,7 +46,6 @@ export interface HangupWatchDeps {
 
 export class HangupWatch {
   private readonly due: DueWork;
-  private scanner?: NodeJS.Timeout;
 
   constructor(private readonly d: HangupWatchDeps) {
     this.due = new DueWork(
@@ -77,19 +76,15 @@ export class HangupWatch {
 
   /** takes up every watch in the store (those a stopped instance left too) and keeps scanning for new ones */
   async start(): Promise<void> {
-    if (this.due.started) return;
-    this.due.start();
-    await this.scan();
-    this.scanner = setInterval(() => {
-      this.scan().catch((err) => this.d.log.warn({ err: errFields(err) }, 'drop-in watch scan failed'));
-    }, this.d.pollMs);
-    this.scanner.unref();
+    await this.due.start(
+      () => this.scan(),
+      this.d.pollMs,
+      (err) => this.d.log.warn({ err: errFields(err) }, 'drop-in watch scan failed'),
+    );
   }
 
   /** stops reading; the watches stay in the store for the instances still running */
   async stop(): Promise<void> {
-    if (this.scanner) clearInterval(this.scanner);
-    this.scanner = undefined;
     await this.due.stop();
   }
 

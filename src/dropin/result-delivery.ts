@@ -69,7 +69,6 @@ export class ResultDelivery {
   private readonly due: DueWork;
   /** this instance's lease token */
   private readonly owner = randomUUID();
-  private scanner?: NodeJS.Timeout;
 
   constructor(private readonly d: ResultDeliveryDeps) {
     this.backoff = checkBackoff(d.backoff ?? DEFAULT_BACKOFF);
@@ -92,19 +91,15 @@ export class ResultDelivery {
 
   /** takes up the pending deliveries in the store (those a stopped instance left too) and keeps scanning */
   async start(): Promise<void> {
-    if (this.due.started) return;
-    this.due.start();
-    await this.scan();
-    this.scanner = setInterval(() => {
-      this.scan().catch((err) => this.d.log.warn({ err: errFields(err) }, 'drop-in result scan failed'));
-    }, this.d.scanMs ?? RESULT_SCAN_MS);
-    this.scanner.unref();
+    await this.due.start(
+      () => this.scan(),
+      this.d.scanMs ?? RESULT_SCAN_MS,
+      (err) => this.d.log.warn({ err: errFields(err) }, 'drop-in result scan failed'),
+    );
   }
 
   /** stops scheduling and waits for tries in flight; pending deliveries stay in the store */
   async stop(): Promise<void> {
-    if (this.scanner) clearInterval(this.scanner);
-    this.scanner = undefined;
     await this.due.stop();
   }
 
