@@ -1,6 +1,11 @@
 /**
  * Signed `POST /twilio/voice` throughput and latency with autocannon against the Redis store,
- * next to a bare Fastify route (form body parsing, static TwiML) measured in the same run.
+ * next to a bare Fastify route (form body parsing, static TwiML) measured in the same run, and
+ * the signed floor: the bare route doing what every Twilio webhook of the service must before
+ * its handler runs (the service's signature check and its fixed security headers), nothing more.
+ * The floor is the most any signed webhook can reach on the machine; what lies between it and
+ * the service is the call's own work (its records, the caller's number sealed, its audit entry,
+ * the store round trip).
  * Every request is a new call (its own CallSid, signed as Twilio signs it), so the replay cache
  * answers none of them. The service runs as built for production (dist/, rebuilt first).
  *
@@ -162,9 +167,11 @@ interface ClientCounts {
   scripts: number;
 }
 
-/** the two servers run in a child process, so the load generator does not share their event loop */
+type ServerKind = 'service' | 'bare' | 'signed';
+
+/** each server runs in a child process, so the load generator does not share its event loop */
 async function serve(
-  kind: 'service' | 'bare',
+  kind: ServerKind,
   redisUrl: string,
 ): Promise<{ url: string; cpu: () => Promise<number>; sent: () => Promise<ClientCounts>; stop: () => Promise<void> }> {
   const child = fork(__filename, ['--serve', kind, redisUrl], {
@@ -197,16 +204,28 @@ async function serve(
   };
 }
 
-async function startServer(kind: 'service' | 'bare', redisUrl: string): Promise<string> {
+async function startServer(kind: ServerKind, redisUrl: string): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  if (kind === 'bare') {
+  if (kind === 'bare' || kind === 'signed') {
     const bare = Fastify();
     await bare.register(formbody);
     const twiml = new twilio.twiml.VoiceResponse();
     twiml.say('Welcome.');
     const body = twiml.toString();
-    bare.post('/twilio/voice', async (_req, reply) => reply.type('text/xml').send(body));
+    if (kind === 'bare') bare.post('/twilio/voice', async (_req, reply) => reply.type('text/xml').send(body));
+    else {
+      const { checkSignature, signedUrl } = fromBuild<typeof import('../src/twilio/signature')>('src/twilio/signature');
+      const { fixedSecurityHeaders } = fromBuild<typeof import('../src/security-headers')>('src/security-headers');
+      const headers = await fixedSecurityHeaders();
+      bare.post('/twilio/voice', async (req, reply) => {
+        reply.headers(headers);
+        const params = req.body as Record<string, string>;
+        const verdict = checkSignature(AUTH_TOKEN, req.headers['x-twilio-signature'], signedUrl(url, req.url), params);
+        if (!verdict.ok) return reply.code(verdict.status).send();
+        return reply.type('text/xml').send(body);
+      });
+    }
     await bare.listen({ port, host: '127.0.0.1' });
     return url;
   }
@@ -328,6 +347,7 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
     const after = await redisCommands(redis.url);
     const gathers = await loadGathers(await serve('service', redis.url), redis.url);
     const baseline = await load(await serve('bare', redis.url));
+    const floor = await load(await serve('signed', redis.url));
     const perGather = (n: number) => Number((n / gathers.total).toFixed(2));
     return {
       'webhook: service req/s': Math.round(service.rps),
@@ -343,6 +363,10 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: bare fastify p99 ms': baseline.p99,
       'webhook: bare fastify CPU µs per call': Math.round(baseline.cpuUs / baseline.total),
       'webhook: ratio service/bare': Number((service.rps / baseline.rps).toFixed(3)),
+      'webhook: signed floor req/s': Math.round(floor.rps),
+      'webhook: signed floor CPU µs per call': Math.round(floor.cpuUs / floor.total),
+      'webhook: signed floor non-2xx': floor.non2xx,
+      'webhook: ratio signed floor/bare': Number((floor.rps / baseline.rps).toFixed(3)),
       'gather: service req/s': Math.round(gathers.total / gathers.seconds),
       'gather: service p50 ms': gathers.p50,
       'gather: service p99 ms': gathers.p99,
@@ -370,7 +394,7 @@ if (require.main === module && process.argv[2] === '--serve') {
       process.send?.(String(u.user + u.system));
     } else if (m === 'sent') process.send?.(JSON.stringify(sent));
   });
-  startServer(process.argv[3] as 'service' | 'bare', process.argv[4]).then((url) => process.send?.(url));
+  startServer(process.argv[3] as ServerKind, process.argv[4]).then((url) => process.send?.(url));
 } else if (require.main === module) {
   runWebhookBench().then(
     (r) => {
