@@ -18,7 +18,7 @@ import { isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowRegistry } from './flows/load';
 import { FlowRunner } from './twilio/runner';
-import { createLogger, type Logger, errFields } from './log';
+import { createLogger, type Logger, errFields, redactUrl } from './log';
 import { LiveCalls } from './live-calls';
 import { BridgeRegistry } from './media';
 import { StreamTokens } from './media/tokens';
@@ -341,6 +341,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (status && status >= 400 && status < 500) return reply.code(status).send({ error: RequestErrors.invalid.code, message: err.message });
     req.log.error({ err: errFields(err) }, 'unexpected error');
     return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
+  });
+
+  // Fastify's own 404 logged `Route <method>:<url> not found` with the URL as sent, query and all
+  // (a Voice URL set to GET carries the caller's number there) and repeated it in the answer
+  app.setNotFoundHandler((req) => {
+    req.log.info({ method: req.method, url: redactUrl(req.url) }, 'route not found');
+    throw RequestErrors.notFound();
   });
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));

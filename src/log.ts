@@ -45,13 +45,24 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
-/** Media stream URLs carry single-use tokens and subject routes carry phone numbers: neither belongs in a log. */
+/**
+ * A run of 7 or more digits standing alone in a path (with its `+`, plain or %2B): a phone or card
+ * number in a URL that matched no route (`/v1/subject/+1555…`). Twilio's SIDs are letters and hex
+ * together, so they keep their digits.
+ */
+const NUMBER_IN_PATH = /(?<![A-Za-z0-9])(?:\+|%2B)?[0-9]{7,}(?![A-Za-z0-9])/gi;
+
+/**
+ * Media stream URLs carry single-use tokens and subject routes carry phone numbers: neither belongs
+ * in a log. Any case and repeated slashes too: a request for no route is logged with its URL as sent.
+ */
 export function redactUrl(url: string | undefined): string | undefined {
   if (!url) return url;
   return url
-    .replace(/^(\/media\/)[^/?]+/, '$1[token]')
-    .replace(/^(\/v1\/subjects\/)[^/?]+/, '$1[subject]')
-    .replace(/\?.*$/, '?[query]');
+    .replace(/\?.*$/s, '?[query]')
+    .replace(/^(\/+media\/+)[^/?]+/i, '$1[token]')
+    .replace(/^(\/+v1\/+subjects\/+)[^/?]+/i, '$1[subject]')
+    .replace(NUMBER_IN_PATH, '[number]');
 }
 
 /**

@@ -3,6 +3,8 @@ import { coded } from './base';
 /** What the API answers about a request itself, whatever its route. */
 export const RequestErrors = {
   invalid: coded('TW_ERR_REQUEST_INVALID', 'invalid request', 400),
+  /** no route for the method and path: the answer never repeats the URL (it may hold a number) */
+  notFound: coded('TW_ERR_REQUEST_NOT_FOUND', 'no such route', 404),
   rateLimited: coded('TW_ERR_RATE_LIMITED', 'too many requests', 429),
   // The three codes below predate the TW_ERR_<AREA>_<WHAT> rule; clients match on them, so they
   // keep their text (LEGACY_CODES in errors.ts names them, and no other code may skip the rule).

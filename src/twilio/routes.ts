@@ -194,12 +194,29 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return answer;
     };
 
+    /**
+     * A call the service knew (its audit trail outlives it) whose record is gone, erased or
+     * expired: it is over, and Twilio never sends an ended call a first webhook again, so one now
+     * is a captured request resent. Its replay memory went with the record, so without this it
+     * would open the call afresh (the caller's number stored again, the call offered to agents).
+     */
+    const outlived = async ({ identity, reads }: Claimed): Promise<boolean> => {
+      if (!identity) return false;
+      const read = await d.webhookWrite.load(identity.callSid, reads);
+      return read.session === null && read.trail !== null;
+    };
+    const refuseOutlived = (log: Logger): string => {
+      log.warn('first webhook of a call already over: refused as a replay');
+      return emptyTwiml();
+    };
+
     route(
       '/twilio/voice',
       'voice',
       'voice',
-      async (raw, log) => {
+      async (raw, log, _req, claimed) => {
         const p = voiceParams.parse(raw);
+        if (await outlived(claimed)) return refuseOutlived(log);
         const flow = d.flows.byNumber(p.To);
         if (!flow) {
           log.info('call to a number with no flow');
@@ -215,6 +232,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         if (!p.success || !flow) return null;
         return d.firstWebhook.answer(identity, flow, { callSid: p.data.CallSid, accountSid: p.data.AccountSid, from: p.data.From, to: p.data.To });
       },
+      // the claim reads the call and its trail: a call already over is not opened again (outlived)
+      (identity) => d.webhookWrite.reads(identity.callSid),
     );
 
     const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit } : undefined;
@@ -254,11 +273,18 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
-        const answer = await serve(req, 'capture', 'voice', (raw, log) => capture(flowId, raw, req.query, log), {
-          identify: captureIdentity(flowId),
-          early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
-          rescue: captureRescue(rescueDeps, flowId),
-        });
+        const answer = await serve(
+          req,
+          'capture',
+          'voice',
+          async (raw, log, _req, claimed) => ((await outlived(claimed)) ? refuseOutlived(log) : capture(flowId, raw, req.query, log)),
+          {
+            identify: captureIdentity(flowId),
+            early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
+            rescue: captureRescue(rescueDeps, flowId),
+            reads: (identity) => d.webhookWrite.reads(identity.callSid),
+          },
+        );
         observeLatency('capture', answer.status, started);
         return send(reply, answer);
       });

@@ -126,3 +126,40 @@ describe('client IP on agent and admin requests', () => {
     }
   });
 });
+
+describe('requests for no route', () => {
+  // Fastify's own 404 handler logged `Route <METHOD>:<raw url> not found`, path and query as sent:
+  // a Voice URL set to HTTP GET in Twilio's console put every caller's number (and a gather's keys)
+  // in the log, and an admin's POST, OPTIONS or trailing slash on /v1/subjects/:phone the subject's
+  const CALLER = '5551234567';
+  const CARD = '4111111111111111';
+  const misses: [string, string][] = [
+    ['GET', `/twilio/voice?CallSid=CA${'0'.repeat(32)}&From=%2B1${CALLER}&Caller=%2B1${CALLER}&To=%2B15005550006`],
+    ['GET', `/twilio/gather/0/1?Digits=${CARD}&From=%2B1${CALLER}`],
+    ['POST', `/v1/subjects/%2B1${CALLER}`],
+    ['OPTIONS', `/v1/subjects/%2B1${CALLER}`],
+    ['GET', `/v1/subjects/%2B1${CALLER}/`],
+    ['GET', `//v1/subjects/%2B1${CALLER}`],
+    ['GET', `/v1/subject/+1${CALLER}`],
+  ];
+
+  test('are answered 404 and logged without the number or keys in their path or query', async () => {
+    const h = await startHarness({ store: 'embedded' });
+    try {
+      for (const [method, p] of misses) {
+        const res = await fetch(h.url + p, { method, headers: { authorization: `Bearer ${token(h, 'root', 'admin')}` } });
+        expect(res.status).toBe(404);
+        const body = await res.text();
+        expect(body).not.toContain(CALLER);
+        expect(body).not.toContain(CARD);
+      }
+      const missed = lines(h).filter((l) => l.msg === 'route not found');
+      expect(missed).toHaveLength(misses.length);
+      expect(missed).toContainEqual(expect.objectContaining({ url: '/twilio/voice?[query]' }));
+      expect(h.logs.text).not.toContain(CALLER);
+      expect(h.logs.text).not.toContain(CARD);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -79,6 +79,35 @@ describe('replay guard by meaning', () => {
     expect((await h.scan()).length).toBe(keysBefore);
   });
 
+  test('a first webhook replayed after its caller was erased recreates nothing', async () => {
+    // erasure forgets the call's replay memory with the call: the voice webhook captured then
+    // resent found no call and no memory, and opened the call again, the number in the vault
+    // and the subject index, offered to agents
+    const callSid = sid('e');
+    const caller = '+15557650042';
+    const voice = params(callSid, { CallStatus: 'ringing', From: caller });
+    const first = await h.emulator.signedPost(h.voiceUrl, voice);
+    expect(first.body).toContain('<Gather');
+    await h.emulator.signedPost(h.statusUrl, params(callSid, { CallStatus: 'completed', From: caller }));
+    expect(await h.app.services.privacy.erase(caller)).toMatchObject({ calls: 1 });
+    const offered: string[] = [];
+    const unsubscribe = await h.app.services.events.subscribe((e) => void offered.push(e.type));
+    try {
+      const replayed = await h.emulator.signedPost(h.voiceUrl, voice);
+      expect(replayed.status).toBe(200);
+      expect(replayed.body).not.toMatch(/<Gather|<Connect|<Say/);
+      expect(await h.app.services.calls.get(callSid)).toBeNull();
+      expect((await h.app.services.privacy.access(caller)).calls).toEqual([]);
+      // a replay of the call's gather is no more a new call than its first webhook
+      const gather = await h.emulator.signedPost(/action="([^"]+)"/.exec(first.body)![1].replace(/&amp;/g, '&'), params(callSid, { Digits: '12345678' }));
+      expect(gather.body).not.toMatch(/<Gather|<Connect/);
+      expect(await h.app.services.calls.get(callSid)).toBeNull();
+      expect(offered).toEqual([]);
+    } finally {
+      await unsubscribe();
+    }
+  });
+
   test("a call's replay memory lives as long as its call record", async () => {
     const callSid = sid('d');
     await offeredCall(callSid);
