@@ -35,10 +35,22 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
     prompts: promptsFor(step, s, flow, confirm),
     ...(confirm ? { confirm: true as const } : {}),
     // fixed-length kinds end by themselves; '#' still ends any entry early
-    numDigits: FIXED_LENGTH_KINDS.has(step.kind) ? maxLength : undefined,
+    numDigits: endsByCount(step, s) ? maxLength : undefined,
     timeoutSeconds: step.timeoutSeconds,
     sensitive: step.sensitive,
   };
+}
+
+/**
+ * Whether the Gather may end on the field's length. A security code's length is the card brand's
+ * (4 for Amex, else 3): without a brand on the call (no card collected, or none valid) a Gather
+ * ending on the third key would leave an Amex holder's fourth key pressed after it, outside the
+ * paused stretch, where the next step may already have resumed the recording. Then the entry ends
+ * on '#' or the timeout, and a fourth key stays inside it (and fails validation: asked again).
+ */
+function endsByCount(step: CollectStep, s: CallSession): boolean {
+  if (step.kind === 'security-code') return s.cardBrand !== undefined;
+  return FIXED_LENGTH_KINDS.has(step.kind);
 }
 
 function promptsFor(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>, confirm: boolean): PromptPart[] {

@@ -76,6 +76,29 @@ describe('flow engine', () => {
     expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv', numDigits: 3 })]);
   });
 
+  test("a security code ends by count only when the call's card brand fixes its length", () => {
+    const codeOnly = parseFlow(
+      'code.yaml',
+      `
+id: code
+numbers: ["+15005550007"]
+steps:
+  - collect: cvv
+    kind: security-code
+    prompt: code please
+handoff:
+  mode: dial
+  to: "client:alice"
+`,
+    );
+    const gatherOf = (s: CallSession) => advance(codeOnly, { kind: 'start' }, { ...s, flowId: 'code', recording: { status: 'none' } }, { now }).verbs[0];
+    // no card on the call: a fourth key (an Amex code) must stay inside the Gather, not fall after it
+    expect(gatherOf(session())).toMatchObject({ verb: 'gather', field: 'cvv' });
+    expect(gatherOf(session())).not.toHaveProperty('numDigits', expect.anything());
+    expect(gatherOf({ ...session(), cardBrand: 'amex' })).toMatchObject({ verb: 'gather', numDigits: 4 });
+    expect(gatherOf({ ...session(), cardBrand: 'visa' })).toMatchObject({ verb: 'gather', numDigits: 3 });
+  });
+
   test('resumes after the last consecutive sensitive field, before anything else is said', () => {
     let r = advance(flow, { kind: 'start' }, session(), { now });
     r = run(r, { kind: 'recording', op: 'pause', ok: true });
