@@ -15,8 +15,14 @@ describe('scrubAnswer', () => {
     expect(scrubAnswer(answer, sent)).toMatchObject({ ok: true, message: 'card **************** declined for ************' });
   });
 
-  test('a short value is masked only where it is the whole string or number', () => {
+  test('a short value is masked only where it stands alone: a whole string or number, or a digit run no digit touches', () => {
     expect(scrubAnswer({ cvv: '737', code: 737, ref: 'R-7371', amount: 1737 }, sent)).toEqual({ cvv: '***', code: '***', ref: 'R-7371', amount: 1737 });
+    expect(scrubAnswer({ reference: 'cvv-737-mismatch', error_code: 'cvv_737', note: 'code 737.', id: 'x7370' }, sent)).toEqual({
+      reference: 'cvv-***-mismatch',
+      error_code: 'cvv_***',
+      note: 'code ***.',
+      id: 'x7370',
+    });
   });
 
   test('an answer that holds nothing sent comes back unchanged', () => {

@@ -6,7 +6,18 @@
 import { summarizeAnswer } from '../../../src/processors/summary';
 
 const SENT = ['4111111111111111', '1230', '737', '+15551234567', '15551234567'];
-const LEAKS = ['cvv 737 does not match', '4111 1111 1111 1111', '411111******1111', '(555) 123-4567', '555-123-4567', '737', '1230', '4111111111111111'];
+const LEAKS = [
+  'cvv 737 does not match',
+  'cvv-737-mismatch',
+  'cvv_737',
+  '4111 1111 1111 1111',
+  '411111******1111',
+  '(555) 123-4567',
+  '555-123-4567',
+  '737',
+  '1230',
+  '4111111111111111',
+];
 const NINETEEN_DIGITS = '4111111111111111111';
 const DIGITS_OF = (s: string) => s.replace(/\D/g, '');
 
