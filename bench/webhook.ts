@@ -155,6 +155,18 @@ async function redisCommands(url: string): Promise<{ commands: number; scripts: 
   }
 }
 
+/** Redis's own CPU time so far (user + system, µs): what the store costs the machine beside the service */
+async function redisCpuUs(url: string): Promise<number> {
+  const r = new Redis(url);
+  try {
+    const info = await r.info('cpu');
+    const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+    return Math.round((field('used_cpu_user') + field('used_cpu_sys')) * 1e6);
+  } finally {
+    r.disconnect();
+  }
+}
+
 /**
  * Round trips, the client's view: what the service's Redis client sent, one command or one
  * script (EVALSHA) each, a MULTI…EXEC block once. Redis's own counts cannot say it: INFO
@@ -271,14 +283,22 @@ function countSent(client: Redis): void {
   }) as Redis['sendCommand'];
 }
 
-/** autocannon against one server, with the server's CPU time and Redis round trips over the run; stops the server */
-async function load(server: Awaited<ReturnType<typeof serve>>) {
+/**
+ * autocannon against one server, with the server's CPU time, Redis's and the load generator's
+ * (this process: autocannon and the signing of every request) and Redis round trips over the
+ * run; stops the server
+ */
+async function load(server: Awaited<ReturnType<typeof serve>>, redisUrl: string) {
   try {
     const cpuBefore = await server.cpu();
     const sentBefore = await server.sent();
+    const redisBefore = await redisCpuUs(redisUrl);
+    const ownBefore = process.cpuUsage();
     const result = await cannon(`${server.url}/twilio/voice`, `${server.url}/twilio/voice`);
+    const own = process.cpuUsage(ownBefore);
+    const redisUs = (await redisCpuUs(redisUrl)) - redisBefore;
     const roundTrips = (await server.sent()).roundTrips - sentBefore.roundTrips;
-    return { ...result, cpuUs: (await server.cpu()) - cpuBefore, roundTrips };
+    return { ...result, cpuUs: (await server.cpu()) - cpuBefore, roundTrips, redisUs, loadGenUs: own.user + own.system };
   } finally {
     await server.stop();
   }
@@ -343,11 +363,11 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
   const redis = await benchRedis();
   try {
     const before = await redisCommands(redis.url);
-    const service = await load(await serve('service', redis.url));
+    const service = await load(await serve('service', redis.url), redis.url);
     const after = await redisCommands(redis.url);
     const gathers = await loadGathers(await serve('service', redis.url), redis.url);
-    const baseline = await load(await serve('bare', redis.url));
-    const floor = await load(await serve('signed', redis.url));
+    const baseline = await load(await serve('bare', redis.url), redis.url);
+    const floor = await load(await serve('signed', redis.url), redis.url);
     const perGather = (n: number) => Number((n / gathers.total).toFixed(2));
     return {
       'webhook: service req/s': Math.round(service.rps),
@@ -358,10 +378,17 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: redis commands per call': Number(((after.commands - before.commands) / service.total).toFixed(1)),
       'webhook: redis scripts per call': Number(((after.scripts - before.scripts) / service.total).toFixed(1)),
       'webhook: redis round trips per call': Number((service.roundTrips / service.total).toFixed(2)),
+      // the machine's other costs of a call: Redis running its script, and the load generator
+      // making, signing and reading the request (the bare route's requests cost it as much)
+      'webhook: redis CPU µs per call': Math.round(service.redisUs / service.total),
+      'webhook: load gen CPU µs per call': Math.round(service.loadGenUs / service.total),
+      'webhook: cores busy (all three)': Number(((service.cpuUs + service.redisUs + service.loadGenUs) / (DURATION_S * 1e6)).toFixed(2)),
       'webhook: bare fastify req/s': Math.round(baseline.rps),
       'webhook: bare fastify p50 ms': baseline.p50,
       'webhook: bare fastify p99 ms': baseline.p99,
       'webhook: bare fastify CPU µs per call': Math.round(baseline.cpuUs / baseline.total),
+      'webhook: bare load gen CPU µs per call': Math.round(baseline.loadGenUs / baseline.total),
+      'webhook: bare cores busy (both)': Number(((baseline.cpuUs + baseline.loadGenUs) / (DURATION_S * 1e6)).toFixed(2)),
       'webhook: ratio service/bare': Number((service.rps / baseline.rps).toFixed(3)),
       'webhook: signed floor req/s': Math.round(floor.rps),
       'webhook: signed floor CPU µs per call': Math.round(floor.cpuUs / floor.total),
