@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CARD_STEPS, writeFlows } from './card-flows';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { freePort, startHarness, type Harness, type HarnessOptions } from './harness';
@@ -17,31 +18,9 @@ export const CARD = '4111111111111111';
 export const CALLER = '+15551239876';
 /** the shop's own number: its app answers, tonewall's flows claim none of it */
 export const SHOP_NUMBER = '+15005550150';
-export const CARD_PROMPT = 'Key in your card number, then press hash.';
-export const EXPIRY_PROMPT = 'Key in the expiry date as four digits.';
-export const CVV_PROMPT = 'Key in the security code.';
-
-/** the tests' card fields as collect steps, lines under a flow's `steps:` */
-export const CARD_STEPS = {
-  card: collectStep('card', 'card-number', CARD_PROMPT),
-  expiry: collectStep('expiry', 'expiry', EXPIRY_PROMPT),
-  cvv: collectStep('cvv', 'security-code', CVV_PROMPT),
-};
-
-function collectStep(name: string, kind: string, prompt: string): string {
-  return `  - collect: ${name}\n    kind: ${kind}\n    prompt: "${prompt}"\n`;
-}
-
 /** `card-capture`, the flow the shop redirects its callers to, asking for these fields */
 export function cardCaptureFlow(fields: (keyof typeof CARD_STEPS)[] = ['card', 'expiry', 'cvv']): string {
   return `id: card-capture\nnumbers: ["+15005550151"]\nsteps:\n${fields.map((f) => CARD_STEPS[f]).join('')}`;
-}
-
-/** a temporary folder holding these flows (file name, without .yaml, to YAML); the caller removes it */
-export function writeFlows(flows: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-flows-'));
-  for (const [name, yaml] of Object.entries(flows)) fs.writeFileSync(path.join(dir, `${name}.yaml`), yaml);
-  return dir;
 }
 
 /** tonewall's drop-in settings for a shop at `shopUrl`: its /paid allowed as a return URL */
