@@ -62,6 +62,12 @@ export interface ResultDeliveryDeps {
   backoff?: Backoff;
   fetchImpl?: typeof fetch;
   scanMs?: number;
+  /**
+   * This instance returned the call to the app itself and the store does not know it yet
+   * (dropin/unsaved-returns.ts): its hang-up result, queued by an instance that could not know,
+   * contradicts the result the app has, and is withdrawn instead of sent.
+   */
+  returned?: (callSid: string) => boolean;
 }
 
 export class ResultDelivery {
@@ -134,6 +140,7 @@ export class ResultDelivery {
       await store.srem(keys.dropinResults(), callSid);
       return;
     }
+    if (this.d.returned?.(callSid)) return this.withdrawLeased(rec);
     if (rec.nextAt > Date.now()) return this.due.at(callSid, rec.nextAt);
     // read before the try is counted: without it there is no try to count (the run fails, logged)
     const secret = this.d.secret();
@@ -158,6 +165,30 @@ export class ResultDelivery {
     log.warn({ callSid, attempt, reason: outcome.reason, retryInMs: delay, ...err }, 'drop-in result delivery failed: will retry');
     const nextAt = Date.now() + delay;
     if (await this.write({ ...rec, attempts: attempt, nextAt, updatedAt: Date.now(), reason: outcome.reason })) this.due.at(callSid, nextAt);
+  }
+
+  /**
+   * The app had the call back with another result before this one was queued (a return saved
+   * late, dropin/unsaved-returns.ts): a pending POST is never sent. False while another instance
+   * holds the try (it may be sending it now): ask again once it is done.
+   */
+  async withdraw(callSid: string): Promise<boolean> {
+    const { store, keys } = this.d;
+    const lease = keys.dropinResultLease(callSid);
+    if (!(await store.setIfAbsent(lease, this.owner, DELIVERY_LEASE_SECONDS))) return false;
+    try {
+      const rec = parseResult(await store.get(keys.dropinResult(callSid)));
+      if (rec?.status === 'pending') await this.withdrawLeased(rec);
+      return true;
+    } finally {
+      await store.del(lease);
+    }
+  }
+
+  private async withdrawLeased(rec: ResultRecord): Promise<void> {
+    this.due.cancel(rec.callSid);
+    this.d.log.warn({ callSid: rec.callSid, attempts: rec.attempts }, 'drop-in result withdrawn: the app had the call back with internal-error');
+    await this.finish(rec, rec.attempts, 'failed', 'withdrawn');
   }
 
   /** the result, form-encoded and signed over the body's parameters (the return URL's own query included) */

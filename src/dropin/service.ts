@@ -36,6 +36,7 @@ import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { signedReturnUrl } from './result-signature';
 import { DropinErrors } from '../errors';
+import { UnsavedReturns } from './unsaved-returns';
 
 /**
  * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
@@ -75,6 +76,8 @@ export class DropinService {
   private readonly results: ResultDelivery;
   /** the app's recordings this process paused and has not resumed, for a step that fails after its pause */
   private readonly held = new HeldPauses();
+  /** calls this process returned to the app after a failed step while the store could not record it */
+  private readonly unsaved: UnsavedReturns;
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
@@ -98,6 +101,14 @@ export class DropinService {
       backoff: d.backoff,
       fetchImpl: d.fetchImpl,
       scanMs: Math.min(pollMs, RESULT_SCAN_MS),
+      returned: (callSid) => this.unsaved.has(callSid),
+    });
+    this.unsaved = new UnsavedReturns({
+      calls: d.calls,
+      audit: d.audit,
+      unwatch: (callSid) => this.hangups.remove(callSid),
+      withdraw: (callSid) => this.results.withdraw(callSid),
+      onLeft: () => this.d.onLeft?.(),
     });
   }
 
@@ -223,12 +234,22 @@ export class DropinService {
    * the recordings the capture held paused (a gather's action query). Each of those, and each this
    * process paused since, is resumed first, by its SID, all at once (each bounded by
    * PAUSE_ACK_TIMEOUT_MS); a resume that fails is logged and audited where the store allows, and
-   * never holds the call back. The session is marked returned and `dropin.returned` audited where
-   * the store allows. `flowId`: the capture's flow when the request names it (the capture route).
+   * never holds the call back. The session is marked returned, the hang-up watch removed and
+   * `dropin.returned` audited; when the store is unreachable, this instance keeps the return and
+   * saves it once the store answers again (unsaved-returns.ts), and reports no hang-up for the
+   * call meanwhile: the app gets one result. `flowId`: the capture's flow when the request names
+   * it (the capture route).
    */
   async returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, flowId?: string): Promise<string> {
     const secret = this.secret();
-    this.unwatch(callSid);
+    // no more polls from now (the local timer at once); whether the store removed the watch is awaited below
+    const unwatched = this.hangups.remove(callSid).then(
+      () => true,
+      (err: unknown) => {
+        log.warn({ err: errFields(err) }, 'drop-in watch not removed');
+        return false;
+      },
+    );
     const sids = [...new Set([...paused, ...this.held.of(callSid)])];
     this.held.forget(callSid);
     const resumed = await Promise.all(
@@ -243,27 +264,7 @@ export class DropinService {
         ),
       ),
     );
-    let flow = flowId;
-    let returnedHere = false;
-    try {
-      await this.d.calls.update(callSid, (stored) => {
-        flow ??= stored.flowId;
-        if (!stored.dropin || stored.dropin.result) return false;
-        stored.dropin.result = 'internal-error';
-        if (stored.recording.status === 'paused' && resumed.every(Boolean)) stored.recording.status = 'in-progress';
-        if (stored.state === 'ivr') {
-          stored.state = 'returned';
-          returnedHere = true;
-        }
-      });
-    } catch (err) {
-      log.error({ err: errFields(err) }, 'drop-in capture: internal-error not saved on the call');
-    }
-    // counted out of the active calls where the record says it left; else the call's end does it
-    if (returnedHere) this.d.onLeft?.();
-    await this.d.audit
-      .append(callSid, { type: 'dropin.returned', ...(flow ? { flowId: flow } : {}), result: 'internal-error' })
-      .catch((err: unknown) => log.error({ err: errFields(err), result: 'internal-error' }, 'drop-in audit entry not written'));
+    await this.unsaved.save({ callSid, flowId, resumed: resumed.every(Boolean), unwatched: await unwatched, log });
     log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
     return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
   }
@@ -286,6 +287,9 @@ export class DropinService {
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
     // no call, nothing to resume: Twilio ends a call's recordings with it
     this.held.forget(callSid);
+    // returned to the app by this instance, the store told only now: internal-error, never a hang-up too
+    // (throws while the store cannot take it: the watch's next read, or the status callback's retry, comes back here)
+    await this.unsaved.flush(callSid);
     let ended: CallSession | undefined;
     // the result set now, not by an earlier call whose report may still need queuing
     let resultSet = false;
@@ -332,6 +336,7 @@ export class DropinService {
   /** stops the timers and waits for the polls and tries in flight; what is left stays in the store for the other instances */
   async close(): Promise<void> {
     this.held.clear();
+    this.unsaved.stop();
     await Promise.all([this.hangups.stop(), this.results.stop()]);
   }
 

@@ -5,4 +5,6 @@ export const DropinErrors = {
   secretMissing: coded('TW_ERR_DROPIN_SECRET_MISSING', 'CAPTURE_RESULT_SECRET is not set'),
   /** a gather action's query can carry only what a recording's SID is, and a bounded number of them */
   actionSids: coded('TW_ERR_DROPIN_ACTION_SIDS', 'the paused recordings cannot be carried in a gather action'),
+  /** another instance is trying the call's result POST: a return saved late withdraws it once that try ends */
+  resultInFlight: coded('TW_ERR_DROPIN_RESULT_IN_FLIGHT', "the call's result is being sent by another instance"),
 } as const;

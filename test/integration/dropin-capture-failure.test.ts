@@ -5,136 +5,57 @@
  * private redis-server each test may stop (or whose records it may spoil), the Twilio side the
  * project's emulator, the app the shop of test/support/shop-app.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { encodeActionQuery } from '../../src/dropin/action-query';
 import { RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { makeKeys } from '../../src/store';
-import { ACCOUNT_SID, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
+import { ACCOUNT_SID, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { PrivateRedis } from '../support/private-redis';
 import { uniquePrefix } from '../support/redis';
-import { ShopApp, type Returned } from '../support/shop-app';
+import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
 
-const SECRET = 'capture-result-secret-0123456789abcdef';
-const CARD = '4111111111111111';
 const EXPIRY = currentExpiry(14);
 const CVV = '737';
-const CALLER = '+15551239876';
-const SHOP_NUMBER = '+15005550150';
-const FLOW = `
-id: card-capture
-numbers: ["+15005550151"]
-steps:
-  - collect: card
-    kind: card-number
-    prompt: "Key in your card number, then press hash."
-  - collect: expiry
-    kind: expiry
-    prompt: "Key in the expiry date as four digits."
-  - collect: cvv
-    kind: security-code
-    prompt: "Key in the security code."
-`;
 const HELLO = 'Hello from Example Shop.';
 const THANKS = 'Thank you for your payment.';
-const CARD_PROMPT = 'Key in your card number, then press hash.';
 
-/** the private redis-server (PING over a plain socket: see test/integration/webhooks.test.ts) */
-let redis: ChildProcess | undefined;
-let redisPort: number;
-const pong = () =>
-  new Promise<boolean>((resolve) => {
-    const s = net.connect(redisPort, '127.0.0.1');
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(false));
-    s.once('data', (d) => {
-      s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    s.write('PING\r\n');
-  });
-async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(pong, 'redis to start');
-}
-/** killed by a signal, a process has a signalCode and no exitCode */
-const redisDown = () => !redis || redis.exitCode !== null || redis.signalCode !== null;
-async function stopRedis(): Promise<void> {
-  const r = redis!;
-  if (redisDown()) return;
-  const exited = new Promise((res) => r.once('exit', res));
-  r.kill('SIGKILL');
-  await exited;
-}
-
+/** the private redis-server, which tests stop; it comes back empty */
+let redis: PrivateRedis;
+let d: DropinShop;
 let h: Harness;
 let shop: ShopApp;
-let flowsDir: string;
 const keys = () => makeKeys(h.keyPrefix);
-const processorsFile = path.join(os.tmpdir(), `tw-dropin-failure-processors-${process.pid}.yaml`);
+const stopRedis = () => redis.stop();
 
 beforeAll(async () => {
-  redisPort = await freePort();
-  await startRedis();
-  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-failure-'));
-  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
-  const shopPort = await freePort();
-  fs.writeFileSync(
-    processorsFile,
-    `processors:\n  - name: gateway\n    url: http://127.0.0.1:${shopPort}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
+  redis = await PrivateRedis.start();
+  d = await startDropinShop(
+    { 'card-capture': cardCaptureFlow() },
+    { keyPrefix: uniquePrefix('dropin-failure'), env: { REDIS_URL: redis.url }, build: { dropinProcessorWaitMs: 1_000 } },
   );
-  h = await startHarness({
-    flowsDir,
-    keyPrefix: uniquePrefix('dropin-failure'),
-    env: {
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`,
-      CAPTURE_RESULT_SECRET: SECRET,
-      PROCESSORS_FILE: processorsFile,
-      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
-    },
-    build: { dropinPollMs: 100, dropinProcessorWaitMs: 1_000 },
-  });
-  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
-  await shop.start();
+  ({ h, shop } = d);
 }, 30_000);
 
 afterAll(async () => {
-  if (redisDown()) await startRedis();
-  await h?.close();
-  await shop?.app.close();
-  await stopRedis();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-  fs.rmSync(processorsFile, { force: true });
+  if (redis.down) await redis.up();
+  await d?.close();
+  await redis.close();
 });
 
 beforeEach(() => {
-  shop.returned = [];
-  shop.recordings = 0;
-  shop.atReturn = [];
-  shop.onPay = undefined;
-  shop.onCharge = undefined;
-  shop.returnUrl = `${shop.url}/paid?order=42`;
+  shop.reset();
   h.emulator.faults.recordingPause = undefined;
   h.emulator.faults.recordingResume = undefined;
 });
 
 afterEach(async () => {
   // a test that stopped the store: it comes back (empty) and the service is ready again
-  if (redisDown()) await startRedis();
+  if (redis.down) await redis.up();
   await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'the service to be ready again', 10_000);
 });
-
-function call(onGather: (g: GatherRequest) => string | null | Promise<string | null>): Promise<EmulatedCall> {
-  return h.emulator.placeCall({ from: CALLER, to: SHOP_NUMBER, voiceUrl: `${shop.url}/voice`, onGather });
-}
 
 /** keys for each prompt, by the words in it; `at` runs first at the prompt it names */
 function keypad(at?: { prompt: string; run: (g: GatherRequest) => Promise<void> }): (g: GatherRequest) => Promise<string | null> {
@@ -146,17 +67,6 @@ function keypad(at?: { prompt: string; run: (g: GatherRequest) => Promise<void> 
     if (p.includes('security code')) return CVV;
     return null;
   };
-}
-
-function says(c: EmulatedCall): string[] {
-  return c.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
-}
-
-/** the result as the app reads it, its signature checked */
-function verified(r: Returned): Record<string, string> {
-  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = r.query;
-  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
-  return params;
 }
 
 /** the query of a TwiML <Redirect>'s URL, with its target */
@@ -202,7 +112,7 @@ it("a gather's step throws (the call's audit trail is unreadable): the app gets 
   const activeBefore = await metric('tonewall_calls_active');
   let action = '';
   let c: EmulatedCall | undefined = undefined;
-  c = await call(
+  c = await d.call(
     keypad({
       prompt: 'card number',
       run: async (g) => {
@@ -240,7 +150,7 @@ it("a gather's step throws (the call's audit trail is unreadable): the app gets 
 it("the call's record is gone at a gather (evicted): back to the app from the action's query alone, the resume and the return audited", async () => {
   shop.recordings = 1;
   let c: EmulatedCall | undefined = undefined;
-  c = await call(keypad({ prompt: 'expiry', run: async () => void (await h.redisStore!.del(keys().call(c!.sid))) }));
+  c = await d.call(keypad({ prompt: 'expiry', run: async () => void (await h.redisStore!.del(keys().call(c!.sid))) }));
   await c.ended;
   expectInternalError(c);
   const [rec] = c.recordings;
@@ -254,7 +164,7 @@ it("the call's record is gone at a gather (evicted): back to the app from the ac
 it('Redis down from a gather onward (no session readable): back to the app with internal-error, each recording resumed by its SID; a retry too', async () => {
   shop.recordings = 2;
   let action = '';
-  const c = await call(
+  const c = await d.call(
     keypad({
       prompt: 'card number',
       run: async (g) => {
@@ -275,7 +185,7 @@ it('Redis down from a gather onward (no session readable): back to the app with 
   const retry = redirectIn((await h.emulator.signedPost(action, gatherParams(c, CARD))).body);
   expect(retry?.target).toBe(`${shop.url}/paid`);
   const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = retry!.query;
-  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
+  expect(verifyCaptureResult(params, sig, RESULT_SECRET)).toBe(true);
   expect(params).toEqual({ order: '42', CallSid: c.sid, Result: 'internal-error' });
   // the hang-up watch let go: no caller-hung-up for a call the app has back
   await sleep(400);
@@ -285,23 +195,12 @@ it('Redis down from a gather onward (no session readable): back to the app with 
 it("Twilio's retry of a gather lands on another instance, nothing of the capture in its memory, the store down: the action's query alone names the recordings to resume", async () => {
   shop.recordings = 2;
   // a second instance behind the same Redis and key prefix, as behind a load balancer
-  const other = await startHarness({
-    emulator: h.emulator,
-    flowsDir,
-    keyPrefix: h.keyPrefix,
-    env: {
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      CAPTURE_RETURN_URLS: `${shop.url}/paid`,
-      CAPTURE_RESULT_SECRET: SECRET,
-      PROCESSORS_FILE: processorsFile,
-      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
-    },
-  });
+  const other = await startHarness({ emulator: h.emulator, flowsDir: d.flowsDir, keyPrefix: h.keyPrefix, env: d.env });
   try {
     let there: ReturnType<typeof redirectIn>;
     let during: string[] = [];
     let c: EmulatedCall | undefined = undefined;
-    c = await call(async (g) => {
+    c = await d.call(async (g) => {
       if (!g.prompt.join(' ').includes('card number')) return null;
       await stopRedis();
       const url = g.action.replace(h.url, other.url);
@@ -317,7 +216,7 @@ it("Twilio's retry of a gather lands on another instance, nothing of the capture
     expect(other.logs.lines.some((l) => l.includes('drop-in capture returned to the app after a failed step') && l.includes('"recordings":2'))).toBe(true);
     expectInternalError(c);
   } finally {
-    if (redisDown()) await startRedis();
+    if (redis.down) await redis.up();
     await other.close();
   }
 });
@@ -325,7 +224,7 @@ it("Twilio's retry of a gather lands on another instance, nothing of the capture
 it('the store stops mid-step (the last gather, while the recording is resumed): the capture cannot be saved, the app gets internal-error', async () => {
   shop.recordings = 1;
   h.emulator.faults.recordingResume = { delayMs: 1_000, times: 1 };
-  const c = await call(
+  const c = await d.call(
     keypad({
       prompt: 'security code',
       run: async () => {
@@ -344,7 +243,7 @@ it('the store stops mid-step (the last gather, while the recording is resumed): 
 it("the capture route fails after pausing the app's recording (its call record spoiled mid-step): the recording it paused is resumed, the return audited with the flow", async () => {
   shop.recordings = 1;
   h.emulator.faults.recordingPause = { delayMs: 800, times: 1 };
-  const c = await call(keypad());
+  const c = await d.call(keypad());
   // while Twilio takes the pause, the record the capture route created stops parsing
   await waitFor(() => h.emulator.faults.recordingPause === undefined, 'the pause request');
   await h.redisStore!.set(keys().call(c.sid), '{"spoiled', 600);
@@ -365,7 +264,7 @@ it('Redis down as the app redirects the call: straight back with internal-error,
     shop.onPay = undefined;
     await stopRedis();
   };
-  const c = await call(keypad());
+  const c = await d.call(keypad());
   await c.ended;
   expectInternalError(c);
   expect(c.gathers).toHaveLength(0);
@@ -406,13 +305,13 @@ it("the store goes while the processor is charged (after the capture's save): th
     shop.onCharge = undefined;
     await stopRedis();
   };
-  const c = await call(keypad());
+  const c = await d.call(keypad());
   await c.ended;
   expect(shop.returned).toHaveLength(1);
   const r = verified(shop.returned[0]);
   // the delivery could not record the gateway's answer: it is not confirmed
   expect(r).toMatchObject({ order: '42', CallSid: c.sid, Result: 'processor-error', card_valid: 'true', cvv_valid: 'true' });
-  expect(says(c)).toEqual([HELLO, CARD_PROMPT, 'Key in the expiry date as four digits.', 'Key in the security code.', THANKS]);
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
   expect(statesOf(c, c.recordings[0].sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   const lines = h.logs.lines.filter((l) => l.includes(c.sid));
   expect(lines.some((l) => l.includes('drop-in capture: processor-error not saved on the call'))).toBe(true);

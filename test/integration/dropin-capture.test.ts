@@ -4,37 +4,17 @@
  * the call, says hello, redirects it to tonewall's capture route and gets it back with a signed
  * result; all of it on the project's Twilio emulator, with a real Redis, reading the real logs.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, freePort, startHarness, waitFor, type Harness } from '../support/harness';
-import { ShopApp, type Returned } from '../support/shop-app';
+import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { ACCOUNT_SID, waitFor, type Harness } from '../support/harness';
+import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
 
-const SECRET = 'capture-result-secret-0123456789abcdef';
-const CARD = '4111111111111111';
 const BAD_CARD = '4111111111111112';
 const EXPIRY = currentExpiry(14);
 const CVV = '737';
-const CALLER = '+15551239876';
-const SHOP_NUMBER = '+15005550150';
-const FLOW = `
-id: card-capture
-numbers: ["+15005550151"]
-steps:
-  - collect: card
-    kind: card-number
-    prompt: "Key in your card number, then press hash."
-  - collect: expiry
-    kind: expiry
-    prompt: "Key in the expiry date as four digits."
-  - collect: cvv
-    kind: security-code
-    prompt: "Key in the security code."
-`;
 const OTHER_FLOW = `
 id: other-capture
 numbers: ["+15005550152"]
@@ -56,53 +36,25 @@ steps:
     prompt: "Marque el número de su tarjeta y pulse almohadilla."
 `;
 
+let d: DropinShop;
 let h: Harness;
 let shop: ShopApp;
-let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-'));
-  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
-  fs.writeFileSync(path.join(flowsDir, 'other-capture.yaml'), OTHER_FLOW);
-  fs.writeFileSync(path.join(flowsDir, 'card-capture-es.yaml'), SPANISH_FLOW);
-  // the shop's origin goes on tonewall's allow-list, so its port is chosen first
-  const shopPort = await freePort();
   // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
-  const processorsFile = path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`);
-  fs.writeFileSync(
-    processorsFile,
-    `processors:\n  - name: gateway\n    url: http://127.0.0.1:${shopPort}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
+  d = await startDropinShop(
+    { 'card-capture': cardCaptureFlow(), 'other-capture': OTHER_FLOW, 'card-capture-es': SPANISH_FLOW },
+    { build: { dropinProcessorWaitMs: 2_000 } },
   );
-  h = await startHarness({
-    flowsDir,
-    env: {
-      CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`,
-      CAPTURE_RESULT_SECRET: SECRET,
-      PROCESSORS_FILE: processorsFile,
-      GATEWAY_SECRET: 'gateway-secret-0123456789abcdef',
-    },
-    build: { dropinPollMs: 100, dropinProcessorWaitMs: 2_000 },
-  });
-  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
-  await shop.start();
+  ({ h, shop } = d);
 });
 
 afterAll(async () => {
-  await h?.close();
-  await shop?.app.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-  fs.rmSync(path.join(os.tmpdir(), `tw-dropin-processors-${process.pid}.yaml`), { force: true });
+  await d?.close();
 });
 
 beforeEach(() => {
-  shop.returned = [];
-  shop.recordings = 0;
-  shop.atReturn = [];
-  shop.pauseOwn = false;
-  shop.ownGather = false;
-  shop.captureFlow = 'card-capture';
-  shop.chargeStatus = 200;
-  shop.returnUrl = `${shop.url}/paid?order=42`;
+  shop.reset();
   h.emulator.faults.recordingPause = undefined;
   h.emulator.faults.recordingsList = undefined;
 });
@@ -117,22 +69,6 @@ function keypad(keys: { card?: string[]; expiry?: string; cvv?: string }): (g: G
     if (p.includes('security code')) return keys.cvv ?? null;
     return null;
   };
-}
-
-async function call(onGather: (g: GatherRequest) => string | null | Promise<string | null>): Promise<EmulatedCall> {
-  return h.emulator.placeCall({ from: CALLER, to: SHOP_NUMBER, voiceUrl: `${shop.url}/voice`, onGather });
-}
-
-function says(c: EmulatedCall): string[] {
-  // a Gather's prompts are in the transcript as Says of their own too
-  return c.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
-}
-
-/** the result as the app reads it: every query parameter but the signature, checked */
-function verified(r: Returned): Record<string, string> {
-  const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = r.query;
-  expect(verifyCaptureResult(params, sig, SECRET)).toBe(true);
-  return params;
 }
 
 function expectNoValueAnywhere(text: string, values: string[]): void {
@@ -178,7 +114,7 @@ it('the route is a Twilio webhook: unsigned 400, wrongly signed 403, nothing run
 
 it('the app says hello, tonewall captures card, expiry and cvv, the app gets Result=success with masked fields and tokens, signed', async () => {
   const activeBefore = await activeCalls();
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   // the call left tonewall when it returned to the app: it is no longer counted as active
   expect(await activeCalls()).toBe(activeBefore);
@@ -209,7 +145,7 @@ it('the app says hello, tonewall captures card, expiry and cvv, the app gets Res
   expect(await h.app.services.vault.get(c.sid, 'card', r.card_token)).toBe(CARD);
   // a result altered on the way does not verify
   const { [RESULT_SIGNATURE_PARAM]: sig, ...params } = back.query;
-  expect(verifyCaptureResult({ ...params, Result: 'success', card_last4: '4242' }, sig, SECRET)).toBe(false);
+  expect(verifyCaptureResult({ ...params, Result: 'success', card_last4: '4242' }, sig, RESULT_SECRET)).toBe(false);
   expect(verifyCaptureResult(params, sig, 'another-secret-0123456789abcdefghij')).toBe(false);
 
   expect(says(c)).toEqual([
@@ -233,7 +169,7 @@ it('the app says hello, tonewall captures card, expiry and cvv, the app gets Res
 
 it('a recording the app started over REST before the redirect is paused for every key and resumed after: it holds no key', async () => {
   shop.recordings = 1;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   expect(c.recordings).toHaveLength(1);
@@ -248,7 +184,7 @@ it('a recording the app started over REST before the redirect is paused for ever
 it('a recording the app paused itself before the redirect is left paused: the capture never resumes it', async () => {
   shop.recordings = 1;
   shop.pauseOwn = true;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   const timeline = h.emulator
@@ -263,7 +199,7 @@ it('a recording the app paused itself before the redirect is left paused: the ca
 it('control: the same keys at a Gather of the app itself, recorded, are heard by the decoder', async () => {
   shop.recordings = 1;
   shop.ownGather = true;
-  const c = await call(keypad({ card: [`${CARD}#`] }));
+  const c = await d.call(keypad({ card: [`${CARD}#`] }));
   await c.ended;
   expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress']);
   expect(wideDecode(c.recordingAudio)).toBe(`${CARD}#`);
@@ -272,7 +208,7 @@ it('control: the same keys at a Gather of the app itself, recorded, are heard by
 it("the pause of the app's recording fails: recording-pause-failed, and no sensitive prompt is asked", async () => {
   shop.recordings = 1;
   h.emulator.faults.recordingPause = { status: 500 };
-  const c = await call(keypad({}));
+  const c = await d.call(keypad({}));
   await c.ended;
   // pause refused: fail closed, no sensitive prompt was asked, the app is told
   expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
@@ -283,7 +219,7 @@ it("the pause of the app's recording fails: recording-pause-failed, and no sensi
 
 it('two recordings the app started over REST are each paused by its SID for every key and each resumed after: neither holds a key', async () => {
   shop.recordings = 2;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   expect(c.recordings).toHaveLength(2);
@@ -318,7 +254,7 @@ it('two recordings the app started over REST are each paused by its SID for ever
 
 it('sixteen recordings: each paused and resumed, and the audit names them all in entries that fit the trail', async () => {
   shop.recordings = 16;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   expect(c.recordings).toHaveLength(16);
@@ -339,7 +275,7 @@ it('sixteen recordings: each paused and resumed, and the audit names them all in
 it('of two recordings, the one the app paused itself stays paused: only the other is paused and resumed by the capture', async () => {
   shop.recordings = 2;
   shop.pauseOwn = true; // the first
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   const [own, running] = c.recordings;
@@ -358,7 +294,7 @@ it('of two recordings, the one the app paused itself stays paused: only the othe
 it('the second of two pauses fails: recording-pause-failed, no sensitive prompt, and the recording it paused is resumed', async () => {
   shop.recordings = 2;
   h.emulator.faults.recordingPause = { status: 500, after: 1 };
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
   expect(c.gathers).toHaveLength(0);
@@ -380,7 +316,7 @@ it('the second of two pauses fails: recording-pause-failed, no sensitive prompt,
 it("the call's recordings cannot be listed: the capture cannot know it paused them all, so it fails closed and pauses none", async () => {
   shop.recordings = 2;
   h.emulator.faults.recordingsList = { status: 503, times: 1 };
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
   expect(c.gathers).toHaveLength(0);
@@ -392,7 +328,7 @@ it("the call's recordings cannot be listed: the capture cannot know it paused th
 
 it('the processor does not answer well in time: processor-error', async () => {
   shop.chargeStatus = 500;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   const r = verified(shop.returned[0]);
   expect(r).toMatchObject({ Result: 'processor-error', card_valid: 'true' });
@@ -402,7 +338,7 @@ it('the processor does not answer well in time: processor-error', async () => {
 
 it("star ends the capture at any prompt: caller-interrupted, the next prompt is not asked, the app's recording resumes", async () => {
   shop.recordings = 1;
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '1*' }));
   await c.ended;
   const r = verified(shop.returned[0]);
   expect(r.Result).toBe('caller-interrupted');
@@ -417,7 +353,7 @@ it("star ends the capture at any prompt: caller-interrupted, the next prompt is 
 });
 
 it('three bad cards: too-many-failed-attempts, and expiry is never asked', async () => {
-  const c = await call(keypad({ card: [`${BAD_CARD}#`, `${BAD_CARD}#`, `${BAD_CARD}#`] }));
+  const c = await d.call(keypad({ card: [`${BAD_CARD}#`, `${BAD_CARD}#`, `${BAD_CARD}#`] }));
   await c.ended;
   const r = verified(shop.returned[0]);
   expect(r).toMatchObject({ Result: 'too-many-failed-attempts', card_valid: 'false', card_reason: 'attempts-exhausted:luhn' });
@@ -428,7 +364,7 @@ it('three bad cards: too-many-failed-attempts, and expiry is never asked', async
 
 it('a return URL not on the allow-list is refused: an apology and a hangup, audited, nothing captured', async () => {
   shop.returnUrl = 'https://evil.example.net/paid';
-  const c = await call(keypad({ card: [`${CARD}#`] }));
+  const c = await d.call(keypad({ card: [`${CARD}#`] }));
   await c.ended;
   expect(c.gathers).toHaveLength(0);
   expect(shop.returned).toHaveLength(0);
@@ -441,7 +377,7 @@ it('a return URL not on the allow-list is refused: an apology and a hangup, audi
 it('a refusal is said in the language and voice of the flow the app asked for', async () => {
   shop.captureFlow = 'card-capture-es';
   shop.returnUrl = 'https://evil.example.net/paid';
-  const c = await call(keypad({ card: [`${CARD}#`] }));
+  const c = await d.call(keypad({ card: [`${CARD}#`] }));
   await c.ended;
   expect(c.gathers).toHaveLength(0);
   expect(c.transcript.filter((t) => t.verb === 'Say').at(-1)).toEqual({
@@ -457,7 +393,7 @@ it('a refusal is said in the language and voice of the flow the app asked for', 
 it('a look-alike host and another path on the allowed origin are refused too', async () => {
   for (const bad of [`${shop.url}/paidx`, `${shop.url.replace('127.0.0.1', '127.0.0.1.nip.io')}/paid`, `${shop.url}/other`]) {
     shop.returnUrl = bad;
-    const c = await call(keypad({ card: [`${CARD}#`] }));
+    const c = await d.call(keypad({ card: [`${CARD}#`] }));
     await c.ended;
     expect(c.gathers).toHaveLength(0);
   }
@@ -465,7 +401,7 @@ it('a look-alike host and another path on the allowed origin are refused too', a
 });
 
 it('a call tonewall already holds is not captured again: apology, audited', async () => {
-  const c = await call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   // the same call redirected here again, to another flow (a Twilio retry of the first is answered as the first)
@@ -498,7 +434,7 @@ it('an unknown flow id gets the apology', async () => {
 
 it('the caller hangs up in a prompt: caller-hung-up is POSTed server to server, signed in X-Tonewall-Signature', async () => {
   let c: EmulatedCall | undefined = undefined;
-  c = await call(async (g) => {
+  c = await d.call(async (g) => {
     if (g.prompt.join(' ').includes('expiry')) {
       void c!.hangup();
       return null;
@@ -511,7 +447,7 @@ it('the caller hangs up in a prompt: caller-hung-up is POSTed server to server, 
   expect(back.query).toEqual({ order: '42' });
   const sig = back.headers[RESULT_SIGNATURE_HEADER.toLowerCase()];
   expect(typeof sig).toBe('string');
-  expect(verifyCaptureResult(back.body, sig as string, SECRET)).toBe(true);
+  expect(verifyCaptureResult(back.body, sig as string, RESULT_SECRET)).toBe(true);
   expect(back.body).toMatchObject({ CallSid: c.sid, Result: 'caller-hung-up', card_valid: 'true', card_last4: '1111' });
   expect(await auditTypes(c.sid)).toContain('dropin.returned');
   expectNoValueAnywhere(h.logs.text, [CARD, CALLER]);

@@ -7,34 +7,19 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import twilio from 'twilio';
 import { RESULT_SIGNATURE_HEADER, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { startTwilioEmulator, type EmulatedCall, type GatherRequest, type TwilioEmulator } from '../../tools/emulator';
+import { writeFlows } from '../support/card-flows';
+import { CALLER, CARD, cardCaptureFlow, dropinEnv, RESULT_SECRET, SHOP_NUMBER } from '../support/dropin';
 import { ACCOUNT_SID, AUTH_TOKEN, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { uniquePrefix } from '../support/redis';
 import { holdsValue } from '../support/values';
 
-const SECRET = 'capture-result-secret-0123456789abcdef';
-const CARD = '4111111111111111';
-const CALLER = '+15551239876';
-const SHOP_NUMBER = '+15005550150';
 /** how often a watched call's status is read (HANGUP_POLL_MS is 5 s) */
 const POLL_MS = 100;
 /** the result POST's retries: the first after about 600 ms, time enough to stop the instance that tried first */
 const BACKOFF = { baseMs: 600, maxMs: 1_200, maxAttempts: 5 };
-const FLOW = `
-id: card-capture
-numbers: ["+15005550151"]
-steps:
-  - collect: card
-    kind: card-number
-    prompt: "Key in your card number, then press hash."
-  - collect: expiry
-    kind: expiry
-    prompt: "Key in the expiry date as four digits."
-`;
 
 /** one POST the app's return URL received, and how it answered */
 interface Posted {
@@ -84,8 +69,7 @@ let running: Harness[] = [];
 let keyPrefix: string;
 
 beforeAll(async () => {
-  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-instances-'));
-  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
+  flowsDir = writeFlows({ 'card-capture': cardCaptureFlow(['card', 'expiry']) });
   emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
   shop = new ShopApp(await freePort());
   await shop.start();
@@ -115,7 +99,7 @@ async function instance(): Promise<Harness> {
     flowsDir,
     emulator,
     keyPrefix,
-    env: { CAPTURE_RETURN_URLS: `${shop.url}/paid`, CAPTURE_RESULT_SECRET: SECRET },
+    env: dropinEnv(shop.url),
     build: { dropinPollMs: POLL_MS, dropinBackoff: BACKOFF },
   });
   running.push(h);
@@ -162,7 +146,7 @@ function logged(h: Harness, callSid: string, msg: string): Record<string, unknow
 
 function expectSignedHangup(p: Posted, callSid: string): void {
   expect(typeof p.signature).toBe('string');
-  expect(verifyCaptureResult(new URLSearchParams(p.body), p.signature as string, SECRET)).toBe(true);
+  expect(verifyCaptureResult(new URLSearchParams(p.body), p.signature as string, RESULT_SECRET)).toBe(true);
   expect(p.body).toMatchObject({ order: '42', CallSid: callSid, Result: 'caller-hung-up' });
 }
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CallEvent } from '../../src/bus';
+import { CARD_STEPS, writeFlows } from '../support/card-flows';
 import { startGenericPayGateway, type GenericPayGateway } from '../support/generic-pay-gateway';
 import { startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
@@ -26,13 +27,7 @@ const FLOW = `id: card-payment
 numbers: ["${NUMBER}"]
 record: true
 steps:
-  - collect: card
-    kind: card-number
-    prompt: "Key in your card number, then press hash."
-  - collect: expiry
-    kind: expiry
-    prompt: "Key in the expiry date as four digits."
-  - collect: cvv
+${CARD_STEPS.card}${CARD_STEPS.expiry}  - collect: cvv
     kind: security-code
     prompt: "Key in the security code, then press hash."
   - collect: zip
@@ -55,8 +50,7 @@ describe('a twilio-generic-pay processor through the app', () => {
     gw = await startGenericPayGateway({ username: USER, password: PASSWORD });
     gw.declined.add(DECLINED_CARD);
     dir = mkdtempSync(path.join(tmpdir(), 'tw-gpc-'));
-    flowsDir = mkdtempSync(path.join(tmpdir(), 'tw-gpc-flows-'));
-    writeFileSync(path.join(flowsDir, 'card-payment.yaml'), FLOW);
+    flowsDir = writeFlows({ 'card-payment': FLOW });
     const file = path.join(dir, 'processors.yaml');
     writeFileSync(
       file,

@@ -3,9 +3,8 @@
  * checked against PUBLIC_URL whatever the Host header says), replays, unknown numbers, and a
  * Redis outage mid-call answered with safe TwiML within a second.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, freePort, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { PrivateRedis } from '../support/private-redis';
 import { uniquePrefix } from '../support/redis';
 
 const sid = (c: string) => 'CA' + c.repeat(32);
@@ -100,51 +99,19 @@ describe('signed webhooks', () => {
 });
 
 describe('Redis outage during a call', () => {
-  let redis: ChildProcess | undefined;
-  let port: number;
-  /**
-   * PING over a plain socket, not an ioredis client: a client refused before redis-server
-   * listens has its socket closed already, so its disconnect() starts ioredis's 2 s
-   * disconnectTimeout timer that no 'close' event clears, and that timer held the jest worker
-   * past the end of the run ("A worker process has failed to exit gracefully").
-   */
-  const pong = () =>
-    new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.setTimeout(1000, () => {
-        s.destroy();
-        resolve(false);
-      });
-      s.once('error', () => resolve(false));
-      s.once('data', (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith('+PONG'));
-      });
-      s.write('PING\r\n');
-    });
-  const startRedis = async () => {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitFor(pong, 'redis to start');
-  };
-  const stopRedis = async () => {
-    const r = redis!;
-    const exited = new Promise((res) => r.once('exit', res));
-    r.kill('SIGKILL');
-    await exited;
-  };
+  let redis: PrivateRedis | undefined;
   afterAll(async () => {
-    if (redis && redis.exitCode === null) await stopRedis();
+    await redis?.close();
   });
 
   test('the next webhook gets safe TwiML within 1 s, /readyz turns 503, both recover', async () => {
-    port = await freePort();
-    await startRedis();
-    const h = await startHarness({ env: { REDIS_URL: `redis://127.0.0.1:${port}` }, keyPrefix: uniquePrefix('outage') });
+    redis = await PrivateRedis.start();
+    const h = await startHarness({ env: { REDIS_URL: redis.url }, keyPrefix: uniquePrefix('outage') });
     try {
       const params = voiceParams(sid('5'));
       const first = await h.emulator.signedPost(h.voiceUrl, params);
       expect(first.body).toContain('<Gather');
-      await stopRedis();
+      await redis.stop();
 
       const t0 = Date.now();
       const during = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
@@ -156,7 +123,7 @@ describe('Redis outage during a call', () => {
       expect(during.body).toMatch(/<Dial|<Hangup/);
       expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
 
-      await startRedis();
+      await redis.up();
       await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'readiness to recover', 10000);
       const after = await h.emulator.signedPost(h.voiceUrl, voiceParams(sid('6')));
       expect(after.status).toBe(200);

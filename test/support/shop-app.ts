@@ -42,6 +42,8 @@ export class ShopApp {
   onCharge?: () => Promise<void>;
   /** runs as the call reaches the app's payment step, before it starts recordings and redirects */
   onPay?: () => Promise<void>;
+  /** runs as Twilio brings the call back to the return URL, before the app answers (the call is the app's meanwhile) */
+  onReturn?: () => Promise<void>;
   /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
   ownGather = false;
   /** the tonewall flow the shop redirects its callers to */
@@ -54,6 +56,21 @@ export class ShopApp {
     /** a card number the gateway's answer echoes, beyond what may be shown */
     private readonly echo: string,
   ) {}
+
+  /** what a test may have changed, as a new shop has it (`charges` and `refusedSignatures` keep counting) */
+  reset(): void {
+    this.returned = [];
+    this.recordings = 0;
+    this.atReturn = [];
+    this.pauseOwn = false;
+    this.ownGather = false;
+    this.captureFlow = 'card-capture';
+    this.chargeStatus = 200;
+    this.onCharge = undefined;
+    this.onPay = undefined;
+    this.onReturn = undefined;
+    this.returnUrl = `${this.url}/paid?order=42`;
+  }
 
   async start(): Promise<void> {
     const port = this.port;
@@ -98,6 +115,7 @@ export class ShopApp {
     this.app.post('/paid', async (req, reply) => {
       const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
       if (fromTwilio && !signed(req)) return reply.code(403).send();
+      if (fromTwilio) await this.onReturn?.();
       if (fromTwilio && this.recordings > 0) {
         const listed = await rest.calls((req.body as Record<string, string>).CallSid).recordings.list();
         this.atReturn = listed.map((r) => ({ sid: r.sid, status: r.status }));

@@ -217,7 +217,7 @@ describe.each(makers)('drop-in durable work: %s store', (_name, make) => {
       await app.close();
     });
 
-    function delivery(): ResultDelivery {
+    function delivery(returned?: (callSid: string) => boolean): ResultDelivery {
       const d = new ResultDelivery({
         store,
         keys,
@@ -226,6 +226,7 @@ describe.each(makers)('drop-in durable work: %s store', (_name, make) => {
         secret: () => SECRET,
         backoff: BACKOFF,
         scanMs: POLL_MS,
+        returned,
       });
       stops.push(() => d.stop());
       return d;
@@ -294,6 +295,37 @@ describe.each(makers)('drop-in durable work: %s store', (_name, make) => {
       ]);
       // no log line names the return URL or carries a result parameter
       for (const text of [app.url, '1111', 'order']) expect(logged.lines.join('\n')).not.toContain(text);
+    });
+
+    test('a call this worker returned to the app itself (its return not yet saved): the hang-up result is withdrawn, never posted', async () => {
+      const mine = delivery(() => true);
+      await mine.start();
+      // queued by a worker that could not know (stopped before trying it)
+      await delivery().enqueue(callSid, `${app.url}/paid`, params);
+      await waitFor(() => logged.lines.some((l) => l.includes('drop-in result withdrawn')), 2_000);
+      await sleep(4 * POLL_MS);
+      expect(app.received).toHaveLength(0);
+      const record = JSON.parse((await store.get(keys.dropinResult(callSid)))!) as Record<string, unknown>;
+      expect(record).toMatchObject({ status: 'failed', reason: 'withdrawn', attempts: 0 });
+      expect(record.params).toBeUndefined();
+      expect(await store.smembers(keys.dropinResults())).toEqual([]);
+    });
+
+    test('withdraw: a pending result is never sent; refused while another worker holds its try', async () => {
+      const other = 'CA' + 'b'.repeat(32);
+      const one = delivery();
+      await one.enqueue(callSid, `${app.url}/paid`, params);
+      await one.enqueue(other, `${app.url}/paid`, { ...params, CallSid: other });
+      expect(await one.withdraw(callSid)).toBe(true);
+      expect(JSON.parse((await store.get(keys.dropinResult(callSid)))!)).toMatchObject({ status: 'failed', reason: 'withdrawn' });
+      await store.setIfAbsent(keys.dropinResultLease(other), 'another-worker', 30);
+      expect(await one.withdraw(other)).toBe(false);
+      expect(JSON.parse((await store.get(keys.dropinResult(other)))!)).toMatchObject({ status: 'pending' });
+      await store.del(keys.dropinResultLease(other));
+      await one.start();
+      await waitFor(() => app.received.length > 0, 2_000);
+      await sleep(4 * POLL_MS);
+      expect(app.received.map((r) => new URLSearchParams(r.body).get('CallSid'))).toEqual([other]);
     });
 
     test('an unreachable return URL: a network failure, logged with its error, and retried', async () => {

@@ -1,0 +1,29 @@
+/**
+ * The card fields tests ask for in their own flows, as YAML collect steps, and a folder to put
+ * such flows in (FLOWS_DIR).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const CARD_PROMPT = 'Key in your card number, then press hash.';
+export const EXPIRY_PROMPT = 'Key in the expiry date as four digits.';
+export const CVV_PROMPT = 'Key in the security code.';
+
+/** the tests' card fields as collect steps, lines under a flow's `steps:` */
+export const CARD_STEPS = {
+  card: collectStep('card', 'card-number', CARD_PROMPT),
+  expiry: collectStep('expiry', 'expiry', EXPIRY_PROMPT),
+  cvv: collectStep('cvv', 'security-code', CVV_PROMPT),
+};
+
+function collectStep(name: string, kind: string, prompt: string): string {
+  return `  - collect: ${name}\n    kind: ${kind}\n    prompt: "${prompt}"\n`;
+}
+
+/** a temporary folder holding these flows (file name, without .yaml, to YAML); the caller removes it */
+export function writeFlows(flows: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-flows-'));
+  for (const [name, yaml] of Object.entries(flows)) fs.writeFileSync(path.join(dir, `${name}.yaml`), yaml);
+  return dir;
+}

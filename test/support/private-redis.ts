@@ -1,0 +1,86 @@
+/**
+ * A redis-server of a test's own, which the test stops (SIGKILL, as a crash) and starts again on
+ * the same port: the store going down under a call. It comes back empty, or with `persist` as a
+ * Redis with an append-only file does, holding every write it acknowledged (fsynced on each).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './free-port';
+
+export class PrivateRedis {
+  private child?: ChildProcess;
+  private dir?: string;
+
+  private constructor(
+    readonly port: number,
+    private readonly persist: boolean,
+  ) {}
+
+  static async start(opts: { persist?: boolean } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), opts.persist ?? false);
+    if (redis.persist) redis.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-redis-'));
+    await redis.up();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** killed by a signal, a process has a signalCode and no exitCode */
+  get down(): boolean {
+    return !this.child || this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  async up(): Promise<void> {
+    const persistence = this.dir ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
+    await waitForPong(this.port);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || this.down) return;
+    const exited = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** stopped for good, its files removed */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPong(port: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await pong(port))) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for redis to start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * PING over a plain socket, not an ioredis client: a client refused before redis-server listens
+ * has its socket closed already, so its disconnect() starts ioredis's 2 s disconnectTimeout timer
+ * that no 'close' event clears, and that timer held the jest worker past the end of the run.
+ */
+function pong(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    s.write('PING\r\n');
+  });
+}
