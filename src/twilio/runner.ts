@@ -63,6 +63,17 @@ export interface StepWrites {
   save(basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void>;
 }
 
+/** what a <Gather> action says */
+export interface Gathered {
+  step: number;
+  attempt: number;
+  digits: string;
+  /** the second entry of a requireMatchingInputs pair */
+  confirm?: boolean;
+  /** vault envelopes already read, by token (the replay claim read the first entry's: flows/matching.ts) */
+  sealed?: ReadonlyMap<string, string | null>;
+}
+
 /** the caller's number is kept in the vault under this field name, never in the session */
 export const FROM_FIELD = '__from';
 
@@ -235,21 +246,10 @@ export class FlowRunner {
     this.d.onSessionChanged?.(session);
   }
 
-  /**
-   * a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair. `writes`:
-   * where the step writes (each write as it comes, unless the caller defers them)
-   */
-  async digits(
-    session: CallSession,
-    step: number,
-    attempt: number,
-    digits: string,
-    log: Logger,
-    confirm = false,
-    writes: StepWrites = this.immediate,
-  ): Promise<string> {
+  /** a <Gather> answered. `writes`: where the step writes (each write as it comes, unless the caller defers them) */
+  async digits(session: CallSession, g: Gathered, log: Logger, writes: StepWrites = this.immediate): Promise<string> {
     const flow = this.flowOf(session);
-    if (session.dropin && this.d.dropin && session.state === 'ivr' && digits.includes(INTERRUPT_KEY)) {
+    if (session.dropin && this.d.dropin && session.state === 'ivr' && g.digits.includes(INTERRUPT_KEY)) {
       const s = structuredClone(session);
       // the first entry of a matching pair waits sealed for a second that will not come now
       const sealed = s.pendingMatch?.token;
@@ -257,8 +257,9 @@ export class FlowRunner {
       if (sealed) await this.forgetSealed(sealed);
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
-    const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
-    return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log, session.dropin ? this.immediate : writes);
+    const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
+    const input: EngineInput = { kind: 'digits', step: g.step, attempt: g.attempt, digits: g.digits, confirm: g.confirm, first };
+    return this.run(flow, session, input, log, session.dropin ? this.immediate : writes);
   }
 
   /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */

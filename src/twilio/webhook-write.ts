@@ -21,7 +21,7 @@ import type { CallSession } from '../calls/session';
 import type { StreamTokens } from '../media/tokens';
 import type { CasRecord, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
-import { vaultOpsOf } from '../flows/matching';
+import { matchToken, vaultOpsOf } from '../flows/matching';
 import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { settleInto, type StepWrites } from './runner';
 import { TWIML_CONTENT_TYPE } from './twiml';
@@ -49,6 +49,8 @@ export interface ReadCall {
   callSid: string;
   session: string | null;
   trail: string | null;
+  /** vault envelopes the claim read too, by token (a matching pair's first entry: flows/matching.ts matchToken) */
+  sealed: ReadonlyMap<string, string | null>;
 }
 
 /** what a webhook writes over the call as stored (a fresh copy for each try): the session changed (undefined: left), audit entries, other writes */
@@ -57,15 +59,29 @@ export type CallChange = (stored: CallSession | null) => { session?: CallSession
 export class WebhookWrite {
   constructor(private readonly d: WebhookWriteDeps) {}
 
-  /** the keys a webhook's replay claim reads for it: the call's session and audit trail */
-  reads(callSid: string): string[] {
-    return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid)];
+  /** the keys a webhook's replay claim reads for it: the call's session and audit trail, and the envelopes of `sealed` (vault tokens) */
+  reads(callSid: string, sealed: readonly string[] = []): string[] {
+    return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid), ...sealed.map((t) => this.d.vault.keyOf(t))];
   }
 
-  /** the call as the claim read it (`reads`, by key), reading here what the claim did not (a request without an identity) */
-  async load(callSid: string, reads: ReadonlyMap<string, string | null>): Promise<ReadCall> {
+  /** the token the first entry of a matching pair at this step and attempt is sealed under (flows/matching.ts) */
+  matchToken(callSid: string, step: number, attempt: number): string {
+    return matchToken(this.d.vault, callSid, step, attempt);
+  }
+
+  /**
+   * The call as the claim read it (`reads`, by key), reading here the session and trail if the
+   * claim did not (a request without an identity); an envelope of `sealed` it did not read is
+   * left to its reader.
+   */
+  async load(callSid: string, reads: ReadonlyMap<string, string | null>, sealed: readonly string[] = []): Promise<ReadCall> {
     const [session, trail] = await Promise.all(this.reads(callSid).map((k) => (reads.has(k) ? (reads.get(k) ?? null) : this.d.store.get(k))));
-    return { callSid, session, trail };
+    const envelopes = new Map<string, string | null>();
+    for (const t of sealed) {
+      const k = this.d.vault.keyOf(t);
+      if (reads.has(k)) envelopes.set(t, reads.get(k) ?? null);
+    }
+    return { callSid, session, trail, sealed: envelopes };
   }
 
   /**

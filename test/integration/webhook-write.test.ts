@@ -35,10 +35,12 @@ function params(callSid: string, to: string, extra: Record<string, string> = {})
  * The commands this app's client sent Redis for one call while `fn` ran, as Redis ran them
  * (MONITOR): top level only, each a round trip; the commands a script runs inside it are
  * reported with the source "lua" and left out. A call's commands name its CallSid (its session
- * and trail keys) or its replay record.
+ * and trail keys), its replay record or a vault envelope (whose key names a token, not the call:
+ * the tests run one call at a time).
  */
 async function roundTrips(h: Harness, callSid: string, fn: () => Promise<unknown>): Promise<string[][]> {
   const replayKey = h.app.services.replay.recordKey(callSid);
+  const vaultKeys = h.app.services.keys.vault('');
   // monitor() opens a connection of its own: both are closed after
   const base = new Redis(redisUrl());
   const monitor = await base.monitor();
@@ -56,7 +58,7 @@ async function roundTrips(h: Harness, callSid: string, fn: () => Promise<unknown
     monitor.disconnect();
     base.disconnect();
   }
-  return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(callSid) || a === replayKey)).map((c) => c.args);
+  return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(callSid) || a === replayKey || a.startsWith(vaultKeys))).map((c) => c.args);
 }
 
 /** a command's name, a script's as `script` (EVALSHA, or EVAL the first time a script runs on a connection) */
@@ -224,6 +226,123 @@ describe('a gather in two store round trips', () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+describe('the second entry of a matching pair in two store round trips', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ flowsDir: path.join(__dirname, '../fixtures/flows-confirm') });
+  });
+  afterAll(async () => h.close());
+
+  const NUMBER = '+15005550096';
+  const ACCOUNT = '20481632';
+
+  /** a new call's first entry keyed: the URL of its second (the confirm action) */
+  async function firstEntered(callSid: string): Promise<string> {
+    const voice = await h.emulator.signedPost(h.voiceUrl, params(callSid, NUMBER, { CallStatus: 'ringing' }));
+    const first = /action="([^"]+)"/.exec(voice.body)![1];
+    const asked = await h.emulator.signedPost(first, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    const confirm = /action="([^"]+)"/.exec(asked.body)![1];
+    expect(confirm).toMatch(/\/twilio\/gather\/0\/1\/confirm$/);
+    return confirm;
+  }
+
+  async function trailTypes(callSid: string): Promise<string[]> {
+    const trail = await h.app.services.audit.verify(callSid);
+    expect(trail.verified).toBe(true);
+    return trail.entries.map((e) => e.type);
+  }
+
+  test('is the claim (reading the call and the sealed first entry) and the write; its replay is one and changes nothing', async () => {
+    const callSid = sid('c');
+    const confirmUrl = await firstEntered(callSid);
+    const pending = (await h.app.services.calls.get(callSid))!.pendingMatch!;
+    let first = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      first = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    });
+    expect(first.body).toContain('<Dial');
+    // before: the claim, the first entry's envelope read on its own (GET), the write
+    expect(named(sent)).toEqual(['script', 'script']);
+    expect(sent[0]).toContain(h.app.services.keys.vault(pending.token));
+
+    const { calls, vault } = h.app.services;
+    const session = await calls.get(callSid);
+    expect(session).toMatchObject({ state: 'dialed', fields: { account: { valid: true, token: pending.token } } });
+    expect(session?.pendingMatch).toBeUndefined();
+    expect(await vault.get(callSid, 'account', pending.token)).toBe(ACCOUNT);
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect((await h.scan()).filter((k) => k.content.includes(ACCOUNT))).toEqual([]);
+
+    const keysBefore = await h.scan();
+    let again = { status: 0, body: '' };
+    const replayed = await roundTrips(h, callSid, async () => {
+      again = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: '99999999#', CalledCity: 'Springfield' }));
+    });
+    expect(again.body).toBe(first.body);
+    expect(replayed).toHaveLength(1);
+    expect(await calls.get(callSid)).toEqual(session);
+    expect(await h.scan()).toEqual(keysBefore);
+  });
+
+  test('a mismatch erases the first entry in the same write and asks again', async () => {
+    const callSid = sid('d');
+    const confirmUrl = await firstEntered(callSid);
+    const pending = (await h.app.services.calls.get(callSid))!.pendingMatch!;
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: '11112222#' }));
+    });
+    expect(named(sent)).toEqual(['script', 'script']);
+    expect(r.body).toContain('/twilio/gather/0/2"');
+    expect(await h.redisStore!.get(h.app.services.keys.vault(pending.token))).toBeNull();
+    expect(await h.app.services.calls.get(callSid)).toMatchObject({ step: 0, attempt: 2, lastError: 'input-matching-failed' });
+    expect(await trailTypes(callSid)).toEqual(['call.started']);
+  });
+
+  test('a store failure at the write answers the safe TwiML and keeps the first entry; the retry runs the step once, in two round trips', async () => {
+    const callSid = sid('e');
+    const confirmUrl = await firstEntered(callSid);
+    const before = await h.app.services.calls.get(callSid);
+    const write = jest.spyOn(h.app.services.store, 'compareAndSetAll').mockRejectedValueOnce(Errors.storeUnavailable());
+    let retry = { status: 0, body: '' };
+    try {
+      const during = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+      expect(during.body).toMatch(/sorry/i);
+      expect(await h.app.services.calls.get(callSid)).toEqual(before);
+      expect(await h.app.services.vault.get(callSid, 'account', before!.pendingMatch!.token)).toBe(ACCOUNT);
+      expect(await trailTypes(callSid)).toEqual(['call.started']);
+
+      const sent = await roundTrips(h, callSid, async () => {
+        retry = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+      });
+      expect(named(sent)).toEqual(['script', 'script']);
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect(retry.body).toContain('<Dial');
+    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect((await h.app.services.calls.get(callSid))?.fields.account).toMatchObject({ valid: true, token: before!.pendingMatch!.token });
+  });
+
+  test('a first entry sealed under a random token (by an older instance) is read after the claim: three round trips, the same answer', async () => {
+    const callSid = sid('f');
+    const confirmUrl = await firstEntered(callSid);
+    const { calls, vault } = h.app.services;
+    const older = await vault.put(callSid, 'account', ACCOUNT);
+    await calls.update(callSid, (s) => {
+      s.pendingMatch = { step: 0, token: older };
+    });
+    let r = { status: 0, body: '' };
+    const sent = await roundTrips(h, callSid, async () => {
+      r = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    });
+    expect(named(sent)).toEqual(['script', 'get', 'script']);
+    expect(r.body).toContain('<Dial');
+    expect((await calls.get(callSid))?.fields.account).toMatchObject({ valid: true, token: older });
   });
 });
 
