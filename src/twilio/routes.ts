@@ -27,6 +27,7 @@ import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
 import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
 import type { DropinService } from '../dropin/service';
+import { decodeActionQuery } from '../dropin/action-query';
 import { TwilioErrors } from '../errors';
 
 export interface TwilioRouteDeps {
@@ -226,8 +227,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const started = process.hrtime.bigint();
       const step = Number.parseInt(req.params.step, 10);
       const attempt = Number.parseInt(req.params.attempt, 10);
-      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts matchToken)
-      const sealed = (callSid: string) => (confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : []);
+      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts
+      // matchToken); a drop-in capture's gather (its action's query says so): its hang-up watch
+      const capture = Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
+      const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch: capture });
       const answer = await serve(
         req,
         'gather',
@@ -235,7 +238,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         async (raw, log, _req, { identity, reads }) => {
           const p = gatherParams.parse(raw);
           // the claim read the call: the step's writes and its answer go in one write (webhook-write.ts)
-          const read = await d.webhookWrite.load(p.CallSid, reads, sealed(p.CallSid));
+          const read = await d.webhookWrite.load(p.CallSid, reads, also(p.CallSid));
           if (!read.session) throw TwilioErrors.gatherUnknownCall();
           const session = d.calls.fromStored(read.session);
           const gathered = { step, attempt, digits: p.Digits, confirm, sealed: read.sealed };
@@ -247,7 +250,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         {
           identify: gatherIdentity(String(step), String(attempt), confirm),
           rescue: dropinGather,
-          reads: (identity) => d.webhookWrite.reads(identity.callSid, sealed(identity.callSid)),
+          reads: (identity) => d.webhookWrite.reads(identity.callSid, also(identity.callSid)),
         },
       );
       observeLatency('gather', answer.status, started);

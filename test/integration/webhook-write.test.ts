@@ -7,10 +7,8 @@
  * answers the safe TwiML and writes nothing, and the audit chain verifies after the write.
  */
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
-import { redisUrl } from '../support/redis';
+import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, type Harness } from '../support/harness';
+import { named, roundTrips } from '../support/round-trips';
 import { Errors } from '../../src/errors';
 import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
 
@@ -30,39 +28,6 @@ function params(callSid: string, to: string, extra: Record<string, string> = {})
     ...extra,
   };
 }
-
-/**
- * The commands this app's client sent Redis for one call while `fn` ran, as Redis ran them
- * (MONITOR): top level only, each a round trip; the commands a script runs inside it are
- * reported with the source "lua" and left out. A call's commands name its CallSid (its session
- * and trail keys), its replay record or a vault envelope (whose key names a token, not the call:
- * the tests run one call at a time).
- */
-async function roundTrips(h: Harness, callSid: string, fn: () => Promise<unknown>): Promise<string[][]> {
-  const replayKey = h.app.services.replay.recordKey(callSid);
-  const vaultKeys = h.app.services.keys.vault('');
-  // monitor() opens a connection of its own: both are closed after
-  const base = new Redis(redisUrl());
-  const monitor = await base.monitor();
-  const seen: { args: string[]; source: string }[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
-  try {
-    await fn();
-    // MONITOR reports commands in the order Redis ran them: once this one shows, so have the call's
-    const marker = `marker-${randomBytes(6).toString('hex')}`;
-    const client = new Redis(redisUrl());
-    await client.echo(marker);
-    client.disconnect();
-    await waitFor(() => seen.some((c) => c.args[0]?.toLowerCase() === 'echo' && c.args[1] === marker), 'the MONITOR marker');
-  } finally {
-    monitor.disconnect();
-    base.disconnect();
-  }
-  return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(callSid) || a === replayKey || a.startsWith(vaultKeys))).map((c) => c.args);
-}
-
-/** a command's name, a script's as `script` (EVALSHA, or EVAL the first time a script runs on a connection) */
-const named = (commands: string[][]) => commands.map((c) => (/^eval(sha)?$/i.test(c[0]) ? 'script' : c[0].toLowerCase()));
 
 describe('a gather in two store round trips', () => {
   let h: Harness;
