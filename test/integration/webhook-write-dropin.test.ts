@@ -11,20 +11,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { Errors } from '../../src/errors';
-import { ACCOUNT_SID, freePort, startHarness, type Harness } from '../support/harness';
-import { named, roundTrips } from '../support/round-trips';
-import { ShopApp } from '../support/shop-app';
+import { freePort, startHarness, type Harness } from '../support/harness';
+import { named, postCounted } from '../support/round-trips';
+import { CAPTURE_SECRET, SHOP_CALLER, SHOP_NUMBER, ShopApp, shopGatherParams } from '../support/shop-app';
 import { holdsValue } from '../support/values';
 
-const SECRET = 'capture-result-secret-0123456789abcdef';
 const CARD = '4111111111111111';
 const ACCOUNT = '20481632';
 const CVV = '737';
-const CALLER = '+15551239876';
-const SHOP_NUMBER = '+15005550150';
+/** a card, then an account number keyed twice, then a security code */
 const FLOW = `
-id: card-capture
-numbers: ["+15005550151"]
+id: write-capture
+numbers: ["+15005550154"]
 steps:
   - collect: card
     kind: card-number
@@ -46,16 +44,17 @@ let flowsDir: string;
 
 beforeAll(async () => {
   flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-dropin-write-'));
-  fs.writeFileSync(path.join(flowsDir, 'card-capture.yaml'), FLOW);
+  fs.writeFileSync(path.join(flowsDir, 'write-capture.yaml'), FLOW);
   const shopPort = await freePort();
   h = await startHarness({
     flowsDir,
-    env: { CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`, CAPTURE_RESULT_SECRET: SECRET },
+    env: { CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`, CAPTURE_RESULT_SECRET: CAPTURE_SECRET },
     build: { dropinPollMs: 60_000 },
   });
   shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
   await shop.start();
   shop.recordings = 1;
+  shop.captureFlow = 'write-capture';
 });
 
 afterAll(async () => {
@@ -67,10 +66,6 @@ afterAll(async () => {
 beforeEach(() => {
   shop.returned = [];
 });
-
-function gatherParams(c: EmulatedCall, digits: string): Record<string, string> {
-  return { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', Digits: digits };
-}
 
 /** what a prompt is answered with, by the words in it */
 function keysFor(g: GatherRequest): string {
@@ -89,29 +84,30 @@ interface Answered {
   again: string;
 }
 
+/** the gather posted as Twilio would, then again (a replay), each counted */
+async function answer(c: EmulatedCall, g: GatherRequest, keys: string): Promise<Answered> {
+  const first = await postCounted(h, c.sid, g.action, shopGatherParams(c.sid, keys));
+  const again = await postCounted(h, c.sid, g.action, shopGatherParams(c.sid, keys));
+  return { action: g.action, sent: first.sent, replayed: again.sent, body: first.body, again: again.body };
+}
+
+/** a call to the shop, which sends it to the capture; `onGather` answers each of tonewall's prompts */
+function call(onGather: (c: EmulatedCall, g: GatherRequest) => Promise<string>): Promise<EmulatedCall> {
+  let c: EmulatedCall | undefined = undefined;
+  const placed = h.emulator.placeCall({ from: SHOP_CALLER, to: SHOP_NUMBER, voiceUrl: `${shop.url}/voice`, onGather: (g) => onGather(c!, g) });
+  return placed.then((placedCall) => (c = placedCall));
+}
+
 /**
  * Each gather posted here first, counted, then again (a replay, counted); the caller then keys
  * the same, and the emulator's own post is a second replay
  */
 async function capture(): Promise<{ c: EmulatedCall; answered: Answered[] }> {
   const answered: Answered[] = [];
-  let c: EmulatedCall | undefined = undefined;
-  c = await h.emulator.placeCall({
-    from: CALLER,
-    to: SHOP_NUMBER,
-    voiceUrl: `${shop.url}/voice`,
-    onGather: async (g) => {
-      const keys = keysFor(g);
-      const a: Answered = { action: g.action, sent: [], replayed: [], body: '', again: '' };
-      a.sent = await roundTrips(h, c!.sid, async () => {
-        a.body = (await h.emulator.signedPost(g.action, gatherParams(c!, keys))).body;
-      });
-      a.replayed = await roundTrips(h, c!.sid, async () => {
-        a.again = (await h.emulator.signedPost(g.action, gatherParams(c!, keys))).body;
-      });
-      answered.push(a);
-      return keys;
-    },
+  const c = await call(async (c, g) => {
+    const keys = keysFor(g);
+    answered.push(await answer(c, g, keys));
+    return keys;
   });
   await c.ended;
   return { c, answered };
@@ -176,25 +172,14 @@ test("a store failure at a gather's write returns the call to the app (its recor
   const write = jest.spyOn(h.app.services.store, 'compareAndSetAll');
   let failed: Answered | undefined;
   let tried = 0;
-  let c: EmulatedCall | undefined = undefined;
+  let c: EmulatedCall;
   try {
-    c = await h.emulator.placeCall({
-      from: CALLER,
-      to: SHOP_NUMBER,
-      voiceUrl: `${shop.url}/voice`,
-      onGather: async (g) => {
-        const keys = keysFor(g);
-        write.mockRejectedValueOnce(Errors.storeUnavailable());
-        const a: Answered = { action: g.action, sent: [], replayed: [], body: '', again: '' };
-        a.body = (await h.emulator.signedPost(g.action, gatherParams(c!, keys))).body;
-        tried = write.mock.calls.length;
-        expect(await trailTypes(c!.sid)).toEqual(['dropin.recording', 'call.started', 'recording.paused', 'recording.resumed', 'dropin.returned']);
-        a.replayed = await roundTrips(h, c!.sid, async () => {
-          a.again = (await h.emulator.signedPost(g.action, gatherParams(c!, keys))).body;
-        });
-        failed = a;
-        return keys;
-      },
+    c = await call(async (c, g) => {
+      const keys = keysFor(g);
+      write.mockRejectedValueOnce(Errors.storeUnavailable());
+      failed = await answer(c, g, keys);
+      tried = write.mock.calls.length;
+      return keys;
     });
     await c.ended;
   } finally {

@@ -45,3 +45,17 @@ export async function roundTrips(h: Harness, callSid: string, fn: () => Promise<
 
 /** a command's name, a script's as `script` (EVALSHA, or EVAL the first time a script runs on a connection) */
 export const named = (commands: string[][]) => commands.map((c) => (/^eval(sha)?$/i.test(c[0]) ? 'script' : c[0].toLowerCase()));
+
+/** one signed POST of Twilio's to `url`, with the round trips it cost the call */
+export async function postCounted(
+  h: Harness,
+  callSid: string,
+  url: string,
+  params: Record<string, string>,
+): Promise<{ status: number; body: string; sent: string[][] }> {
+  let answer = { status: 0, body: '' };
+  const sent = await roundTrips(h, callSid, async () => {
+    answer = await h.emulator.signedPost(url, params);
+  });
+  return { status: answer.status, body: answer.body, sent };
+}
