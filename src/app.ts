@@ -352,7 +352,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
   const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
-  const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens });
+  const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens, dropin });
   await app.register(
     twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, webhookWrite, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }),
   );

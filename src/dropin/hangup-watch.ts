@@ -20,7 +20,7 @@ import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS } from '../calls/session';
 import { errFields } from '../log';
-import type { Keys, Store } from '../store';
+import type { Keys, Store, StoreOp } from '../store';
 import { DueWork } from './due-work';
 
 /** a watch lives no longer than the call record it watches; each claimed read renews it */
@@ -59,11 +59,27 @@ export class HangupWatch {
     const { store, keys } = this.d;
     const now = Date.now();
     const rec: WatchRecord = { v: 1, callSid, nextAt: now + this.d.pollMs, createdAt: now };
-    const index = { op: 'sadd' as const, key: keys.dropinWatches(), member: callSid, ttlSeconds: WATCH_TTL_SECONDS };
-    const res = await store.createWith(keys.dropinWatch(callSid), JSON.stringify(rec), WATCH_TTL_SECONDS, [index]);
+    const res = await store.createWith(keys.dropinWatch(callSid), JSON.stringify(rec), WATCH_TTL_SECONDS, this.renewal(callSid));
     if (res.created) this.due.at(callSid, rec.nextAt);
-    // every webhook of the capture renews the index, so it outlives each watch its reads renew
-    else await store.sadd(index.key, callSid, WATCH_TTL_SECONDS);
+    else await store.multi(this.renewal(callSid));
+  }
+
+  /**
+   * `add` as writes, for a caller that makes them in its own atomic write, when the watch exists
+   * (`held`: its record as the caller read it); undefined when it does not, and `add` must create it.
+   */
+  addOps(callSid: string, held: string | null): StoreOp[] | undefined {
+    return parseWatch(held) ? this.renewal(callSid) : undefined;
+  }
+
+  /** the store key of a call's watch, for a caller that reads it with others (addOps) */
+  key(callSid: string): string {
+    return this.d.keys.dropinWatch(callSid);
+  }
+
+  /** every webhook of the capture renews the index, so it outlives each watch its reads renew */
+  private renewal(callSid: string): StoreOp[] {
+    return [{ op: 'sadd', key: this.d.keys.dropinWatches(), member: callSid, ttlSeconds: WATCH_TTL_SECONDS }];
   }
 
   async remove(callSid: string): Promise<void> {

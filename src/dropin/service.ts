@@ -29,7 +29,7 @@ import type { Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import type { CallControl } from '../calls/control';
-import type { Keys, Store } from '../store';
+import type { Keys, Store, StoreOp } from '../store';
 import { HangupWatch } from './hangup-watch';
 import { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
@@ -276,6 +276,19 @@ export class DropinService {
    */
   async watch(callSid: string): Promise<void> {
     await this.hangups.add(callSid);
+  }
+
+  /**
+   * `watch` as writes for a webhook's own atomic write, when the watch exists (`held`: its record,
+   * read by the webhook's replay claim at `watchKey`); undefined when `watch` must create it.
+   */
+  watchOps(callSid: string, held: string | null): StoreOp[] | undefined {
+    return this.hangups.addOps(callSid, held);
+  }
+
+  /** the store key of the call's watch (watchOps) */
+  watchKey(callSid: string): string {
+    return this.hangups.key(callSid);
   }
 
   /**

@@ -27,6 +27,7 @@ import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
 import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
 import type { DropinService } from '../dropin/service';
+import { decodeActionQuery } from '../dropin/action-query';
 import { TwilioErrors } from '../errors';
 
 export interface TwilioRouteDeps {
@@ -245,6 +246,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const started = process.hrtime.bigint();
       const step = Number.parseInt(req.params.step, 10);
       const attempt = Number.parseInt(req.params.attempt, 10);
+      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts
+      // matchToken); a drop-in capture's gather (its action's query says so): its hang-up watch
+      const capture = Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
+      const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch: capture });
       const answer = await serve(
         req,
         'gather',
@@ -252,15 +257,20 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         async (raw, log, _req, { identity, reads }) => {
           const p = gatherParams.parse(raw);
           // the claim read the call: the step's writes and its answer go in one write (webhook-write.ts)
-          const read = await d.webhookWrite.load(p.CallSid, reads);
+          const read = await d.webhookWrite.load(p.CallSid, reads, also(p.CallSid));
           if (!read.session) throw TwilioErrors.gatherUnknownCall();
           const session = d.calls.fromStored(read.session);
-          if (!identity) return d.runner.digits(session, step, attempt, p.Digits, log, confirm);
+          const gathered = { step, attempt, digits: p.Digits, confirm, sealed: read.sealed };
+          if (!identity) return d.runner.digits(session, gathered, log);
           const writes = d.webhookWrite.deferred(read, identity);
-          const body = await d.runner.digits(session, step, attempt, p.Digits, log, confirm, writes);
+          const body = await d.runner.digits(session, gathered, log, writes);
           return writes.answer ? { remembered: writes.answer } : body;
         },
-        { identify: gatherIdentity(String(step), String(attempt), confirm), rescue: dropinGather, reads: (identity) => d.webhookWrite.reads(identity.callSid) },
+        {
+          identify: gatherIdentity(String(step), String(attempt), confirm),
+          rescue: dropinGather,
+          reads: (identity) => d.webhookWrite.reads(identity.callSid, also(identity.callSid)),
+        },
       );
       observeLatency('gather', answer.status, started);
       return send(reply, answer);

@@ -49,8 +49,10 @@ export interface RunnerDeps {
 /**
  * Where a webhook's step writes. By default each write is made as the step comes to it (the
  * vault's envelopes, each audit entry, the session); a webhook whose replay claim read its call
- * defers them all to one atomic write with its answer (twilio/webhook-write.ts). Not for a
- * drop-in capture's session, which its service saves (dropin/).
+ * defers them all to one atomic write with its answer (twilio/webhook-write.ts). A drop-in
+ * capture's step that ends the capture is saved by its service (dropin/service.ts `end`: the
+ * app's recordings resumed first, the answer known only after the processors answer): what the
+ * step kept by then is made first (`flush`), so the trail keeps its order.
  */
 export interface StepWrites {
   /** seals the engine's plain values into the vault (tokens onto the session) and erases what it drops */
@@ -61,6 +63,21 @@ export interface StepWrites {
   streamUrl(grant: Parameters<StreamTokens['issue']>[0]): Promise<string>;
   /** the session `s` settled over the stored one (`basis`: as read), answered with `twiml`; then the entries `after` */
   save(basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void>;
+  /** a drop-in capture waits on its caller: its hang-up watch created, or renewed (dropin/hangup-watch.ts) */
+  watch(callSid: string): Promise<void>;
+  /** what was kept so far made now, before a write of someone else's (a drop-in capture's end) */
+  flush(): Promise<void>;
+}
+
+/** what a <Gather> action says */
+export interface Gathered {
+  step: number;
+  attempt: number;
+  digits: string;
+  /** the second entry of a requireMatchingInputs pair */
+  confirm?: boolean;
+  /** vault envelopes already read, by token (the replay claim read the first entry's: flows/matching.ts) */
+  sealed?: ReadonlyMap<string, string | null>;
 }
 
 /** the caller's number is kept in the vault under this field name, never in the session */
@@ -130,6 +147,10 @@ export class FlowRunner {
         await this.save(basis, s);
         for (const entry of after) await d.audit.append(s.callSid, entry);
       },
+      watch: async (callSid) => {
+        await d.dropin?.watch(callSid);
+      },
+      flush: async () => {},
     };
   }
 
@@ -235,21 +256,10 @@ export class FlowRunner {
     this.d.onSessionChanged?.(session);
   }
 
-  /**
-   * a <Gather> answered; `confirm`: the second entry of a requireMatchingInputs pair. `writes`:
-   * where the step writes (each write as it comes, unless the caller defers them)
-   */
-  async digits(
-    session: CallSession,
-    step: number,
-    attempt: number,
-    digits: string,
-    log: Logger,
-    confirm = false,
-    writes: StepWrites = this.immediate,
-  ): Promise<string> {
+  /** a <Gather> answered. `writes`: where the step writes (each write as it comes, unless the caller defers them) */
+  async digits(session: CallSession, g: Gathered, log: Logger, writes: StepWrites = this.immediate): Promise<string> {
     const flow = this.flowOf(session);
-    if (session.dropin && this.d.dropin && session.state === 'ivr' && digits.includes(INTERRUPT_KEY)) {
+    if (session.dropin && this.d.dropin && session.state === 'ivr' && g.digits.includes(INTERRUPT_KEY)) {
       const s = structuredClone(session);
       // the first entry of a matching pair waits sealed for a second that will not come now
       const sealed = s.pendingMatch?.token;
@@ -257,8 +267,9 @@ export class FlowRunner {
       if (sealed) await this.forgetSealed(sealed);
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
-    const first = confirm ? await firstEntry(this.d.vault, flow, session) : undefined;
-    return this.run(flow, session, { kind: 'digits', step, attempt, digits, confirm, first }, log, session.dropin ? this.immediate : writes);
+    const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
+    const input: EngineInput = { kind: 'digits', step: g.step, attempt: g.attempt, digits: g.digits, confirm: g.confirm, first };
+    return this.run(flow, session, input, log, writes);
   }
 
   /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */
@@ -308,8 +319,11 @@ export class FlowRunner {
     await this.recordFieldOutcomes(flow, s, before, writes);
     if (s.dropin && this.d.dropin) {
       const ended = endOfCapture(flow, s, verbs, before);
-      if (ended) return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
-      await this.d.dropin.watch(s.callSid);
+      if (ended) {
+        await writes.flush();
+        return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
+      }
+      await writes.watch(s.callSid);
     }
     const handedOff = session.state === 'ivr' && verbs.some((v) => v.verb === 'handoff');
     const streamUrl = handedOff ? await this.prepareHandoff(flow, s, log, writes) : undefined;

@@ -21,9 +21,10 @@ import type { CallSession } from '../calls/session';
 import type { StreamTokens } from '../media/tokens';
 import type { CasRecord, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
-import { vaultOpsOf } from '../flows/matching';
+import { matchToken, vaultOpsOf } from '../flows/matching';
 import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { settleInto, type StepWrites } from './runner';
+import type { DropinService } from '../dropin/service';
 import { TWIML_CONTENT_TYPE } from './twiml';
 
 /**
@@ -42,6 +43,8 @@ export interface WebhookWriteDeps {
   replay: ReplayGuard;
   vault: Vault;
   tokens: StreamTokens;
+  /** drop-in captures: a capture's gather renews its hang-up watch in its write */
+  dropin?: DropinService;
 }
 
 /** the call as a webhook's claim read it: its session record and audit trail (null: absent) */
@@ -49,6 +52,16 @@ export interface ReadCall {
   callSid: string;
   session: string | null;
   trail: string | null;
+  /** vault envelopes the claim read too, by token (a matching pair's first entry: flows/matching.ts matchToken) */
+  sealed: ReadonlyMap<string, string | null>;
+  /** a drop-in capture's gather: its hang-up watch record as the claim read it (undefined: not read) */
+  watch?: string | null;
+}
+
+/** what a gather's claim reads beyond the call: envelopes (vault tokens), and for a drop-in capture's gather its hang-up watch */
+export interface AlsoRead {
+  sealed?: readonly string[];
+  watch?: boolean;
 }
 
 /** what a webhook writes over the call as stored (a fresh copy for each try): the session changed (undefined: left), audit entries, other writes */
@@ -57,15 +70,32 @@ export type CallChange = (stored: CallSession | null) => { session?: CallSession
 export class WebhookWrite {
   constructor(private readonly d: WebhookWriteDeps) {}
 
-  /** the keys a webhook's replay claim reads for it: the call's session and audit trail */
-  reads(callSid: string): string[] {
-    return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid)];
+  /** the keys a webhook's replay claim reads for it: the call's session and audit trail, and what `also` names */
+  reads(callSid: string, also: AlsoRead = {}): string[] {
+    const watch = also.watch && this.d.dropin ? [this.d.dropin.watchKey(callSid)] : [];
+    return [this.d.calls.recordKey(callSid), this.d.audit.trailKey(callSid), ...(also.sealed ?? []).map((t) => this.d.vault.keyOf(t)), ...watch];
   }
 
-  /** the call as the claim read it (`reads`, by key), reading here what the claim did not (a request without an identity) */
-  async load(callSid: string, reads: ReadonlyMap<string, string | null>): Promise<ReadCall> {
+  /** the token the first entry of a matching pair at this step and attempt is sealed under (flows/matching.ts) */
+  matchToken(callSid: string, step: number, attempt: number): string {
+    return matchToken(this.d.vault, callSid, step, attempt);
+  }
+
+  /**
+   * The call as the claim read it (`reads`, by key), reading here the session and trail if the
+   * claim did not (a request without an identity); what else `also` names and the claim did not
+   * read is left to its reader.
+   */
+  async load(callSid: string, reads: ReadonlyMap<string, string | null>, also: AlsoRead = {}): Promise<ReadCall> {
     const [session, trail] = await Promise.all(this.reads(callSid).map((k) => (reads.has(k) ? (reads.get(k) ?? null) : this.d.store.get(k))));
-    return { callSid, session, trail };
+    const sealed = new Map<string, string | null>();
+    for (const t of also.sealed ?? []) {
+      const k = this.d.vault.keyOf(t);
+      if (reads.has(k)) sealed.set(t, reads.get(k) ?? null);
+    }
+    const watchKey = this.d.dropin?.watchKey(callSid);
+    const watch = watchKey !== undefined && reads.has(watchKey) ? { watch: reads.get(watchKey) ?? null } : {};
+    return { callSid, session, trail, sealed, ...watch };
   }
 
   /**
@@ -167,6 +197,22 @@ export class DeferredStep implements StepWrites {
     const { url, op } = this.d.tokens.prepare(grant);
     this.ops.push(op);
     return url;
+  }
+
+  /** the watch renewed in the write when the claim read it in place; created now when it is not (or was not read) */
+  async watch(callSid: string): Promise<void> {
+    const dropin = this.d.dropin;
+    const ops = dropin && this.read.watch !== undefined ? dropin.watchOps(callSid, this.read.watch) : undefined;
+    if (ops) this.ops.push(...ops);
+    else await dropin?.watch(callSid);
+  }
+
+  /** the writes kept so far, made now (entries chained by compare-and-set), without the session or the answer */
+  async flush(): Promise<void> {
+    const audit = this.entries.splice(0);
+    const ops = this.ops.splice(0);
+    if (audit.length === 0 && ops.length === 0) return;
+    await this.write.commit(this.read, () => ({ audit, ops }));
   }
 
   async save(_basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void> {

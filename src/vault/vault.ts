@@ -1,3 +1,4 @@
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import type { IndexedVaultBackend, VaultBackend, VaultWriteOp } from './backend';
 import { open, seal } from './envelope';
 import { VaultErrors } from './errors';
@@ -12,6 +13,8 @@ const TOKEN_RANDOM_BYTES = 24;
 const TOKEN = /^vt_[A-Za-z0-9_-]{32}$/;
 
 export const DEFAULT_VAULT_KEY_PREFIX = 'tw:vault:';
+/** what the key of slot tokens is derived for (HKDF's info), so it is no other key */
+const SLOT_TOKEN_LABEL = 'tonewall vault slot tokens v1';
 
 export interface VaultOptions {
   keys: KeyRing;
@@ -50,6 +53,8 @@ export class Vault {
   readonly #backend: VaultBackend;
   readonly #keyPrefix: string;
   readonly #callIndexKey?: (callSid: string) => string;
+  /** the key of `slotToken`, derived from the primary key: a rotation changes every slot's token */
+  readonly #slotKey: KeyObject;
 
   constructor(opts: VaultOptions) {
     if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds < 1) {
@@ -59,6 +64,7 @@ export class Vault {
     this.#ttlSeconds = opts.ttlSeconds;
     this.#backend = opts.backend;
     this.#keyPrefix = opts.keyPrefix ?? DEFAULT_VAULT_KEY_PREFIX;
+    this.#slotKey = createSecretKey(Buffer.from(hkdfSync('sha256', opts.keys.primary.key.export(), Buffer.alloc(0), SLOT_TOKEN_LABEL, 32)));
     if (opts.callIndexKey) {
       const b = opts.backend as Partial<IndexedVaultBackend>;
       if (typeof b.multi !== 'function' || typeof b.smembers !== 'function') {
@@ -73,15 +79,15 @@ export class Vault {
     return this.#ttlSeconds;
   }
 
-  /** Encrypt and store `plain` for this call's field; returns an opaque random token. */
-  async put(callSid: string, field: string, plain: string): Promise<string> {
-    const { token, write } = this.prepare(callSid, field, plain);
+  /** Encrypt and store `plain` for this call's field; returns an opaque random token (or `token`, a `slotToken`). */
+  async put(callSid: string, field: string, plain: string, token?: string): Promise<string> {
+    const { write, ...put } = this.prepare(callSid, field, plain, token);
     if (this.#callIndexKey) {
-      await (this.#backend as IndexedVaultBackend).multi([{ op: 'set', ...write }, this.indexOp(callSid, token, write.ttlSeconds)]);
+      await (this.#backend as IndexedVaultBackend).multi([{ op: 'set', ...write }, this.indexOp(callSid, put.token, write.ttlSeconds)]);
     } else {
       await this.#backend.set(write.key, write.value, write.ttlSeconds);
     }
-    return token;
+    return put.token;
   }
 
   /**
@@ -89,9 +95,9 @@ export class Vault {
    * entry), for a caller that makes them in its own atomic write with the record naming the
    * token. Only the envelope leaves, never `plain`.
    */
-  putOps(callSid: string, field: string, plain: string): { token: string; ops: VaultWriteOp[] } {
-    const { token, write } = this.prepare(callSid, field, plain);
-    return { token, ops: [{ op: 'set', ...write }, ...(this.#callIndexKey ? [this.indexOp(callSid, token, write.ttlSeconds)] : [])] };
+  putOps(callSid: string, field: string, plain: string, token?: string): { token: string; ops: VaultWriteOp[] } {
+    const { write, ...put } = this.prepare(callSid, field, plain, token);
+    return { token: put.token, ops: [{ op: 'set', ...write }, ...(this.#callIndexKey ? [this.indexOp(callSid, put.token, write.ttlSeconds)] : [])] };
   }
 
   private indexOp(callSid: string, token: string, ttlSeconds: number): VaultWriteOp {
@@ -115,8 +121,8 @@ export class Vault {
    * `put` without the store write: the token and the envelope's write, for a caller that makes
    * it atomically with the record that names the token. Only the envelope leaves, never `plain`.
    */
-  prepare(callSid: string, field: string, plain: string): { token: string; write: { key: string; value: string; ttlSeconds: number } } {
-    const token = TOKEN_PREFIX + randomBytesPooled(TOKEN_RANDOM_BYTES).toString('base64url');
+  prepare(callSid: string, field: string, plain: string, token?: string): { token: string; write: { key: string; value: string; ttlSeconds: number } } {
+    token ??= TOKEN_PREFIX + randomBytesPooled(TOKEN_RANDOM_BYTES).toString('base64url');
     const envelope = Vault.seal(this.#keys, fieldAd(callSid, field), plain);
     return { token, write: { key: this.#storeKey(token), value: envelope, ttlSeconds: this.#ttlSeconds } };
   }
@@ -126,9 +132,30 @@ export class Vault {
    * envelope was tampered with, belongs to another call or field, or names an unknown key.
    */
   async get(callSid: string, field: string, token: string): Promise<string | null> {
-    const envelope = await this.#backend.get(this.#storeKey(token));
-    if (envelope === null) return null;
-    return Vault.open(this.#keys, fieldAd(callSid, field), envelope);
+    return this.opened(callSid, field, await this.#backend.get(this.#storeKey(token)));
+  }
+
+  /**
+   * A token named by what it holds rather than drawn at random: an HMAC of the call and `slot`
+   * under a key of the vault's own, so that a caller knowing both can name the value's store key
+   * (`keyOf`) before it reads the record that names the token, and no one without the key can.
+   * A slot must name one value of the call (a later `put` to it replaces the earlier).
+   */
+  slotToken(callSid: string, slot: string): string {
+    const mac = createHmac('sha256', this.#slotKey)
+      .update(JSON.stringify([callSid, slot]))
+      .digest();
+    return TOKEN_PREFIX + mac.subarray(0, TOKEN_RANDOM_BYTES).toString('base64url');
+  }
+
+  /** the store key of a token's envelope, for a caller that reads it with other keys in one round trip (then `opened`) */
+  keyOf(token: string): string {
+    return this.#storeKey(token);
+  }
+
+  /** `get` of an envelope the caller read itself (`keyOf`); null stays null */
+  opened(callSid: string, field: string, envelope: string | null): string | null {
+    return envelope === null ? null : Vault.open(this.#keys, fieldAd(callSid, field), envelope);
   }
 
   async erase(token: string): Promise<void> {

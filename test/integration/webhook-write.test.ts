@@ -7,10 +7,8 @@
  * answers the safe TwiML and writes nothing, and the audit chain verifies after the write.
  */
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
-import { redisUrl } from '../support/redis';
+import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, type Harness } from '../support/harness';
+import { named, postCounted, roundTrips } from '../support/round-trips';
 import { Errors } from '../../src/errors';
 import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
 
@@ -31,36 +29,12 @@ function params(callSid: string, to: string, extra: Record<string, string> = {})
   };
 }
 
-/**
- * The commands this app's client sent Redis for one call while `fn` ran, as Redis ran them
- * (MONITOR): top level only, each a round trip; the commands a script runs inside it are
- * reported with the source "lua" and left out. A call's commands name its CallSid (its session
- * and trail keys) or its replay record.
- */
-async function roundTrips(h: Harness, callSid: string, fn: () => Promise<unknown>): Promise<string[][]> {
-  const replayKey = h.app.services.replay.recordKey(callSid);
-  // monitor() opens a connection of its own: both are closed after
-  const base = new Redis(redisUrl());
-  const monitor = await base.monitor();
-  const seen: { args: string[]; source: string }[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
-  try {
-    await fn();
-    // MONITOR reports commands in the order Redis ran them: once this one shows, so have the call's
-    const marker = `marker-${randomBytes(6).toString('hex')}`;
-    const client = new Redis(redisUrl());
-    await client.echo(marker);
-    client.disconnect();
-    await waitFor(() => seen.some((c) => c.args[0]?.toLowerCase() === 'echo' && c.args[1] === marker), 'the MONITOR marker');
-  } finally {
-    monitor.disconnect();
-    base.disconnect();
-  }
-  return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(callSid) || a === replayKey)).map((c) => c.args);
+/** the call's audit trail, verified: its entries' types */
+async function trailTypes(h: Harness, callSid: string): Promise<string[]> {
+  const trail = await h.app.services.audit.verify(callSid);
+  expect(trail.verified).toBe(true);
+  return trail.entries.map((e) => e.type);
 }
-
-/** a command's name, a script's as `script` (EVALSHA, or EVAL the first time a script runs on a connection) */
-const named = (commands: string[][]) => commands.map((c) => (/^eval(sha)?$/i.test(c[0]) ? 'script' : c[0].toLowerCase()));
 
 describe('a gather in two store round trips', () => {
   let h: Harness;
@@ -74,12 +48,6 @@ describe('a gather in two store round trips', () => {
   async function newCall(callSid: string, to = SUPPORT_NUMBER): Promise<void> {
     const r = await h.emulator.signedPost(h.voiceUrl, params(callSid, to, { CallStatus: 'ringing' }));
     expect(r.body).toContain('/twilio/gather/1/1');
-  }
-
-  async function trailTypes(callSid: string): Promise<string[]> {
-    const trail = await h.app.services.audit.verify(callSid);
-    expect(trail.verified).toBe(true);
-    return trail.entries.map((e) => e.type);
   }
 
   /** the vault's envelopes of captured values for the call, by its token index (the caller's number is not in it) */
@@ -100,7 +68,7 @@ describe('a gather in two store round trips', () => {
     const session = await calls.get(callSid);
     expect(session).toMatchObject({ state: 'dialed', fields: { dob: { valid: true } } });
     expect(await vault.get(callSid, 'dob', session!.fields.dob.token!)).toBe(DOB);
-    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
     // the value only as an envelope: no key holds it in plain
     expect((await h.scan()).filter((k) => k.content.includes(DOB))).toEqual([]);
 
@@ -123,7 +91,7 @@ describe('a gather in two store round trips', () => {
     const answers = await Promise.all(Array.from({ length: 5 }, () => h.emulator.signedPost(gatherUrl(), params(callSid, SUPPORT_NUMBER, { Digits: DOB }))));
     expect(answers[0].body).toContain('<Dial');
     for (const a of answers) expect(a.body).toBe(answers[0].body);
-    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
     // one date of birth sealed
     expect(await vaultTokens(callSid)).toHaveLength(1);
     expect((await h.app.services.calls.get(callSid))?.state).toBe('dialed');
@@ -141,7 +109,7 @@ describe('a gather in two store round trips', () => {
       expect(during.body).toMatch(/sorry/i);
       expect(during.body).toMatch(/<Dial|<Hangup/);
       expect(await h.app.services.calls.get(callSid)).toEqual(before);
-      expect(await trailTypes(callSid)).toEqual(['call.started']);
+      expect(await trailTypes(h, callSid)).toEqual(['call.started']);
       expect(await vaultTokens(callSid)).toEqual([]);
 
       // Twilio's retry: the claim was released, so the step runs now, once
@@ -151,7 +119,7 @@ describe('a gather in two store round trips', () => {
     } finally {
       write.mockRestore();
     }
-    expect(await trailTypes(callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
     expect(await vaultTokens(callSid)).toHaveLength(1);
   });
 
@@ -183,7 +151,7 @@ describe('a gather in two store round trips', () => {
       write.mockRestore();
       await other.close();
     }
-    expect(await trailTypes(callSid)).toEqual(['call.started', 'recording.status', 'field.collected', 'handoff']);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'recording.status', 'field.collected', 'handoff']);
     const session = await h.app.services.calls.get(callSid);
     expect(session).toMatchObject({ state: 'dialed', recording: { sid: recordingSid }, fields: { dob: { valid: true } } });
     // the answer was remembered with the write that landed
@@ -201,7 +169,7 @@ describe('a gather in two store round trips', () => {
     expect(r.body).toContain('/twilio/gather/2/1');
     // the claim, the controller's append of the pause, the write: no second try of the write
     expect(sent).toHaveLength(3);
-    expect(await trailTypes(callSid)).toEqual(['call.started', 'recording.paused', 'field.collected']);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'recording.paused', 'field.collected']);
     expect((await h.app.services.calls.get(callSid))?.recording.status).toBe('paused');
   });
 
@@ -224,6 +192,103 @@ describe('a gather in two store round trips', () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+describe('the second entry of a matching pair in two store round trips', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ flowsDir: path.join(__dirname, '../fixtures/flows-confirm') });
+  });
+  afterAll(async () => h.close());
+
+  const NUMBER = '+15005550096';
+  const ACCOUNT = '20481632';
+
+  /** a new call's first entry keyed: the URL of its second (the confirm action) */
+  async function firstEntered(callSid: string): Promise<string> {
+    const voice = await h.emulator.signedPost(h.voiceUrl, params(callSid, NUMBER, { CallStatus: 'ringing' }));
+    const first = /action="([^"]+)"/.exec(voice.body)![1];
+    const asked = await h.emulator.signedPost(first, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    const confirm = /action="([^"]+)"/.exec(asked.body)![1];
+    expect(confirm).toMatch(/\/twilio\/gather\/0\/1\/confirm$/);
+    return confirm;
+  }
+
+  test('is the claim (reading the call and the sealed first entry) and the write; its replay is one and changes nothing', async () => {
+    const callSid = sid('c');
+    const confirmUrl = await firstEntered(callSid);
+    const pending = (await h.app.services.calls.get(callSid))!.pendingMatch!;
+    const first = await postCounted(h, callSid, confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    expect(first.body).toContain('<Dial');
+    // before: the claim, the first entry's envelope read on its own (GET), the write
+    expect(named(first.sent)).toEqual(['script', 'script']);
+    expect(first.sent[0]).toContain(h.app.services.keys.vault(pending.token));
+
+    const { calls, vault } = h.app.services;
+    const session = await calls.get(callSid);
+    expect(session).toMatchObject({ state: 'dialed', fields: { account: { valid: true, token: pending.token } } });
+    expect(session?.pendingMatch).toBeUndefined();
+    expect(await vault.get(callSid, 'account', pending.token)).toBe(ACCOUNT);
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect((await h.scan()).filter((k) => k.content.includes(ACCOUNT))).toEqual([]);
+
+    const keysBefore = await h.scan();
+    const again = await postCounted(h, callSid, confirmUrl, params(callSid, NUMBER, { Digits: '99999999#', CalledCity: 'Springfield' }));
+    expect(again.body).toBe(first.body);
+    expect(again.sent).toHaveLength(1);
+    expect(await calls.get(callSid)).toEqual(session);
+    expect(await h.scan()).toEqual(keysBefore);
+  });
+
+  test('a mismatch erases the first entry in the same write and asks again', async () => {
+    const callSid = sid('d');
+    const confirmUrl = await firstEntered(callSid);
+    const pending = (await h.app.services.calls.get(callSid))!.pendingMatch!;
+    const r = await postCounted(h, callSid, confirmUrl, params(callSid, NUMBER, { Digits: '11112222#' }));
+    expect(named(r.sent)).toEqual(['script', 'script']);
+    expect(r.body).toContain('/twilio/gather/0/2"');
+    expect(await h.redisStore!.get(h.app.services.keys.vault(pending.token))).toBeNull();
+    expect(await h.app.services.calls.get(callSid)).toMatchObject({ step: 0, attempt: 2, lastError: 'input-matching-failed' });
+    expect(await trailTypes(h, callSid)).toEqual(['call.started']);
+  });
+
+  test('a store failure at the write answers the safe TwiML and keeps the first entry; the retry runs the step once, in two round trips', async () => {
+    const callSid = sid('e');
+    const confirmUrl = await firstEntered(callSid);
+    const before = await h.app.services.calls.get(callSid);
+    const write = jest.spyOn(h.app.services.store, 'compareAndSetAll').mockRejectedValueOnce(Errors.storeUnavailable());
+    let retry = { status: 0, body: '', sent: [] as string[][] };
+    try {
+      const during = await h.emulator.signedPost(confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+      expect(during.body).toMatch(/sorry/i);
+      expect(await h.app.services.calls.get(callSid)).toEqual(before);
+      expect(await h.app.services.vault.get(callSid, 'account', before!.pendingMatch!.token)).toBe(ACCOUNT);
+      expect(await trailTypes(h, callSid)).toEqual(['call.started']);
+
+      retry = await postCounted(h, callSid, confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+      expect(named(retry.sent)).toEqual(['script', 'script']);
+      expect(write).toHaveBeenCalledTimes(2);
+    } finally {
+      write.mockRestore();
+    }
+    expect(retry.body).toContain('<Dial');
+    expect(await trailTypes(h, callSid)).toEqual(['call.started', 'field.collected', 'handoff']);
+    expect((await h.app.services.calls.get(callSid))?.fields.account).toMatchObject({ valid: true, token: before!.pendingMatch!.token });
+  });
+
+  test('a first entry sealed under a random token (by an older instance) is read after the claim: three round trips, the same answer', async () => {
+    const callSid = sid('f');
+    const confirmUrl = await firstEntered(callSid);
+    const { calls, vault } = h.app.services;
+    const older = await vault.put(callSid, 'account', ACCOUNT);
+    await calls.update(callSid, (s) => {
+      s.pendingMatch = { step: 0, token: older };
+    });
+    const r = await postCounted(h, callSid, confirmUrl, params(callSid, NUMBER, { Digits: `${ACCOUNT}#` }));
+    expect(named(r.sent)).toEqual(['script', 'get', 'script']);
+    expect(r.body).toContain('<Dial');
+    expect((await calls.get(callSid))?.fields.account).toMatchObject({ valid: true, token: older });
   });
 });
 

@@ -9,6 +9,16 @@ import twilio from 'twilio';
 import { createTwilioClient } from '../../src/twilio/rest';
 import { ACCOUNT_SID, AUTH_TOKEN } from './harness';
 
+/** the shop's number, a caller of its, and the CAPTURE_RESULT_SECRET the drop-in tests sign results with */
+export const SHOP_NUMBER = '+15005550150';
+export const SHOP_CALLER = '+15551239876';
+export const CAPTURE_SECRET = 'capture-result-secret-0123456789abcdef';
+
+/** the parameters of a <Gather> action Twilio posts for a call to the shop */
+export function shopGatherParams(callSid: string, digits: string): Record<string, string> {
+  return { CallSid: callSid, AccountSid: ACCOUNT_SID, From: SHOP_CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', Digits: digits };
+}
+
 /** what the shop's return URL received */
 export interface Returned {
   query: Record<string, string>;

@@ -95,6 +95,22 @@ describe('Vault', () => {
     expect(envelopes[0]).not.toBe(envelopes[1]);
   });
 
+  it("names a slot's value by a token of the call and slot, keyed: the same for each, another for any other, none a guess can make", async () => {
+    const { vault, backend } = makeVault();
+    const token = vault.slotToken(CALL, 'match:2:1');
+    expect(isVaultToken(token)).toBe(true);
+    expect(vault.slotToken(CALL, 'match:2:1')).toBe(token);
+    const others = [vault.slotToken(CALL, 'match:2:2'), vault.slotToken(OTHER_CALL, 'match:2:1'), makeVault(k2).vault.slotToken(CALL, 'match:2:1')];
+    expect(new Set([token, ...others]).size).toBe(4);
+    // stored under it, and read by its key with other keys then opened: the value
+    expect(await vault.put(CALL, 'account', '20481632', token)).toBe(token);
+    expect(vault.keyOf(token)).toBe(`tw:vault:${token}`);
+    expect(vault.opened(CALL, 'account', await backend.get(vault.keyOf(token)))).toBe('20481632');
+    expect(vault.opened(CALL, 'account', null)).toBeNull();
+    // bound to its call and field like any envelope
+    expect((await thrown(vault.get(CALL, 'cvv', token))).code).toBe('TW_ERR_VAULT_TAMPERED');
+  });
+
   it('honours keyPrefix', async () => {
     const backend = new MemoryBackend();
     const vault = new Vault({ keys: parseKeyRing(k1), ttlSeconds: 60, backend, keyPrefix: 'test:v:' });
