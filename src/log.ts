@@ -38,7 +38,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
         req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
-        err: pino.stdSerializers.err,
+        err: safeErr,
       },
     },
     destination,
@@ -51,6 +51,27 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * together, so they keep their digits.
  */
 const NUMBER_IN_PATH = /(?<![A-Za-z0-9])(?:\+|%2B)?[0-9]{7,}(?![A-Za-z0-9])/gi;
+
+/** a query string quoted in a text (`…/twilio/voice?From=%2B1555…`): what follows `?` up to a space or quote, when it holds an `=` */
+const QUERY_IN_TEXT = /\?(?=[^\s"'`]*=)[^\s"'`]*/g;
+
+/** a text that may quote a request's URL (an error's message or stack), without its query strings and numbers */
+export function redactText(text: string): string {
+  return text.replace(QUERY_IN_TEXT, '?[query]').replace(NUMBER_IN_PATH, '[number]');
+}
+
+/**
+ * An error as pino's standard serializer gives it, its message and stack through redactText: the
+ * errors logged by the service's own code go through errFields, but Fastify logs some of its own
+ * with the request's URL in the message as sent (a reply sent twice: `FST_ERR_REP_ALREADY_SENT`),
+ * query and all.
+ */
+function safeErr(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const s = pino.stdSerializers.err(err);
+  if (typeof s.message === 'string') s.message = redactText(s.message);
+  if (typeof s.stack === 'string') s.stack = redactText(s.stack);
+  return s;
+}
 
 /**
  * Media stream URLs carry single-use tokens and subject routes carry phone numbers: neither belongs
