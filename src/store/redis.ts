@@ -99,20 +99,13 @@ export class RedisStore implements Store {
 
   async createAll(records: StoreRecord[], ops: StoreOp[]) {
     return this.run(async () => {
-      if (records.length === 0) throw StoreErrors.recordMissing();
-      if (!records.every((r) => validTtl(r.ttlSeconds))) throw StoreErrors.ttlInvalid();
-      const { keys, args } = encodeOps(ops);
-      const values: (string | number)[] = [];
-      for (const r of records) values.push(r.value, r.ttlSeconds);
-      const [created, ...current] = await this.scripts.twCreateAll(
-        records.length + keys.length,
-        ...records.map((r) => r.key),
-        ...keys,
-        records.length,
-        ...values,
-        ...args,
+      const { done, current } = await this.overRecords(
+        (n, ...a) => this.scripts.twCreateAll(n, ...a),
+        records,
+        (r) => [r.value, r.ttlSeconds],
+        ops,
       );
-      return created === 1 ? { created: true as const } : { created: false as const, current: records.map((_, i) => current[i] ?? null) };
+      return done ? { created: true as const } : { created: false as const, current };
     });
   }
 
@@ -128,21 +121,34 @@ export class RedisStore implements Store {
 
   async compareAndSetAll(records: CasRecord[], ops: StoreOp[]) {
     return this.run(async () => {
-      if (records.length === 0) throw StoreErrors.recordMissing();
-      if (!records.every((r) => validTtl(r.ttlSeconds))) throw StoreErrors.ttlInvalid();
-      const { keys, args } = encodeOps(ops);
-      const values: (string | number)[] = [];
-      for (const r of records) values.push(r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds);
-      const [ok, ...current] = await this.scripts.twCompareAndSetAll(
-        records.length + keys.length,
-        ...records.map((r) => r.key),
-        ...keys,
-        records.length,
-        ...values,
-        ...args,
+      const { done, current } = await this.overRecords(
+        (n, ...a) => this.scripts.twCompareAndSetAll(n, ...a),
+        records,
+        (r) => [r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds],
+        ops,
       );
-      return ok === 1 ? { ok: true as const } : { ok: false as const, current: records.map((_, i) => current[i] ?? null) };
+      return done ? { ok: true as const } : { ok: false as const, current };
     });
+  }
+
+  /**
+   * A script over whole records and ops in one call (createAll, compareAndSetAll): KEYS are the
+   * records' then the ops', ARGV the record count, each record's arguments, then the ops'. Its
+   * reply: whether it wrote, and when it did not, each record's current value.
+   */
+  private async overRecords<R extends { key: string; ttlSeconds: number }>(
+    script: (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<[0 | 1, ...(string | null)[]]>,
+    records: R[],
+    argsOf: (r: R) => (string | number)[],
+    ops: StoreOp[],
+  ): Promise<{ done: boolean; current: (string | null)[] }> {
+    if (records.length === 0) throw StoreErrors.recordMissing();
+    if (!records.every((r) => validTtl(r.ttlSeconds))) throw StoreErrors.ttlInvalid();
+    const { keys, args } = encodeOps(ops);
+    const values: (string | number)[] = [];
+    for (const r of records) values.push(...argsOf(r));
+    const [flag, ...current] = await script(records.length + keys.length, ...records.map((r) => r.key), ...keys, records.length, ...values, ...args);
+    return { done: flag === 1, current: records.map((_, i) => current[i] ?? null) };
   }
 
   async claimField(key: string, field: string, value: string, ttlSeconds: number, readKeys: string[] = []) {
