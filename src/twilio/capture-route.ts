@@ -82,8 +82,15 @@ export function refusedCaptureTwiml(flow?: Flow): string {
   return sayAndHangUpTwiml('capture-refused', flow);
 }
 
+/**
+ * `outlived`: the call's record is gone but its audit trail is there (routes.ts): a capture that
+ * returned before it created a record (its first step failed and it went back with
+ * `internal-error`) redirected here again, or a request resent after the call was erased or
+ * expired. Either is a call tonewall already knew: refused as one, with the apology, never a
+ * silent hangup of a caller the app is still talking to.
+ */
 export function captureHandler(d: CaptureRouteDeps) {
-  return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger): Promise<string> => {
+  return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger, outlived = false): Promise<string> => {
     const p = voiceParams.parse(raw);
     const flow = captureFlow(d.flows, flowId);
     const refuse = async (reason: string): Promise<string> => {
@@ -100,7 +107,7 @@ export function captureHandler(d: CaptureRouteDeps) {
     // replay guard, covers the one case the guard would answer wrongly: the same flow again after
     // its capture returned; this check is behind the guard, so a replay of a refusal is answered
     // as the first one was and audited once.)
-    if (await d.calls.get(p.CallSid)) return refuse('call-already-known');
+    if (outlived || (await d.calls.get(p.CallSid))) return refuse('call-already-known');
     const outbound = typeof raw.Direction === 'string' && raw.Direction.startsWith('outbound');
     log.info({ flowId: flow.id, outbound }, 'drop-in capture started');
     const twiml = await d.runner.start(

@@ -283,18 +283,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
-        const answer = await serve(
-          req,
-          'capture',
-          'voice',
-          async (raw, log, _req, claimed) => ((await outlived(claimed)) ? refuseOutlived(log) : capture(flowId, raw, req.query, log)),
-          {
-            identify: captureIdentity(flowId),
-            early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
-            rescue: captureRescue(rescueDeps, flowId),
-            reads: (identity) => d.webhookWrite.reads(identity.callSid),
-          },
-        );
+        const answer = await serve(req, 'capture', 'voice', async (raw, log, _req, claimed) => capture(flowId, raw, req.query, log, await outlived(claimed)), {
+          identify: captureIdentity(flowId),
+          early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
+          rescue: captureRescue(rescueDeps, flowId),
+          reads: (identity) => d.webhookWrite.reads(identity.callSid),
+        });
         observeLatency('capture', answer.status, started);
         return send(reply, answer);
       });

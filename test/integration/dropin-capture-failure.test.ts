@@ -317,3 +317,33 @@ it("the store goes while the processor is charged (after the capture's save): th
   expect(lines.some((l) => l.includes('drop-in capture: processor-error not saved on the call'))).toBe(true);
   expect(lines.some((l) => l.includes('drop-in audit entry not written'))).toBe(true);
 });
+
+it('the app redirects to a capture again after one that went back before it created a record: refused with the apology, never a silent hangup', async () => {
+  const callSid = 'CA' + 'b'.repeat(32);
+  const capture = () =>
+    h.emulator.signedPost(`${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
+      CallSid: callSid,
+      AccountSid: ACCOUNT_SID,
+      From: CALLER,
+      To: SHOP_NUMBER,
+      CallStatus: 'in-progress',
+      Direction: 'inbound',
+    });
+  // the store down as the capture starts: the call goes back with internal-error, no record made
+  await stopRedis();
+  const first = redirectIn((await capture()).body);
+  expect(first?.query.Result).toBe('internal-error');
+  await redis.up();
+  // the return is saved once the store is back: the call's trail, and no record
+  await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'the service to be ready again', 10_000);
+  await waitFor(async () => (await auditOf(callSid)).some((e) => e.type === 'dropin.returned'), 'the return to be audited', 10_000);
+  expect(await h.app.services.calls.get(callSid)).toBeNull();
+
+  const again = await capture();
+  expect(again.status).toBe(200);
+  expect(again.body).toContain('<Say');
+  expect(again.body).toContain('<Hangup/>');
+  expect(again.body).not.toContain('<Gather');
+  expect((await auditOf(callSid)).at(-1)).toMatchObject({ type: 'dropin.refused', reason: 'call-already-known' });
+  expect(await h.app.services.calls.get(callSid)).toBeNull();
+});
