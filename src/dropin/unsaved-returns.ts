@@ -62,6 +62,8 @@ export class UnsavedReturns {
   private readonly pending = new Map<string, Return>();
   private readonly saving = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
+  /** stop() was called: no timer is set again, whatever is in flight when it comes */
+  private stopped = false;
 
   constructor(private readonly d: UnsavedReturnsDeps) {}
 
@@ -107,8 +109,12 @@ export class UnsavedReturns {
     await saving;
   }
 
-  /** no more retries; what is kept is lost with this process (see the window above) */
+  /**
+   * No more retries, for good: a retry in flight ends without scheduling the next, and a return
+   * kept after this is not retried. What is kept is lost with this process (see the window above).
+   */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -165,7 +171,7 @@ export class UnsavedReturns {
   }
 
   private schedule(): void {
-    if (this.timer || this.pending.size === 0) return;
+    if (this.stopped || this.timer || this.pending.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.retry();
