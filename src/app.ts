@@ -192,6 +192,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     store,
     keys,
     calls,
+    vault,
     recording,
     audit,
     twilio: twilioClient,

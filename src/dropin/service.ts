@@ -30,6 +30,7 @@ import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import type { CallControl } from '../calls/control';
 import type { Keys, Store, StoreOp } from '../store';
+import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
 import { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
@@ -51,6 +52,8 @@ export interface DropinDeps {
   store: Store;
   keys: Keys;
   calls: CallRepository;
+  /** erases the first entry of a matching pair a caller hung up on (sealed under `pendingMatch.token`) */
+  vault: Pick<Vault, 'erase'>;
   recording: RecordingController;
   audit: AuditSink;
   twilio: CallControl;
@@ -295,7 +298,9 @@ export class DropinService {
    * The call ended (its status callback, or a poll): a capture still running reports
    * `caller-hung-up`. Called again for the same call (the status callback after a poll, or a
    * watch whose instance stopped before the report was queued), it queues the report if it is
-   * not yet, never a second one.
+   * not yet, never a second one. The first entry of a matching pair the caller left unconfirmed
+   * goes with the call, as tonewall's own status route drops it: the record no longer names it
+   * and, once the report is queued, its sealed envelope is erased.
    */
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
     // no call, nothing to resume: Twilio ends a call's recordings with it
@@ -308,11 +313,16 @@ export class DropinService {
     let resultSet = false;
     // ended here, not by tonewall's own status route (which counts the call out itself)
     let endedHere = false;
+    // the token of a first entry sealed while its second was awaited (flows/matching.ts)
+    let sealed: string | undefined;
     await this.d.calls.update(callSid, (stored) => {
+      sealed = undefined;
       if (stored.dropin?.result === 'caller-hung-up') ended = structuredClone(stored);
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'caller-hung-up';
       resultSet = true;
+      sealed = stored.pendingMatch?.token || undefined;
+      stored.pendingMatch = undefined;
       endedHere = stored.state !== 'ended';
       if (endedHere) {
         stored.state = 'ended';
@@ -325,6 +335,9 @@ export class DropinService {
       const flow = flowOf(ended);
       if (flow) await this.report(flow, ended, ended.dropin.returnUrl, resultSet);
     }
+    // after the report, so a vault that fails cannot hold it back; failing, it throws and the
+    // watch stays for the next read, which finds the report queued (the envelope then lives out VAULT_TTL_SECONDS)
+    if (sealed) await this.d.vault.erase(sealed);
     await this.hangups.remove(callSid);
   }
 

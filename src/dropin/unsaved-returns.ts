@@ -42,6 +42,8 @@ interface Return {
   audited: boolean;
   /** saved after the app already had the call back: a `caller-hung-up` queued meanwhile is withdrawn */
   late: boolean;
+  /** the timer's retries of it that failed: logged at the 1st, 2nd, 4th, 8th... (loggedAt) */
+  failures: number;
   /** the call's logger */
   log: Logger;
 }
@@ -62,6 +64,8 @@ export class UnsavedReturns {
   private readonly pending = new Map<string, Return>();
   private readonly saving = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
+  /** stop() was called: no timer is set again, whatever is in flight when it comes */
+  private stopped = false;
 
   constructor(private readonly d: UnsavedReturnsDeps) {}
 
@@ -70,7 +74,7 @@ export class UnsavedReturns {
    * take now is kept and saved again until it lands. `unwatched`: the watch was removed already.
    */
   async save(r: { callSid: string; flowId?: string; resumed: boolean; unwatched: boolean; log: Logger }): Promise<void> {
-    const ret: Return = { ...r, marked: false, audited: false, late: false };
+    const ret: Return = { ...r, marked: false, audited: false, late: false, failures: 0 };
     try {
       await this.write(ret);
     } catch (err) {
@@ -107,8 +111,12 @@ export class UnsavedReturns {
     await saving;
   }
 
-  /** no more retries; what is kept is lost with this process (see the window above) */
+  /**
+   * No more retries, for good: a retry in flight ends without scheduling the next, and a return
+   * kept after this is not retried. What is kept is lost with this process (see the window above).
+   */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -165,7 +173,7 @@ export class UnsavedReturns {
   }
 
   private schedule(): void {
-    if (this.timer || this.pending.size === 0) return;
+    if (this.stopped || this.timer || this.pending.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.retry();
@@ -176,11 +184,23 @@ export class UnsavedReturns {
   private async retry(): Promise<void> {
     await Promise.all(
       [...this.pending.values()].map((r) =>
-        this.flush(r.callSid).catch((err: unknown) => r.log.warn({ err: errFields(err) }, 'drop-in return still not saved: will retry')),
+        this.flush(r.callSid).catch((err: unknown) => {
+          r.failures++;
+          if (loggedAt(r.failures)) r.log.warn({ err: errFields(err), failures: r.failures }, 'drop-in return still not saved: will retry');
+        }),
       ),
     );
     this.schedule();
   }
+}
+
+/**
+ * Whether a return's nth failed retry is logged: the 1st, 2nd, 4th, 8th... A store down for an
+ * hour would otherwise log a line per return every RETURN_RETRY_MS; this logs about a dozen, the
+ * count in each telling how long it has lasted.
+ */
+function loggedAt(failures: number): boolean {
+  return failures > 0 && (failures & (failures - 1)) === 0;
 }
 
 /** the store is unreachable, or another instance is sending the result: worth trying again */

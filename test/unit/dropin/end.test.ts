@@ -51,6 +51,7 @@ function service(opts: { processors?: ProcessorConfig[] } = {}) {
     store: new Proxy({}, { get: () => down }) as unknown as Store,
     keys: makeKeys('t:'),
     calls: { update: down, get: down } as unknown as CallRepository,
+    vault: { erase: down },
     audit: { append: down } as unknown as AuditSink,
     recording: {} as RecordingController,
     twilio: {} as DropinDeps['twilio'],
