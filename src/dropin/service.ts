@@ -52,7 +52,7 @@ export interface DropinDeps {
   store: Store;
   keys: Keys;
   calls: CallRepository;
-  /** erases the first entry of a matching pair a caller hung up on (sealed under `pendingMatch.token`) */
+  /** erases the first entry of a matching pair a capture left unconfirmed (sealed under `pendingMatch.token`): the caller hung up, or a step failed */
   vault: Pick<Vault, 'erase'>;
   recording: RecordingController;
   audit: AuditSink;
@@ -109,6 +109,7 @@ export class DropinService {
     this.unsaved = new UnsavedReturns({
       calls: d.calls,
       audit: d.audit,
+      erase: (token) => this.d.vault.erase(token),
       unwatch: (callSid) => this.hangups.remove(callSid),
       withdraw: (callSid) => this.results.withdraw(callSid),
       onLeft: () => this.d.onLeft?.(),

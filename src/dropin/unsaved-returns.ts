@@ -38,6 +38,10 @@ interface Return {
   resumed: boolean;
   /** the record says returned (or had its result already) */
   marked: boolean;
+  /** the first entry of a matching pair the caller had keyed, sealed while its second was awaited (`mark` takes it off the record) */
+  sealed?: string;
+  /** that entry erased (or there was none) */
+  erased: boolean;
   unwatched: boolean;
   audited: boolean;
   /** saved after the app already had the call back: a `caller-hung-up` queued meanwhile is withdrawn */
@@ -51,6 +55,8 @@ interface Return {
 export interface UnsavedReturnsDeps {
   calls: CallRepository;
   audit: AuditSink;
+  /** erases a sealed vault entry (a matching pair's first entry the capture left unconfirmed) */
+  erase: (token: string) => Promise<void>;
   /** removes the call's hang-up watch from the store */
   unwatch: (callSid: string) => Promise<void>;
   /** withdraws the call's pending result POST; false while another instance is trying it */
@@ -74,7 +80,7 @@ export class UnsavedReturns {
    * take now is kept and saved again until it lands. `unwatched`: the watch was removed already.
    */
   async save(r: { callSid: string; flowId?: string; resumed: boolean; unwatched: boolean; log: Logger }): Promise<void> {
-    const ret: Return = { ...r, marked: false, audited: false, late: false, failures: 0 };
+    const ret: Return = { ...r, marked: false, erased: false, audited: false, late: false, failures: 0 };
     try {
       await this.write(ret);
     } catch (err) {
@@ -128,7 +134,7 @@ export class UnsavedReturns {
    */
   private async write(r: Return): Promise<void> {
     let retry: unknown;
-    const part = async (done: 'marked' | 'unwatched' | 'audited', save: () => Promise<unknown>, failure: string): Promise<void> => {
+    const part = async (done: 'marked' | 'erased' | 'unwatched' | 'audited', save: () => Promise<unknown>, failure: string): Promise<void> => {
       if (r[done]) return;
       try {
         await save();
@@ -142,6 +148,11 @@ export class UnsavedReturns {
       }
     };
     await part('marked', () => this.mark(r), 'drop-in capture: internal-error not saved on the call');
+    // once the record no longer names it (marked), or it would be named by a record and gone
+    if (r.marked) {
+      const sealed = r.sealed;
+      await part('erased', async () => sealed && this.d.erase(sealed), 'drop-in capture: unconfirmed first entry not erased');
+    }
     await part('unwatched', () => this.d.unwatch(r.callSid), 'drop-in watch not removed');
     await part(
       'audited',
@@ -151,7 +162,10 @@ export class UnsavedReturns {
     if (retry !== undefined) throw retry;
   }
 
-  /** the record says the capture returned with internal-error, unless it has its result already */
+  /**
+   * The record says the capture returned with internal-error, unless it has its result already;
+   * a first entry of a matching pair it still named is left to `write` to erase.
+   */
   private async mark(r: Return): Promise<void> {
     let returnedHere = false;
     let hungUp = false;
@@ -160,6 +174,9 @@ export class UnsavedReturns {
       hungUp = stored.dropin?.result === 'caller-hung-up';
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'internal-error';
+      // a matching pair's first entry, keyed and sealed, its second never to come: it goes with the capture
+      r.sealed = stored.pendingMatch?.token || r.sealed;
+      stored.pendingMatch = undefined;
       if (stored.recording.status === 'paused' && r.resumed) stored.recording.status = 'in-progress';
       if (stored.state === 'ivr') {
         stored.state = 'returned';

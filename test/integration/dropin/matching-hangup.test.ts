@@ -5,13 +5,14 @@
  * status callback is its own, so the hang-up is found by the watch's poll, and the service's
  * `caller-hung-up` report goes out: after it, the record keeps no `pendingMatch` and Redis keeps
  * no sealed first entry, as when a /confirm refuses it or tonewall's status route ends the call.
+ * The same when the second entry's step fails and the call goes back with `internal-error`.
  */
 import Redis from 'ioredis';
 import type { EmulatedCall, GatherRequest } from '../../../tools/emulator';
 import { matchToken } from '../../../src/flows/matching';
 import { makeKeys } from '../../../src/store';
 import { CARD_STEPS } from '../../support/card-flows';
-import { CARD, startDropinShop, type DropinShop } from '../../support/dropin';
+import { CARD, startDropinShop, verified, type DropinShop } from '../../support/dropin';
 import { waitFor } from '../../support/harness';
 import { PrivateRedis } from '../../support/private-redis';
 import { uniquePrefix } from '../../support/redis';
@@ -88,4 +89,29 @@ it('the caller hangs up at the second entry: caller-hung-up goes to the app, and
   const envelopes = await r.keys(`${vaultPrefix}vt_*`);
   const named = [ended!.fields.card?.token, ended!.fromToken].map((t) => vault.keyOf(t!));
   expect(envelopes.sort()).toEqual(named.sort());
+});
+
+it("the second entry's step fails: internal-error goes to the app, and neither pendingMatch nor the sealed first entry is left", async () => {
+  const { calls, vault } = d.h.app.services;
+  const keys = makeKeys(d.h.keyPrefix);
+  d.shop.reset();
+  let sealed = '';
+  let sealedThen = 0;
+  const c: EmulatedCall = await d.call(async (g: GatherRequest) => {
+    if (g.prompt.join(' ').includes('card number')) return `${CARD}#`;
+    if (!g.action.includes('/confirm')) return `${ACCOUNT}#`;
+    sealed = matchToken(vault, c.sid, ACCOUNT_STEP, 1);
+    sealedThen = await r.exists(vault.keyOf(sealed));
+    // the call's audit trail stops parsing: the step that would confirm the pair cannot be served
+    await r.set(keys.audit(c.sid), 'not a trail', 'EX', 600);
+    return `${ACCOUNT}#`;
+  });
+  await c.ended;
+
+  expect(d.shop.returned.map((x) => [x.fromTwilio, verified(x).Result])).toEqual([[true, 'internal-error']]);
+  expect(sealedThen).toBe(1);
+  const returned = await calls.get(c.sid);
+  expect(returned).toMatchObject({ dropin: { result: 'internal-error' } });
+  expect(returned).not.toHaveProperty('pendingMatch');
+  expect(await r.exists(vault.keyOf(sealed))).toBe(0);
 });

@@ -23,6 +23,7 @@ function returns(answer: (callSid: string) => Promise<void> = () => Promise.reje
   const unsaved = new UnsavedReturns({
     calls: { update } as unknown as CallRepository,
     audit: { append: () => Promise.reject(StoreErrors.unavailable()) } as unknown as AuditSink,
+    erase: async () => undefined,
     unwatch: async () => undefined,
     withdraw: async () => true,
     onLeft: () => undefined,
