@@ -317,7 +317,8 @@ export class DropinService {
     // the token of a first entry sealed while its second was awaited (flows/matching.ts)
     let sealed: string | undefined;
     await this.d.calls.update(callSid, (stored) => {
-      sealed = undefined;
+      // run again on the record that won when another writer changed it first: what this run finds, nothing of the last
+      [ended, resultSet, endedHere, sealed] = [undefined, false, false, undefined];
       if (stored.dropin?.result === 'caller-hung-up') ended = structuredClone(stored);
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'caller-hung-up';

@@ -170,12 +170,15 @@ export class UnsavedReturns {
     let returnedHere = false;
     let hungUp = false;
     await this.d.calls.update(r.callSid, (stored) => {
+      // run again on the record that won when another writer changed it first: what this run finds, nothing of the last
+      returnedHere = false;
+      r.sealed = undefined;
       r.flowId ??= stored.flowId;
       hungUp = stored.dropin?.result === 'caller-hung-up';
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'internal-error';
       // a matching pair's first entry, keyed and sealed, its second never to come: it goes with the capture
-      r.sealed = stored.pendingMatch?.token || r.sealed;
+      r.sealed = stored.pendingMatch?.token || undefined;
       stored.pendingMatch = undefined;
       if (stored.recording.status === 'paused' && r.resumed) stored.recording.status = 'in-progress';
       if (stored.state === 'ivr') {

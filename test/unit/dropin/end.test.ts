@@ -12,7 +12,7 @@ import { StoreErrors } from '../../../src/errors';
 import { parseFlow } from '../../../src/flows/load';
 import type { ProcessorConfig } from '../../../src/processors/config';
 import type { AuditSink, RecordingController } from '../../../src/recording/controller';
-import { makeKeys, type Store } from '../../../src/store';
+import { EmbeddedStore, makeKeys, type Store } from '../../../src/store';
 
 const SECRET = 'capture-result-secret-0123456789abcdef';
 const CALL = 'CA' + 'c'.repeat(32);
@@ -109,4 +109,39 @@ test('a processor that does not answer, and a store that cannot take processor-e
 test('the save itself fails: end throws (nothing returned as stored; the edge answers internal-error)', async () => {
   const { dropin, log } = service();
   await expect(dropin.end(flow, session(), 'success', () => Promise.reject(new Error('Connection is closed.')), log)).rejects.toThrow('Connection is closed.');
+});
+
+test("callEnded whose update runs again on another instance's write (the hang-up reported there first): no second audit entry, no second count out", async () => {
+  const append = jest.fn(async () => undefined);
+  const onLeft = jest.fn();
+  const erase = jest.fn(async () => undefined);
+  const store = new EmbeddedStore();
+  const running = session();
+  running.pendingMatch = { step: 1, token: 'tok-first' };
+  const won: CallSession = { ...structuredClone(running), state: 'ended', dropin: { ...running.dropin!, result: 'caller-hung-up' }, pendingMatch: undefined };
+  // the compare-and-set of the first run is refused: the store runs the change again on the record that won
+  const update = jest.fn(async (_sid: string, fn: (s: CallSession) => void | false) => {
+    fn(structuredClone(running));
+    return fn(structuredClone(won)) === false ? won : null;
+  });
+  const dropin = new DropinService({
+    store,
+    keys: makeKeys('t:'),
+    calls: { update } as unknown as CallRepository,
+    vault: { erase },
+    audit: { append } as unknown as AuditSink,
+    recording: {} as RecordingController,
+    twilio: {} as DropinDeps['twilio'],
+    processors: [],
+    secret: SECRET,
+    log: pino({ level: 'silent' }),
+    onLeft,
+  });
+  await dropin.callEnded(CALL, () => flow);
+  expect(append).not.toHaveBeenCalled();
+  expect(onLeft).not.toHaveBeenCalled();
+  // the instance that won took the first entry off the record and erases it
+  expect(erase).not.toHaveBeenCalled();
+  await dropin.close();
+  await store.close();
 });
