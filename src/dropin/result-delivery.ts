@@ -218,8 +218,9 @@ export class ResultDelivery {
     await this.d.store.update(
       this.d.keys.dropinResult(rec.callSid),
       (cur) => {
+        // run again on what won when another writer changed the record first: removed meanwhile, not written
+        written = cur !== null;
         if (cur === null) return undefined;
-        written = true;
         return JSON.stringify(rec);
       },
       RESULT_TTL_SECONDS,

@@ -271,8 +271,9 @@ export class ProcessorDelivery {
     await this.deps.store.update(
       this.deps.keys.delivery(rec.callSid, rec.processor),
       (cur) => {
+        // run again on what won when another writer changed the record first: removed meanwhile, not written
+        written = cur !== null;
         if (cur === null) return undefined;
-        written = true;
         return JSON.stringify(rec);
       },
       this.ttlSeconds,

@@ -137,6 +137,30 @@ describe('ProcessorDelivery', () => {
     expect(await store.ttl(keys.delivery(s.callSid, 'gateway'))).toBeGreaterThanOrEqual(vault.ttlSeconds);
   });
 
+  test("the delivery's record is erased while its try is being counted (the change run again on what won): nothing is sent", async () => {
+    const s = await paymentCall(['card', 'expiry', 'cvv']);
+    const key = keys.delivery(s.callSid, 'gateway');
+    let raced = false;
+    // the first run of the change is refused (the erasure won): the store runs it again on what is there, nothing
+    const racing = Object.assign(Object.create(store) as RedisStore, {
+      update: async (k: string, fn: (cur: string | null) => string | undefined, ttl: number, opts?: { guess?: string | null }) => {
+        if (!raced && k === key) {
+          raced = true;
+          fn(await store.get(k));
+          await store.del(k);
+        }
+        return store.update(k, fn, ttl, opts);
+      },
+    });
+    const d = delivery({ store: racing });
+    await d.start();
+    await d.onCallUpdated(s);
+    await waitFor(() => raced);
+    await d.stop();
+    expect(await store.get(key)).toBeNull();
+    expect(charges()).toHaveLength(0);
+  });
+
   test('a payment session is a round of its own: a retry whose values were replaced by another session gives up (superseded)', async () => {
     const d = delivery();
     await d.start();

@@ -1,0 +1,46 @@
+/**
+ * ResultDelivery counts a try in the result's record before the POST leaves, and sends nothing
+ * when the record is gone (the caller's data erased). The store runs a record's change again on
+ * what won when another writer changed it first; a record erased between the two runs must read
+ * as gone, not as written by the first run.
+ */
+import { pino } from 'pino';
+import { ResultDelivery } from '../../../src/dropin/result-delivery';
+import type { AuditSink } from '../../../src/recording/controller';
+import { EmbeddedStore, makeKeys, type Store } from '../../../src/store';
+import { waitFor } from '../../support/harness';
+
+const CALL = 'CA' + 'd'.repeat(32);
+const keys = makeKeys('t:');
+
+test("the result's record is erased while its try is being counted: the POST never leaves", async () => {
+  const inner = new EmbeddedStore();
+  let raced = false;
+  // the first run of the change is refused (the erasure won): the store runs it again on what is there, nothing
+  const store: Store = Object.assign(Object.create(inner) as EmbeddedStore, {
+    update: async (key: string, fn: (cur: string | null) => string | undefined, ttl: number, opts?: { guess?: string | null }) => {
+      if (!raced && key === keys.dropinResult(CALL)) {
+        raced = true;
+        fn(await inner.get(key));
+        await inner.del(key);
+      }
+      return inner.update(key, fn, ttl, opts);
+    },
+  });
+  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
+  const delivery = new ResultDelivery({
+    store,
+    keys,
+    audit: { append: async () => undefined } as unknown as AuditSink,
+    log: pino({ level: 'silent' }),
+    secret: () => 'capture-result-secret-0123456789abcdef',
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+  });
+  await delivery.start();
+  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'caller-hung-up' })).toBe(true);
+  await waitFor(() => raced, 'the try to be counted');
+  await delivery.stop();
+  expect(await inner.get(keys.dropinResult(CALL))).toBeNull();
+  expect(fetchImpl).not.toHaveBeenCalled();
+  await inner.close();
+});
