@@ -335,6 +335,8 @@ export class BridgeRegistry {
       if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
       let endedNow = false;
       await this.d.calls.update(callSid, (s) => {
+        // run again on the record that won when another writer changed it first
+        endedNow = false;
         if (s.state === 'ended') return false;
         s.state = 'ended';
         s.endedAt = Date.now();
