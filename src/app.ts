@@ -321,9 +321,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
+  // callback-style: an async hook costs a promise on every request
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing || services.draining) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   await registerSecurityHeaders(app);
   registerAccessLog(app);

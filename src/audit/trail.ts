@@ -244,11 +244,15 @@ function checked(entry: AuditInput): { type: string; data: Record<string, AuditV
   return { type, data };
 }
 
-/** The stored entry: every member of `fields` plus `hash`, the HMAC of the call and their canonical JSON. */
+/**
+ * The stored entry: every member of `fields` plus `hash`, the HMAC of the call and their canonical
+ * JSON. `fields` itself becomes the entry (its undefined members dropped, `hash` added), not a
+ * copy of it: every caller builds it fresh for this one entry.
+ */
 export function sealEntry(key: AuditKey, callSid: string, fields: Record<string, AuditValue>): AuditEntry {
-  const clean: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) clean[k] = v;
-  return { ...clean, hash: key.mac(callSid, clean) } as AuditEntry;
+  for (const k in fields) if (fields[k] === undefined) delete fields[k];
+  fields.hash = key.mac(callSid, fields);
+  return fields as AuditEntry;
 }
 
 /** The first entry of `callSid`'s trail that does not hold, or null when all do. */

@@ -36,7 +36,7 @@ export interface CaptureRouteDeps {
   calls: CallRepository;
 }
 
-const captureQuery = z.object({ return: z.string().optional() }).passthrough();
+const captureQuery = z.object({ return: z.string().optional() });
 const FLOW_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** the flow a capture URL names, if one is loaded */

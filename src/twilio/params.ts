@@ -13,24 +13,27 @@ export function formParams(body: unknown): Record<string, string> {
 
 const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`));
 
-export const voiceParams = z
-  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), From: z.string().max(256).default(''), To: z.string().max(256).default('') })
-  .passthrough();
+// The webhook schemas drop what they do not name (zod's default): `.passthrough()` copied every
+// other parameter Twilio sends (a dozen or more) into each parsed object, where no handler read
+// one. A handler that needs another parameter names it here.
 
-export const gatherParams = z
-  .object({ CallSid: sid('CA'), AccountSid: sid('AC'), Digits: z.string().max(64).default(''), To: z.string().max(256).default('') })
-  .passthrough();
+export const voiceParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), From: z.string().max(256).default(''), To: z.string().max(256).default('') });
 
-export const statusParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) }).passthrough();
+export const gatherParams = z.object({
+  CallSid: sid('CA'),
+  AccountSid: sid('AC'),
+  Digits: z.string().max(64).default(''),
+  To: z.string().max(256).default(''),
+});
 
-export const recordingStatusParams = z
-  .object({
-    CallSid: sid('CA'),
-    AccountSid: sid('AC'),
-    RecordingSid: z.string().max(64).optional(),
-    RecordingStatus: z.string().max(32).optional(),
-  })
-  .passthrough();
+export const statusParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) });
+
+export const recordingStatusParams = z.object({
+  CallSid: sid('CA'),
+  AccountSid: sid('AC'),
+  RecordingSid: z.string().max(64).optional(),
+  RecordingStatus: z.string().max(32).optional(),
+});
 
 /**
  * The query the service puts on the recording status callbacks it asks for: which call's

@@ -114,8 +114,24 @@ export class ReplayGuard {
    * (store.createAll: a call's first webhook in one round trip).
    */
   answeredRecord(id: ReplayIdentity, answer: StoredAnswer): StoreRecord {
-    return { key: this.recordKey(id.callSid), value: JSON.stringify({ [this.entry(id)]: storable(answer) }), ttlSeconds: REPLAY_TTL_SECONDS };
+    const entry = this.entry(id);
+    const { status, contentType, body } = answer;
+    let last = this.lastAnswered;
+    if (!last || last.entry !== entry || last.body !== body || last.status !== status || last.contentType !== contentType) {
+      last = { entry, status, contentType, body, text: JSON.stringify({ [entry]: storable({ status, contentType, body }) }) };
+      this.lastAnswered = last;
+    }
+    return { key: this.recordKey(id.callSid), value: last.text, ttlSeconds: REPLAY_TTL_SECONDS };
   }
+
+  /**
+   * The last record answeredRecord made and what it made it from. A flow's plain opening is the
+   * same answer (the same TwiML string) for every call to it, so the record's text (the body
+   * scanned for lone surrogates, then escaped into JSON) is made once, not per call. The text is
+   * made from these four alone (the call is in the record's key, not its text), so it is reused
+   * only for the same four.
+   */
+  private lastAnswered?: { entry: string; status: number; contentType: string; body: string; text: string };
 
   /** `remember` as a write, for a handler that makes it within its own atomic write (store.compareAndSetAll) */
   rememberOp(id: ReplayIdentity, answer: StoredAnswer): StoreOp {

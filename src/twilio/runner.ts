@@ -100,14 +100,21 @@ export interface Opening {
   twiml?: string;
 }
 
+/** the parts of a session its steps move: everything but who called and when */
+type StepState = Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'>;
+
 /** what the engine's first step makes of a fresh call, when it asks for nothing but the record */
 interface PlainOpening {
-  state: Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'>;
+  /**
+   * the call's state after that step, as JSON: kept for every call to the flow, each call parses
+   * its own copy (cheaper than structuredClone of the object, and no call can change the kept one)
+   */
+  stateJson: string;
   twiml: string;
 }
 
 /** a new call's state, before its first step */
-function freshState(flow: Flow): Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'> {
+function freshState(flow: Flow): StepState {
   return {
     state: 'ivr',
     step: 0,
@@ -212,7 +219,8 @@ export class FlowRunner {
     // the record is created as it stands after that first step, with no second write.
     const first = extra.dropin || extra.recording ? this.plainOpening(flow, fresh) : this.plainOpenings(flow);
     if (!first) return { session: fresh, also };
-    return { session: { ...fresh, ...structuredClone(first.state) }, also, twiml: first.twiml };
+    // fresh is this call's own: the state goes into it, not into a copy
+    return { session: Object.assign(fresh, JSON.parse(first.stateJson) as StepState), also, twiml: first.twiml };
   }
 
   /**
@@ -244,7 +252,7 @@ export class FlowRunner {
     if (!plain || !onlyStateChanged(fresh, first.session)) return null;
     const { state, step, attempt, recording, fields, handoff } = first.session;
     return {
-      state: { state, step, attempt, recording, fields, handoff },
+      stateJson: JSON.stringify({ state, step, attempt, recording, fields, handoff } satisfies StepState),
       twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(first.session) }),
     };
   }

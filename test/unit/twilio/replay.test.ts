@@ -99,4 +99,20 @@ describe('replay guard', () => {
     expect(await guard.claim(gather)).toEqual({ first: false, answer: { ...answer, body: '<Say>a\ufffdb</Say>' } });
     expect(Buffer.from('a\ud800b').equals(Buffer.from('a\ufffdb'))).toBe(true);
   });
+
+  test("an answered record is its own answer's, whatever record the guard made before it (answeredRecord reuses the last one's text)", () => {
+    const fresh = () => new ReplayGuard(store, makeKeys('tw:'), Buffer.alloc(32, 9));
+    const other = { callSid: 'CA' + 'd'.repeat(32), parts: ['voice'] };
+    const answers: [typeof voice, StoredAnswer][] = [
+      [voice, answer],
+      [other, { ...answer }],
+      [other, { ...answer, body: '<Response><Say>a\ud800b</Say></Response>' }],
+      [other, { ...answer, status: 500 }],
+      [other, { ...answer, contentType: 'application/xml' }],
+      [gather, { ...answer }],
+      [voice, answer],
+    ];
+    for (const [id, a] of answers) expect(guard.answeredRecord(id, a)).toEqual(fresh().answeredRecord(id, a));
+    expect(guard.answeredRecord(voice, answer).value).not.toBe(guard.answeredRecord(voice, { ...answer, body: '<Response><Hangup/></Response>' }).value);
+  });
 });
