@@ -5,7 +5,10 @@
  * its handler runs (the service's signature check and its fixed security headers), nothing more.
  * The floor is the most any signed webhook can reach on the machine; what lies between it and
  * the service is the call's own work (its records, the caller's number sealed, its audit entry,
- * the store round trip).
+ * the store round trip). And the store floor: the signed floor plus the one store write a new
+ * call makes, the service's own write sampled from its run and repeated per request through the
+ * service's store client (only the CallSid changed), without any of the work that builds it:
+ * the most a first webhook that keeps its one write can reach on the machine.
  * Every request is a new call (its own CallSid, signed as Twilio signs it), so the replay cache
  * answers none of them. The service runs as built for production (dist/, rebuilt first).
  *
@@ -179,14 +182,31 @@ interface ClientCounts {
   scripts: number;
 }
 
-type ServerKind = 'service' | 'bare' | 'signed';
+type ServerKind = 'service' | 'bare' | 'signed' | 'stored';
+
+/**
+ * One new call's write as the service made it (its createAll: the records it created and the
+ * ops it ran with them), taken from the service's run for the store floor to repeat per request.
+ */
+interface SampleWrite {
+  callSid: string;
+  records: { key: string; value: string; ttlSeconds: number }[];
+  ops: Record<string, string | number>[];
+}
 
 /** each server runs in a child process, so the load generator does not share its event loop */
 async function serve(
   kind: ServerKind,
   redisUrl: string,
-): Promise<{ url: string; cpu: () => Promise<number>; sent: () => Promise<ClientCounts>; stop: () => Promise<void> }> {
-  const child = fork(__filename, ['--serve', kind, redisUrl], {
+  sample?: SampleWrite,
+): Promise<{
+  url: string;
+  cpu: () => Promise<number>;
+  sent: () => Promise<ClientCounts>;
+  sample: () => Promise<SampleWrite | null>;
+  stop: () => Promise<void>;
+}> {
+  const child = fork(__filename, ['--serve', kind, redisUrl, ...(sample ? [JSON.stringify(sample)] : [])], {
     execArgv: ['-r', 'tsx/cjs', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=.scratch/prof'] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -208,6 +228,11 @@ async function serve(
         child.once('message', (m) => resolve(JSON.parse(String(m)) as ClientCounts));
         child.send('sent');
       }),
+    sample: () =>
+      new Promise<SampleWrite | null>((resolve) => {
+        child.once('message', (m) => resolve(JSON.parse(String(m)) as SampleWrite | null));
+        child.send('sample');
+      }),
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -216,10 +241,10 @@ async function serve(
   };
 }
 
-async function startServer(kind: ServerKind, redisUrl: string): Promise<string> {
+async function startServer(kind: ServerKind, redisUrl: string, sample?: SampleWrite): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  if (kind === 'bare' || kind === 'signed') {
+  if (kind === 'bare' || kind === 'signed' || kind === 'stored') {
     const bare = Fastify();
     await bare.register(formbody);
     const twiml = new twilio.twiml.VoiceResponse();
@@ -230,11 +255,13 @@ async function startServer(kind: ServerKind, redisUrl: string): Promise<string> 
       const { checkSignature, signedUrl } = fromBuild<typeof import('../src/twilio/signature')>('src/twilio/signature');
       const { fixedSecurityHeaders } = fromBuild<typeof import('../src/security-headers')>('src/security-headers');
       const headers = await fixedSecurityHeaders();
+      const write = kind === 'stored' ? await sampledWrite(redisUrl, sample) : undefined;
       bare.post('/twilio/voice', async (req, reply) => {
         reply.headers(headers);
         const params = req.body as Record<string, string>;
         const verdict = checkSignature(AUTH_TOKEN, req.headers['x-twilio-signature'], signedUrl(url, req.url), params);
         if (!verdict.ok) return reply.code(verdict.status).send();
+        if (write && !(await write(params.CallSid))) return reply.code(500).send();
         return reply.type('text/xml').send(body);
       });
     }
@@ -259,8 +286,56 @@ async function startServer(kind: ServerKind, redisUrl: string): Promise<string> 
   });
   const app = await buildApp(config, { logStream: new Writable({ write: (_c, _e, cb) => cb() }), keyPrefix: `twbench:${Date.now()}:` });
   countSent((app.services.store as unknown as { client: Redis }).client);
+  keepSample(app.services.store);
   await app.listen({ port, host: '127.0.0.1' });
   return url;
+}
+
+const FLOOR_PREFIX = 'floor:';
+
+/** the service's first new-call write, for the store floor (SampleWrite) */
+let sampled: SampleWrite | null = null;
+
+function keepSample(store: { createAll: (records: SampleWrite['records'], ops: never[]) => Promise<unknown> }): void {
+  const createAll = store.createAll.bind(store);
+  store.createAll = (records, ops) => {
+    const callSid = /CA[0-9a-f]{32}/.exec(records.map((r) => r.key).join(' '))?.[0];
+    if (!sampled && callSid) sampled = { callSid, records, ops: ops as unknown as SampleWrite['ops'] };
+    return createAll(records, ops);
+  };
+}
+
+/** what a sampled write carries: its keys, values and members, in bytes */
+function writeBytes(sample: SampleWrite): number {
+  const strings = [...sample.records.flatMap((r) => [r.key, r.value]), ...sample.ops.flatMap((o) => Object.values(o).filter((v) => typeof v === 'string'))];
+  return strings.reduce((n, t) => n + Buffer.byteLength(t), 0);
+}
+
+/**
+ * The store floor's write: per request, the sampled call's createAll again, through the
+ * service's own store client, its CallSid (in keys, values and members) replaced by the
+ * request's, and a record key without it (the replay record's, named by a digest) made the
+ * request's own. The text is split once, so a request only joins it: the floor does no work
+ * of the service's but the write itself.
+ */
+async function sampledWrite(redisUrl: string, sample: SampleWrite | undefined): Promise<(callSid: string) => Promise<boolean>> {
+  if (!sample) throw new Error('the store floor needs the sample of a service write');
+  const { RedisStore } = fromBuild<typeof import('../src/store')>('src/store');
+  const store = new RedisStore(redisUrl);
+  await store.connect();
+  countSent(store.client);
+  const parts = (text: string) => text.split(sample.callSid);
+  // keys of their own: the load generator's CallSids are the service run's again
+  const key = (k: string) => parts(FLOOR_PREFIX + k);
+  const records = sample.records.map((r) => ({ key: key(r.key), own: !r.key.includes(sample.callSid), value: parts(r.value), ttlSeconds: r.ttlSeconds }));
+  const ops = sample.ops.map((o) => Object.entries(o).map(([k, v]) => [k, typeof v !== 'string' ? v : k === 'key' ? key(v) : parts(v)] as const));
+  return async (callSid) => {
+    const res = await store.createAll(
+      records.map((r) => ({ key: r.key.join(callSid) + (r.own ? `:${callSid}` : ''), value: r.value.join(callSid), ttlSeconds: r.ttlSeconds })),
+      ops.map((o) => Object.fromEntries(o.map(([k, v]) => [k, typeof v === 'number' ? v : v.join(callSid)]))) as never[],
+    );
+    return res.created;
+  };
 }
 
 /** what the service's client sent so far (ClientCounts) */
@@ -298,7 +373,8 @@ async function load(server: Awaited<ReturnType<typeof serve>>, redisUrl: string)
     const own = process.cpuUsage(ownBefore);
     const redisUs = (await redisCpuUs(redisUrl)) - redisBefore;
     const roundTrips = (await server.sent()).roundTrips - sentBefore.roundTrips;
-    return { ...result, cpuUs: (await server.cpu()) - cpuBefore, roundTrips, redisUs, loadGenUs: own.user + own.system };
+    const sample = await server.sample();
+    return { ...result, cpuUs: (await server.cpu()) - cpuBefore, roundTrips, redisUs, loadGenUs: own.user + own.system, sample };
   } finally {
     await server.stop();
   }
@@ -368,6 +444,8 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
     const gathers = await loadGathers(await serve('service', redis.url), redis.url);
     const baseline = await load(await serve('bare', redis.url), redis.url);
     const floor = await load(await serve('signed', redis.url), redis.url);
+    if (!service.sample) throw new Error('the service made no new-call write to sample');
+    const stored = await load(await serve('stored', redis.url, service.sample), redis.url);
     const perGather = (n: number) => Number((n / gathers.total).toFixed(2));
     return {
       'webhook: service req/s': Math.round(service.rps),
@@ -394,6 +472,15 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: signed floor CPU µs per call': Math.round(floor.cpuUs / floor.total),
       'webhook: signed floor non-2xx': floor.non2xx,
       'webhook: ratio signed floor/bare': Number((floor.rps / baseline.rps).toFixed(3)),
+      // the signed floor plus the one store write a new call needs (the service's own, sampled):
+      // the most a first webhook that keeps its one round trip can reach here
+      'webhook: store floor write (records + ops, bytes)': `${service.sample.records.length} + ${service.sample.ops.length}, ${writeBytes(service.sample)}`,
+      'webhook: store floor req/s': Math.round(stored.rps),
+      'webhook: store floor CPU µs per call': Math.round(stored.cpuUs / stored.total),
+      'webhook: store floor non-2xx': stored.non2xx,
+      'webhook: store floor redis CPU µs per call': Math.round(stored.redisUs / stored.total),
+      'webhook: ratio store floor/bare': Number((stored.rps / baseline.rps).toFixed(3)),
+      'webhook: ratio service/store floor': Number((service.rps / stored.rps).toFixed(3)),
       'gather: service req/s': Math.round(gathers.total / gathers.seconds),
       'gather: service p50 ms': gathers.p50,
       'gather: service p99 ms': gathers.p99,
@@ -420,8 +507,10 @@ if (require.main === module && process.argv[2] === '--serve') {
       const u = process.cpuUsage();
       process.send?.(String(u.user + u.system));
     } else if (m === 'sent') process.send?.(JSON.stringify(sent));
+    else if (m === 'sample') process.send?.(JSON.stringify(sampled));
   });
-  startServer(process.argv[3] as ServerKind, process.argv[4]).then((url) => process.send?.(url));
+  const sample = process.argv[5] ? (JSON.parse(process.argv[5]) as SampleWrite) : undefined;
+  startServer(process.argv[3] as ServerKind, process.argv[4], sample).then((url) => process.send?.(url));
 } else if (require.main === module) {
   runWebhookBench().then(
     (r) => {
