@@ -50,7 +50,12 @@ export interface ExecutorDeps {
     pause(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
     resume(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
   };
-  vault: { put(callSid: string, field: string, plain: string): Promise<string>; erase(token: string): Promise<void> };
+  vault: {
+    put(callSid: string, field: string, plain: string): Promise<string>;
+    erase(token: string): Promise<void>;
+    /** every value sealed for the call (its vault index), for a capture that outlived its call's record */
+    eraseCall(callSid: string): Promise<unknown>;
+  };
   audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
   events: { publish(event: CallEvent): Promise<void> };
   metrics: { inc(labels: { outcome: string }): void };
@@ -297,12 +302,22 @@ export class CaptureExecutor {
         })
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       run.record.endedAt = this.now().getTime();
-      await this.d.records.save(run.record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
+      await this.keep(run.record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
       await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
       this.running.delete(callSid);
     }
     await this.announce(run.record);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
+  }
+
+  /**
+   * Saves the capture's final record, then takes it back if the call's record is gone: an
+   * erasure of the call that ran meanwhile either removed the record after this save (and swept
+   * the capture records then, privacy/service.ts) or before it, and then nothing else would.
+   */
+  private async keep(record: CaptureRecord): Promise<void> {
+    await this.d.records.save(record);
+    if (!(await this.d.calls.get(record.callSid))) await this.d.records.forget(record.callSid, record.captureId);
   }
 
   /**
@@ -329,11 +344,6 @@ export class CaptureExecutor {
     const token = result.valid ? await this.d.vault.put(r.callSid, r.name, digits) : undefined;
     const input: FieldInput = result.valid || !r.blanket ? { kind: r.kind, digits, result, token } : { kind: r.kind, failed: result.reason };
     const field = fieldState(input, { source: 'capture', at: now.getTime() });
-    r.masked = field.masked;
-    r.valid = field.valid;
-    if (field.brand) r.brand = field.brand;
-    if (field.last4) r.last4 = field.last4;
-    if (r.blanket) r.entered = result.valid ? digits.length : 0;
     let replaced: string | undefined;
     const updated = await this.d.calls.update(r.callSid, (s) => {
       replaced = undefined;
@@ -341,9 +351,23 @@ export class CaptureExecutor {
       if (!writeField(s, r.name, field)) return false;
       replaced = before !== token ? before : undefined;
     });
+    if (!updated) {
+      // the call's record went while the caller keyed (the caller's erasure, or its expiry): the
+      // value just sealed has no record to name it and must not outlive an erasure that already
+      // swept the call's vault index, so it goes now, and the capture ends without a value
+      if (token) await this.d.vault.eraseCall(r.callSid);
+      r.status = 'failed';
+      r.reason = 'call-not-found';
+      return;
+    }
+    r.masked = field.masked;
+    r.valid = field.valid;
+    if (field.brand) r.brand = field.brand;
+    if (field.last4) r.last4 = field.last4;
+    if (r.blanket) r.entered = result.valid ? digits.length : 0;
     // a value captured again replaces the old one: the old one goes from the vault now, not at its TTL
     if (replaced) await this.d.vault.erase(replaced);
-    if (updated && result.valid) this.d.onSessionChanged?.(updated);
+    if (result.valid) this.d.onSessionChanged?.(updated);
     if (result.valid) {
       r.status = 'completed';
     } else {

@@ -27,6 +27,14 @@ export class CaptureRecords {
     ]);
   }
 
+  /** removes the record and its index entry (a capture that outlived its call's record) */
+  async forget(callSid: string, captureId: string): Promise<void> {
+    await this.store.multi([
+      { op: 'del', key: this.keys.capture(callSid, captureId) },
+      { op: 'srem', key: this.keys.captures(callSid), member: captureId },
+    ]);
+  }
+
   /** every capture id the call has had (those whose records may still be in the store) */
   async idsOf(callSid: string): Promise<string[]> {
     return this.store.smembers(this.keys.captures(callSid));

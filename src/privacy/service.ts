@@ -6,9 +6,10 @@
  * caller's number the record names, and every value the vault's call index names, such as one a
  * second capture of a field replaced), pending and past deliveries, the call record and its
  * index entries, the call's offer, every capture record it had, and the webhook answers the
- * replay guard remembers for it; then it forwards the erasure to each processor's `eraseUrl`. The
- * audit trail stays (it has no personal data and is kept for assessors) and records the
- * erasure. The receipt is returned, not stored: a stored receipt would name the caller.
+ * replay guard remembers for it (the vault index and capture records once more after the record
+ * is gone, for a capture that ended meanwhile); then it forwards the erasure to each
+ * processor's `eraseUrl`. The audit trail stays (it has no personal data and is kept for
+ * assessors) and records the erasure. The receipt is returned, not stored: a stored receipt would name the caller.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -144,14 +145,11 @@ export class PrivacyService {
       callSid,
       processors.map((p) => p.name),
     );
-    const captureIds = new Set(await store.smembers(keys.captures(callSid)));
-    if (s?.capture) captureIds.add(s.capture.id);
     const ops: StoreOp[] = [
       { op: 'del', key: keys.offer(callSid) },
       { op: 'srem', key: keys.offers(), member: callSid },
       { op: 'del', key: keys.captureLock(callSid) },
-      ...[...captureIds].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })),
-      { op: 'del', key: keys.captures(callSid) },
+      ...(await this.captureRecordDeletions(callSid, s?.capture?.id)),
       // a drop-in capture's hang-up watch, and its result POST (masked views and vault tokens) if still pending
       { op: 'del', key: keys.dropinWatch(callSid) },
       { op: 'srem', key: keys.dropinWatches(), member: callSid },
@@ -161,6 +159,12 @@ export class PrivacyService {
     await store.multi(ops);
     await replay.forget(callSid);
     await calls.remove({ callSid, subject });
+    // Swept again now the record is gone. A capture ending on the call while this ran sealed its
+    // value (in the call's vault index) and saved its capture record, then wrote the field to
+    // the record: if it found the record, it did so before the removal above, so what it wrote
+    // is found here; if it found none, it takes back its own writes (captures/executor.ts).
+    for (const t of await vault.eraseCall(callSid)) tokens.add(t);
+    await store.multi(await this.captureRecordDeletions(callSid));
     try {
       await audit.append(callSid, { type: 'subject.erased', receiptId });
     } catch (e) {
@@ -168,6 +172,14 @@ export class PrivacyService {
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
     return { found: s !== null, values: tokens.size, deliveriesCancelled };
+  }
+
+  /** every capture record the call's capture index names (and `named`, the one its record names), and the index */
+  private async captureRecordDeletions(callSid: string, named?: string): Promise<StoreOp[]> {
+    const { store, keys } = this.deps;
+    const ids = new Set(await store.smembers(keys.captures(callSid)));
+    if (named) ids.add(named);
+    return [...[...ids].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })), { op: 'del', key: keys.captures(callSid) }];
   }
 }
 

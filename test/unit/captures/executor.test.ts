@@ -90,6 +90,7 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resume
     vault: {
       put: async (_c, field, plain) => ((vaulted[field] = plain), ++minted === 1 ? `tok_${field}` : `tok_${field}_${minted}`),
       erase: async (t) => void erased.push(t),
+      eraseCall: async (c) => void erased.push(`call:${c}`),
     },
     audit: { append: async (_c, e) => void log.push(`audit:${e.type}`) },
     events: { publish: async (e) => void events.push(e) },
