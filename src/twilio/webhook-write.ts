@@ -14,7 +14,7 @@
  * webhook's session onto the stored one (runner.ts settleInto) and re-chains its entries, as
  * `calls.update` and `audit.append` do.
  */
-import { Errors } from '../errors';
+import { Errors, TwilioErrors } from '../errors';
 import type { AuditInput, AuditTrail, PreparedEntry } from '../audit';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
@@ -212,7 +212,10 @@ export class DeferredStep implements StepWrites {
     const audit = this.entries.splice(0);
     const ops = this.ops.splice(0);
     if (audit.length === 0 && ops.length === 0) return;
-    await this.write.commit(this.read, () => ({ audit, ops }));
+    await this.write.commit(this.read, (stored) => {
+      present(stored);
+      return { audit, ops };
+    });
   }
 
   async save(_basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void> {
@@ -220,10 +223,21 @@ export class DeferredStep implements StepWrites {
     const audit = [...this.entries, ...after.map((e) => this.d.audit.prepare(e))];
     const ops = [...this.ops, this.d.replay.rememberOp(this.identity, answer)];
     await this.write.commit(this.read, (stored) => {
-      // a record gone since the claim (an erasure) is not written again, as `calls.update` leaves it
-      if (stored) settleInto(stored, s);
-      return { session: stored ?? undefined, audit, ops };
+      const current = present(stored);
+      settleInto(current, s);
+      return { session: current, audit, ops };
     });
     this.answer = answer;
   }
+}
+
+/**
+ * The call's record as a step's write finds it, which must still be there. A gather's claim read
+ * it; gone since (its caller's erasure, or its expiry), the step writes nothing at all: its
+ * sealed values, vault index entries and remembered answer would outlive an erasure that already
+ * swept the call, with no record to name them. The step fails as a gather for an unknown call does.
+ */
+function present(stored: CallSession | null): CallSession {
+  if (!stored) throw TwilioErrors.gatherUnknownCall();
+  return stored;
 }
