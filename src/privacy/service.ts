@@ -7,11 +7,12 @@
  * second capture of a field replaced), pending and past deliveries, the call record and its
  * index entries, the call's offer, every capture record it had, and the webhook answers the
  * replay guard remembers for it (the vault index and capture records once more after the record
- * is gone, for a capture that ended meanwhile); then it forwards the erasure to each
- * processor's `eraseUrl`. The audit trail stays (it has no personal data and is kept for
+ * is gone, for a capture that ended meanwhile); then, once no delivery try is still sending
+ * the caller's values, it forwards the erasure to each processor's `eraseUrl`. The audit trail stays (it has no personal data and is kept for
  * assessors) and records the erasure. The receipt is returned, not stored: a stored receipt would name the caller.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
@@ -20,7 +21,7 @@ import { Errors, isTonewallError } from '../errors';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
-import type { Backoff } from '../processors/http';
+import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
 import { type MaskedField, maskPhone } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
@@ -28,6 +29,13 @@ import { isE164, subjectHash } from './subject';
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */
 const ERASURE_LOCK_SECONDS = 5 * 60;
+/**
+ * How long an erasure waits for a processor delivery already sending the caller's values before
+ * it forwards the erasure to the processors: the try's own bound, and a margin for its store
+ * round trips. An erasure that reached a processor before those values would leave them there.
+ */
+export const SENDING_WAIT_MS = REQUEST_TIMEOUT_MS + 2_000;
+const SENDING_POLL_MS = 50;
 
 export interface SubjectCall {
   callSid: string;
@@ -66,6 +74,8 @@ export interface PrivacyServiceDeps {
   /** retry schedule for `eraseUrl` requests (default ERASURE_BACKOFF: 5 tries from 0.5 s) */
   erasureBackoff?: Backoff;
   fetchImpl?: typeof fetch;
+  /** SENDING_WAIT_MS unless a test shortens it */
+  sendingWaitMs?: number;
 }
 
 export class PrivacyService {
@@ -96,17 +106,20 @@ export class PrivacyService {
     let calls = 0;
     let values = 0;
     let deliveriesCancelled = 0;
+    const sending: string[] = [];
     try {
       for (const sid of await this.deps.calls.sidsForSubject(subject)) {
         const erased = await this.eraseCall(sid, subject, receiptId);
         if (erased.found) calls++;
         values += erased.values;
         deliveriesCancelled += erased.deliveriesCancelled;
+        sending.push(...erased.sending);
       }
       await store.del(keys.subject(subject));
     } finally {
       await store.del(lock);
     }
+    await this.sent(sending);
     const outcomes = await forwardErasure(this.deps.processors, phone, receiptId, {
       backoff: this.deps.erasureBackoff,
       fetchImpl: this.deps.fetchImpl,
@@ -130,16 +143,33 @@ export class PrivacyService {
     return subjectHash(this.deps.subjectSecret, phone);
   }
 
-  private async eraseCall(callSid: string, subject: string, receiptId: string): Promise<{ found: boolean; values: number; deliveriesCancelled: number }> {
+  /** until no delivery try in `leases` is still sending (the try releases its lease when its request ends), or SENDING_WAIT_MS */
+  private async sent(leases: string[]): Promise<void> {
+    const deadline = Date.now() + (this.deps.sendingWaitMs ?? SENDING_WAIT_MS);
+    let held = leases;
+    while (held.length > 0 && Date.now() < deadline) {
+      await sleep(SENDING_POLL_MS);
+      const still = await Promise.all(held.map(async (k) => ((await this.deps.store.get(k)) === null ? undefined : k)));
+      held = still.filter((k): k is string => k !== undefined);
+    }
+    if (held.length > 0)
+      this.deps.log.warn({ deliveries: held.length }, 'processor delivery still sending after the erasure: forwarding the erasure all the same');
+  }
+
+  private async eraseCall(
+    callSid: string,
+    subject: string,
+    receiptId: string,
+  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[] }> {
     const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
-    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0 };
+    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [] };
     const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index
     const tokens = new Set([...named, ...(await vault.eraseCall(callSid))]);
-    const deliveriesCancelled = await cancelDeliveries(
+    const { pending: deliveriesCancelled, sending } = await cancelDeliveries(
       store,
       keys,
       callSid,
@@ -171,7 +201,7 @@ export class PrivacyService {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
-    return { found: s !== null, values: tokens.size, deliveriesCancelled };
+    return { found: s !== null, values: tokens.size, deliveriesCancelled, sending };
   }
 
   /** every capture record the call's capture index names (and `named`, the one its record names), and the index */

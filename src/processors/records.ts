@@ -96,23 +96,33 @@ export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
 
 /**
  * Removes every delivery of a call (erasure): the configured processors' and any other the
- * index names. Returns how many were still pending.
+ * index names. Returns how many were still pending, and the leases of those a try holds now:
+ * such a try may be sending the values at this moment, so its lease is left for it to release
+ * when its request ends (no try starts again: its record is gone), and the erasure waits for
+ * that before it tells the processor to erase (privacy/service.ts).
  */
-export async function cancelDeliveries(store: Store, keys: Keys, callSid: string, processorNames: readonly string[]): Promise<number> {
+export async function cancelDeliveries(
+  store: Store,
+  keys: Keys,
+  callSid: string,
+  processorNames: readonly string[],
+): Promise<{ pending: number; sending: string[] }> {
   const names = new Set(processorNames);
   for (const m of await store.smembers(keys.deliveries())) {
     const p = parseMember(m);
     if (p && p[0] === callSid) names.add(p[1]);
   }
   let pending = 0;
+  const sending: string[] = [];
   for (const name of names) {
     const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
     if (rec?.status === 'pending') pending++;
+    const lease = deliveryLeaseKey(keys, callSid, name);
+    if ((await store.get(lease)) !== null) sending.push(lease);
     await store.multi([
       { op: 'del', key: keys.delivery(callSid, name) },
-      { op: 'del', key: deliveryLeaseKey(keys, callSid, name) },
       { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
     ]);
   }
-  return pending;
+  return { pending, sending };
 }

@@ -48,10 +48,10 @@ describe('processors and privacy through the app', () => {
     await gw.close();
   });
 
-  async function payByPhone(card: string, expiry: string) {
+  async function payByPhone(card: string, expiry: string, from = CALLER) {
     const answers = ['1#', '73920584#', `${card}#`, expiry, '123#'];
     const call = await h.emulator.placeCall({
-      from: CALLER,
+      from,
       to: PAYMENTS_NUMBER,
       voiceUrl: h.voiceUrl,
       statusCallback: h.statusUrl,
@@ -125,5 +125,27 @@ describe('processors and privacy through the app', () => {
     expect(trail.verified).toBe(true);
     expect(trail.entries.some((e) => e.type === 'subject.erased')).toBe(true);
     for (const c of [c1, c2]) await c.hangup().catch(() => undefined);
+  }, 60000);
+
+  test('an erasure while a delivery is sending the values waits for it to end before it tells the processor to erase', async () => {
+    const caller = '+15557774444';
+    const slowMs = 1_500;
+    const answer = gw.answer;
+    gw.answer = (n, req) => (req.path === '/charge' ? { status: 200, body: { approved: true }, delayMs: slowMs } : answer(n, req));
+    try {
+      const before = gw.received.filter((r) => r.path === '/charge').length;
+      const c = await payByPhone(CARDS[0], currentExpiry(5), caller);
+      await waitFor(() => gw.received.filter((r) => r.path === '/charge').length > before, 'the charge to reach the gateway', 10000);
+      const charge = gw.received.filter((r) => r.path === '/charge').at(-1)!;
+      // the gateway holds the charge: the erasure comes while the values are on their way
+      const erased = await fetch(`${h.url}/v1/subjects/${encodeURIComponent(caller)}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+      expect(erased.status).toBe(200);
+      const erase = gw.received.filter((r) => r.path === '/erase' && JSON.parse(r.body).subject === caller);
+      expect(erase).toHaveLength(1);
+      expect(erase[0].at).toBeGreaterThanOrEqual(charge.at + slowMs);
+      await c.hangup().catch(() => undefined);
+    } finally {
+      gw.answer = answer;
+    }
   }, 60000);
 });

@@ -190,6 +190,33 @@ describe('PrivacyService', () => {
     expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(5);
   });
 
+  test('a delivery try that never releases its lease (its instance died mid-request) holds the erasure back no longer than the wait, then it is forwarded, logged', async () => {
+    const s = await callFrom(PHONE, CARDS[0], Date.now());
+    // a try of another instance holds the lease, as while its POST is on its way
+    await store.set(keys.deliveryLease(s.callSid, 'gateway'), 'another-instance', 60);
+    const waitMs = 300;
+    const quick = new PrivacyService({
+      calls,
+      vault,
+      audit,
+      store,
+      keys,
+      processors,
+      replay,
+      subjectSecret: SUBJECT_SECRET,
+      log: logged.log,
+      sendingWaitMs: waitMs,
+    });
+    const started = Date.now();
+    const receipt = await quick.erase(PHONE);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
+    expect(receipt.processors[0]).toEqual({ name: 'gateway', status: 'forwarded', httpStatus: 200 });
+    expect(logged.lines.some((l) => l.includes('processor delivery still sending after the erasure'))).toBe(true);
+    // the lease is the try's to release (or to expire): the erasure left it, and it names no one
+    expect(await store.get(keys.deliveryLease(s.callSid, 'gateway'))).toBe('another-instance');
+    await store.del(keys.deliveryLease(s.callSid, 'gateway'));
+  });
+
   test('a caller with nothing stored still gets a receipt and the erasure is still forwarded', async () => {
     const receipt = await privacy.erase(PHONE);
     expect(receipt).toMatchObject({ calls: 0, values: 0, deliveriesCancelled: 0 });
