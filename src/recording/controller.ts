@@ -33,9 +33,12 @@ export interface RecordingMetrics {
   pauses: { inc(labels: { outcome: string }): void };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(RecordingErrors.timeout()), ms);
+    const t = setTimeout(() => {
+      onTimeout();
+      reject(RecordingErrors.timeout());
+    }, ms);
     p.then(
       (v) => {
         clearTimeout(t);
@@ -55,7 +58,29 @@ const describe = (e: unknown): string => {
   return status ? String(status) : 'network';
 };
 
+/** a resume of a call's recording, from when it is asked for until Twilio answers or the REST client gives up */
+interface InFlight {
+  sid: string;
+  settled: Promise<void>;
+}
+
+const settledOf = (p: Promise<unknown>): Promise<void> =>
+  p.then(
+    () => undefined,
+    () => undefined,
+  );
+
 export class RecordingController {
+  /**
+   * Resumes still in flight, by call. A resume whose answer did not come within its bound is not
+   * over: Twilio may still carry it out. Were the next pause sent alongside it, the late resume
+   * could land after that pause (the next capture's, or the IVR's next sensitive field's) and
+   * record the keys; so every update waits for the resumes before it on the same recording (or
+   * on Twilio.CURRENT, which may be any of them), within its own bound. A late pause or stop
+   * only records less, so nothing waits for those.
+   */
+  private readonly resuming = new Map<string, Set<InFlight>>();
+
   constructor(
     private readonly deps: {
       client: CallControl;
@@ -161,6 +186,18 @@ export class RecordingController {
     return this.deps.audit.append(callSid, { type, recordingSid: o.recordingSid, twilioStatus: o.twilioStatus, absent: o.absent });
   }
 
+  /** a resume, kept in `resuming` until Twilio answered it or the REST client gave up on it */
+  private track(callSid: string, sid: string, request: Promise<unknown>): void {
+    const resumes = this.resuming.get(callSid) ?? new Set<InFlight>();
+    this.resuming.set(callSid, resumes);
+    const entry: InFlight = { sid, settled: settledOf(request) };
+    resumes.add(entry);
+    void entry.settled.then(() => {
+      resumes.delete(entry);
+      if (resumes.size === 0 && this.resuming.get(callSid) === resumes) this.resuming.delete(callSid);
+    });
+  }
+
   private async update(
     callSid: string,
     recordingSid: string | undefined,
@@ -168,9 +205,23 @@ export class RecordingController {
     timeoutMs: number,
   ): Promise<RecordingOutcome> {
     const sid = recordingSid ?? CURRENT;
+    const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };
+    const resumes = this.resuming.get(callSid);
+    const ahead = [...(resumes ?? [])].filter((f) => f.sid === sid || f.sid === CURRENT || sid === CURRENT).map((f) => f.settled);
+    let expired = false;
+    const send = () => this.deps.client.calls(callSid).recordings(sid).update(params);
     try {
-      const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };
-      const rec = await withTimeout(this.deps.client.calls(callSid).recordings(sid).update(params), timeoutMs);
+      const request = ahead.length
+        ? Promise.all(ahead).then(() => {
+            // one whose bound passed while it waited is never sent: its caller took it as failed
+            if (expired) throw RecordingErrors.timeout();
+            return send();
+          })
+        : send();
+      if (status === 'in-progress') this.track(callSid, sid, request);
+      const rec = await withTimeout(request, timeoutMs, () => {
+        expired = true;
+      });
       return { ok: true, twilioStatus: '200', recordingSid: rec.sid };
     } catch (e) {
       const twilioStatus = describe(e);

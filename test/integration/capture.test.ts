@@ -185,6 +185,38 @@ describe('capture over REST', () => {
     await live.call.hangup();
   });
 
+  it("a resume Twilio takes after its timeout does not undo the next capture's pause: no key of the second capture is recorded", async () => {
+    const live = await bridgedCall();
+    const first = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
+    expect(first.status).toBe(201);
+    const { captureId } = first.body as { captureId: string };
+    // the first capture's resume is answered past PAUSE_ACK_TIMEOUT_MS, then done: the capture
+    // ends with the resume unconfirmed and the next capture may start at once
+    h.emulator.faults.recordingResume = { delayMs: 4_000, times: 1 };
+    const cancelledAt = h.emulator.now();
+    expect((await api(h, 'DELETE', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice)).status).toBe(200);
+    const second = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+    expect(second.status).toBe(201);
+    // past the moment Twilio carried out the late resume
+    await sleep(Math.max(0, cancelledAt + 4_500 - h.emulator.now()));
+    expect(h.emulator.recordingStatusAt(live.agentCall.sid, h.emulator.now())).toBe('paused');
+    const recorded = live.agentCall.recordingAudio.length;
+    const audio = keyed(CARD + '#');
+    await live.caller.sendAudio(audio);
+    expect(live.agentCall.recordingAudio.length - recorded).toBeLessThan(audio.length - 16 * 1280);
+    const done = await waitFor(
+      async () => {
+        const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${(second.body as { captureId: string }).captureId}`, alice);
+        return (r.body as { status: string }).status !== 'capturing' ? r.body : null;
+      },
+      'second capture done',
+      10_000,
+    );
+    expect(done).toMatchObject({ status: 'completed', last4: '1111' });
+    for (const channel of live.agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
+    await live.call.hangup();
+  });
+
   it('answers 400 to a bad capture body on a visible call, and 409 on a call that is not bridged', async () => {
     const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
     expect((await api(h, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' })).status).toBe(409);

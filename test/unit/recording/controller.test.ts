@@ -12,7 +12,8 @@ import { PAUSE_ACK_TIMEOUT_MS, RecordingController, type AuditSink } from '../..
 import type { TwilioClient } from '../../../src/twilio/rest';
 
 type Status = 'paused' | 'in-progress' | 'stopped';
-type Answer = 'ok' | number | 'network' | 'never';
+/** 'held': answered ok only when the test releases it (Twilio's late acknowledgement) */
+type Answer = 'ok' | number | 'network' | 'never' | 'held';
 
 interface Update {
   callSid: string;
@@ -29,6 +30,7 @@ type Answers = Partial<Record<Status, Answer | Record<string, Answer>>>;
 /** Twilio's REST surface as far as the controller uses it; answers per requested status */
 function fakeTwilio(answers: Answers) {
   const updates: Update[] = [];
+  const held: Array<() => void> = [];
   const client = {
     calls: (callSid: string) => ({
       recordings: (recordingSid: string) => ({
@@ -38,13 +40,14 @@ function fakeTwilio(answers: Answers) {
           const a = typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
           if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
           if (a === 'never') return new Promise(() => undefined);
+          if (a === 'held') return new Promise((resolve) => held.push(() => resolve({ sid: recordingSid, status: params.status })));
           if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
           return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code: 20001, message: 'refused' }) }));
         },
       }),
     }),
   };
-  return { client: client as unknown as TwilioClient, updates };
+  return { client: client as unknown as TwilioClient, updates, held };
 }
 
 function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean } = {}) {
@@ -71,7 +74,7 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
     metrics,
     pauseTimeoutMs,
   });
-  return { controller, updates: twilio.updates, audit, counts, logLines };
+  return { controller, updates: twilio.updates, held: twilio.held, audit, counts, logLines };
 }
 
 describe('pause', () => {
@@ -216,6 +219,51 @@ describe('resume', () => {
     expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '500' });
     expect(audit.map((a) => a.type)).toEqual(['recording.resume-failed']);
     expect(counts).toEqual({ pauseFailures: 0, pauses: [] });
+  });
+
+  test('answered after its timeout: the next pause is sent only once Twilio answered the resume, so the resume cannot land after it', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates, held } = setup({ 'in-progress': 'held' });
+      const resume = controller.resume(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      expect(await resume).toMatchObject({ ok: false, twilioStatus: 'timeout' });
+      // the next capture's pause, by the SID or by Twilio.CURRENT, while the resume is still out
+      const pauses = [controller.pause(CALL, REC), controller.pause(CALL)];
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(updates.map((u) => u.params.status)).toEqual(['in-progress']);
+      held[0]();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(updates.map((u) => u.params.status)).toEqual(['in-progress', 'paused', 'paused']);
+      for (const o of await Promise.all(pauses)) expect(o).toMatchObject({ ok: true });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('a resume Twilio never answers: the next pause is not sent and fails (closed) at its own bound', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates } = setup({ 'in-progress': 'never' });
+      const resume = controller.resume(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      await resume;
+      const pause = controller.pause(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      expect(await pause).toMatchObject({ ok: false, twilioStatus: 'timeout' });
+      expect(updates.map((u) => u.params.status)).toEqual(['in-progress']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('a resume of another recording on the call holds back no pause of this one', async () => {
+    const { controller, updates, held } = setup({ 'in-progress': 'held' });
+    const other = controller.resume(CALL, 'RE' + '3'.repeat(32));
+    expect(await controller.pause(CALL, REC)).toMatchObject({ ok: true });
+    expect(updates.map((u) => u.params.status)).toEqual(['in-progress', 'paused']);
+    held[0]();
+    await other;
   });
 });
 

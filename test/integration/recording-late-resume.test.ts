@@ -1,0 +1,87 @@
+/**
+ * A resume Twilio answers after PAUSE_ACK_TIMEOUT_MS is not over: Twilio may carry it out later.
+ * The IVR's next pause (for the next sensitive field) must not be overtaken by it, or the caller
+ * keys that field into a running recording. (Captures: capture.test.ts.)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
+
+const NUMBER = '+15005550021';
+const FLOW = `id: two-secrets
+numbers: ["${NUMBER}"]
+record: true
+steps:
+  - collect: menu
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 1
+    prompt: "Press 1, then hash."
+  - collect: account
+    kind: digits
+    minLength: 6
+    maxLength: 10
+    prompt: "Key in your account number, then press hash."
+  - say: "Thank you."
+  - collect: pin
+    kind: digits
+    minLength: 4
+    maxLength: 6
+    prompt: "Key in your PIN, then press hash."
+handoff:
+  mode: dial
+  to: "client:alice"
+`;
+
+let h: Harness;
+let flowsDir: string;
+
+beforeAll(async () => {
+  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-late-resume-'));
+  fs.writeFileSync(path.join(flowsDir, 'two-secrets.yaml'), FLOW);
+  h = await startHarness({ flowsDir });
+});
+
+afterAll(async () => {
+  await h?.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+test('a resume answered after its timeout, retried, then a pause for the next sensitive field: the late resume does not land after that pause', async () => {
+  let resumeSentAt = 0;
+  const answers = new Map<string, () => Promise<string>>([
+    ['Press 1', async () => '1#'],
+    [
+      'Key in your account',
+      async () => {
+        // the resume after the account is answered past its timeout, then carried out
+        h.emulator.faults.recordingResume = { delayMs: 4_000, times: 1 };
+        resumeSentAt = h.emulator.now();
+        return '12345678#';
+      },
+    ],
+    [
+      'Key in your PIN',
+      async () => {
+        // the caller keys the PIN once the late resume has been carried out
+        await sleep(Math.max(0, resumeSentAt + 4_500 - h.emulator.now()));
+        return '4321#';
+      },
+    ],
+  ]);
+  const call = await h.emulator.placeCall({
+    from: '+15550003333',
+    to: NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: (g) => {
+      const prompt = JSON.stringify(g);
+      for (const [k, answer] of answers) if (prompt.includes(k)) return answer();
+      return null;
+    },
+  });
+  await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
+  expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
+  await call.hangup();
+}, 30_000);
