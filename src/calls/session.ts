@@ -40,7 +40,20 @@ export interface CallSession {
    * of them together (`sid` too when there is one); `unlisted`: the call's recordings could not
    * be listed, so no pause can cover them all and the first one fails (closed).
    */
-  recording: { sid?: string; sids?: string[]; unlisted?: boolean; status: RecordingStatus; pauseFailed?: boolean; stopFailed?: boolean };
+  recording: {
+    sid?: string;
+    sids?: string[];
+    unlisted?: boolean;
+    status: RecordingStatus;
+    pauseFailed?: boolean;
+    stopFailed?: boolean;
+    /**
+     * The last resume got no answer in time, or an error: the recording may be paused still, or
+     * running (Twilio may carry out a resume after its bound). Not asked again until a sensitive
+     * field needs a pause, which it gets as if the recording ran.
+     */
+    resumeFailed?: boolean;
+  };
   /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
   agentRecording?: { sid?: string; status: RecordingStatus };
   fields: Record<string, FieldState>;

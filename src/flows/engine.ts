@@ -30,7 +30,10 @@ export interface EngineContext {
 }
 
 /** the step about to be asked needs the recording paused first */
-const needsPause = (s: CallSession) => s.recording.status === 'in-progress';
+/** the recording runs, or may (a resume that failed may yet have been carried out): a sensitive field waits for a pause */
+const needsPause = (s: CallSession) => s.recording.status === 'in-progress' || (s.recording.status === 'paused' && Boolean(s.recording.resumeFailed));
+/** paused for sensitive fields and to be resumed now; not after a resume that failed (asked again only by the next pause's success) */
+const toResume = (s: CallSession) => s.recording.status === 'paused' && !s.recording.resumeFailed;
 
 export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
   const s: CallSession = structuredClone(session);
@@ -59,8 +62,10 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
     }
     case 'recording':
       if (input.op === 'pause') {
-        if (input.ok) s.recording.status = 'paused';
-        else {
+        if (input.ok) {
+          s.recording.status = 'paused';
+          s.recording.resumeFailed = undefined;
+        } else {
           // fail closed: no sensitive field is asked for while the recording may be running
           s.recording.pauseFailed = true;
           failFields(flow, s, 'recording-pause-failed', ctx.now);
@@ -69,8 +74,15 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       } else if (input.op === 'stop') {
         if (input.ok) s.recording.status = 'stopped';
         else s.recording.stopFailed = true;
-      } else if (input.ok) s.recording.status = 'in-progress';
-      else s.recording.status = 'paused'; // a failed resume leaves it paused: nothing leaks, the call goes on
+      } else if (input.ok) {
+        s.recording.status = 'in-progress';
+        s.recording.resumeFailed = undefined;
+      } else {
+        // a failed resume: the call goes on, its recording taken as paused but perhaps running,
+        // so the next sensitive field is paused for again (needsPause); not asked again before that
+        s.recording.status = 'paused';
+        s.recording.resumeFailed = true;
+      }
       break;
   }
   return startRecordingIfDue(flow, s, proceed(flow, s, out));
@@ -109,7 +121,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     if (!isCollect(step)) {
       // resumed for the words that follow the sensitive fields, unless only words and a bridge
       // follow: that recording is stopped before the bridge anyway (one REST call, not two)
-      if (s.recording.status === 'paused' && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
+      if (toResume(s) && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
         return { ...out, effect: { kind: 'resume-recording' } };
       }
       verbs.push('play' in step ? playVerb(step.play) : sayVerb(step));
@@ -117,7 +129,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
       continue;
     }
     if (step.sensitive && needsPause(s)) return { ...out, effect: { kind: 'pause-recording' } };
-    if (!step.sensitive && s.recording.status === 'paused') return { ...out, effect: { kind: 'resume-recording' } };
+    if (!step.sensitive && toResume(s)) return { ...out, effect: { kind: 'resume-recording' } };
     verbs.push(askField(step, s, flow));
     return out;
   }
@@ -127,7 +139,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     // recorded instead, with the caller's keys already masked
     return { ...out, effect: { kind: 'stop-recording' } };
   }
-  if (s.recording.status === 'paused' && flow.handoff.mode !== 'bridge') return { ...out, effect: { kind: 'resume-recording' } };
+  if (toResume(s) && flow.handoff.mode !== 'bridge') return { ...out, effect: { kind: 'resume-recording' } };
   s.state = 'handoff';
   if (s.recording.stopFailed) {
     // fail closed: a recording that may still run must not hear the caller keying in the bridge

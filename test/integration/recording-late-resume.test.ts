@@ -85,3 +85,30 @@ test('a resume answered after its timeout, retried, then a pause for the next se
   expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
   await call.hangup();
 }, 30_000);
+
+test('every resume fails: the call goes on, its recording taken as paused but perhaps running, and the next sensitive field is paused for again', async () => {
+  h.emulator.faults.recordingResume = { status: 500 };
+  try {
+    const call = await h.emulator.placeCall({
+      from: '+15550004444',
+      to: NUMBER,
+      voiceUrl: h.voiceUrl,
+      onGather: (g) => {
+        const prompt = JSON.stringify(g);
+        if (prompt.includes('Press 1')) return '1#';
+        if (prompt.includes('Key in your account')) return '12345678#';
+        if (prompt.includes('Key in your PIN')) return '4321#';
+        return null;
+      },
+    });
+    await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
+    expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
+    const entries = (await h.app.services.audit.list(call.sid)).map((e) => (e as { type?: string }).type);
+    // one pause before the account, and one again before the PIN, as if the failed resume had run
+    expect(entries.filter((t) => t === 'recording.paused')).toHaveLength(2);
+    expect(entries.filter((t) => t === 'recording.resume-failed').length).toBeGreaterThanOrEqual(1);
+    await call.hangup();
+  } finally {
+    h.emulator.faults.recordingResume = undefined;
+  }
+}, 30_000);

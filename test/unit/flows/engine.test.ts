@@ -111,6 +111,41 @@ handoff:
     expect(r.session.recording.status).toBe('in-progress');
   });
 
+  test('a resume that fails is not asked again at once: the flow goes on, and the next sensitive field is paused for as if it had run', () => {
+    const twoStretches = parseFlow(
+      'two.yaml',
+      `
+id: two
+numbers: ["+15005550007"]
+steps:
+  - collect: card
+    kind: card-number
+    prompt: card please
+  - say: thanks
+  - collect: cvv
+    kind: security-code
+    prompt: code please
+handoff:
+  mode: dial
+  to: "client:alice"
+`,
+    );
+    const go = (r: EngineResult, input: Parameters<typeof advance>[1]) => advance(twoStretches, input, r.session, { now });
+    let r = advance(twoStretches, { kind: 'start' }, { ...session(), flowId: 'two' }, { now });
+    r = go(r, { kind: 'recording', op: 'pause', ok: true });
+    r = go(r, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111' });
+    expect(r.effect).toEqual({ kind: 'resume-recording' });
+    r = go(r, { kind: 'recording', op: 'resume', ok: false });
+    // the words are said with the recording taken as paused, no second resume asked for; the
+    // sensitive field after them waits for a pause, as the failed resume may have run after all
+    expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }]);
+    expect(r.effect).toEqual({ kind: 'pause-recording' });
+    expect(r.session.recording).toMatchObject({ status: 'paused', resumeFailed: true });
+    r = go(r, { kind: 'recording', op: 'pause', ok: true });
+    expect(r.session.recording.resumeFailed).toBeUndefined();
+    expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
+  });
+
   test('an invalid card is asked again, then failed after `attempts`, and the flow goes on', () => {
     let r = advance(flow, { kind: 'start' }, session(), { now });
     r = run(r, { kind: 'recording', op: 'pause', ok: true });
