@@ -48,11 +48,13 @@ export interface CallSession {
     pauseFailed?: boolean;
     stopFailed?: boolean;
     /**
-     * The last resume got no answer in time, or an error: the recording may be paused still, or
-     * running (Twilio may carry out a resume after its bound). Not asked again until a sensitive
-     * field needs a pause, which it gets as if the recording ran.
+     * The last resume failed: the recording is taken as paused, but may be running (Twilio may
+     * carry out a resume it did not answer in time). Not asked again until a sensitive field
+     * needs a pause, which it gets as if the recording ran, sent no sooner than `lateUntil`
+     * (epoch ms; 0 when Twilio answered the resume with an error and cannot carry it out),
+     * whichever instance sends it.
      */
-    resumeFailed?: boolean;
+    resumeFailed?: { lateUntil: number };
   };
   /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
   agentRecording?: { sid?: string; status: RecordingStatus };

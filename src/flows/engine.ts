@@ -23,7 +23,8 @@ export type EngineInput =
    * pair, with `first`, the first entry as the edge read it back from the vault (null: gone).
    */
   | { kind: 'digits'; step: number; attempt: number; digits: string; confirm?: boolean; first?: string | null }
-  | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean };
+  /** `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms) */
+  | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean; lateUntil?: number };
 
 export interface EngineContext {
   now: Date;
@@ -81,7 +82,7 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
         // a failed resume: the call goes on, its recording taken as paused but perhaps running,
         // so the next sensitive field is paused for again (needsPause); not asked again before that
         s.recording.status = 'paused';
-        s.recording.resumeFailed = true;
+        s.recording.resumeFailed = { lateUntil: input.lateUntil ?? 0 };
       }
       break;
   }

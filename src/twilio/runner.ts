@@ -4,6 +4,7 @@
  * effects it asks for (recording pause/resume, awaiting Twilio), encrypts valid values into the
  * vault, saves the session, performs the handoff, and renders TwiML.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import { publicFields } from '../calls/public-fields';
@@ -12,9 +13,10 @@ import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
-import type { AuditSink, RecordingController } from '../recording/controller';
+import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController } from '../recording/controller';
 import type { StoreOp } from '../store';
 import { renderVerbs } from './twiml';
+import { REST_TIMEOUT_MS } from './rest';
 import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
 import { actionQueryOf } from '../dropin/action-query';
@@ -295,6 +297,17 @@ export class FlowRunner {
     await this.d.calls.update(s.callSid, (stored) => settleInto(stored, s), { basis });
   }
 
+  /**
+   * A pause after a resume that failed unanswered waits until that resume can no longer be
+   * carried out: sent before, the pause could be overtaken by it, and the caller would key the
+   * next field into a running recording. The controller orders the requests it sends itself
+   * (recording/controller.ts); this covers the resume another instance sent, as the session says.
+   */
+  private async afterLateResume(s: CallSession): Promise<void> {
+    const wait = (s.recording.resumeFailed?.lateUntil ?? 0) - this.now().getTime();
+    if (wait > 0) await sleep(Math.min(wait, REST_TIMEOUT_MS));
+  }
+
   private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
@@ -311,6 +324,7 @@ export class FlowRunner {
       // a drop-in capture pauses and resumes the app's recordings, every one it found running
       const dropin = s.dropin ? this.d.dropin : undefined;
       if (res.effect.kind === 'pause-recording') {
+        await this.afterLateResume(s);
         const outcome = dropin ? await dropin.pauseApp(s, log) : await this.d.recording.pause(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
@@ -320,7 +334,10 @@ export class FlowRunner {
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
         const outcome = dropin ? await dropin.resumeApp(s) : await this.d.recording.resume(s.callSid, s.recording.sid);
-        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok }, s, { now: this.now() });
+        // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
+        const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');
+        const lateUntil = unanswered ? this.now().getTime() + REST_TIMEOUT_MS - PAUSE_ACK_TIMEOUT_MS : 0;
+        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok, lateUntil }, s, { now: this.now() });
       }
     }
     const s = res.session;

@@ -112,3 +112,34 @@ test('every resume fails: the call goes on, its recording taken as paused but pe
     h.emulator.faults.recordingResume = undefined;
   }
 }, 30_000);
+
+test("a resume another instance sent went unanswered: this instance's pause for the next sensitive field waits until that resume can no longer be carried out", async () => {
+  const lateMs = 1_500;
+  let menuAnsweredAt = 0;
+  const call = await h.emulator.placeCall({
+    from: '+15550005555',
+    to: NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: async (g) => {
+      const prompt = JSON.stringify(g);
+      if (prompt.includes('Press 1')) {
+        // as the instance that sent the unanswered resume left the call (the recording taken as
+        // paused, the resume perhaps carried out until lateUntil)
+        await h.app.services.calls.update(call.sid, (s) => {
+          s.recording.status = 'paused';
+          s.recording.resumeFailed = { lateUntil: Date.now() + lateMs };
+        });
+        menuAnsweredAt = h.emulator.now();
+        return '1#';
+      }
+      if (prompt.includes('Key in your account')) return '12345678#';
+      if (prompt.includes('Key in your PIN')) return '4321#';
+      return null;
+    },
+  });
+  await waitFor(() => call.gathers.length >= 2, 'the account prompt', 20_000);
+  const paused = h.emulator.timelineFor(call.sid).flatMap((e) => (e.type === 'recording' && e.status === 'paused' ? [e.t] : []));
+  expect(paused.length).toBeGreaterThanOrEqual(1);
+  expect(paused[0] - menuAnsweredAt).toBeGreaterThanOrEqual(lateMs - 50);
+  await call.hangup();
+}, 30_000);

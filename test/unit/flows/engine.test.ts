@@ -140,7 +140,7 @@ handoff:
     // sensitive field after them waits for a pause, as the failed resume may have run after all
     expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }]);
     expect(r.effect).toEqual({ kind: 'pause-recording' });
-    expect(r.session.recording).toMatchObject({ status: 'paused', resumeFailed: true });
+    expect(r.session.recording).toMatchObject({ status: 'paused', resumeFailed: { lateUntil: 0 } });
     r = go(r, { kind: 'recording', op: 'pause', ok: true });
     expect(r.session.recording.resumeFailed).toBeUndefined();
     expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
