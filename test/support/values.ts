@@ -9,14 +9,15 @@ export function currentExpiry(monthsAhead = 0): string {
  * Whether `text` holds `value` as a value of its own. Long values (card and account numbers, a
  * full phone number) are searched as they are. A short one (an expiry, a security code) would
  * turn up by chance inside the hex of a hash or the base64 of a ciphertext or token, so it only
- * counts where no hex digit stands either side of it, and where it is not a letter-bound piece
+ * counts where no hex digit stands either side of it, it is not the fraction of a number, and it is not a letter-bound piece
  * of an encoded blob: the run of base64 characters around it is too short to be one, or the
  * value stands between separators (`-`, `_`, `+`, `/`) or at the run's ends, as in
  * `"cvv":"737"`, `cvv=737`, `cvv737` or `cvv-737-mismatch`; `…Zq737x…` in a sealed value does not.
  */
 export function holdsValue(text: string, value: string): boolean {
   if (value.length >= 8) return text.includes(value);
-  const standalone = new RegExp(`(?<![0-9a-fA-F])${value.replace(/[+]/g, '\\+')}(?![0-9a-fA-F])`, 'g');
+  // nor the fraction of a number: a timestamp's milliseconds (`…T12:28:02.737Z`), a duration
+  const standalone = new RegExp(`(?<![0-9a-fA-F])(?<!\\d\\.)${value.replace(/[+]/g, '\\+')}(?![0-9a-fA-F])`, 'g');
   for (const m of text.matchAll(standalone)) {
     const at = m.index ?? 0;
     let start = at;

@@ -10,8 +10,15 @@ test('a short value written plainly is found, however it is quoted or joined', (
     expect(holdsValue(text, '737')).toBe(true);
 });
 
-test('a short value inside a hash, a port number or an encoded blob is not', () => {
-  for (const text of ['sha256 a737f0', 'http://127.0.0.1:40737/x', '{"ct":"Zq9xKw737xPlmRtYvB2sQ"}', 'token zQ-_737pRxYwTbVnMkLs'])
+test("a short value inside a hash, a port number, an encoded blob or a timestamp's milliseconds is not", () => {
+  for (const text of [
+    'sha256 a737f0',
+    'http://127.0.0.1:40737/x',
+    '{"ct":"Zq9xKw737xPlmRtYvB2sQ"}',
+    'token zQ-_737pRxYwTbVnMkLs',
+    '{"at":"2026-12-05T12:28:02.737Z"}',
+    '"responseTime":3.737,',
+  ])
     expect(holdsValue(text, '737')).toBe(false);
 });
 
