@@ -129,9 +129,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     close: async () => {
       // the service first, as in production: closing its streams ends the emulator's calls,
       // whose last callbacks arrive while the service is closing (test/integration/shutdown)
-      // a webhook connection the emulator left open mid-request (seen for a <Dial>'s action
-      // sent as a test hangs up, about one run in three of recording-late-resume) would hold
-      // the close open until Node's request timeout: after a grace, every connection goes
+      // a connection left open mid-request would hold the close open until Node's request
+      // timeout, past the test hook's: after a grace, every connection goes (the emulator's
+      // webhooks cut off by a hangup did that once: tools/emulator/context.ts)
       const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
       try {
         await app.close();

@@ -38,16 +38,31 @@ export async function deliverWebhook(
   signal?: AbortSignal,
 ): Promise<DeliveryResult> {
   const verb = method.toUpperCase() === 'GET' ? 'GET' : 'POST';
-  try {
-    const res = await ctx.webhooks.send(url, params, { method: verb, signal });
-    ctx.timeline.add({ type: 'webhook', callSid, purpose, method: verb, url, status: res.status, bodyLength: res.body.length });
-    return { status: res.status, body: res.body };
-  } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
-    ctx.timeline.add({ type: 'webhook', callSid, purpose, method: verb, url, status: 0, bodyLength: 0, error });
-    ctx.logger.warn({ callSid, purpose, url, err: error }, 'webhook delivery failed');
-    return { status: 0, body: '' };
-  }
+  // A request Twilio began is finished, whatever happens to the call meanwhile (a hangup, a
+  // redirect): Twilio discards the answer, it does not cut the request off mid-way. So `signal`
+  // ends the wait for the answer, never the request, which is left to complete.
+  const sent = ctx.webhooks.send(url, params, { method: verb }).then(
+    (res) => {
+      ctx.timeline.add({ type: 'webhook', callSid, purpose, method: verb, url, status: res.status, bodyLength: res.body.length });
+      return { status: res.status, body: res.body };
+    },
+    (err: unknown) => {
+      const error = err instanceof Error ? err.message : String(err);
+      ctx.timeline.add({ type: 'webhook', callSid, purpose, method: verb, url, status: 0, bodyLength: 0, error });
+      ctx.logger.warn({ callSid, purpose, url, err: error }, 'webhook delivery failed');
+      return { status: 0, body: '' };
+    },
+  );
+  if (!signal) return sent;
+  if (signal.aborted) return { status: 0, body: '' };
+  return new Promise<DeliveryResult>((resolve) => {
+    const onAbort = (): void => resolve({ status: 0, body: '' });
+    signal.addEventListener('abort', onAbort, { once: true });
+    void sent.then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(r);
+    });
+  });
 }
 
 /** A sleep that ends early (resolving false) when `signal` aborts. */
