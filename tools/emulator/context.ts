@@ -38,9 +38,10 @@ export async function deliverWebhook(
   signal?: AbortSignal,
 ): Promise<DeliveryResult> {
   const verb = method.toUpperCase() === 'GET' ? 'GET' : 'POST';
-  // A request Twilio began is finished, whatever happens to the call meanwhile (a hangup, a
-  // redirect): Twilio discards the answer, it does not cut the request off mid-way. So `signal`
-  // ends the wait for the answer, never the request, which is left to complete.
+  // A request begun is finished, whatever happens to the call meanwhile (a hangup, a redirect):
+  // Twilio requests a <Dial>'s action even after the caller hung up and ignores what it answers,
+  // and nothing in its docs says it cuts a webhook off mid-way. So `signal` ends the wait for
+  // the answer, never the request, which is left to complete.
   const sent = ctx.webhooks.send(url, params, { method: verb }).then(
     (res) => {
       ctx.timeline.add({ type: 'webhook', callSid, purpose, method: verb, url, status: res.status, bodyLength: res.body.length });
