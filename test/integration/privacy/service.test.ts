@@ -54,7 +54,12 @@ describe('PrivacyService', () => {
     );
     logged = captureLog();
     replay = new ReplayGuard(store, keys, Buffer.alloc(32, 7));
-    privacy = new PrivacyService({
+    privacy = privacyWith();
+  });
+
+  /** the service over this test's store, processors and log, with `over` changed */
+  function privacyWith(over: Partial<ConstructorParameters<typeof PrivacyService>[0]> = {}): PrivacyService {
+    return new PrivacyService({
       calls,
       vault,
       audit,
@@ -65,8 +70,9 @@ describe('PrivacyService', () => {
       subjectSecret: SUBJECT_SECRET,
       log: logged.log,
       erasureBackoff: { baseMs: 20, maxMs: 100, maxAttempts: 5 },
+      ...over,
     });
-  });
+  }
   afterEach(async () => {
     await gw.close();
     expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
@@ -195,18 +201,7 @@ describe('PrivacyService', () => {
     // a try of another instance holds the lease, as while its POST is on its way
     await store.set(keys.deliveryLease(s.callSid, 'gateway'), 'another-instance', 60);
     const waitMs = 300;
-    const quick = new PrivacyService({
-      calls,
-      vault,
-      audit,
-      store,
-      keys,
-      processors,
-      replay,
-      subjectSecret: SUBJECT_SECRET,
-      log: logged.log,
-      sendingWaitMs: waitMs,
-    });
+    const quick = privacyWith({ sendingWaitMs: waitMs });
     const started = Date.now();
     const receipt = await quick.erase(PHONE);
     expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
