@@ -68,6 +68,14 @@ export interface ResultDeliveryDeps {
    * contradicts the result the app has, and is withdrawn instead of sent.
    */
   returned?: (callSid: string) => boolean;
+  /**
+   * Whether the call's record is still there. Asked before a result's first try only: the
+   * caller's erasure removes a result already queued, but one queued just after it (the call's
+   * record read before the erasure, the report written after) would otherwise go out. Later
+   * tries do not ask: a record ended long ago may have expired (ENDED_CALL_TTL_SECONDS) while a
+   * delivery still retries.
+   */
+  callExists?: (callSid: string) => Promise<boolean>;
 }
 
 export class ResultDelivery {
@@ -142,6 +150,15 @@ export class ResultDelivery {
     }
     if (this.d.returned?.(callSid)) return this.withdrawLeased(rec);
     if (rec.nextAt > Date.now()) return this.due.at(callSid, rec.nextAt);
+    if (rec.attempts === 0 && this.d.callExists && !(await this.d.callExists(callSid))) {
+      // queued as the caller was erased: it goes as everything else of theirs did
+      await store.multi([
+        { op: 'del', key: keys.dropinResult(callSid) },
+        { op: 'srem', key: keys.dropinResults(), member: callSid },
+      ]);
+      log.warn({ callSid }, 'drop-in result dropped: the call was erased before its first try');
+      return;
+    }
     // read before the try is counted: without it there is no try to count (the run fails, logged)
     const secret = this.d.secret();
     const attempt = rec.attempts + 1;

@@ -105,6 +105,7 @@ export class DropinService {
       fetchImpl: d.fetchImpl,
       scanMs: Math.min(pollMs, RESULT_SCAN_MS),
       returned: (callSid) => this.unsaved.has(callSid),
+      callExists: async (callSid) => (await d.calls.get(callSid)) !== null,
     });
     this.unsaved = new UnsavedReturns({
       calls: d.calls,

@@ -44,3 +44,28 @@ test("the result's record is erased while its try is being counted: the POST nev
   expect(fetchImpl).not.toHaveBeenCalled();
   await inner.close();
 });
+
+test("a result queued just after its caller's erasure (the call's record gone before its first try) is dropped, not sent; a call still there gets its result", async () => {
+  const store = new EmbeddedStore();
+  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
+  const erased = new Set([CALL]);
+  const delivery = new ResultDelivery({
+    store,
+    keys,
+    audit: { append: async () => undefined } as unknown as AuditSink,
+    log: pino({ level: 'silent' }),
+    secret: () => 'capture-result-secret-0123456789abcdef',
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+    callExists: async (callSid) => !erased.has(callSid),
+  });
+  await delivery.start();
+  const kept = 'CA' + 'e'.repeat(32);
+  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'caller-hung-up' })).toBe(true);
+  expect(await delivery.enqueue(kept, 'https://shop.example.com/paid', { CallSid: kept, Result: 'caller-hung-up' })).toBe(true);
+  await waitFor(async () => (await store.get(keys.dropinResult(CALL))) === null && fetchImpl.mock.calls.length === 1, 'both results to be tried');
+  await delivery.stop();
+  expect(JSON.stringify(fetchImpl.mock.calls)).toContain(kept);
+  expect(JSON.stringify(fetchImpl.mock.calls)).not.toContain(CALL);
+  expect(await store.smembers(keys.dropinResults())).not.toContain(CALL);
+  await store.close();
+});
