@@ -7,7 +7,7 @@
  * answers the safe TwiML and writes nothing, and the audit chain verifies after the write.
  */
 import path from 'node:path';
-import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, type Harness } from '../support/harness';
+import { PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, webhookParams as params, type Harness } from '../support/harness';
 import { named, postCounted, roundTrips } from '../support/round-trips';
 import { Errors } from '../../src/errors';
 import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
@@ -15,19 +15,6 @@ import { ENDED_CALL_TTL_SECONDS } from '../../src/calls/session';
 const sid = (c: string) => 'CA' + c.repeat(32);
 /** a valid date of birth for the support flow's one question */
 const DOB = '01011990';
-
-function params(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    AccountSid: ACCOUNT_SID,
-    ApiVersion: '2010-04-01',
-    CallSid: callSid,
-    CallStatus: 'in-progress',
-    Direction: 'inbound',
-    From: '+15557654321',
-    To: to,
-    ...extra,
-  };
-}
 
 /** the call's audit trail, verified: its entries' types */
 async function trailTypes(h: Harness, callSid: string): Promise<string[]> {

@@ -22,6 +22,22 @@ export const SUBJECT_KEY = 'test-subject-key-0123456789abcdef-0123456789';
 export const AUDIT_KEY = 'test-audit-key-0123456789abcdef-0123456789ab';
 export const PAYMENTS_NUMBER = '+15005550006';
 export const SUPPORT_NUMBER = '+15005550007';
+/** the caller of the calls tests make with signed requests of their own (webhookParams) */
+export const WEBHOOK_CALLER = '+15557654321';
+
+/** the form parameters Twilio sends with a webhook of an inbound call in progress to `to`, and `extra` */
+export function webhookParams(callSid: string, to: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AccountSid: ACCOUNT_SID,
+    ApiVersion: '2010-04-01',
+    CallSid: callSid,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    From: WEBHOOK_CALLER,
+    To: to,
+    ...extra,
+  };
+}
 
 /** every log line the app wrote, as text and parsed */
 export class LogCapture extends Writable {

@@ -4,24 +4,13 @@
  * its one atomic write. The write must find the record gone and put nothing back: no sealed
  * value, no vault index, no remembered answer.
  */
-import { startHarness, SUPPORT_NUMBER, ACCOUNT_SID, type Harness } from '../../support/harness';
+import { startHarness, SUPPORT_NUMBER, WEBHOOK_CALLER, webhookParams, type Harness } from '../../support/harness';
 
-const CALLER = '+15557654321';
+const CALLER = WEBHOOK_CALLER;
 /** a valid date of birth for the support flow's one question */
 const DOB = '01011990';
 
-function params(callSid: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    AccountSid: ACCOUNT_SID,
-    ApiVersion: '2010-04-01',
-    CallSid: callSid,
-    CallStatus: 'in-progress',
-    Direction: 'inbound',
-    From: CALLER,
-    To: SUPPORT_NUMBER,
-    ...extra,
-  };
-}
+const params = (callSid: string, extra: Record<string, string> = {}) => webhookParams(callSid, SUPPORT_NUMBER, extra);
 
 describe('a gather in flight when its caller is erased', () => {
   let h: Harness;

@@ -1,8 +1,8 @@
 /**
- * ResultDelivery counts a try in the result's record before the POST leaves, and sends nothing
- * when the record is gone (the caller's data erased). The store runs a record's change again on
- * what won when another writer changed it first; a record erased between the two runs must read
- * as gone, not as written by the first run.
+ * ResultDelivery sends nothing of a caller who was erased: it counts a try in the result's record
+ * before the POST leaves, and a record erased meanwhile reads as gone (the store runs a record's
+ * change again on what won when another writer changed it first, and the first run's view must
+ * not survive); and a result queued just after the erasure is dropped at its first try.
  */
 import { pino } from 'pino';
 import { ResultDelivery } from '../../../src/dropin/result-delivery';
@@ -12,6 +12,26 @@ import { waitFor } from '../../support/harness';
 
 const CALL = 'CA' + 'd'.repeat(32);
 const keys = makeKeys('t:');
+
+/** a started delivery over `store` whose POSTs are answered 200, and those POSTs */
+async function delivering(store: Store, callExists?: (callSid: string) => Promise<boolean>) {
+  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
+  const delivery = new ResultDelivery({
+    store,
+    keys,
+    audit: { append: async () => undefined } as unknown as AuditSink,
+    log: pino({ level: 'silent' }),
+    secret: () => 'capture-result-secret-0123456789abcdef',
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+    callExists,
+  });
+  await delivery.start();
+  return { delivery, fetchImpl };
+}
+
+/** a caller-hung-up result queued for the call */
+const hungUp = (delivery: ResultDelivery, callSid: string) =>
+  delivery.enqueue(callSid, 'https://shop.example.com/paid', { CallSid: callSid, Result: 'caller-hung-up' });
 
 test("the result's record is erased while its try is being counted: the POST never leaves", async () => {
   const inner = new EmbeddedStore();
@@ -27,17 +47,8 @@ test("the result's record is erased while its try is being counted: the POST nev
       return inner.update(key, fn, ttl, opts);
     },
   });
-  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
-  const delivery = new ResultDelivery({
-    store,
-    keys,
-    audit: { append: async () => undefined } as unknown as AuditSink,
-    log: pino({ level: 'silent' }),
-    secret: () => 'capture-result-secret-0123456789abcdef',
-    fetchImpl: fetchImpl as unknown as typeof fetch,
-  });
-  await delivery.start();
-  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'caller-hung-up' })).toBe(true);
+  const { delivery, fetchImpl } = await delivering(store);
+  expect(await hungUp(delivery, CALL)).toBe(true);
   await waitFor(() => raced, 'the try to be counted');
   await delivery.stop();
   expect(await inner.get(keys.dropinResult(CALL))).toBeNull();
@@ -47,21 +58,10 @@ test("the result's record is erased while its try is being counted: the POST nev
 
 test("a result queued just after its caller's erasure (the call's record gone before its first try) is dropped, not sent; a call still there gets its result", async () => {
   const store = new EmbeddedStore();
-  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
-  const erased = new Set([CALL]);
-  const delivery = new ResultDelivery({
-    store,
-    keys,
-    audit: { append: async () => undefined } as unknown as AuditSink,
-    log: pino({ level: 'silent' }),
-    secret: () => 'capture-result-secret-0123456789abcdef',
-    fetchImpl: fetchImpl as unknown as typeof fetch,
-    callExists: async (callSid) => !erased.has(callSid),
-  });
-  await delivery.start();
+  const { delivery, fetchImpl } = await delivering(store, async (callSid) => callSid !== CALL);
   const kept = 'CA' + 'e'.repeat(32);
-  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'caller-hung-up' })).toBe(true);
-  expect(await delivery.enqueue(kept, 'https://shop.example.com/paid', { CallSid: kept, Result: 'caller-hung-up' })).toBe(true);
+  expect(await hungUp(delivery, CALL)).toBe(true);
+  expect(await hungUp(delivery, kept)).toBe(true);
   await waitFor(async () => (await store.get(keys.dropinResult(CALL))) === null && fetchImpl.mock.calls.length === 1, 'both results to be tried');
   await delivery.stop();
   expect(JSON.stringify(fetchImpl.mock.calls)).toContain(kept);

@@ -34,6 +34,11 @@ handoff:
 `,
 );
 
+/** a flow `id` of its own number that runs `steps` (YAML list items), then dials alice */
+function dialFlow(id: string, steps: string) {
+  return parseFlow(`${id}.yaml`, `id: ${id}\nnumbers: ["+15005550007"]\nsteps:${steps}handoff:\n  mode: dial\n  to: "client:alice"\n`);
+}
+
 const now = new Date('2026-11-29T12:00:00Z');
 const session = (): CallSession => ({
   callSid: 'CA' + '0'.repeat(32),
@@ -77,18 +82,12 @@ describe('flow engine', () => {
   });
 
   test("a security code ends by count only when the call's card brand fixes its length", () => {
-    const codeOnly = parseFlow(
-      'code.yaml',
+    const codeOnly = dialFlow(
+      'code',
       `
-id: code
-numbers: ["+15005550007"]
-steps:
   - collect: cvv
     kind: security-code
     prompt: code please
-handoff:
-  mode: dial
-  to: "client:alice"
 `,
     );
     const gatherOf = (s: CallSession) => advance(codeOnly, { kind: 'start' }, { ...s, flowId: 'code', recording: { status: 'none' } }, { now }).verbs[0];
@@ -112,12 +111,9 @@ handoff:
   });
 
   test('a resume that fails is not asked again at once: the flow goes on, and the next sensitive field is paused for as if it had run', () => {
-    const twoStretches = parseFlow(
-      'two.yaml',
+    const twoStretches = dialFlow(
+      'two',
       `
-id: two
-numbers: ["+15005550007"]
-steps:
   - collect: card
     kind: card-number
     prompt: card please
@@ -125,9 +121,6 @@ steps:
   - collect: cvv
     kind: security-code
     prompt: code please
-handoff:
-  mode: dial
-  to: "client:alice"
 `,
     );
     const go = (r: EngineResult, input: Parameters<typeof advance>[1]) => advance(twoStretches, input, r.session, { now });
