@@ -8,12 +8,13 @@
 import type { CallSession } from '../calls/session';
 import type { Flow } from './schema';
 import { isCollect } from './schema';
-import { askField, awaitingMatch, receiveDigits, failFields } from './steps/collect';
+import { askField, awaitingMatch, endedOnCount, receiveDigits, failFields, RESUME_HOLD_MS } from './steps/collect';
 import { handoffVerbs, refusedHandoffVerbs } from './steps/handoff';
 import { playVerb, sayVerb } from './steps/say';
 import type { EngineResult, Verb } from './verbs';
 
 export type { Verb, EngineResult, Effect, VaultWrite } from './verbs';
+export { RESUME_HOLD_MS } from './steps/collect';
 
 export type EngineInput =
   | { kind: 'start' }
@@ -39,6 +40,8 @@ const toResume = (s: CallSession) => s.recording.status === 'paused' && !s.recor
 export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
   const s: CallSession = structuredClone(session);
   const out: EngineResult = { session: s, verbs: [], vaultWrites: [] };
+  /** a resume asked for now is not sent before then (RESUME_HOLD_MS) */
+  let holdUntil: number | undefined;
 
   switch (input.kind) {
     case 'start':
@@ -58,6 +61,7 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
         // stale or out-of-order: ask the current step again, changing nothing
         return proceed(flow, s, out);
       }
+      if (endedOnCount(step, s, input.digits)) holdUntil = ctx.now.getTime() + RESUME_HOLD_MS;
       receiveDigits(step, s, { digits: input.digits, first: input.first }, ctx.now, out);
       break;
     }
@@ -86,7 +90,9 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       }
       break;
   }
-  return startRecordingIfDue(flow, s, proceed(flow, s, out));
+  const res = startRecordingIfDue(flow, s, proceed(flow, s, out));
+  if (holdUntil !== undefined && res.effect?.kind === 'resume-recording') res.effect = { kind: 'resume-recording', notBefore: holdUntil };
+  return res;
 }
 
 /**

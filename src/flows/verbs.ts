@@ -28,7 +28,11 @@ export type Verb =
   | { verb: 'handoff'; handoff: Handoff }
   | { verb: 'hangup' };
 
-export type Effect = { kind: 'pause-recording' } | { kind: 'resume-recording' } | { kind: 'stop-recording' };
+export type Effect =
+  | { kind: 'pause-recording' }
+  /** `notBefore` (epoch ms): the resume is not sent before then (flows/steps/collect.ts, RESUME_HOLD_MS) */
+  | { kind: 'resume-recording'; notBefore?: number }
+  | { kind: 'stop-recording' };
 
 /**
  * A valid plain value the edge must encrypt into the vault, then forget. `pending`: the first

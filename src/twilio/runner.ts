@@ -22,7 +22,7 @@ import type { Vault } from '../vault';
 import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
-import { advance, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
+import { advance, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
@@ -308,6 +308,12 @@ export class FlowRunner {
     if (wait > 0) await sleep(Math.min(wait, REST_TIMEOUT_MS));
   }
 
+  /** a resume held for keys pressed past a fixed-length field's end (flows/steps/collect.ts, RESUME_HOLD_MS) waits for its time */
+  private async untilHeld(notBefore: number | undefined): Promise<void> {
+    const wait = (notBefore ?? 0) - this.now().getTime();
+    if (wait > 0) await sleep(Math.min(wait, RESUME_HOLD_MS));
+  }
+
   private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
@@ -333,6 +339,7 @@ export class FlowRunner {
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
+        await this.untilHeld(res.effect.notBefore);
         const outcome = dropin ? await dropin.resumeApp(s) : await this.d.recording.resume(s.callSid, s.recording.sid);
         // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
         const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');

@@ -8,7 +8,7 @@ import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { wideDecode } from '../support/decoders';
 import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
-import { ACCOUNT_SID, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, sleep, waitFor, type Harness } from '../support/harness';
 import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
 
@@ -178,6 +178,19 @@ it('a recording the app started over REST before the redirect is paused for ever
   const types = await auditTypes(c.sid);
   expect(types).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
   // no key (the control below shows the decoder hears keys the same recording takes unpaused)
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it("a key pressed past the security code's end (its Gather ends on the third) reaches no recording: the resume waits for it", async () => {
+  shop.recordings = 1;
+  // the shop takes its time over the return: the call is live while the key lands
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: `${CVV}4` }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('success');
+  expect(await auditTypes(c.sid)).toContain('recording.resumed');
   expect(wideDecode(c.recordingAudio)).toBe('');
 });
 

@@ -12,6 +12,8 @@ import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVer
 
 /** Twilio speaks prompts in real time; the emulator only yields so tests stay fast. */
 const PROMPT_YIELD_MS = 1;
+/** a key's tone, and the silence after it: a caller keys about five a second */
+const KEY_MS = 100;
 /** upper bound on a <Pause>: recorded with its real length, waited for only this long */
 const PAUSE_MAX_MS = 5;
 
@@ -225,7 +227,8 @@ async function gather(
   // the keys are sounds on the call, pressed one after another: every recording running (not
   // paused) hears each key Twilio took
   const keys = digits + finishedOnKey;
-  if (keys) call.captureAudio('inbound', keyTones(keys, { toneMs: 100, gapMs: 100 }));
+  if (keys) call.captureAudio('inbound', keyTones(keys, { toneMs: KEY_MS, gapMs: KEY_MS }));
+  pressAfterGather(call, (answer ?? '').slice(keys.length));
   call.recordGather(digits, action);
   call.record({
     verb: 'Gather',
@@ -245,6 +248,24 @@ async function gather(
     purpose: 'gather-action',
     extra: { Digits: digits, FinishedOnKey: finishedOnKey, msg: 'Gather End' },
   };
+}
+
+/**
+ * Keys the caller pressed past the Gather's end (more than numDigits, or after finishOnKey) are
+ * not Twilio's to take: the Gather ended on the key before them. They are still sounds on the
+ * call, pressed at the keypad's pace while Twilio asks for the action's TwiML, so each reaches
+ * whatever recording runs at the moment it is pressed, as on a real call: a resume sent at once
+ * after a fixed-length field can catch them.
+ */
+function pressAfterGather(call: Call, rest: string): void {
+  [...rest].forEach((key, i) => {
+    setTimeout(
+      () => {
+        if (call.live) call.captureAudio('inbound', keyTones(key, { toneMs: KEY_MS, gapMs: KEY_MS }));
+      },
+      (i + 1) * 2 * KEY_MS,
+    ).unref();
+  });
 }
 
 /** What Twilio would submit for the keys pressed: up to finishOnKey or numDigits. */

@@ -15,6 +15,16 @@ import type { EngineResult, Verb } from '../verbs';
 
 const FIXED_LENGTH_KINDS = new Set(['expiry', 'security-code', 'date', 'routing-number']);
 
+/**
+ * How long after a sensitive Gather that ended on its count the recording stays paused. The
+ * Gather ends on the field's last key, but a caller who keys on (a four-digit year in an expiry,
+ * a fourth digit in a Visa's code) presses those keys after it, while Twilio asks for the next
+ * TwiML: a resume sent at once would catch them in the recording. A caller keys four or five a
+ * second, so this covers four or five keys more; the cost is that much more silence before the
+ * words after the last sensitive field.
+ */
+export const RESUME_HOLD_MS = 1_000;
+
 /** what a Gather answered: the keys, and for the second entry of a pair the first, from the vault (null: gone) */
 export interface Keyed {
   digits: string;
@@ -39,6 +49,13 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
     timeoutSeconds: step.timeoutSeconds,
     sensitive: step.sensitive,
   };
+}
+
+/** the answer ended the step's sensitive Gather on its count (numDigits), not on '#' or the timeout: keys may follow it */
+export function endedOnCount(step: CollectStep, s: CallSession, digits: string): boolean {
+  return (
+    step.sensitive && endsByCount(step, s) && digits.replace(/#$/, '').length >= maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength })
+  );
 }
 
 /**

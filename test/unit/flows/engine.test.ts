@@ -3,7 +3,7 @@
  * These tests run it without HTTP, Twilio or a store.
  */
 import type { CallSession } from '../../../src/calls/session';
-import { advance, type EngineResult } from '../../../src/flows/engine';
+import { advance, RESUME_HOLD_MS, type EngineResult } from '../../../src/flows/engine';
 import { parseFlow } from '../../../src/flows/load';
 
 const flow = parseFlow(
@@ -103,11 +103,54 @@ describe('flow engine', () => {
     r = run(r, { kind: 'recording', op: 'pause', ok: true });
     r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111' });
     r = run(r, { kind: 'digits', step: 2, attempt: 1, digits: '123' });
-    expect(r.effect).toEqual({ kind: 'resume-recording' });
+    expect(r.effect).toEqual({ kind: 'resume-recording', notBefore: now.getTime() + RESUME_HOLD_MS });
     expect(r.verbs).toEqual([]);
     r = run(r, { kind: 'recording', op: 'resume', ok: true });
     expect(r.verbs.map((v) => v.verb)).toEqual(['say', 'gather']);
     expect(r.session.recording.status).toBe('in-progress');
+  });
+
+  test("a resume after a sensitive Gather that ended on its count is held for the keys that may follow the Gather's end", () => {
+    const toCode = () => {
+      let r = advance(flow, { kind: 'start' }, session(), { now });
+      r = run(r, { kind: 'recording', op: 'pause', ok: true });
+      return run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111' });
+    };
+    // the Visa's code is asked with numDigits 3: three keys end it, and a fourth may follow
+    expect(run(toCode(), { kind: 'digits', step: 2, attempt: 1, digits: '123' }).effect).toEqual({
+      kind: 'resume-recording',
+      notBefore: now.getTime() + RESUME_HOLD_MS,
+    });
+    // the last attempt ended on its count too, the field failed: the resume that follows is held as well
+    const failing = dialFlow(
+      'failing',
+      `
+  - collect: expiry
+    kind: expiry
+    attempts: 1
+    prompt: expiry please
+  - say: thanks
+`,
+    );
+    let f = advance(failing, { kind: 'start' }, { ...session(), flowId: 'failing' }, { now });
+    f = advance(failing, { kind: 'recording', op: 'pause', ok: true }, f.session, { now });
+    f = advance(failing, { kind: 'digits', step: 0, attempt: 1, digits: '1399' }, f.session, { now });
+    expect(f.session.fields.expiry).toMatchObject({ valid: false });
+    expect(f.effect).toEqual({ kind: 'resume-recording', notBefore: now.getTime() + RESUME_HOLD_MS });
+    // ended on '#' before its count (the field fails): the caller stopped keying, the resume is not held
+    const short = dialFlow(
+      'short',
+      `
+  - collect: dob
+    kind: date
+    attempts: 1
+    prompt: date please
+  - say: thanks
+`,
+    );
+    let d = advance(short, { kind: 'start' }, { ...session(), flowId: 'short' }, { now });
+    d = advance(short, { kind: 'recording', op: 'pause', ok: true }, d.session, { now });
+    expect(advance(short, { kind: 'digits', step: 0, attempt: 1, digits: '0102#' }, d.session, { now }).effect).toEqual({ kind: 'resume-recording' });
   });
 
   test('a resume that fails is not asked again at once: the flow goes on, and the next sensitive field is paused for as if it had run', () => {
