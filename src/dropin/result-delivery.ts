@@ -70,10 +70,11 @@ export interface ResultDeliveryDeps {
   returned?: (callSid: string) => boolean;
   /**
    * Whether the call's record is still there. Asked before a result's first try only: the
-   * caller's erasure removes a result already queued, but one queued just after it (the call's
-   * record read before the erasure, the report written after) would otherwise go out. Later
-   * tries do not ask: a record ended long ago may have expired (ENDED_CALL_TTL_SECONDS) while a
-   * delivery still retries.
+   * caller's erasure removes a result already queued (again once the record is gone, and waits
+   * for a try holding its lease), but one queued just after it (the call's record read before
+   * the erasure, the report written after) would otherwise go out. Later tries do not ask: a
+   * record ended long ago may have expired (ENDED_CALL_TTL_SECONDS) while a delivery still
+   * retries; a result with tries left when its caller was erased is removed by the erasure.
    */
   callExists?: (callSid: string) => Promise<boolean>;
 }

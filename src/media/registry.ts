@@ -334,14 +334,19 @@ export class BridgeRegistry {
     try {
       if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
       let endedNow = false;
+      // ended here from tonewall's hands: counted out of the active calls here, not again by its status callback
+      let left = false;
       await this.d.calls.update(callSid, (s) => {
         // run again on the record that won when another writer changed it first
         endedNow = false;
+        left = false;
         if (s.state === 'ended') return false;
+        left = s.state !== 'returned';
         s.state = 'ended';
         s.endedAt = Date.now();
         endedNow = true;
       });
+      if (left) this.d.metrics.callsActive.dec();
       await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
       if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     } catch (err) {

@@ -7,9 +7,11 @@
  * second capture of a field replaced), pending and past deliveries, the call record and its
  * index entries, the call's offer, every capture record it had, and the webhook answers the
  * replay guard remembers for it (the vault index and capture records once more after the record
- * is gone, for a capture that ended meanwhile); then, once no delivery try is still sending
- * the caller's values, it forwards the erasure to each processor's `eraseUrl`. The audit trail stays (it has no personal data and is kept for
- * assessors) and records the erasure. The receipt is returned, not stored: a stored receipt would name the caller.
+ * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile); then, once
+ * no delivery try is still sending the caller's values (to a processor, or a drop-in result to
+ * its app), it forwards the erasure to each processor's `eraseUrl`. The audit trail stays (it has
+ * no personal data and is kept for assessors) and records the erasure. The receipt is returned,
+ * not stored: a stored receipt would name the caller.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +35,8 @@ const ERASURE_LOCK_SECONDS = 5 * 60;
  * How long an erasure waits for a processor delivery already sending the caller's values before
  * it forwards the erasure to the processors: the try's own bound, and a margin for its store
  * round trips. An erasure that reached a processor before those values would leave them there.
+ * A drop-in result's POST to its app is waited for as long (its try has the same bound): the
+ * receipt is not given while a result of the caller's is still on its way.
  */
 export const SENDING_WAIT_MS = REQUEST_TIMEOUT_MS + 2_000;
 const SENDING_POLL_MS = 50;
@@ -107,6 +111,7 @@ export class PrivacyService {
     let values = 0;
     let deliveriesCancelled = 0;
     const sending: string[] = [];
+    const resultsSending: string[] = [];
     try {
       for (const sid of await this.deps.calls.sidsForSubject(subject)) {
         const erased = await this.eraseCall(sid, subject, receiptId);
@@ -114,12 +119,13 @@ export class PrivacyService {
         values += erased.values;
         deliveriesCancelled += erased.deliveriesCancelled;
         sending.push(...erased.sending);
+        resultsSending.push(...erased.resultsSending);
       }
       await store.del(keys.subject(subject));
     } finally {
       await store.del(lock);
     }
-    await this.sent(sending);
+    await this.sent(sending, resultsSending);
     const outcomes = await forwardErasure(this.deps.processors, phone, receiptId, {
       backoff: this.deps.erasureBackoff,
       fetchImpl: this.deps.fetchImpl,
@@ -143,28 +149,36 @@ export class PrivacyService {
     return subjectHash(this.deps.subjectSecret, phone);
   }
 
-  /** until no delivery try in `leases` is still sending (the try releases its lease when its request ends), or SENDING_WAIT_MS */
-  private async sent(leases: string[]): Promise<void> {
+  /**
+   * until no try in `leases` (processor deliveries) or `results` (drop-in results) is still
+   * sending (a try releases its lease when its request ends), or SENDING_WAIT_MS
+   */
+  private async sent(leases: string[], results: string[]): Promise<void> {
     const deadline = Date.now() + (this.deps.sendingWaitMs ?? SENDING_WAIT_MS);
-    let held = leases;
+    let held = [...leases, ...results];
     while (held.length > 0 && Date.now() < deadline) {
       await sleep(SENDING_POLL_MS);
       const still = await Promise.all(held.map(async (k) => ((await this.deps.store.get(k)) === null ? undefined : k)));
       held = still.filter((k): k is string => k !== undefined);
     }
-    if (held.length > 0)
-      this.deps.log.warn({ deliveries: held.length }, 'processor delivery still sending after the erasure: forwarding the erasure all the same');
+    if (held.length > 0) {
+      const stillResults = held.filter((k) => results.includes(k)).length;
+      this.deps.log.warn(
+        { deliveries: held.length - stillResults, results: stillResults },
+        'delivery still sending after the erasure: forwarding the erasure all the same',
+      );
+    }
   }
 
   private async eraseCall(
     callSid: string,
     subject: string,
     receiptId: string,
-  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[] }> {
+  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[]; resultsSending: string[] }> {
     const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
-    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [] };
+    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [] };
     const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index
@@ -183,8 +197,7 @@ export class PrivacyService {
       // a drop-in capture's hang-up watch, and its result POST (masked views and vault tokens) if still pending
       { op: 'del', key: keys.dropinWatch(callSid) },
       { op: 'srem', key: keys.dropinWatches(), member: callSid },
-      { op: 'del', key: keys.dropinResult(callSid) },
-      { op: 'srem', key: keys.dropinResults(), member: callSid },
+      ...dropinResultDeletions(keys, callSid),
     ];
     await store.multi(ops);
     await replay.forget(callSid);
@@ -194,14 +207,20 @@ export class PrivacyService {
     // the record: if it found the record, it did so before the removal above, so what it wrote
     // is found here; if it found none, it takes back its own writes (captures/executor.ts).
     for (const t of await vault.eraseCall(callSid)) tokens.add(t);
-    await store.multi(await this.captureRecordDeletions(callSid));
+    // A drop-in result queued after the removal above (its hang-up read the record before it) and
+    // tried before the record went would be retried later without asking for the record
+    // (dropin/result-delivery.ts): removed here, it is not; one queued from now on is dropped at
+    // its first try. A try that holds its lease now may be POSTing it: the erasure waits for it.
+    await store.multi([...(await this.captureRecordDeletions(callSid)), ...dropinResultDeletions(keys, callSid)]);
+    const resultLease = keys.dropinResultLease(callSid);
+    const resultsSending = (await store.get(resultLease)) === null ? [] : [resultLease];
     try {
       await audit.append(callSid, { type: 'subject.erased', receiptId });
     } catch (e) {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
-    return { found: s !== null, values: tokens.size, deliveriesCancelled, sending };
+    return { found: s !== null, values: tokens.size, deliveriesCancelled, sending, resultsSending };
   }
 
   /** every capture record the call's capture index names (and `named`, the one its record names), and the index */
@@ -211,6 +230,14 @@ export class PrivacyService {
     if (named) ids.add(named);
     return [...[...ids].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })), { op: 'del', key: keys.captures(callSid) }];
   }
+}
+
+/** a drop-in result POST of the call's (masked views and vault tokens) and its index entry */
+function dropinResultDeletions(keys: Keys, callSid: string): StoreOp[] {
+  return [
+    { op: 'del', key: keys.dropinResult(callSid) },
+    { op: 'srem', key: keys.dropinResults(), member: callSid },
+  ];
 }
 
 function maskedFields(s: CallSession): Record<string, MaskedField> {

@@ -307,18 +307,20 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         const p = statusParams.parse(raw);
         if (!TERMINAL_CALL_STATUSES.has(p.CallStatus)) return '';
         let ended = false;
-        // a drop-in capture already returned to its app left the active calls when it returned
-        let returned = false;
+        // moved to ended here from a call still in tonewall's hands: counted out of the active calls
+        // here. One returned to its app left them when it returned; one already ended was counted
+        // out by what ended it (a drop-in hang-up watch, the bridge's cleanup)
+        let left = false;
         // only a drop-in capture's call has a hang-up watch or a result to report (dropin/)
         let dropin = false;
         const answer = await d.webhookWrite.callback(p.CallSid, identity, reads, (s) => {
           ended = s !== null;
-          returned = false;
+          left = false;
           dropin = Boolean(s?.dropin);
           if (!s) return {};
           const audit = [{ type: 'call.ended', twilioStatus: p.CallStatus }];
           if (s.state === 'ended') return { audit };
-          returned = s.state === 'returned';
+          left = s.state !== 'returned';
           s.state = 'ended';
           s.endedAt = Date.now();
           // the first entry of a matching pair, sealed while its second was awaited: gone with the call
@@ -328,7 +330,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         });
         if (ended) {
           d.metrics.callsEnded.inc({ status: p.CallStatus });
-          if (!returned) d.metrics.callsActive.dec();
+          if (left) d.metrics.callsActive.dec();
           await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
           if (dropin) await d.onCallEnded?.(p.CallSid);
           log.info({ status: p.CallStatus }, 'call ended');

@@ -251,6 +251,7 @@ describe('bridged call', () => {
   });
 
   it('ends the agent call over REST when the caller hangs up, and cleans up', async () => {
+    const activeBefore = metricValue(await metricsText(), 'tonewall_calls_active');
     const b = await placeBridgedCall();
     await b.call.hangup();
     await waitFor(() => b.agentCall.status === 'completed', 'agent call completed');
@@ -260,6 +261,9 @@ describe('bridged call', () => {
     expect(rest).toBeDefined();
     await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
     await waitFor(async () => (await h.app.services.calls.get(b.call.sid))?.state === 'ended', 'session ended');
+    // ended by the bridge's cleanup and by its status callback (delivered before `ended`): counted out once
+    await b.call.ended;
+    expect(metricValue(await metricsText(), 'tonewall_calls_active')).toBe(activeBefore);
     const keys = await h.scan();
     expect(keys.filter((k) => k.key.includes(':stoken:') && k.content.includes(b.call.sid))).toEqual([]);
   });

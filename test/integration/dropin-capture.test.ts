@@ -436,6 +436,28 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
   expect(again.body).not.toContain('<Gather');
 });
 
+it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once", async () => {
+  const activeBefore = await activeCalls();
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g) => {
+    if (g.prompt.join(' ').includes('expiry')) {
+      void c!.hangup();
+      return null;
+    }
+    return `${CARD}#`;
+  });
+  await c.ended;
+  // the watch's poll found the hang-up and ended the record (the app's status callback is its own)
+  await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
+  expect(await h.app.services.calls.get(c.sid)).toMatchObject({ state: 'ended', dropin: { result: 'caller-hung-up' } });
+  expect(await activeCalls()).toBe(activeBefore);
+  // tonewall's own status route hears of the same call's end as well
+  const status = await h.emulator.signedPost(h.statusUrl, { CallSid: c.sid, AccountSid: ACCOUNT_SID, CallStatus: 'completed' });
+  expect(status.status).toBe(204);
+  expect(await activeCalls()).toBe(activeBefore);
+  expect(shop.returned).toHaveLength(1);
+});
+
 it('an unknown flow id gets the apology', async () => {
   const url = `${h.url}/twilio/capture/no-such-flow?return=${encodeURIComponent(shop.returnUrl)}`;
   const params = { CallSid: 'CA' + 'e'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' };

@@ -54,6 +54,8 @@ export class ShopApp {
   onPay?: () => Promise<void>;
   /** runs as Twilio brings the call back to the return URL, before the app answers (the call is the app's meanwhile) */
   onReturn?: () => Promise<void>;
+  /** runs as tonewall's server-to-server result POST comes in, before the app answers it (the POST is in flight meanwhile) */
+  onResult?: () => Promise<void>;
   /** take the keys in a <Gather> of its own instead of redirecting to tonewall (the decoder's control) */
   ownGather = false;
   /** the tonewall flow the shop redirects its callers to */
@@ -79,6 +81,7 @@ export class ShopApp {
     this.onCharge = undefined;
     this.onPay = undefined;
     this.onReturn = undefined;
+    this.onResult = undefined;
     this.returnUrl = `${this.url}/paid?order=42`;
   }
 
@@ -126,6 +129,7 @@ export class ShopApp {
       const fromTwilio = typeof req.headers['x-twilio-signature'] === 'string';
       if (fromTwilio && !signed(req)) return reply.code(403).send();
       if (fromTwilio) await this.onReturn?.();
+      else await this.onResult?.();
       if (fromTwilio && this.recordings > 0) {
         const listed = await rest.calls((req.body as Record<string, string>).CallSid).recordings.list();
         this.atReturn = listed.map((r) => ({ sid: r.sid, status: r.status }));

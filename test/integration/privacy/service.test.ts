@@ -16,7 +16,7 @@ import { HangupWatch } from '../../../src/dropin/hangup-watch';
 import { ResultDelivery } from '../../../src/dropin/result-delivery';
 import { scanRedis } from '../../support/redis';
 import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
-import { type Gateway, startGateway } from '../../support/gateway';
+import { type Gateway, startGateway, waitFor } from '../../support/gateway';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 
 const SUBJECT_SECRET = 'subject-secret-derived-from-agent-jwt-secret';
@@ -25,6 +25,7 @@ const OTHER_PHONE = '+447700900123';
 const CARDS = ['4111111111111111', '5555555555554444'];
 const EXPIRY = '1230';
 const CVV = '737';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('PrivacyService', () => {
   let store: RedisStore;
@@ -206,10 +207,66 @@ describe('PrivacyService', () => {
     const receipt = await quick.erase(PHONE);
     expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
     expect(receipt.processors[0]).toEqual({ name: 'gateway', status: 'forwarded', httpStatus: 200 });
-    expect(logged.lines.some((l) => l.includes('processor delivery still sending after the erasure'))).toBe(true);
+    expect(logged.lines.some((l) => l.includes('delivery still sending after the erasure') && l.includes('"deliveries":1'))).toBe(true);
     // the lease is the try's to release (or to expire): the erasure left it, and it names no one
     expect(await store.get(keys.deliveryLease(s.callSid, 'gateway'))).toBe('another-instance');
     await store.del(keys.deliveryLease(s.callSid, 'gateway'));
+  });
+
+  test("a drop-in result's try that never releases its lease holds the erasure back no longer than the wait, logged", async () => {
+    const s = await callFrom(PHONE, CARDS[0], Date.now());
+    // another instance's try of the call's caller-hung-up result, as while its POST is on its way
+    await store.set(keys.dropinResultLease(s.callSid), 'another-instance', 60);
+    const waitMs = 300;
+    const started = Date.now();
+    const receipt = await privacyWith({ sendingWaitMs: waitMs }).erase(PHONE);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(waitMs);
+    expect(receipt).toMatchObject({ calls: 1 });
+    expect(logged.lines.some((l) => l.includes('delivery still sending after the erasure') && l.includes('"results":1'))).toBe(true);
+    expect(await store.get(keys.dropinResultLease(s.callSid))).toBe('another-instance');
+    await store.del(keys.dropinResultLease(s.callSid));
+  });
+
+  test('a drop-in result queued while the erasure runs, its first try failed before the record went, is not retried after it', async () => {
+    const a = await callFrom(PHONE, CARDS[0], Date.now());
+    gw.answer = (_n, req) => ({ status: req.path === '/paid' ? 500 : 200 });
+    const paid = () => gw.received.filter((r) => r.path === '/paid');
+    const results = new ResultDelivery({
+      store,
+      keys,
+      audit,
+      log: logged.log,
+      secret: () => 'result-secret',
+      backoff: { baseMs: 100, maxMs: 100, maxAttempts: 5 },
+      callExists: async (sid) => (await calls.get(sid)) !== null,
+    });
+    await results.start();
+    try {
+      // between the erasure's first removal of the call's result and its removal of the record:
+      // a hang-up that read the record before the erasure queues the result, and its first try
+      // (the record still there) fails; its retry is due after the erasure
+      const erasing = privacyWith({
+        replay: {
+          forget: async (sid) => {
+            await replay.forget(sid);
+            const params = { CallSid: sid, Result: 'caller-hung-up', card_masked: a.fields.card.masked, card_token: a.fields.card.token! };
+            expect(await results.enqueue(sid, `${gw.url}/paid`, params)).toBe(true);
+            await waitFor(() => paid().length === 1);
+            for (let i = 0; i < 100 && (await store.get(keys.dropinResultLease(sid))) !== null; i++) await sleep(10);
+          },
+        },
+      });
+      await erasing.erase(PHONE);
+      const erasedAt = Date.now();
+      // several retry periods
+      await sleep(500);
+      expect(paid().filter((r) => r.at > erasedAt)).toEqual([]);
+      expect(paid()).toHaveLength(1);
+      expect(await store.get(keys.dropinResult(a.callSid))).toBeNull();
+      expect(await store.smembers(keys.dropinResults())).toEqual([]);
+    } finally {
+      await results.stop();
+    }
   });
 
   test('a caller with nothing stored still gets a receipt and the erasure is still forwarded', async () => {
