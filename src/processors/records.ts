@@ -117,12 +117,13 @@ export async function cancelDeliveries(
   for (const name of names) {
     const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
     if (rec?.status === 'pending') pending++;
-    const lease = deliveryLeaseKey(keys, callSid, name);
-    if ((await store.get(lease)) !== null) sending.push(lease);
     await store.multi([
       { op: 'del', key: keys.delivery(callSid, name) },
       { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
     ]);
+    // the lease is read after the record is gone: a try that takes it later finds no record to send
+    const lease = deliveryLeaseKey(keys, callSid, name);
+    if ((await store.get(lease)) !== null) sending.push(lease);
   }
   return { pending, sending };
 }
