@@ -41,7 +41,9 @@ import { UnsavedReturns } from './unsaved-returns';
 
 /**
  * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
- * 15 s; the pause and resume before it are bounded by 3 s each (recording/controller.ts).
+ * 15 s; the pause and resume before it are bounded by 3 s each (recording/controller.ts), and the
+ * resume is held at most 1 s after a field that ended on its count (flows/steps/collect.ts,
+ * RESUME_HOLD_MS).
  */
 export const PROCESSOR_WAIT_MS = 8_000;
 /** how often Twilio's call resource is read while a capture waits on the caller */
