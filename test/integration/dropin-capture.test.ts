@@ -7,7 +7,7 @@
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { wideDecode } from '../support/decoders';
-import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { CALLER, CARD, cardCaptureFlow, hangUpAt, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { ACCOUNT_SID, sleep, waitFor, type Harness } from '../support/harness';
 import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
@@ -438,14 +438,7 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
 
 it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once", async () => {
   const activeBefore = await activeCalls();
-  let c: EmulatedCall | undefined = undefined;
-  c = await d.call(async (g) => {
-    if (g.prompt.join(' ').includes('expiry')) {
-      void c!.hangup();
-      return null;
-    }
-    return `${CARD}#`;
-  });
+  const c = await hangUpAt(d, 'expiry');
   await c.ended;
   // the watch's poll found the hang-up and ended the record (the app's status callback is its own)
   await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
@@ -468,14 +461,7 @@ it('an unknown flow id gets the apology', async () => {
 });
 
 it('the caller hangs up in a prompt: caller-hung-up is POSTed server to server, signed in X-Tonewall-Signature', async () => {
-  let c: EmulatedCall | undefined = undefined;
-  c = await d.call(async (g) => {
-    if (g.prompt.join(' ').includes('expiry')) {
-      void c!.hangup();
-      return null;
-    }
-    return `${CARD}#`;
-  });
+  const c = await hangUpAt(d, 'expiry');
   await c.ended;
   const back = await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
   expect(back.fromTwilio).toBe(false);

@@ -4,8 +4,7 @@
  * keys that field into a running recording. (Captures: capture.test.ts.)
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { writeFlows } from '../support/card-flows';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 
 const NUMBER = '+15005550021';
@@ -39,8 +38,7 @@ let h: Harness;
 let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-late-resume-'));
-  fs.writeFileSync(path.join(flowsDir, 'two-secrets.yaml'), FLOW);
+  flowsDir = writeFlows({ 'two-secrets': FLOW });
   h = await startHarness({ flowsDir });
 });
 

@@ -5,9 +5,8 @@
  * them. The control shows the same keys reach a recording that runs.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
+import { writeFlows } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
@@ -47,9 +46,7 @@ let h: Harness;
 let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-trailing-keys-'));
-  fs.writeFileSync(path.join(flowsDir, 'expiry-last.yaml'), flow('expiry-last', SENSITIVE_NUMBER, true));
-  fs.writeFileSync(path.join(flowsDir, 'expiry-plain.yaml'), flow('expiry-plain', CONTROL_NUMBER, false));
+  flowsDir = writeFlows({ 'expiry-last': flow('expiry-last', SENSITIVE_NUMBER, true), 'expiry-plain': flow('expiry-plain', CONTROL_NUMBER, false) });
   h = await startHarness({ flowsDir });
 });
 

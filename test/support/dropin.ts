@@ -85,3 +85,16 @@ export function verified(r: Returned): Record<string, string> {
   expect(verifyCaptureResult(params, sig, RESULT_SECRET)).toBe(true);
   return params;
 }
+
+/** a call to the shop that keys the card, then hangs up at the prompt that says `words`: a caller-hung-up capture */
+export async function hangUpAt(d: DropinShop, words: string): Promise<EmulatedCall> {
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g) => {
+    if (g.prompt.join(' ').includes(words)) {
+      void c!.hangup();
+      return null;
+    }
+    return `${CARD}#`;
+  });
+  return c;
+}

@@ -7,8 +7,7 @@
  */
 import { TokenAuth } from '../../../src/auth/tokens';
 import { makeKeys } from '../../../src/store';
-import type { EmulatedCall } from '../../../tools/emulator';
-import { CALLER, CARD, cardCaptureFlow, startDropinShop, type DropinShop } from '../../support/dropin';
+import { CALLER, cardCaptureFlow, hangUpAt, startDropinShop, type DropinShop } from '../../support/dropin';
 
 /** how long the app holds the result POST before answering it: the erasure comes meanwhile */
 const HOLD_MS = 1_500;
@@ -35,14 +34,7 @@ it("an erasure while the caller's caller-hung-up result is being POSTed to the a
     await sleep(HOLD_MS);
     answeredAt = Date.now();
   };
-  let c: EmulatedCall | undefined = undefined;
-  c = await d.call(async (g) => {
-    if (g.prompt.join(' ').includes('expiry')) {
-      void c!.hangup();
-      return null;
-    }
-    return `${CARD}#`;
-  });
+  const c = await hangUpAt(d, 'expiry');
   await posting;
 
   const erased = await fetch(`${h.url}/v1/subjects/${encodeURIComponent(CALLER)}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });

@@ -121,36 +121,19 @@ describe('flow engine', () => {
       kind: 'resume-recording',
       notBefore: now.getTime() + RESUME_HOLD_MS,
     });
+    // a one-attempt field of `kind` answered with `digits`, then words: what the engine asks for next
+    const afterOnlyEntry = (kind: string, digits: string) => {
+      const oneTry = dialFlow(kind, `\n  - collect: value\n    kind: ${kind}\n    attempts: 1\n    prompt: please\n  - say: thanks\n`);
+      let r = advance(oneTry, { kind: 'start' }, { ...session(), flowId: kind }, { now });
+      r = advance(oneTry, { kind: 'recording', op: 'pause', ok: true }, r.session, { now });
+      return advance(oneTry, { kind: 'digits', step: 0, attempt: 1, digits }, r.session, { now });
+    };
     // the last attempt ended on its count too, the field failed: the resume that follows is held as well
-    const failing = dialFlow(
-      'failing',
-      `
-  - collect: expiry
-    kind: expiry
-    attempts: 1
-    prompt: expiry please
-  - say: thanks
-`,
-    );
-    let f = advance(failing, { kind: 'start' }, { ...session(), flowId: 'failing' }, { now });
-    f = advance(failing, { kind: 'recording', op: 'pause', ok: true }, f.session, { now });
-    f = advance(failing, { kind: 'digits', step: 0, attempt: 1, digits: '1399' }, f.session, { now });
-    expect(f.session.fields.expiry).toMatchObject({ valid: false });
-    expect(f.effect).toEqual({ kind: 'resume-recording', notBefore: now.getTime() + RESUME_HOLD_MS });
+    const failed = afterOnlyEntry('expiry', '1399');
+    expect(failed.session.fields.value).toMatchObject({ valid: false });
+    expect(failed.effect).toEqual({ kind: 'resume-recording', notBefore: now.getTime() + RESUME_HOLD_MS });
     // ended on '#' before its count (the field fails): the caller stopped keying, the resume is not held
-    const short = dialFlow(
-      'short',
-      `
-  - collect: dob
-    kind: date
-    attempts: 1
-    prompt: date please
-  - say: thanks
-`,
-    );
-    let d = advance(short, { kind: 'start' }, { ...session(), flowId: 'short' }, { now });
-    d = advance(short, { kind: 'recording', op: 'pause', ok: true }, d.session, { now });
-    expect(advance(short, { kind: 'digits', step: 0, attempt: 1, digits: '0102#' }, d.session, { now }).effect).toEqual({ kind: 'resume-recording' });
+    expect(afterOnlyEntry('date', '0102#').effect).toEqual({ kind: 'resume-recording' });
   });
 
   test('a resume that fails is not asked again at once: the flow goes on, and the next sensitive field is paused for as if it had run', () => {
