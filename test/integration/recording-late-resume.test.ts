@@ -3,8 +3,6 @@
  * The IVR's next pause (for the next sensitive field) must not be overtaken by it, or the caller
  * keys that field into a running recording. (Captures: capture.test.ts.)
  */
-import fs from 'node:fs';
-import { writeFlows } from '../support/card-flows';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 
 const NUMBER = '+15005550021';
@@ -35,16 +33,13 @@ handoff:
 `;
 
 let h: Harness;
-let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = writeFlows({ 'two-secrets': FLOW });
-  h = await startHarness({ flowsDir });
+  h = await startHarness({ flows: { 'two-secrets': FLOW } });
 });
 
 afterAll(async () => {
   await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
 });
 
 test('a resume answered after its timeout, retried, then a pause for the next sensitive field: the late resume does not land after that pause', async () => {

@@ -4,9 +4,7 @@
  * The resume after the last sensitive field waits for them (RESUME_HOLD_MS): no recording holds
  * them. The control shows the same keys reach a recording that runs.
  */
-import fs from 'node:fs';
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
-import { writeFlows } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
@@ -43,16 +41,15 @@ handoff:
 `;
 
 let h: Harness;
-let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = writeFlows({ 'expiry-last': flow('expiry-last', SENSITIVE_NUMBER, true), 'expiry-plain': flow('expiry-plain', CONTROL_NUMBER, false) });
-  h = await startHarness({ flowsDir });
+  h = await startHarness({
+    flows: { 'expiry-last': flow('expiry-last', SENSITIVE_NUMBER, true), 'expiry-plain': flow('expiry-plain', CONTROL_NUMBER, false) },
+  });
 });
 
 afterAll(async () => {
   await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
 });
 
 /** the caller keys the expiry as MMYYYY: the Gather takes MMYY, the last two keys follow it */

@@ -4,6 +4,7 @@
  * can read every line the service wrote.
  */
 import type { FastifyInstance } from 'fastify';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type BuildOptions } from '../../src/app';
@@ -13,6 +14,7 @@ import { RedisStore } from '../../src/store';
 import { generateKeyRingText } from '../../src/vault';
 import { redisUrl, scanRedis, uniquePrefix } from './redis';
 import { freePort } from './free-port';
+import { writeFlows } from './card-flows';
 export { freePort };
 
 export const ACCOUNT_SID = 'AC' + '0123456789abcdef'.repeat(2);
@@ -59,6 +61,8 @@ export interface HarnessOptions {
   emulator?: TwilioEmulator;
   keyPrefix?: string;
   flowsDir?: string;
+  /** flows of the test's own (file name, without .yaml, to YAML), in a folder the harness writes and removes on close */
+  flows?: Record<string, string>;
   build?: Partial<BuildOptions>;
   /**
    * Run as operators do: PUBLIC_URL is this https origin, served by a TLS-terminating proxy (the
@@ -99,6 +103,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     }));
   const publicUrl = opts.publicUrl ?? url;
   const keyPrefix = opts.keyPrefix ?? uniquePrefix('app');
+  const ownFlows = opts.flows ? writeFlows(opts.flows) : undefined;
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -114,7 +119,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     METRICS_PORT: '0',
     // tests poll the API every 20 ms; test/integration/limits.test.ts sets its own small limit
     RATE_LIMIT_MAX: '100000',
-    FLOWS_DIR: opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
+    FLOWS_DIR: ownFlows ?? opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
     PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
     LOG_LEVEL: 'debug',
     ...(opts.store === 'embedded' ? {} : { REDIS_URL: redisUrl() }),
@@ -156,6 +161,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }
       await redisStore?.close();
       if (!opts.emulator) await emulator.close();
+      if (ownFlows) fs.rmSync(ownFlows, { recursive: true, force: true });
     },
   };
 }

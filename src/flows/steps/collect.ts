@@ -35,7 +35,6 @@ export interface Keyed {
 export const awaitingMatch = (s: CallSession): boolean => s.pendingMatch?.step === s.step;
 
 export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>): Verb {
-  const maxLength = maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength });
   const confirm = awaitingMatch(s);
   return {
     verb: 'gather',
@@ -45,7 +44,7 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
     prompts: promptsFor(step, s, flow, confirm),
     ...(confirm ? { confirm: true as const } : {}),
     // fixed-length kinds end by themselves; '#' still ends any entry early
-    numDigits: endsByCount(step, s) ? maxLength : undefined,
+    numDigits: countLimit(step, s),
     timeoutSeconds: step.timeoutSeconds,
     sensitive: step.sensitive,
   };
@@ -53,9 +52,13 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
 
 /** the answer ended the step's sensitive Gather on its count (numDigits), not on '#' or the timeout: keys may follow it */
 export function endedOnCount(step: CollectStep, s: CallSession, digits: string): boolean {
-  return (
-    step.sensitive && endsByCount(step, s) && digits.replace(/#$/, '').length >= maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength })
-  );
+  const limit = countLimit(step, s);
+  return step.sensitive && limit !== undefined && digits.replace(/#$/, '').length >= limit;
+}
+
+/** the Gather's numDigits: the field's length when it ends by count, else none */
+function countLimit(step: CollectStep, s: CallSession): number | undefined {
+  return endsByCount(step, s) ? maxLengthFor(step.kind, { cardBrand: s.cardBrand, maxLength: step.maxLength }) : undefined;
 }
 
 /**
