@@ -39,10 +39,13 @@ export function dropinFlow(flow: Flow): Flow {
  * field used up its attempts (the next one is not asked, as <Pay> stops), or the flow reached its
  * end. undefined: the capture goes on with `verbs`.
  */
-export function endOfCapture(flow: Flow, s: CallSession, verbs: readonly Verb[], before: ReadonlySet<string>): CaptureResult | undefined {
+export function endOfCapture(flow: Flow, s: CallSession, verbs: readonly Verb[]): CaptureResult | undefined {
   if (s.recording.pauseFailed) return 'recording-pause-failed';
+  // a guard first: the caller may still be keying the field that ended (flows/steps/collect.ts guardAfter)
+  if (verbs.some((v) => v.verb === 'guard')) return undefined;
+  // a failed field ends the capture as soon as its guard, if any, has: no capture goes on past one
   for (const step of flow.steps) {
-    if (!isCollect(step) || before.has(step.collect)) continue;
+    if (!isCollect(step)) continue;
     const f = s.fields[step.collect];
     if (f && !f.valid) return 'too-many-failed-attempts';
   }

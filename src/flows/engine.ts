@@ -6,9 +6,9 @@
  * for the edge to encrypt; the session it returns holds masked views only.
  */
 import type { CallSession } from '../calls/session';
-import type { Flow } from './schema';
+import type { CollectStep, Flow } from './schema';
 import { isCollect } from './schema';
-import { askField, awaitingMatch, endedOnCount, receiveDigits, failFields, RESUME_HOLD_MS } from './steps/collect';
+import { askField, awaitingMatch, endingOf, failFields, guardAfter, receiveDigits, RESUME_HOLD_MS, type Ending } from './steps/collect';
 import { handoffVerbs, refusedHandoffVerbs } from './steps/handoff';
 import { playVerb, sayVerb } from './steps/say';
 import type { EngineResult, Verb } from './verbs';
@@ -22,8 +22,10 @@ export type EngineInput =
   /**
    * A <Gather> answered. `confirm`: the answer to the second entry of a requireMatchingInputs
    * pair, with `first`, the first entry as the edge read it back from the vault (null: gone).
+   * `finishedOnKey`: Twilio's FinishedOnKey, the key that ended the entry ('' when its count or
+   * its timeout did; flows/steps/collect.ts endingOf).
    */
-  | { kind: 'digits'; step: number; attempt: number; digits: string; confirm?: boolean; first?: string | null }
+  | { kind: 'digits'; step: number; attempt: number; digits: string; finishedOnKey?: string; confirm?: boolean; first?: string | null }
   /** `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms) */
   | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean; lateUntil?: number };
 
@@ -40,8 +42,8 @@ const toResume = (s: CallSession) => s.recording.status === 'paused' && !s.recor
 export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
   const s: CallSession = structuredClone(session);
   const out: EngineResult = { session: s, verbs: [], vaultWrites: [] };
-  /** a resume asked for now is not sent before then (RESUME_HOLD_MS) */
-  let holdUntil: number | undefined;
+  /** a sensitive field this input ended, and how the caller's entry ended */
+  let ended: { step: CollectStep; ending: Ending } | undefined;
 
   switch (input.kind) {
     case 'start':
@@ -61,8 +63,10 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
         // stale or out-of-order: ask the current step again, changing nothing
         return proceed(flow, s, out);
       }
-      if (endedOnCount(step, s, input.digits)) holdUntil = ctx.now.getTime() + RESUME_HOLD_MS;
+      const ending = endingOf(step, s, input.digits, input.finishedOnKey);
       receiveDigits(step, s, { digits: input.digits, first: input.first }, ctx.now, out);
+      // the field is done (valid or failed), not asked again nor awaiting its second entry
+      if (step.sensitive && s.step !== input.step) ended = { step, ending };
       break;
     }
     case 'recording':
@@ -91,8 +95,24 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       break;
   }
   const res = startRecordingIfDue(flow, s, proceed(flow, s, out));
-  if (holdUntil !== undefined && res.effect?.kind === 'resume-recording') res.effect = { kind: 'resume-recording', notBefore: holdUntil };
-  return res;
+  return ended ? afterSensitiveField(res, ended.step, ended.ending, ctx) : res;
+}
+
+/**
+ * The paused stretch ends after a sensitive field only once the caller's keys for it have: the
+ * recording would run again from this step (its resume, or a drop-in capture's end, when the
+ * field failed) while a caller who keyed past the field's count is still pressing (held,
+ * RESUME_HOLD_MS) or one who fell silent mid-entry keys on (a guard first, guardAfter).
+ */
+function afterSensitiveField(res: EngineResult, step: CollectStep, ending: Ending, ctx: EngineContext): EngineResult {
+  const s = res.session;
+  const endsCapture = s.dropin !== undefined && s.recording.status === 'paused' && !s.fields[step.collect]?.valid;
+  const resumes = res.effect?.kind === 'resume-recording' || endsCapture;
+  if (!resumes || ending === 'key') return res;
+  if (ending === 'silence')
+    return { session: s, verbs: [guardAfter(step, s)], vaultWrites: res.vaultWrites, ...(res.vaultErases ? { vaultErases: res.vaultErases } : {}) };
+  const notBefore = ctx.now.getTime() + RESUME_HOLD_MS;
+  return { ...res, ...(res.effect?.kind === 'resume-recording' ? { effect: { kind: 'resume-recording', notBefore } } : {}), resumeNotBefore: notBefore };
 }
 
 /**

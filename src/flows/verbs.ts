@@ -23,6 +23,12 @@ export type Verb =
       /** asks for a value that no recording may hold */
       sensitive: boolean;
     }
+  /**
+   * A <Gather> that says nothing and ends only on the caller's silence (`timeoutSeconds`), after
+   * a sensitive field that ended on a timeout (flows/steps/collect.ts guardAfter); its action
+   * goes on from `step`, the call's step after that field, and never reads what it gathered
+   */
+  | { verb: 'guard'; step: number; timeoutSeconds: number }
   /** <Start><Recording>: the call's recording begins with this document */
   | { verb: 'start-recording' }
   | { verb: 'handoff'; handoff: Handoff }
@@ -52,6 +58,11 @@ export interface EngineResult {
   /** vault tokens the edge must erase (a first entry that the second did not match) */
   vaultErases?: string[];
   effect?: Effect;
+  /**
+   * Epoch ms: no recording is resumed before then, by this step's effect (its `notBefore`) or by
+   * the edge (a drop-in capture that a failed field ends resumes the app's recordings)
+   */
+  resumeNotBefore?: number;
   /**
    * The input changed nothing (a gather answer or a resume for a call no longer in the IVR):
    * the edge saves nothing, hands off nothing and answers with `verbs` (none) as they are.

@@ -23,8 +23,13 @@ export const gatherParams = z.object({
   CallSid: sid('CA'),
   AccountSid: sid('AC'),
   Digits: z.string().max(64).default(''),
+  /** the key that ended the entry; '' when its count or its timeout did (absent: read as a timeout) */
+  FinishedOnKey: z.string().max(8).optional(),
   To: z.string().max(256).default(''),
 });
+
+/** a guard's action (flows/steps/collect.ts guardAfter): what it gathered (Digits) is not even parsed */
+export const guardParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC') });
 
 export const statusParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) });
 

@@ -31,6 +31,14 @@ export const gatherIdentity =
     return callSid ? { callSid, parts: confirm ? ['gather', step, attempt, 'confirm'] : ['gather', step, attempt] } : null;
   };
 
+/** a guard's action (flows/steps/collect.ts guardAfter): once per (call, step it goes on from) */
+export const guardIdentity =
+  (step: string): Identify =>
+  (params) => {
+    const callSid = callSidOf(params);
+    return callSid ? { callSid, parts: ['guard', step] } : null;
+  };
+
 /**
  * A status or recording callback: Twilio sends several per call, each signed differently; every
  * copy of one (a retry, a resend, the same bytes cut at other parameter boundaries) shares its

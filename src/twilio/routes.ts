@@ -16,9 +16,18 @@ import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
 import type { CallSession, RecordingStatus } from '../calls/session';
-import { formParams, gatherParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES, voiceParams } from './params';
+import {
+  formParams,
+  gatherParams,
+  guardParams,
+  recordingStatusParams,
+  recordingStatusQuery,
+  statusParams,
+  TERMINAL_CALL_STATUSES,
+  voiceParams,
+} from './params';
 import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
-import { callbackIdentity, gatherIdentity, voiceIdentity, type Identify } from './replay-identity';
+import { callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
 import type { FirstWebhook } from './first-webhook';
 import type { WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
@@ -260,7 +269,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           const read = await d.webhookWrite.load(p.CallSid, reads, also(p.CallSid));
           if (!read.session) throw TwilioErrors.gatherUnknownCall();
           const session = d.calls.fromStored(read.session);
-          const gathered = { step, attempt, digits: p.Digits, confirm, sealed: read.sealed };
+          const gathered = { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, sealed: read.sealed };
           if (!identity) return d.runner.digits(session, gathered, log);
           const writes = d.webhookWrite.deferred(read, identity);
           const body = await d.runner.digits(session, gathered, log, writes);
@@ -277,6 +286,35 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     };
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
+
+    // a guard after a sensitive field that ended on a timeout (flows/steps/collect.ts guardAfter): the call goes on from where it stands
+    app.post<{ Params: { step: string } }>('/twilio/guard/:step', ROUTE_OPTIONS, async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const capture = Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
+      const also = { sealed: [], watch: capture };
+      const answer = await serve(
+        req,
+        'guard',
+        'voice',
+        async (raw, log, _req, { identity, reads }) => {
+          const p = guardParams.parse(raw);
+          const read = await d.webhookWrite.load(p.CallSid, reads, also);
+          if (!read.session) throw TwilioErrors.gatherUnknownCall();
+          const session = d.calls.fromStored(read.session);
+          if (!identity) return d.runner.guarded(session, log);
+          const writes = d.webhookWrite.deferred(read, identity);
+          const body = await d.runner.guarded(session, log, writes);
+          return writes.answer ? { remembered: writes.answer } : body;
+        },
+        {
+          identify: guardIdentity(req.params.step),
+          rescue: dropinGather,
+          reads: (identity) => d.webhookWrite.reads(identity.callSid, also),
+        },
+      );
+      observeLatency('guard', answer.status, started);
+      return send(reply, answer);
+    });
 
     if (d.dropin && rescueDeps) {
       const capture = captureHandler({ config: d.config, flows: d.flows, runner: d.runner, dropin: d.dropin, audit: d.audit, calls: d.calls });

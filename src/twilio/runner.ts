@@ -76,6 +76,8 @@ export interface Gathered {
   step: number;
   attempt: number;
   digits: string;
+  /** Twilio's FinishedOnKey: the key that ended the entry, '' when its count or its timeout did */
+  finishedOnKey?: string;
   /** the second entry of a requireMatchingInputs pair */
   confirm?: boolean;
   /** vault envelopes already read, by token (the replay claim read the first entry's: flows/matching.ts) */
@@ -278,8 +280,25 @@ export class FlowRunner {
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
-    const input: EngineInput = { kind: 'digits', step: g.step, attempt: g.attempt, digits: g.digits, confirm: g.confirm, first };
+    const input: EngineInput = {
+      kind: 'digits',
+      step: g.step,
+      attempt: g.attempt,
+      digits: g.digits,
+      finishedOnKey: g.finishedOnKey,
+      confirm: g.confirm,
+      first,
+    };
     return this.run(flow, session, input, log, writes);
+  }
+
+  /**
+   * A guard ended (flows/steps/collect.ts guardAfter): the caller has been silent for as long as
+   * the field waited. The call goes on from where it stands (the recording resumed first); what
+   * the guard gathered is not passed in, never read.
+   */
+  async guarded(session: CallSession, log: Logger, writes: StepWrites = this.immediate): Promise<string> {
+    return this.run(this.flowOf(session), session, { kind: 'resume' }, log, writes);
   }
 
   /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */
@@ -318,6 +337,7 @@ export class FlowRunner {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
     let res = advance(flow, input, session, { now: this.now() });
+    const resumeNotBefore = res.resumeNotBefore;
     // input for a call no longer in the IVR: answer harmlessly and write nothing (a save here
     // would overwrite what an agent changed since the session was read)
     if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(res.session) });
@@ -350,8 +370,10 @@ export class FlowRunner {
     const s = res.session;
     await this.recordFieldOutcomes(flow, s, before, writes);
     if (s.dropin && this.d.dropin) {
-      const ended = endOfCapture(flow, s, verbs, before);
+      const ended = endOfCapture(flow, s, verbs);
       if (ended) {
+        // the capture's end resumes the app's recordings: not before keys past a field's count are pressed
+        await this.untilHeld(resumeNotBefore);
         await writes.flush();
         return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
       }

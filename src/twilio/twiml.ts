@@ -84,6 +84,18 @@ function build(verbs: Verb[], ctx: RenderContext): string {
         for (const p of v.prompts) speak(g, p, ctx.flow);
         break;
       }
+      case 'guard':
+        // says nothing, takes no '#' (finishOnKey empty), ends only on the caller's silence; Twilio
+        // asks its action even when nothing was keyed (actionOnEmptyResult)
+        r.gather({
+          input: ['dtmf'],
+          finishOnKey: '',
+          timeout: v.timeoutSeconds,
+          actionOnEmptyResult: true,
+          method: 'POST',
+          action: `${ctx.publicUrl}/twilio/guard/${v.step}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
+        });
+        break;
       case 'start-recording':
         startRecording(r, `${ctx.publicUrl}/twilio/recording-status`);
         break;

@@ -4,7 +4,7 @@
  * the call, says hello, redirects it to tonewall's capture route and gets it back with a signed
  * result; all of it on the project's Twilio emulator, with a real Redis, reading the real logs.
  */
-import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
+import type { EmulatedCall, GatherRequest, TranscriptEntry } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { wideDecode } from '../support/decoders';
 import { CALLER, CARD, cardCaptureFlow, hangUpAt, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
@@ -191,6 +191,34 @@ it("a key pressed past the security code's end (its Gather ends on the third) re
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   expect(await auditTypes(c.sid)).toContain('recording.resumed');
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it("a caller who stops mid-card on the last attempt and keys on: the failed card's guard takes the keys, the app's recording holds none", async () => {
+  shop.recordings = 1;
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  const c = await d.call(keypad({ card: [`${BAD_CARD}#`, `${BAD_CARD}#`, '41111111,11111111'] }));
+  await c.ended;
+  expect(verified(shop.returned[0])).toMatchObject({ Result: 'too-many-failed-attempts', card_valid: 'false' });
+  // the three attempts, then the guard (paused too); the capture ended only after it
+  const gathers = c.transcript.filter((t): t is Extract<TranscriptEntry, { verb: 'Gather' }> => t.verb === 'Gather');
+  expect(gathers.map((t) => t.action.includes('/twilio/guard/'))).toEqual([false, false, false, true]);
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused', 'paused', 'paused']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
+  expect(h.logs.text.includes('11111111')).toBe(false);
+});
+
+it("an expiry that fails on its count at the last attempt ends the capture no sooner than the keys keyed on past it: the app's recording holds none", async () => {
+  shop.recordings = 1;
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  // a month that does not exist, with a four-digit year: the Gather ends on the fourth key, two follow
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '139920' }));
+  await c.ended;
+  expect(verified(shop.returned[0])).toMatchObject({ Result: 'too-many-failed-attempts', expiry_valid: 'false' });
   expect(wideDecode(c.recordingAudio)).toBe('');
 });
 

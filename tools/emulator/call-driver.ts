@@ -16,6 +16,14 @@ const PROMPT_YIELD_MS = 1;
 const KEY_MS = 100;
 /** upper bound on a <Pause>: recorded with its real length, waited for only this long */
 const PAUSE_MAX_MS = 5;
+/**
+ * A Gather that says nothing ends on the caller's silence after the last key still coming: its
+ * timeout, waited for only this long (a shorter wait than Twilio's only brings its action, and
+ * whatever the service does next, sooner).
+ */
+const SILENCE_MAX_MS = 300;
+/** in a Gather's answer, the caller stops for longer than its timeout: the Gather ends there, on its timeout */
+export const PAUSE_KEY = ',';
 
 type VerbOutcome = Next | 'continue' | 'end';
 
@@ -210,25 +218,39 @@ async function gather(
   }
   if (signal.aborted) return 'end';
 
-  const handler = call.handlers.onGather;
-  const request = {
-    action,
-    numDigits: verb.numDigits,
-    finishOnKey: verb.finishOnKey,
-    timeout: verb.timeout,
-    prompt,
-    heard,
-    index: call.gathers.length,
-  };
-  const answer = handler ? await raceAbort(Promise.resolve(handler(request)), signal) : null;
-  if (answer === ABORTED) return 'end';
+  // A Gather that says nothing asks the caller nothing: the handler is not asked. It takes the
+  // keys the caller is still pressing past an earlier Gather's end, as Twilio's Gather takes
+  // every key pressed while it runs, and ends on the silence after them.
+  const silent = verb.prompts.length === 0;
+  let answer: string | null;
+  if (silent) {
+    const coming = await keysStillComing(call, verb.timeout, signal);
+    if (coming === ABORTED) return 'end';
+    answer = coming;
+  } else {
+    const handler = call.handlers.onGather;
+    const request = {
+      action,
+      numDigits: verb.numDigits,
+      finishOnKey: verb.finishOnKey,
+      timeout: verb.timeout,
+      prompt,
+      heard,
+      index: call.gathers.length,
+    };
+    const answered = handler ? await raceAbort(Promise.resolve(handler(request)), signal) : null;
+    if (answered === ABORTED) return 'end';
+    answer = answered;
+  }
 
-  const { digits, finishedOnKey } = keyedDigits(answer ?? '', verb.finishOnKey, verb.numDigits);
-  // the keys are sounds on the call, pressed one after another: every recording running (not
-  // paused) hears each key Twilio took
-  const keys = digits + finishedOnKey;
-  if (keys) call.captureAudio('inbound', keyTones(keys, { toneMs: KEY_MS, gapMs: KEY_MS }));
-  pressAfterGather(call, (answer ?? '').slice(keys.length));
+  const { digits, finishedOnKey, rest } = keyedDigits(answer ?? '', verb.finishOnKey, verb.numDigits);
+  if (!silent) {
+    // the keys are sounds on the call, pressed one after another: every recording running (not
+    // paused) hears each key Twilio took (a silent Gather's were heard as they were pressed)
+    const keys = digits + finishedOnKey;
+    if (keys) call.captureAudio('inbound', keyTones(keys, { toneMs: KEY_MS, gapMs: KEY_MS }));
+    pressAfterGather(call, rest);
+  }
   call.recordGather(digits, action);
   call.record({
     verb: 'Gather',
@@ -258,25 +280,40 @@ async function gather(
  * after a fixed-length field can catch them.
  */
 function pressAfterGather(call: Call, rest: string): void {
-  [...rest].forEach((key, i) => {
-    setTimeout(
-      () => {
-        if (call.live) call.captureAudio('inbound', keyTones(key, { toneMs: KEY_MS, gapMs: KEY_MS }));
-      },
-      (i + 1) * 2 * KEY_MS,
-    ).unref();
+  const now = Date.now();
+  call.keysInFlight = call.keysInFlight.filter((k) => k.at >= now);
+  [...rest.replaceAll(PAUSE_KEY, '')].forEach((key, i) => {
+    const after = (i + 1) * 2 * KEY_MS;
+    call.keysInFlight.push({ key, at: now + after });
+    setTimeout(() => {
+      if (call.live) call.captureAudio('inbound', keyTones(key, { toneMs: KEY_MS, gapMs: KEY_MS }));
+    }, after).unref();
   });
 }
 
-/** What Twilio would submit for the keys pressed: up to finishOnKey or numDigits. */
-export function keyedDigits(keys: string, finishOnKey: string, numDigits?: number): { digits: string; finishedOnKey: string } {
+/** the keys pressed past an earlier Gather's end from now on, once the last is pressed and the caller's silence after it has passed */
+async function keysStillComing(call: Call, timeoutS: number, signal: AbortSignal): Promise<string | typeof ABORTED> {
+  const now = Date.now();
+  const coming = call.keysInFlight.filter((k) => k.at >= now);
+  const last = coming.length > 0 ? coming[coming.length - 1].at + KEY_MS : now;
+  await abortableSleep(last - now + Math.min(timeoutS * 1000, SILENCE_MAX_MS), signal);
+  return signal.aborted ? ABORTED : coming.map((k) => k.key).join('');
+}
+
+/**
+ * What Twilio would submit for the keys pressed: up to finishOnKey, numDigits, or the caller's
+ * pause (PAUSE_KEY: the Gather's timeout). `rest`: the keys pressed after it ended.
+ */
+export function keyedDigits(keys: string, finishOnKey: string, numDigits?: number): { digits: string; finishedOnKey: string; rest: string } {
   let digits = '';
-  for (const key of keys) {
-    if (finishOnKey && key === finishOnKey) return { digits, finishedOnKey: key };
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    if (key === PAUSE_KEY) return { digits, finishedOnKey: '', rest: keys.slice(i + 1) };
+    if (finishOnKey && key === finishOnKey) return { digits, finishedOnKey: key, rest: keys.slice(i + 1) };
     digits += key;
-    if (numDigits !== undefined && digits.length >= numDigits) break;
+    if (numDigits !== undefined && digits.length >= numDigits) return { digits, finishedOnKey: '', rest: keys.slice(i + 1) };
   }
-  return { digits, finishedOnKey: '' };
+  return { digits, finishedOnKey: '', rest: '' };
 }
 
 async function connect(

@@ -22,7 +22,11 @@ export interface GatherRequest {
 }
 
 export interface CallHandlers {
-  /** answers each <Gather>: the keys pressed (a trailing '#' included if pressed), or null for no input */
+  /**
+   * answers each <Gather> that says or plays something: the keys pressed (a trailing '#' included
+   * if pressed), or null for no input. A ',' is a pause longer than the Gather's timeout: it ends
+   * there, and the keys after it are pressed after its end (as keys past numDigits or '#' are).
+   */
   onGather?: (g: GatherRequest) => string | null | Promise<string | null>;
   /** called with each live media leg the call opens */
   onStream?: (leg: MediaLeg) => void | Promise<void>;
@@ -92,6 +96,8 @@ export class Call implements EmulatedCall {
   status = 'queued';
   transcript: TranscriptEntry[] = [];
   gathers: { digits: string; recordingStatus: string }[] = [];
+  /** keys the caller presses past a Gather's end, each when it is pressed (epoch ms): a Gather that says nothing takes them */
+  keysInFlight: { key: string; at: number }[] = [];
   leg?: MediaLeg;
   legReady: Promise<MediaLeg>;
   handlers: CallHandlers;

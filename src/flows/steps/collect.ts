@@ -25,6 +25,20 @@ const FIXED_LENGTH_KINDS = new Set(['expiry', 'security-code', 'date', 'routing-
  */
 export const RESUME_HOLD_MS = 1_000;
 
+/**
+ * A sensitive field whose Gather ended on the caller's silence (its timeout) and after which the
+ * recording would run again (resumed for the words that follow, or, in a drop-in capture, the
+ * app's recordings resumed as a failed field ends it) is followed by a guard first: a <Gather>
+ * that says nothing, takes no '#', and ends only when the caller has been silent for as long as
+ * the field waited (its timeoutSeconds). A caller who stopped mid-entry for longer than the
+ * timeout and keys on, or starts late, keys into the guard, in the paused stretch; what it
+ * gathers is never read. The cost, only for entries that end on a timeout: that much more
+ * silence before the words after the field.
+ */
+export function guardAfter(step: CollectStep, s: CallSession): Verb {
+  return { verb: 'guard', step: s.step, timeoutSeconds: step.timeoutSeconds };
+}
+
 /** what a Gather answered: the keys, and for the second entry of a pair the first, from the vault (null: gone) */
 export interface Keyed {
   digits: string;
@@ -50,10 +64,25 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
   };
 }
 
-/** the answer ended the step's sensitive Gather on its count (numDigits), not on '#' or the timeout: keys may follow it */
-export function endedOnCount(step: CollectStep, s: CallSession, digits: string): boolean {
+/**
+ * How the caller's entry ended: on the key that says it is done (finishOnKey, '#'), on the
+ * field's count (numDigits: keys may follow it, RESUME_HOLD_MS), or on the caller's silence (the
+ * Gather's timeout: the caller may have stopped mid-entry and key on, GUARD below).
+ */
+export type Ending = 'key' | 'count' | 'silence';
+
+/**
+ * The ending of an answer. Twilio sends `FinishedOnKey` with every Gather action: the key that
+ * ended it, empty when its count or its timeout did. An answer without it (or with `Digits` that
+ * end in '#', as no Gather of this service sends) is read by what it holds; one that cannot be
+ * told from a timeout is taken as silence, the ending that asks the most of the recording.
+ */
+export function endingOf(step: CollectStep, s: CallSession, digits: string, finishedOnKey?: string): Ending {
+  const entered = digits.replace(/#$/, '');
   const limit = countLimit(step, s);
-  return step.sensitive && limit !== undefined && digits.replace(/#$/, '').length >= limit;
+  if (limit !== undefined && entered.length >= limit) return 'count';
+  if (finishedOnKey || entered.length < digits.length) return 'key';
+  return 'silence';
 }
 
 /** the Gather's numDigits: the field's length when it ends by count, else none */

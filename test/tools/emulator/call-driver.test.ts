@@ -108,7 +108,11 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
 </Response>`,
     );
     service.routes.set('/four', () => '<Response><Redirect method="POST">/voice-2</Redirect></Response>');
-    service.routes.set('/voice-2', () => '<Response><Gather action="/none"/><Gather action="/empty" actionOnEmptyResult="true"/></Response>');
+    service.routes.set(
+      '/voice-2',
+      () =>
+        '<Response><Gather action="/none"><Say>Again</Say></Gather><Gather action="/empty" actionOnEmptyResult="true"><Say>Once more</Say></Gather></Response>',
+    );
     service.routes.set('/empty', () => '<Response><Hangup/></Response>');
 
     const answers = ['123456789', null];
@@ -124,6 +128,32 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     expect(service.requests[1].params).toMatchObject({ Digits: '1234', FinishedOnKey: '' });
     expect(service.requests[3].params).toMatchObject({ Digits: '' });
     expect(call.gathers.map((g) => g.digits)).toEqual(['1234', '', '']);
+  });
+
+  it("ends a Gather on the caller's pause; a Gather that says nothing asks nothing and takes the keys still being pressed", async () => {
+    service.routes.set('/voice', () => '<Response><Gather action="/card"><Say>Card</Say></Gather></Response>');
+    // what a guard is: no prompt, no finishOnKey, ends on silence
+    service.routes.set('/card', () => '<Response><Gather finishOnKey="" timeout="3" actionOnEmptyResult="true" action="/guard"/></Response>');
+    service.routes.set('/guard', () => '<Response><Gather action="/last"><Say>Last</Say></Gather></Response>');
+    service.routes.set('/last', () => '<Response><Hangup/></Response>');
+
+    const asked: string[] = [];
+    const answers = ['4111,1111#', '9#'];
+    const call = await emulator.placeCall({
+      from: CALLER,
+      to: NUMBER,
+      voiceUrl: `${service.origin}/voice`,
+      onGather: (g) => (asked.push(g.prompt.join(' ')), answers.shift() ?? null),
+    });
+    await call.ended;
+
+    expect(service.requests.map((r) => r.path)).toEqual(['/voice', '/card', '/guard', '/last']);
+    // the pause ended the card's Gather on its timeout: no key did
+    expect(service.requests[1].params).toMatchObject({ Digits: '4111', FinishedOnKey: '' });
+    // the keys after the pause, pressed while the silent Gather ran ('#' is no finishing key there)
+    expect(service.requests[2].params).toMatchObject({ Digits: '1111#', FinishedOnKey: '' });
+    expect(asked).toEqual(['Card', 'Last']);
+    expect(service.requests[3].params).toMatchObject({ Digits: '9', FinishedOnKey: '#' });
   });
 
   it('ends the call with an application error when the webhook fails', async () => {

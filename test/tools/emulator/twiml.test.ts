@@ -145,12 +145,18 @@ describe('TwiML parsing', () => {
 });
 
 describe('Gather key handling', () => {
-  it('submits digits up to finishOnKey or numDigits, as Twilio does', () => {
-    expect(keyedDigits('4111#', '#')).toEqual({ digits: '4111', finishedOnKey: '#' });
-    expect(keyedDigits('12#34', '#')).toEqual({ digits: '12', finishedOnKey: '#' });
-    expect(keyedDigits('123456', '#', 4)).toEqual({ digits: '1234', finishedOnKey: '' });
-    expect(keyedDigits('#', '#')).toEqual({ digits: '', finishedOnKey: '#' });
-    expect(keyedDigits('12#', '')).toEqual({ digits: '12#', finishedOnKey: '' });
-    expect(keyedDigits('', '#')).toEqual({ digits: '', finishedOnKey: '' });
+  it('submits digits up to finishOnKey or numDigits, as Twilio does; the keys after its end are pressed after it', () => {
+    expect(keyedDigits('4111#', '#')).toEqual({ digits: '4111', finishedOnKey: '#', rest: '' });
+    expect(keyedDigits('12#34', '#')).toEqual({ digits: '12', finishedOnKey: '#', rest: '34' });
+    expect(keyedDigits('123456', '#', 4)).toEqual({ digits: '1234', finishedOnKey: '', rest: '56' });
+    expect(keyedDigits('#', '#')).toEqual({ digits: '', finishedOnKey: '#', rest: '' });
+    expect(keyedDigits('12#', '')).toEqual({ digits: '12#', finishedOnKey: '', rest: '' });
+    expect(keyedDigits('', '#')).toEqual({ digits: '', finishedOnKey: '', rest: '' });
+  });
+
+  it("ends on the caller's pause (its timeout): no key ended it, the rest is pressed after", () => {
+    expect(keyedDigits('4111,1111#', '#')).toEqual({ digits: '4111', finishedOnKey: '', rest: '1111#' });
+    expect(keyedDigits(',4111', '#')).toEqual({ digits: '', finishedOnKey: '', rest: '4111' });
+    expect(keyedDigits('12,34', '#', 2)).toEqual({ digits: '12', finishedOnKey: '', rest: ',34' });
   });
 });

@@ -152,7 +152,7 @@ describe('flow engine', () => {
     const go = (r: EngineResult, input: Parameters<typeof advance>[1]) => advance(twoStretches, input, r.session, { now });
     let r = advance(twoStretches, { kind: 'start' }, { ...session(), flowId: 'two' }, { now });
     r = go(r, { kind: 'recording', op: 'pause', ok: true });
-    r = go(r, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111' });
+    r = go(r, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' });
     expect(r.effect).toEqual({ kind: 'resume-recording' });
     r = go(r, { kind: 'recording', op: 'resume', ok: false });
     // the words are said with the recording taken as paused, no second resume asked for; the
@@ -228,6 +228,80 @@ describe('flow engine', () => {
       expect(s).toEqual(before);
     },
   );
+
+  describe("a sensitive field that ended on the caller's silence (its Gather's timeout)", () => {
+    /** card (one attempt, 7 s), then `after` (YAML list items), then dial alice; the card asked (the recording, if running, paused) */
+    const cardThen = (after: string, s: Partial<CallSession> = {}) => {
+      const f = dialFlow('guarded', `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    timeoutSeconds: 7\n    prompt: card please${after}`);
+      let r = advance(f, { kind: 'start' }, { ...session(), flowId: 'guarded', ...s }, { now });
+      if (r.effect) r = advance(f, { kind: 'recording', op: 'pause', ok: true }, r.session, { now });
+      return { f, asked: r };
+    };
+    const answer = (c: ReturnType<typeof cardThen>, digits: string, finishedOnKey?: string) =>
+      advance(c.f, { kind: 'digits', step: 0, attempt: 1, digits, ...(finishedOnKey === undefined ? {} : { finishedOnKey }) }, c.asked.session, { now });
+
+    test('is followed by a guard before the recording resumes: a Gather as long as the field waited, going on from the next step', () => {
+      const c = cardThen('\n  - say: thanks\n');
+      for (const finishedOnKey of ['', undefined]) {
+        const r = answer(c, '4111111111111111', finishedOnKey);
+        // the value is taken: sealed and masked as any other; only the resume waits
+        expect(r.session.fields.card).toMatchObject({ valid: true, last4: '1111' });
+        expect(r.vaultWrites).toEqual([{ field: 'card', value: '4111111111111111' }]);
+        expect(r.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+        expect(r.effect).toBeUndefined();
+        expect(r.session.recording.status).toBe('paused');
+        // the guard's end: the call goes on from where it stands, the recording resumed first
+        const after = advance(c.f, { kind: 'resume' }, r.session, { now });
+        expect(after.effect).toEqual({ kind: 'resume-recording' });
+        expect(advance(c.f, { kind: 'recording', op: 'resume', ok: true }, after.session, { now }).verbs[0]).toEqual({ verb: 'say', text: 'thanks' });
+      }
+      // a caller who keyed nothing at all may start late: guarded too (the field failed, no-input)
+      const none = answer(c, '', '');
+      expect(none.session.fields.card).toMatchObject({ valid: false, reason: 'no-input' });
+      expect(none.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+    });
+
+    test("no guard where the caller said they were done ('#'), nor where the recording stays paused or was never running", () => {
+      expect(answer(cardThen('\n  - say: thanks\n'), '4111111111111111', '#').effect).toEqual({ kind: 'resume-recording' });
+      // another sensitive field follows: still paused, asked at once
+      const code = answer(cardThen('\n  - collect: cvv\n    kind: security-code\n    prompt: code please\n'), '4111111111111111', '');
+      expect(code.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
+      // no recording
+      const f = dialFlow('plain', `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    prompt: card please\n  - say: thanks\n`);
+      const asked = advance(f, { kind: 'start' }, { ...session(), flowId: 'plain', recording: { status: 'none' } }, { now });
+      const r = advance(f, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111', finishedOnKey: '' }, asked.session, { now });
+      expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }, expect.objectContaining({ verb: 'handoff' })]);
+    });
+
+    test('an attempt left, the field is asked again at once: the paused stretch goes on', () => {
+      let r = advance(flow, { kind: 'start' }, session(), { now });
+      r = run(r, { kind: 'recording', op: 'pause', ok: true });
+      r = run(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111', finishedOnKey: '' });
+      expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card', attempt: 2 })]);
+    });
+
+    test("in a drop-in capture a failed field ends it, resuming the app's recordings: guarded after silence, held after its count", () => {
+      const dropin = { dropin: { returnUrl: 'https://shop.example.com/back' } };
+      const then = '\n  - collect: expiry\n    kind: expiry\n    attempts: 1\n    prompt: expiry please\n';
+      // the card failed on a timeout: the next field is not asked, a guard first
+      const silent = answer(cardThen(then, dropin), '4111', '');
+      expect(silent.session.fields.card).toMatchObject({ valid: false });
+      expect(silent.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+      // on '#': the capture ends at once, nothing held
+      const keyed = answer(cardThen(then, dropin), '4111', '#');
+      expect(keyed.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'expiry' })]);
+      expect(keyed.resumeNotBefore).toBeUndefined();
+      // the expiry failed on its count: its end is held for keys that follow
+      const c = cardThen(then, dropin);
+      const expiryAsked = answer(c, '4111111111111111', '#');
+      const held = advance(c.f, { kind: 'digits', step: 1, attempt: 1, digits: '1399', finishedOnKey: '' }, expiryAsked.session, { now });
+      expect(held.session.fields.expiry).toMatchObject({ valid: false });
+      expect(held.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
+      // a capture whose app records nothing: nothing to guard
+      const unrecorded = answer(cardThen(then, { ...dropin, recording: { status: 'none' } }), '4111', '');
+      expect(unrecorded.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'expiry' })]);
+    });
+  });
 
   test('without a recording nothing is paused', () => {
     const s = session();

@@ -1,7 +1,7 @@
 /**
  * What a webhook means to the replay guard: only a well-formed CallSid names a call.
  */
-import { callbackIdentity, gatherIdentity, voiceIdentity } from '../../../src/twilio/replay-identity';
+import { callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity } from '../../../src/twilio/replay-identity';
 
 const CALL = 'CA' + 'a1'.repeat(16);
 
@@ -15,6 +15,13 @@ describe('replay identity', () => {
     expect(gatherIdentity('2', '1')({ CallSid: CALL, Digits: '1234' }, 's')).toEqual({ callSid: CALL, parts: ['gather', '2', '1'] });
     expect(gatherIdentity('2', '1')({ CallSid: CALL, Digits: '9999' }, 't')).toEqual(gatherIdentity('2', '1')({ CallSid: CALL }, 'u'));
     expect(gatherIdentity('2', '2')({ CallSid: CALL }, 's')).not.toEqual(gatherIdentity('2', '1')({ CallSid: CALL }, 's'));
+  });
+
+  test("a guard's action is once per (call, step), whatever it gathered, and never a gather's", () => {
+    expect(guardIdentity('2')({ CallSid: CALL, Digits: '1234' }, 's')).toEqual({ callSid: CALL, parts: ['guard', '2'] });
+    expect(guardIdentity('2')({ CallSid: CALL, Digits: '99' }, 't')).toEqual(guardIdentity('2')({ CallSid: CALL }, 'u'));
+    expect(guardIdentity('2')({ CallSid: CALL }, 's')).not.toEqual(gatherIdentity('2', '1')({ CallSid: CALL }, 's'));
+    expect(guardIdentity('2')({ CallSid: 'CA' + 'z'.repeat(32) }, 's')).toBeNull();
   });
 
   test('a callback is told apart by its route and signature: copies share it, distinct callbacks do not', () => {

@@ -38,6 +38,18 @@ describe('renderVerbs', () => {
     expect(xml).not.toContain('numDigits');
   });
 
+  test("a guard: a Gather that says nothing, takes no '#', ends on silence as long as the field's, and always posts to its own step", () => {
+    const xml = renderVerbs([{ verb: 'guard', step: 3, timeoutSeconds: 7 }], { publicUrl: PUBLIC });
+    expect(xml).toBe(
+      HEAD +
+        `<Response><Gather input="dtmf" finishOnKey="" timeout="7" actionOnEmptyResult="true" method="POST" action="${PUBLIC}/twilio/guard/3"/></Response>`,
+    );
+    // a drop-in capture's carries its query, as its gathers do
+    expect(renderVerbs([{ verb: 'guard', step: 3, timeoutSeconds: 7 }], { publicUrl: PUBLIC, actionQuery: 'dropin=x' })).toContain(
+      `action="${PUBLIC}/twilio/guard/3?dropin=x"`,
+    );
+  });
+
   test('bridge handoff: <Connect><Stream> to the single-use URL, marked as the caller leg', () => {
     const verbs: Verb[] = [{ verb: 'handoff', handoff: { mode: 'bridge' } }];
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
