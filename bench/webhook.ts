@@ -8,7 +8,8 @@
  * the store round trip). And the store floor: the signed floor plus the one store write a new
  * call makes, the service's own write sampled from its run and repeated per request through the
  * service's store client (only the CallSid changed), without any of the work that builds it:
- * the most a first webhook that keeps its one write can reach on the machine.
+ * the most a first webhook that keeps its one write can reach on the machine. Last, the same
+ * service on its embedded store (REDIS_URL unset, one instance): its own work with no round trip.
  * Every request is a new call (its own CallSid, signed as Twilio signs it), so the replay cache
  * answers none of them. The service runs as built for production (dist/, rebuilt first).
  *
@@ -182,7 +183,8 @@ interface ClientCounts {
   scripts: number;
 }
 
-type ServerKind = 'service' | 'bare' | 'signed' | 'stored';
+/** `embedded`: the service on its embedded store (one instance, no Redis: REDIS_URL unset) */
+type ServerKind = 'service' | 'embedded' | 'bare' | 'signed' | 'stored';
 
 /**
  * One new call's write as the service made it (its createAll: the records it created and the
@@ -281,12 +283,14 @@ async function startServer(kind: ServerKind, redisUrl: string, sample?: SampleWr
     AGENT_JWT_SECRET: 'bench-secret-0123456789abcdef0123456789',
     FLOWS_DIR: path.join(__dirname, 'flows'),
     PROCESSORS_FILE: path.join(__dirname, 'no-processors.yaml'),
-    REDIS_URL: redisUrl,
+    ...(kind === 'embedded' ? {} : { REDIS_URL: redisUrl }),
     LOG_LEVEL: 'warn',
   });
   const app = await buildApp(config, { logStream: new Writable({ write: (_c, _e, cb) => cb() }), keyPrefix: `twbench:${Date.now()}:` });
-  countSent((app.services.store as unknown as { client: Redis }).client);
-  keepSample(app.services.store);
+  if (kind === 'service') {
+    countSent((app.services.store as unknown as { client: Redis }).client);
+    keepSample(app.services.store);
+  }
   await app.listen({ port, host: '127.0.0.1' });
   return url;
 }
@@ -446,6 +450,7 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
     const floor = await load(await serve('signed', redis.url), redis.url);
     if (!service.sample) throw new Error('the service made no new-call write to sample');
     const stored = await load(await serve('stored', redis.url, service.sample), redis.url);
+    const embedded = await load(await serve('embedded', redis.url), redis.url);
     const perGather = (n: number) => Number((n / gathers.total).toFixed(2));
     return {
       'webhook: service req/s': Math.round(service.rps),
@@ -481,6 +486,12 @@ export async function runWebhookBench(): Promise<Record<string, number | string>
       'webhook: store floor redis CPU µs per call': Math.round(stored.redisUs / stored.total),
       'webhook: ratio store floor/bare': Number((stored.rps / baseline.rps).toFixed(3)),
       'webhook: ratio service/store floor': Number((service.rps / stored.rps).toFixed(3)),
+      // the same service on its embedded store (a single instance, REDIS_URL unset): its own
+      // work without a round trip, what a first webhook costs where no write leaves the process
+      'webhook: embedded store req/s': Math.round(embedded.rps),
+      'webhook: embedded store CPU µs per call': Math.round(embedded.cpuUs / embedded.total),
+      'webhook: embedded store non-2xx': embedded.non2xx,
+      'webhook: ratio embedded store/bare': Number((embedded.rps / baseline.rps).toFixed(3)),
       'gather: service req/s': Math.round(gathers.total / gathers.seconds),
       'gather: service p50 ms': gathers.p50,
       'gather: service p99 ms': gathers.p99,
