@@ -220,7 +220,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKeyObject, log });
+  const privacy = new PrivacyService({
+    calls,
+    vault,
+    audit,
+    store,
+    keys,
+    processors,
+    replay,
+    subjectSecret: subjectKeyObject,
+    log,
+    onLeft: () => metrics.callsActive.dec(),
+  });
   const runner = new FlowRunner({
     flows,
     calls,

@@ -7,7 +7,8 @@
  * second capture of a field replaced), pending and past deliveries, the call record and its
  * index entries, the call's offer, every capture record it had, and the webhook answers the
  * replay guard remembers for it (the vault index and capture records once more after the record
- * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile); then, once
+ * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile; a call
+ * still in progress is ended first, so it leaves the active calls once); then, once
  * no delivery try is still sending the caller's values (to a processor, or a drop-in result to
  * its app), it forwards the erasure to each processor's `eraseUrl`. The audit trail stays (it has
  * no personal data and is kept for assessors) and records the erasure. The receipt is returned,
@@ -80,6 +81,11 @@ export interface PrivacyServiceDeps {
   fetchImpl?: typeof fetch;
   /** SENDING_WAIT_MS unless a test shortens it */
   sendingWaitMs?: number;
+  /**
+   * an erased call was still in progress: it leaves the active calls here, as no status
+   * callback or bridge end will find its record to end it (tonewall_calls_active)
+   */
+  onLeft?: () => void;
 }
 
 export class PrivacyService {
@@ -201,6 +207,18 @@ export class PrivacyService {
     ];
     await store.multi(ops);
     await replay.forget(callSid);
+    // A call still in progress is ended first, in one atomic change, as its status callback or
+    // its bridge's end would: whichever of them changes the record first counts it out of the
+    // active calls, once. The live call itself goes on; its next webhook finds no record.
+    let left = false;
+    await calls.update(callSid, (r) => {
+      left = false;
+      if (r.state === 'ended' || r.state === 'returned') return false;
+      left = true;
+      r.state = 'ended';
+      r.endedAt = Date.now();
+    });
+    if (left) this.deps.onLeft?.();
     await calls.remove({ callSid, subject });
     // Swept again now the record is gone. A capture ending on the call while this ran sealed its
     // value (in the call's vault index) and saved its capture record, then wrote the field to

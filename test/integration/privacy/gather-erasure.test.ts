@@ -60,4 +60,18 @@ describe('a gather in flight when its caller is erased', () => {
       );
     expect(left).toEqual([]);
   });
+
+  test('a call still in progress when its caller is erased leaves the active calls once: its status callback after does not count it again', async () => {
+    const callSid = 'CA' + 'f'.repeat(32);
+    const active = async () => Number(/^tonewall_calls_active (\S+)$/m.exec(await (await fetch(h.metricsUrl)).text())?.[1] ?? NaN);
+    const before = await active();
+    await h.emulator.signedPost(h.voiceUrl, params(callSid, { CallStatus: 'ringing' }));
+    expect(await active()).toBe(before + 1);
+    expect((await h.app.services.privacy.erase(CALLER)).calls).toBe(1);
+    expect(await active()).toBe(before);
+    // Twilio's status callback for the call, which goes on: its record is gone, nothing to end
+    const status = await h.emulator.signedPost(h.statusUrl, params(callSid, { CallStatus: 'completed' }));
+    expect(status.status).toBe(204);
+    expect(await active()).toBe(before);
+  });
 });
