@@ -132,6 +132,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const store = opts.store ?? (await createStore(config.redisUrl, log));
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
+  /** a call tonewall ended other than by its status callback or its bridge (a drop-in capture's return, an erasure) */
+  const leftActive = () => metrics.callsActive.dec();
   const calls = new CallRepository(store, keys);
   const vault = new Vault({
     keys: keyRing,
@@ -200,7 +202,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     secret: config.capture.resultSecret,
     log,
     onSessionChanged: queueDelivery,
-    onLeft: () => metrics.callsActive.dec(),
+    onLeft: leftActive,
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
     backoff: opts.dropinBackoff,
@@ -220,18 +222,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  const privacy = new PrivacyService({
-    calls,
-    vault,
-    audit,
-    store,
-    keys,
-    processors,
-    replay,
-    subjectSecret: subjectKeyObject,
-    log,
-    onLeft: () => metrics.callsActive.dec(),
-  });
+  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKeyObject, log, onLeft: leftActive });
   const runner = new FlowRunner({
     flows,
     calls,

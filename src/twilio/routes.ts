@@ -11,7 +11,7 @@ import { errFields } from '../log';
 import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
 import type { EventBus } from '../bus';
-import type { FlowRunner } from './runner';
+import type { FlowRunner, StepWrites } from './runner';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
@@ -29,7 +29,7 @@ import {
 import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
 import type { FirstWebhook } from './first-webhook';
-import type { WebhookWrite } from './webhook-write';
+import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
 import { checkSignature, signedUrl } from './signature';
 import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
@@ -250,70 +250,78 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     // a drop-in capture's gather (its action's query says so) that fails goes back to its app
     const dropinGather = rescueDeps ? gatherRescue(rescueDeps) : undefined;
 
+    /**
+     * A step of a call in the IVR (a gather's answer, a guard's end) on the call its claim read:
+     * the step's writes and its answer go in one write (webhook-write.ts); without an identity
+     * (no claim), each write as the step comes to it.
+     */
+    const callStep = async (
+      callSid: string,
+      { identity, reads }: Claimed,
+      also: AlsoRead,
+      step: (session: CallSession, read: ReadCall, writes?: StepWrites) => Promise<string>,
+    ): Promise<string | { remembered: StoredAnswer }> => {
+      const read = await d.webhookWrite.load(callSid, reads, also);
+      if (!read.session) throw TwilioErrors.gatherUnknownCall();
+      const session = d.calls.fromStored(read.session);
+      if (!identity) return step(session, read);
+      const writes = d.webhookWrite.deferred(read, identity);
+      const body = await step(session, read, writes);
+      return writes.answer ? { remembered: writes.answer } : body;
+    };
+
+    /** a route of a call's IVR steps: signed, replay-guarded by `identify`, its claim reading the call and `also`; a drop-in capture's rescued */
+    const serveStep = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      name: string,
+      identify: Identify,
+      also: (callSid: string) => AlsoRead,
+      handler: Handler,
+    ) => {
+      const started = process.hrtime.bigint();
+      const answer = await serve(req, name, 'voice', handler, {
+        identify,
+        rescue: dropinGather,
+        reads: (identity) => d.webhookWrite.reads(identity.callSid, also(identity.callSid)),
+      });
+      observeLatency(name, answer.status, started);
+      return send(reply, answer);
+    };
+    /** a drop-in capture's step (its action's query says so): the claim reads its hang-up watch too */
+    const isCapture = (req: FastifyRequest) => Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
+
     // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
     const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
-      const started = process.hrtime.bigint();
       const step = Number.parseInt(req.params.step, 10);
       const attempt = Number.parseInt(req.params.attempt, 10);
-      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts
-      // matchToken); a drop-in capture's gather (its action's query says so): its hang-up watch
-      const capture = Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
-      const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch: capture });
-      const answer = await serve(
-        req,
-        'gather',
-        'voice',
-        async (raw, log, _req, { identity, reads }) => {
-          const p = gatherParams.parse(raw);
-          // the claim read the call: the step's writes and its answer go in one write (webhook-write.ts)
-          const read = await d.webhookWrite.load(p.CallSid, reads, also(p.CallSid));
-          if (!read.session) throw TwilioErrors.gatherUnknownCall();
-          const session = d.calls.fromStored(read.session);
-          const gathered = { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, sealed: read.sealed };
-          if (!identity) return d.runner.digits(session, gathered, log);
-          const writes = d.webhookWrite.deferred(read, identity);
-          const body = await d.runner.digits(session, gathered, log, writes);
-          return writes.answer ? { remembered: writes.answer } : body;
-        },
-        {
-          identify: gatherIdentity(String(step), String(attempt), confirm),
-          rescue: dropinGather,
-          reads: (identity) => d.webhookWrite.reads(identity.callSid, also(identity.callSid)),
-        },
-      );
-      observeLatency('gather', answer.status, started);
-      return send(reply, answer);
+      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts matchToken)
+      const watch = isCapture(req);
+      const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch });
+      return serveStep(req, reply, 'gather', gatherIdentity(String(step), String(attempt), confirm), also, async (raw, log, _req, claimed) => {
+        const p = gatherParams.parse(raw);
+        return callStep(p.CallSid, claimed, also(p.CallSid), (session, read, writes) =>
+          d.runner.digits(session, { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, sealed: read.sealed }, log, writes),
+        );
+      });
     };
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
 
     // a guard after a sensitive field that ended on a timeout (flows/steps/collect.ts guardAfter): the call goes on from where it stands
     app.post<{ Params: { step: string } }>('/twilio/guard/:step', ROUTE_OPTIONS, async (req, reply) => {
-      const started = process.hrtime.bigint();
-      const capture = Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
-      const also = { sealed: [], watch: capture };
-      const answer = await serve(
+      const also = { sealed: [], watch: isCapture(req) };
+      return serveStep(
         req,
+        reply,
         'guard',
-        'voice',
-        async (raw, log, _req, { identity, reads }) => {
+        guardIdentity(req.params.step),
+        () => also,
+        async (raw, log, _req, claimed) => {
           const p = guardParams.parse(raw);
-          const read = await d.webhookWrite.load(p.CallSid, reads, also);
-          if (!read.session) throw TwilioErrors.gatherUnknownCall();
-          const session = d.calls.fromStored(read.session);
-          if (!identity) return d.runner.guarded(session, log);
-          const writes = d.webhookWrite.deferred(read, identity);
-          const body = await d.runner.guarded(session, log, writes);
-          return writes.answer ? { remembered: writes.answer } : body;
-        },
-        {
-          identify: guardIdentity(req.params.step),
-          rescue: dropinGather,
-          reads: (identity) => d.webhookWrite.reads(identity.callSid, also),
+          return callStep(p.CallSid, claimed, also, (session, _read, writes) => d.runner.guarded(session, log, writes));
         },
       );
-      observeLatency('guard', answer.status, started);
-      return send(reply, answer);
     });
 
     if (d.dropin && rescueDeps) {

@@ -3,6 +3,7 @@
  * The IVR's next pause (for the next sensitive field) must not be overtaken by it, or the caller
  * keys that field into a running recording. (Captures: capture.test.ts.)
  */
+import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 
 const NUMBER = '+15005550021';
@@ -10,13 +11,7 @@ const FLOW = `id: two-secrets
 numbers: ["${NUMBER}"]
 record: true
 steps:
-  - collect: menu
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "Press 1, then hash."
-  - collect: account
+${MENU_STEP}  - collect: account
     kind: digits
     minLength: 6
     maxLength: 10
@@ -45,7 +40,7 @@ afterAll(async () => {
 test('a resume answered after its timeout, retried, then a pause for the next sensitive field: the late resume does not land after that pause', async () => {
   let resumeSentAt = 0;
   const answers = new Map<string, () => Promise<string>>([
-    ['Press 1', async () => '1#'],
+    [MENU_PROMPT, async () => '1#'],
     [
       'Key in your account',
       async () => {
@@ -88,7 +83,7 @@ test('every resume fails: the call goes on, its recording taken as paused but pe
       voiceUrl: h.voiceUrl,
       onGather: (g) => {
         const prompt = JSON.stringify(g);
-        if (prompt.includes('Press 1')) return '1#';
+        if (prompt.includes(MENU_PROMPT)) return '1#';
         if (prompt.includes('Key in your account')) return '12345678#';
         if (prompt.includes('Key in your PIN')) return '4321#';
         return null;
@@ -115,7 +110,7 @@ test("a resume another instance sent went unanswered: this instance's pause for 
     voiceUrl: h.voiceUrl,
     onGather: async (g) => {
       const prompt = JSON.stringify(g);
-      if (prompt.includes('Press 1')) {
+      if (prompt.includes(MENU_PROMPT)) {
         // as the instance that sent the unanswered resume left the call (the recording taken as
         // paused, the resume perhaps carried out until lateUntil)
         await h.app.services.calls.update(call.sid, (s) => {

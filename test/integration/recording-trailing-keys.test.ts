@@ -8,6 +8,7 @@
  */
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import type { TranscriptEntry } from '../../tools/emulator';
+import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
@@ -17,61 +18,42 @@ const CONTROL_NUMBER = '+15005550025';
 const CARD_NUMBER = '+15005550026';
 const CARD_CONTROL_NUMBER = '+15005550027';
 const EXPIRY = currentExpiry(14);
+const DONE_PROMPT = 'Press 1 to finish, then hash.';
 
-/** a recorded menu, an expiry (four keys, the Gather ends on the fourth), words, then a question the caller takes time over */
-const flow = (id: string, number: string, sensitive: boolean) => `id: ${id}
+/**
+ * A recorded menu, `field` (a collect step's YAML lines, sensitive or, for a control, not), words,
+ * then a question the caller takes time over; then dial alice.
+ */
+const recordedFlow = (id: string, number: string, field: string) => `id: ${id}
 numbers: ["${number}"]
 record: true
 steps:
-  - collect: menu
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "Press 1, then hash."
-  - collect: expiry
-    kind: expiry
-    sensitive: ${sensitive}
-    prompt: "Key in the expiry date as four digits."
-  - say: "Thank you."
+${MENU_STEP}${field}  - say: "Thank you."
   - collect: done
     kind: digits
     sensitive: false
     minLength: 1
     maxLength: 1
-    prompt: "Press 1 to finish, then hash."
+    prompt: "${DONE_PROMPT}"
 handoff:
   mode: dial
   to: "client:alice"
 `;
 
-/** a recorded menu, a card number (one attempt, no fixed length: '#' or the timeout ends it), words, then a last question */
-const cardFlow = (id: string, number: string, sensitive: boolean) => `id: ${id}
-numbers: ["${number}"]
-record: true
-steps:
-  - collect: menu
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "Press 1, then hash."
-  - collect: card
+/** an expiry: four keys, the Gather ends on the fourth */
+const expiryStep = (sensitive: boolean) => `  - collect: expiry
+    kind: expiry
+    sensitive: ${sensitive}
+    prompt: "Key in the expiry date as four digits."
+`;
+
+/** a card number, one attempt, no fixed length: '#' or the timeout ends it */
+const cardStep = (sensitive: boolean) => `  - collect: card
     kind: card-number
     sensitive: ${sensitive}
     attempts: 1
     timeoutSeconds: 2
     prompt: "Key in your card number, then hash."
-  - say: "Thank you."
-  - collect: done
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "Press 1 to finish, then hash."
-handoff:
-  mode: dial
-  to: "client:alice"
 `;
 
 let h: Harness;
@@ -79,10 +61,10 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     flows: {
-      'expiry-last': flow('expiry-last', SENSITIVE_NUMBER, true),
-      'expiry-plain': flow('expiry-plain', CONTROL_NUMBER, false),
-      'card-timeout': cardFlow('card-timeout', CARD_NUMBER, true),
-      'card-plain': cardFlow('card-plain', CARD_CONTROL_NUMBER, false),
+      'expiry-last': recordedFlow('expiry-last', SENSITIVE_NUMBER, expiryStep(true)),
+      'expiry-plain': recordedFlow('expiry-plain', CONTROL_NUMBER, expiryStep(false)),
+      'card-timeout': recordedFlow('card-timeout', CARD_NUMBER, cardStep(true)),
+      'card-plain': recordedFlow('card-plain', CARD_CONTROL_NUMBER, cardStep(false)),
     },
   });
 });
@@ -91,18 +73,20 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** the caller keys the expiry as MMYYYY: the Gather takes MMYY, the last two keys follow it */
-async function call(to: string) {
+/**
+ * A call to `to`: the caller answers the menu, then the sensitive question with `keys`, then takes
+ * `lastMs` over the last question, so the call is live while keys keyed on past an answer land.
+ */
+async function call(to: string, keys: string, lastMs: number) {
   const c = await h.emulator.placeCall({
     from: '+15550004444',
     to,
     voiceUrl: h.voiceUrl,
     onGather: async (g) => {
       const prompt = g.prompt.join(' ');
-      if (prompt.includes('Press 1, then')) return '1#';
-      if (prompt.includes('expiry')) return `${EXPIRY}20`;
-      // the caller takes a moment over the last question: the call is live while the keys land
-      await sleep(RESUME_HOLD_MS + 500);
+      if (prompt === MENU_PROMPT) return '1#';
+      if (prompt !== DONE_PROMPT) return keys;
+      await sleep(lastMs);
       return '1#';
     },
   });
@@ -110,8 +94,11 @@ async function call(to: string) {
   return c;
 }
 
+/** the caller keys the expiry as MMYYYY: the Gather takes MMYY, the last two keys follow it */
+const expiryCall = (to: string) => call(to, `${EXPIRY}20`, RESUME_HOLD_MS + 500);
+
 test('keys pressed past the end of the last sensitive field reach no recording: the resume waits for them', async () => {
-  const c = await call(SENSITIVE_NUMBER);
+  const c = await expiryCall(SENSITIVE_NUMBER);
   expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'in-progress']);
   // the menu's keys and the last answer's, recorded; neither the expiry nor the keys after it
   expect(wideDecode(c.recordingAudio)).toBe('1#1#');
@@ -124,29 +111,13 @@ test('keys pressed past the end of the last sensitive field reach no recording: 
 });
 
 test('control: the same keys after the same Gather, recorded throughout, are heard', async () => {
-  const c = await call(CONTROL_NUMBER);
+  const c = await expiryCall(CONTROL_NUMBER);
   expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'in-progress', 'in-progress']);
   expect(wideDecode(c.recordingAudio)).toBe(`1#${EXPIRY}201#`);
 });
 
-/** the caller keys the card's first eight digits, stops for longer than its timeout, then keys the other eight */
-async function cardCall(to: string, card: string) {
-  const c = await h.emulator.placeCall({
-    from: '+15550004444',
-    to,
-    voiceUrl: h.voiceUrl,
-    onGather: async (g) => {
-      const prompt = g.prompt.join(' ');
-      if (prompt.includes('Press 1, then')) return '1#';
-      if (prompt.includes('card number')) return card;
-      // the caller takes a moment over the last question: every key keyed on lands before its answer
-      await sleep(2_000);
-      return '1#';
-    },
-  });
-  await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
-  return c;
-}
+/** the caller keys `card` (a ',' where they stop for longer than its timeout); every key keyed on lands before the last answer */
+const cardCall = (to: string, card: string) => call(to, card, 2_000);
 
 const guards = (c: Awaited<ReturnType<typeof cardCall>>) =>
   c.transcript.filter((t): t is Extract<TranscriptEntry, { verb: 'Gather' }> => t.verb === 'Gather' && t.action.includes('/twilio/guard/'));

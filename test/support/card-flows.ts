@@ -10,6 +10,17 @@ export const CARD_PROMPT = 'Key in your card number, then press hash.';
 export const EXPIRY_PROMPT = 'Key in the expiry date as four digits.';
 export const CVV_PROMPT = 'Key in the security code.';
 
+export const MENU_PROMPT = 'Press 1, then hash.';
+
+/** a one-key menu, not sensitive (heard by the recording): a collect step, lines under a flow's `steps:` */
+export const MENU_STEP = `  - collect: menu
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 1
+    prompt: "${MENU_PROMPT}"
+`;
+
 /** the tests' card fields as collect steps, lines under a flow's `steps:` */
 export const CARD_STEPS = {
   card: collectStep('card', 'card-number', CARD_PROMPT),
