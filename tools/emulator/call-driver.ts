@@ -295,7 +295,7 @@ function pressAfterGather(call: Call, rest: string): void {
 async function keysStillComing(call: Call, timeoutS: number, signal: AbortSignal): Promise<string | typeof ABORTED> {
   const now = Date.now();
   const coming = call.keysInFlight.filter((k) => k.at >= now);
-  const last = coming.length > 0 ? coming[coming.length - 1].at + KEY_MS : now;
+  const last = Math.max(now, ...coming.map((k) => k.at + KEY_MS));
   await abortableSleep(last - now + Math.min(timeoutS * 1000, SILENCE_MAX_MS), signal);
   return signal.aborted ? ABORTED : coming.map((k) => k.key).join('');
 }

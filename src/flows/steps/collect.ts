@@ -67,7 +67,7 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
 /**
  * How the caller's entry ended: on the key that says it is done (finishOnKey, '#'), on the
  * field's count (numDigits: keys may follow it, RESUME_HOLD_MS), or on the caller's silence (the
- * Gather's timeout: the caller may have stopped mid-entry and key on, GUARD below).
+ * Gather's timeout: the caller may have stopped mid-entry and key on, guardAfter).
  */
 export type Ending = 'key' | 'count' | 'silence';
 
