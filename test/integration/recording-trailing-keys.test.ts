@@ -133,6 +133,9 @@ test('a caller who stops mid-card for longer than its timeout and keys on: the k
   const trail = JSON.stringify(await h.app.services.audit.list(c.sid));
   expect(trail).toContain('field.failed');
   expect(trail).not.toContain('11111111');
+  // nor does the log stream: the guard's Digits are never parsed, the card's never logged
+  expect(h.logs.text).not.toContain('11111111');
+  expect(h.logs.text).not.toContain('41111111');
 });
 
 test("a guard's action resent (Twilio's retry, or a captured request) gets its first answer: the recording is not resumed again", async () => {
