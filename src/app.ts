@@ -203,6 +203,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     log,
     onSessionChanged: queueDelivery,
     onLeft: leftActive,
+    onEnded: (status) => metrics.callsEnded.inc({ status }),
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
     backoff: opts.dropinBackoff,
@@ -239,7 +240,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onSessionChanged: queueDelivery,
     dropin,
   });
-  const dropinEnded = (callSid: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined));
+  const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);
   dropin.setEndedHandler(dropinEnded);
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
   const bridges = new BridgeRegistry({

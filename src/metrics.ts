@@ -31,7 +31,12 @@ export function createMetrics() {
     }),
     callsStarted: new Counter({ name: 'tonewall_calls_started_total', help: 'Calls that reached a flow', registers: [registry] }),
     callsActive: new Gauge({ name: 'tonewall_calls_active', help: 'Calls in progress seen by this instance', registers: [registry] }),
-    callsEnded: new Counter({ name: 'tonewall_calls_ended_total', help: 'Calls ended', labelNames: ['status'] as const, registers: [registry] }),
+    callsEnded: new Counter({
+      name: 'tonewall_calls_ended_total',
+      help: "Calls ended, once each, by Twilio's final status",
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     fieldsCollected: new Counter({
       name: 'tonewall_fields_total',
       help: 'IVR fields by outcome',

@@ -41,7 +41,7 @@ export interface HangupWatchDeps {
    * The call ended (Twilio says so, or the record does) or its capture already has the
    * `caller-hung-up` result: report it (once, however often this is called) and remove the watch.
    */
-  onEnded: (callSid: string) => Promise<void>;
+  onEnded: (callSid: string, status?: string) => Promise<void>;
 }
 
 export class HangupWatch {
@@ -144,7 +144,7 @@ export class HangupWatch {
     if (s.dropin.result === 'caller-hung-up' || (s.state === 'ended' && !s.dropin.result)) return this.d.onEnded(callSid);
     if (s.dropin.result || s.state !== 'ivr') return this.remove(callSid);
     const call = await this.d.twilio.calls(callSid).fetch();
-    if (TERMINAL_CALL_STATUSES.has(call.status)) await this.d.onEnded(callSid);
+    if (TERMINAL_CALL_STATUSES.has(call.status)) await this.d.onEnded(callSid, call.status);
   }
 }
 

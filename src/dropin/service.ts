@@ -65,6 +65,8 @@ export interface DropinDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** the call leaves tonewall's hands (returned to the app, or hung up): the active-calls gauge */
   onLeft?: () => void;
+  /** a call ended in tonewall's hands, found by its hang-up watch (its status callback is the app's), by Twilio's status: calls_ended_total */
+  onEnded?: (status: string) => void;
   processorWaitMs?: number;
   /** HANGUP_POLL_MS unless a test shortens it; result POSTs are scanned for at least as often */
   pollMs?: number;
@@ -93,8 +95,8 @@ export class DropinService {
       twilio: d.twilio,
       log: d.log,
       pollMs,
-      onEnded: async (callSid) => {
-        await this.onPoll?.(callSid);
+      onEnded: async (callSid, status) => {
+        await this.onPoll?.(callSid, status);
       },
     });
     this.results = new ResultDelivery({
@@ -306,7 +308,7 @@ export class DropinService {
    * goes with the call, as tonewall's own status route drops it: the record no longer names it
    * and, once the report is queued, its sealed envelope is erased.
    */
-  async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined): Promise<void> {
+  async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined, status = 'completed'): Promise<void> {
     // no call, nothing to resume: Twilio ends a call's recordings with it
     this.held.forget(callSid);
     // returned to the app by this instance, the store told only now: internal-error, never a hang-up too
@@ -336,7 +338,10 @@ export class DropinService {
       ended = structuredClone(stored);
     });
     if (ended?.dropin) {
-      if (endedHere) this.d.onLeft?.();
+      if (endedHere) {
+        this.d.onLeft?.();
+        this.d.onEnded?.(status);
+      }
       const flow = flowOf(ended);
       if (flow) await this.report(flow, ended, ended.dropin.returnUrl, resultSet);
     }
@@ -371,10 +376,10 @@ export class DropinService {
     await Promise.all([this.hangups.stop(), this.results.stop()]);
   }
 
-  private onPoll?: (callSid: string) => Promise<void>;
+  private onPoll?: (callSid: string, status?: string) => Promise<void>;
 
-  /** set by the app: what a poll that finds the call ended calls */
-  setEndedHandler(handler: (callSid: string) => Promise<void>): void {
+  /** set by the app: what a poll that finds the call ended calls, with Twilio's status of the call */
+  setEndedHandler(handler: (callSid: string, status?: string) => Promise<void>): void {
     this.onPoll = handler;
   }
 

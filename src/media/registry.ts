@@ -347,6 +347,8 @@ export class BridgeRegistry {
         endedNow = true;
       });
       if (left) this.d.metrics.callsActive.dec();
+      // its status callback, later, finds it ended: counted here, as the leg's stream stopping ends a call Twilio reports completed
+      if (endedNow) this.d.metrics.callsEnded.inc({ status: 'completed' });
       await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
       if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     } catch (err) {

@@ -357,16 +357,20 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         // here. One returned to its app left them when it returned; one already ended was counted
         // out by what ended it (a drop-in hang-up watch, the bridge's cleanup)
         let left = false;
+        // moved to ended here: counted as ended here, by Twilio's status (one already ended was counted by what ended it)
+        let endedNow = false;
         // only a drop-in capture's call has a hang-up watch or a result to report (dropin/)
         let dropin = false;
         const answer = await d.webhookWrite.callback(p.CallSid, identity, reads, (s) => {
           ended = s !== null;
           left = false;
+          endedNow = false;
           dropin = Boolean(s?.dropin);
           if (!s) return {};
           const audit = [{ type: 'call.ended', twilioStatus: p.CallStatus }];
           if (s.state === 'ended') return { audit };
           left = s.state !== 'returned';
+          endedNow = true;
           s.state = 'ended';
           s.endedAt = Date.now();
           // the first entry of a matching pair, sealed while its second was awaited: gone with the call
@@ -375,7 +379,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           return { changed: true, audit, forget: sealed ? [sealed] : [] };
         });
         if (ended) {
-          d.metrics.callsEnded.inc({ status: p.CallStatus });
+          if (endedNow) d.metrics.callsEnded.inc({ status: p.CallStatus });
           if (left) d.metrics.callsActive.dec();
           await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
           if (dropin) await d.onCallEnded?.(p.CallSid);

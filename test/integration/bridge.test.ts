@@ -252,6 +252,7 @@ describe('bridged call', () => {
 
   it('ends the agent call over REST when the caller hangs up, and cleans up', async () => {
     const activeBefore = metricValue(await metricsText(), 'tonewall_calls_active');
+    const endedBefore = metricValue(await metricsText(), 'tonewall_calls_ended_total', '{status="completed"}');
     const b = await placeBridgedCall();
     await b.call.hangup();
     await waitFor(() => b.agentCall.status === 'completed', 'agent call completed');
@@ -264,6 +265,8 @@ describe('bridged call', () => {
     // ended by the bridge's cleanup and by its status callback (delivered before `ended`): counted out once
     await b.call.ended;
     expect(metricValue(await metricsText(), 'tonewall_calls_active')).toBe(activeBefore);
+    // and counted ended once: by the cleanup that ended it, not again by the callback that found it ended
+    expect(metricValue(await metricsText(), 'tonewall_calls_ended_total', '{status="completed"}')).toBe(endedBefore + 1);
     const keys = await h.scan();
     expect(keys.filter((k) => k.key.includes(':stoken:') && k.content.includes(b.call.sid))).toEqual([]);
   });

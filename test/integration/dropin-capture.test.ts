@@ -81,6 +81,12 @@ async function activeCalls(): Promise<number> {
   return Number(/^tonewall_calls_active (\S+)$/m.exec(text)?.[1] ?? NaN);
 }
 
+/** tonewall_calls_ended_total{status="completed"} as /metrics shows it (0 before the first) */
+async function completedCalls(): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  return Number(/^tonewall_calls_ended_total\{status="completed"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
 async function auditTypes(callSid: string): Promise<string[]> {
   return (await h.app.services.audit.list(callSid)).map((e) => String((e as { type?: unknown }).type));
 }
@@ -464,18 +470,22 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
   expect(again.body).not.toContain('<Gather');
 });
 
-it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once", async () => {
+it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once, and is counted ended once", async () => {
   const activeBefore = await activeCalls();
+  const endedBefore = await completedCalls();
   const c = await hangUpAt(d, 'expiry');
   await c.ended;
   // the watch's poll found the hang-up and ended the record (the app's status callback is its own)
   await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
   expect(await h.app.services.calls.get(c.sid)).toMatchObject({ state: 'ended', dropin: { result: 'caller-hung-up' } });
   expect(await activeCalls()).toBe(activeBefore);
+  // counted ended by the watch that found it so, with Twilio's status of the call
+  expect(await completedCalls()).toBe(endedBefore + 1);
   // tonewall's own status route hears of the same call's end as well
   const status = await h.emulator.signedPost(h.statusUrl, { CallSid: c.sid, AccountSid: ACCOUNT_SID, CallStatus: 'completed' });
   expect(status.status).toBe(204);
   expect(await activeCalls()).toBe(activeBefore);
+  expect(await completedCalls()).toBe(endedBefore + 1);
   expect(shop.returned).toHaveLength(1);
 });
 
