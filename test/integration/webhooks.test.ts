@@ -20,7 +20,15 @@ describe('signed webhooks', () => {
   });
   afterAll(async () => h.close());
 
-  const routes = ['/twilio/voice', '/twilio/status', '/twilio/recording-status', '/twilio/gather/1/1', '/twilio/dial-status'];
+  const routes = [
+    '/twilio/voice',
+    '/twilio/status',
+    '/twilio/recording-status',
+    '/twilio/gather/1/1',
+    '/twilio/gather/1/1/confirm',
+    '/twilio/guard/1',
+    '/twilio/dial-status',
+  ];
 
   test.each(routes)('%s: unsigned → 400, wrongly signed → 403, no state change and no REST call', async (path) => {
     const callSid = sid('1');
@@ -121,6 +129,10 @@ describe('Redis outage during a call', () => {
       expect(during.body).toMatch(/sorry/i);
       // the support flow dials its agent: the caller is handed off, not left in dead air
       expect(during.body).toMatch(/<Dial|<Hangup/);
+      // a guard's end as well: the apology, not dead air
+      const guard = await h.emulator.signedPost(`${h.url}/twilio/guard/2`, params);
+      expect(guard.status).toBe(200);
+      expect(guard.body).toMatch(/sorry/i);
       expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
 
       await redis.up();
