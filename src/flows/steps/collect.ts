@@ -26,17 +26,25 @@ const FIXED_LENGTH_KINDS = new Set(['expiry', 'security-code', 'date', 'routing-
 export const RESUME_HOLD_MS = 1_000;
 
 /**
+ * The longest a guard waits for the caller's silence. The caller has just been silent for the
+ * field's whole timeout (10 s by default) before the guard begins; as much again would leave
+ * 20 s of dead air, long enough for a caller to take the call for dropped and hang up. Five
+ * seconds is Twilio's own default for "the caller is done".
+ */
+export const GUARD_MAX_SECONDS = 5;
+
+/**
  * A sensitive field whose Gather ended on the caller's silence (its timeout) and after which the
  * recording would run again (resumed for the words that follow, or, in a drop-in capture, the
  * app's recordings resumed as a failed field ends it) is followed by a guard first: a <Gather>
  * that says nothing, takes no '#', and ends only when the caller has been silent for as long as
- * the field waited (its timeoutSeconds). A caller who stopped mid-entry for longer than the
- * timeout and keys on, or starts late, keys into the guard, in the paused stretch; what it
- * gathers is never read. The cost, only for entries that end on a timeout: that much more
- * silence before the words after the field.
+ * the field waited (its timeoutSeconds, at most GUARD_MAX_SECONDS). A caller who stopped
+ * mid-entry for longer than the timeout and keys on, or starts late, keys into the guard, in the
+ * paused stretch; what it gathers is never read. The cost, only for entries that end on a
+ * timeout: that much more silence before the words after the field.
  */
 export function guardAfter(step: CollectStep, s: CallSession): Verb {
-  return { verb: 'guard', step: s.step, timeoutSeconds: step.timeoutSeconds };
+  return { verb: 'guard', step: s.step, timeoutSeconds: Math.min(step.timeoutSeconds, GUARD_MAX_SECONDS) };
 }
 
 /** what a Gather answered: the keys, and for the second entry of a pair the first, from the vault (null: gone) */

@@ -4,6 +4,7 @@
  */
 import type { CallSession } from '../../../src/calls/session';
 import { advance, RESUME_HOLD_MS, type EngineResult } from '../../../src/flows/engine';
+import { GUARD_MAX_SECONDS } from '../../../src/flows/steps/collect';
 import { parseFlow } from '../../../src/flows/load';
 
 const flow = parseFlow(
@@ -230,9 +231,12 @@ describe('flow engine', () => {
   );
 
   describe("a sensitive field that ended on the caller's silence (its Gather's timeout)", () => {
-    /** card (one attempt, 7 s), then `after` (YAML list items), then dial alice; the card asked (the recording, if running, paused) */
-    const cardThen = (after: string, s: Partial<CallSession> = {}) => {
-      const f = dialFlow('guarded', `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    timeoutSeconds: 7\n    prompt: card please${after}`);
+    /** card (one attempt, `timeout` s), then `after` (YAML list items), then dial alice; the card asked (the recording, if running, paused) */
+    const cardThen = (after: string, s: Partial<CallSession> = {}, timeout = 3) => {
+      const f = dialFlow(
+        'guarded',
+        `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    timeoutSeconds: ${timeout}\n    prompt: card please${after}`,
+      );
       let r = advance(f, { kind: 'start' }, { ...session(), flowId: 'guarded', ...s }, { now });
       if (r.effect) r = advance(f, { kind: 'recording', op: 'pause', ok: true }, r.session, { now });
       return { f, asked: r };
@@ -240,14 +244,14 @@ describe('flow engine', () => {
     const answer = (c: ReturnType<typeof cardThen>, digits: string, finishedOnKey?: string) =>
       advance(c.f, { kind: 'digits', step: 0, attempt: 1, digits, ...(finishedOnKey === undefined ? {} : { finishedOnKey }) }, c.asked.session, { now });
 
-    test('is followed by a guard before the recording resumes: a Gather as long as the field waited, going on from the next step', () => {
+    test('is followed by a guard before the recording resumes: a Gather as long as the field waited (capped), going on from the next step', () => {
       const c = cardThen('\n  - say: thanks\n');
       for (const finishedOnKey of ['', undefined]) {
         const r = answer(c, '4111111111111111', finishedOnKey);
         // the value is taken: sealed and masked as any other; only the resume waits
         expect(r.session.fields.card).toMatchObject({ valid: true, last4: '1111' });
         expect(r.vaultWrites).toEqual([{ field: 'card', value: '4111111111111111' }]);
-        expect(r.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+        expect(r.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 3 }]);
         expect(r.effect).toBeUndefined();
         expect(r.session.recording.status).toBe('paused');
         // the guard's end: the call goes on from where it stands, the recording resumed first
@@ -255,10 +259,12 @@ describe('flow engine', () => {
         expect(after.effect).toEqual({ kind: 'resume-recording' });
         expect(advance(c.f, { kind: 'recording', op: 'resume', ok: true }, after.session, { now }).verbs[0]).toEqual({ verb: 'say', text: 'thanks' });
       }
+      // a field that waits long: its guard waits no longer than GUARD_MAX_SECONDS (dead air a caller would hang up on)
+      expect(answer(cardThen('\n  - say: thanks\n', {}, 30), '4111', '').verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: GUARD_MAX_SECONDS }]);
       // a caller who keyed nothing at all may start late: guarded too (the field failed, no-input)
       const none = answer(c, '', '');
       expect(none.session.fields.card).toMatchObject({ valid: false, reason: 'no-input' });
-      expect(none.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+      expect(none.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 3 }]);
     });
 
     test("no guard where the caller said they were done ('#'), nor where the recording stays paused or was never running", () => {
@@ -286,7 +292,7 @@ describe('flow engine', () => {
       // the card failed on a timeout: the next field is not asked, a guard first
       const silent = answer(cardThen(then, dropin), '4111', '');
       expect(silent.session.fields.card).toMatchObject({ valid: false });
-      expect(silent.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 7 }]);
+      expect(silent.verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 3 }]);
       // on '#': the capture ends at once, nothing held
       const keyed = answer(cardThen(then, dropin), '4111', '#');
       expect(keyed.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'expiry' })]);
