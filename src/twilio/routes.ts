@@ -1,13 +1,11 @@
 /**
- * The Twilio-facing HTTP edge (CONTRACT §2). Every route: signature first (missing 400, wrong
- * 403, nothing else runs), then the replay guard, then the handler. Whatever fails inside a
- * voice route, the caller hears the safe apology TwiML: never a 5xx, never dead air. A drop-in
- * capture's call is not the service's to end: it goes back to its app with `internal-error`
- * instead (dropin-rescue.ts).
+ * The Twilio-facing HTTP edge (CONTRACT §2): its routes, each served by serving.ts (signature
+ * first, then the replay guard, then the handler; whatever fails inside a voice route answers
+ * the safe apology TwiML). A drop-in capture's call is not the service's to end: it goes back to
+ * its app with `internal-error` instead (dropin-rescue.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { errFields } from '../log';
 import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
 import type { EventBus } from '../bus';
@@ -26,15 +24,15 @@ import {
   TERMINAL_CALL_STATUSES,
   voiceParams,
 } from './params';
-import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
+import type { ReplayGuard, StoredAnswer } from './replay';
 import { callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
-import { checkSignature, signedUrl } from './signature';
-import { emptyTwiml, notInServiceTwiml, safeTwiml, TWIML_CONTENT_TYPE } from './twiml';
+import { emptyTwiml, notInServiceTwiml } from './twiml';
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
-import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
+import { captureRescue, gatherRescue } from './dropin-rescue';
+import { webhookServing, type Claimed, type Early, type Handler, type Reads } from './serving';
 import type { DropinService } from '../dropin/service';
 import { decodeActionQuery } from '../dropin/action-query';
 import { TwilioErrors } from '../errors';
@@ -60,34 +58,6 @@ export interface TwilioRouteDeps {
 }
 
 /**
- * The request's body, or its whole answer when the handler remembered it itself, in the one
- * write that made the step's changes (webhook-write.ts); `claimed`: the request's identity and
- * what its claim read, by key (the route's `reads`; none without an identity).
- */
-type Handler = (params: Record<string, string>, log: Logger, req: FastifyRequest, claimed: Claimed) => Promise<string | { remembered: StoredAnswer }>;
-interface Claimed {
-  identity: ReplayIdentity | null;
-  reads: ReadonlyMap<string, string | null>;
-}
-/** answers the request before the replay guard and the handler, or null to let them run */
-type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
-/** the keys the replay claim reads for the handler, with the claim itself (one round trip) */
-type Reads = (identity: ReplayIdentity, req: FastifyRequest) => string[];
-
-/**
- * How a route tells its requests apart (the replay guard), what may answer before it, what a
- * failure answers when the safe apology is not the answer (a drop-in capture's call), and what
- * the claim reads for the handler.
- */
-interface Serving {
-  identify: Identify;
-  early?: Early;
-  rescue?: Rescue;
-  reads?: Reads;
-}
-
-const XML = TWIML_CONTENT_TYPE;
-/**
  * Twilio's webhooks get the security headers from a set computed once (ops/access-log.ts), not
  * from @fastify/helmet's middleware rebuilt for every request: the same headers, made once.
  */
@@ -105,15 +75,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       done();
     });
 
-    // the latency histogram's child per (route, status), looked up once: observe() with a label
-    // object hashes and sorts the labels on every call
-    const latencies = new Map<string, { observe: (seconds: number) => void }>();
-    const observeLatency = (route: string, status: number, started: bigint) => {
-      const k = `${route} ${status}`;
-      let child = latencies.get(k);
-      if (!child) latencies.set(k, (child = d.metrics.webhookLatency.labels({ route, outcome: String(status) })));
-      child.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    };
+    const { serve, observeLatency } = webhookServing(d);
 
     const route = (
       path: string,
@@ -130,78 +92,6 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         observeLatency(name, answer.status, started);
         return send(reply, answer);
       });
-    };
-
-    const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
-      const { identify, early, rescue, reads } = how;
-      const params = formParams(req.body);
-      const signature = req.headers['x-twilio-signature'];
-      const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
-      if (!verdict.ok) {
-        d.metrics.signaturesRejected.inc({ reason: verdict.reason });
-        d.log.warn({ route: name, reason: verdict.reason }, 'twilio signature refused');
-        return { status: verdict.status, contentType: 'text/plain', body: verdict.reason === 'missing' ? 'missing signature' : 'invalid signature' };
-      }
-      const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;
-      // the call's child logger, made when something is logged (most first webhooks log nothing)
-      let callLog: Logger | undefined;
-      const log = () => (callLog ??= d.log.child({ callSid, route: name }));
-      const fallback = (): StoredAnswer =>
-        kind === 'voice'
-          ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
-          : { status: 204, contentType: 'text/plain', body: '' };
-      // a drop-in capture's call goes back to its app instead of the apology; never a second failure
-      const rescued = async (): Promise<StoredAnswer | undefined> => {
-        if (!rescue) return undefined;
-        try {
-          const body = await rescue(params, req.query, log());
-          return body === undefined ? undefined : { status: 200, contentType: XML, body };
-        } catch (err) {
-          log().error({ err: errFields(err) }, 'drop-in return after a failure failed: safe answer');
-          return undefined;
-        }
-      };
-      // by meaning, not by bytes (replay.ts); no identity: no valid CallSid, which the handler refuses
-      const identity: ReplayIdentity | null = identify(params, signature as string);
-      let claim: Claim;
-      const readKeys = identity && reads ? reads(identity, req) : [];
-      try {
-        const answered = identity && early ? await early(params, identity) : null;
-        if (answered) return answered;
-        claim = identity ? await d.replay.claim(identity, readKeys) : { first: true };
-        if (!claim.first) {
-          d.metrics.replays.inc();
-          log().info('webhook replay answered from the first response');
-          return claim.answer ?? fallback();
-        }
-      } catch (err) {
-        d.metrics.safeFallbacks.inc({ reason: 'store' });
-        log().error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
-        // nothing remembers this answer (the store failed): a retry is rescued afresh, to the same result
-        return (await rescued()) ?? fallback();
-      }
-      let answer: StoredAnswer;
-      let remembered = false;
-      try {
-        const read = claim.reads ?? [];
-        const out = await handler(params, log(), req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])) });
-        if (typeof out === 'string')
-          answer = kind === 'voice' ? { status: 200, contentType: XML, body: out } : { status: 204, contentType: 'text/plain', body: '' };
-        else [answer, remembered] = [out.remembered, true];
-      } catch (err) {
-        d.metrics.safeFallbacks.inc({ reason: 'step' });
-        log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
-        const back = await rescued();
-        // the call went back to its app: a retry gets that answer, never the step run afresh
-        if (back) answer = back;
-        else {
-          if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
-          return fallback();
-        }
-      }
-      if (identity && !remembered)
-        await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
-      return answer;
     };
 
     /**
