@@ -105,7 +105,7 @@ export const CALL_TTL_SECONDS = 4 * 60 * 60;
 /**
  * The vault field name the caller's number is sealed under (`vault.put(callSid,
  * CALLER_VAULT_FIELD, from)` → `session.fromToken`). Flow field names start with a letter, so
- * this can never be a collected field's name. Must equal twilio/runner.ts FROM_FIELD (a test
+ * this can never be a collected field's name. Must equal twilio/opening.ts FROM_FIELD (a test
  * holds them together); kept with the call record so processors/ and privacy/ share it without
  * importing each other or the flow runner.
  */

@@ -12,7 +12,8 @@
  */
 import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';
-import { callStartedEntry, type CallStart, type FlowRunner } from './runner';
+import type { CallStart } from './opening';
+import { callStartedEntry, type FlowRunner } from './runner';
 import type { Flow } from '../flows/schema';
 import type { Store } from '../store';
 import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';

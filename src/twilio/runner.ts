@@ -8,16 +8,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import { publicFields } from '../calls/public-fields';
-import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import type { CallSession } from '../calls/session';
 import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
 import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController } from '../recording/controller';
-import type { StoreOp } from '../store';
 import { renderVerbs } from './twiml';
+import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
-import { maskPhone } from '../fields';
 import type { Vault } from '../vault';
 import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
@@ -84,62 +83,6 @@ export interface Gathered {
   sealed?: ReadonlyMap<string, string | null>;
 }
 
-/** the caller's number is kept in the vault under this field name, never in the session */
-export const FROM_FIELD = '__from';
-
-/** what a call's first webhook says about it */
-export interface CallStart {
-  callSid: string;
-  accountSid: string;
-  from: string;
-  to: string;
-}
-
-export interface Opening {
-  /** the session to create: as it stands after the first step when `twiml` is set, else fresh */
-  session: CallSession;
-  /** the encrypted caller's number, written with the session or not at all */
-  also: StoreOp[];
-  /** the first TwiML, when the first step asks for nothing but the record (no pause, value or handoff) */
-  twiml?: string;
-}
-
-/** the parts of a session its steps move: everything but who called and when */
-type StepState = Pick<CallSession, 'state' | 'step' | 'attempt' | 'recording' | 'fields' | 'handoff'>;
-
-/** what the engine's first step makes of a fresh call, when it asks for nothing but the record */
-interface PlainOpening {
-  /**
-   * the call's state after that step, as JSON: kept for every call to the flow, each call parses
-   * its own copy (cheaper than structuredClone of the object, and no call can change the kept one)
-   */
-  stateJson: string;
-  twiml: string;
-}
-
-/** a new call's state, before its first step */
-function freshState(flow: Flow): StepState {
-  return {
-    state: 'ivr',
-    step: 0,
-    attempt: 1,
-    recording: { status: 'none' },
-    fields: {},
-    handoff: { mode: flow.handoff.mode, ...(flow.handoff.to ? { to: flow.handoff.to } : {}), ...(flow.record ? { record: true } : {}) },
-  };
-}
-
-const STATE_KEYS = new Set(['state', 'step', 'attempt', 'recording', 'fields', 'handoff']);
-
-function onlyStateChanged(before: CallSession, after: CallSession): boolean {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  for (const k of keys) if (!STATE_KEYS.has(k) && before[k as keyof CallSession] !== after[k as keyof CallSession]) return false;
-  return true;
-}
-
-/** who called, for working out a flow's opening once: the engine never reads it */
-const ANONYMOUS_CALL = { callSid: '', accountSid: '', to: '', fromMasked: '', subject: '', createdAt: 0, updatedAt: 0 } as const;
-
 /** the audit entry that begins a call's trail */
 export function callStartedEntry(flow: Flow): AuditInput {
   return { type: 'call.started', flowId: flow.id };
@@ -149,7 +92,11 @@ export class FlowRunner {
   /** each write as the step comes to it */
   private readonly immediate: StepWrites;
 
+  /** new calls' sessions and first TwiML (opening.ts) */
+  private readonly openings: Openings;
+
   constructor(private readonly d: RunnerDeps) {
+    this.openings = new Openings({ vault: d.vault, subjectHash: d.subjectHash, publicUrl: d.publicUrl, now: () => this.now() });
     this.immediate = {
       seal: (res) => applyVaultOps(d.vault, res),
       audit: (callSid, entry) => d.audit.append(callSid, entry),
@@ -193,72 +140,9 @@ export class FlowRunner {
     return this.run(flow, session, { kind: 'start' }, log, this.immediate);
   }
 
-  /**
-   * A call's new session, the vault write of the caller's number that belongs to it and, when
-   * the flow opens plainly, the first TwiML. Pure but for the envelope's encryption: nothing is
-   * written (start, or twilio/first-webhook.ts, writes it).
-   */
+  /** a call's new session, its caller's number sealed and, when the flow opens plainly, its first TwiML (opening.ts) */
   opening(flow: Flow, p: CallStart, extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {}): Opening {
-    const t = this.now().getTime();
-    const fresh: CallSession = {
-      callSid: p.callSid,
-      accountSid: p.accountSid,
-      flowId: flow.id,
-      to: p.to,
-      fromMasked: maskPhone(p.from),
-      subject: this.d.subjectHash(p.from),
-      ...freshState(flow),
-      createdAt: t,
-      updatedAt: t,
-      ...extra,
-    };
-    // the caller's number goes into the vault with the record that names its token, or not at all
-    const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
-    if (from) fresh.fromToken = from.token;
-    // it lives as long as the call record that names it (processors and subject access need it
-    // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values
-    const also = from ? [{ op: 'set' as const, ...from.write, ttlSeconds: Math.max(from.write.ttlSeconds, CALL_TTL_SECONDS) }] : [];
-    // Most flows open with words and a first prompt (the recording, if any, starts in that
-    // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
-    // the record is created as it stands after that first step, with no second write.
-    const first = extra.dropin || extra.recording ? this.plainOpening(flow, fresh) : this.plainOpenings(flow);
-    if (!first) return { session: fresh, also };
-    // fresh is this call's own: the state goes into it, not into a copy
-    return { session: Object.assign(fresh, JSON.parse(first.stateJson) as StepState), also, twiml: first.twiml };
-  }
-
-  /**
-   * A flow's plain opening depends on the flow alone (the engine's first step reads the call's
-   * state, never who called): worked out once per loaded flow, not per call.
-   */
-  private readonly openings = new WeakMap<Flow, PlainOpening | null>();
-
-  private plainOpenings(flow: Flow): PlainOpening | null {
-    let known = this.openings.get(flow);
-    if (known === undefined) {
-      known = this.plainOpening(flow, { ...ANONYMOUS_CALL, flowId: flow.id, ...freshState(flow) });
-      this.openings.set(flow, known);
-    }
-    return known;
-  }
-
-  /** the engine's first step for this fresh session, when it asks for nothing but the record */
-  private plainOpening(flow: Flow, fresh: CallSession): PlainOpening | null {
-    const first = advance(flow, { kind: 'start' }, fresh, { now: this.now() });
-    const plain =
-      first.session.state === 'ivr' &&
-      !first.effect &&
-      first.vaultWrites.length === 0 &&
-      Object.keys(first.session.fields).length === 0 &&
-      !first.verbs.some((v) => v.verb === 'handoff');
-    // the engine's first step changes only the call's state; were it ever to touch anything
-    // else (who called, when), the opening would be the caller's own: not shared, not kept
-    if (!plain || !onlyStateChanged(fresh, first.session)) return null;
-    const { state, step, attempt, recording, fields, handoff } = first.session;
-    return {
-      stateJson: JSON.stringify({ state, step, attempt, recording, fields, handoff } satisfies StepState),
-      twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(first.session) }),
-    };
+    return this.openings.opening(flow, p, extra);
   }
 
   /** a plain opening (`twiml` set) was written by twilio/first-webhook.ts: what start does after creating it */

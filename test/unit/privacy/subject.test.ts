@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync } from 'node:crypto';
-import { FROM_FIELD } from '../../../src/twilio/runner';
+import { FROM_FIELD } from '../../../src/twilio/opening';
 import { CALLER_VAULT_FIELD, isE164, subjectHash } from '../../../src/privacy';
 
 test('subjectHash is the hex HMAC-SHA256 of the E.164 number, keyed with text or bytes', () => {
