@@ -33,6 +33,13 @@ export interface CallSession {
    */
   pendingMatch?: { step: number; token: string };
   /**
+   * A stray key: the last entry ended on its count and the next Gather was asked at once, so a
+   * key the caller pressed past the entry's end (a habitual '#') may have ended that Gather empty
+   * (`possible`); such an empty entry is asked again once, same attempt, on an action URL of its
+   * own (`asked-again`). Twilio takes every key pressed once a Gather has begun.
+   */
+  strayKey?: 'possible' | 'asked-again';
+  /**
    * The caller's call recording, started by <Start><Recording> in the first document that asks
    * for nothing sensitive, paused around sensitive fields, stopped at a bridge handoff. A drop-in
    * capture's is the app's: `sids` names every recording the app had in progress as the capture

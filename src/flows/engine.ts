@@ -23,9 +23,19 @@ export type EngineInput =
    * A <Gather> answered. `confirm`: the answer to the second entry of a requireMatchingInputs
    * pair, with `first`, the first entry as the edge read it back from the vault (null: gone).
    * `finishedOnKey`: Twilio's FinishedOnKey, the key that ended the entry ('' when its count or
-   * its timeout did; flows/steps/collect.ts endingOf).
+   * its timeout did; flows/steps/collect.ts endingOf). `again`: the answer to a Gather asked
+   * again after a stray key (CallSession.strayKey).
    */
-  | { kind: 'digits'; step: number; attempt: number; digits: string; finishedOnKey?: string; confirm?: boolean; first?: string | null }
+  | {
+      kind: 'digits';
+      step: number;
+      attempt: number;
+      digits: string;
+      finishedOnKey?: string;
+      confirm?: boolean;
+      again?: boolean;
+      first?: string | null;
+    }
   /** `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms) */
   | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean; lateUntil?: number };
 
@@ -44,6 +54,8 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
   const out: EngineResult = { session: s, verbs: [], vaultWrites: [] };
   /** a sensitive field this input ended, and how the caller's entry ended */
   let ended: { step: CollectStep; ending: Ending } | undefined;
+  /** this input's entry ended on its count: keys pressed past it may reach a Gather asked at once */
+  let countEnded = false;
 
   switch (input.kind) {
     case 'start':
@@ -59,11 +71,26 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       // and take it away from the agents it was offered to.
       if (s.state !== 'ivr') return noop(session);
       const step = flow.steps[s.step];
-      if (!step || !isCollect(step) || input.step !== s.step || input.attempt !== s.attempt || Boolean(input.confirm) !== awaitingMatch(s)) {
+      if (
+        !step ||
+        !isCollect(step) ||
+        input.step !== s.step ||
+        input.attempt !== s.attempt ||
+        Boolean(input.confirm) !== awaitingMatch(s) ||
+        Boolean(input.again) !== (s.strayKey === 'asked-again')
+      ) {
         // stale or out-of-order: ask the current step again, changing nothing
         return proceed(flow, s, out);
       }
+      if (s.strayKey === 'possible' && input.digits === '' && input.finishedOnKey === '#') {
+        // a '#' pressed past the last entry's count, taken by this Gather as it began: asked
+        // again once, same attempt, no error said
+        s.strayKey = 'asked-again';
+        return proceed(flow, s, out);
+      }
+      s.strayKey = undefined; // assigned, not deleted: the session is merged over the stored one
       const ending = endingOf(step, s, input.digits, input.finishedOnKey);
+      countEnded = ending === 'count';
       receiveDigits(step, s, { digits: input.digits, first: input.first }, ctx.now, out);
       // the field is done (valid or failed), not asked again nor awaiting its second entry
       if (step.sensitive && s.step !== input.step) ended = { step, ending };
@@ -95,6 +122,7 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       break;
   }
   const res = startRecordingIfDue(flow, s, proceed(flow, s, out));
+  if (countEnded && res.verbs.some((v) => v.verb === 'gather')) res.session.strayKey = 'possible';
   return ended ? afterSensitiveField(res, ended.step, ended.ending, ctx) : res;
 }
 

@@ -18,6 +18,8 @@ export type Verb =
       prompts: PromptPart[];
       /** the second entry of a requireMatchingInputs pair (its own action URL) */
       confirm?: true;
+      /** asked again after a stray key ended it empty (CallSession.strayKey; its own action URL) */
+      again?: true;
       numDigits?: number;
       timeoutSeconds: number;
       /** asks for a value that no recording may hold */

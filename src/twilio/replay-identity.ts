@@ -22,13 +22,14 @@ export const voiceIdentity: Identify = (params) => {
 
 /**
  * A <Gather> action: once per (call, step, attempt), the path segments the service wrote into
- * its own TwiML; the second entry of a requireMatchingInputs pair (`/confirm`) is another.
+ * its own TwiML; the second entry of a requireMatchingInputs pair (`/confirm`) is another, and
+ * so is a Gather asked again after a stray key (`/again`).
  */
 export const gatherIdentity =
-  (step: string, attempt: string, confirm = false): Identify =>
+  (step: string, attempt: string, confirm = false, again = false): Identify =>
   (params) => {
     const callSid = callSidOf(params);
-    return callSid ? { callSid, parts: confirm ? ['gather', step, attempt, 'confirm'] : ['gather', step, attempt] } : null;
+    return callSid ? { callSid, parts: ['gather', step, attempt, ...(confirm ? ['confirm'] : []), ...(again ? ['again'] : [])] } : null;
   };
 
 /** a guard's action (flows/steps/collect.ts guardAfter): once per (call, step it goes on from) */

@@ -181,22 +181,27 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     /** a drop-in capture's step (its action's query says so): the claim reads its hang-up watch too */
     const isCapture = (req: FastifyRequest) => Boolean(d.dropin) && decodeActionQuery(req.query) !== undefined;
 
-    // `/confirm`: the second entry of a requireMatchingInputs pair, a request of its own for the replay guard
-    const gatherRoute = (confirm: boolean) => async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
-      const step = Number.parseInt(req.params.step, 10);
-      const attempt = Number.parseInt(req.params.attempt, 10);
-      // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts matchToken)
-      const watch = isCapture(req);
-      const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch });
-      return serveStep(req, reply, 'gather', gatherIdentity(String(step), String(attempt), confirm), also, async (raw, log, _req, claimed) => {
-        const p = gatherParams.parse(raw);
-        return callStep(p.CallSid, claimed, also(p.CallSid), (session, read, writes) =>
-          d.runner.digits(session, { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, sealed: read.sealed }, log, writes),
-        );
-      });
-    };
+    // `/confirm`: the second entry of a requireMatchingInputs pair; `/again`: a Gather asked again
+    // after a stray key (CallSession.strayKey); each a request of its own for the replay guard
+    const gatherRoute =
+      (confirm: boolean, again = false) =>
+      async (req: FastifyRequest<{ Params: { step: string; attempt: string } }>, reply: FastifyReply) => {
+        const step = Number.parseInt(req.params.step, 10);
+        const attempt = Number.parseInt(req.params.attempt, 10);
+        // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts matchToken)
+        const watch = isCapture(req);
+        const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch });
+        return serveStep(req, reply, 'gather', gatherIdentity(String(step), String(attempt), confirm, again), also, async (raw, log, _req, claimed) => {
+          const p = gatherParams.parse(raw);
+          return callStep(p.CallSid, claimed, also(p.CallSid), (session, read, writes) =>
+            d.runner.digits(session, { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, again, sealed: read.sealed }, log, writes),
+          );
+        });
+      };
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/again', ROUTE_OPTIONS, gatherRoute(false, true));
+    app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm/again', ROUTE_OPTIONS, gatherRoute(true, true));
 
     // a guard after a sensitive field that ended on a timeout (flows/steps/collect.ts guardAfter): the call goes on from where it stands
     app.post<{ Params: { step: string } }>('/twilio/guard/:step', ROUTE_OPTIONS, async (req, reply) => {

@@ -70,18 +70,13 @@ export interface StepWrites {
   flush(): Promise<void>;
 }
 
-/** what a <Gather> action says */
-export interface Gathered {
-  step: number;
-  attempt: number;
-  digits: string;
-  /** Twilio's FinishedOnKey: the key that ended the entry, '' when its count or its timeout did */
-  finishedOnKey?: string;
-  /** the second entry of a requireMatchingInputs pair */
-  confirm?: boolean;
-  /** vault envelopes already read, by token (the replay claim read the first entry's: flows/matching.ts) */
-  sealed?: ReadonlyMap<string, string | null>;
-}
+/**
+ * What a <Gather> action says: the engine's answer input (its step, attempt, keys, how the entry
+ * ended, which Gather of the step), but for the first entry of a matching pair, which the runner
+ * reads from the vault, maybe from `sealed`: envelopes already read, by token (the replay claim
+ * read the first entry's: flows/matching.ts).
+ */
+export type Gathered = Omit<Extract<EngineInput, { kind: 'digits' }>, 'kind' | 'first'> & { sealed?: ReadonlyMap<string, string | null> };
 
 /** the audit entry that begins a call's trail */
 export function callStartedEntry(flow: Flow): AuditInput {
@@ -164,15 +159,8 @@ export class FlowRunner {
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
-    const input: EngineInput = {
-      kind: 'digits',
-      step: g.step,
-      attempt: g.attempt,
-      digits: g.digits,
-      finishedOnKey: g.finishedOnKey,
-      confirm: g.confirm,
-      first,
-    };
+    const { sealed: _sealed, ...answer } = g;
+    const input: EngineInput = { kind: 'digits', ...answer, first };
     return this.run(flow, session, input, log, writes);
   }
 

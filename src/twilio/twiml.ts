@@ -79,7 +79,7 @@ function build(verbs: Verb[], ctx: RenderContext): string {
           timeout: v.timeoutSeconds,
           actionOnEmptyResult: true,
           method: 'POST',
-          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
+          action: `${ctx.publicUrl}/twilio/gather/${v.step}/${v.attempt}${v.confirm ? '/confirm' : ''}${v.again ? '/again' : ''}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
         });
         for (const p of v.prompts) speak(g, p, ctx.flow);
         break;

@@ -26,6 +26,7 @@ describe('signed webhooks', () => {
     '/twilio/recording-status',
     '/twilio/gather/1/1',
     '/twilio/gather/1/1/confirm',
+    '/twilio/gather/1/1/again',
     '/twilio/guard/1',
     '/twilio/dial-status',
   ];

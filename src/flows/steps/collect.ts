@@ -65,6 +65,7 @@ export function askField(step: CollectStep, s: CallSession, flow: Pick<Flow, 'la
     attempt: s.attempt,
     prompts: promptsFor(step, s, flow, confirm),
     ...(confirm ? { confirm: true as const } : {}),
+    ...(s.strayKey === 'asked-again' ? { again: true as const } : {}),
     // fixed-length kinds end by themselves; '#' still ends any entry early
     numDigits: countLimit(step, s),
     timeoutSeconds: step.timeoutSeconds,

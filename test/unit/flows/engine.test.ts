@@ -309,6 +309,65 @@ describe('flow engine', () => {
     });
   });
 
+  describe("a stray key: a '#' pressed past an entry that ended on its count, taken by the next Gather as it began", () => {
+    const codes = dialFlow(
+      'codes',
+      `
+  - collect: expiry
+    kind: expiry
+    prompt: expiry please
+  - collect: pin
+    kind: digits
+    minLength: 4
+    maxLength: 6
+    attempts: 2
+    prompt: pin please
+`,
+    );
+    const go = (r: EngineResult, input: Parameters<typeof advance>[1]) => advance(codes, input, r.session, { now });
+    /** the expiry keyed (four keys: the Gather ends on its count), the pin asked at once */
+    const pinAsked = () => {
+      const r = advance(codes, { kind: 'start' }, { ...session(), flowId: 'codes', recording: { status: 'none' } }, { now });
+      return go(r, { kind: 'digits', step: 0, attempt: 1, digits: '1228', finishedOnKey: '' });
+    };
+
+    test("an empty entry ended on '#' is asked again once, same attempt, no error said, on its own action", () => {
+      const asked = pinAsked();
+      expect(asked.session.strayKey).toBe('possible');
+      const again = go(asked, { kind: 'digits', step: 1, attempt: 1, digits: '', finishedOnKey: '#' });
+      expect(again.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'pin', attempt: 1, again: true, prompts: [{ say: 'pin please' }] })]);
+      expect(again.session.fields.pin).toBeUndefined();
+      // the answer to the Gather asked again counts as the attempt it is
+      const done = go(again, { kind: 'digits', step: 1, attempt: 1, digits: '4321', finishedOnKey: '#', again: true });
+      expect(done.session.fields.pin).toMatchObject({ valid: true });
+      expect(done.session.strayKey).toBeUndefined();
+    });
+
+    test('only once: a second empty entry is the no-input it says it is', () => {
+      const again = go(pinAsked(), { kind: 'digits', step: 1, attempt: 1, digits: '', finishedOnKey: '#' });
+      const second = go(again, { kind: 'digits', step: 1, attempt: 1, digits: '', finishedOnKey: '#', again: true });
+      expect(second.verbs).toEqual([
+        expect.objectContaining({ verb: 'gather', field: 'pin', attempt: 2, prompts: [{ say: "Sorry, I didn't hear anything." }, { say: 'pin please' }] }),
+      ]);
+      expect(second.verbs[0]).not.toHaveProperty('again');
+    });
+
+    test("not after a timeout (no key ended it), nor after an entry that did not end on its count, nor on the Gather's first action once asked again", () => {
+      const timedOut = go(pinAsked(), { kind: 'digits', step: 1, attempt: 1, digits: '', finishedOnKey: '' });
+      expect(timedOut.verbs).toEqual([expect.objectContaining({ field: 'pin', attempt: 2 })]);
+      // the pin itself ended on '#' with too few digits: the next attempt's empty '#' is no stray
+      const short = go(pinAsked(), { kind: 'digits', step: 1, attempt: 1, digits: '12', finishedOnKey: '#' });
+      expect(short.session.strayKey).toBeUndefined();
+      const empty = go(short, { kind: 'digits', step: 1, attempt: 2, digits: '', finishedOnKey: '#' });
+      expect(empty.session.fields.pin).toMatchObject({ valid: false, reason: 'no-input' });
+      // asked again: the first Gather's action (a late copy) is stale, changing nothing
+      const again = go(pinAsked(), { kind: 'digits', step: 1, attempt: 1, digits: '', finishedOnKey: '#' });
+      const late = go(again, { kind: 'digits', step: 1, attempt: 1, digits: '4321', finishedOnKey: '#' });
+      expect(late.session).toEqual(again.session);
+      expect(late.verbs).toEqual([expect.objectContaining({ field: 'pin', again: true })]);
+    });
+  });
+
   test('without a recording nothing is paused', () => {
     const s = session();
     s.recording = { status: 'none' };

@@ -15,6 +15,9 @@ describe('replay identity', () => {
     expect(gatherIdentity('2', '1')({ CallSid: CALL, Digits: '1234' }, 's')).toEqual({ callSid: CALL, parts: ['gather', '2', '1'] });
     expect(gatherIdentity('2', '1')({ CallSid: CALL, Digits: '9999' }, 't')).toEqual(gatherIdentity('2', '1')({ CallSid: CALL }, 'u'));
     expect(gatherIdentity('2', '2')({ CallSid: CALL }, 's')).not.toEqual(gatherIdentity('2', '1')({ CallSid: CALL }, 's'));
+    // the Gather asked again after a stray key is a request of its own, and so is a confirm
+    expect(gatherIdentity('2', '1', false, true)({ CallSid: CALL }, 's')).toEqual({ callSid: CALL, parts: ['gather', '2', '1', 'again'] });
+    expect(gatherIdentity('2', '1', true, true)({ CallSid: CALL }, 's')).toEqual({ callSid: CALL, parts: ['gather', '2', '1', 'confirm', 'again'] });
   });
 
   test("a guard's action is once per (call, step), whatever it gathered, and never a gather's", () => {

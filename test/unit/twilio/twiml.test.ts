@@ -30,6 +30,12 @@ describe('renderVerbs', () => {
     );
   });
 
+  test('a gather asked again after a stray key posts to its own action, a confirm one too', () => {
+    const again: Verb = { verb: 'gather', field: 'pin', step: 2, attempt: 1, prompts: [{ say: 'pin' }], timeoutSeconds: 5, sensitive: true, again: true };
+    expect(renderVerbs([again], { publicUrl: PUBLIC })).toContain(`action="${PUBLIC}/twilio/gather/2/1/again"`);
+    expect(renderVerbs([{ ...again, confirm: true }], { publicUrl: PUBLIC })).toContain(`action="${PUBLIC}/twilio/gather/2/1/confirm/again"`);
+  });
+
   test('a gather without a fixed length has no numDigits (# ends it)', () => {
     const xml = renderVerbs([{ verb: 'gather', field: 'ref', step: 0, attempt: 1, prompts: [{ say: 'ref' }], timeoutSeconds: 5, sensitive: false }], {
       publicUrl: PUBLIC,
