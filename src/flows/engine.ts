@@ -139,8 +139,7 @@ function afterSensitiveField(res: EngineResult, step: CollectStep, ending: Endin
   if (!resumes || ending === 'key') return res;
   if (ending === 'silence')
     return { session: s, verbs: [guardAfter(step, s)], vaultWrites: res.vaultWrites, ...(res.vaultErases ? { vaultErases: res.vaultErases } : {}) };
-  const notBefore = ctx.now.getTime() + RESUME_HOLD_MS;
-  return { ...res, ...(res.effect?.kind === 'resume-recording' ? { effect: { kind: 'resume-recording', notBefore } } : {}), resumeNotBefore: notBefore };
+  return { ...res, resumeNotBefore: ctx.now.getTime() + RESUME_HOLD_MS };
 }
 
 /**

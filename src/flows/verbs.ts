@@ -38,8 +38,8 @@ export type Verb =
 
 export type Effect =
   | { kind: 'pause-recording' }
-  /** `notBefore` (epoch ms): the resume is not sent before then (flows/steps/collect.ts, RESUME_HOLD_MS) */
-  | { kind: 'resume-recording'; notBefore?: number }
+  /** not sent before the step's `resumeNotBefore`, when it has one (flows/steps/collect.ts, RESUME_HOLD_MS) */
+  | { kind: 'resume-recording' }
   | { kind: 'stop-recording' };
 
 /**
@@ -61,8 +61,8 @@ export interface EngineResult {
   vaultErases?: string[];
   effect?: Effect;
   /**
-   * Epoch ms: no recording is resumed before then, by this step's effect (its `notBefore`) or by
-   * the edge (a drop-in capture that a failed field ends resumes the app's recordings)
+   * Epoch ms: no recording is resumed before then, by this step's resume effect or by the edge
+   * (a drop-in capture that a failed field ends resumes the app's recordings)
    */
   resumeNotBefore?: number;
   /**

@@ -231,7 +231,7 @@ export class FlowRunner {
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
-        await this.untilHeld(res.effect.notBefore);
+        await this.untilHeld(resumeNotBefore);
         const outcome = dropin ? await dropin.resumeApp(s) : await this.d.recording.resume(s.callSid, s.recording.sid);
         // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
         const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');
