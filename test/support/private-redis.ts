@@ -49,8 +49,23 @@ export class PrivateRedis {
     await exited;
   }
 
+  /**
+   * Stopped where it stands (SIGSTOP): its port still takes connections and commands, and
+   * answers none, as a Redis wedged on a slow disk or a network that drops replies. `thaw`
+   * lets it go on.
+   */
+  freeze(): void {
+    if (this.down) throw new Error('a stopped redis cannot be frozen');
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (!this.down) this.child?.kill('SIGCONT');
+  }
+
   /** stopped for good, its files removed */
   async close(): Promise<void> {
+    this.thaw();
     await this.stop();
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
