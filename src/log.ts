@@ -2,7 +2,10 @@
  * The pino logger. Redaction is fixed here, when the logger is built: every path that can carry
  * a caller's value or number is censored, whatever a call site passes. Call sites still log
  * fixed messages with data in fields, and never pass captured values at all; redaction is the
- * second line of defence.
+ * second line of defence, and it holds at any depth: pino's own `redact` paths reach one level
+ * down (`*.From`), so every logged object, child binding and serialized error is also walked
+ * whole (`scrubbed`), a field named for a caller's value or number censored wherever it sits and
+ * a run of digits long enough to be a phone or card number masked in any text, the message too.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
 
@@ -30,19 +33,99 @@ export const REDACT_PATHS = [
   'headers["x-twilio-signature"]',
 ];
 
+const CENSOR = '[redacted]';
+
+/**
+ * Fields censored wherever they sit in a logged object: Twilio's parameters that carry a caller's
+ * keys, words or number (its webhooks' and its REST API's spelling), a captured value, and the
+ * secrets of a request.
+ */
+const CENSORED_FIELDS = new Set([
+  'Digits',
+  'digits',
+  'From',
+  'To',
+  'Caller',
+  'Called',
+  'ForwardedFrom',
+  'CallerName',
+  'SpeechResult',
+  'UnstableSpeechResult',
+  'value',
+  'phone',
+  'authorization',
+  'cookie',
+  'x-twilio-signature',
+]);
+
+/** deeper than any object the service logs: what lies past it is not written at all */
+const SCRUB_MAX_DEPTH = 8;
+
+/**
+ * A copy of `value` fit for the log: CENSORED_FIELDS censored and every text through redactText,
+ * at any depth. Errors are left to the `err` serializer (safeErr, which scrubs what it makes of
+ * them); a cycle or an object nested past SCRUB_MAX_DEPTH is not followed.
+ */
+export function scrubbed(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (seen.has(value)) return '[circular]';
+  if (depth >= SCRUB_MAX_DEPTH) return '[nested]';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => scrubbed(v, depth + 1, seen));
+    // a Buffer or a Date as JSON writes it (its toJSON), scrubbed in turn; any other object, as
+    // JSON does too, by its own enumerable fields
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return scrubbed(toJSON.call(value), depth + 1, seen);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = CENSORED_FIELDS.has(k) ? CENSOR : scrubbed(v, depth + 1, seen);
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+const SERIALIZERS = {
+  req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
+  // Fastify's `request completed` line: the status, not the reply object and its socket
+  res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+  err: safeErr,
+};
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: 'tonewall' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: {
-        req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, url: redactUrl(req.url), id: req.id }),
-        err: safeErr,
+      redact: { paths: REDACT_PATHS, censor: CENSOR },
+      formatters: {
+        log: (object) => {
+          const out: Record<string, unknown> = {};
+          // a field with a serializer (req, err) is left to it: those make their own safe copy
+          for (const [k, v] of Object.entries(object)) out[k] = k in SERIALIZERS ? v : CENSORED_FIELDS.has(k) ? CENSOR : scrubbed(v, 1);
+          return out;
+        },
       },
+      hooks: {
+        // the message and what it interpolates (`%s`), texts of their own beside the logged object
+        logMethod(args: unknown[], method) {
+          return method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+        },
+      },
+      serializers: SERIALIZERS,
     },
     destination,
   );
+  // a child's bindings are written once, when it is made; pino's bindings formatter is the
+  // root's only (its children reset it), so every child, at any generation, is made here
+  // unbound: called with each child as `this`, so a grandchild keeps its parent's bindings
+  const child = logger.child;
+  const scrubbedChild = function (this: Logger, bindings: Record<string, unknown>, options?: object) {
+    return child.call(this, scrubbed(bindings) as Record<string, unknown>, options);
+  };
+  Object.defineProperty(logger, 'child', { value: scrubbedChild, writable: true, configurable: true });
+  return logger;
 }
 
 /**
@@ -52,12 +135,19 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  */
 const NUMBER_IN_PATH = /(?<![A-Za-z0-9])(?:\+|%2B)?[0-9]{7,}(?![A-Za-z0-9])/gi;
 
+/**
+ * A number as people write it, in groups: an international phone number (`+1 555 123 0000`,
+ * `+44 (20) 7946-0000`) or a card number in fours (`4111 1111 1111 1111`, Amex's 4-6-5). A date
+ * (`2026-12-06`) and an address (`10.0.0.12`) are neither.
+ */
+const GROUPED_NUMBER = /(?<![A-Za-z0-9])(?:\+[0-9][0-9 ()-]{5,}[0-9]|[0-9]{4}(?:[ -][0-9]{3,6}){2,4})(?![A-Za-z0-9])/g;
+
 /** a query string quoted in a text (`…/twilio/voice?From=%2B1555…`): what follows `?` up to a space or quote, when it holds an `=` */
 const QUERY_IN_TEXT = /\?(?=[^\s"'`]*=)[^\s"'`]*/g;
 
-/** a text that may quote a request's URL (an error's message or stack), without its query strings and numbers */
+/** a text that may quote a request's URL or a number (an error's message or stack, any logged text), without its query strings and numbers */
 export function redactText(text: string): string {
-  return text.replace(QUERY_IN_TEXT, '?[query]').replace(NUMBER_IN_PATH, '[number]');
+  return text.replace(QUERY_IN_TEXT, '?[query]').replace(GROUPED_NUMBER, '[number]').replace(NUMBER_IN_PATH, '[number]');
 }
 
 /**
@@ -70,7 +160,8 @@ function safeErr(err: Error): ReturnType<typeof pino.stdSerializers.err> {
   const s = pino.stdSerializers.err(err);
   if (typeof s.message === 'string') s.message = redactText(s.message);
   if (typeof s.stack === 'string') s.stack = redactText(s.stack);
-  return s;
+  // what else an error carries (a cause, a REST client's request and response) at any depth
+  return scrubbed(s) as ReturnType<typeof pino.stdSerializers.err>;
 }
 
 /**

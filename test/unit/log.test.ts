@@ -1,10 +1,11 @@
 /**
  * The logger's second line of defence: an error whose message quotes a request's URL (Fastify's
  * own `FST_ERR_REP_ALREADY_SENT` does, query and all) is logged without the URL's query string
- * or any number standing in it.
+ * or any number standing in it; a caller's number or keys in a field at any depth, in a child's
+ * bindings, in the message or in what an error carries, are not written.
  */
 import { Writable } from 'node:stream';
-import { createLogger, redactText } from '../../src/log';
+import { createLogger, redactText, scrubbed } from '../../src/log';
 
 function capture() {
   const lines: string[] = [];
@@ -31,9 +32,87 @@ describe('logger', () => {
     expect(logged.err.type).toBe('Error');
   });
 
+  test('a number written in groups is masked; a date, a time and an address are not', () => {
+    for (const n of ['+1 555 123 0000', '+44 (20) 7946-0000', '+1-555-123-0000', '4111 1111 1111 1111', '4111-1111-1111-1111', '3782 822463 10005']) {
+      expect(redactText(`keyed ${n}.`)).toBe('keyed [number].');
+    }
+    const plain = 'at 2026-12-06T02:47:37.123Z from 10.0.0.12:43122, 1 2 3 4, step 12-13';
+    expect(redactText(plain)).toBe(plain);
+  });
+
   test('a number standing in a path is masked; a Twilio SID and short digits are not', () => {
     expect(redactText('no route /v1/subjects/+15551230000/x for CA0123456789abcdef0123456789abcdef (step 12)')).toBe(
       'no route /v1/subjects/[number]/x for CA0123456789abcdef0123456789abcdef (step 12)',
     );
+  });
+
+  test("a field named for a caller's number or keys is censored at any depth, not only where redact paths reach", () => {
+    const { log, lines } = capture();
+    log.info({ webhook: { params: { call: { From: '+15551230000', Digits: '4111111111111111', CallSid: 'CA' + '1'.repeat(32) } } } }, 'deep');
+    const text = lines.join('');
+    expect(text).not.toContain('5551230000');
+    expect(text).not.toContain('4111111111111111');
+    const logged = JSON.parse(lines[0]) as { webhook: { params: { call: Record<string, string> } } };
+    expect(logged.webhook.params.call).toEqual({ From: '[redacted]', Digits: '[redacted]', CallSid: 'CA' + '1'.repeat(32) });
+  });
+
+  test('a number in any text is masked: a nested string, an array, the message, a child binding', () => {
+    const { log, lines } = capture();
+    const child = log.child({ leg: { note: 'for +15551230000' } }).child({ step: 2 });
+    child.warn({ list: ['card 4111111111111111 declined', 12345678901], n: 5 }, 'retry for +1 555 123 0000 and 15551230000');
+    child.info('for %s', '+15551230000');
+    const text = lines.join('');
+    expect(text).not.toContain('5551230000');
+    expect(text).not.toContain('4111111111111111');
+    const logged = JSON.parse(lines[0]) as { leg: { note: string }; step: number; list: [string, number]; n: number; msg: string };
+    // a grandchild keeps its parent's bindings
+    expect(logged.leg.note).toBe('for [number]');
+    expect(logged.step).toBe(2);
+    expect(logged.list[0]).toBe('card [number] declined');
+    // numbers as numbers are left alone: times, counts and sizes are logged as numbers
+    expect(logged.list[1]).toBe(12345678901);
+    expect(logged.n).toBe(5);
+    expect(logged.msg).toBe('retry for [number] and [number]');
+    expect((JSON.parse(lines[1]) as { msg: string }).msg).toBe('for [number]');
+  });
+
+  test("what an error carries (a REST client's request, a cause) is scrubbed at any depth", () => {
+    const { log, lines } = capture();
+    const err = Object.assign(new Error('request failed'), {
+      code: 'E_REST',
+      request: { body: { To: '+15551230000' }, url: 'https://api.twilio.com/Calls.json?From=%2B15551230000' },
+      details: { message: 'number 15551230000 is not reachable' },
+    });
+    log.error({ err }, 'rest');
+    const text = lines.join('');
+    expect(text).not.toContain('5551230000');
+    const logged = JSON.parse(lines[0]) as { err: { code: string; request: { body: { To: string }; url: string }; details: { message: string } } };
+    expect(logged.err.code).toBe('E_REST');
+    expect(logged.err.request.body.To).toBe('[redacted]');
+    expect(logged.err.request.url).toBe('https://api.twilio.com/Calls.json?[query]');
+    expect(logged.err.details.message).toBe('number [number] is not reachable');
+  });
+
+  test('scrubbed: a cycle and a nesting past its depth are not followed; a Date and a Buffer as JSON writes them', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    expect(scrubbed(a)).toEqual({ name: 'a', self: '[circular]' });
+    let deep: Record<string, unknown> = { From: '+15551230000' };
+    for (let i = 0; i < 12; i++) deep = { d: deep };
+    expect(JSON.stringify(scrubbed(deep))).not.toContain('5551230000');
+    const at = new Date(0);
+    expect(scrubbed({ at, raw: Buffer.from('ab') })).toEqual({ at: at.toISOString(), raw: { type: 'Buffer', data: [97, 98] } });
+    // the same object twice, not in a cycle, is written twice
+    const shared = { k: 1 };
+    expect(scrubbed({ x: shared, y: shared })).toEqual({ x: { k: 1 }, y: { k: 1 } });
+  });
+
+  test("Fastify's request lines: the request's method, URL without numbers and id; the reply's status, not its socket", () => {
+    const { log, lines } = capture();
+    const req = Object.create({ method: 'POST', url: '/v1/subjects/+15551230000?x=1', id: 'req-1' }) as object;
+    log.info({ req }, 'incoming request');
+    log.info({ res: { statusCode: 200, raw: { remoteAddress: '10.0.0.1' } }, responseTime: 1.5 }, 'request completed');
+    expect(JSON.parse(lines[0]).req).toEqual({ method: 'POST', url: '/v1/subjects/[subject]?[query]', id: 'req-1' });
+    expect(JSON.parse(lines[1]).res).toEqual({ statusCode: 200 });
   });
 });
