@@ -12,6 +12,7 @@ import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
 import { AuditKey, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
+import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
 import { plainTextOrigins, type Config } from './config';
 import { isTonewallError, RequestErrors } from './errors';
@@ -77,6 +78,9 @@ export interface BuildOptions {
   dropinProcessorWaitMs?: number;
   /** drop-in captures: the retries of a result POSTed to the app (processors/http.ts DEFAULT_BACKOFF) */
   dropinBackoff?: Backoff;
+  /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
+  sweepEveryMs?: number;
+  sweepQuietMs?: number;
 }
 
 export interface Services {
@@ -388,7 +392,23 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await delivery.start();
   // hang-up watches and result POSTs left in the store by a stopped instance are taken up here
   await dropin.start();
+  const sweep = new CallSweep({
+    store,
+    keys,
+    calls,
+    vault,
+    twilio: twilioClient,
+    audit,
+    events,
+    metrics,
+    log,
+    instanceId: config.instanceId,
+    everyMs: opts.sweepEveryMs,
+    quietMs: opts.sweepQuietMs,
+  });
+  sweep.start();
   app.addHook('onClose', async () => {
+    await sweep.stop();
     await dropin.close();
     await services.metricsServer.close();
     await delivery.stop();

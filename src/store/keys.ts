@@ -35,6 +35,8 @@ export interface Keys {
   dropinResultLease(callSid: string): string;
   /** the drop-in results still to be delivered */
   dropinResults(): string;
+  /** held by the instance sweeping the calls this period (calls/sweep.ts) */
+  callSweep(): string;
   /** call events, to every instance (bus/events.ts) */
   eventsChannel(): string;
   /** commands for one instance (bus/commands.ts) */
@@ -73,6 +75,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     dropinResult: (callSid: string) => k('dropin', 'result', callSid),
     dropinResultLease: (callSid: string) => k('dropin', 'lease', callSid),
     dropinResults: () => k('dropin', 'results'),
+    callSweep: () => k('sweep', 'calls'),
     eventsChannel: () => k('ch', 'events'),
     instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),
     requestChannel: (instanceId: string) => k('ch', 'request', instanceId),

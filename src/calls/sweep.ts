@@ -1,0 +1,146 @@
+/**
+ * Calls whose end nobody reported. A call's record moves to ended on its status callback, its
+ * bridge's end or a drop-in capture's hang-up watch. Twilio sends a status callback only where
+ * the number has one configured, sends it once, and does not retry it when it fails (a deploy or
+ * a Redis outage at that moment): such a call stayed live in the store, on the agents' call
+ * list and in `tonewall_calls_active` until its record expired (CALL_TTL_SECONDS, four hours;
+ * the gauge, for ever).
+ *
+ * So, once every `everyMs` for the whole deployment (the instance that claims the period sweeps),
+ * each live call that has not changed for `quietMs` is looked up on Twilio's REST API. One that
+ * Twilio says is over is ended as its status callback would have ended it: the record moved to
+ * ended, a pending sealed value forgotten, `call.ended` in its audit trail and on the bus (its
+ * captures and bridges stop), counted out of the active calls and into the ended ones, once,
+ * whichever of the sweep, a late status callback or a bridge's end comes first. A call still in
+ * progress (a long conversation with an agent) is looked up again a period later; a drop-in
+ * capture's call is its hang-up watch's (dropin/hangup-watch.ts), and a returned one the app's.
+ */
+import type { AuditTrail } from '../audit';
+import type { EventBus } from '../bus';
+import { errFields, type Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { Keys, Store } from '../store';
+import type { Vault } from '../vault';
+import { restStatus, TERMINAL_CALL_STATUSES, type CallControl } from './control';
+import type { CallRepository } from './repository';
+import type { CallSession } from './session';
+
+/** every five minutes: a call no status callback ended leaves the live calls within ten */
+export const SWEEP_EVERY_MS = 5 * 60_000;
+/** a call that changed less than this long ago is in someone's hands: its next webhook says how it stands */
+export const SWEEP_QUIET_MS = 5 * 60_000;
+/** Twilio's answer for a call it does not know (deleted, or never on this account): it is not live */
+const NOT_FOUND = 404;
+
+export interface CallSweepDeps {
+  store: Store;
+  keys: Keys;
+  calls: CallRepository;
+  vault: Vault;
+  twilio: CallControl;
+  audit: AuditTrail;
+  events: EventBus;
+  metrics: Metrics;
+  log: Logger;
+  instanceId: string;
+  everyMs?: number;
+  quietMs?: number;
+}
+
+export class CallSweep {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private readonly everyMs: number;
+  private readonly quietMs: number;
+
+  constructor(private readonly d: CallSweepDeps) {
+    this.everyMs = d.everyMs ?? SWEEP_EVERY_MS;
+    this.quietMs = d.quietMs ?? SWEEP_QUIET_MS;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      // a sweep still running (a slow REST API) is not started again beside itself
+      if (this.running) return;
+      this.running = this.sweep()
+        .then(() => undefined)
+        .catch((err: unknown) => this.d.log.warn({ err: errFields(err) }, 'call sweep failed'))
+        .finally(() => (this.running = undefined));
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  /** stops sweeping and waits for a sweep in flight */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /**
+   * One sweep, if this instance claims this period (another may have): the calls it ended, or
+   * null when another instance holds the period
+   */
+  async sweep(): Promise<string[] | null> {
+    const { store, keys } = this.d;
+    const periodSeconds = Math.max(1, Math.floor(this.everyMs / 1000));
+    if (!(await store.setIfAbsent(keys.callSweep(), this.d.instanceId, periodSeconds))) return null;
+    const now = Date.now();
+    const ended: string[] = [];
+    for (const s of await this.d.calls.list()) {
+      if (s.state === 'ended' || s.state === 'returned' || s.dropin || now - s.updatedAt < this.quietMs) continue;
+      try {
+        const status = await this.twilioStatus(s.callSid);
+        if (status && (await this.end(s, status))) ended.push(s.callSid);
+      } catch (err) {
+        // the next period asks again
+        this.d.log.warn({ callSid: s.callSid, err: errFields(err) }, 'call sweep: status not read');
+      }
+    }
+    return ended;
+  }
+
+  /** Twilio's status of the call when it is over; null while it is not */
+  private async twilioStatus(callSid: string): Promise<string | null> {
+    try {
+      const { status } = await this.d.twilio.calls(callSid).fetch();
+      return TERMINAL_CALL_STATUSES.has(status) ? status : null;
+    } catch (err) {
+      if (restStatus(err) === NOT_FOUND) return 'completed';
+      throw err;
+    }
+  }
+
+  /** ended here, as its status callback would have: false when something else ended it first */
+  private async end(found: CallSession, status: string): Promise<boolean> {
+    let endedNow = false;
+    let left = false;
+    let sealed: string | undefined;
+    await this.d.calls.update(
+      found.callSid,
+      (s) => {
+        // run again on the record that won when another writer changed it first
+        endedNow = false;
+        left = false;
+        sealed = undefined;
+        if (s.state === 'ended') return false;
+        left = s.state !== 'returned';
+        endedNow = true;
+        s.state = 'ended';
+        s.endedAt = Date.now();
+        sealed = s.pendingMatch?.token;
+        s.pendingMatch = undefined;
+      },
+      { basis: found },
+    );
+    if (!endedNow) return false;
+    if (left) this.d.metrics.callsActive.dec();
+    this.d.metrics.callsEnded.inc({ status });
+    if (sealed) await this.d.store.multi([this.d.vault.eraseOp(sealed)]);
+    await this.d.audit.append(found.callSid, { type: 'call.ended', twilioStatus: status, by: 'sweep' });
+    await this.d.events.publish({ type: 'call.ended', callSid: found.callSid, status });
+    this.d.log.info({ callSid: found.callSid, status }, 'call ended: no status callback reported it');
+    return true;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Calls whose end nobody reported (calls/sweep.ts). A number with no status callback, or a
+ * status callback lost while the service was down: Twilio says nothing more of the call, and it
+ * stayed live on the agents' list and in tonewall_calls_active. The sweep asks Twilio's REST API
+ * about each live call left unchanged for a while and ends the ones that are over, once, however
+ * many instances sweep and whatever status callback comes late.
+ */
+import { startTwilioEmulator, type EmulatedCall, type GatherRequest, type TwilioEmulator } from '../../tools/emulator';
+import { token } from '../support/agents';
+import { ACCOUNT_SID, AUTH_TOKEN, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { uniquePrefix } from '../support/redis';
+
+/** sweeps this often; a call unchanged for any time at all is looked up (the quiet wait is 5 min in service) */
+const SWEEP = { sweepEveryMs: 150, sweepQuietMs: 0 };
+const CALLER = '+15551230000';
+
+let emulator: TwilioEmulator;
+beforeAll(async () => {
+  emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+});
+afterAll(async () => emulator.close());
+
+/** a caller at the payments flow's first prompt, who keys nothing; the number has no status callback */
+async function silentCaller(h: Harness): Promise<EmulatedCall> {
+  let atPrompt!: () => void;
+  const prompted = new Promise<void>((resolve) => (atPrompt = resolve));
+  const onGather = (_g: GatherRequest) => {
+    atPrompt();
+    return new Promise<null>(() => undefined);
+  };
+  const call = await emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather });
+  await prompted;
+  return call;
+}
+
+/** GETs of the call's resource: the sweep asking Twilio how it stands */
+function statusReads(c: EmulatedCall): number {
+  return emulator.timelineFor(c.sid).filter((e) => e.type === 'rest' && e.method === 'GET' && e.path.endsWith(`/Calls/${c.sid}.json`)).length;
+}
+
+async function metric(h: Harness, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+async function state(h: Harness, callSid: string): Promise<string | undefined> {
+  const r = await fetch(`${h.url}/v1/calls/${callSid}`, { headers: { authorization: `Bearer ${token(h, 'sup', 'supervisor')}` } });
+  return ((await r.json()) as { state?: string }).state;
+}
+
+describe('a call no status callback ended', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ emulator, keyPrefix: uniquePrefix('sweep'), build: SWEEP });
+  });
+  afterAll(async () => h.close());
+
+  test('is ended once Twilio says it is over: off the active calls, into the ended ones, in its audit trail; a late status callback counts nothing again', async () => {
+    const active0 = await metric(h, 'tonewall_calls_active');
+    const ended0 = await metric(h, 'tonewall_calls_ended_total', '{status="completed"}');
+    const call = await silentCaller(h);
+    expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
+    // still live: looked up, and left as it is
+    await waitFor(() => statusReads(call) >= 2, 'the sweep to read the live call twice');
+    expect(await state(h, call.sid)).toBe('ivr');
+    expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
+
+    await call.hangup();
+    await waitFor(async () => (await state(h, call.sid)) === 'ended', 'the sweep to end the call');
+    expect(await metric(h, 'tonewall_calls_active')).toBe(active0);
+    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 1);
+    const trail = await h.app.services.audit.list(call.sid);
+    expect(trail.filter((e) => e.type === 'call.ended')).toEqual([expect.objectContaining({ twilioStatus: 'completed', by: 'sweep' })]);
+
+    // an ended call is not asked about again: a second caller's reads show the sweeps go on
+    const reads = statusReads(call);
+    const witness = await silentCaller(h);
+    await waitFor(() => statusReads(witness) >= 2, 'two more sweeps');
+    expect(statusReads(call)).toBe(reads);
+
+    const late = await emulator.signedPost(h.statusUrl, {
+      AccountSid: ACCOUNT_SID,
+      CallSid: call.sid,
+      From: CALLER,
+      To: PAYMENTS_NUMBER,
+      CallStatus: 'completed',
+    });
+    expect(late.status).toBe(204);
+    expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
+    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 1);
+    await witness.hangup();
+    await waitFor(async () => (await state(h, witness.sid)) === 'ended', 'the second call to be swept');
+    expect(await metric(h, 'tonewall_calls_active')).toBe(active0);
+    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 2);
+    // the caller's number is in no log line
+    expect(h.logs.text).not.toContain('5551230000');
+  });
+});
+
+describe('two instances on one Redis', () => {
+  test('each period one instance sweeps; the call is ended and counted once between them', async () => {
+    const prefix = uniquePrefix('sweep2');
+    const a = await startHarness({ emulator, keyPrefix: prefix, build: { sweepEveryMs: 1_000, sweepQuietMs: 0 } });
+    const b = await startHarness({ emulator, keyPrefix: prefix, build: { sweepEveryMs: 1_000, sweepQuietMs: 0 } });
+    try {
+      const active = async () => (await metric(a, 'tonewall_calls_active')) + (await metric(b, 'tonewall_calls_active'));
+      const ended = async () =>
+        (await metric(a, 'tonewall_calls_ended_total', '{status="completed"}')) + (await metric(b, 'tonewall_calls_ended_total', '{status="completed"}'));
+      const [active0, ended0] = [await active(), await ended()];
+      const call = await silentCaller(a);
+      expect(await active()).toBe(active0 + 1);
+      const started = Date.now();
+      await waitFor(() => statusReads(call) >= 5, 'five periods of the live call read', 10_000);
+      // two instances with a timer each, and at most one read per period between them (the
+      // first period's may come at its very start, the last at its end)
+      const periods = (Date.now() - started) / 1_000;
+      expect(statusReads(call)).toBeLessThanOrEqual(Math.floor(periods) + 2);
+
+      await call.hangup();
+      await waitFor(async () => (await state(a, call.sid)) === 'ended', 'the call to be swept');
+      expect(await active()).toBe(active0);
+      expect(await ended()).toBe(ended0 + 1);
+      const trail = await a.app.services.audit.list(call.sid);
+      expect(trail.filter((e) => e.type === 'call.ended')).toHaveLength(1);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  }, 30_000);
+});
