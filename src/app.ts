@@ -7,7 +7,6 @@ import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createSecretKey, hkdfSync } from 'node:crypto';
-import type { DestinationStream } from 'pino';
 import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
 import { AuditKey, AuditTrail } from './audit';
@@ -17,31 +16,34 @@ import type { CallSession } from './calls/session';
 import { plainTextOrigins, type Config } from './config';
 import { isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
-import { loadFlows, type FlowRegistry } from './flows/load';
+import { loadFlows } from './flows/load';
 import { FlowRunner } from './twilio/runner';
-import { createLogger, type Logger, errFields, redactUrl } from './log';
+import { createLogger, errFields, redactUrl } from './log';
 import { LiveCalls } from './live-calls';
 import { BridgeRegistry } from './media';
 import { StreamTokens } from './media/tokens';
-import { createMetrics, type Metrics } from './metrics';
+import { createMetrics } from './metrics';
 import { opsRoutes } from './ops/routes';
 import { registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
 import { registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
-import { createStore, makeKeys, MessageSigner, type Keys, type Store } from './store';
+import { createStore, makeKeys, MessageSigner } from './store';
 import { FirstWebhook } from './twilio/first-webhook';
 import { WebhookWrite } from './twilio/webhook-write';
 import { ReplayGuard } from './twilio/replay';
-import { createTwilioClient, type TwilioClient } from './twilio/rest';
+import { createTwilioClient } from './twilio/rest';
 import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
-import { loadProcessors, ProcessorDelivery, type Backoff, type ProcessorConfig } from './processors';
+import { loadProcessors, ProcessorDelivery } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
+import type { BuildOptions, Services } from './services';
+
+export type { BuildOptions, Services } from './services';
 
 /** Twilio sends 20 ms frames of a few hundred bytes; anything near this is dropped unread, but
  * must not close the stream (ws closes on maxPayload), so the socket limit sits well above the
@@ -57,73 +59,6 @@ export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 export const REQUEST_TIMEOUT_MS = 15_000;
 export const CONNECTION_TIMEOUT_MS = 60_000;
 const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
-
-export interface BuildOptions {
-  /** where log lines go (tests read this stream); stdout by default */
-  logStream?: DestinationStream;
-  /** a store to use instead of the one REDIS_URL names */
-  store?: Store;
-  /** key prefix isolating this app's keys in a shared Redis (tests) */
-  keyPrefix?: string;
-  now?: () => Date;
-  /** how long a caller waits on hold for an agent (bridge mode); tests shorten it */
-  holdTimeoutMs?: number;
-  /** the bound on unauthenticated agent sockets (agents/socket.ts MAX_PENDING_SOCKETS); tests lower it */
-  maxPendingAgentSockets?: number;
-  /** REQUEST_TIMEOUT_MS unless a test shortens it */
-  requestTimeoutMs?: number;
-  /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */
-  dropinPollMs?: number;
-  /** drop-in captures: the bound on waiting for a processor's answer (dropin/service.ts PROCESSOR_WAIT_MS) */
-  dropinProcessorWaitMs?: number;
-  /** drop-in captures: the retries of a result POSTed to the app (processors/http.ts DEFAULT_BACKOFF) */
-  dropinBackoff?: Backoff;
-  /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
-  sweepEveryMs?: number;
-  sweepQuietMs?: number;
-}
-
-export interface Services {
-  config: Config;
-  log: Logger;
-  store: Store;
-  keys: Keys;
-  metrics: Metrics;
-  flows: FlowRegistry;
-  calls: CallRepository;
-  vault: Vault;
-  audit: AuditTrail;
-  events: EventBus;
-  twilio: TwilioClient;
-  recording: RecordingController;
-  tokens: StreamTokens;
-  runner: FlowRunner;
-  auth: TokenAuth;
-  subjectHash: (e164: string) => string;
-  draining: boolean;
-  processors: ProcessorConfig[];
-  /** signed delivery of complete fields to downstream processors; call onCallUpdated after a session change */
-  delivery: ProcessorDelivery;
-  privacy: PrivacyService;
-  /** instance commands (dial-agent) published to the instance holding a bridge */
-  commands: CommandBus;
-  /** requests to another instance that wait for its answer (captures) */
-  rpc: InstanceRpc;
-  /** the media bridges this instance holds, by the caller's CallSid */
-  bridges: BridgeRegistry;
-  /** bridges and captures on this instance, started and stopped together */
-  live: LiveCalls;
-  /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
-  replay: ReplayGuard;
-  /** /metrics on METRICS_PORT: server.ts (and the test harness) start it after app.listen */
-  metricsServer: MetricsServer;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    services: Services;
-  }
-}
 
 function derive(secret: string | Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
