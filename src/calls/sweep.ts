@@ -88,8 +88,10 @@ export class CallSweep {
     if (!(await store.setIfAbsent(keys.callSweep(), this.d.instanceId, periodSeconds))) return null;
     const now = Date.now();
     const ended: string[] = [];
+    let looked = 0;
     for (const s of await this.d.calls.list()) {
       if (s.state === 'ended' || s.state === 'returned' || s.dropin || now - s.updatedAt < this.quietMs) continue;
+      looked++;
       try {
         const status = await this.twilioStatus(s.callSid);
         if (status && (await this.end(s, status))) ended.push(s.callSid);
@@ -98,6 +100,7 @@ export class CallSweep {
         this.d.log.warn({ callSid: s.callSid, err: errFields(err) }, 'call sweep: status not read');
       }
     }
+    this.d.log.debug({ looked, ended: ended.length }, 'calls swept');
     return ended;
   }
 

@@ -129,3 +129,21 @@ describe('two instances on one Redis', () => {
     }
   }, 30_000);
 });
+
+describe('a call changed a moment ago', () => {
+  test('is not looked up: whoever holds it will hear from its next webhook', async () => {
+    const h = await startHarness({ emulator, keyPrefix: uniquePrefix('sweep3'), build: { sweepEveryMs: 150, sweepQuietMs: 60_000 } });
+    try {
+      const call = await silentCaller(h);
+      await call.hangup();
+      const sweeps = () => h.logs.lines.filter((l) => l.includes('"msg":"calls swept"')).length;
+      const before = sweeps();
+      await waitFor(() => sweeps() >= before + 2, 'two sweeps after the hangup');
+      expect(h.logs.lines.filter((l) => l.includes('"msg":"calls swept"')).map((l) => (JSON.parse(l) as { looked: number }).looked)).not.toContain(1);
+      expect(statusReads(call)).toBe(0);
+      expect(await state(h, call.sid)).toBe('ivr');
+    } finally {
+      await h.close();
+    }
+  });
+});
