@@ -197,6 +197,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     flows,
     tokens,
     metrics,
+    vault,
     commands,
     holdTimeoutMs: opts.holdTimeoutMs,
   });

@@ -119,3 +119,20 @@ export const CALL_TTL_SECONDS = 4 * 60 * 60;
 export const CALLER_VAULT_FIELD = '__from';
 /** once a call ended, its record stays readable (state "ended") this long */
 export const ENDED_CALL_TTL_SECONDS = 15 * 60;
+
+/**
+ * Ends a session where it stands, as every end of a call does (its status callback, its bridge's
+ * end, the sweep, an erasure): state ended, the end time set, and a first entry of a matching pair
+ * sealed while its second was awaited let go. What the caller must do besides: count the call out
+ * of the active ones when it `left` them (a returned drop-in call had left already) and erase the
+ * `sealed` vault value. Null when it had ended already: whatever ended it did both.
+ */
+export function endSession(s: CallSession, now = Date.now()): { left: boolean; sealed?: string } | null {
+  if (s.state === 'ended') return null;
+  const left = s.state !== 'returned';
+  const sealed = s.pendingMatch?.token || undefined;
+  s.state = 'ended';
+  s.endedAt = now;
+  s.pendingMatch = undefined;
+  return { left, sealed };
+}

@@ -23,7 +23,7 @@ import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import { restStatus, TERMINAL_CALL_STATUSES, type CallControl } from './control';
 import type { CallRepository } from './repository';
-import type { CallSession } from './session';
+import { endSession, type CallSession } from './session';
 
 /** every five minutes: a call no status callback ended leaves the live calls within ten */
 export const SWEEP_EVERY_MS = 5 * 60_000;
@@ -36,7 +36,7 @@ export interface CallSweepDeps {
   store: Store;
   keys: Keys;
   calls: CallRepository;
-  vault: Vault;
+  vault: Pick<Vault, 'erase'>;
   twilio: CallControl;
   audit: AuditTrail;
   events: EventBus;
@@ -124,23 +124,16 @@ export class CallSweep {
       found.callSid,
       (s) => {
         // run again on the record that won when another writer changed it first
-        endedNow = false;
-        left = false;
-        sealed = undefined;
-        if (s.state === 'ended') return false;
-        left = s.state !== 'returned';
-        endedNow = true;
-        s.state = 'ended';
-        s.endedAt = Date.now();
-        sealed = s.pendingMatch?.token;
-        s.pendingMatch = undefined;
+        const end = endSession(s);
+        [endedNow, left, sealed] = [end !== null, end?.left ?? false, end?.sealed];
+        if (!end) return false;
       },
       { basis: found },
     );
     if (!endedNow) return false;
     if (left) this.d.metrics.callsActive.dec();
     this.d.metrics.callsEnded.inc({ status });
-    if (sealed) await this.d.store.multi([this.d.vault.eraseOp(sealed)]);
+    if (sealed) await this.d.vault.erase(sealed);
     await this.d.audit.append(found.callSid, { type: 'call.ended', twilioStatus: status, by: 'sweep' });
     await this.d.events.publish({ type: 'call.ended', callSid: found.callSid, status });
     this.d.log.info({ callSid: found.callSid, status }, 'call ended: no status callback reported it');

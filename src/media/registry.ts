@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
+import { endSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
 import type { FlowRegistry } from '../flows/load';
 import type { SystemMessage } from '../flows/prompt-defaults';
@@ -20,6 +21,7 @@ import type { Flow } from '../flows/schema';
 import { errFields, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
+import type { Vault } from '../vault';
 import { Bridge } from './bridge';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
@@ -53,6 +55,8 @@ export interface RegistryDeps {
   flows: Pick<FlowRegistry, 'byId'>;
   tokens: StreamTokens;
   metrics: Metrics;
+  /** a value sealed for a call that ends here is erased with it */
+  vault: Pick<Vault, 'erase'>;
   commands: CommandBus;
   /** how long a caller waits on hold for an agent before hearing an apology; default HOLD_TIMEOUT_MS */
   holdTimeoutMs?: number;
@@ -336,17 +340,15 @@ export class BridgeRegistry {
       let endedNow = false;
       // ended here from tonewall's hands: counted out of the active calls here, not again by its status callback
       let left = false;
+      let sealed: string | undefined;
       await this.d.calls.update(callSid, (s) => {
         // run again on the record that won when another writer changed it first
-        endedNow = false;
-        left = false;
-        if (s.state === 'ended') return false;
-        left = s.state !== 'returned';
-        s.state = 'ended';
-        s.endedAt = Date.now();
-        endedNow = true;
+        const end = endSession(s);
+        [endedNow, left, sealed] = [end !== null, end?.left ?? false, end?.sealed];
+        if (!end) return false;
       });
       if (left) this.d.metrics.callsActive.dec();
+      if (sealed) await this.d.vault.erase(sealed);
       // its status callback, later, finds it ended: counted here, as the leg's stream stopping ends a call Twilio reports completed
       if (endedNow) this.d.metrics.callsEnded.inc({ status: 'completed' });
       await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });

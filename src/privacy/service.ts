@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
+import { endSession, type CallSession } from '../calls/session';
 import { Errors, isTonewallError } from '../errors';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries } from '../processors/records';
@@ -212,11 +212,10 @@ export class PrivacyService {
     // active calls, once. The live call itself goes on; its next webhook finds no record.
     let left = false;
     await calls.update(callSid, (r) => {
-      left = false;
-      if (r.state === 'ended' || r.state === 'returned') return false;
-      left = true;
-      r.state = 'ended';
-      r.endedAt = Date.now();
+      // a sealed value goes with every other of the call's below (vault.eraseCall)
+      const end = endSession(r);
+      left = end?.left ?? false;
+      if (!end) return false;
     });
     if (left) this.deps.onLeft?.();
     await calls.remove({ callSid, subject });

@@ -13,7 +13,7 @@ import type { FlowRunner, StepWrites } from './runner';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
-import type { CallSession, RecordingStatus } from '../calls/session';
+import { endSession, type CallSession, type RecordingStatus } from '../calls/session';
 import {
   formParams,
   gatherParams,
@@ -263,15 +263,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           dropin = Boolean(s?.dropin);
           if (!s) return {};
           const audit = [{ type: 'call.ended', twilioStatus: p.CallStatus }];
-          if (s.state === 'ended') return { audit };
-          left = s.state !== 'returned';
+          const end = endSession(s);
+          if (!end) return { audit };
+          left = end.left;
           endedNow = true;
-          s.state = 'ended';
-          s.endedAt = Date.now();
           // the first entry of a matching pair, sealed while its second was awaited: gone with the call
-          const sealed = s.pendingMatch?.token;
-          s.pendingMatch = undefined;
-          return { changed: true, audit, forget: sealed ? [sealed] : [] };
+          return { changed: true, audit, forget: end.sealed ? [end.sealed] : [] };
         });
         if (ended) {
           if (endedNow) d.metrics.callsEnded.inc({ status: p.CallStatus });
