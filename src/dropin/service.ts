@@ -32,7 +32,8 @@ import type { CallControl } from '../calls/control';
 import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
-import { HeldPauses } from './held-pauses';
+import { AppRecordings } from './app-recordings';
+import type { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { signedReturnUrl } from './result-signature';
@@ -81,13 +82,17 @@ export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
   private readonly hangups: HangupWatch;
   private readonly results: ResultDelivery;
+  /** the app's recordings on each call: found, paused and resumed by SID */
+  private readonly recordings: AppRecordings;
   /** the app's recordings this process paused and has not resumed, for a step that fails after its pause */
-  private readonly held = new HeldPauses();
+  private readonly held: HeldPauses;
   /** calls this process returned to the app after a failed step while the store could not record it */
   private readonly unsaved: UnsavedReturns;
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
+    this.recordings = new AppRecordings({ twilio: d.twilio, audit: d.audit, recording: d.recording });
+    this.held = this.recordings.held;
     this.hangups = new HangupWatch({
       store: d.store,
       keys: d.keys,
@@ -125,68 +130,17 @@ export class DropinService {
     return typeof this.d.secret === 'string';
   }
 
-  /**
-   * The app's recordings on the call as the capture starts, from Twilio's list of them: every one
-   * in progress is paused by its SID before a sensitive prompt and resumed after (Twilio allows
-   * several on one call, and `Twilio.CURRENT` names only one of them); none in progress, nothing
-   * to pause. A recording the app paused itself is left alone: never resumed by this capture.
-   * When the list cannot be read, what runs is unknown: the capture asks nothing sensitive
-   * (`unlisted`: its first pause fails closed) and touches no recording.
-   */
-  async appRecording(callSid: string, log: Logger): Promise<CallSession['recording']> {
-    let running: string[];
-    try {
-      const listed = await this.d.twilio.calls(callSid).recordings.list();
-      running = listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
-    } catch (err) {
-      log.warn({ err: errFields(err) }, "the call's recordings could not be listed: no sensitive field will be asked");
-      await this.d.audit.append(callSid, { type: 'dropin.recording', running: 'unknown' });
-      return { status: 'in-progress', unlisted: true };
-    }
-    const seen = running.length === 0 ? 'none' : running.length === 1 ? 'one' : 'several';
-    if (running.length > 1) log.info({ recordings: running.length }, 'several recordings run on the call: each is paused');
-    // for the assessor: which recordings the capture pauses (Twilio's SIDs, not personal data), or that none was running
-    // an audit value holds at most AUDIT_SIDS_PER_ENTRY SIDs: a call running more gets an entry per group
-    const groups = running.length === 0 ? [[]] : chunks(running, AUDIT_SIDS_PER_ENTRY);
-    for (const [i, group] of groups.entries()) {
-      await this.d.audit.append(callSid, {
-        type: 'dropin.recording',
-        running: seen,
-        ...(running.length > 1 ? { recordings: running.length } : {}),
-        ...(groups.length > 1 ? { part: i + 1, parts: groups.length } : {}),
-        ...(group.length > 0 ? { recordingSids: group.join(',') } : {}),
-        ...(running.length === 1 ? { recordingSid: running[0] } : {}),
-      });
-    }
-    if (running.length === 0) return { status: 'none' };
-    return { ...(running.length === 1 ? { sid: running[0] } : {}), sids: running, status: 'in-progress' };
+  /** the app's recordings on the call as the capture starts (AppRecordings.found) */
+  appRecording(callSid: string, log: Logger): Promise<CallSession['recording']> {
+    return this.recordings.found(callSid, log);
   }
 
-  /**
-   * Pauses the app's recordings (each one appRecording found in progress), all or none: a pause
-   * that fails resumes those already paused, and the outcome is that failure (fail closed).
-   */
-  async pauseApp(s: CallSession, log: Logger): Promise<RecordingOutcome> {
-    const r = s.recording;
-    if (r.unlisted) {
-      log.warn({ reason: 'recordings-not-listed' }, 'recording pause failed: sensitive input is refused');
-      await this.d.audit.append(s.callSid, { type: 'recording.pause-failed', reason: 'recordings-not-listed' });
-      return { ok: false, twilioStatus: 'unlisted' };
-    }
-    // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
-    const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
-    const sids = r.sids ?? (r.sid ? [r.sid] : []);
-    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.hold(s.callSid, sids);
-    return outcome;
+  pauseApp(s: CallSession, log: Logger): Promise<RecordingOutcome> {
+    return this.recordings.pause(s, log);
   }
 
-  /** resumes each recording pauseApp paused (none the app paused itself); ok when every one was */
-  async resumeApp(s: CallSession): Promise<RecordingOutcome> {
-    const r = s.recording;
-    const outcome = r.sids ? await this.d.recording.resumeEach(s.callSid, r.sids) : await this.d.recording.resume(s.callSid, r.sid);
-    // one that failed stays paused: a failure after this still resumes it
-    if (outcome.ok) this.held.forget(s.callSid);
-    return outcome;
+  resumeApp(s: CallSession): Promise<RecordingOutcome> {
+    return this.recordings.resume(s);
   }
 
   /**
@@ -427,13 +381,4 @@ function redirectTwiml(url: string): string {
   const r = new twilio.twiml.VoiceResponse();
   r.redirect({ method: 'POST' }, url);
   return r.toString();
-}
-
-/** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */
-const AUDIT_SIDS_PER_ENTRY = 14;
-
-function chunks<T>(all: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size));
-  return out;
 }

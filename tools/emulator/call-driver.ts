@@ -2,6 +2,7 @@ import type { Call, HeardEntry, Next } from './call';
 import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid } from './ids';
 import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
+import { KEY_MS, keysStillComing, keyedDigits, pressAfterGather } from './keyed';
 import { keyTones } from './keypad';
 import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVerb } from './twiml';
 
@@ -12,18 +13,8 @@ import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVer
 
 /** Twilio speaks prompts in real time; the emulator only yields so tests stay fast. */
 const PROMPT_YIELD_MS = 1;
-/** a key's tone, and the silence after it: a caller keys about five a second */
-const KEY_MS = 100;
 /** upper bound on a <Pause>: recorded with its real length, waited for only this long */
 const PAUSE_MAX_MS = 5;
-/**
- * A Gather that says nothing ends on the caller's silence after the last key still coming: its
- * timeout, waited for only this long (a shorter wait than Twilio's only brings its action, and
- * whatever the service does next, sooner).
- */
-const SILENCE_MAX_MS = 300;
-/** in a Gather's answer, the caller stops for longer than its timeout: the Gather ends there, on its timeout */
-export const PAUSE_KEY = ',';
 
 type VerbOutcome = Next | 'continue' | 'end';
 
@@ -225,7 +216,7 @@ async function gather(
   let answer: string | null;
   if (silent) {
     const coming = await keysStillComing(call, verb.timeout, signal);
-    if (coming === ABORTED) return 'end';
+    if (coming === null) return 'end';
     answer = coming;
   } else {
     const handler = call.handlers.onGather;
@@ -270,50 +261,6 @@ async function gather(
     purpose: 'gather-action',
     extra: { Digits: digits, FinishedOnKey: finishedOnKey, msg: 'Gather End' },
   };
-}
-
-/**
- * Keys the caller pressed past the Gather's end (more than numDigits, or after finishOnKey) are
- * not Twilio's to take: the Gather ended on the key before them. They are still sounds on the
- * call, pressed at the keypad's pace while Twilio asks for the action's TwiML, so each reaches
- * whatever recording runs at the moment it is pressed, as on a real call: a resume sent at once
- * after a fixed-length field can catch them.
- */
-function pressAfterGather(call: Call, rest: string): void {
-  const now = Date.now();
-  call.keysInFlight = call.keysInFlight.filter((k) => k.at >= now);
-  [...rest.replaceAll(PAUSE_KEY, '')].forEach((key, i) => {
-    const after = (i + 1) * 2 * KEY_MS;
-    call.keysInFlight.push({ key, at: now + after });
-    setTimeout(() => {
-      if (call.live) call.captureAudio('inbound', keyTones(key, { toneMs: KEY_MS, gapMs: KEY_MS }));
-    }, after).unref();
-  });
-}
-
-/** the keys pressed past an earlier Gather's end from now on, once the last is pressed and the caller's silence after it has passed */
-async function keysStillComing(call: Call, timeoutS: number, signal: AbortSignal): Promise<string | typeof ABORTED> {
-  const now = Date.now();
-  const coming = call.keysInFlight.filter((k) => k.at >= now);
-  const last = Math.max(now, ...coming.map((k) => k.at + KEY_MS));
-  await abortableSleep(last - now + Math.min(timeoutS * 1000, SILENCE_MAX_MS), signal);
-  return signal.aborted ? ABORTED : coming.map((k) => k.key).join('');
-}
-
-/**
- * What Twilio would submit for the keys pressed: up to finishOnKey, numDigits, or the caller's
- * pause (PAUSE_KEY: the Gather's timeout). `rest`: the keys pressed after it ended.
- */
-export function keyedDigits(keys: string, finishOnKey: string, numDigits?: number): { digits: string; finishedOnKey: string; rest: string } {
-  let digits = '';
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    if (key === PAUSE_KEY) return { digits, finishedOnKey: '', rest: keys.slice(i + 1) };
-    if (finishOnKey && key === finishOnKey) return { digits, finishedOnKey: key, rest: keys.slice(i + 1) };
-    digits += key;
-    if (numDigits !== undefined && digits.length >= numDigits) return { digits, finishedOnKey: '', rest: keys.slice(i + 1) };
-  }
-  return { digits, finishedOnKey: '', rest: '' };
 }
 
 async function connect(

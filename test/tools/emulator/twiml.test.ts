@@ -1,4 +1,4 @@
-import { keyedDigits } from '../../../tools/emulator/call-driver';
+import { keyedDigits } from '../../../tools/emulator/keyed';
 import { parseTwiml, TwimlError } from '../../../tools/emulator/twiml';
 import { parseXml, XmlParseError } from '../../../tools/emulator/xml';
 
