@@ -312,8 +312,11 @@ describe('bridged call', () => {
   });
 });
 
+/** CONTRACT: on SIGTERM the process ends its streams cleanly and exits within 10 s */
+const CONTRACT_SHUTDOWN_MS = 10_000;
+
 describe('shutdown', () => {
-  it('app.close() ends every stream cleanly and promptly', async () => {
+  it("app.close() ends every stream cleanly, within the contract's shutdown bound", async () => {
     const h2 = await startHarness({ flowsDir, store: 'embedded' });
     try {
       let agentCall: EmulatedCall | undefined;
@@ -324,9 +327,11 @@ describe('shutdown', () => {
       const caller = await call.legReady;
       const agent = await (await waitFor(() => agentCall, 'agent call')).legReady;
       await waitFor(() => h2.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged');
+      // the contract's bound (its streams ended cleanly and the process gone within 10 s of
+      // SIGTERM): a close that waited on a stream's own timeout would take longer
       const t0 = Date.now();
       await h2.app.close();
-      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(Date.now() - t0).toBeLessThan(CONTRACT_SHUTDOWN_MS);
       await Promise.all([caller.closed, agent.closed]);
       expect(caller.closedBy).toBe('service');
       expect(agent.closedBy).toBe('service');
