@@ -63,12 +63,14 @@ const SCRUB_MAX_DEPTH = 8;
 
 /**
  * A copy of `value` fit for the log: CENSORED_FIELDS censored and every text through redactText,
- * at any depth. Errors are left to the `err` serializer (safeErr, which scrubs what it makes of
- * them); a cycle or an object nested past SCRUB_MAX_DEPTH is not followed.
+ * at any depth. An error anywhere in it is written as the `err` serializer writes one (its type,
+ * message, stack and own fields), scrubbed the same way; a cycle or an object nested past
+ * SCRUB_MAX_DEPTH is not followed.
  */
 export function scrubbed(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (typeof value === 'string') return redactText(value);
-  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (value instanceof Error) value = pino.stdSerializers.err(value);
+  if (value === null || typeof value !== 'object') return value;
   if (seen.has(value)) return '[circular]';
   if (depth >= SCRUB_MAX_DEPTH) return '[nested]';
   seen.add(value);
@@ -157,11 +159,9 @@ export function redactText(text: string): string {
  * query and all.
  */
 function safeErr(err: Error): ReturnType<typeof pino.stdSerializers.err> {
-  const s = pino.stdSerializers.err(err);
-  if (typeof s.message === 'string') s.message = redactText(s.message);
-  if (typeof s.stack === 'string') s.stack = redactText(s.stack);
-  // what else an error carries (a cause, a REST client's request and response) at any depth
-  return scrubbed(s) as ReturnType<typeof pino.stdSerializers.err>;
+  // its message and stack, and what else it carries (a cause, a REST client's request and
+  // response) at any depth; a copy, so an object logged as `err` is never changed
+  return scrubbed(err) as ReturnType<typeof pino.stdSerializers.err>;
 }
 
 /**

@@ -115,4 +115,16 @@ describe('logger', () => {
     expect(JSON.parse(lines[0]).req).toEqual({ method: 'POST', url: '/v1/subjects/[subject]?[query]', id: 'req-1' });
     expect(JSON.parse(lines[1]).res).toEqual({ statusCode: 200 });
   });
+
+  test('an error under any other field is written as the err serializer writes one, scrubbed; an object logged as err is not changed', () => {
+    const { log, lines } = capture();
+    const nested = Object.assign(new Error('call +15551230000 failed'), { details: { To: '+15551230000' } });
+    const plain = { code: 'E_X', message: 'for 15551230000' };
+    log.warn({ context: { cause: nested }, err: plain }, 'nested');
+    expect(lines.join('')).not.toContain('5551230000');
+    const logged = JSON.parse(lines[0]) as { context: { cause: { type: string; message: string; details: { To: string } } }; err: { message: string } };
+    expect(logged.context.cause).toEqual(expect.objectContaining({ type: 'Error', message: 'call [number] failed', details: { To: '[redacted]' } }));
+    expect(logged.err.message).toBe('for [number]');
+    expect(plain.message).toBe('for 15551230000');
+  });
 });
