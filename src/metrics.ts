@@ -37,6 +37,11 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    callsSwept: new Counter({
+      name: 'tonewall_calls_swept_total',
+      help: "Calls ended by the sweep: over on Twilio, and no status callback said so (is the number's status callback set to /twilio/status?)",
+      registers: [registry],
+    }),
     fieldsCollected: new Counter({
       name: 'tonewall_fields_total',
       help: 'IVR fields by outcome',

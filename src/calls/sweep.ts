@@ -133,6 +133,7 @@ export class CallSweep {
     if (!endedNow) return false;
     if (left) this.d.metrics.callsActive.dec();
     this.d.metrics.callsEnded.inc({ status });
+    this.d.metrics.callsSwept.inc();
     if (sealed) await this.d.vault.erase(sealed);
     await this.d.audit.append(found.callSid, { type: 'call.ended', twilioStatus: status, by: 'sweep' });
     await this.d.events.publish({ type: 'call.ended', callSid: found.callSid, status });

@@ -59,6 +59,7 @@ describe('a call no status callback ended', () => {
   test('is ended once Twilio says it is over: off the active calls, into the ended ones, in its audit trail; a late status callback counts nothing again', async () => {
     const active0 = await metric(h, 'tonewall_calls_active');
     const ended0 = await metric(h, 'tonewall_calls_ended_total', '{status="completed"}');
+    const swept0 = await metric(h, 'tonewall_calls_swept_total');
     const call = await silentCaller(h);
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
     // still live: looked up, and left as it is
@@ -70,6 +71,8 @@ describe('a call no status callback ended', () => {
     await waitFor(async () => (await state(h, call.sid)) === 'ended', 'the sweep to end the call');
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0);
     expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 1);
+    // the operator sees that a call's end came from the sweep: a number without its status callback
+    expect(await metric(h, 'tonewall_calls_swept_total')).toBe(swept0 + 1);
     const trail = await h.app.services.audit.list(call.sid);
     expect(trail.filter((e) => e.type === 'call.ended')).toEqual([expect.objectContaining({ twilioStatus: 'completed', by: 'sweep' })]);
 
