@@ -21,7 +21,7 @@ import { errFields, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
-import { restStatus, TERMINAL_CALL_STATUSES, type CallControl } from './control';
+import { TERMINAL_CALL_STATUSES, type CallControl } from './control';
 import type { CallRepository } from './repository';
 import { endSession, type CallSession } from './session';
 
@@ -29,8 +29,6 @@ import { endSession, type CallSession } from './session';
 export const SWEEP_EVERY_MS = 5 * 60_000;
 /** a call that changed less than this long ago is in someone's hands: its next webhook says how it stands */
 export const SWEEP_QUIET_MS = 5 * 60_000;
-/** Twilio's answer for a call it does not know (deleted, or never on this account): it is not live */
-const NOT_FOUND = 404;
 
 export interface CallSweepDeps {
   store: Store;
@@ -104,15 +102,15 @@ export class CallSweep {
     return ended;
   }
 
-  /** Twilio's status of the call when it is over; null while it is not */
+  /**
+   * Twilio's status of the call when it is over; null while it is not. A call Twilio does not
+   * know (404: the REST credentials are another account's than the webhooks') throws like any
+   * failed read: the sweep ends a call only on Twilio's word that it is over, never a live
+   * conversation on a misconfiguration.
+   */
   private async twilioStatus(callSid: string): Promise<string | null> {
-    try {
-      const { status } = await this.d.twilio.calls(callSid).fetch();
-      return TERMINAL_CALL_STATUSES.has(status) ? status : null;
-    } catch (err) {
-      if (restStatus(err) === NOT_FOUND) return 'completed';
-      throw err;
-    }
+    const { status } = await this.d.twilio.calls(callSid).fetch();
+    return TERMINAL_CALL_STATUSES.has(status) ? status : null;
   }
 
   /** ended here, as its status callback would have: false when something else ended it first */

@@ -101,6 +101,30 @@ describe('a call no status callback ended', () => {
   });
 });
 
+describe('a call Twilio does not know', () => {
+  test('is left as it is (REST credentials of another account must not end live calls), and the failed read is logged', async () => {
+    const h = await startHarness({ emulator, keyPrefix: uniquePrefix('sweep404'), build: SWEEP });
+    try {
+      // a signed first webhook for a call the emulated account never placed: its REST API answers 404
+      const callSid = 'CA' + 'e'.repeat(32);
+      const first = await emulator.signedPost(h.voiceUrl, {
+        AccountSid: ACCOUNT_SID,
+        CallSid: callSid,
+        From: CALLER,
+        To: PAYMENTS_NUMBER,
+        CallStatus: 'ringing',
+      });
+      expect(first.body).toContain('<Gather');
+      const failedReads = () => h.logs.lines.filter((l) => l.includes('call sweep: status not read') && l.includes(callSid)).length;
+      await waitFor(() => failedReads() >= 2, 'two sweeps to try the call');
+      expect(await state(h, callSid)).toBe('ivr');
+      expect(emulator.timelineFor(callSid).filter((e) => e.type === 'rest' && e.status === 404).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('two instances on one Redis', () => {
   test('each period one instance sweeps; the call is ended and counted once between them', async () => {
     const prefix = uniquePrefix('sweep2');
