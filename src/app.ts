@@ -105,7 +105,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     publicUrl: config.publicUrl,
     audit,
     log,
-    metrics: { pauseFailures: metrics.recordingPauseFailures, pauses: metrics.recordingPauses },
+    metrics: { pauseFailures: metrics.recordingPauseFailures, resumeFailures: metrics.recordingResumeFailures, pauses: metrics.recordingPauses },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));

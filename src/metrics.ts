@@ -59,6 +59,11 @@ export function createMetrics() {
       help: 'Recording pauses Twilio did not acknowledge',
       registers: [registry],
     }),
+    recordingResumeFailures: new Counter({
+      name: 'tonewall_recording_resume_failures_total',
+      help: 'Recording resumes Twilio did not acknowledge: the recording is left paused, the rest of the call may go unrecorded',
+      registers: [registry],
+    }),
     streams: new Gauge({ name: 'tonewall_streams_active', help: 'Media streams open on this instance', labelNames: ['leg'] as const, registers: [registry] }),
     streamsTotal: new Counter({ name: 'tonewall_streams_total', help: 'Media streams accepted', labelNames: ['leg'] as const, registers: [registry] }),
     streamsRefused: new Counter({

@@ -30,6 +30,8 @@ export interface RecordingOutcome {
 
 export interface RecordingMetrics {
   pauseFailures: { inc(): void };
+  /** a recording left paused: compliance recording of the rest of the call is at stake, not a value */
+  resumeFailures: { inc(): void };
   pauses: { inc(labels: { outcome: string }): void };
 }
 
@@ -106,7 +108,10 @@ export class RecordingController {
 
   async resume(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
-    if (!outcome.ok) this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
+    if (!outcome.ok) {
+      this.deps.metrics?.resumeFailures.inc();
+      this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
+    }
     await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
     return outcome;
   }

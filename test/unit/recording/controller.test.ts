@@ -61,9 +61,10 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
       audit.push({ callSid, ...entry });
     },
   };
-  const counts = { pauseFailures: 0, pauses: [] as string[] };
+  const counts = { pauseFailures: 0, resumeFailures: 0, pauses: [] as string[] };
   const metrics = {
     pauseFailures: { inc: () => void counts.pauseFailures++ },
+    resumeFailures: { inc: () => void counts.resumeFailures++ },
     pauses: { inc: (l: { outcome: string }) => void counts.pauses.push(l.outcome) },
   };
   const controller = new RecordingController({
@@ -84,7 +85,7 @@ describe('pause', () => {
     expect(o).toEqual({ ok: true, twilioStatus: '200', recordingSid: REC });
     expect(updates).toEqual([{ callSid: CALL, recordingSid: REC, params: { status: 'paused', pauseBehavior: 'skip' } }]);
     expect(audit).toEqual([expect.objectContaining({ callSid: CALL, type: 'recording.paused', twilioStatus: '200', recordingSid: REC })]);
-    expect(counts).toEqual({ pauseFailures: 0, pauses: ['ok'] });
+    expect(counts).toEqual({ pauseFailures: 0, resumeFailures: 0, pauses: ['ok'] });
   });
 
   test("without a known recording SID it pauses Twilio's current recording", async () => {
@@ -102,7 +103,7 @@ describe('pause', () => {
     const o = await controller.pause(CALL, REC);
     expect(o).toMatchObject({ ok: false, twilioStatus });
     expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
-    expect(counts).toEqual({ pauseFailures: 1, pauses: ['failed'] });
+    expect(counts).toEqual({ pauseFailures: 1, resumeFailures: 0, pauses: ['failed'] });
   });
 
   test('not acknowledged within the timeout: not ok (timeout), though Twilio might still pause it later', async () => {
@@ -208,17 +209,18 @@ handoff:
 
 describe('resume', () => {
   test('acknowledged: ok, status in-progress requested, audited', async () => {
-    const { controller, updates, audit } = setup({});
+    const { controller, updates, audit, counts } = setup({});
     expect(await controller.resume(CALL, REC)).toMatchObject({ ok: true });
     expect(updates.map((u) => u.params)).toEqual([{ status: 'in-progress' }]);
     expect(audit.map((a) => a.type)).toEqual(['recording.resumed']);
+    expect(counts.resumeFailures).toBe(0);
   });
 
-  test('refused: not ok and audited as a failure; no pause metric moves', async () => {
+  test('refused: not ok, audited as a failure and counted as one; no pause metric moves', async () => {
     const { controller, audit, counts } = setup({ 'in-progress': 500 });
     expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '500' });
     expect(audit.map((a) => a.type)).toEqual(['recording.resume-failed']);
-    expect(counts).toEqual({ pauseFailures: 0, pauses: [] });
+    expect(counts).toEqual({ pauseFailures: 0, resumeFailures: 1, pauses: [] });
   });
 
   test('answered after its timeout: the next pause is sent only once Twilio answered the resume, so the resume cannot land after it', async () => {
