@@ -30,7 +30,16 @@ export interface AgentSocketDeps {
 interface Client {
   socket: WebSocket;
   principal: Principal;
+  /**
+   * The calls this socket was told of and not yet told the end of, oldest first: a call whose
+   * record was erased while live is no one's to see any more, but its end still reaches the
+   * panels that show it, so none keeps showing a call that is over.
+   */
+  heard: Set<string>;
 }
+
+/** calls a socket remembers having been told of; past it, the oldest is forgotten */
+const HEARD_MAX = 4096;
 
 /** client messages are a few hundred bytes; anything far larger is answered as malformed, unread */
 const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
@@ -84,11 +93,22 @@ function send(socket: WebSocket, message: AgentEvent): void {
 
 /**
  * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
- * it is offered (canSee); an event for a call whose record is gone goes to supervisors only.
+ * it is offered (canSee); an event for a call whose record is gone goes to supervisors only, but
+ * for its end, which also goes to every socket that was told of the call (Client.heard).
  */
-function visible(p: Principal, session: CallSession | null): boolean {
-  if (!session) return p.role !== 'agent';
-  return canSee(p, session);
+function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
+  if (session) return canSee(c.principal, session);
+  return c.principal.role !== 'agent' || (event.type === 'call.ended' && c.heard.has(event.callSid));
+}
+
+function heard(c: Client, event: CallEvent): void {
+  if (event.type === 'call.ended') {
+    c.heard.delete(event.callSid);
+    return;
+  }
+  c.heard.delete(event.callSid);
+  c.heard.add(event.callSid);
+  if (c.heard.size > HEARD_MAX) c.heard.delete(c.heard.values().next().value as string);
 }
 
 export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
@@ -102,7 +122,9 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       const session = await d.calls.get(event.callSid);
       const text = JSON.stringify(event satisfies AgentEvent);
       for (const c of clients) {
-        if (visible(c.principal, session) && c.socket.readyState === c.socket.OPEN) c.socket.send(text);
+        if (!visible(c, event, session) || c.socket.readyState !== c.socket.OPEN) continue;
+        c.socket.send(text);
+        heard(c, event);
       }
     };
     // one event at a time, so every socket sees a call's events in the order they were published
@@ -185,7 +207,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           settle();
           limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
           d.log.info({ agent: principal.sub, role: principal.role, ip: request.ip }, 'agent socket authenticated');
-          client = { socket, principal };
+          client = { socket, principal, heard: new Set() };
           clients.add(client);
           // the token's expiry ends the session it opened
           expiry = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.exp * 1000 - Date.now())));

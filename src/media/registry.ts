@@ -341,7 +341,7 @@ export class BridgeRegistry {
       // ended here from tonewall's hands: counted out of the active calls here, not again by its status callback
       let left = false;
       let sealed: string | undefined;
-      await this.d.calls.update(callSid, (s) => {
+      const stored = await this.d.calls.update(callSid, (s) => {
         // run again on the record that won when another writer changed it first
         const end = endSession(s);
         [endedNow, left, sealed] = [end !== null, end?.left ?? false, end?.sealed];
@@ -352,7 +352,9 @@ export class BridgeRegistry {
       // its status callback, later, finds it ended: counted here, as the leg's stream stopping ends a call Twilio reports completed
       if (endedNow) this.d.metrics.callsEnded.inc({ status: 'completed' });
       await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
-      if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+      // a record gone while the call was live (its caller erased): no one else can say the call is
+      // over, and the panels showing it must hear so (they are told of a gone call's end only)
+      if (endedNow || stored === null) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
     }
