@@ -30,7 +30,13 @@ export function createMetrics() {
       registers: [registry],
     }),
     callsStarted: new Counter({ name: 'tonewall_calls_started_total', help: 'Calls that reached a flow', registers: [registry] }),
-    callsActive: new Gauge({ name: 'tonewall_calls_active', help: 'Calls in progress seen by this instance', registers: [registry] }),
+    callsActive: new Gauge({
+      name: 'tonewall_calls_active',
+      // up where a call starts, down wherever it ends (its status callback, its bridge, the sweep):
+      // one instance's value may go below zero, the deployment's sum is the calls in progress
+      help: 'Calls in progress: up on the instance that took the call, down on the one that saw it end; sum over instances',
+      registers: [registry],
+    }),
     callsEnded: new Counter({
       name: 'tonewall_calls_ended_total',
       help: "Calls ended, once each, by Twilio's final status",
