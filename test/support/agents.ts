@@ -16,14 +16,18 @@ export const OFFER_NUMBER = '+15005550124';
 export const ALICE_NUMBER = '+15005550125';
 export const CALLER = '+15551234567';
 
-/** a flows dir with an offered bridge flow (no handoff.to) and one assigned to client:alice, both recorded */
+/** an offered bridge flow (no handoff.to) and one assigned to client:alice, both recorded (file name to YAML) */
+export function agentFlows(): Record<string, string> {
+  return {
+    offer: `id: offer\nnumbers: ["${OFFER_NUMBER}"]\nrecord: true\nsteps: []\nhandoff:\n  mode: bridge\n`,
+    alice: `id: alice\nnumbers: ["${ALICE_NUMBER}"]\nrecord: true\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
+  };
+}
+
+/** agentFlows in a flows dir of the caller's own (which it removes) */
 export function makeFlowsDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-agent-flows-'));
-  fs.writeFileSync(path.join(dir, 'offer.yaml'), `id: offer\nnumbers: ["${OFFER_NUMBER}"]\nrecord: true\nsteps: []\nhandoff:\n  mode: bridge\n`);
-  fs.writeFileSync(
-    path.join(dir, 'alice.yaml'),
-    `id: alice\nnumbers: ["${ALICE_NUMBER}"]\nrecord: true\nsteps: []\nhandoff:\n  mode: bridge\n  to: "client:alice"\n`,
-  );
+  for (const [name, yaml] of Object.entries(agentFlows())) fs.writeFileSync(path.join(dir, `${name}.yaml`), yaml);
   return dir;
 }
 

@@ -5,20 +5,14 @@
  * and a socket that was told of the call is told of its end. An agent never told of it hears
  * nothing; the event names no one.
  */
-import fs from 'node:fs';
-import { AgentSocket, ALICE_NUMBER, CALLER, agentSide, makeFlowsDir, placeCall, token } from '../../support/agents';
+import { AgentSocket, ALICE_NUMBER, CALLER, agentFlows, agentSide, placeCall, token } from '../../support/agents';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
 
 let h: Harness;
-let flowsDir: string;
 beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+  h = await startHarness({ flows: agentFlows() });
 });
-afterAll(async () => {
-  await h.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterAll(async () => h.close());
 
 test("the agent's panel hears the end of a call whose caller was erased while it was bridged; another agent hears nothing", async () => {
   const alice = await AgentSocket.open(h, token(h, 'alice'));
