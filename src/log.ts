@@ -110,9 +110,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         },
       },
       hooks: {
-        // the message and what it interpolates (`%s`), texts of their own beside the logged object
+        // the message and what it interpolates (`%s`, `%o`), beside the logged object (formatters.log's)
         logMethod(args: unknown[], method) {
-          return method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+          const m = args.findIndex((a) => typeof a === 'string');
+          return method.apply(this, (m < 0 ? args : args.map((a, i) => (i < m ? a : scrubbed(a)))) as Parameters<typeof method>);
         },
       },
       serializers: SERIALIZERS,

@@ -61,6 +61,7 @@ describe('logger', () => {
     const child = log.child({ leg: { note: 'for +15551230000' } }).child({ step: 2 });
     child.warn({ list: ['card 4111111111111111 declined', 12345678901], n: 5 }, 'retry for +1 555 123 0000 and 15551230000');
     child.info('for %s', '+15551230000');
+    child.info('params %o', { From: '+15551230000', step: 2 });
     const text = lines.join('');
     expect(text).not.toContain('5551230000');
     expect(text).not.toContain('4111111111111111');
@@ -74,6 +75,7 @@ describe('logger', () => {
     expect(logged.n).toBe(5);
     expect(logged.msg).toBe('retry for [number] and [number]');
     expect((JSON.parse(lines[1]) as { msg: string }).msg).toBe('for [number]');
+    expect((JSON.parse(lines[2]) as { msg: string }).msg).toBe('params {"From":"[redacted]","step":2}');
   });
 
   test("what an error carries (a REST client's request, a cause) is scrubbed at any depth", () => {
