@@ -15,11 +15,11 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
-import type { CallEvent } from '../bus';
 import { fieldState, maskProgress, maxLengthFor, validate, writeField, type FieldInput } from '../fields';
+import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import type { CaptureRecords } from './records';
-import type { CancelResult, CaptureRecord, CaptureRequest, CaptureStatus, StartResult } from './types';
+import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
 
 /** CONTRACT §5: a capture ends this long after the last key */
@@ -56,9 +56,9 @@ export interface ExecutorDeps {
     /** every value sealed for the call (its vault index), for a capture that outlived its call's record */
     eraseCall(callSid: string): Promise<unknown>;
   };
-  audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
-  events: { publish(event: CallEvent): Promise<void> };
-  metrics: { inc(labels: { outcome: string }): void };
+  audit: AnnounceDeps['audit'];
+  events: AnnounceDeps['events'];
+  metrics: AnnounceDeps['metrics'];
   bridges: BridgeLookup;
   log: Logger;
   instanceId: string;
@@ -306,7 +306,7 @@ export class CaptureExecutor {
       await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
       this.running.delete(callSid);
     }
-    await this.announce(run.record);
+    await announceEnd(this.d, run.record);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
   }
 
@@ -373,33 +373,6 @@ export class CaptureExecutor {
     } else {
       r.status = 'failed';
       r.reason = result.reason;
-    }
-  }
-
-  private async announce(r: CaptureRecord): Promise<void> {
-    const outcome: Record<CaptureStatus, string> = { capturing: 'failed', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
-    this.d.metrics.inc({ outcome: r.status === 'failed' && r.valid === false ? 'invalid' : outcome[r.status] });
-    await this.d.audit
-      .append(r.callSid, {
-        type: `capture.${r.status}`,
-        captureId: r.captureId,
-        kind: r.kind,
-        ...(r.blanket ? {} : { entered: r.entered }),
-        valid: r.valid,
-        reason: r.reason,
-      })
-      .catch((e: unknown) => this.d.log.error({ callSid: r.callSid, err: errFields(e) }, 'capture audit failed'));
-    const base = { callSid: r.callSid, captureId: r.captureId, name: r.name, kind: r.kind, entered: r.entered, masked: r.masked };
-    if (r.status === 'completed') {
-      await this.d.events.publish({
-        type: 'capture.completed',
-        ...base,
-        valid: true,
-        ...(r.brand ? { brand: r.brand } : {}),
-        ...(r.last4 ? { last4: r.last4 } : {}),
-      });
-    } else {
-      await this.d.events.publish({ type: 'capture.failed', ...base, reason: r.reason ?? r.status, ...(r.valid !== undefined ? { valid: r.valid } : {}) });
     }
   }
 }
