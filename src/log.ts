@@ -2,36 +2,13 @@
  * The pino logger. Redaction is fixed here, when the logger is built: every path that can carry
  * a caller's value or number is censored, whatever a call site passes. Call sites still log
  * fixed messages with data in fields, and never pass captured values at all; redaction is the
- * second line of defence, and it holds at any depth: pino's own `redact` paths reach one level
- * down (`*.From`), so every logged object, child binding and serialized error is also walked
- * whole (`scrubbed`), a field named for a caller's value or number censored wherever it sits and
- * a run of digits long enough to be a phone or card number masked in any text, the message too.
+ * second line of defence, and it holds at any depth (pino's own `redact` paths reach one level
+ * down, `*.From`, and are not used): every logged object, child binding and serialized error is
+ * walked whole (`scrubbed`), a field named for a caller's value or number censored wherever it
+ * sits and a run of digits long enough to be a phone or card number masked in any text, the
+ * message too.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
-
-export const REDACT_PATHS = [
-  'Digits',
-  '*.Digits',
-  'From',
-  '*.From',
-  'Caller',
-  '*.Caller',
-  'To',
-  '*.To',
-  'Called',
-  '*.Called',
-  'digits',
-  '*.digits',
-  'value',
-  '*.value',
-  'phone',
-  '*.phone',
-  'req.headers.authorization',
-  'req.headers["x-twilio-signature"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers["x-twilio-signature"]',
-];
 
 const CENSOR = '[redacted]';
 
@@ -100,7 +77,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     {
       level,
       base: { service: 'tonewall' },
-      redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: {
         log: (object) => {
           const out: Record<string, unknown> = {};

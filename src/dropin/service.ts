@@ -33,7 +33,6 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
 import { AppRecordings } from './app-recordings';
-import type { HeldPauses } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { signedReturnUrl } from './result-signature';
@@ -82,17 +81,14 @@ export class DropinService {
   private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
   private readonly hangups: HangupWatch;
   private readonly results: ResultDelivery;
-  /** the app's recordings on each call: found, paused and resumed by SID */
+  /** the app's recordings on each call: found, paused and resumed by SID; `held`, those this process paused and has not resumed, for a step that fails after its pause */
   private readonly recordings: AppRecordings;
-  /** the app's recordings this process paused and has not resumed, for a step that fails after its pause */
-  private readonly held: HeldPauses;
   /** calls this process returned to the app after a failed step while the store could not record it */
   private readonly unsaved: UnsavedReturns;
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
     this.recordings = new AppRecordings({ twilio: d.twilio, audit: d.audit, recording: d.recording });
-    this.held = this.recordings.held;
     this.hangups = new HangupWatch({
       store: d.store,
       keys: d.keys,
@@ -163,7 +159,7 @@ export class DropinService {
     dropin.result = result;
     const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
     await save(s);
-    this.held.forget(s.callSid);
+    this.recordings.held.forget(s.callSid);
     this.d.onLeft?.();
     this.d.onSessionChanged?.(s);
     let processors: { name: string; summary?: ProcessorSummary }[] = [];
@@ -213,8 +209,8 @@ export class DropinService {
         return false;
       },
     );
-    const sids = [...new Set([...paused, ...this.held.of(callSid)])];
-    this.held.forget(callSid);
+    const sids = [...new Set([...paused, ...this.recordings.held.of(callSid)])];
+    this.recordings.held.forget(callSid);
     const resumed = await Promise.all(
       sids.map((sid) =>
         this.d.recording.resume(callSid, sid).then(
@@ -264,7 +260,7 @@ export class DropinService {
    */
   async callEnded(callSid: string, flowOf: (s: CallSession) => Flow | undefined, status = 'completed'): Promise<void> {
     // no call, nothing to resume: Twilio ends a call's recordings with it
-    this.held.forget(callSid);
+    this.recordings.held.forget(callSid);
     // returned to the app by this instance, the store told only now: internal-error, never a hang-up too
     // (throws while the store cannot take it: the watch's next read, or the status callback's retry, comes back here)
     await this.unsaved.flush(callSid);
@@ -325,7 +321,7 @@ export class DropinService {
 
   /** stops the timers and waits for the polls and tries in flight; what is left stays in the store for the other instances */
   async close(): Promise<void> {
-    this.held.clear();
+    this.recordings.held.clear();
     this.unsaved.stop();
     await Promise.all([this.hangups.stop(), this.results.stop()]);
   }
