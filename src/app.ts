@@ -36,6 +36,7 @@ import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient } from './twilio/rest';
 import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
+import { BridgeLost } from './twilio/bridge-lost';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery } from './processors';
@@ -299,7 +300,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
   const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens, dropin });
   await app.register(
-    twilioRoutes({ config, flows, runner, calls, replay, firstWebhook, webhookWrite, metrics, audit, events, log, dropin, onCallEnded: dropinEnded }),
+    twilioRoutes({
+      config,
+      flows,
+      runner,
+      calls,
+      replay,
+      firstWebhook,
+      webhookWrite,
+      metrics,
+      audit,
+      events,
+      log,
+      dropin,
+      onCallEnded: dropinEnded,
+      bridgeLost: new BridgeLost({ calls, audit, tokens, flows, metrics, instanceId: config.instanceId, publicUrl: config.publicUrl }),
+    }),
   );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
   await app.register(

@@ -94,6 +94,11 @@ export function createMetrics() {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
+    bridgesResumed: new Counter({
+      name: 'tonewall_bridges_resumed_total',
+      help: 'Bridged calls whose caller stream was lost with its instance (drained, stopped or cut off) and taken up again by this one',
+      registers: [registry],
+    }),
     captures: new Counter({ name: 'tonewall_captures_total', help: 'Mid-call captures by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
     busDropped: new Counter({
       name: 'tonewall_bus_dropped_total',

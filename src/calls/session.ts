@@ -75,6 +75,12 @@ export interface CallSession {
     agentCallSid?: string;
     /** record the agent's call in bridge mode (the flow's `record`) */
     record?: boolean;
+    /**
+     * Bridge mode: the caller's media streams so far (absent: 1). A stream lost with the instance
+     * that held it (stopped, or gone) is followed by another on whichever instance Twilio's
+     * <Connect> action reaches (twilio/bridge-lost.ts); the number names each stream's action.
+     */
+    streams?: number;
   };
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;

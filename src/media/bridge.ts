@@ -102,6 +102,13 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.emit('bridged');
   }
 
+  /** the agent's stream is gone while the call goes on: the caller back on hold until an agent stream connects again */
+  disconnectAgent(): void {
+    if (this.state !== 'bridged') return;
+    this.agent = null;
+    this.state = 'holding';
+  }
+
   get tonesMaskedTotal(): number {
     return this.tonesReported;
   }

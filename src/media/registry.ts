@@ -5,15 +5,20 @@
  *   offer, to this instance's channel) dials it;
  * - the agent leg is a REST call whose TwiML streams back here with a single-use token;
  * - its stream starts → bridged (session state, `call.bridged` event, audit, setup time);
- * - either side ends (stream stop/close, or the `call.ended` event of the caller's call) → the
- *   other call is completed over REST and every trace (map entry, pending token, session
- *   state) is cleaned up.
+ * - either side ends (its stream's `stop`, or the `call.ended` event of the caller's call) → the
+ *   other call is completed over REST, every trace (map entry, pending token, session state)
+ *   cleaned up, and only then the streams closed;
+ * - a bridge lost to this instance while its calls go on (shutdown, or the caller's stream cut
+ *   off with no `stop`) → its streams are closed and nothing else: Twilio asks the <Connect>
+ *   action, which gives the caller a stream to whichever instance it reaches
+ *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (`rejoinAgent`).
+ *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile.
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
-import { endSession } from '../calls/session';
+import { endSession, type CallSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
 import type { FlowRegistry } from '../flows/load';
 import type { SystemMessage } from '../flows/prompt-defaults';
@@ -33,8 +38,11 @@ import { MediaErrors } from '../errors';
  * `twilio` package.
  */
 export interface BridgeTwiml {
-  /** the agent leg: its media streams to `streamUrl` (leg=agent); recorded first when `recordingStatusUrl` is given */
-  agentLeg(streamUrl: string, recordingStatusUrl?: string): string;
+  /**
+   * the agent leg: its media streams to `streamUrl` (leg=agent), its <Connect> action the `lost`
+   * URL of the caller's `n`-th stream; recorded first when `recordingStatusUrl` is given
+   */
+  agentLeg(streamUrl: string, lost: { publicUrl: string; n: number; callerSid: string }, recordingStatusUrl?: string): string;
   /** one of the service's own messages said in the flow's language and voice (English without a flow), then the call hung up */
   sayAndHangUp(message: SystemMessage, flow?: Flow): string;
 }
@@ -104,6 +112,7 @@ export class BridgeRegistry {
   attachCaller(grant: StreamGrant, stream: MediaStream): void {
     const callSid = grant.callSid;
     let bridge: Bridge | undefined;
+    let stopped = false;
     stream.attach({
       onStart: (msg) => {
         if (msg.start.callSid !== callSid || this.bridges.has(callSid) || this.shuttingDown) {
@@ -120,10 +129,13 @@ export class BridgeRegistry {
       onMedia: (msg) => bridge?.callerFrame(msg.media.payload),
       onDtmf: (digit) => bridge?.callerDtmf(digit),
       onStop: () => {
+        stopped = true;
         if (bridge) void this.end(callSid, 'caller', 'stream-stop');
       },
+      // Twilio says `stop` when the call or the stream ends; a socket that closes without it was
+      // cut off, with the call still up: Twilio goes to the <Connect> action, which resumes it
       onClose: () => {
-        if (bridge) void this.end(callSid, 'caller', 'stream-closed');
+        if (bridge && !stopped) void this.lose(callSid, 'caller-stream-lost');
       },
     });
   }
@@ -138,6 +150,7 @@ export class BridgeRegistry {
       stream.close(1000, 'no bridge');
       return;
     }
+    let stopped = false;
     stream.attach({
       onStart: (msg) => {
         if (bridge.state === 'ended' || bridge.agent) {
@@ -150,8 +163,14 @@ export class BridgeRegistry {
       },
       onMedia: (msg) => bridge.agentFrame(msg.media.payload),
       onDtmf: () => undefined,
-      onStop: () => void this.end(bridge.callSid, 'agent', 'stream-stop'),
-      onClose: () => void this.end(bridge.callSid, 'agent', 'stream-closed'),
+      onStop: () => {
+        stopped = true;
+        void this.end(bridge.callSid, 'agent', 'stream-stop');
+      },
+      // cut off with no `stop`: the agent's call is still up, and is called back in
+      onClose: () => {
+        if (!stopped) void this.agentLost(bridge, stream);
+      },
     });
   }
 
@@ -184,7 +203,7 @@ export class BridgeRegistry {
     // other the audio this service sends them, where every key the caller presses is already
     // a flat tone. (The caller's own recording was stopped before the bridge.)
     const recordingStatusUrl = session.handoff.record ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}` : undefined;
-    const agentTwiml = this.d.twiml.agentLeg(url, recordingStatusUrl);
+    const agentTwiml = this.d.twiml.agentLeg(url, this.lostUrl(callSid, session), recordingStatusUrl);
     bridge.dialedAt = performance.now();
     try {
       const call = await this.d.twilio.calls.create({
@@ -214,26 +233,51 @@ export class BridgeRegistry {
     }
   }
 
-  /** ends a bridge: the other call over REST, then every trace of it */
+  /**
+   * Ends a bridge on purpose: the other call over REST, then every trace of it, then its streams.
+   * In that order: a caller's stream that closes while its call is up sends Twilio to the
+   * <Connect> action (twilio/bridge-lost.ts), which must find the call ended, not a bridge lost.
+   * Nothing is relayed meanwhile (the bridge is marked ended first).
+   */
   async end(callSid: string, endedBy: 'caller' | 'agent', reason: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
     if (!bridge || !bridge.markEnded(reason)) return;
     const log = this.d.log.child({ callSid });
     log.info({ endedBy, reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge ended');
+    this.forget(bridge);
+    if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
+    if (endedBy === 'agent') await this.completeCall(callSid);
+    await this.cleanup(bridge, reason);
     bridge.caller.close();
     bridge.agent?.close();
-    this.forget(bridge);
-    if (!this.shuttingDown) {
-      if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
-      if (endedBy === 'agent') await this.completeCall(callSid);
-    }
-    await this.cleanup(bridge, reason);
   }
 
-  /** app shutdown: close every stream (sending nothing more) and clean state, without REST calls */
+  /**
+   * A bridge lost to this instance while its calls go on (shutdown, the caller's stream cut off):
+   * the streams closed, the record left as it is. Twilio asks the caller's <Connect> action
+   * (twilio/bridge-lost.ts), and the agent's, so the call is taken up on whichever instance that
+   * reaches: the caller on hold there while their agent's call is called back in.
+   */
+  private async lose(callSid: string, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
+    const bridge = this.bridges.get(callSid);
+    if (!bridge || !bridge.markEnded(reason)) return;
+    const log = this.d.log.child({ callSid });
+    log.warn({ reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge lost here: its call goes on where Twilio takes it up');
+    this.forget(bridge);
+    try {
+      if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
+      await this.d.audit.append(callSid, { type: 'bridge.lost', reason, tonesMasked: bridge.tonesMaskedTotal });
+    } catch (err) {
+      log.warn({ err: errFields(err) }, 'lost bridge not recorded');
+    }
+    bridge.caller.close();
+    bridge.agent?.close();
+  }
+
+  /** app shutdown: every bridge lost to this instance (its streams closed, no REST call); the calls go on elsewhere */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await Promise.all([...this.bridges.keys()].map((sid) => this.end(sid, 'caller', 'shutdown')));
+    await Promise.all([...this.bridges.keys()].map((sid) => this.lose(sid, 'shutdown')));
     // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
     this.unsubscribeEvents?.().catch((err: unknown) => this.d.log.debug({ err: errFields(err) }, 'bridge events unsubscribe failed on shutdown'));
     this.unsubscribeEvents = null;
@@ -249,7 +293,9 @@ export class BridgeRegistry {
       }
       const pending = this.pendingDials.get(callSid);
       this.pendingDials.delete(callSid);
-      if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
+      // a stream after the first (its bridge lost with another instance): the agent's call, if one was placed, is called back in
+      if (session.handoff.agentCallSid) await this.rejoinAgent(bridge, session);
+      else if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
       else if (pending && performance.now() - pending.at < PENDING_DIAL_MS) await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub);
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridge start failed');
@@ -275,6 +321,73 @@ export class BridgeRegistry {
       this.d.log.info({ callSid }, 'call bridged');
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridged state not recorded');
+    }
+  }
+
+  /** the URL Twilio asks when a stream of this call's bridge ends with its call up: the caller's current stream's */
+  private lostUrl(callSid: string, session: CallSession): { publicUrl: string; n: number; callerSid: string } {
+    return { publicUrl: this.d.publicUrl, n: session.handoff.streams ?? 1, callerSid: callSid };
+  }
+
+  /**
+   * Calls the agent's call (placed for this call's bridge, perhaps by another instance) back into
+   * the bridge here: its TwiML replaced by a stream to this instance, with no second recording
+   * (the one it began with goes on). If Twilio will not redirect it (it ended, or never
+   * answered), it is ended and the agent dialled again; with no agent known, the caller stays on
+   * hold for whoever accepts.
+   */
+  private async rejoinAgent(bridge: Bridge, session: CallSession): Promise<void> {
+    const callSid = bridge.callSid;
+    const agentCallSid = session.handoff.agentCallSid!;
+    const log = this.d.log.child({ callSid });
+    if (bridge.state !== 'holding') return;
+    bridge.state = 'dialing';
+    bridge.agentCallSid = agentCallSid;
+    bridge.agentSub = session.handoff.agentSub;
+    this.byAgentCall.set(agentCallSid, callSid);
+    const { token, url } = await this.d.tokens.issue({
+      callSid,
+      leg: 'agent',
+      instanceId: this.d.instanceId,
+      bridgeCallSid: callSid,
+      ...(session.handoff.agentSub ? { agentSub: session.handoff.agentSub } : {}),
+    });
+    bridge.agentToken = token;
+    bridge.dialedAt = performance.now();
+    try {
+      await this.d.twilio.calls(agentCallSid).update({ twiml: this.d.twiml.agentLeg(url, this.lostUrl(callSid, session)) });
+      await this.d.audit.append(callSid, { type: 'bridge.agent-rejoining' });
+      log.info({ agentCallSid }, "agent's call called back into the bridge");
+    } catch (err) {
+      if ((bridge.state as string) === 'ended') return;
+      log.warn({ agentCallSid, err: errFields(err) }, "agent's call not redirected: dialling the agent again");
+      this.byAgentCall.delete(agentCallSid);
+      bridge.agentCallSid = undefined;
+      await this.d.store.del(this.d.keys.streamToken(token));
+      bridge.agentToken = undefined;
+      bridge.state = 'holding';
+      await this.completeCall(agentCallSid);
+      if (session.handoff.agentEndpoint) await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub);
+    }
+  }
+
+  /**
+   * The agent's stream cut off with no `stop` (their call still up, and sent by Twilio to its
+   * <Connect> action to wait): the caller back on hold, the agent's call called back in.
+   */
+  private async agentLost(bridge: Bridge, stream: MediaStream): Promise<void> {
+    if (bridge.state !== 'bridged' || bridge.agent !== stream || this.shuttingDown) return;
+    const log = this.d.log.child({ callSid: bridge.callSid });
+    log.warn("agent's stream cut off: caller on hold, calling the agent's call back in");
+    bridge.disconnectAgent();
+    try {
+      this.holdTimers.set(bridge.callSid, setTimeout(() => void this.noAgent(bridge.callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
+      const session = await this.d.calls.get(bridge.callSid);
+      if (!session || session.state === 'ended' || !session.handoff.agentCallSid) return void (await this.end(bridge.callSid, 'agent', 'agent-stream-lost'));
+      await this.rejoinAgent(bridge, session);
+    } catch (err) {
+      log.error({ err: errFields(err) }, "agent's call not called back in");
+      await this.end(bridge.callSid, 'agent', 'agent-stream-lost');
     }
   }
 

@@ -41,6 +41,17 @@ export const guardIdentity =
   };
 
 /**
+ * A <Connect> action after a bridge's stream ended (bridge-lost.ts): once per (call, leg, stream
+ * number), the path segment the service wrote; the next loss of the same call has the next number.
+ */
+export const bridgeLostIdentity =
+  (leg: string, n: string): Identify =>
+  (params) => {
+    const callSid = callSidOf(params);
+    return callSid ? { callSid, parts: ['bridge-lost', leg, n] } : null;
+  };
+
+/**
  * A status or recording callback: Twilio sends several per call, each signed differently; every
  * copy of one (a retry, a resend, the same bytes cut at other parameter boundaries) shares its
  * signature.

@@ -15,6 +15,8 @@ import type { Metrics } from '../metrics';
 import type { AuditSink } from '../recording/controller';
 import { endSession, type CallSession, type RecordingStatus } from '../calls/session';
 import {
+  bridgeLostParams,
+  bridgeLostQuery,
   formParams,
   gatherParams,
   guardParams,
@@ -25,7 +27,8 @@ import {
   voiceParams,
 } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
-import { callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
+import { bridgeLostIdentity, callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
+import type { BridgeLost } from './bridge-lost';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
@@ -51,6 +54,8 @@ export interface TwilioRouteDeps {
   audit: AuditSink;
   events: EventBus;
   log: Logger;
+  /** a bridge's stream ended with its call up (its <Connect> action): the call taken up here */
+  bridgeLost: BridgeLost;
   /** a drop-in capture's call ended (its hang-up watch and result: dropin/service.ts); no other call's end calls it */
   onCallEnded?: (callSid: string) => Promise<void>;
   /** drop-in captures (issue 13): POST /twilio/capture/:flowId */
@@ -234,6 +239,27 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         return send(reply, answer);
       });
     }
+
+    // a bridge's stream ended with its call still up (bridge-lost.ts): the n-th of the caller's, or of its agent's call
+    app.post<{ Params: { n: string } }>('/twilio/bridge-lost/:n', ROUTE_OPTIONS, async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const n = Number.parseInt(req.params.n, 10);
+      const q = bridgeLostQuery.safeParse(req.query ?? {});
+      const leg = q.success ? q.data.leg : 'caller';
+      const answer = await serve(
+        req,
+        'bridge-lost',
+        'voice',
+        async (raw, log) => {
+          const p = bridgeLostParams.parse(raw);
+          if (!q.success || !Number.isSafeInteger(n) || n < 1) throw TwilioErrors.bridgeLostMalformed();
+          return leg === 'agent' ? d.bridgeLost.agent(p.CallSid, q.data.call, p.CallStatus, log) : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log);
+        },
+        { identify: bridgeLostIdentity(leg, String(n)) },
+      );
+      observeLatency('bridge-lost', answer.status, started);
+      return send(reply, answer);
+    });
 
     route('/twilio/dial-status', 'dial-status', 'voice', async () => {
       // the <Dial> to the agent ended: nothing more to say

@@ -18,6 +18,8 @@ export interface RenderContext {
   flow?: Flow;
   /** bridge mode: the single-use wss URL of the caller's media stream */
   streamUrl?: string;
+  /** bridge mode: which of the caller's streams that is (CallSession handoff.streams; absent: the first) */
+  streamNumber?: number;
   /**
    * a drop-in capture's query on its <Gather> actions (dropin/action-query.ts): what a gather
    * that fails needs to return the call to the app without the store. Plain calls have none.
@@ -126,8 +128,7 @@ export function startRecording(r: VoiceResponse, statusCallbackUrl: string): voi
 function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['handoff'], ctx: RenderContext): void {
   if (h.mode === 'bridge') {
     if (!ctx.streamUrl) throw TwilioErrors.streamUrlMissing();
-    const stream = r.connect().stream({ url: ctx.streamUrl });
-    stream.parameter({ name: 'leg', value: 'caller' });
+    callerStream(r, ctx.publicUrl, ctx.streamUrl, ctx.streamNumber ?? 1);
     return;
   }
   const to = h.to ?? 'queue:agents';
@@ -139,6 +140,46 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
   if (to.startsWith('client:')) dial.client(to.slice('client:'.length));
   else if (to.startsWith('sip:')) dial.sip(to);
   else dial.number(to);
+}
+
+/**
+ * Where Twilio goes when a bridge's stream ends with the call still up (the <Connect> action):
+ * the `n`-th stream of the caller's call, or with `agentOf` the agent leg of that caller's
+ * bridge. A stream the service ends on purpose ends its call first, so only a stream lost with
+ * its instance (drained, stopped, cut off) comes here (twilio/bridge-lost.ts).
+ */
+export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string): string {
+  return `${publicUrl}/twilio/bridge-lost/${n}${agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : ''}`;
+}
+
+/** <Connect action><Stream>: the caller's `n`-th media stream, to this instance's bridge */
+function callerStream(r: VoiceResponse, publicUrl: string, streamUrl: string, n: number): void {
+  r.connect({ action: bridgeLostUrl(publicUrl, n), method: 'POST' })
+    .stream({ url: streamUrl })
+    .parameter({ name: 'leg', value: 'caller' });
+}
+
+/** a caller whose bridge's instance was lost: their next stream, to this instance (twilio/bridge-lost.ts) */
+export function callerStreamTwiml(publicUrl: string, streamUrl: string, n: number): string {
+  const r = new twilio.twiml.VoiceResponse();
+  callerStream(r, publicUrl, streamUrl, n);
+  return r.toString();
+}
+
+/** how long an agent whose bridge's instance was lost waits for the caller's new bridge to call them back in */
+export const AGENT_REJOIN_WAIT_SECONDS = 60;
+
+/**
+ * An agent whose stream was lost with its instance: told so, then silence while the caller's
+ * new stream reaches an instance, whose bridge redirects this call to it (media/registry.ts
+ * `rejoinAgent`). Nothing of the caller reaches them here. No rejoin in time: the call ends.
+ */
+export function agentWaitTwiml(): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.say('Reconnecting your caller.');
+  r.pause({ length: AGENT_REJOIN_WAIT_SECONDS });
+  r.hangup();
+  return r.toString();
 }
 
 /** the Content-Type of every TwiML answer */
@@ -197,10 +238,12 @@ export function emptyTwiml(): string {
 
 /** the TwiML the bridge registry (media/) sends when it dials the agent leg or ends a caller's hold */
 export const bridgeTwiml: BridgeTwiml = {
-  agentLeg(streamUrl, recordingStatusUrl) {
+  agentLeg(streamUrl, lost, recordingStatusUrl) {
     const r = new twilio.twiml.VoiceResponse();
     if (recordingStatusUrl) startRecording(r, recordingStatusUrl);
-    r.connect().stream({ url: streamUrl }).parameter({ name: 'leg', value: 'agent' });
+    r.connect({ action: bridgeLostUrl(lost.publicUrl, lost.n, lost.callerSid), method: 'POST' })
+      .stream({ url: streamUrl })
+      .parameter({ name: 'leg', value: 'agent' });
     return r.toString();
   },
   sayAndHangUp: sayAndHangUpTwiml,

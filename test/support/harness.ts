@@ -66,11 +66,17 @@ export interface HarnessOptions {
   build?: Partial<BuildOptions>;
   /**
    * Run as operators do: PUBLIC_URL is this https origin, served by a TLS-terminating proxy (the
-   * emulator's `origins`) in front of the service's http port. Only with the harness's own emulator.
+   * emulator's `origins`) in front of the service's http port. With a shared emulator, the test routes it (ownMediaUrl).
    */
   publicUrl?: string;
   /** the emulated account's PCI Mode (Twilio refuses a <Gather> over http: 13337) */
   pciMode?: boolean;
+  /**
+   * Several instances behind one PUBLIC_URL (`publicUrl` with a shared `emulator`, whose
+   * `routeOrigin` the test points at one of them): each instance's media streams on its own
+   * origin (MEDIA_PUBLIC_URL, its local http port), as a deployment names each instance's.
+   */
+  ownMediaUrl?: boolean;
 }
 
 export interface Harness {
@@ -92,7 +98,8 @@ export interface Harness {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  if (opts.emulator && (opts.publicUrl || opts.pciMode)) throw new Error('publicUrl and pciMode take the harness its own emulator');
+  if (opts.emulator && opts.pciMode) throw new Error('pciMode takes the harness its own emulator');
+  // a shared emulator routes a shared publicUrl to the instance the test points it at (routeOrigin)
   const emulator =
     opts.emulator ??
     (await startTwilioEmulator({
@@ -122,6 +129,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     FLOWS_DIR: ownFlows ?? opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
     PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
     LOG_LEVEL: 'debug',
+    ...(opts.ownMediaUrl ? { MEDIA_PUBLIC_URL: url } : {}),
     ...(opts.store === 'embedded' ? {} : { REDIS_URL: redisUrl() }),
     ...opts.env,
   });

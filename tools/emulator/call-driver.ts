@@ -13,8 +13,6 @@ import { parseTwiml, TwimlError, type PromptVerb, type StreamNoun, type TwimlVer
 
 /** Twilio speaks prompts in real time; the emulator only yields so tests stay fast. */
 const PROMPT_YIELD_MS = 1;
-/** upper bound on a <Pause>: recorded with its real length, waited for only this long */
-const PAUSE_MAX_MS = 5;
 
 type VerbOutcome = Next | 'continue' | 'end';
 
@@ -180,8 +178,10 @@ async function playPrompt(call: Call, verb: PromptVerb, docUrl: string | undefin
       await abortableSleep(PROMPT_YIELD_MS, signal);
       return;
     case 'Pause':
+      // waited for as Twilio does (a redirect or hang-up ends it sooner): a caller or agent left
+      // waiting in a <Pause> is redirected out of it, or the call ends when it runs out
       call.record({ verb: 'Pause', length: verb.length });
-      await abortableSleep(Math.min(verb.length * 1000, PAUSE_MAX_MS), signal);
+      await abortableSleep(verb.length * 1000, signal);
       return;
   }
 }

@@ -66,6 +66,11 @@ export interface TwilioEmulator {
   recordingStatusAt(callSid: string, t: number, recordingSid?: string): RecordingState;
   /** ms on the timeline's clock, for comparing with entries' `t` */
   now(): number;
+  /**
+   * Points a public https origin at another local http origin from now on: the load balancer in
+   * front of several instances, taking one out of rotation (origins.ts)
+   */
+  routeOrigin(publicOrigin: string, localOrigin: string): void;
   /** POST (or GET) signed as Twilio signs it; `signature: null` omits the header */
   signedPost(url: string, params: Record<string, string>, opts?: SignedRequestOptions): Promise<WebhookResponse>;
   /** the X-Twilio-Signature Twilio would send for this URL and these params */
@@ -76,7 +81,8 @@ export interface TwilioEmulator {
 export async function startTwilioEmulator(opts: EmulatorOptions): Promise<TwilioEmulator> {
   const closing = new AbortController();
   const timeline = new Timeline();
-  const reach = originMap(opts.origins);
+  const origins = originMap(opts.origins);
+  const reach = origins.reach;
   const webhooks = new WebhookSender(opts.authToken, WEBHOOK_TIMEOUT_MS, reach);
   let baseUrl = '';
   const ctx: EmulatorContext = {
@@ -111,6 +117,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     timelineFor: (callSid) => timeline.forCall(callSid),
     recordingStatusAt: (callSid, t, recordingSid) => timeline.recordingStatusAt(callSid, t, recordingSid),
     now: () => timeline.now(),
+    routeOrigin: (publicOrigin, localOrigin) => origins.route(publicOrigin, localOrigin),
     signedPost: (url, params, signOpts) => webhooks.send(url, params, signOpts),
     signature: (url, params) => webhooks.signature(url, params),
     close: async () => {

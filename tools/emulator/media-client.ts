@@ -40,6 +40,11 @@ export interface MediaLeg {
   readonly closedBy: 'emulator' | 'service' | undefined;
   readonly isOpen: boolean;
   stop(): Promise<void>;
+  /**
+   * The connection cut off (a network failure between Twilio and the service, an instance gone):
+   * no `stop`, no close handshake. The call goes on as Twilio's would: its <Connect> ends.
+   */
+  drop(): Promise<void>;
 }
 
 export interface ConnectStreamOptions {
@@ -238,6 +243,12 @@ class Leg implements MediaLeg {
       this.ws.terminate();
     }
     if (this.ws.readyState !== WebSocket.CLOSED) await this.closed;
+  }
+
+  async drop(): Promise<void> {
+    this.closer ??= 'emulator';
+    this.ws.terminate();
+    await this.closed;
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {

@@ -8,10 +8,17 @@
  */
 export type Reach = (url: string) => string;
 
+/** a Reach whose proxy can be pointed elsewhere, as a load balancer takes an instance out of rotation */
+export interface Origins {
+  reach: Reach;
+  /** from now on, `publicOrigin` (https) is served by `localOrigin` (http), wss URLs of its host by ws:// of that one */
+  route(publicOrigin: string, localOrigin: string): void;
+}
+
 /** `{ 'https://ivr.example.test': 'http://127.0.0.1:4312' }`: wss URLs of the public origin go to ws:// of the local one */
-export function originMap(origins: Record<string, string> = {}): Reach {
+export function originMap(origins: Record<string, string> = {}): Origins {
   const routes = new Map<string, string>();
-  for (const [publicOrigin, localOrigin] of Object.entries(origins)) {
+  const route = (publicOrigin: string, localOrigin: string) => {
     const pub = new URL(publicOrigin);
     const local = new URL(localOrigin);
     if (
@@ -24,9 +31,10 @@ export function originMap(origins: Record<string, string> = {}): Reach {
     }
     routes.set(pub.origin, local.origin);
     routes.set(`wss://${pub.host}`, `ws://${local.host}`);
-  }
-  if (routes.size === 0) return (url) => url;
-  return (url) => {
+  };
+  for (const [publicOrigin, localOrigin] of Object.entries(origins)) route(publicOrigin, localOrigin);
+  const reach: Reach = (url) => {
+    if (routes.size === 0) return url;
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -36,4 +44,5 @@ export function originMap(origins: Record<string, string> = {}): Reach {
     const local = routes.get(`${parsed.protocol}//${parsed.host}`);
     return local ? local + parsed.pathname + parsed.search : url;
   };
+  return { reach, route };
 }

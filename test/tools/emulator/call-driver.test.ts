@@ -32,7 +32,7 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
 </Response>`,
     );
     service.routes.set('/twilio/gather', (p) => `<Response><Say>Got ${p.Digits.length}</Say><Redirect>/twilio/next</Redirect></Response>`);
-    service.routes.set('/twilio/next', () => '<Response><Pause length="10"/><Hangup/><Say>never</Say></Response>');
+    service.routes.set('/twilio/next', () => '<Response><Pause length="1"/><Hangup/><Say>never</Say></Response>');
 
     const gathers: unknown[] = [];
     const call = await emulator.placeCall({
@@ -81,7 +81,10 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     ]);
     expect(call.transcript.map((e) => e.verb)).toEqual(['Say', 'Say', 'Gather', 'Say', 'Redirect', 'Pause', 'Hangup']);
     expect(call.transcript[0]).toMatchObject({ verb: 'Say', text: 'Welcome & thanks.', voice: 'alice' });
-    expect(call.transcript[5]).toEqual({ verb: 'Pause', length: 10 });
+    expect(call.transcript[5]).toEqual({ verb: 'Pause', length: 1 });
+    // a <Pause> lasts as long as it says, as on Twilio
+    const verbAt = (verb: string) => emulator.timelineFor(call.sid).find((e) => e.type === 'twiml-verb' && e.entry.verb === verb)?.t ?? NaN;
+    expect(verbAt('Hangup') - verbAt('Pause')).toBeGreaterThanOrEqual(990);
     expect(call.status).toBe('completed');
     expect(call.gathers).toEqual([{ digits: '123456', recordingStatus: 'none' }]);
 

@@ -72,7 +72,7 @@ describe('PCI Mode and TLS-terminated origins', () => {
 });
 
 describe('originMap', () => {
-  const reach = originMap({ [PUBLIC]: 'http://127.0.0.1:4312' });
+  const { reach } = originMap({ [PUBLIC]: 'http://127.0.0.1:4312' });
 
   it('sends the public origin, https and wss, to the local one, path and query kept', () => {
     expect(reach(`${PUBLIC}/twilio/gather/1/1?confirm=1`)).toBe('http://127.0.0.1:4312/twilio/gather/1/1?confirm=1');
@@ -82,6 +82,15 @@ describe('originMap', () => {
 
   it('leaves every other URL as it is, plain http to the public host too', () => {
     for (const url of ['http://ivr.example.test/x', 'https://other.example.test/x', 'not a url']) expect(reach(url)).toBe(url);
+  });
+
+  it('routes the public origin to another local one from then on (a load balancer taking an instance out)', () => {
+    const lb = originMap({ [PUBLIC]: 'http://127.0.0.1:4312' });
+    expect(lb.reach(`${PUBLIC}/twilio/voice`)).toBe('http://127.0.0.1:4312/twilio/voice');
+    lb.route(PUBLIC, 'http://127.0.0.1:4313');
+    expect(lb.reach(`${PUBLIC}/twilio/voice`)).toBe('http://127.0.0.1:4313/twilio/voice');
+    expect(lb.reach('wss://ivr.example.test/media/abc')).toBe('ws://127.0.0.1:4313/media/abc');
+    expect(() => lb.route('http://ivr.example.test', 'http://127.0.0.1:1')).toThrow(/https origin/);
   });
 
   it('refuses a map that is not https → http origins', () => {

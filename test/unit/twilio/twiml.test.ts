@@ -6,7 +6,16 @@ import type { Verb } from '../../../src/flows/verbs';
 import { pino } from 'pino';
 import { captureAgain, refusedCaptureTwiml } from '../../../src/twilio/capture-route';
 import type { CallRepository } from '../../../src/calls/repository';
-import { APOLOGY, bridgeTwiml, emptyTwiml, notInServiceTwiml, renderVerbs, safeTwiml } from '../../../src/twilio/twiml';
+import {
+  AGENT_REJOIN_WAIT_SECONDS,
+  agentWaitTwiml,
+  APOLOGY,
+  bridgeTwiml,
+  emptyTwiml,
+  notInServiceTwiml,
+  renderVerbs,
+  safeTwiml,
+} from '../../../src/twilio/twiml';
 
 const PUBLIC = 'https://ivr.example.com';
 const HEAD = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -56,13 +65,33 @@ describe('renderVerbs', () => {
     );
   });
 
-  test('bridge handoff: <Connect><Stream> to the single-use URL, marked as the caller leg', () => {
+  test("bridge handoff: <Connect><Stream> to the single-use URL, marked as the caller leg, its action the stream's bridge-lost", () => {
     const verbs: Verb[] = [{ verb: 'handoff', handoff: { mode: 'bridge' } }];
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
-      HEAD + '<Response><Connect><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>',
+      HEAD +
+        `<Response><Connect action="${PUBLIC}/twilio/bridge-lost/1" method="POST"><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>`,
+    );
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one', streamNumber: 3 })).toContain(
+      `action="${PUBLIC}/twilio/bridge-lost/3"`,
     );
     // never served from the cache: the next call gets its own URL
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/two' })).toContain('url="wss://ivr.example.com/media/two"');
+  });
+
+  test("the agent leg: recorded when asked, its <Connect> action the caller's bridge-lost for the agent", () => {
+    const recorded = bridgeTwiml.agentLeg(
+      'wss://i1.example.com/media/a',
+      { publicUrl: PUBLIC, n: 2, callerSid: 'CA' + '1'.repeat(32) },
+      `${PUBLIC}/twilio/recording-status`,
+    );
+    expect(recorded).toContain('<Start><Recording');
+    expect(recorded).toContain(`<Connect action="${PUBLIC}/twilio/bridge-lost/2?leg=agent&amp;call=CA${'1'.repeat(32)}" method="POST">`);
+    // called back into a bridge: no second recording (the call's first goes on)
+    expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', { publicUrl: PUBLIC, n: 3, callerSid: 'CA' + '1'.repeat(32) })).not.toContain('Recording');
+  });
+
+  test('an agent waiting to be called back in hears a notice, then silence, then the call ends; nothing of the caller', () => {
+    expect(agentWaitTwiml()).toBe(HEAD + `<Response><Say>Reconnecting your caller.</Say><Pause length="${AGENT_REJOIN_WAIT_SECONDS}"/><Hangup/></Response>`);
   });
 
   test('a bridge handoff without a stream URL is refused, not rendered without one', () => {

@@ -1,0 +1,96 @@
+/**
+ * A bridge's stream ended with its call still up: Twilio asks the <Connect> action the service
+ * wrote around it (twilio/twiml.ts `bridgeLostUrl`). The service ends a bridge on purpose by
+ * ending the other call and the record first (media/registry.ts `end`), so a call that comes
+ * here still live lost its bridge with the instance that held it: drained at a deploy, stopped,
+ * or cut off. Whichever instance this request reaches takes the call up:
+ *
+ * - the caller gets their next stream, to this instance, where the new bridge holds them (the
+ *   hold sound) and calls their agent's call back in (media/registry.ts `rejoinAgent`), every
+ *   key masked as before; the record names this instance, so an accept still reaches the bridge;
+ * - the agent's call waits in silence (twilio/twiml.ts `agentWaitTwiml`) until that happens.
+ *
+ * Nothing of the caller reaches the agent but through a bridge, and no recording is started or
+ * resumed here: the caller's own was stopped before the first bridge, the agent's goes on as it
+ * was. A call whose record says it is over, or that is not the bridge's, is simply ended.
+ */
+import type { AuditTrail } from '../audit';
+import type { CallRepository } from '../calls/repository';
+import type { CallSession, CallState } from '../calls/session';
+import type { FlowRegistry } from '../flows/load';
+import type { Logger } from '../log';
+import type { StreamTokens } from '../media/tokens';
+import type { Metrics } from '../metrics';
+import { TERMINAL_CALL_STATUSES } from './params';
+import { agentWaitTwiml, callerStreamTwiml, emptyTwiml, sayAndHangUpTwiml } from './twiml';
+
+/**
+ * A call's caller streams at most: a call lost this many times is not taken up again (each loss
+ * costs the caller a moment of silence and a hold; past this, something is wrong with every
+ * instance, and an apology is kinder than another).
+ */
+export const MAX_CALLER_STREAMS = 5;
+
+/** the states of a call handed to a bridge and not over */
+const BRIDGE_STATES: ReadonlySet<CallState> = new Set(['offered', 'bridging', 'bridged']);
+
+export interface BridgeLostDeps {
+  calls: CallRepository;
+  audit: Pick<AuditTrail, 'append'>;
+  tokens: Pick<StreamTokens, 'issue'>;
+  flows: Pick<FlowRegistry, 'byId'>;
+  metrics: Pick<Metrics, 'bridgesResumed'>;
+  instanceId: string;
+  publicUrl: string;
+}
+
+export class BridgeLost {
+  constructor(private readonly d: BridgeLostDeps) {}
+
+  /** the caller's `n`-th stream ended with their call up: their next stream, to this instance */
+  async caller(callSid: string, n: number, callStatus: string | undefined, log: Logger): Promise<string> {
+    if (callStatus && TERMINAL_CALL_STATUSES.has(callStatus)) return emptyTwiml();
+    const session = await this.d.calls.get(callSid);
+    if (!session || !live(session)) {
+      log.info({ state: session?.state ?? 'gone' }, 'caller stream ended with no bridge to take up: the call ends');
+      return emptyTwiml();
+    }
+    const flow = this.d.flows.byId(session.flowId);
+    if ((session.handoff.streams ?? 1) !== n || n >= MAX_CALLER_STREAMS) {
+      log.warn({ n, streams: session.handoff.streams ?? 1 }, 'caller stream lost again, or not the current one: apology and hang-up');
+      return sayAndHangUpTwiml('apology-goodbye', flow);
+    }
+    const next = n + 1;
+    const { url } = await this.d.tokens.issue({ callSid, leg: 'caller', instanceId: this.d.instanceId });
+    let taken = false;
+    await this.d.calls.update(callSid, (s) => {
+      taken = live(s) && (s.handoff.streams ?? 1) === n;
+      if (!taken) return false;
+      s.handoff.streams = next;
+      s.instanceId = this.d.instanceId;
+    });
+    if (!taken) {
+      log.warn('call ended, or taken up elsewhere, while its lost bridge was being taken up: apology and hang-up');
+      return sayAndHangUpTwiml('apology-goodbye', flow);
+    }
+    await this.d.audit.append(callSid, { type: 'bridge.resumed', stream: next });
+    this.d.metrics.bridgesResumed.inc();
+    log.warn({ stream: next }, 'bridge lost with another instance: taken up here');
+    return callerStreamTwiml(this.d.publicUrl, url, next);
+  }
+
+  /** the agent's stream of `callerSid`'s bridge ended with their call up: wait to be called back in */
+  async agent(agentCallSid: string, callerSid: string | undefined, callStatus: string | undefined, log: Logger): Promise<string> {
+    if (callStatus && TERMINAL_CALL_STATUSES.has(callStatus)) return emptyTwiml();
+    const session = callerSid ? await this.d.calls.get(callerSid) : null;
+    if (!session || !live(session) || session.handoff.agentCallSid !== agentCallSid) {
+      log.info("agent's stream ended with no bridge to rejoin: the agent's call ends");
+      return emptyTwiml();
+    }
+    return agentWaitTwiml();
+  }
+}
+
+function live(s: CallSession): boolean {
+  return s.handoff.mode === 'bridge' && BRIDGE_STATES.has(s.state);
+}

@@ -1,0 +1,177 @@
+/**
+ * A bridged conversation outlives the instance that holds it. Two instances behind one
+ * PUBLIC_URL (the emulator's proxy plays the load balancer), each with its own media origin.
+ * When the holding instance drains (a deploy), its streams close with the calls still up, and
+ * Twilio asks each leg's <Connect> action: the caller gets a stream to the instance that answers,
+ * whose bridge calls the agent's call back in. Keys stay masked there, and no recording starts
+ * twice. A bridge ended on purpose (a hang-up) is never taken up again.
+ */
+import fs from 'node:fs';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import { startHarness, waitFor, type Harness } from '../support/harness';
+import { agentSide, ALICE_NUMBER, keyed, makeFlowsDir, multimon, placeCall, silence } from '../support/agents';
+
+const PUB = 'https://ivr.failover.test';
+
+let flowsDir: string;
+let a: Harness;
+let b: Harness;
+
+beforeAll(async () => {
+  flowsDir = makeFlowsDir();
+});
+
+afterAll(() => {
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  a = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true });
+  b = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true, emulator: a.emulator, keyPrefix: a.keyPrefix });
+});
+
+afterEach(async () => {
+  await b.close();
+  await a.close();
+});
+
+/** the call's latest <Connect><Stream> leg once it is another than `before` and open */
+async function nextLeg(call: EmulatedCall, before: MediaLeg, what: string): Promise<MediaLeg> {
+  const leg = await waitFor(() => (call.leg && call.leg !== before && call.leg.isOpen ? call.leg : undefined), what, 10_000);
+  await leg.opened;
+  return leg;
+}
+
+const connectActions = (h: Harness, callSid: string) =>
+  h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'connect-action') as { url: string; status: number }[];
+
+async function metric(h: Harness, name: string): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+it('an instance drained mid-conversation: the call goes on through another, keys masked, one recording', async () => {
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(a, call.sid);
+  expect(a.app.services.bridges.get(call.sid)?.state).toBe('bridged');
+
+  // the load balancer takes A out of rotation, then A drains (SIGTERM)
+  a.emulator.routeOrigin(PUB, b.url);
+  await a.app.close();
+
+  const caller2 = await nextLeg(call, caller, "the caller's stream to B");
+  const agent2 = await nextLeg(agentCall, agent, "the agent's stream to B");
+  await waitFor(() => b.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again on B', 10_000);
+  expect(caller2.url.startsWith(b.url.replace('http', 'ws'))).toBe(true);
+  expect(agent2.url.startsWith(b.url.replace('http', 'ws'))).toBe(true);
+
+  const session = await b.app.services.calls.get(call.sid);
+  expect(session).toMatchObject({ state: 'bridged', instanceId: b.config.instanceId, handoff: { streams: 2, agentCallSid: agentCall.sid } });
+  expect(call.status).toBe('in-progress');
+  expect(agentCall.status).toBe('in-progress');
+  // the caller's <Connect> action, and the agent's, reached B (A was out of rotation)
+  expect(connectActions(a, call.sid).map((e) => [new URL(e.url).pathname, e.status])).toEqual([['/twilio/bridge-lost/1', 200]]);
+  expect(connectActions(a, agentCall.sid).map((e) => e.status)).toEqual([200]);
+
+  // keys through B's bridge: the agent hears none, and the one recording of the agent's call holds none
+  const heard = agent2.received.length;
+  await caller2.sendAudio(keyed('4111111111111111'));
+  await caller2.sendAudio(silence(8000));
+  await waitFor(() => agent2.received.length - heard >= 8000, 'the caller audio at the agent', 10_000);
+  expect(multimon(agent2.received.subarray(heard))).toBe('');
+  expect(agentCall.recordings).toHaveLength(1);
+  expect(call.recordings.every((r) => r.status !== 'in-progress')).toBe(true);
+
+  const trail = (await b.app.services.audit.list(call.sid)).map((e) => e.type);
+  expect(trail).toEqual(expect.arrayContaining(['bridge.lost', 'bridge.resumed', 'bridge.agent-rejoining']));
+  expect(trail.filter((t) => t === 'call.bridged')).toHaveLength(2);
+  expect(await metric(b, 'tonewall_bridges_resumed_total')).toBe(1);
+
+  // the caller hangs up: B ends the agent's call
+  await call.hangup();
+  await agentCall.ended;
+  expect(multimon(agentCall.recordingAudio)).toBe('');
+});
+
+it("the caller's stream cut off (no stop) on a live instance: taken up again there, the agent called back in", async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(a, call.sid);
+
+  await caller.drop();
+  const caller2 = await nextLeg(call, caller, "the caller's next stream");
+  const agent2 = await nextLeg(agentCall, agent, "the agent's next stream");
+  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  expect((await a.app.services.calls.get(call.sid))?.handoff.streams).toBe(2);
+
+  const heard = agent2.received.length;
+  await caller2.sendAudio(keyed('1234#'));
+  await caller2.sendAudio(silence(4000));
+  await waitFor(() => agent2.received.length - heard >= 4000, 'the caller audio at the agent', 10_000);
+  expect(multimon(agent2.received.subarray(heard))).toBe('');
+  expect(agentCall.recordings).toHaveLength(1);
+  await call.hangup();
+  await agentCall.ended;
+});
+
+it("the agent's stream cut off alone: the caller on hold, the same agent call back in", async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(a, call.sid);
+
+  await agent.drop();
+  const agent2 = await nextLeg(agentCall, agent, "the agent's next stream");
+  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  expect(call.leg).toBe(caller);
+  expect(caller.isOpen).toBe(true);
+  expect((await a.app.services.calls.get(call.sid))?.handoff).toMatchObject({ agentCallSid: agentCall.sid });
+  // the agent's call waited (its <Connect> action) and was redirected back; no second recording
+  expect(connectActions(a, agentCall.sid)).toHaveLength(1);
+  expect(agentCall.recordings).toHaveLength(1);
+  const heard = agent2.received.length;
+  await caller.sendAudio(silence(1600));
+  await waitFor(() => agent2.received.length - heard >= 1600, 'the caller audio at the agent again', 10_000);
+  await call.hangup();
+  await agentCall.ended;
+});
+
+it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is cut off, no <Connect> action', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall } = await agentSide(a, call.sid);
+  // Twilio slow to end the caller's call: a stream closed before that (the bridge's old order)
+  // would send the caller to the <Connect> action, and back to a bridge, meanwhile
+  a.emulator.faults.callsUpdate = { delayMs: 300, times: 1 };
+  await agentCall.hangup();
+  await call.ended;
+  expect(call.status).toBe('completed');
+  expect(connectActions(a, call.sid)).toEqual([]);
+  expect((await a.app.services.calls.get(call.sid))?.state).toBe('ended');
+  expect(a.app.services.bridges.size).toBe(0);
+});
+
+it('a <Connect> action for a call that is over, or not bridged, ends it; unsigned is refused', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall } = await agentSide(a, call.sid);
+  const url = `${PUB}/twilio/bridge-lost/1`;
+  const params = { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress' };
+  expect((await a.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
+  // a stream number that is not the call's current one: an apology, nothing taken up
+  const stale = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/2`, params);
+  expect(stale.status).toBe(200);
+  expect(stale.body).toMatch(/<Say[^>]*>We're sorry.*<Hangup\/>/s);
+  expect((await a.app.services.calls.get(call.sid))?.handoff.streams ?? 1).toBe(1);
+  // the agent's action for a call that is not this bridge's agent: the call just ends
+  const other = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1?leg=agent&call=${call.sid}`, { ...params, CallSid: 'CA' + 'f'.repeat(32) });
+  expect(other.body).not.toMatch(/Pause|Connect/);
+  expect(caller.isOpen).toBe(true);
+
+  await call.hangup();
+  await agentCall.ended;
+  // once the call is over: nothing to take up
+  const after = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1`, { ...params, CallStatus: 'in-progress', ApiVersion: '2010-04-01' });
+  expect(after.status).toBe(200);
+  expect(after.body).not.toMatch(/Connect|Stream/);
+});
