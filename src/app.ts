@@ -164,6 +164,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     },
   });
   const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKeyObject, log, onLeft: leftActive });
+  // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
+  const failover = config.redisUrl !== undefined;
   const runner = new FlowRunner({
     flows,
     calls,
@@ -179,6 +181,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     now: opts.now,
     onSessionChanged: queueDelivery,
     dropin,
+    bridgeFailover: failover,
   });
   const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);
   dropin.setEndedHandler(dropinEnded);
@@ -201,6 +204,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     vault,
     commands,
     holdTimeoutMs: opts.holdTimeoutMs,
+    failover,
   });
   const live = new LiveCalls({
     instanceId: config.instanceId,

@@ -42,7 +42,7 @@ export interface BridgeTwiml {
    * the agent leg: its media streams to `streamUrl` (leg=agent), its <Connect> action the `lost`
    * URL of the caller's `n`-th stream; recorded first when `recordingStatusUrl` is given
    */
-  agentLeg(streamUrl: string, lost: { publicUrl: string; n: number; callerSid: string }, recordingStatusUrl?: string): string;
+  agentLeg(streamUrl: string, lost: { publicUrl: string; n: number; callerSid: string } | undefined, recordingStatusUrl?: string): string;
   /** one of the service's own messages said in the flow's language and voice (English without a flow), then the call hung up */
   sayAndHangUp(message: SystemMessage, flow?: Flow): string;
 }
@@ -68,6 +68,13 @@ export interface RegistryDeps {
   commands: CommandBus;
   /** how long a caller waits on hold for an agent before hearing an apology; default HOLD_TIMEOUT_MS */
   holdTimeoutMs?: number;
+  /**
+   * A bridge lost to this instance is taken up by another (a shared store): its streams carry a
+   * <Connect> action, and a lost stream or a shutdown leaves the calls up. Without (the embedded
+   * store's one instance): a stream that closes ends the bridge and both calls, a shutdown ends
+   * the bridges where they stand.
+   */
+  failover?: boolean;
 }
 
 /** a dial-agent command that arrived before the caller's stream: kept this long */
@@ -135,7 +142,7 @@ export class BridgeRegistry {
       // Twilio says `stop` when the call or the stream ends; a socket that closes without it was
       // cut off, with the call still up: Twilio goes to the <Connect> action, which resumes it
       onClose: () => {
-        if (bridge && !stopped) void this.lose(callSid, 'caller-stream-lost');
+        if (bridge && !stopped) void (this.d.failover ? this.lose(callSid, 'caller-stream-lost') : this.end(callSid, 'caller', 'stream-closed'));
       },
     });
   }
@@ -169,7 +176,7 @@ export class BridgeRegistry {
       },
       // cut off with no `stop`: the agent's call is still up, and is called back in
       onClose: () => {
-        if (!stopped) void this.agentLost(bridge, stream);
+        if (!stopped) void (this.d.failover ? this.agentLost(bridge, stream) : this.end(bridge.callSid, 'agent', 'stream-closed'));
       },
     });
   }
@@ -245,8 +252,10 @@ export class BridgeRegistry {
     const log = this.d.log.child({ callSid });
     log.info({ endedBy, reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge ended');
     this.forget(bridge);
-    if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
-    if (endedBy === 'agent') await this.completeCall(callSid);
+    if (!this.shuttingDown) {
+      if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
+      if (endedBy === 'agent') await this.completeCall(callSid);
+    }
     await this.cleanup(bridge, reason);
     bridge.caller.close();
     bridge.agent?.close();
@@ -274,10 +283,13 @@ export class BridgeRegistry {
     bridge.agent?.close();
   }
 
-  /** app shutdown: every bridge lost to this instance (its streams closed, no REST call); the calls go on elsewhere */
+  /**
+   * App shutdown: no REST call, every stream closed. With failover each bridge is lost to this
+   * instance and its calls go on elsewhere; without, each is ended where it stands.
+   */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await Promise.all([...this.bridges.keys()].map((sid) => this.lose(sid, 'shutdown')));
+    await Promise.all([...this.bridges.keys()].map((sid) => (this.d.failover ? this.lose(sid, 'shutdown') : this.end(sid, 'caller', 'shutdown'))));
     // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
     this.unsubscribeEvents?.().catch((err: unknown) => this.d.log.debug({ err: errFields(err) }, 'bridge events unsubscribe failed on shutdown'));
     this.unsubscribeEvents = null;
@@ -325,8 +337,8 @@ export class BridgeRegistry {
   }
 
   /** the URL Twilio asks when a stream of this call's bridge ends with its call up: the caller's current stream's */
-  private lostUrl(callSid: string, session: CallSession): { publicUrl: string; n: number; callerSid: string } {
-    return { publicUrl: this.d.publicUrl, n: session.handoff.streams ?? 1, callerSid: callSid };
+  private lostUrl(callSid: string, session: CallSession): { publicUrl: string; n: number; callerSid: string } | undefined {
+    return this.d.failover ? { publicUrl: this.d.publicUrl, n: session.handoff.streams ?? 1, callerSid: callSid } : undefined;
   }
 
   /**

@@ -45,6 +45,12 @@ export interface RunnerDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
   dropin?: DropinService;
+  /**
+   * A bridge lost with its instance is taken up by another (twilio/bridge-lost.ts): true on a
+   * shared store. The embedded store's one instance has no other, so its caller streams have no
+   * <Connect> action and a call ends with its stream, as Twilio ends a call whose TwiML runs out.
+   */
+  bridgeFailover?: boolean;
 }
 
 /**
@@ -254,7 +260,8 @@ export class FlowRunner {
     const handedOff = session.state === 'ivr' && verbs.some((v) => v.verb === 'handoff');
     const streamUrl = handedOff ? await this.prepareHandoff(flow, s, log, writes) : undefined;
     // a drop-in capture's gathers carry what a failed one needs to return the call (dropin/action-query.ts)
-    const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, actionQuery: actionQueryOf(s) });
+    const streamNumber = streamUrl && this.d.bridgeFailover ? (s.handoff.streams ?? 1) : undefined;
+    const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, streamNumber, actionQuery: actionQueryOf(s) });
     // the handoff's entry follows the save that hands the call off, as the offer does
     await writes.save(session, s, twiml, handedOff ? [{ type: 'handoff', mode: s.handoff.mode, state: s.state }] : []);
     this.d.onSessionChanged?.(s);

@@ -18,7 +18,11 @@ export interface RenderContext {
   flow?: Flow;
   /** bridge mode: the single-use wss URL of the caller's media stream */
   streamUrl?: string;
-  /** bridge mode: which of the caller's streams that is (CallSession handoff.streams; absent: the first) */
+  /**
+   * bridge mode: which of the caller's streams that is (CallSession handoff.streams), when a
+   * bridge lost with its instance is taken up by another (a shared store): its <Connect> action
+   * names it. Absent (the embedded store's one instance): no action, the call ends with its stream.
+   */
   streamNumber?: number;
   /**
    * a drop-in capture's query on its <Gather> actions (dropin/action-query.ts): what a gather
@@ -128,7 +132,7 @@ export function startRecording(r: VoiceResponse, statusCallbackUrl: string): voi
 function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['handoff'], ctx: RenderContext): void {
   if (h.mode === 'bridge') {
     if (!ctx.streamUrl) throw TwilioErrors.streamUrlMissing();
-    callerStream(r, ctx.publicUrl, ctx.streamUrl, ctx.streamNumber ?? 1);
+    callerStream(r, ctx.publicUrl, ctx.streamUrl, ctx.streamNumber);
     return;
   }
   const to = h.to ?? 'queue:agents';
@@ -152,9 +156,9 @@ export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string): s
   return `${publicUrl}/twilio/bridge-lost/${n}${agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : ''}`;
 }
 
-/** <Connect action><Stream>: the caller's `n`-th media stream, to this instance's bridge */
-function callerStream(r: VoiceResponse, publicUrl: string, streamUrl: string, n: number): void {
-  r.connect({ action: bridgeLostUrl(publicUrl, n), method: 'POST' })
+/** <Connect action><Stream>: the caller's `n`-th media stream, to this instance's bridge (no action without `n`) */
+function callerStream(r: VoiceResponse, publicUrl: string, streamUrl: string, n: number | undefined): void {
+  r.connect(n === undefined ? {} : { action: bridgeLostUrl(publicUrl, n), method: 'POST' })
     .stream({ url: streamUrl })
     .parameter({ name: 'leg', value: 'caller' });
 }
@@ -241,7 +245,7 @@ export const bridgeTwiml: BridgeTwiml = {
   agentLeg(streamUrl, lost, recordingStatusUrl) {
     const r = new twilio.twiml.VoiceResponse();
     if (recordingStatusUrl) startRecording(r, recordingStatusUrl);
-    r.connect({ action: bridgeLostUrl(lost.publicUrl, lost.n, lost.callerSid), method: 'POST' })
+    r.connect(lost ? { action: bridgeLostUrl(lost.publicUrl, lost.n, lost.callerSid), method: 'POST' } : {})
       .stream({ url: streamUrl })
       .parameter({ name: 'leg', value: 'agent' });
     return r.toString();

@@ -175,3 +175,20 @@ it('a <Connect> action for a call that is over, or not bridged, ends it; unsigne
   expect(after.status).toBe(200);
   expect(after.body).not.toMatch(/Connect|Stream/);
 });
+
+it('on the embedded store (one instance, no other to take a bridge up) no <Connect> action is written: a lost stream ends the call', async () => {
+  const solo = await startHarness({ flowsDir, store: 'embedded' });
+  try {
+    const { call, caller } = await placeCall(solo, ALICE_NUMBER, 'bridged');
+    const { agentCall } = await agentSide(solo, call.sid);
+    const create = solo.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
+    expect(create && create.type === 'rest' && String(create.params.Twiml)).toContain('<Connect><Stream');
+    // with an action, the emulator (as Twilio) would ask it here
+    await caller.drop();
+    await agentCall.ended;
+    expect(connectActions(solo, call.sid)).toEqual([]);
+    await waitFor(async () => (await solo.app.services.calls.get(call.sid))?.state === 'ended', 'the call ended', 10_000);
+  } finally {
+    await solo.close();
+  }
+});

@@ -67,9 +67,13 @@ describe('renderVerbs', () => {
 
   test("bridge handoff: <Connect><Stream> to the single-use URL, marked as the caller leg, its action the stream's bridge-lost", () => {
     const verbs: Verb[] = [{ verb: 'handoff', handoff: { mode: 'bridge' } }];
-    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one', streamNumber: 1 })).toBe(
       HEAD +
         `<Response><Connect action="${PUBLIC}/twilio/bridge-lost/1" method="POST"><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>`,
+    );
+    // no stream number (the embedded store's one instance, no other to take a lost bridge up): no action
+    expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
+      HEAD + '<Response><Connect><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>',
     );
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one', streamNumber: 3 })).toContain(
       `action="${PUBLIC}/twilio/bridge-lost/3"`,
@@ -88,6 +92,7 @@ describe('renderVerbs', () => {
     expect(recorded).toContain(`<Connect action="${PUBLIC}/twilio/bridge-lost/2?leg=agent&amp;call=CA${'1'.repeat(32)}" method="POST">`);
     // called back into a bridge: no second recording (the call's first goes on)
     expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', { publicUrl: PUBLIC, n: 3, callerSid: 'CA' + '1'.repeat(32) })).not.toContain('Recording');
+    expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', undefined)).toContain('<Connect><Stream');
   });
 
   test('an agent waiting to be called back in hears a notice, then silence, then the call ends; nothing of the caller', () => {
