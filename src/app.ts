@@ -221,6 +221,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     vault,
     captureMetrics: metrics.captures,
     onSessionChanged: queueDelivery,
+    lostCaptureGraceMs: opts.lostCaptureGraceMs,
   });
   const services: Services = {
     config,
@@ -318,7 +319,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       log,
       dropin,
       onCallEnded: dropinEnded,
-      bridgeLost: new BridgeLost({ calls, audit, tokens, flows, metrics, instanceId: config.instanceId, publicUrl: config.publicUrl }),
+      bridgeLost: new BridgeLost({
+        calls,
+        audit,
+        tokens,
+        flows,
+        metrics,
+        instanceId: config.instanceId,
+        publicUrl: config.publicUrl,
+        onTakenUp: (callSid) => live.settleLostCapture(callSid),
+      }),
     }),
   );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });

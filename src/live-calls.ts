@@ -32,7 +32,16 @@ export interface LiveCallsDeps {
   onSessionChanged?: ExecutorDeps['onSessionChanged'];
   /** tests shorten the capture timeouts */
   captureTimings?: ExecutorDeps['timings'];
+  /** how long after a take-up a capture left running by the lost instance is ended here; default LOST_CAPTURE_GRACE_MS */
+  lostCaptureGraceMs?: number;
 }
+
+/**
+ * An instance that lost a bridge but is alive ends its capture on it at once (recording resumed,
+ * lock released) within a REST round trip or two; a capture still running after this long had
+ * its instance go with it.
+ */
+export const LOST_CAPTURE_GRACE_MS = 10_000;
 
 export class LiveCalls {
   readonly captures: CaptureService;
@@ -66,6 +75,17 @@ export class LiveCalls {
       publish: (view) => d.events.publish({ type: 'payment.updated', callSid: view.callSid, payment: view }),
       onCompleted: (session) => d.onSessionChanged?.(session),
     });
+  }
+
+  /**
+   * A call taken up here after its bridge was lost with another instance (twilio/bridge-lost.ts):
+   * a capture that instance was running, if it is gone with it, is ended here once the grace
+   * has passed (an instance still alive ends its own at once).
+   */
+  settleLostCapture(callSid: string): void {
+    setTimeout(() => {
+      this.executor.settleLost(callSid).catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'lost capture not settled'));
+    }, this.d.lostCaptureGraceMs ?? LOST_CAPTURE_GRACE_MS).unref();
   }
 
   /** handlers first, then the subscriptions that feed them */

@@ -48,6 +48,8 @@ export interface BuildOptions {
   /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
   sweepEveryMs?: number;
   sweepQuietMs?: number;
+  /** a call taken up after its instance was lost: how long before a capture that instance ran is ended (live-calls.ts LOST_CAPTURE_GRACE_MS) */
+  lostCaptureGraceMs?: number;
 }
 
 export interface Services {

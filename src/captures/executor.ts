@@ -38,6 +38,9 @@ export interface KeyPress {
 export interface CaptureBridge {
   on(event: 'key', listener: (key: KeyPress) => void): unknown;
   off(event: 'key', listener: (key: KeyPress) => void): unknown;
+  /** the bridge lost to this instance while its call goes on (media/registry.ts `lose`): no key of the caller reaches it now */
+  once(event: 'lost', listener: () => void): unknown;
+  off(event: 'lost', listener: () => void): unknown;
   setBlanket(on: boolean): void;
 }
 export type BridgeLookup = (callSid: string) => CaptureBridge | undefined;
@@ -73,6 +76,7 @@ interface Running {
   collector: DigitCollector;
   bridge: CaptureBridge;
   onKey: (key: KeyPress) => void;
+  onLost: () => void;
   /** the recording a capture pauses: the agent's call's, which is what records a bridge */
   recorded: RecordedCall;
   minLength?: number;
@@ -103,6 +107,9 @@ function recordedCall(s: CallSession): RecordedCall {
   if (s.handoff.agentCallSid) return { callSid: s.handoff.agentCallSid, recordingSid: s.agentRecording?.sid };
   return { callSid: s.callSid, recordingSid: s.recording.sid };
 }
+
+/** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
+export const LOST = 'bridge-lost';
 
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
@@ -184,6 +191,7 @@ export class CaptureExecutor {
       collector: new DigitCollector(maxLength),
       bridge,
       onKey: (key) => this.onKey(callSid, key),
+      onLost: () => this.finish(callSid, { status: 'failed', reason: LOST }),
       recorded: recordedCall(session),
       minLength: req.minLength,
       maxLength: req.maxLength,
@@ -210,6 +218,7 @@ export class CaptureExecutor {
     if (record.blanket) run.bridge.setBlanket(true);
     // only now, with Twilio's pause acknowledged, are key presses taken
     run.bridge.on('key', run.onKey);
+    run.bridge.once('lost', run.onLost);
   }
 
   /** ends a capture from a timer or a key: failures are logged, never unhandled */
@@ -227,6 +236,52 @@ export class CaptureExecutor {
   /** the call ended or the bridge went away: end its capture, if any */
   async abort(callSid: string, reason = 'call-ended'): Promise<void> {
     if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason });
+  }
+
+  /**
+   * A capture its instance was lost with (crashed with its bridge, so nothing of it runs now):
+   * the call was taken up here (twilio/bridge-lost.ts), and nothing else would end it. Its
+   * recording would stay paused for the rest of the call, its lock would refuse captures until
+   * it expired, and panels would show it running. Ended here as `failed` (`bridge-lost`) the
+   * way a capture ends, the recording resumed, if the call's record still names it running and
+   * the lock still holds it: an instance that lost only the bridge (alive) ends its own capture
+   * at once (`lost`), and its end releases both. Called a while after the take-up (LiveCalls).
+   */
+  async settleLost(callSid: string): Promise<void> {
+    if (this.running.has(callSid)) return;
+    const session = await this.d.calls.get(callSid);
+    const capture = session?.capture;
+    if (!session || capture?.status !== 'capturing') return;
+    if (!(await this.d.records.unlockIf(callSid, capture.id))) return;
+    const log = this.d.log.child({ callSid, captureId: capture.id });
+    log.warn('capture lost with its instance: ended here, the recording resumed');
+    const recorded = recordedCall(session);
+    const resume = await this.d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch((err: unknown) => {
+      log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
+      return { ok: false, twilioStatus: 'network' };
+    });
+    await this.d.calls.update(callSid, (s) => {
+      if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
+      s.capture.status = 'failed';
+      if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+    });
+    const record: CaptureRecord = (await this.d.records.get(callSid, capture.id)) ?? {
+      captureId: capture.id,
+      callSid,
+      name: capture.name,
+      kind: capture.kind,
+      blanket: false,
+      status: 'capturing',
+      entered: 0,
+      masked: '',
+      startedAt: session.updatedAt,
+    };
+    record.status = 'failed';
+    record.reason = LOST;
+    record.valid = undefined;
+    record.endedAt = this.now().getTime();
+    await this.keep(record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
+    await announceEnd(this.d, record);
   }
 
   isRunning(callSid: string): boolean {
@@ -280,6 +335,7 @@ export class CaptureExecutor {
     clearTimeout(run.idle);
     clearTimeout(run.hard);
     run.bridge.off('key', run.onKey);
+    run.bridge.off('lost', run.onLost);
     if (run.record.blanket) run.bridge.setBlanket(false);
     await run.chain;
     const log = this.d.log.child({ callSid, captureId: run.record.captureId });

@@ -45,6 +45,17 @@ export class CaptureRecords {
     return this.store.setIfAbsent(this.keys.captureLock(callSid), captureId, ttlSeconds);
   }
 
+  /**
+   * Releases the call's capture lock only if `captureId` holds it: true when this call released
+   * it. Once read as `captureId`'s, only that capture's own end or the lock's expiry changes it
+   * (a lock is only ever taken when absent), so the take that follows gets it or nothing.
+   */
+  async unlockIf(callSid: string, captureId: string): Promise<boolean> {
+    const key = this.keys.captureLock(callSid);
+    if ((await this.store.get(key)) !== captureId) return false;
+    return (await this.store.take(key)) === captureId;
+  }
+
   async unlock(callSid: string): Promise<void> {
     await this.store.del(this.keys.captureLock(callSid));
   }

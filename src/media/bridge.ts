@@ -27,6 +27,8 @@ export interface BridgeEvents {
   key: [BridgeKey];
   bridged: [];
   ended: [string];
+  /** lost to this instance while its call goes on (BridgeRegistry `lose`): a capture on it ends */
+  lost: [];
 }
 
 export class Bridge extends EventEmitter<BridgeEvents> {

@@ -272,6 +272,8 @@ export class BridgeRegistry {
     if (!bridge || !bridge.markEnded(reason)) return;
     const log = this.d.log.child({ callSid });
     log.warn({ reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge lost here: its call goes on where Twilio takes it up');
+    // a capture on it hears nothing more here: it ends now (its recording resumed), not at its timeout
+    bridge.emit('lost');
     this.forget(bridge);
     try {
       if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));

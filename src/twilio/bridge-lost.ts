@@ -42,6 +42,8 @@ export interface BridgeLostDeps {
   metrics: Pick<Metrics, 'bridgesResumed'>;
   instanceId: string;
   publicUrl: string;
+  /** the call was taken up here: a capture its lost instance ran is settled (LiveCalls `settleLostCapture`) */
+  onTakenUp?: (callSid: string) => void;
 }
 
 export class BridgeLost {
@@ -75,6 +77,7 @@ export class BridgeLost {
     }
     await this.d.audit.append(callSid, { type: 'bridge.resumed', stream: next });
     this.d.metrics.bridgesResumed.inc();
+    this.d.onTakenUp?.(callSid);
     log.warn({ stream: next }, 'bridge lost with another instance: taken up here');
     return callerStreamTwiml(this.d.publicUrl, url, next);
   }

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, ALICE_NUMBER, keyed, makeFlowsDir, multimon, placeCall, silence } from '../support/agents';
+import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, placeCall, silence, token } from '../support/agents';
 
 const PUB = 'https://ivr.failover.test';
 
@@ -113,6 +113,36 @@ it("the caller's stream cut off (no stop) on a live instance: taken up again the
   expect(agentCall.recordings).toHaveLength(1);
   await call.hangup();
   await agentCall.ended;
+});
+
+it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lost), its recording resumed; the next runs', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall } = await agentSide(a, call.sid);
+  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
+  const alice = token(a, 'alice');
+  const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+  expect(first.status).toBe(201);
+  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  await caller.drop();
+  const ended = await waitFor(async () => {
+    const r = (await api(a, 'GET', `/v1/calls/${call.sid}/captures/${first.body.captureId}`, alice)).body as { status: string; reason?: string };
+    return r.status === 'failed' ? r : null;
+  }, 'the capture ended');
+  expect(ended.reason).toBe('bridge-lost');
+  await waitFor(() => agentCall.recordingStatus === 'in-progress', 'the recording resumed');
+  const caller2 = await nextLeg(call, caller, "the caller's next stream");
+  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  const second = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+  expect(second.status).toBe(201);
+  await caller2.sendAudio(keyed('4111111111111111#'));
+  await waitFor(
+    async () => (await api(a, 'GET', `/v1/calls/${call.sid}/captures/${second.body.captureId}`, alice)).body.status === 'completed',
+    'the next capture',
+  );
+  await call.hangup();
+  await agentCall.ended;
+  expect(multimon(agentCall.recordingAudio)).toBe('');
 });
 
 it("the agent's stream cut off alone: the caller on hold, the same agent call back in", async () => {

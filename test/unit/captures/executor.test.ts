@@ -16,7 +16,7 @@ import { createLogger, type Logger } from '../../../src/log';
 
 const SID = 'CA' + '1'.repeat(32);
 
-class FakeBridge extends EventEmitter<{ key: [KeyPress] }> {
+class FakeBridge extends EventEmitter<{ key: [KeyPress]; lost: [] }> {
   blanket: boolean[] = [];
   setBlanket(on: boolean): void {
     this.blanket.push(on);
@@ -274,6 +274,53 @@ describe('CaptureExecutor', () => {
     expect(t.bridge.listenerCount('key')).toBe(0);
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
     expect(t.ex.isRunning(SID)).toBe(false);
+  });
+
+  it('ends at once when its bridge is lost to this instance: failed bridge-lost, recording resumed, lock released', async () => {
+    const t = await setup();
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    t.bridge.press('41');
+    t.bridge.emit('lost');
+    expect(await t.settled('capture.failed')).toMatchObject({ reason: 'bridge-lost' });
+    expect(t.bridge.listenerCount('key')).toBe(0);
+    expect(t.bridge.listenerCount('lost')).toBe(0);
+    expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect(await t.records.get(SID, r.ok ? r.captureId : '')).toMatchObject({ status: 'failed', reason: 'bridge-lost' });
+  });
+
+  it('settles a capture its instance was lost with: failed bridge-lost, recording resumed, lock released, once', async () => {
+    const t = await setup({ s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } } });
+    // what the lost instance left: the record, the lock, the call naming the capture running
+    const captureId = 'cap_lost';
+    await t.records.save({ captureId, callSid: SID, name: 'card', kind: 'card-number', blanket: false, status: 'capturing', entered: 6, masked: '******', startedAt: 1 });
+    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
+    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+
+    await t.ex.settleLost(SID);
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toEqual([expect.objectContaining({ captureId, reason: 'bridge-lost', entered: 6 })]);
+    expect(t.log).toEqual(['resume:0', 'audit:capture.failed']);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect(await t.records.get(SID, captureId)).toMatchObject({ status: 'failed', reason: 'bridge-lost' });
+    expect((await t.calls.get(SID))?.capture?.status).toBe('failed');
+    expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
+    expect(t.outcomes).toEqual(['failed']);
+    // a second take-up finds nothing running
+    await t.ex.settleLost(SID);
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toHaveLength(1);
+  });
+
+  it('leaves a capture alone that its own instance ended (the lock released) or that runs here', async () => {
+    const t = await setup();
+    await t.calls.update(SID, (s) => void (s.capture = { id: 'cap_gone', name: 'card', kind: 'card-number', status: 'capturing' }));
+    await t.ex.settleLost(SID);
+    expect(t.events).toEqual([]);
+    expect(t.log).toEqual([]);
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    await t.ex.settleLost(SID);
+    expect(t.ex.isRunning(SID)).toBe(true);
+    expect(t.events.map((e) => e.type)).toEqual(['capture.started']);
+    await t.ex.cancel(SID, r.ok ? r.captureId : '');
   });
 
   it('logs a resume that failed after the capture (its audit write refused) instead of dropping it, and still ends the capture', async () => {
