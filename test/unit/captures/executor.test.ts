@@ -290,10 +290,22 @@ describe('CaptureExecutor', () => {
   });
 
   it('settles a capture its instance was lost with: failed bridge-lost, recording resumed, lock released, once', async () => {
-    const t = await setup({ s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } } });
+    const t = await setup({
+      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
+    });
     // what the lost instance left: the record, the lock, the call naming the capture running
     const captureId = 'cap_lost';
-    await t.records.save({ captureId, callSid: SID, name: 'card', kind: 'card-number', blanket: false, status: 'capturing', entered: 6, masked: '******', startedAt: 1 });
+    await t.records.save({
+      captureId,
+      callSid: SID,
+      name: 'card',
+      kind: 'card-number',
+      blanket: false,
+      status: 'capturing',
+      entered: 6,
+      masked: '******',
+      startedAt: 1,
+    });
     expect(await t.records.lock(SID, captureId, 150)).toBe(true);
     await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
 
