@@ -26,6 +26,13 @@ const claimsSchema = z.object({
 /** a stolen token is good for at most this long unless configured otherwise (CONTRACT §5 `exp`) */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
 
+/**
+ * How far the clock of the identity system that mints tokens may be from this one: a token
+ * whose `nbf` is up to this far ahead, or whose `exp` passed up to this long ago, is taken.
+ * Without it, an issuer a second ahead has every fresh token with `nbf` refused (401 at login).
+ */
+export const CLOCK_TOLERANCE_MS = 30_000;
+
 export interface TokenAuthOptions {
   /** a token whose exp lies further than this past its iat (or past now, without iat) is refused */
   maxLifetimeSeconds?: number;
@@ -57,6 +64,7 @@ export class TokenAuth {
       key: secret,
       algorithms: ['HS256'],
       requiredClaims: required,
+      clockTolerance: CLOCK_TOLERANCE_MS,
       ...(opts.audience ? { allowedAud: opts.audience } : {}),
       ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
     });

@@ -1,0 +1,26 @@
+/**
+ * Tokens from an identity system whose clock is not this one's: a little skew is taken
+ * (CLOCK_TOLERANCE_MS), more is refused like any bad token.
+ */
+import { createSigner } from 'fast-jwt';
+import { CLOCK_TOLERANCE_MS, TokenAuth } from '../../../src/auth/tokens';
+
+const SECRET = 'unit-test-agent-jwt-secret-0123456789abcdef';
+const sign = createSigner({ key: SECRET, algorithm: 'HS256' });
+const now = () => Math.floor(Date.now() / 1000);
+const claims = { sub: 'alice', endpoint: 'client:alice', role: 'agent' };
+const skew = CLOCK_TOLERANCE_MS / 1000;
+
+describe('TokenAuth clock tolerance', () => {
+  const auth = new TokenAuth(SECRET);
+
+  it('takes a token minted by a clock a little ahead (nbf, iat in the future) or one that expired a moment ago', () => {
+    expect(auth.verify(sign({ ...claims, iat: now() + 5, nbf: now() + 5, exp: now() + 3600 })).sub).toBe('alice');
+    expect(auth.verify(sign({ ...claims, exp: now() - 5 })).sub).toBe('alice');
+  });
+
+  it('refuses a token valid only from further ahead than the tolerance, or expired longer ago', () => {
+    expect(() => auth.verify(sign({ ...claims, nbf: now() + skew + 60, exp: now() + 3600 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
+    expect(() => auth.verify(sign({ ...claims, exp: now() - skew - 60 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
+  });
+});
