@@ -153,7 +153,8 @@ export class BridgeRegistry {
     const bridge = callerSid ? this.bridges.get(callerSid) : undefined;
     if (!bridge || bridge.state === 'ended' || this.shuttingDown) {
       stream.log.warn('agent stream for no live bridge: closing');
-      // the agent's call has nothing after <Connect>: Twilio hangs it up once the stream closes
+      // Twilio goes on after <Connect>: to its action (twilio/bridge-lost.ts), which finds no bridge
+      // of this agent's call to wait for, or, without one, to the end of its TwiML; either hangs it up
       stream.close(1000, 'no bridge');
       return;
     }
