@@ -328,6 +328,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         instanceId: config.instanceId,
         publicUrl: config.publicUrl,
         onTakenUp: (callSid) => live.settleLostCapture(callSid),
+        draining: () => services.draining,
       }),
     }),
   );

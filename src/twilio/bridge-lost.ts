@@ -22,7 +22,7 @@ import type { Logger } from '../log';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import { TERMINAL_CALL_STATUSES } from './params';
-import { agentWaitTwiml, callerStreamTwiml, emptyTwiml, sayAndHangUpTwiml } from './twiml';
+import { agentWaitTwiml, callerStreamTwiml, emptyTwiml, passOnTwiml, sayAndHangUpTwiml } from './twiml';
 
 /**
  * A call's caller streams at most: a call lost this many times is not taken up again (each loss
@@ -30,6 +30,13 @@ import { agentWaitTwiml, callerStreamTwiml, emptyTwiml, sayAndHangUpTwiml } from
  * instance, and an apology is kinder than another).
  */
 export const MAX_CALLER_STREAMS = 5;
+
+/**
+ * A draining instance passes a caller's action on (a second's silence, then the same action
+ * again) this many times at most, while its load balancer takes it out of rotation; then it
+ * takes the call up itself, as the next stream's refusal sends the caller on again.
+ */
+export const MAX_DRAINING_HOPS = 8;
 
 /** the states of a call handed to a bridge and not over */
 const BRIDGE_STATES: ReadonlySet<CallState> = new Set(['offered', 'bridging', 'bridged']);
@@ -44,14 +51,23 @@ export interface BridgeLostDeps {
   publicUrl: string;
   /** the call was taken up here: a capture its lost instance ran is settled (LiveCalls `settleLostCapture`) */
   onTakenUp?: (callSid: string) => void;
+  /** this instance is stopping (SIGTERM): a stream to it would be refused, so the caller is passed on */
+  draining?: () => boolean;
 }
 
 export class BridgeLost {
   constructor(private readonly d: BridgeLostDeps) {}
 
-  /** the caller's `n`-th stream ended with their call up: their next stream, to this instance */
-  async caller(callSid: string, n: number, callStatus: string | undefined, log: Logger): Promise<string> {
+  /**
+   * The caller's `n`-th stream ended with their call up: their next stream, to this instance; or,
+   * this instance draining, the same action again (`hop`) for the load balancer to send elsewhere
+   */
+  async caller(callSid: string, n: number, callStatus: string | undefined, log: Logger, hop = 0): Promise<string> {
     if (callStatus && TERMINAL_CALL_STATUSES.has(callStatus)) return emptyTwiml();
+    if (this.d.draining?.() && hop < MAX_DRAINING_HOPS) {
+      log.info({ n, hop: hop + 1 }, 'lost bridge reached a draining instance: passed on');
+      return passOnTwiml(this.d.publicUrl, n, hop + 1);
+    }
     const session = await this.d.calls.get(callSid);
     if (!session || !live(session)) {
       log.info({ state: session?.state ?? 'gone' }, 'caller stream ended with no bridge to take up: the call ends');

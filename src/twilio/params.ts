@@ -54,6 +54,11 @@ export const recordingStatusQuery = z.object({
 export const bridgeLostParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32).optional() });
 
 /** the query on the agent leg's <Connect> action: the caller's call whose bridge it belongs to, signed with the URL */
-export const bridgeLostQuery = z.object({ leg: z.enum(['caller', 'agent']).default('caller'), call: sid('CA').optional() });
+export const bridgeLostQuery = z.object({
+  leg: z.enum(['caller', 'agent']).default('caller'),
+  call: sid('CA').optional(),
+  /** the caller's action passed on by a draining instance this many times (twilio/bridge-lost.ts) */
+  hop: z.coerce.number().int().min(1).max(32).optional(),
+});
 
 export { TERMINAL_CALL_STATUSES } from '../calls/control';

@@ -42,13 +42,14 @@ export const guardIdentity =
 
 /**
  * A <Connect> action after a bridge's stream ended (bridge-lost.ts): once per (call, leg, stream
- * number), the path segment the service wrote; the next loss of the same call has the next number.
+ * number), the path segment the service wrote; the next loss of the same call has the next number,
+ * and the same action passed on by a draining instance its next `hop`.
  */
 export const bridgeLostIdentity =
-  (leg: string, n: string): Identify =>
+  (leg: string, n: string, hop?: number): Identify =>
   (params) => {
     const callSid = callSidOf(params);
-    return callSid ? { callSid, parts: ['bridge-lost', leg, n] } : null;
+    return callSid ? { callSid, parts: ['bridge-lost', leg, n, ...(hop ? [`hop${hop}`] : [])] } : null;
   };
 
 /**

@@ -246,6 +246,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       const n = Number.parseInt(req.params.n, 10);
       const q = bridgeLostQuery.safeParse(req.query ?? {});
       const leg = q.success ? q.data.leg : 'caller';
+      const hop = q.success ? q.data.hop : undefined;
       const answer = await serve(
         req,
         'bridge-lost',
@@ -253,9 +254,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         async (raw, log) => {
           const p = bridgeLostParams.parse(raw);
           if (!q.success || !Number.isSafeInteger(n) || n < 1) throw TwilioErrors.bridgeLostMalformed();
-          return leg === 'agent' ? d.bridgeLost.agent(p.CallSid, q.data.call, p.CallStatus, log) : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log);
+          return leg === 'agent'
+            ? d.bridgeLost.agent(p.CallSid, q.data.call, p.CallStatus, log)
+            : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log, hop ?? 0);
         },
-        { identify: bridgeLostIdentity(leg, String(n)) },
+        { identify: bridgeLostIdentity(leg, String(n), hop) },
       );
       observeLatency('bridge-lost', answer.status, started);
       return send(reply, answer);

@@ -152,8 +152,20 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
  * bridge. A stream the service ends on purpose ends its call first, so only a stream lost with
  * its instance (drained, stopped, cut off) comes here (twilio/bridge-lost.ts).
  */
-export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string): string {
-  return `${publicUrl}/twilio/bridge-lost/${n}${agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : ''}`;
+export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string, hop?: number): string {
+  const query = agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : hop ? `?hop=${hop}` : '';
+  return `${publicUrl}/twilio/bridge-lost/${n}${query}`;
+}
+
+/**
+ * A draining instance's answer to a caller's lost-bridge action: a second's silence, then the
+ * same action again (its next `hop`), which the load balancer, by then, sends to another instance.
+ */
+export function passOnTwiml(publicUrl: string, n: number, hop: number): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.pause({ length: 1 });
+  r.redirect({ method: 'POST' }, bridgeLostUrl(publicUrl, n, undefined, hop));
+  return r.toString();
 }
 
 /** <Connect action><Stream>: the caller's `n`-th media stream, to this instance's bridge (no action without `n`) */

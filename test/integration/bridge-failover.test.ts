@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, waitFor, type Harness } from '../support/harness';
+import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, placeCall, silence, token } from '../support/agents';
 
 const PUB = 'https://ivr.failover.test';
@@ -204,6 +205,32 @@ it('a <Connect> action for a call that is over, or not bridged, ends it; unsigne
   const after = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1`, { ...params, CallStatus: 'in-progress', ApiVersion: '2010-04-01' });
   expect(after.status).toBe(200);
   expect(after.body).not.toMatch(/Connect|Stream/);
+});
+
+it('a draining instance passes a lost caller on (a second, then the same action again) until one that is not takes the call up', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall } = await agentSide(a, call.sid);
+  const params = { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress' };
+  a.app.services.draining = true;
+  try {
+    const passed = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1`, params);
+    expect(passed.body).toContain(`<Pause length="1"/><Redirect method="POST">${PUB}/twilio/bridge-lost/1?hop=1</Redirect>`);
+    expect((await a.app.services.calls.get(call.sid))?.handoff.streams ?? 1).toBe(1);
+    const again = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1?hop=1`, params);
+    expect(again.body).toContain(`bridge-lost/1?hop=2`);
+    // passed on as often as a load balancer could need: then taken up even here
+    const last = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1?hop=${MAX_DRAINING_HOPS}`, params);
+    expect(last.body).toContain(`<Connect action="${PUB}/twilio/bridge-lost/2"`);
+  } finally {
+    a.app.services.draining = false;
+  }
+  // an instance that is not draining takes the passed-on action up
+  const next = await b.emulator.signedPost(`${PUB}/twilio/bridge-lost/2?hop=1`, params);
+  expect(next.body).toContain(`<Connect action="${PUB}/twilio/bridge-lost/3"`);
+  expect((await a.app.services.calls.get(call.sid))?.handoff.streams).toBe(3);
+  await call.hangup();
+  await agentCall.ended;
 });
 
 it('on the embedded store (one instance, no other to take a bridge up) no <Connect> action is written: a lost stream ends the call', async () => {
