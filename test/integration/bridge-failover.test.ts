@@ -75,13 +75,17 @@ it('an instance drained mid-conversation: the call goes on through another, keys
   expect(connectActions(a, call.sid).map((e) => [new URL(e.url).pathname, e.status])).toEqual([['/twilio/bridge-lost/1', 200]]);
   expect(connectActions(a, agentCall.sid).map((e) => e.status)).toEqual([200]);
 
-  // keys through B's bridge: the agent hears none, and the one recording of the agent's call holds none
+  // keys through B's bridge: the agent hears none, and the one recording of the agent's call,
+  // still running across the redirect (as Twilio's <Start><Recording> does), holds none
+  expect(agentCall.recordingStatus).toBe('in-progress');
+  const recordedBefore = agentCall.recordingAudio.length;
   const heard = agent2.received.length;
   await caller2.sendAudio(keyed('4111111111111111'));
   await caller2.sendAudio(silence(8000));
   await waitFor(() => agent2.received.length - heard >= 8000, 'the caller audio at the agent', 10_000);
   expect(multimon(agent2.received.subarray(heard))).toBe('');
   expect(agentCall.recordings).toHaveLength(1);
+  expect(agentCall.recordingAudio.length - recordedBefore).toBeGreaterThanOrEqual(8000);
   expect(call.recordings.every((r) => r.status !== 'in-progress')).toBe(true);
 
   const trail = (await b.app.services.audit.list(call.sid)).map((e) => e.type);
