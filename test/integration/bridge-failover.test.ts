@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, waitFor, type Harness } from '../support/harness';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
-import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, placeCall, silence, token } from '../support/agents';
+import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token } from '../support/agents';
 
 const PUB = 'https://ivr.failover.test';
 
@@ -97,6 +97,27 @@ it('an instance drained mid-conversation: the call goes on through another, keys
   await call.hangup();
   await agentCall.ended;
   expect(multimon(agentCall.recordingAudio)).toBe('');
+});
+
+it('a caller on hold for an offer when their instance drains: held by another, whose bridge an accept then reaches', async () => {
+  const { call, caller } = await placeCall(a, OFFER_NUMBER, 'offered');
+  a.emulator.routeOrigin(PUB, b.url);
+  await a.app.close();
+  const caller2 = await nextLeg(call, caller, "the caller's stream to B");
+  await waitFor(() => b.app.services.bridges.get(call.sid)?.state === 'holding', 'on hold on B', 10_000);
+  expect(await b.app.services.calls.get(call.sid)).toMatchObject({ state: 'offered', instanceId: b.config.instanceId, handoff: { streams: 2 } });
+  // the chime again, from B
+  const chimed = caller2.received.length;
+  await caller2.sendAudio(silence(1600));
+  await waitFor(() => caller2.received.length > chimed, 'the hold sound from B');
+
+  // accepted on B: the dial-agent command reaches the instance the record names now
+  expect((await api(b, 'POST', `/v1/calls/${call.sid}/accept`, token(b, 'bob'))).status).toBe(200);
+  const { agentCall } = await agentSide(b, call.sid);
+  expect(agentCall.to).toBe('client:bob');
+  expect(b.app.services.bridges.get(call.sid)?.state).toBe('bridged');
+  await call.hangup();
+  await agentCall.ended;
 });
 
 it("the caller's stream cut off (no stop) on a live instance: taken up again there, the agent called back in", async () => {
