@@ -7,7 +7,8 @@
  * the gauge, for ever).
  *
  * So, once every `everyMs` for the whole deployment (the instance that claims the period sweeps),
- * each live call that has not changed for `quietMs` is looked up on Twilio's REST API. One that
+ * each live call that has not changed for `quietMs` is looked up on Twilio's REST API, a few at
+ * a time (SWEEP_READS_AT_ONCE). One that
  * Twilio says is over is ended as its status callback would have ended it: the record moved to
  * ended, a pending sealed value forgotten, `call.ended` in its audit trail and on the bus (its
  * captures and bridges stop), counted out of the active calls and into the ended ones, once,
@@ -29,6 +30,22 @@ import { endSession, type CallSession } from './session';
 export const SWEEP_EVERY_MS = 5 * 60_000;
 /** a call that changed less than this long ago is in someone's hands: its next webhook says how it stands */
 export const SWEEP_QUIET_MS = 5 * 60_000;
+
+/**
+ * Twilio reads a sweep makes at once. One after another, a sweep of a few thousand quiet calls
+ * (long conversations) outlasted its period; all at once, it would meet the account's limit on
+ * concurrent REST requests, which the service's other REST calls (recording pauses) share.
+ */
+export const SWEEP_READS_AT_ONCE = 8;
+
+/** `fn` on every item, at most `n` at once; resolves when all have settled (`fn` handles its own failures) */
+export async function eachAtMost<T>(n: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
 
 export interface CallSweepDeps {
   store: Store;
@@ -86,10 +103,8 @@ export class CallSweep {
     if (!(await store.setIfAbsent(keys.callSweep(), this.d.instanceId, periodSeconds))) return null;
     const now = Date.now();
     const ended: string[] = [];
-    let looked = 0;
-    for (const s of await this.d.calls.list()) {
-      if (s.state === 'ended' || s.state === 'returned' || s.dropin || now - s.updatedAt < this.quietMs) continue;
-      looked++;
+    const quiet = (await this.d.calls.list()).filter((s) => s.state !== 'ended' && s.state !== 'returned' && !s.dropin && now - s.updatedAt >= this.quietMs);
+    await eachAtMost(SWEEP_READS_AT_ONCE, quiet, async (s) => {
       try {
         const status = await this.twilioStatus(s.callSid);
         if (status && (await this.end(s, status))) ended.push(s.callSid);
@@ -97,8 +112,8 @@ export class CallSweep {
         // the next period asks again
         this.d.log.warn({ callSid: s.callSid, err: errFields(err) }, 'call sweep: status not read');
       }
-    }
-    this.d.log.debug({ looked, ended: ended.length }, 'calls swept');
+    });
+    this.d.log.debug({ looked: quiet.length, ended: ended.length }, 'calls swept');
     return ended;
   }
 
