@@ -11,14 +11,13 @@
  * - a bridge lost to this instance while its calls go on (shutdown, or the caller's stream cut
  *   off with no `stop`) → its streams are closed and nothing else: Twilio asks the <Connect>
  *   action, which gives the caller a stream to whichever instance it reaches
- *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (`rejoinAgent`).
+ *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (failover.ts).
  *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile.
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
-import { endSession, type CallSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
 import type { FlowRegistry } from '../flows/load';
 import type { SystemMessage } from '../flows/prompt-defaults';
@@ -28,6 +27,8 @@ import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import { Bridge } from './bridge';
+import { recordBridgeEnd } from './bridge-end';
+import { BridgeFailover } from './failover';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
 import { MediaErrors } from '../errors';
@@ -93,8 +94,21 @@ export class BridgeRegistry {
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
+  /** a bridge lost to this instance, and one taken up here (failover.ts) */
+  private readonly failover: BridgeFailover;
 
-  constructor(private readonly d: RegistryDeps) {}
+  constructor(private readonly d: RegistryDeps) {
+    this.failover = new BridgeFailover(d, {
+      shuttingDown: () => this.shuttingDown,
+      forget: (bridge) => this.forget(bridge),
+      bindAgent: (agentCallSid, callerSid) => this.byAgentCall.set(agentCallSid, callerSid),
+      unbindAgent: (agentCallSid) => this.byAgentCall.delete(agentCallSid),
+      holdAgain: (callSid) => this.hold(callSid),
+      end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
+      startAgentLeg: (callSid, endpoint, agentSub) => this.startAgentLeg(callSid, endpoint, agentSub),
+      completeCall: (callSid) => this.completeCall(callSid),
+    });
+  }
 
   get(callSid: string): Bridge | undefined {
     return this.bridges.get(callSid);
@@ -129,7 +143,7 @@ export class BridgeRegistry {
         }
         bridge = new Bridge(callSid, stream, this.d.maskLookaheadMs, this.d.metrics);
         this.bridges.set(callSid, bridge);
-        this.holdTimers.set(callSid, setTimeout(() => void this.noAgent(callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
+        this.hold(callSid);
         stream.log.info('caller stream started: on hold');
         void this.onCallerStarted(bridge);
       },
@@ -177,7 +191,7 @@ export class BridgeRegistry {
       },
       // cut off with no `stop`: the agent's call is still up, and is called back in
       onClose: () => {
-        if (!stopped) void (this.d.failover ? this.agentLost(bridge, stream) : this.end(bridge.callSid, 'agent', 'stream-closed'));
+        if (!stopped) void (this.d.failover ? this.failover.agentLost(bridge, stream) : this.end(bridge.callSid, 'agent', 'stream-closed'));
       },
     });
   }
@@ -211,7 +225,7 @@ export class BridgeRegistry {
     // other the audio this service sends them, where every key the caller presses is already
     // a flat tone. (The caller's own recording was stopped before the bridge.)
     const recordingStatusUrl = session.handoff.record ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}` : undefined;
-    const agentTwiml = this.d.twiml.agentLeg(url, this.lostUrl(callSid, session), recordingStatusUrl);
+    const agentTwiml = this.d.twiml.agentLeg(url, this.failover.lostUrl(callSid, session), recordingStatusUrl);
     bridge.dialedAt = performance.now();
     try {
       const call = await this.d.twilio.calls.create({
@@ -257,33 +271,16 @@ export class BridgeRegistry {
       if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
       if (endedBy === 'agent') await this.completeCall(callSid);
     }
-    await this.cleanup(bridge, reason);
+    await recordBridgeEnd(this.d, bridge, reason);
     bridge.caller.close();
     bridge.agent?.close();
   }
 
-  /**
-   * A bridge lost to this instance while its calls go on (shutdown, the caller's stream cut off):
-   * the streams closed, the record left as it is. Twilio asks the caller's <Connect> action
-   * (twilio/bridge-lost.ts), and the agent's, so the call is taken up on whichever instance that
-   * reaches: the caller on hold there while their agent's call is called back in.
-   */
+  /** a bridge lost to this instance while its calls go on (shutdown, the caller's stream cut off): failover.ts `lose` */
   private async lose(callSid: string, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
     const bridge = this.bridges.get(callSid);
     if (!bridge || !bridge.markEnded(reason)) return;
-    const log = this.d.log.child({ callSid });
-    log.warn({ reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge lost here: its call goes on where Twilio takes it up');
-    // a capture on it hears nothing more here: it ends now (its recording resumed), not at its timeout
-    bridge.emit('lost');
-    this.forget(bridge);
-    try {
-      if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
-      await this.d.audit.append(callSid, { type: 'bridge.lost', reason, tonesMasked: bridge.tonesMaskedTotal });
-    } catch (err) {
-      log.warn({ err: errFields(err) }, 'lost bridge not recorded');
-    }
-    bridge.caller.close();
-    bridge.agent?.close();
+    await this.failover.lose(bridge, reason);
   }
 
   /**
@@ -309,7 +306,7 @@ export class BridgeRegistry {
       const pending = this.pendingDials.get(callSid);
       this.pendingDials.delete(callSid);
       // a stream after the first (its bridge lost with another instance): the agent's call, if one was placed, is called back in
-      if (session.handoff.agentCallSid) await this.rejoinAgent(bridge, session);
+      if (session.handoff.agentCallSid) await this.failover.rejoinAgent(bridge, session);
       else if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
       else if (pending && performance.now() - pending.at < PENDING_DIAL_MS) await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub);
     } catch (err) {
@@ -339,79 +336,18 @@ export class BridgeRegistry {
     }
   }
 
-  /** the URL Twilio asks when a stream of this call's bridge ends with its call up: the caller's current stream's */
-  private lostUrl(callSid: string, session: CallSession): { publicUrl: string; n: number; callerSid: string } | undefined {
-    return this.d.failover ? { publicUrl: this.d.publicUrl, n: session.handoff.streams ?? 1, callerSid: callSid } : undefined;
-  }
-
-  /**
-   * Calls the agent's call (placed for this call's bridge, perhaps by another instance) back into
-   * the bridge here: its TwiML replaced by a stream to this instance, with no second recording
-   * (the one it began with goes on). If Twilio will not redirect it (it ended, or never
-   * answered), it is ended and the agent dialled again; with no agent known, the caller stays on
-   * hold for whoever accepts.
-   */
-  private async rejoinAgent(bridge: Bridge, session: CallSession): Promise<void> {
-    const callSid = bridge.callSid;
-    const agentCallSid = session.handoff.agentCallSid!;
-    const log = this.d.log.child({ callSid });
-    if (bridge.state !== 'holding') return;
-    bridge.state = 'dialing';
-    bridge.agentCallSid = agentCallSid;
-    bridge.agentSub = session.handoff.agentSub;
-    this.byAgentCall.set(agentCallSid, callSid);
-    const { token, url } = await this.d.tokens.issue({
-      callSid,
-      leg: 'agent',
-      instanceId: this.d.instanceId,
-      bridgeCallSid: callSid,
-      ...(session.handoff.agentSub ? { agentSub: session.handoff.agentSub } : {}),
-    });
-    bridge.agentToken = token;
-    bridge.dialedAt = performance.now();
-    try {
-      await this.d.twilio.calls(agentCallSid).update({ twiml: this.d.twiml.agentLeg(url, this.lostUrl(callSid, session)) });
-      await this.d.audit.append(callSid, { type: 'bridge.agent-rejoining' });
-      log.info({ agentCallSid }, "agent's call called back into the bridge");
-    } catch (err) {
-      if ((bridge.state as string) === 'ended') return;
-      log.warn({ agentCallSid, err: errFields(err) }, "agent's call not redirected: dialling the agent again");
-      this.byAgentCall.delete(agentCallSid);
-      bridge.agentCallSid = undefined;
-      await this.d.store.del(this.d.keys.streamToken(token));
-      bridge.agentToken = undefined;
-      bridge.state = 'holding';
-      await this.completeCall(agentCallSid);
-      if (session.handoff.agentEndpoint) await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub);
-    }
-  }
-
-  /**
-   * The agent's stream cut off with no `stop` (their call still up, and sent by Twilio to its
-   * <Connect> action to wait): the caller back on hold, the agent's call called back in.
-   */
-  private async agentLost(bridge: Bridge, stream: MediaStream): Promise<void> {
-    if (bridge.state !== 'bridged' || bridge.agent !== stream || this.shuttingDown) return;
-    const log = this.d.log.child({ callSid: bridge.callSid });
-    log.warn("agent's stream cut off: caller on hold, calling the agent's call back in");
-    bridge.disconnectAgent();
-    try {
-      this.holdTimers.set(bridge.callSid, setTimeout(() => void this.noAgent(bridge.callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
-      const session = await this.d.calls.get(bridge.callSid);
-      if (!session || session.state === 'ended' || !session.handoff.agentCallSid) return void (await this.end(bridge.callSid, 'agent', 'agent-stream-lost'));
-      await this.rejoinAgent(bridge, session);
-    } catch (err) {
-      log.error({ err: errFields(err) }, "agent's call not called back in");
-      await this.end(bridge.callSid, 'agent', 'agent-stream-lost');
-    }
-  }
-
   private onDialCommand(cmd: CommandOf<'dial-agent'>): Promise<void> | void {
     const { endpoint, agentSub } = cmd;
     if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub);
     // the caller's stream has not started yet: dial when it does
     this.pendingDials.set(cmd.callSid, { endpoint, agentSub, at: performance.now() });
     setTimeout(() => this.pendingDials.delete(cmd.callSid), PENDING_DIAL_MS).unref();
+  }
+
+  /** the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream starts first */
+  private hold(callSid: string): void {
+    this.clearHold(callSid);
+    this.holdTimers.set(callSid, setTimeout(() => void this.noAgent(callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
   }
 
   private clearHold(callSid: string): void {
@@ -459,33 +395,6 @@ export class BridgeRegistry {
     this.bridges.delete(bridge.callSid);
     if (bridge.agentCallSid) this.byAgentCall.delete(bridge.agentCallSid);
     bridge.removeAllListeners('key');
-  }
-
-  private async cleanup(bridge: Bridge, reason: string): Promise<void> {
-    const callSid = bridge.callSid;
-    try {
-      if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
-      let endedNow = false;
-      // ended here from tonewall's hands: counted out of the active calls here, not again by its status callback
-      let left = false;
-      let sealed: string | undefined;
-      const stored = await this.d.calls.update(callSid, (s) => {
-        // run again on the record that won when another writer changed it first
-        const end = endSession(s);
-        [endedNow, left, sealed] = [end !== null, end?.left ?? false, end?.sealed];
-        if (!end) return false;
-      });
-      if (left) this.d.metrics.callsActive.dec();
-      if (sealed) await this.d.vault.erase(sealed);
-      // its status callback, later, finds it ended: counted here, as the leg's stream stopping ends a call Twilio reports completed
-      if (endedNow) this.d.metrics.callsEnded.inc({ status: 'completed' });
-      await this.d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
-      // a record gone while the call was live (its caller erased): no one else can say the call is
-      // over, and the panels showing it must hear so (they are told of a gone call's end only)
-      if (endedNow || stored === null) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
-    } catch (err) {
-      this.d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
-    }
   }
 
   private async completeCall(callSid: string): Promise<void> {

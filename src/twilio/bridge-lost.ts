@@ -6,7 +6,7 @@
  * or cut off. Whichever instance this request reaches takes the call up:
  *
  * - the caller gets their next stream, to this instance, where the new bridge holds them (the
- *   hold sound) and calls their agent's call back in (media/registry.ts `rejoinAgent`), every
+ *   hold sound) and calls their agent's call back in (media/failover.ts `rejoinAgent`), every
  *   key masked as before; the record names this instance, so an accept still reaches the bridge;
  * - the agent's call waits in silence (twilio/twiml.ts `agentWaitTwiml`) until that happens.
  *

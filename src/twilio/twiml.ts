@@ -187,7 +187,7 @@ export const AGENT_REJOIN_WAIT_SECONDS = 60;
 
 /**
  * An agent whose stream was lost with its instance: told so, then silence while the caller's
- * new stream reaches an instance, whose bridge redirects this call to it (media/registry.ts
+ * new stream reaches an instance, whose bridge redirects this call to it (media/failover.ts
  * `rejoinAgent`). Nothing of the caller reaches them here. No rejoin in time: the call ends.
  */
 export function agentWaitTwiml(): string {

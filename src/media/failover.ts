@@ -1,0 +1,135 @@
+/**
+ * A bridged call outliving the instance that holds it (a shared store only: RegistryDeps
+ * `failover`). Two halves, on two instances:
+ *
+ * - where the bridge is lost (shutdown, or the caller's stream cut off with no `stop`): its
+ *   streams are closed and the record left as it is (`lose`). Twilio asks each leg's <Connect>
+ *   action (twilio/bridge-lost.ts), which gives the caller a stream to the instance it reaches;
+ * - where the caller's next stream starts: the agent's call, placed for the bridge by whichever
+ *   instance, is called back in (`rejoinAgent`): its TwiML replaced over REST by a stream to this
+ *   instance, with no second recording. An agent's stream cut off alone is called back in the
+ *   same way, the caller on hold meanwhile (`agentLost`).
+ *
+ * The registry (registry.ts) keeps the bridges and their lifecycle; it lends this what it needs
+ * of them (FailoverHost).
+ */
+import { performance } from 'node:perf_hooks';
+import type { CallSession } from '../calls/session';
+import { errFields } from '../log';
+import type { Bridge } from './bridge';
+import type { RegistryDeps } from './registry';
+import type { MediaStream } from './stream';
+
+/** what the registry lends the failover of its bridges and their lifecycle */
+export interface FailoverHost {
+  shuttingDown(): boolean;
+  /** the bridge's traces on this instance (map entries, hold timer, key listeners) gone */
+  forget(bridge: Bridge): void;
+  /** the agent's call `agentCallSid` belongs to `callerSid`'s bridge here (its `call.ended` ends it) */
+  bindAgent(agentCallSid: string, callerSid: string): void;
+  unbindAgent(agentCallSid: string): void;
+  /** the caller on hold again: the hold timeout armed */
+  holdAgain(callSid: string): void;
+  end(callSid: string, endedBy: 'caller' | 'agent', reason: string): Promise<void>;
+  startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void>;
+  completeCall(callSid: string): Promise<void>;
+}
+
+type FailoverDeps = Pick<RegistryDeps, 'instanceId' | 'publicUrl' | 'log' | 'store' | 'keys' | 'calls' | 'audit' | 'twilio' | 'twiml' | 'tokens' | 'failover'>;
+
+export class BridgeFailover {
+  constructor(
+    private readonly d: FailoverDeps,
+    private readonly host: FailoverHost,
+  ) {}
+
+  /** the URL Twilio asks when a stream of this call's bridge ends with its call up: the caller's current stream's */
+  lostUrl(callSid: string, session: CallSession): { publicUrl: string; n: number; callerSid: string } | undefined {
+    return this.d.failover ? { publicUrl: this.d.publicUrl, n: session.handoff.streams ?? 1, callerSid: callSid } : undefined;
+  }
+
+  /**
+   * A bridge (marked ended) lost to this instance while its calls go on: the streams closed, the
+   * record left as it is. Twilio asks the caller's <Connect> action (twilio/bridge-lost.ts), and
+   * the agent's, so the call is taken up on whichever instance that reaches.
+   */
+  async lose(bridge: Bridge, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
+    const callSid = bridge.callSid;
+    const log = this.d.log.child({ callSid });
+    log.warn({ reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge lost here: its call goes on where Twilio takes it up');
+    // a capture on it hears nothing more here: it ends now (its recording resumed), not at its timeout
+    bridge.emit('lost');
+    this.host.forget(bridge);
+    try {
+      if (bridge.agentToken) await this.d.store.del(this.d.keys.streamToken(bridge.agentToken));
+      await this.d.audit.append(callSid, { type: 'bridge.lost', reason, tonesMasked: bridge.tonesMaskedTotal });
+    } catch (err) {
+      log.warn({ err: errFields(err) }, 'lost bridge not recorded');
+    }
+    bridge.caller.close();
+    bridge.agent?.close();
+  }
+
+  /**
+   * Calls the agent's call (placed for this call's bridge, perhaps by another instance) back into
+   * the bridge here: its TwiML replaced by a stream to this instance, with no second recording
+   * (the one it began with goes on). If Twilio will not redirect it (it ended, or never
+   * answered), it is ended and the agent dialled again; with no agent known, the caller stays on
+   * hold for whoever accepts.
+   */
+  async rejoinAgent(bridge: Bridge, session: CallSession): Promise<void> {
+    const callSid = bridge.callSid;
+    const agentCallSid = session.handoff.agentCallSid!;
+    const log = this.d.log.child({ callSid });
+    if (bridge.state !== 'holding') return;
+    bridge.state = 'dialing';
+    bridge.agentCallSid = agentCallSid;
+    bridge.agentSub = session.handoff.agentSub;
+    this.host.bindAgent(agentCallSid, callSid);
+    const { token, url } = await this.d.tokens.issue({
+      callSid,
+      leg: 'agent',
+      instanceId: this.d.instanceId,
+      bridgeCallSid: callSid,
+      ...(session.handoff.agentSub ? { agentSub: session.handoff.agentSub } : {}),
+    });
+    bridge.agentToken = token;
+    bridge.dialedAt = performance.now();
+    try {
+      await this.d.twilio.calls(agentCallSid).update({ twiml: this.d.twiml.agentLeg(url, this.lostUrl(callSid, session)) });
+      await this.d.audit.append(callSid, { type: 'bridge.agent-rejoining' });
+      log.info({ agentCallSid }, "agent's call called back into the bridge");
+    } catch (err) {
+      if ((bridge.state as string) === 'ended') return;
+      log.warn({ agentCallSid, err: errFields(err) }, "agent's call not redirected: dialling the agent again");
+      this.host.unbindAgent(agentCallSid);
+      bridge.agentCallSid = undefined;
+      await this.d.store.del(this.d.keys.streamToken(token));
+      bridge.agentToken = undefined;
+      bridge.state = 'holding';
+      await this.host.completeCall(agentCallSid);
+      if (session.handoff.agentEndpoint) await this.host.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub);
+    }
+  }
+
+  /**
+   * The agent's stream cut off with no `stop` (their call still up, and sent by Twilio to its
+   * <Connect> action to wait): the caller back on hold, the agent's call called back in.
+   */
+  async agentLost(bridge: Bridge, stream: MediaStream): Promise<void> {
+    if (bridge.state !== 'bridged' || bridge.agent !== stream || this.host.shuttingDown()) return;
+    const log = this.d.log.child({ callSid: bridge.callSid });
+    log.warn("agent's stream cut off: caller on hold, calling the agent's call back in");
+    bridge.disconnectAgent();
+    try {
+      this.host.holdAgain(bridge.callSid);
+      const session = await this.d.calls.get(bridge.callSid);
+      if (!session || session.state === 'ended' || !session.handoff.agentCallSid)
+        return void (await this.host.end(bridge.callSid, 'agent', 'agent-stream-lost'));
+      await this.rejoinAgent(bridge, session);
+    } catch (err) {
+      log.error({ err: errFields(err) }, "agent's call not called back in");
+      await this.host.end(bridge.callSid, 'agent', 'agent-stream-lost');
+    }
+  }
+}
