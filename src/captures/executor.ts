@@ -18,6 +18,8 @@ import type { CallSession } from '../calls/session';
 import { fieldState, maskProgress, maxLengthFor, validate, writeField, type FieldInput } from '../fields';
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
+import { LOST, settleLostCapture } from './lost';
+import { recordedCall, type RecordedCall } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
@@ -92,24 +94,6 @@ interface Running {
 }
 
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
-
-interface RecordedCall {
-  callSid: string;
-  recordingSid?: string;
-}
-
-/**
- * In a bridge the caller's own recording was stopped before the bridge (it would hold every key
- * in the clear); the agent's call records the masked audio, and that recording is the one a
- * capture pauses, so that not even the flat tones of the value are kept.
- */
-function recordedCall(s: CallSession): RecordedCall {
-  if (s.handoff.agentCallSid) return { callSid: s.handoff.agentCallSid, recordingSid: s.agentRecording?.sid };
-  return { callSid: s.callSid, recordingSid: s.recording.sid };
-}
-
-/** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
-export const LOST = 'bridge-lost';
 
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
@@ -238,50 +222,10 @@ export class CaptureExecutor {
     if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason });
   }
 
-  /**
-   * A capture its instance was lost with (crashed with its bridge, so nothing of it runs now):
-   * the call was taken up here (twilio/bridge-lost.ts), and nothing else would end it. Its
-   * recording would stay paused for the rest of the call, its lock would refuse captures until
-   * it expired, and panels would show it running. Ended here as `failed` (`bridge-lost`) the
-   * way a capture ends, the recording resumed, if the call's record still names it running and
-   * the lock still holds it: an instance that lost only the bridge (alive) ends its own capture
-   * at once (`lost`), and its end releases both. Called a while after the take-up (LiveCalls).
-   */
+  /** a capture its instance was lost with, running nowhere now: ended here (lost.ts) */
   async settleLost(callSid: string): Promise<void> {
     if (this.running.has(callSid)) return;
-    const session = await this.d.calls.get(callSid);
-    const capture = session?.capture;
-    if (!session || capture?.status !== 'capturing') return;
-    if (!(await this.d.records.unlockIf(callSid, capture.id))) return;
-    const log = this.d.log.child({ callSid, captureId: capture.id });
-    log.warn('capture lost with its instance: ended here, the recording resumed');
-    const recorded = recordedCall(session);
-    const resume = await this.d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch((err: unknown) => {
-      log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
-      return { ok: false, twilioStatus: 'network' };
-    });
-    await this.d.calls.update(callSid, (s) => {
-      if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
-      s.capture.status = 'failed';
-      if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-    });
-    const record: CaptureRecord = (await this.d.records.get(callSid, capture.id)) ?? {
-      captureId: capture.id,
-      callSid,
-      name: capture.name,
-      kind: capture.kind,
-      blanket: false,
-      status: 'capturing',
-      entered: 0,
-      masked: '',
-      startedAt: session.updatedAt,
-    };
-    record.status = 'failed';
-    record.reason = LOST;
-    record.valid = undefined;
-    record.endedAt = this.now().getTime();
-    await this.keep(record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
-    await announceEnd(this.d, record);
+    await settleLostCapture(this.d, callSid, this.now());
   }
 
   isRunning(callSid: string): boolean {
@@ -358,22 +302,12 @@ export class CaptureExecutor {
         })
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       run.record.endedAt = this.now().getTime();
-      await this.keep(run.record).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
+      await this.d.records.keep(run.record, this.d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
       await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
       this.running.delete(callSid);
     }
     await announceEnd(this.d, run.record);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
-  }
-
-  /**
-   * Saves the capture's final record, then takes it back if the call's record is gone: an
-   * erasure of the call that ran meanwhile either removed the record after this save (and swept
-   * the capture records then, privacy/service.ts) or before it, and then nothing else would.
-   */
-  private async keep(record: CaptureRecord): Promise<void> {
-    await this.d.records.save(record);
-    if (!(await this.d.calls.get(record.callSid))) await this.d.records.forget(record.callSid, record.captureId);
   }
 
   /**

@@ -2,6 +2,7 @@
  * Capture records and the one-capture-per-call lock in the store, each with a TTL. Any instance
  * reads a record (GET …/captures/:id); only the instance running the capture writes it.
  */
+import type { CallRepository } from '../calls/repository';
 import type { Keys, Store } from '../store';
 import type { CaptureRecord } from './types';
 
@@ -25,6 +26,16 @@ export class CaptureRecords {
       { op: 'set', key: this.keys.capture(r.callSid, r.captureId), value: JSON.stringify(r), ttlSeconds: CAPTURE_RECORD_TTL_SECONDS },
       { op: 'sadd', key: this.keys.captures(r.callSid), member: r.captureId, ttlSeconds: CAPTURE_RECORD_TTL_SECONDS },
     ]);
+  }
+
+  /**
+   * Saves a capture's final record, then takes it back if the call's record is gone: an erasure
+   * of the call that ran meanwhile either removed the record after this save (and swept the
+   * capture records then, privacy/service.ts) or before it, and then nothing else would.
+   */
+  async keep(r: CaptureRecord, calls: Pick<CallRepository, 'get'>): Promise<void> {
+    await this.save(r);
+    if (!(await calls.get(r.callSid))) await this.forget(r.callSid, r.captureId);
   }
 
   /** removes the record and its index entry (a capture that outlived its call's record) */

@@ -1,0 +1,58 @@
+/**
+ * A capture its instance was lost with: the instance crashed with the call's bridge, so nothing
+ * of the capture runs now, and the call was taken up on this instance (twilio/bridge-lost.ts).
+ * Nothing else would end it: its recording would stay paused for the rest of the call, its lock
+ * would refuse captures until it expired, and panels would show it running. An instance that
+ * lost only the bridge (alive) ends its own capture at once (the bridge's `lost` event), which
+ * releases both; LiveCalls calls this a while after the take-up, for the capture still running.
+ */
+import { errFields } from '../log';
+import { announceEnd } from './announce';
+import type { ExecutorDeps } from './executor';
+import { recordedCall } from './recorded';
+import type { CaptureRecord } from './types';
+
+/** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
+export const LOST = 'bridge-lost';
+
+type LostDeps = Pick<ExecutorDeps, 'calls' | 'records' | 'recording' | 'audit' | 'events' | 'metrics' | 'log'>;
+
+/**
+ * Ends the call's capture as `failed` (`bridge-lost`) the way a capture ends, its recording
+ * resumed, if the call's record still names it running and its lock still holds it.
+ */
+export async function settleLostCapture(d: LostDeps, callSid: string, now: Date): Promise<void> {
+  const session = await d.calls.get(callSid);
+  const capture = session?.capture;
+  if (!session || capture?.status !== 'capturing') return;
+  if (!(await d.records.unlockIf(callSid, capture.id))) return;
+  const log = d.log.child({ callSid, captureId: capture.id });
+  log.warn('capture lost with its instance: ended here, the recording resumed');
+  const recorded = recordedCall(session);
+  const resume = await d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch((err: unknown) => {
+    log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
+    return { ok: false, twilioStatus: 'network' };
+  });
+  await d.calls.update(callSid, (s) => {
+    if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
+    s.capture.status = 'failed';
+    if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+  });
+  const record: CaptureRecord = (await d.records.get(callSid, capture.id)) ?? {
+    captureId: capture.id,
+    callSid,
+    name: capture.name,
+    kind: capture.kind,
+    blanket: false,
+    status: 'capturing',
+    entered: 0,
+    masked: '',
+    startedAt: session.updatedAt,
+  };
+  record.status = 'failed';
+  record.reason = LOST;
+  record.valid = undefined;
+  record.endedAt = now.getTime();
+  await d.records.keep(record, d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
+  await announceEnd(d, record);
+}
