@@ -94,11 +94,13 @@ function send(socket: WebSocket, message: AgentEvent): void {
 /**
  * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
  * it is offered (canSee); an event for a call whose record is gone goes to supervisors only, but
- * for its end, which also goes to every socket that was told of the call (Client.heard).
+ * for its end, which also goes to every socket that was told of the call (Client.heard) and to
+ * the agent who accepted it (the end of a bridge whose record an erasure took names them).
  */
 function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
   if (session) return canSee(c.principal, session);
-  return c.principal.role !== 'agent' || (event.type === 'call.ended' && c.heard.has(event.callSid));
+  if (c.principal.role !== 'agent') return true;
+  return event.type === 'call.ended' && (c.heard.has(event.callSid) || (event.agentSub !== undefined && event.agentSub === c.principal.sub));
 }
 
 function heard(c: Client, event: CallEvent): void {

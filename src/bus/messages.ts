@@ -122,8 +122,12 @@ export const callEvent = z.discriminatedUnion('type', [
     attempts: z.number().int().nonnegative(),
   }),
   z.object({ type: z.literal('payment.updated'), callSid, payment: paymentView }),
-  /** status: Twilio's terminal CallStatus, or 'completed' when a bridge ended the call */
-  z.object({ type: z.literal('call.ended'), callSid, status: z.string().min(1).max(32) }),
+  /**
+   * status: Twilio's terminal CallStatus, or 'completed' when a bridge ended the call; agentSub:
+   * for a call whose record an erasure took while it was bridged, the agent who accepted it (the
+   * record that said so is gone, and their panel must hear of the end)
+   */
+  z.object({ type: z.literal('call.ended'), callSid, status: z.string().min(1).max(32), agentSub: z.string().min(1).max(256).optional() }),
 ]);
 export type CallEvent = z.infer<typeof callEvent>;
 export type CallEventType = CallEvent['type'];
