@@ -34,7 +34,8 @@ export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string
     // a record gone while the call was live (its caller erased): no one else can say the call is
     // over, and the panels showing it must hear so (they are told of a gone call's end only)
     if (endedNow) await d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
-    else if (stored === null) await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
+    else if (stored === null)
+      await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
   } catch (err) {
     d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
   }
