@@ -43,6 +43,25 @@ async function nextLeg(call: EmulatedCall, before: MediaLeg, what: string): Prom
   return leg;
 }
 
+/** a call to alice's flow (dialled at once, recorded), bridged on A, Twilio's requests routed to A */
+async function bridgedOnA() {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(a, call.sid);
+  return { call, caller, agentCall, agent };
+}
+
+const bridgedAgain = (h: Harness, callSid: string) => waitFor(() => h.app.services.bridges.get(callSid)?.state === 'bridged', 'bridged again', 10_000);
+
+/** the caller keys `keys`, then `tail` bytes of silence; the agent hears it all, and not one key */
+async function keysUnheard(caller: MediaLeg, agent: MediaLeg, keys: string, tail: number): Promise<void> {
+  const heard = agent.received.length;
+  await caller.sendAudio(keyed(keys));
+  await caller.sendAudio(silence(tail));
+  await waitFor(() => agent.received.length - heard >= tail, 'the caller audio at the agent', 10_000);
+  expect(multimon(agent.received.subarray(heard))).toBe('');
+}
+
 const connectActions = (h: Harness, callSid: string) =>
   h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'connect-action') as { url: string; status: number }[];
 
@@ -79,11 +98,7 @@ it('an instance drained mid-conversation: the call goes on through another, keys
   // still running across the redirect (as Twilio's <Start><Recording> does), holds none
   expect(agentCall.recordingStatus).toBe('in-progress');
   const recordedBefore = agentCall.recordingAudio.length;
-  const heard = agent2.received.length;
-  await caller2.sendAudio(keyed('4111111111111111'));
-  await caller2.sendAudio(silence(8000));
-  await waitFor(() => agent2.received.length - heard >= 8000, 'the caller audio at the agent', 10_000);
-  expect(multimon(agent2.received.subarray(heard))).toBe('');
+  await keysUnheard(caller2, agent2, '4111111111111111', 8000);
   expect(agentCall.recordings).toHaveLength(1);
   expect(agentCall.recordingAudio.length - recordedBefore).toBeGreaterThanOrEqual(8000);
   expect(call.recordings.every((r) => r.status !== 'in-progress')).toBe(true);
@@ -121,30 +136,22 @@ it('a caller on hold for an offer when their instance drains: held by another, w
 });
 
 it("the caller's stream cut off (no stop) on a live instance: taken up again there, the agent called back in", async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall, agent } = await agentSide(a, call.sid);
+  const { call, caller, agentCall, agent } = await bridgedOnA();
 
   await caller.drop();
   const caller2 = await nextLeg(call, caller, "the caller's next stream");
   const agent2 = await nextLeg(agentCall, agent, "the agent's next stream");
-  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  await bridgedAgain(a, call.sid);
   expect((await a.app.services.calls.get(call.sid))?.handoff.streams).toBe(2);
 
-  const heard = agent2.received.length;
-  await caller2.sendAudio(keyed('1234#'));
-  await caller2.sendAudio(silence(4000));
-  await waitFor(() => agent2.received.length - heard >= 4000, 'the caller audio at the agent', 10_000);
-  expect(multimon(agent2.received.subarray(heard))).toBe('');
+  await keysUnheard(caller2, agent2, '1234#', 4000);
   expect(agentCall.recordings).toHaveLength(1);
   await call.hangup();
   await agentCall.ended;
 });
 
 it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lost), its recording resumed; the next runs', async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall } = await agentSide(a, call.sid);
+  const { call, caller, agentCall } = await bridgedOnA();
   await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
   const alice = token(a, 'alice');
   const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
@@ -158,7 +165,7 @@ it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lo
   expect(ended.reason).toBe('bridge-lost');
   await waitFor(() => agentCall.recordingStatus === 'in-progress', 'the recording resumed');
   const caller2 = await nextLeg(call, caller, "the caller's next stream");
-  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  await bridgedAgain(a, call.sid);
   const second = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
   expect(second.status).toBe(201);
   await caller2.sendAudio(keyed('4111111111111111#'));
@@ -172,13 +179,11 @@ it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lo
 });
 
 it("the agent's stream cut off alone: the caller on hold, the same agent call back in", async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall, agent } = await agentSide(a, call.sid);
+  const { call, caller, agentCall, agent } = await bridgedOnA();
 
   await agent.drop();
   const agent2 = await nextLeg(agentCall, agent, "the agent's next stream");
-  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
+  await bridgedAgain(a, call.sid);
   expect(call.leg).toBe(caller);
   expect(caller.isOpen).toBe(true);
   expect((await a.app.services.calls.get(call.sid))?.handoff).toMatchObject({ agentCallSid: agentCall.sid });
@@ -193,9 +198,7 @@ it("the agent's stream cut off alone: the caller on hold, the same agent call ba
 });
 
 it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is cut off, no <Connect> action', async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall } = await agentSide(a, call.sid);
+  const { call, agentCall } = await bridgedOnA();
   // Twilio slow to end the caller's call: a stream closed before that (the bridge's old order)
   // would send the caller to the <Connect> action, and back to a bridge, meanwhile
   a.emulator.faults.callsUpdate = { delayMs: 300, times: 1 };
@@ -208,9 +211,7 @@ it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is
 });
 
 it('a <Connect> action for a call that is over, or not bridged, ends it; unsigned is refused', async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall } = await agentSide(a, call.sid);
+  const { call, caller, agentCall } = await bridgedOnA();
   const url = `${PUB}/twilio/bridge-lost/1`;
   const params = { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress' };
   expect((await a.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
@@ -233,9 +234,7 @@ it('a <Connect> action for a call that is over, or not bridged, ends it; unsigne
 });
 
 it('a draining instance passes a lost caller on (a second, then the same action again) until one that is not takes the call up', async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall } = await agentSide(a, call.sid);
+  const { call, agentCall } = await bridgedOnA();
   const params = { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress' };
   a.app.services.draining = true;
   try {
