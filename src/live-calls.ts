@@ -83,10 +83,15 @@ export class LiveCalls {
    * has passed (an instance still alive ends its own at once).
    */
   settleLostCapture(callSid: string): void {
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.settling.delete(timer);
       this.executor.settleLost(callSid).catch((err: unknown) => this.d.log.warn({ callSid, err: errFields(err) }, 'lost capture not settled'));
     }, this.d.lostCaptureGraceMs ?? LOST_CAPTURE_GRACE_MS).unref();
+    this.settling.add(timer);
   }
+
+  /** the lost captures waiting for their grace to pass (settleLostCapture); a stopping instance leaves them to the store's TTLs */
+  private readonly settling = new Set<NodeJS.Timeout>();
 
   /** handlers first, then the subscriptions that feed them */
   async start(): Promise<void> {
@@ -106,6 +111,8 @@ export class LiveCalls {
    * taken from the bus.
    */
   async stop(): Promise<void> {
+    for (const timer of this.settling) clearTimeout(timer);
+    this.settling.clear();
     await this.captures.close();
     await this.d.bridges.shutdown();
     const unsubscribe = this.unsubscribe;
