@@ -50,7 +50,7 @@ export class BridgeFailover {
 
   /**
    * A bridge (marked ended) lost to this instance while its calls go on: the streams closed, the
-   * record left as it is. Twilio asks the caller's <Connect> action (twilio/bridge-lost.ts), and
+   * record left as it is. Twilio asks the caller's <Redirect> after <Connect> (twilio/bridge-lost.ts), and
    * the agent's, so the call is taken up on whichever instance that reaches.
    */
   async lose(bridge: Bridge, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
@@ -114,7 +114,7 @@ export class BridgeFailover {
 
   /**
    * The agent's stream cut off with no `stop` (their call still up, and sent by Twilio to its
-   * <Connect> action to wait): the caller back on hold, the agent's call called back in.
+   * <Redirect> after <Connect> to wait): the caller back on hold, the agent's call called back in.
    */
   async agentLost(bridge: Bridge, stream: MediaStream): Promise<void> {
     if (bridge.state !== 'bridged' || bridge.agent !== stream || this.host.shuttingDown()) return;

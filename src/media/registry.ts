@@ -40,7 +40,7 @@ import { MediaErrors } from '../errors';
  */
 export interface BridgeTwiml {
   /**
-   * the agent leg: its media streams to `streamUrl` (leg=agent), its <Connect> action the `lost`
+   * the agent leg: its media streams to `streamUrl` (leg=agent), its <Redirect> after <Connect> the `lost`
    * URL of the caller's `n`-th stream; recorded first when `recordingStatusUrl` is given
    */
   agentLeg(streamUrl: string, lost: { publicUrl: string; n: number; callerSid: string } | undefined, recordingStatusUrl?: string): string;
@@ -71,7 +71,7 @@ export interface RegistryDeps {
   holdTimeoutMs?: number;
   /**
    * A bridge lost to this instance is taken up by another (a shared store): its streams carry a
-   * <Connect> action, and a lost stream or a shutdown leaves the calls up. Without (the embedded
+   * <Redirect> after <Connect>, and a lost stream or a shutdown leaves the calls up. Without (the embedded
    * store's one instance): a stream that closes ends the bridge and both calls, a shutdown ends
    * the bridges where they stand.
    */
@@ -154,7 +154,7 @@ export class BridgeRegistry {
         if (bridge) void this.end(callSid, 'caller', 'stream-stop');
       },
       // Twilio says `stop` when the call or the stream ends; a socket that closes without it was
-      // cut off, with the call still up: Twilio goes to the <Connect> action, which resumes it
+      // cut off, with the call still up: Twilio goes to the <Redirect> after <Connect>, which resumes it
       onClose: () => {
         if (bridge && !stopped) void (this.d.failover ? this.lose(callSid, 'caller-stream-lost') : this.end(callSid, 'caller', 'stream-closed'));
       },
@@ -167,7 +167,7 @@ export class BridgeRegistry {
     const bridge = callerSid ? this.bridges.get(callerSid) : undefined;
     if (!bridge || bridge.state === 'ended' || this.shuttingDown) {
       stream.log.warn('agent stream for no live bridge: closing');
-      // Twilio goes on after <Connect>: to its action (twilio/bridge-lost.ts), which finds no bridge
+      // Twilio goes on after <Connect>: to its <Redirect> (twilio/bridge-lost.ts), which finds no bridge
       // of this agent's call to wait for, or, without one, to the end of its TwiML; either hangs it up
       stream.close(1000, 'no bridge');
       return;
@@ -258,7 +258,7 @@ export class BridgeRegistry {
   /**
    * Ends a bridge on purpose: the other call over REST, then every trace of it, then its streams.
    * In that order: a caller's stream that closes while its call is up sends Twilio to the
-   * <Connect> action (twilio/bridge-lost.ts), which must find the call ended, not a bridge lost.
+   * <Redirect> after <Connect> (twilio/bridge-lost.ts), which must find the call ended, not a bridge lost.
    * Nothing is relayed meanwhile (the bridge is marked ended first).
    */
   async end(callSid: string, endedBy: 'caller' | 'agent', reason: string): Promise<void> {

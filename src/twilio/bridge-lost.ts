@@ -1,5 +1,5 @@
 /**
- * A bridge's stream ended with its call still up: Twilio asks the <Connect> action the service
+ * A bridge's stream ended with its call still up: Twilio asks the <Redirect> after <Connect> the service
  * wrote around it (twilio/twiml.ts `bridgeLostUrl`). The service ends a bridge on purpose by
  * ending the other call and the record first (media/registry.ts `end`), so a call that comes
  * here still live lost its bridge with the instance that held it: drained at a deploy, stopped,

@@ -50,10 +50,10 @@ export const recordingStatusQuery = z.object({
   call: sid('CA').optional(),
 });
 
-/** a <Connect> action after a bridge's stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is still up */
+/** the <Redirect> after a bridge's <Connect>, its stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is still up */
 export const bridgeLostParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32).optional() });
 
-/** the query on the agent leg's <Connect> action: the caller's call whose bridge it belongs to, signed with the URL */
+/** the query on the agent leg's <Redirect> after its <Connect>: the caller's call whose bridge it belongs to, signed with the URL */
 export const bridgeLostQuery = z.object({
   leg: z.enum(['caller', 'agent']).default('caller'),
   call: sid('CA').optional(),

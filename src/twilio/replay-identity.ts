@@ -41,7 +41,7 @@ export const guardIdentity =
   };
 
 /**
- * A <Connect> action after a bridge's stream ended (bridge-lost.ts): once per (call, leg, stream
+ * The <Redirect> after a bridge's <Connect>, its stream ended (bridge-lost.ts): once per (call, leg, stream
  * number), the path segment the service wrote; the next loss of the same call has the next number,
  * and the same action passed on by a draining instance its next `hop`.
  */

@@ -54,7 +54,7 @@ export interface TwilioRouteDeps {
   audit: AuditSink;
   events: EventBus;
   log: Logger;
-  /** a bridge's stream ended with its call up (its <Connect> action): the call taken up here */
+  /** a bridge's stream ended with its call up (its <Redirect> after <Connect>): the call taken up here */
   bridgeLost: BridgeLost;
   /** a drop-in capture's call ended (its hang-up watch and result: dropin/service.ts); no other call's end calls it */
   onCallEnded?: (callSid: string) => Promise<void>;

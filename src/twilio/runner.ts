@@ -48,7 +48,7 @@ export interface RunnerDeps {
   /**
    * A bridge lost with its instance is taken up by another (twilio/bridge-lost.ts): true on a
    * shared store. The embedded store's one instance has no other, so its caller streams have no
-   * <Connect> action and a call ends with its stream, as Twilio ends a call whose TwiML runs out.
+   * <Redirect> after <Connect> and a call ends with its stream, as Twilio ends a call whose TwiML runs out.
    */
   bridgeFailover?: boolean;
 }

@@ -20,7 +20,7 @@ export interface RenderContext {
   streamUrl?: string;
   /**
    * bridge mode: which of the caller's streams that is (CallSession handoff.streams), when a
-   * bridge lost with its instance is taken up by another (a shared store): its <Connect> action
+   * bridge lost with its instance is taken up by another (a shared store): its <Redirect> after <Connect>
    * names it. Absent (the embedded store's one instance): no action, the call ends with its stream.
    */
   streamNumber?: number;
@@ -147,10 +147,10 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
 }
 
 /**
- * Where Twilio goes when a bridge's stream ends with the call still up (the <Connect> action):
- * the `n`-th stream of the caller's call, or with `agentOf` the agent leg of that caller's
- * bridge. A stream the service ends on purpose ends its call first, so only a stream lost with
- * its instance (drained, stopped, cut off) comes here (twilio/bridge-lost.ts).
+ * Where Twilio goes when a bridge's stream ends with the call still up: the `n`-th stream of the
+ * caller's call, or with `agentOf` the agent leg of that caller's bridge. A stream the service
+ * ends on purpose ends its call first, so only a stream lost with its instance (drained, stopped,
+ * cut off) comes here (twilio/bridge-lost.ts).
  */
 export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string, hop?: number): string {
   const query = agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : hop ? `?hop=${hop}` : '';
@@ -168,11 +168,20 @@ export function passOnTwiml(publicUrl: string, n: number, hop: number): string {
   return r.toString();
 }
 
-/** <Connect action><Stream>: the caller's `n`-th media stream, to this instance's bridge (no action without `n`) */
+/**
+ * <Connect><Stream>, then, when `lost` is given, a <Redirect> to it: Twilio goes on to the verb
+ * after <Connect> once its stream ends (a <Connect action> would do the same, but the contract's
+ * bridge TwiML is a bare `<Connect><Stream url>`). A call whose TwiML the service replaces, or that
+ * hangs up, never gets there.
+ */
+function bridgeStream(r: VoiceResponse, streamUrl: string, leg: 'caller' | 'agent', lost: string | undefined): void {
+  r.connect().stream({ url: streamUrl }).parameter({ name: 'leg', value: leg });
+  if (lost) r.redirect({ method: 'POST' }, lost);
+}
+
+/** the caller's `n`-th media stream, to this instance's bridge (nothing after it without `n`) */
 function callerStream(r: VoiceResponse, publicUrl: string, streamUrl: string, n: number | undefined): void {
-  r.connect(n === undefined ? {} : { action: bridgeLostUrl(publicUrl, n), method: 'POST' })
-    .stream({ url: streamUrl })
-    .parameter({ name: 'leg', value: 'caller' });
+  bridgeStream(r, streamUrl, 'caller', n === undefined ? undefined : bridgeLostUrl(publicUrl, n));
 }
 
 /** a caller whose bridge's instance was lost: their next stream, to this instance (twilio/bridge-lost.ts) */
@@ -257,9 +266,7 @@ export const bridgeTwiml: BridgeTwiml = {
   agentLeg(streamUrl, lost, recordingStatusUrl) {
     const r = new twilio.twiml.VoiceResponse();
     if (recordingStatusUrl) startRecording(r, recordingStatusUrl);
-    r.connect(lost ? { action: bridgeLostUrl(lost.publicUrl, lost.n, lost.callerSid), method: 'POST' } : {})
-      .stream({ url: streamUrl })
-      .parameter({ name: 'leg', value: 'agent' });
+    bridgeStream(r, streamUrl, 'agent', lost && bridgeLostUrl(lost.publicUrl, lost.n, lost.callerSid));
     return r.toString();
   },
   sayAndHangUp: sayAndHangUpTwiml,

@@ -1,7 +1,7 @@
 /**
  * The instance holding a bridge dies mid-capture (SIGKILL: nothing of it runs again). It is a
  * process of its own (`src/server.ts`, as deployed) beside an in-process instance on the same
- * Redis, behind one PUBLIC_URL. Twilio's streams to it break; each leg's <Connect> action reaches
+ * Redis, behind one PUBLIC_URL. Twilio's streams to it break; each leg's <Redirect> after <Connect> reaches
  * the other instance, which takes the call up. The capture the dead instance was running is
  * ended there: its agent's recording resumed (not left paused for the rest of the call), its
  * lock released (a new capture runs), and no recording holds a key.

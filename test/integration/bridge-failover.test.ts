@@ -2,7 +2,7 @@
  * A bridged conversation outlives the instance that holds it. Two instances behind one
  * PUBLIC_URL (the emulator's proxy plays the load balancer), each with its own media origin.
  * When the holding instance drains (a deploy), its streams close with the calls still up, and
- * Twilio asks each leg's <Connect> action: the caller gets a stream to the instance that answers,
+ * Twilio asks each leg's <Redirect> after <Connect>: the caller gets a stream to the instance that answers,
  * whose bridge calls the agent's call back in. Keys stay masked there, and no recording starts
  * twice. A bridge ended on purpose (a hang-up) is never taken up again.
  */
@@ -62,8 +62,13 @@ async function keysUnheard(caller: MediaLeg, agent: MediaLeg, keys: string, tail
   expect(multimon(agent.received.subarray(heard))).toBe('');
 }
 
-const connectActions = (h: Harness, callSid: string) =>
-  h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'connect-action') as { url: string; status: number }[];
+const lostRedirects = (h: Harness, callSid: string) =>
+  h.emulator
+    .timelineFor(callSid)
+    .filter((e) => e.type === 'webhook' && e.purpose === 'redirect' && new URL(e.url).pathname.startsWith('/twilio/bridge-lost/')) as {
+    url: string;
+    status: number;
+  }[];
 
 async function metric(h: Harness, name: string): Promise<number> {
   const text = await (await fetch(h.metricsUrl)).text();
@@ -90,9 +95,9 @@ it('an instance drained mid-conversation: the call goes on through another, keys
   expect(session).toMatchObject({ state: 'bridged', instanceId: b.config.instanceId, handoff: { streams: 2, agentCallSid: agentCall.sid } });
   expect(call.status).toBe('in-progress');
   expect(agentCall.status).toBe('in-progress');
-  // the caller's <Connect> action, and the agent's, reached B (A was out of rotation)
-  expect(connectActions(a, call.sid).map((e) => [new URL(e.url).pathname, e.status])).toEqual([['/twilio/bridge-lost/1', 200]]);
-  expect(connectActions(a, agentCall.sid).map((e) => e.status)).toEqual([200]);
+  // the caller's <Redirect> after <Connect>, and the agent's, reached B (A was out of rotation)
+  expect(lostRedirects(a, call.sid).map((e) => [new URL(e.url).pathname, e.status])).toEqual([['/twilio/bridge-lost/1', 200]]);
+  expect(lostRedirects(a, agentCall.sid).map((e) => e.status)).toEqual([200]);
 
   // keys through B's bridge: the agent hears none, and the one recording of the agent's call,
   // still running across the redirect (as Twilio's <Start><Recording> does), holds none
@@ -187,8 +192,8 @@ it("the agent's stream cut off alone: the caller on hold, the same agent call ba
   expect(call.leg).toBe(caller);
   expect(caller.isOpen).toBe(true);
   expect((await a.app.services.calls.get(call.sid))?.handoff).toMatchObject({ agentCallSid: agentCall.sid });
-  // the agent's call waited (its <Connect> action) and was redirected back; no second recording
-  expect(connectActions(a, agentCall.sid)).toHaveLength(1);
+  // the agent's call waited (its <Redirect> after <Connect>) and was redirected back; no second recording
+  expect(lostRedirects(a, agentCall.sid)).toHaveLength(1);
   expect(agentCall.recordings).toHaveLength(1);
   const heard = agent2.received.length;
   await caller.sendAudio(silence(1600));
@@ -197,20 +202,20 @@ it("the agent's stream cut off alone: the caller on hold, the same agent call ba
   await agentCall.ended;
 });
 
-it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is cut off, no <Connect> action', async () => {
+it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is cut off, no <Redirect> after <Connect>', async () => {
   const { call, agentCall } = await bridgedOnA();
   // Twilio slow to end the caller's call: a stream closed before that (the bridge's old order)
-  // would send the caller to the <Connect> action, and back to a bridge, meanwhile
+  // would send the caller to the <Redirect> after <Connect>, and back to a bridge, meanwhile
   a.emulator.faults.callsUpdate = { delayMs: 300, times: 1 };
   await agentCall.hangup();
   await call.ended;
   expect(call.status).toBe('completed');
-  expect(connectActions(a, call.sid)).toEqual([]);
+  expect(lostRedirects(a, call.sid)).toEqual([]);
   expect((await a.app.services.calls.get(call.sid))?.state).toBe('ended');
   expect(a.app.services.bridges.size).toBe(0);
 });
 
-it('a <Connect> action for a call that is over, or not bridged, ends it; unsigned is refused', async () => {
+it('a <Redirect> after <Connect> for a call that is over, or not bridged, ends it; unsigned is refused', async () => {
   const { call, caller, agentCall } = await bridgedOnA();
   const url = `${PUB}/twilio/bridge-lost/1`;
   const params = { AccountSid: a.config.twilio.accountSid, CallSid: call.sid, CallStatus: 'in-progress' };
@@ -245,29 +250,29 @@ it('a draining instance passes a lost caller on (a second, then the same action 
     expect(again.body).toContain(`bridge-lost/1?hop=2`);
     // passed on as often as a load balancer could need: then taken up even here
     const last = await a.emulator.signedPost(`${PUB}/twilio/bridge-lost/1?hop=${MAX_DRAINING_HOPS}`, params);
-    expect(last.body).toContain(`<Connect action="${PUB}/twilio/bridge-lost/2"`);
+    expect(last.body).toContain(`<Redirect method="POST">${PUB}/twilio/bridge-lost/2</Redirect>`);
   } finally {
     a.app.services.draining = false;
   }
   // an instance that is not draining takes the passed-on action up
   const next = await b.emulator.signedPost(`${PUB}/twilio/bridge-lost/2?hop=1`, params);
-  expect(next.body).toContain(`<Connect action="${PUB}/twilio/bridge-lost/3"`);
+  expect(next.body).toContain(`<Redirect method="POST">${PUB}/twilio/bridge-lost/3</Redirect>`);
   expect((await a.app.services.calls.get(call.sid))?.handoff.streams).toBe(3);
   await call.hangup();
   await agentCall.ended;
 });
 
-it('on the embedded store (one instance, no other to take a bridge up) no <Connect> action is written: a lost stream ends the call', async () => {
+it('on the embedded store (one instance, no other to take a bridge up) no <Redirect> after <Connect> is written: a lost stream ends the call', async () => {
   const solo = await startHarness({ flowsDir, store: 'embedded' });
   try {
     const { call, caller } = await placeCall(solo, ALICE_NUMBER, 'bridged');
     const { agentCall } = await agentSide(solo, call.sid);
     const create = solo.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
-    expect(create && create.type === 'rest' && String(create.params.Twiml)).toContain('<Connect><Stream');
-    // with an action, the emulator (as Twilio) would ask it here
+    expect(create && create.type === 'rest' && String(create.params.Twiml)).not.toContain('Redirect');
+    // with a <Redirect> after the <Connect>, the emulator (as Twilio) would follow it here
     await caller.drop();
     await agentCall.ended;
-    expect(connectActions(solo, call.sid)).toEqual([]);
+    expect(lostRedirects(solo, call.sid)).toEqual([]);
     await waitFor(async () => (await solo.app.services.calls.get(call.sid))?.state === 'ended', 'the call ended', 10_000);
   } finally {
     await solo.close();

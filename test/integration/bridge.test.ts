@@ -122,7 +122,7 @@ describe('bridged call', () => {
     const create = h.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
     expect(create && create.type === 'rest' && create.params.To).toBe('client:alice');
     expect(create && create.type === 'rest' && String(create.params.Twiml)).toMatch(
-      /<Connect action="[^"]+\/twilio\/bridge-lost\/1\?leg=agent&amp;call=CA[0-9a-f]{32}" method="POST"><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/>/,
+      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/><\/Stream><\/Connect><Redirect method="POST">[^<]+\/twilio\/bridge-lost\/1\?leg=agent&amp;call=CA[0-9a-f]{32}<\/Redirect>/,
     );
     const session = await h.app.services.calls.get(b.call.sid);
     expect(session?.state).toBe('bridged');

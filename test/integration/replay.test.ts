@@ -31,7 +31,7 @@ describe('replay guard by meaning', () => {
     const gather = params(callSid, { Digits: '12345678', CalledCity: '', CalledCountry: 'US' });
     const first = await h.emulator.signedPost(action!, gather);
     expect(first.status).toBe(200);
-    expect(first.body).toContain('<Connect action=');
+    expect(first.body).toContain('<Connect><Stream');
     const session = await h.app.services.calls.get(callSid);
     expect(session?.state).toBe('offered');
     return { action: action!, gather, first, session: session! };

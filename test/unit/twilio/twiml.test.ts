@@ -69,14 +69,14 @@ describe('renderVerbs', () => {
     const verbs: Verb[] = [{ verb: 'handoff', handoff: { mode: 'bridge' } }];
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one', streamNumber: 1 })).toBe(
       HEAD +
-        `<Response><Connect action="${PUBLIC}/twilio/bridge-lost/1" method="POST"><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>`,
+        `<Response><Connect><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect><Redirect method="POST">${PUBLIC}/twilio/bridge-lost/1</Redirect></Response>`,
     );
     // no stream number (the embedded store's one instance, no other to take a lost bridge up): no action
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one' })).toBe(
       HEAD + '<Response><Connect><Stream url="wss://ivr.example.com/media/one"><Parameter name="leg" value="caller"/></Stream></Connect></Response>',
     );
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/one', streamNumber: 3 })).toContain(
-      `action="${PUBLIC}/twilio/bridge-lost/3"`,
+      `<Redirect method="POST">${PUBLIC}/twilio/bridge-lost/3</Redirect>`,
     );
     // never served from the cache: the next call gets its own URL
     expect(renderVerbs(verbs, { publicUrl: PUBLIC, streamUrl: 'wss://ivr.example.com/media/two' })).toContain('url="wss://ivr.example.com/media/two"');
@@ -89,10 +89,10 @@ describe('renderVerbs', () => {
       `${PUBLIC}/twilio/recording-status`,
     );
     expect(recorded).toContain('<Start><Recording');
-    expect(recorded).toContain(`<Connect action="${PUBLIC}/twilio/bridge-lost/2?leg=agent&amp;call=CA${'1'.repeat(32)}" method="POST">`);
+    expect(recorded).toContain(`</Connect><Redirect method="POST">${PUBLIC}/twilio/bridge-lost/2?leg=agent&amp;call=CA${'1'.repeat(32)}</Redirect>`);
     // called back into a bridge: no second recording (the call's first goes on)
     expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', { publicUrl: PUBLIC, n: 3, callerSid: 'CA' + '1'.repeat(32) })).not.toContain('Recording');
-    expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', undefined)).toContain('<Connect><Stream');
+    expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', undefined)).not.toContain('Redirect');
   });
 
   test('an agent waiting to be called back in hears a notice, then silence, then the call ends; nothing of the caller', () => {
