@@ -78,7 +78,7 @@ export interface CallSession {
     /**
      * Bridge mode: the caller's media streams so far (absent: 1). A stream lost with the instance
      * that held it (stopped, or gone) is followed by another on whichever instance Twilio's
-     * <Redirect> after <Connect> reaches (twilio/bridge-lost.ts); the number names each stream's action.
+     * <Redirect> after <Connect> reaches (twilio/bridge-lost.ts); the number names each stream's redirect.
      */
     streams?: number;
   };

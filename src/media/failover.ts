@@ -3,8 +3,8 @@
  * `failover`). Two halves, on two instances:
  *
  * - where the bridge is lost (shutdown, or the caller's stream cut off with no `stop`): its
- *   streams are closed and the record left as it is (`lose`). Twilio asks each leg's <Connect>
- *   action (twilio/bridge-lost.ts), which gives the caller a stream to the instance it reaches;
+ *   streams are closed and the record left as it is (`lose`). Twilio follows each leg's <Redirect>
+ *   after its <Connect> (twilio/bridge-lost.ts), which gives the caller a stream to the instance it reaches;
  * - where the caller's next stream starts: the agent's call, placed for the bridge by whichever
  *   instance, is called back in (`rejoinAgent`): its TwiML replaced over REST by a stream to this
  *   instance, with no second recording. An agent's stream cut off alone is called back in the
@@ -50,7 +50,7 @@ export class BridgeFailover {
 
   /**
    * A bridge (marked ended) lost to this instance while its calls go on: the streams closed, the
-   * record left as it is. Twilio asks the caller's <Redirect> after <Connect> (twilio/bridge-lost.ts), and
+   * record left as it is. Twilio follows the caller's <Redirect> after <Connect> (twilio/bridge-lost.ts), and
    * the agent's, so the call is taken up on whichever instance that reaches.
    */
   async lose(bridge: Bridge, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {

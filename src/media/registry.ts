@@ -9,8 +9,8 @@
  *   other call is completed over REST, every trace (map entry, pending token, session state)
  *   cleaned up, and only then the streams closed;
  * - a bridge lost to this instance while its calls go on (shutdown, or the caller's stream cut
- *   off with no `stop`) → its streams are closed and nothing else: Twilio asks the <Connect>
- *   action, which gives the caller a stream to whichever instance it reaches
+ *   off with no `stop`) → its streams are closed and nothing else: Twilio follows the <Redirect>
+ *   after <Connect>, which gives the caller a stream to whichever instance it reaches
  *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (failover.ts).
  *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile.
  */

@@ -1,6 +1,6 @@
 /**
- * A bridge's stream ended with its call still up: Twilio asks the <Redirect> after <Connect> the service
- * wrote around it (twilio/twiml.ts `bridgeLostUrl`). The service ends a bridge on purpose by
+ * A bridge's stream ended with its call still up: Twilio follows the <Redirect> the
+ * service wrote after its <Connect> (twilio/twiml.ts `bridgeLostUrl`). The service ends a bridge on purpose by
  * ending the other call and the record first (media/registry.ts `end`), so a call that comes
  * here still live lost its bridge with the instance that held it: drained at a deploy, stopped,
  * or cut off. Whichever instance this request reaches takes the call up:

@@ -21,7 +21,7 @@ export interface RenderContext {
   /**
    * bridge mode: which of the caller's streams that is (CallSession handoff.streams), when a
    * bridge lost with its instance is taken up by another (a shared store): its <Redirect> after <Connect>
-   * names it. Absent (the embedded store's one instance): no action, the call ends with its stream.
+   * names it. Absent (the embedded store's one instance): no redirect, the call ends with its stream.
    */
   streamNumber?: number;
   /**
