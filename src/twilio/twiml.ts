@@ -191,8 +191,12 @@ export function callerStreamTwiml(publicUrl: string, streamUrl: string, n: numbe
   return r.toString();
 }
 
-/** how long an agent whose bridge's instance was lost waits for the caller's new bridge to call them back in */
-export const AGENT_REJOIN_WAIT_SECONDS = 60;
+/**
+ * How long an agent whose bridge's instance was lost waits for the caller's new bridge to call
+ * them back in: a take-up takes a second or two (a draining instance's passes on, up to about
+ * ten); a caller who hung up meanwhile leaves no one to end the wait sooner.
+ */
+export const AGENT_REJOIN_WAIT_SECONDS = 30;
 
 /**
  * An agent whose stream was lost with its instance: told so, then silence while the caller's
