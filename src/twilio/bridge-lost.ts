@@ -8,7 +8,8 @@
  * - the caller gets their next stream, to this instance, where the new bridge holds them (the
  *   hold sound) and calls their agent's call back in (media/failover.ts `rejoinAgent`), every
  *   key masked as before; the record names this instance, so an accept still reaches the bridge;
- * - the agent's call waits in silence (twilio/twiml.ts `agentWaitTwiml`) until that happens.
+ * - the agent's call waits in silence (twilio/twiml.ts `agentWaitTwiml`) until that happens,
+ *   asking again every few seconds, so that it ends soon after a caller who hung up meanwhile.
  *
  * Nothing of the caller reaches the agent but through a bridge, and no recording is started or
  * resumed here: the caller's own was stopped before the first bridge, the agent's goes on as it
@@ -22,7 +23,7 @@ import type { Logger } from '../log';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import { TERMINAL_CALL_STATUSES } from './params';
-import { agentWaitTwiml, callerStreamTwiml, emptyTwiml, passOnTwiml, sayAndHangUpTwiml } from './twiml';
+import { AGENT_REJOIN_CHECKS, agentWaitTwiml, callerStreamTwiml, emptyTwiml, passOnTwiml, sayAndHangUpTwiml } from './twiml';
 
 /**
  * A call's caller streams at most: a call lost this many times is not taken up again (each loss
@@ -98,15 +99,19 @@ export class BridgeLost {
     return callerStreamTwiml(this.d.publicUrl, url, next);
   }
 
-  /** the agent's stream of `callerSid`'s bridge ended with their call up: wait to be called back in */
-  async agent(agentCallSid: string, callerSid: string | undefined, callStatus: string | undefined, log: Logger): Promise<string> {
+  /**
+   * The agent's stream of `callerSid`'s bridge ended with their call up, or (`check` > 0) their
+   * wait for it to be called back in ended: wait (again), unless the caller's call is over.
+   */
+  async agent(agentCallSid: string, n: number, callerSid: string | undefined, callStatus: string | undefined, log: Logger, check = 0): Promise<string> {
     if (callStatus && TERMINAL_CALL_STATUSES.has(callStatus)) return emptyTwiml();
     const session = callerSid ? await this.d.calls.get(callerSid) : null;
     if (!session || !live(session) || session.handoff.agentCallSid !== agentCallSid) {
-      log.info("agent's stream ended with no bridge to rejoin: the agent's call ends");
+      log.info({ check }, "agent's stream ended with no bridge to rejoin: the agent's call ends");
       return emptyTwiml();
     }
-    return agentWaitTwiml();
+    if (check >= AGENT_REJOIN_CHECKS) log.warn({ check }, "agent's call not called back in: it ends");
+    return agentWaitTwiml(this.d.publicUrl, n, callerSid!, check);
   }
 }
 

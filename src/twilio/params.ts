@@ -57,7 +57,7 @@ export const bridgeLostParams = z.object({ CallSid: sid('CA'), AccountSid: sid('
 export const bridgeLostQuery = z.object({
   leg: z.enum(['caller', 'agent']).default('caller'),
   call: sid('CA').optional(),
-  /** the caller's action passed on by a draining instance this many times (twilio/bridge-lost.ts) */
+  /** the caller's action passed on by a draining instance this many times, or the agent's wait asked again (twilio/bridge-lost.ts) */
   hop: z.coerce.number().int().min(1).max(32).optional(),
 });
 

@@ -255,7 +255,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           const p = bridgeLostParams.parse(raw);
           if (!q.success || !Number.isSafeInteger(n) || n < 1) throw TwilioErrors.bridgeLostMalformed();
           return leg === 'agent'
-            ? d.bridgeLost.agent(p.CallSid, q.data.call, p.CallStatus, log)
+            ? d.bridgeLost.agent(p.CallSid, n, q.data.call, p.CallStatus, log, hop ?? 0)
             : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log, hop ?? 0);
         },
         { identify: bridgeLostIdentity(leg, String(n), hop) },

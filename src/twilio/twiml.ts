@@ -153,8 +153,8 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
  * cut off) comes here (twilio/bridge-lost.ts).
  */
 export function bridgeLostUrl(publicUrl: string, n: number, agentOf?: string, hop?: number): string {
-  const query = agentOf ? `?leg=agent&call=${encodeURIComponent(agentOf)}` : hop ? `?hop=${hop}` : '';
-  return `${publicUrl}/twilio/bridge-lost/${n}${query}`;
+  const query = [...(agentOf ? [`leg=agent`, `call=${encodeURIComponent(agentOf)}`] : []), ...(hop ? [`hop=${hop}`] : [])];
+  return `${publicUrl}/twilio/bridge-lost/${n}${query.length ? `?${query.join('&')}` : ''}`;
 }
 
 /**
@@ -194,20 +194,33 @@ export function callerStreamTwiml(publicUrl: string, streamUrl: string, n: numbe
 /**
  * How long an agent whose bridge's instance was lost waits for the caller's new bridge to call
  * them back in: a take-up takes a second or two (a draining instance's passes on, up to about
- * ten); a caller who hung up meanwhile leaves no one to end the wait sooner.
+ * ten). The wait is asked again every AGENT_REJOIN_CHECK_SECONDS, so a caller who hung up
+ * meanwhile ends it within that, not at its end.
  */
 export const AGENT_REJOIN_WAIT_SECONDS = 30;
 
+/** how often a waiting agent's call asks again whether its caller is still there */
+export const AGENT_REJOIN_CHECK_SECONDS = 5;
+
+/** the waits an agent's call is given at most (AGENT_REJOIN_WAIT_SECONDS in all) */
+export const AGENT_REJOIN_CHECKS = AGENT_REJOIN_WAIT_SECONDS / AGENT_REJOIN_CHECK_SECONDS;
+
 /**
- * An agent whose stream was lost with its instance: told so, then silence while the caller's
- * new stream reaches an instance, whose bridge redirects this call to it (media/failover.ts
- * `rejoinAgent`). Nothing of the caller reaches them here. No rejoin in time: the call ends.
+ * An agent whose stream was lost with its instance: told so (the first time), then silence while
+ * the caller's new stream reaches an instance, whose bridge redirects this call to it
+ * (media/failover.ts `rejoinAgent`), which cuts the wait short. Each wait ends in the same
+ * action again, its `check` counted (`hop`): the caller gone meanwhile, that ends the call.
+ * Nothing of the caller reaches them here. No rejoin after the last wait: the call ends.
  */
-export function agentWaitTwiml(): string {
+export function agentWaitTwiml(publicUrl: string, n: number, callerSid: string, check: number): string {
   const r = new twilio.twiml.VoiceResponse();
-  r.say('Reconnecting your caller.');
-  r.pause({ length: AGENT_REJOIN_WAIT_SECONDS });
-  r.hangup();
+  if (check >= AGENT_REJOIN_CHECKS) {
+    r.hangup();
+    return r.toString();
+  }
+  if (check === 0) r.say('Reconnecting your caller.');
+  r.pause({ length: AGENT_REJOIN_CHECK_SECONDS });
+  r.redirect({ method: 'POST' }, bridgeLostUrl(publicUrl, n, callerSid, check + 1));
   return r.toString();
 }
 

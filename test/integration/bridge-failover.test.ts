@@ -202,6 +202,28 @@ it("the agent's stream cut off alone: the caller on hold, the same agent call ba
   await agentCall.ended;
 });
 
+it("a caller who hangs up while their lost bridge is not yet taken up: the agent's wait ends at its next check, not its end", async () => {
+  const { call, agentCall } = await bridgedOnA();
+  // A drains; B, which every request reaches now, is draining too: the caller is passed on, not taken up
+  a.emulator.routeOrigin(PUB, b.url);
+  b.app.services.draining = true;
+  try {
+    await a.app.close();
+    await waitFor(() => lostRedirects(a, agentCall.sid).length === 1 && lostRedirects(a, call.sid).length >= 2, 'both legs waiting', 10_000);
+    // the agent waits (a notice, then a check a few seconds on); the caller hangs up meanwhile
+    expect(agentCall.status).toBe('in-progress');
+    await call.hangup();
+    await agentCall.ended;
+  } finally {
+    b.app.services.draining = false;
+  }
+  // the agent's call asked once more, found its caller gone, and ended: not at the wait's end
+  const agentWaits = lostRedirects(a, agentCall.sid).map((e) => new URL(e.url).search);
+  expect(agentWaits).toEqual([`?leg=agent&call=${call.sid}`, `?leg=agent&call=${call.sid}&hop=1`]);
+  expect(agentCall.status).toBe('completed');
+  expect((await b.app.services.calls.get(call.sid))?.state).toBe('ended');
+});
+
 it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is cut off, no <Redirect> after <Connect>', async () => {
   const { call, agentCall } = await bridgedOnA();
   // Twilio slow to end the caller's call: a stream closed before that (the bridge's old order)

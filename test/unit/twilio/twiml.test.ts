@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { captureAgain, refusedCaptureTwiml } from '../../../src/twilio/capture-route';
 import type { CallRepository } from '../../../src/calls/repository';
 import {
+  AGENT_REJOIN_CHECK_SECONDS,
+  AGENT_REJOIN_CHECKS,
   AGENT_REJOIN_WAIT_SECONDS,
   agentWaitTwiml,
   APOLOGY,
@@ -95,8 +97,18 @@ describe('renderVerbs', () => {
     expect(bridgeTwiml.agentLeg('wss://i2.example.com/media/b', undefined)).not.toContain('Redirect');
   });
 
-  test('an agent waiting to be called back in hears a notice, then silence, then the call ends; nothing of the caller', () => {
-    expect(agentWaitTwiml()).toBe(HEAD + `<Response><Say>Reconnecting your caller.</Say><Pause length="${AGENT_REJOIN_WAIT_SECONDS}"/><Hangup/></Response>`);
+  test('an agent waiting to be called back in hears a notice, then silence asked again every few seconds, then the call ends; nothing of the caller', () => {
+    const caller = 'CA' + '1'.repeat(32);
+    const again = (check: number) => `<Redirect method="POST">${PUBLIC}/twilio/bridge-lost/2?leg=agent&amp;call=${caller}&amp;hop=${check}</Redirect>`;
+    expect(agentWaitTwiml(PUBLIC, 2, caller, 0)).toBe(
+      HEAD + `<Response><Say>Reconnecting your caller.</Say><Pause length="${AGENT_REJOIN_CHECK_SECONDS}"/>${again(1)}</Response>`,
+    );
+    // asked again: no second notice
+    expect(agentWaitTwiml(PUBLIC, 2, caller, 1)).toBe(HEAD + `<Response><Pause length="${AGENT_REJOIN_CHECK_SECONDS}"/>${again(2)}</Response>`);
+    // every wait together is the whole of it: then the call ends
+    expect(AGENT_REJOIN_CHECKS * AGENT_REJOIN_CHECK_SECONDS).toBe(AGENT_REJOIN_WAIT_SECONDS);
+    expect(agentWaitTwiml(PUBLIC, 2, caller, AGENT_REJOIN_CHECKS - 1)).toContain(again(AGENT_REJOIN_CHECKS));
+    expect(agentWaitTwiml(PUBLIC, 2, caller, AGENT_REJOIN_CHECKS)).toBe(HEAD + '<Response><Hangup/></Response>');
   });
 
   test('a bridge handoff without a stream URL is refused, not rendered without one', () => {
