@@ -29,7 +29,7 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
 
     app.get('/v1/calls', opts(schemas.listCalls), async (req) => {
       const p = principal(req);
-      const calls = (await d.calls.list()).filter((s) => canSee(p, s)).sort((a, b) => a.createdAt - b.createdAt);
+      const calls = (await d.calls.listFresh()).filter((s) => canSee(p, s)).sort((a, b) => a.createdAt - b.createdAt);
       return { calls: calls.map(callView) };
     });
 

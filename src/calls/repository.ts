@@ -136,6 +136,37 @@ export class CallRepository {
     return sessions.filter((s): s is CallSession => s !== null);
   }
 
+  /**
+   * `list()` for many readers at once: every agent panel re-reads the call list on the same
+   * event, and each reader would otherwise load every live call. A reader joins the next load to
+   * start, never one already under way, so what it gets was read after it asked (the change its
+   * event announced included); at most one load runs and one waits, however many readers.
+   */
+  listFresh(): Promise<CallSession[]> {
+    if (!this.listing) return this.startListing();
+    this.nextListing ??= this.listing.then(
+      () => this.afterListing(),
+      () => this.afterListing(),
+    );
+    return this.nextListing;
+  }
+
+  private listing: Promise<CallSession[]> | null = null;
+  private nextListing: Promise<CallSession[]> | null = null;
+
+  private afterListing(): Promise<CallSession[]> {
+    this.nextListing = null;
+    return this.startListing();
+  }
+
+  private startListing(): Promise<CallSession[]> {
+    const listing: Promise<CallSession[]> = this.list().finally(() => {
+      if (this.listing === listing) this.listing = null;
+    });
+    this.listing = listing;
+    return listing;
+  }
+
   async sidsForSubject(subject: string): Promise<string[]> {
     return this.store.smembers(this.keys.subject(subject));
   }

@@ -61,3 +61,42 @@ it('an update on the basis of a stale read still sees, and keeps, what changed s
   await calls.update(sid, (s) => void once.push(s.step), { basis: again });
   expect(once).toEqual([2]);
 });
+
+it('readers of the call list at once share loads, each one that started after it asked', async () => {
+  let loads = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  // the store as it is, but a load's read of the index, once made, waits for the gate
+  const gated = Object.assign(Object.create(store) as RedisStore, {
+    smembers: async (key: string) => {
+      loads++;
+      const members = await store.smembers(key);
+      await gate;
+      return members;
+    },
+  });
+  const calls = new CallRepository(gated, makeKeys(uniquePrefix('repo')));
+  const first = 'CA' + '1'.repeat(32);
+  const second = 'CA' + '2'.repeat(32);
+  await calls.create(fresh(first));
+
+  const early = calls.listFresh();
+  await waitForLoads(() => loads === 1);
+  // a call created while the first load is under way, then three readers: the first load's
+  // answer (read before) would not show it, so they wait for the next, and share it
+  await calls.create(fresh(second));
+  const late = [calls.listFresh(), calls.listFresh(), calls.listFresh()];
+  release();
+  const sids = (list: CallSession[]) => list.map((s) => s.callSid).sort();
+  expect(sids(await early)).toEqual([first]);
+  const answers = await Promise.all(late);
+  for (const a of answers) expect(sids(a)).toEqual([first, second]);
+  expect(loads).toBe(2);
+  // nothing under way: the next reader starts a load of its own
+  expect(sids(await calls.listFresh())).toEqual([first, second]);
+  expect(loads).toBe(3);
+});
+
+async function waitForLoads(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setImmediate(r));
+}
