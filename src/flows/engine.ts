@@ -121,25 +121,26 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       }
       break;
   }
-  const res = startRecordingIfDue(flow, s, proceed(flow, s, out));
+  const res = proceed(flow, s, out);
   if (countEnded && res.verbs.some((v) => v.verb === 'gather')) res.session.strayKey = 'possible';
-  return ended ? afterSensitiveField(res, ended.step, ended.ending, ctx) : res;
+  return ended ? afterSensitiveField(flow, res, ended.step, ended.ending, ctx) : startRecordingIfDue(flow, s, res);
 }
 
 /**
  * The paused stretch ends after a sensitive field only once the caller's keys for it have: the
- * recording would run again from this step (its resume, or a drop-in capture's end, when the
- * field failed) while a caller who keyed past the field's count is still pressing (held,
- * RESUME_HOLD_MS) or one who fell silent mid-entry keys on (a guard first, guardAfter).
+ * recording would run again from this step (its resume, its first start, or a drop-in capture's
+ * end, when the field failed) while a caller who keyed past the field's count is still pressing
+ * (held, RESUME_HOLD_MS) or one who fell silent mid-entry keys on (a guard first, guardAfter;
+ * a recording due to start starts after it).
  */
-function afterSensitiveField(res: EngineResult, step: CollectStep, ending: Ending, ctx: EngineContext): EngineResult {
+function afterSensitiveField(flow: Flow, res: EngineResult, step: CollectStep, ending: Ending, ctx: EngineContext): EngineResult {
   const s = res.session;
   const endsCapture = s.dropin !== undefined && s.recording.status === 'paused' && !s.fields[step.collect]?.valid;
-  const resumes = res.effect?.kind === 'resume-recording' || endsCapture;
-  if (!resumes || ending === 'key') return res;
+  const resumes = res.effect?.kind === 'resume-recording' || endsCapture || recordingDue(flow, s, res);
+  if (!resumes || ending === 'key') return startRecordingIfDue(flow, s, res);
   if (ending === 'silence')
     return { session: s, verbs: [guardAfter(step, s)], vaultWrites: res.vaultWrites, ...(res.vaultErases ? { vaultErases: res.vaultErases } : {}) };
-  return { ...res, resumeNotBefore: ctx.now.getTime() + RESUME_HOLD_MS };
+  return { ...startRecordingIfDue(flow, s, res), resumeNotBefore: ctx.now.getTime() + RESUME_HOLD_MS };
 }
 
 /**
@@ -147,15 +148,20 @@ function afterSensitiveField(res: EngineResult, step: CollectStep, ending: Endin
  * for nothing sensitive: Twilio takes no REST recording while an inbound call still rings
  * (error 21220), and a document that asks for a sensitive field must never run while a
  * recording does. A bridge handoff starts none: the agent's call is recorded instead, after
- * masking.
+ * masking. Right after a sensitive field, that start waits as a resume would (afterSensitiveField).
  */
 function startRecordingIfDue(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
-  if (!flow.record || s.recording.status !== 'none' || out.effect || (s.state !== 'ivr' && s.state !== 'handoff')) return out;
-  if (out.verbs.some((v) => (v.verb === 'gather' && v.sensitive) || (v.verb === 'handoff' && v.handoff.mode === 'bridge'))) return out;
-  if (out.verbs.length === 0) return out;
+  if (!recordingDue(flow, s, out)) return out;
   s.recording.status = 'in-progress';
   out.verbs.unshift({ verb: 'start-recording' });
   return out;
+}
+
+/** `out` is the recorded flow's first document that may run with its recording (startRecordingIfDue) */
+function recordingDue(flow: Flow, s: CallSession, out: EngineResult): boolean {
+  if (!flow.record || s.recording.status !== 'none' || out.effect || (s.state !== 'ivr' && s.state !== 'handoff')) return false;
+  if (out.verbs.some((v) => (v.verb === 'gather' && v.sensitive) || (v.verb === 'handoff' && v.handoff.mode === 'bridge'))) return false;
+  return out.verbs.length > 0;
 }
 
 /** from `step` on the flow asks for nothing more and ends in a bridge handoff */

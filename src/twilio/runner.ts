@@ -246,6 +246,8 @@ export class FlowRunner {
       }
     }
     const s = res.session;
+    // a recording started right after a sensitive field's count ended it: not before keys pressed past it
+    if (verbs.some((v) => v.verb === 'start-recording')) await this.untilHeld(resumeNotBefore);
     await this.recordFieldOutcomes(flow, s, before, writes);
     if (s.dropin && this.d.dropin) {
       const ended = endOfCapture(flow, s, verbs);

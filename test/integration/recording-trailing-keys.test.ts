@@ -17,6 +17,8 @@ const SENSITIVE_NUMBER = '+15005550024';
 const CONTROL_NUMBER = '+15005550025';
 const CARD_NUMBER = '+15005550026';
 const CARD_CONTROL_NUMBER = '+15005550027';
+const FIRST_EXPIRY_NUMBER = '+15005550028';
+const FIRST_CARD_NUMBER = '+15005550029';
 const EXPIRY = currentExpiry(14);
 const DONE_PROMPT = 'Press 1 to finish, then hash.';
 
@@ -39,6 +41,12 @@ handoff:
   mode: dial
   to: "client:alice"
 `;
+
+/**
+ * The same, but the sensitive field first: the recording is not running yet, and starts with the
+ * first document after it (<Start><Recording>), which must wait for its keys as a resume would.
+ */
+const firstFieldFlow = (id: string, number: string, field: string) => recordedFlow(id, number, field).replace(MENU_STEP, '');
 
 /** an expiry: four keys, the Gather ends on the fourth */
 const expiryStep = (sensitive: boolean) => `  - collect: expiry
@@ -65,6 +73,8 @@ beforeAll(async () => {
       'expiry-plain': recordedFlow('expiry-plain', CONTROL_NUMBER, expiryStep(false)),
       'card-timeout': recordedFlow('card-timeout', CARD_NUMBER, cardStep(true)),
       'card-plain': recordedFlow('card-plain', CARD_CONTROL_NUMBER, cardStep(false)),
+      'expiry-first': firstFieldFlow('expiry-first', FIRST_EXPIRY_NUMBER, expiryStep(true)),
+      'card-first': firstFieldFlow('card-first', FIRST_CARD_NUMBER, cardStep(true)),
     },
   });
 });
@@ -161,4 +171,24 @@ test('control: the same keys after the same pause, recorded throughout, are hear
   const c = await cardCall(CARD_CONTROL_NUMBER, '41111111,11111111');
   expect(guards(c)).toHaveLength(0);
   expect(wideDecode(c.recordingAudio)).toBe('1#41111111' + '11111111' + '1#');
+});
+
+test('a recording that first starts right after a sensitive field waits for keys pressed past its count, as a resume does', async () => {
+  const c = await expiryCall(FIRST_EXPIRY_NUMBER);
+  // not recording while the expiry was asked; recording from the words after it
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['none', 'in-progress']);
+  expect(wideDecode(c.recordingAudio)).toBe('1#');
+  const timeline = h.emulator.timelineFor(c.sid);
+  const expiryEnded = timeline.filter((e) => e.type === 'gather')[0];
+  const started = timeline.find((e) => e.type === 'recording' && e.status === 'in-progress')!;
+  expect(started.t - expiryEnded.t).toBeGreaterThanOrEqual(RESUME_HOLD_MS);
+});
+
+test('a recording that first starts right after a sensitive field ended on silence starts after a guard: the keys keyed on fall into it', async () => {
+  const c = await cardCall(FIRST_CARD_NUMBER, '41111111,11111111');
+  expect(guards(c)).toHaveLength(1);
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['none', 'none', 'in-progress']);
+  expect(c.gathers[1].digits).toBe('11111111');
+  expect(wideDecode(c.recordingAudio)).toBe('1#');
+  expect(h.logs.text).not.toContain('11111111');
 });
