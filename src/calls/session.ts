@@ -90,9 +90,10 @@ export interface CallSession {
   /**
    * A drop-in capture (issue 13, dropin/): another app's call, redirected here for the flow's
    * fields, then back to `returnUrl` (allow-listed) with the signed `result`. Its state stays
-   * `ivr` while it captures.
+   * `ivr` while it captures. `interrupted`: the caller pressed `*` at a sensitive field whose
+   * entry ended on the Gather's timeout; the capture ends once that field's guard has.
    */
-  dropin?: { returnUrl: string; result?: string };
+  dropin?: { returnUrl: string; result?: string; interrupted?: true };
   createdAt: number;
   updatedAt: number;
   endedAt?: number;

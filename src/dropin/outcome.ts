@@ -7,6 +7,7 @@ import type { CallSession } from '../calls/session';
 import type { Verb } from '../flows/verbs';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
+import { endingOf, type Ending } from '../flows/steps/collect';
 import type { ProcessorSummary } from '../processors/summary';
 
 export const CAPTURE_RESULTS = [
@@ -24,6 +25,19 @@ export type CaptureResult = (typeof CAPTURE_RESULTS)[number];
 
 /** the key that ends a capture at any prompt, as `*` cancels Twilio's <Pay> */
 export const INTERRUPT_KEY = '*';
+
+/**
+ * How the entry that `*` interrupted ended, as far as the app's recordings care (the same rule as
+ * after any sensitive field, flows/engine.ts afterSensitiveField): on its count, the caller may
+ * still be keying past `*` (the resume waits RESUME_HOLD_MS); on the Gather's timeout, the caller
+ * may key on (a guard first, the capture ends after it); on '#', or with no recording paused or
+ * no sensitive field asked, the capture ends at once ('key').
+ */
+export function interruptedEnding(flow: Flow, s: CallSession, g: { digits: string; finishedOnKey?: string }): Ending {
+  const step = flow.steps[s.step];
+  if (s.recording.status !== 'paused' || !step || !isCollect(step) || !step.sensitive) return 'key';
+  return endingOf(step, s, g.digits, g.finishedOnKey);
+}
 
 /**
  * A capture runs the flow's steps, recorded by the app's own recording (if any), and never hands

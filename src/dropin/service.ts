@@ -16,11 +16,13 @@
  *   `Result=internal-error` as Twilio's <Pay> does, its recordings resumed first
  *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import twilio from 'twilio';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { Flow } from '../flows/schema';
+import { RESUME_HOLD_MS } from '../flows/engine';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
@@ -199,7 +201,14 @@ export class DropinService {
    * call meanwhile: the app gets one result. `flowId`: the capture's flow when the request names
    * it (the capture route).
    */
-  async returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, flowId?: string): Promise<string> {
+  async returnAfterFailure(
+    callSid: string,
+    returnUrl: string,
+    paused: readonly string[],
+    log: Logger,
+    opts: { flowId?: string; keyedOn?: boolean } = {},
+  ): Promise<string> {
+    const { flowId } = opts;
     const secret = this.secret();
     // no more polls from now (the local timer at once); whether the store removed the watch is awaited below
     const unwatched = this.hangups.remove(callSid).then(
@@ -211,6 +220,9 @@ export class DropinService {
     );
     const sids = [...new Set([...paused, ...this.recordings.held.of(callSid)])];
     this.recordings.held.forget(callSid);
+    // the failed step answered a Gather that ended without '#' (its count, or its timeout): the
+    // caller may still be keying, so the resume waits as one after a field's count does
+    if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);
     const resumed = await Promise.all(
       sids.map((sid) =>
         this.d.recording.resume(callSid, sid).then(

@@ -40,7 +40,7 @@ export function captureRescue(d: RescueDeps, flowId: string): Rescue {
     const returnUrl = captureReturn(query, d.config);
     const callSid = params.CallSid;
     if (!flow || !returnUrl || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
-    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, flow.id);
+    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { flowId: flow.id });
   };
 }
 
@@ -59,6 +59,8 @@ export function gatherRescue(d: RescueDeps): Rescue {
         .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in audit entry not written'));
       return undefined;
     }
-    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), ctx.paused, log);
+    // keys that ended on no '#' may go on past the Gather's end: the resume waits for them
+    const keyedOn = typeof params.Digits === 'string' && params.Digits !== '' && !params.FinishedOnKey;
+    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), ctx.paused, log, { keyedOn });
   };
 }

@@ -19,13 +19,14 @@ import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
 import type { Vault } from '../vault';
 import { actionQueryOf } from '../dropin/action-query';
-import { dropinFlow, endOfCapture, INTERRUPT_KEY } from '../dropin/outcome';
+import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
 import { advance, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
+import { guardAfter } from '../flows/steps/collect';
 import { FlowErrors } from '../errors';
 
 export interface RunnerDeps {
@@ -162,6 +163,10 @@ export class FlowRunner {
       const sealed = s.pendingMatch?.token;
       s.pendingMatch = undefined;
       if (sealed) await this.forgetSealed(sealed);
+      // the app's recordings resume as after any sensitive field: not while the caller may key on
+      const ending = interruptedEnding(flow, s, g);
+      if (ending === 'silence') return this.guardInterrupted(flow, session, s, log, writes);
+      if (ending === 'count') await this.untilHeld(this.now().getTime() + RESUME_HOLD_MS);
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
@@ -176,7 +181,27 @@ export class FlowRunner {
    * the guard gathered is not passed in, never read.
    */
   async guarded(session: CallSession, log: Logger, writes: StepWrites = this.immediate): Promise<string> {
-    return this.run(this.flowOf(session), session, { kind: 'resume' }, log, writes);
+    const flow = this.flowOf(session);
+    if (session.dropin?.interrupted && this.d.dropin && session.state === 'ivr') {
+      return this.d.dropin.end(flow, structuredClone(session), 'caller-interrupted', (next) => this.save(session, next), log);
+    }
+    return this.run(flow, session, { kind: 'resume' }, log, writes);
+  }
+
+  /**
+   * `*` ended a capture's sensitive entry on the Gather's timeout: the caller may key on, so the
+   * field's guard runs first, its recording still paused, and the capture ends once it has (guarded).
+   */
+  private async guardInterrupted(flow: Flow, basis: CallSession, s: CallSession, log: Logger, writes: StepWrites): Promise<string> {
+    const step = flow.steps[s.step];
+    if (!step || !isCollect(step)) throw FlowErrors.unsettled();
+    s.dropin = { ...s.dropin!, interrupted: true };
+    const twiml = renderVerbs([guardAfter(step, s)], { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(s) });
+    await writes.watch(s.callSid);
+    await writes.save(basis, s, twiml, []);
+    this.d.onSessionChanged?.(s);
+    log.info('drop-in capture interrupted: its guard runs before the return');
+    return twiml;
   }
 
   /** erases a value sealed for a later step the call will never reach (the first entry of a matching pair) */

@@ -12,6 +12,7 @@ import { makeKeys } from '../../src/store';
 import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
 import { ACCOUNT_SID, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { wideDecode } from '../support/decoders';
 import { PrivateRedis } from '../support/private-redis';
 import { uniquePrefix } from '../support/redis';
 import type { ShopApp } from '../support/shop-app';
@@ -159,6 +160,28 @@ it("the call's record is gone at a gather (evicted): back to the app from the ac
   expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual([rec.sid]);
   expect(entries.at(-1)).toMatchObject({ type: 'dropin.returned', result: 'internal-error' });
   expect((await h.app.services.audit.verify(c.sid)).verified).toBe(true);
+});
+
+it("a gather that ended on its count fails: the resume waits for the keys keyed on past it, the app's recording holds none", async () => {
+  shop.recordings = 1;
+  // the shop takes its time over the return: the call is live while the keys land
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g) => {
+    const p = g.prompt.join(' ');
+    if (p.includes('card number')) return `${CARD}#`;
+    if (!p.includes('expiry')) return null;
+    await h.redisStore!.del(keys().call(c!.sid));
+    // the Gather ends on the fourth key; two more follow it
+    return `${EXPIRY}25`;
+  });
+  await c.ended;
+  expectInternalError(c);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
 });
 
 it('Redis down from a gather onward (no session readable): back to the app with internal-error, each recording resumed by its SID; a retry too', async () => {

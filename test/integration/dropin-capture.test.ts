@@ -392,10 +392,38 @@ it("star ends the capture at any prompt: caller-interrupted, the next prompt is 
   expect(r.card_valid).toBe('true');
   expect(r.expiry_masked).toBeUndefined();
   expect(says(c)).not.toContain('Key in the security code.');
-  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused']);
+  // the expiry's Gather ended on its timeout: its guard ran (paused too) before the return
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused', 'paused']);
   const types = await auditTypes(c.sid);
   expect(types.indexOf('recording.resumed')).toBeGreaterThan(types.indexOf('recording.paused'));
   expect(types.indexOf('dropin.returned')).toBeGreaterThan(types.indexOf('recording.resumed'));
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it("star among keys that run past the expiry's count: the app's recording resumes only after the keys keyed on past it", async () => {
+  shop.recordings = 1;
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  // the Gather ends on its fourth key ('1*25'); '20' follows it
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '1*2520' }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('caller-interrupted');
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it("star, then silence past the Gather's timeout, then keys: the expiry's guard takes them before the app's recording resumes", async () => {
+  shop.recordings = 1;
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+  const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '1*,2520' }));
+  await c.ended;
+  expect(verified(shop.returned[0]).Result).toBe('caller-interrupted');
+  const gathers = c.transcript.filter((t): t is Extract<TranscriptEntry, { verb: 'Gather' }> => t.verb === 'Gather');
+  expect(gathers.map((t) => t.action.includes('/twilio/guard/'))).toEqual([false, false, true]);
+  expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['paused', 'paused', 'paused']);
   expect(wideDecode(c.recordingAudio)).toBe('');
 });
 
