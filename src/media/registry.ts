@@ -243,6 +243,9 @@ export class BridgeRegistry {
       await this.d.calls.update(callSid, (s) => {
         if (s.state === 'ended') return false;
         s.handoff.agentEndpoint = endpoint;
+        // a new agent call (the first, or one dialled again after a lost bridge) records anew:
+        // the recording of the call before is not this one's, and a capture must pause this one's
+        if (s.handoff.agentCallSid !== call.sid) s.agentRecording = undefined;
         s.handoff.agentCallSid = call.sid;
         if (agentSub) s.handoff.agentSub = agentSub;
       });

@@ -183,6 +183,39 @@ it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lo
   expect(multimon(agentCall.recordingAudio)).toBe('');
 });
 
+it("an agent's call that cannot be called back in is dialled again: a capture then pauses the new call's recording, not the old one's", async () => {
+  const { call, caller, agentCall } = await bridgedOnA();
+  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
+  // Twilio will not redirect the agent's call: it is ended and the agent dialled again
+  a.emulator.faults.callsUpdate = { status: 500, times: 1 };
+  await caller.drop();
+  await nextLeg(call, caller, "the caller's next stream");
+  const session = await waitFor(
+    async () => {
+      const s = await a.app.services.calls.get(call.sid);
+      return s?.state === 'bridged' && s.handoff.agentCallSid && s.handoff.agentCallSid !== agentCall.sid ? s : null;
+    },
+    'bridged to a new agent call',
+    10_000,
+  );
+  const agentCall2 = await waitFor(() => a.emulator.calls.get(session.handoff.agentCallSid!), 'the new agent call');
+  await waitFor(() => agentCall2.recordingStatus === 'in-progress', "the new agent call's recording");
+  const [rec] = agentCall.recordings;
+  const [rec2] = agentCall2.recordings;
+  // whether or not Twilio's report of it came before the record named the new call, the old recording is not this call's
+  expect((await a.app.services.calls.get(call.sid))?.agentRecording?.sid).not.toBe(rec.sid);
+
+  const alice = token(a, 'alice');
+  const capture = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+  expect(capture.status).toBe(201);
+  expect(agentCall2.recordingStatus).toBe('paused');
+  const pauses = a.emulator.timelineFor(agentCall2.sid).filter((e) => e.type === 'recording' && e.recordingSid === rec2.sid && e.status === 'paused');
+  expect(pauses).toHaveLength(1);
+  expect(a.emulator.timelineFor(agentCall.sid).some((e) => e.type === 'recording' && e.status === 'paused')).toBe(false);
+  await call.hangup();
+  await agentCall2.ended;
+});
+
 it("the agent's stream cut off alone: the caller on hold, the same agent call back in", async () => {
   const { call, caller, agentCall, agent } = await bridgedOnA();
 
