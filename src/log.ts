@@ -116,10 +116,12 @@ const NUMBER_IN_PATH = /(?<![A-Za-z0-9])(?:\+|%2B)?[0-9]{7,}(?![A-Za-z0-9])/gi;
 
 /**
  * A number as people write it, in groups: an international phone number (`+1 555 123 0000`,
- * `+44 (20) 7946-0000`) or a card number in fours (`4111 1111 1111 1111`, Amex's 4-6-5). A date
+ * `+44 (20) 7946-0000`), a national one in threes and four (`555-765-4321`, `(555) 765-4321`,
+ * `555.765.4321`) or a card number in fours (`4111 1111 1111 1111`, Amex's 4-6-5). A date
  * (`2026-12-06`) and an address (`10.0.0.12`) are neither.
  */
-const GROUPED_NUMBER = /(?<![A-Za-z0-9])(?:\+[0-9][0-9 ()-]{5,}[0-9]|[0-9]{4}(?:[ -][0-9]{3,6}){2,4})(?![A-Za-z0-9])/g;
+const GROUPED_NUMBER =
+  /(?<![A-Za-z0-9])(?:\+[0-9][0-9 ()-]{5,}[0-9]|[0-9]{4}(?:[ -][0-9]{3,6}){2,4}|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])/g;
 
 /** a query string quoted in a text (`…/twilio/voice?From=%2B1555…`): what follows `?` up to a space or quote, when it holds an `=` */
 const QUERY_IN_TEXT = /\?(?=[^\s"'`]*=)[^\s"'`]*/g;

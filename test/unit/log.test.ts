@@ -33,10 +33,21 @@ describe('logger', () => {
   });
 
   test('a number written in groups is masked; a date, a time and an address are not', () => {
-    for (const n of ['+1 555 123 0000', '+44 (20) 7946-0000', '+1-555-123-0000', '4111 1111 1111 1111', '4111-1111-1111-1111', '3782 822463 10005']) {
+    for (const n of [
+      '+1 555 123 0000',
+      '+44 (20) 7946-0000',
+      '+1-555-123-0000',
+      '4111 1111 1111 1111',
+      '4111-1111-1111-1111',
+      '3782 822463 10005',
+      '555-765-4321',
+      '(555) 765-4321',
+      '555.765.4321',
+      '555 765 4321',
+    ]) {
       expect(redactText(`keyed ${n}.`)).toBe('keyed [number].');
     }
-    const plain = 'at 2026-12-06T02:47:37.123Z from 10.0.0.12:43122, 1 2 3 4, step 12-13';
+    const plain = 'at 2026-12-06T02:47:37.123Z from 10.0.0.12:43122 and 192.168.100.200, 1 2 3 4, step 12-13, took 250 ms';
     expect(redactText(plain)).toBe(plain);
   });
 
