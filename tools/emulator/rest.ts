@@ -203,6 +203,10 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     // Twilio takes real-time operations only on a call in progress (21220), a ringing or ended
     // one included; on a live call, Twilio.CURRENT with no recording running is a 404
     if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
+    // Twilio.CURRENT names no one recording when several are active on the call (error 16108)
+    if (req.params.recFile === `${CURRENT_RECORDING}.json` && call.recordings.filter((r) => r.active).length > 1) {
+      return sendError(reply, 400, 16108, 'Voice Recording: Request failed due to concurrent recordings');
+    }
     if (!findRecording(call, req.params.recFile, true)) return notFound();
     const faultName = status === 'paused' ? 'recordingPause' : status === 'in-progress' ? 'recordingResume' : 'recordingStop';
     if (faultName && (await fault(faultName, reply))) return reply;

@@ -155,6 +155,10 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     const a = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, { RecordingChannels: 'dual' })).json.sid as string;
     const b = (await rest('POST', `/Calls/${call.sid}/Recordings.json`)).json.sid as string;
     expect(a).not.toBe(b);
+    // Twilio.CURRENT names no one of them: Twilio refuses it (16108) and changes neither
+    const ambiguous = await rest('POST', `/Calls/${call.sid}/Recordings/Twilio.CURRENT.json`, { Status: 'paused' });
+    expect(ambiguous).toMatchObject({ status: 400, json: { code: 16108 } });
+    expect(call.recordings.map((r) => r.status)).toEqual(['in-progress', 'in-progress']);
 
     // the second of two pauses fails (`after: 1`), whichever recording it names
     emulator.faults.recordingPause = { status: 500, after: 1, times: 1 };
