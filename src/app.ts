@@ -297,7 +297,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // Fastify's own 404 logged `Route <method>:<url> not found` with the URL as sent, query and all
   // (a Voice URL set to GET carries the caller's number there) and repeated it in the answer
   app.setNotFoundHandler((req) => {
-    req.log.info({ method: req.method, url: redactUrl(req.url) }, 'route not found');
+    req.log.info({ ip: req.ip, method: req.method, url: redactUrl(req.url) }, 'route not found');
     throw RequestErrors.notFound();
   });
 

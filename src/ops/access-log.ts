@@ -11,7 +11,7 @@ import { isRateLimited } from './rate-limit';
 export function registerAccessLog(app: FastifyInstance): void {
   // callback-style: an async hook costs a promise on every request, and most (Twilio's webhooks) log nothing here
   app.addHook('onResponse', (req, reply, done) => {
-    if (isRateLimited(req.url)) logRequest(req, reply);
+    if (isRateLimited(req)) logRequest(req, reply);
     done();
   });
 }

@@ -15,8 +15,15 @@ const WINDOW_MS = 60_000;
 /** the paths a person (agent, supervisor, admin) calls; everything else is Twilio or probes */
 const LIMITED = /^\/(v1\/|agent(\/|\?|$))/;
 
-export function isRateLimited(url: string): boolean {
-  return LIMITED.test(url);
+/**
+ * Whether a request is a person's, decided on the route it matched (its pattern, `/v1/calls/:callSid`):
+ * the router reads the URL as sent more loosely than a pattern on it could (`/%761/calls` and
+ * `http://host/v1/calls` are GET /v1/calls), and such a spelling went unlimited and unlogged. A
+ * request that matched no route has only its URL as sent; it never reaches the limiter (a 404 has
+ * no route hooks) and is logged as 'route not found' with its client's address either way.
+ */
+export function isRateLimited(req: FastifyRequest): boolean {
+  return LIMITED.test(req.routeOptions.url ?? req.url);
 }
 
 export async function registerRateLimit(app: FastifyInstance, d: { store: Store; keyPrefix: string; maxPerMinute: number }): Promise<void> {
@@ -25,7 +32,7 @@ export async function registerRateLimit(app: FastifyInstance, d: { store: Store;
     max: d.maxPerMinute,
     timeWindow: WINDOW_MS,
     keyGenerator: (req: FastifyRequest) => req.ip,
-    allowList: (req: FastifyRequest) => !isRateLimited(req.url),
+    allowList: (req: FastifyRequest) => !isRateLimited(req),
     ...(d.store instanceof RedisStore ? { redis: d.store.client, nameSpace: `${d.keyPrefix}ratelimit:` } : {}),
     // a store outage shows on the API's own reads; the limiter does not turn it into refusals
     skipOnError: true,

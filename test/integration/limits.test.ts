@@ -57,6 +57,22 @@ function textFrame(text: string): Buffer {
   return Buffer.concat([header, mask, masked]);
 }
 
+/** the status of a GET whose request target is `target` exactly as given (fetch would rewrite an absolute-form one) */
+async function rawGetStatus(h: Harness, target: string, tok: string): Promise<number> {
+  const { port } = new URL(h.url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  await new Promise<void>((resolve, reject) => {
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${tok}\r\nConnection: close\r\n\r\n`);
+  });
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(received);
+  if (!m) throw new Error('no HTTP answer');
+  return Number(m[1]);
+}
+
 describe('the agent WebSocket before authentication', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -156,6 +172,27 @@ describe('rate limits', () => {
         expect(res.status).toBe(400);
       }
       expect((await fetch(`${h.url}/healthz`)).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a spelling of an agent route that the router still serves counts as that route', async () => {
+    const h = await startHarness({ env, store: 'embedded' });
+    try {
+      const alice = token(h, 'alice');
+      // percent-escaped letters and an absolute-form target both reach GET /v1/calls
+      const statuses: number[] = [];
+      for (const p of ['/%761/calls', '/v1/%63alls', '/%76%31/calls']) statuses.push((await api(h, 'GET', p, alice)).status);
+      statuses.push(await rawGetStatus(h, `${h.url}/v1/calls`, alice));
+      statuses.push(await rawGetStatus(h, `${h.url}/v1/calls`, alice));
+      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+      expect((await api(h, 'GET', '/%761/calls', alice)).status).toBe(429);
+      expect(await rawGetStatus(h, `${h.url}/v1/calls`, alice)).toBe(429);
+      expect((await fetch(`${h.url}/%61gent`)).status).toBe(429);
+      // a doubled slash is not a route here (ignoreDuplicateSlashes is off): a 404, never served
+      expect((await api(h, 'GET', '//v1/calls', alice)).status).toBe(404);
+      expect((await api(h, 'GET', '/v1//calls', alice)).status).toBe(404);
     } finally {
       await h.close();
     }

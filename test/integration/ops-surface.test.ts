@@ -125,6 +125,23 @@ describe('client IP on agent and admin requests', () => {
       await h.close();
     }
   });
+  test('a spelling of an agent route that the router still serves is logged as that route is', async () => {
+    const h = await startHarness({ store: 'embedded' });
+    try {
+      const alice = { authorization: `Bearer ${token(h, 'alice')}` };
+      expect((await fetch(`${h.url}/%761/calls`, { headers: alice })).status).toBe(200);
+      expect((await fetch(`${h.url}/v1/%63alls`, { headers: alice })).status).toBe(200);
+      expect((await fetch(`${h.url}/%61gent`)).status).toBe(200);
+      const access = lines(h).filter((l) => l.msg === 'agent request');
+      expect(access).toEqual([
+        expect.objectContaining({ ip: '127.0.0.1', agent: 'alice', statusCode: 200 }),
+        expect.objectContaining({ ip: '127.0.0.1', agent: 'alice', statusCode: 200 }),
+        expect.objectContaining({ ip: '127.0.0.1', statusCode: 200 }),
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe('requests for no route', () => {
@@ -156,6 +173,8 @@ describe('requests for no route', () => {
       const missed = lines(h).filter((l) => l.msg === 'route not found');
       expect(missed).toHaveLength(misses.length);
       expect(missed).toContainEqual(expect.objectContaining({ url: '/twilio/voice?[query]' }));
+      // who probes: the client's address on every one
+      for (const l of missed) expect(l.ip).toBe('127.0.0.1');
       expect(h.logs.text).not.toContain(CALLER);
       expect(h.logs.text).not.toContain(CARD);
     } finally {
