@@ -28,7 +28,7 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
 
 /**
  * How far the clock of the identity system that mints tokens may be from this one: a token
- * whose `nbf` is up to this far ahead, or whose `exp` passed up to this long ago, is taken.
+ * whose `nbf` or `iat` is up to this far ahead, or whose `exp` passed up to this long ago, is taken.
  * Without it, an issuer a second ahead has every fresh token with `nbf` refused (401 at login).
  */
 export const CLOCK_TOLERANCE_MS = 30_000;
@@ -86,7 +86,11 @@ export class TokenAuth {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw Errors.unauthorized({ detail: 'token claims are invalid' });
-    const issued = claims.data.iat ?? Math.floor(Date.now() / 1000);
+    const now = Date.now();
+    // the lifetime below counts from iat: one further ahead than the issuer's clock can be would
+    // let a token live as long as its issuer wished (iat a day ahead, exp 8 h after it: 32 h)
+    if (claims.data.iat !== undefined && claims.data.iat * 1000 > now + CLOCK_TOLERANCE_MS) throw Errors.unauthorized({ detail: 'token issued in the future' });
+    const issued = claims.data.iat ?? Math.floor(now / 1000);
     if (claims.data.exp - issued > this.maxLifetimeSeconds) throw Errors.unauthorized({ detail: 'token lifetime exceeds the maximum' });
     return claims.data;
   }

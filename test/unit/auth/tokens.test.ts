@@ -23,4 +23,14 @@ describe('TokenAuth clock tolerance', () => {
     expect(() => auth.verify(sign({ ...claims, nbf: now() + skew + 60, exp: now() + 3600 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
     expect(() => auth.verify(sign({ ...claims, exp: now() - skew - 60 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
   });
+
+  it('refuses a token issued further ahead than the tolerance, whatever its exp: its lifetime counted from that iat would be unbounded', () => {
+    // iat a day ahead and exp 8 h after it: within the maximum lifetime counted from iat, yet good for 32 h
+    const future = (ahead: number, lives: number) => sign({ ...claims, iat: now() + ahead, exp: now() + ahead + lives });
+    expect(() => auth.verify(future(24 * 3600, 8 * 3600))).toThrow(
+      expect.objectContaining({ statusCode: 401, message: expect.stringContaining('issued in the future') }),
+    );
+    expect(() => auth.verify(future(skew + 60, 60))).toThrow(expect.objectContaining({ statusCode: 401 }));
+    expect(auth.verify(future(skew - 5, 3600)).sub).toBe('alice');
+  });
 });
