@@ -144,16 +144,33 @@ function safeErr(err: Error): ReturnType<typeof pino.stdSerializers.err> {
 }
 
 /**
+ * A percent-escape of a printable ASCII character other than `/` (%20 to %7E, not %2F): the router
+ * reads `/v1/%73ubjects/%2B%31…` as `/v1/subjects/+1…`, and so must redaction. `%2F` stays: the
+ * router does not split a path on it, and cut there a subject's number would pass NUMBER_IN_PATH
+ * in pieces. Only well-formed escapes match, so a malformed one is left as sent.
+ */
+const ESCAPED_ASCII = /%(2[0-9A-E]|[3-6][0-9A-F]|7[0-9A-E])/gi;
+
+/** the scheme and authority of an absolute-form request target (`http://host/v1/calls`), which the router routes by its path */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
+
+/**
  * Media stream URLs carry single-use tokens and subject routes carry phone numbers: neither belongs
- * in a log. Any case and repeated slashes too: a request for no route is logged with its URL as sent.
+ * in a log. The path is read as the router reads it (escaped letters and digits decoded, an
+ * absolute-form target's origin set aside), in any case and with repeated slashes: a request for no
+ * route is logged with its URL as sent. The query is replaced whole, never decoded.
  */
 export function redactUrl(url: string | undefined): string | undefined {
   if (!url) return url;
-  return url
-    .replace(/\?.*$/s, '?[query]')
-    .replace(/^(\/+media\/+)[^/?]+/i, '$1[token]')
-    .replace(/^(\/+v1\/+subjects\/+)[^/?]+/i, '$1[subject]')
-    .replace(NUMBER_IN_PATH, '[number]');
+  const q = url.indexOf('?');
+  const target = q < 0 ? url : url.slice(0, q);
+  const origin = ORIGIN.exec(target)?.[0] ?? '';
+  const path = target
+    .slice(origin.length)
+    .replace(ESCAPED_ASCII, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    .replace(/^(\/+media\/+)[^/]+/i, '$1[token]')
+    .replace(/^(\/+v1\/+subjects\/+)[^/]+/i, '$1[subject]');
+  return (origin + path).replace(GROUPED_NUMBER, '[number]').replace(NUMBER_IN_PATH, '[number]') + (q < 0 ? '' : '?[query]');
 }
 
 /**

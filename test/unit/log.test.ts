@@ -5,7 +5,7 @@
  * bindings, in the message or in what an error carries, are not written.
  */
 import { Writable } from 'node:stream';
-import { createLogger, redactText, scrubbed } from '../../src/log';
+import { createLogger, redactText, redactUrl, scrubbed } from '../../src/log';
 
 function capture() {
   const lines: string[] = [];
@@ -139,5 +139,32 @@ describe('logger', () => {
     expect(logged.context.cause).toEqual(expect.objectContaining({ type: 'Error', message: 'call [number] failed', details: { To: '[redacted]' } }));
     expect(logged.err.message).toBe('for [number]');
     expect(plain.message).toBe('for 15551230000');
+  });
+});
+
+describe('redactUrl', () => {
+  // +1 555 123 4567, each character percent-escaped as a client may send it: the router reads it as the number
+  const ESCAPED_NUMBER = '%2B%31%35%35%35%31%32%33%34%35%36%37';
+
+  test('reads percent-escaped letters and digits in the path as the router does, then redacts', () => {
+    expect(redactUrl(`/v1/%73ubjects/${ESCAPED_NUMBER}`)).toBe('/v1/subjects/[subject]');
+    expect(redactUrl('/v1/%53UBJECTS/%2b15551234567')).toBe('/v1/SUBJECTS/[subject]');
+    expect(redactUrl('/%6Dedia/%74oken-abc')).toBe('/media/[token]');
+    expect(redactUrl(`/v1/subject/${ESCAPED_NUMBER}/x`)).toBe('/v1/subject/[number]/x');
+    // spaces escaped between groups make a number as people write it
+    expect(redactUrl('/v1/subject/%2B1%20555%20123%204567')).toBe('/v1/subject/[number]');
+    // an escaped slash is kept: the router does not split on it, so the subject stays one segment
+    expect(redactUrl('/v1/%73ubjects/%2B1%2F555%2F1234567')).toBe('/v1/subjects/[subject]');
+  });
+
+  test('an absolute-form target (http://host/media/…) is redacted as its path is', () => {
+    expect(redactUrl('http://tonewall.example/media/abc123?x=1')).toBe('http://tonewall.example/media/[token]?[query]');
+    expect(redactUrl(`https://h:8443/v1/%73ubjects/${ESCAPED_NUMBER}`)).toBe('https://h:8443/v1/subjects/[subject]');
+  });
+
+  test('a malformed escape is left as sent, without throwing, and the rest still decoded; the query is replaced, never decoded', () => {
+    expect(redactUrl('/v1/%73ubjects/%E0%A4%A/%G1/%')).toBe('/v1/subjects/[subject]/%G1/%');
+    expect(redactUrl(`/v1/c%61lls/%/%2/${ESCAPED_NUMBER}%`)).toBe('/v1/calls/%/%2/[number]%');
+    expect(redactUrl(`/twilio/voice?From=${ESCAPED_NUMBER}`)).toBe('/twilio/voice?[query]');
   });
 });
