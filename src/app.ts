@@ -24,7 +24,7 @@ import { BridgeRegistry } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics } from './metrics';
 import { opsRoutes } from './ops/routes';
-import { registerRateLimit } from './ops/rate-limit';
+import { notFoundRateLimit, registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
 import { registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
@@ -294,13 +294,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
   });
 
-  // Fastify's own 404 logged `Route <method>:<url> not found` with the URL as sent, query and all
-  // (a Voice URL set to GET carries the caller's number there) and repeated it in the answer
-  app.setNotFoundHandler((req) => {
-    req.log.info({ ip: req.ip, method: req.method, url: redactUrl(req.url) }, 'route not found');
-    throw RequestErrors.notFound();
-  });
-
   await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
   const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
   const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens, dropin });
@@ -333,6 +326,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     }),
   );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
+  // Fastify's own 404 logged `Route <method>:<url> not found` with the URL as sent, query and all
+  // (a Voice URL set to GET carries the caller's number there) and repeated it in the answer.
+  // A request for no route counts against its client's rate like an agent route's: a prober of paths is limited too.
+  app.setNotFoundHandler({ preHandler: notFoundRateLimit(app) }, (req) => {
+    req.log.info({ ip: req.ip, method: req.method, url: redactUrl(req.url) }, 'route not found');
+    throw RequestErrors.notFound();
+  });
   await app.register(
     agents({
       auth,

@@ -185,14 +185,34 @@ describe('rate limits', () => {
       const statuses: number[] = [];
       for (const p of ['/%761/calls', '/v1/%63alls', '/%76%31/calls']) statuses.push((await api(h, 'GET', p, alice)).status);
       statuses.push(await rawGetStatus(h, `${h.url}/v1/calls`, alice));
-      statuses.push(await rawGetStatus(h, `${h.url}/v1/calls`, alice));
-      expect(statuses).toEqual([200, 200, 200, 200, 200]);
+      // a doubled slash is not a route here (ignoreDuplicateSlashes is off): a 404, never served, and counted all the same
+      statuses.push((await api(h, 'GET', '//v1/calls', alice)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 404]);
       expect((await api(h, 'GET', '/%761/calls', alice)).status).toBe(429);
       expect(await rawGetStatus(h, `${h.url}/v1/calls`, alice)).toBe(429);
       expect((await fetch(`${h.url}/%61gent`)).status).toBe(429);
-      // a doubled slash is not a route here (ignoreDuplicateSlashes is off): a 404, never served
-      expect((await api(h, 'GET', '//v1/calls', alice)).status).toBe(404);
-      expect((await api(h, 'GET', '/v1//calls', alice)).status).toBe(404);
+      expect((await api(h, 'GET', '/v1//calls', alice)).status).toBe(429);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('requests for no route are limited per client IP too: a prober of paths gets 429, its logged 404s stop', async () => {
+    const h = await startHarness({ env, store: 'embedded' });
+    try {
+      const statuses: number[] = [];
+      for (const p of ['/.env', '/wp-login.php', '/admin', '/v2/calls', '/twilio/nowhere', '/x', '/y']) statuses.push((await fetch(`${h.url}${p}`)).status);
+      expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
+      expect(h.logs.lines.filter((l) => l.includes('route not found'))).toHaveLength(5);
+      // the count is the agent API's: the prober's next API request is refused as well
+      expect((await api(h, 'GET', '/v1/calls', token(h, 'alice'))).status).toBe(429);
+      // Twilio's signed routes stay unlimited for the same client
+      const res = await fetch(`${h.url}/twilio/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'CallSid=CA1',
+      });
+      expect(res.status).toBe(400);
     } finally {
       await h.close();
     }
