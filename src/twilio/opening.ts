@@ -14,7 +14,7 @@ import type { Vault } from '../vault';
 import { renderVerbs } from './twiml';
 
 export interface OpeningDeps {
-  vault: Pick<Vault, 'prepare'>;
+  vault: Pick<Vault, 'putOps'>;
   subjectHash: (e164: string) => string;
   publicUrl: string;
   now: () => Date;
@@ -34,7 +34,7 @@ export interface CallStart {
 export interface Opening {
   /** the session to create: as it stands after the first step when `twiml` is set, else fresh */
   session: CallSession;
-  /** the encrypted caller's number, written with the session or not at all */
+  /** the encrypted caller's number and its entry in the call's vault index, written with the session or not at all */
   also: StoreOp[];
   /** the first TwiML, when the first step asks for nothing but the record (no pause, value or handoff) */
   twiml?: string;
@@ -103,11 +103,13 @@ export class Openings {
       ...extra,
     };
     // the caller's number goes into the vault with the record that names its token, or not at all
-    const from = p.from ? this.d.vault.prepare(p.callSid, FROM_FIELD, p.from) : undefined;
+    const from = p.from ? this.d.vault.putOps(p.callSid, FROM_FIELD, p.from) : undefined;
     if (from) fresh.fromToken = from.token;
-    // it lives as long as the call record that names it (processors and subject access need it
-    // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values
-    const also = from ? [{ op: 'set' as const, ...from.write, ttlSeconds: Math.max(from.write.ttlSeconds, CALL_TTL_SECONDS) }] : [];
+    // It lives as long as the call record that names it (processors and subject access need it
+    // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values. Its entry in the
+    // call's vault index lives as long: an erasure that finds the call in the subject index but
+    // its record gone (ended, so expired sooner) finds the number there.
+    const also = from ? from.ops.map((op) => ('ttlSeconds' in op ? { ...op, ttlSeconds: Math.max(op.ttlSeconds, CALL_TTL_SECONDS) } : op)) : [];
     // Most flows open with words and a first prompt (the recording, if any, starts in that
     // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
     // the record is created as it stands after that first step, with no second write.
