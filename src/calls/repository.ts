@@ -1,6 +1,8 @@
 /**
  * Call sessions in the store: one JSON record per call, an index of live calls and a subject
  * index (by HMAC of the caller's number) written together in one atomic step, each with a TTL.
+ * Every write of a record renews its subject index entry's TTL in the same step (an index's TTL
+ * only grows), so the index outlives each record it names: access and erasure find every one.
  */
 import type { CasRecord, Keys, Store, StoreOp, StoreRecord } from '../store';
 import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
@@ -57,7 +59,19 @@ export class CallRepository {
 
   async save(session: CallSession): Promise<void> {
     session.updatedAt = Date.now();
-    await this.store.set(this.keys.call(session.callSid), JSON.stringify(session), this.ttlFor(session));
+    const ttlSeconds = this.ttlFor(session);
+    await this.store.multi([
+      { op: 'set', key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds },
+      ...this.indexed(session, ttlSeconds),
+    ]);
+  }
+
+  /**
+   * The subject index entry of a record written with `ttlSeconds`, its TTL renewed with the
+   * record's: set once at creation, it expired under a long call whose record every write kept.
+   */
+  private indexed(session: CallSession, ttlSeconds: number): StoreOp[] {
+    return [{ op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds }];
   }
 
   /** the store key of a call's record, for a caller that reads it with other keys (`fromStored`) */
@@ -73,14 +87,15 @@ export class CallRepository {
   /**
    * What `update` writes when its change turned the stored record `raw` into `changed`
    * (undefined: left as it is), for a caller that makes it within its own atomic write
-   * (store.compareAndSetAll): the compare-and-set over `raw`, and an ended call's shorter TTL
-   * (which `update` sets after its write, changed or not).
+   * (store.compareAndSetAll): the compare-and-set over `raw` with its subject index entry's TTL
+   * renewed, and an ended call's shorter TTL (which `update` sets after its write, changed or not).
    */
   writeOf(raw: string, stored: CallSession, changed: CallSession | undefined): { record?: CasRecord; ops: StoreOp[] } {
     const key = this.keys.call(stored.callSid);
     if (!changed) return { ops: stored.state === 'ended' ? [{ op: 'expire', key, ttlSeconds: ENDED_CALL_TTL_SECONDS }] : [] };
     changed.updatedAt = Date.now();
-    return { record: { key, expected: raw, next: JSON.stringify(changed), ttlSeconds: this.ttlFor(changed) }, ops: [] };
+    const ttlSeconds = this.ttlFor(changed);
+    return { record: { key, expected: raw, next: JSON.stringify(changed), ttlSeconds }, ops: this.indexed(changed, ttlSeconds) };
   }
 
   private parsed(raw: string): CallSession {
@@ -112,7 +127,11 @@ export class CallRepository {
         return JSON.stringify(s);
       },
       CALL_TTL_SECONDS,
-      opts.basis && this.readFrom.has(opts.basis) ? { guess: this.readFrom.get(opts.basis) } : {},
+      {
+        ...(opts.basis && this.readFrom.has(opts.basis) ? { guess: this.readFrom.get(opts.basis) } : {}),
+        // `result` is the session `fn` just turned into the value written
+        with: () => this.indexed(result!, CALL_TTL_SECONDS),
+      },
     );
     const s = result as CallSession | null;
     if (s && s.state === 'ended') await this.store.expire(this.keys.call(callSid), ENDED_CALL_TTL_SECONDS);

@@ -3,7 +3,7 @@
  * instance only (the service logs this at start). Same interface and contract suite as Redis.
  */
 import { EventEmitter } from 'node:events';
-import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord } from './types';
+import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
 import { StoreErrors } from '../errors';
 import { checkJsonValue } from './json-field';
 
@@ -160,12 +160,15 @@ export class EmbeddedStore implements Store {
   }
 
   /** in one process every update is atomic already: a guess is not needed, and not used */
-  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, _opts?: { guess?: string | null }) {
+  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts: UpdateOptions = {}) {
     this.check();
     const cur = this.typed(key, 'string')?.value ?? null;
     const next = fn(cur);
     if (next === undefined) return cur;
+    const ops = opts.with?.(next) ?? [];
+    this.validate([{ ttlSeconds }], ops);
     this.apply({ op: 'set', key, value: next, ttlSeconds });
+    for (const op of ops) this.apply(op);
     return next;
   }
 

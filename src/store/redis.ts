@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import { Errors, isTonewallError, StoreErrors } from '../errors';
 import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
 import { checkJsonValue } from './json-field';
-import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord } from './types';
+import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
 
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -120,15 +120,29 @@ export class RedisStore implements Store {
   }
 
   async compareAndSetAll(records: CasRecord[], ops: StoreOp[]) {
-    return this.run(async () => {
-      const { done, current } = await this.overRecords(
-        (n, ...a) => this.scripts.twCompareAndSetAll(n, ...a),
-        records,
-        (r) => [r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds],
-        ops,
-      );
-      return done ? { ok: true as const } : { ok: false as const, current };
-    });
+    return this.run(() => this.casAll(records, ops));
+  }
+
+  /** `cas` with writes of its own, in the same script */
+  private async casWith(
+    key: string,
+    expected: string | null,
+    next: string,
+    ttlSeconds: number,
+    ops: StoreOp[],
+  ): Promise<{ ok: true } | { ok: false; current: string | null }> {
+    const res = await this.casAll([{ key, expected, next, ttlSeconds }], ops);
+    return res.ok ? res : { ok: false, current: res.current[0] };
+  }
+
+  private async casAll(records: CasRecord[], ops: StoreOp[]): Promise<{ ok: true } | { ok: false; current: (string | null)[] }> {
+    const { done, current } = await this.overRecords(
+      (n, ...a) => this.scripts.twCompareAndSetAll(n, ...a),
+      records,
+      (r) => [r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds],
+      ops,
+    );
+    return done ? { ok: true } : { ok: false, current };
   }
 
   /**
@@ -183,7 +197,7 @@ export class RedisStore implements Store {
     return Number(res?.[0]?.[1]);
   }
 
-  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts: { guess?: string | null } = {}) {
+  async update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts: UpdateOptions = {}) {
     // optimistic concurrency: GET (or the caller's guess), then compare-and-set; a refusal
     // carries the value that won, so a retry needs no second read
     return this.run(async () => {
@@ -199,7 +213,8 @@ export class RedisStore implements Store {
           continue;
         }
         guessed = false;
-        const res = await this.cas(key, cur, next, ttlSeconds);
+        const ops = opts.with?.(next) ?? [];
+        const res = ops.length === 0 ? await this.cas(key, cur, next, ttlSeconds) : await this.casWith(key, cur, next, ttlSeconds, ops);
         if (res.ok) return next;
         cur = res.current;
       }

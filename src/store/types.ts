@@ -35,6 +35,12 @@ export interface StoreRecord {
   ttlSeconds: number;
 }
 
+/** Store.update's options */
+export interface UpdateOptions {
+  guess?: string | null;
+  with?: (next: string) => StoreOp[];
+}
+
 export type MessageHandler = (message: string) => void;
 
 export interface Store {
@@ -94,8 +100,10 @@ export interface Store {
    * it; the result is the value the key holds after. `guess`: what the caller believes the key
    * holds (store/recent.ts), tried first without a read; a wrong guess costs one retry, and a
    * guess that would leave the key as it is is checked by a read before it is believed.
+   * `with`: writes that belong to the value written (its index entries), applied with it in the
+   * same atomic step, asked for once `fn` has returned it; nothing when `fn` leaves the key.
    */
-  update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts?: { guess?: string | null }): Promise<string | null>;
+  update(key: string, fn: (current: string | null) => string | undefined, ttlSeconds: number, opts?: UpdateOptions): Promise<string | null>;
   sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
   srem(key: string, member: string): Promise<void>;
   smembers(key: string): Promise<string[]>;

@@ -1,11 +1,12 @@
 /**
  * The call repository on a real Redis: an update based on a session read earlier goes straight
  * to compare-and-set with what was read, and a change made in between is neither lost nor
- * overwritten.
+ * overwritten; every write of a record renews its subject index entry's TTL with its own.
  */
+import Redis from 'ioredis';
 import { CallRepository } from '../../../src/calls/repository';
-import type { CallSession } from '../../../src/calls/session';
-import { makeKeys, RedisStore } from '../../../src/store';
+import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from '../../../src/calls/session';
+import { makeKeys, RedisStore, type Keys } from '../../../src/store';
 import { redisUrl, uniquePrefix } from '../../support/redis';
 
 let store: RedisStore;
@@ -95,6 +96,57 @@ it('readers of the call list at once share loads, each one that started after it
   // nothing under way: the next reader starts a load of its own
   expect(sids(await calls.listFresh())).toEqual([first, second]);
   expect(loads).toBe(3);
+});
+
+describe("a record's subject index entry outlives it, however long the call", () => {
+  const sid = 'CA' + '7'.repeat(32);
+  let calls: CallRepository;
+  let keys: Keys;
+  let redis: Redis;
+  beforeEach(async () => {
+    keys = makeKeys(uniquePrefix('repo'));
+    calls = new CallRepository(store, keys);
+    redis = new Redis(redisUrl());
+    await calls.create(fresh(sid));
+    // hours into a long call: the index's TTL, set at creation, runs out with the record's as it was then
+    for (const key of [keys.call(sid), keys.subject('s')]) await redis.expire(key, 600);
+  });
+  afterEach(() => redis.disconnect());
+
+  /** read one after the other, and a set's TTL grown in whole seconds (store/scripts.ts) */
+  const TTL_SLACK_MS = 1_000;
+  /** the record's and the index's TTLs (ms) after a write */
+  const ttls = async () => ({ record: await redis.pttl(keys.call(sid)), index: await redis.pttl(keys.subject('s')) });
+
+  test('update', async () => {
+    await calls.update(sid, (s) => void (s.step = 1));
+    const t = await ttls();
+    expect(t.record).toBeGreaterThan(CALL_TTL_SECONDS * 1000 - 60_000);
+    expect(t.index).toBeGreaterThanOrEqual(t.record - TTL_SLACK_MS);
+  });
+
+  test('a webhook write (writeOf, in its own compare-and-set)', async () => {
+    const raw = (await redis.get(keys.call(sid)))!;
+    const stored = calls.fromStored(raw);
+    const { record, ops } = calls.writeOf(raw, stored, { ...stored, step: 1 });
+    expect((await store.compareAndSetAll([record!], ops)).ok).toBe(true);
+    const t = await ttls();
+    expect(t.record).toBeGreaterThan(CALL_TTL_SECONDS * 1000 - 60_000);
+    expect(t.index).toBeGreaterThanOrEqual(t.record - TTL_SLACK_MS);
+  });
+
+  test('save', async () => {
+    await calls.save({ ...fresh(sid), step: 1 });
+    const t = await ttls();
+    expect(t.record).toBeGreaterThan(CALL_TTL_SECONDS * 1000 - 60_000);
+    expect(t.index).toBeGreaterThanOrEqual(t.record - TTL_SLACK_MS);
+  });
+
+  test("an ended call's shorter TTL never shortens the index another call of the caller's may need", async () => {
+    await calls.update(sid, (s) => void (s.state = 'ended'));
+    expect(await redis.pttl(keys.call(sid))).toBeLessThanOrEqual(ENDED_CALL_TTL_SECONDS * 1000);
+    expect(await redis.pttl(keys.subject('s'))).toBeGreaterThan(CALL_TTL_SECONDS * 1000 - 60_000);
+  });
 });
 
 async function waitForLoads(done: () => boolean): Promise<void> {

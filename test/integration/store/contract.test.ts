@@ -114,6 +114,23 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.get(k('g'))).toBe('fixed');
   });
 
+  test("update's `with`: the value's own writes, made with it, and none when it leaves the key", async () => {
+    await store.set(k('w'), 'a', 60);
+    const asked: string[] = [];
+    const withIndex = { with: (next: string) => (asked.push(next), [{ op: 'sadd' as const, key: k('w-index'), member: next, ttlSeconds: 60 }]) };
+    expect(await store.update(k('w'), (cur) => `${cur}+`, 60, withIndex)).toBe('a+');
+    expect(await store.smembers(k('w-index'))).toEqual(['a+']);
+    // a stale guess: the writes go with the value written over what the key really holds
+    expect(await store.update(k('w'), (cur) => `${cur}+`, 60, { ...withIndex, guess: 'a' })).toBe('a++');
+    expect((await store.smembers(k('w-index'))).sort()).toEqual(['a+', 'a++']);
+    expect(asked.at(-1)).toBe('a++');
+    // nothing to write: nothing of its own either
+    const before = asked.length;
+    expect(await store.update(k('w'), () => undefined, 60, withIndex)).toBe('a++');
+    expect(asked).toHaveLength(before);
+    expect((await store.smembers(k('w-index'))).sort()).toEqual(['a+', 'a++']);
+  });
+
   test('sets and lists', async () => {
     await store.sadd(k('s'), 'a', 60);
     await store.sadd(k('s'), 'b', 60);
