@@ -14,6 +14,7 @@ import { DropinErrors } from './errors/dropin';
 import { FlowErrors } from './errors/flows';
 import { MediaErrors } from './errors/media';
 import { PaymentErrors, PaymentRefused } from './errors/payments';
+import { PrivacyErrors } from './errors/privacy';
 import { ProcessorErrors, ProcessorsConfigError } from './errors/processors';
 import { RecordingErrors } from './errors/recording';
 import { RequestErrors } from './errors/request';
@@ -35,6 +36,7 @@ export {
   MediaErrors,
   PaymentErrors,
   PaymentRefused,
+  PrivacyErrors,
   ProcessorErrors,
   ProcessorsConfigError,
   RecordingErrors,
@@ -86,6 +88,7 @@ const AREAS = [
   FlowErrors,
   MediaErrors,
   PaymentErrors,
+  PrivacyErrors,
   ProcessorErrors,
   RecordingErrors,
   RequestErrors,

@@ -1,7 +1,8 @@
 /**
  * `GET` and `DELETE /v1/subjects/:phone` (CONTRACT §7), admin only. `:phone` is an E.164 number,
- * URL-encoded (`%2B15551234567`). Checks run token (401), role (403), then the number (400), so
- * nothing about the input is judged for a caller who may not use the route.
+ * URL-encoded (`%2B15551234567`). Checks run token (401), role (403), then the number (400; 422
+ * for Twilio's placeholder for a withheld caller ID, in the service), so nothing about the input
+ * is judged for a caller who may not use the route.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type TokenAuth, requireRole } from '../auth/tokens';

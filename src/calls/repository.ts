@@ -47,7 +47,7 @@ export class CallRepository {
       record: { key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds: CALL_TTL_SECONDS },
       ops: [
         { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
-        { op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
+        ...this.indexed(session, CALL_TTL_SECONDS),
         ...also,
       ],
     };
@@ -69,9 +69,10 @@ export class CallRepository {
   /**
    * The subject index entry of a record written with `ttlSeconds`, its TTL renewed with the
    * record's: set once at creation, it expired under a long call whose record every write kept.
+   * None for a call whose caller withheld their number (it has no subject).
    */
   private indexed(session: CallSession, ttlSeconds: number): StoreOp[] {
-    return [{ op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds }];
+    return session.subject ? [{ op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds }] : [];
   }
 
   /** the store key of a call's record, for a caller that reads it with other keys (`fromStored`) */
@@ -195,7 +196,7 @@ export class CallRepository {
     await this.store.multi([
       { op: 'del', key: this.keys.call(session.callSid) },
       { op: 'srem', key: this.keys.callIndex(), member: session.callSid },
-      { op: 'srem', key: this.keys.subject(session.subject), member: session.callSid },
+      ...(session.subject ? [{ op: 'srem' as const, key: this.keys.subject(session.subject), member: session.callSid }] : []),
     ]);
   }
 }

@@ -18,9 +18,13 @@ export interface CallSession {
   to: string;
   /** the caller's number masked to its last 4 digits */
   fromMasked: string;
-  /** HMAC-SHA256 of the caller's E.164 number: the subject index key (privacy/) */
-  subject: string;
-  /** vault token of the caller's number, encrypted, for processors and subject access */
+  /**
+   * HMAC-SHA256 of the caller's E.164 number: the subject index key (privacy/). Absent when the
+   * caller withheld their number (privacy/subject.ts isWithheldCallerId): a call filed under
+   * Twilio's placeholder would be linked to every other caller who withheld theirs.
+   */
+  subject?: string;
+  /** vault token of the caller's number, encrypted, for processors and subject access (absent: withheld) */
   fromToken?: string;
   state: CallState;
   step: number;

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
 import { endSession, type CallSession } from '../calls/session';
-import { Errors, isTonewallError } from '../errors';
+import { Errors, isTonewallError, PrivacyErrors } from '../errors';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
@@ -28,7 +28,7 @@ import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
 import { type MaskedField, maskPhone } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
-import { isE164, subjectHash } from './subject';
+import { isE164, isWithheldCallerId, subjectHash } from './subject';
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */
 const ERASURE_LOCK_SECONDS = 5 * 60;
@@ -152,6 +152,8 @@ export class PrivacyService {
 
   private subjectOf(phone: string): string {
     if (!isE164(phone)) throw Errors.badRequest({ detail: 'the subject must be an E.164 number' });
+    // no call is filed under it: an answer of "nothing held" would read as if that caller had none
+    if (isWithheldCallerId(phone)) throw PrivacyErrors.subjectWithheld();
     return subjectHash(this.deps.subjectSecret, phone);
   }
 

@@ -8,6 +8,7 @@ import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import { actionQueryOf } from '../dropin/action-query';
 import { maskPhone } from '../fields';
 import { advance } from '../flows/engine';
+import { isWithheldCallerId } from '../privacy/subject';
 import type { Flow } from '../flows/schema';
 import type { StoreOp } from '../store';
 import type { Vault } from '../vault';
@@ -90,20 +91,23 @@ export class Openings {
    */
   opening(flow: Flow, p: CallStart, extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {}): Opening {
     const t = this.now().getTime();
+    // a withheld caller ID is everyone's who withholds theirs: filed under it, their calls would be
+    // one subject's, each caller's access or erasure reaching every other's
+    const withheld = isWithheldCallerId(p.from);
     const fresh: CallSession = {
       callSid: p.callSid,
       accountSid: p.accountSid,
       flowId: flow.id,
       to: p.to,
       fromMasked: maskPhone(p.from),
-      subject: this.d.subjectHash(p.from),
+      ...(withheld ? {} : { subject: this.d.subjectHash(p.from) }),
       ...freshState(flow),
       createdAt: t,
       updatedAt: t,
       ...extra,
     };
     // the caller's number goes into the vault with the record that names its token, or not at all
-    const from = p.from ? this.d.vault.putOps(p.callSid, FROM_FIELD, p.from) : undefined;
+    const from = withheld ? undefined : this.d.vault.putOps(p.callSid, FROM_FIELD, p.from);
     if (from) fresh.fromToken = from.token;
     // It lives as long as the call record that names it (processors and subject access need it
     // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values. Its entry in the

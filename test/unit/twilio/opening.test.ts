@@ -67,4 +67,18 @@ describe("a flow's opening, shared by its calls", () => {
     expect(a.also[0]).toMatchObject({ op: 'set' });
     expect(JSON.stringify(a.also)).not.toContain(call(1).from);
   });
+
+  test.each(['+266696687', '+7378742833', '+2562533', '+8656696', '+86282452253', 'anonymous', 'Anonymous', ''])(
+    'a withheld caller ID (%p) files the call under no subject and seals no number',
+    (from) => {
+      for (const flow of allFlows) {
+        const { session, also } = runner.opening(flow, { ...call(3), from });
+        expect(session.subject).toBeUndefined();
+        expect(session.fromToken).toBeUndefined();
+        expect(also).toEqual([]);
+      }
+      // the caller's own number still is
+      expect(runner.opening(allFlows[0], call(3)).session).toMatchObject({ subject: 'subject-of-0003', fromToken: expect.stringMatching(/^vt_/) });
+    },
+  );
 });
