@@ -33,6 +33,7 @@ function isProxyAddress(t: string): boolean {
 export const CORE_SECRET_VARIABLES: readonly string[] = Object.freeze([
   'TWILIO_AUTH_TOKEN',
   'AGENT_JWT_SECRET',
+  'INSTANCE_MESSAGE_KEY',
   'VAULT_KEYS',
   'SUBJECT_KEY',
   'AUDIT_KEY',

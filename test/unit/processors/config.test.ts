@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CORE_SECRET_VARIABLES } from '../../../src/config';
 import { loadProcessors, ProcessorsConfigError } from '../../../src/processors';
 
 const dir = mkdtempSync(join(tmpdir(), 'tw-proc-'));
@@ -95,15 +96,31 @@ describe('loadProcessors', () => {
     }
   });
 
-  test('a secretEnv naming a core secret is refused, and the reason never holds its text', () => {
-    const e = errorOf(() =>
-      loadProcessors(file('core.yaml', good.replace('secretEnv: CRM_SECRET', 'secretEnv: AGENT_JWT_SECRET')), {
-        ...env,
-        AGENT_JWT_SECRET: 'the-jwt-secret-text-0123456789abcdef',
-      }),
-    );
-    expect(e.reason).toContain('AGENT_JWT_SECRET');
-    expect(e.message).not.toContain('the-jwt-secret-text');
+  // each set, so that what refuses it is its being a core secret, not its being unset
+  test.each(['AGENT_JWT_SECRET', 'INSTANCE_MESSAGE_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'])(
+    'a secretEnv naming a core secret (%s) is refused, and the reason never holds its text',
+    (core) => {
+      const e = errorOf(() =>
+        loadProcessors(file(`core-${core}.yaml`, good.replace('secretEnv: CRM_SECRET', `secretEnv: ${core}`)), {
+          ...env,
+          [core]: 'the-core-secret-text-0123456789abcdef',
+        }),
+      );
+      expect(e.path).toBe('processors.1.secretEnv');
+      expect(e.reason).toContain(`${core} is one of the service's own secrets`);
+      expect(e.message).not.toContain('the-core-secret-text');
+    },
+  );
+
+  test('every variable of config.ts that holds a key, token or secret is one a secretEnv may not name', () => {
+    // the schema's variable names, read from the one file that reads the environment
+    const source = readFileSync(join(__dirname, '../../../src/config.ts'), 'utf8');
+    const variables = [...source.matchAll(/^ {4}([A-Z][A-Z0-9_]*): /gm)].map((m) => m[1]);
+    expect(variables).toEqual(expect.arrayContaining(['TWILIO_AUTH_TOKEN', 'VAULT_KEYS', 'INSTANCE_MESSAGE_KEY', 'FLOWS_DIR']));
+    const secretLooking = variables.filter((v) => /(KEYS?|TOKEN|SECRET|PASSWORD)$/.test(v));
+    expect(secretLooking.filter((v) => !CORE_SECRET_VARIABLES.includes(v))).toEqual([]);
+    // and the store's URL, which holds its password
+    expect(CORE_SECRET_VARIABLES).toContain('REDIS_URL');
   });
 
   test('invalid YAML names the file', () => {
