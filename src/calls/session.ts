@@ -17,6 +17,7 @@ export interface CallSession {
   /** the Twilio number called (ours, not personal data) */
   to: string;
   /** the caller's number masked to its last 4 digits */
+  /** the caller's number masked to its last 4 digits, or WITHHELD_CALLER */
   fromMasked: string;
   /**
    * HMAC-SHA256 of the caller's E.164 number: the subject index key (privacy/). Absent when the
@@ -147,3 +148,6 @@ export function endSession(s: CallSession, now = Date.now()): { left: boolean; s
   s.pendingMatch = undefined;
   return { left, sealed };
 }
+
+/** `fromMasked` of a call whose caller withheld their number (privacy/subject.ts isWithheldCallerId) */
+export const WITHHELD_CALLER = 'withheld';

@@ -4,7 +4,7 @@
  * TwiML, so the record is created as it stands after that first step with no second write
  * (twilio/first-webhook.ts). Worked out once per loaded flow, not per call.
  */
-import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import { CALL_TTL_SECONDS, WITHHELD_CALLER, type CallSession } from '../calls/session';
 import { actionQueryOf } from '../dropin/action-query';
 import { maskPhone } from '../fields';
 import { advance } from '../flows/engine';
@@ -99,7 +99,8 @@ export class Openings {
       accountSid: p.accountSid,
       flowId: flow.id,
       to: p.to,
-      fromMasked: maskPhone(p.from),
+      // a placeholder's last digits would read as a caller's own: the agent is told it was withheld
+      fromMasked: withheld ? WITHHELD_CALLER : maskPhone(p.from),
       ...(withheld ? {} : { subject: this.d.subjectHash(p.from) }),
       ...freshState(flow),
       createdAt: t,

@@ -75,6 +75,8 @@ describe("a flow's opening, shared by its calls", () => {
         const { session, also } = runner.opening(flow, { ...call(3), from });
         expect(session.subject).toBeUndefined();
         expect(session.fromToken).toBeUndefined();
+        // an agent is told the number was withheld, not a placeholder's last digits
+        expect(session.fromMasked).toBe('withheld');
         expect(also).toEqual([]);
       }
       // the caller's own number still is
