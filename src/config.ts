@@ -147,6 +147,13 @@ const schema = z
         if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
       }
     }
+    // each key of the ring, as any of them verifies a message between instances
+    for (const key of e.INSTANCE_MESSAGE_KEY ?? []) {
+      for (const [other, text] of Object.entries(others)) {
+        if (key === text)
+          ctx.addIssue({ code: 'custom', path: ['INSTANCE_MESSAGE_KEY'], message: `INSTANCE_MESSAGE_KEY must not be the same text as ${other}` });
+      }
+    }
     if (e.SUBJECT_KEY !== undefined && e.SUBJECT_KEY === e.AUDIT_KEY)
       ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
   });

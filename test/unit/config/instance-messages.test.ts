@@ -28,6 +28,24 @@ describe('INSTANCE_MESSAGE_KEY', () => {
     expect(loadConfig({ ...base, INSTANCE_MESSAGE_KEY: `${a}, ${b}` }).instanceMessageKeys).toEqual([a, b]);
   });
 
+  test('no key of the ring may be another secret: the JWT secret or the Twilio auth token', () => {
+    for (const [other, text] of [
+      ['AGENT_JWT_SECRET', base.AGENT_JWT_SECRET],
+      ['TWILIO_AUTH_TOKEN', base.TWILIO_AUTH_TOKEN],
+    ]) {
+      let err: unknown;
+      try {
+        loadConfig({ ...base, INSTANCE_MESSAGE_KEY: `${'a'.repeat(32)},${text}` });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe('INSTANCE_MESSAGE_KEY');
+      expect((err as ConfigError).message).toContain(`must not be the same text as ${other}`);
+      expect((err as ConfigError).message).not.toContain(text);
+    }
+  });
+
   test('a short key stops the start with a line naming the variable, not the value', () => {
     const bad = 'short-secret-value';
     let err: unknown;
