@@ -59,6 +59,14 @@ beforeEach(() => {
   h.emulator.faults.recordingsList = undefined;
 });
 
+/** the app records the call (one recording over REST) and takes its time over the return: the call is live while keys pressed late land */
+function recordedShopThatLingers(): void {
+  shop.recordings = 1;
+  shop.onReturn = async () => {
+    await sleep(1_500);
+  };
+}
+
 /** keys for each prompt, by the words in it */
 function keypad(keys: { card?: string[]; expiry?: string; cvv?: string }): (g: GatherRequest) => string | null {
   const cards = [...(keys.card ?? [])];
@@ -188,11 +196,7 @@ it('a recording the app started over REST before the redirect is paused for ever
 });
 
 it("a key pressed past the security code's end (its Gather ends on the third) reaches no recording: the resume waits for it", async () => {
-  shop.recordings = 1;
-  // the shop takes its time over the return: the call is live while the key lands
-  shop.onReturn = async () => {
-    await sleep(1_500);
-  };
+  recordedShopThatLingers();
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: `${CVV}4` }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
@@ -201,10 +205,7 @@ it("a key pressed past the security code's end (its Gather ends on the third) re
 });
 
 it("a caller who stops mid-card on the last attempt and keys on: the failed card's guard takes the keys, the app's recording holds none", async () => {
-  shop.recordings = 1;
-  shop.onReturn = async () => {
-    await sleep(1_500);
-  };
+  recordedShopThatLingers();
   const c = await d.call(keypad({ card: [`${BAD_CARD}#`, `${BAD_CARD}#`, '41111111,11111111'] }));
   await c.ended;
   expect(verified(shop.returned[0])).toMatchObject({ Result: 'too-many-failed-attempts', card_valid: 'false' });
@@ -217,10 +218,7 @@ it("a caller who stops mid-card on the last attempt and keys on: the failed card
 });
 
 it("an expiry that fails on its count at the last attempt ends the capture no sooner than the keys keyed on past it: the app's recording holds none", async () => {
-  shop.recordings = 1;
-  shop.onReturn = async () => {
-    await sleep(1_500);
-  };
+  recordedShopThatLingers();
   // a month that does not exist, with a four-digit year: the Gather ends on the fourth key, two follow
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '139920' }));
   await c.ended;
@@ -401,10 +399,7 @@ it("star ends the capture at any prompt: caller-interrupted, the next prompt is 
 });
 
 it("star among keys that run past the expiry's count: the app's recording resumes only after the keys keyed on past it", async () => {
-  shop.recordings = 1;
-  shop.onReturn = async () => {
-    await sleep(1_500);
-  };
+  recordedShopThatLingers();
   // the Gather ends on its fourth key ('1*25'); '20' follows it
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '1*2520' }));
   await c.ended;
@@ -414,10 +409,7 @@ it("star among keys that run past the expiry's count: the app's recording resume
 });
 
 it("star, then silence past the Gather's timeout, then keys: the expiry's guard takes them before the app's recording resumes", async () => {
-  shop.recordings = 1;
-  shop.onReturn = async () => {
-    await sleep(1_500);
-  };
+  recordedShopThatLingers();
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: '1*,2520' }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('caller-interrupted');

@@ -16,6 +16,16 @@ const base = {
   AGENT_JWT_SECRET: 'j'.repeat(40),
 };
 
+/** what loadConfig threw for `env` (undefined: it took it) */
+function configErrorOf(env: Record<string, string>): unknown {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe('INSTANCE_MESSAGE_KEY', () => {
   test('optional: unset (or empty, as docker-compose passes it), the app derives the key', () => {
     expect(loadConfig(base).instanceMessageKeys).toBeUndefined();
@@ -33,12 +43,7 @@ describe('INSTANCE_MESSAGE_KEY', () => {
       ['AGENT_JWT_SECRET', base.AGENT_JWT_SECRET],
       ['TWILIO_AUTH_TOKEN', base.TWILIO_AUTH_TOKEN],
     ]) {
-      let err: unknown;
-      try {
-        loadConfig({ ...base, INSTANCE_MESSAGE_KEY: `${'a'.repeat(32)},${text}` });
-      } catch (e) {
-        err = e;
-      }
+      const err = configErrorOf({ ...base, INSTANCE_MESSAGE_KEY: `${'a'.repeat(32)},${text}` });
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).variable).toBe('INSTANCE_MESSAGE_KEY');
       expect((err as ConfigError).message).toContain(`must not be the same text as ${other}`);
@@ -48,12 +53,7 @@ describe('INSTANCE_MESSAGE_KEY', () => {
 
   test('a short key stops the start with a line naming the variable, not the value', () => {
     const bad = 'short-secret-value';
-    let err: unknown;
-    try {
-      loadConfig({ ...base, INSTANCE_MESSAGE_KEY: `${'a'.repeat(32)},${bad}` });
-    } catch (e) {
-      err = e;
-    }
+    const err = configErrorOf({ ...base, INSTANCE_MESSAGE_KEY: `${'a'.repeat(32)},${bad}` });
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).variable).toBe('INSTANCE_MESSAGE_KEY');
     expect((err as ConfigError).message).not.toContain(bad);
