@@ -16,7 +16,6 @@ export interface CallSession {
   flowId: string;
   /** the Twilio number called (ours, not personal data) */
   to: string;
-  /** the caller's number masked to its last 4 digits */
   /** the caller's number masked to its last 4 digits, or WITHHELD_CALLER */
   fromMasked: string;
   /**
