@@ -8,15 +8,22 @@ import { TokenAuth } from '../../../src/auth/tokens';
 const SECRET = 'token-limits-secret-0123456789abcdef-xyz';
 const claims = { sub: 'alice', endpoint: 'client:alice', role: 'agent' };
 const now = () => Math.floor(Date.now() / 1000);
-const sign = (extra: Record<string, unknown>) => createSigner({ key: SECRET, algorithm: 'HS256', noTimestamp: true })({ ...claims, ...extra });
+/**
+ * A token with exactly the claims given: `iat` only when given. fast-jwt's noTimestamp drops a
+ * given iat too, which left these tests on the no-iat path, judged against the clock's second
+ * (a token signed at 12 h + 1 s passed when the second turned between signing and verifying).
+ */
+const sign = (extra: Record<string, unknown>) =>
+  createSigner({ key: SECRET, algorithm: 'HS256', noTimestamp: extra.iat === undefined })({ ...claims, ...extra });
 
 describe('token lifetime', () => {
   test('a token living longer than 12 h past its iat is refused by default; 12 h is accepted', () => {
     const auth = new TokenAuth(SECRET);
-    const iat = now();
+    // an hour ago: the lifetime counts from the token's own iat, not from now
+    const iat = now() - 3600;
     expect(auth.verify(sign({ iat, exp: iat + 12 * 3600 })).sub).toBe('alice');
     expect(() => auth.verify(sign({ iat, exp: iat + 12 * 3600 + 1 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
-    // a year-long token minted an hour ago
+    // a year-long token minted two hours ago
     expect(() => auth.verify(sign({ iat: iat - 3600, exp: iat + 365 * 86400 }))).toThrow(expect.objectContaining({ statusCode: 401 }));
   });
 
