@@ -181,6 +181,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     now: opts.now,
     onSessionChanged: queueDelivery,
     dropin,
+    control: twilioClient,
     bridgeFailover: failover,
   });
   const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);

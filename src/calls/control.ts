@@ -16,8 +16,8 @@ export interface CallControl {
       /** the call's state now (dropin/ watches for a caller who hung up mid-capture) */
       fetch(): Promise<{ status: string }>;
       recordings: ((recordingSid: string) => { update(params: RecordingUpdate): Promise<{ sid: string }> }) & {
-        /** the call's recordings, each with its status (a drop-in finds every one the app runs) */
-        list(): Promise<Array<{ sid: string; status: string }>>;
+        /** the call's recordings, each with its status and how it was started (a drop-in finds every one the app runs; an IVR, any another application runs) */
+        list(): Promise<Array<{ sid: string; status: string; source?: string }>>;
       };
     };
     create(params: { to: string; from: string; twiml: string; statusCallback: string }): Promise<{ sid: string }>;

@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
 import { publicFields } from '../calls/public-fields';
 import type { CallSession } from '../calls/session';
@@ -13,11 +14,12 @@ import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
-import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController } from '../recording/controller';
+import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController, type RecordingOutcome } from '../recording/controller';
 import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
 import type { Vault } from '../vault';
+import { errFields } from '../log';
 import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
@@ -28,6 +30,9 @@ import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 import { guardAfter } from '../flows/steps/collect';
 import { FlowErrors } from '../errors';
+
+/** how Twilio lists a recording started by <Start><Recording> (the flow's own, twilio/twiml.ts) */
+const FLOW_RECORDING_SOURCE = 'StartCallRecordingTwiML';
 
 export interface RunnerDeps {
   flows: FlowRegistry;
@@ -46,6 +51,8 @@ export interface RunnerDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
   dropin?: DropinService;
+  /** Twilio's REST API on live calls: the recordings running on a call, listed before a pause (pauseRecordings) */
+  control?: CallControl;
   /**
    * A bridge lost with its instance is taken up by another (twilio/bridge-lost.ts): true on a
    * shared store. The embedded store's one instance has no other, so its caller streams have no
@@ -230,6 +237,51 @@ export class FlowRunner {
     if (wait > 0) await sleep(Math.min(wait, REST_TIMEOUT_MS));
   }
 
+  /**
+   * The flow's recording paused before a sensitive field, and with it every other recording
+   * running on the call: another application may have started one over REST (a compliance
+   * recorder), and the flow's pause alone left it hearing the keys. The call's recordings are
+   * listed; when more than the flow's own run, each is paused by its SID, all or none
+   * (RecordingController.pauseEach; a failure fails closed), and each is resumed after
+   * (resumeRecordings). When the list cannot be read, or the flow's own recording is neither
+   * known by its SID nor listed yet, the flow's own is paused as before (by its SID, else
+   * Twilio.CURRENT, which Twilio refuses while several run: 16108, so the field is not asked).
+   */
+  private async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
+    s.recording.sids = undefined;
+    const own = s.recording.sid;
+    const running = await this.runningRecordings(s.callSid, log);
+    const ownSeen = own !== undefined || running?.some((r) => r.source === FLOW_RECORDING_SOURCE);
+    const sids = running && ownSeen ? [...new Set([...(own ? [own] : []), ...running.map((r) => r.sid)])] : [];
+    if (sids.length < 2) return this.d.recording.pause(s.callSid, own ?? sids[0]);
+    log.warn({ recordings: sids.length }, "other recordings run on the call: each is paused with the flow's own");
+    const outcome = await this.d.recording.pauseEach(s.callSid, sids);
+    if (outcome.ok) s.recording.sids = sids;
+    return outcome;
+  }
+
+  /** what pauseRecordings paused, resumed: each recording it found running, else the flow's own */
+  private async resumeRecordings(s: CallSession): Promise<RecordingOutcome> {
+    const sids = s.recording.sids;
+    if (!sids) return this.d.recording.resume(s.callSid, s.recording.sid);
+    const outcome = await this.d.recording.resumeEach(s.callSid, sids);
+    // one that failed stays named: the next pause lists the call's recordings again
+    if (outcome.ok) s.recording.sids = undefined;
+    return outcome;
+  }
+
+  /** the recordings in progress on a call, as Twilio lists them; undefined when the list cannot be read */
+  private async runningRecordings(callSid: string, log: Logger): Promise<Array<{ sid: string; source?: string }> | undefined> {
+    if (!this.d.control) return undefined;
+    try {
+      const listed = await this.d.control.calls(callSid).recordings.list();
+      return listed.filter((r) => r.status === 'in-progress');
+    } catch (err) {
+      log.warn({ err: errFields(err) }, "the call's recordings could not be listed: the flow's own is paused");
+      return undefined;
+    }
+  }
+
   /** a resume held for keys pressed past a fixed-length field's end (flows/steps/collect.ts, RESUME_HOLD_MS) waits for its time */
   private async untilHeld(notBefore: number | undefined): Promise<void> {
     const wait = (notBefore ?? 0) - this.now().getTime();
@@ -254,7 +306,7 @@ export class FlowRunner {
       const dropin = s.dropin ? this.d.dropin : undefined;
       if (res.effect.kind === 'pause-recording') {
         await this.afterLateResume(s);
-        const outcome = dropin ? await dropin.pauseApp(s, log) : await this.d.recording.pause(s.callSid, s.recording.sid);
+        const outcome = dropin ? await dropin.pauseApp(s, log) : await this.pauseRecordings(s, log);
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
         if (dropin && outcome.absent) res.session.recording.status = 'none';
@@ -263,7 +315,7 @@ export class FlowRunner {
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else {
         await this.untilHeld(resumeNotBefore);
-        const outcome = dropin ? await dropin.resumeApp(s) : await this.d.recording.resume(s.callSid, s.recording.sid);
+        const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);
         // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
         const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');
         const lateUntil = unanswered ? this.now().getTime() + REST_TIMEOUT_MS - PAUSE_ACK_TIMEOUT_MS : 0;

@@ -7,10 +7,11 @@
  * The controls show the same keys reach a recording that runs.
  */
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
-import type { TranscriptEntry } from '../../tools/emulator';
+import { createTwilioClient } from '../../src/twilio/rest';
+import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
 import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, AUTH_TOKEN, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
 
 const SENSITIVE_NUMBER = '+15005550024';
@@ -191,4 +192,40 @@ test('a recording that first starts right after a sensitive field ended on silen
   expect(c.gathers[1].digits).toBe('11111111');
   expect(wideDecode(c.recordingAudio)).toBe('1#');
   expect(h.logs.text).not.toContain('11111111');
+});
+
+test("a recording another application started over REST on the call is paused with the flow's own for the sensitive field, and resumed after", async () => {
+  // a compliance recorder of the operator's, reaching the call through Twilio's REST API as the caller answers the menu
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  let other = '';
+  let placed: EmulatedCall | undefined = undefined;
+  placed = await h.emulator.placeCall({
+    from: '+15550004444',
+    to: SENSITIVE_NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: async (g) => {
+      const prompt = g.prompt.join(' ');
+      if (prompt === MENU_PROMPT) {
+        other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
+        return '1#';
+      }
+      if (prompt !== DONE_PROMPT) return `${EXPIRY}20`;
+      await sleep(RESUME_HOLD_MS + 500);
+      return '1#';
+    },
+  });
+  const c = placed;
+  await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
+  expect(c.recordings).toHaveLength(2);
+  const byId = new Map(c.recordings.map((r) => [r.sid, r]));
+  const own = c.recordings.find((r) => r.sid !== other)!;
+  // both paused at the expiry's Gather, both running again at the last question
+  const expiryAt = h.emulator.timelineFor(c.sid).filter((e) => e.type === 'gather')[1].t;
+  for (const sid of [own.sid, other]) expect(h.emulator.recordingStatusAt(c.sid, expiryAt, sid)).toBe('paused');
+  // neither holds the expiry nor the keys past it; both hear the menu's keys and the last answer
+  expect(wideDecode(own.mixed)).toBe('1#1#');
+  expect(wideDecode(byId.get(other)!.mixed)).toBe('1#1#');
+  const entries = (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
+  expect(entries.filter((e) => e.type === 'recording.paused').map((e) => e.recordingSid)).toEqual(expect.arrayContaining([own.sid, other]));
+  expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual(expect.arrayContaining([own.sid, other]));
 });
