@@ -229,3 +229,15 @@ test("a recording another application started over REST on the call is paused wi
   expect(entries.filter((e) => e.type === 'recording.paused').map((e) => e.recordingSid)).toEqual(expect.arrayContaining([own.sid, other]));
   expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual(expect.arrayContaining([own.sid, other]));
 });
+
+test("the call's recordings cannot be listed: the flow's own is paused as before, and the call goes on", async () => {
+  h.emulator.faults.recordingsList = { status: 503 };
+  try {
+    const c = await expiryCall(SENSITIVE_NUMBER);
+    expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'in-progress']);
+    expect(wideDecode(c.recordingAudio)).toBe('1#1#');
+    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
+  } finally {
+    h.emulator.faults.recordingsList = undefined;
+  }
+});
