@@ -17,7 +17,7 @@ export interface CallControl {
       fetch(): Promise<{ status: string }>;
       recordings: ((recordingSid: string) => { update(params: RecordingUpdate): Promise<{ sid: string }> }) & {
         /** the call's recordings, each with its status and how it was started (a drop-in finds every one the app runs; an IVR, any another application runs) */
-        list(): Promise<Array<{ sid: string; status: string; source?: string }>>;
+        list(): Promise<Array<{ sid: string; status: string }>>;
       };
     };
     create(params: { to: string; from: string; twiml: string; statusCallback: string }): Promise<{ sid: string }>;

@@ -31,9 +31,6 @@ import { isCollect } from '../flows/schema';
 import { guardAfter } from '../flows/steps/collect';
 import { FlowErrors } from '../errors';
 
-/** how Twilio lists a recording started by <Start><Recording> (the flow's own, twilio/twiml.ts) */
-const FLOW_RECORDING_SOURCE = 'StartCallRecordingTwiML';
-
 export interface RunnerDeps {
   flows: FlowRegistry;
   calls: CallRepository;
@@ -243,17 +240,18 @@ export class FlowRunner {
    * recorder), and the flow's pause alone left it hearing the keys. The call's recordings are
    * listed; when more than the flow's own run, each is paused by its SID, all or none
    * (RecordingController.pauseEach; a failure fails closed), and each is resumed after
-   * (resumeRecordings). When the list cannot be read, or the flow's own recording is neither
-   * known by its SID nor listed yet, the flow's own is paused as before (by its SID, else
-   * Twilio.CURRENT, which Twilio refuses while several run: 16108, so the field is not asked).
+   * (resumeRecordings). When the list cannot be read, or the flow's own recording is not yet
+   * known by its SID (its status callback still on its way: which listed one is it?), the flow's
+   * own is paused as before (by its SID, else Twilio.CURRENT, which Twilio refuses while several
+   * run: 16108, so the field is not asked).
    */
   private async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
     s.recording.sids = undefined;
     const own = s.recording.sid;
+    if (!own) return this.d.recording.pause(s.callSid);
     const running = await this.runningRecordings(s.callSid, log);
-    const ownSeen = own !== undefined || running?.some((r) => r.source === FLOW_RECORDING_SOURCE);
-    const sids = running && ownSeen ? [...new Set([...(own ? [own] : []), ...running.map((r) => r.sid)])] : [];
-    if (sids.length < 2) return this.d.recording.pause(s.callSid, own ?? sids[0]);
+    const sids = [...new Set([own, ...(running ?? [])])];
+    if (sids.length < 2) return this.d.recording.pause(s.callSid, own);
     log.warn({ recordings: sids.length }, "other recordings run on the call: each is paused with the flow's own");
     const outcome = await this.d.recording.pauseEach(s.callSid, sids);
     if (outcome.ok) s.recording.sids = sids;
@@ -270,12 +268,12 @@ export class FlowRunner {
     return outcome;
   }
 
-  /** the recordings in progress on a call, as Twilio lists them; undefined when the list cannot be read */
-  private async runningRecordings(callSid: string, log: Logger): Promise<Array<{ sid: string; source?: string }> | undefined> {
+  /** the SIDs of the recordings in progress on a call, as Twilio lists them; undefined when the list cannot be read */
+  private async runningRecordings(callSid: string, log: Logger): Promise<string[] | undefined> {
     if (!this.d.control) return undefined;
     try {
       const listed = await this.d.control.calls(callSid).recordings.list();
-      return listed.filter((r) => r.status === 'in-progress');
+      return listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
     } catch (err) {
       log.warn({ err: errFields(err) }, "the call's recordings could not be listed: the flow's own is paused");
       return undefined;

@@ -206,6 +206,8 @@ test("a recording another application started over REST on the call is paused wi
     onGather: async (g) => {
       const prompt = g.prompt.join(' ');
       if (prompt === MENU_PROMPT) {
+        // the flow's recording known by its SID (its status callback in), as it is long before a caller answers a menu
+        await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
         other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
         return '1#';
       }
@@ -233,7 +235,24 @@ test("a recording another application started over REST on the call is paused wi
 test("the call's recordings cannot be listed: the flow's own is paused as before, and the call goes on", async () => {
   h.emulator.faults.recordingsList = { status: 503 };
   try {
-    const c = await expiryCall(SENSITIVE_NUMBER);
+    let placed: EmulatedCall | undefined = undefined;
+    placed = await h.emulator.placeCall({
+      from: '+15550004444',
+      to: SENSITIVE_NUMBER,
+      voiceUrl: h.voiceUrl,
+      onGather: async (g) => {
+        const prompt = g.prompt.join(' ');
+        if (prompt === MENU_PROMPT) {
+          // the flow's recording known by its SID (its status callback in) before the expiry's pause: the list is asked for
+          await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
+          return '1#';
+        }
+        if (prompt !== DONE_PROMPT) return EXPIRY;
+        return '1#';
+      },
+    });
+    const c = placed;
+    await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
     expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'in-progress']);
     expect(wideDecode(c.recordingAudio)).toBe('1#1#');
     expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
