@@ -87,23 +87,32 @@ afterAll(async () => {
 /**
  * A call to `to`: the caller answers the menu, then the sensitive question with `keys`, then takes
  * `lastMs` over the last question, so the call is live while keys keyed on past an answer land.
+ * `atMenu` runs before the menu's answer, with the call's SID.
  */
-async function call(to: string, keys: string, lastMs: number) {
-  const c = await h.emulator.placeCall({
+async function call(to: string, keys: string, lastMs: number, atMenu?: (callSid: string) => Promise<unknown>) {
+  let placed: EmulatedCall | undefined = undefined;
+  placed = await h.emulator.placeCall({
     from: '+15550004444',
     to,
     voiceUrl: h.voiceUrl,
     onGather: async (g) => {
       const prompt = g.prompt.join(' ');
-      if (prompt === MENU_PROMPT) return '1#';
+      if (prompt === MENU_PROMPT) {
+        await atMenu?.(placed!.sid);
+        return '1#';
+      }
       if (prompt !== DONE_PROMPT) return keys;
       await sleep(lastMs);
       return '1#';
     },
   });
+  const c = placed;
   await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
   return c;
 }
+
+/** the flow's recording known by its SID (its status callback in), as it is long before a caller answers a menu */
+const ownRecordingKnown = (callSid: string) => waitFor(async () => (await h.app.services.calls.get(callSid))?.recording.sid, "the flow's recording SID");
 
 /** the caller keys the expiry as MMYYYY: the Gather takes MMYY, the last two keys follow it */
 const expiryCall = (to: string) => call(to, `${EXPIRY}20`, RESUME_HOLD_MS + 500);
@@ -198,26 +207,10 @@ test("a recording another application started over REST on the call is paused wi
   // a compliance recorder of the operator's, reaching the call through Twilio's REST API as the caller answers the menu
   const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
-  let placed: EmulatedCall | undefined = undefined;
-  placed = await h.emulator.placeCall({
-    from: '+15550004444',
-    to: SENSITIVE_NUMBER,
-    voiceUrl: h.voiceUrl,
-    onGather: async (g) => {
-      const prompt = g.prompt.join(' ');
-      if (prompt === MENU_PROMPT) {
-        // the flow's recording known by its SID (its status callback in), as it is long before a caller answers a menu
-        await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
-        other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
-        return '1#';
-      }
-      if (prompt !== DONE_PROMPT) return `${EXPIRY}20`;
-      await sleep(RESUME_HOLD_MS + 500);
-      return '1#';
-    },
+  const c = await call(SENSITIVE_NUMBER, `${EXPIRY}20`, RESUME_HOLD_MS + 500, async (callSid) => {
+    await ownRecordingKnown(callSid);
+    other = (await rest.calls(callSid).recordings.create({ recordingChannels: 'mono' })).sid;
   });
-  const c = placed;
-  await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
   expect(c.recordings).toHaveLength(2);
   const byId = new Map(c.recordings.map((r) => [r.sid, r]));
   const own = c.recordings.find((r) => r.sid !== other)!;
@@ -235,24 +228,8 @@ test("a recording another application started over REST on the call is paused wi
 test("the call's recordings cannot be listed: the flow's own is paused as before, and the call goes on", async () => {
   h.emulator.faults.recordingsList = { status: 503 };
   try {
-    let placed: EmulatedCall | undefined = undefined;
-    placed = await h.emulator.placeCall({
-      from: '+15550004444',
-      to: SENSITIVE_NUMBER,
-      voiceUrl: h.voiceUrl,
-      onGather: async (g) => {
-        const prompt = g.prompt.join(' ');
-        if (prompt === MENU_PROMPT) {
-          // the flow's recording known by its SID (its status callback in) before the expiry's pause: the list is asked for
-          await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
-          return '1#';
-        }
-        if (prompt !== DONE_PROMPT) return EXPIRY;
-        return '1#';
-      },
-    });
-    const c = placed;
-    await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
+    // the flow's recording known by its SID before the expiry's pause: the list is asked for
+    const c = await call(SENSITIVE_NUMBER, EXPIRY, 0, ownRecordingKnown);
     expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'in-progress']);
     expect(wideDecode(c.recordingAudio)).toBe('1#1#');
     expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
