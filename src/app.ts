@@ -115,6 +115,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       { variable },
       `${variable} is plain http to another host: callers' keys would cross the network unencrypted, and Twilio refuses <Gather> over http on a PCI Mode account (13337)`,
     );
+  // Twilio dials media streams over TLS only (error 31922): a bridge handoff to a ws:// origin never connects
+  const bridgeFlows = flows
+    .all()
+    .filter((f) => f.handoff.mode === 'bridge')
+    .map((f) => f.id);
+  if (bridgeFlows.length > 0 && !['https:', 'wss:'].includes(new URL(config.mediaPublicUrl).protocol))
+    log.warn(
+      { variable: 'MEDIA_PUBLIC_URL', flows: bridgeFlows },
+      "MEDIA_PUBLIC_URL (or PUBLIC_URL) is not https: Twilio opens media streams over wss only (31922), so these flows' bridge handoffs and agent captures will not connect",
+    );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
   if (!config.subjectKey)
     log.warn(

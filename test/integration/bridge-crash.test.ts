@@ -46,7 +46,9 @@ async function nextLeg(call: EmulatedCall, before: MediaLeg | undefined, what: s
 it('an instance killed mid-capture: the call goes on through another, its capture ended there and its recording resumed', async () => {
   const aPort = await freePort();
   const aUrl = `http://127.0.0.1:${aPort}`;
-  emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUB]: aUrl } });
+  // A's media streams on an origin of its own, https as Twilio needs (it dials wss only)
+  const aMedia = 'https://media-a.tonewall.test';
+  emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUB]: aUrl, [aMedia]: aUrl } });
   const vaultKeys = generateKeyRingText('k1');
   const shared = {
     TWILIO_ACCOUNT_SID: ACCOUNT_SID,
@@ -69,7 +71,7 @@ it('an instance killed mid-capture: the call goes on through another, its captur
       PORT: String(aPort),
       HOST: '127.0.0.1',
       PUBLIC_URL: PUB,
-      MEDIA_PUBLIC_URL: aUrl,
+      MEDIA_PUBLIC_URL: aMedia,
       INSTANCE_ID: 'instance-a',
       METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
@@ -123,8 +125,8 @@ it('an instance killed mid-capture: the call goes on through another, its captur
   const caller2 = await nextLeg(call, caller, "the caller's stream to B");
   const agent2 = await nextLeg(agentC, agent, "the agent's stream to B");
   await waitFor(() => hb.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again on B', 15_000);
-  expect(caller2.url.startsWith(hb.url.replace('http', 'ws'))).toBe(true);
-  expect(agent2.url.startsWith(hb.url.replace('http', 'ws'))).toBe(true);
+  expect(caller2.url.startsWith(hb.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
+  expect(agent2.url.startsWith(hb.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
   expect(call.status).toBe('in-progress');
 
   // the dead instance's capture is ended on B, its recording resumed

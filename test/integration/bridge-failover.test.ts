@@ -88,8 +88,8 @@ it('an instance drained mid-conversation: the call goes on through another, keys
   const caller2 = await nextLeg(call, caller, "the caller's stream to B");
   const agent2 = await nextLeg(agentCall, agent, "the agent's stream to B");
   await waitFor(() => b.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again on B', 10_000);
-  expect(caller2.url.startsWith(b.url.replace('http', 'ws'))).toBe(true);
-  expect(agent2.url.startsWith(b.url.replace('http', 'ws'))).toBe(true);
+  expect(caller2.url.startsWith(b.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
+  expect(agent2.url.startsWith(b.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
 
   const session = await b.app.services.calls.get(call.sid);
   expect(session).toMatchObject({ state: 'bridged', instanceId: b.config.instanceId, handoff: { streams: 2, agentCallSid: agentCall.sid } });

@@ -81,7 +81,7 @@ describe('media stream handshake', () => {
 
   async function refusal(url: string, signature: string | null): Promise<number> {
     try {
-      const leg = await connectStream(url, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, signature });
+      const leg = await connectStream(url, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, signature, reach: h.emulator.reach });
       await leg.stop();
       return 101;
     } catch (e) {
@@ -92,7 +92,7 @@ describe('media stream handshake', () => {
 
   it('refuses an unsigned (400) or wrongly signed (403) handshake without taking the token', async () => {
     const { token, url } = await h.app.services.tokens.issue({ callSid: 'CA' + 'f'.repeat(32), leg: 'caller', instanceId: h.config.instanceId });
-    expect(url).toBe(`${h.url.replace(/^http/, 'ws')}/media/${token}`);
+    expect(url).toBe(`${h.publicUrl.replace(/^https/, 'wss')}/media/${token}`);
     expect(await refusal(url, null)).toBe(400);
     expect(await refusal(url, 'bm90IGEgc2lnbmF0dXJl')).toBe(403);
     // signed for another URL
@@ -105,7 +105,7 @@ describe('media stream handshake', () => {
   });
 
   it('refuses an unknown token and a reused one', async () => {
-    const unknown = `${h.url.replace(/^http/, 'ws')}/media/${'x'.repeat(32)}`;
+    const unknown = `${h.publicUrl.replace(/^https/, 'wss')}/media/${'x'.repeat(32)}`;
     expect(await refusal(unknown, sign(unknown))).toBe(404);
     const { url } = await h.app.services.tokens.issue({ callSid: 'CA' + 'e'.repeat(32), leg: 'caller', instanceId: h.config.instanceId });
     expect(await refusal(url, sign(url))).toBe(101);
@@ -122,7 +122,7 @@ describe('bridged call', () => {
     const create = h.emulator.timeline.find((e) => e.type === 'rest' && e.method === 'POST' && /\/Calls\.json$/.test(e.path));
     expect(create && create.type === 'rest' && create.params.To).toBe('client:alice');
     expect(create && create.type === 'rest' && String(create.params.Twiml)).toMatch(
-      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/><\/Stream><\/Connect><Redirect method="POST">[^<]+\/twilio\/bridge-lost\/1\?leg=agent&amp;call=CA[0-9a-f]{32}<\/Redirect>/,
+      /<Connect><Stream url="wss:\/\/i\d+\.tonewall\.test\/media\/[A-Za-z0-9_-]+"><Parameter name="leg" value="agent"\/><\/Stream><\/Connect><Redirect method="POST">[^<]+\/twilio\/bridge-lost\/1\?leg=agent&amp;call=CA[0-9a-f]{32}<\/Redirect>/,
     );
     const session = await h.app.services.calls.get(b.call.sid);
     expect(session?.state).toBe('bridged');

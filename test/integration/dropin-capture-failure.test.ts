@@ -226,7 +226,7 @@ it("Twilio's retry of a gather lands on another instance, nothing of the capture
     c = await d.call(async (g) => {
       if (!g.prompt.join(' ').includes('card number')) return null;
       await stopRedis();
-      const url = g.action.replace(h.url, other.url);
+      const url = g.action.replace(h.publicUrl, other.publicUrl);
       there = redirectIn((await h.emulator.signedPost(url, gatherParams(c!, CARD))).body);
       during = c!.recordings.map((r) => h.emulator.recordingStatusAt(c!.sid, h.emulator.now(), r.sid));
       return `${CARD}#`;
@@ -297,7 +297,7 @@ it('Redis down as the app redirects the call: straight back with internal-error,
 it("a return URL in a gather's query that is not allow-listed is refused: the apology, never a redirect to it", async () => {
   // signed as Twilio signs (whoever holds the auth token could); a call the store does not know, so the step fails
   const post = (callSid: string, returnUrl: string) =>
-    h.emulator.signedPost(`${h.url}/twilio/gather/1/1?${encodeActionQuery({ returnUrl, paused: [] })}`, {
+    h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1?${encodeActionQuery({ returnUrl, paused: [] })}`, {
       CallSid: callSid,
       AccountSid: ACCOUNT_SID,
       From: CALLER,
@@ -344,7 +344,7 @@ it("the store goes while the processor is charged (after the capture's save): th
 it('the app redirects to a capture again after one that went back before it created a record: refused with the apology, never a silent hangup', async () => {
   const callSid = 'CA' + 'b'.repeat(32);
   const capture = () =>
-    h.emulator.signedPost(`${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
+    h.emulator.signedPost(`${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
       CallSid: callSid,
       AccountSid: ACCOUNT_SID,
       From: CALLER,

@@ -116,12 +116,12 @@ function atGathers(c: EmulatedCall, recordingSid: string): string[] {
 }
 
 it('the route is a Twilio webhook: unsigned 400, wrongly signed 403, nothing runs', async () => {
-  const url = `${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+  const url = `${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`;
   const params = { CallSid: 'CA' + 'f'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' };
   expect((await h.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
   expect((await h.emulator.signedPost(url, params, { signature: 'bm9wZQ==' })).status).toBe(403);
   // signed for the URL without its query: the query is part of what Twilio signs
-  const bare = h.emulator.signature(`${h.url}/twilio/capture/card-capture`, params);
+  const bare = h.emulator.signature(`${h.publicUrl}/twilio/capture/card-capture`, params);
   expect((await h.emulator.signedPost(url, params, { signature: bare })).status).toBe(403);
   expect(await h.app.services.calls.get(params.CallSid)).toBeNull();
 });
@@ -472,14 +472,14 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('success');
   // the same call redirected here again, to another flow (a Twilio retry of the first is answered as the first)
-  const url = `${h.url}/twilio/capture/other-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+  const url = `${h.publicUrl}/twilio/capture/other-capture?return=${encodeURIComponent(shop.returnUrl)}`;
   const res = await h.emulator.signedPost(url, { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' });
   expect(res.body).toContain('<Hangup/>');
   expect(res.body).not.toContain('<Gather');
   expect(await auditTypes(c.sid)).toContain('dropin.refused');
   // and to the same flow: a second capture, not a replay: refused, not answered with the first
   // capture's remembered answers (which would end with its old signed result)
-  const again = await h.emulator.signedPost(`${h.url}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
+  const again = await h.emulator.signedPost(`${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
     CallSid: c.sid,
     AccountSid: ACCOUNT_SID,
     From: CALLER,
@@ -510,7 +510,7 @@ it("the watch ends a hung-up capture's call, then its status callback comes too:
 });
 
 it('an unknown flow id gets the apology', async () => {
-  const url = `${h.url}/twilio/capture/no-such-flow?return=${encodeURIComponent(shop.returnUrl)}`;
+  const url = `${h.publicUrl}/twilio/capture/no-such-flow?return=${encodeURIComponent(shop.returnUrl)}`;
   const params = { CallSid: 'CA' + 'e'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress' };
   const res = await h.emulator.signedPost(url, params);
   expect(res.status).toBe(200);

@@ -132,7 +132,9 @@ async function callWaitingAtPrompt(card?: string): Promise<EmulatedCall> {
 
 /** which tonewall instances Twilio's requests for the call reached */
 function webhookOrigins(c: EmulatedCall, instances: Harness[]): string[] {
-  return emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'webhook' ? instances.filter((h) => e.url.startsWith(h.url)).map((h) => h.url) : []));
+  return emulator
+    .timelineFor(c.sid)
+    .flatMap((e) => (e.type === 'webhook' ? instances.filter((h) => e.url.startsWith(h.publicUrl)).map((h) => h.publicUrl) : []));
 }
 
 /** GETs of the call's resource (its status, read by the hang-up watch) */
@@ -153,10 +155,10 @@ function expectSignedHangup(p: Posted, callSid: string): void {
 it('the instance that served the capture stops; the caller hangs up; the other instance reports caller-hung-up, once', async () => {
   const a = await instance();
   const b = await instance();
-  shop.tonewall = a.url;
+  shop.tonewall = a.publicUrl;
   const c = await callWaitingAtPrompt();
   // the capture's webhook reached A alone: B has never seen the call
-  expect(webhookOrigins(c, [a, b])).toEqual([a.url]);
+  expect(webhookOrigins(c, [a, b])).toEqual([a.publicUrl]);
   await stop(a);
 
   await c.hangup();
@@ -178,7 +180,7 @@ it('the instance that served the capture stops; the caller hangs up; the other i
 
 it('the only instance restarts while the caller hangs up: the restarted instance takes up the watch and reports it', async () => {
   const a = await instance();
-  shop.tonewall = a.url;
+  shop.tonewall = a.publicUrl;
   const c = await callWaitingAtPrompt();
   await stop(a);
   await c.hangup();
@@ -195,7 +197,7 @@ it('the only instance restarts while the caller hangs up: the restarted instance
 it('the result POST fails; the instance that tried it stops; the other delivers it on its retry, once', async () => {
   const a = await instance();
   const b = await instance();
-  shop.tonewall = a.url;
+  shop.tonewall = a.publicUrl;
   shop.failing = true;
   const c = await callWaitingAtPrompt(CARD);
   await c.hangup();
@@ -230,7 +232,7 @@ it('the result POST fails; the instance that tried it stops; the other delivers 
 it('two instances running: the call status is read once per period, not once per instance, and the result POSTed once', async () => {
   const a = await instance();
   const b = await instance();
-  shop.tonewall = a.url;
+  shop.tonewall = a.publicUrl;
   const c = await callWaitingAtPrompt();
   // both instances have scanned the watch by now (each scans every period)
   await sleep(3 * POLL_MS);

@@ -119,7 +119,7 @@ describe("a call's first webhook, logging at warn", () => {
     } finally {
       child.mockRestore();
     }
-    const r = await fetch(h.voiceUrl, {
+    const r = await fetch(`${h.url}/twilio/voice`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' },
       body: 'CallSid=CA1',

@@ -74,7 +74,7 @@ describe('security headers', () => {
       await fetch(`${h.url}/twilio/status`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=x' }),
       await fetch(`${h.url}/twilio/status`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signed(`${h.url}/twilio/status`, params) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signed(`${h.publicUrl}/twilio/status`, params) },
         body: new URLSearchParams(params).toString(),
       }),
       await fetch(`${h.url}/no/such/path`),

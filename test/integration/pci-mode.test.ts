@@ -50,13 +50,14 @@ describe('PCI Mode account', () => {
       expiry: true,
       cvv: true,
     });
-    // https to another host: no plain-text warning at start
+    // https to another host: no plain-text warning at start, nor one for the media origin
     expect(h.logs.text).not.toContain('plain http to another host');
+    expect(h.logs.text).not.toContain('media streams over wss only');
     await call.hangup();
   });
 
   test('behind plain http: Twilio refuses the first Gather (13337) and the call ends before a key is taken', async () => {
-    h = await startHarness({ pciMode: true });
+    h = await startHarness({ pciMode: true, plainHttp: true });
     let asked = 0;
     const call = await h.emulator.placeCall({
       from: CALLER,
@@ -67,6 +68,9 @@ describe('PCI Mode account', () => {
     });
     await call.ended;
     expect(asked).toBe(0);
+    // said at start: the flows that hand off to a bridge would never have their streams dialled
+    const warned = h.logs.lines.map((l) => JSON.parse(l) as { msg: string; flows?: string[] }).find((l) => l.msg.includes('media streams over wss only'));
+    expect(warned?.flows).toEqual(expect.arrayContaining(['payments']));
     expect(call.transcript.at(-1)).toMatchObject({ verb: 'ApplicationError', reason: expect.stringContaining('13337') });
   });
 });

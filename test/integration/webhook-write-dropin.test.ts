@@ -51,7 +51,7 @@ beforeAll(async () => {
     env: { CAPTURE_RETURN_URLS: `http://127.0.0.1:${shopPort}/paid`, CAPTURE_RESULT_SECRET: CAPTURE_SECRET },
     build: { dropinPollMs: 60_000 },
   });
-  shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
+  shop = new ShopApp(h.publicUrl, h.emulator.baseUrl, shopPort, CARD);
   await shop.start();
   shop.recordings = 1;
   shop.captureFlow = 'write-capture';

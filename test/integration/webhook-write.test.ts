@@ -30,7 +30,7 @@ describe('a gather in two store round trips', () => {
   });
   afterAll(async () => h.close());
 
-  const gatherUrl = () => `${h.url}/twilio/gather/1/1`;
+  const gatherUrl = () => `${h.publicUrl}/twilio/gather/1/1`;
 
   async function newCall(callSid: string, to = SUPPORT_NUMBER): Promise<void> {
     const r = await h.emulator.signedPost(h.voiceUrl, params(callSid, to, { CallStatus: 'ringing' }));
@@ -291,7 +291,7 @@ describe('status callbacks in two store round trips', () => {
 
   async function dialedCall(callSid: string): Promise<void> {
     await h.emulator.signedPost(h.voiceUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'ringing' }));
-    expect((await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toContain('<Dial');
+    expect((await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))).body).toContain('<Dial');
   }
 
   test("a call's end is the claim and one write with its entry and answer, then the event; a replay changes nothing", async () => {
@@ -342,7 +342,7 @@ describe('status callbacks in two store round trips', () => {
     let r = { status: 0, body: '' };
     const sent = await roundTrips(h, callSid, async () => {
       r = await h.emulator.signedPost(
-        `${h.url}/twilio/recording-status`,
+        `${h.publicUrl}/twilio/recording-status`,
         params(callSid, SUPPORT_NUMBER, { RecordingSid: recordingSid, RecordingStatus: 'in-progress' }),
       );
     });
@@ -381,7 +381,7 @@ describe('a gather on the embedded store', () => {
   test('is answered, applied once for concurrent copies, replayed from memory, and its trail verifies', async () => {
     const callSid = sid('7');
     await h.emulator.signedPost(h.voiceUrl, params(callSid, SUPPORT_NUMBER, { CallStatus: 'ringing' }));
-    const url = `${h.url}/twilio/gather/1/1`;
+    const url = `${h.publicUrl}/twilio/gather/1/1`;
     const answers = await Promise.all(Array.from({ length: 3 }, () => h.emulator.signedPost(url, params(callSid, SUPPORT_NUMBER, { Digits: DOB }))));
     expect(answers[0].body).toContain('<Dial');
     for (const a of answers) expect(a.body).toBe(answers[0].body);

@@ -60,7 +60,7 @@ describe('signed webhooks', () => {
 
   test('signed for PUBLIC_URL while the Host header says something else → accepted', async () => {
     const params = voiceParams(sid('2'));
-    const signature = h.emulator.signature(`${h.url}/twilio/voice`, params);
+    const signature = h.emulator.signature(`${h.publicUrl}/twilio/voice`, params);
     const r = await fetch(`${h.url}/twilio/voice`, {
       method: 'POST',
       headers: {
@@ -91,8 +91,8 @@ describe('signed webhooks', () => {
     // a replayed gather answer does not count as another attempt
     const gather = { ...params, Digits: '4111111111111112' };
     // step 1 is the menu: '1' is a valid choice and moves the call on to step 2
-    const g1 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '1' });
-    const g2 = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...gather, Digits: '1' });
+    const g1 = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, { ...gather, Digits: '1' });
+    const g2 = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, { ...gather, Digits: '1' });
     expect(g2.body).toBe(g1.body);
     const session = await h.app.services.calls.get(params.CallSid);
     expect(session?.step).toBe(2);
@@ -129,14 +129,14 @@ describe('Redis outage during a call', () => {
 
       // the answers come while Redis is still down: a command that waited for it to come back
       // (an offline queue) would leave the caller in dead air until it did
-      const during = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
+      const during = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
       expect(redis.down).toBe(true);
       expect(during.status).toBe(200);
       expect(during.body).toMatch(/sorry/i);
       // the support flow dials its agent: the caller is handed off, not left in dead air
       expect(during.body).toMatch(/<Dial|<Hangup/);
       // a guard's end as well: the apology, not dead air
-      const guard = await h.emulator.signedPost(`${h.url}/twilio/guard/2`, params);
+      const guard = await h.emulator.signedPost(`${h.publicUrl}/twilio/guard/2`, params);
       expect(guard.status).toBe(200);
       expect(guard.body).toMatch(/sorry/i);
       expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
@@ -161,7 +161,7 @@ describe('Redis outage during a call', () => {
       // the connection stays open and the command is sent: only the store's own command timeout
       // can end the wait, and Redis is thawed only after the answer came, so a webhook that
       // waited for Redis would never be answered and the test would fail on jest's timeout
-      const during = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
+      const during = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, { ...params, Digits: '01011990' });
       expect(during.status).toBe(200);
       expect(during.body).toMatch(/sorry/i);
       expect(during.body).toMatch(/<Dial|<Hangup/);

@@ -58,7 +58,7 @@ export async function startDropinShop(flows: Record<string, string>, harness: Ha
   );
   const env = { ...dropinEnv(shopUrl), PROCESSORS_FILE: processorsFile, GATEWAY_SECRET: 'gateway-secret-0123456789abcdef', ...harness.env };
   const h = await startHarness({ flowsDir, ...harness, env, build: { dropinPollMs: 100, ...harness.build } });
-  const shop = new ShopApp(h.url, h.emulator.baseUrl, shopPort, CARD);
+  const shop = new ShopApp(h.publicUrl, h.emulator.baseUrl, shopPort, CARD);
   await shop.start();
   return {
     h,

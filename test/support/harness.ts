@@ -65,16 +65,21 @@ export interface HarnessOptions {
   flows?: Record<string, string>;
   build?: Partial<BuildOptions>;
   /**
-   * Run as operators do: PUBLIC_URL is this https origin, served by a TLS-terminating proxy (the
-   * emulator's `origins`) in front of the service's http port. With a shared emulator, the test routes it (ownMediaUrl).
+   * PUBLIC_URL: an https origin served by a TLS-terminating proxy (the emulator's `origins`) in
+   * front of the service's http port, as operators run it (Twilio opens media streams over wss
+   * only: error 31922). Without it, an origin of the harness's own (`https://i<port>.tonewall.test`),
+   * routed by the emulator; a `publicUrl` given with a shared emulator is the test's to route
+   * (several instances behind one PUBLIC_URL: ownMediaUrl).
    */
   publicUrl?: string;
+  /** PUBLIC_URL is the service's own http origin, no proxy in front: Twilio reaches it in plain text (and dials no media stream: 31922) */
+  plainHttp?: boolean;
   /** the emulated account's PCI Mode (Twilio refuses a <Gather> over http: 13337) */
   pciMode?: boolean;
   /**
    * Several instances behind one PUBLIC_URL (`publicUrl` with a shared `emulator`, whose
    * `routeOrigin` the test points at one of them): each instance's media streams on its own
-   * origin (MEDIA_PUBLIC_URL, its local http port), as a deployment names each instance's.
+   * origin (MEDIA_PUBLIC_URL, `https://m<port>.tonewall.test`, routed to its port), as a deployment names each instance's.
    */
   ownMediaUrl?: boolean;
 }
@@ -84,7 +89,10 @@ export interface Harness {
   config: Config;
   emulator: TwilioEmulator;
   logs: LogCapture;
+  /** the service's own http origin: the agent API, health, what a client on the host reaches */
   url: string;
+  /** PUBLIC_URL, the https origin Twilio is given: what a webhook is signed for */
+  publicUrl: string;
   /** where /metrics answers: its own port (METRICS_PORT), not the public one */
   metricsUrl: string;
   keyPrefix: string;
@@ -99,6 +107,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   if (opts.emulator && opts.pciMode) throw new Error('pciMode takes the harness its own emulator');
+  if (opts.plainHttp && opts.publicUrl) throw new Error('plainHttp is PUBLIC_URL of its own');
+  const publicUrl = opts.plainHttp ? url : (opts.publicUrl ?? `https://i${port}.tonewall.test`);
+  // this instance's own media origin (MEDIA_PUBLIC_URL), https too: Twilio streams to wss only
+  const mediaUrl = opts.ownMediaUrl ? `https://m${port}.tonewall.test` : undefined;
+  const ownOrigins: Record<string, string> = {
+    ...((opts.emulator && opts.publicUrl) || opts.plainHttp ? {} : { [publicUrl]: url }),
+    ...(mediaUrl ? { [mediaUrl]: url } : {}),
+  };
   // a shared emulator routes a shared publicUrl to the instance the test points it at (routeOrigin)
   const emulator =
     opts.emulator ??
@@ -106,9 +122,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       accountSid: ACCOUNT_SID,
       authToken: AUTH_TOKEN,
       pciMode: opts.pciMode,
-      origins: opts.publicUrl ? { [opts.publicUrl]: url } : undefined,
+      origins: ownOrigins,
     }));
-  const publicUrl = opts.publicUrl ?? url;
+  if (opts.emulator) for (const [pub, local] of Object.entries(ownOrigins)) opts.emulator.routeOrigin(pub, local);
   const keyPrefix = opts.keyPrefix ?? uniquePrefix('app');
   const ownFlows = opts.flows ? writeFlows(opts.flows) : undefined;
   const config = loadConfig({
@@ -129,7 +145,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     FLOWS_DIR: ownFlows ?? opts.flowsDir ?? path.join(__dirname, '../../config/flows'),
     PROCESSORS_FILE: path.join(__dirname, '../fixtures/no-processors.yaml'),
     LOG_LEVEL: 'debug',
-    ...(opts.ownMediaUrl ? { MEDIA_PUBLIC_URL: url } : {}),
+    ...(mediaUrl ? { MEDIA_PUBLIC_URL: mediaUrl } : {}),
     ...(opts.store === 'embedded' ? {} : { REDIS_URL: redisUrl() }),
     ...opts.env,
   });
@@ -149,6 +165,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     emulator,
     logs,
     url,
+    publicUrl,
     keyPrefix,
     redisStore,
     // what Twilio is given: the public origin

@@ -16,7 +16,8 @@ interface DemoContext {
   app: FastifyInstance;
   emulator: TwilioEmulator;
   call: EmulatedCall;
-  publicUrl: string;
+  /** the service's own origin, where the agent API answers on this host */
+  apiUrl: string;
   say: (s?: string) => void;
   /** the keys the caller pressed for non-sensitive prompts while the recording ran (the menu's): the caller's recording may hold these, and nothing else */
   recordedKeys: string;
@@ -40,11 +41,11 @@ function speech(root: string, seconds: number): Uint8Array {
   return out;
 }
 
-export async function runBridgeDemo({ app, emulator, call, publicUrl, say, recordedKeys }: DemoContext): Promise<boolean> {
+export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recordedKeys }: DemoContext): Promise<boolean> {
   const root = path.join(__dirname, '../..');
   const agentToken = app.services.auth.sign({ sub: 'demo-agent', endpoint: 'client:demo-agent', role: 'agent' });
   const api = async (method: string, route: string, body?: unknown) => {
-    const r = await fetch(`${publicUrl}${route}`, {
+    const r = await fetch(`${apiUrl}${route}`, {
       method,
       headers: { authorization: `Bearer ${agentToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,

@@ -45,9 +45,12 @@ function describeEntry(e: TimelineEntry): string | undefined {
 async function main(): Promise<void> {
   const accountSid = 'AC' + randomBytes(16).toString('hex');
   const authToken = randomBytes(16).toString('hex');
-  const emulator = await startTwilioEmulator({ accountSid, authToken });
   const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
+  const localUrl = `http://127.0.0.1:${port}`;
+  // as deployed: Twilio is given an https origin (it opens media streams over wss only) and the
+  // emulator plays the TLS-terminating proxy in front of the service's plain port
+  const publicUrl = 'https://tonewall.demo.test';
+  const emulator = await startTwilioEmulator({ accountSid, authToken, origins: { [publicUrl]: localUrl } });
   const root = path.join(__dirname, '../..');
   const config = loadConfig({
     PORT: String(port),
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const app = await buildApp(config, { logStream: sink });
   await app.listen({ port, host: '127.0.0.1' });
-  say(`tonewall demo: service on ${publicUrl} (embedded store), Twilio emulator on ${emulator.baseUrl}`);
+  say(`tonewall demo: service on ${localUrl} as ${publicUrl} (embedded store), Twilio emulator on ${emulator.baseUrl}`);
   say();
 
   const answers = ['1#', `73920584#`, `${DEMO_CARD}#`, expiryNextYear(), '123#'];
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
   say(`every sensitive Gather answered while the recording was paused: ${paused ? 'yes' : 'NO'}`);
 
   const token = app.services.auth.sign({ sub: 'demo-supervisor', endpoint: 'client:supervisor', role: 'supervisor' });
-  const res = await fetch(`${publicUrl}/v1/calls/${call.sid}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${localUrl}/v1/calls/${call.sid}`, { headers: { authorization: `Bearer ${token}` } });
   const view = (await res.json()) as { from: string; state: string; fields: Record<string, unknown> };
   say();
   say(`masked handoff, as the agent sees it (GET /v1/calls/${call.sid}):`);
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
   if (existsSync(bridgeDemo + '.ts') || existsSync(bridgeDemo + '.js')) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runBridgeDemo } = require(bridgeDemo) as { runBridgeDemo: (x: unknown) => Promise<boolean> };
-    ok = (await runBridgeDemo({ app, emulator, call, publicUrl, say, recordedKeys: menuKeys })) && ok;
+    ok = (await runBridgeDemo({ app, emulator, call, apiUrl: localUrl, say, recordedKeys: menuKeys })) && ok;
   } else {
     await call.hangup();
   }

@@ -291,11 +291,21 @@ async function connect(
   return 'continue';
 }
 
+/** Twilio's error for a <Stream> URL whose scheme is not wss */
+const STREAM_SCHEMA_UNSUPPORTED = 31922;
+
 async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kind: 'connect' | 'start'): Promise<MediaLeg | null> {
   const streamSid = newSid('MZ');
   const tracks = stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
   // Twilio drops a query string from a stream URL; only <Parameter>s carry data.
   const url = stream.url.split('?')[0];
+  if (new URL(url).protocol !== 'wss:') {
+    // Twilio opens media streams over TLS only: a ws:// URL is never dialled (error 31922,
+    // "URL schema not supported ... verify the schema in TwiML URL is wss")
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: false, errorCode: STREAM_SCHEMA_UNSUPPORTED });
+    ctx.logger.warn({ callSid: call.sid, url, errorCode: STREAM_SCHEMA_UNSUPPORTED }, 'media stream URL is not wss');
+    return null;
+  }
   try {
     const leg = await connectStream(url, {
       reach: ctx.reach,

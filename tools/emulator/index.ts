@@ -71,6 +71,8 @@ export interface TwilioEmulator {
    * front of several instances, taking one out of rotation (origins.ts)
    */
   routeOrigin(publicOrigin: string, localOrigin: string): void;
+  /** where the emulator connects for a URL it is given (its TLS proxy's hop for a routed public origin): for a test that dials as Twilio would */
+  reach(url: string): string;
   /** POST (or GET) signed as Twilio signs it; `signature: null` omits the header */
   signedPost(url: string, params: Record<string, string>, opts?: SignedRequestOptions): Promise<WebhookResponse>;
   /** the X-Twilio-Signature Twilio would send for this URL and these params */
@@ -118,6 +120,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     recordingStatusAt: (callSid, t, recordingSid) => timeline.recordingStatusAt(callSid, t, recordingSid),
     now: () => timeline.now(),
     routeOrigin: (publicOrigin, localOrigin) => origins.route(publicOrigin, localOrigin),
+    reach,
     signedPost: (url, params, signOpts) => webhooks.send(url, params, signOpts),
     signature: (url, params) => webhooks.signature(url, params),
     close: async () => {

@@ -61,9 +61,11 @@ export interface StreamOpenEntry extends Base {
   callSid: string;
   streamSid: string;
   url: string;
-  /** false when the service refused the handshake */
+  /** false when the service refused the handshake, or Twilio would not dial the URL */
   accepted: boolean;
   httpStatus?: number;
+  /** Twilio's error when it would not dial the URL (31922: not wss) */
+  errorCode?: number;
 }
 
 export interface StreamCloseEntry extends Base {

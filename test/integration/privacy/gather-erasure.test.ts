@@ -37,7 +37,7 @@ describe('a gather in flight when its caller is erased', () => {
     };
     let answer: { status: number; body: string };
     try {
-      answer = await h.emulator.signedPost(`${h.url}/twilio/gather/1/1`, params(callSid, { Digits: DOB }));
+      answer = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, params(callSid, { Digits: DOB }));
     } finally {
       store.compareAndSetAll = write;
     }

@@ -33,8 +33,12 @@ type RouteAnswer = string | { status: number; body: string };
 export type Route = (params: Record<string, string>) => RouteAnswer | Promise<RouteAnswer>;
 
 export interface FakeService {
+  /** its own http origin (what the proxy, when there is one, hands requests to) */
   origin: string;
+  /** the origin its media streams are dialled at: wss of the public origin behind a proxy, ws of its own otherwise */
   wsOrigin: string;
+  /** what a client on the host connects to for a URL of `wsOrigin` (the proxy's hop) */
+  reach: (url: string) => string;
   requests: ReceivedRequest[];
   streams: ReceivedStream[];
   streamHandshakes: { path: string; valid: boolean }[];
@@ -145,7 +149,8 @@ export async function startFakeService(
   origin = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     origin,
-    wsOrigin: origin.replace(/^http/, 'ws'),
+    wsOrigin: (opts.publicOrigin ?? origin).replace(/^http/, 'ws'),
+    reach: (url) => (opts.publicOrigin ? url.replace(opts.publicOrigin.replace(/^http/, 'ws'), origin.replace(/^http/, 'ws')) : url),
     requests,
     streams,
     streamHandshakes,

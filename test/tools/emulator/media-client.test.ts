@@ -3,6 +3,7 @@ import { keyTones } from '../../../tools/emulator';
 import { connectStream, StreamRefusedError, startTwilioEmulator, type EmulatedCall, type MediaLeg, type TwilioEmulator } from '../../../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, twilioRest, type FakeService, type ReceivedStream, type RestCall } from './fake-service';
 
+const PUBLIC = 'https://media.example.test';
 const media = (s: ReceivedStream): Record<string, unknown>[] => s.messages.filter((m) => m.event === 'media');
 
 describe('media streams: the emulator speaks Twilio Media Streams', () => {
@@ -11,8 +12,9 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   let rest: RestCall;
 
   beforeEach(async () => {
-    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-    service = await startFakeService(AUTH_TOKEN);
+    // behind a TLS-terminating proxy, as Twilio reaches a service: it dials media streams over wss only
+    service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
     rest = twilioRest(emulator.baseUrl);
   });
 
@@ -29,7 +31,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
       To: 'client:alice',
       From: '+15005550006',
       Twiml: `<Response><Connect><Stream url="${streamUrl}"><Parameter name="leg" value="agent"/></Stream></Connect></Response>`,
-      StatusCallback: `${service.origin}/twilio/status`,
+      StatusCallback: `${PUBLIC}/twilio/status`,
       StatusCallbackEvent: ['initiated', 'answered', 'completed'],
     });
     expect(created.status).toBe(201);
@@ -134,7 +136,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     const call = await emulator.placeCall({
       from: '+15551234567',
       to: '+15005550006',
-      voiceUrl: `${service.origin}/voice`,
+      voiceUrl: `${PUBLIC}/voice`,
       onStream: (l) => {
         legFromHandler = l;
       },
@@ -178,7 +180,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
       () => `<Response><Start><Recording channels="dual"/></Start><Connect><Stream url="${service.wsOrigin}/streams/r"/></Connect></Response>`,
     );
     const serviceSide = service.nextStream();
-    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
     const leg = await call.legReady;
     const stream = await serviceSide;
     expect(call.recordings).toHaveLength(1);
@@ -201,7 +203,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   it('goes on with the next verb when the service closes the stream', async () => {
     service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/x"/></Connect><Say>after the stream</Say></Response>`);
     const serviceSide = service.nextStream();
-    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
     const stream = await serviceSide;
     stream.socket.close(1000, 'done');
     await call.ended;
@@ -212,7 +214,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   it('a REST redirect during a stream stops the stream and runs the new TwiML', async () => {
     service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/y"/></Connect></Response>`);
     const serviceSide = service.nextStream();
-    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
     const stream = await serviceSide;
     await call.legReady;
     await rest('POST', `/Calls/${call.sid}.json`, { Twiml: '<Response><Say>redirected</Say><Hangup/></Response>' });
@@ -232,7 +234,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
 </Response>`,
     );
     const serviceSide = service.nextStream();
-    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${service.origin}/voice` });
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
     const stream = await serviceSide;
     expect(stream.path).toBe('/streams/q');
     stream.socket.close();
@@ -247,9 +249,21 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(emulator.timelineFor(call.sid).filter((e) => e.type === 'stream-close')).toHaveLength(1);
   });
 
+  it('never dials a ws:// stream URL (31922): no handshake reaches the service, and the call goes on', async () => {
+    const plain = service.origin.replace(/^http/, 'ws');
+    service.routes.set('/voice', () => `<Response><Connect><Stream url="${plain}/streams/plain"/></Connect><Say>after the stream</Say></Response>`);
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
+    await call.ended;
+    expect(emulator.timelineFor(call.sid).filter((e) => e.type === 'stream-open')).toEqual([
+      expect.objectContaining({ accepted: false, errorCode: 31922, url: `${plain}/streams/plain` }),
+    ]);
+    expect(service.streamHandshakes).toEqual([]);
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Say']);
+  });
+
   it('connectStream rejects with the handshake status when the service refuses the stream', async () => {
     const url = `${service.wsOrigin}/streams/raw`;
-    const opts = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN };
+    const opts = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, reach: service.reach };
     await expect(connectStream(url, { ...opts, signature: null })).rejects.toMatchObject({ status: 400 });
     const forged = connectStream(url, { ...opts, signature: 'forged' });
     await expect(forged).rejects.toBeInstanceOf(StreamRefusedError);
@@ -265,7 +279,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
 
   it('paces frames 20 ms apart in realtime mode, and a clear returns pending marks at once', async () => {
     const serviceSide = service.nextStream();
-    const leg = await connectStream(`${service.wsOrigin}/streams/pace`, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    const leg = await connectStream(`${service.wsOrigin}/streams/pace`, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, reach: service.reach });
     const stream = await serviceSide;
     const t0 = Date.now();
     await leg.sendAudio(new Uint8Array(160 * 6), { realtime: true });
