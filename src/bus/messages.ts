@@ -30,8 +30,11 @@ const masked = z
   .string()
   .max(1024)
   .regex(/^\**[0-9]{0,4}$/, 'a masked form');
-/** a caller number masked (fields/mask.ts maskPhone): '+', '*' per hidden digit, at most 4 shown */
-const maskedPhone = z.string().regex(/^\+?\*{0,16}[A-Za-z0-9]{0,4}$/, 'a masked caller number');
+/**
+ * a caller as agents see them: a number masked (fields/mask.ts maskPhone: '+', '*' per hidden
+ * digit, at most 4 shown), or `withheld` when the caller withheld it (calls/session.ts WITHHELD_CALLER)
+ */
+const maskedCaller = z.string().regex(/^(?:\+?\*{0,16}[A-Za-z0-9]{0,4}|withheld)$/, 'a masked caller');
 const last4 = z.string().regex(/^[0-9]{4}$/);
 /** a failure or status code ('timeout', 'luhn', 'recording-pause-failed'): text, bounded */
 const reason = z.string().min(1).max(256);
@@ -106,7 +109,7 @@ const captureBase = { callSid, captureId, name: fieldName, kind: fieldKind, ente
 
 /** CONTRACT §5's server events, as instances publish them on the event bus; every one carries callSid */
 export const callEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('handoff.offered'), callSid, from: maskedPhone, fields: z.record(fieldName, maskedField) }),
+  z.object({ type: z.literal('handoff.offered'), callSid, from: maskedCaller, fields: z.record(fieldName, maskedField) }),
   z.object({ type: z.literal('call.bridged'), callSid, agentSub: z.string().min(1).max(256).optional() }),
   z.object({ type: z.literal('capture.started'), callSid, captureId, name: fieldName, kind: fieldKind, blanket: z.boolean() }),
   z.object({ type: z.literal('capture.progress'), callSid, captureId, entered: count, masked }),

@@ -6,7 +6,8 @@
  * it names no one.
  */
 import { TokenAuth } from '../../../src/auth/tokens';
-import { startHarness, SUPPORT_NUMBER, WEBHOOK_CALLER, webhookParams, type Harness } from '../../support/harness';
+import type { CallEvent } from '../../../src/bus';
+import { startHarness, SUPPORT_NUMBER, waitFor, WEBHOOK_CALLER, webhookParams, type Harness } from '../../support/harness';
 
 const ANONYMOUS = '+266696687';
 
@@ -66,5 +67,30 @@ describe('callers who withhold their number', () => {
     expect(erased.calls).toBe(1);
     expect(await calls.get(own)).toBeNull();
     for (const sid of withheld) expect(await calls.get(sid)).not.toBeNull();
+  });
+});
+
+describe('a caller who withholds their number, handed off in bridge mode', () => {
+  const OFFERED = '+15005550031';
+  let h: Harness;
+  const events: CallEvent[] = [];
+  beforeAll(async () => {
+    // no steps and no handoff.to: the call is offered to the connected agents at once
+    h = await startHarness({ flows: { offered: `id: offered\nnumbers: ["${OFFERED}"]\nsteps: []\nhandoff:\n  mode: bridge\n` } });
+    await h.app.services.events.subscribe((e) => events.push(e));
+  });
+  afterAll(async () => h.close());
+
+  test.each([ANONYMOUS, 'anonymous'])("is offered to agents as 'withheld' (%p), not dropped with the apology", async (from) => {
+    const call = await h.emulator.placeCall({ from, to: OFFERED, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl, onGather: () => null });
+    try {
+      await waitFor(() => call.transcript.some((t) => t.verb === 'Connect/Stream'), 'the bridge handoff', 10000);
+      const offered = await waitFor(() => events.find((e) => e.type === 'handoff.offered' && e.callSid === call.sid), 'handoff.offered');
+      expect(offered).toMatchObject({ from: 'withheld' });
+      expect((await h.app.services.calls.get(call.sid))?.state).toBe('offered');
+      expect(call.transcript.map((t) => t.verb)).not.toContain('Hangup');
+    } finally {
+      await call.hangup().catch(() => undefined);
+    }
   });
 });

@@ -1,5 +1,6 @@
 /** The wire schemas: every server event of CONTRACT §5 parses, and what could carry a value or a full number does not. */
 import { agentEvent, callEvent, instanceCommand, type AgentEvent } from '../../../src/bus';
+import { WITHHELD_CALLER } from '../../../src/calls/session';
 import { FIELD_KINDS } from '../../../src/fields';
 
 const SID = 'CA' + '2'.repeat(32);
@@ -73,6 +74,13 @@ describe('bus messages', () => {
   it('takes a failed IVR field however many keys the caller pressed (one * each)', () => {
     const fields = { account: { kind: 'digits', masked: '*'.repeat(100), valid: false, reason: 'length' } };
     expect(callEvent.safeParse({ type: 'handoff.offered', callSid: SID, from: '*****mous', fields }).success).toBe(true);
+  });
+
+  it("takes a caller who withheld their number, as the call record names them ('withheld')", () => {
+    expect(callEvent.safeParse({ type: 'handoff.offered', callSid: SID, from: WITHHELD_CALLER, fields: {} }).success).toBe(true);
+    for (const from of ['withheld+', 'withheld15551234567', 'Withheld1234567']) {
+      expect(callEvent.safeParse({ type: 'handoff.offered', callSid: SID, from, fields: {} }).success).toBe(false);
+    }
   });
 
   it('knows the field kinds fields/ knows', () => {
