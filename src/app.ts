@@ -133,7 +133,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     );
   const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
   const subjectKeyObject = createSecretKey(subjectKey);
-  const subjectHash = (e164: string) => hashSubject(subjectKeyObject, e164);
+  const subjectHash = (subject: string) => hashSubject(subjectKeyObject, subject);
   const processors = loadProcessors(config.processorsFile, config.secrets);
   /** every saved session change (IVR step or capture) may complete a processor's fields */
   const queueDelivery = (session: CallSession) => {

@@ -68,7 +68,7 @@ export interface Services {
   tokens: StreamTokens;
   runner: FlowRunner;
   auth: TokenAuth;
-  subjectHash: (e164: string) => string;
+  subjectHash: (subject: string) => string;
   draining: boolean;
   processors: ProcessorConfig[];
   /** signed delivery of complete fields to downstream processors; call onCallUpdated after a session change */

@@ -27,7 +27,11 @@ export const callSchema = {
   additionalProperties: true,
   properties: {
     callSid: { type: 'string' },
-    from: { type: 'string', description: 'the caller number masked to its last 4 digits' },
+    from: {
+      type: 'string',
+      description:
+        "the caller masked: a number to its last 4 digits (+*******4567); a SIP caller to its host (sip:****@example.com); a Twilio Client caller to 'client:****'; 'withheld' when the caller withheld their number",
+    },
     state: { type: 'string', enum: ['ivr', 'handoff', 'offered', 'bridging', 'bridged', 'dialed', 'ended'] },
     recording: { type: 'object', additionalProperties: true, description: "the caller's call recording" },
     recordings: {

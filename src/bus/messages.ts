@@ -31,10 +31,12 @@ const masked = z
   .max(1024)
   .regex(/^\**[0-9]{0,4}$/, 'a masked form');
 /**
- * a caller as agents see them: a number masked (fields/mask.ts maskPhone: '+', '*' per hidden
- * digit, at most 4 shown), or `withheld` when the caller withheld it (calls/session.ts WITHHELD_CALLER)
+ * a caller as agents see them (privacy/subject.ts maskedCaller): a number masked (fields/mask.ts
+ * maskPhone: '+', '*' per hidden digit, at most 4 shown), `withheld` when the caller withheld it
+ * (calls/session.ts WITHHELD_CALLER), a Client identity with no character of its name, or a SIP
+ * address with none of its user part and at most its host's name
  */
-const maskedCaller = z.string().regex(/^(?:\+?\*{0,16}[A-Za-z0-9]{0,4}|withheld)$/, 'a masked caller');
+const maskedCaller = z.string().regex(/^(?:\+?\*{0,16}[A-Za-z0-9]{0,4}|withheld|client:\*{4}|sip:\*{4}(?:@[a-z0-9.-]{1,253})?)$/, 'a masked caller');
 const last4 = z.string().regex(/^[0-9]{4}$/);
 /** a failure or status code ('timeout', 'luhn', 'recording-pause-failed'): text, bounded */
 const reason = z.string().min(1).max(256);

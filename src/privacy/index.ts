@@ -1,2 +1,13 @@
-export { subjectHash, isE164, isWithheldCallerId, WITHHELD_CALLER_IDS, CALLER_VAULT_FIELD } from './subject';
+export {
+  subjectHash,
+  isE164,
+  isWithheldCallerId,
+  callerIdOf,
+  subjectRequest,
+  maskedCaller,
+  maskSubject,
+  WITHHELD_CALLER_IDS,
+  CALLER_VAULT_FIELD,
+  type CallerId,
+} from './subject';
 export { PrivacyService, type PrivacyServiceDeps, type AccessReport, type ErasureReceipt, type SubjectCall } from './service';

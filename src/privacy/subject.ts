@@ -1,9 +1,17 @@
 /**
- * A data subject (a caller) is indexed by an HMAC of their E.164 number, never the number: the
+ * A data subject (a caller) is indexed by an HMAC of their identity, never the identity: the
  * store can find a caller's calls for access and erasure without holding who they are. The app
  * derives the key from SUBJECT_KEY (from AGENT_JWT_SECRET when that is unset) and passes it in.
+ *
+ * The identity is the canonical form of who Twilio's `From` names (callerIdOf): an E.164 number
+ * (a SIP URI whose user part is one names the same person), a SIP address `sip:user@host`, or a
+ * Twilio Client identity `client:name`. The subject routes take the same forms (subjectRequest),
+ * so every caller whose calls are filed under a subject can be asked for by it.
  */
 import { createHmac, type KeyObject } from 'node:crypto';
+import { WITHHELD_CALLER } from '../calls/session';
+import { maskPhone } from '../fields';
+import { isIpHost, parseSipUri, sipAddressText } from './sip-uri';
 
 export const E164 = /^\+[1-9][0-9]{6,14}$/;
 
@@ -13,10 +21,11 @@ export function isE164(value: unknown): value is string {
 
 /**
  * `secret`: the app's subject key (the bytes app.ts derives from SUBJECT_KEY or AGENT_JWT_SECRET),
- * best as a key object made once: an HMAC from one skips importing the key, a third of its cost
+ * best as a key object made once: an HMAC from one skips importing the key, a third of its cost.
+ * `subject`: a canonical identity (callerIdOf, subjectRequest): an E.164 number hashes as it always has.
  */
-export function subjectHash(secret: string | Buffer | KeyObject, e164: string): string {
-  return createHmac('sha256', secret).update(e164, 'utf8').digest('hex');
+export function subjectHash(secret: string | Buffer | KeyObject, subject: string): string {
+  return createHmac('sha256', secret).update(subject, 'utf8').digest('hex');
 }
 
 /**
@@ -28,14 +37,108 @@ export function subjectHash(secret: string | Buffer | KeyObject, e164: string): 
  */
 export const WITHHELD_CALLER_IDS: readonly string[] = Object.freeze(['+266696687', '+7378742833', '+2562533', '+8656696', '+86282452253']);
 const WITHHELD_WORDS = new Set(['anonymous', 'restricted', 'blocked', 'unknown', 'unavailable']);
+/** RFC 3323 §4.1.1.3: the host of the URI a SIP caller who withholds their identity sends (`sip:anonymous@anonymous.invalid`) */
+const ANONYMOUS_SIP_HOST = 'anonymous.invalid';
+/** a Twilio Client identity, any printable character but space, quotes, angle brackets and the like */
+const CLIENT_NAME = /^[A-Za-z0-9!#$%&'()*+,\-./:;=?@[\]_~]{1,256}$/;
+/** the visual separators a telephone number may be written with in a SIP user part (RFC 3966 §3) */
+const VISUAL_SEPARATORS = /[-.()]/g;
 
-/**
- * A `From` that names no one: every caller who withholds their number sends the same one, so
- * a call from it is filed under no subject (it would link them all) and its number is not kept.
- */
-export function isWithheldCallerId(from: string): boolean {
+/** a placeholder or a word for a withheld number, or nothing */
+function isWithheldWord(from: string): boolean {
   const v = from.trim();
   return v === '' || WITHHELD_CALLER_IDS.includes(v) || WITHHELD_WORDS.has(v.toLowerCase());
+}
+
+/**
+ * Who a call's `From` names:
+ * - `withheld`: no one (every caller who withholds their number sends the same value): a word or
+ *   a keypad placeholder, `client:Anonymous` (Twilio's identity for a Client with none), or a SIP
+ *   URI whose user part is one of those or whose host is `anonymous.invalid`;
+ * - `phone`: an E.164 number, `From` itself or the user part of a SIP URI (`sip:+1555…@trunk`,
+ *   `;user=phone` or not, visual separators dropped): the same person either way;
+ * - `sip`: any other SIP URI, as `sip:user@host` (sip-uri.ts);
+ * - `client`: a Twilio Client identity, `client:name` (the name keeps its case: Twilio's does);
+ * - `unrecognised`: anything else, kept as sent (no subject request can name it).
+ */
+export type CallerId = { kind: 'withheld' } | { kind: 'phone' | 'sip' | 'client' | 'unrecognised'; subject: string };
+
+const WITHHELD: CallerId = Object.freeze({ kind: 'withheld' });
+
+/** a SIP URI or a Client identity, canonical; null when `text` is neither, well formed */
+function addressCaller(text: string): CallerId | null {
+  if (/^client:/i.test(text)) {
+    const name = text.slice('client:'.length);
+    if (!CLIENT_NAME.test(name)) return null;
+    return name.toLowerCase() === 'anonymous' ? WITHHELD : { kind: 'client', subject: `client:${name}` };
+  }
+  const sip = parseSipUri(text);
+  if (!sip) return null;
+  if (sip.host === ANONYMOUS_SIP_HOST) return WITHHELD;
+  if (sip.user === undefined) return { kind: 'sip', subject: sipAddressText(sip) };
+  const own = sip.user.split(';')[0];
+  if (isWithheldWord(own)) return WITHHELD;
+  const number = own.replace(VISUAL_SEPARATORS, '');
+  if (isE164(number)) return WITHHELD_CALLER_IDS.includes(number) ? WITHHELD : { kind: 'phone', subject: number };
+  return { kind: 'sip', subject: sipAddressText(sip) };
+}
+
+/** who Twilio's `From` names (CallerId) */
+export function callerIdOf(from: string): CallerId {
+  if (isWithheldWord(from)) return WITHHELD;
+  if (isE164(from)) return { kind: 'phone', subject: from };
+  return addressCaller(from) ?? { kind: 'unrecognised', subject: from };
+}
+
+/**
+ * A `From` that names no one: every caller who withholds their identity sends the same one, so
+ * a call from it is filed under no subject (it would link them all) and its `From` is not kept.
+ */
+export function isWithheldCallerId(from: string): boolean {
+  return callerIdOf(from).kind === 'withheld';
+}
+
+/**
+ * A subject route's `:phone`, already URL-decoded: an E.164 number exactly (as it always was), or
+ * a SIP URI or Client identity in any form callerIdOf reads one (`sip:Alice@Example.com:5061;transport=tls`
+ * is `sip:Alice@example.com`; `sip:+15551234567@trunk` is `+15551234567`), as the canonical
+ * subject its calls are filed under. `malformed`: none of those; `withheld`: one that names no one.
+ */
+export function subjectRequest(text: string): { subject: string } | { refused: 'malformed' | 'withheld' } {
+  if (isE164(text)) return WITHHELD_CALLER_IDS.includes(text) ? { refused: 'withheld' } : { subject: text };
+  const caller = addressCaller(text);
+  if (!caller) return { refused: 'malformed' };
+  return caller.kind === 'withheld' ? { refused: 'withheld' } : { subject: caller.subject };
+}
+
+/** every character of a SIP user part or a Client identity, hidden alike: a name's last letters are most of it */
+const HIDDEN = '****';
+
+/**
+ * What agents, access reports and receipts show of a caller (CONTRACT §5), never the whole: a number
+ * keeps its `+` and last 4 digits; a SIP address none of its user part, and its host only when that
+ * is a name (`sip:****@example.com`; `sip:****` for an IP address, which may be the caller's own
+ * device, or a bare host, which is all of it); a Client identity none of its name (`client:****`);
+ * a withheld caller is `withheld`; anything else as maskPhone has always shown it.
+ */
+export function maskedCaller(caller: CallerId): string {
+  switch (caller.kind) {
+    case 'withheld':
+      return WITHHELD_CALLER;
+    case 'client':
+      return `client:${HIDDEN}`;
+    case 'sip': {
+      const a = parseSipUri(caller.subject);
+      return a?.user !== undefined && !isIpHost(a.host) ? `sip:${HIDDEN}@${a.host}` : `sip:${HIDDEN}`;
+    }
+    default:
+      return maskPhone(caller.subject);
+  }
+}
+
+/** a canonical subject (callerIdOf, subjectRequest) masked as maskedCaller shows its caller: canonical forms read as themselves */
+export function maskSubject(subject: string): string {
+  return maskedCaller(callerIdOf(subject));
 }
 
 export { CALLER_VAULT_FIELD } from '../calls/session';

@@ -4,11 +4,10 @@
  * TwiML, so the record is created as it stands after that first step with no second write
  * (twilio/first-webhook.ts). Worked out once per loaded flow, not per call.
  */
-import { CALL_TTL_SECONDS, WITHHELD_CALLER, type CallSession } from '../calls/session';
+import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import { actionQueryOf } from '../dropin/action-query';
-import { maskPhone } from '../fields';
 import { advance } from '../flows/engine';
-import { isWithheldCallerId } from '../privacy/subject';
+import { callerIdOf, maskedCaller } from '../privacy/subject';
 import type { Flow } from '../flows/schema';
 import type { StoreOp } from '../store';
 import type { Vault } from '../vault';
@@ -16,12 +15,13 @@ import { renderVerbs } from './twiml';
 
 export interface OpeningDeps {
   vault: Pick<Vault, 'putOps'>;
-  subjectHash: (e164: string) => string;
+  /** the subject index key of a canonical identity (privacy/subject.ts callerIdOf) */
+  subjectHash: (subject: string) => string;
   publicUrl: string;
   now: () => Date;
 }
 
-/** the caller's number is kept in the vault under this field name, never in the session */
+/** the caller's identity (canonical: privacy/subject.ts callerIdOf) is kept in the vault under this field name, never in the session */
 export const FROM_FIELD = '__from';
 
 /** what a call's first webhook says about it */
@@ -92,23 +92,27 @@ export class Openings {
   opening(flow: Flow, p: CallStart, extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {}): Opening {
     const t = this.now().getTime();
     // a withheld caller ID is everyone's who withholds theirs: filed under it, their calls would be
-    // one subject's, each caller's access or erasure reaching every other's
-    const withheld = isWithheldCallerId(p.from);
+    // one subject's, each caller's access or erasure reaching every other's. Anyone else is filed
+    // under the canonical form of who they are, the form a subject request names them by: a SIP
+    // URI whose user part is a number is that number's caller.
+    const caller = callerIdOf(p.from);
+    const who = caller.kind === 'withheld' ? undefined : caller.subject;
     const fresh: CallSession = {
       callSid: p.callSid,
       accountSid: p.accountSid,
       flowId: flow.id,
       to: p.to,
       // a placeholder's last digits would read as a caller's own: the agent is told it was withheld
-      fromMasked: withheld ? WITHHELD_CALLER : maskPhone(p.from),
-      ...(withheld ? {} : { subject: this.d.subjectHash(p.from) }),
+      fromMasked: maskedCaller(caller),
+      ...(who === undefined ? {} : { subject: this.d.subjectHash(who) }),
       ...freshState(flow),
       createdAt: t,
       updatedAt: t,
       ...extra,
     };
-    // the caller's number goes into the vault with the record that names its token, or not at all
-    const from = withheld ? undefined : this.d.vault.putOps(p.callSid, FROM_FIELD, p.from);
+    // the caller's number goes into the vault with the record that names its token, or not at all;
+    // canonical, so a processor is sent as `subject` what an erasure forwards to it
+    const from = who === undefined ? undefined : this.d.vault.putOps(p.callSid, FROM_FIELD, who);
     if (from) fresh.fromToken = from.token;
     // It lives as long as the call record that names it (processors and subject access need it
     // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values. Its entry in the

@@ -42,7 +42,7 @@ export interface RunnerDeps {
   metrics: Metrics;
   publicUrl: string;
   instanceId: string;
-  subjectHash: (e164: string) => string;
+  subjectHash: (subject: string) => string;
   now?: () => Date;
   /** called after every saved session change (processor delivery watches for complete fields) */
   onSessionChanged?: (s: CallSession) => void;

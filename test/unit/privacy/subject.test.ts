@@ -1,6 +1,18 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { FROM_FIELD } from '../../../src/twilio/opening';
-import { CALLER_VAULT_FIELD, isE164, isWithheldCallerId, subjectHash, WITHHELD_CALLER_IDS } from '../../../src/privacy';
+import fc from 'fast-check';
+import { callEvent } from '../../../src/bus';
+import {
+  CALLER_VAULT_FIELD,
+  callerIdOf,
+  isE164,
+  isWithheldCallerId,
+  maskedCaller,
+  maskSubject,
+  subjectHash,
+  subjectRequest,
+  WITHHELD_CALLER_IDS,
+} from '../../../src/privacy';
 
 test('subjectHash is the hex HMAC-SHA256 of the E.164 number, keyed with text or bytes', () => {
   const expected = createHmac('sha256', 'k').update('+15551234567').digest('hex');
@@ -51,6 +63,167 @@ describe('isWithheldCallerId', () => {
       'anonymously',
     ]) {
       expect(isWithheldCallerId(from)).toBe(false);
+    }
+  });
+});
+
+describe("callerIdOf: who Twilio's From names", () => {
+  test.each([
+    // an E.164 number, exactly as sent
+    ['+15551234567', { kind: 'phone', subject: '+15551234567' }],
+    // a SIP URI whose user part is an E.164 number is that number's caller, however it reached us
+    ['sip:+15551234567@trunk.example.com', { kind: 'phone', subject: '+15551234567' }],
+    ['sip:+15551234567@trunk.example.com;user=phone', { kind: 'phone', subject: '+15551234567' }],
+    ['SIPS:+15551234567@203.0.113.5:5061;transport=tls', { kind: 'phone', subject: '+15551234567' }],
+    ['sip:+15551234567;isub=12@pbx.example.com;user=phone', { kind: 'phone', subject: '+15551234567' }],
+    ['sip:+1-555-123-4567@trunk.example.com;user=phone', { kind: 'phone', subject: '+15551234567' }],
+    ['sip:+1(555)123.4567@trunk.example.com', { kind: 'phone', subject: '+15551234567' }],
+    // any other SIP URI: its address of record
+    ['sip:alice@example.com', { kind: 'sip', subject: 'sip:alice@example.com' }],
+    ['sips:Alice@Example.COM:5061;transport=tls?Subject=x', { kind: 'sip', subject: 'sip:Alice@example.com' }],
+    // a number with no country code is no E.164 number: the SIP address is the subject
+    ['sip:5551234567@trunk.example.com;user=phone', { kind: 'sip', subject: 'sip:5551234567@trunk.example.com' }],
+    ['sip:+0123456789@trunk.example.com', { kind: 'sip', subject: 'sip:+0123456789@trunk.example.com' }],
+    ['sip:pbx.example.com', { kind: 'sip', subject: 'sip:pbx.example.com' }],
+    // a Twilio Client identity keeps its case; the scheme does not
+    ['client:alice', { kind: 'client', subject: 'client:alice' }],
+    ['Client:Alice_2', { kind: 'client', subject: 'client:Alice_2' }],
+    ['client:alice@example.com', { kind: 'client', subject: 'client:alice@example.com' }],
+    // what no subject request could name, as it was (filed under it as before)
+    ['15551234567', { kind: 'unrecognised', subject: '15551234567' }],
+    [' +15551234567', { kind: 'unrecognised', subject: ' +15551234567' }],
+    ['client:', { kind: 'unrecognised', subject: 'client:' }],
+    ['client:ali ce', { kind: 'unrecognised', subject: 'client:ali ce' }],
+    ['sip:alice@', { kind: 'unrecognised', subject: 'sip:alice@' }],
+    ['tel:+15551234567', { kind: 'unrecognised', subject: 'tel:+15551234567' }],
+  ])('%p', (from, id) => {
+    expect(callerIdOf(from)).toEqual(id);
+  });
+
+  test.each([
+    ...WITHHELD_CALLER_IDS,
+    'anonymous',
+    '',
+    // Twilio's identity for a Client that has none: every such caller's
+    'client:Anonymous',
+    'client:anonymous',
+    // RFC 3323's anonymous URI, and a withheld word or placeholder as a SIP user part, at any host
+    'sip:anonymous@anonymous.invalid',
+    'sip:someone@anonymous.invalid',
+    'sip:Anonymous@trunk.example.com',
+    'sip:unknown@203.0.113.5;user=phone',
+    'sip:+266696687@trunk.example.com',
+    'sip:+266-696-687@trunk.example.com;user=phone',
+  ])('withheld: %p', (from) => {
+    expect(callerIdOf(from)).toEqual({ kind: 'withheld' });
+    expect(isWithheldCallerId(from)).toBe(true);
+  });
+
+  test('a canonical subject reads back as itself', () => {
+    for (const from of ['+15551234567', 'sip:+15551234567@t.example.com;user=phone', 'SIPS:Alice@Example.com:5061', 'Client:Bob', 'sip:b@[::1]:5060']) {
+      const id = callerIdOf(from);
+      if (id.kind === 'withheld') throw new Error('not withheld');
+      expect(callerIdOf(id.subject)).toEqual(id);
+      expect(subjectRequest(id.subject)).toEqual({ subject: id.subject });
+    }
+  });
+});
+
+describe('subjectRequest: what the subject routes take', () => {
+  test.each([
+    ['+15551234567', '+15551234567'],
+    ['+447700900123', '+447700900123'],
+    // a SIP URI as Twilio sent it, or canonical: the caller its calls are filed under
+    ['sip:+15551234567@trunk.example.com;user=phone', '+15551234567'],
+    ['sip:+15551234567@another-trunk.example.net', '+15551234567'],
+    ['sip:alice@example.com', 'sip:alice@example.com'],
+    ['SIP:alice@EXAMPLE.com:5060;transport=tcp', 'sip:alice@example.com'],
+    ['sips:alice@example.com', 'sip:alice@example.com'],
+    ['client:alice', 'client:alice'],
+    ['CLIENT:alice', 'client:alice'],
+  ])('%p is the subject %p', (param, subject) => {
+    expect(subjectRequest(param)).toEqual({ subject });
+  });
+
+  test('an E.164 number is taken byte for byte, as it always was', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\+[1-9][0-9]{6,14}$/), (n) => {
+        fc.pre(!WITHHELD_CALLER_IDS.includes(n));
+        expect(subjectRequest(n)).toEqual({ subject: n });
+        expect(subjectHash('k', n)).toBe(createHmac('sha256', 'k').update(n).digest('hex'));
+      }),
+    );
+  });
+
+  test.each([
+    '15551234567',
+    '+0123456789',
+    '+12',
+    'abc',
+    '+1555123456789012',
+    '+1555 123',
+    'anonymous',
+    'tel:+15551234567',
+    'sip:',
+    'sip:alice@',
+    'sip:@example.com',
+    'sip:a@b@c',
+    'client:',
+    'client:a b',
+    'mailto:alice@example.com',
+    'alice@example.com',
+    '',
+  ])('malformed: %p', (param) => {
+    expect(subjectRequest(param)).toEqual({ refused: 'malformed' });
+  });
+
+  test.each([...WITHHELD_CALLER_IDS, 'client:Anonymous', 'sip:anonymous@anonymous.invalid', 'sip:+266696687@trunk.example.com'])('withheld: %p', (param) => {
+    expect(subjectRequest(param)).toEqual({ refused: 'withheld' });
+  });
+});
+
+describe('maskedCaller: what agents, access reports and receipts show', () => {
+  test.each([
+    ['+15551234567', '+*******4567'],
+    ['sip:+15551234567@trunk.example.com;user=phone', '+*******4567'],
+    ['sip:alice@Example.com:5060;transport=tls', 'sip:****@example.com'],
+    ['sip:5551234567@trunk.example.com', 'sip:****@trunk.example.com'],
+    // a host that is an address may be the caller's own device: not shown; nor a bare host (all there is)
+    ['sip:alice@203.0.113.5', 'sip:****'],
+    ['sip:alice@[2001:db8::1]', 'sip:****'],
+    ['sip:pbx.example.com', 'sip:****'],
+    ['client:alice', 'client:****'],
+    ['client:Anonymous', 'withheld'],
+    ['anonymous', 'withheld'],
+    // as maskPhone always showed what is none of these
+    ['15551234567', '*******4567'],
+  ])('%p -> %p', (from, masked) => {
+    expect(maskedCaller(callerIdOf(from))).toBe(masked);
+    expect(callEvent.safeParse({ type: 'handoff.offered', callSid: 'CA' + '1'.repeat(32), from: masked, fields: {} }).success).toBe(true);
+  });
+
+  test('maskSubject masks a canonical subject as its caller is shown', () => {
+    expect(maskSubject('+15551234567')).toBe('+*******4567');
+    expect(maskSubject('sip:alice@example.com')).toBe('sip:****@example.com');
+    expect(maskSubject('client:alice')).toBe('client:****');
+  });
+
+  test('no character of a SIP user part or a Client name is ever shown, whatever it is', () => {
+    const user = fc.stringMatching(/^[A-Za-z][A-Za-z0-9._-]{3,20}$/);
+    fc.assert(
+      fc.property(user, (name) => {
+        for (const from of [`client:${name}`, `sip:${name}@pbx.example.com`, `sip:${name}@203.0.113.5;transport=udp`]) {
+          const masked = maskedCaller(callerIdOf(from));
+          // all before the host is the scheme and four '*', whatever the name's length
+          expect(masked.replace(/@.*$/, '')).toMatch(/^(client|sip):\*{4}$/);
+        }
+      }),
+    );
+  });
+
+  test('the bus refuses a caller shown whole', () => {
+    for (const from of ['client:alice', 'sip:alice@example.com', 'sip:****@Example.com:5060', 'client:***a']) {
+      expect(callEvent.safeParse({ type: 'handoff.offered', callSid: 'CA' + '1'.repeat(32), from, fields: {} }).success).toBe(false);
     }
   });
 });

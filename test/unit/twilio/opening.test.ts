@@ -20,6 +20,14 @@ const runner = new FlowRunner({
   subjectHash: (n: string) => `subject-of-${n.slice(-4)}`,
 } as unknown as RunnerDeps);
 
+/** a runner whose subject index key shows the whole canonical identity it was given */
+const hashing = new FlowRunner({
+  flows,
+  vault,
+  publicUrl: 'https://ivr.example.com',
+  subjectHash: (n: string) => `subject-of-${n}`,
+} as unknown as RunnerDeps);
+
 const call = (n: number) => ({
   callSid: 'CA' + String(n).padStart(32, '0'),
   accountSid: 'AC' + 'b'.repeat(32),
@@ -81,6 +89,31 @@ describe("a flow's opening, shared by its calls", () => {
       }
       // the caller's own number still is
       expect(runner.opening(allFlows[0], call(3)).session).toMatchObject({ subject: 'subject-of-0003', fromToken: expect.stringMatching(/^vt_/) });
+    },
+  );
+
+  test.each([
+    // a SIP URI whose user part is an E.164 number: that number's caller, shown as the number
+    ['sip:+15557650001@trunk.example.com;user=phone', 'subject-of-+15557650001', '+*******0001'],
+    ['sip:zoe.q@Pbx.Example.com:5061;transport=tls', 'subject-of-sip:zoe.q@pbx.example.com', 'sip:****@pbx.example.com'],
+    ['client:Mallory', 'subject-of-client:Mallory', 'client:****'],
+  ])('a call from %p is filed under its canonical subject and shown masked', (from, subject, fromMasked) => {
+    for (const flow of allFlows) {
+      const { session, also } = hashing.opening(flow, { ...call(4), from });
+      expect(session).toMatchObject({ subject, fromMasked, fromToken: expect.stringMatching(/^vt_/) });
+      // nothing else names the caller: the subject above is this test's stand-in for an HMAC
+      expect(JSON.stringify({ session: { ...session, subject: undefined }, also })).not.toMatch(/zoe\.q|Mallory|5557650001/);
+    }
+  });
+
+  test.each(['sip:anonymous@anonymous.invalid', 'client:Anonymous', 'sip:+266696687@trunk.example.com'])(
+    'a SIP or Client caller who withheld who they are (%p) is filed under no subject',
+    (from) => {
+      const { session, also } = hashing.opening(allFlows[0], { ...call(5), from });
+      expect(session).toMatchObject({ fromMasked: 'withheld' });
+      expect(session.subject).toBeUndefined();
+      expect(session.fromToken).toBeUndefined();
+      expect(also).toEqual([]);
     },
   );
 });
