@@ -1,18 +1,20 @@
 /**
  * `GET` and `DELETE /v1/subjects/:phone` (CONTRACT §7), admin only. `:phone` is an E.164 number,
- * URL-encoded (`%2B15551234567`). Checks run token (401), role (403), then the number (400; 422
- * for Twilio's placeholder for a withheld caller ID, in the service), so nothing about the input
- * is judged for a caller who may not use the route.
+ * URL-encoded (`%2B15551234567`), or (an extension) a SIP URI or Twilio Client identity
+ * (`sip%3Aalice%40example.com`, `client%3Aalice`), read by the service (privacy/subject.ts
+ * subjectRequest). Checks run token (401), role (403), then the subject (400 for none of those
+ * forms; 422 for one that names no one, a withheld caller ID), so nothing about the input is
+ * judged for a caller who may not use the route.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type TokenAuth, requireRole } from '../auth/tokens';
 import { Errors } from '../errors';
-import type { PrivacyService } from '../privacy/service';
-import { isE164 } from '../privacy/subject';
+import { type PrivacyService, SUBJECT_FORMS } from '../privacy/service';
 
+/** the subject as sent: the service reads it (400, 422), after the role is checked */
 function phoneParam(params: unknown): string {
   const phone = (params as { phone?: unknown } | undefined)?.phone;
-  if (!isE164(phone)) throw Errors.badRequest({ detail: 'the subject must be an E.164 number, URL-encoded (%2B…)' });
+  if (typeof phone !== 'string') throw Errors.badRequest({ detail: SUBJECT_FORMS });
   return phone;
 }
 

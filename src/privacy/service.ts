@@ -1,6 +1,7 @@
 /**
- * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their number
- * (`subjectHash`), never by the number itself.
+ * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their identity
+ * (`subjectHash`), never by the identity itself: an E.164 number, or a SIP address or Twilio
+ * Client identity in the canonical form their calls are filed under (subject.ts subjectRequest).
  *
  * Erasure removes, for each of the caller's calls: every vault value (the fields and the
  * caller's number the record names, and every value the vault's call index names, such as one a
@@ -26,9 +27,9 @@ import { cancelDeliveries } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
 import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
-import { type MaskedField, maskPhone } from '../fields';
+import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
-import { isE164, isWithheldCallerId, subjectHash } from './subject';
+import { maskSubject, subjectHash, subjectRequest } from './subject';
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */
 const ERASURE_LOCK_SECONDS = 5 * 60;
@@ -41,6 +42,9 @@ const ERASURE_LOCK_SECONDS = 5 * 60;
  */
 export const SENDING_WAIT_MS = REQUEST_TIMEOUT_MS + 2_000;
 const SENDING_POLL_MS = 50;
+
+/** the 400's detail: the forms a subject may take (never the text sent, which may be someone's number) */
+export const SUBJECT_FORMS = 'the subject must be an E.164 number, a SIP URI or a Twilio Client identity, URL-encoded (%2B…, sip%3Auser%40host, client%3Aname)';
 
 export interface SubjectCall {
   callSid: string;
@@ -93,7 +97,7 @@ export class PrivacyService {
 
   /** Everything held about the caller, masked. Each call's trail records the access. */
   async access(phone: string): Promise<AccessReport> {
-    const subject = this.subjectOf(phone);
+    const { subject, named } = this.subjectOf(phone);
     const calls: SubjectCall[] = [];
     for (const sid of await this.deps.calls.sidsForSubject(subject)) {
       const s = await this.deps.calls.get(sid);
@@ -102,12 +106,12 @@ export class PrivacyService {
       await this.deps.audit.append(s.callSid, { type: 'subject.accessed' });
     }
     calls.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    return { subject: maskPhone(phone), calls };
+    return { subject: maskSubject(named), calls };
   }
 
   async erase(phone: string): Promise<ErasureReceipt> {
     const { store, keys, log } = this.deps;
-    const subject = this.subjectOf(phone);
+    const { subject, named } = this.subjectOf(phone);
     const lock = keys.erasure(subject);
     if (!(await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS))) {
       throw Errors.conflict({ detail: 'an erasure of this caller is already running' });
@@ -132,14 +136,15 @@ export class PrivacyService {
       await store.del(lock);
     }
     await this.sent(sending, resultsSending);
-    const outcomes = await forwardErasure(this.deps.processors, phone, receiptId, {
+    // the canonical form: what the processors were sent as the calls' `subject`
+    const outcomes = await forwardErasure(this.deps.processors, named, receiptId, {
       backoff: this.deps.erasureBackoff,
       fetchImpl: this.deps.fetchImpl,
       log,
     });
     const receipt: ErasureReceipt = {
       receiptId,
-      subject: maskPhone(phone),
+      subject: maskSubject(named),
       erasedAt: new Date().toISOString(),
       calls,
       values,
@@ -150,11 +155,15 @@ export class PrivacyService {
     return receipt;
   }
 
-  private subjectOf(phone: string): string {
-    if (!isE164(phone)) throw Errors.badRequest({ detail: 'the subject must be an E.164 number' });
-    // no call is filed under it: an answer of "nothing held" would read as if that caller had none
-    if (isWithheldCallerId(phone)) throw PrivacyErrors.subjectWithheld();
-    return subjectHash(this.deps.subjectSecret, phone);
+  /** `named`: the caller's canonical identity; `subject`: its HMAC, their calls' index key */
+  private subjectOf(phone: string): { named: string; subject: string } {
+    const r = subjectRequest(phone);
+    if ('refused' in r) {
+      // no call is filed under it: an answer of "nothing held" would read as if that caller had none
+      if (r.refused === 'withheld') throw PrivacyErrors.subjectWithheld();
+      throw Errors.badRequest({ detail: SUBJECT_FORMS });
+    }
+    return { named: r.subject, subject: subjectHash(this.deps.subjectSecret, r.subject) };
   }
 
   /**

@@ -77,11 +77,53 @@ describe('/v1/subjects/:phone', () => {
     expect(got.json().calls).toHaveLength(1);
   });
 
-  test.each(['15551234567', '%2B0123456789', '%2B12', 'abc', '%2B1555123456789012', '%2B1555%20123'])('an invalid number (%s) answers 400', async (p) => {
+  test.each([
+    '15551234567',
+    '%2B0123456789',
+    '%2B12',
+    'abc',
+    '%2B1555123456789012',
+    '%2B1555%20123',
+    // a SIP URI or Client identity that is not well formed, or another scheme
+    'sip%3Aqwerty%40',
+    'sip%3A%40example.com',
+    'sip%3Aqwerty%40bob%40example.com',
+    'sip%3Aqwerty%40example.com%3A99999',
+    'client%3A',
+    'client%3Aqw%20erty',
+    'tel%3A%2B15551234567',
+    'mailto%3Aqwerty%40example.com',
+  ])('an invalid subject (%s) answers 400, naming the forms a subject takes and not repeating it', async (p) => {
     for (const method of ['GET', 'DELETE']) {
       const res = await app.request({ method, url: `/v1/subjects/${p}`, headers: bearer('admin') });
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toBe('TW_ERR_REQUEST_INVALID');
+      expect(res.json().message).toMatch(/E\.164 number, a SIP URI or a Twilio Client identity, URL-encoded/);
+      expect(res.body).not.toMatch(/qwerty|5551234567/);
     }
+  });
+
+  test.each(['client%3AAnonymous', 'sip%3Aanonymous%40anonymous.invalid', 'sip%3A%2B266696687%40trunk.example.com'])(
+    'a SIP URI or Client identity that names no one (%s) answers 422, as a withheld number does',
+    async (p) => {
+      for (const method of ['GET', 'DELETE']) {
+        const res = await app.request({ method, url: `/v1/subjects/${p}`, headers: bearer('admin') });
+        expect(res.statusCode).toBe(422);
+        expect(res.json().error).toBe('TW_ERR_PRIVACY_SUBJECT_WITHHELD');
+      }
+    },
+  );
+
+  test("a SIP URI whose user part is the number finds the number's caller", async () => {
+    const got = await app.request({
+      method: 'GET',
+      url: `/v1/subjects/${encodeURIComponent(`sip:${PHONE}@trunk.example.com;user=phone`)}`,
+      headers: bearer('admin'),
+    });
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toMatchObject({
+      subject: '+*******4567',
+      calls: [expect.objectContaining({ fields: { account: expect.objectContaining({ masked: '********' }) } })],
+    });
   });
 });
