@@ -126,9 +126,24 @@ const GROUPED_NUMBER =
 /** a query string quoted in a text (`…/twilio/voice?From=%2B1555…`): what follows `?` up to a space or quote, when it holds an `=` */
 const QUERY_IN_TEXT = /\?(?=[^\s"'`]*=)[^\s"'`]*/g;
 
-/** a text that may quote a request's URL or a number (an error's message or stack, any logged text), without its query strings and numbers */
+/**
+ * A caller who is not a number, in any text: the user part of a SIP URI (`sip:alice@example.com`,
+ * a password after it too) and a Twilio Client identity (`client:alice`). The host stays (it names
+ * a domain or trunk, as agents are shown it); a form already masked (`sip:****@…`, `client:****`)
+ * is left as it is.
+ */
+const SIP_USER_IN_TEXT = /\b(sips?:)(?!\*+@)[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+(?::[A-Za-z0-9\-_.!~*'()&=+$,%]*)?@/gi;
+/** a name's characters, but a full stop that ends a sentence */
+const CLIENT_IN_TEXT = /\b(client:)[A-Za-z0-9\-_.~@+%=]*[A-Za-z0-9\-_~@+%=]/gi;
+
+/** a text that may quote a request's URL, a number or a caller's identity (an error's message or stack, any logged text), without its query strings, numbers and identities */
 export function redactText(text: string): string {
-  return text.replace(QUERY_IN_TEXT, '?[query]').replace(GROUPED_NUMBER, '[number]').replace(NUMBER_IN_PATH, '[number]');
+  return text
+    .replace(QUERY_IN_TEXT, '?[query]')
+    .replace(SIP_USER_IN_TEXT, '$1[identity]@')
+    .replace(CLIENT_IN_TEXT, '$1[identity]')
+    .replace(GROUPED_NUMBER, '[number]')
+    .replace(NUMBER_IN_PATH, '[number]');
 }
 
 /**

@@ -57,6 +57,22 @@ describe('logger', () => {
     );
   });
 
+  test("a caller's SIP user part or Client identity is masked in any text; the host, and forms already masked, stay", () => {
+    expect(redactText('no route for sip:zoe.q@pbx.example.com;transport=tls or SIPS:Zoe:secret@Pbx.Example.com:5061')).toBe(
+      'no route for sip:[identity]@pbx.example.com;transport=tls or SIPS:[identity]@Pbx.Example.com:5061',
+    );
+    expect(redactText('dialing client:Mallory7, then client:a.b@example.com.')).toBe('dialing client:[identity], then client:[identity].');
+    expect(redactText('sip:+15551230000@trunk.example.com')).toBe('sip:[identity]@trunk.example.com');
+    const masked = 'from sip:****@pbx.example.com and client:****, or +*******0000';
+    expect(redactText(masked)).toBe(masked);
+
+    const { log, lines } = capture();
+    log.child({ callSid: 'CA' + '1'.repeat(32) }).warn({ detail: { why: 'refused sip:zoe.q@pbx.example.com' } }, 'caller client:Mallory7 %s', 'sips:zoe.q@h');
+    const text = lines.join('');
+    expect(text).not.toMatch(/zoe\.q|Mallory7/);
+    expect(text).toContain('sip:[identity]@pbx.example.com');
+  });
+
   test("a field named for a caller's number or keys is censored at any depth, not only where redact paths reach", () => {
     const { log, lines } = capture();
     log.info({ webhook: { params: { call: { From: '+15551230000', Digits: '4111111111111111', CallSid: 'CA' + '1'.repeat(32) } } } }, 'deep');
