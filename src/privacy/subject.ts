@@ -58,7 +58,8 @@ function isWithheldWord(from: string): boolean {
  * - `phone`: an E.164 number, `From` itself or the user part of a SIP URI (`sip:+1555…@trunk`,
  *   `;user=phone` or not, visual separators dropped): the same person either way;
  * - `sip`: any other SIP URI, as `sip:user@host` (sip-uri.ts);
- * - `client`: a Twilio Client identity, `client:name` (the name keeps its case: Twilio's does);
+ * - `client`: a Twilio Client identity, `client:name`, the name as Twilio passed it (folding its case
+ *   could join two callers into one subject, whose access would show each the other's calls);
  * - `unrecognised`: anything else, kept as sent (no subject request can name it).
  */
 export type CallerId = { kind: 'withheld' } | { kind: 'phone' | 'sip' | 'client' | 'unrecognised'; subject: string };
