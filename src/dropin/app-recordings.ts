@@ -10,6 +10,7 @@ import type { CallControl } from '../calls/control';
 import type { CallSession } from '../calls/session';
 import { errFields } from '../log';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
+import { inProgress } from '../recording/stretch';
 import { HeldPauses } from './held-pauses';
 
 /** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */
@@ -38,8 +39,7 @@ export class AppRecordings {
   async found(callSid: string, log: Logger): Promise<CallSession['recording']> {
     let running: string[];
     try {
-      const listed = await this.d.twilio.calls(callSid).recordings.list();
-      running = listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
+      running = inProgress(await this.d.twilio.calls(callSid).recordings.list());
     } catch (err) {
       log.warn({ err: errFields(err) }, "the call's recordings could not be listed: no sensitive field will be asked");
       await this.d.audit.append(callSid, { type: 'dropin.recording', running: 'unknown' });

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
 import { isTonewallError, RecordingErrors } from '../errors';
 import { errFields } from '../log';
+import type { RecordingRef } from './stretch';
 
 /** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
 export const PAUSE_ACK_TIMEOUT_MS = 3_000;
@@ -123,44 +124,62 @@ export class RecordingController {
    * already paused are resumed (best effort) and the failure is the answer: the caller of
    * `pauseEach` must not ask for the sensitive field. ok and `absent` when none was active.
    */
-  async pauseEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
-    const paused: string[] = [];
-    let inHand: string | undefined;
+  pauseEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
+    return this.pauseAll(recordingSids.map((recordingSid) => ({ callSid, recordingSid })));
+  }
+
+  /** resumes every recording named, each tried; ok only when all were (one that failed stays paused) */
+  resumeEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
+    return this.resumeAll(recordingSids.map((recordingSid) => ({ callSid, recordingSid })));
+  }
+
+  /**
+   * pauseEach over recordings on several calls (a bridge's capture pauses those on the caller's
+   * call and on the agent's), all or none; each audited on `auditCallSid` when given (a bridge
+   * is audited on the caller's call), else on its own call. None named: ok and `absent`, with
+   * nothing asked of Twilio.
+   */
+  async pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
+    const paused: RecordingRef[] = [];
+    let inHand: RecordingRef | undefined;
     try {
-      for (const sid of recordingSids) {
-        inHand = sid;
-        const outcome = await this.pause(callSid, sid);
+      for (const r of recordings) {
+        inHand = r;
+        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
         inHand = undefined;
         if (!outcome.ok) {
-          await this.undoPauses(callSid, paused);
+          await this.undoPauses(paused, auditCallSid);
           return outcome;
         }
-        if (!outcome.absent) paused.push(sid);
+        if (!outcome.absent) paused.push(r);
       }
     } catch (err) {
       // an audit write failed, perhaps after Twilio paused the recording in hand: that one is
       // resumed too (resuming one that runs changes nothing), so none is left paused behind it
-      await this.undoPauses(callSid, inHand ? [...paused, inHand] : paused);
+      await this.undoPauses(inHand ? [...paused, inHand] : paused, auditCallSid);
       throw err;
     }
     return paused.length > 0 ? { ok: true, twilioStatus: '200' } : { ok: true, twilioStatus: '404', absent: true };
   }
 
-  /** resumes every recording named, each tried; ok only when all were (one that failed stays paused) */
-  async resumeEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
+  /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were */
+  async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
     let failed: RecordingOutcome | undefined;
-    for (const sid of recordingSids) {
-      const outcome = await this.resume(callSid, sid);
+    for (const r of recordings) {
+      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
       if (!outcome.ok) failed ??= outcome;
     }
     return failed ?? { ok: true, twilioStatus: '200' };
   }
 
-  /** the pauses of a pauseEach that failed, undone so the recordings are as they were found */
-  private async undoPauses(callSid: string, recordingSids: readonly string[]): Promise<void> {
-    for (const sid of recordingSids) {
-      await this.resume(callSid, sid).catch((err: unknown) =>
-        this.deps.log.warn({ callSid, recordingSid: sid, err: errFields(err) }, 'recording resume after a failed pause did not complete'),
+  /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */
+  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined): Promise<void> {
+    for (const r of recordings) {
+      await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid).catch((err: unknown) =>
+        this.deps.log.warn(
+          { callSid: auditCallSid ?? r.callSid, recordingSid: r.recordingSid, err: errFields(err) },
+          'recording resume after a failed pause did not complete',
+        ),
       );
     }
   }

@@ -346,6 +346,60 @@ describe('pauseEach and resumeEach: several recordings on one call, each by its 
   });
 });
 
+describe("pauseAll and resumeAll: recordings on several calls (a bridge's two), audited on one", () => {
+  const AGENT_CALL = 'CA' + '3'.repeat(32);
+  const A = 'RE' + 'a'.repeat(32);
+  const B = 'RE' + 'b'.repeat(32);
+  const both = [
+    { callSid: AGENT_CALL, recordingSid: A },
+    { callSid: CALL, recordingSid: B },
+  ];
+
+  test("each paused on its own call by its SID, each audited on the caller's call", async () => {
+    const { controller, updates, audit } = setup({});
+    expect(await controller.pauseAll(both, CALL)).toEqual({ ok: true, twilioStatus: '200' });
+    expect(updates.map((u) => [u.callSid, u.recordingSid, u.params.status])).toEqual([
+      [AGENT_CALL, A, 'paused'],
+      [CALL, B, 'paused'],
+    ]);
+    expect(audit.map((a) => [a.callSid, a.type, a.recordingSid])).toEqual([
+      [CALL, 'recording.paused', A],
+      [CALL, 'recording.paused', B],
+    ]);
+  });
+
+  test("the caller's call's refused: that failure is the answer, and the agent's call's, paused first, is resumed on its own call (all or none)", async () => {
+    const { controller, updates, audit } = setup({ paused: { [B]: 500 } });
+    expect(await controller.pauseAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: B });
+    expect(updates.map((u) => [u.callSid, u.recordingSid, u.params.status])).toEqual([
+      [AGENT_CALL, A, 'paused'],
+      [CALL, B, 'paused'],
+      [AGENT_CALL, A, 'in-progress'],
+    ]);
+    expect(audit.map((a) => [a.callSid, a.type])).toEqual([
+      [CALL, 'recording.paused'],
+      [CALL, 'recording.pause-failed'],
+      [CALL, 'recording.resumed'],
+    ]);
+  });
+
+  test('none named: ok and absent, nothing asked of Twilio, nothing audited', async () => {
+    const { controller, updates, audit } = setup({});
+    expect(await controller.pauseAll([], CALL)).toEqual({ ok: true, twilioStatus: '404', absent: true });
+    expect(updates).toEqual([]);
+    expect(audit).toEqual([]);
+  });
+
+  test('resumeAll tries every one on its own call; ok only when all were resumed', async () => {
+    const { controller, updates } = setup({ 'in-progress': { [A]: 500 } });
+    expect(await controller.resumeAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A });
+    expect(updates.map((u) => [u.callSid, u.recordingSid, u.params.status])).toEqual([
+      [AGENT_CALL, A, 'in-progress'],
+      [CALL, B, 'in-progress'],
+    ]);
+  });
+});
+
 describe('stop', () => {
   test('acknowledged: stopped, one REST call, audited', async () => {
     const { controller, updates, audit } = setup({});

@@ -1,0 +1,60 @@
+/**
+ * The recordings a sensitive stretch pauses on a call. The service's own recording is not the
+ * only one that may run there: another application may have started one over Twilio's REST API
+ * (`POST …/Calls/{CallSid}/Recordings.json`: a compliance recorder), and Twilio runs several on
+ * one call, each named by its SID (`Twilio.CURRENT` names only one, and Twilio refuses it while
+ * several are active: error 16108). So before each stretch the call's recordings are listed once
+ * (`GET …/Calls/{CallSid}/Recordings.json`) and every one in progress is paused with the
+ * service's own, each by its SID, all or none (RecordingController.pauseAll).
+ */
+import type { Logger } from 'pino';
+import type { CallControl } from '../calls/control';
+import { errFields } from '../log';
+
+/** one recording on one call: by its SID, or, without one, Twilio.CURRENT */
+export interface RecordingRef {
+  callSid: string;
+  recordingSid?: string;
+}
+
+/** a call's recordings as Twilio lists them, each with its status */
+export type RecordingList = (callSid: string) => Promise<Array<{ sid: string; status: string }>>;
+
+/** Twilio's list of a call's recordings, through the REST client */
+export const recordingList =
+  (client: Pick<CallControl, 'calls'>): RecordingList =>
+  (callSid) =>
+    client.calls(callSid).recordings.list();
+
+/** the SIDs of the listed recordings that are in progress; one its owner paused is left alone (never resumed by us) */
+export function inProgress(listed: ReadonlyArray<{ sid: string; status: string }>): string[] {
+  return listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
+}
+
+/**
+ * What a stretch pauses on `callSid`: `own`, the service's own recording there if it runs (its
+ * SID, or none while its status callback is on its way), first, then every other recording
+ * Twilio lists in progress. A recording of ours whose SID is not known is paused by
+ * Twilio.CURRENT alone, unlisted: which listed one would be ours? Twilio refuses CURRENT while
+ * several run (16108), and that pause fails closed. When the list cannot be read, what else
+ * runs is unknown: the stretch pauses what it knows (our own, or nothing) and goes on, as a
+ * recorded flow always has; that is logged.
+ */
+export async function stretchRecordings(
+  list: RecordingList | undefined,
+  callSid: string,
+  own: { sid?: string } | undefined,
+  log: Logger,
+): Promise<RecordingRef[]> {
+  const ours: RecordingRef[] = own ? [{ callSid, ...(own.sid ? { recordingSid: own.sid } : {}) }] : [];
+  if ((own && !own.sid) || !list) return ours;
+  let running: string[];
+  try {
+    running = inProgress(await list(callSid));
+  } catch (err) {
+    log.warn({ listedCallSid: callSid, err: errFields(err) }, "the call's recordings could not be listed: another application's are not paused");
+    return ours;
+  }
+  const others = running.filter((sid) => sid !== own?.sid);
+  return [...ours, ...others.map((recordingSid) => ({ callSid, recordingSid }))];
+}
