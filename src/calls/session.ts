@@ -49,13 +49,18 @@ export interface CallSession {
    * capture's is the app's: `sids` names every recording the app had in progress as the capture
    * began (Twilio allows several on one call), each paused and resumed by its SID, `status` all
    * of them together (`sid` too when there is one); `unlisted`: the call's recordings could not
-   * be listed, so no pause can cover them all and the first one fails (closed).
+   * be listed, so no pause can cover them all and the first one fails (closed). An IVR call's
+   * sensitive stretch pauses, with the flow's own, every other recording it finds in progress
+   * on the call (another application's, started over REST), each by its SID in `sids`; on a
+   * call whose own does not run (a flow that does not record, or not yet), those alone, and
+   * `othersPaused` says such a stretch is open (`sids` empty: none was running).
    */
   recording: {
     sid?: string;
     sids?: string[];
     unlisted?: boolean;
     status: RecordingStatus;
+    othersPaused?: boolean;
     pauseFailed?: boolean;
     stopFailed?: boolean;
     /**

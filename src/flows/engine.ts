@@ -43,11 +43,43 @@ export interface EngineContext {
   now: Date;
 }
 
-/** the step about to be asked needs the recording paused first */
-/** the recording runs, or may (a resume that failed may yet have been carried out): a sensitive field waits for a pause */
-const needsPause = (s: CallSession) => s.recording.status === 'in-progress' || (s.recording.status === 'paused' && Boolean(s.recording.resumeFailed));
-/** paused for sensitive fields and to be resumed now; not after a resume that failed (asked again only by the next pause's success) */
-const toResume = (s: CallSession) => s.recording.status === 'paused' && !s.recording.resumeFailed;
+/**
+ * The call's own recording (the flow's, or a drop-in capture's app's) runs, or may (a resume
+ * that failed may yet have been carried out): a sensitive stretch's pause takes it with the rest.
+ */
+export const ownRecordingRuns = (s: CallSession): boolean =>
+  s.recording.status === 'in-progress' || (s.recording.status === 'paused' && Boolean(s.recording.resumeFailed));
+
+/**
+ * A sensitive stretch is open: its pause took, and nothing has resumed since (a resume that
+ * failed closes it: the next sensitive field is paused for again). The call's own recording
+ * paused, or, on a call whose own does not run (a flow that does not record, or one whose
+ * recording has not started), the other recordings found running on it (`othersPaused`).
+ */
+const stretchOpen = (s: CallSession): boolean => (s.recording.status === 'paused' || Boolean(s.recording.othersPaused)) && !s.recording.resumeFailed;
+
+/**
+ * A sensitive field waits for a pause: on any call, another application may be recording it. A
+ * drop-in capture pauses only the app's recordings, those it found running as it began (dropin/).
+ */
+const needsPause = (s: CallSession): boolean => (s.dropin ? ownRecordingRuns(s) : !stretchOpen(s));
+
+/** another application's recordings are among those the stretch paused: resumed after it, never stopped */
+const holdsOthers = (s: CallSession): boolean => (s.recording.sids ?? []).some((sid) => sid !== s.recording.sid);
+
+/** what the open stretch paused is to be resumed now: not after a resume that failed (asked again only by the next pause's success) */
+const toResume = (s: CallSession): boolean => stretchOpen(s) && (s.recording.status === 'paused' || (s.recording.sids?.length ?? 0) > 0);
+
+/**
+ * A stretch whose pause found nothing to pause (no recording of the call's own runs, and none
+ * other) has nothing to resume: it closes before the next thing the caller is asked that is not
+ * sensitive, the handoff, or the call's own recording's start, with no resume, nor the hold or
+ * guard that waits for one. Words alone do not close it: they go out in the same document as
+ * what follows them, which that pause covered.
+ */
+function closeEmptyStretch(s: CallSession): void {
+  if (s.recording.othersPaused && !s.recording.sids?.length) s.recording.othersPaused = undefined; // assigned, not deleted: the session is merged over the stored one
+}
 
 export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
   const s: CallSession = structuredClone(session);
@@ -61,6 +93,10 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
     case 'start':
       s.step = 0;
       s.attempt = 1;
+      // the call's first webhook: Twilio answers it while the call still rings, and takes no
+      // recording on a ringing call (21220), so nothing can be recording it: a stretch opens
+      // with nothing to pause (the call's own recording, if the flow records, starts in TwiML later)
+      if (!s.dropin && !ownRecordingRuns(s)) s.recording.othersPaused = true;
       break;
     case 'resume':
       if (s.state !== 'ivr') return noop(session);
@@ -99,7 +135,10 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
     case 'recording':
       if (input.op === 'pause') {
         if (input.ok) {
-          s.recording.status = 'paused';
+          // the call's own recording with the others it found, or, where its own does not run, those alone
+          const own = ownRecordingRuns(s);
+          if (own) s.recording.status = 'paused';
+          s.recording.othersPaused = own ? undefined : true;
           s.recording.resumeFailed = undefined;
         } else {
           // fail closed: no sensitive field is asked for while the recording may be running
@@ -111,12 +150,13 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
         if (input.ok) s.recording.status = 'stopped';
         else s.recording.stopFailed = true;
       } else if (input.ok) {
-        s.recording.status = 'in-progress';
+        if (s.recording.status === 'paused') s.recording.status = 'in-progress';
+        s.recording.othersPaused = undefined;
         s.recording.resumeFailed = undefined;
       } else {
-        // a failed resume: the call goes on, its recording taken as paused but perhaps running,
+        // a failed resume: the call goes on, its recordings taken as paused but perhaps running,
         // so the next sensitive field is paused for again (needsPause); not asked again before that
-        s.recording.status = 'paused';
+        if (!s.recording.othersPaused) s.recording.status = 'paused';
         s.recording.resumeFailed = { lateUntil: input.lateUntil ?? 0 };
       }
       break;
@@ -152,6 +192,7 @@ function afterSensitiveField(flow: Flow, res: EngineResult, step: CollectStep, e
  */
 function startRecordingIfDue(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
   if (!recordingDue(flow, s, out)) return out;
+  closeEmptyStretch(s);
   s.recording.status = 'in-progress';
   out.verbs.unshift({ verb: 'start-recording' });
   return out;
@@ -180,8 +221,9 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     const step = flow.steps[s.step];
     if (!isCollect(step)) {
       // resumed for the words that follow the sensitive fields, unless only words and a bridge
-      // follow: that recording is stopped before the bridge anyway (one REST call, not two)
-      if (toResume(s) && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
+      // follow and the stretch paused only the call's own recording: that one is stopped before
+      // the bridge anyway (one REST call, not two); another application's is never stopped
+      if (toResume(s) && !s.recording.pauseFailed && (holdsOthers(s) || !onlyWordsToBridge(flow, s.step))) {
         return { ...out, effect: { kind: 'resume-recording' } };
       }
       verbs.push('play' in step ? playVerb(step.play) : sayVerb(step));
@@ -190,9 +232,12 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     }
     if (step.sensitive && needsPause(s)) return { ...out, effect: { kind: 'pause-recording' } };
     if (!step.sensitive && toResume(s)) return { ...out, effect: { kind: 'resume-recording' } };
+    if (!step.sensitive) closeEmptyStretch(s);
     verbs.push(askField(step, s, flow));
     return out;
   }
+  // another application's recordings the stretch paused run again before the handoff, whatever its mode
+  if (holdsOthers(s) && toResume(s)) return { ...out, effect: { kind: 'resume-recording' } };
   const recording = s.recording.status === 'in-progress' || s.recording.status === 'paused';
   if (flow.handoff.mode === 'bridge' && recording && !s.recording.stopFailed) {
     // the caller's recording ends before the bridge: in bridge mode the agent's call is
@@ -200,6 +245,7 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     return { ...out, effect: { kind: 'stop-recording' } };
   }
   if (toResume(s) && flow.handoff.mode !== 'bridge') return { ...out, effect: { kind: 'resume-recording' } };
+  closeEmptyStretch(s);
   s.state = 'handoff';
   if (s.recording.stopFailed) {
     // fail closed: a recording that may still run must not hear the caller keying in the bridge

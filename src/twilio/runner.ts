@@ -15,15 +15,15 @@ import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
 import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController, type RecordingOutcome } from '../recording/controller';
+import { recordingList, stretchRecordings } from '../recording/stretch';
 import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
 import type { Vault } from '../vault';
-import { errFields } from '../log';
 import { actionQueryOf } from '../dropin/action-query';
 import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
-import { advance, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
+import { advance, ownRecordingRuns, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
@@ -48,7 +48,7 @@ export interface RunnerDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
   dropin?: DropinService;
-  /** Twilio's REST API on live calls: the recordings running on a call, listed before a pause (pauseRecordings) */
+  /** Twilio's REST API on live calls: the recordings running on a call, listed before each sensitive stretch (pauseRecordings) */
   control?: CallControl;
   /**
    * A bridge lost with its instance is taken up by another (twilio/bridge-lost.ts): true on a
@@ -235,26 +235,27 @@ export class FlowRunner {
   }
 
   /**
-   * The flow's recording paused before a sensitive field, and with it every other recording
-   * running on the call: another application may have started one over REST (a compliance
-   * recorder), and the flow's pause alone left it hearing the keys. The call's recordings are
-   * listed; when more than the flow's own run, each is paused by its SID, all or none
-   * (RecordingController.pauseEach; a failure fails closed), and each is resumed after
-   * (resumeRecordings). When the list cannot be read, or the flow's own recording is not yet
-   * known by its SID (its status callback still on its way: which listed one is it?), the flow's
-   * own is paused as before (by its SID, else Twilio.CURRENT, which Twilio refuses while several
-   * run: 16108, so the field is not asked).
+   * The call's recordings paused before a sensitive stretch: the flow's own, if it runs, and
+   * every other recording in progress on the call, which another application may have started
+   * over REST (a compliance recorder) on any call, recorded by the flow or not. The call's
+   * recordings are listed once (recording/stretch.ts); each is paused by its SID, all or none
+   * (RecordingController.pauseAll; a failure fails closed), and each resumed after
+   * (resumeRecordings). The flow's own alone is paused as before, by its SID, else
+   * Twilio.CURRENT (its status callback still on its way: which listed one is it? Twilio refuses
+   * CURRENT while several run, 16108, so the field is not asked); when the list cannot be read,
+   * the flow's own is paused, or, where it does not run, none, and the call goes on.
    */
   private async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
     s.recording.sids = undefined;
-    const own = s.recording.sid;
-    if (!own) return this.d.recording.pause(s.callSid);
-    const running = await this.runningRecordings(s.callSid, log);
-    const sids = [...new Set([own, ...(running ?? [])])];
-    if (sids.length < 2) return this.d.recording.pause(s.callSid, own);
-    log.warn({ recordings: sids.length }, "other recordings run on the call: each is paused with the flow's own");
-    const outcome = await this.d.recording.pauseEach(s.callSid, sids);
-    if (outcome.ok) s.recording.sids = sids;
+    const own = ownRecordingRuns(s) ? { sid: s.recording.sid } : undefined;
+    const list = this.d.control ? recordingList(this.d.control) : undefined;
+    const recordings = await stretchRecordings(list, s.callSid, own, log);
+    if (own && recordings.length < 2) return this.d.recording.pause(s.callSid, own.sid);
+    const others = recordings.length - (own ? 1 : 0);
+    if (others > 0) log.warn({ recordings: others }, 'another application records the call: each of its recordings is paused for the sensitive stretch');
+    const outcome = await this.d.recording.pauseAll(recordings);
+    // each by its SID: the flow's own is listed with others only once its SID is known (stretchRecordings)
+    if (outcome.ok && recordings.length > 0) s.recording.sids = recordings.map((r) => r.recordingSid!);
     return outcome;
   }
 
@@ -266,18 +267,6 @@ export class FlowRunner {
     // one that failed stays named: the next pause lists the call's recordings again
     if (outcome.ok) s.recording.sids = undefined;
     return outcome;
-  }
-
-  /** the SIDs of the recordings in progress on a call, as Twilio lists them; undefined when the list cannot be read */
-  private async runningRecordings(callSid: string, log: Logger): Promise<string[] | undefined> {
-    if (!this.d.control) return undefined;
-    try {
-      const listed = await this.d.control.calls(callSid).recordings.list();
-      return listed.filter((r) => r.status === 'in-progress').map((r) => r.sid);
-    } catch (err) {
-      log.warn({ err: errFields(err) }, "the call's recordings could not be listed: the flow's own is paused");
-      return undefined;
-    }
   }
 
   /** a resume held for keys pressed past a fixed-length field's end (flows/steps/collect.ts, RESUME_HOLD_MS) waits for its time */

@@ -371,11 +371,199 @@ describe('flow engine', () => {
     });
   });
 
-  test('without a recording nothing is paused', () => {
+  test('at the first webhook nothing is paused: the call still rings, and Twilio records no ringing call; the stretch opens with nothing to resume', () => {
     const s = session();
     s.recording = { status: 'none' };
     const r = advance(flow, { kind: 'start' }, s, { now });
     expect(r.effect).toBeUndefined();
     expect(r.verbs.map((v) => v.verb)).toEqual(['say', 'gather']);
+    expect(r.session.recording).toEqual({ status: 'none', othersPaused: true });
+  });
+
+  describe("a call whose own recording does not run: the other recordings on it (another application's, started over REST) are paused for each sensitive stretch", () => {
+    const OTHER = 'RE' + 'a'.repeat(32);
+    /** the menu, a card, words, a reference (not sensitive), a code; then `handoff` */
+    const unrecorded = (handoff = '  mode: dial\n  to: "client:alice"\n', record = false) =>
+      parseFlow(
+        'unrecorded.yaml',
+        `id: unrecorded\nnumbers: ["+15005550007"]\nrecord: ${record}\nsteps:
+  - collect: menu
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 1
+    prompt: menu
+  - collect: card
+    kind: card-number
+    prompt: card please
+  - say: thanks
+  - collect: ref
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 4
+    prompt: reference
+  - collect: cvv
+    kind: security-code
+    prompt: code please
+handoff:
+${handoff}`,
+      );
+    const f = unrecorded();
+    const go = (r: EngineResult, input: Parameters<typeof advance>[1], fl = f) => advance(fl, input, r.session, { now });
+    /** the pause took: the runner names on the session what it paused (none: nothing ran) */
+    const paused = (r: EngineResult, sids: string[], fl = f) => {
+      if (sids.length) r.session.recording.sids = sids;
+      return go(r, { kind: 'recording', op: 'pause', ok: true }, fl);
+    };
+    /** the menu answered: the card waits for a pause */
+    const atCard = (fl = f) => {
+      const r = advance(fl, { kind: 'start' }, { ...session(), flowId: 'unrecorded', recording: { status: 'none' } }, { now });
+      expect(r.session.recording.othersPaused).toBeUndefined(); // the menu closed the opening's empty stretch
+      return go(r, { kind: 'digits', step: 0, attempt: 1, digits: '1', finishedOnKey: '#' }, fl);
+    };
+
+    test('a sensitive field after the menu waits for a pause; what it paused is resumed after the card, before the words', () => {
+      let r = atCard();
+      expect(r.effect).toEqual({ kind: 'pause-recording' });
+      expect(r.verbs).toEqual([]);
+      r = paused(r, [OTHER]);
+      expect(r.session.recording).toMatchObject({ status: 'none', othersPaused: true, sids: [OTHER] });
+      expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card' })]);
+      r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' });
+      expect(r.effect).toEqual({ kind: 'resume-recording' });
+      expect(r.verbs).toEqual([]);
+      r = go(r, { kind: 'recording', op: 'resume', ok: true });
+      // the call's own status untouched: it records nothing
+      expect(r.session.recording.status).toBe('none');
+      expect(r.session.recording.othersPaused).toBeUndefined();
+      expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }, expect.objectContaining({ verb: 'gather', field: 'ref' })]);
+    });
+
+    test("resumed as the flow's own would be: held after a field that ended on its count, after a guard when it ended on silence", () => {
+      const codeAsked = () => {
+        let r = paused(atCard(), [OTHER]);
+        r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' });
+        r = go(r, { kind: 'recording', op: 'resume', ok: true });
+        r = go(r, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' });
+        expect(r.effect).toEqual({ kind: 'pause-recording' });
+        return paused(r, [OTHER]);
+      };
+      // the Visa's code: three keys end its Gather, and a fourth may follow
+      const held = go(codeAsked(), { kind: 'digits', step: 4, attempt: 1, digits: '123', finishedOnKey: '' });
+      expect(held.effect).toEqual({ kind: 'resume-recording' });
+      expect(held.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
+      expect(held.session.recording).toMatchObject({ status: 'none', othersPaused: true, sids: [OTHER] });
+      // the card, ended on the caller's silence (no count ends a card number): a guard before the resume
+      const silent = go(paused(atCard(), [OTHER]), { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '' });
+      expect(silent.verbs).toEqual([expect.objectContaining({ verb: 'guard', step: 2 })]);
+      expect(silent.effect).toBeUndefined();
+      expect(go(silent, { kind: 'resume' }).effect).toEqual({ kind: 'resume-recording' });
+    });
+
+    test('a pause that found nothing running: the field is asked, and nothing is resumed, held or guarded after it', () => {
+      const r = paused(atCard(), []);
+      expect(r.session.recording).toMatchObject({ status: 'none', othersPaused: true });
+      expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card' })]);
+      for (const finishedOnKey of ['', '#']) {
+        const after = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey });
+        expect(after.effect).toBeUndefined();
+        expect(after.resumeNotBefore).toBeUndefined();
+        expect(after.verbs).toEqual([{ verb: 'say', text: 'thanks' }, expect.objectContaining({ verb: 'gather', field: 'ref' })]);
+        // closed with the prompt that is not sensitive: the code after it is paused for anew
+        expect(after.session.recording.othersPaused).toBeUndefined();
+        expect(go(after, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' }).effect).toEqual({ kind: 'pause-recording' });
+      }
+    });
+
+    test('a pause that failed fails closed: no sensitive field asked, each failed recording-pause-failed, straight to handoff', () => {
+      const asked = atCard();
+      expect(asked.effect).toEqual({ kind: 'pause-recording' });
+      const r = go(asked, { kind: 'recording', op: 'pause', ok: false });
+      expect(r.verbs.map((v) => v.verb)).toEqual(['handoff']);
+      expect(r.session.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+      expect(r.session.fields.cvv).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+      expect(r.session.recording).toMatchObject({ status: 'none', pauseFailed: true });
+      expect(r.session.recording.othersPaused).toBeUndefined();
+    });
+
+    test('a resume that failed: the call goes on, and the next sensitive field is paused for again', () => {
+      let r = paused(atCard(), [OTHER]);
+      r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' });
+      r = go(r, { kind: 'recording', op: 'resume', ok: false, lateUntil: 5 });
+      expect(r.session.recording).toMatchObject({ status: 'none', othersPaused: true, resumeFailed: { lateUntil: 5 } });
+      expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }, expect.objectContaining({ verb: 'gather', field: 'ref' })]);
+      r = go(r, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' });
+      expect(r.effect).toEqual({ kind: 'pause-recording' });
+      r = paused(r, [OTHER]);
+      expect(r.session.recording.resumeFailed).toBeUndefined();
+      expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
+    });
+
+    test("a bridge: what the stretch paused runs again before the handoff (another application's recording is never stopped)", () => {
+      const bridged = unrecorded('  mode: bridge\n');
+      let r = paused(atCard(bridged), [OTHER], bridged);
+      r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' }, bridged);
+      r = go(r, { kind: 'recording', op: 'resume', ok: true }, bridged);
+      r = go(r, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' }, bridged);
+      r = paused(r, [OTHER], bridged);
+      r = go(r, { kind: 'digits', step: 4, attempt: 1, digits: '123', finishedOnKey: '' }, bridged);
+      expect(r.effect).toEqual({ kind: 'resume-recording' });
+      expect(r.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
+      r = go(r, { kind: 'recording', op: 'resume', ok: true }, bridged);
+      expect(r.verbs.map((v) => v.verb)).toEqual(['handoff']);
+      expect(r.session.recording).toMatchObject({ status: 'none' });
+    });
+
+    test('a recorded flow with others paused with its own before only words and a bridge: all resumed (held) before its own is stopped', () => {
+      const cardThenBridge = parseFlow(
+        'b.yaml',
+        `id: b\nnumbers: ["+15005550007"]\nrecord: true\nsteps:\n  - collect: cvv\n    kind: security-code\n    prompt: code\n  - say: bye\nhandoff:\n  mode: bridge\n`,
+      );
+      const OWN = session().recording.sid!;
+      const asked = (sids: string[]) => {
+        const r = advance(cardThenBridge, { kind: 'start' }, { ...session(), flowId: 'b', cardBrand: 'visa' }, { now });
+        return paused(r, sids, cardThenBridge);
+      };
+      // its own alone: stopped at once, never resumed (one REST call, not two)
+      const alone = go(asked([]), { kind: 'digits', step: 0, attempt: 1, digits: '123', finishedOnKey: '' }, cardThenBridge);
+      expect(alone.effect).toEqual({ kind: 'stop-recording' });
+      // with another: resumed first, held for keys past the code's count, and only then its own stopped
+      let r = go(asked([OWN, OTHER]), { kind: 'digits', step: 0, attempt: 1, digits: '123', finishedOnKey: '' }, cardThenBridge);
+      expect(r.effect).toEqual({ kind: 'resume-recording' });
+      expect(r.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
+      r.session.recording.sids = undefined; // the runner forgets them once resumed
+      r = go(r, { kind: 'recording', op: 'resume', ok: true }, cardThenBridge);
+      expect(r.verbs).toEqual([{ verb: 'say', text: 'bye' }]);
+      expect(r.effect).toEqual({ kind: 'stop-recording' });
+    });
+
+    test('a recorded flow whose recording has not started yet pauses the others alone, and its recording starts only after the stretch', () => {
+      const recorded = unrecorded(undefined, true);
+      // started with the menu: from there on its own is paused with the others
+      let r = advance(recorded, { kind: 'start' }, { ...session(), flowId: 'unrecorded', recording: { status: 'none' } }, { now });
+      expect(r.verbs[0]).toEqual({ verb: 'start-recording' });
+      expect(r.session.recording.othersPaused).toBeUndefined();
+      r = go(r, { kind: 'digits', step: 0, attempt: 1, digits: '1', finishedOnKey: '#' }, recorded);
+      expect(r.effect).toEqual({ kind: 'pause-recording' });
+      r = paused(r, [], recorded);
+      expect(r.session.recording.status).toBe('paused');
+      expect(r.session.recording.othersPaused).toBeUndefined();
+      // the card first, in the first document (the call rings: nothing to pause); the recording starts with the prompt after it
+      const first = parseFlow(
+        'f.yaml',
+        `id: f\nnumbers: ["+15005550007"]\nrecord: true\nsteps:\n  - collect: card\n    kind: card-number\n    prompt: card\n  - say: thanks\n  - collect: ref\n    kind: digits\n    sensitive: false\n    minLength: 1\n    maxLength: 4\n    prompt: reference\n  - collect: cvv\n    kind: security-code\n    prompt: code\nhandoff:\n  mode: dial\n  to: "client:alice"\n`,
+      );
+      r = advance(first, { kind: 'start' }, { ...session(), flowId: 'f', recording: { status: 'none' } }, { now });
+      expect(r.effect).toBeUndefined();
+      expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'card' })]);
+      r = go(r, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' }, first);
+      expect(r.verbs.map((v) => v.verb)).toEqual(['start-recording', 'say', 'gather']);
+      expect(r.session.recording).toEqual({ status: 'in-progress' });
+      // the code: the flow's own recording paused for it
+      r = go(r, { kind: 'digits', step: 2, attempt: 1, digits: '12', finishedOnKey: '#' }, first);
+      expect(r.effect).toEqual({ kind: 'pause-recording' });
+      expect(paused(r, [], first).session.recording.status).toBe('paused');
+    });
   });
 });

@@ -1,0 +1,184 @@
+/**
+ * Recordings the service did not start, on a flow that records nothing itself: another
+ * application (a compliance recorder of the operator's) starts a recording over Twilio's REST API
+ * on the caller's call as they answer the menu. Before each sensitive stretch the call's
+ * recordings are listed and every one in progress is paused by its SID, Twilio's acknowledgement
+ * awaited, all or none (fail closed), and resumed after by the rules the flow's own recording
+ * follows (held after a field that ended on its count). The recording's audio, decoded, holds the
+ * menu's keys and the last answer's, never a key of the card.
+ */
+import { RESUME_HOLD_MS } from '../../src/flows/engine';
+import { createTwilioClient } from '../../src/twilio/rest';
+import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
+import { CARD_PROMPT, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
+import { wideDecode } from '../support/decoders';
+import { ACCOUNT_SID, AUTH_TOKEN, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { currentExpiry } from '../support/values';
+
+const CARD_NUMBER = '+15005550031';
+const EXPIRY_NUMBER = '+15005550032';
+const CARD = '4111111111111111';
+const EXPIRY = currentExpiry(14);
+const DONE_PROMPT = 'Press 1 to finish, then hash.';
+
+/** a flow that does not record: the menu, `field` (a sensitive collect step's YAML lines), words, a last question, then dial alice */
+const unrecordedFlow = (id: string, number: string, field: string) => `id: ${id}
+numbers: ["${number}"]
+steps:
+${MENU_STEP}${field}  - say: "Thank you."
+  - collect: done
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 1
+    prompt: "${DONE_PROMPT}"
+handoff:
+  mode: dial
+  to: "client:alice"
+`;
+
+const cardStep = `  - collect: card
+    kind: card-number
+    prompt: "${CARD_PROMPT}"
+`;
+
+/** four keys: the Gather ends on the fourth */
+const expiryStep = `  - collect: expiry
+    kind: expiry
+    prompt: "Key in the expiry date as four digits."
+`;
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    flows: {
+      'unrecorded-card': unrecordedFlow('unrecorded-card', CARD_NUMBER, cardStep),
+      'unrecorded-expiry': unrecordedFlow('unrecorded-expiry', EXPIRY_NUMBER, expiryStep),
+    },
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/**
+ * A call to `to`: at the menu another application starts a recording on it over REST (unless
+ * `record` is false); the caller keys `keys` at the sensitive question and takes `lastMs` over the
+ * last one, so the call is live while keys pressed past an answer land.
+ */
+async function call(to: string, keys: string, lastMs: number, record = true): Promise<{ c: EmulatedCall; other: string }> {
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  let other = '';
+  let placed: EmulatedCall | undefined = undefined;
+  placed = await h.emulator.placeCall({
+    from: '+15550004444',
+    to,
+    voiceUrl: h.voiceUrl,
+    onGather: async (g) => {
+      const prompt = g.prompt.join(' ');
+      if (prompt === MENU_PROMPT) {
+        if (record) other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
+        return '1#';
+      }
+      if (prompt !== DONE_PROMPT) return keys;
+      await sleep(lastMs);
+      return '1#';
+    },
+  });
+  const c = placed;
+  await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
+  return { c, other };
+}
+
+const gatherTimes = (c: EmulatedCall) => h.emulator.timelineFor(c.sid).filter((e) => e.type === 'gather');
+const lists = (c: EmulatedCall) => h.emulator.timelineFor(c.sid).filter((e) => e.type === 'rest' && e.method === 'GET' && /\/Recordings\.json$/.test(e.path));
+const prompts = (c: EmulatedCall) =>
+  c.transcript.filter((t): t is Extract<TranscriptEntry, { verb: 'Gather' }> => t.verb === 'Gather').flatMap((t) => t.prompt);
+const statuses = (c: EmulatedCall, recordingSid: string) =>
+  h.emulator
+    .timelineFor(c.sid)
+    .filter((e) => e.type === 'recording' && e.recordingSid === recordingSid)
+    .map((e) => (e.type === 'recording' ? e.status : ''));
+const audit = async (c: EmulatedCall) => (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
+
+test("a flow that does not record: another application's recording is paused for the card, holds no key of it, and runs again after", async () => {
+  const { c, other } = await call(CARD_NUMBER, `${CARD}#`, 1_000);
+  const session = await h.app.services.calls.get(c.sid);
+  expect(session!.fields.card).toMatchObject({ valid: true, last4: '1111' });
+  expect(c.recordings.map((r) => r.sid)).toEqual([other]);
+
+  // paused (acknowledged) at the card's Gather, in progress again at the last question and at the handoff
+  const [, cardAsked, doneAsked] = gatherTimes(c);
+  expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, other)).toBe('paused');
+  expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, other)).toBe('in-progress');
+  // started, paused once, resumed once, and ended only with the call
+  expect(statuses(c, other)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  // the menu's keys and the last answer's are recorded; not one key of the card
+  expect(wideDecode(c.recordings[0].mixed)).toBe('1#1#');
+
+  // one list of the call's recordings for the one sensitive stretch
+  expect(lists(c)).toHaveLength(1);
+  const entries = await audit(c);
+  expect(entries.filter((e) => e.type === 'recording.paused').map((e) => e.recordingSid)).toEqual([other]);
+  expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual([other]);
+  // the session names no recording of its own: the flow records nothing
+  expect(session!.recording).toMatchObject({ status: 'none' });
+  expect(h.logs.text).not.toContain('41111111');
+});
+
+test('after a field that ended on its count, the resume is held for the keys the caller presses past it', async () => {
+  // the caller keys the expiry as MMYYYY: the Gather takes MMYY, the last two keys follow it
+  const { c, other } = await call(EXPIRY_NUMBER, `${EXPIRY}20`, RESUME_HOLD_MS + 500);
+  expect((await h.app.services.calls.get(c.sid))!.fields.expiry).toMatchObject({ valid: true });
+  expect(wideDecode(c.recordings[0].mixed)).toBe('1#1#');
+  const expiryEnded = gatherTimes(c)[1];
+  const resumed = h.emulator
+    .timelineFor(c.sid)
+    .find((e) => e.type === 'recording' && e.recordingSid === other && e.status === 'in-progress' && e.t > expiryEnded.t);
+  expect(resumed!.t - expiryEnded.t).toBeGreaterThanOrEqual(RESUME_HOLD_MS);
+});
+
+test('nothing else records the call: one list, nothing paused or resumed, and no wait after the card', async () => {
+  const { c } = await call(CARD_NUMBER, `${CARD}#`, 0, false);
+  expect((await h.app.services.calls.get(c.sid))!.fields.card).toMatchObject({ valid: true });
+  expect(lists(c)).toHaveLength(1);
+  expect(h.emulator.timelineFor(c.sid).filter((e) => e.type === 'recording')).toEqual([]);
+  expect((await audit(c)).filter((e) => String(e.type).startsWith('recording.'))).toEqual([]);
+  // no guard and no held resume: the words and the last question follow the card at once
+  expect(c.transcript.filter((t) => t.verb === 'Gather')).toHaveLength(3);
+});
+
+test("the other recording's pause fails: the card is not asked (fail closed), marked recording-pause-failed, and the call is handed off", async () => {
+  h.emulator.faults.recordingPause = { status: 500, times: 1 };
+  try {
+    const { c, other } = await call(CARD_NUMBER, `${CARD}#`, 0);
+    expect(prompts(c)).not.toContain(CARD_PROMPT);
+    expect(c.transcript.some((t) => t.verb === 'Dial')).toBe(true);
+    const session = await h.app.services.calls.get(c.sid);
+    expect(session!.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+    expect(session!.recording.pauseFailed).toBe(true);
+    const entries = await audit(c);
+    expect(entries.filter((e) => e.type === 'recording.pause-failed').map((e) => [e.recordingSid, e.twilioStatus])).toEqual([[other, '500']]);
+    expect(entries).toContainEqual(expect.objectContaining({ type: 'field.failed', field: 'card', reason: 'recording-pause-failed' }));
+    // nothing was keyed into the recording, which was never paused
+    expect(wideDecode(c.recordings[0].mixed)).toBe('1#');
+    expect(statuses(c, other)).toEqual(['in-progress', 'stopped']);
+  } finally {
+    h.emulator.faults.recordingPause = undefined;
+  }
+});
+
+test("the call's recordings cannot be listed: nothing is known to pause, so, as a recorded flow does, the card is asked and the failure logged", async () => {
+  h.emulator.faults.recordingsList = { status: 503 };
+  try {
+    const { c } = await call(CARD_NUMBER, `${CARD}#`, 0);
+    expect((await h.app.services.calls.get(c.sid))!.fields.card).toMatchObject({ valid: true });
+    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
+    // the limit this leaves, stated: the recording nobody could see heard the card
+    expect(wideDecode(c.recordings[0].mixed)).toBe(`1#${CARD}#1#`);
+  } finally {
+    h.emulator.faults.recordingsList = undefined;
+  }
+});
