@@ -17,6 +17,7 @@ import { currentExpiry } from '../support/values';
 
 const CARD_NUMBER = '+15005550031';
 const EXPIRY_NUMBER = '+15005550032';
+const RECORDED_BRIDGE_NUMBER = '+15005550033';
 const CARD = '4111111111111111';
 const EXPIRY = currentExpiry(14);
 const DONE_PROMPT = 'Press 1 to finish, then hash.';
@@ -55,6 +56,8 @@ beforeAll(async () => {
     flows: {
       'unrecorded-card': unrecordedFlow('unrecorded-card', CARD_NUMBER, cardStep),
       'unrecorded-expiry': unrecordedFlow('unrecorded-expiry', EXPIRY_NUMBER, expiryStep),
+      // recorded, and only a bridge after the card: the flow's own recording is stopped for the bridge
+      'recorded-bridge': `id: recorded-bridge\nnumbers: ["${RECORDED_BRIDGE_NUMBER}"]\nrecord: true\nsteps:\n${MENU_STEP}${cardStep}handoff:\n  mode: bridge\n`,
     },
   });
 });
@@ -181,4 +184,29 @@ test("the call's recordings cannot be listed: nothing is known to pause, so, as 
   } finally {
     h.emulator.faults.recordingsList = undefined;
   }
+});
+
+test("a recorded flow before a bridge: another application's recording, paused with the flow's own for the card, runs again; only the flow's own is stopped", async () => {
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  let other = '';
+  let placed: EmulatedCall | undefined = undefined;
+  placed = await h.emulator.placeCall({
+    from: '+15550004444',
+    to: RECORDED_BRIDGE_NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: async (g) => {
+      if (g.prompt.join(' ') !== MENU_PROMPT) return `${CARD}#`;
+      // the flow's recording known by its SID, as it is long before a caller answers a menu
+      await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
+      other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
+      return '1#';
+    },
+  });
+  const c = placed;
+  await waitFor(async () => (await h.app.services.calls.get(c.sid))?.state === 'offered', 'the bridge handoff', 10_000);
+  const own = c.recordings.find((r) => r.sid !== other)!;
+  expect(statuses(c, own.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(statuses(c, other)).toEqual(['in-progress', 'paused', 'in-progress']);
+  expect(wideDecode(c.recordings.find((r) => r.sid === other)!.mixed)).toBe('1#');
+  await c.hangup();
 });
