@@ -29,6 +29,7 @@ import { registerAccessLog } from './ops/access-log';
 import { registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
+import { recordingList } from './recording/stretch';
 import { createStore, makeKeys, MessageSigner } from './store';
 import { FirstWebhook } from './twilio/first-webhook';
 import { WebhookWrite } from './twilio/webhook-write';
@@ -229,6 +230,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bridges,
     audit,
     recording,
+    recordings: recordingList(twilioClient),
     vault,
     captureMetrics: metrics.captures,
     onSessionChanged: queueDelivery,

@@ -25,6 +25,8 @@ export interface LiveCallsDeps {
   bridges: BridgeRegistry;
   audit: ExecutorDeps['audit'];
   recording: ExecutorDeps['recording'];
+  /** Twilio's list of a call's recordings: a capture pauses every one in progress on the bridge's calls */
+  recordings: ExecutorDeps['recordings'];
   vault: ExecutorDeps['vault'];
   /** captures by outcome */
   captureMetrics: ExecutorDeps['metrics'];
@@ -56,6 +58,7 @@ export class LiveCalls {
       calls: d.calls,
       records,
       recording: d.recording,
+      recordings: d.recordings,
       vault: d.vault,
       audit: d.audit,
       events: d.events,

@@ -2,13 +2,15 @@
  * The capture state machine, run on the instance that holds the call's media bridge
  * (CONTRACT §5, DESIGN "Capture mid-call"):
  *
- *   lock → pause the recording and await Twilio → (blanket on) → listen to the bridge's key
+ *   lock → pause the recordings and await Twilio → (blanket on) → listen to the bridge's key
  *   presses, publishing masked progress → end on '#', the kind's maximum length, IDLE_MS after
  *   the last key, or a hard timeout → validate → vault → masked field on the session → resume
- *   the recording → capture.completed / capture.failed.
+ *   the recordings → capture.completed / capture.failed.
  *
- * Keys are only listened to after Twilio acknowledged the pause, so no key of the value can
- * reach the recording. The plain value lives in the collector for the life of the capture and
+ * The recordings are the bridge's own (the agent's call's) and every other one in progress on
+ * either call, another application's (recorded.ts captureRecordings), all paused or none. Keys
+ * are only listened to after Twilio acknowledged the pauses, so no key of the value can reach a
+ * recording. The plain value lives in the collector for the life of the capture and
  * goes nowhere but the validator and the vault.
  */
 import { randomBytes } from 'node:crypto';
@@ -19,10 +21,11 @@ import { fieldState, maskProgress, maxLengthFor, validate, writeField, type Fiel
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import { LOST, settleLostCapture } from './lost';
-import { recordedCall, type RecordedCall } from './recorded';
+import { captureRecordings } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
+import type { RecordingList, RecordingRef } from '../recording/stretch';
 
 /** CONTRACT §5: a capture ends this long after the last key */
 export const IDLE_MS = 5_000;
@@ -51,10 +54,13 @@ export interface ExecutorDeps {
   calls: CallRepository;
   records: CaptureRecords;
   recording: {
-    /** the recording of call `callSid`; audited on `auditCallSid` */
-    pause(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
-    resume(callSid: string, recordingSid?: string, auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /** every recording named, each on its own call, all or none; audited on `auditCallSid` (recording/controller.ts) */
+    pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /** each tried; ok only when all were resumed */
+    resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
   };
+  /** Twilio's list of a call's recordings: a capture pauses every one in progress on the bridge's calls */
+  recordings: RecordingList;
   vault: {
     put(callSid: string, field: string, plain: string): Promise<string>;
     erase(token: string): Promise<void>;
@@ -79,8 +85,8 @@ interface Running {
   bridge: CaptureBridge;
   onKey: (key: KeyPress) => void;
   onLost: () => void;
-  /** the recording a capture pauses: the agent's call's, which is what records a bridge */
-  recorded: RecordedCall;
+  /** the recordings the capture paused (the agent's call's own, and any other in progress on either call), resumed as it ends */
+  recordings: RecordingRef[];
   minLength?: number;
   maxLength?: number;
   cardBrand?: CallSession['cardBrand'];
@@ -123,10 +129,13 @@ export class CaptureExecutor {
     if (this.running.has(callSid) || !(await this.d.records.lock(callSid, captureId, lockSeconds))) {
       return { ok: false, error: 'capture-running' };
     }
-    const recorded = recordedCall(session);
+    let recordings: RecordingRef[];
     let pause: { ok: boolean; twilioStatus: string };
     try {
-      pause = await this.d.recording.pause(recorded.callSid, recorded.recordingSid, callSid);
+      recordings = await captureRecordings(this.d.recordings, session, log);
+      const others = recordings.length - 1;
+      if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
+      pause = await this.d.recording.pauseAll(recordings, callSid);
     } catch (e) {
       await this.d.records.unlock(callSid);
       throw e;
@@ -140,7 +149,7 @@ export class CaptureExecutor {
     }
 
     try {
-      this.begin(callSid, req, captureId, session, bridge);
+      this.begin(callSid, req, captureId, session, bridge, recordings);
       await this.announceStart(callSid, req, captureId);
     } catch (e) {
       // never leave the recording paused or the lock held behind a half-started capture
@@ -148,7 +157,7 @@ export class CaptureExecutor {
       else {
         await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
         await this.d.recording
-          .resume(recorded.callSid, recorded.recordingSid, callSid)
+          .resumeAll(recordings, callSid)
           .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a failed capture start did not complete'));
       }
       throw e;
@@ -158,7 +167,7 @@ export class CaptureExecutor {
   }
 
   /** the capture exists from here: timers armed, running on this instance */
-  private begin(callSid: string, req: CaptureRequest, captureId: string, session: CallSession, bridge: CaptureBridge): void {
+  private begin(callSid: string, req: CaptureRequest, captureId: string, session: CallSession, bridge: CaptureBridge, recordings: RecordingRef[]): void {
     const maxLength = maxLengthFor(req.kind, { cardBrand: session.cardBrand, maxLength: req.maxLength });
     const run: Running = {
       record: {
@@ -171,12 +180,13 @@ export class CaptureExecutor {
         entered: 0,
         masked: '',
         startedAt: this.now().getTime(),
+        recordings,
       },
       collector: new DigitCollector(maxLength),
       bridge,
       onKey: (key) => this.onKey(callSid, key),
       onLost: () => this.finish(callSid, { status: 'failed', reason: LOST }),
-      recorded: recordedCall(session),
+      recordings,
       minLength: req.minLength,
       maxLength: req.maxLength,
       cardBrand: session.cardBrand,
@@ -291,7 +301,7 @@ export class CaptureExecutor {
       run.record.reason = 'internal';
     } finally {
       run.collector.wipe();
-      const resume = await this.d.recording.resume(run.recorded.callSid, run.recorded.recordingSid, callSid).catch((err: unknown) => {
+      const resume = await this.d.recording.resumeAll(run.recordings, callSid).catch((err: unknown) => {
         log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
         return { ok: false, twilioStatus: 'network' };
       });

@@ -28,8 +28,12 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   if (!(await d.records.unlockIf(callSid, capture.id))) return;
   const log = d.log.child({ callSid, captureId: capture.id });
   log.warn('capture lost with its instance: ended here, the recording resumed');
+  const kept = await d.records.get(callSid, capture.id);
+  // what the capture paused, as its record names it; a record without them (written before they
+  // were named, or gone), the bridge's own recording
   const recorded = recordedCall(session);
-  const resume = await d.recording.resume(recorded.callSid, recorded.recordingSid, callSid).catch((err: unknown) => {
+  const recordings = kept?.recordings ?? [recorded];
+  const resume = await d.recording.resumeAll(recordings, callSid).catch((err: unknown) => {
     log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
     return { ok: false, twilioStatus: 'network' };
   });
@@ -38,7 +42,7 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
     s.capture.status = 'failed';
     if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
   });
-  const record: CaptureRecord = (await d.records.get(callSid, capture.id)) ?? {
+  const record: CaptureRecord = kept ?? {
     captureId: capture.id,
     callSid,
     name: capture.name,

@@ -1,5 +1,7 @@
-/** Which call's recording a capture pauses and resumes. */
+/** Which recordings a capture pauses and resumes. */
+import type { Logger } from 'pino';
 import type { CallSession } from '../calls/session';
+import { stretchRecordings, type RecordingList, type RecordingRef } from '../recording/stretch';
 
 export interface RecordedCall {
   callSid: string;
@@ -14,4 +16,19 @@ export interface RecordedCall {
 export function recordedCall(s: CallSession): RecordedCall {
   if (s.handoff.agentCallSid) return { callSid: s.handoff.agentCallSid, recordingSid: s.agentRecording?.sid };
   return { callSid: s.callSid, recordingSid: s.recording.sid };
+}
+
+/**
+ * Everything a capture pauses: the bridge's own recording (recordedCall), and every other one
+ * in progress on either of its calls. Another application may record the caller's call or the
+ * agent's over Twilio's REST API (a compliance recorder), and the caller's call is not masked:
+ * such a recording hears every key the caller presses. Each call's recordings are listed once,
+ * both at the same time (recording/stretch.ts: a list that cannot be read leaves what it would
+ * have found unpaused, as a flow's stretch does); the bridge's own comes first.
+ */
+export async function captureRecordings(list: RecordingList, s: CallSession, log: Logger): Promise<RecordingRef[]> {
+  const own = recordedCall(s);
+  const calls = [...new Set([own.callSid, s.callSid, ...(s.handoff.agentCallSid ? [s.handoff.agentCallSid] : [])])];
+  const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log)));
+  return each.flat();
 }

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { captureRequest, cancelResult, startResult, WIRE_CARD_BRANDS, WIRE_FIELD_KINDS } from '../bus/messages';
 import type { CardBrand, FieldKind } from '../fields';
+import type { RecordingRef } from '../recording/stretch';
 
 export type CaptureStatus = 'capturing' | 'completed' | 'failed' | 'cancelled';
 
@@ -24,6 +25,12 @@ export interface CaptureRecord {
   reason?: string;
   startedAt: number;
   endedAt?: number;
+  /**
+   * The recordings the capture paused (Twilio's SIDs: the agent call's own and any other in
+   * progress on the bridge's calls), resumed as it ends, on whichever instance ends it (lost.ts).
+   * Never shown to agents (captureView).
+   */
+  recordings?: RecordingRef[];
 }
 
 /**

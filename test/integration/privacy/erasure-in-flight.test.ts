@@ -75,7 +75,8 @@ describe('erasure with work in flight', () => {
     const executor = new CaptureExecutor({
       calls,
       records: new CaptureRecords(store, keys),
-      recording: { pause: async () => ({ ok: true, twilioStatus: '200' }), resume: async () => ({ ok: true, twilioStatus: '200' }) },
+      recording: { pauseAll: async () => ({ ok: true, twilioStatus: '200' }), resumeAll: async () => ({ ok: true, twilioStatus: '200' }) },
+      recordings: async () => [],
       vault,
       audit,
       events: { publish: async (e) => void events.push(e) },

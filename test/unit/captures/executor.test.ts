@@ -7,12 +7,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/captures';
+import { CaptureExecutor, CaptureRecords, captureView, type KeyPress } from '../../../src/captures';
 import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
 import { StoreErrors } from '../../../src/errors';
 import { createLogger, type Logger } from '../../../src/log';
+import type { RecordingRef } from '../../../src/recording/stretch';
 
 const SID = 'CA' + '1'.repeat(32);
 
@@ -59,7 +60,10 @@ function logStream(): { log: Logger; lines: () => Array<Record<string, unknown>>
   return { log: createLogger('debug', sink), lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>), text: () => raw.join('') };
 }
 
-async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resumeFails?: Error; log?: Logger } = {}) {
+/** what Twilio lists on each call (none listed: no recording) */
+type Listed = Record<string, Array<{ sid: string; status: string }>>;
+
+async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resumeFails?: Error; log?: Logger; listed?: Listed } = {}) {
   const store = new EmbeddedStore();
   const keys = makeKeys('t:');
   const calls = new CallRepository(store, keys);
@@ -70,22 +74,30 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resume
   const outcomes: string[] = [];
   const vaulted: Record<string, string> = {};
   const erased: string[] = [];
+  const paused: RecordingRef[][] = [];
+  const resumed: RecordingRef[][] = [];
+  const audited: string[] = [];
   let minted = 0;
   const records = new CaptureRecords(store, keys);
   const ex = new CaptureExecutor({
     calls,
     records,
     recording: {
-      pause: async () => {
+      pauseAll: async (recordings, auditCallSid) => {
         log.push(`pause:${bridge.listenerCount('key')}`);
+        paused.push([...recordings]);
+        audited.push(auditCallSid ?? '');
         return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
       },
-      resume: async () => {
+      resumeAll: async (recordings, auditCallSid) => {
         log.push(`resume:${bridge.listenerCount('key')}`);
+        resumed.push([...recordings]);
+        audited.push(auditCallSid ?? '');
         if (opts.resumeFails) throw opts.resumeFails;
         return { ok: true, twilioStatus: '200' };
       },
     },
+    recordings: async (callSid) => opts.listed?.[callSid] ?? [],
     // the first token of a field is tok_<field>, later ones tok_<field>_<n>
     vault: {
       put: async (_c, field, plain) => ((vaulted[field] = plain), ++minted === 1 ? `tok_${field}` : `tok_${field}_${minted}`),
@@ -110,7 +122,7 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resume
         }
       }, 5);
     });
-  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled };
+  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, audited };
 }
 
 describe('DigitCollector', () => {
@@ -287,6 +299,82 @@ describe('CaptureExecutor', () => {
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
     expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
     expect(await t.records.get(SID, r.ok ? r.captureId : '')).toMatchObject({ status: 'failed', reason: 'bridge-lost' });
+  });
+
+  describe("another application's recordings on the bridge's calls", () => {
+    const AGENT_CALL = 'CA' + '3'.repeat(32);
+    const OWN = 'RE' + '4'.repeat(32);
+    const ON_CALLER = 'RE' + '5'.repeat(32);
+    const ON_AGENT = 'RE' + '6'.repeat(32);
+    const bridged = { handoff: { mode: 'bridge' as const, agentCallSid: AGENT_CALL }, agentRecording: { sid: OWN, status: 'in-progress' as const } };
+    const listed: Listed = {
+      [SID]: [
+        { sid: ON_CALLER, status: 'in-progress' },
+        { sid: 'RE' + '7'.repeat(32), status: 'completed' },
+      ],
+      [AGENT_CALL]: [
+        { sid: OWN, status: 'in-progress' },
+        { sid: ON_AGENT, status: 'in-progress' },
+        { sid: 'RE' + '8'.repeat(32), status: 'paused' },
+      ],
+    };
+    const all = [
+      { callSid: AGENT_CALL, recordingSid: OWN },
+      { callSid: AGENT_CALL, recordingSid: ON_AGENT },
+      { callSid: SID, recordingSid: ON_CALLER },
+    ];
+
+    it("pauses, with the agent call's own, every one in progress on either call, all at once and before any key; resumes each after; audits on the caller's call", async () => {
+      const t = await setup({ s: bridged, listed });
+      const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      expect(r.ok).toBe(true);
+      expect(t.log[0]).toBe('pause:0');
+      expect(t.paused).toEqual([all]);
+      // the record names them, so whichever instance ends the capture resumes them (lost.ts); agents never see them
+      const record = await t.records.get(SID, r.ok ? r.captureId : '');
+      expect(record?.recordings).toEqual(all);
+      expect(captureView(record!)).not.toHaveProperty('recordings');
+      t.bridge.press('4111111111111111#');
+      await t.settled('capture.completed');
+      expect(t.resumed).toEqual([all]);
+      expect(t.audited).toEqual([SID, SID]);
+    });
+
+    it('refused when one cannot be paused (pauseAll fails closed): no key is listened to, and nothing is left behind', async () => {
+      const t = await setup({ s: bridged, listed, pauseOk: false });
+      expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
+      expect(t.paused).toEqual([all]);
+      expect(t.bridge.listenerCount('key')).toBe(0);
+      expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+      expect(t.outcomes).toEqual(['recording-pause-failed']);
+    });
+
+    it("the agent call's own recording not yet known by its SID: Twilio.CURRENT there, unlisted, with the caller's call's others", async () => {
+      const t = await setup({ s: { ...bridged, agentRecording: { status: 'in-progress' } }, listed });
+      await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      expect(t.paused).toEqual([[{ callSid: AGENT_CALL }, { callSid: SID, recordingSid: ON_CALLER }]]);
+    });
+
+    it('a capture lost with its instance resumes every recording its record names', async () => {
+      const t = await setup({ s: { ...bridged, agentRecording: { sid: OWN, status: 'paused' } } });
+      await t.records.save({
+        captureId: 'cap_lost',
+        callSid: SID,
+        name: 'card',
+        kind: 'card-number',
+        blanket: false,
+        status: 'capturing',
+        entered: 0,
+        masked: '',
+        startedAt: 1,
+        recordings: all,
+      });
+      expect(await t.records.lock(SID, 'cap_lost', 150)).toBe(true);
+      await t.calls.update(SID, (s) => void (s.capture = { id: 'cap_lost', name: 'card', kind: 'card-number', status: 'capturing' }));
+      await t.ex.settleLost(SID);
+      expect(t.resumed).toEqual([all]);
+      expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
+    });
   });
 
   it('settles a capture its instance was lost with: failed bridge-lost, recording resumed, lock released, once', async () => {

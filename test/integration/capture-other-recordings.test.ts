@@ -1,0 +1,160 @@
+/**
+ * A secure capture in a bridge, with a recording the service did not start: another application
+ * (a compliance recorder) records the caller's call, or the agent's, over Twilio's REST API. The
+ * caller's call is not masked (the service masks only what it relays to the agent), so such a
+ * recording hears every key the caller presses. Before the capture listens, both calls'
+ * recordings are listed and every one in progress is paused by its SID with the agent call's own,
+ * Twilio's acknowledgement awaited, all or none (a failure refuses the capture: 503); each is
+ * resumed after. Decoded, the other recording holds no key of the card, while it still records the
+ * caller before and after the capture.
+ */
+import fs from 'node:fs';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import { createTwilioClient } from '../../src/twilio/rest';
+import { concat, multimon, silence, speech } from '../support/audio';
+import { wideDecode } from '../support/decoders';
+import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+
+const CARD = '4111111111111111';
+
+let h: Harness;
+let flowsDir: string;
+let alice: string;
+
+beforeAll(async () => {
+  // both decoders are proven on the very keys the caller presses
+  expect(multimon(keyed(`${CARD}#`))).toBe(`${CARD}#`);
+  expect(wideDecode(keyed(`${CARD}#`))).toBe(`${CARD}#`);
+  flowsDir = makeFlowsDir();
+  h = await startHarness({ flowsDir });
+  alice = token(h, 'alice');
+});
+
+afterAll(async () => {
+  await h?.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+interface Live {
+  call: EmulatedCall;
+  caller: MediaLeg;
+  agentCall: EmulatedCall;
+}
+
+/** an offered call accepted by alice, bridged, the agent call's own recording known by its SID (as it is long before an agent asks for a card) */
+async function bridgedCall(): Promise<Live> {
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
+  const { agentCall } = await agentSide(h, call.sid);
+  await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
+  return { call, caller, agentCall };
+}
+
+/** another application starts a recording on `callSid` over Twilio's REST API */
+async function otherRecording(callSid: string): Promise<string> {
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  return (await rest.calls(callSid).recordings.create({ recordingChannels: 'dual' })).sid;
+}
+
+const statuses = (callSid: string, recordingSid: string) =>
+  h.emulator
+    .timelineFor(callSid)
+    .filter((e) => e.type === 'recording' && e.recordingSid === recordingSid)
+    .map((e) => (e.type === 'recording' ? e.status : ''));
+
+async function captureEnded(callSid: string, captureId: string): Promise<Record<string, unknown>> {
+  return waitFor(
+    async () => {
+      const r = await api(h, 'GET', `/v1/calls/${callSid}/captures/${captureId}`, alice);
+      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
+    },
+    'the capture to end',
+    10_000,
+  );
+}
+
+/** every channel and the mix of the recording: not one key, by either decoder */
+function holdsNoKey(call: EmulatedCall, recordingSid: string): void {
+  const rec = call.recordings.find((r) => r.sid === recordingSid)!;
+  for (const audio of [...rec.channels(), rec.mixed]) {
+    expect(multimon(audio)).toBe('');
+    expect(wideDecode(audio)).toBe('');
+  }
+}
+
+test("a recording another application runs on the caller's call is paused before the capture listens, holds no key of the card, and runs again after", async () => {
+  const live = await bridgedCall();
+  const other = await otherRecording(live.call.sid);
+  // the caller talks: the other recording hears them
+  await live.caller.sendAudio(speech(1));
+  const rec = live.call.recordings.find((r) => r.sid === other)!;
+  await waitFor(() => rec.mixed.length >= 8000, 'the other recording to hear the caller');
+
+  const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+  expect(started.status).toBe(201);
+  const { captureId } = started.body as { captureId: string };
+  // paused (acknowledged) by the time the capture answered, before the first key
+  const firstKeyAt = h.emulator.now();
+  expect(h.emulator.recordingStatusAt(live.call.sid, firstKeyAt, other)).toBe('paused');
+  expect(h.emulator.recordingStatusAt(live.agentCall.sid, firstKeyAt)).toBe('paused');
+  const before = rec.mixed.length;
+  await live.caller.sendAudio(keyed(`${CARD}#`));
+  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed', masked: '************1111', valid: true });
+
+  // resumed after: in progress again, and it hears the caller once more
+  await waitFor(() => statuses(live.call.sid, other).at(-1) === 'in-progress', 'the other recording resumed');
+  expect(statuses(live.call.sid, other)).toEqual(['in-progress', 'paused', 'in-progress']);
+  const keyedStretch = rec.mixed.length - before;
+  expect(keyedStretch).toBeLessThan(keyed(`${CARD}#`).length - 16 * 1280);
+  await live.caller.sendAudio(concat([speech(1, 9), silence(1600)]));
+  await waitFor(() => rec.mixed.length >= before + keyedStretch + 8000, 'the other recording to hear the caller again');
+  holdsNoKey(live.call, other);
+
+  // the audit trail names its pause and its resume, on the caller's call, with the agent call's own
+  const entries = (await h.app.services.audit.list(live.call.sid)) as unknown as Record<string, unknown>[];
+  const ownSid = live.agentCall.recordings[0].sid;
+  expect(entries.filter((e) => e.type === 'recording.paused').map((e) => e.recordingSid)).toEqual([ownSid, other]);
+  expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual([ownSid, other]);
+  await live.call.hangup();
+});
+
+test("one on the agent's call, besides its own, is paused and resumed with it", async () => {
+  const live = await bridgedCall();
+  const other = await otherRecording(live.agentCall.sid);
+  const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
+  expect(started.status).toBe(201);
+  const { captureId } = started.body as { captureId: string };
+  const ownSid = live.agentCall.recordings[0].sid;
+  for (const sid of [ownSid, other]) expect(h.emulator.recordingStatusAt(live.agentCall.sid, h.emulator.now(), sid)).toBe('paused');
+  await live.caller.sendAudio(keyed('123#'));
+  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed' });
+  for (const sid of [ownSid, other]) {
+    await waitFor(() => statuses(live.agentCall.sid, sid).at(-1) === 'in-progress', 'each resumed');
+    expect(statuses(live.agentCall.sid, sid)).toEqual(['in-progress', 'paused', 'in-progress']);
+  }
+  await live.call.hangup();
+});
+
+test("the other recording's pause fails: the capture is refused (503, fail closed), and the agent call's, paused first, runs again", async () => {
+  const live = await bridgedCall();
+  const other = await otherRecording(live.call.sid);
+  // the agent call's own recording is paused first, then the caller's call's other one, refused
+  h.emulator.faults.recordingPause = { status: 500, after: 1, times: 1 };
+  try {
+    const r = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ error: 'recording-pause-failed' });
+  } finally {
+    h.emulator.faults.recordingPause = undefined;
+  }
+  const ownSid = live.agentCall.recordings[0].sid;
+  expect(statuses(live.agentCall.sid, ownSid)).toEqual(['in-progress', 'paused', 'in-progress']);
+  expect(statuses(live.call.sid, other)).toEqual(['in-progress']);
+  const view = (await api(h, 'GET', `/v1/calls/${live.call.sid}`, alice)).body as { capture: unknown };
+  expect(view.capture).toBeNull();
+  const entries = (await h.app.services.audit.list(live.call.sid)) as unknown as Record<string, unknown>[];
+  expect(entries).toContainEqual(expect.objectContaining({ type: 'recording.pause-failed', recordingSid: other, twilioStatus: '500' }));
+  expect(entries).toContainEqual(expect.objectContaining({ type: 'capture.refused', reason: 'recording-pause-failed' }));
+  await live.call.hangup();
+});
