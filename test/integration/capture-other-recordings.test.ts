@@ -110,6 +110,9 @@ test("a recording another application runs on the caller's call is paused before
   await live.caller.sendAudio(concat([speech(1, 9), silence(1600)]));
   await waitFor(() => rec.mixed.length >= before + keyedStretch + 8000, 'the other recording to hear the caller again');
   holdsNoKey(live.call, other);
+  // nor does the log stream, or a metric
+  expect(h.logs.text).not.toContain('41111111');
+  expect(await (await fetch(h.metricsUrl)).text()).not.toContain('411111');
 
   // the audit trail names its pause and its resume, on the caller's call, with the agent call's own
   const entries = (await h.app.services.audit.list(live.call.sid)) as unknown as Record<string, unknown>[];
