@@ -116,7 +116,8 @@ test("a flow that does not record: another application's recording is paused for
   const [, cardAsked, doneAsked] = gatherTimes(c);
   expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, other)).toBe('paused');
   expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, other)).toBe('in-progress');
-  // started, paused once, resumed once, and ended only with the call
+  // started, paused once, resumed once, and ended only with the call (which ends after its <Dial>)
+  await c.ended;
   expect(statuses(c, other)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   // the menu's keys and the last answer's are recorded; not one key of the card
   expect(wideDecode(c.recordings[0].mixed)).toBe('1#1#');
@@ -159,6 +160,7 @@ test("the other recording's pause fails: the card is not asked (fail closed), ma
     const { c, other } = await call(CARD_NUMBER, `${CARD}#`, 0);
     expect(prompts(c)).not.toContain(CARD_PROMPT);
     expect(c.transcript.some((t) => t.verb === 'Dial')).toBe(true);
+    await c.ended;
     const session = await h.app.services.calls.get(c.sid);
     expect(session!.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
     expect(session!.recording.pauseFailed).toBe(true);
