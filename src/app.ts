@@ -102,8 +102,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const commands = new CommandBus(bus, config.instanceId);
   const rpc = new InstanceRpc(bus, config.instanceId);
   const twilioClient = createTwilioClient(config.twilio);
+  // resumes are never sent again by the client itself: see twilio/rest.ts
+  const resumeClient = createTwilioClient({ ...config.twilio, retryTooManyRequests: false });
   const recording = new RecordingController({
     client: twilioClient,
+    resumeClient,
     publicUrl: config.publicUrl,
     audit,
     log,

@@ -87,6 +87,11 @@ export class RecordingController {
   constructor(
     private readonly deps: {
       client: CallControl;
+      /**
+       * the client resumes go through (default: `client`): one that never sends a request again
+       * on its own, so a resume Twilio did not answer is over when the REST client gives up on it
+       */
+      resumeClient?: CallControl;
       publicUrl: string;
       audit: AuditSink;
       log: Logger;
@@ -233,7 +238,8 @@ export class RecordingController {
     const resumes = this.resuming.get(callSid);
     const ahead = [...(resumes ?? [])].filter((f) => f.sid === sid || f.sid === CURRENT || sid === CURRENT).map((f) => f.settled);
     let expired = false;
-    const send = () => this.deps.client.calls(callSid).recordings(sid).update(params);
+    const client = status === 'in-progress' ? (this.deps.resumeClient ?? this.deps.client) : this.deps.client;
+    const send = () => client.calls(callSid).recordings(sid).update(params);
     try {
       const request = ahead.length
         ? Promise.all(ahead).then(() => {

@@ -1,7 +1,9 @@
 /**
  * A resume Twilio answers after PAUSE_ACK_TIMEOUT_MS is not over: Twilio may carry it out later.
  * The IVR's next pause (for the next sensitive field) must not be overtaken by it, or the caller
- * keys that field into a running recording. (Captures: capture.test.ts.)
+ * keys that field into a running recording. (Captures: capture.test.ts.) And Twilio's 429 (too
+ * many concurrent REST requests: never processed, safe to retry): a pause is tried again, a
+ * resume never, so an unanswered resume stays within the bound the next pause waits out.
  */
 import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
@@ -132,4 +134,56 @@ test("a resume another instance sent went unanswered: this instance's pause for 
   expect(paused.length).toBeGreaterThanOrEqual(1);
   expect(paused[0] - menuAnsweredAt).toBeGreaterThanOrEqual(lateMs - 50);
   await call.hangup();
+}, 30_000);
+
+/** the REST updates of the call's recordings to `status`, with Twilio's answer to each */
+const updates = (callSid: string, status: string) =>
+  h.emulator
+    .timelineFor(callSid)
+    .flatMap((e) => (e.type === 'rest' && e.method === 'POST' && /\/Recordings\/[^/]+\.json$/.test(e.path) && e.params.Status === status ? [e.status] : []));
+
+function callAnswering(): ReturnType<typeof h.emulator.placeCall> {
+  return h.emulator.placeCall({
+    from: '+15550006666',
+    to: NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: (g) => {
+      const prompt = JSON.stringify(g);
+      if (prompt.includes(MENU_PROMPT)) return '1#';
+      if (prompt.includes('Key in your account')) return '12345678#';
+      if (prompt.includes('Key in your PIN')) return '4321#';
+      return null;
+    },
+  });
+}
+
+test('Twilio answers the pause 429 (too many concurrent requests) twice: it is tried again, and the account is asked with the recording paused', async () => {
+  h.emulator.faults.recordingPause = { status: 429, times: 2 };
+  try {
+    const call = await callAnswering();
+    await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
+    expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
+    expect(updates(call.sid, 'paused')).toEqual([429, 429, 200, 200]);
+    const session = await h.app.services.calls.get(call.sid);
+    expect(session!.fields.account).toMatchObject({ valid: true });
+    await call.hangup();
+  } finally {
+    h.emulator.faults.recordingPause = undefined;
+  }
+}, 30_000);
+
+test('a resume answered 429 is not sent again by the REST client: it failed, and the next sensitive field is paused for as after any failed resume', async () => {
+  h.emulator.faults.recordingResume = { status: 429, times: 1 };
+  try {
+    const call = await callAnswering();
+    await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
+    expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
+    // the 429 was the resume's only request; the next one is the PIN's resume
+    expect(updates(call.sid, 'in-progress')).toEqual([429, 200]);
+    const entries = (await h.app.services.audit.list(call.sid)).map((e) => (e as { type?: string }).type);
+    expect(entries.filter((t) => t === 'recording.resume-failed')).toHaveLength(1);
+    await call.hangup();
+  } finally {
+    h.emulator.faults.recordingResume = undefined;
+  }
 }, 30_000);
