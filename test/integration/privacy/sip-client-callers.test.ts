@@ -125,6 +125,9 @@ describe('callers whose From is a SIP URI or a Twilio Client identity', () => {
         ...mine.flatMap((c) => [strip(keys.call(c.sid)), strip(keys.vault(c.fromToken)), strip(keys.vaultIndex(c.sid))]),
       ]),
     );
+    // while held, the identity is in no key or value in plain text, audit trails included
+    const scanned = await h.scan();
+    expect(scanned.filter(({ key, content }) => identity.some((t) => `${key}\n${content}`.includes(t))).map(({ key }) => key)).toEqual([]);
     const erasesBefore = gw.received.filter((r) => r.path === '/erase').length;
 
     const res = await subjectRequest('DELETE', subject);
