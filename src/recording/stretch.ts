@@ -45,12 +45,19 @@ export async function stretchRecordings(
   callSid: string,
   own: { sid?: string } | undefined,
   log: Logger,
+  /**
+   * recordings the last stretch paused and may not have resumed (a resume Twilio refused): one
+   * Twilio still lists as paused is ours to resume, so it is taken into this stretch as well,
+   * or nothing would ever run it again
+   */
+  held: readonly string[] = [],
 ): Promise<RecordingRef[]> {
   const ours: RecordingRef[] = own ? [{ callSid, ...(own.sid ? { recordingSid: own.sid } : {}) }] : [];
   if ((own && !own.sid) || !list) return ours;
   let running: string[];
   try {
-    running = inProgress(await list(callSid));
+    const listed = await list(callSid);
+    running = [...inProgress(listed), ...listed.filter((r) => r.status === 'paused' && held.includes(r.sid)).map((r) => r.sid)];
   } catch (err) {
     log.warn({ listedCallSid: callSid, err: errFields(err) }, "the call's recordings could not be listed: another application's are not paused");
     return ours;

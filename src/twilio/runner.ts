@@ -246,10 +246,12 @@ export class FlowRunner {
    * the flow's own is paused, or, where it does not run, none, and the call goes on.
    */
   private async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
+    // named still when their resume failed: paused by us, to be resumed by us
+    const held = s.recording.sids ?? [];
     s.recording.sids = undefined;
     const own = ownRecordingRuns(s) ? { sid: s.recording.sid } : undefined;
     const list = this.d.control ? recordingList(this.d.control) : undefined;
-    const recordings = await stretchRecordings(list, s.callSid, own, log);
+    const recordings = await stretchRecordings(list, s.callSid, own, log, held);
     if (own && recordings.length < 2) return this.d.recording.pause(s.callSid, own.sid);
     const others = recordings.length - (own ? 1 : 0);
     if (others > 0) log.warn({ recordings: others }, 'another application records the call: each of its recordings is paused for the sensitive stretch');

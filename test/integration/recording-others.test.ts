@@ -18,6 +18,8 @@ import { currentExpiry } from '../support/values';
 const CARD_NUMBER = '+15005550031';
 const EXPIRY_NUMBER = '+15005550032';
 const RECORDED_BRIDGE_NUMBER = '+15005550033';
+const TWO_STRETCHES_NUMBER = '+15005550034';
+const BETWEEN_PROMPT = 'Press 1 for the expiry date, then hash.';
 const CARD = '4111111111111111';
 const EXPIRY = currentExpiry(14);
 const DONE_PROMPT = 'Press 1 to finish, then hash.';
@@ -56,6 +58,12 @@ beforeAll(async () => {
     flows: {
       'unrecorded-card': unrecordedFlow('unrecorded-card', CARD_NUMBER, cardStep),
       'unrecorded-expiry': unrecordedFlow('unrecorded-expiry', EXPIRY_NUMBER, expiryStep),
+      // two sensitive stretches, a question that is not sensitive between them
+      'two-stretches': unrecordedFlow(
+        'two-stretches',
+        TWO_STRETCHES_NUMBER,
+        `${cardStep}  - collect: between\n    kind: digits\n    sensitive: false\n    minLength: 1\n    maxLength: 1\n    prompt: "${BETWEEN_PROMPT}"\n${expiryStep}`,
+      ),
       // recorded, and only a bridge after the card: the flow's own recording is stopped for the bridge
       'recorded-bridge': `id: recorded-bridge\nnumbers: ["${RECORDED_BRIDGE_NUMBER}"]\nrecord: true\nsteps:\n${MENU_STEP}${cardStep}handoff:\n  mode: bridge\n`,
     },
@@ -68,10 +76,10 @@ afterAll(async () => {
 
 /**
  * A call to `to`: at the menu another application starts a recording on it over REST (unless
- * `record` is false); the caller keys `keys` at the sensitive question and takes `lastMs` over the
+ * `record` is false); the caller keys `keys` (or what it gives for the prompt) at the other questions and takes `lastMs` over the
  * last one, so the call is live while keys pressed past an answer land.
  */
-async function call(to: string, keys: string, lastMs: number, record = true): Promise<{ c: EmulatedCall; other: string }> {
+async function call(to: string, keys: string | ((prompt: string) => string), lastMs: number, record = true): Promise<{ c: EmulatedCall; other: string }> {
   const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
   let placed: EmulatedCall | undefined = undefined;
@@ -85,7 +93,7 @@ async function call(to: string, keys: string, lastMs: number, record = true): Pr
         if (record) other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
         return '1#';
       }
-      if (prompt !== DONE_PROMPT) return keys;
+      if (prompt !== DONE_PROMPT) return typeof keys === 'string' ? keys : keys(prompt);
       await sleep(lastMs);
       return '1#';
     },
@@ -211,4 +219,24 @@ test("a recorded flow before a bridge: another application's recording, paused w
   expect(statuses(c, other)).toEqual(['in-progress', 'paused', 'in-progress']);
   expect(wideDecode(c.recordings.find((r) => r.sid === other)!.mixed)).toBe('1#');
   await c.hangup();
+});
+
+test('a resume Twilio refused leaves the other recording paused: the next stretch takes it in (Twilio lists it paused, not in progress) and resumes it after', async () => {
+  // the resume after the card fails; the one after the expiry goes through
+  h.emulator.faults.recordingResume = { status: 500, times: 1 };
+  try {
+    const { c, other } = await call(TWO_STRETCHES_NUMBER, (prompt) => (prompt === CARD_PROMPT ? `${CARD}#` : prompt === BETWEEN_PROMPT ? '1#' : EXPIRY), 0);
+    const [, cardAsked, betweenAsked, expiryAsked, doneAsked] = gatherTimes(c);
+    expect(prompts(c)).toEqual([MENU_PROMPT, CARD_PROMPT, BETWEEN_PROMPT, 'Key in the expiry date as four digits.', DONE_PROMPT]);
+    expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, other)).toBe('paused');
+    // left paused by the refused resume
+    expect(h.emulator.recordingStatusAt(c.sid, betweenAsked.t, other)).toBe('paused');
+    expect(h.emulator.recordingStatusAt(c.sid, expiryAsked.t, other)).toBe('paused');
+    // and running again once the second stretch is over
+    expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, other)).toBe('in-progress');
+    const resumes = (await audit(c)).filter((e) => e.recordingSid === other && String(e.type).startsWith('recording.resume'));
+    expect(resumes.map((e) => e.type)).toEqual(['recording.resume-failed', 'recording.resumed']);
+  } finally {
+    h.emulator.faults.recordingResume = undefined;
+  }
 });

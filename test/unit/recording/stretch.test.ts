@@ -81,3 +81,16 @@ test('no REST client to list with: our own alone', async () => {
   const { log } = logged();
   expect(await stretchRecordings(undefined, CALL, { sid: OWN }, log)).toEqual([{ callSid: CALL, recordingSid: OWN }]);
 });
+
+test('a recording the last stretch paused and could not resume (held) is taken in while Twilio lists it paused; a paused one not ours, or one that ended, is not', async () => {
+  const { log } = logged();
+  expect(await stretchRecordings(list(LISTED).fn, CALL, { sid: OWN }, log, [PAUSED, DONE])).toEqual([
+    { callSid: CALL, recordingSid: OWN },
+    { callSid: CALL, recordingSid: OTHER },
+    { callSid: CALL, recordingSid: PAUSED },
+  ]);
+  expect(await stretchRecordings(list(LISTED).fn, CALL, { sid: OWN }, log, [DONE])).toEqual([
+    { callSid: CALL, recordingSid: OWN },
+    { callSid: CALL, recordingSid: OTHER },
+  ]);
+});
