@@ -77,6 +77,7 @@ export class LiveCalls {
       audit: d.audit,
       publish: (view) => d.events.publish({ type: 'payment.updated', callSid: view.callSid, payment: view }),
       onCompleted: (session) => d.onSessionChanged?.(session),
+      log: d.log,
     });
   }
 

@@ -13,10 +13,12 @@
  * A cancelled session's values are erased from the vault and the call at once.
  */
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession, PaymentSession } from '../calls/session';
 import { z } from 'zod';
 import { isFieldKind, type CardBrand, type FieldKind } from '../fields';
+import { errFields } from '../log';
 import { PaymentRefused as CataloguePaymentRefused } from '../errors';
 import type { CaptureService } from './service';
 import type { CaptureRecord, StartResult } from './types';
@@ -100,6 +102,7 @@ export interface PaymentDeps {
   publish: (view: PaymentView) => Promise<void>;
   /** told of the call once a session completes (processor delivery) */
   onCompleted: (session: CallSession) => void;
+  log: Logger;
   now?: () => number;
 }
 
@@ -167,7 +170,12 @@ export class PaymentSessions {
       .catch(async (e: unknown) => {
         // the start's own failure is what the agent is told; if the store fails again here the
         // field stays reserved, which holds off a complete but never a cancel
-        await this.mark(session.callSid, payment.id, name, (f) => delete f.starting).catch(() => undefined);
+        await this.mark(session.callSid, payment.id, name, (f) => delete f.starting).catch((err: unknown) =>
+          this.d.log.warn(
+            { callSid: session.callSid, paymentId: payment.id, field: name, err: errFields(err) },
+            'payment field left reserved after a failed capture start',
+          ),
+        );
         throw e;
       });
     if (!started.ok) {
