@@ -21,7 +21,7 @@ import { fieldState, maskProgress, maxLengthFor, validate, writeField, type Fiel
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import { LOST, settleLostCapture } from './lost';
-import { captureRecordings } from './recorded';
+import { captureRecordings, ownResumed } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
@@ -57,7 +57,7 @@ export interface ExecutorDeps {
     /** every recording named, each on its own call, all or none; audited on `auditCallSid` (recording/controller.ts) */
     pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
     /** each tried; ok only when all were resumed */
-    resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[] }>;
   };
   /** Twilio's list of a call's recordings: a capture pauses every one in progress on the bridge's calls */
   recordings: RecordingList;
@@ -308,7 +308,7 @@ export class CaptureExecutor {
       await this.d.calls
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
-          if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+          if (ownResumed(resume, run.recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
         })
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       run.record.endedAt = this.now().getTime();

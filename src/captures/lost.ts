@@ -9,7 +9,7 @@
 import { errFields } from '../log';
 import { announceEnd } from './announce';
 import type { ExecutorDeps } from './executor';
-import { recordedCall } from './recorded';
+import { ownResumed, recordedCall } from './recorded';
 import type { CaptureRecord } from './types';
 
 /** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
@@ -40,7 +40,7 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   await d.calls.update(callSid, (s) => {
     if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
     s.capture.status = 'failed';
-    if (resume.ok && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+    if (ownResumed(resume, recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
   });
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,

@@ -32,3 +32,14 @@ export async function captureRecordings(list: RecordingList, s: CallSession, log
   const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log)));
   return each.flat();
 }
+
+/**
+ * The bridge's own recording (the first a capture pauses: captureRecordings, or recordedCall
+ * alone) runs again after a resume of them all: every resume went through, or the ones that
+ * failed were other applications'. Unknown (the resume did not complete): not taken as running.
+ */
+export function ownResumed(resume: { ok: boolean; failed?: readonly RecordingRef[] }, recordings: readonly RecordingRef[]): boolean {
+  if (resume.ok) return true;
+  const own = recordings[0];
+  return own !== undefined && resume.failed !== undefined && !resume.failed.some((r) => r.callSid === own.callSid && r.recordingSid === own.recordingSid);
+}

@@ -27,6 +27,8 @@ export interface RecordingOutcome {
   recordingSid?: string;
   /** true when Twilio said no recording is active (404) */
   absent?: boolean;
+  /** resumeAll: the recordings whose resume failed (each left paused) */
+  failed?: readonly RecordingRef[];
 }
 
 export interface RecordingMetrics {
@@ -169,12 +171,15 @@ export class RecordingController {
 
   /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were */
   async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
-    let failed: RecordingOutcome | undefined;
+    let first: RecordingOutcome | undefined;
+    const failed: RecordingRef[] = [];
     for (const r of recordings) {
       const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
-      if (!outcome.ok) failed ??= outcome;
+      if (outcome.ok) continue;
+      first ??= outcome;
+      failed.push(r);
     }
-    return failed ?? { ok: true, twilioStatus: '200' };
+    return first ? { ...first, failed } : { ok: true, twilioStatus: '200' };
   }
 
   /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */

@@ -63,7 +63,17 @@ function logStream(): { log: Logger; lines: () => Array<Record<string, unknown>>
 /** what Twilio lists on each call (none listed: no recording) */
 type Listed = Record<string, Array<{ sid: string; status: string }>>;
 
-async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resumeFails?: Error; log?: Logger; listed?: Listed } = {}) {
+async function setup(
+  opts: {
+    pauseOk?: boolean;
+    s?: Partial<CallSession>;
+    resumeFails?: Error;
+    /** the recordings whose resume Twilio refuses (500) */
+    refused?: (r: RecordingRef) => boolean;
+    log?: Logger;
+    listed?: Listed;
+  } = {},
+) {
   const store = new EmbeddedStore();
   const keys = makeKeys('t:');
   const calls = new CallRepository(store, keys);
@@ -94,7 +104,8 @@ async function setup(opts: { pauseOk?: boolean; s?: Partial<CallSession>; resume
         resumed.push([...recordings]);
         audited.push(auditCallSid ?? '');
         if (opts.resumeFails) throw opts.resumeFails;
-        return { ok: true, twilioStatus: '200' };
+        const failed = recordings.filter((r) => opts.refused?.(r));
+        return failed.length ? { ok: false, twilioStatus: '500', failed } : { ok: true, twilioStatus: '200' };
       },
     },
     recordings: async (callSid) => opts.listed?.[callSid] ?? [],
@@ -353,6 +364,20 @@ describe('CaptureExecutor', () => {
       const t = await setup({ s: { ...bridged, agentRecording: { status: 'in-progress' } }, listed });
       await t.ex.start(SID, { name: 'card', kind: 'card-number' });
       expect(t.paused).toEqual([[{ callSid: AGENT_CALL }, { callSid: SID, recordingSid: ON_CALLER }]]);
+    });
+
+    it("a resume refused for another application's recording alone: the agent call's own runs again, and shows so; refused for the own, it shows paused", async () => {
+      for (const [refused, shown] of [
+        [ON_CALLER, 'in-progress'],
+        [OWN, 'paused'],
+      ] as const) {
+        const t = await setup({ s: bridged, listed, refused: (r) => r.recordingSid === refused || (refused === OWN && r.recordingSid === undefined) });
+        const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+        expect(r.ok).toBe(true);
+        t.bridge.press('4111111111111111#');
+        await t.settled('capture.completed');
+        expect((await t.calls.get(SID))?.agentRecording?.status).toBe(shown);
+      }
     });
 
     it('a capture lost with its instance resumes every recording its record names', async () => {

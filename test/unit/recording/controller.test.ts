@@ -392,7 +392,8 @@ describe("pauseAll and resumeAll: recordings on several calls (a bridge's two), 
 
   test('resumeAll tries every one on its own call; ok only when all were resumed', async () => {
     const { controller, updates } = setup({ 'in-progress': { [A]: 500 } });
-    expect(await controller.resumeAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A });
+    // and names the ones that failed: the other was resumed
+    expect(await controller.resumeAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A, failed: [both[0]] });
     expect(updates.map((u) => [u.callSid, u.recordingSid, u.params.status])).toEqual([
       [AGENT_CALL, A, 'in-progress'],
       [CALL, B, 'in-progress'],
