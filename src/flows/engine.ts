@@ -17,7 +17,8 @@ export type { Verb, EngineResult, Effect, VaultWrite } from './verbs';
 export { RESUME_HOLD_MS } from './steps/collect';
 
 export type EngineInput =
-  | { kind: 'start' }
+  /** `live`: the call was answered before its first webhook (twilio/opening.ts CallStart) */
+  | { kind: 'start'; live?: boolean }
   | { kind: 'resume' }
   /**
    * A <Gather> answered. `confirm`: the answer to the second entry of a requireMatchingInputs
@@ -93,10 +94,12 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
     case 'start':
       s.step = 0;
       s.attempt = 1;
-      // the call's first webhook: Twilio answers it while the call still rings, and takes no
+      // the call's first webhook: Twilio asks for it while the call still rings, and takes no
       // recording on a ringing call (21220), so nothing can be recording it: a stretch opens
-      // with nothing to pause (the call's own recording, if the flow records, starts in TwiML later)
-      if (!s.dropin && !ownRecordingRuns(s)) s.recording.othersPaused = true;
+      // with nothing to pause (the call's own recording, if the flow records, starts in TwiML
+      // later). Not so for a call answered before it came here (another application's
+      // <Redirect>): its first sensitive field lists the call's recordings, as any other stretch does
+      if (!s.dropin && !ownRecordingRuns(s) && !input.live) s.recording.othersPaused = true;
       break;
     case 'resume':
       if (s.state !== 'ivr') return noop(session);

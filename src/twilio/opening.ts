@@ -30,6 +30,11 @@ export interface CallStart {
   accountSid: string;
   from: string;
   to: string;
+  /**
+   * the call was answered before it reached the service (CallStatus in-progress: another
+   * application <Redirect>ed it here): something may be recording it already
+   */
+  live?: boolean;
 }
 
 export interface Opening {
@@ -122,7 +127,7 @@ export class Openings {
     // Most flows open with words and a first prompt (the recording, if any, starts in that
     // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
     // the record is created as it stands after that first step, with no second write.
-    const first = extra.dropin || extra.recording ? this.plainOpening(flow, fresh) : this.plainOpenings(flow);
+    const first = extra.dropin || extra.recording || p.live ? this.plainOpening(flow, fresh, p.live) : this.plainOpenings(flow);
     if (!first) return { session: fresh, also };
     // fresh is this call's own: the state goes into it, not into a copy
     return { session: Object.assign(fresh, JSON.parse(first.stateJson) as StepState), also, twiml: first.twiml };
@@ -144,8 +149,8 @@ export class Openings {
   }
 
   /** the engine's first step for this fresh session, when it asks for nothing but the record */
-  private plainOpening(flow: Flow, fresh: CallSession): PlainOpening | null {
-    const first = advance(flow, { kind: 'start' }, fresh, { now: this.now() });
+  private plainOpening(flow: Flow, fresh: CallSession, live?: boolean): PlainOpening | null {
+    const first = advance(flow, { kind: 'start', live }, fresh, { now: this.now() });
     const plain =
       first.session.state === 'ivr' &&
       !first.effect &&

@@ -17,7 +17,13 @@ const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-
 // other parameter Twilio sends (a dozen or more) into each parsed object, where no handler read
 // one. A handler that needs another parameter names it here.
 
-export const voiceParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), From: z.string().max(256).default(''), To: z.string().max(256).default('') });
+export const voiceParams = z.object({
+  CallSid: sid('CA'),
+  AccountSid: sid('AC'),
+  From: z.string().max(256).default(''),
+  To: z.string().max(256).default(''),
+  CallStatus: z.string().max(32).optional(),
+});
 
 export const gatherParams = z.object({
   CallSid: sid('CA'),

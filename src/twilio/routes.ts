@@ -127,7 +127,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           log.info('call to a number with no flow');
           return notInServiceTwiml();
         }
-        return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To }, log);
+        return d.runner.start(flow, { callSid: p.CallSid, accountSid: p.AccountSid, from: p.From, to: p.To, live: p.CallStatus === 'in-progress' }, log);
       },
       voiceIdentity,
       async (raw, identity) => {
@@ -135,7 +135,13 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         const p = voiceParams.safeParse(raw);
         const flow = p.success ? d.flows.byNumber(p.data.To) : undefined;
         if (!p.success || !flow) return null;
-        return d.firstWebhook.answer(identity, flow, { callSid: p.data.CallSid, accountSid: p.data.AccountSid, from: p.data.From, to: p.data.To });
+        return d.firstWebhook.answer(identity, flow, {
+          callSid: p.data.CallSid,
+          accountSid: p.data.AccountSid,
+          from: p.data.From,
+          to: p.data.To,
+          live: p.data.CallStatus === 'in-progress',
+        });
       },
       // the claim reads the call and its trail: a call already over is not opened again (outlived)
       (identity) => d.webhookWrite.reads(identity.callSid),

@@ -143,7 +143,7 @@ export class FlowRunner {
       this.d.onSessionChanged?.(session);
       return opening.twiml;
     }
-    return this.run(flow, session, { kind: 'start' }, log, this.immediate);
+    return this.run(flow, session, { kind: 'start', live: p.live }, log, this.immediate);
   }
 
   /** a call's new session, its caller's number sealed and, when the flow opens plainly, its first TwiML (opening.ts) */

@@ -12,13 +12,15 @@ import { createTwilioClient } from '../../src/twilio/rest';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
 import { CARD_PROMPT, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, AUTH_TOKEN, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { ShopApp } from '../support/shop-app';
 import { currentExpiry } from '../support/values';
 
 const CARD_NUMBER = '+15005550031';
 const EXPIRY_NUMBER = '+15005550032';
 const RECORDED_BRIDGE_NUMBER = '+15005550033';
 const TWO_STRETCHES_NUMBER = '+15005550034';
+const CARD_FIRST_NUMBER = '+15005550035';
 const BETWEEN_PROMPT = 'Press 1 for the expiry date, then hash.';
 const CARD = '4111111111111111';
 const EXPIRY = currentExpiry(14);
@@ -58,6 +60,8 @@ beforeAll(async () => {
     flows: {
       'unrecorded-card': unrecordedFlow('unrecorded-card', CARD_NUMBER, cardStep),
       'unrecorded-expiry': unrecordedFlow('unrecorded-expiry', EXPIRY_NUMBER, expiryStep),
+      // the card first: its stretch opens on the call's first webhook
+      'card-first': unrecordedFlow('card-first', CARD_FIRST_NUMBER, '').replace(MENU_STEP, cardStep),
       // two sensitive stretches, a question that is not sensitive between them
       'two-stretches': unrecordedFlow(
         'two-stretches',
@@ -238,5 +242,36 @@ test('a resume Twilio refused leaves the other recording paused: the next stretc
     expect(resumes.map((e) => e.type)).toEqual(['recording.resume-failed', 'recording.resumed']);
   } finally {
     h.emulator.faults.recordingResume = undefined;
+  }
+});
+
+test("a call another application answered, recorded and <Redirect>ed to the Voice URL of a flow that opens with the card: the first webhook lists the call's recordings and pauses the app's", async () => {
+  const shop = new ShopApp(h.publicUrl, h.emulator.baseUrl, await freePort(), CARD);
+  await shop.start();
+  try {
+    // the app answers, starts its recording over REST, then hands the live call to the flow (not the drop-in route)
+    shop.recordings = 1;
+    shop.redirectTo = h.voiceUrl;
+    const c = await h.emulator.placeCall({
+      from: '+15550004444',
+      to: CARD_FIRST_NUMBER,
+      voiceUrl: `${shop.url}/voice`,
+      onGather: (g) => {
+        const prompt = g.prompt.join(' ');
+        return prompt === MENU_PROMPT || prompt === DONE_PROMPT ? '1#' : `${CARD}#`;
+      },
+    });
+    await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
+    await c.ended;
+    expect(c.recordings).toHaveLength(1);
+    const appRecording = c.recordings[0].sid;
+    const [cardAsked, doneAsked] = gatherTimes(c);
+    expect(prompts(c)).toEqual([CARD_PROMPT, DONE_PROMPT]);
+    expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, appRecording)).toBe('paused');
+    expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, appRecording)).toBe('in-progress');
+    expect(wideDecode(c.recordings[0].mixed)).toBe('1#');
+    expect((await h.app.services.calls.get(c.sid))!.fields.card).toMatchObject({ valid: true, last4: '1111' });
+  } finally {
+    await shop.app.close();
   }
 });

@@ -60,6 +60,8 @@ export class ShopApp {
   ownGather = false;
   /** the tonewall flow the shop redirects its callers to */
   captureFlow = 'card-capture';
+  /** redirect there instead of to the capture route (an app that hands its callers to an IVR flow's Voice URL) */
+  redirectTo?: string;
 
   constructor(
     private readonly tonewall: string,
@@ -77,6 +79,7 @@ export class ShopApp {
     this.pauseOwn = false;
     this.ownGather = false;
     this.captureFlow = 'card-capture';
+    this.redirectTo = undefined;
     this.chargeStatus = 200;
     this.onCharge = undefined;
     this.onPay = undefined;
@@ -116,7 +119,7 @@ export class ShopApp {
       const r = new twilio.twiml.VoiceResponse();
       if (this.ownGather)
         r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
-      else r.redirect({ method: 'POST' }, `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
+      else r.redirect({ method: 'POST' }, this.redirectTo ?? `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
       return reply.type('text/xml').send(xml(r));
     });
     this.app.post('/charge', async (_req, reply) => {

@@ -380,6 +380,15 @@ describe('flow engine', () => {
     expect(r.session.recording).toEqual({ status: 'none', othersPaused: true });
   });
 
+  test("a call answered before its first webhook (live: another application's <Redirect>) may be recording: the card waits for a pause, as any stretch does", () => {
+    const s = session();
+    s.recording = { status: 'none' };
+    const r = advance(flow, { kind: 'start', live: true }, s, { now });
+    expect(r.effect).toMatchObject({ kind: 'pause-recording' });
+    expect(r.verbs.some((v) => v.verb === 'gather')).toBe(false);
+    expect(r.session.recording.othersPaused).toBeUndefined();
+  });
+
   describe("a call whose own recording does not run: the other recordings on it (another application's, started over REST) are paused for each sensitive stretch", () => {
     const OTHER = 'RE' + 'a'.repeat(32);
     /** the menu, a card, words, a reference (not sensitive), a code; then `handoff` */
