@@ -119,7 +119,8 @@ export class ShopApp {
       const r = new twilio.twiml.VoiceResponse();
       if (this.ownGather)
         r.gather({ input: ['dtmf'], finishOnKey: '#', action: this.returnUrl, method: 'POST' }).say('Key in your card number, then press hash.');
-      else r.redirect({ method: 'POST' }, this.redirectTo ?? `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
+      else
+        r.redirect({ method: 'POST' }, this.redirectTo ?? `${this.tonewall}/twilio/capture/${this.captureFlow}?return=${encodeURIComponent(this.returnUrl)}`);
       return reply.type('text/xml').send(xml(r));
     });
     this.app.post('/charge', async (_req, reply) => {
