@@ -39,6 +39,28 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** the REST updates of the call's recordings to `status`, with Twilio's answer to each */
+const updates = (callSid: string, status: string) =>
+  h.emulator
+    .timelineFor(callSid)
+    .flatMap((e) => (e.type === 'rest' && e.method === 'POST' && /\/Recordings\/[^/]+\.json$/.test(e.path) && e.params.Status === status ? [e.status] : []));
+
+/** a call that answers the menu, the account and the PIN at once */
+function callAnswering(): ReturnType<typeof h.emulator.placeCall> {
+  return h.emulator.placeCall({
+    from: '+15550006666',
+    to: NUMBER,
+    voiceUrl: h.voiceUrl,
+    onGather: (g) => {
+      const prompt = JSON.stringify(g);
+      if (prompt.includes(MENU_PROMPT)) return '1#';
+      if (prompt.includes('Key in your account')) return '12345678#';
+      if (prompt.includes('Key in your PIN')) return '4321#';
+      return null;
+    },
+  });
+}
+
 test('a resume answered after its timeout, retried, then a pause for the next sensitive field: the late resume does not land after that pause', async () => {
   let resumeSentAt = 0;
   const answers = new Map<string, () => Promise<string>>([
@@ -79,18 +101,7 @@ test('a resume answered after its timeout, retried, then a pause for the next se
 test('every resume fails: the call goes on, its recording taken as paused but perhaps running, and the next sensitive field is paused for again', async () => {
   h.emulator.faults.recordingResume = { status: 500 };
   try {
-    const call = await h.emulator.placeCall({
-      from: '+15550004444',
-      to: NUMBER,
-      voiceUrl: h.voiceUrl,
-      onGather: (g) => {
-        const prompt = JSON.stringify(g);
-        if (prompt.includes(MENU_PROMPT)) return '1#';
-        if (prompt.includes('Key in your account')) return '12345678#';
-        if (prompt.includes('Key in your PIN')) return '4321#';
-        return null;
-      },
-    });
+    const call = await callAnswering();
     await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
     expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
     const entries = (await h.app.services.audit.list(call.sid)).map((e) => (e as { type?: string }).type);
@@ -135,27 +146,6 @@ test("a resume another instance sent went unanswered: this instance's pause for 
   expect(paused[0] - menuAnsweredAt).toBeGreaterThanOrEqual(lateMs - 50);
   await call.hangup();
 }, 30_000);
-
-/** the REST updates of the call's recordings to `status`, with Twilio's answer to each */
-const updates = (callSid: string, status: string) =>
-  h.emulator
-    .timelineFor(callSid)
-    .flatMap((e) => (e.type === 'rest' && e.method === 'POST' && /\/Recordings\/[^/]+\.json$/.test(e.path) && e.params.Status === status ? [e.status] : []));
-
-function callAnswering(): ReturnType<typeof h.emulator.placeCall> {
-  return h.emulator.placeCall({
-    from: '+15550006666',
-    to: NUMBER,
-    voiceUrl: h.voiceUrl,
-    onGather: (g) => {
-      const prompt = JSON.stringify(g);
-      if (prompt.includes(MENU_PROMPT)) return '1#';
-      if (prompt.includes('Key in your account')) return '12345678#';
-      if (prompt.includes('Key in your PIN')) return '4321#';
-      return null;
-    },
-  });
-}
 
 test('Twilio answers the pause 429 (too many concurrent requests) twice: it is tried again, and the account is asked with the recording paused', async () => {
   h.emulator.faults.recordingPause = { status: 429, times: 2 };
