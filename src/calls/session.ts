@@ -74,6 +74,12 @@ export interface CallSession {
   };
   /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
   agentRecording?: { sid?: string; status: RecordingStatus };
+  /**
+   * Bridge mode: other applications' recordings a capture paused and could not resume (Twilio
+   * refused the resume). The next capture takes each in while Twilio lists it paused, and
+   * resumes it with the rest (captures/recorded.ts captureRecordings).
+   */
+  heldRecordings?: { callSid: string; recordingSid: string }[];
   fields: Record<string, FieldState>;
   cardBrand?: CardBrand;
   handoff: {

@@ -21,7 +21,7 @@ import { fieldState, maskProgress, maxLengthFor, validate, writeField, type Fiel
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import { LOST, settleLostCapture } from './lost';
-import { captureRecordings, ownResumed } from './recorded';
+import { captureRecordings, heldAfter, ownResumed } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
@@ -309,6 +309,8 @@ export class CaptureExecutor {
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
           if (ownResumed(resume, run.recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+          const held = heldAfter(resume, run.recordings);
+          s.heldRecordings = held.length ? held : undefined;
         })
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       run.record.endedAt = this.now().getTime();

@@ -9,7 +9,7 @@
 import { errFields } from '../log';
 import { announceEnd } from './announce';
 import type { ExecutorDeps } from './executor';
-import { ownResumed, recordedCall } from './recorded';
+import { heldAfter, ownResumed, recordedCall } from './recorded';
 import type { CaptureRecord } from './types';
 
 /** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
@@ -41,6 +41,8 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
     if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
     s.capture.status = 'failed';
     if (ownResumed(resume, recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+    const held = heldAfter(resume, recordings);
+    s.heldRecordings = held.length ? held : undefined;
   });
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,

@@ -29,8 +29,24 @@ export function recordedCall(s: CallSession): RecordedCall {
 export async function captureRecordings(list: RecordingList, s: CallSession, log: Logger): Promise<RecordingRef[]> {
   const own = recordedCall(s);
   const calls = [...new Set([own.callSid, s.callSid, ...(s.handoff.agentCallSid ? [s.handoff.agentCallSid] : [])])];
-  const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log)));
+  const held = (c: string) => (s.heldRecordings ?? []).filter((r) => r.callSid === c).map((r) => r.recordingSid);
+  const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log, held(c))));
   return each.flat();
+}
+
+/**
+ * What a resume of a capture's recordings leaves paused that is not the bridge's own: other
+ * applications' recordings whose resume failed, for the next capture to take in (heldRecordings).
+ * Unknown (the resume did not complete): every other one it named.
+ */
+export function heldAfter(
+  resume: { ok: boolean; failed?: readonly RecordingRef[] },
+  recordings: readonly RecordingRef[],
+): { callSid: string; recordingSid: string }[] {
+  if (resume.ok) return [];
+  const own = recordings[0];
+  const isOwn = (r: RecordingRef) => own !== undefined && r.callSid === own.callSid && r.recordingSid === own.recordingSid;
+  return (resume.failed ?? recordings).flatMap((r) => (r.recordingSid && !isOwn(r) ? [{ callSid: r.callSid, recordingSid: r.recordingSid }] : []));
 }
 
 /**

@@ -161,3 +161,35 @@ test("the other recording's pause fails: the capture is refused (503, fail close
   expect(entries).toContainEqual(expect.objectContaining({ type: 'capture.refused', reason: 'recording-pause-failed' }));
   await live.call.hangup();
 });
+
+test("the other recording's resume is refused after a capture: it stays paused, and the next capture takes it in (Twilio lists it paused) and resumes it", async () => {
+  const live = await bridgedCall();
+  const other = await otherRecording(live.call.sid);
+  const capture = async (digits: string) => {
+    const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
+    expect(started.status).toBe(201);
+    const { captureId } = started.body as { captureId: string };
+    await live.caller.sendAudio(keyed(`${digits}#`));
+    expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed' });
+  };
+  // the agent call's own is resumed first, then the caller's call's other one, refused
+  h.emulator.faults.recordingResume = { status: 500, after: 1, times: 1 };
+  try {
+    await capture('123');
+  } finally {
+    h.emulator.faults.recordingResume = undefined;
+  }
+  const ownSid = live.agentCall.recordings[0].sid;
+  await waitFor(() => statuses(live.agentCall.sid, ownSid).at(-1) === 'in-progress', "the agent call's own resumed");
+  expect(statuses(live.call.sid, other)).toEqual(['in-progress', 'paused']);
+
+  await capture('456');
+  await waitFor(() => statuses(live.call.sid, other).at(-1) === 'in-progress', 'the other recording resumed after the next capture');
+  const resumes = ((await h.app.services.audit.list(live.call.sid)) as unknown as Record<string, unknown>[]).filter(
+    (e) => e.recordingSid === other && String(e.type).startsWith('recording.resume'),
+  );
+  expect(resumes.map((e) => e.type)).toEqual(['recording.resume-failed', 'recording.resumed']);
+  expect((await h.app.services.calls.get(live.call.sid))?.heldRecordings).toBeUndefined();
+  holdsNoKey(live.call, other);
+  await live.call.hangup();
+});

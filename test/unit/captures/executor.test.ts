@@ -377,6 +377,8 @@ describe('CaptureExecutor', () => {
         t.bridge.press('4111111111111111#');
         await t.settled('capture.completed');
         expect((await t.calls.get(SID))?.agentRecording?.status).toBe(shown);
+        // another application's left paused is kept for the next capture to take in; the own is not
+        expect((await t.calls.get(SID))?.heldRecordings).toEqual(refused === ON_CALLER ? [{ callSid: SID, recordingSid: ON_CALLER }] : undefined);
       }
     });
 
