@@ -30,6 +30,7 @@ import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 import { guardAfter } from '../flows/steps/collect';
 import { FlowErrors } from '../errors';
+import { errFields } from '../log';
 
 export interface RunnerDeps {
   flows: FlowRegistry;
@@ -277,7 +278,44 @@ export class FlowRunner {
     if (wait > 0) await sleep(Math.min(wait, RESUME_HOLD_MS));
   }
 
+  /**
+   * A step, run. One that fails after it paused the call's recordings for a stretch (its write
+   * refused: the store gone) never asks for the field it paused for: the caller hears the safe
+   * apology instead (twilio/serving.ts), and the recordings would stay paused for whatever of
+   * the call follows (a fixed dial handoff's conversation). So they are resumed first. A drop-in
+   * capture's rescue returns the call to its app and resumes the app's itself (dropin/).
+   */
   private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
+    const stretch: { paused?: CallSession } = {};
+    try {
+      return await this.runSteps(flow, session, input, log, writes, stretch);
+    } catch (err) {
+      const paused = stretch.paused;
+      if (paused) {
+        try {
+          const outcome = await this.resumeRecordings(paused);
+          log.warn(
+            { resumed: outcome.ok, twilioStatus: outcome.twilioStatus },
+            "the step failed after pausing the call's recordings: resumed, as nothing sensitive will be asked",
+          );
+        } catch (e) {
+          // Twilio was asked, and may have resumed them; the audit entry (the store, as likely as not, is what failed) was not written
+          log.warn({ err: errFields(e) }, "the step failed after pausing the call's recordings: their resume was asked, not audited");
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async runSteps(
+    flow: Flow,
+    session: CallSession,
+    input: EngineInput,
+    log: Logger,
+    writes: StepWrites,
+    /** the session as this step's pause left it, until a resume: what to resume should the step fail */
+    stretch: { paused?: CallSession },
+  ): Promise<string> {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
     let res = advance(flow, input, session, { now: this.now() });
@@ -295,7 +333,10 @@ export class FlowRunner {
       const dropin = s.dropin ? this.d.dropin : undefined;
       if (res.effect.kind === 'pause-recording') {
         await this.afterLateResume(s);
+        // named before it is sent: a pause whose audit entry cannot be written has paused all the same
+        if (!dropin) stretch.paused = s;
         const outcome = dropin ? await dropin.pauseApp(s, log) : await this.pauseRecordings(s, log);
+        if (dropin || !outcome.ok || outcome.absent) stretch.paused = undefined;
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
         if (dropin && outcome.absent) res.session.recording.status = 'none';
@@ -305,6 +346,7 @@ export class FlowRunner {
       } else {
         await this.untilHeld(resumeNotBefore);
         const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);
+        stretch.paused = undefined;
         // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
         const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');
         const lateUntil = unanswered ? this.now().getTime() + REST_TIMEOUT_MS - PAUSE_ACK_TIMEOUT_MS : 0;
