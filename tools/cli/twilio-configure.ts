@@ -13,6 +13,11 @@ export async function configureNumber(opts: {
   number: string;
   publicUrl: string;
 }): Promise<{ sid: string; voiceUrl: string; statusCallback: string }> {
+  // what Twilio is given must be https: it dials media streams over wss only (31922), and a PCI
+  // Mode account refuses a <Gather> whose action is http (13337)
+  if (!URL.canParse(opts.publicUrl) || new URL(opts.publicUrl).protocol !== 'https:') {
+    throw new Error(`--public-url must be an https origin (Twilio streams media to wss only, and PCI Mode refuses http actions), not ${opts.publicUrl}`);
+  }
   const client = createTwilioClient(opts);
   const origin = opts.publicUrl.replace(/\/+$/, '');
   const found = await client.incomingPhoneNumbers.list({ phoneNumber: opts.number, limit: 1 });
@@ -33,7 +38,7 @@ async function main(): Promise<void> {
   const accountSid = process.env.TWILIO_ACCOUNT_SID;
   const authToken = process.env.TWILIO_AUTH_TOKEN;
   if (!number || !/^\+[1-9]\d{6,14}$/.test(number)) throw new Error('--number must be an E.164 number (+1…)');
-  if (!publicUrl || !/^https?:\/\//.test(publicUrl)) throw new Error('--public-url must be the https origin Twilio calls');
+  if (!publicUrl) throw new Error('--public-url (or PUBLIC_URL) must be the https origin Twilio calls');
   if (!accountSid || !authToken) throw new Error('TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set');
   const r = await configureNumber({ accountSid, authToken, apiBaseUrl: process.env.TWILIO_API_BASE_URL ?? 'https://api.twilio.com', number, publicUrl });
   console.log(`${number} (${r.sid}): Voice URL ${r.voiceUrl}, status callback ${r.statusCallback}`);

@@ -24,6 +24,21 @@ describe('npm run twilio:configure', () => {
     expect(n.statusCallback).toBe('https://ivr.example.com/twilio/status');
   });
 
+  test('an http origin is refused before Twilio is asked anything: the number keeps its URLs', async () => {
+    const sid = emulator.addIncomingNumber('+15005550007');
+    const before = { ...emulator.incomingNumbers.get(sid)! };
+    await expect(
+      configureNumber({
+        accountSid: ACCOUNT_SID,
+        authToken: AUTH_TOKEN,
+        apiBaseUrl: emulator.baseUrl,
+        number: '+15005550007',
+        publicUrl: 'http://ivr.example.com',
+      }),
+    ).rejects.toThrow(/must be an https origin/);
+    expect(emulator.incomingNumbers.get(sid)).toEqual(before);
+  });
+
   test('an unknown number or bad credentials fail clearly', async () => {
     await expect(
       configureNumber({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: emulator.baseUrl, number: '+15009999999', publicUrl: 'https://x.example' }),
