@@ -236,6 +236,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     recordings: recordingList(twilioClient),
     vault,
     captureMetrics: metrics.captures,
+    othersPaused: metrics.otherRecordingsPaused,
     onSessionChanged: queueDelivery,
     lostCaptureGraceMs: opts.lostCaptureGraceMs,
   });

@@ -30,6 +30,7 @@ export interface LiveCallsDeps {
   vault: ExecutorDeps['vault'];
   /** captures by outcome */
   captureMetrics: ExecutorDeps['metrics'];
+  othersPaused?: ExecutorDeps['othersPaused'];
   /** told of the session once a capture stored a field (processor delivery) */
   onSessionChanged?: ExecutorDeps['onSessionChanged'];
   /** tests shorten the capture timeouts */
@@ -63,6 +64,7 @@ export class LiveCalls {
       audit: d.audit,
       events: d.events,
       metrics: d.captureMetrics,
+      othersPaused: d.othersPaused,
       bridges: (callSid) => d.bridges.get(callSid),
       log: d.log,
       instanceId: d.instanceId,

@@ -65,6 +65,12 @@ export function createMetrics() {
       help: 'Recording pauses Twilio did not acknowledge',
       registers: [registry],
     }),
+    otherRecordingsPaused: new Counter({
+      name: 'tonewall_other_recordings_paused_total',
+      help: "Recordings another application ran on a call (found in Twilio's list of the call's recordings), paused for a sensitive stretch or a capture",
+      labelNames: ['where'] as const,
+      registers: [registry],
+    }),
     recordingResumeFailures: new Counter({
       name: 'tonewall_recording_resume_failures_total',
       help: 'Recording resumes Twilio did not acknowledge: the recording is left paused, the rest of the call may go unrecorded',

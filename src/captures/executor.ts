@@ -53,6 +53,8 @@ export type BridgeLookup = (callSid: string) => CaptureBridge | undefined;
 export interface ExecutorDeps {
   calls: CallRepository;
   records: CaptureRecords;
+  /** other applications' recordings paused for captures, counted */
+  othersPaused?: { inc(labels: { where: 'capture' }, n: number): void };
   recording: {
     /** every recording named, each on its own call, all or none; audited on `auditCallSid` (recording/controller.ts) */
     pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
@@ -136,6 +138,7 @@ export class CaptureExecutor {
       const others = recordings.length - 1;
       if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
       pause = await this.d.recording.pauseAll(recordings, callSid);
+      if (pause.ok && others > 0) this.d.othersPaused?.inc({ where: 'capture' }, others);
     } catch (e) {
       await this.d.records.unlock(callSid);
       throw e;

@@ -257,6 +257,7 @@ export class FlowRunner {
     const others = recordings.length - (own ? 1 : 0);
     if (others > 0) log.warn({ recordings: others }, 'another application records the call: each of its recordings is paused for the sensitive stretch');
     const outcome = await this.d.recording.pauseAll(recordings);
+    if (outcome.ok && others > 0) this.d.metrics.otherRecordingsPaused.inc({ where: 'ivr' }, others);
     // each by its SID: the flow's own is listed with others only once its SID is known (stretchRecordings)
     if (outcome.ok && recordings.length > 0) s.recording.sids = recordings.map((r) => r.recordingSid!);
     return outcome;

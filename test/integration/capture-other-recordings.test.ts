@@ -91,9 +91,13 @@ test("a recording another application runs on the caller's call is paused before
   const rec = live.call.recordings.find((r) => r.sid === other)!;
   await waitFor(() => rec.mixed.length >= 8000, 'the other recording to hear the caller');
 
+  const metric = async () =>
+    Number(/^tonewall_other_recordings_paused_total\{where="capture"\} (\d+)/m.exec(await (await fetch(h.metricsUrl)).text())?.[1] ?? 0);
+  const counted = await metric();
   const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
   expect(started.status).toBe(201);
   const { captureId } = started.body as { captureId: string };
+  expect(await metric()).toBe(counted + 1);
   // paused (acknowledged) by the time the capture answered, before the first key
   const firstKeyAt = h.emulator.now();
   expect(h.emulator.recordingStatusAt(live.call.sid, firstKeyAt, other)).toBe('paused');

@@ -118,8 +118,17 @@ const statuses = (c: EmulatedCall, recordingSid: string) =>
     .map((e) => (e.type === 'recording' ? e.status : ''));
 const audit = async (c: EmulatedCall) => (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
 
+/** other applications' recordings paused so far, where (tonewall_other_recordings_paused_total) */
+async function othersPaused(where: string): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  return Number(new RegExp(`^tonewall_other_recordings_paused_total\\{where="${where}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
 test("a flow that does not record: another application's recording is paused for the card, holds no key of it, and runs again after", async () => {
+  const counted = await othersPaused('ivr');
   const { c, other } = await call(CARD_NUMBER, `${CARD}#`, 1_000);
+  // counted for the operator: another application records these calls
+  expect(await othersPaused('ivr')).toBe(counted + 1);
   const session = await h.app.services.calls.get(c.sid);
   expect(session!.fields.card).toMatchObject({ valid: true, last4: '1111' });
   expect(c.recordings.map((r) => r.sid)).toEqual([other]);
