@@ -45,8 +45,7 @@ export function heldAfter(
 ): { callSid: string; recordingSid: string }[] {
   if (resume.ok) return [];
   const own = recordings[0];
-  const isOwn = (r: RecordingRef) => own !== undefined && r.callSid === own.callSid && r.recordingSid === own.recordingSid;
-  return (resume.failed ?? recordings).flatMap((r) => (r.recordingSid && !isOwn(r) ? [{ callSid: r.callSid, recordingSid: r.recordingSid }] : []));
+  return (resume.failed ?? recordings).flatMap((r) => (r.recordingSid && !sameRecording(r, own) ? [{ callSid: r.callSid, recordingSid: r.recordingSid }] : []));
 }
 
 /**
@@ -57,5 +56,10 @@ export function heldAfter(
 export function ownResumed(resume: { ok: boolean; failed?: readonly RecordingRef[] }, recordings: readonly RecordingRef[]): boolean {
   if (resume.ok) return true;
   const own = recordings[0];
-  return own !== undefined && resume.failed !== undefined && !resume.failed.some((r) => r.callSid === own.callSid && r.recordingSid === own.recordingSid);
+  return own !== undefined && resume.failed !== undefined && !resume.failed.some((r) => sameRecording(r, own));
+}
+
+/** the same recording: on the same call, by the same SID (or both Twilio.CURRENT) */
+function sameRecording(a: RecordingRef, b: RecordingRef | undefined): boolean {
+  return b !== undefined && a.callSid === b.callSid && a.recordingSid === b.recordingSid;
 }

@@ -57,11 +57,7 @@ async function otherRecording(callSid: string): Promise<string> {
   return (await rest.calls(callSid).recordings.create({ recordingChannels: 'dual' })).sid;
 }
 
-const statuses = (callSid: string, recordingSid: string) =>
-  h.emulator
-    .timelineFor(callSid)
-    .filter((e) => e.type === 'recording' && e.recordingSid === recordingSid)
-    .map((e) => (e.type === 'recording' ? e.status : ''));
+const statuses = (callSid: string, recordingSid: string) => h.emulator.recordingStatuses(callSid, recordingSid);
 
 async function captureEnded(callSid: string, captureId: string): Promise<Record<string, unknown>> {
   return waitFor(

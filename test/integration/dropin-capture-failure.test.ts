@@ -79,7 +79,7 @@ function redirectIn(twiml: string): { target: string; query: Record<string, stri
 }
 
 function statesOf(c: EmulatedCall, recordingSid: string): string[] {
-  return h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'recording' && e.recordingSid === recordingSid ? [e.status] : []));
+  return h.emulator.recordingStatuses(c.sid, recordingSid);
 }
 
 /** a gather action request as Twilio sends it again (a retry) */

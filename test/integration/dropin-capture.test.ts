@@ -107,7 +107,7 @@ async function foundRecordings(callSid: string): Promise<Record<string, unknown>
 
 /** one recording's states on the emulator's timeline, in order (its start, pauses, resumes, stop) */
 function statesOf(c: EmulatedCall, recordingSid: string): string[] {
-  return h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'recording' && e.recordingSid === recordingSid ? [e.status] : []));
+  return h.emulator.recordingStatuses(c.sid, recordingSid);
 }
 
 /** one recording's state at each Gather the call answered */

@@ -10,7 +10,7 @@
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import { createTwilioClient } from '../../src/twilio/rest';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
-import { CARD_PROMPT, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
+import { CARD_PROMPT, CARD_STEPS, DONE_PROMPT, EXPIRY_PROMPT, fieldFlow, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { ShopApp } from '../support/shop-app';
@@ -24,34 +24,13 @@ const CARD_FIRST_NUMBER = '+15005550035';
 const BETWEEN_PROMPT = 'Press 1 for the expiry date, then hash.';
 const CARD = '4111111111111111';
 const EXPIRY = currentExpiry(14);
-const DONE_PROMPT = 'Press 1 to finish, then hash.';
 
 /** a flow that does not record: the menu, `field` (a sensitive collect step's YAML lines), words, a last question, then dial alice */
-const unrecordedFlow = (id: string, number: string, field: string) => `id: ${id}
-numbers: ["${number}"]
-steps:
-${MENU_STEP}${field}  - say: "Thank you."
-  - collect: done
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "${DONE_PROMPT}"
-handoff:
-  mode: dial
-  to: "client:alice"
-`;
+const unrecordedFlow = (id: string, number: string, field: string) => fieldFlow(id, number, field, { record: false });
 
-const cardStep = `  - collect: card
-    kind: card-number
-    prompt: "${CARD_PROMPT}"
-`;
-
+const cardStep = CARD_STEPS.card;
 /** four keys: the Gather ends on the fourth */
-const expiryStep = `  - collect: expiry
-    kind: expiry
-    prompt: "Key in the expiry date as four digits."
-`;
+const expiryStep = CARD_STEPS.expiry;
 
 let h: Harness;
 
@@ -61,7 +40,7 @@ beforeAll(async () => {
       'unrecorded-card': unrecordedFlow('unrecorded-card', CARD_NUMBER, cardStep),
       'unrecorded-expiry': unrecordedFlow('unrecorded-expiry', EXPIRY_NUMBER, expiryStep),
       // the card first: its stretch opens on the call's first webhook
-      'card-first': unrecordedFlow('card-first', CARD_FIRST_NUMBER, '').replace(MENU_STEP, cardStep),
+      'card-first': fieldFlow('card-first', CARD_FIRST_NUMBER, cardStep, { record: false, menu: false }),
       // two sensitive stretches, a question that is not sensitive between them
       'two-stretches': unrecordedFlow(
         'two-stretches',
@@ -111,11 +90,7 @@ const gatherTimes = (c: EmulatedCall) => h.emulator.timelineFor(c.sid).filter((e
 const lists = (c: EmulatedCall) => h.emulator.timelineFor(c.sid).filter((e) => e.type === 'rest' && e.method === 'GET' && /\/Recordings\.json$/.test(e.path));
 const prompts = (c: EmulatedCall) =>
   c.transcript.filter((t): t is Extract<TranscriptEntry, { verb: 'Gather' }> => t.verb === 'Gather').flatMap((t) => t.prompt);
-const statuses = (c: EmulatedCall, recordingSid: string) =>
-  h.emulator
-    .timelineFor(c.sid)
-    .filter((e) => e.type === 'recording' && e.recordingSid === recordingSid)
-    .map((e) => (e.type === 'recording' ? e.status : ''));
+const statuses = (c: EmulatedCall, recordingSid: string) => h.emulator.recordingStatuses(c.sid, recordingSid);
 const audit = async (c: EmulatedCall) => (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
 
 /** other applications' recordings paused so far, where (tonewall_other_recordings_paused_total) */
@@ -240,7 +215,7 @@ test('a resume Twilio refused leaves the other recording paused: the next stretc
   try {
     const { c, other } = await call(TWO_STRETCHES_NUMBER, (prompt) => (prompt === CARD_PROMPT ? `${CARD}#` : prompt === BETWEEN_PROMPT ? '1#' : EXPIRY), 0);
     const [, cardAsked, betweenAsked, expiryAsked, doneAsked] = gatherTimes(c);
-    expect(prompts(c)).toEqual([MENU_PROMPT, CARD_PROMPT, BETWEEN_PROMPT, 'Key in the expiry date as four digits.', DONE_PROMPT]);
+    expect(prompts(c)).toEqual([MENU_PROMPT, CARD_PROMPT, BETWEEN_PROMPT, EXPIRY_PROMPT, DONE_PROMPT]);
     expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, other)).toBe('paused');
     // left paused by the refused resume
     expect(h.emulator.recordingStatusAt(c.sid, betweenAsked.t, other)).toBe('paused');

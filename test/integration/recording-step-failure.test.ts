@@ -53,11 +53,7 @@ test("the store stops while the card's pause is answered: the caller gets the ap
   // the card was never asked for
   expect(call.transcript.flatMap((t) => (t.verb === 'Gather' ? t.prompt : []))).toEqual([MENU_PROMPT]);
   const [rec] = call.recordings;
-  const statuses = h.emulator
-    .timelineFor(call.sid)
-    .filter((e) => e.type === 'recording' && e.recordingSid === rec.sid)
-    .map((e) => (e.type === 'recording' ? e.status : ''));
-  expect(statuses.slice(0, 3)).toEqual(['in-progress', 'paused', 'in-progress']);
+  expect(h.emulator.recordingStatuses(call.sid, rec.sid).slice(0, 3)).toEqual(['in-progress', 'paused', 'in-progress']);
   const dialAt = h.emulator.timelineFor(call.sid).find((e) => e.type === 'twiml-verb' && e.entry.verb === 'Dial');
   expect(dialAt && h.emulator.recordingStatusAt(call.sid, dialAt.t, rec.sid)).toBe('in-progress');
   expect(h.logs.lines.some((l) => l.includes(call.sid) && l.includes('the step failed after pausing'))).toBe(true);

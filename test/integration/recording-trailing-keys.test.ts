@@ -9,7 +9,7 @@
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import { createTwilioClient } from '../../src/twilio/rest';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
-import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
+import { DONE_PROMPT, fieldFlow, MENU_PROMPT } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
@@ -21,33 +21,18 @@ const CARD_CONTROL_NUMBER = '+15005550027';
 const FIRST_EXPIRY_NUMBER = '+15005550028';
 const FIRST_CARD_NUMBER = '+15005550029';
 const EXPIRY = currentExpiry(14);
-const DONE_PROMPT = 'Press 1 to finish, then hash.';
 
 /**
  * A recorded menu, `field` (a collect step's YAML lines, sensitive or, for a control, not), words,
  * then a question the caller takes time over; then dial alice.
  */
-const recordedFlow = (id: string, number: string, field: string) => `id: ${id}
-numbers: ["${number}"]
-record: true
-steps:
-${MENU_STEP}${field}  - say: "Thank you."
-  - collect: done
-    kind: digits
-    sensitive: false
-    minLength: 1
-    maxLength: 1
-    prompt: "${DONE_PROMPT}"
-handoff:
-  mode: dial
-  to: "client:alice"
-`;
+const recordedFlow = (id: string, number: string, field: string) => fieldFlow(id, number, field, { record: true });
 
 /**
  * The same, but the sensitive field first: the recording is not running yet, and starts with the
  * first document after it (<Start><Recording>), which must wait for its keys as a resume would.
  */
-const firstFieldFlow = (id: string, number: string, field: string) => recordedFlow(id, number, field).replace(MENU_STEP, '');
+const firstFieldFlow = (id: string, number: string, field: string) => fieldFlow(id, number, field, { record: true, menu: false });
 
 /** an expiry: four keys, the Gather ends on the fourth */
 const expiryStep = (sensitive: boolean) => `  - collect: expiry

@@ -146,12 +146,7 @@ test("a capture's gathers that go on are two round trips each, the one that ends
   expect(shop.returned).toHaveLength(1);
   expect(shop.returned[0].query).toMatchObject({ Result: 'success', card_valid: 'true', account_valid: 'true', cvv_valid: 'true' });
   const [rec] = c.recordings;
-  expect(h.emulator.timelineFor(c.sid).flatMap((e) => (e.type === 'recording' && e.recordingSid === rec.sid ? [e.status] : []))).toEqual([
-    'in-progress',
-    'paused',
-    'in-progress',
-    'stopped',
-  ]);
+  expect(h.emulator.recordingStatuses(c.sid, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   expect(await trailTypes(c.sid)).toEqual([
     'dropin.recording',
     'call.started',

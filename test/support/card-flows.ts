@@ -32,6 +32,31 @@ function collectStep(name: string, kind: string, prompt: string): string {
   return `  - collect: ${name}\n    kind: ${kind}\n    prompt: "${prompt}"\n`;
 }
 
+/** the last question of a fieldFlow: not sensitive, one key */
+export const DONE_PROMPT = 'Press 1 to finish, then hash.';
+
+/**
+ * A flow `id` on `number`: the menu (none with `menu: false`: the field comes first), `field` (a
+ * collect step's lines, under `steps:`), words, then a last question the caller may take time
+ * over (DONE_PROMPT); then dial alice. `record`: the flow records the call.
+ */
+export function fieldFlow(id: string, number: string, field: string, opts: { record: boolean; menu?: boolean }): string {
+  return `id: ${id}
+numbers: ["${number}"]
+${opts.record ? 'record: true\n' : ''}steps:
+${opts.menu === false ? '' : MENU_STEP}${field}  - say: "Thank you."
+  - collect: done
+    kind: digits
+    sensitive: false
+    minLength: 1
+    maxLength: 1
+    prompt: "${DONE_PROMPT}"
+handoff:
+  mode: dial
+  to: "client:alice"
+`;
+}
+
 /** a temporary folder holding these flows (file name, without .yaml, to YAML); the caller removes it */
 export function writeFlows(flows: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-flows-'));

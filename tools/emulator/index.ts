@@ -64,6 +64,8 @@ export interface TwilioEmulator {
   timelineFor(callSid: string): TimelineEntry[];
   /** the call's recording state at `t`, or one recording's (`recordingSid`) */
   recordingStatusAt(callSid: string, t: number, recordingSid?: string): RecordingState;
+  /** every state one recording of the call took, in order (its start, pauses, resumes, stop) */
+  recordingStatuses(callSid: string, recordingSid: string): RecordingState[];
   /** ms on the timeline's clock, for comparing with entries' `t` */
   now(): number;
   /**
@@ -118,6 +120,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     addIncomingNumber: (phoneNumber) => reg.numbers.add(phoneNumber),
     timelineFor: (callSid) => timeline.forCall(callSid),
     recordingStatusAt: (callSid, t, recordingSid) => timeline.recordingStatusAt(callSid, t, recordingSid),
+    recordingStatuses: (callSid, recordingSid) => timeline.recordingStatuses(callSid, recordingSid),
     now: () => timeline.now(),
     routeOrigin: (publicOrigin, localOrigin) => origins.route(publicOrigin, localOrigin),
     reach,

@@ -108,6 +108,11 @@ export class Timeline {
     return this.entries.filter((e) => e.callSid === callSid);
   }
 
+  /** every state one recording of the call took, in order (its start, pauses, resumes, stop) */
+  recordingStatuses(callSid: string, recordingSid: string): RecordingState[] {
+    return this.entries.flatMap((e) => (e.type === 'recording' && e.callSid === callSid && e.recordingSid === recordingSid ? [e.status] : []));
+  }
+
   /**
    * The call's recording state at time `t` (ms on this timeline): of its latest change, or, with
    * `recordingSid`, of that recording alone (a call may hold several at once).
