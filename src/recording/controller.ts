@@ -29,6 +29,12 @@ export interface RecordingOutcome {
   absent?: boolean;
   /** resumeAll: the recordings whose resume failed (each left paused) */
   failed?: readonly RecordingRef[];
+  /**
+   * a resume Twilio did not answer (a timeout, a broken connection) may still be carried out until
+   * the REST client gives up on it: how long ago the latest such request was sent, when one was
+   * (resumeAll: over all the recordings it resumed, as it returns)
+   */
+  unansweredSentMsAgo?: number;
 }
 
 export interface RecordingMetrics {
@@ -56,6 +62,25 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promi
     );
   });
 }
+
+/**
+ * A resume Twilio refused without carrying it out is tried again within the resume's bound: its
+ * 429 (too many concurrent requests on the account: "never processed and always safe to retry",
+ * error 20429, as when many callers finish their card at once) and its 500 and 503 (a fault of its
+ * own). Left paused, the recording would miss the rest of the call, and a resume sent twice changes
+ * nothing. The REST client's own backoff is not used for resumes (twilio/rest.ts): it knows no
+ * bound, and an unanswered resume must be over when the REST client gives up on it. Nothing else
+ * is tried again: a timeout or a broken connection may still be carried out (a second request
+ * would only stretch that), a 4xx will be refused again (21220: the call is over).
+ */
+const RESUME_RETRIED = new Set(['429', '500', '503']);
+/** the waits before a resume's second, third and fourth tries, each with full jitter: ≤ 1.45 s in all */
+const RESUME_RETRY_DELAYS_MS = [150, 400, 900] as const;
+/** a try is not sent with less of the bound left than this: it could not be answered in time */
+const RESUME_TRY_MIN_MS = 250;
+
+/** Twilio gave no answer: it may carry the request out until the REST client gives up on it */
+const unanswered = (twilioStatus: string): boolean => twilioStatus === 'timeout' || twilioStatus === 'network';
 
 const describe = (e: unknown): string => {
   if (isTonewallError(e) && e.code === RecordingErrors.timeout.code) return 'timeout';
@@ -114,14 +139,32 @@ export class RecordingController {
     return outcome;
   }
 
+  /**
+   * Resumes the recording, trying again within PAUSE_ACK_TIMEOUT_MS what Twilio refused without
+   * carrying it out (RESUME_RETRIED). Audited once, with Twilio's last answer and the tries.
+   */
   async resume(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
-    const outcome = await this.update(callSid, recordingSid, 'in-progress', PAUSE_ACK_TIMEOUT_MS);
+    const { outcome, tries } = await this.resumeWithin(callSid, recordingSid);
     if (!outcome.ok) {
       this.deps.metrics?.resumeFailures.inc();
-      this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording resume failed: it stays paused');
+      this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus, tries }, 'recording resume failed: it stays paused');
     }
-    await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome);
+    await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome, tries);
     return outcome;
+  }
+
+  private async resumeWithin(callSid: string, recordingSid: string | undefined): Promise<{ outcome: RecordingOutcome; tries: number }> {
+    const bound = performance.now() + PAUSE_ACK_TIMEOUT_MS;
+    for (let tries = 1; ; tries++) {
+      const sentAt = performance.now();
+      const outcome = await this.update(callSid, recordingSid, 'in-progress', bound - sentAt);
+      if (unanswered(outcome.twilioStatus)) return { outcome: { ...outcome, unansweredSentMsAgo: performance.now() - sentAt }, tries };
+      const delay = RESUME_RETRY_DELAYS_MS[tries - 1];
+      if (outcome.ok || !RESUME_RETRIED.has(outcome.twilioStatus) || delay === undefined) return { outcome, tries };
+      const wait = Math.random() * delay;
+      if (bound - performance.now() - wait < RESUME_TRY_MIN_MS) return { outcome, tries };
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   /**
@@ -173,13 +216,17 @@ export class RecordingController {
   async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
     let first: RecordingOutcome | undefined;
     const failed: RecordingRef[] = [];
+    // the latest resume Twilio did not answer, on any of them (performance.now() when sent)
+    let unansweredAt: number | undefined;
     for (const r of recordings) {
       const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
+      if (outcome.unansweredSentMsAgo !== undefined) unansweredAt = Math.max(unansweredAt ?? -Infinity, performance.now() - outcome.unansweredSentMsAgo);
       if (outcome.ok) continue;
       first ??= outcome;
       failed.push(r);
     }
-    return first ? { ...first, failed } : { ok: true, twilioStatus: '200' };
+    if (!first) return { ok: true, twilioStatus: '200' };
+    return { ...first, failed, unansweredSentMsAgo: unansweredAt === undefined ? undefined : performance.now() - unansweredAt };
   }
 
   /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */
@@ -216,8 +263,14 @@ export class RecordingController {
   }
 
   /** every pause, resume and stop goes into the call's audit trail with Twilio's answer */
-  private audit(callSid: string, type: string, o: RecordingOutcome): Promise<void> {
-    return this.deps.audit.append(callSid, { type, recordingSid: o.recordingSid, twilioStatus: o.twilioStatus, absent: o.absent });
+  private audit(callSid: string, type: string, o: RecordingOutcome, tries = 1): Promise<void> {
+    return this.deps.audit.append(callSid, {
+      type,
+      recordingSid: o.recordingSid,
+      twilioStatus: o.twilioStatus,
+      absent: o.absent,
+      ...(tries > 1 ? { tries } : {}),
+    });
   }
 
   /** a resume, kept in `resuming` until Twilio answered it or the REST client gave up on it */

@@ -14,7 +14,7 @@ import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
-import { PAUSE_ACK_TIMEOUT_MS, type AuditSink, type RecordingController, type RecordingOutcome } from '../recording/controller';
+import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import { recordingList, stretchRecordings } from '../recording/stretch';
 import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
@@ -349,8 +349,8 @@ export class FlowRunner {
         const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);
         stretch.paused = undefined;
         // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
-        const unanswered = !outcome.ok && (outcome.twilioStatus === 'timeout' || outcome.twilioStatus === 'network');
-        const lateUntil = unanswered ? this.now().getTime() + REST_TIMEOUT_MS - PAUSE_ACK_TIMEOUT_MS : 0;
+        const late = outcome.unansweredSentMsAgo;
+        const lateUntil = !outcome.ok && late !== undefined ? this.now().getTime() + REST_TIMEOUT_MS - late : 0;
         res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok, lateUntil }, s, { now: this.now() });
       }
     }

@@ -172,8 +172,9 @@ test("the other recording's resume is refused after a capture: it stays paused, 
     await live.caller.sendAudio(keyed(`${digits}#`));
     expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed' });
   };
-  // the agent call's own is resumed first, then the caller's call's other one, refused
-  h.emulator.faults.recordingResume = { status: 500, after: 1, times: 1 };
+  // the agent call's own is resumed first, then the caller's call's other one, refused outright
+  // (a 400; a 429, 500 or 503 would be tried again, recording/controller.ts RESUME_RETRIED)
+  h.emulator.faults.recordingResume = { status: 400, after: 1, times: 1 };
   try {
     await capture('123');
   } finally {

@@ -2,8 +2,9 @@
  * A resume Twilio answers after PAUSE_ACK_TIMEOUT_MS is not over: Twilio may carry it out later.
  * The IVR's next pause (for the next sensitive field) must not be overtaken by it, or the caller
  * keys that field into a running recording. (Captures: capture.test.ts.) And Twilio's 429 (too
- * many concurrent REST requests: never processed, safe to retry): a pause is tried again, a
- * resume never, so an unanswered resume stays within the bound the next pause waits out.
+ * many concurrent REST requests: never processed, safe to retry): a pause is tried again by the
+ * REST client's backoff, a resume by the controller within its own bound, so that an unanswered
+ * resume is still over when the next pause has waited it out.
  */
 import { MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
@@ -162,16 +163,20 @@ test('Twilio answers the pause 429 (too many concurrent requests) twice: it is t
   }
 }, 30_000);
 
-test('a resume answered 429 is not sent again by the REST client: it failed, and the next sensitive field is paused for as after any failed resume', async () => {
+test('a resume answered 429 is tried again within its bound: the recording runs again between the fields, and the PIN is paused for as usual', async () => {
   h.emulator.faults.recordingResume = { status: 429, times: 1 };
   try {
     const call = await callAnswering();
     await waitFor(() => call.transcript.some((t) => t.verb === 'Dial'), 'the dial', 20_000);
     expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'paused']);
-    // the 429 was the resume's only request; the next one is the PIN's resume
-    expect(updates(call.sid, 'in-progress')).toEqual([429, 200]);
-    const entries = (await h.app.services.audit.list(call.sid)).map((e) => (e as { type?: string }).type);
-    expect(entries.filter((t) => t === 'recording.resume-failed')).toHaveLength(1);
+    // the account's resume: its 429, then the try that took; then the PIN's
+    expect(updates(call.sid, 'in-progress')).toEqual([429, 200, 200]);
+    const own = (await h.app.services.calls.get(call.sid))!.recording.sid!;
+    // running again for the "Thank you" between the account and the PIN
+    expect(h.emulator.recordingStatuses(call.sid, own).slice(0, 5)).toEqual(['in-progress', 'paused', 'in-progress', 'paused', 'in-progress']);
+    const entries = (await h.app.services.audit.list(call.sid)) as { type?: string; tries?: number }[];
+    expect(entries.filter((e) => e.type === 'recording.resume-failed')).toEqual([]);
+    expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.tries)).toEqual([2, undefined]);
     await call.hangup();
   } finally {
     h.emulator.faults.recordingResume = undefined;

@@ -210,8 +210,9 @@ test("a recorded flow before a bridge: another application's recording, paused w
 });
 
 test('a resume Twilio refused leaves the other recording paused: the next stretch takes it in (Twilio lists it paused, not in progress) and resumes it after', async () => {
-  // the resume after the card fails; the one after the expiry goes through
-  h.emulator.faults.recordingResume = { status: 500, times: 1 };
+  // the resume after the card is refused outright (a 400; a 429, 500 or 503 would be tried again,
+  // recording/controller.ts RESUME_RETRIED); the one after the expiry goes through
+  h.emulator.faults.recordingResume = { status: 400, times: 1 };
   try {
     const { c, other } = await call(TWO_STRETCHES_NUMBER, (prompt) => (prompt === CARD_PROMPT ? `${CARD}#` : prompt === BETWEEN_PROMPT ? '1#' : EXPIRY), 0);
     const [, cardAsked, betweenAsked, expiryAsked, doneAsked] = gatherTimes(c);

@@ -24,8 +24,8 @@ interface Update {
 const CALL = 'CA' + '1'.repeat(32);
 const REC = 'RE' + '2'.repeat(32);
 
-/** an answer for every recording, or one per recording SID (unnamed: 'ok') */
-type Answers = Partial<Record<Status, Answer | Record<string, Answer>>>;
+/** an answer for every recording, one per recording SID (unnamed: 'ok'), or one per request in turn (the last for any after) */
+type Answers = Partial<Record<Status, Answer | Answer[] | Record<string, Answer>>>;
 
 /** Twilio's REST surface as far as the controller uses it; answers per requested status */
 function fakeTwilio(answers: Answers) {
@@ -37,7 +37,8 @@ function fakeTwilio(answers: Answers) {
         update(params: Update['params']): Promise<{ sid: string; status: string }> {
           updates.push({ callSid, recordingSid, params });
           const given = answers[params.status] ?? 'ok';
-          const a = typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
+          const nth = updates.filter((u) => u.params.status === params.status).length - 1;
+          const a = Array.isArray(given) ? given[Math.min(nth, given.length - 1)] : typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
           if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
           if (a === 'never') return new Promise(() => undefined);
           if (a === 'held') return new Promise((resolve) => held.push(() => resolve({ sid: recordingSid, status: params.status })));
@@ -216,11 +217,59 @@ describe('resume', () => {
     expect(counts.resumeFailures).toBe(0);
   });
 
-  test('refused: not ok, audited as a failure and counted as one; no pause metric moves', async () => {
-    const { controller, audit, counts } = setup({ 'in-progress': 500 });
-    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '500' });
+  test('refused (400: the call is not in progress, say): not ok, not tried again, audited as a failure and counted as one; no pause metric moves', async () => {
+    const { controller, updates, audit, counts } = setup({ 'in-progress': 400 });
+    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '400' });
+    expect(updates).toHaveLength(1);
     expect(audit.map((a) => a.type)).toEqual(['recording.resume-failed']);
     expect(counts).toEqual({ pauseFailures: 0, resumeFailures: 1, pauses: [] });
+  });
+
+  test.each([429, 500, 503])('refused %i (Twilio did not carry it out): tried again within its bound, ok, audited once with the tries', async (status) => {
+    const { controller, updates, audit, counts } = setup({ 'in-progress': [status, status, 'ok'] });
+    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: true, twilioStatus: '200' });
+    expect(updates.map((u) => [u.recordingSid, u.params.status])).toEqual([
+      [REC, 'in-progress'],
+      [REC, 'in-progress'],
+      [REC, 'in-progress'],
+    ]);
+    expect(audit).toEqual([expect.objectContaining({ type: 'recording.resumed', twilioStatus: '200', tries: 3 })]);
+    expect(counts.resumeFailures).toBe(0);
+  });
+
+  test('refused 503 every time: four tries within its bound, then a failure, audited and counted once', async () => {
+    const { controller, updates, audit, counts, logLines } = setup({ 'in-progress': 503 });
+    const t0 = Date.now();
+    expect(await controller.resume(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '503' });
+    expect(Date.now() - t0).toBeLessThan(PAUSE_ACK_TIMEOUT_MS);
+    expect(updates).toHaveLength(4);
+    expect(audit).toEqual([expect.objectContaining({ type: 'recording.resume-failed', twilioStatus: '503', tries: 4 })]);
+    expect(counts.resumeFailures).toBe(1);
+    expect(logLines.filter((l) => l.msg === 'recording resume failed: it stays paused')).toHaveLength(1);
+  });
+
+  test("refused 429, then never answered: not tried a third time, and the unanswered try is reported with its age, not the first try's", async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates } = setup({ 'in-progress': [429, 'never'] });
+      const resume = controller.resume(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      const outcome = await resume;
+      expect(outcome).toMatchObject({ ok: false, twilioStatus: 'timeout' });
+      expect(updates).toHaveLength(2);
+      // sent after the 429 and a wait, so younger than the bound: the next pause waits from its sending
+      expect(outcome.unansweredSentMsAgo).toBeGreaterThan(0);
+      expect(outcome.unansweredSentMsAgo).toBeLessThanOrEqual(PAUSE_ACK_TIMEOUT_MS);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  test('answered, refused or absent: no unanswered try is reported', async () => {
+    for (const answer of ['ok', 400, 404] as const) {
+      const { controller } = setup({ 'in-progress': answer });
+      expect((await controller.resume(CALL, REC)).unansweredSentMsAgo).toBeUndefined();
+    }
   });
 
   test('answered after its timeout: the next pause is sent only once Twilio answered the resume, so the resume cannot land after it', async () => {
@@ -337,8 +386,8 @@ describe('pauseEach and resumeEach: several recordings on one call, each by its 
   test('resumeEach tries every one; ok only when all were resumed', async () => {
     const all = setup({});
     expect(await all.controller.resumeEach(CALL, [A, B])).toEqual({ ok: true, twilioStatus: '200' });
-    const partly = setup({ 'in-progress': { [A]: 500 } });
-    expect(await partly.controller.resumeEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A });
+    const partly = setup({ 'in-progress': { [A]: 400 } });
+    expect(await partly.controller.resumeEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '400', recordingSid: A });
     expect(requests(partly.updates)).toEqual([
       [A, 'in-progress'],
       [B, 'in-progress'],
@@ -390,10 +439,24 @@ describe("pauseAll and resumeAll: recordings on several calls (a bridge's two), 
     expect(audit).toEqual([]);
   });
 
+  test('resumeAll: one never answered, then one refused: the failure is the first, and the unanswered try is still reported, aged as resumeAll returns', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller } = setup({ 'in-progress': { [A]: 'never', [B]: 400 } });
+      const all = controller.resumeAll(both, CALL);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS + 10);
+      const outcome = await all;
+      expect(outcome).toMatchObject({ ok: false, twilioStatus: 'timeout', failed: both });
+      expect(outcome.unansweredSentMsAgo).toBeGreaterThanOrEqual(PAUSE_ACK_TIMEOUT_MS);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   test('resumeAll tries every one on its own call; ok only when all were resumed', async () => {
-    const { controller, updates } = setup({ 'in-progress': { [A]: 500 } });
+    const { controller, updates } = setup({ 'in-progress': { [A]: 400 } });
     // and names the ones that failed: the other was resumed
-    expect(await controller.resumeAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: A, failed: [both[0]] });
+    expect(await controller.resumeAll(both, CALL)).toMatchObject({ ok: false, twilioStatus: '400', recordingSid: A, failed: [both[0]] });
     expect(updates.map((u) => [u.callSid, u.recordingSid, u.params.status])).toEqual([
       [AGENT_CALL, A, 'in-progress'],
       [CALL, B, 'in-progress'],
