@@ -155,15 +155,22 @@ export class RecordingController {
 
   private async resumeWithin(callSid: string, recordingSid: string | undefined): Promise<{ outcome: RecordingOutcome; tries: number }> {
     const bound = performance.now() + PAUSE_ACK_TIMEOUT_MS;
-    for (let tries = 1; ; tries++) {
-      const sentAt = performance.now();
-      const outcome = await this.update(callSid, recordingSid, 'in-progress', bound - sentAt);
-      if (unanswered(outcome.twilioStatus)) return { outcome: { ...outcome, unansweredSentMsAgo: performance.now() - sentAt }, tries };
-      const delay = RESUME_RETRY_DELAYS_MS[tries - 1];
-      if (outcome.ok || !RESUME_RETRIED.has(outcome.twilioStatus) || delay === undefined) return { outcome, tries };
-      const wait = Math.random() * delay;
-      if (bound - performance.now() - wait < RESUME_TRY_MIN_MS) return { outcome, tries };
-      await new Promise((resolve) => setTimeout(resolve, wait));
+    // in flight from the first try to the last: a pause sent between two tries would be overtaken by the next
+    let done!: () => void;
+    const own = this.track(callSid, recordingSid ?? CURRENT, new Promise<void>((resolve) => (done = resolve)));
+    try {
+      for (let tries = 1; ; tries++) {
+        const sentAt = performance.now();
+        const outcome = await this.update(callSid, recordingSid, 'in-progress', bound - sentAt, own);
+        if (unanswered(outcome.twilioStatus)) return { outcome: { ...outcome, unansweredSentMsAgo: performance.now() - sentAt }, tries };
+        const delay = RESUME_RETRY_DELAYS_MS[tries - 1];
+        if (outcome.ok || !RESUME_RETRIED.has(outcome.twilioStatus) || delay === undefined) return { outcome, tries };
+        const wait = Math.random() * delay;
+        if (bound - performance.now() - wait < RESUME_TRY_MIN_MS) return { outcome, tries };
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    } finally {
+      done();
     }
   }
 
@@ -274,7 +281,7 @@ export class RecordingController {
   }
 
   /** a resume, kept in `resuming` until Twilio answered it or the REST client gave up on it */
-  private track(callSid: string, sid: string, request: Promise<unknown>): void {
+  private track(callSid: string, sid: string, request: Promise<unknown>): InFlight {
     const resumes = this.resuming.get(callSid) ?? new Set<InFlight>();
     this.resuming.set(callSid, resumes);
     const entry: InFlight = { sid, settled: settledOf(request) };
@@ -283,6 +290,7 @@ export class RecordingController {
       resumes.delete(entry);
       if (resumes.size === 0 && this.resuming.get(callSid) === resumes) this.resuming.delete(callSid);
     });
+    return entry;
   }
 
   private async update(
@@ -290,11 +298,13 @@ export class RecordingController {
     recordingSid: string | undefined,
     status: 'paused' | 'in-progress' | 'stopped',
     timeoutMs: number,
+    /** a resume's tries (resumeWithin): not waited for by its own */
+    own?: InFlight,
   ): Promise<RecordingOutcome> {
     const sid = recordingSid ?? CURRENT;
     const params = status === 'paused' ? { status, pauseBehavior: 'skip' as const } : { status };
     const resumes = this.resuming.get(callSid);
-    const ahead = [...(resumes ?? [])].filter((f) => f.sid === sid || f.sid === CURRENT || sid === CURRENT).map((f) => f.settled);
+    const ahead = [...(resumes ?? [])].filter((f) => f !== own && (f.sid === sid || f.sid === CURRENT || sid === CURRENT)).map((f) => f.settled);
     let expired = false;
     const client = status === 'in-progress' ? (this.deps.resumeClient ?? this.deps.client) : this.deps.client;
     const send = () => client.calls(callSid).recordings(sid).update(params);

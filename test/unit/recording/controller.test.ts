@@ -265,6 +265,24 @@ describe('resume', () => {
     }
   });
 
+  test('a pause asked for between two tries of a resume (a capture started meanwhile) is sent after the last try, so no try lands after it', async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates } = setup({ 'in-progress': [503, 'ok'] });
+      const resume = controller.resume(CALL, REC);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(updates.map((u) => u.params.status)).toEqual(['in-progress']);
+      // the first try refused; the second waits out its backoff
+      const pause = controller.pause(CALL, REC);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS);
+      expect(await resume).toMatchObject({ ok: true });
+      expect(await pause).toMatchObject({ ok: true });
+      expect(updates.map((u) => u.params.status)).toEqual(['in-progress', 'in-progress', 'paused']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   test('answered, refused or absent: no unanswered try is reported', async () => {
     for (const answer of ['ok', 400, 404] as const) {
       const { controller } = setup({ 'in-progress': answer });
