@@ -75,8 +75,8 @@ export interface CallSession {
   /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
   agentRecording?: { sid?: string; status: RecordingStatus };
   /**
-   * Bridge mode: other applications' recordings a capture paused and could not resume (Twilio
-   * refused the resume). The next capture takes each in while Twilio lists it paused, and
+   * Bridge mode: other applications' recordings on the agent's call a capture paused and could not
+   * resume (Twilio refused the resume; one on the caller's call is never resumed in a bridge). The next capture takes each in while Twilio lists it paused, and
    * resumes it with the rest (captures/recorded.ts captureRecordings).
    */
   heldRecordings?: { callSid: string; recordingSid: string }[];
@@ -96,6 +96,17 @@ export interface CallSession {
      * <Redirect> after <Connect> reaches (twilio/bridge-lost.ts); the number names each stream's redirect.
      */
     streams?: number;
+    /**
+     * Bridge mode: other applications' recordings on the caller's call (started over REST: a
+     * compliance recorder), paused by their SIDs for the whole bridge, Twilio's acknowledgement
+     * awaited before the caller's stream is given (twilio/bridge-hold.ts `holdForBridge`). The
+     * caller's call is not masked: one running there would hear every key. Empty: none was
+     * running. A capture in the bridge takes in one it finds running since (captures/recorded.ts
+     * `bridgeHolds`). None is resumed: the caller's call ends with its bridge.
+     */
+    recordingsHeld?: string[];
+    /** one of those could not be paused: no bridge is made (fail closed, flows/steps/handoff.ts) */
+    holdFailed?: boolean;
   };
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;

@@ -8,7 +8,9 @@
  *   the recordings → capture.completed / capture.failed.
  *
  * The recordings are the bridge's own (the agent's call's) and every other one in progress on
- * either call, another application's (recorded.ts captureRecordings), all paused or none. Keys
+ * either call, another application's (recorded.ts captureRecordings), all paused or none; at
+ * the end the agent call's are resumed, and one on the caller's call is left to the bridge's
+ * hold (recorded.ts bridgeHolds). Keys
  * are only listened to after Twilio acknowledged the pauses, so no key of the value can reach a
  * recording. The plain value lives in the collector for the life of the capture and
  * goes nowhere but the validator and the vault.
@@ -21,7 +23,7 @@ import { fieldState, maskProgress, maxLengthFor, validate, writeField, type Fiel
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import { LOST, settleLostCapture } from './lost';
-import { captureRecordings, heldAfter, ownResumed } from './recorded';
+import { bridgeHolds, captureRecordings, heldAfter, heldByBridge, ownResumed } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
@@ -304,18 +306,25 @@ export class CaptureExecutor {
       run.record.reason = 'internal';
     } finally {
       run.collector.wipe();
-      const resume = await this.d.recording.resumeAll(run.recordings, callSid).catch((err: unknown) => {
+      // the caller's call's others stay paused: the bridge holds them from now on (bridgeHolds)
+      const { resume: resumed, hold } = bridgeHolds(callSid, run.recordings);
+      const resume = await this.d.recording.resumeAll(resumed, callSid).catch((err: unknown) => {
         log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
         return { ok: false, twilioStatus: 'network' };
       });
       await this.d.calls
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
-          if (ownResumed(resume, run.recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-          const held = heldAfter(resume, run.recordings);
+          if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+          const held = heldAfter(resume, resumed);
           s.heldRecordings = held.length ? held : undefined;
+          s.handoff.recordingsHeld = heldByBridge(s, hold);
         })
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
+      if (hold.length)
+        await this.d.audit
+          .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') })
+          .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
       run.record.endedAt = this.now().getTime();
       await this.d.records.keep(run.record, this.d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
       await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));

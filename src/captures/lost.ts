@@ -9,7 +9,7 @@
 import { errFields } from '../log';
 import { announceEnd } from './announce';
 import type { ExecutorDeps } from './executor';
-import { heldAfter, ownResumed, recordedCall } from './recorded';
+import { bridgeHolds, heldAfter, heldByBridge, ownResumed, recordedCall } from './recorded';
 import type { CaptureRecord } from './types';
 
 /** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
@@ -33,17 +33,21 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   // were named, or gone), the bridge's own recording
   const recorded = recordedCall(session);
   const recordings = kept?.recordings ?? [recorded];
-  const resume = await d.recording.resumeAll(recordings, callSid).catch((err: unknown) => {
+  // the caller's call's others stay paused: the bridge holds them (bridgeHolds)
+  const { resume: resumed, hold } = bridgeHolds(callSid, recordings);
+  const resume = await d.recording.resumeAll(resumed, callSid).catch((err: unknown) => {
     log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
     return { ok: false, twilioStatus: 'network' };
   });
   await d.calls.update(callSid, (s) => {
     if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
     s.capture.status = 'failed';
-    if (ownResumed(resume, recordings) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-    const held = heldAfter(resume, recordings);
+    if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+    const held = heldAfter(resume, resumed);
     s.heldRecordings = held.length ? held : undefined;
+    s.handoff.recordingsHeld = heldByBridge(s, hold);
   });
+  if (hold.length) await d.audit.append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') });
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,
     callSid,

@@ -20,9 +20,10 @@ export function recordedCall(s: CallSession): RecordedCall {
 
 /**
  * Everything a capture pauses: the bridge's own recording (recordedCall), and every other one
- * in progress on either of its calls. Another application may record the caller's call or the
- * agent's over Twilio's REST API (a compliance recorder), and the caller's call is not masked:
- * such a recording hears every key the caller presses. Each call's recordings are listed once,
+ * in progress on either of its calls (on the caller's call, those the bridge holds are listed
+ * paused, so not among them: one found there is new since the handoff). Another application
+ * may record the caller's call or the agent's over Twilio's REST API (a compliance recorder),
+ * and the caller's call is not masked: such a recording hears every key the caller presses. Each call's recordings are listed once,
  * both at the same time (recording/stretch.ts: a list that cannot be read leaves what it would
  * have found unpaused, as a flow's stretch does); the bridge's own comes first.
  */
@@ -32,6 +33,27 @@ export async function captureRecordings(list: RecordingList, s: CallSession, log
   const held = (c: string) => (s.heldRecordings ?? []).filter((r) => r.callSid === c).map((r) => r.recordingSid);
   const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log, held(c))));
   return each.flat();
+}
+
+/**
+ * What a capture's end resumes, and what it leaves to the bridge. Nothing on the caller's call
+ * runs in a bridge: other applications' recordings there are paused for the whole bridge
+ * (CallSession `handoff.recordingsHeld`, twilio/bridge-hold.ts `holdForBridge`), as the call
+ * is not masked. One a capture found running there (started, or resumed by its owner, since
+ * the handoff) is taken into that hold (`hold`), never resumed; the rest (the bridge's own,
+ * first, and the agent call's others) are resumed (`resume`). Those the bridge held already
+ * were listed paused, so the capture never paused them, and never resumes them.
+ */
+export function bridgeHolds(callerSid: string, recordings: readonly RecordingRef[]): { resume: RecordingRef[]; hold: string[] } {
+  const own = recordings[0];
+  const held = recordings.filter((r) => r !== own && r.callSid === callerSid && r.recordingSid !== undefined);
+  return { resume: recordings.filter((r) => !held.includes(r)), hold: held.map((r) => r.recordingSid!) };
+}
+
+/** the bridge's hold with `hold` taken in (bridgeHolds), each SID once */
+export function heldByBridge(s: CallSession, hold: readonly string[]): string[] | undefined {
+  if (hold.length === 0) return s.handoff.recordingsHeld;
+  return [...new Set([...(s.handoff.recordingsHeld ?? []), ...hold])];
 }
 
 /**

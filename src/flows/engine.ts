@@ -37,8 +37,12 @@ export type EngineInput =
       again?: boolean;
       first?: string | null;
     }
-  /** `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms) */
-  | { kind: 'recording'; op: 'pause' | 'resume' | 'stop'; ok: boolean; lateUntil?: number };
+  /**
+   * `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms).
+   * `hold`: other applications' recordings on the caller's call paused for a bridge (the edge
+   * put their SIDs on `handoff.recordingsHeld`)
+   */
+  | { kind: 'recording'; op: 'pause' | 'resume' | 'stop' | 'hold'; ok: boolean; lateUntil?: number };
 
 export interface EngineContext {
   now: Date;
@@ -64,9 +68,6 @@ const stretchOpen = (s: CallSession): boolean => (s.recording.status === 'paused
  * drop-in capture pauses only the app's recordings, those it found running as it began (dropin/).
  */
 const needsPause = (s: CallSession): boolean => (s.dropin ? ownRecordingRuns(s) : !stretchOpen(s));
-
-/** another application's recordings are among those the stretch paused: resumed after it, never stopped */
-const holdsOthers = (s: CallSession): boolean => (s.recording.sids ?? []).some((sid) => sid !== s.recording.sid);
 
 /** what the open stretch paused is to be resumed now: not after a resume that failed (asked again only by the next pause's success) */
 const toResume = (s: CallSession): boolean => stretchOpen(s) && (s.recording.status === 'paused' || (s.recording.sids?.length ?? 0) > 0);
@@ -152,6 +153,9 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       } else if (input.op === 'stop') {
         if (input.ok) s.recording.status = 'stopped';
         else s.recording.stopFailed = true;
+      } else if (input.op === 'hold') {
+        if (input.ok) s.handoff.recordingsHeld ??= [];
+        else s.handoff.holdFailed = true;
       } else if (input.ok) {
         if (s.recording.status === 'paused') s.recording.status = 'in-progress';
         s.recording.othersPaused = undefined;
@@ -224,9 +228,9 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     const step = flow.steps[s.step];
     if (!isCollect(step)) {
       // resumed for the words that follow the sensitive fields, unless only words and a bridge
-      // follow and the stretch paused only the call's own recording: that one is stopped before
-      // the bridge anyway (one REST call, not two); another application's is never stopped
-      if (toResume(s) && !s.recording.pauseFailed && (holdsOthers(s) || !onlyWordsToBridge(flow, s.step))) {
+      // follow: the call's own recording is stopped before the bridge anyway, and another
+      // application's is paused for the whole bridge (one REST call each, not two; never stopped)
+      if (toResume(s) && !s.recording.pauseFailed && !onlyWordsToBridge(flow, s.step)) {
         return { ...out, effect: { kind: 'resume-recording' } };
       }
       verbs.push('play' in step ? playVerb(step.play) : sayVerb(step));
@@ -239,18 +243,21 @@ function proceed(flow: Flow, s: CallSession, out: EngineResult): EngineResult {
     verbs.push(askField(step, s, flow));
     return out;
   }
-  // another application's recordings the stretch paused run again before the handoff, whatever its mode
-  if (holdsOthers(s) && toResume(s)) return { ...out, effect: { kind: 'resume-recording' } };
-  const recording = s.recording.status === 'in-progress' || s.recording.status === 'paused';
-  if (flow.handoff.mode === 'bridge' && recording && !s.recording.stopFailed) {
+  if (flow.handoff.mode !== 'bridge') {
+    // the stretch's recordings run again before a dial, the flow's own and other applications'
+    if (toResume(s)) return { ...out, effect: { kind: 'resume-recording' } };
+  } else if (!s.recording.stopFailed && !s.handoff.holdFailed) {
+    const recording = s.recording.status === 'in-progress' || s.recording.status === 'paused';
     // the caller's recording ends before the bridge: in bridge mode the agent's call is
     // recorded instead, with the caller's keys already masked
-    return { ...out, effect: { kind: 'stop-recording' } };
+    if (recording) return { ...out, effect: { kind: 'stop-recording' } };
+    // the caller's call is not masked: every other recording on it is paused for the bridge
+    // (those a stretch paused taken over, never resumed first)
+    if (!s.handoff.recordingsHeld) return { ...out, effect: { kind: 'hold-recordings' } };
   }
-  if (toResume(s) && flow.handoff.mode !== 'bridge') return { ...out, effect: { kind: 'resume-recording' } };
   closeEmptyStretch(s);
   s.state = 'handoff';
-  if (s.recording.stopFailed) {
+  if (s.recording.stopFailed || s.handoff.holdFailed) {
     // fail closed: a recording that may still run must not hear the caller keying in the bridge
     verbs.push(...refusedHandoffVerbs(flow));
     return out;

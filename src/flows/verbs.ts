@@ -40,7 +40,9 @@ export type Effect =
   | { kind: 'pause-recording' }
   /** not sent before the step's `resumeNotBefore`, when it has one (flows/steps/collect.ts, RESUME_HOLD_MS) */
   | { kind: 'resume-recording' }
-  | { kind: 'stop-recording' };
+  | { kind: 'stop-recording' }
+  /** before a bridge: every other recording in progress on the caller's call paused for the bridge, all or none */
+  | { kind: 'hold-recordings' };
 
 /**
  * A valid plain value the edge must encrypt into the vault, then forget. `pending`: the first

@@ -12,8 +12,9 @@
  *   asking again every few seconds, so that it ends soon after a caller who hung up meanwhile.
  *
  * Nothing of the caller reaches the agent but through a bridge, and no recording is started or
- * resumed here: the caller's own was stopped before the first bridge, the agent's goes on as it
- * was. A call whose record says it is over, or that is not the bridge's, is simply ended.
+ * resumed here: the caller's own was stopped before the first bridge, other applications' on the
+ * caller's call stay paused for the bridge (the record's `handoff.recordingsHeld`), the agent's goes
+ * on as it was. A call whose record says it is over, or that is not the bridge's, is simply ended.
  */
 import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';

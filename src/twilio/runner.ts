@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics';
 import type { AuditInput } from '../audit';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import { recordingList, stretchRecordings } from '../recording/stretch';
+import { holdForBridge } from './bridge-hold';
 import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
@@ -344,6 +345,11 @@ export class FlowRunner {
       } else if (res.effect.kind === 'stop-recording') {
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
+      } else if (res.effect.kind === 'hold-recordings') {
+        // a call still ringing at its first webhook cannot be recording (Twilio refuses it: 21220): nothing to list
+        const ringing = input.kind === 'start' && !input.live;
+        const outcome = await holdForBridge(this.d, s, log, (callSid, entry) => writes.audit(callSid, entry), ringing);
+        res = advance(flow, { kind: 'recording', op: 'hold', ok: outcome.ok }, s, { now: this.now() });
       } else {
         await this.untilHeld(resumeNotBefore);
         const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);

@@ -184,7 +184,7 @@ test("the call's recordings cannot be listed: nothing is known to pause, so, as 
   }
 });
 
-test("a recorded flow before a bridge: another application's recording, paused with the flow's own for the card, runs again; only the flow's own is stopped", async () => {
+test("a recorded flow before a bridge: another application's recording, paused with the flow's own for the card, stays paused for the bridge (never resumed between); only the flow's own is stopped", async () => {
   const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
   let placed: EmulatedCall | undefined = undefined;
@@ -203,8 +203,10 @@ test("a recorded flow before a bridge: another application's recording, paused w
   const c = placed;
   await waitFor(async () => (await h.app.services.calls.get(c.sid))?.state === 'offered', 'the bridge handoff', 10_000);
   const own = c.recordings.find((r) => r.sid !== other)!;
-  expect(statuses(c, own.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
-  expect(statuses(c, other)).toEqual(['in-progress', 'paused', 'in-progress']);
+  // only the bridge follows the card: neither is resumed, the flow's own is stopped, the other held for the bridge
+  expect(statuses(c, own.sid)).toEqual(['in-progress', 'paused', 'stopped']);
+  expect(statuses(c, other)).toEqual(['in-progress', 'paused']);
+  expect((await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld).toEqual([other]);
   expect(wideDecode(c.recordings.find((r) => r.sid === other)!.mixed)).toBe('1#');
   await c.hangup();
 });

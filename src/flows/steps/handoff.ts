@@ -2,7 +2,7 @@ import { systemMessage } from '../prompt-defaults';
 import type { Flow } from '../schema';
 import type { Verb } from '../verbs';
 
-/** what a caller hears when the bridge cannot be made safely (the recording could not be stopped) */
+/** what a caller hears when the bridge cannot be made safely (the recording could not be stopped, or another application's on the call paused) */
 export const HANDOFF_REFUSED = systemMessage('handoff-refused');
 
 /** in the flow's language */

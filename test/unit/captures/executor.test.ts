@@ -334,8 +334,10 @@ describe('CaptureExecutor', () => {
       { callSid: AGENT_CALL, recordingSid: ON_AGENT },
       { callSid: SID, recordingSid: ON_CALLER },
     ];
+    /** what a capture's end resumes: the agent call's; the caller's call's other stays paused, held by the bridge */
+    const agentCalls = all.slice(0, 2);
 
-    it("pauses, with the agent call's own, every one in progress on either call, all at once and before any key; resumes each after; audits on the caller's call", async () => {
+    it("pauses, with the agent call's own, every one in progress on either call, all at once and before any key; resumes the agent call's after, and leaves the caller's call's to the bridge's hold; audits on the caller's call", async () => {
       const t = await setup({ s: bridged, listed });
       const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
       expect(r.ok).toBe(true);
@@ -347,8 +349,27 @@ describe('CaptureExecutor', () => {
       expect(captureView(record!)).not.toHaveProperty('recordings');
       t.bridge.press('4111111111111111#');
       await t.settled('capture.completed');
-      expect(t.resumed).toEqual([all]);
+      expect(t.resumed).toEqual([agentCalls]);
       expect(t.audited).toEqual([SID, SID]);
+      // one running on the caller's call since the handoff is taken into the hold, with what it held
+      expect((await t.calls.get(SID))?.handoff.recordingsHeld).toEqual([ON_CALLER]);
+      expect(t.log).toContain('audit:recording.held');
+    });
+
+    it("the bridge's hold keeps what it held: one Twilio lists paused on the caller's call is not paused for a capture, nor resumed after", async () => {
+      const HELD = 'RE' + '9'.repeat(32);
+      const t = await setup({
+        s: { ...bridged, handoff: { ...bridged.handoff, recordingsHeld: [HELD] } },
+        listed: { ...listed, [SID]: [{ sid: HELD, status: 'paused' }] },
+      });
+      const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      expect(r.ok).toBe(true);
+      expect(t.paused).toEqual([agentCalls]);
+      t.bridge.press('4111111111111111#');
+      await t.settled('capture.completed');
+      expect(t.resumed).toEqual([agentCalls]);
+      expect((await t.calls.get(SID))?.handoff.recordingsHeld).toEqual([HELD]);
+      expect(t.log).not.toContain('audit:recording.held');
     });
 
     it('refused when one cannot be paused (pauseAll fails closed): no key is listened to, and nothing is left behind', async () => {
@@ -368,7 +389,7 @@ describe('CaptureExecutor', () => {
 
     it("a resume refused for another application's recording alone: the agent call's own runs again, and shows so; refused for the own, it shows paused", async () => {
       for (const [refused, shown] of [
-        [ON_CALLER, 'in-progress'],
+        [ON_AGENT, 'in-progress'],
         [OWN, 'paused'],
       ] as const) {
         const t = await setup({ s: bridged, listed, refused: (r) => r.recordingSid === refused || (refused === OWN && r.recordingSid === undefined) });
@@ -378,11 +399,11 @@ describe('CaptureExecutor', () => {
         await t.settled('capture.completed');
         expect((await t.calls.get(SID))?.agentRecording?.status).toBe(shown);
         // another application's left paused is kept for the next capture to take in; the own is not
-        expect((await t.calls.get(SID))?.heldRecordings).toEqual(refused === ON_CALLER ? [{ callSid: SID, recordingSid: ON_CALLER }] : undefined);
+        expect((await t.calls.get(SID))?.heldRecordings).toEqual(refused === ON_AGENT ? [{ callSid: AGENT_CALL, recordingSid: ON_AGENT }] : undefined);
       }
     });
 
-    it('a capture lost with its instance resumes every recording its record names', async () => {
+    it("a capture lost with its instance resumes every recording its record names on the agent's call, and leaves the caller's call's to the bridge's hold", async () => {
       const t = await setup({ s: { ...bridged, agentRecording: { sid: OWN, status: 'paused' } } });
       await t.records.save({
         captureId: 'cap_lost',
@@ -399,8 +420,9 @@ describe('CaptureExecutor', () => {
       expect(await t.records.lock(SID, 'cap_lost', 150)).toBe(true);
       await t.calls.update(SID, (s) => void (s.capture = { id: 'cap_lost', name: 'card', kind: 'card-number', status: 'capturing' }));
       await t.ex.settleLost(SID);
-      expect(t.resumed).toEqual([all]);
+      expect(t.resumed).toEqual([agentCalls]);
       expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
+      expect((await t.calls.get(SID))?.handoff.recordingsHeld).toEqual([ON_CALLER]);
     });
   });
 

@@ -6,6 +6,7 @@ import type { CallSession } from '../../../src/calls/session';
 import { advance, RESUME_HOLD_MS, type EngineResult } from '../../../src/flows/engine';
 import { GUARD_MAX_SECONDS } from '../../../src/flows/steps/collect';
 import { parseFlow } from '../../../src/flows/load';
+import { HANDOFF_REFUSED } from '../../../src/flows/steps/handoff';
 
 const flow = parseFlow(
   'test.yaml',
@@ -509,22 +510,56 @@ ${handoff}`,
       expect(r.verbs).toEqual([expect.objectContaining({ verb: 'gather', field: 'cvv' })]);
     });
 
-    test("a bridge: what the stretch paused runs again before the handoff (another application's recording is never stopped)", () => {
+    test("a bridge: what the stretch paused is not resumed before it, but held for the whole bridge (another application's recording is never stopped)", () => {
       const bridged = unrecorded('  mode: bridge\n');
       let r = paused(atCard(bridged), [OTHER], bridged);
       r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' }, bridged);
+      // a question that is not sensitive follows the card: resumed for it
       r = go(r, { kind: 'recording', op: 'resume', ok: true }, bridged);
       r = go(r, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' }, bridged);
       r = paused(r, [OTHER], bridged);
+      // only the bridge after the code: no resume, nor the hold for keys past its count
       r = go(r, { kind: 'digits', step: 4, attempt: 1, digits: '123', finishedOnKey: '' }, bridged);
-      expect(r.effect).toEqual({ kind: 'resume-recording' });
-      expect(r.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
-      r = go(r, { kind: 'recording', op: 'resume', ok: true }, bridged);
+      expect(r.effect).toEqual({ kind: 'hold-recordings' });
+      expect(r.resumeNotBefore).toBeUndefined();
+      expect(r.verbs).toEqual([]);
+      // the runner takes the stretch's over into the bridge's hold
+      r.session.recording.sids = undefined;
+      r.session.handoff.recordingsHeld = [OTHER];
+      r = go(r, { kind: 'recording', op: 'hold', ok: true }, bridged);
+      expect(r.effect).toBeUndefined();
       expect(r.verbs.map((v) => v.verb)).toEqual(['handoff']);
       expect(r.session.recording).toMatchObject({ status: 'none' });
+      expect(r.session.recording.othersPaused).toBeUndefined();
+      expect(r.session.handoff.recordingsHeld).toEqual([OTHER]);
     });
 
-    test('a recorded flow with others paused with its own before only words and a bridge: all resumed (held) before its own is stopped', () => {
+    test('a bridge whose hold failed (a pause Twilio refused) is not made: the apology and a hang-up, as for a recording that could not be stopped', () => {
+      const bridged = unrecorded('  mode: bridge\n');
+      let r = paused(atCard(bridged), [], bridged);
+      r = go(r, { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' }, bridged);
+      r = go(r, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' }, bridged);
+      r = paused(r, [], bridged);
+      r = go(r, { kind: 'digits', step: 4, attempt: 1, digits: '123', finishedOnKey: '' }, bridged);
+      expect(r.effect).toEqual({ kind: 'hold-recordings' });
+      r = go(r, { kind: 'recording', op: 'hold', ok: false }, bridged);
+      expect(r.effect).toBeUndefined();
+      expect(r.verbs).toEqual([{ verb: 'say', text: HANDOFF_REFUSED }, { verb: 'hangup' }]);
+      expect(r.session.handoff.holdFailed).toBe(true);
+      // a dial hands off with no hold: the caller's call is <Dial>ed, and what it keys there is not tonewall's to mask
+      const dialed = go(paused(atCard(), []), { kind: 'digits', step: 1, attempt: 1, digits: '4111111111111111', finishedOnKey: '#' });
+      const end = go(paused(go(dialed, { kind: 'digits', step: 3, attempt: 1, digits: '12', finishedOnKey: '#' }), []), {
+        kind: 'digits',
+        step: 4,
+        attempt: 1,
+        digits: '123',
+        finishedOnKey: '',
+      });
+      expect(end.effect).toBeUndefined();
+      expect(end.verbs.map((v) => v.verb)).toEqual(['handoff']);
+    });
+
+    test('a recorded flow with others paused with its own before only words and a bridge: none resumed; its own stopped, then the others held for the bridge', () => {
       const cardThenBridge = parseFlow(
         'b.yaml',
         `id: b\nnumbers: ["+15005550007"]\nrecord: true\nsteps:\n  - collect: cvv\n    kind: security-code\n    prompt: code\n  - say: bye\nhandoff:\n  mode: bridge\n`,
@@ -534,17 +569,29 @@ ${handoff}`,
         const r = advance(cardThenBridge, { kind: 'start' }, { ...session(), flowId: 'b', cardBrand: 'visa' }, { now });
         return paused(r, sids, cardThenBridge);
       };
-      // its own alone: stopped at once, never resumed (one REST call, not two)
+      // its own alone: stopped at once, never resumed (one REST call, not two); then the hold's list
       const alone = go(asked([]), { kind: 'digits', step: 0, attempt: 1, digits: '123', finishedOnKey: '' }, cardThenBridge);
       expect(alone.effect).toEqual({ kind: 'stop-recording' });
-      // with another: resumed first, held for keys past the code's count, and only then its own stopped
+      expect(go(alone, { kind: 'recording', op: 'stop', ok: true }, cardThenBridge).effect).toEqual({ kind: 'hold-recordings' });
+      // with another: nothing resumed (so no wait for keys past the code's count), its own stopped, the other held
       let r = go(asked([OWN, OTHER]), { kind: 'digits', step: 0, attempt: 1, digits: '123', finishedOnKey: '' }, cardThenBridge);
-      expect(r.effect).toEqual({ kind: 'resume-recording' });
-      expect(r.resumeNotBefore).toBe(now.getTime() + RESUME_HOLD_MS);
-      r.session.recording.sids = undefined; // the runner forgets them once resumed
-      r = go(r, { kind: 'recording', op: 'resume', ok: true }, cardThenBridge);
-      expect(r.verbs).toEqual([{ verb: 'say', text: 'bye' }]);
       expect(r.effect).toEqual({ kind: 'stop-recording' });
+      expect(r.resumeNotBefore).toBeUndefined();
+      expect(r.verbs).toEqual([{ verb: 'say', text: 'bye' }]);
+      r = go(r, { kind: 'recording', op: 'stop', ok: true }, cardThenBridge);
+      expect(r.effect).toEqual({ kind: 'hold-recordings' });
+      r.session.recording.sids = undefined;
+      r.session.handoff.recordingsHeld = [OTHER];
+      r = go(r, { kind: 'recording', op: 'hold', ok: true }, cardThenBridge);
+      expect(r.verbs.map((v) => v.verb)).toEqual(['handoff']);
+      // a stop that failed: no bridge, and no hold asked for
+      const refused = go(
+        go(asked([OWN, OTHER]), { kind: 'digits', step: 0, attempt: 1, digits: '123', finishedOnKey: '' }, cardThenBridge),
+        { kind: 'recording', op: 'stop', ok: false },
+        cardThenBridge,
+      );
+      expect(refused.effect).toBeUndefined();
+      expect(refused.verbs).toEqual([{ verb: 'say', text: HANDOFF_REFUSED }, { verb: 'hangup' }]);
     });
 
     test('a recorded flow whose recording has not started yet pauses the others alone, and its recording starts only after the stretch', () => {
