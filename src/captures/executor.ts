@@ -4,8 +4,8 @@
  *
  *   lock → pause the recordings and await Twilio → (blanket on) → listen to the bridge's key
  *   presses, publishing masked progress → end on '#', the kind's maximum length, IDLE_MS after
- *   the last key, or a hard timeout → validate → vault → masked field on the session → resume
- *   the recordings → capture.completed / capture.failed.
+ *   the last key, or a hard timeout → hold while keys go on (held) → validate → vault → masked
+ *   field on the session → resume the recordings → capture.completed / capture.failed.
  *
  * The recordings are the bridge's own (the agent's call's) and every other one in progress on
  * either call, another application's (recorded.ts captureRecordings), all paused or none; at
@@ -16,9 +16,12 @@
  * goes nowhere but the validator and the vault.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
+import { RESUME_HOLD_MS } from '../flows/engine';
 import { fieldState, maskProgress, maxLengthFor, validate, writeField, type FieldInput } from '../fields';
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
@@ -35,6 +38,12 @@ export const IDLE_MS = 5_000;
 export const FIRST_KEY_MS = 30_000;
 /** no capture runs longer than this, whatever is keyed (19 digits at a slow pace fit easily) */
 export const MAX_CAPTURE_MS = 120_000;
+/**
+ * The longest the recordings stay paused after a capture's end for a caller who keys on and on
+ * (each key holds them RESUME_HOLD_MS more: held): as long as the capture would have waited for a
+ * next key of the entry. Bounds how long a caller can keep them paused, and a shutdown.
+ */
+export const MAX_HOLD_MS = IDLE_MS;
 
 /** what the capture needs of a media bridge (src/media): merged key presses and blanket masking */
 export interface KeyPress {
@@ -101,6 +110,8 @@ interface Running {
   ending: boolean;
   /** the end under way: a second end (a cancel as the caller pressed '#') waits for it, so its caller sees the final record */
   ended?: Promise<void>;
+  /** when the capture last heard a key (performance.now(), ms), past its end too; none after the '#' that ended it (held) */
+  lastKeyAt?: number;
 }
 
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
@@ -254,10 +265,15 @@ export class CaptureExecutor {
 
   private onKey(callSid: string, key: KeyPress): void {
     const run = this.running.get(callSid);
-    if (!run || run.ending) return;
+    if (!run) return;
+    // a key past the end (past the count, as the agent cancels) goes into nothing but the hold
+    run.lastKeyAt = performance.now();
+    if (run.ending) return;
     const outcome = run.collector.push(key.digit);
     if (outcome === 'ignored') return;
     if (outcome === 'finish') {
+      // '#' is the caller's own end of the entry: nothing is held for it (as in the IVR)
+      run.lastKeyAt = undefined;
       this.finish(callSid, { status: 'finish' });
       return;
     }
@@ -293,10 +309,12 @@ export class CaptureExecutor {
     run.ending = true;
     clearTimeout(run.idle);
     clearTimeout(run.hard);
-    run.bridge.off('key', run.onKey);
     run.bridge.off('lost', run.onLost);
-    if (run.record.blanket) run.bridge.setBlanket(false);
     await run.chain;
+    // before the settling: an instance lost during the hold leaves nothing a lost capture's end contradicts (lost.ts)
+    await this.held(run, ending);
+    run.bridge.off('key', run.onKey);
+    if (run.record.blanket) run.bridge.setBlanket(false);
     const log = this.d.log.child({ callSid, captureId: run.record.captureId });
     try {
       await this.settle(run, ending);
@@ -332,6 +350,26 @@ export class CaptureExecutor {
     }
     await announceEnd(this.d, run.record);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
+  }
+
+  /**
+   * The recordings resume only once RESUME_HOLD_MS has passed after the last key the capture
+   * heard, as the IVR's do after a field that ended on its count (flows/engine.ts
+   * afterSensitiveField): the key that filled the count is reported while its tone still sounds
+   * (within ~60 ms of its start), and a caller who keys on (`MMYYYY` into an expiry) presses more
+   * after it. Each of those keeps the recordings paused RESUME_HOLD_MS more (heard by onKey,
+   * counted into nothing), up to MAX_HOLD_MS. So too a capture cancelled, lost or shut down while
+   * the caller keys. Nothing is held after the '#' that ended the entry, after a silence of
+   * IDLE_MS (itself the IVR's guard: a key in it counts into the entry), or once the call ended.
+   */
+  private async held(run: Running, ending: Ending): Promise<void> {
+    if (ending.status === 'failed' && ending.reason === 'call-ended') return;
+    const latest = performance.now() + MAX_HOLD_MS;
+    for (;;) {
+      const wait = run.lastKeyAt === undefined ? 0 : Math.min(run.lastKeyAt + RESUME_HOLD_MS, latest) - performance.now();
+      if (wait <= 0) return;
+      await sleep(wait);
+    }
   }
 
   /**

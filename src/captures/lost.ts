@@ -4,7 +4,9 @@
  * Nothing else would end it: its recording would stay paused for the rest of the call, its lock
  * would refuse captures until it expired, and panels would show it running. An instance that
  * lost only the bridge (alive) ends its own capture at once (the bridge's `lost` event), which
- * releases both; LiveCalls calls this a while after the take-up, for the capture still running.
+ * releases both (the recordings after its hold for the last keys, executor.ts `held`; nothing is
+ * written before, so a capture lost during the hold is ended here as any other); LiveCalls calls
+ * this a while after the take-up, for the capture still running.
  */
 import { errFields } from '../log';
 import { announceEnd } from './announce';

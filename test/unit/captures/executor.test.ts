@@ -3,6 +3,7 @@
  * recording controller that records what it was asked, and short timeouts.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
@@ -12,6 +13,7 @@ import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
 import { StoreErrors } from '../../../src/errors';
+import { RESUME_HOLD_MS } from '../../../src/flows/engine';
 import { createLogger, type Logger } from '../../../src/log';
 import type { RecordingRef } from '../../../src/recording/stretch';
 
@@ -86,6 +88,8 @@ async function setup(
   const erased: string[] = [];
   const paused: RecordingRef[][] = [];
   const resumed: RecordingRef[][] = [];
+  /** performance.now() of each resumeAll */
+  const resumedAt: number[] = [];
   const audited: string[] = [];
   let minted = 0;
   const records = new CaptureRecords(store, keys);
@@ -102,6 +106,7 @@ async function setup(
       resumeAll: async (recordings, auditCallSid) => {
         log.push(`resume:${bridge.listenerCount('key')}`);
         resumed.push([...recordings]);
+        resumedAt.push(performance.now());
         audited.push(auditCallSid ?? '');
         if (opts.resumeFails) throw opts.resumeFails;
         const failed = recordings.filter((r) => opts.refused?.(r));
@@ -133,7 +138,7 @@ async function setup(
         }
       }, 5);
     });
-  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, audited };
+  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, resumedAt, audited };
 }
 
 describe('DigitCollector', () => {
@@ -288,11 +293,13 @@ describe('CaptureExecutor', () => {
     expect((await u.calls.get(SID))?.fields.exp).toMatchObject({ masked: '', valid: false });
   });
 
-  it('ends with the call: failed call-ended, listener gone, recording resumed', async () => {
+  it('ends with the call: failed call-ended, listener gone, recording resumed (at once: no key can follow)', async () => {
     const t = await setup();
     await t.ex.start(SID, { name: 'card', kind: 'card-number' });
     t.bridge.press('41');
+    const keyedAt = performance.now();
     await t.ex.abort(SID, 'call-ended');
+    expect(t.resumedAt[0] - keyedAt).toBeLessThan(RESUME_HOLD_MS);
     expect(await t.settled('capture.failed')).toMatchObject({ reason: 'call-ended' });
     expect(t.bridge.listenerCount('key')).toBe(0);
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
@@ -310,6 +317,60 @@ describe('CaptureExecutor', () => {
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
     expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
     expect(await t.records.get(SID, r.ok ? r.captureId : '')).toMatchObject({ status: 'failed', reason: 'bridge-lost' });
+  });
+
+  describe('the hold after the last key', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('a capture that ends on its count resumes RESUME_HOLD_MS after the last key; keys past the count count into nothing, and keep it held', async () => {
+      const t = await setup();
+      const r = await t.ex.start(SID, { name: 'cvv', kind: 'security-code', blanket: true });
+      const captureId = r.ok ? r.captureId : '';
+      t.bridge.press('123');
+      // held: still listening (the keys past the count go nowhere), under the blanket, nothing settled yet
+      await sleep(RESUME_HOLD_MS / 2);
+      t.bridge.press('45#');
+      const lastKeyAt = performance.now();
+      await sleep(RESUME_HOLD_MS / 2);
+      expect(t.resumed).toEqual([]);
+      expect(t.bridge.listenerCount('key')).toBe(1);
+      expect(t.bridge.blanket).toEqual([true]);
+      // what an instance lost now leaves for lost.ts: the capture running, its lock, no value anywhere
+      expect(t.vaulted).toEqual({});
+      expect((await t.calls.get(SID))?.fields.cvv).toBeUndefined();
+      expect((await t.calls.get(SID))?.capture?.status).toBe('capturing');
+      expect(await t.store.get(t.keys.captureLock(SID))).not.toBeNull();
+
+      const done = await t.settled('capture.completed');
+      expect(t.resumedAt[0] - lastKeyAt).toBeGreaterThanOrEqual(RESUME_HOLD_MS);
+      expect(t.log.filter((l) => l.startsWith('resume'))).toEqual(['resume:0']);
+      expect(t.bridge.blanket).toEqual([true, false]);
+      expect(done).toMatchObject({ masked: '***', valid: true });
+      expect(t.vaulted.cvv).toBe('123');
+      expect(await t.records.get(SID, captureId)).toMatchObject({ status: 'completed', entered: 3 });
+    });
+
+    it("nothing is held after the '#' that ends an entry", async () => {
+      const t = await setup();
+      await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      t.bridge.press('4111111111111111#');
+      const keyedAt = performance.now();
+      await t.settled('capture.completed');
+      expect(t.resumedAt[0] - keyedAt).toBeLessThan(RESUME_HOLD_MS);
+    });
+
+    it('a capture cancelled as the caller keys resumes RESUME_HOLD_MS after the last key', async () => {
+      const t = await setup();
+      const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      t.bridge.press('411');
+      const cancelled = t.ex.cancel(SID, r.ok ? r.captureId : '');
+      await sleep(RESUME_HOLD_MS / 2);
+      t.bridge.press('11');
+      const lastKeyAt = performance.now();
+      expect(await cancelled).toEqual({ ok: true });
+      expect(t.resumedAt[0] - lastKeyAt).toBeGreaterThanOrEqual(RESUME_HOLD_MS);
+      expect(await t.settled('capture.failed')).toMatchObject({ reason: 'cancelled', entered: 3 });
+    });
   });
 
   describe("another application's recordings on the bridge's calls", () => {

@@ -1,0 +1,201 @@
+/**
+ * Keys past a secure capture's end, in a bridge. A capture that ends on its count (a security
+ * code's third digit, an expiry's fourth) ends on the last key's report, which comes while that
+ * key's tone still sounds (the detector reports within ~60 ms of its start), and a caller who keys
+ * on (a Visa holder keying an Amex-like fourth digit, `MMYYYY` into a four-digit expiry) presses
+ * more after it. The recordings the capture paused (the agent call's own, and another
+ * application's on the caller's call, which hears every key in the clear) are resumed only once
+ * `RESUME_HOLD_MS` has passed after the last key the capture heard: decoded, neither holds a key,
+ * nor the agent call's a flat tone. The caller keys in real time, as a caller does.
+ */
+import fs from 'node:fs';
+import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import { createTwilioClient } from '../../src/twilio/rest';
+import { RESUME_HOLD_MS } from '../../src/flows/engine';
+import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
+import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
+import { wideDecode } from '../support/decoders';
+import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { agentSide, api, GAP_SAMPLES, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, TONE_SAMPLES, token } from '../support/agents';
+
+/** one key of keyed(), tone and gap, in ms */
+const KEY_MS = ((TONE_SAMPLES + GAP_SAMPLES) * 1000) / 8000;
+/** the flat tone (CONTRACT §4): what the agent hears of every key the caller presses */
+const FLAT_HZ = 2000;
+
+let h: Harness;
+let flowsDir: string;
+let alice: string;
+
+beforeAll(async () => {
+  expect(multimon(keyed('12345'))).toBe('12345');
+  expect(wideDecode(keyed('12345'))).toBe('12345');
+  // the flat-tone judge finds the masker's flat tone, and none in speech
+  expect(holdsFlatTone(concat([speech(1), flatTone(640)]))).toBe(true);
+  expect(holdsFlatTone(concat([speech(1), speech(1, 9)]))).toBe(false);
+  flowsDir = makeFlowsDir();
+  h = await startHarness({ flowsDir });
+  alice = token(h, 'alice');
+});
+
+afterAll(async () => {
+  await h?.close();
+  fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+interface Live {
+  call: EmulatedCall;
+  caller: MediaLeg;
+  agentCall: EmulatedCall;
+  /** the agent call's own recording */
+  own: string;
+  /** another application's, on the caller's call */
+  other: string;
+}
+
+/** an offered call accepted by alice and bridged, recorded on the agent's call and, by another application over REST, on the caller's */
+async function bridgedCall(): Promise<Live> {
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
+  const { agentCall } = await agentSide(h, call.sid);
+  const own = await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  const other = (await rest.calls(call.sid).recordings.create({ recordingChannels: 'dual' })).sid;
+  // the caller talks: both recordings hear them (the agent's, through the bridge)
+  await caller.sendAudio(speech(1));
+  await waitFor(() => recordingOf(call, other).mixed.length >= 8000 && recordingOf(agentCall, own).mixed.length >= 8000, 'both recordings to hear the caller');
+  return { call, caller, agentCall, own, other };
+}
+
+const recordingOf = (call: EmulatedCall, sid: string) => call.recordings.find((r) => r.sid === sid)!;
+
+async function startCapture(live: Live, kind: string): Promise<string> {
+  const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: kind, kind });
+  expect(started.status).toBe(201);
+  return (started.body as { captureId: string }).captureId;
+}
+
+async function captureEnded(callSid: string, captureId: string): Promise<Record<string, unknown>> {
+  return waitFor(
+    async () => {
+      const r = await api(h, 'GET', `/v1/calls/${callSid}/captures/${captureId}`, alice);
+      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
+    },
+    'the capture to end',
+    10_000,
+  );
+}
+
+/** when each recording was resumed after `since`, on the emulator's timeline */
+function resumedAt(live: Live, since: number): { own: number; other: number } {
+  const at = (callSid: string, sid: string) =>
+    h.emulator.timelineFor(callSid).find((e) => e.type === 'recording' && e.recordingSid === sid && e.status === 'in-progress' && e.t > since)?.t;
+  const own = at(live.agentCall.sid, live.own);
+  const other = at(live.call.sid, live.other);
+  expect(own).toBeDefined();
+  expect(other).toBeDefined();
+  return { own: own!, other: other! };
+}
+
+/**
+ * Whether any 20 ms of the audio is a flat tone: a sine at FLAT_HZ holds half the window's mean
+ * power at that frequency (Goertzel, normalised by n²); speech, loud as it may be at 2 kHz, holds
+ * a few per cent (the corpus: under 4%); silence is left out.
+ */
+function holdsFlatTone(audio: Uint8Array): boolean {
+  for (let i = 0; i + 160 <= audio.length; i += 80) {
+    let mean = 0;
+    for (let j = i; j < i + 160; j++) mean += MULAW_DECODE[audio[j]] ** 2;
+    mean /= 160;
+    if (mean > 1e4 && power(audio, i, 160, FLAT_HZ) > 0.25 * mean) return true;
+  }
+  return false;
+}
+
+/** a sine at FLAT_HZ, -10 dBm0 (full scale, 32124, is +3.14 dBm0), as the masker's flat tone */
+function flatTone(samples: number): Uint8Array {
+  const amplitude = 32124 * Math.pow(10, (-10 - 3.14) / 20);
+  return Uint8Array.from({ length: samples }, (_, n) => encodeMulaw(amplitude * Math.sin((2 * Math.PI * FLAT_HZ * n) / 8000)));
+}
+
+/** neither recording holds a key, by either decoder, nor the agent call's a flat tone */
+function nothingRecorded(live: Live): void {
+  for (const rec of [recordingOf(live.call, live.other), recordingOf(live.agentCall, live.own)]) {
+    for (const audio of [...rec.channels(), rec.mixed]) {
+      expect(multimon(audio)).toBe('');
+      expect(wideDecode(audio)).toBe('');
+    }
+  }
+  for (const audio of recordingOf(live.agentCall, live.own).channels()) expect(holdsFlatTone(audio)).toBe(false);
+}
+
+/** both recordings run again after the capture, and hear the caller */
+async function recordingAgain(live: Live): Promise<void> {
+  expect(h.emulator.recordingStatuses(live.call.sid, live.other)).toEqual(['in-progress', 'paused', 'in-progress']);
+  expect(h.emulator.recordingStatuses(live.agentCall.sid, live.own)).toEqual(['in-progress', 'paused', 'in-progress']);
+  const other = recordingOf(live.call, live.other).mixed.length;
+  await live.caller.sendAudio(speech(1, 9), { realtime: true });
+  await waitFor(() => recordingOf(live.call, live.other).mixed.length >= other + 7000, 'the other recording to hear the caller again');
+}
+
+test('a three-digit security code keyed with two more digits right after: every recording resumes a hold after the last key, and none holds a key or a flat tone', async () => {
+  const live = await bridgedCall();
+  const captureId = await startCapture(live, 'security-code');
+  const sentAt = h.emulator.now();
+  // the caller keys on past the code's three digits, as into a longer field
+  await live.caller.sendAudio(keyed('12345'), { realtime: true });
+  const done = await captureEnded(live.call.sid, captureId);
+  // the code is the first three keys; the two after it count into nothing
+  expect(done).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
+
+  const lastKeyAt = sentAt + 4 * KEY_MS;
+  const resumed = resumedAt(live, sentAt);
+  expect(resumed.own).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  expect(resumed.other).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  await recordingAgain(live);
+  nothingRecorded(live);
+  // the keys past the count caused no error
+  expect(h.logs.text).not.toContain('capture did not end cleanly');
+  await live.call.hangup();
+});
+
+test('a three-digit security code whose third key is held for 400 ms: its tone ends inside the paused stretch', async () => {
+  const live = await bridgedCall();
+  const captureId = await startCapture(live, 'security-code');
+  const HELD = 3200;
+  const audio = concat([keyTone('1', TONE_SAMPLES), silence(GAP_SAMPLES), keyTone('2', TONE_SAMPLES), silence(GAP_SAMPLES), keyTone('3', HELD), silence(1600)]);
+  const sentAt = h.emulator.now();
+  await live.caller.sendAudio(audio, { realtime: true });
+  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
+
+  const thirdKeyAt = sentAt + 2 * KEY_MS;
+  const resumed = resumedAt(live, sentAt);
+  expect(resumed.own).toBeGreaterThanOrEqual(thirdKeyAt + RESUME_HOLD_MS);
+  expect(resumed.other).toBeGreaterThanOrEqual(thirdKeyAt + RESUME_HOLD_MS);
+  await recordingAgain(live);
+  nothingRecorded(live);
+  await live.call.hangup();
+});
+
+test('a capture the agent cancels while the caller keys: the recordings resume only a hold after the last key', async () => {
+  const live = await bridgedCall();
+  const captureId = await startCapture(live, 'card-number');
+  const sentAt = h.emulator.now();
+  const keying = live.caller.sendAudio(keyed('41111111'), { realtime: true });
+  await waitFor(
+    async () => ((await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice)).body as { entered: number }).entered >= 3,
+    'three keys',
+  );
+  const cancelled = await api(h, 'DELETE', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice);
+  expect(cancelled.status).toBe(200);
+  expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+  await keying;
+
+  const lastKeyAt = sentAt + 7 * KEY_MS;
+  const resumed = resumedAt(live, sentAt);
+  expect(resumed.own).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  expect(resumed.other).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  await recordingAgain(live);
+  nothingRecorded(live);
+  await live.call.hangup();
+});
