@@ -3,10 +3,11 @@
  * code's third digit, an expiry's fourth) ends on the last key's report, which comes while that
  * key's tone still sounds (the detector reports within ~60 ms of its start), and a caller who keys
  * on (a Visa holder keying an Amex-like fourth digit, `MMYYYY` into a four-digit expiry) presses
- * more after it. The recordings the capture paused (the agent call's own, and another
- * application's on the caller's call, which hears every key in the clear) are resumed only once
- * `RESUME_HOLD_MS` has passed after the last key the capture heard: decoded, neither holds a key,
- * nor the agent call's a flat tone. The caller keys in real time, as a caller does.
+ * more after it. The recordings the capture paused and resumes (the agent call's own, and another
+ * application's on the agent's call; one on the caller's call is held for the whole bridge,
+ * bridge-other-recordings.test.ts) are resumed only once `RESUME_HOLD_MS` has passed after the
+ * last key the capture heard: decoded, neither holds a key, nor a flat tone. The caller keys in
+ * real time, as a caller does.
  */
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
@@ -49,21 +50,24 @@ interface Live {
   agentCall: EmulatedCall;
   /** the agent call's own recording */
   own: string;
-  /** another application's, on the caller's call */
+  /** another application's, on the agent's call */
   other: string;
 }
 
-/** an offered call accepted by alice and bridged, recorded on the agent's call and, by another application over REST, on the caller's */
+/** an offered call accepted by alice and bridged, its agent's call recorded by the service and, over REST, by another application */
 async function bridgedCall(): Promise<Live> {
   const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
   const { agentCall } = await agentSide(h, call.sid);
   const own = await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
   const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
-  const other = (await rest.calls(call.sid).recordings.create({ recordingChannels: 'dual' })).sid;
+  const other = (await rest.calls(agentCall.sid).recordings.create({ recordingChannels: 'dual' })).sid;
   // the caller talks: both recordings hear them (the agent's, through the bridge)
   await caller.sendAudio(speech(1));
-  await waitFor(() => recordingOf(call, other).mixed.length >= 8000 && recordingOf(agentCall, own).mixed.length >= 8000, 'both recordings to hear the caller');
+  await waitFor(
+    () => recordingOf(agentCall, other).mixed.length >= 8000 && recordingOf(agentCall, own).mixed.length >= 8000,
+    'both recordings to hear the caller',
+  );
   return { call, caller, agentCall, own, other };
 }
 
@@ -91,7 +95,7 @@ function resumedAt(live: Live, since: number): { own: number; other: number } {
   const at = (callSid: string, sid: string) =>
     h.emulator.timelineFor(callSid).find((e) => e.type === 'recording' && e.recordingSid === sid && e.status === 'in-progress' && e.t > since)?.t;
   const own = at(live.agentCall.sid, live.own);
-  const other = at(live.call.sid, live.other);
+  const other = at(live.agentCall.sid, live.other);
   expect(own).toBeDefined();
   expect(other).toBeDefined();
   return { own: own!, other: other! };
@@ -118,24 +122,24 @@ function flatTone(samples: number): Uint8Array {
   return Uint8Array.from({ length: samples }, (_, n) => encodeMulaw(amplitude * Math.sin((2 * Math.PI * FLAT_HZ * n) / 8000)));
 }
 
-/** neither recording holds a key, by either decoder, nor the agent call's a flat tone */
+/** neither recording holds a key, by either decoder, nor a flat tone */
 function nothingRecorded(live: Live): void {
-  for (const rec of [recordingOf(live.call, live.other), recordingOf(live.agentCall, live.own)]) {
+  for (const rec of [recordingOf(live.agentCall, live.other), recordingOf(live.agentCall, live.own)]) {
     for (const audio of [...rec.channels(), rec.mixed]) {
       expect(multimon(audio)).toBe('');
       expect(wideDecode(audio)).toBe('');
     }
+    for (const audio of rec.channels()) expect(holdsFlatTone(audio)).toBe(false);
   }
-  for (const audio of recordingOf(live.agentCall, live.own).channels()) expect(holdsFlatTone(audio)).toBe(false);
 }
 
 /** both recordings run again after the capture, and hear the caller */
 async function recordingAgain(live: Live): Promise<void> {
-  expect(h.emulator.recordingStatuses(live.call.sid, live.other)).toEqual(['in-progress', 'paused', 'in-progress']);
+  expect(h.emulator.recordingStatuses(live.agentCall.sid, live.other)).toEqual(['in-progress', 'paused', 'in-progress']);
   expect(h.emulator.recordingStatuses(live.agentCall.sid, live.own)).toEqual(['in-progress', 'paused', 'in-progress']);
-  const other = recordingOf(live.call, live.other).mixed.length;
+  const other = recordingOf(live.agentCall, live.other).mixed.length;
   await live.caller.sendAudio(speech(1, 9), { realtime: true });
-  await waitFor(() => recordingOf(live.call, live.other).mixed.length >= other + 7000, 'the other recording to hear the caller again');
+  await waitFor(() => recordingOf(live.agentCall, live.other).mixed.length >= other + 7000, 'the other recording to hear the caller again');
 }
 
 test('a three-digit security code keyed with two more digits right after: every recording resumes a hold after the last key, and none holds a key or a flat tone', async () => {
