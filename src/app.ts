@@ -75,7 +75,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics();
   /** a call tonewall ended other than by its status callback or its bridge (a drop-in capture's return, an erasure) */
   const leftActive = () => metrics.callsActive.dec();
-  const calls = new CallRepository(store, keys);
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: config.vaultTtlSeconds });
   const vault = new Vault({
     keys: keyRing,
     ttlSeconds: config.vaultTtlSeconds,

@@ -1,11 +1,14 @@
 /**
  * Call sessions in the store: one JSON record per call, an index of live calls and a subject
  * index (by HMAC of the caller's number) written together in one atomic step, each with a TTL.
- * Every write of a record renews its subject index entry's TTL in the same step (an index's TTL
- * only grows), so the index outlives each record it names: access and erasure find every one.
+ * Every write of a record renews its subject index entry in the same step, to the longest any of
+ * the call's keys lives (callDataTtlSeconds: the record's TTL, or VAULT_TTL_SECONDS when that is
+ * longer; an index's TTL only grows), so the index outlives the record, the vault values, the
+ * sealed caller and the delivery records it leads to: access and erasure find every one. A
+ * delivery try, which may write after the record's last write, renews it too (`subjectIndexOps`).
  */
 import type { CasRecord, Keys, Store, StoreOp, StoreRecord } from '../store';
-import { CALL_TTL_SECONDS, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
+import { CALL_TTL_SECONDS, callDataTtlSeconds, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
 
 export class CallRepository {
   /**
@@ -15,10 +18,17 @@ export class CallRepository {
    */
   private readonly readFrom = new WeakMap<CallSession, string>();
 
+  /** how long a subject index entry lives past each write that renews it (callDataTtlSeconds) */
+  readonly subjectTtlSeconds: number;
+
+  /** `vaultTtlSeconds`: VAULT_TTL_SECONDS, how long the call's vault values live */
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-  ) {}
+    opts: { vaultTtlSeconds: number },
+  ) {
+    this.subjectTtlSeconds = callDataTtlSeconds(opts.vaultTtlSeconds);
+  }
 
   async get(callSid: string): Promise<CallSession | null> {
     const raw = await this.store.get(this.keys.call(callSid));
@@ -45,11 +55,7 @@ export class CallRepository {
   creation(session: CallSession, also: StoreOp[] = []): { record: StoreRecord; ops: StoreOp[] } {
     return {
       record: { key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds: CALL_TTL_SECONDS },
-      ops: [
-        { op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS },
-        ...this.indexed(session, CALL_TTL_SECONDS),
-        ...also,
-      ],
+      ops: [{ op: 'sadd', key: this.keys.callIndex(), member: session.callSid, ttlSeconds: CALL_TTL_SECONDS }, ...this.subjectIndexOps(session), ...also],
     };
   }
 
@@ -60,19 +66,18 @@ export class CallRepository {
   async save(session: CallSession): Promise<void> {
     session.updatedAt = Date.now();
     const ttlSeconds = this.ttlFor(session);
-    await this.store.multi([
-      { op: 'set', key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds },
-      ...this.indexed(session, ttlSeconds),
-    ]);
+    await this.store.multi([{ op: 'set', key: this.keys.call(session.callSid), value: JSON.stringify(session), ttlSeconds }, ...this.subjectIndexOps(session)]);
   }
 
   /**
-   * The subject index entry of a record written with `ttlSeconds`, its TTL renewed with the
-   * record's: set once at creation, it expired under a long call whose record every write kept.
-   * None for a call whose caller withheld their number (it has no subject).
+   * The call's subject index entry, its TTL renewed to `subjectTtlSeconds` (never shortened): with
+   * every write of the record (set once at creation, it expired under a long call whose record
+   * every write kept), and with each write of a delivery try, which may come after the record's
+   * last write (processors/delivery.ts). None for a call whose caller withheld their number (it
+   * has no subject).
    */
-  private indexed(session: CallSession, ttlSeconds: number): StoreOp[] {
-    return session.subject ? [{ op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds }] : [];
+  subjectIndexOps(session: Pick<CallSession, 'callSid' | 'subject'>): StoreOp[] {
+    return session.subject ? [{ op: 'sadd', key: this.keys.subject(session.subject), member: session.callSid, ttlSeconds: this.subjectTtlSeconds }] : [];
   }
 
   /** the store key of a call's record, for a caller that reads it with other keys (`fromStored`) */
@@ -96,7 +101,7 @@ export class CallRepository {
     if (!changed) return { ops: stored.state === 'ended' ? [{ op: 'expire', key, ttlSeconds: ENDED_CALL_TTL_SECONDS }] : [] };
     changed.updatedAt = Date.now();
     const ttlSeconds = this.ttlFor(changed);
-    return { record: { key, expected: raw, next: JSON.stringify(changed), ttlSeconds }, ops: this.indexed(changed, ttlSeconds) };
+    return { record: { key, expected: raw, next: JSON.stringify(changed), ttlSeconds }, ops: this.subjectIndexOps(changed) };
   }
 
   private parsed(raw: string): CallSession {
@@ -131,7 +136,7 @@ export class CallRepository {
       {
         ...(opts.basis && this.readFrom.has(opts.basis) ? { guess: this.readFrom.get(opts.basis) } : {}),
         // `result` is the session `fn` just turned into the value written
-        with: () => this.indexed(result!, CALL_TTL_SECONDS),
+        with: () => this.subjectIndexOps(result!),
       },
     );
     const s = result as CallSession | null;

@@ -143,6 +143,16 @@ export interface PaymentSession {
 export const CALL_TTL_SECONDS = 4 * 60 * 60;
 
 /**
+ * The longest anything a call leaves in the store lives past the write that left it: its record
+ * (CALL_TTL_SECONDS) or its vault values (VAULT_TTL_SECONDS, up to 7 days), whichever is longer.
+ * The sealed caller, the delivery records and the subject index entry live this long, so the
+ * index that erasure and access walk (CONTRACT §7) outlives every key it leads to.
+ */
+export function callDataTtlSeconds(vaultTtlSeconds: number): number {
+  return Math.max(CALL_TTL_SECONDS, vaultTtlSeconds);
+}
+
+/**
  * The vault field name the caller's number is sealed under (`vault.put(callSid,
  * CALLER_VAULT_FIELD, from)` → `session.fromToken`). Flow field names start with a letter, so
  * this can never be a collected field's name. Must equal twilio/opening.ts FROM_FIELD (a test

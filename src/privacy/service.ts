@@ -46,11 +46,18 @@ const SENDING_POLL_MS = 50;
 /** the 400's detail: the forms a subject may take (never the text sent, which may be someone's number) */
 export const SUBJECT_FORMS = 'the subject must be an E.164 number, a SIP URI or a Twilio Client identity, URL-encoded (%2B…, sip%3Auser%40host, client%3Aname)';
 
+/**
+ * One call of the caller's. `expired`: its record is gone (an ended call's expires in
+ * ENDED_CALL_TTL_SECONDS) while vault values of it are still held, VAULT_TTL_SECONDS being longer;
+ * then `values` counts them (the sealed caller among them), `fields` is empty (the masked views
+ * were on the record) and `createdAt` is its audit trail's first entry's time.
+ */
 export interface SubjectCall {
   callSid: string;
-  createdAt: string;
-  state: CallSession['state'];
+  createdAt?: string;
+  state: CallSession['state'] | 'expired';
   fields: Record<string, MaskedField>;
+  values?: number;
 }
 
 export interface AccessReport {
@@ -101,11 +108,15 @@ export class PrivacyService {
     const calls: SubjectCall[] = [];
     for (const sid of await this.deps.calls.sidsForSubject(subject)) {
       const s = await this.deps.calls.get(sid);
-      if (!s || s.subject !== subject) continue;
-      calls.push({ callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) });
-      await this.deps.audit.append(s.callSid, { type: 'subject.accessed' });
+      if (s && s.subject !== subject) continue;
+      const call = s
+        ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) }
+        : await this.expired(sid);
+      if (!call) continue;
+      calls.push(call);
+      await this.deps.audit.append(sid, { type: 'subject.accessed' });
     }
-    calls.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    calls.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
     return { subject: maskSubject(named), calls };
   }
 
@@ -153,6 +164,17 @@ export class PrivacyService {
     };
     log.info({ receiptId, calls, values, deliveriesCancelled }, 'subject erased');
     return receipt;
+  }
+
+  /**
+   * A call of the subject's whose record has expired: what of it the vault still holds, or
+   * undefined when nothing (its index entry outlived it by design: calls/repository.ts)
+   */
+  private async expired(callSid: string): Promise<SubjectCall | undefined> {
+    const values = await this.deps.vault.heldFor(callSid);
+    if (values === 0) return undefined;
+    const first = (await this.deps.audit.list(callSid))[0];
+    return { callSid, ...(first ? { createdAt: first.at } : {}), state: 'expired', fields: {}, values };
   }
 
   /** `named`: the caller's canonical identity; `subject`: its HMAC, their calls' index key */
@@ -248,7 +270,8 @@ export class PrivacyService {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
-    return { found: s !== null, values: tokens.size, deliveriesCancelled, sending, resultsSending };
+    // a call whose record expired before its vault values (VAULT_TTL_SECONDS the longer) is one of theirs all the same
+    return { found: s !== null || tokens.size > 0, values: tokens.size, deliveriesCancelled, sending, resultsSending };
   }
 
   /** every capture record the call's capture index names (and `named`, the one its record names), and the index */

@@ -229,7 +229,7 @@ export class ProcessorDelivery {
 
     // the call's values now belong to another round (a new payment session opened, or completed,
     // since this delivery was queued): these are not the values it was for
-    if (rec.round !== deliveryRound(session)) return this.finish(rec, 'failed', { reason: 'superseded' });
+    if (rec.round !== deliveryRound(session)) return this.finish(rec, session, 'failed', { reason: 'superseded' });
 
     const attempts = rec.attempts + 1;
     let outcome: TryOutcome;
@@ -239,20 +239,20 @@ export class ProcessorDelivery {
       try {
         prepared = await prepareTry(this.deps, session, processor);
       } catch (e) {
-        return this.finish(rec, 'failed', { reason: 'vault-error', code: errorCode(e) });
+        return this.finish(rec, session, 'failed', { reason: 'vault-error', code: errorCode(e) });
       }
-      if ('failed' in prepared) return this.finish(rec, 'failed', { reason: prepared.failed });
+      if ('failed' in prepared) return this.finish(rec, session, 'failed', { reason: prepared.failed });
       // count the try before it leaves: a crash mid-request still uses one up
-      if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }))) return;
+      if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }, session))) return;
       outcome = await prepared.send(this.fetchImpl);
     }
 
     if (outcome.ok) {
       log.info({ callSid, processor: processor.name, status: outcome.status, attempt: attempts }, 'processor delivery accepted');
-      return this.finish({ ...rec, attempts }, 'delivered', { httpStatus: outcome.status, answer: outcome.body });
+      return this.finish({ ...rec, attempts }, session, 'delivered', { httpStatus: outcome.status, answer: outcome.body });
     }
     if (outcome.final || attempts >= this.backoff.maxAttempts) {
-      return this.finish({ ...rec, attempts }, 'failed', { httpStatus: outcome.status, reason: outcome.reason, answer: outcome.body });
+      return this.finish({ ...rec, attempts }, session, 'failed', { httpStatus: outcome.status, reason: outcome.reason, answer: outcome.body });
     }
     const delay = backoffDelay(attempts, this.backoff);
     log.warn(
@@ -260,13 +260,17 @@ export class ProcessorDelivery {
       'processor delivery failed: will retry',
     );
     const nextAt = Date.now() + delay;
-    if (await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason })) {
+    if (await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason }, session)) {
       this.schedule(callSid, processor.name, nextAt);
     }
   }
 
-  /** writes the record unless it was removed meanwhile (erasure); true when written */
-  private async write(rec: DeliveryRecord): Promise<boolean> {
+  /**
+   * Writes the record unless it was removed meanwhile (erasure); true when written. With it, the
+   * call's subject index entry is renewed (its TTL is the record's): a try may write after the
+   * call record's last write, and erasure finds the record only through that index.
+   */
+  private async write(rec: DeliveryRecord, session: CallSession): Promise<boolean> {
     let written = false;
     await this.deps.store.update(
       this.deps.keys.delivery(rec.callSid, rec.processor),
@@ -277,18 +281,20 @@ export class ProcessorDelivery {
         return JSON.stringify(rec);
       },
       this.ttlSeconds,
+      { with: () => this.deps.calls.subjectIndexOps(session) },
     );
     return written;
   }
 
   private async finish(
     rec: DeliveryRecord,
+    session: CallSession,
     status: 'delivered' | 'failed',
     info: { httpStatus?: number; reason?: string; code?: string; answer?: ProcessorSummary },
   ): Promise<void> {
     const { store, keys, log } = this.deps;
     const done: DeliveryRecord = { ...rec, status, updatedAt: Date.now(), httpStatus: info.httpStatus, reason: info.reason };
-    await this.write(done);
+    await this.write(done, session);
     await store.srem(keys.deliveries(), deliveryIndexMember(rec.callSid, rec.processor));
     if (status === 'failed') {
       log.error(

@@ -4,7 +4,7 @@
  * value, the caller's number or the subject hash.
  */
 import { createHash } from 'node:crypto';
-import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import { callDataTtlSeconds, type CallSession } from '../calls/session';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
@@ -89,9 +89,12 @@ export function readyFor(session: CallSession, processor: ProcessorConfig): bool
   });
 }
 
-/** The TTL of delivery records: at least the vault's, and as long as the call record can ask again. */
+/**
+ * The TTL of delivery records: at least the vault's, and as long as the call record can ask
+ * again; the call's subject index entry lives as long (calls/session.ts callDataTtlSeconds).
+ */
 export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
-  return Math.max(vault.ttlSeconds, CALL_TTL_SECONDS);
+  return callDataTtlSeconds(vault.ttlSeconds);
 }
 
 /**

@@ -4,7 +4,7 @@
  * TwiML, so the record is created as it stands after that first step with no second write
  * (twilio/first-webhook.ts). Worked out once per loaded flow, not per call.
  */
-import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import { callDataTtlSeconds, type CallSession } from '../calls/session';
 import { actionQueryOf } from '../dropin/action-query';
 import { advance } from '../flows/engine';
 import { callerIdOf, maskedCaller } from '../privacy/subject';
@@ -120,10 +120,11 @@ export class Openings {
     const from = who === undefined ? undefined : this.d.vault.putOps(p.callSid, FROM_FIELD, who);
     if (from) fresh.fromToken = from.token;
     // It lives as long as the call record that names it (processors and subject access need it
-    // for the whole call), not the shorter VAULT_TTL_SECONDS of captured values. Its entry in the
-    // call's vault index lives as long: an erasure that finds the call in the subject index but
-    // its record gone (ended, so expired sooner) finds the number there.
-    const also = from ? from.ops.map((op) => ('ttlSeconds' in op ? { ...op, ttlSeconds: Math.max(op.ttlSeconds, CALL_TTL_SECONDS) } : op)) : [];
+    // for the whole call), or VAULT_TTL_SECONDS when that is longer: callDataTtlSeconds, as long
+    // as the subject index entry (calls/repository.ts). Its entry in the call's vault index lives
+    // as long: an erasure that finds the call in the subject index but its record gone (ended, so
+    // expired sooner) finds the number there.
+    const also = from ? from.ops.map((op) => ('ttlSeconds' in op ? { ...op, ttlSeconds: callDataTtlSeconds(op.ttlSeconds) } : op)) : [];
     // Most flows open with words and a first prompt (the recording, if any, starts in that
     // document's TwiML): nothing to pause, encrypt or hand off. Then the engine runs first and
     // the record is created as it stands after that first step, with no second write.

@@ -118,6 +118,18 @@ export class Vault {
   }
 
   /**
+   * How many values `put` stored for the call are still held (not expired or erased), counted
+   * from the call's token index (0 without a `callIndexKey`). Nothing is opened.
+   */
+  async heldFor(callSid: string): Promise<number> {
+    if (!this.#callIndexKey) return 0;
+    const backend = this.#backend as IndexedVaultBackend;
+    const tokens = (await backend.smembers(this.#callIndexKey(callSid))).filter(isVaultToken);
+    const held = await Promise.all(tokens.map(async (t) => (await backend.get(this.#storeKey(t))) !== null));
+    return held.filter(Boolean).length;
+  }
+
+  /**
    * `put` without the store write: the token and the envelope's write, for a caller that makes
    * it atomically with the record that names the token. Only the envelope leaves, never `plain`.
    */

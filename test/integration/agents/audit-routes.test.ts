@@ -25,7 +25,7 @@ describe('GET /v1/calls/:callSid/audit', () => {
     const f = await redisFixture('auditroutes');
     store = f.store;
     keys = f.keys;
-    calls = new CallRepository(store, f.keys);
+    calls = new CallRepository(store, f.keys, { vaultTtlSeconds: 900 });
     audit = new AuditTrail(store, f.keys, { key: TEST_AUDIT_KEY });
     app = await tinyApp(auditRoutes({ auth, calls, audit, retentionDays: 400 }));
   });

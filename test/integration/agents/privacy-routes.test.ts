@@ -24,7 +24,7 @@ describe('/v1/subjects/:phone', () => {
   beforeEach(async () => {
     const f = await redisFixture('privacyroutes');
     store = f.store;
-    calls = new CallRepository(store, f.keys);
+    calls = new CallRepository(store, f.keys, { vaultTtlSeconds: 900 });
     const privacy = new PrivacyService({
       calls,
       vault: f.vault,

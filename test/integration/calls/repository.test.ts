@@ -34,7 +34,7 @@ const fresh = (callSid: string): CallSession => ({
 });
 
 it('an update on the basis of a stale read still sees, and keeps, what changed since', async () => {
-  const calls = new CallRepository(store, makeKeys(uniquePrefix('repo')));
+  const calls = new CallRepository(store, makeKeys(uniquePrefix('repo')), { vaultTtlSeconds: 900 });
   const sid = 'CA' + '9'.repeat(32);
   await calls.create(fresh(sid));
   const read = (await calls.get(sid))!;
@@ -76,7 +76,7 @@ it('readers of the call list at once share loads, each one that started after it
       return members;
     },
   });
-  const calls = new CallRepository(gated, makeKeys(uniquePrefix('repo')));
+  const calls = new CallRepository(gated, makeKeys(uniquePrefix('repo')), { vaultTtlSeconds: 900 });
   const first = 'CA' + '1'.repeat(32);
   const second = 'CA' + '2'.repeat(32);
   await calls.create(fresh(first));
@@ -105,7 +105,7 @@ describe("a record's subject index entry outlives it, however long the call", ()
   let redis: Redis;
   beforeEach(async () => {
     keys = makeKeys(uniquePrefix('repo'));
-    calls = new CallRepository(store, keys);
+    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     redis = new Redis(redisUrl());
     await calls.create(fresh(sid));
     // hours into a long call: the index's TTL, set at creation, runs out with the record's as it was then

@@ -74,7 +74,7 @@ describe.each(makers)('drop-in durable work: %s store', (_name, make) => {
 
   beforeEach(async () => {
     ({ store, keys, done } = await make());
-    calls = new CallRepository(store, keys);
+    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     logged = captureLog();
   });
   afterEach(async () => {

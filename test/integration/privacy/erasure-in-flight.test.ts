@@ -49,7 +49,7 @@ describe('erasure with work in flight', () => {
    */
   async function captureRunning(beforeRemoval?: () => Promise<void>) {
     const { log } = captureLog();
-    const calls = new CallRepository(store, keys);
+    const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
     const erasing = Object.create(calls) as CallRepository;
     erasing.remove = async (session) => {

@@ -42,7 +42,7 @@ describe('PrivacyService', () => {
 
   beforeEach(async () => {
     ({ store, keys, prefix, vault } = await redisFixture('privacy'));
-    calls = new CallRepository(store, keys);
+    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
     gw = await startGateway();
     processors = parseProcessors(

@@ -39,7 +39,7 @@ describe('ProcessorDelivery', () => {
 
   beforeEach(async () => {
     ({ store, keys, prefix, vault } = await redisFixture('delivery'));
-    calls = new CallRepository(store, keys);
+    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     gw = await startGateway();
     processors = parseProcessors(
       'test.yaml',
@@ -228,7 +228,11 @@ describe('ProcessorDelivery', () => {
     const store2 = new RedisStore(redisUrl());
     await store2.connect();
     extraStores.push(store2);
-    const d2 = delivery({ store: store2, calls: new CallRepository(store2, keys), backoff: { baseMs: 300, maxMs: 1000, maxAttempts: 5 } });
+    const d2 = delivery({
+      store: store2,
+      calls: new CallRepository(store2, keys, { vaultTtlSeconds: 900 }),
+      backoff: { baseMs: 300, maxMs: 1000, maxAttempts: 5 },
+    });
     await d2.start();
     await waitFor(() => results.length === 1);
     await sleep(400);
@@ -247,7 +251,7 @@ describe('ProcessorDelivery', () => {
         return st;
       }),
     );
-    const ds = stores.map((st) => delivery({ store: st, calls: new CallRepository(st, keys), pollMs: 50 }));
+    const ds = stores.map((st) => delivery({ store: st, calls: new CallRepository(st, keys, { vaultTtlSeconds: 900 }), pollMs: 50 }));
     await Promise.all(ds.map((d) => d.start()));
     const s = await paymentCall(['card', 'expiry', 'cvv']);
     await Promise.all(ds.map((d) => d.onCallUpdated(s)));

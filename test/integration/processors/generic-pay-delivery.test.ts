@@ -31,7 +31,7 @@ describe('ProcessorDelivery with protocol: twilio-generic-pay', () => {
 
   beforeEach(async () => {
     ({ store, keys, vault } = await redisFixture('gpc'));
-    calls = new CallRepository(store, keys);
+    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     gw = await startGateway();
     results = [];
     logged = captureLog();

@@ -78,7 +78,7 @@ async function setup(
 ) {
   const store = new EmbeddedStore();
   const keys = makeKeys('t:');
-  const calls = new CallRepository(store, keys);
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   await calls.create(session(opts.s));
   const bridge = new FakeBridge();
   const log: string[] = [];
