@@ -1,9 +1,10 @@
 /**
  * `GET` and `DELETE /v1/subjects/:phone` (CONTRACT §7), admin only. `:phone` is an E.164 number,
- * URL-encoded (`%2B15551234567`), or (an extension) a SIP URI or Twilio Client identity
- * (`sip%3Aalice%40example.com`, `client%3Aalice`), read by the service (privacy/subject.ts
- * subjectRequest). Checks run token (401), role (403), then the subject (400 for none of those
- * forms; 422 for one that names no one, a withheld caller ID), so nothing about the input is
+ * URL-encoded (`%2B15551234567`), or (an extension) a `tel:` URI, a SIP URI or Twilio Client
+ * identity (`sip%3Aalice%40example.com`, `client%3Aalice`), or any other caller ID as Twilio sent
+ * it, read by the service (privacy/subject.ts subjectRequest). Checks run token (401), role (403),
+ * then the subject (400 for a malformed SIP URI or Client identity, or no caller ID at all; 422 for
+ * one that names no one, a withheld caller ID), so nothing about the input is
  * judged for a caller who may not use the route.
  */
 import type { FastifyPluginAsync } from 'fastify';

@@ -1,7 +1,8 @@
 /**
  * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their identity
- * (`subjectHash`), never by the identity itself: an E.164 number, or a SIP address or Twilio
- * Client identity in the canonical form their calls are filed under (subject.ts subjectRequest).
+ * (`subjectHash`), never by the identity itself: an E.164 number, a SIP address, a Twilio Client
+ * identity or another caller ID, in the canonical form their calls are filed under (subject.ts
+ * subjectRequest).
  *
  * Erasure removes, for each of the caller's calls: every vault value (the fields and the
  * caller's number the record names, and every value the vault's call index names, such as one a
@@ -44,7 +45,8 @@ export const SENDING_WAIT_MS = REQUEST_TIMEOUT_MS + 2_000;
 const SENDING_POLL_MS = 50;
 
 /** the 400's detail: the forms a subject may take (never the text sent, which may be someone's number) */
-export const SUBJECT_FORMS = 'the subject must be an E.164 number, a SIP URI or a Twilio Client identity, URL-encoded (%2B…, sip%3Auser%40host, client%3Aname)';
+export const SUBJECT_FORMS =
+  'the subject must be an E.164 number, a tel URI, a SIP URI or a Twilio Client identity, or a caller ID as Twilio sent it, URL-encoded (%2B…, tel%3A%2B…, sip%3Auser%40host, client%3Aname)';
 
 /**
  * One call of the caller's. `expired`: its record is gone (an ended call's expires in

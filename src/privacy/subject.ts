@@ -4,9 +4,10 @@
  * derives the key from SUBJECT_KEY (from AGENT_JWT_SECRET when that is unset) and passes it in.
  *
  * The identity is the canonical form of who Twilio's `From` names (callerIdOf): an E.164 number
- * (a SIP URI whose user part is one names the same person), a SIP address `sip:user@host`, or a
- * Twilio Client identity `client:name`. The subject routes take the same forms (subjectRequest),
- * so every caller whose calls are filed under a subject can be asked for by it.
+ * (a `tel:` URI or a SIP URI holding one names the same person), a SIP address `sip:user@host`, a
+ * Twilio Client identity `client:name`, or any other caller ID as sent. The subject routes read
+ * requests by the same rules (subjectRequest), so every caller whose calls are filed under a
+ * subject can be asked for by it.
  */
 import { createHmac, type KeyObject } from 'node:crypto';
 import { WITHHELD_CALLER } from '../calls/session';
@@ -51,18 +52,42 @@ function isWithheldWord(from: string): boolean {
 }
 
 /**
+ * A `tel:` URI holding a global number (RFC 3966 §3: `tel:+1-555-123-4567;ext=12`): the number,
+ * visual separators dropped; its parameters (an extension, a subaddress, any other) are dropped
+ * too, as a SIP URI's are. Undefined for any other text, a local number (`tel:5551234;phone-context=…`)
+ * included: that is kept as sent (`other`).
+ */
+const TEL_GLOBAL = /^tel:(\+[-.()0-9]*[0-9][-.()0-9]*)(?:;[A-Za-z0-9-]+(?:=(?:[A-Za-z0-9\-_.!~*'()[\]/:&+$]|%[0-9A-Fa-f]{2})+)?)*$/i;
+function telNumber(text: string): string | undefined {
+  const m = TEL_GLOBAL.exec(text);
+  const number = m?.[1].replace(VISUAL_SEPARATORS, '');
+  return number !== undefined && isE164(number) ? number : undefined;
+}
+
+/** the schemes of a SIP URI or a Client identity: a text in one of them is read by its rules, or not at all */
+const ADDRESS_SCHEME = /^(sips?|client):/i;
+/** what a caller ID kept as sent may be: what Twilio's `From` holds at most, no control character */
+const OTHER_CALLER = /^[^\p{Cc}]{1,256}$/u;
+
+/**
  * Who a call's `From` names:
  * - `withheld`: no one (every caller who withholds their number sends the same value): a word or
  *   a keypad placeholder, `client:Anonymous` (Twilio's identity for a Client with none), or a SIP
  *   URI whose user part is one of those or whose host is `anonymous.invalid`;
- * - `phone`: an E.164 number, `From` itself or the user part of a SIP URI (`sip:+1555…@trunk`,
- *   `;user=phone` or not, visual separators dropped): the same person either way;
+ * - `phone`: an E.164 number, `From` itself, a `tel:` URI of a global number, or the user part of
+ *   a SIP URI (`sip:+1555…@trunk`, `;user=phone` or not), visual separators dropped: the same
+ *   person whichever way it came;
  * - `sip`: any other SIP URI, as `sip:user@host` (sip-uri.ts);
  * - `client`: a Twilio Client identity, `client:name`, the name as Twilio passed it (folding its case
  *   could join two callers into one subject, whose access would show each the other's calls);
- * - `unrecognised`: anything else, kept as sent (no subject request can name it).
+ * - `other`: anything else (a number without its `+`, a local `tel:` number, another scheme), kept
+ *   as sent: its own canonical form, which a subject request names it by;
+ * - `unreadable`: a SIP URI or Client identity that is not well formed (the subject routes refuse
+ *   one as malformed, so no request could name it), or text too long or with control characters
+ *   to be a caller ID: filed under no subject and not kept, as a withheld caller is.
  */
-export type CallerId = { kind: 'withheld' } | { kind: 'phone' | 'sip' | 'client' | 'unrecognised'; subject: string };
+export type CallerId =
+  { kind: 'withheld' } | { kind: 'unreadable'; scheme?: 'sip' | 'client' } | { kind: 'phone' | 'sip' | 'client' | 'other'; subject: string };
 
 const WITHHELD: CallerId = Object.freeze({ kind: 'withheld' });
 
@@ -84,11 +109,15 @@ function addressCaller(text: string): CallerId | null {
   return { kind: 'sip', subject: sipAddressText(sip) };
 }
 
-/** who Twilio's `From` names (CallerId) */
+/** who Twilio's `From` names (CallerId); a subject request is read by the same rules (subjectRequest) */
 export function callerIdOf(from: string): CallerId {
   if (isWithheldWord(from)) return WITHHELD;
   if (isE164(from)) return { kind: 'phone', subject: from };
-  return addressCaller(from) ?? { kind: 'unrecognised', subject: from };
+  const tel = telNumber(from);
+  if (tel !== undefined) return WITHHELD_CALLER_IDS.includes(tel) ? WITHHELD : { kind: 'phone', subject: tel };
+  const scheme = ADDRESS_SCHEME.exec(from)?.[1].toLowerCase();
+  if (scheme !== undefined) return addressCaller(from) ?? { kind: 'unreadable', scheme: scheme === 'client' ? 'client' : 'sip' };
+  return OTHER_CALLER.test(from) ? { kind: 'other', subject: from } : { kind: 'unreadable' };
 }
 
 /**
@@ -100,16 +129,18 @@ export function isWithheldCallerId(from: string): boolean {
 }
 
 /**
- * A subject route's `:phone`, already URL-decoded: an E.164 number exactly (as it always was), or
- * a SIP URI or Client identity in any form callerIdOf reads one (`sip:Alice@Example.com:5061;transport=tls`
- * is `sip:Alice@example.com`; `sip:+15551234567@trunk` is `+15551234567`), as the canonical
- * subject its calls are filed under. `malformed`: none of those; `withheld`: one that names no one.
+ * A subject route's `:phone`, already URL-decoded, read as callerIdOf reads a `From`, so every
+ * caller whose calls are filed under a subject can be named: an E.164 number exactly (as it always
+ * was), a `tel:` URI of one, a SIP URI or Client identity in any form callerIdOf reads one
+ * (`sip:Alice@Example.com:5061;transport=tls` is `sip:Alice@example.com`; `sip:+15551234567@trunk`
+ * is `+15551234567`), or any other caller ID as Twilio sent it (`15551234567`), as the canonical
+ * subject its calls are filed under. `malformed`: a SIP URI or Client identity that is not well
+ * formed, or no caller ID at all; `withheld`: one that names no one.
  */
 export function subjectRequest(text: string): { subject: string } | { refused: 'malformed' | 'withheld' } {
-  if (isE164(text)) return WITHHELD_CALLER_IDS.includes(text) ? { refused: 'withheld' } : { subject: text };
-  const caller = addressCaller(text);
-  if (!caller) return { refused: 'malformed' };
-  return caller.kind === 'withheld' ? { refused: 'withheld' } : { subject: caller.subject };
+  const caller = callerIdOf(text);
+  if (caller.kind === 'withheld') return { refused: 'withheld' };
+  return 'subject' in caller ? { subject: caller.subject } : { refused: 'malformed' };
 }
 
 /** every character of a SIP user part or a Client identity, hidden alike: a name's last letters are most of it */
@@ -120,12 +151,15 @@ const HIDDEN = '****';
  * keeps its `+` and last 4 digits; a SIP address none of its user part, and its host only when that
  * is a name (`sip:****@example.com`; `sip:****` for an IP address, which may be the caller's own
  * device, or a bare host, which is all of it); a Client identity none of its name (`client:****`);
- * a withheld caller is `withheld`; anything else as maskPhone has always shown it.
+ * a withheld caller is `withheld`; an unreadable one its scheme alone (`sip:****`, `client:****`,
+ * or `****`); anything else as maskPhone has always shown it.
  */
 export function maskedCaller(caller: CallerId): string {
   switch (caller.kind) {
     case 'withheld':
       return WITHHELD_CALLER;
+    case 'unreadable':
+      return caller.scheme ? `${caller.scheme}:${HIDDEN}` : HIDDEN;
     case 'client':
       return `client:${HIDDEN}`;
     case 'sip': {

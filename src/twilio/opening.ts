@@ -100,8 +100,9 @@ export class Openings {
     // one subject's, each caller's access or erasure reaching every other's. Anyone else is filed
     // under the canonical form of who they are, the form a subject request names them by: a SIP
     // URI whose user part is a number is that number's caller.
+    // A caller ID no request could name (unreadable) is filed under nothing either.
     const caller = callerIdOf(p.from);
-    const who = caller.kind === 'withheld' ? undefined : caller.subject;
+    const who = 'subject' in caller ? caller.subject : undefined;
     const fresh: CallSession = {
       callSid: p.callSid,
       accountSid: p.accountSid,

@@ -1,7 +1,8 @@
 /**
- * Callers whose `From` is not a phone number, through the real app, real HTTP and the project's
- * Twilio emulator: a Twilio Client (`client:…`), a SIP endpoint (`sip:user@host`) and a SIP trunk
- * that sends an E.164 number as its user part (`sip:+1555…@trunk`). Each call keys a date of
+ * Callers whose `From` is not an E.164 number, through the real app, real HTTP and the project's
+ * Twilio emulator: a Twilio Client (`client:…`), a SIP endpoint (`sip:user@host`), a SIP trunk
+ * that sends an E.164 number as its user part (`sip:+1555…@trunk`), a `tel:` URI of a number,
+ * and a caller ID that is none of these (a number without its `+`). Each call keys a date of
  * birth (sealed in the vault and delivered to a processor) and is offered to agents in bridge
  * mode; then an admin asks for the caller by the subject routes and erases them. Redis is read
  * afterwards for anything left of them, and the real log stream for their identity.
@@ -24,7 +25,7 @@ interface AccessReport {
   calls: { callSid: string; state: string; fields: Record<string, { masked: string; valid: boolean }> }[];
 }
 
-describe('callers whose From is a SIP URI or a Twilio Client identity', () => {
+describe('callers whose From is a SIP URI, a Twilio Client identity, a tel URI or another caller ID', () => {
   let h: Harness;
   let gw: Gateway;
   let admin: string;
@@ -211,5 +212,44 @@ describe('callers whose From is a SIP URI or a Twilio Client identity', () => {
     }
 
     await eraseAndCheck(NUMBER_OF_CALLER, NUMBER_OF_CALLER, mine, [other.sid], ['5551230001', 'trunk.example.com;user=phone']);
+  }, 60000);
+
+  test("a tel URI of a global number is that number's caller: found and erased by %2B… or by any tel URI of it", async () => {
+    const NUMBER_OF_CALLER = '+15551230003';
+    const mine = [await call('tel:+1-555-123-0003'), await call(NUMBER_OF_CALLER), await call('TEL:+1(555)123.0003;ext=7')];
+    const other = await call('tel:+1-555-123-0009');
+
+    for (const { sid } of mine) expect(await shown(sid)).toEqual(['+*******0003', '+*******0003', '+*******0003']);
+    for (const { sid } of mine) expect(deliveries().find((d) => d.callSid === sid)).toMatchObject({ subject: NUMBER_OF_CALLER });
+
+    for (const asked of [NUMBER_OF_CALLER, 'tel:+15551230003', 'tel:+1-555-123-0003;phone-context=x']) {
+      const res = await subjectRequest('GET', asked);
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as AccessReport;
+      expect(report.subject).toBe('+*******0003');
+      expect(report.calls.map((c) => c.callSid).sort()).toEqual(mine.map((c) => c.sid).sort());
+    }
+
+    await eraseAndCheck('tel:+1-555-123-0003', NUMBER_OF_CALLER, mine, [other.sid], ['5551230003', '555-123-0003']);
+  }, 60000);
+
+  test('any other caller ID (a number without its +) is a subject as Twilio sent it: found and erased by that text, and by no other', async () => {
+    const AS_SENT = '15551230004';
+    const mine = [await call(AS_SENT), await call(AS_SENT)];
+    // the number with its '+' is another caller ID: not the same subject
+    const other = await call('+15551230004');
+
+    for (const { sid } of mine) expect(await shown(sid)).toEqual(['*******0004', '*******0004', '*******0004']);
+    for (const { sid } of mine) expect(deliveries().find((d) => d.callSid === sid)).toMatchObject({ subject: AS_SENT, fields: { dob: DOB } });
+
+    const res = await subjectRequest('GET', AS_SENT);
+    expect(res.status).toBe(200);
+    const report = (await res.json()) as AccessReport;
+    expect(report.subject).toBe('*******0004');
+    expect(report.calls.map((c) => c.callSid).sort()).toEqual(mine.map((c) => c.sid).sort());
+    const byPlus = (await (await subjectRequest('GET', '+15551230004')).json()) as AccessReport;
+    expect(byPlus.calls.map((c) => c.callSid)).toEqual([other.sid]);
+
+    await eraseAndCheck(AS_SENT, AS_SENT, mine, [other.sid], ['5551230004']);
   }, 60000);
 });

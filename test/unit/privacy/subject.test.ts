@@ -89,13 +89,28 @@ describe("callerIdOf: who Twilio's From names", () => {
     ['client:alice', { kind: 'client', subject: 'client:alice' }],
     ['Client:Alice_2', { kind: 'client', subject: 'client:Alice_2' }],
     ['client:alice@example.com', { kind: 'client', subject: 'client:alice@example.com' }],
-    // what no subject request could name, as it was (filed under it as before)
-    ['15551234567', { kind: 'unrecognised', subject: '15551234567' }],
-    [' +15551234567', { kind: 'unrecognised', subject: ' +15551234567' }],
-    ['client:', { kind: 'unrecognised', subject: 'client:' }],
-    ['client:ali ce', { kind: 'unrecognised', subject: 'client:ali ce' }],
-    ['sip:alice@', { kind: 'unrecognised', subject: 'sip:alice@' }],
-    ['tel:+15551234567', { kind: 'unrecognised', subject: 'tel:+15551234567' }],
+    // a tel URI of a global number is that number (RFC 3966): separators and parameters dropped, scheme in any case
+    ['tel:+15551234567', { kind: 'phone', subject: '+15551234567' }],
+    ['tel:+1-555-123-4567', { kind: 'phone', subject: '+15551234567' }],
+    ['TEL:+1(555)123.4567;ext=12;isub=9;phone-context=x', { kind: 'phone', subject: '+15551234567' }],
+    ['tel:+44-20-7946-0000;ext=1%2A', { kind: 'phone', subject: '+442079460000' }],
+    // any other caller ID: kept as sent, its own canonical form
+    ['15551234567', { kind: 'other', subject: '15551234567' }],
+    [' +15551234567', { kind: 'other', subject: ' +15551234567' }],
+    ['+12345', { kind: 'other', subject: '+12345' }],
+    ['tel:5551234;phone-context=example.com', { kind: 'other', subject: 'tel:5551234;phone-context=example.com' }],
+    ['tel:+0123456789', { kind: 'other', subject: 'tel:+0123456789' }],
+    ['tel:+1-555-CALL-NOW', { kind: 'other', subject: 'tel:+1-555-CALL-NOW' }],
+    ['mailto:alice@example.com', { kind: 'other', subject: 'mailto:alice@example.com' }],
+    ['Alice Q', { kind: 'other', subject: 'Alice Q' }],
+    // a SIP URI or Client identity not well formed: no request could name it (400), so filed under nothing
+    ['client:', { kind: 'unreadable', scheme: 'client' }],
+    ['client:ali ce', { kind: 'unreadable', scheme: 'client' }],
+    ['sip:alice@', { kind: 'unreadable', scheme: 'sip' }],
+    ['SIPS:a@b@c', { kind: 'unreadable', scheme: 'sip' }],
+    // nor is text no caller ID could be
+    ['x'.repeat(257), { kind: 'unreadable' }],
+    ['alice\nbob', { kind: 'unreadable' }],
   ])('%p', (from, id) => {
     expect(callerIdOf(from)).toEqual(id);
   });
@@ -114,15 +129,26 @@ describe("callerIdOf: who Twilio's From names", () => {
     'sip:unknown@203.0.113.5;user=phone',
     'sip:+266696687@trunk.example.com',
     'sip:+266-696-687@trunk.example.com;user=phone',
+    // a placeholder as a tel URI
+    'tel:+266-696-687',
   ])('withheld: %p', (from) => {
     expect(callerIdOf(from)).toEqual({ kind: 'withheld' });
     expect(isWithheldCallerId(from)).toBe(true);
   });
 
   test('a canonical subject reads back as itself', () => {
-    for (const from of ['+15551234567', 'sip:+15551234567@t.example.com;user=phone', 'SIPS:Alice@Example.com:5061', 'Client:Bob', 'sip:b@[::1]:5060']) {
+    for (const from of [
+      '+15551234567',
+      'sip:+15551234567@t.example.com;user=phone',
+      'SIPS:Alice@Example.com:5061',
+      'Client:Bob',
+      'sip:b@[::1]:5060',
+      'tel:+1-555-123-4567;ext=2',
+      '15551234567',
+      'tel:5551234;phone-context=example.com',
+    ]) {
       const id = callerIdOf(from);
-      if (id.kind === 'withheld') throw new Error('not withheld');
+      if (!('subject' in id)) throw new Error('no subject');
       expect(callerIdOf(id.subject)).toEqual(id);
       expect(subjectRequest(id.subject)).toEqual({ subject: id.subject });
     }
@@ -141,8 +167,27 @@ describe('subjectRequest: what the subject routes take', () => {
     ['sips:alice@example.com', 'sip:alice@example.com'],
     ['client:alice', 'client:alice'],
     ['CLIENT:alice', 'client:alice'],
+    // a tel URI of a global number: the number
+    ['tel:+15551234567', '+15551234567'],
+    ['tel:+1-555-123-4567;ext=99', '+15551234567'],
+    // any other caller ID, as Twilio sent it
+    ['15551234567', '15551234567'],
+    ['+12', '+12'],
+    ['+1555 123', '+1555 123'],
+    ['tel:5551234;phone-context=example.com', 'tel:5551234;phone-context=example.com'],
+    ['mailto:alice@example.com', 'mailto:alice@example.com'],
   ])('%p is the subject %p', (param, subject) => {
     expect(subjectRequest(param)).toEqual({ subject });
+  });
+
+  test('every caller filed under a subject can be named by it: the request reads as the From did', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.stringMatching(/^(tel|sip|client):[-+.()0-9a-z@;=]{0,20}$/)), (from) => {
+        const id = callerIdOf(from);
+        if ('subject' in id) expect(subjectRequest(id.subject)).toEqual({ subject: id.subject });
+        else expect(subjectRequest(from)).toEqual({ refused: id.kind === 'withheld' ? 'withheld' : 'malformed' });
+      }),
+    );
   });
 
   test('an E.164 number is taken byte for byte, as it always was', () => {
@@ -155,29 +200,22 @@ describe('subjectRequest: what the subject routes take', () => {
     );
   });
 
-  test.each([
-    '15551234567',
-    '+0123456789',
-    '+12',
-    'abc',
-    '+1555123456789012',
-    '+1555 123',
-    'anonymous',
-    'tel:+15551234567',
-    'sip:',
-    'sip:alice@',
-    'sip:@example.com',
-    'sip:a@b@c',
-    'client:',
-    'client:a b',
-    'mailto:alice@example.com',
-    'alice@example.com',
-    '',
-  ])('malformed: %p', (param) => {
-    expect(subjectRequest(param)).toEqual({ refused: 'malformed' });
-  });
+  test.each(['sip:', 'sip:alice@', 'sip:@example.com', 'sip:a@b@c', 'SIPS:a@example.com:99999', 'client:', 'client:a b', 'x'.repeat(257), 'a\u0000b'])(
+    'malformed: %p',
+    (param) => {
+      expect(subjectRequest(param)).toEqual({ refused: 'malformed' });
+    },
+  );
 
-  test.each([...WITHHELD_CALLER_IDS, 'client:Anonymous', 'sip:anonymous@anonymous.invalid', 'sip:+266696687@trunk.example.com'])('withheld: %p', (param) => {
+  test.each([
+    ...WITHHELD_CALLER_IDS,
+    'anonymous',
+    '',
+    'tel:+266696687',
+    'client:Anonymous',
+    'sip:anonymous@anonymous.invalid',
+    'sip:+266696687@trunk.example.com',
+  ])('withheld: %p', (param) => {
     expect(subjectRequest(param)).toEqual({ refused: 'withheld' });
   });
 });
@@ -195,8 +233,14 @@ describe('maskedCaller: what agents, access reports and receipts show', () => {
     ['client:alice', 'client:****'],
     ['client:Anonymous', 'withheld'],
     ['anonymous', 'withheld'],
+    ['tel:+1-555-123-4567', '+*******4567'],
     // as maskPhone always showed what is none of these
     ['15551234567', '*******4567'],
+    ['tel:5551234;phone-context=example.com', '*************com'],
+    // an unreadable caller: its scheme at most
+    ['sip:alice@', 'sip:****'],
+    ['client:ali ce', 'client:****'],
+    ['x'.repeat(300), '****'],
   ])('%p -> %p', (from, masked) => {
     expect(maskedCaller(callerIdOf(from))).toBe(masked);
     expect(callEvent.safeParse({ type: 'handoff.offered', callSid: 'CA' + '1'.repeat(32), from: masked, fields: {} }).success).toBe(true);
