@@ -328,6 +328,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       events,
       log,
       dropin,
+      recording,
       onCallEnded: dropinEnded,
       bridgeLost: new BridgeLost({
         calls,

@@ -9,24 +9,20 @@
  * is checked against CAPTURE_RETURN_URLS again all the same before anything is sent to it.
  *
  * One parameter, kept short (a <Gather> action is a URL Twilio fetches, and a call may run many
- * recordings): `dc=1.<return URL>[.<SIDs>]`, each part base64url, so no character in it is one a
- * proxy or Twilio would re-encode (which would break the signature). The SIDs part is each SID's
- * 32 hex digits as their 16 bytes, one after another: 22 characters a SID instead of 34.
- * Plain (non-drop-in) calls carry nothing: their action URLs are what they always were.
+ * recordings): `dc=1.<return URL>[.<SIDs>]`, each part base64url, the SIDs packed as
+ * recording/sid-pack.ts packs them. A plain call's actions carry an IVR stretch's recordings
+ * instead, in a parameter of their own (recording/stretch-query.ts; twilio/action-query.ts).
  */
 import type { CallSession } from '../calls/session';
 import { DropinErrors } from '../errors';
+import { canonicalBase64url, packSids, unpackSids } from '../recording/sid-pack';
 import { MAX_RETURN_URL_LENGTH } from './return-urls';
+
+export { MAX_ACTION_SIDS } from '../recording/sid-pack';
 
 /** the query parameter's name */
 export const ACTION_QUERY_PARAM = 'dc';
 const VERSION = '1';
-/** a recording's SID: RE and 32 lower-case hex digits, as Twilio issues them */
-const RECORDING_SID = /^RE[0-9a-f]{32}$/;
-const SID_BYTES = 16;
-/** more than any call runs: a bound on what a decoder accepts, not a limit on recordings */
-export const MAX_ACTION_SIDS = 64;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** what a drop-in gather needs to return the call to the app without the store */
 export interface ActionContext {
@@ -53,21 +49,18 @@ export function decodeActionQuery(query: unknown): ActionContext | undefined {
   if (typeof raw !== 'string') return undefined;
   const parts = raw.split('.');
   if (parts[0] !== VERSION || parts.length < 2 || parts.length > 3) return undefined;
-  const returnUrl = decodePart(parts[1])?.toString('utf8');
+  const returnUrl = canonicalBase64url(parts[1])?.toString('utf8');
   if (!returnUrl || returnUrl.length > MAX_RETURN_URL_LENGTH) return undefined;
   if (parts.length === 2) return { returnUrl, paused: [] };
-  const sids = decodePart(parts[2]);
-  if (!sids || sids.length === 0 || sids.length % SID_BYTES !== 0 || sids.length / SID_BYTES > MAX_ACTION_SIDS) return undefined;
-  const paused: string[] = [];
-  for (let i = 0; i < sids.length; i += SID_BYTES) paused.push('RE' + sids.subarray(i, i + SID_BYTES).toString('hex'));
-  return { returnUrl, paused };
+  const paused = unpackSids(parts[2]);
+  return paused ? { returnUrl, paused } : undefined;
 }
 
 /**
- * The query of a session's <Gather> actions: a drop-in capture's return URL, and its recordings
- * while it holds them paused; undefined for a plain call.
+ * The query of a drop-in capture's <Gather> actions: its return URL, and its recordings while it
+ * holds them paused; undefined for a call that is not a capture's.
  */
-export function actionQueryOf(s: CallSession): string | undefined {
+export function dropinQueryOf(s: CallSession): string | undefined {
   if (!s.dropin) return undefined;
   const r = s.recording;
   const paused = r.status === 'paused' ? (r.sids ?? (r.sid ? [r.sid] : [])) : [];
@@ -75,18 +68,7 @@ export function actionQueryOf(s: CallSession): string | undefined {
 }
 
 function encodeSids(sids: readonly string[]): string {
-  if (sids.length > MAX_ACTION_SIDS) throw DropinErrors.actionSids({ detail: 'too many' });
-  const bytes = Buffer.alloc(sids.length * SID_BYTES);
-  sids.forEach((sid, i) => {
-    if (!RECORDING_SID.test(sid)) throw DropinErrors.actionSids({ detail: 'not a recording SID' });
-    bytes.write(sid.slice(2), i * SID_BYTES, 'hex');
-  });
-  return bytes.toString('base64url');
-}
-
-/** base64url, only in the one form the encoder writes (Node's decoder skips what it cannot read) */
-function decodePart(part: string | undefined): Buffer | undefined {
-  if (part === undefined || part.length === 0 || !BASE64URL.test(part)) return undefined;
-  const bytes = Buffer.from(part, 'base64url');
-  return bytes.toString('base64url') === part ? bytes : undefined;
+  const out = packSids(sids);
+  if ('refused' in out) throw DropinErrors.actionSids({ detail: out.refused });
+  return out.packed;
 }

@@ -223,19 +223,8 @@ export class DropinService {
     // the failed step answered a Gather that ended without '#' (its count, or its timeout): the
     // caller may still be keying, so the resume waits as one after a field's count does
     if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);
-    const resumed = await Promise.all(
-      sids.map((sid) =>
-        this.d.recording.resume(callSid, sid).then(
-          (o) => o.ok,
-          (err: unknown) => {
-            // Twilio's answer came (the controller asks it first); its audit entry did not
-            log.error({ err: errFields(err), recordingSid: sid }, 'recording resume after a failed step not confirmed');
-            return false;
-          },
-        ),
-      ),
-    );
-    await this.unsaved.save({ callSid, flowId, resumed: resumed.every(Boolean), unwatched: await unwatched, log });
+    const resumed = await this.d.recording.resumeAfterFailure(callSid, sids, log);
+    await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, log });
     log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
     return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
   }

@@ -28,9 +28,11 @@ export type Verb =
   /**
    * A <Gather> that says nothing and ends only on the caller's silence (`timeoutSeconds`), after
    * a sensitive field that ended on a timeout (flows/steps/collect.ts guardAfter); its action
-   * goes on from `step`, the call's step after that field, and never reads what it gathered
+   * goes on from `step`, the call's step after that field, and never reads what it gathered.
+   * `failed`: a guard after a webhook of a sensitive stretch that failed (twilio/stretch-rescue.ts),
+   * whose action resumes the stretch's recordings and answers the safe apology, never the flow
    */
-  | { verb: 'guard'; step: number; timeoutSeconds: number }
+  | { verb: 'guard'; step: number; timeoutSeconds: number; failed?: true }
   /** <Start><Recording>: the call's recording begins with this document */
   | { verb: 'start-recording' }
   | { verb: 'handoff'; handoff: Handoff }

@@ -236,6 +236,29 @@ export class RecordingController {
     return { ...first, failed, unansweredSentMsAgo: unansweredAt === undefined ? undefined : performance.now() - unansweredAt };
   }
 
+  /**
+   * What a webhook that failed held paused, resumed before its answer (a drop-in capture's return
+   * to its app, an IVR stretch's safe apology): each by its SID (undefined: Twilio.CURRENT), all
+   * at once, each bounded by PAUSE_ACK_TIMEOUT_MS. Twilio is asked first; the audit entry after
+   * its answer may fail as the store did: that is logged, never thrown. True when every one was
+   * resumed and audited.
+   */
+  async resumeAfterFailure(callSid: string, recordingSids: readonly (string | undefined)[], log: Logger): Promise<boolean> {
+    const resumed = await Promise.all(
+      recordingSids.map((sid) =>
+        this.resume(callSid, sid).then(
+          (o) => o.ok,
+          (err: unknown) => {
+            // Twilio's answer came (it is asked first); its audit entry did not
+            log.error({ err: errFields(err), recordingSid: sid }, 'recording resume after a failed step not confirmed');
+            return false;
+          },
+        ),
+      ),
+    );
+    return resumed.every(Boolean);
+  }
+
   /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */
   private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined): Promise<void> {
     for (const r of recordings) {

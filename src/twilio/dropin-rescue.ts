@@ -31,7 +31,8 @@ export interface RescueDeps {
   audit: AuditSink;
 }
 
-const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+/** a CallSid as Twilio issues them: a rescue runs before any parser has read the request */
+export const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 
 /** the capture route failed: a capture it would have started goes back (nothing asked yet, or what it paused resumed) */
 export function captureRescue(d: RescueDeps, flowId: string): Rescue {

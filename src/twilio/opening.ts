@@ -5,7 +5,7 @@
  * (twilio/first-webhook.ts). Worked out once per loaded flow, not per call.
  */
 import { callDataTtlSeconds, type CallSession } from '../calls/session';
-import { actionQueryOf } from '../dropin/action-query';
+import { actionQueryOf } from './action-query';
 import { advance } from '../flows/engine';
 import { callerIdOf, maskedCaller } from '../privacy/subject';
 import type { Flow } from '../flows/schema';

@@ -32,12 +32,12 @@ export const gatherIdentity =
     return callSid ? { callSid, parts: ['gather', step, attempt, ...(confirm ? ['confirm'] : []), ...(again ? ['again'] : [])] } : null;
   };
 
-/** a guard's action (flows/steps/collect.ts guardAfter): once per (call, step it goes on from) */
+/** a guard's action (flows/steps/collect.ts guardAfter): once per (call, step it goes on from); `failed`, a failed stretch's guard (twilio/stretch-rescue.ts) */
 export const guardIdentity =
-  (step: string): Identify =>
+  (step: string, failed = false): Identify =>
   (params) => {
     const callSid = callSidOf(params);
-    return callSid ? { callSid, parts: ['guard', step] } : null;
+    return callSid ? { callSid, parts: ['guard', step, ...(failed ? ['failed'] : [])] } : null;
   };
 
 /**

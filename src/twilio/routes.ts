@@ -2,7 +2,8 @@
  * The Twilio-facing HTTP edge (CONTRACT §2): its routes, each served by serving.ts (signature
  * first, then the replay guard, then the handler; whatever fails inside a voice route answers
  * the safe apology TwiML). A drop-in capture's call is not the service's to end: it goes back to
- * its app with `internal-error` instead (dropin-rescue.ts).
+ * its app with `internal-error` instead (dropin-rescue.ts); a sensitive stretch's recordings are
+ * resumed before the apology (stretch-rescue.ts).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import type { EventBus } from '../bus';
 import type { FlowRunner, StepWrites } from './runner';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';
-import type { AuditSink } from '../recording/controller';
+import type { AuditSink, RecordingController } from '../recording/controller';
 import { endSession, type CallSession, type RecordingStatus } from '../calls/session';
 import {
   bridgeLostParams,
@@ -34,7 +35,8 @@ import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
 import { emptyTwiml, notInServiceTwiml } from './twiml';
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
-import { captureRescue, gatherRescue } from './dropin-rescue';
+import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
+import { afterFailedGuard, firstRescue, stretchRescue, type StretchWebhook } from './stretch-rescue';
 import { webhookServing, type Claimed, type Early, type Handler, type Reads } from './serving';
 import type { DropinService } from '../dropin/service';
 import { decodeActionQuery } from '../dropin/action-query';
@@ -60,6 +62,8 @@ export interface TwilioRouteDeps {
   onCallEnded?: (callSid: string) => Promise<void>;
   /** drop-in captures (issue 13): POST /twilio/capture/:flowId */
   dropin?: DropinService;
+  /** a failed webhook of a sensitive stretch resumes the recordings its action says it holds paused (stretch-rescue.ts) */
+  recording: RecordingController;
 }
 
 /**
@@ -150,6 +154,10 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit } : undefined;
     // a drop-in capture's gather (its action's query says so) that fails goes back to its app
     const dropinGather = rescueDeps ? gatherRescue(rescueDeps) : undefined;
+    // a sensitive stretch's (its action's query says so) resumes the recordings it holds paused before the apology
+    const stretchDeps = { flows: d.flows, recording: d.recording, publicUrl: d.config.publicUrl };
+    const stepRescue = (at: StretchWebhook): Rescue => firstRescue(dropinGather, stretchRescue(stretchDeps, at));
+    const guardRescue = stepRescue({ route: 'guard' });
 
     /**
      * A step of a call in the IVR (a gather's answer, a guard's end) on the call its claim read:
@@ -171,7 +179,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return writes.answer ? { remembered: writes.answer } : body;
     };
 
-    /** a route of a call's IVR steps: signed, replay-guarded by `identify`, its claim reading the call and `also`; a drop-in capture's rescued */
+    /** a route of a call's IVR steps: signed, replay-guarded by `identify`, its claim reading the call and `also`; a drop-in capture's, or a stretch's, rescued */
     const serveStep = async (
       req: FastifyRequest,
       reply: FastifyReply,
@@ -179,11 +187,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       identify: Identify,
       also: (callSid: string) => AlsoRead,
       handler: Handler,
+      rescue: Rescue,
     ) => {
       const started = process.hrtime.bigint();
       const answer = await serve(req, name, 'voice', handler, {
         identify,
-        rescue: dropinGather,
+        rescue,
         reads: (identity) => d.webhookWrite.reads(identity.callSid, also(identity.callSid)),
       });
       observeLatency(name, answer.status, started);
@@ -202,12 +211,20 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         // the second entry of a matching pair: the claim reads the first with the call (flows/matching.ts matchToken)
         const watch = isCapture(req);
         const also = (callSid: string) => ({ sealed: confirm ? [d.webhookWrite.matchToken(callSid, step, attempt)] : [], watch });
-        return serveStep(req, reply, 'gather', gatherIdentity(String(step), String(attempt), confirm, again), also, async (raw, log, _req, claimed) => {
-          const p = gatherParams.parse(raw);
-          return callStep(p.CallSid, claimed, also(p.CallSid), (session, read, writes) =>
-            d.runner.digits(session, { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, again, sealed: read.sealed }, log, writes),
-          );
-        });
+        return serveStep(
+          req,
+          reply,
+          'gather',
+          gatherIdentity(String(step), String(attempt), confirm, again),
+          also,
+          async (raw, log, _req, claimed) => {
+            const p = gatherParams.parse(raw);
+            return callStep(p.CallSid, claimed, also(p.CallSid), (session, read, writes) =>
+              d.runner.digits(session, { step, attempt, digits: p.Digits, finishedOnKey: p.FinishedOnKey, confirm, again, sealed: read.sealed }, log, writes),
+            );
+          },
+          stepRescue({ route: 'gather', step: Number.isSafeInteger(step) && step >= 0 ? step : 0 }),
+        );
       };
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt', ROUTE_OPTIONS, gatherRoute(false));
     app.post<{ Params: { step: string; attempt: string } }>('/twilio/gather/:step/:attempt/confirm', ROUTE_OPTIONS, gatherRoute(true));
@@ -227,7 +244,19 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           const p = guardParams.parse(raw);
           return callStep(p.CallSid, claimed, also, (session, _read, writes) => d.runner.guarded(session, log, writes));
         },
+        guardRescue,
       );
+    });
+
+    // the guard a failed stretch's gather answered (stretch-rescue.ts): its recordings resumed, then the apology, the store back or not
+    app.post<{ Params: { step: string } }>('/twilio/guard/:step/failed', ROUTE_OPTIONS, async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const answer = await serve(req, 'guard', 'voice', async (raw, log) => afterFailedGuard(stretchDeps, raw, req.query, log), {
+        identify: guardIdentity(req.params.step, true),
+        rescue: guardRescue,
+      });
+      observeLatency('guard', answer.status, started);
+      return send(reply, answer);
     });
 
     if (d.dropin && rescueDeps) {

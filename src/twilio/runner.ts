@@ -21,7 +21,7 @@ import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
 import { REST_TIMEOUT_MS } from './rest';
 import type { Vault } from '../vault';
-import { actionQueryOf } from '../dropin/action-query';
+import { actionQueryOf } from './action-query';
 import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
 import { advance, ownRecordingRuns, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
@@ -284,8 +284,9 @@ export class FlowRunner {
    * A step, run. One that fails after it paused the call's recordings for a stretch (its write
    * refused: the store gone) never asks for the field it paused for: the caller hears the safe
    * apology instead (twilio/serving.ts), and the recordings would stay paused for whatever of
-   * the call follows (a fixed dial handoff's conversation). So they are resumed first. A drop-in
-   * capture's rescue returns the call to its app and resumes the app's itself (dropin/).
+   * the call follows (a fixed dial handoff's conversation). So they are resumed first. A later
+   * webhook of the stretch that fails resumes them from its action's query (stretch-rescue.ts);
+   * a drop-in capture's rescue returns the call to its app and resumes the app's itself (dropin/).
    */
   private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
     const stretch: { paused?: CallSession } = {};
@@ -376,7 +377,7 @@ export class FlowRunner {
     }
     const handedOff = session.state === 'ivr' && verbs.some((v) => v.verb === 'handoff');
     const streamUrl = handedOff ? await this.prepareHandoff(flow, s, log, writes) : undefined;
-    // a drop-in capture's gathers carry what a failed one needs to return the call (dropin/action-query.ts)
+    // the gathers carry what a failed one needs without the store: a drop-in capture's return, a stretch's paused recordings (action-query.ts)
     const streamNumber = streamUrl && this.d.bridgeFailover ? (s.handoff.streams ?? 1) : undefined;
     const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, streamNumber, actionQuery: actionQueryOf(s) });
     // the handoff's entry follows the save that hands the call off, as the offer does

@@ -1,8 +1,9 @@
 /**
  * How every Twilio webhook is served (CONTRACT §2): its signature first (missing 400, wrong 403,
  * nothing else runs), then the replay guard (replay.ts), then the route's handler. Whatever fails
- * inside a voice route answers the safe apology TwiML, never a 5xx, never dead air; a drop-in
- * capture's call goes back to its app instead (its route's `rescue`).
+ * inside a voice route answers the safe apology TwiML, never a 5xx, never dead air; its route's
+ * `rescue` may answer instead: a drop-in capture's call goes back to its app (dropin-rescue.ts),
+ * and a sensitive stretch's recordings are resumed before the apology (stretch-rescue.ts).
  */
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -42,8 +43,8 @@ export type Reads = (identity: ReplayIdentity, req: FastifyRequest) => string[];
 
 /**
  * How a route tells its requests apart (the replay guard), what may answer before it, what a
- * failure answers when the safe apology is not the answer (a drop-in capture's call), and what
- * the claim reads for the handler.
+ * failure answers when the safe apology alone is not the answer (a drop-in capture's call, a
+ * sensitive stretch's), and what the claim reads for the handler.
  */
 export interface Serving {
   identify: Identify;
@@ -84,14 +85,14 @@ export function webhookServing(d: ServingDeps) {
       kind === 'voice'
         ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
         : { status: 204, contentType: 'text/plain', body: '' };
-    // a drop-in capture's call goes back to its app instead of the apology; never a second failure
+    // the route's rescue (a drop-in capture's return, a stretch's resume) instead of the apology; never a second failure
     const rescued = async (): Promise<StoredAnswer | undefined> => {
       if (!rescue) return undefined;
       try {
         const body = await rescue(params, req.query, log());
         return body === undefined ? undefined : { status: 200, contentType: XML, body };
       } catch (err) {
-        log().error({ err: errFields(err) }, 'drop-in return after a failure failed: safe answer');
+        log().error({ err: errFields(err) }, 'the rescue after a failure failed: safe answer');
         return undefined;
       }
     };
@@ -126,7 +127,7 @@ export function webhookServing(d: ServingDeps) {
       d.metrics.safeFallbacks.inc({ reason: 'step' });
       log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
       const back = await rescued();
-      // the call went back to its app: a retry gets that answer, never the step run afresh
+      // rescued (the call back to its app, a stretch's recordings resumed): a retry gets that answer, never the step run afresh
       if (back) answer = back;
       else {
         if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));

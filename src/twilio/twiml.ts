@@ -25,8 +25,9 @@ export interface RenderContext {
    */
   streamNumber?: number;
   /**
-   * a drop-in capture's query on its <Gather> actions (dropin/action-query.ts): what a gather
-   * that fails needs to return the call to the app without the store. Plain calls have none.
+   * the query on the <Gather> and guard actions (action-query.ts): what a webhook that fails
+   * needs without the store, a drop-in capture's return to its app or the recordings a plain
+   * call's sensitive stretch holds paused. None otherwise.
    */
   actionQuery?: string;
 }
@@ -49,8 +50,8 @@ function speak(to: Speaker, p: PromptPart, flow?: Flow): void {
  * Rendered documents by their verbs and context. Verbs hold flow text, step numbers and the
  * handoff target only (never a caller's value), so the first TwiML of every call to one flow is
  * the same document; VoiceResponse (xmlbuilder) was ~5% of a /voice's CPU. A bridge handoff
- * carries a single-use stream URL, and a drop-in capture's actions a query of its own call's:
- * neither is cached.
+ * carries a single-use stream URL, and the actions of a drop-in capture or a sensitive stretch a
+ * query of their own call's: neither is cached.
  */
 const RENDERED_MAX = 256;
 const rendered = new Map<string, string>();
@@ -99,7 +100,7 @@ function build(verbs: Verb[], ctx: RenderContext): string {
           timeout: v.timeoutSeconds,
           actionOnEmptyResult: true,
           method: 'POST',
-          action: `${ctx.publicUrl}/twilio/guard/${v.step}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
+          action: `${ctx.publicUrl}/twilio/guard/${v.step}${v.failed ? '/failed' : ''}${ctx.actionQuery ? `?${ctx.actionQuery}` : ''}`,
         });
         break;
       case 'start-recording':

@@ -28,6 +28,7 @@ describe('signed webhooks', () => {
     '/twilio/gather/1/1/confirm',
     '/twilio/gather/1/1/again',
     '/twilio/guard/1',
+    '/twilio/guard/1/failed',
     '/twilio/dial-status',
   ];
 

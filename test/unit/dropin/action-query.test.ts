@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CallSession } from '../../../src/calls/session';
-import { ACTION_QUERY_PARAM, actionQueryOf, decodeActionQuery, encodeActionQuery, MAX_ACTION_SIDS } from '../../../src/dropin/action-query';
+import { ACTION_QUERY_PARAM, decodeActionQuery, dropinQueryOf, encodeActionQuery, MAX_ACTION_SIDS } from '../../../src/dropin/action-query';
 import { DropinErrors } from '../../../src/errors';
 import type { Verb } from '../../../src/flows/verbs';
 import { renderVerbs } from '../../../src/twilio/twiml';
@@ -86,13 +86,13 @@ describe("a session's action query", () => {
     ({ callSid: 'CA' + '1'.repeat(32), recording: { status: 'none' }, fields: {}, ...extra }) as CallSession;
   const [a, b] = [sid(), sid()];
 
-  test('a plain call has none', () => {
-    expect(actionQueryOf(session({ recording: { sids: [a], status: 'paused' } }))).toBeUndefined();
+  test('a plain call has none of a capture (its stretch carries its own: test/unit/recording/stretch-query.test.ts)', () => {
+    expect(dropinQueryOf(session({ recording: { sids: [a], status: 'paused' } }))).toBeUndefined();
   });
 
   test('a drop-in capture: its return URL, and the recordings only while it holds them paused', () => {
     const dropin = { returnUrl: RETURN };
-    const read = (recording: CallSession['recording']) => decodeActionQuery(parsed(actionQueryOf(session({ dropin, recording }))!));
+    const read = (recording: CallSession['recording']) => decodeActionQuery(parsed(dropinQueryOf(session({ dropin, recording }))!));
     expect(read({ status: 'none' })).toEqual({ returnUrl: RETURN, paused: [] });
     expect(read({ sids: [a, b], status: 'in-progress' })).toEqual({ returnUrl: RETURN, paused: [] });
     expect(read({ sids: [a, b], status: 'paused' })).toEqual({ returnUrl: RETURN, paused: [a, b] });
