@@ -118,10 +118,55 @@ const NUMBER_IN_PATH = /(?<![A-Za-z0-9])(?:\+|%2B)?[0-9]{7,}(?![A-Za-z0-9])/gi;
  * A number as people write it, in groups: an international phone number (`+1 555 123 0000`,
  * `+44 (20) 7946-0000`), a national one in threes and four (`555-765-4321`, `(555) 765-4321`,
  * `555.765.4321`) or a card number in fours (`4111 1111 1111 1111`, Amex's 4-6-5). A date
- * (`2026-12-06`) and an address (`10.0.0.12`) are neither.
+ * (`2026-12-06`) and an address (`10.0.0.12`) are neither. An international one is masked glued
+ * to a word too (`from+1 555 123 0000`).
  */
 const GROUPED_NUMBER =
-  /(?<![A-Za-z0-9])(?:\+[0-9][0-9 ()-]{5,}[0-9]|[0-9]{4}(?:[ -][0-9]{3,6}){2,4}|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])/g;
+  /\+[0-9][0-9 ()-]{5,}[0-9]|(?<![A-Za-z0-9])(?:[0-9]{4}(?:[ -][0-9]{3,6}){2,4}|(?:\([0-9]{3}\) ?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])/g;
+
+/**
+ * A phone number as Twilio writes one (`+` or `%2B` and 7 or more digits) wherever it stands, glued
+ * to a word too (`from+15551230000`): a `+` before digits starts no identifier the service logs.
+ */
+const E164_ANYWHERE = /(?:\+|%2B)[0-9]{7,}/gi;
+
+/**
+ * A run of 13 or more digits wherever it stands (`card4111111111111111`, `x4111…y`), unless it lies
+ * in a Twilio SID (two capital letters and 32 hex digits, standing alone: `CA…`, `RE…`, the `PK…`
+ * of a payment session), whose hex may spell anything. A run standing alone is NUMBER_IN_PATH's;
+ * one glued to letters is masked when it holds a card number (holdsCardNumber): a hash's digits or
+ * a compact timestamp, which hold none, keep theirs.
+ */
+const SID_OR_DIGIT_RUN = /(?<![A-Za-z0-9])[A-Z]{2}[0-9a-fA-F]{32}(?![A-Za-z0-9])|[0-9]{13,}/g;
+
+/** a card number's length, 13 to 19 digits (ISO/IEC 7812-1) */
+const CARD_MIN_DIGITS = 13;
+const CARD_MAX_DIGITS = 19;
+/** a run longer than this is masked unread: it holds a Luhn-valid stretch all but surely, and reading one costs 133 sums a digit */
+const RUN_MASKED_UNREAD_DIGITS = 64;
+
+/** whether `digits[start, start + length)` passes the Luhn check (ISO/IEC 7812-1 Annex B) */
+function luhnValid(digits: string, start: number, length: number): boolean {
+  let sum = 0;
+  for (let i = 0; i < length; i++) {
+    let d = digits.charCodeAt(start + length - 1 - i) - 48;
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** whether a run of digits holds, anywhere in it, 13 to 19 digits that pass the Luhn check: a card number glued to others */
+function holdsCardNumber(run: string): boolean {
+  if (run.length > RUN_MASKED_UNREAD_DIGITS) return true;
+  for (let length = CARD_MIN_DIGITS; length <= Math.min(CARD_MAX_DIGITS, run.length); length++) {
+    for (let start = 0; start + length <= run.length; start++) if (luhnValid(run, start, length)) return true;
+  }
+  return false;
+}
+
+/** SID_OR_DIGIT_RUN's replacer: a SID as it is, a run of digits masked when it holds a card number */
+const maskCardRun = (m: string): string => (m.charCodeAt(0) <= 57 && holdsCardNumber(m) ? '[number]' : m);
 
 /** a query string quoted in a text (`…/twilio/voice?From=%2B1555…`): what follows `?` up to a space or quote, when it holds an `=` */
 const QUERY_IN_TEXT = /\?(?=[^\s"'`]*=)[^\s"'`]*/g;
@@ -143,7 +188,9 @@ export function redactText(text: string): string {
     .replace(SIP_USER_IN_TEXT, '$1[identity]@')
     .replace(CLIENT_IN_TEXT, '$1[identity]')
     .replace(GROUPED_NUMBER, '[number]')
-    .replace(NUMBER_IN_PATH, '[number]');
+    .replace(NUMBER_IN_PATH, '[number]')
+    .replace(E164_ANYWHERE, '[number]')
+    .replace(SID_OR_DIGIT_RUN, maskCardRun);
 }
 
 /**
@@ -185,7 +232,12 @@ export function redactUrl(url: string | undefined): string | undefined {
     .replace(ESCAPED_ASCII, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
     .replace(/^(\/+media\/+)[^/]+/i, '$1[token]')
     .replace(/^(\/+v1\/+subjects\/+)[^/]+/i, '$1[subject]');
-  return (origin + path).replace(GROUPED_NUMBER, '[number]').replace(NUMBER_IN_PATH, '[number]') + (q < 0 ? '' : '?[query]');
+  const masked = (origin + path)
+    .replace(GROUPED_NUMBER, '[number]')
+    .replace(NUMBER_IN_PATH, '[number]')
+    .replace(E164_ANYWHERE, '[number]')
+    .replace(SID_OR_DIGIT_RUN, maskCardRun);
+  return masked + (q < 0 ? '' : '?[query]');
 }
 
 /**

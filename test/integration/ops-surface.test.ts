@@ -168,6 +168,10 @@ describe('requests for no route', () => {
     ['GET', `//v1/subjects/%2B1${CALLER}`],
     ['GET', `/v1/subject/+1${CALLER}`],
     ['GET', `/v1/%73ubject/${ESCAPED_NUMBER}`],
+    // glued to letters, as no route's segment is
+    ['GET', `/twilio/card${CARD}`],
+    ['POST', `/v1/pan=x${CARD}y`],
+    ['GET', `/v1/calls/CA${'0'.repeat(32)}/from+1${CALLER}`],
   ];
 
   test('are answered 404 and logged without the number or keys in their path or query', async () => {

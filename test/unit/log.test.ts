@@ -57,6 +57,58 @@ describe('logger', () => {
     );
   });
 
+  test('a card number glued to letters is masked wherever it stands; a phone number glued after its +', () => {
+    for (const [text, masked] of [
+      ['card4111111111111111', 'card[number]'],
+      ['card4222222222222', 'card[number]'],
+      ['pan=x4111111111111111y', 'pan=x[number]y'],
+      ['ref_4111111111111111abc', 'ref_[number]abc'],
+      // Amex (15) and a 19-digit card; one glued to more digits (an expiry) is found inside them
+      ['amex378282246310005.', 'amex[number].'],
+      ['n6011000990139424000x', 'n[number]x'],
+      ['exp1228x4111111111111111', 'exp1228x[number]'],
+      ['k41111111111111111228', 'k[number]'],
+      // a SID with a letter before it or a hex digit after it is no SID
+      [`xCA4111111111111111${'a'.repeat(16)}`, `xCA[number]${'a'.repeat(16)}`],
+      [`CA4111111111111111${'a'.repeat(17)}`, `CA[number]${'a'.repeat(17)}`],
+      ['from+15551230000', 'from[number]'],
+      ['caller+15551230000abc', 'caller[number]abc'],
+      ['to%2B15551230000.', 'to[number].'],
+      ['from+1 555 123 0000', 'from[number]'],
+    ]) {
+      expect(redactText(text)).toBe(masked);
+    }
+  });
+
+  test("a Twilio SID keeps its hex, a card number's digits among them too; a run that is no card number keeps its digits", () => {
+    // each SID's hex opens with a Luhn-valid run (4111…1111, 5555…4444)
+    const sids = [`CA4111111111111111${'ab'.repeat(8)}`, `RE5555555555554444${'cd'.repeat(8)}`, `PK${'0'.repeat(32)}`, `AC4111111111111111${'AB'.repeat(8)}`];
+    for (const sid of sids) {
+      const text = `call ${sid} at /Calls/${sid}.json (${sid},${sid})`;
+      expect(redactText(text)).toBe(text);
+    }
+    const kept = [
+      // 13 digits failing the Luhn check (4222222222222 passes)
+      'card4222222222223',
+      // 12 digits is too short for a card number
+      'id411111111111x',
+      // a compact timestamp, an ISO one, a date
+      'at 20261206T024737Z',
+      'at 2026-12-06T02:47:37.123Z',
+      'on 2026-12-06',
+      // a hash's hex
+      'sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    ];
+    for (const text of kept) expect(redactText(text)).toBe(text);
+
+    const { log, lines } = capture();
+    const at = 1796591581111;
+    log.child({ callSid: sids[0] }).info({ at, recordingSid: sids[1], note: 'pan_4111111111111111' }, 'step for %s', sids[0]);
+    const logged = JSON.parse(lines[0]) as Record<string, unknown>;
+    // epoch milliseconds are logged as a number, not text: kept, though 13 digits long
+    expect(logged).toEqual(expect.objectContaining({ callSid: sids[0], recordingSid: sids[1], at, note: 'pan_[number]', msg: `step for ${sids[0]}` }));
+  });
+
   test("a caller's SIP user part or Client identity is masked in any text; the host, and forms already masked, stay", () => {
     expect(redactText('no route for sip:zoe.q@pbx.example.com;transport=tls or SIPS:Zoe:secret@Pbx.Example.com:5061')).toBe(
       'no route for sip:[identity]@pbx.example.com;transport=tls or SIPS:[identity]@Pbx.Example.com:5061',
@@ -176,6 +228,13 @@ describe('redactUrl', () => {
   test('an absolute-form target (http://host/media/…) is redacted as its path is', () => {
     expect(redactUrl('http://tonewall.example/media/abc123?x=1')).toBe('http://tonewall.example/media/[token]?[query]');
     expect(redactUrl(`https://h:8443/v1/%73ubjects/${ESCAPED_NUMBER}`)).toBe('https://h:8443/v1/subjects/[subject]');
+  });
+
+  test('a card number glued to letters in the path is masked, a SID in it kept', () => {
+    const sid = `CA4111111111111111${'ab'.repeat(8)}`;
+    expect(redactUrl(`/v1/calls/${sid}/card4111111111111111`)).toBe(`/v1/calls/${sid}/card[number]`);
+    expect(redactUrl('/v1/from%2B15551234567x')).toBe('/v1/from[number]x');
+    expect(redactUrl('/v1/pan%3D%34111111111111111')).toBe('/v1/pan=[number]');
   });
 
   test('a malformed escape is left as sent, without throwing, and the rest still decoded; the query is replaced, never decoded', () => {
