@@ -53,6 +53,12 @@ export async function driveCall(ctx: EmulatorContext, call: Call, first: Next): 
 
 type Loaded = { verbs: TwimlVerb[] } | { error: string; url?: string; status?: number };
 
+/**
+ * The largest TwiML document Twilio takes from a webhook: "the response body is larger than
+ * 64 kB" is error 11750, and the call gets Twilio's application error (it says so and hangs up).
+ */
+export const TWIML_RESPONSE_MAX_BYTES = 64 * 1024;
+
 async function loadDocument(ctx: EmulatorContext, call: Call, next: Next, signal: AbortSignal): Promise<Loaded> {
   if (next.kind === 'twiml') return parseOrError(next.twiml);
   const params = { ...call.webhookParams(), ...next.extra };
@@ -60,6 +66,9 @@ async function loadDocument(ctx: EmulatorContext, call: Call, next: Next, signal
   if (res.status < 200 || res.status >= 300) {
     const error = res.status === 0 ? 'no HTTP answer (11200)' : `HTTP ${res.status} (11200)`;
     return { error, url: next.url, status: res.status };
+  }
+  if (Buffer.byteLength(res.body, 'utf8') > TWIML_RESPONSE_MAX_BYTES) {
+    return { error: 'TwiML response body too large (11750)', url: next.url, status: res.status };
   }
   const parsed = parseOrError(res.body);
   return 'error' in parsed ? { ...parsed, url: next.url, status: res.status } : parsed;

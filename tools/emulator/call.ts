@@ -2,7 +2,7 @@ import { deliverWebhook, type EmulatorContext } from './context';
 import { newSid, rfc2822 } from './ids';
 import { concat, type MediaLeg } from './media-client';
 import { keyTone } from './keypad';
-import { Recording, type PauseBehavior, type RecordingOptions, type RecordingStatus, type Track } from './recording';
+import { Recording, RECORDING_TOO_SHORT, type PauseBehavior, type RecordingOptions, type RecordingStatus, type Track } from './recording';
 import type { RecordingState } from './timeline';
 import type { TranscriptEntry } from './twiml';
 
@@ -84,6 +84,12 @@ export interface CallInit {
 /** how long a key that arrived as an event sounds in a recording: a typical key press */
 const DTMF_EVENT_TONE_MS = 100;
 
+/**
+ * The verbs during which a recording that runs has something to hold, though the emulator plays
+ * no audio for them (Recording `hear`): a prompt, a <Pause>'s seconds, a queue's wait music.
+ */
+const SOUNDING_VERBS: ReadonlySet<TranscriptEntry['verb']> = new Set(['Say', 'Play', 'Pause', 'Enqueue']);
+
 /** ended statuses as Twilio reports them */
 const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
@@ -116,6 +122,8 @@ export class Call implements EmulatedCall {
   private resolveEnded!: () => void;
   private resolveLeg!: (leg: MediaLeg) => void;
   private callbackSequence = 0;
+  /** the call waits in an <Enqueue>, its wait music playing, until it is redirected or ends */
+  private waiting = false;
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -172,6 +180,8 @@ export class Call implements EmulatedCall {
   record(entry: TranscriptEntry): void {
     this.transcript.push(entry);
     this.ctx.timeline.add({ type: 'twiml-verb', callSid: this.sid, entry });
+    if (SOUNDING_VERBS.has(entry.verb)) for (const rec of this.recordings) rec.hear();
+    this.waiting = entry.verb === 'Enqueue';
   }
 
   /** the parameters Twilio sends with every webhook about this call */
@@ -247,6 +257,7 @@ export class Call implements EmulatedCall {
   startRecording(opts: RecordingOptions): Recording {
     const rec = new Recording(this.sid, opts);
     this.recordings.push(rec);
+    if (this.waiting) rec.hear();
     this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status: 'in-progress' });
     void this.postRecordingCallback(rec, 'in-progress');
     return rec;
@@ -254,10 +265,13 @@ export class Call implements EmulatedCall {
 
   updateRecording(rec: Recording, status: RecordingStatus, pauseBehavior?: PauseBehavior): Promise<void> {
     if (rec.status === status) return Promise.resolve();
+    // in a queue, its wait music reached the recording until now, and does from now if it runs on
+    if (this.waiting) rec.hear();
     rec.setStatus(status, pauseBehavior);
+    if (this.waiting) rec.hear();
     this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status });
     // Twilio's events are in-progress (once, at start), completed and absent; a resume sends none.
-    if (status === 'stopped') return this.postRecordingCallback(rec, 'completed');
+    if (status === 'stopped') return this.postRecordingCallback(rec, rec.absent ? 'absent' : 'completed');
     if (status === 'paused') return this.postRecordingCallback(rec, 'paused');
     return Promise.resolve();
   }
@@ -297,6 +311,11 @@ export class Call implements EmulatedCall {
     if (event === 'completed') {
       params.RecordingDuration = String(rec.durationSeconds());
       params.ErrorCode = '0';
+    }
+    if (event === 'absent') {
+      // no file: nothing to fetch at RecordingUrl, and Twilio's reason as the error
+      params.RecordingDuration = '0';
+      params.ErrorCode = String(RECORDING_TOO_SHORT);
     }
     await deliverWebhook(this.ctx, this.sid, 'recording-status-callback', url, rec.opts.statusCallbackMethod, params);
   }

@@ -31,6 +31,8 @@ export type { RecordingState, TimelineEntry, WebhookPurpose } from './timeline';
 export type { TranscriptEntry } from './twiml';
 export { keyTone, keyTones, type KeypadOptions } from './keypad';
 export { parseTwiml, TwimlError } from './twiml';
+export { TWIML_RESPONSE_MAX_BYTES } from './call-driver';
+export { INLINE_TWIML_MAX_CHARS } from './rest';
 export type { SignedRequestOptions, WebhookResponse } from './webhook';
 
 export interface EmulatorOptions {

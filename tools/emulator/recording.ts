@@ -27,11 +27,23 @@ export interface RecordingOptions {
   name?: string;
 }
 
+/** Twilio's error for a recording too short to be processed: it keeps no file, and reports it `absent` */
+export const RECORDING_TOO_SHORT = 16101;
+
 /**
  * One call recording. It keeps each track as Twilio does before it mixes them: a dual-channel
  * recording's first channel is the inbound track, its second the outbound track; a mono one
  * is the two mixed. Paused with PauseBehavior=skip, neither track takes anything; with
  * `silence`, both take silence.
+ *
+ * Twilio keeps no file of a recording too short to be processed: it ends `absent` (error 16101)
+ * instead of `completed`. The emulator runs calls in compressed time, so it cannot measure a
+ * recording's length as Twilio does; it takes one to be too short when it recorded nothing at
+ * all (`recordedNothing`): while it ran (in progress, or paused with PauseBehavior=silence) no
+ * audio reached it (no media frame or key on a track it records), no <Say>, <Play> or <Pause>
+ * ran on the call, and the call did not wait in an <Enqueue> (whose wait music it would hold).
+ * A recording started and stopped (or paused with `skip`) with nothing in between is such a one.
+ * Silent recordings Twilio deletes only on accounts set up so (16102), which the emulator is not.
  */
 export class Recording {
   readonly sid = newSid('RE');
@@ -40,6 +52,8 @@ export class Recording {
   status: RecordingStatus = 'in-progress';
   pauseBehavior: PauseBehavior = 'silence';
   private readonly tracks: Record<Track, AudioCapture> = { inbound: new AudioCapture(), outbound: new AudioCapture() };
+  /** something on the call reached it while it ran: it is not too short to keep */
+  private heard = false;
 
   constructor(
     readonly callSid: string,
@@ -48,6 +62,21 @@ export class Recording {
 
   get active(): boolean {
     return this.status !== 'stopped';
+  }
+
+  /** it takes what the call sounds now: in progress, or paused with PauseBehavior=silence */
+  get running(): boolean {
+    return this.status === 'in-progress' || (this.status === 'paused' && this.pauseBehavior === 'silence');
+  }
+
+  /** stopped with nothing recorded: Twilio reports it `absent` (RECORDING_TOO_SHORT) */
+  get absent(): boolean {
+    return this.status === 'stopped' && !this.heard;
+  }
+
+  /** the call sounded while it ran (a prompt, a <Pause>, an <Enqueue>'s wait music), though no audio reached its tracks */
+  hear(): void {
+    if (this.running) this.heard = true;
   }
 
   setStatus(status: RecordingStatus, pauseBehavior?: PauseBehavior): void {
@@ -67,9 +96,10 @@ export class Recording {
 
   /** audio on one track of the call, as this recording hears it now */
   capture(track: Track, bytes: Uint8Array): void {
-    if (!this.records(track)) return;
+    if (!this.records(track) || bytes.length === 0) return;
     if (this.status === 'in-progress') this.tracks[track].append(bytes);
     else if (this.status === 'paused' && this.pauseBehavior === 'silence') this.tracks[track].appendSilence(bytes.length);
+    this.hear();
   }
 
   /** the file's channels: [inbound, outbound] when dual, the mix of the recorded tracks when mono */
@@ -99,9 +129,9 @@ export class Recording {
       sid: this.sid,
       price: null,
       price_unit: 'USD',
-      status: this.status,
+      status: this.absent ? 'absent' : this.status,
       source: this.opts.source,
-      error_code: null,
+      error_code: this.absent ? RECORDING_TOO_SHORT : null,
       encryption_details: null,
       track: this.opts.track,
       uri: `/2010-04-01/Accounts/${accountSid}/Calls/${this.callSid}/Recordings/${this.sid}.json`,

@@ -83,6 +83,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (!to) return sendError(reply, 400, 21201, "No 'To' number is specified");
     if (!from) return sendError(reply, 400, 21603, "A 'From' phone number is required.");
     if (!url && !twiml) return sendError(reply, 400, 21205, 'Url parameter is required.');
+    if (twiml !== undefined && twiml.length > INLINE_TWIML_MAX_CHARS) return twimlTooLarge(reply);
     const statusUrl = first(body.StatusCallback);
     const call = startOutboundCall(ctx, reg, {
       to,
@@ -130,6 +131,7 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       return call.toJson();
     }
     if (twiml !== undefined || url !== undefined) {
+      if (twiml !== undefined && twiml.length > INLINE_TWIML_MAX_CHARS) return twimlTooLarge(reply);
       if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot redirect.');
       call.redirect(
         twiml !== undefined
@@ -265,6 +267,13 @@ function authorized(ctx: EmulatorContext, header: string | undefined): boolean {
 }
 
 /** Twilio's error JSON */
+/** the longest `Twiml` a call create or update takes: longer is error 32018 */
+export const INLINE_TWIML_MAX_CHARS = 4000;
+
+function twimlTooLarge(reply: FastifyReply): FastifyReply {
+  return sendError(reply, 400, 32018, `Twiml size exceeded maximum allowed value of ${INLINE_TWIML_MAX_CHARS} characters`);
+}
+
 function sendError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
   return reply
     .code(status)

@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
+import { startTwilioEmulator, TWIML_RESPONSE_MAX_BYTES, type TwilioEmulator } from '../../../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN, startFakeService, type FakeService } from './fake-service';
 
 const CALLER = '+15551234567';
@@ -165,6 +165,30 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     await call.ended;
     expect(call.transcript).toEqual([{ verb: 'ApplicationError', reason: 'HTTP 500 (11200)', url: `${service.origin}/voice`, status: 500 }]);
     expect(call.status).toBe('completed');
+  });
+
+  it('takes a TwiML document of 64 kB, and ends the call with an application error (11750) on one a byte larger', async () => {
+    // a document of exactly `bytes` bytes (UTF-8: the prompt's 'é' is two), Say and all
+    const doc = (bytes: number): string => {
+      const frame = '<Response><Say>é</Say></Response>';
+      return frame.replace('é', 'é' + 'a'.repeat(bytes - Buffer.byteLength(frame)));
+    };
+    expect(Buffer.byteLength(doc(TWIML_RESPONSE_MAX_BYTES))).toBe(64 * 1024);
+    service.routes.set('/voice', () => '<Response><Gather input="dtmf" action="/next"><Say>Press a key.</Say></Gather></Response>');
+    service.routes.set('/next', (p) => doc(p.Digits === '1' ? TWIML_RESPONSE_MAX_BYTES : TWIML_RESPONSE_MAX_BYTES + 1));
+
+    const fits = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice`, onGather: () => '1' });
+    await fits.ended;
+    expect(fits.transcript.map((e) => e.verb)).toEqual(['Say', 'Gather', 'Say']);
+
+    const over = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice`, onGather: () => '2' });
+    await over.ended;
+    const error = { verb: 'ApplicationError', reason: 'TwiML response body too large (11750)', url: `${service.origin}/next`, status: 200 };
+    expect(over.transcript.map((e) => e.verb)).toEqual(['Say', 'Gather', 'ApplicationError']);
+    expect(over.transcript[2]).toEqual(error);
+    expect(over.status).toBe('completed');
+    // on the timeline, as every application error is
+    expect(emulator.timelineFor(over.sid)).toContainEqual(expect.objectContaining({ type: 'twiml-verb', entry: error }));
   });
 
   it('ends the call with an application error on invalid TwiML', async () => {

@@ -1,4 +1,4 @@
-import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
+import { INLINE_TWIML_MAX_CHARS, startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../../tools/emulator';
 import { wideDecode } from '../../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, eventually, startFakeService, twilioRest, type FakeService, type RestCall } from './fake-service';
 
@@ -66,6 +66,29 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(ok.status).toBe(201);
     expect(ok.json).toMatchObject({ to: 'client:alice', direction: 'outbound-api', status: 'queued', account_sid: ACCOUNT_SID });
     expect(ok.json.sid).toMatch(/^CA[0-9a-f]{32}$/);
+  });
+
+  it('refuses inline Twiml over 4000 characters on a call create or update (32018), and takes 4000', async () => {
+    const twiml = (chars: number): string => {
+      const frame = '<Response><Say></Say><Hangup/></Response>';
+      return frame.replace('<Say>', '<Say>' + 'a'.repeat(chars - frame.length));
+    };
+    expect(twiml(INLINE_TWIML_MAX_CHARS)).toHaveLength(4000);
+    const refused = { code: 32018, message: 'Twiml size exceeded maximum allowed value of 4000 characters', status: 400 };
+    const create = (chars: number) => rest('POST', '/Calls.json', { To: 'client:alice', From: '+15005550006', Twiml: twiml(chars) });
+    const before = emulator.calls.size;
+    expect(await create(INLINE_TWIML_MAX_CHARS + 1)).toMatchObject({ status: 400, json: refused });
+    expect(emulator.calls.size).toBe(before);
+    expect((await create(INLINE_TWIML_MAX_CHARS)).status).toBe(201);
+
+    const call = await liveCall();
+    expect(await rest('POST', `/Calls/${call.sid}.json`, { Twiml: twiml(INLINE_TWIML_MAX_CHARS + 1) })).toMatchObject({ status: 400, json: refused });
+    // not redirected: still waiting in its queue
+    expect(call.status).toBe('in-progress');
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Enqueue']);
+    expect((await rest('POST', `/Calls/${call.sid}.json`, { Twiml: twiml(INLINE_TWIML_MAX_CHARS) })).status).toBe(200);
+    await call.ended;
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Enqueue', 'Say', 'Hangup']);
   });
 
   it('starts, pauses, resumes and stops a recording, and answers 404 with none active', async () => {
@@ -183,6 +206,68 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     const gatheredAt = emulator.timelineFor(call.sid).find((e) => e.type === 'gather')!.t;
     expect(emulator.recordingStatusAt(call.sid, gatheredAt, a)).toBe('paused');
     expect(emulator.recordingStatusAt(call.sid, gatheredAt, b)).toBe('in-progress');
+  });
+
+  it('ends a recording that recorded nothing absent (16101), in its callback and its resource; one that heard the call, completed', async () => {
+    // the call waits at a Gather whose prompt was said before any recording began
+    let answer: (keys: string) => void = () => undefined;
+    service.routes.set('/voice', () => '<Response><Gather input="dtmf" finishOnKey="#" action="/done"><Say>Keys please.</Say></Gather></Response>');
+    service.routes.set('/done', () => '<Response><Enqueue>hold</Enqueue></Response>');
+    const call = await emulator.placeCall({
+      from: '+15551230000',
+      to: '+15005550006',
+      voiceUrl: `${service.origin}/voice`,
+      onGather: () => new Promise<string>((resolve) => (answer = resolve)),
+    });
+    await eventually(() => call.status === 'in-progress' && call.transcript.some((e) => e.verb === 'Say'));
+    const events = { RecordingStatusCallback: `${service.origin}/recording-status`, RecordingStatusCallbackEvent: ['in-progress', 'completed', 'absent'] };
+
+    // started and stopped with nothing on the call between: too short, no file
+    const empty = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, events)).json.sid as string;
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${empty}.json`, { Status: 'stopped' })).status).toBe(200);
+    // paused (skip) before the caller keys, then stopped: it held nothing either
+    const skipped = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, events)).json.sid as string;
+    await rest('POST', `/Calls/${call.sid}/Recordings/${skipped}.json`, { Status: 'paused', PauseBehavior: 'skip' });
+    // running as the caller keys: it holds the keys
+    const heard = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, events)).json.sid as string;
+    answer('1#');
+    await eventually(() => call.transcript.some((e) => e.verb === 'Enqueue'));
+    for (const sid of [skipped, heard]) await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'stopped' });
+
+    const finals = (): Record<string, string> =>
+      Object.fromEntries(
+        service.requests
+          .filter((r) => r.path === '/recording-status' && r.params.RecordingStatus !== 'in-progress')
+          .map((r) => [r.params.RecordingSid, r.params.RecordingStatus]),
+      );
+    await eventually(() => Object.keys(finals()).length === 3);
+    expect(finals()).toEqual({ [empty]: 'absent', [skipped]: 'absent', [heard]: 'completed' });
+    const absent = service.requests.find((r) => r.params.RecordingSid === empty && r.params.RecordingStatus === 'absent')!;
+    expect(absent.valid).toBe(true);
+    expect(absent.params).toMatchObject({ CallSid: call.sid, ErrorCode: '16101', RecordingDuration: '0' });
+    expect(service.requests.find((r) => r.params.RecordingSid === heard && r.params.RecordingStatus === 'completed')!.params.ErrorCode).toBe('0');
+
+    // the resource: absent with Twilio's error, or as it was stopped
+    for (const [sid, status, code] of [
+      [empty, 'absent', 16101],
+      [skipped, 'absent', 16101],
+      [heard, 'stopped', null],
+    ] as const) {
+      expect((await rest('GET', `/Calls/${call.sid}/Recordings/${sid}.json`)).json).toMatchObject({ status, error_code: code });
+    }
+  });
+
+  it('ends a recording that ran while the call waited in a queue completed: the wait music is on it', async () => {
+    const call = await liveCall();
+    const sid = (
+      await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
+        RecordingStatusCallback: `${service.origin}/recording-status`,
+        RecordingStatusCallbackEvent: ['completed', 'absent'],
+      })
+    ).json.sid as string;
+    await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'stopped' });
+    await eventually(() => service.requests.some((r) => r.path === '/recording-status'));
+    expect(service.requests.filter((r) => r.path === '/recording-status').map((r) => r.params.RecordingStatus)).toEqual(['completed']);
   });
 
   it('refuses to record a call that has ended', async () => {
