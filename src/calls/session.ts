@@ -8,7 +8,13 @@ import type { CardBrand, ErrorType, FieldKind, FieldState } from '../fields';
 export type { FieldState } from '../fields';
 
 export type CallState = 'ivr' | 'returned' | 'handoff' | 'offered' | 'bridging' | 'bridged' | 'dialed' | 'ended';
-export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'failed';
+/**
+ * A recording as the service knows it: `stopped` once Twilio reports it `completed` (or the
+ * service stopped it); `absent` when Twilio kept no file (too short, 16101, or silent and the
+ * account deletes silent recordings, 16102); `failed` when Twilio reports it failed (Voice
+ * Recording Encryption could not encrypt it). The last three are final: nothing runs.
+ */
+export type RecordingStatus = 'none' | 'in-progress' | 'paused' | 'stopped' | 'absent' | 'failed';
 
 export interface CallSession {
   callSid: string;

@@ -44,6 +44,12 @@ export const recordingStatusParams = z.object({
   AccountSid: sid('AC'),
   RecordingSid: z.string().max(64).optional(),
   RecordingStatus: z.string().max(32).optional(),
+  /** Twilio's error for a recording it kept no file of (16101, 16102); '0' otherwise */
+  ErrorCode: z
+    .string()
+    .regex(/^[0-9]{1,5}$/)
+    .optional()
+    .catch(undefined),
 });
 
 /**

@@ -366,7 +366,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
             applyRecordingStatus(s, q.leg, p.RecordingSid, status),
           audit: [{ type: 'recording.status', leg: q.leg, recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' }],
         }));
-        log.info({ leg: q.leg, recordingStatus: status }, 'recording status');
+        // Twilio's reason for a recording it kept no file of (16101 too short, 16102 silent)
+        log.info({ leg: q.leg, recordingStatus: status, ...(p.ErrorCode && p.ErrorCode !== '0' ? { twilioError: p.ErrorCode } : {}) }, 'recording status');
         return answer;
       },
       undefined,
@@ -386,10 +387,14 @@ function recordingCall(q: { leg: 'caller' | 'agent'; call?: string }, callSid: s
   return q.leg === 'agent' ? q.call : callSid;
 }
 
+/** Twilio's final recording statuses, each as the call shows it (CallSession RecordingStatus) */
+const FINAL_RECORDING_STATUS: Readonly<Record<string, RecordingStatus>> = { completed: 'stopped', absent: 'absent', failed: 'failed' };
+
 /**
  * What a recording status callback changes on the call: `in-progress` names the recording
- * (its SID comes only from Twilio, as recordings start in TwiML), `completed` and `absent` end
- * it. A callback for another recording than the one the call knows changes nothing.
+ * (its SID comes only from Twilio, as recordings start in TwiML); `completed`, `absent` (no file:
+ * too short or silent) and `failed` (encryption failed) end it, each shown as what it is. A
+ * callback for another recording than the one the call knows changes nothing.
  */
 function applyRecordingStatus(s: CallSession, leg: 'caller' | 'agent', recordingSid: string | undefined, status: string | undefined): boolean {
   const rec = leg === 'agent' ? (s.agentRecording ??= { status: 'none' }) : s.recording;
@@ -399,11 +404,9 @@ function applyRecordingStatus(s: CallSession, leg: 'caller' | 'agent', recording
       ? rec.status === 'none'
         ? 'in-progress'
         : rec.status
-      : status === 'completed'
-        ? 'stopped'
-        : status === 'absent' || status === 'failed'
-          ? 'failed'
-          : undefined;
+      : status && Object.hasOwn(FINAL_RECORDING_STATUS, status)
+        ? FINAL_RECORDING_STATUS[status]
+        : undefined;
   if (!next) return false;
   if (recordingSid) rec.sid = recordingSid;
   rec.status = next;

@@ -423,7 +423,10 @@ export class FlowRunner {
  */
 export function settleInto(stored: CallSession, s: CallSession): void {
   const r = stored.recording;
-  const fromTwilio = { ...(r.sid ? { sid: r.sid } : {}), ...(r.status === 'stopped' || r.status === 'failed' ? { status: r.status } : {}) };
+  const fromTwilio = {
+    ...(r.sid ? { sid: r.sid } : {}),
+    ...(r.status === 'stopped' || r.status === 'absent' || r.status === 'failed' ? { status: r.status } : {}),
+  };
   const ended = stored.state === 'ended' ? { state: stored.state, endedAt: stored.endedAt } : {};
   Object.assign(stored, s, { recording: { ...s.recording, ...fromTwilio } }, ended);
 }

@@ -35,3 +35,11 @@ it("keeps the recording SID and end that a callback stored meanwhile, and this w
   settleInto(ended, session({ step: 4, state: 'offered', recording: { status: 'paused' } }));
   expect(ended).toMatchObject({ step: 4, state: 'ended', endedAt: 5, recording: { status: 'stopped' } });
 });
+
+it('keeps every end of the recording Twilio reported meanwhile: completed (stopped), absent and failed', () => {
+  for (const status of ['stopped', 'absent', 'failed'] as const) {
+    const stored = session({ recording: { sid: 'RE' + '2'.repeat(32), status } });
+    settleInto(stored, session({ step: 2, recording: { status: 'in-progress' } }));
+    expect(stored.recording).toEqual({ sid: 'RE' + '2'.repeat(32), status });
+  }
+});
