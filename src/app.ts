@@ -14,9 +14,10 @@ import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
 import { plainTextOrigins, type Config } from './config';
-import { isTonewallError, RequestErrors } from './errors';
+import { ConfigError, isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
-import { loadFlows } from './flows/load';
+import { loadFlows, type FlowCheck } from './flows/load';
+import { INLINE_TWIML_MAX_CHARS, largestDocument, longestInlineTwiml, TWIML_DOCUMENT_MAX_BYTES } from './twilio/document-size';
 import { FlowRunner } from './twilio/runner';
 import { createLogger, errFields, redactUrl } from './log';
 import { LiveCalls } from './live-calls';
@@ -66,9 +67,28 @@ function derive(secret: string | Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
 }
 
+/** a flow whose TwiML Twilio would refuse (over 64 kB: error 11750) is refused as it is loaded */
+function twimlFits(config: Config): FlowCheck {
+  return (flow) => {
+    const largest = largestDocument(flow, config);
+    if (largest.bytes <= TWIML_DOCUMENT_MAX_BYTES) return undefined;
+    return {
+      where: largest.where,
+      reason: `a TwiML document asked here would be ${largest.bytes} bytes, over the ${TWIML_DOCUMENT_MAX_BYTES} Twilio takes (error 11750): shorten its prompts, or split the words said together before it with a question`,
+    };
+  };
+}
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const log = createLogger(config.logLevel, opts.logStream);
-  const flows = loadFlows(config.flowsDir);
+  const flows = loadFlows(config.flowsDir, twimlFits(config));
+  // a bridge's agent call is created with its TwiML inline, which Twilio takes up to 4000 characters (32018)
+  const inline = longestInlineTwiml(config);
+  if (flows.all().some((f) => f.handoff.mode === 'bridge') && inline > INLINE_TWIML_MAX_CHARS)
+    throw new ConfigError(
+      'PUBLIC_URL',
+      `PUBLIC_URL and MEDIA_PUBLIC_URL are too long for a bridge: the agent call's TwiML would be ${inline} characters, over the ${INLINE_TWIML_MAX_CHARS} Twilio takes (error 32018)`,
+    );
   const keyRing = parseKeyRing(config.vaultKeys);
   const store = opts.store ?? (await createStore(config.redisUrl, log));
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');

@@ -55,7 +55,13 @@ export function parseFlow(file: string, text: string): Flow {
   return parsed.data;
 }
 
-export function loadFlows(dir: string): FlowRegistry {
+/**
+ * A check of the edge's on a flow that parsed (twilio/document-size.ts: whether Twilio takes the
+ * TwiML it can produce), which flows/ cannot make itself: where in the file it fails, and why.
+ */
+export type FlowCheck = (flow: Flow) => { where: string; reason: string } | undefined;
+
+export function loadFlows(dir: string, check?: FlowCheck): FlowRegistry {
   let files: string[];
   try {
     files = readdirSync(dir)
@@ -70,6 +76,8 @@ export function loadFlows(dir: string): FlowRegistry {
   for (const f of files) {
     const file = path.join(dir, f);
     const flow = parseFlow(file, readFileSync(file, 'utf8'));
+    const refused = check?.(flow);
+    if (refused) throw invalid(file, refused.where, refused.reason);
     if (ids.has(flow.id)) throw invalid(file, 'id', `flow id ${flow.id} is also used by ${ids.get(flow.id)}`);
     ids.set(flow.id, file);
     for (const [i, n] of flow.numbers.entries()) {

@@ -11,6 +11,8 @@ import type { Keys, Store, StoreOp } from '../store';
 /** Twilio opens the stream within seconds of our TwiML; the token need not outlive that by much */
 export const STREAM_TOKEN_TTL_SECONDS = 10 * 60;
 const TOKEN_BYTES = 24;
+/** a token's length in its URL (base64url, unpadded) */
+export const TOKEN_CHARS = Math.ceil((TOKEN_BYTES * 4) / 3);
 
 export const streamGrant = z.object({
   callSid: z.string(),

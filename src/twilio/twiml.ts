@@ -68,6 +68,11 @@ export function renderVerbs(verbs: Verb[], ctx: RenderContext): string {
   return xml;
 }
 
+/** the bytes of the document `verbs` render to, rendered afresh (twilio/document-size.ts): never cached */
+export function documentBytes(verbs: Verb[], ctx: RenderContext): number {
+  return Buffer.byteLength(build(verbs, ctx), 'utf8');
+}
+
 function build(verbs: Verb[], ctx: RenderContext): string {
   const r = new twilio.twiml.VoiceResponse();
   for (const v of verbs) {

@@ -8,7 +8,7 @@
  */
 import type { CallSession } from '../../calls/session';
 import { fieldState, maxLengthFor, validate, writeField, type FieldState, type ValidationResult } from '../../fields';
-import { errorTypeFor, selectPrompt, type ErrorType, type PromptPart } from '../prompts';
+import { errorTypeFor, errorTypesOf, selectPrompt, type ErrorType, type PromptPart } from '../prompts';
 import type { CollectStep, Flow } from '../schema';
 import { isCollect } from '../schema';
 import type { EngineResult, Verb } from '../verbs';
@@ -43,7 +43,7 @@ export const GUARD_MAX_SECONDS = 5;
  * paused stretch; what it gathers is never read. The cost, only for entries that end on a
  * timeout: that much more silence before the words after the field.
  */
-export function guardAfter(step: CollectStep, s: CallSession): Verb {
+export function guardAfter(step: CollectStep, s: Pick<CallSession, 'step'>): Verb {
   return { verb: 'guard', step: s.step, timeoutSeconds: Math.min(step.timeoutSeconds, GUARD_MAX_SECONDS) };
 }
 
@@ -111,7 +111,36 @@ function endsByCount(step: CollectStep, s: CallSession): boolean {
   return FIXED_LENGTH_KINDS.has(step.kind);
 }
 
-function promptsFor(step: CollectStep, s: CallSession, flow: Pick<Flow, 'language' | 'voice'>, confirm: boolean): PromptPart[] {
+/**
+ * Every <Gather> the step (the flow's `index`-th) can ask: each attempt, after each error it can
+ * report, and each entry of a matching pair, as askField asks it. The first is what a document
+ * with the words before the step asks; the others are asked alone. What the largest TwiML
+ * document a flow can produce is measured over (twilio/document-size.ts).
+ */
+export function everyAsk(step: CollectStep, index: number, flow: Pick<Flow, 'language' | 'voice'>): Extract<Verb, { verb: 'gather' }>[] {
+  const asks: Extract<Verb, { verb: 'gather' }>[] = [];
+  const errors = errorTypesOf(step.kind, step.requireMatchingInputs);
+  for (let attempt = 1; attempt <= step.attempts; attempt++) {
+    for (const lastError of attempt === 1 ? [undefined] : errors) {
+      for (const confirm of step.requireMatchingInputs ? [false, true] : [false]) {
+        asks.push({
+          verb: 'gather',
+          field: step.collect,
+          step: index,
+          attempt,
+          prompts: promptsFor(step, { attempt, lastError }, flow, confirm),
+          ...(confirm ? { confirm: true as const } : {}),
+          numDigits: maxLengthFor(step.kind, { maxLength: step.maxLength }),
+          timeoutSeconds: step.timeoutSeconds,
+          sensitive: step.sensitive,
+        });
+      }
+    }
+  }
+  return asks;
+}
+
+function promptsFor(step: CollectStep, s: Pick<CallSession, 'attempt' | 'lastError'>, flow: Pick<Flow, 'language' | 'voice'>, confirm: boolean): PromptPart[] {
   const language = step.language ?? flow.language;
   const voice = step.voice ?? flow.voice;
   const error = !confirm && s.attempt > 1 ? (s.lastError ?? 'invalid') : undefined;
