@@ -5,7 +5,7 @@
  */
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createSecretKey, hkdfSync } from 'node:crypto';
 import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
@@ -27,7 +27,7 @@ import { createMetrics } from './metrics';
 import { opsRoutes } from './ops/routes';
 import { notFoundRateLimit, registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
-import { registerSecurityHeaders } from './security-headers';
+import { fixedSecurityHeaders, registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { recordingList } from './recording/stretch';
@@ -62,6 +62,8 @@ export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 export const REQUEST_TIMEOUT_MS = 15_000;
 export const CONNECTION_TIMEOUT_MS = 60_000;
 const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+/** a path parameter's most characters: a 256-character subject, every character four UTF-8 bytes, each escaped (%XX) */
+const MAX_PATH_PARAM_LENGTH = 256 * 4 * 3;
 
 function derive(secret: string | Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32));
@@ -290,6 +292,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
 
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // the router's own answers (frameworkErrors) run none of the app's hooks, helmet's included
+  const routerAnswerHeaders = await fixedSecurityHeaders();
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
@@ -297,6 +301,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     requestTimeout,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, requestTimeout) },
+    // a subject (`/v1/subjects/:phone`) may be any caller ID of up to 256 characters, each up to
+    // four UTF-8 bytes percent-escaped: past Fastify's 100 it was answered 414 and never served
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Fastify's own answers to a path it cannot route (a malformed percent-escape, a parameter
+    // past maxParamLength) quote the path, which may hold a caller's number or identity, and
+    // skip every hook (the security headers): answered here in the catalogue's shape instead
+    frameworkErrors: (err: FastifyError, _req: FastifyRequest, reply: FastifyReply) => {
+      reply.headers(routerAnswerHeaders);
+      const status = err.statusCode ?? 400;
+      if (status >= 500) return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
+      return reply.code(status).send({ error: RequestErrors.invalid.code, message: RequestErrors.invalid().message });
+    },
   });
   app.decorate('services', services);
   // Shutting down, every answer ends its connection. server.close() ends only the connections

@@ -196,3 +196,31 @@ describe('requests for no route', () => {
     }
   });
 });
+
+describe("paths Fastify's router cannot read", () => {
+  // its own answers to a malformed percent-escape (400) and to a path parameter past its
+  // maxParamLength (414) quoted the path, number or identity and all, and skipped every hook
+  const IDENTITY = 'alicewonderland';
+  test("are answered in the catalogue's shape, with the security headers, never quoting the path; a long subject is served", async () => {
+    const h = await startHarness({ store: 'embedded' });
+    try {
+      const admin = { authorization: `Bearer ${token(h, 'root', 'admin')}` };
+      const longSubject = encodeURIComponent(`sip:${IDENTITY.repeat(15)}@pbx.example.com`);
+      const bad = await fetch(`${h.url}/v1/subjects/%2B1555123%E0%A4%A`, { headers: admin });
+      const tooLong = await fetch(`${h.url}/v1/subjects/%2B1555123${'a'.repeat(3100)}`, { headers: admin });
+      const served = await fetch(`${h.url}/v1/subjects/${longSubject}`, { headers: admin });
+      expect([bad.status, tooLong.status, served.status]).toEqual([400, 414, 200]);
+      for (const r of [bad, tooLong]) {
+        expect(await r.json()).toEqual({ error: 'TW_ERR_REQUEST_INVALID', message: 'invalid request' });
+        expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      }
+      // a 245-character SIP address is named, and found (no call: none)
+      expect(await served.json()).toMatchObject({ calls: [] });
+      expect(unescaped(h.logs.text)).not.toContain('1555123');
+      expect(unescaped(h.logs.text)).not.toContain(IDENTITY);
+    } finally {
+      await h.close();
+    }
+  });
+});
