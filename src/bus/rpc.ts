@@ -6,10 +6,19 @@
  * The operations and their request and reply schemas are `instanceRequests` (bus/messages.ts):
  * a request is typed by its operation on send, and both request and reply are parsed on receipt.
  *
+ * A request may take the instance asked longer than any fixed wait: a capture's start pauses each
+ * recording on the bridge's calls in turn (each up to PAUSE_ACK_TIMEOUT_MS, after their list), a
+ * cancel answers once the capture has ended, after its hold for the caller's last keys (up to
+ * MAX_HOLD_MS) and its resumes, and a call may carry any number of recordings. So the instance
+ * working on a request says so (`working`) every third of the requester's wait while its handler
+ * runs, and the requester's wait is for silence: it is renewed by each `working`, and runs out
+ * only when the instance asked stopped answering (gone, cut off from the store). The answer is the
+ * handler's, however long it took, as on the instance itself.
+ *
  * `request()` resolves with the parsed reply or rejects with a coded error: TW_ERR_BUS_TIMEOUT
- * (no answer in time), TW_ERR_BUS_REMOTE_FAILED (the handler there failed, or there is none),
- * TW_ERR_BUS_REPLY_INVALID (an answer that does not fit the operation's reply schema),
- * TW_ERR_BUS_CLOSED (this instance shut down while waiting).
+ * (no word from the instance asked for REQUEST_TIMEOUT_MS), TW_ERR_BUS_REMOTE_FAILED (the
+ * handler there failed, or there is none), TW_ERR_BUS_REPLY_INVALID (an answer that does not
+ * fit the operation's reply schema), TW_ERR_BUS_CLOSED (this instance shut down while waiting).
  *
  * Requests and replies are signed (store/signed-messages.ts); an unsigned, forged, moved or
  * replayed one is dropped and counted, so nobody who merely reaches Redis can start or cancel a
@@ -22,8 +31,14 @@ import { errFields } from '../log';
 import { instanceRequests, REQUEST_OPS, type ReplyOf, type RequestOf, type RequestOp } from './messages';
 import { checked, receive, reportDrop, type BusDeps } from './receive';
 
-/** a capture's pause alone may take Twilio up to PAUSE_ACK_TIMEOUT_MS (3 s); leave room for the store */
+/**
+ * How long a requester waits without word from the instance asked: its answer, or a `working`.
+ * The instance says `working` every third of it (WORKING_SHARE), so two of those may be lost or
+ * late (a store failover) before a live instance is taken for gone.
+ */
 export const REQUEST_TIMEOUT_MS = 6_000;
+/** the instance working on a request says so this many times per requester's wait */
+const WORKING_SHARE = 3;
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/);
 const requestEnvelope = z.object({ id, replyTo: z.string().min(1).max(128), op: z.enum(REQUEST_OPS), body: z.unknown() });
@@ -32,6 +47,9 @@ const replyEnvelope = z.discriminatedUnion('ok', [
   /** the far side's failure, as a fixed word: its reason stays in its own log */
   z.object({ id, ok: z.literal(false), error: z.enum(['failed', 'unhandled']) }),
 ]);
+/** the instance asked is still working on the request: no answer yet, the requester waits on */
+const workingEnvelope = z.object({ id, working: z.literal(true) });
+const replyMessage = z.union([workingEnvelope, replyEnvelope]);
 
 const UNANSWERED = new Set([BusErrors.timeout.code, BusErrors.remoteFailed.code, BusErrors.replyInvalid.code, BusErrors.closed.code]);
 
@@ -46,14 +64,24 @@ interface Pending {
   op: RequestOp;
   resolve: (reply: unknown) => void;
   reject: (e: TonewallError) => void;
+  /** runs out after the wait for silence; renewed by each `working` */
   timer: NodeJS.Timeout;
+  /** starts the wait for silence again */
+  renew: () => void;
 }
 
 export class InstanceRpc {
   private readonly handlers = new Map<RequestOp, (request: unknown) => Promise<unknown>>();
   private readonly pending = new Map<string, Pending>();
+  /** the `working` timers of the requests this instance is serving */
+  private readonly serving = new Set<NodeJS.Timeout>();
   private unsubscribe: Array<() => Promise<void>> = [];
 
+  /**
+   * `timeoutMs`: how long this instance's requests wait without word from the instance asked
+   * (the deployment's instances share it); this instance says `working` every WORKING_SHARE-th
+   * of it on the requests it serves
+   */
   constructor(
     private readonly d: BusDeps,
     private readonly instanceId: string,
@@ -77,8 +105,10 @@ export class InstanceRpc {
     );
   }
 
-  /** stops listening; requests still waiting reject with TW_ERR_BUS_CLOSED */
+  /** stops listening and saying `working`; requests still waiting reject with TW_ERR_BUS_CLOSED */
   async close(): Promise<void> {
+    for (const t of this.serving) clearInterval(t);
+    this.serving.clear();
     // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
     for (const u of this.unsubscribe.splice(0)) await u().catch((e: unknown) => this.d.log.debug({ err: errFields(e) }, 'bus unsubscribe failed on close'));
     for (const [key, p] of this.pending) {
@@ -88,15 +118,29 @@ export class InstanceRpc {
     }
   }
 
-  /** asks `instanceId` (this one included) and waits at most `timeoutMs` for its parsed answer */
+  /**
+   * asks `instanceId` (this one included) and waits for its parsed answer as long as it keeps
+   * saying it is working on it, and at most `timeoutMs` without word from it
+   */
   async request<O extends RequestOp>(instanceId: string, op: O, body: RequestOf<O>, opts: { timeoutMs?: number } = {}): Promise<ReplyOf<O>> {
     const message = { id: randomBytes(12).toString('base64url'), replyTo: this.instanceId, op, body: checked(instanceRequests[op].request, body) };
+    const silenceMs = opts.timeoutMs ?? this.timeoutMs;
     const answer = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.pending.delete(message.id);
         reject(Errors.busTimeout({ detail: op }));
-      }, opts.timeoutMs ?? this.timeoutMs);
-      this.pending.set(message.id, { op, resolve, reject, timer });
+      };
+      const p: Pending = {
+        op,
+        resolve,
+        reject,
+        timer: setTimeout(expire, silenceMs),
+        renew: () => {
+          clearTimeout(p.timer);
+          p.timer = setTimeout(expire, silenceMs);
+        },
+      };
+      this.pending.set(message.id, p);
     });
     const channel = this.d.keys.requestChannel(instanceId);
     try {
@@ -113,13 +157,17 @@ export class InstanceRpc {
   }
 
   private onReply(channel: string, raw: string): void {
-    const r = receive(this.d.signer, channel, raw, replyEnvelope);
+    const r = receive(this.d.signer, channel, raw, replyMessage);
     if (!r.ok) {
       reportDrop(this.d, 'replies', r.reason);
       return;
     }
     const p = this.pending.get(r.message.id);
-    if (!p) return; // answered after its timeout
+    if (!p) return; // answered after its timeout, or a `working` sent as the answer went
+    if ('working' in r.message) {
+      p.renew();
+      return;
+    }
     clearTimeout(p.timer);
     this.pending.delete(r.message.id);
     if (!r.message.ok) {
@@ -149,20 +197,31 @@ export class InstanceRpc {
       return;
     }
     const handler = this.handlers.get(op);
+    const replies = this.d.keys.replyChannel(replyTo);
     let reply: z.infer<typeof replyEnvelope>;
     if (!handler) {
       reportDrop(this.d, 'requests', 'unhandled');
       reply = { id: requestId, ok: false, error: 'unhandled' };
     } else {
+      // none for a quick answer; then one every share of the requester's wait, until the answer
+      const working = setInterval(() => {
+        const message: z.infer<typeof workingEnvelope> = { id: requestId, working: true };
+        this.d.store
+          .publish(replies, this.d.signer.sign(replies, message))
+          .catch((e: unknown) => this.d.log.warn({ op, err: errFields(e) }, 'instance request progress not published'));
+      }, this.timeoutMs / WORKING_SHARE);
+      this.serving.add(working);
       try {
         const schema: ZodTypeAny = instanceRequests[op].reply;
         reply = { id: requestId, ok: true, reply: checked(schema, await handler(body.data)) };
       } catch (e) {
         this.d.log.error({ op, err: errFields(e) }, 'instance request failed');
         reply = { id: requestId, ok: false, error: 'failed' };
+      } finally {
+        clearInterval(working);
+        this.serving.delete(working);
       }
     }
-    const replies = this.d.keys.replyChannel(replyTo);
     await this.d.store
       .publish(replies, this.d.signer.sign(replies, reply))
       .catch((e: unknown) => this.d.log.error({ op, err: errFields(e) }, 'instance reply not published'));

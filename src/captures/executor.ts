@@ -236,6 +236,12 @@ export class CaptureExecutor {
     this.end(callSid, ending).catch((e: unknown) => this.d.log.error({ callSid, err: errFields(e) }, 'capture did not end cleanly'));
   }
 
+  /**
+   * Answers once the capture has ended (after its hold and its recordings' resume), so its caller
+   * reads the final record: `cancelled`, or what an end under way already made of it (a payment's
+   * cancel erases that value). Over the bus this outlasts the requester's wait: bus/rpc.ts says
+   * `working` meanwhile.
+   */
   async cancel(callSid: string, captureId: string): Promise<CancelResult> {
     const run = this.running.get(callSid);
     if (!run || run.record.captureId !== captureId) return { ok: false, error: 'capture-not-found' };

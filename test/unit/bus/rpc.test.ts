@@ -71,6 +71,46 @@ describe('InstanceRpc', () => {
     await store.close();
   });
 
+  it('waits for an answer longer than its wait while the instance asked says it is working, and times out once that instance falls silent', async () => {
+    const store = new EmbeddedStore();
+    const keys = makeKeys('r:');
+    const replies: string[] = [];
+    await store.subscribe(keys.replyChannel('B'), (raw) => void replies.push((JSON.parse(raw) as { p: string }).p));
+    const working = () => replies.filter((p) => p.includes('"working":true')).length;
+    const a = new InstanceRpc(deps(store), 'A', 100);
+    const b = new InstanceRpc(deps(store), 'B', 100);
+    let slow = 0;
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    // a start that takes four of the requester's waits (a capture pausing recordings Twilio is slow to acknowledge)
+    a.serve('capture.start', async (req) => (await new Promise((r) => setTimeout(r, slow)), { ok: true, captureId: req.captureId }));
+    // a cancel that does not end before its instance goes away
+    a.serve('capture.cancel', async () => (await stuck, { ok: true }));
+    await a.start();
+    await b.start();
+    // a quick answer comes with no `working` before it
+    expect(await b.request('A', 'capture.start', { callSid: SID, captureId: 'cap_0', request: card })).toEqual({ ok: true, captureId: 'cap_0' });
+    expect(replies).toHaveLength(1);
+    expect(working()).toBe(0);
+    slow = 400;
+    const t0 = Date.now();
+    expect(await b.request('A', 'capture.start', { callSid: SID, captureId: 'cap_1', request: card })).toEqual({ ok: true, captureId: 'cap_1' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(working()).toBeGreaterThanOrEqual(3);
+    const t1 = Date.now();
+    const cancel = b.request('A', 'capture.cancel', { callSid: SID, captureId: 'cap_1' });
+    await new Promise((r) => setTimeout(r, 250));
+    await a.close();
+    const closedAt = Date.now();
+    expect(await codeOf(cancel)).toBe('TW_ERR_BUS_TIMEOUT');
+    // it waited past its own wait while A worked, and timed out only once A had been silent for it
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(30);
+    release();
+    await b.close();
+    await store.close();
+  });
+
   it('refuses to send a request that does not fit its schema, and rejects what is waiting when it closes', async () => {
     const store = new EmbeddedStore();
     const sent: string[] = [];
