@@ -29,11 +29,14 @@ export interface Faults {
   callsCreate?: FaultSpec;
   /** POST …/Calls/{CA}.json */
   callsUpdate?: FaultSpec;
+  /** GET /2010-04-01/Accounts/{AC}.json (the service's check of its REST configuration at start) */
+  accountFetch?: FaultSpec;
   /** outbound calls created over REST are not answered: they end with this status */
   outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
 }
 
-export type RestFaultName = 'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'recordingsList' | 'callsCreate' | 'callsUpdate';
+export type RestFaultName =
+  'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'recordingsList' | 'callsCreate' | 'callsUpdate' | 'accountFetch';
 
 /** Returns the fault to apply to this request (if any), counting down `after`, then `times`. */
 export function takeFault(faults: Faults, name: RestFaultName): FaultSpec | undefined {

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import type { Call } from './call';
 import { abortableSleep, type EmulatorContext } from './context';
 import { startOutboundCall, type CallRegistry } from './dialer';
+import { rfc2822 } from './ids';
 import { takeFault, type RestFaultName } from './faults';
 import type { PauseBehavior, Recording, RecordingStatus } from './recording';
 
 /**
- * The fake of Twilio's 2010-04-01 REST API: the Calls, Recordings and IncomingPhoneNumbers
+ * The fake of Twilio's 2010-04-01 REST API: the Account, Calls, Recordings and IncomingPhoneNumbers
  * resources the service uses, with Twilio's Basic auth, form bodies and error JSON.
  */
 
@@ -70,6 +71,33 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (!call) sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
     return call;
   }
+
+  // ---- Accounts ----
+
+  // the account the credentials name, as Twilio answers it (auth token included: Twilio's resource
+  // carries it); another account's SID is not found (the onRequest hook lets `:acFile` through)
+  const accountCreated = new Date();
+  app.get<{ Params: { acFile: string } }>('/2010-04-01/Accounts/:acFile', async (req, reply) => {
+    if (jsonSid(req.params.acFile) !== ctx.accountSid) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
+    if (await fault('accountFetch', reply)) return reply;
+    const api = `/2010-04-01/Accounts/${ctx.accountSid}`;
+    return {
+      auth_token: ctx.authToken,
+      date_created: rfc2822(accountCreated),
+      date_updated: rfc2822(accountCreated),
+      friendly_name: 'tonewall emulator',
+      owner_account_sid: ctx.accountSid,
+      sid: ctx.accountSid,
+      status: 'active',
+      subresource_uris: {
+        calls: `${api}/Calls.json`,
+        incoming_phone_numbers: `${api}/IncomingPhoneNumbers.json`,
+        recordings: `${api}/Recordings.json`,
+      },
+      type: 'Full',
+      uri: `${api}.json`,
+    };
+  });
 
   // ---- Calls ----
 

@@ -72,4 +72,23 @@ describe('the twilio package talks to the emulator as to Twilio', () => {
     const bad = twilio(ACCOUNT_SID, 'wrong', { httpClient: new Rebased(emulator.baseUrl) });
     await expect(bad.calls(call.sid).fetch()).rejects.toMatchObject({ status: 401, code: 20003 });
   });
+
+  it('fetches the account its credentials name, as Twilio does: 401 (20003) for a wrong token, 404 (20404) for another account or a doubled path', async () => {
+    const account = await client.api.v2010.accounts(ACCOUNT_SID).fetch();
+    expect(account).toMatchObject({ sid: ACCOUNT_SID, ownerAccountSid: ACCOUNT_SID, status: 'active', type: 'Full', authToken: AUTH_TOKEN });
+    expect(account.uri).toBe(`/2010-04-01/Accounts/${ACCOUNT_SID}.json`);
+
+    const bad = twilio(ACCOUNT_SID, 'wrong', { httpClient: new Rebased(emulator.baseUrl) });
+    await expect(bad.api.v2010.accounts(ACCOUNT_SID).fetch()).rejects.toMatchObject({ status: 401, code: 20003 });
+    await expect(client.api.v2010.accounts('AC' + 'f'.repeat(32)).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
+    // a base URL with the version in it: every path doubles, and Twilio has nothing there
+    const doubled = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: new Rebased(`${emulator.baseUrl}/2010-04-01`) });
+    await expect(doubled.api.v2010.accounts(ACCOUNT_SID).fetch()).rejects.toMatchObject({ status: 404, code: 20404 });
+    // the account route leaves the account's own resources where they were
+    expect(await client.calls.list()).toEqual([]);
+
+    emulator.faults.accountFetch = { status: 503, times: 1 };
+    await expect(client.api.v2010.accounts(ACCOUNT_SID).fetch()).rejects.toMatchObject({ status: 503 });
+    expect((await client.api.v2010.accounts(ACCOUNT_SID).fetch()).sid).toBe(ACCOUNT_SID);
+  });
 });
