@@ -36,6 +36,7 @@ import { FirstWebhook } from './twilio/first-webhook';
 import { WebhookWrite } from './twilio/webhook-write';
 import { ReplayGuard } from './twilio/replay';
 import { createTwilioClient } from './twilio/rest';
+import { RestCheck } from './twilio/rest-check';
 import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
 import { BridgeLost } from './twilio/bridge-lost';
@@ -92,6 +93,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       `PUBLIC_URL and MEDIA_PUBLIC_URL are too long for a bridge: the agent call's TwiML would be ${inline} characters, over the ${INLINE_TWIML_MAX_CHARS} Twilio takes (error 32018)`,
     );
   const keyRing = parseKeyRing(config.vaultKeys);
+  const twilioClient = createTwilioClient(config.twilio);
+  // before anything is opened: a REST configuration Twilio refuses stops the service here (twilio/rest-check.ts)
+  const restCheck = new RestCheck({
+    fetchAccount: () => twilioClient.api.v2010.accounts(config.twilio.accountSid).fetch(),
+    accountSid: config.twilio.accountSid,
+    apiBaseUrl: config.twilio.apiBaseUrl,
+    log,
+    retryFirstMs: opts.restCheckRetryMs,
+  });
+  await restCheck.check();
   const store = opts.store ?? (await createStore(config.redisUrl, log));
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
@@ -123,13 +134,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const events = new EventBus(bus);
   const commands = new CommandBus(bus, config.instanceId);
   const rpc = new InstanceRpc(bus, config.instanceId);
-  const twilioClient = createTwilioClient(config.twilio);
   // resumes are never sent again by the client itself: see twilio/rest.ts
   const resumeClient = createTwilioClient({ ...config.twilio, retryTooManyRequests: false });
   const recording = new RecordingController({
     client: twilioClient,
     resumeClient,
     publicUrl: config.publicUrl,
+    restVerified: () => restCheck.verified,
     audit,
     log,
     metrics: { pauseFailures: metrics.recordingPauseFailures, resumeFailures: metrics.recordingResumeFailures, pauses: metrics.recordingPauses },
@@ -288,6 +299,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bridges,
     live,
     replay,
+    restCheck,
     metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: config.metrics.port }),
   };
 
@@ -347,7 +359,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return reply.code(500).send({ error: RequestErrors.internal.code, message: RequestErrors.internal().message });
   });
 
-  await app.register(opsRoutes({ store, flows, metrics, isDraining: () => services.draining, metricsToken: config.metrics.token }));
+  await app.register(
+    opsRoutes({ store, flows, metrics, isDraining: () => services.draining, twilioRest: () => restCheck.state, metricsToken: config.metrics.token }),
+  );
   const firstWebhook = new FirstWebhook({ store, runner, calls, audit, replay });
   const webhookWrite = new WebhookWrite({ store, calls, audit, replay, vault, tokens, dropin });
   await app.register(
@@ -428,7 +442,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     quietMs: opts.sweepQuietMs,
   });
   sweep.start();
+  // an unverified REST configuration (Twilio unreachable at start) is tried again until it settles
+  restCheck.start();
   app.addHook('onClose', async () => {
+    restCheck.stop();
     await sweep.stop();
     await dropin.close();
     await services.metricsServer.close();

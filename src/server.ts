@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   }
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     app.services.draining = true;
@@ -49,12 +49,18 @@ async function main(): Promise<void> {
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     app.close().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       () => process.exit(1),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Twilio could not be asked at start and, asked again, refused the REST configuration: the
+  // service never became ready and cannot; it stops as it would have at start, naming the setting
+  app.services.restCheck.onRefused((err) => {
+    process.stderr.write(`tonewall: cannot start: ${err.code}: ${err.message}\n`);
+    stop('rest-check', 1);
+  });
 }
 
 void main();

@@ -22,6 +22,7 @@ import type { RecordingController } from './recording/controller';
 import type { Keys, Store } from './store';
 import type { ReplayGuard } from './twilio/replay';
 import type { TwilioClient } from './twilio/rest';
+import type { RestCheck } from './twilio/rest-check';
 import type { FlowRunner } from './twilio/runner';
 import type { Vault } from './vault';
 
@@ -50,6 +51,8 @@ export interface BuildOptions {
   sweepQuietMs?: number;
   /** a call taken up after its instance was lost: how long before a capture that instance ran is ended (live-calls.ts LOST_CAPTURE_GRACE_MS) */
   lostCaptureGraceMs?: number;
+  /** the first wait before an unverified REST configuration is checked again (twilio/rest-check.ts REST_CHECK_RETRY_FIRST_MS); tests shorten it */
+  restCheckRetryMs?: number;
 }
 
 export interface Services {
@@ -84,6 +87,8 @@ export interface Services {
   live: LiveCalls;
   /** webhook answers by meaning, per call (replays get the first answer; erasure forgets them) */
   replay: ReplayGuard;
+  /** the REST configuration proven against Twilio: /readyz, the recording controller's 404s, server.ts's stop on a refusal */
+  restCheck: RestCheck;
   /** /metrics on METRICS_PORT: server.ts (and the test harness) start it after app.listen */
   metricsServer: MetricsServer;
 }

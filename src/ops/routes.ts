@@ -15,16 +15,27 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * /healthz: the process is alive. /readyz: the store answers and the flows are loaded.
+ * /healthz: the process is alive. /readyz: the store answers, the flows are loaded and the
+ * Twilio REST configuration was verified (twilio/rest-check.ts: until then a pause fails closed
+ * on a 404, so an instance Twilio could not be asked at start is kept out of rotation).
  * /metrics (Prometheus text) on this port only with METRICS_TOKEN set and presented as a bearer
  * token; otherwise it lives on METRICS_PORT (metrics-server.ts).
  */
-export function opsRoutes(d: { store: Store; flows: FlowRegistry; metrics: Metrics; isDraining: () => boolean; metricsToken?: string }): FastifyPluginAsync {
+export function opsRoutes(d: {
+  store: Store;
+  flows: FlowRegistry;
+  metrics: Metrics;
+  isDraining: () => boolean;
+  /** the REST check's state: 'verified', or 'unverified' / 'refused' (not ready) */
+  twilioRest: () => string;
+  metricsToken?: string;
+}): FastifyPluginAsync {
   return async (app) => {
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
-      const checks: Record<string, string> = { flows: `${d.flows.size} loaded`, store: 'ok' };
-      let ready = !d.isDraining();
+      const twilio = d.twilioRest();
+      const checks: Record<string, string> = { flows: `${d.flows.size} loaded`, store: 'ok', twilio };
+      let ready = !d.isDraining() && twilio === 'verified';
       if (!ready) checks.process = 'draining';
       try {
         await d.store.ping();

@@ -1,10 +1,16 @@
 /**
  * Recording control over Twilio's REST API (recordings start in TwiML, with <Start><Recording>,
  * since Twilio refuses a REST start while an inbound call rings). A pause is only as good as Twilio's acknowledgement:
- * `pause` resolves ok only on Twilio's 2xx (or its 404: no recording is active, so nothing can
- * be recorded) within PAUSE_ACK_TIMEOUT_MS; anything else is a failure and the caller of
- * `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
+ * `pause` resolves ok only on Twilio's 2xx (or its not-found, below: no recording is active, so
+ * nothing can be recorded) within PAUSE_ACK_TIMEOUT_MS; anything else is a failure and the caller
+ * of `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
  * audit trail with Twilio's answer.
+ *
+ * A 404 is "absent" only when it is Twilio's own not-found (its error JSON with code 20404) and the
+ * REST configuration has been verified against Twilio (twilio/rest-check.ts). A bare 404 comes from
+ * something that is not Twilio (a proxy, a wrong host), and before the check a 20404 may be
+ * Twilio's answer to a path the configuration doubled or misnamed: either is a failure, so a
+ * misconfigured client never makes every pause "succeed".
  */
 import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
@@ -25,7 +31,7 @@ export interface RecordingOutcome {
   /** Twilio's HTTP status, or 'timeout' / 'network' ('unlisted': a drop-in that could not list the app's recordings asked Twilio nothing) */
   twilioStatus: string;
   recordingSid?: string;
-  /** true when Twilio said no recording is active (404) */
+  /** true when Twilio said no recording is active (its 404 with 20404, the REST configuration verified) */
   absent?: boolean;
   /** resumeAll: the recordings whose resume failed (each left paused) */
   failed?: readonly RecordingRef[];
@@ -82,6 +88,18 @@ const RESUME_TRY_MIN_MS = 250;
 /** Twilio gave no answer: it may carry the request out until the REST client gives up on it */
 const unanswered = (twilioStatus: string): boolean => twilioStatus === 'timeout' || twilioStatus === 'network';
 
+/** Twilio's error code for a resource that is not there (its error JSON's `code`) */
+const TWILIO_NOT_FOUND = 20404;
+
+/** Twilio's own not-found: a 404 whose body is Twilio's error JSON with 20404 (the twilio package's RestException `code`) */
+export const isTwilioNotFound = (e: unknown): boolean => restStatus(e) === 404 && (e as { code?: unknown })?.code === TWILIO_NOT_FOUND;
+
+/** the error code of Twilio's error JSON, when the body had a numeric one (nothing else of a body that may not be Twilio's is logged) */
+const twilioCodeOf = (e: unknown): number | null => {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : null;
+};
+
 const describe = (e: unknown): string => {
   if (isTonewallError(e) && e.code === RecordingErrors.timeout.code) return 'timeout';
   const status = restStatus(e);
@@ -120,6 +138,11 @@ export class RecordingController {
        */
       resumeClient?: CallControl;
       publicUrl: string;
+      /**
+       * true once the REST configuration was proven against Twilio (twilio/rest-check.ts); until
+       * then no 404 is taken as a recording's absence
+       */
+      restVerified: () => boolean;
       audit: AuditSink;
       log: Logger;
       metrics?: RecordingMetrics;
@@ -346,7 +369,12 @@ export class RecordingController {
       return { ok: true, twilioStatus: '200', recordingSid: rec.sid };
     } catch (e) {
       const twilioStatus = describe(e);
-      if (twilioStatus === '404') return { ok: true, twilioStatus, absent: true, recordingSid };
+      if (twilioStatus !== '404') return { ok: false, twilioStatus, recordingSid };
+      if (isTwilioNotFound(e) && this.deps.restVerified()) return { ok: true, twilioStatus, absent: true, recordingSid };
+      this.deps.log.warn(
+        { callSid, recordingSid, twilioCode: twilioCodeOf(e), restVerified: this.deps.restVerified() },
+        "a 404 not known to be Twilio's answer for a recording that is gone (no 20404, or the REST configuration not verified): taken as a failure",
+      );
       return { ok: false, twilioStatus, recordingSid };
     }
   }

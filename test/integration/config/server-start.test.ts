@@ -1,11 +1,13 @@
 /**
  * The process itself: a missing or malformed required variable stops it with one line naming
- * the variable and exit code 1; with a valid environment it answers /healthz.
+ * the variable and exit code 1, as does a REST configuration Twilio refuses; with a valid
+ * environment it answers /healthz.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort, waitFor } from '../../support/harness';
 import { generateKeyRingText } from '../../../src/vault';
+import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 
 const root = path.join(__dirname, '../../..');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
@@ -22,15 +24,24 @@ const valid = () => ({
   METRICS_PORT: '0',
 });
 
-function run(env: Record<string, string>, cwd = root): Promise<{ code: number | null; stderr: string }> {
+function run(env: Record<string, string>, cwd = root): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     // a clean environment: no .env and nothing inherited that could fill a gap
-    const child = spawn(tsx, ['src/server.ts'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(tsx, ['src/server.ts'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('exit', (code) => resolve({ code, stderr, stdout }));
   });
 }
+
+// the REST check at start (twilio/rest-check.ts) asks this emulator, as the process would ask Twilio
+let emulator: TwilioEmulator;
+beforeAll(async () => {
+  emulator = await startTwilioEmulator({ accountSid: valid().TWILIO_ACCOUNT_SID, authToken: valid().TWILIO_AUTH_TOKEN });
+});
+afterAll(async () => emulator?.close());
 
 describe('process start', () => {
   test.each(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'VAULT_KEYS', 'AGENT_JWT_SECRET'])(
@@ -76,12 +87,41 @@ describe('process start', () => {
     expect(stderr).toContain('steps.0.kind');
   }, 20000);
 
+  test.each([
+    ['a base URL with the version in it (every path doubles)', '/2010-04-01', 'x'.repeat(32), 'TWILIO_API_BASE_URL', '404'],
+    ['a base URL with a path a proxy does not serve', '/twilio', 'x'.repeat(32), 'TWILIO_API_BASE_URL', '404'],
+    ['an auth token Twilio refuses', '', 'y'.repeat(32), 'TWILIO_AUTH_TOKEN', '401'],
+  ])(
+    '%s → one line naming the setting, exit 1, no token in the output',
+    async (_what, basePath, token, variable, status) => {
+      const env = { ...valid(), LOG_LEVEL: 'debug', TWILIO_API_BASE_URL: emulator.baseUrl + basePath, TWILIO_AUTH_TOKEN: token };
+      const { code, stderr, stdout } = await run(env);
+      expect(code).toBe(1);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^tonewall: cannot start: TW_ERR_CONFIG_INVALID: ${variable}`));
+      expect(lines[0]).toContain(`answered ${status}`);
+      // neither the token configured nor the account's own (the account resource carries it) reaches the output
+      for (const secret of [token, valid().TWILIO_AUTH_TOKEN]) expect(stderr + stdout).not.toContain(secret);
+      // the service never got as far as opening its port
+      expect(stdout).not.toContain('Server listening');
+    },
+    20000,
+  );
+
   test('with a valid environment it answers /healthz, serves /metrics on METRICS_PORT only, and stops on SIGTERM', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
     const child = spawn(tsx, ['src/server.ts'], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...valid(), PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: String(metricsPort) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...valid(),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        METRICS_PORT: String(metricsPort),
+        TWILIO_API_BASE_URL: emulator.baseUrl,
+      },
       stdio: 'ignore',
     });
     try {

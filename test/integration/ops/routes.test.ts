@@ -1,15 +1,22 @@
 /** Health, readiness and metrics (CONTRACT §8) on the real app, through inject(). */
 import twilio from 'twilio';
+import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 import { buildInjectedApp, type InjectedApp } from '../../support/app';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../../support/harness';
 
 const METRICS_TOKEN = 'm'.repeat(40);
 let t: InjectedApp;
+let emulator: TwilioEmulator;
 beforeAll(async () => {
+  // ready only with the REST configuration verified against Twilio (twilio/rest-check.ts): the emulator answers it
+  emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
   // /metrics answers on the public port only with METRICS_TOKEN set, and only to that token
-  t = await buildInjectedApp({ METRICS_TOKEN });
+  t = await buildInjectedApp({ METRICS_TOKEN, TWILIO_API_BASE_URL: emulator.baseUrl });
 });
-afterAll(async () => t?.close());
+afterAll(async () => {
+  await t?.close();
+  await emulator?.close();
+});
 
 test('health, readiness and metrics', async () => {
   // one signed webhook (a number with no flow: no state, no REST call), so its latency is observed
@@ -26,7 +33,7 @@ test('health, readiness and metrics', async () => {
   expect((await t.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   const ready = await t.inject({ method: 'GET', url: '/readyz' });
   expect(ready.statusCode).toBe(200);
-  expect(ready.json()).toMatchObject({ status: 'ready', store: 'redis' });
+  expect(ready.json()).toMatchObject({ status: 'ready', store: 'redis', checks: { twilio: 'verified' } });
   expect((await t.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
   const metrics = (await t.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).body;
   expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');

@@ -12,8 +12,12 @@ import { PAUSE_ACK_TIMEOUT_MS, RecordingController, type AuditSink } from '../..
 import type { TwilioClient } from '../../../src/twilio/rest';
 
 type Status = 'paused' | 'in-progress' | 'stopped';
-/** 'held': answered ok only when the test releases it (Twilio's late acknowledgement) */
-type Answer = 'ok' | number | 'network' | 'never' | 'held';
+/**
+ * 'held': answered ok only when the test releases it (Twilio's late acknowledgement). A number is
+ * Twilio's answer with that status and its error JSON (404: 20404, Twilio's not-found); 'bare404'
+ * a 404 with an HTML body (a proxy's page); 'json404' one whose JSON is not Twilio's error
+ */
+type Answer = 'ok' | number | 'network' | 'never' | 'held' | 'bare404' | 'json404';
 
 interface Update {
   callSid: string;
@@ -43,7 +47,11 @@ function fakeTwilio(answers: Answers) {
           if (a === 'never') return new Promise(() => undefined);
           if (a === 'held') return new Promise((resolve) => held.push(() => resolve({ sid: recordingSid, status: params.status })));
           if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-          return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code: 20001, message: 'refused' }) }));
+          if (a === 'bare404') return Promise.reject(new RestException({ statusCode: 404, body: '<html><body>Not Found</body></html>' }));
+          // JSON, but not Twilio's error: another API's not-found, a proxy's JSON page
+          if (a === 'json404') return Promise.reject(new RestException({ statusCode: 404, body: JSON.stringify({ error: 'not found', code: 'NotFound' }) }));
+          const code = a === 404 ? 20404 : 20001;
+          return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code, message: 'refused', status: a }) }));
         },
       }),
     }),
@@ -51,7 +59,7 @@ function fakeTwilio(answers: Answers) {
   return { client: client as unknown as TwilioClient, updates, held };
 }
 
-function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean } = {}) {
+function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean; restVerified?: boolean } = {}) {
   const logLines: Record<string, unknown>[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
   const twilio = fakeTwilio(answers);
@@ -71,6 +79,7 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
   const controller = new RecordingController({
     client: twilio.client,
     publicUrl: 'https://ivr.example.com',
+    restVerified: () => opts.restVerified ?? true,
     audit: sink,
     log,
     metrics,
@@ -136,10 +145,36 @@ describe('pause', () => {
     }
   });
 
-  test('404 (no recording is active, so nothing can be recorded): ok and marked absent', async () => {
+  test("Twilio's 404 with 20404 (no recording is active, so nothing can be recorded): ok and marked absent", async () => {
     const { controller, counts } = setup({ paused: 404 });
     expect(await controller.pause(CALL, REC)).toEqual({ ok: true, twilioStatus: '404', absent: true, recordingSid: REC });
     expect(counts.pauseFailures).toBe(0);
+  });
+
+  test.each(['bare404', 'json404'] as const)(
+    "a 404 that is not Twilio's not-found (%s: no 20404 in Twilio's error JSON): not ok, counted and audited as a failure",
+    async (answer) => {
+      const { controller, audit, counts, logLines } = setup({ paused: answer });
+      expect(await controller.pause(CALL, REC)).toEqual({ ok: false, twilioStatus: '404', recordingSid: REC });
+      expect(audit.map((a) => [a.type, a.twilioStatus, a.absent])).toEqual([['recording.pause-failed', '404', undefined]]);
+      expect(counts).toEqual({ pauseFailures: 1, resumeFailures: 0, pauses: ['failed'] });
+      // the code is logged only when it is a number (Twilio's): nothing else of a body that is not Twilio's
+      expect(logLines.find((l) => String(l.msg).startsWith('a 404 not known'))).toMatchObject({ twilioCode: null, restVerified: true });
+    },
+  );
+
+  test("Twilio's 20404 before the REST configuration was verified (it may answer a doubled or misnamed path): not ok", async () => {
+    const { controller, audit, counts, logLines } = setup({ paused: 404 }, undefined, { restVerified: false });
+    expect(await controller.pause(CALL, REC)).toEqual({ ok: false, twilioStatus: '404', recordingSid: REC });
+    expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
+    expect(counts.pauseFailures).toBe(1);
+    expect(logLines.find((l) => String(l.msg).startsWith('a 404 not known'))).toMatchObject({ twilioCode: 20404, restVerified: false });
+  });
+
+  test('a stop answered with a bare 404 is not taken as stopped: it is paused for good instead, and that bare 404 fails too', async () => {
+    const { controller, updates } = setup({ stopped: 'bare404', paused: 'bare404' });
+    expect(await controller.stop(CALL, REC)).toMatchObject({ ok: false, twilioStatus: '404' });
+    expect(updates.map((u) => u.params.status)).toEqual(['stopped', 'paused']);
   });
 
   test("a bridge's agent call is paused on its own SID and audited on the caller's call", async () => {
@@ -396,9 +431,24 @@ describe('pauseEach and resumeEach: several recordings on one call, each by its 
     ]);
   });
 
-  test('none active any more (404 for each): ok and absent', async () => {
+  test("none active any more (Twilio's 404 for each): ok and absent", async () => {
     const { controller } = setup({ paused: 404 });
     expect(await controller.pauseEach(CALL, [A, B])).toEqual({ ok: true, twilioStatus: '404', absent: true });
+  });
+
+  test("a bare 404 for the second (not Twilio's not-found): the failure is the answer, and the first, paused, is resumed", async () => {
+    const { controller, updates } = setup({ paused: { [B]: 'bare404' } });
+    expect(await controller.pauseEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '404', recordingSid: B });
+    expect(requests(updates)).toEqual([
+      [A, 'paused'],
+      [B, 'paused'],
+      [A, 'in-progress'],
+    ]);
+  });
+
+  test('a bare 404 for every one (a client pointed at the wrong place): not ok, never absent', async () => {
+    const { controller } = setup({ paused: 'bare404' });
+    expect(await controller.pauseEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '404' });
   });
 
   test('resumeEach tries every one; ok only when all were resumed', async () => {

@@ -52,6 +52,7 @@ function setup() {
   const recording = new RecordingController({
     client,
     publicUrl: PUBLIC,
+    restVerified: () => true,
     log,
     audit: {
       append: async () => {
