@@ -1,6 +1,7 @@
 import type { Call, HeardEntry, Next } from './call';
 import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid } from './ids';
+import { runDial, type DialVerb } from './dial';
 import { connectStream, StreamRefusedError, type MediaLeg } from './media-client';
 import { KEY_MS, keysStillComing, keyedDigits, pressAfterGather } from './keyed';
 import { keyTones } from './keypad';
@@ -98,6 +99,8 @@ async function execute(ctx: EmulatorContext, call: Call, verbs: TwimlVerb[], doc
 }
 
 async function executeVerb(ctx: EmulatorContext, call: Call, verb: TwimlVerb, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
+  // what Twilio takes with a warning (its debugger's notification), carrying on with a default
+  if ('warnings' in verb) for (const w of verb.warnings ?? []) ctx.timeline.add({ type: 'notification', callSid: call.sid, level: 'warning', ...w });
   switch (verb.verb) {
     case 'Say':
     case 'Play':
@@ -117,15 +120,7 @@ async function executeVerb(ctx: EmulatorContext, call: Call, verb: TwimlVerb, do
       await call.finish(verb.reason === 'busy' ? 'busy' : 'no-answer');
       return 'end';
     case 'Dial':
-      call.record({ verb: 'Dial', target: verb.target, targetKind: verb.targetKind });
-      if (!verb.action) return 'continue';
-      return {
-        kind: 'fetch',
-        url: resolveUrl(verb.action, docUrl),
-        method: verb.method,
-        purpose: 'dial-action',
-        extra: { DialCallStatus: 'completed', DialCallSid: newSid('CA'), DialCallDuration: '0' },
-      };
+      return dial(ctx, call, verb, docUrl, signal);
     case 'Enqueue':
       // The caller waits in the queue until the call is redirected or hung up.
       call.record({ verb: 'Enqueue', name: verb.name });
@@ -270,6 +265,32 @@ async function gather(
     purpose: 'gather-action',
     extra: { Digits: digits, FinishedOnKey: finishedOnKey, msg: 'Gather End' },
   };
+}
+
+async function dial(ctx: EmulatorContext, call: Call, verb: DialVerb, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
+  call.record({ verb: 'Dial', target: verb.target, targetKind: verb.targetKind });
+  const action = verb.action ? resolveUrl(verb.action, docUrl) : undefined;
+  if (verb.targetKind === 'Queue' || verb.targetKind === 'Conference') {
+    // not modelled: a queue's or conference's dial ends at once, reported completed
+    if (!action) return 'continue';
+    return {
+      kind: 'fetch',
+      url: action,
+      method: verb.method,
+      purpose: 'dial-action',
+      extra: { DialCallStatus: 'completed', DialCallSid: newSid('CA'), DialCallDuration: '0' },
+    };
+  }
+  const ended = await runDial(ctx, call, verb, signal);
+  if (!ended) return 'end';
+  // no action: the caller still on the line goes on with the document
+  if (!action) return ended.callerGone ? 'end' : 'continue';
+  if (ended.callerGone) {
+    // Twilio requests the action of a <Dial> the caller hung up on, and ignores what it answers
+    void deliverWebhook(ctx, call.sid, 'dial-action', action, verb.method, { ...call.webhookParams(), ...ended.params });
+    return 'end';
+  }
+  return { kind: 'fetch', url: action, method: verb.method, purpose: 'dial-action', extra: ended.params };
 }
 
 async function connect(

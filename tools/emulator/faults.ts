@@ -1,3 +1,5 @@
+import type { DialCallStatus } from './timeline';
+
 /** One injectable REST fault. */
 export interface FaultSpec {
   /** answer with this HTTP status (Twilio error JSON) instead of doing the work */
@@ -11,6 +13,27 @@ export interface FaultSpec {
    * whichever recording each names, so a test need not know the order they come in
    */
   after?: number;
+}
+
+/**
+ * What the party a <Dial> calls does (tools/emulator/dial.ts). The emulator runs calls in
+ * compressed time, so ringing and talking last `secondMs` each emulated second.
+ */
+export interface DialOutcome {
+  /**
+   * `completed`: answers after `ringSeconds` and talks `talkSeconds`, then hangs up; one that
+   * would ring for the <Dial timeout> or longer is `no-answer` instead. `no-answer`: rings for
+   * the whole <Dial timeout>. `busy`, `failed` (Twilio could not route to it: a number that
+   * does not exist): at once. `canceled`: rings `ringSeconds`, then the dialled call is
+   * canceled before it was answered.
+   */
+  status: DialCallStatus;
+  ringSeconds?: number;
+  talkSeconds?: number;
+  /** only <Dial>s to this target (the noun's text: `alice` of <Client>, a number, a SIP URI); unset: every one */
+  target?: string;
+  /** how long an emulated second lasts here, in ms (default 1000, real time) */
+  secondMs?: number;
 }
 
 /** Mutable fault injection; tests set and clear these while the emulator runs. */
@@ -33,6 +56,8 @@ export interface Faults {
   accountFetch?: FaultSpec;
   /** outbound calls created over REST are not answered: they end with this status */
   outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
+  /** what a party a <Dial> calls does; unset: answers at once and hangs up at once (completed, 0 s) */
+  dialOutcome?: DialOutcome;
 }
 
 export type RestFaultName =

@@ -23,11 +23,11 @@ import { WEBHOOK_TIMEOUT_MS, WebhookSender, type SignedRequestOptions, type Webh
 
 export type { CallHandlers, EmulatedCall, GatherRequest, HeardEntry } from './call';
 export type { PlaceCallOptions } from './dialer';
-export type { Faults, FaultSpec } from './faults';
+export type { DialOutcome, Faults, FaultSpec } from './faults';
 export { connectStream, StreamRefusedError, FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from './media-client';
 export type { ConnectStreamOptions, MediaLeg } from './media-client';
 export type { IncomingNumber } from './numbers';
-export type { RecordingState, TimelineEntry, WebhookPurpose } from './timeline';
+export type { DialCallStatus, RecordingState, TimelineEntry, WebhookPurpose } from './timeline';
 export type { TranscriptEntry } from './twiml';
 export { keyTone, keyTones, type KeypadOptions } from './keypad';
 export { parseTwiml, TwimlError } from './twiml';

@@ -84,7 +84,45 @@ export interface CallStatusEntry extends Base {
   status: string;
 }
 
-export type TimelineEntry = RestEntry | WebhookEntry | TwimlVerbEntry | RecordingEntry | GatherEntry | StreamOpenEntry | StreamCloseEntry | CallStatusEntry;
+/**
+ * What Twilio's debugger would log for the call (a Notification): an error, or a warning it
+ * carried on past with a default (the code is Twilio's, e.g. 31924, 13621, 13212).
+ */
+export interface NotificationEntry extends Base {
+  type: 'notification';
+  callSid: string;
+  level: 'error' | 'warning';
+  code: number;
+  message: string;
+  /** the media stream it concerns, for a stream's errors */
+  streamSid?: string;
+}
+
+/** A <Dial> to a party ended: how (Twilio's DialCallStatus), after how long ringing and talking (emulated seconds). */
+export interface DialEntry extends Base {
+  type: 'dial';
+  callSid: string;
+  dialCallSid: string;
+  target: string;
+  status: DialCallStatus;
+  ringSeconds: number;
+  talkSeconds: number;
+}
+
+/** How a <Dial> to a party ends, as Twilio reports it in the action's DialCallStatus. */
+export type DialCallStatus = 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+
+export type TimelineEntry =
+  | RestEntry
+  | WebhookEntry
+  | TwimlVerbEntry
+  | RecordingEntry
+  | GatherEntry
+  | StreamOpenEntry
+  | StreamCloseEntry
+  | CallStatusEntry
+  | NotificationEntry
+  | DialEntry;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type NewTimelineEntry = DistributiveOmit<TimelineEntry, 't'>;

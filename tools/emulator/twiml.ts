@@ -46,13 +46,31 @@ export type TwimlVerb =
   | { verb: 'Redirect'; url: string; method: string }
   | { verb: 'Hangup' }
   | { verb: 'Reject'; reason: string }
-  | { verb: 'Dial'; target: string; targetKind: DialTargetKind; action?: string; method: string }
+  | {
+      verb: 'Dial';
+      target: string;
+      targetKind: DialTargetKind;
+      action?: string;
+      method: string;
+      /** how long the dialled party may ring before Twilio gives up (no-answer), in seconds */
+      timeout: number;
+      warnings?: TwimlWarning[];
+    }
   | { verb: 'Enqueue'; name: string; action?: string; method: string }
   | { verb: 'Connect'; action?: string; method: string; stream?: StreamNoun; other?: string }
-  | { verb: 'Start'; stream?: StreamNoun; recording?: RecordingNoun }
+  | { verb: 'Start'; stream?: StreamNoun; recording?: RecordingNoun; warnings?: TwimlWarning[] }
   | { verb: 'Stop'; streamName?: string; recordingName?: string }
   | { verb: 'Leave' }
   | { verb: 'Unsupported'; name: string };
+
+/**
+ * Something Twilio takes with a warning (its debugger logs it) and carries on, a default used
+ * instead: the call driver puts it on the timeline as a notification when it runs the verb.
+ */
+export interface TwimlWarning {
+  code: number;
+  message: string;
+}
 
 export type DialTargetKind = 'Number' | 'Client' | 'Sip' | 'Queue' | 'Conference' | 'text';
 
@@ -95,6 +113,9 @@ export class TwimlError extends Error {
 
 const DEFAULT_GATHER_TIMEOUT_S = 5; // Twilio's documented <Gather timeout> default
 const DEFAULT_PAUSE_S = 1; // Twilio's documented <Pause length> default
+const DEFAULT_DIAL_TIMEOUT_S = 30; // Twilio's documented <Dial timeout> default
+/** "Dial: Invalid timeout value": a warning, the default taken instead (timeout must be a positive integer) */
+export const DIAL_INVALID_TIMEOUT = 13212;
 
 export function parseTwiml(xml: string): TwimlVerb[] {
   let root: XmlElement;
@@ -148,7 +169,14 @@ function toVerb(el: XmlElement): TwimlVerb {
         throw new TwimlError(`<${noun.name}> is not allowed inside <Dial>`);
       }
       const target = noun ? ownText(noun) || childElements(noun).map(ownText).join('') : ownText(el);
-      return { verb: 'Dial', target, targetKind: kind, action: a.action, method: methodOf(a.method) };
+      const timeout = a.timeout === undefined ? DEFAULT_DIAL_TIMEOUT_S : /^\s*\d+\s*$/.test(a.timeout) ? Number(a.timeout) : 0;
+      const dial = { verb: 'Dial' as const, target, targetKind: kind, action: a.action, method: methodOf(a.method) };
+      if (timeout > 0) return { ...dial, timeout };
+      return {
+        ...dial,
+        timeout: DEFAULT_DIAL_TIMEOUT_S,
+        warnings: [{ code: DIAL_INVALID_TIMEOUT, message: `Dial: Invalid timeout value: ${a.timeout ?? ''}` }],
+      };
     }
     case 'Enqueue':
       return { verb: 'Enqueue', name: ownText(el), action: a.action, method: methodOf(a.method) };

@@ -34,7 +34,7 @@ describe('TwiML parsing', () => {
         ],
       },
       { verb: 'Redirect', url: '/twilio/next', method: 'GET' },
-      { verb: 'Dial', target: 'sip:alice@example.com', targetKind: 'Sip', action: undefined, method: 'POST' },
+      { verb: 'Dial', target: 'sip:alice@example.com', targetKind: 'Sip', action: undefined, method: 'POST', timeout: 30 },
       {
         verb: 'Connect',
         action: '/after',
