@@ -52,6 +52,12 @@ export const bridgeLostIdentity =
     return callSid ? { callSid, parts: ['bridge-lost', leg, n, ...(hop ? [`hop${hop}`] : [])] } : null;
   };
 
+/** a dial handoff's <Dial> action (dial-status.ts): once per call, which has one dial handoff */
+export const dialStatusIdentity: Identify = (params) => {
+  const callSid = callSidOf(params);
+  return callSid ? { callSid, parts: ['dial-status'] } : null;
+};
+
 /**
  * A status or recording callback: Twilio sends several per call, each signed differently; every
  * copy of one (a retry, a resend, the same bytes cut at other parameter boundaries) shares its

@@ -28,7 +28,8 @@ import {
   voiceParams,
 } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
-import { bridgeLostIdentity, callbackIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
+import { bridgeLostIdentity, callbackIdentity, dialStatusIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
+import { dialStatusHandler } from './dial-status';
 import type { BridgeLost } from './bridge-lost';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
@@ -299,10 +300,18 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return send(reply, answer);
     });
 
-    route('/twilio/dial-status', 'dial-status', 'voice', async () => {
-      // the <Dial> to the agent ended: nothing more to say
-      return emptyTwiml();
-    });
+    // the <Dial> to the agent ended (dial-status.ts): nothing more to say, or, not connected, the apology
+    const dialStatus = dialStatusHandler(d);
+    route(
+      '/twilio/dial-status',
+      'dial-status',
+      'voice',
+      async (raw, log, _req, claimed) => dialStatus(raw, log, claimed),
+      dialStatusIdentity,
+      undefined,
+      // the claim reads the call it audits: the entry and the answer go in one write (webhook-write.ts)
+      (identity) => d.webhookWrite.reads(identity.callSid),
+    );
 
     route(
       '/twilio/status',

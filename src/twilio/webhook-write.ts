@@ -124,6 +124,17 @@ export class WebhookWrite {
   }
 
   /**
+   * A voice webhook that changes nothing on the call but its trail: its audit entries and its
+   * TwiML answer (remembered for `identity`) in one write, on the call as the claim read it.
+   */
+  async answerWith(read: ReadCall, identity: ReplayIdentity | null, audit: AuditInput[], twiml: string): Promise<{ remembered: StoredAnswer } | string> {
+    const answer: StoredAnswer = { status: 200, contentType: TWIML_CONTENT_TYPE, body: twiml };
+    const remember = identity ? [this.d.replay.rememberOp(identity, answer)] : [];
+    await this.commit(read, () => ({ audit: audit.map((e) => this.d.audit.prepare(e)), ops: remember }));
+    return identity ? { remembered: answer } : twiml;
+  }
+
+  /**
    * The step's writes for the runner to defer (runner.ts StepWrites), remembering `identity`'s
    * answer with them when it saves; `answer` is set once they landed.
    */

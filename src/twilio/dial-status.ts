@@ -1,0 +1,72 @@
+/**
+ * The end of a dial handoff's <Dial> (CONTRACT §2 `/twilio/dial-status`, §3 `handoff.mode:
+ * dial`). Twilio requests the <Dial action> once the dialled call ends, whether the agent
+ * answered or not: busy, no-answer (the <Dial timeout> passed), failed (no such number or
+ * endpoint), canceled. A call whose agent never answered would otherwise be hung up in silence
+ * after giving its values: it hears a fixed apology (the `no-agent` message, in its flow's
+ * language and voice) and is hung up. A dial that connected answers empty TwiML: the call ends
+ * when the agent hangs up. Either way the outcome goes on the call's audit trail with the answer
+ * remembered, in one write (webhook-write.ts).
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { CallRepository } from '../calls/repository';
+import type { FlowRegistry } from '../flows/load';
+import type { Claimed } from './serving';
+import { emptyTwiml, sayAndHangUpTwiml } from './twiml';
+import type { StoredAnswer } from './replay';
+import type { WebhookWrite } from './webhook-write';
+
+const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-f]{32}$`));
+
+/** Twilio's DialCallStatus values (docs: /docs/voice/twiml/dial); `answered` is a conference's */
+const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled'] as const;
+/** the statuses of a dial whose party answered and was connected to the caller */
+const CONNECTED: ReadonlySet<string> = new Set(['completed', 'answered']);
+
+export const dialStatusParams = z.object({
+  CallSid: sid('CA'),
+  AccountSid: sid('AC'),
+  To: z.string().max(256).default(''),
+  /** a status Twilio does not document is audited as `unknown`, and taken as not connected */
+  DialCallStatus: z.enum(DIAL_CALL_STATUSES).optional().catch(undefined),
+  /** the dialled call's own SID (absent after a conference) */
+  DialCallSid: sid('CA').optional().catch(undefined),
+  /** seconds the parties talked; Twilio sends it for a call that was answered */
+  DialCallDuration: z.coerce.number().int().min(0).max(86_400).optional().catch(undefined),
+});
+
+export interface DialStatusDeps {
+  calls: CallRepository;
+  flows: FlowRegistry;
+  webhookWrite: WebhookWrite;
+}
+
+export function dialStatusHandler(d: DialStatusDeps) {
+  return async (raw: Record<string, string>, log: Logger, { identity, reads }: Claimed): Promise<string | { remembered: StoredAnswer }> => {
+    const p = dialStatusParams.parse(raw);
+    const status = p.DialCallStatus ?? 'unknown';
+    const connected = CONNECTED.has(status);
+    const read = await d.webhookWrite.load(p.CallSid, reads);
+    // the call's own flow (its language and voice); a call whose record is gone (erased,
+    // expired) by the number it called, as the safe apology finds it
+    const session = read.session ? d.calls.fromStored(read.session) : null;
+    const flow = (session ? d.flows.byId(session.flowId) : undefined) ?? d.flows.byNumber(p.To);
+    const twiml = connected ? emptyTwiml() : sayAndHangUpTwiml('no-agent', flow);
+    // no record, nothing to add the entry to: its trail has the handoff, or the erasure, already
+    const audit = session
+      ? [
+          {
+            type: 'handoff.dial-ended',
+            twilioStatus: status,
+            connected,
+            ...(p.DialCallSid ? { dialCallSid: p.DialCallSid } : {}),
+            ...(p.DialCallDuration !== undefined ? { durationSeconds: p.DialCallDuration } : {}),
+          },
+        ]
+      : [];
+    if (connected) log.info({ dialCallStatus: status }, 'dial handoff ended');
+    else log.warn({ dialCallStatus: status }, 'dial handoff did not connect: apology and hang-up');
+    return d.webhookWrite.answerWith(read, identity, audit, twiml);
+  };
+}
