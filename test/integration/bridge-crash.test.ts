@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startTwilioEmulator, type EmulatedCall, type MediaLeg, type TwilioEmulator } from '../../tools/emulator';
 import { generateKeyRingText } from '../../src/vault';
 import { ACCOUNT_SID, AUDIT_KEY, AUTH_TOKEN, freePort, JWT_SECRET, startHarness, SUBJECT_KEY, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { PrivateRedis } from '../support/private-redis';
 import { ALICE_NUMBER, api, CALLER, keyed, makeFlowsDir, multimon, silence, token } from '../support/agents';
 
@@ -27,6 +28,11 @@ let b: Harness | undefined;
 beforeAll(async () => {
   redis = await PrivateRedis.start();
   flowsDir = makeFlowsDir();
+});
+
+// no message either instance sent on any stream is one Twilio refuses (31924)
+afterEach(() => {
+  if (emulator) expectNoStreamErrors(emulator);
 });
 
 afterAll(async () => {

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token } from '../support/agents';
 
@@ -32,8 +33,13 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await b.close();
-  await a.close();
+  try {
+    // no message either instance sent on any stream is one Twilio refuses (31924)
+    expectNoStreamErrors(a.emulator);
+  } finally {
+    await b.close();
+    await a.close();
+  }
 });
 
 /** the call's latest <Connect><Stream> leg once it is another than `before` and open */

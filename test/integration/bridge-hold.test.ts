@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { GatherRequest, TranscriptEntry } from '../../tools/emulator';
 import { systemMessage } from '../../src/flows/prompt-defaults';
 import { startHarness, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { currentExpiry } from '../support/values';
 
 const OFFER_NUMBER = '+15005550131';
@@ -34,6 +35,9 @@ beforeAll(async () => {
   fs.copyFileSync(path.join(__dirname, '../../config/flows/payments-es.yaml'), path.join(flowsDir, 'payments-es.yaml'));
   h = await startHarness({ flowsDir, build: { holdTimeoutMs: HOLD_MS } });
 });
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
+
 afterAll(async () => {
   await h.close();
   fs.rmSync(flowsDir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { api, keyed, token } from '../support/agents';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 
 const CARD_THEN_BRIDGE = '+15005550041';
 const MENU_THEN_BRIDGE = '+15005550042';
@@ -40,6 +41,9 @@ beforeAll(async () => {
   });
   alice = token(h, 'alice');
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

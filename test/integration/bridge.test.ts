@@ -11,6 +11,7 @@ import twilio from 'twilio';
 import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../tools/emulator';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, sleep, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 
 const FS = 8000;
 const FRAME = 160;
@@ -37,6 +38,9 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(flowsDir, 'offer.yaml'), `id: offer-test\nnumbers: ["${OFFER_NUMBER}"]\nsteps: []\nhandoff:\n  mode: bridge\n`);
   h = await startHarness({ flowsDir, env: { MASK_LOOKAHEAD_MS: String(LOOKAHEAD_MS) } });
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

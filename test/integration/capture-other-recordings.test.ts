@@ -16,6 +16,7 @@ import { createTwilioClient } from '../../src/twilio/rest';
 import { concat, multimon, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CARD = '4111111111111111';
@@ -32,6 +33,9 @@ beforeAll(async () => {
   h = await startHarness({ flowsDir });
   alice = token(h, 'alice');
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

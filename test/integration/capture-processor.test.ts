@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 let h: Harness;
@@ -34,6 +35,9 @@ beforeAll(async () => {
   flowsDir = makeFlowsDir();
   h = await startHarness({ flowsDir, env: { PROCESSORS_FILE: file, GATEWAY_SECRET: 'gateway-secret-0123456789' } });
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

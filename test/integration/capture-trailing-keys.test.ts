@@ -17,6 +17,7 @@ import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { agentSide, api, GAP_SAMPLES, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, TONE_SAMPLES, token } from '../support/agents';
 
 /** one key of keyed(), tone and gap, in ms */
@@ -38,6 +39,9 @@ beforeAll(async () => {
   h = await startHarness({ flowsDir });
   alice = token(h, 'alice');
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
+import { expectNoStreamErrors } from '../support/streams';
 import { holdsValue } from '../support/values';
 import {
   AgentSocket,
@@ -36,6 +37,9 @@ beforeAll(async () => {
   h = await startHarness({ flowsDir });
   alice = token(h, 'alice');
 });
+
+// no message the service sent on any stream is one Twilio refuses (31924)
+afterEach(() => expectNoStreamErrors(h.emulator));
 
 afterAll(async () => {
   await h?.close();

@@ -323,6 +323,12 @@ async function connect(
 
 /** Twilio's error for a <Stream> URL whose scheme is not wss */
 const STREAM_SCHEMA_UNSUPPORTED = 31922;
+/**
+ * Twilio's error for a message the service sent on a stream that Twilio cannot take: not JSON, a
+ * binary frame, not a `media`, `mark` or `clear` message, or one whose format is invalid (an
+ * unknown streamSid, a payload that is not base64). Docs: /docs/api/errors/31924.
+ */
+export const STREAM_PROTOCOL_ERROR = 31924;
 
 async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kind: 'connect' | 'start'): Promise<MediaLeg | null> {
   const streamSid = newSid('MZ');
@@ -349,6 +355,16 @@ async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kin
       onServiceAudio: (bytes) => call.captureAudio('outbound', bytes),
       onDtmf: (digit) => call.captureKey(digit),
       onClose: ({ code, reason, by }) => ctx.timeline.add({ type: 'stream-close', callSid: call.sid, streamSid, code, reason, by }),
+      // Twilio drops a message it cannot take and logs error 31924 to the debugger; the stream goes on
+      onError: (reason) =>
+        ctx.timeline.add({
+          type: 'notification',
+          callSid: call.sid,
+          streamSid,
+          level: 'error',
+          code: STREAM_PROTOCOL_ERROR,
+          message: `Stream - WebSocket - Protocol Error: ${reason}`,
+        }),
     });
     ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: true });
     call.addLeg(leg, kind);

@@ -45,6 +45,8 @@ export interface EmulatedCall {
   readonly recordingStatus: RecordingState;
   /** the latest <Connect><Stream> leg */
   leg?: MediaLeg;
+  /** every stream the call opened (<Connect> and <Start>), in order */
+  readonly legs: readonly MediaLeg[];
   /** resolves with the first <Connect><Stream> leg */
   legReady: Promise<MediaLeg>;
   /** what the far end does at a Gather or a stream; tests may set these on outbound calls */

@@ -31,7 +31,7 @@ export type { DialCallStatus, RecordingState, TimelineEntry, WebhookPurpose } fr
 export type { TranscriptEntry } from './twiml';
 export { keyTone, keyTones, type KeypadOptions } from './keypad';
 export { parseTwiml, TwimlError } from './twiml';
-export { TWIML_RESPONSE_MAX_BYTES } from './call-driver';
+export { STREAM_PROTOCOL_ERROR, TWIML_RESPONSE_MAX_BYTES } from './call-driver';
 export { INLINE_TWIML_MAX_CHARS } from './rest';
 export type { SignedRequestOptions, WebhookResponse } from './webhook';
 

@@ -33,7 +33,10 @@ export interface MediaLeg {
   marks: string[];
   /** the service's `clear` messages */
   clears: number;
-  /** invalid messages from the service, one reason each */
+  /**
+   * invalid messages from the service, one reason each: what Twilio reports as error 31924
+   * (Stream - WebSocket - Protocol Error) and drops, the stream going on
+   */
   errors: string[];
   closed: Promise<{ code: number; reason: string }>;
   /** who closed the socket first, once closed */
@@ -65,6 +68,8 @@ export interface ConnectStreamOptions {
   /** every key the caller pressed that went out as a `dtmf` event (recording capture) */
   onDtmf?: (digit: string) => void;
   onClose?: (info: { code: number; reason: string; by: 'emulator' | 'service' }) => void;
+  /** each invalid message the service sent (Twilio's error 31924), with its reason; the stream goes on */
+  onError?: (reason: string) => void;
 }
 
 /** The handshake was answered with an HTTP status instead of an upgrade. */
@@ -251,26 +256,31 @@ class Leg implements MediaLeg {
     await this.closed;
   }
 
+  private fail(reason: string): void {
+    this.errors.push(reason);
+    this.opts.onError?.(reason);
+  }
+
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (isBinary) {
-      this.errors.push('binary frame');
+      this.fail('binary frame');
       return;
     }
     let json: unknown;
     try {
       json = JSON.parse(rawToString(data));
     } catch {
-      this.errors.push('not JSON');
+      this.fail('not JSON');
       return;
     }
     const parsed = serviceMessage.safeParse(json);
     if (!parsed.success) {
-      this.errors.push(`invalid message: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
+      this.fail(`invalid message: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
       return;
     }
     const msg = parsed.data;
     if (msg.streamSid !== this.streamSid) {
-      this.errors.push(`${msg.event} for unknown streamSid`);
+      this.fail(`${msg.event} for unknown streamSid`);
       return;
     }
     switch (msg.event) {
@@ -288,7 +298,7 @@ class Leg implements MediaLeg {
 
   private onMedia(payload: string): void {
     if (!payload || !BASE64.test(payload) || payload.length % 4 !== 0) {
-      this.errors.push('media payload is not base64');
+      this.fail('media payload is not base64');
       return;
     }
     const bytes = new Uint8Array(Buffer.from(payload, 'base64'));

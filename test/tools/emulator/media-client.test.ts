@@ -129,6 +129,33 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(emulator.timelineFor(call.sid).find((e) => e.type === 'stream-close')).toMatchObject({ by: 'emulator', code: 1000 });
   });
 
+  it('each message the service sends that Twilio cannot take is error 31924 on the timeline, named by its stream; the stream goes on', async () => {
+    const outbound = new Promise<EmulatedCall>((resolve) => emulator.onOutboundCall(resolve));
+    const serviceSide = service.nextStream();
+    await rest('POST', '/Calls.json', {
+      To: 'client:alice',
+      From: '+15005550006',
+      Twiml: `<Response><Connect><Stream url="${service.wsOrigin}/streams/t"/></Connect></Response>`,
+    });
+    const call = await outbound;
+    const stream = await serviceSide;
+    const leg = await call.legReady;
+    const good = { event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.from(new Uint8Array(160).fill(0x55)).toString('base64') } };
+    stream.socket.send('not json');
+    stream.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: 'MZ' + '0'.repeat(32), media: { payload: 'AAAA' } }));
+    stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: '***' } }));
+    stream.socket.send(JSON.stringify({ event: 'speak', streamSid: leg.streamSid }));
+    stream.socket.send(JSON.stringify(good));
+    await eventually(() => leg.receivedFrames === 1);
+    const errors = emulator.timelineFor(call.sid).filter((e) => e.type === 'notification');
+    expect(errors).toHaveLength(5);
+    expect(errors.every((e) => e.type === 'notification' && e.level === 'error' && e.code === 31924 && e.streamSid === leg.streamSid)).toBe(true);
+    expect(errors.map((e) => (e.type === 'notification' ? e.message : ''))).toEqual(leg.errors.map((r) => `Stream - WebSocket - Protocol Error: ${r}`));
+    expect(call.legs).toEqual([leg]);
+    expect(leg.isOpen).toBe(true);
+  });
+
   it('records the call audio while in-progress, skips it while paused with skip, silences it with silence', async () => {
     service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/caller"/></Connect></Response>`);
     const serviceSide = service.nextStream();
