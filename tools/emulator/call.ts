@@ -92,6 +92,9 @@ const DTMF_EVENT_TONE_MS = 100;
  */
 const SOUNDING_VERBS: ReadonlySet<TranscriptEntry['verb']> = new Set(['Say', 'Play', 'Pause', 'Enqueue']);
 
+/** a Call resource's statuses (twilio-node CallStatus); `initiated` is only ever a status callback's */
+const CALL_STATUSES = new Set(['queued', 'ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled']);
+
 /** ended statuses as Twilio reports them */
 const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
@@ -174,6 +177,7 @@ export class Call implements EmulatedCall {
   }
 
   setStatus(status: string): void {
+    if (!CALL_STATUSES.has(status)) throw new Error(`not a Call status: ${status}`);
     this.status = status;
     if (status === 'in-progress' && !this.startTime) this.startTime = new Date();
     this.ctx.timeline.add({ type: 'call-status', callSid: this.sid, status });
@@ -272,9 +276,8 @@ export class Call implements EmulatedCall {
     rec.setStatus(status, pauseBehavior);
     if (this.waiting) rec.hear();
     this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status });
-    // Twilio's events are in-progress (once, at start), completed and absent; a resume sends none.
+    // Twilio's events are in-progress (once, at start), completed and absent: a pause or a resume sends none
     if (status === 'stopped') return this.postRecordingCallback(rec, rec.absent ? 'absent' : 'completed');
-    if (status === 'paused') return this.postRecordingCallback(rec, 'paused');
     return Promise.resolve();
   }
 
@@ -353,12 +356,18 @@ export class Call implements EmulatedCall {
     return Math.round(((this.endTime ?? new Date()).getTime() - this.startTime.getTime()) / 1000);
   }
 
-  /** posts a call-progress status callback if the event is subscribed */
+  /**
+   * posts a call-progress status callback if the event is subscribed. `initiated` says so in its
+   * CallStatus, though the Call resource is `queued` until it rings: `initiated` is a status
+   * callback's word only, never a Call's status (queued, ringing, in-progress, completed, busy,
+   * failed, no-answer, canceled)
+   */
   async postStatus(event: 'initiated' | 'ringing' | 'answered' | 'completed'): Promise<void> {
     const cb = this.statusCallback;
     if (!cb || (event !== 'completed' && !cb.events.includes(event))) return;
     const params: Record<string, string> = {
       ...this.webhookParams(),
+      ...(event === 'initiated' ? { CallStatus: 'initiated' } : {}),
       CallbackSource: 'call-progress-events',
       SequenceNumber: String(this.callbackSequence++),
       Timestamp: rfc2822(new Date()),

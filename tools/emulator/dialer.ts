@@ -68,11 +68,13 @@ export function startOutboundCall(ctx: EmulatorContext, reg: CallRegistry, init:
 }
 
 async function answerOutbound(ctx: EmulatorContext, call: Call, init: OutboundCallInit): Promise<void> {
-  for (const status of ['initiated', 'ringing'] as const) {
-    if (call.finished) return;
-    call.setStatus(status);
-    await call.postStatus(status);
-  }
+  // Twilio takes the call out of its queue and dials it (the `initiated` event: the Call is still
+  // `queued`), then it rings
+  if (call.finished) return;
+  await call.postStatus('initiated');
+  if (call.finished) return;
+  call.setStatus('ringing');
+  await call.postStatus('ringing');
   if (call.finished) return;
   const outcome = ctx.faults.outboundCallOutcome;
   if (outcome) {

@@ -19,6 +19,10 @@ export interface RecordingOptions {
   statusCallbackMethod: 'POST' | 'GET';
   /** RecordingStatusCallbackEvent; Twilio's default is `completed` only */
   statusCallbackEvents: string[];
+  /**
+   * trim-silence or do-not-trim, kept as given: the emulator does not trim its audio (Twilio's
+   * trim-silence drops the file's leading and trailing silence, which no test measures)
+   */
   trim: string;
   /** RecordingTrack: inbound, outbound or both (Twilio's default) */
   track: string;

@@ -7,6 +7,7 @@ import { startOutboundCall, type CallRegistry } from './dialer';
 import { rfc2822 } from './ids';
 import { takeFault, type RestFaultName } from './faults';
 import type { PauseBehavior, Recording, RecordingStatus } from './recording';
+import { RECORDING_STATUS_EVENTS } from './twiml';
 
 /**
  * The fake of Twilio's 2010-04-01 REST API: the Account, Calls, Recordings and IncomingPhoneNumbers
@@ -182,11 +183,15 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (channels !== 'mono' && channels !== 'dual') {
       return sendError(reply, 400, 20001, `Invalid RecordingChannels: ${channels}`);
     }
+    // the REST API refuses what its TwiML only warns of (13621): Twilio's events are in-progress, completed, absent
+    const events = words(body.RecordingStatusCallbackEvent, ['completed']);
+    const unknownEvent = events.find((e) => !RECORDING_STATUS_EVENTS.includes(e));
+    if (unknownEvent !== undefined) return sendError(reply, 400, 20001, `Invalid RecordingStatusCallbackEvent: ${unknownEvent}`);
     const rec = call.startRecording({
       channels,
       statusCallback: first(body.RecordingStatusCallback),
       statusCallbackMethod: first(body.RecordingStatusCallbackMethod)?.toUpperCase() === 'GET' ? 'GET' : 'POST',
-      statusCallbackEvents: words(body.RecordingStatusCallbackEvent, ['completed']),
+      statusCallbackEvents: events,
       trim: first(body.Trim) ?? 'do-not-trim',
       track: first(body.RecordingTrack) ?? 'both',
       source: 'StartCallRecordingAPI',

@@ -192,7 +192,7 @@ function toVerb(el: XmlElement): TwimlVerb {
     }
     case 'Start': {
       const noun = childElements(el)[0];
-      if (noun?.name === 'Recording') return { verb: 'Start', recording: toRecording(noun) };
+      if (noun?.name === 'Recording') return { verb: 'Start', ...toRecording(noun) };
       return { verb: 'Start', stream: noun?.name === 'Stream' ? toStream(noun) : undefined };
     }
     case 'Stop': {
@@ -285,28 +285,37 @@ function toStream(el: XmlElement): StreamNoun {
   };
 }
 
-function toRecording(el: XmlElement): RecordingNoun {
+/** the events a recording status callback can be asked for (TwiML and REST alike) */
+export const RECORDING_STATUS_EVENTS: readonly string[] = ['in-progress', 'completed', 'absent'];
+/** "Invalid 'recordingStatusCallbackEvent'": a warning, the recording started with the valid ones */
+export const RECORDING_INVALID_EVENT = 13621;
+
+/** <Start><Recording>, with the defaults of Twilio's <Recording> docs (dual, trim-silence, both, completed) */
+function toRecording(el: XmlElement): { recording: RecordingNoun; warnings?: TwimlWarning[] } {
   const a = el.attrs;
   if (childElements(el).length > 0) throw new TwimlError('<Recording> takes no nested elements');
-  const channels = a.channels ?? 'mono';
+  const channels = a.channels ?? 'dual';
   if (channels !== 'mono' && channels !== 'dual') throw new TwimlError(`<Recording channels> must be mono or dual, got ${channels}`);
   const track = a.track ?? 'both';
   if (track !== 'inbound' && track !== 'outbound' && track !== 'both') {
     throw new TwimlError(`<Recording track> must be inbound, outbound or both, got ${track}`);
   }
-  const events = (a.recordingStatusCallbackEvent ?? 'completed').split(/\s+/).filter(Boolean);
-  for (const e of events) {
-    if (!['in-progress', 'completed', 'absent'].includes(e)) throw new TwimlError(`<Recording recordingStatusCallbackEvent> has an unknown event: ${e}`);
-  }
-  return {
+  const asked = (a.recordingStatusCallbackEvent ?? 'completed').split(/\s+/).filter(Boolean);
+  const events = asked.filter((e) => RECORDING_STATUS_EVENTS.includes(e));
+  const unknown = asked.filter((e) => !RECORDING_STATUS_EVENTS.includes(e));
+  const recording: RecordingNoun = {
     channels,
     track,
-    trim: a.trim ?? 'do-not-trim',
+    trim: a.trim ?? 'trim-silence',
     statusCallback: a.recordingStatusCallback,
     statusCallbackMethod: methodOf(a.recordingStatusCallbackMethod) as 'POST' | 'GET',
-    statusCallbackEvents: events,
+    // none valid: the default, as if none was asked for (the emulator's reading; Twilio's docs do not say)
+    statusCallbackEvents: events.length > 0 ? events : ['completed'],
     name: a.name,
   };
+  if (unknown.length === 0) return { recording };
+  // Twilio warns (13621) and records: the call goes on
+  return { recording, warnings: [{ code: RECORDING_INVALID_EVENT, message: `Invalid 'recordingStatusCallbackEvent': ${unknown.join(' ')}` }] };
 }
 
 function methodOf(raw: string | undefined): string {

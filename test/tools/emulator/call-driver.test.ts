@@ -198,6 +198,25 @@ describe('call driver: inbound calls follow TwiML like Twilio', () => {
     expect(call.transcript[0]).toMatchObject({ verb: 'ApplicationError' });
   });
 
+  it('a <Recording> event Twilio does not know is its warning 13621 on the timeline: the recording starts and the call goes on', async () => {
+    service.routes.set(
+      '/voice',
+      () =>
+        `<Response><Start><Recording recordingStatusCallback="/rs" recordingStatusCallbackEvent="in-progress paused"/></Start><Say>recorded</Say></Response>`,
+    );
+    const call = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice` });
+    await call.ended;
+    expect(call.transcript).toEqual([
+      { verb: 'Start/Recording', channels: 'dual', track: 'both' },
+      { verb: 'Say', text: 'recorded' },
+    ]);
+    expect(call.recordings).toHaveLength(1);
+    expect(call.recordings[0].opts).toMatchObject({ channels: 'dual', trim: 'trim-silence', statusCallbackEvents: ['in-progress'] });
+    expect(emulator.timelineFor(call.sid)).toContainEqual(expect.objectContaining({ type: 'notification', level: 'warning', code: 13621 }));
+    await waitFor(() => service.requests.some((r) => r.path === '/rs'));
+    expect(service.requests.filter((r) => r.path === '/rs').map((r) => r.params.RecordingStatus)).toEqual(['in-progress']);
+  });
+
   it('records Dial, Enqueue and Reject', async () => {
     service.routes.set('/voice', () => '<Response><Dial action="/after-dial"><Client>alice</Client></Dial></Response>');
     service.routes.set('/after-dial', (p) => (p.DialCallStatus === 'completed' ? '<Response><Enqueue>support</Enqueue></Response>' : '<Response/>'));

@@ -144,6 +144,58 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(restEntry).toMatchObject({ method: 'POST', status: 200, params: { Status: 'paused', PauseBehavior: 'skip' } });
   });
 
+  it('refuses a recording status callback event Twilio does not know, and posts none for a pause or a resume', async () => {
+    const call = await liveCall();
+    const refused = await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
+      RecordingStatusCallback: `${service.origin}/rs`,
+      RecordingStatusCallbackEvent: ['completed', 'paused'],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json).toMatchObject({ code: 20001 });
+    expect(call.recordings).toEqual([]);
+
+    const started = await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
+      RecordingStatusCallback: `${service.origin}/rs`,
+      RecordingStatusCallbackEvent: ['in-progress', 'completed', 'absent'],
+    });
+    expect(started.status).toBe(201);
+    const sid = started.json.sid as string;
+    await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'paused' });
+    await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'in-progress' });
+    await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'stopped' });
+    await eventually(() => service.requests.filter((r) => r.path === '/rs').length === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(service.requests.filter((r) => r.path === '/rs').map((r) => r.params.RecordingStatus)).toEqual(['in-progress', 'completed']);
+  });
+
+  it('a Call is queued, never initiated, until it rings; only the initiated status callback says initiated', async () => {
+    const seen: string[] = [];
+    service.routes.set('/status', async (p) => {
+      const fetched = await rest('GET', `/Calls/${p.CallSid}.json`);
+      const listed = await rest('GET', '/Calls.json');
+      const inList = (listed.json.calls as { sid: string; status: string }[]).find((c) => c.sid === p.CallSid);
+      seen.push(`${p.CallStatus}:${fetched.json.status as string}:${inList?.status ?? ''}`);
+      return '';
+    });
+    service.routes.set('/answer', () => '<Response><Hangup/></Response>');
+    const created = await rest('POST', '/Calls.json', {
+      To: 'client:bob',
+      From: '+15005550006',
+      Url: `${service.origin}/answer`,
+      StatusCallback: `${service.origin}/status`,
+      StatusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+    });
+    expect(created.json.status).toBe('queued');
+    await emulator.calls.get(created.json.sid as string)!.ended;
+    await eventually(() => seen.length === 4);
+    // (the call hangs up as it is answered: its resource may be completed by the time the answered callback reads it)
+    expect(seen.slice(0, 2)).toEqual(['initiated:queued:queued', 'ringing:ringing:ringing']);
+    expect(seen.slice(2).map((s) => s.split(':')[0])).toEqual(['in-progress', 'completed']);
+    expect(seen.flatMap((s) => s.split(':').slice(1))).not.toContain('initiated');
+    const statuses = emulator.timelineFor(created.json.sid as string).flatMap((e) => (e.type === 'call-status' ? [e.status] : []));
+    expect(statuses).not.toContain('initiated');
+  });
+
   it('injects recording pause/resume faults: error status, and delay', async () => {
     const call = await liveCall();
     await rest('POST', `/Calls/${call.sid}/Recordings.json`);
