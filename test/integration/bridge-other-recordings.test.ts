@@ -8,14 +8,13 @@
  * refused: no bridge, the apology). Decoded, that recording holds the menu's keys and nothing
  * the caller keyed after, in the IVR's card or in the bridge; the agent hears flat tones only.
  */
-import { createTwilioClient } from '../../src/twilio/rest';
 import { HANDOFF_REFUSED } from '../../src/flows/steps/handoff';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, multimon, silence, speech } from '../support/audio';
-import { api, keyed, token } from '../support/agents';
+import { api, captureEnded, keyed, token } from '../support/agents';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 
 const CARD_THEN_BRIDGE = '+15005550041';
@@ -65,7 +64,6 @@ async function othersPaused(where: string): Promise<number> {
  * a menu); the caller answers '1' and keys the card if asked.
  */
 async function call(to: string, others = 1): Promise<{ c: EmulatedCall; other: string[] }> {
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   const other: string[] = [];
   let placed: EmulatedCall | undefined = undefined;
   placed = await h.emulator.placeCall({
@@ -78,7 +76,7 @@ async function call(to: string, others = 1): Promise<{ c: EmulatedCall; other: s
       if (prompt === CARD_PROMPT) return `${CARD}#`;
       expect(prompt).toBe(MENU_PROMPT);
       if (to === CARD_THEN_BRIDGE) await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
-      for (let i = 0; i < others; i++) other.push((await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid);
+      for (let i = 0; i < others; i++) other.push(await appRecording(h, placed!.sid, 'mono'));
       return '1#';
     },
   });
@@ -202,14 +200,7 @@ test('the list cannot be read at the handoff: the bridge is made (as a stretch g
   expect(await othersPaused('capture')).toBe(counted + 1);
   const { captureId } = started.body as { captureId: string };
   await caller.sendAudio(keyed(`${CARD}#`));
-  const ended = await waitFor(
-    async () => {
-      const r = await api(h, 'GET', `/v1/calls/${c.sid}/captures/${captureId}`, alice);
-      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
-    },
-    'the capture to end',
-    10_000,
-  );
+  const ended = await captureEnded(h, alice, c.sid, captureId);
   expect(ended).toMatchObject({ status: 'completed', valid: true });
   // not resumed at the capture's end: taken into the bridge's hold
   await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.length, 'the recording held for the bridge');

@@ -12,9 +12,8 @@ import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { REQUEST_TIMEOUT_MS } from '../../src/bus/rpc';
 import { MAX_HOLD_MS } from '../../src/captures/executor';
 import { PAUSE_ACK_TIMEOUT_MS } from '../../src/recording/controller';
-import { createTwilioClient } from '../../src/twilio/rest';
-import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
+import { acceptedCall, AgentSocket, api, keyed, makeFlowsDir, token } from '../support/agents';
 
 let a: Harness;
 let b: Harness;
@@ -54,14 +53,10 @@ interface Live {
 
 /** a call whose bridge A holds, accepted by alice on B, its agent's call recorded by the service and by another application */
 async function bridgedOnA(): Promise<Live> {
-  const { call, caller } = await placeCall(a, OFFER_NUMBER, 'offered');
-  expect((await api(b, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
-  const { agentCall } = await agentSide(a, call.sid);
+  const { call, caller, agentCall, own } = await acceptedCall(a, alice, b);
   expect(a.app.services.bridges.get(call.sid)).toBeDefined();
   expect(b.app.services.bridges.get(call.sid)).toBeUndefined();
-  const own = await waitFor(async () => (await a.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: a.emulator.baseUrl });
-  const other = (await rest.calls(agentCall.sid).recordings.create({ recordingChannels: 'dual' })).sid;
+  const other = await appRecording(a, agentCall.sid);
   return { call, caller, agentCall, own, other };
 }
 

@@ -12,12 +12,11 @@
  */
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
-import { createTwilioClient } from '../../src/twilio/rest';
 import { concat, multimon, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
-import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { acceptedCall, api, captureEnded, keyed, makeFlowsDir, token } from '../support/agents';
 
 const CARD = '4111111111111111';
 
@@ -51,31 +50,11 @@ interface Live {
 
 /** an offered call accepted by alice, bridged, the agent call's own recording known by its SID (as it is long before an agent asks for a card) */
 async function bridgedCall(): Promise<Live> {
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
-  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
-  const { agentCall, agent } = await agentSide(h, call.sid);
-  await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
+  const { call, caller, agentCall, agent } = await acceptedCall(h, alice);
   return { call, caller, agentCall, agent };
 }
 
-/** another application starts a recording on `callSid` over Twilio's REST API */
-async function otherRecording(callSid: string): Promise<string> {
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
-  return (await rest.calls(callSid).recordings.create({ recordingChannels: 'dual' })).sid;
-}
-
 const statuses = (callSid: string, recordingSid: string) => h.emulator.recordingStatuses(callSid, recordingSid);
-
-async function captureEnded(callSid: string, captureId: string): Promise<Record<string, unknown>> {
-  return waitFor(
-    async () => {
-      const r = await api(h, 'GET', `/v1/calls/${callSid}/captures/${captureId}`, alice);
-      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
-    },
-    'the capture to end',
-    10_000,
-  );
-}
 
 /** every channel and the mix of the recording: not one key, by either decoder */
 function holdsNoKey(call: EmulatedCall, recordingSid: string): void {
@@ -88,7 +67,7 @@ function holdsNoKey(call: EmulatedCall, recordingSid: string): void {
 
 test("a recording another application starts on the caller's call during the bridge is paused before the capture listens, holds no key of the card, and stays paused after, held for the rest of the bridge", async () => {
   const live = await bridgedCall();
-  const other = await otherRecording(live.call.sid);
+  const other = await appRecording(h, live.call.sid);
   // the caller talks: the other recording hears them
   await live.caller.sendAudio(speech(1));
   const rec = live.call.recordings.find((r) => r.sid === other)!;
@@ -107,7 +86,7 @@ test("a recording another application starts on the caller's call during the bri
   expect(h.emulator.recordingStatusAt(live.agentCall.sid, firstKeyAt)).toBe('paused');
   const before = rec.mixed.length;
   await live.caller.sendAudio(keyed(`${CARD}#`));
-  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed', masked: '************1111', valid: true });
+  expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed', masked: '************1111', valid: true });
 
   // not resumed after: the bridge holds it from now on, and it hears nothing more of the caller
   await waitFor(
@@ -137,14 +116,14 @@ test("a recording another application starts on the caller's call during the bri
 
 test("one on the agent's call, besides its own, is paused and resumed with it", async () => {
   const live = await bridgedCall();
-  const other = await otherRecording(live.agentCall.sid);
+  const other = await appRecording(h, live.agentCall.sid);
   const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
   expect(started.status).toBe(201);
   const { captureId } = started.body as { captureId: string };
   const ownSid = live.agentCall.recordings[0].sid;
   for (const sid of [ownSid, other]) expect(h.emulator.recordingStatusAt(live.agentCall.sid, h.emulator.now(), sid)).toBe('paused');
   await live.caller.sendAudio(keyed('123#'));
-  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed' });
+  expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed' });
   for (const sid of [ownSid, other]) {
     await waitFor(() => statuses(live.agentCall.sid, sid).at(-1) === 'in-progress', 'each resumed');
     expect(statuses(live.agentCall.sid, sid)).toEqual(['in-progress', 'paused', 'in-progress']);
@@ -154,7 +133,7 @@ test("one on the agent's call, besides its own, is paused and resumed with it", 
 
 test("the other recording's pause fails: the capture is refused (503, fail closed), and the agent call's, paused first, runs again", async () => {
   const live = await bridgedCall();
-  const other = await otherRecording(live.call.sid);
+  const other = await appRecording(h, live.call.sid);
   // the agent call's own recording is paused first, then the caller's call's other one, refused
   h.emulator.faults.recordingPause = { status: 500, after: 1, times: 1 };
   try {
@@ -177,13 +156,13 @@ test("the other recording's pause fails: the capture is refused (503, fail close
 
 test("another recording's resume on the agent's call is refused after a capture: it stays paused, and the next capture takes it in (Twilio lists it paused) and resumes it", async () => {
   const live = await bridgedCall();
-  const other = await otherRecording(live.agentCall.sid);
+  const other = await appRecording(h, live.agentCall.sid);
   const capture = async (digits: string) => {
     const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
     expect(started.status).toBe(201);
     const { captureId } = started.body as { captureId: string };
     await live.caller.sendAudio(keyed(`${digits}#`));
-    expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed' });
+    expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed' });
   };
   // the agent call's own is resumed first, then the other one there, refused outright
   // (a 400; a 429, 500 or 503 would be tried again, recording/controller.ts RESUME_RETRIED)

@@ -11,14 +11,13 @@
  */
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
-import { createTwilioClient } from '../../src/twilio/rest';
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
-import { agentSide, api, GAP_SAMPLES, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, TONE_SAMPLES, token } from '../support/agents';
+import { acceptedCall, api, captureEnded, GAP_SAMPLES, keyed, makeFlowsDir, token, TONE_SAMPLES } from '../support/agents';
 
 /** one key of keyed(), tone and gap, in ms */
 const KEY_MS = ((TONE_SAMPLES + GAP_SAMPLES) * 1000) / 8000;
@@ -60,12 +59,8 @@ interface Live {
 
 /** an offered call accepted by alice and bridged, its agent's call recorded by the service and, over REST, by another application */
 async function bridgedCall(): Promise<Live> {
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
-  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
-  const { agentCall } = await agentSide(h, call.sid);
-  const own = await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
-  const other = (await rest.calls(agentCall.sid).recordings.create({ recordingChannels: 'dual' })).sid;
+  const { call, caller, agentCall, own } = await acceptedCall(h, alice);
+  const other = await appRecording(h, agentCall.sid);
   // the caller talks: both recordings hear them (the agent's, through the bridge)
   await caller.sendAudio(speech(1));
   await waitFor(
@@ -81,17 +76,6 @@ async function startCapture(live: Live, kind: string): Promise<string> {
   const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: kind, kind });
   expect(started.status).toBe(201);
   return (started.body as { captureId: string }).captureId;
-}
-
-async function captureEnded(callSid: string, captureId: string): Promise<Record<string, unknown>> {
-  return waitFor(
-    async () => {
-      const r = await api(h, 'GET', `/v1/calls/${callSid}/captures/${captureId}`, alice);
-      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
-    },
-    'the capture to end',
-    10_000,
-  );
 }
 
 /** when each recording was resumed after `since`, on the emulator's timeline */
@@ -152,7 +136,7 @@ test('a three-digit security code keyed with two more digits right after: every 
   const sentAt = h.emulator.now();
   // the caller keys on past the code's three digits, as into a longer field
   await live.caller.sendAudio(keyed('12345'), { realtime: true });
-  const done = await captureEnded(live.call.sid, captureId);
+  const done = await captureEnded(h, alice, live.call.sid, captureId);
   // the code is the first three keys; the two after it count into nothing
   expect(done).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
 
@@ -174,7 +158,7 @@ test('a three-digit security code whose third key is held for 400 ms: its tone e
   const audio = concat([keyTone('1', TONE_SAMPLES), silence(GAP_SAMPLES), keyTone('2', TONE_SAMPLES), silence(GAP_SAMPLES), keyTone('3', HELD), silence(1600)]);
   const sentAt = h.emulator.now();
   await live.caller.sendAudio(audio, { realtime: true });
-  expect(await captureEnded(live.call.sid, captureId)).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
+  expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
 
   const thirdKeyAt = sentAt + 2 * KEY_MS;
   const resumed = resumedAt(live, sentAt);

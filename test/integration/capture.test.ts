@@ -12,6 +12,7 @@ import {
   AgentSocket,
   agentSide,
   api,
+  captureEnded,
   DTMF_FREQUENCIES,
   keyed,
   makeFlowsDir,
@@ -121,14 +122,7 @@ describe('capture over REST', () => {
     expect(capturing.body).toMatchObject({ status: 'capturing', entered: 0 });
 
     const { firstKeyAt } = await keyCard(live);
-    const done = await waitFor(
-      async () => {
-        const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${captureId}`, alice);
-        return (r.body as { status: string }).status !== 'capturing' ? r.body : null;
-      },
-      'capture done',
-      10_000,
-    );
+    const done = await captureEnded(h, alice, live.call.sid, captureId, 'capture done');
     expect(done).toMatchObject({ status: 'completed', entered: 16, masked: '************1111', valid: true, brand: 'visa', last4: '1111' });
 
     const call = (await api(h, 'GET', `/v1/calls/${live.call.sid}`, alice)).body as { fields: Record<string, unknown>; capture: unknown; recording: unknown };
@@ -208,14 +202,7 @@ describe('capture over REST', () => {
     const audio = keyed(CARD + '#');
     await live.caller.sendAudio(audio);
     expect(live.agentCall.recordingAudio.length - recorded).toBeLessThan(audio.length - 16 * 1280);
-    const done = await waitFor(
-      async () => {
-        const r = await api(h, 'GET', `/v1/calls/${live.call.sid}/captures/${(second.body as { captureId: string }).captureId}`, alice);
-        return (r.body as { status: string }).status !== 'capturing' ? r.body : null;
-      },
-      'second capture done',
-      10_000,
-    );
+    const done = await captureEnded(h, alice, live.call.sid, (second.body as { captureId: string }).captureId, 'second capture done');
     expect(done).toMatchObject({ status: 'completed', last4: '1111' });
     for (const channel of live.agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
     await live.call.hangup();

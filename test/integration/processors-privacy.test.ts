@@ -4,14 +4,12 @@
  * every value and record of their calls, is forwarded signed to the processor, and leaves only
  * the PII-free audit trails.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { TokenAuth } from '../../src/auth/tokens';
 import type { CallEvent } from '../../src/bus';
 import { verifySignature } from '../../src/processors';
 import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
-import { startGateway, type Gateway } from '../support/gateway';
+import { gatewayProcessorsFile, startGateway, type Gateway } from '../support/gateway';
 
 const CALLER = '+15557773333';
 const SECRET = 'gateway-secret-text';
@@ -31,12 +29,7 @@ describe('processors and privacy through the app', () => {
       req.path === '/charge'
         ? { status: 200, body: { approved: true, reference: 'ch_1', echo: { card: JSON.parse(req.body).fields.card, subject: JSON.parse(req.body).subject } } }
         : { status: 202, body: {} };
-    const dir = mkdtempSync('/tmp/tw-proc-');
-    const file = path.join(dir, 'processors.yaml');
-    writeFileSync(
-      file,
-      `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n    eraseUrl: ${gw.url}/erase\n`,
-    );
+    const file = gatewayProcessorsFile(gw, ['card', 'expiry', 'cvv']);
     h = await startHarness({ env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET } });
     await h.app.services.events.subscribe((e) => events.push(e));
     const auth = new TokenAuth(h.config.agentJwtSecret);

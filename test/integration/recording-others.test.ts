@@ -8,11 +8,10 @@
  * menu's keys and the last answer's, never a key of the card.
  */
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
-import { createTwilioClient } from '../../src/twilio/rest';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
 import { CARD_PROMPT, CARD_STEPS, DONE_PROMPT, EXPIRY_PROMPT, fieldFlow, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { ShopApp } from '../support/shop-app';
 import { currentExpiry } from '../support/values';
 
@@ -63,7 +62,6 @@ afterAll(async () => {
  * last one, so the call is live while keys pressed past an answer land.
  */
 async function call(to: string, keys: string | ((prompt: string) => string), lastMs: number, record = true): Promise<{ c: EmulatedCall; other: string }> {
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
   let placed: EmulatedCall | undefined = undefined;
   placed = await h.emulator.placeCall({
@@ -73,7 +71,7 @@ async function call(to: string, keys: string | ((prompt: string) => string), las
     onGather: async (g) => {
       const prompt = g.prompt.join(' ');
       if (prompt === MENU_PROMPT) {
-        if (record) other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
+        if (record) other = await appRecording(h, placed!.sid, 'mono');
         return '1#';
       }
       if (prompt !== DONE_PROMPT) return typeof keys === 'string' ? keys : keys(prompt);
@@ -185,7 +183,6 @@ test("the call's recordings cannot be listed: nothing is known to pause, so, as 
 });
 
 test("a recorded flow before a bridge: another application's recording, paused with the flow's own for the card, stays paused for the bridge (never resumed between); only the flow's own is stopped", async () => {
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
   let placed: EmulatedCall | undefined = undefined;
   placed = await h.emulator.placeCall({
@@ -196,7 +193,7 @@ test("a recorded flow before a bridge: another application's recording, paused w
       if (g.prompt.join(' ') !== MENU_PROMPT) return `${CARD}#`;
       // the flow's recording known by its SID, as it is long before a caller answers a menu
       await waitFor(async () => (await h.app.services.calls.get(placed!.sid))?.recording.sid, "the flow's recording SID");
-      other = (await rest.calls(placed!.sid).recordings.create({ recordingChannels: 'mono' })).sid;
+      other = await appRecording(h, placed!.sid, 'mono');
       return '1#';
     },
   });
@@ -251,11 +248,11 @@ test("a call another application answered, recorded and <Redirect>ed to the Voic
     await waitFor(() => c.transcript.some((t) => t.verb === 'Dial'), 'the handoff', 10_000);
     await c.ended;
     expect(c.recordings).toHaveLength(1);
-    const appRecording = c.recordings[0].sid;
+    const apps = c.recordings[0].sid;
     const [cardAsked, doneAsked] = gatherTimes(c);
     expect(prompts(c)).toEqual([CARD_PROMPT, DONE_PROMPT]);
-    expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, appRecording)).toBe('paused');
-    expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, appRecording)).toBe('in-progress');
+    expect(h.emulator.recordingStatusAt(c.sid, cardAsked.t, apps)).toBe('paused');
+    expect(h.emulator.recordingStatusAt(c.sid, doneAsked.t, apps)).toBe('in-progress');
     expect(wideDecode(c.recordings[0].mixed)).toBe('1#');
     expect((await h.app.services.calls.get(c.sid))!.fields.card).toMatchObject({ valid: true, last4: '1111' });
   } finally {

@@ -7,11 +7,10 @@
  * The controls show the same keys reach a recording that runs.
  */
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
-import { createTwilioClient } from '../../src/twilio/rest';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
 import { DONE_PROMPT, fieldFlow, MENU_PROMPT } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { ACCOUNT_SID, AUTH_TOKEN, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, appRecording, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
 
 const SENSITIVE_NUMBER = '+15005550024';
@@ -190,11 +189,10 @@ test('a recording that first starts right after a sensitive field ended on silen
 
 test("a recording another application started over REST on the call is paused with the flow's own for the sensitive field, and resumed after", async () => {
   // a compliance recorder of the operator's, reaching the call through Twilio's REST API as the caller answers the menu
-  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   let other = '';
   const c = await call(SENSITIVE_NUMBER, `${EXPIRY}20`, RESUME_HOLD_MS + 500, async (callSid) => {
     await ownRecordingKnown(callSid);
-    other = (await rest.calls(callSid).recordings.create({ recordingChannels: 'mono' })).sid;
+    other = await appRecording(h, callSid, 'mono');
   });
   expect(c.recordings).toHaveLength(2);
   const byId = new Map(c.recordings.map((r) => [r.sid, r]));

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { concat, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { agentSide, api, captureEnded, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CARD = '4111111111111111';
 
@@ -48,14 +48,7 @@ it('no recording of either call holds a key: outside a capture, inside one, and 
   expect(started.status).toBe(201);
   const { captureId } = started.body as { captureId: string };
   await caller.sendAudio(keyed('73'));
-  const ended = await waitFor(
-    async () => {
-      const r = await api(h, 'GET', `/v1/calls/${call.sid}/captures/${captureId}`, alice);
-      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
-    },
-    'the capture to end on its idle timer',
-    15_000,
-  );
+  const ended = await captureEnded(h, alice, call.sid, captureId, 'the capture to end on its idle timer', 15_000);
   expect(ended).toMatchObject({ status: 'failed', valid: false, masked: '**' });
 
   // 3. right after it ended: more keys, then speech

@@ -80,6 +80,28 @@ export async function api(h: Harness, method: string, p: string, tok?: string | 
   return { status: res.status, body: json };
 }
 
+/**
+ * A capture as its agent sees it once it has ended (its status no longer `capturing`), polled
+ * through `GET /v1/calls/:callSid/captures/:captureId` with the agent's token.
+ */
+export async function captureEnded(
+  h: Harness,
+  tok: string,
+  callSid: string,
+  captureId: string,
+  what = 'the capture to end',
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    async () => {
+      const r = await api(h, 'GET', `/v1/calls/${callSid}/captures/${captureId}`, tok);
+      return (r.body as { status: string }).status !== 'capturing' ? (r.body as Record<string, unknown>) : null;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
 // ---- calls ----
 
 export interface Bridged {
@@ -95,6 +117,24 @@ export async function placeCall(h: Harness, to: string, state: 'offered' | 'brid
   const caller = await call.legReady;
   await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === state, `call ${state}`, 10_000);
   return { call, caller };
+}
+
+/**
+ * An offered call accepted over REST by the holder of `tok` (on `acceptOn`, another instance
+ * sharing `h`'s emulator and store, or `h`), bridged by `h`, the agent call's own recording
+ * known by its SID (as it is long before an agent asks for a card).
+ */
+export async function acceptedCall(
+  h: Harness,
+  tok: string,
+  acceptOn: Harness = h,
+): Promise<{ call: EmulatedCall; caller: MediaLeg; agentCall: EmulatedCall; agent: MediaLeg; own: string }> {
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const accepted = await api(acceptOn, 'POST', `/v1/calls/${call.sid}/accept`, tok);
+  if (accepted.status !== 200) throw new Error(`accept answered ${accepted.status}`);
+  const { agentCall, agent } = await agentSide(h, call.sid);
+  const own = await waitFor(async () => (await h.app.services.calls.get(call.sid))?.agentRecording?.sid, "the agent call's recording SID");
+  return { call, caller, agentCall, agent, own };
 }
 
 /** once the service dialled the agent: the agent's emulated call and its media leg, bridged */

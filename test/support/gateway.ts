@@ -1,6 +1,9 @@
 /** A real node:http server playing a processor: records every request, answers as told. */
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 export interface Received {
   path: string;
@@ -56,4 +59,17 @@ export async function waitFor(cond: () => boolean, ms = 15_000, stepMs = 20): Pr
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A PROCESSORS_FILE naming `gw` as the one processor `gateway` (its secret from GATEWAY_SECRET):
+ * charged at `/charge` with `fields`, erasures forwarded to `/erase`. Its path, in a directory of its own.
+ */
+export function gatewayProcessorsFile(gw: Gateway, fields: readonly string[]): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tw-processors-')), 'processors.yaml');
+  fs.writeFileSync(
+    file,
+    `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [${fields.join(', ')}]\n    eraseUrl: ${gw.url}/erase\n`,
+  );
+  return file;
 }

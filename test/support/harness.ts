@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { buildApp, type BuildOptions } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { startTwilioEmulator, type TwilioEmulator } from '../../tools/emulator';
+import { createTwilioClient } from '../../src/twilio/rest';
 import { RedisStore } from '../../src/store';
 import { generateKeyRingText } from '../../src/vault';
 import { redisUrl, scanRedis, uniquePrefix } from './redis';
@@ -204,4 +205,13 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/**
+ * Another application starts a recording on `callSid` over Twilio's REST API (a compliance
+ * recorder, say), as the account's own REST client: the recording's SID.
+ */
+export async function appRecording(h: { emulator: TwilioEmulator }, callSid: string, channels: 'mono' | 'dual' = 'dual'): Promise<string> {
+  const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
+  return (await rest.calls(callSid).recordings.create({ recordingChannels: channels })).sid;
 }

@@ -7,13 +7,11 @@
  * as long as the vault values, and access and erasure still find the call. Redis is scanned
  * whole afterwards.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import Redis from 'ioredis';
 import { TokenAuth } from '../../../src/auth/tokens';
 import { CALL_TTL_SECONDS } from '../../../src/calls/session';
 import { redisUrl } from '../../support/redis';
-import { startGateway, type Gateway } from '../../support/gateway';
+import { gatewayProcessorsFile, startGateway, type Gateway } from '../../support/gateway';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
 
 const NUMBER = '+15005550042';
@@ -30,12 +28,7 @@ describe('VAULT_TTL_SECONDS longer than the call record', () => {
 
   beforeAll(async () => {
     gw = await startGateway();
-    const dir = mkdtempSync('/tmp/tw-long-vault-');
-    const file = path.join(dir, 'processors.yaml');
-    writeFileSync(
-      file,
-      `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [dob]\n    eraseUrl: ${gw.url}/erase\n`,
-    );
+    const file = gatewayProcessorsFile(gw, ['dob']);
     h = await startHarness({
       env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET, VAULT_TTL_SECONDS: String(VAULT_TTL_SECONDS) },
       flows: {

@@ -7,12 +7,10 @@
  * mode; then an admin asks for the caller by the subject routes and erases them. Redis is read
  * afterwards for anything left of them, and the real log stream for their identity.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { TokenAuth } from '../../../src/auth/tokens';
 import type { CallEvent } from '../../../src/bus';
 import { verifySignature } from '../../../src/processors';
-import { startGateway, type Gateway } from '../../support/gateway';
+import { gatewayProcessorsFile, startGateway, type Gateway } from '../../support/gateway';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
 
 const NUMBER = '+15005550041';
@@ -34,12 +32,7 @@ describe('callers whose From is a SIP URI, a Twilio Client identity, a tel URI o
 
   beforeAll(async () => {
     gw = await startGateway();
-    const dir = mkdtempSync('/tmp/tw-subjects-');
-    const file = path.join(dir, 'processors.yaml');
-    writeFileSync(
-      file,
-      `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [dob]\n    eraseUrl: ${gw.url}/erase\n`,
-    );
+    const file = gatewayProcessorsFile(gw, ['dob']);
     h = await startHarness({
       env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET },
       // one question, then offered to the connected agents (bridge mode, no handoff.to)
