@@ -71,6 +71,12 @@ export function createMetrics() {
       labelNames: ['where'] as const,
       registers: [registry],
     }),
+    dialHandoffs: new Counter({
+      name: 'tonewall_dial_handoffs_total',
+      help: "Dial handoffs ended, by Twilio's DialCallStatus: busy, no-answer, failed and canceled are callers who reached no agent and heard the apology",
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     recordingResumeFailures: new Counter({
       name: 'tonewall_recording_resume_failures_total',
       help: 'Recording resumes Twilio did not acknowledge: the recording is left paused, the rest of the call may go unrecorded',

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CallRepository } from '../calls/repository';
 import type { FlowRegistry } from '../flows/load';
+import type { Metrics } from '../metrics';
 import type { Claimed } from './serving';
 import { emptyTwiml, sayAndHangUpTwiml } from './twiml';
 import type { StoredAnswer } from './replay';
@@ -40,6 +41,7 @@ export interface DialStatusDeps {
   calls: CallRepository;
   flows: FlowRegistry;
   webhookWrite: WebhookWrite;
+  metrics: Pick<Metrics, 'dialHandoffs'>;
 }
 
 export function dialStatusHandler(d: DialStatusDeps) {
@@ -67,6 +69,9 @@ export function dialStatusHandler(d: DialStatusDeps) {
       : [];
     if (connected) log.info({ dialCallStatus: status }, 'dial handoff ended');
     else log.warn({ dialCallStatus: status }, 'dial handoff did not connect: apology and hang-up');
-    return d.webhookWrite.answerWith(read, identity, audit, twiml);
+    const answered = await d.webhookWrite.answerWith(read, identity, audit, twiml);
+    // counted once its answer is written: a retry of this request is answered from the replay cache
+    d.metrics.dialHandoffs.inc({ status });
+    return answered;
   };
 }

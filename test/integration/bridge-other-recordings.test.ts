@@ -14,7 +14,7 @@ import { concat, multimon, silence, speech } from '../support/audio';
 import { api, captureEnded, keyed, token } from '../support/agents';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, metricValue, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 
 const CARD_THEN_BRIDGE = '+15005550041';
@@ -52,11 +52,8 @@ const statuses = (callSid: string, recordingSid: string) => h.emulator.recording
 const audit = async (callSid: string) => (await h.app.services.audit.list(callSid)) as unknown as Record<string, unknown>[];
 const said = (c: EmulatedCall) => c.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
 
-/** other applications' recordings paused so far, where (tonewall_other_recordings_paused_total) */
-async function othersPaused(where: string): Promise<number> {
-  const text = await (await fetch(h.metricsUrl)).text();
-  return Number(new RegExp(`^tonewall_other_recordings_paused_total\\{where="${where}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-}
+/** other applications' recordings paused so far, where */
+const othersPaused = (where: string) => metricValue(h, 'tonewall_other_recordings_paused_total', { where });
 
 /**
  * A call to `to`: at the menu another application starts `others` recordings on it over REST

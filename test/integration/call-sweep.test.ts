@@ -7,7 +7,7 @@
  */
 import { startTwilioEmulator, type EmulatedCall, type GatherRequest, type TwilioEmulator } from '../../tools/emulator';
 import { token } from '../support/agents';
-import { ACCOUNT_SID, AUTH_TOKEN, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, AUTH_TOKEN, metricValue, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { uniquePrefix } from '../support/redis';
 
 /** sweeps this often; a call unchanged for any time at all is looked up (the quiet wait is 5 min in service) */
@@ -38,11 +38,7 @@ function statusReads(c: EmulatedCall): number {
   return emulator.timelineFor(c.sid).filter((e) => e.type === 'rest' && e.method === 'GET' && e.path.endsWith(`/Calls/${c.sid}.json`)).length;
 }
 
-async function metric(h: Harness, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(h.metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const metric = (h: Harness, name: string, labels: Record<string, string> = {}) => metricValue(h, name, labels);
 
 async function state(h: Harness, callSid: string): Promise<string | undefined> {
   const r = await fetch(`${h.url}/v1/calls/${callSid}`, { headers: { authorization: `Bearer ${token(h, 'sup', 'supervisor')}` } });
@@ -58,7 +54,7 @@ describe('a call no status callback ended', () => {
 
   test('is ended once Twilio says it is over: off the active calls, into the ended ones, in its audit trail; a late status callback counts nothing again', async () => {
     const active0 = await metric(h, 'tonewall_calls_active');
-    const ended0 = await metric(h, 'tonewall_calls_ended_total', '{status="completed"}');
+    const ended0 = await metric(h, 'tonewall_calls_ended_total', { status: 'completed' });
     const swept0 = await metric(h, 'tonewall_calls_swept_total');
     const call = await silentCaller(h);
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
@@ -70,7 +66,7 @@ describe('a call no status callback ended', () => {
     await call.hangup();
     await waitFor(async () => (await state(h, call.sid)) === 'ended', 'the sweep to end the call');
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0);
-    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 1);
+    expect(await metric(h, 'tonewall_calls_ended_total', { status: 'completed' })).toBe(ended0 + 1);
     // the operator sees that a call's end came from the sweep: a number without its status callback
     expect(await metric(h, 'tonewall_calls_swept_total')).toBe(swept0 + 1);
     const trail = await h.app.services.audit.list(call.sid);
@@ -91,11 +87,11 @@ describe('a call no status callback ended', () => {
     });
     expect(late.status).toBe(204);
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0 + 1);
-    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 1);
+    expect(await metric(h, 'tonewall_calls_ended_total', { status: 'completed' })).toBe(ended0 + 1);
     await witness.hangup();
     await waitFor(async () => (await state(h, witness.sid)) === 'ended', 'the second call to be swept');
     expect(await metric(h, 'tonewall_calls_active')).toBe(active0);
-    expect(await metric(h, 'tonewall_calls_ended_total', '{status="completed"}')).toBe(ended0 + 2);
+    expect(await metric(h, 'tonewall_calls_ended_total', { status: 'completed' })).toBe(ended0 + 2);
     // the caller's number is in no log line
     expect(h.logs.text).not.toContain('5551230000');
   });
@@ -133,7 +129,7 @@ describe('two instances on one Redis', () => {
     try {
       const active = async () => (await metric(a, 'tonewall_calls_active')) + (await metric(b, 'tonewall_calls_active'));
       const ended = async () =>
-        (await metric(a, 'tonewall_calls_ended_total', '{status="completed"}')) + (await metric(b, 'tonewall_calls_ended_total', '{status="completed"}'));
+        (await metric(a, 'tonewall_calls_ended_total', { status: 'completed' })) + (await metric(b, 'tonewall_calls_ended_total', { status: 'completed' }));
       const [active0, ended0] = [await active(), await ended()];
       const call = await silentCaller(a);
       expect(await active()).toBe(active0 + 1);

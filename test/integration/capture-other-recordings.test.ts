@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, multimon, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
-import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, metricValue, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 import { acceptedCall, api, captureEnded, keyed, makeFlowsDir, token } from '../support/agents';
 
@@ -73,8 +73,7 @@ test("a recording another application starts on the caller's call during the bri
   const rec = live.call.recordings.find((r) => r.sid === other)!;
   await waitFor(() => rec.mixed.length >= 8000, 'the other recording to hear the caller');
 
-  const metric = async () =>
-    Number(/^tonewall_other_recordings_paused_total\{where="capture"\} (\d+)/m.exec(await (await fetch(h.metricsUrl)).text())?.[1] ?? 0);
+  const metric = () => metricValue(h, 'tonewall_other_recordings_paused_total', { where: 'capture' });
   const counted = await metric();
   const started = await api(h, 'POST', `/v1/calls/${live.call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
   expect(started.status).toBe(201);

@@ -7,7 +7,7 @@
  */
 import { systemMessage } from '../../src/flows/prompt-defaults';
 import { holdsValue } from '../support/values';
-import { SUPPORT_NUMBER, startHarness, waitFor, webhookParams, type Harness } from '../support/harness';
+import { metricValue, SUPPORT_NUMBER, startHarness, waitFor, webhookParams, type Harness } from '../support/harness';
 import type { DialOutcome, EmulatedCall } from '../../tools/emulator';
 
 const CALLER = '+15550004444';
@@ -31,6 +31,8 @@ async function dialledCall(outcome: DialOutcome): Promise<EmulatedCall> {
   return call;
 }
 
+/** tonewall_dial_handoffs_total{status} */
+const dialHandoffs = (status: string) => metricValue(h, 'tonewall_dial_handoffs_total', { status });
 const dialEntries = async (callSid: string) => (await h.app.services.audit.list(callSid)).filter((e) => e.type === 'handoff.dial-ended');
 const afterDial = (call: EmulatedCall) => call.transcript.slice(call.transcript.findIndex((t) => t.verb === 'Dial'));
 const dialAction = (callSid: string) => h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'dial-action');
@@ -40,8 +42,10 @@ test.each([
   ['no-answer', { status: 'no-answer', secondMs: 1 }],
   ['failed', { status: 'failed' }],
   ['canceled', { status: 'canceled', ringSeconds: 5, secondMs: 1 }],
-] as const)('an agent whose dial ends %s: the caller hears the apology and is hung up, the outcome audited', async (status, outcome) => {
+] as const)('an agent whose dial ends %s: the caller hears the apology and is hung up, the outcome audited and counted', async (status, outcome) => {
+  const counted = await dialHandoffs(status);
   const call = await dialledCall(outcome);
+  expect(await dialHandoffs(status)).toBe(counted + 1);
   expect(afterDial(call)).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }, { verb: 'Say', text: APOLOGY }, { verb: 'Hangup' }]);
   expect(dialAction(call.sid)).toEqual([expect.objectContaining({ status: 200 })]);
 
@@ -65,16 +69,19 @@ test.each([
   expect(warned).toEqual([expect.objectContaining({ level: 40, dialCallStatus: status, msg: 'dial handoff did not connect: apology and hang-up' })]);
 });
 
-test('an agent who answers: no apology, the call ends with the dial, the talk time audited', async () => {
+test('an agent who answers: no apology, the call ends with the dial, the talk time audited, counted as completed', async () => {
+  const counted = await dialHandoffs('completed');
   const call = await dialledCall({ status: 'completed', ringSeconds: 2, talkSeconds: 7, secondMs: 10 });
+  expect(await dialHandoffs('completed')).toBe(counted + 1);
   expect(afterDial(call)).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }]);
   expect(call.transcript.some((t) => t.verb === 'Say' && t.text === APOLOGY)).toBe(false);
   expect(await dialEntries(call.sid)).toEqual([expect.objectContaining({ twilioStatus: 'completed', connected: true, durationSeconds: 7 })]);
 });
 
-test('the dial-status request is replay-safe: a resend, whatever it says, gets the first answer and audits nothing more', async () => {
+test('the dial-status request is replay-safe: a resend, whatever it says, gets the first answer and audits and counts nothing more', async () => {
   const call = await dialledCall({ status: 'busy' });
   await waitFor(async () => (await dialEntries(call.sid)).length === 1 || null, 'the dial audited');
+  const counted = [await dialHandoffs('busy'), await dialHandoffs('completed')];
   const url = `${h.publicUrl}/twilio/dial-status`;
   const resent = await h.emulator.signedPost(
     url,
@@ -84,6 +91,7 @@ test('the dial-status request is replay-safe: a resend, whatever it says, gets t
   expect(resent.body).toContain(APOLOGY);
   expect(resent.body).toContain('<Hangup/>');
   expect(await dialEntries(call.sid)).toHaveLength(1);
+  expect([await dialHandoffs('busy'), await dialHandoffs('completed')]).toEqual(counted);
 });
 
 test('a Spanish flow’s caller hears the apology in Spanish, in the flow’s voice', async () => {

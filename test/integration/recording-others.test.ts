@@ -11,7 +11,7 @@ import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import type { EmulatedCall, TranscriptEntry } from '../../tools/emulator';
 import { CARD_PROMPT, CARD_STEPS, DONE_PROMPT, EXPIRY_PROMPT, fieldFlow, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
-import { appRecording, freePort, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, freePort, metricValue, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { ShopApp } from '../support/shop-app';
 import { currentExpiry } from '../support/values';
 
@@ -91,11 +91,8 @@ const prompts = (c: EmulatedCall) =>
 const statuses = (c: EmulatedCall, recordingSid: string) => h.emulator.recordingStatuses(c.sid, recordingSid);
 const audit = async (c: EmulatedCall) => (await h.app.services.audit.list(c.sid)) as unknown as Record<string, unknown>[];
 
-/** other applications' recordings paused so far, where (tonewall_other_recordings_paused_total) */
-async function othersPaused(where: string): Promise<number> {
-  const text = await (await fetch(h.metricsUrl)).text();
-  return Number(new RegExp(`^tonewall_other_recordings_paused_total\\{where="${where}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-}
+/** other applications' recordings paused so far, where */
+const othersPaused = (where: string) => metricValue(h, 'tonewall_other_recordings_paused_total', { where });
 
 test("a flow that does not record: another application's recording is paused for the card, holds no key of it, and runs again after", async () => {
   const counted = await othersPaused('ivr');

@@ -215,3 +215,18 @@ export async function appRecording(h: { emulator: TwilioEmulator }, callSid: str
   const rest = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: h.emulator.baseUrl });
   return (await rest.calls(callSid).recordings.create({ recordingChannels: channels })).sid;
 }
+
+/**
+ * A metric's value as `/metrics` shows it (0 before its first count): `labels` as Prometheus
+ * prints them, `{where="ivr"}`, or none.
+ */
+export async function metricValue(h: { metricsUrl: string }, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(h.metricsUrl)).text();
+  const printed = Object.keys(labels).length
+    ? `{${Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`
+    : '';
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${printed} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
