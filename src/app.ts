@@ -30,6 +30,7 @@ import { registerAccessLog } from './ops/access-log';
 import { fixedSecurityHeaders, registerSecurityHeaders } from './security-headers';
 import { MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
+import { BridgeRecordingGuard } from './recording/bridge-guard';
 import { recordingList } from './recording/stretch';
 import { createStore, makeKeys, MessageSigner } from './store';
 import { FirstWebhook } from './twilio/first-webhook';
@@ -234,6 +235,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);
   dropin.setEndedHandler(dropinEnded);
   const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
+  // a recording another application starts on the caller's call during a bridge: paused at the caller's next key
+  const bridgeGuard = new BridgeRecordingGuard({
+    list: recordingList(twilioClient),
+    recording,
+    calls,
+    audit,
+    metrics,
+    log,
+    captureRunning: (callSid) => live.captureRunning(callSid),
+  });
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId,
     publicUrl: config.publicUrl,
@@ -253,6 +264,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     commands,
     holdTimeoutMs: opts.holdTimeoutMs,
     failover,
+    onBridge: (bridge) => bridgeGuard.watch(bridge),
   });
   const live = new LiveCalls({
     instanceId: config.instanceId,

@@ -67,7 +67,7 @@ export function createMetrics() {
     }),
     otherRecordingsPaused: new Counter({
       name: 'tonewall_other_recordings_paused_total',
-      help: "Recordings another application ran on a call (found in Twilio's list of the call's recordings), paused for a sensitive stretch (ivr), a capture (capture) or a whole bridge (bridge)",
+      help: "Recordings another application ran on a call (found in Twilio's list of the call's recordings), paused for a sensitive stretch (ivr), a capture (capture) or a whole bridge (bridge: at the handoff, or at a key during it)",
       labelNames: ['where'] as const,
       registers: [registry],
     }),

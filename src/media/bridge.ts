@@ -4,7 +4,8 @@
  * caller unchanged (the payload is passed on without decoding). Until the agent leg is up the
  * caller hears the hold sound, clocked by the caller's own frames so nothing queues up at Twilio.
  *
- * Captures use `on('key')`, `setBlanket()` and `state`; the lifecycle (dialling, ending, cleanup)
+ * Captures use `on('key')`, `setBlanket()` and `state`; the recording guard `on('key')` and
+ * `once('ended')` (recording/bridge-guard.ts); the lifecycle (dialling, ending, cleanup)
  * is BridgeRegistry's.
  */
 import { EventEmitter } from 'node:events';

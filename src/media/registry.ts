@@ -76,6 +76,11 @@ export interface RegistryDeps {
    * the bridges where they stand.
    */
   failover?: boolean;
+  /**
+   * told of each bridge as its caller's stream starts (recording/bridge-guard.ts: another
+   * application's recording started on the caller's call during the bridge is paused at a key)
+   */
+  onBridge?: (bridge: Bridge) => void;
 }
 
 /** a dial-agent command that arrived before the caller's stream: kept this long */
@@ -143,6 +148,7 @@ export class BridgeRegistry {
         }
         bridge = new Bridge(callSid, stream, this.d.maskLookaheadMs, this.d.metrics);
         this.bridges.set(callSid, bridge);
+        this.d.onBridge?.(bridge);
         this.hold(callSid);
         stream.log.info('caller stream started: on hold');
         void this.onCallerStarted(bridge);

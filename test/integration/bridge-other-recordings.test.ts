@@ -9,6 +9,7 @@
  * the caller keyed after, in the IVR's card or in the bridge; the agent hears flat tones only.
  */
 import { HANDOFF_REFUSED } from '../../src/flows/steps/handoff';
+import { GUARD_INTERVAL_MS } from '../../src/recording/bridge-guard';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, multimon, silence, speech } from '../support/audio';
 import { api, captureEnded, keyed, token } from '../support/agents';
@@ -188,7 +189,7 @@ test('the list cannot be read at the handoff: the bridge is made (as a stretch g
   const { caller, agent } = await bridged(c);
   expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
   expect((await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld).toEqual([]);
-  // the limit this leaves, stated: until a capture lists the call again, the recording hears keys
+  // nothing keyed yet: until a key or a capture lists the call again, the recording runs
   expect(statuses(c.sid, other[0])).toEqual(['in-progress']);
 
   const counted = await othersPaused('capture');
@@ -211,5 +212,140 @@ test('the list cannot be read at the handoff: the bridge is made (as a stretch g
   expect(rec.mixed.length).toBe(heard);
   expect(wideDecode(rec.mixed)).toBe('1#');
   expect(await audit(c.sid)).toContainEqual(expect.objectContaining({ type: 'recording.held', where: 'bridge', recordingSids: other[0] }));
+  await c.hangup();
+});
+
+/** the caller's call's recordings listed over REST from `from` on (timeline clock) */
+const lists = (callSid: string, from: number) =>
+  h.emulator.timeline.filter((e) => e.type === 'rest' && e.method === 'GET' && e.path.endsWith(`/Calls/${callSid}/Recordings.json`) && e.t >= from);
+
+/** the first moment `recordingSid` took `status` on the timeline */
+const statusAt = (callSid: string, recordingSid: string, status: string) =>
+  h.emulator.timelineFor(callSid).find((e) => e.type === 'recording' && e.recordingSid === recordingSid && e.status === status)?.t;
+
+test("a recording another application starts on the caller's call during the bridge is paused at the caller's first key to the agent, held for the rest of the bridge, and hears no key after the first one or two", async () => {
+  const { c } = await call(MENU_THEN_BRIDGE, 0);
+  const { caller, agent } = await bridged(c);
+  const counted = await othersPaused('bridge');
+  // the agent's CRM "record" button, mid-bridge: nothing keyed yet, so nothing lists the call
+  const other = await appRecording(h, c.sid, 'mono');
+  const rec = c.recordings.find((r) => r.sid === other)!;
+  expect(statuses(c.sid, other)).toEqual(['in-progress']);
+
+  const SPEECH_MS = 1000;
+  const sent = concat([speech(1), keyed(BRIDGE_KEYS), speech(1, 9), silence(1600)]);
+  const startedAt = h.emulator.now();
+  await caller.sendAudio(sent, { realtime: true });
+  await waitFor(() => agent.received.length >= sent.length, 'all caller audio at the agent', 10_000);
+  // keys reach the agent masked as before: flat tones, no key
+  expect(multimon(agent.received)).toBe('');
+  expect(wideDecode(agent.received)).toBe('');
+
+  // paused after the first key began, before the third began (each key: 80 ms on, 80 ms off)
+  const pausedAt = statusAt(c.sid, other, 'paused');
+  expect(pausedAt).toBeDefined();
+  expect(pausedAt!).toBeGreaterThan(startedAt + SPEECH_MS);
+  expect(pausedAt!).toBeLessThan(startedAt + SPEECH_MS + 2 * 160);
+  // decoded, the recording holds the first key or two at most, never the rest
+  for (const audio of [rec.mixed]) {
+    const heard = multimon(audio);
+    expect(heard.length).toBeLessThanOrEqual(2);
+    expect(BRIDGE_KEYS.startsWith(heard)).toBe(true);
+    expect(wideDecode(audio).length).toBeLessThanOrEqual(2);
+  }
+
+  // held: on the record, in the audit trail, counted
+  await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.includes(other), 'the recording held for the bridge');
+  expect((await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld).toEqual([other]);
+  await waitFor(async () => (await audit(c.sid)).some((e) => e.type === 'recording.held'), 'the hold audited');
+  expect(await audit(c.sid)).toContainEqual(expect.objectContaining({ type: 'recording.held', where: 'bridge', recordingSids: other }));
+  expect(await othersPaused('bridge')).toBe(counted + 1);
+
+  // it stays paused for the rest of the bridge: more keys, later, add nothing to it
+  const heard = rec.mixed.length;
+  await caller.sendAudio(keyed(BRIDGE_KEYS), { realtime: true });
+  await waitFor(() => agent.received.length >= sent.length + keyed(BRIDGE_KEYS).length, 'the second keys at the agent', 10_000);
+  expect(rec.mixed.length).toBe(heard);
+  expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused']);
+  expect(h.logs.text).not.toContain(BRIDGE_KEYS);
+
+  await c.hangup();
+  await c.ended;
+  expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused', 'stopped']);
+  expect((await audit(c.sid)).some((e) => e.type === 'recording.resumed' && e.recordingSid === other)).toBe(false);
+});
+
+test("keys with no new recording: the caller's call's recordings are listed at most once per GUARD_INTERVAL_MS, and keys pressed within it are answered by one list once it has passed", async () => {
+  const { c } = await call(MENU_THEN_BRIDGE, 0);
+  const { caller, agent } = await bridged(c);
+  const from = h.emulator.now();
+  // 24 keys over some five seconds
+  const sent = concat([keyed('123456789012'), speech(1), keyed('123456789012')]);
+  await caller.sendAudio(sent, { realtime: true });
+  const lastKeyAt = h.emulator.now();
+  await waitFor(() => agent.received.length >= sent.length, 'all caller audio at the agent', 10_000);
+  // any list a key set off has been made
+  await new Promise((r) => setTimeout(r, GUARD_INTERVAL_MS + 500));
+  const made = lists(c.sid, from).map((e) => e.t);
+  expect(made.length).toBeGreaterThanOrEqual(2);
+  for (let i = 1; i < made.length; i++) expect(made[i] - made[i - 1]).toBeGreaterThanOrEqual(GUARD_INTERVAL_MS - 50);
+  expect(made.length).toBeLessThanOrEqual(Math.ceil((lastKeyAt - from) / GUARD_INTERVAL_MS) + 1);
+  expect(multimon(agent.received)).toBe('');
+  await c.hangup();
+});
+
+test("a capture running meanwhile is unaffected: no list of the caller's call while it runs (it pauses the recordings itself), the value captured; after it, a key is watched for again", async () => {
+  const { c } = await call(MENU_THEN_BRIDGE, 0);
+  const { caller, agent } = await bridged(c);
+  const started = await api(h, 'POST', `/v1/calls/${c.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
+  expect(started.status).toBe(201);
+  const { captureId } = started.body as { captureId: string };
+  const from = h.emulator.now();
+  await caller.sendAudio(keyed(`${CARD}#`));
+  const ended = await captureEnded(h, alice, c.sid, captureId);
+  expect(ended).toMatchObject({ status: 'completed', valid: true });
+  expect(lists(c.sid, from)).toEqual([]);
+  expect(multimon(agent.received)).toBe('');
+
+  // the capture over, the caller's next key is watched for again
+  const after = h.emulator.now();
+  await caller.sendAudio(keyed('5'));
+  await waitFor(() => lists(c.sid, after).length > 0, "the caller's call's recordings listed after the capture");
+  await c.hangup();
+});
+
+test('mid-bridge, a list Twilio will not give and a pause it refuses are logged, fail nothing (the call goes on, keys still masked), and a later key tries again: the recording is then held', async () => {
+  const { c } = await call(MENU_THEN_BRIDGE, 0);
+  const { caller, agent } = await bridged(c);
+  const other = await appRecording(h, c.sid, 'mono');
+  const from = h.emulator.now();
+  const warned = (msg: string) => h.logs.lines.filter((l) => l.includes(c.sid) && l.includes(msg)).length;
+  const pressed = async (n: number) => {
+    await caller.sendAudio(keyed('5'));
+    await waitFor(() => lists(c.sid, from).length >= n, `list ${n}`);
+  };
+  try {
+    h.emulator.faults.recordingsList = { status: 503, times: 1 };
+    await pressed(1);
+    await waitFor(() => warned("the call's recordings could not be listed") > 0, 'the unreadable list logged');
+    expect(statuses(c.sid, other)).toEqual(['in-progress']);
+
+    await new Promise((r) => setTimeout(r, GUARD_INTERVAL_MS));
+    h.emulator.faults.recordingPause = { status: 500, times: 1 };
+    await pressed(2);
+    await waitFor(() => warned('could not be paused during the bridge') > 0, 'the refused pause logged');
+    expect(statuses(c.sid, other)).toEqual(['in-progress']);
+    expect((await audit(c.sid)).some((e) => e.type === 'recording.pause-failed' && e.recordingSid === other)).toBe(true);
+  } finally {
+    h.emulator.faults.recordingsList = undefined;
+    h.emulator.faults.recordingPause = undefined;
+  }
+  expect((await h.app.services.calls.get(c.sid))?.state).toBe('bridged');
+
+  await new Promise((r) => setTimeout(r, GUARD_INTERVAL_MS));
+  await pressed(3);
+  await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.includes(other), 'the recording held for the bridge');
+  expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused']);
+  expect(multimon(agent.received)).toBe('');
   await c.hangup();
 });
