@@ -243,7 +243,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     audit,
     metrics,
     log,
-    captureRunning: (callSid) => live.captureRunning(callSid),
   });
   const bridges = new BridgeRegistry({
     instanceId: config.instanceId,

@@ -96,11 +96,6 @@ export class LiveCalls {
     this.settling.add(timer);
   }
 
-  /** a capture runs on this call here (it pauses the call's recordings itself) */
-  captureRunning(callSid: string): boolean {
-    return this.executor.isRunning(callSid);
-  }
-
   /** the lost captures waiting for their grace to pass (settleLostCapture); a stopping instance leaves them to the store's TTLs */
   private readonly settling = new Set<NodeJS.Timeout>();
 

@@ -4,7 +4,7 @@
  * listed at the handoff (twilio/bridge-hold.ts `holdForBridge`), and the caller's call is not
  * masked, so such a recording would hear, in the clear, every key the caller presses to the
  * agent. A key press is the moment that matters, and the bridge detects every one (it masks
- * them): on a key outside a capture, the instance holding the bridge lists the caller's call's
+ * them): on a key, the instance holding the bridge lists the caller's call's
  * recordings and pauses every one in progress, each taken into the bridge's hold
  * (`handoff.recordingsHeld`, compare-and-set), audited (`recording.held`, where bridge) and
  * counted. The key that set it off, and whatever the caller keys while Twilio lists and
@@ -14,8 +14,10 @@
  * pause Twilio refuses is logged (no digit: the key itself is never looked at) and the next key
  * after the throttle tries again. The REST work runs off the media path: the key listener only
  * starts it, never awaits it, so the relayed audio is neither delayed nor changed. A capture
- * lists and pauses the recordings itself (captures/recorded.ts), so nothing is done while one
- * runs.
+ * lists and pauses the recordings itself as it starts (captures/recorded.ts), but one started
+ * after that list would hear the card it takes: the guard goes on through a capture too. What
+ * the capture paused is listed paused, so the guard leaves it to the capture; what the guard
+ * holds the capture never resumes (captures/recorded.ts bridgeHolds keeps the caller's call's).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -47,8 +49,6 @@ export interface BridgeGuardDeps {
   audit: { append(callSid: string, entry: AuditInput): Promise<void> };
   metrics: Pick<Metrics, 'otherRecordingsPaused'>;
   log: Logger;
-  /** a capture runs on this call (on this instance, which holds its bridge) */
-  captureRunning: (callSid: string) => boolean;
   intervalMs?: number;
 }
 
@@ -81,7 +81,7 @@ export class BridgeRecordingGuard {
 
   /** on the media path: only decides, never waits */
   private onKey(callSid: string, w: Watch): void {
-    if (w.over || this.d.captureRunning(callSid)) return;
+    if (w.over) return;
     if (w.inFlight || performance.now() - w.lastAt < this.intervalMs) {
       w.pending = true;
       if (!w.inFlight) this.later(callSid, w);
@@ -101,7 +101,7 @@ export class BridgeRecordingGuard {
 
   private run(callSid: string, w: Watch): void {
     w.pending = false;
-    if (w.over || this.d.captureRunning(callSid)) return;
+    if (w.over) return;
     w.inFlight = true;
     w.lastAt = performance.now();
     const log = this.d.log.child({ callSid });
@@ -121,7 +121,7 @@ export class BridgeRecordingGuard {
   private async holdNew(callSid: string, log: Logger): Promise<void> {
     // a list that cannot be read is logged there, and nothing is paused
     const running = (await stretchRecordings(this.d.list, callSid, undefined, log)).map((r) => r.recordingSid!);
-    if (running.length === 0 || this.d.captureRunning(callSid)) return;
+    if (running.length === 0) return;
     log.warn(
       { recordings: running.length },
       "another application records the caller's call during the bridge: each of its recordings is paused for the rest of the bridge",
