@@ -424,7 +424,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       captures: live.captures,
       payments: live.payments,
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
+      metrics,
       maxPendingSockets: opts.maxPendingAgentSockets,
+      socketLimits: opts.agentSocketLimits,
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));

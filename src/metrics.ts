@@ -112,6 +112,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     captures: new Counter({ name: 'tonewall_captures_total', help: 'Mid-call captures by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    agentSocketsClosed: new Counter({
+      name: 'tonewall_agent_sockets_closed_total',
+      help: 'Authenticated agent sockets the service closed for a limit: backpressure (the client stopped reading), rate-limit (it sent too fast)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     busDropped: new Counter({
       name: 'tonewall_bus_dropped_total',
       help: 'Messages between instances dropped on receipt: not signed by an instance, malformed, or unhandled',

@@ -16,6 +16,7 @@ import type { BridgeRegistry } from './media';
 import type { StreamTokens } from './media/tokens';
 import type { Metrics } from './metrics';
 import type { MetricsServer } from './ops/metrics-server';
+import type { SocketLimits } from './agents/socket-limits';
 import type { PrivacyService } from './privacy';
 import type { Backoff, ProcessorConfig, ProcessorDelivery } from './processors';
 import type { RecordingController } from './recording/controller';
@@ -38,6 +39,8 @@ export interface BuildOptions {
   holdTimeoutMs?: number;
   /** the bound on unauthenticated agent sockets (agents/socket.ts MAX_PENDING_SOCKETS); tests lower it */
   maxPendingAgentSockets?: number;
+  /** an agent socket's limits (agents/socket-limits.ts); tests change one at a time */
+  agentSocketLimits?: Partial<SocketLimits>;
   /** REQUEST_TIMEOUT_MS unless a test shortens it */
   requestTimeoutMs?: number;
   /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */

@@ -15,7 +15,7 @@ import type { TokenAuth } from '../auth/tokens';
 import type { OfferDeps } from './offers';
 import { panelRoutes } from './panel';
 import { agentRoutes } from './routes';
-import { agentSocket } from './socket';
+import { agentSocket, type AgentSocketDeps } from './socket';
 
 export { agentDocs } from './docs';
 // the audit trail's and privacy's HTTP routes live at this edge: audit/ (base) and privacy/ (domain) hold no HTTP
@@ -34,8 +34,11 @@ export interface AgentsDeps {
   /** agent-assisted payment sessions, over the same captures */
   payments: PaymentSessions;
   sendCommand: OfferDeps['sendCommand'];
+  metrics: AgentSocketDeps['metrics'];
   /** tests lower the bound on unauthenticated agent sockets */
   maxPendingSockets?: number;
+  /** tests change one of an agent socket's limits (socket-limits.ts) */
+  socketLimits?: AgentSocketDeps['limits'];
 }
 
 export function agents(d: AgentsDeps): FastifyPluginAsync {
@@ -50,7 +53,18 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       payments: d.payments,
     });
     await app.register(agentRoutes({ auth: d.auth, calls: d.calls, actions }));
-    await app.register(agentSocket({ auth: d.auth, calls: d.calls, events: d.events, actions, log: d.log, maxPendingSockets: d.maxPendingSockets }));
+    await app.register(
+      agentSocket({
+        auth: d.auth,
+        calls: d.calls,
+        events: d.events,
+        actions,
+        log: d.log,
+        metrics: d.metrics,
+        maxPendingSockets: d.maxPendingSockets,
+        limits: d.socketLimits,
+      }),
+    );
     await app.register(panelRoutes());
   };
 }

@@ -2,11 +2,13 @@
  * `GET /agent/ws`: authenticate with the first message, then the agent's events live. One
  * subscription to the event bus per instance fans events out to the sockets on this instance;
  * the per-call rule is applied to every event for every socket (the session is loaded once per
- * event). Client messages are the same actions as the REST API.
+ * event). Client messages are the same actions as the REST API. What one socket may cost the
+ * instance (its unsent bytes, its message rate, its requests at once) is socket-limits.ts's.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { AgentEvent, CallEvent, EventBus } from '../bus';
@@ -15,6 +17,7 @@ import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
+import { CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN, socketLimits, TokenBucket, type SocketCloseReason, type SocketLimits } from './socket-limits';
 
 export interface AgentSocketDeps {
   auth: TokenAuth;
@@ -22,9 +25,12 @@ export interface AgentSocketDeps {
   events: EventBus;
   actions: AgentActions;
   log: Logger;
+  metrics: Pick<Metrics, 'agentSocketsClosed'>;
   authTimeoutMs?: number;
   /** sockets that have not authenticated yet, at most, on this instance (tests lower it) */
   maxPendingSockets?: number;
+  /** tests change one limit at a time to reach another (socket-limits.ts) */
+  limits?: Partial<SocketLimits>;
 }
 
 interface Client {
@@ -36,6 +42,10 @@ interface Client {
    * panels that show it, so none keeps showing a call that is over.
    */
   heard: Set<string>;
+  /** client messages it may still send now (socket-limits.ts MESSAGES_PER_SECOND) */
+  bucket: TokenBucket;
+  /** its requests being served (socket-limits.ts MAX_REQUESTS_IN_FLIGHT) */
+  inFlight: number;
 }
 
 /** calls a socket remembers having been told of; past it, the oldest is forgotten */
@@ -61,9 +71,6 @@ export const AUTHENTICATED_MAX_PAYLOAD_BYTES = 256 * 1024;
  */
 export const MAX_PENDING_SOCKETS = 256;
 
-/** RFC 6455 1013 "try again later": the instance holds too many unauthenticated sockets */
-const CLOSE_TRY_AGAIN = 1013;
-
 /**
  * ws fixes maxPayload for the whole server (media streams need megabytes to drop an oversized
  * frame without closing); this socket's receiver gets its own bound. `_receiver._maxPayload` is
@@ -85,11 +92,6 @@ function refuse(socket: WebSocket, code: number, reason: string): void {
 
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** every server event is one of the union (bus/messages.ts agentEvent) */
-function send(socket: WebSocket, message: AgentEvent): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-}
 
 /**
  * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
@@ -117,16 +119,39 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
   return async (app) => {
     const clients = new Set<Client>();
     const maxPending = d.maxPendingSockets ?? MAX_PENDING_SOCKETS;
+    const limits = socketLimits(d.limits);
     let pending = 0;
+
+    /** ends an authenticated socket for a limit: no personal data logged, the reason counted */
+    const closeFor = (c: Client, reason: SocketCloseReason) => {
+      if (!clients.delete(c)) return;
+      d.log.warn({ agent: c.principal.sub, role: c.principal.role, reason, bufferedBytes: c.socket.bufferedAmount }, 'agent socket closed');
+      d.metrics.agentSocketsClosed.inc({ reason });
+      if (reason === 'rate-limit') refuse(c.socket, CLOSE_POLICY_VIOLATION, 'too many messages');
+      else refuse(c.socket, CLOSE_TRY_AGAIN, 'too far behind');
+    };
+    /**
+     * Sends one event (JSON text of the union, bus/messages.ts agentEvent) unless the socket is
+     * too far behind reading: then it is closed, and the panel reconnects and reads the calls
+     * afresh. False when nothing was sent.
+     */
+    const deliver = (c: Client, text: string): boolean => {
+      if (c.socket.readyState !== c.socket.OPEN) return false;
+      if (c.socket.bufferedAmount > limits.maxBufferedBytes) {
+        closeFor(c, 'backpressure');
+        return false;
+      }
+      c.socket.send(text);
+      return true;
+    };
+    const send = (c: Client, message: AgentEvent) => deliver(c, JSON.stringify(message));
 
     const fanOut = async (event: CallEvent) => {
       if (!AGENT_EVENT_TYPES.has(event.type) || clients.size === 0) return;
       const session = await d.calls.get(event.callSid);
       const text = JSON.stringify(event satisfies AgentEvent);
       for (const c of clients) {
-        if (!visible(c, event, session) || c.socket.readyState !== c.socket.OPEN) continue;
-        c.socket.send(text);
-        heard(c, event);
+        if (visible(c, event, session) && deliver(c, text)) heard(c, event);
       }
     };
     // one event at a time, so every socket sees a call's events in the order they were published
@@ -187,6 +212,8 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       });
 
       socket.on('message', (data, isBinary) => {
+        // what ws still parses of a socket being closed is not served
+        if (socket.readyState !== socket.OPEN) return;
         const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
         let json: unknown;
         try {
@@ -209,25 +236,38 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           settle();
           limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
           d.log.info({ agent: principal.sub, role: principal.role, ip: request.ip }, 'agent socket authenticated');
-          client = { socket, principal, heard: new Set() };
+          client = { socket, principal, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
           clients.add(client);
           // the token's expiry ends the session it opened
           expiry = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.exp * 1000 - Date.now())));
           return;
         }
-        const parsed = clientMessage.safeParse(json);
         const current = client;
-        if (!parsed.success) {
-          send(socket, { type: 'error', message: 'malformed message', ...callSidOf(json) });
+        // every message counts, well-formed or not: a flood of either is the same
+        if (!current.bucket.take()) {
+          closeFor(current, 'rate-limit');
           return;
         }
-        serve(current, parsed.data).catch((e: unknown) => {
+        const parsed = clientMessage.safeParse(json);
+        if (!parsed.success) {
+          send(current, { type: 'error', message: 'malformed message', ...callSidOf(json) });
+          return;
+        }
+        const answer = (e: unknown) => {
           const message = isTonewallError(e) ? e.message : 'internal error';
           // the contract's name where it has one, as the HTTP API answers (app.ts)
           const code = isTonewallError(e) ? (e.wireCode ?? e.code) : RequestErrors.internal.code;
           if (!isTonewallError(e)) d.log.error({ err: errFields(e) }, 'agent socket message failed');
-          send(socket, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });
-        });
+          send(current, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });
+        };
+        if (current.inFlight >= limits.maxInFlight) {
+          answer(AgentErrors.socketBusy());
+          return;
+        }
+        current.inFlight++;
+        serve(current, parsed.data)
+          .catch(answer)
+          .finally(() => current.inFlight--);
       });
     });
   };

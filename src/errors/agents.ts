@@ -5,4 +5,6 @@ export const AgentErrors = {
   capturePauseFailed: coded('TW_ERR_AGENT_CAPTURE_PAUSE_FAILED', 'the recording could not be paused', 503, 'recording-pause-failed'),
   /** an agent socket's first message was not `{type:"auth", token}` */
   authMessageMissing: coded('TW_ERR_AGENT_AUTH_MESSAGE_MISSING', 'no auth message', 401),
+  /** an agent socket's message past its requests in flight (agents/socket-limits.ts MAX_REQUESTS_IN_FLIGHT): not run */
+  socketBusy: coded('TW_ERR_AGENT_SOCKET_BUSY', 'too many requests in progress', 429),
 } as const;

@@ -130,6 +130,40 @@ it('shows a hostile string as text, never as markup', async () => {
   await page.close();
 });
 
+it('reconnects after the service closes its socket, and goes on showing events', async () => {
+  const page = await browser.newPage();
+  // the page's sockets, so the test can make one break the service's message rate (agents/socket-limits.ts)
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: WebSocket[] = [];
+    (window as unknown as { opened: WebSocket[] }).opened = opened;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    };
+  });
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', token(h, 'rita', 'supervisor'));
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  await page.evaluate(() => {
+    const [ws] = (window as unknown as { opened: WebSocket[] }).opened;
+    for (let i = 0; i < 200; i++) ws.send('{}');
+  });
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnected');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  expect(await page.evaluate(() => (window as unknown as { opened: WebSocket[] }).opened.length)).toBe(2);
+  const callSid = 'CA' + 'e'.repeat(32);
+  // the new socket is authenticated once the service answers its messages
+  await waitFor(async () => {
+    await h.app.services.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+    return (await page.textContent('#log'))?.includes(`call.ended ${callSid}`);
+  }, 'an event on the new socket');
+  await page.close();
+});
+
 it('runs an agent-assisted payment: asks for each field, shows its masked status, completes', async () => {
   const page = await browser.newPage();
   const problems: string[] = [];

@@ -118,12 +118,31 @@ export const PANEL_SCRIPT = `
     if (e.type === 'handoff.offered' || e.type === 'call.bridged' || e.type === 'call.ended' || e.type === 'capture.completed' || e.type === 'capture.failed') refresh();
     else render();
   }
+  // events sent while the socket was down are lost: read the calls, the payment and the capture afresh
+  function resync() {
+    refresh(); rereadPayment();
+    if (capture && capture.status === 'capturing' && selected) {
+      var id = capture.id;
+      api('GET', '/v1/calls/' + selected + '/captures/' + id).then(function (r) {
+        if (r.status !== 200 || !capture || capture.id !== id) return;
+        capture.status = r.body.status; capture.entered = r.body.entered; capture.masked = r.body.masked;
+        capture.brand = r.body.brand; capture.valid = r.body.valid; render();
+      });
+    }
+  }
+  // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
+  // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried
+  var retries = 0;
   function connect() {
     ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/agent/ws');
-    ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
+    ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); $('connection').textContent = 'live'; if (retries > 0) { status('reconnected', false); resync(); } retries = 0; };
     ws.onmessage = function (m) { var e; try { e = JSON.parse(m.data); } catch (x) { return; } onEvent(e); };
-    ws.onclose = function (c) { status(c.code === 4401 ? 'signed out: token refused' : 'disconnected', true); $('connection').textContent = 'offline'; };
-    $('connection').textContent = 'live';
+    ws.onclose = function (c) {
+      $('connection').textContent = 'offline';
+      if (c.code === 4401) { status('signed out: token refused', true); return; }
+      status('disconnected: reconnecting', true);
+      setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
+    };
   }
   $('signin').onclick = function () {
     token = $('token').value.trim(); $('token').value = '';
