@@ -91,16 +91,16 @@ export class DtmfDetector implements NetOutput {
   position = 0;
 
   /**
-   * Net hits found by the last feed(): [start, end) of audio to replace. In silence the start
-   * is the tone's first sample (minus a guard) and the end is trimmed to its last one (see
-   * trims), so the masked stretch depends on the timing alone, never on the key (C3).
+   * What the net found in the last feed(), in the order found (net.ts NetOutput): marks,
+   * [start, end) of audio to replace, and trims, a tone's end seen, cutting the stretch marked
+   * before it back to `end`. In silence a mark starts at the tone's first sample (minus a
+   * guard) and is trimmed to its last one, so the masked stretch depends on the timing alone,
+   * never on the key (C3). Applied in this order: a trim must never cut a later mark.
    */
-  readonly netStarts = new Float64Array(64);
-  readonly netEnds = new Float64Array(64);
+  readonly netKinds = new Uint8Array(128);
+  readonly netStarts = new Float64Array(128);
+  readonly netEnds = new Float64Array(128);
   netCount = 0;
-  /** Tone ends seen in the last feed(): cut the current masked stretch back to these */
-  readonly trims = new Float64Array(64);
-  trimCount = 0;
   /** Reporter decisions made during the last feed(): key index or NO_KEY, and the window end */
   readonly decisions = new Int8Array(64);
   readonly decisionEnds = new Float64Array(64);
@@ -122,7 +122,6 @@ export class DtmfDetector implements NetOutput {
     this.net.reset();
     this.position = 0;
     this.netCount = 0;
-    this.trimCount = 0;
     this.decisionCount = 0;
     this.dial = false;
     this.hopPhase = 0;
@@ -138,7 +137,6 @@ export class DtmfDetector implements NetOutput {
    */
   feed(input: Uint8Array, off: number, n: number): void {
     this.netCount = 0;
-    this.trimCount = 0;
     this.decisionCount = 0;
     const end = off + n;
     let i = off;

@@ -6,6 +6,7 @@
 import { DtmfDetector, keyIndex } from './detector';
 import { Masker, MAX_CHUNK_SAMPLES, MAX_LOOKAHEAD_SAMPLES } from './masker';
 import { SAMPLE_RATE_HZ } from './levels';
+import { NET_TRIM } from './net';
 import { KeyTracker, type KeyPress } from './tracker';
 
 export { FLAT_TONE_DBM0, FLAT_TONE_HZ } from './flat-tone';
@@ -67,8 +68,11 @@ export class CallerPath {
     const masker = this.masker;
     masker.write(input, off, n);
     det.feed(input, off, n);
-    for (let i = 0; i < det.netCount; i++) masker.mark(det.netStarts[i], det.netEnds[i], true);
-    for (let i = 0; i < det.trimCount; i++) masker.trimEnd(det.trims[i]);
+    // in the order the net found them: a tone's end may be seen just before the next tone's mark
+    for (let i = 0; i < det.netCount; i++) {
+      if (det.netKinds[i] === NET_TRIM) masker.trimEnd(det.netEnds[i]);
+      else masker.mark(det.netStarts[i], det.netEnds[i], true);
+    }
     for (let i = 0; i < det.decisionCount; i++) this.tracker.decide(det.decisions[i], det.decisionEnds[i]);
     masker.emit(out, off, n, replaced);
     this.processed += n;

@@ -80,13 +80,21 @@ const QUIET_RUN_SAMPLES = 8;
 /** Guard around a tone whose onset or end is seen: 2 ms */
 const EDGE_GUARD_SAMPLES = 16;
 
-/** Where the net found tones: filled by verdict()/watch(), emptied by the detector per feed() */
+/** A mark: replace [start, end) */
+export const NET_MARK = 0;
+/** A trim: the tone behind the latest mark ended; cut its stretch back to `end` (start unused) */
+export const NET_TRIM = 1;
+
+/**
+ * Where the net found tones: filled by verdict()/watch(), emptied by the detector per feed().
+ * Marks and trims share one queue, in the order found: a trim ends the tone marked before it,
+ * never a tone marked after it (the next fragment may follow within the same frame).
+ */
 export interface NetOutput {
+  netKinds: Uint8Array;
   netStarts: Float64Array;
   netEnds: Float64Array;
   netCount: number;
-  trims: Float64Array;
-  trimCount: number;
 }
 
 export class MaskingNet {
@@ -192,8 +200,7 @@ export class MaskingNet {
         if (++run === QUIET_RUN_SAMPLES) {
           this.toneEnd = i + 1 - QUIET_RUN_SAMPLES;
           this.tailOpen = false;
-          const o = this.out;
-          if (o.trimCount < o.trims.length) o.trims[o.trimCount++] = this.toneEnd + EDGE_GUARD_SAMPLES;
+          this.record(NET_TRIM, this.toneEnd, this.toneEnd + EDGE_GUARD_SAMPLES);
           return;
         }
       } else {
@@ -261,6 +268,9 @@ export class MaskingNet {
     let markEnd = end + MASK_FORWARD_SAMPLES;
     const onset = this.quietBefore(end, markStart - QUIET_RUN_SAMPLES);
     if (onset >= 0) markStart = Math.max(markStart, onset - EDGE_GUARD_SAMPLES);
+    // a quiet run after the seen end: this window holds the next tone (a fragment after a short
+    // break), not a late window of the one that ended, so its mark must not end there
+    if (onset > this.toneEnd) this.toneEnd = -Infinity;
     if (start < this.toneEnd) {
       // a late window of a tone whose end has been seen
       markEnd = this.toneEnd + EDGE_GUARD_SAMPLES;
@@ -269,11 +279,17 @@ export class MaskingNet {
       this.tailScan = end - SCREEN_BLOCK_SAMPLES / 2;
       this.tailQuiet = 0;
     }
+    this.record(NET_MARK, markStart, markEnd);
+  }
+
+  private record(kind: number, start: number, end: number): void {
     const o = this.out;
-    if (o.netCount < o.netStarts.length) {
-      o.netStarts[o.netCount] = markStart;
-      o.netEnds[o.netCount++] = markEnd;
-    }
+    const i = o.netCount;
+    if (i >= o.netStarts.length) return;
+    o.netKinds[i] = kind;
+    o.netStarts[i] = start;
+    o.netEnds[i] = end;
+    o.netCount = i + 1;
   }
 
   /**

@@ -70,7 +70,12 @@ const SKIP_BELOW = 0.25;
  * inside it; the mask's back extension (net.ts) still reaches its onset.
  */
 const LONG_SKIP_BELOW = 0.03;
-/** ... and only at speech levels: quiet noise (a -50 dBm0 key in it must be seen at once) never long-skips */
+/**
+ * ... and only at speech levels: quiet noise (a -50 dBm0 key in it must be seen at once) never
+ * long-skips. Both the block and its last sub-block must be that loud: a block whose power is
+ * a tone's abrupt end followed by silence scores below LONG_SKIP_BELOW too, and a fragment
+ * that starts after a short break must be seen at once (B5).
+ */
 const LONG_SKIP_MIN_DBM0 = -40;
 const LONG_SKIP_HOPS = 6;
 /** Share of the block above which the exact stage fits the dial tone too */
@@ -120,6 +125,7 @@ export class ToneScreen {
   private readonly gateEnergy = dbm0ToPower(GATE_DBM0) * SUB_BLOCK_SAMPLES;
   private readonly blockMin = dbm0ToPower(BLOCK_MIN_DBM0);
   private readonly longSkipMin = dbm0ToPower(LONG_SKIP_MIN_DBM0);
+  private readonly longSkipMinSub = dbm0ToPower(LONG_SKIP_MIN_DBM0) * SUB_BLOCK_SAMPLES;
   private readonly toneMin = dbm0ToPower(TONE_MIN_DBM0);
   private readonly maxTwist = Math.pow(10, MAX_TWIST_DB / 10);
   private readonly norm = 2 / (SCREEN_BLOCK_SAMPLES * SCREEN_BLOCK_SAMPLES);
@@ -181,7 +187,8 @@ export class ToneScreen {
       return this.result;
     }
     const r = this.evaluate();
-    this.skip = r.ratio < LONG_SKIP_BELOW && r.blockPower >= this.longSkipMin ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
+    const loud = r.blockPower >= this.longSkipMin && e >= this.longSkipMinSub;
+    this.skip = r.ratio < LONG_SKIP_BELOW && loud ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
     return r;
   }
 
