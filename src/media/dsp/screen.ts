@@ -180,8 +180,10 @@ export class ToneScreen {
       if (e < this.gateEnergy) BANK.zero(this.slots[h]);
       else BANK.transform(this.slots[h], at, SUB_BLOCK_SAMPLES);
     }
-    if (this.skip > 0) {
-      this.skip--;
+    if (this.skip > 0 || this.subCount < SCREEN_BLOCK_SUBS) {
+      // before the stream's first whole block there is nothing to judge, and no reason to skip
+      // the first one: a 10 ms fragment at the very start fills it alone (B5)
+      if (this.skip > 0) this.skip--;
       this.result.pass = false;
       this.result.ratio = 0;
       return this.result;

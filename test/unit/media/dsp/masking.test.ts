@@ -132,6 +132,19 @@ describe('B5, C2: a fragment after a short break in a tone: all masked, every ph
   });
 });
 
+describe('B5, C2: a fragment at the very start of a stream: all masked', () => {
+  // a stream resumed on another instance (failover) while the caller still holds a key: the
+  // first 10 ms block is the only one a 10 ms fragment fills, and must not be skipped
+  it.each([80, 88, 100])('%i samples at onsets 0-20 of a fresh stream', (n) => {
+    for (let on = 0; on <= 20; on++) {
+      const t = new Timeline(ms(150)).add(dtmf('7', n, { lowPhase: on * 0.3, highPhase: on * 0.7 }), on);
+      const l: Layout = { bytes: t.mulaw(), onsets: [on], lengths: [n], slotStarts: [0], slotLen: t.length };
+      const r = run(l.bytes);
+      expect({ on, ...leaks(l, r.replaced, LOOKAHEAD) }).toEqual({ on, leaked: 0, maxRun: 0, burstsLeaking: 0 });
+    }
+  });
+});
+
 describe('B6: tones straight after speech: all masked', () => {
   it('16 keys × 11 phases, each right after a stretch of the speech corpus', () => {
     const corpus = fromMulaw(speechCorpus());
