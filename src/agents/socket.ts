@@ -90,6 +90,19 @@ function refuse(socket: WebSocket, code: number, reason: string): void {
   socket.terminate();
 }
 
+/**
+ * How long a socket closed for its rate is given to answer the close before it is cut: it is
+ * reading (it only sent too fast), so its close frame must not be lost behind the replies still
+ * queued, as terminate() right after close() can lose it when the socket's writes are backed up
+ */
+const CLOSE_GRACE_MS = 1_000;
+
+/** a close the peer can read: the close frame, then the connection cut if no answer comes in CLOSE_GRACE_MS */
+function closeGently(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+}
+
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -127,7 +140,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       if (!clients.delete(c)) return;
       d.log.warn({ agent: c.principal.sub, role: c.principal.role, reason, bufferedBytes: c.socket.bufferedAmount }, 'agent socket closed');
       d.metrics.agentSocketsClosed.inc({ reason });
-      if (reason === 'rate-limit') refuse(c.socket, CLOSE_POLICY_VIOLATION, 'too many messages');
+      if (reason === 'rate-limit') closeGently(c.socket, CLOSE_POLICY_VIOLATION, 'too many messages');
       else refuse(c.socket, CLOSE_TRY_AGAIN, 'too far behind');
     };
     /**
