@@ -9,10 +9,10 @@
  *
  * The screen only decides whether the exact analysis (analyzer.ts) is worth running; its
  * thresholds are loose on purpose (it must never miss what the masking net must catch). Where
- * it cannot pass it saves work: sub-blocks in silence are never transformed (energy gate),
- * hops far from passing are skipped, and a sub-block that no evaluation will use (inside a long
- * skip) is never transformed. The transform itself is the Goertzel bank of bank.ts (WebAssembly
- * SIMD, single precision).
+ * it cannot pass it saves work: sub-blocks in silence are never transformed (energy gate) and
+ * hops far from passing are skipped, in speech up to the next block that does not overlap the
+ * one just evaluated. The transform itself is the Goertzel bank of bank.ts (WebAssembly SIMD,
+ * single precision).
  */
 import { BANK_MAX_ENERGIES, BANK_SLOTS, FilterBank } from './bank';
 import { dbm0ToPower } from './levels';
@@ -64,10 +64,11 @@ const MIN_TONE_RATIO = 0.6;
  */
 const SKIP_BELOW = 0.25;
 /**
- * Below this (at speech levels), the next LONG_SKIP_HOPS evaluations are skipped, and the
- * sub-blocks that only they would have used are never transformed (3 of every 7 in such
- * speech). A tone starting right after is first evaluated ≤ 17.5 ms later, on a block wholly
- * inside it; the mask's back extension (net.ts) still reaches its onset.
+ * Below this (at speech levels), the next LONG_SKIP_HOPS evaluations are skipped: in such
+ * speech the screen evaluates abutting blocks, 3 of every 4 hops unevaluated. A tone starting
+ * after the block is first evaluated ≤ 10 ms later, and of two abutting blocks one holds at
+ * least half of a 10 ms fragment (B5), enough to score above this after speech (measured:
+ * masking.test.ts); the mask's back extension (net.ts) still reaches its onset.
  */
 const LONG_SKIP_BELOW = 0.03;
 /**
@@ -77,7 +78,13 @@ const LONG_SKIP_BELOW = 0.03;
  * that starts after a short break must be seen at once (B5).
  */
 const LONG_SKIP_MIN_DBM0 = -40;
-const LONG_SKIP_HOPS = 6;
+/**
+ * 3: the next block evaluated starts where this one ended. A longer skip (it was 6, 17.5 ms,
+ * leaving 3 of every 7 sub-blocks untransformed, ~5% of the speech cost) stepped over a
+ * 10-15 ms fragment that began as the speech stopped: no block evaluated held enough of it.
+ */
+const LONG_SKIP_HOPS = 3;
+if (LONG_SKIP_HOPS >= SCREEN_BLOCK_SUBS) throw new Error('a skip must not pass a whole block: every sub-block is transformed');
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
@@ -175,11 +182,9 @@ export class ToneScreen {
     const h = this.subCount & (HISTORY_SUBS - 1);
     this.energy[h] = e;
     this.subCount++;
-    // the next evaluation is `skip` hops away and reads the last SCREEN_BLOCK_SUBS sub-blocks
-    if (this.skip < SCREEN_BLOCK_SUBS) {
-      if (e < this.gateEnergy) BANK.zero(this.slots[h]);
-      else BANK.transform(this.slots[h], at, SUB_BLOCK_SAMPLES);
-    }
+    // the next evaluation reads this sub-block: skips never pass a whole block
+    if (e < this.gateEnergy) BANK.zero(this.slots[h]);
+    else BANK.transform(this.slots[h], at, SUB_BLOCK_SAMPLES);
     if (this.skip > 0 || this.subCount < SCREEN_BLOCK_SUBS) {
       // before the stream's first whole block there is nothing to judge, and no reason to skip
       // the first one: a 10 ms fragment at the very start fills it alone (B5)

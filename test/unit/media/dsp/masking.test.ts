@@ -145,27 +145,34 @@ describe('B5, C2: a fragment at the very start of a stream: all masked', () => {
   });
 });
 
+/**
+ * Each burst with a stretch of the speech corpus over its slot's lead (layout's default 100 ms),
+ * up to the tone's onset when the phase is 0: active speech, ≥ -30 dBm0 in its last 10 ms.
+ */
+function afterSpeech(bursts: Burst[], seed: number): Burst[] {
+  const corpus = fromMulaw(speechCorpus());
+  const r0 = rng(seed);
+  const lead = ms(100);
+  return bursts.map((b) => ({
+    ...b,
+    slotSignal: (n: number) => {
+      const x = new Float64Array(n);
+      let off = 0;
+      for (let tries = 0; tries < 50; tries++) {
+        off = Math.floor(r0() * (corpus.length - n));
+        let e = 0;
+        for (let i = off + lead - ms(10); i < off + lead; i++) e += corpus[i] * corpus[i];
+        if (e / ms(10) > dbm0ToPower(-30)) break;
+      }
+      for (let i = 0; i < lead; i++) x[i] = corpus[off + i];
+      return x;
+    },
+  }));
+}
+
 describe('B6: tones straight after speech: all masked', () => {
   it('16 keys × 11 phases, each right after a stretch of the speech corpus', () => {
-    const corpus = fromMulaw(speechCorpus());
-    const r0 = rng(6);
-    const lead = ms(100);
-    const bursts = everyKey(50).map((b) => ({
-      ...b,
-      slotSignal: (n: number) => {
-        // speech fills the slot up to the tone's onset (lead + phase ≥ lead): take active speech
-        const x = new Float64Array(n);
-        let off = 0;
-        for (let tries = 0; tries < 50; tries++) {
-          off = Math.floor(r0() * (corpus.length - n));
-          let e = 0;
-          for (let i = off + lead - ms(10); i < off + lead; i++) e += corpus[i] * corpus[i];
-          if (e / ms(10) > dbm0ToPower(-30)) break;
-        }
-        for (let i = 0; i < lead; i++) x[i] = corpus[off + i];
-        return x;
-      },
-    }));
+    const bursts = afterSpeech(everyKey(50), 6);
     // speech runs up to the slot's lead; phases put the onset 0-20 ms later, so also check
     // the hardest case: onset exactly where the speech stops
     expectAllMasked(bursts);
@@ -173,6 +180,20 @@ describe('B6: tones straight after speech: all masked', () => {
     const l = layout(tight, { phases: [0] });
     const r = run(l.bytes);
     expect(leaks(l, r.replaced, LOOKAHEAD)).toEqual({ leaked: 0, maxRun: 0, burstsLeaking: 0 });
+  });
+});
+
+describe('B5, B6: a fragment straight after speech: all masked', () => {
+  // the screen skipped up to 17.5 ms of hops in speech, stepping over a 10-15 ms fragment that
+  // began as the speech stopped: three runs of every key, onsets where the speech stops, just
+  // after it, and across the frame
+  it.each([10, 12, 15])('%i ms', (dur) => {
+    const bursts = afterSpeech([...everyKey(dur), ...everyKey(dur), ...everyKey(dur)], 6);
+    for (const phases of [[0], [0, 1, 3, 7, 10, 13, 20, 27, 40], undefined]) {
+      const l = layout(bursts, { phases });
+      const r = run(l.bytes);
+      expect({ phases, ...leaks(l, r.replaced, LOOKAHEAD) }).toEqual({ phases, leaked: 0, maxRun: 0, burstsLeaking: 0 });
+    }
   });
 });
 
