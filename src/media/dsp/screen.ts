@@ -60,7 +60,7 @@ const MIN_TONE_RATIO = 0.6;
 /**
  * Below this ratio the next hop is not evaluated: in silence a window's ratio grows by at most
  * ~0.25 per 2.5 ms hop, so nothing that could pass is skipped; after speech a pass may come one
- * hop later, which the mask's back extension covers.
+ * hop later, which the mask's back extension covers (but see FALL_FACTOR).
  */
 const SKIP_BELOW = 0.25;
 /**
@@ -85,6 +85,18 @@ const LONG_SKIP_MIN_DBM0 = -40;
  */
 const LONG_SKIP_HOPS = 3;
 if (LONG_SKIP_HOPS >= SCREEN_BLOCK_SUBS) throw new Error('a skip must not pass a whole block: every sub-block is transformed');
+/**
+ * No skip at all where the energy falls across the block: its newest sub-block holds less than
+ * 1/FALL_FACTOR of its oldest one or of its mean sub-block. Both skips assume the next blocks
+ * score like this one, which fails when loud speech is leaving the window: a quiet 10 ms
+ * fragment starting as it stops scores below SKIP_BELOW while speech holds one sub-block of
+ * the block (-40 dBm0 after -20 dBm0 speech: 0.07-0.17; -20 after speech 5 dB louder: 0.22),
+ * and below LONG_SKIP_BELOW while speech holds three (its first sub-block alone is above
+ * LONG_SKIP_MIN_DBM0), yet the block it fills alone, one hop later, scores ~1 (B3, B5, B6).
+ * Measured: 4 still let the -20 dBm0 case through; 3 masks every 10 ms fragment after speech
+ * down to -45 dBm0, for ~2% more exact analyses in speech (5.11 -> 5.21 per second).
+ */
+const FALL_FACTOR = 3;
 /** Share of the block above which the exact stage fits the dial tone too */
 const DIAL_SHARE = 0.03;
 
@@ -194,8 +206,11 @@ export class ToneScreen {
       return this.result;
     }
     const r = this.evaluate();
+    // the oldest sub-block of the block just evaluated (the next hop's block no longer holds it)
+    const oldest = this.energy[this.subCount & (HISTORY_SUBS - 1)];
+    const falling = FALL_FACTOR * e < Math.max(oldest, (r.blockPower * SCREEN_BLOCK_SAMPLES) / SCREEN_BLOCK_SUBS);
     const loud = r.blockPower >= this.longSkipMin && e >= this.longSkipMinSub;
-    this.skip = r.ratio < LONG_SKIP_BELOW && loud ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
+    this.skip = falling ? 0 : r.ratio < LONG_SKIP_BELOW && loud ? LONG_SKIP_HOPS : r.ratio < SKIP_BELOW ? 1 : 0;
     return r;
   }
 

@@ -197,6 +197,21 @@ describe('B5, B6: a fragment straight after speech: all masked', () => {
   });
 });
 
+describe('B3, B5, B6: a quiet 10 ms fragment straight after speech: all masked', () => {
+  // the screen skipped the next hop (or three) after a block whose loud speech hid a quiet tone
+  // in its newer sub-blocks; the block that the fragment fills alone came one hop later. Every
+  // key plain and with 6 dB twist, onsets where the speech stops, just after it, and across
+  // the frame
+  it.each([-20, -30, -40])('%i dBm0', (levelDbm0) => {
+    const bursts = afterSpeech([...everyKey(10, { levelDbm0 }), ...everyKey(10, { levelDbm0, twistDb: 6 })], 7 + levelDbm0);
+    for (const phases of [[0], [0, 1, 3, 7, 10, 13, 17, 20, 27, 40], undefined]) {
+      const l = layout(bursts, { phases });
+      const r = run(l.bytes);
+      expect({ phases, ...leaks(l, r.replaced, LOOKAHEAD) }).toEqual({ phases, leaked: 0, maxRun: 0, burstsLeaking: 0 });
+    }
+  });
+});
+
 describe('E1: with a 20 ms look-ahead (the goal: zero leak at 20)', () => {
   it.each<[string, Burst[]]>([
     ['nominal', everyKey(50)],
