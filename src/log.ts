@@ -131,7 +131,7 @@ const GROUPED_NUMBER =
 const E164_ANYWHERE = /(?:\+|%2B)[0-9]{7,}/gi;
 
 /**
- * A run of 13 or more digits wherever it stands (`card4111111111111111`, `x4111…y`), unless it lies
+ * A run of 13 or more digits wherever it stands (`card4111…`, `x4111…y`), unless it lies
  * in a Twilio SID (two capital letters and 32 hex digits, standing alone: `CA…`, `RE…`, the `PK…`
  * of a payment session), whose hex may spell anything. A run standing alone is NUMBER_IN_PATH's;
  * one glued to letters is masked when it holds a card number (holdsCardNumber): a hash's digits or
