@@ -7,6 +7,13 @@
  * language and voice) and is hung up. A dial that connected answers empty TwiML: the call ends
  * when the agent hangs up. Either way the outcome goes on the call's audit trail with the answer
  * remembered, in one write (webhook-write.ts).
+ *
+ * The safe answer's own <Dial> (twiml.ts `safeTwiml`, `?fallback=1`) ends here too, but that
+ * answer is typically given because the store is unreachable: its end is answered from the
+ * request alone (`DialCallStatus`, the flow by the number called), with no store read or write,
+ * no replay claim (the answer is the same for a resend) and no audit entry. A dial-status that
+ * cannot be served answers the same way (`dialEndedTwiml`), never the safe answer's dial again:
+ * a dial that just ended would be dialled again, and one after a conversation, the agent.
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -36,6 +43,27 @@ export const dialStatusParams = z.object({
   /** seconds the parties talked; Twilio sends it for a call that was answered */
   DialCallDuration: z.coerce.number().int().min(0).max(86_400).optional().catch(undefined),
 });
+
+/** `?fallback=1` (twiml.ts SAFE_DIAL_QUERY): the end of the safe answer's <Dial>; anything else, a dial handoff's */
+export const dialStatusQuery = z.object({ fallback: z.literal('1').optional() }).catch({});
+
+/** a dial's end from the request alone: empty TwiML once connected, else the no-agent apology in the called number's flow's words, then a hangup */
+export function dialEndedTwiml(flows: FlowRegistry, raw: Record<string, string>): string {
+  const status = dialStatusParams.shape.DialCallStatus.parse(raw.DialCallStatus);
+  return status && CONNECTED.has(status) ? emptyTwiml() : sayAndHangUpTwiml('no-agent', flows.byNumber(raw.To ?? ''));
+}
+
+/** the end of the safe answer's <Dial>: nothing read or written in the store, which may be what failed */
+export function safeDialEndedHandler(flows: FlowRegistry) {
+  return async (raw: Record<string, string>, log: Logger): Promise<string> => {
+    // a request without a valid CallSid is refused (its safe answer is this route's own, the same words)
+    const p = dialStatusParams.parse(raw);
+    const status = p.DialCallStatus ?? 'unknown';
+    if (CONNECTED.has(status)) log.info({ dialCallStatus: status }, "the safe answer's dial ended");
+    else log.warn({ dialCallStatus: status }, "the safe answer's dial did not connect: apology and hang-up");
+    return dialEndedTwiml(flows, raw);
+  };
+}
 
 export interface DialStatusDeps {
   calls: CallRepository;

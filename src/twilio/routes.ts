@@ -29,7 +29,7 @@ import {
 } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
 import { bridgeLostIdentity, callbackIdentity, dialStatusIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
-import { dialStatusHandler } from './dial-status';
+import { dialEndedTwiml, dialStatusHandler, dialStatusQuery, safeDialEndedHandler } from './dial-status';
 import type { BridgeLost } from './bridge-lost';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
@@ -300,18 +300,25 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       return send(reply, answer);
     });
 
-    // the <Dial> to the agent ended (dial-status.ts): nothing more to say, or, not connected, the apology
+    // the <Dial> to the agent ended (dial-status.ts): nothing more to say, or, not connected, the apology;
+    // `?fallback=1`, the safe answer's <Dial>: answered from the request alone, the store untouched
     const dialStatus = dialStatusHandler(d);
-    route(
-      '/twilio/dial-status',
-      'dial-status',
-      'voice',
-      async (raw, log, _req, claimed) => dialStatus(raw, log, claimed),
-      dialStatusIdentity,
-      undefined,
-      // the claim reads the call it audits: the entry and the answer go in one write (webhook-write.ts)
-      (identity) => d.webhookWrite.reads(identity.callSid),
-    );
+    const safeDialEnded = safeDialEndedHandler(d.flows);
+    // a failure answers from the request too, never the safe answer's dial again (no loop)
+    const dialEnded = (raw: Record<string, string>) => dialEndedTwiml(d.flows, raw);
+    app.post('/twilio/dial-status', ROUTE_OPTIONS, async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const answer = dialStatusQuery.parse(req.query ?? {}).fallback
+        ? await serve(req, 'dial-status', 'voice', async (raw, log) => safeDialEnded(raw, log), { identify: () => null, safe: dialEnded })
+        : await serve(req, 'dial-status', 'voice', async (raw, log, _req, claimed) => dialStatus(raw, log, claimed), {
+            identify: dialStatusIdentity,
+            // the claim reads the call it audits: the entry and the answer go in one write (webhook-write.ts)
+            reads: (identity) => d.webhookWrite.reads(identity.callSid),
+            safe: dialEnded,
+          });
+      observeLatency('dial-status', answer.status, started);
+      return send(reply, answer);
+    });
 
     route(
       '/twilio/status',

@@ -1,7 +1,8 @@
 /**
  * How every Twilio webhook is served (CONTRACT §2): its signature first (missing 400, wrong 403,
  * nothing else runs), then the replay guard (replay.ts), then the route's handler. Whatever fails
- * inside a voice route answers the safe apology TwiML, never a 5xx, never dead air; its route's
+ * inside a voice route answers the safe apology TwiML (or the route's own `safe` answer, a dial's
+ * end: dial-status.ts), never a 5xx, never dead air; its route's
  * `rescue` may answer instead: a drop-in capture's call goes back to its app (dropin-rescue.ts),
  * and a sensitive stretch's recordings are resumed before the apology (stretch-rescue.ts).
  */
@@ -44,13 +45,16 @@ export type Reads = (identity: ReplayIdentity, req: FastifyRequest) => string[];
 /**
  * How a route tells its requests apart (the replay guard), what may answer before it, what a
  * failure answers when the safe apology alone is not the answer (a drop-in capture's call, a
- * sensitive stretch's), and what the claim reads for the handler.
+ * sensitive stretch's), what the claim reads for the handler, and, for a route the safe answer's
+ * dial would be wrong for, its own safe answer from the request alone (`safe`: a dial's end,
+ * dial-status.ts, where dialling again would never end).
  */
 export interface Serving {
   identify: Identify;
   early?: Early;
   rescue?: Rescue;
   reads?: Reads;
+  safe?: (params: Record<string, string>) => string;
 }
 
 const XML = TWIML_CONTENT_TYPE;
@@ -68,7 +72,7 @@ export function webhookServing(d: ServingDeps) {
   };
 
   const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
-    const { identify, early, rescue, reads } = how;
+    const { identify, early, rescue, reads, safe } = how;
     const params = formParams(req.body);
     const signature = req.headers['x-twilio-signature'];
     const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
@@ -83,7 +87,7 @@ export function webhookServing(d: ServingDeps) {
     const log = () => (callLog ??= d.log.child({ callSid, route: name }));
     const fallback = (): StoredAnswer =>
       kind === 'voice'
-        ? { status: 200, contentType: XML, body: safeTwiml(d.flows.byNumber(params.To ?? '')) }
+        ? { status: 200, contentType: XML, body: safe ? safe(params) : safeTwiml(d.config.publicUrl, d.flows.byNumber(params.To ?? '')) }
         : { status: 204, contentType: 'text/plain', body: '' };
     // the route's rescue (a drop-in capture's return, a stretch's resume) instead of the apology; never a second failure
     const rescued = async (): Promise<StoredAnswer | undefined> => {

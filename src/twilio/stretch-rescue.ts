@@ -59,7 +59,7 @@ export function stretchRescue(d: StretchRescueDeps, at: StretchWebhook): Rescue 
  */
 export async function afterFailedGuard(d: StretchRescueDeps, params: Record<string, string>, query: unknown, log: Logger): Promise<string> {
   const hold = decodeStretchQuery(query);
-  if (!hold || !callOf(params)) return safeTwiml(d.flows.byNumber(params.To ?? ''));
+  if (!hold || !callOf(params)) return safeTwiml(d.publicUrl, d.flows.byNumber(params.To ?? ''));
   return resumeAndApologise(d, params, hold, log);
 }
 
@@ -67,7 +67,7 @@ async function resumeAndApologise(d: StretchRescueDeps, params: Record<string, s
   const sids = 'current' in hold ? [undefined] : hold.sids;
   const confirmed = await d.recording.resumeAfterFailure(params.CallSid, sids, log);
   log.warn({ recordings: sids.length, confirmed }, 'a step of a sensitive stretch failed: the recordings it held paused resumed before the safe answer');
-  return safeTwiml(d.flows.byNumber(params.To ?? ''));
+  return safeTwiml(d.publicUrl, d.flows.byNumber(params.To ?? ''));
 }
 
 const callOf = (params: Record<string, string>): boolean => typeof params.CallSid === 'string' && CALL_SID.test(params.CallSid);

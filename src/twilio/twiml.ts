@@ -253,16 +253,24 @@ export function sayAndHangUpTwiml(message: SystemMessage, flow?: Flow): string {
 }
 
 /**
+ * The query on the safe answer's <Dial action> (`/twilio/dial-status?fallback=1`), signed by
+ * Twilio with the URL: its end is answered from the request alone (dial-status.ts), as the safe
+ * answer is typically given because the store is unreachable.
+ */
+export const SAFE_DIAL_QUERY = 'fallback=1';
+
+/**
  * What the caller hears when a step cannot be served (store down, flow error): a short apology
  * in the flow's language, then the flow's dial handoff if it has a fixed endpoint, else a clean
- * hangup. Never dead air.
+ * hangup. Never dead air: a dial that does not connect ends in the no-agent apology and a hangup
+ * (its action, dial-status.ts `dialEndedTwiml`), never in silence, and never in another dial.
  */
-export function safeTwiml(flow?: Flow): string {
+export function safeTwiml(publicUrl: string, flow?: Flow): string {
   const h = flow?.handoff;
   if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
     const r = new twilio.twiml.VoiceResponse();
     saySystem(r, 'apology-connecting', flow);
-    const dial = r.dial();
+    const dial = r.dial({ action: `${publicUrl}/twilio/dial-status?${SAFE_DIAL_QUERY}`, method: 'POST' });
     if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
     else if (h.to.startsWith('sip:')) dial.sip(h.to);
     else dial.number(h.to);

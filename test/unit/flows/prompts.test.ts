@@ -248,13 +248,13 @@ describe('rendering prompts as TwiML', () => {
 describe("the service's own words in the flow's language", () => {
   it('apologises in Spanish for a Spanish flow and in English otherwise', () => {
     const es = parseFlow('es.yaml', flowWith('  - say: hola\n', 'language: es-MX\nvoice: Polly.Mia\n'));
-    expect(parseTwiml(safeTwiml(es))[0]).toEqual({
+    expect(parseTwiml(safeTwiml('https://tw.example.com', es))[0]).toEqual({
       verb: 'Say',
       text: expect.stringMatching(/^Lo sentimos, no podemos completar su solicitud/),
       language: 'es-MX',
       voice: 'Polly.Mia',
       loop: 1,
     });
-    expect(parseTwiml(safeTwiml())[0]).toMatchObject({ verb: 'Say', text: `${APOLOGY} Please call again later. Goodbye.` });
+    expect(parseTwiml(safeTwiml('https://tw.example.com'))[0]).toMatchObject({ verb: 'Say', text: `${APOLOGY} Please call again later. Goodbye.` });
   });
 });

@@ -75,7 +75,7 @@ test("an entry that ended on '#': both recordings resumed at once, then the apol
     { callSid: CALL, recordingSid: OWN, status: 'in-progress' },
     { callSid: CALL, recordingSid: OTHER, status: 'in-progress' },
   ]);
-  expect(body).toContain('<Dial><Client>alice</Client></Dial>');
+  expect(body).toContain(`<Dial action="${PUBLIC}/twilio/dial-status?fallback=1" method="POST"><Client>alice</Client></Dial>`);
   expect(body).toContain('sorry');
   expect(lines.find((l) => l.msg === 'a step of a sensitive stretch failed: the recordings it held paused resumed before the safe answer')).toMatchObject({
     recordings: 2,
@@ -105,14 +105,14 @@ test("a guard's webhook: the caller fell silent, so the recording (the flow's ow
   const { updates, log, deps } = setup();
   const body = await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ current: true })), log);
   expect(updates).toEqual([{ callSid: CALL, recordingSid: 'Twilio.CURRENT', status: 'in-progress' }]);
-  expect(body).toContain('<Dial>');
+  expect(body).toContain('<Dial action=');
 });
 
 test("that guard's own webhook, the store answering: the recordings resumed and the apology, never the flow; a query this service did not write, the apology alone", async () => {
   const { updates, log, deps } = setup();
   const body = await afterFailedGuard(deps, params(), query(encodeStretchQuery({ sids: [OWN, OTHER] })), log);
   expect(updates.map((u) => u.recordingSid)).toEqual([OWN, OTHER]);
-  expect(body).toContain('<Dial><Client>alice</Client></Dial>');
+  expect(body).toContain(`<Dial action="${PUBLIC}/twilio/dial-status?fallback=1" method="POST"><Client>alice</Client></Dial>`);
   const odd = await afterFailedGuard(deps, params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log);
   expect(odd).toBe(body);
   expect(updates).toHaveLength(2);

@@ -141,11 +141,13 @@ describe('renderVerbs', () => {
 });
 
 describe('safe TwiML: what the caller hears when a step cannot be served', () => {
-  test('with a fixed dial target: the apology, then that target', () => {
-    expect(safeTwiml(flowWith('language: en-GB\n'))).toBe(
-      HEAD + `<Response><Say language="en-GB">${APOLOGY} Connecting you to an agent.</Say><Dial><Sip>sip:agent@example.com</Sip></Dial></Response>`,
+  test('with a fixed dial target: the apology, then that target, whose end is asked of the fallback dial-status', () => {
+    expect(safeTwiml(PUBLIC, flowWith('language: en-GB\n'))).toBe(
+      HEAD +
+        `<Response><Say language="en-GB">${APOLOGY} Connecting you to an agent.</Say>` +
+        `<Dial action="${PUBLIC}/twilio/dial-status?fallback=1" method="POST"><Sip>sip:agent@example.com</Sip></Dial></Response>`,
     );
-    expect(safeTwiml(flowWith('', 'mode: dial\n  to: "client:bob"'))).toContain('<Dial><Client>bob</Client></Dial>');
+    expect(safeTwiml(PUBLIC, flowWith('', 'mode: dial\n  to: "client:bob"'))).toContain('method="POST"><Client>bob</Client></Dial>');
   });
 
   test.each([
@@ -153,7 +155,7 @@ describe('safe TwiML: what the caller hears when a step cannot be served', () =>
     ['a queue', flowWith('', 'mode: dial\n  to: "queue:agents"')],
     ['a bridge', flowWith('', 'mode: bridge')],
   ])('with %s: the apology and a clean hangup, never dead air', (_name, flow) => {
-    const xml = safeTwiml(flow);
+    const xml = safeTwiml(PUBLIC, flow);
     expect(xml).toContain(`${APOLOGY} Please call again later. Goodbye.</Say><Hangup/></Response>`);
     expect(xml).not.toContain('<Dial');
     expect(xml).not.toContain('<Enqueue');
