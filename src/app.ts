@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { createSecretKey, hkdfSync } from 'node:crypto';
 import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
-import { AuditKey, AuditTrail } from './audit';
+import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
@@ -117,14 +117,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     keyPrefix: keys.prefix + 'vault:',
     callIndexKey: keys.vaultIndex,
   });
-  // a key held only in the environment: a store writer cannot re-seal the trail (issue 11)
-  if (!config.auditKey)
+  // keys held only in the environment: a store writer cannot re-seal the trail (issue 11)
+  if (!config.auditKeys)
     log.warn(
       { variable: 'AUDIT_KEY' },
-      'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; rotating that key makes older trails report a key change',
+      'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; trails it sealed stop verifying once that key leaves VAULT_KEYS',
     );
-  const auditKey = new AuditKey(config.auditKey ? derive(config.auditKey, 'tonewall audit v1') : derive(keyRing.primary.key.export(), 'tonewall audit v1'));
-  const audit = new AuditTrail(store, keys, { key: auditKey, ttlSeconds: config.auditRetentionDays * 86400 });
+  // the keys derived from VAULT_KEYS verify after the AUDIT_KEY ones, so trails sealed before
+  // AUDIT_KEY was set, or before the vault's first key changed, still verify while that key is kept
+  const vaultDerived = keyRing.ids.map((id) => new AuditKey(derive(keyRing.get(id)!.key.export(), 'tonewall audit v1')));
+  const auditKeys = new AuditKeyRing([...(config.auditKeys ?? []).map((k) => new AuditKey(derive(k, 'tonewall audit v1'))), ...vaultDerived]);
+  const audit = new AuditTrail(store, keys, { key: auditKeys, ttlSeconds: config.auditRetentionDays * 86400 });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(
     config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],

@@ -98,7 +98,13 @@ const schema = z
     INSTANCE_ID: z.string().min(1).optional(),
     // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
     SUBJECT_KEY: secret('SUBJECT_KEY').optional(),
-    AUDIT_KEY: secret('AUDIT_KEY').optional(),
+    // a ring, as INSTANCE_MESSAGE_KEY: comma-separated, the first seals, every one verifies (audit/keys.ts)
+    AUDIT_KEY: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()))
+      .refine((ks) => ks.every((k) => k.length >= 32), 'AUDIT_KEY: every key must be at least 32 characters (comma-separated, the first seals)')
+      .refine((ks) => new Set(ks).size === ks.length, 'AUDIT_KEY: a key is given twice')
+      .optional(),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
     AGENT_JWT_MAX_LIFETIME_SECONDS: z.coerce
       .number()
@@ -140,21 +146,22 @@ const schema = z
   .superRefine((e, ctx) => {
     // a key shared with another purpose is only as safe as that purpose's weakest holder
     const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
-    for (const name of ['SUBJECT_KEY', 'AUDIT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
+    for (const name of ['SUBJECT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
       const v = e[name];
       if (v === undefined) continue;
       for (const [other, text] of Object.entries(others)) {
         if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
       }
     }
-    // each key of the ring, as any of them verifies a message between instances
-    for (const key of e.INSTANCE_MESSAGE_KEY ?? []) {
-      for (const [other, text] of Object.entries(others)) {
-        if (key === text)
-          ctx.addIssue({ code: 'custom', path: ['INSTANCE_MESSAGE_KEY'], message: `INSTANCE_MESSAGE_KEY must not be the same text as ${other}` });
+    // each key of a ring, as any of them verifies a message between instances or an audit entry
+    for (const name of ['INSTANCE_MESSAGE_KEY', 'AUDIT_KEY'] as const) {
+      for (const key of e[name] ?? []) {
+        for (const [other, text] of Object.entries(others)) {
+          if (key === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
+        }
       }
     }
-    if (e.SUBJECT_KEY !== undefined && e.SUBJECT_KEY === e.AUDIT_KEY)
+    if (e.SUBJECT_KEY !== undefined && (e.AUDIT_KEY ?? []).includes(e.SUBJECT_KEY))
       ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
   });
 
@@ -180,8 +187,11 @@ export interface Config {
   readonly instanceId: string;
   /** HMAC key of the caller-number index; unset: derived from AGENT_JWT_SECRET as before (the app warns) */
   readonly subjectKey?: string;
-  /** HMAC key of audit entries; unset: derived from the first VAULT_KEYS key (the app warns) */
-  readonly auditKey?: string;
+  /**
+   * HMAC keys of audit entries (audit/keys.ts): the first seals, each verifies the entries it
+   * sealed. Unset: derived from the VAULT_KEYS keys, the first sealing (the app warns).
+   */
+  readonly auditKeys?: readonly string[];
   readonly auditRetentionDays: number;
   readonly jwt: { readonly maxLifetimeSeconds: number; readonly audience?: string; readonly issuer?: string };
   /** /metrics listens here (0: a free port); on the public port only behind METRICS_TOKEN */
@@ -247,7 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `i-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     subjectKey: e.SUBJECT_KEY,
-    auditKey: e.AUDIT_KEY,
+    ...(e.AUDIT_KEY ? { auditKeys: Object.freeze(e.AUDIT_KEY) } : {}),
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),
     metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),

@@ -3,8 +3,10 @@
  * PII-free audit trail, whether its chain holds and, when not, the first entry that breaks it.
  *
  * `GET /v1/audit/export` (admin, issue 11; CONTRACT §7): every trail that began in a range of days, as
- * NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`. Kept outside the store,
- * the export is what shows a trail cut short or deleted by someone who can write Redis.
+ * NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`, with `brokenAt` when the
+ * trail does not verify; an unreadable trail gets one `{callSid, verified: false, brokenAt}` line
+ * with no entry. Kept outside the store, the export is what shows a trail cut short or deleted
+ * by someone who can write Redis.
  *
  * Order of checks: token (401), then whether the token may see the call (404, before anything
  * else can leak that the call exists), then role (403). The trail outlives the call record (it
@@ -62,8 +64,11 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       async function* lines(): AsyncGenerator<string> {
         for (const d of days(from, to)) {
           for (const callSid of await audit.callsOn(d)) {
-            const { entries, verified } = await audit.verify(callSid);
-            for (const entry of entries) yield JSON.stringify({ callSid, verified, entry }) + '\n';
+            const { entries, verified, brokenAt } = await audit.verify(callSid);
+            const trail = verified ? { callSid, verified } : { callSid, verified, brokenAt };
+            for (const entry of entries) yield JSON.stringify({ ...trail, entry }) + '\n';
+            // a trail with nothing to list that does not verify (unreadable) still gets its line
+            if (entries.length === 0 && !verified) yield JSON.stringify(trail) + '\n';
           }
         }
       }

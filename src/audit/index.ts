@@ -1,5 +1,4 @@
 export {
-  AuditKey,
   AuditTrail,
   AUDIT_RETENTION_DAYS,
   AUDIT_TTL_SECONDS,
@@ -12,5 +11,6 @@ export {
   sealEntry,
   verifyChain,
 } from './trail';
+export { AuditKey, AuditKeyRing } from './keys';
 export { AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
 export { canonicalJson } from './canonical';

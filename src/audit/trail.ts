@@ -6,9 +6,12 @@
  * Tamper evidence against someone who can write the store (issue 11): each entry's `hash` is an
  * HMAC-SHA256, keyed with AUDIT_KEY (held only in the environment), over the call's sid and the
  * entry's canonical JSON, `prev` included. Rewriting an entry, re-chaining the rest, or moving an
- * entry to another call's trail needs the key; `kid` names the key that sealed an entry, so a
- * key change reads as one, not as tampering. What a store writer can still do is cut the tail or
- * delete a whole trail: only the export (routes.ts), kept in a SIEM, shows that.
+ * entry to another call's trail needs the key. AUDIT_KEY may hold a ring (keys.ts): `kid` names
+ * the key that sealed an entry and the entry is checked with that key, so a trail sealed before a
+ * rotation still verifies while its key stays in the ring; a kid naming no key in the ring reads
+ * as `unknown-key` (unchecked), never as a benign key change. What a store writer can still do
+ * is cut the tail or delete a whole trail: only the export (agents/audit-routes.ts), kept in a
+ * SIEM, shows that.
  *
  * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
  * The chain needs the previous entry's hash at the moment of appending, so the read of the tail
@@ -22,8 +25,8 @@
  */
 import { Errors } from '../errors';
 import { RecentValues, type CasRecord, type Keys, type Store, type StoreOp, type StoreRecord } from '../store';
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical';
+import { timingSafeEqual } from 'node:crypto';
+import { type AuditKey, type AuditKeyRing, auditKeyRing } from './keys';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 
 /** the default retention: 400 days, a margin over PCI DSS's 12 months */
@@ -65,7 +68,11 @@ const TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 /** where a trail stops holding, and why: the first entry (by position, from 1) that fails */
 export interface BrokenLink {
   seq: number;
-  reason: 'unreadable' | 'sequence' | 'link' | 'key' | 'mac';
+  /**
+   * `unknown-key`: the entry names a key not in the ring (one dropped too soon, or a forged
+   * `kid`), so it cannot be checked; `mac`: its MAC fails under the key it names.
+   */
+  reason: 'unreadable' | 'sequence' | 'link' | 'unknown-key' | 'mac';
 }
 
 export interface Verification {
@@ -74,23 +81,6 @@ export interface Verification {
   brokenAt?: BrokenLink;
 }
 
-/** The MAC key of the trail; `kid` is a short public name for it, stored in every entry. */
-export class AuditKey {
-  readonly kid: string;
-  /** a key object: an HMAC from it skips importing the key, a third of its cost */
-  readonly #key: KeyObject;
-  constructor(key: Buffer) {
-    if (key.length < 32) throw AuditErrors.invalid('the audit key must be at least 32 bytes');
-    this.#key = createSecretKey(Buffer.from(key));
-    this.kid = createHmac('sha256', this.#key).update('tonewall audit key id').digest('hex').slice(0, 16);
-    Object.freeze(this);
-  }
-  mac(callSid: string, fields: Record<string, unknown>): string {
-    return createHmac('sha256', this.#key)
-      .update(`${callSid}\n${canonicalJson(fields)}`, 'utf8')
-      .digest('hex');
-  }
-}
 export class AuditTrail {
   private readonly ttlSeconds: number;
   /** per-call tail of this process's pending appends */
@@ -98,14 +88,17 @@ export class AuditTrail {
   /** per call, the trail as this process last wrote it: a guess, checked by compare-and-set */
   private readonly lastWritten = new RecentValues(LAST_WRITTEN_MAX);
 
+  /** seals with the ring's first key, verifies with the key each entry names */
+  private readonly ring: AuditKeyRing;
   private readonly key: AuditKey;
 
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-    opts: { key: AuditKey; ttlSeconds?: number },
+    opts: { key: AuditKey | AuditKeyRing; ttlSeconds?: number },
   ) {
-    this.key = opts.key;
+    this.ring = auditKeyRing(opts.key);
+    this.key = this.ring.primary;
     this.ttlSeconds = opts.ttlSeconds ?? AUDIT_TTL_SECONDS;
     if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) throw AuditErrors.invalid('ttlSeconds must be a positive whole number');
   }
@@ -207,7 +200,7 @@ export class AuditTrail {
     if (raw === null) return { entries: [], verified: true };
     const entries = parseEntries(raw);
     if (!entries) return { entries: [], verified: false, brokenAt: { seq: 1, reason: 'unreadable' } };
-    const brokenAt = verifyChain(this.key, callSid, entries);
+    const brokenAt = verifyChain(this.ring, callSid, entries);
     return brokenAt ? { entries, verified: false, brokenAt } : { entries, verified: true };
   }
 
@@ -255,15 +248,21 @@ export function sealEntry(key: AuditKey, callSid: string, fields: Record<string,
   return fields as AuditEntry;
 }
 
-/** The first entry of `callSid`'s trail that does not hold, or null when all do. */
-export function verifyChain(key: AuditKey, callSid: string, entries: AuditEntry[]): BrokenLink | null {
+/**
+ * The first entry of `callSid`'s trail that does not hold, or null when all do. Each entry is
+ * checked with the key its `kid` names, so a kid is never taken on trust: a forged one names no
+ * key in the ring (`unknown-key`) or one whose MAC then fails (`mac`).
+ */
+export function verifyChain(keys: AuditKey | AuditKeyRing, callSid: string, entries: AuditEntry[]): BrokenLink | null {
+  const ring = auditKeyRing(keys);
   let prev = GENESIS_HASH;
   for (let i = 0; i < entries.length; i++) {
     const seq = i + 1;
     const { hash, ...rest } = entries[i];
     if (rest.seq !== seq) return { seq, reason: 'sequence' };
     if (rest.prev !== prev) return { seq, reason: 'link' };
-    if (rest.kid !== key.kid) return { seq, reason: 'key' };
+    const key = ring.get(rest.kid);
+    if (!key) return { seq, reason: 'unknown-key' };
     if (typeof hash !== 'string' || !safeEqualHex(key.mac(callSid, rest), hash)) return { seq, reason: 'mac' };
     prev = hash;
   }

@@ -122,6 +122,29 @@ describe('GET /v1/calls/:callSid/audit', () => {
       expect(mine.filter((l) => l.callSid === b).every((l) => l.verified === false)).toBe(true);
     });
 
+    test("a broken trail's lines carry brokenAt; an unreadable trail gets one verified:false line", async () => {
+      const good = await callWithTrail();
+      const broken = await callWithTrail();
+      const unreadable = await callWithTrail();
+      const stored = JSON.parse((await store.get(keys.audit(broken)))!) as Record<string, unknown>[];
+      stored[1].captureId = 'c2';
+      await store.set(keys.audit(broken), JSON.stringify(stored), 600);
+      await store.set(keys.audit(unreadable), '{not json', 600);
+      const res = await exportAs(bearer('admin', 'root', 'client:root'));
+      expect(res.statusCode).toBe(200);
+      const lines = res.body
+        .trim()
+        .split('\n')
+        .map((l: string) => JSON.parse(l) as { callSid: string; verified: boolean; brokenAt?: unknown; entry?: { seq: number } });
+      const of = (sid: string) => lines.filter((l) => l.callSid === sid);
+      expect(of(good).every((l) => l.verified && !('brokenAt' in l))).toBe(true);
+      expect(of(broken).map((l) => [l.entry?.seq, l.verified, l.brokenAt])).toEqual([
+        [1, false, { seq: 2, reason: 'mac' }],
+        [2, false, { seq: 2, reason: 'mac' }],
+      ]);
+      expect(of(unreadable)).toEqual([{ callSid: unreadable, verified: false, brokenAt: { seq: 1, reason: 'unreadable' } }]);
+    });
+
     test('a range of days is honoured; before today nothing of today shows', async () => {
       const a = await callWithTrail();
       const res = await exportAs(bearer('admin', 'root', 'client:root'), '?from=2020-01-01&to=2020-01-02');

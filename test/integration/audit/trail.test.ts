@@ -83,14 +83,14 @@ describe('AuditTrail on Redis', () => {
     expect(await trail.verify(CALL)).toMatchObject({ verified: false, brokenAt: { seq: 2, reason: 'mac' } });
   });
 
-  test("an entry moved from another call's trail, or sealed with another key, does not verify", async () => {
+  test("an entry moved from another call's trail, or sealed with a key not in the ring, does not verify", async () => {
     const OTHER = 'CAffffffffffffffffffffffffffffff00';
     await trail.append(CALL, { type: 'call.started' });
     await trail.append(OTHER, { type: 'call.started' });
     await raw.set(keys.audit(CALL), (await raw.get(keys.audit(OTHER)))!, 'KEEPTTL');
     expect(await trail.verify(CALL)).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'mac' } });
     const rotated = new AuditTrail(store, keys, { key: new AuditKey(Buffer.alloc(32, 9)) });
-    expect(await rotated.verify(OTHER)).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'key' } });
+    expect(await rotated.verify(OTHER)).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'unknown-key' } });
   });
 
   test('re-hashing an edited entry still breaks the link to the next one', async () => {

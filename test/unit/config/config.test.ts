@@ -4,7 +4,10 @@
  * stored callers findable for access and erasure.
  */
 import { buildApp } from '../../../src/app';
+import type { AuditTrail } from '../../../src/audit';
 import { ConfigError, loadConfig } from '../../../src/config';
+import { EmbeddedStore } from '../../../src/store';
+import { generateKeyRingText } from '../../../src/vault';
 import { minimalEnv } from '../../support/env';
 import { LogCapture } from '../../support/harness';
 
@@ -53,6 +56,24 @@ describe('loadConfig: issue 11 variables', () => {
 
   test('SUBJECT_KEY and AUDIT_KEY must differ', () => {
     expect(refusal({ SUBJECT_KEY: 's'.repeat(32), AUDIT_KEY: 's'.repeat(32) }).variable).toBe('AUDIT_KEY');
+    expect(refusal({ SUBJECT_KEY: 's'.repeat(32), AUDIT_KEY: `${'a'.repeat(32)},${'s'.repeat(32)}` }).variable).toBe('AUDIT_KEY');
+  });
+
+  test('AUDIT_KEY is one key or a comma-separated ring, the first sealing', () => {
+    expect(loadConfig({ ...base, AUDIT_KEY: 'a'.repeat(32) }).auditKeys).toEqual(['a'.repeat(32)]);
+    expect(loadConfig({ ...base, AUDIT_KEY: ` ${'n'.repeat(32)} , ${'o'.repeat(40)}` }).auditKeys).toEqual(['n'.repeat(32), 'o'.repeat(40)]);
+    expect(loadConfig(base).auditKeys).toBeUndefined();
+  });
+
+  test.each([
+    ['a short key in the ring', () => `${'n'.repeat(32)},short`],
+    ['an empty entry', () => `${'n'.repeat(32)},`],
+    ['a key given twice', () => `${'n'.repeat(32)},${'n'.repeat(32)}`],
+    ['a ring key equal to AGENT_JWT_SECRET', () => `${'n'.repeat(32)},${'j'.repeat(40)}`],
+  ])('AUDIT_KEY with %s is refused, naming it and no key', (_what, value) => {
+    const e = refusal({ AUDIT_KEY: value() });
+    expect(e.variable).toBe('AUDIT_KEY');
+    expect(e.message).not.toContain('n'.repeat(32));
   });
 
   test('TRUST_PROXY takes addresses, ranges and the proxy-addr names', () => {
@@ -83,6 +104,51 @@ describe('SUBJECT_KEY', () => {
     const app = await buildApp(loadConfig(base), { logStream: logs });
     await app.close();
     expect(logs.lines.map((l) => JSON.parse(l) as { level: number; variable?: string }).some((l) => l.level === 40 && l.variable === 'SUBJECT_KEY')).toBe(true);
+  });
+});
+
+describe('AUDIT_KEY ring', () => {
+  const OLD = 'old-audit-key-0123456789abcdef-0123456789';
+  const NEW = 'new-audit-key-0123456789abcdef-0123456789';
+  const CALL = 'CA0123456789abcdef0123456789abcdef';
+  /** builds the app with `env` on `store`, runs `fn` on its audit trail, closes it */
+  const withAudit = async <T>(store: EmbeddedStore, env: Record<string, string>, fn: (audit: AuditTrail) => Promise<T>): Promise<T> => {
+    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: new LogCapture(), store });
+    try {
+      return await fn(app.services.audit);
+    } finally {
+      await app.close();
+    }
+  };
+
+  test('a trail sealed under the old key verifies with new,old, appends seal with new; without old it is unknown-key', async () => {
+    const store = new EmbeddedStore();
+    try {
+      await withAudit(store, { AUDIT_KEY: OLD }, (a) => a.append(CALL, { type: 'call.started' }));
+      const after = await withAudit(store, { AUDIT_KEY: `${NEW},${OLD}` }, async (a) => {
+        await a.append(CALL, { type: 'call.ended' });
+        return a.verify(CALL);
+      });
+      expect(after.verified).toBe(true);
+      expect(after.entries[0].kid).not.toBe(after.entries[1].kid);
+      expect(await withAudit(store, { AUDIT_KEY: NEW }, (a) => a.verify(CALL))).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'unknown-key' } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('unset, trails verify across a VAULT_KEYS rotation and after AUDIT_KEY is set, while the old vault key is kept', async () => {
+    const store = new EmbeddedStore();
+    const k1 = generateKeyRingText('k1');
+    const k2 = generateKeyRingText('k2');
+    try {
+      await withAudit(store, { VAULT_KEYS: k1 }, (a) => a.append(CALL, { type: 'call.started' }));
+      expect(await withAudit(store, { VAULT_KEYS: `${k2},${k1}` }, (a) => a.verify(CALL))).toMatchObject({ verified: true });
+      expect(await withAudit(store, { VAULT_KEYS: k1, AUDIT_KEY: NEW }, (a) => a.verify(CALL))).toMatchObject({ verified: true });
+      expect(await withAudit(store, { VAULT_KEYS: k2 }, (a) => a.verify(CALL))).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'unknown-key' } });
+    } finally {
+      await store.close();
+    }
   });
 });
 
