@@ -123,10 +123,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       { variable: 'AUDIT_KEY' },
       'AUDIT_KEY unset: audit entries sealed with a key derived from the first VAULT_KEYS key; trails it sealed stop verifying once that key leaves VAULT_KEYS',
     );
-  // the keys derived from VAULT_KEYS verify after the AUDIT_KEY ones, so trails sealed before
-  // AUDIT_KEY was set, or before the vault's first key changed, still verify while that key is kept
-  const vaultDerived = keyRing.ids.map((id) => new AuditKey(derive(keyRing.get(id)!.key.export(), 'tonewall audit v1')));
-  const auditKeys = new AuditKeyRing([...(config.auditKeys ?? []).map((k) => new AuditKey(derive(k, 'tonewall audit v1'))), ...vaultDerived]);
+  // Without AUDIT_KEY, the keys derived from VAULT_KEYS seal (the first) and verify (each), so a
+  // trail survives the vault's first key changing while the old one is kept. With it, they verify
+  // nothing: the audit key is apart from the vault's so that whoever holds VAULT_KEYS cannot seal
+  // entries that verify, and trails sealed before AUDIT_KEY was set report `unknown-key`.
+  const auditKeys = new AuditKeyRing(
+    config.auditKeys
+      ? config.auditKeys.map((k) => new AuditKey(derive(k, 'tonewall audit v1')))
+      : keyRing.ids.map((id) => new AuditKey(derive(keyRing.get(id)!.key.export(), 'tonewall audit v1'))),
+  );
   const audit = new AuditTrail(store, keys, { key: auditKeys, ttlSeconds: config.auditRetentionDays * 86400 });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(

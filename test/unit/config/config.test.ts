@@ -137,14 +137,17 @@ describe('AUDIT_KEY ring', () => {
     }
   });
 
-  test('unset, trails verify across a VAULT_KEYS rotation and after AUDIT_KEY is set, while the old vault key is kept', async () => {
+  test('unset, trails verify across a VAULT_KEYS rotation while the old vault key is kept; once AUDIT_KEY is set, a vault key seals and verifies nothing', async () => {
     const store = new EmbeddedStore();
     const k1 = generateKeyRingText('k1');
     const k2 = generateKeyRingText('k2');
     try {
       await withAudit(store, { VAULT_KEYS: k1 }, (a) => a.append(CALL, { type: 'call.started' }));
       expect(await withAudit(store, { VAULT_KEYS: `${k2},${k1}` }, (a) => a.verify(CALL))).toMatchObject({ verified: true });
-      expect(await withAudit(store, { VAULT_KEYS: k1, AUDIT_KEY: NEW }, (a) => a.verify(CALL))).toMatchObject({ verified: true });
+      expect(await withAudit(store, { VAULT_KEYS: k1, AUDIT_KEY: NEW }, (a) => a.verify(CALL))).toMatchObject({
+        verified: false,
+        brokenAt: { seq: 1, reason: 'unknown-key' },
+      });
       expect(await withAudit(store, { VAULT_KEYS: k2 }, (a) => a.verify(CALL))).toMatchObject({ verified: false, brokenAt: { seq: 1, reason: 'unknown-key' } });
     } finally {
       await store.close();
