@@ -1,6 +1,7 @@
 /**
  * Forwards a subject's erasure to every processor that takes one (CONTRACT §6, §7): a signed
- * POST of `{subject, receiptId}` to its `eraseUrl`, retried like a delivery. The outcome per
+ * POST of `{purpose: "erasure", subject, receiptId}` to its `eraseUrl`, retried like a delivery.
+ * The signed `purpose` is what tells it from a delivery, signed with the same secret (sign.ts). The outcome per
  * processor goes into the erasure receipt. The caller's number is in the request body only.
  */
 import { createHash } from 'node:crypto';
@@ -41,7 +42,7 @@ export async function forwardErasure(
 ): Promise<ErasureOutcome[]> {
   const backoff = checkBackoff(opts.backoff ?? ERASURE_BACKOFF);
   const fetchImpl = opts.fetchImpl ?? fetch;
-  const body = JSON.stringify({ subject: phone, receiptId });
+  const body = JSON.stringify({ purpose: 'erasure', subject: phone, receiptId });
   return Promise.all(
     processors.map(async (p): Promise<ErasureOutcome> => {
       // a twilio-generic-pay processor has a secret exactly when it has an eraseUrl (config.ts)

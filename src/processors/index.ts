@@ -7,7 +7,15 @@ export {
   type GenericPayProcessorConfig,
   type GenericPaySettings,
 } from './config';
-export { signatureHeader, verifySignature, SIGNATURE_HEADER, DEFAULT_TOLERANCE_SECONDS } from './sign';
+export {
+  signatureHeader,
+  verifySignature,
+  verifyProcessorRequest,
+  type RequestPurpose,
+  type VerifiedRequest,
+  SIGNATURE_HEADER,
+  DEFAULT_TOLERANCE_SECONDS,
+} from './sign';
 export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
 export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';
 export { type DeliveryRecord, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor } from './records';

@@ -45,7 +45,11 @@ async function valueOf(vault: Vault, session: CallSession, name: string): Promis
   return vault.get(session.callSid, name, f.token);
 }
 
-/** CONTRACT §6: `{callSid, subject, fields}`, signed */
+/**
+ * CONTRACT §6: `{purpose, idempotencyKey, callSid, subject, fields}`, signed. `purpose` and the
+ * key are inside the signature so that this body is no erasure at `eraseUrl` and, sent again
+ * under another Idempotency-Key header, no second charge (sign.ts).
+ */
 async function prepareTonewall({ vault, log }: TryDeps, session: CallSession, processor: TonewallProcessorConfig): Promise<PreparedTry | NotPrepared> {
   const fields: Record<string, string> = {};
   for (const name of processor.fields) {
@@ -59,16 +63,11 @@ async function prepareTonewall({ vault, log }: TryDeps, session: CallSession, pr
     if (subject === null) log.warn({ callSid: session.callSid, processor: processor.name }, 'caller number no longer in the vault: subject sent as null');
   }
   const sent = [...Object.values(fields), ...(subject ? [subject, subject.replace(/^\+/, '')] : [])];
-  const body = JSON.stringify({ callSid: session.callSid, subject, fields });
+  const key = idempotencyKey(session.callSid, processor.name, deliveryRound(session));
+  const body = JSON.stringify({ purpose: 'delivery', idempotencyKey: key, callSid: session.callSid, subject, fields });
   return {
     async send(fetchImpl) {
-      const answered = await postSigned(
-        fetchImpl,
-        processor.url,
-        body,
-        processor.secret,
-        idempotencyKey(session.callSid, processor.name, deliveryRound(session)),
-      );
+      const answered = await postSigned(fetchImpl, processor.url, body, processor.secret, key);
       // the answer goes to the agent as an allow-listed summary only: no free text, nothing sent
       const summary = summarizeAnswer(answered.body, sent);
       return {

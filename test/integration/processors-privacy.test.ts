@@ -6,7 +6,7 @@
  */
 import { TokenAuth } from '../../src/auth/tokens';
 import type { CallEvent } from '../../src/bus';
-import { verifySignature } from '../../src/processors';
+import { verifyProcessorRequest, verifySignature } from '../../src/processors';
 import { PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
 import { gatewayProcessorsFile, startGateway, type Gateway } from '../support/gateway';
@@ -71,7 +71,12 @@ describe('processors and privacy through the app', () => {
       // exactly the listed fields: not the account number
       expect(body.fields).toEqual({ card: CARDS[i], expiry: expiries[i], cvv: '123' });
       expect(r.headers['idempotency-key']).toBeTruthy();
+      // replayed to eraseUrl within the window, a delivery fails the receiver's purpose check
+      expect(body).toMatchObject({ purpose: 'delivery', idempotencyKey: r.headers['idempotency-key'] });
+      expect(verifyProcessorRequest(String(r.headers['x-tonewall-signature']), r.body, SECRET, 'erasure')).toBeNull();
     }
+    // two payments from one caller: each charge carries a signed key of its own
+    expect(new Set(charges.map((r) => JSON.parse(r.body).idempotencyKey)).size).toBe(2);
     await waitFor(() => events.filter((e) => e.type === 'processor.result').length >= 2, 'processor.result events');
     const result = events.find((e): e is Extract<CallEvent, { type: 'processor.result' }> => e.type === 'processor.result' && e.callSid === c1.sid)!;
     // the gateway echoes what it was sent: agents get the allow-listed summary only (issue 11 item 2)
@@ -101,6 +106,11 @@ describe('processors and privacy through the app', () => {
     const erase = gw.received.find((r) => r.path === '/erase')!;
     expect(verifySignature(String(erase.headers['x-tonewall-signature']), erase.body, SECRET, 300)).toBe(true);
     expect(JSON.parse(erase.body).subject).toBe(CALLER);
+    expect(verifyProcessorRequest(String(erase.headers['x-tonewall-signature']), erase.body, SECRET, 'erasure')).toMatchObject({
+      purpose: 'erasure',
+      subject: CALLER,
+    });
+    expect(verifyProcessorRequest(String(erase.headers['x-tonewall-signature']), erase.body, SECRET, 'delivery')).toBeNull();
 
     const after = (await (await fetch(subjectUrl, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
     expect(after.calls).toEqual([]);

@@ -151,7 +151,7 @@ describe('PrivacyService', () => {
     // the processor's eraseUrl got one signed request naming the caller and the receipt
     const erase = gw.received.filter((r) => r.path === '/erase');
     expect(erase).toHaveLength(1);
-    expect(JSON.parse(erase[0].body)).toEqual({ subject: PHONE, receiptId: receipt.receiptId });
+    expect(JSON.parse(erase[0].body)).toEqual({ purpose: 'erasure', subject: PHONE, receiptId: receipt.receiptId });
     expect(verifySignature(erase[0].headers['x-tonewall-signature'] as string, erase[0].body, 'gw-secret', 60)).toBe(true);
     expect(erase[0].headers['idempotency-key']).toMatch(/^[0-9a-f]{64}$/);
 

@@ -7,7 +7,15 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CALLER_VAULT_FIELD } from '../../../src/calls/session';
-import { type DeliveryResult, idempotencyKey, parseProcessors, ProcessorDelivery, type ProcessorConfig, verifySignature } from '../../../src/processors';
+import {
+  type DeliveryResult,
+  idempotencyKey,
+  parseProcessors,
+  ProcessorDelivery,
+  type ProcessorConfig,
+  verifyProcessorRequest,
+  verifySignature,
+} from '../../../src/processors';
 import { RedisStore, type Keys } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { redisUrl, scanRedis } from '../../support/redis';
@@ -111,10 +119,20 @@ describe('ProcessorDelivery', () => {
 
     const charge = charges();
     expect(charge).toHaveLength(1);
-    expect(JSON.parse(charge[0].body)).toEqual({ callSid: s.callSid, subject: PHONE, fields: { card: PAN, expiry: EXPIRY, cvv: CVV } });
+    expect(JSON.parse(charge[0].body)).toEqual({
+      purpose: 'delivery',
+      idempotencyKey: idempotencyKey(s.callSid, 'gateway'),
+      callSid: s.callSid,
+      subject: PHONE,
+      fields: { card: PAN, expiry: EXPIRY, cvv: CVV },
+    });
     expect(charge[0].headers['content-type']).toBe('application/json');
-    expect(verifySignature(charge[0].headers['x-tonewall-signature'] as string, charge[0].body, SECRET, 60)).toBe(true);
+    const signature = charge[0].headers['x-tonewall-signature'] as string;
+    expect(verifySignature(signature, charge[0].body, SECRET, 60)).toBe(true);
     expect(charge[0].headers['idempotency-key']).toBe(idempotencyKey(s.callSid, 'gateway'));
+    // the key a receiver dedupes on is signed, and is the header's; the body is no erasure
+    expect(verifyProcessorRequest(signature, charge[0].body, SECRET, 'delivery', 60)?.idempotencyKey).toBe(charge[0].headers['idempotency-key']);
+    expect(verifyProcessorRequest(signature, charge[0].body, SECRET, 'erasure', 60)).toBeNull();
     const crm = gw.received.filter((r) => r.path === '/crm');
     expect(crm).toHaveLength(1);
     expect(JSON.parse(crm[0].body).fields).toEqual({ account: ACCOUNT });

@@ -1,4 +1,4 @@
-import { forwardErasure, parseProcessors, verifySignature } from '../../../src/processors';
+import { forwardErasure, parseProcessors, verifyProcessorRequest, verifySignature } from '../../../src/processors';
 import { captureLog } from '../../support/fixtures';
 import { type Gateway, startGateway } from '../../support/gateway';
 
@@ -31,8 +31,11 @@ describe('forwardErasure', () => {
     ]);
     const a = gw.received.filter((r) => r.path === '/a/erase');
     expect(a).toHaveLength(3);
-    expect(JSON.parse(a[0].body)).toEqual({ subject: PHONE, receiptId: 'r-1' });
+    expect(JSON.parse(a[0].body)).toEqual({ purpose: 'erasure', subject: PHONE, receiptId: 'r-1' });
     expect(verifySignature(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 60)).toBe(true);
+    // signed with the delivery secret, but not a delivery: a charge endpoint that checks purpose refuses it
+    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 'erasure', 60)).not.toBeNull();
+    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 'delivery', 60)).toBeNull();
     expect(new Set(a.map((r) => r.headers['idempotency-key'])).size).toBe(1);
     expect(lines.join('')).not.toContain(PHONE.slice(2));
   });
