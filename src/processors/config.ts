@@ -3,7 +3,9 @@
  * at start with zod. An absent file means no processors; a file that does not validate stops
  * the service with the file, the path inside it and the reason; a `secretEnv` (or, for
  * `protocol: twilio-generic-pay`, a `usernameEnv`/`passwordEnv`) that names an unset variable
- * stops it naming that variable (never its text).
+ * stops it naming that variable (never its text). A `secretEnv` is an HMAC key: one shorter than
+ * the service's own keys, or shared with another processor (which could then sign requests as
+ * this one) or with HTTP Basic credentials (sent in the clear to a gateway), stops it too.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -37,6 +39,9 @@ const envName = z
     (n) => !CORE_SECRET_VARIABLES.includes(n),
     (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }),
   );
+
+/** an HMAC key for a processor: as long as the service's own keys (config.ts), as it is an equal key */
+export const MIN_PROCESSOR_SECRET_LENGTH = 32;
 
 // the same rule as a flow's `collect` field names
 const fieldName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -');
@@ -138,6 +143,27 @@ const fileSchema = z
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['processors', i, 'name'], message: `duplicate processor name ${p.name}` });
       seen.add(p.name);
     });
+    // one processor holding another's key could sign requests as it; a Basic password is sent to its gateway as it is
+    const signers = new Map<string, string>();
+    const basic = new Map<string, string>();
+    for (const p of f.processors) {
+      for (const v of [p.usernameEnv, p.passwordEnv]) if (v !== undefined && !basic.has(v)) basic.set(v, p.name);
+    }
+    f.processors.forEach((p, i) => {
+      const v = p.secretEnv;
+      if (v === undefined) return;
+      const path = ['processors', i, 'secretEnv'];
+      const signer = signers.get(v);
+      if (signer !== undefined)
+        ctx.addIssue({ code: 'custom', path, message: `${v} is already the secretEnv of ${signer}: give each processor a key of its own` });
+      else if (basic.has(v))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${v} is also an HTTP Basic credential of ${basic.get(v)}: a signing key must be a variable of its own`,
+        });
+      signers.set(v, signers.get(v) ?? p.name);
+    });
   });
 
 interface ProcessorCommon {
@@ -224,6 +250,8 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
       if (variable === undefined) return;
       const text = env[variable];
       if (text === undefined || text === '') throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} is not set`);
+      if (key === 'secretEnv' && text.length < MIN_PROCESSOR_SECRET_LENGTH)
+        throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} must be at least ${MIN_PROCESSOR_SECRET_LENGTH} characters`);
       hidden[as] = text;
     };
     secretOf('secretEnv', 'secret');

@@ -41,7 +41,7 @@ beforeAll(async () => {
   const file = path.join(dir, 'processors.yaml');
   fs.writeFileSync(file, `processors:\n  - name: gateway\n    url: ${url}\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`);
   flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir, env: { PROCESSORS_FILE: file, GATEWAY_SECRET: 'gateway-secret-0123456789' } });
+  h = await startHarness({ flowsDir, env: { PROCESSORS_FILE: file, GATEWAY_SECRET: 'gateway-secret-0123456789abcdefghij' } });
   alice = token(h, 'alice');
 });
 

@@ -12,7 +12,7 @@ import { currentExpiry, holdsValue } from '../support/values';
 import { gatewayProcessorsFile, startGateway, type Gateway } from '../support/gateway';
 
 const CALLER = '+15557773333';
-const SECRET = 'gateway-secret-text';
+const SECRET = 'gateway-secret-text-0123456789abcdef';
 const CARDS = ['4111111111111111', '5555555555554444'];
 
 describe('processors and privacy through the app', () => {

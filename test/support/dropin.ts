@@ -56,7 +56,7 @@ export async function startDropinShop(flows: Record<string, string>, harness: Ha
     processorsFile,
     `processors:\n  - name: gateway\n    url: ${shopUrl}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [card, expiry, cvv]\n`,
   );
-  const env = { ...dropinEnv(shopUrl), PROCESSORS_FILE: processorsFile, GATEWAY_SECRET: 'gateway-secret-0123456789abcdef', ...harness.env };
+  const env = { ...dropinEnv(shopUrl), PROCESSORS_FILE: processorsFile, GATEWAY_SECRET: 'gateway-secret-0123456789abcdefghij', ...harness.env };
   const h = await startHarness({ flowsDir, ...harness, env, build: { dropinPollMs: 100, ...harness.build } });
   const shop = new ShopApp(h.publicUrl, h.emulator.baseUrl, shopPort, CARD);
   await shop.start();

@@ -19,6 +19,7 @@ import { captureLog, field, makeSession, redisFixture } from '../../support/fixt
 import { type Gateway, startGateway, waitFor } from '../../support/gateway';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 
+const GW_SECRET = 'gw-secret-text-0123456789abcdefghij';
 const SUBJECT_SECRET = 'subject-secret-derived-from-agent-jwt-secret';
 const PHONE = '+15551234567';
 const OTHER_PHONE = '+447700900123';
@@ -51,7 +52,7 @@ describe('PrivacyService', () => {
   - { name: gateway, url: "${gw.url}/charge", secretEnv: GW, fields: [card, expiry, cvv], eraseUrl: "${gw.url}/erase" }
   - { name: crm, url: "${gw.url}/crm", secretEnv: CRM, fields: [account] }
 `,
-      { GW: 'gw-secret', CRM: 'crm-secret' },
+      { GW: GW_SECRET, CRM: 'crm-secret-text-0123456789abcdefgh' },
     );
     logged = captureLog();
     replay = new ReplayGuard(store, keys, Buffer.alloc(32, 7));
@@ -152,7 +153,7 @@ describe('PrivacyService', () => {
     const erase = gw.received.filter((r) => r.path === '/erase');
     expect(erase).toHaveLength(1);
     expect(JSON.parse(erase[0].body)).toEqual({ purpose: 'erasure', subject: PHONE, receiptId: receipt.receiptId });
-    expect(verifySignature(erase[0].headers['x-tonewall-signature'] as string, erase[0].body, 'gw-secret', 60)).toBe(true);
+    expect(verifySignature(erase[0].headers['x-tonewall-signature'] as string, erase[0].body, GW_SECRET, 60)).toBe(true);
     expect(erase[0].headers['idempotency-key']).toMatch(/^[0-9a-f]{64}$/);
 
     // a scan of Redis: nothing of theirs, except audit trails that record the erasure

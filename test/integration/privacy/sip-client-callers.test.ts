@@ -16,7 +16,7 @@ import { startHarness, waitFor, type Harness } from '../../support/harness';
 const NUMBER = '+15005550041';
 /** a date of birth the flow's one question takes */
 const DOB = '01011990';
-const SECRET = 'gateway-secret-for-subjects';
+const SECRET = 'gateway-secret-for-subjects-0123456789';
 
 interface AccessReport {
   subject: string;

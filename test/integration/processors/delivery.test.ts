@@ -28,7 +28,8 @@ const EXPIRY = '1230';
 const CVV = '737';
 const ACCOUNT = '00123456';
 const PHONE = '+15551234567';
-const SECRET = 'gateway secret text';
+const SECRET = 'gateway secret text, 32 characters or more';
+const CRM_SECRET = 'crm secret text, 32 characters or more';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,7 +56,7 @@ describe('ProcessorDelivery', () => {
   - { name: gateway, url: "${gw.url}/charge", secretEnv: GW, fields: [card, expiry, cvv] }
   - { name: crm, url: "${gw.url}/crm", secretEnv: CRM, fields: [account] }
 `,
-      { GW: SECRET, CRM: 'crm secret' },
+      { GW: SECRET, CRM: CRM_SECRET },
     );
     results = [];
     logged = captureLog();
@@ -136,7 +137,7 @@ describe('ProcessorDelivery', () => {
     const crm = gw.received.filter((r) => r.path === '/crm');
     expect(crm).toHaveLength(1);
     expect(JSON.parse(crm[0].body).fields).toEqual({ account: ACCOUNT });
-    expect(verifySignature(crm[0].headers['x-tonewall-signature'] as string, crm[0].body, 'crm secret', 60)).toBe(true);
+    expect(verifySignature(crm[0].headers['x-tonewall-signature'] as string, crm[0].body, CRM_SECRET, 60)).toBe(true);
 
     const gwResult = results.find((r) => r.processor === 'gateway')!;
     expect(gwResult).toEqual({ callSid: s.callSid, processor: 'gateway', result: { ok: true, status: 200, body: { approved: true }, attempts: 1 } });
@@ -314,7 +315,7 @@ describe('ProcessorDelivery', () => {
   test('network errors are retried like failures', async () => {
     const down = 'http://127.0.0.1:1/charge';
     const d = delivery({
-      processors: parseProcessors('t.yaml', `processors: [{ name: gateway, url: "${down}", secretEnv: GW, fields: [card] }]`, { GW: 'x' }),
+      processors: parseProcessors('t.yaml', `processors: [{ name: gateway, url: "${down}", secretEnv: GW, fields: [card] }]`, { GW: SECRET }),
       backoff: { baseMs: 10, maxMs: 50, maxAttempts: 5 },
     });
     await d.start();

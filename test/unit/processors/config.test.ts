@@ -10,7 +10,8 @@ const file = (name: string, text: string) => {
   writeFileSync(p, text);
   return p;
 };
-const env = { GATEWAY_SECRET: 's3cret-text', CRM_SECRET: 'crm', CARD_GATEWAY_USER: 'u', CARD_GATEWAY_PASSWORD: 'p' };
+const GATEWAY_KEY = 's3cret-text-of-the-gateway-0123456789';
+const env = { GATEWAY_SECRET: GATEWAY_KEY, CRM_SECRET: 'crm-secret-text-0123456789abcdefgh', CARD_GATEWAY_USER: 'u', CARD_GATEWAY_PASSWORD: 'p' };
 
 const good = `
 processors:
@@ -42,7 +43,7 @@ describe('loadProcessors', () => {
       ['gateway', 'https://gateway.internal/v1/charge', ['card', 'expiry', 'cvv'], 'https://gateway.internal/v1/erase'],
       ['crm', 'https://crm.internal/hook', ['account'], undefined],
     ]);
-    expect(ps[0].secret).toBe('s3cret-text');
+    expect(ps[0].secret).toBe(GATEWAY_KEY);
     // the secret never serialises
     expect(JSON.stringify(ps)).not.toContain('s3cret');
     expect(Object.isFrozen(ps[0])).toBe(true);
@@ -129,10 +130,42 @@ describe('loadProcessors', () => {
   });
 
   test('a secretEnv naming an unset variable names it, never another secret', () => {
-    const e = errorOf(() => loadProcessors(file('unset.yaml', good), { GATEWAY_SECRET: 's3cret-text' }));
+    const e = errorOf(() => loadProcessors(file('unset.yaml', good), { GATEWAY_SECRET: GATEWAY_KEY }));
     expect(e.message).toContain('CRM_SECRET is not set');
     expect(e.path).toBe('processors.1.secretEnv');
     expect(e.message).not.toContain('s3cret');
     expect(errorOf(() => loadProcessors(file('blank.yaml', good), { ...env, GATEWAY_SECRET: '' })).message).toContain('GATEWAY_SECRET');
+  });
+
+  test('a secretEnv shorter than 32 characters is refused, naming the variable and never its text', () => {
+    const short = 'crm-key-of-31-characters-abcdef';
+    expect(short).toHaveLength(31);
+    const e = errorOf(() => loadProcessors(file('short.yaml', good), { ...env, CRM_SECRET: short }));
+    expect(e.path).toBe('processors.1.secretEnv');
+    expect(e.reason).toBe('CRM_SECRET must be at least 32 characters');
+    expect(e.message).not.toContain('crm-key');
+    expect(loadProcessors(file('long-enough.yaml', good), { ...env, CRM_SECRET: short + 'g' })[1].secret).toBe(short + 'g');
+  });
+
+  test('one secretEnv for two processors is refused: either could sign as the other', () => {
+    const e = errorOf(() => loadProcessors(file('shared.yaml', good.replace('secretEnv: CRM_SECRET', 'secretEnv: GATEWAY_SECRET')), env));
+    expect(e.path).toBe('processors.1.secretEnv');
+    expect(e.reason).toBe('GATEWAY_SECRET is already the secretEnv of gateway: give each processor a key of its own');
+    expect(e.message).not.toContain('s3cret');
+  });
+
+  test("a secretEnv that is also a processor's HTTP Basic credential is refused: that is sent to its gateway as it is", () => {
+    const withConnector = `${good}  - name: card-gateway
+    url: https://pay.internal/charge
+    protocol: twilio-generic-pay
+    usernameEnv: CARD_GATEWAY_USER
+    passwordEnv: CARD_GATEWAY_PASSWORD
+    method: tokenize
+    fields: [card, expiry]
+`;
+    expect(loadProcessors(file('connector.yaml', withConnector), env).map((p) => p.name)).toEqual(['gateway', 'crm', 'card-gateway']);
+    const e = errorOf(() => loadProcessors(file('basic-as-key.yaml', withConnector.replace('secretEnv: CRM_SECRET', 'secretEnv: CARD_GATEWAY_PASSWORD')), env));
+    expect(e.path).toBe('processors.1.secretEnv');
+    expect(e.reason).toBe('CARD_GATEWAY_PASSWORD is also an HTTP Basic credential of card-gateway: a signing key must be a variable of its own');
   });
 });

@@ -3,6 +3,7 @@ import { captureLog } from '../../support/fixtures';
 import { type Gateway, startGateway } from '../../support/gateway';
 
 const PHONE = '+15551234567';
+const SECRET_A = 'secret-a-text-0123456789abcdefghij';
 
 describe('forwardErasure', () => {
   let gw: Gateway;
@@ -17,9 +18,9 @@ describe('forwardErasure', () => {
       `processors:
   - { name: a, url: "${gw.url}/a", secretEnv: A, fields: [card], eraseUrl: "${gw.url}/a/erase" }
   - { name: b, url: "${gw.url}/b", secretEnv: B, fields: [card], eraseUrl: "${gw.url}/b/erase" }
-  - { name: c, url: "${gw.url}/c", secretEnv: B, fields: [card] }
+  - { name: c, url: "${gw.url}/c", secretEnv: C, fields: [card] }
 `,
-      { A: 'secret-a', B: 'secret-b' },
+      { A: SECRET_A, B: 'secret-b-text-0123456789abcdefghij', C: 'secret-c-text-0123456789abcdefghij' },
     );
     gw.answer = (n, req) => (req.path === '/a/erase' && n <= 2 ? { status: 503 } : req.path === '/b/erase' ? { status: 410 } : { status: 204 });
     const { log, lines } = captureLog();
@@ -32,10 +33,10 @@ describe('forwardErasure', () => {
     const a = gw.received.filter((r) => r.path === '/a/erase');
     expect(a).toHaveLength(3);
     expect(JSON.parse(a[0].body)).toEqual({ purpose: 'erasure', subject: PHONE, receiptId: 'r-1' });
-    expect(verifySignature(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 60)).toBe(true);
+    expect(verifySignature(a[2].headers['x-tonewall-signature'] as string, a[2].body, SECRET_A, 60)).toBe(true);
     // signed with the delivery secret, but not a delivery: a charge endpoint that checks purpose refuses it
-    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 'erasure', 60)).not.toBeNull();
-    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, 'secret-a', 'delivery', 60)).toBeNull();
+    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, SECRET_A, 'erasure', 60)).not.toBeNull();
+    expect(verifyProcessorRequest(a[2].headers['x-tonewall-signature'] as string, a[2].body, SECRET_A, 'delivery', 60)).toBeNull();
     expect(new Set(a.map((r) => r.headers['idempotency-key'])).size).toBe(1);
     expect(lines.join('')).not.toContain(PHONE.slice(2));
   });

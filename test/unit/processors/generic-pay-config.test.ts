@@ -1,7 +1,12 @@
 /** `protocol: twilio-generic-pay` in the processors file: what it needs, what it refuses. */
 import { parseProcessors, ProcessorsConfigError } from '../../../src/processors';
 
-const env = { PAY_USER: 'connector-user', PAY_PASSWORD: 'pa55word-text', ERASE_SECRET: 'erase-secret-text', GW: 'gw' };
+const env = {
+  PAY_USER: 'connector-user',
+  PAY_PASSWORD: 'pa55word-text',
+  ERASE_SECRET: 'erase-secret-text-0123456789abcdefgh',
+  GW: 'gw-secret-text-0123456789abcdefghij',
+};
 
 const charge = `
 processors:
@@ -48,10 +53,14 @@ processors:
   - { name: legacy, url: "https://g.example/legacy", secretEnv: GW, fields: [card] }
 `;
   const [vault, legacy] = parseProcessors('p.yaml', text, env);
-  expect(vault).toMatchObject({ connector: { method: 'tokenize', tokenType: 'reusable' }, eraseUrl: 'https://g.example/erase', secret: 'erase-secret-text' });
+  expect(vault).toMatchObject({
+    connector: { method: 'tokenize', tokenType: 'reusable' },
+    eraseUrl: 'https://g.example/erase',
+    secret: 'erase-secret-text-0123456789abcdefgh',
+  });
   expect(vault).not.toHaveProperty('connector.amount');
   // the default protocol is tonewall's
-  expect(legacy).toMatchObject({ protocol: 'tonewall', secret: 'gw' });
+  expect(legacy).toMatchObject({ protocol: 'tonewall', secret: 'gw-secret-text-0123456789abcdefghij' });
 });
 
 test.each([

@@ -6,7 +6,7 @@ import { field, makeSession } from '../../support/fixtures';
 const [gateway] = parseProcessors(
   'processors.yaml',
   'processors:\n  - name: gateway\n    url: https://gw.example.com/charge\n    secretEnv: GW_SECRET\n    fields: [card, cvv]\n',
-  { GW_SECRET: 'gateway-secret-0123456789abcdef' },
+  { GW_SECRET: 'gateway-secret-0123456789abcdefghij' },
 );
 const fields = () => ({ card: field('card-number', 'vt_card'), cvv: field('security-code', 'vt_cvv') });
 
