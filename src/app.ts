@@ -28,7 +28,7 @@ import { opsRoutes } from './ops/routes';
 import { notFoundRateLimit, registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
 import { fixedSecurityHeaders, registerSecurityHeaders } from './security-headers';
-import { MetricsServer } from './ops/metrics-server';
+import { isWildcardHost, MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { BridgeRecordingGuard } from './recording/bridge-guard';
 import { recordingList } from './recording/stretch';
@@ -170,6 +170,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     log.warn(
       { variable: 'MEDIA_PUBLIC_URL', flows: bridgeFlows },
       "MEDIA_PUBLIC_URL (or PUBLIC_URL) is not https: Twilio opens media streams over wss only (31922), so these flows' bridge handoffs and agent captures will not connect",
+    );
+  // the default stays (an operator's Prometheus may scrape it there), but it is said: the listener checks no token
+  if (isWildcardHost(config.metrics.host))
+    log.warn(
+      { variable: 'METRICS_HOST', host: config.metrics.host, port: config.metrics.port },
+      'metrics listener on every interface with no token: /metrics on METRICS_PORT answers anyone who reaches it (METRICS_TOKEN guards the public port only); set METRICS_HOST to a loopback or internal address, or firewall the port',
     );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
   if (!config.subjectKey)

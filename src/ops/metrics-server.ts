@@ -5,7 +5,18 @@
  * (ops/routes.ts). server.ts starts this listener after the public one; tests start it the same way.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { isIP } from 'node:net';
 import type { Metrics } from '../metrics';
+
+/**
+ * An address that listens on every interface (0.0.0.0, ::): the listener has no token, so there
+ * it answers whoever can reach the host. The default, as METRICS_HOST falls back to HOST.
+ */
+export function isWildcardHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (isIP(h) === 4) return h === '0.0.0.0';
+  return isIP(h) === 6 && /^[0:]+$/.test(h);
+}
 
 export class MetricsServer {
   private server?: FastifyInstance;

@@ -177,3 +177,29 @@ describe('an origin Twilio reaches in plain text', () => {
     expect(await warned({})).toEqual([]);
   });
 });
+
+describe('a metrics listener on every interface', () => {
+  const warned = async (env: Record<string, string>) => {
+    const logs = new LogCapture();
+    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: logs });
+    await app.close();
+    return logs.lines
+      .map((l) => JSON.parse(l) as { level: number; variable?: string; host?: string })
+      .filter((l) => l.level === 40 && l.variable === 'METRICS_HOST')
+      .map((l) => l.host);
+  };
+
+  test('is said at start: by default (HOST 0.0.0.0), and on any wildcard, with METRICS_TOKEN or without', async () => {
+    expect(await warned({})).toEqual(['0.0.0.0']);
+    expect(await warned({ HOST: '127.0.0.1', METRICS_HOST: '::' })).toEqual(['::']);
+    // the token guards the public port's /metrics, not this listener
+    expect(await warned({ METRICS_TOKEN: 'metrics-token-0123456789abcdef-0123456789' })).toEqual(['0.0.0.0']);
+  });
+
+  test('a loopback or internal METRICS_HOST says nothing', async () => {
+    expect(await warned({ METRICS_HOST: '127.0.0.1' })).toEqual([]);
+    expect(await warned({ METRICS_HOST: '::1' })).toEqual([]);
+    expect(await warned({ METRICS_HOST: '10.0.0.7' })).toEqual([]);
+    expect(await warned({ HOST: '127.0.0.1' })).toEqual([]);
+  });
+});
