@@ -44,7 +44,9 @@ describe('a gather in flight when its caller is erased', () => {
     expect(erased).toBe(true);
     // the flow's safe answer, as to a gather for an unknown call (not the step's own TwiML, whose writes never landed)
     expect(answer.status).toBe(200);
-    expect(answer.body).not.toContain('/twilio/dial-status');
+    // the safe answer's dial ends at the store-free fallback route; the step's own at the plain one
+    expect(answer.body).toContain('/twilio/dial-status?fallback=1"');
+    expect(answer.body).not.toContain('/twilio/dial-status"');
 
     expect(await calls.get(callSid)).toBeNull();
     const left = (await h.scan())
