@@ -1,7 +1,9 @@
 /**
  * What an agent can do to a call, shared by the REST routes and the WebSocket: every action
  * loads the call and applies the per-call rule first (404 for a call the token may not see),
- * then does its own checks.
+ * then does its own checks. Each action that changes the call is audited naming its actor
+ * (AuditTrail.actor), made here from the principal: only that digest, never the `sub`, travels
+ * on to the captures and payments (and over the bus to the instance holding the bridge).
  */
 import type { ZodType, ZodTypeDef } from 'zod';
 import type { CallRepository } from '../calls/repository';
@@ -80,7 +82,7 @@ export class AgentActions {
 
   async startCapture(p: Principal, callSid: unknown, body: unknown): Promise<{ captureId: string }> {
     const s = await visibleCall(this.d.calls, p, callSid);
-    const r = await this.d.captures.start(s, parsed(captureRequestSchema, body));
+    const r = await this.d.captures.start(s, parsed(captureRequestSchema, body), this.d.audit.actor(p));
     if (r.ok) return { captureId: r.captureId };
     throw startRefused(r.error);
   }
@@ -97,7 +99,7 @@ export class AgentActions {
     const record = typeof captureId === 'string' ? await this.d.captures.get(s.callSid, captureId) : null;
     if (!record) throw Errors.captureNotFound();
     if (record.status === 'capturing') {
-      const r = await this.d.captures.cancel(s, record.captureId);
+      const r = await this.d.captures.cancel(s, record.captureId, this.d.audit.actor(p));
       if (!r.ok && r.error === 'instance-unreachable') throw Errors.timeout({ detail: 'the instance holding the call did not answer' });
     }
     const after = await this.d.captures.get(s.callSid, record.captureId);
@@ -108,7 +110,7 @@ export class AgentActions {
     const s = await visibleCall(this.d.calls, p, callSid);
     const request = parsed(paymentRequestSchema, body ?? {});
     if (s.state !== 'bridged') throw Errors.notBridged();
-    return this.d.payments.create(s, request).catch((e: unknown) => {
+    return this.d.payments.create(s, request, this.d.audit.actor(p)).catch((e: unknown) => {
       throw paymentRefused(e);
     });
   }
@@ -124,7 +126,7 @@ export class AgentActions {
   async updatePayment(p: Principal, callSid: unknown, paymentId: unknown, body: unknown): Promise<PaymentView> {
     const s = await visibleCall(this.d.calls, p, callSid);
     const update = parsed(paymentUpdateSchema, body);
-    return this.d.payments.update(s, String(paymentId), update).catch((e: unknown) => {
+    return this.d.payments.update(s, String(paymentId), update, this.d.audit.actor(p)).catch((e: unknown) => {
       throw paymentRefused(e);
     });
   }

@@ -8,6 +8,13 @@
  * with no entry. Kept outside the store, the export is what shows a trail cut short or deleted
  * by someone who can write Redis.
  *
+ * `POST /v1/audit/actors` (admin): which `actor` names a user. Entries of a person's action name
+ * them as `<role>:<digest>`, the digest an HMAC of their token's `sub` under the audit key
+ * (AuditTrail.actor), so the trail holds no `sub`; the key never leaves the service, so the
+ * mapping back is asked here: `{sub}` in, its digest under each key of the ring (by `kid`) out.
+ * An entry names that user when its actor ends with the digest of its own `kid`. The `sub` is
+ * sent in the body, never the URL, so no access log or proxy keeps it.
+ *
  * Order of checks: token (401), then whether the token may see the call (404, before anything
  * else can leak that the call exists), then role (403). The trail outlives the call record (it
  * is kept for assessors after the call expired or its caller was erased), so a supervisor or
@@ -28,6 +35,7 @@ const day = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day as YYYY-MM-DD')
   .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'a day as YYYY-MM-DD');
+const actorLookup = z.object({ sub: z.string().min(1).max(128) }).strict();
 const exportQuery = z.object({ from: day.optional(), to: day.optional() }).strict();
 
 function* days(from: string, to: string): Generator<string> {
@@ -48,6 +56,14 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const result = await deps.audit.verify(callSid);
       if (!call && result.entries.length === 0) throw Errors.callNotFound();
       return result;
+    });
+
+    app.post('/v1/audit/actors', async (request, reply) => {
+      requireRole(deps.auth.fromRequest(request), 'admin');
+      const body = actorLookup.safeParse(request.body);
+      if (!body.success) throw Errors.badRequest({ detail: 'actor lookup: a body {"sub": "…"}' });
+      const digests = Object.entries(deps.audit.actorDigests(body.data.sub)).map(([kid, digest]) => ({ kid, digest }));
+      return reply.header('cache-control', 'no-store').send({ digests });
     });
 
     app.get('/v1/audit/export', async (request, reply) => {

@@ -48,6 +48,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       keys: d.keys,
       calls: d.calls,
       audit: d.audit,
+      log: d.log,
       sendCommand: d.sendCommand,
       captures: d.captures,
       payments: d.payments,

@@ -3,11 +3,18 @@
  * NX on the call's offer key), then the session names the agent and the instance holding the
  * caller's bridge is told to dial the agent's endpoint (`dial-agent`). Nothing is published: the
  * bridge announces `call.bridged` once the agent's audio is up.
+ *
+ * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append
+ * that fails then (a store outage, a refused entry) is logged, and the agent is still dialled:
+ * the offer is this agent's already, and failing the accept would leave the caller waiting with
+ * no one dialled.
  */
 import type { InstanceCommand } from '../bus';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
+import type { Logger } from 'pino';
 import { Errors } from '../errors';
+import { errFields } from '../log';
 import type { Keys, Store } from '../store';
 import type { Principal } from '../auth/tokens';
 
@@ -15,7 +22,12 @@ export interface OfferDeps {
   store: Store;
   keys: Keys;
   calls: CallRepository;
-  audit: { append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void> };
+  audit: {
+    append(callSid: string, entry: { type: string; [k: string]: string | number | boolean | undefined }): Promise<void>;
+    /** the principal as an entry's `actor` names them (AuditTrail.actor) */
+    actor(p: Principal): string;
+  };
+  log: Logger;
   /** sends `dial-agent` to the instance holding the bridge */
   sendCommand(instanceId: string, command: InstanceCommand): Promise<void>;
 }
@@ -33,7 +45,9 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
     s.state = 'bridging';
   });
   if (!updated || updated.handoff.agentSub !== p.sub) throw Errors.conflict({ detail: 'the call is not offered' });
-  await d.audit.append(session.callSid, { type: 'agent.accepted', role: p.role });
+  await d.audit
+    .append(session.callSid, { type: 'agent.accepted', role: p.role, actor: d.audit.actor(p) })
+    .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));
   await d.sendCommand(updated.instanceId ?? session.instanceId, { type: 'dial-agent', callSid: session.callSid, endpoint: p.endpoint, agentSub: p.sub });
   return updated;
 }

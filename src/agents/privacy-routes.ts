@@ -22,12 +22,14 @@ function phoneParam(params: unknown): string {
 export function privacyRoutes(deps: { auth: TokenAuth; privacy: PrivacyService }): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/subjects/:phone', async (request) => {
-      requireRole(deps.auth.fromRequest(request), 'admin');
-      return deps.privacy.access(phoneParam(request.params));
+      const admin = deps.auth.fromRequest(request);
+      requireRole(admin, 'admin');
+      return deps.privacy.access(phoneParam(request.params), admin);
     });
     app.delete('/v1/subjects/:phone', async (request) => {
-      requireRole(deps.auth.fromRequest(request), 'admin');
-      return deps.privacy.erase(phoneParam(request.params));
+      const admin = deps.auth.fromRequest(request);
+      requireRole(admin, 'admin');
+      return deps.privacy.erase(phoneParam(request.params), admin);
     });
   };
 }

@@ -12,5 +12,5 @@ export {
   verifyChain,
 } from './trail';
 export { AuditKey, AuditKeyRing } from './keys';
-export { AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
+export { AUDIT_ACTOR, AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
 export { canonicalJson } from './canonical';

@@ -9,6 +9,11 @@ import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { AuditErrors } from './pii';
 
+/** a domain label, so an actor digest is never the MAC of anything else the key seals */
+const ACTOR_LABEL = 'tonewall audit actor';
+/** 64 bits: no two of a contact centre's users share one by chance */
+export const ACTOR_DIGEST_HEX = 16;
+
 /** The MAC key of the trail; `kid` is a short public name for it, stored in every entry. */
 export class AuditKey {
   readonly kid: string;
@@ -24,6 +29,13 @@ export class AuditKey {
     return createHmac('sha256', this.#key)
       .update(`${callSid}\n${canonicalJson(fields)}`, 'utf8')
       .digest('hex');
+  }
+  /**
+   * The keyed digest naming a user in the trail (actor.ts): the same `sub` always gives the same
+   * digest under this key, and nobody without the key can tell which `sub` it is.
+   */
+  actorDigest(sub: string): string {
+    return createHmac('sha256', this.#key).update(`${ACTOR_LABEL}\n${sub}`, 'utf8').digest('hex').slice(0, ACTOR_DIGEST_HEX);
   }
 }
 

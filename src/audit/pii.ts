@@ -5,6 +5,8 @@
  * birth and security codes of 4 digits are all runs of digits: an entry that holds a run of 4 or
  * more digits is refused, unless its key is known to carry an identifier the service made (a
  * Twilio sid, a capture id, a timestamp) or the whole value is a Twilio sid (or a list of them).
+ * `actor`, the user who acted, holds only the form the trail mints (AuditTrail.actor): a role and
+ * a keyed digest of the token's `sub`, never the `sub` itself (which may be an employee number).
  */
 import { AuditErrors } from '../errors';
 
@@ -28,6 +30,9 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
 
 /** Set by the trail itself; an entry passed to `append` may not carry them. */
 export const AUDIT_RESERVED_KEYS: ReadonlySet<string> = new Set(['seq', 'at', 'kid', 'prev', 'hash']);
+
+/** the only value `actor` may hold: `<role>:<16 hex digits of an HMAC of sub>` (AuditTrail.actor) */
+export const AUDIT_ACTOR = /^(agent|supervisor|admin):[0-9a-f]{16}$/;
 
 /** one Twilio sid, or several joined by commas (the recordings a drop-in capture pauses) */
 const TWILIO_SIDS = /^(CA|RE|MZ|AC)[0-9a-f]{32}(,(CA|RE|MZ|AC)[0-9a-f]{32})*$/;
@@ -58,6 +63,11 @@ export function assertNoPersonalData(data: Record<string, unknown>): void {
       continue;
     }
     if (typeof value !== 'string') throw AuditErrors.invalid(`"${key}" must be a string, number or boolean`);
+    if (key === 'actor') {
+      // a digest's hex holds digit runs by chance: its shape is what is checked, never a raw sub
+      if (!AUDIT_ACTOR.test(value)) throw AuditErrors.invalid('"actor" must be made by AuditTrail.actor');
+      continue;
+    }
     if (value.length > MAX_STRING_CHARS) throw AuditErrors.invalid(`"${key}" is too long`);
     if (AUDIT_DIGIT_KEYS.has(key) || TWILIO_SIDS.test(value)) continue;
     const digits = value.replace(/[^0-9]/g, '').length;

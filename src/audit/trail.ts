@@ -103,6 +103,27 @@ export class AuditTrail {
     if (!Number.isInteger(this.ttlSeconds) || this.ttlSeconds < 1) throw AuditErrors.invalid('ttlSeconds must be a positive whole number');
   }
 
+  /**
+   * Who acted, as an entry's `actor` may name them (PCI DSS 10.2.1: each entry of a user's action
+   * names the user): `<role>:<digest>`, the digest an HMAC of the token's `sub` under the sealing
+   * key (AuditKey.actorDigest). The same user maps to the same actor for as long as that key
+   * seals, and the trail holds no `sub` (an employee number or email would be personal data kept
+   * 400 days). Made where the principal is known, and carried (never the `sub`) to the instance
+   * that appends.
+   */
+  actor(p: { role: string; sub: string }): string {
+    return `${p.role}:${this.key.actorDigest(p.sub)}`;
+  }
+
+  /**
+   * The digest of `sub` under each key of the ring, by kid (admin lookup, audit-routes.ts): an
+   * entry names that user when its actor ends with the digest under the key its `kid` names
+   * (or, made by another instance during a rotation, under another key of the ring).
+   */
+  actorDigests(sub: string): Record<string, string> {
+    return Object.fromEntries(this.ring.kids.map((kid) => [kid, this.ring.get(kid)!.actorDigest(sub)]));
+  }
+
   /** Appends one entry. Throws (and stores nothing) if the entry could carry personal data. */
   async append(callSid: string, entry: AuditInput): Promise<void> {
     const prepared = this.prepare(entry);

@@ -11,6 +11,7 @@
  * refused rather than sent.
  */
 import { z } from 'zod';
+import { AUDIT_ACTOR } from '../audit/pii';
 
 /** CONTRACT §3: the kinds of value a flow or a capture collects */
 export const WIRE_FIELD_KINDS = ['digits', 'card-number', 'expiry', 'security-code', 'date', 'routing-number', 'postal-code'] as const;
@@ -41,6 +42,9 @@ const last4 = z.string().regex(/^[0-9]{4}$/);
 /** a failure or status code ('timeout', 'luhn', 'recording-pause-failed'): text, bounded */
 const reason = z.string().min(1).max(256);
 const count = z.number().int().nonnegative().max(1024);
+
+/** who asked, as the audit trail names them (AuditTrail.actor): a role and a digest, never a `sub` */
+const actor = z.string().regex(AUDIT_ACTOR);
 
 /** the body of `POST /v1/calls/:callSid/captures`, of the `capture.start` client message and of a capture request */
 export const captureRequest = z
@@ -172,8 +176,8 @@ export const cancelResult = z.union([
  * schema of its request and of its reply.
  */
 export const instanceRequests = {
-  'capture.start': { request: z.object({ callSid, captureId, request: captureRequest }), reply: startResult },
-  'capture.cancel': { request: z.object({ callSid, captureId }), reply: cancelResult },
+  'capture.start': { request: z.object({ callSid, captureId, request: captureRequest, actor: actor.optional() }), reply: startResult },
+  'capture.cancel': { request: z.object({ callSid, captureId, actor: actor.optional() }), reply: cancelResult },
 } as const;
 type Requests = typeof instanceRequests;
 export type RequestOp = keyof Requests;

@@ -16,7 +16,8 @@ export interface AnnounceDeps {
   log: Logger;
 }
 
-export async function announceEnd(d: AnnounceDeps, r: CaptureRecord): Promise<void> {
+/** `actor`: who cancelled it (AuditTrail.actor), when a person did */
+export async function announceEnd(d: AnnounceDeps, r: CaptureRecord, actor?: string): Promise<void> {
   const outcome: Record<CaptureStatus, string> = { capturing: 'failed', completed: 'completed', failed: 'failed', cancelled: 'cancelled' };
   d.metrics.inc({ outcome: r.status === 'failed' && r.valid === false ? 'invalid' : outcome[r.status] });
   await d.audit
@@ -27,6 +28,7 @@ export async function announceEnd(d: AnnounceDeps, r: CaptureRecord): Promise<vo
       ...(r.blanket ? {} : { entered: r.entered }),
       valid: r.valid,
       reason: r.reason,
+      actor,
     })
     .catch((e: unknown) => d.log.error({ callSid: r.callSid, err: errFields(e) }, 'capture audit failed'));
   const base = { callSid: r.callSid, captureId: r.captureId, name: r.name, kind: r.kind, entered: r.entered, masked: r.masked };

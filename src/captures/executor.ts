@@ -114,7 +114,8 @@ interface Running {
   lastKeyAt?: number;
 }
 
-type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled' };
+/** a cancel names who asked (AuditTrail.actor), for the `capture.cancelled` entry */
+type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled'; actor?: string };
 
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
@@ -134,7 +135,8 @@ export class CaptureExecutor {
     return this.d.now ? this.d.now() : new Date();
   }
 
-  async start(callSid: string, req: CaptureRequest, captureId = newCaptureId()): Promise<StartResult> {
+  /** `actor`: who asked (AuditTrail.actor), named on the capture's `capture.started` or `capture.refused` entry */
+  async start(callSid: string, req: CaptureRequest, captureId = newCaptureId(), actor?: string): Promise<StartResult> {
     const log = this.d.log.child({ callSid, captureId });
     const session = await this.d.calls.get(callSid);
     if (!session) return { ok: false, error: 'call-not-found' };
@@ -159,14 +161,14 @@ export class CaptureExecutor {
     if (!pause.ok) {
       await this.d.records.unlock(callSid);
       this.d.metrics.inc({ outcome: 'recording-pause-failed' });
-      await this.d.audit.append(callSid, { type: 'capture.refused', captureId, reason: 'recording-pause-failed', twilioStatus: pause.twilioStatus });
+      await this.d.audit.append(callSid, { type: 'capture.refused', captureId, reason: 'recording-pause-failed', twilioStatus: pause.twilioStatus, actor });
       log.warn({ twilioStatus: pause.twilioStatus }, 'capture refused: the recording could not be paused');
       return { ok: false, error: 'recording-pause-failed' };
     }
 
     try {
       this.begin(callSid, req, captureId, session, bridge, recordings);
-      await this.announceStart(callSid, req, captureId);
+      await this.announceStart(callSid, req, captureId, actor);
     } catch (e) {
       // never leave the recording paused or the lock held behind a half-started capture
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
@@ -178,7 +180,7 @@ export class CaptureExecutor {
       }
       throw e;
     }
-    log.info({ kind: req.kind, blanket: req.blanket === true }, 'capture started');
+    log.info({ kind: req.kind, blanket: req.blanket === true, actor }, 'capture started');
     return { ok: true, captureId };
   }
 
@@ -215,7 +217,7 @@ export class CaptureExecutor {
   }
 
   /** record, session, audit and event; then blanket and key presses */
-  private async announceStart(callSid: string, req: CaptureRequest, captureId: string): Promise<void> {
+  private async announceStart(callSid: string, req: CaptureRequest, captureId: string, actor: string | undefined): Promise<void> {
     const run = this.running.get(callSid)!;
     const record = run.record;
     await this.d.records.save(record);
@@ -223,7 +225,7 @@ export class CaptureExecutor {
       s.capture = { id: captureId, name: req.name, kind: req.kind, status: 'capturing' };
       if (s.agentRecording) s.agentRecording.status = 'paused';
     });
-    await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId });
+    await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId, actor });
     await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
     if (record.blanket) run.bridge.setBlanket(true);
     // only now, with Twilio's pause acknowledged, are key presses taken
@@ -242,10 +244,10 @@ export class CaptureExecutor {
    * cancel erases that value). Over the bus this outlasts the requester's wait: bus/rpc.ts says
    * `working` meanwhile.
    */
-  async cancel(callSid: string, captureId: string): Promise<CancelResult> {
+  async cancel(callSid: string, captureId: string, actor?: string): Promise<CancelResult> {
     const run = this.running.get(callSid);
     if (!run || run.record.captureId !== captureId) return { ok: false, error: 'capture-not-found' };
-    await this.end(callSid, { status: 'cancelled' });
+    await this.end(callSid, { status: 'cancelled', actor });
     return { ok: true };
   }
 
@@ -354,7 +356,8 @@ export class CaptureExecutor {
       await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
       this.running.delete(callSid);
     }
-    await announceEnd(this.d, run.record);
+    // the actor of the cancel that ended it; one that came while another end was under way ended nothing
+    await announceEnd(this.d, run.record, ending.status === 'cancelled' ? ending.actor : undefined);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
   }
 

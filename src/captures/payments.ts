@@ -117,7 +117,8 @@ export class PaymentSessions {
     this.now = d.now ?? Date.now;
   }
 
-  async create(session: CallSession, request: PaymentRequest): Promise<PaymentView> {
+  /** `actor`: who asked (AuditTrail.actor), named on the session's entries and its captures' */
+  async create(session: CallSession, request: PaymentRequest, actor?: string): Promise<PaymentView> {
     const fields = request.fields ?? [...DEFAULT_FIELDS, ...(request.postalCode ? [{ name: 'postal', kind: 'postal-code' as const }] : [])];
     const payment: PaymentSession = {
       id: newPaymentId(),
@@ -138,7 +139,12 @@ export class PaymentSessions {
     );
     if (!updated) throw new PaymentRefused('call-not-found');
     if (refused) throw new PaymentRefused('payment-open');
-    await this.d.audit.append(session.callSid, { type: 'payment.created', paymentId: payment.id, fields: payment.fields.map((f) => f.kind).join(',') });
+    await this.d.audit.append(session.callSid, {
+      type: 'payment.created',
+      paymentId: payment.id,
+      fields: payment.fields.map((f) => f.kind).join(','),
+      actor,
+    });
     return this.announce(updated, payment);
   }
 
@@ -146,11 +152,11 @@ export class PaymentSessions {
     return this.view(session.callSid, this.paymentOf(session, paymentId));
   }
 
-  async update(session: CallSession, paymentId: string, update: PaymentUpdate): Promise<PaymentView> {
+  async update(session: CallSession, paymentId: string, update: PaymentUpdate, actor?: string): Promise<PaymentView> {
     const payment = this.paymentOf(session, paymentId);
     if (payment.status !== 'open') throw new PaymentRefused('payment-ended');
-    if ('capture' in update) return this.capture(session, payment, update.capture);
-    return update.status === 'complete' ? this.complete(session, payment) : this.cancel(session, payment);
+    if ('capture' in update) return this.capture(session, payment, update.capture, actor);
+    return update.status === 'complete' ? this.complete(session, payment, actor) : this.cancel(session, payment, actor);
   }
 
   /**
@@ -158,7 +164,7 @@ export class PaymentSessions {
    * The field is reserved on the call first, so a complete or cancel under way either sees it
    * (and refuses, or ends it) or ended the session before it starts (and it is not started).
    */
-  private async capture(session: CallSession, payment: PaymentSession, name: string): Promise<PaymentView> {
+  private async capture(session: CallSession, payment: PaymentSession, name: string, actor: string | undefined): Promise<PaymentView> {
     const field = payment.fields.find((f) => f.name === name);
     if (!field) throw new PaymentRefused('unknown-field');
     await this.mark(session.callSid, payment.id, name, (f) => {
@@ -166,7 +172,7 @@ export class PaymentSessions {
       f.starting = true;
     });
     const started = await this.d.captures
-      .start(session, { name: field.name, kind: field.kind, ...(payment.blanket ? { blanket: true } : {}) })
+      .start(session, { name: field.name, kind: field.kind, ...(payment.blanket ? { blanket: true } : {}) }, actor)
       .catch(async (e: unknown) => {
         // the start's own failure is what the agent is told; if the store fails again here the
         // field stays reserved, which holds off a complete but never a cancel
@@ -190,7 +196,7 @@ export class PaymentSessions {
       return this.announce(updated, updated.payment ?? payment);
     } catch (e) {
       // the session ended while the capture started: it must not gather for an ended session
-      await this.d.captures.cancel(session, started.captureId);
+      await this.d.captures.cancel(session, started.captureId, actor);
       throw e;
     }
   }
@@ -212,22 +218,22 @@ export class PaymentSessions {
     return updated;
   }
 
-  private async complete(session: CallSession, payment: PaymentSession): Promise<PaymentView> {
+  private async complete(session: CallSession, payment: PaymentSession, actor: string | undefined): Promise<PaymentView> {
     const view = await this.view(session.callSid, payment);
     if (view.required.length > 0) throw new PaymentRefused('payment-incomplete', view.required);
     const updated = await this.end(session, payment, 'completed');
-    await this.d.audit.append(session.callSid, { type: 'payment.completed', paymentId: payment.id });
+    await this.d.audit.append(session.callSid, { type: 'payment.completed', paymentId: payment.id, actor });
     this.d.onCompleted(updated);
     return this.announce(updated, updated.payment ?? payment);
   }
 
   /** ends the running capture and erases every value the session gathered */
-  private async cancel(session: CallSession, payment: PaymentSession): Promise<PaymentView> {
+  private async cancel(session: CallSession, payment: PaymentSession, actor: string | undefined): Promise<PaymentView> {
     // end the session first: a capture being started now sees it ended and cancels itself
     const ended = await this.end(session, payment, 'cancelled');
     const running = await this.records(session.callSid, ended.payment ?? payment);
     // a cancel waits for a capture that was ending anyway, so its value is written by now
-    for (const r of running.values()) if (r.status === 'capturing') await this.d.captures.cancel(session, r.captureId);
+    for (const r of running.values()) if (r.status === 'capturing') await this.d.captures.cancel(session, r.captureId, actor);
     // every value a capture wrote into one of the session's fields since it opened, whatever
     // became of the field's latest capture (a failed re-ask keeps the earlier valid value)
     const names = new Set(payment.fields.map((f) => f.name));
@@ -245,7 +251,7 @@ export class PaymentSessions {
       if (!changed) return false;
     });
     for (const token of erased) await this.d.vault.erase(token);
-    await this.d.audit.append(session.callSid, { type: 'payment.cancelled', paymentId: payment.id, erased: erased.length });
+    await this.d.audit.append(session.callSid, { type: 'payment.cancelled', paymentId: payment.id, erased: erased.length, actor });
     return this.announce(updated ?? ended, (updated ?? ended).payment ?? payment);
   }
 

@@ -16,8 +16,8 @@ export class CaptureService {
 
   /** answers capture requests addressed to this instance (the rpc starts listening with the app) */
   serve(): void {
-    this.d.rpc.serve('capture.start', (req) => this.d.executor.start(req.callSid, req.request, req.captureId));
-    this.d.rpc.serve('capture.cancel', (req) => this.d.executor.cancel(req.callSid, req.captureId));
+    this.d.rpc.serve('capture.start', (req) => this.d.executor.start(req.callSid, req.request, req.captureId, req.actor));
+    this.d.rpc.serve('capture.cancel', (req) => this.d.executor.cancel(req.callSid, req.captureId, req.actor));
   }
 
   /** ends every capture this instance runs (shutdown): recordings are resumed */
@@ -25,25 +25,30 @@ export class CaptureService {
     await this.d.executor.close();
   }
 
-  async start(session: CallSession, request: CaptureRequest): Promise<StartResult> {
+  /** `actor`: who asked, as the audit trail names them (AuditTrail.actor); none for the service's own */
+  async start(session: CallSession, request: CaptureRequest, actor?: string): Promise<StartResult> {
     if (session.state !== 'bridged' || !session.instanceId) return { ok: false, error: 'not-bridged' };
     const captureId = newCaptureId();
-    if (session.instanceId === this.d.instanceId) return this.d.executor.start(session.callSid, request, captureId);
+    if (session.instanceId === this.d.instanceId) return this.d.executor.start(session.callSid, request, captureId, actor);
     // whatever kept the other instance from answering (silence, a failure there, a bad reply), the agent hears one thing;
     // a store outage sending the request is thrown as before
-    return this.d.rpc.request(session.instanceId, 'capture.start', { callSid: session.callSid, captureId, request }).catch((e: unknown): StartResult => {
-      if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
-      throw e;
-    });
+    return this.d.rpc
+      .request(session.instanceId, 'capture.start', { callSid: session.callSid, captureId, request, ...(actor ? { actor } : {}) })
+      .catch((e: unknown): StartResult => {
+        if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
+        throw e;
+      });
   }
 
-  async cancel(session: CallSession, captureId: string): Promise<CancelResult> {
+  async cancel(session: CallSession, captureId: string, actor?: string): Promise<CancelResult> {
     if (!session.instanceId) return { ok: false, error: 'capture-not-found' };
-    if (session.instanceId === this.d.instanceId) return this.d.executor.cancel(session.callSid, captureId);
-    return this.d.rpc.request(session.instanceId, 'capture.cancel', { callSid: session.callSid, captureId }).catch((e: unknown): CancelResult => {
-      if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
-      throw e;
-    });
+    if (session.instanceId === this.d.instanceId) return this.d.executor.cancel(session.callSid, captureId, actor);
+    return this.d.rpc
+      .request(session.instanceId, 'capture.cancel', { callSid: session.callSid, captureId, ...(actor ? { actor } : {}) })
+      .catch((e: unknown): CancelResult => {
+        if (isUnanswered(e)) return { ok: false, error: 'instance-unreachable' };
+        throw e;
+      });
   }
 
   get(callSid: string, captureId: string): Promise<CaptureRecord | null> {

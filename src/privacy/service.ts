@@ -104,8 +104,12 @@ export interface PrivacyServiceDeps {
 export class PrivacyService {
   constructor(private readonly deps: PrivacyServiceDeps) {}
 
-  /** Everything held about the caller, masked. Each call's trail records the access. */
-  async access(phone: string): Promise<AccessReport> {
+  /**
+   * Everything held about the caller, masked. Each call's trail records the access, naming `by`
+   * (the admin who asked) as its actor (AuditTrail.actor): the digest, never their `sub`.
+   */
+  async access(phone: string, by?: { role: string; sub: string }): Promise<AccessReport> {
+    const actor = by ? this.deps.audit.actor(by) : undefined;
     const { subject, named } = this.subjectOf(phone);
     const calls: SubjectCall[] = [];
     for (const sid of await this.deps.calls.sidsForSubject(subject)) {
@@ -116,14 +120,16 @@ export class PrivacyService {
         : await this.expired(sid);
       if (!call) continue;
       calls.push(call);
-      await this.deps.audit.append(sid, { type: 'subject.accessed' });
+      await this.deps.audit.append(sid, { type: 'subject.accessed', actor });
     }
     calls.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
     return { subject: maskSubject(named), calls };
   }
 
-  async erase(phone: string): Promise<ErasureReceipt> {
+  /** `by`: the admin who asked, named as each `subject.erased` entry's actor */
+  async erase(phone: string, by?: { role: string; sub: string }): Promise<ErasureReceipt> {
     const { store, keys, log } = this.deps;
+    const actor = by ? this.deps.audit.actor(by) : undefined;
     const { subject, named } = this.subjectOf(phone);
     const lock = keys.erasure(subject);
     if (!(await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS))) {
@@ -137,7 +143,7 @@ export class PrivacyService {
     const resultsSending: string[] = [];
     try {
       for (const sid of await this.deps.calls.sidsForSubject(subject)) {
-        const erased = await this.eraseCall(sid, subject, receiptId);
+        const erased = await this.eraseCall(sid, subject, receiptId, actor);
         if (erased.found) calls++;
         values += erased.values;
         deliveriesCancelled += erased.deliveriesCancelled;
@@ -215,6 +221,7 @@ export class PrivacyService {
     callSid: string,
     subject: string,
     receiptId: string,
+    actor: string | undefined,
   ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[]; resultsSending: string[] }> {
     const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
@@ -267,7 +274,7 @@ export class PrivacyService {
     const resultLease = keys.dropinResultLease(callSid);
     const resultsSending = (await store.get(resultLease)) === null ? [] : [resultLease];
     try {
-      await audit.append(callSid, { type: 'subject.erased', receiptId });
+      await audit.append(callSid, { type: 'subject.erased', receiptId, actor });
     } catch (e) {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
