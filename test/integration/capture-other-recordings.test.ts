@@ -10,35 +10,24 @@
  * the bridge's hold instead, so it hears no key for the rest of the bridge. Decoded, the other
  * recording holds no key of the card, while it recorded the caller before the capture.
  */
-import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, multimon, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
-import { appRecording, metricValue, startHarness, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
-import { acceptedCall, api, captureEnded, keyed, makeFlowsDir, token } from '../support/agents';
+import { appRecording, metricValue, waitFor, type Harness } from '../support/harness';
+import { acceptedCall, api, bridgeSuite, captureEnded, keyed } from '../support/agents';
 
 const CARD = '4111111111111111';
 
+const suite = bridgeSuite();
 let h: Harness;
-let flowsDir: string;
 let alice: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   // both decoders are proven on the very keys the caller presses
   expect(multimon(keyed(`${CARD}#`))).toBe(`${CARD}#`);
   expect(wideDecode(keyed(`${CARD}#`))).toBe(`${CARD}#`);
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
-  alice = token(h, 'alice');
-});
-
-// no message the service sent on any stream is one Twilio refuses (31924)
-afterEach(() => expectNoStreamErrors(h.emulator));
-
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
+  h = suite.h;
+  alice = suite.alice;
 });
 
 interface Live {

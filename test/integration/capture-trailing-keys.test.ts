@@ -9,42 +9,31 @@
  * last key the capture heard: decoded, neither holds a key, nor a flat tone. The caller keys in
  * real time, as a caller does.
  */
-import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
-import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
-import { acceptedCall, api, captureEnded, GAP_SAMPLES, keyed, makeFlowsDir, token, TONE_SAMPLES } from '../support/agents';
+import { appRecording, waitFor, type Harness } from '../support/harness';
+import { acceptedCall, api, bridgeSuite, captureEnded, GAP_SAMPLES, keyed, TONE_SAMPLES } from '../support/agents';
 
 /** one key of keyed(), tone and gap, in ms */
 const KEY_MS = ((TONE_SAMPLES + GAP_SAMPLES) * 1000) / 8000;
 /** the flat tone (CONTRACT §4): what the agent hears of every key the caller presses */
 const FLAT_HZ = 2000;
 
+const suite = bridgeSuite();
 let h: Harness;
-let flowsDir: string;
 let alice: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   expect(multimon(keyed('12345'))).toBe('12345');
   expect(wideDecode(keyed('12345'))).toBe('12345');
   // the flat-tone judge finds the masker's flat tone, and none in speech
   expect(holdsFlatTone(concat([speech(1), flatTone(640)]))).toBe(true);
   expect(holdsFlatTone(concat([speech(1), speech(1, 9)]))).toBe(false);
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
-  alice = token(h, 'alice');
-});
-
-// no message the service sent on any stream is one Twilio refuses (31924)
-afterEach(() => expectNoStreamErrors(h.emulator));
-
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
+  h = suite.h;
+  alice = suite.alice;
 });
 
 interface Live {
@@ -130,6 +119,18 @@ async function recordingAgain(live: Live): Promise<void> {
   await waitFor(() => recordingOf(live.agentCall, live.other).mixed.length >= other + 7000, 'the other recording to hear the caller again');
 }
 
+/**
+ * Each recording resumed no sooner than RESUME_HOLD_MS after the last key (the keying began at
+ * `sentAt`), running and hearing the caller again, and holding no key nor flat tone
+ */
+async function heldThenResumed(live: Live, sentAt: number, lastKeyAt: number): Promise<void> {
+  const resumed = resumedAt(live, sentAt);
+  expect(resumed.own).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  expect(resumed.other).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
+  await recordingAgain(live);
+  nothingRecorded(live);
+}
+
 test('a three-digit security code keyed with two more digits right after: every recording resumes a hold after the last key, and none holds a key or a flat tone', async () => {
   const live = await bridgedCall();
   const captureId = await startCapture(live, 'security-code');
@@ -141,11 +142,7 @@ test('a three-digit security code keyed with two more digits right after: every 
   expect(done).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
 
   const lastKeyAt = sentAt + 4 * KEY_MS;
-  const resumed = resumedAt(live, sentAt);
-  expect(resumed.own).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
-  expect(resumed.other).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
-  await recordingAgain(live);
-  nothingRecorded(live);
+  await heldThenResumed(live, sentAt, lastKeyAt);
   // the keys past the count caused no error
   expect(h.logs.text).not.toContain('capture did not end cleanly');
   await live.call.hangup();
@@ -161,11 +158,7 @@ test('a three-digit security code whose third key is held for 400 ms: its tone e
   expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
 
   const thirdKeyAt = sentAt + 2 * KEY_MS;
-  const resumed = resumedAt(live, sentAt);
-  expect(resumed.own).toBeGreaterThanOrEqual(thirdKeyAt + RESUME_HOLD_MS);
-  expect(resumed.other).toBeGreaterThanOrEqual(thirdKeyAt + RESUME_HOLD_MS);
-  await recordingAgain(live);
-  nothingRecorded(live);
+  await heldThenResumed(live, sentAt, thirdKeyAt);
   await live.call.hangup();
 });
 
@@ -184,10 +177,6 @@ test('a capture the agent cancels while the caller keys: the recordings resume o
   await keying;
 
   const lastKeyAt = sentAt + 7 * KEY_MS;
-  const resumed = resumedAt(live, sentAt);
-  expect(resumed.own).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
-  expect(resumed.other).toBeGreaterThanOrEqual(lastKeyAt + RESUME_HOLD_MS);
-  await recordingAgain(live);
-  nothingRecorded(live);
+  await heldThenResumed(live, sentAt, lastKeyAt);
   await live.call.hangup();
 });

@@ -3,48 +3,37 @@
  * the caller keying in-band DTMF, the emulator's timeline and recording, the agent's audio judged
  * by an independent decoder (multimon-ng), over REST and over the agent WebSocket.
  */
-import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
-import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
+import { sleep, waitFor, type Harness } from '../support/harness';
 import { holdsValue } from '../support/values';
 import {
-  AgentSocket,
   agentSide,
+  AgentSocket,
   api,
+  bridgeSuite,
   captureEnded,
   DTMF_FREQUENCIES,
   keyed,
-  makeFlowsDir,
   multimon,
   OFFER_NUMBER,
   placeCall,
   power,
   silence,
-  TONE_SAMPLES,
   token,
+  TONE_SAMPLES,
 } from '../support/agents';
 
 const CARD = '4111111111111111';
 
+const suite = bridgeSuite();
 let h: Harness;
-let flowsDir: string;
 let alice: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   // the decoder is proven on what the caller keys (and fails clearly, up front, when missing)
   expect(multimon(keyed(CARD + '#'))).toBe(CARD + '#');
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
-  alice = token(h, 'alice');
-});
-
-// no message the service sent on any stream is one Twilio refuses (31924)
-afterEach(() => expectNoStreamErrors(h.emulator));
-
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
+  h = suite.h;
+  alice = suite.alice;
 });
 
 interface Live {

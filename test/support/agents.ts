@@ -10,7 +10,8 @@ import WebSocket from 'ws';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, keyTone, silence } from './audio';
 export { DTMF_FREQUENCIES, multimon, power, silence } from './audio';
-import { waitFor, type Harness } from './harness';
+import { startHarness, waitFor, type Harness } from './harness';
+import { expectNoStreamErrors } from './streams';
 
 export const OFFER_NUMBER = '+15005550124';
 export const ALICE_NUMBER = '+15005550125';
@@ -29,6 +30,26 @@ export function makeFlowsDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-agent-flows-'));
   for (const [name, yaml] of Object.entries(agentFlows())) fs.writeFileSync(path.join(dir, `${name}.yaml`), yaml);
   return dir;
+}
+
+/**
+ * A bridge test file's harness on the agent flows (makeFlowsDir), one for the whole file: started
+ * before its tests, closed with its flows directory after, and after each test no leg of any call
+ * holds a message Twilio refuses (31924). `h` and `alice` (her agent token) are read once it ran.
+ */
+export function bridgeSuite(): { readonly h: Harness; readonly alice: string } {
+  const suite = {} as { h: Harness; alice: string; flowsDir: string };
+  beforeAll(async () => {
+    suite.flowsDir = makeFlowsDir();
+    suite.h = await startHarness({ flowsDir: suite.flowsDir });
+    suite.alice = token(suite.h, 'alice');
+  });
+  afterEach(() => expectNoStreamErrors(suite.h.emulator));
+  afterAll(async () => {
+    await suite.h?.close();
+    if (suite.flowsDir) fs.rmSync(suite.flowsDir, { recursive: true, force: true });
+  });
+  return suite;
 }
 
 // ---- signals ----

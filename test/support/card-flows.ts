@@ -63,3 +63,17 @@ export function writeFlows(flows: Record<string, string>): string {
   for (const [name, yaml] of Object.entries(flows)) fs.writeFileSync(path.join(dir, `${name}.yaml`), yaml);
   return dir;
 }
+
+/** a flow asking the caller's date of birth, then offering the call to the connected agents (bridge mode) */
+export function dobBridgeFlow(id: string, number: string): string {
+  return [
+    `id: ${id}`,
+    `numbers: ["${number}"]`,
+    'steps:',
+    '  - collect: dob',
+    '    kind: date',
+    '    prompt: "Key in your date of birth."',
+    'handoff:',
+    '  mode: bridge',
+  ].join('\n');
+}

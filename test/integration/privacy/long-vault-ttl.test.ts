@@ -13,6 +13,7 @@ import { CALL_TTL_SECONDS } from '../../../src/calls/session';
 import { redisUrl } from '../../support/redis';
 import { gatewayProcessorsFile, startGateway, type Gateway } from '../../support/gateway';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
+import { dobBridgeFlow } from '../../support/card-flows';
 
 const NUMBER = '+15005550042';
 const CALLER = '+15551237788';
@@ -32,16 +33,7 @@ describe('VAULT_TTL_SECONDS longer than the call record', () => {
     h = await startHarness({
       env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET, VAULT_TTL_SECONDS: String(VAULT_TTL_SECONDS) },
       flows: {
-        longvault: [
-          'id: longvault',
-          `numbers: ["${NUMBER}"]`,
-          'steps:',
-          '  - collect: dob',
-          '    kind: date',
-          '    prompt: "Key in your date of birth."',
-          'handoff:',
-          '  mode: bridge',
-        ].join('\n'),
+        longvault: dobBridgeFlow('longvault', NUMBER),
       },
     });
     redis = new Redis(redisUrl());

@@ -12,6 +12,7 @@ import type { CallEvent } from '../../../src/bus';
 import { verifySignature } from '../../../src/processors';
 import { gatewayProcessorsFile, startGateway, type Gateway } from '../../support/gateway';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
+import { dobBridgeFlow } from '../../support/card-flows';
 
 const NUMBER = '+15005550041';
 /** a date of birth the flow's one question takes */
@@ -37,16 +38,7 @@ describe('callers whose From is a SIP URI, a Twilio Client identity, a tel URI o
       env: { PROCESSORS_FILE: file, GATEWAY_SECRET: SECRET },
       // one question, then offered to the connected agents (bridge mode, no handoff.to)
       flows: {
-        subjects: [
-          'id: subjects',
-          `numbers: ["${NUMBER}"]`,
-          'steps:',
-          '  - collect: dob',
-          '    kind: date',
-          '    prompt: "Key in your date of birth."',
-          'handoff:',
-          '  mode: bridge',
-        ].join('\n'),
+        subjects: dobBridgeFlow('subjects', NUMBER),
       },
     });
     await h.app.services.events.subscribe((e) => events.push(e));
