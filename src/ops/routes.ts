@@ -16,8 +16,10 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 
 /**
  * /healthz: the process is alive. /readyz: the store answers, the flows are loaded and the
- * Twilio REST configuration was verified (twilio/rest-check.ts: until then a pause fails closed
- * on a 404, so an instance Twilio could not be asked at start is kept out of rotation).
+ * process is not draining (CONTRACT §8). The Twilio REST check's state is shown (`twilio`) but
+ * does not make the instance unready: until it is verified a 404 on a pause is trusted only with
+ * a list of the call's recordings (twilio/rest-check.ts), and every instance asks the same Twilio,
+ * so taking one out of rotation would serve no caller better.
  * /metrics (Prometheus text) on this port only with METRICS_TOKEN set and presented as a bearer
  * token; otherwise it lives on METRICS_PORT (metrics-server.ts).
  */
@@ -26,7 +28,7 @@ export function opsRoutes(d: {
   flows: FlowRegistry;
   metrics: Metrics;
   isDraining: () => boolean;
-  /** the REST check's state: 'verified', or 'unverified' / 'refused' (not ready) */
+  /** the REST check's state: 'verified' or 'unverified', shown only */
   twilioRest: () => string;
   metricsToken?: string;
 }): FastifyPluginAsync {
@@ -35,7 +37,7 @@ export function opsRoutes(d: {
     app.get('/readyz', async (_req, reply) => {
       const twilio = d.twilioRest();
       const checks: Record<string, string> = { flows: `${d.flows.size} loaded`, store: 'ok', twilio };
-      let ready = !d.isDraining() && twilio === 'verified';
+      let ready = !d.isDraining();
       if (!ready) checks.process = 'draining';
       try {
         await d.store.ping();

@@ -6,11 +6,14 @@
  * of `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
  * audit trail with Twilio's answer.
  *
- * A 404 is "absent" only when it is Twilio's own not-found (its error JSON with code 20404) and the
+ * A 404 is "absent" when it is Twilio's own not-found (its error JSON with code 20404) and the
  * REST configuration has been verified against Twilio (twilio/rest-check.ts). A bare 404 comes from
  * something that is not Twilio (a proxy, a wrong host), and before the check a 20404 may be
- * Twilio's answer to a path the configuration doubled or misnamed: either is a failure, so a
- * misconfigured client never makes every pause "succeed".
+ * Twilio's answer to a path the configuration doubled or misnamed: either is taken as absent only
+ * when a list of the call's recordings, through the same client, answers and shows none active
+ * (`listedAbsent`); otherwise it is a failure, so a misconfigured client never makes every pause
+ * "succeed", and a REST API that serves calls and recordings but not the account resource (an
+ * emulator of a test's own) still has its 404s understood.
  */
 import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
@@ -31,7 +34,7 @@ export interface RecordingOutcome {
   /** Twilio's HTTP status, or 'timeout' / 'network' ('unlisted': a drop-in that could not list the app's recordings asked Twilio nothing) */
   twilioStatus: string;
   recordingSid?: string;
-  /** true when Twilio said no recording is active (its 404 with 20404, the REST configuration verified) */
+  /** true when Twilio said no recording is active (its 404 with 20404, the REST configuration verified; or a 404 and a list with none active) */
   absent?: boolean;
   /** resumeAll: the recordings whose resume failed (each left paused) */
   failed?: readonly RecordingRef[];
@@ -371,11 +374,40 @@ export class RecordingController {
       const twilioStatus = describe(e);
       if (twilioStatus !== '404') return { ok: false, twilioStatus, recordingSid };
       if (isTwilioNotFound(e) && this.deps.restVerified()) return { ok: true, twilioStatus, absent: true, recordingSid };
+      if (await this.listedAbsent(callSid, recordingSid, timeoutMs)) {
+        this.deps.log.info(
+          { callSid, recordingSid, twilioCode: twilioCodeOf(e) },
+          "a 404 on a recording update, and the call's recordings listed: none of them is active, so nothing can be recorded",
+        );
+        return { ok: true, twilioStatus, absent: true, recordingSid };
+      }
       this.deps.log.warn(
         { callSid, recordingSid, twilioCode: twilioCodeOf(e), restVerified: this.deps.restVerified() },
-        "a 404 not known to be Twilio's answer for a recording that is gone (no 20404, or the REST configuration not verified): taken as a failure",
+        "a 404 not known to be Twilio's answer for a recording that is gone (no 20404, or the REST configuration not verified, and the call's recordings not listed without an active one): taken as a failure",
       );
       return { ok: false, twilioStatus, recordingSid };
     }
+  }
+
+  /**
+   * A 404 not proven to be Twilio's "gone" (the REST configuration not verified, or no 20404)
+   * is taken as absent only when the call's recordings, listed through the same client, show
+   * that nothing is active: `recordingSid` neither in progress nor paused, or for Twilio.CURRENT
+   * no recording in progress or paused. A client pointed at the wrong place cannot list the
+   * call's recordings either (the doubled path, the proxy's 404, another account's path): the
+   * list fails and so does the update. A list that shows the recording running (a proxy that
+   * answers only the updates itself) fails it too.
+   */
+  private async listedAbsent(callSid: string, recordingSid: string | undefined, timeoutMs: number): Promise<boolean> {
+    let listed: Array<{ sid: string; status: string }>;
+    try {
+      listed = await withTimeout(this.deps.client.calls(callSid).recordings.list(), timeoutMs, () => undefined);
+    } catch (e) {
+      this.deps.log.warn({ callSid, twilioStatus: describe(e) }, "the call's recordings could not be listed after a 404 on a recording update");
+      return false;
+    }
+    if (!Array.isArray(listed)) return false;
+    const active = listed.filter((r) => r.status === 'in-progress' || r.status === 'paused');
+    return recordingSid ? !active.some((r) => r.sid === recordingSid) : active.length === 0;
   }
 }

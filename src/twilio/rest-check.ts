@@ -13,12 +13,19 @@
  * - Twilio's 2xx with the account's own SID: verified, and from then on a 20404 on a recording
  *   is Twilio's word that the recording is gone (the paths under a base that served the account are
  *   Twilio's);
- * - 401/403 (20003: the SID and token do not go together), 404, any other 4xx, or a 2xx for another
- *   SID: refused, a ConfigError naming the setting (never the token's text); the same request would
- *   get the same answer, so the service does not start;
- * - no answer, 429 or 5xx: unverified. The service starts (an outage of Twilio or of the network at
- *   boot must not keep it down once it ends), /readyz answers 503, no 404 is taken as absent
- *   (a pause fails closed), and the check is tried again with backoff until it settles.
+ * - 401/403 (20003: the SID and token do not go together): refused, a ConfigError naming
+ *   TWILIO_AUTH_TOKEN (never its text); every request would get the same answer, so the service
+ *   does not start;
+ * - anything else (a 404, another 4xx, a 2xx for another SID, no answer, 429, 5xx): unverified,
+ *   logged with what to fix when the answer says it (a 404 or a 2xx for another account is logged
+ *   as an error, with the base URL's path when it has one). The service starts: the contract's REST
+ *   API is calls and recordings, and a REST API that serves those but not the account resource (an
+ *   emulator of a test's own, a proxy that forwards only what the service uses) is not wrong. A
+ *   404 on a recording update is then taken as "absent" only when a list of the call's recordings
+ *   shows none active (recording/controller.ts `listedAbsent`): under a misconfigured base URL that
+ *   list fails too, and the pause fails closed. The check is tried again with backoff until it
+ *   settles; `/readyz` reports its state without depending on it (the contract's readiness is the
+ *   store and the flows).
  * The account resource carries the auth token (`auth_token`): nothing of its body is logged.
  */
 import type { Logger } from 'pino';
@@ -55,8 +62,8 @@ function shownBase(apiBaseUrl: string): string {
   }
 }
 
-/** a refusal's error: the variable to fix and why, never the token */
-function refusal(d: RestCheckDeps, status: number | undefined, code: unknown): ConfigError {
+/** what the answer to the account request says is wrong: the variable to fix and why, never the token */
+function problem(d: RestCheckDeps, status: number | undefined, code: unknown): ConfigError {
   const asked = `GET ${shownBase(d.apiBaseUrl)}/2010-04-01/Accounts/${d.accountSid}.json`;
   const twilioCode = typeof code === 'number' ? `, ${code}` : '';
   if (status === 401 || status === 403)
@@ -70,11 +77,14 @@ function refusal(d: RestCheckDeps, status: number | undefined, code: unknown): C
     return new ConfigError('TWILIO_API_BASE_URL', `TWILIO_API_BASE_URL answered for another account than TWILIO_ACCOUNT_SID (${asked})${hint}`);
   return new ConfigError(
     'TWILIO_API_BASE_URL',
-    `TWILIO_API_BASE_URL does not serve TWILIO_ACCOUNT_SID's account (${asked} answered ${status}${twilioCode})${hint}; recording pauses cannot be trusted, so the service does not start`,
+    `TWILIO_API_BASE_URL does not serve TWILIO_ACCOUNT_SID's account (${asked} answered ${status}${twilioCode})${hint}; a 404 on a recording pause is trusted only when the call's recordings list shows none active`,
   );
 }
 
-/** answers that may change on their own: tried again */
+/** the only answers that stop the service: the credentials themselves are refused */
+const refused = (status: number | undefined): boolean => status === 401 || status === 403;
+
+/** answers that may change on their own: logged as a warning, not an error */
 const transient = (status: number | undefined): boolean => status === undefined || status === 429 || status >= 500;
 
 export class RestCheck {
@@ -113,24 +123,35 @@ export class RestCheck {
       account = await this.d.fetchAccount();
     } catch (e) {
       const status = restStatus(e);
-      if (!transient(status)) {
+      if (refused(status)) {
         this.current = 'refused';
-        throw refusal(this.d, status, (e as { code?: unknown }).code);
+        throw problem(this.d, status, (e as { code?: unknown }).code);
       }
-      // the error's message only: a REST client's error may carry its request, Authorization header and all
-      this.d.log.warn(
-        { twilioStatus: status ?? 'network', err: errFields(e), tries: this.tries },
-        'Twilio REST configuration not verified yet: not ready, and no recording is taken as absent until it is',
-      );
+      if (transient(status))
+        // the error's message only: a REST client's error may carry its request, Authorization header and all
+        this.d.log.warn(
+          { twilioStatus: status ?? 'network', err: errFields(e), tries: this.tries },
+          'Twilio REST configuration not verified yet: no recording is taken as absent on a 404 alone until it is',
+        );
+      else this.unverifiedBecause(problem(this.d, status, (e as { code?: unknown }).code), status);
       return this.current;
     }
-    if (account.sid !== this.d.accountSid) {
-      this.current = 'refused';
-      throw refusal(this.d, undefined, undefined);
+    if (account?.sid !== this.d.accountSid) {
+      this.unverifiedBecause(problem(this.d, undefined, undefined), 200);
+      return this.current;
     }
     this.current = 'verified';
     this.d.log.info({ accountSid: this.d.accountSid, tries: this.tries }, 'Twilio REST configuration verified');
     return this.current;
+  }
+
+  /** an answer that will not change on its own: an error the first time, naming what to fix */
+  private unverifiedBecause(err: ConfigError, status: number | undefined): void {
+    const level = this.tries === 1 ? 'error' : 'debug';
+    this.d.log[level](
+      { variable: err.variable, twilioStatus: status ?? 'network', tries: this.tries, reason: err.message },
+      "Twilio REST configuration not verified: recording pauses answered 404 are checked against the call's recordings list",
+    );
   }
 
   /** tries again with backoff until the check settles; nothing to do once it has */

@@ -32,37 +32,52 @@ const REC = 'RE' + '2'.repeat(32);
 type Answers = Partial<Record<Status, Answer | Answer[] | Record<string, Answer>>>;
 
 /** Twilio's REST surface as far as the controller uses it; answers per requested status */
-function fakeTwilio(answers: Answers) {
+function fakeTwilio(answers: Answers, listed?: Listed) {
   const updates: Update[] = [];
   const held: Array<() => void> = [];
+  const lists: string[] = [];
   const client = {
     calls: (callSid: string) => ({
-      recordings: (recordingSid: string) => ({
-        update(params: Update['params']): Promise<{ sid: string; status: string }> {
-          updates.push({ callSid, recordingSid, params });
-          const given = answers[params.status] ?? 'ok';
-          const nth = updates.filter((u) => u.params.status === params.status).length - 1;
-          const a = Array.isArray(given) ? given[Math.min(nth, given.length - 1)] : typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
-          if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
-          if (a === 'never') return new Promise(() => undefined);
-          if (a === 'held') return new Promise((resolve) => held.push(() => resolve({ sid: recordingSid, status: params.status })));
-          if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-          if (a === 'bare404') return Promise.reject(new RestException({ statusCode: 404, body: '<html><body>Not Found</body></html>' }));
-          // JSON, but not Twilio's error: another API's not-found, a proxy's JSON page
-          if (a === 'json404') return Promise.reject(new RestException({ statusCode: 404, body: JSON.stringify({ error: 'not found', code: 'NotFound' }) }));
-          const code = a === 404 ? 20404 : 20001;
-          return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code, message: 'refused', status: a }) }));
+      recordings: Object.assign(
+        (recordingSid: string) => ({
+          update(params: Update['params']): Promise<{ sid: string; status: string }> {
+            updates.push({ callSid, recordingSid, params });
+            const given = answers[params.status] ?? 'ok';
+            const nth = updates.filter((u) => u.params.status === params.status).length - 1;
+            const a = Array.isArray(given) ? given[Math.min(nth, given.length - 1)] : typeof given === 'object' ? (given[recordingSid] ?? 'ok') : given;
+            if (a === 'ok') return Promise.resolve({ sid: recordingSid === 'Twilio.CURRENT' ? REC : recordingSid, status: params.status });
+            if (a === 'never') return new Promise(() => undefined);
+            if (a === 'held') return new Promise((resolve) => held.push(() => resolve({ sid: recordingSid, status: params.status })));
+            if (a === 'network') return Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+            if (a === 'bare404') return Promise.reject(new RestException({ statusCode: 404, body: '<html><body>Not Found</body></html>' }));
+            // JSON, but not Twilio's error: another API's not-found, a proxy's JSON page
+            if (a === 'json404') return Promise.reject(new RestException({ statusCode: 404, body: JSON.stringify({ error: 'not found', code: 'NotFound' }) }));
+            const code = a === 404 ? 20404 : 20001;
+            return Promise.reject(new RestException({ statusCode: a, body: JSON.stringify({ code, message: 'refused', status: a }) }));
+          },
+        }),
+        {
+          // the call's recordings as Twilio lists them; a test that gives none has a client that cannot list (a 404 of its own)
+          list(): Promise<Array<{ sid: string; status: string }>> {
+            lists.push(callSid);
+            if (listed === undefined || listed === 'fail')
+              return Promise.reject(new RestException({ statusCode: 404, body: JSON.stringify({ code: 20404, message: 'not found', status: 404 }) }));
+            return Promise.resolve(listed);
+          },
         },
-      }),
+      ),
     }),
   };
-  return { client: client as unknown as TwilioClient, updates, held };
+  return { client: client as unknown as TwilioClient, updates, held, lists };
 }
 
-function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean; restVerified?: boolean } = {}) {
+/** what a list of the call's recordings answers: its recordings, or a failure */
+type Listed = Array<{ sid: string; status: string }> | 'fail';
+
+function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (type: string) => boolean; restVerified?: boolean; listed?: Listed } = {}) {
   const logLines: Record<string, unknown>[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-  const twilio = fakeTwilio(answers);
+  const twilio = fakeTwilio(answers, opts.listed);
   const audit: { callSid: string; type: string; [k: string]: unknown }[] = [];
   const sink: AuditSink = {
     append: async (callSid, entry) => {
@@ -85,7 +100,7 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
     metrics,
     pauseTimeoutMs,
   });
-  return { controller, updates: twilio.updates, held: twilio.held, audit, counts, logLines };
+  return { controller, updates: twilio.updates, held: twilio.held, lists: twilio.lists, audit, counts, logLines };
 }
 
 describe('pause', () => {
@@ -169,6 +184,42 @@ describe('pause', () => {
     expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
     expect(counts.pauseFailures).toBe(1);
     expect(logLines.find((l) => String(l.msg).startsWith('a 404 not known'))).toMatchObject({ twilioCode: 20404, restVerified: false });
+  });
+
+  describe("a 404 not proven Twilio's (the REST configuration not verified, or no 20404): the call's recordings are listed", () => {
+    const OTHER = 'RE' + '4'.repeat(32);
+    test.each([
+      ['the recording listed as completed', { restVerified: false }, 404, REC, [{ sid: REC, status: 'completed' }]],
+      ['no recording listed at all, Twilio.CURRENT paused', { restVerified: false }, 404, undefined, []],
+      ['a bare 404, the recording listed as stopped', { restVerified: true }, 'bare404', REC, [{ sid: REC, status: 'stopped' }]],
+      ['only another recording, and it is completed (Twilio.CURRENT)', { restVerified: false }, 404, undefined, [{ sid: OTHER, status: 'completed' }]],
+    ] as const)('%s: absent, as nothing is recording', async (_what, opts, answer, sid, listed) => {
+      const { controller, audit, counts, lists, logLines } = setup({ paused: answer }, undefined, { ...opts, listed: [...listed] });
+      expect(await controller.pause(CALL, sid)).toEqual({ ok: true, twilioStatus: '404', absent: true, recordingSid: sid });
+      expect(lists).toEqual([CALL]);
+      expect(audit.map((a) => a.type)).toEqual(['recording.paused']);
+      expect(counts.pauseFailures).toBe(0);
+      expect(logLines.some((l) => String(l.msg).startsWith('a 404 not known'))).toBe(false);
+    });
+
+    test.each([
+      ['the recording listed in progress (a proxy answering the updates itself)', REC, [{ sid: REC, status: 'in-progress' }]],
+      ['the recording listed paused', REC, [{ sid: REC, status: 'paused' }]],
+      ['Twilio.CURRENT, another recording listed in progress', undefined, [{ sid: OTHER, status: 'in-progress' }]],
+      ['the list refused too (a doubled path, a proxy, another account)', REC, 'fail'],
+    ] as const)('%s: a failure, the field is not asked', async (_what, sid, listed) => {
+      const { controller, audit, counts, lists } = setup({ paused: 404 }, undefined, { restVerified: false, listed: listed === 'fail' ? 'fail' : [...listed] });
+      expect(await controller.pause(CALL, sid)).toEqual({ ok: false, twilioStatus: '404', recordingSid: sid });
+      expect(lists).toEqual([CALL]);
+      expect(audit.map((a) => a.type)).toEqual(['recording.pause-failed']);
+      expect(counts.pauseFailures).toBe(1);
+    });
+
+    test("Twilio's 20404 with the configuration verified is believed without a list", async () => {
+      const { controller, lists } = setup({ paused: 404 }, undefined, { restVerified: true, listed: [{ sid: REC, status: 'in-progress' }] });
+      expect(await controller.pause(CALL, REC)).toMatchObject({ ok: true, absent: true });
+      expect(lists).toEqual([]);
+    });
   });
 
   test('a stop answered with a bare 404 is not taken as stopped: it is paused for good instead, and that bare 404 fails too', async () => {

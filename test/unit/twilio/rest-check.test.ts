@@ -1,6 +1,7 @@
 /**
  * The REST configuration's check on its own, with the account fetch's answers scripted: what is
- * refused (naming the setting, never the token), what is tried again, and how the retries settle.
+ * refused (credentials, naming the setting, never the token), what leaves it unverified with an
+ * error naming what to fix, what is tried again, and how the retries settle.
  */
 import pino from 'pino';
 import RestException from 'twilio/lib/base/RestException';
@@ -43,33 +44,51 @@ describe('one try', () => {
   });
 
   test.each([
-    [401, 'TWILIO_AUTH_TOKEN', /answered 401, 20003/],
-    [403, 'TWILIO_AUTH_TOKEN', /answered 403, 20003/],
-    [404, 'TWILIO_API_BASE_URL', /answered 404, 20404/],
-    [400, 'TWILIO_API_BASE_URL', /answered 400, 20400/],
-    [405, 'TWILIO_API_BASE_URL', /answered 405/],
-  ] as const)('%s: refused, naming %s', async (status, variable, message) => {
+    [401, /answered 401, 20003/],
+    [403, /answered 403, 20003/],
+  ] as const)('%s: refused, naming TWILIO_AUTH_TOKEN', async (status, message) => {
     const { check } = setup([status]);
     const err = (await check.check().catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err).toMatchObject({ code: 'TW_ERR_CONFIG_INVALID', variable, message: expect.stringMatching(message) });
-    expect(err.message.startsWith(variable)).toBe(true);
+    expect(err).toMatchObject({ code: 'TW_ERR_CONFIG_INVALID', variable: 'TWILIO_AUTH_TOKEN', message: expect.stringMatching(message) });
+    expect(err.message.startsWith('TWILIO_AUTH_TOKEN')).toBe(true);
     expect(err.message).not.toContain(TOKEN);
     expect(check.state).toBe('refused');
   });
 
-  test('a base URL with a path: the refusal says every path is appended to it; credentials in the URL are not repeated', async () => {
-    const { check } = setup([404], 'https://user:secret-pass@api.twilio.com/2010-04-01');
-    const err = (await check.check().catch((e: unknown) => e)) as ConfigError;
-    expect(err.message).toContain(`GET https://api.twilio.com/2010-04-01/2010-04-01/Accounts/${SID}.json answered 404`);
-    expect(err.message).toContain('it has a path, /2010-04-01');
-    expect(err.message).not.toContain('secret-pass');
+  /** the error line the check logged, parsed */
+  const errorLine = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 50);
+
+  test.each([
+    [404, /answered 404, 20404/],
+    [400, /answered 400, 20400/],
+    [405, /answered 405/],
+  ] as const)(
+    '%s: unverified, not refused (an API of calls and recordings alone is not wrong), and an error naming TWILIO_API_BASE_URL',
+    async (status, reason) => {
+      const { check, lines } = setup([status]);
+      expect(await check.check()).toBe('unverified');
+      expect(check.verified).toBe(false);
+      expect(errorLine(lines)).toMatchObject({ variable: 'TWILIO_API_BASE_URL', twilioStatus: status, reason: expect.stringMatching(reason) });
+      expect(lines.join('\n')).not.toContain(TOKEN);
+    },
+  );
+
+  test('a base URL with a path: the error says every path is appended to it; credentials in the URL are not repeated', async () => {
+    const { check, lines } = setup([404], 'https://user:secret-pass@api.twilio.com/2010-04-01');
+    expect(await check.check()).toBe('unverified');
+    const reason = String(errorLine(lines)?.reason);
+    expect(reason).toContain(`GET https://api.twilio.com/2010-04-01/2010-04-01/Accounts/${SID}.json answered 404`);
+    expect(reason).toContain('it has a path, /2010-04-01');
+    expect(lines.join('\n')).not.toContain('secret-pass');
   });
 
-  test('a 2xx for another account (not Twilio, or not this account): refused, naming TWILIO_API_BASE_URL', async () => {
-    const { check } = setup(['other-account']);
-    await expect(check.check()).rejects.toMatchObject({ variable: 'TWILIO_API_BASE_URL' });
+  test('a 2xx for another account (not Twilio, or not this account): unverified, an error naming TWILIO_API_BASE_URL', async () => {
+    const { check, lines } = setup(['other-account']);
+    expect(await check.check()).toBe('unverified');
     expect(check.verified).toBe(false);
+    expect(errorLine(lines)).toMatchObject({ variable: 'TWILIO_API_BASE_URL', reason: expect.stringContaining('another account') });
+    expect(lines.join('\n')).not.toContain(TOKEN);
   });
 
   test.each([503, 500, 429, 'network'] as const)('%s: unverified (tried again later), logged without the token', async (answer) => {
