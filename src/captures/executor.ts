@@ -8,9 +8,10 @@
  *   field on the session → resume the recordings → capture.completed / capture.failed.
  *
  * The recordings are the bridge's own (the agent's call's) and every other one in progress on
- * either call, another application's (recorded.ts captureRecordings), all paused or none; at
- * the end the agent call's are resumed, and one on the caller's call is left to the bridge's
- * hold (recorded.ts bridgeHolds). Keys
+ * either call, another application's (recorded.ts captureRecordings): the agent call's all
+ * paused or none, the caller's call's each paused and never resumed (pauseForCapture); at the
+ * end, or at a refused start, the agent call's are resumed, and one on the caller's call is
+ * left to the bridge's hold (recorded.ts bridgeHolds). Keys
  * are only listened to after Twilio acknowledged the pauses, so no key of the value can reach a
  * recording. The plain value lives in the collector for the life of the capture and
  * goes nowhere but the validator and the vault.
@@ -69,6 +70,11 @@ export interface ExecutorDeps {
   recording: {
     /** every recording named, each on its own call, all or none; audited on `auditCallSid` (recording/controller.ts) */
     pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /** each paused on its own, none undone (the bridge's hold on the caller's call); `failed` may be paused or not */
+    holdEach(
+      recordings: readonly RecordingRef[],
+      auditCallSid: string,
+    ): Promise<{ paused: RecordingRef[]; failed: readonly { recording: RecordingRef; twilioStatus: string }[] }>;
     /** each tried; ok only when all were resumed */
     resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[] }>;
   };
@@ -152,7 +158,7 @@ export class CaptureExecutor {
       recordings = await captureRecordings(this.d.recordings, session, log);
       const others = recordings.length - 1;
       if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
-      pause = await this.d.recording.pauseAll(recordings, callSid);
+      pause = await this.pauseForCapture(callSid, recordings, log);
       if (pause.ok && others > 0) this.d.othersPaused?.inc({ where: 'capture' }, others);
     } catch (e) {
       await this.d.records.unlock(callSid);
@@ -174,14 +180,60 @@ export class CaptureExecutor {
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
       else {
         await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
+        // the caller's call's stay paused, held by the bridge (bridgeHolds), as at a capture's end
+        const { resume, hold } = bridgeHolds(callSid, recordings);
         await this.d.recording
-          .resumeAll(recordings, callSid)
+          .resumeAll(resume, callSid)
           .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a failed capture start did not complete'));
+        await this.holdForBridge(callSid, hold, log);
       }
       throw e;
     }
     log.info({ kind: req.kind, blanket: req.blanket === true, actor }, 'capture started');
     return { ok: true, captureId };
+  }
+
+  /**
+   * The capture's pauses (captureRecordings): the agent call's (its own first) all or none
+   * (pauseAll), then the caller's call's others each on its own, none ever undone
+   * (RecordingController.holdEach). Those are the bridge's to hold (bridgeHolds), and the bridge's
+   * guard (recording/bridge-guard.ts) may list the same ones running at the same moment and pause
+   * and hold them too: an undo of the capture's pause, ordered either way around the guard's,
+   * would resume a recording the bridge holds, to hear the caller's keys for the rest of the
+   * bridge. So a refused capture resumes the agent call's and leaves each of the caller's call's
+   * it paused paused, taken into the bridge's hold now.
+   */
+  private async pauseForCapture(callSid: string, recordings: readonly RecordingRef[], log: Logger): Promise<{ ok: boolean; twilioStatus: string }> {
+    const { resume: agents, hold: callers } = bridgeHolds(callSid, recordings);
+    const paused = await this.d.recording.pauseAll(agents, callSid);
+    if (!paused.ok || callers.length === 0) return paused;
+    const held = await this.d.recording.holdEach(
+      callers.map((recordingSid) => ({ callSid, recordingSid })),
+      callSid,
+    );
+    if (held.failed.length === 0) return paused;
+    await this.d.recording
+      .resumeAll(agents, callSid)
+      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a refused capture did not complete'));
+    await this.holdForBridge(
+      callSid,
+      held.paused.map((r) => r.recordingSid!),
+      log,
+    );
+    return { ok: false, twilioStatus: held.failed[0].twilioStatus };
+  }
+
+  /** recordings of the caller's call a capture paused and will not run again, named on the bridge's hold and audited (failures logged) */
+  private async holdForBridge(callSid: string, hold: readonly string[], log: Logger): Promise<void> {
+    if (hold.length === 0) return;
+    await this.d.calls
+      .update(callSid, (s) => {
+        s.handoff.recordingsHeld = heldByBridge(s, hold);
+      })
+      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not named on the call'));
+    await this.d.audit
+      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') })
+      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
   }
 
   /** the capture exists from here: timers armed, running on this instance */

@@ -36,13 +36,15 @@ export async function captureRecordings(list: RecordingList, s: CallSession, log
 }
 
 /**
- * What a capture's end resumes, and what it leaves to the bridge. Nothing on the caller's call
+ * What a capture resumes, and what it leaves to the bridge. Nothing on the caller's call
  * runs in a bridge: other applications' recordings there are paused for the whole bridge
  * (CallSession `handoff.recordingsHeld`, twilio/bridge-hold.ts `holdForBridge`), as the call
  * is not masked. One a capture found running there (started, or resumed by its owner, since
- * the handoff) is taken into that hold (`hold`), never resumed; the rest (the bridge's own,
- * first, and the agent call's others) are resumed (`resume`). Those the bridge held already
- * were listed paused, so the capture never paused them, and never resumes them.
+ * the handoff) is taken into that hold (`hold`), never resumed, at the capture's end and on a
+ * refused or failed start alike; the rest (the bridge's own, first, and the agent call's
+ * others) are resumed (`resume`). Those the bridge held already were listed paused, so the
+ * capture never paused them; one the bridge's guard (recording/bridge-guard.ts) lists and
+ * holds while the capture pauses it too is in `hold`, so no order of the two resumes it.
  */
 export function bridgeHolds(callerSid: string, recordings: readonly RecordingRef[]): { resume: RecordingRef[]; hold: string[] } {
   const own = recordings[0];

@@ -16,8 +16,17 @@
  * starts it, never awaits it, so the relayed audio is neither delayed nor changed. A capture
  * lists and pauses the recordings itself as it starts (captures/recorded.ts), but one started
  * after that list would hear the card it takes: the guard goes on through a capture too. What
- * the capture paused is listed paused, so the guard leaves it to the capture; what the guard
- * holds the capture never resumes (captures/recorded.ts bridgeHolds keeps the caller's call's).
+ * the capture paused is listed paused, so the guard leaves it to the capture.
+ *
+ * The rule both keep: nothing on the caller's call is resumed during the bridge, by any path. A
+ * guard's list and a capture's may find the same recording running at the same moment, and both
+ * pause it; which pause lands first, and which write of `handoff.recordingsHeld` lands first, is
+ * anyone's. So no resume may depend on them: the guard's pauses are never undone
+ * (RecordingController.holdEach, not pauseAll, whose undo would resume a recording another
+ * pause just counted held), and a capture never resumes a recording of the caller's call, not
+ * at its end, nor when it is refused or fails to start after pausing: each it paused there is
+ * the bridge's to hold (captures/recorded.ts bridgeHolds, captures/executor.ts pauseForCapture).
+ * Nothing else resumes a recording during a bridge (twilio/bridge-hold.ts, bridge-lost.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -44,7 +53,7 @@ export interface GuardedBridge {
 
 export interface BridgeGuardDeps {
   list: RecordingList;
-  recording: Pick<RecordingController, 'pauseAll'>;
+  recording: Pick<RecordingController, 'holdEach'>;
   calls: Pick<CallRepository, 'update'>;
   audit: { append(callSid: string, entry: AuditInput): Promise<void> };
   metrics: Pick<Metrics, 'otherRecordingsPaused'>;
@@ -115,8 +124,9 @@ export class BridgeRecordingGuard {
 
   /**
    * Every recording in progress on the caller's call, paused and held. One the bridge holds
-   * already and its owner resumed runs too, and is paused again. Each is paused on its own
-   * (pauseAll of one): one Twilio refuses leaves the others paused, as nothing fails closed here.
+   * already and its owner resumed runs too, and is paused again. Each is paused on its own and
+   * never resumed (holdEach): one Twilio refuses leaves the others paused, as nothing fails
+   * closed here, and an audit write refused after a pause undoes nothing.
    */
   private async holdNew(callSid: string, log: Logger): Promise<void> {
     // a list that cannot be read is logged there, and nothing is paused
@@ -126,16 +136,16 @@ export class BridgeRecordingGuard {
       { recordings: running.length },
       "another application records the caller's call during the bridge: each of its recordings is paused for the rest of the bridge",
     );
-    const paused: string[] = [];
-    for (const recordingSid of running) {
-      const outcome = await this.d.recording.pauseAll([{ callSid, recordingSid }], callSid);
-      if (outcome.ok && !outcome.absent) paused.push(recordingSid);
-      else if (!outcome.ok)
-        log.warn(
-          { recordingSid, twilioStatus: outcome.twilioStatus },
-          "a recording of the caller's call could not be paused during the bridge: it hears the caller's keys",
-        );
-    }
+    const outcome = await this.d.recording.holdEach(
+      running.map((recordingSid) => ({ callSid, recordingSid })),
+      callSid,
+    );
+    for (const { recording, twilioStatus } of outcome.failed)
+      log.warn(
+        { recordingSid: recording.recordingSid, twilioStatus },
+        "a recording of the caller's call could not be paused during the bridge: it hears the caller's keys",
+      );
+    const paused = outcome.paused.map((r) => r.recordingSid!);
     if (paused.length === 0) return;
     this.d.metrics.otherRecordingsPaused.inc({ where: 'bridge' }, paused.length);
     await this.d.calls.update(callSid, (s) => {

@@ -245,6 +245,37 @@ export class RecordingController {
     return paused.length > 0 ? { ok: true, twilioStatus: '200' } : { ok: true, twilioStatus: '404', absent: true };
   }
 
+  /**
+   * Pauses every recording named, each on its own, and resumes none whatever follows: a bridge's
+   * hold on the caller's call (recording/bridge-guard.ts, and a capture in a bridge:
+   * captures/executor.ts), where a recording found running is paused for the rest of the bridge.
+   * Unlike pauseAll, a pause Twilio refuses neither stops the rest nor undoes those before it, and
+   * an audit write that fails after Twilio answered leaves that recording as Twilio left it (it
+   * is named `failed`: whether it is paused is unknown). An undo there would resume a recording
+   * the bridge holds, for another pause to find paused at the same moment and count held.
+   */
+  async holdEach(
+    recordings: readonly RecordingRef[],
+    auditCallSid: string,
+  ): Promise<{ paused: RecordingRef[]; failed: { recording: RecordingRef; twilioStatus: string }[] }> {
+    const paused: RecordingRef[] = [];
+    const failed: { recording: RecordingRef; twilioStatus: string }[] = [];
+    for (const r of recordings) {
+      try {
+        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid);
+        if (!outcome.ok) failed.push({ recording: r, twilioStatus: outcome.twilioStatus });
+        else if (!outcome.absent) paused.push(r);
+      } catch (err) {
+        this.deps.log.warn(
+          { callSid: auditCallSid, recordingSid: r.recordingSid, err: errFields(err) },
+          'recording pause not audited: it is left as Twilio left it',
+        );
+        failed.push({ recording: r, twilioStatus: 'unaudited' });
+      }
+    }
+    return { paused, failed };
+  }
+
   /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were */
   async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
     let first: RecordingOutcome | undefined;

@@ -75,7 +75,11 @@ describe('erasure with work in flight', () => {
     const executor = new CaptureExecutor({
       calls,
       records: new CaptureRecords(store, keys),
-      recording: { pauseAll: async () => ({ ok: true, twilioStatus: '200' }), resumeAll: async () => ({ ok: true, twilioStatus: '200' }) },
+      recording: {
+        pauseAll: async () => ({ ok: true, twilioStatus: '200' }),
+        holdEach: async (recordings) => ({ paused: [...recordings], failed: [] }),
+        resumeAll: async () => ({ ok: true, twilioStatus: '200' }),
+      },
       recordings: async () => [],
       vault,
       audit,

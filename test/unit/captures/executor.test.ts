@@ -72,6 +72,8 @@ async function setup(
     resumeFails?: Error;
     /** the recordings whose resume Twilio refuses (500) */
     refused?: (r: RecordingRef) => boolean;
+    /** the recordings whose pause Twilio refuses (500) when the bridge is to hold them (holdEach) */
+    holdRefused?: (r: RecordingRef) => boolean;
     log?: Logger;
     listed?: Listed;
   } = {},
@@ -102,6 +104,13 @@ async function setup(
         paused.push([...recordings]);
         audited.push(auditCallSid ?? '');
         return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
+      },
+      holdEach: async (recordings, auditCallSid) => {
+        log.push(`hold:${bridge.listenerCount('key')}`);
+        paused.push([...recordings]);
+        audited.push(auditCallSid);
+        const failed = recordings.filter((r) => opts.holdRefused?.(r)).map((recording) => ({ recording, twilioStatus: '500' }));
+        return { paused: recordings.filter((r) => !opts.holdRefused?.(r)), failed };
       },
       resumeAll: async (recordings, auditCallSid) => {
         log.push(`resume:${bridge.listenerCount('key')}`);
@@ -402,8 +411,9 @@ describe('CaptureExecutor', () => {
       const t = await setup({ s: bridged, listed });
       const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
       expect(r.ok).toBe(true);
-      expect(t.log[0]).toBe('pause:0');
-      expect(t.paused).toEqual([all]);
+      expect(t.log.slice(0, 2)).toEqual(['pause:0', 'hold:0']);
+      // the agent call's all or none, then the caller's call's, for the bridge to hold
+      expect(t.paused).toEqual([agentCalls, all.slice(2)]);
       // the record names them, so whichever instance ends the capture resumes them (lost.ts); agents never see them
       const record = await t.records.get(SID, r.ok ? r.captureId : '');
       expect(record?.recordings).toEqual(all);
@@ -411,7 +421,7 @@ describe('CaptureExecutor', () => {
       t.bridge.press('4111111111111111#');
       await t.settled('capture.completed');
       expect(t.resumed).toEqual([agentCalls]);
-      expect(t.audited).toEqual([SID, SID]);
+      expect(t.audited).toEqual([SID, SID, SID]);
       // one running on the caller's call since the handoff is taken into the hold, with what it held
       expect((await t.calls.get(SID))?.handoff.recordingsHeld).toEqual([ON_CALLER]);
       expect(t.log).toContain('audit:recording.held');
@@ -436,7 +446,7 @@ describe('CaptureExecutor', () => {
     it('refused when one cannot be paused (pauseAll fails closed): no key is listened to, and nothing is left behind', async () => {
       const t = await setup({ s: bridged, listed, pauseOk: false });
       expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
-      expect(t.paused).toEqual([all]);
+      expect(t.paused).toEqual([agentCalls]);
       expect(t.bridge.listenerCount('key')).toBe(0);
       expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
       expect(t.outcomes).toEqual(['recording-pause-failed']);
@@ -445,7 +455,30 @@ describe('CaptureExecutor', () => {
     it("the agent call's own recording not yet known by its SID: Twilio.CURRENT there, unlisted, with the caller's call's others", async () => {
       const t = await setup({ s: { ...bridged, agentRecording: { status: 'in-progress' } }, listed });
       await t.ex.start(SID, { name: 'card', kind: 'card-number' });
-      expect(t.paused).toEqual([[{ callSid: AGENT_CALL }, { callSid: SID, recordingSid: ON_CALLER }]]);
+      expect(t.paused).toEqual([[{ callSid: AGENT_CALL }], [{ callSid: SID, recordingSid: ON_CALLER }]]);
+    });
+
+    it("refused when one on the caller's call cannot be paused: the agent call's run again, and those the capture paused on the caller's call stay paused, held by the bridge, never resumed (the bridge's guard may hold them already)", async () => {
+      const REFUSED = 'RE' + 'a'.repeat(32);
+      const t = await setup({
+        s: bridged,
+        listed: { ...listed, [SID]: [...listed[SID], { sid: REFUSED, status: 'in-progress' }] },
+        holdRefused: (r) => r.recordingSid === REFUSED,
+      });
+      expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
+      expect(t.paused).toEqual([
+        agentCalls,
+        [
+          { callSid: SID, recordingSid: ON_CALLER },
+          { callSid: SID, recordingSid: REFUSED },
+        ],
+      ]);
+      expect(t.resumed).toEqual([agentCalls]);
+      expect((await t.calls.get(SID))?.handoff.recordingsHeld).toEqual([ON_CALLER]);
+      expect(t.log).toContain('audit:recording.held');
+      expect(t.bridge.listenerCount('key')).toBe(0);
+      expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+      expect(t.outcomes).toEqual(['recording-pause-failed']);
     });
 
     it("a resume refused for another application's recording alone: the agent call's own runs again, and shows so; refused for the own, it shows paused", async () => {

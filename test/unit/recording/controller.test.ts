@@ -583,6 +583,35 @@ describe("pauseAll and resumeAll: recordings on several calls (a bridge's two), 
   });
 });
 
+describe("holdEach: the bridge's hold on the caller's call, nothing ever undone", () => {
+  const A = 'RE' + 'a'.repeat(32);
+  const B = 'RE' + 'b'.repeat(32);
+  const C = 'RE' + 'c'.repeat(32);
+  const three = [A, B, C].map((recordingSid) => ({ callSid: CALL, recordingSid }));
+
+  test('a pause refused neither stops the rest nor resumes those before it: each named paused or failed', async () => {
+    const { controller, updates, audit } = setup({ paused: { [B]: 500, [C]: 404 } });
+    expect(await controller.holdEach(three, CALL)).toEqual({ paused: [three[0]], failed: [{ recording: three[1], twilioStatus: '500' }] });
+    expect(updates.map((u) => [u.recordingSid, u.params.status])).toEqual([
+      [A, 'paused'],
+      [B, 'paused'],
+      [C, 'paused'],
+    ]);
+    expect(audit.map((a) => a.type)).toEqual(['recording.paused', 'recording.pause-failed', 'recording.paused']);
+  });
+
+  test('an audit write refused after Twilio answered: that one failed (paused or not, unknown), nothing resumed, the rest still paused', async () => {
+    let refusals = 1;
+    const { controller, updates, logLines } = setup({}, undefined, { auditFails: (type) => type === 'recording.paused' && refusals-- > 0 });
+    expect(await controller.holdEach(three.slice(0, 2), CALL)).toEqual({ paused: [three[1]], failed: [{ recording: three[0], twilioStatus: 'unaudited' }] });
+    expect(updates.map((u) => [u.recordingSid, u.params.status])).toEqual([
+      [A, 'paused'],
+      [B, 'paused'],
+    ]);
+    expect(logLines.some((l) => l.msg === 'recording pause not audited: it is left as Twilio left it')).toBe(true);
+  });
+});
+
 describe('stop', () => {
   test('acknowledged: stopped, one REST call, audited', async () => {
     const { controller, updates, audit } = setup({});
