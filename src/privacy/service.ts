@@ -12,9 +12,11 @@
  * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile; a call
  * still in progress is ended first, so it leaves the active calls once); then, once
  * no delivery try is still sending the caller's values (to a processor, or a drop-in result to
- * its app), it forwards the erasure to each processor's `eraseUrl`. The audit trail stays (it has
- * no personal data and is kept for assessors) and records the erasure. The receipt is returned,
- * not stored: a stored receipt would name the caller.
+ * its app), it forwards the erasure to the processors' `eraseUrl`s: each tonewall-protocol one,
+ * and each twilio-generic-pay one that a delivery of these calls reached, with the ids it knows
+ * them by, read from the delivery records as they are removed (processors/erase.ts). The audit
+ * trail stays (it has no personal data and is kept for assessors) and records the erasure. The
+ * receipt is returned, not stored: a stored receipt would name the caller.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +26,7 @@ import type { CallRepository } from '../calls/repository';
 import { endSession, type CallSession } from '../calls/session';
 import { Errors, isTonewallError, PrivacyErrors } from '../errors';
 import type { ProcessorConfig } from '../processors/config';
-import { cancelDeliveries } from '../processors/records';
+import { cancelDeliveries, type SentDelivery } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
 import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
@@ -141,6 +143,8 @@ export class PrivacyService {
     let deliveriesCancelled = 0;
     const sending: string[] = [];
     const resultsSending: string[] = [];
+    // what of the caller's reached which processor, collected before the records go
+    const sent: SentDelivery[] = [];
     try {
       for (const sid of await this.deps.calls.sidsForSubject(subject)) {
         const erased = await this.eraseCall(sid, subject, receiptId, actor);
@@ -149,14 +153,15 @@ export class PrivacyService {
         deliveriesCancelled += erased.deliveriesCancelled;
         sending.push(...erased.sending);
         resultsSending.push(...erased.resultsSending);
+        sent.push(...erased.sent);
       }
       await store.del(keys.subject(subject));
     } finally {
       await store.del(lock);
     }
     await this.sent(sending, resultsSending);
-    // the canonical form: what the processors were sent as the calls' `subject`
-    const outcomes = await forwardErasure(this.deps.processors, named, receiptId, {
+    // the canonical form: what tonewall processors were sent as the calls' `subject`
+    const outcomes = await forwardErasure(this.deps.processors, { subject: named, sent }, receiptId, {
       backoff: this.deps.erasureBackoff,
       fetchImpl: this.deps.fetchImpl,
       log,
@@ -222,16 +227,20 @@ export class PrivacyService {
     subject: string,
     receiptId: string,
     actor: string | undefined,
-  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[]; resultsSending: string[] }> {
+  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[]; resultsSending: string[]; sent: SentDelivery[] }> {
     const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
-    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [] };
+    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [] };
     const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index
     const tokens = new Set([...named, ...(await vault.eraseCall(callSid))]);
-    const { pending: deliveriesCancelled, sending } = await cancelDeliveries(
+    const {
+      pending: deliveriesCancelled,
+      sending,
+      sent,
+    } = await cancelDeliveries(
       store,
       keys,
       callSid,
@@ -280,7 +289,7 @@ export class PrivacyService {
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
     // a call whose record expired before its vault values (VAULT_TTL_SECONDS the longer) is one of theirs all the same
-    return { found: s !== null || tokens.size > 0, values: tokens.size, deliveriesCancelled, sending, resultsSending };
+    return { found: s !== null || tokens.size > 0, values: tokens.size, deliveriesCancelled, sending, resultsSending, sent };
   }
 
   /** every capture record the call's capture index names (and `named`, the one its record names), and the index */

@@ -38,6 +38,7 @@ import {
   parseMember,
   parseRecord,
   readyFor,
+  roundsSent,
 } from './records';
 
 /** longer than one try can take (REQUEST_TIMEOUT_MS plus a few store round trips), so a live holder never loses it */
@@ -125,7 +126,8 @@ export class ProcessorDelivery {
     const key = this.deps.keys.delivery(callSid, processor);
     const existing = await this.deps.store.get(key);
     // one delivery per round: the call's own values once, and each completed payment session once
-    if (existing !== null && parseRecord(existing)?.round === round) return false;
+    const before = parseRecord(existing);
+    if (existing !== null && before?.round === round) return false;
     // index first: an index entry without a record is dropped by the next poll, while a record
     // without an index entry would never be resumed after a crash
     await this.deps.store.sadd(this.deps.keys.deliveries(), deliveryIndexMember(callSid, processor), this.ttlSeconds);
@@ -140,6 +142,8 @@ export class ProcessorDelivery {
       createdAt: now,
       updatedAt: now,
       ...(round ? { round } : {}),
+      // what the replaced round (and those before it) may have sent: an erasure still names them
+      ...(before && roundsSent(before).length > 0 ? { earlier: roundsSent(before).map((r) => r ?? null) } : {}),
     };
     // a new round replaces the record of the one before, only if it is still the one read
     const created =

@@ -18,6 +18,6 @@ export {
 } from './sign';
 export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
 export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';
-export { type DeliveryRecord, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor } from './records';
-export { forwardErasure, type ErasureOutcome, ERASURE_BACKOFF } from './erase';
+export { type DeliveryRecord, type SentDelivery, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor, roundsSent } from './records';
+export { forwardErasure, erasureBody, type ErasureOutcome, type ErasureSubject, ERASURE_BACKOFF } from './erase';
 export { summarizeAnswer, type ProcessorSummary } from './summary';

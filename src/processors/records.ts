@@ -33,6 +33,21 @@ export interface DeliveryRecord {
   reason?: string;
   /** the agent's payment session these values are (captures/payments.ts); absent: the call's own */
   round?: string;
+  /**
+   * Earlier rounds of this call that may have reached the processor (`roundsSent`), carried over
+   * when a new round replaced their record: null is the call's own values. An erasure tells a
+   * twilio-generic-pay gateway the transaction id of each (erase.ts), which it knows them by.
+   */
+  earlier?: (string | null)[];
+}
+
+/**
+ * The rounds of a record whose values may have reached the processor: its own once a try was
+ * counted (a try is counted before its request leaves, delivery.ts), and those `earlier` holds.
+ * A round queued and never tried (or failed before sending: values gone, a field mapping) did not.
+ */
+export function roundsSent(rec: DeliveryRecord): (string | undefined)[] {
+  return [...(rec.earlier ?? []).map((r) => r ?? undefined), ...(rec.attempts > 0 ? [rec.round] : [])];
 }
 
 /**
@@ -97,19 +112,28 @@ export function deliveryTtlSeconds(vault: Pick<Vault, 'ttlSeconds'>): number {
   return callDataTtlSeconds(vault.ttlSeconds);
 }
 
+/** a delivery of one round of a call's values that may have reached the processor (erasure) */
+export interface SentDelivery {
+  callSid: string;
+  processor: string;
+  round?: string;
+}
+
 /**
  * Removes every delivery of a call (erasure): the configured processors' and any other the
- * index names. Returns how many were still pending, and the leases of those a try holds now:
- * such a try may be sending the values at this moment, so its lease is left for it to release
- * when its request ends (no try starts again: its record is gone), and the erasure waits for
- * that before it tells the processor to erase (privacy/service.ts).
+ * index names. Returns how many were still pending, the leases of those a try holds now, and the
+ * rounds that may have reached each processor (`sent`, read from the records as they are removed:
+ * an erasure forwards to a twilio-generic-pay processor only what it was sent, erase.ts). A try
+ * holding its lease may be sending the values at this moment, so its lease is left for it to
+ * release when its request ends (no try starts again: its record is gone), and the erasure waits
+ * for that before it tells the processor to erase (privacy/service.ts).
  */
 export async function cancelDeliveries(
   store: Store,
   keys: Keys,
   callSid: string,
   processorNames: readonly string[],
-): Promise<{ pending: number; sending: string[] }> {
+): Promise<{ pending: number; sending: string[]; sent: SentDelivery[] }> {
   const names = new Set(processorNames);
   for (const m of await store.smembers(keys.deliveries())) {
     const p = parseMember(m);
@@ -117,16 +141,18 @@ export async function cancelDeliveries(
   }
   let pending = 0;
   const sending: string[] = [];
+  const sent: SentDelivery[] = [];
   for (const name of names) {
-    const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
+    // read and removed in one step: a try counts itself on the record (under compare-and-set)
+    // before its request leaves, so either it did so before this, and its round is in `sent`, or
+    // it finds no record and sends nothing
+    const rec = parseRecord(await store.take(keys.delivery(callSid, name)));
     if (rec?.status === 'pending') pending++;
-    await store.multi([
-      { op: 'del', key: keys.delivery(callSid, name) },
-      { op: 'srem', key: keys.deliveries(), member: deliveryIndexMember(callSid, name) },
-    ]);
+    if (rec) for (const round of roundsSent(rec)) sent.push({ callSid, processor: name, ...(round !== undefined ? { round } : {}) });
+    await store.srem(keys.deliveries(), deliveryIndexMember(callSid, name));
     // the lease is read after the record is gone: a try that takes it later finds no record to send
     const lease = deliveryLeaseKey(keys, callSid, name);
     if ((await store.get(lease)) !== null) sending.push(lease);
   }
-  return { pending, sending };
+  return { pending, sending, sent };
 }

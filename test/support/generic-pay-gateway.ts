@@ -7,6 +7,10 @@
  *
  * It is deliberately careless in one way real gateways are: a decline's error_message quotes
  * the card number, so tests can prove that text never reaches an agent, a log or an event.
+ *
+ * The connector has no erase call: a gateway that sets an `eraseUrl` takes tonewall's signed
+ * erasure there (any path under /erase), recorded here as it came, raw body and all, so a test
+ * can check its signature and read every byte a gateway was told.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -50,6 +54,15 @@ export interface ConnectorCall {
   answer: unknown;
 }
 
+/** a request to an erase path, as received */
+export interface ErasureCall {
+  path: string;
+  signature?: string;
+  idempotencyKey?: string;
+  /** the raw body, as signed */
+  body: string;
+}
+
 export interface GenericPayGateway {
   url: string;
   /** every request that passed auth and the schema, in order, with what was answered */
@@ -62,6 +75,8 @@ export interface GenericPayGateway {
   declined: Set<string>;
   /** answer 503 to this many of the next requests of a method before taking them (an outage) */
   failNext: { charge: number; tokenize: number };
+  /** every request to a path under /erase, answered 204 */
+  erasures: ErasureCall[];
   close(): Promise<void>;
 }
 
@@ -77,8 +92,19 @@ export async function startGenericPayGateway(creds: { username: string; password
     made: new Map(),
     declined: new Set(),
     failNext: { charge: 0, tokenize: 0 },
+    erasures: [],
     close: () => app.close(),
   };
+
+  // the raw body, as the signature covers it: a parser of this route's own
+  await app.register(async (erase) => {
+    erase.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    erase.post('/erase*', async (req, reply) => {
+      const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+      gw.erasures.push({ path: req.url, signature: header('x-tonewall-signature'), idempotencyKey: header('idempotency-key'), body: req.body as string });
+      return reply.code(204).send();
+    });
+  });
 
   app.post('/pay', async (req, reply) => {
     if (req.headers.authorization !== expected) {

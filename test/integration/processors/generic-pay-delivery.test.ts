@@ -6,7 +6,8 @@
  */
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { type DeliveryResult, parseProcessors, ProcessorDelivery } from '../../../src/processors';
+import { cancelDeliveries, type DeliveryResult, parseProcessors, ProcessorDelivery } from '../../../src/processors';
+import { transactionId } from '../../../src/processors/generic-pay';
 import type { RedisStore } from '../../../src/store';
 import type { Keys } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
@@ -95,5 +96,34 @@ describe('ProcessorDelivery with protocol: twilio-generic-pay', () => {
     expect(results[0]).toEqual({ ok: false, attempts: 0 });
     expect(logText()).toContain('"reason":"field-mapping"');
     expect(logText()).not.toContain(PAN);
+  });
+
+  test("what an erasure reads as sent is every round that reached the gateway, a replaced round's too, and nothing of a call that sent nothing", async () => {
+    gw.answer = (n) => ({ status: 200, body: { charge_id: `ch_${n}`, error_code: null, error_message: null } });
+    const s = await call({ card: 'card-number', expiry: 'expiry', cvv: 'security-code' });
+    await d.onCallUpdated(s);
+    await waitFor(() => results.length === 1);
+    // an agent's payment session completes on the call: its values are a round of their own, whose record replaces the first
+    const paid = (await calls.update(s.callSid, (r) => {
+      r.payment = { id: 'pay-2', status: 'completed', blanket: false, fields: [], createdAt: Date.now(), endedAt: Date.now() };
+    }))!;
+    await d.onCallUpdated(paid);
+    await waitFor(() => results.length === 2);
+    const charged = gw.received.map((r) => JSON.parse(r.body).transaction_id as string);
+    expect(charged).toEqual([transactionId(s.callSid, 'pay'), transactionId(s.callSid, 'pay', 'pay-2')]);
+
+    const { sent } = await cancelDeliveries(store, keys, s.callSid, ['pay']);
+    expect(sent).toEqual([
+      { callSid: s.callSid, processor: 'pay' },
+      { callSid: s.callSid, processor: 'pay', round: 'pay-2' },
+    ]);
+    expect(sent.map((r) => transactionId(r.callSid, r.processor, r.round))).toEqual(charged);
+    expect(await store.get(keys.delivery(s.callSid, 'pay'))).toBeNull();
+
+    // a delivery that failed before anything left (no field of kind expiry) reached no one
+    const unsent = await call({ card: 'card-number', expiry: 'digits', cvv: 'security-code' });
+    await d.onCallUpdated(unsent);
+    await waitFor(() => results.length === 3);
+    expect((await cancelDeliveries(store, keys, unsent.callSid, ['pay'])).sent).toEqual([]);
   });
 });
