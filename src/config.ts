@@ -42,6 +42,48 @@ export const CORE_SECRET_VARIABLES: readonly string[] = Object.freeze([
   'CAPTURE_RESULT_SECRET',
 ]);
 
+/** one text that is a secret of the service's own: where it is held, said without its text */
+export interface CoreSecretText {
+  /** the variable, and which part of it (`VAULT_KEYS (the key of entry 2)`) */
+  readonly where: string;
+  readonly text: string;
+}
+
+/**
+ * Every text among the service's own secrets in `env`, read as the service reads each: the whole
+ * value, and each key of a ring (INSTANCE_MESSAGE_KEY, AUDIT_KEY, VAULT_KEYS as `id:base64`
+ * entries, the entry and its key) and the password in REDIS_URL. A processor's credential may
+ * equal none of them (processors/config.ts): it is sent to, or shared with, a party not trusted
+ * with the service's keys.
+ */
+export function coreSecretTexts(env: Record<string, string | undefined>): CoreSecretText[] {
+  const out: CoreSecretText[] = [];
+  const add = (where: string, text: string | undefined) => {
+    if (text !== undefined && text.trim() !== '') out.push({ where, text });
+  };
+  for (const name of CORE_SECRET_VARIABLES) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    add(name, value);
+    if (name === 'INSTANCE_MESSAGE_KEY' || name === 'AUDIT_KEY') {
+      value.split(',').forEach((k, i) => add(`${name} (key ${i + 1} of its ring)`, k.trim()));
+    } else if (name === 'VAULT_KEYS') {
+      value.split(',').forEach((entry, i) => {
+        const e = entry.trim();
+        add(`${name} (entry ${i + 1})`, e);
+        if (e.includes(':')) add(`${name} (the key of entry ${i + 1})`, e.slice(e.indexOf(':') + 1).trim());
+      });
+    } else if (name === 'REDIS_URL') {
+      try {
+        add(`${name} (its password)`, decodeURIComponent(new URL(value).password));
+      } catch {
+        // not a URL config.ts takes: the service refuses it itself
+      }
+    }
+  }
+  return out;
+}
+
 /** hosts a capture's return URL may reach over plain http: this machine only (tests, a local app) */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 

@@ -5,12 +5,14 @@
  * `protocol: twilio-generic-pay`, a `usernameEnv`/`passwordEnv`) that names an unset variable
  * stops it naming that variable (never its text). A `secretEnv` is an HMAC key: one shorter than
  * the service's own keys, or shared with another processor (which could then sign requests as
- * this one) or with HTTP Basic credentials (sent in the clear to a gateway), stops it too.
+ * this one) or with HTTP Basic credentials (sent in the clear to a gateway), stops it too. So does
+ * a credential whose text is one of the service's own secrets, or another processor's under
+ * another variable (`checkCredentialTexts`): each is named, never its text.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CORE_SECRET_VARIABLES } from '../config';
+import { CORE_SECRET_VARIABLES, coreSecretTexts } from '../config';
 import { ProcessorsConfigError } from '../errors';
 
 const httpUrl = z
@@ -243,9 +245,10 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
     const issue = parsed.error.issues[0];
     throw new ProcessorsConfigError(file, issue.path.join('.'), issue.message);
   }
-  return parsed.data.processors.map((p, i) => {
+  const credentials: Credential[] = [];
+  const processors = parsed.data.processors.map((p, i) => {
     const hidden: Record<string, string> = {};
-    const secretOf = (key: 'secretEnv' | 'usernameEnv' | 'passwordEnv', as: string) => {
+    const secretOf = (key: CredentialKey, as: string) => {
       const variable = p[key];
       if (variable === undefined) return;
       const text = env[variable];
@@ -253,6 +256,7 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
       if (key === 'secretEnv' && text.length < MIN_PROCESSOR_SECRET_LENGTH)
         throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} must be at least ${MIN_PROCESSOR_SECRET_LENGTH} characters`);
       hidden[as] = text;
+      credentials.push({ index: i, processor: p.name, key, variable, text });
     };
     secretOf('secretEnv', 'secret');
     const common = {
@@ -282,6 +286,54 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
     }
     for (const [k, v] of Object.entries(hidden)) Object.defineProperty(cfg, k, { value: v, enumerable: false });
     return Object.freeze(cfg) as unknown as ProcessorConfig;
+  });
+  checkCredentialTexts(file, credentials, env);
+  return processors;
+}
+
+type CredentialKey = 'secretEnv' | 'usernameEnv' | 'passwordEnv';
+
+/** one processor's credential as read from the environment: `text` is never shown */
+interface Credential {
+  index: number;
+  processor: string;
+  key: CredentialKey;
+  variable: string;
+  text: string;
+}
+
+/**
+ * The variable names are checked by the schema; this checks what they hold. A processor is not
+ * trusted with the service's keys (SECURITY.md): holding AGENT_JWT_SECRET's text under a name of
+ * its own, it could mint admin tokens, and a Basic user name or password is sent to its gateway
+ * in every request. So no credential may be the text of a core secret (coreSecretTexts: each key
+ * of a ring too), and no two processors may hold one text under two variables, which would hand
+ * one the other's key or password out of sight of the file. One variable named by two processors'
+ * usernameEnv/passwordEnv (two connectors of one gateway) is what the file says, and allowed; so
+ * is one user name for two gateways (a user name is no secret), and a processor's own user name
+ * equal to its own password (it tells its gateway nothing it lacks).
+ */
+function checkCredentialTexts(file: string, credentials: readonly Credential[], env: Record<string, string | undefined>): void {
+  const core = coreSecretTexts(env);
+  credentials.forEach((c, n) => {
+    const path = `processors.${c.index}.${c.key}`;
+    const own = core.find((k) => k.text === c.text);
+    if (own)
+      throw new ProcessorsConfigError(
+        file,
+        path,
+        `${c.variable} holds the same text as ${own.where}, one of the service's own secrets: give each processor a credential of its own`,
+      );
+    for (const other of credentials.slice(0, n)) {
+      if (other.variable === c.variable || other.text !== c.text) continue;
+      if (other.key === 'usernameEnv' && c.key === 'usernameEnv') continue;
+      if (other.index === c.index && other.key !== 'secretEnv' && c.key !== 'secretEnv') continue;
+      throw new ProcessorsConfigError(
+        file,
+        path,
+        `${c.variable} holds the same text as ${other.variable} (the ${other.key} of ${other.processor}): give each processor a credential of its own`,
+      );
+    }
   });
 }
 

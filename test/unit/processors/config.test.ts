@@ -168,4 +168,95 @@ describe('loadProcessors', () => {
     expect(e.path).toBe('processors.1.secretEnv');
     expect(e.reason).toBe('CARD_GATEWAY_PASSWORD is also an HTTP Basic credential of card-gateway: a signing key must be a variable of its own');
   });
+
+  describe("a credential holding the text of one of the service's own secrets, or another processor's", () => {
+    const JWT = 'the-agent-jwt-secret-text-0123456789abcdef';
+    const VAULT_MATERIAL = Buffer.alloc(32, 7).toString('base64');
+    const REDIS_PASSWORD = 'redis-password-text-0123456789abcdefgh';
+    const core = {
+      AGENT_JWT_SECRET: JWT,
+      TWILIO_AUTH_TOKEN: 'the-twilio-auth-token-0123456789abcdef',
+      SUBJECT_KEY: 'the-subject-key-text-0123456789abcdefgh',
+      CAPTURE_RESULT_SECRET: 'the-capture-result-secret-0123456789ab',
+      METRICS_TOKEN: 'the-metrics-token-text-0123456789abcdef',
+      INSTANCE_MESSAGE_KEY: 'instance-key-one-0123456789abcdefghijk, instance-key-two-0123456789abcdefghijk',
+      AUDIT_KEY: 'audit-key-new-0123456789abcdefghijklmnop,audit-key-old-0123456789abcdefghijklmnop',
+      VAULT_KEYS: `k2:${Buffer.alloc(32, 9).toString('base64')},k1:${VAULT_MATERIAL}`,
+      REDIS_URL: `redis://default:${encodeURIComponent(REDIS_PASSWORD)}@127.0.0.1:6379/0`,
+    };
+    const withConnector = `${good}  - name: card-gateway
+    url: https://pay.internal/charge
+    protocol: twilio-generic-pay
+    usernameEnv: CARD_GATEWAY_USER
+    passwordEnv: CARD_GATEWAY_PASSWORD
+    method: tokenize
+    fields: [card, expiry]
+`;
+    const coreEnv = { ...env, ...core };
+    const refused = (name: string, text: string, over: Record<string, string>) => {
+      const e = errorOf(() => loadProcessors(file(`${name}-${Math.random()}.yaml`, text), { ...coreEnv, ...over }));
+      for (const secret of [...Object.values(over), ...Object.values(core)]) expect(e.message).not.toContain(secret);
+      return e;
+    };
+
+    test('the service starts with each held apart', () => {
+      expect(loadProcessors(file('apart.yaml', withConnector), coreEnv).map((p) => p.name)).toEqual(['gateway', 'crm', 'card-gateway']);
+    });
+
+    test.each([
+      ['AGENT_JWT_SECRET', JWT],
+      ['TWILIO_AUTH_TOKEN', core.TWILIO_AUTH_TOKEN],
+      ['SUBJECT_KEY', core.SUBJECT_KEY],
+      ['CAPTURE_RESULT_SECRET', core.CAPTURE_RESULT_SECRET],
+      ['METRICS_TOKEN', core.METRICS_TOKEN],
+      ['INSTANCE_MESSAGE_KEY (key 2 of its ring)', 'instance-key-two-0123456789abcdefghijk'],
+      ['AUDIT_KEY (key 2 of its ring)', 'audit-key-old-0123456789abcdefghijklmnop'],
+      ['VAULT_KEYS (the key of entry 2)', VAULT_MATERIAL],
+      ['REDIS_URL (its password)', REDIS_PASSWORD],
+    ])('a secretEnv holding the text of %s is refused, naming both variables', (where, text) => {
+      const e = refused('core-text', good, { CRM_SECRET: text });
+      expect(e.path).toBe('processors.1.secretEnv');
+      expect(e.reason).toBe(`CRM_SECRET holds the same text as ${where}, one of the service's own secrets: give each processor a credential of its own`);
+    });
+
+    test('a Basic password or user name holding the JWT secret is refused: it is sent to the gateway in every request', () => {
+      const password = refused('core-password', withConnector, { CARD_GATEWAY_PASSWORD: JWT });
+      expect(password.path).toBe('processors.2.passwordEnv');
+      expect(password.reason).toContain('CARD_GATEWAY_PASSWORD holds the same text as AGENT_JWT_SECRET');
+      const user = refused('core-user', withConnector, { CARD_GATEWAY_USER: JWT });
+      expect(user.path).toBe('processors.2.usernameEnv');
+      expect(user.reason).toContain('CARD_GATEWAY_USER holds the same text as AGENT_JWT_SECRET');
+    });
+
+    test("two processors' variables holding one text are refused: either holds the other's key", () => {
+      const key = refused('shared-text', good, { CRM_SECRET: GATEWAY_KEY });
+      expect(key.path).toBe('processors.1.secretEnv');
+      expect(key.reason).toBe('CRM_SECRET holds the same text as GATEWAY_SECRET (the secretEnv of gateway): give each processor a credential of its own');
+      const password = refused('password-is-key', withConnector, { CARD_GATEWAY_PASSWORD: GATEWAY_KEY });
+      expect(password.path).toBe('processors.2.passwordEnv');
+      expect(password.reason).toBe(
+        'CARD_GATEWAY_PASSWORD holds the same text as GATEWAY_SECRET (the secretEnv of gateway): give each processor a credential of its own',
+      );
+      // two gateways' passwords: the one could call the other as the service
+      const twoGateways = `${withConnector}  - name: other-gateway
+    url: https://other.internal/charge
+    protocol: twilio-generic-pay
+    usernameEnv: OTHER_USER
+    passwordEnv: OTHER_PASSWORD
+    method: tokenize
+    fields: [card, expiry]
+`;
+      const passwords = refused('two-passwords', twoGateways, {
+        CARD_GATEWAY_PASSWORD: 'one-gateway-password',
+        OTHER_USER: 'other-user',
+        OTHER_PASSWORD: 'one-gateway-password',
+      });
+      expect(passwords.path).toBe('processors.3.passwordEnv');
+      expect(passwords.reason).toContain('OTHER_PASSWORD holds the same text as CARD_GATEWAY_PASSWORD (the passwordEnv of card-gateway)');
+      // one user name for two gateways, and one variable named by two connectors, are not secrets handed across
+      expect(loadProcessors(file('same-user.yaml', twoGateways), { ...coreEnv, OTHER_USER: 'u', OTHER_PASSWORD: 'other-password' })).toHaveLength(4);
+      const oneGateway = twoGateways.replace('OTHER_USER', 'CARD_GATEWAY_USER').replace('OTHER_PASSWORD', 'CARD_GATEWAY_PASSWORD');
+      expect(loadProcessors(file('one-gateway.yaml', oneGateway), coreEnv)).toHaveLength(4);
+    });
+  });
 });
