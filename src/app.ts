@@ -404,6 +404,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       log,
       dropin,
       recording,
+      now: opts.now,
       onCallEnded: dropinEnded,
       bridgeLost: new BridgeLost({
         calls,

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { CARD_BRANDS, FIELD_KINDS } from '../fields';
 import { MAX_ATTEMPTS, errorTypesOf, playUrl, promptEntrySchema, sayLanguage, sayVoice, uncoveredAttempts, type PromptEntry } from './prompts';
 
+/** the longest a collect step's Gather waits for a key (its timeoutSeconds): a minute of silence is a caller gone */
+export const GATHER_TIMEOUT_MAX_SECONDS = 60;
+
 const sayStep = z.object({ say: z.string().min(1).max(4000), language: sayLanguage.optional(), voice: sayVoice.optional() }).strict();
 
 const playStep = z.object({ play: playUrl }).strict();
@@ -40,7 +43,7 @@ const collectStep = z
     maxLength: z.number().int().min(1).max(64).optional(),
     attempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(3),
     sensitive: z.boolean().default(true),
-    timeoutSeconds: z.number().int().min(1).max(60).default(10),
+    timeoutSeconds: z.number().int().min(1).max(GATHER_TIMEOUT_MAX_SECONDS).default(10),
     /** card-number only: the brands taken; a valid card of another brand is refused as invalid-card-type */
     validCardTypes: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.enum(CARD_BRANDS)).min(1)).optional(),
     /** the caller keys the value twice; a mismatch is input-matching-failed and costs one attempt */

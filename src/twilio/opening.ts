@@ -165,7 +165,7 @@ export class Openings {
     const { state, step, attempt, recording, fields, handoff } = first.session;
     return {
       stateJson: JSON.stringify({ state, step, attempt, recording, fields, handoff } satisfies StepState),
-      twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(first.session) }),
+      twiml: renderVerbs(first.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(first.session, this.now()) }),
     };
   }
 }

@@ -202,7 +202,7 @@ export class FlowRunner {
     const step = flow.steps[s.step];
     if (!step || !isCollect(step)) throw FlowErrors.unsettled();
     s.dropin = { ...s.dropin!, interrupted: true };
-    const twiml = renderVerbs([guardAfter(step, s)], { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(s) });
+    const twiml = renderVerbs([guardAfter(step, s)], { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(s, this.now()) });
     await writes.watch(s.callSid);
     await writes.save(basis, s, twiml, []);
     this.d.onSessionChanged?.(s);
@@ -325,7 +325,7 @@ export class FlowRunner {
     const resumeNotBefore = res.resumeNotBefore;
     // input for a call no longer in the IVR: answer harmlessly and write nothing (a save here
     // would overwrite what an agent changed since the session was read)
-    if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(res.session) });
+    if (res.noop) return renderVerbs(res.verbs, { publicUrl: this.d.publicUrl, flow, actionQuery: actionQueryOf(res.session, this.now()) });
     for (let guard = 0; ; guard++) {
       if (guard > 2 * flow.steps.length + 8) throw FlowErrors.unsettled();
       await writes.seal(res);
@@ -379,7 +379,7 @@ export class FlowRunner {
     const streamUrl = handedOff ? await this.prepareHandoff(flow, s, log, writes) : undefined;
     // the gathers carry what a failed one needs without the store: a drop-in capture's return, a stretch's paused recordings (action-query.ts)
     const streamNumber = streamUrl && this.d.bridgeFailover ? (s.handoff.streams ?? 1) : undefined;
-    const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, streamNumber, actionQuery: actionQueryOf(s) });
+    const twiml = renderVerbs(verbs, { publicUrl: this.d.publicUrl, flow, streamUrl, streamNumber, actionQuery: actionQueryOf(s, this.now()) });
     // the handoff's entry follows the save that hands the call off, as the offer does
     await writes.save(session, s, twiml, handedOff ? [{ type: 'handoff', mode: s.handoff.mode, state: s.state }] : []);
     this.d.onSessionChanged?.(s);

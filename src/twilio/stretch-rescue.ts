@@ -20,9 +20,22 @@
  *   answers the apology whether the store is back by then or not (`afterFailedGuard`): the
  *   stretch is over, and the flow never goes on from a failed step (its answer may be
  *   remembered, and the same gather asked again would get this guard again).
+ *
+ * No resume from a query older than one ask can last (STRETCH_QUERY_MAX_AGE_SECONDS), nor from
+ * one that holds no time (version 1): the signature holds no time, and the replay guard, which
+ * would answer a resent request from the first one's answer, is in the store that failed. A
+ * gather request of the call captured earlier (a proxy's log) and sent again while a later
+ * stretch asks for a card would otherwise resume the call's recordings under the caller's keys.
+ * Such a query answers the apology, its recordings left paused (as before `rp=` existed); that
+ * is logged. Within the bound a resent request still resumes: only the store knows better.
+ *
+ * The request's own CallSid names the call (signed with the query: it cannot be swapped), and
+ * each recording is resumed under that call's path (`…/Calls/{CallSid}/Recordings/{Sid}`,
+ * recording/controller.ts), where Twilio finds no other call's recording (its 20404).
  */
 import type { Logger } from 'pino';
 import type { FlowRegistry } from '../flows/load';
+import { GATHER_TIMEOUT_MAX_SECONDS } from '../flows/schema';
 import { GUARD_MAX_SECONDS } from '../flows/steps/collect';
 import type { RecordingController } from '../recording/controller';
 import { decodeStretchQuery, encodeStretchQuery, type StretchHold } from '../recording/stretch-query';
@@ -33,34 +46,88 @@ export interface StretchRescueDeps {
   flows: FlowRegistry;
   recording: RecordingController;
   publicUrl: string;
+  /** the clock a query's age is read by: the one its writer (twilio/runner.ts) used */
+  now: () => Date;
 }
+
+/** a sensitive ask's words and prompt before its entry can begin: a minute of speech */
+const ASK_PROMPT_SECONDS = 60;
+/** the caller's entry from first key to last: a 19-key card number at about 3 s a key */
+const ASK_ENTRY_SECONDS = 60;
+/** Twilio's wait for the answer to a webhook (its documented 15 s default) */
+const TWILIO_WEBHOOK_TIMEOUT_SECONDS = 15;
+
+/**
+ * How long after its TwiML was written an `rp=` query still resumes anything (200 s). Every
+ * document that asks a sensitive field (each attempt, each entry of a matching pair, a guard
+ * after silence: twilio/runner.ts) writes its own, so this bounds one ask, not a stretch, and a
+ * stretch's attempts do not add up in it; only a failed step's guard carries its gather's query
+ * on. So: the ask's words and prompt (ASK_PROMPT_SECONDS), the entry (ASK_ENTRY_SECONDS), the
+ * Gather's timeout after the last key at the longest a flow may set (GATHER_TIMEOUT_MAX_SECONDS),
+ * Twilio's wait for the failed webhook's answer, then that guard at its longest
+ * (GUARD_MAX_SECONDS). An ask slower than this whose webhook fails with the store down gets the
+ * apology with its recordings left paused: a loss of recording, never keys in one.
+ */
+export const STRETCH_QUERY_MAX_AGE_SECONDS =
+  ASK_PROMPT_SECONDS + ASK_ENTRY_SECONDS + GATHER_TIMEOUT_MAX_SECONDS + TWILIO_WEBHOOK_TIMEOUT_SECONDS + GUARD_MAX_SECONDS;
+
+/**
+ * How far ahead of this instance's clock a query's time may be (another instance wrote it, their
+ * clocks apart by this much at most; NTP keeps them within milliseconds). Further ahead, its age
+ * cannot be told: refused as well.
+ */
+export const STRETCH_QUERY_CLOCK_SKEW_SECONDS = 10;
 
 /** the failed webhook: a gather's answer (`step`, from its path) or a guard's end */
 export type StretchWebhook = { route: 'gather'; step: number } | { route: 'guard' };
 
 export function stretchRescue(d: StretchRescueDeps, at: StretchWebhook): Rescue {
   return async (params, query, log) => {
-    const hold = decodeStretchQuery(query);
-    if (!hold || !callOf(params)) return undefined;
+    if (!callOf(params)) return undefined;
+    const held = liveHold(d, query, log);
+    if (!held) return undefined;
+    const { hold, issuedAt } = held;
     if (at.route === 'gather' && !params.FinishedOnKey) {
       log.warn("a step of a sensitive stretch failed on an entry that did not end on '#': a guard before its recordings are resumed");
       const guard = { verb: 'guard' as const, step: at.step, timeoutSeconds: GUARD_MAX_SECONDS, failed: true as const };
-      return renderVerbs([guard], { publicUrl: d.publicUrl, flow: d.flows.byNumber(params.To ?? ''), actionQuery: encodeStretchQuery(hold) });
+      // the gather's own query, its time kept: a rescue never makes a query younger
+      const actionQuery = encodeStretchQuery(hold, issuedAt);
+      return renderVerbs([guard], { publicUrl: d.publicUrl, flow: d.flows.byNumber(params.To ?? ''), actionQuery });
     }
     return resumeAndApologise(d, params, hold, log);
   };
 }
 
 /**
+ * The hold a query carries and when it was written, if it may still resume: undefined for none
+ * or one not written here, and for one too old, untimed, or dated ahead (logged: a replay, or an
+ * ask slower than the bound, answers the apology with its recordings left paused)
+ */
+function liveHold(d: StretchRescueDeps, query: unknown, log: Logger): { hold: StretchHold; issuedAt: Date } | undefined {
+  const q = decodeStretchQuery(query);
+  if (!q) return undefined;
+  if ('untimed' in q) {
+    log.warn({ reason: 'untimed' }, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+    return undefined;
+  }
+  const ageSeconds = Math.floor(d.now().getTime() / 1000) - q.issuedAtSeconds;
+  if (ageSeconds > STRETCH_QUERY_MAX_AGE_SECONDS || ageSeconds < -STRETCH_QUERY_CLOCK_SKEW_SECONDS) {
+    log.warn({ reason: ageSeconds > 0 ? 'expired' : 'ahead', ageSeconds }, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+    return undefined;
+  }
+  return { hold: q.hold, issuedAt: new Date(q.issuedAtSeconds * 1000) };
+}
+
+/**
  * The action of the guard a failed stretch's gather answered (`/twilio/guard/:step/failed`): the
  * caller was silent for its time, so the recordings its query names are resumed and the safe
  * apology answered, as its own failure would (stretchRescue), the store back or not. A query
- * this service did not write resumes nothing: the apology alone.
+ * this service did not write, or one past its age (liveHold), resumes nothing: the apology alone.
  */
 export async function afterFailedGuard(d: StretchRescueDeps, params: Record<string, string>, query: unknown, log: Logger): Promise<string> {
-  const hold = decodeStretchQuery(query);
-  if (!hold || !callOf(params)) return safeTwiml(d.publicUrl, d.flows.byNumber(params.To ?? ''));
-  return resumeAndApologise(d, params, hold, log);
+  const held = callOf(params) ? liveHold(d, query, log) : undefined;
+  if (!held) return safeTwiml(d.publicUrl, d.flows.byNumber(params.To ?? ''));
+  return resumeAndApologise(d, params, held.hold, log);
 }
 
 async function resumeAndApologise(d: StretchRescueDeps, params: Record<string, string>, hold: StretchHold, log: Logger): Promise<string> {

@@ -13,7 +13,13 @@ import { RecordingController } from '../../../src/recording/controller';
 import { encodeStretchQuery, STRETCH_QUERY_PARAM } from '../../../src/recording/stretch-query';
 import type { Rescue } from '../../../src/twilio/dropin-rescue';
 import type { TwilioClient } from '../../../src/twilio/rest';
-import { afterFailedGuard, firstRescue, stretchRescue } from '../../../src/twilio/stretch-rescue';
+import {
+  afterFailedGuard,
+  firstRescue,
+  STRETCH_QUERY_CLOCK_SKEW_SECONDS,
+  STRETCH_QUERY_MAX_AGE_SECONDS,
+  stretchRescue,
+} from '../../../src/twilio/stretch-rescue';
 
 const PUBLIC = 'https://ivr.example.com';
 const NUMBER = '+15005550043';
@@ -35,7 +41,11 @@ handoff:
 `,
 );
 
-function setup() {
+/** the rescue's clock; a query is written at WRITTEN unless a test says otherwise */
+const WRITTEN = new Date('2026-12-07T10:20:30Z');
+const secondsAfter = (s: number) => new Date(WRITTEN.getTime() + s * 1000);
+
+function setup(now: Date = secondsAfter(20)) {
   const updates: { callSid: string; recordingSid: string; status: string }[] = [];
   const client = {
     calls: (callSid: string) => ({
@@ -60,7 +70,7 @@ function setup() {
       },
     },
   });
-  const deps = { flows: new FlowRegistry([FLOW]), recording, publicUrl: PUBLIC };
+  const deps = { flows: new FlowRegistry([FLOW]), recording, publicUrl: PUBLIC, now: () => now };
   return { updates, lines, log, deps };
 }
 
@@ -70,7 +80,7 @@ const params = (extra: Record<string, string> = {}) => ({ CallSid: CALL, To: NUM
 test("an entry that ended on '#': both recordings resumed at once, then the apology and the flow's dial, though no audit entry could be written", async () => {
   const { updates, lines, log, deps } = setup();
   const rescue = stretchRescue(deps, { route: 'gather', step: 0 });
-  const body = await rescue(params({ Digits: '4111111111111111', FinishedOnKey: '#' }), query(encodeStretchQuery({ sids: [OWN, OTHER] })), log);
+  const body = await rescue(params({ Digits: '4111111111111111', FinishedOnKey: '#' }), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log);
   expect(updates).toEqual([
     { callSid: CALL, recordingSid: OWN, status: 'in-progress' },
     { callSid: CALL, recordingSid: OTHER, status: 'in-progress' },
@@ -91,7 +101,7 @@ test.each([
   "an entry that ended on %s: a guard at its longest first, its action a failed stretch's guard with the same query; nothing resumed yet",
   async (_what, extra) => {
     const { updates, log, deps } = setup();
-    const q = encodeStretchQuery({ sids: [OWN, OTHER] })!;
+    const q = encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)!;
     const body = await stretchRescue(deps, { route: 'gather', step: 2 })(params(extra), query(q), log);
     expect(updates).toEqual([]);
     expect(body).toContain(`action="${PUBLIC}/twilio/guard/2/failed?${q}"`);
@@ -103,14 +113,14 @@ test.each([
 
 test("a guard's webhook: the caller fell silent, so the recording (the flow's own, as Twilio.CURRENT) is resumed at once", async () => {
   const { updates, log, deps } = setup();
-  const body = await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ current: true })), log);
+  const body = await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ current: true }, WRITTEN)), log);
   expect(updates).toEqual([{ callSid: CALL, recordingSid: 'Twilio.CURRENT', status: 'in-progress' }]);
   expect(body).toContain('<Dial action=');
 });
 
 test("that guard's own webhook, the store answering: the recordings resumed and the apology, never the flow; a query this service did not write, the apology alone", async () => {
   const { updates, log, deps } = setup();
-  const body = await afterFailedGuard(deps, params(), query(encodeStretchQuery({ sids: [OWN, OTHER] })), log);
+  const body = await afterFailedGuard(deps, params(), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log);
   expect(updates.map((u) => u.recordingSid)).toEqual([OWN, OTHER]);
   expect(body).toContain(`<Dial action="${PUBLIC}/twilio/dial-status?fallback=1" method="POST"><Client>alice</Client></Dial>`);
   const odd = await afterFailedGuard(deps, params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log);
@@ -121,12 +131,56 @@ test("that guard's own webhook, the store answering: the recordings resumed and 
 test('nothing carried, nothing this service wrote, or no CallSid: no answer of its own (the safe apology), nothing resumed', async () => {
   const { updates, log, deps } = setup();
   const rescue = stretchRescue(deps, { route: 'guard' });
-  const q = query(encodeStretchQuery({ sids: [OWN] }));
+  const q = query(encodeStretchQuery({ sids: [OWN] }, WRITTEN));
   expect(await rescue(params(), {}, log)).toBeUndefined();
   expect(await rescue(params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log)).toBeUndefined();
   expect(await rescue({ To: NUMBER }, q, log)).toBeUndefined();
   expect(await rescue(params({ CallSid: 'CA123' }), q, log)).toBeUndefined();
   expect(updates).toEqual([]);
+});
+
+test.each([
+  ['older than one ask can last', secondsAfter(STRETCH_QUERY_MAX_AGE_SECONDS + 1), 'expired'],
+  ['dated ahead of this clock by more than the skew allowed', secondsAfter(-STRETCH_QUERY_CLOCK_SKEW_SECONDS - 1), 'ahead'],
+])('a query %s (a captured request sent again): nothing resumed, the apology, a warning', async (_what, now, reason) => {
+  const { updates, lines, log, deps } = setup(now);
+  const q = query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN));
+  const finished = params({ Digits: '4111111111111111', FinishedOnKey: '#' });
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(finished, q, log)).toBeUndefined();
+  // an entry that did not end on '#': no guard either (its action would resume)
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '', FinishedOnKey: '' }), q, log)).toBeUndefined();
+  expect(await stretchRescue(deps, { route: 'guard' })(params(), q, log)).toBeUndefined();
+  const body = await afterFailedGuard(deps, params(), q, log);
+  expect(body).toContain('<Dial action=');
+  expect(updates).toEqual([]);
+  const warned = lines.filter((l) => l.msg === 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+  expect(warned).toHaveLength(4);
+  expect(warned[0]).toMatchObject({ reason });
+  expect(JSON.stringify(lines)).not.toContain('4111111111111111');
+});
+
+test('a query at the bound, or ahead within the skew: resumed as ever', async () => {
+  for (const now of [secondsAfter(STRETCH_QUERY_MAX_AGE_SECONDS), secondsAfter(-STRETCH_QUERY_CLOCK_SKEW_SECONDS)]) {
+    const { updates, log, deps } = setup(now);
+    await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ sids: [OWN] }, WRITTEN)), log);
+    expect(updates).toEqual([{ callSid: CALL, recordingSid: OWN, status: 'in-progress' }]);
+  }
+});
+
+test("a failed gather's guard carries the gather's query as it was, its time kept: a rescue never makes a query younger", async () => {
+  const { log, deps } = setup(secondsAfter(150));
+  const q = encodeStretchQuery({ sids: [OWN] }, WRITTEN)!;
+  const body = await stretchRescue(deps, { route: 'gather', step: 1 })(params({ Digits: '06', FinishedOnKey: '' }), query(q), log);
+  expect(body).toContain(`action="${PUBLIC}/twilio/guard/1/failed?${q}"`);
+});
+
+test('one written before the query held its time (version 1): nothing resumed, the apology, a warning', async () => {
+  const { updates, lines, log, deps } = setup();
+  const untimed = { [STRETCH_QUERY_PARAM]: `1.${Buffer.from(OWN.slice(2), 'hex').toString('base64url')}` };
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '1', FinishedOnKey: '#' }), untimed, log)).toBeUndefined();
+  expect(await afterFailedGuard(deps, params(), untimed, log)).toContain('<Dial action=');
+  expect(updates).toEqual([]);
+  expect(lines.filter((l) => l.reason === 'untimed')).toHaveLength(2);
 });
 
 test('the first rescue that answers is the answer (a drop-in capture before a stretch); none: undefined', async () => {
