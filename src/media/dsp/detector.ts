@@ -17,7 +17,7 @@
  */
 import { MAX_WINDOW_SAMPLES, ToneAnalyzer, type ToneFit } from './analyzer';
 import { dbm0ToPeak } from './levels';
-import { MaskingNet, type NetOutput } from './net';
+import { MaskingNet, NET_RECORDS_PER_SUB_BLOCK, type NetOutput } from './net';
 import { FRAME_SUBS, HIGH_BINS_HZ, LOW_BINS_HZ, SCREEN_BLOCK_SAMPLES, SUB_BLOCK_SAMPLES, ToneScreen } from './screen';
 
 /** Frequency grid of the net's first look (±75 Hz): screen bins are ≤ 47 Hz from any tone in band */
@@ -73,6 +73,25 @@ const RING_SAMPLES = 2048;
 const RING_MASK = RING_SAMPLES - 1;
 const RING_OVERHANG = FRAME_SUBS * SUB_BLOCK_SAMPLES;
 
+/**
+ * The longest input one feed() takes: 8 frames of 20 ms (CallerPath feeds at most one, 160
+ * samples). It bounds what one feed() can find, so the result queues are sized to hold it all.
+ */
+export const MAX_FEED_SAMPLES = 160 * 8;
+/**
+ * Whole sub-blocks one feed() can complete: the ≤ SUB - 1 bytes waiting in `pending` plus the n
+ * new ones, floor((n + SUB - 1) / SUB) = 64 for n = MAX_FEED_SAMPLES.
+ */
+const MAX_FEED_SUBS = Math.floor((MAX_FEED_SAMPLES + SUB_BLOCK_SAMPLES - 1) / SUB_BLOCK_SAMPLES);
+/**
+ * Marks and trims of one feed(): NET_RECORDS_PER_SUB_BLOCK (2, net.ts) per sub-block, 128. An
+ * overflow would drop a mark and let tone audio through unmasked, so record() throws instead
+ * (unreachable while this holds); masking-net.test.ts drives the bound.
+ */
+export const NET_QUEUE = NET_RECORDS_PER_SUB_BLOCK * MAX_FEED_SUBS;
+/** Reporter decisions of one feed(): one every REPORT_HOP_SAMPLES, ceil(64 / 2) = 32 */
+const DECISION_QUEUE = Math.ceil(MAX_FEED_SUBS / (REPORT_HOP_SAMPLES / SUB_BLOCK_SAMPLES));
+
 /** One detector for one stream: feed it μ-law, read what it found after each call. */
 export class DtmfDetector implements NetOutput {
   readonly ring = new Float32Array(RING_SAMPLES + RING_OVERHANG);
@@ -97,13 +116,13 @@ export class DtmfDetector implements NetOutput {
    * guard) and is trimmed to its last one, so the masked stretch depends on the timing alone,
    * never on the key (C3). Applied in this order: a trim must never cut a later mark.
    */
-  readonly netKinds = new Uint8Array(128);
-  readonly netStarts = new Float64Array(128);
-  readonly netEnds = new Float64Array(128);
+  readonly netKinds = new Uint8Array(NET_QUEUE);
+  readonly netStarts = new Float64Array(NET_QUEUE);
+  readonly netEnds = new Float64Array(NET_QUEUE);
   netCount = 0;
   /** Reporter decisions made during the last feed(): key index or NO_KEY, and the window end */
-  readonly decisions = new Int8Array(64);
-  readonly decisionEnds = new Float64Array(64);
+  readonly decisions = new Int8Array(DECISION_QUEUE);
+  readonly decisionEnds = new Float64Array(DECISION_QUEUE);
   decisionCount = 0;
 
   /** Counters for the bench: how often each stage ran */
@@ -130,12 +149,13 @@ export class DtmfDetector implements NetOutput {
   }
 
   /**
-   * Analyse input[off, off+n) (n ≤ 160·8 keeps the result queues from overflowing). Whole
-   * sub-blocks go to the bank a frame at a time; the bytes of a sub-block that the input leaves
-   * unfinished wait here until the next feed() completes it, so the result does not depend on
-   * how the stream is cut into frames.
+   * Analyse input[off, off+n), n ≤ MAX_FEED_SAMPLES (so the result queues hold all it finds).
+   * Whole sub-blocks go to the bank a frame at a time; the bytes of a sub-block that the input
+   * leaves unfinished wait here until the next feed() completes it, so the result does not
+   * depend on how the stream is cut into frames.
    */
   feed(input: Uint8Array, off: number, n: number): void {
+    if (n > MAX_FEED_SAMPLES) throw new RangeError('DtmfDetector.feed: more than MAX_FEED_SAMPLES');
     this.netCount = 0;
     this.decisionCount = 0;
     const end = off + n;
@@ -187,10 +207,10 @@ export class DtmfDetector implements NetOutput {
     if (this.hopPhase === 0 && end >= REPORT_WINDOW_SAMPLES) {
       // the strict detector looks only where the net has just seen a tone
       const key = end - this.net.lastEnd <= REPORT_GATE_SAMPLES ? this.report(end) : NO_KEY;
-      if (this.decisionCount < this.decisions.length) {
-        this.decisions[this.decisionCount] = key;
-        this.decisionEnds[this.decisionCount++] = end;
-      }
+      // DECISION_QUEUE holds every decision of the longest feed()
+      if (this.decisionCount >= this.decisions.length) throw new Error('DtmfDetector: more decisions in one feed() than the queue holds');
+      this.decisions[this.decisionCount] = key;
+      this.decisionEnds[this.decisionCount++] = end;
     }
   }
 

@@ -84,6 +84,14 @@ const EDGE_GUARD_SAMPLES = 16;
 export const NET_MARK = 0;
 /** A trim: the tone behind the latest mark ended; cut its stretch back to `end` (start unused) */
 export const NET_TRIM = 1;
+/**
+ * The most records (marks plus trims) the net makes per sub-block: the detector calls verdict()
+ * and then watch() at most once each per sub-block; verdict() records at most one mark (its
+ * strong branch returns after hit(), the weak path ends in a single hit()) and watch() at most
+ * one trim (it returns right after recording it). Nothing else calls record(). Reached by a
+ * tone chopped by 1 ms breaks every ~3 ms (masking-net.test.ts), so the bound is tight.
+ */
+export const NET_RECORDS_PER_SUB_BLOCK = 2;
 
 /**
  * Where the net found tones: filled by verdict()/watch(), emptied by the detector per feed().
@@ -285,7 +293,9 @@ export class MaskingNet {
   private record(kind: number, start: number, end: number): void {
     const o = this.out;
     const i = o.netCount;
-    if (i >= o.netStarts.length) return;
+    // cannot happen: the queue holds NET_RECORDS_PER_SUB_BLOCK per sub-block of the longest
+    // feed() (detector.ts NET_QUEUE); a record dropped here would be tone audio sent unmasked
+    if (i >= o.netStarts.length) throw new Error('MaskingNet: more marks in one feed() than the queue holds');
     o.netKinds[i] = kind;
     o.netStarts[i] = start;
     o.netEnds[i] = end;
