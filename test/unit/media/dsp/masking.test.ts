@@ -212,6 +212,22 @@ describe('B3, B5, B6: a quiet 10 ms fragment straight after speech: all masked',
   });
 });
 
+describe('B2, B3, B6 combined: a -50 dBm0 key with 6 dB twist straight after speech: all masked', () => {
+  // the weaker tone is then at -53 dBm0, 3 dB under B3's floor; after the μ-law round trip the
+  // net measured it at -53.6 to -53.7 on 10 ms windows and dropped it at its -53 dBm0 floor:
+  // fragments up to 20 ms went through whole (10 ms: 99 and 121 of 176 bursts), a 50 ms tone
+  // kept a 19-sample tail. Normal and reverse twist, onsets where the speech stops and across
+  // the frame
+  it.each([10, 15, 20, 50])('%i ms', (dur) => {
+    const bursts = afterSpeech([...everyKey(dur, { levelDbm0: -50, twistDb: 6 }), ...everyKey(dur, { levelDbm0: -50, twistDb: -6 })], 50 + dur);
+    for (const phases of [[0], undefined]) {
+      const l = layout(bursts, { phases });
+      const r = run(l.bytes);
+      expect({ phases, ...leaks(l, r.replaced, LOOKAHEAD) }).toEqual({ phases, leaked: 0, maxRun: 0, burstsLeaking: 0 });
+    }
+  });
+});
+
 describe('E1: with a 20 ms look-ahead (the goal: zero leak at 20)', () => {
   it.each<[string, Burst[]]>([
     ['nominal', everyKey(50)],
