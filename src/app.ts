@@ -21,7 +21,7 @@ import { INLINE_TWIML_MAX_CHARS, largestDocument, longestInlineTwiml, TWIML_DOCU
 import { FlowRunner } from './twilio/runner';
 import { createLogger, errFields, redactUrl } from './log';
 import { LiveCalls } from './live-calls';
-import { BridgeRegistry } from './media';
+import { BridgeRegistry, HOLD_TIMEOUT_MS } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics } from './metrics';
 import { opsRoutes } from './ops/routes';
@@ -41,6 +41,7 @@ import { RestCheck } from './twilio/rest-check';
 import { mediaRoutes } from './twilio/media-routes';
 import { twilioRoutes } from './twilio/routes';
 import { BridgeLost } from './twilio/bridge-lost';
+import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { loadProcessors, ProcessorDelivery } from './processors';
@@ -279,6 +280,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     failover,
     onBridge: (bridge) => bridgeGuard.watch(bridge),
   });
+  // a dial handoff without `to`: offered as a bridge call is, its caller in a hold loop until an accept moves the call to a <Dial>
+  const dialOffers = new DialOffers({
+    calls,
+    store,
+    keys,
+    audit,
+    events,
+    flows,
+    metrics,
+    twilio: twilioClient,
+    publicUrl: config.publicUrl,
+    holdTimeoutMs: opts.holdTimeoutMs ?? HOLD_TIMEOUT_MS,
+    now: opts.now ? () => opts.now!().getTime() : undefined,
+  });
   const live = new LiveCalls({
     instanceId: config.instanceId,
     log,
@@ -417,6 +432,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         onTakenUp: (callSid) => live.settleLostCapture(callSid),
         draining: () => services.draining,
       }),
+      dialOffers,
     }),
   );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });
@@ -439,6 +455,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       captures: live.captures,
       payments: live.payments,
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
+      dialCaller: (callSid, endpoint, log) => dialOffers.dialCaller(callSid, endpoint, log),
       metrics,
       maxPendingSockets: opts.maxPendingAgentSockets,
       socketLimits: opts.agentSocketLimits,

@@ -34,6 +34,8 @@ export interface AgentsDeps {
   /** agent-assisted payment sessions, over the same captures */
   payments: PaymentSessions;
   sendCommand: OfferDeps['sendCommand'];
+  /** dial mode: an accepted offer's caller moved to a <Dial> of the agent (twilio/dial-offer.ts) */
+  dialCaller: OfferDeps['dialCaller'];
   metrics: AgentSocketDeps['metrics'];
   /** tests lower the bound on unauthenticated agent sockets */
   maxPendingSockets?: number;
@@ -50,6 +52,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       audit: d.audit,
       log: d.log,
       sendCommand: d.sendCommand,
+      dialCaller: d.dialCaller,
       captures: d.captures,
       payments: d.payments,
     });

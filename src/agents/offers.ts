@@ -1,8 +1,9 @@
 /**
  * Taking an offered call (CONTRACT §5): the first accept wins, atomically across instances (SET
- * NX on the call's offer key), then the session names the agent and the instance holding the
- * caller's bridge is told to dial the agent's endpoint (`dial-agent`). Nothing is published: the
- * bridge announces `call.bridged` once the agent's audio is up.
+ * NX on the call's offer key), then the session names the agent and, in bridge mode, the instance
+ * holding the caller's bridge is told to dial the agent's endpoint (`dial-agent`); in dial mode
+ * the caller's call is moved to a <Dial> of it (`dialCaller`). Nothing is published: the bridge
+ * announces `call.bridged` once the agent's audio is up; a dial is Twilio's alone.
  *
  * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append
  * that fails then (a store outage, a refused entry) is logged, and the agent is still dialled:
@@ -30,24 +31,43 @@ export interface OfferDeps {
   log: Logger;
   /** sends `dial-agent` to the instance holding the bridge */
   sendCommand(instanceId: string, command: InstanceCommand): Promise<void>;
+  /**
+   * Dial mode: moves the caller's call, waiting in its hold loop, to a <Dial> of `endpoint`
+   * (twilio/dial-offer.ts `dialCaller`, given by app.ts: agents/ does not import the Twilio edge).
+   * It does not throw: a move that fails is made by the hold loop.
+   */
+  dialCaller(callSid: string, endpoint: string, log: Logger): Promise<void>;
+}
+
+/**
+ * A bridge offer is taken by the instance holding the caller's stream, which dials the agent's
+ * leg; a dial offer (dial mode without `to`) by any instance, which moves the caller's call to a
+ * <Dial> of the agent's endpoint over Twilio's REST API.
+ */
+function offered(s: CallSession): boolean {
+  if (s.state !== 'offered' || s.handoff.to || s.handoff.agentSub) return false;
+  return s.handoff.mode === 'dial' || Boolean(s.instanceId);
 }
 
 export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSession): Promise<CallSession> {
-  if (session.state !== 'offered' || session.handoff.mode !== 'bridge' || session.handoff.to || session.handoff.agentSub || !session.instanceId) {
-    throw Errors.conflict({ detail: 'the call is not offered' });
-  }
+  if (!offered(session)) throw Errors.conflict({ detail: 'the call is not offered' });
   const won = await d.store.setIfAbsent(d.keys.offer(session.callSid), p.sub, CALL_TTL_SECONDS);
   if (!won) throw Errors.conflict({ detail: 'the call was already accepted' });
+  const dial = session.handoff.mode === 'dial';
   const updated = await d.calls.update(session.callSid, (s) => {
     if (s.state !== 'offered' || s.handoff.agentSub) return false;
     s.handoff.agentSub = p.sub;
     s.handoff.agentEndpoint = p.endpoint;
-    s.state = 'bridging';
+    if (dial) {
+      s.state = 'dialed';
+      s.handoff.acceptedAt = Date.now();
+    } else s.state = 'bridging';
   });
   if (!updated || updated.handoff.agentSub !== p.sub) throw Errors.conflict({ detail: 'the call is not offered' });
   await d.audit
     .append(session.callSid, { type: 'agent.accepted', role: p.role, actor: d.audit.actor(p) })
     .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));
-  await d.sendCommand(updated.instanceId ?? session.instanceId, { type: 'dial-agent', callSid: session.callSid, endpoint: p.endpoint, agentSub: p.sub });
+  if (dial) await d.dialCaller(session.callSid, p.endpoint, d.log);
+  else await d.sendCommand(updated.instanceId ?? session.instanceId!, { type: 'dial-agent', callSid: session.callSid, endpoint: p.endpoint, agentSub: p.sub });
   return updated;
 }

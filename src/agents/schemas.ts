@@ -122,7 +122,8 @@ export const schemas = {
   getCall: { ...common, summary: 'One call, masked', params: callParams, response: { 200: callSchema, ...denied } },
   accept: {
     ...common,
-    summary: 'Take an offered call: the service dials the token endpoint and bridges it; the first accept wins',
+    summary:
+      'Take an offered call: the service dials the token endpoint and bridges it (bridge mode), or moves the caller to a plain <Dial> of it (dial mode); the first accept wins',
     params: callParams,
     response: { 200: callSchema, ...denied, 409: { description: 'not offered, or already accepted', ...error } },
   },

@@ -125,12 +125,12 @@ export interface VisibleCall {
 
 /**
  * An agent sees a call offered to them (offered to every connected agent when the flow names no
- * endpoint), a call assigned to them (accepted by them), or a call whose flow hands off to their
- * endpoint. Supervisors and admins see every call.
+ * endpoint, in bridge and dial mode alike), a call assigned to them (accepted by them), or a call
+ * whose flow hands off to their endpoint. Supervisors and admins see every call.
  */
 export function canSee(p: Principal, call: VisibleCall): boolean {
   if (p.role !== 'agent') return true;
   if (call.handoff.agentSub) return call.handoff.agentSub === p.sub;
   if (call.handoff.to) return call.handoff.to === p.endpoint;
-  return call.handoff.mode === 'bridge' && call.state === 'offered';
+  return call.state === 'offered';
 }

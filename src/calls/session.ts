@@ -113,6 +113,14 @@ export interface CallSession {
     recordingsHeld?: string[];
     /** one of those could not be paused: no bridge is made (fail closed, flows/steps/handoff.ts) */
     holdFailed?: boolean;
+    /**
+     * Dial mode without `to`: when the call was offered to the connected agents (epoch ms). The
+     * caller waits in a hold loop (twilio/dial-offer.ts) until an accept moves their call to a
+     * <Dial> of the agent's endpoint, or the hold timeout passes.
+     */
+    offeredAt?: number;
+    /** dial mode without `to`: when an agent accepted the offer (epoch ms) */
+    acceptedAt?: number;
   };
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;

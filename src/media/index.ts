@@ -5,5 +5,5 @@
  */
 export { Bridge, type BridgeKey, type BridgeState } from './bridge';
 export { FRAME_BYTES, FRAME_MS, MAX_MESSAGE_BYTES, parseTwilioMessage, type TwilioMessage } from './messages';
-export { BridgeRegistry, type RegistryDeps } from './registry';
+export { BridgeRegistry, HOLD_TIMEOUT_MS, type RegistryDeps } from './registry';
 export { StreamTokens, type StreamGrant } from './tokens';

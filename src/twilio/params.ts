@@ -65,6 +65,9 @@ export const recordingStatusQuery = z.object({
 /** the <Redirect> after a bridge's <Connect>, its stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is still up */
 export const bridgeLostParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32).optional() });
 
+/** a dial offer's hold loop redirect (dial-offer.ts): the same few parameters a redirect carries */
+export const dialHoldParams = bridgeLostParams;
+
 /** the query on the agent leg's <Redirect> after its <Connect>: the caller's call whose bridge it belongs to, signed with the URL */
 export const bridgeLostQuery = z.object({
   leg: z.enum(['caller', 'agent']).default('caller'),

@@ -52,6 +52,14 @@ export const bridgeLostIdentity =
     return callSid ? { callSid, parts: ['bridge-lost', leg, n, ...(hop ? [`hop${hop}`] : [])] } : null;
   };
 
+/** a dial offer's hold loop (dial-offer.ts): each ask its own request, by its hop */
+export const dialHoldIdentity =
+  (hop: string): Identify =>
+  (params) => {
+    const callSid = callSidOf(params);
+    return callSid ? { callSid, parts: ['dial-hold', hop] } : null;
+  };
+
 /** a dial handoff's <Dial> action (dial-status.ts): once per call, which has one dial handoff */
 export const dialStatusIdentity: Identify = (params) => {
   const callSid = callSidOf(params);

@@ -18,6 +18,7 @@ import { endSession, type CallSession, type RecordingStatus } from '../calls/ses
 import {
   bridgeLostParams,
   bridgeLostQuery,
+  dialHoldParams,
   formParams,
   gatherParams,
   guardParams,
@@ -28,9 +29,19 @@ import {
   voiceParams,
 } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
-import { bridgeLostIdentity, callbackIdentity, dialStatusIdentity, gatherIdentity, guardIdentity, voiceIdentity, type Identify } from './replay-identity';
+import {
+  bridgeLostIdentity,
+  callbackIdentity,
+  dialHoldIdentity,
+  dialStatusIdentity,
+  gatherIdentity,
+  guardIdentity,
+  voiceIdentity,
+  type Identify,
+} from './replay-identity';
 import { dialEndedTwiml, dialStatusHandler, dialStatusQuery, safeDialEndedHandler } from './dial-status';
 import type { BridgeLost } from './bridge-lost';
+import type { DialOffers } from './dial-offer';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
@@ -59,6 +70,8 @@ export interface TwilioRouteDeps {
   log: Logger;
   /** a bridge's stream ended with its call up (its <Redirect> after <Connect>): the call taken up here */
   bridgeLost: BridgeLost;
+  /** a dial handoff without `to`: its caller's hold loop (dial-offer.ts) */
+  dialOffers: DialOffers;
   /** a drop-in capture's call ended (its hang-up watch and result: dropin/service.ts); no other call's end calls it */
   onCallEnded?: (callSid: string) => Promise<void>;
   /** drop-in captures (issue 13): POST /twilio/capture/:flowId */
@@ -299,6 +312,25 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         { identify: bridgeLostIdentity(leg, String(n), hop) },
       );
       observeLatency('bridge-lost', answer.status, started);
+      return send(reply, answer);
+    });
+
+    // a caller waiting for an offered dial call to be accepted (dial-offer.ts): on hold again, the agent dialled, or the apology
+    app.post<{ Params: { hop: string } }>('/twilio/dial-hold/:hop', ROUTE_OPTIONS, async (req, reply) => {
+      const started = process.hrtime.bigint();
+      const hop = Number.parseInt(req.params.hop, 10);
+      const answer = await serve(
+        req,
+        'dial-hold',
+        'voice',
+        async (raw, log) => {
+          const p = dialHoldParams.parse(raw);
+          if (!Number.isSafeInteger(hop) || hop < 1) throw TwilioErrors.dialHoldMalformed();
+          return d.dialOffers.hold(p.CallSid, hop, log);
+        },
+        { identify: dialHoldIdentity(String(hop)) },
+      );
+      observeLatency('dial-hold', answer.status, started);
       return send(reply, answer);
     });
 

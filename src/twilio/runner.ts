@@ -405,7 +405,14 @@ export class FlowRunner {
 
   private async prepareHandoff(flow: Flow, s: CallSession, log: Logger, writes: StepWrites): Promise<string | undefined> {
     if (flow.handoff.mode === 'dial') {
-      s.state = 'dialed';
+      // without `to`, offered to the connected agents as a bridge call is; the caller waits in a
+      // hold loop (dial-offer.ts) until an accept moves their call to a <Dial> of the agent
+      if (flow.handoff.to) s.state = 'dialed';
+      else {
+        s.state = 'offered';
+        s.handoff.offeredAt = this.now().getTime();
+        log.info({ state: s.state }, 'dial handoff offered');
+      }
       return undefined;
     }
     s.instanceId = this.d.instanceId;

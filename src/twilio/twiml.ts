@@ -141,15 +141,60 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
     callerStream(r, ctx.publicUrl, ctx.streamUrl, ctx.streamNumber);
     return;
   }
-  const to = h.to ?? 'queue:agents';
-  if (to.startsWith('queue:')) {
-    r.enqueue(to.slice('queue:'.length));
+  if (!h.to) {
+    // offered to the connected agents (CONTRACT §3): the caller waits until one accepts (dial-offer.ts)
+    dialHold(r, ctx.publicUrl, 1, DIAL_HOLD_CHECK_SECONDS);
     return;
   }
-  const dial = r.dial({ action: `${ctx.publicUrl}/twilio/dial-status`, method: 'POST' });
+  if (h.to.startsWith('queue:')) {
+    r.enqueue(h.to.slice('queue:'.length));
+    return;
+  }
+  dialEndpoint(r, h.to, `${ctx.publicUrl}/twilio/dial-status`);
+}
+
+/** a plain <Dial> of an agent's endpoint (`client:NAME`, `sip:URI`, an E.164 number), its end requested at `action` (dial-status.ts) */
+function dialEndpoint(r: VoiceResponse, to: string, action: string): void {
+  const dial = r.dial({ action, method: 'POST' });
   if (to.startsWith('client:')) dial.client(to.slice('client:'.length));
   else if (to.startsWith('sip:')) dial.sip(to);
   else dial.number(to);
+}
+
+/**
+ * How often a caller waiting for an offered dial call to be accepted asks again (a <Pause> this
+ * long, then a <Redirect> to `/twilio/dial-hold/:hop`): an accept does not wait for it (it moves
+ * the call at once over REST), so this bounds only how late the hold timeout is noticed.
+ */
+export const DIAL_HOLD_CHECK_SECONDS = 5;
+
+/** where a waiting dial caller's `hop`-th redirect goes (routes.ts `/twilio/dial-hold/:hop`) */
+export function dialHoldUrl(publicUrl: string, hop: number): string {
+  return `${publicUrl}/twilio/dial-hold/${hop}`;
+}
+
+function dialHold(r: VoiceResponse, publicUrl: string, hop: number, seconds: number): void {
+  r.pause({ length: seconds });
+  r.redirect({ method: 'POST' }, dialHoldUrl(publicUrl, hop));
+}
+
+/** a dial caller waiting for an accept: `seconds` of silence, then the `hop`-th ask again */
+export function dialHoldTwiml(publicUrl: string, hop: number, seconds: number): string {
+  const r = new twilio.twiml.VoiceResponse();
+  dialHold(r, publicUrl, hop, seconds);
+  return r.toString();
+}
+
+/**
+ * An accepted dial offer: the caller's call moved to a plain <Dial> of the accepting agent's
+ * endpoint, with the same action as a dial handoff with `to` (dial-status.ts: a dial that does
+ * not connect ends in the no-agent apology). The action is absolute, as Twilio requires of TwiML
+ * given to a call in progress (error 15004).
+ */
+export function dialAgentTwiml(publicUrl: string, endpoint: string): string {
+  const r = new twilio.twiml.VoiceResponse();
+  dialEndpoint(r, endpoint, `${publicUrl}/twilio/dial-status`);
+  return r.toString();
 }
 
 /**
@@ -270,10 +315,7 @@ export function safeTwiml(publicUrl: string, flow?: Flow): string {
   if (h && h.mode === 'dial' && h.to && !h.to.startsWith('queue:')) {
     const r = new twilio.twiml.VoiceResponse();
     saySystem(r, 'apology-connecting', flow);
-    const dial = r.dial({ action: `${publicUrl}/twilio/dial-status?${SAFE_DIAL_QUERY}`, method: 'POST' });
-    if (h.to.startsWith('client:')) dial.client(h.to.slice('client:'.length));
-    else if (h.to.startsWith('sip:')) dial.sip(h.to);
-    else dial.number(h.to);
+    dialEndpoint(r, h.to, `${publicUrl}/twilio/dial-status?${SAFE_DIAL_QUERY}`);
     return r.toString();
   }
   return sayAndHangUpTwiml('apology-goodbye', flow);

@@ -268,8 +268,9 @@ async function gather(
 }
 
 async function dial(ctx: EmulatorContext, call: Call, verb: DialVerb, docUrl: string | undefined, signal: AbortSignal): Promise<VerbOutcome> {
-  call.record({ verb: 'Dial', target: verb.target, targetKind: verb.targetKind });
+  // an action that cannot be requested (15004) is refused before anyone is dialled
   const action = verb.action ? resolveUrl(verb.action, docUrl) : undefined;
+  call.record({ verb: 'Dial', target: verb.target, targetKind: verb.targetKind });
   if (verb.targetKind === 'Queue' || verb.targetKind === 'Conference') {
     // not modelled: a queue's or conference's dial ends at once, reported completed
     if (!action) return 'continue';
@@ -397,6 +398,10 @@ function handOver(ctx: EmulatorContext, call: Call, leg: MediaLeg): void {
 function resolveUrl(url: string, base: string | undefined): string {
   // An absolute URL is requested (and signed) exactly as written.
   if (/^https?:\/\//i.test(url)) return url;
+  // TwiML given inline (a call created or updated with `Twiml`) has no document URL: Twilio wants
+  // its action URLs absolute (error 15004, "Action Callback URL must be an absolute URL when using
+  // TwiML to update in-progress calls") and the call gets its application error
+  if (base === undefined) throw new TwimlError(`relative URL "${url}" in inline TwiML: it must be absolute (15004)`);
   try {
     return new URL(url, base).toString();
   } catch {

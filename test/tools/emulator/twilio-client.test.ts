@@ -73,6 +73,35 @@ describe('the twilio package talks to the emulator as to Twilio', () => {
     await expect(bad.calls(call.sid).fetch()).rejects.toMatchObject({ status: 401, code: 20003 });
   });
 
+  it('modifies a call in progress with inline TwiML (a <Dial> whose action is absolute); refuses a call not in progress (21220) and a relative action (15004)', async () => {
+    service.routes.set('/dial-status', () => '<Response><Hangup/></Response>');
+    const started = () => new Promise<EmulatedCall>((resolve) => emulator.onOutboundCall(resolve));
+    const place = async () => {
+      const outbound = started();
+      await client.calls.create({ to: '+15005550007', from: '+15005550006', twiml: '<Response><Pause length="30"/></Response>' });
+      const call = await outbound;
+      await eventually(() => call.status === 'in-progress' && call.transcript.some((t) => t.verb === 'Pause'));
+      return call;
+    };
+
+    const call = await place();
+    await client
+      .calls(call.sid)
+      .update({ twiml: `<Response><Dial action="${service.origin}/dial-status" method="POST"><Client>bob</Client></Dial></Response>` });
+    await call.ended;
+    expect(call.transcript.map((t) => t.verb)).toEqual(['Pause', 'Dial', 'Hangup']);
+    expect(call.transcript[1]).toEqual({ verb: 'Dial', target: 'bob', targetKind: 'Client' });
+    expect(service.requests.filter((r) => r.path === '/dial-status').map((r) => r.params.DialCallStatus)).toEqual(['completed']);
+    // over: Twilio redirects only a call in progress
+    await expect(client.calls(call.sid).update({ twiml: '<Response><Say>late</Say></Response>' })).rejects.toMatchObject({ status: 400, code: 21220 });
+
+    const relative = await place();
+    await client.calls(relative.sid).update({ twiml: '<Response><Dial action="/dial-status"><Client>bob</Client></Dial></Response>' });
+    await relative.ended;
+    expect(relative.transcript.at(-1)).toMatchObject({ verb: 'ApplicationError', reason: expect.stringContaining('(15004)') });
+    expect(relative.transcript.some((t) => t.verb === 'Dial')).toBe(false);
+  });
+
   it('fetches the account its credentials name, as Twilio does: 401 (20003) for a wrong token, 404 (20404) for another account or a doubled path', async () => {
     const account = await client.api.v2010.accounts(ACCOUNT_SID).fetch();
     expect(account).toMatchObject({ sid: ACCOUNT_SID, ownerAccountSid: ACCOUNT_SID, status: 'active', type: 'Full', authToken: AUTH_TOKEN });

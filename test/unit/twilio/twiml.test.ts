@@ -125,11 +125,13 @@ describe('renderVerbs', () => {
     );
   });
 
-  test('a queue, or no target at all, enqueues (the default queue is agents)', () => {
+  test('a queue enqueues; no target at all waits in the hold loop for an accept (dial-offer.ts), never in a queue nothing dequeues', () => {
     expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to: 'queue:billing' } }], { publicUrl: PUBLIC })).toBe(
       HEAD + '<Response><Enqueue>billing</Enqueue></Response>',
     );
-    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial' } }], { publicUrl: PUBLIC })).toBe(HEAD + '<Response><Enqueue>agents</Enqueue></Response>');
+    expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial' } }], { publicUrl: PUBLIC })).toBe(
+      HEAD + `<Response><Pause length="5"/><Redirect method="POST">${PUBLIC}/twilio/dial-hold/1</Redirect></Response>`,
+    );
   });
 
   test('the same verbs under another public URL or voice are rendered afresh, not taken from the cache', () => {

@@ -1,0 +1,169 @@
+/**
+ * A dial handoff without `to` (CONTRACT §3 `handoff.to` absent: offer to connected agents; §5
+ * accept): the call is offered to the connected agents as a bridge call is (state `offered`,
+ * `handoff.offered` with the masked caller, visible to every agent), the caller waits in a hold
+ * loop (no <Enqueue> that nothing dequeues), and the first accept, over REST or the socket, wins:
+ * the caller's call is moved over REST to a plain <Dial> of the accepting token's endpoint, with
+ * the dial handoff's own action (a dial that does not connect ends in the no-agent apology). An
+ * offer no one accepts ends, after the hold timeout, in the apology as a bridge caller's hold does.
+ */
+import { systemMessage } from '../../src/flows/prompt-defaults';
+import { holdsValue } from '../support/values';
+import { startHarness, waitFor, type Harness } from '../support/harness';
+import { AgentSocket, api, CALLER, token } from '../support/agents';
+import type { EmulatedCall } from '../../tools/emulator';
+
+const DIAL_OFFER_NUMBER = '+15005550131';
+const HOLD_MS = 1500;
+
+/** a recorded flow that hands off in dial mode to no endpoint: offered to the connected agents */
+const dialOfferFlow = [
+  'id: dial-offer',
+  `numbers: ["${DIAL_OFFER_NUMBER}"]`,
+  'record: true',
+  'steps:',
+  '  - say: "Thanks for calling."',
+  'handoff:',
+  '  mode: dial',
+].join('\n');
+
+const APOLOGY = systemMessage('no-agent');
+
+let h: Harness;
+let alice: string;
+let bob: string;
+beforeAll(async () => {
+  h = await startHarness({ flows: { 'dial-offer': dialOfferFlow }, build: { holdTimeoutMs: HOLD_MS } });
+  alice = token(h, 'alice');
+  bob = token(h, 'bob');
+});
+afterAll(async () => h?.close());
+afterEach(() => {
+  delete h.emulator.faults.dialOutcome;
+  delete h.emulator.faults.callsUpdate;
+});
+
+/** a call to the dial-offer flow, once the service offered it */
+async function offeredCall(): Promise<EmulatedCall> {
+  const call = await h.emulator.placeCall({ from: CALLER, to: DIAL_OFFER_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+  await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'offered', 'the call offered', 10_000);
+  return call;
+}
+
+/** the REST updates of the caller's call that gave it new TwiML */
+const twimlUpdates = (callSid: string) =>
+  h.emulator
+    .timelineFor(callSid)
+    .flatMap((e) => (e.type === 'rest' && e.method === 'POST' && e.path.endsWith(`/Calls/${callSid}.json`) && e.params.Twiml ? [e] : []));
+
+const dials = (call: EmulatedCall) => call.transcript.filter((t) => t.verb === 'Dial');
+const auditTypes = async (callSid: string) => (await h.app.services.audit.list(callSid)).map((e) => e.type);
+
+test('offered to every connected agent; the first REST accept wins and the caller is dialled to its endpoint; the call ends cleanly', async () => {
+  const [aliceSock, bobSock] = [await AgentSocket.open(h, alice), await AgentSocket.open(h, bob)];
+  // the agent answers after a second and talks two: the call is seen dialled meanwhile
+  h.emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 2, secondMs: 500 };
+  const call = await offeredCall();
+  for (const s of [aliceSock, bobSock]) {
+    const offer = await s.next((e) => e.type === 'handoff.offered' && e.callSid === call.sid, 'handoff.offered');
+    expect(offer.from).toBe('+*******4567');
+  }
+  for (const t of [alice, bob]) expect((await api(h, 'GET', `/v1/calls/${call.sid}`, t)).body).toMatchObject({ state: 'offered', from: '+*******4567' });
+  expect(((await api(h, 'GET', '/v1/calls', bob)).body as { calls: { callSid: string }[] }).calls.map((c) => c.callSid)).toContain(call.sid);
+  // the caller waits in the hold loop: no queue, no media stream
+  expect(call.transcript.map((t) => t.verb)).toEqual(expect.arrayContaining(['Start/Recording', 'Say', 'Pause']));
+  expect(call.transcript.some((t) => t.verb === 'Enqueue' || t.verb === 'Connect/Stream')).toBe(false);
+  expect(dials(call)).toEqual([]);
+
+  const [a, b] = await Promise.all([api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice), api(h, 'POST', `/v1/calls/${call.sid}/accept`, bob)]);
+  expect([a.status, b.status].sort()).toEqual([200, 409]);
+  const winner = a.status === 200 ? 'alice' : 'bob';
+  const [winnerTok, loserTok] = winner === 'alice' ? [alice, bob] : [bob, alice];
+  expect((a.status === 200 ? a : b).body).toMatchObject({ callSid: call.sid, state: 'dialed', handoff: { mode: 'dial', agent: winner } });
+
+  // the caller's call moved over REST to a plain <Dial> of the winner's endpoint, the dial handoff's action on it
+  await waitFor(() => dials(call).length > 0 || null, 'the caller dialled');
+  expect(dials(call)).toEqual([{ verb: 'Dial', target: winner, targetKind: 'Client' }]);
+  // the caller's recording runs on through the dial, as a dial to `to` leaves it (a plain dial, no masking)
+  expect(call.recordings).toHaveLength(1);
+  expect(call.recordingStatus).toBe('in-progress');
+  const updates = twimlUpdates(call.sid);
+  expect(updates).toHaveLength(1);
+  expect(updates[0].status).toBe(200);
+  expect(String(updates[0].params.Twiml)).toContain(`<Dial action="${h.publicUrl}/twilio/dial-status" method="POST"><Client>${winner}</Client></Dial>`);
+
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, winnerTok)).body).toMatchObject({ state: 'dialed', handoff: { agent: winner } });
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, loserTok)).status).toBe(404);
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, loserTok)).status).toBe(404);
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, winnerTok)).status).toBe(409);
+
+  await call.ended;
+  const winnerSock = winner === 'alice' ? aliceSock : bobSock;
+  await winnerSock.next((e) => e.type === 'call.ended' && e.callSid === call.sid, 'call.ended');
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, winnerTok)).body).toMatchObject({ state: 'ended' });
+  // a dial that connected: no apology
+  expect(call.transcript.some((t) => t.verb === 'Say' && t.text === APOLOGY)).toBe(false);
+  const trail = await h.app.services.audit.list(call.sid);
+  expect(trail.map((e) => e.type)).toEqual(expect.arrayContaining(['handoff', 'agent.accepted', 'handoff.agent-dialed', 'handoff.dial-ended']));
+  expect(trail.find((e) => e.type === 'handoff')).toMatchObject({ mode: 'dial', state: 'offered' });
+  expect(trail.find((e) => e.type === 'handoff.dial-ended')).toMatchObject({ connected: true, twilioStatus: 'completed' });
+
+  // no full caller number in an event or a log line
+  for (const text of [...aliceSock.raw, ...bobSock.raw, h.logs.lines.join('\n'), JSON.stringify(trail)]) {
+    for (const secret of [CALLER, CALLER.slice(1)]) expect(holdsValue(text, secret)).toBe(false);
+  }
+  aliceSock.close();
+  bobSock.close();
+});
+
+test('accepted over the socket (handoff.accept): the caller is dialled to that agent; a later accept loses', async () => {
+  const bobSock = await AgentSocket.open(h, bob);
+  h.emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 2, secondMs: 500 };
+  const call = await offeredCall();
+  await bobSock.next((e) => e.type === 'handoff.offered' && e.callSid === call.sid, 'handoff.offered');
+  bobSock.send({ type: 'handoff.accept', callSid: call.sid });
+  await waitFor(() => dials(call).length > 0 || null, 'the caller dialled');
+  expect(dials(call)).toEqual([{ verb: 'Dial', target: 'bob', targetKind: 'Client' }]);
+  expect(bobSock.events.filter((e) => e.type === 'error')).toEqual([]);
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, bob)).body).toMatchObject({ state: 'dialed', handoff: { agent: 'bob' } });
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(404);
+  const supervisor = token(h, 'sue', 'supervisor');
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, supervisor)).status).toBe(409);
+  await call.ended;
+  expect(dials(call)).toHaveLength(1);
+  bobSock.close();
+});
+
+test("an accepted dial that does not connect: the caller hears the dial handoff's apology and is hung up", async () => {
+  h.emulator.faults.dialOutcome = { status: 'busy' };
+  const call = await offeredCall();
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
+  await call.ended;
+  const after = call.transcript.slice(call.transcript.findIndex((t) => t.verb === 'Dial'));
+  expect(after).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }, { verb: 'Say', text: APOLOGY }, { verb: 'Hangup' }]);
+  expect(await auditTypes(call.sid)).toEqual(expect.arrayContaining(['agent.accepted', 'handoff.dial-ended']));
+});
+
+test('an offer no one accepts within the hold timeout: the apology and a hang-up, and an accept then loses', async () => {
+  const call = await offeredCall();
+  await call.ended;
+  expect(call.transcript.slice(-2)).toEqual([{ verb: 'Say', text: APOLOGY }, { verb: 'Hangup' }]);
+  expect(dials(call)).toEqual([]);
+  expect(await auditTypes(call.sid)).toContain('handoff.no-agent');
+  const supervisor = token(h, 'sue', 'supervisor');
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, supervisor)).body).toMatchObject({ state: 'ended' });
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, supervisor)).status).toBe(409);
+  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(404);
+}, 20_000);
+
+test("an accept whose move of the caller's call Twilio refuses: the hold loop dials the agent itself", async () => {
+  h.emulator.faults.callsUpdate = { status: 500, times: 1 };
+  const call = await offeredCall();
+  const accepted = await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice);
+  expect(accepted.status).toBe(200);
+  expect(twimlUpdates(call.sid).map((u) => u.status)).toEqual([500]);
+  expect(await auditTypes(call.sid)).toContain('handoff.agent-dial-deferred');
+  await call.ended;
+  expect(dials(call)).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }]);
+  expect(call.transcript.some((t) => t.verb === 'Say' && t.text === APOLOGY)).toBe(false);
+}, 30_000);
