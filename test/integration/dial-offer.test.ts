@@ -9,7 +9,7 @@
  */
 import { systemMessage } from '../../src/flows/prompt-defaults';
 import { holdsValue } from '../support/values';
-import { startHarness, waitFor, type Harness } from '../support/harness';
+import { startHarness, waitFor, webhookParams, type Harness } from '../support/harness';
 import { AgentSocket, api, CALLER, token } from '../support/agents';
 import type { EmulatedCall } from '../../tools/emulator';
 
@@ -126,6 +126,11 @@ test('accepted over the socket (handoff.accept): the caller is dialled to that a
   expect(dials(call)).toEqual([{ verb: 'Dial', target: 'bob', targetKind: 'Client' }]);
   expect(bobSock.events.filter((e) => e.type === 'error')).toEqual([]);
   expect((await api(h, 'GET', `/v1/calls/${call.sid}`, bob)).body).toMatchObject({ state: 'dialed', handoff: { agent: 'bob' } });
+  // a hold redirect still on its way as the accept moved the call: held a second more, not a second dial
+  const late = await h.emulator.signedPost(`${h.publicUrl}/twilio/dial-hold/4`, webhookParams(call.sid, DIAL_OFFER_NUMBER));
+  expect(late.status).toBe(200);
+  expect(late.body).toContain(`<Pause length="1"/><Redirect method="POST">${h.publicUrl}/twilio/dial-hold/5</Redirect>`);
+  expect(late.body).not.toContain('<Dial');
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(404);
   const supervisor = token(h, 'sue', 'supervisor');
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, supervisor)).status).toBe(409);
@@ -150,6 +155,12 @@ test('an offer no one accepts within the hold timeout: the apology and a hang-up
   expect(call.transcript.slice(-2)).toEqual([{ verb: 'Say', text: APOLOGY }, { verb: 'Hangup' }]);
   expect(dials(call)).toEqual([]);
   expect(await auditTypes(call.sid)).toContain('handoff.no-agent');
+  // the hold route is Twilio's alone (signed), and holds no call that is over
+  const hold = `${h.publicUrl}/twilio/dial-hold/9`;
+  expect((await h.emulator.signedPost(hold, webhookParams(call.sid, DIAL_OFFER_NUMBER), { signature: null })).status).toBe(400);
+  const over = await h.emulator.signedPost(hold, webhookParams(call.sid, DIAL_OFFER_NUMBER));
+  expect(over.status).toBe(200);
+  expect(over.body).not.toMatch(/Pause|Dial|Redirect/);
   const supervisor = token(h, 'sue', 'supervisor');
   expect((await api(h, 'GET', `/v1/calls/${call.sid}`, supervisor)).body).toMatchObject({ state: 'ended' });
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, supervisor)).status).toBe(409);
@@ -167,3 +178,27 @@ test("an accept whose move of the caller's call Twilio refuses: the hold loop di
   expect(dials(call)).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }]);
   expect(call.transcript.some((t) => t.verb === 'Say' && t.text === APOLOGY)).toBe(false);
 }, 30_000);
+
+test('two instances on one store: accepts on each at once, one wins, and the caller is dialled once', async () => {
+  const b = await startHarness({ flows: { 'dial-offer': dialOfferFlow }, emulator: h.emulator, keyPrefix: h.keyPrefix, build: { holdTimeoutMs: HOLD_MS } });
+  try {
+    expect(b.config.instanceId).not.toBe(h.config.instanceId);
+    h.emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 1, secondMs: 500 };
+    const onB = await AgentSocket.open(b, token(b, 'bob'));
+    const call = await offeredCall();
+    await onB.next((e) => e.type === 'handoff.offered' && e.callSid === call.sid, 'handoff.offered on B');
+    const [onA, viaB] = await Promise.all([
+      api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice),
+      api(b, 'POST', `/v1/calls/${call.sid}/accept`, token(b, 'bob')),
+    ]);
+    expect([onA.status, viaB.status].sort()).toEqual([200, 409]);
+    const winner = onA.status === 200 ? 'alice' : 'bob';
+    await call.ended;
+    expect(dials(call)).toEqual([{ verb: 'Dial', target: winner, targetKind: 'Client' }]);
+    expect(twimlUpdates(call.sid)).toHaveLength(1);
+    expect((await auditTypes(call.sid)).filter((t) => t === 'agent.accepted')).toHaveLength(1);
+    onB.close();
+  } finally {
+    await b.close();
+  }
+});
