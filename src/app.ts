@@ -381,7 +381,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     done(null, payload);
   });
   await registerSecurityHeaders(app);
-  registerAccessLog(app);
+  registerAccessLog(app, (p) => audit.actor(p));
   await app.register(formbody);
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
   // OpenAPI at /docs: before every route, so swagger sees the agent API registered below

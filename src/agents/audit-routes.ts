@@ -75,7 +75,7 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const earliest = new Date(Date.parse(`${today}T00:00:00Z`) - deps.retentionDays * DAY_MS).toISOString().slice(0, 10);
       const from = q.data.from && q.data.from > earliest ? q.data.from : earliest;
       const to = q.data.to && q.data.to < today ? q.data.to : today;
-      request.log.info({ admin: principal.sub, from, to }, 'audit export');
+      request.log.info({ actor: deps.audit.actor(principal), from, to }, 'audit export');
       const audit = deps.audit;
       async function* lines(): AsyncGenerator<string> {
         for (const d of days(from, to)) {

@@ -60,6 +60,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
     await app.register(
       agentSocket({
         auth: d.auth,
+        actor: (p) => d.audit.actor(p),
         calls: d.calls,
         events: d.events,
         actions,

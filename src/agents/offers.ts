@@ -54,9 +54,11 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
   const won = await d.store.setIfAbsent(d.keys.offer(session.callSid), p.sub, CALL_TTL_SECONDS);
   if (!won) throw Errors.conflict({ detail: 'the call was already accepted' });
   const dial = session.handoff.mode === 'dial';
+  const actor = d.audit.actor(p);
   const updated = await d.calls.update(session.callSid, (s) => {
     if (s.state !== 'offered' || s.handoff.agentSub) return false;
     s.handoff.agentSub = p.sub;
+    s.handoff.agentActor = actor;
     s.handoff.agentEndpoint = p.endpoint;
     if (dial) {
       s.state = 'dialed';
@@ -65,9 +67,16 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
   });
   if (!updated || updated.handoff.agentSub !== p.sub) throw Errors.conflict({ detail: 'the call is not offered' });
   await d.audit
-    .append(session.callSid, { type: 'agent.accepted', role: p.role, actor: d.audit.actor(p) })
+    .append(session.callSid, { type: 'agent.accepted', role: p.role, actor })
     .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));
   if (dial) await d.dialCaller(session.callSid, p.endpoint, d.log);
-  else await d.sendCommand(updated.instanceId ?? session.instanceId!, { type: 'dial-agent', callSid: session.callSid, endpoint: p.endpoint, agentSub: p.sub });
+  else
+    await d.sendCommand(updated.instanceId ?? session.instanceId!, {
+      type: 'dial-agent',
+      callSid: session.callSid,
+      endpoint: p.endpoint,
+      agentSub: p.sub,
+      agentActor: actor,
+    });
   return updated;
 }

@@ -21,6 +21,8 @@ import { CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN, socketLimits, TokenBucket, typ
 
 export interface AgentSocketDeps {
   auth: TokenAuth;
+  /** how logs and events name the socket's user (AuditTrail.actor): never the token's `sub` */
+  actor(p: Principal): string;
   calls: CallRepository;
   events: EventBus;
   actions: AgentActions;
@@ -36,6 +38,8 @@ export interface AgentSocketDeps {
 interface Client {
   socket: WebSocket;
   principal: Principal;
+  /** the principal as the audit trail names them (`<role>:<digest>`), made once at authentication */
+  actor: string;
   /**
    * The calls this socket was told of and not yet told the end of, oldest first: a call whose
    * record was erased while live is no one's to see any more, but its end still reaches the
@@ -110,12 +114,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
  * it is offered (canSee); an event for a call whose record is gone goes to supervisors only, but
  * for its end, which also goes to every socket that was told of the call (Client.heard) and to
- * the agent who accepted it (the end of a bridge whose record an erasure took names them).
+ * the agent who accepted it (the end of a bridge whose record an erasure took names them, by actor).
  */
 function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
   if (session) return canSee(c.principal, session);
   if (c.principal.role !== 'agent') return true;
-  return event.type === 'call.ended' && (c.heard.has(event.callSid) || (event.agentSub !== undefined && event.agentSub === c.principal.sub));
+  return event.type === 'call.ended' && (c.heard.has(event.callSid) || (event.agent !== undefined && event.agent === c.actor));
 }
 
 function heard(c: Client, event: CallEvent): void {
@@ -138,7 +142,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     /** ends an authenticated socket for a limit: no personal data logged, the reason counted */
     const closeFor = (c: Client, reason: SocketCloseReason) => {
       if (!clients.delete(c)) return;
-      d.log.warn({ agent: c.principal.sub, role: c.principal.role, reason, bufferedBytes: c.socket.bufferedAmount }, 'agent socket closed');
+      d.log.warn({ actor: c.actor, role: c.principal.role, reason, bufferedBytes: c.socket.bufferedAmount }, 'agent socket closed');
       d.metrics.agentSocketsClosed.inc({ reason });
       if (reason === 'rate-limit') closeGently(c.socket, CLOSE_POLICY_VIOLATION, 'too many messages');
       else refuse(c.socket, CLOSE_TRY_AGAIN, 'too far behind');
@@ -248,8 +252,9 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           }
           settle();
           limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
-          d.log.info({ agent: principal.sub, role: principal.role, ip: request.ip }, 'agent socket authenticated');
-          client = { socket, principal, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
+          const actor = d.actor(principal);
+          d.log.info({ actor, role: principal.role, ip: request.ip }, 'agent socket authenticated');
+          client = { socket, principal, actor, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
           clients.add(client);
           // the token's expiry ends the session it opened
           expiry = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.exp * 1000 - Date.now())));

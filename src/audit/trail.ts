@@ -92,6 +92,9 @@ export class AuditTrail {
   private readonly ring: AuditKeyRing;
   private readonly key: AuditKey;
 
+  /** actors already made, by the principal they name (actor()): a principal lives for one request or socket */
+  private readonly actors = new WeakMap<object, string>();
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
@@ -109,10 +112,16 @@ export class AuditTrail {
    * key (AuditKey.actorDigest). The same user maps to the same actor for as long as that key
    * seals, and the trail holds no `sub` (an employee number or email would be personal data kept
    * 400 days). Made where the principal is known, and carried (never the `sub`) to the instance
-   * that appends.
+   * that appends. It is also how logs, errors and events name a user (never the `sub`): made once
+   * per verified token (a request's, a socket's), as the principal object is remembered here.
    */
   actor(p: { role: string; sub: string }): string {
-    return `${p.role}:${this.key.actorDigest(p.sub)}`;
+    let made = this.actors.get(p);
+    if (made === undefined) {
+      made = `${p.role}:${this.key.actorDigest(p.sub)}`;
+      this.actors.set(p, made);
+    }
+    return made;
   }
 
   /**

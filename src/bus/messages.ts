@@ -116,7 +116,8 @@ const captureBase = { callSid, captureId, name: fieldName, kind: fieldKind, ente
 /** CONTRACT §5's server events, as instances publish them on the event bus; every one carries callSid */
 export const callEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('handoff.offered'), callSid, from: maskedCaller, fields: z.record(fieldName, maskedField) }),
-  z.object({ type: z.literal('call.bridged'), callSid, agentSub: z.string().min(1).max(256).optional() }),
+  /** agent: who accepted the call, as the audit trail names them (never their `sub`: every panel that sees the call reads this) */
+  z.object({ type: z.literal('call.bridged'), callSid, agent: actor.optional() }),
   z.object({ type: z.literal('capture.started'), callSid, captureId, name: fieldName, kind: fieldKind, blanket: z.boolean() }),
   z.object({ type: z.literal('capture.progress'), callSid, captureId, entered: count, masked }),
   z.object({ type: z.literal('capture.completed'), ...captureBase, valid: z.literal(true), brand: cardBrand.optional(), last4: last4.optional() }),
@@ -132,11 +133,11 @@ export const callEvent = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('payment.updated'), callSid, payment: paymentView }),
   /**
-   * status: Twilio's terminal CallStatus, or 'completed' when a bridge ended the call; agentSub:
-   * for a call whose record an erasure took while it was bridged, the agent who accepted it (the
-   * record that said so is gone, and their panel must hear of the end)
+   * status: Twilio's terminal CallStatus, or 'completed' when a bridge ended the call; agent:
+   * for a call whose record an erasure took while it was bridged, the agent who accepted it, as
+   * the audit trail names them (the record that said so is gone, and their panel must hear of the end)
    */
-  z.object({ type: z.literal('call.ended'), callSid, status: z.string().min(1).max(32), agentSub: z.string().min(1).max(256).optional() }),
+  z.object({ type: z.literal('call.ended'), callSid, status: z.string().min(1).max(32), agent: actor.optional() }),
 ]);
 export type CallEvent = z.infer<typeof callEvent>;
 export type CallEventType = CallEvent['type'];
@@ -156,7 +157,14 @@ export type AgentEvent = z.infer<typeof agentEvent>;
 /** commands for the instance holding a call's bridge (fire and forget) */
 export const instanceCommand = z.discriminatedUnion('type', [
   /** put an agent through: dial `endpoint` into the caller's bridge */
-  z.object({ type: z.literal('dial-agent'), callSid, endpoint: z.string().min(1).max(256), agentSub: z.string().min(1).max(256).optional() }),
+  z.object({
+    type: z.literal('dial-agent'),
+    callSid,
+    endpoint: z.string().min(1).max(256),
+    agentSub: z.string().min(1).max(256).optional(),
+    /** how the bridge's events name the agent (optional: an older instance sends none, and its bridge's events name no one) */
+    agentActor: actor.optional(),
+  }),
 ]);
 export type InstanceCommand = z.infer<typeof instanceCommand>;
 export type InstanceCommandType = InstanceCommand['type'];

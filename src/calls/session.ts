@@ -92,6 +92,8 @@ export interface CallSession {
     mode: 'bridge' | 'dial';
     to?: string;
     agentSub?: string;
+    /** the agent who accepted, as the audit trail and agent events name them (AuditTrail.actor), never the `sub` */
+    agentActor?: string;
     agentEndpoint?: string;
     agentCallSid?: string;
     /** record the agent's call in bridge mode (the flow's `record`) */

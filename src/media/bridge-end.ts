@@ -35,7 +35,7 @@ export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string
     // over, and the panels showing it must hear so (they are told of a gone call's end only)
     if (endedNow) await d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     else if (stored === null)
-      await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
+      await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentActor ? { agent: bridge.agentActor } : {}) });
   } catch (err) {
     d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
   }

@@ -36,7 +36,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   state: BridgeState = 'holding';
   agent: MediaStream | null = null;
   agentCallSid: string | undefined;
-  agentSub: string | undefined;
+  /** the agent who accepted, as the audit trail names them: what this bridge's events say (never the `sub`) */
+  agentActor: string | undefined;
   /** the agent leg's pending stream token (deleted if the bridge ends before it is used) */
   agentToken: string | undefined;
   /** performance.now() when the agent call was requested, for the setup-time histogram */

@@ -31,7 +31,7 @@ export interface FailoverHost {
   /** the caller on hold again: the hold timeout armed */
   holdAgain(callSid: string): void;
   end(callSid: string, endedBy: 'caller' | 'agent', reason: string): Promise<void>;
-  startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void>;
+  startAgentLeg(callSid: string, endpoint: string, agentSub?: string, agentActor?: string): Promise<void>;
   completeCall(callSid: string): Promise<void>;
 }
 
@@ -84,7 +84,7 @@ export class BridgeFailover {
     if (bridge.state !== 'holding') return;
     bridge.state = 'dialing';
     bridge.agentCallSid = agentCallSid;
-    bridge.agentSub = session.handoff.agentSub;
+    bridge.agentActor = session.handoff.agentActor;
     this.host.bindAgent(agentCallSid, callSid);
     const { token, url } = await this.d.tokens.issue({
       callSid,
@@ -108,7 +108,8 @@ export class BridgeFailover {
       bridge.agentToken = undefined;
       bridge.state = 'holding';
       await this.host.completeCall(agentCallSid);
-      if (session.handoff.agentEndpoint) await this.host.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub);
+      if (session.handoff.agentEndpoint)
+        await this.host.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
     }
   }
 

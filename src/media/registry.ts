@@ -95,7 +95,7 @@ export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
   /** agent CallSid → caller CallSid */
   private readonly byAgentCall = new Map<string, string>();
-  private readonly pendingDials = new Map<string, { endpoint: string; agentSub?: string; at: number }>();
+  private readonly pendingDials = new Map<string, { endpoint: string; agentSub?: string; agentActor?: string; at: number }>();
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
@@ -110,7 +110,7 @@ export class BridgeRegistry {
       unbindAgent: (agentCallSid) => this.byAgentCall.delete(agentCallSid),
       holdAgain: (callSid) => this.hold(callSid),
       end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
-      startAgentLeg: (callSid, endpoint, agentSub) => this.startAgentLeg(callSid, endpoint, agentSub),
+      startAgentLeg: (callSid, endpoint, agentSub, agentActor) => this.startAgentLeg(callSid, endpoint, agentSub, agentActor),
       completeCall: (callSid) => this.completeCall(callSid),
     });
   }
@@ -206,12 +206,12 @@ export class BridgeRegistry {
    * Dials the agent for a bridge on this instance: an agent stream token, then the REST call
    * whose TwiML streams back here.
    */
-  async startAgentLeg(callSid: string, endpoint: string, agentSub?: string): Promise<void> {
+  async startAgentLeg(callSid: string, endpoint: string, agentSub?: string, agentActor?: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
     if (!bridge) throw MediaErrors.noBridge();
     if (bridge.state !== 'holding') return;
     bridge.state = 'dialing';
-    bridge.agentSub = agentSub;
+    bridge.agentActor = agentActor;
     const log = this.d.log.child({ callSid });
     const session = await this.d.calls.get(callSid);
     if (!session) {
@@ -254,6 +254,7 @@ export class BridgeRegistry {
         if (s.handoff.agentCallSid !== call.sid) s.agentRecording = undefined;
         s.handoff.agentCallSid = call.sid;
         if (agentSub) s.handoff.agentSub = agentSub;
+        if (agentActor) s.handoff.agentActor = agentActor;
       });
       await this.d.audit.append(callSid, { type: 'bridge.agent-dialed' });
       log.info({ agentCallSid: call.sid }, 'agent leg dialled');
@@ -317,7 +318,8 @@ export class BridgeRegistry {
       // a stream after the first (its bridge lost with another instance): the agent's call, if one was placed, is called back in
       if (session.handoff.agentCallSid) await this.failover.rejoinAgent(bridge, session);
       else if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
-      else if (pending && performance.now() - pending.at < PENDING_DIAL_MS) await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub);
+      else if (pending && performance.now() - pending.at < PENDING_DIAL_MS)
+        await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub, pending.agentActor);
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridge start failed');
       await this.end(callSid, 'caller', 'start-failed');
@@ -338,7 +340,7 @@ export class BridgeRegistry {
       });
       if (bridge.state !== 'bridged') return; // ended while the session was being written
       await this.d.audit.append(callSid, { type: 'call.bridged' });
-      await this.d.events.publish({ type: 'call.bridged', callSid, ...(bridge.agentSub ? { agentSub: bridge.agentSub } : {}) });
+      await this.d.events.publish({ type: 'call.bridged', callSid, ...(bridge.agentActor ? { agent: bridge.agentActor } : {}) });
       this.d.log.info({ callSid }, 'call bridged');
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridged state not recorded');
@@ -346,10 +348,10 @@ export class BridgeRegistry {
   }
 
   private onDialCommand(cmd: CommandOf<'dial-agent'>): Promise<void> | void {
-    const { endpoint, agentSub } = cmd;
-    if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub);
+    const { endpoint, agentSub, agentActor } = cmd;
+    if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub, agentActor);
     // the caller's stream has not started yet: dial when it does
-    this.pendingDials.set(cmd.callSid, { endpoint, agentSub, at: performance.now() });
+    this.pendingDials.set(cmd.callSid, { endpoint, agentSub, agentActor, at: performance.now() });
     setTimeout(() => this.pendingDials.delete(cmd.callSid), PENDING_DIAL_MS).unref();
   }
 

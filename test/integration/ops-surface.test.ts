@@ -96,6 +96,9 @@ describe('security headers', () => {
   });
 });
 
+/** who asked, as the access log names them (the audit trail's actor, never the token's sub) */
+const actorOf = (h: Harness, sub: string, role = 'agent') => h.app.services.audit.actor({ role, sub });
+
 describe('client IP on agent and admin requests', () => {
   test('behind a trusted proxy the forwarded address is logged, with who asked', async () => {
     const h = await startHarness({ store: 'embedded', env: { TRUST_PROXY: '127.0.0.1' } });
@@ -111,9 +114,9 @@ describe('client IP on agent and admin requests', () => {
       const access = lines(h).filter((l) => l.msg === 'agent request');
       expect(access).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ ip: '203.0.113.7', agent: 'alice', url: '/v1/calls', statusCode: 200 }),
-          expect.objectContaining({ ip: '198.51.100.9', agent: 'root', url: '/v1/subjects/[subject]', statusCode: 200 }),
-          expect.objectContaining({ ip: '198.51.100.10', agent: 'root', url: '/v1/subjects/[subject]', statusCode: 200 }),
+          expect.objectContaining({ ip: '203.0.113.7', actor: actorOf(h, 'alice'), url: '/v1/calls', statusCode: 200 }),
+          expect.objectContaining({ ip: '198.51.100.9', actor: actorOf(h, 'root', 'admin'), url: '/v1/subjects/[subject]', statusCode: 200 }),
+          expect.objectContaining({ ip: '198.51.100.10', actor: actorOf(h, 'root', 'admin'), url: '/v1/subjects/[subject]', statusCode: 200 }),
         ]),
       );
       // the admin's subject never reaches the log, plain or escaped
@@ -128,7 +131,7 @@ describe('client IP on agent and admin requests', () => {
     try {
       await fetch(`${h.url}/v1/calls`, { headers: { authorization: `Bearer ${token(h, 'alice')}`, 'x-forwarded-for': '203.0.113.7' } });
       const access = lines(h).filter((l) => l.msg === 'agent request');
-      expect(access).toEqual([expect.objectContaining({ ip: '127.0.0.1', agent: 'alice' })]);
+      expect(access).toEqual([expect.objectContaining({ ip: '127.0.0.1', actor: actorOf(h, 'alice') })]);
       expect(h.logs.text).not.toContain('203.0.113.7');
     } finally {
       await h.close();
@@ -143,8 +146,8 @@ describe('client IP on agent and admin requests', () => {
       expect((await fetch(`${h.url}/%61gent`)).status).toBe(200);
       const access = lines(h).filter((l) => l.msg === 'agent request');
       expect(access).toEqual([
-        expect.objectContaining({ ip: '127.0.0.1', agent: 'alice', statusCode: 200 }),
-        expect.objectContaining({ ip: '127.0.0.1', agent: 'alice', statusCode: 200 }),
+        expect.objectContaining({ ip: '127.0.0.1', actor: actorOf(h, 'alice'), statusCode: 200 }),
+        expect.objectContaining({ ip: '127.0.0.1', actor: actorOf(h, 'alice'), statusCode: 200 }),
         expect.objectContaining({ ip: '127.0.0.1', statusCode: 200 }),
       ]);
     } finally {

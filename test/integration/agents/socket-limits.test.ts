@@ -20,14 +20,19 @@ function tcp(s: AgentSocket): net.Socket {
 }
 
 interface ClosedLine {
-  agent: string;
+  /** who, as the audit trail names them: the line holds no sub */
+  actor: string;
   role: string;
   reason: string;
   bufferedBytes: number;
 }
 
 function closedLines(h: Harness, agent: string): ClosedLine[] {
-  return h.logs.lines.map((l) => JSON.parse(l) as { msg: string } & ClosedLine).filter((l) => l.msg === 'agent socket closed' && l.agent === agent);
+  // the digest names the user whatever their role (the actor is `<role>:<digest>`)
+  const digest = h.app.services.audit.actor({ role: 'agent', sub: agent }).split(':')[1];
+  return h.logs.lines
+    .map((l) => JSON.parse(l) as { msg: string } & ClosedLine)
+    .filter((l) => l.msg === 'agent socket closed' && l.actor?.split(':')[1] === digest);
 }
 
 /** until the socket is closed or `max` rounds have passed: run a round, then let the service catch up */

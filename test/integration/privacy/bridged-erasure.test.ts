@@ -50,7 +50,7 @@ test('the agent who accepted a call erased while bridged hears its end on a pane
   try {
     await call.hangup();
     const ended = await bob.next((e) => e.type === 'call.ended' && e.callSid === call.sid, 'call.ended at bob');
-    expect(ended).toEqual({ type: 'call.ended', callSid: call.sid, status: 'completed', agentSub: 'bob' });
+    expect(ended).toEqual({ type: 'call.ended', callSid: call.sid, status: 'completed', agent: h.app.services.audit.actor({ role: 'agent', sub: 'bob' }) });
     await waitFor(() => agentCall.status === 'completed', "the agent's call ended over REST");
     expect(carol.events.filter((e) => e.type !== 'error')).toEqual([]);
   } finally {
