@@ -68,15 +68,20 @@ export interface ExecutorDeps {
   /** other applications' recordings paused for captures, counted */
   othersPaused?: { inc(labels: { where: 'capture' }, n: number): void };
   recording: {
-    /** every recording named, each on its own call, all or none; audited on `auditCallSid` (recording/controller.ts) */
-    pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /** every recording named, each on its own call, all or none; audited on `auditCallSid`, naming `actor`, the person whose capture it is (recording/controller.ts) */
+    pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<{ ok: boolean; twilioStatus: string }>;
     /** each paused on its own, none undone (the bridge's hold on the caller's call); `failed` may be paused or not */
     holdEach(
       recordings: readonly RecordingRef[],
       auditCallSid: string,
+      actor?: string,
     ): Promise<{ paused: RecordingRef[]; failed: readonly { recording: RecordingRef; twilioStatus: string }[] }>;
     /** each tried; ok only when all were resumed */
-    resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[] }>;
+    resumeAll(
+      recordings: readonly RecordingRef[],
+      auditCallSid?: string,
+      actor?: string,
+    ): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[] }>;
   };
   /** Twilio's list of a call's recordings: a capture pauses every one in progress on the bridge's calls */
   recordings: RecordingList;
@@ -158,7 +163,7 @@ export class CaptureExecutor {
       recordings = await captureRecordings(this.d.recordings, session, log);
       const others = recordings.length - 1;
       if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
-      pause = await this.pauseForCapture(callSid, recordings, log);
+      pause = await this.pauseForCapture(callSid, recordings, log, actor);
       if (pause.ok && others > 0) this.d.othersPaused?.inc({ where: 'capture' }, others);
     } catch (e) {
       await this.d.records.unlock(callSid);
@@ -173,7 +178,7 @@ export class CaptureExecutor {
     }
 
     try {
-      this.begin(callSid, req, captureId, session, bridge, recordings);
+      this.begin(callSid, req, captureId, session, bridge, recordings, actor);
       await this.announceStart(callSid, req, captureId, actor);
     } catch (e) {
       // never leave the recording paused or the lock held behind a half-started capture
@@ -183,9 +188,9 @@ export class CaptureExecutor {
         // the caller's call's stay paused, held by the bridge (bridgeHolds), as at a capture's end
         const { resume, hold } = bridgeHolds(callSid, recordings);
         await this.d.recording
-          .resumeAll(resume, callSid)
+          .resumeAll(resume, callSid, actor)
           .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a failed capture start did not complete'));
-        await this.holdForBridge(callSid, hold, log);
+        await this.holdForBridge(callSid, hold, log, actor);
       }
       throw e;
     }
@@ -203,28 +208,35 @@ export class CaptureExecutor {
    * bridge. So a refused capture resumes the agent call's and leaves each of the caller's call's
    * it paused paused, taken into the bridge's hold now.
    */
-  private async pauseForCapture(callSid: string, recordings: readonly RecordingRef[], log: Logger): Promise<{ ok: boolean; twilioStatus: string }> {
+  private async pauseForCapture(
+    callSid: string,
+    recordings: readonly RecordingRef[],
+    log: Logger,
+    actor: string | undefined,
+  ): Promise<{ ok: boolean; twilioStatus: string }> {
     const { resume: agents, hold: callers } = bridgeHolds(callSid, recordings);
-    const paused = await this.d.recording.pauseAll(agents, callSid);
+    const paused = await this.d.recording.pauseAll(agents, callSid, actor);
     if (!paused.ok || callers.length === 0) return paused;
     const held = await this.d.recording.holdEach(
       callers.map((recordingSid) => ({ callSid, recordingSid })),
       callSid,
+      actor,
     );
     if (held.failed.length === 0) return paused;
     await this.d.recording
-      .resumeAll(agents, callSid)
+      .resumeAll(agents, callSid, actor)
       .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a refused capture did not complete'));
     await this.holdForBridge(
       callSid,
       held.paused.map((r) => r.recordingSid!),
       log,
+      actor,
     );
     return { ok: false, twilioStatus: held.failed[0].twilioStatus };
   }
 
-  /** recordings of the caller's call a capture paused and will not run again, named on the bridge's hold and audited (failures logged) */
-  private async holdForBridge(callSid: string, hold: readonly string[], log: Logger): Promise<void> {
+  /** recordings of the caller's call a capture paused and will not run again, named on the bridge's hold and audited, naming the capture's `actor` (failures logged) */
+  private async holdForBridge(callSid: string, hold: readonly string[], log: Logger, actor: string | undefined): Promise<void> {
     if (hold.length === 0) return;
     await this.d.calls
       .update(callSid, (s) => {
@@ -232,12 +244,20 @@ export class CaptureExecutor {
       })
       .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not named on the call'));
     await this.d.audit
-      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') })
+      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor })
       .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
   }
 
   /** the capture exists from here: timers armed, running on this instance */
-  private begin(callSid: string, req: CaptureRequest, captureId: string, session: CallSession, bridge: CaptureBridge, recordings: RecordingRef[]): void {
+  private begin(
+    callSid: string,
+    req: CaptureRequest,
+    captureId: string,
+    session: CallSession,
+    bridge: CaptureBridge,
+    recordings: RecordingRef[],
+    actor: string | undefined,
+  ): void {
     const maxLength = maxLengthFor(req.kind, { cardBrand: session.cardBrand, maxLength: req.maxLength });
     const run: Running = {
       record: {
@@ -251,6 +271,7 @@ export class CaptureExecutor {
         masked: '',
         startedAt: this.now().getTime(),
         recordings,
+        ...(actor ? { actor } : {}),
       },
       collector: new DigitCollector(maxLength),
       bridge,
@@ -386,7 +407,8 @@ export class CaptureExecutor {
       run.collector.wipe();
       // the caller's call's others stay paused: the bridge holds them from now on (bridgeHolds)
       const { resume: resumed, hold } = bridgeHolds(callSid, run.recordings);
-      const resume = await this.d.recording.resumeAll(resumed, callSid).catch((err: unknown) => {
+      // the capture's resume is part of the action of whoever started it (a cancel names its own actor on capture.cancelled)
+      const resume = await this.d.recording.resumeAll(resumed, callSid, run.record.actor).catch((err: unknown) => {
         log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
         return { ok: false, twilioStatus: 'network' };
       });
@@ -401,7 +423,7 @@ export class CaptureExecutor {
         .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
       if (hold.length)
         await this.d.audit
-          .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') })
+          .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: run.record.actor })
           .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
       run.record.endedAt = this.now().getTime();
       await this.d.records.keep(run.record, this.d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));

@@ -37,7 +37,8 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   const recordings = kept?.recordings ?? [recorded];
   // the caller's call's others stay paused: the bridge holds them (bridgeHolds)
   const { resume: resumed, hold } = bridgeHolds(callSid, recordings);
-  const resume = await d.recording.resumeAll(resumed, callSid).catch((err: unknown) => {
+  // named for whoever started the capture, as its own end would have (executor.ts endRun)
+  const resume = await d.recording.resumeAll(resumed, callSid, kept?.actor).catch((err: unknown) => {
     log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
     return { ok: false, twilioStatus: 'network' };
   });
@@ -49,7 +50,7 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
     s.heldRecordings = held.length ? held : undefined;
     s.handoff.recordingsHeld = heldByBridge(s, hold);
   });
-  if (hold.length) await d.audit.append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(',') });
+  if (hold.length) await d.audit.append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: kept?.actor });
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,
     callSid,

@@ -31,6 +31,11 @@ export interface CaptureRecord {
    * Never shown to agents (captureView).
    */
   recordings?: RecordingRef[];
+  /**
+   * Who started it (AuditTrail.actor), when a person did: named on the entries of the recordings
+   * it pauses and resumes, on whichever instance ends it (lost.ts). Never shown to agents (captureView).
+   */
+  actor?: string;
 }
 
 /**

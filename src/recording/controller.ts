@@ -153,29 +153,34 @@ export class RecordingController {
     },
   ) {}
 
-  /** `auditCallSid`: whose audit trail records it (a bridge's agent call is audited on the caller's call) */
-  async pause(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
+  /**
+   * `auditCallSid`: whose audit trail records it (a bridge's agent call is audited on the caller's
+   * call); `actor`: the person whose action it is part of (AuditTrail.actor: an agent's capture),
+   * named on its entry; none for the service's own (a flow's stretch, a drop-in app's capture)
+   */
+  async pause(callSid: string, recordingSid?: string, auditCallSid = callSid, actor?: string): Promise<RecordingOutcome> {
     const outcome = await this.update(callSid, recordingSid, 'paused', this.deps.pauseTimeoutMs ?? PAUSE_ACK_TIMEOUT_MS);
     this.deps.metrics?.pauses.inc({ outcome: outcome.ok ? 'ok' : 'failed' });
     if (!outcome.ok) {
       this.deps.metrics?.pauseFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
     }
-    await this.audit(auditCallSid, outcome.ok ? 'recording.paused' : 'recording.pause-failed', outcome);
+    await this.audit(auditCallSid, outcome.ok ? 'recording.paused' : 'recording.pause-failed', outcome, 1, actor);
     return outcome;
   }
 
   /**
    * Resumes the recording, trying again within PAUSE_ACK_TIMEOUT_MS what Twilio refused without
-   * carrying it out (RESUME_RETRIED). Audited once, with Twilio's last answer and the tries.
+   * carrying it out (RESUME_RETRIED). Audited once, with Twilio's last answer and the tries (and
+   * `actor`, as pause's).
    */
-  async resume(callSid: string, recordingSid?: string, auditCallSid = callSid): Promise<RecordingOutcome> {
+  async resume(callSid: string, recordingSid?: string, auditCallSid = callSid, actor?: string): Promise<RecordingOutcome> {
     const { outcome, tries } = await this.resumeWithin(callSid, recordingSid);
     if (!outcome.ok) {
       this.deps.metrics?.resumeFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus, tries }, 'recording resume failed: it stays paused');
     }
-    await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome, tries);
+    await this.audit(auditCallSid, outcome.ok ? 'recording.resumed' : 'recording.resume-failed', outcome, tries, actor);
     return outcome;
   }
 
@@ -220,18 +225,18 @@ export class RecordingController {
    * pauseEach over recordings on several calls (a bridge's capture pauses those on the caller's
    * call and on the agent's), all or none; each audited on `auditCallSid` when given (a bridge
    * is audited on the caller's call), else on its own call. None named: ok and `absent`, with
-   * nothing asked of Twilio.
+   * nothing asked of Twilio. `actor`: whose capture it is, named on each entry (pause's).
    */
-  async pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
+  async pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
     const paused: RecordingRef[] = [];
     let inHand: RecordingRef | undefined;
     try {
       for (const r of recordings) {
         inHand = r;
-        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
+        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor);
         inHand = undefined;
         if (!outcome.ok) {
-          await this.undoPauses(paused, auditCallSid);
+          await this.undoPauses(paused, auditCallSid, actor);
           return outcome;
         }
         if (!outcome.absent) paused.push(r);
@@ -239,7 +244,7 @@ export class RecordingController {
     } catch (err) {
       // an audit write failed, perhaps after Twilio paused the recording in hand: that one is
       // resumed too (resuming one that runs changes nothing), so none is left paused behind it
-      await this.undoPauses(inHand ? [...paused, inHand] : paused, auditCallSid);
+      await this.undoPauses(inHand ? [...paused, inHand] : paused, auditCallSid, actor);
       throw err;
     }
     return paused.length > 0 ? { ok: true, twilioStatus: '200' } : { ok: true, twilioStatus: '404', absent: true };
@@ -257,12 +262,14 @@ export class RecordingController {
   async holdEach(
     recordings: readonly RecordingRef[],
     auditCallSid: string,
+    /** who caused it (a capture's person), named on each entry when given */
+    actor?: string,
   ): Promise<{ paused: RecordingRef[]; failed: { recording: RecordingRef; twilioStatus: string }[] }> {
     const paused: RecordingRef[] = [];
     const failed: { recording: RecordingRef; twilioStatus: string }[] = [];
     for (const r of recordings) {
       try {
-        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid);
+        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid, actor);
         if (!outcome.ok) failed.push({ recording: r, twilioStatus: outcome.twilioStatus });
         else if (!outcome.absent) paused.push(r);
       } catch (err) {
@@ -277,13 +284,13 @@ export class RecordingController {
   }
 
   /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were */
-  async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string): Promise<RecordingOutcome> {
+  async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
     let first: RecordingOutcome | undefined;
     const failed: RecordingRef[] = [];
     // the latest resume Twilio did not answer, on any of them (performance.now() when sent)
     let unansweredAt: number | undefined;
     for (const r of recordings) {
-      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid);
+      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor);
       if (outcome.unansweredSentMsAgo !== undefined) unansweredAt = Math.max(unansweredAt ?? -Infinity, performance.now() - outcome.unansweredSentMsAgo);
       if (outcome.ok) continue;
       first ??= outcome;
@@ -317,9 +324,9 @@ export class RecordingController {
   }
 
   /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */
-  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined): Promise<void> {
+  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined, actor: string | undefined): Promise<void> {
     for (const r of recordings) {
-      await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid).catch((err: unknown) =>
+      await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor).catch((err: unknown) =>
         this.deps.log.warn(
           { callSid: auditCallSid ?? r.callSid, recordingSid: r.recordingSid, err: errFields(err) },
           'recording resume after a failed pause did not complete',
@@ -349,14 +356,15 @@ export class RecordingController {
     return paused;
   }
 
-  /** every pause, resume and stop goes into the call's audit trail with Twilio's answer */
-  private audit(callSid: string, type: string, o: RecordingOutcome, tries = 1): Promise<void> {
+  /** every pause, resume and stop goes into the call's audit trail with Twilio's answer, and the person it was done for */
+  private audit(callSid: string, type: string, o: RecordingOutcome, tries = 1, actor?: string): Promise<void> {
     return this.deps.audit.append(callSid, {
       type,
       recordingSid: o.recordingSid,
       twilioStatus: o.twilioStatus,
       absent: o.absent,
       ...(tries > 1 ? { tries } : {}),
+      ...(actor ? { actor } : {}),
     });
   }
 

@@ -155,6 +155,9 @@ it('names the agent on a capture asked for on another instance than the one hold
     const agentActor = await actorOf(AGENT_SUB, 'agent', entries[0].kid);
     expect(entries.find((e) => e.type === 'capture.started')).toMatchObject({ instanceId: h.app.services.config.instanceId, actor: agentActor });
     expect(ofType(entries, 'capture.cancelled').map((e) => e.actor)).toEqual([agentActor]);
+    // the recordings the holding instance paused and resumed for it name the agent too (the actor came with the RPC)
+    expect(ofType(entries, 'recording.paused').map((e) => e.actor)).toEqual([agentActor]);
+    expect(ofType(entries, 'recording.resumed').map((e) => e.actor)).toEqual([agentActor]);
     holdsNoSub(entries, AGENT_SUB);
   } finally {
     await b.close();
@@ -179,3 +182,25 @@ it('answers the actor lookup to admins only, and never takes the sub in the URL'
   expect((await api(h, 'POST', '/v1/audit/actors', token(h, ADMIN_SUB, 'admin'), { sub: '' })).status).toBe(400);
   expect((await api(h, 'POST', '/v1/audit/actors', null, { sub: AGENT_SUB })).status).toBe(401);
 });
+
+it('names the agent on the recording entries of their capture: the pause it asked for and the resume at its end', async () => {
+  const agent = token(h, AGENT_SUB);
+  const { call, own } = await acceptedCall(h, agent);
+  const sid = call.sid;
+  const started = await api(h, 'POST', `/v1/calls/${sid}/captures`, agent, { name: 'cvv', kind: 'security-code' });
+  expect(started.status).toBe(201);
+  const captureId = (started.body as { captureId: string }).captureId;
+  expect((await api(h, 'DELETE', `/v1/calls/${sid}/captures/${captureId}`, agent)).body).toMatchObject({ status: 'cancelled' });
+
+  const entries = await waitFor(async () => {
+    const t = await trail(sid);
+    return ofType(t, 'recording.resumed').length > 0 ? t : null;
+  }, "the capture's resume in the trail");
+  const agentActor = await actorOf(AGENT_SUB, 'agent', entries[0].kid);
+  // the agent call's own recording, paused for the capture and resumed at its end
+  const ofOwn = (type: string) => entries.filter((e) => e.type === type && e.recordingSid === own).map((e) => e.actor);
+  expect(ofOwn('recording.paused')).toEqual([agentActor]);
+  expect(ofOwn('recording.resumed')).toEqual([agentActor]);
+  holdsNoSub(entries, AGENT_SUB);
+  expect((await h.app.services.audit.verify(sid)).verified).toBe(true);
+}, 20_000);
