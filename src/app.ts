@@ -458,7 +458,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       dialCaller: (callSid, endpoint, log) => dialOffers.dialCaller(callSid, endpoint, log),
       metrics,
       maxPendingSockets: opts.maxPendingAgentSockets,
-      socketLimits: opts.agentSocketLimits,
+      socketLimits: { ...(config.agentSocketsPerAgent ? { maxPerAgent: config.agentSocketsPerAgent } : {}), ...opts.agentSocketLimits },
     }),
   );
   await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));

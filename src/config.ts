@@ -156,6 +156,8 @@ const schema = z
       .default(12 * 3600),
     AGENT_JWT_AUDIENCE: z.string().min(1).max(256).optional(),
     AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
+    // unset: agents/socket-limits.ts MAX_SOCKETS_PER_AGENT (8), kept there with its reasons
+    AGENT_SOCKETS_PER_AGENT: z.coerce.number().int().min(1).max(1024).optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     METRICS_HOST: z.string().min(1).optional(),
     METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
@@ -236,6 +238,8 @@ export interface Config {
   readonly auditKeys?: readonly string[];
   readonly auditRetentionDays: number;
   readonly jwt: { readonly maxLifetimeSeconds: number; readonly audience?: string; readonly issuer?: string };
+  /** open agent sockets one token's `sub` may hold on one instance (AGENT_SOCKETS_PER_AGENT; unset: socket-limits.ts's default) */
+  readonly agentSocketsPerAgent?: number;
   /** /metrics listens here (0: a free port); on the public port only behind METRICS_TOKEN */
   readonly metrics: { readonly port: number; readonly host: string; readonly token?: string };
   /** addresses whose X-Forwarded-For is believed; false: the peer address is the client */
@@ -302,6 +306,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...(e.AUDIT_KEY ? { auditKeys: Object.freeze(e.AUDIT_KEY) } : {}),
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),
+    ...(e.AGENT_SOCKETS_PER_AGENT ? { agentSocketsPerAgent: e.AGENT_SOCKETS_PER_AGENT } : {}),
     metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),
     trustProxy: e.TRUST_PROXY
       ? e.TRUST_PROXY.split(',')

@@ -118,6 +118,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    agentSocketsRefused: new Counter({
+      name: 'tonewall_agent_sockets_refused_total',
+      help: 'Agent sockets refused after their token verified: per-agent-limit (its sub already held AGENT_SOCKETS_PER_AGENT sockets on this instance)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     busDropped: new Counter({
       name: 'tonewall_bus_dropped_total',
       help: 'Messages between instances dropped on receipt: not signed by an instance, malformed, or unhandled',

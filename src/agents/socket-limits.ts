@@ -30,6 +30,20 @@ export const MESSAGE_BURST = 40;
  */
 export const MAX_REQUESTS_IN_FLIGHT = 4;
 
+/**
+ * Open sockets one `sub` may hold on one instance (AGENT_SOCKETS_PER_AGENT overrides it). An agent
+ * keeps a panel or two open (a reload overlaps its old socket for a moment, a second screen); a
+ * supervisor a few more. Each socket is served every event it may see, so without a bound one
+ * stolen token could open thousands and make the instance fan every call out to each of them.
+ */
+export const MAX_SOCKETS_PER_AGENT = 8;
+
+/**
+ * Private-use close code (RFC 6455 4000-4999, as 4401 mirrors HTTP 401): the token's `sub`
+ * already holds MAX_SOCKETS_PER_AGENT sockets here. Not retried at once by a well-behaved panel.
+ */
+export const CLOSE_TOO_MANY_SOCKETS = 4429;
+
 /** RFC 6455 1008: the client broke the socket's rules (it sent faster than MESSAGES_PER_SECOND) */
 export const CLOSE_POLICY_VIOLATION = 1008;
 /** RFC 6455 1013 "try again later": the client fell too far behind reading; reconnect and resync */
@@ -68,6 +82,8 @@ export interface SocketLimits {
   messagesPerSecond: number;
   messageBurst: number;
   maxInFlight: number;
+  /** open sockets of one `sub` on this instance (MAX_SOCKETS_PER_AGENT) */
+  maxPerAgent: number;
 }
 
 export function socketLimits(over: Partial<SocketLimits> = {}): Readonly<SocketLimits> {
@@ -76,6 +92,7 @@ export function socketLimits(over: Partial<SocketLimits> = {}): Readonly<SocketL
     messagesPerSecond: MESSAGES_PER_SECOND,
     messageBurst: MESSAGE_BURST,
     maxInFlight: MAX_REQUESTS_IN_FLIGHT,
+    maxPerAgent: MAX_SOCKETS_PER_AGENT,
     ...over,
   });
 }

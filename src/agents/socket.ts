@@ -3,7 +3,8 @@
  * subscription to the event bus per instance fans events out to the sockets on this instance;
  * the per-call rule is applied to every event for every socket (the session is loaded once per
  * event). Client messages are the same actions as the REST API. What one socket may cost the
- * instance (its unsent bytes, its message rate, its requests at once) is socket-limits.ts's.
+ * instance (its unsent bytes, its message rate, its requests at once), and how many one `sub`
+ * may hold open, is socket-limits.ts's.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -17,7 +18,15 @@ import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
-import { CLOSE_POLICY_VIOLATION, CLOSE_TRY_AGAIN, socketLimits, TokenBucket, type SocketCloseReason, type SocketLimits } from './socket-limits';
+import {
+  CLOSE_POLICY_VIOLATION,
+  CLOSE_TOO_MANY_SOCKETS,
+  CLOSE_TRY_AGAIN,
+  socketLimits,
+  TokenBucket,
+  type SocketCloseReason,
+  type SocketLimits,
+} from './socket-limits';
 
 export interface AgentSocketDeps {
   auth: TokenAuth;
@@ -27,7 +36,7 @@ export interface AgentSocketDeps {
   events: EventBus;
   actions: AgentActions;
   log: Logger;
-  metrics: Pick<Metrics, 'agentSocketsClosed'>;
+  metrics: Pick<Metrics, 'agentSocketsClosed' | 'agentSocketsRefused'>;
   authTimeoutMs?: number;
   /** sockets that have not authenticated yet, at most, on this instance (tests lower it) */
   maxPendingSockets?: number;
@@ -135,6 +144,13 @@ function heard(c: Client, event: CallEvent): void {
 export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
   return async (app) => {
     const clients = new Set<Client>();
+    /** open authenticated sockets by token `sub`, on this instance (socket-limits.ts MAX_SOCKETS_PER_AGENT); never logged */
+    const perAgent = new Map<string, number>();
+    const release = (sub: string) => {
+      const n = (perAgent.get(sub) ?? 1) - 1;
+      if (n > 0) perAgent.set(sub, n);
+      else perAgent.delete(sub);
+    };
     const maxPending = d.maxPendingSockets ?? MAX_PENDING_SOCKETS;
     const limits = socketLimits(d.limits);
     let pending = 0;
@@ -225,7 +241,10 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         settle();
         clearTimeout(authTimer);
         clearTimeout(expiry);
-        if (client) clients.delete(client);
+        if (client) {
+          clients.delete(client);
+          release(client.principal.sub);
+        }
       });
 
       socket.on('message', (data, isBinary) => {
@@ -251,8 +270,16 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
             return;
           }
           settle();
-          limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
           const actor = d.actor(principal);
+          if ((perAgent.get(principal.sub) ?? 0) >= limits.maxPerAgent) {
+            // one token (stolen, or a client reconnecting in a loop) holds its share already: named by its actor, never its sub
+            d.log.warn({ reason: 'per-agent-limit', actor, role: principal.role, ip: request.ip, limit: limits.maxPerAgent }, 'agent socket refused');
+            d.metrics.agentSocketsRefused.inc({ reason: 'per-agent-limit' });
+            refuse(socket, CLOSE_TOO_MANY_SOCKETS, 'too many sockets for this agent');
+            return;
+          }
+          perAgent.set(principal.sub, (perAgent.get(principal.sub) ?? 0) + 1);
+          limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
           d.log.info({ actor, role: principal.role, ip: request.ip }, 'agent socket authenticated');
           client = { socket, principal, actor, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
           clients.add(client);

@@ -32,6 +32,9 @@ describe('loadConfig: issue 11 variables', () => {
     expect(c.metrics.token).toBeUndefined();
     expect(c.trustProxy).toBe(false);
     expect(c.rateLimitMax).toBeGreaterThan(0);
+    // unset: agents/socket-limits.ts's own default applies
+    expect(c.agentSocketsPerAgent).toBeUndefined();
+    expect(loadConfig({ ...base, AGENT_SOCKETS_PER_AGENT: '3' }).agentSocketsPerAgent).toBe(3);
   });
 
   test.each([
@@ -42,6 +45,8 @@ describe('loadConfig: issue 11 variables', () => {
     ['AUDIT_KEY', 't'.repeat(32)],
     ['AUDIT_RETENTION_DAYS', '0'],
     ['AGENT_JWT_MAX_LIFETIME_SECONDS', '5'],
+    ['AGENT_SOCKETS_PER_AGENT', '0'],
+    ['AGENT_SOCKETS_PER_AGENT', 'many'],
     ['TRUST_PROXY', 'true'],
     ['TRUST_PROXY', '10.0.0.0/99'],
     ['TRUST_PROXY', '*'],
