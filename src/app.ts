@@ -28,6 +28,7 @@ import { opsRoutes } from './ops/routes';
 import { notFoundRateLimit, registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
 import { fixedSecurityHeaders, registerSecurityHeaders } from './security-headers';
+import { registerJsonBody } from './ops/json-body';
 import { isWildcardHost, MetricsServer } from './ops/metrics-server';
 import { RecordingController } from './recording/controller';
 import { BridgeRecordingGuard } from './recording/bridge-guard';
@@ -367,6 +368,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     },
   });
   app.decorate('services', services);
+  // before every plugin: each route inherits it (an empty JSON body is no body, ops/json-body.ts)
+  registerJsonBody(app);
   // Shutting down, every answer ends its connection. server.close() ends only the connections
   // idle at the moment it is called: a webhook answered after that (a Twilio callback in flight
   // when the media streams were closed) kept its keep-alive connection, and so the close itself,
