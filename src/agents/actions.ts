@@ -94,9 +94,15 @@ export class AgentActions {
     return captureView(r);
   }
 
+  /**
+   * Cancels a capture; `captureId` undefined (the socket's `capture.cancel`, whose contract names
+   * no capture) is the call's running one, and with none running it is not found, as a DELETE
+   * naming no capture of the call is.
+   */
   async cancelCapture(p: Principal, callSid: unknown, captureId: unknown) {
     const s = await visibleCall(this.d.calls, p, callSid);
-    const record = typeof captureId === 'string' ? await this.d.captures.get(s.callSid, captureId) : null;
+    const id = captureId === undefined ? (s.capture?.status === 'capturing' ? s.capture.id : undefined) : captureId;
+    const record = typeof id === 'string' ? await this.d.captures.get(s.callSid, id) : null;
     if (!record) throw Errors.captureNotFound();
     if (record.status === 'capturing') {
       const r = await this.d.captures.cancel(s, record.captureId, this.d.audit.actor(p));

@@ -14,7 +14,8 @@ const callSid = z.string().min(1).max(64);
 export const clientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('handoff.accept'), callSid }).strict(),
   captureRequestSchema.extend({ type: z.literal('capture.start'), callSid }).strict(),
-  z.object({ type: z.literal('capture.cancel'), callSid, captureId: z.string().min(1).max(64) }).strict(),
+  // CONTRACT §5 names no capture on a cancel: without captureId it is the call's running one (actions.ts)
+  z.object({ type: z.literal('capture.cancel'), callSid, captureId: z.string().min(1).max(64).optional() }).strict(),
 ]);
 export type ClientMessage = z.infer<typeof clientMessage>;
 
