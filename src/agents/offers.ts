@@ -1,9 +1,10 @@
 /**
- * Taking an offered call (CONTRACT §5): the first accept wins, atomically across instances (SET
- * NX on the call's offer key), then the session names the agent and, in bridge mode, the instance
- * holding the caller's bridge is told to dial the agent's endpoint (`dial-agent`); in dial mode
- * the caller's call is moved to a <Dial> of it (`dialCaller`). Nothing is published: the bridge
- * announces `call.bridged` once the agent's audio is up; a dial is Twilio's alone.
+ * Taking an offered call (CONTRACT §5): a token that names no endpoint is refused (422), then the
+ * first accept wins, atomically across instances (SET NX on the call's offer key), then the session
+ * names the agent and, in bridge mode, the instance holding the caller's bridge is told to dial the
+ * agent's endpoint (`dial-agent`); in dial mode the caller's call is moved to a <Dial> of it
+ * (`dialCaller`). Nothing is published: the bridge announces `call.bridged` once the agent's audio
+ * is up; a dial is Twilio's alone.
  *
  * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append
  * that fails then (a store outage, a refused entry) is logged, and the agent is still dialled:
@@ -14,7 +15,7 @@ import type { InstanceCommand } from '../bus';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import type { Logger } from 'pino';
-import { Errors } from '../errors';
+import { AgentErrors, Errors } from '../errors';
 import { errFields } from '../log';
 import type { Keys, Store } from '../store';
 import type { Principal } from '../auth/tokens';
@@ -50,6 +51,9 @@ function offered(s: CallSession): boolean {
 }
 
 export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSession): Promise<CallSession> {
+  // before the offer is taken: a token with nothing to dial (a supervisor's or admin's) leaves it to others
+  const endpoint = p.endpoint;
+  if (endpoint === undefined) throw AgentErrors.noEndpoint();
   if (!offered(session)) throw Errors.conflict({ detail: 'the call is not offered' });
   const won = await d.store.setIfAbsent(d.keys.offer(session.callSid), p.sub, CALL_TTL_SECONDS);
   if (!won) throw Errors.conflict({ detail: 'the call was already accepted' });
@@ -59,7 +63,7 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
     if (s.state !== 'offered' || s.handoff.agentSub) return false;
     s.handoff.agentSub = p.sub;
     s.handoff.agentActor = actor;
-    s.handoff.agentEndpoint = p.endpoint;
+    s.handoff.agentEndpoint = endpoint;
     if (dial) {
       s.state = 'dialed';
       s.handoff.acceptedAt = Date.now();
@@ -69,12 +73,12 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
   await d.audit
     .append(session.callSid, { type: 'agent.accepted', role: p.role, actor })
     .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));
-  if (dial) await d.dialCaller(session.callSid, p.endpoint, d.log);
+  if (dial) await d.dialCaller(session.callSid, endpoint, d.log);
   else
     await d.sendCommand(updated.instanceId ?? session.instanceId!, {
       type: 'dial-agent',
       callSid: session.callSid,
-      endpoint: p.endpoint,
+      endpoint,
       agentSub: p.sub,
       agentActor: actor,
     });

@@ -125,7 +125,12 @@ export const schemas = {
     summary:
       'Take an offered call: the service dials the token endpoint and bridges it (bridge mode), or moves the caller to a plain <Dial> of it (dial mode); the first accept wins',
     params: callParams,
-    response: { 200: callSchema, ...denied, 409: { description: 'not offered, or already accepted', ...error } },
+    response: {
+      200: callSchema,
+      ...denied,
+      409: { description: 'not offered, or already accepted', ...error },
+      422: { description: 'the token names no endpoint to dial (a supervisor or admin token may carry none)', ...error },
+    },
   },
   startCapture: {
     ...common,

@@ -11,17 +11,23 @@ import { Errors } from '../errors';
 export const ROLES = ['agent', 'supervisor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-const claimsSchema = z.object({
-  sub: z.string().min(1).max(128),
-  endpoint: z
-    .string()
-    .min(1)
-    .max(256)
-    .regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/),
-  role: z.enum(ROLES),
-  exp: z.number().int(),
-  iat: z.number().int().optional(),
-});
+const claimsSchema = z
+  .object({
+    sub: z.string().min(1).max(128),
+    // what the service dials for the holder's audio (CONTRACT §5): a supervisor or admin who only
+    // reads calls, audits or erases needs none, and cannot accept a call without one (offers.ts)
+    endpoint: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/)
+      .optional(),
+    role: z.enum(ROLES),
+    exp: z.number().int(),
+    iat: z.number().int().optional(),
+  })
+  // an agent's token is for taking calls, and its endpoint is also what a flow's handoff.to names (canSee)
+  .refine((c) => c.role !== 'agent' || c.endpoint !== undefined, { path: ['endpoint'], message: 'an agent token must name its endpoint' });
 
 /** a stolen token is good for at most this long unless configured otherwise (CONTRACT §5 `exp`) */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
@@ -105,7 +111,7 @@ export class TokenAuth {
     return p;
   }
 
-  sign(claims: { sub: string; endpoint: string; role: Role }, ttlSeconds = 8 * 3600): string {
+  sign(claims: { sub: string; endpoint?: string; role: Role }, ttlSeconds = 8 * 3600): string {
     return this.signer({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
   }
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run token -- --sub alice --endpoint client:alice --role agent [--ttl 8h]`: prints a
+ * `npm run token -- --sub alice --endpoint client:alice --role agent [--ttl 8h]` (`--endpoint`
+ * optional for a supervisor or admin): prints a
  * development bearer token signed with AGENT_JWT_SECRET (from the environment or .env). The
  * secret is checked by the service's own config loader; the other variables the service needs
  * are not required to mint a token.
@@ -40,14 +41,15 @@ export function mintToken(argv: string[], env: Record<string, string | undefined
     options: { sub: { type: 'string' }, endpoint: { type: 'string' }, role: { type: 'string', default: 'agent' }, ttl: { type: 'string', default: '8h' } },
   });
   if (!values.sub) throw new Error('--sub is required (the agent id)');
-  if (!values.endpoint) throw new Error('--endpoint is required (client:alice, sip:…, +1…)');
   if (!(ROLES as readonly string[]).includes(values.role!)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
+  // a supervisor or admin who accepts no calls needs no endpoint; an agent's is what the service dials
+  if (!values.endpoint && values.role === 'agent') throw new Error('--endpoint is required for an agent (client:alice, sip:…, +1…)');
   const maxLifetimeSeconds = env.AGENT_JWT_MAX_LIFETIME_SECONDS ? Number(env.AGENT_JWT_MAX_LIFETIME_SECONDS) : DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   const ttl = parseTtl(values.ttl!);
   if (ttl > maxLifetimeSeconds) throw new Error(`--ttl is longer than the service accepts (${maxLifetimeSeconds} s, AGENT_JWT_MAX_LIFETIME_SECONDS)`);
   // the same audience and issuer the service checks, when the deployment names them
   const auth = new TokenAuth(jwtSecret(env), { maxLifetimeSeconds, audience: env.AGENT_JWT_AUDIENCE || undefined, issuer: env.AGENT_JWT_ISSUER || undefined });
-  const tok = auth.sign({ sub: values.sub, endpoint: values.endpoint, role: values.role as Role }, ttl);
+  const tok = auth.sign({ sub: values.sub, ...(values.endpoint ? { endpoint: values.endpoint } : {}), role: values.role as Role }, ttl);
   auth.verify(tok); // the claims must be ones the service accepts (endpoint format, sub length)
   return tok;
 }

@@ -19,6 +19,15 @@ describe('npm run token', () => {
     expect(Math.round((p.exp - Date.now() / 1000) / 3600)).toBe(8);
   });
 
+  it('mints a supervisor or admin token without an endpoint, never an agent one', () => {
+    for (const role of ['supervisor', 'admin']) {
+      const p = new TokenAuth(SECRET).verify(mintToken(['--sub', 'root', '--role', role], { AGENT_JWT_SECRET: SECRET }));
+      expect(p).toMatchObject({ sub: 'root', role });
+      expect(p.endpoint).toBeUndefined();
+    }
+    expect(() => mintToken(['--sub', 'a'], { AGENT_JWT_SECRET: SECRET })).toThrow('--endpoint is required for an agent');
+  });
+
   it('refuses a missing or short secret, a bad role, endpoint or ttl', () => {
     expect(() => jwtSecret({})).toThrow('AGENT_JWT_SECRET is required');
     expect(() => jwtSecret({ AGENT_JWT_SECRET: 'short' })).toThrow('at least 32');

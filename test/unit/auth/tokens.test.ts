@@ -34,3 +34,24 @@ describe('TokenAuth clock tolerance', () => {
     expect(auth.verify(future(skew - 5, 3600)).sub).toBe('alice');
   });
 });
+
+describe('TokenAuth endpoint claim', () => {
+  const auth = new TokenAuth(SECRET);
+  const token = (role: string, endpoint?: string) => sign({ sub: 'u1', role, exp: now() + 3600, ...(endpoint === undefined ? {} : { endpoint }) });
+
+  it('takes a supervisor or admin token without an endpoint: they read, audit and erase, and dial nothing', () => {
+    for (const role of ['supervisor', 'admin']) {
+      const p = auth.verify(token(role));
+      expect(p).toMatchObject({ sub: 'u1', role });
+      expect(p.endpoint).toBeUndefined();
+    }
+  });
+
+  it("refuses an agent token without an endpoint, and any role's malformed endpoint", () => {
+    expect(() => auth.verify(token('agent'))).toThrow(expect.objectContaining({ statusCode: 401 }));
+    for (const role of ['agent', 'supervisor', 'admin']) {
+      for (const endpoint of ['', 'nowhere', '+0123']) expect(() => auth.verify(token(role, endpoint))).toThrow(expect.objectContaining({ statusCode: 401 }));
+      expect(auth.verify(token(role, 'sip:desk@pbx.example.com')).endpoint).toBe('sip:desk@pbx.example.com');
+    }
+  });
+});
