@@ -13,7 +13,7 @@ import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
-import { plainTextOrigins, type Config } from './config';
+import { DEFAULT_METRICS_PORT, plainTextOrigins, type Config } from './config';
 import { ConfigError, isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowCheck } from './flows/load';
@@ -173,10 +173,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       { variable: 'MEDIA_PUBLIC_URL', flows: bridgeFlows },
       "MEDIA_PUBLIC_URL (or PUBLIC_URL) is not https: Twilio opens media streams over wss only (31922), so these flows' bridge handoffs and agent captures will not connect",
     );
+  const metricsPort = config.metrics.port ?? opts.defaultMetricsPort ?? DEFAULT_METRICS_PORT;
   // the default stays (an operator's Prometheus may scrape it there), but it is said: the listener checks no token
   if (isWildcardHost(config.metrics.host))
     log.warn(
-      { variable: 'METRICS_HOST', host: config.metrics.host, port: config.metrics.port },
+      { variable: 'METRICS_HOST', host: config.metrics.host, port: metricsPort },
       'metrics listener on every interface with no token: /metrics on METRICS_PORT answers anyone who reaches it (METRICS_TOKEN guards the public port only); set METRICS_HOST to a loopback or internal address, or firewall the port',
     );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
@@ -341,7 +342,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     live,
     replay,
     restCheck,
-    metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: config.metrics.port }),
+    metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: metricsPort, required: config.metrics.port !== undefined, log }),
   };
 
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;

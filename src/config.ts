@@ -84,6 +84,9 @@ export function coreSecretTexts(env: Record<string, string | undefined>): CoreSe
   return out;
 }
 
+/** METRICS_PORT when the operator leaves it unset: Prometheus's conventional port for an exporter */
+export const DEFAULT_METRICS_PORT = 9464;
+
 /** hosts a capture's return URL may reach over plain http: this machine only (tests, a local app) */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -158,7 +161,8 @@ const schema = z
     AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
     // unset: agents/socket-limits.ts MAX_SOCKETS_PER_AGENT (8), kept there with its reasons
     AGENT_SOCKETS_PER_AGENT: z.coerce.number().int().min(1).max(1024).optional(),
-    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    // no zod default: whether the operator set it decides what a busy port does (ops/metrics-server.ts)
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     METRICS_HOST: z.string().min(1).optional(),
     METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
     TRUST_PROXY: z
@@ -240,8 +244,11 @@ export interface Config {
   readonly jwt: { readonly maxLifetimeSeconds: number; readonly audience?: string; readonly issuer?: string };
   /** open agent sockets one token's `sub` may hold on one instance (AGENT_SOCKETS_PER_AGENT; unset: socket-limits.ts's default) */
   readonly agentSocketsPerAgent?: number;
-  /** /metrics listens here (0: a free port); on the public port only behind METRICS_TOKEN */
-  readonly metrics: { readonly port: number; readonly host: string; readonly token?: string };
+  /**
+   * /metrics listens on `port` (0: a free port), unset: DEFAULT_METRICS_PORT, where a busy port is
+   * warned and the service runs on without the listener; on the public port only behind METRICS_TOKEN
+   */
+  readonly metrics: { readonly port?: number; readonly host: string; readonly token?: string };
   /** addresses whose X-Forwarded-For is believed; false: the peer address is the client */
   readonly trustProxy: string | false;
   /** requests per minute per client IP on the agent API, panel and admin routes */

@@ -4,7 +4,7 @@
  */
 import 'dotenv/config';
 import { buildApp } from './app';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, DEFAULT_METRICS_PORT, loadConfig, type Config } from './config';
 
 /** the contract's bound on a graceful stop */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -29,11 +29,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await app.listen({ port: config.port, host: config.host });
+  // METRICS_PORT set and not to be had stops the start; its default busy is warned (ops/metrics-server.ts)
   try {
     const metricsUrl = await app.services.metricsServer.listen();
-    app.log.info({ metricsUrl }, 'metrics listening');
+    if (metricsUrl) app.log.info({ metricsUrl }, 'metrics listening');
   } catch (e) {
-    process.stderr.write(`tonewall: cannot start: METRICS_PORT ${config.metrics.port}: ${(e as Error).message}\n`);
+    process.stderr.write(`tonewall: cannot start: METRICS_PORT ${config.metrics.port ?? DEFAULT_METRICS_PORT}: ${(e as Error).message}\n`);
     process.exit(1);
   }
 

@@ -54,6 +54,8 @@ export interface BuildOptions {
   sweepQuietMs?: number;
   /** a call taken up after its instance was lost: how long before a capture that instance ran is ended (live-calls.ts LOST_CAPTURE_GRACE_MS) */
   lostCaptureGraceMs?: number;
+  /** METRICS_PORT's default when it is unset (config.ts DEFAULT_METRICS_PORT); tests name a port they hold or know free */
+  defaultMetricsPort?: number;
   /** the first wait before an unverified REST configuration is checked again (twilio/rest-check.ts REST_CHECK_RETRY_FIRST_MS); tests shorten it */
   restCheckRetryMs?: number;
 }

@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isIP } from 'node:net';
+import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 
 /**
@@ -18,22 +19,46 @@ export function isWildcardHost(host: string): boolean {
   return isIP(h) === 6 && /^[0:]+$/.test(h);
 }
 
+export interface MetricsServerOptions {
+  metrics: Metrics;
+  host: string;
+  port: number;
+  /**
+   * The operator set METRICS_PORT: a port that cannot be had stops the service (server.ts), as they
+   * asked for it. Left at its default, a busy port (a second instance on the host, another
+   * exporter) is warned and the service runs on without this listener.
+   */
+  required: boolean;
+  log: Pick<Logger, 'warn'>;
+}
+
 export class MetricsServer {
   private server?: FastifyInstance;
   /** `http://host:port`, once listening */
   url?: string;
 
-  constructor(private readonly d: { metrics: Metrics; host: string; port: number }) {}
+  constructor(private readonly d: MetricsServerOptions) {}
 
-  async listen(): Promise<string> {
+  /** the listener's URL; undefined when the default port was busy and the listener is left out */
+  async listen(): Promise<string | undefined> {
     if (this.url) return this.url;
     const app = Fastify({ logger: false });
     app.addHook('onRequest', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
     });
     app.get('/metrics', async (_req, reply) => reply.type(this.d.metrics.registry.contentType).send(await this.d.metrics.registry.metrics()));
+    try {
+      await app.listen({ port: this.d.port, host: this.d.host });
+    } catch (e) {
+      await app.close();
+      if (this.d.required || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      this.d.log.warn(
+        { variable: 'METRICS_PORT', port: this.d.port, host: this.d.host },
+        'METRICS_PORT unset and its default port is in use (another instance or exporter on this host): running without the metrics listener; set METRICS_PORT (0 for a free port) to serve /metrics off the public port',
+      );
+      return undefined;
+    }
     this.server = app;
-    await app.listen({ port: this.d.port, host: this.d.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : this.d.port;
     const host = this.d.host.includes(':') ? `[${this.d.host}]` : this.d.host;

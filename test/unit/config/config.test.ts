@@ -28,7 +28,9 @@ describe('loadConfig: issue 11 variables', () => {
     const c = loadConfig(base);
     expect(c.jwt).toEqual({ maxLifetimeSeconds: 43200, audience: undefined, issuer: undefined });
     expect(c.auditRetentionDays).toBe(400);
-    expect(c.metrics.port).not.toBe(c.port);
+    // unset: buildApp takes DEFAULT_METRICS_PORT, where a busy port is warned, not refused (ops/metrics-server.ts)
+    expect(c.metrics.port).toBeUndefined();
+    expect(loadConfig({ ...base, METRICS_PORT: '9100' }).metrics.port).toBe(9100);
     expect(c.metrics.token).toBeUndefined();
     expect(c.trustProxy).toBe(false);
     expect(c.rateLimitMax).toBeGreaterThan(0);
