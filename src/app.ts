@@ -13,7 +13,7 @@ import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
-import { DEFAULT_METRICS_PORT, plainTextOrigins, type Config } from './config';
+import { DEFAULT_METRICS_PORT, plainTextOrigins, weakSecrets, type Config } from './config';
 import { ConfigError, isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowCheck } from './flows/load';
@@ -45,7 +45,7 @@ import { BridgeLost } from './twilio/bridge-lost';
 import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
-import { loadProcessors, ProcessorDelivery } from './processors';
+import { loadProcessors, ProcessorDelivery, weakProcessorSecrets } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 import type { BuildOptions, Services } from './services';
@@ -190,6 +190,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const subjectKeyObject = createSecretKey(subjectKey);
   const subjectHash = (subject: string) => hashSubject(subjectKeyObject, subject);
   const processors = loadProcessors(config.processorsFile, config.secrets);
+  // any text is taken, as the contract takes it (CONTRACT §1, §6); a short one is said, by name only
+  for (const variable of weakSecrets(config))
+    log.warn(
+      { variable },
+      'secret shorter than 32 characters: a short secret is weak (guessable offline from one signed request or token); use 32 or more random characters',
+    );
+  for (const { processor, variable } of weakProcessorSecrets(processors))
+    log.warn(
+      { variable, processor },
+      "a processor's secretEnv is shorter than 32 characters: a short HMAC key is weak (guessable offline from one signed request); use 32 or more random characters",
+    );
   /** every saved session change (IVR step or capture) may complete a processor's fields */
   const queueDelivery = (session: CallSession) => {
     delivery.onCallUpdated(session).catch((err) => log.warn({ err: errFields(err) }, 'processor delivery not queued'));

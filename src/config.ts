@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { ACCOUNT_SID } from './sids';
 
 const url = (name: string) =>
   z
@@ -108,10 +109,12 @@ const schema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
     PUBLIC_URL: url('PUBLIC_URL').optional(),
+    // it goes into every REST path: AC and letters or digits, nothing else (sids.ts)
     TWILIO_ACCOUNT_SID: z
       .string({ required_error: 'TWILIO_ACCOUNT_SID is required' })
-      .regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits'),
-    TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(16, 'TWILIO_AUTH_TOKEN is too short'),
+      .regex(ACCOUNT_SID, 'TWILIO_ACCOUNT_SID must be AC followed by letters or digits'),
+    // any text, as the contract takes it; one shorter than WEAK_SECRET_CHARS is warned at start (weakSecrets)
+    TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(1, 'TWILIO_AUTH_TOKEN is required'),
     TWILIO_API_BASE_URL: url('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
     MEDIA_PUBLIC_URL: url('MEDIA_PUBLIC_URL').optional(),
     REDIS_URL: z
@@ -125,7 +128,7 @@ const schema = z
       .min(1)
       .max(86400 * 7)
       .default(900),
-    AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(32, 'AGENT_JWT_SECRET must be at least 32 characters'),
+    AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(1, 'AGENT_JWT_SECRET is required'),
     // optional: unset, the key is derived from AGENT_JWT_SECRET (app.ts), which every instance shares
     INSTANCE_MESSAGE_KEY: z
       .string()
@@ -278,6 +281,20 @@ export function plainTextOrigins(config: Pick<Config, 'publicUrl' | 'mediaPublic
     return (u.protocol === 'http:' || u.protocol === 'ws:') && !LOOPBACK_HOSTS.has(u.hostname);
   };
   return [...(plain(config.publicUrl) ? (['PUBLIC_URL'] as const) : []), ...(plain(config.mediaPublicUrl) ? (['MEDIA_PUBLIC_URL'] as const) : [])];
+}
+
+/** a secret shorter than this is weak as an HMAC key (RFC 2104: at least the hash's output, 32 bytes for SHA-256) */
+export const WEAK_SECRET_CHARS = 32;
+
+/**
+ * The core secrets the contract takes as any text but that are short enough to guess or brute
+ * force: warned at start (buildApp), never refused. Names only, never the text.
+ */
+export function weakSecrets(config: Pick<Config, 'twilio' | 'agentJwtSecret'>): ('TWILIO_AUTH_TOKEN' | 'AGENT_JWT_SECRET')[] {
+  return [
+    ...(config.twilio.authToken.length < WEAK_SECRET_CHARS ? (['TWILIO_AUTH_TOKEN'] as const) : []),
+    ...(config.agentJwtSecret.length < WEAK_SECRET_CHARS ? (['AGENT_JWT_SECRET'] as const) : []),
+  ];
 }
 
 /** Parses an environment (process.env in production; a plain object in tests). Throws ConfigError naming the first bad variable. */

@@ -5,6 +5,7 @@
  * (AuditTrail.actor), made here from the principal: only that digest, never the `sub`, travels
  * on to the captures and payments (and over the bus to the instance holding the bridge).
  */
+import { isCallSid } from '../sids';
 import type { ZodType, ZodTypeDef } from 'zod';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
@@ -64,10 +65,8 @@ function parsed<T>(schema: ZodType<T, ZodTypeDef, unknown>, body: unknown): T {
   return r.data;
 }
 
-const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
-
 export async function visibleCall(calls: CallRepository, p: Principal, callSid: unknown): Promise<CallSession> {
-  const s = typeof callSid === 'string' && CALL_SID.test(callSid) ? await calls.get(callSid) : null;
+  const s = isCallSid(callSid) ? await calls.get(callSid) : null;
   if (!s || !canSee(p, s)) throw Errors.callNotFound();
   return s;
 }

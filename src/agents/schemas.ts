@@ -3,6 +3,7 @@
  * `attachValidation: true`: the handlers parse with zod themselves, after authentication and
  * the per-call rule, so a foreign call is 404 whatever its body (CONTRACT §5).
  */
+import { CALL_SID } from '../sids';
 import { FIELD_KINDS } from '../fields';
 
 const error = {
@@ -101,7 +102,7 @@ const paymentParams = {
 const callParams = {
   type: 'object',
   required: ['callSid'],
-  properties: { callSid: { type: 'string', pattern: '^CA[0-9a-fA-F]{32}$' } },
+  properties: { callSid: { type: 'string', pattern: CALL_SID.source } },
 } as const;
 
 const captureParams = {

@@ -6,6 +6,7 @@
  * instance (its unsent bytes, its message rate, its requests at once), and how many one `sub`
  * may hold open, is socket-limits.ts's.
  */
+import { isCallSid } from '../sids';
 import type { FastifyPluginAsync } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -321,5 +322,5 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
 /** every event carries callSid: a well-formed one is echoed back on an error, else null */
 function callSidOf(json: unknown): { callSid: string | null } {
   const sid = (json as { callSid?: unknown } | null)?.callSid;
-  return { callSid: typeof sid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(sid) ? sid : null };
+  return { callSid: isCallSid(sid) ? sid : null };
 }

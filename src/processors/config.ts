@@ -3,16 +3,18 @@
  * at start with zod. An absent file means no processors; a file that does not validate stops
  * the service with the file, the path inside it and the reason; a `secretEnv` (or, for
  * `protocol: twilio-generic-pay`, a `usernameEnv`/`passwordEnv`) that names an unset variable
- * stops it naming that variable (never its text). A `secretEnv` is an HMAC key: one shorter than
- * the service's own keys, or shared with another processor (which could then sign requests as
- * this one) or with HTTP Basic credentials (sent in the clear to a gateway), stops it too. So does
+ * stops it naming that variable (never its text). A `secretEnv` is an HMAC key, taken as any
+ * non-empty text (CONTRACT §6: "the secret variable's text as it is"; one shorter than
+ * MIN_PROCESSOR_SECRET_LENGTH is warned at start, weakProcessorSecrets); one shared with another
+ * processor (which could then sign requests as this one) or with HTTP Basic credentials (sent in
+ * the clear to a gateway) stops the start. So does
  * a credential whose text is one of the service's own secrets, or another processor's under
  * another variable (`checkCredentialTexts`): each is named, never its text.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CORE_SECRET_VARIABLES, coreSecretTexts } from '../config';
+import { CORE_SECRET_VARIABLES, WEAK_SECRET_CHARS, coreSecretTexts } from '../config';
 import { ProcessorsConfigError } from '../errors';
 
 const httpUrl = z
@@ -42,8 +44,8 @@ const envName = z
     (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }),
   );
 
-/** an HMAC key for a processor: as long as the service's own keys (config.ts), as it is an equal key */
-export const MIN_PROCESSOR_SECRET_LENGTH = 32;
+/** an HMAC key for a processor shorter than this is weak (config.ts WEAK_SECRET_CHARS): warned, not refused */
+export const MIN_PROCESSOR_SECRET_LENGTH = WEAK_SECRET_CHARS;
 
 // the same rule as a flow's `collect` field names
 const fieldName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a field name: letters, digits, _ or -');
@@ -219,6 +221,13 @@ export type ProcessorConfig = TonewallProcessorConfig | GenericPayProcessorConfi
 
 export { ProcessorsConfigError };
 
+/** the processors whose HMAC key is short enough to be weak, by name and variable (never the text), for buildApp to warn of */
+export function weakProcessorSecrets(processors: readonly ProcessorConfig[]): { processor: string; variable: string }[] {
+  return processors.flatMap((p) =>
+    p.secretEnv !== undefined && p.secret !== undefined && p.secret.length < MIN_PROCESSOR_SECRET_LENGTH ? [{ processor: p.name, variable: p.secretEnv }] : [],
+  );
+}
+
 /** Reads and validates the processors file; `env` supplies the secrets named by `secretEnv`. */
 export function loadProcessors(file: string, env: Record<string, string | undefined>): ProcessorConfig[] {
   let text: string;
@@ -253,8 +262,6 @@ export function parseProcessors(file: string, text: string, env: Record<string, 
       if (variable === undefined) return;
       const text = env[variable];
       if (text === undefined || text === '') throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} is not set`);
-      if (key === 'secretEnv' && text.length < MIN_PROCESSOR_SECRET_LENGTH)
-        throw new ProcessorsConfigError(file, `processors.${i}.${key}`, `${variable} must be at least ${MIN_PROCESSOR_SECRET_LENGTH} characters`);
       hidden[as] = text;
       credentials.push({ index: i, processor: p.name, key, variable, text });
     };

@@ -1,5 +1,6 @@
 export {
   loadProcessors,
+  weakProcessorSecrets,
   parseProcessors,
   ProcessorsConfigError,
   type ProcessorConfig,

@@ -11,6 +11,7 @@
  * paused (each by its SID) around sensitive fields, and dropin/service.ts returns the call with
  * the result; a step that fails returns it with `internal-error` (dropin-rescue.ts).
  */
+import { isCallSid } from '../sids';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { CallRepository } from '../calls/repository';
@@ -55,7 +56,7 @@ export const captureIdentity =
   (flowId: string): Identify =>
   (params) => {
     const sid = params.CallSid;
-    return typeof sid === 'string' && /^CA[0-9a-fA-F]{32}$/.test(sid) ? { callSid: sid, parts: ['capture', flowId] } : null;
+    return isCallSid(sid) ? { callSid: sid, parts: ['capture', flowId] } : null;
   };
 
 /**

@@ -17,6 +17,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ACCOUNT_SID, CALL_SID } from '../sids';
 import type { CallRepository } from '../calls/repository';
 import type { FlowRegistry } from '../flows/load';
 import type { Metrics } from '../metrics';
@@ -25,7 +26,9 @@ import { emptyTwiml, sayAndHangUpTwiml } from './twiml';
 import type { StoredAnswer } from './replay';
 import type { WebhookWrite } from './webhook-write';
 
-const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-f]{32}$`));
+// the contract's `CA…` and `AC…` (sids.ts): a test rig's shorter SIDs are Twilio's as much as 32 hex digits
+const callSid = z.string().regex(CALL_SID);
+const accountSid = z.string().regex(ACCOUNT_SID);
 
 /** Twilio's DialCallStatus values (docs: /docs/voice/twiml/dial); `answered` is a conference's */
 const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled'] as const;
@@ -33,13 +36,13 @@ const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'faile
 const CONNECTED: ReadonlySet<string> = new Set(['completed', 'answered']);
 
 export const dialStatusParams = z.object({
-  CallSid: sid('CA'),
-  AccountSid: sid('AC'),
+  CallSid: callSid,
+  AccountSid: accountSid,
   To: z.string().max(256).default(''),
   /** a status Twilio does not document is audited as `unknown`, and taken as not connected */
   DialCallStatus: z.enum(DIAL_CALL_STATUSES).optional().catch(undefined),
   /** the dialled call's own SID (absent after a conference) */
-  DialCallSid: sid('CA').optional().catch(undefined),
+  DialCallSid: callSid.optional().catch(undefined),
   /** seconds the parties talked; Twilio sends it for a call that was answered */
   DialCallDuration: z.coerce.number().int().min(0).max(86_400).optional().catch(undefined),
 });

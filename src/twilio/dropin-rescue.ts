@@ -11,6 +11,7 @@
  * CAPTURE_RETURN_URLS again all the same, and without CAPTURE_RESULT_SECRET nothing can be signed:
  * the apology, as the capture route refuses such a capture up front.
  */
+import { CALL_SID } from '../sids';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { decodeActionQuery } from '../dropin/action-query';
@@ -32,7 +33,7 @@ export interface RescueDeps {
 }
 
 /** a CallSid as Twilio issues them: a rescue runs before any parser has read the request */
-export const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+export { CALL_SID } from '../sids';
 
 /** the capture route failed: a capture it would have started goes back (nothing asked yet, or what it paused resumed) */
 export function captureRescue(d: RescueDeps, flowId: string): Rescue {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCOUNT_SID, CALL_SID } from '../sids';
 
 /**
  * Twilio's form parameters: every value a string, or none at all (a repeated name, which
@@ -11,23 +12,25 @@ export function formParams(body: unknown): Record<string, string> {
   return body as Record<string, string>;
 }
 
-const sid = (prefix: string) => z.string().regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`));
+// the contract's `CA…` and `AC…` (sids.ts): a test rig's shorter SIDs are Twilio's as much as 32 hex digits
+const callSid = z.string().regex(CALL_SID);
+const accountSid = z.string().regex(ACCOUNT_SID);
 
 // The webhook schemas drop what they do not name (zod's default): `.passthrough()` copied every
 // other parameter Twilio sends (a dozen or more) into each parsed object, where no handler read
 // one. A handler that needs another parameter names it here.
 
 export const voiceParams = z.object({
-  CallSid: sid('CA'),
-  AccountSid: sid('AC'),
+  CallSid: callSid,
+  AccountSid: accountSid,
   From: z.string().max(256).default(''),
   To: z.string().max(256).default(''),
   CallStatus: z.string().max(32).optional(),
 });
 
 export const gatherParams = z.object({
-  CallSid: sid('CA'),
-  AccountSid: sid('AC'),
+  CallSid: callSid,
+  AccountSid: accountSid,
   Digits: z.string().max(64).default(''),
   /** the key that ended the entry; '' when its count or its timeout did (absent: read as a timeout) */
   FinishedOnKey: z.string().max(8).optional(),
@@ -35,13 +38,13 @@ export const gatherParams = z.object({
 });
 
 /** a guard's action (flows/steps/collect.ts guardAfter): what it gathered (Digits) is not even parsed */
-export const guardParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC') });
+export const guardParams = z.object({ CallSid: callSid, AccountSid: accountSid });
 
-export const statusParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32) });
+export const statusParams = z.object({ CallSid: callSid, AccountSid: accountSid, CallStatus: z.string().max(32) });
 
 export const recordingStatusParams = z.object({
-  CallSid: sid('CA'),
-  AccountSid: sid('AC'),
+  CallSid: callSid,
+  AccountSid: accountSid,
   RecordingSid: z.string().max(64).optional(),
   RecordingStatus: z.string().max(32).optional(),
   /** Twilio's error for a recording it kept no file of (16101, 16102); '0' otherwise */
@@ -59,11 +62,11 @@ export const recordingStatusParams = z.object({
  */
 export const recordingStatusQuery = z.object({
   leg: z.enum(['caller', 'agent']).default('caller'),
-  call: sid('CA').optional(),
+  call: callSid.optional(),
 });
 
 /** the <Redirect> after a bridge's <Connect>, its stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is still up */
-export const bridgeLostParams = z.object({ CallSid: sid('CA'), AccountSid: sid('AC'), CallStatus: z.string().max(32).optional() });
+export const bridgeLostParams = z.object({ CallSid: callSid, AccountSid: accountSid, CallStatus: z.string().max(32).optional() });
 
 /** a dial offer's hold loop redirect (dial-offer.ts): the same few parameters a redirect carries */
 export const dialHoldParams = bridgeLostParams;
@@ -71,7 +74,7 @@ export const dialHoldParams = bridgeLostParams;
 /** the query on the agent leg's <Redirect> after its <Connect>: the caller's call whose bridge it belongs to, signed with the URL */
 export const bridgeLostQuery = z.object({
   leg: z.enum(['caller', 'agent']).default('caller'),
-  call: sid('CA').optional(),
+  call: callSid.optional(),
   /** the caller's action passed on by a draining instance this many times, or the agent's wait asked again (twilio/bridge-lost.ts) */
   hop: z.coerce.number().int().min(1).max(32).optional(),
 });

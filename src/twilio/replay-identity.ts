@@ -3,11 +3,10 @@
  * that call. Only a well-formed CallSid names a call; a request without one gets no identity
  * and its handler refuses it before anything happens.
  */
+import { CALL_SID } from '../sids';
 import type { ReplayIdentity } from './replay';
 
 export type Identify = (params: Record<string, string>, signature: string) => ReplayIdentity | null;
-
-const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 
 function callSidOf(params: Record<string, string>): string | null {
   const sid = params.CallSid;

@@ -30,7 +30,6 @@ export function jwtSecret(env: Record<string, string | undefined>): string {
     // another variable is missing: the secret alone decides, with the loader's own rule
     const secret = env.AGENT_JWT_SECRET ?? '';
     if (!secret) throw new ConfigError('AGENT_JWT_SECRET', 'AGENT_JWT_SECRET is required');
-    if (secret.length < 32) throw new ConfigError('AGENT_JWT_SECRET', 'AGENT_JWT_SECRET must be at least 32 characters');
     return secret;
   }
 }

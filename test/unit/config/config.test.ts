@@ -3,6 +3,9 @@
  * setups, and the caller index has a key of its own, so rotating AGENT_JWT_SECRET keeps
  * stored callers findable for access and erasure.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { buildApp } from '../../../src/app';
 import type { AuditTrail } from '../../../src/audit';
 import { ConfigError, loadConfig } from '../../../src/config';
@@ -208,5 +211,53 @@ describe('a metrics listener on every interface', () => {
     expect(await warned({ METRICS_HOST: '::1' })).toEqual([]);
     expect(await warned({ METRICS_HOST: '10.0.0.7' })).toEqual([]);
     expect(await warned({ HOST: '127.0.0.1' })).toEqual([]);
+  });
+});
+
+describe('secrets and SIDs the contract takes as they are', () => {
+  const SHORT = { TWILIO_AUTH_TOKEN: 'tok-short-9', AGENT_JWT_SECRET: 'jwt-short-7' };
+  const warned = async (env: Record<string, string>) => {
+    const logs = new LogCapture();
+    const app = await buildApp(loadConfig({ ...base, METRICS_HOST: '127.0.0.1', ...env }), { logStream: logs });
+    await app.close();
+    return {
+      lines: logs.lines,
+      variables: logs.lines
+        .map((l) => JSON.parse(l) as { level: number; variable?: string; msg?: string })
+        .filter((l) => l.level === 40 && /weak/.test(l.msg ?? ''))
+        .map((l) => l.variable),
+    };
+  };
+
+  test('an AccountSid of AC and letters or digits, an auth token and JWT secret of any length: taken', () => {
+    const c = loadConfig({ ...base, TWILIO_ACCOUNT_SID: 'ACtest01', ...SHORT });
+    expect(c.twilio).toMatchObject({ accountSid: 'ACtest01', authToken: SHORT.TWILIO_AUTH_TOKEN });
+    expect(c.agentJwtSecret).toBe(SHORT.AGENT_JWT_SECRET);
+  });
+
+  test('an AccountSid of another shape (it goes into REST paths), or an empty secret: refused', () => {
+    for (const sid of ['AC', 'AC12/..', 'AC1 2', 'XX' + 'a'.repeat(32)]) expect(refusal({ TWILIO_ACCOUNT_SID: sid }).variable).toBe('TWILIO_ACCOUNT_SID');
+    // an empty variable is an unset one: required
+    for (const name of ['TWILIO_AUTH_TOKEN', 'AGENT_JWT_SECRET']) expect(refusal({ [name]: '' }).variable).toBe(name);
+  });
+
+  test('a short auth token or JWT secret is warned at start, by name, never its text', async () => {
+    const { lines, variables } = await warned(SHORT);
+    expect(variables).toEqual(['TWILIO_AUTH_TOKEN', 'AGENT_JWT_SECRET']);
+    for (const text of Object.values(SHORT)) expect(lines.join('\n')).not.toContain(text);
+    expect((await warned({})).variables).toEqual([]);
+  });
+
+  test("a processor's short secretEnv is warned at start, naming the variable and processor", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-weak-'));
+    const file = path.join(dir, 'processors.yaml');
+    fs.writeFileSync(file, 'processors:\n  - name: crm\n    url: https://crm.internal/v1/lead\n    secretEnv: CRM_SECRET\n    fields: [account]\n');
+    try {
+      const { lines, variables } = await warned({ PROCESSORS_FILE: file, CRM_SECRET: 'crm-short-5' });
+      expect(variables).toEqual(['CRM_SECRET']);
+      expect(lines.join('\n')).not.toContain('crm-short-5');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORE_SECRET_VARIABLES } from '../../../src/config';
-import { loadProcessors, ProcessorsConfigError } from '../../../src/processors';
+import { loadProcessors, ProcessorsConfigError, weakProcessorSecrets } from '../../../src/processors';
 
 const dir = mkdtempSync(join(tmpdir(), 'tw-proc-'));
 const file = (name: string, text: string) => {
@@ -137,14 +137,17 @@ describe('loadProcessors', () => {
     expect(errorOf(() => loadProcessors(file('blank.yaml', good), { ...env, GATEWAY_SECRET: '' })).message).toContain('GATEWAY_SECRET');
   });
 
-  test('a secretEnv shorter than 32 characters is refused, naming the variable and never its text', () => {
+  test('a secretEnv shorter than 32 characters is taken as it is (CONTRACT §6), and named for the start-up warning, never its text', () => {
     const short = 'crm-key-of-31-characters-abcdef';
     expect(short).toHaveLength(31);
-    const e = errorOf(() => loadProcessors(file('short.yaml', good), { ...env, CRM_SECRET: short }));
-    expect(e.path).toBe('processors.1.secretEnv');
-    expect(e.reason).toBe('CRM_SECRET must be at least 32 characters');
-    expect(e.message).not.toContain('crm-key');
-    expect(loadProcessors(file('long-enough.yaml', good), { ...env, CRM_SECRET: short + 'g' })[1].secret).toBe(short + 'g');
+    const processors = loadProcessors(file('short.yaml', good), { ...env, CRM_SECRET: short });
+    expect(processors[1].secret).toBe(short);
+    expect(weakProcessorSecrets(processors)).toEqual([{ processor: processors[1].name, variable: 'CRM_SECRET' }]);
+    expect(JSON.stringify(weakProcessorSecrets(processors))).not.toContain('crm-key');
+    expect(weakProcessorSecrets(loadProcessors(file('long-enough.yaml', good), { ...env, CRM_SECRET: short + 'g' }))).toEqual([]);
+    // one character is still a key; an empty one is none
+    expect(loadProcessors(file('one.yaml', good), { ...env, CRM_SECRET: 'k' })[1].secret).toBe('k');
+    expect(errorOf(() => loadProcessors(file('empty.yaml', good), { ...env, CRM_SECRET: '' })).message).toContain('CRM_SECRET is not set');
   });
 
   test('one secretEnv for two processors is refused: either could sign as the other', () => {
