@@ -135,7 +135,7 @@ test('nothing carried, nothing this service wrote, or no CallSid: no answer of i
   expect(await rescue(params(), {}, log)).toBeUndefined();
   expect(await rescue(params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log)).toBeUndefined();
   expect(await rescue({ To: NUMBER }, q, log)).toBeUndefined();
-  expect(await rescue(params({ CallSid: 'CA123' }), q, log)).toBeUndefined();
+  expect(await rescue(params({ CallSid: 'CA-123' }), q, log)).toBeUndefined();
   expect(updates).toEqual([]);
 });
 
