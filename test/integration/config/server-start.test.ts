@@ -143,7 +143,10 @@ describe('process start', () => {
         expect(JSON.parse(line!)).toMatchObject({ level: 50, variable: 'TWILIO_API_BASE_URL', reason: expect.stringContaining(`it has a path, ${basePath}`) });
         expect(out).not.toContain(valid().TWILIO_AUTH_TOKEN);
       } finally {
-        child.kill('SIGKILL');
+        // SIGTERM, which tsx passes on to the server it runs (a SIGKILL would end tsx alone and leave the server running)
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
       }
     },
     30000,
