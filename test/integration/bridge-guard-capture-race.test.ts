@@ -12,11 +12,11 @@
  * recording on the caller's call is never resumed during the bridge, and decoded holds no key
  * the caller pressed after the capture's refusal.
  */
-import type { EmulatedCall, MediaLeg, TimelineEntry } from '../../tools/emulator';
+import type { EmulatedCall, TimelineEntry } from '../../tools/emulator';
 import { multimon } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { appRecording, waitFor, type Harness } from '../support/harness';
-import { acceptedCall, api, bridgeSuite, keyed } from '../support/agents';
+import { acceptedCall, api, bridgeSuite, keyed, type Bridged } from '../support/agents';
 
 /** what the caller keys to the agent after the capture was refused (an account number, say) */
 const AFTER_KEYS = '5500#';
@@ -38,11 +38,7 @@ beforeAll(() => {
   alice = suite.alice;
 });
 
-interface Live {
-  call: EmulatedCall;
-  caller: MediaLeg;
-  agentCall: EmulatedCall;
-  agent: MediaLeg;
+interface Live extends Bridged {
   own: string;
   /** another application's two recordings of the caller's call, started during the bridge, in the order Twilio lists them */
   others: [string, string];

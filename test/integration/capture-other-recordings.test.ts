@@ -10,11 +10,11 @@
  * the bridge's hold instead, so it hears no key for the rest of the bridge. Decoded, the other
  * recording holds no key of the card, while it recorded the caller before the capture.
  */
-import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import type { EmulatedCall } from '../../tools/emulator';
 import { concat, multimon, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
 import { appRecording, metricValue, waitFor, type Harness } from '../support/harness';
-import { acceptedCall, api, bridgeSuite, captureEnded, keyed } from '../support/agents';
+import { acceptedCall, api, bridgeSuite, captureEnded, keyed, type Bridged } from '../support/agents';
 
 const CARD = '4111111111111111';
 
@@ -30,12 +30,7 @@ beforeAll(() => {
   alice = suite.alice;
 });
 
-interface Live {
-  call: EmulatedCall;
-  caller: MediaLeg;
-  agentCall: EmulatedCall;
-  agent: MediaLeg;
-}
+type Live = Bridged;
 
 /** an offered call accepted by alice, bridged, the agent call's own recording known by its SID (as it is long before an agent asks for a card) */
 async function bridgedCall(): Promise<Live> {

@@ -3,7 +3,6 @@
  * the caller keying in-band DTMF, the emulator's timeline and recording, the agent's audio judged
  * by an independent decoder (multimon-ng), over REST and over the agent WebSocket.
  */
-import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { sleep, waitFor, type Harness } from '../support/harness';
 import { holdsValue } from '../support/values';
 import {
@@ -21,6 +20,7 @@ import {
   silence,
   token,
   TONE_SAMPLES,
+  type Bridged,
 } from '../support/agents';
 
 const CARD = '4111111111111111';
@@ -36,12 +36,7 @@ beforeAll(() => {
   alice = suite.alice;
 });
 
-interface Live {
-  call: EmulatedCall;
-  caller: MediaLeg;
-  agentCall: EmulatedCall;
-  agent: MediaLeg;
-}
+type Live = Bridged;
 
 /** an offered call, accepted by alice over REST (or her socket), bridged */
 async function bridgedCall(sock?: AgentSocket): Promise<Live> {
