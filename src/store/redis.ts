@@ -10,8 +10,51 @@ import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_A
 import { checkJsonValue } from './json-field';
 import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
 
+/** how long Redis has to answer a command while this process runs, before it counts as unreachable */
 const COMMAND_TIMEOUT_MS = 500;
+/**
+ * ioredis's own command timeout, a backstop only: its timer fires in the event loop's timers
+ * phase, before the poll phase reads what arrived meanwhile, so after a stall (the process not
+ * scheduled on a busy host, a long GC) it failed commands Redis had answered in time: a false
+ * outage, the caller's apology. `answered` applies COMMAND_TIMEOUT_MS itself, stall-aware.
+ */
+const COMMAND_BACKSTOP_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * `reply`, or a failure once COMMAND_TIMEOUT_MS has passed without it. The timer's end waits one
+ * turn of the event loop (setImmediate runs after the poll phase): an answer that reached the
+ * socket while the process was stalled is read first, and only a command Redis has truly left
+ * unanswered fails, within the bound and a turn.
+ */
+function answered<T>(reply: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`Redis did not answer within ${COMMAND_TIMEOUT_MS} ms`));
+        }),
+      COMMAND_TIMEOUT_MS,
+    );
+    reply.then(
+      (v) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
 const UPDATE_MAX_ATTEMPTS = 20;
 
 type ScriptReply = [0 | 1, string?];
@@ -32,7 +75,7 @@ function connection(url: string, opts: { autoPipelining?: boolean } = {}): Redis
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: COMMAND_TIMEOUT_MS,
+    commandTimeout: COMMAND_BACKSTOP_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // keep trying to come back, but never faster than every 500 ms nor slower than every 2 s
     retryStrategy: (times) => Math.min(500 * times, 2_000),
@@ -77,22 +120,22 @@ export class RedisStore implements Store {
   }
 
   get(key: string) {
-    return this.run(() => this.client.get(key));
+    return this.run(() => answered(this.client.get(key)));
   }
 
   async set(key: string, value: string, ttlSeconds: number) {
-    await this.run(() => this.client.set(key, value, 'EX', ttlSeconds));
+    await this.run(() => answered(this.client.set(key, value, 'EX', ttlSeconds)));
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds: number) {
-    return (await this.run(() => this.client.set(key, value, 'EX', ttlSeconds, 'NX'))) === 'OK';
+    return (await this.run(() => answered(this.client.set(key, value, 'EX', ttlSeconds, 'NX')))) === 'OK';
   }
 
   async createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]) {
     return this.run(async () => {
       if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
       const { keys, args } = encodeOps(ops);
-      const [created, current] = await this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args);
+      const [created, current] = await answered(this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args));
       return created === 1 ? { created: true as const } : { created: false as const, current: current ?? '' };
     });
   }
@@ -100,7 +143,7 @@ export class RedisStore implements Store {
   async createAll(records: StoreRecord[], ops: StoreOp[]) {
     return this.run(async () => {
       const { done, current } = await this.overRecords(
-        (n, ...a) => this.scripts.twCreateAll(n, ...a),
+        (n, ...a) => answered(this.scripts.twCreateAll(n, ...a)),
         records,
         (r) => [r.value, r.ttlSeconds],
         ops,
@@ -115,7 +158,7 @@ export class RedisStore implements Store {
 
   private async cas(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }> {
     if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
-    const [ok, current] = await this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds);
+    const [ok, current] = await answered(this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds));
     return ok === 1 ? { ok: true } : { ok: false, current: current ?? null };
   }
 
@@ -137,7 +180,7 @@ export class RedisStore implements Store {
 
   private async casAll(records: CasRecord[], ops: StoreOp[]): Promise<{ ok: true } | { ok: false; current: (string | null)[] }> {
     const { done, current } = await this.overRecords(
-      (n, ...a) => this.scripts.twCompareAndSetAll(n, ...a),
+      (n, ...a) => answered(this.scripts.twCompareAndSetAll(n, ...a)),
       records,
       (r) => [r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds],
       ops,
@@ -169,31 +212,31 @@ export class RedisStore implements Store {
     return this.run(async () => {
       if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
       checkJsonValue(value);
-      const [claimed, held, ...read] = await this.scripts.twClaimField(1 + readKeys.length, key, ...readKeys, field, value, ttlSeconds);
+      const [claimed, held, ...read] = await answered(this.scripts.twClaimField(1 + readKeys.length, key, ...readKeys, field, value, ttlSeconds));
       const reads = readKeys.map((_, i) => read[i] ?? null);
       return claimed === 1 ? { claimed: true as const, reads } : { claimed: false as const, held: held ?? 'null', reads };
     });
   }
 
   take(key: string) {
-    return this.run(() => this.client.getdel(key));
+    return this.run(() => answered(this.client.getdel(key)));
   }
 
   del(...keys: string[]) {
     if (keys.length === 0) return Promise.resolve(0);
-    return this.run(() => this.client.del(...keys));
+    return this.run(() => answered(this.client.del(...keys)));
   }
 
   async expire(key: string, ttlSeconds: number) {
-    await this.run(() => this.client.expire(key, ttlSeconds));
+    await this.run(() => answered(this.client.expire(key, ttlSeconds)));
   }
 
   ttl(key: string) {
-    return this.run(() => this.client.ttl(key));
+    return this.run(() => answered(this.client.ttl(key)));
   }
 
   async incr(key: string, ttlSeconds: number) {
-    const res = await this.run(() => this.client.multi().incr(key).expire(key, ttlSeconds, 'NX').exec());
+    const res = await this.run(() => answered(this.client.multi().incr(key).expire(key, ttlSeconds, 'NX').exec()));
     return Number(res?.[0]?.[1]);
   }
 
@@ -202,14 +245,14 @@ export class RedisStore implements Store {
     // carries the value that won, so a retry needs no second read
     return this.run(async () => {
       let guessed = opts.guess !== undefined;
-      let cur = guessed ? (opts.guess as string | null) : await this.client.get(key);
+      let cur = guessed ? (opts.guess as string | null) : await answered(this.client.get(key));
       for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
         const next = fn(cur);
         if (next === undefined) {
           // "nothing to write" must be true of what the key holds, not of a guess
           if (!guessed) return cur;
           guessed = false;
-          cur = await this.client.get(key);
+          cur = await answered(this.client.get(key));
           continue;
         }
         guessed = false;
@@ -227,34 +270,34 @@ export class RedisStore implements Store {
   }
 
   async srem(key: string, member: string) {
-    await this.run(() => this.client.srem(key, member));
+    await this.run(() => answered(this.client.srem(key, member)));
   }
 
   smembers(key: string) {
-    return this.run(() => this.client.smembers(key));
+    return this.run(() => answered(this.client.smembers(key)));
   }
 
   async rpush(key: string, value: string, ttlSeconds: number) {
-    const res = await this.run(() => this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec());
+    const res = await this.run(() => answered(this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec()));
     const failed = res?.find(([err]) => err);
     if (failed) throw failed[0];
     return Number(res?.[0]?.[1]);
   }
 
   lrange(key: string, start: number, stop: number) {
-    return this.run(() => this.client.lrange(key, start, stop));
+    return this.run(() => answered(this.client.lrange(key, start, stop)));
   }
 
   async multi(ops: StoreOp[]) {
     if (ops.length === 0) return;
     await this.run(() => {
       const { keys, args } = encodeOps(ops);
-      return this.scripts.twMulti(keys.length, ...keys, ...args);
+      return answered(this.scripts.twMulti(keys.length, ...keys, ...args));
     });
   }
 
   async publish(channel: string, message: string) {
-    await this.run(() => this.client.publish(channel, message));
+    await this.run(() => answered(this.client.publish(channel, message)));
   }
 
   private async subscriberConnection(): Promise<Redis> {
@@ -277,7 +320,7 @@ export class RedisStore implements Store {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.run(() => sub.subscribe(channel));
+      await this.run(() => answered(sub.subscribe(channel)));
     }
     set.add(handler);
     return async () => {
@@ -294,7 +337,7 @@ export class RedisStore implements Store {
   }
 
   async ping() {
-    await this.run(() => this.client.ping());
+    await this.run(() => answered(this.client.ping()));
   }
 
   async close() {
