@@ -199,14 +199,17 @@ export class DropinService {
    * `dropin.returned` audited; when the store is unreachable, this instance keeps the return and
    * saves it once the store answers again (unsaved-returns.ts), and reports no hang-up for the
    * call meanwhile: the app gets one result. `flowId`: the capture's flow when the request names
-   * it (the capture route).
+   * it (the capture route). `resumeNothing`: the request's query is one no recording may be
+   * resumed from (twilio/dropin-rescue.ts: too old, untimed, dated ahead), perhaps a replay while
+   * a later field is keyed, so neither its recordings nor those this process holds paused for
+   * the call are resumed, and those stay held for the step that paused them.
    */
   async returnAfterFailure(
     callSid: string,
     returnUrl: string,
     paused: readonly string[],
     log: Logger,
-    opts: { flowId?: string; keyedOn?: boolean } = {},
+    opts: { flowId?: string; keyedOn?: boolean; resumeNothing?: boolean } = {},
   ): Promise<string> {
     const { flowId } = opts;
     const secret = this.secret();
@@ -218,8 +221,8 @@ export class DropinService {
         return false;
       },
     );
-    const sids = [...new Set([...paused, ...this.recordings.held.of(callSid)])];
-    this.recordings.held.forget(callSid);
+    const sids = opts.resumeNothing ? [] : [...new Set([...paused, ...this.recordings.held.of(callSid)])];
+    if (!opts.resumeNothing) this.recordings.held.forget(callSid);
     // the failed step answered a Gather that ended without '#' (its count, or its timeout): the
     // caller may still be keying, so the resume waits as one after a field's count does
     if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);

@@ -25,6 +25,7 @@
  * parameter instead (dropin/action-query.ts).
  */
 import type { CallSession } from '../calls/session';
+import { decodeIssued, encodeIssued } from './query-time';
 import { packSids, unpackSids } from './sid-pack';
 
 /** the query parameter's name */
@@ -33,8 +34,6 @@ const VERSION = '2';
 /** the version written before the query carried its time: refused as untimed */
 const UNTIMED_VERSION = '1';
 const CURRENT = 'current';
-/** seconds in base36, canonical (no leading zero), at most 8 characters: past the year 10,000 */
-const ISSUED = /^[1-9a-z][0-9a-z]{0,7}$/;
 
 /** the recordings a stretch holds paused: by their SIDs, or the call's one recording as Twilio.CURRENT */
 export type StretchHold = { sids: readonly string[] } | { current: true };
@@ -74,16 +73,6 @@ function holdOf(part: string): StretchHold | undefined {
   if (part === CURRENT) return { current: true };
   const sids = unpackSids(part);
   return sids ? { sids } : undefined;
-}
-
-function encodeIssued(at: Date): string {
-  return Math.floor(at.getTime() / 1000).toString(36);
-}
-
-function decodeIssued(part: string): number | undefined {
-  if (!ISSUED.test(part)) return undefined;
-  const seconds = parseInt(part, 36);
-  return Number.isSafeInteger(seconds) ? seconds : undefined;
 }
 
 /**

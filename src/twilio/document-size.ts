@@ -93,5 +93,6 @@ function longestStreamUrl(origins: Origins): string {
 function longestActionQuery(): string {
   const returnUrl = 'https://' + 'x'.repeat(MAX_RETURN_URL_LENGTH - 'https://'.length);
   const paused = Array.from({ length: MAX_ACTION_SIDS }, (_, i) => 'RE' + i.toString(16).padStart(32, '0'));
-  return encodeActionQuery({ returnUrl, paused });
+  // the latest time its part holds (8 base36 digits): the longest it is written
+  return encodeActionQuery({ returnUrl, paused }, new Date((36 ** 8 - 1) * 1000));
 }

@@ -10,16 +10,28 @@
  * signed by Twilio with the URL and checked before this runs. The return URL is checked against
  * CAPTURE_RETURN_URLS again all the same, and without CAPTURE_RESULT_SECRET nothing can be signed:
  * the apology, as the capture route refuses such a capture up front.
+ *
+ * No resume from a gather's query older than one document of the capture can last
+ * (DROPIN_QUERY_MAX_AGE_SECONDS), nor from one that holds no time (version 1): the signature
+ * holds no time, and the replay guard, which would answer a resent request from the first one's
+ * answer, is in the store that failed. A gather request captured earlier in the capture (a
+ * proxy's log) and sent again while a later field is keyed would otherwise resume the app's
+ * recordings under the caller's keys. Such a query still returns the call to its app with
+ * `internal-error`, as any failure does, but resumes nothing (neither what it names nor what this
+ * process holds paused for the call); that is logged. Within the bound a resent request still
+ * resumes: only the store knows better.
  */
 import { CALL_SID } from '../sids';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { decodeActionQuery } from '../dropin/action-query';
+import { decodeActionQuery, type ActionQuery } from '../dropin/action-query';
 import { allowedReturnUrl } from '../dropin/return-urls';
 import type { DropinService } from '../dropin/service';
 import { errFields } from '../log';
 import type { AuditSink } from '../recording/controller';
 import type { FlowRegistry } from '../flows/load';
+import { GUARD_MAX_SECONDS } from '../flows/steps/collect';
+import { ASK_MAX_SECONDS, staleQuery, TWILIO_WEBHOOK_TIMEOUT_SECONDS, type StaleQuery } from '../recording/query-time';
 import { captureFlow, captureReturn } from './capture-route';
 
 /** the TwiML that returns the call to its app, or undefined for the safe apology */
@@ -30,7 +42,30 @@ export interface RescueDeps {
   flows: FlowRegistry;
   dropin: DropinService;
   audit: AuditSink;
+  /** the clock a gather query's age is read by: the one its writer (twilio/runner.ts) used */
+  now: () => Date;
 }
+
+/**
+ * A guard's document in a capture (after an entry that ended on the caller's silence, or one `*`
+ * interrupted: twilio/runner.ts), from its TwiML written to its action's request given up by
+ * Twilio: the guard at its longest, then Twilio's wait for the answer.
+ */
+const GUARD_DOCUMENT_SECONDS = GUARD_MAX_SECONDS + TWILIO_WEBHOOK_TIMEOUT_SECONDS;
+
+/**
+ * How long after its TwiML was written a drop-in capture's `dc=` query still resumes anything
+ * (195 s). Every document of a capture writes its own (each attempt, each entry of a matching
+ * pair, each guard: twilio/runner.ts), one Gather to a document, so this bounds one document,
+ * not a capture: the longer of one ask (ASK_MAX_SECONDS: its prompt, entry, longest Gather
+ * timeout and Twilio's wait) and one guard (GUARD_DOCUMENT_SECONDS). A failed gather's rescue
+ * writes no document carrying the query on (its wait for keys past a count, RESUME_HOLD_MS, comes
+ * after the request has arrived), so nothing is added for it, unlike the stretch's bound, which
+ * adds its failed step's guard. A document slower than this whose webhook fails with the store down
+ * returns the call to its app with the recordings left paused: a loss of recording, never keys
+ * in one.
+ */
+export const DROPIN_QUERY_MAX_AGE_SECONDS = Math.max(ASK_MAX_SECONDS, GUARD_DOCUMENT_SECONDS);
 
 /** a CallSid as Twilio issues them: a rescue runs before any parser has read the request */
 export { CALL_SID } from '../sids';
@@ -49,10 +84,10 @@ export function captureRescue(d: RescueDeps, flowId: string): Rescue {
 /** a gather failed: a drop-in capture's (its action carries the query) goes back; a plain call's gets the apology */
 export function gatherRescue(d: RescueDeps): Rescue {
   return async (params, query, log) => {
-    const ctx = decodeActionQuery(query);
+    const q = decodeActionQuery(query);
     const callSid = params.CallSid;
-    if (!ctx || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
-    const returnUrl = allowedReturnUrl(ctx.returnUrl, d.config.capture.returnUrls);
+    if (!q || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
+    const returnUrl = allowedReturnUrl(q.context.returnUrl, d.config.capture.returnUrls);
     if (!returnUrl) {
       // signed by Twilio, so written by this service under another allow-list, or by whoever holds the auth token
       log.warn({ reason: 'return-url-not-allowed' }, 'drop-in return refused');
@@ -61,8 +96,18 @@ export function gatherRescue(d: RescueDeps): Rescue {
         .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in audit entry not written'));
       return undefined;
     }
+    const stale = staleness(q, d.now());
+    if (stale) {
+      log.warn(stale, 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+      return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { resumeNothing: true });
+    }
     // keys that ended on no '#' may go on past the Gather's end: the resume waits for them
     const keyedOn = typeof params.Digits === 'string' && params.Digits !== '' && !params.FinishedOnKey;
-    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), ctx.paused, log, { keyedOn });
+    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), q.context.paused, log, { keyedOn });
   };
+}
+
+/** why a query may resume nothing (untimed, too old, dated ahead), or undefined when it may */
+function staleness(q: ActionQuery, now: Date): StaleQuery | { reason: 'untimed' } | undefined {
+  return 'untimed' in q ? { reason: 'untimed' } : staleQuery(q.issuedAtSeconds, now, DROPIN_QUERY_MAX_AGE_SECONDS);
 }

@@ -78,7 +78,7 @@ export interface TwilioRouteDeps {
   dropin?: DropinService;
   /** a failed webhook of a sensitive stretch resumes the recordings its action says it holds paused (stretch-rescue.ts) */
   recording: RecordingController;
-  /** the clock the runner writes a stretch query's time by, and its age is read by (BuildOptions.now) */
+  /** the clock the runner writes a stretch's or a drop-in capture's query time by, and its age is read by (BuildOptions.now) */
   now?: () => Date;
 }
 
@@ -167,11 +167,12 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       (identity) => d.webhookWrite.reads(identity.callSid),
     );
 
-    const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit } : undefined;
+    const now = d.now ?? (() => new Date());
+    const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit, now } : undefined;
     // a drop-in capture's gather (its action's query says so) that fails goes back to its app
     const dropinGather = rescueDeps ? gatherRescue(rescueDeps) : undefined;
     // a sensitive stretch's (its action's query says so) resumes the recordings it holds paused before the apology
-    const stretchDeps = { flows: d.flows, recording: d.recording, publicUrl: d.config.publicUrl, now: d.now ?? (() => new Date()) };
+    const stretchDeps = { flows: d.flows, recording: d.recording, publicUrl: d.config.publicUrl, now };
     const stepRescue = (at: StretchWebhook): Rescue => firstRescue(dropinGather, stretchRescue(stretchDeps, at));
     const guardRescue = stepRescue({ route: 'guard' });
 

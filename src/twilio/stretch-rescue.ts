@@ -35,9 +35,9 @@
  */
 import type { Logger } from 'pino';
 import type { FlowRegistry } from '../flows/load';
-import { GATHER_TIMEOUT_MAX_SECONDS } from '../flows/schema';
 import { GUARD_MAX_SECONDS } from '../flows/steps/collect';
 import type { RecordingController } from '../recording/controller';
+import { ASK_MAX_SECONDS, QUERY_CLOCK_SKEW_SECONDS, staleQuery } from '../recording/query-time';
 import { decodeStretchQuery, encodeStretchQuery, type StretchHold } from '../recording/stretch-query';
 import { CALL_SID, type Rescue } from './dropin-rescue';
 import { renderVerbs, safeTwiml } from './twiml';
@@ -50,33 +50,20 @@ export interface StretchRescueDeps {
   now: () => Date;
 }
 
-/** a sensitive ask's words and prompt before its entry can begin: a minute of speech */
-const ASK_PROMPT_SECONDS = 60;
-/** the caller's entry from first key to last: a 19-key card number at about 3 s a key */
-const ASK_ENTRY_SECONDS = 60;
-/** Twilio's wait for the answer to a webhook (its documented 15 s default) */
-const TWILIO_WEBHOOK_TIMEOUT_SECONDS = 15;
-
 /**
  * How long after its TwiML was written an `rp=` query still resumes anything (200 s). Every
  * document that asks a sensitive field (each attempt, each entry of a matching pair, a guard
  * after silence: twilio/runner.ts) writes its own, so this bounds one ask, not a stretch, and a
- * stretch's attempts do not add up in it; only a failed step's guard carries its gather's query
- * on. So: the ask's words and prompt (ASK_PROMPT_SECONDS), the entry (ASK_ENTRY_SECONDS), the
- * Gather's timeout after the last key at the longest a flow may set (GATHER_TIMEOUT_MAX_SECONDS),
- * Twilio's wait for the failed webhook's answer, then that guard at its longest
- * (GUARD_MAX_SECONDS). An ask slower than this whose webhook fails with the store down gets the
- * apology with its recordings left paused: a loss of recording, never keys in one.
+ * stretch's attempts do not add up in it: the ask, from its TwiML to Twilio's giving up on the
+ * failed webhook (ASK_MAX_SECONDS: its prompt, entry, longest Gather timeout and Twilio's wait),
+ * then that step's guard at its longest (GUARD_MAX_SECONDS), which alone carries its gather's
+ * query on. An ask slower than this whose webhook fails with the store down gets the apology
+ * with its recordings left paused: a loss of recording, never keys in one.
  */
-export const STRETCH_QUERY_MAX_AGE_SECONDS =
-  ASK_PROMPT_SECONDS + ASK_ENTRY_SECONDS + GATHER_TIMEOUT_MAX_SECONDS + TWILIO_WEBHOOK_TIMEOUT_SECONDS + GUARD_MAX_SECONDS;
+export const STRETCH_QUERY_MAX_AGE_SECONDS = ASK_MAX_SECONDS + GUARD_MAX_SECONDS;
 
-/**
- * How far ahead of this instance's clock a query's time may be (another instance wrote it, their
- * clocks apart by this much at most; NTP keeps them within milliseconds). Further ahead, its age
- * cannot be told: refused as well.
- */
-export const STRETCH_QUERY_CLOCK_SKEW_SECONDS = 10;
+/** how far ahead of this instance's clock a query's time may be (recording/query-time.ts) */
+export const STRETCH_QUERY_CLOCK_SKEW_SECONDS = QUERY_CLOCK_SKEW_SECONDS;
 
 /** the failed webhook: a gather's answer (`step`, from its path) or a guard's end */
 export type StretchWebhook = { route: 'gather'; step: number } | { route: 'guard' };
@@ -110,9 +97,9 @@ function liveHold(d: StretchRescueDeps, query: unknown, log: Logger): { hold: St
     log.warn({ reason: 'untimed' }, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
     return undefined;
   }
-  const ageSeconds = Math.floor(d.now().getTime() / 1000) - q.issuedAtSeconds;
-  if (ageSeconds > STRETCH_QUERY_MAX_AGE_SECONDS || ageSeconds < -STRETCH_QUERY_CLOCK_SKEW_SECONDS) {
-    log.warn({ reason: ageSeconds > 0 ? 'expired' : 'ahead', ageSeconds }, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+  const stale = staleQuery(q.issuedAtSeconds, d.now(), STRETCH_QUERY_MAX_AGE_SECONDS);
+  if (stale) {
+    log.warn(stale, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
     return undefined;
   }
   return { hold: q.hold, issuedAt: new Date(q.issuedAtSeconds * 1000) };

@@ -297,7 +297,7 @@ it('Redis down as the app redirects the call: straight back with internal-error,
 it("a return URL in a gather's query that is not allow-listed is refused: the apology, never a redirect to it", async () => {
   // signed as Twilio signs (whoever holds the auth token could); a call the store does not know, so the step fails
   const post = (callSid: string, returnUrl: string) =>
-    h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1?${encodeActionQuery({ returnUrl, paused: [] })}`, {
+    h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1?${encodeActionQuery({ returnUrl, paused: [] }, new Date())}`, {
       CallSid: callSid,
       AccountSid: ACCOUNT_SID,
       From: CALLER,

@@ -1,0 +1,226 @@
+/**
+ * A signed gather request of a drop-in capture, captured (a proxy's log) and sent again while the
+ * store is down, at the moment the same call is at a later ask of the capture: the card's
+ * request, sent while the security code is asked. Twilio's signature holds no time and the replay
+ * guard is in the store that is down, so the request's `dc=` query is read as the card's own
+ * failure would read it. Past the age one document of a capture can last
+ * (DROPIN_QUERY_MAX_AGE_SECONDS) it resumes nothing: the app's recording stays paused under the
+ * security code's keys, and the request gets what any failed step of a capture gets, the call
+ * back to its app with `internal-error`. Within it, a late webhook of the capture itself still
+ * resumes the app's recordings from its query alone, on an instance that never paused them.
+ *
+ * The service's clock (BuildOptions.now, the one the runner writes a query's time by and the
+ * rescue reads its age by) runs `skewMs` ahead of the real one: moving it on stands for the
+ * minutes between the two asks, through the real code path.
+ */
+import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
+import { ACTION_QUERY_PARAM, encodeActionQuery } from '../../src/dropin/action-query';
+import { DROPIN_QUERY_MAX_AGE_SECONDS } from '../../src/twilio/dropin-rescue';
+import { CALLER, CARD, cardCaptureFlow, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
+import { wideDecode } from '../support/decoders';
+import { ACCOUNT_SID, startHarness, waitFor, type Harness } from '../support/harness';
+import { PrivateRedis } from '../support/private-redis';
+import { uniquePrefix } from '../support/redis';
+import type { ShopApp } from '../support/shop-app';
+import { currentExpiry, holdsValue } from '../support/values';
+
+const EXPIRY = currentExpiry(14);
+const CVV = '737';
+const HELLO = 'Hello from Example Shop.';
+const THANKS = 'Thank you for your payment.';
+
+let redis: PrivateRedis;
+let d: DropinShop;
+let h: Harness;
+let shop: ShopApp;
+let skewMs = 0;
+const now = () => new Date(Date.now() + skewMs);
+
+beforeAll(async () => {
+  redis = await PrivateRedis.start();
+  d = await startDropinShop(
+    { 'card-capture': cardCaptureFlow() },
+    { keyPrefix: uniquePrefix('dropin-replay'), env: { REDIS_URL: redis.url }, build: { dropinProcessorWaitMs: 1_000, now } },
+  );
+  ({ h, shop } = d);
+}, 30_000);
+
+afterAll(async () => {
+  if (redis.down) await redis.up();
+  await d?.close();
+  await redis.close();
+});
+
+beforeEach(() => {
+  shop.reset();
+  shop.recordings = 1;
+});
+
+afterEach(async () => {
+  skewMs = 0;
+  if (redis.down) await redis.up();
+  await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'the store back', 10_000);
+});
+
+/** the query of a TwiML <Redirect>'s URL, with its target */
+function redirectIn(twiml: string): { target: string; query: Record<string, string> } | undefined {
+  const m = /<Redirect method="POST">([^<]+)<\/Redirect>/.exec(twiml);
+  if (!m) return undefined;
+  const u = new URL(m[1].replace(/&amp;/g, '&'));
+  return { target: u.origin + u.pathname, query: Object.fromEntries(u.searchParams) };
+}
+
+/** a gather action request as Twilio sent it */
+function gatherParams(c: EmulatedCall, digits: string, finishedOnKey?: string): Record<string, string> {
+  const params: Record<string, string> = {
+    CallSid: c.sid,
+    AccountSid: ACCOUNT_SID,
+    From: CALLER,
+    To: SHOP_NUMBER,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    Digits: digits,
+  };
+  return finishedOnKey ? { ...params, FinishedOnKey: finishedOnKey } : params;
+}
+
+const recordingOf = (c: EmulatedCall) => c.recordings[0];
+const statuses = (c: EmulatedCall) => h.emulator.recordingStatuses(c.sid, recordingOf(c).sid);
+const statusNow = (c: EmulatedCall) => h.emulator.recordingStatusAt(c.sid, h.emulator.now(), recordingOf(c).sid);
+const logOf = (harness: Harness, c: EmulatedCall) => harness.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+function expectNothingKeyedLogged(harness: Harness, c: EmulatedCall): void {
+  for (const l of logOf(harness, c)) {
+    const { time: _t, pid: _p, ...rest } = l;
+    const line = JSON.stringify(rest);
+    expect(holdsValue(line, CARD)).toBe(false);
+    expect(line).not.toContain(CALLER);
+  }
+}
+
+/** the app got the call back once, from Twilio, with internal-error */
+function expectInternalError(c: EmulatedCall): void {
+  expect(shop.returned).toHaveLength(1);
+  expect(shop.returned[0].fromTwilio).toBe(true);
+  expect(verified(shop.returned[0])).toEqual({ order: '42', CallSid: c.sid, Result: 'internal-error' });
+  expect(says(c).at(-1)).toBe(THANKS);
+}
+
+test("the card's signed request sent again past the bound, the store down, while the security code is asked: nothing resumed, the call's answer internal-error, and the code never in the app's recording", async () => {
+  let cardAction = '';
+  let replayed = { status: 0, body: '' };
+  let beforeReplay: string[] = [];
+  let afterReplay = '';
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g: GatherRequest) => {
+    const p = g.prompt.join(' ');
+    if (p.includes('card number')) {
+      cardAction = g.action;
+      return `${CARD}#`;
+    }
+    if (p.includes('expiry')) {
+      // the minutes between the two asks: the card's query is past its age when it comes back
+      skewMs = (DROPIN_QUERY_MAX_AGE_SECONDS + 1) * 1000;
+      return EXPIRY;
+    }
+    if (!p.includes('security code')) return null;
+    beforeReplay = statuses(c!);
+    await redis.stop();
+    replayed = await h.emulator.signedPost(cardAction, gatherParams(c!, CARD, '#'));
+    afterReplay = statusNow(c!);
+    return CVV;
+  });
+  await c.ended;
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
+  // the app's recording, paused for the capture, still paused when the security code is asked
+  expect(beforeReplay).toEqual(['in-progress', 'paused']);
+  // the replay got the capture's safe answer, the call back to its app with internal-error, and resumed nothing
+  expect(replayed.status).toBe(200);
+  const back = redirectIn(replayed.body);
+  expect(back?.target).toBe(`${shop.url}/paid`);
+  expect(back?.query.Result).toBe('internal-error');
+  expect(afterReplay).toBe('paused');
+  // the security code's own webhook failed too (the store down), within its bound: the
+  // recording resumed only then, after the code, which it never heard
+  expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
+  expectInternalError(c);
+  const refused = logOf(h, c).filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+  expect(refused).toHaveLength(1);
+  expect(refused[0]).toMatchObject({ level: 40, reason: 'expired' });
+  expect(refused[0].ageSeconds).toBeGreaterThan(DROPIN_QUERY_MAX_AGE_SECONDS);
+  // the card's query said when it was written
+  expect(new URL(cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
+  expectNothingKeyedLogged(h, c);
+}, 60_000);
+
+test("within the bound, the security code's webhook coming late, the store down, on an instance that never paused the recording: resumed from its query alone, the call back to its app", async () => {
+  // a second instance behind the same Redis and key prefix, on the same clock
+  const other = await startHarness({ emulator: h.emulator, flowsDir: d.flowsDir, keyPrefix: h.keyPrefix, env: d.env, build: { now } });
+  try {
+    let there: ReturnType<typeof redirectIn>;
+    let during = '';
+    let cvvAction = '';
+    let c: EmulatedCall | undefined = undefined;
+    c = await d.call(async (g) => {
+      const p = g.prompt.join(' ');
+      if (p.includes('card number')) return `${CARD}#`;
+      if (p.includes('expiry')) return EXPIRY;
+      if (!p.includes('security code')) return null;
+      cvvAction = g.action;
+      // the caller took their time: the code's answer comes late in its query's age
+      skewMs = (DROPIN_QUERY_MAX_AGE_SECONDS - 10) * 1000;
+      await redis.stop();
+      there = redirectIn((await h.emulator.signedPost(cvvAction.replace(h.publicUrl, other.publicUrl), gatherParams(c!, CVV))).body);
+      during = statusNow(c!);
+      // the caller keys nothing more: the gather ends on its silence, the store still down
+      return null;
+    });
+    await c.ended;
+    expect(new URL(cvvAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
+    expect(there?.target).toBe(`${shop.url}/paid`);
+    expect(there?.query.Result).toBe('internal-error');
+    // resumed by the other instance, from the query, while the call still waited at the prompt
+    expect(during).toBe('in-progress');
+    const rescued = logOf(other, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
+    expect(rescued).toHaveLength(1);
+    expect(rescued[0]).toMatchObject({ recordings: 1 });
+    expect(logOf(other, c).some((l) => l.reason === 'expired')).toBe(false);
+    expectInternalError(c);
+    expectNothingKeyedLogged(other, c);
+  } finally {
+    if (redis.down) await redis.up();
+    await other.close();
+  }
+}, 60_000);
+
+test.each([
+  ['untimed', (q: string) => q.replace(/=2\.[0-9a-z]+\./, '=1.')],
+  ['ahead', (q: string) => q],
+])(
+  'a query of no known age (version 1) or dated ahead of the clock: the call back to its app with internal-error, nothing resumed (%s)',
+  async (reason, shape) => {
+    // a call the store does not know, so the step fails; the query names a recording to resume
+    const callSid = 'CA' + (reason === 'ahead' ? 'a' : 'c').repeat(32);
+    const written = new Date(Date.now() + 60_000);
+    const query = shape(encodeActionQuery({ returnUrl: shop.returnUrl, paused: ['RE' + 'd'.repeat(32)] }, written));
+    const res = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1?${query}`, {
+      CallSid: callSid,
+      AccountSid: ACCOUNT_SID,
+      From: CALLER,
+      To: SHOP_NUMBER,
+      CallStatus: 'in-progress',
+      Digits: CARD,
+      FinishedOnKey: '#',
+    });
+    expect(redirectIn(res.body)?.query.Result).toBe('internal-error');
+    const lines = h.logs.lines.filter((l) => l.includes(callSid)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused')).toEqual([
+      expect.objectContaining({ level: 40, reason }),
+    ]);
+    // the SID its query names never asked of Twilio: no resume, none failed
+    expect(lines.find((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toMatchObject({ recordings: 0 });
+    expect(lines.some((l) => l.recordingSid !== undefined)).toBe(false);
+  },
+);
