@@ -51,6 +51,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       calls: d.calls,
       audit: d.audit,
       log: d.log,
+      publish: (event) => d.events.publish(event),
       sendCommand: d.sendCommand,
       dialCaller: d.dialCaller,
       captures: d.captures,

@@ -3,15 +3,18 @@
  * first accept wins, atomically across instances (SET NX on the call's offer key), then the session
  * names the agent and, in bridge mode, the instance holding the caller's bridge is told to dial the
  * agent's endpoint (`dial-agent`); in dial mode the caller's call is moved to a <Dial> of it
- * (`dialCaller`). Nothing is published: the bridge announces `call.bridged` once the agent's audio
- * is up; a dial is Twilio's alone.
+ * (`dialCaller`). Once the offer is taken, `handoff.taken` is published, before the dial, so the
+ * others it was offered to drop it at once (agents/socket.ts tells only those who no longer see
+ * the call); the bridge announces `call.bridged` once the agent's audio is up; a dial is
+ * Twilio's alone.
  *
  * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append
  * that fails then (a store outage, a refused entry) is logged, and the agent is still dialled:
  * the offer is this agent's already, and failing the accept would leave the caller waiting with
- * no one dialled.
+ * no one dialled. A publish that fails is logged the same way: the others' panels then learn of
+ * it when they next read the calls.
  */
-import type { InstanceCommand } from '../bus';
+import type { CallEvent, InstanceCommand } from '../bus';
 import type { CallRepository } from '../calls/repository';
 import { CALL_TTL_SECONDS, type CallSession } from '../calls/session';
 import type { Logger } from 'pino';
@@ -30,6 +33,8 @@ export interface OfferDeps {
     actor(p: Principal): string;
   };
   log: Logger;
+  /** publishes on the event bus (`handoff.taken`) */
+  publish(event: CallEvent): Promise<void>;
   /** sends `dial-agent` to the instance holding the bridge */
   sendCommand(instanceId: string, command: InstanceCommand): Promise<void>;
   /**
@@ -73,6 +78,9 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
   await d.audit
     .append(session.callSid, { type: 'agent.accepted', role: p.role, actor })
     .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));
+  await d
+    .publish({ type: 'handoff.taken', callSid: session.callSid })
+    .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'offer taken event failed after an accept'));
   if (dial) await d.dialCaller(session.callSid, endpoint, d.log);
   else
     await d.sendCommand(updated.instanceId ?? session.instanceId!, {

@@ -22,6 +22,7 @@ export type ClientMessage = z.infer<typeof clientMessage>;
 /** the bus events agents are shown; anything else on the bus stays between instances */
 export const AGENT_EVENT_TYPES: ReadonlySet<CallEventType> = new Set<CallEventType>([
   'handoff.offered',
+  'handoff.taken',
   'call.bridged',
   'capture.started',
   'capture.progress',

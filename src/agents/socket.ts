@@ -16,7 +16,7 @@ import type { CallSession } from '../calls/session';
 import type { AgentEvent, CallEvent, EventBus } from '../bus';
 import { AgentErrors, isTonewallError, RequestErrors } from '../errors';
 import type { AgentActions } from './actions';
-import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
+import { canSee, type Principal, type TokenAuth, type VisibleCall } from '../auth/tokens';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
 import {
@@ -120,20 +120,37 @@ function closeGently(socket: WebSocket, code: number, reason: string): void {
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** the call as it stood while offered: who could see it then (canSee) was offered it */
+function asOffered(s: CallSession): VisibleCall {
+  return { state: 'offered', handoff: { mode: s.handoff.mode, to: s.handoff.to } };
+}
+
 /**
  * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
- * it is offered (canSee); an event for a call whose record is gone goes to supervisors only, but
- * for its end, which also goes to every socket that was told of the call (Client.heard) and to
- * the agent who accepted it (the end of a bridge whose record an erasure took names them, by actor).
+ * it is offered (canSee). The end of the offer still reaches everyone it was offered to, so no
+ * panel keeps offering a call no one can take: `handoff.taken` goes to those it was offered to
+ * who no longer see the call (the agents who did not take it; the taker and supervisors see it
+ * on, and hear `call.bridged`), and the `call.ended` of a call that ended offered (the caller hung
+ * up, the hold timed out) to everyone it was offered to. These are decided from the call's record
+ * as every instance reads it, so they hold for the sockets on every instance; a socket is never
+ * told of a call that was not offered to it. An event for a call whose record is gone goes to
+ * supervisors only, but for its end, which also goes to every socket that was told of the call
+ * (Client.heard) and to the agent who accepted it (the end of a bridge whose record an erasure
+ * took names them, by actor).
  */
 function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
-  if (session) return canSee(c.principal, session);
-  if (c.principal.role !== 'agent') return true;
+  if (session) {
+    if (event.type === 'handoff.taken') return canSee(c.principal, asOffered(session)) && !canSee(c.principal, session);
+    if (canSee(c.principal, session)) return true;
+    return event.type === 'call.ended' && session.state === 'ended' && session.endedFrom === 'offered' && canSee(c.principal, asOffered(session));
+  }
+  if (c.principal.role !== 'agent') return event.type !== 'handoff.taken';
   return event.type === 'call.ended' && (c.heard.has(event.callSid) || (event.agent !== undefined && event.agent === c.actor));
 }
 
 function heard(c: Client, event: CallEvent): void {
-  if (event.type === 'call.ended') {
+  // the offer or the call is over for this socket: nothing more of it is owed to it
+  if (event.type === 'call.ended' || event.type === 'handoff.taken') {
     c.heard.delete(event.callSid);
     return;
   }

@@ -1,6 +1,6 @@
 /**
  * Call events crossing instances through the store's pub/sub: what agents are shown
- * (handoff.offered, call.bridged, capture.*, processor.result, call.ended) and what instances
+ * (handoff.offered, handoff.taken, call.bridged, capture.*, processor.result, call.ended) and what instances
  * tell each other (a call ended: captures and bridges on it stop). Events carry masked views and
  * SIDs only, never a value or a full caller number; the schemas (bus/messages.ts) hold them to
  * that on publish and on receipt.

@@ -116,6 +116,11 @@ const captureBase = { callSid, captureId, name: fieldName, kind: fieldKind, ente
 /** CONTRACT §5's server events, as instances publish them on the event bus; every one carries callSid */
 export const callEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('handoff.offered'), callSid, from: maskedCaller, fields: z.record(fieldName, maskedField) }),
+  /**
+   * an offer another token's accept took: told to those it was offered to who no longer see the
+   * call (agents/socket.ts), so no panel keeps offering it. The call alone: not who took it
+   */
+  z.object({ type: z.literal('handoff.taken'), callSid }),
   /** agent: who accepted the call, as the audit trail names them (never their `sub`: every panel that sees the call reads this) */
   z.object({ type: z.literal('call.bridged'), callSid, agent: actor.optional() }),
   z.object({ type: z.literal('capture.started'), callSid, captureId, name: fieldName, kind: fieldKind, blanket: z.boolean() }),

@@ -139,6 +139,12 @@ export interface CallSession {
   createdAt: number;
   updatedAt: number;
   endedAt?: number;
+  /**
+   * The state the call ended in (endSession). A call that ended `offered` had been offered to
+   * every connected agent: its `call.ended` reaches them all, so no panel keeps offering a call
+   * that is over (agents/socket.ts).
+   */
+  endedFrom?: CallState;
 }
 
 /**
@@ -181,7 +187,7 @@ export const ENDED_CALL_TTL_SECONDS = 15 * 60;
 
 /**
  * Ends a session where it stands, as every end of a call does (its status callback, its bridge's
- * end, the sweep, an erasure): state ended, the end time set, and a first entry of a matching pair
+ * end, the sweep, an erasure): state ended (the state it ended from kept), the end time set, and a first entry of a matching pair
  * sealed while its second was awaited let go. What the caller must do besides: count the call out
  * of the active ones when it `left` them (a returned drop-in call had left already) and erase the
  * `sealed` vault value. Null when it had ended already: whatever ended it did both.
@@ -190,6 +196,7 @@ export function endSession(s: CallSession, now = Date.now()): { left: boolean; s
   if (s.state === 'ended') return null;
   const left = s.state !== 'returned';
   const sealed = s.pendingMatch?.token || undefined;
+  s.endedFrom = s.state;
   s.state = 'ended';
   s.endedAt = now;
   s.pendingMatch = undefined;

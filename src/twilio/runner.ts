@@ -434,6 +434,6 @@ export function settleInto(stored: CallSession, s: CallSession): void {
     ...(r.sid ? { sid: r.sid } : {}),
     ...(r.status === 'stopped' || r.status === 'absent' || r.status === 'failed' ? { status: r.status } : {}),
   };
-  const ended = stored.state === 'ended' ? { state: stored.state, endedAt: stored.endedAt } : {};
+  const ended = stored.state === 'ended' ? { state: stored.state, endedAt: stored.endedAt, endedFrom: stored.endedFrom } : {};
   Object.assign(stored, s, { recording: { ...s.recording, ...fromTwilio } }, ended);
 }

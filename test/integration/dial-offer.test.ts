@@ -202,3 +202,34 @@ test('two instances on one store: accepts on each at once, one wins, and the cal
     await b.close();
   }
 });
+
+test('the end of a dial offer reaches the agents it was offered to: handoff.taken when another takes it, call.ended when it times out', async () => {
+  const [aliceSock, bobSock] = [await AgentSocket.open(h, alice), await AgentSocket.open(h, bob)];
+  h.emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 1, secondMs: 500 };
+  const taken = await offeredCall();
+  for (const s of [aliceSock, bobSock]) await s.next((e) => e.type === 'handoff.offered' && e.callSid === taken.sid, 'handoff.offered');
+  expect((await api(h, 'POST', `/v1/calls/${taken.sid}/accept`, alice)).status).toBe(200);
+  expect(await bobSock.next((e) => e.type === 'handoff.taken' && e.callSid === taken.sid, 'handoff.taken at bob')).toEqual({
+    type: 'handoff.taken',
+    callSid: taken.sid,
+  });
+  await taken.ended;
+  await aliceSock.next((e) => e.type === 'call.ended' && e.callSid === taken.sid, 'call.ended at alice');
+  expect(aliceSock.events.filter((e) => e.type === 'handoff.taken')).toEqual([]);
+  // bob was told the offer went: the end of alice's call is not his to hear
+  expect(bobSock.events.filter((e) => e.callSid === taken.sid).map((e) => e.type)).toEqual(['handoff.offered', 'handoff.taken']);
+
+  delete h.emulator.faults.dialOutcome;
+  const untaken = await offeredCall();
+  await untaken.ended;
+  for (const s of [aliceSock, bobSock]) {
+    expect(await s.next((e) => e.type === 'call.ended' && e.callSid === untaken.sid, 'call.ended of the offer no one took')).toEqual({
+      type: 'call.ended',
+      callSid: untaken.sid,
+      status: 'completed',
+    });
+    expect(s.events.filter((e) => e.type === 'handoff.taken' && e.callSid === untaken.sid)).toEqual([]);
+  }
+  aliceSock.close();
+  bobSock.close();
+}, 20_000);

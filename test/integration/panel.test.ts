@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '../artifacts');
@@ -161,6 +161,32 @@ it('reconnects after the service closes its socket, and goes on showing events',
     await h.app.services.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     return (await page.textContent('#log'))?.includes(`call.ended ${callSid}`);
   }, 'an event on the new socket');
+  await page.close();
+});
+
+it('drops an offer another agent took, and one whose caller hung up, on their events', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', token(h, 'bob'));
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  const logged = (line: string) => page.waitForFunction((l) => (document.getElementById('log')?.textContent ?? '').includes(l), line, { timeout: 10_000 });
+  const rows = (sid: string) => page.evaluate((s) => document.querySelectorAll(`tr[data-call="${s}"]`).length, sid);
+
+  const taken = await placeCall(h, OFFER_NUMBER, 'offered');
+  await page.waitForSelector(`tr[data-call="${taken.call.sid}"] button.accept`, { timeout: 10_000 });
+  expect((await api(h, 'POST', `/v1/calls/${taken.call.sid}/accept`, token(h, 'alice'))).status).toBe(200);
+  // gone as the event is handled, not at the panel's next read of the list
+  await logged(`handoff.taken ${taken.call.sid}`);
+  expect(await rows(taken.call.sid)).toBe(0);
+  await agentSide(h, taken.call.sid);
+  await taken.call.hangup();
+
+  const untaken = await placeCall(h, OFFER_NUMBER, 'offered');
+  await page.waitForSelector(`tr[data-call="${untaken.call.sid}"] button.accept`, { timeout: 10_000 });
+  await untaken.call.hangup();
+  await logged(`call.ended ${untaken.call.sid}`);
+  await page.waitForFunction((s) => !document.querySelector(`tr[data-call="${s}"]`), untaken.call.sid, { timeout: 2_000 });
   await page.close();
 });
 

@@ -115,6 +115,8 @@ export const PANEL_SCRIPT = `
       if (e.type === 'capture.completed') { capture.status = 'completed'; capture.masked = e.masked; capture.brand = e.brand; capture.valid = e.valid; capture.entered = e.entered; }
       if (e.type === 'capture.failed') { capture.status = e.reason === 'cancelled' ? 'cancelled' : 'failed'; capture.reason = e.reason; capture.masked = e.masked; capture.valid = e.valid; }
     }
+    // an offer another agent took is no longer this panel's to show or take
+    if (e.type === 'handoff.taken') { delete calls[sid]; if (selected === sid) selected = null; render(); return; }
     if (e.type === 'handoff.offered' || e.type === 'call.bridged' || e.type === 'call.ended' || e.type === 'capture.completed' || e.type === 'capture.failed') refresh();
     else render();
   }
@@ -150,7 +152,8 @@ export const PANEL_SCRIPT = `
     api('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { status('token refused', true); return; }
       status('signed in', false); connect(); refresh();
-      // an offer another agent took disappears without an event to this one: re-read now and then
+      // what changes with no event to this panel (a dial-mode call it accepted, which Twilio alone
+      // dials) is re-read now and then; an offer taken or ended goes at once (handoff.taken, call.ended)
       setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
     });
   };

@@ -13,6 +13,7 @@ const events: AgentEvent[] = [
     from: '+*******4567',
     fields: { card: { kind: 'card-number', masked: '************1111', last4: '1111', brand: 'visa', valid: true } },
   },
+  { type: 'handoff.taken', callSid: SID },
   { type: 'call.bridged', callSid: SID, agent: 'agent:0123456789abcdef' },
   { type: 'capture.started', callSid: SID, captureId: 'cap_1', name: 'card', kind: 'card-number', blanket: false },
   { type: 'capture.progress', callSid: SID, captureId: 'cap_1', entered: 3, masked: '***' },

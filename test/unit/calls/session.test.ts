@@ -14,6 +14,12 @@ describe('endSession', () => {
     expect(s.pendingMatch).toBeUndefined();
   });
 
+  test('keeps the state the call ended from: an offer no one took reaches the agents it was offered to (agents/socket.ts)', () => {
+    const s = makeSession({ state: 'offered' });
+    endSession(s, 1);
+    expect(s.endedFrom).toBe('offered');
+  });
+
   test('a call returned to its app had left the active calls already', () => {
     const s = makeSession({ state: 'returned' });
     expect(endSession(s, 1)).toEqual({ left: false, sealed: undefined });
