@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '../artifacts');
@@ -187,6 +187,34 @@ it('drops an offer another agent took, and one whose caller hung up, on their ev
   await untaken.call.hangup();
   await logged(`call.ended ${untaken.call.sid}`);
   await page.waitForFunction((s) => !document.querySelector(`tr[data-call="${s}"]`), untaken.call.sid, { timeout: 2_000 });
+  await page.close();
+});
+
+it('stops and says so when the service refuses a socket for too many of this agent (4429)', async () => {
+  // the agent holds their share of sockets already (AGENT_SOCKETS_PER_AGENT, 8)
+  const held = await Promise.all(Array.from({ length: 8 }, () => AgentSocket.open(h, token(h, 'zed'))));
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: WebSocket[] = [];
+    (window as unknown as { opened: WebSocket[] }).opened = opened;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    };
+  });
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', token(h, 'zed'));
+  await page.click('#signin');
+  await page.waitForFunction(() => /too many panels open/.test(document.getElementById('status')?.textContent ?? ''));
+  // past the first reconnect's 1 s and the second's 2 s: no other socket was opened
+  await page.waitForTimeout(3_500);
+  expect(await page.evaluate(() => (window as unknown as { opened: WebSocket[] }).opened.length)).toBe(1);
+  expect(await page.textContent('#connection')).toBe('offline');
+  expect(await page.textContent('#status')).toMatch(/too many panels open/);
+  for (const s of held) s.close();
   await page.close();
 });
 

@@ -133,7 +133,8 @@ export const PANEL_SCRIPT = `
     }
   }
   // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
-  // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried
+  // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried, nor a
+  // socket refused because this agent holds too many open already (4429): a retry is refused again while they stay open
   var retries = 0;
   function connect() {
     ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/agent/ws');
@@ -142,6 +143,7 @@ export const PANEL_SCRIPT = `
     ws.onclose = function (c) {
       $('connection').textContent = 'offline';
       if (c.code === 4401) { status('signed out: token refused', true); return; }
+      if (c.code === 4429) { status('not connected: too many panels open for this agent; close one and reload', true); return; }
       status('disconnected: reconnecting', true);
       setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
     };
