@@ -35,7 +35,7 @@ function answered<T>(reply: Promise<T>): Promise<T> {
         setImmediate(() => {
           if (settled) return;
           settled = true;
-          reject(new Error(`Redis did not answer within ${COMMAND_TIMEOUT_MS} ms`));
+          reject(StoreErrors.unavailable({ detail: `Redis did not answer within ${COMMAND_TIMEOUT_MS} ms` }));
         }),
       COMMAND_TIMEOUT_MS,
     );
@@ -115,7 +115,8 @@ export class RedisStore implements Store {
     } catch (cause) {
       // a command Redis refused, or our own coded error (an update conflict), is not an outage
       if (isTonewallError(cause) || (cause instanceof Error && /WRONGTYPE|ERR /.test(cause.message))) throw cause;
-      throw Errors.storeUnavailable({ cause });
+      // the client's own words (a closed connection, a refused write), which hold no key or value, say which outage it is
+      throw StoreErrors.unavailable({ cause, detail: cause instanceof Error ? cause.message.slice(0, 80) : undefined });
     }
   }
 
