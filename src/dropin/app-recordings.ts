@@ -11,7 +11,7 @@ import type { CallSession } from '../calls/session';
 import { errFields } from '../log';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
 import { inProgress } from '../recording/stretch';
-import { HeldPauses } from './held-pauses';
+import { HeldPauses, type PausingRequest } from './held-pauses';
 
 /** 14 SIDs of 34 characters, comma-joined, fit the audit trail's 512-character values */
 const AUDIT_SIDS_PER_ENTRY = 14;
@@ -67,8 +67,9 @@ export class AppRecordings {
   /**
    * Pauses the app's recordings (each one `found` in progress), all or none: a pause
    * that fails resumes those already paused, and the outcome is that failure (fail closed).
+   * `by`: the request pausing, held with the pause (HeldPauses).
    */
-  async pause(s: CallSession, log: Logger): Promise<RecordingOutcome> {
+  async pause(s: CallSession, log: Logger, by?: PausingRequest): Promise<RecordingOutcome> {
     const r = s.recording;
     if (r.unlisted) {
       log.warn({ reason: 'recordings-not-listed' }, 'recording pause failed: sensitive input is refused');
@@ -78,7 +79,7 @@ export class AppRecordings {
     // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
     const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
     const sids = r.sids ?? (r.sid ? [r.sid] : []);
-    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.hold(s.callSid, sids);
+    if (outcome.ok && !outcome.absent && sids.length > 0) this.held.hold(s.callSid, sids, by);
     return outcome;
   }
 

@@ -35,6 +35,7 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
 import { AppRecordings } from './app-recordings';
+import type { PausingRequest } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { signedReturnUrl } from './result-signature';
@@ -133,8 +134,9 @@ export class DropinService {
     return this.recordings.found(callSid, log);
   }
 
-  pauseApp(s: CallSession, log: Logger): Promise<RecordingOutcome> {
-    return this.recordings.pause(s, log);
+  /** `by`: the request pausing, whose failure resumes what it paused (returnAfterFailure `pausedBy`) */
+  pauseApp(s: CallSession, log: Logger, by?: PausingRequest): Promise<RecordingOutcome> {
+    return this.recordings.pause(s, log, by);
   }
 
   resumeApp(s: CallSession): Promise<RecordingOutcome> {
@@ -202,14 +204,17 @@ export class DropinService {
    * it (the capture route). `resumeNothing`: the request's query is one no recording may be
    * resumed from (twilio/dropin-rescue.ts: too old, untimed, dated ahead), perhaps a replay while
    * a later field is keyed, so neither its recordings nor those this process holds paused for
-   * the call are resumed, and those stay held for the step that paused them.
+   * the call are resumed, and those stay held for the step that paused them. `pausedBy`: the
+   * request that failed, when only what it paused itself may be resumed (the capture route's,
+   * whose request names no recording and holds no time: twilio/dropin-rescue.ts), not what this
+   * process holds paused for the call by another request, which also stays held (logged).
    */
   async returnAfterFailure(
     callSid: string,
     returnUrl: string,
     paused: readonly string[],
     log: Logger,
-    opts: { flowId?: string; keyedOn?: boolean; resumeNothing?: boolean } = {},
+    opts: { flowId?: string; keyedOn?: boolean; resumeNothing?: boolean; pausedBy?: PausingRequest } = {},
   ): Promise<string> {
     const { flowId } = opts;
     const secret = this.secret();
@@ -221,8 +226,7 @@ export class DropinService {
         return false;
       },
     );
-    const sids = opts.resumeNothing ? [] : [...new Set([...paused, ...this.recordings.held.of(callSid)])];
-    if (!opts.resumeNothing) this.recordings.held.forget(callSid);
+    const sids = this.toResume(callSid, paused, opts, log);
     // the failed step answered a Gather that ended without '#' (its count, or its timeout): the
     // caller may still be keying, so the resume waits as one after a field's count does
     if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);
@@ -230,6 +234,23 @@ export class DropinService {
     await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, log });
     log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
     return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
+  }
+
+  /** what returnAfterFailure resumes (its `paused`, and what this process holds paused for the call that it may resume), no longer held */
+  private toResume(callSid: string, paused: readonly string[], opts: { resumeNothing?: boolean; pausedBy?: PausingRequest }, log: Logger): string[] {
+    if (opts.resumeNothing) return [];
+    const held = this.recordings.held;
+    if (!opts.pausedBy) {
+      const sids = [...new Set([...paused, ...held.of(callSid)])];
+      held.forget(callSid);
+      return sids;
+    }
+    const own = held.by(callSid, opts.pausedBy);
+    const others = own.length === 0 ? held.of(callSid).length : 0;
+    if (others > 0)
+      log.warn({ reason: 'paused-by-another-request', recordings: others }, 'a failed step resumes no recording it did not pause: those held stay paused');
+    held.forget(callSid, opts.pausedBy);
+    return [...new Set([...paused, ...own])];
   }
 
   /**

@@ -18,6 +18,7 @@ import type { CallRepository } from '../calls/repository';
 import type { Config } from '../config';
 import { allowedReturnUrl } from '../dropin/return-urls';
 import { dropinFlow } from '../dropin/outcome';
+import type { PausingRequest } from '../dropin/held-pauses';
 import type { DropinService } from '../dropin/service';
 import type { FlowRegistry } from '../flows/load';
 import type { Flow } from '../flows/schema';
@@ -88,10 +89,11 @@ export function refusedCaptureTwiml(flow?: Flow): string {
  * returned before it created a record (its first step failed and it went back with
  * `internal-error`) redirected here again, or a request resent after the call was erased or
  * expired. Either is a call tonewall already knew: refused as one, with the apology, never a
- * silent hangup of a caller the app is still talking to.
+ * silent hangup of a caller the app is still talking to. `request`: this request's handling, the
+ * app's recordings it pauses held as its own (dropin/held-pauses.ts), for its rescue.
  */
 export function captureHandler(d: CaptureRouteDeps) {
-  return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger, outlived = false): Promise<string> => {
+  return async (flowId: string, raw: Record<string, string>, query: unknown, log: Logger, outlived: boolean, request: PausingRequest): Promise<string> => {
     const p = voiceParams.parse(raw);
     const flow = captureFlow(d.flows, flowId);
     const refuse = async (reason: string): Promise<string> => {
@@ -122,6 +124,8 @@ export function captureHandler(d: CaptureRouteDeps) {
       log,
       // the app's recordings: each one in progress, paused by its SID before any sensitive prompt
       { dropin: { returnUrl: returnUrl.toString() }, recording: await d.dropin.appRecording(p.CallSid, log) },
+      // what this request pauses is its own: should it fail, its rescue resumes that and nothing else (dropin-rescue.ts)
+      request,
     );
     // from its first prompt on, a caller who hangs up is noticed (service.ts), by any instance
     await d.dropin.watch(p.CallSid);

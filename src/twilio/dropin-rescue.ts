@@ -20,12 +20,21 @@
  * `internal-error`, as any failure does, but resumes nothing (neither what it names nor what this
  * process holds paused for the call); that is logged. Within the bound a resent request still
  * resumes: only the store knows better.
+ *
+ * The capture route's request names no recording and holds no time, so it has no age to be read
+ * by: its rescue resumes only what that request's own handling paused (the app's recordings,
+ * paused before the capture could be written), held with the request (dropin/held-pauses.ts),
+ * never what this process holds paused for the call by a later request of the capture. A copy of
+ * it resent while the store is down, as a later field is keyed, fails at the replay guard having
+ * paused nothing: the call's answer is the return to its app with `internal-error`, nothing is
+ * resumed, and the held recordings left paused are logged.
  */
 import { CALL_SID } from '../sids';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { decodeActionQuery, type ActionQuery } from '../dropin/action-query';
 import { allowedReturnUrl } from '../dropin/return-urls';
+import type { PausingRequest } from '../dropin/held-pauses';
 import type { DropinService } from '../dropin/service';
 import { errFields } from '../log';
 import type { AuditSink } from '../recording/controller';
@@ -70,14 +79,17 @@ export const DROPIN_QUERY_MAX_AGE_SECONDS = Math.max(ASK_MAX_SECONDS, GUARD_DOCU
 /** a CallSid as Twilio issues them: a rescue runs before any parser has read the request */
 export { CALL_SID } from '../sids';
 
-/** the capture route failed: a capture it would have started goes back (nothing asked yet, or what it paused resumed) */
-export function captureRescue(d: RescueDeps, flowId: string): Rescue {
+/**
+ * The capture route failed: a capture it would have started goes back (nothing asked yet, or what
+ * `request`, this request's handling, paused resumed: nothing another request of the call paused).
+ */
+export function captureRescue(d: RescueDeps, flowId: string, request: PausingRequest): Rescue {
   return async (params, query, log) => {
     const flow = captureFlow(d.flows, flowId);
     const returnUrl = captureReturn(query, d.config);
     const callSid = params.CallSid;
     if (!flow || !returnUrl || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
-    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { flowId: flow.id });
+    return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { flowId: flow.id, pausedBy: request });
   };
 }
 

@@ -51,6 +51,7 @@ import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
 import { afterFailedGuard, firstRescue, stretchRescue, type StretchWebhook } from './stretch-rescue';
 import { webhookServing, type Claimed, type Early, type Handler, type Reads } from './serving';
 import type { DropinService } from '../dropin/service';
+import type { PausingRequest } from '../dropin/held-pauses';
 import { decodeActionQuery } from '../dropin/action-query';
 import { TwilioErrors } from '../errors';
 
@@ -281,12 +282,20 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       app.post<{ Params: { flowId: string } }>('/twilio/capture/:flowId', ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
         const flowId = req.params.flowId;
-        const answer = await serve(req, 'capture', 'voice', async (raw, log, _req, claimed) => capture(flowId, raw, req.query, log, await outlived(claimed)), {
-          identify: captureIdentity(flowId),
-          early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
-          rescue: captureRescue(rescueDeps, flowId),
-          reads: (identity) => d.webhookWrite.reads(identity.callSid),
-        });
+        // this request's own: the handler's pauses are held with it, and its rescue resumes those alone (dropin-rescue.ts)
+        const request: PausingRequest = { route: 'capture' };
+        const answer = await serve(
+          req,
+          'capture',
+          'voice',
+          async (raw, log, _req, claimed) => capture(flowId, raw, req.query, log, await outlived(claimed), request),
+          {
+            identify: captureIdentity(flowId),
+            early: captureAgain(d.calls, d.audit, d.log, d.flows.byId(flowId)),
+            rescue: captureRescue(rescueDeps, flowId, request),
+            reads: (identity) => d.webhookWrite.reads(identity.callSid),
+          },
+        );
         observeLatency('capture', answer.status, started);
         return send(reply, answer);
       });

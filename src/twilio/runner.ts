@@ -24,6 +24,7 @@ import type { Vault } from '../vault';
 import { actionQueryOf } from './action-query';
 import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
+import type { PausingRequest } from '../dropin/held-pauses';
 import { advance, ownRecordingRuns, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
@@ -131,12 +132,14 @@ export class FlowRunner {
     log: Logger,
     /** a drop-in capture's own session data (dropin/) */
     extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {},
+    /** the request starting a drop-in capture: the app's recordings it pauses are held as its own (dropin/held-pauses.ts) */
+    pausedBy?: PausingRequest,
   ): Promise<string> {
     const opening = this.opening(flow, p, extra);
     const { session, created } = await this.d.calls.create(opening.session, opening.also);
     if (!created) {
       // the same call's first webhook again, with other parameters: re-ask where it stands
-      return this.run(flow, session, { kind: 'resume' }, log, this.immediate);
+      return this.run(flow, session, { kind: 'resume' }, log, this.immediate, pausedBy);
     }
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
@@ -145,7 +148,7 @@ export class FlowRunner {
       this.d.onSessionChanged?.(session);
       return opening.twiml;
     }
-    return this.run(flow, session, { kind: 'start', live: p.live }, log, this.immediate);
+    return this.run(flow, session, { kind: 'start', live: p.live }, log, this.immediate, pausedBy);
   }
 
   /** a call's new session, its caller's number sealed and, when the flow opens plainly, its first TwiML (opening.ts) */
@@ -288,10 +291,10 @@ export class FlowRunner {
    * webhook of the stretch that fails resumes them from its action's query (stretch-rescue.ts);
    * a drop-in capture's rescue returns the call to its app and resumes the app's itself (dropin/).
    */
-  private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites): Promise<string> {
+  private async run(flow: Flow, session: CallSession, input: EngineInput, log: Logger, writes: StepWrites, pausedBy?: PausingRequest): Promise<string> {
     const stretch: { paused?: CallSession } = {};
     try {
-      return await this.runSteps(flow, session, input, log, writes, stretch);
+      return await this.runSteps(flow, session, input, log, writes, stretch, pausedBy);
     } catch (err) {
       const paused = stretch.paused;
       if (paused) {
@@ -318,6 +321,8 @@ export class FlowRunner {
     writes: StepWrites,
     /** the session as this step's pause left it, until a resume: what to resume should the step fail */
     stretch: { paused?: CallSession },
+    /** the request whose pauses of a drop-in capture's app recordings are held as its own (start) */
+    pausedBy?: PausingRequest,
   ): Promise<string> {
     const verbs: Verb[] = [];
     const before = new Set(Object.keys(session.fields));
@@ -338,7 +343,7 @@ export class FlowRunner {
         await this.afterLateResume(s);
         // named before it is sent: a pause whose audit entry cannot be written has paused all the same
         if (!dropin) stretch.paused = s;
-        const outcome = dropin ? await dropin.pauseApp(s, log) : await this.pauseRecordings(s, log);
+        const outcome = dropin ? await dropin.pauseApp(s, log, pausedBy) : await this.pauseRecordings(s, log);
         if (dropin || !outcome.ok || outcome.absent) stretch.paused = undefined;
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume

@@ -279,6 +279,34 @@ it("the capture route fails after pausing the app's recording (its call record s
   const entries = await auditOf(c.sid);
   expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
   expect(entries.at(-1)).toMatchObject({ type: 'dropin.returned', flowId: 'card-capture', result: 'internal-error' });
+  // the pause was the failed request's own: resumed by its rescue, with no warning of another's
+  const lines = h.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.filter((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toEqual([
+    expect.objectContaining({ route: 'capture', recordings: 1 }),
+  ]);
+  expect(lines.some((l) => l.reason === 'paused-by-another-request')).toBe(false);
+});
+
+it("the store goes while the capture route pauses the app's recording: the pause, not audited, is undone; the call goes back with none left paused", async () => {
+  shop.recordings = 1;
+  h.emulator.faults.recordingPause = { delayMs: 800, times: 1 };
+  const c = await d.call(keypad());
+  // while Twilio takes the pause, the store goes: the pause's audit entry is refused, and the route fails
+  await waitFor(() => h.emulator.faults.recordingPause === undefined, 'the pause request');
+  await stopRedis();
+  await c.ended;
+  expectInternalError(c);
+  expect(c.gathers).toHaveLength(0);
+  expect(says(c)).toEqual([HELLO, THANKS]);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(shop.atReturn).toEqual([{ sid: rec.sid, status: 'in-progress' }]);
+  const lines = h.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  // resumed by the pause itself (all or none, recording/controller.ts), so the rescue has none of its own to resume, and none of another's
+  expect(lines.filter((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toEqual([
+    expect.objectContaining({ route: 'capture', recordings: 0 }),
+  ]);
+  expect(lines.some((l) => l.reason === 'paused-by-another-request')).toBe(false);
 });
 
 it('Redis down as the app redirects the call: straight back with internal-error, nothing asked, nothing paused', async () => {

@@ -195,6 +195,54 @@ test("within the bound, the security code's webhook coming late, the store down,
   }
 }, 60_000);
 
+/** the capture route's URL as the shop redirects to it (shop-app.ts), and its request as Twilio sent it */
+const captureUrl = () => `${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`;
+function captureParams(c: EmulatedCall): Record<string, string> {
+  return { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound' };
+}
+
+test("the capture route's signed request sent again, the store down, while the security code is asked: the call's answer internal-error, nothing resumed, the code in no recording", async () => {
+  let replayed = { status: 0, body: '' };
+  let beforeReplay: string[] = [];
+  let afterReplay = '';
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g: GatherRequest) => {
+    const p = g.prompt.join(' ');
+    if (p.includes('card number')) return `${CARD}#`;
+    if (p.includes('expiry')) return EXPIRY;
+    if (!p.includes('security code')) return null;
+    beforeReplay = statuses(c!);
+    // the request that started the capture, as a proxy logged it: it names no recording and holds no time
+    await redis.stop();
+    replayed = await h.emulator.signedPost(captureUrl(), captureParams(c!));
+    afterReplay = statusNow(c!);
+    return CVV;
+  });
+  await c.ended;
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
+  // the capture route paused the app's recording (held by this instance) before the card was asked
+  expect(beforeReplay).toEqual(['in-progress', 'paused']);
+  // the replay failed at the replay guard: the capture's safe answer, and the recording left paused
+  expect(replayed.status).toBe(200);
+  const back = redirectIn(replayed.body);
+  expect(back?.target).toBe(`${shop.url}/paid`);
+  expect(back?.query.Result).toBe('internal-error');
+  expect(afterReplay).toBe('paused');
+  // the security code's own webhook failed too (the store down): resumed from its query only then, after the code
+  expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
+  expectInternalError(c);
+  const refused = logOf(h, c).filter((l) => l.msg === 'a failed step resumes no recording it did not pause: those held stay paused');
+  expect(refused).toHaveLength(1);
+  expect(refused[0]).toMatchObject({ level: 40, route: 'capture', reason: 'paused-by-another-request', recordings: 1 });
+  const returned = logOf(h, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
+  expect(returned.map((l) => [l.route, l.recordings])).toEqual([
+    ['capture', 0],
+    ['gather', 1],
+  ]);
+  expectNothingKeyedLogged(h, c);
+}, 60_000);
+
 test.each([
   ['untimed', (q: string) => q.replace(/=2\.[0-9a-z]+\./, '=1.')],
   ['ahead', (q: string) => q],

@@ -39,3 +39,27 @@ test('bounded: holding a pause drops those older than HELD_PAUSE_MS (calls that 
   expect(held.of(call(999))).toEqual([rec(999)]);
   expect(held.size).toBe(2);
 });
+
+test("a request's own pauses: only what it paused, until another request pauses the call, and forgotten only by it", () => {
+  let now = 1_000_000;
+  const held = new HeldPauses(() => now);
+  const first = { route: 'capture' };
+  const resent = { route: 'capture' };
+  held.hold(call(1), [rec(1)], first);
+  expect(held.by(call(1), first)).toEqual([rec(1)]);
+  // a copy of the request (equal, not the same) paused nothing
+  expect(held.by(call(1), resent)).toEqual([]);
+  held.forget(call(1), resent);
+  expect(held.of(call(1))).toEqual([rec(1)]);
+  // a later request of the call (a gather's, held with none) pausing: no longer the first's
+  held.hold(call(1), [rec(1)]);
+  expect(held.by(call(1), first)).toEqual([]);
+  held.forget(call(1), first);
+  expect(held.of(call(1))).toEqual([rec(1)]);
+  held.hold(call(2), [rec(2)], first);
+  now += HELD_PAUSE_MS;
+  expect(held.by(call(2), first)).toEqual([]);
+  now -= 1;
+  held.forget(call(2), first);
+  expect(held.of(call(2))).toEqual([]);
+});
