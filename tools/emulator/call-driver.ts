@@ -155,7 +155,8 @@ async function executeVerb(ctx: EmulatorContext, call: Call, verb: TwimlVerb, do
       if (verb.recordingName !== undefined) {
         call.record({ verb: 'Stop/Recording', name: verb.recordingName });
         const rec = call.recordings.find((r) => r.active && r.opts.name === verb.recordingName);
-        if (rec) await call.updateRecording(rec, 'stopped');
+        // Twilio goes on with the document while it processes the recording
+        if (rec) void call.updateRecording(rec, 'stopped');
         return 'continue';
       }
       call.record({ verb: 'Stop/Stream', name: verb.streamName });

@@ -1,8 +1,16 @@
-import { deliverWebhook, type EmulatorContext } from './context';
+import { abortableSleep, deliverWebhook, type EmulatorContext } from './context';
 import { newSid, rfc2822 } from './ids';
 import { concat, type MediaLeg } from './media-client';
 import { keyTone } from './keypad';
-import { Recording, RECORDING_TOO_SHORT, type PauseBehavior, type RecordingOptions, type RecordingStatus, type Track } from './recording';
+import {
+  Recording,
+  RECORDING_PROCESSING_MS,
+  RECORDING_TOO_SHORT,
+  type PauseBehavior,
+  type RecordingOptions,
+  type RecordingStatus,
+  type Track,
+} from './recording';
 import type { RecordingState } from './timeline';
 import type { TranscriptEntry } from './twiml';
 
@@ -52,7 +60,7 @@ export interface EmulatedCall {
   /** what the far end does at a Gather or a stream; tests may set these on outbound calls */
   handlers: CallHandlers;
   recordings: Recording[];
-  /** resolves once the call ended and its status callback was delivered */
+  /** resolves once the call ended and its status callback was delivered, then its recordings' final callbacks */
   ended: Promise<void>;
   /** the caller hangs up */
   hangup(): Promise<void>;
@@ -129,6 +137,10 @@ export class Call implements EmulatedCall {
   private callbackSequence = 0;
   /** the call waits in an <Enqueue>, its wait music playing, until it is redirected or ends */
   private waiting = false;
+  /** stopped recordings being processed, each until its final callback was delivered */
+  private readonly processing = new Set<Promise<void>>();
+  /** ended by the emulator's shutdown: no callbacks */
+  private silent = false;
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -269,7 +281,12 @@ export class Call implements EmulatedCall {
     return rec;
   }
 
-  updateRecording(rec: Recording, status: RecordingStatus, pauseBehavior?: PauseBehavior): Promise<void> {
+  /**
+   * Pauses, resumes or stops a recording. A stopped one is processed (RECORDING_PROCESSING_MS)
+   * once `processAfter` settled, then is `completed` or `absent` and its callback is sent: the
+   * promise resolves when it was delivered.
+   */
+  updateRecording(rec: Recording, status: RecordingStatus, pauseBehavior?: PauseBehavior, processAfter: Promise<unknown> = Promise.resolve()): Promise<void> {
     if (rec.status === status) return Promise.resolve();
     // in a queue, its wait music reached the recording until now, and does from now if it runs on
     if (this.waiting) rec.hear();
@@ -277,8 +294,19 @@ export class Call implements EmulatedCall {
     if (this.waiting) rec.hear();
     this.ctx.timeline.add({ type: 'recording', callSid: this.sid, recordingSid: rec.sid, status });
     // Twilio's events are in-progress (once, at start), completed and absent: a pause or a resume sends none
-    if (status === 'stopped') return this.postRecordingCallback(rec, rec.absent ? 'absent' : 'completed');
-    return Promise.resolve();
+    if (status !== 'stopped') return Promise.resolve();
+    const done = processAfter.then(() => this.processRecording(rec));
+    this.processing.add(done);
+    void done.then(() => this.processing.delete(done));
+    return done;
+  }
+
+  /** Twilio's processing of a stopped recording: `processing`, then `completed` or `absent`, and only then the callback */
+  private async processRecording(rec: Recording): Promise<void> {
+    const ran = await abortableSleep(RECORDING_PROCESSING_MS, this.ctx.closing);
+    rec.processed = true;
+    if (!ran || this.silent) return;
+    await this.postRecordingCallback(rec, rec.absent ? 'absent' : 'completed');
   }
 
   /**
@@ -339,15 +367,17 @@ export class Call implements EmulatedCall {
     if (this.finishing) return this.ended;
     if (!FINAL_STATUSES.has(status)) throw new Error(`not a final call status: ${status}`);
     this.finishing = true;
+    this.silent = opts.silent === true;
     this.endTime = new Date();
     this.setStatus(status);
     this.run.abort();
     await Promise.all(this.legs.map((leg) => leg.stop()));
-    for (const rec of this.recordings.filter((r) => r.active)) {
-      const done = this.updateRecording(rec, 'stopped');
-      if (!opts.silent) await done;
-    }
-    if (!opts.silent) await this.postStatus('completed');
+    // the call's recordings end with it; Twilio processes each after, so their final callbacks
+    // come after the call's own `completed` status callback (RECORDING_PROCESSING_MS)
+    const statusSent = this.silent ? Promise.resolve() : this.postStatus('completed');
+    for (const rec of this.recordings.filter((r) => r.active)) void this.updateRecording(rec, 'stopped', undefined, statusSent);
+    await statusSent;
+    if (!this.silent) await Promise.all([...this.processing]);
     this.resolveEnded();
   }
 

@@ -35,6 +35,19 @@ export interface RecordingOptions {
 export const RECORDING_TOO_SHORT = 16101;
 
 /**
+ * How long the emulator takes to process a stopped recording before it is `completed` (or
+ * `absent`) and its callback is sent. Twilio processes every recording after it ends: the
+ * resource is `processing` meanwhile, and "Twilio sends a recording status callback after it
+ * finishes processing a call recording" (https://www.twilio.com/docs/usage/webhooks/voice-webhooks);
+ * "call recordings require post-processing, and may not always be ready right away when your
+ * call ends" (https://support.twilio.com/hc/en-us/articles/360014251313). So a recording that
+ * ends with its call reports its end after the call's own `completed` status callback. Twilio
+ * takes seconds; the emulator runs in compressed time and takes a few milliseconds, enough that
+ * nothing can rely on the order.
+ */
+export const RECORDING_PROCESSING_MS = 25;
+
+/**
  * One call recording. It keeps each track as Twilio does before it mixes them: a dual-channel
  * recording's first channel is the inbound track, its second the outbound track; a mono one
  * is the two mixed. Paused with PauseBehavior=skip, neither track takes anything; with
@@ -58,6 +71,8 @@ export class Recording {
   private readonly tracks: Record<Track, AudioCapture> = { inbound: new AudioCapture(), outbound: new AudioCapture() };
   /** something on the call reached it while it ran: it is not too short to keep */
   private heard = false;
+  /** stopped and processed: `completed` or `absent` from now on (until then, `processing`) */
+  processed = false;
 
   constructor(
     readonly callSid: string,
@@ -119,7 +134,21 @@ export class Recording {
     return mix(this.tracks.inbound.bytes, this.tracks.outbound.bytes);
   }
 
-  toJson(accountSid: string): Record<string, unknown> {
+  /**
+   * The resource's status as Twilio's REST API shows it: in-progress, paused, and once stopped
+   * `processing` until processed, then `completed` or `absent` (Recording resource statuses:
+   * in-progress, paused, stopped, processing, completed, absent; twilio-node RecordingStatus).
+   * `stopped` is only ever the answer to the update that stopped it (the `stoppedNow` view).
+   */
+  publicStatus(stoppedNow = false): string {
+    if (this.status !== 'stopped') return this.status;
+    if (stoppedNow) return 'stopped';
+    if (!this.processed) return 'processing';
+    return this.absent ? 'absent' : 'completed';
+  }
+
+  toJson(accountSid: string, opts: { stoppedNow?: boolean } = {}): Record<string, unknown> {
+    const done = this.status === 'stopped' && this.processed;
     return {
       account_sid: accountSid,
       api_version: '2010-04-01',
@@ -129,13 +158,13 @@ export class Recording {
       date_created: rfc2822(this.dateCreated),
       date_updated: rfc2822(this.dateUpdated),
       start_time: rfc2822(this.dateCreated),
-      duration: this.status === 'stopped' ? String(this.durationSeconds()) : null,
+      duration: done ? String(this.durationSeconds()) : null,
       sid: this.sid,
       price: null,
       price_unit: 'USD',
-      status: this.absent ? 'absent' : this.status,
+      status: this.publicStatus(opts.stoppedNow),
       source: this.opts.source,
-      error_code: this.absent ? RECORDING_TOO_SHORT : null,
+      error_code: done && this.absent ? RECORDING_TOO_SHORT : null,
       encryption_details: null,
       track: this.opts.track,
       uri: `/2010-04-01/Accounts/${accountSid}/Calls/${this.callSid}/Recordings/${this.sid}.json`,

@@ -252,7 +252,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     const behavior = first(body.PauseBehavior);
     const pauseBehavior: PauseBehavior | undefined = behavior === 'skip' || behavior === 'silence' ? behavior : status === 'paused' ? 'silence' : undefined;
     void call.updateRecording(rec, status as RecordingStatus, pauseBehavior);
-    return rec.toJson(ctx.accountSid);
+    // the update that stops it answers `stopped`; fetched or listed after, it is `processing`, then `completed` or `absent`
+    return rec.toJson(ctx.accountSid, { stoppedNow: status === 'stopped' });
   });
 
   // ---- IncomingPhoneNumbers ----

@@ -299,14 +299,55 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(absent.params).toMatchObject({ CallSid: call.sid, ErrorCode: '16101', RecordingDuration: '0' });
     expect(service.requests.find((r) => r.params.RecordingSid === heard && r.params.RecordingStatus === 'completed')!.params.ErrorCode).toBe('0');
 
-    // the resource: absent with Twilio's error, or as it was stopped
+    // the resource, processed: absent with Twilio's error, or completed
     for (const [sid, status, code] of [
       [empty, 'absent', 16101],
       [skipped, 'absent', 16101],
-      [heard, 'stopped', null],
+      [heard, 'completed', null],
     ] as const) {
       expect((await rest('GET', `/Calls/${call.sid}/Recordings/${sid}.json`)).json).toMatchObject({ status, error_code: code });
     }
+  });
+
+  it('processes a stopped recording: the stop answers stopped, then it is processing, and completed only with its callback', async () => {
+    const call = await liveCall();
+    const sid = (
+      await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
+        RecordingStatusCallback: `${service.origin}/recording-status`,
+        RecordingStatusCallbackEvent: ['completed', 'absent'],
+      })
+    ).json.sid as string;
+    const stopped = await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'stopped' });
+    expect(stopped.json).toMatchObject({ status: 'stopped', duration: null });
+    // no file yet: processing, in the resource and the call's list, until the callback is sent
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings/${sid}.json`)).json).toMatchObject({ status: 'processing', duration: null });
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings.json`)).json.recordings).toEqual([expect.objectContaining({ sid, status: 'processing' })]);
+    expect(service.requests.filter((r) => r.path === '/recording-status')).toEqual([]);
+    await eventually(() => service.requests.some((r) => r.path === '/recording-status'));
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings/${sid}.json`)).json).toMatchObject({ status: 'completed', duration: '0' });
+    // a recording that was stopped takes no update (it is no longer active)
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'in-progress' })).status).toBe(404);
+  });
+
+  it("posts the final callback of a recording that ends with its call after the call's completed status callback", async () => {
+    service.routes.set(
+      '/voice',
+      () =>
+        '<Response><Start><Recording recordingStatusCallback="/rs" recordingStatusCallbackEvent="in-progress completed absent"/></Start><Say>hello</Say><Enqueue>hold</Enqueue></Response>',
+    );
+    service.routes.set('/status', () => '');
+    const call = await emulator.placeCall({
+      from: '+15551230000',
+      to: '+15005550006',
+      voiceUrl: `${service.origin}/voice`,
+      statusCallback: `${service.origin}/status`,
+    });
+    await eventually(() => call.transcript.some((e) => e.verb === 'Enqueue'));
+    await call.hangup();
+    const order = service.requests
+      .filter((r) => r.path === '/rs' || r.path === '/status')
+      .map((r) => r.params.RecordingStatus ?? `call ${r.params.CallStatus}`);
+    expect(order).toEqual(['in-progress', 'call completed', 'completed']);
   });
 
   it('ends a recording that ran while the call waited in a queue completed: the wait music is on it', async () => {
