@@ -5,6 +5,25 @@ import type { Reach } from './origins';
 /** Twilio gives up on a webhook after 15 s (its documented default timeout). */
 export const WEBHOOK_TIMEOUT_MS = 15_000;
 
+/**
+ * Twilio retries a webhook whose connection could not be made, once by default: the connection
+ * overrides' Retry count (`rc`) defaults to 1, its Retry policy (`rp`) to connection failures
+ * (`ct`), all within the Total time (`tt`, 15 000 ms)
+ * (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides). A request that
+ * reached the server is never sent again, whatever it answered. The retry carries the same
+ * I-Twilio-Idempotency-Token, so a service can tell it from a new request.
+ */
+export const WEBHOOK_CONNECT_RETRIES = 1;
+
+/** the errors of a connection that was never made (undici puts the socket's code on `cause`) */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function connectFailed(err: unknown): boolean {
+  // duck-typed: fetch's errors may come from another realm (a test runner's), where instanceof fails
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' && CONNECT_FAILURES.has(cause.code);
+}
+
 export interface WebhookResponse {
   status: number;
   body: string;
@@ -52,12 +71,16 @@ export class WebhookSender {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     // signed as the URL Twilio requests; sent where that URL's proxy would hand it
-    const res = await fetch(this.reach(target), {
-      method,
-      headers,
-      body: method === 'POST' ? new URLSearchParams(params).toString() : undefined,
-      signal,
-    });
+    const attempt = (): Promise<Response> =>
+      fetch(this.reach(target), { method, headers, body: method === 'POST' ? new URLSearchParams(params).toString() : undefined, signal });
+    let res: Response | undefined;
+    for (let retries = 0; !res; retries++) {
+      try {
+        res = await attempt();
+      } catch (err) {
+        if (retries >= WEBHOOK_CONNECT_RETRIES || signal.aborted || !connectFailed(err)) throw err;
+      }
+    }
     const body = await res.text();
     const outHeaders: Record<string, string> = {};
     res.headers.forEach((value, key) => {
