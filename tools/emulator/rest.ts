@@ -32,6 +32,8 @@ interface AccountParams {
 }
 
 const API = '/2010-04-01/Accounts/:ac';
+const RECORDING_TRACKS: readonly string[] = ['inbound', 'outbound', 'both'];
+const RECORDING_TRIMS: readonly string[] = ['trim-silence', 'do-not-trim'];
 const CURRENT_RECORDING = 'Twilio.CURRENT';
 
 export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): FastifyInstance {
@@ -184,6 +186,12 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       return sendError(reply, 400, 20001, `Invalid RecordingChannels: ${channels}`);
     }
     // the REST API refuses what its TwiML only warns of (13621): Twilio's events are in-progress, completed, absent
+    // RecordingTrack is inbound, outbound or both; Trim trim-silence or do-not-trim (the Recording
+    // resource's create parameters, https://www.twilio.com/docs/voice/api/recording): anything else is refused
+    const track = first(body.RecordingTrack) ?? 'both';
+    if (!RECORDING_TRACKS.includes(track)) return sendError(reply, 400, 20001, `Invalid RecordingTrack: ${track}`);
+    const trim = first(body.Trim) ?? 'do-not-trim';
+    if (!RECORDING_TRIMS.includes(trim)) return sendError(reply, 400, 20001, `Invalid Trim: ${trim}`);
     const events = words(body.RecordingStatusCallbackEvent, ['completed']);
     const unknownEvent = events.find((e) => !RECORDING_STATUS_EVENTS.includes(e));
     if (unknownEvent !== undefined) return sendError(reply, 400, 20001, `Invalid RecordingStatusCallbackEvent: ${unknownEvent}`);
@@ -192,8 +200,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
       statusCallback: first(body.RecordingStatusCallback),
       statusCallbackMethod: first(body.RecordingStatusCallbackMethod)?.toUpperCase() === 'GET' ? 'GET' : 'POST',
       statusCallbackEvents: events,
-      trim: first(body.Trim) ?? 'do-not-trim',
-      track: first(body.RecordingTrack) ?? 'both',
+      trim,
+      track,
       source: 'StartCallRecordingAPI',
     });
     return reply.code(201).send(rec.toJson(ctx.accountSid));
@@ -234,6 +242,9 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (status !== 'paused' && status !== 'in-progress' && status !== 'stopped') {
       return sendError(reply, 400, 20001, `Invalid Status: ${status ?? ''}`);
     }
+    // PauseBehavior is skip or silence (the default); Twilio refuses any other value
+    const behavior = first(body.PauseBehavior);
+    if (behavior !== undefined && behavior !== 'skip' && behavior !== 'silence') return sendError(reply, 400, 20001, `Invalid PauseBehavior: ${behavior}`);
     const notFound = (): FastifyReply => sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
     // Twilio takes real-time operations only on a call in progress (21220), a ringing or ended
     // one included; on a live call, Twilio.CURRENT with no recording running is a 404
@@ -249,8 +260,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     if (!call.live) return sendError(reply, 400, 21220, 'Call is not in-progress. Cannot update recording.');
     const rec = findRecording(call, req.params.recFile, true);
     if (!rec) return notFound();
-    const behavior = first(body.PauseBehavior);
-    const pauseBehavior: PauseBehavior | undefined = behavior === 'skip' || behavior === 'silence' ? behavior : status === 'paused' ? 'silence' : undefined;
+    // it applies only to a pause (Twilio: "only applies when setting status is set to paused")
+    const pauseBehavior: PauseBehavior | undefined = status === 'paused' ? ((behavior as PauseBehavior | undefined) ?? 'silence') : undefined;
     void call.updateRecording(rec, status as RecordingStatus, pauseBehavior);
     // the update that stops it answers `stopped`; fetched or listed after, it is `processing`, then `completed` or `absent`
     return rec.toJson(ctx.accountSid, { stoppedNow: status === 'stopped' });

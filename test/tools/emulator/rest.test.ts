@@ -309,6 +309,24 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     }
   });
 
+  it('refuses a recording with a RecordingTrack or Trim Twilio does not know, and a pause with an unknown PauseBehavior', async () => {
+    const call = await liveCall();
+    for (const bad of [{ RecordingTrack: 'caller' }, { Trim: 'yes' }] as Record<string, string>[]) {
+      const res = await rest('POST', `/Calls/${call.sid}/Recordings.json`, bad);
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ code: 20001 });
+    }
+    expect(call.recordings).toEqual([]);
+    const sid = (await rest('POST', `/Calls/${call.sid}/Recordings.json`, { RecordingTrack: 'inbound', Trim: 'trim-silence' })).json.sid as string;
+    const refused = await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'paused', PauseBehavior: 'mute' });
+    expect(refused.status).toBe(400);
+    expect(refused.json).toMatchObject({ code: 20001 });
+    expect(call.recordingStatus).toBe('in-progress');
+    expect((await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'paused', PauseBehavior: 'skip' })).json).toMatchObject({
+      status: 'paused',
+    });
+  });
+
   it('processes a stopped recording: the stop answers stopped, then it is processing, and completed only with its callback', async () => {
     const call = await liveCall();
     const sid = (
