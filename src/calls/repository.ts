@@ -153,7 +153,30 @@ export class CallRepository {
   }
 
   async list(): Promise<CallSession[]> {
-    const sids = await this.listSids();
+    return this.read(await this.listSids());
+  }
+
+  /**
+   * The live calls a page at a time, at most `pageSize` records to a page (the index read with
+   * SSCAN, never whole), for a reader of every call that must not hold them all (calls/sweep.ts):
+   * the next page is read once the caller asks for it. A call may come twice (SSCAN's word: at
+   * least once); one created or ended meanwhile may come or not.
+   */
+  async *pages(pageSize: number): AsyncGenerator<CallSession[]> {
+    let cursor = '0';
+    do {
+      const page = await this.store.sscan(this.keys.callIndex(), cursor, pageSize);
+      cursor = page.cursor;
+      // Redis returns a small set whole, whatever the count
+      for (let i = 0; i < page.members.length; i += pageSize) {
+        const sessions = await this.read(page.members.slice(i, i + pageSize));
+        if (sessions.length > 0) yield sessions;
+      }
+    } while (cursor !== '0');
+  }
+
+  /** the records of `sids`; an index entry whose record has expired is removed */
+  private async read(sids: string[]): Promise<CallSession[]> {
     // issued together so Redis auto-pipelining sends them in one round trip, not one per call
     const sessions = await Promise.all(sids.map((sid) => this.get(sid)));
     const stale = sids.filter((_, i) => sessions[i] === null);

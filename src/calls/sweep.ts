@@ -8,7 +8,8 @@
  *
  * So, once every `everyMs` for the whole deployment (the instance that claims the period sweeps),
  * each live call that has not changed for `quietMs` is looked up on Twilio's REST API, a few at
- * a time (SWEEP_READS_AT_ONCE). One that
+ * a time (SWEEP_READS_AT_ONCE), the live calls read a page at a time (SWEEP_PAGE_SIZE), each
+ * page's looked up before the next is read. One that
  * Twilio says is over is ended as its status callback would have ended it: the record moved to
  * ended, a pending sealed value forgotten, `call.ended` in its audit trail and on the bus (its
  * captures and bridges stop), counted out of the active calls and into the ended ones, once,
@@ -38,6 +39,14 @@ export const SWEEP_QUIET_MS = 5 * 60_000;
  */
 export const SWEEP_READS_AT_ONCE = 8;
 
+/**
+ * Call records a sweep reads at once: it reads the live calls a page at a time and looks each
+ * page's quiet ones up before it reads the next, so that a deployment with many thousands of live
+ * calls does not build a list of every one each period and hold it through the REST reads. A few
+ * hundred records (a few hundred KB) to a page; one page's reads are many times SWEEP_READS_AT_ONCE.
+ */
+export const SWEEP_PAGE_SIZE = 200;
+
 /** `fn` on every item, at most `n` at once; resolves when all have settled (`fn` handles its own failures) */
 export async function eachAtMost<T>(n: number, items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -60,6 +69,8 @@ export interface CallSweepDeps {
   instanceId: string;
   everyMs?: number;
   quietMs?: number;
+  /** SWEEP_PAGE_SIZE unless a test makes pages smaller */
+  pageSize?: number;
 }
 
 export class CallSweep {
@@ -67,10 +78,12 @@ export class CallSweep {
   private running?: Promise<void>;
   private readonly everyMs: number;
   private readonly quietMs: number;
+  private readonly pageSize: number;
 
   constructor(private readonly d: CallSweepDeps) {
     this.everyMs = d.everyMs ?? SWEEP_EVERY_MS;
     this.quietMs = d.quietMs ?? SWEEP_QUIET_MS;
+    this.pageSize = d.pageSize ?? SWEEP_PAGE_SIZE;
   }
 
   start(): void {
@@ -103,17 +116,22 @@ export class CallSweep {
     if (!(await store.setIfAbsent(keys.callSweep(), this.d.instanceId, periodSeconds))) return null;
     const now = Date.now();
     const ended: string[] = [];
-    const quiet = (await this.d.calls.list()).filter((s) => s.state !== 'ended' && s.state !== 'returned' && !s.dropin && now - s.updatedAt >= this.quietMs);
-    await eachAtMost(SWEEP_READS_AT_ONCE, quiet, async (s) => {
-      try {
-        const status = await this.twilioStatus(s.callSid);
-        if (status && (await this.end(s, status))) ended.push(s.callSid);
-      } catch (err) {
-        // the next period asks again
-        this.d.log.warn({ callSid: s.callSid, err: errFields(err) }, 'call sweep: status not read');
-      }
-    });
-    this.d.log.debug({ looked: quiet.length, ended: ended.length }, 'calls swept');
+    let looked = 0;
+    // a page's calls are looked up before the next page is read: the sweep holds one page, however many calls are live
+    for await (const page of this.d.calls.pages(this.pageSize)) {
+      const quiet = page.filter((s) => s.state !== 'ended' && s.state !== 'returned' && !s.dropin && now - s.updatedAt >= this.quietMs);
+      looked += quiet.length;
+      await eachAtMost(SWEEP_READS_AT_ONCE, quiet, async (s) => {
+        try {
+          const status = await this.twilioStatus(s.callSid);
+          if (status && (await this.end(s, status))) ended.push(s.callSid);
+        } catch (err) {
+          // the next period asks again
+          this.d.log.warn({ callSid: s.callSid, err: errFields(err) }, 'call sweep: status not read');
+        }
+      });
+    }
+    this.d.log.debug({ looked, ended: ended.length }, 'calls swept');
     return ended;
   }
 

@@ -11,6 +11,8 @@ export const StoreErrors = {
    * refuses it, and a script that failed half-way would not undo its first writes)
    */
   jsonInvalid: coded('TW_ERR_STORE_JSON_INVALID', 'a JSON record value must be well-formed JSON text'),
+  /** a page of a set (sscan) asked for with no members in it: Redis refuses COUNT 0 too */
+  countInvalid: coded('TW_ERR_STORE_COUNT_INVALID', 'a page of a set needs a count of one or more'),
   /** the embedded store's answer to what Redis refuses with WRONGTYPE */
   wrongType: coded('TW_ERR_STORE_WRONG_TYPE', 'the key holds another type'),
   closed: coded('TW_ERR_STORE_CLOSED', 'the store is closed', 503),

@@ -187,6 +187,28 @@ export class EmbeddedStore implements Store {
     return [...(this.typed(key, 'set')?.value ?? [])];
   }
 
+  /**
+   * The members after the cursor in code-unit order, `count` of them: the cursor is the last
+   * member returned (after a '>' so that no member reads as the end, '0'). A member present
+   * throughout is returned exactly once, whatever is added or removed between pages, and a page
+   * is found in one pass over the set holding at most twice `count` members.
+   */
+  async sscan(key: string, cursor: string, count: number) {
+    this.check();
+    if (!(Number.isInteger(count) && count >= 1)) throw StoreErrors.countInvalid();
+    const after = cursor === '0' ? null : cursor.slice(1);
+    let page: string[] = [];
+    let later = 0;
+    for (const m of this.typed(key, 'set')?.value ?? []) {
+      if (after !== null && m <= after) continue;
+      later++;
+      page.push(m);
+      if (page.length >= 2 * count) page = firstInOrder(page, count);
+    }
+    page = firstInOrder(page, count);
+    return { cursor: later > count ? `>${page[count - 1]}` : '0', members: page };
+  }
+
   async rpush(key: string, value: string, ttlSeconds: number) {
     this.check();
     this.apply({ op: 'rpush', key, value, ttlSeconds });
@@ -299,6 +321,11 @@ export class EmbeddedStore implements Store {
     clearInterval(this.sweeper);
     this.bus.removeAllListeners();
   }
+}
+
+/** the first `count` of `members` in code-unit order (as `<` compares strings) */
+function firstInOrder(members: string[], count: number): string[] {
+  return members.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count);
 }
 
 /** a JSON-object record's fields; absent, unreadable or not an object: none (as Redis's scripts take it) */

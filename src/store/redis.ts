@@ -278,6 +278,12 @@ export class RedisStore implements Store {
     return this.run(() => answered(this.client.smembers(key)));
   }
 
+  async sscan(key: string, cursor: string, count: number) {
+    if (!(Number.isInteger(count) && count >= 1)) throw StoreErrors.countInvalid();
+    const [next, members] = await this.run(() => answered(this.client.sscan(key, cursor, 'COUNT', count)));
+    return { cursor: next, members };
+  }
+
   async rpush(key: string, value: string, ttlSeconds: number) {
     const res = await this.run(() => answered(this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec()));
     const failed = res?.find(([err]) => err);

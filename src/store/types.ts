@@ -107,6 +107,15 @@ export interface Store {
   sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
   srem(key: string, member: string): Promise<void>;
   smembers(key: string): Promise<string[]>;
+  /**
+   * One page of a set's members, for a reader that must not hold a large set at once (SSCAN).
+   * `cursor`: '0' to begin, then the one the last page returned; a returned '0' means the set
+   * has been read through. Like SSCAN, a page holds about `count` members (Redis returns a small
+   * set, one it keeps compact, whole, in one page), a member present throughout the reading
+   * is returned at least once (Redis may return one twice), and one added or removed meanwhile
+   * may be returned or not. A page may be empty before the end.
+   */
+  sscan(key: string, cursor: string, count: number): Promise<{ cursor: string; members: string[] }>;
   rpush(key: string, value: string, ttlSeconds: number): Promise<number>;
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   /** writes that belong together, applied all or nothing */
