@@ -174,11 +174,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       "MEDIA_PUBLIC_URL (or PUBLIC_URL) is not https: Twilio opens media streams over wss only (31922), so these flows' bridge handoffs and agent captures will not connect",
     );
   const metricsPort = config.metrics.port ?? opts.defaultMetricsPort ?? DEFAULT_METRICS_PORT;
-  // the default stays (an operator's Prometheus may scrape it there), but it is said: the listener checks no token
-  if (isWildcardHost(config.metrics.host))
+  // the default stays (an operator's Prometheus may scrape it there), but without METRICS_TOKEN it is said: the listener then checks no token
+  if (isWildcardHost(config.metrics.host) && config.metrics.token === undefined)
     log.warn(
       { variable: 'METRICS_HOST', host: config.metrics.host, port: metricsPort },
-      'metrics listener on every interface with no token: /metrics on METRICS_PORT answers anyone who reaches it (METRICS_TOKEN guards the public port only); set METRICS_HOST to a loopback or internal address, or firewall the port',
+      'metrics listener on every interface with no token: /metrics on METRICS_PORT answers anyone who reaches it; set METRICS_TOKEN (a bearer token the scraper sends), or METRICS_HOST to a loopback or internal address, or firewall the port',
     );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
   if (!config.subjectKey)
@@ -353,7 +353,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     live,
     replay,
     restCheck,
-    metricsServer: new MetricsServer({ metrics, host: config.metrics.host, port: metricsPort, required: config.metrics.port !== undefined, log }),
+    metricsServer: new MetricsServer({
+      metrics,
+      host: config.metrics.host,
+      port: metricsPort,
+      required: config.metrics.port !== undefined,
+      token: config.metrics.token,
+      log,
+    }),
   };
 
   const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;

@@ -249,7 +249,8 @@ export interface Config {
   readonly agentSocketsPerAgent?: number;
   /**
    * /metrics listens on `port` (0: a free port), unset: DEFAULT_METRICS_PORT, where a busy port is
-   * warned and the service runs on without the listener; on the public port only behind METRICS_TOKEN
+   * warned and the service runs on without the listener. `token` (METRICS_TOKEN): when set, /metrics
+   * answers only that bearer token, on the listener and on the public port (served there only then)
    */
   readonly metrics: { readonly port?: number; readonly host: string; readonly token?: string };
   /** addresses whose X-Forwarded-For is believed; false: the peer address is the client */
@@ -309,6 +310,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(variable, message.startsWith(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
+  // a scraper's configuration holds this token and every scrape sends it, over plain HTTP on the
+  // metrics listener: a party not trusted with the service's keys may hold no text of one
+  if (e.METRICS_TOKEN !== undefined) {
+    const shared = coreSecretTexts(clean).find((s) => s.where !== 'METRICS_TOKEN' && s.text === e.METRICS_TOKEN);
+    if (shared) throw new ConfigError('METRICS_TOKEN', `METRICS_TOKEN must not be the same text as ${shared.where}`);
+  }
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     port: e.PORT,

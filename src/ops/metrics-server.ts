@@ -1,17 +1,20 @@
 /**
  * `/metrics` off the public port (issue 11): its own small listener on METRICS_PORT, for a
- * Prometheus that reaches the instance from inside the network. The public port serves
- * `/metrics` only when METRICS_TOKEN is set, and only to `Authorization: Bearer <token>`
- * (ops/routes.ts). server.ts starts this listener after the public one; tests start it the same way.
+ * Prometheus that reaches the instance from inside the network. With METRICS_TOKEN set it answers
+ * only `Authorization: Bearer <token>` (a 401 with its challenge otherwise), as the public port
+ * then does (ops/routes.ts); unset, it answers whoever reaches it, as it always has. server.ts
+ * starts this listener after the public one; tests start it the same way.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { Errors } from '../errors';
 import type { Metrics } from '../metrics';
+import { bearerMatches, METRICS_CHALLENGE } from './bearer';
 
 /**
- * An address that listens on every interface (0.0.0.0, ::): the listener has no token, so there
- * it answers whoever can reach the host. The default, as METRICS_HOST falls back to HOST.
+ * An address that listens on every interface (0.0.0.0, ::): without METRICS_TOKEN the listener
+ * answers whoever can reach the host there. The default, as METRICS_HOST falls back to HOST.
  */
 export function isWildcardHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -29,6 +32,8 @@ export interface MetricsServerOptions {
    * exporter) is warned and the service runs on without this listener.
    */
   required: boolean;
+  /** METRICS_TOKEN: when set, /metrics answers that bearer token only */
+  token?: string;
   log: Pick<Logger, 'warn'>;
 }
 
@@ -46,7 +51,17 @@ export class MetricsServer {
     app.addHook('onRequest', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
     });
-    app.get('/metrics', async (_req, reply) => reply.type(this.d.metrics.registry.contentType).send(await this.d.metrics.registry.metrics()));
+    const token = this.d.token;
+    app.get('/metrics', async (req, reply) => {
+      if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+        const e = Errors.unauthorized();
+        return reply
+          .code(e.statusCode)
+          .header('www-authenticate', METRICS_CHALLENGE)
+          .send({ error: e.wireCode ?? e.code, message: e.message });
+      }
+      return reply.type(this.d.metrics.registry.contentType).send(await this.d.metrics.registry.metrics());
+    });
     try {
       await app.listen({ port: this.d.port, host: this.d.host });
     } catch (e) {

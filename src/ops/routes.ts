@@ -1,18 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import { Errors } from '../errors';
 import type { FlowRegistry } from '../flows/load';
 import type { Store } from '../store';
 import type { Metrics } from '../metrics';
-
-/** the bearer token, compared in constant time */
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!m) return false;
-  const got = Buffer.from(m[1], 'utf8');
-  const want = Buffer.from(token, 'utf8');
-  return got.length === want.length && timingSafeEqual(got, want);
-}
+import { bearerMatches, METRICS_CHALLENGE } from './bearer';
 
 /**
  * /healthz: the process is alive. /readyz: the store answers, the flows are loaded and the
@@ -21,7 +12,7 @@ function bearerMatches(header: string | undefined, token: string): boolean {
  * a list of the call's recordings (twilio/rest-check.ts), and every instance asks the same Twilio,
  * so taking one out of rotation would serve no caller better.
  * /metrics (Prometheus text) on this port only with METRICS_TOKEN set and presented as a bearer
- * token; otherwise it lives on METRICS_PORT (metrics-server.ts).
+ * token, as on METRICS_PORT then (metrics-server.ts); unset, it lives on METRICS_PORT alone.
  */
 export function opsRoutes(d: {
   store: Store;
@@ -50,7 +41,10 @@ export function opsRoutes(d: {
     const token = d.metricsToken;
     if (token) {
       app.get('/metrics', async (req, reply) => {
-        if (!bearerMatches(req.headers.authorization, token)) throw Errors.unauthorized();
+        if (!bearerMatches(req.headers.authorization, token)) {
+          reply.header('www-authenticate', METRICS_CHALLENGE);
+          throw Errors.unauthorized();
+        }
         return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
       });
     }

@@ -220,8 +220,14 @@ export async function appRecording(h: { emulator: TwilioEmulator }, callSid: str
  * A metric's value as `/metrics` shows it (0 before its first count): `labels` as Prometheus
  * prints them, `{where="ivr"}`, or none.
  */
-export async function metricValue(h: { metricsUrl: string }, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(h.metricsUrl)).text();
+export async function metricValue(
+  h: { metricsUrl: string; config?: Pick<Config, 'metrics'> },
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  // a harness with METRICS_TOKEN set scrapes as its Prometheus would
+  const token = h.config?.metrics.token;
+  const text = await (await fetch(h.metricsUrl, token ? { headers: { authorization: `Bearer ${token}` } } : {})).text();
   const printed = Object.keys(labels).length
     ? `{${Object.entries(labels)
         .map(([k, v]) => `${k}="${v}"`)

@@ -91,6 +91,43 @@ describe('loadConfig: issue 11 variables', () => {
   });
 });
 
+describe('METRICS_TOKEN', () => {
+  // a scraper's configuration holds it and each scrape sends it: it may hold no other secret's text
+  const VAULT_KEY = Buffer.alloc(32, 7).toString('base64');
+  const REDIS_PASSWORD = 'redis-password-0123456789abcdef-01';
+  const env = {
+    SUBJECT_KEY: 'subject-key-0123456789abcdef-0123456789',
+    CAPTURE_RESULT_SECRET: 'capture-secret-0123456789abcdef-012345',
+    AUDIT_KEY: `${'a'.repeat(32)},audit-key-two-0123456789abcdef-0123456`,
+    INSTANCE_MESSAGE_KEY: `${'i'.repeat(32)},instance-key-two-0123456789abcdef-01`,
+    VAULT_KEYS: `k1:${VAULT_KEY}`,
+    REDIS_URL: `redis://default:${REDIS_PASSWORD}@127.0.0.1:6379/0`,
+  };
+
+  test.each([
+    ['TWILIO_AUTH_TOKEN', minimalEnv().TWILIO_AUTH_TOKEN],
+    ['AGENT_JWT_SECRET', minimalEnv().AGENT_JWT_SECRET],
+    ['SUBJECT_KEY', env.SUBJECT_KEY],
+    ['CAPTURE_RESULT_SECRET', env.CAPTURE_RESULT_SECRET],
+    ['AUDIT_KEY (key 2 of its ring)', 'audit-key-two-0123456789abcdef-0123456'],
+    ['INSTANCE_MESSAGE_KEY (key 2 of its ring)', 'instance-key-two-0123456789abcdef-01'],
+    ['VAULT_KEYS (the key of entry 1)', VAULT_KEY],
+    ['REDIS_URL (its password)', REDIS_PASSWORD],
+  ])('the same text as %s is refused, naming both and no text', (where, text) => {
+    const e = refusal({ ...env, METRICS_TOKEN: text });
+    expect(e.variable).toBe('METRICS_TOKEN');
+    expect(e.message).toContain(`METRICS_TOKEN must not be the same text as ${where}`);
+    expect(e.message).not.toContain(text);
+  });
+
+  test("a text of its own is taken; shorter than 32 characters is refused, as every key of the service's own", () => {
+    expect(loadConfig({ ...base, ...env, METRICS_TOKEN: 'm'.repeat(32) }).metrics.token).toBe('m'.repeat(32));
+    const e = refusal({ ...env, METRICS_TOKEN: 'm'.repeat(31) });
+    expect(e.variable).toBe('METRICS_TOKEN');
+    expect(e.message).not.toContain('m'.repeat(31));
+  });
+});
+
 describe('SUBJECT_KEY', () => {
   const subjectHashWith = async (env: Record<string, string>) => {
     const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: new LogCapture() });
@@ -199,11 +236,14 @@ describe('a metrics listener on every interface', () => {
       .map((l) => l.host);
   };
 
-  test('is said at start: by default (HOST 0.0.0.0), and on any wildcard, with METRICS_TOKEN or without', async () => {
+  test('is said at start without METRICS_TOKEN: by default (HOST 0.0.0.0), and on any wildcard', async () => {
     expect(await warned({})).toEqual(['0.0.0.0']);
     expect(await warned({ HOST: '127.0.0.1', METRICS_HOST: '::' })).toEqual(['::']);
-    // the token guards the public port's /metrics, not this listener
-    expect(await warned({ METRICS_TOKEN: 'metrics-token-0123456789abcdef-0123456789' })).toEqual(['0.0.0.0']);
+  });
+
+  test('with METRICS_TOKEN set says nothing: the listener then asks for the token', async () => {
+    expect(await warned({ METRICS_TOKEN: 'metrics-token-0123456789abcdef-0123456789' })).toEqual([]);
+    expect(await warned({ METRICS_HOST: '::', METRICS_TOKEN: 'metrics-token-0123456789abcdef-0123456789' })).toEqual([]);
   });
 
   test('a loopback or internal METRICS_HOST says nothing', async () => {
