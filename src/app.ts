@@ -25,6 +25,7 @@ import { BridgeRegistry, HOLD_TIMEOUT_MS } from './media';
 import { StreamTokens } from './media/tokens';
 import { createMetrics } from './metrics';
 import { opsRoutes } from './ops/routes';
+import { bearerChallenge } from './ops/bearer';
 import { notFoundRateLimit, registerRateLimit } from './ops/rate-limit';
 import { registerAccessLog } from './ops/access-log';
 import { fixedSecurityHeaders, registerSecurityHeaders } from './security-headers';
@@ -412,6 +413,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (isTonewallError(err)) {
       if (err.statusCode >= 500) req.log.error({ err: errFields(err) }, 'request failed');
+      // RFC 6750 §3: a 401 names the scheme it wants, and says a token that was sent did not hold
+      if (err.statusCode === 401) reply.header('www-authenticate', bearerChallenge(req.headers.authorization !== undefined));
       // the contract's name for an error where it has one (CONTRACT §5), else the catalogue's code
       return reply.code(err.statusCode).send({ error: err.wireCode ?? err.code, message: err.message });
     }

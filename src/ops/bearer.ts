@@ -17,3 +17,12 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
   return timingSafeEqual(digest(m[1]), digest(token));
 }
+
+/**
+ * The challenge of the agent API's 401s (RFC 6750 §3): the scheme and realm alone when no
+ * credentials came, `error="invalid_token"` when a token came and did not hold (malformed, forged,
+ * expired). No description: why a token failed is not told to whoever sent it.
+ */
+export function bearerChallenge(tokenSent: boolean): string {
+  return tokenSent ? 'Bearer realm="tonewall", error="invalid_token"' : 'Bearer realm="tonewall"';
+}

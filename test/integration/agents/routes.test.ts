@@ -24,7 +24,19 @@ describe('authentication', () => {
       for (const [method, p] of routes(someSid)) {
         const r = await api(method, p, tok, method === 'POST' ? { name: 'card', kind: 'card-number' } : undefined);
         expect([method, p, r.statusCode]).toEqual([method, p, 401]);
+        // RFC 6750 §3: the scheme asked for, and whether a token was sent and did not hold
+        expect([method, p, r.headers['www-authenticate']]).toEqual([
+          method,
+          p,
+          tok === null ? 'Bearer realm="tonewall"' : 'Bearer realm="tonewall", error="invalid_token"',
+        ]);
       }
     }
+  });
+
+  it('sends no challenge where the token held (a 404 for a call it may not see)', async () => {
+    const r = await api('GET', `/v1/calls/${someSid}`, alice);
+    expect(r.statusCode).toBe(404);
+    expect(r.headers['www-authenticate']).toBeUndefined();
   });
 });
