@@ -23,6 +23,11 @@ export function createMetrics() {
       registers: [registry],
     }),
     replays: new Counter({ name: 'tonewall_webhook_replays_total', help: 'Webhooks answered from the replay cache', registers: [registry] }),
+    seenRequestsDropped: new Counter({
+      name: 'tonewall_seen_requests_dropped_total',
+      help: 'Received webhooks forgotten before their time by the in-process memory of them (twilio/seen-requests.ts), full: a copy resent here is not told from the first',
+      registers: [registry],
+    }),
     safeFallbacks: new Counter({
       name: 'tonewall_safe_fallbacks_total',
       help: 'Webhooks whose step could not be served: answered with the safe apology TwiML (a drop-in capture: returned to its app with internal-error)',

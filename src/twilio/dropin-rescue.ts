@@ -18,8 +18,10 @@
  * proxy's log) and sent again while a later field is keyed would otherwise resume the app's
  * recordings under the caller's keys. Such a query still returns the call to its app with
  * `internal-error`, as any failure does, but resumes nothing (neither what it names nor what this
- * process holds paused for the call); that is logged. Within the bound a resent request still
- * resumes: only the store knows better.
+ * process holds paused for the call); that is logged. Within the bound, a request this process
+ * received before (the same signature: seen-requests.ts, `Arrival.replayed`) is answered the same
+ * way, reason `replayed`; its first arrival, failing, still resumes. A copy sent to another
+ * instance is new there: with several instances, within the bound, only the store knows better.
  *
  * The capture route's request names no recording and holds no time, so it has no age to be read
  * by: its rescue resumes only what that request's own handling paused (the app's recordings,
@@ -27,7 +29,8 @@
  * never what this process holds paused for the call by a later request of the capture. A copy of
  * it resent while the store is down, as a later field is keyed, fails at the replay guard having
  * paused nothing: the call's answer is the return to its app with `internal-error`, nothing is
- * resumed, and the held recordings left paused are logged.
+ * resumed, and the held recordings left paused are logged. One this process received before
+ * resumes nothing, whatever its handling paused (a capture is one per call: captureAgain).
  */
 import { CALL_SID } from '../sids';
 import type { Logger } from 'pino';
@@ -44,7 +47,20 @@ import { ASK_MAX_SECONDS, staleQuery, TWILIO_WEBHOOK_TIMEOUT_SECONDS, type Stale
 import { captureFlow, captureReturn } from './capture-route';
 
 /** the TwiML that returns the call to its app, or undefined for the safe apology */
-export type Rescue = (params: Record<string, string>, query: unknown, log: Logger) => Promise<string | undefined>;
+export type Rescue = (params: Record<string, string>, query: unknown, log: Logger, arrival: Arrival) => Promise<string | undefined>;
+
+/**
+ * What this process knows of the request itself: `replayed`, an earlier request with the same
+ * signature arrived here within the bound a query may resume in (seen-requests.ts). Twilio sends a
+ * request that reached the server once, so such a request is a copy someone resent: it resumes
+ * nothing. The first arrival of a request is never `replayed`, so its own failure still resumes.
+ */
+export interface Arrival {
+  replayed: boolean;
+}
+
+/** the warning a rescue logs when its request is such a copy */
+export const REPLAYED = { reason: 'replayed' } as const;
 
 export interface RescueDeps {
   config: Config;
@@ -84,18 +100,22 @@ export { CALL_SID } from '../sids';
  * `request`, this request's handling, paused resumed: nothing another request of the call paused).
  */
 export function captureRescue(d: RescueDeps, flowId: string, request: PausingRequest): Rescue {
-  return async (params, query, log) => {
+  return async (params, query, log, arrival) => {
     const flow = captureFlow(d.flows, flowId);
     const returnUrl = captureReturn(query, d.config);
     const callSid = params.CallSid;
     if (!flow || !returnUrl || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
+    if (arrival.replayed) {
+      log.warn(REPLAYED, 'a drop-in capture request resumes nothing: the call returned to its app with its recordings left paused');
+      return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { flowId: flow.id, resumeNothing: true });
+    }
     return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { flowId: flow.id, pausedBy: request });
   };
 }
 
 /** a gather failed: a drop-in capture's (its action carries the query) goes back; a plain call's gets the apology */
 export function gatherRescue(d: RescueDeps): Rescue {
-  return async (params, query, log) => {
+  return async (params, query, log, arrival) => {
     const q = decodeActionQuery(query);
     const callSid = params.CallSid;
     if (!q || !d.dropin.configured || typeof callSid !== 'string' || !CALL_SID.test(callSid)) return undefined;
@@ -108,7 +128,7 @@ export function gatherRescue(d: RescueDeps): Rescue {
         .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in audit entry not written'));
       return undefined;
     }
-    const stale = staleness(q, d.now());
+    const stale = staleness(q, d.now()) ?? (arrival.replayed ? REPLAYED : undefined);
     if (stale) {
       log.warn(stale, 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
       return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { resumeNothing: true });
@@ -119,7 +139,7 @@ export function gatherRescue(d: RescueDeps): Rescue {
   };
 }
 
-/** why a query may resume nothing (untimed, too old, dated ahead), or undefined when it may */
+/** why a query may resume nothing (untimed, too old, dated ahead), or undefined when it may (its request a copy: checked after this) */
 function staleness(q: ActionQuery, now: Date): StaleQuery | { reason: 'untimed' } | undefined {
   return 'untimed' in q ? { reason: 'untimed' } : staleQuery(q.issuedAtSeconds, now, DROPIN_QUERY_MAX_AGE_SECONDS);
 }

@@ -269,10 +269,16 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
     // the guard a failed stretch's gather answered (stretch-rescue.ts): its recordings resumed, then the apology, the store back or not
     app.post<{ Params: { step: string } }>('/twilio/guard/:step/failed', ROUTE_OPTIONS, async (req, reply) => {
       const started = process.hrtime.bigint();
-      const answer = await serve(req, 'guard', 'voice', async (raw, log) => afterFailedGuard(stretchDeps, raw, req.query, log), {
-        identify: guardIdentity(req.params.step, true),
-        rescue: guardRescue,
-      });
+      const answer = await serve(
+        req,
+        'guard',
+        'voice',
+        async (raw, log, _req, { replayed }) => afterFailedGuard(stretchDeps, raw, req.query, log, { replayed }),
+        {
+          identify: guardIdentity(req.params.step, true),
+          rescue: guardRescue,
+        },
+      );
       observeLatency('guard', answer.status, started);
       return send(reply, answer);
     });

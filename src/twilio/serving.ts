@@ -4,7 +4,9 @@
  * inside a voice route answers the safe apology TwiML (or the route's own `safe` answer, a dial's
  * end: dial-status.ts), never a 5xx, never dead air; its route's
  * `rescue` may answer instead: a drop-in capture's call goes back to its app (dropin-rescue.ts),
- * and a sensitive stretch's recordings are resumed before the apology (stretch-rescue.ts).
+ * and a sensitive stretch's recordings are resumed before the apology (stretch-rescue.ts). A
+ * route with a rescue notes each signed request as it arrives (seen-requests.ts), so its rescue
+ * can tell a copy of one this process got before, which resumes nothing, from its first arrival.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +15,7 @@ import type { FlowRegistry } from '../flows/load';
 import { errFields } from '../log';
 import type { Metrics } from '../metrics';
 import type { Rescue } from './dropin-rescue';
+import { SEEN_REQUESTS_MAX, SeenRequests, SEEN_REQUEST_MEMORY_MS } from './seen-requests';
 import { formParams } from './params';
 import type { Claim, ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';
 import type { Identify } from './replay-identity';
@@ -36,6 +39,8 @@ export type Handler = (params: Record<string, string>, log: Logger, req: Fastify
 export interface Claimed {
   identity: ReplayIdentity | null;
   reads: ReadonlyMap<string, string | null>;
+  /** an earlier request with this one's signature arrived at this process (seen-requests.ts; a route with a rescue only) */
+  replayed: boolean;
 }
 /** answers the request before the replay guard and the handler, or null to let them run */
 export type Early = (params: Record<string, string>, identity: ReplayIdentity) => Promise<StoredAnswer | null>;
@@ -71,6 +76,18 @@ export function webhookServing(d: ServingDeps) {
     child.observe(Number(process.hrtime.bigint() - started) / 1e9);
   };
 
+  // the signed requests this process received on a route with a rescue: a copy of one resent here resumes nothing
+  let warnedFullAt = -Infinity;
+  const seen = new SeenRequests({
+    onDrop: () => {
+      d.metrics.seenRequestsDropped.inc();
+      const now = performance.now();
+      if (now - warnedFullAt < SEEN_REQUEST_MEMORY_MS) return;
+      warnedFullAt = now;
+      d.log.warn({ max: SEEN_REQUESTS_MAX }, 'seen-request memory full: the oldest forgotten early, a copy of it resent here not told from the first');
+    },
+  });
+
   const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
     const { identify, early, rescue, reads, safe } = how;
     const params = formParams(req.body);
@@ -81,6 +98,8 @@ export function webhookServing(d: ServingDeps) {
       d.log.warn({ route: name, reason: verdict.reason }, 'twilio signature refused');
       return { status: verdict.status, contentType: 'text/plain', body: verdict.reason === 'missing' ? 'missing signature' : 'invalid signature' };
     }
+    // on arrival, signed: a request this process actually got (one whose connection failed never was)
+    const replayed = rescue !== undefined && seen.arrive(signature as string);
     const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;
     // the call's child logger, made when something is logged (most first webhooks log nothing)
     let callLog: Logger | undefined;
@@ -93,7 +112,7 @@ export function webhookServing(d: ServingDeps) {
     const rescued = async (): Promise<StoredAnswer | undefined> => {
       if (!rescue) return undefined;
       try {
-        const body = await rescue(params, req.query, log());
+        const body = await rescue(params, req.query, log(), { replayed });
         return body === undefined ? undefined : { status: 200, contentType: XML, body };
       } catch (err) {
         log().error({ err: errFields(err) }, 'the rescue after a failure failed: safe answer');
@@ -123,7 +142,7 @@ export function webhookServing(d: ServingDeps) {
     let remembered = false;
     try {
       const read = claim.reads ?? [];
-      const out = await handler(params, log(), req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])) });
+      const out = await handler(params, log(), req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])), replayed });
       if (typeof out === 'string')
         answer = kind === 'voice' ? { status: 200, contentType: XML, body: out } : { status: 204, contentType: 'text/plain', body: '' };
       else [answer, remembered] = [out.remembered, true];

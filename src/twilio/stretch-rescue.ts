@@ -27,7 +27,10 @@
  * gather request of the call captured earlier (a proxy's log) and sent again while a later
  * stretch asks for a card would otherwise resume the call's recordings under the caller's keys.
  * Such a query answers the apology, its recordings left paused (as before `rp=` existed); that
- * is logged. Within the bound a resent request still resumes: only the store knows better.
+ * is logged. Within the bound, a request this process received before (the same signature:
+ * seen-requests.ts, `Arrival.replayed`) resumes nothing either, reason `replayed`; its first
+ * arrival, failing, still resumes. A copy sent to another instance is new there: with several
+ * instances, within the bound, only the store knows better.
  *
  * The request's own CallSid names the call (signed with the query: it cannot be swapped), and
  * each recording is resumed under that call's path (`…/Calls/{CallSid}/Recordings/{Sid}`,
@@ -39,7 +42,7 @@ import { GUARD_MAX_SECONDS } from '../flows/steps/collect';
 import type { RecordingController } from '../recording/controller';
 import { ASK_MAX_SECONDS, QUERY_CLOCK_SKEW_SECONDS, staleQuery } from '../recording/query-time';
 import { decodeStretchQuery, encodeStretchQuery, type StretchHold } from '../recording/stretch-query';
-import { CALL_SID, type Rescue } from './dropin-rescue';
+import { CALL_SID, REPLAYED, type Arrival, type Rescue } from './dropin-rescue';
 import { renderVerbs, safeTwiml } from './twiml';
 
 export interface StretchRescueDeps {
@@ -69,9 +72,9 @@ export const STRETCH_QUERY_CLOCK_SKEW_SECONDS = QUERY_CLOCK_SKEW_SECONDS;
 export type StretchWebhook = { route: 'gather'; step: number } | { route: 'guard' };
 
 export function stretchRescue(d: StretchRescueDeps, at: StretchWebhook): Rescue {
-  return async (params, query, log) => {
+  return async (params, query, log, arrival) => {
     if (!callOf(params)) return undefined;
-    const held = liveHold(d, query, log);
+    const held = liveHold(d, query, log, arrival);
     if (!held) return undefined;
     const { hold, issuedAt } = held;
     if (at.route === 'gather' && !params.FinishedOnKey) {
@@ -87,17 +90,18 @@ export function stretchRescue(d: StretchRescueDeps, at: StretchWebhook): Rescue 
 
 /**
  * The hold a query carries and when it was written, if it may still resume: undefined for none
- * or one not written here, and for one too old, untimed, or dated ahead (logged: a replay, or an
- * ask slower than the bound, answers the apology with its recordings left paused)
+ * or one not written here, and for one too old, untimed, or dated ahead, or whose request arrived
+ * here before (logged: a replay, or an ask slower than the bound, answers the apology with its
+ * recordings left paused)
  */
-function liveHold(d: StretchRescueDeps, query: unknown, log: Logger): { hold: StretchHold; issuedAt: Date } | undefined {
+function liveHold(d: StretchRescueDeps, query: unknown, log: Logger, arrival: Arrival): { hold: StretchHold; issuedAt: Date } | undefined {
   const q = decodeStretchQuery(query);
   if (!q) return undefined;
   if ('untimed' in q) {
     log.warn({ reason: 'untimed' }, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
     return undefined;
   }
-  const stale = staleQuery(q.issuedAtSeconds, d.now(), STRETCH_QUERY_MAX_AGE_SECONDS);
+  const stale = staleQuery(q.issuedAtSeconds, d.now(), STRETCH_QUERY_MAX_AGE_SECONDS) ?? (arrival.replayed ? REPLAYED : undefined);
   if (stale) {
     log.warn(stale, 'a stretch query resumes nothing: its recordings left paused for the safe answer');
     return undefined;
@@ -109,10 +113,11 @@ function liveHold(d: StretchRescueDeps, query: unknown, log: Logger): { hold: St
  * The action of the guard a failed stretch's gather answered (`/twilio/guard/:step/failed`): the
  * caller was silent for its time, so the recordings its query names are resumed and the safe
  * apology answered, as its own failure would (stretchRescue), the store back or not. A query
- * this service did not write, or one past its age (liveHold), resumes nothing: the apology alone.
+ * this service did not write, one past its age, or one whose request arrived here before
+ * (liveHold), resumes nothing: the apology alone.
  */
-export async function afterFailedGuard(d: StretchRescueDeps, params: Record<string, string>, query: unknown, log: Logger): Promise<string> {
-  const held = callOf(params) ? liveHold(d, query, log) : undefined;
+export async function afterFailedGuard(d: StretchRescueDeps, params: Record<string, string>, query: unknown, log: Logger, arrival: Arrival): Promise<string> {
+  const held = callOf(params) ? liveHold(d, query, log, arrival) : undefined;
   if (!held) return safeTwiml(d.publicUrl, d.flows.byNumber(params.To ?? ''));
   return resumeAndApologise(d, params, held.hold, log);
 }
@@ -128,9 +133,9 @@ const callOf = (params: Record<string, string>): boolean => typeof params.CallSi
 
 /** the first of `rescues` that answers (a drop-in capture's return, a stretch's resume), or undefined for the safe apology */
 export function firstRescue(...rescues: (Rescue | undefined)[]): Rescue {
-  return async (params, query, log) => {
+  return async (params, query, log, arrival) => {
     for (const rescue of rescues) {
-      const body = rescue && (await rescue(params, query, log));
+      const body = rescue && (await rescue(params, query, log, arrival));
       if (body !== undefined) return body;
     }
     return undefined;

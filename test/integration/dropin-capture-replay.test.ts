@@ -9,6 +9,9 @@
  * back to its app with `internal-error`. Within it, a late webhook of the capture itself still
  * resumes the app's recordings from its query alone, on an instance that never paused them.
  *
+ * Within the bound, a copy of a request the instance received already (the same signature: the
+ * request byte for byte, from a proxy's log) resumes nothing either (twilio/seen-requests.ts).
+ *
  * The service's clock (BuildOptions.now, the one the runner writes a query's time by and the
  * rescue reads its age by) runs `skewMs` ahead of the real one: moving it on stands for the
  * minutes between the two asks, through the real code path.
@@ -21,6 +24,7 @@ import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, startHarness, waitFor, type Harness } from '../support/harness';
 import { PrivateRedis } from '../support/private-redis';
+import { startWebhookTap } from '../support/webhook-tap';
 import { uniquePrefix } from '../support/redis';
 import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
@@ -153,6 +157,58 @@ test("the card's signed request sent again past the bound, the store down, while
   // the card's query said when it was written
   expect(new URL(cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
   expectNothingKeyedLogged(h, c);
+}, 60_000);
+
+test("the card's request exactly as Twilio sent it (a proxy's log), sent again within the bound to the instance that got it, the store down, while the security code is asked: nothing resumed, internal-error, the code in no recording", async () => {
+  // a proxy in front of the instance, keeping each request byte for byte
+  const tap = await startWebhookTap(h.url);
+  h.emulator.routeOrigin(h.publicUrl, tap.url);
+  try {
+    let cardAction = '';
+    let replayed = { status: 0, body: '' };
+    let beforeReplay: string[] = [];
+    let afterReplay = '';
+    let c: EmulatedCall | undefined = undefined;
+    c = await d.call(async (g: GatherRequest) => {
+      const p = g.prompt.join(' ');
+      if (p.includes('card number')) {
+        cardAction = g.action;
+        return `${CARD}#`;
+      }
+      if (p.includes('expiry')) return EXPIRY;
+      if (!p.includes('security code')) return null;
+      beforeReplay = statuses(c!);
+      const card = tap.requests.find((r) => new URL(h.publicUrl + r.url).href === new URL(cardAction).href);
+      expect(card?.body.toString()).toContain(`Digits=${CARD}`);
+      await redis.stop();
+      replayed = await tap.resend(card!, h.url);
+      afterReplay = statusNow(c!);
+      return CVV;
+    });
+    await c.ended;
+    expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
+    // well within its query's age: only this instance's memory of the card's request tells the copy apart
+    expect(new URL(cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
+    expect(beforeReplay).toEqual(['in-progress', 'paused']);
+    expect(replayed.status).toBe(200);
+    const back = redirectIn(replayed.body);
+    expect(back?.target).toBe(`${shop.url}/paid`);
+    expect(back?.query.Result).toBe('internal-error');
+    expect(afterReplay).toBe('paused');
+    // the security code's own webhook failed too (the store down), its first arrival: resumed only then, after the code
+    expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+    expect(wideDecode(c.recordingAudio)).toBe('');
+    expectInternalError(c);
+    const refused = logOf(h, c).filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 40, reason: 'replayed' });
+    const returned = logOf(h, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
+    expect(returned.map((l) => l.recordings)).toEqual([0, 1]);
+    expectNothingKeyedLogged(h, c);
+  } finally {
+    h.emulator.routeOrigin(h.publicUrl, h.url);
+    await tap.close();
+  }
 }, 60_000);
 
 test("within the bound, the security code's webhook coming late, the store down, on an instance that never paused the recording: resumed from its query alone, the call back to its app", async () => {

@@ -9,6 +9,9 @@
  * resumes only under the request's own call: signed with another call's CallSid (which only the
  * auth token's holder could sign), it names no recording Twilio finds there.
  *
+ * Within the bound, a copy of a request this instance received already (the same signature: the
+ * request byte for byte, from a proxy's log) resumes nothing either (twilio/seen-requests.ts).
+ *
  * The service's clock (BuildOptions.now, the one the runner writes a query's time by and the
  * rescue reads its age by) runs `skew` ahead of the real one: moving it on stands for the minutes
  * between the two stretches, through the real code path.
@@ -17,6 +20,7 @@ import { fieldFlow, CARD_PROMPT, CARD_STEPS, CVV_PROMPT, MENU_PROMPT } from '../
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, startHarness, waitFor, type Harness } from '../support/harness';
 import { PrivateRedis } from '../support/private-redis';
+import { startWebhookTap } from '../support/webhook-tap';
 import { STRETCH_QUERY_PARAM } from '../../src/recording/stretch-query';
 import { STRETCH_QUERY_MAX_AGE_SECONDS } from '../../src/twilio/stretch-rescue';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
@@ -177,6 +181,46 @@ test("within the bound, the security code's own webhook failing late with the st
   expect(callLog(c).some((l) => l.reason === 'expired')).toBe(false);
   expectNoKeyLogged(c);
   await c.hangup();
+}, 60_000);
+
+test("the card's request exactly as Twilio sent it (a proxy's log), sent again within the bound to the instance that got it, the store down, while the security code is asked: nothing resumed, the apology, the code never in the recording", async () => {
+  // a proxy in front of the instance, keeping each request byte for byte
+  const tap = await startWebhookTap(h.url);
+  h.emulator.routeOrigin(h.publicUrl, tap.url);
+  try {
+    let replayed = { status: 0, body: '' };
+    let afterReplay: string[] = [];
+    const { c, cardAction } = await call({
+      atCvv: async (_g, placed, captured) => {
+        expect(statuses(placed())).toEqual(['in-progress', 'paused', 'in-progress', 'paused']);
+        const card = tap.requests.find((r) => new URL(h.publicUrl + r.url).href === new URL(captured).href);
+        expect(card?.body.toString()).toContain(`Digits=${CARD}`);
+        await redis.stop();
+        replayed = await tap.resend(card!, h.url);
+        afterReplay = statuses(placed());
+        return CVV;
+      },
+    });
+    expect(prompts(c)).toEqual([MENU_PROMPT, CARD_PROMPT, NEXT_PROMPT, CVV_PROMPT]);
+    // well within its query's age: only this instance's memory of the card's request tells the copy apart
+    expect(new URL(cardAction).searchParams.get(STRETCH_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
+    expect(replayed.status).toBe(200);
+    expect(replayed.body).toContain('sorry');
+    expect(replayed.body).toContain('<Dial');
+    expect(afterReplay).toEqual(['in-progress', 'paused', 'in-progress', 'paused']);
+    // the code's own webhook failed too (the store down): its first arrival resumed, after its guard, past the code
+    expect(statuses(c).slice(0, 5)).toEqual(['in-progress', 'paused', 'in-progress', 'paused', 'in-progress']);
+    expect(wideDecode(recordingOf(c).mixed)).toBe('1#2#');
+    const refused = callLog(c).filter((l) => l.msg === 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 40, reason: 'replayed' });
+    expect(callLog(c).some((l) => l.msg === 'a step of a sensitive stretch failed: the recordings it held paused resumed before the safe answer')).toBe(true);
+    expectNoKeyLogged(c);
+    await c.hangup();
+  } finally {
+    h.emulator.routeOrigin(h.publicUrl, h.url);
+    await tap.close();
+  }
 }, 60_000);
 
 test("the card's query within the bound, signed (as only the auth token's holder could) with another live call's CallSid: resumed under that call's path, where Twilio finds no such recording; the first call's stays paused", async () => {

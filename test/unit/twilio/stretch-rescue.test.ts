@@ -74,13 +74,17 @@ function setup(now: Date = secondsAfter(20)) {
   return { updates, lines, log, deps };
 }
 
+/** a request's first arrival at this process, and a copy of one it received before (twilio/seen-requests.ts) */
+const FIRST = { replayed: false };
+const REPLAYED = { replayed: true };
+
 const query = (q: string | undefined) => Object.fromEntries(new URLSearchParams(q));
 const params = (extra: Record<string, string> = {}) => ({ CallSid: CALL, To: NUMBER, ...extra });
 
 test("an entry that ended on '#': both recordings resumed at once, then the apology and the flow's dial, though no audit entry could be written", async () => {
   const { updates, lines, log, deps } = setup();
   const rescue = stretchRescue(deps, { route: 'gather', step: 0 });
-  const body = await rescue(params({ Digits: '4111111111111111', FinishedOnKey: '#' }), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log);
+  const body = await rescue(params({ Digits: '4111111111111111', FinishedOnKey: '#' }), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log, FIRST);
   expect(updates).toEqual([
     { callSid: CALL, recordingSid: OWN, status: 'in-progress' },
     { callSid: CALL, recordingSid: OTHER, status: 'in-progress' },
@@ -102,7 +106,7 @@ test.each([
   async (_what, extra) => {
     const { updates, log, deps } = setup();
     const q = encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)!;
-    const body = await stretchRescue(deps, { route: 'gather', step: 2 })(params(extra), query(q), log);
+    const body = await stretchRescue(deps, { route: 'gather', step: 2 })(params(extra), query(q), log, FIRST);
     expect(updates).toEqual([]);
     expect(body).toContain(`action="${PUBLIC}/twilio/guard/2/failed?${q}"`);
     expect(body).toContain(`timeout="${GUARD_MAX_SECONDS}"`);
@@ -113,17 +117,17 @@ test.each([
 
 test("a guard's webhook: the caller fell silent, so the recording (the flow's own, as Twilio.CURRENT) is resumed at once", async () => {
   const { updates, log, deps } = setup();
-  const body = await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ current: true }, WRITTEN)), log);
+  const body = await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ current: true }, WRITTEN)), log, FIRST);
   expect(updates).toEqual([{ callSid: CALL, recordingSid: 'Twilio.CURRENT', status: 'in-progress' }]);
   expect(body).toContain('<Dial action=');
 });
 
 test("that guard's own webhook, the store answering: the recordings resumed and the apology, never the flow; a query this service did not write, the apology alone", async () => {
   const { updates, log, deps } = setup();
-  const body = await afterFailedGuard(deps, params(), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log);
+  const body = await afterFailedGuard(deps, params(), query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN)), log, FIRST);
   expect(updates.map((u) => u.recordingSid)).toEqual([OWN, OTHER]);
   expect(body).toContain(`<Dial action="${PUBLIC}/twilio/dial-status?fallback=1" method="POST"><Client>alice</Client></Dial>`);
-  const odd = await afterFailedGuard(deps, params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log);
+  const odd = await afterFailedGuard(deps, params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log, FIRST);
   expect(odd).toBe(body);
   expect(updates).toHaveLength(2);
 });
@@ -132,10 +136,10 @@ test('nothing carried, nothing this service wrote, or no CallSid: no answer of i
   const { updates, log, deps } = setup();
   const rescue = stretchRescue(deps, { route: 'guard' });
   const q = query(encodeStretchQuery({ sids: [OWN] }, WRITTEN));
-  expect(await rescue(params(), {}, log)).toBeUndefined();
-  expect(await rescue(params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log)).toBeUndefined();
-  expect(await rescue({ To: NUMBER }, q, log)).toBeUndefined();
-  expect(await rescue(params({ CallSid: 'CA-123' }), q, log)).toBeUndefined();
+  expect(await rescue(params(), {}, log, FIRST)).toBeUndefined();
+  expect(await rescue(params(), { [STRETCH_QUERY_PARAM]: '1.AAAA' }, log, FIRST)).toBeUndefined();
+  expect(await rescue({ To: NUMBER }, q, log, FIRST)).toBeUndefined();
+  expect(await rescue(params({ CallSid: 'CA-123' }), q, log, FIRST)).toBeUndefined();
   expect(updates).toEqual([]);
 });
 
@@ -146,11 +150,11 @@ test.each([
   const { updates, lines, log, deps } = setup(now);
   const q = query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN));
   const finished = params({ Digits: '4111111111111111', FinishedOnKey: '#' });
-  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(finished, q, log)).toBeUndefined();
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(finished, q, log, FIRST)).toBeUndefined();
   // an entry that did not end on '#': no guard either (its action would resume)
-  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '', FinishedOnKey: '' }), q, log)).toBeUndefined();
-  expect(await stretchRescue(deps, { route: 'guard' })(params(), q, log)).toBeUndefined();
-  const body = await afterFailedGuard(deps, params(), q, log);
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '', FinishedOnKey: '' }), q, log, FIRST)).toBeUndefined();
+  expect(await stretchRescue(deps, { route: 'guard' })(params(), q, log, FIRST)).toBeUndefined();
+  const body = await afterFailedGuard(deps, params(), q, log, FIRST);
   expect(body).toContain('<Dial action=');
   expect(updates).toEqual([]);
   const warned = lines.filter((l) => l.msg === 'a stretch query resumes nothing: its recordings left paused for the safe answer');
@@ -159,10 +163,27 @@ test.each([
   expect(JSON.stringify(lines)).not.toContain('4111111111111111');
 });
 
+test('a request within the bound that arrived here before (a copy resent): nothing resumed, the apology, a warning; its first arrival resumed', async () => {
+  const { updates, lines, log, deps } = setup();
+  const q = query(encodeStretchQuery({ sids: [OWN, OTHER] }, WRITTEN));
+  const finished = params({ Digits: '4111111111111111', FinishedOnKey: '#' });
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(finished, q, log, REPLAYED)).toBeUndefined();
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '06', FinishedOnKey: '' }), q, log, REPLAYED)).toBeUndefined();
+  expect(await stretchRescue(deps, { route: 'guard' })(params(), q, log, REPLAYED)).toBeUndefined();
+  expect(await afterFailedGuard(deps, params(), q, log, REPLAYED)).toContain('<Dial action=');
+  expect(updates).toEqual([]);
+  const warned = lines.filter((l) => l.msg === 'a stretch query resumes nothing: its recordings left paused for the safe answer');
+  expect(warned.map((l) => l.reason)).toEqual(['replayed', 'replayed', 'replayed', 'replayed']);
+  // the same request's first arrival: resumed
+  await stretchRescue(deps, { route: 'gather', step: 0 })(finished, q, log, FIRST);
+  expect(updates.map((u) => u.recordingSid)).toEqual([OWN, OTHER]);
+  expect(JSON.stringify(lines)).not.toContain('4111111111111111');
+});
+
 test('a query at the bound, or ahead within the skew: resumed as ever', async () => {
   for (const now of [secondsAfter(STRETCH_QUERY_MAX_AGE_SECONDS), secondsAfter(-STRETCH_QUERY_CLOCK_SKEW_SECONDS)]) {
     const { updates, log, deps } = setup(now);
-    await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ sids: [OWN] }, WRITTEN)), log);
+    await stretchRescue(deps, { route: 'guard' })(params(), query(encodeStretchQuery({ sids: [OWN] }, WRITTEN)), log, FIRST);
     expect(updates).toEqual([{ callSid: CALL, recordingSid: OWN, status: 'in-progress' }]);
   }
 });
@@ -170,15 +191,15 @@ test('a query at the bound, or ahead within the skew: resumed as ever', async ()
 test("a failed gather's guard carries the gather's query as it was, its time kept: a rescue never makes a query younger", async () => {
   const { log, deps } = setup(secondsAfter(150));
   const q = encodeStretchQuery({ sids: [OWN] }, WRITTEN)!;
-  const body = await stretchRescue(deps, { route: 'gather', step: 1 })(params({ Digits: '06', FinishedOnKey: '' }), query(q), log);
+  const body = await stretchRescue(deps, { route: 'gather', step: 1 })(params({ Digits: '06', FinishedOnKey: '' }), query(q), log, FIRST);
   expect(body).toContain(`action="${PUBLIC}/twilio/guard/1/failed?${q}"`);
 });
 
 test('one written before the query held its time (version 1): nothing resumed, the apology, a warning', async () => {
   const { updates, lines, log, deps } = setup();
   const untimed = { [STRETCH_QUERY_PARAM]: `1.${Buffer.from(OWN.slice(2), 'hex').toString('base64url')}` };
-  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '1', FinishedOnKey: '#' }), untimed, log)).toBeUndefined();
-  expect(await afterFailedGuard(deps, params(), untimed, log)).toContain('<Dial action=');
+  expect(await stretchRescue(deps, { route: 'gather', step: 0 })(params({ Digits: '1', FinishedOnKey: '#' }), untimed, log, FIRST)).toBeUndefined();
+  expect(await afterFailedGuard(deps, params(), untimed, log, FIRST)).toContain('<Dial action=');
   expect(updates).toEqual([]);
   expect(lines.filter((l) => l.reason === 'untimed')).toHaveLength(2);
 });
@@ -190,6 +211,6 @@ test('the first rescue that answers is the answer (a drop-in capture before a st
   const never: Rescue = async () => {
     throw new Error('not asked');
   };
-  expect(await firstRescue(undefined, none, back, never)(params(), {}, log)).toBe('<Response><Redirect/></Response>');
-  expect(await firstRescue(undefined, none)(params(), {}, log)).toBeUndefined();
+  expect(await firstRescue(undefined, none, back, never)(params(), {}, log, FIRST)).toBe('<Response><Redirect/></Response>');
+  expect(await firstRescue(undefined, none)(params(), {}, log, FIRST)).toBeUndefined();
 });
