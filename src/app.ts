@@ -220,7 +220,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     log,
     onSessionChanged: queueDelivery,
     onLeft: leftActive,
-    onEnded: (status) => metrics.callsEnded.inc({ status }),
+    onEnded: async (callSid, status) => {
+      metrics.callsEnded.inc({ status });
+      // the hang-up watch moved the record to ended: its one call.ended is published here (a status callback after it publishes none)
+      // (a failure is logged, not thrown: the capture's result is still reported)
+      await events
+        .publish({ type: 'call.ended', callSid, status })
+        .catch((err: unknown) => log.warn({ callSid, err: errFields(err) }, 'call.ended not published'));
+    },
     pollMs: opts.dropinPollMs,
     processorWaitMs: opts.dropinProcessorWaitMs,
     backoff: opts.dropinBackoff,

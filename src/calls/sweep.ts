@@ -165,9 +165,13 @@ export class CallSweep {
     if (left) this.d.metrics.callsActive.dec();
     this.d.metrics.callsEnded.inc({ status });
     this.d.metrics.callsSwept.inc();
-    if (sealed) await this.d.vault.erase(sealed);
-    await this.d.audit.append(found.callSid, { type: 'call.ended', twilioStatus: status, by: 'sweep' });
-    await this.d.events.publish({ type: 'call.ended', callSid: found.callSid, status });
+    try {
+      if (sealed) await this.d.vault.erase(sealed);
+      await this.d.audit.append(found.callSid, { type: 'call.ended', twilioStatus: status, by: 'sweep' });
+    } finally {
+      // the one publish of the call's end: whoever moved the record to ended publishes it, no other
+      await this.d.events.publish({ type: 'call.ended', callSid: found.callSid, status });
+    }
     this.d.log.info({ callSid: found.callSid, status }, 'call ended: no status callback reported it');
     return true;
   }

@@ -68,8 +68,11 @@ export interface DropinDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** the call leaves tonewall's hands (returned to the app, or hung up): the active-calls gauge */
   onLeft?: () => void;
-  /** a call ended in tonewall's hands, found by its hang-up watch (its status callback is the app's), by Twilio's status: calls_ended_total */
-  onEnded?: (status: string) => void;
+  /**
+   * a call ended in tonewall's hands, found by its hang-up watch (its status callback is the app's),
+   * by Twilio's status: calls_ended_total, and its one `call.ended` (this end moved the record)
+   */
+  onEnded?: (callSid: string, status: string) => Promise<void>;
   processorWaitMs?: number;
   /** HANGUP_POLL_MS unless a test shortens it; result POSTs are scanned for at least as often */
   pollMs?: number;
@@ -315,7 +318,7 @@ export class DropinService {
     if (ended?.dropin) {
       if (endedHere) {
         this.d.onLeft?.();
-        this.d.onEnded?.(status);
+        await this.d.onEnded?.(callSid, status);
       }
       const flow = flowOf(ended);
       if (flow) await this.report(flow, ended, ended.dropin.returnUrl, resultSet);

@@ -3,7 +3,8 @@
  * ended and before the streams close): its pending agent token gone, the call's record ended by
  * compare-and-set (calls/session.ts `endSession`: counted out of the active calls and into the
  * ended ones here, once, whatever else ends it), a sealed value let go, `bridge.ended` audited
- * and `call.ended` published, also for a record an erasure took while the call was live.
+ * and `call.ended` published (only when this end moved the record: one publish a call, whatever
+ * reports its end), also for a record an erasure took while the call was live.
  */
 import { endSession } from '../calls/session';
 import { errFields } from '../log';
@@ -27,15 +28,20 @@ export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string
       if (!end) return false;
     });
     if (left) d.metrics.callsActive.dec();
-    if (sealed) await d.vault.erase(sealed);
     // its status callback, later, finds it ended: counted here, as the leg's stream stopping ends a call Twilio reports completed
     if (endedNow) d.metrics.callsEnded.inc({ status: 'completed' });
-    await d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
-    // a record gone while the call was live (its caller erased): no one else can say the call is
-    // over, and the panels showing it must hear so (they are told of a gone call's end only)
-    if (endedNow) await d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
-    else if (stored === null)
-      await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentActor ? { agent: bridge.agentActor } : {}) });
+    try {
+      if (sealed) await d.vault.erase(sealed);
+      await d.audit.append(callSid, { type: 'bridge.ended', reason, tonesMasked: bridge.tonesMaskedTotal });
+    } finally {
+      // `call.ended` is published by the end that moved the record, and by no other (its status
+      // callback finds it ended and publishes nothing), so it is sent even when the steps above fail.
+      // A record gone while the call was live (its caller erased): no one else can say the call is
+      // over, and the panels showing it must hear so (they are told of a gone call's end only)
+      if (endedNow) await d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+      else if (stored === null)
+        await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentActor ? { agent: bridge.agentActor } : {}) });
+    }
   } catch (err) {
     d.log.error({ callSid, err: errFields(err) }, 'bridge cleanup failed');
   }

@@ -112,8 +112,12 @@ export class DialOffers {
     });
     if (left) this.d.metrics.callsActive.dec();
     if (endedNow) this.d.metrics.callsEnded.inc({ status: 'completed' });
-    await this.d.audit.append(callSid, { type: 'handoff.no-agent' });
-    if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+    try {
+      await this.d.audit.append(callSid, { type: 'handoff.no-agent' });
+    } finally {
+      // the one publish of the call's end: whoever moved the record to ended publishes it, no other
+      if (endedNow) await this.d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+    }
     return sayAndHangUpTwiml('no-agent', flow);
   }
 }

@@ -403,7 +403,8 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
         if (ended) {
           if (endedNow) d.metrics.callsEnded.inc({ status: p.CallStatus });
           if (left) d.metrics.callsActive.dec();
-          await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
+          // published by whichever end moved the record to ended (its bridge's end, the sweep, ...), once
+          if (endedNow) await d.events.publish({ type: 'call.ended', callSid: p.CallSid, status: p.CallStatus });
           if (dropin) await d.onCallEnded?.(p.CallSid);
           log.info({ status: p.CallStatus }, 'call ended');
         }

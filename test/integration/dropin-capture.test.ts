@@ -6,6 +6,7 @@
  */
 import type { EmulatedCall, GatherRequest, TranscriptEntry } from '../../tools/emulator';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
+import { AgentSocket, token } from '../support/agents';
 import { wideDecode } from '../support/decoders';
 import { CALLER, CARD, cardCaptureFlow, hangUpAt, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { ACCOUNT_SID, sleep, waitFor, type Harness } from '../support/harness';
@@ -490,7 +491,8 @@ it('a call tonewall already holds is not captured again: apology, audited', asyn
   expect(again.body).not.toContain('<Gather');
 });
 
-it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once, and is counted ended once", async () => {
+it("the watch ends a hung-up capture's call, then its status callback comes too: the call leaves the active calls once, is counted ended once, and its call.ended is sent once", async () => {
+  const sue = await AgentSocket.open(h, token(h, 'sue', 'supervisor'));
   const activeBefore = await activeCalls();
   const endedBefore = await completedCalls();
   const c = await hangUpAt(d, 'expiry');
@@ -507,6 +509,13 @@ it("the watch ends a hung-up capture's call, then its status callback comes too:
   expect(await activeCalls()).toBe(activeBefore);
   expect(await completedCalls()).toBe(endedBefore + 1);
   expect(shop.returned).toHaveLength(1);
+  // the watch ended the record, so it published the call's end; the status route that found it ended did not.
+  // A later event on the bus (the end of a call no record names, a supervisor's to hear) has reached the socket,
+  // so anything the status route published before it would have too
+  await h.app.services.events.publish({ type: 'call.ended', callSid: 'CAlater0001', status: 'completed' });
+  await sue.next((e) => e.callSid === 'CAlater0001', 'the later event');
+  expect(sue.events.filter((e) => e.callSid === c.sid)).toEqual([{ type: 'call.ended', callSid: c.sid, status: 'completed' }]);
+  sue.close();
 });
 
 it('an unknown flow id gets the apology', async () => {

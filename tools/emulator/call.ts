@@ -395,6 +395,8 @@ export class Call implements EmulatedCall {
   async postStatus(event: 'initiated' | 'ringing' | 'answered' | 'completed'): Promise<void> {
     const cb = this.statusCallback;
     if (!cb || (event !== 'completed' && !cb.events.includes(event))) return;
+    const late = this.ctx.faults.statusCallbackDelayMs;
+    if (late) await abortableSleep(late, this.ctx.closing);
     const params: Record<string, string> = {
       ...this.webhookParams(),
       ...(event === 'initiated' ? { CallStatus: 'initiated' } : {}),

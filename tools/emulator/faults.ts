@@ -58,6 +58,12 @@ export interface Faults {
   outboundCallOutcome?: 'busy' | 'no-answer' | 'failed';
   /** what a party a <Dial> calls does; unset: answers at once and hangs up at once (completed, 0 s) */
   dialOutcome?: DialOutcome;
+  /**
+   * every call's call-progress status callback (the call's StatusCallback) is sent this many ms
+   * late: Twilio sends it on its own, with no order promised against the call's other requests,
+   * so a test can have it come after what the call's end set off in the service
+   */
+  statusCallbackDelayMs?: number;
 }
 
 export type RestFaultName =
