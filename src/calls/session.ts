@@ -123,6 +123,12 @@ export interface CallSession {
     offeredAt?: number;
     /** dial mode without `to`: when an agent accepted the offer (epoch ms) */
     acceptedAt?: number;
+    /**
+     * Dial mode: when the party the caller's <Dial> rang (the accepting agent's endpoint, or `to`)
+     * answered (epoch ms), as Twilio's status callback of the noun said (twilio/dial-answered.ts);
+     * set once, `call.bridged` published then
+     */
+    dialAnsweredAt?: number;
   };
   /** the instance holding this call's media bridge (bridge mode) */
   instanceId?: string;

@@ -42,6 +42,12 @@ export const guardParams = z.object({ CallSid: callSid, AccountSid: accountSid }
 
 export const statusParams = z.object({ CallSid: callSid, AccountSid: accountSid, CallStatus: z.string().max(32) });
 
+/**
+ * The status callback of a handoff <Dial>'s party (dial-answered.ts): CallSid is the dialled
+ * call's own, ParentCallSid the caller's, whose record it changes; `in-progress` says it answered.
+ */
+export const dialAnsweredParams = z.object({ CallSid: callSid, ParentCallSid: callSid, AccountSid: accountSid, CallStatus: z.string().max(32) });
+
 export const recordingStatusParams = z.object({
   CallSid: callSid,
   AccountSid: accountSid,

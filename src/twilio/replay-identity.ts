@@ -76,3 +76,13 @@ export const callbackIdentity =
     const callSid = callSidOf(params);
     return callSid ? { callSid, parts: [route, signature] } : null;
   };
+
+/**
+ * The status callback of a handoff <Dial>'s party (dial-answered.ts): the caller's call it
+ * reports on (ParentCallSid: its replay memory goes with that call's), each copy of one callback
+ * sharing its signature, as callbackIdentity.
+ */
+export const dialAnsweredIdentity: Identify = (params, signature) => {
+  const parent = params.ParentCallSid;
+  return typeof parent === 'string' && CALL_SID.test(parent) && callSidOf(params) ? { callSid: parent, parts: ['dial-answered', signature] } : null;
+};

@@ -32,6 +32,7 @@ import type { ReplayGuard, StoredAnswer } from './replay';
 import {
   bridgeLostIdentity,
   callbackIdentity,
+  dialAnsweredIdentity,
   dialHoldIdentity,
   dialStatusIdentity,
   gatherIdentity,
@@ -39,6 +40,7 @@ import {
   voiceIdentity,
   type Identify,
 } from './replay-identity';
+import { dialAnsweredHandler } from './dial-answered';
 import { dialEndedTwiml, dialStatusHandler, dialStatusQuery, safeDialEndedHandler } from './dial-status';
 import type { BridgeLost } from './bridge-lost';
 import type { DialOffers } from './dial-offer';
@@ -369,6 +371,9 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       observeLatency('dial-status', answer.status, started);
       return send(reply, answer);
     });
+
+    // the party a dial handoff's <Dial> rang answered (dial-answered.ts): call.bridged, once
+    route('/twilio/dial-answered', 'dial-answered', 'callback', dialAnsweredHandler(d), dialAnsweredIdentity);
 
     route(
       '/twilio/status',

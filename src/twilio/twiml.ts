@@ -150,15 +150,26 @@ function renderHandoff(r: VoiceResponse, h: Extract<Verb, { verb: 'handoff' }>['
     r.enqueue(h.to.slice('queue:'.length));
     return;
   }
-  dialEndpoint(r, h.to, `${ctx.publicUrl}/twilio/dial-status`);
+  dialEndpoint(r, h.to, `${ctx.publicUrl}/twilio/dial-status`, dialAnsweredUrl(ctx.publicUrl));
 }
 
 /** a plain <Dial> of an agent's endpoint (`client:NAME`, `sip:URI`, an E.164 number), its end requested at `action` (dial-status.ts) */
-function dialEndpoint(r: VoiceResponse, to: string, action: string): void {
+/**
+ * Where Twilio tells the service that the party a handoff's <Dial> rang answered (dial-answered.ts):
+ * the noun's statusCallback, asked for its `answered` event alone (Twilio's docs, <Number>,
+ * <Client>, <Sip>: statusCallbackEvent; the <Dial action> is requested only once the dial is over).
+ */
+export function dialAnsweredUrl(publicUrl: string): string {
+  return `${publicUrl}/twilio/dial-answered`;
+}
+
+/** a <Dial> of `to` with its end requested at `action`; with `answered`, its party's answer reported there too */
+function dialEndpoint(r: VoiceResponse, to: string, action: string, answered?: string): void {
   const dial = r.dial({ action, method: 'POST' });
-  if (to.startsWith('client:')) dial.client(to.slice('client:'.length));
-  else if (to.startsWith('sip:')) dial.sip(to);
-  else dial.number(to);
+  const told = answered ? { statusCallbackEvent: ['answered' as const], statusCallback: answered, statusCallbackMethod: 'POST' as const } : {};
+  if (to.startsWith('client:')) dial.client(told, to.slice('client:'.length));
+  else if (to.startsWith('sip:')) dial.sip(told, to);
+  else dial.number(told, to);
 }
 
 /**
@@ -193,7 +204,7 @@ export function dialHoldTwiml(publicUrl: string, hop: number, seconds: number): 
  */
 export function dialAgentTwiml(publicUrl: string, endpoint: string): string {
   const r = new twilio.twiml.VoiceResponse();
-  dialEndpoint(r, endpoint, `${publicUrl}/twilio/dial-status`);
+  dialEndpoint(r, endpoint, `${publicUrl}/twilio/dial-status`, dialAnsweredUrl(publicUrl));
   return r.toString();
 }
 

@@ -90,7 +90,9 @@ test('offered to every connected agent; the first REST accept wins and the calle
   const updates = twimlUpdates(call.sid);
   expect(updates).toHaveLength(1);
   expect(updates[0].status).toBe(200);
-  expect(String(updates[0].params.Twiml)).toContain(`<Dial action="${h.publicUrl}/twilio/dial-status" method="POST"><Client>${winner}</Client></Dial>`);
+  expect(String(updates[0].params.Twiml)).toContain(
+    `<Dial action="${h.publicUrl}/twilio/dial-status" method="POST"><Client statusCallbackEvent="answered" statusCallback="${h.publicUrl}/twilio/dial-answered" statusCallbackMethod="POST">${winner}</Client></Dial>`,
+  );
 
   expect((await api(h, 'GET', `/v1/calls/${call.sid}`, winnerTok)).body).toMatchObject({ state: 'dialed', handoff: { agent: winner } });
   expect((await api(h, 'GET', `/v1/calls/${call.sid}`, loserTok)).status).toBe(404);

@@ -283,7 +283,9 @@ async function dial(ctx: EmulatorContext, call: Call, verb: DialVerb, docUrl: st
       extra: { DialCallStatus: 'completed', DialCallSid: newSid('CA'), DialCallDuration: '0' },
     };
   }
-  const ended = await runDial(ctx, call, verb, signal);
+  // the party's callback URL, as an action's: absolute in inline TwiML, else resolved against the document
+  const partyUrl = verb.partyCallback ? resolveUrl(verb.partyCallback.url, docUrl) : undefined;
+  const ended = await runDial(ctx, call, verb, signal, partyUrl);
   if (!ended) return 'end';
   // no action: the caller still on the line goes on with the document
   if (!action) return ended.callerGone ? 'end' : 'continue';

@@ -3,7 +3,16 @@ import type { TranscriptEntry } from './twiml';
 
 /** What a webhook the emulator sent was for. */
 export type WebhookPurpose =
-  'voice' | 'gather-action' | 'redirect' | 'dial-action' | 'connect-action' | 'enqueue-action' | 'status-callback' | 'recording-status-callback';
+  | 'voice'
+  | 'gather-action'
+  | 'redirect'
+  | 'dial-action'
+  | 'connect-action'
+  | 'enqueue-action'
+  | 'status-callback'
+  | 'recording-status-callback'
+  /** a dialled party's call progress callback, asked for by its <Dial> noun (dial.ts) */
+  | 'dial-status-callback';
 
 export type RecordingState = 'none' | 'in-progress' | 'paused' | 'stopped';
 

@@ -54,6 +54,8 @@ export type TwimlVerb =
       method: string;
       /** how long the dialled party may ring before Twilio gives up (no-answer), in seconds */
       timeout: number;
+      /** the noun's call progress callback (statusCallback, statusCallbackMethod, statusCallbackEvent), if it names a URL */
+      partyCallback?: PartyCallback;
       warnings?: TwimlWarning[];
     }
   | { verb: 'Enqueue'; name: string; action?: string; method: string }
@@ -73,6 +75,29 @@ export interface TwimlWarning {
 }
 
 export type DialTargetKind = 'Number' | 'Client' | 'Sip' | 'Queue' | 'Conference' | 'text';
+
+/** the call progress events a <Number>, <Client> or <Sip> noun may ask for (its statusCallbackEvent, space-separated) */
+export type PartyEvent = 'initiated' | 'ringing' | 'answered' | 'completed';
+const PARTY_EVENTS: readonly string[] = ['initiated', 'ringing', 'answered', 'completed'];
+
+/**
+ * A dialled party's status callback, as its noun asks for it (Twilio's docs, <Number>, <Client>,
+ * <Sip>: statusCallbackEvent, statusCallback, statusCallbackMethod). Unasked, a <Number> reports
+ * `completed` (its documented default) and a <Client> or <Sip> nothing (theirs is none).
+ */
+export interface PartyCallback {
+  url: string;
+  method: 'POST' | 'GET';
+  events: PartyEvent[];
+}
+
+function partyCallback(noun: XmlElement): PartyCallback | undefined {
+  const a = noun.attrs;
+  if (!a.statusCallback) return undefined;
+  const asked = a.statusCallbackEvent?.split(/\s+/).filter(Boolean);
+  const events = (asked ?? (noun.name === 'Number' ? ['completed'] : [])).filter((e): e is PartyEvent => PARTY_EVENTS.includes(e));
+  return { url: a.statusCallback, method: methodOf(a.statusCallbackMethod) as 'POST' | 'GET', events };
+}
 
 /** One line of a call's transcript: what the caller experienced, verb by verb. */
 export type TranscriptEntry =
@@ -170,7 +195,15 @@ function toVerb(el: XmlElement): TwimlVerb {
       }
       const target = noun ? ownText(noun) || childElements(noun).map(ownText).join('') : ownText(el);
       const timeout = a.timeout === undefined ? DEFAULT_DIAL_TIMEOUT_S : /^\s*\d+\s*$/.test(a.timeout) ? Number(a.timeout) : 0;
-      const dial = { verb: 'Dial' as const, target, targetKind: kind, action: a.action, method: methodOf(a.method) };
+      const party = noun && ['Number', 'Client', 'Sip'].includes(noun.name) ? partyCallback(noun) : undefined;
+      const dial = {
+        verb: 'Dial' as const,
+        target,
+        targetKind: kind,
+        action: a.action,
+        method: methodOf(a.method),
+        ...(party ? { partyCallback: party } : {}),
+      };
       if (timeout > 0) return { ...dial, timeout };
       return {
         ...dial,

@@ -154,8 +154,9 @@ export const PANEL_SCRIPT = `
     api('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { status('token refused', true); return; }
       status('signed in', false); connect(); refresh();
-      // what changes with no event to this panel (a dial-mode call it accepted, which Twilio alone
-      // dials) is re-read now and then; an offer taken or ended goes at once (handoff.taken, call.ended)
+      // what changes with no event to this panel is re-read now and then; an offer taken or ended
+      // goes at once (handoff.taken, call.ended), and so does an accepted call connected, a bridge's
+      // or a dial's (call.bridged: a dial's once Twilio says its agent answered)
       setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
     });
   };

@@ -141,3 +141,77 @@ describe('call driver: <Dial> outcomes', () => {
     ]);
   });
 });
+
+/**
+ * A dialled party's call progress callbacks (Twilio's docs, <Number>, <Client>, <Sip>:
+ * statusCallbackEvent, statusCallback, statusCallbackMethod): only the events the noun asks for
+ * (a <Number>'s default `completed`, a <Client>'s none), signed, for the dialled call (its own
+ * CallSid, the caller's as ParentCallSid), `answered` reported as CallStatus in-progress.
+ */
+describe("call driver: a <Dial> party's status callbacks", () => {
+  let emulator: TwilioEmulator;
+  let service: FakeService;
+
+  beforeEach(async () => {
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+    service = await startFakeService(AUTH_TOKEN);
+    service.routes.set('/after-dial', () => '<Response/>');
+    service.routes.set('/party', () => '');
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await service.close();
+  });
+
+  /** the call's party callbacks once its dial action came (each sent on its own: by SequenceNumber), and the action */
+  async function partyCalls(noun: string, expected: number): Promise<{ sid: string; action: ReceivedRequest; party: ReceivedRequest[] }> {
+    service.routes.set('/voice', () => `<Response><Dial action="/after-dial">${noun}</Dial></Response>`);
+    const call = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice` });
+    await call.ended;
+    const action = await service.waitForRequest('/after-dial');
+    const party = () => service.requests.filter((r) => r.path === '/party');
+    for (let i = 0; i < 100 && party().length < expected; i++) await new Promise((r) => setTimeout(r, 10));
+    // a moment for one more than expected to show
+    await new Promise((r) => setTimeout(r, 5 * SECOND_MS));
+    return { sid: call.sid, action, party: party().sort((a, b) => Number(a.params.SequenceNumber) - Number(b.params.SequenceNumber)) };
+  }
+
+  it('every event asked for, answered as in-progress, signed, for the dialled call', async () => {
+    emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 2, secondMs: SECOND_MS };
+    const events = 'initiated ringing answered completed';
+    const { sid, action, party } = await partyCalls(`<Client statusCallbackEvent="${events}" statusCallback="/party">alice</Client>`, 4);
+    expect(party.map((r) => r.params.CallStatus)).toEqual(['initiated', 'ringing', 'in-progress', 'completed']);
+    for (const r of party) {
+      expect(r.valid).toBe(true);
+      expect(r.params).toMatchObject({
+        CallSid: action.params.DialCallSid,
+        ParentCallSid: sid,
+        Direction: 'outbound-dial',
+        To: 'client:alice',
+        From: CALLER,
+        AccountSid: ACCOUNT_SID,
+        CallbackSource: 'call-progress-events',
+      });
+    }
+    expect(party[3].params.CallDuration).toBe('2');
+  });
+
+  it("only `answered` asked for: one callback; a <Client>'s default is none, a <Number>'s `completed`", async () => {
+    emulator.faults.dialOutcome = { status: 'completed', ringSeconds: 1, talkSeconds: 1, secondMs: SECOND_MS };
+    expect(
+      (await partyCalls('<Client statusCallbackEvent="answered" statusCallback="/party">alice</Client>', 1)).party.map((r) => r.params.CallStatus),
+    ).toEqual(['in-progress']);
+    service.requests.length = 0;
+    expect((await partyCalls('<Client statusCallback="/party">alice</Client>', 0)).party).toEqual([]);
+    service.requests.length = 0;
+    expect((await partyCalls(`<Number statusCallback="/party">${AGENT}</Number>`, 1)).party.map((r) => r.params.CallStatus)).toEqual(['completed']);
+  });
+
+  it('a party that never answers is never reported answered: a busy one neither rang', async () => {
+    emulator.faults.dialOutcome = { status: 'busy' };
+    const events = 'initiated ringing answered completed';
+    const { party } = await partyCalls(`<Number statusCallbackEvent="${events}" statusCallback="/party">${AGENT}</Number>`, 2);
+    expect(party.map((r) => r.params.CallStatus)).toEqual(['initiated', 'busy']);
+  });
+});

@@ -115,11 +115,12 @@ describe('renderVerbs', () => {
     expect(() => renderVerbs([{ verb: 'handoff', handoff: { mode: 'bridge' } }], { publicUrl: PUBLIC })).toThrow('bridge handoff without a stream URL');
   });
 
+  const ANSWERED = `statusCallbackEvent="answered" statusCallback="${PUBLIC}/twilio/dial-answered" statusCallbackMethod="POST"`;
   test.each([
-    ['client:alice', '<Client>alice</Client>'],
-    ['sip:agent@example.com', '<Sip>sip:agent@example.com</Sip>'],
-    ['+15005550001', '<Number>+15005550001</Number>'],
-  ])('dial handoff to %s: a <Dial> reporting to /twilio/dial-status', (to, noun) => {
+    ['client:alice', `<Client ${ANSWERED}>alice</Client>`],
+    ['sip:agent@example.com', `<Sip ${ANSWERED}>sip:agent@example.com</Sip>`],
+    ['+15005550001', `<Number ${ANSWERED}>+15005550001</Number>`],
+  ])("dial handoff to %s: a <Dial> reporting to /twilio/dial-status, its party's answer to /twilio/dial-answered", (to, noun) => {
     expect(renderVerbs([{ verb: 'handoff', handoff: { mode: 'dial', to } }, { verb: 'hangup' }], { publicUrl: PUBLIC })).toBe(
       HEAD + `<Response><Dial action="${PUBLIC}/twilio/dial-status" method="POST">${noun}</Dial><Hangup/></Response>`,
     );
