@@ -108,7 +108,15 @@ it('an agent a call was never offered to hears nothing of it: a call handed to a
   await sue.next((e) => e.type === 'call.ended' && e.callSid === assigned.sid, 'call.ended at sue');
 
   // a caller who hangs up in the IVR was never offered to an agent
-  const ivr = await a.emulator.placeCall({ from: CALLER, to: IVR_NUMBER, voiceUrl: a.voiceUrl, statusCallback: a.statusUrl });
+  // the caller keys nothing and the Gather waits until they hang up: without a handler the emulator's
+  // Gather ends at once, empty, and the flow could reach its handoff (an offer) before the hang-up
+  const ivr = await a.emulator.placeCall({
+    from: CALLER,
+    to: IVR_NUMBER,
+    voiceUrl: a.voiceUrl,
+    statusCallback: a.statusUrl,
+    onGather: () => new Promise<null>(() => undefined),
+  });
   await waitFor(async () => (await a.app.services.calls.get(ivr.sid))?.state === 'ivr', 'the call in the IVR', 10_000);
   await ivr.hangup();
   await sue.next((e) => e.type === 'call.ended' && e.callSid === ivr.sid, 'call.ended of the IVR call at sue');
