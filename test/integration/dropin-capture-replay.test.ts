@@ -111,7 +111,25 @@ function expectInternalError(c: EmulatedCall): void {
   expect(says(c).at(-1)).toBe(THANKS);
 }
 
-test("the card's signed request sent again past the bound, the store down, while the security code is asked: nothing resumed, the call's answer internal-error, and the code never in the app's recording", async () => {
+/** what the call saw of a copy sent at its security code's ask (replayAtSecurityCode) */
+interface ReplayRun {
+  c: EmulatedCall;
+  /** the card's gather action, as Twilio requested it */
+  cardAction: string;
+  replayed: { status: number; body: string };
+  /** the app's recording's statuses when the security code was asked, and just after the copy */
+  beforeReplay: string[];
+  afterReplay: string;
+}
+
+/**
+ * A capture call (card, expiry, security code) where, as the security code is asked, the store
+ * goes down and `replay` sends its copy; `atExpiry` runs as the expiry is asked.
+ */
+async function replayAtSecurityCode(
+  replay: (c: EmulatedCall, cardAction: string) => Promise<{ status: number; body: string }>,
+  atExpiry: () => void = () => undefined,
+): Promise<ReplayRun> {
   let cardAction = '';
   let replayed = { status: 0, body: '' };
   let beforeReplay: string[] = [];
@@ -124,39 +142,58 @@ test("the card's signed request sent again past the bound, the store down, while
       return `${CARD}#`;
     }
     if (p.includes('expiry')) {
-      // the minutes between the two asks: the card's query is past its age when it comes back
-      skewMs = (DROPIN_QUERY_MAX_AGE_SECONDS + 1) * 1000;
+      atExpiry();
       return EXPIRY;
     }
     if (!p.includes('security code')) return null;
     beforeReplay = statuses(c!);
     await redis.stop();
-    replayed = await h.emulator.signedPost(cardAction, gatherParams(c!, CARD, '#'));
+    replayed = await replay(c!, cardAction);
     afterReplay = statusNow(c!);
     return CVV;
   });
   await c.ended;
+  return { c, cardAction, replayed, beforeReplay, afterReplay };
+}
+
+/**
+ * The copy got the capture's safe answer, the call back to its app with internal-error, and
+ * resumed nothing: the app's recording, paused for the capture, stayed paused until the security
+ * code's own webhook failed too (the store down) and resumed it from its query, after the code,
+ * which it never heard.
+ */
+function expectCopyResumedNothing(run: ReplayRun): void {
+  const { c } = run;
   expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
-  // the app's recording, paused for the capture, still paused when the security code is asked
-  expect(beforeReplay).toEqual(['in-progress', 'paused']);
-  // the replay got the capture's safe answer, the call back to its app with internal-error, and resumed nothing
-  expect(replayed.status).toBe(200);
-  const back = redirectIn(replayed.body);
+  expect(run.beforeReplay).toEqual(['in-progress', 'paused']);
+  expect(run.replayed.status).toBe(200);
+  const back = redirectIn(run.replayed.body);
   expect(back?.target).toBe(`${shop.url}/paid`);
   expect(back?.query.Result).toBe('internal-error');
-  expect(afterReplay).toBe('paused');
-  // the security code's own webhook failed too (the store down), within its bound: the
-  // recording resumed only then, after the code, which it never heard
+  expect(run.afterReplay).toBe('paused');
   expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   expect(wideDecode(c.recordingAudio)).toBe('');
   expectInternalError(c);
-  const refused = logOf(h, c).filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+  expectNothingKeyedLogged(h, c);
+}
+
+const returnedLog = (c: EmulatedCall) => logOf(h, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
+const refusedQueryLog = (c: EmulatedCall) =>
+  logOf(h, c).filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+
+test("the card's signed request sent again past the bound, the store down, while the security code is asked: nothing resumed, the call's answer internal-error, and the code never in the app's recording", async () => {
+  const run = await replayAtSecurityCode(
+    (c, cardAction) => h.emulator.signedPost(cardAction, gatherParams(c, CARD, '#')),
+    // the minutes between the two asks: the card's query is past its age when it comes back
+    () => (skewMs = (DROPIN_QUERY_MAX_AGE_SECONDS + 1) * 1000),
+  );
+  expectCopyResumedNothing(run);
+  const refused = refusedQueryLog(run.c);
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatchObject({ level: 40, reason: 'expired' });
   expect(refused[0].ageSeconds).toBeGreaterThan(DROPIN_QUERY_MAX_AGE_SECONDS);
   // the card's query said when it was written
-  expect(new URL(cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
-  expectNothingKeyedLogged(h, c);
+  expect(new URL(run.cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
 }, 60_000);
 
 test("the card's request exactly as Twilio sent it (a proxy's log), sent again within the bound to the instance that got it, the store down, while the security code is asked: nothing resumed, internal-error, the code in no recording", async () => {
@@ -164,47 +201,19 @@ test("the card's request exactly as Twilio sent it (a proxy's log), sent again w
   const tap = await startWebhookTap(h.url);
   h.emulator.routeOrigin(h.publicUrl, tap.url);
   try {
-    let cardAction = '';
-    let replayed = { status: 0, body: '' };
-    let beforeReplay: string[] = [];
-    let afterReplay = '';
-    let c: EmulatedCall | undefined = undefined;
-    c = await d.call(async (g: GatherRequest) => {
-      const p = g.prompt.join(' ');
-      if (p.includes('card number')) {
-        cardAction = g.action;
-        return `${CARD}#`;
-      }
-      if (p.includes('expiry')) return EXPIRY;
-      if (!p.includes('security code')) return null;
-      beforeReplay = statuses(c!);
+    const run = await replayAtSecurityCode((_c, cardAction) => {
       const card = tap.requests.find((r) => new URL(h.publicUrl + r.url).href === new URL(cardAction).href);
       expect(card?.body.toString()).toContain(`Digits=${CARD}`);
-      await redis.stop();
-      replayed = await tap.resend(card!, h.url);
-      afterReplay = statusNow(c!);
-      return CVV;
+      return tap.resend(card!, h.url);
     });
-    await c.ended;
-    expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
     // well within its query's age: only this instance's memory of the card's request tells the copy apart
-    expect(new URL(cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
-    expect(beforeReplay).toEqual(['in-progress', 'paused']);
-    expect(replayed.status).toBe(200);
-    const back = redirectIn(replayed.body);
-    expect(back?.target).toBe(`${shop.url}/paid`);
-    expect(back?.query.Result).toBe('internal-error');
-    expect(afterReplay).toBe('paused');
-    // the security code's own webhook failed too (the store down), its first arrival: resumed only then, after the code
-    expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
-    expect(wideDecode(c.recordingAudio)).toBe('');
-    expectInternalError(c);
-    const refused = logOf(h, c).filter((l) => l.msg === 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
+    expect(new URL(run.cardAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
+    // the security code's own webhook is its first arrival: it resumed
+    expectCopyResumedNothing(run);
+    const refused = refusedQueryLog(run.c);
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ level: 40, reason: 'replayed' });
-    const returned = logOf(h, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
-    expect(returned.map((l) => l.recordings)).toEqual([0, 1]);
-    expectNothingKeyedLogged(h, c);
+    expect(returnedLog(run.c).map((l) => l.recordings)).toEqual([0, 1]);
   } finally {
     h.emulator.routeOrigin(h.publicUrl, h.url);
     await tap.close();
@@ -258,45 +267,17 @@ function captureParams(c: EmulatedCall): Record<string, string> {
 }
 
 test("the capture route's signed request sent again, the store down, while the security code is asked: the call's answer internal-error, nothing resumed, the code in no recording", async () => {
-  let replayed = { status: 0, body: '' };
-  let beforeReplay: string[] = [];
-  let afterReplay = '';
-  let c: EmulatedCall | undefined = undefined;
-  c = await d.call(async (g: GatherRequest) => {
-    const p = g.prompt.join(' ');
-    if (p.includes('card number')) return `${CARD}#`;
-    if (p.includes('expiry')) return EXPIRY;
-    if (!p.includes('security code')) return null;
-    beforeReplay = statuses(c!);
-    // the request that started the capture, as a proxy logged it: it names no recording and holds no time
-    await redis.stop();
-    replayed = await h.emulator.signedPost(captureUrl(), captureParams(c!));
-    afterReplay = statusNow(c!);
-    return CVV;
-  });
-  await c.ended;
-  expect(says(c)).toEqual([HELLO, CARD_PROMPT, EXPIRY_PROMPT, CVV_PROMPT, THANKS]);
-  // the capture route paused the app's recording (held by this instance) before the card was asked
-  expect(beforeReplay).toEqual(['in-progress', 'paused']);
-  // the replay failed at the replay guard: the capture's safe answer, and the recording left paused
-  expect(replayed.status).toBe(200);
-  const back = redirectIn(replayed.body);
-  expect(back?.target).toBe(`${shop.url}/paid`);
-  expect(back?.query.Result).toBe('internal-error');
-  expect(afterReplay).toBe('paused');
-  // the security code's own webhook failed too (the store down): resumed from its query only then, after the code
-  expect(statuses(c)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
-  expect(wideDecode(c.recordingAudio)).toBe('');
-  expectInternalError(c);
-  const refused = logOf(h, c).filter((l) => l.msg === 'a failed step resumes no recording it did not pause: those held stay paused');
+  // the request that started the capture, as a proxy logged it: it names no recording and holds no time;
+  // it fails at the replay guard, and what the capture route paused (held by this instance) is not its own
+  const run = await replayAtSecurityCode((c) => h.emulator.signedPost(captureUrl(), captureParams(c)));
+  expectCopyResumedNothing(run);
+  const refused = logOf(h, run.c).filter((l) => l.msg === 'a failed step resumes no recording it did not pause: those held stay paused');
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatchObject({ level: 40, route: 'capture', reason: 'paused-by-another-request', recordings: 1 });
-  const returned = logOf(h, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
-  expect(returned.map((l) => [l.route, l.recordings])).toEqual([
+  expect(returnedLog(run.c).map((l) => [l.route, l.recordings])).toEqual([
     ['capture', 0],
     ['gather', 1],
   ]);
-  expectNothingKeyedLogged(h, c);
 }, 60_000);
 
 test.each([
