@@ -6,12 +6,13 @@
  * over is ended and counted once, the live ones are left, and at no moment are more records read
  * and not yet looked up than one page holds. On both stores.
  */
-import { startTwilioEmulator, type EmulatedCall, type GatherRequest, type TwilioEmulator } from '../../tools/emulator';
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../tools/emulator';
 import { CallRepository } from '../../src/calls/repository';
 import { CallSweep, type CallSweepDeps } from '../../src/calls/sweep';
 import type { Store } from '../../src/store';
-import { ACCOUNT_SID, AUTH_TOKEN, metricValue, PAYMENTS_NUMBER, startHarness, type Harness } from '../support/harness';
+import { ACCOUNT_SID, AUTH_TOKEN, metricValue, startHarness, type Harness } from '../support/harness';
 import { uniquePrefix } from '../support/redis';
+import { silentCaller as callerWhoKeysNothing } from '../support/silent-caller';
 
 const PAGE = 5;
 const HUNG_UP = 17;
@@ -24,18 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => emulator.close());
 
-/** a caller at the payments flow's first prompt, who keys nothing; the number has no status callback */
-async function silentCaller(h: Harness): Promise<EmulatedCall> {
-  let atPrompt!: () => void;
-  const prompted = new Promise<void>((resolve) => (atPrompt = resolve));
-  const onGather = (_g: GatherRequest) => {
-    atPrompt();
-    return new Promise<null>(() => undefined);
-  };
-  const call = await emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather });
-  await prompted;
-  return call;
-}
+const silentCaller = (h: Harness): Promise<EmulatedCall> => callerWhoKeysNothing(emulator, h.voiceUrl, CALLER);
 
 /** `store` with every method call told to `seen` first */
 function watched(store: Store, seen: (method: string, args: unknown[]) => void): Store {

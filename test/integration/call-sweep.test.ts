@@ -5,10 +5,11 @@
  * about each live call left unchanged for a while and ends the ones that are over, once, however
  * many instances sweep and whatever status callback comes late.
  */
-import { startTwilioEmulator, type EmulatedCall, type GatherRequest, type TwilioEmulator } from '../../tools/emulator';
+import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../../tools/emulator';
 import { token } from '../support/agents';
 import { ACCOUNT_SID, AUTH_TOKEN, metricValue, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { uniquePrefix } from '../support/redis';
+import { silentCaller as callerWhoKeysNothing } from '../support/silent-caller';
 
 /** sweeps this often; a call unchanged for any time at all is looked up (the quiet wait is 5 min in service) */
 const SWEEP = { sweepEveryMs: 150, sweepQuietMs: 0 };
@@ -20,18 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => emulator.close());
 
-/** a caller at the payments flow's first prompt, who keys nothing; the number has no status callback */
-async function silentCaller(h: Harness): Promise<EmulatedCall> {
-  let atPrompt!: () => void;
-  const prompted = new Promise<void>((resolve) => (atPrompt = resolve));
-  const onGather = (_g: GatherRequest) => {
-    atPrompt();
-    return new Promise<null>(() => undefined);
-  };
-  const call = await emulator.placeCall({ from: CALLER, to: PAYMENTS_NUMBER, voiceUrl: h.voiceUrl, onGather });
-  await prompted;
-  return call;
-}
+const silentCaller = (h: Harness): Promise<EmulatedCall> => callerWhoKeysNothing(emulator, h.voiceUrl, CALLER);
 
 /** GETs of the call's resource: the sweep asking Twilio how it stands */
 function statusReads(c: EmulatedCall): number {
