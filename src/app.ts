@@ -240,7 +240,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     processors,
     log,
     audit,
+    backoff: opts.processorBackoff,
     onResult: (callSid, processor, result) => {
+      // processor: a name from PROCESSORS_FILE, a fixed vocabulary
+      metrics.processorDeliveries.inc({ processor, outcome: result.ok ? 'delivered' : 'failed' });
       dropin.onProcessorResult(callSid, processor, result);
       void events
         .publish({ type: 'processor.result', callSid, processor, ok: result.ok, status: result.status, result: result.body, attempts: result.attempts })

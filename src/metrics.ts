@@ -117,6 +117,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     captures: new Counter({ name: 'tonewall_captures_total', help: 'Mid-call captures by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    processorDeliveries: new Counter({
+      name: 'tonewall_processor_deliveries_total',
+      help: "Deliveries of a call's captured values to a processor, ended: delivered, or failed (given up after its tries, refused for good, or its values gone)",
+      labelNames: ['processor', 'outcome'] as const,
+      registers: [registry],
+    }),
     agentSocketsClosed: new Counter({
       name: 'tonewall_agent_sockets_closed_total',
       help: 'Authenticated agent sockets the service closed for a limit: backpressure (the client stopped reading), rate-limit (it sent too fast)',

@@ -49,6 +49,8 @@ export interface BuildOptions {
   dropinProcessorWaitMs?: number;
   /** drop-in captures: the retries of a result POSTed to the app (processors/http.ts DEFAULT_BACKOFF) */
   dropinBackoff?: Backoff;
+  /** processor deliveries: the retries of a delivery that failed (processors/http.ts DEFAULT_BACKOFF); tests shorten them */
+  processorBackoff?: Backoff;
   /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
   sweepEveryMs?: number;
   sweepQuietMs?: number;
