@@ -4,6 +4,13 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * The webhook latency histogram's bounds, in seconds. Past 5 s they follow Twilio's own limit: it
+ * waits 15 s for a webhook's answer, then gives up (11200) and plays its error to the caller, so
+ * an answer over 10 s is one about to be lost (deploy/prometheus: TonewallWebhookNearTimeout).
+ */
+export const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15];
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tonewall_process_' });
@@ -13,7 +20,7 @@ export function createMetrics() {
       name: 'tonewall_webhook_duration_seconds',
       help: 'Time to answer a Twilio webhook',
       labelNames: ['route', 'outcome'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: WEBHOOK_SECONDS_BUCKETS,
       registers: [registry],
     }),
     signaturesRejected: new Counter({

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { WEBHOOK_SECONDS_BUCKETS } from '../../../src/metrics';
 import { startHarness, type Harness } from '../../support/harness';
 
 const run = promisify(execFile);
@@ -80,6 +81,13 @@ describe('alerting rules', () => {
       for (const n of names) if (!PROMETHEUS_SERIES.has(n) && !exported.has(n)) missing.push(`${r.alert}: ${n}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it("every webhook latency bound an alert reads is one of the histogram's buckets", () => {
+    // a bound the histogram lacks reads as no series at all: its alert could never fire
+    const bounds = rules().flatMap((r) => [...r.expr.matchAll(/tonewall_webhook_duration_seconds_bucket\{[^}]*le="([^"]+)"/g)].map((m) => [r.alert, m[1]]));
+    expect(bounds.map(([alert]) => alert)).toEqual(expect.arrayContaining(['TonewallWebhookSlow', 'TonewallWebhookNearTimeout']));
+    for (const [alert, le] of bounds) expect([alert, WEBHOOK_SECONDS_BUCKETS.map(String)]).toEqual([alert, expect.arrayContaining([le])]);
   });
 
   it('every alert has a summary, a description and a runbook hint', () => {
