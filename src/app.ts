@@ -110,6 +110,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const store = opts.store ?? (await createStore(config.redisUrl, log));
   const keys = makeKeys(opts.keyPrefix ?? 'tw:');
   const metrics = createMetrics();
+  // tonewall_store_up: the store asked at each scrape, as /readyz asks it (a failure is the gauge's 0, logged by nothing)
+  metrics.probeStore(() =>
+    store.ping().then(
+      () => true,
+      () => false,
+    ),
+  );
   /** a call tonewall ended other than by its status callback or its bridge (a drop-in capture's return, an erasure) */
   const leftActive = () => metrics.callsActive.dec();
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: config.vaultTtlSeconds });

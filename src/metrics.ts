@@ -14,8 +14,22 @@ export const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tonewall_process_' });
+  /** how the store is asked at a scrape (app.ts sets it: the store's ping); unset, the gauge says nothing */
+  let storeProbe: (() => Promise<boolean>) | undefined;
   const m = {
     registry,
+    /** set the store's probe, read by tonewall_store_up at each scrape */
+    probeStore(probe: () => Promise<boolean>): void {
+      storeProbe = probe;
+    },
+    storeUp: new Gauge({
+      name: 'tonewall_store_up',
+      help: "Whether the store answered this instance's ping at the scrape (1) or not (0): what /readyz checks, seen with no calls running",
+      registers: [registry],
+      async collect() {
+        if (storeProbe) this.set((await storeProbe()) ? 1 : 0);
+      },
+    }),
     webhookLatency: new Histogram({
       name: 'tonewall_webhook_duration_seconds',
       help: 'Time to answer a Twilio webhook',
