@@ -50,7 +50,7 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
   // a refused token says so
   await page.fill('#token', 'not-a-token');
   await page.click('#signin');
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'token refused');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'token refused: not a valid token');
 
   await page.fill('#token', token(h, 'alice'));
   await page.click('#signin');
@@ -258,6 +258,76 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'panel-payment.png'), fullPage: true });
   expect(problems).toEqual([]);
+  await call.hangup();
+  await page.close();
+});
+
+it('signs in with Enter, tells an expired token from a wrong one, and labels what it shows for a screen reader', async () => {
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: WebSocket[] = [];
+    (window as unknown as { opened: WebSocket[] }).opened = opened;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    };
+  });
+  await page.goto(`${h.url}/agent`);
+  const statusIs = (t: string) => page.waitForFunction((s) => document.getElementById('status')?.textContent === s, t, { timeout: 5_000 });
+  // the header's words are readable on its dark blue (WCAG AA: 4.5:1), good news and bad
+  const contrast = () =>
+    page.evaluate(() => {
+      const rgb = (c: string) => (c.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+      const lum = (c: string) => {
+        const [r, g, b] = rgb(c).map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const fg = lum(getComputedStyle(document.getElementById('status')!).color);
+      const bg = lum(getComputedStyle(document.querySelector('header')!).backgroundColor);
+      return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    });
+  expect(await page.getAttribute('#token', 'aria-label')).toBe('agent token');
+  expect(await page.getAttribute('#status', 'role')).toBe('status');
+
+  // beyond the service's 30 s of tolerance for the issuer's clock
+  await page.fill('#token', h.app.services.auth.sign({ sub: 'carol', endpoint: 'client:carol', role: 'agent' }, -120));
+  await page.press('#token', 'Enter');
+  await statusIs('token refused: it has expired, paste a new one');
+  await page.fill('#token', 'not-a-token');
+  await page.press('#token', 'Enter');
+  await statusIs('token refused: not a valid token');
+  expect(await contrast()).toBeGreaterThanOrEqual(4.5);
+  await page.fill('#token', token(h, 'carol'));
+  await page.press('#token', 'Enter');
+  await statusIs('signed in');
+  expect(await contrast()).toBeGreaterThanOrEqual(4.5);
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+
+  // each row's buttons say which call they act on
+  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const accept = `tr[data-call="${call.sid}"] button.accept`;
+  await page.waitForSelector(accept, { timeout: 10_000 });
+  expect(await page.getAttribute(accept, 'aria-label')).toBe('Accept call from +*******4567 (offered)');
+  expect(await page.getAttribute(`tr[data-call="${call.sid}"] button.select`, 'aria-label')).toBe('Select call from +*******4567 (offered)');
+  // the selected call's row is marked, for the eye and for a screen reader
+  await page.click(`tr[data-call="${call.sid}"] button.select`);
+  expect(await page.getAttribute(`tr[data-call="${call.sid}"]`, 'aria-current')).toBe('true');
+
+  // signing in again replaces the socket: one open, not two showing every event twice
+  await page.fill('#token', token(h, 'carol'));
+  await page.press('#token', 'Enter');
+  await page.waitForFunction(() => (window as unknown as { opened: WebSocket[] }).opened.length === 2, undefined, { timeout: 5_000 });
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  await page.waitForFunction(
+    () => (window as unknown as { opened: WebSocket[] }).opened.filter((w) => w.readyState !== WebSocket.CLOSED).length === 1,
+    undefined,
+    {
+      timeout: 5_000,
+    },
+  );
   await call.hangup();
   await page.close();
 });

@@ -15,6 +15,8 @@ table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:4px 6px;
 #log{font-family:ui-monospace,monospace;font-size:12px;max-height:260px;overflow:auto;margin:0;padding:0;list-style:none}
 #log li{border-bottom:1px solid #eee;padding:2px 0}
 .err{color:#b00020}.ok{color:#0a7a32}
+header .err{color:#ffc2c2}header .ok{color:#a8efc0}
+tr.selected td{background:#e6eefb}
 .wide{grid-column:1/3}
 label{margin-right:10px}input,select,button{font:inherit}
 `;
@@ -26,6 +28,12 @@ export const PANEL_SCRIPT = `
   var $ = function (id) { return document.getElementById(id); };
   function text(el, s) { el.textContent = s == null ? '' : String(s); return el; }
   function el(tag, s, cls) { var e = document.createElement(tag); if (s != null) text(e, s); if (cls) e.className = cls; return e; }
+  // the panel's own token says when it ends: a refusal after that is an expiry, which a new token
+  // mends, not a wrong token (the service answers both with one 401)
+  function expired() {
+    try { var b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'); var exp = JSON.parse(atob(b)).exp; return typeof exp === 'number' && exp * 1000 <= Date.now(); } catch (x) { return false; }
+  }
+  function refusedText() { return expired() ? 'token refused: it has expired, paste a new one' : 'token refused: not a valid token'; }
   function status(s, bad) { var e = text($('status'), s); e.className = bad ? 'err' : 'ok'; }
   function log(s) { var li = el('li', new Date().toLocaleTimeString() + ' ' + s); var l = $('log'); l.insertBefore(li, l.firstChild); while (l.children.length > 200) l.removeChild(l.lastChild); }
   function api(method, path, body) {
@@ -34,7 +42,7 @@ export const PANEL_SCRIPT = `
   }
   function refresh() {
     return api('GET', '/v1/calls').then(function (r) {
-      if (r.status === 401) { status('token refused', true); return; }
+      if (r.status === 401) { status(refusedText(), true); return; }
       calls = {};
       (r.body.calls || []).forEach(function (c) { calls[c.callSid] = c; });
       render();
@@ -48,13 +56,15 @@ export const PANEL_SCRIPT = `
     Object.keys(calls).forEach(function (sid) {
       var c = calls[sid], tr = document.createElement('tr');
       tr.setAttribute('data-call', sid);
+      if (sid === selected) { tr.className = 'selected'; tr.setAttribute('aria-current', 'true'); }
       tr.appendChild(el('td', sid.slice(0, 10) + '…'));
       tr.appendChild(el('td', c.from, 'masked'));
       tr.appendChild(el('td', c.state, 'state'));
       tr.appendChild(el('td', fieldsText(c), 'masked'));
       var td = el('td');
-      if (c.state === 'offered') { var a = el('button', 'Accept', 'accept'); a.onclick = function () { accept(sid); }; td.appendChild(a); }
-      var s = el('button', 'Select', 'select'); s.onclick = function () { select(sid); }; td.appendChild(s);
+      var who = 'call from ' + c.from + ' (' + c.state + ')';
+      if (c.state === 'offered') { var a = el('button', 'Accept', 'accept'); a.setAttribute('aria-label', 'Accept ' + who); a.onclick = function () { accept(sid); }; td.appendChild(a); }
+      var s = el('button', 'Select', 'select'); s.setAttribute('aria-label', 'Select ' + who); s.onclick = function () { select(sid); }; td.appendChild(s);
       tr.appendChild(td); body.appendChild(tr);
     });
     text($('selected'), selected ? selected : 'no call selected');
@@ -135,14 +145,16 @@ export const PANEL_SCRIPT = `
   // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
   // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried, nor a
   // socket refused because this agent holds too many open already (4429): a retry is refused again while they stay open
-  var retries = 0;
+  var retries = 0, poll = null;
   function connect() {
+    // signing in again (a new token) replaces the socket, not adds one: each would show every event twice
+    if (ws) { ws.onclose = null; ws.close(); }
     ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/agent/ws');
     ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); $('connection').textContent = 'live'; if (retries > 0) { status('reconnected', false); resync(); } retries = 0; };
     ws.onmessage = function (m) { var e; try { e = JSON.parse(m.data); } catch (x) { return; } onEvent(e); };
     ws.onclose = function (c) {
       $('connection').textContent = 'offline';
-      if (c.code === 4401) { status('signed out: token refused', true); return; }
+      if (c.code === 4401) { status(expired() ? 'signed out: your token expired, paste a new one' : 'signed out: token refused', true); return; }
       if (c.code === 4429) { status('not connected: too many panels open for this agent; close one and reload', true); return; }
       status('disconnected: reconnecting', true);
       setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
@@ -152,14 +164,15 @@ export const PANEL_SCRIPT = `
     token = $('token').value.trim(); $('token').value = '';
     if (!token) return;
     api('GET', '/v1/calls').then(function (r) {
-      if (r.status !== 200) { status('token refused', true); return; }
+      if (r.status !== 200) { status(refusedText(), true); return; }
       status('signed in', false); connect(); refresh();
       // what changes with no event to this panel is re-read now and then; an offer taken or ended
       // goes at once (handoff.taken, call.ended), and so does an accepted call connected, a bridge's
       // or a dial's (call.bridged: a dial's once Twilio says its agent answered)
-      setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
+      if (!poll) poll = setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
     });
   };
+  $('token').onkeydown = function (k) { if (k.key === 'Enter') $('signin').click(); };
   $('capture-start').onclick = function () {
     if (!selected) return;
     capture = null;
@@ -178,8 +191,8 @@ export const PANEL_SCRIPT = `
 
 export const PANEL_BODY = `
 <header><h1>tonewall agent</h1>
-<input id="token" type="password" placeholder="paste your token" autocomplete="off" size="40">
-<button id="signin">Sign in</button><span id="status"></span><span id="connection"></span></header>
+<input id="token" type="password" placeholder="paste your token" aria-label="agent token" autocomplete="off" size="40">
+<button id="signin">Sign in</button><span id="status" role="status"></span><span id="connection"></span></header>
 <main>
 <section><h2>Calls <button id="refresh">Refresh</button></h2>
 <table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
