@@ -262,6 +262,88 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   await page.close();
 });
 
+/** a page signed in with `tok`, its socket live */
+async function signedIn(tok: string): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${h.url}/agent`);
+  await page.fill('#token', tok);
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  return page;
+}
+
+const captureStatus = (page: Page, expected: string | RegExp) =>
+  page.waitForFunction(
+    ({ exact, pattern }) => {
+      const t = document.getElementById('capture-status')?.textContent ?? '';
+      return exact !== undefined ? t === exact : new RegExp(pattern!).test(t);
+    },
+    typeof expected === 'string' ? { exact: expected } : { pattern: expected.source },
+    { timeout: 10_000 },
+  );
+
+it('names the field being captured, holds Start while it runs, and says in words why one failed or never started', async () => {
+  const page = await signedIn(token(h, 'alice'));
+  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const row = `tr[data-call="${call.sid}"]`;
+  await page.click(`${row} button.accept`);
+  await agentSide(h, call.sid);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
+  const paused = () => waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+  const resumed = () => waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
+
+  // what the caller is to key, where the kind has an order of its own
+  expect(await page.$eval('#capture-kind option[value="date"]', (o) => o.textContent)).toBe('date (DDMMYYYY)');
+  expect(await page.$eval('#capture-kind option[value="expiry"]', (o) => o.textContent)).toBe('expiry (MMYY)');
+  // a card that fails its check: which field, and why in words, not the validator's code
+  await page.fill('#capture-name', 'card');
+  await page.selectOption('#capture-kind', 'card-number');
+  await page.click('#capture-start');
+  await captureStatus(page, 'capturing');
+  expect(await page.textContent('#capture-field')).toBe('card (card-number)');
+  // a second start while one runs would only be refused
+  expect(await page.isDisabled('#capture-start')).toBe(true);
+  await paused();
+  await caller.sendAudio(keyed('4111111111111112#'));
+  await captureStatus(page, 'failed: not a valid card number');
+  expect(await page.textContent('#capture-masked')).toBe('****************');
+  expect(await page.isDisabled('#capture-start')).toBe(false);
+
+  // a start refused (the recording would not pause) replaces that result instead of leaving it on show
+  await resumed();
+  h.emulator.faults.recordingPause = { status: 500 };
+  try {
+    await page.click('#capture-start');
+    await captureStatus(page, 'not started: the recording could not be paused: try again');
+  } finally {
+    h.emulator.faults.recordingPause = undefined;
+  }
+  expect(await page.textContent('#capture-masked')).toBe('');
+  expect(await page.textContent('#capture-valid')).toBe('');
+  expect(await page.textContent('#status')).toBe('the recording could not be paused: try again');
+
+  // a cancel says so once
+  await page.click('#capture-start');
+  await captureStatus(page, 'capturing');
+  // the earlier refusal no longer stands in the header
+  expect(await page.textContent('#status')).toBe('');
+  await page.click('#capture-cancel');
+  await captureStatus(page, 'cancelled');
+
+  // the call over: it stays while selected, to read its result, and leaves once another is selected
+  await call.hangup();
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'ended', row, { timeout: 10_000 });
+  const next = await placeCall(h, OFFER_NUMBER, 'offered');
+  await page.waitForSelector(`tr[data-call="${next.call.sid}"] button.select`, { timeout: 10_000 });
+  await page.click(`tr[data-call="${next.call.sid}"] button.select`);
+  expect(await page.$(row)).toBeNull();
+  // and the capture shown was that call's: the one selected now has none
+  expect(await page.textContent('#capture-status')).toBe('');
+  expect(await page.textContent('#capture-field')).toBe('');
+  await next.call.hangup();
+  await page.close();
+});
+
 it('signs in with Enter, tells an expired token from a wrong one, and labels what it shows for a screen reader', async () => {
   const page = await browser.newPage();
   await page.addInitScript(() => {
@@ -316,10 +398,17 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
   await page.click(`tr[data-call="${call.sid}"] button.select`);
   expect(await page.getAttribute(`tr[data-call="${call.sid}"]`, 'aria-current')).toBe('true');
 
+  // a click while the socket is down says it went nowhere
+  await page.evaluate(() => (window as unknown as { opened: WebSocket[] }).opened[0].close());
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'offline');
+  await page.click(accept);
+  await statusIs('not connected: wait for the panel to reconnect, then try again');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', undefined, { timeout: 5_000 });
+
   // signing in again replaces the socket: one open, not two showing every event twice
   await page.fill('#token', token(h, 'carol'));
   await page.press('#token', 'Enter');
-  await page.waitForFunction(() => (window as unknown as { opened: WebSocket[] }).opened.length === 2, undefined, { timeout: 5_000 });
+  await page.waitForFunction(() => (window as unknown as { opened: WebSocket[] }).opened.length === 3, undefined, { timeout: 5_000 });
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
   await page.waitForFunction(
     () => (window as unknown as { opened: WebSocket[] }).opened.filter((w) => w.readyState !== WebSocket.CLOSED).length === 1,
@@ -328,6 +417,19 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
       timeout: 5_000,
     },
   );
+  await call.hangup();
+  await page.close();
+});
+
+it("says in words why a supervisor's token with no endpoint cannot take a call", async () => {
+  const page = await signedIn(h.app.services.auth.sign({ sub: 'sam', role: 'supervisor' }));
+  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
+  await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`, { timeout: 10_000 });
+  await page.click(`tr[data-call="${call.sid}"] button.accept`);
+  // not the service's 'the token names no endpoint to dial'
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'your token names no phone to ring: it cannot take calls', undefined, {
+    timeout: 5_000,
+  });
   await call.hangup();
   await page.close();
 });

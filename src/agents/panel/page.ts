@@ -28,12 +28,24 @@ export const PANEL_SCRIPT = `
   var $ = function (id) { return document.getElementById(id); };
   function text(el, s) { el.textContent = s == null ? '' : String(s); return el; }
   function el(tag, s, cls) { var e = document.createElement(tag); if (s != null) text(e, s); if (cls) e.className = cls; return e; }
+  // what a capture's or a field's reason, and an answer's code, mean to an agent: the code itself stays in the events list
+  var REASONS = { luhn: 'not a valid card number', 'card-type': 'card type not accepted', brand: 'card type not accepted', length: 'wrong number of digits',
+    'not-digits': 'not all digits', month: 'not a valid month', past: 'the date has passed', future: 'the date is in the future', calendar: 'not a real date',
+    checksum: 'not a valid number', 'no-input': 'the caller keyed nothing', timeout: 'took too long', 'call-ended': 'the call ended',
+    'bridge-lost': 'the connection to the call was lost: start it again', internal: 'the service failed: try again', shutdown: 'the service restarted: try again',
+    'call-not-found': 'the call is gone', 'recording-pause-failed': 'the recording could not be paused: try again' };
+  var ANSWERS = { 'recording-pause-failed': REASONS['recording-pause-failed'], TW_ERR_CAPTURE_RUNNING: 'a capture is already running on this call',
+    TW_ERR_CALL_NOT_BRIDGED: 'the call is not connected to you', TW_ERR_CALL_NOT_FOUND: 'this call is no longer yours (it ended or another agent took it)',
+    TW_ERR_CONFLICT: 'another agent took this call first', TW_ERR_AGENT_NO_ENDPOINT: 'your token names no phone to ring: it cannot take calls',
+    TW_ERR_TIMEOUT: 'the service did not answer in time: check the call before trying again', TW_ERR_AGENT_SOCKET_BUSY: 'too many requests at once: wait, then try again' };
   // the panel's own token says when it ends: a refusal after that is an expiry, which a new token
   // mends, not a wrong token (the service answers both with one 401)
   function expired() {
     try { var b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'); var exp = JSON.parse(atob(b)).exp; return typeof exp === 'number' && exp * 1000 <= Date.now(); } catch (x) { return false; }
   }
   function refusedText() { return expired() ? 'token refused: it has expired, paste a new one' : 'token refused: not a valid token'; }
+  function reasonText(r) { return r == null ? '' : REASONS[r] || String(r); }
+  function answerText(e) { return (e && (ANSWERS[e.code] || ANSWERS[e.error] || e.message || e.error)) || 'refused'; }
   function status(s, bad) { var e = text($('status'), s); e.className = bad ? 'err' : 'ok'; }
   function log(s) { var li = el('li', new Date().toLocaleTimeString() + ' ' + s); var l = $('log'); l.insertBefore(li, l.firstChild); while (l.children.length > 200) l.removeChild(l.lastChild); }
   function api(method, path, body) {
@@ -55,6 +67,8 @@ export const PANEL_SCRIPT = `
     var body = $('calls'); while (body.firstChild) body.removeChild(body.firstChild);
     Object.keys(calls).forEach(function (sid) {
       var c = calls[sid], tr = document.createElement('tr');
+      // a call that is over stays only while it is the one selected, so its result can still be read
+      if (c.state === 'ended' && sid !== selected) return;
       tr.setAttribute('data-call', sid);
       if (sid === selected) { tr.className = 'selected'; tr.setAttribute('aria-current', 'true'); }
       tr.appendChild(el('td', sid.slice(0, 10) + '…'));
@@ -68,16 +82,20 @@ export const PANEL_SCRIPT = `
       tr.appendChild(td); body.appendChild(tr);
     });
     text($('selected'), selected ? selected : 'no call selected');
-    $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged';
-    $('capture-cancel').disabled = !capture || capture.status !== 'capturing';
+    // the capture shown is the selected call's own; one running (or being started) holds the start button
+    var cap = capture && capture.callSid === selected ? capture : null;
+    var busy = !!cap && (cap.status === 'capturing' || cap.status === 'starting');
+    $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || busy;
+    $('capture-cancel').disabled = !cap || cap.status !== 'capturing';
     renderPayment();
-    if (capture) {
-      text($('capture-status'), capture.status + (capture.reason ? ' (' + capture.reason + ')' : ''));
-      text($('capture-entered'), capture.entered);
-      text($('capture-masked'), capture.masked);
-      text($('capture-brand'), capture.brand || '');
-      text($('capture-valid'), capture.valid === undefined ? '' : capture.valid ? 'valid' : 'invalid');
-    }
+    text($('capture-field'), cap && cap.name ? cap.name + ' (' + cap.kind + ')' : '');
+    var why = cap ? cap.why || (cap.reason && cap.reason !== cap.status ? reasonText(cap.reason) : '') : '';
+    text($('capture-status'), cap ? cap.status + (why ? ': ' + why : '') : '');
+    $('capture-status').className = cap && (cap.status === 'failed' || cap.status === 'not started') ? 'err' : '';
+    text($('capture-entered'), cap ? cap.entered : '');
+    text($('capture-masked'), cap ? cap.masked : '');
+    text($('capture-brand'), cap ? cap.brand || '' : '');
+    text($('capture-valid'), !cap || cap.valid === undefined ? '' : cap.valid ? 'valid' : 'invalid');
   }
   function renderPayment() {
     var open = payment && payment.callSid === selected && payment.status === 'open';
@@ -93,34 +111,40 @@ export const PANEL_SCRIPT = `
       tr.setAttribute('data-field', f.name);
       tr.appendChild(el('td', f.name)); tr.appendChild(el('td', f.kind));
       tr.appendChild(el('td', f.status, 'field-status'));
-      tr.appendChild(el('td', (f.masked || '') + (f.brand ? ' ' + f.brand : '') + (f.reason ? ' (' + f.reason + ')' : ''), 'masked'));
+      tr.appendChild(el('td', (f.masked || '') + (f.brand ? ' ' + f.brand : '') + (f.reason ? ' (' + reasonText(f.reason) + ')' : ''), 'masked'));
       var td = el('td');
       if (open) { var b = el('button', f.status === 'pending' ? 'Ask' : 'Ask again', 'ask'); b.disabled = !!shown.capturing; b.onclick = function () { updatePayment({ capture: f.name }); }; td.appendChild(b); }
       tr.appendChild(td); body.appendChild(tr);
     });
   }
   function showPayment(r) {
-    if (r.status >= 400) { status((r.body && (r.body.message || r.body.error)) || 'payment refused', true); return; }
+    if (r.status >= 400) { status(answerText(r.body), true); return; }
     payment = r.body; render();
   }
   function updatePayment(body) { if (payment) api('POST', '/v1/calls/' + payment.callSid + '/payments/' + payment.paymentId, body).then(showPayment); }
   function rereadPayment() { if (payment && payment.status === 'open') api('GET', '/v1/calls/' + payment.callSid + '/payments/' + payment.paymentId).then(showPayment); }
-  function send(m) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }
-  function accept(sid) { selected = sid; send({ type: 'handoff.accept', callSid: sid }); log('accept ' + sid); render(); }
+  // a click while the socket is down would go nowhere: say so rather than look as if it were sent
+  function send(m) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(m)); return true; } status('not connected: wait for the panel to reconnect, then try again', true); return false; }
+  function accept(sid) { selected = sid; if (send({ type: 'handoff.accept', callSid: sid })) log('accept ' + sid); render(); }
   function select(sid) { selected = sid; if (payment && payment.callSid !== sid) payment = null; render(); }
   function onEvent(e) {
     if (!e || typeof e.type !== 'string') return;
     var sid = typeof e.callSid === 'string' ? e.callSid : '';
     var line = e.type + ' ' + sid;
-    if (e.type === 'error') { line += ': ' + e.message; status(e.message, true); }
+    if (e.type === 'error') {
+      line += ': ' + e.message + (e.code ? ' (' + e.code + ')' : ''); status(answerText(e), true);
+      // a start refused replaces the result of the capture before it, which would otherwise read as this one's
+      if (e.request === 'capture.start' && capture && capture.callSid === sid && capture.status === 'starting') { capture.status = 'not started'; capture.why = answerText(e); }
+    }
     if (e.type === 'capture.progress') line += ' ' + e.entered + ' ' + e.masked;
     if (e.type === 'capture.completed' || e.type === 'capture.failed') line += ' ' + (e.masked || '') + ' ' + (e.reason || '');
     log(line);
     if (e.type === 'payment.updated' && sid === selected && e.payment) payment = e.payment;
     if ((e.type === 'capture.completed' || e.type === 'capture.failed') && payment && payment.callSid === sid) rereadPayment();
     if (e.type.indexOf('capture.') === 0 && sid === selected) {
-      if (e.type === 'capture.started') capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
-      if (!capture || capture.id !== e.captureId) capture = { id: e.captureId, status: 'capturing', entered: 0, masked: '' };
+      if (e.type === 'capture.started') { capture = { id: e.captureId, callSid: sid, name: e.name, kind: e.kind, status: 'capturing', entered: 0, masked: '' }; status('', false); }
+      if (!capture || capture.id !== e.captureId) capture = { id: e.captureId, callSid: sid, name: e.name, kind: e.kind, status: 'capturing', entered: 0, masked: '' };
+      if (typeof e.name === 'string') { capture.name = e.name; capture.kind = e.kind; }
       if (e.type === 'capture.progress') { capture.entered = e.entered; capture.masked = e.masked; }
       if (e.type === 'capture.completed') { capture.status = 'completed'; capture.masked = e.masked; capture.brand = e.brand; capture.valid = e.valid; capture.entered = e.entered; }
       if (e.type === 'capture.failed') { capture.status = e.reason === 'cancelled' ? 'cancelled' : 'failed'; capture.reason = e.reason; capture.masked = e.masked; capture.valid = e.valid; }
@@ -133,9 +157,11 @@ export const PANEL_SCRIPT = `
   // events sent while the socket was down are lost: read the calls, the payment and the capture afresh
   function resync() {
     refresh(); rereadPayment();
-    if (capture && capture.status === 'capturing' && selected) {
+    // a start whose answer was lost with the socket: what the call holds now is read afresh with it
+    if (capture && capture.status === 'starting') capture = null;
+    if (capture && capture.status === 'capturing') {
       var id = capture.id;
-      api('GET', '/v1/calls/' + selected + '/captures/' + id).then(function (r) {
+      api('GET', '/v1/calls/' + capture.callSid + '/captures/' + id).then(function (r) {
         if (r.status !== 200 || !capture || capture.id !== id) return;
         capture.status = r.body.status; capture.entered = r.body.entered; capture.masked = r.body.masked;
         capture.brand = r.body.brand; capture.valid = r.body.valid; render();
@@ -175,8 +201,10 @@ export const PANEL_SCRIPT = `
   $('token').onkeydown = function (k) { if (k.key === 'Enter') $('signin').click(); };
   $('capture-start').onclick = function () {
     if (!selected) return;
-    capture = null;
-    send({ type: 'capture.start', callSid: selected, name: $('capture-name').value.trim(), kind: $('capture-kind').value, blanket: $('capture-blanket').checked });
+    var m = { type: 'capture.start', callSid: selected, name: $('capture-name').value.trim(), kind: $('capture-kind').value, blanket: $('capture-blanket').checked };
+    if (!send(m)) return;
+    capture = { id: null, callSid: selected, name: m.name, kind: m.kind, status: 'starting', entered: 0, masked: '' };
+    render();
   };
   $('capture-cancel').onclick = function () { if (capture && selected) send({ type: 'capture.cancel', callSid: selected, captureId: capture.id }); };
   $('payment-start').onclick = function () {
@@ -198,11 +226,12 @@ export const PANEL_BODY = `
 <table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
 <section><h2>Secure capture: <span id="selected"></span></h2>
 <p><label>Field <input id="capture-name" value="card" size="12"></label>
-<label>Kind <select id="capture-kind"><option>card-number</option><option>expiry</option><option>security-code</option><option>digits</option><option>date</option><option>routing-number</option><option>postal-code</option></select></label>
+<label>Kind <select id="capture-kind"><option>card-number</option><option value="expiry">expiry (MMYY)</option><option>security-code</option><option>digits</option><option value="date">date (DDMMYYYY)</option><option>routing-number</option><option>postal-code</option></select></label>
 <label><input id="capture-blanket" type="checkbox"> blanket tone</label></p>
 <p><button id="capture-start">Start capture</button> <button id="capture-cancel">Cancel</button></p>
 <table><tbody>
-<tr><th>status</th><td id="capture-status"></td></tr>
+<tr><th>field</th><td id="capture-field"></td></tr>
+<tr><th>status</th><td id="capture-status" aria-live="polite"></td></tr>
 <tr><th>entered</th><td id="capture-entered"></td></tr>
 <tr><th>value</th><td id="capture-masked" class="masked"></td></tr>
 <tr><th>brand</th><td id="capture-brand"></td></tr>
