@@ -425,11 +425,21 @@ it("says in words why a supervisor's token with no endpoint cannot take a call",
   const page = await signedIn(h.app.services.auth.sign({ sub: 'sam', role: 'supervisor' }));
   const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`, { timeout: 10_000 });
-  await page.click(`tr[data-call="${call.sid}"] button.accept`);
+  // once clicked, the offer is being accepted, not offered for a second click
+  const shown = await page.evaluate((sid) => {
+    (document.querySelector(`tr[data-call="${sid}"] button.accept`) as HTMLButtonElement).click();
+    return {
+      state: document.querySelector(`tr[data-call="${sid}"] td.state`)?.textContent,
+      accept: !!document.querySelector(`tr[data-call="${sid}"] button.accept`),
+    };
+  }, call.sid);
+  expect(shown).toEqual({ state: 'accepting', accept: false });
   // not the service's 'the token names no endpoint to dial'
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'your token names no phone to ring: it cannot take calls', undefined, {
     timeout: 5_000,
   });
+  // refused, it is on offer again at once (not at the panel's next 5 s re-read)
+  await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`, { timeout: 2_000 });
   await call.hangup();
   await page.close();
 });

@@ -36,7 +36,7 @@ export const PANEL_SCRIPT = `
     'call-not-found': 'the call is gone', 'recording-pause-failed': 'the recording could not be paused: try again' };
   var ANSWERS = { 'recording-pause-failed': REASONS['recording-pause-failed'], TW_ERR_CAPTURE_RUNNING: 'a capture is already running on this call',
     TW_ERR_CALL_NOT_BRIDGED: 'the call is not connected to you', TW_ERR_CALL_NOT_FOUND: 'this call is no longer yours (it ended or another agent took it)',
-    TW_ERR_CONFLICT: 'another agent took this call first', TW_ERR_AGENT_NO_ENDPOINT: 'your token names no phone to ring: it cannot take calls',
+    TW_ERR_CONFLICT: 'this call was taken already', TW_ERR_AGENT_NO_ENDPOINT: 'your token names no phone to ring: it cannot take calls',
     TW_ERR_TIMEOUT: 'the service did not answer in time: check the call before trying again', TW_ERR_AGENT_SOCKET_BUSY: 'too many requests at once: wait, then try again' };
   // the panel's own token says when it ends: a refusal after that is an expiry, which a new token
   // mends, not a wrong token (the service answers both with one 401)
@@ -125,7 +125,12 @@ export const PANEL_SCRIPT = `
   function rereadPayment() { if (payment && payment.status === 'open') api('GET', '/v1/calls/' + payment.callSid + '/payments/' + payment.paymentId).then(showPayment); }
   // a click while the socket is down would go nowhere: say so rather than look as if it were sent
   function send(m) { if (ws && ws.readyState === 1) { ws.send(JSON.stringify(m)); return true; } status('not connected: wait for the panel to reconnect, then try again', true); return false; }
-  function accept(sid) { selected = sid; if (send({ type: 'handoff.accept', callSid: sid })) log('accept ' + sid); render(); }
+  // an accepted offer is not offered again while the agent's phone rings (a second click would be refused)
+  function accept(sid) {
+    selected = sid;
+    if (send({ type: 'handoff.accept', callSid: sid })) { log('accept ' + sid); if (calls[sid] && calls[sid].state === 'offered') calls[sid].state = 'accepting'; }
+    render();
+  }
   function select(sid) { selected = sid; if (payment && payment.callSid !== sid) payment = null; render(); }
   function onEvent(e) {
     if (!e || typeof e.type !== 'string') return;
@@ -134,6 +139,8 @@ export const PANEL_SCRIPT = `
     if (e.type === 'error') {
       line += ': ' + e.message + (e.code ? ' (' + e.code + ')' : ''); status(answerText(e), true);
       // a start refused replaces the result of the capture before it, which would otherwise read as this one's
+      // a refused accept: the call as it stands now (offered still, or gone)
+      if (e.request === 'handoff.accept') refresh();
       if (e.request === 'capture.start' && capture && capture.callSid === sid && capture.status === 'starting') { capture.status = 'not started'; capture.why = answerText(e); }
     }
     if (e.type === 'capture.progress') line += ' ' + e.entered + ' ' + e.masked;
