@@ -237,6 +237,14 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   await page.waitForSelector('tr[data-field="card"] button.ask');
   expect(await page.isDisabled('#payment-complete')).toBe(true);
   const status = (field: string) => page.textContent(`tr[data-field="${field}"] td.field-status`);
+  // a card that fails its check says why in words, and is asked again below
+  await page.click('tr[data-field="card"] button.ask');
+  await page.waitForFunction(() => document.querySelector('tr[data-field="card"] td.field-status')?.textContent === 'capturing');
+  await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+  await caller.sendAudio(keyed('4111111111111112#'));
+  await page.waitForFunction(() => document.querySelector('tr[data-field="card"] td.field-status')?.textContent === 'invalid', undefined, { timeout: 10_000 });
+  expect(await page.textContent('tr[data-field="card"] td.masked')).toBe('**************** (not a valid card number)');
+  await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
   for (const [field, keys] of [
     ['card', '4111111111111111#'],
     ['expiry', '1230'],
