@@ -273,6 +273,18 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
 /** a page signed in with `tok`, its socket live */
 async function signedIn(tok: string): Promise<Page> {
   const page = await browser.newPage();
+  // the page's sockets, so a test can drop one
+  await page.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: WebSocket[] = [];
+    (window as unknown as { opened: WebSocket[] }).opened = opened;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(this);
+      }
+    };
+  });
   await page.goto(`${h.url}/agent`);
   await page.fill('#token', tok);
   await page.click('#signin');
@@ -335,6 +347,18 @@ it('names the field being captured, holds Start while it runs, and says in words
   await captureStatus(page, 'capturing');
   // the earlier refusal no longer stands in the header
   expect(await page.textContent('#status')).toBe('');
+  await page.click('#capture-cancel');
+  await captureStatus(page, 'cancelled');
+
+  // a start whose answer is lost with the socket: on reconnecting, the panel reads what the call runs
+  await page.evaluate(() => {
+    (document.getElementById('capture-start') as HTMLButtonElement).click();
+    (window as unknown as { opened: WebSocket[] }).opened[0].close();
+  });
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnected', undefined, { timeout: 5_000 });
+  await captureStatus(page, 'capturing');
+  expect(await page.textContent('#capture-field')).toBe('card (card-number)');
+  expect(await page.isDisabled('#capture-cancel')).toBe(false);
   await page.click('#capture-cancel');
   await captureStatus(page, 'cancelled');
 

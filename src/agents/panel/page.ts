@@ -163,17 +163,23 @@ export const PANEL_SCRIPT = `
   }
   // events sent while the socket was down are lost: read the calls, the payment and the capture afresh
   function resync() {
-    refresh(); rereadPayment();
-    // a start whose answer was lost with the socket: what the call holds now is read afresh with it
-    if (capture && capture.status === 'starting') capture = null;
-    if (capture && capture.status === 'capturing') {
+    rereadPayment();
+    return refresh().then(function () {
+      if (!capture || (capture.status !== 'capturing' && capture.status !== 'starting')) return;
+      // a start whose answer was lost with the socket: the call's record names what runs now, if anything
+      if (capture.status === 'starting') {
+        var ref = calls[capture.callSid] && calls[capture.callSid].capture;
+        capture = ref && ref.status === 'capturing' ? { id: ref.id, callSid: capture.callSid, name: ref.name, kind: ref.kind, status: 'capturing', entered: 0, masked: '' } : null;
+        render();
+        if (!capture) return;
+      }
       var id = capture.id;
       api('GET', '/v1/calls/' + capture.callSid + '/captures/' + id).then(function (r) {
         if (r.status !== 200 || !capture || capture.id !== id) return;
         capture.status = r.body.status; capture.entered = r.body.entered; capture.masked = r.body.masked;
         capture.brand = r.body.brand; capture.valid = r.body.valid; render();
       });
-    }
+    });
   }
   // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
   // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried, nor a
