@@ -437,6 +437,15 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
   await statusIs('not connected: wait for the panel to reconnect, then try again');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live', undefined, { timeout: 5_000 });
 
+  // the keyboard's place survives the table being rebuilt (here as another offer comes in)
+  await page.focus(accept);
+  await page.evaluate((sel) => ((window as unknown as { oldRow: Element | null }).oldRow = document.querySelector(sel)), accept);
+  const other = await placeCall(h, OFFER_NUMBER, 'offered');
+  await page.waitForSelector(`tr[data-call="${other.call.sid}"]`, { timeout: 10_000 });
+  await page.waitForFunction((sel) => document.querySelector(sel) !== (window as unknown as { oldRow: Element | null }).oldRow, accept, { timeout: 5_000 });
+  expect(await page.evaluate((sel) => document.activeElement === document.querySelector(sel), accept)).toBe(true);
+  await other.call.hangup();
+
   // signing in again replaces the socket: one open, not two showing every event twice
   await page.fill('#token', token(h, 'carol'));
   await page.press('#token', 'Enter');

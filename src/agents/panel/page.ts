@@ -63,8 +63,26 @@ export const PANEL_SCRIPT = `
   function fieldsText(c) {
     return Object.keys(c.fields || {}).map(function (n) { var f = c.fields[n]; return n + ': ' + f.masked + (f.brand ? ' ' + f.brand : '') + (f.valid ? '' : ' (invalid)'); }).join(', ');
   }
+  // the calls table is rebuilt on every event and on the 5 s re-read: a row button that had the
+  // keyboard focus gets it back (the same row's button of that kind, or its other one), else a
+  // keyboard user is thrown back to the top of the page every few seconds
+  function focusKey(body) {
+    var f = document.activeElement;
+    if (!f || f.tagName !== 'BUTTON' || !body.contains(f)) return null;
+    var tr = f.parentNode.parentNode;
+    return { row: tr.getAttribute('data-call'), cls: f.className };
+  }
+  function refocus(body, key) {
+    if (!key) return;
+    for (var i = 0; i < body.children.length; i++) {
+      var tr = body.children[i];
+      if (tr.getAttribute('data-call') !== key.row) continue;
+      var b = tr.querySelector('button.' + key.cls) || tr.querySelector('button');
+      if (b) b.focus();
+    }
+  }
   function render() {
-    var body = $('calls'); while (body.firstChild) body.removeChild(body.firstChild);
+    var body = $('calls'), key = focusKey(body); while (body.firstChild) body.removeChild(body.firstChild);
     Object.keys(calls).forEach(function (sid) {
       var c = calls[sid], tr = document.createElement('tr');
       // a call that is over stays only while it is the one selected, so its result can still be read
@@ -81,6 +99,7 @@ export const PANEL_SCRIPT = `
       var s = el('button', 'Select', 'select'); s.setAttribute('aria-label', 'Select ' + who); s.onclick = function () { select(sid); }; td.appendChild(s);
       tr.appendChild(td); body.appendChild(tr);
     });
+    refocus(body, key);
     text($('selected'), selected ? selected : 'no call selected');
     // the capture shown is the selected call's own; one running (or being started) holds the start button
     var cap = capture && capture.callSid === selected ? capture : null;
