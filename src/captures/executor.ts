@@ -121,6 +121,14 @@ interface Running {
   ending: boolean;
   /** the end under way: a second end (a cancel as the caller pressed '#') waits for it, so its caller sees the final record */
   ended?: Promise<void>;
+  /**
+   * The start's announcement under way (announceStart: record, session, audit, event, and last the
+   * blanket and the key listener). An end waits for it: one that came meanwhile (a cancel as soon
+   * as the call's record named the capture, the call's end) would otherwise take the listener off
+   * and the blanket down before the announcement put them up, leaving the blanket on for the rest
+   * of the bridge and the listener feeding every key of the call's next capture in a second time.
+   */
+  announced?: Promise<void>;
   /** when the capture last heard a key (performance.now(), ms), past its end too; none after the '#' that ended it (held) */
   lastKeyAt?: number;
 }
@@ -178,8 +186,9 @@ export class CaptureExecutor {
     }
 
     try {
-      this.begin(callSid, req, captureId, session, bridge, recordings, actor);
-      await this.announceStart(callSid, req, captureId, actor);
+      const run = this.begin(callSid, req, captureId, session, bridge, recordings, actor);
+      run.announced = this.announceStart(callSid, req, captureId, actor);
+      await run.announced;
     } catch (e) {
       // never leave the recording paused or the lock held behind a half-started capture
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
@@ -257,7 +266,7 @@ export class CaptureExecutor {
     bridge: CaptureBridge,
     recordings: RecordingRef[],
     actor: string | undefined,
-  ): void {
+  ): Running {
     const maxLength = maxLengthFor(req.kind, { cardBrand: session.cardBrand, maxLength: req.maxLength });
     const run: Running = {
       record: {
@@ -287,6 +296,7 @@ export class CaptureExecutor {
     };
     run.idle = setTimeout(() => this.finish(callSid, { status: 'failed', reason: 'no-input' }), this.firstKeyMs);
     this.running.set(callSid, run);
+    return run;
   }
 
   /** record, session, audit and event; then blanket and key presses */
@@ -390,6 +400,9 @@ export class CaptureExecutor {
     run.ending = true;
     clearTimeout(run.idle);
     clearTimeout(run.hard);
+    // after the start's announcement, whatever it came to: what it attaches is taken off below, and
+    // the end is told after the start. Its failure is start()'s to throw (which ends the run here).
+    await run.announced?.catch(() => undefined);
     run.bridge.off('lost', run.onLost);
     await run.chain;
     // before the settling: an instance lost during the hold leaves nothing a lost capture's end contradicts (lost.ts)

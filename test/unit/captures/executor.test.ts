@@ -62,6 +62,11 @@ function logStream(): { log: Logger; lines: () => Array<Record<string, unknown>>
   return { log: createLogger('debug', sink), lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>), text: () => raw.join('') };
 }
 
+/** resolves once `cond` holds, looked at every 2 ms */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 2));
+}
+
 /** what Twilio lists on each call (none listed: no recording) */
 type Listed = Record<string, Array<{ sid: string; status: string }>>;
 
@@ -76,6 +81,8 @@ async function setup(
     holdRefused?: (r: RecordingRef) => boolean;
     log?: Logger;
     listed?: Listed;
+    /** an audit entry of this type is appended only once the promise settles (the store slow to answer) */
+    auditWaits?: { type: string; until: Promise<void> };
   } = {},
 ) {
   const store = new EmbeddedStore();
@@ -129,7 +136,12 @@ async function setup(
       erase: async (t) => void erased.push(t),
       eraseCall: async (c) => void erased.push(`call:${c}`),
     },
-    audit: { append: async (_c, e) => void log.push(`audit:${e.type}`) },
+    audit: {
+      append: async (_c, e) => {
+        log.push(`audit:${e.type}`);
+        if (opts.auditWaits?.type === e.type) await opts.auditWaits.until;
+      },
+    },
     events: { publish: async (e) => void events.push(e) },
     metrics: { inc: ({ outcome }) => void outcomes.push(outcome) },
     bridges: (sid) => (sid === SID ? bridge : undefined),
@@ -219,6 +231,34 @@ describe('CaptureExecutor', () => {
     expect(u.bridge.blanket).toEqual([true, false]);
     expect(await u.settled('capture.failed')).toMatchObject({ reason: 'cancelled' });
     expect((await u.records.get(SID, (r as { captureId: string }).captureId))?.status).toBe('cancelled');
+  });
+
+  it("a capture cancelled while its start is still announced leaves no blanket on and no key listener behind: the call's next capture hears each key once", async () => {
+    let release!: () => void;
+    const t = await setup({ auditWaits: { type: 'capture.started', until: new Promise<void>((r) => (release = r)) } });
+    const starting = t.ex.start(SID, { name: 'card', kind: 'card-number', blanket: true });
+    // the call's record names the capture (a panel, or the socket's capture.cancel, finds it), its audit entry not yet written
+    await waitUntil(() => t.log.includes('audit:capture.started'));
+    const id = (await t.calls.get(SID))?.capture?.id;
+    expect(id).toBeDefined();
+    const cancelled = t.ex.cancel(SID, id!);
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    expect(await starting).toEqual({ ok: true, captureId: id });
+    expect(await cancelled).toEqual({ ok: true });
+    // the start told first, then its end; the blanket down, nothing listening
+    expect(t.events.map((e) => e.type)).toEqual(['capture.started', 'capture.failed']);
+    expect(t.bridge.blanket.at(-1)).toBe(false);
+    expect(t.bridge.listenerCount('key')).toBe(0);
+    expect(t.bridge.listenerCount('lost')).toBe(0);
+    expect(t.ex.isRunning(SID)).toBe(false);
+
+    const next = await t.ex.start(SID, { name: 'cvv', kind: 'security-code' });
+    expect(next.ok).toBe(true);
+    expect(t.bridge.listenerCount('key')).toBe(1);
+    t.bridge.press('123');
+    expect(await t.settled('capture.completed')).toMatchObject({ masked: '***', entered: 3 });
+    expect(t.vaulted.cvv).toBe('123');
   });
 
   it('refuses a call that is not bridged here', async () => {
