@@ -418,6 +418,15 @@ export class CaptureExecutor {
       run.record.reason = 'internal';
     } finally {
       run.collector.wipe();
+    }
+    if (!(await this.holdsCall(run, log))) {
+      // its recordings were resumed, its end told, where the call was taken up (captures/lost.ts),
+      // and another capture may have paused them since: this end resumes, writes and tells nothing
+      log.warn({ reason: 'settled-elsewhere' }, 'capture ended after the instance that took its call up settled it: nothing resumed');
+      this.running.delete(callSid);
+      return;
+    }
+    try {
       // the caller's call's others stay paused: the bridge holds them from now on (bridgeHolds)
       const { resume: resumed, hold } = bridgeHolds(callSid, run.recordings);
       // the capture's resume is part of the action of whoever started it (a cancel names its own actor on capture.cancelled)
@@ -440,12 +449,29 @@ export class CaptureExecutor {
           .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
       run.record.endedAt = this.now().getTime();
       await this.d.records.keep(run.record, this.d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
-      await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
+      await this.d.records.unlockIf(callSid, run.record.captureId).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
+    } finally {
       this.running.delete(callSid);
     }
     // the actor of the cancel that ended it; one that came while another end was under way ended nothing
     await announceEnd(this.d, run.record, ending.status === 'cancelled' ? ending.actor : undefined);
     log.info({ status: run.record.status, reason: run.record.reason, ...(run.record.blanket ? {} : { entered: run.record.entered }) }, 'capture ended');
+  }
+
+  /**
+   * Whether the call's capture lock still names this capture. It does for as long as the capture
+   * runs, unless the call was taken up on another instance, which settled the capture as lost
+   * (captures/lost.ts: a capture whose bridge went while its start was under way, or whose end
+   * outlasted the take-up's grace), resuming its recordings and releasing its lock for the next
+   * capture. A lock the store cannot read is taken as held: the end goes on as it always did.
+   */
+  private async holdsCall(run: Running, log: Logger): Promise<boolean> {
+    try {
+      return await this.d.records.holds(run.record.callSid, run.record.captureId);
+    } catch (err) {
+      log.warn({ err: errFields(err) }, 'capture lock not read at the end: taken as held');
+      return true;
+    }
   }
 
   /**

@@ -67,6 +67,11 @@ export class CaptureRecords {
     return (await this.store.take(key)) === captureId;
   }
 
+  /** whether the call's capture lock names `captureId` now */
+  async holds(callSid: string, captureId: string): Promise<boolean> {
+    return (await this.store.get(this.keys.captureLock(callSid))) === captureId;
+  }
+
   async unlock(callSid: string): Promise<void> {
     await this.store.del(this.keys.captureLock(callSid));
   }

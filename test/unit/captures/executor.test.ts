@@ -593,6 +593,31 @@ describe('CaptureExecutor', () => {
     expect(t.events.filter((e) => e.type === 'capture.failed')).toHaveLength(1);
   });
 
+  it('a capture that ends after the instance that took its call up settled it resumes nothing, and leaves the next capture its lock', async () => {
+    const t = await setup({
+      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'in-progress' } },
+    });
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    const captureId = r.ok ? r.captureId : '';
+    expect(t.paused).toHaveLength(1);
+    // the call taken up elsewhere, which settled this capture as lost (its recordings resumed, its
+    // lock released) and started the next one: its lock, the agent call's recording paused for it
+    expect(await t.records.unlockIf(SID, captureId)).toBe(true);
+    expect(await t.records.lock(SID, 'cap_next', 150)).toBe(true);
+    await t.calls.update(SID, (s) => {
+      s.capture = { id: 'cap_next', name: 'cvv', kind: 'security-code', status: 'capturing' };
+      s.agentRecording!.status = 'paused';
+    });
+    // this one ends only now (its no-input timer)
+    await waitUntil(() => !t.ex.isRunning(SID));
+    expect(t.resumed).toEqual([]);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBe('cap_next');
+    const s = await t.calls.get(SID);
+    expect(s?.capture).toMatchObject({ id: 'cap_next', status: 'capturing' });
+    expect(s?.agentRecording?.status).toBe('paused');
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toEqual([]);
+  });
+
   it('leaves a capture alone that its own instance ended (the lock released) or that runs here', async () => {
     const t = await setup();
     await t.calls.update(SID, (s) => void (s.capture = { id: 'cap_gone', name: 'card', kind: 'card-number', status: 'capturing' }));
