@@ -314,6 +314,10 @@ export class CaptureExecutor {
     // only now, with Twilio's pause acknowledged, are key presses taken
     run.bridge.on('key', run.onKey);
     run.bridge.once('lost', run.onLost);
+    // gone from this instance while the start was under way (lost, or ended): its `lost` was told
+    // before anyone listened, and no key reaches it now, so the capture ends at once rather than at
+    // its first-key timeout, holding the lock and the recordings paused while the call goes on elsewhere
+    if (this.d.bridges(callSid) !== run.bridge) this.finish(callSid, { status: 'failed', reason: LOST });
   }
 
   /** ends a capture from a timer or a key: failures are logged, never unhandled */

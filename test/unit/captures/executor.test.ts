@@ -81,6 +81,8 @@ async function setup(
     holdRefused?: (r: RecordingRef) => boolean;
     log?: Logger;
     listed?: Listed;
+    /** the agent call's pause is answered only once the promise settles (Twilio slow to acknowledge it) */
+    pauseWaits?: Promise<void>;
     /** an audit entry of this type is appended only once the promise settles (the store slow to answer) */
     auditWaits?: { type: string; until: Promise<void> };
   } = {},
@@ -90,6 +92,8 @@ async function setup(
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   await calls.create(session(opts.s));
   const bridge = new FakeBridge();
+  /** the bridge gone from this instance (the registry's lookup finds none) */
+  const lookup = { gone: false };
   const log: string[] = [];
   const events: CallEvent[] = [];
   const outcomes: string[] = [];
@@ -109,6 +113,7 @@ async function setup(
       pauseAll: async (recordings, auditCallSid) => {
         log.push(`pause:${bridge.listenerCount('key')}`);
         paused.push([...recordings]);
+        await opts.pauseWaits;
         audited.push(auditCallSid ?? '');
         return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
       },
@@ -144,7 +149,7 @@ async function setup(
     },
     events: { publish: async (e) => void events.push(e) },
     metrics: { inc: ({ outcome }) => void outcomes.push(outcome) },
-    bridges: (sid) => (sid === SID ? bridge : undefined),
+    bridges: (sid) => (sid === SID && !lookup.gone ? bridge : undefined),
     log: opts.log ?? pino({ level: 'silent' }),
     instanceId: 'i1',
     timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
@@ -159,7 +164,7 @@ async function setup(
         }
       }, 5);
     });
-  return { store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, resumedAt, audited };
+  return { lookup, store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, resumedAt, audited };
 }
 
 describe('DigitCollector', () => {
@@ -366,6 +371,24 @@ describe('CaptureExecutor', () => {
     expect(t.log.filter((l) => l.startsWith('resume'))).toHaveLength(1);
     expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
     expect(await t.records.get(SID, r.ok ? r.captureId : '')).toMatchObject({ status: 'failed', reason: 'bridge-lost' });
+  });
+
+  it('ends at once when its bridge is lost while its start awaits the pause: failed bridge-lost, not left running until its first-key timeout', async () => {
+    let acknowledge!: () => void;
+    const t = await setup({ pauseWaits: new Promise<void>((r) => (acknowledge = r)) });
+    const starting = t.ex.start(SID, { name: 'card', kind: 'card-number', blanket: true });
+    await waitUntil(() => t.paused.length === 1);
+    // lost to this instance before the capture listens: the registry forgets it, then tells `lost`
+    t.lookup.gone = true;
+    t.bridge.emit('lost');
+    acknowledge();
+    expect((await starting).ok).toBe(true);
+    expect(await t.settled('capture.failed')).toMatchObject({ reason: 'bridge-lost' });
+    expect(t.bridge.listenerCount('key')).toBe(0);
+    expect(t.bridge.listenerCount('lost')).toBe(0);
+    expect(t.bridge.blanket.at(-1)).toBe(false);
+    expect(t.resumed).toHaveLength(1);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
   });
 
   describe('the hold after the last key', () => {
