@@ -140,21 +140,21 @@ export class MediaStream {
     if (!parsed.ok) return this.drop(parsed.reason);
     const msg = parsed.msg;
     if (msg.event === 'connected') return;
+    // a message that is not this stream's (a second start, another streamSid, anything before the
+    // start) changes nothing: not what the bridge does, nor the sequence the next messages are held to
+    if (msg.event === 'start' ? this.streamSid !== null : msg.streamSid !== this.streamSid) return this.drop(msg.event === 'start' ? 'schema' : 'stream-sid');
     if (!this.seq.accept(msg.sequenceNumber)) return this.drop('sequence');
     const listener = this.listener!;
     switch (msg.event) {
       case 'start':
-        if (this.streamSid !== null) return this.drop('schema');
         this.streamSid = msg.streamSid;
         listener.onStart(msg);
         return;
       case 'media':
-        if (msg.streamSid !== this.streamSid) return this.drop('stream-sid');
         if (++this.framesInPending === FRAME_COUNT_FLUSH) this.flushFrameCounts();
         listener.onMedia(msg);
         return;
       case 'dtmf':
-        if (msg.streamSid !== this.streamSid) return this.drop('stream-sid');
         listener.onDtmf(msg.dtmf.digit);
         return;
       case 'mark':

@@ -254,6 +254,45 @@ describe('bridged call', () => {
     await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
   });
 
+  it("drops and counts what is not the stream's own (a stop or media naming another stream, a second start), on either leg: the bridge goes on, its sequence untouched", async () => {
+    const b = await placeBridgedCall();
+    const before = await metricsText();
+    // numbered past anything the legs will send: were a number taken, every later message would be dropped as late
+    const other = 'MZ' + 'f'.repeat(32);
+    const stop = (seq: string) => JSON.stringify({ event: 'stop', sequenceNumber: seq, streamSid: other, stop: { accountSid: ACCOUNT_SID } });
+    const frame = Buffer.from(speech(1).subarray(0, FRAME)).toString('base64');
+    b.agent.sendRaw(stop('900000'));
+    b.caller.sendRaw(stop('900000'));
+    b.caller.sendRaw(
+      JSON.stringify({ event: 'media', sequenceNumber: '900001', streamSid: other, media: { track: 'inbound', chunk: '1', timestamp: '0', payload: frame } }),
+    );
+    b.agent.sendRaw(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '900002',
+        streamSid: other,
+        start: { accountSid: ACCOUNT_SID, streamSid: other, callSid: b.call.sid, customParameters: {} },
+      }),
+    );
+    const toAgent = b.agent.receivedFrames;
+    const toCaller = b.caller.receivedFrames;
+    await Promise.all([b.caller.sendAudio(silence(FRAME * 10)), b.agent.sendAudio(silence(FRAME * 10))]);
+    await waitFor(() => b.agent.receivedFrames >= toAgent + 10 && b.caller.receivedFrames >= toCaller + 10, 'relaying goes on both ways');
+    expect(b.caller.isOpen && b.agent.isOpen).toBe(true);
+    expect(h.app.services.bridges.get(b.call.sid)?.state).toBe('bridged');
+    expect(b.call.status).toBe('in-progress');
+    expect(b.agentCall.status).toBe('in-progress');
+    const after = await metricsText();
+    const delta = (reason: string) =>
+      metricValue(after, 'tonewall_frames_dropped_total', `{reason="${reason}"}`) -
+      metricValue(before, 'tonewall_frames_dropped_total', `{reason="${reason}"}`);
+    expect(delta('stream-sid')).toBe(3);
+    expect(delta('schema')).toBe(1);
+    expect(delta('sequence')).toBe(0);
+    await b.call.hangup();
+    await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
+  });
+
   it('ends the agent call over REST when the caller hangs up, and cleans up', async () => {
     const activeBefore = metricValue(await metricsText(), 'tonewall_calls_active');
     const endedBefore = metricValue(await metricsText(), 'tonewall_calls_ended_total', '{status="completed"}');
