@@ -423,10 +423,10 @@ export class CaptureExecutor {
     } finally {
       run.collector.wipe();
     }
-    if (!(await this.holdsCall(run, log))) {
+    if (await this.anotherHoldsCall(run, log)) {
       // its recordings were resumed, its end told, where the call was taken up (captures/lost.ts),
-      // and another capture may have paused them since: this end resumes, writes and tells nothing
-      log.warn({ reason: 'settled-elsewhere' }, 'capture ended after the instance that took its call up settled it: nothing resumed');
+      // and the capture holding the call now has paused them again: this end resumes, writes and tells nothing
+      log.warn({ reason: 'settled-elsewhere' }, 'capture ended after another capture of its call started: nothing resumed');
       this.running.delete(callSid);
       return;
     }
@@ -463,18 +463,21 @@ export class CaptureExecutor {
   }
 
   /**
-   * Whether the call's capture lock still names this capture. It does for as long as the capture
-   * runs, unless the call was taken up on another instance, which settled the capture as lost
+   * Whether the call's capture lock names another capture. It names this one for as long as it
+   * runs, unless the call was taken up on another instance, which settled it as lost
    * (captures/lost.ts: a capture whose bridge went while its start was under way, or whose end
-   * outlasted the take-up's grace), resuming its recordings and releasing its lock for the next
-   * capture. A lock the store cannot read is taken as held: the end goes on as it always did.
+   * outlasted the take-up's grace), resuming its recordings and releasing its lock, which the
+   * call's next capture then takes before it pauses them. A lock released (or erased with the
+   * call, or expired) is no other capture's: the end goes on as it always did, as it does when the
+   * store cannot be read.
    */
-  private async holdsCall(run: Running, log: Logger): Promise<boolean> {
+  private async anotherHoldsCall(run: Running, log: Logger): Promise<boolean> {
     try {
-      return await this.d.records.holds(run.record.callSid, run.record.captureId);
+      const holder = await this.d.records.holder(run.record.callSid);
+      return holder !== null && holder !== run.record.captureId;
     } catch (err) {
-      log.warn({ err: errFields(err) }, 'capture lock not read at the end: taken as held');
-      return true;
+      log.warn({ err: errFields(err) }, 'capture lock not read at the end: the end goes on');
+      return false;
     }
   }
 

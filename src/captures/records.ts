@@ -67,9 +67,9 @@ export class CaptureRecords {
     return (await this.store.take(key)) === captureId;
   }
 
-  /** whether the call's capture lock names `captureId` now */
-  async holds(callSid: string, captureId: string): Promise<boolean> {
-    return (await this.store.get(this.keys.captureLock(callSid))) === captureId;
+  /** the capture the call's lock names now; null when none holds it (released, erased or expired) */
+  holder(callSid: string): Promise<string | null> {
+    return this.store.get(this.keys.captureLock(callSid));
   }
 
   async unlock(callSid: string): Promise<void> {
