@@ -431,7 +431,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (isTonewallError(err)) {
       if (err.statusCode >= 500) req.log.error({ err: errFields(err) }, 'request failed');
       // RFC 6750 §3: a 401 names the scheme it wants, and says a token that was sent did not hold
-      if (err.statusCode === 401) reply.header('www-authenticate', bearerChallenge(req.headers.authorization !== undefined));
+      // (a route that named its own realm, /metrics's, keeps it)
+      if (err.statusCode === 401 && !reply.hasHeader('www-authenticate'))
+        reply.header('www-authenticate', bearerChallenge(req.headers.authorization !== undefined));
       // the contract's name for an error where it has one (CONTRACT §5), else the catalogue's code
       return reply.code(err.statusCode).send({ error: err.wireCode ?? err.code, message: err.message });
     }
