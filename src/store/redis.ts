@@ -22,12 +22,12 @@ const COMMAND_BACKSTOP_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 
 /**
- * `reply`, or a failure once COMMAND_TIMEOUT_MS has passed without it. The timer's end waits one
+ * `reply`, or a failure once `timeoutMs` has passed without it. The timer's end waits one
  * turn of the event loop (setImmediate runs after the poll phase): an answer that reached the
  * socket while the process was stalled is read first, and only a command Redis has truly left
  * unanswered fails, within the bound and a turn.
  */
-function answered<T>(reply: Promise<T>): Promise<T> {
+function answeredWithin<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(
@@ -35,7 +35,7 @@ function answered<T>(reply: Promise<T>): Promise<T> {
         setImmediate(() => {
           if (settled) return;
           settled = true;
-          reject(StoreErrors.unavailable({ detail: `Redis did not answer within ${COMMAND_TIMEOUT_MS} ms` }));
+          reject(StoreErrors.unavailable({ detail: `Redis did not answer within ${timeoutMs} ms` }));
         }),
       COMMAND_TIMEOUT_MS,
     );
@@ -89,7 +89,19 @@ export class RedisStore implements Store {
   private subscriber?: Redis;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
 
-  constructor(private readonly url: string) {
+  /** `reply` within this store's command bound (answeredWithin) */
+  private readonly answered: <T>(reply: Promise<T>) => Promise<T>;
+
+  /**
+   * `commandTimeoutMs`: how long Redis has to answer a command, COMMAND_TIMEOUT_MS (500 ms) unless
+   * a caller that knows its host better says otherwise (a test whose own load is the point).
+   */
+  constructor(
+    private readonly url: string,
+    opts: { commandTimeoutMs?: number } = {},
+  ) {
+    const timeoutMs = opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.answered = (reply) => answeredWithin(reply, timeoutMs);
     // commands issued in one tick (by concurrent webhooks) leave in one socket write: a write
     // per command was a fifth of the service's CPU under load
     this.client = connection(url, { autoPipelining: true });
@@ -121,22 +133,22 @@ export class RedisStore implements Store {
   }
 
   get(key: string) {
-    return this.run(() => answered(this.client.get(key)));
+    return this.run(() => this.answered(this.client.get(key)));
   }
 
   async set(key: string, value: string, ttlSeconds: number) {
-    await this.run(() => answered(this.client.set(key, value, 'EX', ttlSeconds)));
+    await this.run(() => this.answered(this.client.set(key, value, 'EX', ttlSeconds)));
   }
 
   async setIfAbsent(key: string, value: string, ttlSeconds: number) {
-    return (await this.run(() => answered(this.client.set(key, value, 'EX', ttlSeconds, 'NX')))) === 'OK';
+    return (await this.run(() => this.answered(this.client.set(key, value, 'EX', ttlSeconds, 'NX')))) === 'OK';
   }
 
   async createWith(key: string, value: string, ttlSeconds: number, ops: StoreOp[]) {
     return this.run(async () => {
       if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
       const { keys, args } = encodeOps(ops);
-      const [created, current] = await answered(this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args));
+      const [created, current] = await this.answered(this.scripts.twCreateWith(1 + keys.length, key, ...keys, value, ttlSeconds, ...args));
       return created === 1 ? { created: true as const } : { created: false as const, current: current ?? '' };
     });
   }
@@ -144,7 +156,7 @@ export class RedisStore implements Store {
   async createAll(records: StoreRecord[], ops: StoreOp[]) {
     return this.run(async () => {
       const { done, current } = await this.overRecords(
-        (n, ...a) => answered(this.scripts.twCreateAll(n, ...a)),
+        (n, ...a) => this.answered(this.scripts.twCreateAll(n, ...a)),
         records,
         (r) => [r.value, r.ttlSeconds],
         ops,
@@ -159,7 +171,7 @@ export class RedisStore implements Store {
 
   private async cas(key: string, expected: string | null, next: string, ttlSeconds: number): Promise<{ ok: true } | { ok: false; current: string | null }> {
     if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
-    const [ok, current] = await answered(this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds));
+    const [ok, current] = await this.answered(this.scripts.twCompareAndSet(key, expected === null ? '0' : '1', expected ?? '', next, ttlSeconds));
     return ok === 1 ? { ok: true } : { ok: false, current: current ?? null };
   }
 
@@ -181,7 +193,7 @@ export class RedisStore implements Store {
 
   private async casAll(records: CasRecord[], ops: StoreOp[]): Promise<{ ok: true } | { ok: false; current: (string | null)[] }> {
     const { done, current } = await this.overRecords(
-      (n, ...a) => answered(this.scripts.twCompareAndSetAll(n, ...a)),
+      (n, ...a) => this.answered(this.scripts.twCompareAndSetAll(n, ...a)),
       records,
       (r) => [r.expected === null ? '0' : '1', r.expected ?? '', r.next, r.ttlSeconds],
       ops,
@@ -213,31 +225,31 @@ export class RedisStore implements Store {
     return this.run(async () => {
       if (!validTtl(ttlSeconds)) throw StoreErrors.ttlInvalid();
       checkJsonValue(value);
-      const [claimed, held, ...read] = await answered(this.scripts.twClaimField(1 + readKeys.length, key, ...readKeys, field, value, ttlSeconds));
+      const [claimed, held, ...read] = await this.answered(this.scripts.twClaimField(1 + readKeys.length, key, ...readKeys, field, value, ttlSeconds));
       const reads = readKeys.map((_, i) => read[i] ?? null);
       return claimed === 1 ? { claimed: true as const, reads } : { claimed: false as const, held: held ?? 'null', reads };
     });
   }
 
   take(key: string) {
-    return this.run(() => answered(this.client.getdel(key)));
+    return this.run(() => this.answered(this.client.getdel(key)));
   }
 
   del(...keys: string[]) {
     if (keys.length === 0) return Promise.resolve(0);
-    return this.run(() => answered(this.client.del(...keys)));
+    return this.run(() => this.answered(this.client.del(...keys)));
   }
 
   async expire(key: string, ttlSeconds: number) {
-    await this.run(() => answered(this.client.expire(key, ttlSeconds)));
+    await this.run(() => this.answered(this.client.expire(key, ttlSeconds)));
   }
 
   ttl(key: string) {
-    return this.run(() => answered(this.client.ttl(key)));
+    return this.run(() => this.answered(this.client.ttl(key)));
   }
 
   async incr(key: string, ttlSeconds: number) {
-    const res = await this.run(() => answered(this.client.multi().incr(key).expire(key, ttlSeconds, 'NX').exec()));
+    const res = await this.run(() => this.answered(this.client.multi().incr(key).expire(key, ttlSeconds, 'NX').exec()));
     return Number(res?.[0]?.[1]);
   }
 
@@ -246,14 +258,14 @@ export class RedisStore implements Store {
     // carries the value that won, so a retry needs no second read
     return this.run(async () => {
       let guessed = opts.guess !== undefined;
-      let cur = guessed ? (opts.guess as string | null) : await answered(this.client.get(key));
+      let cur = guessed ? (opts.guess as string | null) : await this.answered(this.client.get(key));
       for (let attempt = 0; attempt < UPDATE_MAX_ATTEMPTS; attempt++) {
         const next = fn(cur);
         if (next === undefined) {
           // "nothing to write" must be true of what the key holds, not of a guess
           if (!guessed) return cur;
           guessed = false;
-          cur = await answered(this.client.get(key));
+          cur = await this.answered(this.client.get(key));
           continue;
         }
         guessed = false;
@@ -271,40 +283,40 @@ export class RedisStore implements Store {
   }
 
   async srem(key: string, member: string) {
-    await this.run(() => answered(this.client.srem(key, member)));
+    await this.run(() => this.answered(this.client.srem(key, member)));
   }
 
   smembers(key: string) {
-    return this.run(() => answered(this.client.smembers(key)));
+    return this.run(() => this.answered(this.client.smembers(key)));
   }
 
   async sscan(key: string, cursor: string, count: number) {
     if (!(Number.isInteger(count) && count >= 1)) throw StoreErrors.countInvalid();
-    const [next, members] = await this.run(() => answered(this.client.sscan(key, cursor, 'COUNT', count)));
+    const [next, members] = await this.run(() => this.answered(this.client.sscan(key, cursor, 'COUNT', count)));
     return { cursor: next, members };
   }
 
   async rpush(key: string, value: string, ttlSeconds: number) {
-    const res = await this.run(() => answered(this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec()));
+    const res = await this.run(() => this.answered(this.client.multi().rpush(key, value).expire(key, ttlSeconds, 'NX').expire(key, ttlSeconds, 'GT').exec()));
     const failed = res?.find(([err]) => err);
     if (failed) throw failed[0];
     return Number(res?.[0]?.[1]);
   }
 
   lrange(key: string, start: number, stop: number) {
-    return this.run(() => answered(this.client.lrange(key, start, stop)));
+    return this.run(() => this.answered(this.client.lrange(key, start, stop)));
   }
 
   async multi(ops: StoreOp[]) {
     if (ops.length === 0) return;
     await this.run(() => {
       const { keys, args } = encodeOps(ops);
-      return answered(this.scripts.twMulti(keys.length, ...keys, ...args));
+      return this.answered(this.scripts.twMulti(keys.length, ...keys, ...args));
     });
   }
 
   async publish(channel: string, message: string) {
-    await this.run(() => answered(this.client.publish(channel, message)));
+    await this.run(() => this.answered(this.client.publish(channel, message)));
   }
 
   private async subscriberConnection(): Promise<Redis> {
@@ -327,7 +339,7 @@ export class RedisStore implements Store {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.run(() => answered(sub.subscribe(channel)));
+      await this.run(() => this.answered(sub.subscribe(channel)));
     }
     set.add(handler);
     return async () => {
@@ -344,7 +356,7 @@ export class RedisStore implements Store {
   }
 
   async ping() {
-    await this.run(() => answered(this.client.ping()));
+    await this.run(() => this.answered(this.client.ping()));
   }
 
   async close() {

@@ -230,9 +230,14 @@ describe('secure IVR capture', () => {
 
   test('50 simultaneous calls each end with their own masked fields', async () => {
     // a Redis and an app of the test's own: 50 calls at once are this test's load, not a neighbour's
-    // (the run's other suites share the run's Redis, and its latency with it)
+    // (the run's other suites share the run's Redis, and its latency with it). What it proves is
+    // that concurrent calls keep to their own fields; on a 2-core CI host with both jest workers
+    // busy, its own 50 calls have left a command unanswered past the store's 500 ms bound (once a
+    // session, 'Redis did not answer within 500 ms', every call's apology then correct), so the
+    // bound is 3 s here: still a store that stops answering fails, within Twilio's 15 s. How
+    // fast a webhook is answered is bench/webhook.ts's to measure, not this test's.
     const redis = await PrivateRedis.start();
-    const h = await startHarness({ env: { REDIS_URL: redis.url } });
+    const h = await startHarness({ env: { REDIS_URL: redis.url }, storeCommandTimeoutMs: 3_000 });
     try {
       await fiftyCalls(h);
     } finally {

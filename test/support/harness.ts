@@ -58,6 +58,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** use Redis (default) or the embedded store */
   store?: 'redis' | 'embedded';
+  /** how long Redis has to answer a command (the store's own bound, 500 ms, unless set) */
+  storeCommandTimeoutMs?: number;
   /** share an emulator between two service instances */
   emulator?: TwilioEmulator;
   keyPrefix?: string;
@@ -153,7 +155,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const logs = new LogCapture();
   let redisStore: RedisStore | undefined;
   if (opts.store !== 'embedded') {
-    redisStore = new RedisStore(config.redisUrl!);
+    redisStore = new RedisStore(config.redisUrl!, { commandTimeoutMs: opts.storeCommandTimeoutMs });
     await redisStore.connect();
   }
   const app = await buildApp(config, { logStream: logs, keyPrefix, store: redisStore, ...opts.build });
