@@ -507,7 +507,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   );
   await app.register(auditRoutes({ auth, calls, audit, retentionDays: config.auditRetentionDays, now: opts.now }));
   await app.register(privacyRoutes({ auth, privacy }));
-  await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, isDraining: () => services.draining }));
+  await app.register(mediaRoutes({ config, tokens, bridges, metrics, log, idleTimeoutMs: opts.mediaIdleTimeoutMs, isDraining: () => services.draining }));
   // bridges and captures stop before the server closes: captures resume their recordings,
   // then the streams close without another REST call
   await live.start();

@@ -41,6 +41,8 @@ export interface BuildOptions {
   maxPendingAgentSockets?: number;
   /** an agent socket's limits (agents/socket-limits.ts); tests change one at a time */
   agentSocketLimits?: Partial<SocketLimits>;
+  /** how long a media stream may go without a message before it is closed as idle (media/stream.ts DEFAULT_IDLE_TIMEOUT_MS); tests shorten it */
+  mediaIdleTimeoutMs?: number;
   /** REQUEST_TIMEOUT_MS unless a test shortens it */
   requestTimeoutMs?: number;
   /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */

@@ -355,6 +355,7 @@ async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kin
       streamSid,
       parameters: stream.parameters,
       tracks,
+      cadence: ctx.mediaCadence,
       onCallerFrame: (frame) => call.captureAudio('inbound', frame),
       onServiceAudio: (bytes) => call.captureAudio('outbound', bytes),
       onDtmf: (digit) => call.captureKey(digit),

@@ -15,6 +15,8 @@ export interface EmulatorContext {
   readonly closing: AbortSignal;
   /** the account's PCI Mode: a <Gather> whose action is not https ends the call (error 13337) */
   readonly pciMode: boolean;
+  /** media streams send Twilio's 20 ms cadence, silence when the party is quiet (media-client.ts `cadence`) */
+  readonly mediaCadence: boolean;
   /** where a URL the TwiML names is requested (origins.ts) */
   readonly reach: (url: string) => string;
   /** the REST origin, known once the server listens */

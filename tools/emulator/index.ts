@@ -48,6 +48,12 @@ export interface EmulatorOptions {
    * with PCI compliance"); the call ends with an application error before any key is taken.
    */
   pciMode?: boolean;
+  /**
+   * Twilio sends a `media` message every 20 ms for the life of a stream, silence when the party
+   * says nothing (media-client.ts `cadence`): on by default. `false` sends only the audio a test
+   * sends, for a test that counts a stream's exact messages.
+   */
+  mediaCadence?: boolean;
   /** public https origins and the local http origins their TLS-terminating proxy serves (origins.ts) */
   origins?: Record<string, string>;
   logger?: pino.Logger;
@@ -99,6 +105,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     logger: (opts.logger ?? pino({ level: 'silent' })).child({ component: 'twilio-emulator' }),
     faults: {},
     pciMode: opts.pciMode ?? false,
+    mediaCadence: opts.mediaCadence ?? true,
     reach,
     closing: closing.signal,
     baseUrl: () => baseUrl,

@@ -14,6 +14,13 @@ export const MULAW_SILENCE = 0xff;
 const CLOSE_GRACE_MS = 2_000;
 /** how many frames the non-realtime sender sends before yielding to the event loop */
 const FRAMES_PER_YIELD = 8;
+/**
+ * A late cadence tick (a busy event loop) sends the frames it missed, up to this many at once,
+ * as Twilio's own backlog would arrive; beyond it the cadence starts afresh from now.
+ */
+const MAX_CATCHUP_FRAMES = 5;
+/** one frame of silence, shared by every leg's cadence (never written to) */
+const SILENCE_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
 
 export interface MediaLeg {
   callSid: string;
@@ -61,6 +68,14 @@ export interface ConnectStreamOptions {
   signature?: string | null;
   /** where the signed URL is connected to: itself, or the local origin behind its proxy (origins.ts) */
   reach?: (url: string) => string;
+  /**
+   * Twilio's cadence: a `media` message every 20 ms for the life of the stream, silence when the
+   * party says nothing. When on, a leg that sent nothing for a frame's time sends silence frames,
+   * in real time, until audio is sent again (audio a test sends goes out at its own pace). The
+   * emulator's calls turn it on unless started with `mediaCadence: false`; a bare connectStream
+   * leaves it off.
+   */
+  cadence?: boolean;
   /** every frame the caller sends, after it went on the wire (recording capture) */
   onCallerFrame?: (frame: Uint8Array) => void;
   /** every media payload the service sent (recording capture of a bridged call) */
@@ -115,6 +130,11 @@ class Leg implements MediaLeg {
   private pendingMarks: { name: string; timer: NodeJS.Timeout }[] = [];
   private closer: 'emulator' | 'service' | undefined;
   private stopSent = false;
+  /** sendAudio calls under way: the cadence sends no silence into the middle of their audio */
+  private sending = 0;
+  /** when the cadence's next silence frame is due (performance.now() ms), unless audio is sent first */
+  private nextSilenceMs = 0;
+  private cadenceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -129,6 +149,7 @@ class Leg implements MediaLeg {
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         this.closer ??= 'service';
+        this.stopCadence();
         for (const m of this.pendingMarks) clearTimeout(m.timer);
         this.pendingMarks = [];
         const info = { code, reason: reason.toString() };
@@ -171,10 +192,17 @@ class Leg implements MediaLeg {
       },
       streamSid: this.streamSid,
     });
+    if (this.opts.cadence) this.startCadence();
   }
 
   sendFrame(payload: Uint8Array): void {
     if (!this.isOpen || this.stopSent) return;
+    this.nextSilenceMs = performance.now() + FRAME_MS;
+    this.writeMedia(payload);
+  }
+
+  /** one `media` message: chunk and timestamp count on across audio and silence alike */
+  private writeMedia(payload: Uint8Array): void {
     this.chunk += 1;
     this.sendJson({
       event: 'media',
@@ -191,9 +219,41 @@ class Leg implements MediaLeg {
   }
 
   sendAudio(mulaw: Uint8Array, opts: { realtime?: boolean } = {}): Promise<void> {
-    const run = this.sendQueue.then(() => this.sendFrames(mulaw, opts.realtime ?? false));
+    this.sending += 1;
+    const run = this.sendQueue
+      .then(() => this.sendFrames(mulaw, opts.realtime ?? false))
+      .finally(() => {
+        this.sending -= 1;
+        this.nextSilenceMs = performance.now() + FRAME_MS;
+      });
     this.sendQueue = run.catch(() => undefined);
     return run;
+  }
+
+  /** one timer per leg, ticking every frame; it sends silence only when no audio went out for a frame's time */
+  private startCadence(): void {
+    this.nextSilenceMs = performance.now() + FRAME_MS;
+    this.cadenceTimer = setInterval(() => this.fillSilence(), FRAME_MS);
+    this.cadenceTimer.unref();
+  }
+
+  private stopCadence(): void {
+    if (this.cadenceTimer) clearInterval(this.cadenceTimer);
+    this.cadenceTimer = undefined;
+  }
+
+  private fillSilence(): void {
+    if (!this.isOpen || this.stopSent) return this.stopCadence();
+    if (this.sending > 0) return;
+    const now = performance.now();
+    for (let n = 0; this.nextSilenceMs <= now; n++) {
+      if (n === MAX_CATCHUP_FRAMES) {
+        this.nextSilenceMs = now + FRAME_MS;
+        break;
+      }
+      this.writeMedia(SILENCE_FRAME);
+      this.nextSilenceMs += FRAME_MS;
+    }
   }
 
   private async sendFrames(mulaw: Uint8Array, realtime: boolean): Promise<void> {
@@ -231,6 +291,7 @@ class Leg implements MediaLeg {
   }
 
   async stop(): Promise<void> {
+    this.stopCadence();
     if (this.isOpen && !this.stopSent) {
       this.stopSent = true;
       this.sendJson({
@@ -251,6 +312,7 @@ class Leg implements MediaLeg {
   }
 
   async drop(): Promise<void> {
+    this.stopCadence();
     this.closer ??= 'emulator';
     this.ws.terminate();
     await this.closed;

@@ -14,7 +14,8 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
   beforeEach(async () => {
     // behind a TLS-terminating proxy, as Twilio reaches a service: it dials media streams over wss only
     service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
-    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
+    // these tests count a stream's exact messages: no silence between them (the cadence's own tests are below)
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin }, mediaCadence: false });
     rest = twilioRest(emulator.baseUrl);
   });
 
@@ -321,5 +322,92 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(Date.now() - cleared).toBeLessThan(500);
     expect(leg.clears).toBe(1);
     await leg.stop();
+  });
+});
+
+describe("media streams: Twilio's 20 ms cadence, silence when the party is quiet", () => {
+  let emulator: TwilioEmulator;
+  let service: FakeService;
+
+  beforeEach(async () => {
+    service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
+    // mediaCadence is the emulator's default
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
+  });
+
+  afterEach(async () => {
+    await emulator.close();
+    await service.close();
+  });
+
+  type Media = { sequenceNumber: string; media: { track: string; chunk: string; timestamp: string; payload: string } };
+  const mediaOf = (s: ReceivedStream): Media[] => media(s) as unknown as Media[];
+  const bytesOf = (m: Media): Buffer => Buffer.from(m.media.payload, 'base64');
+  const isSilence = (m: Media): boolean => bytesOf(m).every((b) => b === 0xff);
+
+  async function quietStream(): Promise<{ call: EmulatedCall; leg: MediaLeg; stream: ReceivedStream }> {
+    service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/quiet"/></Connect></Response>`);
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
+    return { call, leg: await call.legReady, stream: await serviceSide };
+  }
+
+  it('a leg nobody speaks on sends 160 bytes of μ-law silence every 20 ms, in real time, its fields counting on', async () => {
+    const { call, stream } = await quietStream();
+    const opened = Date.now();
+    await eventually(() => mediaOf(stream).length >= 25, 5_000);
+    const elapsed = Date.now() - opened;
+    const frames = mediaOf(stream);
+    // real-time pace: never more frames than 20 ms slots have passed (plus the one in flight)
+    expect(frames.length).toBeLessThanOrEqual(Math.ceil(elapsed / 20) + 1);
+    for (const m of frames) {
+      expect(bytesOf(m)).toHaveLength(160);
+      expect(isSilence(m)).toBe(true);
+      expect(m.media.track).toBe('inbound');
+    }
+    // start was sequenceNumber 1; every media message after it counts on by one, its chunk and timestamp with it
+    expect(frames.map((m) => Number(m.sequenceNumber))).toEqual(frames.map((_, i) => i + 2));
+    expect(frames.map((m) => Number(m.media.chunk))).toEqual(frames.map((_, i) => i + 1));
+    expect(frames.map((m) => Number(m.media.timestamp))).toEqual(frames.map((_, i) => i * 20));
+    await call.hangup();
+    await stream.closed;
+    expect(stream.messages[stream.messages.length - 1]).toMatchObject({ event: 'stop' });
+  });
+
+  it("a test's audio goes out whole, never cut by silence, and the numbering runs on across audio and silence", async () => {
+    const { call, leg, stream } = await quietStream();
+    await eventually(() => mediaOf(stream).length >= 3, 5_000);
+    // 200 ms at real-time pace, then 200 ms as fast as it goes: the cadence waits for both
+    await leg.sendAudio(new Uint8Array(160 * 10).fill(0x11), { realtime: true });
+    await leg.sendAudio(new Uint8Array(160 * 10).fill(0x22));
+    const sentAt = mediaOf(stream).length;
+    await eventually(() => mediaOf(stream).length >= sentAt + 5, 5_000);
+    const frames = mediaOf(stream);
+    const loud = frames.map((m, i) => (isSilence(m) ? -1 : i)).filter((i) => i >= 0);
+    expect(loud).toHaveLength(20);
+    // the twenty frames are consecutive: no silence inside the audio
+    expect(loud[19] - loud[0]).toBe(19);
+    expect(frames.slice(loud[0], loud[0] + 10).every((m) => bytesOf(m)[0] === 0x11)).toBe(true);
+    expect(frames.slice(loud[0] + 10, loud[0] + 20).every((m) => bytesOf(m)[0] === 0x22)).toBe(true);
+    // silence before and after it
+    expect(loud[0]).toBeGreaterThanOrEqual(3);
+    expect(frames.slice(loud[19] + 1).every(isSilence)).toBe(true);
+    expect(frames.length).toBeGreaterThan(loud[19] + 1);
+    expect(frames.map((m) => Number(m.media.chunk))).toEqual(frames.map((_, i) => i + 1));
+    expect(frames.map((m) => Number(m.media.timestamp))).toEqual(frames.map((_, i) => i * 20));
+    const seqs = stream.messages.filter((m) => m.sequenceNumber !== undefined).map((m) => Number(m.sequenceNumber));
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    await call.hangup();
+  });
+
+  it('the silence stops with the stream: nothing after `stop`, nor once the service closed it', async () => {
+    const { call, stream } = await quietStream();
+    await eventually(() => mediaOf(stream).length >= 2, 5_000);
+    stream.socket.close(1000, 'done');
+    await call.ended;
+    const count = stream.messages.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stream.messages).toHaveLength(count);
+    expect(call.legs[0].isOpen).toBe(false);
   });
 });
