@@ -78,14 +78,11 @@ it('no recording of either call holds a key: outside a capture, inside one, and 
 
   // the agent's recording still holds the caller's speech, byte for byte, and flat tones where keys were
   const [agentVoice, heard] = agentCall.recordings[0].channels();
-  // the agent said nothing in this test: their channel holds the silence their line carried (Twilio's 20 ms cadence)
-  expect(agentVoice.length).toBeGreaterThan(0);
-  expect(agentVoice.every((b) => b === 0xff)).toBe(true);
-  // the speech reaches the agent's recording after the caller's silence and the look-ahead, bytes
-  // unchanged but where the masker took a sound for a key (DESIGN D2: at most 0.1% of speech samples)
+  expect(agentVoice.length).toBe(0); // the agent said nothing in this test
+  // the speech reaches the agent's recording delayed by the look-ahead, bytes unchanged but where
+  // the masker took a sound for a key (DESIGN D2: at most 0.1% of speech samples)
   const start = Buffer.from(heard).indexOf(Buffer.from(talk.subarray(8000, 8400))) - 8000;
-  expect(start).toBeGreaterThanOrEqual((h.config.maskLookaheadMs * 8000) / 1000);
-  expect(heard.subarray(0, start).every((b) => b === 0xff)).toBe(true);
+  expect(start).toBe((h.config.maskLookaheadMs * 8000) / 1000);
   let same = 0;
   for (let i = 0; i < talk.length; i++) if (heard[start + i] === talk[i]) same++;
   expect(same / talk.length).toBeGreaterThan(0.99);

@@ -58,6 +58,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** use Redis (default) or the embedded store */
   store?: 'redis' | 'embedded';
+  /** the emulator's media legs keep Twilio's 20 ms cadence, silence between a test's sends (tools/emulator `mediaCadence`) */
+  mediaCadence?: boolean;
   /** how long Redis has to answer a command (the store's own bound, 500 ms, unless set) */
   storeCommandTimeoutMs?: number;
   /** share an emulator between two service instances */
@@ -125,6 +127,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       accountSid: ACCOUNT_SID,
       authToken: AUTH_TOKEN,
       pciMode: opts.pciMode,
+      mediaCadence: opts.mediaCadence,
       origins: ownOrigins,
     }));
   if (opts.emulator) for (const [pub, local] of Object.entries(ownOrigins)) opts.emulator.routeOrigin(pub, local);

@@ -15,7 +15,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     // behind a TLS-terminating proxy, as Twilio reaches a service: it dials media streams over wss only
     service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
     // these tests count a stream's exact messages: no silence between them (the cadence's own tests are below)
-    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin }, mediaCadence: false });
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
     rest = twilioRest(emulator.baseUrl);
   });
 
@@ -331,8 +331,7 @@ describe("media streams: Twilio's 20 ms cadence, silence when the party is quiet
 
   beforeEach(async () => {
     service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
-    // mediaCadence is the emulator's default
-    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin }, mediaCadence: true });
   });
 
   afterEach(async () => {
