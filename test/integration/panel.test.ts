@@ -131,19 +131,8 @@ it('shows a hostile string as text, never as markup', async () => {
 });
 
 it('reconnects after the service closes its socket, and goes on showing events', async () => {
-  const page = await browser.newPage();
   // the page's sockets, so the test can make one break the service's message rate (agents/socket-limits.ts)
-  await page.addInitScript(() => {
-    const Native = window.WebSocket;
-    const opened: WebSocket[] = [];
-    (window as unknown as { opened: WebSocket[] }).opened = opened;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super(url, protocols);
-        opened.push(this);
-      }
-    };
-  });
+  const page = await pageWithSockets();
   await page.goto(`${h.url}/agent`);
   await page.fill('#token', token(h, 'rita', 'supervisor'));
   await page.click('#signin');
@@ -193,18 +182,7 @@ it('drops an offer another agent took, and one whose caller hung up, on their ev
 it('stops and says so when the service refuses a socket for too many of this agent (4429)', async () => {
   // the agent holds their share of sockets already (AGENT_SOCKETS_PER_AGENT, 8)
   const held = await Promise.all(Array.from({ length: 8 }, () => AgentSocket.open(h, token(h, 'zed'))));
-  const page = await browser.newPage();
-  await page.addInitScript(() => {
-    const Native = window.WebSocket;
-    const opened: WebSocket[] = [];
-    (window as unknown as { opened: WebSocket[] }).opened = opened;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super(url, protocols);
-        opened.push(this);
-      }
-    };
-  });
+  const page = await pageWithSockets();
   await page.goto(`${h.url}/agent`);
   await page.fill('#token', token(h, 'zed'));
   await page.click('#signin');
@@ -270,10 +248,9 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   await page.close();
 });
 
-/** a page signed in with `tok`, its socket live */
-async function signedIn(tok: string): Promise<Page> {
+/** a new page whose sockets the test can reach (`window.opened`): to drop one, or break the service's message rate */
+async function pageWithSockets(): Promise<Page> {
   const page = await browser.newPage();
-  // the page's sockets, so a test can drop one
   await page.addInitScript(() => {
     const Native = window.WebSocket;
     const opened: WebSocket[] = [];
@@ -285,6 +262,13 @@ async function signedIn(tok: string): Promise<Page> {
       }
     };
   });
+  return page;
+}
+
+/** a page signed in with `tok`, its socket live */
+async function signedIn(tok: string): Promise<Page> {
+  // the page's sockets, so a test can drop one
+  const page = await pageWithSockets();
   await page.goto(`${h.url}/agent`);
   await page.fill('#token', tok);
   await page.click('#signin');
@@ -377,18 +361,7 @@ it('names the field being captured, holds Start while it runs, and says in words
 });
 
 it('signs in with Enter, tells an expired token from a wrong one, and labels what it shows for a screen reader', async () => {
-  const page = await browser.newPage();
-  await page.addInitScript(() => {
-    const Native = window.WebSocket;
-    const opened: WebSocket[] = [];
-    (window as unknown as { opened: WebSocket[] }).opened = opened;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super(url, protocols);
-        opened.push(this);
-      }
-    };
-  });
+  const page = await pageWithSockets();
   await page.goto(`${h.url}/agent`);
   const statusIs = (t: string) => page.waitForFunction((s) => document.getElementById('status')?.textContent === s, t, { timeout: 5_000 });
   // the header's words are readable on its dark blue (WCAG AA: 4.5:1), good news and bad
