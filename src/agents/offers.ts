@@ -8,6 +8,13 @@
  * the call); the bridge announces `call.bridged` once the agent's audio is up; a dial is
  * Twilio's alone.
  *
+ * The accept is in the record (`bridging`, the agent's endpoint) before `dial-agent` is sent, and
+ * the record, not the command, is what counts: a bridge lost while the command is on its way
+ * leaves it with no bridge to dial into where it lands, and the instance that takes the caller's
+ * stream up dials the accepted agent from the record (media/registry.ts `onCallerStarted`); one
+ * whose own dial was under way as it lost the bridge ends the call it placed. So the agent's 200
+ * stands: they are dialled wherever the caller is held.
+ *
  * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append
  * that fails then (a store outage, a refused entry) is logged, and the agent is still dialled:
  * the offer is this agent's already, and failing the accept would leave the caller waiting with

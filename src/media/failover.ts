@@ -35,6 +35,9 @@ export interface FailoverHost {
   completeCall(callSid: string): Promise<void>;
 }
 
+/** why a bridge was lost here: shutdown, its caller's stream cut off, or its call taken up by another instance before this one heard */
+export type LostReason = 'shutdown' | 'caller-stream-lost' | 'taken-up-elsewhere';
+
 type FailoverDeps = Pick<RegistryDeps, 'instanceId' | 'publicUrl' | 'log' | 'store' | 'keys' | 'calls' | 'audit' | 'twilio' | 'twiml' | 'tokens' | 'failover'>;
 
 export class BridgeFailover {
@@ -53,7 +56,7 @@ export class BridgeFailover {
    * record left as it is. Twilio follows the caller's <Redirect> after <Connect> (twilio/bridge-lost.ts), and
    * the agent's, so the call is taken up on whichever instance that reaches.
    */
-  async lose(bridge: Bridge, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
+  async lose(bridge: Bridge, reason: LostReason): Promise<void> {
     const callSid = bridge.callSid;
     const log = this.d.log.child({ callSid });
     log.warn({ reason, tonesMasked: bridge.tonesMaskedTotal }, 'bridge lost here: its call goes on where Twilio takes it up');

@@ -2,7 +2,9 @@
  * The bridges this instance holds, and their lifecycle:
  * - the caller's stream starts → a Bridge (caller on hold); with the flow's `handoff.to` the
  *   agent leg is dialled at once, otherwise a `dial-agent` command (sent by whoever accepted the
- *   offer, to this instance's channel) dials it;
+ *   offer, to this instance's channel) dials it, or, the accept being in the record before it is
+ *   sent, the caller's stream dials the accepted agent when it starts here later (a take-up's
+ *   included: a command sent to the instance that lost the bridge finds none there);
  * - the agent leg is a REST call whose TwiML streams back here with a single-use token;
  * - its stream starts → bridged (session state, `call.bridged` event, audit, setup time);
  * - either side ends (its stream's `stop`, or the `call.ended` event of the caller's call) → the
@@ -18,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
+import type { CallSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
 import type { FlowRegistry } from '../flows/load';
 import type { SystemMessage } from '../flows/prompt-defaults';
@@ -28,7 +31,7 @@ import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import { Bridge } from './bridge';
 import { recordBridgeEnd } from './bridge-end';
-import { BridgeFailover } from './failover';
+import { BridgeFailover, type LostReason } from './failover';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
 import { MediaErrors } from '../errors';
@@ -83,8 +86,6 @@ export interface RegistryDeps {
   onBridge?: (bridge: Bridge) => void;
 }
 
-/** a dial-agent command that arrived before the caller's stream: kept this long */
-const PENDING_DIAL_MS = 30_000;
 /**
  * A caller on hold whom no agent accepts, or whose agent never answers, is not left there: after
  * this long they hear an apology and the call ends cleanly (no dead air, no endless hold music).
@@ -95,7 +96,6 @@ export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
   /** agent CallSid → caller CallSid */
   private readonly byAgentCall = new Map<string, string>();
-  private readonly pendingDials = new Map<string, { endpoint: string; agentSub?: string; agentActor?: string; at: number }>();
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
@@ -246,8 +246,13 @@ export class BridgeRegistry {
       }
       bridge.agentCallSid = call.sid;
       this.byAgentCall.set(call.sid, callSid);
+      let movedOn = false;
       await this.d.calls.update(callSid, (s) => {
         if (s.state === 'ended') return false;
+        // taken up elsewhere while this dial was in flight (its stream gone before this bridge knew):
+        // the instance holding the caller now read no agent call in the record, and dials the agent itself
+        movedOn = s.instanceId !== this.d.instanceId;
+        if (movedOn) return false;
         s.handoff.agentEndpoint = endpoint;
         // a new agent call (the first, or one dialled again after a lost bridge) records anew:
         // the recording of the call before is not this one's, and a capture must pause this one's
@@ -256,6 +261,14 @@ export class BridgeRegistry {
         if (agentSub) s.handoff.agentSub = agentSub;
         if (agentActor) s.handoff.agentActor = agentActor;
       });
+      if (movedOn) {
+        // this bridge is stale (Twilio left its stream for the other instance's): lost here first, so
+        // the end of the agent call placed for it is no end of this bridge's caller
+        log.warn({ agentCallSid: call.sid }, "bridge taken up elsewhere while its agent was dialled: its agent call ended, the caller's instance dials");
+        await this.lose(callSid, 'taken-up-elsewhere');
+        await this.completeCall(call.sid);
+        return;
+      }
       await this.d.audit.append(callSid, { type: 'bridge.agent-dialed' });
       log.info({ agentCallSid: call.sid }, 'agent leg dialled');
     } catch (err) {
@@ -286,8 +299,8 @@ export class BridgeRegistry {
     bridge.agent?.close();
   }
 
-  /** a bridge lost to this instance while its calls go on (shutdown, the caller's stream cut off): failover.ts `lose` */
-  private async lose(callSid: string, reason: 'shutdown' | 'caller-stream-lost'): Promise<void> {
+  /** a bridge lost to this instance while its calls go on (shutdown, the caller's stream cut off, its call taken up elsewhere): failover.ts `lose` */
+  private async lose(callSid: string, reason: LostReason): Promise<void> {
     const bridge = this.bridges.get(callSid);
     if (!bridge || !bridge.markEnded(reason)) return;
     await this.failover.lose(bridge, reason);
@@ -313,13 +326,10 @@ export class BridgeRegistry {
         await this.end(callSid, 'caller', 'no-session');
         return;
       }
-      const pending = this.pendingDials.get(callSid);
-      this.pendingDials.delete(callSid);
       // a stream after the first (its bridge lost with another instance): the agent's call, if one was placed, is called back in
       if (session.handoff.agentCallSid) await this.failover.rejoinAgent(bridge, session);
       else if (session.handoff.to) await this.startAgentLeg(callSid, session.handoff.to);
-      else if (pending && performance.now() - pending.at < PENDING_DIAL_MS)
-        await this.startAgentLeg(callSid, pending.endpoint, pending.agentSub, pending.agentActor);
+      else if (accepted(session)) await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
     } catch (err) {
       this.d.log.error({ callSid, err: errFields(err) }, 'bridge start failed');
       await this.end(callSid, 'caller', 'start-failed');
@@ -347,12 +357,16 @@ export class BridgeRegistry {
     }
   }
 
+  /**
+   * An accept's prompt to dial its agent into a bridge here. The accept itself is in the record,
+   * written before this was sent, so a command for a bridge not (or no longer) here is dropped:
+   * the caller's stream dials the accepted agent from the record when it starts, on whichever
+   * instance (onCallerStarted), be it later here or on the instance that took a lost bridge up.
+   */
   private onDialCommand(cmd: CommandOf<'dial-agent'>): Promise<void> | void {
     const { endpoint, agentSub, agentActor } = cmd;
     if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub, agentActor);
-    // the caller's stream has not started yet: dial when it does
-    this.pendingDials.set(cmd.callSid, { endpoint, agentSub, agentActor, at: performance.now() });
-    setTimeout(() => this.pendingDials.delete(cmd.callSid), PENDING_DIAL_MS).unref();
+    this.d.log.info({ callSid: cmd.callSid }, 'dial-agent for no bridge here: its caller stream dials the accepted agent when it starts');
   }
 
   /** the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream starts first */
@@ -415,4 +429,12 @@ export class BridgeRegistry {
       this.d.log.warn({ callSid, err: errFields(err) }, 'could not end the other call');
     }
   }
+}
+
+/**
+ * An offer an agent accepted (agents/offers.ts: `bridging`, their endpoint in the record) whose
+ * agent no instance has placed a call to yet: the caller's stream dials it when it starts
+ */
+function accepted(s: CallSession): s is CallSession & { handoff: { agentEndpoint: string } } {
+  return s.state === 'bridging' && !s.handoff.to && Boolean(s.handoff.agentSub) && Boolean(s.handoff.agentEndpoint) && !s.handoff.agentCallSid;
 }

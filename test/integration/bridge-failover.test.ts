@@ -146,6 +146,83 @@ it('a caller on hold for an offer when their instance drains: held by another, w
   await agentCall.ended;
 });
 
+/** the agent calls placed over REST to `to` (as Twilio's calls, whichever instance placed them) */
+const agentCallsTo = (h: Harness, to: string) => [...h.emulator.calls.values()].filter((c) => c.to === to);
+
+it('an offer accepted while its lost bridge waits to be taken up: the dial-agent finds no bridge, the instance that takes the caller up dials the agent', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, OFFER_NUMBER, 'offered');
+  // the caller's stream to A cut off, A alive; B, which Twilio reaches now, draining: the caller is passed on, not yet taken up
+  a.emulator.routeOrigin(PUB, b.url);
+  b.app.services.draining = true;
+  try {
+    await caller.drop();
+    await waitFor(() => !a.app.services.bridges.get(call.sid) && lostRedirects(a, call.sid).length >= 1, 'the bridge lost on A, the caller passed on', 10_000);
+    // accepted meanwhile: the record still names A, which no longer holds the call's bridge
+    expect(await a.app.services.calls.get(call.sid)).toMatchObject({ state: 'offered', instanceId: a.config.instanceId });
+    expect((await api(a, 'POST', `/v1/calls/${call.sid}/accept`, token(a, 'bob'))).status).toBe(200);
+  } finally {
+    b.app.services.draining = false;
+  }
+  // B takes the caller up, and dials the agent the record says accepted: not a hold until the timeout
+  await nextLeg(call, caller, "the caller's stream to B");
+  const { agentCall } = await agentSide(b, call.sid);
+  expect(agentCall.to).toBe('client:bob');
+  expect(b.app.services.bridges.get(call.sid)?.state).toBe('bridged');
+  expect(await b.app.services.calls.get(call.sid)).toMatchObject({ instanceId: b.config.instanceId, handoff: { streams: 2, agentCallSid: agentCall.sid } });
+  expect(agentCallsTo(a, 'client:bob')).toHaveLength(1);
+  await call.hangup();
+  await agentCall.ended;
+});
+
+it("an accept's dial under way when the caller's stream is cut off: the call that dial placed is ended, the instance that takes the caller up dials the agent", async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call, caller } = await placeCall(a, OFFER_NUMBER, 'offered');
+  a.emulator.routeOrigin(PUB, b.url);
+  // Twilio slow to create A's agent call: the take-up on B reads the record before A could name that call in it
+  a.emulator.faults.callsCreate = { delayMs: 2_000, times: 1 };
+  expect((await api(a, 'POST', `/v1/calls/${call.sid}/accept`, token(a, 'bob'))).status).toBe(200);
+  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'dialing', 'A dialling the agent');
+  await caller.drop();
+  await nextLeg(call, caller, "the caller's stream to B");
+  const { agentCall, agent } = await agentSide(b, call.sid);
+  expect(agent.url.startsWith(b.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
+  expect(b.app.services.bridges.get(call.sid)?.state).toBe('bridged');
+  // the call A placed for a bridge it no longer held: ended, not left to ring or to wait for a rejoin
+  const placedByA = await waitFor(() => agentCallsTo(a, 'client:bob').find((c) => c !== agentCall), "A's agent call, created late", 10_000);
+  await placedByA.ended;
+  expect(agentCallsTo(a, 'client:bob')).toHaveLength(2);
+  expect(b.app.services.bridges.get(call.sid)?.agentCallSid).toBe(agentCall.sid);
+  expect((await b.app.services.calls.get(call.sid))?.handoff.agentCallSid).toBe(agentCall.sid);
+  await call.hangup();
+  await agentCall.ended;
+});
+
+it('an agent call placed for a bridge the record says was taken up elsewhere meanwhile is ended, not named in the record', async () => {
+  a.emulator.routeOrigin(PUB, a.url);
+  const { call } = await placeCall(a, OFFER_NUMBER, 'offered');
+  a.emulator.faults.callsCreate = { delayMs: 1_000, times: 1 };
+  expect((await api(a, 'POST', `/v1/calls/${call.sid}/accept`, token(a, 'bob'))).status).toBe(200);
+  await waitFor(() => a.app.services.bridges.get(call.sid)?.state === 'dialing', 'A dialling the agent');
+  // a take-up A has not heard of yet (Twilio left its stream, whose close A has not seen): the
+  // record written as twilio/bridge-lost.ts writes it, naming B and the caller's next stream
+  await a.app.services.calls.update(call.sid, (s) => {
+    s.handoff.streams = 2;
+    s.instanceId = b.config.instanceId;
+  });
+  const placedByA = await waitFor(() => agentCallsTo(a, 'client:bob')[0], "A's agent call, created late", 10_000);
+  await placedByA.ended;
+  expect(a.app.services.bridges.get(call.sid)).toBeUndefined();
+  const session = await a.app.services.calls.get(call.sid);
+  expect(session?.handoff.agentCallSid).toBeUndefined();
+  expect(session).toMatchObject({ instanceId: b.config.instanceId, handoff: { agentEndpoint: 'client:bob' } });
+  expect(await a.app.services.audit.list(call.sid)).toEqual(
+    expect.arrayContaining([expect.objectContaining({ type: 'bridge.lost', reason: 'taken-up-elsewhere' })]),
+  );
+  // the stream A closed is not the caller's current one: Twilio's <Redirect> after it is told so, and the call ends
+  await call.ended;
+});
+
 it("the caller's stream cut off (no stop) on a live instance: taken up again there, the agent called back in", async () => {
   const { call, caller, agentCall, agent } = await bridgedOnA();
 
