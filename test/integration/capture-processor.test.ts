@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { acceptedCall, AgentSocket, api, keyed, makeFlowsDir, token } from '../support/agents';
 
 let h: Harness;
 let flowsDir: string;
@@ -49,9 +49,7 @@ afterAll(async () => {
 it('delivers a captured card to the processor and shows its answer to the agent', async () => {
   const alice = token(h, 'alice');
   const sock = await AgentSocket.open(h, alice);
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
-  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
-  await agentSide(h, call.sid);
+  const { call, caller } = await acceptedCall(h, alice);
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' })).status).toBe(201);
   await caller.sendAudio(keyed('4111111111111111#'));
   const result = await sock.next((e) => e.type === 'processor.result' && e.callSid === call.sid, 'processor.result', 15_000);

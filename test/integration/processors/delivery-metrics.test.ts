@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { metricValue, startHarness, waitFor, type Harness } from '../../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../../support/agents';
+import { acceptedCall, AgentSocket, api, keyed, makeFlowsDir, token } from '../../support/agents';
 
 const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
 let h: Harness;
@@ -55,9 +55,7 @@ afterAll(async () => {
 it('counts a delivered and a failed delivery once each, by processor', async () => {
   const alice = token(h, 'alice');
   const sock = await AgentSocket.open(h, alice);
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
-  expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, alice)).status).toBe(200);
-  await agentSide(h, call.sid);
+  const { call, caller } = await acceptedCall(h, alice);
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' })).status).toBe(201);
   await caller.sendAudio(keyed('4111111111111111#'));
   await sock.next((e) => e.type === 'processor.result' && e.processor === 'gateway', 'gateway result', 15_000);
