@@ -4,7 +4,11 @@
  *   agent leg is dialled at once, otherwise a `dial-agent` command (sent by whoever accepted the
  *   offer, to this instance's channel) dials it, or, the accept being in the record before it is
  *   sent, the caller's stream dials the accepted agent when it starts here later (a take-up's
- *   included: a command sent to the instance that lost the bridge finds none there);
+ *   included: a command sent to the instance that lost the bridge finds none there), and a
+ *   bridge holding its caller reads the record every HOLD_RECHECK_MS and dials an accepted agent
+ *   no call was placed to (a command lost on its way: its sender gone before it published, or
+ *   dropped by pub/sub); one dial only, the bridge's state being `dialing` from the first, so a
+ *   command arriving late does nothing;
  * - the agent leg is a REST call whose TwiML streams back here with a single-use token;
  * - its stream starts → bridged (session state, `call.bridged` event, audit, setup time);
  * - either side ends (its stream's `stop`, or the `call.ended` event of the caller's call) → the
@@ -92,11 +96,21 @@ export interface RegistryDeps {
  */
 export const HOLD_TIMEOUT_MS = 3 * 60_000;
 
+/**
+ * While a caller holds, their record is read again this often: an accept whose `dial-agent` never
+ * arrived (its instance gone between the record and the publish, a message pub/sub dropped) is
+ * dialled from the record, as the command would have, instead of holding to the apology.
+ * 2 s: a lost command costs the caller a couple of seconds more hold, each held caller one GET.
+ */
+export const HOLD_RECHECK_MS = 2_000;
+
 export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
   /** agent CallSid → caller CallSid */
   private readonly byAgentCall = new Map<string, string>();
   private readonly holdTimers = new Map<string, NodeJS.Timeout>();
+  /** one per bridge on hold: the next read of its record for an accepted agent not dialled (recheck) */
+  private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
   /** a bridge lost to this instance, and one taken up here (failover.ts) */
@@ -365,20 +379,68 @@ export class BridgeRegistry {
    */
   private onDialCommand(cmd: CommandOf<'dial-agent'>): Promise<void> | void {
     const { endpoint, agentSub, agentActor } = cmd;
-    if (this.bridges.has(cmd.callSid)) return this.startAgentLeg(cmd.callSid, endpoint, agentSub, agentActor);
-    this.d.log.info({ callSid: cmd.callSid }, 'dial-agent for no bridge here: its caller stream dials the accepted agent when it starts');
+    const bridge = this.bridges.get(cmd.callSid);
+    if (!bridge) {
+      this.d.log.info({ callSid: cmd.callSid }, 'dial-agent for no bridge here: its caller stream dials the accepted agent when it starts');
+      return;
+    }
+    // late: the agent was dialled already (from the record, the command having been taken for lost)
+    if (bridge.state !== 'holding') {
+      this.d.log.info({ callSid: cmd.callSid, state: bridge.state }, 'dial-agent for a bridge past holding: its agent was dialled already');
+      return;
+    }
+    return this.startAgentLeg(cmd.callSid, endpoint, agentSub, agentActor);
   }
 
-  /** the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream starts first */
+  /**
+   * the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream
+   * starts first; meanwhile the record is read every HOLD_RECHECK_MS for an accept whose command was lost
+   */
   private hold(callSid: string): void {
     this.clearHold(callSid);
     this.holdTimers.set(callSid, setTimeout(() => void this.noAgent(callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
+    this.scheduleRecheck(callSid);
   }
 
   private clearHold(callSid: string): void {
     const t = this.holdTimers.get(callSid);
     if (t) clearTimeout(t);
     this.holdTimers.delete(callSid);
+    const r = this.recheckTimers.get(callSid);
+    if (r) clearTimeout(r);
+    this.recheckTimers.delete(callSid);
+  }
+
+  /** the next read of a held caller's record, one at a time (the next one set once this one is done), none once the hold is cleared */
+  private scheduleRecheck(callSid: string): void {
+    const timer = setTimeout(() => {
+      void this.recheck(callSid).finally(() => {
+        if (this.recheckTimers.get(callSid) === timer) this.scheduleRecheck(callSid);
+      });
+    }, HOLD_RECHECK_MS).unref();
+    this.recheckTimers.set(callSid, timer);
+  }
+
+  /**
+   * A caller held here whose record shows an accepted agent with no call placed to them (`accepted`):
+   * the accept's `dial-agent` was lost on its way (the accepting instance gone before it published,
+   * or pub/sub dropped it), so the agent is dialled as the command would have dialled them. The
+   * bridge's own state keeps it to one dial: startAgentLeg dials only from `holding`, so a command
+   * arriving late finds the bridge dialling and does nothing. A record naming another instance (this
+   * bridge taken up elsewhere, its loss not yet seen here) is that instance's to dial.
+   */
+  private async recheck(callSid: string): Promise<void> {
+    const bridge = this.bridges.get(callSid);
+    if (!bridge || bridge.state !== 'holding' || this.shuttingDown) return;
+    const log = this.d.log.child({ callSid });
+    try {
+      const session = await this.d.calls.get(callSid);
+      if (!session || !accepted(session) || session.instanceId !== this.d.instanceId || bridge.state !== 'holding') return;
+      log.warn("an accepted agent not dialled (the accept's dial-agent lost on its way): dialling them from the record");
+      await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
+    } catch (err) {
+      log.warn({ err: errFields(err) }, "held caller's record not read again: tried again shortly");
+    }
   }
 
   /** the hold ran out with no agent on the line: apologise to the caller, end the bridge */
@@ -433,7 +495,8 @@ export class BridgeRegistry {
 
 /**
  * An offer an agent accepted (agents/offers.ts: `bridging`, their endpoint in the record) whose
- * agent no instance has placed a call to yet: the caller's stream dials it when it starts
+ * agent no instance has placed a call to yet: the caller's stream dials it when it starts, and
+ * a bridge holding its caller when it reads the record again (the accept's command lost)
  */
 function accepted(s: CallSession): s is CallSession & { handoff: { agentEndpoint: string } } {
   return s.state === 'bridging' && !s.handoff.to && Boolean(s.handoff.agentSub) && Boolean(s.handoff.agentEndpoint) && !s.handoff.agentCallSid;
