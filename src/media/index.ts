@@ -5,5 +5,6 @@
  */
 export { Bridge, type BridgeKey, type BridgeState } from './bridge';
 export { FRAME_BYTES, FRAME_MS, MAX_MESSAGE_BYTES, parseTwilioMessage, type TwilioMessage } from './messages';
-export { BridgeRegistry, HOLD_TIMEOUT_MS, type RegistryDeps } from './registry';
+export { BridgeRegistry, type RegistryDeps } from './registry';
+export { HOLD_TIMEOUT_MS } from './holds';
 export { StreamTokens, type StreamGrant } from './tokens';

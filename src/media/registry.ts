@@ -5,7 +5,7 @@
  *   offer, to this instance's channel) dials it, or, the accept being in the record before it is
  *   sent, the caller's stream dials the accepted agent when it starts here later (a take-up's
  *   included: a command sent to the instance that lost the bridge finds none there), and a
- *   bridge holding its caller reads the record every HOLD_RECHECK_MS and dials an accepted agent
+ *   bridge holding its caller reads the record every HOLD_RECHECK_MS (holds.ts) and dials an accepted agent
  *   no call was placed to (a command lost on its way: its sender gone before it published, or
  *   dropped by pub/sub); one dial only, the bridge's state being `dialing` from the first, so a
  *   command arriving late does nothing;
@@ -38,6 +38,7 @@ import { recordBridgeEnd } from './bridge-end';
 import { BridgeFailover, type LostReason } from './failover';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
+import { CallerHolds, HOLD_TIMEOUT_MS } from './holds';
 import { MediaErrors } from '../errors';
 
 /**
@@ -90,33 +91,22 @@ export interface RegistryDeps {
   onBridge?: (bridge: Bridge) => void;
 }
 
-/**
- * A caller on hold whom no agent accepts, or whose agent never answers, is not left there: after
- * this long they hear an apology and the call ends cleanly (no dead air, no endless hold music).
- */
-export const HOLD_TIMEOUT_MS = 3 * 60_000;
-
-/**
- * While a caller holds, their record is read again this often: an accept whose `dial-agent` never
- * arrived (its instance gone between the record and the publish, a message pub/sub dropped) is
- * dialled from the record, as the command would have, instead of holding to the apology.
- * 2 s: a lost command costs the caller a couple of seconds more hold, each held caller one GET.
- */
-export const HOLD_RECHECK_MS = 2_000;
-
 export class BridgeRegistry {
   private readonly bridges = new Map<string, Bridge>();
   /** agent CallSid → caller CallSid */
   private readonly byAgentCall = new Map<string, string>();
-  private readonly holdTimers = new Map<string, NodeJS.Timeout>();
-  /** one per bridge on hold: the next read of its record for an accepted agent not dialled (recheck) */
-  private readonly recheckTimers = new Map<string, NodeJS.Timeout>();
+  /** each held caller's hold timeout and the rereads of its record (holds.ts) */
+  private readonly holds: CallerHolds;
   private unsubscribeEvents: (() => Promise<void>) | null = null;
   private shuttingDown = false;
   /** a bridge lost to this instance, and one taken up here (failover.ts) */
   private readonly failover: BridgeFailover;
 
   constructor(private readonly d: RegistryDeps) {
+    this.holds = new CallerHolds(d.holdTimeoutMs ?? HOLD_TIMEOUT_MS, {
+      timedOut: (callSid) => this.noAgent(callSid),
+      recheck: (callSid) => this.recheck(callSid),
+    });
     this.failover = new BridgeFailover(d, {
       shuttingDown: () => this.shuttingDown,
       forget: (bridge) => this.forget(bridge),
@@ -392,33 +382,13 @@ export class BridgeRegistry {
     return this.startAgentLeg(cmd.callSid, endpoint, agentSub, agentActor);
   }
 
-  /**
-   * the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream
-   * starts first; meanwhile the record is read every HOLD_RECHECK_MS for an accept whose command was lost
-   */
+  /** the caller is on hold: an apology and the end after the hold timeout, unless an agent's stream starts first (holds.ts) */
   private hold(callSid: string): void {
-    this.clearHold(callSid);
-    this.holdTimers.set(callSid, setTimeout(() => void this.noAgent(callSid), this.d.holdTimeoutMs ?? HOLD_TIMEOUT_MS).unref());
-    this.scheduleRecheck(callSid);
+    this.holds.hold(callSid);
   }
 
   private clearHold(callSid: string): void {
-    const t = this.holdTimers.get(callSid);
-    if (t) clearTimeout(t);
-    this.holdTimers.delete(callSid);
-    const r = this.recheckTimers.get(callSid);
-    if (r) clearTimeout(r);
-    this.recheckTimers.delete(callSid);
-  }
-
-  /** the next read of a held caller's record, one at a time (the next one set once this one is done), none once the hold is cleared */
-  private scheduleRecheck(callSid: string): void {
-    const timer = setTimeout(() => {
-      void this.recheck(callSid).finally(() => {
-        if (this.recheckTimers.get(callSid) === timer) this.scheduleRecheck(callSid);
-      });
-    }, HOLD_RECHECK_MS).unref();
-    this.recheckTimers.set(callSid, timer);
+    this.holds.clear(callSid);
   }
 
   /**
@@ -445,7 +415,6 @@ export class BridgeRegistry {
 
   /** the hold ran out with no agent on the line: apologise to the caller, end the bridge */
   private async noAgent(callSid: string): Promise<void> {
-    this.holdTimers.delete(callSid);
     const bridge = this.bridges.get(callSid);
     if (!bridge || bridge.state === 'bridged' || bridge.state === 'ended') return;
     const log = this.d.log.child({ callSid });
