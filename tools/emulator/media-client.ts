@@ -40,6 +40,10 @@ export interface MediaLeg {
   marks: string[];
   /** the service's `clear` messages */
   clears: number;
+  /** `received.length` when each `clear` came: where in what this leg heard the service cleared it */
+  readonly clearedAt: readonly number[];
+  /** μ-law bytes this leg put on the wire in `media` messages, audio and cadence silence alike (160 a message) */
+  readonly sentBytes: number;
   /**
    * invalid messages from the service, one reason each: what Twilio reports as error 31924
    * (Stream - WebSocket - Protocol Error) and drops, the stream going on
@@ -119,7 +123,9 @@ class Leg implements MediaLeg {
   readonly closed: Promise<{ code: number; reason: string }>;
   marks: string[] = [];
   clears = 0;
+  readonly clearedAt: number[] = [];
   errors: string[] = [];
+  private sent = 0;
   private receivedChunks: Uint8Array[] = [];
   private receivedCache: Uint8Array | null = null;
   private frameCount = 0;
@@ -169,6 +175,10 @@ class Leg implements MediaLeg {
     return this.frameCount;
   }
 
+  get sentBytes(): number {
+    return this.sent;
+  }
+
   get closedBy(): 'emulator' | 'service' | undefined {
     return this.closer;
   }
@@ -204,6 +214,7 @@ class Leg implements MediaLeg {
   /** one `media` message: chunk and timestamp count on across audio and silence alike */
   private writeMedia(payload: Uint8Array): void {
     this.chunk += 1;
+    this.sent += payload.length;
     this.sendJson({
       event: 'media',
       sequenceNumber: this.nextSequence(),
@@ -388,6 +399,7 @@ class Leg implements MediaLeg {
   /** Twilio drops the unplayed audio and returns every pending mark at once. */
   private onClear(): void {
     this.clears += 1;
+    this.clearedAt.push(this.received.length);
     this.playoutEndMs = performance.now();
     const pending = this.pendingMarks;
     this.pendingMarks = [];

@@ -15,7 +15,7 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     // behind a TLS-terminating proxy, as Twilio reaches a service: it dials media streams over wss only
     service = await startFakeService(AUTH_TOKEN, {}, { publicOrigin: PUBLIC });
     // these tests count a stream's exact messages: no silence between them (the cadence's own tests are below)
-    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin } });
+    emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUBLIC]: service.origin }, mediaCadence: false });
     rest = twilioRest(emulator.baseUrl);
   });
 
@@ -321,6 +321,9 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     await eventually(() => leg.marks.length === 1);
     expect(Date.now() - cleared).toBeLessThan(500);
     expect(leg.clears).toBe(1);
+    // where in what the leg heard the clear came: after the 8000 bytes before it
+    expect(leg.clearedAt).toEqual([8000]);
+    expect(leg.sentBytes).toBe(160 * 6);
     await leg.stop();
   });
 });
@@ -376,6 +379,8 @@ describe("media streams: Twilio's 20 ms cadence, silence when the party is quiet
   it("a test's audio goes out whole, never cut by silence, and the numbering runs on across audio and silence", async () => {
     const { call, leg, stream } = await quietStream();
     await eventually(() => mediaOf(stream).length >= 3, 5_000);
+    // the leg's sentBytes counts the silence as it goes: the audio starts right after it
+    const audioAt = leg.sentBytes;
     // 200 ms at real-time pace, then 200 ms as fast as it goes: the cadence waits for both
     await leg.sendAudio(new Uint8Array(160 * 10).fill(0x11), { realtime: true });
     await leg.sendAudio(new Uint8Array(160 * 10).fill(0x22));
@@ -396,7 +401,11 @@ describe("media streams: Twilio's 20 ms cadence, silence when the party is quiet
     expect(frames.map((m) => Number(m.media.timestamp))).toEqual(frames.map((_, i) => i * 20));
     const seqs = stream.messages.filter((m) => m.sequenceNumber !== undefined).map((m) => Number(m.sequenceNumber));
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(loud[0] * 160).toBe(audioAt);
     await call.hangup();
+    await stream.closed;
+    // every byte on the wire, audio and silence, counted once
+    expect(leg.sentBytes).toBe(mediaOf(stream).length * 160);
   });
 
   it('the silence stops with the stream: nothing after `stop`, nor once the service closed it', async () => {
