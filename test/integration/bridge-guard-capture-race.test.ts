@@ -15,6 +15,7 @@
 import type { EmulatedCall, TimelineEntry } from '../../tools/emulator';
 import { multimon } from '../support/audio';
 import { wideDecode } from '../support/decoders';
+import { relayedThrough } from '../support/relay';
 import { appRecording, waitFor, type Harness } from '../support/harness';
 import { acceptedCall, api, bridgeSuite, keyed, type Bridged } from '../support/agents';
 
@@ -80,9 +81,8 @@ async function heldThrough(live: Live): Promise<void> {
   const recs = live.others.map((sid) => live.call.recordings.find((r) => r.sid === sid)!);
   const heard = (rec: (typeof recs)[number]) => ({ sid: rec.sid, length: rec.mixed.length, keys: multimon(rec.mixed), wide: wideDecode(rec.mixed) });
   const before = recs.map(heard);
-  const relayed = live.agent.received.length;
   await live.caller.sendAudio(keyed(AFTER_KEYS));
-  await waitFor(() => live.agent.received.length >= relayed + keyed(AFTER_KEYS).length, 'the keys relayed to the agent', 10_000);
+  await relayedThrough(h, live.caller, live.agent);
   expect(multimon(live.agent.received)).toBe('');
   for (const [i, rec] of recs.entries()) {
     // decoded, each holds what it held at the refusal (at most the key that set the guard off): none of the keys after

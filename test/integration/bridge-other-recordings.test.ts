@@ -15,6 +15,7 @@ import { concat, multimon, silence, speech } from '../support/audio';
 import { api, captureEnded, keyed, token } from '../support/agents';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
+import { relayedThrough } from '../support/relay';
 import { appRecording, metricValue, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 
@@ -114,7 +115,7 @@ test("another application's recording of the caller's call, paused for the card,
   expect(h.emulator.recordingStatusAt(c.sid, firstKeyAt, other[0])).toBe('paused');
   const sent = concat([speech(1), keyed(BRIDGE_KEYS), speech(1, 9), silence(1600)]);
   await caller.sendAudio(sent);
-  await waitFor(() => agent.received.length >= sent.length, 'all caller audio at the agent', 10_000);
+  await relayedThrough(h, caller, agent);
   // the agent hears flat tones, no key; so does the agent call's own recording (dual: the agent, and what the agent heard)
   expect(multimon(agent.received)).toBe('');
   expect(wideDecode(agent.received)).toBe('');
@@ -206,9 +207,8 @@ test('the list cannot be read at the handoff: the bridge is made (as a stretch g
   expect(statuses(c.sid, other[0])).toEqual(['in-progress', 'paused']);
   const rec = c.recordings.find((r) => r.sid === other[0])!;
   const heard = rec.mixed.length;
-  const relayed = agent.received.length;
   await caller.sendAudio(keyed(BRIDGE_KEYS));
-  await waitFor(() => agent.received.length >= relayed + keyed(BRIDGE_KEYS).length, 'the keys relayed to the agent', 10_000);
+  await relayedThrough(h, caller, agent);
   expect(rec.mixed.length).toBe(heard);
   expect(wideDecode(rec.mixed)).toBe('1#');
   expect(await audit(c.sid)).toContainEqual(expect.objectContaining({ type: 'recording.held', where: 'bridge', recordingSids: other[0] }));
@@ -236,7 +236,7 @@ test("a recording another application starts on the caller's call during the bri
   const sent = concat([speech(1), keyed(BRIDGE_KEYS), speech(1, 9), silence(1600)]);
   const startedAt = h.emulator.now();
   await caller.sendAudio(sent, { realtime: true });
-  await waitFor(() => agent.received.length >= sent.length, 'all caller audio at the agent', 10_000);
+  await relayedThrough(h, caller, agent);
   // keys reach the agent masked as before: flat tones, no key
   expect(multimon(agent.received)).toBe('');
   expect(wideDecode(agent.received)).toBe('');
@@ -264,7 +264,7 @@ test("a recording another application starts on the caller's call during the bri
   // it stays paused for the rest of the bridge: more keys, later, add nothing to it
   const heard = rec.mixed.length;
   await caller.sendAudio(keyed(BRIDGE_KEYS), { realtime: true });
-  await waitFor(() => agent.received.length >= sent.length + keyed(BRIDGE_KEYS).length, 'the second keys at the agent', 10_000);
+  await relayedThrough(h, caller, agent);
   expect(rec.mixed.length).toBe(heard);
   expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused']);
   expect(h.logs.text).not.toContain(BRIDGE_KEYS);
@@ -283,7 +283,7 @@ test("keys with no new recording: the caller's call's recordings are listed at m
   const sent = concat([keyed('123456789012'), speech(1), keyed('123456789012')]);
   await caller.sendAudio(sent, { realtime: true });
   const lastKeyAt = h.emulator.now();
-  await waitFor(() => agent.received.length >= sent.length, 'all caller audio at the agent', 10_000);
+  await relayedThrough(h, caller, agent);
   // any list a key set off has been made
   await new Promise((r) => setTimeout(r, GUARD_INTERVAL_MS + 500));
   const made = lists(c.sid, from).map((e) => e.t);

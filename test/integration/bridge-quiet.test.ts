@@ -21,8 +21,8 @@ let alice: string;
 
 beforeAll(async () => {
   flowsDir = makeFlowsDir();
-  // Twilio's cadence: every leg sends a frame each 20 ms, silence when its party says nothing
-  h = await startHarness({ flowsDir, mediaCadence: true, build: { mediaIdleTimeoutMs: IDLE_TIMEOUT_MS } });
+  // Twilio's cadence (the emulator's default): every leg sends a frame each 20 ms, silence when its party says nothing
+  h = await startHarness({ flowsDir, build: { mediaIdleTimeoutMs: IDLE_TIMEOUT_MS } });
   alice = token(h, 'alice');
 });
 // no message the service sent on any stream is one Twilio refuses (31924)

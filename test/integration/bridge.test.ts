@@ -11,6 +11,7 @@ import twilio from 'twilio';
 import { connectStream, StreamRefusedError, type EmulatedCall, type MediaLeg } from '../../tools/emulator';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, sleep, waitFor, type Harness } from '../support/harness';
+import { agentRelayedThrough, atAgent, atCaller, bridgedAt, relayedThrough } from '../support/relay';
 import { expectNoStreamErrors } from '../support/streams';
 
 const FS = 8000;
@@ -75,6 +76,8 @@ async function placeBridgedCall(): Promise<Bridged> {
   const agent = await outbound.legReady;
   await waitFor(() => h.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged');
   await waitFor(async () => (await h.app.services.calls.get(call.sid))?.state === 'bridged', 'session bridged');
+  // the caller has heard the bridge's `clear`: where its audio lands at the agent is known (support/relay.ts)
+  await waitFor(() => bridgedAt(caller) !== undefined, "the caller's clear");
   return { call, agentCall: outbound, caller, agent };
 }
 
@@ -134,11 +137,11 @@ describe('bridged call', () => {
 
     // agent → caller: unchanged
     const fromAgent = speech(1);
-    const before = b.caller.received.length;
+    const at = atCaller(b.caller, b.agent.sentBytes);
     await b.agent.sendAudio(fromAgent);
-    await waitFor(() => b.caller.received.length >= before + fromAgent.length, 'agent audio at the caller');
+    await agentRelayedThrough(b.caller, b.agent);
     const got = b.caller.received;
-    expect(Buffer.from(got.subarray(got.length - fromAgent.length)).equals(Buffer.from(fromAgent))).toBe(true);
+    expect(Buffer.from(got.subarray(at, at + fromAgent.length)).equals(Buffer.from(fromAgent))).toBe(true);
 
     await b.call.hangup();
     await waitFor(() => !h.app.services.bridges.get(b.call.sid), 'bridge gone');
@@ -146,8 +149,10 @@ describe('bridged call', () => {
 
   it('masks every key (in-band, events, both) with the same flat tone; speech arrives byte-exact, delayed by the look-ahead', async () => {
     const b = await placeBridgedCall();
-    const framesIn0 = b.agent.receivedFrames;
-    expect(framesIn0).toBe(0);
+    // where the test's audio begins in what the agent hears: the caller's bytes before it (the
+    // emulator's cadence silence) were relayed too, and all of them after the bridge
+    const origin = atAgent(h, b.caller, b.caller.sentBytes) - L;
+    expect(origin).toBeGreaterThanOrEqual(0);
     const TONE = 480; // 60 ms
     const GAP = 800; // 100 ms
     const KEY_SPAN = TONE + GAP; // 8 frames: every key starts at the same phase of the flat tone
@@ -183,8 +188,9 @@ describe('bridged call', () => {
     await send(talk);
     await send(silence(1600));
     const S = concat(sent);
-    await waitFor(() => b.agent.received.length >= S.length, 'all caller audio at the agent', 10_000);
-    const R = b.agent.received;
+    await relayedThrough(h, b.caller, b.agent);
+    // R[L + i] is what the agent heard for byte i of S
+    const R = b.agent.received.subarray(origin);
 
     // the decoder is proven on what the caller sent: 16 in-band keys, then 16 more (both)
     expect(multimon(S)).toBe(KEYS + KEYS);
@@ -234,9 +240,8 @@ describe('bridged call', () => {
     b.caller.sendRaw(JSON.stringify({ event: 'party', streamSid: b.caller.streamSid }));
     b.caller.sendRaw(Buffer.from(JSON.stringify({ event: 'media', payload: 'A'.repeat(1024 * 1024) })).toString());
     b.caller.sendRaw(media('1', frame.toString('base64'))); // out of order: `start` was 1
-    const n0 = b.agent.receivedFrames;
     await b.caller.sendAudio(silence(FRAME * 10));
-    await waitFor(() => b.agent.receivedFrames >= n0 + 10, 'relaying goes on');
+    await relayedThrough(h, b.caller, b.agent);
     expect(b.caller.isOpen && b.agent.isOpen).toBe(true);
     const after = await metricsText();
     const delta = (reason: string) =>
@@ -274,10 +279,8 @@ describe('bridged call', () => {
         start: { accountSid: ACCOUNT_SID, streamSid: other, callSid: b.call.sid, customParameters: {} },
       }),
     );
-    const toAgent = b.agent.receivedFrames;
-    const toCaller = b.caller.receivedFrames;
     await Promise.all([b.caller.sendAudio(silence(FRAME * 10)), b.agent.sendAudio(silence(FRAME * 10))]);
-    await waitFor(() => b.agent.receivedFrames >= toAgent + 10 && b.caller.receivedFrames >= toCaller + 10, 'relaying goes on both ways');
+    await Promise.all([relayedThrough(h, b.caller, b.agent), agentRelayedThrough(b.caller, b.agent)]);
     expect(b.caller.isOpen && b.agent.isOpen).toBe(true);
     expect(h.app.services.bridges.get(b.call.sid)?.state).toBe('bridged');
     expect(b.call.status).toBe('in-progress');
@@ -349,7 +352,7 @@ describe('bridged call', () => {
     expect(session?.handoff).toMatchObject({ agentSub: 'bob', agentEndpoint: 'client:bob', agentCallSid: outbound.sid });
     // the caller's audio now reaches the agent
     await caller.sendAudio(silence(FRAME * 5));
-    await waitFor(() => agent.receivedFrames >= 5, 'caller audio at the agent');
+    await relayedThrough(h, caller, agent);
     await call.hangup();
     await outbound.ended;
   });

@@ -58,7 +58,7 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** use Redis (default) or the embedded store */
   store?: 'redis' | 'embedded';
-  /** the emulator's media legs keep Twilio's 20 ms cadence, silence between a test's sends (tools/emulator `mediaCadence`) */
+  /** the emulator's media legs keep Twilio's 20 ms cadence, silence between a test's sends (tools/emulator `mediaCadence`, on unless false) */
   mediaCadence?: boolean;
   /** how long Redis has to answer a command (the store's own bound, 500 ms, unless set) */
   storeCommandTimeoutMs?: number;

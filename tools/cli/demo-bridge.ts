@@ -21,6 +21,8 @@ interface DemoContext {
   say: (s?: string) => void;
   /** the keys the caller pressed for non-sensitive prompts while the recording ran (the menu's): the caller's recording may hold these, and nothing else */
   recordedKeys: string;
+  /** the service's MASK_LOOKAHEAD_MS: how far behind the caller the agent hears them */
+  lookaheadMs: number;
 }
 
 async function until<T>(fn: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
@@ -41,7 +43,7 @@ function speech(root: string, seconds: number): Uint8Array {
   return out;
 }
 
-export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recordedKeys }: DemoContext): Promise<boolean> {
+export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recordedKeys, lookaheadMs }: DemoContext): Promise<boolean> {
   const root = path.join(__dirname, '../..');
   const agentToken = app.services.auth.sign({ sub: 'demo-agent', endpoint: 'client:demo-agent', role: 'agent' });
   const api = async (method: string, route: string, body?: unknown) => {
@@ -64,9 +66,13 @@ export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recorded
   await until(async () => (await api('GET', `/v1/calls/${call.sid}`)).body.state === 'bridged', 'the bridge');
   say('  both legs relay through tonewall: caller→agent masked, agent→caller unchanged');
 
-  const heardBefore = agentLeg.received.length;
-  const sentStart = callerLeg.receivedFrames;
-  void sentStart;
+  // Twilio's cadence keeps the caller's stream going with silence between the sends, and all of
+  // it is relayed: the caller's audio is found in what the agent heard by where it was sent. Until
+  // the agent's stream started, each caller frame was answered by one hold frame, then a `clear`;
+  // from there each caller frame reaches the agent as one frame, the look-ahead later.
+  await until(() => callerLeg.clearedAt.length > 0, "the caller's clear at the bridge");
+  const callerAt = (offset: number) => offset + (lookaheadMs * 8000) / 1000 - callerLeg.clearedAt[0]!;
+  const heardBefore = callerAt(callerLeg.sentBytes);
   const sent: Uint8Array[] = [];
   const send = async (audio: Uint8Array) => {
     sent.push(audio);
@@ -89,7 +95,8 @@ export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recorded
     return r.body.status !== 'capturing' ? r.body : null;
   }, 'the capture');
   say(`  capture ${result.status}: ${JSON.stringify({ masked: result.masked, brand: result.brand, last4: result.last4, valid: result.valid })}`);
-  await until(() => agentLeg.received.length - heardBefore >= sent.reduce((n, a) => n + a.length, 0), 'the agent audio', 5_000).catch(() => true);
+  const heardThrough = callerAt(callerLeg.sentBytes);
+  await until(() => agentLeg.received.length >= heardThrough, 'all the caller audio at the agent');
 
   const callerAudio = new Uint8Array(sent.reduce((n, a) => n + a.length, 0));
   let o = 0;
@@ -97,7 +104,7 @@ export async function runBridgeDemo({ app, emulator, call, apiUrl, say, recorded
     callerAudio.set(a, o);
     o += a.length;
   }
-  const agentAudio = agentLeg.received.subarray(heardBefore);
+  const agentAudio = agentLeg.received.subarray(heardBefore, heardThrough);
   const out = path.join(process.cwd(), 'demo-out');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'caller.wav'), mulawWav(callerAudio));

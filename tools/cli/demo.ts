@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   if (existsSync(bridgeDemo + '.ts') || existsSync(bridgeDemo + '.js')) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { runBridgeDemo } = require(bridgeDemo) as { runBridgeDemo: (x: unknown) => Promise<boolean> };
-    ok = (await runBridgeDemo({ app, emulator, call, apiUrl: localUrl, say, recordedKeys: menuKeys })) && ok;
+    ok = (await runBridgeDemo({ app, emulator, call, apiUrl: localUrl, say, recordedKeys: menuKeys, lookaheadMs: config.maskLookaheadMs })) && ok;
   } else {
     await call.hangup();
   }

@@ -50,12 +50,10 @@ export interface EmulatorOptions {
   pciMode?: boolean;
   /**
    * Twilio sends a `media` message every 20 ms for the life of a stream, silence when the party
-   * says nothing (media-client.ts `cadence`). Off by default: the bridge suites wait for "all the
-   * caller's audio at the agent" by counting the bytes the agent received, and silence sent
-   * between a test's sends would count towards them, so a wait could end before the test's
-   * audio had all arrived and a decoder then find no key in part of it. Until those waits are
-   * made to look for the audio itself, a test that needs Twilio's cadence (a quiet bridge:
-   * bridge-quiet.test.ts) turns it on.
+   * says nothing (media-client.ts `cadence`). On by default, as Twilio does: a test that waits for
+   * its audio at the other leg locates it by the legs' `sentBytes` and `clearedAt`
+   * (test/support/relay.ts), not by counting what arrived, which the silence would satisfy early.
+   * `false` suits a test that counts a stream's exact messages.
    */
   mediaCadence?: boolean;
   /** public https origins and the local http origins their TLS-terminating proxy serves (origins.ts) */
@@ -109,7 +107,7 @@ export async function startTwilioEmulator(opts: EmulatorOptions): Promise<Twilio
     logger: (opts.logger ?? pino({ level: 'silent' })).child({ component: 'twilio-emulator' }),
     faults: {},
     pciMode: opts.pciMode ?? false,
-    mediaCadence: opts.mediaCadence ?? false,
+    mediaCadence: opts.mediaCadence ?? true,
     reach,
     closing: closing.signal,
     baseUrl: () => baseUrl,
