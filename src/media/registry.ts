@@ -208,7 +208,9 @@ export class BridgeRegistry {
 
   /**
    * Dials the agent for a bridge on this instance: an agent stream token, then the REST call
-   * whose TwiML streams back here.
+   * whose TwiML streams back here. A failure before the REST call (the store unreachable for the
+   * record or the token) places no call: the bridge goes back to `holding`, its token (if one was
+   * issued) withdrawn, and the next reread of the held caller's record dials again (`recheck`).
    */
   async startAgentLeg(callSid: string, endpoint: string, agentSub?: string, agentActor?: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
@@ -217,25 +219,36 @@ export class BridgeRegistry {
     bridge.state = 'dialing';
     bridge.agentActor = agentActor;
     const log = this.d.log.child({ callSid });
-    const session = await this.d.calls.get(callSid);
+    let session: CallSession | null;
+    let agentTwiml = '';
+    try {
+      session = await this.d.calls.get(callSid);
+      if (session) {
+        const { token, url } = await this.d.tokens.issue({
+          callSid,
+          leg: 'agent',
+          instanceId: this.d.instanceId,
+          bridgeCallSid: callSid,
+          ...(agentSub ? { agentSub } : {}),
+        });
+        bridge.agentToken = token;
+        // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
+        // other the audio this service sends them, where every key the caller presses is already
+        // a flat tone. (The caller's own recording was stopped before the bridge.)
+        const recordingStatusUrl = session.handoff.record
+          ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`
+          : undefined;
+        agentTwiml = this.d.twiml.agentLeg(url, this.failover.lostUrl(callSid, session), recordingStatusUrl);
+      }
+    } catch (err) {
+      await this.dialNotBegun(bridge, err);
+      return;
+    }
     if (!session) {
       log.warn('no session for a bridge: ending it');
       await this.end(callSid, 'caller', 'no-session');
       return;
     }
-    const { token, url } = await this.d.tokens.issue({
-      callSid,
-      leg: 'agent',
-      instanceId: this.d.instanceId,
-      bridgeCallSid: callSid,
-      ...(agentSub ? { agentSub } : {}),
-    });
-    bridge.agentToken = token;
-    // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
-    // other the audio this service sends them, where every key the caller presses is already
-    // a flat tone. (The caller's own recording was stopped before the bridge.)
-    const recordingStatusUrl = session.handoff.record ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}` : undefined;
-    const agentTwiml = this.d.twiml.agentLeg(url, this.failover.lostUrl(callSid, session), recordingStatusUrl);
     bridge.dialedAt = performance.now();
     try {
       const call = await this.d.twilio.calls.create({
@@ -279,6 +292,27 @@ export class BridgeRegistry {
       log.error({ err: errFields(err) }, 'agent call could not be created');
       await this.d.audit.append(callSid, { type: 'bridge.agent-dial-failed' });
       await this.end(callSid, 'agent', 'dial-failed');
+    }
+  }
+
+  /**
+   * startAgentLeg failed before its REST call, so no agent call exists: the bridge back to
+   * `holding` (unless it ended meanwhile), its token withdrawn, for the held caller's next reread
+   * to dial again. A token that cannot be withdrawn now was never sent anywhere, and expires.
+   */
+  private async dialNotBegun(bridge: Bridge, err: unknown): Promise<void> {
+    const log = this.d.log.child({ callSid: bridge.callSid });
+    const token = bridge.agentToken;
+    bridge.agentToken = undefined;
+    if (bridge.state === 'dialing') {
+      bridge.state = 'holding';
+      log.warn({ err: errFields(err) }, "agent's call not placed (failed before it was created): the caller holds, dialled again from the record");
+    } else log.warn({ err: errFields(err), state: bridge.state }, "agent's call not placed (failed before it was created), its bridge past dialing");
+    if (!token) return;
+    try {
+      await this.d.store.del(this.d.keys.streamToken(token));
+    } catch (delErr) {
+      log.warn({ err: errFields(delErr) }, "unplaced agent call's stream token not withdrawn: it expires unused");
     }
   }
 
@@ -396,8 +430,10 @@ export class BridgeRegistry {
    * the accept's `dial-agent` was lost on its way (the accepting instance gone before it published,
    * or pub/sub dropped it), so the agent is dialled as the command would have dialled them. The
    * bridge's own state keeps it to one dial: startAgentLeg dials only from `holding`, so a command
-   * arriving late finds the bridge dialling and does nothing. A record naming another instance (this
-   * bridge taken up elsewhere, its loss not yet seen here) is that instance's to dial.
+   * arriving late finds the bridge dialling and does nothing. A dial that failed before its call was
+   * placed (startAgentLeg, back to `holding`) is dialled again the same way, and so is a flow's fixed
+   * `handoff.to` with no call placed. A record naming another instance (this bridge taken up
+   * elsewhere, its loss not yet seen here) is that instance's to dial.
    */
   private async recheck(callSid: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
@@ -405,9 +441,16 @@ export class BridgeRegistry {
     const log = this.d.log.child({ callSid });
     try {
       const session = await this.d.calls.get(callSid);
-      if (!session || !accepted(session) || session.instanceId !== this.d.instanceId || bridge.state !== 'holding') return;
-      log.warn("an accepted agent not dialled (the accept's dial-agent lost on its way): dialling them from the record");
-      await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
+      if (!session || session.instanceId !== this.d.instanceId || bridge.state !== 'holding') return;
+      if (fixedUndialled(session)) {
+        log.warn("the flow's agent not dialled (a dial failed before its call was placed): dialling them from the record");
+        await this.startAgentLeg(callSid, session.handoff.to);
+      } else if (accepted(session)) {
+        log.warn(
+          "an accepted agent not dialled (the accept's dial-agent lost on its way, or a dial failed before its call was placed): dialling them from the record",
+        );
+        await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
+      }
     } catch (err) {
       log.warn({ err: errFields(err) }, "held caller's record not read again: tried again shortly");
     }
@@ -460,6 +503,11 @@ export class BridgeRegistry {
       this.d.log.warn({ callSid, err: errFields(err) }, 'could not end the other call');
     }
   }
+}
+
+/** a flow's fixed agent (`handoff.to`) with no call placed to them yet */
+function fixedUndialled(s: CallSession): s is CallSession & { handoff: { to: string } } {
+  return s.state === 'bridging' && Boolean(s.handoff.to) && !s.handoff.agentCallSid;
 }
 
 /**
