@@ -257,7 +257,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  const privacy = new PrivacyService({ calls, vault, audit, store, keys, processors, replay, subjectSecret: subjectKeyObject, log, onLeft: leftActive });
+  const privacy = new PrivacyService({
+    calls,
+    vault,
+    audit,
+    store,
+    keys,
+    processors,
+    replay,
+    subjectSecret: subjectKeyObject,
+    log,
+    onLeft: leftActive,
+    // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
+    onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),
+  });
   // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
   const failover = config.redisUrl !== undefined;
   const runner = new FlowRunner({

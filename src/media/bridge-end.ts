@@ -13,7 +13,8 @@ import type { RegistryDeps } from './registry';
 
 type EndDeps = Pick<RegistryDeps, 'store' | 'keys' | 'calls' | 'metrics' | 'vault' | 'audit' | 'events' | 'log'>;
 
-export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string): Promise<void> {
+/** `endHeard`: the bridge ended on its caller's `call.ended` (registry.ts), already on the bus: not published again */
+export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string, endHeard = false): Promise<void> {
   const callSid = bridge.callSid;
   try {
     if (bridge.agentToken) await d.store.del(d.keys.streamToken(bridge.agentToken));
@@ -37,9 +38,10 @@ export async function recordBridgeEnd(d: EndDeps, bridge: Bridge, reason: string
       // `call.ended` is published by the end that moved the record, and by no other (its status
       // callback finds it ended and publishes nothing), so it is sent even when the steps above fail.
       // A record gone while the call was live (its caller erased): no one else can say the call is
-      // over, and the panels showing it must hear so (they are told of a gone call's end only)
+      // over, and the panels showing it must hear so (they are told of a gone call's end only),
+      // unless the bridge ended on that very event (an erasure of a caller still held published it)
       if (endedNow) await d.events.publish({ type: 'call.ended', callSid, status: 'completed' });
-      else if (stored === null)
+      else if (stored === null && !endHeard)
         await d.events.publish({ type: 'call.ended', callSid, status: 'completed', ...(bridge.agentActor ? { agent: bridge.agentActor } : {}) });
     }
   } catch (err) {

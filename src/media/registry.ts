@@ -332,7 +332,7 @@ export class BridgeRegistry {
       if (endedBy === 'caller' && bridge.agentCallSid) await this.completeCall(bridge.agentCallSid);
       if (endedBy === 'agent') await this.completeCall(callSid);
     }
-    await recordBridgeEnd(this.d, bridge, reason);
+    await recordBridgeEnd(this.d, bridge, reason, endedBy === 'caller' && reason === 'call-ended');
     bridge.caller.close();
     bridge.agent?.close();
   }

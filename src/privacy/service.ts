@@ -10,7 +10,8 @@
  * index entries, the call's offer, every capture record it had, and the webhook answers the
  * replay guard remembers for it (the vault index and capture records once more after the record
  * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile; a call
- * still in progress is ended first, so it leaves the active calls once); then, once
+ * still in progress is ended first, so it leaves the active calls once, and one with no agent on
+ * it has its `call.ended` published, onEnded); then, once
  * no delivery try is still sending the caller's values (to a processor, or a drop-in result to
  * its app), it forwards the erasure to the processors' `eraseUrl`s: each tonewall-protocol one,
  * and each twilio-generic-pay one that a delivery of these calls reached, with the ids it knows
@@ -25,6 +26,7 @@ import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
 import { endSession, type CallSession } from '../calls/session';
 import { Errors, isTonewallError, PrivacyErrors } from '../errors';
+import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries, type SentDelivery } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
@@ -33,6 +35,13 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
+
+/**
+ * The states of a live call with an agent on it or being connected: the conversation goes on, so
+ * the erasure says nothing of its end (in bridge mode its bridge's end reports it, naming the
+ * agent; a dial-mode call's end, with its record gone, has no reporter yet)
+ */
+const AGENT_ON_CALL: ReadonlySet<CallSession['state']> = new Set(['bridging', 'bridged', 'dialed']);
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */
 const ERASURE_LOCK_SECONDS = 5 * 60;
@@ -101,6 +110,13 @@ export interface PrivacyServiceDeps {
    * callback or bridge end will find its record to end it (tonewall_calls_active)
    */
   onLeft?: () => void;
+  /**
+   * An erased call was live with no agent on it (in the IVR, or offered and waiting): its record
+   * is gone, so no status callback or bridge end will say it is over, and the panels it was
+   * offered to must hear so at once (the app publishes its one `call.ended`, callSid and status
+   * only). A bridged call's end is its bridge's to report, when the conversation ends.
+   */
+  onEnded?: (callSid: string) => Promise<void>;
 }
 
 export class PrivacyService {
@@ -262,14 +278,20 @@ export class PrivacyService {
     // its bridge's end would: whichever of them changes the record first counts it out of the
     // active calls, once. The live call itself goes on; its next webhook finds no record.
     let left = false;
+    let endedFrom: CallSession['state'] | undefined;
     await calls.update(callSid, (r) => {
       // a sealed value goes with every other of the call's below (vault.eraseCall)
       const end = endSession(r);
       left = end?.left ?? false;
+      endedFrom = end ? r.endedFrom : undefined;
       if (!end) return false;
     });
     if (left) this.deps.onLeft?.();
     await calls.remove({ callSid, subject });
+    // after the removal: every instance then finds no record, and tells the sockets that were told of the call (agents/socket.ts)
+    if (endedFrom !== undefined && !AGENT_ON_CALL.has(endedFrom)) {
+      await this.deps.onEnded?.(callSid).catch((err: unknown) => log.warn({ callSid, err: errFields(err) }, 'call.ended of an erased call not published'));
+    }
     // Swept again now the record is gone. A capture ending on the call while this ran sealed its
     // value (in the call's vault index) and saved its capture record, then wrote the field to
     // the record: if it found the record, it did so before the removal above, so what it wrote
