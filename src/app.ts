@@ -142,7 +142,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       ? config.auditKeys.map((k) => new AuditKey(derive(k, 'tonewall audit v1')))
       : keyRing.ids.map((id) => new AuditKey(derive(keyRing.get(id)!.key.export(), 'tonewall audit v1'))),
   );
-  const audit = new AuditTrail(store, keys, { key: auditKeys, ttlSeconds: config.auditRetentionDays * 86400 });
+  const audit = new AuditTrail(store, keys, {
+    key: auditKeys,
+    ttlSeconds: config.auditRetentionDays * 86400,
+    onBroken: (reason) => metrics.auditTrailsBroken.inc({ reason }),
+  });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(
     config.instanceMessageKeys?.map((k) => Buffer.from(k, 'utf8')) ?? [derive(config.agentJwtSecret, 'tonewall instance messages v1')],
@@ -162,7 +166,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     restVerified: () => restCheck.verified,
     audit,
     log,
-    metrics: { pauseFailures: metrics.recordingPauseFailures, resumeFailures: metrics.recordingResumeFailures, pauses: metrics.recordingPauses },
+    metrics: {
+      pauseFailures: metrics.recordingPauseFailures,
+      resumeFailures: metrics.recordingResumeFailures,
+      pauses: metrics.recordingPauses,
+      updateSeconds: metrics.recordingUpdateSeconds,
+    },
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));

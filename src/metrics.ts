@@ -86,6 +86,19 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    recordingUpdateSeconds: new Histogram({
+      name: 'tonewall_recording_update_seconds',
+      help: 'Time from asking Twilio to pause or resume a recording to its answer (or the ack timeout, 3 s): the wait before a sensitive prompt',
+      labelNames: ['action', 'outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5],
+      registers: [registry],
+    }),
+    auditTrailsBroken: new Counter({
+      name: 'tonewall_audit_trails_broken_total',
+      help: "Call audit trails a verification (the audit route, the export) found broken, by the first bad link's reason: unreadable, sequence, link, unknown-key, mac (tampering, or a key dropped from AUDIT_KEY's ring too soon)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     recordingPauseFailures: new Counter({
       name: 'tonewall_recording_pause_failures_total',
       help: 'Recording pauses Twilio did not acknowledge',

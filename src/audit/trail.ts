@@ -94,12 +94,19 @@ export class AuditTrail {
 
   /** actors already made, by the principal they name (actor()): a principal lives for one request or socket */
   private readonly actors = new WeakMap<object, string>();
+  private readonly onBroken?: (reason: BrokenLink['reason']) => void;
 
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-    opts: { key: AuditKey | AuditKeyRing; ttlSeconds?: number },
+    opts: {
+      key: AuditKey | AuditKeyRing;
+      ttlSeconds?: number;
+      /** told of each trail a verification found broken, by the reason of its first bad link (a metric: never the entries) */
+      onBroken?: (reason: BrokenLink['reason']) => void;
+    },
   ) {
+    this.onBroken = opts.onBroken;
     this.ring = auditKeyRing(opts.key);
     this.key = this.ring.primary;
     this.ttlSeconds = opts.ttlSeconds ?? AUDIT_TTL_SECONDS;
@@ -229,8 +236,12 @@ export class AuditTrail {
     const raw = await this.store.get(this.keys.audit(callSid));
     if (raw === null) return { entries: [], verified: true };
     const entries = parseEntries(raw);
-    if (!entries) return { entries: [], verified: false, brokenAt: { seq: 1, reason: 'unreadable' } };
+    if (!entries) {
+      this.onBroken?.('unreadable');
+      return { entries: [], verified: false, brokenAt: { seq: 1, reason: 'unreadable' } };
+    }
     const brokenAt = verifyChain(this.ring, callSid, entries);
+    if (brokenAt) this.onBroken?.(brokenAt.reason);
     return brokenAt ? { entries, verified: false, brokenAt } : { entries, verified: true };
   }
 

@@ -51,6 +51,8 @@ export interface RecordingMetrics {
   /** a recording left paused: compliance recording of the rest of the call is at stake, not a value */
   resumeFailures: { inc(): void };
   pauses: { inc(labels: { outcome: string }): void };
+  /** how long Twilio took to answer a pause or a resume (a resume's every try, in all) */
+  updateSeconds?: { observe(labels: { action: string; outcome: string }, seconds: number): void };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
@@ -159,8 +161,10 @@ export class RecordingController {
    * named on its entry; none for the service's own (a flow's stretch, a drop-in app's capture)
    */
   async pause(callSid: string, recordingSid?: string, auditCallSid = callSid, actor?: string): Promise<RecordingOutcome> {
+    const started = performance.now();
     const outcome = await this.update(callSid, recordingSid, 'paused', this.deps.pauseTimeoutMs ?? PAUSE_ACK_TIMEOUT_MS);
     this.deps.metrics?.pauses.inc({ outcome: outcome.ok ? 'ok' : 'failed' });
+    this.deps.metrics?.updateSeconds?.observe({ action: 'pause', outcome: outcome.ok ? 'ok' : 'failed' }, (performance.now() - started) / 1000);
     if (!outcome.ok) {
       this.deps.metrics?.pauseFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
@@ -175,7 +179,9 @@ export class RecordingController {
    * `actor`, as pause's).
    */
   async resume(callSid: string, recordingSid?: string, auditCallSid = callSid, actor?: string): Promise<RecordingOutcome> {
+    const started = performance.now();
     const { outcome, tries } = await this.resumeWithin(callSid, recordingSid);
+    this.deps.metrics?.updateSeconds?.observe({ action: 'resume', outcome: outcome.ok ? 'ok' : 'failed' }, (performance.now() - started) / 1000);
     if (!outcome.ok) {
       this.deps.metrics?.resumeFailures.inc();
       this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus, tries }, 'recording resume failed: it stays paused');

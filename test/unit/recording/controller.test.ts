@@ -86,10 +86,13 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
     },
   };
   const counts = { pauseFailures: 0, resumeFailures: 0, pauses: [] as string[] };
+  /** tonewall_recording_update_seconds: each pause and resume timed to Twilio's answer */
+  const timed: { action: string; outcome: string; seconds: number }[] = [];
   const metrics = {
     pauseFailures: { inc: () => void counts.pauseFailures++ },
     resumeFailures: { inc: () => void counts.resumeFailures++ },
     pauses: { inc: (l: { outcome: string }) => void counts.pauses.push(l.outcome) },
+    updateSeconds: { observe: (l: { action: string; outcome: string }, seconds: number) => void timed.push({ ...l, seconds }) },
   };
   const controller = new RecordingController({
     client: twilio.client,
@@ -100,7 +103,7 @@ function setup(answers: Answers, pauseTimeoutMs?: number, opts: { auditFails?: (
     metrics,
     pauseTimeoutMs,
   });
-  return { controller, updates: twilio.updates, held: twilio.held, lists: twilio.lists, audit, counts, logLines };
+  return { controller, updates: twilio.updates, held: twilio.held, lists: twilio.lists, audit, counts, timed, logLines };
 }
 
 describe('pause', () => {
@@ -321,6 +324,18 @@ describe('resume', () => {
     ]);
     expect(audit).toEqual([expect.objectContaining({ type: 'recording.resumed', twilioStatus: '200', tries: 3 })]);
     expect(counts.resumeFailures).toBe(0);
+  });
+
+  test('timed once, all its tries in one figure, as is a refused pause', async () => {
+    const { controller, timed } = setup({ 'in-progress': [503, 'ok'], paused: 400 });
+    await controller.resume(CALL, REC);
+    await controller.pause(CALL, REC);
+    expect(timed.map(({ action, outcome }) => [action, outcome])).toEqual([
+      ['resume', 'ok'],
+      ['pause', 'failed'],
+    ]);
+    // the resume waited out its retry's backoff: more than the pause's one refusal
+    expect(timed[0].seconds).toBeGreaterThan(timed[1].seconds);
   });
 
   test('refused 503 every time: four tries within its bound, then a failure, audited and counted once', async () => {
