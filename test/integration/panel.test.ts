@@ -322,6 +322,8 @@ it('names the field being captured, holds Start while it runs, and says in words
   } finally {
     h.emulator.faults.recordingPause = undefined;
   }
+  // it keyed nothing: no count at all, not 'entered 0'
+  expect(await page.textContent('#capture-entered')).toBe('');
   expect(await page.textContent('#capture-masked')).toBe('');
   expect(await page.textContent('#capture-valid')).toBe('');
   expect(await page.textContent('#status')).toBe('the recording could not be paused: try again');
@@ -335,10 +337,13 @@ it('names the field being captured, holds Start while it runs, and says in words
   await captureStatus(page, 'cancelled');
 
   // a start whose answer is lost with the socket: on reconnecting, the panel reads what the call runs
-  await page.evaluate(() => {
+  const starting = await page.evaluate(() => {
     (document.getElementById('capture-start') as HTMLButtonElement).click();
     (window as unknown as { opened: WebSocket[] }).opened[0].close();
+    return { entered: document.getElementById('capture-entered')?.textContent };
   });
+  // being started, it has keyed nothing yet
+  expect(starting).toEqual({ entered: '' });
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnected', undefined, { timeout: 5_000 });
   await captureStatus(page, 'capturing');
   expect(await page.textContent('#capture-field')).toBe('card (card-number)');

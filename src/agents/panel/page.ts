@@ -111,8 +111,10 @@ export const PANEL_SCRIPT = `
     var why = cap ? cap.why || (cap.reason && cap.reason !== cap.status ? reasonText(cap.reason) : '') : '';
     text($('capture-status'), cap ? cap.status + (why ? ': ' + why : '') : '');
     $('capture-status').className = cap && (cap.status === 'failed' || cap.status === 'not started') ? 'err' : '';
-    text($('capture-entered'), cap ? cap.entered : '');
-    text($('capture-masked'), cap ? cap.masked : '');
+    // a capture that never ran (being started, or refused) has keyed nothing: no count or value to show, not 0
+    var ran = !!cap && cap.status !== 'starting' && cap.status !== 'not started';
+    text($('capture-entered'), ran ? cap.entered : '');
+    text($('capture-masked'), ran ? cap.masked : '');
     text($('capture-brand'), cap ? cap.brand || '' : '');
     text($('capture-valid'), !cap || cap.valid === undefined ? '' : cap.valid ? 'valid' : 'invalid');
   }
