@@ -305,6 +305,12 @@ it('names the field being captured, holds Start while it runs, and says in words
   await page.click('#capture-start');
   await captureStatus(page, 'capturing');
   expect(await page.textContent('#capture-field')).toBe('card (card-number)');
+  // the call is named as in its row, the whole SID at hand for support
+  const shortSid = call.sid.slice(0, 10) + '…';
+  expect(await page.textContent(`${row} td:first-child`)).toBe(shortSid);
+  expect(await page.textContent('#selected')).toBe(shortSid);
+  expect(await page.getAttribute('#selected', 'title')).toBe(call.sid);
+  expect(await page.getAttribute(`${row} td:first-child`, 'title')).toBe(call.sid);
   // a second start while one runs would only be refused
   expect(await page.isDisabled('#capture-start')).toBe(true);
   await paused();

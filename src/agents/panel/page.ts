@@ -44,6 +44,9 @@ export const PANEL_SCRIPT = `
     try { var b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'); var exp = JSON.parse(atob(b)).exp; return typeof exp === 'number' && exp * 1000 <= Date.now(); } catch (x) { return false; }
   }
   function refusedText() { return expired() ? 'token refused: it has expired, paste a new one' : 'token refused: not a valid token'; }
+  // a call is shown by the start of its SID, the same wherever it appears; the whole SID is its title, to quote to support
+  function shortSid(sid) { return sid.slice(0, 10) + '…'; }
+  function sidText(e, sid) { text(e, sid ? shortSid(sid) : ''); if (sid) e.title = sid; else e.removeAttribute('title'); return e; }
   function reasonText(r) { return r == null ? '' : REASONS[r] || String(r); }
   function answerText(e) { return (e && (ANSWERS[e.code] || ANSWERS[e.error] || e.message || e.error)) || 'refused'; }
   function status(s, bad) { var e = text($('status'), s); e.className = bad ? 'err' : 'ok'; }
@@ -89,7 +92,7 @@ export const PANEL_SCRIPT = `
       if (c.state === 'ended' && sid !== selected) return;
       tr.setAttribute('data-call', sid);
       if (sid === selected) { tr.className = 'selected'; tr.setAttribute('aria-current', 'true'); }
-      tr.appendChild(el('td', sid.slice(0, 10) + '…'));
+      tr.appendChild(sidText(el('td', null, 'sid'), sid));
       tr.appendChild(el('td', c.from, 'masked'));
       tr.appendChild(el('td', c.state, 'state'));
       tr.appendChild(el('td', fieldsText(c), 'masked'));
@@ -100,7 +103,8 @@ export const PANEL_SCRIPT = `
       tr.appendChild(td); body.appendChild(tr);
     });
     refocus(body, key);
-    text($('selected'), selected ? selected : 'no call selected');
+    if (selected) sidText($('selected'), selected);
+    else text($('selected'), 'no call selected').removeAttribute('title');
     // the capture shown is the selected call's own; one running (or being started) holds the start button
     var cap = capture && capture.callSid === selected ? capture : null;
     var busy = !!cap && (cap.status === 'capturing' || cap.status === 'starting');
