@@ -311,13 +311,15 @@ it('names the field being captured, holds Start while it runs, and says in words
   expect(await page.textContent('#selected')).toBe(shortSid);
   expect(await page.getAttribute('#selected', 'title')).toBe(call.sid);
   expect(await page.getAttribute(`${row} td:first-child`, 'title')).toBe(call.sid);
-  // a second start while one runs would only be refused
+  // a second start while one runs would only be refused, a capture's or a payment's
   expect(await page.isDisabled('#capture-start')).toBe(true);
+  expect(await page.isDisabled('#payment-start')).toBe(true);
   await paused();
   await caller.sendAudio(keyed('4111111111111112#'));
   await captureStatus(page, 'failed: not a valid card number');
   expect(await page.textContent('#capture-masked')).toBe('****************');
   expect(await page.isDisabled('#capture-start')).toBe(false);
+  expect(await page.isDisabled('#payment-start')).toBe(false);
 
   // a start refused (the recording would not pause) replaces that result instead of leaving it on show
   await resumed();
@@ -346,10 +348,13 @@ it('names the field being captured, holds Start while it runs, and says in words
   const starting = await page.evaluate(() => {
     (document.getElementById('capture-start') as HTMLButtonElement).click();
     (window as unknown as { opened: WebSocket[] }).opened[0].close();
-    return { entered: document.getElementById('capture-entered')?.textContent };
+    return {
+      entered: document.getElementById('capture-entered')?.textContent,
+      paymentStart: (document.getElementById('payment-start') as HTMLButtonElement).disabled,
+    };
   });
-  // being started, it has keyed nothing yet
-  expect(starting).toEqual({ entered: '' });
+  // being started, it has keyed nothing yet, and holds Start payment already
+  expect(starting).toEqual({ entered: '', paymentStart: true });
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnected', undefined, { timeout: 5_000 });
   await captureStatus(page, 'capturing');
   expect(await page.textContent('#capture-field')).toBe('card (card-number)');

@@ -105,12 +105,12 @@ export const PANEL_SCRIPT = `
     refocus(body, key);
     if (selected) sidText($('selected'), selected);
     else text($('selected'), 'no call selected').removeAttribute('title');
-    // the capture shown is the selected call's own; one running (or being started) holds the start button
+    // the capture shown is the selected call's own; one running (or being started) holds both start buttons: the service refuses a second (409)
     var cap = capture && capture.callSid === selected ? capture : null;
     var busy = !!cap && (cap.status === 'capturing' || cap.status === 'starting');
     $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || busy;
     $('capture-cancel').disabled = !cap || cap.status !== 'capturing';
-    renderPayment();
+    renderPayment(busy);
     text($('capture-field'), cap && cap.name ? cap.name + ' (' + cap.kind + ')' : '');
     var why = cap ? cap.why || (cap.reason && cap.reason !== cap.status ? reasonText(cap.reason) : '') : '';
     text($('capture-status'), cap ? cap.status + (why ? ': ' + why : '') : '');
@@ -122,9 +122,9 @@ export const PANEL_SCRIPT = `
     text($('capture-brand'), cap ? cap.brand || '' : '');
     text($('capture-valid'), !cap || cap.valid === undefined ? '' : cap.valid ? 'valid' : 'invalid');
   }
-  function renderPayment() {
+  function renderPayment(busy) {
     var open = payment && payment.callSid === selected && payment.status === 'open';
-    $('payment-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || !!open;
+    $('payment-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || !!open || busy;
     $('payment-complete').disabled = !open || payment.required.length > 0 || !!payment.capturing;
     $('payment-cancel').disabled = !open;
     var body = $('payment-fields'); while (body.firstChild) body.removeChild(body.firstChild);
