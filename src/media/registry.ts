@@ -9,7 +9,7 @@
  *   no call was placed to (a command lost on its way: its sender gone before it published, or
  *   dropped by pub/sub); one dial only, the bridge's state being `dialing` from the first, so a
  *   command arriving late does nothing;
- * - the agent leg is a REST call whose TwiML streams back here with a single-use token;
+ * - the agent leg is a REST call whose TwiML streams back here with a single-use token (agent-dial.ts);
  * - its stream starts → bridged (session state, `call.bridged` event, audit, setup time);
  * - either side ends (its stream's `stop`, or the `call.ended` event of the caller's call) → the
  *   other call is completed over REST, every trace (map entry, pending token, session state)
@@ -33,13 +33,13 @@ import { errFields, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
+import { AgentDial } from './agent-dial';
 import { Bridge } from './bridge';
 import { recordBridgeEnd } from './bridge-end';
 import { BridgeFailover, type LostReason } from './failover';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
 import { CallerHolds, HOLD_TIMEOUT_MS } from './holds';
-import { MediaErrors } from '../errors';
 
 /**
  * TwiML for the calls the registry places or redirects. It is built at the Twilio edge
@@ -101,6 +101,8 @@ export class BridgeRegistry {
   private shuttingDown = false;
   /** a bridge lost to this instance, and one taken up here (failover.ts) */
   private readonly failover: BridgeFailover;
+  /** each bridge's agent dialled (agent-dial.ts) */
+  private readonly dial: AgentDial;
 
   constructor(private readonly d: RegistryDeps) {
     this.holds = new CallerHolds(d.holdTimeoutMs ?? HOLD_TIMEOUT_MS, {
@@ -115,6 +117,14 @@ export class BridgeRegistry {
       holdAgain: (callSid) => this.hold(callSid),
       end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
       startAgentLeg: (callSid, endpoint, agentSub, agentActor) => this.startAgentLeg(callSid, endpoint, agentSub, agentActor),
+      completeCall: (callSid) => this.completeCall(callSid),
+    });
+    this.dial = new AgentDial(d, {
+      bridge: (callSid) => this.bridges.get(callSid),
+      lostUrl: (callSid, session) => this.failover.lostUrl(callSid, session),
+      bindAgent: (agentCallSid, callerSid) => this.byAgentCall.set(agentCallSid, callerSid),
+      lose: (callSid, reason) => this.lose(callSid, reason),
+      end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
       completeCall: (callSid) => this.completeCall(callSid),
     });
   }
@@ -206,114 +216,9 @@ export class BridgeRegistry {
     });
   }
 
-  /**
-   * Dials the agent for a bridge on this instance: an agent stream token, then the REST call
-   * whose TwiML streams back here. A failure before the REST call (the store unreachable for the
-   * record or the token) places no call: the bridge goes back to `holding`, its token (if one was
-   * issued) withdrawn, and the next reread of the held caller's record dials again (`recheck`).
-   */
-  async startAgentLeg(callSid: string, endpoint: string, agentSub?: string, agentActor?: string): Promise<void> {
-    const bridge = this.bridges.get(callSid);
-    if (!bridge) throw MediaErrors.noBridge();
-    if (bridge.state !== 'holding') return;
-    bridge.state = 'dialing';
-    bridge.agentActor = agentActor;
-    const log = this.d.log.child({ callSid });
-    let session: CallSession | null;
-    let agentTwiml = '';
-    try {
-      session = await this.d.calls.get(callSid);
-      if (session) {
-        const { token, url } = await this.d.tokens.issue({
-          callSid,
-          leg: 'agent',
-          instanceId: this.d.instanceId,
-          bridgeCallSid: callSid,
-          ...(agentSub ? { agentSub } : {}),
-        });
-        bridge.agentToken = token;
-        // The agent's call is what gets recorded in bridge mode: the agent on one channel, on the
-        // other the audio this service sends them, where every key the caller presses is already
-        // a flat tone. (The caller's own recording was stopped before the bridge.)
-        const recordingStatusUrl = session.handoff.record
-          ? `${this.d.publicUrl}/twilio/recording-status?leg=agent&call=${encodeURIComponent(callSid)}`
-          : undefined;
-        agentTwiml = this.d.twiml.agentLeg(url, this.failover.lostUrl(callSid, session), recordingStatusUrl);
-      }
-    } catch (err) {
-      await this.dialNotBegun(bridge, err);
-      return;
-    }
-    if (!session) {
-      log.warn('no session for a bridge: ending it');
-      await this.end(callSid, 'caller', 'no-session');
-      return;
-    }
-    bridge.dialedAt = performance.now();
-    try {
-      const call = await this.d.twilio.calls.create({
-        to: endpoint,
-        from: session.to,
-        twiml: agentTwiml,
-        statusCallback: `${this.d.publicUrl}/twilio/status`,
-      });
-      if ((bridge.state as string) === 'ended') {
-        await this.completeCall(call.sid);
-        return;
-      }
-      bridge.agentCallSid = call.sid;
-      this.byAgentCall.set(call.sid, callSid);
-      let movedOn = false;
-      await this.d.calls.update(callSid, (s) => {
-        if (s.state === 'ended') return false;
-        // taken up elsewhere while this dial was in flight (its stream gone before this bridge knew):
-        // the instance holding the caller now read no agent call in the record, and dials the agent itself
-        movedOn = s.instanceId !== this.d.instanceId;
-        if (movedOn) return false;
-        s.handoff.agentEndpoint = endpoint;
-        // a new agent call (the first, or one dialled again after a lost bridge) records anew:
-        // the recording of the call before is not this one's, and a capture must pause this one's
-        if (s.handoff.agentCallSid !== call.sid) s.agentRecording = undefined;
-        s.handoff.agentCallSid = call.sid;
-        if (agentSub) s.handoff.agentSub = agentSub;
-        if (agentActor) s.handoff.agentActor = agentActor;
-      });
-      if (movedOn) {
-        // this bridge is stale (Twilio left its stream for the other instance's): lost here first, so
-        // the end of the agent call placed for it is no end of this bridge's caller
-        log.warn({ agentCallSid: call.sid }, "bridge taken up elsewhere while its agent was dialled: its agent call ended, the caller's instance dials");
-        await this.lose(callSid, 'taken-up-elsewhere');
-        await this.completeCall(call.sid);
-        return;
-      }
-      await this.d.audit.append(callSid, { type: 'bridge.agent-dialed' });
-      log.info({ agentCallSid: call.sid }, 'agent leg dialled');
-    } catch (err) {
-      log.error({ err: errFields(err) }, 'agent call could not be created');
-      await this.d.audit.append(callSid, { type: 'bridge.agent-dial-failed' });
-      await this.end(callSid, 'agent', 'dial-failed');
-    }
-  }
-
-  /**
-   * startAgentLeg failed before its REST call, so no agent call exists: the bridge back to
-   * `holding` (unless it ended meanwhile), its token withdrawn, for the held caller's next reread
-   * to dial again. A token that cannot be withdrawn now was never sent anywhere, and expires.
-   */
-  private async dialNotBegun(bridge: Bridge, err: unknown): Promise<void> {
-    const log = this.d.log.child({ callSid: bridge.callSid });
-    const token = bridge.agentToken;
-    bridge.agentToken = undefined;
-    if (bridge.state === 'dialing') {
-      bridge.state = 'holding';
-      log.warn({ err: errFields(err) }, "agent's call not placed (failed before it was created): the caller holds, dialled again from the record");
-    } else log.warn({ err: errFields(err), state: bridge.state }, "agent's call not placed (failed before it was created), its bridge past dialing");
-    if (!token) return;
-    try {
-      await this.d.store.del(this.d.keys.streamToken(token));
-    } catch (delErr) {
-      log.warn({ err: errFields(delErr) }, "unplaced agent call's stream token not withdrawn: it expires unused");
-    }
+  /** dials the bridge's agent (agent-dial.ts): from `holding` only, one dial per bridge */
+  startAgentLeg(callSid: string, endpoint: string, agentSub?: string, agentActor?: string): Promise<void> {
+    return this.dial.startAgentLeg(callSid, endpoint, agentSub, agentActor);
   }
 
   /**
