@@ -78,7 +78,8 @@ export class BridgeFailover {
    * the bridge here: its TwiML replaced by a stream to this instance, with no second recording
    * (the one it began with goes on). If Twilio will not redirect it (it ended, or never
    * answered), it is ended and the agent dialled again; with no agent known, the caller stays on
-   * hold for whoever accepts.
+   * hold for whoever accepts. A failure before the redirect (the store unreachable for the token)
+   * leaves the agent's call where it was, and the caller holding (`rejoinNotBegun`).
    */
   async rejoinAgent(bridge: Bridge, session: CallSession): Promise<void> {
     const callSid = bridge.callSid;
@@ -89,17 +90,26 @@ export class BridgeFailover {
     bridge.agentCallSid = agentCallSid;
     bridge.agentActor = session.handoff.agentActor;
     this.host.bindAgent(agentCallSid, callSid);
-    const { token, url } = await this.d.tokens.issue({
-      callSid,
-      leg: 'agent',
-      instanceId: this.d.instanceId,
-      bridgeCallSid: callSid,
-      ...(session.handoff.agentSub ? { agentSub: session.handoff.agentSub } : {}),
-    });
-    bridge.agentToken = token;
+    let token: string;
+    let agentTwiml: string;
+    try {
+      const issued = await this.d.tokens.issue({
+        callSid,
+        leg: 'agent',
+        instanceId: this.d.instanceId,
+        bridgeCallSid: callSid,
+        ...(session.handoff.agentSub ? { agentSub: session.handoff.agentSub } : {}),
+      });
+      token = issued.token;
+      bridge.agentToken = token;
+      agentTwiml = this.d.twiml.agentLeg(issued.url, this.lostUrl(callSid, session));
+    } catch (err) {
+      await this.rejoinNotBegun(bridge, agentCallSid, err);
+      return;
+    }
     bridge.dialedAt = performance.now();
     try {
-      await this.d.twilio.calls(agentCallSid).update({ twiml: this.d.twiml.agentLeg(url, this.lostUrl(callSid, session)) });
+      await this.d.twilio.calls(agentCallSid).update({ twiml: agentTwiml });
       await this.d.audit.append(callSid, { type: 'bridge.agent-rejoining' });
       log.info({ agentCallSid }, "agent's call called back into the bridge");
     } catch (err) {
@@ -113,6 +123,37 @@ export class BridgeFailover {
       await this.host.completeCall(agentCallSid);
       if (session.handoff.agentEndpoint)
         await this.host.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
+    }
+  }
+
+  /**
+   * rejoinAgent failed before its REST redirect, so the agent's call was not touched: it waits in
+   * its <Redirect> after <Connect> (twilio/bridge-lost.ts), still this bridge's (its `call.ended`
+   * ends the bridge, as when it is bridged). The bridge goes back to `holding` (unless it ended
+   * meanwhile), its token withdrawn, for the held caller's next reread of the record (registry
+   * `recheck`) to call it back in again; the caller is not hung up for a store that was briefly
+   * unreachable. A token that cannot be withdrawn now was never sent anywhere, and expires.
+   */
+  private async rejoinNotBegun(bridge: Bridge, agentCallSid: string, err: unknown): Promise<void> {
+    const log = this.d.log.child({ callSid: bridge.callSid });
+    const token = bridge.agentToken;
+    bridge.agentToken = undefined;
+    if (bridge.state === 'dialing') {
+      bridge.state = 'holding';
+      log.warn(
+        { agentCallSid, err: errFields(err) },
+        "agent's call not called back in (failed before its redirect): the caller holds, called back in again from the record",
+      );
+    } else
+      log.warn(
+        { agentCallSid, err: errFields(err), state: bridge.state },
+        "agent's call not called back in (failed before its redirect), its bridge past dialing",
+      );
+    if (!token) return;
+    try {
+      await this.d.store.del(this.d.keys.streamToken(token));
+    } catch (delErr) {
+      log.warn({ err: errFields(delErr) }, "unsent redirect's stream token not withdrawn: it expires unused");
     }
   }
 

@@ -18,7 +18,8 @@
  *   off with no `stop`) → its streams are closed and nothing else: Twilio follows the <Redirect>
  *   after <Connect>, which gives the caller a stream to whichever instance it reaches
  *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (failover.ts).
- *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile.
+ *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile;
+ *   one that fails before its redirect is sent is tried again from the held caller's reread (`recheck`).
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
@@ -337,8 +338,11 @@ export class BridgeRegistry {
    * bridge's own state keeps it to one dial: startAgentLeg dials only from `holding`, so a command
    * arriving late finds the bridge dialling and does nothing. A dial that failed before its call was
    * placed (startAgentLeg, back to `holding`) is dialled again the same way, and so is a flow's fixed
-   * `handoff.to` with no call placed. A record naming another instance (this bridge taken up
-   * elsewhere, its loss not yet seen here) is that instance's to dial.
+   * `handoff.to` with no call placed. A record naming an agent call (this bridge's, waiting to be
+   * called back in: failover.ts `rejoinAgent` failed before its redirect and left the bridge
+   * `holding`) has it called back in again, by the same `rejoinAgent`, which also starts only from
+   * `holding`. A record naming another instance (this bridge taken up elsewhere, its loss not yet
+   * seen here) is that instance's to dial.
    */
   private async recheck(callSid: string): Promise<void> {
     const bridge = this.bridges.get(callSid);
@@ -347,7 +351,13 @@ export class BridgeRegistry {
     try {
       const session = await this.d.calls.get(callSid);
       if (!session || session.instanceId !== this.d.instanceId || bridge.state !== 'holding') return;
-      if (fixedUndialled(session)) {
+      if (session.handoff.agentCallSid && session.state !== 'ended') {
+        log.warn(
+          { agentCallSid: session.handoff.agentCallSid },
+          "the agent's call not called back in (a redirect failed before it was sent): calling it back in from the record",
+        );
+        await this.failover.rejoinAgent(bridge, session);
+      } else if (fixedUndialled(session)) {
         log.warn("the flow's agent not dialled (a dial failed before its call was placed): dialling them from the record");
         await this.startAgentLeg(callSid, session.handoff.to);
       } else if (accepted(session)) {
