@@ -117,10 +117,16 @@ export class BridgeFailover {
       log.warn({ agentCallSid, err: errFields(err) }, "agent's call not redirected: dialling the agent again");
       this.host.unbindAgent(agentCallSid);
       bridge.agentCallSid = undefined;
-      await this.d.store.del(this.d.keys.streamToken(token));
       bridge.agentToken = undefined;
-      bridge.state = 'holding';
+      // the redirect that would have used it never went: a token the store cannot withdraw now (down
+      // too) expires unused, and must not end the call the dial below would save
+      await this.d.store
+        .del(this.d.keys.streamToken(token))
+        .catch((delErr: unknown) => log.warn({ err: errFields(delErr) }, "unsent redirect's stream token not withdrawn: it expires unused"));
       await this.host.completeCall(agentCallSid);
+      // holding only once the old call is being ended: a reread of the record in between would call it back in again
+      if ((bridge.state as string) !== 'dialing') return;
+      bridge.state = 'holding';
       if (session.handoff.agentEndpoint)
         await this.host.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
     }

@@ -114,3 +114,34 @@ test("the caller's stream cut off, its take-up's redirect of the agent's call fa
   await call.hangup();
   await agentCall.ended;
 });
+
+test("the agent's stream cut off, Twilio refusing the redirect back while the store cannot withdraw its token: the agent dialled again, the caller never hung up", async () => {
+  const { call, caller } = await placeCall(h, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(h, call.sid);
+  const placed = aliceCalls().length;
+  // Twilio refuses the redirect, and the store fails the unsent token's withdrawal (down for that moment)
+  h.emulator.faults.callsUpdate = { status: 500, times: 1 };
+  const store = h.app.services.store;
+  const del = store.del.bind(store);
+  let refusedDel = 0;
+  jest.spyOn(store, 'del').mockImplementation((...keys: string[]) => {
+    if (refusedDel === 0 && keys.some((k) => k.startsWith(h.app.services.keys.streamToken('')))) {
+      refusedDel++;
+      return Promise.reject(Errors.storeUnavailable());
+    }
+    return del(...keys);
+  });
+
+  await agent.drop();
+  // the old agent call ended, a new one placed and bridged: the caller held throughout
+  await waitFor(() => aliceCalls().length === placed + 1, 'the agent dialled again', 10_000);
+  await bridgedAgain(call.sid);
+  expect(refusedDel).toBe(1);
+  expect(h.logs.lines.some((l) => l.includes("unsent redirect's stream token not withdrawn"))).toBe(true);
+  expect(call.status).toBe('in-progress');
+  expect(call.leg).toBe(caller);
+  await agentCall.ended;
+  const [newCall] = aliceCalls().slice(placed);
+  expect((await h.app.services.calls.get(call.sid))?.handoff.agentCallSid).toBe(newCall.sid);
+  await call.hangup();
+});
