@@ -15,6 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CallSession } from '../calls/session';
+import { isTonewallError, StoreErrors } from '../errors';
 import { errFields } from '../log';
 import type { Bridge } from './bridge';
 import type { RegistryDeps } from './registry';
@@ -179,6 +180,12 @@ export class BridgeFailover {
         return void (await this.host.end(bridge.callSid, 'agent', 'agent-stream-lost'));
       await this.rejoinAgent(bridge, session);
     } catch (err) {
+      // the store out of reach for a moment: the caller holds, and the held caller's reread of the
+      // record (registry `recheck`) calls the agent's call back in once it answers, as rejoinNotBegun's
+      if (isTonewallError(err) && err.code === StoreErrors.unavailable.code && (bridge.state as string) === 'holding') {
+        log.warn({ err: errFields(err) }, "agent's call not called back in yet (the store unreachable): the caller holds, called back in from the record");
+        return;
+      }
       log.error({ err: errFields(err) }, "agent's call not called back in");
       await this.host.end(bridge.callSid, 'agent', 'agent-stream-lost');
     }

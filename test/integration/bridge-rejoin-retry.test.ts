@@ -145,3 +145,33 @@ test("the agent's stream cut off, Twilio refusing the redirect back while the st
   expect((await h.app.services.calls.get(call.sid))?.handoff.agentCallSid).toBe(newCall.sid);
   await call.hangup();
 });
+
+test("the agent's stream cut off while the store cannot read the call's record: the caller holds, the same agent call called back in once it can", async () => {
+  const { call, caller } = await placeCall(h, ALICE_NUMBER, 'bridged');
+  const { agentCall, agent } = await agentSide(h, call.sid);
+  const placed = aliceCalls().length;
+  // the record unreadable for the first read after the agent's stream is cut off (the store down a moment)
+  const calls = h.app.services.calls;
+  const get = calls.get.bind(calls);
+  let refusedReads = 0;
+  jest.spyOn(calls, 'get').mockImplementation((sid: string) => {
+    if (sid === call.sid && refusedReads === 0) {
+      refusedReads++;
+      return Promise.reject(Errors.storeUnavailable());
+    }
+    return get(sid);
+  });
+
+  await agent.drop();
+  const agent2 = await nextLeg(agentCall, agent, "the agent's next stream");
+  await bridgedAgain(call.sid);
+  expect(refusedReads).toBe(1);
+  expect(h.logs.lines.some((l) => l.includes("agent's call not called back in yet (the store unreachable)"))).toBe(true);
+  // held, not hung up: the same stream, the same agent call, none new
+  expect(call.status).toBe('in-progress');
+  expect(call.leg).toBe(caller);
+  expect(aliceCalls().length).toBe(placed);
+  await heard(caller, agent2);
+  await call.hangup();
+  await agentCall.ended;
+});
