@@ -362,6 +362,36 @@ it('names the field being captured, holds Start while it runs, and says in words
   await page.click('#capture-cancel');
   await captureStatus(page, 'cancelled');
 
+  // a capture started elsewhere (the REST API here, or a supervisor's panel) holds both starts too, in
+  // this panel and in one that only reads it from the call's view (opened after it started): the service would refuse them (409)
+  await resumed();
+  const held = () => page.evaluate(() => ['capture-start', 'payment-start'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled));
+  const started = await api(h, 'POST', `/v1/calls/${call.sid}/captures`, token(h, 'alice'), { name: 'pin', kind: 'digits' });
+  expect(started.status).toBe(201);
+  await captureStatus(page, 'capturing');
+  expect(await held()).toEqual([true, true]);
+  const late = await signedIn(token(h, 'sue', 'supervisor'));
+  await late.click(`${row} button.select`);
+  expect(await late.evaluate(() => ['capture-start', 'payment-start'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled))).toEqual([
+    true,
+    true,
+  ]);
+  await captureStatus(late, 'capturing');
+  expect(await late.textContent('#capture-field')).toBe('pin (digits)');
+  // its progress, masked, as it comes
+  await paused();
+  await caller.sendAudio(keyed('12'));
+  await late.waitForFunction(() => document.getElementById('capture-masked')?.textContent === '**', undefined, { timeout: 10_000 });
+  await caller.sendAudio(keyed('#'));
+  await captureStatus(late, 'completed');
+  await captureStatus(page, 'completed');
+  expect(await held()).toEqual([false, false]);
+  expect(await late.evaluate(() => ['capture-start', 'payment-start'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled))).toEqual([
+    false,
+    false,
+  ]);
+  await late.close();
+
   // the call over: it stays while selected, to read its result, and leaves once another is selected
   await call.hangup();
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'ended', row, { timeout: 10_000 });

@@ -60,7 +60,27 @@ export const PANEL_SCRIPT = `
       if (r.status === 401) { status(refusedText(), true); return; }
       calls = {};
       (r.body.calls || []).forEach(function (c) { calls[c.callSid] = c; });
-      render();
+      adopt(); render();
+    });
+  }
+  // a capture started elsewhere on the selected call (the REST API, a supervisor's panel) before this
+  // panel saw its capture.started: the call's view names it, so it holds both starts (the service
+  // would refuse them, 409) and its masked progress is shown as its events come. A capture this
+  // panel knows already, or one it is starting, is left alone: its events are newer than the view.
+  function adopt() {
+    var ref = selected && calls[selected] && calls[selected].capture;
+    if (!ref || ref.status !== 'capturing') return;
+    if (capture && capture.callSid === selected && (capture.id === ref.id || capture.status === 'starting')) return;
+    capture = { id: ref.id, callSid: selected, name: ref.name, kind: ref.kind, status: 'capturing', entered: 0, masked: '' };
+    readCapture();
+  }
+  // what a running capture has heard so far; an answer overtaken by its events (it ended, or another began) is dropped
+  function readCapture() {
+    var id = capture.id, sid = capture.callSid;
+    api('GET', '/v1/calls/' + sid + '/captures/' + id).then(function (r) {
+      if (r.status !== 200 || !capture || capture.id !== id || capture.status !== 'capturing') return;
+      capture.status = r.body.status; capture.entered = r.body.entered; capture.masked = r.body.masked;
+      capture.brand = r.body.brand; capture.valid = r.body.valid; render();
     });
   }
   function fieldsText(c) {
@@ -156,7 +176,7 @@ export const PANEL_SCRIPT = `
     if (send({ type: 'handoff.accept', callSid: sid })) { log('accept ' + sid); if (calls[sid] && calls[sid].state === 'offered') calls[sid].state = 'accepting'; }
     render();
   }
-  function select(sid) { selected = sid; if (payment && payment.callSid !== sid) payment = null; render(); }
+  function select(sid) { selected = sid; if (payment && payment.callSid !== sid) payment = null; adopt(); render(); }
   function onEvent(e) {
     if (!e || typeof e.type !== 'string') return;
     var sid = typeof e.callSid === 'string' ? e.callSid : '';
@@ -198,12 +218,7 @@ export const PANEL_SCRIPT = `
         render();
         if (!capture) return;
       }
-      var id = capture.id;
-      api('GET', '/v1/calls/' + capture.callSid + '/captures/' + id).then(function (r) {
-        if (r.status !== 200 || !capture || capture.id !== id) return;
-        capture.status = r.body.status; capture.entered = r.body.entered; capture.masked = r.body.masked;
-        capture.brand = r.body.brand; capture.valid = r.body.valid; render();
-      });
+      readCapture();
     });
   }
   // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
