@@ -361,7 +361,10 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
       statusCallback: `${service.origin}/status`,
     });
     await eventually(() => call.transcript.some((e) => e.verb === 'Enqueue'));
+    // the recording's start is reported on its own request, in no set order with the call's: heard before the hang-up
+    await eventually(() => service.requests.some((r) => r.path === '/rs' && r.params.RecordingStatus === 'in-progress'));
     await call.hangup();
+    await eventually(() => service.requests.some((r) => r.path === '/rs' && r.params.RecordingStatus === 'completed'));
     const order = service.requests
       .filter((r) => r.path === '/rs' || r.path === '/status')
       .map((r) => r.params.RecordingStatus ?? `call ${r.params.CallStatus}`);
