@@ -6,30 +6,17 @@
  * dialled: an agent's accept (its `dial-agent`), and a flow's fixed `handoff.to` as the caller's
  * stream starts.
  */
-import fs from 'node:fs';
 import { Errors } from '../../src/errors';
-import { startHarness, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
-import { agentSide, ALICE_NUMBER, CALLER, api, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { waitFor, type Harness } from '../support/harness';
+import { agentSide, ALICE_NUMBER, CALLER, api, bridgeSuite, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
+// the agent flows' harness, and after each test no stream message Twilio refuses (31924); the spies undone
+const suite = bridgeSuite();
 let h: Harness;
-let flowsDir: string;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+beforeAll(() => {
+  h = suite.h;
 });
-
-afterEach(() => {
-  jest.restoreAllMocks();
-  // no message the service sent on any stream is one Twilio refuses (31924)
-  expectNoStreamErrors(h.emulator);
-});
-
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterEach(() => jest.restoreAllMocks());
 
 /** the calls the service placed to alice */
 const aliceCalls = () => [...h.emulator.calls.values()].filter((c) => c.to === 'client:alice');

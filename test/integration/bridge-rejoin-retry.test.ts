@@ -7,32 +7,19 @@
  * its agent back in: the agent's stream cut off alone (`agentLost`), and the caller's stream cut
  * off, taken up again by its next stream (`onCallerStarted`).
  */
-import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { Errors } from '../../src/errors';
-import { startHarness, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
-import { agentSide, ALICE_NUMBER, makeFlowsDir, placeCall } from '../support/agents';
+import { waitFor, type Harness } from '../support/harness';
+import { agentSide, ALICE_NUMBER, bridgeSuite, placeCall } from '../support/agents';
 import { speech } from '../support/audio';
 
+// the agent flows' harness, and after each test no stream message Twilio refuses (31924); the spies undone
+const suite = bridgeSuite();
 let h: Harness;
-let flowsDir: string;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+beforeAll(() => {
+  h = suite.h;
 });
-
-afterEach(() => {
-  jest.restoreAllMocks();
-  // no message the service sent on any stream is one Twilio refuses (31924)
-  expectNoStreamErrors(h.emulator);
-});
-
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterEach(() => jest.restoreAllMocks());
 
 /** the calls the service placed to alice */
 const aliceCalls = () => [...h.emulator.calls.values()].filter((c) => c.to === 'client:alice');
