@@ -58,6 +58,18 @@ afterEach(async () => {
   await waitFor(async () => (await fetch(`${h.url}/readyz`)).status === 200, 'the service to be ready again', 10_000);
 });
 
+/**
+ * The capture route's rescue returned the call once, having resumed `recordings` of its own
+ * request's pauses, and warned of no pause held by another request (dropin/held-pauses.ts).
+ */
+function expectCaptureRouteResumed(c: EmulatedCall, recordings: number): void {
+  const lines = h.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.filter((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toEqual([
+    expect.objectContaining({ route: 'capture', recordings }),
+  ]);
+  expect(lines.some((l) => l.reason === 'paused-by-another-request')).toBe(false);
+}
+
 /** keys for each prompt, by the words in it; `at` runs first at the prompt it names */
 function keypad(at?: { prompt: string; run: (g: GatherRequest) => Promise<void> }): (g: GatherRequest) => Promise<string | null> {
   return async (g) => {
@@ -280,11 +292,7 @@ it("the capture route fails after pausing the app's recording (its call record s
   expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(['recording.paused', 'recording.resumed']));
   expect(entries.at(-1)).toMatchObject({ type: 'dropin.returned', flowId: 'card-capture', result: 'internal-error' });
   // the pause was the failed request's own: resumed by its rescue, with no warning of another's
-  const lines = h.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(lines.filter((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toEqual([
-    expect.objectContaining({ route: 'capture', recordings: 1 }),
-  ]);
-  expect(lines.some((l) => l.reason === 'paused-by-another-request')).toBe(false);
+  expectCaptureRouteResumed(c, 1);
 });
 
 it("the store goes while the capture route pauses the app's recording: the pause, not audited, is undone; the call goes back with none left paused", async () => {
@@ -301,12 +309,8 @@ it("the store goes while the capture route pauses the app's recording: the pause
   const [rec] = c.recordings;
   expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   expect(shop.atReturn).toEqual([{ sid: rec.sid, status: 'in-progress' }]);
-  const lines = h.logs.lines.filter((l) => l.includes(c.sid)).map((l) => JSON.parse(l) as Record<string, unknown>);
-  // resumed by the pause itself (all or none, recording/controller.ts), so the rescue has none of its own to resume, and none of another's
-  expect(lines.filter((l) => l.msg === 'drop-in capture returned to the app after a failed step')).toEqual([
-    expect.objectContaining({ route: 'capture', recordings: 0 }),
-  ]);
-  expect(lines.some((l) => l.reason === 'paused-by-another-request')).toBe(false);
+  // resumed by the pause itself (all or none, recording/controller.ts), so the rescue has none of its own to resume
+  expectCaptureRouteResumed(c, 0);
 });
 
 it('Redis down as the app redirects the call: straight back with internal-error, nothing asked, nothing paused', async () => {
