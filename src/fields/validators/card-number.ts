@@ -33,6 +33,7 @@ const IIN_RANGES: readonly IinRange[] = Object.freeze([
   range('maestro', '6304'),
   range('maestro', '6759'),
   range('maestro', '6761', '6763'),
+  range('diners', '3095'),
   range('mastercard', '2221', '2720'),
   range('jcb', '3528', '3589'),
   range('discover', '644', '649'),
