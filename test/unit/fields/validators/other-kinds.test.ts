@@ -30,10 +30,17 @@ describe('expiry (MMYY)', () => {
     expect(validate('expiry', mmyy, { now })).toEqual({ valid: false, reason });
   });
 
-  it('uses UTC: 23:30 on 31 May in New York is already June in UTC', () => {
-    const lateMay = new Date('2025-06-01T03:30:00Z');
-    expect(validate('expiry', '0525', { now: lateMay })).toEqual({ valid: false, reason: 'past' });
-    expect(validate('expiry', '0625', { now: lateMay })).toEqual({ valid: true });
+  it('takes a card in its last month until that month has ended everywhere (UTC-12), not at its end in UTC', () => {
+    // 23:30 on 31 May in New York is already June in UTC: the card is still valid there
+    const lateMayInNewYork = new Date('2025-06-01T03:30:00Z');
+    expect(validate('expiry', '0525', { now: lateMayInNewYork })).toEqual({ valid: true });
+    expect(validate('expiry', '0625', { now: lateMayInNewYork })).toEqual({ valid: true });
+    // 23:59 on 31 May in Pago Pago (UTC-11): May has still not ended there
+    expect(validate('expiry', '0525', { now: new Date('2025-06-01T10:59:00Z') })).toEqual({ valid: true });
+    // once May has ended at UTC-12 it is past everywhere
+    expect(validate('expiry', '0525', { now: new Date('2025-06-01T12:00:00Z') })).toEqual({ valid: false, reason: 'past' });
+    // and the year turns the same way: December 2024 on New Year's Eve in Honolulu
+    expect(validate('expiry', '1224', { now: new Date('2025-01-01T09:00:00Z') })).toEqual({ valid: true });
   });
 
   it('reads two-digit years across a century boundary', () => {
