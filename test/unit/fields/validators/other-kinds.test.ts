@@ -90,13 +90,26 @@ describe('date (DDMMYYYY)', () => {
     ['01010000', 'calendar'],
     ['01132000', 'month'],
     ['01002000', 'month'],
-    ['16062025', 'future'],
+    ['17062025', 'future'],
     ['01012026', 'future'],
     ['0101199', 'length'],
     ['010119900', 'length'],
     ['01-01-90', 'not-digits'],
   ])('%s is refused: %s', (ddmmyyyy, reason) => {
     expect(validate('date', ddmmyyyy, { now })).toEqual({ valid: false, reason });
+  });
+
+  it('takes today where the caller may be: a day is today from its start at UTC+14 on, not from its start in UTC', () => {
+    // 08:00 on 16 June in Sydney is 22:00 on 15 June in UTC: the caller's today is no future date
+    const sydneyMorning = new Date('2025-06-15T22:00:00Z');
+    expect(validate('date', '16062025', { now: sydneyMorning })).toEqual({ valid: true });
+    // 00:00 on 16 June at UTC+14 is 10:00 on 15 June in UTC: the 16th is today there from then on, not before
+    expect(validate('date', '16062025', { now: new Date('2025-06-15T09:59:59Z') })).toEqual({ valid: false, reason: 'future' });
+    expect(validate('date', '16062025', { now: new Date('2025-06-15T10:00:00Z') })).toEqual({ valid: true });
+    // no zone has reached the 17th yet
+    expect(validate('date', '17062025', { now: sydneyMorning })).toEqual({ valid: false, reason: 'future' });
+    // and the year turns the same way: New Year's Day in Auckland is still 31 December in UTC
+    expect(validate('date', '01012026', { now: new Date('2025-12-31T12:00:00Z') })).toEqual({ valid: true });
   });
 
   it('agrees with the JavaScript calendar for every day of four years', () => {
