@@ -31,7 +31,7 @@ export const PANEL_SCRIPT = `
   // what a capture's or a field's reason, and an answer's code, mean to an agent: the code itself stays in the events list
   var REASONS = { luhn: 'not a valid card number', 'card-type': 'card type not accepted', brand: 'card type not accepted', length: 'wrong number of digits',
     'not-digits': 'not all digits', month: 'not a valid month', past: 'the date has passed', future: 'the date is in the future', calendar: 'not a real date',
-    checksum: 'not a valid number', 'no-input': 'the caller keyed nothing', timeout: 'took too long', 'call-ended': 'the call ended',
+    checksum: 'not a valid number', prefix: 'not a valid number', 'no-input': 'the caller keyed nothing', timeout: 'took too long', 'call-ended': 'the call ended',
     'bridge-lost': 'the connection to the call was lost: start it again', internal: 'the service failed: try again', shutdown: 'the service restarted: try again',
     'call-not-found': 'the call is gone', 'recording-pause-failed': 'the recording could not be paused: try again' };
   var ANSWERS = { 'recording-pause-failed': REASONS['recording-pause-failed'], TW_ERR_CAPTURE_RUNNING: 'a capture is already running on this call',

@@ -12,9 +12,20 @@ export function abaChecksumValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * Whether the first two digits are a prefix the Federal Reserve assigns: 00 (the US government),
+ * 01-12 (a Federal Reserve district), 21-32 (thrift institutions), 61-72 (electronic transactions)
+ * or 80 (traveler's cheques). No routing number starts with any other.
+ */
+export function abaPrefixValid(digits: string): boolean {
+  const prefix = Number(digits.slice(0, 2));
+  return prefix <= 12 || (prefix >= 21 && prefix <= 32) || (prefix >= 61 && prefix <= 72) || prefix === 80;
+}
+
 export function validateRoutingNumber(digits: string): ValidationResult {
   if (!isDigits(digits)) return invalid('not-digits');
   if (digits.length !== ROUTING_NUMBER_LENGTH) return invalid('length');
   if (!abaChecksumValid(digits)) return invalid('checksum');
+  if (!abaPrefixValid(digits)) return invalid('prefix');
   return VALID;
 }

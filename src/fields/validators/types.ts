@@ -20,7 +20,7 @@ export interface ValidationContext {
  * Why a value was refused. A fixed code, never the value or any part of it, so it is safe to
  * log, to put in an audit entry or to send to an agent.
  */
-export type ValidationReason = 'not-digits' | 'length' | 'luhn' | 'brand' | 'card-type' | 'month' | 'past' | 'future' | 'calendar' | 'checksum';
+export type ValidationReason = 'not-digits' | 'length' | 'luhn' | 'brand' | 'card-type' | 'month' | 'past' | 'future' | 'calendar' | 'checksum' | 'prefix';
 
 export type ValidationResult = { valid: true; brand?: CardBrand } | { valid: false; reason: ValidationReason };
 

@@ -125,7 +125,21 @@ describe('date (DDMMYYYY)', () => {
 });
 
 describe('routing-number (ABA)', () => {
-  it.each(['011000015', '021000021', '122105155', '111000025', '026009593'])('%s is valid', (aba) => {
+  it.each([
+    '011000015',
+    '021000021',
+    '122105155',
+    '111000025',
+    '026009593',
+    // the US Treasury's (prefix 00), and the edges of each assigned prefix range
+    '000000518',
+    '120000003',
+    '210000007',
+    '320000007',
+    '610000005',
+    '720000005',
+    '800000006',
+  ])('%s is valid', (aba) => {
     expect(validate('routing-number', aba, { now })).toEqual({ valid: true });
   });
 
@@ -135,6 +149,14 @@ describe('routing-number (ABA)', () => {
     ['02100002', 'length'],
     ['0210000210', 'length'],
     ['02100002a', 'not-digits'],
+    // checksums that hold, under first two digits the Federal Reserve assigns to no one
+    ['130000006', 'prefix'],
+    ['200000004', 'prefix'],
+    ['330000000', 'prefix'],
+    ['600000002', 'prefix'],
+    ['730000008', 'prefix'],
+    ['810000009', 'prefix'],
+    ['990000000', 'prefix'],
   ])('%s is refused: %s', (aba, reason) => {
     expect(validate('routing-number', aba, { now })).toEqual({ valid: false, reason });
   });
