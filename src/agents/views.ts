@@ -1,7 +1,12 @@
 import type { CallSession } from '../calls/session';
 import { publicFields } from '../calls/public-fields';
 
-/** The call as an agent may see it (CONTRACT §5): masked caller, masked fields, no tokens. */
+/**
+ * The call as an agent may see it (CONTRACT §5): masked caller, masked fields, no tokens.
+ * `handoff.agent` names the agent who accepted it as the audit trail and `call.bridged` do
+ * (`<role>:<digest>`, AuditTrail.actor), never by their token's `sub` (an employee number or
+ * email): a supervisor reads every call, so the sub would reach every supervisor's panel.
+ */
 export function callView(s: CallSession) {
   return {
     callSid: s.callSid,
@@ -15,7 +20,7 @@ export function callView(s: CallSession) {
     ],
     fields: publicFields(s),
     capture: s.capture ?? null,
-    handoff: { mode: s.handoff.mode, ...(s.handoff.agentSub ? { agent: s.handoff.agentSub } : {}) },
+    handoff: { mode: s.handoff.mode, ...(s.handoff.agentActor ? { agent: s.handoff.agentActor } : {}) },
     createdAt: new Date(s.createdAt).toISOString(),
     ...(s.endedAt ? { endedAt: new Date(s.endedAt).toISOString() } : {}),
   };

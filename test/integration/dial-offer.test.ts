@@ -57,6 +57,8 @@ const twimlUpdates = (callSid: string) =>
     .flatMap((e) => (e.type === 'rest' && e.method === 'POST' && e.path.endsWith(`/Calls/${callSid}.json`) && e.params.Twiml ? [e] : []));
 
 const dials = (call: EmulatedCall) => call.transcript.filter((t) => t.verb === 'Dial');
+/** how the call's view names the agent who accepted it (`handoff.agent`): their actor, never their sub */
+const actorOf = (sub: string) => h.app.services.audit.actor({ sub, role: 'agent' });
 const auditTypes = async (callSid: string) => (await h.app.services.audit.list(callSid)).map((e) => e.type);
 
 test('offered to every connected agent; the first REST accept wins and the caller is dialled to its endpoint; the call ends cleanly', async () => {
@@ -79,7 +81,7 @@ test('offered to every connected agent; the first REST accept wins and the calle
   expect([a.status, b.status].sort()).toEqual([200, 409]);
   const winner = a.status === 200 ? 'alice' : 'bob';
   const [winnerTok, loserTok] = winner === 'alice' ? [alice, bob] : [bob, alice];
-  expect((a.status === 200 ? a : b).body).toMatchObject({ callSid: call.sid, state: 'dialed', handoff: { mode: 'dial', agent: winner } });
+  expect((a.status === 200 ? a : b).body).toMatchObject({ callSid: call.sid, state: 'dialed', handoff: { mode: 'dial', agent: actorOf(winner) } });
 
   // the caller's call moved over REST to a plain <Dial> of the winner's endpoint, the dial handoff's action on it
   await waitFor(() => dials(call).length > 0 || null, 'the caller dialled');
@@ -94,7 +96,7 @@ test('offered to every connected agent; the first REST accept wins and the calle
     `<Dial action="${h.publicUrl}/twilio/dial-status" method="POST"><Client statusCallbackEvent="answered" statusCallback="${h.publicUrl}/twilio/dial-answered" statusCallbackMethod="POST">${winner}</Client></Dial>`,
   );
 
-  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, winnerTok)).body).toMatchObject({ state: 'dialed', handoff: { agent: winner } });
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, winnerTok)).body).toMatchObject({ state: 'dialed', handoff: { agent: actorOf(winner) } });
   expect((await api(h, 'GET', `/v1/calls/${call.sid}`, loserTok)).status).toBe(404);
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, loserTok)).status).toBe(404);
   expect((await api(h, 'POST', `/v1/calls/${call.sid}/accept`, winnerTok)).status).toBe(409);
@@ -127,7 +129,7 @@ test('accepted over the socket (handoff.accept): the caller is dialled to that a
   await waitFor(() => dials(call).length > 0 || null, 'the caller dialled');
   expect(dials(call)).toEqual([{ verb: 'Dial', target: 'bob', targetKind: 'Client' }]);
   expect(bobSock.events.filter((e) => e.type === 'error')).toEqual([]);
-  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, bob)).body).toMatchObject({ state: 'dialed', handoff: { agent: 'bob' } });
+  expect((await api(h, 'GET', `/v1/calls/${call.sid}`, bob)).body).toMatchObject({ state: 'dialed', handoff: { agent: actorOf('bob') } });
   // a hold redirect still on its way as the accept moved the call: held a second more, not a second dial
   const late = await h.emulator.signedPost(`${h.publicUrl}/twilio/dial-hold/4`, webhookParams(call.sid, DIAL_OFFER_NUMBER));
   expect(late.status).toBe(200);

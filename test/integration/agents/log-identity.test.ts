@@ -2,12 +2,12 @@
  * Logs and agent events name a user as the audit trail does (`<role>:<digest>`, AuditTrail.actor),
  * never by their token's `sub` (an employee number or email): read on the real log stream over a
  * real socket's authentication and close, an agent's REST requests and an admin's export, and on
- * the `call.bridged` event a supervisor's panel is sent. An operator still follows one user's
+ * the `call.bridged` event and the call's view (`handoff.agent`) a supervisor's panel is sent. An operator still follows one user's
  * lines by the digest and maps it back with POST /v1/audit/actors.
  */
 import fs from 'node:fs';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
-import { acceptedCall, AgentSocket, api, makeFlowsDir, token } from '../../support/agents';
+import { acceptedCall, AgentSocket, agentSide, api, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../../support/agents';
 
 let h: Harness;
 let flowsDir: string;
@@ -96,4 +96,25 @@ it('names the agent who accepted a call by their actor on the call.bridged event
   } finally {
     supervisor.close();
   }
+}, 30_000);
+
+it("names the agent who accepted a call by their actor on the call's view: the accept's answer, and what a supervisor reads", async () => {
+  const supervisor = token(h, SUPERVISOR_SUB, 'supervisor', 'client:floor');
+  const agent = agentToken();
+  const actor = await actorOf(AGENT_SUB, 'agent');
+  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const accepted = await api(h, 'POST', `/v1/calls/${call.sid}/accept`, agent);
+  expect(accepted.status).toBe(200);
+  await agentSide(h, call.sid);
+  const views = [
+    accepted.body,
+    (await api(h, 'GET', `/v1/calls/${call.sid}`, agent)).body,
+    (await api(h, 'GET', `/v1/calls/${call.sid}`, supervisor)).body,
+    ((await api(h, 'GET', '/v1/calls', supervisor)).body as { calls: { callSid: string }[] }).calls.find((c) => c.callSid === call.sid),
+  ];
+  for (const view of views) {
+    expect(view).toMatchObject({ callSid: call.sid, handoff: { mode: 'bridge', agent: actor } });
+    holdsNoSub(JSON.stringify(view));
+  }
+  await call.hangup();
 }, 30_000);
