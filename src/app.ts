@@ -62,7 +62,8 @@ export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
  * Slow clients (issue 11: a trickled body held a connection 130 s). Webhook and API bodies are
  * at most 64 KB, so a whole request gets 15 s; Node checks every second, so a request ends
  * within about 16 s. An idle connection closes after 60 s. Upgraded sockets (media, agents)
- * are out of both: ws clears the socket timeout on upgrade.
+ * are out of both: ws clears the socket timeout on upgrade. The metrics listener (ops/metrics-server.ts)
+ * takes the same bounds: without METRICS_TOKEN it answers anyone who reaches it.
  */
 export const REQUEST_TIMEOUT_MS = 15_000;
 export const CONNECTION_TIMEOUT_MS = 60_000;
@@ -399,6 +400,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       port: metricsPort,
       required: config.metrics.port !== undefined,
       token: config.metrics.token,
+      requestTimeoutMs: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
       log,
     }),
   };

@@ -34,6 +34,13 @@ export interface MetricsServerOptions {
   required: boolean;
   /** METRICS_TOKEN: when set, /metrics answers that bearer token only */
   token?: string;
+  /**
+   * The public port's bounds on slow clients (app.ts REQUEST_TIMEOUT_MS, CONNECTION_TIMEOUT_MS):
+   * without METRICS_TOKEN this listener answers whoever reaches it, on every interface by default,
+   * and Fastify's own defaults bound nothing: a trickled body held a connection open for good.
+   */
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
   log: Pick<Logger, 'warn'>;
 }
 
@@ -47,7 +54,13 @@ export class MetricsServer {
   /** the listener's URL; undefined when the default port was busy and the listener is left out */
   async listen(): Promise<string | undefined> {
     if (this.url) return this.url;
-    const app = Fastify({ logger: false });
+    const requestTimeout = this.d.requestTimeoutMs;
+    const app = Fastify({
+      logger: false,
+      requestTimeout,
+      connectionTimeout: this.d.connectionTimeoutMs,
+      http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1_000, requestTimeout) },
+    });
     app.addHook('onRequest', async (_req, reply) => {
       reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
     });

@@ -146,6 +146,20 @@ describe('slow requests', () => {
     // Node answers 408 when it can; either way the connection is gone
     if (answer) expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
+
+  test('a trickled body to the metrics listener is cut off too: it answers strangers, by default on every interface', async () => {
+    const { port } = new URL(h.metricsUrl);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(`POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 100);
+    await closed;
+    clearInterval(trickle);
+    if (answer) expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  });
 });
 
 describe('rate limits', () => {
