@@ -21,15 +21,16 @@ function phoneParam(params: unknown): string {
 
 export function privacyRoutes(deps: { auth: TokenAuth; privacy: PrivacyService }): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/subjects/:phone', async (request) => {
+    // a report or receipt about one caller: no cache keeps it, as the audit export and actor lookup are answered
+    app.get('/v1/subjects/:phone', async (request, reply) => {
       const admin = deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
-      return deps.privacy.access(phoneParam(request.params), admin);
+      return reply.header('cache-control', 'no-store').send(await deps.privacy.access(phoneParam(request.params), admin));
     });
-    app.delete('/v1/subjects/:phone', async (request) => {
+    app.delete('/v1/subjects/:phone', async (request, reply) => {
       const admin = deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
-      return deps.privacy.erase(phoneParam(request.params), admin);
+      return reply.header('cache-control', 'no-store').send(await deps.privacy.erase(phoneParam(request.params), admin));
     });
   };
 }
