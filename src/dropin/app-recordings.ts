@@ -36,10 +36,12 @@ export class AppRecordings {
    * When the list cannot be read, what runs is unknown: the capture asks nothing sensitive
    * (`unlisted`: its first pause fails closed) and touches no recording.
    */
-  async found(callSid: string, log: Logger): Promise<CallSession['recording']> {
+  async found(callSid: string, log: Logger, held: readonly string[] = []): Promise<CallSession['recording']> {
     let running: string[];
     try {
-      running = inProgress(await this.d.twilio.calls(callSid).recordings.list());
+      const listed = await this.d.twilio.calls(callSid).recordings.list();
+      // `held`: paused by this capture, whose resume failed: still this capture's to resume, not the app's own pause
+      running = [...inProgress(listed), ...listed.filter((r) => r.status === 'paused' && held.includes(r.sid)).map((r) => r.sid)];
     } catch (err) {
       log.warn({ err: errFields(err) }, "the call's recordings could not be listed: no sensitive field will be asked");
       await this.d.audit.append(callSid, { type: 'dropin.recording', running: 'unknown' });
@@ -60,16 +62,29 @@ export class AppRecordings {
         ...(running.length === 1 ? { recordingSid: running[0] } : {}),
       });
     }
-    if (running.length === 0) return { status: 'none' };
+    // none to pause: named as an empty list, so a pause asks Twilio nothing (never Twilio.CURRENT)
+    if (running.length === 0) return { status: 'none', sids: [] };
     return { ...(running.length === 1 ? { sid: running[0] } : {}), sids: running, status: 'in-progress' };
   }
 
   /**
-   * Pauses the app's recordings (each one `found` in progress), all or none: a pause
+   * Pauses the app's recordings (each one in progress), all or none: a pause
    * that fails resumes those already paused, and the outcome is that failure (fail closed).
-   * `by`: the request pausing, held with the pause (HeldPauses).
+   * `by`: the request pausing, held with the pause (HeldPauses). `listed`: the session's list was
+   * taken by this request (`found`, the capture route's); otherwise the call's recordings are
+   * listed again (`found`) before this stretch, and the session takes that list: the app may have
+   * started one since the capture began (between two stretches, say), and resumed ones run again;
+   * one the last stretch paused and could not resume is taken in while Twilio lists it paused.
    */
-  async pause(s: CallSession, log: Logger, by?: PausingRequest): Promise<RecordingOutcome> {
+  async pause(s: CallSession, log: Logger, by?: PausingRequest, listed = false): Promise<RecordingOutcome> {
+    if (!listed) {
+      // a recording the last stretch paused and could not resume is taken in while Twilio lists it paused
+      const r = s.recording;
+      const held = r.resumeFailed ? (r.sids ?? (r.sid ? [r.sid] : [])) : [];
+      const now = await this.found(s.callSid, log, held);
+      // assigned, not deleted: the session is merged over the stored one
+      Object.assign(s.recording, { sid: now.sid, sids: now.sids ?? [], unlisted: now.unlisted, status: now.status });
+    }
     const r = s.recording;
     if (r.unlisted) {
       log.warn({ reason: 'recordings-not-listed' }, 'recording pause failed: sensitive input is refused');

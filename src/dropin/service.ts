@@ -137,9 +137,12 @@ export class DropinService {
     return this.recordings.found(callSid, log);
   }
 
-  /** `by`: the request pausing, whose failure resumes what it paused (returnAfterFailure `pausedBy`) */
-  pauseApp(s: CallSession, log: Logger, by?: PausingRequest): Promise<RecordingOutcome> {
-    return this.recordings.pause(s, log, by);
+  /**
+   * `by`: the request pausing, whose failure resumes what it paused (returnAfterFailure `pausedBy`).
+   * `listed`: this request listed the call's recordings as the capture started (appRecording); else they are listed again first.
+   */
+  pauseApp(s: CallSession, log: Logger, by?: PausingRequest, listed = false): Promise<RecordingOutcome> {
+    return this.recordings.pause(s, log, by, listed);
   }
 
   resumeApp(s: CallSession): Promise<RecordingOutcome> {

@@ -65,9 +65,11 @@ const stretchOpen = (s: CallSession): boolean => (s.recording.status === 'paused
 
 /**
  * A sensitive field waits for a pause: on any call, another application may be recording it. A
- * drop-in capture pauses only the app's recordings, those it found running as it began (dropin/).
+ * drop-in capture's are the app's, listed again before each stretch but its first (dropin/
+ * app-recordings.ts): the app may start one during the capture, so a stretch is paused for even
+ * when none ran as the capture began.
  */
-const needsPause = (s: CallSession): boolean => (s.dropin ? ownRecordingRuns(s) : !stretchOpen(s));
+const needsPause = (s: CallSession): boolean => !stretchOpen(s);
 
 /** what the open stretch paused is to be resumed now: not after a resume that failed (asked again only by the next pause's success) */
 const toResume = (s: CallSession): boolean => stretchOpen(s) && (s.recording.status === 'paused' || (s.recording.sids?.length ?? 0) > 0);

@@ -343,7 +343,8 @@ export class FlowRunner {
         await this.afterLateResume(s);
         // named before it is sent: a pause whose audit entry cannot be written has paused all the same
         if (!dropin) stretch.paused = s;
-        const outcome = dropin ? await dropin.pauseApp(s, log, pausedBy) : await this.pauseRecordings(s, log);
+        // a drop-in capture's first request listed the app's recordings as it began (capture-route.ts); a later stretch lists them again
+        const outcome = dropin ? await dropin.pauseApp(s, log, pausedBy, input.kind === 'start') : await this.pauseRecordings(s, log);
         if (dropin || !outcome.ok || outcome.absent) stretch.paused = undefined;
         res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
