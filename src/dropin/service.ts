@@ -30,7 +30,7 @@ import type { ProcessorSummary } from '../processors/summary';
 import type { Backoff } from '../processors/http';
 import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
-import type { CallControl } from '../calls/control';
+import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
@@ -191,8 +191,28 @@ export class DropinService {
     await this.d.audit
       .append(s.callSid, { type: 'dropin.returned', flowId: flow.id, result })
       .catch((err: unknown) => log.error({ err: errFields(err), result }, 'drop-in audit entry not written'));
+    const params = resultParams(flow, s, result, processors);
+    // the caller may have hung up while this webhook was answered (the processors' wait is long):
+    // Twilio then drops the redirect, so the app gets the result server to server, as a hang-up's
+    if (await this.callOver(s.callSid, log)) {
+      const queued = await this.results.enqueue(s.callSid, dropin.returnUrl, params).catch((err: unknown) => {
+        log.error({ err: errFields(err), result }, 'drop-in capture: the result of a call that ended was not queued for the app');
+        return false;
+      });
+      if (queued) log.info({ result }, 'drop-in capture ended with the call: posting the result');
+    }
     log.info({ result }, 'drop-in capture returned to the app');
-    return redirectTwiml(signedReturnUrl(dropin.returnUrl, resultParams(flow, s, result, processors), secret));
+    return redirectTwiml(signedReturnUrl(dropin.returnUrl, params, secret));
+  }
+
+  /** the call is over by Twilio's account of it (a read that fails: not known to be, the redirect goes as it would) */
+  private async callOver(callSid: string, log: Logger): Promise<boolean> {
+    try {
+      return TERMINAL_CALL_STATUSES.has((await this.d.twilio.calls(callSid).fetch()).status);
+    } catch (err) {
+      log.warn({ err: errFields(err) }, "drop-in capture: the call's status could not be read at its return");
+      return false;
+    }
   }
 
   /**
