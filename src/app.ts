@@ -198,6 +198,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       { variable: 'METRICS_HOST', host: config.metrics.host, port: metricsPort },
       'metrics listener on every interface with no token: /metrics on METRICS_PORT answers anyone who reaches it; set METRICS_TOKEN (a bearer token the scraper sends), or METRICS_HOST to a loopback or internal address, or firewall the port',
     );
+  // a drop-in capture needs both: with one alone every capture is refused (an apology and a hangup), found only on a caller's call
+  const dropinMissing =
+    config.capture.returnUrls.length === 0 ? 'CAPTURE_RETURN_URLS' : config.capture.resultSecret === undefined ? 'CAPTURE_RESULT_SECRET' : undefined;
+  if (dropinMissing && (config.capture.returnUrls.length > 0 || config.capture.resultSecret !== undefined))
+    log.warn(
+      { variable: dropinMissing },
+      `${dropinMissing} unset while the other drop-in setting is set: every drop-in capture (/twilio/capture/:flowId) is refused with an apology and a hangup; set both`,
+    );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
   if (!config.subjectKey)
     log.warn(
