@@ -113,6 +113,7 @@ export function captureHandler(d: CaptureRouteDeps) {
     if (outlived || (await d.calls.get(p.CallSid))) return refuse('call-already-known');
     const outbound = typeof raw.Direction === 'string' && raw.Direction.startsWith('outbound');
     log.info({ flowId: flow.id, outbound }, 'drop-in capture started');
+    let known = false;
     const twiml = await d.runner.start(
       dropinFlow(flow),
       // the party keying is the caller of an inbound call and the called party of an outbound
@@ -126,9 +127,14 @@ export function captureHandler(d: CaptureRouteDeps) {
       { dropin: { returnUrl: returnUrl.toString() }, recording: await d.dropin.appRecording(p.CallSid, log) },
       // what this request pauses is its own: should it fail, its rescue resumes that and nothing else (dropin-rescue.ts)
       request,
+      // another capture of the call (another flow: the replay guard holds back the same one) created its record since the check above
+      () => {
+        known = true;
+        return refuse('call-already-known');
+      },
     );
     // from its first prompt on, a caller who hangs up is noticed (service.ts), by any instance
-    await d.dropin.watch(p.CallSid);
+    if (!known) await d.dropin.watch(p.CallSid);
     return twiml;
   };
 }

@@ -134,10 +134,13 @@ export class FlowRunner {
     extra: Pick<Partial<CallSession>, 'dropin' | 'recording'> = {},
     /** the request starting a drop-in capture: the app's recordings it pauses are held as its own (dropin/held-pauses.ts) */
     pausedBy?: PausingRequest,
+    /** the answer when the call's record exists already (another request created it first), instead of re-asking where it stands */
+    ifKnown?: () => Promise<string>,
   ): Promise<string> {
     const opening = this.opening(flow, p, extra);
     const { session, created } = await this.d.calls.create(opening.session, opening.also);
     if (!created) {
+      if (ifKnown) return ifKnown();
       // the same call's first webhook again, with other parameters: re-ask where it stands
       return this.run(flow, session, { kind: 'resume' }, log, this.immediate, pausedBy);
     }
