@@ -285,6 +285,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     replay,
     subjectSecret: subjectKeyObject,
     log,
+    erasureBackoff: opts.erasureBackoff,
+    // processor: a name from PROCESSORS_FILE, a fixed vocabulary; only what was sent (or tried) is counted
+    onForwarded: (processor, status) => {
+      if (status === 'forwarded' || status === 'failed') metrics.erasureForwards.inc({ processor, outcome: status });
+    },
     onLeft: leftActive,
     // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
     onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),

@@ -157,6 +157,12 @@ export function createMetrics() {
       labelNames: ['processor', 'outcome'] as const,
       registers: [registry],
     }),
+    erasureForwards: new Counter({
+      name: 'tonewall_erasure_forwards_total',
+      help: "A subject's erasure forwarded to a processor's eraseUrl, by processor and outcome: forwarded, or failed (given up after its tries: the processor was not told)",
+      labelNames: ['processor', 'outcome'] as const,
+      registers: [registry],
+    }),
     agentSocketsClosed: new Counter({
       name: 'tonewall_agent_sockets_closed_total',
       help: 'Authenticated agent sockets the service closed for a limit: backpressure (the client stopped reading), rate-limit (it sent too fast)',

@@ -53,6 +53,8 @@ export interface BuildOptions {
   dropinBackoff?: Backoff;
   /** processor deliveries: the retries of a delivery that failed (processors/http.ts DEFAULT_BACKOFF); tests shorten them */
   processorBackoff?: Backoff;
+  /** erasures forwarded to processors: the retries of one that failed (processors/erase.ts ERASURE_BACKOFF); tests shorten them */
+  erasureBackoff?: Backoff;
   /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
   sweepEveryMs?: number;
   sweepQuietMs?: number;

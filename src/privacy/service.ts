@@ -103,6 +103,11 @@ export interface PrivacyServiceDeps {
   /** retry schedule for `eraseUrl` requests (default ERASURE_BACKOFF: 5 tries from 0.5 s) */
   erasureBackoff?: Backoff;
   fetchImpl?: typeof fetch;
+  /**
+   * each processor's outcome of a forwarded erasure, as it is known (tonewall_erasure_forwards_total):
+   * a failed forward must reach the operator, not only the admin holding the receipt
+   */
+  onForwarded?: (processor: string, status: ErasureOutcome['status']) => void;
   /** SENDING_WAIT_MS unless a test shortens it */
   sendingWaitMs?: number;
   /**
@@ -182,6 +187,7 @@ export class PrivacyService {
       fetchImpl: this.deps.fetchImpl,
       log,
     });
+    for (const o of outcomes) this.deps.onForwarded?.(o.name, o.status);
     const receipt: ErasureReceipt = {
       receiptId,
       subject: maskSubject(named),
