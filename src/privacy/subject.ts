@@ -64,6 +64,20 @@ function telNumber(text: string): string | undefined {
   return number !== undefined && isE164(number) ? number : undefined;
 }
 
+/**
+ * A global number as people write one: its `+`, then digits with spaces or visual separators
+ * between them (ITU-T E.123 `+44 20 7946 0000`, `+1 (555) 123-4567`, `+1-555-123-4567`), as a
+ * `tel:` URI's number may be written. The same person as the E.164 number, whichever way it came:
+ * an admin asking for `+44 20 7946 0000` must find the calls from `+442079460000`, not be told
+ * nothing is held.
+ */
+const WRITTEN_NUMBER = /^\+[0-9]+(?:[-.() ]+[0-9]+)*$/;
+function writtenNumber(text: string): string | undefined {
+  if (!WRITTEN_NUMBER.test(text)) return undefined;
+  const number = text.replace(/[-.() ]/g, '');
+  return isE164(number) ? number : undefined;
+}
+
 /** the schemes of a SIP URI or a Client identity: a text in one of them is read by its rules, or not at all */
 const ADDRESS_SCHEME = /^(sips?|client):/i;
 /** what a caller ID kept as sent may be: what Twilio's `From` holds at most, no control character */
@@ -74,7 +88,8 @@ const OTHER_CALLER = /^[^\p{Cc}]{1,256}$/u;
  * - `withheld`: no one (every caller who withholds their number sends the same value): a word or
  *   a keypad placeholder, `client:Anonymous` (Twilio's identity for a Client with none), or a SIP
  *   URI whose user part is one of those or whose host is `anonymous.invalid`;
- * - `phone`: an E.164 number, `From` itself, a `tel:` URI of a global number, or the user part of
+ * - `phone`: an E.164 number, `From` itself or written with spaces or visual separators
+ *   (`+1 555-123-4567`), a `tel:` URI of a global number, or the user part of
  *   a SIP URI (`sip:+1555…@trunk`, `;user=phone` or not), visual separators dropped: the same
  *   person whichever way it came;
  * - `sip`: any other SIP URI, as `sip:user@host` (sip-uri.ts);
@@ -113,6 +128,8 @@ function addressCaller(text: string): CallerId | null {
 export function callerIdOf(from: string): CallerId {
   if (isWithheldWord(from)) return WITHHELD;
   if (isE164(from)) return { kind: 'phone', subject: from };
+  const written = writtenNumber(from);
+  if (written !== undefined) return WITHHELD_CALLER_IDS.includes(written) ? WITHHELD : { kind: 'phone', subject: written };
   const tel = telNumber(from);
   if (tel !== undefined) return WITHHELD_CALLER_IDS.includes(tel) ? WITHHELD : { kind: 'phone', subject: tel };
   const scheme = ADDRESS_SCHEME.exec(from)?.[1].toLowerCase();

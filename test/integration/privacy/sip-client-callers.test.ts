@@ -218,6 +218,22 @@ describe('callers whose From is a SIP URI, a Twilio Client identity, a tel URI o
     await eraseAndCheck('tel:+1-555-123-0003', NUMBER_OF_CALLER, mine, [other.sid], ['5551230003', '555-123-0003']);
   }, 60000);
 
+  test('a number asked for as people write it (spaces, brackets, dashes) is the E.164 caller: found and erased by it', async () => {
+    const NUMBER_OF_CALLER = '+15551230006';
+    const mine = [await call(NUMBER_OF_CALLER), await call(NUMBER_OF_CALLER)];
+    const other = await call('+15551230007');
+
+    for (const asked of ['+1 555 123 0006', '+1 (555) 123-0006', '+1.555.123.0006']) {
+      const res = await subjectRequest('GET', asked);
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as AccessReport;
+      expect(report.subject).toBe('+*******0006');
+      expect(report.calls.map((c) => c.callSid).sort()).toEqual(mine.map((c) => c.sid).sort());
+    }
+
+    await eraseAndCheck('+1 555-123-0006', NUMBER_OF_CALLER, mine, [other.sid], ['5551230006', '555 123 0006']);
+  }, 60000);
+
   test('any other caller ID (a number without its +) is a subject as Twilio sent it: found and erased by that text, and by no other', async () => {
     const AS_SENT = '15551230004';
     const mine = [await call(AS_SENT), await call(AS_SENT)];

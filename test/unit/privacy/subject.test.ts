@@ -94,6 +94,12 @@ describe("callerIdOf: who Twilio's From names", () => {
     ['tel:+1-555-123-4567', { kind: 'phone', subject: '+15551234567' }],
     ['TEL:+1(555)123.4567;ext=12;isub=9;phone-context=x', { kind: 'phone', subject: '+15551234567' }],
     ['tel:+44-20-7946-0000;ext=1%2A', { kind: 'phone', subject: '+442079460000' }],
+    // a global number written with spaces or visual separators (E.123) is that number
+    ['+1 555 123 4567', { kind: 'phone', subject: '+15551234567' }],
+    ['+1 (555) 123-4567', { kind: 'phone', subject: '+15551234567' }],
+    ['+1-555-123-4567', { kind: 'phone', subject: '+15551234567' }],
+    ['+44 20 7946 0000', { kind: 'phone', subject: '+442079460000' }],
+    ['+1.555.123.4567', { kind: 'phone', subject: '+15551234567' }],
     // any other caller ID: kept as sent, its own canonical form
     ['15551234567', { kind: 'other', subject: '15551234567' }],
     [' +15551234567', { kind: 'other', subject: ' +15551234567' }],
@@ -101,6 +107,9 @@ describe("callerIdOf: who Twilio's From names", () => {
     ['tel:5551234;phone-context=example.com', { kind: 'other', subject: 'tel:5551234;phone-context=example.com' }],
     ['tel:+0123456789', { kind: 'other', subject: 'tel:+0123456789' }],
     ['tel:+1-555-CALL-NOW', { kind: 'other', subject: 'tel:+1-555-CALL-NOW' }],
+    ['+1 555 CALL NOW', { kind: 'other', subject: '+1 555 CALL NOW' }],
+    ['+ 1 555 123 4567', { kind: 'other', subject: '+ 1 555 123 4567' }],
+    ['+0 555 123 4567', { kind: 'other', subject: '+0 555 123 4567' }],
     ['mailto:alice@example.com', { kind: 'other', subject: 'mailto:alice@example.com' }],
     ['Alice Q', { kind: 'other', subject: 'Alice Q' }],
     // a SIP URI or Client identity not well formed: no request could name it (400), so filed under nothing
@@ -131,6 +140,8 @@ describe("callerIdOf: who Twilio's From names", () => {
     'sip:+266-696-687@trunk.example.com;user=phone',
     // a placeholder as a tel URI
     'tel:+266-696-687',
+    // or written with separators
+    '+266 696 687',
   ])('withheld: %p', (from) => {
     expect(callerIdOf(from)).toEqual({ kind: 'withheld' });
     expect(isWithheldCallerId(from)).toBe(true);
@@ -173,7 +184,9 @@ describe('subjectRequest: what the subject routes take', () => {
     // any other caller ID, as Twilio sent it
     ['15551234567', '15551234567'],
     ['+12', '+12'],
-    ['+1555 123', '+1555 123'],
+    // a number written with spaces or separators: the number
+    ['+1 555 123 4567', '+15551234567'],
+    ['+1555 123', '+1555123'],
     ['tel:5551234;phone-context=example.com', 'tel:5551234;phone-context=example.com'],
     ['mailto:alice@example.com', 'mailto:alice@example.com'],
   ])('%p is the subject %p', (param, subject) => {
