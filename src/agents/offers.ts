@@ -83,7 +83,15 @@ export async function acceptOffer(d: OfferDeps, p: Principal, session: CallSessi
       s.handoff.acceptedAt = Date.now();
     } else s.state = 'bridging';
   });
-  if (!updated || updated.handoff.agentSub !== p.sub) throw Errors.conflict({ detail: 'the call is not offered' });
+  if (!updated || updated.handoff.agentSub !== p.sub) {
+    // The offer was ours, but the call was not: it ended, or its caller was erased, after it was
+    // read (an erasure removes the offer before it ends and removes the record). Taken back, so
+    // nothing that names the call is left behind it.
+    await d.store.del(d.keys.offer(session.callSid));
+    // gone: erased (or expired), as an accept that read no record answers
+    if (!updated) throw Errors.callNotFound();
+    throw Errors.conflict({ detail: 'the call is not offered' });
+  }
   await d.audit
     .append(session.callSid, { type: 'agent.accepted', role: p.role, actor })
     .catch((e: unknown) => d.log.error({ callSid: session.callSid, err: errFields(e) }, 'audit append failed after an accept'));

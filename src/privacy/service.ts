@@ -307,7 +307,14 @@ export class PrivacyService {
     // tried before the record went would be retried later without asking for the record
     // (dropin/result-delivery.ts): removed here, it is not; one queued from now on is dropped at
     // its first try. A try that holds its lease now may be POSTing it: the erasure waits for it.
-    await store.multi([...(await this.captureRecordDeletions(callSid)), ...dropinResultDeletions(keys, callSid)]);
+    // An accept that read the call as offered and took its offer after the removal of it above
+    // (its bridge then ends with the record): the offer goes too.
+    await store.multi([
+      ...(await this.captureRecordDeletions(callSid)),
+      ...dropinResultDeletions(keys, callSid),
+      { op: 'del', key: keys.offer(callSid) },
+      { op: 'srem', key: keys.offers(), member: callSid },
+    ]);
     const resultLease = keys.dropinResultLease(callSid);
     const resultsSending = (await store.get(resultLease)) === null ? [] : [resultLease];
     try {
