@@ -167,7 +167,8 @@ export class PrivacyService {
     // what of the caller's reached which processor, collected before the records go
     const sent: SentDelivery[] = [];
     try {
-      for (const sid of await this.deps.calls.sidsForSubject(subject)) {
+      const listed = await this.deps.calls.sidsForSubject(subject);
+      for (const sid of listed) {
         const erased = await this.eraseCall(sid, subject, receiptId, actor);
         if (erased.found) calls++;
         values += erased.values;
@@ -176,7 +177,9 @@ export class PrivacyService {
         resultsSending.push(...erased.resultsSending);
         sent.push(...erased.sent);
       }
-      await store.del(keys.subject(subject));
+      // The entries erased, not the index: a call of the caller's that began while this ran
+      // (listed after the read above) stays findable, by access and by the next erasure.
+      if (listed.length > 0) await store.multi(listed.map((sid) => ({ op: 'srem' as const, key: keys.subject(subject), member: sid })));
     } finally {
       await store.del(lock);
     }
