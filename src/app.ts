@@ -46,7 +46,7 @@ import { BridgeLost } from './twilio/bridge-lost';
 import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
-import { loadProcessors, ProcessorDelivery, weakProcessorSecrets } from './processors';
+import { ErasureQueue, loadProcessors, ProcessorDelivery, weakProcessorSecrets } from './processors';
 import { PrivacyService, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 import type { BuildOptions, Services } from './services';
@@ -275,6 +275,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
+  // erasures a twilio-generic-pay gateway has not acknowledged yet, kept and retried by any instance
+  const erasureQueue = new ErasureQueue({
+    store,
+    keys,
+    processors,
+    log,
+    backoff: opts.erasureRetryBackoff,
+    pollMs: opts.erasurePollMs,
+    onOutcome: (processor, status) => metrics.erasureForwards.inc({ processor, outcome: status }),
+  });
   const privacy = new PrivacyService({
     calls,
     vault,
@@ -286,6 +296,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     subjectSecret: subjectKeyObject,
     log,
     erasureBackoff: opts.erasureBackoff,
+    erasureQueue,
     // processor: a name from PROCESSORS_FILE, a fixed vocabulary; only what was sent (or tried) is counted
     onForwarded: (processor, status) => {
       if (status === 'forwarded' || status === 'failed') metrics.erasureForwards.inc({ processor, outcome: status });
@@ -552,6 +563,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preClose', () => live.stop());
 
   await delivery.start();
+  await erasureQueue.start();
   // hang-up watches and result POSTs left in the store by a stopped instance are taken up here
   await dropin.start();
   const sweep = new CallSweep({
@@ -577,6 +589,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await dropin.close();
     await services.metricsServer.close();
     await delivery.stop();
+    await erasureQueue.stop();
     if (!opts.store) await store.close();
   });
   log.info(

@@ -30,6 +30,7 @@ import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries, type SentDelivery } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
+import type { ErasureQueue } from '../processors/erase-queue';
 import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
@@ -108,6 +109,8 @@ export interface PrivacyServiceDeps {
    * a failed forward must reach the operator, not only the admin holding the receipt
    */
   onForwarded?: (processor: string, status: ErasureOutcome['status']) => void;
+  /** keeps a twilio-generic-pay processor's forward until it is acknowledged (processors/erase-queue.ts) */
+  erasureQueue?: ErasureQueue;
   /** SENDING_WAIT_MS unless a test shortens it */
   sendingWaitMs?: number;
   /**
@@ -189,6 +192,7 @@ export class PrivacyService {
       backoff: this.deps.erasureBackoff,
       fetchImpl: this.deps.fetchImpl,
       log,
+      queue: this.deps.erasureQueue,
     });
     for (const o of outcomes) this.deps.onForwarded?.(o.name, o.status);
     const receipt: ErasureReceipt = {

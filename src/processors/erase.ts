@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { ProcessorConfig } from './config';
 import { transactionId } from './generic-pay';
 import { type Backoff, backoffDelay, checkBackoff, postSigned, sleep } from './http';
+import type { ErasureQueue } from './erase-queue';
 import type { SentDelivery } from './records';
 
 /**
@@ -35,8 +36,12 @@ export const ERASURE_BACKOFF: Readonly<Backoff> = Object.freeze({ baseMs: 500, m
 
 export interface ErasureOutcome {
   name: string;
-  /** `no-delivery`: a twilio-generic-pay processor no delivery of the caller's reached: nothing sent */
-  status: 'forwarded' | 'failed' | 'no-erase-url' | 'no-delivery';
+  /**
+   * `no-delivery`: a twilio-generic-pay processor no delivery of the caller's reached: nothing sent.
+   * `retrying`: a twilio-generic-pay processor that did not acknowledge it within its tries: the
+   * forward is kept in the store and tried again until it does (erase-queue.ts)
+   */
+  status: 'forwarded' | 'failed' | 'no-erase-url' | 'no-delivery' | 'retrying';
   httpStatus?: number;
   attempts?: number;
 }
@@ -45,6 +50,8 @@ export interface ForwardErasureOptions {
   backoff?: Backoff;
   fetchImpl?: typeof fetch;
   log?: Logger;
+  /** keeps a twilio-generic-pay forward until it is acknowledged (its ids are in no record once the erasure is done) */
+  queue?: ErasureQueue;
 }
 
 export function erasureIdempotencyKey(receiptId: string, processor: string): string {
@@ -83,16 +90,32 @@ export async function forwardErasure(
       if (!p.eraseUrl || secret === undefined) return { name: p.name, status: 'no-erase-url' };
       const body = erasureBody(p, who, receiptId);
       if (body === undefined) return { name: p.name, status: 'no-delivery' };
+      const idempotencyKey = erasureIdempotencyKey(receiptId, p.name);
+      // a tonewall body names the caller: not kept (the admin repeats the erasure, which reaches every such processor)
+      const held =
+        p.protocol === 'twilio-generic-pay'
+          ? await opts.queue?.hold(p.name, receiptId, body, idempotencyKey).catch(() => {
+              // the store refused it: the forward's own tries go on, as before there was a queue
+              opts.log?.warn({ processor: p.name, receiptId }, 'erasure forward not kept: the store refused it');
+              return undefined;
+            })
+          : undefined;
       let httpStatus: number | undefined;
       for (let attempt = 1; attempt <= backoff.maxAttempts; attempt++) {
-        const out = await postSigned(fetchImpl, p.eraseUrl, body, secret, erasureIdempotencyKey(receiptId, p.name));
+        const out = await postSigned(fetchImpl, p.eraseUrl, body, secret, idempotencyKey);
         httpStatus = out.status;
         if (out.ok) {
           opts.log?.info({ processor: p.name, receiptId, status: out.status, attempt }, 'erasure forwarded');
+          await held?.settle(true);
           return { name: p.name, status: 'forwarded', httpStatus: out.status, attempts: attempt };
         }
         opts.log?.warn({ processor: p.name, receiptId, status: out.status, reason: out.reason, attempt }, 'erasure forward failed');
         if (attempt < backoff.maxAttempts) await sleep(backoffDelay(attempt, backoff));
+      }
+      if (held) {
+        await held.settle(false);
+        opts.log?.warn({ processor: p.name, receiptId, status: httpStatus }, 'erasure forward failed: kept, to be retried');
+        return { name: p.name, status: 'retrying', ...(httpStatus !== undefined ? { httpStatus } : {}), attempts: backoff.maxAttempts };
       }
       opts.log?.error({ processor: p.name, receiptId, status: httpStatus }, 'erasure forward failed: giving up');
       return { name: p.name, status: 'failed', ...(httpStatus !== undefined ? { httpStatus } : {}), attempts: backoff.maxAttempts };

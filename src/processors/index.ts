@@ -21,4 +21,5 @@ export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
 export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';
 export { type DeliveryRecord, type SentDelivery, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor, roundsSent } from './records';
 export { forwardErasure, erasureBody, type ErasureOutcome, type ErasureSubject, ERASURE_BACKOFF } from './erase';
+export { ErasureQueue, type ErasureQueueDeps, ERASURE_RETRY_BACKOFF } from './erase-queue';
 export { summarizeAnswer, type ProcessorSummary } from './summary';

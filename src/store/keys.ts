@@ -26,6 +26,11 @@ export interface Keys {
   deliveryLease(callSid: string, processor: string): string;
   deliveries(): string;
   erasure(subjectHash: string): string;
+  /** an erasure forward to a twilio-generic-pay processor not yet acknowledged (processors/erase-queue.ts): ids only */
+  erasureForward(receiptId: string, processor: string): string;
+  erasureForwardLease(receiptId: string, processor: string): string;
+  /** the erasure forwards still to be acknowledged */
+  erasureForwards(): string;
   /** a drop-in capture waiting on its caller: when its call's status is next read (dropin/hangup-watch.ts) */
   dropinWatch(callSid: string): string;
   /** the calls whose drop-in capture waits on the caller, scanned by every instance */
@@ -70,6 +75,9 @@ export function makeKeys(prefix = 'tw:'): Keys {
     deliveryLease: (callSid: string, processor: string) => k('lease', callSid, processor),
     deliveries: () => k('deliveries'),
     erasure: (subjectHash: string) => k('erasure', subjectHash),
+    erasureForward: (receiptId: string, processor: string) => k('erasefwd', receiptId, processor),
+    erasureForwardLease: (receiptId: string, processor: string) => k('erasefwd', 'lease', receiptId, processor),
+    erasureForwards: () => k('erasefwd', 'pending'),
     dropinWatch: (callSid: string) => k('dropin', 'watch', callSid),
     dropinWatches: () => k('dropin', 'watches'),
     dropinResult: (callSid: string) => k('dropin', 'result', callSid),

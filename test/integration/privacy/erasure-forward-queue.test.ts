@@ -1,0 +1,122 @@
+/**
+ * An erasure a twilio-generic-pay gateway does not acknowledge within the forward's own tries is
+ * kept in the store and retried, by this or any other instance, until it is: its transaction ids
+ * are read from the delivery records the erasure removes, so once the forward gave up nothing
+ * held named them, and a repeated erasure told that gateway nothing. Real Redis, real HTTP: the
+ * gateway's eraseUrl refuses until it is back; another queue (an instance started afterwards)
+ * then sends the kept body, signed, under the same Idempotency-Key. What is kept names no caller.
+ */
+import { AuditTrail } from '../../../src/audit';
+import { CallRepository } from '../../../src/calls/repository';
+import { PrivacyService, subjectHash } from '../../../src/privacy';
+import { ErasureQueue, parseProcessors, verifyProcessorRequest, type DeliveryRecord, type ProcessorConfig } from '../../../src/processors';
+import { transactionId } from '../../../src/processors/generic-pay';
+import type { Keys, RedisStore } from '../../../src/store';
+import type { Vault } from '../../../src/vault';
+import { TEST_AUDIT_KEY } from '../../support/audit';
+import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
+import { type Gateway, startGateway } from '../../support/gateway';
+import { scanRedis } from '../../support/redis';
+
+const SUBJECT_SECRET = 'subject-secret-for-kept-erasures';
+const PHONE = '+15557778888';
+const CHARGER_SECRET = 'charger-erasure-key-0123456789abcdef';
+const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
+
+let store: RedisStore;
+let keys: Keys;
+let prefix: string;
+let vault: Vault;
+let gw: Gateway;
+let processors: ProcessorConfig[];
+
+beforeEach(async () => {
+  ({ store, keys, prefix, vault } = await redisFixture('erase-queue'));
+  gw = await startGateway();
+  processors = parseProcessors(
+    'p.yaml',
+    `processors:
+  - name: charger
+    protocol: twilio-generic-pay
+    url: ${gw.url}/pay
+    usernameEnv: CONNECTOR_USER
+    passwordEnv: CONNECTOR_PASSWORD
+    fields: [card, expiry, cvv]
+    method: charge
+    amount: "12.50"
+    eraseUrl: ${gw.url}/erase
+    secretEnv: CHARGER_SECRET
+`,
+    { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text', CHARGER_SECRET },
+  );
+});
+afterEach(async () => {
+  await gw.close();
+  expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
+  await store.close();
+});
+
+test('a forward the gateway refused is kept, names no caller, and is sent by the next instance once the gateway is back', async () => {
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
+  const subject = subjectHash(SUBJECT_SECRET, PHONE);
+  // a call of the caller's whose card reached the gateway (a try was counted)
+  const s = makeSession({ subject });
+  await calls.create(s);
+  const now = Date.now();
+  const delivered: DeliveryRecord = {
+    v: 1,
+    callSid: s.callSid,
+    processor: 'charger',
+    status: 'delivered',
+    attempts: 1,
+    nextAt: now,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await store.set(keys.delivery(s.callSid, 'charger'), JSON.stringify(delivered), 900);
+
+  const first = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST });
+  const privacy = new PrivacyService({
+    calls,
+    vault,
+    audit: new AuditTrail(store, keys, { key: TEST_AUDIT_KEY }),
+    store,
+    keys,
+    processors,
+    replay: { forget: async () => undefined },
+    subjectSecret: SUBJECT_SECRET,
+    log: captureLog().log,
+    erasureBackoff: FAST,
+    erasureQueue: first,
+  });
+
+  gw.answer = () => ({ status: 503 });
+  const receipt = await privacy.erase(PHONE);
+  expect(receipt.processors).toEqual([{ name: 'charger', status: 'retrying', httpStatus: 503 }]);
+  const refused = gw.received.filter((r) => r.path === '/erase');
+  expect(refused).toHaveLength(FAST.maxAttempts);
+
+  // kept: ids only, never the caller
+  const kept = (await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'));
+  expect(kept.length).toBeGreaterThan(0);
+  for (const { content } of kept) expect(content).not.toContain(PHONE.slice(1));
+
+  // the instance is gone; another, started after, finds the forward and the gateway answering
+  gw.answer = () => ({ status: 200, body: { ok: true } });
+  const outcomes: [string, string][] = [];
+  const next = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
+  await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
+  await next.poll();
+  expect(outcomes).toEqual([['charger', 'forwarded']]);
+  const sent = gw.received.filter((r) => r.path === '/erase').slice(refused.length);
+  expect(sent).toHaveLength(1);
+  expect(sent[0].headers['idempotency-key']).toBe(refused[0].headers['idempotency-key']);
+  expect(sent[0].body).toBe(refused[0].body);
+  expect(verifyProcessorRequest(String(sent[0].headers['x-tonewall-signature']), sent[0].body, CHARGER_SECRET, 'erasure')).toBeTruthy();
+  expect(JSON.parse(sent[0].body)).toEqual({ purpose: 'erasure', transactionIds: [transactionId(s.callSid, 'charger')], receiptId: receipt.receiptId });
+
+  // acknowledged: nothing kept, and no further try
+  expect((await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'))).toEqual([]);
+  await next.poll();
+  expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(refused.length + 1);
+});
