@@ -310,6 +310,18 @@ export class PrivacyService {
     // the record: if it found the record, it did so before the removal above, so what it wrote
     // is found here; if it found none, it takes back its own writes (captures/executor.ts).
     for (const t of await vault.eraseCall(callSid)) tokens.add(t);
+    // Such a capture's delivery, queued after the deliveries were cancelled above, found the record
+    // and may have sent those values (a twilio-generic-pay gateway charged them): cancelled again
+    // now the record is gone (a try from now on finds none and sends nothing), so its round is
+    // told to the gateway and a try still sending is waited for, and no record of it is left.
+    const late = await cancelDeliveries(
+      store,
+      keys,
+      callSid,
+      processors.map((p) => p.name),
+    );
+    sending.push(...late.sending.filter((l) => !sending.includes(l)));
+    sent.push(...late.sent);
     // A drop-in result queued after the removal above (its hang-up read the record before it) and
     // tried before the record went would be retried later without asking for the record
     // (dropin/result-delivery.ts): removed here, it is not; one queued from now on is dropped at
@@ -331,7 +343,14 @@ export class PrivacyService {
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
     // a call whose record expired before its vault values (VAULT_TTL_SECONDS the longer) is one of theirs all the same
-    return { found: s !== null || tokens.size > 0, values: tokens.size, deliveriesCancelled, sending, resultsSending, sent };
+    return {
+      found: s !== null || tokens.size > 0,
+      values: tokens.size,
+      deliveriesCancelled: deliveriesCancelled + late.pending,
+      sending,
+      resultsSending,
+      sent,
+    };
   }
 
   /** every capture record the call's capture index names (and `named`, the one its record names), and the index */
