@@ -28,7 +28,7 @@ import { endSession, type CallSession } from '../calls/session';
 import { Errors, isTonewallError, PrivacyErrors } from '../errors';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
-import { cancelDeliveries, type SentDelivery } from '../processors/records';
+import { cancelDeliveries, type DeliveryStatus, parseMember, parseRecord, type SentDelivery } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
 import type { ErasureQueue } from '../processors/erase-queue';
 import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
@@ -72,6 +72,11 @@ export interface SubjectCall {
   state: CallSession['state'] | 'expired';
   fields: Record<string, MaskedField>;
   values?: number;
+  /**
+   * The processors the call's values were sent to, or are queued for, as its delivery records
+   * say (GDPR Art. 15(1)(c): the recipients): each one's name, status and tries; absent when none.
+   */
+  deliveries?: { processor: string; status: DeliveryStatus; attempts: number }[];
 }
 
 export interface AccessReport {
@@ -144,8 +149,12 @@ export class PrivacyService {
       const call = s
         ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) }
         : await this.expired(sid);
-      if (!call) continue;
-      calls.push(call);
+      const deliveries = await this.deliveriesOf(sid);
+      if (!call && deliveries.length === 0) continue;
+      calls.push({
+        ...(call ?? { callSid: sid, ...(await this.firstAt(sid)), state: 'expired', fields: {}, values: 0 }),
+        ...(deliveries.length > 0 ? { deliveries } : {}),
+      });
       await this.deps.audit.append(sid, { type: 'subject.accessed', actor });
     }
     calls.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
@@ -215,8 +224,29 @@ export class PrivacyService {
   private async expired(callSid: string): Promise<SubjectCall | undefined> {
     const values = await this.deps.vault.heldFor(callSid);
     if (values === 0) return undefined;
+    return { callSid, ...(await this.firstAt(callSid)), state: 'expired', fields: {}, values };
+  }
+
+  /** the call's delivery records, the configured processors' and any other its index names: no value, no number */
+  private async deliveriesOf(callSid: string): Promise<NonNullable<SubjectCall['deliveries']>> {
+    const { store, keys, processors } = this.deps;
+    const names = new Set(processors.map((p) => p.name));
+    for (const m of await store.smembers(keys.deliveries())) {
+      const p = parseMember(m);
+      if (p && p[0] === callSid) names.add(p[1]);
+    }
+    const out: NonNullable<SubjectCall['deliveries']> = [];
+    for (const name of [...names].sort()) {
+      const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
+      if (rec) out.push({ processor: name, status: rec.status, attempts: rec.attempts });
+    }
+    return out;
+  }
+
+  /** the time of the call's audit trail's first entry, when it has one */
+  private async firstAt(callSid: string): Promise<{ createdAt?: string }> {
     const first = (await this.deps.audit.list(callSid))[0];
-    return { callSid, ...(first ? { createdAt: first.at } : {}), state: 'expired', fields: {}, values };
+    return first ? { createdAt: first.at } : {};
   }
 
   /** `named`: the caller's canonical identity; `subject`: its HMAC, their calls' index key */
