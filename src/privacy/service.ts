@@ -299,6 +299,7 @@ export class PrivacyService {
       pending: deliveriesCancelled,
       sending,
       sent,
+      records,
     } = await cancelDeliveries(
       store,
       keys,
@@ -372,9 +373,9 @@ export class PrivacyService {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
     }
-    // a call whose record expired before its vault values (VAULT_TTL_SECONDS the longer) is one of theirs all the same
+    // a call whose record expired before its vault values or its delivery records (VAULT_TTL_SECONDS the longer) is one of theirs all the same
     return {
-      found: s !== null || tokens.size > 0,
+      found: s !== null || tokens.size > 0 || records + late.records > 0,
       values: tokens.size,
       deliveriesCancelled: deliveriesCancelled + late.pending,
       sending,

@@ -133,13 +133,14 @@ export async function cancelDeliveries(
   keys: Keys,
   callSid: string,
   processorNames: readonly string[],
-): Promise<{ pending: number; sending: string[]; sent: SentDelivery[] }> {
+): Promise<{ pending: number; sending: string[]; sent: SentDelivery[]; records: number }> {
   const names = new Set(processorNames);
   for (const m of await store.smembers(keys.deliveries())) {
     const p = parseMember(m);
     if (p && p[0] === callSid) names.add(p[1]);
   }
   let pending = 0;
+  let records = 0;
   const sending: string[] = [];
   const sent: SentDelivery[] = [];
   for (const name of names) {
@@ -147,6 +148,7 @@ export async function cancelDeliveries(
     // before its request leaves, so either it did so before this, and its round is in `sent`, or
     // it finds no record and sends nothing
     const rec = parseRecord(await store.take(keys.delivery(callSid, name)));
+    if (rec) records++;
     if (rec?.status === 'pending') pending++;
     if (rec) for (const round of roundsSent(rec)) sent.push({ callSid, processor: name, ...(round !== undefined ? { round } : {}) });
     await store.srem(keys.deliveries(), deliveryIndexMember(callSid, name));
@@ -154,5 +156,5 @@ export async function cancelDeliveries(
     const lease = deliveryLeaseKey(keys, callSid, name);
     if ((await store.get(lease)) !== null) sending.push(lease);
   }
-  return { pending, sending, sent };
+  return { pending, sending, sent, records };
 }

@@ -77,4 +77,7 @@ test("access names each call's processors, and a call only a delivery record is 
   });
   expect(report.calls.find((c) => c.callSid === gone.callSid)).toMatchObject({ state: 'expired', fields: {}, values: 0 });
   expect(JSON.stringify(report)).not.toContain(PHONE.slice(1));
+  // and the erasure counts both among the caller's calls
+  expect(await privacy.erase(PHONE)).toMatchObject({ calls: 2 });
+  expect((await privacy.access(PHONE)).calls).toEqual([]);
 });
