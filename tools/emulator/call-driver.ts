@@ -328,6 +328,17 @@ async function connect(
 /** Twilio's error for a <Stream> URL whose scheme is not wss */
 const STREAM_SCHEMA_UNSUPPORTED = 31922;
 /**
+ * Twilio's error for a <Stream track> it does not take ("Stream - Invalid Track configuration",
+ * /docs/api/errors/31941): a bidirectional <Connect><Stream> carries the inbound track only, so
+ * any value but inbound_track is refused there; <Start><Stream> takes inbound_track,
+ * outbound_track or both_tracks (the default is inbound_track).
+ */
+export const STREAM_INVALID_TRACK = 31941;
+const STREAM_TRACKS: Record<'connect' | 'start', readonly string[]> = {
+  connect: ['inbound_track'],
+  start: ['inbound_track', 'outbound_track', 'both_tracks'],
+};
+/**
  * Twilio's error for a message the service sent on a stream that Twilio cannot take: not JSON, a
  * binary frame, not a `media`, `mark` or `clear` message, or one whose format is invalid (an
  * unknown streamSid, a payload that is not base64). Docs: /docs/api/errors/31924.
@@ -336,9 +347,16 @@ export const STREAM_PROTOCOL_ERROR = 31924;
 
 async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kind: 'connect' | 'start'): Promise<MediaLeg | null> {
   const streamSid = newSid('MZ');
-  const tracks = stream.track === 'both_tracks' ? ['inbound', 'outbound'] : stream.track === 'outbound_track' ? ['outbound'] : ['inbound'];
+  const track = stream.track ?? 'inbound_track';
+  const tracks = track === 'both_tracks' ? ['inbound', 'outbound'] : track === 'outbound_track' ? ['outbound'] : ['inbound'];
   // Twilio drops a query string from a stream URL; only <Parameter>s carry data.
   const url = stream.url.split('?')[0];
+  if (!STREAM_TRACKS[kind].includes(track)) {
+    // no stream: the call goes on as after one that did not open
+    ctx.timeline.add({ type: 'stream-open', callSid: call.sid, streamSid, url, accepted: false, errorCode: STREAM_INVALID_TRACK });
+    ctx.logger.warn({ callSid: call.sid, url, track, errorCode: STREAM_INVALID_TRACK }, 'media stream track not supported');
+    return null;
+  }
   if (new URL(url).protocol !== 'wss:') {
     // Twilio opens media streams over TLS only: a ws:// URL is never dialled (error 31922,
     // "URL schema not supported ... verify the schema in TwiML URL is wss")

@@ -73,7 +73,7 @@ export interface StreamOpenEntry extends Base {
   /** false when the service refused the handshake, or Twilio would not dial the URL */
   accepted: boolean;
   httpStatus?: number;
-  /** Twilio's error when it would not dial the URL (31922: not wss) */
+  /** Twilio's error when it would not dial the URL (31922: not wss; 31941: a <Stream track> the verb does not take) */
   errorCode?: number;
 }
 

@@ -289,6 +289,42 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Say']);
   });
 
+  it('opens no stream for a <Stream track> the verb does not take (31941): <Connect> takes inbound_track only; the call goes on', async () => {
+    service.routes.set(
+      '/voice',
+      () =>
+        `<Response><Connect><Stream url="${service.wsOrigin}/streams/both" track="both_tracks"/></Connect>` +
+        `<Start><Stream url="${service.wsOrigin}/streams/bad" track="both"/></Start><Say>after the streams</Say></Response>`,
+    );
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
+    await call.ended;
+    expect(emulator.timelineFor(call.sid).filter((e) => e.type === 'stream-open')).toEqual([
+      expect.objectContaining({ accepted: false, errorCode: 31941, url: `${service.wsOrigin}/streams/both` }),
+      expect.objectContaining({ accepted: false, errorCode: 31941, url: `${service.wsOrigin}/streams/bad` }),
+    ]);
+    expect(service.streamHandshakes).toEqual([]);
+    expect(call.transcript.map((e) => e.verb)).toEqual(['Connect/Stream', 'Start/Stream', 'Say']);
+  });
+
+  it('<Start><Stream track="both_tracks"> streams both tracks; an explicit inbound_track on <Connect> is taken', async () => {
+    service.routes.set(
+      '/voice',
+      () =>
+        `<Response><Start><Stream url="${service.wsOrigin}/streams/fork" track="both_tracks"/></Start>` +
+        `<Connect><Stream url="${service.wsOrigin}/streams/main" track="inbound_track"/></Connect></Response>`,
+    );
+    const fork = service.nextStream();
+    const main = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
+    const forked = await fork;
+    await eventually(() => forked.messages.length >= 2);
+    expect(forked.messages[1]).toMatchObject({ event: 'start', start: { tracks: ['inbound', 'outbound'] } });
+    const connected = await main;
+    await eventually(() => connected.messages.length >= 2);
+    expect(connected.messages[1]).toMatchObject({ event: 'start', start: { tracks: ['inbound'] } });
+    await call.hangup();
+  });
+
   it('connectStream rejects with the handshake status when the service refuses the stream', async () => {
     const url = `${service.wsOrigin}/streams/raw`;
     const opts = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, reach: service.reach };
