@@ -373,6 +373,7 @@ async function openLeg(ctx: EmulatorContext, call: Call, stream: StreamNoun, kin
       streamSid,
       parameters: stream.parameters,
       tracks,
+      bidirectional: kind === 'connect',
       cadence: ctx.mediaCadence,
       onCallerFrame: (frame) => call.captureAudio('inbound', frame),
       onServiceAudio: (bytes) => call.captureAudio('outbound', bytes),

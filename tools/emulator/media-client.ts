@@ -68,6 +68,15 @@ export interface ConnectStreamOptions {
   streamSid?: string;
   parameters?: Record<string, string>;
   tracks?: string[];
+  /**
+   * A <Connect><Stream> is bidirectional, a <Start><Stream> is not (default true, as a bare
+   * connectStream is the bridge's kind). On a unidirectional stream the service "can't send audio
+   * back to Twilio" and "DTMF is not yet supported" (Media Streams overview, Unidirectional Media
+   * Streams); only bidirectional streams take messages from the server and send `mark` (Media
+   * Streams - WebSocket Messages). So such a leg plays nothing the service sends, echoes no mark,
+   * and sends no `dtmf` event; what the service sends is dropped as a message Twilio cannot take.
+   */
+  bidirectional?: boolean;
   /** override the handshake signature; null omits the header */
   signature?: string | null;
   /** where the signed URL is connected to: itself, or the local origin behind its proxy (origins.ts) */
@@ -288,6 +297,11 @@ class Leg implements MediaLeg {
   sendDtmf(digit: string): void {
     if (!DTMF_DIGIT.test(digit)) throw new RangeError(`not a DTMF digit: ${digit}`);
     if (!this.isOpen || this.stopSent) return;
+    if (this.opts.bidirectional === false) {
+      // the key still sounds on the call (its recording holds it); a unidirectional stream carries no dtmf event
+      this.opts.onDtmf?.(digit);
+      return;
+    }
     this.sendJson({
       event: 'dtmf',
       streamSid: this.streamSid,
@@ -335,6 +349,12 @@ class Leg implements MediaLeg {
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.opts.bidirectional === false) {
+      // Twilio's docs say only that the server cannot send on a unidirectional stream, not how it
+      // answers one that does: the emulator drops the message, and counts it as one it cannot take
+      this.fail('message on a unidirectional stream');
+      return;
+    }
     if (isBinary) {
       this.fail('binary frame');
       return;

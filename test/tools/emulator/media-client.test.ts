@@ -228,6 +228,42 @@ describe('media streams: the emulator speaks Twilio Media Streams', () => {
     await call.hangup();
   });
 
+  it('a <Start><Stream> is unidirectional: nothing the service sends is played or marked, and a key goes out as no dtmf event', async () => {
+    service.routes.set(
+      '/voice',
+      () =>
+        `<Response><Start><Recording channels="dual"/></Start><Start><Stream url="${service.wsOrigin}/streams/fork"/></Start><Enqueue>hold</Enqueue></Response>`,
+    );
+    const serviceSide = service.nextStream();
+    const call = await emulator.placeCall({ from: '+15551234567', to: '+15005550006', voiceUrl: `${PUBLIC}/voice` });
+    const stream = await serviceSide;
+    await eventually(() => call.legs.length === 1);
+    const [leg] = call.legs;
+    const played = keyTones('9');
+    for (let i = 0; i < played.length; i += 160) {
+      const frame = new Uint8Array(160).fill(0xff);
+      frame.set(played.subarray(i, i + 160));
+      stream.socket.send(JSON.stringify({ event: 'media', streamSid: leg.streamSid, media: { payload: Buffer.from(frame).toString('base64') } }));
+    }
+    stream.socket.send(JSON.stringify({ event: 'mark', streamSid: leg.streamSid, mark: { name: 'm1' } }));
+    stream.socket.send(JSON.stringify({ event: 'clear', streamSid: leg.streamSid }));
+    const sent = Math.ceil(played.length / 160) + 2;
+    await eventually(() => leg.errors.length === sent);
+    expect(leg.receivedFrames).toBe(0);
+    expect(leg.marks).toEqual([]);
+    expect(leg.clears).toBe(0);
+
+    leg.sendDtmf('5');
+    leg.sendFrame(new Uint8Array(160).fill(0xff));
+    await eventually(() => media(stream).length === 1);
+    expect(stream.messages.map((m) => m.event)).toEqual(['connected', 'start', 'media']);
+    // the key still sounds on the call, so the recording holds it; the service's audio was never played
+    const [inbound, outbound] = call.recordings[0].channels();
+    expect(multimon(inbound)).toBe('5');
+    expect(multimon(outbound)).toBe('');
+    await call.hangup();
+  });
+
   it('goes on with the next verb when the service closes the stream', async () => {
     service.routes.set('/voice', () => `<Response><Connect><Stream url="${service.wsOrigin}/streams/x"/></Connect><Say>after the stream</Say></Response>`);
     const serviceSide = service.nextStream();
