@@ -14,6 +14,26 @@ const url = (name: string) =>
     .url(`${name} must be an absolute URL`)
     .transform((u) => u.replace(/\/+$/, ''));
 
+/**
+ * PUBLIC_URL and MEDIA_PUBLIC_URL: an origin, `scheme://host[:port]`, and nothing more. Every URL
+ * Twilio is given and every signature checked is this text with `/twilio/…` or `/media/…` put
+ * after it, and the routes are served at the root: a path (unless a proxy strips it), a query or
+ * a fragment gives Twilio URLs the service does not answer or whose signature never holds, and
+ * credentials would be written into every TwiML document. Said without the value, which may hold
+ * a password.
+ */
+const origin = (name: string, schemes: readonly string[]) =>
+  url(name).superRefine((u, ctx) => {
+    const p = new URL(u);
+    if (!schemes.includes(p.protocol)) ctx.addIssue({ code: 'custom', message: `${name} must start with ${schemes.map((s) => `${s}//`).join(' or ')}` });
+    else if (p.username || p.password) ctx.addIssue({ code: 'custom', message: `${name} must hold no user name or password` });
+    else if (p.pathname !== '/' || p.search || p.hash || u.endsWith('?') || u.endsWith('#'))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must be an origin alone (https://host[:port]): no path, query or fragment; the service serves /twilio/… and /media/… at the root`,
+      });
+  });
+
 /** a key the service holds only in its environment: long enough to be a key, not a password */
 const secret = (name: string) => z.string().min(32, `${name} must be at least 32 characters`);
 
@@ -108,7 +128,7 @@ const schema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
-    PUBLIC_URL: url('PUBLIC_URL').optional(),
+    PUBLIC_URL: origin('PUBLIC_URL', ['https:', 'http:']).optional(),
     // it goes into every REST path: AC and letters or digits, nothing else (sids.ts)
     TWILIO_ACCOUNT_SID: z
       .string({ required_error: 'TWILIO_ACCOUNT_SID is required' })
@@ -116,7 +136,7 @@ const schema = z
     // any text, as the contract takes it; one shorter than WEAK_SECRET_CHARS is warned at start (weakSecrets)
     TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(1, 'TWILIO_AUTH_TOKEN is required'),
     TWILIO_API_BASE_URL: url('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
-    MEDIA_PUBLIC_URL: url('MEDIA_PUBLIC_URL').optional(),
+    MEDIA_PUBLIC_URL: origin('MEDIA_PUBLIC_URL', ['https:', 'http:', 'wss:', 'ws:']).optional(),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')

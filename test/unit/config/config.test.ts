@@ -202,6 +202,33 @@ describe('AUDIT_KEY ring', () => {
   });
 });
 
+describe('PUBLIC_URL and MEDIA_PUBLIC_URL are origins', () => {
+  // every URL Twilio is given, and every signature checked, is the origin with /twilio/… or
+  // /media/… after it: anything more gives Twilio URLs that are not served or never verify
+  test.each([
+    ['PUBLIC_URL', 'https://ivr.example.com/tonewall', /origin alone/],
+    ['PUBLIC_URL', 'https://ivr.example.com?tenant=1', /origin alone/],
+    ['PUBLIC_URL', 'https://ivr.example.com#top', /origin alone/],
+    ['PUBLIC_URL', 'ftp://ivr.example.com', /https:\/\/ or http:\/\//],
+    ['PUBLIC_URL', 'https://ops:hunter2-secret@ivr.example.com', /user name or password/],
+    ['MEDIA_PUBLIC_URL', 'https://m1.example.com/media', /origin alone/],
+    ['MEDIA_PUBLIC_URL', 'ftp://m1.example.com', /https:\/\//],
+  ])('%s=%s is refused at start, naming the variable and what to fix, never its text', (name, value, why) => {
+    const e = refusal({ [name]: value });
+    expect(e.variable).toBe(name);
+    expect(e.message).toMatch(why);
+    expect(e.message).not.toContain(value);
+    expect(e.message).not.toContain('hunter2');
+  });
+
+  test('an origin, with a port or a trailing slash, is taken; MEDIA_PUBLIC_URL may be ws or wss', () => {
+    expect(loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com/' }).publicUrl).toBe('https://ivr.example.com');
+    expect(loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com:8443' }).publicUrl).toBe('https://ivr.example.com:8443');
+    expect(loadConfig({ ...base, PUBLIC_URL: 'http://[::1]:3000' }).publicUrl).toBe('http://[::1]:3000');
+    expect(loadConfig({ ...base, MEDIA_PUBLIC_URL: 'wss://m1.example.com' }).mediaPublicUrl).toBe('wss://m1.example.com');
+  });
+});
+
 describe('an origin Twilio reaches in plain text', () => {
   const warned = async (env: Record<string, string>) => {
     const logs = new LogCapture();
