@@ -592,9 +592,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await erasureQueue.stop();
     if (!opts.store) await store.close();
   });
+  // what an operator checks first: which store, which flows, and the origins Twilio is given
+  // (PUBLIC_URL holds no credentials, config.ts); flow ids, not their numbers, which log.ts would redact
   log.info(
-    { flows: flows.size, store: store.kind, instanceId: config.instanceId, instanceMessageKey: config.instanceMessageKeys ? 'configured' : 'derived' },
+    {
+      flows: flows.size,
+      flowIds: flows.all().map((f) => f.id),
+      store: store.kind,
+      publicUrl: config.publicUrl,
+      mediaPublicUrl: config.mediaPublicUrl,
+      instanceId: config.instanceId,
+      instanceMessageKey: config.instanceMessageKeys ? 'configured' : 'derived',
+    },
     'tonewall built',
   );
+  // every call would hear "not in service" and every drop-in capture be refused: said at start (an empty directory is taken, as before)
+  if (flows.size === 0)
+    log.warn({ variable: 'FLOWS_DIR', flowsDir: config.flowsDir }, 'no flow loaded from FLOWS_DIR: every call will hear that the number is not in service');
   return app as unknown as FastifyInstance;
 }

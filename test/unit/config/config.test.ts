@@ -229,6 +229,39 @@ describe('PUBLIC_URL and MEDIA_PUBLIC_URL are origins', () => {
   });
 });
 
+describe('the start line', () => {
+  const started = async (env: Record<string, string>) => {
+    const logs = new LogCapture();
+    const app = await buildApp(loadConfig({ ...base, LOG_LEVEL: 'info', ...env }), { logStream: logs });
+    await app.close();
+    return logs.lines.map((l) => JSON.parse(l) as { level: number; msg?: string; [k: string]: unknown });
+  };
+
+  test('names the store, the flows loaded by id and the origins Twilio is given', async () => {
+    const lines = await started({ PUBLIC_URL: 'https://ivr.example.com', MEDIA_PUBLIC_URL: 'https://m1.example.com' });
+    const built = lines.find((l) => l.msg === 'tonewall built')!;
+    const dir = minimalEnv().FLOWS_DIR;
+    const ids = fs
+      .readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => (fs.readFileSync(path.join(dir, f), 'utf8').match(/^id: *(\S+)/m) ?? [])[1]);
+    expect(built).toMatchObject({ store: 'embedded', publicUrl: 'https://ivr.example.com', mediaPublicUrl: 'https://m1.example.com', flows: ids.length });
+    expect([...(built.flowIds as string[])].sort()).toEqual([...ids].sort());
+    expect(lines.some((l) => l.variable === 'FLOWS_DIR')).toBe(false);
+  });
+
+  test('an empty FLOWS_DIR is warned, naming the variable', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-no-flows-'));
+    try {
+      const lines = await started({ FLOWS_DIR: dir });
+      expect(lines.find((l) => l.msg === 'tonewall built')).toMatchObject({ flows: 0, flowIds: [] });
+      expect(lines.filter((l) => l.level === 40 && l.variable === 'FLOWS_DIR')).toHaveLength(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('an origin Twilio reaches in plain text', () => {
   const warned = async (env: Record<string, string>) => {
     const logs = new LogCapture();
