@@ -5,7 +5,7 @@
  * Pub/sub uses its own connection, as Redis requires.
  */
 import Redis from 'ioredis';
-import { Errors, isTonewallError, StoreErrors } from '../errors';
+import { ConfigError, Errors, isTonewallError, StoreErrors } from '../errors';
 import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
 import { checkJsonValue } from './json-field';
 import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
@@ -105,8 +105,9 @@ export class RedisStore implements Store {
     // commands issued in one tick (by concurrent webhooks) leave in one socket write: a write
     // per command was a fifth of the service's CPU under load
     this.client = connection(url, { autoPipelining: true });
-    this.client.on('error', () => {
+    this.client.on('error', (e: Error) => {
       /* surfaced through failing commands and /readyz; an unhandled 'error' would crash */
+      this.lastError = e;
     });
     this.client.defineCommand('twMulti', { lua: MULTI_LUA });
     this.client.defineCommand('twCreateWith', { lua: CREATE_WITH_LUA });
@@ -117,8 +118,30 @@ export class RedisStore implements Store {
     this.scripts = this.client as unknown as Scripts;
   }
 
+  /** the client's last error: what a failed connect() was (its own rejection says only "Connection is closed.") */
+  private lastError?: Error;
+
+  /**
+   * The first connection, at start. Refused, unreachable or unauthenticated: a ConfigError naming
+   * REDIS_URL, where it points (host and port, never the password) and Redis's or the socket's
+   * reason, and the client stopped so it retries no more.
+   */
   async connect(): Promise<void> {
-    await this.client.connect();
+    try {
+      await this.client.connect();
+    } catch (e) {
+      this.client.disconnect();
+      const u = new URL(this.url);
+      const password = decodeURIComponent(u.password);
+      let cause = (this.lastError ?? (e as Error)).message.replace(/\s+/g, ' ');
+      // no reply of Redis's or the socket's holds it; never let one that did carry it out
+      if (password) cause = cause.split(password).join('***');
+      cause = cause.slice(0, 120);
+      throw new ConfigError(
+        'REDIS_URL',
+        `REDIS_URL: Redis at ${u.host || 'localhost'} cannot be used at start (${cause}): check that it runs there, the password (redis://:password@host:port, percent-encoded), and rediss:// for TLS`,
+      );
+    }
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {

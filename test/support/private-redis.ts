@@ -17,10 +17,12 @@ export class PrivateRedis {
   private constructor(
     readonly port: number,
     private readonly persist: boolean,
+    private readonly password?: string,
   ) {}
 
-  static async start(opts: { persist?: boolean } = {}): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), opts.persist ?? false);
+  /** `password`: the server requires it (requirepass), as a deployment's Redis does */
+  static async start(opts: { persist?: boolean; password?: string } = {}): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), opts.persist ?? false, opts.password);
     if (redis.persist) redis.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-redis-'));
     await redis.up();
     return redis;
@@ -37,7 +39,8 @@ export class PrivateRedis {
 
   async up(): Promise<void> {
     const persistence = this.dir ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
+    const auth = this.password ? ['--requirepass', this.password] : [];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...auth], { stdio: 'ignore' });
     await waitForPong(this.port);
   }
 
@@ -94,7 +97,8 @@ function pong(port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
     s.once('data', (d) => {
       s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      // a Redis that requires a password answers a PING without one NOAUTH: up all the same
+      resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
     });
     s.write('PING\r\n');
   });

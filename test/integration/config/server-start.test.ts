@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { freePort, waitFor } from '../../support/harness';
+import { PrivateRedis } from '../../support/private-redis';
 import { generateKeyRingText } from '../../../src/vault';
 import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 
@@ -200,4 +201,36 @@ describe('process start', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 30000);
+
+  // Redis is asked once at start (store/redis.ts connect): the client's own rejection said only
+  // "Connection is closed." for a Redis down, a wrong password and a TLS mismatch alike
+  describe('REDIS_URL that cannot be used at start → one line naming it, where it points and why, exit 1, never the password', () => {
+    const PASSWORD = 'the-right-redis-password-0123456789';
+    const WRONG = 'a-wrong-redis-password-9876543210';
+    let redis: PrivateRedis;
+    beforeAll(async () => {
+      redis = await PrivateRedis.start({ password: PASSWORD });
+    });
+    afterAll(async () => redis?.close());
+
+    test.each([
+      ['nothing listening there', async () => `redis://:${WRONG}@127.0.0.1:${await freePort()}`, /ECONNREFUSED/],
+      ['a wrong password', async () => `redis://:${WRONG}@127.0.0.1:${redis.port}`, /WRONGPASS/],
+      ['no password for a Redis that requires one', async () => `redis://127.0.0.1:${redis.port}`, /NOAUTH/],
+    ])(
+      '%s',
+      async (_what, redisUrl, reason) => {
+        const url = await redisUrl();
+        const { code, stderr, stdout } = await run({ ...valid(), REDIS_URL: url });
+        expect(code).toBe(1);
+        const lines = stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^tonewall: cannot start: TW_ERR_CONFIG_INVALID: REDIS_URL: /);
+        expect(lines[0]).toContain(new URL(url).host);
+        expect(lines[0]).toMatch(reason);
+        for (const secret of [WRONG, PASSWORD]) expect(stderr + stdout).not.toContain(secret);
+      },
+      20000,
+    );
+  });
 });
