@@ -236,6 +236,9 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
   });
 
+/** every variable the service reads: what README, docs/contract.md and docker-compose.yml must each name */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.innerType().shape));
+
 export interface Config {
   readonly port: number;
   readonly host: string;

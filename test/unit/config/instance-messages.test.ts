@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, loadConfig } from '../../../src/config';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../../src/config';
 import { generateKeyRingText } from '../../../src/vault';
 
 const root = path.join(__dirname, '../../..');
@@ -62,8 +62,21 @@ describe('INSTANCE_MESSAGE_KEY', () => {
 
 describe('docker-compose', () => {
   const compose = parseYaml(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { command?: string[]; ports?: string[]; environment?: Record<string, string> }>;
+    services: Record<string, { command?: string[]; ports?: string[]; environment?: Record<string, string>; restart?: string }>;
   };
+
+  // compose reads an .env beside it for ${…} only: a variable the service's environment does not
+  // list never reaches the container, and the service runs without it, silently
+  test("every variable the service reads is passed to it (the listen address is the image's own)", () => {
+    const env = compose.services.tonewall.environment ?? {};
+    const missing = CONFIG_VARIABLES.filter((v) => !(v in env) && v !== 'HOST');
+    expect(missing).toEqual([]);
+  });
+
+  test('both services come back after a crash or a reboot', () => {
+    expect(compose.services.tonewall.restart).toBe('unless-stopped');
+    expect(compose.services.redis.restart).toBe('unless-stopped');
+  });
 
   test('Redis requires a password, is not published on the host, and the service connects with it', () => {
     const redis = compose.services.redis;
@@ -71,5 +84,22 @@ describe('docker-compose', () => {
     expect(redis.environment?.REDIS_PASSWORD).toMatch(/^\$\{REDIS_PASSWORD:\?/);
     expect(redis.ports).toBeUndefined();
     expect(compose.services.tonewall.environment?.REDIS_URL).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?\}@redis:6379$/);
+  });
+});
+
+describe('the configuration tables', () => {
+  const names = (file: string) =>
+    new Set(
+      fs
+        .readFileSync(path.join(root, file), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('| `'))
+        .flatMap((l) => [...l.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])),
+    );
+
+  test.each(['README.md', 'docs/contract.md'])('%s names every variable the service reads, and none it does not', (file) => {
+    const documented = names(file);
+    expect(CONFIG_VARIABLES.filter((v) => !documented.has(v))).toEqual([]);
+    expect([...documented].filter((v) => !CONFIG_VARIABLES.includes(v))).toEqual([]);
   });
 });
