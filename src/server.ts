@@ -28,7 +28,15 @@ async function main(): Promise<void> {
     process.stderr.write(`tonewall: cannot start: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}\n`);
     process.exit(1);
   }
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    // a port taken or not ours to bind is PORT's to fix; an address not on this machine, or a name that does not resolve, HOST's
+    const err = e as { code?: string; message?: string };
+    const variable = err.code === 'EADDRINUSE' || err.code === 'EACCES' ? 'PORT' : 'HOST';
+    process.stderr.write(`tonewall: cannot start: ${variable}: cannot listen on ${config.host} port ${config.port}: ${err.code ?? err.message ?? String(e)}\n`);
+    process.exit(1);
+  }
   // METRICS_PORT set and not to be had stops the start; its default busy is warned (ops/metrics-server.ts)
   try {
     const metricsUrl = await app.services.metricsServer.listen();

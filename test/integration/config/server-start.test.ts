@@ -4,6 +4,7 @@
  * serve the account starts, ready, and says what to fix; with a valid environment it answers /healthz.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { freePort, waitFor } from '../../support/harness';
 import { PrivateRedis } from '../../support/private-redis';
@@ -221,7 +222,7 @@ describe('process start', () => {
       '%s',
       async (_what, redisUrl, reason) => {
         const url = await redisUrl();
-        const { code, stderr, stdout } = await run({ ...valid(), REDIS_URL: url });
+        const { code, stderr, stdout } = await run({ ...valid(), TWILIO_API_BASE_URL: emulator.baseUrl, REDIS_URL: url });
         expect(code).toBe(1);
         const lines = stderr.trim().split('\n');
         expect(lines).toHaveLength(1);
@@ -233,4 +234,29 @@ describe('process start', () => {
       20000,
     );
   });
+
+  // app.listen was awaited bare: a port taken or an address not this machine's ended the process
+  // with an unhandled rejection's stack trace, naming no variable
+  test.each([
+    ['PORT', 'a port another process listens on'],
+    ['HOST', 'an address not on this machine'],
+  ])(
+    '%s: %s → one line naming it, exit 1',
+    async (name) => {
+      const taken = net.createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+      try {
+        const port = (taken.address() as net.AddressInfo).port;
+        const env = name === 'PORT' ? { HOST: '127.0.0.1', PORT: String(port) } : { HOST: '192.0.2.1', PORT: '0' };
+        const { code, stderr } = await run({ ...valid(), TWILIO_API_BASE_URL: emulator.baseUrl, ...env });
+        expect(code).toBe(1);
+        const lines = stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^tonewall: cannot start: ${name}: cannot listen on ${env.HOST} port ${env.PORT}: EADDR`));
+      } finally {
+        taken.close();
+      }
+    },
+    20000,
+  );
 });
