@@ -176,6 +176,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const tokens = new StreamTokens(store, keys, config.mediaPublicUrl);
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
+  // the default serves the demo and a local test; behind Twilio every webhook's signature is checked against it and fails (403)
+  if (config.publicUrlDefaulted)
+    log.warn(
+      { variable: 'PUBLIC_URL', publicUrl: config.publicUrl },
+      'PUBLIC_URL unset: webhook signatures are checked against this local origin, so every request from Twilio will be refused (403); set PUBLIC_URL to the https origin Twilio calls',
+    );
   for (const variable of plainTextOrigins(config))
     log.warn(
       { variable },

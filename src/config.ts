@@ -243,6 +243,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly publicUrl: string;
+  /** PUBLIC_URL left unset: publicUrl is `http://localhost:PORT`, which no request of Twilio's is signed for (warned at start) */
+  readonly publicUrlDefaulted: boolean;
   readonly mediaPublicUrl: string;
   readonly twilio: { readonly accountSid: string; readonly authToken: string; readonly apiBaseUrl: string };
   readonly redisUrl?: string;
@@ -344,6 +346,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     publicUrl,
+    publicUrlDefaulted: e.PUBLIC_URL === undefined,
     mediaPublicUrl: e.MEDIA_PUBLIC_URL ?? publicUrl,
     twilio: Object.freeze({ accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, apiBaseUrl: e.TWILIO_API_BASE_URL }),
     redisUrl: e.REDIS_URL,

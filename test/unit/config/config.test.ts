@@ -248,6 +248,14 @@ describe('the start line', () => {
     expect(built).toMatchObject({ store: 'embedded', publicUrl: 'https://ivr.example.com', mediaPublicUrl: 'https://m1.example.com', flows: ids.length });
     expect([...(built.flowIds as string[])].sort()).toEqual([...ids].sort());
     expect(lines.some((l) => l.variable === 'FLOWS_DIR')).toBe(false);
+    expect(lines.some((l) => l.variable === 'PUBLIC_URL')).toBe(false);
+  });
+
+  test('PUBLIC_URL unset is warned: no request of Twilio is signed for the local default', async () => {
+    const lines = await started({ PORT: '3999' });
+    const warned = lines.filter((l) => l.level === 40 && l.variable === 'PUBLIC_URL');
+    expect(warned).toEqual([expect.objectContaining({ publicUrl: 'http://localhost:3999' })]);
+    expect(warned[0].msg).toMatch(/refused \(403\)/);
   });
 
   test('an empty FLOWS_DIR is warned, naming the variable', async () => {
