@@ -42,7 +42,11 @@ async function main(): Promise<void> {
     const metricsUrl = await app.services.metricsServer.listen();
     if (metricsUrl) app.log.info({ metricsUrl }, 'metrics listening');
   } catch (e) {
-    process.stderr.write(`tonewall: cannot start: METRICS_PORT ${config.metrics.port ?? DEFAULT_METRICS_PORT}: ${(e as Error).message}\n`);
+    // as for the public port: a port taken is METRICS_PORT's to fix, an address not this machine's METRICS_HOST's
+    const code = (e as { code?: string }).code;
+    const variable = code === undefined || code === 'EADDRINUSE' || code === 'EACCES' ? 'METRICS_PORT' : 'METRICS_HOST';
+    const value = variable === 'METRICS_HOST' ? config.metrics.host : (config.metrics.port ?? DEFAULT_METRICS_PORT);
+    process.stderr.write(`tonewall: cannot start: ${variable} ${value}: ${(e as Error).message}\n`);
     process.exit(1);
   }
 

@@ -237,6 +237,14 @@ describe('process start', () => {
 
   // app.listen was awaited bare: a port taken or an address not this machine's ended the process
   // with an unhandled rejection's stack trace, naming no variable
+  test('METRICS_HOST: an address not on this machine → one line naming it, exit 1', async () => {
+    const { code, stderr } = await run({ ...valid(), TWILIO_API_BASE_URL: emulator.baseUrl, HOST: '127.0.0.1', PORT: '0', METRICS_HOST: '192.0.2.1' });
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tonewall: cannot start: METRICS_HOST 192\.0\.2\.1: .*EADDRNOTAVAIL/);
+  }, 20000);
+
   test.each([
     ['PORT', 'a port another process listens on'],
     ['HOST', 'an address not on this machine'],
