@@ -13,7 +13,7 @@ import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
-import { DEFAULT_METRICS_PORT, plainTextOrigins, weakSecrets, type Config } from './config';
+import { DEFAULT_METRICS_PORT, originsWithPath, plainTextOrigins, weakSecrets, type Config } from './config';
 import { ConfigError, isTonewallError, RequestErrors } from './errors';
 import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
 import { loadFlows, type FlowCheck } from './flows/load';
@@ -181,6 +181,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     log.warn(
       { variable: 'PUBLIC_URL', publicUrl: config.publicUrl },
       'PUBLIC_URL unset: webhook signatures are checked against this local origin, so every request from Twilio will be refused (403); set PUBLIC_URL to the https origin Twilio calls',
+    );
+  for (const variable of originsWithPath(config))
+    log.warn(
+      { variable },
+      `${variable} has a path: the service serves /twilio/… and /media/… at the root, so the proxy in front of it must strip that path, or nothing Twilio requests is served`,
     );
   for (const variable of plainTextOrigins(config))
     log.warn(

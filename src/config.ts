@@ -15,22 +15,23 @@ const url = (name: string) =>
     .transform((u) => u.replace(/\/+$/, ''));
 
 /**
- * PUBLIC_URL and MEDIA_PUBLIC_URL: an origin, `scheme://host[:port]`, and nothing more. Every URL
- * Twilio is given and every signature checked is this text with `/twilio/…` or `/media/…` put
- * after it, and the routes are served at the root: a path (unless a proxy strips it), a query or
- * a fragment gives Twilio URLs the service does not answer or whose signature never holds, and
- * credentials would be written into every TwiML document. Said without the value, which may hold
- * a password.
+ * PUBLIC_URL and MEDIA_PUBLIC_URL: the base every URL Twilio is given and every signature checked
+ * is made from, this text with `/twilio/…` or `/media/…` put after it. A query or a fragment
+ * gives Twilio URLs whose signature never holds, and credentials would be written into every
+ * TwiML document: refused, said without the value, which may hold a password. A path is taken
+ * (`https://host/tonewall`, behind a proxy that strips it, since the routes are served at the
+ * root) and warned at start (`publicUrlPath`), as without such a proxy nothing Twilio asks for
+ * is served.
  */
 const origin = (name: string, schemes: readonly string[]) =>
   url(name).superRefine((u, ctx) => {
     const p = new URL(u);
     if (!schemes.includes(p.protocol)) ctx.addIssue({ code: 'custom', message: `${name} must start with ${schemes.map((s) => `${s}//`).join(' or ')}` });
     else if (p.username || p.password) ctx.addIssue({ code: 'custom', message: `${name} must hold no user name or password` });
-    else if (p.pathname !== '/' || p.search || p.hash || u.endsWith('?') || u.endsWith('#'))
+    else if (p.search || p.hash || u.endsWith('?') || u.endsWith('#'))
       ctx.addIssue({
         code: 'custom',
-        message: `${name} must be an origin alone (https://host[:port]): no path, query or fragment; the service serves /twilio/… and /media/… at the root`,
+        message: `${name} must be an origin (https://host[:port]), with no query or fragment: the service puts /twilio/… and /media/… after it`,
       });
   });
 
@@ -307,6 +308,15 @@ export function plainTextOrigins(config: Pick<Config, 'publicUrl' | 'mediaPublic
     return (u.protocol === 'http:' || u.protocol === 'ws:') && !LOOPBACK_HOSTS.has(u.hostname);
   };
   return [...(plain(config.publicUrl) ? (['PUBLIC_URL'] as const) : []), ...(plain(config.mediaPublicUrl) ? (['MEDIA_PUBLIC_URL'] as const) : [])];
+}
+
+/**
+ * The origins given with a path (`https://host/tonewall`): the routes are served at the root, so
+ * only a proxy that strips the path serves what Twilio is sent to. Taken, said at start.
+ */
+export function originsWithPath(config: Pick<Config, 'publicUrl' | 'mediaPublicUrl'>): ('PUBLIC_URL' | 'MEDIA_PUBLIC_URL')[] {
+  const pathed = (origin: string) => new URL(origin).pathname !== '/';
+  return [...(pathed(config.publicUrl) ? (['PUBLIC_URL'] as const) : []), ...(pathed(config.mediaPublicUrl) ? (['MEDIA_PUBLIC_URL'] as const) : [])];
 }
 
 /** a secret shorter than this is weak as an HMAC key (RFC 2104: at least the hash's output, 32 bytes for SHA-256) */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../../src/app';
 import type { AuditTrail } from '../../../src/audit';
-import { ConfigError, loadConfig } from '../../../src/config';
+import { ConfigError, loadConfig, originsWithPath } from '../../../src/config';
 import { EmbeddedStore } from '../../../src/store';
 import { generateKeyRingText } from '../../../src/vault';
 import { minimalEnv } from '../../support/env';
@@ -206,12 +206,10 @@ describe('PUBLIC_URL and MEDIA_PUBLIC_URL are origins', () => {
   // every URL Twilio is given, and every signature checked, is the origin with /twilio/… or
   // /media/… after it: anything more gives Twilio URLs that are not served or never verify
   test.each([
-    ['PUBLIC_URL', 'https://ivr.example.com/tonewall', /origin alone/],
-    ['PUBLIC_URL', 'https://ivr.example.com?tenant=1', /origin alone/],
-    ['PUBLIC_URL', 'https://ivr.example.com#top', /origin alone/],
+    ['PUBLIC_URL', 'https://ivr.example.com?tenant=1', /no query or fragment/],
+    ['PUBLIC_URL', 'https://ivr.example.com#top', /no query or fragment/],
     ['PUBLIC_URL', 'ftp://ivr.example.com', /https:\/\/ or http:\/\//],
     ['PUBLIC_URL', 'https://ops:hunter2-secret@ivr.example.com', /user name or password/],
-    ['MEDIA_PUBLIC_URL', 'https://m1.example.com/media', /origin alone/],
     ['MEDIA_PUBLIC_URL', 'ftp://m1.example.com', /https:\/\//],
   ])('%s=%s is refused at start, naming the variable and what to fix, never its text', (name, value, why) => {
     const e = refusal({ [name]: value });
@@ -226,6 +224,16 @@ describe('PUBLIC_URL and MEDIA_PUBLIC_URL are origins', () => {
     expect(loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com:8443' }).publicUrl).toBe('https://ivr.example.com:8443');
     expect(loadConfig({ ...base, PUBLIC_URL: 'http://[::1]:3000' }).publicUrl).toBe('http://[::1]:3000');
     expect(loadConfig({ ...base, MEDIA_PUBLIC_URL: 'wss://m1.example.com' }).mediaPublicUrl).toBe('wss://m1.example.com');
+  });
+
+  test('a path is taken (a proxy in front may strip it) and named for the start warning', () => {
+    const config = loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com/tonewall/', MEDIA_PUBLIC_URL: 'wss://m1.example.com' });
+    expect(config.publicUrl).toBe('https://ivr.example.com/tonewall');
+    expect(originsWithPath(config)).toEqual(['PUBLIC_URL']);
+    expect(originsWithPath(loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com/', MEDIA_PUBLIC_URL: 'https://m1.example.com/media' }))).toEqual([
+      'MEDIA_PUBLIC_URL',
+    ]);
+    expect(originsWithPath(loadConfig({ ...base, PUBLIC_URL: 'https://ivr.example.com' }))).toEqual([]);
   });
 });
 
@@ -249,6 +257,13 @@ describe('the start line', () => {
     expect([...(built.flowIds as string[])].sort()).toEqual([...ids].sort());
     expect(lines.some((l) => l.variable === 'FLOWS_DIR')).toBe(false);
     expect(lines.some((l) => l.variable === 'PUBLIC_URL')).toBe(false);
+  });
+
+  test('a PUBLIC_URL with a path is warned: only a proxy that strips it serves what Twilio requests', async () => {
+    const lines = await started({ PUBLIC_URL: 'https://ivr.example.com/tonewall' });
+    const warned = lines.filter((l) => l.level === 40 && l.variable === 'PUBLIC_URL');
+    expect(warned).toHaveLength(1);
+    expect(warned[0].msg).toMatch(/must strip that path/);
   });
 
   test('PUBLIC_URL unset is warned: no request of Twilio is signed for the local default', async () => {
