@@ -2,8 +2,9 @@
  * `GET /v1/calls/:callSid/audit` (CONTRACT §5): a supervisor's (or admin's) view of one call's
  * PII-free audit trail, whether its chain holds and, when not, the first entry that breaks it.
  *
- * `GET /v1/audit/export` (admin, issue 11; CONTRACT §7): every trail that began in a range of days, as
- * NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`, with `brokenAt` when the
+ * `GET /v1/audit/export` (admin, issue 11; CONTRACT §7): every trail that has an entry in a range of
+ * days (it began, or was appended to, then: the whole trail, once, so that it verifies from its
+ * first entry), as NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`, with `brokenAt` when the
  * trail does not verify; an unreadable trail gets one `{callSid, verified: false, brokenAt}` line
  * with no entry. Kept outside the store, the export is what shows a trail cut short or deleted
  * by someone who can write Redis.
@@ -81,6 +82,9 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
         for (const d of days(from, to)) {
           for (const callSid of await audit.callsOn(d)) {
             const { entries, verified, brokenAt } = await audit.verify(callSid);
+            // a trail written to on several days of the range is listed under each: sent once,
+            // under the first of them it has an entry on
+            if (entries.some((e) => typeof e.at === 'string' && e.at.slice(0, 10) >= from && e.at.slice(0, 10) < d)) continue;
             const trail = verified ? { callSid, verified } : { callSid, verified, brokenAt };
             for (const entry of entries) yield JSON.stringify({ ...trail, entry }) + '\n';
             // a trail with nothing to list that does not verify (unreadable) still gets its line

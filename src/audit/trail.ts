@@ -206,18 +206,19 @@ export class AuditTrail {
   chain(callSid: string, stored: string | null, entries: PreparedEntry[]): { record: CasRecord; ops: StoreOp[] } {
     const trail = stored === null ? [] : parseEntries(stored);
     if (!trail) throw AuditErrors.invalid('the stored trail is unreadable');
+    // the export finds trails by the days they were written to: indexed under the day the trail
+    // began and under each later day it got an entry (a call past midnight, a delivery retried
+    // or an erasure months on), by the write of that day's first entry (the compare-and-set makes
+    // that one writer), and kept as long as the trail
+    const days = new Set<string>();
     for (const e of entries) {
       const last = trail[trail.length - 1];
+      if (!last || (typeof last.at === 'string' ? last.at.slice(0, 10) : '') !== e.at.slice(0, 10)) days.add(e.at.slice(0, 10));
       trail.push(
         sealEntry(this.key, callSid, { seq: trail.length + 1, at: e.at, type: e.type, kid: this.key.kid, prev: last ? last.hash : GENESIS_HASH, ...e.data }),
       );
     }
-    // the export finds trails by the day they began: indexed once, by the write that began the
-    // trail (the compare-and-set makes that one writer), and kept as long as the trail
-    const ops: StoreOp[] =
-      stored === null && trail.length > 0
-        ? [{ op: 'sadd', key: this.keys.auditDay(trail[0].at.slice(0, 10)), member: callSid, ttlSeconds: this.ttlSeconds }]
-        : [];
+    const ops: StoreOp[] = [...days].map((d) => ({ op: 'sadd', key: this.keys.auditDay(d), member: callSid, ttlSeconds: this.ttlSeconds }));
     return { record: { key: this.keys.audit(callSid), expected: stored, next: JSON.stringify(trail), ttlSeconds: this.ttlSeconds }, ops };
   }
 
@@ -254,10 +255,13 @@ export class AuditTrail {
     let current = this.lastWritten.guess(callSid) ?? null;
     for (let attempt = 1; attempt <= APPEND_MAX_TRIES; attempt++) {
       const { record, ops } = this.chain(callSid, current, [entry]);
-      const res = await this.store.compareAndSet(record.key, current, record.next, this.ttlSeconds);
+      // the day index entry lands with the entry (one atomic step), so no trail goes unexported
+      const res =
+        ops.length > 0
+          ? await this.store.compareAndSetAll([record], ops).then((r) => (r.ok ? r : { ok: false as const, current: r.current[0] }))
+          : await this.store.compareAndSet(record.key, current, record.next, this.ttlSeconds);
       if (res.ok) {
         this.written(callSid, record);
-        if (ops.length > 0) await this.store.multi(ops);
         return;
       }
       current = res.current;

@@ -1,0 +1,83 @@
+/**
+ * The audit export over days (CONTRACT §7), on the real service and Redis, over HTTP: an SIEM
+ * pulling each day's export must get every entry written that day, including those appended to a
+ * trail that began on an earlier day (a call past midnight, an erasure months on), and each
+ * trail once per export however many of its days the range covers.
+ */
+import { type Harness, startHarness } from '../../support/harness';
+import { newCallSid } from '../../support/fixtures';
+import { token } from '../../support/agents';
+
+/** only Date is faked: Redis, HTTP and the service's timers run on real time */
+const ONLY_DATE = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
+
+interface Line {
+  callSid: string;
+  verified: boolean;
+  brokenAt?: { seq: number; reason: string };
+  entry?: { seq: number; type: string; at: string };
+}
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  jest.useRealTimers();
+  await h.close();
+});
+afterEach(() => jest.useRealTimers());
+
+async function exportOf(from: string, to: string): Promise<Line[]> {
+  const res = await fetch(`${h.url}/v1/audit/export?from=${from}&to=${to}`, { headers: { authorization: `Bearer ${token(h, 'root', 'admin')}` } });
+  expect(res.status).toBe(200);
+  return (await res.text())
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Line);
+}
+
+test("a day's export holds the entries appended that day to a trail begun on an earlier day, and a range sends each trail once", async () => {
+  const audit = h.app.services.audit;
+  const sid = newCallSid();
+  jest.useFakeTimers({ doNotFake: [...ONLY_DATE] });
+  jest.setSystemTime(new Date('2026-03-01T23:59:30Z'));
+  await audit.append(sid, { type: 'call.started' });
+  // the call goes on past midnight
+  jest.setSystemTime(new Date('2026-03-02T00:00:30Z'));
+  await audit.append(sid, { type: 'call.ended', twilioStatus: 'completed' });
+  // its caller is erased months later
+  jest.setSystemTime(new Date('2026-06-01T10:00:00Z'));
+  await audit.append(sid, { type: 'subject.erased', receiptId: 'r-1' });
+
+  const types = (lines: Line[]) => lines.filter((l) => l.callSid === sid).map((l) => [l.entry?.seq, l.entry?.type, l.verified]);
+  const whole = [
+    [1, 'call.started', true],
+    [2, 'call.ended', true],
+    [3, 'subject.erased', true],
+  ];
+  // each day's export has the trail (whole, so it verifies from its first entry)
+  expect(types(await exportOf('2026-03-01', '2026-03-01'))).toEqual(whole);
+  expect(types(await exportOf('2026-03-02', '2026-03-02'))).toEqual(whole);
+  expect(types(await exportOf('2026-06-01', '2026-06-01'))).toEqual(whole);
+  // a range covering all three days sends it once
+  expect(types(await exportOf('2026-03-01', '2026-06-01'))).toEqual(whole);
+  expect(types(await exportOf('2026-03-02', '2026-06-01'))).toEqual(whole);
+  // a day it got nothing on does not list it
+  expect(types(await exportOf('2026-04-01', '2026-04-01'))).toEqual([]);
+});
