@@ -95,7 +95,7 @@ export function createMetrics() {
     }),
     auditTrailsBroken: new Counter({
       name: 'tonewall_audit_trails_broken_total',
-      help: "Call audit trails a verification (the audit route, the export) found broken, by the first bad link's reason: unreadable, sequence, link, unknown-key, mac (tampering, or a key dropped from AUDIT_KEY's ring too soon)",
+      help: "Call audit trails a verification (the audit route, the export) found broken, by the first bad link's reason: unreadable, sequence, link, unknown-key, mac (tampering, or a key dropped from AUDIT_KEY's ring too soon), missing (a trail the export's day index names, deleted from the store)",
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -5,8 +5,8 @@
  * `GET /v1/audit/export` (admin, issue 11; CONTRACT §7): every trail that has an entry in a range of
  * days (it began, or was appended to, then: the whole trail, once, so that it verifies from its
  * first entry), as NDJSON for a SIEM, one line per entry: `{callSid, verified, entry}`, with `brokenAt` when the
- * trail does not verify; an unreadable trail gets one `{callSid, verified: false, brokenAt}` line
- * with no entry. Kept outside the store, the export is what shows a trail cut short or deleted
+ * trail does not verify; an unreadable trail, or one the day index names that the store no
+ * longer holds (`missing`: deleted), gets one `{callSid, verified: false, brokenAt}` line with no entry. Kept outside the store, the export is what shows a trail cut short or deleted
  * by someone who can write Redis.
  *
  * `POST /v1/audit/actors` (admin): which `actor` names a user. Entries of a person's action name
@@ -80,14 +80,17 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const audit = deps.audit;
       async function* lines(): AsyncGenerator<string> {
         for (const d of days(from, to)) {
+          // a trail a day's index names is held as long as that index: one not held was deleted
+          // (the first day of the retention excepted, whose trails expire during it)
+          const listed = d > earliest;
           for (const callSid of await audit.callsOn(d)) {
-            const { entries, verified, brokenAt } = await audit.verify(callSid);
+            const { entries, verified, brokenAt } = await audit.verify(callSid, { listed });
             // a trail written to on several days of the range is listed under each: sent once,
             // under the first of them it has an entry on
             if (entries.some((e) => typeof e.at === 'string' && e.at.slice(0, 10) >= from && e.at.slice(0, 10) < d)) continue;
             const trail = verified ? { callSid, verified } : { callSid, verified, brokenAt };
             for (const entry of entries) yield JSON.stringify({ ...trail, entry }) + '\n';
-            // a trail with nothing to list that does not verify (unreadable) still gets its line
+            // a trail with nothing to list that does not verify (unreadable, missing) still gets its line
             if (entries.length === 0 && !verified) yield JSON.stringify(trail) + '\n';
           }
         }

@@ -10,8 +10,9 @@
  * the key that sealed an entry and the entry is checked with that key, so a trail sealed before a
  * rotation still verifies while its key stays in the ring; a kid naming no key in the ring reads
  * as `unknown-key` (unchecked), never as a benign key change. What a store writer can still do
- * is cut the tail or delete a whole trail: only the export (agents/audit-routes.ts), kept in a
- * SIEM, shows that.
+ * is cut the tail or delete a whole trail: the export (agents/audit-routes.ts) reports a trail
+ * its day index names and the store no longer holds (`missing`), but a tail cut short, or a
+ * trail deleted together with its index entries, only an export kept in a SIEM shows.
  *
  * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
  * The chain needs the previous entry's hash at the moment of appending, so the read of the tail
@@ -70,9 +71,10 @@ export interface BrokenLink {
   seq: number;
   /**
    * `unknown-key`: the entry names a key not in the ring (one dropped too soon, or a forged
-   * `kid`), so it cannot be checked; `mac`: its MAC fails under the key it names.
+   * `kid`), so it cannot be checked; `mac`: its MAC fails under the key it names; `missing`:
+   * the day index names the trail and the store holds none (deleted whole).
    */
-  reason: 'unreadable' | 'sequence' | 'link' | 'unknown-key' | 'mac';
+  reason: 'unreadable' | 'sequence' | 'link' | 'unknown-key' | 'mac' | 'missing';
 }
 
 export interface Verification {
@@ -232,9 +234,17 @@ export class AuditTrail {
     return raw ? (parseEntries(raw) ?? []) : [];
   }
 
-  /** The entries, whether every link and every entry's MAC hold, and if not the first that fails. */
-  async verify(callSid: string): Promise<Verification> {
+  /**
+   * The entries, whether every link and every entry's MAC hold, and if not the first that fails.
+   * `listed`: the day index names this trail (the export), so the store must hold it: one it
+   * does not was deleted whole (`missing`), not merely never written.
+   */
+  async verify(callSid: string, opts: { listed?: boolean } = {}): Promise<Verification> {
     const raw = await this.store.get(this.keys.audit(callSid));
+    if (raw === null && opts.listed) {
+      this.onBroken?.('missing');
+      return { entries: [], verified: false, brokenAt: { seq: 1, reason: 'missing' } };
+    }
     if (raw === null) return { entries: [], verified: true };
     const entries = parseEntries(raw);
     if (!entries) {

@@ -4,7 +4,7 @@
  * trail that began on an earlier day (a call past midnight, an erasure months on), and each
  * trail once per export however many of its days the range covers.
  */
-import { type Harness, startHarness } from '../../support/harness';
+import { type Harness, metricValue, startHarness } from '../../support/harness';
 import { newCallSid } from '../../support/fixtures';
 import { token } from '../../support/agents';
 
@@ -80,4 +80,27 @@ test("a day's export holds the entries appended that day to a trail begun on an 
   expect(types(await exportOf('2026-03-02', '2026-06-01'))).toEqual(whole);
   // a day it got nothing on does not list it
   expect(types(await exportOf('2026-04-01', '2026-04-01'))).toEqual([]);
+});
+
+test('a trail deleted whole from the store is reported missing by the export, and counted as broken', async () => {
+  const audit = h.app.services.audit;
+  const kept = newCallSid();
+  const deleted = newCallSid();
+  for (const sid of [kept, deleted]) {
+    await audit.append(sid, { type: 'call.started' });
+    await audit.append(sid, { type: 'call.ended', twilioStatus: 'completed' });
+  }
+  // an insider with Redis access removes one call's trail
+  await h.redisStore!.del(audit.trailKey(deleted));
+  expect(await h.redisStore!.get(audit.trailKey(kept))).not.toBeNull();
+  const before = await metricValue(h, 'tonewall_audit_trails_broken_total', { reason: 'missing' });
+
+  const today = new Date().toISOString().slice(0, 10);
+  const lines = await exportOf(today, today);
+  expect(lines.filter((l) => l.callSid === kept).map((l) => [l.entry?.seq, l.verified])).toEqual([
+    [1, true],
+    [2, true],
+  ]);
+  expect(lines.filter((l) => l.callSid === deleted)).toEqual([{ callSid: deleted, verified: false, brokenAt: { seq: 1, reason: 'missing' } }]);
+  expect(await metricValue(h, 'tonewall_audit_trails_broken_total', { reason: 'missing' })).toBe(before + 1);
 });
