@@ -147,6 +147,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     key: auditKeys,
     ttlSeconds: config.auditRetentionDays * 86400,
     onBroken: (reason) => metrics.auditTrailsBroken.inc({ reason }),
+    onAppendFailed: (reason) => metrics.auditAppendsFailed.inc({ reason }),
   });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(

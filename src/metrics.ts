@@ -99,6 +99,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    auditAppendsFailed: new Counter({
+      name: 'tonewall_audit_appends_failed_total',
+      help: 'Audit entries not stored, by reason: refused (could carry personal data, or malformed: a defect), not-written (the store failed or refused the write: an outage, an unreadable trail, too many concurrent appends). The action they record went on: the trail has a gap',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     recordingPauseFailures: new Counter({
       name: 'tonewall_recording_pause_failures_total',
       help: 'Recording pauses Twilio did not acknowledge',

@@ -97,6 +97,7 @@ export class AuditTrail {
   /** actors already made, by the principal they name (actor()): a principal lives for one request or socket */
   private readonly actors = new WeakMap<object, string>();
   private readonly onBroken?: (reason: BrokenLink['reason']) => void;
+  private readonly onAppendFailed?: (reason: 'refused' | 'not-written') => void;
 
   constructor(
     private readonly store: Store,
@@ -106,9 +107,17 @@ export class AuditTrail {
       ttlSeconds?: number;
       /** told of each trail a verification found broken, by the reason of its first bad link (a metric: never the entries) */
       onBroken?: (reason: BrokenLink['reason']) => void;
+      /**
+       * told of each entry `append` did not store (a metric: never the entry): `refused`, it could
+       * carry personal data or is malformed; `not-written`, the store failed or refused it (an
+       * outage, an unreadable trail, too many concurrent appends). Callers log and go on, so this
+       * is what makes a gap in the trail seen (PCI DSS 10.7: a failure of audit logging alerted).
+       */
+      onAppendFailed?: (reason: 'refused' | 'not-written') => void;
     },
   ) {
     this.onBroken = opts.onBroken;
+    this.onAppendFailed = opts.onAppendFailed;
     this.ring = auditKeyRing(opts.key);
     this.key = this.ring.primary;
     this.ttlSeconds = opts.ttlSeconds ?? AUDIT_TTL_SECONDS;
@@ -144,13 +153,22 @@ export class AuditTrail {
 
   /** Appends one entry. Throws (and stores nothing) if the entry could carry personal data. */
   async append(callSid: string, entry: AuditInput): Promise<void> {
-    const prepared = this.prepare(entry);
+    let prepared: PreparedEntry;
+    try {
+      prepared = this.prepare(entry);
+    } catch (err) {
+      this.onAppendFailed?.('refused');
+      throw err;
+    }
     const prior = this.queues.get(callSid) ?? Promise.resolve();
     // the prior append's failure is its own caller's (it awaits it); this one runs after it either way
     const run = prior.catch(() => undefined).then(() => this.appendWithRetry(callSid, prepared));
     this.queues.set(callSid, run);
     try {
       await run;
+    } catch (err) {
+      this.onAppendFailed?.('not-written');
+      throw err;
     } finally {
       if (this.queues.get(callSid) === run) this.queues.delete(callSid);
     }
