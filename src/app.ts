@@ -139,9 +139,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // nothing: the audit key is apart from the vault's so that whoever holds VAULT_KEYS cannot seal
   // entries that verify, and trails sealed before AUDIT_KEY was set report `unknown-key`.
   const auditKeys = new AuditKeyRing(
-    config.auditKeys
-      ? config.auditKeys.map((k) => new AuditKey(derive(k, 'tonewall audit v1')))
-      : keyRing.ids.map((id) => new AuditKey(derive(keyRing.get(id)!.key.export(), 'tonewall audit v1'))),
+    config.auditKeys ? config.auditKeys.map((k) => AuditKey.fromSecret(k)) : keyRing.ids.map((id) => AuditKey.fromSecret(keyRing.get(id)!.key.export())),
   );
   const audit = new AuditTrail(store, keys, {
     key: auditKeys,

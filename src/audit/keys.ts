@@ -5,7 +5,7 @@
  * trails they sealed are retained (AUDIT_RETENTION_DAYS): a trail whose key left the ring can no
  * longer be checked, and says so (`unknown-key`), never passes as a key change.
  */
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical';
 import { AuditErrors } from './pii';
 
@@ -14,8 +14,20 @@ const ACTOR_LABEL = 'tonewall audit actor';
 /** 64 bits: no two of a contact centre's users share one by chance */
 export const ACTOR_DIGEST_HEX = 16;
 
+/** the HKDF label the MAC key is derived under from the configured secret */
+const DERIVE_LABEL = 'tonewall audit v1';
+
 /** The MAC key of the trail; `kid` is a short public name for it, stored in every entry. */
 export class AuditKey {
+  /**
+   * The key the service seals with for one configured secret (a key of `AUDIT_KEY`, or a
+   * `VAULT_KEYS` key's bytes when it is unset): HKDF-SHA256, no salt, its label, 32 bytes. An
+   * assessor's offline check of an export (tools/cli/audit-verify.ts) derives it the same way.
+   */
+  static fromSecret(secret: string | Buffer): AuditKey {
+    return new AuditKey(Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), DERIVE_LABEL, 32)));
+  }
+
   readonly kid: string;
   /** a key object: an HMAC from it skips importing the key, a third of its cost */
   readonly #key: KeyObject;
