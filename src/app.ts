@@ -6,10 +6,10 @@
 import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createSecretKey, hkdfSync } from 'node:crypto';
+import { createHash, createSecretKey, hkdfSync } from 'node:crypto';
 import { TokenAuth } from './auth/tokens';
 import { agentDocs, agents, auditRoutes, privacyRoutes } from './agents';
-import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
+import { AuditKey, AuditKeyRing, AuditTrail, canonicalJson } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
@@ -602,12 +602,20 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await erasureQueue.stop();
     if (!opts.store) await store.close();
   });
-  // what an operator checks first: which store, which flows, and the origins Twilio is given
-  // (PUBLIC_URL holds no credentials, config.ts); flow ids, not their numbers, which log.ts would redact
+  // what an operator checks first, and the configuration this instance runs under, for an
+  // assessor (PCI DSS 10.2.1.2, 10.2.1.6): which store, the origins Twilio is given (PUBLIC_URL
+  // holds no credentials, config.ts), which flows (each by a digest of its content, so a changed
+  // flow shows; ids, not numbers, which log.ts would redact), processors and audit keys (by kid,
+  // the name each entry carries) were loaded, and how long trails are kept
   log.info(
     {
       flows: flows.size,
       flowIds: flows.all().map((f) => f.id),
+      flowDigests: Object.fromEntries(flows.all().map((f) => [f.id, createHash('sha256').update(canonicalJson(f)).digest('hex').slice(0, 16)])),
+      processors: processors.map((p) => p.name),
+      auditKids: auditKeys.kids,
+      auditKey: config.auditKeys ? 'configured' : 'derived',
+      auditRetentionDays: config.auditRetentionDays,
       store: store.kind,
       publicUrl: config.publicUrl,
       mediaPublicUrl: config.mediaPublicUrl,
