@@ -66,6 +66,8 @@ export const WS_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
  * takes the same bounds: without METRICS_TOKEN it answers anyone who reaches it.
  */
 export const REQUEST_TIMEOUT_MS = 15_000;
+/** 12 months, as PCI DSS 10.5.1 keeps audit history: a shorter AUDIT_RETENTION_DAYS is warned of */
+const PCI_AUDIT_RETENTION_DAYS = 365;
 export const CONNECTION_TIMEOUT_MS = 60_000;
 const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 /** a path parameter's most characters: a 256-character subject, every character four UTF-8 bytes, each escaped (%XX) */
@@ -200,6 +202,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     log.warn(
       { variable: 'MEDIA_PUBLIC_URL', flows: bridgeFlows },
       "MEDIA_PUBLIC_URL (or PUBLIC_URL) is not https: Twilio opens media streams over wss only (31922), so these flows' bridge handoffs and agent captures will not connect",
+    );
+  // PCI DSS 10.5.1 keeps audit history 12 months: a shorter retention is taken (a deployment may
+  // answer to other rules) but said, as trails then expire before an assessor may ask for them
+  if (config.auditRetentionDays < PCI_AUDIT_RETENTION_DAYS)
+    log.warn(
+      { variable: 'AUDIT_RETENTION_DAYS', days: config.auditRetentionDays },
+      `AUDIT_RETENTION_DAYS is under ${PCI_AUDIT_RETENTION_DAYS}: audit trails expire before the 12 months PCI DSS 10.5.1 keeps them; export them to a store that keeps them longer`,
     );
   const metricsPort = config.metrics.port ?? opts.defaultMetricsPort ?? DEFAULT_METRICS_PORT;
   // the default stays (an operator's Prometheus may scrape it there), but without METRICS_TOKEN it is said: the listener then checks no token

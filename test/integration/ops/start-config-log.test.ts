@@ -31,3 +31,16 @@ test('the start line names the flows by content digest, the processors, the audi
   expect((await startLine('Thanks for calling.')).flowDigests).toEqual(digests);
   expect(((await startLine('Thanks for calling us.')).flowDigests as Record<string, string>).greet).not.toBe(digests.greet);
 });
+
+test('an AUDIT_RETENTION_DAYS under 12 months is warned of at start; 365 or more is not', async () => {
+  const warned = async (days: string) => {
+    const h = await startHarness({ env: { AUDIT_RETENTION_DAYS: days } });
+    try {
+      return h.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.variable === 'AUDIT_RETENTION_DAYS');
+    } finally {
+      await h.close();
+    }
+  };
+  expect(await warned('90')).toEqual([expect.objectContaining({ level: 40, days: 90, msg: expect.stringContaining('PCI DSS 10.5.1') })]);
+  expect(await warned('365')).toEqual([]);
+});
