@@ -28,10 +28,21 @@ export const voiceParams = z.object({
   CallStatus: z.string().max(32).optional(),
 });
 
+/**
+ * The most of a caller's keys a Gather's answer is read as: one more than any field takes (a
+ * field's maxLength is at most 64). A <Gather> without numDigits takes keys without limit
+ * (Twilio's docs: numDigits "unlimited"), so a longer entry is not refused (that was the
+ * apology and a hangup) but cut to this, still too long for every field: asked again.
+ */
+export const DIGITS_READ_MAX = 65;
+
 export const gatherParams = z.object({
   CallSid: callSid,
   AccountSid: accountSid,
-  Digits: z.string().max(64).default(''),
+  Digits: z
+    .string()
+    .default('')
+    .transform((d) => d.slice(0, DIGITS_READ_MAX)),
   /** the key that ended the entry; '' when its count or its timeout did (absent: read as a timeout) */
   FinishedOnKey: z.string().max(8).optional(),
   To: z.string().max(256).default(''),

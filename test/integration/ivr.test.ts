@@ -151,6 +151,23 @@ describe('secure IVR capture', () => {
     await call.hangup();
   });
 
+  test('an entry longer than any field takes (a Gather without numDigits takes keys without limit) is asked again, not the apology', async () => {
+    const call = await h.emulator.placeCall({
+      from: '+15550001112',
+      to: PAYMENTS_NUMBER,
+      voiceUrl: h.voiceUrl,
+      onGather: answers(['1#', `${'7'.repeat(70)}#`, `${ACCOUNT}#`]),
+    });
+    await waitFor(() => call.gathers.length >= 4 || call.status === 'completed', 'the card asked after the account, or the call over', 10000);
+    const said = call.transcript.filter((t: any) => t.verb === 'Say').map((t: any) => t.text);
+    expect(said).toContain('Sorry, that is not an account number.');
+    expect(said.some((t: string) => /can't complete your request/.test(t))).toBe(false);
+    expect(call.transcript.some((t: any) => t.verb === 'Hangup')).toBe(false);
+    const { body } = await getCall(call.sid);
+    expect(body.fields.account).toMatchObject({ valid: true });
+    await call.hangup();
+  });
+
   for (const fault of [{ status: 500 }, { delayMs: 4000 }]) {
     test(`recording pause fails (${JSON.stringify(fault)}): no sensitive gather, fields failed, caller reaches handoff`, async () => {
       h.emulator.faults.recordingPause = fault;
