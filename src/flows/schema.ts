@@ -126,7 +126,13 @@ const handoff = z
       .optional(),
     say: z.string().min(1).max(4000).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    // a bridge places its agent's call over REST (media/agent-dial.ts), and Twilio calls no queue
+    // (its To is a number, client: or sip:, else 21211): the caller would hold until the timeout
+    if (h.mode === 'bridge' && h.to?.startsWith('queue:'))
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'a bridge calls its agent: client:NAME, sip:URI or an E.164 number; queue:NAME is for mode dial' });
+  });
 
 export const flowSchema = z
   .object({

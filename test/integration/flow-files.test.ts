@@ -1,0 +1,42 @@
+/**
+ * Flow files that parse but could never run as written stop the service at start, naming the
+ * file, the path and the reason (CONTRACT §3), rather than failing a caller on a live call.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { generateKeyRingText } from '../../src/vault';
+import { ACCOUNT_SID, AUTH_TOKEN, JWT_SECRET } from '../support/harness';
+
+/** buildApp on a flows folder holding `yaml` alone, as bad.yaml: its refusal, or none */
+async function startWith(yaml: string): Promise<{ file: string; refused: Promise<unknown> }> {
+  const dir = mkdtempSync('/tmp/tw-flow-files-');
+  const file = path.join(dir, 'bad.yaml');
+  writeFileSync(file, yaml);
+  const config = loadConfig({
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    VAULT_KEYS: generateKeyRingText('k1'),
+    AGENT_JWT_SECRET: JWT_SECRET,
+    FLOWS_DIR: dir,
+  });
+  const refused = buildApp(config).then(
+    async (app) => {
+      await app.close();
+      return 'started';
+    },
+    (err: Error) => err.message,
+  );
+  void refused.finally(() => rmSync(dir, { recursive: true, force: true }));
+  return { file, refused };
+}
+
+describe('flow files that load but cannot run', () => {
+  test('a bridge to a queue: Twilio places no call to a queue, so the caller would hold until the timeout', async () => {
+    const { file, refused } = await startWith('id: q\nnumbers: ["+15005550199"]\nhandoff:\n  mode: bridge\n  to: "queue:support"\n');
+    expect(await refused).toBe(
+      `flow file ${file} is invalid at handoff.to: a bridge calls its agent: client:NAME, sip:URI or an E.164 number; queue:NAME is for mode dial`,
+    );
+  });
+});
