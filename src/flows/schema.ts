@@ -4,8 +4,21 @@
  */
 import { z } from 'zod';
 
-import { CARD_BRANDS, FIELD_KINDS } from '../fields';
+import {
+  CARD_BRANDS,
+  DIGITS_DEFAULT_MAX_LENGTH,
+  DIGITS_DEFAULT_MIN_LENGTH,
+  FIELD_KINDS,
+  POSTAL_CODE_DEFAULT_MAX_LENGTH,
+  POSTAL_CODE_DEFAULT_MIN_LENGTH,
+} from '../fields';
 import { MAX_ATTEMPTS, errorTypesOf, playUrl, promptEntrySchema, sayLanguage, sayVoice, uncoveredAttempts, type PromptEntry } from './prompts';
+
+/** the kinds whose length a flow sets (minLength, maxLength), with the bounds each has when it does not */
+const LENGTH_DEFAULTS: Partial<Record<(typeof FIELD_KINDS)[number], { min: number; max: number }>> = {
+  digits: { min: DIGITS_DEFAULT_MIN_LENGTH, max: DIGITS_DEFAULT_MAX_LENGTH },
+  'postal-code': { min: POSTAL_CODE_DEFAULT_MIN_LENGTH, max: POSTAL_CODE_DEFAULT_MAX_LENGTH },
+};
 
 /** the longest a collect step's Gather waits for a key (its timeoutSeconds): a minute of silence is a caller gone */
 export const GATHER_TIMEOUT_MAX_SECONDS = 60;
@@ -53,6 +66,20 @@ const collectStep = z
   .superRefine((s, ctx) => {
     if (s.minLength !== undefined && s.maxLength !== undefined && s.minLength > s.maxLength) {
       ctx.addIssue({ code: 'custom', message: 'minLength must not exceed maxLength', path: ['minLength'] });
+    }
+    // one bound set past the other's default: no entry could ever be valid (every caller fails the field)
+    const defaults = LENGTH_DEFAULTS[s.kind];
+    if (defaults && (s.minLength === undefined) !== (s.maxLength === undefined)) {
+      const min = s.minLength ?? defaults.min;
+      const max = s.maxLength ?? defaults.max;
+      if (min > max) {
+        const [set, unset, bound] = s.minLength !== undefined ? ['minLength', 'maxLength', max] : ['maxLength', 'minLength', min];
+        ctx.addIssue({
+          code: 'custom',
+          path: [set],
+          message: `${set} ${s[set as 'minLength' | 'maxLength']} leaves no valid entry: kind ${s.kind} without ${unset} takes ${unset === 'maxLength' ? 'at most' : 'at least'} ${bound} digits; set ${unset} too`,
+        });
+      }
     }
     if (s.validCardTypes && s.kind !== 'card-number')
       ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });

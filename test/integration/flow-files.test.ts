@@ -40,3 +40,23 @@ describe('flow files that load but cannot run', () => {
     );
   });
 });
+
+describe('collect steps no entry could satisfy', () => {
+  test('a digits step with a minLength over the kind longest and no maxLength', async () => {
+    const { file, refused } = await startWith(
+      'id: d\nnumbers: ["+15005550198"]\nsteps:\n  - collect: ref\n    kind: digits\n    minLength: 40\n    prompt: "Reference."\n',
+    );
+    expect(await refused).toBe(
+      `flow file ${file} is invalid at steps.0.minLength: minLength 40 leaves no valid entry: kind digits without maxLength takes at most 32 digits; set maxLength too`,
+    );
+  });
+
+  test('a postal-code step with a maxLength under the kind shortest and no minLength', async () => {
+    const { file, refused } = await startWith(
+      'id: p\nnumbers: ["+15005550197"]\nsteps:\n  - collect: zip\n    kind: postal-code\n    maxLength: 2\n    prompt: "Postal code."\n',
+    );
+    expect(await refused).toBe(
+      `flow file ${file} is invalid at steps.0.maxLength: maxLength 2 leaves no valid entry: kind postal-code without minLength takes at least 3 digits; set minLength too`,
+    );
+  });
+});

@@ -15,6 +15,7 @@ export { luhnValid, luhnCheckDigit } from './luhn';
 export { abaChecksumValid } from './routing-number';
 export { securityCodeLength } from './security-code';
 export { POSTAL_CODE_DEFAULT_MIN_LENGTH, POSTAL_CODE_DEFAULT_MAX_LENGTH } from './postal-code';
+export { DIGITS_DEFAULT_MIN_LENGTH, DIGITS_DEFAULT_MAX_LENGTH } from './digits';
 
 /** Validate a complete value of `kind`. The result never carries the value, only a fixed code. */
 export function validate(kind: FieldKind, digits: string, ctx: ValidationContext): ValidationResult {
