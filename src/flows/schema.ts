@@ -81,6 +81,9 @@ const collectStep = z
         });
       }
     }
+    // a card's number and its security code are never recorded (PCI DSS): no flow asks for them with the recording running
+    if (!s.sensitive && (s.kind === 'card-number' || s.kind === 'security-code'))
+      ctx.addIssue({ code: 'custom', path: ['sensitive'], message: `kind ${s.kind} is always sensitive: it is never asked while the call is recorded` });
     if (s.validCardTypes && s.kind !== 'card-number')
       ctx.addIssue({ code: 'custom', path: ['validCardTypes'], message: 'validCardTypes applies to kind card-number only' });
     // a prompt that failed its own parse is already reported (and is no list to check)

@@ -60,3 +60,16 @@ describe('collect steps no entry could satisfy', () => {
     );
   });
 });
+
+describe('a card asked with the recording running', () => {
+  for (const kind of ['card-number', 'security-code']) {
+    test(`a ${kind} step with sensitive: false`, async () => {
+      const { file, refused } = await startWith(
+        `id: c\nnumbers: ["+15005550196"]\nrecord: true\nsteps:\n  - collect: card\n    kind: ${kind}\n    sensitive: false\n    prompt: "Card."\n`,
+      );
+      expect(await refused).toBe(
+        `flow file ${file} is invalid at steps.0.sensitive: kind ${kind} is always sensitive: it is never asked while the call is recorded`,
+      );
+    });
+  }
+});

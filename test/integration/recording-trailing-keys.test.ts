@@ -40,9 +40,12 @@ const expiryStep = (sensitive: boolean) => `  - collect: expiry
     prompt: "Key in the expiry date as four digits."
 `;
 
-/** a card number, one attempt, no fixed length: '#' or the timeout ends it */
+/**
+ * A card number, one attempt, no fixed length: '#' or the timeout ends it. The control asks the
+ * same way for plain digits: a card number is always sensitive (flows/schema.ts).
+ */
 const cardStep = (sensitive: boolean) => `  - collect: card
-    kind: card-number
+    kind: ${sensitive ? 'card-number' : 'digits'}
     sensitive: ${sensitive}
     attempts: 1
     timeoutSeconds: 2
