@@ -112,6 +112,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     const url = first(body.Url);
     const twiml = first(body.Twiml);
     if (!to) return sendError(reply, 400, 21201, "No 'To' number is specified");
+    // a call goes to a phone number, a client: identity or a sip: address; Twilio refuses any other scheme (a queue:NAME is no party)
+    if (/^[a-z][a-z0-9+.-]*:/i.test(to) && !/^(client|sip):/i.test(to)) return sendError(reply, 400, 21211, `Invalid 'To' Phone Number: ${to}`);
     if (!from) return sendError(reply, 400, 21603, "A 'From' phone number is required.");
     if (!url && !twiml) return sendError(reply, 400, 21205, 'Url parameter is required.');
     if (twiml !== undefined && twiml.length > INLINE_TWIML_MAX_CHARS) return twimlTooLarge(reply);

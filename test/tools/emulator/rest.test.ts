@@ -58,6 +58,8 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
   it('validates Calls.json and honours the callsCreate fault', async () => {
     expect((await rest('POST', '/Calls.json', { From: '+1', Twiml: '<Response/>' })).json).toMatchObject({ code: 21201 });
     expect((await rest('POST', '/Calls.json', { To: '+1', From: '+2' })).json).toMatchObject({ code: 21205 });
+    // a call goes to a number, client: or sip: only: a queue is no party to call
+    expect((await rest('POST', '/Calls.json', { To: 'queue:support', From: '+2', Twiml: '<Response/>' })).json).toMatchObject({ code: 21211, status: 400 });
     emulator.faults.callsCreate = { status: 503, times: 1 };
     const failed = await rest('POST', '/Calls.json', { To: '+1', From: '+2', Twiml: '<Response/>' });
     expect(failed.status).toBe(503);
