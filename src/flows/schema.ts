@@ -69,6 +69,13 @@ const collectStep = z
     }
     // one bound set past the other's default: no entry could ever be valid (every caller fails the field)
     const defaults = LENGTH_DEFAULTS[s.kind];
+    // the other kinds' lengths are their own (a card's by its brand, an expiry's four digits): a bound set there would be ignored
+    if (!defaults) {
+      for (const key of ['minLength', 'maxLength'] as const) {
+        if (s[key] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to kinds digits and postal-code; kind ${s.kind} has a length of its own` });
+      }
+    }
     if (defaults && (s.minLength === undefined) !== (s.maxLength === undefined)) {
       const min = s.minLength ?? defaults.min;
       const max = s.maxLength ?? defaults.max;

@@ -73,3 +73,14 @@ describe('a card asked with the recording running', () => {
     });
   }
 });
+
+describe('a length bound the kind ignores', () => {
+  test('a card-number step with maxLength: the card is taken by its brand length, not the bound', async () => {
+    const { file, refused } = await startWith(
+      'id: l\nnumbers: ["+15005550195"]\nsteps:\n  - collect: card\n    kind: card-number\n    maxLength: 16\n    prompt: "Card."\n',
+    );
+    expect(await refused).toBe(
+      `flow file ${file} is invalid at steps.0.maxLength: maxLength applies to kinds digits and postal-code; kind card-number has a length of its own`,
+    );
+  });
+});
