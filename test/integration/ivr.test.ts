@@ -131,6 +131,20 @@ describe('secure IVR capture', () => {
     await call.hangup();
   });
 
+  test("dial handoff after a first sensitive field that ended on the caller's silence: the guard, then the recording starts and the agent is dialled (never a silent hangup)", async () => {
+    // the caller never keys the date of birth: its attempts end on the timeout, the field fails, a guard
+    // waits out the caller's silence, and the recording (not started yet) starts with the handoff after it
+    const call = await h.emulator.placeCall({ from: '+15550004445', to: SUPPORT_NUMBER, voiceUrl: h.voiceUrl, onGather: () => null });
+    await waitFor(() => call.transcript.some((t: any) => t.verb === 'Dial') || call.status === 'completed', 'the dial, or the call over', 15000);
+    const verbs = call.transcript.map((t: any) => t.verb);
+    expect(verbs.filter((v) => v === 'Gather')).toHaveLength(4); // three attempts, then the guard
+    expect(verbs.slice(verbs.lastIndexOf('Gather') + 1)).toEqual(['Start/Recording', 'Dial']);
+    expect(call.gathers.map((g) => g.recordingStatus)).toEqual(['none', 'none', 'none', 'none']);
+    const { body } = await getCall(call.sid);
+    expect(body).toMatchObject({ state: 'dialed', fields: { dob: { valid: false, reason: 'no-input' } } });
+    await call.hangup();
+  });
+
   test('a Luhn-failing card is asked again; after the attempts the field fails and the flow goes on', async () => {
     const call = await h.emulator.placeCall({
       from: '+15550001111',
