@@ -11,6 +11,7 @@ import type { ExecutorDeps } from './captures/executor';
 import { PaymentSessions } from './captures/payments';
 import { errFields, type Logger } from './log';
 import type { BridgeRegistry } from './media';
+import { REST_TIMEOUT_MS } from './twilio/rest';
 import type { Keys, Store } from './store';
 
 export interface LiveCallsDeps {
@@ -70,6 +71,7 @@ export class LiveCalls {
       instanceId: d.instanceId,
       timings: d.captureTimings,
       onSessionChanged: d.onSessionChanged,
+      restTimeoutMs: REST_TIMEOUT_MS,
     });
     this.captures = new CaptureService({ instanceId: d.instanceId, executor: this.executor, rpc: d.rpc, records });
     this.payments = new PaymentSessions({

@@ -86,6 +86,13 @@ export interface CallSession {
    * resumes it with the rest (captures/recorded.ts captureRecordings).
    */
   heldRecordings?: { callSid: string; recordingSid: string }[];
+  /**
+   * Bridge mode: a capture's resume of the agent call's recordings that Twilio did not answer
+   * may still be carried out until then (epoch ms), on whichever instance sent it. The next
+   * capture, on whichever instance holds the bridge by then, pauses no sooner
+   * (captures/executor.ts `afterLateResume`), as an IVR stretch waits for `recording.resumeFailed`.
+   */
+  captureResumeLateUntil?: number;
   fields: Record<string, FieldState>;
   cardBrand?: CardBrand;
   handoff: {

@@ -76,13 +76,18 @@ export interface ExecutorDeps {
       auditCallSid: string,
       actor?: string,
     ): Promise<{ paused: RecordingRef[]; failed: readonly { recording: RecordingRef; twilioStatus: string }[] }>;
-    /** each tried; ok only when all were resumed */
+    /** each tried; ok only when all were resumed; `unansweredSentMsAgo`: one Twilio did not answer, sent that long ago (recording/controller.ts) */
     resumeAll(
       recordings: readonly RecordingRef[],
       auditCallSid?: string,
       actor?: string,
-    ): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[] }>;
+    ): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[]; unansweredSentMsAgo?: number }>;
   };
+  /**
+   * how long after it was sent a resume Twilio did not answer may still be carried out: the REST
+   * client's timeout (twilio/rest.ts REST_TIMEOUT_MS), after which it is over (lateUntil)
+   */
+  restTimeoutMs: number;
   /** Twilio's list of a call's recordings: a capture pauses every one in progress on the bridge's calls */
   recordings: RecordingList;
   vault: {
@@ -136,6 +141,14 @@ interface Running {
 /** a cancel names who asked (AuditTrail.actor), for the `capture.cancelled` entry */
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled'; actor?: string };
 
+/**
+ * Until when a resume of a capture's recordings may still be carried out (epoch ms): one Twilio
+ * did not answer is over once the REST client gave up on it; undefined when each was answered.
+ */
+export function lateResumeUntil(resume: { ok: boolean; unansweredSentMsAgo?: number }, now: Date, restTimeoutMs: number): number | undefined {
+  return !resume.ok && resume.unansweredSentMsAgo !== undefined ? now.getTime() + restTimeoutMs - resume.unansweredSentMsAgo : undefined;
+}
+
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
 export class CaptureExecutor {
@@ -168,6 +181,7 @@ export class CaptureExecutor {
     let recordings: RecordingRef[];
     let pause: { ok: boolean; twilioStatus: string };
     try {
+      await this.afterLateResume(callSid);
       recordings = await captureRecordings(this.d.recordings, session, log);
       const others = recordings.length - 1;
       if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
@@ -205,6 +219,20 @@ export class CaptureExecutor {
     }
     log.info({ kind: req.kind, blanket: req.blanket === true, actor }, 'capture started');
     return { ok: true, captureId };
+  }
+
+  /**
+   * The last capture's resume that Twilio did not answer may still be carried out until the REST
+   * client gave up on it (CallSession `captureResumeLateUntil`); a pause sent before could be
+   * overtaken by it, and the caller would key this capture's value into a running recording. The
+   * controller orders the requests this instance sends (recording/controller.ts); this covers
+   * the resume another instance sent (the one that lost the bridge, or settled its lost capture).
+   * Read once the lock is held: a capture ending elsewhere writes it before it lets the lock go.
+   */
+  private async afterLateResume(callSid: string): Promise<void> {
+    const lateUntil = (await this.d.calls.get(callSid))?.captureResumeLateUntil ?? 0;
+    const wait = lateUntil - this.now().getTime();
+    if (wait > 0) await sleep(Math.min(wait, this.d.restTimeoutMs));
   }
 
   /**
@@ -346,7 +374,7 @@ export class CaptureExecutor {
   /** a capture its instance was lost with, running nowhere now: ended here (lost.ts) */
   async settleLost(callSid: string): Promise<void> {
     if (this.running.has(callSid)) return;
-    await settleLostCapture(this.d, callSid, this.now());
+    await settleLostCapture(this.d, callSid, () => this.now());
   }
 
   isRunning(callSid: string): boolean {
@@ -436,11 +464,13 @@ export class CaptureExecutor {
       // the capture's resume is part of the action of whoever started it (a cancel names its own actor on capture.cancelled)
       const resume = await this.d.recording.resumeAll(resumed, callSid, run.record.actor).catch((err: unknown) => {
         log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
-        return { ok: false, twilioStatus: 'network' };
+        return { ok: false, twilioStatus: 'network' } as const;
       });
+      const lateUntil = lateResumeUntil(resume, this.now(), this.d.restTimeoutMs);
       await this.d.calls
         .update(callSid, (s) => {
           if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
+          s.captureResumeLateUntil = lateUntil;
           if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
           const held = heldAfter(resume, resumed);
           s.heldRecordings = held.length ? held : undefined;

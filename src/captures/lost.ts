@@ -10,20 +10,20 @@
  */
 import { errFields } from '../log';
 import { announceEnd } from './announce';
-import type { ExecutorDeps } from './executor';
+import { lateResumeUntil, type ExecutorDeps } from './executor';
 import { bridgeHolds, heldAfter, heldByBridge, ownResumed, recordedCall } from './recorded';
 import type { CaptureRecord } from './types';
 
 /** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
 export const LOST = 'bridge-lost';
 
-type LostDeps = Pick<ExecutorDeps, 'calls' | 'records' | 'recording' | 'audit' | 'events' | 'metrics' | 'log'>;
+type LostDeps = Pick<ExecutorDeps, 'calls' | 'records' | 'recording' | 'audit' | 'events' | 'metrics' | 'log' | 'restTimeoutMs'>;
 
 /**
  * Ends the call's capture as `failed` (`bridge-lost`) the way a capture ends, its recording
  * resumed, if the call's record still names it running and its lock still holds it.
  */
-export async function settleLostCapture(d: LostDeps, callSid: string, now: Date): Promise<void> {
+export async function settleLostCapture(d: LostDeps, callSid: string, now: () => Date): Promise<void> {
   const session = await d.calls.get(callSid);
   const capture = session?.capture;
   if (!session || capture?.status !== 'capturing') return;
@@ -40,11 +40,13 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   // named for whoever started the capture, as its own end would have (executor.ts endRun)
   const resume = await d.recording.resumeAll(resumed, callSid, kept?.actor).catch((err: unknown) => {
     log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
-    return { ok: false, twilioStatus: 'network' };
+    return { ok: false, twilioStatus: 'network' } as const;
   });
+  const lateUntil = lateResumeUntil(resume, now(), d.restTimeoutMs);
   await d.calls.update(callSid, (s) => {
     if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
     s.capture.status = 'failed';
+    s.captureResumeLateUntil = lateUntil;
     if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
     const held = heldAfter(resume, resumed);
     s.heldRecordings = held.length ? held : undefined;
@@ -65,7 +67,7 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: Date)
   record.status = 'failed';
   record.reason = LOST;
   record.valid = undefined;
-  record.endedAt = now.getTime();
+  record.endedAt = now().getTime();
   await d.records.keep(record, d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
   await announceEnd(d, record);
 }

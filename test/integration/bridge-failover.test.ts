@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
-import { startHarness, waitFor, type Harness } from '../support/harness';
+import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
@@ -266,6 +266,41 @@ it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lo
   await call.hangup();
   await agentCall.ended;
   expect(multimon(agentCall.recordingAudio)).toBe('');
+});
+
+it("a capture's resume Twilio answers late on the instance that lost the bridge does not undo the next capture's pause on the instance that took it up", async () => {
+  const { call, caller, agentCall } = await bridgedOnA();
+  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
+  const alice = token(a, 'alice');
+  const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
+  expect(first.status).toBe(201);
+  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  // the caller's stream to A cut off (A alive), Twilio reaching B now; A's resume at the capture's
+  // end is answered past its bound and carried out then, after A has let the capture go
+  a.emulator.routeOrigin(PUB, b.url);
+  a.emulator.faults.recordingResume = { delayMs: 4_000, times: 1 };
+  const droppedAt = a.emulator.now();
+  await caller.drop();
+  await waitFor(
+    async () => (await api(a, 'GET', `/v1/calls/${call.sid}/captures/${first.body.captureId}`, alice)).body.status === 'failed',
+    'the first capture ended',
+  );
+  const caller2 = await nextLeg(call, caller, "the caller's stream to B");
+  await bridgedAgain(b, call.sid);
+  // the agent starts the next capture at once, on B, which holds the bridge now
+  const second = await api(b, 'POST', `/v1/calls/${call.sid}/captures`, token(b, 'alice'), { name: 'card', kind: 'card-number' });
+  expect(second.status).toBe(201);
+  // past the moment Twilio carried out A's late resume: the recording is paused for B's capture
+  await sleep(Math.max(0, droppedAt + 4_500 - a.emulator.now()));
+  expect(a.emulator.recordingStatusAt(agentCall.sid, a.emulator.now())).toBe('paused');
+  await caller2.sendAudio(keyed('4111111111111111#'));
+  await waitFor(
+    async () => (await api(b, 'GET', `/v1/calls/${call.sid}/captures/${second.body.captureId}`, token(b, 'alice'))).body.status === 'completed',
+    'the next capture',
+  );
+  await call.hangup();
+  await agentCall.ended;
+  for (const channel of agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
 });
 
 it("an agent's call that cannot be called back in is dialled again: a capture then pauses the new call's recording, not the old one's", async () => {

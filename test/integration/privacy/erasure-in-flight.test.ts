@@ -11,6 +11,7 @@ import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/cap
 import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
 import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
+import { REST_TIMEOUT_MS } from '../../../src/twilio/rest';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
 import { scanRedis } from '../../support/redis';
@@ -89,6 +90,7 @@ describe('erasure with work in flight', () => {
       log,
       instanceId: 'i1',
       timings: { idleMs: 5_000, firstKeyMs: 5_000, maxMs: 10_000 },
+      restTimeoutMs: REST_TIMEOUT_MS,
     });
     executors.push(executor);
     const ended = () =>

@@ -16,6 +16,7 @@ import { StoreErrors } from '../../../src/errors';
 import { RESUME_HOLD_MS } from '../../../src/flows/engine';
 import { createLogger, type Logger } from '../../../src/log';
 import type { RecordingRef } from '../../../src/recording/stretch';
+import { REST_TIMEOUT_MS } from '../../../src/twilio/rest';
 
 const SID = 'CA' + '1'.repeat(32);
 
@@ -153,6 +154,7 @@ async function setup(
     log: opts.log ?? pino({ level: 'silent' }),
     instanceId: 'i1',
     timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
+    restTimeoutMs: REST_TIMEOUT_MS,
   });
   const settled = (type: string) =>
     new Promise<CallEvent>((resolve) => {
