@@ -234,7 +234,8 @@ export class FlowRunner {
   /**
    * A pause after a resume that failed unanswered waits until that resume can no longer be
    * carried out: sent before, the pause could be overtaken by it, and the caller would key the
-   * next field into a running recording. The controller orders the requests it sends itself
+   * next field into a running recording (or, before a bridge, the caller's keys to the agent into
+   * a recording the bridge holds: the hold, and the stop of the flow's own, wait too). The controller orders the requests it sends itself
    * (recording/controller.ts); this covers the resume another instance sent, as the session says.
    */
   private async afterLateResume(s: CallSession): Promise<void> {
@@ -353,11 +354,15 @@ export class FlowRunner {
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
         if (dropin && outcome.absent) res.session.recording.status = 'none';
       } else if (res.effect.kind === 'stop-recording') {
+        // the stop's fallback, a pause for good, would be undone by a late resume as a stretch's pause would
+        await this.afterLateResume(s);
         const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
         res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
       } else if (res.effect.kind === 'hold-recordings') {
         // a call still ringing at its first webhook cannot be recording (Twilio refuses it: 21220): nothing to list
         const ringing = input.kind === 'start' && !input.live;
+        // a late resume of one the last stretch paused would run it again through the bridge
+        await this.afterLateResume(s);
         const outcome = await holdForBridge(this.d, s, log, (callSid, entry) => writes.audit(callSid, entry), ringing);
         res = advance(flow, { kind: 'recording', op: 'hold', ok: outcome.ok }, s, { now: this.now() });
       } else {
