@@ -35,7 +35,7 @@
 import { CALL_SID } from '../sids';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { decodeActionQuery, type ActionQuery } from '../dropin/action-query';
+import { decodeActionQuery, encodeActionQuery, type ActionQuery } from '../dropin/action-query';
 import { allowedReturnUrl } from '../dropin/return-urls';
 import type { PausingRequest } from '../dropin/held-pauses';
 import type { DropinService } from '../dropin/service';
@@ -45,6 +45,7 @@ import type { FlowRegistry } from '../flows/load';
 import { GUARD_MAX_SECONDS } from '../flows/steps/collect';
 import { ASK_MAX_SECONDS, staleQuery, TWILIO_WEBHOOK_TIMEOUT_SECONDS, type StaleQuery } from '../recording/query-time';
 import { captureFlow, captureReturn } from './capture-route';
+import { renderVerbs } from './twiml';
 
 /** the TwiML that returns the call to its app, or undefined for the safe apology */
 export type Rescue = (params: Record<string, string>, query: unknown, log: Logger, arrival: Arrival) => Promise<string | undefined>;
@@ -80,17 +81,19 @@ const GUARD_DOCUMENT_SECONDS = GUARD_MAX_SECONDS + TWILIO_WEBHOOK_TIMEOUT_SECOND
 
 /**
  * How long after its TwiML was written a drop-in capture's `dc=` query still resumes anything
- * (195 s). Every document of a capture writes its own (each attempt, each entry of a matching
+ * (200 s). Every document of a capture writes its own (each attempt, each entry of a matching
  * pair, each guard: twilio/runner.ts), one Gather to a document, so this bounds one document,
  * not a capture: the longer of one ask (ASK_MAX_SECONDS: its prompt, entry, longest Gather
- * timeout and Twilio's wait) and one guard (GUARD_DOCUMENT_SECONDS). A failed gather's rescue
- * writes no document carrying the query on (its wait for keys past a count, RESUME_HOLD_MS, comes
- * after the request has arrived), so nothing is added for it, unlike the stretch's bound, which
- * adds its failed step's guard. A document slower than this whose webhook fails with the store down
+ * timeout and Twilio's wait) followed by the guard a failed gather's rescue answers, which carries
+ * the gather's query on (GUARD_MAX_SECONDS, as the stretch's bound adds it), and one guard
+ * (GUARD_DOCUMENT_SECONDS). A document slower than this whose webhook fails with the store down
  * returns the call to its app with the recordings left paused: a loss of recording, never keys
  * in one.
  */
-export const DROPIN_QUERY_MAX_AGE_SECONDS = Math.max(ASK_MAX_SECONDS, GUARD_DOCUMENT_SECONDS);
+export const DROPIN_QUERY_MAX_AGE_SECONDS = Math.max(ASK_MAX_SECONDS + GUARD_MAX_SECONDS, GUARD_DOCUMENT_SECONDS);
+
+/** the failed webhook: a gather's answer (`step`, from its path) or a guard's end (twilio/stretch-rescue.ts StretchWebhook) */
+export type CaptureWebhook = { route: 'gather'; step: number } | { route: 'guard' };
 
 /** a CallSid as Twilio issues them: a rescue runs before any parser has read the request */
 export { CALL_SID } from '../sids';
@@ -113,8 +116,16 @@ export function captureRescue(d: RescueDeps, flowId: string, request: PausingReq
   };
 }
 
-/** a gather failed: a drop-in capture's (its action carries the query) goes back; a plain call's gets the apology */
-export function gatherRescue(d: RescueDeps): Rescue {
+/**
+ * A gather or a guard failed: a drop-in capture's (its action carries the query) goes back; a
+ * plain call's gets the apology. A gather whose entry did not end on '#' ended on its count, after
+ * which keys may follow, or on the caller's silence, after which they may key on; which, only the
+ * session knows. So, as a stretch's rescue does (stretch-rescue.ts), the stricter rule of the two:
+ * a guard at its longest (GUARD_MAX_SECONDS) carrying the gather's query, time kept, before the
+ * call goes back; its action (`/twilio/guard/:step/failed`) returns it, the recordings resumed at
+ * once, the store back or not. A guard's end (the caller silent for its time) returns it at once.
+ */
+export function gatherRescue(d: RescueDeps, at: CaptureWebhook = { route: 'guard' }): Rescue {
   return async (params, query, log, arrival) => {
     const q = decodeActionQuery(query);
     const callSid = params.CallSid;
@@ -132,6 +143,13 @@ export function gatherRescue(d: RescueDeps): Rescue {
     if (stale) {
       log.warn(stale, 'a drop-in query resumes nothing: the call returned to its app with its recordings left paused');
       return d.dropin.returnAfterFailure(callSid, returnUrl.toString(), [], log, { resumeNothing: true });
+    }
+    if (at.route === 'gather' && !params.FinishedOnKey && 'issuedAtSeconds' in q) {
+      log.warn("a step of a drop-in capture failed on an entry that did not end on '#': a guard before its return");
+      const guard = { verb: 'guard' as const, step: at.step, timeoutSeconds: GUARD_MAX_SECONDS, failed: true as const };
+      // the gather's own query, its time kept: a rescue never makes a query younger
+      const actionQuery = encodeActionQuery(q.context, new Date(q.issuedAtSeconds * 1000));
+      return renderVerbs([guard], { publicUrl: d.config.publicUrl, actionQuery });
     }
     // keys that ended on no '#' may go on past the Gather's end: the resume waits for them
     const keyedOn = typeof params.Digits === 'string' && params.Digits !== '' && !params.FinishedOnKey;

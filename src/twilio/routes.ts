@@ -172,11 +172,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
 
     const now = d.now ?? (() => new Date());
     const rescueDeps = d.dropin ? { config: d.config, flows: d.flows, dropin: d.dropin, audit: d.audit, now } : undefined;
-    // a drop-in capture's gather (its action's query says so) that fails goes back to its app
-    const dropinGather = rescueDeps ? gatherRescue(rescueDeps) : undefined;
+    // a drop-in capture's gather or guard (its action's query says so) that fails goes back to its app
+    const dropinGather = (at: StretchWebhook): Rescue | undefined => (rescueDeps ? gatherRescue(rescueDeps, at) : undefined);
     // a sensitive stretch's (its action's query says so) resumes the recordings it holds paused before the apology
     const stretchDeps = { flows: d.flows, recording: d.recording, publicUrl: d.config.publicUrl, now };
-    const stepRescue = (at: StretchWebhook): Rescue => firstRescue(dropinGather, stretchRescue(stretchDeps, at));
+    const stepRescue = (at: StretchWebhook): Rescue => firstRescue(dropinGather(at), stretchRescue(stretchDeps, at));
     const guardRescue = stepRescue({ route: 'guard' });
 
     /**
@@ -268,14 +268,17 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       );
     });
 
-    // the guard a failed stretch's gather answered (stretch-rescue.ts): its recordings resumed, then the apology, the store back or not
+    // the guard a failed stretch's gather answered (stretch-rescue.ts): its recordings resumed, then the apology, the store back or not;
+    // a drop-in capture's (dropin-rescue.ts): its recordings resumed, then the call back to its app with internal-error
+    const dropinFailedGuard = dropinGather({ route: 'guard' });
     app.post<{ Params: { step: string } }>('/twilio/guard/:step/failed', ROUTE_OPTIONS, async (req, reply) => {
       const started = process.hrtime.bigint();
       const answer = await serve(
         req,
         'guard',
         'voice',
-        async (raw, log, _req, { replayed }) => afterFailedGuard(stretchDeps, raw, req.query, log, { replayed }),
+        async (raw, log, _req, { replayed }) =>
+          (await dropinFailedGuard?.(raw, req.query, log, { replayed })) ?? afterFailedGuard(stretchDeps, raw, req.query, log, { replayed }),
         {
           identify: guardIdentity(req.params.step, true),
           rescue: guardRescue,

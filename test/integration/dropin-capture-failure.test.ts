@@ -94,9 +94,18 @@ function statesOf(c: EmulatedCall, recordingSid: string): string[] {
   return h.emulator.recordingStatuses(c.sid, recordingSid);
 }
 
-/** a gather action request as Twilio sends it again (a retry) */
+/** a gather action request as Twilio sends it again (a retry), of an entry the caller ended on '#' */
 function gatherParams(c: EmulatedCall, digits: string): Record<string, string> {
-  return { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', Digits: digits };
+  return {
+    CallSid: c.sid,
+    AccountSid: ACCOUNT_SID,
+    From: CALLER,
+    To: SHOP_NUMBER,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    Digits: digits,
+    FinishedOnKey: '#',
+  };
 }
 
 async function metric(name: string, labels = ''): Promise<number> {
@@ -194,6 +203,30 @@ it("a gather that ended on its count fails: the resume waits for the keys keyed 
   const [rec] = c.recordings;
   expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   expect(wideDecode(c.recordingAudio)).toBe('');
+});
+
+it("a gather that ended on the caller's silence mid-entry fails: a guard before the return, the keys keyed on after it in no recording", async () => {
+  shop.recordings = 1;
+  // the shop takes its time over the return: the call is live while the keys land
+  shop.onReturn = async () => {
+    await sleep(2_000);
+  };
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(async (g) => {
+    const p = g.prompt.join(' ');
+    if (!p.includes('card number')) return null;
+    await h.redisStore!.del(keys().call(c!.sid));
+    // the caller stops mid-card for longer than the Gather's timeout, then keys the rest on
+    return `${CARD.slice(0, 8)},${CARD.slice(8)}#`;
+  });
+  await c.ended;
+  expectInternalError(c);
+  const [rec] = c.recordings;
+  expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
+  expect(wideDecode(c.recordingAudio)).toBe('');
+  // the guard's action returned the call, with the gather's query
+  const guards = h.emulator.timelineFor(c.sid).filter((e) => e.type === 'webhook' && new URL(e.url).pathname.endsWith('/failed'));
+  expect(guards).toHaveLength(1);
 });
 
 it('Redis down from a gather onward (no session readable): back to the app with internal-error, each recording resumed by its SID; a retry too', async () => {
@@ -336,6 +369,7 @@ it("a return URL in a gather's query that is not allow-listed is refused: the ap
       To: SHOP_NUMBER,
       CallStatus: 'in-progress',
       Digits: CARD,
+      FinishedOnKey: '#',
     });
   const tampered = ['https://evil.example.net/paid', `${shop.url}/other`, `${shop.url.replace('127.0.0.1', '127.0.0.1.nip.io')}/paid`];
   for (const [i, returnUrl] of tampered.entries()) {

@@ -75,6 +75,12 @@ function redirectIn(twiml: string): { target: string; query: Record<string, stri
   return { target: u.origin + u.pathname, query: Object.fromEntries(u.searchParams) };
 }
 
+/** the action of a TwiML guard (a <Gather> that says nothing) */
+function guardActionIn(twiml: string): string | undefined {
+  const m = /<Gather [^>]*action="([^"]+)"/.exec(twiml);
+  return m ? m[1].replace(/&amp;/g, '&') : undefined;
+}
+
 /** a gather action request as Twilio sent it */
 function gatherParams(c: EmulatedCall, digits: string, finishedOnKey?: string): Record<string, string> {
   const params: Record<string, string> = {
@@ -226,6 +232,7 @@ test("within the bound, the security code's webhook coming late, the store down,
   try {
     let there: ReturnType<typeof redirectIn>;
     let during = '';
+    let guarded = '';
     let cvvAction = '';
     let c: EmulatedCall | undefined = undefined;
     c = await d.call(async (g) => {
@@ -237,7 +244,12 @@ test("within the bound, the security code's webhook coming late, the store down,
       // the caller took their time: the code's answer comes late in its query's age
       skewMs = (DROPIN_QUERY_MAX_AGE_SECONDS - 10) * 1000;
       await redis.stop();
-      there = redirectIn((await h.emulator.signedPost(cvvAction.replace(h.publicUrl, other.publicUrl), gatherParams(c!, CVV))).body);
+      // the code ended on its count: keys may follow it, so a guard comes before the return, its action with the gather's query
+      const guard = guardActionIn((await h.emulator.signedPost(cvvAction.replace(h.publicUrl, other.publicUrl), gatherParams(c!, CVV))).body);
+      expect(guard && new URL(guard).pathname).toBe('/twilio/guard/2/failed');
+      expect(new URL(guard!).searchParams.get(ACTION_QUERY_PARAM)).toBe(new URL(cvvAction).searchParams.get(ACTION_QUERY_PARAM));
+      guarded = statusNow(c!);
+      there = redirectIn((await h.emulator.signedPost(guard!, gatherParams(c!, ''))).body);
       during = statusNow(c!);
       // the caller keys nothing more: the gather ends on its silence, the store still down
       return null;
@@ -246,7 +258,8 @@ test("within the bound, the security code's webhook coming late, the store down,
     expect(new URL(cvvAction).searchParams.get(ACTION_QUERY_PARAM)).toMatch(/^2\.[0-9a-z]+\./);
     expect(there?.target).toBe(`${shop.url}/paid`);
     expect(there?.query.Result).toBe('internal-error');
-    // resumed by the other instance, from the query, while the call still waited at the prompt
+    // resumed by the other instance, from the query, once the guard had ended, while the call still waited at the prompt
+    expect(guarded).toBe('paused');
     expect(during).toBe('in-progress');
     const rescued = logOf(other, c).filter((l) => l.msg === 'drop-in capture returned to the app after a failed step');
     expect(rescued).toHaveLength(1);
@@ -274,9 +287,10 @@ test("the capture route's signed request sent again, the store down, while the s
   const refused = logOf(h, run.c).filter((l) => l.msg === 'a failed step resumes no recording it did not pause: those held stay paused');
   expect(refused).toHaveLength(1);
   expect(refused[0]).toMatchObject({ level: 40, route: 'capture', reason: 'paused-by-another-request', recordings: 1 });
+  // the security code's own webhook, which ended on its count, returned the call once its guard had
   expect(returnedLog(run.c).map((l) => [l.route, l.recordings])).toEqual([
     ['capture', 0],
-    ['gather', 1],
+    ['guard', 1],
   ]);
 }, 60_000);
 

@@ -14,9 +14,10 @@ export const SHOP_NUMBER = '+15005550150';
 export const SHOP_CALLER = '+15551239876';
 export const CAPTURE_SECRET = 'capture-result-secret-0123456789abcdef';
 
-/** the parameters of a <Gather> action Twilio posts for a call to the shop */
-export function shopGatherParams(callSid: string, digits: string): Record<string, string> {
-  return { CallSid: callSid, AccountSid: ACCOUNT_SID, From: SHOP_CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', Digits: digits };
+/** the parameters of a <Gather> action Twilio posts for a call to the shop: keys ended by '#' as Twilio reports them (FinishedOnKey) */
+export function shopGatherParams(callSid: string, keys: string): Record<string, string> {
+  const params = { CallSid: callSid, AccountSid: ACCOUNT_SID, From: SHOP_CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound' };
+  return keys.endsWith('#') ? { ...params, Digits: keys.slice(0, -1), FinishedOnKey: '#' } : { ...params, Digits: keys };
 }
 
 /** what the shop's return URL received */
