@@ -37,7 +37,7 @@ function answeredWithin<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
           settled = true;
           reject(StoreErrors.unavailable({ detail: `Redis did not answer within ${timeoutMs} ms` }));
         }),
-      COMMAND_TIMEOUT_MS,
+      timeoutMs,
     );
     reply.then(
       (v) => {

@@ -51,3 +51,19 @@ test('a Redis that answers nothing still fails the command within the bound and 
   }
   await expect(store.get('stall:a')).resolves.toBe('x');
 });
+
+test("a store given a longer bound (commandTimeoutMs) waits that long for Redis, not the default's 500 ms", async () => {
+  // a bound of 3 s (test/integration/ivr.test.ts's 50 calls ask for it): a Redis that holds every
+  // command for 800 ms (CLIENT PAUSE, as a Redis busy with a slow command) answers within it
+  const patient = new RedisStore(redis.url, { commandTimeoutMs: 3_000 });
+  const admin = new RedisStore(redis.url);
+  await Promise.all([patient.connect(), admin.connect()]);
+  try {
+    await patient.set('stall:c', 'y', 60);
+    await admin.client.call('CLIENT', 'PAUSE', '800', 'ALL');
+    await expect(patient.get('stall:c')).resolves.toBe('y');
+  } finally {
+    await patient.close();
+    await admin.close();
+  }
+});
