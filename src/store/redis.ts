@@ -79,6 +79,11 @@ function connection(url: string, opts: { autoPipelining?: boolean } = {}): Redis
     connectTimeout: CONNECT_TIMEOUT_MS,
     // keep trying to come back, but never faster than every 500 ms nor slower than every 2 s
     retryStrategy: (times) => Math.min(500 * times, 2_000),
+    // a failover behind one endpoint (a DNS name, a virtual IP) leaves this connection on the old
+    // primary, now a replica answering every write READONLY (and every ping, so /readyz would say
+    // ready): the command fails as an outage does, and the connection is made again, to the
+    // endpoint's new primary, instead of refusing every write until the process is restarted
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
   });
 }
 
