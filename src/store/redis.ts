@@ -365,9 +365,17 @@ export class RedisStore implements Store {
     const sub = await this.run(() => this.subscriberConnection());
     let set = this.handlers.get(channel);
     if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      await this.run(() => this.answered(sub.subscribe(channel)));
+      const created = new Set<MessageHandler>();
+      set = created;
+      this.handlers.set(channel, created);
+      try {
+        await this.run(() => this.answered(sub.subscribe(channel)));
+      } catch (e) {
+        // not subscribed (Redis away): a channel left with its empty set would be taken as live by
+        // the next subscribe, which would then never SUBSCRIBE and never hear a message
+        if (this.handlers.get(channel) === created && created.size === 0) this.handlers.delete(channel);
+        throw e;
+      }
     }
     set.add(handler);
     return async () => {

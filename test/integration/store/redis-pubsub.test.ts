@@ -1,0 +1,72 @@
+/**
+ * The Redis store's pub/sub when its Redis goes and comes back (a private redis-server, stopped
+ * and started again empty): a subscription made before is made again by the client, and one
+ * refused while Redis was away is refused, not recorded as live, so asking again subscribes.
+ */
+import { RedisStore } from '../../../src/store';
+import { waitFor } from '../../support/harness';
+import { PrivateRedis } from '../../support/private-redis';
+
+let redis: PrivateRedis;
+let store: RedisStore;
+beforeAll(async () => {
+  redis = await PrivateRedis.start();
+  store = new RedisStore(redis.url);
+  await store.connect();
+});
+afterAll(async () => {
+  await store?.close();
+  await redis?.close();
+});
+
+/** Redis answering again, to this store's commands and its subscriber's */
+const back = () =>
+  waitFor(
+    () =>
+      store.ping().then(
+        () => true,
+        () => false,
+      ),
+    'the store to answer again',
+    10_000,
+  );
+
+/** publishes on `channel` until `got` holds a message (a subscription may be made again a moment after the client is) */
+async function heard(channel: string, got: string[]): Promise<void> {
+  await waitFor(async () => {
+    await store.publish(channel, 'm').catch(() => undefined);
+    return got.length > 0;
+  }, `a message on ${channel}`);
+}
+
+test('a subscription made before Redis restarted empty hears messages after it', async () => {
+  const got: string[] = [];
+  await store.subscribe('ps:before', (m) => got.push(m));
+  // the subscriber's connection made first: a channel subscribed after the restart is on it
+  await redis.stop();
+  await redis.up();
+  await back();
+  await heard('ps:before', got);
+});
+
+test('a subscription refused while Redis is away is made when asked again, once it is back', async () => {
+  const got: string[] = [];
+  await store.subscribe('ps:other', () => undefined);
+  await redis.stop();
+  await expect(store.subscribe('ps:refused', (m) => got.push(m))).rejects.toMatchObject({ code: 'TW_ERR_STORE_UNAVAILABLE' });
+  await redis.up();
+  await back();
+  // its subscriber connection comes back on its own time: asked until it takes the subscription
+  await waitFor(
+    () =>
+      store
+        .subscribe('ps:refused', (m) => got.push(m))
+        .then(
+          () => true,
+          () => false,
+        ),
+    'the subscription',
+    10_000,
+  );
+  await heard('ps:refused', got);
+});
