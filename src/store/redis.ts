@@ -142,10 +142,13 @@ export class RedisStore implements Store {
       // no reply of Redis's or the socket's holds it; never let one that did carry it out
       if (password) cause = cause.split(password).join('***');
       cause = cause.slice(0, 120);
-      throw new ConfigError(
-        'REDIS_URL',
-        `REDIS_URL: Redis at ${u.host || 'localhost'} cannot be used at start (${cause}): check that it runs there, the password (redis://:password@host:port, percent-encoded), and rediss:// for TLS`,
-      );
+      const code = (this.lastError as { code?: string } | undefined)?.code ?? '';
+      // Node trusts the system's CAs only: a Redis with a private CA's certificate is trusted once NODE_EXTRA_CA_CERTS names that CA's file
+      const check =
+        /certificate/i.test(cause) || /^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code)
+          ? 'its TLS certificate is not trusted: set NODE_EXTRA_CA_CERTS to the PEM file of the CA that signed it (and the certificate must name the host)'
+          : 'check that it runs there, the password (redis://:password@host:port, percent-encoded), and rediss:// for TLS';
+      throw new ConfigError('REDIS_URL', `REDIS_URL: Redis at ${u.host || 'localhost'} cannot be used at start (${cause}): ${check}`);
     }
   }
 

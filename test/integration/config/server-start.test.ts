@@ -3,8 +3,10 @@
  * the variable and exit code 1, as do credentials Twilio refuses; a REST base URL that does not
  * serve the account starts, ready, and says what to fix; with a valid environment it answers /healthz.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor } from '../../support/harness';
 import { PrivateRedis } from '../../support/private-redis';
@@ -233,6 +235,58 @@ describe('process start', () => {
       },
       20000,
     );
+
+    test('rediss:// to a Redis whose certificate is not trusted: the line says so and what to set', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-redis-tls-'));
+      const port = await freePort();
+      let server: ChildProcess | undefined;
+      try {
+        // a self-signed certificate, as a Redis of one's own or a private CA's
+        execFileSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'].concat([
+            '-keyout',
+            path.join(dir, 'key.pem'),
+            '-out',
+            path.join(dir, 'cert.pem'),
+          ]),
+          { stdio: 'ignore' },
+        );
+        server = spawn(
+          'redis-server',
+          ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', path.join(dir, 'cert.pem')].concat([
+            '--tls-key-file',
+            path.join(dir, 'key.pem'),
+            '--tls-auth-clients',
+            'no',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ]),
+          { stdio: 'ignore' },
+        );
+        const listening = () =>
+          new Promise<boolean>((res) => {
+            const s = net.connect(port, '127.0.0.1', () => {
+              s.destroy();
+              res(true);
+            });
+            s.once('error', () => res(false));
+          });
+        await waitFor(listening, 'the TLS redis-server');
+        const url = `rediss://:${PASSWORD}@127.0.0.1:${port}`;
+        const { code, stderr, stdout } = await run({ ...valid(), TWILIO_API_BASE_URL: emulator.baseUrl, REDIS_URL: url });
+        expect(code).toBe(1);
+        const lines = stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^tonewall: cannot start: TW_ERR_CONFIG_INVALID: REDIS_URL: .*certificate.*NODE_EXTRA_CA_CERTS/);
+        expect(stderr + stdout).not.toContain(PASSWORD);
+      } finally {
+        server?.kill('SIGKILL');
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 20000);
   });
 
   // app.listen was awaited bare: a port taken or an address not this machine's ended the process
