@@ -3,7 +3,8 @@
  * checked against PUBLIC_URL whatever the Host header says), replays, unknown numbers, and a
  * Redis outage mid-call answered with safe TwiML within a second.
  */
-import { ACCOUNT_SID, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import Redis from 'ioredis';
+import { ACCOUNT_SID, metricValue, PAYMENTS_NUMBER, SUPPORT_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { PrivateRedis } from '../support/private-redis';
 import { uniquePrefix } from '../support/redis';
 
@@ -148,6 +149,35 @@ describe('Redis outage during a call', () => {
       expect(after.status).toBe(200);
       expect(after.body).toContain('<Gather');
     } finally {
+      await h.close();
+    }
+  }, 30000);
+
+  test('a Redis full at maxmemory with noeviction refuses the writes: each webhook gets the apology, counted as the store, and calls go on once it has room', async () => {
+    const redis = await privateRedis();
+    const h = await startHarness({ env: { REDIS_URL: redis.url }, keyPrefix: uniquePrefix('oom') });
+    const admin = new Redis(redis.url);
+    try {
+      const params = voiceParams(sid('9'));
+      expect((await h.emulator.signedPost(h.voiceUrl, params)).body).toContain('<Gather');
+      const before = await metricValue(h, 'tonewall_safe_fallbacks_total', { reason: 'store' });
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      // mid-call and a new call alike: Redis answers each write OOM
+      for (const [url, p] of [
+        [`${h.publicUrl}/twilio/gather/1/1`, { ...params, Digits: '01011990' }],
+        [h.voiceUrl, voiceParams(sid('a'))],
+      ] as const) {
+        const res = await h.emulator.signedPost(url, p);
+        expect(res.status).toBe(200);
+        expect(res.body).toMatch(/sorry/i);
+        expect(res.body).toMatch(/<Dial|<Hangup/);
+      }
+      expect((await metricValue(h, 'tonewall_safe_fallbacks_total', { reason: 'store' })) - before).toBe(2);
+      await admin.config('SET', 'maxmemory', '0');
+      expect((await h.emulator.signedPost(h.voiceUrl, voiceParams(sid('b')))).body).toContain('<Gather');
+    } finally {
+      admin.disconnect();
       await h.close();
     }
   }, 30000);
