@@ -4,7 +4,7 @@
  * hanging; the error is thrown, never swallowed, and the edge decides what the caller hears.
  * Pub/sub uses its own connection, as Redis requires.
  */
-import Redis from 'ioredis';
+import Redis, { ReplyError } from 'ioredis';
 import { ConfigError, Errors, isTonewallError, StoreErrors } from '../errors';
 import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
 import { checkJsonValue } from './json-field';
@@ -394,8 +394,26 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * Redis answers, and as a primary. HELLO with no protocol version answers as PING does (an ACL
+   * user with +@connection may send both) and names the server's role: a replica answers every
+   * ping and refuses every write (a failover's demoted primary), so it is not ready, and the
+   * connection is made again, to the endpoint's new primary, before a call meets it. A server,
+   * proxy or ACL user that refuses HELLO is pinged.
+   */
   async ping() {
-    await this.run(() => this.answered(this.client.ping()));
+    const reply = await this.run(() =>
+      this.answered(this.client.call('HELLO')).catch((e: unknown) =>
+        // refused (not known, or not allowed this user): PING alone, which says nothing of the role
+        e instanceof ReplyError ? this.answered(this.client.ping()).then(() => null) : Promise.reject(e),
+      ),
+    );
+    const fields = Array.isArray(reply) ? reply : [];
+    const role = fields[fields.indexOf('role') + 1];
+    if (role === 'replica' || role === 'slave') {
+      this.client.disconnect(true);
+      throw StoreErrors.unavailable({ detail: 'Redis answers as a replica, refusing writes: connecting again' });
+    }
   }
 
   async close() {

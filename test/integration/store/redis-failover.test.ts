@@ -74,6 +74,42 @@ test('the store gives up a connection its Redis answers READONLY and writes to t
   }
 }, 30_000);
 
+test('with no write meanwhile, the store is not ready while its connection is on the demoted primary, and its ping moves it to the new one', async () => {
+  const store = new RedisStore(proxy.url);
+  await store.connect();
+  try {
+    await store.set('fo:d', '1', 60);
+    await failover();
+    // a replica answers PING: the ping asks the role, and a replica is not ready
+    await expect(store.ping()).rejects.toMatchObject({ code: 'TW_ERR_STORE_UNAVAILABLE' });
+    await waitFor(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      'the store ready again',
+      10_000,
+    );
+    // on the new primary already: the first write after is taken
+    await store.set('fo:e', '2', 60);
+    expect(await admin(replica, (r) => r.get('fo:e'))).toBe('2');
+  } finally {
+    await store.close();
+  }
+}, 30_000);
+
+test('a user Redis refuses HELLO (an ACL without it) is pinged: ready on a primary', async () => {
+  await admin(primary, (r) => r.call('ACL', 'SETUSER', 'nohello', 'on', '>nohello-password-0123', '~*', '&*', '+@all', '-hello'));
+  const store = new RedisStore(`redis://nohello:nohello-password-0123@127.0.0.1:${proxy.port}`);
+  await store.connect();
+  try {
+    await expect(store.ping()).resolves.toBeUndefined();
+  } finally {
+    await store.close();
+  }
+});
+
 test('calls after the failover reach their flow again, without a restart', async () => {
   const h = await startHarness({ env: { REDIS_URL: proxy.url }, keyPrefix: uniquePrefix('failover') });
   const params = (n: number) => ({
