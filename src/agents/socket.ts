@@ -134,9 +134,9 @@ function asOffered(s: CallSession): VisibleCall {
  * up, the hold timed out) to everyone it was offered to. These are decided from the call's record
  * as every instance reads it, so they hold for the sockets on every instance; a socket is never
  * told of a call that was not offered to it. An event for a call whose record is gone goes to
- * supervisors only, but for its end, which also goes to every socket that was told of the call
- * (Client.heard) and to the agent who accepted it (the end of a bridge whose record an erasure
- * took names them, by actor).
+ * supervisors only, but for its end and a capture's progress and end, which also go to every
+ * socket that was told of the call (Client.heard), and the call's end to the agent who accepted it
+ * (the end of a bridge whose record an erasure took names them, by actor).
  */
 function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
   if (session) {
@@ -145,7 +145,10 @@ function visible(c: Client, event: CallEvent, session: CallSession | null): bool
     return event.type === 'call.ended' && session.state === 'ended' && session.endedFrom === 'offered' && canSee(c.principal, asOffered(session));
   }
   if (c.principal.role !== 'agent') return event.type !== 'handoff.taken';
-  return event.type === 'call.ended' && (c.heard.has(event.callSid) || (event.agent !== undefined && event.agent === c.actor));
+  if (event.type === 'call.ended') return c.heard.has(event.callSid) || (event.agent !== undefined && event.agent === c.actor);
+  // a capture the socket was told of, whose record went under it (the store restarted empty, an
+  // erasure): its progress and end still reach the panel showing it, which would show it running
+  return event.type.startsWith('capture.') && c.heard.has(event.callSid);
 }
 
 function heard(c: Client, event: CallEvent): void {
