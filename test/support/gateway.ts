@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseProcessors, type ProcessorConfig } from '../../src/processors';
 
 export interface Received {
   path: string;
@@ -72,4 +73,30 @@ export function gatewayProcessorsFile(gw: Gateway, fields: readonly string[]): s
     `processors:\n  - name: gateway\n    url: ${gw.url}/charge\n    secretEnv: GATEWAY_SECRET\n    fields: [${fields.join(', ')}]\n    eraseUrl: ${gw.url}/erase\n`,
   );
   return file;
+}
+
+/** the erasure key of chargerProcessors' `charger` (its CHARGER_SECRET) */
+export const CHARGER_SECRET = 'charger-erasure-key-0123456789abcdef';
+
+/**
+ * `gw` as one twilio-generic-pay processor, `charger`: card, expiry and cvv charged 12.50 at
+ * `/pay` with Basic credentials, erasures forwarded to `/erase` signed with CHARGER_SECRET.
+ */
+export function chargerProcessors(gw: Gateway): ProcessorConfig[] {
+  return parseProcessors(
+    'p.yaml',
+    `processors:
+  - name: charger
+    protocol: twilio-generic-pay
+    url: ${gw.url}/pay
+    usernameEnv: CONNECTOR_USER
+    passwordEnv: CONNECTOR_PASSWORD
+    fields: [card, expiry, cvv]
+    method: charge
+    amount: "12.50"
+    eraseUrl: ${gw.url}/erase
+    secretEnv: CHARGER_SECRET
+`,
+    { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text', CHARGER_SECRET },
+  );
 }

@@ -9,13 +9,13 @@ import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
-import { parseProcessors, ProcessorDelivery, type ProcessorConfig } from '../../../src/processors';
+import { ProcessorDelivery, type ProcessorConfig } from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
 import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
-import { type Gateway, startGateway, waitFor } from '../../support/gateway';
+import { chargerProcessors, type Gateway, startGateway, waitFor } from '../../support/gateway';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-a-delivery-race';
@@ -33,22 +33,7 @@ let delivery: ProcessorDelivery | undefined;
 beforeEach(async () => {
   ({ store, keys, prefix, vault } = await redisFixture('erase-delivery-race'));
   gw = await startGateway();
-  processors = parseProcessors(
-    'p.yaml',
-    `processors:
-  - name: charger
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, cvv]
-    method: charge
-    amount: "12.50"
-    eraseUrl: ${gw.url}/erase
-    secretEnv: CHARGER_SECRET
-`,
-    { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text', CHARGER_SECRET: 'charger-erasure-key-0123456789abcdef' },
-  );
+  processors = chargerProcessors(gw);
 });
 afterEach(async () => {
   await delivery?.stop();

@@ -9,18 +9,17 @@
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import { PrivacyService, subjectHash } from '../../../src/privacy';
-import { ErasureQueue, parseProcessors, verifyProcessorRequest, type DeliveryRecord, type ProcessorConfig } from '../../../src/processors';
+import { ErasureQueue, verifyProcessorRequest, type DeliveryRecord, type ProcessorConfig } from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
 import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
-import { type Gateway, startGateway } from '../../support/gateway';
+import { CHARGER_SECRET, chargerProcessors, type Gateway, startGateway } from '../../support/gateway';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-kept-erasures';
 const PHONE = '+15557778888';
-const CHARGER_SECRET = 'charger-erasure-key-0123456789abcdef';
 const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
 
 let store: RedisStore;
@@ -33,22 +32,7 @@ let processors: ProcessorConfig[];
 beforeEach(async () => {
   ({ store, keys, prefix, vault } = await redisFixture('erase-queue'));
   gw = await startGateway();
-  processors = parseProcessors(
-    'p.yaml',
-    `processors:
-  - name: charger
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, cvv]
-    method: charge
-    amount: "12.50"
-    eraseUrl: ${gw.url}/erase
-    secretEnv: CHARGER_SECRET
-`,
-    { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text', CHARGER_SECRET },
-  );
+  processors = chargerProcessors(gw);
 });
 afterEach(async () => {
   await gw.close();
