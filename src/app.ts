@@ -332,6 +332,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     vault,
     recording,
     audit,
+    store,
     events,
     tokens,
     metrics,

@@ -16,6 +16,10 @@
  * An entry names that user when its actor ends with the digest of its own `kid`. The `sub` is
  * sent in the body, never the URL, so no access log or proxy keeps it.
  *
+ * A call whose record is held and whose trail is not answers `verified: false` with `brokenAt:
+ * {seq: 1, reason: 'missing'}`, as the export reports a deleted trail: the record is created
+ * with its trail, in one atomic write, and lives far shorter, so its trail was deleted.
+ *
  * Order of checks: token (401), then whether the token may see the call (404, before anything
  * else can leak that the call exists), then role (403). The trail outlives the call record (it
  * is kept for assessors after the call expired or its caller was erased), so a supervisor or
@@ -54,7 +58,9 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const visible = call ? canSee(principal, call) : principal.role !== 'agent';
       if (!visible) throw Errors.callNotFound();
       requireRole(principal, 'supervisor', 'admin');
-      const result = await deps.audit.verify(callSid);
+      // a call's record is created with its trail (twilio/first-webhook.ts, runner.ts) and lives
+      // far shorter: a record whose trail the store does not hold names a trail deleted (`missing`)
+      const result = await deps.audit.verify(callSid, { listed: call !== null });
       if (!call && result.entries.length === 0) throw Errors.callNotFound();
       return result;
     });

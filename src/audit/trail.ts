@@ -11,7 +11,8 @@
  * rotation still verifies while its key stays in the ring; a kid naming no key in the ring reads
  * as `unknown-key` (unchecked), never as a benign key change. What a store writer can still do
  * is cut the tail or delete a whole trail: the export (agents/audit-routes.ts) reports a trail
- * its day index names and the store no longer holds (`missing`), but a tail cut short, or a
+ * its day index names and the store no longer holds (`missing`), as the call's audit route does
+ * for a trail whose call's record is still held, but a tail cut short, or a
  * trail deleted together with its index entries, only an export kept in a SIEM shows.
  *
  * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
@@ -72,7 +73,7 @@ export interface BrokenLink {
   /**
    * `unknown-key`: the entry names a key not in the ring (one dropped too soon, or a forged
    * `kid`), so it cannot be checked; `mac`: its MAC fails under the key it names; `missing`:
-   * the day index names the trail and the store holds none (deleted whole).
+   * the day index or the call's record names the trail and the store holds none (deleted whole).
    */
   reason: 'unreadable' | 'sequence' | 'link' | 'unknown-key' | 'mac' | 'missing';
 }
@@ -202,6 +203,12 @@ export class AuditTrail {
     return { type, data, at: new Date().toISOString() };
   }
 
+  /** the trail as this process last wrote it (null: none), a first guess for a caller's `chain`, checked by its compare-and-set */
+  writtenTrail(callSid: string): string | null {
+    const mine = this.lastWritten.guess(callSid);
+    return typeof mine === 'string' ? mine : null;
+  }
+
   /** the store key of a call's trail, for a caller that reads it with other keys (`latest`) */
   trailKey(callSid: string): string {
     return this.keys.audit(callSid);
@@ -254,8 +261,9 @@ export class AuditTrail {
 
   /**
    * The entries, whether every link and every entry's MAC hold, and if not the first that fails.
-   * `listed`: the day index names this trail (the export), so the store must hold it: one it
-   * does not was deleted whole (`missing`), not merely never written.
+   * `listed`: something that lives no longer than the trail names it, so the store must hold it:
+   * the day index (the export), or the call's record, created with its trail (the call's audit
+   * route); one it does not hold was deleted whole (`missing`), not merely never written.
    */
   async verify(callSid: string, opts: { listed?: boolean } = {}): Promise<Verification> {
     const raw = await this.store.get(this.keys.audit(callSid));

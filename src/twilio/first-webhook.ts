@@ -3,7 +3,8 @@
  * so the first answer is known before anything is written; then the replay record (holding that
  * answer), the call's session with its indexes and encrypted number, and the audit trail with
  * its `call.started` entry are created together, all or nothing (store.createAll). The general
- * path (replay claim, runner.start, audit append, replay remember) took five round trips.
+ * path (replay claim, runner.start, which creates the record with its trail too, replay
+ * remember) takes more round trips.
  *
  * Anything else takes the general path, which is what it was: a flow whose first step pauses,
  * captures or hands off, and any call one of whose records exists already (a retry or a replay

@@ -13,8 +13,9 @@ import type { CallSession } from '../calls/session';
 import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
-import type { AuditInput } from '../audit';
-import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
+import type { AuditInput, AuditTrail } from '../audit';
+import type { RecordingController, RecordingOutcome } from '../recording/controller';
+import type { Store } from '../store';
 import { recordingList, stretchRecordings } from '../recording/stretch';
 import { holdForBridge } from './bridge-hold';
 import { renderVerbs } from './twiml';
@@ -31,7 +32,7 @@ import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 import { guardAfter } from '../flows/steps/collect';
-import { FlowErrors } from '../errors';
+import { Errors, FlowErrors } from '../errors';
 import { errFields } from '../log';
 
 export interface RunnerDeps {
@@ -39,7 +40,9 @@ export interface RunnerDeps {
   calls: CallRepository;
   vault: Vault;
   recording: RecordingController;
-  audit: AuditSink;
+  audit: AuditTrail;
+  /** where a call's record and its trail's first entry are created together (start) */
+  store: Store;
   events: EventBus;
   tokens: StreamTokens;
   metrics: Metrics;
@@ -92,6 +95,9 @@ export interface StepWrites {
  */
 export type Gathered = Omit<Extract<EngineInput, { kind: 'digits' }>, 'kind' | 'first'> & { sealed?: ReadonlyMap<string, string | null> };
 
+/** tries of a call's creation with its trail: a refusal means another writer's append to a trail that outlived its record landed */
+const CREATE_MAX_TRIES = 5;
+
 /** the audit entry that begins a call's trail */
 export function callStartedEntry(flow: Flow): AuditInput {
   return { type: 'call.started', flowId: flow.id };
@@ -138,7 +144,7 @@ export class FlowRunner {
     ifKnown?: () => Promise<string>,
   ): Promise<string> {
     const opening = this.opening(flow, p, extra);
-    const { session, created } = await this.d.calls.create(opening.session, opening.also);
+    const { session, created, trailed } = await this.create(flow, opening);
     if (!created) {
       if (ifKnown) return ifKnown();
       // the same call's first webhook again, with other parameters: re-ask where it stands
@@ -146,12 +152,50 @@ export class FlowRunner {
     }
     this.d.metrics.callsStarted.inc();
     this.d.metrics.callsActive.inc();
-    await this.d.audit.append(p.callSid, callStartedEntry(flow));
+    // a stored trail that is unreadable is evidence, never overwritten: the append fails, counted
+    if (!trailed) await this.d.audit.append(p.callSid, callStartedEntry(flow));
     if (opening.twiml !== undefined) {
       this.d.onSessionChanged?.(session);
       return opening.twiml;
     }
     return this.run(flow, session, { kind: 'start', live: p.live }, log, this.immediate, pausedBy);
+  }
+
+  /**
+   * The call's record, with its indexes and `also`, created unless it exists, together with its
+   * trail's `call.started` entry, in one atomic write (as twilio/first-webhook.ts creates them):
+   * a call's record never exists without its trail, so a record whose trail is gone shows the
+   * trail was deleted (agents/audit-routes.ts). The trail is chained by compare-and-set: none for
+   * a new call, or one this process began (guessed as written), or one that outlived an earlier
+   * record (the refusal carries it, chained onto then). `trailed` false: the stored trail is unreadable, so the record is created alone.
+   */
+  private async create(flow: Flow, opening: Opening): Promise<{ session: CallSession; created: boolean; trailed: boolean }> {
+    const { session } = opening;
+    const { record, ops } = this.d.calls.creation(session, opening.also);
+    const entry = this.d.audit.prepare(callStartedEntry(flow));
+    // none for a new call; one this process wrote already (a drop-in capture's `dropin.recording`), as it wrote it
+    let trail = this.d.audit.writtenTrail(session.callSid);
+    for (let attempt = 1; attempt <= CREATE_MAX_TRIES; attempt++) {
+      let chained: ReturnType<AuditTrail['chain']>;
+      try {
+        chained = this.d.audit.chain(session.callSid, trail, [entry]);
+      } catch {
+        return { ...(await this.d.calls.create(session, opening.also)), trailed: false };
+      }
+      const res = await this.d.store.compareAndSetAll(
+        [{ key: record.key, expected: null, next: record.value, ttlSeconds: record.ttlSeconds }, chained.record],
+        [...ops, ...chained.ops],
+      );
+      if (res.ok) {
+        this.d.calls.created(session, record);
+        this.d.audit.written(session.callSid, chained.record);
+        return { session, created: true, trailed: true };
+      }
+      const [stored, storedTrail] = res.current;
+      if (stored !== null) return { session: this.d.calls.fromStored(stored), created: false, trailed: true };
+      trail = storedTrail;
+    }
+    throw Errors.conflict({ detail: 'too many concurrent audit appends' });
   }
 
   /** a call's new session, its caller's number sealed and, when the flow opens plainly, its first TwiML (opening.ts) */
