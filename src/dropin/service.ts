@@ -14,7 +14,8 @@
  *   watched call and retries a pending POST, and an instance that stops leaves them to the others;
  * - a step failed (an exception, the store unreachable): the call goes back all the same, with
  *   `Result=internal-error` as Twilio's <Pay> does, its recordings resumed first
- *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts).
+ *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts); when
+ *   the call is over by then (the caller hung up), that result is POSTed as a hang-up's is.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import twilio from 'twilio';
@@ -124,6 +125,7 @@ export class DropinService {
       erase: (token) => this.d.vault.erase(token),
       unwatch: (callSid) => this.hangups.remove(callSid),
       withdraw: (callSid) => this.results.withdraw(callSid),
+      post: (callSid, url, params) => this.results.enqueue(callSid, url, params),
       onLeft: () => this.d.onLeft?.(),
     });
   }
@@ -226,7 +228,10 @@ export class DropinService {
    * never holds the call back. The session is marked returned, the hang-up watch removed and
    * `dropin.returned` audited; when the store is unreachable, this instance keeps the return and
    * saves it once the store answers again (unsaved-returns.ts), and reports no hang-up for the
-   * call meanwhile: the app gets one result. `flowId`: the capture's flow when the request names
+   * call meanwhile: the app gets one result. The call's status is read once, after the resumes
+   * (as `end` reads it): a call over by then (the caller hung up) gets no redirect from Twilio,
+   * so its `internal-error` is POSTed to the return URL as a hang-up's result is (signed, once per
+   * call: a hang-up already queued for it is the one the app gets), with the save. `flowId`: the capture's flow when the request names
    * it (the capture route). `resumeNothing`: the request's query is one no recording may be
    * resumed from (twilio/dropin-rescue.ts: too old, untimed, dated ahead), perhaps a replay while
    * a later field is keyed, so neither its recordings nor those this process holds paused for
@@ -257,9 +262,13 @@ export class DropinService {
     // caller may still be keying, so the resume waits as one after a field's count does
     if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);
     const resumed = await this.d.recording.resumeAfterFailure(callSid, sids, log);
-    await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, log });
-    log.warn({ result: 'internal-error', recordings: sids.length }, 'drop-in capture returned to the app after a failed step');
-    return redirectTwiml(signedReturnUrl(returnUrl, { CallSid: callSid, Result: 'internal-error' }, secret));
+    const params = { CallSid: callSid, Result: 'internal-error' };
+    // the caller may have hung up (before or while the step failed): Twilio then drops the
+    // redirect, so the app gets the result server to server, as end() sends a hang-up's
+    const over = await this.callOver(callSid, log);
+    await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, ...(over ? { post: { url: returnUrl, params } } : {}), log });
+    log.warn({ result: 'internal-error', recordings: sids.length, callOver: over }, 'drop-in capture returned to the app after a failed step');
+    return redirectTwiml(signedReturnUrl(returnUrl, params, secret));
   }
 
   /** what returnAfterFailure resumes (its `paused`, and what this process holds paused for the call that it may resume), no longer held */

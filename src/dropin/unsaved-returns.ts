@@ -5,7 +5,8 @@
  * store answers again, that watch would report `caller-hung-up` when the call ends in the app's
  * hands: a second, contradicting result. So this instance keeps each such return in memory and
  * saves it again every RETURN_RETRY_MS until it lands (the session returned with
- * `internal-error`, the watch removed, `dropin.returned` audited once), and the service flushes
+ * `internal-error`, the watch removed, `dropin.returned` audited once, and, for a call that was
+ * over, the result's POST queued), and the service flushes
  * it before it reports a hang-up (`flush`), and asks `has` before it posts a result.
  *
  * What memory cannot cover (the window left open, as the store is the only shared truth and it
@@ -38,6 +39,15 @@ interface Return {
   resumed: boolean;
   /** the record says returned (or had its result already) */
   marked: boolean;
+  /**
+   * The call was over when it was returned (the caller hung up): Twilio drops the <Redirect>, so
+   * the result goes to the return URL server to server, queued once per call (result-delivery.ts).
+   */
+  post?: { url: string; params: Record<string, string> };
+  /** that POST queued (or there was none to queue, or the call's result was queued before) */
+  posted: boolean;
+  /** `mark` set the capture's result on the record: only then is it POSTed (else the app had one, or there is no call) */
+  setResult?: boolean;
   /** the first entry of a matching pair the caller had keyed, sealed while its second was awaited (`mark` takes it off the record) */
   sealed?: string;
   /** that entry erased (or there was none) */
@@ -61,6 +71,8 @@ export interface UnsavedReturnsDeps {
   unwatch: (callSid: string) => Promise<void>;
   /** withdraws the call's pending result POST; false while another instance is trying it */
   withdraw: (callSid: string) => Promise<boolean>;
+  /** queues the result's POST to the return URL (ResultDelivery.enqueue): false when the call's result was queued before */
+  post: (callSid: string, url: string, params: Record<string, string>) => Promise<boolean>;
   /** the call left tonewall's hands (the active-calls gauge) */
   onLeft: () => void;
   retryMs?: number;
@@ -78,9 +90,10 @@ export class UnsavedReturns {
   /**
    * Saves the return of a call sent back to the app after a failed step; what the store cannot
    * take now is kept and saved again until it lands. `unwatched`: the watch was removed already.
+   * `post`: the call was over, so the result is POSTed to the return URL, as a hang-up's is.
    */
-  async save(r: { callSid: string; flowId?: string; resumed: boolean; unwatched: boolean; log: Logger }): Promise<void> {
-    const ret: Return = { ...r, marked: false, erased: false, audited: false, late: false, failures: 0 };
+  async save(r: { callSid: string; flowId?: string; resumed: boolean; unwatched: boolean; post?: Return['post']; log: Logger }): Promise<void> {
+    const ret: Return = { ...r, marked: false, erased: false, audited: false, posted: r.post === undefined, late: false, failures: 0 };
     try {
       await this.write(ret);
     } catch (err) {
@@ -92,9 +105,14 @@ export class UnsavedReturns {
     }
   }
 
-  /** this instance returned the call to the app, and the store does not know it yet */
+  /**
+   * This instance returned the call to the app by a redirect, and the store does not know it yet.
+   * Not a call that was over (`post`): the app got no redirect, so a result POST queued for it,
+   * its own or a hang-up's, is the one it gets.
+   */
   has(callSid: string): boolean {
-    return this.pending.has(callSid);
+    const r = this.pending.get(callSid);
+    return r !== undefined && r.post === undefined;
   }
 
   /**
@@ -134,7 +152,7 @@ export class UnsavedReturns {
    */
   private async write(r: Return): Promise<void> {
     let retry: unknown;
-    const part = async (done: 'marked' | 'erased' | 'unwatched' | 'audited', save: () => Promise<unknown>, failure: string): Promise<void> => {
+    const part = async (done: 'marked' | 'erased' | 'unwatched' | 'audited' | 'posted', save: () => Promise<unknown>, failure: string): Promise<void> => {
       if (r[done]) return;
       try {
         await save();
@@ -153,6 +171,18 @@ export class UnsavedReturns {
       const sealed = r.sealed;
       await part('erased', async () => sealed && this.d.erase(sealed), 'drop-in capture: unconfirmed first entry not erased');
     }
+    // after the mark, which says whether this return set the capture's result (else the app had
+    // one: nothing to post), so the call's end finds it set and reports no hang-up; queued once per call
+    const post = r.post;
+    if (r.marked && r.setResult)
+      await part(
+        'posted',
+        async () => {
+          if (post && (await this.d.post(r.callSid, post.url, post.params)))
+            r.log.info({ result: 'internal-error' }, 'drop-in capture failed with the call over: posting the result');
+        },
+        'drop-in capture: the result of a call that ended was not queued for the app',
+      );
     await part('unwatched', () => this.d.unwatch(r.callSid), 'drop-in watch not removed');
     await part(
       'audited',
@@ -164,7 +194,9 @@ export class UnsavedReturns {
 
   /**
    * The record says the capture returned with internal-error, unless it has its result already;
-   * a first entry of a matching pair it still named is left to `write` to erase.
+   * a first entry of a matching pair it still named is left to `write` to erase. A return whose
+   * record had its result already (the app had it: a redirect, a hang-up's POST), or has none,
+   * posts nothing (`setResult`): a result is POSTed only by the return that set it.
    */
   private async mark(r: Return): Promise<void> {
     let returnedHere = false;
@@ -172,11 +204,13 @@ export class UnsavedReturns {
     await this.d.calls.update(r.callSid, (stored) => {
       // run again on the record that won when another writer changed it first: what this run finds, nothing of the last
       returnedHere = false;
+      r.setResult = false;
       r.sealed = undefined;
       r.flowId ??= stored.flowId;
       hungUp = stored.dropin?.result === 'caller-hung-up';
       if (!stored.dropin || stored.dropin.result) return false;
       stored.dropin.result = 'internal-error';
+      r.setResult = true;
       // a matching pair's first entry, keyed and sealed, its second never to come: it goes with the capture
       r.sealed = stored.pendingMatch?.token || undefined;
       stored.pendingMatch = undefined;
@@ -188,8 +222,9 @@ export class UnsavedReturns {
     });
     // counted out of the active calls where the record says it left; else the call's end does it
     if (returnedHere) this.d.onLeft();
-    // another instance reported the hang-up before this return was saved: the app had internal-error first
-    if (hungUp && r.late && !(await this.d.withdraw(r.callSid))) throw DropinErrors.resultInFlight();
+    // another instance reported the hang-up before this return was saved: the app had internal-error
+    // first, by the redirect (a call over had none: the hang-up's POST is the one result it gets)
+    if (hungUp && r.late && !r.post && !(await this.d.withdraw(r.callSid))) throw DropinErrors.resultInFlight();
   }
 
   private schedule(): void {

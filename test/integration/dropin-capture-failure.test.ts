@@ -7,7 +7,7 @@
  */
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { encodeActionQuery } from '../../src/dropin/action-query';
-import { RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
+import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { makeKeys } from '../../src/store';
 import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
@@ -167,6 +167,37 @@ it("a gather's step throws (the call's audit trail is unreadable): the app gets 
   expect(redirectIn(retry.body)).toEqual({ target: `${shop.url}/paid`, query: shop.returned[0].query });
   expect(statesOf(c, rec.sid)).toEqual(timeline);
   expect(h.logs.lines.some((l) => l.includes(c!.sid) && l.includes('webhook replay answered from the first response'))).toBe(true);
+});
+
+it("a gather's step fails as the caller hangs up: Twilio drops the redirect, so internal-error is POSTed to the app server to server, signed, once", async () => {
+  shop.recordings = 1;
+  let c: EmulatedCall | undefined = undefined;
+  c = await d.call(
+    keypad({
+      prompt: 'card number',
+      run: async () => {
+        // the card's step throws (the trail unreadable), and while its rescue resumes the app's
+        // recording (held a second by Twilio) the caller hangs up: the call is over at the return
+        await h.redisStore!.set(keys().audit(c!.sid), 'not a trail', 600);
+        h.emulator.faults.recordingResume = { delayMs: 1_000, times: 1 };
+        void waitFor(() => h.emulator.faults.recordingResume === undefined, "the failed step's resume", 10_000).then(() => c!.hangup());
+      },
+    }),
+  );
+  await c.ended;
+  const back = await waitFor(() => shop.returned[0], 'the server-to-server result', 10_000);
+  expect(back.fromTwilio).toBe(false);
+  const sig = back.headers[RESULT_SIGNATURE_HEADER.toLowerCase()];
+  expect(typeof sig).toBe('string');
+  expect(verifyCaptureResult(back.body, sig as string, RESULT_SECRET)).toBe(true);
+  expect(back.body).toEqual({ order: '42', CallSid: c.sid, Result: 'internal-error' });
+  // delivered, and only this result: the call's record says it returned, so its end reports no hang-up
+  await waitFor(async () => JSON.parse((await h.redisStore!.get(keys().dropinResult(c!.sid))) ?? '{}').status === 'delivered', 'the result delivered');
+  expect(await h.app.services.calls.get(c.sid)).toMatchObject({ dropin: { result: 'internal-error' } });
+  await h.emulator.signedPost(h.statusUrl, { CallSid: c.sid, AccountSid: ACCOUNT_SID, CallStatus: 'completed' });
+  expect(shop.returned).toHaveLength(1);
+  expect(says(c)).toEqual([HELLO, CARD_PROMPT]);
+  expect(holdsValue(h.logs.text, CARD)).toBe(false);
 });
 
 it("the call's record is gone at a gather (evicted): back to the app from the action's query alone, the resume and the return audited", async () => {

@@ -26,6 +26,7 @@ function returns(answer: (callSid: string) => Promise<void> = () => Promise.reje
     erase: async () => undefined,
     unwatch: async () => undefined,
     withdraw: async () => true,
+    post: async () => true,
     onLeft: () => undefined,
     retryMs: RETRY_MS,
   });
