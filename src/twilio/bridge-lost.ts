@@ -14,7 +14,9 @@
  * Nothing of the caller reaches the agent but through a bridge, and no recording is started or
  * resumed here: the caller's own was stopped before the first bridge, other applications' on the
  * caller's call stay paused for the bridge (the record's `handoff.recordingsHeld`), the agent's goes
- * on as it was. A call whose record says it is over, or that is not the bridge's, is simply ended.
+ * on as it was. A call whose record says it is over, or that is not the bridge's, is simply ended;
+ * one whose record is gone (Redis restarted empty, the caller erased: neither said anything to
+ * the caller) gets the safe apology first, as any call the service cannot serve.
  */
 import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';
@@ -24,7 +26,7 @@ import type { Logger } from '../log';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import { TERMINAL_CALL_STATUSES } from './params';
-import { AGENT_REJOIN_CHECKS, agentWaitTwiml, callerStreamTwiml, emptyTwiml, passOnTwiml, sayAndHangUpTwiml } from './twiml';
+import { AGENT_REJOIN_CHECKS, agentWaitTwiml, callerStreamTwiml, emptyTwiml, passOnTwiml, safeTwiml, sayAndHangUpTwiml } from './twiml';
 
 /**
  * A call's caller streams at most: a call lost this many times is not taken up again (each loss
@@ -47,7 +49,7 @@ export interface BridgeLostDeps {
   calls: CallRepository;
   audit: Pick<AuditTrail, 'append'>;
   tokens: Pick<StreamTokens, 'issue'>;
-  flows: Pick<FlowRegistry, 'byId'>;
+  flows: Pick<FlowRegistry, 'byId' | 'byNumber'>;
   metrics: Pick<Metrics, 'bridgesResumed'>;
   instanceId: string;
   publicUrl: string;
@@ -62,17 +64,26 @@ export class BridgeLost {
 
   /**
    * The caller's `n`-th stream ended with their call up: their next stream, to this instance; or,
-   * this instance draining, the same action again (`hop`) for the load balancer to send elsewhere
+   * this instance draining, the same action again (`hop`) for the load balancer to send elsewhere.
+   * `to`: the number the caller called (Twilio's `To`), whose flow's safe apology a call whose
+   * record is gone gets.
    */
-  async caller(callSid: string, n: number, callStatus: string | undefined, log: Logger, hop = 0): Promise<string> {
+  async caller(callSid: string, n: number, callStatus: string | undefined, log: Logger, hop = 0, to?: string): Promise<string> {
     if (callStatus && TERMINAL_CALL_STATUSES.has(callStatus)) return emptyTwiml();
     if (this.d.draining?.() && hop < MAX_DRAINING_HOPS) {
       log.info({ n, hop: hop + 1 }, 'lost bridge reached a draining instance: passed on');
       return passOnTwiml(this.d.publicUrl, n, hop + 1);
     }
     const session = await this.d.calls.get(callSid);
-    if (!session || !live(session)) {
-      log.info({ state: session?.state ?? 'gone' }, 'caller stream ended with no bridge to take up: the call ends');
+    if (!session) {
+      // the record went under a live call (Redis restarted empty, or the caller's erasure, which
+      // says nothing to the caller: privacy/service.ts): the safe apology, as a store outage gets
+      // (serving.ts), never a hangup in silence; by the number called, as no record names the flow
+      log.warn("caller stream ended and the call's record is gone: the safe apology");
+      return safeTwiml(this.d.publicUrl, to ? this.d.flows.byNumber(to) : undefined);
+    }
+    if (!live(session)) {
+      log.info({ state: session.state }, 'caller stream ended with no bridge to take up: the call ends');
       return emptyTwiml();
     }
     const flow = this.d.flows.byId(session.flowId);

@@ -82,8 +82,16 @@ export const recordingStatusQuery = z.object({
   call: callSid.optional(),
 });
 
-/** the <Redirect> after a bridge's <Connect>, its stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is still up */
-export const bridgeLostParams = z.object({ CallSid: callSid, AccountSid: accountSid, CallStatus: z.string().max(32).optional() });
+/**
+ * the <Redirect> after a bridge's <Connect>, its stream ended (twilio/bridge-lost.ts): Twilio's call status says whether the call is
+ * still up, and `To` (sent with every voice request) which flow's safe apology a call whose record is gone gets
+ */
+export const bridgeLostParams = z.object({
+  CallSid: callSid,
+  AccountSid: accountSid,
+  CallStatus: z.string().max(32).optional(),
+  To: z.string().max(256).optional(),
+});
 
 /** a dial offer's hold loop redirect (dial-offer.ts): the same few parameters a redirect carries */
 export const dialHoldParams = bridgeLostParams;

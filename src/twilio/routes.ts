@@ -328,7 +328,7 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
           if (!q.success || !Number.isSafeInteger(n) || n < 1) throw TwilioErrors.bridgeLostMalformed();
           return leg === 'agent'
             ? d.bridgeLost.agent(p.CallSid, n, q.data.call, p.CallStatus, log, hop ?? 0)
-            : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log, hop ?? 0);
+            : d.bridgeLost.caller(p.CallSid, n, p.CallStatus, log, hop ?? 0, p.To);
         },
         { identify: bridgeLostIdentity(leg, String(n), hop) },
       );

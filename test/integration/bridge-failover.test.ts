@@ -14,6 +14,7 @@ import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token } from '../support/agents';
 import { speech } from '../support/audio';
+import { systemMessage } from '../../src/flows/prompt-defaults';
 
 const PUB = 'https://ivr.failover.test';
 
@@ -390,6 +391,19 @@ it('a bridge ended on purpose is not taken up: the agent hangs up, the caller is
   expect(lostRedirects(a, call.sid)).toEqual([]);
   expect((await a.app.services.calls.get(call.sid))?.state).toBe('ended');
   expect(a.app.services.bridges.size).toBe(0);
+});
+
+it("a caller's stream lost after the call's record went (Redis restarted empty, an erasure): the safe apology, then the hangup, never silence", async () => {
+  const { call, caller, agentCall } = await bridgedOnA();
+  const saysOf = () => call.transcript.flatMap((t) => (t.verb === 'Say' ? [t.text] : []));
+  const before = saysOf();
+  expect(await a.redisStore!.del(`${a.keyPrefix}call:${call.sid}`)).toBe(1);
+  await caller.drop();
+  await call.ended;
+  expect(lostRedirects(a, call.sid).map((e) => [new URL(e.url).pathname, e.status])).toEqual([['/twilio/bridge-lost/1', 200]]);
+  expect(saysOf().slice(before.length)).toEqual([systemMessage('apology-goodbye')]);
+  expect(call.status).toBe('completed');
+  await agentCall.ended;
 });
 
 it('a <Redirect> after <Connect> for a call that is over, or not bridged, ends it; unsigned is refused', async () => {

@@ -7,6 +7,7 @@
  */
 import { AgentSocket, CALLER, OFFER_NUMBER, agentFlows, api, placeCall, token, type AgentEvent } from '../../support/agents';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
+import { systemMessage } from '../../../src/flows/prompt-defaults';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,6 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
+const APOLOGY = systemMessage('apology-goodbye');
 const endedOf = (s: AgentSocket, sid: string): AgentEvent[] => s.events.filter((e) => e.type === 'call.ended' && e.callSid === sid);
 
 test('an offered call whose caller is erased while waiting: exactly one call.ended at each agent it was offered to, and an accept answers 404', async () => {
@@ -39,6 +41,9 @@ test('an offered call whose caller is erased while waiting: exactly one call.end
     await waitFor(() => h.app.services.bridges.get(call.sid) === undefined, 'the hold ended');
     // no agent can take the call now: the caller's next webhook, with no record, gets the safe apology and the call ends
     await waitFor(() => call.status === 'completed', "the caller's call ended");
+    // said once, by that webhook (twilio/bridge-lost.ts): the erasure itself says nothing to the caller
+    expect(call.transcript.filter((t) => t.verb === 'Say' && t.text === APOLOGY)).toHaveLength(1);
+    expect(call.transcript.at(-1)).toMatchObject({ verb: 'Hangup' });
     const { call: later } = await placeCall(h, OFFER_NUMBER, 'offered');
     for (const s of [alice, bob, sue]) await s.next((e) => e.type === 'handoff.offered' && e.callSid === later.sid, 'the later offer');
     for (const s of [alice, bob, sue]) expect(endedOf(s, call.sid)).toHaveLength(1);
