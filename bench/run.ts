@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runDspBench } from './dsp';
 import { runRelayBench } from './relay';
+import { runSoakBench } from './soak';
 import { runWebhookBench } from './webhook';
 
 type Bench = () => Promise<Record<string, number | string>>;
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     [
       ['dsp', runDspBench],
       ['relay', runRelayBench],
+      ['soak', runSoakBench],
       ['webhook', runWebhookBench],
     ] as [string, Bench][]
   ).filter(([name]) => only.length === 0 || only.includes(name));
