@@ -22,7 +22,10 @@ export class RecentValues {
 
   remember(key: string, value: string | null): void {
     this.previous.delete(key);
-    this.current.set(key, value);
+    // a key new to the Map is kept as a copy: one cut from a longer string (a CallSid the form
+    // parser sliced from a webhook's body) would keep that whole string alive with it, the
+    // caller's number in it, for as long as the key is remembered (thousands of calls later)
+    this.current.set(this.current.has(key) ? key : ownCopy(key), value);
     if (this.current.size >= this.max) {
       this.previous = this.current;
       this.current = new Map();
@@ -33,4 +36,9 @@ export class RecentValues {
     this.current.delete(key);
     this.previous.delete(key);
   }
+}
+
+/** the characters of `s` in a string of their own: V8 keeps a substring of 13 characters or more as a slice of its parent, which it then keeps alive */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }

@@ -1,6 +1,8 @@
 /**
  * RecentValues: the last value this process wrote to a key, bounded.
  */
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RecentValues } from '../../../src/store';
 
 describe('RecentValues', () => {
@@ -46,5 +48,33 @@ describe('RecentValues', () => {
     expect(r.guess('a')).toBeUndefined();
     expect(r.guess('c')).toBeUndefined();
     expect(r.guess('b')).toBe('2');
+  });
+});
+
+describe('RecentValues keeps its keys, not what they were cut from', () => {
+  // a full GC on demand, as --expose-gc would give it
+  const gc = (() => {
+    v8.setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  })();
+  const heapAfterGc = () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+
+  test("a key sliced from a webhook's body does not keep the body (the caller's number in it) alive", () => {
+    const r = new RecentValues(64);
+    const before = heapAfterGc();
+    for (let i = 0; i < 8; i++) {
+      // a CallSid as the form parser cuts it from a request's body: V8 keeps a substring this long as a slice of its parent
+      const body = `AccountSid=AC${'0'.repeat(32)}&CallSid=CA${String(i).padStart(32, '0')}&From=%2B15551234567&${'x'.repeat(1 << 20)}`;
+      const callSid = body.slice(body.indexOf('CallSid=') + 8, body.indexOf('&From'));
+      r.remember(callSid, 'trail');
+    }
+    const kept = heapAfterGc() - before;
+    // eight bodies of a MB each held by their keys: 8 MB; the keys alone: a few hundred bytes
+    expect(kept).toBeLessThan(1 << 20);
+    expect(r.guess(`CA${'7'.padStart(32, '0')}`)).toBe('trail');
   });
 });
