@@ -6,106 +6,18 @@
  * ended there: its agent's recording resumed (not left paused for the rest of the call), its
  * lock released (a new capture runs), and no recording holds a key.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startTwilioEmulator, type EmulatedCall, type MediaLeg, type TwilioEmulator } from '../../tools/emulator';
-import { generateKeyRingText } from '../../src/vault';
-import { ACCOUNT_SID, AUDIT_KEY, AUTH_TOKEN, freePort, JWT_SECRET, startHarness, SUBJECT_KEY, waitFor, type Harness } from '../support/harness';
-import { expectNoStreamErrors } from '../support/streams';
+import { type EmulatedCall } from '../../tools/emulator';
+import { waitFor } from '../support/harness';
 import { atAgent, relayedThrough } from '../support/relay';
-import { PrivateRedis } from '../support/private-redis';
-import { ALICE_NUMBER, api, CALLER, keyed, makeFlowsDir, multimon, silence, token } from '../support/agents';
+import { ALICE_NUMBER, api, CALLER, keyed, multimon, nextLeg, silence, token } from '../support/agents';
+import { spawnedPairSuite } from '../support/spawned-pair';
 
 const PUB = 'https://ivr.crash.test';
-const root = path.join(__dirname, '../..');
 
-let redis: PrivateRedis;
-let emulator: TwilioEmulator;
-let flowsDir: string;
-let a: ChildProcess | undefined;
-let b: Harness | undefined;
-
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  flowsDir = makeFlowsDir();
-});
-
-// no message either instance sent on any stream is one Twilio refuses (31924)
-afterEach(() => {
-  if (emulator) expectNoStreamErrors(emulator);
-});
-
-afterAll(async () => {
-  if (a && a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
-  await b?.close();
-  await emulator?.close();
-  await redis?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
-
-async function nextLeg(call: EmulatedCall, before: MediaLeg | undefined, what: string): Promise<MediaLeg> {
-  const leg = await waitFor(() => (call.leg && call.leg !== before && call.leg.isOpen ? call.leg : undefined), what, 15_000);
-  await leg.opened;
-  return leg;
-}
+const pair = spawnedPairSuite();
 
 it('an instance killed mid-capture: the call goes on through another, its capture ended there and its recording resumed', async () => {
-  const aPort = await freePort();
-  const aUrl = `http://127.0.0.1:${aPort}`;
-  // A's media streams on an origin of its own, https as Twilio needs (it dials wss only)
-  const aMedia = 'https://media-a.tonewall.test';
-  emulator = await startTwilioEmulator({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, origins: { [PUB]: aUrl, [aMedia]: aUrl } });
-  const vaultKeys = generateKeyRingText('k1');
-  const shared = {
-    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    TWILIO_API_BASE_URL: emulator.baseUrl,
-    VAULT_KEYS: vaultKeys,
-    AGENT_JWT_SECRET: JWT_SECRET,
-    SUBJECT_KEY,
-    AUDIT_KEY,
-    REDIS_URL: redis.url,
-    FLOWS_DIR: flowsDir,
-    PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
-  };
-  // node itself (tsx as a loader, not its CLI, which runs the service in a child a kill would miss)
-  a = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...shared,
-      PORT: String(aPort),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: PUB,
-      MEDIA_PUBLIC_URL: aMedia,
-      INSTANCE_ID: 'instance-a',
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: 'ignore',
-  });
-  b = await startHarness({
-    flowsDir,
-    publicUrl: PUB,
-    ownMediaUrl: true,
-    emulator,
-    keyPrefix: 'tw:',
-    env: shared,
-    build: { lostCaptureGraceMs: 300 },
-  });
-  const hb = b;
-  await waitFor(
-    async () => {
-      try {
-        return (await fetch(`${aUrl}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    'instance A ready',
-    20_000,
-  );
+  const { emulator, a, b: hb } = await pair.start({ publicUrl: PUB, logLevel: 'warn', build: { lostCaptureGraceMs: 300 } });
 
   let agentCall: EmulatedCall | undefined;
   emulator.onOutboundCall((c) => (agentCall ??= c));
@@ -129,8 +41,8 @@ it('an instance killed mid-capture: the call goes on through another, its captur
   emulator.routeOrigin(PUB, hb.url);
   a.kill('SIGKILL');
 
-  const caller2 = await nextLeg(call, caller, "the caller's stream to B");
-  const agent2 = await nextLeg(agentC, agent, "the agent's stream to B");
+  const caller2 = await nextLeg(call, caller, "the caller's stream to B", 15_000);
+  const agent2 = await nextLeg(agentC, agent, "the agent's stream to B", 15_000);
   await waitFor(() => hb.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again on B', 15_000);
   expect(caller2.url.startsWith(hb.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);
   expect(agent2.url.startsWith(hb.config.mediaPublicUrl.replace(/^https/, 'wss'))).toBe(true);

@@ -158,6 +158,13 @@ export async function acceptedCall(
   return { call, caller, agentCall, agent, own };
 }
 
+/** the call's latest <Connect><Stream> leg once it is another than `before` and open (its stream made again) */
+export async function nextLeg(call: EmulatedCall, before: MediaLeg | undefined, what: string, timeoutMs = 10_000): Promise<MediaLeg> {
+  const leg = await waitFor(() => (call.leg && call.leg !== before && call.leg.isOpen ? call.leg : undefined), what, timeoutMs);
+  await leg.opened;
+  return leg;
+}
+
 /** once the service dialled the agent: the agent's emulated call and its media leg, bridged */
 export async function agentSide(h: Harness, callSid: string, holder: Harness = h): Promise<{ agentCall: EmulatedCall; agent: MediaLeg }> {
   const session = await waitFor(
