@@ -13,8 +13,8 @@ import path from 'node:path';
 import { TokenAuth } from '../../src/auth/tokens';
 import { verifyProcessorRequest } from '../../src/processors';
 import { CARD_STEPS, writeFlows } from '../support/card-flows';
-import { startGateway, type Gateway } from '../support/gateway';
-import { startGenericPayGateway, type GenericPayGateway } from '../support/generic-pay-gateway';
+import { CHARGER_SECRET, startGateway, type Gateway } from '../support/gateway';
+import { genericPayProcessor, startGenericPayGateway, type GenericPayGateway } from '../support/generic-pay-gateway';
 import { startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry } from '../support/values';
 
@@ -22,7 +22,6 @@ const NUMBER = '+15005550016';
 const CALLER = '+15557778888';
 const USER = 'connector-user';
 const PASSWORD = 'connector password text';
-const CHARGER_SECRET = 'charger-erasure-key-0123456789abcdef';
 const IDLE_SECRET = 'idle-erasure-key-0123456789abcdefgh';
 const LEDGER_SECRET = 'ledger-delivery-key-0123456789abcdef';
 const CARD = '4111111111111111';
@@ -53,27 +52,21 @@ describe('an erasure forwarded to twilio-generic-pay and tonewall processors', (
     // `idle` and `ledger` take a field this flow never collects: no call of the caller's reaches them
     writeFileSync(
       file,
-      `processors:
-  - name: charger
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, cvv]
-    method: charge
-    amount: "12.50"
-    eraseUrl: ${gw.url}/erase/charger
-    secretEnv: CHARGER_SECRET
-  - name: idle
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, member]
-    method: tokenize
-    eraseUrl: ${gw.url}/erase/idle
-    secretEnv: IDLE_SECRET
-  - name: ledger
+      'processors:\n' +
+        genericPayProcessor('charger', gw, {
+          fields: '[card, expiry, cvv]',
+          method: 'charge',
+          amount: '"12.50"',
+          eraseUrl: `${gw.url}/erase/charger`,
+          secretEnv: 'CHARGER_SECRET',
+        }) +
+        genericPayProcessor('idle', gw, {
+          fields: '[card, expiry, member]',
+          method: 'tokenize',
+          eraseUrl: `${gw.url}/erase/idle`,
+          secretEnv: 'IDLE_SECRET',
+        }) +
+        `  - name: ledger
     url: ${ledger.url}/charge
     secretEnv: LEDGER_SECRET
     fields: [member]

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CallEvent } from '../../src/bus';
 import { CARD_STEPS, writeFlows } from '../support/card-flows';
-import { startGenericPayGateway, type GenericPayGateway } from '../support/generic-pay-gateway';
+import { genericPayProcessor, startGenericPayGateway, type GenericPayGateway } from '../support/generic-pay-gateway';
 import { startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
 
@@ -54,28 +54,17 @@ describe('a twilio-generic-pay processor through the app', () => {
     const file = path.join(dir, 'processors.yaml');
     writeFileSync(
       file,
-      `processors:
-  - name: charger
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, cvv, zip]
-    connectorFields: { postal_code: zip }
-    method: charge
-    amount: "12.50"
-    currency: gbp
-    description: Invoice payment
-    parameters: { merchant: example-co }
-  - name: vaulter
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry]
-    method: tokenize
-    tokenType: one-time
-`,
+      'processors:\n' +
+        genericPayProcessor('charger', gw, {
+          fields: '[card, expiry, cvv, zip]',
+          connectorFields: '{ postal_code: zip }',
+          method: 'charge',
+          amount: '"12.50"',
+          currency: 'gbp',
+          description: 'Invoice payment',
+          parameters: '{ merchant: example-co }',
+        }) +
+        genericPayProcessor('vaulter', gw, { fields: '[card, expiry]', method: 'tokenize', tokenType: 'one-time' }),
     );
     h = await startHarness({ flowsDir, env: { PROCESSORS_FILE: file, CONNECTOR_USER: USER, CONNECTOR_PASSWORD: PASSWORD } });
     await h.app.services.events.subscribe((e) => events.push(e));

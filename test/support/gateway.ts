@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseProcessors, type ProcessorConfig } from '../../src/processors';
+import { CONNECTOR_ENV, genericPayProcessor } from './generic-pay-gateway';
 
 export interface Received {
   path: string;
@@ -85,18 +86,14 @@ export const CHARGER_SECRET = 'charger-erasure-key-0123456789abcdef';
 export function chargerProcessors(gw: Gateway): ProcessorConfig[] {
   return parseProcessors(
     'p.yaml',
-    `processors:
-  - name: charger
-    protocol: twilio-generic-pay
-    url: ${gw.url}/pay
-    usernameEnv: CONNECTOR_USER
-    passwordEnv: CONNECTOR_PASSWORD
-    fields: [card, expiry, cvv]
-    method: charge
-    amount: "12.50"
-    eraseUrl: ${gw.url}/erase
-    secretEnv: CHARGER_SECRET
-`,
-    { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text', CHARGER_SECRET },
+    'processors:\n' +
+      genericPayProcessor('charger', gw, {
+        fields: '[card, expiry, cvv]',
+        method: 'charge',
+        amount: '"12.50"',
+        eraseUrl: `${gw.url}/erase`,
+        secretEnv: 'CHARGER_SECRET',
+      }),
+    { ...CONNECTOR_ENV, CHARGER_SECRET },
   );
 }

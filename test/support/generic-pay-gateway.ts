@@ -142,3 +142,23 @@ export async function startGenericPayGateway(creds: { username: string; password
   gw.url = await app.listen({ port: 0, host: '127.0.0.1' });
   return gw;
 }
+
+/** the connector's Basic credentials, in the variables genericPayProcessor's entries name (a harness's env) */
+export const CONNECTOR_ENV = { CONNECTOR_USER: 'connector-user', CONNECTOR_PASSWORD: 'connector password text' };
+
+/**
+ * A PROCESSORS_FILE entry (YAML, under `processors:`): `name`, a twilio-generic-pay processor
+ * sent to `gw`'s /pay with the credentials in CONNECTOR_USER and CONNECTOR_PASSWORD, and `keys`,
+ * its further keys as YAML values (`fields: '[card, expiry]'`), in their order.
+ */
+export function genericPayProcessor(name: string, gw: { url: string }, keys: Record<string, string>): string {
+  const lines = [
+    `  - name: ${name}`,
+    '    protocol: twilio-generic-pay',
+    `    url: ${gw.url}/pay`,
+    '    usernameEnv: CONNECTOR_USER',
+    '    passwordEnv: CONNECTOR_PASSWORD',
+    ...Object.entries(keys).map(([k, v]) => `    ${k}: ${v}`),
+  ];
+  return lines.join('\n') + '\n';
+}
