@@ -4,23 +4,17 @@
  * must not put the caller through anywhere; the genuine accept still does. Nor may a forged
  * `call.ended` event tear a bridge down.
  */
-import fs from 'node:fs';
 import { MessageSigner } from '../../src/store';
 import { startHarness, sleep, type Harness } from '../support/harness';
-import { agentSide, api, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { agentFlows, agentSide, api, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 let h: Harness;
-let flowsDir: string;
 
 beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+  h = await startHarness({ flows: agentFlows() });
 });
 
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterAll(async () => h?.close());
 
 it('a forged dial-agent on Redis bridges the caller nowhere', async () => {
   const dialled: string[] = [];

@@ -3,28 +3,22 @@
  * captures over REST and over the socket, a supervisor's, an admin's subject access and erasure.
  * Each `actor` is `<role>:<digest>`, checked against the admin lookup (POST /v1/audit/actors).
  */
-import fs from 'node:fs';
 import type { AuditEntry } from '../../../src/audit';
 import { AuditErrors } from '../../../src/audit';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
-import { acceptedCall, AgentSocket, agentSide, api, CALLER, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../../support/agents';
+import { acceptedCall, AgentSocket, agentFlows, agentSide, api, CALLER, OFFER_NUMBER, placeCall, token } from '../../support/agents';
 
 let h: Harness;
-let flowsDir: string;
 
 const AGENT_SUB = 'agent-1234';
 const SUPERVISOR_SUB = 'supervisor-5678';
 const ADMIN_SUB = 'admin-9012';
 
 beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+  h = await startHarness({ flows: agentFlows() });
 });
 
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterAll(async () => h?.close());
 
 /** the actor naming `sub` in `role` on an entry sealed with `kid`, as an operator finds it */
 async function actorOf(sub: string, role: string, kid: string): Promise<string> {
@@ -142,7 +136,7 @@ it("names the agent on a payment's entries and its captures", async () => {
 }, 20_000);
 
 it('names the agent on a capture asked for on another instance than the one holding the bridge (over the bus)', async () => {
-  const b = await startHarness({ flowsDir, emulator: h.emulator, keyPrefix: h.keyPrefix });
+  const b = await startHarness({ flows: agentFlows(), emulator: h.emulator, keyPrefix: h.keyPrefix });
   try {
     const agent = token(h, AGENT_SUB);
     const { call } = await acceptedCall(h, agent, b);

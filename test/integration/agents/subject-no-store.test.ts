@@ -3,20 +3,14 @@
  * audit export and the actor lookup, they are answered `cache-control: no-store`, so no browser
  * or proxy cache keeps them once the admin has read them. Real app, real HTTP, a real call.
  */
-import fs from 'node:fs';
 import { startHarness, type Harness } from '../../support/harness';
-import { api, CALLER, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../../support/agents';
+import { agentFlows, api, CALLER, OFFER_NUMBER, placeCall, token } from '../../support/agents';
 
 let h: Harness;
-let flowsDir: string;
 beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
+  h = await startHarness({ flows: agentFlows() });
 });
-afterAll(async () => {
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+afterAll(async () => h?.close());
 
 it("answers a caller's access report and erasure receipt with cache-control: no-store", async () => {
   const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
