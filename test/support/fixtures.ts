@@ -2,10 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Writable } from 'node:stream';
+import type { CallRepository } from '../../src/calls/repository';
 import type { CallSession, FieldState } from '../../src/calls/session';
+import { PrivacyService, type PrivacyServiceDeps } from '../../src/privacy';
 import { RedisStore, makeKeys, type Keys } from '../../src/store';
 import { Vault, generateKeyRingText, parseKeyRing } from '../../src/vault';
-import { redisUrl, uniquePrefix } from './redis';
+import { redisUrl, scanRedis, uniquePrefix } from './redis';
 
 export const newCallSid = () => 'CA' + randomBytes(16).toString('hex');
 
@@ -34,7 +36,14 @@ export function field(kind: FieldState['kind'], token: string | undefined, extra
   return { kind, masked: '****', valid: token !== undefined, token, source: 'ivr', at: Date.now(), ...extra };
 }
 
-export async function redisFixture(name: string): Promise<{ store: RedisStore; keys: Keys; prefix: string; vault: Vault }> {
+export interface RedisFixture {
+  store: RedisStore;
+  keys: Keys;
+  prefix: string;
+  vault: Vault;
+}
+
+export async function redisFixture(name: string): Promise<RedisFixture> {
   const store = new RedisStore(redisUrl());
   await store.connect();
   const prefix = uniquePrefix(name);
@@ -47,6 +56,42 @@ export async function redisFixture(name: string): Promise<{ store: RedisStore; k
     callIndexKey: keys.vaultIndex,
   });
   return { store, keys, prefix, vault };
+}
+
+/**
+ * A redisFixture of each test's own (`name` in its prefix), read once beforeEach ran. After each
+ * test, and after `after` (the test's own clean-up), no key it left is kept for ever (each has a
+ * TTL), and its store is closed.
+ */
+export function eachRedisFixture(name: string, after?: () => Promise<void>): RedisFixture {
+  const fx = {} as RedisFixture;
+  beforeEach(async () => {
+    Object.assign(fx, await redisFixture(name));
+  });
+  afterEach(async () => {
+    await after?.();
+    expect((await scanRedis(fx.prefix)).filter((k) => k.ttl < 0)).toEqual([]);
+    await fx.store.close();
+  });
+  return fx;
+}
+
+/**
+ * A PrivacyService over a store, its keys and vault, a call repository and an audit trail, with
+ * no processors, nothing to replay and a log of its own unless `deps` names them.
+ */
+export function privacyService(deps: Omit<PrivacyServiceDeps, 'processors' | 'replay' | 'log'> & Partial<PrivacyServiceDeps>): PrivacyService {
+  return new PrivacyService({ processors: [], replay: { forget: async () => undefined }, log: captureLog().log, ...deps });
+}
+
+/** `calls`, but its remove runs `first` before it removes the record: what an erasure meets just before it removes a call's */
+export function removingAfter(calls: CallRepository, first: (session: Pick<CallSession, 'callSid' | 'subject'>) => Promise<unknown>): CallRepository {
+  const repo = Object.create(calls) as CallRepository;
+  repo.remove = async (session) => {
+    await first(session);
+    return calls.remove(session);
+  };
+  return repo;
 }
 
 /** a pino logger whose every line the test can read */

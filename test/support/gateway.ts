@@ -97,3 +97,16 @@ export function chargerProcessors(gw: Gateway): ProcessorConfig[] {
     { ...CONNECTOR_ENV, CHARGER_SECRET },
   );
 }
+
+/** for each test, a gateway of its own (closed after the test) and chargerProcessors naming it, read once beforeEach ran */
+export function eachChargerGateway(): { gw: Gateway; processors: ProcessorConfig[] } {
+  const charger = {} as { gw: Gateway; processors: ProcessorConfig[] };
+  beforeEach(async () => {
+    charger.gw = await startGateway();
+    charger.processors = chargerProcessors(charger.gw);
+  });
+  afterEach(async () => {
+    await charger.gw?.close();
+  });
+  return charger;
+}

@@ -10,11 +10,9 @@ import type { Principal } from '../../../src/auth/tokens';
 import type { CallEvent, InstanceCommand } from '../../../src/bus';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
-import type { Keys, RedisStore } from '../../../src/store';
-import type { Vault } from '../../../src/vault';
+import { CALLER_VAULT_FIELD, type PrivacyService, subjectHash } from '../../../src/privacy';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
+import { captureLog, eachRedisFixture, makeSession, privacyService, removingAfter } from '../../support/fixtures';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-accept-erasure';
@@ -22,43 +20,25 @@ const PHONE = '+15551234567';
 const ALICE: Principal = { sub: 'alice@example.com', role: 'agent', endpoint: 'client:alice' } as Principal;
 
 describe("an accept racing the caller's erasure", () => {
-  let store: RedisStore;
-  let keys: Keys;
-  let prefix: string;
-  let vault: Vault;
+  const fx = eachRedisFixture('accept-erasure');
   let calls: CallRepository;
   let audit: AuditTrail;
   const commands: InstanceCommand[] = [];
 
-  beforeEach(async () => {
-    ({ store, keys, prefix, vault } = await redisFixture('accept-erasure'));
-    calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
-    audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
+  beforeEach(() => {
+    calls = new CallRepository(fx.store, fx.keys, { vaultTtlSeconds: 900 });
+    audit = new AuditTrail(fx.store, fx.keys, { key: TEST_AUDIT_KEY });
     commands.length = 0;
-  });
-  afterEach(async () => {
-    expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
-    await store.close();
   });
 
   /** the erasure over `repo` (the repository, or one that runs something just before it removes the record) */
   function privacyOver(repo: CallRepository): PrivacyService {
-    return new PrivacyService({
-      calls: repo,
-      vault,
-      audit,
-      store,
-      keys,
-      processors: [],
-      replay: { forget: async () => undefined },
-      subjectSecret: SUBJECT_SECRET,
-      log: captureLog().log,
-    });
+    return privacyService({ calls: repo, vault: fx.vault, audit, store: fx.store, keys: fx.keys, subjectSecret: SUBJECT_SECRET });
   }
 
   const offerDeps = (): OfferDeps => ({
-    store,
-    keys,
+    store: fx.store,
+    keys: fx.keys,
     calls,
     audit,
     log: captureLog().log,
@@ -70,13 +50,14 @@ describe("an accept racing the caller's erasure", () => {
   /** an offered call from PHONE (bridge mode, its caller held on instance i1), as an accept reads it */
   async function offeredCall(): Promise<CallSession> {
     const s = makeSession({ subject: subjectHash(SUBJECT_SECRET, PHONE), state: 'offered', instanceId: 'i1' });
-    s.fromToken = await vault.put(s.callSid, CALLER_VAULT_FIELD, PHONE);
+    s.fromToken = await fx.vault.put(s.callSid, CALLER_VAULT_FIELD, PHONE);
     await calls.create(s);
     return (await calls.get(s.callSid))!;
   }
 
   /** every key left that names the call or holds the agent's sub, but its audit trail (kept by design) */
   async function leftOf(callSid: string): Promise<string[]> {
+    const { keys, prefix } = fx;
     return (await scanRedis(prefix))
       .filter(({ key }) => key !== keys.audit(callSid) && !key.startsWith(keys.auditDay('')))
       .filter(({ key, content }) => `${key}\n${content}`.includes(callSid) || content.includes(ALICE.sub))
@@ -110,16 +91,14 @@ describe("an accept racing the caller's erasure", () => {
 
   test('an accept that takes the offer after the erasure ended the call, before it removed the record, answers 409 and leaves no offer', async () => {
     const read = await offeredCall();
-    const erasing = Object.create(calls) as CallRepository;
     let refused: unknown;
-    erasing.remove = async (session) => {
+    const erasing = removingAfter(calls, async () => {
       // the erasure has removed the offer and ended the call: the accept takes the offer, and finds the call ended
       refused = await acceptOffer(offerDeps(), ALICE, read).then(
         () => undefined,
         (e: unknown) => e,
       );
-      return calls.remove(session);
-    };
+    });
     expect((await privacyOver(erasing).erase(PHONE)).calls).toBe(1);
     expect(refused).toMatchObject({ code: 'TW_ERR_CONFLICT' });
     expect(commands).toEqual([]);

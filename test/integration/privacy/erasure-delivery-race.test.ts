@@ -8,41 +8,28 @@
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
-import { ProcessorDelivery, type ProcessorConfig } from '../../../src/processors';
+import { CALLER_VAULT_FIELD, subjectHash } from '../../../src/privacy';
+import { ProcessorDelivery } from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
-import type { Keys, RedisStore } from '../../../src/store';
-import type { Vault } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
-import { chargerProcessors, type Gateway, startGateway, waitFor } from '../../support/gateway';
+import { captureLog, eachRedisFixture, field, makeSession, privacyService, removingAfter } from '../../support/fixtures';
+import { eachChargerGateway, waitFor } from '../../support/gateway';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-a-delivery-race';
 const PHONE = '+15557778888';
 const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
 
-let store: RedisStore;
-let keys: Keys;
-let prefix: string;
-let vault: Vault;
-let gw: Gateway;
-let processors: ProcessorConfig[];
 let delivery: ProcessorDelivery | undefined;
 
-beforeEach(async () => {
-  ({ store, keys, prefix, vault } = await redisFixture('erase-delivery-race'));
-  gw = await startGateway();
-  processors = chargerProcessors(gw);
-});
-afterEach(async () => {
+const fx = eachRedisFixture('erase-delivery-race', async () => {
   await delivery?.stop();
-  await gw.close();
-  expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
-  await store.close();
 });
+const charger = eachChargerGateway();
 
 test('a card charged by a capture completing during the erasure: the gateway is told its transaction id, and no delivery record is left', async () => {
+  const { store, keys, prefix, vault } = fx;
+  const { gw, processors } = charger;
   const { log } = captureLog();
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
@@ -52,8 +39,7 @@ test('a card charged by a capture completing during the erasure: the gateway is 
   s.fromToken = await vault.put(s.callSid, CALLER_VAULT_FIELD, PHONE);
   await calls.create(s);
 
-  const erasing = Object.create(calls) as CallRepository;
-  erasing.remove = async (session) => {
+  const erasing = removingAfter(calls, async () => {
     // the capture completes now: its values sealed, written to the record it still finds, and delivered
     const card = await vault.put(s.callSid, 'card', '4111111111111111');
     const expiry = await vault.put(s.callSid, 'expiry', '1230');
@@ -63,20 +49,8 @@ test('a card charged by a capture completing during the erasure: the gateway is 
     }))!;
     await delivery!.onCallUpdated(updated);
     await waitFor(() => gw.received.some((r) => r.path === '/pay'));
-    return calls.remove(session);
-  };
-  const privacy = new PrivacyService({
-    calls: erasing,
-    vault,
-    audit,
-    store,
-    keys,
-    processors,
-    replay: { forget: async () => undefined },
-    subjectSecret: SUBJECT_SECRET,
-    log,
-    erasureBackoff: FAST,
   });
+  const privacy = privacyService({ calls: erasing, vault, audit, store, keys, processors, subjectSecret: SUBJECT_SECRET, log, erasureBackoff: FAST });
 
   const receipt = await privacy.erase(PHONE);
   expect(gw.received.filter((r) => r.path === '/pay')).toHaveLength(1);

@@ -8,39 +8,24 @@
  */
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
-import { PrivacyService, subjectHash } from '../../../src/privacy';
-import { ErasureQueue, verifyProcessorRequest, type DeliveryRecord, type ProcessorConfig } from '../../../src/processors';
+import { subjectHash } from '../../../src/privacy';
+import { ErasureQueue, verifyProcessorRequest, type DeliveryRecord } from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
-import type { Keys, RedisStore } from '../../../src/store';
-import type { Vault } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
-import { CHARGER_SECRET, chargerProcessors, type Gateway, startGateway } from '../../support/gateway';
+import { captureLog, eachRedisFixture, makeSession, privacyService } from '../../support/fixtures';
+import { CHARGER_SECRET, eachChargerGateway } from '../../support/gateway';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-kept-erasures';
 const PHONE = '+15557778888';
 const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
 
-let store: RedisStore;
-let keys: Keys;
-let prefix: string;
-let vault: Vault;
-let gw: Gateway;
-let processors: ProcessorConfig[];
-
-beforeEach(async () => {
-  ({ store, keys, prefix, vault } = await redisFixture('erase-queue'));
-  gw = await startGateway();
-  processors = chargerProcessors(gw);
-});
-afterEach(async () => {
-  await gw.close();
-  expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
-  await store.close();
-});
+const fx = eachRedisFixture('erase-queue');
+const charger = eachChargerGateway();
 
 test('a forward the gateway refused is kept, names no caller, and is sent by the next instance once the gateway is back', async () => {
+  const { store, keys, prefix, vault } = fx;
+  const { gw, processors } = charger;
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const subject = subjectHash(SUBJECT_SECRET, PHONE);
   // a call of the caller's whose card reached the gateway (a try was counted)
@@ -60,16 +45,14 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   await store.set(keys.delivery(s.callSid, 'charger'), JSON.stringify(delivered), 900);
 
   const first = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST });
-  const privacy = new PrivacyService({
+  const privacy = privacyService({
     calls,
     vault,
     audit: new AuditTrail(store, keys, { key: TEST_AUDIT_KEY }),
     store,
     keys,
     processors,
-    replay: { forget: async () => undefined },
     subjectSecret: SUBJECT_SECRET,
-    log: captureLog().log,
     erasureBackoff: FAST,
     erasureQueue: first,
   });

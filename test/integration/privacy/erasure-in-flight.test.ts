@@ -8,12 +8,10 @@ import { AuditTrail } from '../../../src/audit';
 import type { CallEvent } from '../../../src/bus';
 import { CallRepository } from '../../../src/calls/repository';
 import { CaptureExecutor, CaptureRecords, type KeyPress } from '../../../src/captures';
-import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
-import type { Keys, RedisStore } from '../../../src/store';
-import type { Vault } from '../../../src/vault';
+import { CALLER_VAULT_FIELD, subjectHash } from '../../../src/privacy';
 import { REST_TIMEOUT_MS } from '../../../src/twilio/rest';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, makeSession, redisFixture } from '../../support/fixtures';
+import { captureLog, eachRedisFixture, makeSession, privacyService, removingAfter } from '../../support/fixtures';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-in-flight-erasure';
@@ -28,20 +26,13 @@ class FakeBridge extends EventEmitter<{ key: [KeyPress] }> {
 }
 
 describe('erasure with work in flight', () => {
-  let store: RedisStore;
-  let keys: Keys;
-  let prefix: string;
-  let vault: Vault;
   let executors: CaptureExecutor[];
 
-  beforeEach(async () => {
-    ({ store, keys, prefix, vault } = await redisFixture('erase-inflight'));
-    executors = [];
-  });
-  afterEach(async () => {
+  const fx = eachRedisFixture('erase-inflight', async () => {
     for (const e of executors) await e.close();
-    expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
-    await store.close();
+  });
+  beforeEach(() => {
+    executors = [];
   });
 
   /**
@@ -49,25 +40,12 @@ describe('erasure with work in flight', () => {
    * the erasure just before it removes the call's record.
    */
   async function captureRunning(beforeRemoval?: () => Promise<void>) {
+    const { store, keys, prefix, vault } = fx;
     const { log } = captureLog();
     const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
     const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
-    const erasing = Object.create(calls) as CallRepository;
-    erasing.remove = async (session) => {
-      await beforeRemoval?.();
-      return calls.remove(session);
-    };
-    const privacy = new PrivacyService({
-      calls: erasing,
-      vault,
-      audit,
-      store,
-      keys,
-      processors: [],
-      replay: { forget: async () => undefined },
-      subjectSecret: SUBJECT_SECRET,
-      log,
-    });
+    const erasing = removingAfter(calls, async () => beforeRemoval?.());
+    const privacy = privacyService({ calls: erasing, vault, audit, store, keys, subjectSecret: SUBJECT_SECRET, log });
     const s = makeSession({ subject: subjectHash(SUBJECT_SECRET, PHONE), state: 'bridged', instanceId: 'i1', handoff: { mode: 'bridge', agentSub: 'alice' } });
     s.fromToken = await vault.put(s.callSid, CALLER_VAULT_FIELD, PHONE);
     await calls.create(s);
@@ -113,6 +91,7 @@ describe('erasure with work in flight', () => {
 
   /** what is left in the store that is the call's: a sealed value, its vault index, a capture record... */
   async function leftOf(callSid: string): Promise<string[]> {
+    const { keys, prefix } = fx;
     return (
       (await scanRedis(prefix))
         // the audit trail and its day index (no personal data) are kept by design

@@ -8,30 +8,18 @@
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CALLER_VAULT_FIELD, PrivacyService, subjectHash } from '../../../src/privacy';
-import type { Keys, RedisStore } from '../../../src/store';
-import type { Vault } from '../../../src/vault';
+import { CALLER_VAULT_FIELD, subjectHash } from '../../../src/privacy';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
+import { eachRedisFixture, field, makeSession, privacyService, removingAfter } from '../../support/fixtures';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-a-call-during-erasure';
 const PHONE = '+15551234567';
 
-let store: RedisStore;
-let keys: Keys;
-let prefix: string;
-let vault: Vault;
-
-beforeEach(async () => {
-  ({ store, keys, prefix, vault } = await redisFixture('erase-newcall'));
-});
-afterEach(async () => {
-  expect((await scanRedis(prefix)).filter((k) => k.ttl < 0)).toEqual([]);
-  await store.close();
-});
+const fx = eachRedisFixture('erase-newcall');
 
 test('a call the caller begins while their erasure runs is left to the next one, and found by it', async () => {
+  const { store, keys, prefix, vault } = fx;
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
   const subject = subjectHash(SUBJECT_SECRET, PHONE);
@@ -45,24 +33,11 @@ test('a call the caller begins while their erasure runs is left to the next one,
   }
   const first = await callFromPhone();
   let second: CallSession | undefined;
-  const erasing = Object.create(calls) as CallRepository;
-  erasing.remove = async (session) => {
+  const erasing = removingAfter(calls, async () => {
     // the caller calls again as the erasure removes their first call's record
     second ??= await callFromPhone();
-    return calls.remove(session);
-  };
-  const over = (repo: CallRepository) =>
-    new PrivacyService({
-      calls: repo,
-      vault,
-      audit,
-      store,
-      keys,
-      processors: [],
-      replay: { forget: async () => undefined },
-      subjectSecret: SUBJECT_SECRET,
-      log: captureLog().log,
-    });
+  });
+  const over = (repo: CallRepository) => privacyService({ calls: repo, vault, audit, store, keys, subjectSecret: SUBJECT_SECRET });
 
   expect(await over(erasing).erase(PHONE)).toMatchObject({ calls: 1, values: 2 });
   expect(await calls.get(first.callSid)).toBeNull();
