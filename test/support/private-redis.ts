@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { RedisStore } from '../../src/store';
 import { freePort } from './free-port';
 
 export class PrivateRedis {
@@ -72,6 +73,24 @@ export class PrivateRedis {
     await this.stop();
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A test file's PrivateRedis and a RedisStore connected to it: started before its tests, both
+ * closed after them. `redis` and `store` are read once beforeAll ran.
+ */
+export function privateRedisStore(): { readonly redis: PrivateRedis; readonly store: RedisStore } {
+  const suite = {} as { redis: PrivateRedis; store: RedisStore };
+  beforeAll(async () => {
+    suite.redis = await PrivateRedis.start();
+    suite.store = new RedisStore(suite.redis.url);
+    await suite.store.connect();
+  });
+  afterAll(async () => {
+    await suite.store?.close();
+    await suite.redis?.close();
+  });
+  return suite;
 }
 
 async function waitForPong(port: number): Promise<void> {

@@ -3,27 +3,16 @@
  * and started again empty): a subscription made before is made again by the client, and one
  * refused while Redis was away is refused, not recorded as live, so asking again subscribes.
  */
-import { RedisStore } from '../../../src/store';
 import { waitFor } from '../../support/harness';
-import { PrivateRedis } from '../../support/private-redis';
+import { privateRedisStore } from '../../support/private-redis';
 
-let redis: PrivateRedis;
-let store: RedisStore;
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  store = new RedisStore(redis.url);
-  await store.connect();
-});
-afterAll(async () => {
-  await store?.close();
-  await redis?.close();
-});
+const s = privateRedisStore();
 
 /** Redis answering again, to this store's commands and its subscriber's */
 const back = () =>
   waitFor(
     () =>
-      store.ping().then(
+      s.store.ping().then(
         () => true,
         () => false,
       ),
@@ -34,32 +23,32 @@ const back = () =>
 /** publishes on `channel` until `got` holds a message (a subscription may be made again a moment after the client is) */
 async function heard(channel: string, got: string[]): Promise<void> {
   await waitFor(async () => {
-    await store.publish(channel, 'm').catch(() => undefined);
+    await s.store.publish(channel, 'm').catch(() => undefined);
     return got.length > 0;
   }, `a message on ${channel}`);
 }
 
 test('a subscription made before Redis restarted empty hears messages after it', async () => {
   const got: string[] = [];
-  await store.subscribe('ps:before', (m) => got.push(m));
+  await s.store.subscribe('ps:before', (m) => got.push(m));
   // the subscriber's connection made first: a channel subscribed after the restart is on it
-  await redis.stop();
-  await redis.up();
+  await s.redis.stop();
+  await s.redis.up();
   await back();
   await heard('ps:before', got);
 });
 
 test('a subscription refused while Redis is away is made when asked again, once it is back', async () => {
   const got: string[] = [];
-  await store.subscribe('ps:other', () => undefined);
-  await redis.stop();
-  await expect(store.subscribe('ps:refused', (m) => got.push(m))).rejects.toMatchObject({ code: 'TW_ERR_STORE_UNAVAILABLE' });
-  await redis.up();
+  await s.store.subscribe('ps:other', () => undefined);
+  await s.redis.stop();
+  await expect(s.store.subscribe('ps:refused', (m) => got.push(m))).rejects.toMatchObject({ code: 'TW_ERR_STORE_UNAVAILABLE' });
+  await s.redis.up();
   await back();
   // its subscriber connection comes back on its own time: asked until it takes the subscription
   await waitFor(
     () =>
-      store
+      s.store
         .subscribe('ps:refused', (m) => got.push(m))
         .then(
           () => true,
