@@ -9,7 +9,7 @@ import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { encodeActionQuery } from '../../src/dropin/action-query';
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { makeKeys } from '../../src/store';
-import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { CALLER, CARD, cardCaptureFlow, RESULT_SECRET, says, SHOP_NUMBER, shopCallParams, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
 import { ACCOUNT_SID, sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { wideDecode } from '../support/decoders';
@@ -96,16 +96,7 @@ function statesOf(c: EmulatedCall, recordingSid: string): string[] {
 
 /** a gather action request as Twilio sends it again (a retry), of an entry the caller ended on '#' */
 function gatherParams(c: EmulatedCall, digits: string): Record<string, string> {
-  return {
-    CallSid: c.sid,
-    AccountSid: ACCOUNT_SID,
-    From: CALLER,
-    To: SHOP_NUMBER,
-    CallStatus: 'in-progress',
-    Direction: 'inbound',
-    Digits: digits,
-    FinishedOnKey: '#',
-  };
+  return shopCallParams(c.sid, { Digits: digits, FinishedOnKey: '#' });
 }
 
 async function metric(name: string, labels = ''): Promise<number> {
@@ -441,14 +432,7 @@ it("the store goes while the processor is charged (after the capture's save): th
 it('the app redirects to a capture again after one that went back before it created a record: refused with the apology, never a silent hangup', async () => {
   const callSid = 'CA' + 'b'.repeat(32);
   const capture = () =>
-    h.emulator.signedPost(`${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, {
-      CallSid: callSid,
-      AccountSid: ACCOUNT_SID,
-      From: CALLER,
-      To: SHOP_NUMBER,
-      CallStatus: 'in-progress',
-      Direction: 'inbound',
-    });
+    h.emulator.signedPost(`${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`, shopCallParams(callSid));
   // the store down as the capture starts: the call goes back with internal-error, no record made
   await stopRedis();
   const first = redirectIn((await capture()).body);

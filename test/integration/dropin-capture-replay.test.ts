@@ -19,7 +19,7 @@
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { ACTION_QUERY_PARAM, encodeActionQuery } from '../../src/dropin/action-query';
 import { DROPIN_QUERY_MAX_AGE_SECONDS } from '../../src/twilio/dropin-rescue';
-import { CALLER, CARD, cardCaptureFlow, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import { CALLER, CARD, cardCaptureFlow, says, SHOP_NUMBER, shopCallParams, startDropinShop, verified, type DropinShop } from '../support/dropin';
 import { CARD_PROMPT, CVV_PROMPT, EXPIRY_PROMPT } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { ACCOUNT_SID, startHarness, waitFor, type Harness } from '../support/harness';
@@ -83,16 +83,7 @@ function guardActionIn(twiml: string): string | undefined {
 
 /** a gather action request as Twilio sent it */
 function gatherParams(c: EmulatedCall, digits: string, finishedOnKey?: string): Record<string, string> {
-  const params: Record<string, string> = {
-    CallSid: c.sid,
-    AccountSid: ACCOUNT_SID,
-    From: CALLER,
-    To: SHOP_NUMBER,
-    CallStatus: 'in-progress',
-    Direction: 'inbound',
-    Digits: digits,
-  };
-  return finishedOnKey ? { ...params, FinishedOnKey: finishedOnKey } : params;
+  return shopCallParams(c.sid, finishedOnKey ? { Digits: digits, FinishedOnKey: finishedOnKey } : { Digits: digits });
 }
 
 const recordingOf = (c: EmulatedCall) => c.recordings[0];
@@ -276,7 +267,7 @@ test("within the bound, the security code's webhook coming late, the store down,
 /** the capture route's URL as the shop redirects to it (shop-app.ts), and its request as Twilio sent it */
 const captureUrl = () => `${h.publicUrl}/twilio/capture/card-capture?return=${encodeURIComponent(shop.returnUrl)}`;
 function captureParams(c: EmulatedCall): Record<string, string> {
-  return { CallSid: c.sid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound' };
+  return shopCallParams(c.sid);
 }
 
 test("the capture route's signed request sent again, the store down, while the security code is asked: the call's answer internal-error, nothing resumed, the code in no recording", async () => {

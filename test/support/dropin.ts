@@ -10,7 +10,7 @@ import path from 'node:path';
 import { CARD_STEPS, writeFlows } from './card-flows';
 import type { EmulatedCall, GatherRequest } from '../../tools/emulator';
 import { RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
-import { freePort, startHarness, type Harness, type HarnessOptions } from './harness';
+import { ACCOUNT_SID, freePort, startHarness, type Harness, type HarnessOptions } from './harness';
 import { ShopApp, type Returned } from './shop-app';
 
 export const RESULT_SECRET = 'capture-result-secret-0123456789abcdef';
@@ -18,6 +18,10 @@ export const CARD = '4111111111111111';
 export const CALLER = '+15551239876';
 /** the shop's own number: its app answers, tonewall's flows claim none of it */
 export const SHOP_NUMBER = '+15005550150';
+/** a request Twilio sends for a call from CALLER to the shop, in progress, and `extra` (a <Gather> action's Digits and FinishedOnKey) */
+export function shopCallParams(callSid: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { CallSid: callSid, AccountSid: ACCOUNT_SID, From: CALLER, To: SHOP_NUMBER, CallStatus: 'in-progress', Direction: 'inbound', ...extra };
+}
 /** `card-capture`, the flow the shop redirects its callers to, asking for these fields */
 export function cardCaptureFlow(fields: (keyof typeof CARD_STEPS)[] = ['card', 'expiry', 'cvv']): string {
   return `id: card-capture\nnumbers: ["+15005550151"]\nsteps:\n${fields.map((f) => CARD_STEPS[f]).join('')}`;
