@@ -8,7 +8,19 @@ import type { EmulatedCall, GatherRequest, TranscriptEntry } from '../../tools/e
 import { RESULT_SIGNATURE_HEADER, RESULT_SIGNATURE_PARAM, verifyCaptureResult } from '../../src/dropin/result-signature';
 import { AgentSocket, token } from '../support/agents';
 import { wideDecode } from '../support/decoders';
-import { CALLER, CARD, cardCaptureFlow, hangUpAt, RESULT_SECRET, says, SHOP_NUMBER, startDropinShop, verified, type DropinShop } from '../support/dropin';
+import {
+  CALLER,
+  CARD,
+  cardCaptureFlow,
+  hangUpAt,
+  OTHER_CAPTURE_FLOW,
+  RESULT_SECRET,
+  says,
+  SHOP_NUMBER,
+  startDropinShop,
+  verified,
+  type DropinShop,
+} from '../support/dropin';
 import { ACCOUNT_SID, sleep, waitFor, type Harness } from '../support/harness';
 import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
@@ -16,14 +28,6 @@ import { currentExpiry, holdsValue } from '../support/values';
 const BAD_CARD = '4111111111111112';
 const EXPIRY = currentExpiry(14);
 const CVV = '737';
-const OTHER_FLOW = `
-id: other-capture
-numbers: ["+15005550152"]
-steps:
-  - collect: account
-    kind: digits
-    prompt: "Key in your account number."
-`;
 
 /** the capture flow in Spanish (es-MX, the voice of the Spanish sample flow) */
 const SPANISH_FLOW = `
@@ -44,7 +48,7 @@ let shop: ShopApp;
 beforeAll(async () => {
   // the shop's payment gateway takes the three fields; its answer (summarised) goes back with the result
   d = await startDropinShop(
-    { 'card-capture': cardCaptureFlow(), 'other-capture': OTHER_FLOW, 'card-capture-es': SPANISH_FLOW },
+    { 'card-capture': cardCaptureFlow(), 'other-capture': OTHER_CAPTURE_FLOW, 'card-capture-es': SPANISH_FLOW },
     { build: { dropinProcessorWaitMs: 2_000 } },
   );
   ({ h, shop } = d);

@@ -27,6 +27,16 @@ export function cardCaptureFlow(fields: (keyof typeof CARD_STEPS)[] = ['card', '
   return `id: card-capture\nnumbers: ["+15005550151"]\nsteps:\n${fields.map((f) => CARD_STEPS[f]).join('')}`;
 }
 
+/** `other-capture`, a second capture flow (an account number), beside card-capture */
+export const OTHER_CAPTURE_FLOW = `
+id: other-capture
+numbers: ["+15005550152"]
+steps:
+  - collect: account
+    kind: digits
+    prompt: "Key in your account number."
+`;
+
 /** tonewall's drop-in settings for a shop at `shopUrl`: its /paid allowed as a return URL */
 export function dropinEnv(shopUrl: string): Record<string, string> {
   return { CAPTURE_RETURN_URLS: `${shopUrl}/paid`, CAPTURE_RESULT_SECRET: RESULT_SECRET };

@@ -4,22 +4,13 @@
  * record comes second is refused as a call tonewall already holds, never run on the first one's
  * record with another flow's steps.
  */
-import { cardCaptureFlow, CALLER, SHOP_NUMBER, startDropinShop, type DropinShop } from '../../support/dropin';
+import { cardCaptureFlow, CALLER, OTHER_CAPTURE_FLOW, SHOP_NUMBER, startDropinShop, type DropinShop } from '../../support/dropin';
 import { ACCOUNT_SID } from '../../support/harness';
-
-const OTHER_FLOW = `
-id: other-capture
-numbers: ["+15005550152"]
-steps:
-  - collect: account
-    kind: digits
-    prompt: "Key in your account number."
-`;
 
 let d: DropinShop;
 
 beforeAll(async () => {
-  d = await startDropinShop({ 'card-capture': cardCaptureFlow(), 'other-capture': OTHER_FLOW });
+  d = await startDropinShop({ 'card-capture': cardCaptureFlow(), 'other-capture': OTHER_CAPTURE_FLOW });
 }, 30_000);
 
 afterAll(async () => {
