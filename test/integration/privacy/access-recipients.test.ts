@@ -7,12 +7,12 @@
  */
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
-import { PrivacyService, subjectHash } from '../../../src/privacy';
+import { subjectHash } from '../../../src/privacy';
 import { parseProcessors, type DeliveryRecord } from '../../../src/processors';
 import type { Keys, RedisStore } from '../../../src/store';
 import type { Vault } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
-import { captureLog, field, makeSession, redisFixture } from '../../support/fixtures';
+import { field, makeSession, privacyService, redisFixture } from '../../support/fixtures';
 
 const SUBJECT_SECRET = 'subject-secret-for-recipients';
 const PHONE = '+15551234567';
@@ -49,7 +49,7 @@ test("access names each call's processors, and a call only a delivery record is 
   await delivery(gone.callSid, 'gateway', 'delivered', 2);
   await store.del(keys.call(gone.callSid));
 
-  const privacy = new PrivacyService({
+  const privacy = privacyService({
     calls,
     vault,
     audit,
@@ -63,9 +63,7 @@ test("access names each call's processors, and a call only a delivery record is 
 `,
       { GW: 'gw-secret-text-0123456789abcdefghij', CRM: 'crm-secret-text-0123456789abcdefgh' },
     ),
-    replay: { forget: async () => undefined },
     subjectSecret: SUBJECT_SECRET,
-    log: captureLog().log,
   });
   const report = await privacy.access(PHONE);
   expect(Object.fromEntries(report.calls.map((c) => [c.callSid, c.deliveries]))).toEqual({
