@@ -5,22 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
-import { generateKeyRingText } from '../../src/vault';
-import { ACCOUNT_SID, AUTH_TOKEN, JWT_SECRET } from '../support/harness';
+import { flowsDirConfig } from '../support/harness';
 
 /** buildApp on a flows folder holding `yaml` alone, as bad.yaml: its refusal, or none */
 async function startWith(yaml: string): Promise<{ file: string; refused: Promise<unknown> }> {
   const dir = mkdtempSync('/tmp/tw-flow-files-');
   const file = path.join(dir, 'bad.yaml');
   writeFileSync(file, yaml);
-  const config = loadConfig({
-    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    VAULT_KEYS: generateKeyRingText('k1'),
-    AGENT_JWT_SECRET: JWT_SECRET,
-    FLOWS_DIR: dir,
-  });
+  const config = flowsDirConfig(dir);
   const refused = buildApp(config).then(
     async (app) => {
       await app.close();

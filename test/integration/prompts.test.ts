@@ -8,11 +8,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
 import type { GatherRequest, HeardEntry } from '../../tools/emulator';
-import { generateKeyRingText } from '../../src/vault';
 import { TokenAuth } from '../../src/auth/tokens';
-import { ACCOUNT_SID, AUTH_TOKEN, JWT_SECRET, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
+import { flowsDirConfig, PAYMENTS_NUMBER, startHarness, waitFor, type Harness } from '../support/harness';
 import { currentExpiry, holdsValue } from '../support/values';
 
 const SPANISH_NUMBER = '+15005550008';
@@ -208,13 +206,7 @@ describe('prompts by step, error and attempt; languages', () => {
       path.join(dir, 'bad-prompt.yaml'),
       'id: bad\nnumbers: ["+15005550199"]\nsteps:\n  - say: hi\n  - collect: card\n    kind: card-number\n    prompt:\n      - say: "Card number."\n      - play: "http://prompts.example.com/again.mp3"\n        errorType: timeout\n',
     );
-    const config = loadConfig({
-      TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      VAULT_KEYS: generateKeyRingText('k1'),
-      AGENT_JWT_SECRET: JWT_SECRET,
-      FLOWS_DIR: dir,
-    });
+    const config = flowsDirConfig(dir);
     await expect(buildApp(config)).rejects.toThrow(`flow file ${path.join(dir, 'bad-prompt.yaml')} is invalid at steps.1.prompt.1.play: an https:// URL`);
   });
 });

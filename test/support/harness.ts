@@ -197,6 +197,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
+/** the least environment the service's config takes (no Redis: the embedded store), its flows read from `flowsDir` */
+export function flowsDirConfig(flowsDir: string): Config {
+  return loadConfig({
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    VAULT_KEYS: generateKeyRingText('k1'),
+    AGENT_JWT_SECRET: JWT_SECRET,
+    FLOWS_DIR: flowsDir,
+  });
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** how long the harness's close waits for the service's connections to end before it ends them */
