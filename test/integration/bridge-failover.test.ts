@@ -7,12 +7,12 @@
  * twice. A bridge ended on purpose (a hang-up) is never taken up again.
  */
 import fs from 'node:fs';
-import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import type { MediaLeg } from '../../tools/emulator';
 import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
-import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token } from '../support/agents';
+import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token, nextLeg } from '../support/agents';
 import { speech } from '../support/audio';
 import { systemMessage } from '../../src/flows/prompt-defaults';
 
@@ -46,12 +46,6 @@ afterEach(async () => {
 });
 
 /** the call's latest <Connect><Stream> leg once it is another than `before` and open */
-async function nextLeg(call: EmulatedCall, before: MediaLeg, what: string): Promise<MediaLeg> {
-  const leg = await waitFor(() => (call.leg && call.leg !== before && call.leg.isOpen ? call.leg : undefined), what, 10_000);
-  await leg.opened;
-  return leg;
-}
-
 /** a call to alice's flow (dialled at once, recorded), bridged on A, Twilio's requests routed to A */
 async function bridgedOnA() {
   a.emulator.routeOrigin(PUB, a.url);

@@ -7,10 +7,10 @@
  * its agent back in: the agent's stream cut off alone (`agentLost`), and the caller's stream cut
  * off, taken up again by its next stream (`onCallerStarted`).
  */
-import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
+import type { MediaLeg } from '../../tools/emulator';
 import { Errors } from '../../src/errors';
 import { waitFor, type Harness } from '../support/harness';
-import { agentSide, ALICE_NUMBER, bridgeSuite, placeCall } from '../support/agents';
+import { agentSide, ALICE_NUMBER, bridgeSuite, placeCall, nextLeg } from '../support/agents';
 import { speech } from '../support/audio';
 
 // the agent flows' harness, and after each test no stream message Twilio refuses (31924); the spies undone
@@ -40,12 +40,6 @@ function refuseAgentTokenOnce(): { asked: number } {
 }
 
 /** the call's latest <Connect><Stream> leg once it is another than `before` and open */
-async function nextLeg(call: EmulatedCall, before: MediaLeg, what: string): Promise<MediaLeg> {
-  const leg = await waitFor(() => (call.leg && call.leg !== before && call.leg.isOpen ? call.leg : undefined), what, 10_000);
-  await leg.opened;
-  return leg;
-}
-
 const bridgedAgain = (callSid: string) => waitFor(() => h.app.services.bridges.get(callSid)?.state === 'bridged', 'bridged again', 10_000);
 
 /** the caller's speech reaches the agent's stream (a caller stream bridged twice is not countable: support/relay.ts) */
