@@ -634,7 +634,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     },
     'tonewall built',
   );
-  // every call would hear "not in service" and every drop-in capture be refused: said at start (an empty directory is taken, as before)
+  // every call would hear "not in service" and every drop-in capture be refused: said at start; the service starts, not ready (ops/routes.ts)
   if (flows.size === 0)
     log.warn({ variable: 'FLOWS_DIR', flowsDir: config.flowsDir }, 'no flow loaded from FLOWS_DIR: every call will hear that the number is not in service');
   return app as unknown as FastifyInstance;

@@ -30,6 +30,11 @@ export function opsRoutes(d: {
       const checks: Record<string, string> = { flows: `${d.flows.size} loaded`, store: 'ok', twilio };
       let ready = !d.isDraining();
       if (!ready) checks.process = 'draining';
+      // no flow loaded (an empty FLOWS_DIR, warned at start): every call would hear "not in service" (CONTRACT §8: flows loaded)
+      if (d.flows.size === 0) {
+        checks.flows = 'none loaded';
+        ready = false;
+      }
       try {
         await d.store.ping();
       } catch {

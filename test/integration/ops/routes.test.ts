@@ -1,4 +1,7 @@
 /** Health, readiness and metrics (CONTRACT §8) on the real app, through inject(). */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import twilio from 'twilio';
 import { startTwilioEmulator, type TwilioEmulator } from '../../../tools/emulator';
 import { buildInjectedApp, type InjectedApp } from '../../support/app';
@@ -38,4 +41,17 @@ test('health, readiness and metrics', async () => {
   const metrics = (await t.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).body;
   expect(metrics).toContain('tonewall_webhook_duration_seconds_bucket');
   expect(metrics).toContain('tonewall_calls_active');
+});
+
+test('not ready with no flow loaded: every call would hear that the number is not in service', async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tw-no-flows-'));
+  const bare = await buildInjectedApp({ TWILIO_API_BASE_URL: emulator.baseUrl, FLOWS_DIR: empty });
+  try {
+    const ready = await bare.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ status: 'not ready', checks: { flows: 'none loaded', store: 'ok', twilio: 'verified' } });
+  } finally {
+    await bare.close();
+    fs.rmSync(empty, { recursive: true, force: true });
+  }
 });
