@@ -171,10 +171,11 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       break;
   }
   // the call as the field left it, before the flow goes on: where a guard goes on from (afterSensitiveField)
-  const fieldEnded = ended ? structuredClone(s) : undefined;
+  // (copied only where a guard may follow: a field that ended on the caller's silence)
+  const fieldEnded = ended?.ending === 'silence' ? structuredClone(s) : undefined;
   const res = proceed(flow, s, out);
   if (countEnded && res.verbs.some((v) => v.verb === 'gather')) res.session.strayKey = 'possible';
-  return ended ? afterSensitiveField(flow, res, ended.step, ended.ending, ctx, fieldEnded!) : startRecordingIfDue(flow, s, res);
+  return ended ? afterSensitiveField(flow, res, ended.step, ended.ending, ctx, fieldEnded) : startRecordingIfDue(flow, s, res);
 }
 
 /**
@@ -184,7 +185,14 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
  * (held, RESUME_HOLD_MS) or one who fell silent mid-entry keys on (a guard first, guardAfter;
  * a recording due to start starts after it).
  */
-function afterSensitiveField(flow: Flow, res: EngineResult, step: CollectStep, ending: Ending, ctx: EngineContext, fieldEnded: CallSession): EngineResult {
+function afterSensitiveField(
+  flow: Flow,
+  res: EngineResult,
+  step: CollectStep,
+  ending: Ending,
+  ctx: EngineContext,
+  fieldEnded: CallSession | undefined,
+): EngineResult {
   const s = res.session;
   const endsCapture = s.dropin !== undefined && s.recording.status === 'paused' && !s.fields[step.collect]?.valid;
   const resumes = res.effect?.kind === 'resume-recording' || endsCapture || recordingDue(flow, s, res);
@@ -192,7 +200,7 @@ function afterSensitiveField(flow: Flow, res: EngineResult, step: CollectStep, e
   // the guard's action goes on from where the field left the call: not from where the flow went
   // on to (words said, the handoff made: a guard that dropped them and left the call handed off
   // had its action answer nothing, and Twilio hung up on the caller)
-  if (ending === 'silence')
+  if (ending === 'silence' && fieldEnded)
     return {
       session: fieldEnded,
       verbs: [guardAfter(step, fieldEnded)],
