@@ -47,9 +47,16 @@ import { UnsavedReturns } from './unsaved-returns';
  * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
  * 15 s; the pause and resume before it are bounded by 3 s each (recording/controller.ts), and the
  * resume is held at most 1 s after a field that ended on its count (flows/steps/collect.ts,
- * RESUME_HOLD_MS).
+ * RESUME_HOLD_MS); the read of the call's status after it, by CALL_STATUS_READ_MS.
  */
 export const PROCESSOR_WAIT_MS = 8_000;
+/**
+ * How long a capture's return waits for the call's status (end, returnAfterFailure): the REST
+ * client's own bound (5 s, and its tries again on a 429) would take the last webhook, after the
+ * resume and the processors' wait, past Twilio's 15 s. A read not answered by then is one that
+ * failed: the call is not known to be over, and the redirect goes as it would.
+ */
+export const CALL_STATUS_READ_MS = 2_000;
 /** how often Twilio's call resource is read while a capture waits on the caller */
 export const HANGUP_POLL_MS = 5_000;
 
@@ -209,11 +216,18 @@ export class DropinService {
 
   /** the call is over by Twilio's account of it (a read that fails: not known to be, the redirect goes as it would) */
   private async callOver(callSid: string, log: Logger): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${CALL_STATUS_READ_MS} ms`)), CALL_STATUS_READ_MS);
+    });
     try {
-      return TERMINAL_CALL_STATUSES.has((await this.d.twilio.calls(callSid).fetch()).status);
+      // bounded: this read is inside a webhook Twilio gives 15 s (PROCESSOR_WAIT_MS)
+      return TERMINAL_CALL_STATUSES.has((await Promise.race([this.d.twilio.calls(callSid).fetch(), late])).status);
     } catch (err) {
       log.warn({ err: errFields(err) }, "drop-in capture: the call's status could not be read at its return");
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -52,6 +52,8 @@ export interface Faults {
   callsCreate?: FaultSpec;
   /** POST …/Calls/{CA}.json */
   callsUpdate?: FaultSpec;
+  /** GET …/Calls/{CA}.json (a read of the call, its status) */
+  callsFetch?: FaultSpec;
   /** GET /2010-04-01/Accounts/{AC}.json (the service's check of its REST configuration at start) */
   accountFetch?: FaultSpec;
   /** outbound calls created over REST are not answered: they end with this status */
@@ -67,7 +69,15 @@ export interface Faults {
 }
 
 export type RestFaultName =
-  'recordingPause' | 'recordingResume' | 'recordingStop' | 'recordingsCreate' | 'recordingsList' | 'callsCreate' | 'callsUpdate' | 'accountFetch';
+  | 'recordingPause'
+  | 'recordingResume'
+  | 'recordingStop'
+  | 'recordingsCreate'
+  | 'recordingsList'
+  | 'callsCreate'
+  | 'callsUpdate'
+  | 'callsFetch'
+  | 'accountFetch';
 
 /** Returns the fault to apply to this request (if any), counting down `after`, then `times`. */
 export function takeFault(faults: Faults, name: RestFaultName): FaultSpec | undefined {

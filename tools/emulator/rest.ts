@@ -142,7 +142,9 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
 
   app.get<{ Params: AccountParams & { callFile: string } }>(`${API}/Calls/:callFile`, async (req, reply) => {
     const call = findCall(req, reply, jsonSid(req.params.callFile));
-    return call ? call.toJson() : reply;
+    if (!call) return reply;
+    if (await fault('callsFetch', reply)) return reply;
+    return call.toJson();
   });
 
   app.post<{ Params: AccountParams & { callFile: string } }>(`${API}/Calls/:callFile`, async (req, reply) => {
