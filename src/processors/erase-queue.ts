@@ -137,14 +137,23 @@ export class ErasureQueue {
     const { store, keys, log } = this.d;
     const key = keys.erasureForward(receiptId, processor);
     const lease = keys.erasureForwardLease(receiptId, processor);
-    const rec = parseRecord(await store.get(key));
-    if (!rec) {
+    const seen = parseRecord(await store.get(key));
+    if (!seen) {
       await store.srem(keys.erasureForwards(), this.member(receiptId, processor));
       return;
     }
-    if (rec.nextAt > Date.now()) return;
+    if (seen.nextAt > Date.now()) return;
     if (!(await store.setIfAbsent(lease, this.owner, ERASURE_LEASE_SECONDS))) return;
     try {
+      // read again under the lease: another instance may have tried it (and dropped or rescheduled
+      // it) between the read above and the lease; a stale copy would send it again, count it twice,
+      // or write back a record it dropped
+      const rec = parseRecord(await store.get(key));
+      if (!rec) {
+        await store.srem(keys.erasureForwards(), this.member(receiptId, processor));
+        return;
+      }
+      if (rec.nextAt > Date.now()) return;
       const p = this.d.processors.find((x) => x.name === processor);
       const attempts = rec.attempts + 1;
       // a processor removed from PROCESSORS_FILE, or its eraseUrl: nothing can send it

@@ -87,3 +87,38 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   await next.poll();
   expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(refused.length + 1);
 });
+
+test('a kept forward another instance acknowledged while this one read it is not sent again, nor counted twice', async () => {
+  const { store, keys, prefix } = fx;
+  const { gw, processors } = charger;
+  const outcomes: [string, string][] = [];
+  const onOutcome = (p: string, o: string) => void outcomes.push([p, o]);
+  const receiptId = 'receipt-raced';
+  const recordKey = keys.erasureForward(receiptId, 'charger');
+  // a forward kept after its own tries, due now
+  const held = await new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST }).hold(
+    'charger',
+    receiptId,
+    '{"purpose":"erasure"}',
+    'idem-raced',
+  );
+  await held.settle(false);
+  await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
+  gw.answer = () => ({ status: 200, body: { ok: true } });
+
+  // instance A polls it between instance B's read of the record and B's take of its lease
+  const a = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  const slowStore = Object.create(store) as typeof store;
+  slowStore.get = async (key: string) => {
+    const value = await store.get(key);
+    if (key === recordKey) await a.poll();
+    return value;
+  };
+  const b = new ErasureQueue({ store: slowStore, keys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  await b.poll();
+
+  // acknowledged once: one request, one count, nothing kept
+  expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(1);
+  expect(outcomes).toEqual([['charger', 'forwarded']]);
+  expect((await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'))).toEqual([]);
+});
