@@ -85,15 +85,21 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       request.log.info({ actor: deps.audit.actor(principal), from, to }, 'audit export');
       const audit = deps.audit;
       async function* lines(): AsyncGenerator<string> {
+        // what the retention's first day's index still lists: it expires during that day, while a
+        // trail written to since is kept longer, so a trail it no longer lists was not sent under it
+        let firstDay: ReadonlySet<string> = new Set();
         for (const d of days(from, to)) {
           // a trail a day's index names is held as long as that index: one not held was deleted
           // (the first day of the retention excepted, whose trails expire during it)
           const listed = d > earliest;
-          for (const callSid of await audit.callsOn(d)) {
+          const sids = await audit.callsOn(d);
+          if (d === earliest) firstDay = new Set(sids);
+          const sentOn = (day: string, callSid: string) => day >= from && day < d && (day > earliest || firstDay.has(callSid));
+          for (const callSid of sids) {
             const { entries, verified, brokenAt } = await audit.verify(callSid, { listed });
             // a trail written to on several days of the range is listed under each: sent once,
-            // under the first of them it has an entry on
-            if (entries.some((e) => typeof e.at === 'string' && e.at.slice(0, 10) >= from && e.at.slice(0, 10) < d)) continue;
+            // under the first of them it has an entry on (and is listed under)
+            if (entries.some((e) => typeof e.at === 'string' && sentOn(e.at.slice(0, 10), callSid))) continue;
             const trail = verified ? { callSid, verified } : { callSid, verified, brokenAt };
             for (const entry of entries) yield JSON.stringify({ ...trail, entry }) + '\n';
             // a trail with nothing to list that does not verify (unreadable, missing) still gets its line

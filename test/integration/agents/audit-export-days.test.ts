@@ -104,3 +104,25 @@ test('a trail deleted whole from the store is reported missing by the export, an
   expect(lines.filter((l) => l.callSid === deleted)).toEqual([{ callSid: deleted, verified: false, brokenAt: { seq: 1, reason: 'missing' } }]);
   expect(await metricValue(h, 'tonewall_audit_trails_broken_total', { reason: 'missing' })).toBe(before + 1);
 });
+
+test("a trail begun on the retention's first day and written to since is exported once that day's index has expired", async () => {
+  const audit = h.app.services.audit;
+  const { store, keys } = h.app.services;
+  const sid = newCallSid();
+  jest.useFakeTimers({ doNotFake: [...ONLY_DATE] });
+  // begun 400 days (AUDIT_RETENTION_DAYS) before the export: the retention's first day
+  jest.setSystemTime(new Date('2025-02-01T08:00:00Z'));
+  await audit.append(sid, { type: 'call.started' });
+  // written to on a later day (its caller erased), so the trail is kept as long from then
+  jest.setSystemTime(new Date('2025-05-01T10:00:00Z'));
+  await audit.append(sid, { type: 'subject.erased', receiptId: 'r-2' });
+  jest.setSystemTime(new Date('2026-03-08T12:00:00Z'));
+  // that first day's index outlives its last write by the retention only: by now it has expired
+  await store.del(keys.auditDay('2025-02-01'));
+
+  const lines = (await exportOf('2025-01-01', '2026-03-08')).filter((l) => l.callSid === sid);
+  expect(lines.map((l) => [l.entry?.seq, l.entry?.type, l.verified])).toEqual([
+    [1, 'call.started', true],
+    [2, 'subject.erased', true],
+  ]);
+});
