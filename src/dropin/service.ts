@@ -218,7 +218,7 @@ export class DropinService {
   private async callOver(callSid: string, log: Logger): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CALL_STATUS_READ_MS} ms`)), CALL_STATUS_READ_MS);
+      timer = setTimeout(() => reject(DropinErrors.statusReadTimeout({ detail: `${CALL_STATUS_READ_MS} ms` })), CALL_STATUS_READ_MS);
     });
     try {
       // bounded: this read is inside a webhook Twilio gives 15 s (PROCESSOR_WAIT_MS)
