@@ -51,6 +51,7 @@ import WebSocket from 'ws';
 import { startTwilioEmulator, type EmulatedCall, type TwilioEmulator } from '../tools/emulator';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../test/support/harness';
 import { ShopApp } from '../test/support/shop-app';
+import { DEMO_CARD } from '../tools/cli/demo-values';
 import { benchRedis, freePort, fromBuild, productionBuild } from './support';
 
 const JWT_SECRET = 'bench-agent-jwt-secret-0123456789abcdef-xyz';
@@ -59,7 +60,8 @@ const WARMUP = Math.min(20, CALLS);
 const CONCURRENCY = Math.max(1, Number(process.env.SOAK_CONCURRENCY ?? 10));
 const SETTLE_MS = Number(process.env.SOAK_SETTLE_MS ?? 3000);
 
-const CARD = '4111111111111111';
+/** the demo's Visa test number (tools/cli/demo-values.ts): the one card number kept outside tests */
+const CARD = DEMO_CARD;
 const DIAL_NUMBER = '+15005550201';
 const BRIDGE_NUMBER = '+15005550202';
 const SHOP_NUMBER = '+15005550150';
