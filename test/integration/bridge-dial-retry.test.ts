@@ -11,15 +11,12 @@ import { waitFor, type Harness } from '../support/harness';
 import { agentSide, ALICE_NUMBER, CALLER, api, bridgeSuite, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 // the agent flows' harness, and after each test no stream message Twilio refuses (31924); the spies undone
-const suite = bridgeSuite();
+const suite = bridgeSuite({ restoreMocks: true });
+const { aliceCalls } = suite;
 let h: Harness;
 beforeAll(() => {
   h = suite.h;
 });
-afterEach(() => jest.restoreAllMocks());
-
-/** the calls the service placed to alice */
-const aliceCalls = () => [...h.emulator.calls.values()].filter((c) => c.to === 'client:alice');
 
 const notPlaced = () => h.logs.lines.filter((l) => l.includes("agent's call not placed") && l.includes('TW_ERR_STORE_UNAVAILABLE')).length;
 

@@ -14,15 +14,12 @@ import { agentSide, ALICE_NUMBER, bridgeSuite, placeCall, nextLeg } from '../sup
 import { speech } from '../support/audio';
 
 // the agent flows' harness, and after each test no stream message Twilio refuses (31924); the spies undone
-const suite = bridgeSuite();
+const suite = bridgeSuite({ restoreMocks: true });
+const { aliceCalls } = suite;
 let h: Harness;
 beforeAll(() => {
   h = suite.h;
 });
-afterEach(() => jest.restoreAllMocks());
-
-/** the calls the service placed to alice */
-const aliceCalls = () => [...h.emulator.calls.values()].filter((c) => c.to === 'client:alice');
 
 const notCalledIn = () =>
   h.logs.lines.filter((l) => l.includes("agent's call not called back in (failed before") && l.includes('TW_ERR_STORE_UNAVAILABLE')).length;

@@ -35,16 +35,23 @@ export function makeFlowsDir(): string {
 /**
  * A bridge test file's harness on the agent flows (makeFlowsDir), one for the whole file: started
  * before its tests, closed with its flows directory after, and after each test no leg of any call
- * holds a message Twilio refuses (31924). `h` and `alice` (her agent token) are read once it ran.
+ * holds a message Twilio refuses (31924), and, with `restoreMocks`, the test's spies undone. `h`
+ * and `alice` (her agent token) are read once it ran; `aliceCalls()`, the calls the service placed
+ * to alice.
  */
-export function bridgeSuite(): { readonly h: Harness; readonly alice: string } {
-  const suite = {} as { h: Harness; alice: string; flowsDir: string };
+export function bridgeSuite(opts: { restoreMocks?: boolean } = {}): { readonly h: Harness; readonly alice: string; aliceCalls(): EmulatedCall[] } {
+  const suite = {
+    aliceCalls: () => [...suite.h.emulator.calls.values()].filter((c) => c.to === 'client:alice'),
+  } as { h: Harness; alice: string; flowsDir: string; aliceCalls(): EmulatedCall[] };
   beforeAll(async () => {
     suite.flowsDir = makeFlowsDir();
     suite.h = await startHarness({ flowsDir: suite.flowsDir });
     suite.alice = token(suite.h, 'alice');
   });
-  afterEach(() => expectNoStreamErrors(suite.h.emulator));
+  afterEach(() => {
+    if (opts.restoreMocks) jest.restoreAllMocks();
+    expectNoStreamErrors(suite.h.emulator);
+  });
   afterAll(async () => {
     await suite.h?.close();
     if (suite.flowsDir) fs.rmSync(suite.flowsDir, { recursive: true, force: true });
