@@ -149,8 +149,9 @@ describe('with the message rate out of the way', () => {
     let sent = 0;
     const line = await untilClosed(h, 'mallory', 400, async () => {
       for (let i = 0; i < 2000; i++, sent++) s.send('{bad}!!');
-      // the client's own queue drains into the service before the next round
-      await waitFor(() => s.ws.bufferedAmount === 0, 'the round sent', 20_000);
+      // the client's own queue drains into the service before the next round, unless the service
+      // closed the socket during this one (what the client still held then is never sent)
+      await waitFor(() => s.ws.bufferedAmount === 0 || closedLines(h, 'mallory').length > 0, 'the round sent or the socket closed', 20_000);
     });
     expect(line).toMatchObject({ reason: 'backpressure', role: 'agent' });
     const answer = JSON.stringify({ type: 'error', message: 'malformed message', callSid: null });
