@@ -492,7 +492,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await registerSecurityHeaders(app);
   registerAccessLog(app, (p) => audit.actor(p));
   await app.register(formbody);
-  await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
+    // at close every socket is told why (1001, going away: RFC 6455 §7.4.1), so a panel knows to
+    // reconnect to another instance; the plugin's own close sends no code at all (1005)
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(1001, 'shutting down');
+      this.websocketServer.close(() => undefined);
+      done();
+    },
+  });
   // OpenAPI at /docs: before every route, so swagger sees the agent API registered below
   await app.register(agentDocs);
 

@@ -214,8 +214,8 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: errFields(err) }, 'agent event fan-out failed'));
     });
     app.addHook('onClose', async () => {
+      // its sockets were closed before, 1001 (app.ts, the WebSocket plugin's preClose)
       await unsubscribe();
-      for (const c of clients) c.socket.close(1001, 'shutting down');
     });
 
     const serve = async (client: Client, msg: ClientMessage) => {
