@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { Errors } from '../errors';
+import { Errors, isTonewallError, StoreErrors } from '../errors';
 import type { FlowRegistry } from '../flows/load';
 import type { Store } from '../store';
 import type { Metrics } from '../metrics';
@@ -37,8 +37,9 @@ export function opsRoutes(d: {
       }
       try {
         await d.store.ping();
-      } catch {
-        checks.store = 'unreachable';
+      } catch (e) {
+        // which outage, where the store says (a password refused, a connection refused): what the operator fixes
+        checks.store = isTonewallError(e) && e.code === StoreErrors.unavailable.code ? e.message.replace(/^the store is /, '') : 'unreachable';
         ready = false;
       }
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', store: d.store.kind, checks });

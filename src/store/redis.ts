@@ -114,6 +114,8 @@ export class RedisStore implements Store {
       /* surfaced through failing commands and /readyz; an unhandled 'error' would crash */
       this.lastError = e;
     });
+    // an error the connection made before is not why a later one fails (outage)
+    this.client.on('ready', () => (this.lastError = undefined));
     this.client.defineCommand('twMulti', { lua: MULTI_LUA });
     this.client.defineCommand('twCreateWith', { lua: CREATE_WITH_LUA });
     this.client.defineCommand('twCreateAll', { lua: CREATE_ALL_LUA });
@@ -159,8 +161,28 @@ export class RedisStore implements Store {
       // a command Redis refused, or our own coded error (an update conflict), is not an outage
       if (isTonewallError(cause) || (cause instanceof Error && /WRONGTYPE|ERR /.test(cause.message))) throw cause;
       // the client's own words (a closed connection, a refused write), which hold no key or value, say which outage it is
-      throw StoreErrors.unavailable({ cause, detail: cause instanceof Error ? cause.message.slice(0, 80) : undefined });
+      throw StoreErrors.unavailable({ cause, detail: this.outage(cause) });
     }
+  }
+
+  /**
+   * Which outage it is, for the error and /readyz. A command sent while the client reconnects is
+   * refused with its own words ("Stream isn't writeable"), which hide why it reconnects: the
+   * connection's last error says it (a password changed under a running service answers every
+   * reconnection WRONGPASS). Fixed words for the causes an operator acts on; no reply holds the password.
+   */
+  private outage(cause: unknown): string | undefined {
+    const own = cause instanceof Error ? cause.message : undefined;
+    const reconnecting = this.client.status !== 'ready' && this.lastError !== undefined;
+    const why = reconnecting ? this.lastError! : cause;
+    const text = why instanceof Error ? why.message : '';
+    const code = (why as { code?: string } | undefined)?.code ?? '';
+    if (/^(WRONGPASS|NOAUTH)|invalid password/i.test(text)) return `authentication refused (${text.split(' ')[0]}): check the password in REDIS_URL`;
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection lost';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+    if (/certificate/i.test(text) || /^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return 'TLS certificate not trusted';
+    return own?.slice(0, 80);
   }
 
   get(key: string) {
