@@ -294,10 +294,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  // erasures a twilio-generic-pay gateway has not acknowledged yet, kept and retried by any instance
+  // erasures a processor has not acknowledged yet, kept (a body naming the caller sealed with the vault's keys) and retried by any instance
   const erasureQueue = new ErasureQueue({
     store,
     keys,
+    vaultKeys: keyRing,
     processors,
     log,
     backoff: opts.erasureRetryBackoff,

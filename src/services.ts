@@ -55,7 +55,7 @@ export interface BuildOptions {
   processorBackoff?: Backoff;
   /** erasures forwarded to processors: the retries of one that failed (processors/erase.ts ERASURE_BACKOFF); tests shorten them */
   erasureBackoff?: Backoff;
-  /** erasures kept for a twilio-generic-pay processor: the retries after the forward's own (processors/erase-queue.ts), and how often they are polled */
+  /** erasure forwards kept until acknowledged: the retries after the forward's own (processors/erase-queue.ts), and how often they are polled */
   erasureRetryBackoff?: Backoff;
   erasurePollMs?: number;
   /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */

@@ -114,7 +114,7 @@ export interface PrivacyServiceDeps {
    * a failed forward must reach the operator, not only the admin holding the receipt
    */
   onForwarded?: (processor: string, status: ErasureOutcome['status']) => void;
-  /** keeps a twilio-generic-pay processor's forward until it is acknowledged (processors/erase-queue.ts) */
+  /** keeps each processor's forward until it is acknowledged or given up (processors/erase-queue.ts) */
   erasureQueue?: ErasureQueue;
   /** SENDING_WAIT_MS unless a test shortens it */
   sendingWaitMs?: number;

@@ -1,21 +1,31 @@
 /**
- * Erasures to twilio-generic-pay processors that are not acknowledged yet, kept in the store until
- * they are (CONTRACT §6, §7). Such a gateway is told the `transaction_id`s it was charged under,
- * read from the delivery records the erasure removes (erase.ts): once the forward's own tries are
- * over, or its instance is gone, nothing held names those ids any more, and a repeated erasure
- * would tell that gateway nothing. So the forward's signed body is written to the store before its
- * first try and removed once the gateway answers 2xx; one still there is tried again, by whichever
- * instance polls it after its lease expired, on the schedule below, until it is acknowledged or
- * given up. Its body holds transaction ids and the receipt id: opaque ids, never the caller's
- * identity. A tonewall-protocol body holds the caller's identity (`subject`), so it is not kept:
- * the admin repeats the erasure, which every tonewall processor is sent whatever is held (erase.ts).
+ * Erasures to processors that are not acknowledged yet, kept in the store until they are
+ * (CONTRACT §6, §7), so that neither the forward's own tries ending nor its instance stopping
+ * leaves a processor untold. The forward's signed body is written to the store before its first
+ * try and removed once the processor answers 2xx; one still there is tried again, by whichever
+ * instance polls it after its lease expired, on the schedule below, with the same body and
+ * Idempotency-Key (each try signed afresh: `t` is the time of the try, as for the forward's own
+ * tries), until it is acknowledged or given up; either way the record goes, and it expires in any
+ * case (ERASURE_RECORD_TTL_SECONDS).
+ *
+ * - twilio-generic-pay: the body holds transaction ids and the receipt id, opaque ids that name
+ *   no one, kept as they are. The gateway knows the payment by those ids only, read from the
+ *   delivery records the erasure removes (erase.ts): once the erasure is done nothing else held
+ *   names them.
+ * - tonewall: the body holds the caller's identity (`subject`), which no key or value in the store
+ *   may hold in plain text: it is kept sealed with the vault's key ring (VAULT_KEYS: AES-256-GCM,
+ *   the vault's envelope, bound to the receipt and processor), and opened only to be sent. A kept
+ *   body that cannot be opened (its key gone from VAULT_KEYS on this instance, or the envelope
+ *   altered) is a failed try: another instance holding the key may still send it, and after the
+ *   last try it is given up, counted and alerted on like any other.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isTonewallError } from '../errors';
 import type { Keys, Store } from '../store';
+import { type KeyRing, Vault } from '../vault';
 import type { ProcessorConfig } from './config';
-import { type Backoff, backoffDelay, checkBackoff, postSigned } from './http';
+import { type Backoff, backoffDelay, checkBackoff, type PostOutcome, postSigned } from './http';
 
 /**
  * The tries after the forward's own (ERASURE_BACKOFF): from a minute, doubling to an hour, 30 in
@@ -28,13 +38,15 @@ export const ERASURE_RECORD_TTL_SECONDS = 3 * 24 * 3600;
 export const ERASURE_LEASE_SECONDS = 120;
 export const DEFAULT_ERASURE_POLL_MS = 15_000;
 
-/** a forward the gateway has not acknowledged: no identity, ids only */
+/** a forward the processor has not acknowledged: no identity in plain text */
 export interface PendingErasure {
   v: 1;
   processor: string;
   receiptId: string;
-  /** the signed body, as sent: `{purpose: "erasure", transactionIds, receiptId}` */
-  body: string;
+  /** the signed body, as sent, when it names no one: `{purpose: "erasure", transactionIds, receiptId}` */
+  body?: string;
+  /** the signed body, sealed (`Vault.seal`, erasureForwardAd), when it names the caller: `{purpose: "erasure", subject, receiptId}` */
+  sealed?: string;
   idempotencyKey: string;
   /** retries made after the forward's own tries */
   attempts: number;
@@ -45,6 +57,8 @@ export interface PendingErasure {
 export interface ErasureQueueDeps {
   store: Store;
   keys: Keys;
+  /** the vault's key ring (VAULT_KEYS): seals a kept body that names the caller, opens it to send it */
+  vaultKeys: KeyRing;
   processors: readonly ProcessorConfig[];
   log: Logger;
   fetchImpl?: typeof fetch;
@@ -75,12 +89,14 @@ export class ErasureQueue {
 
   /**
    * Written before the forward's first try, its lease held by it (so no poll tries it meanwhile):
-   * a forward whose instance stops mid-way is taken up once the lease expires.
+   * a forward whose instance stops mid-way is taken up once the lease expires. `namesCaller`: the
+   * body holds the caller's identity, and is kept sealed.
    */
-  async hold(processor: string, receiptId: string, body: string, idempotencyKey: string): Promise<HeldErasure> {
+  async hold(processor: string, receiptId: string, body: string, idempotencyKey: string, opts: { namesCaller: boolean }): Promise<HeldErasure> {
     const { store, keys } = this.d;
     const now = Date.now();
-    const rec: PendingErasure = { v: 1, processor, receiptId, body, idempotencyKey, attempts: 0, nextAt: now, createdAt: now };
+    const kept = opts.namesCaller ? { sealed: Vault.seal(this.d.vaultKeys, erasureForwardAd(receiptId, processor), body) } : { body };
+    const rec: PendingErasure = { v: 1, processor, receiptId, ...kept, idempotencyKey, attempts: 0, nextAt: now, createdAt: now };
     const key = keys.erasureForward(receiptId, processor);
     const lease = keys.erasureForwardLease(receiptId, processor);
     await store.multi([
@@ -157,28 +173,47 @@ export class ErasureQueue {
       const p = this.d.processors.find((x) => x.name === processor);
       const attempts = rec.attempts + 1;
       // a processor removed from PROCESSORS_FILE, or its eraseUrl: nothing can send it
-      const out =
-        p?.eraseUrl && p.secret !== undefined ? await postSigned(this.d.fetchImpl ?? fetch, p.eraseUrl, rec.body, p.secret, rec.idempotencyKey) : undefined;
+      const out = p?.eraseUrl && p.secret !== undefined ? await this.send(receiptId, processor, rec, p.eraseUrl, p.secret) : undefined;
       if (out?.ok) {
         log.info({ processor, receiptId, status: out.status, retry: attempts }, 'erasure forwarded');
         await this.drop(receiptId, processor);
         this.d.onOutcome?.(processor, 'forwarded');
         return;
       }
+      const why = !out ? { reason: 'no-erase-url' } : 'code' in out ? { reason: out.reason, code: out.code } : { status: out.status, reason: out.reason };
       if (!out || attempts >= this.backoff.maxAttempts) {
-        log.error(
-          { processor, receiptId, status: out?.status, retries: attempts, reason: out ? out.reason : 'no-erase-url' },
-          'erasure forward failed: giving up',
-        );
+        log.error({ processor, receiptId, ...why, retries: attempts }, 'erasure forward failed: giving up');
         await this.drop(receiptId, processor);
         this.d.onOutcome?.(processor, 'failed');
         return;
       }
-      log.warn({ processor, receiptId, status: out.status, reason: out.reason, retry: attempts }, 'erasure forward failed: will retry');
+      log.warn({ processor, receiptId, ...why, retry: attempts }, 'erasure forward failed: will retry');
       await store.set(key, JSON.stringify({ ...rec, attempts, nextAt: Date.now() + backoffDelay(attempts + 1, this.backoff) }), ERASURE_RECORD_TTL_SECONDS);
     } finally {
       await store.del(lease);
     }
+  }
+
+  /**
+   * One try of the kept body, opened first when it is sealed. One that cannot be opened here (its
+   * key not in this instance's VAULT_KEYS, the envelope altered) is a failed try, not sent: the
+   * code says which, never the body. Opened as the forward the record's key names: an envelope
+   * moved to another record's key does not open.
+   */
+  private async send(
+    receiptId: string,
+    processor: string,
+    rec: PendingErasure,
+    url: string,
+    secret: string,
+  ): Promise<PostOutcome | { ok: false; reason: 'unreadable'; code: string }> {
+    let body: string;
+    try {
+      body = rec.sealed !== undefined ? Vault.open(this.d.vaultKeys, erasureForwardAd(receiptId, processor), rec.sealed) : (rec.body ?? '');
+    } catch (e) {
+      return { ok: false, reason: 'unreadable', code: errorCode(e) };
+    }
+    return postSigned(this.d.fetchImpl ?? fetch, url, body, secret, rec.idempotencyKey);
   }
 
   private async drop(receiptId: string, processor: string): Promise<void> {
@@ -188,6 +223,11 @@ export class ErasureQueue {
       { op: 'srem', key: keys.erasureForwards(), member: this.member(receiptId, processor) },
     ]);
   }
+}
+
+/** what a kept body is sealed to: this receipt's forward to this processor, so no other record's envelope opens in its place */
+export function erasureForwardAd(receiptId: string, processor: string): string {
+  return JSON.stringify(['tw-erasure-forward', receiptId, processor]);
 }
 
 function parseMember(m: string): [string, string] | null {
@@ -203,7 +243,7 @@ function parseRecord(raw: string | null): PendingErasure | null {
   if (raw === null) return null;
   try {
     const r = JSON.parse(raw) as PendingErasure;
-    return r && r.v === 1 ? r : null;
+    return r && r.v === 1 && (typeof r.body === 'string' || typeof r.sealed === 'string') ? r : null;
   } catch {
     return null;
   }

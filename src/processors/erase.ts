@@ -17,7 +17,9 @@
  *   caller's number (generic-pay.ts) and knows the payment by those ids only: the number would
  *   be a disclosure it cannot act on. One that took nothing is sent nothing (`no-delivery`).
  *
- * The caller's number is in a tonewall body only, never in a log line.
+ * A forward not acknowledged within its own tries is kept in the store and tried again by any
+ * instance (erase-queue.ts), a tonewall body sealed there as it names the caller. The caller's
+ * number is in a tonewall body only, never in a log line, nor in plain text in the store.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -38,8 +40,8 @@ export interface ErasureOutcome {
   name: string;
   /**
    * `no-delivery`: a twilio-generic-pay processor no delivery of the caller's reached: nothing sent.
-   * `retrying`: a twilio-generic-pay processor that did not acknowledge it within its tries: the
-   * forward is kept in the store and tried again until it does (erase-queue.ts)
+   * `retrying`: a processor that did not acknowledge it within its tries: the forward is kept in
+   * the store and tried again until it does, or is given up (erase-queue.ts)
    */
   status: 'forwarded' | 'failed' | 'no-erase-url' | 'no-delivery' | 'retrying';
   httpStatus?: number;
@@ -50,7 +52,7 @@ export interface ForwardErasureOptions {
   backoff?: Backoff;
   fetchImpl?: typeof fetch;
   log?: Logger;
-  /** keeps a twilio-generic-pay forward until it is acknowledged (its ids are in no record once the erasure is done) */
+  /** keeps each forward until it is acknowledged, past its own tries and its instance (without it, one not acknowledged is `failed`) */
   queue?: ErasureQueue;
 }
 
@@ -91,15 +93,12 @@ export async function forwardErasure(
       const body = erasureBody(p, who, receiptId);
       if (body === undefined) return { name: p.name, status: 'no-delivery' };
       const idempotencyKey = erasureIdempotencyKey(receiptId, p.name);
-      // a tonewall body names the caller: not kept (the admin repeats the erasure, which reaches every such processor)
-      const held =
-        p.protocol === 'twilio-generic-pay'
-          ? await opts.queue?.hold(p.name, receiptId, body, idempotencyKey).catch(() => {
-              // the store refused it: the forward's own tries go on, as before there was a queue
-              opts.log?.warn({ processor: p.name, receiptId }, 'erasure forward not kept: the store refused it');
-              return undefined;
-            })
-          : undefined;
+      // kept before the first try; sealed unless it is a generic-pay body (ids only): a tonewall body names the caller
+      const held = await opts.queue?.hold(p.name, receiptId, body, idempotencyKey, { namesCaller: p.protocol !== 'twilio-generic-pay' }).catch(() => {
+        // the store refused it: the forward's own tries go on, as before there was a queue
+        opts.log?.warn({ processor: p.name, receiptId }, 'erasure forward not kept: the store refused it');
+        return undefined;
+      });
       let httpStatus: number | undefined;
       for (let attempt = 1; attempt <= backoff.maxAttempts; attempt++) {
         const out = await postSigned(fetchImpl, p.eraseUrl, body, secret, idempotencyKey);

@@ -26,7 +26,7 @@ export interface Keys {
   deliveryLease(callSid: string, processor: string): string;
   deliveries(): string;
   erasure(subjectHash: string): string;
-  /** an erasure forward to a twilio-generic-pay processor not yet acknowledged (processors/erase-queue.ts): ids only */
+  /** an erasure forward to a processor not yet acknowledged (processors/erase-queue.ts): ids, or a body naming the caller sealed */
   erasureForward(receiptId: string, processor: string): string;
   erasureForwardLease(receiptId: string, processor: string): string;
   /** the erasure forwards still to be acknowledged */

@@ -6,7 +6,7 @@ import type { CallRepository } from '../../src/calls/repository';
 import type { CallSession, FieldState } from '../../src/calls/session';
 import { PrivacyService, type PrivacyServiceDeps } from '../../src/privacy';
 import { RedisStore, makeKeys, type Keys } from '../../src/store';
-import { Vault, generateKeyRingText, parseKeyRing } from '../../src/vault';
+import { type KeyRing, Vault, generateKeyRingText, parseKeyRing } from '../../src/vault';
 import { redisUrl, scanRedis, uniquePrefix } from './redis';
 
 export const newCallSid = () => 'CA' + randomBytes(16).toString('hex');
@@ -41,6 +41,8 @@ export interface RedisFixture {
   keys: Keys;
   prefix: string;
   vault: Vault;
+  /** the vault's key ring (VAULT_KEYS), for what else seals with it (an erasure queue) */
+  vaultKeys: KeyRing;
 }
 
 export async function redisFixture(name: string): Promise<RedisFixture> {
@@ -48,14 +50,15 @@ export async function redisFixture(name: string): Promise<RedisFixture> {
   await store.connect();
   const prefix = uniquePrefix(name);
   const keys = makeKeys(prefix);
+  const vaultKeys = parseKeyRing(generateKeyRingText('k1'));
   const vault = new Vault({
-    keys: parseKeyRing(generateKeyRingText('k1')),
+    keys: vaultKeys,
     ttlSeconds: 900,
     backend: store,
     keyPrefix: keys.vault(''),
     callIndexKey: keys.vaultIndex,
   });
-  return { store, keys, prefix, vault };
+  return { store, keys, prefix, vault, vaultKeys };
 }
 
 /**

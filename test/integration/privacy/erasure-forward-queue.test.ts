@@ -5,15 +5,18 @@
  * held named them, and a repeated erasure told that gateway nothing. Real Redis, real HTTP: the
  * gateway's eraseUrl refuses until it is back; another queue (an instance started afterwards)
  * then sends the kept body, signed, under the same Idempotency-Key. What is kept names no caller.
+ * A tonewall-protocol forward, whose body names the caller, is kept sealed with the vault's keys:
+ * one no instance can open, or the processor keeps refusing, is given up and removed.
  */
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import { subjectHash } from '../../../src/privacy';
-import { ErasureQueue, verifyProcessorRequest, type DeliveryRecord } from '../../../src/processors';
+import { ErasureQueue, parseProcessors, verifyProcessorRequest, type DeliveryRecord } from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
+import { generateKeyRingText, parseKeyRing } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
 import { captureLog, eachRedisFixture, makeSession, privacyService } from '../../support/fixtures';
-import { CHARGER_SECRET, eachChargerGateway } from '../../support/gateway';
+import { CHARGER_SECRET, eachChargerGateway, type Gateway } from '../../support/gateway';
 import { scanRedis } from '../../support/redis';
 
 const SUBJECT_SECRET = 'subject-secret-for-kept-erasures';
@@ -24,7 +27,7 @@ const fx = eachRedisFixture('erase-queue');
 const charger = eachChargerGateway();
 
 test('a forward the gateway refused is kept, names no caller, and is sent by the next instance once the gateway is back', async () => {
-  const { store, keys, prefix, vault } = fx;
+  const { store, keys, prefix, vault, vaultKeys } = fx;
   const { gw, processors } = charger;
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const subject = subjectHash(SUBJECT_SECRET, PHONE);
@@ -44,7 +47,7 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   };
   await store.set(keys.delivery(s.callSid, 'charger'), JSON.stringify(delivered), 900);
 
-  const first = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST });
+  const first = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST });
   const privacy = privacyService({
     calls,
     vault,
@@ -71,7 +74,7 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   // the instance is gone; another, started after, finds the forward and the gateway answering
   gw.answer = () => ({ status: 200, body: { ok: true } });
   const outcomes: [string, string][] = [];
-  const next = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
+  const next = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
   await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
   await next.poll();
   expect(outcomes).toEqual([['charger', 'forwarded']]);
@@ -89,36 +92,129 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
 });
 
 test('a kept forward another instance acknowledged while this one read it is not sent again, nor counted twice', async () => {
-  const { store, keys, prefix } = fx;
+  const { store, keys, prefix, vaultKeys } = fx;
   const { gw, processors } = charger;
   const outcomes: [string, string][] = [];
   const onOutcome = (p: string, o: string) => void outcomes.push([p, o]);
   const receiptId = 'receipt-raced';
   const recordKey = keys.erasureForward(receiptId, 'charger');
   // a forward kept after its own tries, due now
-  const held = await new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST }).hold(
+  const held = await new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST }).hold(
     'charger',
     receiptId,
     '{"purpose":"erasure"}',
     'idem-raced',
+    { namesCaller: false },
   );
   await held.settle(false);
   await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
   gw.answer = () => ({ status: 200, body: { ok: true } });
 
   // instance A polls it between instance B's read of the record and B's take of its lease
-  const a = new ErasureQueue({ store, keys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  const a = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome });
   const slowStore = Object.create(store) as typeof store;
   slowStore.get = async (key: string) => {
     const value = await store.get(key);
     if (key === recordKey) await a.poll();
     return value;
   };
-  const b = new ErasureQueue({ store: slowStore, keys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  const b = new ErasureQueue({ store: slowStore, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome });
   await b.poll();
 
   // acknowledged once: one request, one count, nothing kept
   expect(gw.received.filter((r) => r.path === '/erase')).toHaveLength(1);
   expect(outcomes).toEqual([['charger', 'forwarded']]);
+  expect((await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'))).toEqual([]);
+});
+
+/** `gw` as one tonewall-protocol processor, `ledger`, its erasures forwarded to `/erase` */
+function ledgerProcessors(gw: Gateway) {
+  return parseProcessors(
+    'p.yaml',
+    `processors:\n  - { name: ledger, url: "${gw.url}/charge", secretEnv: LEDGER, fields: [card], eraseUrl: "${gw.url}/erase" }\n`,
+    { LEDGER: 'ledger-secret-0123456789abcdefghijkl' },
+  );
+}
+
+test('a kept tonewall forward that cannot be opened (its key not in VAULT_KEYS here) is never sent, and is given up after its retries, counted, with nothing left', async () => {
+  const { store, keys, prefix, vaultKeys } = fx;
+  const { gw } = charger;
+  const processors = ledgerProcessors(gw);
+  const body = JSON.stringify({ purpose: 'erasure', subject: PHONE, receiptId: 'receipt-sealed' });
+  const held = await new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST }).hold(
+    'ledger',
+    'receipt-sealed',
+    body,
+    'idem-sealed',
+    { namesCaller: true },
+  );
+  await held.settle(false);
+  for (const { content } of await scanRedis(prefix)) expect(content).not.toContain(PHONE.slice(1));
+
+  // an instance whose VAULT_KEYS lost the key the forward was sealed with (retired too early)
+  const outcomes: [string, string][] = [];
+  const logged = captureLog();
+  const other = new ErasureQueue({
+    store,
+    keys,
+    vaultKeys: parseKeyRing(generateKeyRingText('k2')),
+    processors,
+    log: logged.log,
+    backoff: FAST,
+    onOutcome: (p, o) => void outcomes.push([p, o]),
+  });
+  // each poll once the retry is due: one try each, the last one given up
+  while (outcomes.length === 0) {
+    await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
+    await other.poll();
+  }
+  expect(outcomes).toEqual([['ledger', 'failed']]);
+  expect(gw.received).toEqual([]);
+  const lines = logged.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.filter((l) => l.msg === 'erasure forward failed: will retry')).toHaveLength(FAST.maxAttempts - 1);
+  expect(lines.find((l) => l.msg === 'erasure forward failed: giving up')).toMatchObject({
+    processor: 'ledger',
+    receiptId: 'receipt-sealed',
+    reason: 'unreadable',
+    code: 'TW_ERR_VAULT_KEY_UNKNOWN',
+    retries: FAST.maxAttempts,
+  });
+  expect(logged.lines.join('')).not.toContain(PHONE.slice(1));
+  // given up: the kept forward is gone
+  expect((await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'))).toEqual([]);
+});
+
+test('a kept tonewall forward the processor keeps refusing is given up after its retries, and nothing of it is left', async () => {
+  const { store, keys, prefix, vault, vaultKeys } = fx;
+  const { gw } = charger;
+  const processors = ledgerProcessors(gw);
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
+  const outcomes: [string, string][] = [];
+  const queue = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
+  const privacy = privacyService({
+    calls,
+    vault,
+    audit: new AuditTrail(store, keys, { key: TEST_AUDIT_KEY }),
+    store,
+    keys,
+    processors,
+    subjectSecret: SUBJECT_SECRET,
+    erasureBackoff: FAST,
+    erasureQueue: queue,
+  });
+  gw.answer = () => ({ status: 500 });
+  const receipt = await privacy.erase(PHONE);
+  expect(receipt.processors).toEqual([{ name: 'ledger', status: 'retrying', httpStatus: 500 }]);
+  while (outcomes.length === 0) {
+    await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
+    await queue.poll();
+  }
+  expect(outcomes).toEqual([['ledger', 'failed']]);
+  // the forward's own tries and the retries, each the same body under the same key
+  const sent = gw.received.filter((r) => r.path === '/erase');
+  expect(sent).toHaveLength(2 * FAST.maxAttempts);
+  expect(new Set(sent.map((r) => r.body)).size).toBe(1);
+  expect(new Set(sent.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+  expect(JSON.parse(sent[0].body)).toEqual({ purpose: 'erasure', subject: PHONE, receiptId: receipt.receiptId });
   expect((await scanRedis(prefix)).filter(({ key }) => key.includes(':erasefwd:'))).toEqual([]);
 });
