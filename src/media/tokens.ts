@@ -2,7 +2,9 @@
  * Single-use media stream URLs. Twilio strips query strings from stream URLs, so the
  * unguessable part is a path segment: /media/<token>. The token is issued with the TwiML,
  * names the call, the leg and the instance that must relay it, and is taken (GETDEL) by the
- * first handshake that presents it: a reused or unknown token is refused.
+ * first handshake that presents it: a reused or unknown token is refused. Each token is also
+ * listed under its call (`keys.streamTokens`), so that an erasure of the caller removes the ones
+ * Twilio never used (privacy/service.ts): a grant names its call.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -38,21 +40,20 @@ export class StreamTokens {
   }
 
   async issue(grant: Omit<StreamGrant, 'issuedAt'>): Promise<{ token: string; url: string }> {
-    const { token, url, op } = this.prepare(grant);
-    await this.store.set(op.key, op.value, op.ttlSeconds);
+    const { token, url, ops } = this.prepare(grant);
+    await this.store.multi(ops);
     return { token, url };
   }
 
-  /** `issue` as the write it makes, for a caller that makes it in its own atomic write before answering with the URL */
-  prepare(grant: Omit<StreamGrant, 'issuedAt'>): { token: string; url: string; op: Extract<StoreOp, { op: 'set' }> } {
+  /** `issue` as the writes it makes (the token, its entry in its call's list), for a caller that makes them in its own atomic write before answering with the URL */
+  prepare(grant: Omit<StreamGrant, 'issuedAt'>): { token: string; url: string; ops: StoreOp[] } {
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const op = {
-      op: 'set' as const,
-      key: this.keys.streamToken(token),
-      value: JSON.stringify({ ...grant, issuedAt: Date.now() }),
-      ttlSeconds: STREAM_TOKEN_TTL_SECONDS,
-    };
-    return { token, url: `${this.origin}/media/${token}`, op };
+    const ops: StoreOp[] = [
+      { op: 'set', key: this.keys.streamToken(token), value: JSON.stringify({ ...grant, issuedAt: Date.now() }), ttlSeconds: STREAM_TOKEN_TTL_SECONDS },
+      // the list outlives every token on it: each entry renews it to the token's own TTL
+      { op: 'sadd', key: this.keys.streamTokens(grant.callSid), member: token, ttlSeconds: STREAM_TOKEN_TTL_SECONDS },
+    ];
+    return { token, url: `${this.origin}/media/${token}`, ops };
   }
 
   /** takes the token once; null when unknown, expired or already used */

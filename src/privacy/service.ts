@@ -7,8 +7,9 @@
  * Erasure removes, for each of the caller's calls: every vault value (the fields and the
  * caller's number the record names, and every value the vault's call index names, such as one a
  * second capture of a field replaced), pending and past deliveries, the call record and its
- * index entries, the call's offer, every capture record it had, and the webhook answers the
- * replay guard remembers for it (the vault index and capture records once more after the record
+ * index entries, the call's offer, every capture record it had, the media-stream tokens issued
+ * for it that Twilio never used (each names the call), and the webhook answers the replay guard
+ * remembers for it (the vault index, capture records and stream tokens once more after the record
  * is gone, for a capture that ended meanwhile, and a drop-in result queued meanwhile; a call
  * still in progress is ended first, so it leaves the active calls once, and one with no agent on
  * it has its `call.ended` published, onEnded); then, once
@@ -311,6 +312,7 @@ export class PrivacyService {
       { op: 'srem', key: keys.offers(), member: callSid },
       { op: 'del', key: keys.captureLock(callSid) },
       ...(await this.captureRecordDeletions(callSid, s?.capture?.id)),
+      ...(await this.streamTokenDeletions(callSid)),
       // a drop-in capture's hang-up watch, and its result POST (masked views and vault tokens) if still pending
       { op: 'del', key: keys.dropinWatch(callSid) },
       { op: 'srem', key: keys.dropinWatches(), member: callSid },
@@ -358,9 +360,11 @@ export class PrivacyService {
     // (dropin/result-delivery.ts): removed here, it is not; one queued from now on is dropped at
     // its first try. A try that holds its lease now may be POSTing it: the erasure waits for it.
     // An accept that read the call as offered and took its offer after the removal of it above
-    // (its bridge then ends with the record): the offer goes too.
+    // (its bridge then ends with the record): the offer goes too, and a stream token issued as the
+    // record went (a caller stream taken up again, an agent dialled, each from a record read before).
     await store.multi([
       ...(await this.captureRecordDeletions(callSid)),
+      ...(await this.streamTokenDeletions(callSid)),
       ...dropinResultDeletions(keys, callSid),
       { op: 'del', key: keys.offer(callSid) },
       { op: 'srem', key: keys.offers(), member: callSid },
@@ -390,6 +394,13 @@ export class PrivacyService {
     const ids = new Set(await store.smembers(keys.captures(callSid)));
     if (named) ids.add(named);
     return [...[...ids].map((id) => ({ op: 'del' as const, key: keys.capture(callSid, id) })), { op: 'del', key: keys.captures(callSid) }];
+  }
+
+  /** every media-stream token the call's list names (a grant names its call; one Twilio used is gone already), and the list */
+  private async streamTokenDeletions(callSid: string): Promise<StoreOp[]> {
+    const { store, keys } = this.deps;
+    const tokens = await store.smembers(keys.streamTokens(callSid));
+    return [...tokens.map((t) => ({ op: 'del' as const, key: keys.streamToken(t) })), { op: 'del', key: keys.streamTokens(callSid) }];
   }
 }
 

@@ -8,6 +8,8 @@ export interface Keys {
   callIndex(): string;
   webhookReplay(digest: string): string;
   streamToken(token: string): string;
+  /** every stream token issued for a call (erasure removes each: a token's grant names its call) */
+  streamTokens(callSid: string): string;
   stream(callSid: string): string;
   vault(token: string): string;
   /** every vault token minted for one call, the replaced ones included (erasure finds them here) */
@@ -60,6 +62,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     callIndex: () => k('calls'),
     webhookReplay: (digest: string) => k('replay', digest),
     streamToken: (token: string) => k('stoken', token),
+    streamTokens: (callSid: string) => k('stokens', callSid),
     stream: (callSid: string) => k('stream', callSid),
     vault: (token: string) => k('vault', token),
     vaultIndex: (callSid: string) => k('vaultidx', callSid),

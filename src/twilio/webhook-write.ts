@@ -205,8 +205,8 @@ export class DeferredStep implements StepWrites {
   }
 
   async streamUrl(grant: Parameters<StepWrites['streamUrl']>[0]): Promise<string> {
-    const { url, op } = this.d.tokens.prepare(grant);
-    this.ops.push(op);
+    const { url, ops } = this.d.tokens.prepare(grant);
+    this.ops.push(...ops);
     return url;
   }
 
