@@ -33,6 +33,21 @@ export async function registerSecurityHeaders(app: FastifyInstance): Promise<voi
 }
 
 /**
+ * Answers about calls and callers (the agent API, a call's audit trail, a subject's report) are
+ * kept by no cache: masked, they are still call data (a caller's last 4 digits, a card's last 4
+ * and brand, who took a call), and without it Chromium keeps every `GET /v1/calls` the agent
+ * panel reads in its disk cache on the agent's desktop. Set as each request arrives, so a
+ * refusal (401, 404, 409) carries it too. Registered in each such plugin (encapsulated): Twilio's
+ * webhooks do not pay for the hook.
+ */
+export function noStore(app: FastifyInstance): void {
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.header('cache-control', 'no-store');
+    done();
+  });
+}
+
+/**
  * The same headers as one fixed set, for routes that set them from it (Twilio's webhooks, with
  * `helmet: false`): @fastify/helmet builds helmet's middleware anew for every request (about 5%
  * of a first webhook's CPU in the bench's profile) to produce headers that never change. Computed once by @fastify/helmet

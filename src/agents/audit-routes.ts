@@ -32,6 +32,7 @@ import { type TokenAuth, canSee, requireRole } from '../auth/tokens';
 import type { CallRepository } from '../calls/repository';
 import { Errors } from '../errors';
 import type { AuditTrail } from '../audit/trail';
+import { noStore } from '../security-headers';
 
 const params = z.object({ callSid: z.string().regex(/^[A-Za-z0-9]{2,64}$/) });
 
@@ -49,6 +50,7 @@ function* days(from: string, to: string): Generator<string> {
 
 export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audit: AuditTrail; retentionDays: number; now?: () => Date }): FastifyPluginAsync {
   return async (app) => {
+    noStore(app);
     app.get('/v1/calls/:callSid/audit', async (request) => {
       const principal = deps.auth.fromRequest(request);
       const parsed = params.safeParse(request.params);
@@ -65,12 +67,12 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       return result;
     });
 
-    app.post('/v1/audit/actors', async (request, reply) => {
+    app.post('/v1/audit/actors', async (request) => {
       requireRole(deps.auth.fromRequest(request), 'admin');
       const body = actorLookup.safeParse(request.body);
       if (!body.success) throw Errors.badRequest({ detail: 'actor lookup: a body {"sub": "…"}' });
       const digests = Object.entries(deps.audit.actorDigests(body.data.sub)).map(([kid, digest]) => ({ kid, digest }));
-      return reply.header('cache-control', 'no-store').send({ digests });
+      return { digests };
     });
 
     app.get('/v1/audit/export', async (request, reply) => {
@@ -107,7 +109,7 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
           }
         }
       }
-      return reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(Readable.from(lines()));
+      return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
     });
   };
 }

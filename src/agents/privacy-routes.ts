@@ -11,6 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { type TokenAuth, requireRole } from '../auth/tokens';
 import { Errors } from '../errors';
 import { type PrivacyService, SUBJECT_FORMS } from '../privacy/service';
+import { noStore } from '../security-headers';
 
 /** the subject as sent: the service reads it (400, 422), after the role is checked */
 function phoneParam(params: unknown): string {
@@ -21,16 +22,17 @@ function phoneParam(params: unknown): string {
 
 export function privacyRoutes(deps: { auth: TokenAuth; privacy: PrivacyService }): FastifyPluginAsync {
   return async (app) => {
-    // a report or receipt about one caller: no cache keeps it, as the audit export and actor lookup are answered
-    app.get('/v1/subjects/:phone', async (request, reply) => {
+    // a report or receipt about one caller: no cache keeps it (security-headers.ts)
+    noStore(app);
+    app.get('/v1/subjects/:phone', async (request) => {
       const admin = deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
-      return reply.header('cache-control', 'no-store').send(await deps.privacy.access(phoneParam(request.params), admin));
+      return deps.privacy.access(phoneParam(request.params), admin);
     });
-    app.delete('/v1/subjects/:phone', async (request, reply) => {
+    app.delete('/v1/subjects/:phone', async (request) => {
       const admin = deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
-      return reply.header('cache-control', 'no-store').send(await deps.privacy.erase(phoneParam(request.params), admin));
+      return deps.privacy.erase(phoneParam(request.params), admin);
     });
   };
 }

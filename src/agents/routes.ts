@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { CallRepository } from '../calls/repository';
 import { type AgentActions, visibleCall } from './actions';
 import { canSee, type TokenAuth } from '../auth/tokens';
+import { noStore } from '../security-headers';
 import { schemas } from './schemas';
 import { callView } from './views';
 
@@ -23,6 +24,7 @@ type PaymentParams = { Params: { callSid: string; paymentId: string } };
 
 export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
   return async (app) => {
+    noStore(app);
     const principal = (req: FastifyRequest) => d.auth.fromRequest(req);
     // bodies and params are parsed in the handlers, after 401 and 404 (see schemas.ts)
     const opts = <S>(schema: S) => ({ schema, attachValidation: true });
