@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, pageWithSockets as socketsPage } from '../support/browser';
 import { startHarness, waitFor, type Harness } from '../support/harness';
 import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '../artifacts');
 
 let h: Harness;
@@ -17,13 +17,9 @@ let flowsDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
   flowsDir = makeFlowsDir();
   h = await startHarness({ flowsDir });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 30_000);
 
 afterAll(async () => {
@@ -249,21 +245,7 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
 });
 
 /** a new page whose sockets the test can reach (`window.opened`): to drop one, or break the service's message rate */
-async function pageWithSockets(): Promise<Page> {
-  const page = await browser.newPage();
-  await page.addInitScript(() => {
-    const Native = window.WebSocket;
-    const opened: WebSocket[] = [];
-    (window as unknown as { opened: WebSocket[] }).opened = opened;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super(url, protocols);
-        opened.push(this);
-      }
-    };
-  });
-  return page;
-}
+const pageWithSockets = () => socketsPage(browser);
 
 /** a page signed in with `tok`, its socket live */
 async function signedIn(tok: string): Promise<Page> {

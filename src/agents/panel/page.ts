@@ -1,7 +1,8 @@
 /**
  * The agent panel: one self-contained page (inline script and style, no external asset). Every
  * string it shows is set through textContent, so nothing a call carries can become markup. It
- * holds the token in memory only.
+ * holds the token in memory only, and only until the agent signs out or the token ends: then it
+ * drops the token, closes its socket and clears every call and event line it showed.
  */
 export const PANEL_STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1d21}
@@ -51,13 +52,21 @@ export const PANEL_SCRIPT = `
   function answerText(e) { return (e && (ANSWERS[e.code] || ANSWERS[e.error] || e.message || e.error)) || 'refused'; }
   function status(s, bad) { var e = text($('status'), s); e.className = bad ? 'err' : 'ok'; }
   function log(s) { var li = el('li', new Date().toLocaleTimeString() + ' ' + s); var l = $('log'); l.insertBefore(li, l.firstChild); while (l.children.length > 200) l.removeChild(l.lastChild); }
+  // an answer that comes after its session ended (signed out, or in again with another token) is
+  // dropped: it would show a call again on a panel that was cleared. A refused token (401: it ended,
+  // or never held) ends the session.
+  var never = function () { return new Promise(function () {}); };
   function api(method, path, body) {
-    return fetch(path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + token }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; }); });
+    var sent = token;
+    return fetch(path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + sent }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) {
+        if (token !== sent) return never();
+        if (r.status === 401) { signOut(refusedText()); return never(); }
+        return { status: r.status, body: j };
+      }); });
   }
   function refresh() {
     return api('GET', '/v1/calls').then(function (r) {
-      if (r.status === 401) { status(refusedText(), true); return; }
       calls = {};
       (r.body.calls || []).forEach(function (c) { calls[c.callSid] = c; });
       adopt(); render();
@@ -105,6 +114,7 @@ export const PANEL_SCRIPT = `
     }
   }
   function render() {
+    $('signout').disabled = !token; $('refresh').disabled = !token;
     var body = $('calls'), key = focusKey(body); while (body.firstChild) body.removeChild(body.firstChild);
     Object.keys(calls).forEach(function (sid) {
       var c = calls[sid], tr = document.createElement('tr');
@@ -224,7 +234,18 @@ export const PANEL_SCRIPT = `
   // a socket the service closed (this panel fell behind, an instance restarted) is opened again,
   // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried, nor a
   // socket refused because this agent holds too many open already (4429): a retry is refused again while they stay open
-  var retries = 0, poll = null;
+  var retries = 0, poll = null, reconnect = null;
+  // the session's end, by the agent or by the token's: the token is dropped, the socket closed and
+  // every call, capture, payment and event line cleared, so the next person at the desk sees none
+  function signOut(why, good) {
+    token = null;
+    if (ws) { ws.onclose = null; ws.close(); ws = null; }
+    clearTimeout(reconnect); clearInterval(poll); reconnect = null; poll = null; retries = 0;
+    calls = {}; selected = null; capture = null; payment = null;
+    var l = $('log'); while (l.firstChild) l.removeChild(l.firstChild);
+    $('connection').textContent = 'offline';
+    status(why, !good); render();
+  }
   function connect() {
     // signing in again (a new token) replaces the socket, not adds one: each would show every event twice
     if (ws) { ws.onclose = null; ws.close(); }
@@ -233,10 +254,10 @@ export const PANEL_SCRIPT = `
     ws.onmessage = function (m) { var e; try { e = JSON.parse(m.data); } catch (x) { return; } onEvent(e); };
     ws.onclose = function (c) {
       $('connection').textContent = 'offline';
-      if (c.code === 4401) { status(expired() ? 'signed out: your token expired, paste a new one' : 'signed out: token refused', true); return; }
+      if (c.code === 4401) { signOut(expired() ? 'signed out: your token expired, paste a new one' : 'signed out: token refused'); return; }
       if (c.code === 4429) { status('not connected: too many panels open for this agent; close one and reload', true); return; }
       status('disconnected: reconnecting', true);
-      setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
+      reconnect = setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
     };
   }
   $('signin').onclick = function () {
@@ -244,7 +265,7 @@ export const PANEL_SCRIPT = `
     if (!token) return;
     api('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { status(refusedText(), true); return; }
-      status('signed in', false); connect(); refresh();
+      status('signed in', false); connect(); refresh(); render();
       // what changes with no event to this panel is re-read now and then; an offer taken or ended
       // goes at once (handoff.taken, call.ended), and so does an accepted call connected, a bridge's
       // or a dial's (call.bridged: a dial's once Twilio says its agent answered)
@@ -266,6 +287,7 @@ export const PANEL_SCRIPT = `
   $('payment-complete').onclick = function () { updatePayment({ status: 'complete' }); };
   $('payment-cancel').onclick = function () { updatePayment({ status: 'cancel' }); };
   $('refresh').onclick = refresh;
+  $('signout').onclick = function () { signOut('signed out', true); };
   render();
 })();
 `;
@@ -273,7 +295,7 @@ export const PANEL_SCRIPT = `
 export const PANEL_BODY = `
 <header><h1>tonewall agent</h1>
 <input id="token" type="password" placeholder="paste your token" aria-label="agent token" autocomplete="off" size="40">
-<button id="signin">Sign in</button><span id="status" role="status"></span><span id="connection"></span></header>
+<button id="signin">Sign in</button> <button id="signout">Sign out</button><span id="status" role="status"></span><span id="connection"></span></header>
 <main>
 <section><h2>Calls <button id="refresh">Refresh</button></h2>
 <table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
