@@ -29,6 +29,8 @@ export async function registerSecurityHeaders(app: FastifyInstance): Promise<voi
     global: true,
     contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
     referrerPolicy: { policy: 'no-referrer' },
+    // as the policy's frame-ancestors 'none' says: no page frames any of ours (helmet's default, SAMEORIGIN, contradicted it)
+    frameguard: { action: 'deny' },
   });
 }
 

@@ -84,7 +84,7 @@ describe('security headers', () => {
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
       expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(r.headers.get('strict-transport-security')).toContain('max-age=');
-      expect(r.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(r.headers.get('x-frame-options')).toBe('DENY');
       expect(r.headers.get('referrer-policy')).toBe('no-referrer');
     }
   });
@@ -92,6 +92,8 @@ describe('security headers', () => {
   test('the panel keeps its own, stricter policy', async () => {
     const res = await fetch(`${h.url}/agent`);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('content-security-policy')).toContain("require-trusted-types-for 'script'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `GET /agent`: the panel page, with a Content-Security-Policy that allows exactly its own
- * inline script and style (by hash), same-origin fetch and WebSocket, and nothing else.
+ * inline script and style (by hash), same-origin fetch and WebSocket, and nothing else; no
+ * frame, and no HTML written from a string (Trusted Types).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
@@ -21,6 +22,8 @@ const CSP = [
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
+  // the panel writes text only (textContent, never innerHTML): a browser with Trusted Types refuses any HTML sink, so no later change can add one unnoticed
+  "require-trusted-types-for 'script'",
 ].join('; ');
 
 export function panelRoutes(): FastifyPluginAsync {
