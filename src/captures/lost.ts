@@ -22,12 +22,31 @@ type LostDeps = Pick<ExecutorDeps, 'calls' | 'records' | 'recording' | 'audit' |
 /**
  * Ends the call's capture as `failed` (`bridge-lost`) the way a capture ends, its recording
  * resumed, if the call's record still names it running and its lock still holds it.
+ *
+ * The lock stays the capture's until its resume is over and until when it may still land is on
+ * the call (`captureResumeLateUntil`): the call's next capture takes the lock before it pauses,
+ * on whichever instance holds the bridge (not this one's recording controller, which orders only
+ * its own requests), and reads that time once it holds it (executor.ts afterLateResume). Released
+ * first, the lock let the next capture pause before this resume landed, and the recording ran
+ * while the caller keyed. Which settler ends the capture (LiveCalls asks on every take-up, and its
+ * own instance, alive, ends it too) is decided by the call's record: the one whose write turns it
+ * from `capturing` to `failed`, before any resume; any other sends nothing and tells nothing.
  */
 export async function settleLostCapture(d: LostDeps, callSid: string, now: () => Date): Promise<void> {
   const session = await d.calls.get(callSid);
   const capture = session?.capture;
   if (!session || capture?.status !== 'capturing') return;
-  if (!(await d.records.unlockIf(callSid, capture.id))) return;
+  // a lock released or expired is not this capture's to settle: the next capture may hold it
+  // already, before its start names it on the call
+  if ((await d.records.holder(callSid)) !== capture.id) return;
+  let claimed = false;
+  await d.calls.update(callSid, (s) => {
+    claimed = false;
+    if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
+    s.capture.status = 'failed';
+    claimed = true;
+  });
+  if (!claimed) return;
   const log = d.log.child({ callSid, captureId: capture.id });
   log.warn('capture lost with its instance: ended here, the recording resumed');
   const kept = await d.records.get(callSid, capture.id);
@@ -43,16 +62,21 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: () =>
     return { ok: false, twilioStatus: 'network' } as const;
   });
   const lateUntil = lateResumeUntil(resume, now(), d.restTimeoutMs);
-  await d.calls.update(callSid, (s) => {
-    if (s.capture?.id !== capture.id || s.capture.status !== 'capturing') return false;
-    s.capture.status = 'failed';
-    s.captureResumeLateUntil = lateUntil;
-    if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-    const held = heldAfter(resume, resumed);
-    s.heldRecordings = held.length ? held : undefined;
-    s.handoff.recordingsHeld = heldByBridge(s, hold);
-  });
-  if (hold.length) await d.audit.append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: kept?.actor });
+  await d.calls
+    .update(callSid, (s) => {
+      s.captureResumeLateUntil = lateUntil;
+      if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+      const held = heldAfter(resume, resumed);
+      s.heldRecordings = held.length ? held : undefined;
+      s.handoff.recordingsHeld = heldByBridge(s, hold);
+    })
+    .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
+  if (hold.length)
+    await d.audit
+      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: kept?.actor })
+      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
+  // last: the next capture pauses only once this resume is over, or waits for it (afterLateResume)
+  await d.records.unlockIf(callSid, capture.id).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,
     callSid,

@@ -2,7 +2,7 @@
  * Two instances on one private Redis behind one PUBLIC_URL, for a test of what one instance's end
  * leaves to the other: A, a process of its own (`src/server.ts`, as deployed), whose media streams
  * on an origin of its own; B, an in-process harness (the test reads the store and the bridges
- * through it). The Redis and the flows (the agent flows, and the file's own) are made before the
+ * through it); and, for a test that asks, a third, C, in process too. The Redis and the flows (the agent flows, and the file's own) are made before the
  * file's tests and removed after, with A (killed if it still runs), B and the emulator; after each
  * test no message either instance sent on any stream is one Twilio refuses (31924).
  */
@@ -31,6 +31,8 @@ export interface SpawnedPair {
   readonly output: string;
   /** instance B, in process */
   b: Harness;
+  /** instance C, in process, when the test asked for a third (`c`) */
+  c?: Harness;
 }
 
 export interface SpawnedPairOptions {
@@ -40,6 +42,8 @@ export interface SpawnedPairOptions {
   logLevel: string;
   /** B's build options */
   build?: Partial<BuildOptions>;
+  /** a third instance, C, in process as B is, with these build options */
+  c?: Partial<BuildOptions>;
 }
 
 /** `flows`: the file's own flows besides the agent flows (file name, without .yaml, to YAML) */
@@ -49,6 +53,7 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
   let pair: SpawnedPair | undefined;
   let a: ChildProcess | undefined;
   let b: Harness | undefined;
+  let c: Harness | undefined;
   let emulator: TwilioEmulator | undefined;
 
   beforeAll(async () => {
@@ -63,6 +68,7 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
 
   afterAll(async () => {
     if (a && a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
+    await c?.close();
     await b?.close();
     await emulator?.close();
     await redis?.close();
@@ -123,6 +129,9 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
         env: shared,
         build: opts.build,
       }));
+      const hc = (c = opts.c
+        ? await startHarness({ flowsDir, publicUrl: opts.publicUrl, ownMediaUrl: true, emulator: em, keyPrefix: 'tw:', env: shared, build: opts.c })
+        : undefined);
       await waitFor(
         async () => {
           try {
@@ -143,6 +152,7 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
           return output;
         },
         b: hb,
+        ...(hc ? { c: hc } : {}),
       };
       return pair;
     },

@@ -86,6 +86,8 @@ async function setup(
     pauseWaits?: Promise<void>;
     /** an audit entry of this type is appended only once the promise settles (the store slow to answer) */
     auditWaits?: { type: string; until: Promise<void> };
+    /** told of each resumeAll as Twilio would receive it, before it is answered */
+    onResume?: () => Promise<void>;
   } = {},
 ) {
   const store = new EmbeddedStore();
@@ -130,6 +132,7 @@ async function setup(
         resumed.push([...recordings]);
         resumedAt.push(performance.now());
         audited.push(auditCallSid ?? '');
+        await opts.onResume?.();
         if (opts.resumeFails) throw opts.resumeFails;
         const failed = recordings.filter((r) => opts.refused?.(r));
         return failed.length ? { ok: false, twilioStatus: '500', failed } : { ok: true, twilioStatus: '200' };
@@ -616,6 +619,38 @@ describe('CaptureExecutor', () => {
     // a second take-up finds nothing running
     await t.ex.settleLost(SID);
     expect(t.events.filter((e) => e.type === 'capture.failed')).toHaveLength(1);
+  });
+
+  it('keeps the lost capture its lock until its resume is over and written (the next capture, on any instance, pauses after it); two settlers at once resume once', async () => {
+    let t: Awaited<ReturnType<typeof setup>> | undefined = undefined;
+    const atResume: Array<{ lock: string | null; capture?: string }> = [];
+    t = await setup({
+      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
+      onResume: async () => {
+        const s = await t!.calls.get(SID);
+        atResume.push({ lock: await t!.store.get(t!.keys.captureLock(SID)), capture: s?.capture?.status });
+      },
+    });
+    const captureId = 'cap_lost';
+    await t.records.save({
+      captureId,
+      callSid: SID,
+      name: 'card',
+      kind: 'card-number',
+      blanket: false,
+      status: 'capturing',
+      entered: 0,
+      masked: '',
+      startedAt: 1,
+    });
+    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
+    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+
+    await Promise.all([t.ex.settleLost(SID), t.ex.settleLost(SID)]);
+    // one settler claimed it (the call's record turned from capturing to failed): it alone resumed, the lock still held
+    expect(atResume).toEqual([{ lock: captureId, capture: 'failed' }]);
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toHaveLength(1);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
   });
 
   it('a capture that ends after the instance that took its call up settled it resumes nothing, and leaves the next capture its lock', async () => {
