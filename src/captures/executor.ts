@@ -136,6 +136,8 @@ interface Running {
   announced?: Promise<void>;
   /** when the capture last heard a key (performance.now(), ms), past its end too; none after the '#' that ended it (held) */
   lastKeyAt?: number;
+  /** the call's record named the capture running (announceStart): from then on, only the end that claims it there resumes (claimEnd) */
+  named?: boolean;
 }
 
 /** a cancel names who asked (AuditTrail.actor), for the `capture.cancelled` entry */
@@ -336,6 +338,7 @@ export class CaptureExecutor {
       s.capture = { id: captureId, name: req.name, kind: req.kind, status: 'capturing' };
       if (s.agentRecording) s.agentRecording.status = 'paused';
     });
+    run.named = true;
     await this.d.audit.append(callSid, { type: 'capture.started', captureId, kind: req.kind, blanket: record.blanket, instanceId: this.d.instanceId, actor });
     await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
     if (record.blanket) run.bridge.setBlanket(true);
@@ -451,10 +454,11 @@ export class CaptureExecutor {
     } finally {
       run.collector.wipe();
     }
-    if (await this.anotherHoldsCall(run, log)) {
-      // its recordings were resumed, its end told, where the call was taken up (captures/lost.ts),
-      // and the capture holding the call now has paused them again: this end resumes, writes and tells nothing
-      log.warn({ reason: 'settled-elsewhere' }, 'capture ended after another capture of its call started: nothing resumed');
+    if (!(await this.claimEnd(run, log))) {
+      // settled where the call was taken up (captures/lost.ts), which resumes its recordings and
+      // tells its end, and the call's next capture may have paused them again: this end resumes,
+      // writes and tells nothing
+      log.warn({ reason: 'settled-elsewhere' }, 'capture ended after the instance that took its call up settled it: nothing resumed');
       this.running.delete(callSid);
       return;
     }
@@ -493,22 +497,34 @@ export class CaptureExecutor {
   }
 
   /**
-   * Whether the call's capture lock names another capture. It names this one for as long as it
-   * runs, unless the call was taken up on another instance, which settled it as lost
-   * (captures/lost.ts: a capture whose bridge went while its start was under way, or whose end
-   * outlasted the take-up's grace), resuming its recordings and releasing its lock, which the
-   * call's next capture then takes before it pauses them. A lock released (or erased with the
-   * call, or expired) is no other capture's: the end goes on as it always did, as it does when the
-   * store cannot be read.
+   * Whether this end is the capture's one end: the one that resumes its recordings, writes its
+   * outcome and lets its lock go. The instance that took the call up may settle the same capture
+   * as lost (captures/lost.ts: a capture whose bridge went while its start was under way, or whose
+   * end outlasted the take-up's grace) while this end is under way. Whichever first turns the call's
+   * record from `capturing` (this one: to its outcome) ends it; the lock stays the capture's until
+   * that end's resume is over and until when it may still land is written
+   * (`captureResumeLateUntil`), so the call's next capture, on whichever instance, pauses after it.
+   * Read as the lock's holder instead, a settling elsewhere could release the lock right after the
+   * read, and the next capture pause before this end's resume landed. A record that does not name
+   * the capture: another capture's, started after this one was settled elsewhere; or, when this
+   * capture's start never named it there (its announcement failed first), nobody else's to end. A
+   * record gone (erased with the call, expired) or a store that cannot be read: the end goes on, as
+   * it always did.
    */
-  private async anotherHoldsCall(run: Running, log: Logger): Promise<boolean> {
+  private async claimEnd(run: Running, log: Logger): Promise<boolean> {
+    const id = run.record.captureId;
+    let claimed = true;
     try {
-      const holder = await this.d.records.holder(run.record.callSid);
-      return holder !== null && holder !== run.record.captureId;
+      await this.d.calls.update(run.record.callSid, (s) => {
+        claimed = s.capture?.id === id ? s.capture.status === 'capturing' : !run.named;
+        if (!claimed || s.capture?.id !== id) return false;
+        s.capture.status = run.record.status;
+      });
     } catch (err) {
-      log.warn({ err: errFields(err) }, 'capture lock not read at the end: the end goes on');
-      return false;
+      log.warn({ err: errFields(err) }, 'capture end not claimed on the call: the end goes on');
+      return true;
     }
+    return claimed;
   }
 
   /**

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CaptureExecutor, CaptureRecords, captureView, type KeyPress } from '../../../src/captures';
+import type { ExecutorDeps } from '../../../src/captures/executor';
 import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
@@ -109,7 +110,7 @@ async function setup(
   const audited: string[] = [];
   let minted = 0;
   const records = new CaptureRecords(store, keys);
-  const ex = new CaptureExecutor({
+  const deps: ExecutorDeps = {
     calls,
     records,
     recording: {
@@ -158,7 +159,8 @@ async function setup(
     instanceId: 'i1',
     timings: { idleMs: 100, firstKeyMs: 200, maxMs: 2000 },
     restTimeoutMs: REST_TIMEOUT_MS,
-  });
+  };
+  const ex = new CaptureExecutor(deps);
   const settled = (type: string) =>
     new Promise<CallEvent>((resolve) => {
       const t = setInterval(() => {
@@ -169,7 +171,7 @@ async function setup(
         }
       }, 5);
     });
-  return { lookup, store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, settled, paused, resumed, resumedAt, audited };
+  return { lookup, store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, deps, settled, paused, resumed, resumedAt, audited };
 }
 
 describe('DigitCollector', () => {
@@ -651,6 +653,32 @@ describe('CaptureExecutor', () => {
     expect(atResume).toEqual([{ lock: captureId, capture: 'failed' }]);
     expect(t.events.filter((e) => e.type === 'capture.failed')).toHaveLength(1);
     expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+  });
+
+  it('a capture ending as the instance that took its call up settles it: one of the two resumes, with the lock held until its outcome is written', async () => {
+    let t: Awaited<ReturnType<typeof setup>> | undefined = undefined;
+    const atResume: Array<{ lock: string | null; capture?: string }> = [];
+    let settling: Promise<void> | undefined;
+    t = await setup({
+      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'in-progress' } },
+      onResume: async () => {
+        const s = await t!.calls.get(SID);
+        atResume.push({ lock: await t!.store.get(t!.keys.captureLock(SID)), capture: s?.capture?.status });
+        // the instance that took the call up settles it while this resume is under way (its own resume, if any, comes here too)
+        if (settling) return;
+        settling = new CaptureExecutor({ ...t!.deps, bridges: () => undefined, instanceId: 'i2' }).settleLost(SID);
+        await settling;
+      },
+    });
+    const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
+    const captureId = r.ok ? r.captureId : '';
+    t.bridge.emit('lost');
+    await waitUntil(() => !t!.ex.isRunning(SID));
+    // this end claimed it (the call's record no longer says capturing) before its resume: the settler resumed nothing
+    expect(atResume).toEqual([{ lock: captureId, capture: 'failed' }]);
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toEqual([expect.objectContaining({ captureId, reason: 'bridge-lost' })]);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
   });
 
   it('a capture that ends after the instance that took its call up settled it resumes nothing, and leaves the next capture its lock', async () => {
