@@ -88,6 +88,15 @@ export class ErasureQueue {
   }
 
   /**
+   * The index a kept forward is listed in. A sealed one has its own: an instance of a release
+   * that kept only plain bodies (during a rolling upgrade) reads only the plain index, and would
+   * otherwise send a sealed record's missing `body`, an empty erasure, as if it were the forward.
+   */
+  private index(sealed: boolean): string {
+    return sealed ? this.d.keys.erasureForwardsSealed() : this.d.keys.erasureForwards();
+  }
+
+  /**
    * Written before the forward's first try, its lease held by it (so no poll tries it meanwhile):
    * a forward whose instance stops mid-way is taken up once the lease expires. `namesCaller`: the
    * body holds the caller's identity, and is kept sealed.
@@ -101,7 +110,7 @@ export class ErasureQueue {
     const lease = keys.erasureForwardLease(receiptId, processor);
     await store.multi([
       { op: 'set', key: lease, value: this.owner, ttlSeconds: ERASURE_LEASE_SECONDS },
-      { op: 'sadd', key: keys.erasureForwards(), member: this.member(receiptId, processor), ttlSeconds: ERASURE_RECORD_TTL_SECONDS },
+      { op: 'sadd', key: this.index(opts.namesCaller), member: this.member(receiptId, processor), ttlSeconds: ERASURE_RECORD_TTL_SECONDS },
       { op: 'set', key, value: JSON.stringify(rec), ttlSeconds: ERASURE_RECORD_TTL_SECONDS },
     ]);
     return {
@@ -138,24 +147,26 @@ export class ErasureQueue {
 
   /** every kept forward due now and held by no one: tried once each */
   async poll(): Promise<void> {
-    const { store, keys } = this.d;
-    for (const m of await store.smembers(keys.erasureForwards())) {
-      const id = parseMember(m);
-      if (!id) {
-        await store.srem(keys.erasureForwards(), m);
-        continue;
+    const { store } = this.d;
+    for (const index of [this.index(false), this.index(true)]) {
+      for (const m of await store.smembers(index)) {
+        const id = parseMember(m);
+        if (!id) {
+          await store.srem(index, m);
+          continue;
+        }
+        await this.retry(id[0], id[1], index);
       }
-      await this.retry(id[0], id[1]);
     }
   }
 
-  private async retry(receiptId: string, processor: string): Promise<void> {
+  private async retry(receiptId: string, processor: string, index: string): Promise<void> {
     const { store, keys, log } = this.d;
     const key = keys.erasureForward(receiptId, processor);
     const lease = keys.erasureForwardLease(receiptId, processor);
     const seen = parseRecord(await store.get(key));
     if (!seen) {
-      await store.srem(keys.erasureForwards(), this.member(receiptId, processor));
+      await store.srem(index, this.member(receiptId, processor));
       return;
     }
     if (seen.nextAt > Date.now()) return;
@@ -166,7 +177,7 @@ export class ErasureQueue {
       // or write back a record it dropped
       const rec = parseRecord(await store.get(key));
       if (!rec) {
-        await store.srem(keys.erasureForwards(), this.member(receiptId, processor));
+        await store.srem(index, this.member(receiptId, processor));
         return;
       }
       if (rec.nextAt > Date.now()) return;
@@ -221,6 +232,7 @@ export class ErasureQueue {
     await store.multi([
       { op: 'del', key: keys.erasureForward(receiptId, processor) },
       { op: 'srem', key: keys.erasureForwards(), member: this.member(receiptId, processor) },
+      { op: 'srem', key: keys.erasureForwardsSealed(), member: this.member(receiptId, processor) },
     ]);
   }
 }

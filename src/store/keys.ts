@@ -33,6 +33,8 @@ export interface Keys {
   erasureForwardLease(receiptId: string, processor: string): string;
   /** the erasure forwards still to be acknowledged */
   erasureForwards(): string;
+  /** the kept forwards whose body is sealed (it names the caller): an index of their own, which an instance older than sealing never reads */
+  erasureForwardsSealed(): string;
   /** a drop-in capture waiting on its caller: when its call's status is next read (dropin/hangup-watch.ts) */
   dropinWatch(callSid: string): string;
   /** the calls whose drop-in capture waits on the caller, scanned by every instance */
@@ -81,6 +83,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     erasureForward: (receiptId: string, processor: string) => k('erasefwd', receiptId, processor),
     erasureForwardLease: (receiptId: string, processor: string) => k('erasefwd', 'lease', receiptId, processor),
     erasureForwards: () => k('erasefwd', 'pending'),
+    erasureForwardsSealed: () => k('erasefwd', 'pending-sealed'),
     dropinWatch: (callSid: string) => k('dropin', 'watch', callSid),
     dropinWatches: () => k('dropin', 'watches'),
     dropinResult: (callSid: string) => k('dropin', 'result', callSid),
