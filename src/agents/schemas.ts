@@ -45,6 +45,33 @@ export const callSchema = {
     },
     fields: { type: 'object', additionalProperties: field },
     capture: { type: ['object', 'null'], additionalProperties: true },
+    processorResults: {
+      type: 'array',
+      description: "each processor's latest delivery outcome, as its processor.result event said it (absent until one came)",
+      items: {
+        type: 'object',
+        properties: {
+          processor: { type: 'string' },
+          ok: { type: 'boolean', description: 'the processor took the delivery (a 2xx answer)' },
+          status: { type: 'integer', description: 'the HTTP status of the last try, if it was answered' },
+          attempts: { type: 'integer' },
+          result: {
+            type: 'object',
+            description: "the allow-listed summary of the processor's answer, never the answer itself",
+            properties: {
+              approved: { type: 'boolean' },
+              status: { type: 'string' },
+              code: { type: 'string' },
+              reference: { type: 'string' },
+              token: { type: 'string' },
+              last4: { type: 'string' },
+              brand: { type: 'string' },
+            },
+          },
+          at: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
   },
 } as const;
 

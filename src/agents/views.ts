@@ -6,6 +6,8 @@ import { publicFields } from '../calls/public-fields';
  * `handoff.agent` names the agent who accepted it as the audit trail and `call.bridged` do
  * (`<role>:<digest>`, AuditTrail.actor), never by their token's `sub` (an employee number or
  * email): a supervisor reads every call, so the sub would reach every supervisor's panel.
+ * `processorResults` holds what the processors' `processor.result` events carried (the
+ * allow-listed summary, processors/summary.ts), nothing more.
  */
 export function callView(s: CallSession) {
   return {
@@ -21,6 +23,19 @@ export function callView(s: CallSession) {
     fields: publicFields(s),
     capture: s.capture ?? null,
     handoff: { mode: s.handoff.mode, ...(s.handoff.agentActor ? { agent: s.handoff.agentActor } : {}) },
+    // each processor's latest `processor.result`, so a panel that reloads still shows it; absent until one came
+    ...(s.processorResults?.length
+      ? {
+          processorResults: s.processorResults.map((o) => ({
+            processor: o.processor,
+            ok: o.ok,
+            ...(o.status !== undefined ? { status: o.status } : {}),
+            attempts: o.attempts,
+            ...(o.result ? { result: o.result } : {}),
+            at: new Date(o.at).toISOString(),
+          })),
+        }
+      : {}),
     createdAt: new Date(s.createdAt).toISOString(),
     ...(s.endedAt ? { endedAt: new Date(s.endedAt).toISOString() } : {}),
   };

@@ -25,6 +25,7 @@ export {
   type CallEventType,
   type InstanceCommand,
   type MaskedFieldView,
+  type ProcessorSummaryView,
   type ReplyOf,
   type RequestOf,
   type RequestOp,

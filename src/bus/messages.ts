@@ -85,6 +85,7 @@ export const processorSummary = z.object({
   last4: last4.optional(),
   brand: cardBrand.optional(),
 });
+export type ProcessorSummaryView = z.infer<typeof processorSummary>;
 
 /** an agent-assisted payment session as agents see it (captures/payments.ts PaymentView) */
 export const paymentView = z.object({

@@ -3,6 +3,7 @@
  * masked views, vault tokens and an HMAC of the caller's number, never a plain value or a full
  * number.
  */
+import type { ProcessorSummaryView } from '../bus';
 import type { CardBrand, ErrorType, FieldKind, FieldState } from '../fields';
 
 export type { FieldState } from '../fields';
@@ -149,6 +150,12 @@ export interface CallSession {
    * entry ended on the Gather's timeout; the capture ends once that field's guard has.
    */
   dropin?: { returnUrl: string; result?: string; interrupted?: true };
+  /**
+   * Each processor's latest delivery outcome, one entry per processor, as its `processor.result`
+   * told the agents (processors/delivery.ts): kept so a panel that reloads still shows whether the
+   * payment went through. The allow-listed summary only, never the answer.
+   */
+  processorResults?: ProcessorOutcome[];
   createdAt: number;
   updatedAt: number;
   endedAt?: number;
@@ -158,6 +165,17 @@ export interface CallSession {
    * that is over (agents/socket.ts).
    */
   endedFrom?: CallState;
+}
+
+/** what one processor's delivery came to: `processor.result` less its type and call, and when (epoch ms) */
+export interface ProcessorOutcome {
+  processor: string;
+  ok: boolean;
+  /** the HTTP status of the last try, if it was answered */
+  status?: number;
+  attempts: number;
+  result?: ProcessorSummaryView;
+  at: number;
 }
 
 /**

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
+import type { CallSession, ProcessorOutcome } from '../calls/session';
 import { isTonewallError } from '../errors';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
@@ -317,16 +317,41 @@ export class ProcessorDelivery {
         })
         .catch((e) => log.warn({ callSid: rec.callSid, code: errorCode(e) }, 'audit append failed'));
     }
+    const result: DeliveryResult = {
+      ok: status === 'delivered',
+      ...(info.httpStatus !== undefined ? { status: info.httpStatus } : {}),
+      ...(info.answer !== undefined ? { body: info.answer } : {}),
+      attempts: rec.attempts,
+    };
+    await this.keepOutcome(rec, result);
     try {
-      this.deps.onResult(rec.callSid, rec.processor, {
-        ok: status === 'delivered',
-        ...(info.httpStatus !== undefined ? { status: info.httpStatus } : {}),
-        ...(info.answer !== undefined ? { body: info.answer } : {}),
-        attempts: rec.attempts,
-      });
+      this.deps.onResult(rec.callSid, rec.processor, result);
     } catch (e) {
       log.error({ callSid: rec.callSid, processor: rec.processor, code: errorCode(e) }, 'processor result handler threw');
     }
+  }
+
+  /**
+   * The outcome on the call's record, replacing the processor's one before (an earlier payment
+   * round's), so a panel that reloads reads what `processor.result` told it (agents/views.ts).
+   * Written before the event goes out: a panel that re-reads the call after the event sees it.
+   * A call gone (ended and expired, or erased) keeps nothing; a store that fails is logged, and
+   * the event still goes.
+   */
+  private async keepOutcome(rec: DeliveryRecord, result: DeliveryResult): Promise<void> {
+    const outcome: ProcessorOutcome = {
+      processor: rec.processor,
+      ok: result.ok,
+      ...(result.status !== undefined ? { status: result.status } : {}),
+      attempts: result.attempts,
+      ...(result.body !== undefined ? { result: result.body } : {}),
+      at: Date.now(),
+    };
+    await this.deps.calls
+      .update(rec.callSid, (s) => {
+        s.processorResults = [...(s.processorResults ?? []).filter((o) => o.processor !== rec.processor), outcome];
+      })
+      .catch((e) => this.deps.log.warn({ callSid: rec.callSid, processor: rec.processor, code: errorCode(e) }, 'processor result not kept on the call'));
   }
 }
 

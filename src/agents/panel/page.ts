@@ -65,13 +65,39 @@ export const PANEL_SCRIPT = `
         return { status: r.status, body: j };
       }); });
   }
+  // a re-read's answer overtaken by a later one's is dropped; a processor.result heard after it was
+  // asked is newer than what it holds (the service keeps a result on the call before telling it)
+  var seq = 0, applied = 0, heard = [];
   function refresh() {
+    var n = ++seq;
     return api('GET', '/v1/calls').then(function (r) {
-      calls = {};
+      if (n < applied) return;
+      applied = n; calls = {};
       (r.body.calls || []).forEach(function (c) { calls[c.callSid] = c; });
+      heard = heard.filter(function (h) { return h.n > n; });
+      heard.forEach(function (h) { keepResult(h.r); });
       adopt(); render();
     });
   }
+  // each processor's latest result on its call, as processor.result or the call's view says it
+  function keepResult(r) {
+    var c = calls[r.callSid];
+    if (c) c.processorResults = (c.processorResults || []).filter(function (p) { return p.processor !== r.processor; }).concat([r]);
+  }
+  // a processor's answer in words, for the agent to tell the caller; no result is not a decline: the
+  // processor may have charged the card without the service hearing its answer
+  function resultText(p) {
+    var s = p.result || {}, word = s.approved === true ? 'approved' : s.approved === false ? 'declined' : s.status, more = [];
+    if (word) {
+      if (s.status && s.status !== word) more.push(s.status);
+      if (s.code) more.push(s.code);
+      word += (more.length ? ' (' + more.join(', ') + ')' : '') + (s.reference ? ', ref ' + s.reference : '');
+    } else if (p.ok) word = 'answered with no outcome';
+    else word = p.attempts ? 'no result: gave up after ' + p.attempts + (p.attempts === 1 ? ' try' : ' tries') : 'not sent';
+    return p.processor + ': ' + word + (!p.ok && p.status ? ', HTTP ' + p.status : '');
+  }
+  function resultClass(p) { var s = p.result || {}; return s.approved === true ? 'ok' : s.approved === false || s.status === 'declined' || !p.ok ? 'err' : ''; }
+  function showResults(e, c) { (c && c.processorResults || []).forEach(function (p) { e.appendChild(el('div', resultText(p), resultClass(p))); }); return e; }
   // a capture started elsewhere on the selected call (the REST API, a supervisor's panel) before this
   // panel saw its capture.started: the call's view names it, so it holds both starts (the service
   // would refuse them, 409) and its masked progress is shown as its events come. A capture this
@@ -126,6 +152,7 @@ export const PANEL_SCRIPT = `
       tr.appendChild(el('td', c.from, 'masked'));
       tr.appendChild(el('td', c.state, 'state'));
       tr.appendChild(el('td', fieldsText(c), 'masked'));
+      tr.appendChild(showResults(el('td', null, 'results'), c));
       var td = el('td');
       var who = 'call from ' + c.from + ' (' + c.state + ')';
       if (c.state === 'offered') { var a = el('button', 'Accept', 'accept'); a.setAttribute('aria-label', 'Accept ' + who); a.onclick = function () { accept(sid); }; td.appendChild(a); }
@@ -141,6 +168,9 @@ export const PANEL_SCRIPT = `
     $('capture-start').disabled = !selected || !calls[selected] || calls[selected].state !== 'bridged' || busy;
     $('capture-cancel').disabled = !cap || cap.status !== 'capturing';
     renderPayment(busy);
+    // the live region is rebuilt only when its words change, so a screen reader reads a result once
+    var out = $('results'), said = selected && calls[selected] ? (calls[selected].processorResults || []).map(resultText).join(' / ') : '';
+    if (out.getAttribute('data-said') !== said) { while (out.firstChild) out.removeChild(out.firstChild); showResults(out, selected && calls[selected]); out.setAttribute('data-said', said); }
     text($('capture-field'), cap && cap.name ? cap.name + ' (' + cap.kind + ')' : '');
     var why = cap ? cap.why || (cap.reason && cap.reason !== cap.status ? reasonText(cap.reason) : '') : '';
     text($('capture-status'), cap ? cap.status + (why ? ': ' + why : '') : '');
@@ -200,6 +230,10 @@ export const PANEL_SCRIPT = `
     }
     if (e.type === 'capture.progress') line += ' ' + e.entered + ' ' + e.masked;
     if (e.type === 'capture.completed' || e.type === 'capture.failed') line += ' ' + (e.masked || '') + ' ' + (e.reason || '');
+    if (e.type === 'processor.result' && typeof e.processor === 'string') {
+      var r = { callSid: sid, processor: e.processor, ok: e.ok === true, status: e.status, attempts: e.attempts, result: e.result };
+      heard.push({ n: ++seq, r: r }); keepResult(r); line += ': ' + resultText(r);
+    }
     log(line);
     if (e.type === 'payment.updated' && sid === selected && e.payment) payment = e.payment;
     if ((e.type === 'capture.completed' || e.type === 'capture.failed') && payment && payment.callSid === sid) rereadPayment();
@@ -241,7 +275,7 @@ export const PANEL_SCRIPT = `
     token = null;
     if (ws) { ws.onclose = null; ws.close(); ws = null; }
     clearTimeout(reconnect); clearInterval(poll); reconnect = null; poll = null; retries = 0;
-    calls = {}; selected = null; capture = null; payment = null;
+    calls = {}; heard = []; selected = null; capture = null; payment = null;
     var l = $('log'); while (l.firstChild) l.removeChild(l.firstChild);
     $('connection').textContent = 'offline';
     status(why, !good); render();
@@ -298,7 +332,7 @@ export const PANEL_BODY = `
 <button id="signin">Sign in</button> <button id="signout">Sign out</button><span id="status" role="status"></span><span id="connection"></span></header>
 <main>
 <section><h2>Calls <button id="refresh">Refresh</button></h2>
-<table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
+<table><thead><tr><th>call</th><th>from</th><th>state</th><th>fields</th><th>result</th><th></th></tr></thead><tbody id="calls"></tbody></table></section>
 <section><h2>Secure capture: <span id="selected"></span></h2>
 <p><label>Field <input id="capture-name" value="card" size="12"></label>
 <label>Kind <select id="capture-kind"><option>card-number</option><option value="expiry">expiry (MMYY)</option><option>security-code</option><option>digits</option><option value="date">date (DDMMYYYY)</option><option>routing-number</option><option>postal-code</option></select></label>
@@ -315,6 +349,7 @@ export const PANEL_BODY = `
 <section class="wide"><h2>Payment <span id="payment-status"></span></h2>
 <p><button id="payment-start">Start payment</button> <label><input id="payment-postal" type="checkbox"> postal code</label>
 <button id="payment-complete">Complete</button> <button id="payment-cancel">Cancel payment</button></p>
-<table><thead><tr><th>field</th><th>kind</th><th>status</th><th>value</th><th></th></tr></thead><tbody id="payment-fields"></tbody></table></section>
+<table><thead><tr><th>field</th><th>kind</th><th>status</th><th>value</th><th></th></tr></thead><tbody id="payment-fields"></tbody></table>
+<div id="results" aria-live="polite"></div></section>
 <section class="wide"><h2>Events</h2><ul id="log"></ul></section>
 </main>`;
