@@ -58,13 +58,11 @@ export class CaptureRecords {
 
   /**
    * Releases the call's capture lock only if `captureId` holds it: true when this call released
-   * it. Once read as `captureId`'s, only that capture's own end or the lock's expiry changes it
-   * (a lock is only ever taken when absent), so the take that follows gets it or nothing.
+   * it. Compared and deleted in one step (Store.deleteIfEquals): the lock may expire and the
+   * call's next capture take it at any moment, and a read then a delete would release that one's.
    */
-  async unlockIf(callSid: string, captureId: string): Promise<boolean> {
-    const key = this.keys.captureLock(callSid);
-    if ((await this.store.get(key)) !== captureId) return false;
-    return (await this.store.take(key)) === captureId;
+  unlockIf(callSid: string, captureId: string): Promise<boolean> {
+    return this.store.deleteIfEquals(this.keys.captureLock(callSid), captureId);
   }
 
   /** the capture the call's lock names now; null when none holds it (released, erased or expired) */

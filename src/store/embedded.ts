@@ -132,6 +132,12 @@ export class EmbeddedStore implements Store {
     return v;
   }
 
+  async deleteIfEquals(key: string, expected: string) {
+    this.check();
+    if (this.typed(key, 'string')?.value !== expected) return false;
+    return this.data.delete(key);
+  }
+
   async del(...keys: string[]) {
     this.check();
     let n = 0;

@@ -6,7 +6,17 @@
  */
 import Redis, { ReplyError } from 'ioredis';
 import { ConfigError, Errors, isTonewallError, StoreErrors } from '../errors';
-import { CLAIM_FIELD_LUA, COMPARE_AND_SET_ALL_LUA, COMPARE_AND_SET_LUA, CREATE_ALL_LUA, CREATE_WITH_LUA, MULTI_LUA, encodeOps, validTtl } from './scripts';
+import {
+  CLAIM_FIELD_LUA,
+  COMPARE_AND_SET_ALL_LUA,
+  COMPARE_AND_SET_LUA,
+  CREATE_ALL_LUA,
+  CREATE_WITH_LUA,
+  DELETE_IF_EQUALS_LUA,
+  MULTI_LUA,
+  encodeOps,
+  validTtl,
+} from './scripts';
 import { checkJsonValue } from './json-field';
 import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
 
@@ -67,6 +77,7 @@ interface Scripts {
   twCompareAndSet(key: string, hasExpected: '0' | '1', expected: string, next: string, ttlSeconds: number): Promise<ScriptReply>;
   twCompareAndSetAll(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, ...(string | null)[]]>;
   twClaimField(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[0 | 1, string | null, ...(string | null)[]]>;
+  twDeleteIfEquals(key: string, expected: string): Promise<0 | 1>;
 }
 
 function connection(url: string, opts: { autoPipelining?: boolean } = {}): Redis {
@@ -122,6 +133,7 @@ export class RedisStore implements Store {
     this.client.defineCommand('twCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
     this.client.defineCommand('twCompareAndSetAll', { lua: COMPARE_AND_SET_ALL_LUA });
     this.client.defineCommand('twClaimField', { lua: CLAIM_FIELD_LUA });
+    this.client.defineCommand('twDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS_LUA });
     this.scripts = this.client as unknown as Scripts;
   }
 
@@ -286,6 +298,10 @@ export class RedisStore implements Store {
 
   take(key: string) {
     return this.run(() => this.answered(this.client.getdel(key)));
+  }
+
+  async deleteIfEquals(key: string, expected: string) {
+    return (await this.run(() => this.answered(this.scripts.twDeleteIfEquals(key, expected)))) === 1;
   }
 
   del(...keys: string[]) {

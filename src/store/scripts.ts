@@ -141,6 +141,12 @@ redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 return {1}
 `;
 
+/** KEYS[1]. ARGV[1]: the value it must hold to be deleted. Returns 1 when it was deleted, else 0. */
+export const DELETE_IF_EQUALS_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** a TTL Redis would take, checked before anything is written */
 export function validTtl(ttlSeconds: number): boolean {
   return Number.isInteger(ttlSeconds) && ttlSeconds > 0;

@@ -89,6 +89,12 @@ export interface Store {
   ): Promise<{ claimed: true; reads: (string | null)[] } | { claimed: false; held: string; reads: (string | null)[] }>;
   /** GET and DEL in one atomic step: a single-use token can be taken once */
   take(key: string): Promise<string | null>;
+  /**
+   * DEL of `key` only while it holds `expected`, compared and deleted in one atomic step: true
+   * when this call deleted it. A lock released by its holder: one that expired and was taken by
+   * another meanwhile is left to the one that took it.
+   */
+  deleteIfEquals(key: string, expected: string): Promise<boolean>;
   del(...keys: string[]): Promise<number>;
   expire(key: string, ttlSeconds: number): Promise<void>;
   /** seconds left; -2 absent, -1 no TTL (which the contract suite proves never happens) */

@@ -79,6 +79,24 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.take(k('tok'))).toBeNull();
   });
 
+  test('deleteIfEquals deletes only a key that holds the value, once, and leaves one holding another', async () => {
+    await store.set(k('lock'), 'mine', 60);
+    expect(await store.deleteIfEquals(k('lock'), 'theirs')).toBe(false);
+    expect(await store.get(k('lock'))).toBe('mine');
+    const deleted = await Promise.all([
+      store.deleteIfEquals(k('lock'), 'mine'),
+      store.deleteIfEquals(k('lock'), 'mine'),
+      store.deleteIfEquals(k('lock'), 'mine'),
+    ]);
+    expect(deleted.filter(Boolean)).toHaveLength(1);
+    expect(await store.get(k('lock'))).toBeNull();
+    expect(await store.deleteIfEquals(k('lock'), 'mine')).toBe(false);
+    // a set is no string to compare: refused, as a GET of it is
+    await store.sadd(k('set'), 'mine', 60);
+    await expect(store.deleteIfEquals(k('set'), 'mine')).rejects.toThrow();
+    expect(await store.smembers(k('set'))).toEqual(['mine']);
+  });
+
   test('incr counts and keeps its TTL', async () => {
     expect(await store.incr(k('n'), 60)).toBe(1);
     expect(await store.incr(k('n'), 60)).toBe(2);
