@@ -190,11 +190,11 @@ export class CaptureExecutor {
       pause = await this.pauseForCapture(callSid, recordings, log, actor);
       if (pause.ok && others > 0) this.d.othersPaused?.inc({ where: 'capture' }, others);
     } catch (e) {
-      await this.d.records.unlock(callSid);
+      await this.d.records.unlockIf(callSid, captureId);
       throw e;
     }
     if (!pause.ok) {
-      await this.d.records.unlock(callSid);
+      await this.d.records.unlockIf(callSid, captureId);
       this.d.metrics.inc({ outcome: 'recording-pause-failed' });
       await this.d.audit.append(callSid, { type: 'capture.refused', captureId, reason: 'recording-pause-failed', twilioStatus: pause.twilioStatus, actor });
       log.warn({ twilioStatus: pause.twilioStatus }, 'capture refused: the recording could not be paused');
@@ -209,7 +209,7 @@ export class CaptureExecutor {
       // never leave the recording paused or the lock held behind a half-started capture
       if (this.running.has(callSid)) await this.end(callSid, { status: 'failed', reason: 'internal' });
       else {
-        await this.d.records.unlock(callSid).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
+        await this.d.records.unlockIf(callSid, captureId).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
         // the caller's call's stay paused, held by the bridge (bridgeHolds), as at a capture's end
         const { resume, hold } = bridgeHolds(callSid, recordings);
         await this.d.recording

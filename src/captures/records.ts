@@ -69,8 +69,4 @@ export class CaptureRecords {
   holder(callSid: string): Promise<string | null> {
     return this.store.get(this.keys.captureLock(callSid));
   }
-
-  async unlock(callSid: string): Promise<void> {
-    await this.store.del(this.keys.captureLock(callSid));
-  }
 }

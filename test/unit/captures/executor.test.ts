@@ -75,6 +75,8 @@ type Listed = Record<string, Array<{ sid: string; status: string }>>;
 async function setup(
   opts: {
     pauseOk?: boolean;
+    /** the agent call's pause throws this (its audit entry not written: recording/controller.ts pauseAll) */
+    pauseThrows?: Error;
     s?: Partial<CallSession>;
     resumeFails?: Error;
     /** the recordings whose resume Twilio refuses (500) */
@@ -118,6 +120,7 @@ async function setup(
         log.push(`pause:${bridge.listenerCount('key')}`);
         paused.push([...recordings]);
         await opts.pauseWaits;
+        if (opts.pauseThrows) throw opts.pauseThrows;
         audited.push(auditCallSid ?? '');
         return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
       },
@@ -243,6 +246,23 @@ describe('CaptureExecutor', () => {
     expect(u.bridge.blanket).toEqual([true, false]);
     expect(await u.settled('capture.failed')).toMatchObject({ reason: 'cancelled' });
     expect((await u.records.get(SID, (r as { captureId: string }).captureId))?.status).toBe('cancelled');
+  });
+
+  it("a start refused, or failed, after its lock expired and the call's next capture took it leaves that capture its lock", async () => {
+    for (const fault of [{ pauseOk: false }, { pauseThrows: StoreErrors.unavailable() }]) {
+      let answer!: () => void;
+      const t = await setup({ ...fault, pauseWaits: new Promise<void>((r) => (answer = r)) });
+      const starting = t.ex.start(SID, { name: 'card', kind: 'card-number' });
+      await waitUntil(() => t.paused.length === 1);
+      // while Twilio is slow to answer the pause, the start's lock expires (gone, as its expiry
+      // takes it) and the call's next capture takes it, on the instance the bridge moved to
+      await t.store.del(t.keys.captureLock(SID));
+      expect(await t.records.lock(SID, 'cap_next', 150)).toBe(true);
+      answer();
+      if (fault.pauseOk === false) expect(await starting).toEqual({ ok: false, error: 'recording-pause-failed' });
+      else await expect(starting).rejects.toMatchObject({ code: 'TW_ERR_STORE_UNAVAILABLE' });
+      expect(await t.records.holder(SID)).toBe('cap_next');
+    }
   });
 
   it("a capture cancelled while its start is still announced leaves no blanket on and no key listener behind: the call's next capture hears each key once", async () => {
