@@ -89,7 +89,8 @@ export interface CallSession {
   heldRecordings?: { callSid: string; recordingSid: string }[];
   /**
    * Bridge mode: a capture's resume of the agent call's recordings that Twilio did not answer
-   * may still be carried out until then (epoch ms), on whichever instance sent it. The next
+   * (at its end, or undoing the pauses of a start that was refused) may still be carried out until
+   * then (epoch ms), on whichever instance sent it. The next
    * capture, on whichever instance holds the bridge by then, pauses no sooner
    * (captures/executor.ts `afterLateResume`), as an IVR stretch waits for `recording.resumeFailed`.
    */

@@ -68,8 +68,15 @@ export interface ExecutorDeps {
   /** other applications' recordings paused for captures, counted */
   othersPaused?: { inc(labels: { where: 'capture' }, n: number): void };
   recording: {
-    /** every recording named, each on its own call, all or none; audited on `auditCallSid`, naming `actor`, the person whose capture it is (recording/controller.ts) */
-    pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<{ ok: boolean; twilioStatus: string }>;
+    /**
+     * every recording named, each on its own call, all or none; audited on `auditCallSid`, naming `actor`, the person whose capture it is
+     * (recording/controller.ts); failed, `unansweredSentMsAgo`: an undo of its pauses Twilio did not answer, sent that long ago (resumeAll's)
+     */
+    pauseAll(
+      recordings: readonly RecordingRef[],
+      auditCallSid?: string,
+      actor?: string,
+    ): Promise<{ ok: boolean; twilioStatus: string; unansweredSentMsAgo?: number }>;
     /** each paused on its own, none undone (the bridge's hold on the caller's call); `failed` may be paused or not */
     holdEach(
       recordings: readonly RecordingRef[],
@@ -181,7 +188,7 @@ export class CaptureExecutor {
       return { ok: false, error: 'capture-running' };
     }
     let recordings: RecordingRef[];
-    let pause: { ok: boolean; twilioStatus: string };
+    let pause: { ok: boolean; twilioStatus: string; lateUntil?: number };
     try {
       await this.afterLateResume(callSid);
       recordings = await captureRecordings(this.d.recordings, session, log);
@@ -194,6 +201,9 @@ export class CaptureExecutor {
       throw e;
     }
     if (!pause.ok) {
+      // before the lock goes: the next capture, on whichever instance holds the bridge by then,
+      // pauses only once this start's undo is over, or waits for it (afterLateResume)
+      await this.undoLateUntil(callSid, pause.lateUntil, log);
       await this.d.records.unlockIf(callSid, captureId);
       this.d.metrics.inc({ outcome: 'recording-pause-failed' });
       await this.d.audit.append(callSid, { type: 'capture.refused', captureId, reason: 'recording-pause-failed', twilioStatus: pause.twilioStatus, actor });
@@ -246,32 +256,56 @@ export class CaptureExecutor {
    * would resume a recording the bridge holds, to hear the caller's keys for the rest of the
    * bridge. So a refused capture resumes the agent call's and leaves each of the caller's call's
    * it paused paused, taken into the bridge's hold now.
+   *
+   * Refused: `lateUntil`, until when the resumes that undid the agent call's pauses (pauseAll's
+   * own undo, or the resume here) may still be carried out, when Twilio did not answer one
+   * (lateResumeUntil, as a capture's end).
    */
   private async pauseForCapture(
     callSid: string,
     recordings: readonly RecordingRef[],
     log: Logger,
     actor: string | undefined,
-  ): Promise<{ ok: boolean; twilioStatus: string }> {
+  ): Promise<{ ok: boolean; twilioStatus: string; lateUntil?: number }> {
     const { resume: agents, hold: callers } = bridgeHolds(callSid, recordings);
     const paused = await this.d.recording.pauseAll(agents, callSid, actor);
-    if (!paused.ok || callers.length === 0) return paused;
+    if (!paused.ok) return { ok: false, twilioStatus: paused.twilioStatus, lateUntil: lateResumeUntil(paused, this.now(), this.d.restTimeoutMs) };
+    if (callers.length === 0) return paused;
     const held = await this.d.recording.holdEach(
       callers.map((recordingSid) => ({ callSid, recordingSid })),
       callSid,
       actor,
     );
     if (held.failed.length === 0) return paused;
-    await this.d.recording
-      .resumeAll(agents, callSid, actor)
-      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recording resume after a refused capture did not complete'));
+    const undo = await this.d.recording.resumeAll(agents, callSid, actor).catch((err: unknown) => {
+      log.warn({ err: errFields(err) }, 'recording resume after a refused capture did not complete');
+      return { ok: false, twilioStatus: 'network' } as const;
+    });
     await this.holdForBridge(
       callSid,
       held.paused.map((r) => r.recordingSid!),
       log,
       actor,
     );
-    return { ok: false, twilioStatus: held.failed[0].twilioStatus };
+    return { ok: false, twilioStatus: held.failed[0].twilioStatus, lateUntil: lateResumeUntil(undo, this.now(), this.d.restTimeoutMs) };
+  }
+
+  /**
+   * A refused start's undo of its pauses that Twilio did not answer may still be carried out until
+   * `lateUntil`: named on the call (`captureResumeLateUntil`) before the start lets the lock go, as
+   * a capture's end names its own. The controller orders this instance's next pause after it, but
+   * the next capture may run on the instance the bridge moves to (the caller's stream cut off),
+   * which reads only this. A later time already there (another capture's) is kept. Not written
+   * (the store refused): logged, and the lock goes as a capture's end lets it go.
+   */
+  private async undoLateUntil(callSid: string, lateUntil: number | undefined, log: Logger): Promise<void> {
+    if (lateUntil === undefined) return;
+    await this.d.calls
+      .update(callSid, (s) => {
+        if ((s.captureResumeLateUntil ?? 0) >= lateUntil) return false;
+        s.captureResumeLateUntil = lateUntil;
+      })
+      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'late resume of a refused capture not named on the call'));
   }
 
   /** recordings of the caller's call a capture paused and will not run again, named on the bridge's hold and audited, naming the capture's `actor` (failures logged) */

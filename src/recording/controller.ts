@@ -41,7 +41,8 @@ export interface RecordingOutcome {
   /**
    * a resume Twilio did not answer (a timeout, a broken connection) may still be carried out until
    * the REST client gives up on it: how long ago the latest such request was sent, when one was
-   * (resumeAll: over all the recordings it resumed, as it returns)
+   * (resumeAll: over all the recordings it resumed, as it returns; a pauseAll that failed: over the
+   * resumes that undid the pauses before the failure)
    */
   unansweredSentMsAgo?: number;
 }
@@ -242,8 +243,8 @@ export class RecordingController {
         const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor);
         inHand = undefined;
         if (!outcome.ok) {
-          await this.undoPauses(paused, auditCallSid, actor);
-          return outcome;
+          const unansweredSentMsAgo = await this.undoPauses(paused, auditCallSid, actor);
+          return unansweredSentMsAgo === undefined ? outcome : { ...outcome, unansweredSentMsAgo };
         }
         if (!outcome.absent) paused.push(r);
       }
@@ -329,16 +330,26 @@ export class RecordingController {
     return resumed.every(Boolean);
   }
 
-  /** the pauses of a pauseAll that failed, undone so the recordings are as they were found */
-  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined, actor: string | undefined): Promise<void> {
+  /**
+   * The pauses of a pauseAll that failed, undone so the recordings are as they were found. Returns
+   * how long ago the latest undo Twilio did not answer was sent (`unansweredSentMsAgo`), if one
+   * was: it may still be carried out, after a pause another instance sends next (a capture's
+   * caller writes until when: captures/executor.ts).
+   */
+  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined, actor: string | undefined): Promise<number | undefined> {
+    // the latest undo Twilio did not answer (performance.now() when sent)
+    let unansweredAt: number | undefined;
     for (const r of recordings) {
-      await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor).catch((err: unknown) =>
+      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor).catch((err: unknown) => {
         this.deps.log.warn(
           { callSid: auditCallSid ?? r.callSid, recordingSid: r.recordingSid, err: errFields(err) },
           'recording resume after a failed pause did not complete',
-        ),
-      );
+        );
+        return undefined;
+      });
+      if (outcome?.unansweredSentMsAgo !== undefined) unansweredAt = Math.max(unansweredAt ?? -Infinity, performance.now() - outcome.unansweredSentMsAgo);
     }
+    return unansweredAt === undefined ? undefined : performance.now() - unansweredAt;
   }
 
   /**

@@ -77,6 +77,8 @@ async function setup(
     pauseOk?: boolean;
     /** the agent call's pause throws this (its audit entry not written: recording/controller.ts pauseAll) */
     pauseThrows?: Error;
+    /** a resume (or, with pauseOk false, pauseAll's undo of its pauses) Twilio did not answer, sent this long ago */
+    unansweredMsAgo?: number;
     s?: Partial<CallSession>;
     resumeFails?: Error;
     /** the recordings whose resume Twilio refuses (500) */
@@ -122,7 +124,8 @@ async function setup(
         await opts.pauseWaits;
         if (opts.pauseThrows) throw opts.pauseThrows;
         audited.push(auditCallSid ?? '');
-        return { ok: opts.pauseOk ?? true, twilioStatus: opts.pauseOk === false ? '500' : '200' };
+        if (opts.pauseOk === false) return { ok: false, twilioStatus: '500', unansweredSentMsAgo: opts.unansweredMsAgo };
+        return { ok: true, twilioStatus: '200' };
       },
       holdEach: async (recordings, auditCallSid) => {
         log.push(`hold:${bridge.listenerCount('key')}`);
@@ -138,6 +141,7 @@ async function setup(
         audited.push(auditCallSid ?? '');
         await opts.onResume?.();
         if (opts.resumeFails) throw opts.resumeFails;
+        if (opts.unansweredMsAgo !== undefined) return { ok: false, twilioStatus: 'timeout', failed: recordings, unansweredSentMsAgo: opts.unansweredMsAgo };
         const failed = recordings.filter((r) => opts.refused?.(r));
         return failed.length ? { ok: false, twilioStatus: '500', failed } : { ok: true, twilioStatus: '200' };
       },
@@ -569,6 +573,29 @@ describe('CaptureExecutor', () => {
       expect(t.bridge.listenerCount('key')).toBe(0);
       expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
       expect(t.outcomes).toEqual(['recording-pause-failed']);
+    });
+
+    it("refused after a pause went through, its undo unanswered (pauseAll's own, or the resume after the caller's call's refused): the call names until when the undo may land, for the next capture on any instance; a later time named there is kept", async () => {
+      const REFUSED = 'RE' + 'a'.repeat(32);
+      const cases = [
+        { pauseOk: false, listed },
+        { listed: { ...listed, [SID]: [{ sid: REFUSED, status: 'in-progress' }] }, holdRefused: (r: RecordingRef) => r.recordingSid === REFUSED },
+      ];
+      for (const c of cases) {
+        for (const namedBefore of [undefined, Date.now() + 60_000]) {
+          const t = await setup({ s: { ...bridged, captureResumeLateUntil: namedBefore }, unansweredMsAgo: 3_000, ...c });
+          const before = Date.now();
+          expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
+          const lateUntil = (await t.calls.get(SID))?.captureResumeLateUntil;
+          if (namedBefore) expect(lateUntil).toBe(namedBefore);
+          else {
+            // sent 3 s ago: over once the REST client gives up on it, REST_TIMEOUT_MS after it was sent
+            expect(lateUntil).toBeGreaterThanOrEqual(before + REST_TIMEOUT_MS - 3_000);
+            expect(lateUntil).toBeLessThanOrEqual(Date.now() + REST_TIMEOUT_MS - 3_000);
+          }
+          expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+        }
+      }
     });
 
     it("a resume refused for another application's recording alone: the agent call's own runs again, and shows so; refused for the own, it shows paused", async () => {

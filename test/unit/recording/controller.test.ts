@@ -465,6 +465,27 @@ describe('pauseEach and resumeEach: several recordings on one call, each by its 
     expect(counts.pauseFailures).toBe(1);
   });
 
+  test("an undoing resume Twilio never answers: still the pause failure, with the undo's unanswered try and its age (it may yet be carried out); none when the undo was answered", async () => {
+    jest.useFakeTimers();
+    try {
+      const { controller, updates } = setup({ paused: { [B]: 500 }, 'in-progress': 'never' });
+      const pausing = controller.pauseEach(CALL, [A, B]);
+      await jest.advanceTimersByTimeAsync(PAUSE_ACK_TIMEOUT_MS + 10);
+      const outcome = await pausing;
+      expect(outcome).toMatchObject({ ok: false, twilioStatus: '500', recordingSid: B });
+      expect(requests(updates)).toEqual([
+        [A, 'paused'],
+        [B, 'paused'],
+        [A, 'in-progress'],
+      ]);
+      expect(outcome.unansweredSentMsAgo).toBeGreaterThanOrEqual(PAUSE_ACK_TIMEOUT_MS);
+    } finally {
+      jest.useRealTimers();
+    }
+    const { controller } = setup({ paused: { [B]: 500 } });
+    expect((await controller.pauseEach(CALL, [A, B])).unansweredSentMsAgo).toBeUndefined();
+  });
+
   test('the undoing resume refused too: still the pause failure, the resume failure audited and logged', async () => {
     const { controller, audit } = setup({ paused: { [B]: 503 }, 'in-progress': 500 });
     expect(await controller.pauseEach(CALL, [A, B])).toMatchObject({ ok: false, twilioStatus: '503' });
