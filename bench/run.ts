@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runDspBench } from './dsp';
+import { runDspAttackBench } from './dsp-attack';
 import { runRelayBench } from './relay';
 import { runSoakBench } from './soak';
 import { runWebhookBench } from './webhook';
@@ -19,8 +20,10 @@ async function main(): Promise<void> {
       ['relay', runRelayBench],
       ['soak', runSoakBench],
       ['webhook', runWebhookBench],
-    ] as [string, Bench][]
-  ).filter(([name]) => only.length === 0 || only.includes(name));
+      // the agent as attacker (a few minutes): only when named
+      ['dsp-attack', runDspAttackBench, true],
+    ] as [string, Bench, boolean?][]
+  ).filter(([name, , named]) => (only.length === 0 && !named) || only.includes(name));
   const results: Record<string, Record<string, number | string>> = {};
   const failed: string[] = [];
   for (const [name, bench] of benches) {
