@@ -203,10 +203,12 @@ export class DtmfDetector implements NetOutput {
       this.net.miss();
     }
     if (this.net.tailOpen) this.net.watch(end, end);
+    else if (this.net.holdOpen) this.net.hold(end);
     if (++this.hopPhase === SUBS_PER_REPORT_HOP) this.hopPhase = 0;
     if (this.hopPhase === 0 && end >= REPORT_WINDOW_SAMPLES) {
       // the strict detector looks only where the net has just seen a tone
       const key = end - this.net.lastEnd <= REPORT_GATE_SAMPLES ? this.report(end) : NO_KEY;
+      if (key !== NO_KEY) this.net.keyWindow();
       // DECISION_QUEUE holds every decision of the longest feed()
       if (this.decisionCount >= this.decisions.length) throw new Error('DtmfDetector: more decisions in one feed() than the queue holds');
       this.decisions[this.decisionCount] = key;

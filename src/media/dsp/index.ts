@@ -6,7 +6,7 @@
 import { DtmfDetector, keyIndex } from './detector';
 import { Masker, MAX_CHUNK_SAMPLES, MAX_LOOKAHEAD_SAMPLES } from './masker';
 import { SAMPLE_RATE_HZ } from './levels';
-import { NET_TRIM } from './net';
+import { NET_HOLD, NET_TRIM } from './net';
 import { KeyTracker, type KeyPress } from './tracker';
 
 export { FLAT_TONE_DBM0, FLAT_TONE_HZ } from './flat-tone';
@@ -71,7 +71,7 @@ export class CallerPath {
     // in the order the net found them: a tone's end may be seen just before the next tone's mark
     for (let i = 0; i < det.netCount; i++) {
       if (det.netKinds[i] === NET_TRIM) masker.trimEnd(det.netEnds[i]);
-      else masker.mark(det.netStarts[i], det.netEnds[i], true);
+      else masker.mark(det.netStarts[i], det.netEnds[i], det.netKinds[i] !== NET_HOLD);
     }
     for (let i = 0; i < det.decisionCount; i++) this.tracker.decide(det.decisions[i], det.decisionEnds[i]);
     masker.emit(out, off, n, replaced);

@@ -13,7 +13,8 @@
  * Where to mask: in silence, from the tone's first sample and to its last one (found as the
  * quiet runs around it), each plus a 2 ms guard, so the stretch depends on timing alone, not on
  * the key (C3). Otherwise conservatively from MASK_BACK_SAMPLES before the first hit to
- * MASK_FORWARD_SAMPLES after the last.
+ * MASK_FORWARD_SAMPLES after the last. After a key, and before a tone, what the tone leaves
+ * around itself (a fragment, a tail) is masked too (HOLD_WINDOW_SAMPLES below).
  */
 import type { ToneAnalyzer, ToneFit } from './analyzer';
 import { dbm0ToPeak, SAMPLE_RATE_HZ } from './levels';
@@ -88,16 +89,55 @@ const QUIET_RUN_SAMPLES = 8;
 /** Guard around a tone whose onset or end is seen: 2 ms */
 const EDGE_GUARD_SAMPLES = 16;
 
+/**
+ * What a tone leaves around itself: a fragment after a lost frame or a break, a codec's or a
+ * room's decaying tail, a codec's pre-echo, a bounce. Each is the key's own sound, and whoever
+ * fits the eight DTMF frequencies over a few ms of the agent's audio names the key from it
+ * (bench/dsp-attack.ts: a 5 ms fragment 20 ms after the tone, 99%; a tail decaying with
+ * τ = 10 ms into digital silence, 100%; though every sample of the tone itself was replaced).
+ *
+ * So after a tone in which the reporting detector found a key (in one window at least), its
+ * remains are masked too: every window from the tone's end on whose energy is mostly at the
+ * tone's own two frequencies (HOLD_TONAL_SHARE) is replaced, until HOLD_GAP_SAMPLES pass without
+ * one (or at most HOLD_MAX_SAMPLES after the end). A tail that μ-law has cut to a few ±1-step
+ * codes is still the tone's frequencies, so it is found too. Only after a key: a voice the net
+ * took for a tone for 60-80 ms (twice in the 60-minute bench corpus) held its harmonics for
+ * 25-30 ms more, and a hold after every tone the net saw replaced 0.09% of that speech instead
+ * of 0.049%. Before a tone whose onset is seen in silence, PRE_WINDOW_SAMPLES are looked at the
+ * same way and the mask reaches back over them, as far as the look-ahead allows (a mark never
+ * starts before the first sample not yet sent).
+ *
+ * A tone that starts and ends cleanly in silence leaves neither, so its masked stretch is as
+ * before and still depends on its timing alone (C3).
+ */
+const HOLD_WINDOW_SAMPLES = 160;
+/** Shortest window looked at: a 2-bin share of white noise is 4/n on average, 5% at 80 samples */
+const HOLD_MIN_WINDOW_SAMPLES = 80;
+/**
+ * Share of the window's energy at the tone's two frequencies (1 = nothing else): a fragment or
+ * tail filling a window to a fraction f scores ≈ f; white noise 4/n (0.025 at 160 samples),
+ * above 0.2 with probability ~3e-3 at 80 samples and ~2e-6 at 160.
+ */
+const HOLD_TONAL_SHARE = 0.2;
+/** 60 ms: a fragment after two lost frames (40 ms) is still found */
+const HOLD_GAP_SAMPLES = 480;
+/** 500 ms: a room's tail (RT60 400 ms) fades into silence before it */
+const HOLD_MAX_SAMPLES = 4000;
+const PRE_WINDOW_SAMPLES = 200;
+
 /** A mark: replace [start, end) */
 export const NET_MARK = 0;
 /** A trim: the tone behind the latest mark ended; cut its stretch back to `end` (start unused) */
 export const NET_TRIM = 1;
+/** A tone's remains after its end (a tail, a fragment): replace [start, end), never trimmed */
+export const NET_HOLD = 2;
 /**
- * The most records (marks plus trims) the net makes per sub-block: the detector calls verdict()
- * and then watch() at most once each per sub-block; verdict() records at most one mark (its
- * strong branch returns after hit(), the weak path ends in a single hit()) and watch() at most
- * one trim (it returns right after recording it). Nothing else calls record(). Reached by a
- * tone chopped by 1 ms breaks every ~3 ms (masking-net.test.ts), so the bound is tight.
+ * The most records (marks, trims, holds) the net makes per sub-block: the detector calls
+ * verdict() and then one of watch() or hold() at most once each per sub-block; verdict() records
+ * at most one mark (its strong branch returns after hit(), the weak path ends in a single hit()),
+ * watch() at most one trim (it returns right after recording it) and hold() at most one hold.
+ * Nothing else calls record(). Reached by a tone chopped by 1 ms breaks every ~3 ms
+ * (masking-net.test.ts), so the bound is tight.
  */
 export const NET_RECORDS_PER_SUB_BLOCK = 2;
 
@@ -133,6 +173,15 @@ export class MaskingNet {
   private tailQuiet = 0;
   /** end of the last tone whose end was seen (first quiet sample), -Infinity if none */
   private toneEnd = -Infinity;
+  /** windows of the tone being watched in which the reporting detector found a key */
+  private keyWindows = 0;
+  /** looking for the remains of a tone that ended (hold() has work to do) */
+  holdOpen = false;
+  /** where the tone ended, the end of the last window that held its remains, and its frequencies */
+  private holdFrom = 0;
+  private holdLast = 0;
+  private holdLow = 0;
+  private holdHigh = 0;
 
   constructor(
     private readonly ring: Float32Array,
@@ -152,6 +201,7 @@ export class MaskingNet {
     this.pairCandidate = false;
     this.tailOpen = false;
     this.toneEnd = -Infinity;
+    this.holdOpen = false;
   }
 
   /** The screen did not pass the block ending now: no run continues across it */
@@ -217,6 +267,8 @@ export class MaskingNet {
           this.toneEnd = i + 1 - QUIET_RUN_SAMPLES;
           this.tailOpen = false;
           this.record(NET_TRIM, this.toneEnd, this.toneEnd + EDGE_GUARD_SAMPLES);
+          // the guard is masked anyway, and its quiet run may hold the tone's own last samples
+          this.openHold(this.toneEnd + EDGE_GUARD_SAMPLES);
           return;
         }
       } else {
@@ -226,7 +278,73 @@ export class MaskingNet {
     this.tailScan = end;
     this.tailQuiet = run;
     // past the conservative end: nothing left to trim
-    if (position > this.lastEnd + MASK_FORWARD_SAMPLES) this.tailOpen = false;
+    if (position > this.lastEnd + MASK_FORWARD_SAMPLES) {
+      this.tailOpen = false;
+      this.openHold(this.lastEnd);
+    }
+  }
+
+  /** The reporting detector found a key in a window of the tone being watched */
+  keyWindow(): void {
+    this.keyWindows++;
+  }
+
+  /** A tone ended at `from`: look for its remains from there on, if it was a key */
+  private openHold(from: number): void {
+    if (this.keyWindows === 0) return;
+    this.holdOpen = true;
+    this.holdFrom = from;
+    this.holdLast = from;
+    this.holdLow = this.lowHz;
+    this.holdHigh = this.highHz;
+  }
+
+  /**
+   * After a tone's end: is the window ending at `end` (from the tone's end on) its remains?
+   * Replaces it if so; ends the hold after HOLD_GAP_SAMPLES without any.
+   */
+  hold(end: number): void {
+    const from = Math.max(end - HOLD_WINDOW_SAMPLES, this.holdFrom);
+    if (end - from < HOLD_MIN_WINDOW_SAMPLES) return;
+    if (this.tonal(from, end, this.holdLow, this.holdHigh)) {
+      this.holdLast = end;
+      this.record(NET_HOLD, from, end + EDGE_GUARD_SAMPLES);
+    }
+    if (end - this.holdLast > HOLD_GAP_SAMPLES || end - this.holdFrom > HOLD_MAX_SAMPLES) this.holdOpen = false;
+  }
+
+  /** Does ring[from, end) hold sound, HOLD_TONAL_SHARE of whose energy is at lowHz and highHz? */
+  private tonal(from: number, end: number, lowHz: number, highHz: number): boolean {
+    const ring = this.ring;
+    const mask = this.ringMask;
+    let e = 0;
+    const cl = 2 * Math.cos((2 * Math.PI * lowHz) / SAMPLE_RATE_HZ);
+    const ch = 2 * Math.cos((2 * Math.PI * highHz) / SAMPLE_RATE_HZ);
+    let l1 = 0;
+    let l2 = 0;
+    let h1 = 0;
+    let h2 = 0;
+    let first = -1;
+    let last = -1;
+    for (let i = from; i < end; i++) {
+      const v = ring[i & mask];
+      if (v !== 0) {
+        if (first < 0) first = i;
+        last = i;
+      }
+      e += v * v;
+      const l0 = v + cl * l1 - l2;
+      l2 = l1;
+      l1 = l0;
+      const h0 = v + ch * h1 - h2;
+      h2 = h1;
+      h1 = h0;
+    }
+    if (e === 0) return false;
+    const tones = l1 * l1 + l2 * l2 - cl * l1 * l2 + (h1 * h1 + h2 * h2 - ch * h1 * h2);
+    // |X|² of a sine over n samples is n·(its energy)/2, so the share is 2·Σ|X|²/(n·e), with n
+    // the stretch that holds sound (digital silence around a fragment does not dilute it)
+    return (2 * tones) / ((last - first + 1) * e) >= HOLD_TONAL_SHARE;
   }
 
   private shape(f: ToneFit): boolean {
@@ -283,19 +401,39 @@ export class MaskingNet {
     let markStart = start - MASK_BACK_SAMPLES;
     let markEnd = end + MASK_FORWARD_SAMPLES;
     const onset = this.quietBefore(end, markStart - QUIET_RUN_SAMPLES);
-    if (onset >= 0) markStart = Math.max(markStart, onset - EDGE_GUARD_SAMPLES);
+    if (onset >= 0) {
+      markStart = Math.max(markStart, onset - EDGE_GUARD_SAMPLES);
+      // a fragment, a bounce or a codec's pre-echo before the onset is the tone's too (the
+      // guard before the onset is masked anyway, and may hold the tone's own first samples)
+      const to = onset - EDGE_GUARD_SAMPLES;
+      const from = Math.max(to - PRE_WINDOW_SAMPLES, 0);
+      if (to - from >= HOLD_MIN_WINDOW_SAMPLES && this.tonal(from, to, f.lowHz, f.highHz)) {
+        markStart = Math.min(markStart, this.firstSound(from, to) - EDGE_GUARD_SAMPLES);
+      }
+    }
     // a quiet run after the seen end: this window holds the next tone (a fragment after a short
     // break), not a late window of the one that ended, so its mark must not end there
     if (onset > this.toneEnd) this.toneEnd = -Infinity;
     if (start < this.toneEnd) {
       // a late window of a tone whose end has been seen
       markEnd = this.toneEnd + EDGE_GUARD_SAMPLES;
-    } else if (!this.tailOpen) {
-      this.tailOpen = true;
-      this.tailScan = end - SCREEN_BLOCK_SAMPLES / 2;
-      this.tailQuiet = 0;
+    } else {
+      if (!this.tailOpen) {
+        // a new tone, unless it is what remains of the last one
+        if (!this.holdOpen) this.keyWindows = 0;
+        this.tailOpen = true;
+        this.tailScan = end - SCREEN_BLOCK_SAMPLES / 2;
+        this.tailQuiet = 0;
+      }
+      this.holdOpen = false;
     }
     this.record(NET_MARK, markStart, markEnd);
+  }
+
+  /** The first non-zero sample of ring[from, end) (end if none) */
+  private firstSound(from: number, end: number): number {
+    for (let i = from; i < end; i++) if (this.ring[i & this.ringMask] !== 0) return i;
+    return end;
   }
 
   private record(kind: number, start: number, end: number): void {
