@@ -7,7 +7,8 @@
  *
  *   npx tsx bench/run.ts dsp-attack     (only when named; ATTACK_TRIALS=8 trials per key and
  *                                        condition, about 2.5 min; ATTACK_ONLY=text: conditions
- *                                        whose name holds it; the GSM rows need sox)
+ *                                        whose name holds it; ATTACK_VERBOSE=1: every strategy's
+ *                                        accuracy; the GSM rows need sox)
  *
  * Per condition: leaked samples (C2: samples of the key's own sound, tail and echoes included,
  * that μ-law keeps and the agent got unreplaced), and the decoder's accuracy for key / row /
@@ -522,7 +523,8 @@ export async function runDspAttackBench(): Promise<Record<string, number | strin
     const verdict = p < 0.001 ? 'LEAK' : p < 0.05 ? 'weak?' : 'chance';
     result[o.name] =
       `${verdict.padEnd(6)} ${o.target} ${((100 * k) / o.trials).toFixed(1)}% by ${best} (chance ${(100 * p0).toFixed(1)}%, p ${p.toExponential(1)}); ` +
-      `masked ${o.masked}/${o.trials}; leaked ${o.leaked} tone samples in ${o.trialsLeaking} trials`;
+      `masked ${o.masked}/${o.trials}; leaked ${o.leaked} tone samples in ${o.trialsLeaking} trials` +
+      (process.env.ATTACK_VERBOSE ? ' | ' + STRATEGIES.map((s) => `${s} ${((100 * o.correct[s]) / o.trials).toFixed(1)}`).join(' ') : '');
   }
   return result;
 }
