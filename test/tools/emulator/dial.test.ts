@@ -122,6 +122,8 @@ describe('call driver: <Dial> outcomes', () => {
     service.routes.set('/voice', () => `<Response><Dial action="/after-dial"><Client>alice</Client></Dial></Response>`);
     service.routes.set('/after-dial', () => '<Response><Say>never heard</Say></Response>');
     const call = await emulator.placeCall({ from: CALLER, to: NUMBER, voiceUrl: `${service.origin}/voice` });
+    // three emulated seconds of talk, counted from the <Dial> (a loaded host may take longer than that to fetch the document)
+    while (call.transcript.length === 0) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 3 * SECOND_MS));
     await call.hangup();
     const action = await service.waitForRequest('/after-dial');

@@ -63,8 +63,10 @@ describe('InstanceRpc', () => {
     expect(await silent.catch(isUnanswered)).toBe(true);
     // a per-request timeout overrides the default
     expect(await codeOf(b.request('gone', 'capture.cancel', { callSid: SID, captureId: 'cap_1' }, { timeoutMs: 10 }))).toBe('TW_ERR_BUS_TIMEOUT');
-    expect(await codeOf(b.request('A', 'capture.start', { callSid: SID, captureId: 'cap_1', request: card }))).toBe('TW_ERR_BUS_REMOTE_FAILED');
-    expect(await codeOf(b.request('A', 'capture.cancel', { callSid: SID, captureId: 'cap_1' }))).toBe('TW_ERR_BUS_REMOTE_FAILED');
+    // A's answers are awaited longer than the 100 ms default: a loaded host's stall could outlast it (a CI run saw TW_ERR_BUS_TIMEOUT)
+    const answered = { timeoutMs: 5000 };
+    expect(await codeOf(b.request('A', 'capture.start', { callSid: SID, captureId: 'cap_1', request: card }, answered))).toBe('TW_ERR_BUS_REMOTE_FAILED');
+    expect(await codeOf(b.request('A', 'capture.cancel', { callSid: SID, captureId: 'cap_1' }, answered))).toBe('TW_ERR_BUS_REMOTE_FAILED');
     expect(dropped).toEqual(['requests unhandled']);
     await a.close();
     await b.close();
