@@ -39,9 +39,23 @@ export class StreamTokens {
     return this.mediaPublicUrl.replace(/^http/, 'ws');
   }
 
+  /**
+   * The token written, then its call's record read: one whose record is gone (the caller erased
+   * since the issuer read it: a take-up, an agent dialled, each from a record read before) is
+   * withdrawn, as a capture record that outlived its call is (captures/records.ts `keep`), so it
+   * does not name an erased call for its TTL; its URL then opens nothing. Written first, a token
+   * whose record is still read here is on the call's list when the erasure sweeps it again after
+   * the record's removal (privacy/service.ts).
+   */
   async issue(grant: Omit<StreamGrant, 'issuedAt'>): Promise<{ token: string; url: string }> {
     const { token, url, ops } = this.prepare(grant);
     await this.store.multi(ops);
+    if ((await this.store.get(this.keys.call(grant.callSid))) === null) {
+      await this.store.multi([
+        { op: 'del', key: this.keys.streamToken(token) },
+        { op: 'srem', key: this.keys.streamTokens(grant.callSid), member: token },
+      ]);
+    }
     return { token, url };
   }
 

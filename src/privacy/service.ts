@@ -361,7 +361,8 @@ export class PrivacyService {
     // its first try. A try that holds its lease now may be POSTing it: the erasure waits for it.
     // An accept that read the call as offered and took its offer after the removal of it above
     // (its bridge then ends with the record): the offer goes too, and a stream token issued as the
-    // record went (a caller stream taken up again, an agent dialled, each from a record read before).
+    // record went (a caller stream taken up again, an agent dialled, each from a record read before;
+    // one written after this finds the record gone and is withdrawn by its issuer, media/tokens.ts).
     await store.multi([
       ...(await this.captureRecordDeletions(callSid)),
       ...(await this.streamTokenDeletions(callSid)),

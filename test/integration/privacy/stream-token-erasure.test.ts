@@ -43,3 +43,20 @@ test("an erasure removes the caller's unused media-stream tokens: no key left na
     expect(`${key}\n${content}`).not.toContain(callSid);
   }
 });
+
+test('a token issued from a record read before the erasure, and written after the erasure swept the call, is withdrawn: nothing left names the call', async () => {
+  const { keys, tokens, privacy, calls } = h.app.services;
+  const callSid = newCallSid();
+  expect((await h.emulator.signedPost(h.voiceUrl, webhookParams(callSid, OFFER_NUMBER))).status).toBe(200);
+  // an agent dial (or a take-up of the caller's stream) reads the call's record, as media/agent-dial.ts does...
+  expect(await calls.get(callSid)).not.toBeNull();
+  // ...the caller's erasure runs to its end meanwhile, its sweeps of the call's tokens included...
+  expect((await privacy.erase(WEBHOOK_CALLER)).calls).toBe(1);
+  // ...and only then is the token written, from the record read before
+  const late = await tokens.issue({ callSid, leg: 'agent', instanceId: h.config.instanceId, bridgeCallSid: callSid, agentSub: 'alice' });
+  expect(await tokens.peek(late.token)).toBeNull();
+  for (const { key, content } of await h.scan()) {
+    if (key === keys.audit(callSid) || key.startsWith(keys.auditDay(''))) continue;
+    expect(`${key}\n${content}`).not.toContain(callSid);
+  }
+});
