@@ -49,7 +49,12 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: () =>
   if (!claimed) return;
   const log = d.log.child({ callSid, captureId: capture.id });
   log.warn('capture lost with its instance: ended here, the recording resumed');
-  const kept = await d.records.get(callSid, capture.id);
+  // claimed: no one else resumes it now, so a record that cannot be read is not why it stays paused
+  // with its lock held (nothing retries a settling): the bridge's own recording, as for one gone
+  const kept = await d.records.get(callSid, capture.id).catch((err: unknown) => {
+    log.warn({ err: errFields(err) }, 'lost capture record not read: its recording resumed as the bridge names it');
+    return null;
+  });
   // what the capture paused, as its record names it; a record without them (written before they
   // were named, or gone), the bridge's own recording
   const recorded = recordedCall(session);

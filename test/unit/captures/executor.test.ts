@@ -728,6 +728,28 @@ describe('CaptureExecutor', () => {
     expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
   });
 
+  it('settles a lost capture whose record cannot be read once it is claimed: the recording resumed, the lock released, its end told', async () => {
+    const t = await setup({
+      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
+    });
+    const captureId = 'cap_unread';
+    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
+    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+    // the store refuses the read of the capture's record (a command timed out), and answers the rest
+    const store = Object.create(t.store) as typeof t.store;
+    store.get = async (key: string) => {
+      if (key === t.keys.capture(SID, captureId)) throw StoreErrors.unavailable({ detail: 'Redis did not answer within 500 ms' });
+      return t.store.get(key);
+    };
+    const settler = new CaptureExecutor({ ...t.deps, records: new CaptureRecords(store, t.keys), bridges: () => undefined, instanceId: 'i2' });
+    await settler.settleLost(SID);
+    // claimed (failed) before the read: nobody else would resume it, so this settler does, the bridge's own recording
+    expect(t.resumed).toHaveLength(1);
+    expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+    expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
+    expect(t.events.filter((e) => e.type === 'capture.failed')).toEqual([expect.objectContaining({ captureId, reason: 'bridge-lost' })]);
+  });
+
   it('a capture that ends after the instance that took its call up settled it resumes nothing, and leaves the next capture its lock', async () => {
     const t = await setup({
       s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'in-progress' } },
