@@ -339,12 +339,15 @@ export class ProcessorDelivery {
    * the event still goes.
    */
   private async keepOutcome(rec: DeliveryRecord, result: DeliveryResult): Promise<void> {
+    // a tokenizing gateway's card token is not kept: it can be charged again, and the record is any
+    // supervisor's to read for hours (the event told the panels once; the app gets it as PaymentToken)
+    const { token: _token, ...kept } = result.body ?? {};
     const outcome: ProcessorOutcome = {
       processor: rec.processor,
       ok: result.ok,
       ...(result.status !== undefined ? { status: result.status } : {}),
       attempts: result.attempts,
-      ...(result.body !== undefined ? { result: result.body } : {}),
+      ...(result.body !== undefined ? { result: kept } : {}),
       at: Date.now(),
     };
     await this.deps.calls

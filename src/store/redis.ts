@@ -189,7 +189,10 @@ export class RedisStore implements Store {
     const why = reconnecting ? this.lastError! : cause;
     const text = why instanceof Error ? why.message : '';
     const code = (why as { code?: string } | undefined)?.code ?? '';
-    if (/^(WRONGPASS|NOAUTH)|invalid password/i.test(text)) return `authentication refused (${text.split(' ')[0]}): check the password in REDIS_URL`;
+    // Redis 6 and later say WRONGPASS or NOAUTH; older ones `ERR invalid password`
+    if (/^(WRONGPASS|NOAUTH)|invalid password/i.test(text)) {
+      return `authentication refused (${/^(WRONGPASS|NOAUTH)/.exec(text)?.[1] ?? 'invalid password'}): check the password in REDIS_URL`;
+    }
     if (code === 'ECONNREFUSED') return 'connection refused';
     if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection lost';
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';

@@ -141,6 +141,11 @@ describe('a twilio-generic-pay processor through the app', () => {
       brand: 'visa',
     });
 
+    // the call's record keeps each result for a panel that reloads, but not the card's token: it can be charged again
+    const kept = (await h.app.services.calls.get(approved.sid))!.processorResults!;
+    expect(kept.find((o) => o.processor === 'vaulter')!.result).toEqual({ approved: true, status: 'tokenized', last4: '1111', brand: 'visa' });
+    expect(JSON.stringify(kept)).not.toContain(tokenized.result!.token!);
+
     const declined = await pay(DECLINED_CARD, expiry);
     await waitFor(() => resultsFor(declined.sid).length === 2, 'both results of the declined call', 20000);
     const refusal = resultsFor(declined.sid).find((e) => e.processor === 'charger')!;
