@@ -75,7 +75,9 @@ export interface CallSession {
      * carry out a resume it did not answer in time). Not asked again until a sensitive field
      * needs a pause, which it gets as if the recording ran, sent no sooner than `lateUntil`
      * (epoch ms; 0 when Twilio answered the resume with an error and cannot carry it out),
-     * whichever instance sends it.
+     * whichever instance sends it. Also named by a stretch's pause that failed part-way, whose
+     * undo of the pauses before the failure Twilio did not answer (its `lateUntil`): the stop
+     * and the hold before a bridge wait for it too.
      */
     resumeFailed?: { lateUntil: number };
   };

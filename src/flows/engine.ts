@@ -38,7 +38,8 @@ export type EngineInput =
       first?: string | null;
     }
   /**
-   * `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms).
+   * `lateUntil`: a resume that failed unanswered may still be carried out until then (epoch ms):
+   * a failed resume's own, or the undo of the pauses a failed pause made before its failure.
    * `hold`: other applications' recordings on the caller's call paused for a bridge (the edge
    * put their SIDs on `handoff.recordingsHeld`)
    */
@@ -149,6 +150,10 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
         } else {
           // fail closed: no sensitive field is asked for while the recording may be running
           s.recording.pauseFailed = true;
+          // the undo of the pauses before the failure went unanswered: the next pause (the hold
+          // before a bridge) waits until it can no longer be carried out, as after a failed resume
+          const lateUntil = input.lateUntil ?? 0;
+          if (lateUntil > (s.recording.resumeFailed?.lateUntil ?? 0)) s.recording.resumeFailed = { lateUntil };
           failFields(flow, s, 'recording-pause-failed', ctx.now);
           s.step = flow.steps.length;
         }

@@ -280,7 +280,10 @@ export class FlowRunner {
    * carried out: sent before, the pause could be overtaken by it, and the caller would key the
    * next field into a running recording (or, before a bridge, the caller's keys to the agent into
    * a recording the bridge holds: the hold, and the stop of the flow's own, wait too). The controller orders the requests it sends itself
-   * (recording/controller.ts); this covers the resume another instance sent, as the session says.
+   * (recording/controller.ts); this covers the resume another instance sent, as the session says,
+   * and the undo of a stretch's pause that failed part-way, whose recordings the hold before a
+   * bridge lists: one whose undo Twilio has yet to carry out is listed paused, so left out of the
+   * hold, and would run through the bridge once it is carried out.
    */
   private async afterLateResume(s: CallSession): Promise<void> {
     const wait = (s.recording.resumeFailed?.lateUntil ?? 0) - this.now().getTime();
@@ -323,6 +326,16 @@ export class FlowRunner {
     // one that failed stays named: the next pause lists the call's recordings again
     if (outcome.ok) s.recording.sids = undefined;
     return outcome;
+  }
+
+  /**
+   * Until when a resume Twilio did not answer (no HTTP status) may still be carried out: until the
+   * REST client gives up on it (epoch ms; 0 when none went unanswered). A failed resume's own, or
+   * a failed pause's undo of the pauses before its failure (RecordingController.pauseAll).
+   */
+  private lateUntil(outcome: RecordingOutcome): number {
+    const late = outcome.unansweredSentMsAgo;
+    return !outcome.ok && late !== undefined ? this.now().getTime() + REST_TIMEOUT_MS - late : 0;
   }
 
   /** a resume held for keys pressed past a fixed-length field's end (flows/steps/collect.ts, RESUME_HOLD_MS) waits for its time */
@@ -394,7 +407,9 @@ export class FlowRunner {
         // a drop-in capture's first request listed the app's recordings as it began (capture-route.ts); a later stretch lists them again
         const outcome = dropin ? await dropin.pauseApp(s, log, pausedBy, input.kind === 'start') : await this.pauseRecordings(s, log);
         if (dropin || !outcome.ok || outcome.absent) stretch.paused = undefined;
-        res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok }, s, { now: this.now() });
+        // failed part-way, its undo of the pauses before the failure unanswered: the hold before a
+        // bridge, which lists the call's recordings, waits that out as it waits for a failed resume
+        res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok, lateUntil: this.lateUntil(outcome) }, s, { now: this.now() });
         // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
         if (dropin && outcome.absent) res.session.recording.status = 'none';
       } else if (res.effect.kind === 'stop-recording') {
@@ -413,10 +428,7 @@ export class FlowRunner {
         await this.untilHeld(resumeNotBefore);
         const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);
         stretch.paused = undefined;
-        // unanswered (no HTTP status), Twilio may yet carry it out, until the REST client gives up on it
-        const late = outcome.unansweredSentMsAgo;
-        const lateUntil = !outcome.ok && late !== undefined ? this.now().getTime() + REST_TIMEOUT_MS - late : 0;
-        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok, lateUntil }, s, { now: this.now() });
+        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok, lateUntil: this.lateUntil(outcome) }, s, { now: this.now() });
       }
     }
     const s = res.session;

@@ -495,6 +495,18 @@ ${handoff}`,
       expect(r.session.fields.cvv).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
       expect(r.session.recording).toMatchObject({ status: 'none', pauseFailed: true });
       expect(r.session.recording.othersPaused).toBeUndefined();
+      expect(r.session.recording.resumeFailed).toBeUndefined();
+    });
+
+    test('a pause that failed part-way, its undo unanswered: the hold before the bridge comes after it, and names until when it may still be carried out', () => {
+      const bridged = unrecorded('  mode: bridge\n');
+      const r = go(atCard(bridged), { kind: 'recording', op: 'pause', ok: false, lateUntil: 5 }, bridged);
+      expect(r.effect).toEqual({ kind: 'hold-recordings' });
+      expect(r.session.recording).toMatchObject({ status: 'none', pauseFailed: true, resumeFailed: { lateUntil: 5 } });
+      // a later time already named (a resume before that failed too) is kept
+      const earlier = atCard(bridged);
+      earlier.session.recording.resumeFailed = { lateUntil: 9 };
+      expect(go(earlier, { kind: 'recording', op: 'pause', ok: false, lateUntil: 5 }, bridged).session.recording.resumeFailed).toEqual({ lateUntil: 9 });
     });
 
     test('a resume that failed: the call goes on, and the next sensitive field is paused for again', () => {
