@@ -11,6 +11,10 @@
  * - Never twice at once. Each try first takes a lease (SET NX with expiry); every change to the
  *   record (tries counted, next try time, delivered, failed) is made while holding it. A lease
  *   of a crashed instance expires and another instance's poll takes the delivery over.
+ * - A try writes only its own round's record. A new round (a payment session completed again)
+ *   replaces the record while the round before may still be in flight; that try's late answer
+ *   then changes nothing (record, index, the call's result, the event), is logged, and the new
+ *   round is sent once it ends.
  * - Restart-safe. Pending state lives in the store only; `start()` polls the index and resumes.
  * - Values are read from the vault at send time and held only for the request. No log line,
  *   error or record carries a value or the caller's number: logs name the processor, the HTTP
@@ -81,6 +85,8 @@ export class ProcessorDelivery {
   private poller?: NodeJS.Timeout;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inflight = new Map<string, Promise<void>>();
+  /** deliveries asked to run while a try of theirs was in flight: run again once it ends */
+  private readonly again = new Set<string>();
 
   constructor(private readonly deps: ProcessorDeliveryDeps) {
     this.backoff = checkBackoff(deps.backoff ?? DEFAULT_BACKOFF);
@@ -192,10 +198,17 @@ export class ProcessorDelivery {
 
   private run(callSid: string, processor: string): void {
     const id = deliveryIndexMember(callSid, processor);
-    if (this.inflight.has(id)) return;
+    // a new round queued while the try before it is in flight is not dropped: it runs after it
+    if (this.inflight.has(id)) {
+      this.again.add(id);
+      return;
+    }
     const p = this.attempt(callSid, processor)
       .catch((e) => this.deps.log.error({ callSid, processor, code: errorCode(e) }, 'processor delivery try failed to run'))
-      .finally(() => this.inflight.delete(id));
+      .finally(() => {
+        this.inflight.delete(id);
+        if (this.again.delete(id)) this.schedule(callSid, processor, Date.now());
+      });
     this.inflight.set(id, p);
   }
 
@@ -247,7 +260,9 @@ export class ProcessorDelivery {
       }
       if ('failed' in prepared) return this.finish(rec, session, 'failed', { reason: prepared.failed });
       // count the try before it leaves: a crash mid-request still uses one up
-      if (!(await this.write({ ...rec, attempts, updatedAt: Date.now() }, session))) return;
+      const counted = await this.write({ ...rec, attempts, updatedAt: Date.now() }, session);
+      if (counted === 'superseded') return this.superseded(rec, 'not-sent');
+      if (counted === 'gone') return;
       outcome = await prepared.send(this.fetchImpl);
     }
 
@@ -264,24 +279,48 @@ export class ProcessorDelivery {
       'processor delivery failed: will retry',
     );
     const nextAt = Date.now() + delay;
-    if (await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason }, session)) {
-      this.schedule(callSid, processor.name, nextAt);
-    }
+    const kept = await this.write({ ...rec, attempts, nextAt, updatedAt: Date.now(), httpStatus: outcome.status, reason: outcome.reason }, session);
+    if (kept === 'superseded') return this.superseded({ ...rec, attempts }, 'retry', outcome.status);
+    if (kept === 'written') this.schedule(callSid, processor.name, nextAt);
   }
 
   /**
-   * Writes the record unless it was removed meanwhile (erasure); true when written. With it, the
-   * call's subject index entry is renewed (its TTL is the record's): a try may write after the
-   * call record's last write, and erasure finds the record only through that index.
+   * A try whose record a newer round replaced meanwhile (a payment session completed again while
+   * its request was in flight): its outcome is not this delivery's any more, so it changes nothing
+   * (no record, no index, no result on the call, no event), and the newer round, which may have
+   * been asked to run while this try held the lease, runs once this try ends. Logged without values.
    */
-  private async write(rec: DeliveryRecord, session: CallSession): Promise<boolean> {
-    let written = false;
+  private superseded(rec: DeliveryRecord, outcome: 'delivered' | 'failed' | 'retry' | 'not-sent', httpStatus?: number): void {
+    this.deps.log.warn(
+      { callSid: rec.callSid, processor: rec.processor, outcome, status: httpStatus, attempts: rec.attempts },
+      'processor delivery outcome dropped: a newer round replaced its record',
+    );
+    this.again.add(deliveryIndexMember(rec.callSid, rec.processor));
+  }
+
+  /**
+   * Writes the record unless it was removed meanwhile (erasure: 'gone') or a newer round replaced
+   * it ('superseded', enqueue); 'written' when written. With it, the call's subject index entry is
+   * renewed (its TTL is the record's): a try may write after the call record's last write, and
+   * erasure finds the record only through that index.
+   */
+  private async write(rec: DeliveryRecord, session: CallSession): Promise<'written' | 'gone' | 'superseded'> {
+    let written: 'written' | 'gone' | 'superseded' = 'gone';
     await this.deps.store.update(
       this.deps.keys.delivery(rec.callSid, rec.processor),
       (cur) => {
-        // run again on what won when another writer changed the record first: removed meanwhile, not written
-        written = cur !== null;
-        if (cur === null) return undefined;
+        // run again on what won when another writer changed the record first: removed meanwhile,
+        // or replaced by a newer round's (compare-and-set on the round), not written
+        if (cur === null) {
+          written = 'gone';
+          return undefined;
+        }
+        const now = parseRecord(cur);
+        if (now && now.round !== rec.round) {
+          written = 'superseded';
+          return undefined;
+        }
+        written = 'written';
         return JSON.stringify(rec);
       },
       this.ttlSeconds,
@@ -298,7 +337,8 @@ export class ProcessorDelivery {
   ): Promise<void> {
     const { store, keys, log } = this.deps;
     const done: DeliveryRecord = { ...rec, status, updatedAt: Date.now(), httpStatus: info.httpStatus, reason: info.reason };
-    await this.write(done, session);
+    // a newer round's record is left as it is, and so are its index entry, the call's result and the panels
+    if ((await this.write(done, session)) === 'superseded') return this.superseded(rec, status, info.httpStatus);
     await store.srem(keys.deliveries(), deliveryIndexMember(rec.callSid, rec.processor));
     if (status === 'failed') {
       log.error(

@@ -18,7 +18,17 @@ export interface Gateway {
   url: string;
   received: Received[];
   /** decides the answer to the n-th request (1-based) to a path */
-  answer: (n: number, req: Received) => { status: number; body?: unknown; delayMs?: number; /** sent as is instead of JSON of `body` */ raw?: string };
+  answer: (
+    n: number,
+    req: Received,
+  ) => {
+    status: number;
+    body?: unknown;
+    delayMs?: number;
+    /** the answer is held until this settles (a test releases it when it chooses) */
+    until?: Promise<unknown>;
+    /** sent as is instead of JSON of `body` */ raw?: string;
+  };
   close(): Promise<void>;
 }
 
@@ -46,7 +56,8 @@ export async function startGateway(): Promise<Gateway> {
         res.writeHead(a.status, { 'content-type': 'application/json' });
         res.end(a.raw ?? (a.body === undefined ? '' : JSON.stringify(a.body)));
       };
-      if (a.delayMs) setTimeout(send, a.delayMs);
+      if (a.until) void a.until.then(send, send);
+      else if (a.delayMs) setTimeout(send, a.delayMs);
       else send();
     });
   });

@@ -198,6 +198,47 @@ describe('ProcessorDelivery', () => {
     expect(JSON.parse((await store.get(keys.delivery(s.callSid, 'gateway')))!)).toMatchObject({ status: 'failed', reason: 'superseded', round: 'PK1' });
   });
 
+  test("a round's answer that arrives after a newer round replaced its record changes nothing; the newer round is sent and its result kept", async () => {
+    const d = delivery();
+    await d.start();
+    const s = await paymentCall(['card', 'expiry', 'cvv']);
+    const completed = (id: string) => ({ id, status: 'completed' as const, blanket: false, fields: [], createdAt: 0 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // the first round's answer is held until the second round is queued; the second's comes at once
+    gw.answer = (n) =>
+      n === 1
+        ? { status: 200, body: { approved: false, reference: 'ch_first' }, until: held }
+        : { status: 200, body: { approved: true, reference: 'ch_second' } };
+    const key = keys.delivery(s.callSid, 'gateway');
+    try {
+      await d.onCallUpdated((await calls.update(s.callSid, (x) => void (x.payment = completed('PK1'))))!);
+      await waitFor(() => charges().length === 1);
+      // the agent took the card again and completed a second session while PK1's request is in flight
+      await d.onCallUpdated((await calls.update(s.callSid, (x) => void (x.payment = completed('PK2'))))!);
+      expect(JSON.parse((await store.get(key))!)).toMatchObject({ status: 'pending', round: 'PK2', attempts: 0, earlier: ['PK1'] });
+    } finally {
+      release();
+    }
+    await waitFor(() => results.length > 0);
+    // the second round runs once the first's try ended (its lease): that try, its late answer, is over
+    expect(results[0].result).toEqual({ ok: true, status: 200, body: { approved: true, reference: 'ch_second' }, attempts: 1 });
+    expect(results).toHaveLength(1);
+    expect(charges().map((c) => c.headers['idempotency-key'])).toEqual([
+      idempotencyKey(s.callSid, 'gateway', 'PK1'),
+      idempotencyKey(s.callSid, 'gateway', 'PK2'),
+    ]);
+    expect(JSON.parse((await store.get(key))!)).toMatchObject({ status: 'delivered', round: 'PK2', attempts: 1, httpStatus: 200, earlier: ['PK1'] });
+    expect(await store.smembers(keys.deliveries())).toEqual([]);
+    expect((await calls.get(s.callSid))!.processorResults).toEqual([
+      expect.objectContaining({ processor: 'gateway', ok: true, attempts: 1, result: { approved: true, reference: 'ch_second' } }),
+    ]);
+    // the late answer's line names no value, only that it was dropped
+    const line = JSON.parse(logged.lines.find((l) => l.includes('a newer round replaced its record'))!);
+    expect(line).toMatchObject({ callSid: s.callSid, processor: 'gateway', outcome: 'delivered', status: 200, attempts: 1 });
+    for (const text of logged.lines) for (const v of [PAN, CVV, 'ch_first']) expect(text).not.toContain(v);
+  });
+
   test('fails 3 times then succeeds: retried after ~0.5 s, 1 s, 2 s with one Idempotency-Key, delivered once', async () => {
     gw.answer = (n) => (n <= 3 ? { status: 503, body: { error: 'busy' } } : { status: 201, body: { id: 'ch_1' } });
     const d = delivery(); // the default backoff: 500 ms base
