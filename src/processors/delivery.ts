@@ -298,6 +298,12 @@ export class ProcessorDelivery {
     this.again.add(deliveryIndexMember(rec.callSid, rec.processor));
   }
 
+  private async audit(rec: DeliveryRecord, type: string, info: { httpStatus?: number; reason?: string }): Promise<void> {
+    await this.deps.audit
+      ?.append(rec.callSid, { type, processor: rec.processor, httpStatus: info.httpStatus, reason: info.reason, attempts: rec.attempts })
+      .catch((e) => this.deps.log.warn({ callSid: rec.callSid, code: errorCode(e) }, 'audit append failed'));
+  }
+
   /**
    * Writes the record unless it was removed meanwhile (erasure: 'gone') or a newer round replaced
    * it ('superseded', enqueue); 'written' when written. With it, the call's subject index entry is
@@ -338,7 +344,11 @@ export class ProcessorDelivery {
     const { store, keys, log } = this.deps;
     const done: DeliveryRecord = { ...rec, status, updatedAt: Date.now(), httpStatus: info.httpStatus, reason: info.reason };
     // a newer round's record is left as it is, and so are its index entry, the call's result and the panels
-    if ((await this.write(done, session)) === 'superseded') return this.superseded(rec, status, info.httpStatus);
+    if ((await this.write(done, session)) === 'superseded') {
+      // the processor answered a round no longer the call's: it may have charged it, so the trail says so
+      await this.audit(rec, `processor.${status}`, { httpStatus: info.httpStatus, reason: 'superseded' });
+      return this.superseded(rec, status, info.httpStatus);
+    }
     await store.srem(keys.deliveries(), deliveryIndexMember(rec.callSid, rec.processor));
     if (status === 'failed') {
       log.error(
@@ -346,17 +356,7 @@ export class ProcessorDelivery {
         'processor delivery failed: giving up',
       );
     }
-    if (this.deps.audit) {
-      await this.deps.audit
-        .append(rec.callSid, {
-          type: `processor.${status}`,
-          processor: rec.processor,
-          httpStatus: info.httpStatus,
-          reason: info.reason,
-          attempts: rec.attempts,
-        })
-        .catch((e) => log.warn({ callSid: rec.callSid, code: errorCode(e) }, 'audit append failed'));
-    }
+    await this.audit(rec, `processor.${status}`, { httpStatus: info.httpStatus, reason: info.reason });
     const result: DeliveryResult = {
       ok: status === 'delivered',
       ...(info.httpStatus !== undefined ? { status: info.httpStatus } : {}),

@@ -199,7 +199,8 @@ describe('ProcessorDelivery', () => {
   });
 
   test("a round's answer that arrives after a newer round replaced its record changes nothing; the newer round is sent and its result kept", async () => {
-    const d = delivery();
+    const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
+    const d = delivery({ audit });
     await d.start();
     const s = await paymentCall(['card', 'expiry', 'cvv']);
     const completed = (id: string) => ({ id, status: 'completed' as const, blanket: false, fields: [], createdAt: 0 });
@@ -237,6 +238,13 @@ describe('ProcessorDelivery', () => {
     const line = JSON.parse(logged.lines.find((l) => l.includes('a newer round replaced its record'))!);
     expect(line).toMatchObject({ callSid: s.callSid, processor: 'gateway', outcome: 'delivered', status: 200, attempts: 1 });
     for (const text of logged.lines) for (const v of [PAN, CVV, 'ch_first']) expect(text).not.toContain(v);
+    // the processor answered the first round (it may have charged it): the trail says so, and that it was superseded
+    const trail = await audit.verify(s.callSid);
+    expect(trail.verified).toBe(true);
+    expect(trail.entries.map((e) => [e.type, e.reason, e.httpStatus])).toEqual([
+      ['processor.delivered', 'superseded', 200],
+      ['processor.delivered', undefined, 200],
+    ]);
   });
 
   test('fails 3 times then succeeds: retried after ~0.5 s, 1 s, 2 s with one Idempotency-Key, delivered once', async () => {
