@@ -27,7 +27,7 @@ import { fieldState, maskProgress, maxLengthFor, validate, writeField, type Fiel
 import { announceEnd, type AnnounceDeps } from './announce';
 import { DigitCollector } from './collector';
 import { LOST, settleLostCapture } from './lost';
-import { bridgeHolds, captureRecordings, heldAfter, heldByBridge, ownResumed } from './recorded';
+import { bridgeHolds, captureRecordings, heldByBridge, lateResumeUntil, resumeCapture } from './recorded';
 import type { CaptureRecords } from './records';
 import type { CancelResult, CaptureRecord, CaptureRequest, StartResult } from './types';
 import { errFields } from '../log';
@@ -149,14 +149,6 @@ interface Running {
 
 /** a cancel names who asked (AuditTrail.actor), for the `capture.cancelled` entry */
 type Ending = { status: 'finish' } | { status: 'failed'; reason: string } | { status: 'cancelled'; actor?: string };
-
-/**
- * Until when a resume of a capture's recordings may still be carried out (epoch ms): one Twilio
- * did not answer is over once the REST client gave up on it; undefined when each was answered.
- */
-export function lateResumeUntil(resume: { ok: boolean; unansweredSentMsAgo?: number }, now: Date, restTimeoutMs: number): number | undefined {
-  return !resume.ok && resume.unansweredSentMsAgo !== undefined ? now.getTime() + restTimeoutMs - resume.unansweredSentMsAgo : undefined;
-}
 
 export const newCaptureId = () => 'cap_' + randomBytes(12).toString('base64url');
 
@@ -497,28 +489,8 @@ export class CaptureExecutor {
       return;
     }
     try {
-      // the caller's call's others stay paused: the bridge holds them from now on (bridgeHolds)
-      const { resume: resumed, hold } = bridgeHolds(callSid, run.recordings);
       // the capture's resume is part of the action of whoever started it (a cancel names its own actor on capture.cancelled)
-      const resume = await this.d.recording.resumeAll(resumed, callSid, run.record.actor).catch((err: unknown) => {
-        log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
-        return { ok: false, twilioStatus: 'network' } as const;
-      });
-      const lateUntil = lateResumeUntil(resume, this.now(), this.d.restTimeoutMs);
-      await this.d.calls
-        .update(callSid, (s) => {
-          if (s.capture?.id === run.record.captureId) s.capture.status = run.record.status;
-          s.captureResumeLateUntil = lateUntil;
-          if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-          const held = heldAfter(resume, resumed);
-          s.heldRecordings = held.length ? held : undefined;
-          s.handoff.recordingsHeld = heldByBridge(s, hold);
-        })
-        .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
-      if (hold.length)
-        await this.d.audit
-          .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: run.record.actor })
-          .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
+      await resumeCapture(this.d, callSid, run.recordings, { actor: run.record.actor, now: () => this.now(), log, outcome: run.record });
       run.record.endedAt = this.now().getTime();
       await this.d.records.keep(run.record, this.d.calls).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture record not saved'));
       await this.d.records.unlockIf(callSid, run.record.captureId).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));

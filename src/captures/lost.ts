@@ -10,8 +10,8 @@
  */
 import { errFields } from '../log';
 import { announceEnd } from './announce';
-import { lateResumeUntil, type ExecutorDeps } from './executor';
-import { bridgeHolds, heldAfter, heldByBridge, ownResumed, recordedCall } from './recorded';
+import type { ExecutorDeps } from './executor';
+import { recordedCall, resumeCapture } from './recorded';
 import type { CaptureRecord } from './types';
 
 /** why a capture whose bridge was lost with its instance ended (the call goes on elsewhere) */
@@ -59,27 +59,9 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: () =>
   // were named, or gone), the bridge's own recording
   const recorded = recordedCall(session);
   const recordings = kept?.recordings ?? [recorded];
-  // the caller's call's others stay paused: the bridge holds them (bridgeHolds)
-  const { resume: resumed, hold } = bridgeHolds(callSid, recordings);
-  // named for whoever started the capture, as its own end would have (executor.ts endRun)
-  const resume = await d.recording.resumeAll(resumed, callSid, kept?.actor).catch((err: unknown) => {
-    log.warn({ err: errFields(err) }, 'recording resume after a lost capture did not complete');
-    return { ok: false, twilioStatus: 'network' } as const;
-  });
-  const lateUntil = lateResumeUntil(resume, now(), d.restTimeoutMs);
-  await d.calls
-    .update(callSid, (s) => {
-      s.captureResumeLateUntil = lateUntil;
-      if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
-      const held = heldAfter(resume, resumed);
-      s.heldRecordings = held.length ? held : undefined;
-      s.handoff.recordingsHeld = heldByBridge(s, hold);
-    })
-    .catch((err: unknown) => log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
-  if (hold.length)
-    await d.audit
-      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: kept?.actor })
-      .catch((err: unknown) => log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
+  // named for whoever started the capture, as its own end would have (executor.ts endRun); the
+  // claim above wrote its outcome on the call already
+  await resumeCapture(d, callSid, recordings, { actor: kept?.actor, now, log });
   // last: the next capture pauses only once this resume is over, or waits for it (afterLateResume)
   await d.records.unlockIf(callSid, capture.id).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
   const record: CaptureRecord = kept ?? {

@@ -1,7 +1,10 @@
 /** Which recordings a capture pauses and resumes. */
 import type { Logger } from 'pino';
 import type { CallSession } from '../calls/session';
+import { errFields } from '../log';
 import { stretchRecordings, type RecordingList, type RecordingRef } from '../recording/stretch';
+import type { ExecutorDeps } from './executor';
+import type { CaptureRecord } from './types';
 
 export interface RecordedCall {
   callSid: string;
@@ -81,6 +84,52 @@ export function ownResumed(resume: { ok: boolean; failed?: readonly RecordingRef
   if (resume.ok) return true;
   const own = recordings[0];
   return own !== undefined && resume.failed !== undefined && !resume.failed.some((r) => sameRecording(r, own));
+}
+
+/**
+ * Until when a resume of a capture's recordings may still be carried out (epoch ms): one Twilio
+ * did not answer is over once the REST client gave up on it; undefined when each was answered.
+ */
+export function lateResumeUntil(resume: { ok: boolean; unansweredSentMsAgo?: number }, now: Date, restTimeoutMs: number): number | undefined {
+  return !resume.ok && resume.unansweredSentMsAgo !== undefined ? now.getTime() + restTimeoutMs - resume.unansweredSentMsAgo : undefined;
+}
+
+/**
+ * A capture's end, wherever it ends (executor.ts endRun, or lost.ts for one lost with its
+ * instance): resumes what it paused, named for `actor`, but what the bridge holds from now on
+ * (the caller's call's others: bridgeHolds, audited as held); then writes on the call until
+ * when that resume may still land, whether the bridge's own recording runs again, and what is
+ * left paused. `outcome`: the capture's status, written on the call's record while it names the
+ * capture; none where the end's claim wrote it already (lost.ts). Nothing here throws: a resume,
+ * write or audit that fails is logged, and the capture's end goes on.
+ */
+export async function resumeCapture(
+  d: Pick<ExecutorDeps, 'calls' | 'recording' | 'audit' | 'restTimeoutMs'>,
+  callSid: string,
+  recordings: readonly RecordingRef[],
+  o: { actor?: string; now: () => Date; log: Logger; outcome?: Pick<CaptureRecord, 'captureId' | 'status'> },
+): Promise<void> {
+  const { resume: resumed, hold } = bridgeHolds(callSid, recordings);
+  const resume = await d.recording.resumeAll(resumed, callSid, o.actor).catch((err: unknown) => {
+    o.log.warn({ err: errFields(err) }, 'recording resume after the capture did not complete');
+    return { ok: false, twilioStatus: 'network' } as const;
+  });
+  const lateUntil = lateResumeUntil(resume, o.now(), d.restTimeoutMs);
+  const outcome = o.outcome;
+  await d.calls
+    .update(callSid, (s) => {
+      if (outcome && s.capture?.id === outcome.captureId) s.capture.status = outcome.status;
+      s.captureResumeLateUntil = lateUntil;
+      if (ownResumed(resume, resumed) && s.agentRecording?.status === 'paused') s.agentRecording.status = 'in-progress';
+      const held = heldAfter(resume, resumed);
+      s.heldRecordings = held.length ? held : undefined;
+      s.handoff.recordingsHeld = heldByBridge(s, hold);
+    })
+    .catch((err: unknown) => o.log.warn({ err: errFields(err) }, 'call not updated with the capture outcome'));
+  if (hold.length)
+    await d.audit
+      .append(callSid, { type: 'recording.held', where: 'bridge', recordingSids: hold.join(','), actor: o.actor })
+      .catch((err: unknown) => o.log.warn({ err: errFields(err) }, 'recordings held for the bridge not audited'));
 }
 
 /** the same recording: on the same call, by the same SID (or both Twilio.CURRENT) */
