@@ -14,6 +14,7 @@ import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token, nextLeg } from '../support/agents';
 import { speech } from '../support/audio';
+import { bridgedOn } from '../support/failover';
 import { systemMessage } from '../../src/flows/prompt-defaults';
 
 const PUB = 'https://ivr.failover.test';
@@ -45,14 +46,8 @@ afterEach(async () => {
   }
 });
 
-/** the call's latest <Connect><Stream> leg once it is another than `before` and open */
 /** a call to alice's flow (dialled at once, recorded), bridged on A, Twilio's requests routed to A */
-async function bridgedOnA() {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall, agent } = await agentSide(a, call.sid);
-  return { call, caller, agentCall, agent };
-}
+const bridgedOnA = () => bridgedOn(a, PUB);
 
 const bridgedAgain = (h: Harness, callSid: string) => waitFor(() => h.app.services.bridges.get(callSid)?.state === 'bridged', 'bridged again', 10_000);
 

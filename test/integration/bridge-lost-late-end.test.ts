@@ -7,36 +7,20 @@
  * still land is on the call. A's end read the lock as its own, then B's settling released it:
  * the next capture paused on B, and A's late resume then ran the recording while the caller keyed.
  */
-import type { MediaLeg } from '../../tools/emulator';
-import { startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, nextLeg, placeCall, token } from '../support/agents';
-import fs from 'node:fs';
+import { waitFor } from '../support/harness';
+import { api, token } from '../support/agents';
+import { bridgedOn, cardKeyed, instancePair, nextCapture, resumeCarriedOut, takenUpBy } from '../support/failover';
 
 const PUB = 'https://ivr.late-end.test';
 /** A's resume is answered this late: past its 3 s bound, within the REST client's 5 s, so carried out then */
 const LATE_RESUME_MS = 4_000;
 
-let flowsDir: string;
-let a: Harness;
-let b: Harness;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  a = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true });
-  // B settles a capture it took up soon after, while A's own end of it is still under way
-  b = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true, emulator: a.emulator, keyPrefix: a.keyPrefix, build: { lostCaptureGraceMs: 200 } });
-});
-
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+// B settles a capture it took up soon after, while A's own end of it is still under way
+const pair = instancePair(PUB, { lostCaptureGraceMs: 200 });
 
 it("a capture's end on the instance that lost the bridge, its resume late, and its settling on the instance that took it up: the next capture's pause is not undone", async () => {
-  a.emulator.routeOrigin(PUB, a.url);
-  const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-  const { agentCall } = await agentSide(a, call.sid);
+  const { a, b } = pair;
+  const { call, caller, agentCall } = await bridgedOn(a, PUB);
   await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
   const alice = token(a, 'alice');
   const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
@@ -49,42 +33,18 @@ it("a capture's end on the instance that lost the bridge, its resume late, and i
   a.emulator.faults.recordingResume = { delayMs: LATE_RESUME_MS, times: 1 };
   const droppedAt = a.emulator.now();
   await caller.drop();
-  const caller2: MediaLeg = await nextLeg(call, caller, "the caller's stream to B");
-  await waitFor(() => b.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged on B', 10_000);
+  const caller2 = await takenUpBy(b, call, caller, "the caller's stream to B");
   // B took the call up while A's resume was still unanswered: the case this test is about
   expect(a.emulator.now() - droppedAt).toBeLessThan(2_500);
 
   // the agent starts the next capture as soon as the call takes one (409 while the first holds it); it runs on B
-  const second = await waitFor(
-    async () => {
-      const r = await api(b, 'POST', `/v1/calls/${call.sid}/captures`, token(b, 'alice'), { name: 'card', kind: 'card-number' });
-      return r.status === 409 ? null : r;
-    },
-    'the next capture started',
-    15_000,
-  );
+  const second = await nextCapture(b, call.sid, { name: 'card', kind: 'card-number' });
   expect(second.status).toBe(201);
   // A's late resume, carried out by Twilio
-  await waitFor(
-    () =>
-      a.emulator
-        .timelineFor(agentCall.sid)
-        .some(
-          (e) =>
-            e.type === 'rest' && e.t >= droppedAt + LATE_RESUME_MS && e.method === 'POST' && /\/Recordings\//.test(e.path) && e.params.Status === 'in-progress',
-        ),
-    "A's late resume answered",
-    10_000,
-  );
+  await resumeCarriedOut(a, agentCall.sid, droppedAt + LATE_RESUME_MS, "A's late resume answered");
 
   // the caller keys the card into the next capture: the recording is paused throughout
-  const keysFrom = a.emulator.now();
-  await caller2.sendAudio(keyed('4111111111111111#'));
-  const keysTo = a.emulator.now();
-  await waitFor(
-    async () => (await api(b, 'GET', `/v1/calls/${call.sid}/captures/${second.body.captureId}`, token(b, 'alice'))).body.status === 'completed',
-    'the next capture completed',
-  );
+  const { keysFrom, keysTo } = await cardKeyed(b, caller2, call.sid, second.body.captureId);
   expect(a.emulator.recordingStatusAt(agentCall.sid, keysFrom)).toBe('paused');
   expect(a.emulator.timelineFor(agentCall.sid).filter((e) => e.type === 'recording' && e.t >= keysFrom && e.t <= keysTo)).toEqual([]);
   // one end of the first capture was told, the lost bridge's

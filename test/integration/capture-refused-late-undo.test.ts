@@ -12,30 +12,15 @@
  * (`captureResumeLateUntil`), as a capture's end does, before it releases the lock, and the next
  * capture pauses no sooner.
  */
-import fs from 'node:fs';
-import type { MediaLeg } from '../../tools/emulator';
-import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
-import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, nextLeg, placeCall, token } from '../support/agents';
+import { appRecording, waitFor } from '../support/harness';
+import { api, token } from '../support/agents';
+import { bridgedOn, cardKeyed, instancePair, nextCapture, resumeCarriedOut, takenUpBy } from '../support/failover';
 
 const PUB = 'https://ivr.refused-undo.test';
 /** the undo is answered this late: past its 3 s bound, within the REST client's 5 s, so carried out then */
 const LATE_UNDO_MS = 4_500;
 
-let flowsDir: string;
-let a: Harness;
-let b: Harness;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  a = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true });
-  b = await startHarness({ flowsDir, publicUrl: PUB, ownMediaUrl: true, emulator: a.emulator, keyPrefix: a.keyPrefix });
-});
-
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+const pair = instancePair(PUB);
 
 const cases: [string, 'agent' | 'caller'][] = [
   // pauseAll: the agent call's own paused, then the other on the agent's call refused; the controller undoes the first
@@ -47,9 +32,8 @@ const cases: [string, 'agent' | 'caller'][] = [
 it.each(cases)(
   'a capture refused after a pause: %s; its undo answered late; the next capture, on the instance the bridge moved to, pauses after it',
   async (_what, where) => {
-    a.emulator.routeOrigin(PUB, a.url);
-    const { call, caller } = await placeCall(a, ALICE_NUMBER, 'bridged');
-    const { agentCall } = await agentSide(a, call.sid);
+    const { a, b } = pair;
+    const { call, caller, agentCall } = await bridgedOn(a, PUB);
     await waitFor(() => agentCall.recordings[0]?.sid && agentCall.recordingStatus === 'in-progress', "the agent call's recording");
     const own = agentCall.recordings[0].sid;
     await appRecording(a, where === 'agent' ? agentCall.sid : call.sid);
@@ -65,41 +49,18 @@ it.each(cases)(
     // the caller's stream to A cut off (A alive), Twilio reaching B now, while A's undo is unanswered
     a.emulator.routeOrigin(PUB, b.url);
     await caller.drop();
-    const caller2: MediaLeg = await nextLeg(call, caller, "the caller's stream to B");
-    await waitFor(() => b.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged on B', 10_000);
+    const caller2 = await takenUpBy(b, call, caller, "the caller's stream to B");
     expect(a.emulator.now() - undoneFrom).toBeLessThan(LATE_UNDO_MS - 1_000);
     expect(await refused).toMatchObject({ status: 503, body: { error: 'recording-pause-failed' } });
 
     // the agent starts the next capture as soon as the call takes one (409 while the refused one holds the lock); it runs on B
-    const next = await waitFor(
-      async () => {
-        const r = await api(b, 'POST', `/v1/calls/${call.sid}/captures`, token(b, 'alice'), { name: 'card', kind: 'card-number' });
-        return r.status === 409 ? null : r;
-      },
-      'the next capture started',
-      15_000,
-    );
+    const next = await nextCapture(b, call.sid, { name: 'card', kind: 'card-number' });
     expect(next.status).toBe(201);
     // A's late undo, carried out by Twilio (the only resume of the agent call's recording before the caller keys)
-    await waitFor(
-      () =>
-        a.emulator
-          .timelineFor(agentCall.sid)
-          .some(
-            (e) => e.type === 'rest' && e.t >= undoneFrom && e.method === 'POST' && e.path.includes(`/Recordings/${own}`) && e.params.Status === 'in-progress',
-          ),
-      "A's late undo answered",
-      10_000,
-    );
+    await resumeCarriedOut(a, agentCall.sid, undoneFrom, "A's late undo answered", own);
 
     // the caller keys the card into the next capture: the agent call's recording is paused throughout
-    const keysFrom = a.emulator.now();
-    await caller2.sendAudio(keyed('4111111111111111#'));
-    const keysTo = a.emulator.now();
-    await waitFor(
-      async () => (await api(b, 'GET', `/v1/calls/${call.sid}/captures/${next.body.captureId}`, token(b, 'alice'))).body.status === 'completed',
-      'the next capture completed',
-    );
+    const { keysFrom, keysTo } = await cardKeyed(b, caller2, call.sid, next.body.captureId);
     expect(a.emulator.recordingStatusAt(agentCall.sid, keysFrom, own)).toBe('paused');
     expect(a.emulator.timelineFor(agentCall.sid).filter((e) => e.type === 'recording' && e.recordingSid === own && e.t >= keysFrom && e.t <= keysTo)).toEqual(
       [],
