@@ -14,7 +14,7 @@ import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token, nextLeg } from '../support/agents';
 import { speech } from '../support/audio';
-import { bridgedOn } from '../support/failover';
+import { bridgedOn, capturePaused } from '../support/failover';
 import { systemMessage } from '../../src/flows/prompt-defaults';
 
 const PUB = 'https://ivr.failover.test';
@@ -232,11 +232,8 @@ it("the caller's stream cut off (no stop) on a live instance: taken up again the
 
 it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lost), its recording resumed; the next runs', async () => {
   const { call, caller, agentCall } = await bridgedOnA();
-  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
   const alice = token(a, 'alice');
-  const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
-  expect(first.status).toBe(201);
-  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  const first = await capturePaused(a, call.sid, agentCall, { name: 'card', kind: 'card-number' });
   await caller.drop();
   const ended = await waitFor(async () => {
     const r = (await api(a, 'GET', `/v1/calls/${call.sid}/captures/${first.body.captureId}`, alice)).body as { status: string; reason?: string };
@@ -260,11 +257,8 @@ it('a capture on a bridge whose caller stream is cut off ends at once (bridge-lo
 
 it("a capture's resume Twilio answers late on the instance that lost the bridge does not undo the next capture's pause on the instance that took it up", async () => {
   const { call, caller, agentCall } = await bridgedOnA();
-  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
   const alice = token(a, 'alice');
-  const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
-  expect(first.status).toBe(201);
-  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  const first = await capturePaused(a, call.sid, agentCall, { name: 'cvv', kind: 'security-code' });
   // the caller's stream to A cut off (A alive), Twilio reaching B now; A's resume at the capture's
   // end is answered past its bound and carried out then, after A has let the capture go
   a.emulator.routeOrigin(PUB, b.url);

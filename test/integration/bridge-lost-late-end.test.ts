@@ -7,9 +7,7 @@
  * still land is on the call. A's end read the lock as its own, then B's settling released it:
  * the next capture paused on B, and A's late resume then ran the recording while the caller keyed.
  */
-import { waitFor } from '../support/harness';
-import { api, token } from '../support/agents';
-import { bridgedOn, cardKeyed, instancePair, nextCapture, resumeCarriedOut, takenUpBy } from '../support/failover';
+import { bridgedOn, capturePaused, cardKeyed, instancePair, nextCapture, resumeCarriedOut, takenUpBy } from '../support/failover';
 
 const PUB = 'https://ivr.late-end.test';
 /** A's resume is answered this late: past its 3 s bound, within the REST client's 5 s, so carried out then */
@@ -21,11 +19,7 @@ const pair = instancePair(PUB, { lostCaptureGraceMs: 200 });
 it("a capture's end on the instance that lost the bridge, its resume late, and its settling on the instance that took it up: the next capture's pause is not undone", async () => {
   const { a, b } = pair;
   const { call, caller, agentCall } = await bridgedOn(a, PUB);
-  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
-  const alice = token(a, 'alice');
-  const first = await api(a, 'POST', `/v1/calls/${call.sid}/captures`, alice, { name: 'cvv', kind: 'security-code' });
-  expect(first.status).toBe(201);
-  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  const first = await capturePaused(a, call.sid, agentCall, { name: 'cvv', kind: 'security-code' });
 
   // the caller's stream to A cut off (A alive), Twilio reaching B now; A ends the capture at once,
   // its resume answered late

@@ -87,3 +87,17 @@ export async function takenUpBy(h: Harness, call: EmulatedCall, before: MediaLeg
   await waitFor(() => h.app.services.bridges.get(call.sid)?.state === 'bridged', 'bridged again', 10_000);
   return leg;
 }
+
+/** alice's capture on `h`, started once the agent call records, and running: that recording paused for it */
+export async function capturePaused(
+  h: Harness,
+  callSid: string,
+  agentCall: EmulatedCall,
+  body: { name: string; kind: string },
+): Promise<{ status: number; body: any }> {
+  await waitFor(() => agentCall.recordingStatus === 'in-progress', "the agent call's recording");
+  const capture = await api(h, 'POST', `/v1/calls/${callSid}/captures`, token(h, 'alice'), body);
+  expect(capture.status).toBe(201);
+  await waitFor(() => agentCall.recordingStatus === 'paused', 'paused for the capture');
+  return capture;
+}
