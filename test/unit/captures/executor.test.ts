@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
-import { CaptureExecutor, CaptureRecords, captureView, type KeyPress } from '../../../src/captures';
+import { CaptureExecutor, CaptureRecords, captureView, type CaptureRecord, type KeyPress } from '../../../src/captures';
 import type { ExecutorDeps } from '../../../src/captures/executor';
 import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
@@ -179,6 +179,34 @@ async function setup(
       }, 5);
     });
   return { lookup, store, keys, calls, bridge, log, events, outcomes, vaulted, erased, records, ex, deps, settled, paused, resumed, resumedAt, audited };
+}
+
+/** a bridged call whose agent call's own recording is `status` */
+const bridgedRecording = (status: 'paused' | 'in-progress'): Partial<CallSession> => ({
+  handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) },
+  agentRecording: { sid: 'RE' + '4'.repeat(32), status },
+});
+
+/**
+ * What an instance lost with its capture leaves: the capture's record (a card capture running,
+ * nothing keyed, `record` over it; none with null), its lock, and the call's record naming it running.
+ */
+async function leftByLost(t: Awaited<ReturnType<typeof setup>>, captureId: string, record: Partial<CaptureRecord> | null = {}): Promise<void> {
+  if (record)
+    await t.records.save({
+      captureId,
+      callSid: SID,
+      name: 'card',
+      kind: 'card-number',
+      blanket: false,
+      status: 'capturing',
+      entered: 0,
+      masked: '',
+      startedAt: 1,
+      ...record,
+    });
+  expect(await t.records.lock(SID, captureId, 150)).toBe(true);
+  await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
 }
 
 describe('DigitCollector', () => {
@@ -616,20 +644,7 @@ describe('CaptureExecutor', () => {
 
     it("a capture lost with its instance resumes every recording its record names on the agent's call, and leaves the caller's call's to the bridge's hold", async () => {
       const t = await setup({ s: { ...bridged, agentRecording: { sid: OWN, status: 'paused' } } });
-      await t.records.save({
-        captureId: 'cap_lost',
-        callSid: SID,
-        name: 'card',
-        kind: 'card-number',
-        blanket: false,
-        status: 'capturing',
-        entered: 0,
-        masked: '',
-        startedAt: 1,
-        recordings: all,
-      });
-      expect(await t.records.lock(SID, 'cap_lost', 150)).toBe(true);
-      await t.calls.update(SID, (s) => void (s.capture = { id: 'cap_lost', name: 'card', kind: 'card-number', status: 'capturing' }));
+      await leftByLost(t, 'cap_lost', { recordings: all });
       await t.ex.settleLost(SID);
       expect(t.resumed).toEqual([agentCalls]);
       expect((await t.calls.get(SID))?.agentRecording?.status).toBe('in-progress');
@@ -638,24 +653,10 @@ describe('CaptureExecutor', () => {
   });
 
   it('settles a capture its instance was lost with: failed bridge-lost, recording resumed, lock released, once', async () => {
-    const t = await setup({
-      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
-    });
+    const t = await setup({ s: bridgedRecording('paused') });
     // what the lost instance left: the record, the lock, the call naming the capture running
     const captureId = 'cap_lost';
-    await t.records.save({
-      captureId,
-      callSid: SID,
-      name: 'card',
-      kind: 'card-number',
-      blanket: false,
-      status: 'capturing',
-      entered: 6,
-      masked: '******',
-      startedAt: 1,
-    });
-    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
-    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+    await leftByLost(t, captureId, { entered: 6, masked: '******' });
 
     await t.ex.settleLost(SID);
     expect(t.events.filter((e) => e.type === 'capture.failed')).toEqual([expect.objectContaining({ captureId, reason: 'bridge-lost', entered: 6 })]);
@@ -674,26 +675,14 @@ describe('CaptureExecutor', () => {
     let t: Awaited<ReturnType<typeof setup>> | undefined = undefined;
     const atResume: Array<{ lock: string | null; capture?: string }> = [];
     t = await setup({
-      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
+      s: bridgedRecording('paused'),
       onResume: async () => {
         const s = await t!.calls.get(SID);
         atResume.push({ lock: await t!.store.get(t!.keys.captureLock(SID)), capture: s?.capture?.status });
       },
     });
     const captureId = 'cap_lost';
-    await t.records.save({
-      captureId,
-      callSid: SID,
-      name: 'card',
-      kind: 'card-number',
-      blanket: false,
-      status: 'capturing',
-      entered: 0,
-      masked: '',
-      startedAt: 1,
-    });
-    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
-    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+    await leftByLost(t, captureId);
 
     await Promise.all([t.ex.settleLost(SID), t.ex.settleLost(SID)]);
     // one settler claimed it (the call's record turned from capturing to failed): it alone resumed, the lock still held
@@ -707,7 +696,7 @@ describe('CaptureExecutor', () => {
     const atResume: Array<{ lock: string | null; capture?: string }> = [];
     let settling: Promise<void> | undefined;
     t = await setup({
-      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'in-progress' } },
+      s: bridgedRecording('in-progress'),
       onResume: async () => {
         const s = await t!.calls.get(SID);
         atResume.push({ lock: await t!.store.get(t!.keys.captureLock(SID)), capture: s?.capture?.status });
@@ -729,12 +718,9 @@ describe('CaptureExecutor', () => {
   });
 
   it('settles a lost capture whose record cannot be read once it is claimed: the recording resumed, the lock released, its end told', async () => {
-    const t = await setup({
-      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'paused' } },
-    });
+    const t = await setup({ s: bridgedRecording('paused') });
     const captureId = 'cap_unread';
-    expect(await t.records.lock(SID, captureId, 150)).toBe(true);
-    await t.calls.update(SID, (s) => void (s.capture = { id: captureId, name: 'card', kind: 'card-number', status: 'capturing' }));
+    await leftByLost(t, captureId, null);
     // the store refuses the read of the capture's record (a command timed out), and answers the rest
     const store = Object.create(t.store) as typeof t.store;
     store.get = async (key: string) => {
@@ -751,9 +737,7 @@ describe('CaptureExecutor', () => {
   });
 
   it('a capture that ends after the instance that took its call up settled it resumes nothing, and leaves the next capture its lock', async () => {
-    const t = await setup({
-      s: { handoff: { mode: 'bridge', agentCallSid: 'CA' + '3'.repeat(32) }, agentRecording: { sid: 'RE' + '4'.repeat(32), status: 'in-progress' } },
-    });
+    const t = await setup({ s: bridgedRecording('in-progress') });
     const r = await t.ex.start(SID, { name: 'card', kind: 'card-number' });
     const captureId = r.ok ? r.captureId : '';
     expect(t.paused).toHaveLength(1);
