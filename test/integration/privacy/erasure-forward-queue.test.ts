@@ -11,7 +11,14 @@
 import { AuditTrail } from '../../../src/audit';
 import { CallRepository } from '../../../src/calls/repository';
 import { subjectHash } from '../../../src/privacy';
-import { ErasureQueue, parseProcessors, verifyProcessorRequest, type DeliveryRecord } from '../../../src/processors';
+import {
+  ErasureQueue,
+  parseProcessors,
+  verifyProcessorRequest,
+  type DeliveryRecord,
+  type ErasureQueueDeps,
+  type ProcessorConfig,
+} from '../../../src/processors';
 import { transactionId } from '../../../src/processors/generic-pay';
 import { generateKeyRingText, parseKeyRing } from '../../../src/vault';
 import { TEST_AUDIT_KEY } from '../../support/audit';
@@ -26,8 +33,29 @@ const FAST = { baseMs: 10, maxMs: 20, maxAttempts: 5 };
 const fx = eachRedisFixture('erase-queue');
 const charger = eachChargerGateway();
 
+/** an instance's queue of kept forwards on the fixture's store and vault keys, `own` for what this instance has of its own */
+function queueOf(processors: ProcessorConfig[], own: Partial<ErasureQueueDeps> = {}): ErasureQueue {
+  const { store, keys, vaultKeys } = fx;
+  return new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, ...own });
+}
+
+/** the erasure service on the fixture's store and vault, what it cannot forward kept in `erasureQueue` */
+function eraser(calls: CallRepository, processors: ProcessorConfig[], erasureQueue: ErasureQueue) {
+  const { store, keys, vault } = fx;
+  const audit = new AuditTrail(store, keys, { key: TEST_AUDIT_KEY });
+  return privacyService({ calls, vault, audit, store, keys, processors, subjectSecret: SUBJECT_SECRET, erasureBackoff: FAST, erasureQueue });
+}
+
+/** `queue` polled each time its retry is due, until it told an outcome */
+async function pollUntilOutcome(queue: ErasureQueue, outcomes: unknown[]): Promise<void> {
+  while (outcomes.length === 0) {
+    await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
+    await queue.poll();
+  }
+}
+
 test('a forward the gateway refused is kept, names no caller, and is sent by the next instance once the gateway is back', async () => {
-  const { store, keys, prefix, vault, vaultKeys } = fx;
+  const { store, keys, prefix } = fx;
   const { gw, processors } = charger;
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const subject = subjectHash(SUBJECT_SECRET, PHONE);
@@ -47,18 +75,8 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   };
   await store.set(keys.delivery(s.callSid, 'charger'), JSON.stringify(delivered), 900);
 
-  const first = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST });
-  const privacy = privacyService({
-    calls,
-    vault,
-    audit: new AuditTrail(store, keys, { key: TEST_AUDIT_KEY }),
-    store,
-    keys,
-    processors,
-    subjectSecret: SUBJECT_SECRET,
-    erasureBackoff: FAST,
-    erasureQueue: first,
-  });
+  const first = queueOf(processors);
+  const privacy = eraser(calls, processors, first);
 
   gw.answer = () => ({ status: 503 });
   const receipt = await privacy.erase(PHONE);
@@ -74,7 +92,7 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
   // the instance is gone; another, started after, finds the forward and the gateway answering
   gw.answer = () => ({ status: 200, body: { ok: true } });
   const outcomes: [string, string][] = [];
-  const next = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
+  const next = queueOf(processors, { onOutcome: (p, o) => void outcomes.push([p, o]) });
   await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
   await next.poll();
   expect(outcomes).toEqual([['charger', 'forwarded']]);
@@ -92,33 +110,27 @@ test('a forward the gateway refused is kept, names no caller, and is sent by the
 });
 
 test('a kept forward another instance acknowledged while this one read it is not sent again, nor counted twice', async () => {
-  const { store, keys, prefix, vaultKeys } = fx;
+  const { store, keys, prefix } = fx;
   const { gw, processors } = charger;
   const outcomes: [string, string][] = [];
   const onOutcome = (p: string, o: string) => void outcomes.push([p, o]);
   const receiptId = 'receipt-raced';
   const recordKey = keys.erasureForward(receiptId, 'charger');
   // a forward kept after its own tries, due now
-  const held = await new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST }).hold(
-    'charger',
-    receiptId,
-    '{"purpose":"erasure"}',
-    'idem-raced',
-    { namesCaller: false },
-  );
+  const held = await queueOf(processors).hold('charger', receiptId, '{"purpose":"erasure"}', 'idem-raced', { namesCaller: false });
   await held.settle(false);
   await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
   gw.answer = () => ({ status: 200, body: { ok: true } });
 
   // instance A polls it between instance B's read of the record and B's take of its lease
-  const a = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  const a = queueOf(processors, { onOutcome });
   const slowStore = Object.create(store) as typeof store;
   slowStore.get = async (key: string) => {
     const value = await store.get(key);
     if (key === recordKey) await a.poll();
     return value;
   };
-  const b = new ErasureQueue({ store: slowStore, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome });
+  const b = queueOf(processors, { store: slowStore, onOutcome });
   await b.poll();
 
   // acknowledged once: one request, one count, nothing kept
@@ -137,37 +149,20 @@ function ledgerProcessors(gw: Gateway) {
 }
 
 test('a kept tonewall forward that cannot be opened (its key not in VAULT_KEYS here) is never sent, and is given up after its retries, counted, with nothing left', async () => {
-  const { store, keys, prefix, vaultKeys } = fx;
+  const { prefix } = fx;
   const { gw } = charger;
   const processors = ledgerProcessors(gw);
   const body = JSON.stringify({ purpose: 'erasure', subject: PHONE, receiptId: 'receipt-sealed' });
-  const held = await new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST }).hold(
-    'ledger',
-    'receipt-sealed',
-    body,
-    'idem-sealed',
-    { namesCaller: true },
-  );
+  const held = await queueOf(processors).hold('ledger', 'receipt-sealed', body, 'idem-sealed', { namesCaller: true });
   await held.settle(false);
   for (const { content } of await scanRedis(prefix)) expect(content).not.toContain(PHONE.slice(1));
 
   // an instance whose VAULT_KEYS lost the key the forward was sealed with (retired too early)
   const outcomes: [string, string][] = [];
   const logged = captureLog();
-  const other = new ErasureQueue({
-    store,
-    keys,
-    vaultKeys: parseKeyRing(generateKeyRingText('k2')),
-    processors,
-    log: logged.log,
-    backoff: FAST,
-    onOutcome: (p, o) => void outcomes.push([p, o]),
-  });
+  const other = queueOf(processors, { vaultKeys: parseKeyRing(generateKeyRingText('k2')), log: logged.log, onOutcome: (p, o) => void outcomes.push([p, o]) });
   // each poll once the retry is due: one try each, the last one given up
-  while (outcomes.length === 0) {
-    await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
-    await other.poll();
-  }
+  await pollUntilOutcome(other, outcomes);
   expect(outcomes).toEqual([['ledger', 'failed']]);
   expect(gw.received).toEqual([]);
   const lines = logged.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -185,30 +180,17 @@ test('a kept tonewall forward that cannot be opened (its key not in VAULT_KEYS h
 });
 
 test('a kept tonewall forward the processor keeps refusing is given up after its retries, and nothing of it is left', async () => {
-  const { store, keys, prefix, vault, vaultKeys } = fx;
+  const { store, keys, prefix } = fx;
   const { gw } = charger;
   const processors = ledgerProcessors(gw);
   const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900 });
   const outcomes: [string, string][] = [];
-  const queue = new ErasureQueue({ store, keys, vaultKeys, processors, log: captureLog().log, backoff: FAST, onOutcome: (p, o) => void outcomes.push([p, o]) });
-  const privacy = privacyService({
-    calls,
-    vault,
-    audit: new AuditTrail(store, keys, { key: TEST_AUDIT_KEY }),
-    store,
-    keys,
-    processors,
-    subjectSecret: SUBJECT_SECRET,
-    erasureBackoff: FAST,
-    erasureQueue: queue,
-  });
+  const queue = queueOf(processors, { onOutcome: (p, o) => void outcomes.push([p, o]) });
+  const privacy = eraser(calls, processors, queue);
   gw.answer = () => ({ status: 500 });
   const receipt = await privacy.erase(PHONE);
   expect(receipt.processors).toEqual([{ name: 'ledger', status: 'retrying', httpStatus: 500 }]);
-  while (outcomes.length === 0) {
-    await new Promise((r) => setTimeout(r, FAST.maxMs * 2));
-    await queue.poll();
-  }
+  await pollUntilOutcome(queue, outcomes);
   expect(outcomes).toEqual([['ledger', 'failed']]);
   // the forward's own tries and the retries, each the same body under the same key
   const sent = gw.received.filter((r) => r.path === '/erase');
