@@ -4,27 +4,11 @@
  * the socket closed, and no call, capture or event line stays on screen for whoever sits down at
  * the desk next. Headless Chromium against the real service and the emulator.
  */
-import fs from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, pageWithSockets } from '../support/browser';
-import { startHarness, type Harness } from '../support/harness';
-import { makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import type { Page } from 'playwright-core';
+import { pageWithSockets, panelSuite } from '../support/browser';
+import { OFFER_NUMBER, placeCall, token } from '../support/agents';
 
-let h: Harness;
-let flowsDir: string;
-let browser: Browser;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
-  browser = await launchChromium();
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+const panel = panelSuite();
 
 const text = (page: Page, sel: string) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, sel);
 
@@ -33,9 +17,9 @@ const text = (page: Page, sel: string) => page.evaluate((s) => document.querySel
  * placed first, so a short-lived token has its few seconds for the sign-in alone.
  */
 async function showingAnOffer(tok: () => string): Promise<{ page: Page; hangup: () => Promise<void> }> {
-  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
-  const page = await pageWithSockets(browser);
-  await page.goto(`${h.url}/agent`);
+  const { call } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
+  const page = await pageWithSockets(panel.browser);
+  await page.goto(`${panel.h.url}/agent`);
   expect(await page.isDisabled('#signout')).toBe(true);
   await page.fill('#token', tok());
   await page.click('#signin');
@@ -43,7 +27,7 @@ async function showingAnOffer(tok: () => string): Promise<{ page: Page; hangup: 
   expect(await page.isDisabled('#signout')).toBe(false);
   await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`);
   // the offer as its event says it again (the panel read the call from the list at sign-in)
-  await h.app.services.events.publish({ type: 'handoff.offered', callSid: call.sid, from: '+*******4567', fields: {} });
+  await panel.h.app.services.events.publish({ type: 'handoff.offered', callSid: call.sid, from: '+*******4567', fields: {} });
   await page.waitForFunction((sid) => (document.getElementById('log')?.textContent ?? '').includes(`handoff.offered ${sid}`), call.sid);
   return { page, hangup: () => call.hangup() };
 }
@@ -59,7 +43,7 @@ async function expectSignedOut(page: Page): Promise<void> {
 }
 
 it('signs out: the token dropped, the socket closed, no call or event left on screen', async () => {
-  const { page, hangup } = await showingAnOffer(() => token(h, 'alice'));
+  const { page, hangup } = await showingAnOffer(() => token(panel.h, 'alice'));
   await page.click('#signout');
   expect(await text(page, '#status')).toBe('signed out');
   await expectSignedOut(page);
@@ -69,7 +53,7 @@ it('signs out: the token dropped, the socket closed, no call or event left on sc
 
 it("signs out when the token ends: the service's 4401 at its exp clears the screen too", async () => {
   // signed as the panel is given it: 6 s is the sign-in's time with room to spare
-  const { page, hangup } = await showingAnOffer(() => h.app.services.auth.sign({ sub: 'erin', endpoint: 'client:erin', role: 'agent' }, 6));
+  const { page, hangup } = await showingAnOffer(() => panel.h.app.services.auth.sign({ sub: 'erin', endpoint: 'client:erin', role: 'agent' }, 6));
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'signed out: your token expired, paste a new one', undefined, {
     timeout: 10_000,
   });

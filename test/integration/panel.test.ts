@@ -5,41 +5,27 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium, pageWithSockets as socketsPage } from '../support/browser';
-import { startHarness, waitFor, type Harness } from '../support/harness';
-import { AgentSocket, agentSide, api, keyed, makeFlowsDir, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import type { Page } from 'playwright-core';
+import { pageWithSockets as socketsPage, panelSuite } from '../support/browser';
+import { waitFor } from '../support/harness';
+import { AgentSocket, agentSide, api, keyed, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const ARTIFACTS = path.join(__dirname, '../artifacts');
 
-let h: Harness;
-let flowsDir: string;
-let browser: Browser;
-
-beforeAll(async () => {
-  flowsDir = makeFlowsDir();
-  h = await startHarness({ flowsDir });
-  browser = await launchChromium();
-}, 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-  fs.rmSync(flowsDir, { recursive: true, force: true });
-});
+const panel = panelSuite();
 
 async function pageText(page: Page): Promise<string> {
   return page.evaluate(() => document.documentElement.outerHTML + '\n' + document.body.innerText);
 }
 
 it('signs in, accepts an offer, runs a capture and shows only masked values', async () => {
-  const page = await browser.newPage();
+  const page = await panel.browser.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(e.message));
-  const res = await page.goto(`${h.url}/agent`);
+  const res = await page.goto(`${panel.h.url}/agent`);
   expect(res?.status()).toBe(200);
   expect(res?.headers()['content-security-policy']).toMatch(/default-src 'none'/);
 
@@ -48,17 +34,17 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'token refused: not a valid token');
 
-  await page.fill('#token', token(h, 'alice'));
+  await page.fill('#token', token(panel.h, 'alice'));
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'signed in');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
 
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const { call, caller } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const row = `tr[data-call="${call.sid}"]`;
   await page.waitForSelector(`${row} button.accept`, { timeout: 10_000 });
   expect(await page.textContent(`${row} td.masked`)).toBe('+*******4567');
   await page.click(`${row} button.accept`);
-  const { agentCall } = await agentSide(h, call.sid);
+  const { agentCall } = await agentSide(panel.h, call.sid);
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
 
   await page.fill('#capture-name', 'card');
@@ -67,7 +53,7 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
   await page.click('#capture-start');
   await page.waitForFunction(() => document.getElementById('capture-status')?.textContent === 'capturing');
   // the agent's call is what records a bridge: paused before the first key
-  await waitFor(() => h.emulator.timelineFor(agentCall.sid).some((e) => e.type === 'recording' && e.status === 'paused'), 'recording paused');
+  await waitFor(() => panel.h.emulator.timelineFor(agentCall.sid).some((e) => e.type === 'recording' && e.status === 'paused'), 'recording paused');
 
   const seen = new Set<string>();
   const watch = setInterval(() => {
@@ -101,15 +87,15 @@ it('signs in, accepts an offer, runs a capture and shows only masked values', as
 });
 
 it('shows a hostile string as text, never as markup', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${h.url}/agent`);
-  await page.fill('#token', token(h, 'sue', 'supervisor'));
+  const page = await panel.browser.newPage();
+  await page.goto(`${panel.h.url}/agent`);
+  await page.fill('#token', token(panel.h, 'sue', 'supervisor'));
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
   await page.waitForTimeout(100);
   const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
   // a masked form is held to '*' and 4 digits by the bus; a reason is free text, so it carries the markup
-  await h.app.services.events.publish({
+  await panel.h.app.services.events.publish({
     type: 'capture.failed',
     callSid: 'CA' + 'd'.repeat(32),
     captureId: 'cap_x',
@@ -129,8 +115,8 @@ it('shows a hostile string as text, never as markup', async () => {
 it('reconnects after the service closes its socket, and goes on showing events', async () => {
   // the page's sockets, so the test can make one break the service's message rate (agents/socket-limits.ts)
   const page = await pageWithSockets();
-  await page.goto(`${h.url}/agent`);
-  await page.fill('#token', token(h, 'rita', 'supervisor'));
+  await page.goto(`${panel.h.url}/agent`);
+  await page.fill('#token', token(panel.h, 'rita', 'supervisor'));
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
   await page.evaluate(() => {
@@ -143,31 +129,31 @@ it('reconnects after the service closes its socket, and goes on showing events',
   const callSid = 'CA' + 'e'.repeat(32);
   // the new socket is authenticated once the service answers its messages
   await waitFor(async () => {
-    await h.app.services.events.publish({ type: 'call.ended', callSid, status: 'completed' });
+    await panel.h.app.services.events.publish({ type: 'call.ended', callSid, status: 'completed' });
     return (await page.textContent('#log'))?.includes(`call.ended ${callSid}`);
   }, 'an event on the new socket');
   await page.close();
 });
 
 it('drops an offer another agent took, and one whose caller hung up, on their events', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${h.url}/agent`);
-  await page.fill('#token', token(h, 'bob'));
+  const page = await panel.browser.newPage();
+  await page.goto(`${panel.h.url}/agent`);
+  await page.fill('#token', token(panel.h, 'bob'));
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
   const logged = (line: string) => page.waitForFunction((l) => (document.getElementById('log')?.textContent ?? '').includes(l), line, { timeout: 10_000 });
   const rows = (sid: string) => page.evaluate((s) => document.querySelectorAll(`tr[data-call="${s}"]`).length, sid);
 
-  const taken = await placeCall(h, OFFER_NUMBER, 'offered');
+  const taken = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${taken.call.sid}"] button.accept`, { timeout: 10_000 });
-  expect((await api(h, 'POST', `/v1/calls/${taken.call.sid}/accept`, token(h, 'alice'))).status).toBe(200);
+  expect((await api(panel.h, 'POST', `/v1/calls/${taken.call.sid}/accept`, token(panel.h, 'alice'))).status).toBe(200);
   // gone as the event is handled, not at the panel's next read of the list
   await logged(`handoff.taken ${taken.call.sid}`);
   expect(await rows(taken.call.sid)).toBe(0);
-  await agentSide(h, taken.call.sid);
+  await agentSide(panel.h, taken.call.sid);
   await taken.call.hangup();
 
-  const untaken = await placeCall(h, OFFER_NUMBER, 'offered');
+  const untaken = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${untaken.call.sid}"] button.accept`, { timeout: 10_000 });
   await untaken.call.hangup();
   await logged(`call.ended ${untaken.call.sid}`);
@@ -177,10 +163,10 @@ it('drops an offer another agent took, and one whose caller hung up, on their ev
 
 it('stops and says so when the service refuses a socket for too many of this agent (4429)', async () => {
   // the agent holds their share of sockets already (AGENT_SOCKETS_PER_AGENT, 8)
-  const held = await Promise.all(Array.from({ length: 8 }, () => AgentSocket.open(h, token(h, 'zed'))));
+  const held = await Promise.all(Array.from({ length: 8 }, () => AgentSocket.open(panel.h, token(panel.h, 'zed'))));
   const page = await pageWithSockets();
-  await page.goto(`${h.url}/agent`);
-  await page.fill('#token', token(h, 'zed'));
+  await page.goto(`${panel.h.url}/agent`);
+  await page.fill('#token', token(panel.h, 'zed'));
   await page.click('#signin');
   await page.waitForFunction(() => /too many panels open/.test(document.getElementById('status')?.textContent ?? ''));
   // past the first reconnect's 1 s and the second's 2 s: no other socket was opened
@@ -193,18 +179,18 @@ it('stops and says so when the service refuses a socket for too many of this age
 });
 
 it('runs an agent-assisted payment: asks for each field, shows its masked status, completes', async () => {
-  const page = await browser.newPage();
+  const page = await panel.browser.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${h.url}/agent`);
-  await page.fill('#token', token(h, 'alice'));
+  await page.goto(`${panel.h.url}/agent`);
+  await page.fill('#token', token(panel.h, 'alice'));
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const { call, caller } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const row = `tr[data-call="${call.sid}"]`;
   await page.waitForSelector(`${row} button.accept`, { timeout: 10_000 });
   await page.click(`${row} button.accept`);
-  await agentSide(h, call.sid);
+  await agentSide(panel.h, call.sid);
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
 
   await page.click('#payment-start');
@@ -214,11 +200,11 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   // a card that fails its check says why in words, and is asked again below
   await page.click('tr[data-field="card"] button.ask');
   await page.waitForFunction(() => document.querySelector('tr[data-field="card"] td.field-status')?.textContent === 'capturing');
-  await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+  await waitFor(() => panel.h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
   await caller.sendAudio(keyed('4111111111111112#'));
   await page.waitForFunction(() => document.querySelector('tr[data-field="card"] td.field-status')?.textContent === 'invalid', undefined, { timeout: 10_000 });
   expect(await page.textContent('tr[data-field="card"] td.masked')).toBe('**************** (not a valid card number)');
-  await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
+  await waitFor(() => panel.h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
   for (const [field, keys] of [
     ['card', '4111111111111111#'],
     ['expiry', '1230'],
@@ -226,7 +212,7 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
   ] as const) {
     await page.click(`tr[data-field="${field}"] button.ask`);
     await page.waitForFunction((f) => document.querySelector(`tr[data-field="${f}"] td.field-status`)?.textContent === 'capturing', field);
-    await waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+    await waitFor(() => panel.h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
     await caller.sendAudio(keyed(keys));
     await page.waitForFunction((f) => document.querySelector(`tr[data-field="${f}"] td.field-status`)?.textContent === 'valid', field, { timeout: 10_000 });
   }
@@ -245,13 +231,13 @@ it('runs an agent-assisted payment: asks for each field, shows its masked status
 });
 
 /** a new page whose sockets the test can reach (`window.opened`): to drop one, or break the service's message rate */
-const pageWithSockets = () => socketsPage(browser);
+const pageWithSockets = () => socketsPage(panel.browser);
 
 /** a page signed in with `tok`, its socket live */
 async function signedIn(tok: string): Promise<Page> {
   // the page's sockets, so a test can drop one
   const page = await pageWithSockets();
-  await page.goto(`${h.url}/agent`);
+  await page.goto(`${panel.h.url}/agent`);
   await page.fill('#token', tok);
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
@@ -269,14 +255,14 @@ const captureStatus = (page: Page, expected: string | RegExp) =>
   );
 
 it('names the field being captured, holds Start while it runs, and says in words why one failed or never started', async () => {
-  const page = await signedIn(token(h, 'alice'));
-  const { call, caller } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const page = await signedIn(token(panel.h, 'alice'));
+  const { call, caller } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const row = `tr[data-call="${call.sid}"]`;
   await page.click(`${row} button.accept`);
-  await agentSide(h, call.sid);
+  await agentSide(panel.h, call.sid);
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'bridged', row, { timeout: 10_000 });
-  const paused = () => waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
-  const resumed = () => waitFor(() => h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
+  const paused = () => waitFor(() => panel.h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'paused'), 'recording paused');
+  const resumed = () => waitFor(() => panel.h.app.services.calls.get(call.sid).then((s) => s?.agentRecording?.status === 'in-progress'), 'recording resumed');
 
   // what the caller is to key, where the kind has an order of its own
   expect(await page.$eval('#capture-kind option[value="date"]', (o) => o.textContent)).toBe('date (DDMMYYYY)');
@@ -305,12 +291,12 @@ it('names the field being captured, holds Start while it runs, and says in words
 
   // a start refused (the recording would not pause) replaces that result instead of leaving it on show
   await resumed();
-  h.emulator.faults.recordingPause = { status: 500 };
+  panel.h.emulator.faults.recordingPause = { status: 500 };
   try {
     await page.click('#capture-start');
     await captureStatus(page, 'not started: the recording could not be paused: try again');
   } finally {
-    h.emulator.faults.recordingPause = undefined;
+    panel.h.emulator.faults.recordingPause = undefined;
   }
   // it keyed nothing: no count at all, not 'entered 0'
   expect(await page.textContent('#capture-entered')).toBe('');
@@ -348,11 +334,11 @@ it('names the field being captured, holds Start while it runs, and says in words
   // this panel and in one that only reads it from the call's view (opened after it started): the service would refuse them (409)
   await resumed();
   const held = () => page.evaluate(() => ['capture-start', 'payment-start'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled));
-  const started = await api(h, 'POST', `/v1/calls/${call.sid}/captures`, token(h, 'alice'), { name: 'pin', kind: 'digits' });
+  const started = await api(panel.h, 'POST', `/v1/calls/${call.sid}/captures`, token(panel.h, 'alice'), { name: 'pin', kind: 'digits' });
   expect(started.status).toBe(201);
   await captureStatus(page, 'capturing');
   expect(await held()).toEqual([true, true]);
-  const late = await signedIn(token(h, 'sue', 'supervisor'));
+  const late = await signedIn(token(panel.h, 'sue', 'supervisor'));
   await late.click(`${row} button.select`);
   expect(await late.evaluate(() => ['capture-start', 'payment-start'].map((id) => (document.getElementById(id) as HTMLButtonElement).disabled))).toEqual([
     true,
@@ -377,7 +363,7 @@ it('names the field being captured, holds Start while it runs, and says in words
   // the call over: it stays while selected, to read its result, and leaves once another is selected
   await call.hangup();
   await page.waitForFunction((sel) => document.querySelector(`${sel} td.state`)?.textContent === 'ended', row, { timeout: 10_000 });
-  const next = await placeCall(h, OFFER_NUMBER, 'offered');
+  const next = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${next.call.sid}"] button.select`, { timeout: 10_000 });
   await page.click(`tr[data-call="${next.call.sid}"] button.select`);
   expect(await page.$(row)).toBeNull();
@@ -390,7 +376,7 @@ it('names the field being captured, holds Start while it runs, and says in words
 
 it('signs in with Enter, tells an expired token from a wrong one, and labels what it shows for a screen reader', async () => {
   const page = await pageWithSockets();
-  await page.goto(`${h.url}/agent`);
+  await page.goto(`${panel.h.url}/agent`);
   const statusIs = (t: string) => page.waitForFunction((s) => document.getElementById('status')?.textContent === s, t, { timeout: 5_000 });
   // the header's words are readable on its dark blue (WCAG AA: 4.5:1), good news and bad
   const contrast = () =>
@@ -408,7 +394,7 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
   expect(await page.getAttribute('#status', 'role')).toBe('status');
 
   // beyond the service's 30 s of tolerance for the issuer's clock
-  await page.fill('#token', h.app.services.auth.sign({ sub: 'carol', endpoint: 'client:carol', role: 'agent' }, -120));
+  await page.fill('#token', panel.h.app.services.auth.sign({ sub: 'carol', endpoint: 'client:carol', role: 'agent' }, -120));
   await page.press('#token', 'Enter');
   await statusIs('token refused: it has expired, paste a new one');
   await page.fill('#token', 'not-a-token');
@@ -417,17 +403,17 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
   expect(await contrast()).toBeGreaterThanOrEqual(4.5);
   // one that expires as the panel signs in (inside the service's tolerance for REST): its socket is
   // closed at once (4401), and the panel says why
-  await page.fill('#token', h.app.services.auth.sign({ sub: 'carol', endpoint: 'client:carol', role: 'agent' }, -20));
+  await page.fill('#token', panel.h.app.services.auth.sign({ sub: 'carol', endpoint: 'client:carol', role: 'agent' }, -20));
   await page.press('#token', 'Enter');
   await statusIs('signed out: your token expired, paste a new one');
-  await page.fill('#token', token(h, 'carol'));
+  await page.fill('#token', token(panel.h, 'carol'));
   await page.press('#token', 'Enter');
   await statusIs('signed in');
   expect(await contrast()).toBeGreaterThanOrEqual(4.5);
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
 
   // each row's buttons say which call they act on
-  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const { call } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const accept = `tr[data-call="${call.sid}"] button.accept`;
   await page.waitForSelector(accept, { timeout: 10_000 });
   expect(await page.getAttribute(accept, 'aria-label')).toBe('Accept call from +*******4567 (offered)');
@@ -446,14 +432,14 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
   // the keyboard's place survives the table being rebuilt (here as another offer comes in)
   await page.focus(accept);
   await page.evaluate((sel) => ((window as unknown as { oldRow: Element | null }).oldRow = document.querySelector(sel)), accept);
-  const other = await placeCall(h, OFFER_NUMBER, 'offered');
+  const other = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${other.call.sid}"]`, { timeout: 10_000 });
   await page.waitForFunction((sel) => document.querySelector(sel) !== (window as unknown as { oldRow: Element | null }).oldRow, accept, { timeout: 5_000 });
   expect(await page.evaluate((sel) => document.activeElement === document.querySelector(sel), accept)).toBe(true);
   await other.call.hangup();
 
   // signing in again replaces the socket: one open, not two showing every event twice
-  await page.fill('#token', token(h, 'carol'));
+  await page.fill('#token', token(panel.h, 'carol'));
   await page.press('#token', 'Enter');
   await page.waitForFunction(() => (window as unknown as { opened: WebSocket[] }).opened.length === 4, undefined, { timeout: 5_000 });
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
@@ -469,8 +455,8 @@ it('signs in with Enter, tells an expired token from a wrong one, and labels wha
 });
 
 it("says in words why a supervisor's token with no endpoint cannot take a call", async () => {
-  const page = await signedIn(h.app.services.auth.sign({ sub: 'sam', role: 'supervisor' }));
-  const { call } = await placeCall(h, OFFER_NUMBER, 'offered');
+  const page = await signedIn(panel.h.app.services.auth.sign({ sub: 'sam', role: 'supervisor' }));
+  const { call } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`, { timeout: 10_000 });
   // once clicked, the offer is being accepted, not offered for a second click
   const shown = await page.evaluate((sid) => {

@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeFlowsDir } from './agents';
+import { startHarness, type Harness } from './harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -30,4 +32,23 @@ export async function pageWithSockets(browser: Browser): Promise<Page> {
     };
   });
   return page;
+}
+
+/**
+ * A panel test file's service on the agent flows (makeFlowsDir) and one Chromium, for the whole
+ * file: started before its tests, closed with its flows directory after; both read once it ran.
+ */
+export function panelSuite(): { readonly h: Harness; readonly browser: Browser } {
+  const suite = {} as { h: Harness; browser: Browser; flowsDir: string };
+  beforeAll(async () => {
+    suite.flowsDir = makeFlowsDir();
+    suite.h = await startHarness({ flowsDir: suite.flowsDir });
+    suite.browser = await launchChromium();
+  }, 30_000);
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.h?.close();
+    if (suite.flowsDir) fs.rmSync(suite.flowsDir, { recursive: true, force: true });
+  });
+  return suite;
 }
