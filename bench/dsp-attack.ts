@@ -26,6 +26,7 @@ import { dbm0ToPower, dtmf, fromMulaw, keyFreqs, ms, noise, rng, sine, speechCor
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { printBench } from './support';
 
 const LOOKAHEAD_MS = 40;
 const L = (LOOKAHEAD_MS * 8000) / 1000;
@@ -529,16 +530,4 @@ export async function runDspAttackBench(): Promise<Record<string, number | strin
   return result;
 }
 
-if (require.main === module) {
-  runDspAttackBench()
-    .then((r) => {
-      const w = Math.max(...Object.keys(r).map((k) => k.length));
-      // eslint-disable-next-line no-console
-      for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
-    })
-    .catch((e: unknown) => {
-      // eslint-disable-next-line no-console
-      console.error(e);
-      process.exitCode = 1;
-    });
-}
+if (require.main === module) printBench(runDspAttackBench);

@@ -24,6 +24,7 @@ import { CallerPath } from '../src/media/dsp';
 import { COL_HZ, ROW_HZ } from '../src/media/dsp/detector';
 import { dbm0ToPeak } from '../src/media/dsp/levels';
 import { encodeMulaw } from '../src/media/dsp/mulaw';
+import { printBench } from './support';
 
 const FS = 8000;
 const FRAME = 160;
@@ -217,16 +218,4 @@ export async function runDspBench(): Promise<Record<string, number | string>> {
   return result;
 }
 
-if (require.main === module) {
-  runDspBench()
-    .then((r) => {
-      const w = Math.max(...Object.keys(r).map((k) => k.length));
-      // eslint-disable-next-line no-console
-      for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
-    })
-    .catch((e: unknown) => {
-      // eslint-disable-next-line no-console
-      console.error(e);
-      process.exitCode = 1;
-    });
-}
+if (require.main === module) printBench(runDspBench);

@@ -48,3 +48,21 @@ export async function benchRedis(): Promise<{ url: string; stop: () => Promise<v
     },
   };
 }
+
+/**
+ * A benchmark run on its own (`npx tsx bench/x.ts`): its numbers printed one a line, their names
+ * aligned; a failure printed, and the exit code set.
+ */
+export function printBench(run: () => Promise<Record<string, number | string>>): void {
+  run()
+    .then((r) => {
+      const w = Math.max(...Object.keys(r).map((k) => k.length));
+      // eslint-disable-next-line no-console
+      for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
+    })
+    .catch((e: unknown) => {
+      // eslint-disable-next-line no-console
+      console.error(e);
+      process.exitCode = 1;
+    });
+}
