@@ -8,13 +8,13 @@
  */
 import fs from 'node:fs';
 import type { MediaLeg } from '../../tools/emulator';
-import { sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { startHarness, waitFor, type Harness } from '../support/harness';
 import { expectNoStreamErrors } from '../support/streams';
 import { atAgent, relayedThrough } from '../support/relay';
 import { MAX_DRAINING_HOPS } from '../../src/twilio/bridge-lost';
 import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, silence, token, nextLeg } from '../support/agents';
 import { speech } from '../support/audio';
-import { bridgedOn, capturePaused } from '../support/failover';
+import { bridgedOn, capturePaused, resumeCarriedOut } from '../support/failover';
 import { systemMessage } from '../../src/flows/prompt-defaults';
 
 const PUB = 'https://ivr.failover.test';
@@ -274,8 +274,8 @@ it("a capture's resume Twilio answers late on the instance that lost the bridge 
   // the agent starts the next capture at once, on B, which holds the bridge now
   const second = await api(b, 'POST', `/v1/calls/${call.sid}/captures`, token(b, 'alice'), { name: 'card', kind: 'card-number' });
   expect(second.status).toBe(201);
-  // past the moment Twilio carried out A's late resume: the recording is paused for B's capture
-  await sleep(Math.max(0, droppedAt + 4_500 - a.emulator.now()));
+  // once Twilio carried out A's late resume (on the emulator's timeline, not after a sleep): the recording is paused for B's capture
+  await resumeCarriedOut(a, agentCall.sid, droppedAt + 4_000, "A's late resume carried out");
   expect(a.emulator.recordingStatusAt(agentCall.sid, a.emulator.now())).toBe('paused');
   await caller2.sendAudio(keyed('4111111111111111#'));
   await waitFor(
