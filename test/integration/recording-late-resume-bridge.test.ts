@@ -11,7 +11,8 @@
 import { multimon } from '../support/audio';
 import { keyed } from '../support/agents';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
-import { appRecording, sleep, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, sleep, waitFor } from '../support/harness';
+import { instancePair } from '../support/failover';
 import { relayedThrough } from '../support/relay';
 
 const PUB = 'https://ivr.late-resume.test';
@@ -35,21 +36,12 @@ handoff:
   to: "client:alice"
 `;
 
-let a: Harness;
-let b: Harness;
+const pair = instancePair(PUB, undefined, { 'card-menu-bridge': FLOW });
 
-beforeAll(async () => {
-  expect(multimon(keyed(BRIDGE_KEYS))).toBe(BRIDGE_KEYS);
-  a = await startHarness({ flows: { 'card-menu-bridge': FLOW }, publicUrl: PUB, ownMediaUrl: true });
-  b = await startHarness({ flows: { 'card-menu-bridge': FLOW }, publicUrl: PUB, ownMediaUrl: true, emulator: a.emulator, keyPrefix: a.keyPrefix });
-});
-
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-});
+beforeAll(() => expect(multimon(keyed(BRIDGE_KEYS))).toBe(BRIDGE_KEYS));
 
 test("a resume of another application's recording unanswered on one instance, the bridge made on another: the hold is not undone by it, and the recording hears no key the caller presses in the bridge", async () => {
+  const { a, b } = pair;
   a.emulator.routeOrigin(PUB, a.url);
   let other = '';
   let cardAnsweredAt = 0;

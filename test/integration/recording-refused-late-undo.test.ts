@@ -15,7 +15,8 @@ import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { multimon } from '../support/audio';
 import { keyed, nextLeg } from '../support/agents';
 import { CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
-import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
+import { appRecording, waitFor } from '../support/harness';
+import { instancePair } from '../support/failover';
 
 const PUB = 'https://ivr.refused-late-undo.test';
 const NUMBER = '+15005550046';
@@ -32,21 +33,12 @@ ${MENU_STEP}${CARD_STEPS.card}handoff:
   to: "client:alice"
 `;
 
-let a: Harness;
-let b: Harness;
+const pair = instancePair(PUB, undefined, { 'card-bridge-undo': FLOW });
 
-beforeAll(async () => {
-  expect(multimon(keyed(BRIDGE_KEYS))).toBe(BRIDGE_KEYS);
-  a = await startHarness({ flows: { 'card-bridge-undo': FLOW }, publicUrl: PUB, ownMediaUrl: true });
-  b = await startHarness({ flows: { 'card-bridge-undo': FLOW }, publicUrl: PUB, ownMediaUrl: true, emulator: a.emulator, keyPrefix: a.keyPrefix });
-});
-
-afterAll(async () => {
-  await b?.close();
-  await a?.close();
-});
+beforeAll(() => expect(multimon(keyed(BRIDGE_KEYS))).toBe(BRIDGE_KEYS));
 
 test("the card's pause refused for one of two other applications' recordings, the other's undo answered late: the bridge's hold waits it out, and neither recording hears a key the caller presses in the bridge", async () => {
+  const { a, b } = pair;
   a.emulator.routeOrigin(PUB, a.url);
   const others: string[] = [];
   let c: EmulatedCall | undefined = undefined;

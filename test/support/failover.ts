@@ -9,17 +9,22 @@ import { agentSide, ALICE_NUMBER, api, keyed, makeFlowsDir, nextLeg, placeCall, 
 import { startHarness, waitFor, type Harness, type HarnessOptions } from './harness';
 
 /**
- * A test file's pair on the agent flows (makeFlowsDir), one for the whole file: started before
- * its tests, closed with its flows directory after. `b` shares `a`'s emulator and keys, with
- * `bBuild` for what only B builds differently; both are read once it ran.
+ * A test file's pair on the agent flows (makeFlowsDir), or on `flows` of its own, one for the
+ * whole file: started before its tests, closed with its flows after. `b` shares `a`'s emulator
+ * and keys, with `bBuild` for what only B builds differently; both are read once it ran.
  */
-export function instancePair(publicUrl: string, bBuild?: HarnessOptions['build']): { readonly a: Harness; readonly b: Harness } {
-  const pair = {} as { a: Harness; b: Harness; flowsDir: string };
+export function instancePair(
+  publicUrl: string,
+  bBuild?: HarnessOptions['build'],
+  flows?: HarnessOptions['flows'],
+): { readonly a: Harness; readonly b: Harness } {
+  const pair = {} as { a: Harness; b: Harness; flowsDir?: string };
   beforeAll(async () => {
-    pair.flowsDir = makeFlowsDir();
-    pair.a = await startHarness({ flowsDir: pair.flowsDir, publicUrl, ownMediaUrl: true });
+    if (!flows) pair.flowsDir = makeFlowsDir();
+    const onFlows = flows ? { flows } : { flowsDir: pair.flowsDir };
+    pair.a = await startHarness({ ...onFlows, publicUrl, ownMediaUrl: true });
     pair.b = await startHarness({
-      flowsDir: pair.flowsDir,
+      ...onFlows,
       publicUrl,
       ownMediaUrl: true,
       emulator: pair.a.emulator,
