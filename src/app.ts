@@ -556,6 +556,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         draining: () => services.draining,
       }),
       dialOffers,
+      draining: () => services.draining,
     }),
   );
   await registerRateLimit(app, { store, keyPrefix: keys.prefix, maxPerMinute: config.rateLimitMax });

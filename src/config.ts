@@ -109,6 +109,15 @@ export function coreSecretTexts(env: Record<string, string | undefined>): CoreSe
 /** METRICS_PORT when the operator leaves it unset: Prometheus's conventional port for an exporter */
 export const DEFAULT_METRICS_PORT = 9464;
 
+/**
+ * A stopping instance's drain on Redis, by default: a load balancer polling /readyz every second
+ * or two sees it fail within this, and a Kubernetes endpoint's removal reaches the proxies in about
+ * as long. The drain and the close after it keep within the contract's 10 s (server.ts).
+ */
+export const DEFAULT_SHUTDOWN_DRAIN_MS = 3000;
+/** the longest drain: the close after it keeps 2 s of the 10 s a stop may take */
+export const MAX_SHUTDOWN_DRAIN_MS = 8000;
+
 /** hosts a capture's return URL may reach over plain http: this machine only (tests, a local app) */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -197,6 +206,8 @@ const schema = z
       )
       .optional(),
     RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    // no zod default: unset, it depends on the store (shutdownDrainMs below)
+    SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(MAX_SHUTDOWN_DRAIN_MS).optional(),
     // issue 13: drop-in capture (twilio/capture-route.ts): where a capture may return, and the key that signs its result
     CAPTURE_RETURN_URLS: z
       .string()
@@ -283,6 +294,13 @@ export interface Config {
   readonly trustProxy: string | false;
   /** requests per minute per client IP on the agent API, panel and admin routes */
   readonly rateLimitMax: number;
+  /**
+   * How long a SIGTERM'd instance goes on answering, not ready, before it closes its port
+   * (SHUTDOWN_DRAIN_MS): its load balancer's time to see /readyz fail, while the calls that still
+   * reach it are passed on. Unset: DEFAULT_SHUTDOWN_DRAIN_MS on Redis, 0 on the embedded store,
+   * where no other instance could take a call.
+   */
+  readonly shutdownDrainMs: number;
   /**
    * Drop-in capture (issue 13): the URL prefixes a capture may return the call to (an entry
    * without a path allows its whole origin), and the HMAC key of the result. Without a secret
@@ -381,6 +399,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           .join(',')
       : false,
     rateLimitMax: e.RATE_LIMIT_MAX,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (e.REDIS_URL ? DEFAULT_SHUTDOWN_DRAIN_MS : 0),
     capture: Object.freeze({ returnUrls: Object.freeze(e.CAPTURE_RETURN_URLS ?? []), resultSecret: e.CAPTURE_RESULT_SECRET }),
     secrets: Object.freeze({ ...clean }),
   });

@@ -114,15 +114,20 @@ export class LiveCalls {
   }
 
   /**
-   * Shutdown: captures end first, so each recording is resumed while its call is still up; then
-   * the bridges close their streams (sending nothing more, no REST call); then nothing more is
-   * taken from the bus.
+   * A drain's start (server.ts): captures end first, so each recording is resumed while its call
+   * is still up; then the bridges close their streams (sending nothing more, no REST call), and
+   * their calls' next requests find another instance. Again at `stop`, it ends nothing twice.
    */
+  async drain(): Promise<void> {
+    await this.captures.close();
+    await this.d.bridges.shutdown();
+  }
+
+  /** Shutdown: the drain, if it has not run, then nothing more is taken from the bus. */
   async stop(): Promise<void> {
     for (const timer of this.settling) clearTimeout(timer);
     this.settling.clear();
-    await this.captures.close();
-    await this.d.bridges.shutdown();
+    await this.drain();
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = null;
     // shutting down: a channel left subscribed goes with its connection, so a failure is only noted

@@ -1,10 +1,12 @@
 /**
  * The process: read the configuration, build the app, listen, and stop cleanly on SIGTERM or
- * SIGINT (stop taking new calls, end media streams, finish in-flight requests, exit within 10 s).
+ * SIGINT (not ready at once, end media streams, pass on the calls that still come for
+ * SHUTDOWN_DRAIN_MS, then finish in-flight requests and exit, within 10 s).
  */
 import 'dotenv/config';
 import { buildApp } from './app';
 import { ConfigError, DEFAULT_METRICS_PORT, loadConfig, type Config } from './config';
+import { errFields } from './log';
 
 /** the contract's bound on a graceful stop */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -54,17 +56,28 @@ async function main(): Promise<void> {
   const stop = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
+    // not ready from now: /readyz answers 503, new calls and lost bridges' callers are passed on
     app.services.draining = true;
-    app.log.info({ signal }, 'shutting down: no new calls, closing streams');
+    const drainMs = exitCode === 0 ? config.shutdownDrainMs : 0;
+    app.log.info({ signal, drainMs }, 'shutting down: no new calls, closing streams');
     const deadline = setTimeout(() => {
       app.log.error('shutdown deadline passed: exiting');
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    app.close().then(
-      () => process.exit(exitCode),
-      () => process.exit(1),
-    );
+    // the port stays open through the drain, for what still reaches this instance before its load
+    // balancer sees /readyz fail: the streams end at once, so their calls' next requests come while
+    // the instance can pass them on; a port closed at once refuses them, and Twilio ends the call
+    const drained = drainMs > 0 ? app.services.live.drain().then(() => new Promise<void>((r) => setTimeout(r, drainMs))) : Promise.resolve();
+    drained
+      .then(() => app.close())
+      .then(
+        () => process.exit(exitCode),
+        (err: unknown) => {
+          app.log.error({ err: errFields(err) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -104,4 +104,7 @@ export const bridgeLostQuery = z.object({
   hop: z.coerce.number().int().min(1).max(32).optional(),
 });
 
+/** the query on a new call's first webhook passed on by a draining instance (twiml.ts passOnCallTwiml) */
+export const voiceQuery = z.object({ hop: z.coerce.number().int().min(1).max(32).optional() });
+
 export { TERMINAL_CALL_STATUSES } from '../calls/control';

@@ -27,6 +27,7 @@ import {
   statusParams,
   TERMINAL_CALL_STATUSES,
   voiceParams,
+  voiceQuery,
 } from './params';
 import type { ReplayGuard, StoredAnswer } from './replay';
 import {
@@ -42,16 +43,16 @@ import {
 } from './replay-identity';
 import { dialAnsweredHandler } from './dial-answered';
 import { dialEndedTwiml, dialStatusHandler, dialStatusQuery, safeDialEndedHandler } from './dial-status';
-import type { BridgeLost } from './bridge-lost';
+import { MAX_DRAINING_HOPS, type BridgeLost } from './bridge-lost';
 import type { DialOffers } from './dial-offer';
 import type { FirstWebhook } from './first-webhook';
 import type { AlsoRead, ReadCall, WebhookWrite } from './webhook-write';
 import { fixedSecurityHeaders } from '../security-headers';
-import { emptyTwiml, notInServiceTwiml } from './twiml';
+import { emptyTwiml, notInServiceTwiml, passOnCallTwiml } from './twiml';
 import { captureAgain, captureHandler, captureIdentity } from './capture-route';
 import { captureRescue, gatherRescue, type Rescue } from './dropin-rescue';
 import { afterFailedGuard, firstRescue, stretchRescue, type StretchWebhook } from './stretch-rescue';
-import { webhookServing, type Claimed, type Early, type Handler, type Reads } from './serving';
+import { webhookServing, type Claimed, type Early, type Handler, type Reads, type Serving } from './serving';
 import type { DropinService } from '../dropin/service';
 import type { PausingRequest } from '../dropin/held-pauses';
 import { decodeActionQuery } from '../dropin/action-query';
@@ -73,6 +74,8 @@ export interface TwilioRouteDeps {
   log: Logger;
   /** a bridge's stream ended with its call up (its <Redirect> after <Connect>): the call taken up here */
   bridgeLost: BridgeLost;
+  /** this instance is stopping (SIGTERM): a new call's first webhook is passed on */
+  draining?: () => boolean;
   /** a dial handoff without `to`: its caller's hold loop (dial-offer.ts) */
   dialOffers: DialOffers;
   /** a drop-in capture's call ended (its hang-up watch and result: dropin/service.ts); no other call's end calls it */
@@ -113,10 +116,11 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       identify: Identify = callbackIdentity(name),
       early?: Early,
       reads?: Reads,
+      passOn?: Serving['passOn'],
     ) => {
       app.post(path, ROUTE_OPTIONS, async (req, reply) => {
         const started = process.hrtime.bigint();
-        const answer = await serve(req, name, kind, handler, { identify, early, reads });
+        const answer = await serve(req, name, kind, handler, { identify, early, reads, passOn });
         observeLatency(name, answer.status, started);
         return send(reply, answer);
       });
@@ -168,6 +172,16 @@ export function twilioRoutes(d: TwilioRouteDeps): FastifyPluginAsync {
       },
       // the claim reads the call and its trail: a call already over is not opened again (outlived)
       (identity) => d.webhookWrite.reads(identity.callSid),
+      // a stopping instance takes no new call: passed on while its load balancer takes it out of
+      // rotation (server.ts SHUTDOWN_DRAIN_MS), then, past the hops, taken, as a lost bridge is
+      (req) => {
+        if (!d.draining?.()) return null;
+        const q = voiceQuery.safeParse(req.query ?? {});
+        const hop = q.success ? (q.data.hop ?? 0) : 0;
+        if (hop >= MAX_DRAINING_HOPS) return null;
+        d.log.info({ callSid: formParams(req.body).CallSid, hop: hop + 1 }, 'new call reached a draining instance: passed on');
+        return passOnCallTwiml(d.config.publicUrl, hop + 1);
+      },
     );
 
     const now = d.now ?? (() => new Date());

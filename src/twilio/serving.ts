@@ -56,6 +56,8 @@ export type Reads = (identity: ReplayIdentity, req: FastifyRequest) => string[];
  */
 export interface Serving {
   identify: Identify;
+  /** this instance's answer to a signed request it passes on (draining), before anything reads or writes; null: served */
+  passOn?: (req: FastifyRequest) => string | null;
   early?: Early;
   rescue?: Rescue;
   reads?: Reads;
@@ -89,7 +91,7 @@ export function webhookServing(d: ServingDeps) {
   });
 
   const serve = async (req: FastifyRequest, name: string, kind: 'voice' | 'callback', handler: Handler, how: Serving): Promise<StoredAnswer> => {
-    const { identify, early, rescue, reads, safe } = how;
+    const { identify, early, rescue, reads, safe, passOn } = how;
     const params = formParams(req.body);
     const signature = req.headers['x-twilio-signature'];
     const verdict = checkSignature(d.config.twilio.authToken, signature, signedUrl(d.config.publicUrl, req.url), params);
@@ -98,6 +100,8 @@ export function webhookServing(d: ServingDeps) {
       d.log.warn({ route: name, reason: verdict.reason }, 'twilio signature refused');
       return { status: verdict.status, contentType: 'text/plain', body: verdict.reason === 'missing' ? 'missing signature' : 'invalid signature' };
     }
+    const passed = passOn?.(req);
+    if (passed) return { status: 200, contentType: XML, body: passed };
     // on arrival, signed: a request this process actually got (one whose connection failed never was)
     const replayed = rescue !== undefined && seen.arrive(signature as string);
     const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;

@@ -231,6 +231,19 @@ export function passOnTwiml(publicUrl: string, n: number, hop: number): string {
 }
 
 /**
+ * A draining instance's answer to a new call's first webhook: a second's silence, then the same
+ * webhook again (its next `hop`), which the load balancer, by then, sends to another instance.
+ * Nothing is written for the call here; the instance that takes it opens it, as a call answered
+ * before its first webhook (`CallStatus` in-progress).
+ */
+export function passOnCallTwiml(publicUrl: string, hop: number): string {
+  const r = new twilio.twiml.VoiceResponse();
+  r.pause({ length: 1 });
+  r.redirect({ method: 'POST' }, `${publicUrl}/twilio/voice?hop=${hop}`);
+  return r.toString();
+}
+
+/**
  * <Connect><Stream>, then, when `lost` is given, a <Redirect> to it: Twilio goes on to the verb
  * after <Connect> once its stream ends (a <Connect action> would do the same, but the contract's
  * bridge TwiML is a bare `<Connect><Stream url>`). A call whose TwiML the service replaces, or that

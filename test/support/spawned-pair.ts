@@ -44,6 +44,8 @@ export interface SpawnedPairOptions {
   build?: Partial<BuildOptions>;
   /** a third instance, C, in process as B is, with these build options */
   c?: Partial<BuildOptions>;
+  /** A's environment besides the pair's own (SHUTDOWN_DRAIN_MS, say) */
+  aEnv?: Record<string, string>;
 }
 
 /** `flows`: the file's own flows besides the agent flows (file name, without .yaml, to YAML) */
@@ -113,6 +115,7 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
           INSTANCE_ID: 'instance-a',
           METRICS_PORT: '0',
           LOG_LEVEL: opts.logLevel,
+          ...opts.aEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       }));

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../../src/app';
 import type { AuditTrail } from '../../../src/audit';
-import { ConfigError, loadConfig, originsWithPath } from '../../../src/config';
+import { ConfigError, DEFAULT_SHUTDOWN_DRAIN_MS, loadConfig, originsWithPath } from '../../../src/config';
 import { EmbeddedStore } from '../../../src/store';
 import { generateKeyRingText } from '../../../src/vault';
 import { minimalEnv } from '../../support/env';
@@ -55,6 +55,8 @@ describe('loadConfig: issue 11 variables', () => {
     ['TRUST_PROXY', 'true'],
     ['TRUST_PROXY', '10.0.0.0/99'],
     ['TRUST_PROXY', '*'],
+    ['SHUTDOWN_DRAIN_MS', '8001'],
+    ['SHUTDOWN_DRAIN_MS', '-1'],
   ])('%s=%s is refused, naming the variable', (name, value) => {
     const e = refusal({ [name]: value });
     expect(e.variable).toBe(name);
@@ -84,6 +86,15 @@ describe('loadConfig: issue 11 variables', () => {
     const e = refusal({ AUDIT_KEY: value() });
     expect(e.variable).toBe('AUDIT_KEY');
     expect(e.message).not.toContain('n'.repeat(32));
+  });
+
+  test('SHUTDOWN_DRAIN_MS: a drain by default where another instance can take the calls (Redis), none on the embedded store', () => {
+    expect(loadConfig(base).shutdownDrainMs).toBe(0);
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).shutdownDrainMs).toBe(DEFAULT_SHUTDOWN_DRAIN_MS);
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', SHUTDOWN_DRAIN_MS: '0' }).shutdownDrainMs).toBe(0);
+    // compose passes an unset variable on as empty: the default, not 0
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379', SHUTDOWN_DRAIN_MS: '' }).shutdownDrainMs).toBe(DEFAULT_SHUTDOWN_DRAIN_MS);
+    expect(loadConfig({ ...base, SHUTDOWN_DRAIN_MS: '8000' }).shutdownDrainMs).toBe(8000);
   });
 
   test('TRUST_PROXY takes addresses, ranges and the proxy-addr names', () => {
