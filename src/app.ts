@@ -581,6 +581,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       sendCommand: (instanceId, command) => commands.send(instanceId, command),
       dialCaller: (callSid, endpoint, log) => dialOffers.dialCaller(callSid, endpoint, log),
       metrics,
+      idleTimeoutSeconds: config.agentIdleTimeoutSeconds,
       maxPendingSockets: opts.maxPendingAgentSockets,
       socketLimits: { ...(config.agentSocketsPerAgent ? { maxPerAgent: config.agentSocketsPerAgent } : {}), ...opts.agentSocketLimits },
     }),

@@ -134,6 +134,10 @@ export function returnUrlEntryProblem(entry: string): string | undefined {
   return undefined;
 }
 
+/** PCI DSS 8.2.8: an agent panel idle this long (15 minutes) signs out; the default, and the most AGENT_IDLE_TIMEOUT_SECONDS takes */
+export const MAX_AGENT_IDLE_SECONDS = 15 * 60;
+const IDLE_RANGE = `AGENT_IDLE_TIMEOUT_SECONDS must be a whole number of seconds from 1 to ${MAX_AGENT_IDLE_SECONDS} (PCI DSS 8.2.8: 15 minutes at most)`;
+
 const schema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -192,6 +196,13 @@ const schema = z
       .default(12 * 3600),
     AGENT_JWT_AUDIENCE: z.string().min(1).max(256).optional(),
     AGENT_JWT_ISSUER: z.string().min(1).max(256).optional(),
+    // PCI DSS 8.2.8: a session idle more than 15 minutes must ask for the token again; shorter is the operator's choice, longer is not taken
+    AGENT_IDLE_TIMEOUT_SECONDS: z.coerce
+      .number({ invalid_type_error: IDLE_RANGE })
+      .int(IDLE_RANGE)
+      .min(1, IDLE_RANGE)
+      .max(MAX_AGENT_IDLE_SECONDS, IDLE_RANGE)
+      .default(MAX_AGENT_IDLE_SECONDS),
     // unset: agents/socket-limits.ts MAX_SOCKETS_PER_AGENT (8), kept there with its reasons
     AGENT_SOCKETS_PER_AGENT: z.coerce.number().int().min(1).max(1024).optional(),
     // no zod default: whether the operator set it decides what a busy port does (ops/metrics-server.ts)
@@ -282,6 +293,8 @@ export interface Config {
   readonly auditKeys?: readonly string[];
   readonly auditRetentionDays: number;
   readonly jwt: { readonly maxLifetimeSeconds: number; readonly audience?: string; readonly issuer?: string };
+  /** how long the agent panel waits with no keyboard or pointer input before it signs itself out (AGENT_IDLE_TIMEOUT_SECONDS, 1 to 900) */
+  readonly agentIdleTimeoutSeconds: number;
   /** open agent sockets one token's `sub` may hold on one instance (AGENT_SOCKETS_PER_AGENT; unset: socket-limits.ts's default) */
   readonly agentSocketsPerAgent?: number;
   /**
@@ -391,6 +404,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...(e.AUDIT_KEY ? { auditKeys: Object.freeze(e.AUDIT_KEY) } : {}),
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),
+    agentIdleTimeoutSeconds: e.AGENT_IDLE_TIMEOUT_SECONDS,
     ...(e.AGENT_SOCKETS_PER_AGENT ? { agentSocketsPerAgent: e.AGENT_SOCKETS_PER_AGENT } : {}),
     metrics: Object.freeze({ port: e.METRICS_PORT, host: e.METRICS_HOST ?? e.HOST, token: e.METRICS_TOKEN }),
     trustProxy: e.TRUST_PROXY

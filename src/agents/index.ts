@@ -37,6 +37,8 @@ export interface AgentsDeps {
   /** dial mode: an accepted offer's caller moved to a <Dial> of the agent (twilio/dial-offer.ts) */
   dialCaller: OfferDeps['dialCaller'];
   metrics: AgentSocketDeps['metrics'];
+  /** PCI DSS 8.2.8: the panel signs itself out after this long with no input (AGENT_IDLE_TIMEOUT_SECONDS) */
+  idleTimeoutSeconds: number;
   /** tests lower the bound on unauthenticated agent sockets */
   maxPendingSockets?: number;
   /** tests change one of an agent socket's limits (socket-limits.ts) */
@@ -71,6 +73,6 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
         limits: d.socketLimits,
       }),
     );
-    await app.register(panelRoutes());
+    await app.register(panelRoutes({ idleTimeoutSeconds: d.idleTimeoutSeconds }));
   };
 }

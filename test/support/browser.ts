@@ -37,12 +37,13 @@ export async function pageWithSockets(browser: Browser): Promise<Page> {
 /**
  * A panel test file's service on the agent flows (makeFlowsDir) and one Chromium, for the whole
  * file: started before its tests, closed with its flows directory after; both read once it ran.
+ * `env`: variables of the file's own for the service (AGENT_IDLE_TIMEOUT_SECONDS).
  */
-export function panelSuite(): { readonly h: Harness; readonly browser: Browser } {
+export function panelSuite(opts: { env?: Record<string, string> } = {}): { readonly h: Harness; readonly browser: Browser } {
   const suite = {} as { h: Harness; browser: Browser; flowsDir: string };
   beforeAll(async () => {
     suite.flowsDir = makeFlowsDir();
-    suite.h = await startHarness({ flowsDir: suite.flowsDir });
+    suite.h = await startHarness({ flowsDir: suite.flowsDir, env: opts.env });
     suite.browser = await launchChromium();
   }, 30_000);
   afterAll(async () => {

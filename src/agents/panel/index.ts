@@ -1,16 +1,20 @@
 /**
  * `GET /agent`: the panel page, with a Content-Security-Policy that allows exactly its own
  * inline script and style (by hash), same-origin fetch and WebSocket, and nothing else; no
- * frame, and no HTML written from a string (Trusted Types).
+ * frame, and no HTML written from a string (Trusted Types). What the service tells the panel of
+ * its configuration is a `<meta>` of the page, which its script reads: the script stays one text
+ * whatever the configuration, so its hash in the policy does too.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { PANEL_BODY, PANEL_SCRIPT, PANEL_STYLE } from './page';
+import { IDLE_META, PANEL_BODY, PANEL_SCRIPT, PANEL_STYLE } from './page';
 
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
-const HTML = `<!doctype html>
+/** the page, with the panel's idle time (AGENT_IDLE_TIMEOUT_SECONDS: a whole number, so nothing to escape) */
+const html = (idleTimeoutSeconds: number) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="${IDLE_META}" content="${Math.trunc(idleTimeoutSeconds)}">
 <title>tonewall agent</title><style>${PANEL_STYLE}</style></head>
 <body>${PANEL_BODY}<script>${PANEL_SCRIPT}</script></body></html>`;
 
@@ -26,7 +30,13 @@ const CSP = [
   "require-trusted-types-for 'script'",
 ].join('; ');
 
-export function panelRoutes(): FastifyPluginAsync {
+export interface PanelOptions {
+  /** PCI DSS 8.2.8: seconds with no keyboard or pointer input after which the panel signs itself out */
+  idleTimeoutSeconds: number;
+}
+
+export function panelRoutes(opts: PanelOptions): FastifyPluginAsync {
+  const page = html(opts.idleTimeoutSeconds);
   return async (app) => {
     app.get('/agent', async (_req, reply) =>
       reply
@@ -35,7 +45,7 @@ export function panelRoutes(): FastifyPluginAsync {
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         .header('cache-control', 'no-store')
-        .send(HTML),
+        .send(page),
     );
   };
 }

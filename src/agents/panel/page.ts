@@ -2,8 +2,13 @@
  * The agent panel: one self-contained page (inline script and style, no external asset). Every
  * string it shows is set through textContent, so nothing a call carries can become markup. It
  * holds the token in memory only, and only until the agent signs out or the token ends: then it
- * drops the token, closes its socket and clears every call and event line it showed.
+ * drops the token, closes its socket and clears every call and event line it showed. It signs
+ * itself out as well when the agent leaves it idle (PCI DSS 8.2.8), after the time the service
+ * puts in the page's IDLE_META.
  */
+
+/** the page's `<meta name>` whose content is AGENT_IDLE_TIMEOUT_SECONDS (index.ts writes it, the script reads it) */
+export const IDLE_META = 'tonewall-idle-timeout-seconds';
 export const PANEL_STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1d21}
 header{background:#1b2b44;color:#fff;padding:10px 16px;display:flex;gap:12px;align-items:center}
@@ -269,12 +274,39 @@ export const PANEL_SCRIPT = `
   // 1 s after the drop, doubling to 30 s; a refused or expired token (4401) is not retried, nor a
   // socket refused because this agent holds too many open already (4429): a retry is refused again while they stay open
   var retries = 0, poll = null, reconnect = null;
+  // PCI DSS 8.2.8: a session with no keyboard or pointer input for the service's idle time signs
+  // out as Sign out does; what the service sends is no input. The agent is told a minute before (a
+  // quarter of the time when it is shorter), so a key or a touch keeps the session. A timer held
+  // back (a hidden tab, a machine asleep) is caught up by the next input or return to the tab,
+  // which signs out rather than keep a session idle too long.
+  var idleMeta = document.querySelector('meta[name="${IDLE_META}"]'), idleSeconds = Number(idleMeta && idleMeta.getAttribute('content'));
+  if (!(idleSeconds >= 1 && idleSeconds <= 900)) idleSeconds = 900;
+  var IDLE_MS = idleSeconds * 1000, IDLE_WARN_MS = Math.min(60000, IDLE_MS / 4), lastInput = 0, idleTimer = null, idleWarned = false;
+  function idleWords() { return idleSeconds % 60 === 0 ? idleSeconds / 60 + (idleSeconds === 60 ? ' minute' : ' minutes') : idleSeconds + (idleSeconds === 1 ? ' second' : ' seconds'); }
+  function watchIdle() {
+    clearTimeout(idleTimer); idleTimer = null;
+    if (!token) return;
+    var idle = Date.now() - lastInput;
+    if (idle >= IDLE_MS) { signOut('signed out: no activity for ' + idleWords() + ', sign in again'); return; }
+    if (idle < IDLE_MS - IDLE_WARN_MS) { idleTimer = setTimeout(watchIdle, IDLE_MS - IDLE_WARN_MS - idle); return; }
+    if (!idleWarned) { idleWarned = true; status('no activity: signing out in ' + Math.ceil((IDLE_MS - idle) / 1000) + ' s unless you press a key or move the pointer', true); }
+    idleTimer = setTimeout(watchIdle, IDLE_MS - idle);
+  }
+  // the timer reads lastInput when it fires: an input only notes its time (a moving pointer sends many)
+  function input() {
+    if (!token) return;
+    if (Date.now() - lastInput >= IDLE_MS) { watchIdle(); return; }
+    lastInput = Date.now();
+    if (idleWarned) { idleWarned = false; status('signed in', false); }
+  }
+  ['keydown', 'pointerdown', 'pointermove', 'wheel'].forEach(function (t) { document.addEventListener(t, input, { capture: true, passive: true }); });
+  document.addEventListener('visibilitychange', function () { if (token) watchIdle(); });
   // the session's end, by the agent or by the token's: the token is dropped, the socket closed and
   // every call, capture, payment and event line cleared, so the next person at the desk sees none
   function signOut(why, good) {
     token = null;
     if (ws) { ws.onclose = null; ws.close(); ws = null; }
-    clearTimeout(reconnect); clearInterval(poll); reconnect = null; poll = null; retries = 0;
+    clearTimeout(reconnect); clearInterval(poll); clearTimeout(idleTimer); reconnect = null; poll = null; idleTimer = null; retries = 0; idleWarned = false;
     calls = {}; heard = []; selected = null; capture = null; payment = null;
     var l = $('log'); while (l.firstChild) l.removeChild(l.firstChild);
     $('connection').textContent = 'offline';
@@ -297,6 +329,7 @@ export const PANEL_SCRIPT = `
   $('signin').onclick = function () {
     token = $('token').value.trim(); $('token').value = '';
     if (!token) return;
+    lastInput = Date.now(); idleWarned = false; watchIdle();
     api('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { status(refusedText(), true); return; }
       status('signed in', false); connect(); refresh(); render();

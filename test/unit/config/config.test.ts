@@ -40,6 +40,16 @@ describe('loadConfig: issue 11 variables', () => {
     // unset: agents/socket-limits.ts's own default applies
     expect(c.agentSocketsPerAgent).toBeUndefined();
     expect(loadConfig({ ...base, AGENT_SOCKETS_PER_AGENT: '3' }).agentSocketsPerAgent).toBe(3);
+    // PCI DSS 8.2.8: 15 minutes idle unless the operator asks for less
+    expect(c.agentIdleTimeoutSeconds).toBe(900);
+    expect(loadConfig({ ...base, AGENT_IDLE_TIMEOUT_SECONDS: '300' }).agentIdleTimeoutSeconds).toBe(300);
+    expect(loadConfig({ ...base, AGENT_IDLE_TIMEOUT_SECONDS: '1' }).agentIdleTimeoutSeconds).toBe(1);
+  });
+
+  test.each(['0', '901', '3600', '1.5', 'soon', '-60'])('AGENT_IDLE_TIMEOUT_SECONDS=%s is refused, saying what it takes', (value) => {
+    const e = refusal({ AGENT_IDLE_TIMEOUT_SECONDS: value });
+    expect(e.variable).toBe('AGENT_IDLE_TIMEOUT_SECONDS');
+    expect(e.message).toBe('AGENT_IDLE_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 900 (PCI DSS 8.2.8: 15 minutes at most)');
   });
 
   test.each([
