@@ -7,7 +7,7 @@
 import type { CommandBus, EventBus, InstanceRpc } from './bus';
 import type { CallRepository } from './calls/repository';
 import { CaptureExecutor, CaptureRecords, CaptureService } from './captures';
-import type { ExecutorDeps } from './captures/executor';
+import type { ExecutorDeps } from './captures/deps';
 import { PaymentSessions } from './captures/payments';
 import { errFields, type Logger } from './log';
 import type { BridgeRegistry } from './media';

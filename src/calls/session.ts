@@ -94,7 +94,7 @@ export interface CallSession {
    * (at its end, or undoing the pauses of a start that was refused) may still be carried out until
    * then (epoch ms), on whichever instance sent it. The next
    * capture, on whichever instance holds the bridge by then, pauses no sooner
-   * (captures/executor.ts `afterLateResume`), as an IVR stretch waits for `recording.resumeFailed`.
+   * (captures/pause.ts `afterLateResume`), as an IVR stretch waits for `recording.resumeFailed`.
    */
   captureResumeLateUntil?: number;
   fields: Record<string, FieldState>;

@@ -4,13 +4,13 @@
  * Nothing else would end it: its recording would stay paused for the rest of the call, its lock
  * would refuse captures until it expired, and panels would show it running. An instance that
  * lost only the bridge (alive) ends its own capture at once (the bridge's `lost` event), which
- * releases both (the recordings after its hold for the last keys, executor.ts `held`; nothing is
+ * releases both (the recordings after its hold for the last keys, end.ts `held`; nothing is
  * written before, so a capture lost during the hold is ended here as any other); LiveCalls calls
  * this a while after the take-up, for the capture still running.
  */
 import { errFields } from '../log';
 import { announceEnd } from './announce';
-import type { ExecutorDeps } from './executor';
+import type { ExecutorDeps } from './deps';
 import { recordedCall, resumeCapture } from './recorded';
 import type { CaptureRecord } from './types';
 
@@ -26,7 +26,7 @@ type LostDeps = Pick<ExecutorDeps, 'calls' | 'records' | 'recording' | 'audit' |
  * The lock stays the capture's until its resume is over and until when it may still land is on
  * the call (`captureResumeLateUntil`): the call's next capture takes the lock before it pauses,
  * on whichever instance holds the bridge (not this one's recording controller, which orders only
- * its own requests), and reads that time once it holds it (executor.ts afterLateResume). Released
+ * its own requests), and reads that time once it holds it (pause.ts afterLateResume). Released
  * first, the lock let the next capture pause before this resume landed, and the recording ran
  * while the caller keyed. Which settler ends the capture (LiveCalls asks on every take-up, and its
  * own instance, alive, ends it too) is decided by the call's record: the one whose write turns it
@@ -62,7 +62,7 @@ export async function settleLostCapture(d: LostDeps, callSid: string, now: () =>
   // named for whoever started the capture, as its own end would have (executor.ts endRun); the
   // claim above wrote its outcome on the call already
   await resumeCapture(d, callSid, recordings, { actor: kept?.actor, now, log });
-  // last: the next capture pauses only once this resume is over, or waits for it (afterLateResume)
+  // last: the next capture pauses only once this resume is over, or waits for it (pause.ts afterLateResume)
   await d.records.unlockIf(callSid, capture.id).catch((err: unknown) => log.warn({ err: errFields(err) }, 'capture lock not released'));
   const record: CaptureRecord = kept ?? {
     captureId: capture.id,

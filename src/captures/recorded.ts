@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { CallSession } from '../calls/session';
 import { errFields } from '../log';
 import { stretchRecordings, type RecordingList, type RecordingRef } from '../recording/stretch';
-import type { ExecutorDeps } from './executor';
+import type { ExecutorDeps } from './deps';
 import type { CaptureRecord } from './types';
 
 export interface RecordedCall {

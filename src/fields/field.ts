@@ -1,6 +1,6 @@
 /**
  * A collected field as the call record keeps it, and the one function through which the IVR
- * (flows/steps/collect.ts) and mid-call captures (captures/executor.ts) write one, so that the
+ * (flows/steps/collect.ts) and mid-call captures (captures/settle.ts) write one, so that the
  * two paths cannot disagree on what a field shows.
  */
 import { maskField, maskProgress } from './mask';

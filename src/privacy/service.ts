@@ -341,7 +341,7 @@ export class PrivacyService {
     // Swept again now the record is gone. A capture ending on the call while this ran sealed its
     // value (in the call's vault index) and saved its capture record, then wrote the field to
     // the record: if it found the record, it did so before the removal above, so what it wrote
-    // is found here; if it found none, it takes back its own writes (captures/executor.ts).
+    // is found here; if it found none, it takes back its own writes (captures/settle.ts).
     for (const t of await vault.eraseCall(callSid)) tokens.add(t);
     // Such a capture's delivery, queued after the deliveries were cancelled above, found the record
     // and may have sent those values (a twilio-generic-pay gateway charged them): cancelled again

@@ -25,7 +25,7 @@
  * (RecordingController.holdEach, not pauseAll, whose undo would resume a recording another
  * pause just counted held), and a capture never resumes a recording of the caller's call, not
  * at its end, nor when it is refused or fails to start after pausing: each it paused there is
- * the bridge's to hold (captures/recorded.ts bridgeHolds, captures/executor.ts pauseForCapture).
+ * the bridge's to hold (captures/recorded.ts bridgeHolds, captures/pause.ts pauseForCapture).
  * Nothing else resumes a recording during a bridge (twilio/bridge-hold.ts, bridge-lost.ts).
  */
 import { performance } from 'node:perf_hooks';

@@ -260,7 +260,7 @@ export class RecordingController {
   /**
    * Pauses every recording named, each on its own, and resumes none whatever follows: a bridge's
    * hold on the caller's call (recording/bridge-guard.ts, and a capture in a bridge:
-   * captures/executor.ts), where a recording found running is paused for the rest of the bridge.
+   * captures/pause.ts), where a recording found running is paused for the rest of the bridge.
    * Unlike pauseAll, a pause Twilio refuses neither stops the rest nor undoes those before it, and
    * an audit write that fails after Twilio answered leaves that recording as Twilio left it (it
    * is named `failed`: whether it is paused is unknown). An undo there would resume a recording
@@ -334,7 +334,7 @@ export class RecordingController {
    * The pauses of a pauseAll that failed, undone so the recordings are as they were found. Returns
    * how long ago the latest undo Twilio did not answer was sent (`unansweredSentMsAgo`), if one
    * was: it may still be carried out, after a pause another instance sends next (a capture's
-   * caller writes until when: captures/executor.ts).
+   * caller writes until when: captures/pause.ts).
    */
   private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined, actor: string | undefined): Promise<number | undefined> {
     // the latest undo Twilio did not answer (performance.now() when sent)

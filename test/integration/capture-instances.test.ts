@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { REQUEST_TIMEOUT_MS } from '../../src/bus/rpc';
-import { MAX_HOLD_MS } from '../../src/captures/executor';
+import { MAX_HOLD_MS } from '../../src/captures/run';
 import { PAUSE_ACK_TIMEOUT_MS } from '../../src/recording/controller';
 import { appRecording, startHarness, waitFor, type Harness } from '../support/harness';
 import { acceptedCall, AgentSocket, api, keyed, makeFlowsDir, token } from '../support/agents';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { CallRepository } from '../../../src/calls/repository';
 import type { CallSession } from '../../../src/calls/session';
 import { CaptureExecutor, CaptureRecords, captureView, type CaptureRecord, type KeyPress } from '../../../src/captures';
-import type { ExecutorDeps } from '../../../src/captures/executor';
+import type { ExecutorDeps } from '../../../src/captures/deps';
 import type { CallEvent } from '../../../src/bus';
 import { EmbeddedStore, makeKeys } from '../../../src/store';
 import { DigitCollector } from '../../../src/captures/collector';
