@@ -60,8 +60,9 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
       const visible = call ? canSee(principal, call) : principal.role !== 'agent';
       if (!visible) throw Errors.callNotFound();
       requireRole(principal, 'supervisor', 'admin');
-      // a call's record is created with its trail (twilio/first-webhook.ts, runner.ts) and lives
-      // far shorter: a record whose trail the store does not hold names a trail deleted (`missing`)
+      // a call's record is created with its trail (twilio/first-webhook.ts, twilio/call-creation.ts)
+      // and lives far shorter: a record whose trail the store does not hold names a trail deleted
+      // (`missing`)
       const result = await deps.audit.verify(callSid, { listed: call !== null });
       if (!call && result.entries.length === 0) throw Errors.callNotFound();
       return result;

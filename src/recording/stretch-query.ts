@@ -1,9 +1,9 @@
 /**
  * What an IVR call's <Gather> and guard actions carry while a sensitive stretch holds its
  * recordings paused (the flow's own, and every other application's it found running,
- * twilio/runner.ts `pauseRecordings`): their SIDs, so that a later webhook of the stretch that
- * fails with the store down, where the session names them, can still resume them before the safe
- * answer (twilio/stretch-rescue.ts). Without it the call went on, to a fixed dial's human, with
+ * twilio/stretch-recordings.ts `pauseRecordings`): their SIDs, so that a later webhook of the
+ * stretch that fails with the store down, where the session names them, can still resume them
+ * before the safe answer (twilio/stretch-rescue.ts). Without it the call went on, to a fixed dial's human, with
  * its compliance recordings paused to its end.
  *
  * Twilio signs the whole URL, query included, and every webhook's signature is checked before

@@ -14,7 +14,8 @@
 import type { AuditTrail } from '../audit';
 import type { CallRepository } from '../calls/repository';
 import type { CallStart } from './opening';
-import { callStartedEntry, type FlowRunner } from './runner';
+import { callStartedEntry } from './call-creation';
+import type { FlowRunner } from './runner';
 import type { Flow } from '../flows/schema';
 import type { Store } from '../store';
 import type { ReplayGuard, ReplayIdentity, StoredAnswer } from './replay';

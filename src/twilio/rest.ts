@@ -8,8 +8,9 @@
  * 20429): the package's own backoff tries it again (`autoRetry`), so a busy moment does not refuse
  * a caller's card for a pause Twilio never looked at. Not for resumes (`retryTooManyRequests:
  * false`): a retried request outlives REST_TIMEOUT_MS, the bound within which an unanswered resume
- * is over and the next pause may go (twilio/runner.ts lateUntil); the recording controller tries a
- * refused resume again itself, within its own bound (recording/controller.ts RESUME_RETRIED).
+ * is over and the next pause may go (twilio/stretch-recordings.ts lateUntil); the recording
+ * controller tries a refused resume again itself, within its own bound (recording/controller.ts
+ * RESUME_RETRIED).
  */
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient';

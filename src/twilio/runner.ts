@@ -1,10 +1,10 @@
 /**
  * Runs a call through its flow at the Twilio webhook edge (it lives in twilio/, not flows/, so
  * that flows/ stays pure: engine, steps, schema, load): calls the pure engine, carries out the
- * effects it asks for (recording pause/resume, awaiting Twilio), encrypts valid values into the
- * vault, saves the session, performs the handoff, and renders TwiML.
+ * effects it asks for (recording pause/resume, awaiting Twilio: effects.ts, stretch-recordings.ts),
+ * encrypts valid values into the vault, saves the session, performs the handoff, and renders
+ * TwiML. A new call's record is created with its trail by call-creation.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CallControl } from '../calls/control';
 import type { CallRepository } from '../calls/repository';
@@ -14,25 +14,25 @@ import type { EventBus } from '../bus';
 import type { StreamTokens } from '../media/tokens';
 import type { Metrics } from '../metrics';
 import type { AuditInput, AuditTrail } from '../audit';
-import type { RecordingController, RecordingOutcome } from '../recording/controller';
+import type { RecordingController } from '../recording/controller';
 import type { Store } from '../store';
-import { recordingList, stretchRecordings } from '../recording/stretch';
-import { holdForBridge } from './bridge-hold';
+import { callStartedEntry, createCall } from './call-creation';
+import { carryOut, type EffectDeps } from './effects';
+import { StretchRecordings } from './stretch-recordings';
 import { renderVerbs } from './twiml';
 import { Openings, type CallStart, type Opening } from './opening';
-import { REST_TIMEOUT_MS } from './rest';
 import type { Vault } from '../vault';
 import { actionQueryOf } from './action-query';
 import { dropinFlow, endOfCapture, interruptedEnding, INTERRUPT_KEY } from '../dropin/outcome';
 import type { DropinService } from '../dropin/service';
 import type { PausingRequest } from '../dropin/held-pauses';
-import { advance, ownRecordingRuns, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
+import { advance, RESUME_HOLD_MS, type EngineInput, type EngineResult, type Verb } from '../flows/engine';
 import type { FlowRegistry } from '../flows/load';
 import { applyVaultOps, firstEntry } from '../flows/matching';
 import type { Flow } from '../flows/schema';
 import { isCollect } from '../flows/schema';
 import { guardAfter } from '../flows/steps/collect';
-import { Errors, FlowErrors } from '../errors';
+import { FlowErrors } from '../errors';
 import { errFields } from '../log';
 
 export interface RunnerDeps {
@@ -54,7 +54,7 @@ export interface RunnerDeps {
   onSessionChanged?: (s: CallSession) => void;
   /** drop-in captures (issue 13): carries a capture's result back to the app that redirected here */
   dropin?: DropinService;
-  /** Twilio's REST API on live calls: the recordings running on a call, listed before each sensitive stretch (pauseRecordings) */
+  /** Twilio's REST API on live calls: the recordings running on a call, listed before each sensitive stretch (stretch-recordings.ts pauseRecordings) */
   control?: CallControl;
   /**
    * A bridge lost with its instance is taken up by another (twilio/bridge-lost.ts): true on a
@@ -95,14 +95,6 @@ export interface StepWrites {
  */
 export type Gathered = Omit<Extract<EngineInput, { kind: 'digits' }>, 'kind' | 'first'> & { sealed?: ReadonlyMap<string, string | null> };
 
-/** tries of a call's creation with its trail: a refusal means another writer's append to a trail that outlived its record landed */
-const CREATE_MAX_TRIES = 5;
-
-/** the audit entry that begins a call's trail */
-export function callStartedEntry(flow: Flow): AuditInput {
-  return { type: 'call.started', flowId: flow.id };
-}
-
 export class FlowRunner {
   /** each write as the step comes to it */
   private readonly immediate: StepWrites;
@@ -110,8 +102,16 @@ export class FlowRunner {
   /** new calls' sessions and first TwiML (opening.ts) */
   private readonly openings: Openings;
 
+  /** the recordings of a sensitive stretch, paused and resumed (stretch-recordings.ts) */
+  private readonly stretches: StretchRecordings;
+
+  /** what the engine's effects are carried out with (effects.ts) */
+  private readonly effects: EffectDeps;
+
   constructor(private readonly d: RunnerDeps) {
     this.openings = new Openings({ vault: d.vault, subjectHash: d.subjectHash, publicUrl: d.publicUrl, now: () => this.now() });
+    this.stretches = new StretchRecordings({ recording: d.recording, control: d.control, metrics: d.metrics, now: () => this.now() });
+    this.effects = { recording: d.recording, control: d.control, metrics: d.metrics, dropin: d.dropin, stretches: this.stretches, now: () => this.now() };
     this.immediate = {
       seal: (res) => applyVaultOps(d.vault, res),
       audit: (callSid, entry) => d.audit.append(callSid, entry),
@@ -144,7 +144,7 @@ export class FlowRunner {
     ifKnown?: () => Promise<string>,
   ): Promise<string> {
     const opening = this.opening(flow, p, extra);
-    const { session, created, trailed } = await this.create(flow, opening);
+    const { session, created, trailed } = await createCall(this.d, flow, opening);
     if (!created) {
       if (ifKnown) return ifKnown();
       // the same call's first webhook again, with other parameters: re-ask where it stands
@@ -159,43 +159,6 @@ export class FlowRunner {
       return opening.twiml;
     }
     return this.run(flow, session, { kind: 'start', live: p.live }, log, this.immediate, pausedBy);
-  }
-
-  /**
-   * The call's record, with its indexes and `also`, created unless it exists, together with its
-   * trail's `call.started` entry, in one atomic write (as twilio/first-webhook.ts creates them):
-   * a call's record never exists without its trail, so a record whose trail is gone shows the
-   * trail was deleted (agents/audit-routes.ts). The trail is chained by compare-and-set: none for
-   * a new call, or one this process began (guessed as written), or one that outlived an earlier
-   * record (the refusal carries it, chained onto then). `trailed` false: the stored trail is unreadable, so the record is created alone.
-   */
-  private async create(flow: Flow, opening: Opening): Promise<{ session: CallSession; created: boolean; trailed: boolean }> {
-    const { session } = opening;
-    const { record, ops } = this.d.calls.creation(session, opening.also);
-    const entry = this.d.audit.prepare(callStartedEntry(flow));
-    // none for a new call; one this process wrote already (a drop-in capture's `dropin.recording`), as it wrote it
-    let trail = this.d.audit.writtenTrail(session.callSid);
-    for (let attempt = 1; attempt <= CREATE_MAX_TRIES; attempt++) {
-      let chained: ReturnType<AuditTrail['chain']>;
-      try {
-        chained = this.d.audit.chain(session.callSid, trail, [entry]);
-      } catch {
-        return { ...(await this.d.calls.create(session, opening.also)), trailed: false };
-      }
-      const res = await this.d.store.compareAndSetAll(
-        [{ key: record.key, expected: null, next: record.value, ttlSeconds: record.ttlSeconds }, chained.record],
-        [...ops, ...chained.ops],
-      );
-      if (res.ok) {
-        this.d.calls.created(session, record);
-        this.d.audit.written(session.callSid, chained.record);
-        return { session, created: true, trailed: true };
-      }
-      const [stored, storedTrail] = res.current;
-      if (stored !== null) return { session: this.d.calls.fromStored(stored), created: false, trailed: true };
-      trail = storedTrail;
-    }
-    throw Errors.conflict({ detail: 'too many concurrent audit appends' });
   }
 
   /** a call's new session, its caller's number sealed and, when the flow opens plainly, its first TwiML (opening.ts) */
@@ -222,7 +185,7 @@ export class FlowRunner {
       // the app's recordings resume as after any sensitive field: not while the caller may key on
       const ending = interruptedEnding(flow, s, g);
       if (ending === 'silence') return this.guardInterrupted(flow, session, s, log, writes);
-      if (ending === 'count') await this.untilHeld(this.now().getTime() + RESUME_HOLD_MS);
+      if (ending === 'count') await this.stretches.untilHeld(this.now().getTime() + RESUME_HOLD_MS);
       return this.d.dropin.end(flow, s, 'caller-interrupted', (next) => this.save(session, next), log);
     }
     const first = g.confirm ? await firstEntry(this.d.vault, flow, session, g.sealed) : undefined;
@@ -276,75 +239,6 @@ export class FlowRunner {
   }
 
   /**
-   * A pause after a resume that failed unanswered waits until that resume can no longer be
-   * carried out: sent before, the pause could be overtaken by it, and the caller would key the
-   * next field into a running recording (or, before a bridge, the caller's keys to the agent into
-   * a recording the bridge holds: the hold, and the stop of the flow's own, wait too). The controller orders the requests it sends itself
-   * (recording/controller.ts); this covers the resume another instance sent, as the session says,
-   * and the undo of a stretch's pause that failed part-way, whose recordings the hold before a
-   * bridge lists: one whose undo Twilio has yet to carry out is listed paused, so left out of the
-   * hold, and would run through the bridge once it is carried out.
-   */
-  private async afterLateResume(s: CallSession): Promise<void> {
-    const wait = (s.recording.resumeFailed?.lateUntil ?? 0) - this.now().getTime();
-    if (wait > 0) await sleep(Math.min(wait, REST_TIMEOUT_MS));
-  }
-
-  /**
-   * The call's recordings paused before a sensitive stretch: the flow's own, if it runs, and
-   * every other recording in progress on the call, which another application may have started
-   * over REST (a compliance recorder) on any call, recorded by the flow or not. The call's
-   * recordings are listed once (recording/stretch.ts); each is paused by its SID, all or none
-   * (RecordingController.pauseAll; a failure fails closed), and each resumed after
-   * (resumeRecordings). The flow's own alone is paused as before, by its SID, else
-   * Twilio.CURRENT (its status callback still on its way: which listed one is it? Twilio refuses
-   * CURRENT while several run, 16108, so the field is not asked); when the list cannot be read,
-   * the flow's own is paused, or, where it does not run, none, and the call goes on.
-   */
-  private async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
-    // named still when their resume failed: paused by us, to be resumed by us
-    const held = s.recording.sids ?? [];
-    s.recording.sids = undefined;
-    const own = ownRecordingRuns(s) ? { sid: s.recording.sid } : undefined;
-    const list = this.d.control ? recordingList(this.d.control) : undefined;
-    const recordings = await stretchRecordings(list, s.callSid, own, log, held);
-    if (own && recordings.length < 2) return this.d.recording.pause(s.callSid, own.sid);
-    const others = recordings.length - (own ? 1 : 0);
-    if (others > 0) log.warn({ recordings: others }, 'another application records the call: each of its recordings is paused for the sensitive stretch');
-    const outcome = await this.d.recording.pauseAll(recordings);
-    if (outcome.ok && others > 0) this.d.metrics.otherRecordingsPaused.inc({ where: 'ivr' }, others);
-    // each by its SID: the flow's own is listed with others only once its SID is known (stretchRecordings)
-    if (outcome.ok && recordings.length > 0) s.recording.sids = recordings.map((r) => r.recordingSid!);
-    return outcome;
-  }
-
-  /** what pauseRecordings paused, resumed: each recording it found running, else the flow's own */
-  private async resumeRecordings(s: CallSession): Promise<RecordingOutcome> {
-    const sids = s.recording.sids;
-    if (!sids) return this.d.recording.resume(s.callSid, s.recording.sid);
-    const outcome = await this.d.recording.resumeEach(s.callSid, sids);
-    // one that failed stays named: the next pause lists the call's recordings again
-    if (outcome.ok) s.recording.sids = undefined;
-    return outcome;
-  }
-
-  /**
-   * Until when a resume Twilio did not answer (no HTTP status) may still be carried out: until the
-   * REST client gives up on it (epoch ms; 0 when none went unanswered). A failed resume's own, or
-   * a failed pause's undo of the pauses before its failure (RecordingController.pauseAll).
-   */
-  private lateUntil(outcome: RecordingOutcome): number {
-    const late = outcome.unansweredSentMsAgo;
-    return !outcome.ok && late !== undefined ? this.now().getTime() + REST_TIMEOUT_MS - late : 0;
-  }
-
-  /** a resume held for keys pressed past a fixed-length field's end (flows/steps/collect.ts, RESUME_HOLD_MS) waits for its time */
-  private async untilHeld(notBefore: number | undefined): Promise<void> {
-    const wait = (notBefore ?? 0) - this.now().getTime();
-    if (wait > 0) await sleep(Math.min(wait, RESUME_HOLD_MS));
-  }
-
-  /**
    * A step, run. One that fails after it paused the call's recordings for a stretch (its write
    * refused: the store gone) never asks for the field it paused for: the caller hears the safe
    * apology instead (twilio/serving.ts), and the recordings would stay paused for whatever of
@@ -360,7 +254,7 @@ export class FlowRunner {
       const paused = stretch.paused;
       if (paused) {
         try {
-          const outcome = await this.resumeRecordings(paused);
+          const outcome = await this.stretches.resumeRecordings(paused);
           log.warn(
             { resumed: outcome.ok, twilioStatus: outcome.twilioStatus },
             "the step failed after pausing the call's recordings: resumed, as nothing sensitive will be asked",
@@ -397,49 +291,25 @@ export class FlowRunner {
       await writes.seal(res);
       verbs.push(...res.verbs);
       if (!res.effect) break;
-      const s = res.session;
-      // a drop-in capture pauses and resumes the app's recordings, every one it found running
-      const dropin = s.dropin ? this.d.dropin : undefined;
-      if (res.effect.kind === 'pause-recording') {
-        await this.afterLateResume(s);
-        // named before it is sent: a pause whose audit entry cannot be written has paused all the same
-        if (!dropin) stretch.paused = s;
-        // a drop-in capture's first request listed the app's recordings as it began (capture-route.ts); a later stretch lists them again
-        const outcome = dropin ? await dropin.pauseApp(s, log, pausedBy, input.kind === 'start') : await this.pauseRecordings(s, log);
-        if (dropin || !outcome.ok || outcome.absent) stretch.paused = undefined;
-        // failed part-way, its undo of the pauses before the failure unanswered: the hold before a
-        // bridge, which lists the call's recordings, waits that out as it waits for a failed resume
-        res = advance(flow, { kind: 'recording', op: 'pause', ok: outcome.ok, lateUntil: this.lateUntil(outcome) }, s, { now: this.now() });
-        // the app's recordings all ended before the pause (Twilio's 404): none in progress, none to resume
-        if (dropin && outcome.absent) res.session.recording.status = 'none';
-      } else if (res.effect.kind === 'stop-recording') {
-        // the stop's fallback, a pause for good, would be undone by a late resume as a stretch's pause would
-        await this.afterLateResume(s);
-        const outcome = await this.d.recording.stop(s.callSid, s.recording.sid);
-        res = advance(flow, { kind: 'recording', op: 'stop', ok: outcome.ok }, s, { now: this.now() });
-      } else if (res.effect.kind === 'hold-recordings') {
-        // a call still ringing at its first webhook cannot be recording (Twilio refuses it: 21220): nothing to list
-        const ringing = input.kind === 'start' && !input.live;
-        // a late resume of one the last stretch paused would run it again through the bridge
-        await this.afterLateResume(s);
-        const outcome = await holdForBridge(this.d, s, log, (callSid, entry) => writes.audit(callSid, entry), ringing);
-        res = advance(flow, { kind: 'recording', op: 'hold', ok: outcome.ok }, s, { now: this.now() });
-      } else {
-        await this.untilHeld(resumeNotBefore);
-        const outcome = dropin ? await dropin.resumeApp(s) : await this.resumeRecordings(s);
-        stretch.paused = undefined;
-        res = advance(flow, { kind: 'recording', op: 'resume', ok: outcome.ok, lateUntil: this.lateUntil(outcome) }, s, { now: this.now() });
-      }
+      res = await carryOut(this.effects, res.effect, res.session, {
+        flow,
+        input,
+        log,
+        audit: (callSid, entry) => writes.audit(callSid, entry),
+        stretch,
+        pausedBy,
+        resumeNotBefore,
+      });
     }
     const s = res.session;
     // a recording started right after a sensitive field's count ended it: not before keys pressed past it
-    if (verbs.some((v) => v.verb === 'start-recording')) await this.untilHeld(resumeNotBefore);
+    if (verbs.some((v) => v.verb === 'start-recording')) await this.stretches.untilHeld(resumeNotBefore);
     await this.recordFieldOutcomes(flow, s, before, writes);
     if (s.dropin && this.d.dropin) {
       const ended = endOfCapture(flow, s, verbs);
       if (ended) {
         // the capture's end resumes the app's recordings: not before keys past a field's count are pressed
-        await this.untilHeld(resumeNotBefore);
+        await this.stretches.untilHeld(resumeNotBefore);
         await writes.flush();
         return this.d.dropin.end(flow, s, ended, (next) => this.save(session, next), log);
       }

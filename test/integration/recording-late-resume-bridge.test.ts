@@ -1,7 +1,7 @@
 /**
  * A resume Twilio did not answer in time may still be carried out until the REST client gives up
- * on it. The IVR's next pause waits that out on whichever instance sends it (twilio/runner.ts
- * `afterLateResume`); so must the pauses before a bridge, the stop of the flow's own recording
+ * on it. The IVR's next pause waits that out on whichever instance sends it
+ * (twilio/stretch-recordings.ts `afterLateResume`); so must the pauses before a bridge, the stop of the flow's own recording
  * and the hold of other applications' on the caller's call, which is not masked: a late resume
  * carried out after the hold would leave such a recording running through the bridge, hearing
  * the keys the caller presses to the agent. Two instances behind one PUBLIC_URL: the card's

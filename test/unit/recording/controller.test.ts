@@ -273,7 +273,7 @@ handoff:
     updatedAt: 0,
   });
 
-  // what the IVR does with a pause effect (src/twilio/runner.ts): pause, then advance with its outcome
+  // what the IVR does with a pause effect (src/twilio/effects.ts): pause, then advance with its outcome
   async function afterPause(answer: Answer) {
     const { controller } = setup({ paused: answer });
     const now = new Date('2026-12-01T12:00:00Z');
