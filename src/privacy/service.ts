@@ -1,5 +1,7 @@
 /**
- * Subject access and erasure (CONTRACT §7). A caller is found by the HMAC of their identity
+ * Subject access and erasure (CONTRACT §7). Access lists, for each of the caller's calls, its
+ * masked fields, the processors it reached, and everything else the store holds of it (held.ts),
+ * and the forwards of the caller's erasure still kept for a processor (processors/erase-queue.ts). A caller is found by the HMAC of their identity
  * (`subjectHash`), never by the identity itself: an E.164 number, a SIP address, a Twilio Client
  * identity or another caller ID, in the canonical form their calls are filed under (subject.ts
  * subjectRequest).
@@ -31,11 +33,12 @@ import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import { cancelDeliveries, type DeliveryStatus, parseMember, parseRecord, type SentDelivery } from '../processors/records';
 import { type ErasureOutcome, forwardErasure } from '../processors/erase';
-import type { ErasureQueue } from '../processors/erase-queue';
+import type { ErasureQueue, KeptErasure } from '../processors/erase-queue';
 import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
+import { heldOfCall, type HeldOfCall } from './held';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
 
 /**
@@ -67,22 +70,25 @@ export const SUBJECT_FORMS =
  * then `values` counts them (the sealed caller among them), `fields` is empty (the masked views
  * were on the record) and `createdAt` is its audit trail's first entry's time.
  */
-export interface SubjectCall {
+export interface SubjectCall extends HeldOfCall {
   callSid: string;
   createdAt?: string;
   state: CallSession['state'] | 'expired';
-  fields: Record<string, MaskedField>;
+  /** **Added:** `reason`, why a field failed (a fixed code) */
+  fields: Record<string, MaskedField & { reason?: string }>;
   values?: number;
   /**
    * The processors the call's values were sent to, or are queued for, as its delivery records
    * say (GDPR Art. 15(1)(c): the recipients): each one's name, status and tries; absent when none.
    */
-  deliveries?: { processor: string; status: DeliveryStatus; attempts: number }[];
+  deliveries?: { processor: string; status: DeliveryStatus; attempts: number; at?: string; paymentId?: string }[];
 }
 
 export interface AccessReport {
   subject: string;
   calls: SubjectCall[];
+  /** **Added:** forwards of the caller's erasure a processor has not acknowledged yet, their identity kept sealed until it does */
+  erasureForwards?: KeptErasure[];
 }
 
 export interface ErasureReceipt {
@@ -141,25 +147,28 @@ export class PrivacyService {
    * (the admin who asked) as its actor (AuditTrail.actor): the digest, never their `sub`.
    */
   async access(phone: string, by?: { role: string; sub: string }): Promise<AccessReport> {
+    const { store, keys, vault } = this.deps;
     const actor = by ? this.deps.audit.actor(by) : undefined;
     const { subject, named } = this.subjectOf(phone);
     const calls: SubjectCall[] = [];
     for (const sid of await this.deps.calls.sidsForSubject(subject)) {
       const s = await this.deps.calls.get(sid);
       if (s && s.subject !== subject) continue;
-      const call = s
-        ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) }
-        : await this.expired(sid);
       const deliveries = await this.deliveriesOf(sid);
-      if (!call && deliveries.length === 0) continue;
-      calls.push({
-        ...(call ?? { callSid: sid, ...(await this.firstAt(sid)), state: 'expired', fields: {}, values: 0 }),
-        ...(deliveries.length > 0 ? { deliveries } : {}),
-      });
+      const trail = await this.deps.audit.list(sid);
+      const held = await heldOfCall({ store, keys, vault }, sid, s, trail);
+      // a call whose record expired is reported while anything of it but its trail is held
+      if (!s && deliveries.length === 0 && !held.sealed && !held.captures && !held.dropin && !held.streamTokens) continue;
+      const call: SubjectCall = s
+        ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) }
+        : { callSid: sid, ...(trail[0] ? { createdAt: trail[0].at } : {}), state: 'expired', fields: {}, values: held.sealed?.length ?? 0 };
+      calls.push({ ...call, ...(deliveries.length > 0 ? { deliveries } : {}), ...held });
       await this.deps.audit.append(sid, { type: 'subject.accessed', actor });
     }
     calls.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
-    return { subject: maskSubject(named), calls };
+    // an erasure of the caller's whose forward a processor has not acknowledged yet keeps their identity, sealed
+    const erasureForwards = (await this.deps.erasureQueue?.keptFor(named)) ?? [];
+    return { subject: maskSubject(named), calls, ...(erasureForwards.length > 0 ? { erasureForwards } : {}) };
   }
 
   /** `by`: the admin who asked, named as each `subject.erased` entry's actor */
@@ -218,16 +227,6 @@ export class PrivacyService {
     return receipt;
   }
 
-  /**
-   * A call of the subject's whose record has expired: what of it the vault still holds, or
-   * undefined when nothing (its index entry outlived it by design: calls/repository.ts)
-   */
-  private async expired(callSid: string): Promise<SubjectCall | undefined> {
-    const values = await this.deps.vault.heldFor(callSid);
-    if (values === 0) return undefined;
-    return { callSid, ...(await this.firstAt(callSid)), state: 'expired', fields: {}, values };
-  }
-
   /** the call's delivery records, the configured processors' and any other its index names: no value, no number */
   private async deliveriesOf(callSid: string): Promise<NonNullable<SubjectCall['deliveries']>> {
     const { store, keys, processors } = this.deps;
@@ -239,15 +238,18 @@ export class PrivacyService {
     const out: NonNullable<SubjectCall['deliveries']> = [];
     for (const name of [...names].sort()) {
       const rec = parseRecord(await store.get(keys.delivery(callSid, name)));
-      if (rec) out.push({ processor: name, status: rec.status, attempts: rec.attempts });
+      // when it was last written (queued or tried), and the payment session a round was of; never its HTTP answer
+      if (rec) {
+        out.push({
+          processor: name,
+          status: rec.status,
+          attempts: rec.attempts,
+          at: new Date(rec.updatedAt).toISOString(),
+          ...(rec.round ? { paymentId: rec.round } : {}),
+        });
+      }
     }
     return out;
-  }
-
-  /** the time of the call's audit trail's first entry, when it has one */
-  private async firstAt(callSid: string): Promise<{ createdAt?: string }> {
-    const first = (await this.deps.audit.list(callSid))[0];
-    return first ? { createdAt: first.at } : {};
   }
 
   /** `named`: the caller's canonical identity; `subject`: its HMAC, their calls' index key */
@@ -413,10 +415,17 @@ function dropinResultDeletions(keys: Keys, callSid: string): StoreOp[] {
   ];
 }
 
-function maskedFields(s: CallSession): Record<string, MaskedField> {
-  const out: Record<string, MaskedField> = {};
+function maskedFields(s: CallSession): SubjectCall['fields'] {
+  const out: SubjectCall['fields'] = {};
   for (const [name, f] of Object.entries(s.fields)) {
-    out[name] = { kind: f.kind, masked: f.masked, ...(f.last4 ? { last4: f.last4 } : {}), ...(f.brand ? { brand: f.brand } : {}), valid: f.valid };
+    out[name] = {
+      kind: f.kind,
+      masked: f.masked,
+      ...(f.last4 ? { last4: f.last4 } : {}),
+      ...(f.brand ? { brand: f.brand } : {}),
+      valid: f.valid,
+      ...(f.reason ? { reason: f.reason } : {}),
+    };
   }
   return out;
 }

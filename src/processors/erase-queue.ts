@@ -127,6 +127,40 @@ export class ErasureQueue {
     };
   }
 
+  /**
+   * The kept forwards of the erasures of `subject` (the canonical identity a tonewall body names),
+   * for a subject access report: those whose sealed body names it, opened here and compared, never
+   * returned, and those of the same receipts whose body names no one (a twilio-generic-pay
+   * gateway's transaction ids). A body that does not open on this instance is passed over.
+   */
+  async keptFor(subject: string): Promise<KeptErasure[]> {
+    const { store, keys } = this.d;
+    const kept: KeptErasure[] = [];
+    const receipts = new Set<string>();
+    for (const m of await store.smembers(this.index(true))) {
+      const id = parseMember(m);
+      const rec = id ? parseRecord(await store.get(keys.erasureForward(id[0], id[1]))) : null;
+      if (!id || rec?.sealed === undefined) continue;
+      let named: unknown;
+      try {
+        named = (JSON.parse(Vault.open(this.d.vaultKeys, erasureForwardAd(id[0], id[1]), rec.sealed)) as { subject?: unknown }).subject;
+      } catch {
+        continue;
+      }
+      if (named !== subject) continue;
+      receipts.add(id[0]);
+      kept.push(keptView(rec));
+    }
+    if (receipts.size === 0) return kept;
+    for (const m of await store.smembers(this.index(false))) {
+      const id = parseMember(m);
+      if (!id || !receipts.has(id[0])) continue;
+      const rec = parseRecord(await store.get(keys.erasureForward(id[0], id[1])));
+      if (rec) kept.push(keptView(rec));
+    }
+    return kept.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.processor.localeCompare(b.processor));
+  }
+
   /** takes up the kept forwards now, then polls for them */
   async start(): Promise<void> {
     if (this.poller) return;
@@ -235,6 +269,26 @@ export class ErasureQueue {
       { op: 'srem', key: keys.erasureForwardsSealed(), member: this.member(receiptId, processor) },
     ]);
   }
+}
+
+/** a kept forward as a subject access report shows it: whose receipt, to which processor, how far along; never its body */
+export interface KeptErasure {
+  receiptId: string;
+  processor: string;
+  /** retries made after the forward's own tries */
+  attempts: number;
+  createdAt: string;
+  nextAt: string;
+}
+
+function keptView(rec: PendingErasure): KeptErasure {
+  return {
+    receiptId: rec.receiptId,
+    processor: rec.processor,
+    attempts: rec.attempts,
+    createdAt: new Date(rec.createdAt).toISOString(),
+    nextAt: new Date(rec.nextAt).toISOString(),
+  };
 }
 
 /** what a kept body is sealed to: this receipt's forward to this processor, so no other record's envelope opens in its place */

@@ -19,4 +19,6 @@ export type VaultWriteOp =
 export interface IndexedVaultBackend extends VaultBackend {
   multi(ops: VaultWriteOp[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
+  /** seconds a key has left (-2 absent), for a subject access report's expiries; without it, none is reported */
+  ttl?(key: string): Promise<number>;
 }

@@ -130,6 +130,29 @@ export class Vault {
   }
 
   /**
+   * The values `put` stored for the call still held, each by its token and when it expires
+   * (epoch ms; absent when the backend cannot say), for a subject access report: it says a
+   * sealed value exists and until when, and nothing opens it. Empty without a `callIndexKey`.
+   */
+  async sealedFor(callSid: string): Promise<{ token: string; expiresAt?: number }[]> {
+    if (!this.#callIndexKey) return [];
+    const backend = this.#backend as IndexedVaultBackend;
+    const tokens = (await backend.smembers(this.#callIndexKey(callSid))).filter(isVaultToken).sort();
+    const now = Date.now();
+    const held = await Promise.all(
+      tokens.map(async (token) => {
+        const key = this.#storeKey(token);
+        if (backend.ttl) {
+          const left = await backend.ttl(key);
+          return left === -2 ? null : { token, ...(left >= 0 ? { expiresAt: now + left * 1000 } : {}) };
+        }
+        return (await backend.get(key)) === null ? null : { token };
+      }),
+    );
+    return held.filter((h): h is { token: string; expiresAt?: number } => h !== null);
+  }
+
+  /**
    * `put` without the store write: the token and the envelope's write, for a caller that makes
    * it atomically with the record that names the token. Only the envelope leaves, never `plain`.
    */

@@ -67,10 +67,10 @@ test("access names each call's processors, and a call only a delivery record is 
   });
   const report = await privacy.access(PHONE);
   expect(Object.fromEntries(report.calls.map((c) => [c.callSid, c.deliveries]))).toEqual({
-    [gone.callSid]: [{ processor: 'gateway', status: 'delivered', attempts: 2 }],
+    [gone.callSid]: [{ processor: 'gateway', status: 'delivered', attempts: 2, at: expect.any(String) }],
     [live.callSid]: [
-      { processor: 'crm', status: 'failed', attempts: 8 },
-      { processor: 'gateway', status: 'delivered', attempts: 1 },
+      { processor: 'crm', status: 'failed', attempts: 8, at: expect.any(String) },
+      { processor: 'gateway', status: 'delivered', attempts: 1, at: expect.any(String) },
     ],
   });
   expect(report.calls.find((c) => c.callSid === gone.callSid)).toMatchObject({ state: 'expired', fields: {}, values: 0 });

@@ -84,10 +84,14 @@ test('a tonewall forward the processor refused is kept sealed, and sent by a fre
   expect(index('pending-sealed')).toContain(receipt.receiptId);
   expect(index('pending')).not.toContain(receipt.receiptId);
 
-  // the caller's access answer: nothing held, and no break over the kept forward
+  // the caller's access answer: no call held, and the kept forward, which holds their identity sealed, named (never its body)
   const access = await fetch(subjectUrl(first), { headers: { authorization: `Bearer ${admin}` } });
   expect(access.status).toBe(200);
-  expect(await access.json()).toEqual({ subject: '+*******4321', calls: [] });
+  expect(await access.json()).toEqual({
+    subject: '+*******4321',
+    calls: [],
+    erasureForwards: [{ receiptId: receipt.receiptId, processor: 'ledger', attempts: 0, createdAt: expect.any(String), nextAt: expect.any(String) }],
+  });
 
   // the first instance is gone; the processor answers again; a fresh instance on the same Redis and VAULT_KEYS
   await open.shift()!.close();

@@ -112,7 +112,13 @@ describe('VAULT_TTL_SECONDS longer than the call record', () => {
           state: 'expired',
           fields: {},
           values: 2,
-          deliveries: [{ processor: 'gateway', status: 'delivered', attempts: 1 }],
+          deliveries: [{ processor: 'gateway', status: 'delivered', attempts: 1, at: expect.any(String) }],
+          // added: each value is said to exist, and until when; what it was, the expired record said
+          sealed: [
+            { of: 'unnamed', expiresAt: expect.any(String) },
+            { of: 'unnamed', expiresAt: expect.any(String) },
+          ],
+          audit: expect.any(Array),
         },
       ],
     });

@@ -113,6 +113,16 @@ describe('PrivacyService', () => {
         expiry: { kind: 'expiry', masked: '****', valid: true },
         cvv: { kind: 'security-code', masked: '***', valid: true },
       },
+      // added: what else the record, the vault and the trail hold of the call (test/integration/privacy/access-complete.test.ts)
+      flowId: a.flowId,
+      handoff: { mode: 'bridge' },
+      sealed: [
+        { of: 'caller', expiresAt: expect.any(String) },
+        { of: 'field', field: 'card', kind: 'card-number', expiresAt: expect.any(String) },
+        { of: 'field', field: 'cvv', kind: 'security-code', expiresAt: expect.any(String) },
+        { of: 'field', field: 'expiry', kind: 'expiry', expiresAt: expect.any(String) },
+      ],
+      audit: [{ seq: 1, at: expect.any(String), type: 'capture.completed', captureId: 'cap1' }],
     });
     const text = JSON.stringify(report);
     for (const secret of [CARDS[0], CARDS[1], PHONE, a.fromToken!, a.fields.card.token!]) expect(text).not.toContain(secret);
