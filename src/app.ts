@@ -148,6 +148,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     ttlSeconds: config.auditRetentionDays * 86400,
     onBroken: (reason) => metrics.auditTrailsBroken.inc({ reason }),
     onAppendFailed: (reason) => metrics.auditAppendsFailed.inc({ reason }),
+    retry: opts.auditRetry,
+    onHeld: (held) => metrics.auditAppendsHeld.set(held),
+    onWrittenLate: (entries) => metrics.auditAppendsWrittenLate.inc(entries),
+    log,
   });
   // messages between instances are signed: Redis is a trust boundary (store/signed-messages.ts)
   const signer = new MessageSigner(
@@ -622,6 +626,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await services.metricsServer.close();
     await delivery.stop();
     await erasureQueue.stop();
+    // after everything that appends, before the store goes: held entries get one last try
+    await audit.close();
     if (!opts.store) await store.close();
   });
   // what an operator checks first, and the configuration this instance runs under, for an

@@ -101,8 +101,18 @@ export function createMetrics() {
     }),
     auditAppendsFailed: new Counter({
       name: 'tonewall_audit_appends_failed_total',
-      help: 'Audit entries not stored, by reason: refused (could carry personal data, or malformed: a defect), not-written (the store failed or refused the write: an outage, an unreadable trail, too many concurrent appends). The action they record went on: the trail has a gap',
+      help: 'Audit entries not stored, by reason: refused (could carry personal data, or malformed: a defect), not-written (the store failed the write and its retries were given up: an outage of minutes, too many entries held, the instance stopped; or the trail is unreadable). The action they record went on: the trail has a gap',
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    auditAppendsHeld: new Gauge({
+      name: 'tonewall_audit_appends_held',
+      help: "Audit entries whose append the store failed, held in this instance's memory and retried in the background (audit/held.ts): written later in their call's order, or counted not-written when given up",
+      registers: [registry],
+    }),
+    auditAppendsWrittenLate: new Counter({
+      name: 'tonewall_audit_appends_written_late_total',
+      help: 'Audit entries written by a retry after the store failed their append (a store blip the retries bridged: no gap in the trail)',
       registers: [registry],
     }),
     recordingPauseFailures: new Counter({

@@ -5,7 +5,7 @@
  */
 import type { DestinationStream } from 'pino';
 import type { TokenAuth } from './auth/tokens';
-import type { AuditTrail } from './audit';
+import type { AuditRetry, AuditTrail } from './audit';
 import type { EventBus, CommandBus, InstanceRpc } from './bus';
 import type { CallRepository } from './calls/repository';
 import type { Config } from './config';
@@ -67,6 +67,8 @@ export interface BuildOptions {
   defaultMetricsPort?: number;
   /** the first wait before an unverified REST configuration is checked again (twilio/rest-check.ts REST_CHECK_RETRY_FIRST_MS); tests shorten it */
   restCheckRetryMs?: number;
+  /** the retries of audit appends the store failed (audit/held.ts AUDIT_RETRY); tests shorten them */
+  auditRetry?: Partial<AuditRetry>;
 }
 
 export interface Services {

@@ -11,6 +11,7 @@ export {
   sealEntry,
   verifyChain,
 } from './trail';
+export { AUDIT_RETRY, type AuditRetry } from './held';
 export { AuditKey, AuditKeyRing } from './keys';
 export { AUDIT_ACTOR, AUDIT_DIGIT_KEYS, AuditErrors, assertNoPersonalData } from './pii';
 export { canonicalJson } from './canonical';

@@ -23,11 +23,14 @@
  * trail (none for a new call), so an append is usually one round trip; a refusal carries the
  * trail as stored, and the retry chains to that. Appends from one process are queued per call
  * (no self-contention); appends from other instances that collide are retried, pausing briefly
- * after the first few refusals.
+ * after the first few refusals. An append the store fails (an outage, a timeout, Redis
+ * reconnecting) is held and written again in the background, in its call's order (held.ts).
  */
-import { Errors } from '../errors';
+import { Errors, isTonewallError } from '../errors';
+import { errFields, type Logger } from '../log';
 import { RecentValues, type CasRecord, type Keys, type Store, type StoreOp, type StoreRecord } from '../store';
 import { timingSafeEqual } from 'node:crypto';
+import { AUDIT_RETRY, type AuditRetry, HeldEntries, type Pending } from './held';
 import { type AuditKey, type AuditKeyRing, auditKeyRing } from './keys';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 
@@ -100,6 +103,11 @@ export class AuditTrail {
   private readonly onBroken?: (reason: BrokenLink['reason']) => void;
   private readonly onAppendFailed?: (reason: 'refused' | 'not-written') => void;
 
+  /** entries whose append the store failed, written again in the background (held.ts) */
+  private readonly held: HeldEntries;
+  /** the held entries a chained write carries, by its record: no longer held once it landed (`written`) */
+  private readonly carrying = new WeakMap<CasRecord, readonly Pending[]>();
+
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
@@ -110,15 +118,43 @@ export class AuditTrail {
       onBroken?: (reason: BrokenLink['reason']) => void;
       /**
        * told of each entry `append` did not store (a metric: never the entry): `refused`, it could
-       * carry personal data or is malformed; `not-written`, the store failed or refused it (an
-       * outage, an unreadable trail, too many concurrent appends). Callers log and go on, so this
-       * is what makes a gap in the trail seen (PCI DSS 10.7: a failure of audit logging alerted).
+       * carry personal data or is malformed; `not-written`, the store failed it and its retries
+       * were given up (held.ts: too long, too many held, or the service stopped), or the trail is
+       * unreadable. Callers log and go on, so this is what makes a gap in the trail seen (PCI DSS
+       * 10.7: a failure of audit logging alerted).
        */
       onAppendFailed?: (reason: 'refused' | 'not-written') => void;
+      /** the retries of appends the store failed (held.ts AUDIT_RETRY unless set) */
+      retry?: Partial<AuditRetry>;
+      /** told of the entries held for a retry now, over all calls, whenever it changes (a metric) */
+      onHeld?: (held: number) => void;
+      /** told of entries written by a retry, after their append failed (a metric) */
+      onWrittenLate?: (entries: number) => void;
+      /** where held, late and lost entries are logged (by call and type, never their data) */
+      log?: Logger;
     },
   ) {
     this.onBroken = opts.onBroken;
     this.onAppendFailed = opts.onAppendFailed;
+    const log = opts.log;
+    this.held = new HeldEntries(
+      { ...AUDIT_RETRY, ...opts.retry },
+      {
+        write: (callSid) => this.writeHeld(callSid),
+        permanent: unwritable,
+        held: (callSid, type, err) =>
+          log?.warn({ callSid, type, err: errFields(err) }, 'audit entry held: the store failed its append, tried again in the background'),
+        written: (callSid, entries, heldForMs) => {
+          opts.onWrittenLate?.(entries);
+          log?.info({ callSid, entries, heldForMs }, 'audit entries written after a retry');
+        },
+        lost: (callSid, types, why) => {
+          for (let i = 0; i < types.length; i++) this.onAppendFailed?.('not-written');
+          log?.error({ callSid, entries: types.length, types, why }, 'audit entries not written: their retries were given up');
+        },
+        count: (held) => opts.onHeld?.(held),
+      },
+    );
     this.ring = auditKeyRing(opts.key);
     this.key = this.ring.primary;
     this.ttlSeconds = opts.ttlSeconds ?? AUDIT_TTL_SECONDS;
@@ -152,7 +188,11 @@ export class AuditTrail {
     return Object.fromEntries(this.ring.kids.map((kid) => [kid, this.ring.get(kid)!.actorDigest(sub)]));
   }
 
-  /** Appends one entry. Throws (and stores nothing) if the entry could carry personal data. */
+  /**
+   * Appends one entry. Throws (and stores nothing) if the entry could carry personal data, or the
+   * stored trail is unreadable. One the store fails is held and written in the background
+   * (held.ts): this resolves then, as the action it records goes on.
+   */
   async append(callSid: string, entry: AuditInput): Promise<void> {
     let prepared: PreparedEntry;
     try {
@@ -163,7 +203,7 @@ export class AuditTrail {
     }
     const prior = this.queues.get(callSid) ?? Promise.resolve();
     // the prior append's failure is its own caller's (it awaits it); this one runs after it either way
-    const run = prior.catch(() => undefined).then(() => this.appendWithRetry(callSid, prepared));
+    const run = prior.catch(() => undefined).then(() => this.appendOne(callSid, prepared));
     this.queues.set(callSid, run);
     try {
       await run;
@@ -231,27 +271,69 @@ export class AuditTrail {
    * Throws when the stored trail is unreadable (evidence, never overwritten). `written` once it landed.
    */
   chain(callSid: string, stored: string | null, entries: PreparedEntry[]): { record: CasRecord; ops: StoreOp[] } {
+    const { record, ops } = this.chainPending(
+      callSid,
+      stored,
+      entries.map((entry) => ({ entry })),
+    );
+    return { record, ops };
+  }
+
+  /**
+   * `chain`, for entries that may be held should the write fail (their hashes kept, `sealedAs`).
+   * The call's entries held for a retry go first, in their order: no entry of this process's is
+   * written ahead of one held before it (held.ts), and the write that carries them (a webhook's)
+   * is the one round trip it was.
+   */
+  private chainPending(
+    callSid: string,
+    stored: string | null,
+    entries: { entry: PreparedEntry; sealedAs?: Set<string> }[],
+  ): { record: CasRecord; ops: StoreOp[]; sealed: number } {
     const trail = stored === null ? [] : parseEntries(stored);
     if (!trail) throw AuditErrors.invalid('the stored trail is unreadable');
+    const held = this.held.has(callSid) ? this.held.toWrite(callSid, () => new Set(trail.map((e) => e.hash))) : [];
+    const pending = held.length > 0 ? [...held, ...entries] : entries;
     // the export finds trails by the days they were written to: indexed under the day the trail
     // began and under each later day it got an entry (a call past midnight, a delivery retried
     // or an erasure months on), by the write of that day's first entry (the compare-and-set makes
     // that one writer), and kept as long as the trail
     const days = new Set<string>();
-    for (const e of entries) {
+    for (const { entry: e, sealedAs } of pending) {
       const last = trail[trail.length - 1];
       if (!last || (typeof last.at === 'string' ? last.at.slice(0, 10) : '') !== e.at.slice(0, 10)) days.add(e.at.slice(0, 10));
-      trail.push(
-        sealEntry(this.key, callSid, { seq: trail.length + 1, at: e.at, type: e.type, kid: this.key.kid, prev: last ? last.hash : GENESIS_HASH, ...e.data }),
-      );
+      const sealed = sealEntry(this.key, callSid, {
+        seq: trail.length + 1,
+        at: e.at,
+        type: e.type,
+        kid: this.key.kid,
+        prev: last ? last.hash : GENESIS_HASH,
+        ...e.data,
+      });
+      sealedAs?.add(sealed.hash);
+      trail.push(sealed);
     }
     const ops: StoreOp[] = [...days].map((d) => ({ op: 'sadd', key: this.keys.auditDay(d), member: callSid, ttlSeconds: this.ttlSeconds }));
-    return { record: { key: this.keys.audit(callSid), expected: stored, next: JSON.stringify(trail), ttlSeconds: this.ttlSeconds }, ops };
+    const record = { key: this.keys.audit(callSid), expected: stored, next: JSON.stringify(trail), ttlSeconds: this.ttlSeconds };
+    if (held.length > 0) this.carrying.set(record, held);
+    return { record, ops, sealed: pending.length };
   }
 
   /** a trail `chain` described was written: the next append chains to it without a read */
   written(callSid: string, record: CasRecord): void {
     this.lastWritten.remember(callSid, record.next);
+    const carried = this.carrying.get(record);
+    if (carried) this.held.written(callSid, carried);
+  }
+
+  /** whether entries of the call are held for a retry: a write that begins its trail (firstEntry) would get ahead of them */
+  holds(callSid: string): boolean {
+    return this.held.has(callSid);
+  }
+
+  /** At shutdown: entries held for a retry are tried once more, and those not written then are counted and logged. */
+  close(): Promise<void> {
+    return this.held.close();
   }
 
   async list(callSid: string): Promise<AuditEntry[]> {
@@ -287,10 +369,30 @@ export class AuditTrail {
     return (await this.store.smembers(this.keys.auditDay(day))).sort();
   }
 
-  private async appendWithRetry(callSid: string, entry: PreparedEntry): Promise<void> {
+  /** one entry, written now, or held behind the call's entries held already, or when the store fails it */
+  private async appendOne(callSid: string, entry: PreparedEntry): Promise<void> {
+    const pending = HeldEntries.pending(entry);
+    // behind entries held for a retry: written after them, by their retry (no round trip meanwhile)
+    if (this.held.has(callSid)) return this.held.hold(callSid, pending, undefined);
+    try {
+      await this.appendWithRetry(callSid, [pending]);
+    } catch (err) {
+      if (unwritable(err) || this.held.closed) throw err;
+      this.held.hold(callSid, pending, err);
+    }
+  }
+
+  /** the call's held entries, written onto the trail (chainPending carries them); nothing when none is left */
+  private writeHeld(callSid: string): Promise<void> {
+    return this.appendWithRetry(callSid, []);
+  }
+
+  private async appendWithRetry(callSid: string, entries: Pending[]): Promise<void> {
     let current = this.lastWritten.guess(callSid) ?? null;
     for (let attempt = 1; attempt <= APPEND_MAX_TRIES; attempt++) {
-      const { record, ops } = this.chain(callSid, current, [entry]);
+      const { record, ops, sealed } = this.chainPending(callSid, current, entries);
+      // held entries that turned out written (a try whose reply was lost) leave nothing to write
+      if (sealed === 0) return;
       // the day index entry lands with the entry (one atomic step), so no trail goes unexported
       const res =
         ops.length > 0
@@ -308,6 +410,11 @@ export class AuditTrail {
     this.lastWritten.forget(callSid);
     throw Errors.conflict({ detail: 'too many concurrent audit appends' });
   }
+}
+
+/** an append no retry mends: the stored trail is unreadable (evidence, never overwritten) */
+function unwritable(err: unknown): boolean {
+  return isTonewallError(err) && err.code === AuditErrors.invalid.code;
 }
 
 /** an entry's type and data, refused (nothing stored) when the type is malformed or the data could be personal */

@@ -184,11 +184,15 @@ export class UnsavedReturns {
         'drop-in capture: the result of a call that ended was not queued for the app',
       );
     await part('unwatched', () => this.d.unwatch(r.callSid), 'drop-in watch not removed');
-    await part(
-      'audited',
-      () => this.d.audit.append(r.callSid, { type: 'dropin.returned', ...(r.flowId ? { flowId: r.flowId } : {}), result: 'internal-error' }),
-      'drop-in audit entry not written',
-    );
+    // the entry names the flow, which the mark reads from the record when the return did not know
+    // it: until the mark has read it (or was given up), the entry waits for the next try, as an
+    // append now would be held and written without it (audit/held.ts)
+    if (r.flowId || r.marked)
+      await part(
+        'audited',
+        () => this.d.audit.append(r.callSid, { type: 'dropin.returned', ...(r.flowId ? { flowId: r.flowId } : {}), result: 'internal-error' }),
+        'drop-in audit entry not written',
+      );
     if (retry !== undefined) throw retry;
   }
 

@@ -20,4 +20,4 @@ export async function createStore(redisUrl: string | undefined, log: Logger): Pr
   return store;
 }
 export { MessageSigner, MESSAGE_MAX_AGE_MS } from './signed-messages';
-export { RecentValues } from './recent';
+export { RecentValues, ownCopy } from './recent';

@@ -39,6 +39,6 @@ export class RecentValues {
 }
 
 /** the characters of `s` in a string of their own: V8 keeps a substring of 13 characters or more as a slice of its parent, which it then keeps alive */
-function ownCopy(s: string): string {
+export function ownCopy(s: string): string {
   return Buffer.from(s, 'utf8').toString('utf8');
 }

@@ -49,6 +49,8 @@ export class FirstWebhook {
   }
 
   private plan(id: ReplayIdentity, flow: Flow, call: CallStart) {
+    // entries held for a retry (an append the store failed) go first: the general path chains them (audit/held.ts)
+    if (this.d.audit.holds(call.callSid)) return null;
     try {
       const opening = this.d.runner.opening(flow, call);
       if (opening.twiml === undefined) return null;

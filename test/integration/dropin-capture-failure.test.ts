@@ -350,11 +350,11 @@ it("the capture route fails after pausing the app's recording (its call record s
   expectCaptureRouteResumed(c, 1);
 });
 
-it("the store goes while the capture route pauses the app's recording: the pause, not audited, is undone; the call goes back with none left paused", async () => {
+it("the store goes while the capture route pauses the app's recording: the pause's audit entry is held for a retry, the route fails on the store and resumes the pause; the call goes back with none left paused", async () => {
   shop.recordings = 1;
   h.emulator.faults.recordingPause = { delayMs: 800, times: 1 };
   const c = await d.call(keypad());
-  // while Twilio takes the pause, the store goes: the pause's audit entry is refused, and the route fails
+  // while Twilio takes the pause, the store goes: the pause's audit entry is held (audit/held.ts), and the route's next write fails
   await waitFor(() => h.emulator.faults.recordingPause === undefined, 'the pause request');
   await stopRedis();
   await c.ended;
@@ -364,8 +364,12 @@ it("the store goes while the capture route pauses the app's recording: the pause
   const [rec] = c.recordings;
   expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   expect(shop.atReturn).toEqual([{ sid: rec.sid, status: 'in-progress' }]);
-  // resumed by the pause itself (all or none, recording/controller.ts), so the rescue has none of its own to resume
-  expectCaptureRouteResumed(c, 0);
+  const held = h.logs.lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.callSid === c.sid && l.msg === 'audit entry held: the store failed its append, tried again in the background');
+  expect(held[0]).toMatchObject({ type: 'recording.paused' });
+  // the pause stood (its entry was not lost), so the route's rescue resumes it, its own request's
+  expectCaptureRouteResumed(c, 1);
 });
 
 it('Redis down as the app redirects the call: straight back with internal-error, nothing asked, nothing paused', async () => {
@@ -426,7 +430,8 @@ it("the store goes while the processor is charged (after the capture's save): th
   expect(statesOf(c, c.recordings[0].sid)).toEqual(['in-progress', 'paused', 'in-progress', 'stopped']);
   const lines = h.logs.lines.filter((l) => l.includes(c.sid));
   expect(lines.some((l) => l.includes('drop-in capture: processor-error not saved on the call'))).toBe(true);
-  expect(lines.some((l) => l.includes('drop-in audit entry not written'))).toBe(true);
+  // the store down, the call's audit entries (the return's) are held for a retry, not lost (audit/held.ts)
+  expect(lines.some((l) => l.includes('audit entry held: the store failed its append'))).toBe(true);
 });
 
 it('the app redirects to a capture again after one that went back before it created a record: refused with the apology, never a silent hangup', async () => {
