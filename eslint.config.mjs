@@ -31,8 +31,8 @@ const elements = [
   { type: 'base', mode: 'full', pattern: `src/{${BASE_FILES.join(',')}}.ts` },
   ...DOMAIN.map((d) => ({ type: domainType(d), partialMatch: false, pattern: `src/${d}/**` })),
   ...EDGES.map((e) => ({ type: edgeType(e), partialMatch: false, pattern: `src/${e}/**` })),
-  // the composition root: app.ts, the types of what it takes and builds, and what it builds to start and stop live calls together
-  { type: 'app', mode: 'full', pattern: 'src/{app,live-calls,services}.ts' },
+  // the composition root: app.ts and the parts it is split into (its checks, its HTTP server, its routes), the types of what it takes and builds, and what it builds to start and stop live calls together
+  { type: 'app', mode: 'full', pattern: 'src/{app,app-checks,app-http,app-routes,live-calls,services}.ts' },
   { type: 'server', mode: 'full', pattern: 'src/server.ts' },
   { type: 'tools', partialMatch: false, pattern: ['tools/**', 'scripts/**'] },
   { type: 'tests', partialMatch: false, pattern: ['test/**', 'bench/**'] },

@@ -48,7 +48,7 @@ export interface OfferDeps {
   sendCommand(instanceId: string, command: InstanceCommand): Promise<void>;
   /**
    * Dial mode: moves the caller's call, waiting in its hold loop, to a <Dial> of `endpoint`
-   * (twilio/dial-offer.ts `dialCaller`, given by app.ts: agents/ does not import the Twilio edge).
+   * (twilio/dial-offer.ts `dialCaller`, given by app-routes.ts: agents/ does not import the Twilio edge).
    * It does not throw: a move that fails is made by the hold loop.
    */
   dialCaller(callSid: string, endpoint: string, log: Logger): Promise<void>;

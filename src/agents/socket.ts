@@ -214,7 +214,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: errFields(err) }, 'agent event fan-out failed'));
     });
     app.addHook('onClose', async () => {
-      // its sockets were closed before, 1001 (app.ts, the WebSocket plugin's preClose)
+      // its sockets were closed before, 1001 (app-http.ts, the WebSocket plugin's preClose)
       await unsubscribe();
     });
 
@@ -321,7 +321,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         }
         const answer = (e: unknown) => {
           const message = isTonewallError(e) ? e.message : 'internal error';
-          // the contract's name where it has one, as the HTTP API answers (app.ts)
+          // the contract's name where it has one, as the HTTP API answers (app-http.ts)
           const code = isTonewallError(e) ? (e.wireCode ?? e.code) : RequestErrors.internal.code;
           if (!isTonewallError(e)) d.log.error({ err: errFields(e) }, 'agent socket message failed');
           send(current, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });

@@ -35,7 +35,7 @@ export interface MetricsServerOptions {
   /** METRICS_TOKEN: when set, /metrics answers that bearer token only */
   token?: string;
   /**
-   * The public port's bounds on slow clients (app.ts REQUEST_TIMEOUT_MS, CONNECTION_TIMEOUT_MS):
+   * The public port's bounds on slow clients (app-http.ts REQUEST_TIMEOUT_MS, CONNECTION_TIMEOUT_MS):
    * without METRICS_TOKEN this listener answers whoever reaches it, on every interface by default,
    * and Fastify's own defaults bound nothing: a trickled body held a connection open for good.
    */
