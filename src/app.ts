@@ -6,13 +6,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createSecretKey, hkdfSync } from 'node:crypto';
-import { TokenAuth } from './auth/tokens';
+import { CLOCK_TOLERANCE_MS, TokenAuth } from './auth/tokens';
+import { TokenRevocations } from './auth/revocations';
 import { AuditKey, AuditKeyRing, AuditTrail } from './audit';
 import { CallRepository } from './calls/repository';
 import { CallSweep } from './calls/sweep';
 import type { CallSession } from './calls/session';
 import { DEFAULT_METRICS_PORT, type Config } from './config';
-import { CommandBus, EventBus, InstanceRpc, type OnDropped } from './bus';
+import { CommandBus, EventBus, InstanceRpc, SessionBus, type OnDropped } from './bus';
 import { FlowRunner } from './twilio/runner';
 import { createLogger, errFields } from './log';
 import { LiveCalls } from './live-calls';
@@ -110,6 +111,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const onDropped: OnDropped = (bus, reason) => metrics.busDropped.inc({ bus, reason });
   const bus = { store, keys, signer, log, onDropped };
   const events = new EventBus(bus);
+  const sessions = new SessionBus(bus);
   const commands = new CommandBus(bus, config.instanceId);
   const rpc = new InstanceRpc(bus, config.instanceId);
   // resumes are never sent again by the client itself: see twilio/rest.ts
@@ -239,7 +241,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);
   dropin.setEndedHandler(dropinEnded);
-  const auth = new TokenAuth(config.agentJwtSecret, config.jwt);
+  // a token signed out is refused until its exp: one store read per authenticated request (auth/revocations.ts)
+  const auth = new TokenAuth(config.agentJwtSecret, { ...config.jwt, revocations: new TokenRevocations(store, keys, CLOCK_TOLERANCE_MS) });
   // a recording another application starts on the caller's call during a bridge: paused at the caller's next key
   const bridgeGuard = new BridgeRecordingGuard({
     list: recordingList(twilioClient),
@@ -319,6 +322,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     tokens,
     runner,
     auth,
+    sessions,
     subjectHash,
     draining: false,
     processors,

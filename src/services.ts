@@ -6,7 +6,7 @@
 import type { DestinationStream } from 'pino';
 import type { TokenAuth } from './auth/tokens';
 import type { AuditRetry, AuditTrail } from './audit';
-import type { EventBus, CommandBus, InstanceRpc } from './bus';
+import type { EventBus, CommandBus, InstanceRpc, SessionBus } from './bus';
 import type { CallRepository } from './calls/repository';
 import type { Config } from './config';
 import type { FlowRegistry } from './flows/load';
@@ -82,6 +82,8 @@ export interface Services {
   vault: Vault;
   audit: AuditTrail;
   events: EventBus;
+  /** tokens signed out, told to every instance (bus/sessions.ts) */
+  sessions: SessionBus;
   twilio: TwilioClient;
   recording: RecordingController;
   tokens: StreamTokens;

@@ -52,7 +52,7 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
   return async (app) => {
     noStore(app);
     app.get('/v1/calls/:callSid/audit', async (request) => {
-      const principal = deps.auth.fromRequest(request);
+      const principal = await deps.auth.fromRequest(request);
       const parsed = params.safeParse(request.params);
       if (!parsed.success) throw Errors.callNotFound();
       const { callSid } = parsed.data;
@@ -69,7 +69,7 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
     });
 
     app.post('/v1/audit/actors', async (request) => {
-      requireRole(deps.auth.fromRequest(request), 'admin');
+      requireRole(await deps.auth.fromRequest(request), 'admin');
       const body = actorLookup.safeParse(request.body);
       if (!body.success) throw Errors.badRequest({ detail: 'actor lookup: a body {"sub": "…"}' });
       const digests = Object.entries(deps.audit.actorDigests(body.data.sub)).map(([kid, digest]) => ({ kid, digest }));
@@ -77,7 +77,7 @@ export function auditRoutes(deps: { auth: TokenAuth; calls: CallRepository; audi
     });
 
     app.get('/v1/audit/export', async (request, reply) => {
-      const principal = deps.auth.fromRequest(request);
+      const principal = await deps.auth.fromRequest(request);
       requireRole(principal, 'admin');
       const q = exportQuery.safeParse(request.query ?? {});
       if (!q.success) throw Errors.badRequest({ detail: `export query: ${q.error.issues[0].message}` });

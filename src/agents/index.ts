@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import type { EventBus } from '../bus';
+import type { EventBus, SessionBus } from '../bus';
 import type { CallRepository } from '../calls/repository';
 import type { CaptureService } from '../captures';
 import type { PaymentSessions } from '../captures/payments';
@@ -16,6 +16,7 @@ import type { OfferDeps } from './offers';
 import { panelRoutes } from './panel';
 import { agentRoutes } from './routes';
 import { agentSocket, type AgentSocketDeps } from './socket';
+import { sessionRoutes } from './session-routes';
 
 export { agentDocs } from './docs';
 // the audit trail's and privacy's HTTP routes live at this edge: audit/ (base) and privacy/ (domain) hold no HTTP
@@ -28,6 +29,8 @@ export interface AgentsDeps {
   keys: Keys;
   calls: CallRepository;
   events: EventBus;
+  /** tokens signed out, told to every instance (bus/sessions.ts) */
+  sessions: SessionBus;
   log: Logger;
   audit: OfferDeps['audit'];
   captures: CaptureService;
@@ -60,12 +63,14 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
       payments: d.payments,
     });
     await app.register(agentRoutes({ auth: d.auth, calls: d.calls, actions }));
+    await app.register(sessionRoutes({ auth: d.auth, sessions: d.sessions, actor: (p) => d.audit.actor(p) }));
     await app.register(
       agentSocket({
         auth: d.auth,
         actor: (p) => d.audit.actor(p),
         calls: d.calls,
         events: d.events,
+        sessions: d.sessions,
         actions,
         log: d.log,
         metrics: d.metrics,

@@ -25,12 +25,12 @@ export function privacyRoutes(deps: { auth: TokenAuth; privacy: PrivacyService }
     // a report or receipt about one caller: no cache keeps it (security-headers.ts)
     noStore(app);
     app.get('/v1/subjects/:phone', async (request) => {
-      const admin = deps.auth.fromRequest(request);
+      const admin = await deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
       return deps.privacy.access(phoneParam(request.params), admin);
     });
     app.delete('/v1/subjects/:phone', async (request) => {
-      const admin = deps.auth.fromRequest(request);
+      const admin = await deps.auth.fromRequest(request);
       requireRole(admin, 'admin');
       return deps.privacy.erase(phoneParam(request.params), admin);
     });

@@ -30,50 +30,50 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
     const opts = <S>(schema: S) => ({ schema, attachValidation: true });
 
     app.get('/v1/calls', opts(schemas.listCalls), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       const calls = (await d.calls.listFresh()).filter((s) => canSee(p, s)).sort((a, b) => a.createdAt - b.createdAt);
       return { calls: calls.map(callView) };
     });
 
     app.get<CallParams>('/v1/calls/:callSid', opts(schemas.getCall), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return callView(await visibleCall(d.calls, p, req.params.callSid));
     });
 
     app.post<CallParams>('/v1/calls/:callSid/accept', opts(schemas.accept), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return d.actions.accept(p, req.params.callSid);
     });
 
     app.post<CallParams>('/v1/calls/:callSid/captures', opts(schemas.startCapture), async (req, reply) => {
-      const p = principal(req);
+      const p = await principal(req);
       const started = await d.actions.startCapture(p, req.params.callSid, req.body);
       return reply.code(201).send(started);
     });
 
     app.get<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.getCapture), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return d.actions.getCapture(p, req.params.callSid, req.params.captureId);
     });
 
     app.delete<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.cancelCapture), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return d.actions.cancelCapture(p, req.params.callSid, req.params.captureId);
     });
 
     // agent-assisted payments: Twilio's Payments subresource on tonewall's captures (captures/payments.ts)
     app.post<CallParams>('/v1/calls/:callSid/payments', opts(schemas.startPayment), async (req, reply) => {
-      const p = principal(req);
+      const p = await principal(req);
       return reply.code(201).send(await d.actions.startPayment(p, req.params.callSid, req.body));
     });
 
     app.get<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.getPayment), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return d.actions.getPayment(p, req.params.callSid, req.params.paymentId);
     });
 
     app.post<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.updatePayment), async (req) => {
-      const p = principal(req);
+      const p = await principal(req);
       return d.actions.updatePayment(p, req.params.callSid, req.params.paymentId, req.body);
     });
   };

@@ -142,6 +142,12 @@ const common = { tags: ['agents'], security: [{ bearer: [] }] };
 const denied = { 401: { description: 'missing or invalid token', ...error }, 404: { description: 'no such call, or not visible to this token', ...error } };
 
 export const schemas = {
+  signOut: {
+    ...common,
+    summary:
+      "End the token's session before its exp: from now on every instance refuses it (401 here, close 4401 on the WebSocket) and closes the sockets it opened; another token of the same user is not affected",
+    response: { 204: { description: 'signed out', type: 'null' }, 401: denied[401] },
+  },
   listCalls: {
     ...common,
     summary: 'Calls visible to the token, masked',

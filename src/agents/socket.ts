@@ -8,15 +8,16 @@
  */
 import { isCallSid } from '../sids';
 import type { FastifyPluginAsync } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
-import type { AgentEvent, CallEvent, EventBus } from '../bus';
+import type { AgentEvent, CallEvent, EventBus, SessionBus } from '../bus';
 import { AgentErrors, isTonewallError, RequestErrors } from '../errors';
 import type { AgentActions } from './actions';
 import { canSee, type Principal, type TokenAuth, type VisibleCall } from '../auth/tokens';
+import { tokenDigest } from '../auth/revocations';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
 import {
@@ -35,6 +36,8 @@ export interface AgentSocketDeps {
   actor(p: Principal): string;
   calls: CallRepository;
   events: EventBus;
+  /** tokens signed out (POST /v1/session/signout) on any instance: their sockets here close 4401 */
+  sessions: SessionBus;
   actions: AgentActions;
   log: Logger;
   metrics: Pick<Metrics, 'agentSocketsClosed' | 'agentSocketsRefused'>;
@@ -48,6 +51,8 @@ export interface AgentSocketDeps {
 interface Client {
   socket: WebSocket;
   principal: Principal;
+  /** the digest its token is revoked by (auth/revocations.ts), never the token */
+  token: string;
   /** the principal as the audit trail names them (`<role>:<digest>`), made once at authentication */
   actor: string;
   /**
@@ -116,6 +121,19 @@ function closeGently(socket: WebSocket, code: number, reason: string): void {
   socket.close(code, reason);
   setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
 }
+
+/**
+ * Messages a socket sends while its token is being checked against the store (a read, a few ms):
+ * kept, then served in order once it is let in. A client that sends more before it is even
+ * authenticated is no panel: it is closed (1008).
+ */
+const MAX_MESSAGES_WHILE_AUTHENTICATING = 16;
+
+/**
+ * How long an instance remembers a token it heard was signed out: past the store read a socket's
+ * token is checked with (bounded by the store's command timeout), after which the store says so
+ */
+const SIGNED_OUT_KEPT_MS = 60_000;
 
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -213,9 +231,29 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     const unsubscribe = await d.events.subscribe((e) => {
       queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: errFields(err) }, 'agent event fan-out failed'));
     });
+    /**
+     * Tokens this instance heard were signed out, for SIGNED_OUT_KEPT_MS: a socket whose token the
+     * store answered for just before it filed the sign-out, and let in just after the news came, is
+     * refused here (after that the store's record refuses it).
+     */
+    const signedOut = new Map<string, number>();
+    const endSessions = (digest: string) => {
+      const now = Date.now();
+      for (const [t, until] of signedOut) if (until <= now) signedOut.delete(t);
+      signedOut.set(digest, now + SIGNED_OUT_KEPT_MS);
+      for (const c of clients) {
+        if (c.token !== digest) continue;
+        clients.delete(c);
+        d.log.info({ actor: c.actor, role: c.principal.role, reason: 'signed-out' }, 'agent socket closed');
+        c.socket.close(CLOSE_UNAUTHORIZED, 'signed out');
+      }
+    };
+    const stopSessions = await d.sessions.subscribe((e) => endSessions(e.token));
+    const isSignedOut = (digest: string) => (signedOut.get(digest) ?? 0) > Date.now();
     app.addHook('onClose', async () => {
       // its sockets were closed before, 1001 (app-http.ts, the WebSocket plugin's preClose)
       await unsubscribe();
+      await stopSessions();
     });
 
     const serve = async (client: Client, msg: ClientMessage) => {
@@ -268,9 +306,74 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         }
       });
 
-      socket.on('message', (data, isBinary) => {
+      /** let in: counted against its `sub`'s share, its events from now on, closed at its exp */
+      const admit = (principal: Principal, token: string): boolean => {
+        const actor = d.actor(principal);
+        if (isSignedOut(token)) {
+          // signed out on another instance between the store's answer and now
+          d.log.info({ reason: 'token', ip: request.ip }, 'agent socket refused');
+          refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
+          return false;
+        }
+        if ((perAgent.get(principal.sub) ?? 0) >= limits.maxPerAgent) {
+          // one token (stolen, or a client reconnecting in a loop) holds its share already: named by its actor, never its sub
+          d.log.warn({ reason: 'per-agent-limit', actor, role: principal.role, ip: request.ip, limit: limits.maxPerAgent }, 'agent socket refused');
+          d.metrics.agentSocketsRefused.inc({ reason: 'per-agent-limit' });
+          refuse(socket, CLOSE_TOO_MANY_SOCKETS, 'too many sockets for this agent');
+          return false;
+        }
+        perAgent.set(principal.sub, (perAgent.get(principal.sub) ?? 0) + 1);
+        limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
+        d.log.info({ actor, role: principal.role, ip: request.ip }, 'agent socket authenticated');
+        client = { socket, principal, token, actor, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
+        clients.add(client);
+        // the token's expiry ends the session it opened
+        expiry = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.exp * 1000 - Date.now())));
+        return true;
+      };
+      /** what came while the token was checked (null: nothing is being checked) */
+      let waiting: [data: RawData, isBinary: boolean][] | null = null;
+      const authenticate = (json: unknown) => {
+        const auth = authMessage.safeParse(json);
+        if (!auth.success) {
+          d.log.info({ reason: 'no-auth-message', ip: request.ip }, 'agent socket refused');
+          refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
+          return;
+        }
+        const token = auth.data.token;
+        waiting = [];
+        // the signature and claims, then the store's word that it was not signed out (one read)
+        d.auth.authenticate(token).then(
+          (principal) => {
+            const queued = waiting ?? [];
+            waiting = null;
+            if (socket.readyState !== socket.OPEN) return;
+            settle();
+            if (admit(principal, tokenDigest(token))) for (const [data, isBinary] of queued) onMessage(data, isBinary);
+          },
+          (err: unknown) => {
+            waiting = null;
+            if (socket.readyState !== socket.OPEN) return;
+            if (isTonewallError(err) && err.statusCode === 401) {
+              d.log.info({ reason: 'token', ip: request.ip }, 'agent socket refused');
+              refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
+              return;
+            }
+            // the store could not say whether the token was signed out: not let in, and not told its token is bad
+            d.log.error({ reason: 'store', ip: request.ip, err: errFields(err) }, 'agent socket refused');
+            refuse(socket, CLOSE_TRY_AGAIN, 'try again later');
+          },
+        );
+      };
+
+      const onMessage = (data: RawData, isBinary: boolean): void => {
         // what ws still parses of a socket being closed is not served
         if (socket.readyState !== socket.OPEN) return;
+        if (waiting) {
+          if (waiting.length >= MAX_MESSAGES_WHILE_AUTHENTICATING) refuse(socket, CLOSE_POLICY_VIOLATION, 'too many messages');
+          else waiting.push([data, isBinary]);
+          return;
+        }
         const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
         let json: unknown;
         try {
@@ -280,32 +383,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         }
         if (!client) {
           clearTimeout(authTimer);
-          const auth = authMessage.safeParse(json);
-          let principal: Principal;
-          try {
-            if (!auth.success) throw AgentErrors.authMessageMissing();
-            principal = d.auth.verify(auth.data.token);
-          } catch {
-            d.log.info({ reason: auth.success ? 'token' : 'no-auth-message', ip: request.ip }, 'agent socket refused');
-            refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
-            return;
-          }
-          settle();
-          const actor = d.actor(principal);
-          if ((perAgent.get(principal.sub) ?? 0) >= limits.maxPerAgent) {
-            // one token (stolen, or a client reconnecting in a loop) holds its share already: named by its actor, never its sub
-            d.log.warn({ reason: 'per-agent-limit', actor, role: principal.role, ip: request.ip, limit: limits.maxPerAgent }, 'agent socket refused');
-            d.metrics.agentSocketsRefused.inc({ reason: 'per-agent-limit' });
-            refuse(socket, CLOSE_TOO_MANY_SOCKETS, 'too many sockets for this agent');
-            return;
-          }
-          perAgent.set(principal.sub, (perAgent.get(principal.sub) ?? 0) + 1);
-          limitMessageSize(socket, AUTHENTICATED_MAX_PAYLOAD_BYTES);
-          d.log.info({ actor, role: principal.role, ip: request.ip }, 'agent socket authenticated');
-          client = { socket, principal, actor, heard: new Set(), bucket: new TokenBucket(limits.messagesPerSecond, limits.messageBurst), inFlight: 0 };
-          clients.add(client);
-          // the token's expiry ends the session it opened
-          expiry = setTimeout(() => socket.close(CLOSE_UNAUTHORIZED, 'token expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.exp * 1000 - Date.now())));
+          authenticate(json);
           return;
         }
         const current = client;
@@ -334,7 +412,8 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         serve(current, parsed.data)
           .catch(answer)
           .finally(() => current.inFlight--);
-      });
+      };
+      socket.on('message', onMessage);
     });
   };
 }

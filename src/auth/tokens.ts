@@ -6,7 +6,8 @@
 import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { Errors } from '../errors';
+import { AuthErrors, Errors } from '../errors';
+import { tokenDigest, type TokenRevocations } from './revocations';
 
 export const ROLES = ['agent', 'supervisor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -46,6 +47,11 @@ export interface TokenAuthOptions {
   audience?: string;
   /** when set, the token's `iss` must equal it */
   issuer?: string;
+  /**
+   * the tokens signed out before their exp (app.ts always gives them): each authentication reads
+   * the store once. Without them (tests of a route alone) no token is revoked, and revoke() fails.
+   */
+  revocations?: TokenRevocations;
 }
 
 export type Principal = z.infer<typeof claimsSchema>;
@@ -62,8 +68,10 @@ export class TokenAuth {
   private readonly signer: (payload: Record<string, unknown>) => string;
 
   private readonly maxLifetimeSeconds: number;
+  private readonly revocations?: TokenRevocations;
 
   constructor(secret: string, opts: TokenAuthOptions = {}) {
+    this.revocations = opts.revocations;
     this.maxLifetimeSeconds = opts.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
     const required = ['sub', 'exp', ...(opts.audience ? ['aud'] : []), ...(opts.issuer ? ['iss'] : [])];
     this.verifier = createVerifier({
@@ -101,19 +109,48 @@ export class TokenAuth {
     return claims.data;
   }
 
-  /** reads `Authorization: Bearer <jwt>` */
-  fromRequest(request: FastifyRequest): Principal {
-    const header = request.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m) throw Errors.unauthorized();
-    const p = this.verify(m[1]);
+  /**
+   * What a request or a socket is let in by: the token verified, then the store asked whether it
+   * was signed out (401 if so, as any token refused). A store that cannot answer fails the request.
+   */
+  async authenticate(token: string): Promise<Principal> {
+    const p = this.verify(token);
+    if (this.revocations && (await this.revocations.isRevoked(tokenDigest(token)))) throw Errors.unauthorized();
+    return p;
+  }
+
+  /** reads `Authorization: Bearer <jwt>` and authenticates it */
+  async fromRequest(request: FastifyRequest): Promise<Principal> {
+    const p = await this.authenticate(bearerToken(request));
     principals.set(request, p);
     return p;
+  }
+
+  /**
+   * Ends the session of the request's token before its exp (`POST /v1/session/signout`): filed as
+   * revoked, so every instance refuses it from now on. What it was, and its digest, for the
+   * caller to close its sockets and log by.
+   */
+  async signOut(request: FastifyRequest): Promise<{ principal: Principal; digest: string }> {
+    if (!this.revocations) throw AuthErrors.revocationsMissing();
+    const token = bearerToken(request);
+    const principal = await this.authenticate(token);
+    principals.set(request, principal);
+    const digest = tokenDigest(token);
+    await this.revocations.revoke(digest, principal.exp);
+    return { principal, digest };
   }
 
   sign(claims: { sub: string; endpoint?: string; role: Role }, ttlSeconds = 8 * 3600): string {
     return this.signer({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
   }
+}
+
+function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const m = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!m) throw Errors.unauthorized();
+  return m[1];
 }
 
 export function requireRole(p: Principal, ...roles: Role[]): void {

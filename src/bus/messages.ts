@@ -160,6 +160,16 @@ export const agentError = z.object({
 export const agentEvent = z.discriminatedUnion('type', [...callEvent.options, agentError]);
 export type AgentEvent = z.infer<typeof agentEvent>;
 
+/**
+ * A token's session ended before its exp (`POST /v1/session/signout`), told to every instance so
+ * the sockets it opened close: named by the digest the store files it under (auth/revocations.ts
+ * tokenDigest), never the token or its `sub`
+ */
+export const sessionEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('session.revoked'), token: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a token digest') }),
+]);
+export type SessionEvent = z.infer<typeof sessionEvent>;
+
 /** commands for the instance holding a call's bridge (fire and forget) */
 export const instanceCommand = z.discriminatedUnion('type', [
   /** put an agent through: dial `endpoint` into the caller's bridge */

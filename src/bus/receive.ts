@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import type { Keys, MessageSigner, Store } from '../store';
 import type { Verified } from '../store/signed-messages';
 
-export type BusName = 'events' | 'commands' | 'requests' | 'replies';
+export type BusName = 'events' | 'commands' | 'requests' | 'replies' | 'sessions';
 /** a refused signature ('unsigned', 'bad-signature', 'stale', 'replayed', 'malformed'), a payload that did not parse, or a message nobody here handles */
 export type DropReason = Extract<Verified, { ok: false }>['reason'] | 'invalid' | 'unhandled';
 /** told of every message dropped on receipt (app.ts counts them in tonewall_bus_dropped_total) */
@@ -40,6 +40,7 @@ const WHAT: Record<BusName, string> = {
   commands: 'instance command',
   requests: 'instance request',
   replies: 'instance reply',
+  sessions: 'session event',
 };
 
 /** logs and counts a dropped message: a refused signature is someone on the store who is not an instance; the rest, a peer on another version */

@@ -46,6 +46,10 @@ export interface Keys {
   dropinResults(): string;
   /** held by the instance sweeping the calls this period (calls/sweep.ts) */
   callSweep(): string;
+  /** an agent token signed out before its exp, by a digest of it (auth/revocations.ts), never the token */
+  revokedToken(digest: string): string;
+  /** sessions ended, to every instance: their sockets close (bus/sessions.ts) */
+  sessionsChannel(): string;
   /** call events, to every instance (bus/events.ts) */
   eventsChannel(): string;
   /** commands for one instance (bus/commands.ts) */
@@ -90,6 +94,8 @@ export function makeKeys(prefix = 'tw:'): Keys {
     dropinResultLease: (callSid: string) => k('dropin', 'lease', callSid),
     dropinResults: () => k('dropin', 'results'),
     callSweep: () => k('sweep', 'calls'),
+    revokedToken: (digest: string) => k('revoked', digest),
+    sessionsChannel: () => k('ch', 'sessions'),
     eventsChannel: () => k('ch', 'events'),
     instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),
     requestChannel: (instanceId: string) => k('ch', 'request', instanceId),

@@ -7,7 +7,8 @@
  */
 import type { Page } from 'playwright-core';
 import { pageWithSockets, panelSuite } from '../support/browser';
-import { OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { api, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { waitFor } from '../support/harness';
 
 const IDLE_S = 4;
 const panel = panelSuite({ env: { AGENT_IDLE_TIMEOUT_SECONDS: String(IDLE_S) } });
@@ -16,7 +17,7 @@ const text = (page: Page, sel: string) => page.evaluate((s) => document.querySel
 const IDLE_OUT = `signed out: no activity for ${IDLE_S} seconds, sign in again`;
 
 /** a page on a paused clock, signed in as `sub` and showing an offered call and an event line about it */
-async function signedInIdle(sub: string): Promise<{ page: Page; hangup: () => Promise<void>; callSid: string }> {
+async function signedInIdle(sub: string): Promise<{ page: Page; hangup: () => Promise<void>; callSid: string; tok: string }> {
   const { call } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const page = await pageWithSockets(panel.browser);
   const start = Date.now();
@@ -24,13 +25,14 @@ async function signedInIdle(sub: string): Promise<{ page: Page; hangup: () => Pr
   await page.goto(`${panel.h.url}/agent`);
   // paused ahead of wherever the fake clock ran to while the page loaded; no timer runs yet
   await page.clock.pauseAt(start + 60_000);
-  await page.fill('#token', token(panel.h, sub));
+  const tok = token(panel.h, sub);
+  await page.fill('#token', tok);
   await page.click('#signin');
   await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
   await page.waitForSelector(`tr[data-call="${call.sid}"] button.accept`);
   await panel.h.app.services.events.publish({ type: 'handoff.offered', callSid: call.sid, from: '+*******4567', fields: {} });
   await page.waitForFunction((sid) => (document.getElementById('log')?.textContent ?? '').includes(`handoff.offered ${sid}`), call.sid);
-  return { page, hangup: () => call.hangup(), callSid: call.sid };
+  return { page, hangup: () => call.hangup(), callSid: call.sid, tok };
 }
 
 /** the session as it was: the call on screen, its event line, the socket open, Sign out to click */
@@ -60,12 +62,14 @@ it('the service hands the panel its idle time in the page, which its policy does
 });
 
 it('signs out after the idle time with no input: warned a second before, then the token dropped and the screen cleared', async () => {
-  const { page, hangup } = await signedInIdle('alice');
+  const { page, hangup, tok } = await signedInIdle('alice');
   await page.clock.runFor((IDLE_S - 1) * 1000);
   expect(await text(page, '#status')).toBe('no activity: signing out in 1 s unless you press a key or move the pointer');
   await page.clock.runFor(1000);
   expect(await text(page, '#status')).toBe(IDLE_OUT);
   await expectSignedOut(page);
+  // and ended on the service, as the agent's Sign out ends it
+  await waitFor(async () => (await api(panel.h, 'GET', '/v1/calls', tok)).status === 401, 'the token refused');
   await hangup();
   await page.close();
 });

@@ -6,7 +6,8 @@
  */
 import type { Page } from 'playwright-core';
 import { pageWithSockets, panelSuite } from '../support/browser';
-import { OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { api, OFFER_NUMBER, placeCall, token } from '../support/agents';
+import { waitFor } from '../support/harness';
 
 const panel = panelSuite();
 
@@ -42,11 +43,30 @@ async function expectSignedOut(page: Page): Promise<void> {
   for (const button of ['#signout', '#refresh', '#capture-start', '#payment-start']) expect([button, await page.isDisabled(button)]).toEqual([button, true]);
 }
 
-it('signs out: the token dropped, the socket closed, no call or event left on screen', async () => {
-  const { page, hangup } = await showingAnOffer(() => token(panel.h, 'alice'));
+it('signs out: the token dropped, the socket closed, no call or event left on screen, and the token ended on the service', async () => {
+  const tok = token(panel.h, 'alice');
+  const { page, hangup } = await showingAnOffer(() => tok);
   await page.click('#signout');
   expect(await text(page, '#status')).toBe('signed out');
   await expectSignedOut(page);
+  // a copy of the token is no good after (POST /v1/session/signout, sent as the panel signed out)
+  await waitFor(async () => (await api(panel.h, 'GET', '/v1/calls', tok)).status === 401, 'the token refused');
+  await hangup();
+  await page.close();
+});
+
+it('signs out all the same when the service cannot be told', async () => {
+  const tok = panel.h.app.services.auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 3600);
+  const { page, hangup } = await showingAnOffer(() => tok);
+  let asked = false;
+  await page.route('**/v1/session/signout', (route) => {
+    asked = true;
+    return route.abort('connectionfailed');
+  });
+  await page.click('#signout');
+  expect(await text(page, '#status')).toBe('signed out');
+  await expectSignedOut(page);
+  await waitFor(() => asked, 'the sign-out sent');
   await hangup();
   await page.close();
 });

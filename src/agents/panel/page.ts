@@ -2,7 +2,8 @@
  * The agent panel: one self-contained page (inline script and style, no external asset). Every
  * string it shows is set through textContent, so nothing a call carries can become markup. It
  * holds the token in memory only, and only until the agent signs out or the token ends: then it
- * drops the token, closes its socket and clears every call and event line it showed. It signs
+ * drops the token, closes its socket and clears every call and event line it showed; the agent's
+ * Sign out and the idle one also end the token on the service (POST /v1/session/signout). It signs
  * itself out as well when the agent leaves it idle (PCI DSS 8.2.8), after the time the service
  * puts in the page's IDLE_META.
  */
@@ -287,7 +288,7 @@ export const PANEL_SCRIPT = `
     clearTimeout(idleTimer); idleTimer = null;
     if (!token) return;
     var idle = Date.now() - lastInput;
-    if (idle >= IDLE_MS) { signOut('signed out: no activity for ' + idleWords() + ', sign in again'); return; }
+    if (idle >= IDLE_MS) { endSession('signed out: no activity for ' + idleWords() + ', sign in again'); return; }
     if (idle < IDLE_MS - IDLE_WARN_MS) { idleTimer = setTimeout(watchIdle, IDLE_MS - IDLE_WARN_MS - idle); return; }
     if (!idleWarned) { idleWarned = true; status('no activity: signing out in ' + Math.ceil((IDLE_MS - idle) / 1000) + ' s unless you press a key or move the pointer', true); }
     idleTimer = setTimeout(watchIdle, IDLE_MS - idle);
@@ -311,6 +312,13 @@ export const PANEL_SCRIPT = `
     var l = $('log'); while (l.firstChild) l.removeChild(l.firstChild);
     $('connection').textContent = 'offline';
     status(why, !good); render();
+  }
+  // the agent's own sign-out, and the idle one, end the token on the service too, so no copy of it
+  // is good after (POST /v1/session/signout); the panel signs out whether or not that is answered
+  function endSession(why, good) {
+    var t = token;
+    if (t) fetch('/v1/session/signout', { method: 'POST', headers: { authorization: 'Bearer ' + t }, keepalive: true }).catch(function () {});
+    signOut(why, good);
   }
   function connect() {
     // signing in again (a new token) replaces the socket, not adds one: each would show every event twice
@@ -354,7 +362,7 @@ export const PANEL_SCRIPT = `
   $('payment-complete').onclick = function () { updatePayment({ status: 'complete' }); };
   $('payment-cancel').onclick = function () { updatePayment({ status: 'cancel' }); };
   $('refresh').onclick = refresh;
-  $('signout').onclick = function () { signOut('signed out', true); };
+  $('signout').onclick = function () { endSession('signed out', true); };
   render();
 })();
 `;

@@ -1,0 +1,131 @@
+/**
+ * `POST /v1/session/signout` ends a token's session before its exp (PCI DSS 8.2.8), on every
+ * instance: two instances on one real Redis, the token signed out on A is refused on both (401
+ * on the API, 4401 on the socket), the sockets it held open on either are closed 4401, and the
+ * store holds a digest of it until its exp, never the token or its `sub`. Another token of the
+ * same agent goes on working.
+ */
+import fs from 'node:fs';
+import { AgentSocket, api, makeFlowsDir } from '../../support/agents';
+import { startHarness, type Harness } from '../../support/harness';
+import { scanRedis } from '../../support/redis';
+import { CLOCK_TOLERANCE_MS } from '../../../src/auth/tokens';
+import { tokenDigest } from '../../../src/auth/revocations';
+
+let a: Harness;
+let b: Harness;
+let flowsDir: string;
+
+beforeAll(async () => {
+  flowsDir = makeFlowsDir();
+  a = await startHarness({ flowsDir });
+  b = await startHarness({ flowsDir, emulator: a.emulator, keyPrefix: a.keyPrefix });
+});
+afterAll(async () => {
+  await b?.close();
+  await a?.close();
+  if (flowsDir) fs.rmSync(flowsDir, { recursive: true, force: true });
+});
+
+const sign = (sub: string, ttlSeconds: number) => a.app.services.auth.sign({ sub, endpoint: `client:${sub}`, role: 'agent' }, ttlSeconds);
+
+/** a socket closed with `code`, or refused at auth with it */
+async function refusedAt(h: Harness, tok: string): Promise<{ code: number; reason: string }> {
+  const s = await AgentSocket.open(h);
+  s.send({ type: 'auth', token: tok });
+  return s.closed;
+}
+
+/** the socket still served: a client message answered (an accept of a call that is not there) */
+async function stillServed(s: AgentSocket): Promise<void> {
+  s.send({ type: 'handoff.accept', callSid: 'CA' + 'f'.repeat(32) });
+  await s.next((e) => e.type === 'error' && e.request === 'handoff.accept', 'the accept answered');
+  expect(s.isOpen).toBe(true);
+}
+
+it('refuses the token on every instance from then on, closes its sockets there, and leaves the agent’s other token alone', async () => {
+  const mine = sign('dana', 3600);
+  // the same agent signed in elsewhere, with a token of its own
+  const other = sign('dana', 7200);
+  expect(other).not.toBe(mine);
+  const onA = await AgentSocket.open(a, mine);
+  const onB = await AgentSocket.open(b, mine);
+  const otherOnB = await AgentSocket.open(b, other);
+  for (const h of [a, b]) expect((await api(h, 'GET', '/v1/calls', mine)).status).toBe(200);
+
+  const out = await api(a, 'POST', '/v1/session/signout', mine);
+  expect(out.status).toBe(204);
+  expect(out.body).toBe('');
+
+  // its open sockets, on the instance signed out on and on the other
+  expect(await onA.closed).toEqual({ code: 4401, reason: 'signed out' });
+  expect(await onB.closed).toEqual({ code: 4401, reason: 'signed out' });
+  for (const h of [a, b]) {
+    expect((await api(h, 'GET', '/v1/calls', mine)).status).toBe(401);
+    expect((await api(h, 'GET', `/v1/calls/CA${'e'.repeat(32)}`, mine)).status).toBe(401);
+    expect(await refusedAt(h, mine)).toEqual({ code: 4401, reason: 'unauthorized' });
+  }
+  // signed out once: a second sign-out is a refused token too
+  expect((await api(b, 'POST', '/v1/session/signout', mine)).status).toBe(401);
+
+  // the other token: its socket still open and served, the API and a new socket still its own
+  await stillServed(otherOnB);
+  for (const h of [a, b]) expect((await api(h, 'GET', '/v1/calls', other)).status).toBe(200);
+  const again = await AgentSocket.open(a, other);
+  await stillServed(again);
+  again.close();
+  otherOnB.close();
+});
+
+it('files a digest of the token until its exp (and the clock tolerance), never the token or its sub', async () => {
+  const tok = sign('erin-0001', 600);
+  const before = new Set((await scanRedis(a.keyPrefix)).map((k) => k.key));
+  expect((await api(b, 'POST', '/v1/session/signout', tok)).status).toBe(204);
+  const keys = await scanRedis(a.keyPrefix);
+  const revoked = keys.filter((k) => !before.has(k.key));
+  expect(revoked).toHaveLength(1);
+  expect(revoked[0].key).toMatch(/:revoked:[A-Za-z0-9_-]{43}$/);
+  const ttl = 600 + CLOCK_TOLERANCE_MS / 1000;
+  expect(revoked[0].ttl).toBeGreaterThan(ttl - 10);
+  expect(revoked[0].ttl).toBeLessThanOrEqual(ttl + 1);
+  const [header, payload, signature] = tok.split('.');
+  for (const k of keys) {
+    for (const part of [tok, payload, signature, 'erin-0001', header + '.' + payload])
+      expect([k.key, k.content.includes(part) || k.key.includes(part)]).toEqual([k.key, false]);
+  }
+});
+
+it('answers 401 with no token or a bad one, and revokes nothing', async () => {
+  const before = (await scanRedis(a.keyPrefix)).filter((k) => k.key.includes(':revoked:')).length;
+  expect((await api(a, 'POST', '/v1/session/signout')).status).toBe(401);
+  expect((await api(a, 'POST', '/v1/session/signout', 'not-a-jwt')).status).toBe(401);
+  // a signature's first character changed: its bytes differ (the last one's spare bits would not, below)
+  const good = sign('fay', 600);
+  const at = good.lastIndexOf('.') + 1;
+  const forged = good.slice(0, at) + (good[at] === 'A' ? 'B' : 'A') + good.slice(at + 1);
+  expect((await api(a, 'POST', '/v1/session/signout', forged)).status).toBe(401);
+  expect((await scanRedis(a.keyPrefix)).filter((k) => k.key.includes(':revoked:')).length).toBe(before);
+});
+
+it('refuses a socket on an instance that heard of the sign-out, even before the store would say so', async () => {
+  // the news without the store's record: what an instance sees when a socket's token was read as
+  // good from the store just before the sign-out filed it, and is let in just after the news came
+  const tok = sign('gus', 900);
+  const open = await AgentSocket.open(a, tok);
+  await a.app.services.sessions.publish({ type: 'session.revoked', token: tokenDigest(tok) });
+  expect(await open.closed).toEqual({ code: 4401, reason: 'signed out' });
+  expect((await api(a, 'GET', '/v1/calls', tok)).status).toBe(200);
+  expect(await refusedAt(a, tok)).toEqual({ code: 4401, reason: 'unauthorized' });
+});
+
+it("refuses the same token written another way: its signature's spare bits changed, a copy that still verifies", async () => {
+  const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const tok = sign('hal', 900);
+  // 32 bytes of HS256 signature in 43 characters: the last one's two low bits are padding
+  const respelled = tok.slice(0, -1) + B64URL[B64URL.indexOf(tok.slice(-1)) ^ 1];
+  expect(respelled).not.toBe(tok);
+  expect((await api(a, 'GET', '/v1/calls', respelled)).status).toBe(200);
+  expect((await api(a, 'POST', '/v1/session/signout', tok)).status).toBe(204);
+  for (const h of [a, b]) expect((await api(h, 'GET', '/v1/calls', respelled)).status).toBe(401);
+  expect(await refusedAt(b, respelled)).toEqual({ code: 4401, reason: 'unauthorized' });
+});
