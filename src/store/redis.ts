@@ -80,9 +80,10 @@ interface Scripts {
   twDeleteIfEquals(key: string, expected: string): Promise<0 | 1>;
 }
 
-function connection(url: string, opts: { autoPipelining?: boolean } = {}): Redis {
+function connection(url: string, opts: { autoPipelining?: boolean; autoResubscribe?: boolean } = {}): Redis {
   return new Redis(url, {
     enableAutoPipelining: opts.autoPipelining ?? false,
+    autoResubscribe: opts.autoResubscribe ?? true,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -393,11 +394,19 @@ export class RedisStore implements Store {
 
   private async subscriberConnection(): Promise<Redis> {
     if (!this.subscriber) {
-      const sub = connection(this.url);
+      // ioredis's own resubscribe after a reconnect leaves its SUBSCRIBE's promise unhandled: a
+      // connection lost again before it is sent (enableOfflineQueue off) rejects it, and an
+      // unhandled rejection ends the process, every instance at once as Redis flaps. The store
+      // subscribes its channels again itself, on each 'ready', a refusal left to the next one.
+      const sub = connection(this.url, { autoResubscribe: false });
       // as the client's: surfaced through failing subscribes and /readyz; an unhandled 'error' would crash
       sub.on('error', () => undefined);
       sub.on('message', (channel: string, message: string) => {
         for (const h of this.handlers.get(channel) ?? []) h(message);
+      });
+      sub.on('ready', () => {
+        const channels = [...this.handlers.keys()];
+        if (channels.length > 0) sub.subscribe(...channels).catch(() => undefined);
       });
       this.subscriber = sub;
       await sub.connect();

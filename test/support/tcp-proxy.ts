@@ -7,6 +7,12 @@ import net from 'node:net';
 
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
+  /**
+   * While set, a reply from the server it matches is passed on and the client's connection ended
+   * with it, in one go (a Redis that goes away just after it answered: its last reply and its
+   * FIN reach the client together).
+   */
+  cutAfter?: (reply: Buffer) => boolean;
 
   private constructor(
     private readonly server: net.Server,
@@ -38,11 +44,23 @@ export class TcpProxy {
       });
     }
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!this.cutAfter?.(chunk)) {
+        client.write(chunk);
+        return;
+      }
+      client.end(chunk);
+      upstream.destroy();
+    });
+  }
+
+  /** ends every connection it carries (the server's, as a restart would) */
+  dropAll(): void {
+    for (const s of this.sockets) s.destroy();
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    this.dropAll();
     await new Promise<void>((res) => this.server.close(() => res()));
   }
 }
