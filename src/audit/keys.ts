@@ -1,5 +1,5 @@
 /**
- * The audit trail's MAC keys (trail.ts): a ring, as VAULT_KEYS and INSTANCE_MESSAGE_KEY are one.
+ * The audit trail's MAC keys (chain.ts): a ring, as VAULT_KEYS and INSTANCE_MESSAGE_KEY are one.
  * The first key seals new entries; every key verifies the entries it sealed, found by the `kid`
  * each entry names. Rotate by putting a new key first and keeping the old ones for as long as
  * trails they sealed are retained (AUDIT_RETENTION_DAYS): a trail whose key left the ring can no

@@ -3,17 +3,8 @@
  * no personal data, kept AUDIT_RETENTION_DAYS (400 by default: PCI DSS 10.5.1 asks for 12
  * months) for assessors; it outlives the call and any erasure.
  *
- * Tamper evidence against someone who can write the store (issue 11): each entry's `hash` is an
- * HMAC-SHA256, keyed with AUDIT_KEY (held only in the environment), over the call's sid and the
- * entry's canonical JSON, `prev` included. Rewriting an entry, re-chaining the rest, or moving an
- * entry to another call's trail needs the key. AUDIT_KEY may hold a ring (keys.ts): `kid` names
- * the key that sealed an entry and the entry is checked with that key, so a trail sealed before a
- * rotation still verifies while its key stays in the ring; a kid naming no key in the ring reads
- * as `unknown-key` (unchecked), never as a benign key change. What a store writer can still do
- * is cut the tail or delete a whole trail: the export (agents/audit-routes.ts) reports a trail
- * its day index names and the store no longer holds (`missing`), as the call's audit route does
- * for a trail whose call's record is still held, but a tail cut short, or a
- * trail deleted together with its index entries, only an export kept in a SIEM shows.
+ * Tamper evidence against someone who can write the store (issue 11): each entry is sealed onto
+ * the one before it with AUDIT_KEY, and checked by the key its `kid` names (chain.ts).
  *
  * Storage: one key per call holding the whole JSON array, appended with `store.compareAndSet`.
  * The chain needs the previous entry's hash at the moment of appending, so the read of the tail
@@ -29,7 +20,7 @@
 import { Errors, isTonewallError } from '../errors';
 import { errFields, type Logger } from '../log';
 import { RecentValues, type CasRecord, type Keys, type Store, type StoreOp, type StoreRecord } from '../store';
-import { timingSafeEqual } from 'node:crypto';
+import { type AuditEntry, type BrokenLink, GENESIS_HASH, parseEntries, sealEntry, verifyChain } from './chain';
 import { AUDIT_RETRY, type AuditRetry, HeldEntries, type Pending } from './held';
 import { type AuditKey, type AuditKeyRing, auditKeyRing } from './keys';
 import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
@@ -37,7 +28,6 @@ import { type AuditValue, assertNoPersonalData, AuditErrors } from './pii';
 /** the default retention: 400 days, a margin over PCI DSS's 12 months */
 export const AUDIT_RETENTION_DAYS = 400;
 export const AUDIT_TTL_SECONDS = AUDIT_RETENTION_DAYS * 24 * 60 * 60;
-export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * Cross-instance collisions on one call's trail are rare, and every refusal means another
@@ -49,16 +39,6 @@ const APPEND_RETRY_BASE_MS = 2;
 /** trails of recent calls this process wrote last, as first guesses (a few KB each) */
 const LAST_WRITTEN_MAX = 1024;
 
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  type: string;
-  kid: string;
-  prev: string;
-  hash: string;
-  [k: string]: string | number | boolean;
-}
-
 export type AuditInput = { type: string; [k: string]: AuditValue };
 
 /** an entry checked and timed when it happened, to be chained later (AuditTrail.prepare, chain) */
@@ -69,17 +49,6 @@ export interface PreparedEntry {
 }
 
 const TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
-
-/** where a trail stops holding, and why: the first entry (by position, from 1) that fails */
-export interface BrokenLink {
-  seq: number;
-  /**
-   * `unknown-key`: the entry names a key not in the ring (one dropped too soon, or a forged
-   * `kid`), so it cannot be checked; `mac`: its MAC fails under the key it names; `missing`:
-   * the day index or the call's record names the trail and the store holds none (deleted whole).
-   */
-  reason: 'unreadable' | 'sequence' | 'link' | 'unknown-key' | 'mac' | 'missing';
-}
 
 export interface Verification {
   entries: AuditEntry[];
@@ -423,51 +392,4 @@ function checked(entry: AuditInput): { type: string; data: Record<string, AuditV
   if (typeof type !== 'string' || !TYPE.test(type)) throw AuditErrors.invalid('type must be a short lower-case name');
   assertNoPersonalData(data);
   return { type, data };
-}
-
-/**
- * The stored entry: every member of `fields` plus `hash`, the HMAC of the call and their canonical
- * JSON. `fields` itself becomes the entry (its undefined members dropped, `hash` added), not a
- * copy of it: every caller builds it fresh for this one entry.
- */
-export function sealEntry(key: AuditKey, callSid: string, fields: Record<string, AuditValue>): AuditEntry {
-  for (const k in fields) if (fields[k] === undefined) delete fields[k];
-  fields.hash = key.mac(callSid, fields);
-  return fields as AuditEntry;
-}
-
-/**
- * The first entry of `callSid`'s trail that does not hold, or null when all do. Each entry is
- * checked with the key its `kid` names, so a kid is never taken on trust: a forged one names no
- * key in the ring (`unknown-key`) or one whose MAC then fails (`mac`).
- */
-export function verifyChain(keys: AuditKey | AuditKeyRing, callSid: string, entries: AuditEntry[]): BrokenLink | null {
-  const ring = auditKeyRing(keys);
-  let prev = GENESIS_HASH;
-  for (let i = 0; i < entries.length; i++) {
-    const seq = i + 1;
-    const { hash, ...rest } = entries[i];
-    if (rest.seq !== seq) return { seq, reason: 'sequence' };
-    if (rest.prev !== prev) return { seq, reason: 'link' };
-    const key = ring.get(rest.kid);
-    if (!key) return { seq, reason: 'unknown-key' };
-    if (typeof hash !== 'string' || !safeEqualHex(key.mac(callSid, rest), hash)) return { seq, reason: 'mac' };
-    prev = hash;
-  }
-  return null;
-}
-
-function safeEqualHex(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-function parseEntries(raw: string): AuditEntry[] | null {
-  try {
-    const v: unknown = JSON.parse(raw);
-    if (!Array.isArray(v)) return null;
-    for (const e of v) if (e === null || typeof e !== 'object' || Array.isArray(e)) return null;
-    return v as AuditEntry[];
-  } catch {
-    return null;
-  }
 }

@@ -24,7 +24,7 @@
  * result's lease, the calls and audit-day indexes).
  */
 import { z } from 'zod';
-import type { AuditEntry } from '../audit/trail';
+import type { AuditEntry } from '../audit/chain';
 import type { CallSession, RecordingStatus } from '../calls/session';
 import { captureView, type CaptureRecord } from '../captures/types';
 import type { FieldKind } from '../fields';
