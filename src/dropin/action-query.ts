@@ -5,7 +5,7 @@
  * holds paused. Neither is personal data (an allow-listed URL of the app's, Twilio's SIDs).
  *
  * Twilio signs the whole URL, query included, and every webhook's signature is checked before
- * anything reads it (twilio/routes.ts), so this query is as authentic as the path. The return URL
+ * anything reads it (twilio/serving.ts), so this query is as authentic as the path. The return URL
  * is checked against CAPTURE_RETURN_URLS again all the same before anything is sent to it.
  *
  * Authentic is not fresh: Twilio's signature holds no time, and the replay guard is in the store

@@ -3,7 +3,7 @@
  * app's call, as Twilio's <Pay> is. The app answers a call with
  * `<Redirect method="POST">{PUBLIC_URL}/twilio/capture/{flowId}?return=…</Redirect>`; Twilio
  * signs that request over the full URL, query included, so it passes the same signature check
- * and replay guard as every webhook (routes.ts) before this handler runs.
+ * and replay guard as every webhook (serving.ts) before this handler runs.
  *
  * Refused with an apology and a hangup, audited, and nothing captured: an unknown flow, a return
  * URL not under CAPTURE_RETURN_URLS, or no CAPTURE_RESULT_SECRET to sign the result with.
@@ -85,7 +85,7 @@ export function refusedCaptureTwiml(flow?: Flow): string {
 }
 
 /**
- * `outlived`: the call's record is gone but its audit trail is there (routes.ts): a capture that
+ * `outlived`: the call's record is gone but its audit trail is there (first-webhook-routes.ts): a capture that
  * returned before it created a record (its first step failed and it went back with
  * `internal-error`) redirected here again, or a request resent after the call was erased or
  * expired. Either is a call tonewall already knew: refused as one, with the apology, never a

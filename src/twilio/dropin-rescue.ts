@@ -2,7 +2,7 @@
  * What a failed webhook of a drop-in capture answers (issue 13): not the safe apology and hangup,
  * which would hang up the app's customer, but the call back to the app with
  * `Result=internal-error`, as Twilio's <Pay> does (dropin/service.ts `returnAfterFailure`).
- * routes.ts calls a rescue when the replay guard or the handler fails; undefined means the safe
+ * serving.ts calls a rescue when the replay guard or the handler fails; undefined means the safe
  * apology after all.
  *
  * A rescue works from the request alone, as the store may be what failed: the capture route from

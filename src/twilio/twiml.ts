@@ -179,7 +179,7 @@ function dialEndpoint(r: VoiceResponse, to: string, action: string, answered?: s
  */
 export const DIAL_HOLD_CHECK_SECONDS = 5;
 
-/** where a waiting dial caller's `hop`-th redirect goes (routes.ts `/twilio/dial-hold/:hop`) */
+/** where a waiting dial caller's `hop`-th redirect goes (handoff-routes.ts `/twilio/dial-hold/:hop`) */
 export function dialHoldUrl(publicUrl: string, hop: number): string {
   return `${publicUrl}/twilio/dial-hold/${hop}`;
 }
