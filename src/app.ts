@@ -33,7 +33,7 @@ import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { ErasureQueue, loadProcessors, ProcessorDelivery } from './processors';
-import { PrivacyService, subjectHash as hashSubject } from './privacy';
+import { PrivacyService, recordingRemover, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 import { loadCheckedFlows, reportBuilt, warnOfSettings, warnOfWeakSecrets } from './app-checks';
 import { CONNECTION_TIMEOUT_MS, createHttp, registerBeforeRoutes, REQUEST_TIMEOUT_MS } from './app-http';
@@ -217,6 +217,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onLeft: leftActive,
     // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
     onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),
+    // ERASE_RECORDINGS: the caller's recordings at Twilio go with the erasure; unset, the receipt names them and they stay
+    ...(config.eraseRecordings ? { removeRecording: recordingRemover(twilioClient) } : {}),
   });
   // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
   const failover = config.redisUrl !== undefined;

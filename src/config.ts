@@ -236,6 +236,11 @@ const schema = z
       })
       .optional(),
     CAPTURE_RESULT_SECRET: secret('CAPTURE_RESULT_SECRET').optional(),
+    // an erasure deletes the caller's recordings at Twilio only when the operator says so: some must keep them by law
+    ERASE_RECORDINGS: z
+      .enum(['true', 'false'], { errorMap: () => ({ message: 'ERASE_RECORDINGS must be true or false' }) })
+      .default('false')
+      .transform((v) => v === 'true'),
   })
   .superRefine((e, ctx) => {
     // a key shared with another purpose is only as safe as that purpose's weakest holder
@@ -319,6 +324,11 @@ export interface Config {
    * without a path allows its whole origin), and the HMAC key of the result. Without a secret
    * the capture route refuses every call.
    */
+  /**
+   * ERASE_RECORDINGS: an erasure of a caller deletes at Twilio the recordings their calls' records
+   * knew of (privacy/service.ts); false, the receipt names them and they are left
+   */
+  readonly eraseRecordings: boolean;
   readonly capture: { readonly returnUrls: readonly string[]; readonly resultSecret?: string };
   /** every process-scoped secret the environment holds, by name, for processors' `secretEnv` */
   readonly secrets: Readonly<Record<string, string>>;
@@ -414,6 +424,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : false,
     rateLimitMax: e.RATE_LIMIT_MAX,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (e.REDIS_URL ? DEFAULT_SHUTDOWN_DRAIN_MS : 0),
+    eraseRecordings: e.ERASE_RECORDINGS,
     capture: Object.freeze({ returnUrls: Object.freeze(e.CAPTURE_RETURN_URLS ?? []), resultSecret: e.CAPTURE_RESULT_SECRET }),
     secrets: Object.freeze({ ...clean }),
   });

@@ -18,6 +18,8 @@ export const AUDIT_DIGIT_KEYS: ReadonlySet<string> = new Set([
   'seq',
   'recordingSid',
   'twilioStatus',
+  // the HTTP statuses Twilio answered an erasure's deletes of recordings with (privacy/service.ts), one per failed recording
+  'recordingsFailedStatus',
   'captureId',
   'paymentId',
   'receiptId',

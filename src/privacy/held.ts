@@ -141,9 +141,8 @@ function fromRecord(s: CallSession, offerTaken: boolean): HeldOfCall {
     });
   }
   const recordings: NonNullable<HeldOfCall['recordings']> = [];
-  const callerSids = [...new Set([s.recording.sid, ...(s.recording.sids ?? []), ...(h.recordingsHeld ?? [])].filter((x): x is string => !!x))];
+  const { caller: callerSids, agent: agentSids } = recordingSidsOf(s);
   if (s.recording.status !== 'none' || callerSids.length > 0) recordings.push({ of: 'caller', status: s.recording.status, sids: callerSids });
-  const agentSids = [...new Set([s.agentRecording?.sid, ...(s.heldRecordings ?? []).map((r) => r.recordingSid)].filter((x): x is string => !!x))];
   if ((s.agentRecording && s.agentRecording.status !== 'none') || agentSids.length > 0) {
     recordings.push(defined({ of: 'agent' as const, status: s.agentRecording?.status, sids: agentSids }));
   }
@@ -176,6 +175,20 @@ function fromRecord(s: CallSession, offerTaken: boolean): HeldOfCall {
     });
   }
   return out;
+}
+
+/**
+ * Every recording the call record knows of, by Twilio's SID: the caller's (the flow's own, each
+ * one it started, and other applications' a bridge held) and the agent's (the agent call's own, and
+ * other applications' a stretch or capture paused). The access report lists them; an erasure
+ * names them in its receipt and, with ERASE_RECORDINGS, deletes them at Twilio (service.ts).
+ */
+export function recordingSidsOf(s: CallSession): { caller: string[]; agent: string[] } {
+  const sids = (xs: (string | undefined)[]): string[] => [...new Set(xs.filter((x): x is string => !!x))];
+  return {
+    caller: sids([s.recording.sid, ...(s.recording.sids ?? []), ...(s.handoff.recordingsHeld ?? [])]),
+    agent: sids([s.agentRecording?.sid, ...(s.heldRecordings ?? []).map((r) => r.recordingSid)]),
+  };
 }
 
 /** the vault's values of the call, by what the record names each token; none is opened */

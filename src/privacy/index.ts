@@ -11,3 +11,4 @@ export {
   type CallerId,
 } from './subject';
 export { PrivacyService, type PrivacyServiceDeps, type AccessReport, type ErasureReceipt, type SubjectCall } from './service';
+export { recordingRemover, type RecordingErasure, type RecordingRemover } from './recordings';

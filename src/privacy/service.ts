@@ -21,6 +21,12 @@
  * them by, read from the delivery records as they are removed (processors/erase.ts). The audit
  * trail stays (it has no personal data and is kept for assessors) and records the erasure. The
  * receipt is returned, not stored: a stored receipt would name the caller.
+ *
+ * The recordings at Twilio each call record knew of (held.ts recordingSidsOf) are read before the
+ * record goes, since afterwards nothing tells which were the caller's: the receipt names each by
+ * its call's SID and its own, and with ERASE_RECORDINGS each is deleted at Twilio once the store's
+ * erasure of its call is done (recordings.ts), its outcome on the receipt and in the call's
+ * `subject.erased` entry; a failure there stops nothing.
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,7 +44,8 @@ import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
-import { heldOfCall, type HeldOfCall } from './held';
+import { heldOfCall, recordingSidsOf, type HeldOfCall } from './held';
+import { eraseRecordings, type RecordingErasure, type RecordingRemover, recordingsEntry } from './recordings';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
 
 /**
@@ -99,6 +106,12 @@ export interface ErasureReceipt {
   values: number;
   deliveriesCancelled: number;
   processors: { name: string; status: ErasureOutcome['status']; httpStatus?: number }[];
+  /**
+   * **Added:** each recording at Twilio the erased calls' records knew of, by its call's SID and
+   * its own (no personal data: the audio is Twilio's, in the operator's account), and what became
+   * of it; absent when the calls knew of none
+   */
+  recordings?: RecordingErasure[];
 }
 
 export interface PrivacyServiceDeps {
@@ -137,6 +150,11 @@ export interface PrivacyServiceDeps {
    * only). A bridged call's end is its bridge's to report, when the conversation ends.
    */
   onEnded?: (callSid: string) => Promise<void>;
+  /**
+   * Set with ERASE_RECORDINGS: each recording the erased calls knew of is deleted at Twilio with
+   * it; unset, they are named in the receipt and left (an operator may have to keep them by law)
+   */
+  removeRecording?: RecordingRemover;
 }
 
 export class PrivacyService {
@@ -188,6 +206,7 @@ export class PrivacyService {
     const resultsSending: string[] = [];
     // what of the caller's reached which processor, collected before the records go
     const sent: SentDelivery[] = [];
+    const recordings: RecordingErasure[] = [];
     try {
       const listed = await this.deps.calls.sidsForSubject(subject);
       for (const sid of listed) {
@@ -198,6 +217,7 @@ export class PrivacyService {
         sending.push(...erased.sending);
         resultsSending.push(...erased.resultsSending);
         sent.push(...erased.sent);
+        recordings.push(...erased.recordings);
       }
       // The entries erased, not the index: a call of the caller's that began while this ran
       // (listed after the read above) stays findable, by access and by the next erasure.
@@ -222,8 +242,14 @@ export class PrivacyService {
       values,
       deliveriesCancelled,
       processors: outcomes.map((o) => ({ name: o.name, status: o.status, ...(o.httpStatus !== undefined ? { httpStatus: o.httpStatus } : {}) })),
+      ...(recordings.length > 0 ? { recordings } : {}),
     };
-    log.info({ receiptId, calls, values, deliveriesCancelled }, 'subject erased');
+    const count = (status: RecordingErasure['status']): number => recordings.filter((r) => r.status === status).length;
+    const recordingCounts =
+      recordings.length > 0
+        ? { recordings: { kept: count('kept'), deleted: count('deleted'), alreadyGone: count('already-gone'), failed: count('failed') } }
+        : {};
+    log.info({ receiptId, calls, values, deliveriesCancelled, ...recordingCounts }, 'subject erased');
     return receipt;
   }
 
@@ -289,11 +315,22 @@ export class PrivacyService {
     subject: string,
     receiptId: string,
     actor: string | undefined,
-  ): Promise<{ found: boolean; values: number; deliveriesCancelled: number; sending: string[]; resultsSending: string[]; sent: SentDelivery[] }> {
+  ): Promise<{
+    found: boolean;
+    values: number;
+    deliveriesCancelled: number;
+    sending: string[];
+    resultsSending: string[];
+    sent: SentDelivery[];
+    recordings: RecordingErasure[];
+  }> {
     const { calls, vault, store, keys, processors, audit, replay, log } = this.deps;
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
-    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [] };
+    if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [], recordings: [] };
+    // read before the record goes: once it has, nothing tells which recordings at Twilio were this caller's
+    const known = s ? recordingSidsOf(s) : { caller: [], agent: [] };
+    const recordingSids = [...new Set([...known.caller, ...known.agent])];
     const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index
@@ -374,8 +411,10 @@ export class PrivacyService {
     ]);
     const resultLease = keys.dropinResultLease(callSid);
     const resultsSending = (await store.get(resultLease)) === null ? [] : [resultLease];
+    // after the store's erasure, which a failure at Twilio never stops
+    const recordings = await eraseRecordings(callSid, recordingSids, this.deps.removeRecording, log);
     try {
-      await audit.append(callSid, { type: 'subject.erased', receiptId, actor });
+      await audit.append(callSid, { type: 'subject.erased', receiptId, actor, ...recordingsEntry(recordings) });
     } catch (e) {
       // the erasure itself is done; a missing trail entry must not undo or hide it
       log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
@@ -388,6 +427,7 @@ export class PrivacyService {
       sending,
       resultsSending,
       sent,
+      recordings,
     };
   }
 

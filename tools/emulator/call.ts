@@ -301,6 +301,15 @@ export class Call implements EmulatedCall {
     return done;
   }
 
+  /**
+   * A recording deleted over REST (rest.ts): gone from the call's recordings and their audio, as
+   * Twilio keeps no file of it; a GET of it, or a second delete, is Twilio's 404 (the timeline
+   * has the DELETE as a `rest` entry)
+   */
+  deleteRecording(rec: Recording): void {
+    this.recordings = this.recordings.filter((r) => r !== rec);
+  }
+
   /** Twilio's processing of a stopped recording: `processing`, then `completed` or `absent`, and only then the callback */
   private async processRecording(rec: Recording): Promise<void> {
     const ran = await abortableSleep(RECORDING_PROCESSING_MS, this.ctx.closing);

@@ -48,6 +48,8 @@ export interface Faults {
   recordingsCreate?: FaultSpec;
   /** GET …/Calls/{CA}/Recordings.json (the call's recordings, listed) */
   recordingsList?: FaultSpec;
+  /** DELETE …/Recordings/{RE}.json (a recording deleted) */
+  recordingDelete?: FaultSpec;
   /** POST …/Calls.json */
   callsCreate?: FaultSpec;
   /** POST …/Calls/{CA}.json */
@@ -74,6 +76,7 @@ export type RestFaultName =
   | 'recordingStop'
   | 'recordingsCreate'
   | 'recordingsList'
+  | 'recordingDelete'
   | 'callsCreate'
   | 'callsUpdate'
   | 'callsFetch'

@@ -180,7 +180,7 @@ export const AUTH_TOKEN = 'emulator-test-auth-token';
 export const BASIC_AUTH = 'Basic ' + Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64');
 
 export type RestCall = (
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   params?: Record<string, string | string[]>,
   auth?: string,
@@ -200,6 +200,8 @@ export function twilioRest(baseUrl: string): RestCall {
       },
       body: method === 'POST' ? body.toString() : undefined,
     });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    // a 204 (a recording deleted) has no body
+    const text = await res.text();
+    return { status: res.status, json: (text === '' ? undefined : JSON.parse(text)) as Record<string, unknown> };
   };
 }

@@ -496,4 +496,33 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(late.status).toBe(400);
     expect(late.json).toMatchObject({ code: 21220 });
   });
+
+  it("deletes a recording as Twilio does: not while it runs (20009), 204 once its call ended and it was processed, then Twilio's 404", async () => {
+    const call = await liveCall();
+    const started = await rest('POST', `/Calls/${call.sid}/Recordings.json`, {});
+    const reSid = started.json.sid as string;
+    const refused = { code: 20009, status: 400 };
+    // in progress, then paused: Twilio deletes only a resource it has finished with
+    expect(await rest('DELETE', `/Recordings/${reSid}.json`)).toMatchObject({ status: 400, json: refused });
+    await rest('POST', `/Calls/${call.sid}/Recordings/${reSid}.json`, { Status: 'paused' });
+    expect(await rest('DELETE', `/Recordings/${reSid}.json`)).toMatchObject({ status: 400, json: refused });
+    expect((await rest('GET', `/Recordings/${reSid}.json`)).json).toMatchObject({ sid: reSid, status: 'paused' });
+
+    await rest('POST', `/Calls/${call.sid}.json`, { Status: 'completed' });
+    await call.ended;
+    expect((await rest('GET', `/Recordings/${reSid}.json`)).json).toMatchObject({ sid: reSid, status: 'completed' });
+    // a fault answers in its place, and the recording stays
+    emulator.faults.recordingDelete = { status: 503, times: 1 };
+    expect((await rest('DELETE', `/Recordings/${reSid}.json`)).status).toBe(503);
+    const deleted = await rest('DELETE', `/Recordings/${reSid}.json`);
+    expect(deleted.status).toBe(204);
+    expect(deleted.json).toBeUndefined();
+    // gone: fetched, listed on its call or deleted again, Twilio's 404
+    const notFound = { code: 20404, status: 404 };
+    expect(await rest('GET', `/Recordings/${reSid}.json`)).toMatchObject({ status: 404, json: notFound });
+    expect(await rest('GET', `/Calls/${call.sid}/Recordings/${reSid}.json`)).toMatchObject({ status: 404, json: notFound });
+    expect((await rest('GET', `/Calls/${call.sid}/Recordings.json`)).json).toMatchObject({ recordings: [] });
+    expect(await rest('DELETE', `/Recordings/${reSid}.json`)).toMatchObject({ status: 404, json: notFound });
+    expect(call.recordings).toEqual([]);
+  });
 });

@@ -1,0 +1,103 @@
+/**
+ * An erasure and the caller's recordings at Twilio (service.ts; docs/contract.md §7). The audio
+ * is Twilio's, in the operator's account: the erasure names each recording the call record knew
+ * of on its receipt and in the call's `subject.erased` entry and, with ERASE_RECORDINGS, deletes it
+ * through the Recording resource's `DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.json`
+ * with the service's REST client (twilio/rest.ts: its bound, and a 429 tried again by the package).
+ *
+ * Twilio answers 204 when it deleted the recording and its own 404 (error code 20404) for a SID it
+ * has no recording of, one deleted already among them. It deletes only a resource it has finished
+ * with (its error 20009): a recording still in progress or paused (a call still up, which an
+ * erasure does not hang up) or still being processed is refused; that, and any other answer or
+ * none, is a failure, its HTTP status and Twilio's error code kept for the operator, who deletes it
+ * once the call is over. A bare 404 (no 20404: a proxy's page, a wrong TWILIO_API_BASE_URL) is a
+ * failure too, not a recording gone, as for a recording update (recording/controller.ts).
+ */
+import type { Logger } from 'pino';
+import { restStatus } from '../calls/control';
+import { isTwilioNotFound } from '../recording/controller';
+
+/**
+ * What the erasure did with one recording at Twilio: `kept` (ERASE_RECORDINGS is off: the
+ * operator acts on it), `deleted` (Twilio's 204), `already-gone` (Twilio's own 404) or `failed`
+ * (Twilio's HTTP status and error code when it answered)
+ */
+export interface RecordingErasure {
+  callSid: string;
+  recordingSid: string;
+  status: 'kept' | 'deleted' | 'already-gone' | 'failed';
+  httpStatus?: number;
+  code?: number;
+}
+
+type Removed = Pick<RecordingErasure, 'httpStatus' | 'code'> & { status: Exclude<RecordingErasure['status'], 'kept'> };
+
+/** deletes one recording at Twilio: its outcome, never a throw */
+export type RecordingRemover = (recordingSid: string) => Promise<Removed>;
+
+/** what the remover needs of the `twilio` package's client */
+export interface RecordingsClient {
+  recordings(sid: string): { remove(): Promise<boolean> };
+}
+
+export function recordingRemover(client: RecordingsClient): RecordingRemover {
+  return async (recordingSid) => {
+    try {
+      await client.recordings(recordingSid).remove();
+      return { status: 'deleted' };
+    } catch (e) {
+      if (isTwilioNotFound(e)) return { status: 'already-gone' };
+      const httpStatus = restStatus(e);
+      const code = (e as { code?: unknown })?.code;
+      return { status: 'failed', ...(httpStatus !== undefined ? { httpStatus } : {}), ...(typeof code === 'number' ? { code } : {}) };
+    }
+  };
+}
+
+/**
+ * Each recording of the call at Twilio: deleted when the operator opted in (`remove` set), else
+ * kept. One at a time, as the erasure's other requests to Twilio; a failure is logged (the SIDs and
+ * Twilio's answer only) and the next is tried.
+ */
+export async function eraseRecordings(
+  callSid: string,
+  sids: readonly string[],
+  remove: RecordingRemover | undefined,
+  log: Logger,
+): Promise<RecordingErasure[]> {
+  const out: RecordingErasure[] = [];
+  for (const recordingSid of sids) {
+    if (!remove) {
+      out.push({ callSid, recordingSid, status: 'kept' });
+      continue;
+    }
+    const r = await remove(recordingSid).catch((): Removed => ({ status: 'failed' }));
+    out.push({ callSid, recordingSid, ...r });
+    if (r.status === 'failed') log.warn({ callSid, recordingSid, httpStatus: r.httpStatus, code: r.code }, 'recording of an erased call not deleted at Twilio');
+  }
+  return out;
+}
+
+/** the most an audit value holds (audit/pii.ts): a longer list of SIDs is given by its count */
+const AUDIT_LIST_CHARS = 512;
+
+const AUDIT_LISTS = { recordingsKept: 'kept', recordingsDeleted: 'deleted', recordingsAlreadyGone: 'already-gone', recordingsFailed: 'failed' } as const;
+
+/**
+ * The `subject.erased` entry's account of the call's recordings: their SIDs by outcome, with
+ * `recordingsFailedStatus`, Twilio's HTTP status of each failed one in the same order (`none` for
+ * no answer)
+ */
+export function recordingsEntry(recordings: readonly RecordingErasure[]): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, status] of Object.entries(AUDIT_LISTS)) {
+    const of = recordings.filter((r) => r.status === status);
+    if (of.length === 0) continue;
+    const sids = of.map((r) => r.recordingSid).join(',');
+    out[key] = sids.length <= AUDIT_LIST_CHARS ? sids : of.length;
+    if (status === 'failed' && typeof out[key] === 'string') {
+      out.recordingsFailedStatus = of.map((r) => (r.httpStatus !== undefined ? String(r.httpStatus) : 'none')).join(',');
+    }
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+/**
+ * An erasure and the caller's recordings held at Twilio (docs/contract.md §7): once the call
+ * records are gone the operator can no longer tell which recordings were the caller's, so the
+ * receipt names, per erased call, each recording tonewall knew of (the call's SID and the
+ * recording's). Without ERASE_RECORDINGS they are left at Twilio (`kept`); with it, each is deleted
+ * through Twilio's REST API: `deleted`, `already-gone` for one Twilio no longer has, `failed` with
+ * Twilio's answer for one it refuses (a call still up records on), and the store's erasure is
+ * complete all the same. The trail's `subject.erased` entry says the same by SID.
+ *
+ * One caller: a recorded IVR call (the flow's own recording) and a bridged call (the agent call's
+ * recording, and another application's recording of the caller that the bridge held), both over. Real app, real Redis, the project's
+ * Twilio emulator, whose Recording resource is deleted as Twilio's is.
+ */
+import type { ErasureReceipt, RecordingErasure } from '../../../src/privacy';
+import { createTwilioClient } from '../../../src/twilio/rest';
+import type { EmulatedCall } from '../../../tools/emulator';
+import { agentFlows, agentSide, api, CALLER, token } from '../../support/agents';
+import { MENU_STEP } from '../../support/card-flows';
+import { startHarness, waitFor, type Harness } from '../../support/harness';
+
+const IVR_NUMBER = '+15005550126';
+const MENU_NUMBER = '+15005550127';
+
+/** the offer and alice bridge flows; a recorded IVR flow, a word to the caller then a dial to alice; a recorded menu before a bridge */
+function flows(): Record<string, string> {
+  return {
+    ...agentFlows(),
+    menu: `id: menu\nnumbers: ["${MENU_NUMBER}"]\nrecord: true\nsteps:\n${MENU_STEP}handoff:\n  mode: bridge\n`,
+    ivr: `id: ivr\nnumbers: ["${IVR_NUMBER}"]\nrecord: true\nsteps:\n  - say: "Welcome."\nhandoff:\n  mode: dial\n  to: "client:alice"\n`,
+  };
+}
+
+/** the caller's two calls, over, their recordings processed; each recording as the receipt names it */
+async function recordedCalls(h: Harness): Promise<{ ivr: EmulatedCall; bridged: EmulatedCall; agentCall: EmulatedCall; named: RecordingErasure[] }> {
+  const ivr = await h.emulator.placeCall({ from: CALLER, to: IVR_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+  await waitFor(async () => (await h.app.services.calls.get(ivr.sid))?.recording.sid, "the IVR call's recording");
+  await ivr.hangup();
+  await ivr.ended;
+  // a bridged call: the flow's own recording through its menu, another application's started meanwhile (held for the bridge), the agent call's
+  let other = '';
+  const bridged: EmulatedCall = await h.emulator.placeCall({
+    from: CALLER,
+    to: MENU_NUMBER,
+    voiceUrl: h.voiceUrl,
+    statusCallback: h.statusUrl,
+    onGather: async () => {
+      await waitFor(async () => (await h.app.services.calls.get(bridged.sid))?.recording.sid, "the flow's recording");
+      other = (await createTwilioClient(h.config.twilio).calls(bridged.sid).recordings.create()).sid;
+      return '1#';
+    },
+  });
+  await waitFor(async () => (await h.app.services.calls.get(bridged.sid))?.state === 'offered', 'offered', 10_000);
+  expect((await h.app.services.calls.get(bridged.sid))?.handoff.recordingsHeld).toEqual([other]);
+  expect((await api(h, 'POST', `/v1/calls/${bridged.sid}/accept`, token(h, 'alice'))).status).toBe(200);
+  const { agentCall } = await agentSide(h, bridged.sid);
+  await waitFor(async () => (await h.app.services.calls.get(bridged.sid))?.agentRecording?.sid, "the agent call's recording");
+  await bridged.hangup();
+  await bridged.ended;
+  await agentCall.ended;
+  // the agent call's recording is named under the caller's call: the record is the caller's
+  const named = [
+    ...ivr.recordings.map((r) => ({ callSid: ivr.sid, recordingSid: r.sid })),
+    ...[...bridged.recordings, ...agentCall.recordings].map((r) => ({ callSid: bridged.sid, recordingSid: r.sid })),
+  ];
+  expect(ivr.recordings).toHaveLength(1);
+  expect(bridged.recordings).toHaveLength(2);
+  expect(bridged.recordings.map((r) => r.sid)).toContain(other);
+  expect(agentCall.recordings).toHaveLength(1);
+  return { ivr, bridged, agentCall, named: named.map((n) => ({ ...n, status: 'kept' })) };
+}
+
+const bySid = (a: { recordingSid: string }, b: { recordingSid: string }) => a.recordingSid.localeCompare(b.recordingSid);
+
+/** the HTTP status Twilio (the emulator) answers a fetch of the recording with */
+async function fetched(h: Harness, recordingSid: string): Promise<number> {
+  try {
+    await createTwilioClient(h.config.twilio).recordings(recordingSid).fetch();
+    return 200;
+  } catch (e) {
+    return (e as { status: number }).status;
+  }
+}
+
+async function erasedEntry(h: Harness, callSid: string): Promise<Record<string, unknown>> {
+  const entry = (await h.app.services.audit.list(callSid)).find((e) => e.type === 'subject.erased');
+  expect(entry).toBeDefined();
+  return entry as unknown as Record<string, unknown>;
+}
+
+describe('ERASE_RECORDINGS unset (the default)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ flows: flows() });
+  });
+  afterAll(async () => h.close());
+
+  test("the receipt names each recording of the erased calls by SID and leaves it at Twilio; the trail's entry names them kept", async () => {
+    const { ivr, bridged, named } = await recordedCalls(h);
+
+    const receipt: ErasureReceipt = await h.app.services.privacy.erase(CALLER);
+    expect(receipt.calls).toBe(2);
+    expect([...(receipt.recordings ?? [])].sort(bySid)).toEqual([...named].sort(bySid));
+    // nothing of the caller's in it: SIDs only
+    expect(JSON.stringify(receipt.recordings)).not.toContain(CALLER.slice(1));
+
+    // all still at Twilio, and no delete was asked for
+    for (const { recordingSid } of named) expect(await fetched(h, recordingSid)).toBe(200);
+    expect(h.emulator.timeline.filter((e) => e.type === 'rest' && e.method === 'DELETE')).toEqual([]);
+
+    expect((await erasedEntry(h, ivr.sid)).recordingsKept).toBe(ivr.recordings.map((r) => r.sid).join(','));
+    const bridgedKept = String((await erasedEntry(h, bridged.sid)).recordingsKept)
+      .split(',')
+      .sort();
+    expect(bridgedKept).toEqual(
+      named
+        .filter((n) => n.callSid === bridged.sid)
+        .map((n) => n.recordingSid)
+        .sort(),
+    );
+  });
+});
+
+describe('ERASE_RECORDINGS=true', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ flows: flows(), env: { ERASE_RECORDINGS: 'true' } });
+  });
+  afterAll(async () => h.close());
+
+  test('each is deleted at Twilio; one already gone is `already-gone`, one Twilio refuses (its call still up) `failed` with its answer; the store is erased all the same', async () => {
+    const { ivr, bridged, agentCall, named } = await recordedCalls(h);
+    // the IVR call's recording is deleted at Twilio before the erasure (by the operator, say)
+    const gone = ivr.recordings[0].sid;
+    await createTwilioClient(h.config.twilio).recordings(gone).remove();
+    expect(await fetched(h, gone)).toBe(404);
+    // a third call of the caller's, still up, the caller at the menu: its recording is in progress, which Twilio does not delete
+    let atMenu!: () => void;
+    const asked = new Promise<void>((resolve) => (atMenu = resolve));
+    const live = await h.emulator.placeCall({
+      from: CALLER,
+      to: MENU_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: async () => {
+        atMenu();
+        // the caller says nothing more until the call is hung up
+        await live.ended;
+        return '';
+      },
+    });
+    await asked;
+    await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+    const running = live.recordings[0];
+    expect(running.status).toBe('in-progress');
+
+    try {
+      const receipt = await h.app.services.privacy.erase(CALLER);
+
+      // the store's erasure is complete whatever became of the recordings
+      expect(receipt.calls).toBe(3);
+      for (const c of [ivr, bridged, live]) expect(await h.app.services.calls.get(c.sid)).toBeNull();
+      expect((await h.app.services.privacy.access(CALLER)).calls).toEqual([]);
+
+      const expected: RecordingErasure[] = [
+        ...named.map((n): RecordingErasure => ({ ...n, status: n.recordingSid === gone ? 'already-gone' : 'deleted' })),
+        { callSid: live.sid, recordingSid: running.sid, status: 'failed', httpStatus: 400, code: 20009 },
+      ];
+      expect([...(receipt.recordings ?? [])].sort(bySid)).toEqual(expected.sort(bySid));
+
+      // gone at Twilio: neither fetched nor listed on its call any more
+      for (const { recordingSid } of named) expect(await fetched(h, recordingSid)).toBe(404);
+      expect([...ivr.recordings, ...bridged.recordings, ...agentCall.recordings]).toEqual([]);
+      // the refused one is still there, for the operator to delete once the call is over
+      expect(await fetched(h, running.sid)).toBe(200);
+
+      // the trail's entries say the same by SID, the failure with Twilio's status
+      expect(await erasedEntry(h, ivr.sid)).toMatchObject({ recordingsAlreadyGone: gone });
+      const bridgedEntry = await erasedEntry(h, bridged.sid);
+      expect(String(bridgedEntry.recordingsDeleted).split(',').sort()).toEqual(
+        named
+          .filter((n) => n.callSid === bridged.sid)
+          .map((n) => n.recordingSid)
+          .sort(),
+      );
+      expect(await erasedEntry(h, live.sid)).toMatchObject({ recordingsFailed: running.sid, recordingsFailedStatus: '400' });
+      // the failure is logged, by SID and Twilio's answer: nothing of the caller's
+      const warned = h.logs.lines.map((l) => JSON.parse(l) as { msg?: string }).filter((l) => l.msg === 'recording of an erased call not deleted at Twilio');
+      expect(warned).toEqual([expect.objectContaining({ callSid: live.sid, recordingSid: running.sid, httpStatus: 400, code: 20009 })]);
+      expect(JSON.stringify(warned)).not.toContain(CALLER.slice(1));
+    } finally {
+      await live.hangup();
+    }
+  });
+});
