@@ -236,9 +236,12 @@ export class ResultDelivery {
     await this.d.store.update(
       this.d.keys.dropinResult(rec.callSid),
       (cur) => {
-        // run again on what won when another writer changed the record first: removed meanwhile, not written
-        written = cur !== null;
-        if (cur === null) return undefined;
+        // run again on what won when another writer changed the record first: removed meanwhile,
+        // or removed and queued afresh (the caller erased as this try ran, then a hang-up report
+        // that read the call before the erasure), not written: a fresh result made a retry of
+        // this one would skip its first try's check that the call is still there
+        written = cur !== null && parseResult(cur)?.createdAt === rec.createdAt;
+        if (!written) return undefined;
         return JSON.stringify(rec);
       },
       RESULT_TTL_SECONDS,
@@ -249,7 +252,8 @@ export class ResultDelivery {
   /** done: the record keeps only that it was (so it is never sent again), not what it carried */
   private async finish(rec: ResultRecord, attempts: number, status: 'delivered' | 'failed', reason?: string): Promise<void> {
     const { url: _url, params: _params, reason: _lastFailure, ...kept } = rec;
-    await this.write({ ...kept, status, attempts, updatedAt: Date.now(), ...(reason ? { reason } : {}) });
+    // a fresh result queued in its place keeps its index entry
+    if (!(await this.write({ ...kept, status, attempts, updatedAt: Date.now(), ...(reason ? { reason } : {}) }))) return;
     await this.d.store.srem(this.d.keys.dropinResults(), rec.callSid);
   }
 }

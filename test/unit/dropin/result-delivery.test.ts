@@ -69,3 +69,41 @@ test("a result queued just after its caller's erasure (the call's record gone be
   expect(await store.smembers(keys.dropinResults())).not.toContain(CALL);
   await store.close();
 });
+
+test("a try in flight as its caller is erased and a fresh result is queued for the call never writes over that result, so no later try of it skips the erasure's check", async () => {
+  const store = new EmbeddedStore();
+  let answerFirst!: (res: Response) => void;
+  const fetchImpl = jest.fn(
+    (_url: string, init: { body: string }) =>
+      new Promise<Response>((resolve) => {
+        // the first try (the old result) is held until the test answers it; any other is answered at once
+        if (init.body.includes('old') && fetchImpl.mock.calls.length === 1) answerFirst = resolve;
+        else resolve(new Response('', { status: 503 }));
+      }),
+  );
+  let erased = false;
+  const delivery = new ResultDelivery({
+    store,
+    keys,
+    audit: { append: async () => undefined } as unknown as AuditSink,
+    log: pino({ level: 'silent' }),
+    secret: () => 'capture-result-secret-0123456789abcdef',
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+    backoff: { baseMs: 20, maxMs: 40, maxAttempts: 5 },
+    callExists: async () => !erased,
+  });
+  await delivery.start();
+  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'old' })).toBe(true);
+  await waitFor(() => answerFirst !== undefined, 'the first try in flight');
+  // the erasure removes the result; a hang-up report that read the call before it queues a fresh one
+  erased = true;
+  await store.del(keys.dropinResult(CALL));
+  expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'fresh' })).toBe(true);
+  // the old try fails: it must not turn the fresh result into a retry of its own
+  answerFirst(new Response('', { status: 503 }));
+  // the fresh result's first try asks whether the call is there, and drops it
+  await waitFor(async () => (await store.get(keys.dropinResult(CALL))) === null, 'the fresh result dropped at its first try');
+  await delivery.stop();
+  expect(fetchImpl).toHaveBeenCalledTimes(1);
+  await store.close();
+});
