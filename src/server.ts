@@ -68,7 +68,16 @@ async function main(): Promise<void> {
     // the port stays open through the drain, for what still reaches this instance before its load
     // balancer sees /readyz fail: the streams end at once, so their calls' next requests come while
     // the instance can pass them on; a port closed at once refuses them, and Twilio ends the call
-    const drained = drainMs > 0 ? app.services.live.drain().then(() => new Promise<void>((r) => setTimeout(r, drainMs))) : Promise.resolve();
+    // the wait runs from the signal, beside the streams' and captures' end (a capture's resume may
+    // take seconds): after it, a long drain would leave the close none of the 10 s. A drain that
+    // failed is logged, and the close still runs (held audit entries' last try, the store's close).
+    const drained =
+      drainMs > 0
+        ? Promise.all([
+            app.services.live.drain().catch((err: unknown) => app.log.error({ err: errFields(err) }, 'drain failed: closing')),
+            new Promise<void>((r) => setTimeout(r, drainMs)),
+          ])
+        : Promise.resolve();
     drained
       .then(() => app.close())
       .then(
