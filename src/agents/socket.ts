@@ -257,6 +257,12 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     });
 
     const serve = async (client: Client, msg: ClientMessage) => {
+      // signed out since it was let in, and the news missed (a subscription down as it went out, or
+      // a publish that failed after the store filed it): the store's record ends it here, unserved
+      if (await d.auth.isRevoked(client.token)) {
+        endSessions(client.token);
+        return;
+      }
       switch (msg.type) {
         case 'handoff.accept':
           await d.actions.accept(client.principal, msg.callSid);

@@ -119,6 +119,16 @@ export class TokenAuth {
     return p;
   }
 
+  /**
+   * Whether the token filed under `digest` (auth/revocations.ts tokenDigest) was signed out: what
+   * a socket let in before is re-checked by before each request it sends, so one whose sign-out
+   * news it missed (its instance's subscription down when it went out) acts no more. A store that
+   * cannot answer throws.
+   */
+  async isRevoked(digest: string): Promise<boolean> {
+    return this.revocations ? this.revocations.isRevoked(digest) : false;
+  }
+
   /** reads `Authorization: Bearer <jwt>` and authenticates it */
   async fromRequest(request: FastifyRequest): Promise<Principal> {
     const p = await this.authenticate(bearerToken(request));

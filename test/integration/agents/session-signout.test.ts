@@ -10,7 +10,7 @@ import { AgentSocket, api, makeFlowsDir } from '../../support/agents';
 import { startHarness, type Harness } from '../../support/harness';
 import { scanRedis } from '../../support/redis';
 import { CLOCK_TOLERANCE_MS } from '../../../src/auth/tokens';
-import { tokenDigest } from '../../../src/auth/revocations';
+import { TokenRevocations, tokenDigest } from '../../../src/auth/revocations';
 
 let a: Harness;
 let b: Harness;
@@ -128,4 +128,17 @@ it("refuses the same token written another way: its signature's spare bits chang
   expect((await api(a, 'POST', '/v1/session/signout', tok)).status).toBe(204);
   for (const h of [a, b]) expect((await api(h, 'GET', '/v1/calls', respelled)).status).toBe(401);
   expect(await refusedAt(b, respelled)).toEqual({ code: 4401, reason: 'unauthorized' });
+});
+
+it('closes an open socket whose sign-out news it missed at its next request, unserved', async () => {
+  // the store's record without the news: what an instance whose subscription was down while the
+  // sign-out went out (or whose publish failed after the record was filed) is left with
+  const tok = sign('ida', 900);
+  const open = await AgentSocket.open(b, tok);
+  await stillServed(open);
+  const { store, keys } = a.app.services;
+  await new TokenRevocations(store, keys, CLOCK_TOLERANCE_MS).revoke(tokenDigest(tok), Math.floor(Date.now() / 1000) + 900);
+  open.send({ type: 'handoff.accept', callSid: 'CA' + 'f'.repeat(32) });
+  expect(await open.closed).toEqual({ code: 4401, reason: 'signed out' });
+  expect(open.events.filter((e) => e.type === 'error' && e.request === 'handoff.accept')).toHaveLength(1);
 });
