@@ -76,6 +76,14 @@ export class TokenBucket {
   }
 }
 
+/**
+ * How often the tokens of the sockets open on an instance are read against the store's
+ * revocations (one read per distinct token): a sign-out closes its sockets at once through the
+ * `session.revoked` news, and this bounds how long one whose news its instance missed (pub/sub
+ * keeps nothing for a subscriber reconnecting) goes on hearing events.
+ */
+export const REVOCATION_CHECK_MS = 30_000;
+
 /** the limits, frozen at build; tests change one at a time to reach another */
 export interface SocketLimits {
   maxBufferedBytes: number;
@@ -84,6 +92,8 @@ export interface SocketLimits {
   maxInFlight: number;
   /** open sockets of one `sub` on this instance (MAX_SOCKETS_PER_AGENT) */
   maxPerAgent: number;
+  /** how often the open sockets' tokens are checked against the store's revocations (REVOCATION_CHECK_MS) */
+  revocationCheckMs: number;
 }
 
 export function socketLimits(over: Partial<SocketLimits> = {}): Readonly<SocketLimits> {
@@ -93,6 +103,7 @@ export function socketLimits(over: Partial<SocketLimits> = {}): Readonly<SocketL
     messageBurst: MESSAGE_BURST,
     maxInFlight: MAX_REQUESTS_IN_FLIGHT,
     maxPerAgent: MAX_SOCKETS_PER_AGENT,
+    revocationCheckMs: REVOCATION_CHECK_MS,
     ...over,
   });
 }

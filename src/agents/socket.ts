@@ -250,7 +250,21 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     };
     const stopSessions = await d.sessions.subscribe((e) => endSessions(e.token));
     const isSignedOut = (digest: string) => (signedOut.get(digest) ?? 0) > Date.now();
+    // the news can be missed (a subscription down as it went out): the open sockets' tokens are read
+    // against the store now and then, so a signed-out one stops hearing events within the interval;
+    // a store that cannot answer leaves them open (each request they send is checked, and fails)
+    let checking = false;
+    const recheck = setInterval(() => {
+      if (checking || clients.size === 0) return;
+      checking = true;
+      const digests = new Set([...clients].map((c) => c.token));
+      Promise.all([...digests].map(async (t) => ((await d.auth.isRevoked(t)) ? endSessions(t) : undefined)))
+        .catch((err: unknown) => d.log.warn({ err: errFields(err) }, 'agent socket tokens not re-checked'))
+        .finally(() => (checking = false));
+    }, limits.revocationCheckMs);
+    recheck.unref();
     app.addHook('onClose', async () => {
+      clearInterval(recheck);
       // its sockets were closed before, 1001 (app-http.ts, the WebSocket plugin's preClose)
       await unsubscribe();
       await stopSessions();

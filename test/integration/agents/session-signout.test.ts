@@ -142,3 +142,17 @@ it('closes an open socket whose sign-out news it missed at its next request, uns
   expect(await open.closed).toEqual({ code: 4401, reason: 'signed out' });
   expect(open.events.filter((e) => e.type === 'error' && e.request === 'handoff.accept')).toHaveLength(1);
 });
+
+it('closes an open socket whose sign-out news its instance missed, though it sends nothing, within the re-check', async () => {
+  // a third instance on the same store that re-reads its sockets' tokens often (socket-limits.ts REVOCATION_CHECK_MS)
+  const c = await startHarness({ flowsDir, emulator: a.emulator, keyPrefix: a.keyPrefix, build: { agentSocketLimits: { revocationCheckMs: 100 } } });
+  try {
+    const tok = sign('jo', 900);
+    const open = await AgentSocket.open(c, tok);
+    const { store, keys } = a.app.services;
+    await new TokenRevocations(store, keys, CLOCK_TOLERANCE_MS).revoke(tokenDigest(tok), Math.floor(Date.now() / 1000) + 900);
+    expect(await open.closed).toEqual({ code: 4401, reason: 'signed out' });
+  } finally {
+    await c.close();
+  }
+});
