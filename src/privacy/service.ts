@@ -33,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
+import { publicFields } from '../calls/public-fields';
 import { endSession, type CallSession } from '../calls/session';
 import { Errors, isTonewallError, PrivacyErrors } from '../errors';
 import { errFields } from '../log';
@@ -178,7 +179,7 @@ export class PrivacyService {
       // a call whose record expired is reported while anything of it but its trail is held
       if (!s && deliveries.length === 0 && !held.sealed && !held.captures && !held.dropin && !held.streamTokens) continue;
       const call: SubjectCall = s
-        ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: maskedFields(s) }
+        ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: publicFields(s) }
         : { callSid: sid, ...(trail[0] ? { createdAt: trail[0].at } : {}), state: 'expired', fields: {}, values: held.sealed?.length ?? 0 };
       calls.push({ ...call, ...(deliveries.length > 0 ? { deliveries } : {}), ...held });
       await this.deps.audit.append(sid, { type: 'subject.accessed', actor });
@@ -453,19 +454,4 @@ function dropinResultDeletions(keys: Keys, callSid: string): StoreOp[] {
     { op: 'del', key: keys.dropinResult(callSid) },
     { op: 'srem', key: keys.dropinResults(), member: callSid },
   ];
-}
-
-function maskedFields(s: CallSession): SubjectCall['fields'] {
-  const out: SubjectCall['fields'] = {};
-  for (const [name, f] of Object.entries(s.fields)) {
-    out[name] = {
-      kind: f.kind,
-      masked: f.masked,
-      ...(f.last4 ? { last4: f.last4 } : {}),
-      ...(f.brand ? { brand: f.brand } : {}),
-      valid: f.valid,
-      ...(f.reason ? { reason: f.reason } : {}),
-    };
-  }
-  return out;
 }

@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { ResultDelivery } from '../../../src/dropin/result-delivery';
+import type { Backoff } from '../../../src/processors/http';
 import type { AuditSink } from '../../../src/recording/controller';
 import { EmbeddedStore, makeKeys, type Store } from '../../../src/store';
 import { waitFor } from '../../support/harness';
@@ -13,9 +14,14 @@ import { waitFor } from '../../support/harness';
 const CALL = 'CA' + 'd'.repeat(32);
 const keys = makeKeys('t:');
 
-/** a started delivery over `store` whose POSTs are answered 200, and those POSTs */
-async function delivering(store: Store, callExists?: (callSid: string) => Promise<boolean>) {
-  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
+/** a started delivery over `store` whose POSTs are answered 200 (or as `answer` says), and those POSTs */
+async function delivering(
+  store: Store,
+  callExists?: (callSid: string) => Promise<boolean>,
+  answer: (url: string, init: { body: string }) => Promise<Response> = async () => new Response('', { status: 200 }),
+  backoff?: Backoff,
+) {
+  const fetchImpl = jest.fn(answer);
   const delivery = new ResultDelivery({
     store,
     keys,
@@ -24,6 +30,7 @@ async function delivering(store: Store, callExists?: (callSid: string) => Promis
     secret: () => 'capture-result-secret-0123456789abcdef',
     fetchImpl: fetchImpl as unknown as typeof fetch,
     callExists,
+    backoff,
   });
   await delivery.start();
   return { delivery, fetchImpl };
@@ -73,26 +80,19 @@ test("a result queued just after its caller's erasure (the call's record gone be
 test("a try in flight as its caller is erased and a fresh result is queued for the call never writes over that result, so no later try of it skips the erasure's check", async () => {
   const store = new EmbeddedStore();
   let answerFirst!: (res: Response) => void;
-  const fetchImpl = jest.fn(
-    (_url: string, init: { body: string }) =>
+  let erased = false;
+  let tries = 0;
+  const { delivery, fetchImpl } = await delivering(
+    store,
+    async () => !erased,
+    (_url, init) =>
       new Promise<Response>((resolve) => {
         // the first try (the old result) is held until the test answers it; any other is answered at once
-        if (init.body.includes('old') && fetchImpl.mock.calls.length === 1) answerFirst = resolve;
+        if (init.body.includes('old') && ++tries === 1) answerFirst = resolve;
         else resolve(new Response('', { status: 503 }));
       }),
+    { baseMs: 20, maxMs: 40, maxAttempts: 5 },
   );
-  let erased = false;
-  const delivery = new ResultDelivery({
-    store,
-    keys,
-    audit: { append: async () => undefined } as unknown as AuditSink,
-    log: pino({ level: 'silent' }),
-    secret: () => 'capture-result-secret-0123456789abcdef',
-    fetchImpl: fetchImpl as unknown as typeof fetch,
-    backoff: { baseMs: 20, maxMs: 40, maxAttempts: 5 },
-    callExists: async () => !erased,
-  });
-  await delivery.start();
   expect(await delivery.enqueue(CALL, 'https://shop.example.com/paid', { CallSid: CALL, Result: 'old' })).toBe(true);
   await waitFor(() => answerFirst !== undefined, 'the first try in flight');
   // the erasure removes the result; a hang-up report that read the call before it queues a fresh one
