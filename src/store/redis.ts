@@ -406,6 +406,7 @@ export class RedisStore implements Store {
       });
       sub.on('ready', () => {
         const channels = [...this.handlers.keys()];
+        // refused: the connection went again (no offline queue), and its next 'ready' subscribes them
         if (channels.length > 0) sub.subscribe(...channels).catch(() => undefined);
       });
       this.subscriber = sub;
