@@ -104,6 +104,8 @@ export class RedisStore implements Store {
   readonly client: Redis;
   private readonly scripts: Scripts;
   private subscriber?: Redis;
+  /** the subscriber connection being made: a subscribe asked meanwhile waits for it, not sends on it unready */
+  private subscriberReady?: Promise<Redis>;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
 
   /** `reply` within this store's command bound (answeredWithin) */
@@ -392,7 +394,16 @@ export class RedisStore implements Store {
     await this.run(() => this.answered(this.client.publish(channel, message)));
   }
 
-  private async subscriberConnection(): Promise<Redis> {
+  private subscriberConnection(): Promise<Redis> {
+    this.subscriberReady ??= this.connectSubscriber().catch((e: unknown) => {
+      // not made (Redis away): the next subscribe makes it again
+      this.subscriberReady = undefined;
+      throw e;
+    });
+    return this.subscriberReady;
+  }
+
+  private async connectSubscriber(): Promise<Redis> {
     if (!this.subscriber) {
       // ioredis's own resubscribe after a reconnect leaves its SUBSCRIBE's promise unhandled: a
       // connection lost again before it is sent (enableOfflineQueue off) rejects it, and an

@@ -4,6 +4,7 @@
  * refused while Redis was away is refused, not recorded as live, so asking again subscribes.
  */
 import { waitFor } from '../../support/harness';
+import { RedisStore } from '../../../src/store';
 import { privateRedisStore } from '../../support/private-redis';
 
 const s = privateRedisStore();
@@ -63,4 +64,24 @@ test('a subscription refused while Redis is away is made when asked again, once 
     10_000,
   );
   await heard('ps:refused', got);
+});
+
+test('two subscriptions asked at once on a store whose subscriber connection is not made yet are both made', async () => {
+  const store = new RedisStore(s.redis.url);
+  try {
+    await store.connect();
+    const got: string[] = [];
+    await Promise.all([store.subscribe('ps:first', (m) => got.push(`first ${m}`)), store.subscribe('ps:second', (m) => got.push(`second ${m}`))]);
+    await waitFor(
+      async () => {
+        await store.publish('ps:first', 'm');
+        await store.publish('ps:second', 'm');
+        return got.includes('first m') && got.includes('second m');
+      },
+      'a message on each channel',
+      10_000,
+    );
+  } finally {
+    await store.close();
+  }
 });
