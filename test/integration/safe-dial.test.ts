@@ -7,8 +7,8 @@
  * webhook, the query with it.
  */
 import { systemMessage } from '../../src/flows/prompt-defaults';
-import { SUPPORT_NUMBER, startHarness, webhookParams, type Harness } from '../support/harness';
-import { PrivateRedis } from '../support/private-redis';
+import { SUPPORT_NUMBER, webhookParams } from '../support/harness';
+import { privateRedisHarness } from '../support/private-redis';
 import type { DialOutcome, EmulatedCall } from '../../tools/emulator';
 
 const CALLER = '+15550006666';
@@ -16,46 +16,34 @@ const DOB = '14021985';
 const NO_AGENT = systemMessage('no-agent');
 const CONNECTING = systemMessage('apology-connecting');
 
-let redis: PrivateRedis;
-let h: Harness;
-
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  h = await startHarness({ env: { REDIS_URL: redis.url } });
-}, 30_000);
-
-afterAll(async () => {
-  if (redis.down) await redis.up();
-  await h?.close();
-  await redis.close();
-});
+const onRedis = privateRedisHarness();
 
 afterEach(() => {
-  delete h.emulator.faults.dialOutcome;
+  delete onRedis.h.emulator.faults.dialOutcome;
 });
 
 /** a call to the support flow (a date of birth, then a dial to client:alice) with the store down from `when`, its agent doing `outcome`, run to its end */
 async function safeDialledCall(outcome: DialOutcome, when: 'mid-call' | 'from the start'): Promise<EmulatedCall> {
-  h.emulator.faults.dialOutcome = outcome;
-  if (when === 'from the start') await redis.stop();
-  const call = await h.emulator.placeCall({
+  onRedis.h.emulator.faults.dialOutcome = outcome;
+  if (when === 'from the start') await onRedis.redis.stop();
+  const call = await onRedis.h.emulator.placeCall({
     from: CALLER,
     to: SUPPORT_NUMBER,
-    voiceUrl: h.voiceUrl,
+    voiceUrl: onRedis.h.voiceUrl,
     onGather: async () => {
-      await redis.stop();
+      await onRedis.redis.stop();
       return DOB;
     },
   });
   await call.ended;
-  expect(redis.down).toBe(true);
+  expect(onRedis.redis.down).toBe(true);
   // mid-call: the date of birth was asked for, and its step failed
   expect(call.transcript.some((t) => t.verb === 'Gather')).toBe(when === 'mid-call');
   return call;
 }
 
 const afterDial = (call: EmulatedCall) => call.transcript.slice(call.transcript.findIndex((t) => t.verb === 'Dial'));
-const dialActions = (callSid: string) => h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'dial-action');
+const dialActions = (callSid: string) => onRedis.h.emulator.timelineFor(callSid).filter((e) => e.type === 'webhook' && e.purpose === 'dial-action');
 
 test.each([
   ['busy', { status: 'busy' }, 'mid-call'],
@@ -68,8 +56,8 @@ test.each([
   expect(afterDial(call)).toEqual([{ verb: 'Dial', target: 'alice', targetKind: 'Client' }, { verb: 'Say', text: NO_AGENT }, { verb: 'Hangup' }]);
   expect(dialActions(call.sid)).toEqual([expect.objectContaining({ status: 200, url: expect.stringMatching(/\/twilio\/dial-status\?fallback=1$/) })]);
   // answered from the request: the store was never back
-  expect(redis.down).toBe(true);
-  expect(h.logs.lines.some((l) => l.includes(call.sid) && l.includes("the safe answer's dial did not connect"))).toBe(true);
+  expect(onRedis.redis.down).toBe(true);
+  expect(onRedis.h.logs.lines.some((l) => l.includes(call.sid) && l.includes("the safe answer's dial did not connect"))).toBe(true);
 });
 
 test('the store down, the safe dial’s agent answers: no apology after the dial, the call ends with it', async () => {
@@ -80,31 +68,33 @@ test('the store down, the safe dial’s agent answers: no apology after the dial
 });
 
 test('no loop: a dial-status that cannot be served answers from the request, never the safe answer’s dial again', async () => {
-  await redis.stop();
+  await onRedis.redis.stop();
   const callSid = 'CA' + '5'.repeat(32);
   for (const path of ['/twilio/dial-status', '/twilio/dial-status?fallback=1']) {
-    const busy = await h.emulator.signedPost(`${h.publicUrl}${path}`, webhookParams(callSid, SUPPORT_NUMBER, { DialCallStatus: 'busy' }));
+    const busy = await onRedis.h.emulator.signedPost(`${onRedis.h.publicUrl}${path}`, webhookParams(callSid, SUPPORT_NUMBER, { DialCallStatus: 'busy' }));
     expect(busy.status).toBe(200);
     expect(busy.body).toContain(NO_AGENT);
     expect(busy.body).toContain('<Hangup/>');
     expect(busy.body).not.toContain('<Dial');
-    const done = await h.emulator.signedPost(`${h.publicUrl}${path}`, webhookParams(callSid, SUPPORT_NUMBER, { DialCallStatus: 'completed' }));
+    const done = await onRedis.h.emulator.signedPost(`${onRedis.h.publicUrl}${path}`, webhookParams(callSid, SUPPORT_NUMBER, { DialCallStatus: 'completed' }));
     expect(done.body).not.toContain('<Say');
     expect(done.body).not.toContain('<Dial');
   }
   // the fallback's request with no valid CallSid: refused, and still no dial
-  const malformed = await h.emulator.signedPost(`${h.publicUrl}/twilio/dial-status?fallback=1`, { To: SUPPORT_NUMBER, DialCallStatus: 'busy' });
+  const malformed = await onRedis.h.emulator.signedPost(`${onRedis.h.publicUrl}/twilio/dial-status?fallback=1`, { To: SUPPORT_NUMBER, DialCallStatus: 'busy' });
   expect(malformed.body).toContain(NO_AGENT);
   expect(malformed.body).not.toContain('<Dial');
 });
 
 test('the fallback dial-status is a signed webhook, its query signed with it: unsigned 400, wrongly signed 403', async () => {
-  const url = `${h.publicUrl}/twilio/dial-status?fallback=1`;
+  const url = `${onRedis.h.publicUrl}/twilio/dial-status?fallback=1`;
   const params = webhookParams('CA' + '6'.repeat(32), SUPPORT_NUMBER, { DialCallStatus: 'busy' });
-  expect((await h.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
+  expect((await onRedis.h.emulator.signedPost(url, params, { signature: null })).status).toBe(400);
   // signed for the action without its query, sent with it
-  const bare = await h.emulator.signedPost(url, params, { signature: h.emulator.signature(`${h.publicUrl}/twilio/dial-status`, params) });
+  const bare = await onRedis.h.emulator.signedPost(url, params, {
+    signature: onRedis.h.emulator.signature(`${onRedis.h.publicUrl}/twilio/dial-status`, params),
+  });
   expect(bare.status).toBe(403);
   expect(bare.body).not.toContain('<Response');
-  expect((await h.emulator.signedPost(url, params, { signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' })).status).toBe(403);
+  expect((await onRedis.h.emulator.signedPost(url, params, { signature: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' })).status).toBe(403);
 });

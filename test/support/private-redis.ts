@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../src/store';
 import { freePort } from './free-port';
+import { startHarness, type Harness } from './harness';
 
 export class PrivateRedis {
   private child?: ChildProcess;
@@ -121,4 +122,23 @@ function pong(port: number): Promise<boolean> {
     });
     s.write('PING\r\n');
   });
+}
+
+/**
+ * The service on a Redis of the file's own (a test stops it under the service), made before the
+ * file's tests and closed after them (the Redis brought back first if a test left it down).
+ * `redis` and `h` are read once beforeAll ran.
+ */
+export function privateRedisHarness(): { readonly redis: PrivateRedis; readonly h: Harness } {
+  const suite = {} as { redis: PrivateRedis; h: Harness };
+  beforeAll(async () => {
+    suite.redis = await PrivateRedis.start();
+    suite.h = await startHarness({ env: { REDIS_URL: suite.redis.url } });
+  }, 30_000);
+  afterAll(async () => {
+    if (suite.redis?.down) await suite.redis.up();
+    await suite.h?.close();
+    await suite.redis?.close();
+  });
+  return suite;
 }

@@ -5,31 +5,20 @@
  * the panel out). On a Redis of the test's own, stopped.
  */
 import { AgentSocket, api, token } from '../../support/agents';
-import { startHarness, type Harness } from '../../support/harness';
-import { PrivateRedis } from '../../support/private-redis';
+import { privateRedisHarness } from '../../support/private-redis';
 
-let redis: PrivateRedis;
-let h: Harness;
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  h = await startHarness({ env: { REDIS_URL: redis.url } });
-}, 30_000);
-afterAll(async () => {
-  if (redis.down) await redis.up();
-  await h?.close();
-  await redis?.close();
-});
+const onRedis = privateRedisHarness();
 
 test('a good token meets a store that cannot answer: 503 on the API, 1013 on the socket', async () => {
-  const tok = token(h, 'ida');
-  expect((await api(h, 'GET', '/v1/calls', tok)).status).toBe(200);
-  await redis.stop();
-  const r = await api(h, 'GET', '/v1/calls', tok);
+  const tok = token(onRedis.h, 'ida');
+  expect((await api(onRedis.h, 'GET', '/v1/calls', tok)).status).toBe(200);
+  await onRedis.redis.stop();
+  const r = await api(onRedis.h, 'GET', '/v1/calls', tok);
   expect([r.status, r.body.error]).toEqual([503, 'TW_ERR_STORE_UNAVAILABLE']);
-  const s = await AgentSocket.open(h);
+  const s = await AgentSocket.open(onRedis.h);
   s.send({ type: 'auth', token: tok });
   expect(await s.closed).toEqual({ code: 1013, reason: 'try again later' });
-  const line = h.logs.lines.find((l) => l.includes('"reason":"store"') && l.includes('agent socket refused'));
+  const line = onRedis.h.logs.lines.find((l) => l.includes('"reason":"store"') && l.includes('agent socket refused'));
   expect(line).toBeDefined();
   expect(line).not.toContain(tok.split('.')[2]);
 }, 30_000);
