@@ -10,9 +10,11 @@ import { acceptedCall, AgentSocket, agentFlows, agentSide, api, CALLER, OFFER_NU
 
 let h: Harness;
 
-const AGENT_SUB = 'agent-1234';
-const SUPERVISOR_SUB = 'supervisor-5678';
-const ADMIN_SUB = 'admin-9012';
+// Digit runs long enough that a hash in the trail cannot hold one by chance: with four digits,
+// one of the trail's ~1,500 hex characters' positions matched now and then (a CI failure).
+const AGENT_SUB = 'agent-31415926';
+const SUPERVISOR_SUB = 'supervisor-27182818';
+const ADMIN_SUB = 'admin-16180339';
 
 beforeAll(async () => {
   h = await startHarness({ flows: agentFlows() });
