@@ -39,7 +39,9 @@ export interface AuditRetry {
 /**
  * 0.5 s doubling to 30 s bridges a Redis restart or a failover (seconds) many times over; 5
  * minutes of tries is a dozen or so, and past that the outage is one an operator is paged for
- * (TonewallStoreUnavailable). 10,000 entries of a few hundred bytes each are a few MB.
+ * (TonewallStoreUnavailable). 10,000 entries of a few hundred bytes each, with the hash of every
+ * try that may have landed (`sealedAs`: a dozen or so per entry over 5 minutes, about 100 bytes
+ * each), come to about 20 MB at most: bounded, and only while the store is away.
  */
 export const AUDIT_RETRY: Readonly<AuditRetry> = Object.freeze({ firstDelayMs: 500, maxDelayMs: 30_000, giveUpAfterMs: 5 * 60_000, maxHeld: 10_000 });
 
