@@ -80,6 +80,10 @@ interface Scripts {
   twDeleteIfEquals(key: string, expected: string): Promise<0 | 1>;
 }
 
+/** a resubscribe refused with the connection up is tried again after this, doubling to RESUBSCRIBE_MAX_MS */
+const RESUBSCRIBE_FIRST_MS = 1_000;
+const RESUBSCRIBE_MAX_MS = 30_000;
+
 function connection(url: string, opts: { autoPipelining?: boolean; autoResubscribe?: boolean } = {}): Redis {
   return new Redis(url, {
     enableAutoPipelining: opts.autoPipelining ?? false,
@@ -107,6 +111,8 @@ export class RedisStore implements Store {
   /** the subscriber connection being made: a subscribe asked meanwhile waits for it, not sends on it unready */
   private subscriberReady?: Promise<Redis>;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** the next try of a resubscribe Redis refused with the connection up */
+  private resubscribeTimer?: NodeJS.Timeout;
 
   /** `reply` within this store's command bound (answeredWithin) */
   private readonly answered: <T>(reply: Promise<T>) => Promise<T>;
@@ -415,15 +421,32 @@ export class RedisStore implements Store {
       sub.on('message', (channel: string, message: string) => {
         for (const h of this.handlers.get(channel) ?? []) h(message);
       });
-      sub.on('ready', () => {
-        const channels = [...this.handlers.keys()];
-        // refused: the connection went again (no offline queue), and its next 'ready' subscribes them
-        if (channels.length > 0) sub.subscribe(...channels).catch(() => undefined);
-      });
+      sub.on('ready', () => this.resubscribe(sub, RESUBSCRIBE_FIRST_MS));
       this.subscriber = sub;
       await sub.connect();
     }
     return this.subscriber;
+  }
+
+  /**
+   * Subscribes the channels again on a connection made again. A refusal with the connection gone
+   * waits for its next 'ready'; one with the connection up (an ACL that no longer lets this user
+   * subscribe, a stalled Redis past the command bound) is tried again, from 1 s doubling to 30 s,
+   * for as long as that connection lasts: else the instance stays deaf to events and commands
+   * until a reconnect that may never come.
+   */
+  private resubscribe(sub: Redis, delayMs: number): void {
+    clearTimeout(this.resubscribeTimer);
+    const channels = [...this.handlers.keys()];
+    if (channels.length === 0) return;
+    sub.subscribe(...channels).catch(() => {
+      // the connection went again (no offline queue): its next 'ready' subscribes them
+      if (sub.status !== 'ready' || this.subscriber !== sub) return;
+      this.resubscribeTimer = setTimeout(() => {
+        if (sub.status === 'ready' && this.subscriber === sub) this.resubscribe(sub, Math.min(delayMs * 2, RESUBSCRIBE_MAX_MS));
+      }, delayMs);
+      this.resubscribeTimer.unref();
+    });
   }
 
   async subscribe(channel: string, handler: MessageHandler) {
@@ -479,6 +502,7 @@ export class RedisStore implements Store {
   }
 
   async close() {
+    clearTimeout(this.resubscribeTimer);
     this.client.disconnect();
     this.subscriber?.disconnect();
   }
