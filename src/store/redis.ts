@@ -2,7 +2,7 @@
  * The Redis store (ioredis). Commands fail fast when Redis is unreachable (no offline queue,
  * a short command timeout) so a webhook can answer safe TwiML within a second instead of
  * hanging; the error is thrown, never swallowed, and the edge decides what the caller hears.
- * Pub/sub uses its own connection, as Redis requires.
+ * Pub/sub uses its own connection, as Redis requires (redis-subscriber.ts).
  */
 import Redis, { ReplyError } from 'ioredis';
 import { ConfigError, Errors, isTonewallError, StoreErrors } from '../errors';
@@ -18,53 +18,10 @@ import {
   validTtl,
 } from './scripts';
 import { checkJsonValue } from './json-field';
+import { answeredWithin, COMMAND_TIMEOUT_MS, connection } from './redis-connection';
+import { RedisSubscriber } from './redis-subscriber';
 import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOptions } from './types';
 
-/** how long Redis has to answer a command while this process runs, before it counts as unreachable */
-const COMMAND_TIMEOUT_MS = 500;
-/**
- * ioredis's own command timeout, a backstop only: its timer fires in the event loop's timers
- * phase, before the poll phase reads what arrived meanwhile, so after a stall (the process not
- * scheduled on a busy host, a long GC) it failed commands Redis had answered in time: a false
- * outage, the caller's apology. `answered` applies COMMAND_TIMEOUT_MS itself, stall-aware.
- */
-const COMMAND_BACKSTOP_MS = 5_000;
-const CONNECT_TIMEOUT_MS = 2_000;
-
-/**
- * `reply`, or a failure once `timeoutMs` has passed without it. The timer's end waits one
- * turn of the event loop (setImmediate runs after the poll phase): an answer that reached the
- * socket while the process was stalled is read first, and only a command Redis has truly left
- * unanswered fails, within the bound and a turn.
- */
-function answeredWithin<T>(reply: Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (settled) return;
-          settled = true;
-          reject(StoreErrors.unavailable({ detail: `Redis did not answer within ${timeoutMs} ms` }));
-        }),
-      timeoutMs,
-    );
-    reply.then(
-      (v) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
 const UPDATE_MAX_ATTEMPTS = 20;
 
 type ScriptReply = [0 | 1, string?];
@@ -80,39 +37,11 @@ interface Scripts {
   twDeleteIfEquals(key: string, expected: string): Promise<0 | 1>;
 }
 
-/** a resubscribe refused with the connection up is tried again after this, doubling to RESUBSCRIBE_MAX_MS */
-const RESUBSCRIBE_FIRST_MS = 1_000;
-const RESUBSCRIBE_MAX_MS = 30_000;
-
-function connection(url: string, opts: { autoPipelining?: boolean; autoResubscribe?: boolean } = {}): Redis {
-  return new Redis(url, {
-    enableAutoPipelining: opts.autoPipelining ?? false,
-    autoResubscribe: opts.autoResubscribe ?? true,
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: COMMAND_BACKSTOP_MS,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    // keep trying to come back, but never faster than every 500 ms nor slower than every 2 s
-    retryStrategy: (times) => Math.min(500 * times, 2_000),
-    // a failover behind one endpoint (a DNS name, a virtual IP) leaves this connection on the old
-    // primary, now a replica answering every write READONLY (and every ping, so /readyz would say
-    // ready): the command fails as an outage does, and the connection is made again, to the
-    // endpoint's new primary, instead of refusing every write until the process is restarted
-    reconnectOnError: (err) => err.message.startsWith('READONLY'),
-  });
-}
-
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis;
   private readonly scripts: Scripts;
-  private subscriber?: Redis;
-  /** the subscriber connection being made: a subscribe asked meanwhile waits for it, not sends on it unready */
-  private subscriberReady?: Promise<Redis>;
-  private readonly handlers = new Map<string, Set<MessageHandler>>();
-  /** the next try of a resubscribe Redis refused with the connection up */
-  private resubscribeTimer?: NodeJS.Timeout;
+  private readonly pubsub: RedisSubscriber;
 
   /** `reply` within this store's command bound (answeredWithin) */
   private readonly answered: <T>(reply: Promise<T>) => Promise<T>;
@@ -130,6 +59,7 @@ export class RedisStore implements Store {
     // commands issued in one tick (by concurrent webhooks) leave in one socket write: a write
     // per command was a fifth of the service's CPU under load
     this.client = connection(url, { autoPipelining: true });
+    this.pubsub = new RedisSubscriber(url, (fn) => this.run(fn), this.answered);
     this.client.on('error', (e: Error) => {
       /* surfaced through failing commands and /readyz; an unhandled 'error' would crash */
       this.lastError = e;
@@ -400,83 +330,8 @@ export class RedisStore implements Store {
     await this.run(() => this.answered(this.client.publish(channel, message)));
   }
 
-  private subscriberConnection(): Promise<Redis> {
-    this.subscriberReady ??= this.connectSubscriber().catch((e: unknown) => {
-      // not made (Redis away): the next subscribe makes it again
-      this.subscriberReady = undefined;
-      throw e;
-    });
-    return this.subscriberReady;
-  }
-
-  private async connectSubscriber(): Promise<Redis> {
-    if (!this.subscriber) {
-      // ioredis's own resubscribe after a reconnect leaves its SUBSCRIBE's promise unhandled: a
-      // connection lost again before it is sent (enableOfflineQueue off) rejects it, and an
-      // unhandled rejection ends the process, every instance at once as Redis flaps. The store
-      // subscribes its channels again itself, on each 'ready', a refusal left to the next one.
-      const sub = connection(this.url, { autoResubscribe: false });
-      // as the client's: surfaced through failing subscribes and /readyz; an unhandled 'error' would crash
-      sub.on('error', () => undefined);
-      sub.on('message', (channel: string, message: string) => {
-        for (const h of this.handlers.get(channel) ?? []) h(message);
-      });
-      sub.on('ready', () => this.resubscribe(sub, RESUBSCRIBE_FIRST_MS));
-      this.subscriber = sub;
-      await sub.connect();
-    }
-    return this.subscriber;
-  }
-
-  /**
-   * Subscribes the channels again on a connection made again. A refusal with the connection gone
-   * waits for its next 'ready'; one with the connection up (an ACL that no longer lets this user
-   * subscribe, a stalled Redis past the command bound) is tried again, from 1 s doubling to 30 s,
-   * for as long as that connection lasts: else the instance stays deaf to events and commands
-   * until a reconnect that may never come.
-   */
-  private resubscribe(sub: Redis, delayMs: number): void {
-    clearTimeout(this.resubscribeTimer);
-    const channels = [...this.handlers.keys()];
-    if (channels.length === 0) return;
-    sub.subscribe(...channels).catch(() => {
-      // the connection went again (no offline queue): its next 'ready' subscribes them
-      if (sub.status !== 'ready' || this.subscriber !== sub) return;
-      this.resubscribeTimer = setTimeout(() => {
-        if (sub.status === 'ready' && this.subscriber === sub) this.resubscribe(sub, Math.min(delayMs * 2, RESUBSCRIBE_MAX_MS));
-      }, delayMs);
-      this.resubscribeTimer.unref();
-    });
-  }
-
-  async subscribe(channel: string, handler: MessageHandler) {
-    const sub = await this.run(() => this.subscriberConnection());
-    let set = this.handlers.get(channel);
-    if (!set) {
-      const created = new Set<MessageHandler>();
-      set = created;
-      this.handlers.set(channel, created);
-      try {
-        await this.run(() => this.answered(sub.subscribe(channel)));
-      } catch (e) {
-        // not subscribed (Redis away): a channel left with its empty set would be taken as live by
-        // the next subscribe, which would then never SUBSCRIBE and never hear a message
-        if (this.handlers.get(channel) === created && created.size === 0) this.handlers.delete(channel);
-        throw e;
-      }
-    }
-    set.add(handler);
-    return async () => {
-      const s = this.handlers.get(channel);
-      if (!s) return;
-      s.delete(handler);
-      if (s.size === 0) {
-        this.handlers.delete(channel);
-        // the handler is gone, so nothing more is delivered to it; a channel left subscribed goes
-        // with the subscriber connection, and the store has no logger of its own to note it in
-        await sub.unsubscribe(channel).catch(() => undefined);
-      }
-    };
+  subscribe(channel: string, handler: MessageHandler) {
+    return this.pubsub.subscribe(channel, handler);
   }
 
   /**
@@ -502,8 +357,7 @@ export class RedisStore implements Store {
   }
 
   async close() {
-    clearTimeout(this.resubscribeTimer);
     this.client.disconnect();
-    this.subscriber?.disconnect();
+    this.pubsub.close();
   }
 }
