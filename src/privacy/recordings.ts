@@ -14,6 +14,7 @@
  * failure too, not a recording gone, as for a recording update (recording/controller.ts).
  */
 import type { Logger } from 'pino';
+import type { AuditEntry } from '../audit/chain';
 import { restStatus } from '../calls/control';
 import { isTwilioNotFound } from '../recording/controller';
 
@@ -76,6 +77,27 @@ export async function eraseRecordings(
     if (r.status === 'failed') log.warn({ callSid, recordingSid, httpStatus: r.httpStatus, code: r.code }, 'recording of an erased call not deleted at Twilio');
   }
   return out;
+}
+
+/** a recording's SID as Twilio mints it: anything else in a trail entry is not taken for one */
+const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
+
+/**
+ * Every recording the call's trail names in its `recording.*` entries: `recordingSid` (a status
+ * callback, a pause, resume or stop: the caller's and the agent call's, which is audited on the
+ * caller's call) and `recordingSids` (the recordings a bridge or capture held). The trail is
+ * kept after the record expires (ENDED_CALL_TTL_SECONDS after the call), so an erasure still finds,
+ * through the subject index, the recordings of a call whose record is gone while other data of it
+ * (vault values, delivery records) is held.
+ */
+export function recordingSidsOfTrail(trail: readonly AuditEntry[]): string[] {
+  const out = new Set<string>();
+  for (const e of trail) {
+    if (!e.type.startsWith('recording.')) continue;
+    const named = [e.recordingSid, ...(typeof e.recordingSids === 'string' ? e.recordingSids.split(',') : [])];
+    for (const sid of named) if (typeof sid === 'string' && RECORDING_SID.test(sid)) out.add(sid);
+  }
+  return [...out];
 }
 
 /** the most an audit value holds (audit/pii.ts): a longer list of SIDs is given by its count */

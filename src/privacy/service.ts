@@ -23,7 +23,9 @@
  * receipt is returned, not stored: a stored receipt would name the caller.
  *
  * The recordings at Twilio each call record knew of (held.ts recordingSidsOf) are read before the
- * record goes, since afterwards nothing tells which were the caller's: the receipt names each by
+ * record goes, since afterwards nothing tells which were the caller's, with those the call's trail
+ * names (recordings.ts recordingSidsOfTrail: the trail outlives an ended call's record, and the
+ * subject index, which lives as long as the vault's values, still lists the call): the receipt names each by
  * its call's SID and its own, and with ERASE_RECORDINGS each is deleted at Twilio once the store's
  * erasure of its call is done (recordings.ts), its outcome on the receipt and in the call's
  * `subject.erased` entry; a failure there stops nothing.
@@ -46,7 +48,7 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
 import { heldOfCall, recordingSidsOf, type HeldOfCall } from './held';
-import { eraseRecordings, type RecordingErasure, type RecordingRemover, recordingsEntry } from './recordings';
+import { eraseRecordings, type RecordingErasure, type RecordingRemover, recordingsEntry, recordingSidsOfTrail } from './recordings';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
 
 /**
@@ -329,9 +331,9 @@ export class PrivacyService {
     const s = await calls.get(callSid);
     // an index entry for another subject's call would be a bug elsewhere: never erase someone else
     if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [], recordings: [] };
-    // read before the record goes: once it has, nothing tells which recordings at Twilio were this caller's
+    // read before the record goes, and from the trail, which outlives it (a record expired, or one that lost a SID)
     const known = s ? recordingSidsOf(s) : { caller: [], agent: [] };
-    const recordingSids = [...new Set([...known.caller, ...known.agent])];
+    const recordingSids = [...new Set([...known.caller, ...known.agent, ...recordingSidsOfTrail(await audit.list(callSid))])];
     const named = s ? [...Object.values(s.fields).map((f) => f.token), s.fromToken].filter(isVaultToken) : [];
     for (const t of named) await vault.erase(t);
     // values the record no longer names (a field captured again) are found by the vault's call index

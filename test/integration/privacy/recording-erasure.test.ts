@@ -127,6 +127,27 @@ describe('ERASE_RECORDINGS=true', () => {
   });
   afterAll(async () => h.close());
 
+  test("a call whose record is gone, its vault values and trail left: its recordings are found by the trail's entries, listed and deleted", async () => {
+    const { calls, keys, store, vault } = h.app.services;
+    const ivr = await h.emulator.placeCall({ from: CALLER, to: IVR_NUMBER, voiceUrl: h.voiceUrl, statusCallback: h.statusUrl });
+    await waitFor(async () => (await calls.get(ivr.sid))?.recording.sid, "the IVR call's recording");
+    const recordingSid = ivr.recordings[0].sid;
+    await ivr.hangup();
+    await ivr.ended;
+    await waitFor(() => ivr.recordings[0]?.processed, 'the recording processed');
+    // the record expires before the caller's sealed number (VAULT_TTL_SECONDS the longer): gone, as time would make it
+    expect((await vault.sealedFor(ivr.sid)).length).toBeGreaterThan(0);
+    await store.del(keys.call(ivr.sid));
+    expect(await calls.get(ivr.sid)).toBeNull();
+    expect((await h.app.services.audit.list(ivr.sid)).some((e) => e.type.startsWith('recording.') && e.recordingSid === recordingSid)).toBe(true);
+
+    const receipt = await h.app.services.privacy.erase(CALLER);
+    expect(receipt.calls).toBe(1);
+    expect(receipt.recordings).toEqual([{ callSid: ivr.sid, recordingSid, status: 'deleted' }]);
+    expect(await fetched(h, recordingSid)).toBe(404);
+    expect(await erasedEntry(h, ivr.sid)).toMatchObject({ recordingsDeleted: recordingSid });
+  });
+
   test('each is deleted at Twilio; one already gone is `already-gone`, one Twilio refuses (its call still up) `failed` with its answer; the store is erased all the same', async () => {
     const { ivr, bridged, agentCall, named } = await recordedCalls(h);
     // the IVR call's recording is deleted at Twilio before the erasure (by the operator, say)
