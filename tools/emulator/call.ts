@@ -121,6 +121,8 @@ export class Call implements EmulatedCall {
   legReady: Promise<MediaLeg>;
   handlers: CallHandlers;
   recordings: Recording[] = [];
+  /** recordings deleted over REST: their metadata only, as Twilio keeps it (soft-deleted) */
+  deletedRecordings: Recording[] = [];
   /** every stream the call opened (Connect and Start) */
   legs: MediaLeg[] = [];
   ended: Promise<void>;
@@ -302,12 +304,15 @@ export class Call implements EmulatedCall {
   }
 
   /**
-   * A recording deleted over REST (rest.ts): gone from the call's recordings and their audio, as
-   * Twilio keeps no file of it; a GET of it, or a second delete, is Twilio's 404 (the timeline
-   * has the DELETE as a `rest` entry)
+   * A recording deleted over REST (account-recordings.ts): gone from the call's recordings and their
+   * audio, as Twilio keeps no file of it; a GET of it, or a second delete, is Twilio's 404, and a GET
+   * with IncludeSoftDeleted=true shows it `deleted` (`deletedRecordings`; the timeline has the DELETE
+   * as a `rest` entry)
    */
   deleteRecording(rec: Recording): void {
     this.recordings = this.recordings.filter((r) => r !== rec);
+    rec.deletedAt = new Date();
+    this.deletedRecordings.push(rec);
   }
 
   /** Twilio's processing of a stopped recording: `processing`, then `completed` or `absent`, and only then the callback */

@@ -73,6 +73,8 @@ export class Recording {
   private heard = false;
   /** stopped and processed: `completed` or `absent` from now on (until then, `processing`) */
   processed = false;
+  /** deleted over REST: Twilio keeps its metadata, status `deleted` (account-recordings.ts) */
+  deletedAt?: Date;
 
   constructor(
     readonly callSid: string,
@@ -137,10 +139,11 @@ export class Recording {
   /**
    * The resource's status as Twilio's REST API shows it: in-progress, paused, and once stopped
    * `processing` until processed, then `completed` or `absent` (Recording resource statuses:
-   * in-progress, paused, stopped, processing, completed, absent; twilio-node RecordingStatus).
+   * in-progress, paused, stopped, processing, completed, absent, deleted; twilio-node RecordingStatus).
    * `stopped` is only ever the answer to the update that stopped it (the `stoppedNow` view).
    */
   publicStatus(stoppedNow = false): string {
+    if (this.deletedAt) return 'deleted';
     if (this.status !== 'stopped') return this.status;
     if (stoppedNow) return 'stopped';
     if (!this.processed) return 'processing';

@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { registerAccountRecordings } from './account-recordings';
 import type { Call } from './call';
 import { abortableSleep, type EmulatorContext } from './context';
 import { startOutboundCall, type CallRegistry } from './dialer';
@@ -271,41 +272,8 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
     return rec.toJson(ctx.accountSid, { stoppedNow: status === 'stopped' });
   });
 
-  // ---- Recordings of the account ----
-
-  /** the recording of any call of the account's with this SID (`RE….json`), unless deleted */
-  function accountRecording(recFile: string): { call: Call; rec: Recording } | undefined {
-    const sid = jsonSid(recFile);
-    for (const call of reg.calls.values()) {
-      const rec = call.recordings.find((r) => r.sid === sid);
-      if (rec) return { call, rec };
-    }
-    return undefined;
-  }
-
-  app.get<{ Params: AccountParams & { recFile: string } }>(`${API}/Recordings/:recFile`, async (req, reply) => {
-    const found = accountRecording(req.params.recFile);
-    if (!found) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-    return found.rec.toJson(ctx.accountSid);
-  });
-
-  // Twilio's Recording delete: 204 with no body; its 404 (20404) for a SID it has no recording of,
-  // one deleted already among them. Twilio deletes only a resource it has finished with: its error
-  // 20009 ("Cannot delete this resource before it is complete") for a call still in progress or
-  // not yet processed. The emulator answers it, 400, for a recording still in progress or paused,
-  // or stopped and not processed yet (`processing`); Twilio's docs give no other answer for one.
-  app.delete<{ Params: AccountParams & { recFile: string } }>(`${API}/Recordings/:recFile`, async (req, reply) => {
-    if (!accountRecording(req.params.recFile)) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-    if (await fault('recordingDelete', reply)) return reply;
-    // looked up again: a fault's delay may have let it end, or another request delete it
-    const found = accountRecording(req.params.recFile);
-    if (!found) return sendError(reply, 404, 20404, `The requested resource ${pathOf(req)} was not found`);
-    if (!(found.rec.status === 'stopped' && found.rec.processed)) {
-      return sendError(reply, 400, 20009, 'Cannot delete this resource before it is complete');
-    }
-    found.call.deleteRecording(found.rec);
-    return reply.code(204).send();
-  });
+  // ---- Recordings of the account (fetched and deleted by SID) ----
+  registerAccountRecordings(app, ctx, reg, { fault, sendError, pathOf, paramsOf });
 
   // ---- IncomingPhoneNumbers ----
 

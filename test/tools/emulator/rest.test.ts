@@ -497,7 +497,7 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect(late.json).toMatchObject({ code: 21220 });
   });
 
-  it("deletes a recording as Twilio does: not while it runs (20009), 204 once its call ended and it was processed, then Twilio's 404", async () => {
+  it("deletes a recording as Twilio does: not while it runs (20009, assumed: account-recordings.ts), 204 once its call ended and it was processed, then Twilio's 404 (soft-deleted)", async () => {
     const call = await liveCall();
     const started = await rest('POST', `/Calls/${call.sid}/Recordings.json`, {});
     const reSid = started.json.sid as string;
@@ -524,5 +524,8 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect((await rest('GET', `/Calls/${call.sid}/Recordings.json`)).json).toMatchObject({ recordings: [] });
     expect(await rest('DELETE', `/Recordings/${reSid}.json`)).toMatchObject({ status: 404, json: notFound });
     expect(call.recordings).toEqual([]);
+    // soft-deleted, as Twilio keeps a deleted recording's metadata: fetched with IncludeSoftDeleted=true, it is `deleted`
+    expect(await rest('GET', `/Recordings/${reSid}.json?IncludeSoftDeleted=true`)).toMatchObject({ status: 200, json: { sid: reSid, status: 'deleted' } });
+    expect(await rest('GET', `/Recordings/${reSid}.json?IncludeSoftDeleted=false`)).toMatchObject({ status: 404, json: notFound });
   });
 });
