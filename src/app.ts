@@ -33,7 +33,7 @@ import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
 import { ErasureQueue, loadProcessors, ProcessorDelivery } from './processors';
-import { PrivacyService, recordingRemover, subjectHash as hashSubject } from './privacy';
+import { PrivacyService, RecordingErasureQueue, recordingRemover, subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 import { loadCheckedFlows, reportBuilt, warnOfSettings, warnOfWeakSecrets } from './app-checks';
 import { CONNECTION_TIMEOUT_MS, createHttp, registerBeforeRoutes, REQUEST_TIMEOUT_MS } from './app-http';
@@ -198,6 +198,22 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     pollMs: opts.erasurePollMs,
     onOutcome: (processor, status) => metrics.erasureForwards.inc({ processor, outcome: status }),
   });
+  // ERASE_RECORDINGS: a recording Twilio does not delete yet (its call still up, or still processed) is kept and tried again by any instance
+  const removeRecording = config.eraseRecordings ? recordingRemover(twilioClient) : undefined;
+  const recordingQueue = removeRecording
+    ? new RecordingErasureQueue({
+        store,
+        keys,
+        vaultKeys: keyRing,
+        accountSid: config.twilio.accountSid,
+        remove: removeRecording,
+        audit,
+        log,
+        backoff: opts.recordingErasureBackoff,
+        windowMs: opts.recordingErasureWindowMs,
+        pollMs: opts.recordingErasurePollMs,
+      })
+    : undefined;
   const privacy = new PrivacyService({
     calls,
     vault,
@@ -218,7 +234,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
     onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),
     // ERASE_RECORDINGS: the caller's recordings at Twilio go with the erasure; unset, the receipt names them and they stay
-    ...(config.eraseRecordings ? { removeRecording: recordingRemover(twilioClient) } : {}),
+    ...(removeRecording ? { removeRecording, recordingQueue } : {}),
   });
   // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
   const failover = config.redisUrl !== undefined;
@@ -330,6 +346,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     processors,
     delivery,
     privacy,
+    ...(recordingQueue ? { recordingErasures: recordingQueue } : {}),
     commands,
     rpc,
     bridges,
@@ -362,6 +379,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await delivery.start();
   await erasureQueue.start();
+  await recordingQueue?.start();
   // hang-up watches and result POSTs left in the store by a stopped instance are taken up here
   await dropin.start();
   const sweep = new CallSweep({
@@ -388,6 +406,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await services.metricsServer.close();
     await delivery.stop();
     await erasureQueue.stop();
+    await recordingQueue?.stop();
     // after everything that appends, before the store goes: held entries get one last try
     await audit.close();
     if (!opts.store) await store.close();

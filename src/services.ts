@@ -17,7 +17,7 @@ import type { StreamTokens } from './media/tokens';
 import type { Metrics } from './metrics';
 import type { MetricsServer } from './ops/metrics-server';
 import type { SocketLimits } from './agents/socket-limits';
-import type { PrivacyService } from './privacy';
+import type { PrivacyService, RecordingErasureQueue } from './privacy';
 import type { Backoff, ProcessorConfig, ProcessorDelivery } from './processors';
 import type { RecordingController } from './recording/controller';
 import type { Keys, Store } from './store';
@@ -58,6 +58,10 @@ export interface BuildOptions {
   /** erasure forwards kept until acknowledged: the retries after the forward's own (processors/erase-queue.ts), and how often they are polled */
   erasureRetryBackoff?: Backoff;
   erasurePollMs?: number;
+  /** ERASE_RECORDINGS: deletions of recordings Twilio did not take yet, their retries, for how long, and how often polled (privacy/recording-queue.ts) */
+  recordingErasureBackoff?: Backoff;
+  recordingErasureWindowMs?: number;
+  recordingErasurePollMs?: number;
   /** calls no status callback ended: how often they are swept, after how long without a change (calls/sweep.ts) */
   sweepEveryMs?: number;
   sweepQuietMs?: number;
@@ -95,6 +99,8 @@ export interface Services {
   /** signed delivery of complete fields to downstream processors; call onCallUpdated after a session change */
   delivery: ProcessorDelivery;
   privacy: PrivacyService;
+  /** ERASE_RECORDINGS: the recording deletions kept to be tried again */
+  recordingErasures?: RecordingErasureQueue;
   /** instance commands (dial-agent) published to the instance holding a bridge */
   commands: CommandBus;
   /** requests to another instance that wait for its answer (captures) */

@@ -12,3 +12,4 @@ export {
 } from './subject';
 export { PrivacyService, type PrivacyServiceDeps, type AccessReport, type ErasureReceipt, type SubjectCall } from './service';
 export { recordingRemover, type RecordingErasure, type RecordingRemover } from './recordings';
+export { RecordingErasureQueue, type RecordingErasureQueueDeps, RECORDING_RETRY_BACKOFF } from './recording-queue';

@@ -5,33 +5,40 @@
  * through the Recording resource's `DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.json`
  * with the service's REST client (twilio/rest.ts: its bound, and a 429 tried again by the package).
  *
- * Twilio answers 204 when it deleted the recording and its own 404 (error code 20404) for a SID it
- * has no recording of, one deleted already among them. It deletes only a resource it has finished
- * with (its error 20009): a recording still in progress or paused (a call still up, which an
- * erasure does not hang up) or still being processed is refused; that, and any other answer or
- * none, is a failure, its HTTP status and Twilio's error code kept for the operator, who deletes it
- * once the call is over. A bare 404 (no 20404: a proxy's page, a wrong TWILIO_API_BASE_URL) is a
- * failure too, not a recording gone, as for a recording update (recording/controller.ts).
+ * Twilio answers 204 when it deleted the recording, and its own 404 (error code 20404) for a SID it
+ * has no recording of, one deleted already among them (a deleted recording is soft-deleted: "by
+ * default, fetching a deleted recording returns not found", Twilio changelog 2022-03-03, "Fetch
+ * deleted call recording metadata"). A recording still in progress or paused (a call still up,
+ * which an erasure does not hang up) or still being processed cannot be deleted yet; Twilio's
+ * documentation gives no answer of its own for that (its error 20009, "Cannot delete this resource
+ * before it is complete", is documented for calls and messages, with the advice to wait and try
+ * again), so no status or code is relied on: any other answer, or none, is "not deleted yet". With
+ * a queue (recording-queue.ts) the deletion is kept and tried again later, the recording `pending`;
+ * without one, or when it cannot be kept, it is `failed`, its HTTP status and Twilio's error code
+ * kept for the operator. A bare 404 (no 20404: a proxy's page, a wrong TWILIO_API_BASE_URL) is not
+ * a recording gone either, as for a recording update (recording/controller.ts).
  */
 import type { Logger } from 'pino';
 import type { AuditEntry } from '../audit/chain';
 import { restStatus } from '../calls/control';
+import { isTonewallError } from '../errors';
 import { isTwilioNotFound } from '../recording/controller';
 
 /**
  * What the erasure did with one recording at Twilio: `kept` (ERASE_RECORDINGS is off: the
- * operator acts on it), `deleted` (Twilio's 204), `already-gone` (Twilio's own 404) or `failed`
- * (Twilio's HTTP status and error code when it answered)
+ * operator acts on it), `deleted` (Twilio's 204), `already-gone` (Twilio's own 404), `pending`
+ * (not deleted yet: tried again later, recording-queue.ts) or `failed`; for the last two, Twilio's
+ * HTTP status and error code of the erasure's try when it answered
  */
 export interface RecordingErasure {
   callSid: string;
   recordingSid: string;
-  status: 'kept' | 'deleted' | 'already-gone' | 'failed';
+  status: 'kept' | 'deleted' | 'already-gone' | 'pending' | 'failed';
   httpStatus?: number;
   code?: number;
 }
 
-type Removed = Pick<RecordingErasure, 'httpStatus' | 'code'> & { status: Exclude<RecordingErasure['status'], 'kept'> };
+type Removed = Pick<RecordingErasure, 'httpStatus' | 'code'> & { status: 'deleted' | 'already-gone' | 'failed' };
 
 /** deletes one recording at Twilio: its outcome, never a throw */
 export type RecordingRemover = (recordingSid: string) => Promise<Removed>;
@@ -57,14 +64,16 @@ export function recordingRemover(client: RecordingsClient): RecordingRemover {
 
 /**
  * Each recording of the call at Twilio: deleted when the operator opted in (`remove` set), else
- * kept. One at a time, as the erasure's other requests to Twilio; a failure is logged (the SIDs and
- * Twilio's answer only) and the next is tried.
+ * kept. One at a time, as the erasure's other requests to Twilio; one not deleted is kept to be
+ * tried again (`keep`, the queue's) or, when it cannot be, logged (the SIDs and Twilio's answer
+ * only) as a failure, and the next is tried.
  */
 export async function eraseRecordings(
   callSid: string,
   sids: readonly string[],
   remove: RecordingRemover | undefined,
   log: Logger,
+  keep?: (recordingSid: string) => Promise<void>,
 ): Promise<RecordingErasure[]> {
   const out: RecordingErasure[] = [];
   for (const recordingSid of sids) {
@@ -72,9 +81,21 @@ export async function eraseRecordings(
       out.push({ callSid, recordingSid, status: 'kept' });
       continue;
     }
+    // the remover answers every outcome itself; a throw all the same is a try that failed
     const r = await remove(recordingSid).catch((): Removed => ({ status: 'failed' }));
+    const answer = { httpStatus: r.httpStatus, code: r.code };
+    if (r.status === 'failed' && keep) {
+      try {
+        await keep(recordingSid);
+        out.push({ callSid, recordingSid, ...r, status: 'pending' });
+        log.info({ callSid, recordingSid, ...answer }, 'recording of an erased call not deleted at Twilio yet: will retry');
+        continue;
+      } catch (e) {
+        log.warn({ callSid, recordingSid, code: isTonewallError(e) ? e.code : 'unknown' }, 'recording deletion not kept for a retry');
+      }
+    }
     out.push({ callSid, recordingSid, ...r });
-    if (r.status === 'failed') log.warn({ callSid, recordingSid, httpStatus: r.httpStatus, code: r.code }, 'recording of an erased call not deleted at Twilio');
+    if (r.status === 'failed') log.warn({ callSid, recordingSid, ...answer }, 'recording of an erased call not deleted at Twilio');
   }
   return out;
 }
@@ -103,10 +124,17 @@ export function recordingSidsOfTrail(trail: readonly AuditEntry[]): string[] {
 /** the most an audit value holds (audit/pii.ts): a longer list of SIDs is given by its count */
 const AUDIT_LIST_CHARS = 512;
 
-const AUDIT_LISTS = { recordingsKept: 'kept', recordingsDeleted: 'deleted', recordingsAlreadyGone: 'already-gone', recordingsFailed: 'failed' } as const;
+const AUDIT_LISTS = {
+  recordingsKept: 'kept',
+  recordingsDeleted: 'deleted',
+  recordingsAlreadyGone: 'already-gone',
+  recordingsPending: 'pending',
+  recordingsFailed: 'failed',
+} as const;
 
 /**
- * The `subject.erased` entry's account of the call's recordings: their SIDs by outcome, with
+ * The `subject.erased` entry's account of the call's recordings: their SIDs by outcome (a pending
+ * one's own outcome is its `subject.recording-erased` entry, recording-queue.ts), with
  * `recordingsFailedStatus`, Twilio's HTTP status of each failed one in the same order (`none` for
  * no answer)
  */

@@ -28,7 +28,8 @@
  * subject index, which lives as long as the vault's values, still lists the call): the receipt names each by
  * its call's SID and its own, and with ERASE_RECORDINGS each is deleted at Twilio once the store's
  * erasure of its call is done (recordings.ts), its outcome on the receipt and in the call's
- * `subject.erased` entry; a failure there stops nothing.
+ * `subject.erased` entry; a failure there stops nothing, and one Twilio does not delete yet (its
+ * call still up, or still processed) is `pending`, tried again for a day (recording-queue.ts).
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,6 +49,7 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { MaskedField } from '../fields';
 import { isVaultToken, type Vault } from '../vault';
 import { heldOfCall, recordingSidsOf, type HeldOfCall } from './held';
+import type { RecordingErasureQueue } from './recording-queue';
 import { eraseRecordings, type RecordingErasure, type RecordingRemover, recordingsEntry, recordingSidsOfTrail } from './recordings';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
 
@@ -158,6 +160,8 @@ export interface PrivacyServiceDeps {
    * it; unset, they are named in the receipt and left (an operator may have to keep them by law)
    */
   removeRecording?: RecordingRemover;
+  /** with ERASE_RECORDINGS: keeps a deletion Twilio did not take yet, to be tried again (recording-queue.ts) */
+  recordingQueue?: Pick<RecordingErasureQueue, 'keep'>;
 }
 
 export class PrivacyService {
@@ -250,7 +254,15 @@ export class PrivacyService {
     const count = (status: RecordingErasure['status']): number => recordings.filter((r) => r.status === status).length;
     const recordingCounts =
       recordings.length > 0
-        ? { recordings: { kept: count('kept'), deleted: count('deleted'), alreadyGone: count('already-gone'), failed: count('failed') } }
+        ? {
+            recordings: {
+              kept: count('kept'),
+              deleted: count('deleted'),
+              alreadyGone: count('already-gone'),
+              pending: count('pending'),
+              failed: count('failed'),
+            },
+          }
         : {};
     log.info({ receiptId, calls, values, deliveriesCancelled, ...recordingCounts }, 'subject erased');
     return receipt;
@@ -415,7 +427,9 @@ export class PrivacyService {
     const resultLease = keys.dropinResultLease(callSid);
     const resultsSending = (await store.get(resultLease)) === null ? [] : [resultLease];
     // after the store's erasure, which a failure at Twilio never stops
-    const recordings = await eraseRecordings(callSid, recordingSids, this.deps.removeRecording, log);
+    const queue = this.deps.recordingQueue;
+    const keep = queue ? (recordingSid: string) => queue.keep(callSid, recordingSid, receiptId) : undefined;
+    const recordings = await eraseRecordings(callSid, recordingSids, this.deps.removeRecording, log, keep);
     try {
       await audit.append(callSid, { type: 'subject.erased', receiptId, actor, ...recordingsEntry(recordings) });
     } catch (e) {

@@ -35,6 +35,11 @@ export interface Keys {
   erasureForwards(): string;
   /** the kept forwards whose body is sealed (it names the caller): an index of their own, which an instance older than sealing never reads */
   erasureForwardsSealed(): string;
+  /** a deletion of an erased caller's recording Twilio has not taken yet (privacy/recording-queue.ts): SIDs, the call's sealed */
+  recordingErasure(recordingSid: string): string;
+  recordingErasureLease(recordingSid: string): string;
+  /** the recording deletions still to be tried */
+  recordingErasures(): string;
   /** a drop-in capture waiting on its caller: when its call's status is next read (dropin/hangup-watch.ts) */
   dropinWatch(callSid: string): string;
   /** the calls whose drop-in capture waits on the caller, scanned by every instance */
@@ -88,6 +93,9 @@ export function makeKeys(prefix = 'tw:'): Keys {
     erasureForwardLease: (receiptId: string, processor: string) => k('erasefwd', 'lease', receiptId, processor),
     erasureForwards: () => k('erasefwd', 'pending'),
     erasureForwardsSealed: () => k('erasefwd', 'pending-sealed'),
+    recordingErasure: (recordingSid: string) => k('erasrec', recordingSid),
+    recordingErasureLease: (recordingSid: string) => k('erasrec', 'lease', recordingSid),
+    recordingErasures: () => k('erasrec', 'pending'),
     dropinWatch: (callSid: string) => k('dropin', 'watch', callSid),
     dropinWatches: () => k('dropin', 'watches'),
     dropinResult: (callSid: string) => k('dropin', 'result', callSid),

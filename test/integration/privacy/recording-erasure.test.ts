@@ -14,6 +14,7 @@
 import type { ErasureReceipt, RecordingErasure } from '../../../src/privacy';
 import { createTwilioClient } from '../../../src/twilio/rest';
 import type { EmulatedCall } from '../../../tools/emulator';
+import type { RestEntry } from '../../../tools/emulator/timeline';
 import { agentFlows, agentSide, api, CALLER, token } from '../../support/agents';
 import { MENU_STEP } from '../../support/card-flows';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
@@ -123,7 +124,12 @@ describe('ERASE_RECORDINGS unset (the default)', () => {
 describe('ERASE_RECORDINGS=true', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ flows: flows(), env: { ERASE_RECORDINGS: 'true' } });
+    // the retries of a deletion Twilio did not take come at once, each poll the test's own
+    h = await startHarness({
+      flows: flows(),
+      env: { ERASE_RECORDINGS: 'true' },
+      build: { recordingErasureBackoff: { baseMs: 1, maxMs: 2, maxAttempts: 5 }, recordingErasurePollMs: 3_600_000 },
+    });
   });
   afterAll(async () => h.close());
 
@@ -148,7 +154,7 @@ describe('ERASE_RECORDINGS=true', () => {
     expect(await erasedEntry(h, ivr.sid)).toMatchObject({ recordingsDeleted: recordingSid });
   });
 
-  test('each is deleted at Twilio; one already gone is `already-gone`, one Twilio refuses (its call still up) `failed` with its answer; the store is erased all the same', async () => {
+  test('each is deleted at Twilio; one already gone is `already-gone`, one Twilio refuses (its call still up) `pending` with its answer; the store is erased all the same', async () => {
     const { ivr, bridged, agentCall, named } = await recordedCalls(h);
     // the IVR call's recording is deleted at Twilio before the erasure (by the operator, say)
     const gone = ivr.recordings[0].sid;
@@ -184,17 +190,18 @@ describe('ERASE_RECORDINGS=true', () => {
 
       const expected: RecordingErasure[] = [
         ...named.map((n): RecordingErasure => ({ ...n, status: n.recordingSid === gone ? 'already-gone' : 'deleted' })),
-        { callSid: live.sid, recordingSid: running.sid, status: 'failed', httpStatus: 400, code: 20009 },
+        { callSid: live.sid, recordingSid: running.sid, status: 'pending', httpStatus: 400, code: 20009 },
       ];
       expect([...(receipt.recordings ?? [])].sort(bySid)).toEqual(expected.sort(bySid));
 
       // gone at Twilio: neither fetched nor listed on its call any more
       for (const { recordingSid } of named) expect(await fetched(h, recordingSid)).toBe(404);
       expect([...ivr.recordings, ...bridged.recordings, ...agentCall.recordings]).toEqual([]);
-      // the refused one is still there, for the operator to delete once the call is over
+      // the refused one is still there, kept to be deleted once the call is over
       expect(await fetched(h, running.sid)).toBe(200);
+      expect((await h.app.services.recordingErasures!.kept()).map((k) => k.recordingSid)).toEqual([running.sid]);
 
-      // the trail's entries say the same by SID, the failure with Twilio's status
+      // the trail's entries say the same by SID
       expect(await erasedEntry(h, ivr.sid)).toMatchObject({ recordingsAlreadyGone: gone });
       const bridgedEntry = await erasedEntry(h, bridged.sid);
       expect(String(bridgedEntry.recordingsDeleted).split(',').sort()).toEqual(
@@ -203,11 +210,118 @@ describe('ERASE_RECORDINGS=true', () => {
           .map((n) => n.recordingSid)
           .sort(),
       );
-      expect(await erasedEntry(h, live.sid)).toMatchObject({ recordingsFailed: running.sid, recordingsFailedStatus: '400' });
-      // the failure is logged, by SID and Twilio's answer: nothing of the caller's
-      const warned = h.logs.lines.map((l) => JSON.parse(l) as { msg?: string }).filter((l) => l.msg === 'recording of an erased call not deleted at Twilio');
-      expect(warned).toEqual([expect.objectContaining({ callSid: live.sid, recordingSid: running.sid, httpStatus: 400, code: 20009 })]);
-      expect(JSON.stringify(warned)).not.toContain(CALLER.slice(1));
+      expect(await erasedEntry(h, live.sid)).toMatchObject({ recordingsPending: running.sid });
+      // the refusal is logged, by SID and Twilio's answer: nothing of the caller's
+      const logged = h.logs.lines
+        .map((l) => JSON.parse(l) as { msg?: string })
+        .filter((l) => l.msg === 'recording of an erased call not deleted at Twilio yet: will retry');
+      expect(logged).toEqual([expect.objectContaining({ callSid: live.sid, recordingSid: running.sid, httpStatus: 400, code: 20009 })]);
+      expect(JSON.stringify(logged)).not.toContain(CALLER.slice(1));
+    } finally {
+      await live.hangup();
+    }
+    // the call over and its recording processed, the retry deletes it
+    await waitFor(async () => {
+      await h.app.services.recordingErasures!.poll();
+      return (await h.app.services.recordingErasures!.kept()).length === 0;
+    }, 'the kept deletion settled');
+    expect(await fetched(h, running.sid)).toBe(404);
+  });
+
+  test('a recording Twilio cannot delete yet (its call up) is `pending`, tried again with backoff, and deleted once it can be; the outcome goes in the trail, and nothing but the trail names the call', async () => {
+    const { recordingErasures: queue, audit } = h.app.services;
+    let atMenu!: () => void;
+    const asked = new Promise<void>((resolve) => (atMenu = resolve));
+    const live = await h.emulator.placeCall({
+      from: CALLER,
+      to: MENU_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: async () => {
+        atMenu();
+        await live.ended;
+        return '';
+      },
+    });
+    await asked;
+    await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+    const recordingSid = live.recordings[0].sid;
+
+    const receipt = await h.app.services.privacy.erase(CALLER);
+    expect(receipt.recordings).toEqual([{ callSid: live.sid, recordingSid, status: 'pending', httpStatus: 400, code: 20009 }]);
+    const deletes = () =>
+      h.emulator.timeline.filter((e): e is RestEntry => e.type === 'rest' && e.method === 'DELETE' && e.path.endsWith(`/Recordings/${recordingSid}.json`));
+    expect(deletes().map((e) => e.status)).toEqual([400]);
+
+    // the kept deletion names no call: its SID sealed, as nothing in the store but the trail may name an erased call
+    const left = (await h.scan()).filter(({ key, content }) => `${key}\n${content}`.includes(live.sid)).map(({ key }) => key);
+    expect(left.filter((k) => k !== h.app.services.keys.audit(live.sid) && !k.startsWith(h.app.services.keys.auditDay('')))).toEqual([]);
+
+    // tried again while the call is still up: still not yet, kept, its tries counted
+    await waitFor(async () => {
+      await queue!.poll();
+      return deletes().length === 2;
+    }, 'a second try');
+    expect(deletes().map((e) => e.status)).toEqual([400, 400]);
+    expect(await queue!.kept()).toEqual([expect.objectContaining({ recordingSid, receiptId: receipt.receiptId, attempts: 2 })]);
+
+    await live.hangup();
+    await live.ended;
+    await waitFor(async () => {
+      await queue!.poll();
+      return (await queue!.kept()).length === 0;
+    }, 'the kept deletion settled');
+    expect(deletes().map((e) => e.status)).toEqual([400, 400, 204]);
+    expect(await fetched(h, recordingSid)).toBe(404);
+    const settled = (await audit.list(live.sid)).filter((e) => e.type === 'subject.recording-erased');
+    expect(settled).toEqual([expect.objectContaining({ receiptId: receipt.receiptId, recordingSid, outcome: 'deleted', tries: 3 })]);
+  });
+});
+
+describe('ERASE_RECORDINGS=true, a deletion Twilio never takes', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // tried for 50 ms only: the first retry after it is the last
+    h = await startHarness({
+      flows: flows(),
+      env: { ERASE_RECORDINGS: 'true' },
+      build: { recordingErasureBackoff: { baseMs: 60, maxMs: 60, maxAttempts: 5 }, recordingErasureWindowMs: 50, recordingErasurePollMs: 3_600_000 },
+    });
+  });
+  afterAll(async () => h.close());
+
+  test("is given up once its time is over: the trail says `failed` with Twilio's last answer, and the record goes", async () => {
+    const { recordingErasures: queue, audit } = h.app.services;
+    let atMenu!: () => void;
+    const asked = new Promise<void>((resolve) => (atMenu = resolve));
+    const live = await h.emulator.placeCall({
+      from: CALLER,
+      to: MENU_NUMBER,
+      voiceUrl: h.voiceUrl,
+      statusCallback: h.statusUrl,
+      onGather: async () => {
+        atMenu();
+        await live.ended;
+        return '';
+      },
+    });
+    try {
+      await asked;
+      await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+      const recordingSid = live.recordings[0].sid;
+      const receipt = await h.app.services.privacy.erase(CALLER);
+      expect(receipt.recordings).toEqual([expect.objectContaining({ recordingSid, status: 'pending' })]);
+      await waitFor(async () => {
+        await queue!.poll();
+        return (await queue!.kept()).length === 0;
+      }, 'the kept deletion given up');
+      const settled = (await audit.list(live.sid)).filter((e) => e.type === 'subject.recording-erased');
+      expect(settled).toEqual([expect.objectContaining({ recordingSid, outcome: 'failed', tries: 2, httpStatus: 400, code: 20009 })]);
+      expect(await fetched(h, recordingSid)).toBe(200);
+      const gaveUp = h.logs.lines
+        .map((l) => JSON.parse(l) as { msg?: string })
+        .filter((l) => l.msg === 'recording of an erased call not deleted at Twilio: giving up');
+      expect(gaveUp).toEqual([expect.objectContaining({ recordingSid, httpStatus: 400, code: 20009, tries: 2 })]);
     } finally {
       await live.hangup();
     }
