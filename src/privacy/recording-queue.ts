@@ -145,7 +145,8 @@ export class RecordingErasureQueue {
       }
       if (rec.nextAt > Date.now()) return;
       const attempts = rec.attempts + 1;
-      // a record of another account (TWILIO_ACCOUNT_SID changed) cannot be deleted with this client: a failed try
+      // a record of another account (TWILIO_ACCOUNT_SID changed) cannot be deleted with this client: a failed try;
+      // the remover answers every outcome itself, and a throw all the same is a failed try too
       const out =
         rec.accountSid === this.d.accountSid ? await this.d.remove(recordingSid).catch(() => ({ status: 'failed' as const })) : { status: 'failed' as const };
       const answer = { httpStatus: 'httpStatus' in out ? out.httpStatus : undefined, code: 'code' in out ? out.code : undefined };
