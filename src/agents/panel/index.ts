@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { IDLE_META, PANEL_BODY, PANEL_SCRIPT, PANEL_STYLE } from './page';
+import { PANEL_BODY, PANEL_STYLE } from './markup';
+import { IDLE_META, PANEL_SCRIPT } from './page';
 
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
