@@ -3,6 +3,7 @@
  * with fast-jwt (the verifier behind @fastify/jwt) and their claims parsed with zod. The per-call
  * rule (CONTRACT §5) lives in `canSee`.
  */
+import { randomUUID } from 'node:crypto';
 import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -151,8 +152,15 @@ export class TokenAuth {
     return { principal, digest };
   }
 
+  /**
+   * A token of the service's own (`npm run token`, tests). Its `iat` and a random `jti` make each
+   * one minted a text of its own: two for the same claims in the same second were the same token,
+   * so signing one out (filed by its signed part, auth/revocations.ts) signed out the other too.
+   * Tokens an operator's IdP mints need neither (CONTRACT §5): verify() asks for no jti.
+   */
   sign(claims: { sub: string; endpoint?: string; role: Role }, ttlSeconds = 8 * 3600): string {
-    return this.signer({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
+    const iat = Math.floor(Date.now() / 1000);
+    return this.signer({ ...claims, iat, exp: iat + ttlSeconds, jti: randomUUID() });
   }
 }
 

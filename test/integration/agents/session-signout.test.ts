@@ -77,6 +77,24 @@ it('refuses the token on every instance from then on, closes its sockets there, 
   otherOnB.close();
 });
 
+it('signs out only the token signed out: another minted for the same claims in the same second still works, over REST and the socket', async () => {
+  // both minted within one second (iat and exp the same): tried again if the second turned between them
+  let first: string, second: string, second0: number;
+  do {
+    second0 = Math.floor(Date.now() / 1000);
+    [first, second] = [sign('kim', 900), sign('kim', 900)];
+  } while (Math.floor(Date.now() / 1000) !== second0);
+  const open = await AgentSocket.open(b, second);
+  expect((await api(a, 'POST', '/v1/session/signout', first)).status).toBe(204);
+  expect((await api(a, 'GET', '/v1/calls', first)).status).toBe(401);
+  for (const h of [a, b]) expect((await api(h, 'GET', '/v1/calls', second)).status).toBe(200);
+  await stillServed(open);
+  const again = await AgentSocket.open(a, second);
+  await stillServed(again);
+  again.close();
+  open.close();
+});
+
 it('files a digest of the token until its exp (and the clock tolerance), never the token or its sub', async () => {
   const tok = sign('erin-0001', 600);
   const before = new Set((await scanRedis(a.keyPrefix)).map((k) => k.key));

@@ -13,6 +13,19 @@ describe('npm run token', () => {
     expect(() => new TokenAuth(SECRET + 'x').verify(tok)).toThrow();
   });
 
+  it('prints a different token each time, even for the same claims in the same second', () => {
+    const argv = ['--sub', 'alice', '--endpoint', 'client:alice', '--ttl', '30m'];
+    jest.useFakeTimers({ now: Date.now() });
+    let a: string, b: string;
+    try {
+      [a, b] = [mintToken(argv, { AGENT_JWT_SECRET: SECRET }), mintToken(argv, { AGENT_JWT_SECRET: SECRET })];
+    } finally {
+      jest.useRealTimers();
+    }
+    // signing one out (filed by its signed part) must leave the other good
+    expect(a.slice(0, a.lastIndexOf('.'))).not.toBe(b.slice(0, b.lastIndexOf('.')));
+  });
+
   it('defaults to an agent for 8 hours', () => {
     const p = new TokenAuth(SECRET).verify(mintToken(['--sub', 'bob', '--endpoint', '+15551230000'], { AGENT_JWT_SECRET: SECRET }));
     expect(p.role).toBe('agent');

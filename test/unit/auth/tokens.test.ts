@@ -55,3 +55,35 @@ describe('TokenAuth endpoint claim', () => {
     }
   });
 });
+
+describe('TokenAuth.sign', () => {
+  const auth = new TokenAuth(SECRET);
+  const decoded = (tok: string) => JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+
+  it('mints a token of its own every time: iat and a random jti, so two for the same claims in one second differ', () => {
+    // one instant for both: the same second's iat and exp
+    jest.useFakeTimers({ now: Date.now() });
+    let a: string, b: string;
+    try {
+      a = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 600);
+      b = auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 600);
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(a).not.toBe(b);
+    // their signed parts too: a sign-out is filed by that part (auth/revocations.ts tokenDigest)
+    expect(a.slice(0, a.lastIndexOf('.'))).not.toBe(b.slice(0, b.lastIndexOf('.')));
+    const [pa, pb] = [decoded(a), decoded(b)];
+    expect(pa.jti).toEqual(expect.any(String));
+    expect(pa.jti).not.toBe(pb.jti);
+    expect(pa.iat).toEqual(expect.any(Number));
+    expect((pa.exp as number) - (pa.iat as number)).toBe(600);
+    expect(auth.verify(a)).toMatchObject({ sub: 'alice', role: 'agent' });
+  });
+
+  it('still takes a token with no jti, and one with no iat either, as an IdP may mint them (CONTRACT §5)', () => {
+    const bare = createSigner({ key: SECRET, algorithm: 'HS256', noTimestamp: true });
+    expect(auth.verify(bare({ ...claims, exp: now() + 600 })).sub).toBe('alice');
+    expect(auth.verify(sign({ ...claims, exp: now() + 600 })).sub).toBe('alice');
+  });
+});
