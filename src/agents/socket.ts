@@ -363,7 +363,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         const token = auth.data.token;
         waiting = [];
         // the signature and claims, then the store's word that it was not signed out (one read)
-        d.auth.authenticate(token).then(
+        d.auth.authenticate(token, d.log).then(
           (principal) => {
             const queued = waiting ?? [];
             waiting = null;

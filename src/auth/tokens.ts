@@ -53,6 +53,13 @@ export interface TokenAuthOptions {
    * the store once. Without them (tests of a route alone) no token is revoked, and revoke() fails.
    */
   revocations?: TokenRevocations;
+  /** how a log line names a signed-out token's holder when it is refused (AuditTrail.actor): never its `sub` */
+  actor?(p: Principal): string;
+}
+
+/** where authenticate() writes the refusal of a signed-out token (a request's or the socket's logger) */
+export interface RefusalLog {
+  info(fields: object, message: string): void;
 }
 
 export type Principal = z.infer<typeof claimsSchema>;
@@ -70,9 +77,11 @@ export class TokenAuth {
 
   private readonly maxLifetimeSeconds: number;
   private readonly revocations?: TokenRevocations;
+  private readonly actor?: (p: Principal) => string;
 
   constructor(secret: string, opts: TokenAuthOptions = {}) {
     this.revocations = opts.revocations;
+    this.actor = opts.actor;
     this.maxLifetimeSeconds = opts.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
     const required = ['sub', 'exp', ...(opts.audience ? ['aud'] : []), ...(opts.issuer ? ['iss'] : [])];
     this.verifier = createVerifier({
@@ -113,10 +122,15 @@ export class TokenAuth {
   /**
    * What a request or a socket is let in by: the token verified, then the store asked whether it
    * was signed out (401 if so, as any token refused). A store that cannot answer fails the request.
+   * A signed-out token's use is written to `log`, its holder named by actor (PCI DSS 10.2.1): a
+   * copy used after the sign-out is a sign of a stolen one.
    */
-  async authenticate(token: string): Promise<Principal> {
+  async authenticate(token: string, log?: RefusalLog): Promise<Principal> {
     const p = this.verify(token);
-    if (this.revocations && (await this.revocations.isRevoked(tokenDigest(token)))) throw Errors.unauthorized();
+    if (this.revocations && (await this.revocations.isRevoked(tokenDigest(token)))) {
+      log?.info({ ...(this.actor ? { actor: this.actor(p) } : {}), role: p.role }, 'signed-out token refused');
+      throw Errors.unauthorized();
+    }
     return p;
   }
 
@@ -132,7 +146,7 @@ export class TokenAuth {
 
   /** reads `Authorization: Bearer <jwt>` and authenticates it */
   async fromRequest(request: FastifyRequest): Promise<Principal> {
-    const p = await this.authenticate(bearerToken(request));
+    const p = await this.authenticate(bearerToken(request), request.log);
     principals.set(request, p);
     return p;
   }
@@ -145,7 +159,7 @@ export class TokenAuth {
   async signOut(request: FastifyRequest): Promise<{ principal: Principal; digest: string }> {
     if (!this.revocations) throw AuthErrors.revocationsMissing();
     const token = bearerToken(request);
-    const principal = await this.authenticate(token);
+    const principal = await this.authenticate(token, request.log);
     principals.set(request, principal);
     const digest = tokenDigest(token);
     await this.revocations.revoke(digest, principal.exp);

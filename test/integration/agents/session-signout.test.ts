@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { AgentSocket, api, makeFlowsDir } from '../../support/agents';
-import { startHarness, type Harness } from '../../support/harness';
+import { startHarness, waitFor, type Harness } from '../../support/harness';
 import { scanRedis } from '../../support/redis';
 import { CLOCK_TOLERANCE_MS } from '../../../src/auth/tokens';
 import { TokenRevocations, tokenDigest } from '../../../src/auth/revocations';
@@ -172,5 +172,34 @@ it('closes an open socket whose sign-out news its instance missed, though it sen
     expect(await open.closed).toEqual({ code: 4401, reason: 'signed out' });
   } finally {
     await c.close();
+  }
+});
+
+it('logs the sign-out, and each use of the signed-out token refused, naming the holder as the audit trail does, never the sub (PCI DSS 10.2.1)', async () => {
+  // letters and dashes: no hex digest in a log line can hold it by chance
+  const sub = 'mona-signout-log-subject';
+  const tok = sign(sub, 900);
+  const actor = a.app.services.audit.actor({ role: 'agent', sub });
+  expect(actor).toMatch(/^agent:[0-9a-f]{16}$/);
+  const [fromA, fromB] = [a.logs.lines.length, b.logs.lines.length];
+  const linesSince = (h: Harness, from: number) => h.logs.lines.slice(from).map((l) => JSON.parse(l) as { msg: string; actor?: string; role?: string });
+  const said = (h: Harness, from: number, msg: string) => linesSince(h, from).filter((l) => l.msg === msg);
+
+  expect((await api(a, 'POST', '/v1/session/signout', tok)).status).toBe(204);
+  expect(said(a, fromA, 'agent signed out')).toEqual([expect.objectContaining({ actor, role: 'agent' })]);
+  // then a copy of it used: over REST on the other instance, at a socket's auth, and signed out again
+  expect((await api(b, 'GET', '/v1/calls', tok)).status).toBe(401);
+  expect(await refusedAt(a, tok)).toEqual({ code: 4401, reason: 'unauthorized' });
+  expect((await api(a, 'POST', '/v1/session/signout', tok)).status).toBe(401);
+  await waitFor(() => said(a, fromA, 'signed-out token refused').length === 2, 'the refusals on A logged');
+  expect(said(b, fromB, 'signed-out token refused')).toEqual([expect.objectContaining({ actor, role: 'agent' })]);
+  expect(said(a, fromA, 'signed-out token refused')).toEqual([
+    expect.objectContaining({ actor, role: 'agent' }),
+    expect.objectContaining({ actor, role: 'agent' }),
+  ]);
+  for (const h of [a, b]) {
+    const text = h.logs.lines.join('\n');
+    expect(text).not.toContain(sub);
+    expect(text).not.toContain(tok.slice(tok.lastIndexOf('.') + 1));
   }
 });
