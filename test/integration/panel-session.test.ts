@@ -17,10 +17,14 @@ const text = (page: Page, sel: string) => page.evaluate((s) => document.querySel
  * A page signed in with `tok`, showing an offered call and an event line about it. The call is
  * placed first, so a short-lived token has its few seconds for the sign-in alone.
  */
-async function showingAnOffer(tok: () => string): Promise<{ page: Page; hangup: () => Promise<void> }> {
+async function showingAnOffer(tok: () => string, opts: { pausedClock?: boolean } = {}): Promise<{ page: Page; hangup: () => Promise<void> }> {
   const { call } = await placeCall(panel.h, OFFER_NUMBER, 'offered');
   const page = await pageWithSockets(panel.browser);
+  const start = Date.now();
+  if (opts.pausedClock) await page.clock.install({ time: start });
   await page.goto(`${panel.h.url}/agent`);
+  // Playwright's fake clock, paused ahead of where it ran to while the page loaded: its timers run only as the test runs it on
+  if (opts.pausedClock) await page.clock.pauseAt(start + 60_000);
   expect(await page.isDisabled('#signout')).toBe(true);
   await page.fill('#token', tok());
   await page.click('#signin');
@@ -67,6 +71,71 @@ it('signs out all the same when the service cannot be told', async () => {
   expect(await text(page, '#status')).toBe('signed out');
   await expectSignedOut(page);
   await waitFor(() => asked, 'the sign-out sent');
+  await hangup();
+  await page.close();
+});
+
+it('sends a lost sign-out again, with backoff, until the service ends the token', async () => {
+  const tok = panel.h.app.services.auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 3600);
+  const { page, hangup } = await showingAnOffer(() => tok, { pausedClock: true });
+  // the first lost on the way, the second answered 503 (the store could not file it), the third let through
+  let posts = 0;
+  await page.route('**/v1/session/signout', (route) => {
+    posts++;
+    if (posts === 1) return route.abort('connectionfailed');
+    if (posts === 2) return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"store-unavailable"}' });
+    return route.continue();
+  });
+  await page.click('#signout');
+  expect(await text(page, '#status')).toBe('signed out');
+  await expectSignedOut(page);
+  await waitFor(() => posts === 1, 'the sign-out sent');
+  expect((await api(panel.h, 'GET', '/v1/calls', tok)).status).toBe(200);
+  // kept for the tries in the script alone: not on the page, nor in the browser's storage
+  const kept = await page.evaluate(() => document.documentElement.outerHTML + JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie);
+  expect(kept.includes(tok)).toBe(false);
+  await page.clock.runFor(1000);
+  await waitFor(() => posts === 2, 'the sign-out sent again after 1 s');
+  expect((await api(panel.h, 'GET', '/v1/calls', tok)).status).toBe(200);
+  await page.clock.runFor(1999);
+  expect(posts).toBe(2);
+  await page.clock.runFor(1);
+  await waitFor(async () => (await api(panel.h, 'GET', '/v1/calls', tok)).status === 401, 'the token ended by the third try, 2 s later');
+  expect(posts).toBe(3);
+  // ended: nothing more is sent, and the screen still says only that it signed out
+  await page.clock.runFor(60_000);
+  expect(posts).toBe(3);
+  expect(await text(page, '#status')).toBe('signed out');
+  await hangup();
+  await page.close();
+});
+
+it('says so when the sign-out never reached the service after its tries', async () => {
+  const tok = panel.h.app.services.auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 3600);
+  const { page, hangup } = await showingAnOffer(() => tok, { pausedClock: true });
+  let posts = 0;
+  await page.route('**/v1/session/signout', (route) => {
+    posts++;
+    return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"store-unavailable"}' });
+  });
+  await page.click('#signout');
+  // the first try and five more, 1 + 2 + 4 + 8 + 16 s apart
+  for (const [after, tries] of [
+    [0, 1],
+    [1000, 2],
+    [2000, 3],
+    [4000, 4],
+    [8000, 5],
+    [16000, 6],
+  ]) {
+    await page.clock.runFor(after);
+    await waitFor(() => posts === tries, `try ${tries}`);
+  }
+  await page.waitForFunction(
+    () => document.getElementById('status')?.textContent === 'signed out here, but the service could not be told: the token stays good until it expires',
+  );
+  await page.clock.runFor(60_000);
+  expect(posts).toBe(6);
   await hangup();
   await page.close();
 });

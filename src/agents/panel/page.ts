@@ -297,10 +297,23 @@ export const PANEL_SCRIPT = `
     status(why, !good); render();
   }
   // the agent's own sign-out, and the idle one, end the token on the service too, so no copy of it
-  // is good after (POST /v1/session/signout); the panel signs out whether or not that is answered
+  // is good after (POST /v1/session/signout); the panel signs out whether or not that is answered.
+  // A sign-out lost (no answer, or the service could not file it: 5xx, 429) is sent again after
+  // 1 s, doubling to 16 s, until the service ends the token (204) or says it had ended (401): left
+  // at one try, the token stayed good until its exp. The token is kept for that in this call alone,
+  // never shown or stored; the agent is told if the service was never reached.
+  var SIGNOUT_RETRY_MS = [1000, 2000, 4000, 8000, 16000];
+  function revoke(t, tries) {
+    fetch('/v1/session/signout', { method: 'POST', headers: { authorization: 'Bearer ' + t }, keepalive: true })
+      .then(function (r) { return r.status < 500 && r.status !== 429; }, function () { return false; })
+      .then(function (done) {
+        if (done) return;
+        if (tries < SIGNOUT_RETRY_MS.length) { setTimeout(function () { revoke(t, tries + 1); }, SIGNOUT_RETRY_MS[tries]); return; }
+        if (!token) status('signed out here, but the service could not be told: the token stays good until it expires', true);
+      });
+  }
   function endSession(why, good) {
-    var t = token;
-    if (t) fetch('/v1/session/signout', { method: 'POST', headers: { authorization: 'Bearer ' + t }, keepalive: true }).catch(function () {});
+    if (token) revoke(token, 0);
     signOut(why, good);
   }
   function connect() {
