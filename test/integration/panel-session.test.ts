@@ -4,7 +4,7 @@
  * the socket closed, and no call, capture or event line stays on screen for whoever sits down at
  * the desk next. Headless Chromium against the real service and the emulator.
  */
-import type { Page } from 'playwright-core';
+import type { Page, Route } from 'playwright-core';
 import { pageWithSockets, panelSuite } from '../support/browser';
 import { api, OFFER_NUMBER, placeCall, token } from '../support/agents';
 import { waitFor } from '../support/harness';
@@ -137,6 +137,39 @@ it('says so when the sign-out never reached the service after its tries', async 
   await page.clock.runFor(60_000);
   expect(posts).toBe(6);
   await hangup();
+  await page.close();
+});
+
+it('says what happened when the service could not check the token at sign-in, and keeps "token refused" for a refusal', async () => {
+  const tok = panel.h.app.services.auth.sign({ sub: 'alice', endpoint: 'client:alice', role: 'agent' }, 3600);
+  const page = await pageWithSockets(panel.browser);
+  await page.goto(`${panel.h.url}/agent`);
+  const answers: Array<[(r: Route) => Promise<void>, string]> = [
+    [
+      (r) => r.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"store-unavailable"}' }),
+      'the service could not check the token; try again',
+    ],
+    [(r) => r.fulfill({ status: 500, contentType: 'application/json', body: '{}' }), 'the service could not check the token; try again'],
+    [(r) => r.abort('connectionfailed'), 'the service could not check the token; try again'],
+    [(r) => r.fulfill({ status: 429, contentType: 'application/json', body: '{"error":"rate-limited"}' }), 'too many tries; wait a minute'],
+    [(r) => r.fulfill({ status: 403, contentType: 'application/json', body: '{}' }), 'token refused: not a valid token'],
+    [(r) => r.fulfill({ status: 401, contentType: 'application/json', body: '{}' }), 'token refused: not a valid token'],
+  ];
+  for (const [answer, said] of answers) {
+    await page.route('**/v1/calls', answer);
+    await page.fill('#token', tok);
+    await page.click('#signin');
+    await page.waitForFunction((s) => document.getElementById('status')?.textContent === s, said);
+    // not signed in: nothing to sign out, no socket opened
+    expect([said, await page.isDisabled('#signout')]).toEqual([said, true]);
+    expect(await page.evaluate(() => (window as unknown as { opened: WebSocket[] }).opened.length)).toBe(0);
+    await page.unroute('**/v1/calls');
+  }
+  // the same token, once the service answers: signed in
+  await page.fill('#token', tok);
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  expect(await text(page, '#status')).toBe('signed in');
   await page.close();
 });
 

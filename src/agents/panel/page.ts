@@ -330,18 +330,23 @@ export const PANEL_SCRIPT = `
       reconnect = setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
     };
   }
+  // a sign-in the service could not judge (5xx, no answer) or held back (429) is no refused token:
+  // the agent is told what happened, to try again; a 401 signs out as refused (api) and so does a 403
+  function signInFailed(code) {
+    signOut(code === 429 ? 'too many tries; wait a minute' : code === 0 || code >= 500 ? 'the service could not check the token; try again' : refusedText());
+  }
   $('signin').onclick = function () {
-    token = $('token').value.trim(); $('token').value = '';
-    if (!token) return;
-    lastInput = Date.now(); idleWarned = false; watchIdle();
+    var t = $('token').value.trim(); $('token').value = '';
+    if (!t) return;
+    token = t; lastInput = Date.now(); idleWarned = false; watchIdle();
     api('GET', '/v1/calls').then(function (r) {
-      if (r.status !== 200) { status(refusedText(), true); return; }
+      if (r.status !== 200) { signInFailed(r.status); return; }
       status('signed in', false); connect(); refresh(); render();
       // what changes with no event to this panel is re-read now and then; an offer taken or ended
       // goes at once (handoff.taken, call.ended), and so does an accepted call connected, a bridge's
       // or a dial's (call.bridged: a dial's once Twilio says its agent answered)
       if (!poll) poll = setInterval(function () { if (ws && ws.readyState === 1) refresh(); }, 5000);
-    });
+    }, function () { if (token === t) signInFailed(0); });
   };
   $('token').onkeydown = function (k) { if (k.key === 'Enter') $('signin').click(); };
   $('capture-start').onclick = function () {
