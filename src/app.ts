@@ -212,6 +212,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         backoff: opts.recordingErasureBackoff,
         windowMs: opts.recordingErasureWindowMs,
         pollMs: opts.recordingErasurePollMs,
+        onOutcome: (outcome) => metrics.recordingErasures.inc({ outcome }),
       })
     : undefined;
   const privacy = new PrivacyService({
@@ -234,7 +235,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
     onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),
     // ERASE_RECORDINGS: the caller's recordings at Twilio go with the erasure; unset, the receipt names them and they stay
-    ...(removeRecording ? { removeRecording, recordingQueue } : {}),
+    ...(removeRecording ? { removeRecording, recordingQueue, onRecordingErasure: (outcome) => metrics.recordingErasures.inc({ outcome }) } : {}),
   });
   // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
   const failover = config.redisUrl !== undefined;

@@ -179,6 +179,12 @@ export function createMetrics() {
       labelNames: ['processor', 'outcome'] as const,
       registers: [registry],
     }),
+    recordingErasures: new Counter({
+      name: 'tonewall_recording_erasures_total',
+      help: "Tries to delete an erased caller's recording at Twilio (ERASE_RECORDINGS), by outcome: deleted, already-gone, pending (Twilio did not take it yet: kept and tried again), failed (given up after a day of tries, or not kept for a retry: to delete by hand)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     agentSocketsClosed: new Counter({
       name: 'tonewall_agent_sockets_closed_total',
       help: 'Authenticated agent sockets the service closed for a limit: backpressure (the client stopped reading), rate-limit (it sent too fast)',

@@ -118,6 +118,8 @@ export interface PrivacyServiceDeps extends EraseCallDeps {
   onForwarded?: (processor: string, status: ErasureOutcome['status']) => void;
   /** keeps each processor's forward until it is acknowledged or given up (processors/erase-queue.ts) */
   erasureQueue?: ErasureQueue;
+  /** each try of the erasure's own at deleting a recording at Twilio, by outcome (tonewall_recording_erasures_total) */
+  onRecordingErasure?: (status: Exclude<RecordingErasure['status'], 'kept'>) => void;
   /** SENDING_WAIT_MS unless a test shortens it */
   sendingWaitMs?: number;
 }
@@ -209,6 +211,7 @@ export class PrivacyService {
       processors: outcomes.map((o) => ({ name: o.name, status: o.status, ...(o.httpStatus !== undefined ? { httpStatus: o.httpStatus } : {}) })),
       ...(recordings.length > 0 ? { recordings } : {}),
     };
+    for (const r of recordings) if (r.status !== 'kept') this.deps.onRecordingErasure?.(r.status);
     const count = (status: RecordingErasure['status']): number => recordings.filter((r) => r.status === status).length;
     const recordingCounts =
       recordings.length > 0

@@ -17,7 +17,7 @@ import type { EmulatedCall } from '../../../tools/emulator';
 import type { RestEntry } from '../../../tools/emulator/timeline';
 import { agentFlows, agentSide, api, CALLER, token } from '../../support/agents';
 import { MENU_STEP } from '../../support/card-flows';
-import { startHarness, waitFor, type Harness } from '../../support/harness';
+import { metricValue, startHarness, waitFor, type Harness } from '../../support/harness';
 
 const IVR_NUMBER = '+15005550126';
 const MENU_NUMBER = '+15005550127';
@@ -86,6 +86,12 @@ async function erasedEntry(h: Harness, callSid: string): Promise<Record<string, 
   const entry = (await h.app.services.audit.list(callSid)).find((e) => e.type === 'subject.erased');
   expect(entry).toBeDefined();
   return entry as unknown as Record<string, unknown>;
+}
+
+/** tonewall_recording_erasures_total by outcome */
+async function erasures(h: Harness): Promise<{ pending: number; deleted: number; failed: number }> {
+  const n = (outcome: string) => metricValue(h, 'tonewall_recording_erasures_total', { outcome });
+  return { pending: await n('pending'), deleted: await n('deleted'), failed: await n('failed') };
 }
 
 describe('ERASE_RECORDINGS unset (the default)', () => {
@@ -246,6 +252,7 @@ describe('ERASE_RECORDINGS=true', () => {
     await asked;
     await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
     const recordingSid = live.recordings[0].sid;
+    const { pending: pendingBefore, deleted: deletedBefore } = await erasures(h);
 
     const receipt = await h.app.services.privacy.erase(CALLER);
     expect(receipt.recordings).toEqual([{ callSid: live.sid, recordingSid, status: 'pending', httpStatus: 400, code: 20009 }]);
@@ -276,6 +283,8 @@ describe('ERASE_RECORDINGS=true', () => {
     expect(await fetched(h, recordingSid)).toBe(404);
     const settled = (await audit.list(live.sid)).filter((e) => e.type === 'subject.recording-erased');
     expect(settled).toEqual([expect.objectContaining({ receiptId: receipt.receiptId, recordingSid, outcome: 'deleted', tries: 3 })]);
+    // counted for the operator: the erasure's own try pending, the retry's deletion (the retries between are only logged)
+    expect(await erasures(h)).toEqual({ pending: pendingBefore + 1, deleted: deletedBefore + 1, failed: 0 });
   });
 });
 
@@ -323,6 +332,8 @@ describe('ERASE_RECORDINGS=true, a deletion Twilio never takes', () => {
         .map((l) => JSON.parse(l) as { msg?: string })
         .filter((l) => l.msg === 'recording of an erased call not deleted at Twilio: giving up');
       expect(gaveUp).toEqual([expect.objectContaining({ recordingSid, httpStatus: 400, code: 20009, tries: 2 })]);
+      // a deletion given up is counted, for the alert that asks an operator to delete it by hand
+      expect(await erasures(h)).toEqual({ pending: 1, deleted: 0, failed: 1 });
     } finally {
       await live.hangup();
     }
