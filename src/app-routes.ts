@@ -112,6 +112,7 @@ export async function registerRoutes(app: FastifyInstance, services: Services, d
       dialCaller: (callSid, endpoint, log) => dialOffers.dialCaller(callSid, endpoint, log),
       metrics,
       idleTimeoutSeconds: config.agentIdleTimeoutSeconds,
+      draining: () => services.draining,
       maxPendingSockets: opts.maxPendingAgentSockets,
       socketLimits: { ...(config.agentSocketsPerAgent ? { maxPerAgent: config.agentSocketsPerAgent } : {}), ...opts.agentSocketLimits },
     }),

@@ -42,6 +42,8 @@ export interface AgentsDeps {
   metrics: AgentSocketDeps['metrics'];
   /** PCI DSS 8.2.8: the panel signs itself out after this long with no input (AGENT_IDLE_TIMEOUT_SECONDS) */
   idleTimeoutSeconds: number;
+  /** whether the instance is draining (SIGTERM, server.ts): a new agent socket is refused 1013 */
+  draining: AgentSocketDeps['draining'];
   /** tests lower the bound on unauthenticated agent sockets */
   maxPendingSockets?: number;
   /** tests change one of an agent socket's limits (socket-limits.ts) */
@@ -74,6 +76,7 @@ export function agents(d: AgentsDeps): FastifyPluginAsync {
         actions,
         log: d.log,
         metrics: d.metrics,
+        draining: d.draining,
         maxPendingSockets: d.maxPendingSockets,
         limits: d.socketLimits,
       }),

@@ -41,6 +41,8 @@ export interface AgentSocketDeps {
   actions: AgentActions;
   log: Logger;
   metrics: Pick<Metrics, 'agentSocketsClosed' | 'agentSocketsRefused'>;
+  /** draining (SIGTERM, server.ts): a new socket is refused 1013 before any auth work, so the panel reconnects elsewhere; open ones stay until the close's 1001 */
+  draining: () => boolean;
   authTimeoutMs?: number;
   /** sockets that have not authenticated yet, at most, on this instance (tests lower it) */
   maxPendingSockets?: number;
@@ -293,6 +295,11 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     };
 
     app.get('/agent/ws', { websocket: true }, (socket, request) => {
+      if (d.draining()) {
+        request.log.info({ reason: 'draining', ip: request.ip }, 'agent socket refused');
+        refuse(socket, CLOSE_TRY_AGAIN, 'draining');
+        return;
+      }
       if (pending >= maxPending) {
         request.log.warn({ reason: 'pending-limit', ip: request.ip }, 'agent socket refused');
         refuse(socket, CLOSE_TRY_AGAIN, 'try again later');
@@ -354,6 +361,12 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       /** what came while the token was checked (null: nothing is being checked) */
       let waiting: [data: RawData, isBinary: boolean][] | null = null;
       const authenticate = (json: unknown) => {
+        // opened just before the drain began: not let in now either, as one opened after it
+        if (d.draining()) {
+          d.log.info({ reason: 'draining', ip: request.ip }, 'agent socket refused');
+          refuse(socket, CLOSE_TRY_AGAIN, 'draining');
+          return;
+        }
         const auth = authMessage.safeParse(json);
         if (!auth.success) {
           d.log.info({ reason: 'no-auth-message', ip: request.ip }, 'agent socket refused');
