@@ -33,7 +33,8 @@ const elements = [
   ...EDGES.map((e) => ({ type: edgeType(e), partialMatch: false, pattern: `src/${e}/**` })),
   // the composition root: app.ts and the parts it is split into (its checks, its HTTP server, its routes), the types of what it takes and builds, and what it builds to start and stop live calls together
   { type: 'app', mode: 'full', pattern: 'src/{app,app-checks,app-http,app-routes,live-calls,services}.ts' },
-  { type: 'server', mode: 'full', pattern: 'src/server.ts' },
+  // the process: server.ts, and the steps of its stop
+  { type: 'server', mode: 'full', pattern: 'src/{server,process-stop}.ts' },
   { type: 'tools', partialMatch: false, pattern: ['tools/**', 'scripts/**'] },
   { type: 'tests', partialMatch: false, pattern: ['test/**', 'bench/**'] },
 ];
@@ -51,7 +52,7 @@ const policies = [
   })),
   ...EDGES.map((e) => ({ from: { element: { type: edgeType(e) } }, allow: allowTo('base', ...DOMAIN.map(domainType), edgeType(e)) })),
   { from: { element: { type: 'app' } }, allow: allowTo('base', ...DOMAIN.map(domainType), ...EDGES.map(edgeType), 'app') },
-  { from: { element: { type: 'server' } }, allow: allowTo('base', 'app') },
+  { from: { element: { type: 'server' } }, allow: allowTo('base', 'app', 'server') },
   { from: { element: { type: 'tools' } }, allow: allowTo(...SRC_TYPES, 'tools') },
   { from: { element: { type: 'tests' } }, allow: allowTo(...SRC_TYPES, 'tools', 'tests') },
 ];

@@ -1,15 +1,18 @@
 /**
  * The process: read the configuration, build the app, listen, and stop cleanly on SIGTERM or
  * SIGINT (not ready at once, end media streams, pass on the calls that still come for
- * SHUTDOWN_DRAIN_MS, then finish in-flight requests and exit, within 10 s).
+ * SHUTDOWN_DRAIN_MS, then finish in-flight requests and exit, within 10 s: each step within its
+ * time, the held audit entries' last try and count always before the exit; process-stop.ts).
  */
 import 'dotenv/config';
+import type { EventEmitter } from 'node:events';
+import pino from 'pino';
 import { buildApp } from './app';
 import { ConfigError, DEFAULT_METRICS_PORT, loadConfig, type Config } from './config';
-import { errFields } from './log';
+import { ProcessStop } from './process-stop';
 
-/** the contract's bound on a graceful stop */
-const SHUTDOWN_DEADLINE_MS = 10_000;
+/** how long the exit waits for the log to be written out (process-stop.ts keeps it within the deadline) */
+const EXIT_FLUSH_MS = 200;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -52,42 +55,30 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  let stopping = false;
-  const stop = (signal: string, exitCode = 0) => {
-    if (stopping) return;
-    stopping = true;
+  // the stop's steps, each within its time (process-stop.ts)
+  const stopper = new ProcessStop({
+    log: app.services.log,
     // not ready from now: /readyz answers 503, new calls and lost bridges' callers are passed on
-    app.services.draining = true;
-    const drainMs = exitCode === 0 ? config.shutdownDrainMs : 0;
-    app.log.info({ signal, drainMs }, 'shutting down: no new calls, closing streams');
-    const deadline = setTimeout(() => {
-      app.log.error('shutdown deadline passed: exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    // the port stays open through the drain, for what still reaches this instance before its load
-    // balancer sees /readyz fail: the streams end at once, so their calls' next requests come while
-    // the instance can pass them on; a port closed at once refuses them, and Twilio ends the call
-    // the wait runs from the signal, beside the streams' and captures' end (a capture's resume may
-    // take seconds): after it, a long drain would leave the close none of the 10 s. A drain that
-    // failed is logged, and the close still runs (held audit entries' last try, the store's close).
-    const drained =
-      drainMs > 0
-        ? Promise.all([
-            app.services.live.drain().catch((err: unknown) => app.log.error({ err: errFields(err) }, 'drain failed: closing')),
-            new Promise<void>((r) => setTimeout(r, drainMs)),
-          ])
-        : Promise.resolve();
-    drained
-      .then(() => app.close())
-      .then(
-        () => process.exit(exitCode),
-        (err: unknown) => {
-          app.log.error({ err: errFields(err) }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
+    markDraining: () => (app.services.draining = true),
+    drain: () => app.services.live.drain(),
+    close: () => app.close(),
+    lastTry: (budgetMs) => app.services.audit.close(budgetMs),
+    // the log's last lines (the count of audit entries not written) are out before the exit: pino
+    // writes asynchronously, and its flush at exit skips a write still under way, which then
+    // came out after the lines behind it, if at all. The exit's own line is written, and the
+    // stream's 'drain' (everything written) awaited, EXIT_FLUSH_MS at most.
+    exit: (code) => {
+      const exit = () => process.exit(code);
+      setTimeout(exit, EXIT_FLUSH_MS);
+      const stream = (app.services.log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Partial<EventEmitter> | undefined;
+      stream?.once?.('drain', exit);
+      app.services.log.info({ code }, 'shutdown: exiting');
+    },
+  });
+  // the port stays open through the drain, for what still reaches this instance before its load
+  // balancer sees /readyz fail: the streams end at once, so their calls' next requests come while
+  // the instance can pass them on; a port closed at once refuses them, and Twilio ends the call
+  const stop = (signal: string, exitCode = 0) => stopper.signal(signal, exitCode === 0 ? config.shutdownDrainMs : 0, exitCode);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Twilio could not be asked at start and, asked again, refused the REST configuration: the

@@ -157,13 +157,37 @@ export class HeldEntries {
     if (b.items.length === 0) this.forget(callSid, b);
   }
 
-  /** One last try of every call's held entries, then what is still held is given up (counted, logged). */
-  async close(): Promise<void> {
+  /**
+   * One last try of every call's held entries, then what is still held is given up (counted,
+   * logged); answers how many entries that was. The try is made once: a close asked again (the
+   * process's, server.ts, when the app's own close hangs) waits for the same one. `budgetMs`
+   * bounds the wait: past it, what is still held is given up without waiting for the try's end
+   * (one that lands after is counted all the same: the count errs towards a gap, never hides one).
+   */
+  async close(budgetMs?: number): Promise<number> {
     this.stopped = true;
+    this.lastTry ??= this.tryLast();
+    if (budgetMs === undefined) await this.lastTry;
+    else {
+      let timer: NodeJS.Timeout | undefined;
+      const spent = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, budgetMs))));
+      await Promise.race([this.lastTry, spent]);
+      clearTimeout(timer);
+    }
+    let lost = 0;
+    for (const [callSid, b] of [...this.backlogs]) {
+      lost += b.items.length;
+      this.giveUp(callSid, b, b.items, 'stopped');
+    }
+    return lost;
+  }
+
+  private lastTry?: Promise<void>;
+
+  private async tryLast(): Promise<void> {
     for (const b of this.backlogs.values()) clearTimeout(b.timer);
     await Promise.all([...this.backlogs.values()].map((b) => b.writing));
     await Promise.all([...this.backlogs.keys()].map((callSid) => this.attempt(callSid)));
-    for (const [callSid, b] of [...this.backlogs]) this.giveUp(callSid, b, b.items, 'stopped');
   }
 
   private schedule(callSid: string, b: Backlog, delayMs: number): void {

@@ -76,6 +76,7 @@ export class AuditTrail {
   private readonly held: HeldEntries;
   /** the held entries a chained write carries, by its record: no longer held once it landed (`written`) */
   private readonly carrying = new WeakMap<CasRecord, readonly Pending[]>();
+  private readonly log?: Logger;
 
   constructor(
     private readonly store: Store,
@@ -105,7 +106,7 @@ export class AuditTrail {
   ) {
     this.onBroken = opts.onBroken;
     this.onAppendFailed = opts.onAppendFailed;
-    const log = opts.log;
+    const log = (this.log = opts.log);
     this.held = new HeldEntries(
       { ...AUDIT_RETRY, ...opts.retry },
       {
@@ -300,9 +301,14 @@ export class AuditTrail {
     return this.held.has(callSid);
   }
 
-  /** At shutdown: entries held for a retry are tried once more, and those not written then are counted and logged. */
-  close(): Promise<void> {
-    return this.held.close();
+  /**
+   * At shutdown: entries held for a retry are tried once more (within `budgetMs`, when given), and
+   * those not written then are counted and logged, each call's, then their number in one line.
+   */
+  async close(budgetMs?: number): Promise<number> {
+    const lost = await this.held.close(budgetMs);
+    if (lost > 0) this.log?.error({ entries: lost }, 'audit entries not written at shutdown: their last try did not write them');
+    return lost;
   }
 
   async list(callSid: string): Promise<AuditEntry[]> {

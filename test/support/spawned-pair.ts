@@ -33,6 +33,8 @@ export interface SpawnedPair {
   b: Harness;
   /** instance C, in process, when the test asked for a third (`c`) */
   c?: Harness;
+  /** the Redis both are on, for a test that freezes it under them */
+  redis: PrivateRedis;
 }
 
 export interface SpawnedPairOptions {
@@ -156,6 +158,7 @@ export function spawnedPairSuite(flows: Record<string, string> = {}): { start(op
         },
         b: hb,
         ...(hc ? { c: hc } : {}),
+        redis,
       };
       return pair;
     },
