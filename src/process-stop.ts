@@ -13,6 +13,8 @@
  *   (`tonewall_audit_appends_failed_total{reason="not-written"}`) and logged, each call's line and
  *   then their number in one (`audit entries not written at shutdown`), before the exit, 1.
  *
+ * A second signal during the drain or the close stops at once: the rest skipped, the same last
+ * try and count, exit 1. One that comes during that last try changes nothing (it is bounded).
  * The deadline's own timer stays, a backstop for a last try that somehow outlived its bound.
  */
 import { errFields, type Logger } from './log';
@@ -54,13 +56,19 @@ export class ProcessStop {
 
   /**
    * A signal, or the service's own reason to stop (`exitCode` 1, `drainMs` 0: a REST
-   * configuration Twilio refused). The first starts the stop.
+   * configuration Twilio refused). The first starts the stop; a second during it ends it at once.
    */
   signal(signal: string, drainMs: number, exitCode = 0): void {
     if (this.phase === 'running') {
       this.begin(signal, drainMs, exitCode);
       return;
     }
+    if (this.phase === 'stopping') {
+      this.d.log.warn({ signal, step: this.step }, 'second signal: stopping now, the rest of the stop skipped');
+      void this.end(1);
+      return;
+    }
+    this.d.log.info({ signal }, 'signal during the last step of the stop: already ending');
   }
 
   private begin(signal: string, drainMs: number, exitCode: number): void {
@@ -84,6 +92,8 @@ export class ProcessStop {
           ])
         : Promise.resolve();
     const closed = drained.then(() => {
+      // a second signal ended the stop meanwhile: no close under its last try (the store closing beneath it)
+      if (this.phase !== 'stopping') return;
       this.step = 'close';
       return this.d.close();
     });

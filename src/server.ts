@@ -2,7 +2,8 @@
  * The process: read the configuration, build the app, listen, and stop cleanly on SIGTERM or
  * SIGINT (not ready at once, end media streams, pass on the calls that still come for
  * SHUTDOWN_DRAIN_MS, then finish in-flight requests and exit, within 10 s: each step within its
- * time, the held audit entries' last try and count always before the exit; process-stop.ts).
+ * time, the held audit entries' last try and count always before the exit, a second signal
+ * stopping at once; process-stop.ts).
  */
 import 'dotenv/config';
 import type { EventEmitter } from 'node:events';

@@ -1,7 +1,8 @@
 /**
  * The process's stop (src/process-stop.ts) on a fake clock: a close that ends in time exits as
  * asked after the held audit entries' last try; one that hangs is left at its time, the last try
- * run within LAST_TRY_MS and the exit 1 before the deadline.
+ * run within LAST_TRY_MS and the exit 1 before the deadline; a second signal ends the stop at
+ * once, the same way; a signal during the last try changes nothing.
  */
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log';
@@ -59,6 +60,23 @@ test('a drain that hangs is left at the same time', async () => {
   await jest.advanceTimersByTimeAsync(SHUTDOWN_DEADLINE_MS - END_RESERVE_MS);
   expect(did).toEqual(['draining', 'drain', `last-try ${LAST_TRY_MS}`, 'exit 1']);
   expect(lines.find((l) => String(l.msg).startsWith('shutdown step did not end'))).toMatchObject({ step: 'drain' });
+});
+
+test('a second signal ends the stop at once; one during the last try changes nothing', async () => {
+  let release!: (n: number) => void;
+  const { stop, did, lines } = stopWith({ lastTry: () => new Promise<number>((r) => (release = r)) });
+  stop.signal('SIGTERM', 8000);
+  await jest.advanceTimersByTimeAsync(1000);
+  stop.signal('SIGINT', 8000);
+  expect(did).toEqual(['draining', 'drain', `last-try ${LAST_TRY_MS}`]);
+  stop.signal('SIGTERM', 8000);
+  release(2);
+  await jest.advanceTimersByTimeAsync(SHUTDOWN_DEADLINE_MS);
+  // the drain's wait ran out meanwhile: no close, no second exit (the deadline's timer exits as a backstop only)
+  expect(did.filter((d) => d !== 'exit 1')).toEqual(['draining', 'drain', `last-try ${LAST_TRY_MS}`]);
+  expect(did.indexOf('exit 1')).toBe(3);
+  expect(lines.find((l) => String(l.msg).startsWith('second signal'))).toMatchObject({ signal: 'SIGINT', step: 'drain' });
+  expect(lines.some((l) => String(l.msg).startsWith('signal during the last step'))).toBe(true);
 });
 
 test('a close that fails: logged, the last try, exit 1', async () => {
