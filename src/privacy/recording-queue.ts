@@ -25,6 +25,7 @@ import type { AuditTrail } from '../audit/trail';
 import { isTonewallError } from '../errors';
 import { type Backoff, backoffDelay, checkBackoff } from '../processors/http';
 import type { Keys, Store } from '../store';
+import { Poller } from '../store/poller';
 import { type KeyRing, Vault } from '../vault';
 import type { RecordingErasure, RecordingRemover } from './recordings';
 
@@ -75,8 +76,10 @@ export interface RecordingErasureQueueDeps {
 export class RecordingErasureQueue {
   private readonly backoff: Backoff;
   private readonly owner = randomUUID();
-  private poller?: NodeJS.Timeout;
-  private polling?: Promise<void>;
+  private readonly poller = new Poller(
+    () => this.poll(),
+    (e) => this.d.log.warn({ code: errorCode(e) }, 'recording erasure poll failed'),
+  );
 
   constructor(private readonly d: RecordingErasureQueueDeps) {
     this.backoff = checkBackoff(d.backoff ?? RECORDING_RETRY_BACKOFF);
@@ -103,21 +106,12 @@ export class RecordingErasureQueue {
   }
 
   /** takes up the kept deletions now, then polls for them */
-  async start(): Promise<void> {
-    if (this.poller) return;
-    await this.poll();
-    this.poller = setInterval(() => {
-      this.polling ??= this.poll()
-        .catch((e) => this.d.log.warn({ code: errorCode(e) }, 'recording erasure poll failed'))
-        .finally(() => (this.polling = undefined));
-    }, this.d.pollMs ?? DEFAULT_RECORDING_POLL_MS);
-    this.poller.unref();
+  start(): Promise<void> {
+    return this.poller.start(this.d.pollMs ?? DEFAULT_RECORDING_POLL_MS);
   }
 
-  async stop(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
-    await this.polling;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** every kept deletion due now and held by no one: tried once each */

@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isTonewallError } from '../errors';
 import type { Keys, Store } from '../store';
+import { Poller } from '../store/poller';
 import { type KeyRing, Vault } from '../vault';
 import type { ProcessorConfig } from './config';
 import { type Backoff, backoffDelay, checkBackoff, type PostOutcome, postSigned } from './http';
@@ -76,8 +77,10 @@ export interface HeldErasure {
 export class ErasureQueue {
   private readonly backoff: Backoff;
   private readonly owner = randomUUID();
-  private poller?: NodeJS.Timeout;
-  private polling?: Promise<void>;
+  private readonly poller = new Poller(
+    () => this.poll(),
+    (e) => this.d.log.warn({ code: errorCode(e) }, 'erasure forward poll failed'),
+  );
 
   constructor(private readonly d: ErasureQueueDeps) {
     this.backoff = checkBackoff(d.backoff ?? ERASURE_RETRY_BACKOFF);
@@ -162,21 +165,12 @@ export class ErasureQueue {
   }
 
   /** takes up the kept forwards now, then polls for them */
-  async start(): Promise<void> {
-    if (this.poller) return;
-    await this.poll();
-    this.poller = setInterval(() => {
-      this.polling ??= this.poll()
-        .catch((e) => this.d.log.warn({ code: errorCode(e) }, 'erasure forward poll failed'))
-        .finally(() => (this.polling = undefined));
-    }, this.d.pollMs ?? DEFAULT_ERASURE_POLL_MS);
-    this.poller.unref();
+  start(): Promise<void> {
+    return this.poller.start(this.d.pollMs ?? DEFAULT_ERASURE_POLL_MS);
   }
 
-  async stop(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
-    await this.polling;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** every kept forward due now and held by no one: tried once each */
