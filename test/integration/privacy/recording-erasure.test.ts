@@ -88,6 +88,29 @@ async function erasedEntry(h: Harness, callSid: string): Promise<Record<string, 
   return entry as unknown as Record<string, unknown>;
 }
 
+/**
+ * A call of the caller's still up, the caller at the menu saying nothing more until it is hung up,
+ * once its recording runs: Twilio does not delete a recording in progress.
+ */
+async function liveAtMenu(h: Harness): Promise<Awaited<ReturnType<Harness['emulator']['placeCall']>>> {
+  let atMenu!: () => void;
+  const asked = new Promise<void>((resolve) => (atMenu = resolve));
+  const live = await h.emulator.placeCall({
+    from: CALLER,
+    to: MENU_NUMBER,
+    voiceUrl: h.voiceUrl,
+    statusCallback: h.statusUrl,
+    onGather: async () => {
+      atMenu();
+      await live.ended;
+      return '';
+    },
+  });
+  await asked;
+  await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+  return live;
+}
+
 /** tonewall_recording_erasures_total by outcome */
 async function erasures(h: Harness): Promise<{ pending: number; deleted: number; failed: number }> {
   const n = (outcome: string) => metricValue(h, 'tonewall_recording_erasures_total', { outcome });
@@ -167,22 +190,7 @@ describe('ERASE_RECORDINGS=true', () => {
     await createTwilioClient(h.config.twilio).recordings(gone).remove();
     expect(await fetched(h, gone)).toBe(404);
     // a third call of the caller's, still up, the caller at the menu: its recording is in progress, which Twilio does not delete
-    let atMenu!: () => void;
-    const asked = new Promise<void>((resolve) => (atMenu = resolve));
-    const live = await h.emulator.placeCall({
-      from: CALLER,
-      to: MENU_NUMBER,
-      voiceUrl: h.voiceUrl,
-      statusCallback: h.statusUrl,
-      onGather: async () => {
-        atMenu();
-        // the caller says nothing more until the call is hung up
-        await live.ended;
-        return '';
-      },
-    });
-    await asked;
-    await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+    const live = await liveAtMenu(h);
     const running = live.recordings[0];
     expect(running.status).toBe('in-progress');
 
@@ -236,21 +244,7 @@ describe('ERASE_RECORDINGS=true', () => {
 
   test('a recording Twilio cannot delete yet (its call up) is `pending`, tried again with backoff, and deleted once it can be; the outcome goes in the trail, and nothing but the trail names the call', async () => {
     const { recordingErasures: queue, audit } = h.app.services;
-    let atMenu!: () => void;
-    const asked = new Promise<void>((resolve) => (atMenu = resolve));
-    const live = await h.emulator.placeCall({
-      from: CALLER,
-      to: MENU_NUMBER,
-      voiceUrl: h.voiceUrl,
-      statusCallback: h.statusUrl,
-      onGather: async () => {
-        atMenu();
-        await live.ended;
-        return '';
-      },
-    });
-    await asked;
-    await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
+    const live = await liveAtMenu(h);
     const recordingSid = live.recordings[0].sid;
     const { pending: pendingBefore, deleted: deletedBefore } = await erasures(h);
 
@@ -302,22 +296,8 @@ describe('ERASE_RECORDINGS=true, a deletion Twilio never takes', () => {
 
   test("is given up once its time is over: the trail says `failed` with Twilio's last answer, and the record goes", async () => {
     const { recordingErasures: queue, audit } = h.app.services;
-    let atMenu!: () => void;
-    const asked = new Promise<void>((resolve) => (atMenu = resolve));
-    const live = await h.emulator.placeCall({
-      from: CALLER,
-      to: MENU_NUMBER,
-      voiceUrl: h.voiceUrl,
-      statusCallback: h.statusUrl,
-      onGather: async () => {
-        atMenu();
-        await live.ended;
-        return '';
-      },
-    });
+    const live = await liveAtMenu(h);
     try {
-      await asked;
-      await waitFor(async () => (await h.app.services.calls.get(live.sid))?.recording.sid, "the live call's recording");
       const recordingSid = live.recordings[0].sid;
       const receipt = await h.app.services.privacy.erase(CALLER);
       expect(receipt.recordings).toEqual([expect.objectContaining({ recordingSid, status: 'pending' })]);
