@@ -4,7 +4,7 @@
  * caller unchanged (the payload is passed on without decoding). Until the agent leg is up the
  * caller hears the hold sound, clocked by the caller's own frames so nothing queues up at Twilio.
  *
- * Captures use `on('key')`, `setBlanket()` and `state`; the recording guard `on('key')` and
+ * Captures use `on('key')`, `setBlanket()` and `state`; the recording guard `on('tone')` and
  * `once('ended')` (recording/bridge-guard.ts); the lifecycle (dialling, ending, cleanup)
  * is BridgeRegistry's.
  */
@@ -26,6 +26,13 @@ export type BridgeState = 'holding' | 'dialing' | 'bridged' | 'ended';
 
 export interface BridgeEvents {
   key: [BridgeKey];
+  /**
+   * the caller sounded a tone the bridge masks: each masked tone begun, a key reported or not (the
+   * masking net is wider than the key tracker: a keypad off frequency is masked, never reported),
+   * and under a blanket, where the flat tone never stops, each key reported. What the caller's
+   * own call holds in the clear (recording/bridge-guard.ts).
+   */
+  tone: [];
   bridged: [];
   ended: [string];
   /** lost to this instance while its call goes on (BridgeRegistry `lose`): a capture on it ends */
@@ -68,6 +75,7 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     const keys = this.path.process(this.inFrame, this.outFrame);
     if (keys > 0) this.emitKeys();
     const masked = this.path.stats.tonesMasked;
+    if ((masked !== this.tonesMasked && !this.blanket) || (keys > 0 && this.blanket)) this.emit('tone');
     if (masked !== this.tonesMasked) {
       // under a blanket the count and timing of key presses are hidden from /metrics too
       if (!this.blanket) {

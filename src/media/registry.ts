@@ -409,6 +409,7 @@ export class BridgeRegistry {
     this.bridges.delete(bridge.callSid);
     if (bridge.agentCallSid) this.byAgentCall.delete(bridge.agentCallSid);
     bridge.removeAllListeners('key');
+    bridge.removeAllListeners('tone');
   }
 
   private async completeCall(callSid: string): Promise<void> {

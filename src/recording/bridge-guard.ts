@@ -4,7 +4,9 @@
  * listed at the handoff (twilio/bridge-hold.ts `holdForBridge`), and the caller's call is not
  * masked, so such a recording would hear, in the clear, every key the caller presses to the
  * agent. A key press is the moment that matters, and the bridge detects every one (it masks
- * them): on a key, the instance holding the bridge lists the caller's call's
+ * them): on a tone it masks (a key it reports, or one its masking net, wider than the key
+ * tracker, removes unreported: a keypad off frequency, still decodable in the clear on the
+ * caller's call), the instance holding the bridge lists the caller's call's
  * recordings and pauses every one in progress, each taken into the bridge's hold
  * (`handoff.recordingsHeld`, compare-and-set), audited (`recording.held`, where bridge) and
  * counted. The key that set it off, and whatever the caller keys while Twilio lists and
@@ -44,10 +46,10 @@ import { stretchRecordings, type RecordingList } from './stretch';
  */
 export const GUARD_INTERVAL_MS = 3_000;
 
-/** what the guard needs of a bridge (media/bridge.ts): its key presses and its end */
+/** what the guard needs of a bridge (media/bridge.ts): the tones it masks (each key press among them) and its end */
 export interface GuardedBridge {
   readonly callSid: string;
-  on(event: 'key', listener: () => void): unknown;
+  on(event: 'tone', listener: () => void): unknown;
   once(event: 'ended', listener: () => void): unknown;
 }
 
@@ -81,7 +83,7 @@ export class BridgeRecordingGuard {
   /** from the bridge's start to its end */
   watch(bridge: GuardedBridge): void {
     const w: Watch = { lastAt: -Infinity, inFlight: false, pending: false, over: false };
-    bridge.on('key', () => this.onKey(bridge.callSid, w));
+    bridge.on('tone', () => this.onKey(bridge.callSid, w));
     bridge.once('ended', () => {
       w.over = true;
       clearTimeout(w.timer);

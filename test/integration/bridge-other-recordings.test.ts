@@ -12,7 +12,8 @@ import { HANDOFF_REFUSED } from '../../src/flows/steps/handoff';
 import { GUARD_INTERVAL_MS } from '../../src/recording/bridge-guard';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { concat, multimon, silence, speech } from '../support/audio';
-import { api, captureEnded, keyed, token } from '../support/agents';
+import { api, captureEnded, GAP_SAMPLES, keyed, TONE_SAMPLES, token } from '../support/agents';
+import { dtmf, toMulaw } from '../support/synth';
 import { CARD_PROMPT, CARD_STEPS, MENU_PROMPT, MENU_STEP } from '../support/card-flows';
 import { wideDecode } from '../support/decoders';
 import { relayedThrough } from '../support/relay';
@@ -275,6 +276,33 @@ test("a recording another application starts on the caller's call during the bri
   expect((await audit(c.sid)).some((e) => e.type === 'recording.resumed' && e.recordingSid === other)).toBe(false);
 });
 
+/** `keys` as `keyed` presses them, each tone `offset` off its nominal frequencies (0.03: +3%) */
+const offKeyed = (keys: string, offset: number): Uint8Array =>
+  concat([...keys].flatMap((k) => [toMulaw(dtmf(k, TONE_SAMPLES, { lowOffset: offset, highOffset: offset })), silence(GAP_SAMPLES)]).concat(silence(1600)));
+
+test("keys the bridge masks but does not report (a keypad 3% off frequency) still have a recording started on the caller's call during the bridge paused at the first of them", async () => {
+  const offKeys = offKeyed(BRIDGE_KEYS, 0.03);
+  // what the recording would hold of them is decodable: a wide decoder reads every key
+  expect(wideDecode(offKeys)).toContain('5500');
+  const { c } = await call(MENU_THEN_BRIDGE, 0);
+  const { caller, agent } = await bridged(c);
+  const other = await appRecording(h, c.sid, 'mono');
+  const rec = c.recordings.find((r) => r.sid === other)!;
+
+  const startedAt = h.emulator.now();
+  await caller.sendAudio(concat([speech(1), offKeys, speech(1, 9), silence(1600)]), { realtime: true });
+  await relayedThrough(h, caller, agent);
+  // masked on the way to the agent, as every tone is
+  expect(wideDecode(agent.received)).toBe('');
+
+  // the recording on the caller's call is paused at the first of them, and decoded holds a key or two at most
+  await waitFor(() => statusAt(c.sid, other, 'paused'), 'the recording paused', 5_000);
+  expect(statusAt(c.sid, other, 'paused')!).toBeGreaterThan(startedAt + 1000);
+  expect(wideDecode(rec.mixed).length).toBeLessThanOrEqual(2);
+  await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.includes(other), 'the recording held for the bridge');
+  await c.hangup();
+});
+
 test("keys with no new recording: the caller's call's recordings are listed at most once per GUARD_INTERVAL_MS, and keys pressed within it are answered by one list once it has passed", async () => {
   const { c } = await call(MENU_THEN_BRIDGE, 0);
   const { caller, agent } = await bridged(c);
@@ -294,29 +322,32 @@ test("keys with no new recording: the caller's call's recordings are listed at m
   await c.hangup();
 });
 
-test("a recording another application starts on the caller's call during a capture (after the capture's own list) is paused at the caller's next key and held: it hears no more than the first key or two of the card, and the capture completes", async () => {
-  const { c } = await call(MENU_THEN_BRIDGE, 0);
-  const { caller, agent } = await bridged(c);
-  const started = await api(h, 'POST', `/v1/calls/${c.sid}/captures`, alice, { name: 'card', kind: 'card-number' });
-  expect(started.status).toBe(201);
-  const { captureId } = started.body as { captureId: string };
-  // the capture listed the call's recordings as it started: this one comes after
-  const other = await appRecording(h, c.sid, 'mono');
-  const rec = c.recordings.find((r) => r.sid === other)!;
-  await caller.sendAudio(keyed(`${CARD}#`), { realtime: true });
-  const ended = await captureEnded(h, alice, c.sid, captureId);
-  expect(ended).toMatchObject({ status: 'completed', valid: true });
-  expect(multimon(agent.received)).toBe('');
-  const heard = multimon(rec.mixed);
-  expect(heard.length).toBeLessThanOrEqual(2);
-  expect(CARD.startsWith(heard)).toBe(true);
-  expect(wideDecode(rec.mixed).length).toBeLessThanOrEqual(2);
-  // held for the rest of the bridge: the capture's end resumes the agent call's recording, not this one
-  await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.includes(other), 'the recording held for the bridge');
-  expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused']);
-  expect(h.logs.text).not.toContain(CARD.slice(-8));
-  await c.hangup();
-});
+test.each([false, true])(
+  "a recording another application starts on the caller's call during a capture (after the capture's own list; blanket: %s) is paused at the caller's next key and held: it hears no more than the first key or two of the card, and the capture completes",
+  async (blanket) => {
+    const { c } = await call(MENU_THEN_BRIDGE, 0);
+    const { caller, agent } = await bridged(c);
+    const started = await api(h, 'POST', `/v1/calls/${c.sid}/captures`, alice, { name: 'card', kind: 'card-number', blanket });
+    expect(started.status).toBe(201);
+    const { captureId } = started.body as { captureId: string };
+    // the capture listed the call's recordings as it started: this one comes after
+    const other = await appRecording(h, c.sid, 'mono');
+    const rec = c.recordings.find((r) => r.sid === other)!;
+    await caller.sendAudio(keyed(`${CARD}#`), { realtime: true });
+    const ended = await captureEnded(h, alice, c.sid, captureId);
+    expect(ended).toMatchObject({ status: 'completed', valid: true });
+    expect(multimon(agent.received)).toBe('');
+    const heard = multimon(rec.mixed);
+    expect(heard.length).toBeLessThanOrEqual(2);
+    expect(CARD.startsWith(heard)).toBe(true);
+    expect(wideDecode(rec.mixed).length).toBeLessThanOrEqual(2);
+    // held for the rest of the bridge: the capture's end resumes the agent call's recording, not this one
+    await waitFor(async () => (await h.app.services.calls.get(c.sid))?.handoff.recordingsHeld?.includes(other), 'the recording held for the bridge');
+    expect(statuses(c.sid, other)).toEqual(['in-progress', 'paused']);
+    expect(h.logs.text).not.toContain(CARD.slice(-8));
+    await c.hangup();
+  },
+);
 
 test('mid-bridge, a list Twilio will not give and a pause it refuses are logged, fail nothing (the call goes on, keys still masked), and a later key tries again: the recording is then held', async () => {
   const { c } = await call(MENU_THEN_BRIDGE, 0);
