@@ -27,10 +27,10 @@ export type BridgeState = 'holding' | 'dialing' | 'bridged' | 'ended';
 export interface BridgeEvents {
   key: [BridgeKey];
   /**
-   * the caller sounded a tone the bridge masks: each masked tone begun, a key reported or not (the
-   * masking net is wider than the key tracker: a keypad off frequency is masked, never reported),
-   * and under a blanket, where the flat tone never stops, each key reported. What the caller's
-   * own call holds in the clear (recording/bridge-guard.ts).
+   * the caller sounded a tone the bridge masks: each stretch its masking net marks, as it is
+   * marked, a key reported or not (the net is wider than the key tracker: a keypad off frequency
+   * is masked, never reported), under a blanket too. What the caller's own call holds in the
+   * clear (recording/bridge-guard.ts).
    */
   tone: [];
   bridged: [];
@@ -54,6 +54,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
   private readonly inFrame = Buffer.alloc(FRAME_BYTES);
   private readonly outFrame = Buffer.alloc(FRAME_BYTES);
   private tonesMasked = 0;
+  /** the caller path's tonesMarked as last seen: each new one is told as a `tone` */
+  private tonesMarked = 0;
   private blanket = false;
   /** tones masked outside a blanket: what metrics, logs and the audit trail may count */
   private tonesReported = 0;
@@ -74,8 +76,12 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.inFrame.write(payload, 'base64');
     const keys = this.path.process(this.inFrame, this.outFrame);
     if (keys > 0) this.emitKeys();
+    const marked = this.path.stats.tonesMarked;
+    if (marked !== this.tonesMarked) {
+      this.tonesMarked = marked;
+      this.emit('tone');
+    }
     const masked = this.path.stats.tonesMasked;
-    if ((masked !== this.tonesMasked && !this.blanket) || (keys > 0 && this.blanket)) this.emit('tone');
     if (masked !== this.tonesMasked) {
       // under a blanket the count and timing of key presses are hidden from /metrics too
       if (!this.blanket) {

@@ -23,6 +23,8 @@ export const EVENT_BURST_SAMPLES = 800;
 
 export interface CallerPathStats {
   tonesMasked: number;
+  /** stretches the masking net marked (Masker.stretchesMarked): a tone's, or an event's burst, as soon as it is found, under a blanket too */
+  tonesMarked: number;
   samplesReplaced: number;
   samplesProcessed: number;
   keysReported: number;
@@ -100,11 +102,12 @@ export class CallerPath {
   }
 
   /** Counters for metrics (one object, updated in place by every call) */
-  readonly stats: CallerPathStats = { tonesMasked: 0, samplesReplaced: 0, samplesProcessed: 0, keysReported: 0 };
+  readonly stats: CallerPathStats = { tonesMasked: 0, tonesMarked: 0, samplesReplaced: 0, samplesProcessed: 0, keysReported: 0 };
 
   private updateStats(): void {
     const s = this.stats;
     s.tonesMasked = this.masker.tonesMasked;
+    s.tonesMarked = this.masker.stretchesMarked;
     s.samplesReplaced = this.masker.samplesReplaced;
     s.samplesProcessed = this.processed;
     s.keysReported = this.tracker.reported;

@@ -50,6 +50,8 @@ export class Masker {
   private blanket = false;
 
   tonesMasked = 0;
+  /** stretches marked for masking (a mark that merged into the one before is not a new one), counted as they are marked, blanket or not */
+  stretchesMarked = 0;
   samplesReplaced = 0;
   /** marks that began before the first unemitted sample: their start could not be masked */
   lateMarks = 0;
@@ -71,6 +73,7 @@ export class Masker {
     this.replacing = false;
     this.blanket = false;
     this.tonesMasked = 0;
+    this.stretchesMarked = 0;
     this.samplesReplaced = 0;
     this.lateMarks = 0;
   }
@@ -128,6 +131,7 @@ export class Masker {
     this.qEnd[this.qTail] = end;
     this.qTrim[this.qTail] = trimmable ? 1 : 0;
     this.qTail = (this.qTail + 1) & QUEUE_MASK;
+    this.stretchesMarked++;
   }
 
   /** The tone behind the latest mark ended: replace only up to `end` (never un-mask emitted or event audio) */

@@ -175,9 +175,9 @@ describe('CallerPath: blanket, counters, reset', () => {
     const r = run(bytes, { path: p });
     expect(r.keys.map((k) => k.digit)).toEqual(['1']); // keys are still reported
     expect(r.replaced.slice(FADE_SAMPLES).every((f) => f === 1)).toBe(true);
-    expect(p.stats).toMatchObject({ samplesProcessed: bytes.length, samplesReplaced: bytes.length, keysReported: 1, tonesMasked: 1 });
+    expect(p.stats).toMatchObject({ samplesProcessed: bytes.length, samplesReplaced: bytes.length, keysReported: 1, tonesMasked: 1, tonesMarked: 1 });
     p.reset();
-    expect(p.stats).toEqual({ tonesMasked: 0, samplesReplaced: 0, samplesProcessed: 0, keysReported: 0 });
+    expect(p.stats).toEqual({ tonesMasked: 0, tonesMarked: 0, samplesReplaced: 0, samplesProcessed: 0, keysReported: 0 });
     const again = run(bytes, { path: p });
     expect(again.keys.map((k) => k.digit)).toEqual(['1']);
     expect(again.replaced.filter((f) => f === 1).length).toBeLessThan(ms(150));
