@@ -32,7 +32,7 @@ const elements = [
   ...DOMAIN.map((d) => ({ type: domainType(d), partialMatch: false, pattern: `src/${d}/**` })),
   ...EDGES.map((e) => ({ type: edgeType(e), partialMatch: false, pattern: `src/${e}/**` })),
   // the composition root: app.ts and the parts it is split into (its checks, its HTTP server, its routes), the types of what it takes and builds, and what it builds to start and stop live calls together
-  { type: 'app', mode: 'full', pattern: 'src/{app,app-checks,app-http,app-routes,live-calls,services}.ts' },
+  { type: 'app', mode: 'full', pattern: 'src/{app,app-checks,app-http,app-privacy,app-routes,live-calls,services}.ts' },
   // the process: server.ts, and the steps of its stop
   { type: 'server', mode: 'full', pattern: 'src/{server,process-stop}.ts' },
   { type: 'tools', partialMatch: false, pattern: ['tools/**', 'scripts/**'] },

@@ -2,7 +2,8 @@
  * buildApp(config) assembles the whole service from its parts; server.ts only does process
  * things (listen, signals). Tests build the real app with a private store prefix and read its
  * real log stream. What it checks and says of its configuration is app-checks.ts's, the HTTP
- * server and what runs before every route app-http.ts's, the routes app-routes.ts's.
+ * server and what runs before every route app-http.ts's, the routes app-routes.ts's, subject
+ * access and erasure with their queues app-privacy.ts's.
  */
 import type { FastifyInstance } from 'fastify';
 import { createSecretKey, hkdfSync } from 'node:crypto';
@@ -32,11 +33,12 @@ import { RestCheck } from './twilio/rest-check';
 import { DialOffers } from './twilio/dial-offer';
 import { bridgeTwiml } from './twilio/twiml';
 import { parseKeyRing, Vault } from './vault';
-import { ErasureQueue, loadProcessors, ProcessorDelivery } from './processors';
-import { PrivacyService, RecordingErasureQueue, recordingRemover, subjectHash as hashSubject } from './privacy';
+import { loadProcessors, ProcessorDelivery } from './processors';
+import { subjectHash as hashSubject } from './privacy';
 import { DropinService } from './dropin/service';
 import { loadCheckedFlows, reportBuilt, warnOfSettings, warnOfWeakSecrets } from './app-checks';
 import { CONNECTION_TIMEOUT_MS, createHttp, registerBeforeRoutes, REQUEST_TIMEOUT_MS } from './app-http';
+import { buildPrivacy } from './app-privacy';
 import { registerRoutes } from './app-routes';
 import type { BuildOptions, Services } from './services';
 
@@ -187,55 +189,24 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         .catch((err: unknown) => log.warn({ callSid, processor, err: errFields(err) }, 'processor result not published'));
     },
   });
-  // erasures a processor has not acknowledged yet, kept (a body naming the caller sealed with the vault's keys) and retried by any instance
-  const erasureQueue = new ErasureQueue({
+  // erasure and access (GDPR), with the queues that keep what a processor or Twilio did not take yet
+  const { privacy, erasureQueue, recordingQueue } = buildPrivacy({
+    config,
+    opts,
     store,
     keys,
-    vaultKeys: keyRing,
+    keyRing,
     processors,
-    log,
-    backoff: opts.erasureRetryBackoff,
-    pollMs: opts.erasurePollMs,
-    onOutcome: (processor, status) => metrics.erasureForwards.inc({ processor, outcome: status }),
-  });
-  // ERASE_RECORDINGS: a recording Twilio does not delete yet (its call still up, or still processed) is kept and tried again by any instance
-  const removeRecording = config.eraseRecordings ? recordingRemover(twilioClient) : undefined;
-  const recordingQueue = removeRecording
-    ? new RecordingErasureQueue({
-        store,
-        keys,
-        vaultKeys: keyRing,
-        accountSid: config.twilio.accountSid,
-        remove: removeRecording,
-        audit,
-        log,
-        backoff: opts.recordingErasureBackoff,
-        windowMs: opts.recordingErasureWindowMs,
-        pollMs: opts.recordingErasurePollMs,
-        onOutcome: (outcome) => metrics.recordingErasures.inc({ outcome }),
-      })
-    : undefined;
-  const privacy = new PrivacyService({
     calls,
     vault,
     audit,
-    store,
-    keys,
-    processors,
     replay,
-    subjectSecret: subjectKeyObject,
+    subjectKey: subjectKeyObject,
     log,
-    erasureBackoff: opts.erasureBackoff,
-    erasureQueue,
-    // processor: a name from PROCESSORS_FILE, a fixed vocabulary; only what was sent (or tried) is counted
-    onForwarded: (processor, status) => {
-      if (status === 'forwarded' || status === 'failed') metrics.erasureForwards.inc({ processor, outcome: status });
-    },
-    onLeft: leftActive,
-    // a live call erased with no agent on it: ended by the service, its one call.ended (callSid and status, nothing of the caller)
-    onEnded: (callSid) => events.publish({ type: 'call.ended', callSid, status: 'canceled' }),
-    // ERASE_RECORDINGS: the caller's recordings at Twilio go with the erasure; unset, the receipt names them and they stay
-    ...(removeRecording ? { removeRecording, recordingQueue, onRecordingErasure: (outcome) => metrics.recordingErasures.inc({ outcome }) } : {}),
+    metrics,
+    twilioClient,
+    leftActive,
+    events,
   });
   // a bridge lost with the instance holding it is taken up by another: only where there can be another (twilio/bridge-lost.ts)
   const failover = config.redisUrl !== undefined;
