@@ -1,8 +1,8 @@
 /**
  * `GET /agent/ws`: authenticate with the first message, then the agent's events live. One
  * subscription to the event bus per instance fans events out to the sockets on this instance;
- * the per-call rule is applied to every event for every socket (the session is loaded once per
- * event). Client messages are the same actions as the REST API. What one socket may cost the
+ * the per-call rule (socket-visibility.ts) is applied to every event for every socket (the
+ * session is loaded once per event). Client messages are the same actions as the REST API. What one socket may cost the
  * instance (its unsent bytes, its message rate, its requests at once), and how many one `sub`
  * may hold open, is socket-limits.ts's.
  */
@@ -12,14 +12,14 @@ import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
 import type { AgentEvent, CallEvent, EventBus, SessionBus } from '../bus';
 import { AgentErrors, isTonewallError, RequestErrors } from '../errors';
 import type { AgentActions } from './actions';
-import { canSee, type Principal, type TokenAuth, type VisibleCall } from '../auth/tokens';
+import type { Principal, TokenAuth } from '../auth/tokens';
 import { tokenDigest } from '../auth/revocations';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
+import { heard, visible, type Listener } from './socket-visibility';
 import {
   CLOSE_POLICY_VIOLATION,
   CLOSE_TOO_MANY_SOCKETS,
@@ -50,27 +50,16 @@ export interface AgentSocketDeps {
   limits?: Partial<SocketLimits>;
 }
 
-interface Client {
+/** an authenticated socket: its principal, actor and the calls it was told of are socket-visibility.ts's */
+interface Client extends Listener {
   socket: WebSocket;
-  principal: Principal;
   /** the digest its token is revoked by (auth/revocations.ts), never the token */
   token: string;
-  /** the principal as the audit trail names them (`<role>:<digest>`), made once at authentication */
-  actor: string;
-  /**
-   * The calls this socket was told of and not yet told the end of, oldest first: a call whose
-   * record was erased while live is no one's to see any more, but its end still reaches the
-   * panels that show it, so none keeps showing a call that is over.
-   */
-  heard: Set<string>;
   /** client messages it may still send now (socket-limits.ts MESSAGES_PER_SECOND) */
   bucket: TokenBucket;
   /** its requests being served (socket-limits.ts MAX_REQUESTS_IN_FLIGHT) */
   inFlight: number;
 }
-
-/** calls a socket remembers having been told of; past it, the oldest is forgotten */
-const HEARD_MAX = 4096;
 
 /** client messages are a few hundred bytes; anything far larger is answered as malformed, unread */
 const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
@@ -139,48 +128,6 @@ const SIGNED_OUT_KEPT_MS = 60_000;
 
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** the call as it stood while offered: who could see it then (canSee) was offered it */
-function asOffered(s: CallSession): VisibleCall {
-  return { state: 'offered', handoff: { mode: s.handoff.mode, to: s.handoff.to } };
-}
-
-/**
- * The per-call rule for an event: an agent sees an offer of a call with no handoff.to only while
- * it is offered (canSee). The end of the offer still reaches everyone it was offered to, so no
- * panel keeps offering a call no one can take: `handoff.taken` goes to those it was offered to
- * who no longer see the call (the agents who did not take it; the taker and supervisors see it
- * on, and hear `call.bridged`), and the `call.ended` of a call that ended offered (the caller hung
- * up, the hold timed out) to everyone it was offered to. These are decided from the call's record
- * as every instance reads it, so they hold for the sockets on every instance; a socket is never
- * told of a call that was not offered to it. An event for a call whose record is gone goes to
- * supervisors only, but for its end and a capture's progress and end, which also go to every
- * socket that was told of the call (Client.heard), and the call's end to the agent who accepted it
- * (the end of a bridge whose record an erasure took names them, by actor).
- */
-function visible(c: Client, event: CallEvent, session: CallSession | null): boolean {
-  if (session) {
-    if (event.type === 'handoff.taken') return canSee(c.principal, asOffered(session)) && !canSee(c.principal, session);
-    if (canSee(c.principal, session)) return true;
-    return event.type === 'call.ended' && session.state === 'ended' && session.endedFrom === 'offered' && canSee(c.principal, asOffered(session));
-  }
-  if (c.principal.role !== 'agent') return event.type !== 'handoff.taken';
-  if (event.type === 'call.ended') return c.heard.has(event.callSid) || (event.agent !== undefined && event.agent === c.actor);
-  // a capture the socket was told of, whose record went under it (the store restarted empty, an
-  // erasure): its progress and end still reach the panel showing it, which would show it running
-  return event.type.startsWith('capture.') && c.heard.has(event.callSid);
-}
-
-function heard(c: Client, event: CallEvent): void {
-  // the offer or the call is over for this socket: nothing more of it is owed to it
-  if (event.type === 'call.ended' || event.type === 'handoff.taken') {
-    c.heard.delete(event.callSid);
-    return;
-  }
-  c.heard.delete(event.callSid);
-  c.heard.add(event.callSid);
-  if (c.heard.size > HEARD_MAX) c.heard.delete(c.heard.values().next().value as string);
-}
 
 export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
   return async (app) => {
