@@ -62,6 +62,11 @@ export class EmbeddedStore implements Store {
     return this.typed(key, 'string')?.value ?? null;
   }
 
+  async getMany(keys: string[]) {
+    this.check();
+    return keys.map((key) => this.typed(key, 'string')?.value ?? null);
+  }
+
   async set(key: string, value: string, ttlSeconds: number) {
     this.check();
     this.apply({ op: 'set', key, value, ttlSeconds });

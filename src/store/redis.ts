@@ -143,6 +143,11 @@ export class RedisStore implements Store {
     return this.run(() => this.answered(this.client.get(key)));
   }
 
+  getMany(keys: string[]) {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.run(() => this.answered(this.client.mget(...keys)));
+  }
+
   async set(key: string, value: string, ttlSeconds: number) {
     await this.run(() => this.answered(this.client.set(key, value, 'EX', ttlSeconds)));
   }

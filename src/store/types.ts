@@ -46,6 +46,8 @@ export type MessageHandler = (message: string) => void;
 export interface Store {
   readonly kind: 'redis' | 'embedded';
   get(key: string): Promise<string | null>;
+  /** GET of several keys in one round trip (MGET), in the order asked; a key absent is null */
+  getMany(keys: string[]): Promise<(string | null)[]>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** SET NX: true when this call created the key (single-use tokens, first-accept-wins, replay guards) */
   setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;

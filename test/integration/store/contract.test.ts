@@ -55,6 +55,13 @@ describe.each(makers)('store contract: %s', (name, make) => {
     expect(await store.ttl(k('a'))).toBe(-2);
   });
 
+  test('getMany reads several keys at once, in the order asked, an absent one null', async () => {
+    expect(await store.getMany([])).toEqual([]);
+    await store.set(k('m1'), 'one', 60);
+    await store.set(k('m2'), 'two', 60);
+    expect(await store.getMany([k('m2'), k('none'), k('m1')])).toEqual(['two', null, 'one']);
+  });
+
   test('values expire after their TTL', async () => {
     await store.set(k('short'), 'x', 1);
     await store.sadd(k('sshort'), 'm', 1);
