@@ -231,8 +231,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const dropinEnded = (callSid: string, status?: string) => dropin.callEnded(callSid, (s) => (s.dropin ? runner.flowOf(s) : undefined), status);
   dropin.setEndedHandler(dropinEnded);
-  // a token signed out is refused until its exp: one store read per authenticated request (auth/revocations.ts); its use is logged by actor
-  const revocations = new TokenRevocations(store, keys, CLOCK_TOLERANCE_MS);
+  // a token signed out, or unused for AGENT_IDLE_TIMEOUT_SECONDS, is refused: one store read per authenticated request (auth/revocations.ts, auth/idle.ts); its use is logged by actor
+  const idle = { idleSeconds: config.agentIdleTimeoutSeconds, now: opts.now && (() => opts.now!().getTime()) };
+  const revocations = new TokenRevocations(store, keys, CLOCK_TOLERANCE_MS, idle);
   const auth = new TokenAuth(config.agentJwtSecret, { ...config.jwt, revocations, actor: (p) => audit.actor(p) });
   // a recording another application starts on the caller's call during a bridge: paused at the caller's next key
   const bridgeGuard = new BridgeRecordingGuard({

@@ -16,6 +16,9 @@ export const clientMessage = z.discriminatedUnion('type', [
   captureRequestSchema.extend({ type: z.literal('capture.start'), callSid }).strict(),
   // CONTRACT §5 names no capture on a cancel: without captureId it is the call's running one (actions.ts)
   z.object({ type: z.literal('capture.cancel'), callSid, captureId: z.string().min(1).max(64).optional() }).strict(),
+  // the agent is at the panel (a key or the pointer): a use of the token that keeps the service's
+  // idle limit (auth/idle.ts) from ending it while the agent reads without clicking; no answer
+  z.object({ type: z.literal('activity') }).strict(),
 ]);
 export type ClientMessage = z.infer<typeof clientMessage>;
 

@@ -186,28 +186,34 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
      * refused here (after that the store's record refuses it).
      */
     const signedOut = new Map<string, number>();
-    const endSessions = (digest: string) => {
+    /** closes the sockets of a token signed out, or left idle on every instance (auth/idle.ts): the store refuses it from now on */
+    const endSessions = (digest: string, why: 'revoked' | 'idle' = 'revoked') => {
       const now = Date.now();
       for (const [t, until] of signedOut) if (until <= now) signedOut.delete(t);
-      signedOut.set(digest, now + SIGNED_OUT_KEPT_MS);
+      if (why === 'revoked') signedOut.set(digest, now + SIGNED_OUT_KEPT_MS);
       for (const c of clients) {
         if (c.token !== digest) continue;
         clients.delete(c);
-        d.log.info({ actor: c.actor, role: c.principal.role, reason: 'signed-out' }, 'agent socket closed');
-        c.socket.close(CLOSE_UNAUTHORIZED, 'signed out');
+        d.log.info({ actor: c.actor, role: c.principal.role, reason: why === 'idle' ? 'idle' : 'signed-out' }, 'agent socket closed');
+        c.socket.close(CLOSE_UNAUTHORIZED, why === 'idle' ? 'idle' : 'signed out');
       }
     };
     const stopSessions = await d.sessions.subscribe((e) => endSessions(e.token));
     const isSignedOut = (digest: string) => (signedOut.get(digest) ?? 0) > Date.now();
-    // the news can be missed (a subscription down as it went out): the open sockets' tokens are read
-    // against the store now and then, so a signed-out one stops hearing events within the interval;
-    // a store that cannot answer leaves them open (each request they send is checked, and fails)
+    // the news can be missed (a subscription down as it went out), and a token goes idle with no news:
+    // the open sockets' tokens are read against the store now and then (no use: events heard are
+    // none), so a signed-out or idle one stops hearing events within the interval; a store that
+    // cannot answer leaves them open (each request they send is checked, and fails)
     let checking = false;
     const recheck = setInterval(() => {
       if (checking || clients.size === 0) return;
       checking = true;
-      const digests = new Set([...clients].map((c) => c.token));
-      Promise.all([...digests].map(async (t) => ((await d.auth.isRevoked(t)) ? endSessions(t) : undefined)))
+      const tokens = new Map([...clients].map((c) => [c.token, c.principal.exp]));
+      const check = async ([t, exp]: [string, number]) => {
+        const standing = await d.auth.standing(t, exp, false);
+        if (standing !== 'good') endSessions(t, standing);
+      };
+      Promise.all([...tokens].map(check))
         .catch((err: unknown) => d.log.warn({ err: errFields(err) }, 'agent socket tokens not re-checked'))
         .finally(() => (checking = false));
     }, limits.revocationCheckMs);
@@ -221,12 +227,16 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
 
     const serve = async (client: Client, msg: ClientMessage) => {
       // signed out since it was let in, and the news missed (a subscription down as it went out, or
-      // a publish that failed after the store filed it): the store's record ends it here, unserved
-      if (await d.auth.isRevoked(client.token)) {
-        endSessions(client.token);
+      // a publish that failed after the store filed it), or idle: the store's record ends it here,
+      // unserved. A client message is a use of the token: its idle clock starts again.
+      const standing = await d.auth.standing(client.token, client.principal.exp, true);
+      if (standing !== 'good') {
+        endSessions(client.token, standing);
         return;
       }
       switch (msg.type) {
+        case 'activity':
+          return;
         case 'handoff.accept':
           await d.actions.accept(client.principal, msg.callSid);
           return;
@@ -382,7 +392,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
           // the contract's name where it has one, as the HTTP API answers (app-http.ts)
           const code = isTonewallError(e) ? (e.wireCode ?? e.code) : RequestErrors.internal.code;
           if (!isTonewallError(e)) d.log.error({ err: errFields(e) }, 'agent socket message failed');
-          send(current, { type: 'error', message, code, request: parsed.data.type, callSid: parsed.data.callSid });
+          send(current, { type: 'error', message, code, request: parsed.data.type, callSid: 'callSid' in parsed.data ? parsed.data.callSid : null });
         };
         if (current.inFlight >= limits.maxInFlight) {
           answer(AgentErrors.socketBusy());

@@ -8,7 +8,7 @@ import { createSigner, createVerifier } from 'fast-jwt';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AuthErrors, Errors } from '../errors';
-import { tokenDigest, type TokenRevocations } from './revocations';
+import { tokenDigest, type TokenRevocations, type TokenStanding } from './revocations';
 
 export const ROLES = ['agent', 'supervisor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -49,8 +49,9 @@ export interface TokenAuthOptions {
   /** when set, the token's `iss` must equal it */
   issuer?: string;
   /**
-   * the tokens signed out before their exp (app.ts always gives them): each authentication reads
-   * the store once. Without them (tests of a route alone) no token is revoked, and revoke() fails.
+   * the tokens signed out before their exp, and left idle (app.ts always gives them): each
+   * authentication reads the store once. Without them (tests of a route alone) no token is revoked
+   * or idle, and revoke() fails.
    */
   revocations?: TokenRevocations;
   /** how a log line names a signed-out token's holder when it is refused (AuditTrail.actor): never its `sub` */
@@ -121,27 +122,31 @@ export class TokenAuth {
 
   /**
    * What a request or a socket is let in by: the token verified, then the store asked whether it
-   * was signed out (401 if so, as any token refused). A store that cannot answer fails the request.
-   * A signed-out token's use is written to `log`, its holder named by actor (PCI DSS 10.2.1): a
-   * copy used after the sign-out is a sign of a stolen one.
+   * was signed out or left idle past AGENT_IDLE_TIMEOUT_SECONDS (auth/idle.ts; one read for both):
+   * 401 if so, as any token refused, an expired one's answer. This use restarts its idle clock. A
+   * store that cannot answer fails the request. A signed-out or idle token's use is written to
+   * `log`, its holder named by actor (PCI DSS 10.2.1): a copy used after the sign-out, or long
+   * after its holder left it, is a sign of a stolen one.
    */
   async authenticate(token: string, log?: RefusalLog): Promise<Principal> {
     const p = this.verify(token);
-    if (this.revocations && (await this.revocations.isRevoked(tokenDigest(token)))) {
-      log?.info({ ...(this.actor ? { actor: this.actor(p) } : {}), role: p.role }, 'signed-out token refused');
+    const standing = await this.standing(tokenDigest(token), p.exp, true);
+    if (standing !== 'good') {
+      log?.info({ ...(this.actor ? { actor: this.actor(p) } : {}), role: p.role }, standing === 'revoked' ? 'signed-out token refused' : 'idle token refused');
       throw Errors.unauthorized();
     }
     return p;
   }
 
   /**
-   * Whether the token filed under `digest` (auth/revocations.ts tokenDigest) was signed out: what
-   * a socket let in before is re-checked by before each request it sends, so one whose sign-out
-   * news it missed (its instance's subscription down when it went out) acts no more. A store that
-   * cannot answer throws.
+   * What the store says of the token filed under `digest` (auth/revocations.ts tokenDigest) and
+   * expiring at `exp`: what a socket let in before is re-checked by before each request it sends
+   * (`use`: its idle clock starts again) and now and then while it only listens (no use), so one
+   * whose sign-out news it missed (its instance's subscription down when it went out), or whose
+   * token went idle, acts no more. A store that cannot answer throws.
    */
-  async isRevoked(digest: string): Promise<boolean> {
-    return this.revocations ? this.revocations.isRevoked(digest) : false;
+  async standing(digest: string, exp: number, use: boolean): Promise<TokenStanding> {
+    return this.revocations ? this.revocations.standing(digest, exp, use) : 'good';
   }
 
   /** reads `Authorization: Bearer <jwt>` and authenticates it */

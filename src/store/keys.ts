@@ -53,6 +53,8 @@ export interface Keys {
   callSweep(): string;
   /** an agent token signed out before its exp, by a digest of it (auth/revocations.ts), never the token */
   revokedToken(digest: string): string;
+  /** an agent token's last use, by the same digest (auth/idle.ts), never the token */
+  tokenActive(digest: string): string;
   /** sessions ended, to every instance: their sockets close (bus/sessions.ts) */
   sessionsChannel(): string;
   /** call events, to every instance (bus/events.ts) */
@@ -103,6 +105,7 @@ export function makeKeys(prefix = 'tw:'): Keys {
     dropinResults: () => k('dropin', 'results'),
     callSweep: () => k('sweep', 'calls'),
     revokedToken: (digest: string) => k('revoked', digest),
+    tokenActive: (digest: string) => k('active', digest),
     sessionsChannel: () => k('ch', 'sessions'),
     eventsChannel: () => k('ch', 'events'),
     instanceChannel: (instanceId: string) => k('ch', 'instance', instanceId),

@@ -100,7 +100,10 @@ it('files a digest of the token until its exp (and the clock tolerance), never t
   const before = new Set((await scanRedis(a.keyPrefix)).map((k) => k.key));
   expect((await api(b, 'POST', '/v1/session/signout', tok)).status).toBe(204);
   const keys = await scanRedis(a.keyPrefix);
-  const revoked = keys.filter((k) => !before.has(k.key));
+  const added = keys.filter((k) => !before.has(k.key));
+  // besides the token's last use (auth/idle.ts: the sign-out was its first), by the same digest
+  expect(added.filter((k) => !k.key.includes(':revoked:')).map((k) => k.key)).toEqual([expect.stringMatching(new RegExp(`:active:${tokenDigest(tok)}$`))]);
+  const revoked = added.filter((k) => k.key.includes(':revoked:'));
   expect(revoked).toHaveLength(1);
   expect(revoked[0].key).toMatch(/:revoked:[A-Za-z0-9_-]{43}$/);
   const ttl = 600 + CLOCK_TOLERANCE_MS / 1000;
