@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { makeFlowsDir } from './agents';
 import { startHarness, type Harness } from './harness';
+import type { BuildOptions } from '../../src/services';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -37,13 +38,14 @@ export async function pageWithSockets(browser: Browser): Promise<Page> {
 /**
  * A panel test file's service on the agent flows (makeFlowsDir) and one Chromium, for the whole
  * file: started before its tests, closed with its flows directory after; both read once it ran.
- * `env`: variables of the file's own for the service (AGENT_IDLE_TIMEOUT_SECONDS).
+ * `env`: variables of the file's own for the service (AGENT_IDLE_TIMEOUT_SECONDS); `build`: its
+ * build options (a socket limit lowered).
  */
-export function panelSuite(opts: { env?: Record<string, string> } = {}): { readonly h: Harness; readonly browser: Browser } {
+export function panelSuite(opts: { env?: Record<string, string>; build?: Partial<BuildOptions> } = {}): { readonly h: Harness; readonly browser: Browser } {
   const suite = {} as { h: Harness; browser: Browser; flowsDir: string };
   beforeAll(async () => {
     suite.flowsDir = makeFlowsDir();
-    suite.h = await startHarness({ flowsDir: suite.flowsDir, env: opts.env });
+    suite.h = await startHarness({ flowsDir: suite.flowsDir, env: opts.env, build: opts.build });
     suite.browser = await launchChromium();
   }, 30_000);
   afterAll(async () => {

@@ -267,14 +267,24 @@ export const PANEL_SCRIPT = `
   if (!(idleSeconds >= 1 && idleSeconds <= 900)) idleSeconds = 900;
   var IDLE_MS = idleSeconds * 1000, IDLE_WARN_MS = Math.min(60000, IDLE_MS / 4), lastInput = 0, idleTimer = null, idleWarned = false;
   function idleWords() { return idleSeconds % 60 === 0 ? idleSeconds / 60 + (idleSeconds === 60 ? ' minute' : ' minutes') : idleSeconds + (idleSeconds === 1 ? ' second' : ' seconds'); }
+  // the panel's own idle sign-out, or the service's (a socket closed 4401 'idle': the token went unused there)
+  function idleText() { return 'signed out: no activity for ' + idleWords() + ', sign in again'; }
   function watchIdle() {
     clearTimeout(idleTimer); idleTimer = null;
     if (!token) return;
     var idle = Date.now() - lastInput;
-    if (idle >= IDLE_MS) { endSession('signed out: no activity for ' + idleWords() + ', sign in again'); return; }
+    if (idle >= IDLE_MS) { endSession(idleText()); return; }
     if (idle < IDLE_MS - IDLE_WARN_MS) { idleTimer = setTimeout(watchIdle, IDLE_MS - IDLE_WARN_MS - idle); return; }
     if (!idleWarned) { idleWarned = true; status('no activity: signing out in ' + Math.ceil((IDLE_MS - idle) / 1000) + ' s unless you press a key or move the pointer', true); }
     idleTimer = setTimeout(watchIdle, IDLE_MS - idle);
+  }
+  // the service keeps the idle limit too, for every copy of the token: an input is told to it as
+  // {"type":"activity"} on the socket, at most once a minute (a quarter of the idle time when
+  // shorter), so an agent who reads without clicking is not ended there first; an event is no input
+  var ACTIVITY_MS = Math.min(60000, IDLE_MS / 4), lastActivity = 0;
+  function activity() {
+    if (!ws || ws.readyState !== 1 || Date.now() - lastActivity < ACTIVITY_MS) return;
+    lastActivity = Date.now(); ws.send(JSON.stringify({ type: 'activity' }));
   }
   // the timer reads lastInput when it fires: an input only notes its time (a moving pointer sends many)
   function input() {
@@ -282,6 +292,7 @@ export const PANEL_SCRIPT = `
     if (Date.now() - lastInput >= IDLE_MS) { watchIdle(); return; }
     lastInput = Date.now();
     if (idleWarned) { idleWarned = false; status('signed in', false); }
+    activity();
   }
   ['keydown', 'pointerdown', 'pointermove', 'wheel'].forEach(function (t) { document.addEventListener(t, input, { capture: true, passive: true }); });
   document.addEventListener('visibilitychange', function () { if (token) watchIdle(); });
@@ -290,7 +301,7 @@ export const PANEL_SCRIPT = `
   function signOut(why, good) {
     token = null;
     if (ws) { ws.onclose = null; ws.close(); ws = null; }
-    clearTimeout(reconnect); clearInterval(poll); clearTimeout(idleTimer); reconnect = null; poll = null; idleTimer = null; retries = 0; idleWarned = false;
+    clearTimeout(reconnect); clearInterval(poll); clearTimeout(idleTimer); reconnect = null; poll = null; idleTimer = null; retries = 0; idleWarned = false; lastActivity = 0;
     calls = {}; heard = []; selected = null; capture = null; payment = null;
     var l = $('log'); while (l.firstChild) l.removeChild(l.firstChild);
     $('connection').textContent = 'offline';
@@ -324,7 +335,7 @@ export const PANEL_SCRIPT = `
     ws.onmessage = function (m) { var e; try { e = JSON.parse(m.data); } catch (x) { return; } onEvent(e); };
     ws.onclose = function (c) {
       $('connection').textContent = 'offline';
-      if (c.code === 4401) { signOut(expired() ? 'signed out: your token expired, paste a new one' : 'signed out: token refused'); return; }
+      if (c.code === 4401) { signOut(c.reason === 'idle' ? idleText() : expired() ? 'signed out: your token expired, paste a new one' : 'signed out: token refused'); return; }
       if (c.code === 4429) { status('not connected: too many panels open for this agent; close one and reload', true); return; }
       status('disconnected: reconnecting', true);
       reconnect = setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries++)));
