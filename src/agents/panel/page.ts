@@ -45,14 +45,23 @@ export const PANEL_SCRIPT = `
   // dropped: it would show a call again on a panel that was cleared. A refused token (401: it ended,
   // or never held) ends the session.
   var never = function () { return new Promise(function () {}); };
-  function api(method, path, body) {
+  function request(method, path, body) {
     var sent = token;
     return fetch(path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + sent }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
       .then(function (r) { return r.json().catch(function () { return {}; }).then(function (j) {
         if (token !== sent) return never();
         if (r.status === 401) { signOut(refusedText()); return never(); }
+        if ($('status').textContent === UNREACHABLE) status('', false);
         return { status: r.status, body: j };
       }); });
+  }
+  // a request that got no answer (the network, the service down) is said in the status line, and
+  // what asked for it goes no further: the panel stays as it was, every button as it was, to try
+  // again. Only the sign-in reads the failure itself (request), to say it could not check the token.
+  var UNREACHABLE = 'the service could not be reached; try again';
+  function api(method, path, body) {
+    var sent = token;
+    return request(method, path, body).then(null, function () { if (token === sent) status(UNREACHABLE, true); return never(); });
   }
   // a re-read's answer overtaken by a later one's is dropped; a processor.result heard after it was
   // asked is newer than what it holds (the service keeps a result on the call before telling it)
@@ -350,7 +359,7 @@ export const PANEL_SCRIPT = `
     var t = $('token').value.trim(); $('token').value = '';
     if (!t) return;
     token = t; lastInput = Date.now(); idleWarned = false; watchIdle();
-    api('GET', '/v1/calls').then(function (r) {
+    request('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { signInFailed(r.status); return; }
       status('signed in', false); connect(); refresh(); render();
       // what changes with no event to this panel is re-read now and then; an offer taken or ended
