@@ -23,6 +23,7 @@ import { TwilioErrors } from './errors/twilio';
 import { VaultErrors } from './errors/vault';
 
 export { TonewallError, isTonewallError, type Coded, type ErrorExtras, type TonewallErrorOptions } from './errors/base';
+export { MalformedJsonBody, refuseMalformedBody } from './errors/request';
 export {
   AgentErrors,
   AuditErrors,

@@ -5,7 +5,8 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { CallRepository } from '../calls/repository';
 import { type AgentActions, visibleCall } from './actions';
-import { canSee, type TokenAuth } from '../auth/tokens';
+import { canSee, type Principal, type TokenAuth } from '../auth/tokens';
+import { MalformedJsonBody, refuseMalformedBody } from '../errors';
 import { noStore } from '../security-headers';
 import { schemas } from './schemas';
 import { callView } from './views';
@@ -28,6 +29,14 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
     const principal = (req: FastifyRequest) => d.auth.fromRequest(req);
     // bodies and params are parsed in the handlers, after 401 and 404 (see schemas.ts)
     const opts = <S>(schema: S) => ({ schema, attachValidation: true });
+    // a body that did not parse (ops/json-body.ts): 400, once the token (401) and the call (404) hold
+    const bodyOf = async (req: FastifyRequest<CallParams>, p: Principal): Promise<unknown> => {
+      if (req.body instanceof MalformedJsonBody) {
+        await visibleCall(d.calls, p, req.params.callSid);
+        refuseMalformedBody(req.body);
+      }
+      return req.body;
+    };
 
     app.get('/v1/calls', opts(schemas.listCalls), async (req) => {
       const p = await principal(req);
@@ -42,12 +51,13 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
 
     app.post<CallParams>('/v1/calls/:callSid/accept', opts(schemas.accept), async (req) => {
       const p = await principal(req);
+      await bodyOf(req, p);
       return d.actions.accept(p, req.params.callSid);
     });
 
     app.post<CallParams>('/v1/calls/:callSid/captures', opts(schemas.startCapture), async (req, reply) => {
       const p = await principal(req);
-      const started = await d.actions.startCapture(p, req.params.callSid, req.body);
+      const started = await d.actions.startCapture(p, req.params.callSid, await bodyOf(req, p));
       return reply.code(201).send(started);
     });
 
@@ -58,13 +68,14 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
 
     app.delete<CaptureParams>('/v1/calls/:callSid/captures/:captureId', opts(schemas.cancelCapture), async (req) => {
       const p = await principal(req);
+      await bodyOf(req, p);
       return d.actions.cancelCapture(p, req.params.callSid, req.params.captureId);
     });
 
     // agent-assisted payments: Twilio's Payments subresource on tonewall's captures (captures/payments.ts)
     app.post<CallParams>('/v1/calls/:callSid/payments', opts(schemas.startPayment), async (req, reply) => {
       const p = await principal(req);
-      return reply.code(201).send(await d.actions.startPayment(p, req.params.callSid, req.body));
+      return reply.code(201).send(await d.actions.startPayment(p, req.params.callSid, await bodyOf(req, p)));
     });
 
     app.get<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.getPayment), async (req) => {
@@ -74,7 +85,7 @@ export function agentRoutes(d: AgentRouteDeps): FastifyPluginAsync {
 
     app.post<PaymentParams>('/v1/calls/:callSid/payments/:paymentId', opts(schemas.updatePayment), async (req) => {
       const p = await principal(req);
-      return d.actions.updatePayment(p, req.params.callSid, req.params.paymentId, req.body);
+      return d.actions.updatePayment(p, req.params.callSid, req.params.paymentId, await bodyOf(req, p));
     });
   };
 }

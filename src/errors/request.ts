@@ -13,3 +13,18 @@ export const RequestErrors = {
   conflict: coded('TW_ERR_CONFLICT', 'conflict', 409),
   timeout: coded('TW_ERR_TIMEOUT', 'timed out', 504),
 } as const;
+
+/**
+ * A JSON body that did not parse, on a route of the agent API or §7 (ops/json-body.ts): held as
+ * the request's body instead of answered at once, so the route's own 401, 403 and 404 come first
+ * (CONTRACT §5: a call the token may not see is 404 before any other check) and its 400 after.
+ * `reason` is the parser's fixed text, never the body.
+ */
+export class MalformedJsonBody {
+  constructor(readonly reason: string) {}
+}
+
+/** the 400 a route answers for a body that did not parse, once its own checks passed; else nothing */
+export function refuseMalformedBody(body: unknown): void {
+  if (body instanceof MalformedJsonBody) throw RequestErrors.invalid({ detail: body.reason });
+}
