@@ -25,8 +25,9 @@ const claimsSchema = z
       .regex(/^(client:[\w.@-]+|sip:.+|\+[1-9]\d{6,14})$/)
       .optional(),
     role: z.enum(ROLES),
-    exp: z.number().int(),
-    iat: z.number().int().optional(),
+    // NumericDates (RFC 7519 §2): seconds, not necessarily whole ones (`Date.now() / 1000 + 3600`)
+    exp: z.number().finite(),
+    iat: z.number().finite().optional(),
   })
   // an agent's token is for taking calls, and its endpoint is also what a flow's handoff.to names (canSee)
   .refine((c) => c.role !== 'agent' || c.endpoint !== undefined, { path: ['endpoint'], message: 'an agent token must name its endpoint' });
