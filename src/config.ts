@@ -8,10 +8,12 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { ACCOUNT_SID } from './sids';
 
+/** an http(s) URL: the REST client speaks HTTP, so ftp:// or file:// would only fail at the first pause */
 const url = (name: string) =>
   z
     .string({ required_error: `${name} is required` })
     .url(`${name} must be an absolute URL`)
+    .refine((u) => /^https?:\/\//i.test(u), `${name} must be an http:// or https:// URL`)
     .transform((u) => u.replace(/\/+$/, ''));
 
 /**

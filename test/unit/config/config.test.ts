@@ -46,6 +46,20 @@ describe('loadConfig: issue 11 variables', () => {
     expect(loadConfig({ ...base, AGENT_IDLE_TIMEOUT_SECONDS: '1' }).agentIdleTimeoutSeconds).toBe(1);
   });
 
+  test.each(['ftp://api.twilio.com', 'file:///etc/passwd', 'ws://127.0.0.1:9'])(
+    'TWILIO_API_BASE_URL=%s is refused: the REST client speaks http(s) only',
+    (value) => {
+      const e = refusal({ TWILIO_API_BASE_URL: value });
+      expect(e.variable).toBe('TWILIO_API_BASE_URL');
+      expect(e.message).toBe('TWILIO_API_BASE_URL must be an http:// or https:// URL');
+    },
+  );
+
+  test('TWILIO_API_BASE_URL takes https and http (a proxy, the emulator), its trailing slash dropped', () => {
+    expect(loadConfig({ ...base, TWILIO_API_BASE_URL: 'https://api.twilio.com/' }).twilio.apiBaseUrl).toBe('https://api.twilio.com');
+    expect(loadConfig({ ...base, TWILIO_API_BASE_URL: 'HTTP://127.0.0.1:8080' }).twilio.apiBaseUrl).toBe('HTTP://127.0.0.1:8080');
+  });
+
   test.each(['0', '901', '3600', '1.5', 'soon', '-60'])('AGENT_IDLE_TIMEOUT_SECONDS=%s is refused, saying what it takes', (value) => {
     const e = refusal({ AGENT_IDLE_TIMEOUT_SECONDS: value });
     expect(e.variable).toBe('AGENT_IDLE_TIMEOUT_SECONDS');
