@@ -249,4 +249,29 @@ export function errFields(err: unknown): { code?: string; message: string } {
   return { ...(typeof e?.code === 'string' ? { code: e.code } : {}), message: String(e?.message ?? err).slice(0, 200) };
 }
 
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = (): void => undefined;
+
+/**
+ * `parent.child(bindings)`, made the first time it is used for anything but a call at a level
+ * `parent` leaves out: a webhook hands its call's logger down its whole path, and most log
+ * nothing at the configured level, while a child costs the scrub of its bindings and pino's
+ * serialization of them (about a tenth of a gather's own work, bench/webhook-instructions.ts).
+ * A line written through it is the child's, bindings and all, as before.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const made = (): Logger => (child ??= parent.child(bindings));
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      if (child === undefined && typeof prop === 'string' && LEVELS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+      const c = made();
+      const v: unknown = Reflect.get(c, prop, c);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(c) : v;
+    },
+    set: (_target, prop, value) => Reflect.set(made(), prop, value),
+    has: (_target, prop) => Reflect.has(made(), prop),
+  });
+}
+
 export type { Logger };

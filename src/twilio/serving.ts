@@ -12,7 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { FlowRegistry } from '../flows/load';
-import { errFields } from '../log';
+import { errFields, lazyChild } from '../log';
 import type { Metrics } from '../metrics';
 import type { Rescue } from './dropin-rescue';
 import { SEEN_REQUESTS_MAX, SeenRequests, SEEN_REQUEST_MEMORY_MS } from './seen-requests';
@@ -105,9 +105,8 @@ export function webhookServing(d: ServingDeps) {
     // on arrival, signed: a request this process actually got (one whose connection failed never was)
     const replayed = rescue !== undefined && seen.arrive(signature as string);
     const callSid = typeof params.CallSid === 'string' ? params.CallSid : undefined;
-    // the call's child logger, made when something is logged (most first webhooks log nothing)
-    let callLog: Logger | undefined;
-    const log = () => (callLog ??= d.log.child({ callSid, route: name }));
+    // the call's child logger, made when something is logged at the level set (most webhooks log nothing: log.ts lazyChild)
+    const log = lazyChild(d.log, { callSid, route: name });
     const fallback = (): StoredAnswer =>
       kind === 'voice'
         ? { status: 200, contentType: XML, body: safe ? safe(params) : safeTwiml(d.config.publicUrl, d.flows.byNumber(params.To ?? '')) }
@@ -116,10 +115,10 @@ export function webhookServing(d: ServingDeps) {
     const rescued = async (): Promise<StoredAnswer | undefined> => {
       if (!rescue) return undefined;
       try {
-        const body = await rescue(params, req.query, log(), { replayed });
+        const body = await rescue(params, req.query, log, { replayed });
         return body === undefined ? undefined : { status: 200, contentType: XML, body };
       } catch (err) {
-        log().error({ err: errFields(err) }, 'the rescue after a failure failed: safe answer');
+        log.error({ err: errFields(err) }, 'the rescue after a failure failed: safe answer');
         return undefined;
       }
     };
@@ -133,12 +132,12 @@ export function webhookServing(d: ServingDeps) {
       claim = identity ? await d.replay.claim(identity, readKeys) : { first: true };
       if (!claim.first) {
         d.metrics.replays.inc();
-        log().info('webhook replay answered from the first response');
+        log.info('webhook replay answered from the first response');
         return claim.answer ?? fallback();
       }
     } catch (err) {
       d.metrics.safeFallbacks.inc({ reason: 'store' });
-      log().error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
+      log.error({ err: errFields(err) }, 'webhook replay guard unavailable: safe answer');
       // nothing remembers this answer (the store failed): a retry is rescued afresh, to the same result
       return (await rescued()) ?? fallback();
     }
@@ -146,22 +145,22 @@ export function webhookServing(d: ServingDeps) {
     let remembered = false;
     try {
       const read = claim.reads ?? [];
-      const out = await handler(params, log(), req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])), replayed });
+      const out = await handler(params, log, req, { identity, reads: new Map(readKeys.map((k, i) => [k, read[i] ?? null])), replayed });
       if (typeof out === 'string')
         answer = kind === 'voice' ? { status: 200, contentType: XML, body: out } : { status: 204, contentType: 'text/plain', body: '' };
       else [answer, remembered] = [out.remembered, true];
     } catch (err) {
       d.metrics.safeFallbacks.inc({ reason: 'step' });
-      log().error({ err: errFields(err) }, 'webhook step failed: safe answer');
+      log.error({ err: errFields(err) }, 'webhook step failed: safe answer');
       const back = await rescued();
       // rescued (the call back to its app, a stretch's recordings resumed): a retry gets that answer, never the step run afresh
       if (back) answer = back;
       else {
-        if (identity) await d.replay.release(identity).catch((err) => log().warn({ err: errFields(err) }, 'webhook replay guard not released'));
+        if (identity) await d.replay.release(identity).catch((err) => log.warn({ err: errFields(err) }, 'webhook replay guard not released'));
         return fallback();
       }
     }
-    if (identity && !remembered) await d.replay.remember(identity, answer).catch((err) => log().warn({ err: errFields(err) }, 'webhook answer not remembered'));
+    if (identity && !remembered) await d.replay.remember(identity, answer).catch((err) => log.warn({ err: errFields(err) }, 'webhook answer not remembered'));
     return answer;
   };
 

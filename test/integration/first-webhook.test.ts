@@ -129,4 +129,28 @@ describe("a call's first webhook, logging at warn", () => {
       route: 'voice',
     });
   });
+  test("nor does a gather that logs nothing at warn; a line it does write carries the call's bindings", async () => {
+    const callSid = sid('b');
+    expect((await h.emulator.signedPost(h.voiceUrl, voiceParams(callSid))).status).toBe(200);
+    // the call's logger is a child of the service's (serving.ts), made only to write a line
+    const child = jest.spyOn(h.app.services.log, 'child');
+    try {
+      const r = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, { ...voiceParams(callSid), CallStatus: 'in-progress', Digits: '01011990' });
+      expect(r.body).toContain('<Dial');
+      expect(child).not.toHaveBeenCalled();
+      // a gather for a call the service does not hold fails its step, logged at error through the call's child
+      const from = h.logs.lines.length;
+      const unknown = await h.emulator.signedPost(`${h.publicUrl}/twilio/gather/1/1`, {
+        ...voiceParams(sid('c')),
+        CallStatus: 'in-progress',
+        Digits: '01011990',
+      });
+      expect(unknown.status).toBe(200);
+      expect(child).toHaveBeenCalledTimes(1);
+      const lines = h.logs.lines.slice(from).map((l) => JSON.parse(l) as { msg?: string; callSid?: string; route?: string });
+      expect(lines.find((l) => l.msg === 'webhook step failed: safe answer')).toMatchObject({ callSid: sid('c'), route: 'gather' });
+    } finally {
+      child.mockRestore();
+    }
+  });
 });
