@@ -176,11 +176,22 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
       break;
   }
   // the call as the field left it, before the flow goes on: where a guard goes on from (afterSensitiveField)
-  // (copied only where a guard may follow: a field that ended on the caller's silence)
-  const fieldEnded = ended?.ending === 'silence' ? structuredClone(s) : undefined;
+  // (copied only where a guard may follow: a field that ended on the caller's silence, in a call with a recording to resume or start)
+  const fieldEnded = ended?.ending === 'silence' && mayResume(flow, s) ? structuredClone(s) : undefined;
   const res = proceed(flow, s, out);
   if (countEnded && res.verbs.some((v) => v.verb === 'gather')) res.session.strayKey = 'possible';
   return ended ? afterSensitiveField(flow, res, ended.step, ended.ending, ctx, fieldEnded) : startRecordingIfDue(flow, s, res);
+}
+
+/**
+ * Whether afterSensitiveField may find a recording to resume or start once the flow has gone on
+ * from `s` (its `resumes`): a resume needs a stretch paused (`paused`, or other applications'
+ * `sids`), a drop-in capture's end a capture, a start a flow that records. Going on (proceed)
+ * changes none of these, so where none holds, no guard follows and the field's copy is not made
+ * (a structured clone of the session, about a twentieth of a gather's own work).
+ */
+function mayResume(flow: Flow, s: CallSession): boolean {
+  return flow.record || s.dropin !== undefined || s.recording.status === 'paused' || (s.recording.sids?.length ?? 0) > 0;
 }
 
 /**

@@ -283,6 +283,24 @@ describe('flow engine', () => {
       expect(r.verbs).toEqual([{ verb: 'say', text: 'thanks' }, expect.objectContaining({ verb: 'handoff' })]);
     });
 
+    test('the call as the field left it is copied for a guard only where a recording may resume or start', () => {
+      const f = dialFlow('plain', `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    prompt: card please\n  - say: thanks\n`);
+      const asked = advance(f, { kind: 'start' }, { ...session(), flowId: 'plain', recording: { status: 'none' } }, { now });
+      const recorded = cardThen('\n  - say: thanks\n');
+      const clone = jest.spyOn(globalThis, 'structuredClone');
+      try {
+        // no recording, no capture: advance's own copy of the session, none for the field
+        advance(f, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111', finishedOnKey: '' }, asked.session, { now });
+        expect(clone).toHaveBeenCalledTimes(1);
+        clone.mockClear();
+        // a paused recording: the field's copy, which its guard goes on from
+        expect(answer(recorded, '4111111111111111', '').verbs).toEqual([{ verb: 'guard', step: 1, timeoutSeconds: 3 }]);
+        expect(clone).toHaveBeenCalledTimes(2);
+      } finally {
+        clone.mockRestore();
+      }
+    });
+
     test('an attempt left, the field is asked again at once: the paused stretch goes on', () => {
       let r = advance(flow, { kind: 'start' }, session(), { now });
       r = run(r, { kind: 'recording', op: 'pause', ok: true });
