@@ -77,6 +77,22 @@ export class ReplayGuard {
     );
   }
 
+  /**
+   * Each request's record key, by its identity: its claim and its remembered answer (or release)
+   * name the same record, and each was an HMAC of its own (a gather's claim and its rememberOp).
+   * Kept with the CallSid it was made for, so an identity's key is never another call's.
+   */
+  private readonly keysOf = new WeakMap<ReplayIdentity, { callSid: string; key: string }>();
+
+  /** recordKey for the request `id`, made once per identity */
+  private keyOf(id: ReplayIdentity): string {
+    const known = this.keysOf.get(id);
+    if (known && known.callSid === id.callSid) return known.key;
+    const key = this.recordKey(id.callSid);
+    this.keysOf.set(id, { callSid: id.callSid, key });
+    return key;
+  }
+
   /** the entry of one request within its call's record (parts are path segments or Twilio values, JSON keeps them apart) */
   private entry(id: ReplayIdentity): string {
     const parts = JSON.stringify(id.parts);
@@ -94,7 +110,7 @@ export class ReplayGuard {
    * otherwise the first request's answer (null: unknown)
    */
   async claim(id: ReplayIdentity, readKeys: string[] = []): Promise<Claim> {
-    const key = this.recordKey(id.callSid);
+    const key = this.keyOf(id);
     const entry = this.entry(id);
     const res = await this.store.claimField(key, entry, PENDING_JSON, REPLAY_TTL_SECONDS, readKeys);
     if (res.claimed) return readKeys.length > 0 ? { first: true, reads: res.reads } : { first: true };
@@ -135,7 +151,7 @@ export class ReplayGuard {
 
   /** `remember` as a write, for a handler that makes it within its own atomic write (store.compareAndSetAll) */
   rememberOp(id: ReplayIdentity, answer: StoredAnswer): StoreOp {
-    return { op: 'jsonSet', key: this.recordKey(id.callSid), field: this.entry(id), value: JSON.stringify(storable(answer)), ttlSeconds: REPLAY_TTL_SECONDS };
+    return { op: 'jsonSet', key: this.keyOf(id), field: this.entry(id), value: JSON.stringify(storable(answer)), ttlSeconds: REPLAY_TTL_SECONDS };
   }
 
   async remember(id: ReplayIdentity, answer: StoredAnswer): Promise<void> {
@@ -144,7 +160,7 @@ export class ReplayGuard {
 
   /** the first request failed before answering: let a retry run it afresh */
   async release(id: ReplayIdentity): Promise<void> {
-    await this.store.multi([{ op: 'jsonDel', key: this.recordKey(id.callSid), field: this.entry(id) }]);
+    await this.store.multi([{ op: 'jsonDel', key: this.keyOf(id), field: this.entry(id) }]);
   }
 
   /** erasure: every remembered answer of the call */

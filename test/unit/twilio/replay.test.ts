@@ -44,6 +44,21 @@ describe('replay guard', () => {
     expect(other.recordKey(CALL)).not.toBe(key);
   });
 
+  test("a request's claim and its remembered answer name its record with one HMAC; another call's identity gets its own", async () => {
+    const made = jest.spyOn(guard, 'recordKey');
+    const request = { callSid: CALL, parts: ['gather', '2', '1'] };
+    expect(await guard.claim(request)).toEqual({ first: true });
+    const op = guard.rememberOp(request, answer);
+    expect(made).toHaveBeenCalledTimes(1);
+    expect(op).toMatchObject({ op: 'jsonSet', key: guard.recordKey(CALL) });
+    made.mockClear();
+    const other = 'CA' + 'd'.repeat(32);
+    expect(guard.rememberOp({ callSid: other, parts: request.parts }, answer)).toMatchObject({ key: guard.recordKey(other) });
+    // an identity is never answered with a key made for another CallSid
+    request.callSid = other;
+    expect(guard.rememberOp(request, answer)).toMatchObject({ key: guard.recordKey(other) });
+  });
+
   test('a copy that arrives while the first still runs waits for its answer', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
     await guard.claim(voice);
