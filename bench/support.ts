@@ -66,3 +66,18 @@ export function printBench(run: () => Promise<Record<string, number | string>>):
       process.exitCode = 1;
     });
 }
+
+/** the webhook benches' account, auth token and number (bench/webhook.ts, bench/webhook-instructions.ts) */
+export const WEBHOOK_ACCOUNT_SID = 'AC' + 'b'.repeat(32);
+export const WEBHOOK_AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
+export const WEBHOOK_NUMBER = '+15005550099';
+
+/** a new call's first webhook, as Twilio posts it to the bench's number */
+export const voiceParams = (callSid: string) => ({
+  AccountSid: WEBHOOK_ACCOUNT_SID,
+  CallSid: callSid,
+  From: '+15551230000',
+  To: WEBHOOK_NUMBER,
+  CallStatus: 'ringing',
+  Direction: 'inbound',
+});

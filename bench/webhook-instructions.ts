@@ -29,14 +29,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import twilio from 'twilio';
-import { freePort, fromBuild, productionBuild } from './support';
+import { freePort, fromBuild, productionBuild, WEBHOOK_ACCOUNT_SID as ACCOUNT_SID, WEBHOOK_AUTH_TOKEN as AUTH_TOKEN, voiceParams } from './support';
 
 const CALLS = Number(process.env.WEBHOOK_CALLS ?? 400);
 const WARMUP = Number(process.env.WEBHOOK_WARMUP ?? 2000);
 const PROF_DIR = process.env.WEBHOOK_PROF;
-const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
-const AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
-const NUMBER = '+15005550099';
 /**
  * Work of V8's own entered from the running code, counted apart: its tiering up (a TurboFan
  * compile, its OSR form too, and the budget interrupts that decide one) and its garbage
@@ -49,14 +46,6 @@ const V8_OWN = {
 };
 type V8Own = keyof typeof V8_OWN;
 
-const voiceParams = (callSid: string) => ({
-  AccountSid: ACCOUNT_SID,
-  CallSid: callSid,
-  From: '+15551230000',
-  To: NUMBER,
-  CallStatus: 'ringing',
-  Direction: 'inbound',
-});
 const gatherParams = (callSid: string) => ({ ...voiceParams(callSid), CallStatus: 'in-progress', Digits: '12345678' });
 const callSid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 

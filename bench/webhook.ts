@@ -28,13 +28,10 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import twilio from 'twilio';
-import { benchRedis, freePort, fromBuild, productionBuild } from './support';
+import { benchRedis, freePort, fromBuild, productionBuild, WEBHOOK_ACCOUNT_SID as ACCOUNT_SID, WEBHOOK_AUTH_TOKEN as AUTH_TOKEN, voiceParams } from './support';
 
 const DURATION_S = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 8);
 const CONNECTIONS = 32;
-const ACCOUNT_SID = 'AC' + 'b'.repeat(32);
-const AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
-const NUMBER = '+15005550099';
 /** gathers measured in all; each answers a call of its own */
 const GATHER_CALLS = Number(process.env.BENCH_GATHER_CALLS ?? 8000);
 /**
@@ -46,15 +43,6 @@ const GATHER_CALLS = Number(process.env.BENCH_GATHER_CALLS ?? 8000);
 const GATHER_BATCH = 800;
 /** valid for the bench flow's account field (digits, 6 to 10) */
 const GATHER_DIGITS = '12345678';
-
-const voiceParams = (callSid: string) => ({
-  AccountSid: ACCOUNT_SID,
-  CallSid: callSid,
-  From: '+15551230000',
-  To: NUMBER,
-  CallStatus: 'ringing',
-  Direction: 'inbound',
-});
 
 async function cannon(url: string, signFor: string) {
   let n = 0;

@@ -244,3 +244,17 @@ export class AgentSocket {
     this.ws.close();
   }
 }
+
+/** a socket closed with `code`, or refused at auth with it: the code and reason it was closed with */
+export async function refusedAt(h: Harness, tok: string): Promise<{ code: number; reason: string }> {
+  const s = await AgentSocket.open(h);
+  s.send({ type: 'auth', token: tok });
+  return s.closed;
+}
+
+/** the socket still served: a client message answered (an accept of a call that is not there) */
+export async function stillServed(s: AgentSocket): Promise<void> {
+  s.send({ type: 'handoff.accept', callSid: 'CA' + 'f'.repeat(32) });
+  await s.next((e) => e.type === 'error' && e.request === 'handoff.accept', 'the accept answered');
+  expect(s.isOpen).toBe(true);
+}

@@ -7,7 +7,7 @@
  * the idle limit is the test's own (BuildOptions.now): time passes only as the test moves it.
  */
 import fs from 'node:fs';
-import { AgentSocket, api, makeFlowsDir } from '../../support/agents';
+import { AgentSocket, api, makeFlowsDir, refusedAt, stillServed } from '../../support/agents';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
 import { scanRedis } from '../../support/redis';
 import { CLOCK_TOLERANCE_MS } from '../../../src/auth/tokens';
@@ -37,20 +37,6 @@ afterAll(async () => {
 
 const sign = (sub: string, ttlSeconds = 3600, role: 'agent' | 'supervisor' = 'agent') =>
   a.app.services.auth.sign({ sub, endpoint: `client:${sub}`, role }, ttlSeconds);
-
-/** a socket refused at auth: the code and reason it was closed with */
-async function refusedAt(h: Harness, tok: string): Promise<{ code: number; reason: string }> {
-  const s = await AgentSocket.open(h);
-  s.send({ type: 'auth', token: tok });
-  return s.closed;
-}
-
-/** the socket still served: a client message answered (an accept of a call that is not there) */
-async function stillServed(s: AgentSocket): Promise<void> {
-  s.send({ type: 'handoff.accept', callSid: 'CA' + 'f'.repeat(32) });
-  await s.next((e) => e.type === 'error' && e.request === 'handoff.accept', 'the accept answered');
-  expect(s.isOpen).toBe(true);
-}
 
 it('refuses a token used on A and then left idle past the limit on B, as an expired one is; a token never used yet starts its clock at its first use', async () => {
   const tok = sign('ada-idle-subject');

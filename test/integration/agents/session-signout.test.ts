@@ -6,7 +6,7 @@
  * same agent goes on working.
  */
 import fs from 'node:fs';
-import { AgentSocket, api, makeFlowsDir } from '../../support/agents';
+import { AgentSocket, api, makeFlowsDir, refusedAt, stillServed } from '../../support/agents';
 import { startHarness, waitFor, type Harness } from '../../support/harness';
 import { scanRedis } from '../../support/redis';
 import { CLOCK_TOLERANCE_MS } from '../../../src/auth/tokens';
@@ -28,20 +28,6 @@ afterAll(async () => {
 });
 
 const sign = (sub: string, ttlSeconds: number) => a.app.services.auth.sign({ sub, endpoint: `client:${sub}`, role: 'agent' }, ttlSeconds);
-
-/** a socket closed with `code`, or refused at auth with it */
-async function refusedAt(h: Harness, tok: string): Promise<{ code: number; reason: string }> {
-  const s = await AgentSocket.open(h);
-  s.send({ type: 'auth', token: tok });
-  return s.closed;
-}
-
-/** the socket still served: a client message answered (an accept of a call that is not there) */
-async function stillServed(s: AgentSocket): Promise<void> {
-  s.send({ type: 'handoff.accept', callSid: 'CA' + 'f'.repeat(32) });
-  await s.next((e) => e.type === 'error' && e.request === 'handoff.accept', 'the accept answered');
-  expect(s.isOpen).toBe(true);
-}
 
 it('refuses the token on every instance from then on, closes its sockets there, and leaves the agent’s other token alone', async () => {
   const mine = sign('dana', 3600);
