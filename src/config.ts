@@ -8,13 +8,14 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { ACCOUNT_SID } from './sids';
 
-/** an http(s) URL: the REST client speaks HTTP, so ftp:// or file:// would only fail at the first pause */
 const url = (name: string) =>
   z
     .string({ required_error: `${name} is required` })
     .url(`${name} must be an absolute URL`)
-    .refine((u) => /^https?:\/\//i.test(u), `${name} must be an http:// or https:// URL`)
     .transform((u) => u.replace(/\/+$/, ''));
+
+/** an http(s) URL: the REST client speaks HTTP, so ftp:// or file:// would only fail at the first pause */
+const httpUrl = (name: string) => url(name).refine((u) => /^https?:\/\//i.test(u), `${name} must be an http:// or https:// URL`);
 
 /**
  * PUBLIC_URL and MEDIA_PUBLIC_URL: the base every URL Twilio is given and every signature checked
@@ -151,7 +152,7 @@ const schema = z
       .regex(ACCOUNT_SID, 'TWILIO_ACCOUNT_SID must be AC followed by letters or digits'),
     // any text, as the contract takes it; one shorter than WEAK_SECRET_CHARS is warned at start (weakSecrets)
     TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(1, 'TWILIO_AUTH_TOKEN is required'),
-    TWILIO_API_BASE_URL: url('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
+    TWILIO_API_BASE_URL: httpUrl('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
     MEDIA_PUBLIC_URL: origin('MEDIA_PUBLIC_URL', ['https:', 'http:', 'wss:', 'ws:']).optional(),
     REDIS_URL: z
       .string()
