@@ -47,7 +47,7 @@ export interface BuildOptions {
   requestTimeoutMs?: number;
   /** drop-in captures: how often a waiting capture reads its call's status (dropin/service.ts HANGUP_POLL_MS) */
   dropinPollMs?: number;
-  /** drop-in captures: the bound on waiting for a processor's answer (dropin/service.ts PROCESSOR_WAIT_MS) */
+  /** drop-in captures: the bound on waiting for a processor's answer (dropin/return-waits.ts PROCESSOR_WAIT_MS) */
   dropinProcessorWaitMs?: number;
   /** drop-in captures: the retries of a result POSTed to the app (processors/http.ts DEFAULT_BACKOFF) */
   dropinBackoff?: Backoff;

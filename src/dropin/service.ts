@@ -5,7 +5,9 @@
  *
  * - the call is live: resume the app's recordings if this capture paused them, save, wait (bounded)
  *   for the processors that take these fields, and answer with a <Redirect> to the return URL
- *   carrying the signed result (result-signature.ts);
+ *   carrying the signed result (result-signature.ts); what the return waits on, the processors'
+ *   first answers and the call's status, each bounded within the webhook's 15 s, is
+ *   return-waits.ts;
  * - the caller hung up (no further webhook comes from a Gather the caller left, and the call's
  *   status callback belongs to the app, so Twilio's call resource is polled while a capture runs,
  *   hangup-watch.ts, and tonewall's own status route reports too): the result `caller-hung-up` is
@@ -29,9 +31,8 @@ import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/delivery';
 import type { ProcessorSummary } from '../processors/summary';
 import type { Backoff } from '../processors/http';
-import { readyFor } from '../processors/records';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';
-import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
+import type { CallControl } from '../calls/control';
 import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
@@ -39,24 +40,11 @@ import { AppRecordings } from './app-recordings';
 import type { PausingRequest } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
+import { callOver, ProcessorWaits } from './return-waits';
 import { signedReturnUrl } from './result-signature';
 import { DropinErrors } from '../errors';
 import { UnsavedReturns } from './unsaved-returns';
 
-/**
- * How long a capture's last webhook waits for a processor's first answer. Twilio gives a webhook
- * 15 s; the pause and resume before it are bounded by 3 s each (recording/controller.ts), and the
- * resume is held at most 1 s after a field that ended on its count (flows/steps/collect.ts,
- * RESUME_HOLD_MS); the read of the call's status after it, by CALL_STATUS_READ_MS.
- */
-export const PROCESSOR_WAIT_MS = 8_000;
-/**
- * How long a capture's return waits for the call's status (end, returnAfterFailure): the REST
- * client's own bound (5 s, and its tries again on a 429) would take the last webhook, after the
- * resume and the processors' wait, past Twilio's 15 s. A read not answered by then is one that
- * failed: the call is not known to be over, and the redirect goes as it would.
- */
-export const CALL_STATUS_READ_MS = 2_000;
 /** how often Twilio's call resource is read while a capture waits on the caller */
 export const HANGUP_POLL_MS = 5_000;
 
@@ -92,7 +80,8 @@ export interface DropinDeps {
 type Save = (s: CallSession) => Promise<void>;
 
 export class DropinService {
-  private readonly waiters = new Map<string, (r: DeliveryResult) => void>();
+  /** the captures ending here that wait on their processors' first answers */
+  private readonly waits: ProcessorWaits;
   private readonly hangups: HangupWatch;
   private readonly results: ResultDelivery;
   /** the app's recordings on each call: found, paused and resumed by SID; `held`, those this process paused and has not resumed, for a step that fails after its pause */
@@ -102,6 +91,7 @@ export class DropinService {
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
+    this.waits = new ProcessorWaits(d.processors, d.processorWaitMs);
     this.recordings = new AppRecordings({ twilio: d.twilio, audit: d.audit, recording: d.recording });
     this.hangups = new HangupWatch({
       store: d.store,
@@ -176,7 +166,7 @@ export class DropinService {
     }
     s.state = 'returned';
     dropin.result = result;
-    const waits = result === 'success' ? this.awaitProcessors(flow, s) : [];
+    const waits = result === 'success' ? this.waits.awaitAll(flow, s) : [];
     await save(s);
     this.recordings.held.forget(s.callSid);
     this.d.onLeft?.();
@@ -203,7 +193,7 @@ export class DropinService {
     const params = resultParams(flow, s, result, processors);
     // the caller may have hung up while this webhook was answered (the processors' wait is long):
     // Twilio then drops the redirect, so the app gets the result server to server, as a hang-up's
-    if (await this.callOver(s.callSid, log)) {
+    if (await callOver(this.d.twilio, s.callSid, log)) {
       const queued = await this.results.enqueue(s.callSid, dropin.returnUrl, params).catch((err: unknown) => {
         log.error({ err: errFields(err), result }, 'drop-in capture: the result of a call that ended was not queued for the app');
         return false;
@@ -212,23 +202,6 @@ export class DropinService {
     }
     log.info({ result }, 'drop-in capture returned to the app');
     return redirectTwiml(signedReturnUrl(dropin.returnUrl, params, secret));
-  }
-
-  /** the call is over by Twilio's account of it (a read that fails: not known to be, the redirect goes as it would) */
-  private async callOver(callSid: string, log: Logger): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(DropinErrors.statusReadTimeout({ detail: `${CALL_STATUS_READ_MS} ms` })), CALL_STATUS_READ_MS);
-    });
-    try {
-      // bounded: this read is inside a webhook Twilio gives 15 s (PROCESSOR_WAIT_MS)
-      return TERMINAL_CALL_STATUSES.has((await Promise.race([this.d.twilio.calls(callSid).fetch(), late])).status);
-    } catch (err) {
-      log.warn({ err: errFields(err) }, "drop-in capture: the call's status could not be read at its return");
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -279,7 +252,7 @@ export class DropinService {
     const params = { CallSid: callSid, Result: 'internal-error' };
     // the caller may have hung up (before or while the step failed): Twilio then drops the
     // redirect, so the app gets the result server to server, as end() sends a hang-up's
-    const over = await this.callOver(callSid, log);
+    const over = await callOver(this.d.twilio, callSid, log);
     await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, ...(over ? { post: { url: returnUrl, params } } : {}), log });
     log.warn({ result: 'internal-error', recordings: sids.length, callOver: over }, 'drop-in capture returned to the app after a failed step');
     return redirectTwiml(signedReturnUrl(returnUrl, params, secret));
@@ -385,12 +358,7 @@ export class DropinService {
 
   /** the delivery's answer for one processor (app.ts wires ProcessorDelivery's onResult here) */
   onProcessorResult(callSid: string, processor: string, result: DeliveryResult): void {
-    const key = `${callSid}:${processor}`;
-    const w = this.waiters.get(key);
-    if (w) {
-      this.waiters.delete(key);
-      w(result);
-    }
+    this.waits.answer(callSid, processor, result);
   }
 
   /** stops the timers and waits for the polls and tries in flight; what is left stays in the store for the other instances */
@@ -423,27 +391,6 @@ export class DropinService {
   private secret(): string {
     if (this.d.secret === undefined) throw DropinErrors.secretMissing();
     return this.d.secret;
-  }
-
-  /** one promise per processor that takes this flow's fields: its first answer, or none within the bound */
-  private awaitProcessors(flow: Flow, s: CallSession): Promise<{ name: string; result?: DeliveryResult }>[] {
-    const names = new Set(flow.steps.flatMap((st) => ('collect' in st ? [st.collect] : [])));
-    return this.d.processors
-      .filter((p) => p.fields.every((f) => names.has(f)) && readyFor(s, p))
-      .map(
-        (p) =>
-          new Promise((resolve) => {
-            const key = `${s.callSid}:${p.name}`;
-            const timer = setTimeout(() => {
-              this.waiters.delete(key);
-              resolve({ name: p.name });
-            }, this.d.processorWaitMs ?? PROCESSOR_WAIT_MS);
-            this.waiters.set(key, (result) => {
-              clearTimeout(timer);
-              resolve({ name: p.name, result });
-            });
-          }),
-      );
   }
 }
 
