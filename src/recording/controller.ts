@@ -4,7 +4,9 @@
  * `pause` resolves ok only on Twilio's 2xx (or its not-found, below: no recording is active, so
  * nothing can be recorded) within PAUSE_ACK_TIMEOUT_MS; anything else is a failure and the caller
  * of `pause` must not ask for the sensitive field (fail closed). Every outcome goes into the call's
- * audit trail with Twilio's answer.
+ * audit trail with Twilio's answer. What is done to several recordings at once (all or none,
+ * each held, each resumed, all resumed after a failed webhook) is several.ts, through this
+ * controller's `pause` and `resume`.
  *
  * A 404 is "absent" when it is Twilio's own not-found (its error JSON with code 20404) and the
  * REST configuration has been verified against Twilio (twilio/rest-check.ts). A bare 404 comes from
@@ -18,8 +20,8 @@
 import type { Logger } from 'pino';
 import { type CallControl, restStatus } from '../calls/control';
 import { isTonewallError, RecordingErrors } from '../errors';
-import { errFields } from '../log';
 import type { RecordingRef } from './stretch';
+import * as several from './several';
 
 /** how long to wait for Twilio to acknowledge a pause before giving up on the field (issue 3) */
 export const PAUSE_ACK_TIMEOUT_MS = 3_000;
@@ -212,13 +214,7 @@ export class RecordingController {
     }
   }
 
-  /**
-   * Pauses every recording named (Twilio allows several on one call: a drop-in capture pauses each
-   * the app runs), all or none. One after another, so that the first failure stops the rest and
-   * a webhook waits at most one pause's bound beyond a round trip each; at that failure the ones
-   * already paused are resumed (best effort) and the failure is the answer: the caller of
-   * `pauseEach` must not ask for the sensitive field. ok and `absent` when none was active.
-   */
+  /** pauseAll over one call's recordings (a drop-in capture pauses each the app runs), all or none: a failure resumes those already paused */
   pauseEach(callSid: string, recordingSids: readonly string[]): Promise<RecordingOutcome> {
     return this.pauseAll(recordingSids.map((recordingSid) => ({ callSid, recordingSid })));
   }
@@ -228,128 +224,24 @@ export class RecordingController {
     return this.resumeAll(recordingSids.map((recordingSid) => ({ callSid, recordingSid })));
   }
 
-  /**
-   * pauseEach over recordings on several calls (a bridge's capture pauses those on the caller's
-   * call and on the agent's), all or none; each audited on `auditCallSid` when given (a bridge
-   * is audited on the caller's call), else on its own call. None named: ok and `absent`, with
-   * nothing asked of Twilio. `actor`: whose capture it is, named on each entry (pause's).
-   */
-  async pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
-    const paused: RecordingRef[] = [];
-    let inHand: RecordingRef | undefined;
-    try {
-      for (const r of recordings) {
-        inHand = r;
-        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor);
-        inHand = undefined;
-        if (!outcome.ok) {
-          const unansweredSentMsAgo = await this.undoPauses(paused, auditCallSid, actor);
-          return unansweredSentMsAgo === undefined ? outcome : { ...outcome, unansweredSentMsAgo };
-        }
-        if (!outcome.absent) paused.push(r);
-      }
-    } catch (err) {
-      // an audit write failed, perhaps after Twilio paused the recording in hand: that one is
-      // resumed too (resuming one that runs changes nothing), so none is left paused behind it
-      await this.undoPauses(inHand ? [...paused, inHand] : paused, auditCallSid, actor);
-      throw err;
-    }
-    return paused.length > 0 ? { ok: true, twilioStatus: '200' } : { ok: true, twilioStatus: '404', absent: true };
+  /** pauseEach over recordings on several calls, all or none: several.ts pauseAll */
+  pauseAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
+    return several.pauseAll(this, this.deps.log, recordings, auditCallSid, actor);
   }
 
-  /**
-   * Pauses every recording named, each on its own, and resumes none whatever follows: a bridge's
-   * hold on the caller's call (recording/bridge-guard.ts, and a capture in a bridge:
-   * captures/pause.ts), where a recording found running is paused for the rest of the bridge.
-   * Unlike pauseAll, a pause Twilio refuses neither stops the rest nor undoes those before it, and
-   * an audit write that fails after Twilio answered leaves that recording as Twilio left it (it
-   * is named `failed`: whether it is paused is unknown). An undo there would resume a recording
-   * the bridge holds, for another pause to find paused at the same moment and count held.
-   */
-  async holdEach(
-    recordings: readonly RecordingRef[],
-    auditCallSid: string,
-    /** who caused it (a capture's person), named on each entry when given */
-    actor?: string,
-  ): Promise<{ paused: RecordingRef[]; failed: { recording: RecordingRef; twilioStatus: string }[] }> {
-    const paused: RecordingRef[] = [];
-    const failed: { recording: RecordingRef; twilioStatus: string }[] = [];
-    for (const r of recordings) {
-      try {
-        const outcome = await this.pause(r.callSid, r.recordingSid, auditCallSid, actor);
-        if (!outcome.ok) failed.push({ recording: r, twilioStatus: outcome.twilioStatus });
-        else if (!outcome.absent) paused.push(r);
-      } catch (err) {
-        this.deps.log.warn(
-          { callSid: auditCallSid, recordingSid: r.recordingSid, err: errFields(err) },
-          'recording pause not audited: it is left as Twilio left it',
-        );
-        failed.push({ recording: r, twilioStatus: 'unaudited' });
-      }
-    }
-    return { paused, failed };
+  /** pauses every recording named, each on its own, and resumes none whatever follows (a bridge's hold): several.ts holdEach */
+  holdEach(recordings: readonly RecordingRef[], auditCallSid: string, actor?: string): Promise<several.Held> {
+    return several.holdEach(this, this.deps.log, recordings, auditCallSid, actor);
   }
 
-  /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were */
-  async resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
-    let first: RecordingOutcome | undefined;
-    const failed: RecordingRef[] = [];
-    // the latest resume Twilio did not answer, on any of them (performance.now() when sent)
-    let unansweredAt: number | undefined;
-    for (const r of recordings) {
-      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor);
-      if (outcome.unansweredSentMsAgo !== undefined) unansweredAt = Math.max(unansweredAt ?? -Infinity, performance.now() - outcome.unansweredSentMsAgo);
-      if (outcome.ok) continue;
-      first ??= outcome;
-      failed.push(r);
-    }
-    if (!first) return { ok: true, twilioStatus: '200' };
-    return { ...first, failed, unansweredSentMsAgo: unansweredAt === undefined ? undefined : performance.now() - unansweredAt };
+  /** resumeEach over recordings on several calls (pauseAll's), each tried; ok only when all were: several.ts resumeAll */
+  resumeAll(recordings: readonly RecordingRef[], auditCallSid?: string, actor?: string): Promise<RecordingOutcome> {
+    return several.resumeAll(this, recordings, auditCallSid, actor);
   }
 
-  /**
-   * What a webhook that failed held paused, resumed before its answer (a drop-in capture's return
-   * to its app, an IVR stretch's safe apology): each by its SID (undefined: Twilio.CURRENT), all
-   * at once, each bounded by PAUSE_ACK_TIMEOUT_MS. Twilio is asked first; the audit entry after
-   * its answer may fail as the store did: that is logged, never thrown. True when every one was
-   * resumed and audited.
-   */
-  async resumeAfterFailure(callSid: string, recordingSids: readonly (string | undefined)[], log: Logger): Promise<boolean> {
-    const resumed = await Promise.all(
-      recordingSids.map((sid) =>
-        this.resume(callSid, sid).then(
-          (o) => o.ok,
-          (err: unknown) => {
-            // Twilio's answer came (it is asked first); its audit entry did not
-            log.error({ err: errFields(err), recordingSid: sid }, 'recording resume after a failed step not confirmed');
-            return false;
-          },
-        ),
-      ),
-    );
-    return resumed.every(Boolean);
-  }
-
-  /**
-   * The pauses of a pauseAll that failed, undone so the recordings are as they were found. Returns
-   * how long ago the latest undo Twilio did not answer was sent (`unansweredSentMsAgo`), if one
-   * was: it may still be carried out, after a pause another instance sends next (a capture's
-   * caller writes until when: captures/pause.ts).
-   */
-  private async undoPauses(recordings: readonly RecordingRef[], auditCallSid: string | undefined, actor: string | undefined): Promise<number | undefined> {
-    // the latest undo Twilio did not answer (performance.now() when sent)
-    let unansweredAt: number | undefined;
-    for (const r of recordings) {
-      const outcome = await this.resume(r.callSid, r.recordingSid, auditCallSid ?? r.callSid, actor).catch((err: unknown) => {
-        this.deps.log.warn(
-          { callSid: auditCallSid ?? r.callSid, recordingSid: r.recordingSid, err: errFields(err) },
-          'recording resume after a failed pause did not complete',
-        );
-        return undefined;
-      });
-      if (outcome?.unansweredSentMsAgo !== undefined) unansweredAt = Math.max(unansweredAt ?? -Infinity, performance.now() - outcome.unansweredSentMsAgo);
-    }
-    return unansweredAt === undefined ? undefined : performance.now() - unansweredAt;
+  /** what a webhook that failed held paused, resumed all at once before its answer, never thrown: several.ts resumeAfterFailure */
+  resumeAfterFailure(callSid: string, recordingSids: readonly (string | undefined)[], log: Logger): Promise<boolean> {
+    return several.resumeAfterFailure(this, callSid, recordingSids, log);
   }
 
   /**
