@@ -11,7 +11,7 @@ import type { AnnounceDeps } from './announce';
 import type { CaptureRecords } from './records';
 import type { RecordingList, RecordingRef } from '../recording/stretch';
 
-/** what the capture needs of a media bridge (src/media): merged key presses and blanket masking */
+/** what the capture needs of a media bridge (src/media): merged key presses, the tones it masks, and blanket masking */
 export interface KeyPress {
   digit: string;
   source?: string;
@@ -20,6 +20,12 @@ export interface KeyPress {
 export interface CaptureBridge {
   on(event: 'key', listener: (key: KeyPress) => void): unknown;
   off(event: 'key', listener: (key: KeyPress) => void): unknown;
+  /**
+   * a tone the bridge masks, a key reported or not (its masking net is wider than the key
+   * tracker: a keypad off frequency is masked, never reported), told before that key (media/bridge.ts)
+   */
+  on(event: 'tone', listener: () => void): unknown;
+  off(event: 'tone', listener: () => void): unknown;
   /** the bridge lost to this instance while its call goes on (media/registry.ts `lose`): no key of the caller reaches it now */
   once(event: 'lost', listener: () => void): unknown;
   off(event: 'lost', listener: () => void): unknown;

@@ -48,7 +48,8 @@ export async function claimEnd(d: Pick<ExecutorDeps, 'calls'>, run: Running, log
  * afterSensitiveField): the key that filled the count is reported while its tone still sounds
  * (within ~60 ms of its start), and a caller who keys on (`MMYYYY` into an expiry) presses more
  * after it. Each of those keeps the recordings paused RESUME_HOLD_MS more (heard by executor.ts onKey,
- * counted into nothing), up to MAX_HOLD_MS. So too a capture cancelled, lost or shut down while
+ * counted into nothing), up to MAX_HOLD_MS, and so does each tone the bridge masks unreported
+ * (executor.ts onTone: a keypad off frequency, DESIGN B1, whose flat tone a recording would hold). So too a capture cancelled, lost or shut down while
  * the caller keys. Nothing is held after the '#' that ended the entry, after a silence of
  * IDLE_MS (itself the IVR's guard: a key in it counts into the entry), or once the call ended.
  */

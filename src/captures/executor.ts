@@ -140,6 +140,7 @@ export class CaptureExecutor {
       collector: new DigitCollector(maxLength),
       bridge,
       onKey: (key) => this.onKey(callSid, key),
+      onTone: () => this.onTone(callSid),
       onLost: () => this.finish(callSid, { status: 'failed', reason: LOST }),
       recordings,
       minLength: req.minLength,
@@ -168,6 +169,7 @@ export class CaptureExecutor {
     await this.d.events.publish({ type: 'capture.started', callSid, captureId, name: req.name, kind: req.kind, blanket: record.blanket });
     if (record.blanket) run.bridge.setBlanket(true);
     // only now, with Twilio's pause acknowledged, are key presses taken
+    run.bridge.on('tone', run.onTone);
     run.bridge.on('key', run.onKey);
     run.bridge.once('lost', run.onLost);
     // gone from this instance while the start was under way (lost, or ended): its `lost` was told
@@ -212,6 +214,18 @@ export class CaptureExecutor {
   /** ends every capture this instance runs (shutdown): recordings are resumed */
   async close(): Promise<void> {
     await Promise.all([...this.running.keys()].map((sid) => this.end(sid, { status: 'failed', reason: 'shutdown' })));
+  }
+
+  /**
+   * A tone the bridge masked holds the recordings as a key does (end.ts held): the masking net is
+   * wider than the key tracker (DESIGN B1), so a key pressed off frequency is masked, the agent
+   * hearing a flat tone, and never reported; a recording resumed while such keys go on would hold
+   * their flat tones, how many and when. Told before its own key (media/bridge.ts), so the '#'
+   * that ends the entry still clears the hold after it.
+   */
+  private onTone(callSid: string): void {
+    const run = this.running.get(callSid);
+    if (run) run.lastKeyAt = performance.now();
   }
 
   private onKey(callSid: string, key: KeyPress): void {
@@ -268,6 +282,7 @@ export class CaptureExecutor {
     // before the settling: an instance lost during the hold leaves nothing a lost capture's end contradicts (lost.ts)
     await held(run, ending);
     run.bridge.off('key', run.onKey);
+    run.bridge.off('tone', run.onTone);
     if (run.record.blanket) run.bridge.setBlanket(false);
     const log = this.d.log.child({ callSid, captureId: run.record.captureId });
     try {

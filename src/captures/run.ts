@@ -26,6 +26,8 @@ export interface Running {
   collector: DigitCollector;
   bridge: CaptureBridge;
   onKey: (key: KeyPress) => void;
+  /** a tone the bridge masked (a key reported or not): heard into nothing but the hold (end.ts held) */
+  onTone: () => void;
   onLost: () => void;
   /** the recordings the capture paused (the agent's call's own, and any other in progress on either call), resumed as it ends */
   recordings: RecordingRef[];
@@ -47,7 +49,10 @@ export interface Running {
    * of the bridge and the listener feeding every key of the call's next capture in a second time.
    */
   announced?: Promise<void>;
-  /** when the capture last heard a key (performance.now(), ms), past its end too; none after the '#' that ended it (end.ts held) */
+  /**
+   * when the capture last heard a key or a tone the bridge masked (performance.now(), ms), past
+   * its end too; none after the '#' that ended it (end.ts held)
+   */
   lastKeyAt?: number;
   /** the call's record named the capture running (executor.ts announceStart): from then on, only the end that claims it there resumes (end.ts claimEnd) */
   named?: boolean;

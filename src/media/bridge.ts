@@ -4,7 +4,7 @@
  * caller unchanged (the payload is passed on without decoding). Until the agent leg is up the
  * caller hears the hold sound, clocked by the caller's own frames so nothing queues up at Twilio.
  *
- * Captures use `on('key')`, `setBlanket()` and `state`; the recording guard `on('tone')` and
+ * Captures use `on('key')`, `on('tone')`, `setBlanket()` and `state`; the recording guard `on('tone')` and
  * `once('ended')` (recording/bridge-guard.ts); the lifecycle (dialling, ending, cleanup)
  * is BridgeRegistry's.
  */
@@ -29,8 +29,9 @@ export interface BridgeEvents {
   /**
    * the caller sounded a tone the bridge masks: each stretch its masking net marks, as it is
    * marked, a key reported or not (the net is wider than the key tracker: a keypad off frequency
-   * is masked, never reported), under a blanket too. What the caller's own call holds in the
-   * clear (recording/bridge-guard.ts).
+   * is masked, never reported), under a blanket too, told before the key it may be. What the
+   * caller's own call holds in the clear (recording/bridge-guard.ts), and what holds a capture's
+   * recordings paused past its end (captures/executor.ts onTone).
    */
   tone: [];
   bridged: [];
@@ -75,12 +76,9 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.state === 'ended') return;
     this.inFrame.write(payload, 'base64');
     const keys = this.path.process(this.inFrame, this.outFrame);
+    // a tone before the key it may be: a capture's '#' clears the hold its own tone set (captures/executor.ts onTone)
+    this.emitTone();
     if (keys > 0) this.emitKeys();
-    const marked = this.path.stats.tonesMarked;
-    if (marked !== this.tonesMarked) {
-      this.tonesMarked = marked;
-      this.emit('tone');
-    }
     const masked = this.path.stats.tonesMasked;
     if (masked !== this.tonesMasked) {
       // under a blanket the count and timing of key presses are hidden from /metrics too
@@ -103,6 +101,8 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     if (this.state === 'ended') return;
     if (!this.blanket) this.metrics.dtmfEvents.inc();
     this.path.dtmfEvent(digit);
+    // its burst is marked now, its key reported with the next frame
+    this.emitTone();
   }
 
   /** blanket masking (a capture's choice): the agent hears one continuous flat tone while on */
@@ -136,6 +136,14 @@ export class Bridge extends EventEmitter<BridgeEvents> {
     this.state = 'ended';
     this.emit('ended', reason);
     return true;
+  }
+
+  /** a stretch the masking net marked since the last look: told as a `tone` */
+  private emitTone(): void {
+    const marked = this.path.stats.tonesMarked;
+    if (marked === this.tonesMarked) return;
+    this.tonesMarked = marked;
+    this.emit('tone');
   }
 
   private emitKeys(): void {

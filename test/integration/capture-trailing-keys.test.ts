@@ -6,14 +6,16 @@
  * more after it. The recordings the capture paused and resumes (the agent call's own, and another
  * application's on the agent's call; one on the caller's call is held for the whole bridge,
  * bridge-other-recordings.test.ts) are resumed only once `RESUME_HOLD_MS` has passed after the
- * last key the capture heard: decoded, neither holds a key, nor a flat tone. The caller keys in
- * real time, as a caller does.
+ * last key the capture heard, or the last tone the bridge masked unreported (a keypad off
+ * frequency, DESIGN B1): decoded, neither holds a key, nor a flat tone. The caller keys in real
+ * time, as a caller does.
  */
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { RESUME_HOLD_MS } from '../../src/flows/engine';
 import { encodeMulaw, MULAW_DECODE } from '../../src/media/dsp/mulaw';
 import { concat, keyTone, multimon, power, silence, speech } from '../support/audio';
 import { wideDecode } from '../support/decoders';
+import { dtmf, toMulaw } from '../support/synth';
 import { appRecording, waitFor, type Harness } from '../support/harness';
 import { acceptedCall, api, bridgeSuite, captureEnded, GAP_SAMPLES, keyed, TONE_SAMPLES } from '../support/agents';
 
@@ -178,5 +180,28 @@ test('a capture the agent cancels while the caller keys: the recordings resume o
 
   const lastKeyAt = sentAt + 7 * KEY_MS;
   await heldThenResumed(live, sentAt, lastKeyAt);
+  await live.call.hangup();
+});
+
+test('a security code keyed on past its count on a keypad 3% off frequency (masked, never reported): every recording resumes a hold after the last of those keys, not after the last reported one, and none holds a flat tone', async () => {
+  const live = await bridgedCall();
+  const captureId = await startCapture(live, 'security-code');
+  const OFF_KEYS = '456789012345';
+  const off = (k: string) => toMulaw(dtmf(k, TONE_SAMPLES, { lowOffset: 0.03, highOffset: 0.03 }));
+  // masked (a wide decoder reads them in the clear) but never reported: the agent hears flat tones only
+  expect(wideDecode(concat([...OFF_KEYS].flatMap((k) => [off(k), silence(GAP_SAMPLES)])))).toContain('4567');
+  const audio = concat([
+    ...[...'123'].flatMap((k) => [keyTone(k, TONE_SAMPLES), silence(GAP_SAMPLES)]),
+    // the keying goes on past RESUME_HOLD_MS after the code's third key
+    ...[...OFF_KEYS].flatMap((k) => [off(k), silence(GAP_SAMPLES)]),
+    silence(1600),
+  ]);
+  expect((OFF_KEYS.length - 1) * KEY_MS).toBeGreaterThan(RESUME_HOLD_MS);
+  const sentAt = h.emulator.now();
+  await live.caller.sendAudio(audio, { realtime: true });
+  expect(await captureEnded(h, alice, live.call.sid, captureId)).toMatchObject({ status: 'completed', entered: 3, masked: '***', valid: true });
+
+  const lastOffKeyAt = sentAt + (3 + OFF_KEYS.length - 1) * KEY_MS;
+  await heldThenResumed(live, sentAt, lastOffKeyAt);
   await live.call.hangup();
 });

@@ -21,13 +21,21 @@ import { REST_TIMEOUT_MS } from '../../../src/twilio/rest';
 
 const SID = 'CA' + '1'.repeat(32);
 
-class FakeBridge extends EventEmitter<{ key: [KeyPress]; lost: [] }> {
+class FakeBridge extends EventEmitter<{ key: [KeyPress]; tone: []; lost: [] }> {
   blanket: boolean[] = [];
   setBlanket(on: boolean): void {
     this.blanket.push(on);
   }
+  /** each key's tone told before the key, as media/bridge.ts tells them */
   press(keys: string): void {
-    for (const digit of keys) this.emit('key', { digit, source: 'inband', atSample: 0 });
+    for (const digit of keys) {
+      this.emit('tone');
+      this.emit('key', { digit, source: 'inband', atSample: 0 });
+    }
+  }
+  /** tones masked and never reported (a keypad off frequency) */
+  offKeys(n: number): void {
+    for (let i = 0; i < n; i++) this.emit('tone');
   }
 }
 
@@ -479,6 +487,23 @@ describe('CaptureExecutor', () => {
       expect(done).toMatchObject({ masked: '***', valid: true });
       expect(t.vaulted.cvv).toBe('123');
       expect(await t.records.get(SID, captureId)).toMatchObject({ status: 'completed', entered: 3 });
+    });
+
+    it('tones the bridge masks and never reports (keys off frequency) past the count keep it held, RESUME_HOLD_MS after the last of them', async () => {
+      const t = await setup();
+      await t.ex.start(SID, { name: 'cvv', kind: 'security-code' });
+      t.bridge.press('123');
+      await sleep(RESUME_HOLD_MS / 2);
+      t.bridge.offKeys(2);
+      await sleep(RESUME_HOLD_MS / 2);
+      t.bridge.offKeys(1);
+      const lastToneAt = performance.now();
+      await sleep(RESUME_HOLD_MS / 2);
+      expect(t.resumed).toEqual([]);
+      expect(t.bridge.listenerCount('tone')).toBe(1);
+      await t.settled('capture.completed');
+      expect(t.resumedAt[0] - lastToneAt).toBeGreaterThanOrEqual(RESUME_HOLD_MS);
+      expect(t.bridge.listenerCount('tone')).toBe(0);
     });
 
     it("nothing is held after the '#' that ends an entry", async () => {
