@@ -81,8 +81,11 @@ export interface CallSession {
      */
     resumeFailed?: { lateUntil: number };
   };
-  /** in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends them */
-  agentRecording?: { sid?: string; status: RecordingStatus };
+  /**
+   * in bridge mode, the agent's call recording: the agent and the masked audio tonewall sends
+   * them; `callSid`, the agent call it records (its status callback's CallSid: calls/agent-call.ts)
+   */
+  agentRecording?: { sid?: string; status: RecordingStatus; callSid?: string };
   /**
    * Bridge mode: other applications' recordings on the agent's call a capture paused and could not
    * resume (Twilio refused the resume; one on the caller's call is never resumed in a bridge). The next capture takes each in while Twilio lists it paused, and
@@ -107,6 +110,8 @@ export interface CallSession {
     agentActor?: string;
     agentEndpoint?: string;
     agentCallSid?: string;
+    /** bridge mode: agent calls before `agentCallSid` (dialled again after a lost bridge), whose recording callbacks change nothing (calls/agent-call.ts) */
+    pastAgentCallSids?: string[];
     /** record the agent's call in bridge mode (the flow's `record`) */
     record?: boolean;
     /**

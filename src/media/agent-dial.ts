@@ -8,6 +8,7 @@
  * ends the call it placed.
  */
 import { performance } from 'node:perf_hooks';
+import { nameAgentCall } from '../calls/agent-call';
 import type { CallSession } from '../calls/session';
 import { errFields } from '../log';
 import type { Bridge } from './bridge';
@@ -101,9 +102,9 @@ export class AgentDial {
         if (movedOn) return false;
         s.handoff.agentEndpoint = endpoint;
         // a new agent call (the first, or one dialled again after a lost bridge) records anew:
-        // the recording of the call before is not this one's, and a capture must pause this one's
-        if (s.handoff.agentCallSid !== call.sid) s.agentRecording = undefined;
-        s.handoff.agentCallSid = call.sid;
+        // the recording of the call before is not this one's, and a capture must pause this one's;
+        // this one's, its status callback come before this answer, is kept (calls/agent-call.ts)
+        nameAgentCall(s, call.sid);
         if (agentSub) s.handoff.agentSub = agentSub;
         if (agentActor) s.handoff.agentActor = agentActor;
       });

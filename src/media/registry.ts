@@ -24,6 +24,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
+import { nameAgentCall } from '../calls/agent-call';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
@@ -290,7 +291,8 @@ export class BridgeRegistry {
       await this.d.calls.update(callSid, (s) => {
         if (s.state === 'ended') return false;
         s.state = 'bridged';
-        if (bridge.agentCallSid) s.handoff.agentCallSid = bridge.agentCallSid;
+        // its stream may start before its call's REST create answered (agent-dial.ts)
+        if (bridge.agentCallSid) nameAgentCall(s, bridge.agentCallSid);
       });
       if (bridge.state !== 'bridged') return; // ended while the session was being written
       await this.d.audit.append(callSid, { type: 'call.bridged' });

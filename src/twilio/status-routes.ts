@@ -3,6 +3,7 @@
  * the call's record once, whatever else reports it (calls/session.ts endSession), and a
  * recording's (`/twilio/recording-status`), which names the recording and ends it on the call.
  */
+import { agentRecordingOf } from '../calls/agent-call';
 import { endSession, type CallSession, type RecordingStatus } from '../calls/session';
 import { formParams, recordingStatusParams, recordingStatusQuery, statusParams, TERMINAL_CALL_STATUSES } from './params';
 import { TwilioErrors } from '../errors';
@@ -66,10 +67,7 @@ export function statusRoutes({ d, route }: RouteGroup): void {
       const callSid = recordingCall(q, p.CallSid);
       if (!callSid) throw TwilioErrors.recordingCallMissing();
       const answer = await d.webhookWrite.callback(callSid, identity, reads, (s) => ({
-        changed:
-          !!s &&
-          !(q.leg === 'agent' && s.handoff.agentCallSid && s.handoff.agentCallSid !== p.CallSid) &&
-          applyRecordingStatus(s, q.leg, p.RecordingSid, status),
+        changed: !!s && applyRecordingStatus(s, q.leg, p.CallSid, p.RecordingSid, status),
         audit: [{ type: 'recording.status', leg: q.leg, recordingSid: p.RecordingSid, twilioStatus: status ?? 'unknown' }],
       }));
       // Twilio's reason for a recording it kept no file of (16101 too short, 16102 silent)
@@ -99,10 +97,19 @@ const FINAL_RECORDING_STATUS: Readonly<Record<string, RecordingStatus>> = { comp
  * What a recording status callback changes on the call: `in-progress` names the recording
  * (its SID comes only from Twilio, as recordings start in TwiML); `completed`, `absent` (no file:
  * too short or silent) and `failed` (encryption failed) end it, each shown as what it is. A
- * callback for another recording than the one the call knows changes nothing.
+ * callback for another recording than the one the call knows changes nothing; for the agent's
+ * leg, one of an agent call before the bridge's current one neither (calls/agent-call.ts: the
+ * new call's may come before the record names it, `agentCallSid` the recording's CallSid).
  */
-function applyRecordingStatus(s: CallSession, leg: 'caller' | 'agent', recordingSid: string | undefined, status: string | undefined): boolean {
-  const rec = leg === 'agent' ? (s.agentRecording ??= { status: 'none' }) : s.recording;
+function applyRecordingStatus(
+  s: CallSession,
+  leg: 'caller' | 'agent',
+  agentCallSid: string,
+  recordingSid: string | undefined,
+  status: string | undefined,
+): boolean {
+  const rec = leg === 'agent' ? agentRecordingOf(s, agentCallSid) : s.recording;
+  if (!rec) return false;
   if (recordingSid && rec.sid && rec.sid !== recordingSid) return false;
   const next: RecordingStatus | undefined =
     status === 'in-progress'

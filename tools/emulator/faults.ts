@@ -52,6 +52,12 @@ export interface Faults {
   recordingDelete?: FaultSpec;
   /** POST …/Calls.json */
   callsCreate?: FaultSpec;
+  /**
+   * POST …/Calls.json, the call placed at once but its answer sent `delayMs` late (`status` is
+   * not used): the call runs meanwhile, so its first requests (a <Start><Recording>'s status
+   * callback) may reach the service before the REST answer that names the call, as Twilio's may
+   */
+  callsCreateAnswer?: FaultSpec;
   /** POST …/Calls/{CA}.json */
   callsUpdate?: FaultSpec;
   /** GET …/Calls/{CA}.json (a read of the call, its status) */
@@ -78,6 +84,7 @@ export type RestFaultName =
   | 'recordingsList'
   | 'recordingDelete'
   | 'callsCreate'
+  | 'callsCreateAnswer'
   | 'callsUpdate'
   | 'callsFetch'
   | 'accountFetch';

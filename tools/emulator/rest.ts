@@ -133,7 +133,11 @@ export function buildRestServer(ctx: EmulatorContext, reg: CallRegistry): Fastif
           }
         : undefined,
     });
-    return reply.code(201).send(call.toJson());
+    // the call as it was placed (queued), whenever the answer goes
+    const placed = call.toJson();
+    const late = takeFault(ctx.faults, 'callsCreateAnswer');
+    if (late?.delayMs) await abortableSleep(late.delayMs, ctx.closing);
+    return reply.code(201).send(placed);
   });
 
   app.get<{ Params: AccountParams }>(`${API}/Calls.json`, async (req) => {
