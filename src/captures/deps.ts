@@ -60,6 +60,8 @@ export interface ExecutorDeps {
       auditCallSid?: string,
       actor?: string,
     ): Promise<{ ok: boolean; twilioStatus: string; failed?: readonly RecordingRef[]; unansweredSentMsAgo?: number }>;
+    /** a capture refused, nothing paused: a call's recordings could not be listed (counted, logged and audited as a failed pause) */
+    refuseUnlisted(callSid: string, auditCallSid?: string, actor?: string): Promise<{ ok: boolean; twilioStatus: string }>;
   };
   /**
    * how long after it was sent a resume Twilio did not answer may still be carried out: the REST

@@ -70,10 +70,14 @@ export class CaptureExecutor {
     let pause: { ok: boolean; twilioStatus: string; lateUntil?: number };
     try {
       await afterLateResume(this.d, callSid, () => this.now());
-      recordings = await captureRecordings(this.d.recordings, session, log);
+      const found = await captureRecordings(this.d.recordings, session, log);
+      recordings = found ?? [];
       const others = recordings.length - 1;
       if (others > 0) log.warn({ recordings: others }, "another application records the bridge's calls: each of its recordings is paused for the capture");
-      pause = await pauseForCapture(this.d, callSid, recordings, log, actor, () => this.now());
+      // a list that could not be read: nothing is paused, and the capture refused as after a failed pause
+      pause = found
+        ? await pauseForCapture(this.d, callSid, recordings, log, actor, () => this.now())
+        : await this.d.recording.refuseUnlisted(callSid, callSid, actor);
       if (pause.ok && others > 0) this.d.othersPaused?.inc({ where: 'capture' }, others);
     } catch (e) {
       await this.d.records.unlockIf(callSid, captureId);

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { CallSession } from '../calls/session';
 import { errFields } from '../log';
-import { stretchRecordings, type RecordingList, type RecordingRef } from '../recording/stretch';
+import { knownRecordings, type RecordingList, type RecordingRef } from '../recording/stretch';
 import type { ExecutorDeps } from './deps';
 import type { CaptureRecord } from './types';
 
@@ -27,15 +27,16 @@ export function recordedCall(s: CallSession): RecordedCall {
  * paused, so not among them: one found there is new since the handoff). Another application
  * may record the caller's call or the agent's over Twilio's REST API (a compliance recorder),
  * and the caller's call is not masked: such a recording hears every key the caller presses. Each call's recordings are listed once,
- * both at the same time (recording/stretch.ts: a list that cannot be read leaves what it would
- * have found unpaused, as a flow's stretch does); the bridge's own comes first.
+ * both at the same time; the bridge's own comes first. Undefined when either list cannot be
+ * read (recording/stretch.ts knownRecordings): a recording nobody saw would hear the value, so
+ * the capture is refused as after a failed pause, as a flow's stretch is.
  */
-export async function captureRecordings(list: RecordingList, s: CallSession, log: Logger): Promise<RecordingRef[]> {
+export async function captureRecordings(list: RecordingList, s: CallSession, log: Logger): Promise<RecordingRef[] | undefined> {
   const own = recordedCall(s);
   const calls = [...new Set([own.callSid, s.callSid, ...(s.handoff.agentCallSid ? [s.handoff.agentCallSid] : [])])];
   const held = (c: string) => (s.heldRecordings ?? []).filter((r) => r.callSid === c).map((r) => r.recordingSid);
-  const each = await Promise.all(calls.map((c) => stretchRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log, held(c))));
-  return each.flat();
+  const each = await Promise.all(calls.map((c) => knownRecordings(list, c, c === own.callSid ? { sid: own.recordingSid } : undefined, log, held(c))));
+  return each.every((r) => r !== undefined) ? each.flat() : undefined;
 }
 
 /**

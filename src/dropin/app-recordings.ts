@@ -86,11 +86,7 @@ export class AppRecordings {
       Object.assign(s.recording, { sid: now.sid, sids: now.sids ?? [], unlisted: now.unlisted, status: now.status });
     }
     const r = s.recording;
-    if (r.unlisted) {
-      log.warn({ reason: 'recordings-not-listed' }, 'recording pause failed: sensitive input is refused');
-      await this.d.audit.append(s.callSid, { type: 'recording.pause-failed', reason: 'recordings-not-listed' });
-      return { ok: false, twilioStatus: 'unlisted' };
-    }
+    if (r.unlisted) return this.d.recording.refuseUnlisted(s.callSid);
     // a session written before `sids` names its one recording in `sid` (or none: Twilio.CURRENT)
     const outcome = r.sids ? await this.d.recording.pauseEach(s.callSid, r.sids) : await this.d.recording.pause(s.callSid, r.sid);
     const sids = r.sids ?? (r.sid ? [r.sid] : []);

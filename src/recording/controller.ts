@@ -177,6 +177,26 @@ export class RecordingController {
   }
 
   /**
+   * A sensitive stretch refused because the call's recordings could not be listed (recording/stretch.ts
+   * knownRecordings): nothing was paused, and a recording nobody saw may run. Counted, logged and
+   * audited as a failed pause is, since for the caller it is one: the field is not asked, the
+   * capture not started (and TonewallRecordingPauseFailed pages).
+   */
+  async refuseUnlisted(callSid: string, auditCallSid = callSid, actor?: string): Promise<RecordingOutcome> {
+    const outcome: RecordingOutcome = { ok: false, twilioStatus: 'unlisted' };
+    this.deps.metrics?.pauses.inc({ outcome: 'failed' });
+    this.deps.metrics?.pauseFailures.inc();
+    this.deps.log.warn({ callSid, twilioStatus: outcome.twilioStatus }, 'recording pause failed: sensitive input is refused');
+    await this.deps.audit.append(auditCallSid, {
+      type: 'recording.pause-failed',
+      twilioStatus: outcome.twilioStatus,
+      reason: 'recordings-not-listed',
+      ...(actor ? { actor } : {}),
+    });
+    return outcome;
+  }
+
+  /**
    * Resumes the recording, trying again within PAUSE_ACK_TIMEOUT_MS what Twilio refused without
    * carrying it out (RESUME_RETRIED). Audited once, with Twilio's last answer and the tries (and
    * `actor`, as pause's).

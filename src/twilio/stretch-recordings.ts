@@ -12,11 +12,11 @@ import type { CallSession } from '../calls/session';
 import { ownRecordingRuns, RESUME_HOLD_MS } from '../flows/engine';
 import type { Metrics } from '../metrics';
 import type { RecordingController, RecordingOutcome } from '../recording/controller';
-import { recordingList, stretchRecordings } from '../recording/stretch';
+import { knownRecordings, recordingList } from '../recording/stretch';
 import { REST_TIMEOUT_MS } from './rest';
 
 export interface StretchDeps {
-  recording: Pick<RecordingController, 'pause' | 'pauseAll' | 'resume' | 'resumeEach'>;
+  recording: Pick<RecordingController, 'pause' | 'pauseAll' | 'resume' | 'resumeEach' | 'refuseUnlisted'>;
   /** Twilio's REST API on live calls: the recordings running on a call, listed before each sensitive stretch (pauseRecordings) */
   control?: CallControl;
   metrics: Pick<Metrics, 'otherRecordingsPaused'>;
@@ -49,8 +49,10 @@ export class StretchRecordings {
    * (RecordingController.pauseAll; a failure fails closed), and each resumed after
    * (resumeRecordings). The flow's own alone is paused as before, by its SID, else
    * Twilio.CURRENT (its status callback still on its way: which listed one is it? Twilio refuses
-   * CURRENT while several run, 16108, so the field is not asked); when the list cannot be read,
-   * the flow's own is paused, or, where it does not run, none, and the call goes on.
+   * CURRENT while several run, 16108, so the field is not asked). When the list cannot be read,
+   * the field is not asked either, recorded flow or not: a recording nobody saw (another
+   * application's) would hear it, so the stretch fails closed as after a failed pause, nothing
+   * paused, and the drop-in capture's stretch does the same (dropin/app-recordings.ts).
    */
   async pauseRecordings(s: CallSession, log: Logger): Promise<RecordingOutcome> {
     // named still when their resume failed: paused by us, to be resumed by us
@@ -58,7 +60,12 @@ export class StretchRecordings {
     s.recording.sids = undefined;
     const own = ownRecordingRuns(s) ? { sid: s.recording.sid } : undefined;
     const list = this.d.control ? recordingList(this.d.control) : undefined;
-    const recordings = await stretchRecordings(list, s.callSid, own, log, held);
+    const recordings = await knownRecordings(list, s.callSid, own, log, held);
+    if (!recordings) {
+      // what the last stretch held stays named, for the next stretch's list to take in
+      s.recording.sids = held.length ? [...held] : undefined;
+      return this.d.recording.refuseUnlisted(s.callSid);
+    }
     if (own && recordings.length < 2) return this.d.recording.pause(s.callSid, own.sid);
     const others = recordings.length - (own ? 1 : 0);
     if (others > 0) log.warn({ recordings: others }, 'another application records the call: each of its recordings is paused for the sensitive stretch');

@@ -21,7 +21,7 @@ import {
   verified,
   type DropinShop,
 } from '../support/dropin';
-import { ACCOUNT_SID, sleep, waitFor, type Harness } from '../support/harness';
+import { ACCOUNT_SID, metricValue, sleep, waitFor, type Harness } from '../support/harness';
 import type { ShopApp } from '../support/shop-app';
 import { currentExpiry, holdsValue } from '../support/values';
 
@@ -365,10 +365,13 @@ it('the second of two pauses fails: recording-pause-failed, no sensitive prompt,
 
 it("the call's recordings cannot be listed: the capture cannot know it paused them all, so it fails closed and pauses none", async () => {
   shop.recordings = 2;
+  const failures = await metricValue(h, 'tonewall_recording_pause_failures_total');
   h.emulator.faults.recordingsList = { status: 503, times: 1 };
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));
   await c.ended;
   expect(verified(shop.returned[0]).Result).toBe('recording-pause-failed');
+  // a failed pause for the operator too (TonewallRecordingPauseFailed): payments are failing
+  expect(await metricValue(h, 'tonewall_recording_pause_failures_total')).toBe(failures + 1);
   expect(c.gathers).toHaveLength(0);
   expect(says(c)).toEqual(['Hello from Example Shop.', 'Thank you for your payment.']);
   for (const rec of c.recordings) expect(statesOf(c, rec.sid)).toEqual(['in-progress', 'stopped']);

@@ -166,14 +166,24 @@ test("the other recording's pause fails: the card is not asked (fail closed), ma
   }
 });
 
-test("the call's recordings cannot be listed: nothing is known to pause, so, as a recorded flow does, the card is asked and the failure logged", async () => {
+test("the call's recordings cannot be listed: what runs there is unknown, so the card is not asked (fail closed, as after a failed pause), nothing is paused, and the refusal is counted, logged and audited", async () => {
+  const failures = await metricValue(h, 'tonewall_recording_pause_failures_total');
   h.emulator.faults.recordingsList = { status: 503 };
   try {
-    const { c } = await call(CARD_NUMBER, `${CARD}#`, 0);
-    expect((await h.app.services.calls.get(c.sid))!.fields.card).toMatchObject({ valid: true });
-    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
-    // the limit this leaves, stated: the recording nobody could see heard the card
-    expect(wideDecode(c.recordings[0].mixed)).toBe(`1#${CARD}#1#`);
+    const { c, other } = await call(CARD_NUMBER, `${CARD}#`, 0);
+    const session = await h.app.services.calls.get(c.sid);
+    expect(session!.fields.card).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+    // the card's prompt never said: the flow went from the menu to its handoff
+    expect(prompts(c)).not.toContain(CARD_PROMPT);
+    // never paused (nor resumed): it ran until the call ended
+    expect(statuses(c, other)).not.toContain('paused');
+    expect(await metricValue(h, 'tonewall_recording_pause_failures_total')).toBe(failures + 1);
+    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed: sensitive input is refused"))).toBe(true);
+    expect(await audit(c)).toContainEqual(
+      expect.objectContaining({ type: 'recording.pause-failed', twilioStatus: 'unlisted', reason: 'recordings-not-listed' }),
+    );
+    // the recording nobody could see heard the menu's key, never a key of the card
+    expect(wideDecode(c.recordings[0].mixed)).toBe('1#');
   } finally {
     h.emulator.faults.recordingsList = undefined;
   }

@@ -211,14 +211,15 @@ test("a recording another application started over REST on the call is paused wi
   expect(entries.filter((e) => e.type === 'recording.resumed').map((e) => e.recordingSid)).toEqual(expect.arrayContaining([own.sid, other]));
 });
 
-test("the call's recordings cannot be listed: the flow's own is paused as before, and the call goes on", async () => {
+test("the call's recordings cannot be listed: the expiry is not asked (fail closed: another application's recording may run unseen), and the flow's own is never paused", async () => {
   h.emulator.faults.recordingsList = { status: 503 };
   try {
     // the flow's recording known by its SID before the expiry's pause: the list is asked for
     const c = await call(SENSITIVE_NUMBER, EXPIRY, 0, ownRecordingKnown);
-    expect(c.gathers.map((g) => g.recordingStatus)).toEqual(['in-progress', 'paused', 'in-progress']);
-    expect(wideDecode(c.recordingAudio)).toBe('1#1#');
-    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed"))).toBe(true);
+    expect((await h.app.services.calls.get(c.sid))!.fields.expiry).toMatchObject({ valid: false, reason: 'recording-pause-failed' });
+    expect(c.gathers.map((g) => g.recordingStatus)).not.toContain('paused');
+    expect(wideDecode(c.recordingAudio)).toBe('1#');
+    expect(h.logs.lines.some((l) => l.includes(c.sid) && l.includes("the call's recordings could not be listed: sensitive input is refused"))).toBe(true);
   } finally {
     h.emulator.faults.recordingsList = undefined;
   }

@@ -58,6 +58,7 @@ describe('erasure with work in flight', () => {
         pauseAll: async () => ({ ok: true, twilioStatus: '200' }),
         holdEach: async (recordings) => ({ paused: [...recordings], failed: [] }),
         resumeAll: async () => ({ ok: true, twilioStatus: '200' }),
+        refuseUnlisted: async () => ({ ok: false, twilioStatus: 'unlisted' }),
       },
       recordings: async () => [],
       vault,

@@ -78,7 +78,8 @@ async function waitUntil(cond: () => boolean): Promise<void> {
 }
 
 /** what Twilio lists on each call (none listed: no recording) */
-type Listed = Record<string, Array<{ sid: string; status: string }>>;
+/** a call's recordings as Twilio lists them, or the error its list throws */
+type Listed = Record<string, Array<{ sid: string; status: string }> | Error>;
 
 async function setup(
   opts: {
@@ -153,8 +154,16 @@ async function setup(
         const failed = recordings.filter((r) => opts.refused?.(r));
         return failed.length ? { ok: false, twilioStatus: '500', failed } : { ok: true, twilioStatus: '200' };
       },
+      refuseUnlisted: async (callSid) => {
+        log.push(`unlisted:${callSid}`);
+        return { ok: false, twilioStatus: 'unlisted' };
+      },
     },
-    recordings: async (callSid) => opts.listed?.[callSid] ?? [],
+    recordings: async (callSid) => {
+      const listed = opts.listed?.[callSid];
+      if (listed instanceof Error) throw listed;
+      return listed ?? [];
+    },
     // the first token of a field is tok_<field>, later ones tok_<field>_<n>
     vault: {
       put: async (_c, field, plain) => ((vaulted[field] = plain), ++minted === 1 ? `tok_${field}` : `tok_${field}_${minted}`),
@@ -535,7 +544,7 @@ describe('CaptureExecutor', () => {
     const ON_CALLER = 'RE' + '5'.repeat(32);
     const ON_AGENT = 'RE' + '6'.repeat(32);
     const bridged = { handoff: { mode: 'bridge' as const, agentCallSid: AGENT_CALL }, agentRecording: { sid: OWN, status: 'in-progress' as const } };
-    const listed: Listed = {
+    const listed = {
       [SID]: [
         { sid: ON_CALLER, status: 'in-progress' },
         { sid: 'RE' + '7'.repeat(32), status: 'completed' },
@@ -545,7 +554,7 @@ describe('CaptureExecutor', () => {
         { sid: ON_AGENT, status: 'in-progress' },
         { sid: 'RE' + '8'.repeat(32), status: 'paused' },
       ],
-    };
+    } satisfies Listed;
     const all = [
       { callSid: AGENT_CALL, recordingSid: OWN },
       { callSid: AGENT_CALL, recordingSid: ON_AGENT },
@@ -597,6 +606,18 @@ describe('CaptureExecutor', () => {
       expect(t.bridge.listenerCount('key')).toBe(0);
       expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
       expect(t.outcomes).toEqual(['recording-pause-failed']);
+    });
+
+    it("refused when either call's recordings cannot be listed (a recording nobody saw would hear the value): nothing paused, no key listened to, counted as a failed pause", async () => {
+      for (const unreadable of [SID, AGENT_CALL]) {
+        const t = await setup({ s: bridged, listed: { ...listed, [unreadable]: new Error('Service Unavailable') } });
+        expect(await t.ex.start(SID, { name: 'card', kind: 'card-number' })).toEqual({ ok: false, error: 'recording-pause-failed' });
+        expect(t.paused).toEqual([]);
+        expect(t.log).toContain(`unlisted:${SID}`);
+        expect(t.bridge.listenerCount('key')).toBe(0);
+        expect(await t.store.get(t.keys.captureLock(SID))).toBeNull();
+        expect(t.outcomes).toEqual(['recording-pause-failed']);
+      }
     });
 
     it("the agent call's own recording not yet known by its SID: Twilio.CURRENT there, unlisted, with the caller's call's others", async () => {
