@@ -74,7 +74,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   );
   /** a call tonewall ended other than by its status callback or its bridge (a drop-in capture's return, an erasure) */
   const leftActive = () => metrics.callsActive.dec();
-  const calls = new CallRepository(store, keys, { vaultTtlSeconds: config.vaultTtlSeconds });
+  // ERASE_RECORDINGS: a caller's link to their calls lives as long as the trails naming the recordings an erasure deletes
+  const linkTtlSeconds = config.eraseRecordings ? config.auditRetentionDays * 86400 : undefined;
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: config.vaultTtlSeconds, linkTtlSeconds });
   const vault = new Vault({
     keys: keyRing,
     ttlSeconds: config.vaultTtlSeconds,

@@ -6,6 +6,8 @@
  * longer; an index's TTL only grows), so the index outlives the record, the vault values, the
  * sealed caller and the delivery records it leads to: access and erasure find every one. A
  * delivery try, which may write after the record's last write, renews it too (`subjectIndexOps`).
+ * With ERASE_RECORDINGS the entry lives as long as the call's audit trail instead (`linkTtlSeconds`):
+ * the trail names the call's recordings at Twilio, which an erasure months later must still find.
  */
 import type { CasRecord, Keys, Store, StoreOp, StoreRecord } from '../store';
 import { CALL_TTL_SECONDS, callDataTtlSeconds, ENDED_CALL_TTL_SECONDS, type CallSession } from './session';
@@ -21,13 +23,19 @@ export class CallRepository {
   /** how long a subject index entry lives past each write that renews it (callDataTtlSeconds) */
   readonly subjectTtlSeconds: number;
 
-  /** `vaultTtlSeconds`: VAULT_TTL_SECONDS, how long the call's vault values live */
+  /**
+   * `vaultTtlSeconds`: VAULT_TTL_SECONDS, how long the call's vault values live. `linkTtlSeconds`:
+   * set with ERASE_RECORDINGS, AUDIT_RETENTION_DAYS in seconds: the caller's link to the call is
+   * kept as long as the trail that names its recordings at Twilio, which live there until deleted,
+   * so an erasure asked for long after the call still finds and deletes them (privacy/erase-call.ts).
+   * Unset, the index lives no longer than what else the call left in the store.
+   */
   constructor(
     private readonly store: Store,
     private readonly keys: Keys,
-    opts: { vaultTtlSeconds: number },
+    opts: { vaultTtlSeconds: number; linkTtlSeconds?: number },
   ) {
-    this.subjectTtlSeconds = callDataTtlSeconds(opts.vaultTtlSeconds);
+    this.subjectTtlSeconds = Math.max(callDataTtlSeconds(opts.vaultTtlSeconds), opts.linkTtlSeconds ?? 0);
   }
 
   async get(callSid: string): Promise<CallSession | null> {

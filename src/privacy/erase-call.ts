@@ -168,9 +168,12 @@ export async function eraseCall(
     // the erasure itself is done; a missing trail entry must not undo or hide it
     log.error({ callSid, receiptId, code: isTonewallError(e) ? e.code : 'unknown' }, 'audit append failed after erasure');
   }
-  // a call whose record expired before its vault values or its delivery records (VAULT_TTL_SECONDS the longer) is one of theirs all the same
+  // A call whose record expired before its vault values or its delivery records (VAULT_TTL_SECONDS
+  // the longer) is one of theirs all the same, as is, with ERASE_RECORDINGS, one whose link the
+  // subject index kept for the recordings its trail names (calls/repository.ts linkTtlSeconds).
+  const erasedAtTwilio = recordings.some((r) => r.status !== 'kept');
   return {
-    found: s !== null || tokens.size > 0 || records + late.records > 0,
+    found: s !== null || tokens.size > 0 || records + late.records > 0 || erasedAtTwilio,
     values: tokens.size,
     deliveriesCancelled: deliveriesCancelled + late.pending,
     sending,

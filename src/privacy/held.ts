@@ -50,7 +50,12 @@ export interface HeldOfCall {
   flowId?: string;
   endedAt?: string;
   handoff?: { mode: 'bridge' | 'dial'; offeredAt?: string; acceptedAt?: string; answeredAt?: string; accepted?: true };
-  recordings?: { of: 'caller' | 'agent'; status?: RecordingStatus; sids: string[] }[];
+  /**
+   * `call`: the recordings at Twilio the trail of a call whose record expired names (whose each
+   * was, the record said), reported with ERASE_RECORDINGS, which keeps the caller's link to the
+   * call for them (service.ts access)
+   */
+  recordings?: { of: 'caller' | 'agent' | 'call'; status?: RecordingStatus; sids: string[] }[];
   sealed?: SealedValue[];
   captures?: (ReturnType<typeof captureView> & { startedAt: string; endedAt?: string })[];
   payment?: {

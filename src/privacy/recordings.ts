@@ -109,7 +109,8 @@ const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
  * caller's call) and `recordingSids` (the recordings a bridge or capture held). The trail is
  * kept after the record expires (ENDED_CALL_TTL_SECONDS after the call), so an erasure still finds,
  * through the subject index, the recordings of a call whose record is gone while other data of it
- * (vault values, delivery records) is held.
+ * (vault values, delivery records) is held, or, with ERASE_RECORDINGS, for as long as the trail
+ * (the index keeps the call that long: calls/repository.ts linkTtlSeconds).
  */
 export function recordingSidsOfTrail(trail: readonly AuditEntry[]): string[] {
   const out = new Set<string>();

@@ -25,7 +25,8 @@
  * The recordings at Twilio each call record knew of (held.ts recordingSidsOf) are read before the
  * record goes, since afterwards nothing tells which were the caller's, with those the call's trail
  * names (recordings.ts recordingSidsOfTrail: the trail outlives an ended call's record, and the
- * subject index, which lives as long as the vault's values, still lists the call): the receipt names each by
+ * subject index, which lives as long as the vault's values, or with ERASE_RECORDINGS as long as the
+ * trail, calls/repository.ts linkTtlSeconds, still lists the call): the receipt names each by
  * its call's SID and its own, and with ERASE_RECORDINGS each is deleted at Twilio once the store's
  * erasure of its call is done (recordings.ts), its outcome on the receipt and in the call's
  * `subject.erased` entry; a failure there stops nothing, and one Twilio does not delete yet (its
@@ -43,7 +44,7 @@ import { type Backoff, REQUEST_TIMEOUT_MS } from '../processors/http';
 import type { MaskedField } from '../fields';
 import { eraseCall, type EraseCallDeps } from './erase-call';
 import { heldOfCall, type HeldOfCall } from './held';
-import type { RecordingErasure } from './recordings';
+import { type RecordingErasure, recordingSidsOfTrail } from './recordings';
 import { maskSubject, subjectHash, subjectRequest } from './subject';
 
 /** an erasure of one subject at a time; long enough for forwarding with all its retries */
@@ -64,7 +65,8 @@ export const SUBJECT_FORMS =
 
 /**
  * One call of the caller's. `expired`: its record is gone (an ended call's expires in
- * ENDED_CALL_TTL_SECONDS) while vault values of it are still held, VAULT_TTL_SECONDS being longer;
+ * ENDED_CALL_TTL_SECONDS) while vault values of it are still held, VAULT_TTL_SECONDS being longer,
+ * or with ERASE_RECORDINGS while its trail names recordings at Twilio (`recordings`, of `call`);
  * then `values` counts them (the sealed caller among them), `fields` is empty (the masked views
  * were on the record) and `createdAt` is its audit trail's first entry's time.
  */
@@ -142,8 +144,12 @@ export class PrivacyService {
       const deliveries = await this.deliveriesOf(sid);
       const trail = await this.deps.audit.list(sid);
       const held = await heldOfCall({ store, keys, vault }, sid, s, trail);
+      // With ERASE_RECORDINGS the caller's link to a call is kept for the recordings its trail names
+      // at Twilio (the controller's data, Art. 15): the call is reported while the link is, with them.
+      const atTwilio = !s && this.deps.removeRecording ? recordingSidsOfTrail(trail) : [];
+      if (atTwilio.length > 0) held.recordings = [{ of: 'call', sids: atTwilio }];
       // a call whose record expired is reported while anything of it but its trail is held
-      if (!s && deliveries.length === 0 && !held.sealed && !held.captures && !held.dropin && !held.streamTokens) continue;
+      if (!s && deliveries.length === 0 && !held.sealed && !held.captures && !held.dropin && !held.streamTokens && !held.recordings) continue;
       const call: SubjectCall = s
         ? { callSid: s.callSid, createdAt: new Date(s.createdAt).toISOString(), state: s.state, fields: publicFields(s) }
         : { callSid: sid, ...(trail[0] ? { createdAt: trail[0].at } : {}), state: 'expired', fields: {}, values: held.sealed?.length ?? 0 };

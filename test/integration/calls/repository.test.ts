@@ -149,6 +149,26 @@ describe("a record's subject index entry outlives it, however long the call", ()
   });
 });
 
+it("with a link TTL (ERASE_RECORDINGS: the audit trail's retention), the subject index lives that long past each write, the record no longer than before", async () => {
+  const keys = makeKeys(uniquePrefix('repo'));
+  const linkTtlSeconds = 400 * 86400;
+  const calls = new CallRepository(store, keys, { vaultTtlSeconds: 900, linkTtlSeconds });
+  expect(calls.subjectTtlSeconds).toBe(linkTtlSeconds);
+  const sid = 'CA' + '8'.repeat(32);
+  const redis = new Redis(redisUrl());
+  try {
+    await calls.create(fresh(sid));
+    expect(await redis.ttl(keys.subject('s'))).toBeGreaterThan(linkTtlSeconds - 60);
+    await calls.update(sid, (s) => void (s.state = 'ended'));
+    expect(await redis.ttl(keys.call(sid))).toBeLessThanOrEqual(ENDED_CALL_TTL_SECONDS);
+    expect(await redis.ttl(keys.subject('s'))).toBeGreaterThan(linkTtlSeconds - 60);
+    // one shorter than the call's own data (VAULT_TTL_SECONDS here) is not taken: the index outlives what it leads to
+    expect(new CallRepository(store, keys, { vaultTtlSeconds: 86400, linkTtlSeconds: 3600 }).subjectTtlSeconds).toBe(86400);
+  } finally {
+    redis.disconnect();
+  }
+});
+
 async function waitForLoads(done: () => boolean): Promise<void> {
   while (!done()) await new Promise((r) => setImmediate(r));
 }
