@@ -92,11 +92,14 @@ export function warnOfSettings(config: Config, flows: FlowRegistry, metricsPort:
       { variable: dropinMissing },
       `${dropinMissing} unset while the other drop-in setting is set: every drop-in capture (/twilio/capture/:flowId) is refused with an apology and a hangup; set both`,
     );
-  // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY)
+  // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY); with
+  // ERASE_RECORDINGS it is kept AUDIT_RETENTION_DAYS, so a rotation would leave that many days of recordings unfound
   if (!config.subjectKey)
     log.warn(
-      { variable: 'SUBJECT_KEY' },
-      'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure',
+      { variable: 'SUBJECT_KEY', ...(config.eraseRecordings ? { eraseRecordings: true } : {}) },
+      config.eraseRecordings
+        ? 'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure, and their recordings at Twilio from deletion'
+        : 'SUBJECT_KEY unset: caller index keyed from AGENT_JWT_SECRET; rotating that secret orphans stored callers from erasure',
     );
 }
 

@@ -187,6 +187,19 @@ describe('SUBJECT_KEY', () => {
     await app.close();
     expect(logs.lines.map((l) => JSON.parse(l) as { level: number; variable?: string }).some((l) => l.level === 40 && l.variable === 'SUBJECT_KEY')).toBe(true);
   });
+
+  test('unset with ERASE_RECORDINGS, the warning says a rotation leaves recordings at Twilio undeleted (the index is kept AUDIT_RETENTION_DAYS)', async () => {
+    const warning = async (env: Record<string, string>) => {
+      const logs = new LogCapture();
+      const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: logs });
+      await app.close();
+      return logs.lines
+        .map((l) => JSON.parse(l) as { level: number; variable?: string; msg: string })
+        .find((l) => l.level === 40 && l.variable === 'SUBJECT_KEY');
+    };
+    expect((await warning({ ERASE_RECORDINGS: 'true' }))?.msg).toContain('recordings at Twilio');
+    expect((await warning({}))?.msg).not.toContain('recordings');
+  });
 });
 
 describe('AUDIT_KEY ring', () => {
