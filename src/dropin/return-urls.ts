@@ -20,9 +20,13 @@ export function allowedReturnUrl(candidate: unknown, allowList: readonly string[
   }
   // the same scheme rule as the list itself: https, or http to this machine; no credentials
   if (returnUrlEntryProblem(u.origin) !== undefined || u.username || u.password || u.hash) return undefined;
-  // an encoded separator or dot (%2F, %5C, %2E) would pass the prefix check here and be decoded
-  // into a path outside it by a server or proxy that decodes before routing
-  if (/%(2f|5c|2e)/i.test(u.pathname)) return undefined;
+  // an encoded separator or dot (%2F, %5C, %2E), or one encoded twice (%252E), would pass the
+  // prefix check here and be decoded into a path outside it by a server or proxy that decodes
+  // before routing (twice, for the second)
+  if (/%(25)*(2f|5c|2e)/i.test(u.pathname)) return undefined;
+  // the URL parser resolves `..` segments, but not `..;x`: servlet containers (Tomcat, Jetty) drop
+  // a segment's `;parameters` and then resolve it, so `/return/..;/admin` reaches `/admin`
+  if (u.pathname.split('/').some((segment) => /^\.{1,2};/.test(segment))) return undefined;
   for (const entry of allowList) {
     const a = new URL(entry);
     if (a.origin !== u.origin) continue;

@@ -69,6 +69,13 @@ describe('allowedReturnUrl', () => {
     'https://shop.example.com/ivr/return/..%2F..%2Fadmin',
     'https://shop.example.com/ivr/return/%5c..%5cadmin',
     'https://shop.example.com/ivr/return/%2e%2e/admin',
+    // encoded twice, for a server that decodes twice
+    'https://shop.example.com/ivr/return/%252e%252e/admin',
+    'https://shop.example.com/ivr/return/..%252Fadmin',
+    // a dot segment with parameters, which a servlet container resolves after dropping them
+    'https://shop.example.com/ivr/return/..;/admin',
+    'https://shop.example.com/ivr/return/..;x=1/..;/admin',
+    'https://studio.example.org/v1/Flows/FW1/..;/FW2',
   ])('refuses %s', (u) => expect(allowedReturnUrl(u, list)).toBeUndefined());
 });
 
