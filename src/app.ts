@@ -158,6 +158,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     twilio: twilioClient,
     processors,
     secret: config.capture.resultSecret,
+    returnUrls: config.capture.returnUrls,
     log,
     onSessionChanged: queueDelivery,
     onLeft: leftActive,

@@ -13,6 +13,11 @@
  * - No value in it: the parameters are the result's (outcome.ts resultParams: masked views,
  *   validity, last4, brand, failure reasons and vault tokens), signed at send time. Logs name the
  *   call, the try and a fixed reason, never the URL or a parameter.
+ * - Sent only under CAPTURE_RETURN_URLS. The URL is the record's, read from the store at each
+ *   try, and checked against the list again before anything leaves: a record written by anyone
+ *   but an instance (Redis is a trust boundary) could otherwise have this service POST, signed,
+ *   to any address it reaches (an internal one, or the writer's own); the list changed since it
+ *   was queued is honoured too. One not under it is given up, never sent.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -25,6 +30,7 @@ import type { AuditSink } from '../recording/controller';
 import type { Keys, Store } from '../store';
 import { DueWork } from './due-work';
 import { RESULT_SIGNATURE_HEADER, returnParams, signResult } from './result-signature';
+import { allowedReturnUrl } from './return-urls';
 
 /**
  * A pending record outlives its tries by far (minutes with the default backoff); a finished one
@@ -59,6 +65,8 @@ export interface ResultDeliveryDeps {
   log: Logger;
   /** CAPTURE_RESULT_SECRET, read at send time */
   secret: () => string;
+  /** CAPTURE_RETURN_URLS: a record's URL is sent to only when it is under one (return-urls.ts) */
+  returnUrls: readonly string[];
   backoff?: Backoff;
   fetchImpl?: typeof fetch;
   scanMs?: number;
@@ -150,6 +158,15 @@ export class ResultDelivery {
       return;
     }
     if (this.d.returned?.(callSid)) return this.withdrawLeased(rec);
+    if (!allowedReturnUrl(rec.url, this.d.returnUrls)) {
+      // not a URL this service queued (the record was written by another hand), or one taken off the list since
+      log.error({ callSid, attempts: rec.attempts }, 'drop-in result not sent: its URL is not under CAPTURE_RETURN_URLS');
+      await this.finish(rec, rec.attempts, 'failed', 'return-url-not-allowed');
+      await this.d.audit
+        .append(callSid, { type: 'dropin.result-undelivered', attempts: rec.attempts, reason: 'return-url-not-allowed' })
+        .catch((e: unknown) => log.warn({ callSid, err: errFields(e) }, 'drop-in audit entry not written'));
+      return;
+    }
     if (rec.nextAt > Date.now()) return this.due.at(callSid, rec.nextAt);
     if (rec.attempts === 0 && this.d.callExists && !(await this.d.callExists(callSid))) {
       // queued as the caller was erased: it goes as everything else of theirs did

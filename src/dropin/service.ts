@@ -60,6 +60,8 @@ export interface DropinDeps {
   twilio: CallControl;
   processors: readonly ProcessorConfig[];
   secret?: string;
+  /** CAPTURE_RETURN_URLS: a result POST queued in the store goes only under these (result-delivery.ts) */
+  returnUrls: readonly string[];
   log: Logger;
   onSessionChanged?: (s: CallSession) => void;
   /** the call leaves tonewall's hands (returned to the app, or hung up): the active-calls gauge */
@@ -110,6 +112,7 @@ export class DropinService {
       audit: d.audit,
       log: d.log,
       secret: () => this.secret(),
+      returnUrls: d.returnUrls,
       backoff: d.backoff,
       fetchImpl: d.fetchImpl,
       scanMs: Math.min(pollMs, RESULT_SCAN_MS),

@@ -224,6 +224,7 @@ describe.each(makers)('drop-in durable work: %s store', (_name, make) => {
         log: logged.log,
         audit: { append: async (sid, entry) => void audited.push({ callSid: sid, entry }) },
         secret: () => SECRET,
+        returnUrls: [app.url],
         backoff: BACKOFF,
         scanMs: POLL_MS,
         returned,

@@ -266,6 +266,7 @@ describe('PrivacyService', () => {
       audit,
       log: logged.log,
       secret: () => 'result-secret',
+      returnUrls: [gw.url],
       backoff: { baseMs: 100, maxMs: 100, maxAttempts: 5 },
       callExists: async (sid) => (await calls.get(sid)) !== null,
     });
@@ -374,7 +375,7 @@ describe('PrivacyService', () => {
     const other = await callFrom(OTHER_PHONE, CARDS[1], Date.now());
     // neither is started: the watch and the delivery wait in the store, as a stopped instance leaves them
     const watch = new HangupWatch({ store, keys, calls, twilio: {} as never, log: logged.log, pollMs: 5_000, onEnded: async () => undefined });
-    const results = new ResultDelivery({ store, keys, audit, log: logged.log, secret: () => 'result-secret' });
+    const results = new ResultDelivery({ store, keys, audit, log: logged.log, secret: () => 'result-secret', returnUrls: ['https://shop.example.com'] });
     for (const s of [a, other]) {
       await watch.add(s.callSid);
       const params = { CallSid: s.callSid, Result: 'caller-hung-up', card_masked: s.fields.card.masked, card_token: s.fields.card.token! };

@@ -57,6 +57,7 @@ function service(opts: { processors?: ProcessorConfig[] } = {}) {
     twilio: {} as DropinDeps['twilio'],
     processors: opts.processors ?? [],
     secret: SECRET,
+    returnUrls: ['https://shop.example.com'],
     log,
     processorWaitMs: 20,
   };
@@ -134,6 +135,7 @@ test("callEnded whose update runs again on another instance's write (the hang-up
     twilio: {} as DropinDeps['twilio'],
     processors: [],
     secret: SECRET,
+    returnUrls: ['https://shop.example.com'],
     log: pino({ level: 'silent' }),
     onLeft,
   });

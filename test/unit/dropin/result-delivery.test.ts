@@ -28,6 +28,7 @@ async function delivering(
     audit: { append: async () => undefined } as unknown as AuditSink,
     log: pino({ level: 'silent' }),
     secret: () => 'capture-result-secret-0123456789abcdef',
+    returnUrls: ['https://shop.example.com'],
     fetchImpl: fetchImpl as unknown as typeof fetch,
     callExists,
     backoff,
@@ -39,6 +40,37 @@ async function delivering(
 /** a caller-hung-up result queued for the call */
 const hungUp = (delivery: ResultDelivery, callSid: string) =>
   delivery.enqueue(callSid, 'https://shop.example.com/paid', { CallSid: callSid, Result: 'caller-hung-up' });
+
+test('a pending record whose URL is not under CAPTURE_RETURN_URLS (written to the store by another hand) is given up, never POSTed or signed; one under it is sent', async () => {
+  const store = new EmbeddedStore();
+  const appended: Record<string, unknown>[] = [];
+  const fetchImpl = jest.fn(async () => new Response('', { status: 200 }));
+  const delivery = new ResultDelivery({
+    store,
+    keys,
+    audit: { append: async (_sid: string, entry: Record<string, unknown>) => void appended.push(entry) } as unknown as AuditSink,
+    log: pino({ level: 'silent' }),
+    secret: () => 'capture-result-secret-0123456789abcdef',
+    returnUrls: ['https://shop.example.com'],
+    fetchImpl: fetchImpl as unknown as typeof fetch,
+  });
+  // a record as this service writes one, but its URL and parameters another writer's: a signing oracle aimed anywhere
+  const now = Date.now();
+  const forged = { v: 1, callSid: CALL, status: 'pending', url: 'http://169.254.169.254/latest', params: { CallSid: CALL, Result: 'success' } };
+  await store.set(keys.dropinResult(CALL), JSON.stringify({ ...forged, attempts: 0, nextAt: now, createdAt: now, updatedAt: now }), 600);
+  await store.sadd(keys.dropinResults(), CALL, 600);
+  const kept = 'CA' + 'e'.repeat(32);
+  expect(await hungUp(delivery, kept)).toBe(true);
+  await delivery.start();
+  const settled = async (sid: string) => (JSON.parse((await store.get(keys.dropinResult(sid))) ?? '{}') as { status?: string }).status !== 'pending';
+  await waitFor(async () => (await settled(CALL)) && (await settled(kept)), 'both records to be settled');
+  await delivery.stop();
+  expect(fetchImpl.mock.calls.map((c) => String((c as unknown[])[0]))).toEqual(['https://shop.example.com/paid']);
+  expect(JSON.parse((await store.get(keys.dropinResult(CALL)))!)).toMatchObject({ status: 'failed', reason: 'return-url-not-allowed' });
+  expect(JSON.parse((await store.get(keys.dropinResult(CALL)))!)).not.toHaveProperty('url');
+  expect(appended).toEqual([{ type: 'dropin.result-undelivered', attempts: 0, reason: 'return-url-not-allowed' }]);
+  await store.close();
+});
 
 test("the result's record is erased while its try is being counted: the POST never leaves", async () => {
   const inner = new EmbeddedStore();
