@@ -173,6 +173,31 @@ it('says what happened when the service could not check the token at sign-in, an
   await page.close();
 });
 
+it('a sign-in with another token ends the session before it on the service, whether the new token is good or refused', async () => {
+  const first = token(panel.h, 'alice');
+  const { page, hangup } = await showingAnOffer(() => first);
+  // refused: the screen is cleared, and the first token no longer good anywhere
+  await page.fill('#token', 'not-a-token');
+  await page.click('#signin');
+  await page.waitForFunction(() => (document.getElementById('status')?.textContent ?? '').startsWith('token refused'));
+  await expectSignedOut(page);
+  await waitFor(async () => (await api(panel.h, 'GET', '/v1/calls', first)).status === 401, 'the first token refused');
+  // good: the session it replaces ends too, and the new one goes on
+  // two texts for the same agent (tokens signed in the same second for the same claims are the same text)
+  const alice = { sub: 'alice', endpoint: 'client:alice', role: 'agent' } as const;
+  const second = panel.h.app.services.auth.sign(alice, 3600);
+  const third = panel.h.app.services.auth.sign(alice, 3601);
+  await page.fill('#token', second);
+  await page.click('#signin');
+  await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+  await page.fill('#token', third);
+  await page.click('#signin');
+  await waitFor(async () => (await api(panel.h, 'GET', '/v1/calls', second)).status === 401, 'the second token refused');
+  expect((await api(panel.h, 'GET', '/v1/calls', third)).status).toBe(200);
+  await hangup();
+  await page.close();
+});
+
 it("signs out when the token ends: the service's 4401 at its exp clears the screen too", async () => {
   // signed as the panel is given it: 6 s is the sign-in's time with room to spare
   const { page, hangup } = await showingAnOffer(() => panel.h.app.services.auth.sign({ sub: 'erin', endpoint: 'client:erin', role: 'agent' }, 6));

@@ -358,6 +358,14 @@ export const PANEL_SCRIPT = `
   $('signin').onclick = function () {
     var t = $('token').value.trim(); $('token').value = '';
     if (!t) return;
+    // a new token replaces the session: the one before is ended on the service too, whether or not
+    // the new one is good (left alone, a failed sign-in dropped it here while it stayed good there).
+    // Its socket goes first: the service closes it 4401 at that sign-out, which would sign out the new session
+    if (token && token !== t) {
+      if (ws) { ws.onclose = null; ws.close(); ws = null; }
+      clearTimeout(reconnect); reconnect = null;
+      revoke(token, 0);
+    }
     token = t; lastInput = Date.now(); idleWarned = false; watchIdle();
     request('GET', '/v1/calls').then(function (r) {
       if (r.status !== 200) { signInFailed(r.status); return; }
