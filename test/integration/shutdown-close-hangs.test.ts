@@ -9,6 +9,7 @@
  */
 import net from 'node:net';
 import { CALLER } from '../support/agents';
+import { waitFor } from '../support/harness';
 import { dialOfferFlow, heldOnA, logLines } from '../support/held-on-spawned';
 import { spawnedPairSuite } from '../support/spawned-pair';
 
@@ -28,7 +29,13 @@ it('a request in flight that never ends does not keep a held audit entry from it
     callSid = call.sid;
     // a request whose body never comes: in flight until Node's request timeout (15 s)
     await new Promise<void>((resolve, reject) => trickle.connect(Number(new URL(aUrl).port), '127.0.0.1', resolve).once('error', reject));
-    trickle.write(`POST /twilio/status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nCallSid=`);
+    // (its query, logged `?[query]`, tells it from Twilio's own callbacks)
+    trickle.write(
+      `POST /twilio/status?trickle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nCallSid=`,
+    );
+    // in flight on A before the signal: a connection whose request A had not read yet was idle to
+    // the server's close, closed at once, and the close did not hang on it
+    await waitFor(() => started.output.includes('"url":"/twilio/status?[query]"'), 'the request in flight on A', 10_000);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(1);
