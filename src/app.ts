@@ -350,9 +350,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await registerRoutes(app, services, { dropin, dialOffers, dropinEnded }, opts);
   // bridges and captures stop before the server closes: captures resume their recordings,
-  // then the streams close without another REST call
+  // then the streams close without another REST call. The bus's channels are then left beside
+  // the server's close and the agent socket's own leaving (agents/socket.ts), not before them: a
+  // Redis that does not answer holds the close for one command bound (500 ms), not one after
+  // another. The close's first step waits for it, before the store goes.
   await live.start();
-  app.addHook('preClose', () => live.stop());
+  let liveStopped: Promise<void> = Promise.resolve();
+  app.addHook('preClose', async () => {
+    await live.drain();
+    // awaited in the close, after the server's: a failure meanwhile is logged there, not left unhandled
+    liveStopped = live.stop().catch((err: unknown) => log.error({ err: errFields(err) }, 'live calls not stopped: closing'));
+  });
 
   await delivery.start();
   await erasureQueue.start();
@@ -377,6 +385,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // an unverified REST configuration (Twilio unreachable at start) is tried again until it settles
   restCheck.start();
   app.addHook('onClose', async () => {
+    await liveStopped;
     restCheck.stop();
     await sweep.stop();
     await dropin.close();

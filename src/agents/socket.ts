@@ -218,11 +218,24 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         .finally(() => (checking = false));
     }, limits.revocationCheckMs);
     recheck.unref();
+    // The channels are left at the close's start, its sockets told to go (1001, app-http.ts, the
+    // WebSocket plugin's preClose, before this one): an onClose hook here runs after the app's,
+    // the store closed by then, so every stop's unsubscribes failed. Both together, not awaited
+    // here, so a Redis that does not answer holds the close for one command bound (500 ms), beside
+    // LiveCalls.stop's own, not after it. Shutting down, a channel not left goes with its
+    // connection, so a failure is only noted, once.
+    let leaving: Promise<PromiseSettledResult<void>[]> = Promise.resolve([]);
+    app.addHook('preClose', async () => {
+      leaving = Promise.allSettled([unsubscribe(), stopSessions()]);
+    });
     app.addHook('onClose', async () => {
       clearInterval(recheck);
-      // its sockets were closed before, 1001 (app-http.ts, the WebSocket plugin's preClose)
-      await unsubscribe();
-      await stopSessions();
+      const failed = (await leaving).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length > 0)
+        d.log.warn(
+          { failed: failed.length, err: errFields(failed[0].reason) },
+          'agent socket unsubscribes not answered on shutdown: left to the connection close',
+        );
     });
 
     const serve = async (client: Client, msg: ClientMessage) => {

@@ -105,17 +105,24 @@ export class InstanceRpc {
     );
   }
 
-  /** stops listening and saying `working`; requests still waiting reject with TW_ERR_BUS_CLOSED */
+  /**
+   * Stops listening and saying `working`; requests still waiting reject with TW_ERR_BUS_CLOSED,
+   * at once, not after Redis answers the unsubscribes (a request in flight in the server's close
+   * waits on its own). Both channels are left together; an unsubscribe that failed is thrown,
+   * for the caller to note once (LiveCalls.stop).
+   */
   async close(): Promise<void> {
     for (const t of this.serving) clearInterval(t);
     this.serving.clear();
-    // shutting down: a channel left subscribed goes with its connection, so a failure is only noted
-    for (const u of this.unsubscribe.splice(0)) await u().catch((e: unknown) => this.d.log.debug({ err: errFields(e) }, 'bus unsubscribe failed on close'));
+    const leaving = Promise.allSettled(this.unsubscribe.splice(0).map((u) => u()));
     for (const [key, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(key);
       p.reject(Errors.busClosed({ detail: p.op }));
     }
+    const left = await leaving;
+    const failed = left.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

@@ -100,9 +100,11 @@ export class RedisSubscriber {
       s.delete(handler);
       if (s.size === 0) {
         this.handlers.delete(channel);
-        // the handler is gone, so nothing more is delivered to it; a channel left subscribed goes
-        // with the subscriber connection, and the store has no logger of its own to note it in
-        await sub.unsubscribe(channel).catch(() => undefined);
+        // the handler is gone, so nothing more is delivered to it, whatever Redis answers. Within
+        // the store's command bound, as every command: left to ioredis's backstop (5 s), an
+        // instance stopping with Redis stalled waited that long on each channel it left. A failure
+        // is the caller's to note (the store has no logger); the channel goes with the connection.
+        await this.run(() => this.answered(sub.unsubscribe(channel)));
       }
     };
   }

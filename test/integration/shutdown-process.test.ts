@@ -4,6 +4,7 @@
  * CONTRACT §8, it stops taking calls, ends its streams cleanly and exits before its own deadline
  * (10 s; docker-compose's stop_grace_period is 15 s), exit code 0. What Twilio sends next reaches
  * the other instance: the bridged call is taken up there, the IVR call's keys are collected there.
+ * Its bus channels are all left before its store closes (none noted as not left).
  */
 import { type EmulatedCall } from '../../tools/emulator';
 import { waitFor } from '../support/harness';
@@ -55,6 +56,8 @@ it('SIGTERM with a live bridge and a call in the IVR: exit 0 before the deadline
   expect(await exited).toBe(0);
   expect(started.output).toContain('shutting down');
   expect(started.output).not.toContain('shutdown deadline passed');
+  // Redis answering, every channel is left before the store closes: none noted as not left
+  expect(started.output).not.toContain('unsubscribes not answered on shutdown');
   release();
 
   // the bridge goes on through B
