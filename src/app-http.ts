@@ -63,6 +63,17 @@ export function createHttp(config: Config, log: Logger, requestTimeout: number, 
   });
 }
 
+/**
+ * How long a WebSocket peer has, once the stop sent its close frame, to answer it before the
+ * connection is cut. One that reads answers in a round trip (Twilio's media edge, a panel's
+ * browser: tens of ms, a few hundred on a poor link); one that has not in this long is not
+ * reading, and cutting it loses nothing it would have read. It runs beside the close's other
+ * steps (the store's unsubscribes, each within its 500 ms bound), and the close has about 1 s of
+ * the stop's 10 s when SHUTDOWN_DRAIN_MS is at its most (8 s; process-stop.ts): a longer grace
+ * would take the close past its time for one unresponsive peer.
+ */
+export const STOP_CLOSE_GRACE_MS = 500;
+
 /** what every route registered after it goes through, and the error handler */
 export async function registerBeforeRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const { audit } = services;
@@ -88,9 +99,15 @@ export async function registerBeforeRoutes(app: FastifyInstance, services: Servi
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
     // at close every socket is told why (1001, going away: RFC 6455 §7.4.1), so a panel knows to
-    // reconnect to another instance; the plugin's own close sends no code at all (1005)
+    // reconnect to another instance; the plugin's own close sends no code at all (1005). A peer
+    // that has not answered its close frame (this one, or a media stream's sent at the drain's
+    // start) within STOP_CLOSE_GRACE_MS is cut: ws waits 30 s for the answer, and the server's
+    // close waits for the socket, so one panel or stream that stopped reading held the whole stop.
     preClose(done) {
-      for (const client of this.websocketServer.clients) client.close(1001, 'shutting down');
+      for (const client of this.websocketServer.clients) {
+        client.close(1001, 'shutting down');
+        setTimeout(() => client.terminate(), STOP_CLOSE_GRACE_MS).unref();
+      }
       this.websocketServer.close(() => undefined);
       done();
     },

@@ -59,6 +59,12 @@ export interface MediaLeg {
    * no `stop`, no close handshake. The call goes on as Twilio's would: its <Connect> ends.
    */
   drop(): Promise<void>;
+  /**
+   * The connection no longer read on this side (an edge wedged, a network that stopped
+   * delivering): what the service sends, its close frame included, waits unanswered. Returns the
+   * resume, after which what waited is read.
+   */
+  stall(): () => void;
 }
 
 export interface ConnectStreamOptions {
@@ -334,6 +340,13 @@ class Leg implements MediaLeg {
       this.ws.terminate();
     }
     if (this.ws.readyState !== WebSocket.CLOSED) await this.closed;
+  }
+
+  stall(): () => void {
+    // ws reads its socket as data comes; a paused socket reads nothing more, so no close is answered
+    const socket = (this.ws as unknown as { _socket?: { pause(): void; resume(): void } })._socket;
+    socket?.pause();
+    return () => socket?.resume();
   }
 
   async drop(): Promise<void> {
