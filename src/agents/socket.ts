@@ -218,12 +218,9 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
         .finally(() => (checking = false));
     }, limits.revocationCheckMs);
     recheck.unref();
-    // The channels are left at the close's start, its sockets told to go (1001, app-http.ts, the
-    // WebSocket plugin's preClose, before this one): an onClose hook here runs after the app's,
-    // the store closed by then, so every stop's unsubscribes failed. Both together, not awaited
-    // here, so a Redis that does not answer holds the close for one command bound (500 ms), beside
-    // LiveCalls.stop's own, not after it. Shutting down, a channel not left goes with its
-    // connection, so a failure is only noted, once.
+    // channels left as the close starts (its sockets told 1001 just before, app-http.ts), both at
+    // once beside LiveCalls.stop's: an onClose here runs after the app's, the store closed by then.
+    // Shutting down, a channel not left goes with its connection: a failure is only noted, once.
     let leaving: Promise<PromiseSettledResult<void>[]> = Promise.resolve([]);
     app.addHook('preClose', async () => {
       leaving = Promise.allSettled([unsubscribe(), stopSessions()]);
@@ -231,11 +228,8 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     app.addHook('onClose', async () => {
       clearInterval(recheck);
       const failed = (await leaving).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed.length > 0)
-        d.log.warn(
-          { failed: failed.length, err: errFields(failed[0].reason) },
-          'agent socket unsubscribes not answered on shutdown: left to the connection close',
-        );
+      const note = 'agent socket unsubscribes not answered on shutdown: left to the connection close';
+      if (failed.length > 0) d.log.warn({ failed: failed.length, err: errFields(failed[0].reason) }, note);
     });
 
     const serve = async (client: Client, msg: ClientMessage) => {
