@@ -6,6 +6,7 @@
  * for the edge to encrypt; the session it returns holds masked views only.
  */
 import type { CallSession } from '../calls/session';
+import { copySession } from './copy';
 import type { CollectStep, Flow } from './schema';
 import { isCollect } from './schema';
 import { askField, awaitingMatch, endingOf, failFields, guardAfter, receiveDigits, RESUME_HOLD_MS, type Ending } from './steps/collect';
@@ -87,7 +88,7 @@ function closeEmptyStretch(s: CallSession): void {
 }
 
 export function advance(flow: Flow, input: EngineInput, session: CallSession, ctx: EngineContext): EngineResult {
-  const s: CallSession = structuredClone(session);
+  const s: CallSession = copySession(session);
   const out: EngineResult = { session: s, verbs: [], vaultWrites: [] };
   /** a sensitive field this input ended, and how the caller's entry ended */
   let ended: { step: CollectStep; ending: Ending } | undefined;
@@ -177,7 +178,7 @@ export function advance(flow: Flow, input: EngineInput, session: CallSession, ct
   }
   // the call as the field left it, before the flow goes on: where a guard goes on from (afterSensitiveField)
   // (copied only where a guard may follow: a field that ended on the caller's silence, in a call with a recording to resume or start)
-  const fieldEnded = ended?.ending === 'silence' && mayResume(flow, s) ? structuredClone(s) : undefined;
+  const fieldEnded = ended?.ending === 'silence' && mayResume(flow, s) ? copySession(s) : undefined;
   const res = proceed(flow, s, out);
   if (countEnded && res.verbs.some((v) => v.verb === 'gather')) res.session.strayKey = 'possible';
   return ended ? afterSensitiveField(flow, res, ended.step, ended.ending, ctx, fieldEnded) : startRecordingIfDue(flow, s, res);

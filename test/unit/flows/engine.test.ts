@@ -4,6 +4,7 @@
  */
 import type { CallSession } from '../../../src/calls/session';
 import { advance, RESUME_HOLD_MS, type EngineResult } from '../../../src/flows/engine';
+import * as sessionCopy from '../../../src/flows/copy';
 import { GUARD_MAX_SECONDS } from '../../../src/flows/steps/collect';
 import { parseFlow } from '../../../src/flows/load';
 import { HANDOFF_REFUSED } from '../../../src/flows/steps/handoff';
@@ -287,7 +288,7 @@ describe('flow engine', () => {
       const f = dialFlow('plain', `\n  - collect: card\n    kind: card-number\n    attempts: 1\n    prompt: card please\n  - say: thanks\n`);
       const asked = advance(f, { kind: 'start' }, { ...session(), flowId: 'plain', recording: { status: 'none' } }, { now });
       const recorded = cardThen('\n  - say: thanks\n');
-      const clone = jest.spyOn(globalThis, 'structuredClone');
+      const clone = jest.spyOn(sessionCopy, 'copySession');
       try {
         // no recording, no capture: advance's own copy of the session, none for the field
         advance(f, { kind: 'digits', step: 0, attempt: 1, digits: '4111111111111111', finishedOnKey: '' }, asked.session, { now });
