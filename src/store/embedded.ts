@@ -7,8 +7,13 @@ import type { CasRecord, MessageHandler, Store, StoreOp, StoreRecord, UpdateOpti
 import { StoreErrors } from '../errors';
 import { checkJsonValue } from './json-field';
 
+/**
+ * A JSON-object record (replay memory: jsonSet, claimField) keeps its fields parsed beside its
+ * text (`json`), so that a claim or a field's write does not parse the whole record again; any
+ * other write of the key makes a new entry without them, and the fields never leave the store.
+ */
 type Entry =
-  | { type: 'string'; value: string; expiresAt: number }
+  | { type: 'string'; value: string; expiresAt: number; json?: Record<string, unknown> }
   | { type: 'set'; value: Set<string>; expiresAt: number }
   | { type: 'list'; value: string[]; expiresAt: number };
 
@@ -83,9 +88,9 @@ export class EmbeddedStore implements Store {
     this.check();
     const current = this.typed(key, 'string');
     if (current) return { created: false as const, current: current.value };
-    this.validate([{ ttlSeconds }], ops);
+    const values = this.validate([{ ttlSeconds }], ops);
     this.apply({ op: 'set', key, value, ttlSeconds });
-    for (const op of ops) this.apply(op);
+    this.applyAll(ops, values);
     return { created: true as const };
   }
 
@@ -93,9 +98,9 @@ export class EmbeddedStore implements Store {
     this.check();
     if (records.length === 0) throw StoreErrors.recordMissing();
     if (records.some((r) => this.live(r.key))) return { created: false as const, current: records.map((r) => this.typed(r.key, 'string')?.value ?? null) };
-    this.validate(records, ops);
+    const values = this.validate(records, ops);
     for (const r of records) this.apply({ op: 'set', ...r });
-    for (const op of ops) this.apply(op);
+    this.applyAll(ops, values);
     return { created: true as const };
   }
 
@@ -111,21 +116,21 @@ export class EmbeddedStore implements Store {
   async compareAndSetAll(records: CasRecord[], ops: StoreOp[]) {
     this.check();
     if (records.length === 0) throw StoreErrors.recordMissing();
-    this.validate(records, ops);
+    const values = this.validate(records, ops);
     const current = records.map((r) => this.typed(r.key, 'string')?.value ?? null);
     if (records.some((r, i) => current[i] !== r.expected)) return { ok: false as const, current };
     for (const r of records) this.apply({ op: 'set', key: r.key, value: r.next, ttlSeconds: r.ttlSeconds });
-    for (const op of ops) this.apply(op);
+    this.applyAll(ops, values);
     return { ok: true as const };
   }
 
   async claimField(key: string, field: string, value: string, ttlSeconds: number, readKeys: string[] = []) {
     this.check();
     this.deadline(ttlSeconds);
-    checkJsonValue(value);
-    const record = jsonObject(this.typed(key, 'string')?.value ?? null);
+    const parsed = checkJsonValue(value);
+    const record = this.jsonFields(key);
     const held = Object.hasOwn(record, field) ? JSON.stringify(record[field]) : undefined;
-    if (held === undefined) this.apply({ op: 'jsonSet', key, field, value, ttlSeconds });
+    if (held === undefined) this.apply({ op: 'jsonSet', key, field, value, ttlSeconds }, parsed);
     const reads = readKeys.map((k) => this.typed(k, 'string')?.value ?? null);
     return held === undefined ? { claimed: true as const, reads } : { claimed: false as const, held, reads };
   }
@@ -177,9 +182,9 @@ export class EmbeddedStore implements Store {
     const next = fn(cur);
     if (next === undefined) return cur;
     const ops = opts.with?.(next) ?? [];
-    this.validate([{ ttlSeconds }], ops);
+    const values = this.validate([{ ttlSeconds }], ops);
     this.apply({ op: 'set', key, value: next, ttlSeconds });
-    for (const op of ops) this.apply(op);
+    this.applyAll(ops, values);
     return next;
   }
 
@@ -235,20 +240,44 @@ export class EmbeddedStore implements Store {
 
   async multi(ops: StoreOp[]) {
     this.check();
-    this.validate([], ops);
-    for (const op of ops) this.apply(op);
+    const values = this.validate([], ops);
+    this.applyAll(ops, values);
   }
 
-  /** every TTL and JSON value checked before anything is written, so that a batch is all or nothing */
-  private validate(records: { ttlSeconds: number }[], ops: StoreOp[]): void {
+  /**
+   * every TTL and JSON value checked before anything is written, so that a batch is all or
+   * nothing; the JSON values as parsed, by the op's index (for `apply`, which need not parse them again)
+   */
+  private validate(records: { ttlSeconds: number }[], ops: StoreOp[]): unknown[] {
     for (const r of records) this.deadline(r.ttlSeconds);
+    const values: unknown[] = [];
     for (const op of ops) {
       if ('ttlSeconds' in op) this.deadline(op.ttlSeconds);
-      if (op.op === 'jsonSet') checkJsonValue(op.value);
+      values.push(op.op === 'jsonSet' ? checkJsonValue(op.value) : undefined);
     }
+    return values;
   }
 
-  private apply(op: StoreOp): void {
+  /** `ops` applied in order, each jsonSet with its value as validate parsed it */
+  private applyAll(ops: StoreOp[], values: unknown[]): void {
+    for (let i = 0; i < ops.length; i++) this.apply(ops[i]!, values[i]);
+  }
+
+  /** a JSON-object record's fields, parsed once and kept with its entry (jsonObject's reading of it) */
+  private jsonFields(key: string): Record<string, unknown> {
+    const e = this.typed(key, 'string');
+    if (!e) return {};
+    if (!e.json) {
+      const record = jsonObject(e.value);
+      // an unreadable record reads as none, and is not kept: a jsonSet writes it over whole
+      if (record === UNREADABLE) return {};
+      e.json = record;
+    }
+    return e.json;
+  }
+
+  /** `parsed`: a jsonSet's value as validate (or claimField) parsed it, when it did */
+  private apply(op: StoreOp, parsed?: unknown): void {
     switch (op.op) {
       case 'set':
         this.data.set(op.key, { type: 'string', value: op.value, expiresAt: this.deadline(op.ttlSeconds) });
@@ -286,14 +315,14 @@ export class EmbeddedStore implements Store {
         return;
       }
       case 'jsonSet': {
-        const record = jsonObject(this.typed(op.key, 'string')?.value ?? null);
-        record[op.field] = JSON.parse(op.value);
-        this.data.set(op.key, { type: 'string', value: JSON.stringify(record), expiresAt: this.deadline(op.ttlSeconds) });
+        const record = this.jsonFields(op.key);
+        record[op.field] = parsed === undefined ? JSON.parse(op.value) : parsed;
+        this.data.set(op.key, { type: 'string', value: JSON.stringify(record), expiresAt: this.deadline(op.ttlSeconds), json: record });
         return;
       }
       case 'jsonDel': {
+        const record = this.jsonFields(op.key);
         const e = this.typed(op.key, 'string');
-        const record = jsonObject(e?.value ?? null);
         if (e && Object.hasOwn(record, op.field)) {
           delete record[op.field];
           e.value = JSON.stringify(record);
@@ -339,13 +368,15 @@ function firstInOrder(members: string[], count: number): string[] {
   return members.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count);
 }
 
-/** a JSON-object record's fields; absent, unreadable or not an object: none (as Redis's scripts take it) */
-function jsonObject(raw: string | null): Record<string, unknown> {
-  if (raw === null) return {};
+/** a record that is not a JSON object, read as one with no fields (as Redis's scripts take it) */
+const UNREADABLE: Record<string, unknown> = Object.freeze({});
+
+/** a JSON-object record's fields; unreadable or not an object: UNREADABLE */
+function jsonObject(raw: string): Record<string, unknown> {
   try {
     const v: unknown = JSON.parse(raw);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : UNREADABLE;
   } catch {
-    return {};
+    return UNREADABLE;
   }
 }

@@ -9,11 +9,14 @@ import { StoreErrors } from '../errors';
 /** `\uD800`-`\uDFFF` after an even number of backslashes (an odd one before it is escaped text) */
 const SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]/;
 
-export function checkJsonValue(value: string): void {
+/** the value parsed, once checked (the embedded store keeps it: embedded.ts) */
+export function checkJsonValue(value: string): unknown {
+  let parsed: unknown;
   try {
-    JSON.parse(value);
+    parsed = JSON.parse(value);
   } catch {
     throw StoreErrors.jsonInvalid();
   }
   if (SURROGATE_ESCAPE.test(value)) throw StoreErrors.jsonInvalid();
+  return parsed;
 }

@@ -379,6 +379,15 @@ describe.each(makers)('store contract: %s', (name, make) => {
       await store.multi([{ op: 'jsonSet', key: k('json-junk'), field: 'f', value: 'true', ttlSeconds: 60 }]);
       expect(JSON.parse((await store.get(k('json-junk')))!)).toEqual({ f: true });
     }
+    // a record written whole after its fields were (set, a compare-and-set): its fields are the new text's
+    const whole = k('json-whole');
+    await store.multi([{ op: 'jsonSet', key: whole, field: 'a', value: '1', ttlSeconds: 60 }]);
+    await store.set(whole, '{"b":2}', 60);
+    expect(await store.claimField(whole, 'a', '3', 60)).toEqual({ claimed: true, reads: [] });
+    expect(JSON.parse((await store.get(whole))!)).toEqual({ a: 3, b: 2 });
+    expect(await store.compareAndSetAll([{ key: whole, expected: await store.get(whole), next: '{"c":4}', ttlSeconds: 60 }], [])).toEqual({ ok: true });
+    await store.multi([{ op: 'jsonSet', key: whole, field: 'd', value: '5', ttlSeconds: 60 }]);
+    expect(JSON.parse((await store.get(whole))!)).toEqual({ c: 4, d: 5 });
   });
 
   test('a jsonSet value that is not JSON, or escapes a lone surrogate, is refused with nothing of its batch written', async () => {
