@@ -1,6 +1,6 @@
 /**
  * A deep copy of a session, as the engine takes one before it changes anything (engine.ts
- * `advance`). A session is JSON data (it is read from its stored JSON, or built from the flow's),
+ * `advance`), and a gather's write starts from (twilio/step-routes.ts callStep). A session is JSON data (it is read from its stored JSON, or built from the flow's),
  * plain objects, arrays, strings, numbers, booleans, null, and keys left undefined (assigned so
  * that the merge over the stored session clears them: runner.ts settleInto). Copied here by
  * hand: structuredClone serialises the object and reads it back through V8's serializer, some

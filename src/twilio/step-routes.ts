@@ -9,6 +9,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StepWrites } from './runner';
 import type { CallSession } from '../calls/session';
+import { copySession } from '../flows/copy';
 import { gatherParams, guardParams } from './params';
 import type { StoredAnswer } from './replay';
 import { gatherIdentity, guardIdentity, type Identify } from './replay-identity';
@@ -43,7 +44,8 @@ export function stepRoutes({ app, d, serve, observeLatency, now, rescueDeps }: R
     if (!read.session) throw TwilioErrors.gatherUnknownCall();
     const session = d.calls.fromStored(read.session);
     if (!identity) return step(session, read);
-    const writes = d.webhookWrite.deferred(read, identity);
+    // the step's write starts from the session as read: a copy of it, which the step never sees, not a second parse
+    const writes = d.webhookWrite.deferred(read, identity, copySession(session));
     const body = await step(session, read, writes);
     return writes.answer ? { remembered: writes.answer } : body;
   };

@@ -136,20 +136,27 @@ export class WebhookWrite {
 
   /**
    * The step's writes for the runner to defer (runner.ts StepWrites), remembering `identity`'s
-   * answer with them when it saves; `answer` is set once they landed.
+   * answer with them when it saves; `answer` is set once they landed. `parsed`: the session the
+   * claim read (`read.session`), parsed and not changed since, which the step's first write may
+   * take as the stored one (`commit`).
    */
-  deferred(read: ReadCall, identity: ReplayIdentity): DeferredStep {
-    return new DeferredStep(this, this.d, read, identity);
+  deferred(read: ReadCall, identity: ReplayIdentity, parsed?: CallSession): DeferredStep {
+    return new DeferredStep(this, this.d, read, identity, parsed);
   }
 
-  /** The change written in one atomic step, retried over what a refusal returns. */
-  async commit(read: ReadCall, change: CallChange): Promise<void> {
+  /**
+   * The change written in one atomic step, retried over what a refusal returns. `parsed`:
+   * `read.session` parsed, an object no one else holds, which the first try takes as the stored
+   * session instead of parsing it again (a second parse of the session was a gather's largest);
+   * a try after a refusal parses what the refusal returned.
+   */
+  async commit(read: ReadCall, change: CallChange, parsed?: CallSession): Promise<void> {
     const { callSid } = read;
     let session = read.session;
     // the trail as read, unless this process appended since (a recording paused mid-step)
     let trail = this.d.audit.latest(callSid, read.trail);
     for (let attempt = 1; attempt <= WRITE_MAX_TRIES; attempt++) {
-      const stored = session === null ? null : this.d.calls.fromStored(session);
+      const stored = session === null ? null : attempt === 1 && parsed ? parsed : this.d.calls.fromStored(session);
       const step = change(stored);
       const records: CasRecord[] = [];
       const ops: StoreOp[] = [];
@@ -194,7 +201,16 @@ export class DeferredStep implements StepWrites {
     private readonly d: WebhookWriteDeps,
     private readonly read: ReadCall,
     private readonly identity: ReplayIdentity,
+    /** the session as read, parsed: handed to the first write only (a write changes the object it is given) */
+    private parsed?: CallSession,
   ) {}
+
+  /** the parsed session for a write to take, once */
+  private takeParsed(): CallSession | undefined {
+    const parsed = this.parsed;
+    this.parsed = undefined;
+    return parsed;
+  }
 
   async seal(res: Parameters<StepWrites['seal']>[0]): Promise<void> {
     this.ops.push(...vaultOpsOf(this.d.vault, res));
@@ -223,21 +239,29 @@ export class DeferredStep implements StepWrites {
     const audit = this.entries.splice(0);
     const ops = this.ops.splice(0);
     if (audit.length === 0 && ops.length === 0) return;
-    await this.write.commit(this.read, (stored) => {
-      present(stored);
-      return { audit, ops };
-    });
+    await this.write.commit(
+      this.read,
+      (stored) => {
+        present(stored);
+        return { audit, ops };
+      },
+      this.takeParsed(),
+    );
   }
 
   async save(_basis: CallSession, s: CallSession, twiml: string, after: AuditInput[]): Promise<void> {
     const answer: StoredAnswer = { status: 200, contentType: TWIML_CONTENT_TYPE, body: twiml };
     const audit = [...this.entries, ...after.map((e) => this.d.audit.prepare(e))];
     const ops = [...this.ops, this.d.replay.rememberOp(this.identity, answer)];
-    await this.write.commit(this.read, (stored) => {
-      const current = present(stored);
-      settleInto(current, s);
-      return { session: current, audit, ops };
-    });
+    await this.write.commit(
+      this.read,
+      (stored) => {
+        const current = present(stored);
+        settleInto(current, s);
+        return { session: current, audit, ops };
+      },
+      this.takeParsed(),
+    );
     this.answer = answer;
   }
 }
