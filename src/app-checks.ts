@@ -94,7 +94,7 @@ export function warnOfSettings(config: Config, flows: FlowRegistry, metricsPort:
     );
   // the caller index outlives JWT secret rotations only with a key of its own (SUBJECT_KEY); with
   // ERASE_RECORDINGS it is kept AUDIT_RETENTION_DAYS, so a rotation would leave that many days of recordings unfound
-  if (!config.subjectKey)
+  if (!config.subjectKeys)
     log.warn(
       { variable: 'SUBJECT_KEY', ...(config.eraseRecordings ? { eraseRecordings: true } : {}) },
       config.eraseRecordings

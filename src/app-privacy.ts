@@ -30,7 +30,8 @@ export interface PrivacyParts {
   vault: Vault;
   audit: AuditTrail;
   replay: ReplayGuard;
-  subjectKey: KeyObject;
+  /** the caller index's keys: the first files new calls, each finds those it filed (app.ts) */
+  subjectKeys: readonly KeyObject[];
   log: Logger;
   metrics: Metrics;
   twilioClient: TwilioClient;
@@ -41,7 +42,6 @@ export interface PrivacyParts {
 
 export function buildPrivacy(d: PrivacyParts): { privacy: PrivacyService; erasureQueue: ErasureQueue; recordingQueue?: RecordingErasureQueue } {
   const { config, opts, store, keys, keyRing, processors, calls, vault, audit, replay, log, metrics, twilioClient, leftActive, events } = d;
-  const subjectKeyObject = d.subjectKey;
   // erasures a processor has not acknowledged yet, kept (a body naming the caller sealed with the vault's keys) and retried by any instance
   const erasureQueue = new ErasureQueue({
     store,
@@ -78,7 +78,7 @@ export function buildPrivacy(d: PrivacyParts): { privacy: PrivacyService; erasur
     keys,
     processors,
     replay,
-    subjectSecret: subjectKeyObject,
+    subjectSecret: d.subjectKeys,
     log,
     erasureBackoff: opts.erasureBackoff,
     erasureQueue,

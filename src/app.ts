@@ -138,9 +138,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const replay = new ReplayGuard(store, keys, derive(config.twilio.authToken, 'tonewall replay v1'));
   const metricsPort = config.metrics.port ?? opts.defaultMetricsPort ?? DEFAULT_METRICS_PORT;
   warnOfSettings(config, flows, metricsPort, log);
-  const subjectKey = derive(config.subjectKey ?? config.agentJwtSecret, 'tonewall subject index v1');
-  const subjectKeyObject = createSecretKey(subjectKey);
-  const subjectHash = (subject: string) => hashSubject(subjectKeyObject, subject);
+  // The caller index's ring: the first key files new calls (the webhook hashes under it alone);
+  // access and erasure look a caller up under each, and under the key derived from
+  // AGENT_JWT_SECRET, the index's without SUBJECT_KEY, so setting SUBJECT_KEY orphans no one.
+  const subjectIndexKey = (secret: string) => createSecretKey(derive(secret, 'tonewall subject index v1'));
+  const subjectKeys = [...(config.subjectKeys ?? []), config.agentJwtSecret].map(subjectIndexKey);
+  const subjectHash = (subject: string) => hashSubject(subjectKeys[0], subject);
   const processors = loadProcessors(config.processorsFile, config.secrets);
   warnOfWeakSecrets(config, processors, log);
   /** every saved session change (IVR step or capture) may complete a processor's fields */
@@ -204,7 +207,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     vault,
     audit,
     replay,
-    subjectKey: subjectKeyObject,
+    subjectKeys,
     log,
     metrics,
     twilioClient,

@@ -76,7 +76,7 @@ export interface CoreSecretText {
 
 /**
  * Every text among the service's own secrets in `env`, read as the service reads each: the whole
- * value, and each key of a ring (INSTANCE_MESSAGE_KEY, AUDIT_KEY, VAULT_KEYS as `id:base64`
+ * value, and each key of a ring (INSTANCE_MESSAGE_KEY, SUBJECT_KEY, AUDIT_KEY, VAULT_KEYS as `id:base64`
  * entries, the entry and its key) and the password in REDIS_URL. A processor's credential may
  * equal none of them (processors/config.ts): it is sent to, or shared with, a party not trusted
  * with the service's keys.
@@ -90,7 +90,7 @@ export function coreSecretTexts(env: Record<string, string | undefined>): CoreSe
     const value = env[name];
     if (value === undefined || value === '') continue;
     add(name, value);
-    if (name === 'INSTANCE_MESSAGE_KEY' || name === 'AUDIT_KEY') {
+    if (name === 'INSTANCE_MESSAGE_KEY' || name === 'SUBJECT_KEY' || name === 'AUDIT_KEY') {
       value.split(',').forEach((k, i) => add(`${name} (key ${i + 1} of its ring)`, k.trim()));
     } else if (name === 'VAULT_KEYS') {
       value.split(',').forEach((entry, i) => {
@@ -182,7 +182,13 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     INSTANCE_ID: z.string().min(1).optional(),
     // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
-    SUBJECT_KEY: secret('SUBJECT_KEY').optional(),
+    // a ring, as AUDIT_KEY: comma-separated, the first indexes new calls, every one finds the callers it indexed (app.ts)
+    SUBJECT_KEY: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()))
+      .refine((ks) => ks.every((k) => k.length >= 32), 'SUBJECT_KEY: every key must be at least 32 characters (comma-separated, the first indexes new calls)')
+      .refine((ks) => new Set(ks).size === ks.length, 'SUBJECT_KEY: a key is given twice')
+      .optional(),
     // a ring, as INSTANCE_MESSAGE_KEY: comma-separated, the first seals, every one verifies (audit/keys.ts)
     AUDIT_KEY: z
       .string()
@@ -248,22 +254,22 @@ const schema = z
   .superRefine((e, ctx) => {
     // a key shared with another purpose is only as safe as that purpose's weakest holder
     const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
-    for (const name of ['SUBJECT_KEY', 'METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
+    for (const name of ['METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
       const v = e[name];
       if (v === undefined) continue;
       for (const [other, text] of Object.entries(others)) {
         if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
       }
     }
-    // each key of a ring, as any of them verifies a message between instances or an audit entry
-    for (const name of ['INSTANCE_MESSAGE_KEY', 'AUDIT_KEY'] as const) {
+    // each key of a ring, as any of them verifies a message between instances or an audit entry, or finds a caller
+    for (const name of ['INSTANCE_MESSAGE_KEY', 'SUBJECT_KEY', 'AUDIT_KEY'] as const) {
       for (const key of e[name] ?? []) {
         for (const [other, text] of Object.entries(others)) {
           if (key === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
         }
       }
     }
-    if (e.SUBJECT_KEY !== undefined && (e.AUDIT_KEY ?? []).includes(e.SUBJECT_KEY))
+    if ((e.SUBJECT_KEY ?? []).some((k) => (e.AUDIT_KEY ?? []).includes(k)))
       ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
   });
 
@@ -292,8 +298,12 @@ export interface Config {
   readonly maskLookaheadMs: number;
   readonly logLevel: string;
   readonly instanceId: string;
-  /** HMAC key of the caller-number index; unset: derived from AGENT_JWT_SECRET as before (the app warns) */
-  readonly subjectKey?: string;
+  /**
+   * HMAC keys of the caller index (app.ts): the first indexes new calls, every one is looked up by
+   * access and erasure, and so is the key derived from AGENT_JWT_SECRET, which the index had
+   * without them. Unset: that derived key alone (the app warns).
+   */
+  readonly subjectKeys?: readonly string[];
   /**
    * HMAC keys of audit entries (audit/keys.ts): the first seals, each verifies the entries it
    * sealed. Unset: derived from the VAULT_KEYS keys, the first sealing (the app warns).
@@ -413,7 +423,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maskLookaheadMs: e.MASK_LOOKAHEAD_MS,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `i-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    subjectKey: e.SUBJECT_KEY,
+    ...(e.SUBJECT_KEY ? { subjectKeys: Object.freeze(e.SUBJECT_KEY) } : {}),
     ...(e.AUDIT_KEY ? { auditKeys: Object.freeze(e.AUDIT_KEY) } : {}),
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     jwt: Object.freeze({ maxLifetimeSeconds: e.AGENT_JWT_MAX_LIFETIME_SECONDS, audience: e.AGENT_JWT_AUDIENCE, issuer: e.AGENT_JWT_ISSUER }),

@@ -59,7 +59,8 @@ const AGENT_ON_CALL: ReadonlySet<CallSession['state']> = new Set(['bridging', 'b
 export async function eraseCall(
   deps: EraseCallDeps,
   callSid: string,
-  subject: string,
+  /** the caller's digest under each key of the subject index's ring (service.ts): the call is theirs when its record names one */
+  subjects: readonly string[],
   receiptId: string,
   actor: string | undefined,
 ): Promise<{
@@ -74,7 +75,8 @@ export async function eraseCall(
   const { calls, vault, store, keys, processors, audit, replay, log } = deps;
   const s = await calls.get(callSid);
   // an index entry for another subject's call would be a bug elsewhere: never erase someone else
-  if (s && s.subject !== subject) return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [], recordings: [] };
+  if (s && (s.subject === undefined || !subjects.includes(s.subject)))
+    return { found: false, values: 0, deliveriesCancelled: 0, sending: [], resultsSending: [], sent: [], recordings: [] };
   // read before the record goes, and from the trail, which outlives it (a record expired, or one that lost a SID)
   const known = s ? recordingSidsOf(s) : { caller: [], agent: [] };
   const recordingSids = [...new Set([...known.caller, ...known.agent, ...recordingSidsOfTrail(await audit.list(callSid))])];
@@ -119,7 +121,8 @@ export async function eraseCall(
     if (!end) return false;
   });
   if (left) deps.onLeft?.();
-  await calls.remove({ callSid, subject });
+  // its index entry under the digest its record names (the erasure removes those it listed, under every key)
+  await calls.remove({ callSid, subject: s?.subject });
   // after the removal: every instance then finds no record, and tells the sockets that were told of the call (agents/socket.ts)
   if (endedFrom !== undefined && !AGENT_ON_CALL.has(endedFrom)) {
     await deps.onEnded?.(callSid).catch((err: unknown) => log.warn({ callSid, err: errFields(err) }, 'call.ended of an erased call not published'));

@@ -4,7 +4,10 @@
  * and the forwards of the caller's erasure still kept for a processor (processors/erase-queue.ts). A caller is found by the HMAC of their identity
  * (`subjectHash`), never by the identity itself: an E.164 number, a SIP address, a Twilio Client
  * identity or another caller ID, in the canonical form their calls are filed under (subject.ts
- * subjectRequest).
+ * subjectRequest). The index's key is a ring (SUBJECT_KEY, app.ts): new calls are filed under its
+ * first key, and a caller is looked up under each, their calls merged, each once, so a rotated
+ * key (or SUBJECT_KEY set over the key derived from AGENT_JWT_SECRET) orphans no one; an erasure
+ * removes the entries it erased under every key.
  *
  * Erasure removes, for each of the caller's calls (erase-call.ts): every vault value (the fields and the
  * caller's number the record names, and every value the vault's call index names, such as one a
@@ -108,8 +111,11 @@ export interface ErasureReceipt {
 }
 
 export interface PrivacyServiceDeps extends EraseCallDeps {
-  /** the key of the subject index: the same key the app's session code hashes callers with */
-  subjectSecret: string | Buffer | KeyObject;
+  /**
+   * the keys of the subject index: the first is the one the app's session code hashes callers
+   * with; each is looked up (one store read per key per access or erasure)
+   */
+  subjectSecret: SubjectSecret | readonly SubjectSecret[];
   /** retry schedule for `eraseUrl` requests (default ERASURE_BACKOFF: 5 tries from 0.5 s) */
   erasureBackoff?: Backoff;
   fetchImpl?: typeof fetch;
@@ -126,6 +132,8 @@ export interface PrivacyServiceDeps extends EraseCallDeps {
   sendingWaitMs?: number;
 }
 
+type SubjectSecret = string | Buffer | KeyObject;
+
 export class PrivacyService {
   constructor(private readonly deps: PrivacyServiceDeps) {}
 
@@ -136,11 +144,11 @@ export class PrivacyService {
   async access(phone: string, by?: { role: string; sub: string }): Promise<AccessReport> {
     const { store, keys, vault } = this.deps;
     const actor = by ? this.deps.audit.actor(by) : undefined;
-    const { subject, named } = this.subjectOf(phone);
+    const { subjects, named } = this.subjectOf(phone);
     const calls: SubjectCall[] = [];
-    for (const sid of await this.deps.calls.sidsForSubject(subject)) {
+    for (const sid of (await this.listed(subjects)).keys()) {
       const s = await this.deps.calls.get(sid);
-      if (s && s.subject !== subject) continue;
+      if (s && (s.subject === undefined || !subjects.includes(s.subject))) continue;
       const deliveries = await this.deliveriesOf(sid);
       const trail = await this.deps.audit.list(sid);
       const held = await heldOfCall({ store, keys, vault }, sid, s, trail);
@@ -166,8 +174,9 @@ export class PrivacyService {
   async erase(phone: string, by?: { role: string; sub: string }): Promise<ErasureReceipt> {
     const { store, keys, log } = this.deps;
     const actor = by ? this.deps.audit.actor(by) : undefined;
-    const { subject, named } = this.subjectOf(phone);
-    const lock = keys.erasure(subject);
+    const { subjects, named } = this.subjectOf(phone);
+    // under the first key's digest: every instance of a deployment has the same ring
+    const lock = keys.erasure(subjects[0]);
     if (!(await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS))) {
       throw Errors.conflict({ detail: 'an erasure of this caller is already running' });
     }
@@ -181,9 +190,9 @@ export class PrivacyService {
     const sent: SentDelivery[] = [];
     const recordings: RecordingErasure[] = [];
     try {
-      const listed = await this.deps.calls.sidsForSubject(subject);
-      for (const sid of listed) {
-        const erased = await eraseCall(this.deps, sid, subject, receiptId, actor);
+      const listed = await this.listed(subjects);
+      for (const sid of listed.keys()) {
+        const erased = await eraseCall(this.deps, sid, subjects, receiptId, actor);
         if (erased.found) calls++;
         values += erased.values;
         deliveriesCancelled += erased.deliveriesCancelled;
@@ -194,7 +203,8 @@ export class PrivacyService {
       }
       // The entries erased, not the index: a call of the caller's that began while this ran
       // (listed after the read above) stays findable, by access and by the next erasure.
-      if (listed.length > 0) await store.multi(listed.map((sid) => ({ op: 'srem' as const, key: keys.subject(subject), member: sid })));
+      const entries = [...listed].flatMap(([sid, under]) => under.map((subject) => ({ op: 'srem' as const, key: keys.subject(subject), member: sid })));
+      if (entries.length > 0) await store.multi(entries);
     } finally {
       await store.del(lock);
     }
@@ -260,15 +270,28 @@ export class PrivacyService {
     return out;
   }
 
-  /** `named`: the caller's canonical identity; `subject`: its HMAC, their calls' index key */
-  private subjectOf(phone: string): { named: string; subject: string } {
+  /**
+   * The calls the index lists under any of `subjects`, each once, with the digests it is listed
+   * under: one store read per key of the ring.
+   */
+  private async listed(subjects: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const subject of subjects) {
+      for (const sid of await this.deps.calls.sidsForSubject(subject)) out.set(sid, [...(out.get(sid) ?? []), subject]);
+    }
+    return out;
+  }
+
+  /** `named`: the caller's canonical identity; `subjects`: its HMAC under each key of the ring, the first key's first: their calls' index keys */
+  private subjectOf(phone: string): { named: string; subjects: string[] } {
     const r = subjectRequest(phone);
     if ('refused' in r) {
       // no call is filed under it: an answer of "nothing held" would read as if that caller had none
       if (r.refused === 'withheld') throw PrivacyErrors.subjectWithheld();
       throw Errors.badRequest({ detail: SUBJECT_FORMS });
     }
-    return { named: r.subject, subject: subjectHash(this.deps.subjectSecret, r.subject) };
+    const ring = Array.isArray(this.deps.subjectSecret) ? (this.deps.subjectSecret as readonly SubjectSecret[]) : [this.deps.subjectSecret as SubjectSecret];
+    return { named: r.subject, subjects: [...new Set(ring.map((key) => subjectHash(key, r.subject)))] };
   }
 
   /**

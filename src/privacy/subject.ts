@@ -1,7 +1,8 @@
 /**
  * A data subject (a caller) is indexed by an HMAC of their identity, never the identity: the
  * store can find a caller's calls for access and erasure without holding who they are. The app
- * derives the key from SUBJECT_KEY (from AGENT_JWT_SECRET when that is unset) and passes it in.
+ * derives the keys from SUBJECT_KEY's ring and AGENT_JWT_SECRET (its key alone when SUBJECT_KEY is
+ * unset) and passes them in: new calls are filed under the first, callers found under each.
  *
  * The identity is the canonical form of who Twilio's `From` names (callerIdOf): an E.164 number
  * (a `tel:` URI or a SIP URI holding one names the same person), a SIP address `sip:user@host`, a
