@@ -128,7 +128,7 @@ export function reportBuilt(
   // assessor (PCI DSS 10.2.1.2, 10.2.1.6): which store, the origins Twilio is given (PUBLIC_URL
   // holds no credentials, config.ts), which flows (each by a digest of its content, so a changed
   // flow shows; ids, not numbers, which log.ts would redact), processors and audit keys (by kid,
-  // the name each entry carries) were loaded, and how long trails are kept
+  // the name each entry carries) were loaded, how long trails are kept, and how callers are found for erasure
   log.info(
     {
       flows: flows.size,
@@ -138,6 +138,9 @@ export function reportBuilt(
       auditKids: auditKeys.kids,
       auditKey: config.auditKeys ? 'configured' : 'derived',
       auditRetentionDays: config.auditRetentionDays,
+      // how many keys the caller index is looked up under (a rotation under way shows as 2), or derived from AGENT_JWT_SECRET
+      subjectKeys: config.subjectKeys ? config.subjectKeys.length : 'derived',
+      eraseRecordings: config.eraseRecordings,
       store: store.kind,
       publicUrl: config.publicUrl,
       mediaPublicUrl: config.mediaPublicUrl,

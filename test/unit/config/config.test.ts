@@ -302,6 +302,11 @@ describe('the start line', () => {
       .filter((f) => /\.ya?ml$/.test(f))
       .map((f) => (fs.readFileSync(path.join(dir, f), 'utf8').match(/^id: *(\S+)/m) ?? [])[1]);
     expect(built).toMatchObject({ store: 'embedded', publicUrl: 'https://ivr.example.com', mediaPublicUrl: 'https://m1.example.com', flows: ids.length });
+    // the caller index's keys, never the keys themselves
+    expect(built).toMatchObject({ subjectKeys: 'derived', eraseRecordings: false });
+    const ring = (await started({ SUBJECT_KEY: `${'n'.repeat(32)},${'o'.repeat(32)}`, ERASE_RECORDINGS: 'true' })).find((l) => l.msg === 'tonewall built')!;
+    expect(ring).toMatchObject({ subjectKeys: 2, eraseRecordings: true });
+    expect(JSON.stringify(ring)).not.toContain('n'.repeat(32));
     expect([...(built.flowIds as string[])].sort()).toEqual([...ids].sort());
     expect(lines.some((l) => l.variable === 'FLOWS_DIR')).toBe(false);
     expect(lines.some((l) => l.variable === 'PUBLIC_URL')).toBe(false);
