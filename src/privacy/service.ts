@@ -175,9 +175,17 @@ export class PrivacyService {
     const { store, keys, log } = this.deps;
     const actor = by ? this.deps.audit.actor(by) : undefined;
     const { subjects, named } = this.subjectOf(phone);
-    // under the first key's digest: every instance of a deployment has the same ring
-    const lock = keys.erasure(subjects[0]);
-    if (!(await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS))) {
+    // under the caller's digest by every key it is looked up under: while SUBJECT_KEY's ring is
+    // rotated, instances of a deployment have different rings (A; B,A), and each takes the lock
+    // under a key the other has too. Two that each take one and miss the other both refuse.
+    const locks: string[] = [];
+    for (const subject of subjects) {
+      const lock = keys.erasure(subject);
+      if (await store.setIfAbsent(lock, 'running', ERASURE_LOCK_SECONDS)) {
+        locks.push(lock);
+        continue;
+      }
+      for (const taken of locks) await store.del(taken);
       throw Errors.conflict({ detail: 'an erasure of this caller is already running' });
     }
     const receiptId = randomUUID();
@@ -206,7 +214,7 @@ export class PrivacyService {
       const entries = [...listed].flatMap(([sid, under]) => under.map((subject) => ({ op: 'srem' as const, key: keys.subject(subject), member: sid })));
       if (entries.length > 0) await store.multi(entries);
     } finally {
-      await store.del(lock);
+      for (const lock of locks) await store.del(lock);
     }
     await this.sent(sending, resultsSending);
     // the canonical form: what tonewall processors were sent as the calls' `subject`

@@ -104,3 +104,26 @@ test('a caller filed with no SUBJECT_KEY (the key derived from AGENT_JWT_SECRET)
   expect(await second.app.services.calls.get(before)).toBeNull();
   expect(await redis.exists(derived)).toBe(0);
 });
+
+test('while the ring is rotated, an erasure running on an instance of the old ring (A) refuses one on the new (B,A), and the new leaves no lock behind', async () => {
+  const keyPrefix = uniquePrefix('subject-ring-lock');
+  const vaultKeys = generateKeyRingText('k1');
+  const old = await instance(keyPrefix, vaultKeys, A);
+  await call(old);
+  // the old instance's erasure holds its lock, under the caller's digest by A, its only key
+  const oldLock = old.app.services.keys.erasure(old.app.services.subjectHash(WEBHOOK_CALLER));
+  const rotated = await instance(keyPrefix, vaultKeys, `${B},${A}`);
+  const newLock = rotated.app.services.keys.erasure(rotated.app.services.subjectHash(WEBHOOK_CALLER));
+  expect(newLock).not.toBe(oldLock);
+  await redis.set(oldLock, 'running', 'EX', 60);
+  const admin = new TokenAuth(rotated.config.agentJwtSecret).sign({ sub: 'dpo', endpoint: 'client:dpo', role: 'admin' });
+  const res = await fetch(`${rotated.url}/v1/subjects/${encodeURIComponent(WEBHOOK_CALLER)}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${admin}` },
+  });
+  expect(res.status).toBe(409);
+  expect(await redis.exists(newLock)).toBe(0);
+  // the old one done, the new one runs
+  await redis.del(oldLock);
+  expect(((await subjectRequest(rotated, 'DELETE')) as { calls: number }).calls).toBe(1);
+});
