@@ -98,18 +98,29 @@ export async function registerBeforeRoutes(app: FastifyInstance, services: Servi
   await app.register(formbody);
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
-    // at close every socket is told why (1001, going away: RFC 6455 §7.4.1), so a panel knows to
+    // Before any socket closes, the captures and bridges are told of the stop (LiveCalls.drain,
+    // which a drain > 0 ran already): a media stream closed first, with no drain, was taken for one
+    // cut off (the bridge lost 'caller-stream-lost' on Redis, taken up elsewhere while its capture
+    // still ran here; on the embedded store ended 'stream-closed' with its call, the capture's
+    // recordings then found ended and left paused). A drain that failed is logged; the sockets close.
+    // Then every socket is told why (1001, going away: RFC 6455 §7.4.1), so a panel knows to
     // reconnect to another instance; the plugin's own close sends no code at all (1005). A peer
     // that has not answered its close frame (this one, or a media stream's sent at the drain's
     // start) within STOP_CLOSE_GRACE_MS is cut: ws waits 30 s for the answer, and the server's
     // close waits for the socket, so one panel or stream that stopped reading held the whole stop.
     preClose(done) {
-      for (const client of this.websocketServer.clients) {
-        client.close(1001, 'shutting down');
-        setTimeout(() => client.terminate(), STOP_CLOSE_GRACE_MS).unref();
-      }
-      this.websocketServer.close(() => undefined);
-      done();
+      const closeAll = () => {
+        for (const client of this.websocketServer.clients) {
+          client.close(1001, 'shutting down');
+          setTimeout(() => client.terminate(), STOP_CLOSE_GRACE_MS).unref();
+        }
+        this.websocketServer.close(() => undefined);
+        done();
+      };
+      services.live.drain().then(closeAll, (err: unknown) => {
+        services.log.error({ err: errFields(err) }, 'drain failed: closing');
+        closeAll();
+      });
     },
   });
   // OpenAPI at /docs: before every route, so swagger sees the agent API registered below

@@ -353,7 +353,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await registerRoutes(app, services, { dropin, dialOffers, dropinEnded }, opts);
   // bridges and captures stop before the server closes: captures resume their recordings,
-  // then the streams close without another REST call. The bus's channels are then left beside
+  // then the streams close without another REST call (run first from the WebSocket plugin's
+  // close, app-http.ts, before any socket is closed: here it ends nothing more). The bus's channels are then left beside
   // the server's close and the agent socket's own leaving (agents/socket.ts), not before them: a
   // Redis that does not answer holds the close for one command bound (500 ms), not one after
   // another. The close's first step waits for it, before the store goes.
