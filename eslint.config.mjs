@@ -17,7 +17,7 @@ import tseslint from 'typescript-eslint';
  *   each other.
  */
 const BASE_FOLDERS = ['store', 'fields', 'vault', 'audit', 'auth', 'bus', 'errors'];
-const BASE_FILES = ['config', 'log', 'errors', 'metrics', 'security-headers', 'sids'];
+const BASE_FILES = ['config', 'config-secrets', 'log', 'errors', 'metrics', 'security-headers', 'sids'];
 const DOMAIN = ['calls', 'flows', 'recording', 'media', 'captures', 'processors', 'privacy', 'dropin'];
 const EDGES = ['twilio', 'agents', 'ops'];
 

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson, type AuditKeyRing } from './audit';
-import { originsWithPath, plainTextOrigins, weakSecrets, type Config } from './config';
+import { originsWithPath, plainTextOrigins, type Config } from './config';
+import { weakSecrets } from './config-secrets';
 import { ConfigError } from './errors';
 import { loadFlows, type FlowCheck, type FlowRegistry } from './flows/load';
 import type { Logger } from './log';

@@ -1,10 +1,13 @@
 /**
  * The service's whole configuration: read from the environment (and an optional .env file) in
  * this one file, parsed once with zod, then frozen. A bad or missing required value stops the
- * process with one line naming the variable (see server.ts).
+ * process with one line naming the variable (see server.ts). The rules about the service's own
+ * secrets (which variables hold one, which may not share a text, which are weak) are
+ * config-secrets.ts's, as processors/config.ts applies them too.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { coreSecretTexts, secret, sharedKeyIssues } from './config-secrets';
 import { ConfigError } from './errors';
 import { ACCOUNT_SID } from './sids';
 
@@ -38,9 +41,6 @@ const origin = (name: string, schemes: readonly string[]) =>
       });
   });
 
-/** a key the service holds only in its environment: long enough to be a key, not a password */
-const secret = (name: string) => z.string().min(32, `${name} must be at least 32 characters`);
-
 /** what TRUST_PROXY may name: addresses and ranges the proxy connects from, never "everyone" */
 function isProxyAddress(t: string): boolean {
   if (['loopback', 'linklocal', 'uniquelocal'].includes(t)) return true;
@@ -49,64 +49,6 @@ function isProxyAddress(t: string): boolean {
   if (bits === undefined) return true;
   const max = isIP(ip) === 4 ? 32 : 128;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
-}
-
-/**
- * Variables that hold this service's own secrets: a processor's `secretEnv` may not name one, or
- * the service would hand its own key to a downstream party as an HMAC key.
- */
-export const CORE_SECRET_VARIABLES: readonly string[] = Object.freeze([
-  'TWILIO_AUTH_TOKEN',
-  'AGENT_JWT_SECRET',
-  'INSTANCE_MESSAGE_KEY',
-  'VAULT_KEYS',
-  'SUBJECT_KEY',
-  'AUDIT_KEY',
-  'METRICS_TOKEN',
-  'REDIS_URL',
-  'CAPTURE_RESULT_SECRET',
-]);
-
-/** one text that is a secret of the service's own: where it is held, said without its text */
-export interface CoreSecretText {
-  /** the variable, and which part of it (`VAULT_KEYS (the key of entry 2)`) */
-  readonly where: string;
-  readonly text: string;
-}
-
-/**
- * Every text among the service's own secrets in `env`, read as the service reads each: the whole
- * value, and each key of a ring (INSTANCE_MESSAGE_KEY, SUBJECT_KEY, AUDIT_KEY, VAULT_KEYS as `id:base64`
- * entries, the entry and its key) and the password in REDIS_URL. A processor's credential may
- * equal none of them (processors/config.ts): it is sent to, or shared with, a party not trusted
- * with the service's keys.
- */
-export function coreSecretTexts(env: Record<string, string | undefined>): CoreSecretText[] {
-  const out: CoreSecretText[] = [];
-  const add = (where: string, text: string | undefined) => {
-    if (text !== undefined && text.trim() !== '') out.push({ where, text });
-  };
-  for (const name of CORE_SECRET_VARIABLES) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    add(name, value);
-    if (name === 'INSTANCE_MESSAGE_KEY' || name === 'SUBJECT_KEY' || name === 'AUDIT_KEY') {
-      value.split(',').forEach((k, i) => add(`${name} (key ${i + 1} of its ring)`, k.trim()));
-    } else if (name === 'VAULT_KEYS') {
-      value.split(',').forEach((entry, i) => {
-        const e = entry.trim();
-        add(`${name} (entry ${i + 1})`, e);
-        if (e.includes(':')) add(`${name} (the key of entry ${i + 1})`, e.slice(e.indexOf(':') + 1).trim());
-      });
-    } else if (name === 'REDIS_URL') {
-      try {
-        add(`${name} (its password)`, decodeURIComponent(new URL(value).password));
-      } catch {
-        // not a URL config.ts takes: the service refuses it itself
-      }
-    }
-  }
-  return out;
 }
 
 /** METRICS_PORT when the operator leaves it unset: Prometheus's conventional port for an exporter */
@@ -150,7 +92,7 @@ const schema = z
     TWILIO_ACCOUNT_SID: z
       .string({ required_error: 'TWILIO_ACCOUNT_SID is required' })
       .regex(ACCOUNT_SID, 'TWILIO_ACCOUNT_SID must be AC followed by letters or digits'),
-    // any text, as the contract takes it; one shorter than WEAK_SECRET_CHARS is warned at start (weakSecrets)
+    // any text, as the contract takes it; one shorter than WEAK_SECRET_CHARS is warned at start (config-secrets.ts weakSecrets)
     TWILIO_AUTH_TOKEN: z.string({ required_error: 'TWILIO_AUTH_TOKEN is required' }).min(1, 'TWILIO_AUTH_TOKEN is required'),
     TWILIO_API_BASE_URL: httpUrl('TWILIO_API_BASE_URL').default('https://api.twilio.com'),
     MEDIA_PUBLIC_URL: origin('MEDIA_PUBLIC_URL', ['https:', 'http:', 'wss:', 'ws:']).optional(),
@@ -251,26 +193,9 @@ const schema = z
       .default('false')
       .transform((v) => v === 'true'),
   })
+  // a key shared with another purpose is only as safe as that purpose's weakest holder (config-secrets.ts)
   .superRefine((e, ctx) => {
-    // a key shared with another purpose is only as safe as that purpose's weakest holder
-    const others = { AGENT_JWT_SECRET: e.AGENT_JWT_SECRET, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN };
-    for (const name of ['METRICS_TOKEN', 'CAPTURE_RESULT_SECRET'] as const) {
-      const v = e[name];
-      if (v === undefined) continue;
-      for (const [other, text] of Object.entries(others)) {
-        if (v === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
-      }
-    }
-    // each key of a ring, as any of them verifies a message between instances or an audit entry, or finds a caller
-    for (const name of ['INSTANCE_MESSAGE_KEY', 'SUBJECT_KEY', 'AUDIT_KEY'] as const) {
-      for (const key of e[name] ?? []) {
-        for (const [other, text] of Object.entries(others)) {
-          if (key === text) ctx.addIssue({ code: 'custom', path: [name], message: `${name} must not be the same text as ${other}` });
-        }
-      }
-    }
-    if ((e.SUBJECT_KEY ?? []).some((k) => (e.AUDIT_KEY ?? []).includes(k)))
-      ctx.addIssue({ code: 'custom', path: ['AUDIT_KEY'], message: 'AUDIT_KEY must not be the same text as SUBJECT_KEY' });
+    for (const { variable, message } of sharedKeyIssues(e)) ctx.addIssue({ code: 'custom', path: [variable], message });
   });
 
 /** every variable the service reads: what README, docs/contract.md and docker-compose.yml must each name */
@@ -371,20 +296,6 @@ export function plainTextOrigins(config: Pick<Config, 'publicUrl' | 'mediaPublic
 export function originsWithPath(config: Pick<Config, 'publicUrl' | 'mediaPublicUrl'>): ('PUBLIC_URL' | 'MEDIA_PUBLIC_URL')[] {
   const pathed = (origin: string) => new URL(origin).pathname !== '/';
   return [...(pathed(config.publicUrl) ? (['PUBLIC_URL'] as const) : []), ...(pathed(config.mediaPublicUrl) ? (['MEDIA_PUBLIC_URL'] as const) : [])];
-}
-
-/** a secret shorter than this is weak as an HMAC key (RFC 2104: at least the hash's output, 32 bytes for SHA-256) */
-export const WEAK_SECRET_CHARS = 32;
-
-/**
- * The core secrets the contract takes as any text but that are short enough to guess or brute
- * force: warned at start (buildApp), never refused. Names only, never the text.
- */
-export function weakSecrets(config: Pick<Config, 'twilio' | 'agentJwtSecret'>): ('TWILIO_AUTH_TOKEN' | 'AGENT_JWT_SECRET')[] {
-  return [
-    ...(config.twilio.authToken.length < WEAK_SECRET_CHARS ? (['TWILIO_AUTH_TOKEN'] as const) : []),
-    ...(config.agentJwtSecret.length < WEAK_SECRET_CHARS ? (['AGENT_JWT_SECRET'] as const) : []),
-  ];
 }
 
 /** Parses an environment (process.env in production; a plain object in tests). Throws ConfigError naming the first bad variable. */

@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CORE_SECRET_VARIABLES, WEAK_SECRET_CHARS, coreSecretTexts } from '../config';
+import { CORE_SECRET_VARIABLES, WEAK_SECRET_CHARS, coreSecretTexts } from '../config-secrets';
 import { ProcessorsConfigError } from '../errors';
 
 const httpUrl = z
@@ -44,7 +44,7 @@ const envName = z
     (n) => ({ message: `${n} is one of the service's own secrets: give each processor a key of its own` }),
   );
 
-/** an HMAC key for a processor shorter than this is weak (config.ts WEAK_SECRET_CHARS): warned, not refused */
+/** an HMAC key for a processor shorter than this is weak (config-secrets.ts WEAK_SECRET_CHARS): warned, not refused */
 export const MIN_PROCESSOR_SECRET_LENGTH = WEAK_SECRET_CHARS;
 
 // the same rule as a flow's `collect` field names

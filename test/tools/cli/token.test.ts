@@ -43,7 +43,7 @@ describe('npm run token', () => {
 
   it('refuses a missing secret, a bad role, endpoint or ttl; takes a short secret as the service does', () => {
     expect(() => jwtSecret({})).toThrow('AGENT_JWT_SECRET is required');
-    // a short secret is the service's to warn of at start, not refused (config.ts weakSecrets)
+    // a short secret is the service's to warn of at start, not refused (config-secrets.ts weakSecrets)
     expect(jwtSecret({ AGENT_JWT_SECRET: 'short' })).toBe('short');
     expect(() => mintToken(['--sub', 'a', '--endpoint', 'client:a', '--role', 'root'], { AGENT_JWT_SECRET: SECRET })).toThrow('--role');
     expect(() => mintToken(['--sub', 'a', '--endpoint', 'nowhere'], { AGENT_JWT_SECRET: SECRET })).toThrow();

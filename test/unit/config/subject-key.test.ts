@@ -5,7 +5,8 @@
  * given once, and none is the text of another of the service's secrets.
  */
 import { buildApp } from '../../../src/app';
-import { ConfigError, coreSecretTexts, loadConfig } from '../../../src/config';
+import { ConfigError, loadConfig } from '../../../src/config';
+import { coreSecretTexts } from '../../../src/config-secrets';
 import { minimalEnv } from '../../support/env';
 import { LogCapture } from '../../support/harness';
 

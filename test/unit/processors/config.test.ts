@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CORE_SECRET_VARIABLES } from '../../../src/config';
+import { CORE_SECRET_VARIABLES } from '../../../src/config-secrets';
 import { loadProcessors, ProcessorsConfigError, weakProcessorSecrets } from '../../../src/processors';
 
 const dir = mkdtempSync(join(tmpdir(), 'tw-proc-'));
