@@ -10,7 +10,7 @@ import type { CallSession } from '../calls/session';
 import type { Flow } from '../flows/schema';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
-import type { DeliveryResult } from '../processors/delivery';
+import type { DeliveryResult } from '../processors/outcome';
 import { readyFor } from '../processors/records';
 import { TERMINAL_CALL_STATUSES, type CallControl } from '../calls/control';
 import { DropinErrors } from '../errors';

@@ -28,7 +28,7 @@ import type { Flow } from '../flows/schema';
 import { RESUME_HOLD_MS } from '../flows/engine';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
-import type { DeliveryResult } from '../processors/delivery';
+import type { DeliveryResult } from '../processors/outcome';
 import type { ProcessorSummary } from '../processors/summary';
 import type { Backoff } from '../processors/http';
 import type { AuditSink, RecordingController, RecordingOutcome } from '../recording/controller';

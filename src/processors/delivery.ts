@@ -24,13 +24,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession, ProcessorOutcome } from '../calls/session';
+import type { CallSession } from '../calls/session';
 import { isTonewallError } from '../errors';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
 import type { ProcessorSummary } from './summary';
 import { type Backoff, backoffDelay, checkBackoff, DEFAULT_BACKOFF, REQUEST_TIMEOUT_MS } from './http';
+import { type DeliveryResult, deliveryResult, processorOutcome, withOutcome } from './outcome';
 import { type NotPrepared, type PreparedTry, prepareTry, type TryOutcome } from './requests';
 import {
   cancelDeliveries,
@@ -49,14 +50,6 @@ import {
 export const DELIVERY_LEASE_SECONDS = Math.ceil((REQUEST_TIMEOUT_MS * 3) / 1000);
 /** how often the index is scanned for deliveries due here or abandoned by a crashed instance */
 export const DEFAULT_POLL_MS = 2_000;
-
-export interface DeliveryResult {
-  ok: boolean;
-  status?: number;
-  /** the processor's answer as an allow-listed summary (summary.ts), never its text */
-  body?: ProcessorSummary;
-  attempts: number;
-}
 
 export interface ProcessorDeliveryDeps {
   store: Store;
@@ -357,12 +350,7 @@ export class ProcessorDelivery {
       );
     }
     await this.audit(rec, `processor.${status}`, { httpStatus: info.httpStatus, reason: info.reason });
-    const result: DeliveryResult = {
-      ok: status === 'delivered',
-      ...(info.httpStatus !== undefined ? { status: info.httpStatus } : {}),
-      ...(info.answer !== undefined ? { body: info.answer } : {}),
-      attempts: rec.attempts,
-    };
+    const result = deliveryResult(rec, status, info);
     await this.keepOutcome(rec, result);
     try {
       this.deps.onResult(rec.callSid, rec.processor, result);
@@ -376,23 +364,13 @@ export class ProcessorDelivery {
    * round's), so a panel that reloads reads what `processor.result` told it (agents/views.ts).
    * Written before the event goes out: a panel that re-reads the call after the event sees it.
    * A call gone (ended and expired, or erased) keeps nothing; a store that fails is logged, and
-   * the event still goes.
+   * the event still goes. What is kept, and what is not (a gateway's card token), is outcome.ts's.
    */
   private async keepOutcome(rec: DeliveryRecord, result: DeliveryResult): Promise<void> {
-    // a tokenizing gateway's card token is not kept: it can be charged again, and the record is any
-    // supervisor's to read for hours (the event told the panels once; the app gets it as PaymentToken)
-    const { token: _token, ...kept } = result.body ?? {};
-    const outcome: ProcessorOutcome = {
-      processor: rec.processor,
-      ok: result.ok,
-      ...(result.status !== undefined ? { status: result.status } : {}),
-      attempts: result.attempts,
-      ...(result.body !== undefined ? { result: kept } : {}),
-      at: Date.now(),
-    };
+    const outcome = processorOutcome(rec.processor, result, Date.now());
     await this.deps.calls
       .update(rec.callSid, (s) => {
-        s.processorResults = [...(s.processorResults ?? []).filter((o) => o.processor !== rec.processor), outcome];
+        s.processorResults = withOutcome(s.processorResults, outcome);
       })
       .catch((e) => this.deps.log.warn({ callSid: rec.callSid, processor: rec.processor, code: errorCode(e) }, 'processor result not kept on the call'));
   }

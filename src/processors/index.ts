@@ -18,7 +18,8 @@ export {
   DEFAULT_TOLERANCE_SECONDS,
 } from './sign';
 export { type Backoff, DEFAULT_BACKOFF, backoffDelay } from './http';
-export { ProcessorDelivery, type ProcessorDeliveryDeps, type DeliveryResult } from './delivery';
+export { ProcessorDelivery, type ProcessorDeliveryDeps } from './delivery';
+export { type DeliveryResult } from './outcome';
 export { type DeliveryRecord, type SentDelivery, cancelDeliveries, deliveryLeaseKey, idempotencyKey, readyFor, roundsSent } from './records';
 export { forwardErasure, erasureBody, type ErasureOutcome, type ErasureSubject, ERASURE_BACKOFF } from './erase';
 export { ErasureQueue, type ErasureQueueDeps, ERASURE_RETRY_BACKOFF } from './erase-queue';
