@@ -1,7 +1,7 @@
 /**
  * The app's recordings this process paused for a drop-in capture and has not resumed, by call:
  * what a step that fails after its own pause, before its TwiML could carry the SIDs in the gather
- * actions (action-query.ts), must resume (service.ts returnAfterFailure). Only the request that
+ * actions (action-query.ts), must resume (failure-return.ts returnAfterFailure). Only the request that
  * paused needs it, so an entry is forgotten after HELD_PAUSE_MS as well as when the recordings
  * are resumed or the capture returns or ends (perhaps on another instance, which this one never
  * hears of): the memory stays bounded by the pauses of the last minute.

@@ -3,7 +3,7 @@
  * returns the call stays within the 15 s Twilio gives it: the first answer of each processor that
  * takes the capture's fields (ProcessorWaits, answered by the delivery through
  * DropinService.onProcessorResult), and Twilio's account of the call's status (callOver), read
- * by `end` and `returnAfterFailure` in service.ts, which decide what to do with both.
+ * by `end` in service.ts and `returnAfterFailure` in failure-return.ts, which decide what to do with both.
  */
 import type { Logger } from 'pino';
 import type { CallSession } from '../calls/session';

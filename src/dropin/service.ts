@@ -17,15 +17,13 @@
  * - a step failed (an exception, the store unreachable): the call goes back all the same, with
  *   `Result=internal-error` as Twilio's <Pay> does, its recordings resumed first
  *   (`returnAfterFailure`, from what the request itself carries: dropin/action-query.ts); when
- *   the call is over by then (the caller hung up), that result is POSTed as a hang-up's is.
+ *   the call is over by then (the caller hung up), that result is POSTed as a hang-up's is. That
+ *   path, and which paused recordings a failed request may resume, is failure-return.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import twilio from 'twilio';
 import type { Logger } from 'pino';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
 import type { Flow } from '../flows/schema';
-import { RESUME_HOLD_MS } from '../flows/engine';
 import { errFields } from '../log';
 import type { ProcessorConfig } from '../processors/config';
 import type { DeliveryResult } from '../processors/outcome';
@@ -37,6 +35,7 @@ import type { Keys, Store, StoreOp } from '../store';
 import type { Vault } from '../vault';
 import { HangupWatch } from './hangup-watch';
 import { AppRecordings } from './app-recordings';
+import { type FailureReturnDeps, type FailureReturnOptions, redirectTwiml, returnAfterFailure } from './failure-return';
 import type { PausingRequest } from './held-pauses';
 import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
@@ -90,6 +89,8 @@ export class DropinService {
   private readonly recordings: AppRecordings;
   /** calls this process returned to the app after a failed step while the store could not record it */
   private readonly unsaved: UnsavedReturns;
+  /** what a failed step's return uses (failure-return.ts) */
+  private readonly failures: FailureReturnDeps;
 
   constructor(private readonly d: DropinDeps) {
     const pollMs = d.pollMs ?? HANGUP_POLL_MS;
@@ -128,6 +129,14 @@ export class DropinService {
       post: (callSid, url, params) => this.results.enqueue(callSid, url, params),
       onLeft: () => this.d.onLeft?.(),
     });
+    this.failures = {
+      recording: d.recording,
+      twilio: d.twilio,
+      held: this.recordings.held,
+      unwatch: (callSid) => this.hangups.remove(callSid),
+      unsaved: this.unsaved,
+      secret: () => this.secret(),
+    };
   }
 
   get configured(): boolean {
@@ -208,74 +217,12 @@ export class DropinService {
   }
 
   /**
-   * A step of a capture failed (the capture route or a gather threw, or the store could not be
-   * reached): the call goes back to the app with `Result=internal-error` and no field, as Twilio's
-   * <Pay> answers an internal error, never hung up. It works from what the request carries, as
-   * the store may be what failed: `returnUrl` (allow-listed by the caller of this) and `paused`,
-   * the recordings the capture held paused (a gather's action query). Each of those, and each this
-   * process paused since, is resumed first, by its SID, all at once (each bounded by
-   * PAUSE_ACK_TIMEOUT_MS); a resume that fails is logged and audited where the store allows, and
-   * never holds the call back. The session is marked returned, the hang-up watch removed and
-   * `dropin.returned` audited; when the store is unreachable, this instance keeps the return and
-   * saves it once the store answers again (unsaved-returns.ts), and reports no hang-up for the
-   * call meanwhile: the app gets one result. The call's status is read once, after the resumes
-   * (as `end` reads it): a call over by then (the caller hung up) gets no redirect from Twilio,
-   * so its `internal-error` is POSTed to the return URL as a hang-up's result is (signed, once per
-   * call: a hang-up already queued for it is the one the app gets), with the save. `flowId`: the capture's flow when the request names
-   * it (the capture route). `resumeNothing`: the request's query is one no recording may be
-   * resumed from (twilio/dropin-rescue.ts: too old, untimed, dated ahead), perhaps a replay while
-   * a later field is keyed, so neither its recordings nor those this process holds paused for
-   * the call are resumed, and those stay held for the step that paused them. `pausedBy`: the
-   * request that failed, when only what it paused itself may be resumed (the capture route's,
-   * whose request names no recording and holds no time: twilio/dropin-rescue.ts), not what this
-   * process holds paused for the call by another request, which also stays held (logged).
+   * A step of a capture failed: the call goes back to the app with `Result=internal-error`,
+   * its recordings resumed first, from what the request carries (failure-return.ts, which says
+   * what each option means).
    */
-  async returnAfterFailure(
-    callSid: string,
-    returnUrl: string,
-    paused: readonly string[],
-    log: Logger,
-    opts: { flowId?: string; keyedOn?: boolean; resumeNothing?: boolean; pausedBy?: PausingRequest } = {},
-  ): Promise<string> {
-    const { flowId } = opts;
-    const secret = this.secret();
-    // no more polls from now (the local timer at once); whether the store removed the watch is awaited below
-    const unwatched = this.hangups.remove(callSid).then(
-      () => true,
-      (err: unknown) => {
-        log.warn({ err: errFields(err) }, 'drop-in watch not removed');
-        return false;
-      },
-    );
-    const sids = this.toResume(callSid, paused, opts, log);
-    // the failed step answered a Gather that ended without '#' (its count, or its timeout): the
-    // caller may still be keying, so the resume waits as one after a field's count does
-    if (opts.keyedOn && sids.length > 0) await sleep(RESUME_HOLD_MS);
-    const resumed = await this.d.recording.resumeAfterFailure(callSid, sids, log);
-    const params = { CallSid: callSid, Result: 'internal-error' };
-    // the caller may have hung up (before or while the step failed): Twilio then drops the
-    // redirect, so the app gets the result server to server, as end() sends a hang-up's
-    const over = await callOver(this.d.twilio, callSid, log);
-    await this.unsaved.save({ callSid, flowId, resumed, unwatched: await unwatched, ...(over ? { post: { url: returnUrl, params } } : {}), log });
-    log.warn({ result: 'internal-error', recordings: sids.length, callOver: over }, 'drop-in capture returned to the app after a failed step');
-    return redirectTwiml(signedReturnUrl(returnUrl, params, secret));
-  }
-
-  /** what returnAfterFailure resumes (its `paused`, and what this process holds paused for the call that it may resume), no longer held */
-  private toResume(callSid: string, paused: readonly string[], opts: { resumeNothing?: boolean; pausedBy?: PausingRequest }, log: Logger): string[] {
-    if (opts.resumeNothing) return [];
-    const held = this.recordings.held;
-    if (!opts.pausedBy) {
-      const sids = [...new Set([...paused, ...held.of(callSid)])];
-      held.forget(callSid);
-      return sids;
-    }
-    const own = held.by(callSid, opts.pausedBy);
-    const others = own.length === 0 ? held.of(callSid).length : 0;
-    if (others > 0)
-      log.warn({ reason: 'paused-by-another-request', recordings: others }, 'a failed step resumes no recording it did not pause: those held stay paused');
-    held.forget(callSid, opts.pausedBy);
-    return [...new Set([...paused, ...own])];
+  returnAfterFailure(callSid: string, returnUrl: string, paused: readonly string[], log: Logger, opts: FailureReturnOptions = {}): Promise<string> {
+    return returnAfterFailure(this.failures, callSid, returnUrl, paused, log, opts);
   }
 
   /**
@@ -395,10 +342,4 @@ export class DropinService {
     if (this.d.secret === undefined) throw DropinErrors.secretMissing();
     return this.d.secret;
   }
-}
-
-function redirectTwiml(url: string): string {
-  const r = new twilio.twiml.VoiceResponse();
-  r.redirect({ method: 'POST' }, url);
-  return r.toString();
 }

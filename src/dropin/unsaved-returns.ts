@@ -1,5 +1,5 @@
 /**
- * Returns after a failed step that the store did not take (dropin/service.ts returnAfterFailure):
+ * Returns after a failed step that the store did not take (dropin/failure-return.ts returnAfterFailure):
  * the call went back to the app with `Result=internal-error`, but the store was unreachable, so
  * the call's record still says the capture runs and its hang-up watch is still there. Once the
  * store answers again, that watch would report `caller-hung-up` when the call ends in the app's
