@@ -258,15 +258,15 @@ export interface Config {
    */
   readonly shutdownDrainMs: number;
   /**
-   * Drop-in capture (issue 13): the URL prefixes a capture may return the call to (an entry
-   * without a path allows its whole origin), and the HMAC key of the result. Without a secret
-   * the capture route refuses every call.
-   */
-  /**
    * ERASE_RECORDINGS: an erasure of a caller deletes at Twilio the recordings their calls' records
    * knew of (privacy/service.ts); false, the receipt names them and they are left
    */
   readonly eraseRecordings: boolean;
+  /**
+   * Drop-in capture (issue 13): the URL prefixes a capture may return the call to (an entry
+   * without a path allows its whole origin), and the HMAC key of the result. Without a secret
+   * the capture route refuses every call.
+   */
   readonly capture: { readonly returnUrls: readonly string[]; readonly resultSecret?: string };
   /** every process-scoped secret the environment holds, by name, for processors' `secretEnv` */
   readonly secrets: Readonly<Record<string, string>>;

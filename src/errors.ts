@@ -22,7 +22,7 @@ import { StoreErrors } from './errors/store';
 import { TwilioErrors } from './errors/twilio';
 import { VaultErrors } from './errors/vault';
 
-export { TonewallError, isTonewallError, type Coded, type ErrorExtras, type TonewallErrorOptions } from './errors/base';
+export { TonewallError, errorCode, isTonewallError, type Coded, type ErrorExtras, type TonewallErrorOptions } from './errors/base';
 export { MalformedJsonBody, refuseMalformedBody } from './errors/request';
 export {
   AgentErrors,

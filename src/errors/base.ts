@@ -31,6 +31,12 @@ export function isTonewallError(e: unknown): e is TonewallError {
   return e instanceof TonewallError;
 }
 
+/** what a log line or a metric names a failure by: the catalogue's code, else the error's class (never its message, which may quote input) */
+export function errorCode(e: unknown): string {
+  if (isTonewallError(e)) return e.code;
+  return e instanceof Error ? e.name : 'unknown';
+}
+
 /** Optional extras for a fixed-message error: its cause, and a detail appended to the message (never a value). */
 export interface ErrorExtras {
   cause?: unknown;

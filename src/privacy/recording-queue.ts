@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
-import { isTonewallError } from '../errors';
+import { errorCode } from '../errors';
 import { type Backoff, backoffDelay, checkBackoff } from '../processors/http';
 import type { Keys, Store } from '../store';
 import { Poller } from '../store/poller';
@@ -224,9 +224,4 @@ function parseRecord(raw: string | null): PendingRecordingErasure | null {
   } catch {
     return null;
   }
-}
-
-function errorCode(e: unknown): string {
-  if (isTonewallError(e)) return e.code;
-  return e instanceof Error ? e.name : 'unknown';
 }

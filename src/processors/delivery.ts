@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { AuditTrail } from '../audit/trail';
 import type { CallRepository } from '../calls/repository';
 import type { CallSession } from '../calls/session';
-import { isTonewallError } from '../errors';
+import { errorCode } from '../errors';
 import type { Keys, Store } from '../store';
 import type { Vault } from '../vault';
 import type { ProcessorConfig } from './config';
@@ -377,7 +377,3 @@ export class ProcessorDelivery {
 }
 
 /** a coded error's code, or the error's class name: never its message, which could hold anything */
-function errorCode(e: unknown): string {
-  if (isTonewallError(e)) return e.code;
-  return e instanceof Error ? e.name : 'unknown';
-}

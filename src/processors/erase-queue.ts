@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isTonewallError } from '../errors';
+import { errorCode } from '../errors';
 import type { Keys, Store } from '../store';
 import { Poller } from '../store/poller';
 import { type KeyRing, Vault } from '../vault';
@@ -307,9 +307,4 @@ function parseRecord(raw: string | null): PendingErasure | null {
   } catch {
     return null;
   }
-}
-
-function errorCode(e: unknown): string {
-  if (isTonewallError(e)) return e.code;
-  return e instanceof Error ? e.name : 'unknown';
 }
