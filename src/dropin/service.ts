@@ -41,6 +41,7 @@ import { resultParams, type CaptureResult } from './outcome';
 import { RESULT_SCAN_MS, ResultDelivery } from './result-delivery';
 import { callOver, ProcessorWaits } from './return-waits';
 import { signedReturnUrl } from './result-signature';
+import { allowedReturnUrl } from './return-urls';
 import { DropinErrors } from '../errors';
 import { UnsavedReturns } from './unsaved-returns';
 
@@ -171,6 +172,18 @@ export class DropinService {
     const dropin = s.dropin;
     if (!dropin) throw DropinErrors.notDropin();
     const secret = this.secret();
+    // The return URL as the record names it, checked again as the failed step's return and each
+    // result POST check theirs: a record changed in the store (a Redis writer) must not redirect
+    // the caller's call, with its signed result, anywhere else. Before the save, so the edge
+    // returns the call from the gather's own query (Twilio-signed, checked there too) with
+    // internal-error, or says the apology.
+    if (!allowedReturnUrl(dropin.returnUrl, this.d.returnUrls)) {
+      log.warn({ reason: 'return-url-not-allowed' }, 'drop-in return refused');
+      await this.d.audit
+        .append(s.callSid, { type: 'dropin.refused', reason: 'return-url-not-allowed' })
+        .catch((err: unknown) => log.error({ err: errFields(err) }, 'drop-in audit entry not written'));
+      throw DropinErrors.returnNotAllowed();
+    }
     this.unwatch(s.callSid);
     if (s.recording.status === 'paused') {
       const resumed = await this.resumeApp(s);

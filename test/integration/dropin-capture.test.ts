@@ -379,6 +379,24 @@ it("the call's recordings cannot be listed: the capture cannot know it paused th
   expect(await auditTypes(c.sid)).toEqual(expect.arrayContaining(['recording.pause-failed', 'dropin.returned']));
 });
 
+it("a return URL changed in the call's record (a Redis writer) is not where the call goes: it returns to the app's own URL, from the gather's signed query, with internal-error", async () => {
+  const c: EmulatedCall = await d.call(async (g: GatherRequest) => {
+    const p = g.prompt.join(' ');
+    if (p.includes('card number')) return `${CARD}#`;
+    if (p.includes('expiry')) return EXPIRY;
+    if (!p.includes('security code')) return null;
+    // before the last field's answer, whose webhook returns the call
+    await h.app.services.calls.update(c.sid, (s) => {
+      s.dropin!.returnUrl = 'https://attacker.example.net/twiml';
+    });
+    return CVV;
+  });
+  await c.ended;
+  expect(shop.returned.map((x) => [x.fromTwilio, verified(x).Result])).toEqual([[true, 'internal-error']]);
+  expect(await auditTypes(c.sid)).toContain('dropin.refused');
+  expect(h.logs.text).not.toContain('attacker.example.net');
+});
+
 it('the processor does not answer well in time: processor-error', async () => {
   shop.chargeStatus = 500;
   const c = await d.call(keypad({ card: [`${CARD}#`], expiry: EXPIRY, cvv: CVV }));

@@ -147,3 +147,14 @@ test("callEnded whose update runs again on another instance's write (the hang-up
   await dropin.close();
   await store.close();
 });
+
+test('a return URL the record names that is not under CAPTURE_RETURN_URLS (the record changed in the store): no redirect there, refused before the save and audited', async () => {
+  const { dropin, lines, log } = service();
+  const s = session();
+  s.dropin!.returnUrl = 'https://attacker.example.net/twiml';
+  const save = jest.fn(async () => undefined);
+  await expect(dropin.end(flow, s, 'success', save, log)).rejects.toMatchObject({ code: 'TW_ERR_DROPIN_RETURN_NOT_ALLOWED' });
+  expect(save).not.toHaveBeenCalled();
+  expect(lines.find((l) => l.msg === 'drop-in return refused')).toMatchObject({ level: 40, reason: 'return-url-not-allowed' });
+  expect(JSON.stringify(lines)).not.toContain('attacker.example.net');
+});
