@@ -113,6 +113,7 @@ const schema = z
       .string()
       .transform((v) => v.split(',').map((k) => k.trim()))
       .refine((ks) => ks.every((k) => k.length >= 32), 'INSTANCE_MESSAGE_KEY: every key must be at least 32 characters (comma-separated, the first signs)')
+      .refine((ks) => new Set(ks).size === ks.length, 'INSTANCE_MESSAGE_KEY: a key is given twice')
       .optional(),
     FLOWS_DIR: z.string().min(1).default('config/flows'),
     PROCESSORS_FILE: z.string().min(1).default('config/processors.yaml'),

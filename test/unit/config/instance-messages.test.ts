@@ -58,6 +58,15 @@ describe('INSTANCE_MESSAGE_KEY', () => {
     expect((err as ConfigError).variable).toBe('INSTANCE_MESSAGE_KEY');
     expect((err as ConfigError).message).not.toContain(bad);
   });
+
+  test('a key given twice stops the start, as for SUBJECT_KEY and AUDIT_KEY (a rotation meant to add a key that added none)', () => {
+    const key = 'instance-key-one-0123456789abcdef-01';
+    const err = configErrorOf({ ...base, INSTANCE_MESSAGE_KEY: `${key},${key}` });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe('INSTANCE_MESSAGE_KEY');
+    expect((err as ConfigError).message).toContain('a key is given twice');
+    expect((err as ConfigError).message).not.toContain(key);
+  });
 });
 
 describe('docker-compose', () => {
