@@ -81,6 +81,19 @@ export function returnUrlEntryProblem(entry: string): string | undefined {
 
 /** PCI DSS 8.2.8: an agent panel idle this long (15 minutes) signs out; the default, and the most AGENT_IDLE_TIMEOUT_SECONDS takes */
 export const MAX_AGENT_IDLE_SECONDS = 15 * 60;
+/**
+ * A key ring of the service's own: `key[,key…]`, each 32+ characters, none given twice (a
+ * rotation that added no key), the first `firstDoes` (signs, seals, indexes new calls), every one
+ * verifies or finds what it did. Unset: the variable's derived default (app.ts).
+ */
+const keyRing = (name: string, firstDoes: string) =>
+  z
+    .string()
+    .transform((v) => v.split(',').map((k) => k.trim()))
+    .refine((ks) => ks.every((k) => k.length >= 32), `${name}: every key must be at least 32 characters (comma-separated, ${firstDoes})`)
+    .refine((ks) => new Set(ks).size === ks.length, `${name}: a key is given twice`)
+    .optional();
+
 const IDLE_RANGE = `AGENT_IDLE_TIMEOUT_SECONDS must be a whole number of seconds from 1 to ${MAX_AGENT_IDLE_SECONDS} (PCI DSS 8.2.8: 15 minutes at most)`;
 
 const schema = z
@@ -109,12 +122,7 @@ const schema = z
       .default(900),
     AGENT_JWT_SECRET: z.string({ required_error: 'AGENT_JWT_SECRET is required' }).min(1, 'AGENT_JWT_SECRET is required'),
     // optional: unset, the key is derived from AGENT_JWT_SECRET (app.ts), which every instance shares
-    INSTANCE_MESSAGE_KEY: z
-      .string()
-      .transform((v) => v.split(',').map((k) => k.trim()))
-      .refine((ks) => ks.every((k) => k.length >= 32), 'INSTANCE_MESSAGE_KEY: every key must be at least 32 characters (comma-separated, the first signs)')
-      .refine((ks) => new Set(ks).size === ks.length, 'INSTANCE_MESSAGE_KEY: a key is given twice')
-      .optional(),
+    INSTANCE_MESSAGE_KEY: keyRing('INSTANCE_MESSAGE_KEY', 'the first signs'),
     FLOWS_DIR: z.string().min(1).default('config/flows'),
     PROCESSORS_FILE: z.string().min(1).default('config/processors.yaml'),
     MASK_LOOKAHEAD_MS: z.coerce
@@ -126,19 +134,9 @@ const schema = z
     INSTANCE_ID: z.string().min(1).optional(),
     // issue 11: keys that must not be shared with the JWT secret, limits, and the operations surface
     // a ring, as AUDIT_KEY: comma-separated, the first indexes new calls, every one finds the callers it indexed (app.ts)
-    SUBJECT_KEY: z
-      .string()
-      .transform((v) => v.split(',').map((k) => k.trim()))
-      .refine((ks) => ks.every((k) => k.length >= 32), 'SUBJECT_KEY: every key must be at least 32 characters (comma-separated, the first indexes new calls)')
-      .refine((ks) => new Set(ks).size === ks.length, 'SUBJECT_KEY: a key is given twice')
-      .optional(),
+    SUBJECT_KEY: keyRing('SUBJECT_KEY', 'the first indexes new calls'),
     // a ring, as INSTANCE_MESSAGE_KEY: comma-separated, the first seals, every one verifies (audit/keys.ts)
-    AUDIT_KEY: z
-      .string()
-      .transform((v) => v.split(',').map((k) => k.trim()))
-      .refine((ks) => ks.every((k) => k.length >= 32), 'AUDIT_KEY: every key must be at least 32 characters (comma-separated, the first seals)')
-      .refine((ks) => new Set(ks).size === ks.length, 'AUDIT_KEY: a key is given twice')
-      .optional(),
+    AUDIT_KEY: keyRing('AUDIT_KEY', 'the first seals'),
     AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
     AGENT_JWT_MAX_LIFETIME_SECONDS: z.coerce
       .number()

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
 import { generateKeyRingText } from '../../src/vault';
 
 const root = path.join(__dirname, '../..');
@@ -13,4 +14,15 @@ export function minimalEnv(): Record<string, string> {
     FLOWS_DIR: path.join(root, 'config/flows'),
     PROCESSORS_FILE: path.join(root, 'test/fixtures/no-processors.yaml'),
   };
+}
+
+/** the ConfigError loadConfig stops the start with, given `env` over minimalEnv (a test fails if it loads) */
+export function configRefusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...minimalEnv(), LOG_LEVEL: 'warn', ...env });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
 }

@@ -8,23 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../../src/app';
 import type { AuditTrail } from '../../../src/audit';
-import { ConfigError, DEFAULT_SHUTDOWN_DRAIN_MS, loadConfig, originsWithPath } from '../../../src/config';
+import { DEFAULT_SHUTDOWN_DRAIN_MS, loadConfig, originsWithPath } from '../../../src/config';
 import { EmbeddedStore } from '../../../src/store';
 import { generateKeyRingText } from '../../../src/vault';
-import { minimalEnv } from '../../support/env';
+import { configRefusal, minimalEnv } from '../../support/env';
 import { LogCapture } from '../../support/harness';
 
 const base = { ...minimalEnv(), LOG_LEVEL: 'warn' };
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const refusal = configRefusal;
 
 describe('loadConfig: issue 11 variables', () => {
   test('defaults: 12 h tokens, 400-day audit retention, metrics off the public port, no trusted proxy', () => {

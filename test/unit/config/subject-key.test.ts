@@ -5,24 +5,16 @@
  * given once, and none is the text of another of the service's secrets.
  */
 import { buildApp } from '../../../src/app';
-import { ConfigError, loadConfig } from '../../../src/config';
+import { loadConfig } from '../../../src/config';
 import { coreSecretTexts } from '../../../src/config-secrets';
-import { minimalEnv } from '../../support/env';
+import { configRefusal, minimalEnv } from '../../support/env';
 import { LogCapture } from '../../support/harness';
 
 const base = { ...minimalEnv(), LOG_LEVEL: 'warn' };
 const A = 'subject-key-a-0123456789abcdef-0123456789';
 const B = 'subject-key-b-0123456789abcdef-0123456789';
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const refusal = configRefusal;
 
 test('SUBJECT_KEY is one key or a comma-separated ring, in order, the first indexing', () => {
   expect(loadConfig({ ...base, SUBJECT_KEY: A }).subjectKeys).toEqual([A]);
