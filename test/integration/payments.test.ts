@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { EmulatedCall, MediaLeg } from '../../tools/emulator';
 import { startHarness, sleep, waitFor, type Harness } from '../support/harness';
+import { holdsValue } from '../support/values';
 import { AgentSocket, agentSide, api, keyed, makeFlowsDir, multimon, OFFER_NUMBER, placeCall, token } from '../support/agents';
 
 const CARD = '4111111111111111';
@@ -170,7 +171,8 @@ describe('an agent-assisted payment', () => {
     // what the agent heard and every recording of the agent's call hold no key
     expect(multimon(live.agent.received)).toBe('');
     for (const channel of live.agentCall.recordings.flatMap((r) => r.channels())) expect(multimon(channel)).toBe('');
-    for (const text of sock.raw) for (const v of [CARD, BAD_CARD, OTHER_CARD, '1230', '"123"']) expect(text).not.toContain(v);
+    // the expiry as a value of its own, not by chance inside a time or a SID's hex (holdsValue)
+    for (const text of sock.raw) for (const v of [CARD, BAD_CARD, OTHER_CARD, '1230', '"123"']) expect([v, holdsValue(text, v)]).toEqual([v, false]);
     for (const v of [CARD, BAD_CARD, OTHER_CARD, '41111111', '55555555']) expect(h.logs.text).not.toContain(v);
     const audit = (await api(h, 'GET', `/v1/calls/${live.call.sid}/audit`, token(h, 'sue', 'supervisor'))).body as { entries: { type: string }[] };
     expect(audit.entries.map((e) => e.type)).toEqual(expect.arrayContaining(['payment.created', 'payment.completed']));
