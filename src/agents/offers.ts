@@ -14,7 +14,7 @@
  * stream up dials the accepted agent from the record (media/registry.ts `onCallerStarted`); one
  * whose own dial was under way as it lost the bridge ends the call it placed. A command lost on
  * its way (this instance gone before it published, pub/sub dropping it) is made up for by the
- * instance holding the caller, which reads the record again while they hold (media/registry.ts
+ * instance holding the caller, which reads the record again while they hold (media/held-caller.ts
  * `recheck`). So the agent's 200 stands: they are dialled wherever the caller is held.
  *
  * The accept is audited (`agent.accepted`, naming its actor) after the offer is taken; an append

@@ -137,7 +137,7 @@ export class BridgeFailover {
    * rejoinAgent failed before its REST redirect, so the agent's call was not touched: it waits in
    * its <Redirect> after <Connect> (twilio/bridge-lost.ts), still this bridge's (its `call.ended`
    * ends the bridge, as when it is bridged). The bridge goes back to `holding` (unless it ended
-   * meanwhile), its token withdrawn, for the held caller's next reread of the record (registry
+   * meanwhile), its token withdrawn, for the held caller's next reread of the record (held-caller.ts
    * `recheck`) to call it back in again; the caller is not hung up for a store that was briefly
    * unreachable. A token that cannot be withdrawn now was never sent anywhere, and expires.
    */
@@ -181,7 +181,7 @@ export class BridgeFailover {
       await this.rejoinAgent(bridge, session);
     } catch (err) {
       // the store out of reach for a moment: the caller holds, and the held caller's reread of the
-      // record (registry `recheck`) calls the agent's call back in once it answers, as rejoinNotBegun's
+      // record (held-caller.ts `recheck`) calls the agent's call back in once it answers, as rejoinNotBegun's
       if (isTonewallError(err) && err.code === StoreErrors.unavailable.code && (bridge.state as string) === 'holding') {
         log.warn({ err: errFields(err) }, "agent's call not called back in yet (the store unreachable): the caller holds, called back in from the record");
         return;

@@ -1,6 +1,6 @@
 /**
  * A caller held for an agent (media/registry.ts): two timers per held call, nothing else. The
- * hold runs out after HOLD_TIMEOUT_MS (the registry apologises and ends the bridge), and
+ * hold runs out after HOLD_TIMEOUT_MS (held-caller.ts apologises and ends the bridge), and
  * meanwhile the call's record is read again every HOLD_RECHECK_MS, one read at a time, for an
  * accept whose command never arrived. Cleared when the agent's stream starts, or the bridge ends
  * or is lost; set again when a cut-off agent leaves the caller holding once more.

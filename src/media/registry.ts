@@ -5,7 +5,7 @@
  *   offer, to this instance's channel) dials it, or, the accept being in the record before it is
  *   sent, the caller's stream dials the accepted agent when it starts here later (a take-up's
  *   included: a command sent to the instance that lost the bridge finds none there), and a
- *   bridge holding its caller reads the record every HOLD_RECHECK_MS (holds.ts) and dials an accepted agent
+ *   bridge holding its caller reads the record every HOLD_RECHECK_MS (holds.ts, held-caller.ts) and dials an accepted agent
  *   no call was placed to (a command lost on its way: its sender gone before it published, or
  *   dropped by pub/sub); one dial only, the bridge's state being `dialing` from the first, so a
  *   command arriving late does nothing;
@@ -19,14 +19,13 @@
  *   after <Connect>, which gives the caller a stream to whichever instance it reaches
  *   (twilio/bridge-lost.ts); there the new bridge calls the agent's call back in (failover.ts).
  *   An agent's stream cut off alone is called back in the same way, the caller on hold meanwhile;
- *   one that fails before its redirect is sent is tried again from the held caller's reread (`recheck`).
+ *   one that fails before its redirect is sent is tried again from the held caller's reread (held-caller.ts `recheck`).
  */
 import { performance } from 'node:perf_hooks';
 import type { AuditTrail } from '../audit';
 import type { CallControl } from '../calls/control';
 import { nameAgentCall } from '../calls/agent-call';
 import type { CallRepository } from '../calls/repository';
-import type { CallSession } from '../calls/session';
 import type { CommandBus, CommandOf, EventBus } from '../bus';
 import type { FlowRegistry } from '../flows/load';
 import type { SystemMessage } from '../flows/prompt-defaults';
@@ -42,6 +41,7 @@ import { BridgeFailover, type LostReason } from './failover';
 import type { MediaStream } from './stream';
 import type { StreamGrant, StreamTokens } from './tokens';
 import { CallerHolds, HOLD_TIMEOUT_MS } from './holds';
+import { accepted, HeldCallers } from './held-caller';
 
 /**
  * TwiML for the calls the registry places or redirects. It is built at the Twilio edge
@@ -105,11 +105,13 @@ export class BridgeRegistry {
   private readonly failover: BridgeFailover;
   /** each bridge's agent dialled (agent-dial.ts) */
   private readonly dial: AgentDial;
+  /** what a held caller's rereads and hold timeout do (held-caller.ts) */
+  private readonly held: HeldCallers;
 
   constructor(private readonly d: RegistryDeps) {
     this.holds = new CallerHolds(d.holdTimeoutMs ?? HOLD_TIMEOUT_MS, {
-      timedOut: (callSid) => this.noAgent(callSid),
-      recheck: (callSid) => this.recheck(callSid),
+      timedOut: (callSid) => this.held.noAgent(callSid),
+      recheck: (callSid) => this.held.recheck(callSid),
     });
     this.failover = new BridgeFailover(d, {
       shuttingDown: () => this.shuttingDown,
@@ -128,6 +130,13 @@ export class BridgeRegistry {
       lose: (callSid, reason) => this.lose(callSid, reason),
       end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
       completeCall: (callSid) => this.completeCall(callSid),
+    });
+    this.held = new HeldCallers(d, {
+      bridge: (callSid) => this.bridges.get(callSid),
+      shuttingDown: () => this.shuttingDown,
+      rejoinAgent: (bridge, session) => this.failover.rejoinAgent(bridge, session),
+      startAgentLeg: (callSid, endpoint, agentSub, agentActor) => this.startAgentLeg(callSid, endpoint, agentSub, agentActor),
+      end: (callSid, endedBy, reason) => this.end(callSid, endedBy, reason),
     });
   }
 
@@ -333,79 +342,6 @@ export class BridgeRegistry {
     this.holds.clear(callSid);
   }
 
-  /**
-   * A caller held here whose record shows an accepted agent with no call placed to them (`accepted`):
-   * the accept's `dial-agent` was lost on its way (the accepting instance gone before it published,
-   * or pub/sub dropped it), so the agent is dialled as the command would have dialled them. The
-   * bridge's own state keeps it to one dial: startAgentLeg dials only from `holding`, so a command
-   * arriving late finds the bridge dialling and does nothing. A dial that failed before its call was
-   * placed (startAgentLeg, back to `holding`) is dialled again the same way, and so is a flow's fixed
-   * `handoff.to` with no call placed. A record naming an agent call (this bridge's, waiting to be
-   * called back in: failover.ts `rejoinAgent` failed before its redirect and left the bridge
-   * `holding`) has it called back in again, by the same `rejoinAgent`, which also starts only from
-   * `holding`. A record naming another instance (this bridge taken up elsewhere, its loss not yet
-   * seen here) is that instance's to dial.
-   */
-  private async recheck(callSid: string): Promise<void> {
-    const bridge = this.bridges.get(callSid);
-    if (!bridge || bridge.state !== 'holding' || this.shuttingDown) return;
-    const log = this.d.log.child({ callSid });
-    try {
-      const session = await this.d.calls.get(callSid);
-      if (!session || session.instanceId !== this.d.instanceId || bridge.state !== 'holding') return;
-      if (session.handoff.agentCallSid && session.state !== 'ended') {
-        log.warn(
-          { agentCallSid: session.handoff.agentCallSid },
-          "the agent's call not called back in (a redirect failed before it was sent): calling it back in from the record",
-        );
-        await this.failover.rejoinAgent(bridge, session);
-      } else if (fixedUndialled(session)) {
-        log.warn("the flow's agent not dialled (a dial failed before its call was placed): dialling them from the record");
-        await this.startAgentLeg(callSid, session.handoff.to);
-      } else if (accepted(session)) {
-        log.warn(
-          "an accepted agent not dialled (the accept's dial-agent lost on its way, or a dial failed before its call was placed): dialling them from the record",
-        );
-        await this.startAgentLeg(callSid, session.handoff.agentEndpoint, session.handoff.agentSub, session.handoff.agentActor);
-      }
-    } catch (err) {
-      log.warn({ err: errFields(err) }, "held caller's record not read again: tried again shortly");
-    }
-  }
-
-  /** the hold ran out with no agent on the line: apologise to the caller, end the bridge */
-  private async noAgent(callSid: string): Promise<void> {
-    const bridge = this.bridges.get(callSid);
-    if (!bridge || bridge.state === 'bridged' || bridge.state === 'ended') return;
-    const log = this.d.log.child({ callSid });
-    log.warn({ state: bridge.state }, 'no agent took the call in time: apologising and ending it');
-    this.d.audit.append(callSid, { type: 'bridge.no-agent' }).catch((err: unknown) => log.warn({ err: errFields(err) }, 'bridge audit entry not written'));
-    try {
-      // new TwiML for the caller's live call: the stream ends and the apology plays, in the flow's language
-      const flow = await this.flowOf(callSid, log);
-      await this.d.twilio.calls(callSid).update({ twiml: this.d.twiml.sayAndHangUp('no-agent', flow) });
-    } catch (err) {
-      log.warn({ err: errFields(err) }, 'could not redirect the caller to the apology');
-    }
-    // the agent's call, if one was dialled and never answered, is completed by end()
-    await this.end(callSid, 'caller', 'no-agent');
-  }
-
-  /**
-   * The call's flow, for the language and voice of what the caller is told. Without it (the
-   * session unreadable or gone, the flow no longer loaded) the caller still hears the apology,
-   * in English: an unreadable store is logged, not allowed to leave them on hold.
-   */
-  private async flowOf(callSid: string, log: Logger): Promise<Flow | undefined> {
-    try {
-      const session = await this.d.calls.get(callSid);
-      return session ? this.d.flows.byId(session.flowId) : undefined;
-    } catch (err) {
-      log.warn({ err: errFields(err) }, 'session unreadable: the apology is said in English');
-      return undefined;
-    }
-  }
-
   private forget(bridge: Bridge): void {
     this.clearHold(bridge.callSid);
     this.bridges.delete(bridge.callSid);
@@ -421,18 +357,4 @@ export class BridgeRegistry {
       this.d.log.warn({ callSid, err: errFields(err) }, 'could not end the other call');
     }
   }
-}
-
-/** a flow's fixed agent (`handoff.to`) with no call placed to them yet */
-function fixedUndialled(s: CallSession): s is CallSession & { handoff: { to: string } } {
-  return s.state === 'bridging' && Boolean(s.handoff.to) && !s.handoff.agentCallSid;
-}
-
-/**
- * An offer an agent accepted (agents/offers.ts: `bridging`, their endpoint in the record) whose
- * agent no instance has placed a call to yet: the caller's stream dials it when it starts, and
- * a bridge holding its caller when it reads the record again (the accept's command lost)
- */
-function accepted(s: CallSession): s is CallSession & { handoff: { agentEndpoint: string } } {
-  return s.state === 'bridging' && !s.handoff.to && Boolean(s.handoff.agentSub) && Boolean(s.handoff.agentEndpoint) && !s.handoff.agentCallSid;
 }
