@@ -4,7 +4,8 @@
  * the per-call rule (socket-visibility.ts) is applied to every event for every socket (the
  * session is loaded once per event). Client messages are the same actions as the REST API. What one socket may cost the
  * instance (its unsent bytes, its message rate, its requests at once), and how many one `sub`
- * may hold open, is socket-limits.ts's.
+ * may hold open, is socket-limits.ts's. A token signed out or gone idle while its sockets are
+ * open closes them (socket-sessions.ts).
  */
 import { isCallSid } from '../sids';
 import type { FastifyPluginAsync } from 'fastify';
@@ -19,6 +20,7 @@ import type { Principal, TokenAuth } from '../auth/tokens';
 import { tokenDigest } from '../auth/revocations';
 import { AGENT_EVENT_TYPES, AUTH_TIMEOUT_MS, CLOSE_UNAUTHORIZED, authMessage, clientMessage, type ClientMessage } from './socket-messages';
 import { errFields } from '../log';
+import { SocketSessions } from './socket-sessions';
 import { heard, visible, type Listener } from './socket-visibility';
 import {
   CLOSE_POLICY_VIOLATION,
@@ -120,12 +122,6 @@ function closeGently(socket: WebSocket, code: number, reason: string): void {
  */
 const MAX_MESSAGES_WHILE_AUTHENTICATING = 16;
 
-/**
- * How long an instance remembers a token it heard was signed out: past the store read a socket's
- * token is checked with (bounded by the store's command timeout), after which the store says so
- */
-const SIGNED_OUT_KEPT_MS = 60_000;
-
 /** setTimeout's ceiling (about 24.8 days); a longer-lived token is re-checked then */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -180,44 +176,10 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
     const unsubscribe = await d.events.subscribe((e) => {
       queue = queue.then(() => fanOut(e)).catch((err: unknown) => d.log.error({ err: errFields(err) }, 'agent event fan-out failed'));
     });
-    /**
-     * Tokens this instance heard were signed out, for SIGNED_OUT_KEPT_MS: a socket whose token the
-     * store answered for just before it filed the sign-out, and let in just after the news came, is
-     * refused here (after that the store's record refuses it).
-     */
-    const signedOut = new Map<string, number>();
-    /** closes the sockets of a token signed out, or left idle on every instance (auth/idle.ts): the store refuses it from now on */
-    const endSessions = (digest: string, why: 'revoked' | 'idle' = 'revoked') => {
-      const now = Date.now();
-      for (const [t, until] of signedOut) if (until <= now) signedOut.delete(t);
-      if (why === 'revoked') signedOut.set(digest, now + SIGNED_OUT_KEPT_MS);
-      for (const c of clients) {
-        if (c.token !== digest) continue;
-        clients.delete(c);
-        d.log.info({ actor: c.actor, role: c.principal.role, reason: why === 'idle' ? 'idle' : 'signed-out' }, 'agent socket closed');
-        c.socket.close(CLOSE_UNAUTHORIZED, why === 'idle' ? 'idle' : 'signed out');
-      }
-    };
-    const stopSessions = await d.sessions.subscribe((e) => endSessions(e.token));
-    const isSignedOut = (digest: string) => (signedOut.get(digest) ?? 0) > Date.now();
-    // the news can be missed (a subscription down as it went out), and a token goes idle with no news:
-    // the open sockets' tokens are read against the store now and then (no use: events heard are
-    // none), so a signed-out or idle one stops hearing events within the interval; a store that
-    // cannot answer leaves them open (each request they send is checked, and fails)
-    let checking = false;
-    const recheck = setInterval(() => {
-      if (checking || clients.size === 0) return;
-      checking = true;
-      const tokens = new Map([...clients].map((c) => [c.token, c.principal.exp]));
-      const check = async ([t, exp]: [string, number]) => {
-        const standing = await d.auth.standing(t, exp, false);
-        if (standing !== 'good') endSessions(t, standing);
-      };
-      Promise.all([...tokens].map(check))
-        .catch((err: unknown) => d.log.warn({ err: errFields(err) }, 'agent socket tokens not re-checked'))
-        .finally(() => (checking = false));
-    }, limits.revocationCheckMs);
-    recheck.unref();
+    /** tokens signed out or idle: their sockets closed (socket-sessions.ts) */
+    const sessions = new SocketSessions(clients, d);
+    const stopSessions = await d.sessions.subscribe((e) => sessions.end(e.token));
+    sessions.startRecheck(limits.revocationCheckMs);
     // channels left as the close starts (its sockets told 1001 just before, app-http.ts), both at
     // once beside LiveCalls.stop's: an onClose here runs after the app's, the store closed by then.
     // Shutting down, a channel not left goes with its connection: a failure is only noted, once.
@@ -226,7 +188,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       leaving = Promise.allSettled([unsubscribe(), stopSessions()]);
     });
     app.addHook('onClose', async () => {
-      clearInterval(recheck);
+      sessions.stopRecheck();
       const failed = (await leaving).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       const note = 'agent socket unsubscribes not answered on shutdown: left to the connection close';
       if (failed.length > 0) d.log.warn({ failed: failed.length, err: errFields(failed[0].reason) }, note);
@@ -238,7 +200,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       // unserved. A client message is a use of the token: its idle clock starts again.
       const standing = await d.auth.standing(client.token, client.principal.exp, true);
       if (standing !== 'good') {
-        endSessions(client.token, standing);
+        sessions.end(client.token, standing);
         return;
       }
       switch (msg.type) {
@@ -300,7 +262,7 @@ export function agentSocket(d: AgentSocketDeps): FastifyPluginAsync {
       /** let in: counted against its `sub`'s share, its events from now on, closed at its exp */
       const admit = (principal: Principal, token: string): boolean => {
         const actor = d.actor(principal);
-        if (isSignedOut(token)) {
+        if (sessions.isSignedOut(token)) {
           // signed out on another instance between the store's answer and now
           d.log.info({ reason: 'token', ip: request.ip }, 'agent socket refused');
           refuse(socket, CLOSE_UNAUTHORIZED, 'unauthorized');
