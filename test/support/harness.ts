@@ -252,3 +252,23 @@ export async function metricValue(
   const line = text.split('\n').find((l) => l.startsWith(`${name}${printed} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }
+
+/** the HTTP status Twilio (the emulator) answers a fetch of the recording with (200, or 404 once deleted) */
+export async function fetchedRecording(h: Pick<Harness, 'config'>, recordingSid: string): Promise<number> {
+  try {
+    await createTwilioClient(h.config.twilio).recordings(recordingSid).fetch();
+    return 200;
+  } catch (e) {
+    return (e as { status: number }).status;
+  }
+}
+
+/** the caller index's hash of one number on a service built with `env` (SUBJECT_KEY, say), the service closed after */
+export async function subjectHashWith(env: Record<string, string>, number = '+15551234567'): Promise<string> {
+  const app = await buildApp(loadConfig(env), { logStream: new LogCapture() });
+  try {
+    return app.services.subjectHash(number);
+  } finally {
+    await app.close();
+  }
+}

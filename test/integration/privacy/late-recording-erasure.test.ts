@@ -13,9 +13,8 @@
  */
 import Redis from 'ioredis';
 import { CALL_TTL_SECONDS } from '../../../src/calls/session';
-import { createTwilioClient } from '../../../src/twilio/rest';
 import { CALLER, token } from '../../support/agents';
-import { startHarness, waitFor, type Harness } from '../../support/harness';
+import { fetchedRecording, startHarness, waitFor, type Harness } from '../../support/harness';
 import { redisUrl } from '../../support/redis';
 
 const IVR_NUMBER = '+15005550128';
@@ -25,15 +24,7 @@ const AUDIT_RETENTION_SECONDS = 400 * 86400;
 
 const flows = { ivr: `id: ivr\nnumbers: ["${IVR_NUMBER}"]\nrecord: true\nsteps:\n  - say: "Welcome."\nhandoff:\n  mode: dial\n  to: "client:alice"\n` };
 
-/** the HTTP status Twilio (the emulator) answers a fetch of the recording with */
-async function fetched(h: Harness, recordingSid: string): Promise<number> {
-  try {
-    await createTwilioClient(h.config.twilio).recordings(recordingSid).fetch();
-    return 200;
-  } catch (e) {
-    return (e as { status: number }).status;
-  }
-}
+const fetched = fetchedRecording;
 
 /** a recorded call of the caller's, over, its recording processed: its SID, the recording's and the caller's subject index key */
 async function recordedCall(h: Harness): Promise<{ callSid: string; recordingSid: string; subjectKey: string }> {

@@ -17,7 +17,7 @@ import type { EmulatedCall } from '../../../tools/emulator';
 import type { RestEntry } from '../../../tools/emulator/timeline';
 import { agentFlows, agentSide, api, CALLER, token } from '../../support/agents';
 import { MENU_STEP } from '../../support/card-flows';
-import { metricValue, startHarness, waitFor, type Harness } from '../../support/harness';
+import { fetchedRecording, metricValue, startHarness, waitFor, type Harness } from '../../support/harness';
 
 const IVR_NUMBER = '+15005550126';
 const MENU_NUMBER = '+15005550127';
@@ -72,15 +72,7 @@ async function recordedCalls(h: Harness): Promise<{ ivr: EmulatedCall; bridged: 
 
 const bySid = (a: { recordingSid: string }, b: { recordingSid: string }) => a.recordingSid.localeCompare(b.recordingSid);
 
-/** the HTTP status Twilio (the emulator) answers a fetch of the recording with */
-async function fetched(h: Harness, recordingSid: string): Promise<number> {
-  try {
-    await createTwilioClient(h.config.twilio).recordings(recordingSid).fetch();
-    return 200;
-  } catch (e) {
-    return (e as { status: number }).status;
-  }
-}
+const fetched = fetchedRecording;
 
 async function erasedEntry(h: Harness, callSid: string): Promise<Record<string, unknown>> {
   const entry = (await h.app.services.audit.list(callSid)).find((e) => e.type === 'subject.erased');

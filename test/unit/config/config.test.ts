@@ -12,7 +12,7 @@ import { DEFAULT_SHUTDOWN_DRAIN_MS, loadConfig, originsWithPath } from '../../..
 import { EmbeddedStore } from '../../../src/store';
 import { generateKeyRingText } from '../../../src/vault';
 import { configRefusal, minimalEnv } from '../../support/env';
-import { LogCapture } from '../../support/harness';
+import { LogCapture, subjectHashWith as hashWith } from '../../support/harness';
 
 const base = { ...minimalEnv(), LOG_LEVEL: 'warn' };
 
@@ -156,14 +156,7 @@ describe('METRICS_TOKEN', () => {
 });
 
 describe('SUBJECT_KEY', () => {
-  const subjectHashWith = async (env: Record<string, string>) => {
-    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: new LogCapture() });
-    try {
-      return app.services.subjectHash('+15551234567');
-    } finally {
-      await app.close();
-    }
-  };
+  const subjectHashWith = (env: Record<string, string>) => hashWith({ ...base, ...env });
 
   test('with SUBJECT_KEY set, rotating AGENT_JWT_SECRET leaves the caller index unchanged', async () => {
     const subjectKey = 's'.repeat(40);

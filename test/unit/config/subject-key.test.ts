@@ -4,11 +4,10 @@
  * ring of one, so a deployment that set one key reads as before. Each key is 32+ characters,
  * given once, and none is the text of another of the service's secrets.
  */
-import { buildApp } from '../../../src/app';
 import { loadConfig } from '../../../src/config';
 import { coreSecretTexts } from '../../../src/config-secrets';
 import { configRefusal, minimalEnv } from '../../support/env';
-import { LogCapture } from '../../support/harness';
+import { subjectHashWith as hashWith } from '../../support/harness';
 
 const base = { ...minimalEnv(), LOG_LEVEL: 'warn' };
 const A = 'subject-key-a-0123456789abcdef-0123456789';
@@ -50,14 +49,7 @@ test("each key of the ring is one of the service's own secrets, which a processo
 });
 
 test('the first key alone files new calls: a ring B,A hashes as B alone does, and a single key as it always has', async () => {
-  const subjectHashWith = async (env: Record<string, string>) => {
-    const app = await buildApp(loadConfig({ ...base, ...env }), { logStream: new LogCapture() });
-    try {
-      return app.services.subjectHash('+15551234567');
-    } finally {
-      await app.close();
-    }
-  };
+  const subjectHashWith = (env: Record<string, string>) => hashWith({ ...base, ...env });
   const b = await subjectHashWith({ SUBJECT_KEY: B });
   expect(await subjectHashWith({ SUBJECT_KEY: `${B},${A}` })).toBe(b);
   expect(await subjectHashWith({ SUBJECT_KEY: A })).not.toBe(b);
