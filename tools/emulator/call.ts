@@ -317,7 +317,7 @@ export class Call implements EmulatedCall {
 
   /** Twilio's processing of a stopped recording: `processing`, then `completed` or `absent`, and only then the callback */
   private async processRecording(rec: Recording): Promise<void> {
-    const ran = await abortableSleep(RECORDING_PROCESSING_MS, this.ctx.closing);
+    const ran = await abortableSleep(this.ctx.faults.recordingProcessingMs ?? RECORDING_PROCESSING_MS, this.ctx.closing);
     rec.processed = true;
     if (!ran || this.silent) return;
     await this.postRecordingCallback(rec, rec.absent ? 'absent' : 'completed');

@@ -74,6 +74,11 @@ export interface Faults {
    * so a test can have it come after what the call's end set off in the service
    */
   statusCallbackDelayMs?: number;
+  /**
+   * a stopped recording is processed this many ms (RECORDING_PROCESSING_MS by default): a test that
+   * reads it while `processing` holds it there longer than a loaded host's REST round trip
+   */
+  recordingProcessingMs?: number;
 }
 
 export type RestFaultName =

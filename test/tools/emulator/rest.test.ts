@@ -330,6 +330,8 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
   });
 
   it('processes a stopped recording: the stop answers stopped, then it is processing, and completed only with its callback', async () => {
+    // processing held long enough that the reads below come during it on a loaded host (25 ms did not, once)
+    emulator.faults.recordingProcessingMs = 500;
     const call = await liveCall();
     const sid = (
       await rest('POST', `/Calls/${call.sid}/Recordings.json`, {
@@ -347,6 +349,7 @@ describe('REST fake: Twilio-shaped 2010-04-01 API', () => {
     expect((await rest('GET', `/Calls/${call.sid}/Recordings/${sid}.json`)).json).toMatchObject({ status: 'completed', duration: '0' });
     // a recording that was stopped takes no update (it is no longer active)
     expect((await rest('POST', `/Calls/${call.sid}/Recordings/${sid}.json`, { Status: 'in-progress' })).status).toBe(404);
+    emulator.faults.recordingProcessingMs = undefined;
   });
 
   it("posts the final callback of a recording that ends with its call after the call's completed status callback", async () => {
